@@ -1,0 +1,14 @@
+#ifndef CHRONIK_SUPPORT_H
+#define CHRONIK_SUPPORT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) of `len` bytes,
+/// continuing from `crc` (start with 0). Uses the SSE4.2 `crc32` instruction
+/// when the CPU has it, a table otherwise; both give identical results.
+uint32_t chronik_crc32c(uint32_t crc, const void *data, size_t len);
+
+/// 1 when the hardware path is in use, 0 for the table fallback.
+int chronik_crc32c_is_hardware(void);
+
+#endif

@@ -1,0 +1,284 @@
+import CLZ4
+import Crypto
+
+/// A SHA-256 chain hash: 32 bytes.
+public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 32, "a chain hash is 32 bytes")
+        self.bytes = bytes
+    }
+    public static let genesis = ChainHash(bytes: LogFormat.genesisHash)
+    public var description: String { bytes.map { String($0, radix: 16).leftPad(2) }.joined() }
+    public init?(hex: String) {
+        let chars = Array(hex.utf8)
+        guard chars.count == 64 else { return nil }
+        var out: [UInt8] = []
+        for i in stride(from: 0, to: 64, by: 2) {
+            guard let v = UInt8(String(decoding: chars[i..<(i + 2)], as: UTF8.self), radix: 16) else { return nil }
+            out.append(v)
+        }
+        bytes = out
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+/// The parsed fixed header of a batch (docs/FORMAT.md, "Batch").
+struct BatchHeader: Hashable, Sendable {
+    var length: Int
+    var crc: UInt32
+    var version: UInt8
+    var flags: UInt8
+    var basePosition: UInt64
+    var count: Int
+    var rawPayloadLength: Int
+    var recordedAt: Int64
+    var minOccurredAt: Int64
+    var maxOccurredAt: Int64
+    var firstStreamVersion: UInt64
+    var previousHash: ChainHash
+
+    var codec: UInt8 { flags & LogFormat.codecMask }
+
+    /// Parses the fixed header; checks only what can be checked without the
+    /// payload (magic, version, lengths). Returns nil on a short buffer.
+    static func parse(_ raw: UnsafeRawBufferPointer) -> Result<BatchHeader, MalformedBytes>? {
+        typealias F = LogFormat.BatchField
+        guard raw.count >= LogFormat.batchHeaderSize else { return nil }
+        guard loadLE(raw, F.magic, as: UInt32.self) == LogFormat.batchMagic else {
+            return .failure(MalformedBytes(reason: "bad batch magic"))
+        }
+        let h = BatchHeader(
+            length: Int(loadLE(raw, F.length, as: UInt32.self)),
+            crc: loadLE(raw, F.crc, as: UInt32.self),
+            version: raw[F.version],
+            flags: raw[F.flags],
+            basePosition: loadLE(raw, F.basePosition, as: UInt64.self),
+            count: Int(loadLE(raw, F.count, as: UInt32.self)),
+            rawPayloadLength: Int(loadLE(raw, F.rawPayloadLength, as: UInt32.self)),
+            recordedAt: loadLE(raw, F.recordedAt, as: Int64.self),
+            minOccurredAt: loadLE(raw, F.minOccurredAt, as: Int64.self),
+            maxOccurredAt: loadLE(raw, F.maxOccurredAt, as: Int64.self),
+            firstStreamVersion: loadLE(raw, F.firstStreamVersion, as: UInt64.self),
+            previousHash: ChainHash(bytes: Array(raw[F.previousHash..<(F.previousHash + 32)])))
+        guard h.length > LogFormat.batchHeaderSize else { return .failure(MalformedBytes(reason: "batch length \(h.length) too small")) }
+        guard h.version == 1 else { return .failure(MalformedBytes(reason: "unknown batch format version \(h.version)")) }
+        guard h.count >= 1, h.count <= LogFormat.maxEventsPerBatch else { return .failure(MalformedBytes(reason: "bad event count \(h.count)")) }
+        guard h.codec <= LogFormat.codecLZ4, h.flags & ~LogFormat.codecMask == 0 else { return .failure(MalformedBytes(reason: "unknown batch flags \(h.flags)")) }
+        guard h.rawPayloadLength <= LogFormat.maxBatchPayloadBytes else { return .failure(MalformedBytes(reason: "payload too large")) }
+        return .success(h)
+    }
+}
+
+/// The CRC32C that a batch stores: over bytes [12, length).
+func batchChecksum(_ batch: UnsafeRawBufferPointer) -> UInt32 {
+    crc32c(UnsafeRawBufferPointer(rebasing: batch[LogFormat.BatchField.version...]))
+}
+
+/// The chain hash of a batch: SHA-256 over bytes [12, length), which
+/// include the previous batch's hash, so each hash commits to all history.
+func chainHash(ofBatch batch: UnsafeRawBufferPointer) -> ChainHash {
+    let digest = SHA256.hash(data: UnsafeRawBufferPointer(rebasing: batch[LogFormat.BatchField.version...]))
+    return ChainHash(bytes: Array(digest))
+}
+
+/// Encodes batches into a reused buffer. Not thread-safe: the writer owns one.
+struct BatchEncoder {
+    private var raw: [UInt8] = []
+    private var compressed: [UInt8] = []
+
+    /// Appends one encoded batch to `out` and returns its chain hash.
+    ///
+    /// - Precondition: events were validated (sizes, names) by the caller.
+    mutating func encode(
+        stream: String, events: [ProposedEvent], basePosition: UInt64, firstStreamVersion: UInt64,
+        recordedAt: Timestamp, previousHash: ChainHash, compression: Compression, into out: inout [UInt8]
+    ) -> ChainHash {
+        var minOcc = Int64.max, maxOcc = Int64.min
+        for e in events {
+            minOcc = min(minOcc, e.occurredAt.microseconds)
+            maxOcc = max(maxOcc, e.occurredAt.microseconds)
+        }
+        raw.removeAll(keepingCapacity: true)
+        raw.appendVarint(UInt64(stream.utf8.count))
+        raw.append(contentsOf: stream.utf8)
+        for e in events {
+            raw.appendVarint(UInt64(e.type.utf8.count))
+            raw.append(contentsOf: e.type.utf8)
+            raw.appendLE(e.id.high)
+            raw.appendLE(e.id.low)
+            // occurredAt - minOcc is ≥ 0 and fits: both are Int64 in the same batch.
+            raw.appendVarint(UInt64(bitPattern: e.occurredAt.microseconds &- minOcc))
+            raw.appendVarint(UInt64(e.metadata.count))
+            raw.append(contentsOf: e.metadata)
+            raw.appendVarint(UInt64(e.data.count))
+            raw.append(contentsOf: e.data)
+        }
+        var codec = LogFormat.codecNone
+        if compression == .lz4, raw.count >= 64 {
+            let bound = Int(LZ4_compressBound(Int32(raw.count)))
+            if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
+            let n = raw.withUnsafeBytes { src in
+                compressed.withUnsafeMutableBytes { dst in
+                    LZ4_compress_default(
+                        src.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(dst.count))
+                }
+            }
+            // Keep the compressed form only when it saves at least 1/8.
+            if n > 0 && Int(n) < raw.count - raw.count / 8 {
+                codec = LogFormat.codecLZ4
+                compressedCount = Int(n)
+            }
+        }
+        let payloadCount = codec == LogFormat.codecLZ4 ? compressedCount : raw.count
+        let start = out.count
+        let length = LogFormat.batchHeaderSize + payloadCount
+        out.reserveCapacity(start + length)
+        out.appendLE(LogFormat.batchMagic)
+        out.appendLE(UInt32(length))
+        out.appendLE(UInt32(0))  // crc, filled below
+        out.append(UInt8(LogFormat.version))
+        out.append(codec)
+        out.appendLE(UInt16(0))
+        out.appendLE(basePosition)
+        out.appendLE(UInt32(events.count))
+        out.appendLE(UInt32(raw.count))
+        out.appendLE(recordedAt.microseconds)
+        out.appendLE(minOcc)
+        out.appendLE(maxOcc)
+        out.appendLE(firstStreamVersion)
+        out.append(contentsOf: previousHash.bytes)
+        if codec == LogFormat.codecLZ4 {
+            out.append(contentsOf: compressed[0..<compressedCount])
+        } else {
+            out.append(contentsOf: raw)
+        }
+        let (crc, hash) = out.withUnsafeBytes { all in
+            let batch = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+            return (batchChecksum(batch), chainHash(ofBatch: batch))
+        }
+        out.storeLE(crc, at: start + LogFormat.BatchField.crc)
+        return hash
+    }
+
+    private var compressedCount = 0
+}
+
+/// One batch read from disk, checksum verified, payload decompressed.
+/// Records decode sequentially with `nextRecord()`.
+struct DecodedBatch {
+    let header: BatchHeader
+    let stream: String
+    /// The raw (decompressed) payload.
+    let payload: [UInt8]
+    private var cursor: Int
+    private var index: Int = 0
+
+    /// Verifies and decodes a whole batch held in `batch`.
+    ///
+    /// - Throws: `MalformedBytes` when the checksum fails or the payload
+    ///   does not parse.
+    init(batch: UnsafeRawBufferPointer, header: BatchHeader, verifyChecksum: Bool = true) throws {
+        guard batch.count == header.length else { throw MalformedBytes(reason: "batch truncated") }
+        if verifyChecksum {
+            let actual = batchChecksum(batch)
+            guard actual == header.crc else {
+                throw MalformedBytes(reason: "checksum mismatch: stored \(hex32(header.crc)), computed \(hex32(actual))")
+            }
+        }
+        self.header = header
+        let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
+        if header.codec == LogFormat.codecLZ4 {
+            var out = [UInt8](repeating: 0, count: header.rawPayloadLength)
+            let n = out.withUnsafeMutableBytes { dst in
+                LZ4_decompress_safe(
+                    body.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    dst.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(body.count), Int32(dst.count))
+            }
+            guard n == Int32(header.rawPayloadLength) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
+            payload = out
+        } else {
+            guard body.count == header.rawPayloadLength else { throw MalformedBytes(reason: "payload length mismatch") }
+            payload = Array(body)
+        }
+        var r = ByteReader(UnsafeRawBufferPointer(start: nil, count: 0))
+        var streamName = ""
+        var off = 0
+        try payload.withUnsafeBytes { (raw) throws in
+            r = ByteReader(raw)
+            streamName = try r.readString()
+            off = r.offset
+        }
+        stream = streamName
+        cursor = off
+    }
+
+    var isExhausted: Bool { index >= header.count }
+
+    /// Decodes the next record, or nil after the last.
+    mutating func nextRecord() throws -> RecordedEvent? {
+        guard index < header.count else {
+            if cursor != payload.count { throw MalformedBytes(reason: "trailing bytes in payload") }
+            return nil
+        }
+        let position = header.basePosition &+ UInt64(index)  // ≤ base + count, checked at decode
+        let version = header.firstStreamVersion &+ UInt64(index)
+        var off = cursor
+        let event: RecordedEvent = try payload.withUnsafeBytes { (raw) throws in
+            var r = ByteReader(raw, offset: off)
+            let type = try r.readString()
+            let high = try r.readLE(UInt64.self)
+            let low = try r.readLE(UInt64.self)
+            let delta = try r.readVarint()
+            let meta = try r.readLengthPrefixed()
+            let data = try r.readLengthPrefixed()
+            off = r.offset
+            return RecordedEvent(
+                position: Position(position), stream: stream, version: StreamVersion(version),
+                id: EventID(high: high, low: low), type: type,
+                occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: delta)),
+                recordedAt: Timestamp(microseconds: header.recordedAt),
+                metadata: meta.isEmpty ? [] : Array(meta), data: Array(data))
+        }
+        cursor = off
+        index += 1
+        return event
+    }
+
+    /// Decodes every record.
+    mutating func allRecords() throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        out.reserveCapacity(header.count - index)
+        while let e = try nextRecord() { out.append(e) }
+        return out
+    }
+
+    /// Only the event ids, for rebuilding the id index.
+    mutating func allIDs() throws -> [EventID] {
+        var out: [EventID] = []
+        out.reserveCapacity(header.count)
+        var off = cursor
+        let count = header.count
+        try payload.withUnsafeBytes { (raw) throws in
+            var r = ByteReader(raw, offset: off)
+            for _ in 0..<count {
+                _ = try r.readLengthPrefixed()
+                let high = try r.readLE(UInt64.self)
+                let low = try r.readLE(UInt64.self)
+                _ = try r.readVarint()
+                _ = try r.readLengthPrefixed()
+                _ = try r.readLengthPrefixed()
+                out.append(EventID(high: high, low: low))
+            }
+            off = r.offset
+        }
+        guard off == payload.count else { throw MalformedBytes(reason: "trailing bytes in payload") }
+        return out
+    }
+}
+
+func hex32(_ v: UInt32) -> String { "0x" + String(v, radix: 16).leftPad(8) }

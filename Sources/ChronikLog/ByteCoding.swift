@@ -1,0 +1,129 @@
+import CChronikSupport
+
+// Little-endian and varint encoding over [UInt8] buffers. The writer appends
+// to a reused array (no per-event allocation once it has grown); the reader
+// is a bounds-checked cursor that throws on truncated input instead of
+// trapping, because its input comes from disk.
+
+extension Array where Element == UInt8 {
+    @inline(__always)
+    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+
+    @inline(__always)
+    mutating func appendVarint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        append(UInt8(v))
+    }
+
+    /// Overwrites a little-endian integer at `offset` (which must be in bounds).
+    @inline(__always)
+    mutating func storeLE<T: FixedWidthInteger>(_ v: T, at offset: Int) {
+        withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: v.littleEndian, toByteOffset: offset, as: T.self)
+        }
+    }
+}
+
+@inline(__always)
+func loadLE<T: FixedWidthInteger>(_ raw: UnsafeRawBufferPointer, _ offset: Int, as: T.Type) -> T {
+    T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
+}
+
+func loadLE<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int, as: T.Type) -> T {
+    bytes.withUnsafeBytes { loadLE($0, offset, as: T.self) }
+}
+
+/// Thrown by `ByteReader` on input that ends early or does not parse; the
+/// caller turns it into a corruption error with file and offset.
+struct MalformedBytes: Error {
+    let reason: String
+}
+
+/// A bounds-checked cursor over raw bytes.
+struct ByteReader {
+    let raw: UnsafeRawBufferPointer
+    var offset: Int
+
+    init(_ raw: UnsafeRawBufferPointer, offset: Int = 0) {
+        self.raw = raw
+        self.offset = offset
+    }
+
+    var remaining: Int { raw.count - offset }
+
+    @inline(__always)
+    mutating func readVarint() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < raw.count else { throw MalformedBytes(reason: "truncated varint") }
+            let b = raw[offset]
+            offset += 1
+            guard shift < 64 else { throw MalformedBytes(reason: "varint too long") }
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+    }
+
+    @inline(__always)
+    mutating func readLE<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        guard remaining >= MemoryLayout<T>.size else { throw MalformedBytes(reason: "truncated integer") }
+        let v = loadLE(raw, offset, as: T.self)
+        offset += MemoryLayout<T>.size
+        return v
+    }
+
+    /// Returns the next `count` bytes as a slice of the underlying buffer.
+    @inline(__always)
+    mutating func readSlice(_ count: Int) throws -> UnsafeRawBufferPointer {
+        guard count >= 0, remaining >= count else { throw MalformedBytes(reason: "truncated field") }
+        let s = UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count)])
+        offset += count
+        return s
+    }
+
+    mutating func readLengthPrefixed() throws -> UnsafeRawBufferPointer {
+        let n = try readVarint()
+        guard n <= UInt64(remaining) else { throw MalformedBytes(reason: "length past end") }
+        return try readSlice(Int(n))
+    }
+
+    mutating func readString() throws -> String {
+        let s = try readLengthPrefixed()
+        guard let str = decodeUTF8(s) else { throw MalformedBytes(reason: "invalid UTF-8") }
+        return str
+    }
+}
+
+/// CRC32C (Castagnoli) of bytes; hardware-accelerated where available.
+@inline(__always)
+func crc32c(_ raw: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+    chronik_crc32c(seed, raw.baseAddress, raw.count)
+}
+
+func crc32c(_ bytes: [UInt8]) -> UInt32 {
+    bytes.withUnsafeBytes { crc32c($0) }
+}
+
+/// Decodes UTF-8, or nil when the bytes are not valid UTF-8.
+@inline(__always)
+func decodeUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
+    let bytes = raw.bindMemory(to: UInt8.self)
+    // Fast path: pure ASCII is valid UTF-8.
+    var ascii = true
+    for b in bytes where b >= 0x80 { ascii = false; break }
+    if ascii { return String(decoding: bytes, as: UTF8.self) }
+    return String(validating: bytes, as: UTF8.self)
+}
+
+/// The reason of a decoding failure, for error messages.
+func reason(_ error: any Error) -> String {
+    (error as? MalformedBytes)?.reason ?? "\(error)"
+}

@@ -1,0 +1,336 @@
+extension EventLog {
+    /// Opens the log in `directory`, creating it when absent (and allowed).
+    ///
+    /// Recovery runs before this returns: sealed segments are checked
+    /// against their index files (rebuilt when missing or stale), the last
+    /// segment is scanned batch by batch, and a torn final batch that was
+    /// never acknowledged is truncated — reported in `recovery`. Corruption
+    /// anywhere else refuses the open with the file and byte offset.
+    ///
+    /// - Throws: `ChronikLogError` — `.notALog`, `.locked` (another writer),
+    ///   `.corruption`, `.unsupportedVersion`, `.io`, `.invalidOption`.
+    public static func open(at directory: String, options: LogOptions = LogOptions()) throws -> EventLog {
+        guard options.segmentSizeBytes >= 4096 else {
+            throw ChronikLogError(.invalidOption, "segment size must be at least 4096 bytes, got \(options.segmentSizeBytes)")
+        }
+        guard options.maxEventBytes >= 1, options.maxEventBytes <= LogFormat.maxEventBytesCeiling else {
+            throw ChronikLogError(.invalidOption, "maximum event size must be 1...\(LogFormat.maxEventBytesCeiling) bytes, got \(options.maxEventBytes)")
+        }
+        var dir = directory
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        let storage = options.storage
+        let metaPath = dir + "/" + LogFormat.metaFileName
+
+        if !storage.exists(dir) {
+            guard options.createIfMissing, !options.readOnly else {
+                throw ChronikLogError(.notALog, "no log at this path", path: dir)
+            }
+            try storage.createDirectory(dir)
+            let parent = parentDirectory(dir)
+            if !parent.isEmpty { try? storage.syncDirectory(parent) }
+        }
+        guard storage.isDirectory(dir) else {
+            throw ChronikLogError(.notALog, "not a directory", path: dir)
+        }
+        var lock: (any StorageLock)?
+        if !options.readOnly {
+            guard let l = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) else {
+                throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName))", path: dir)
+            }
+            lock = l
+        }
+        do {
+            let compression: Compression
+            if storage.exists(metaPath) {
+                compression = try readMeta(metaPath, storage: storage)
+            } else {
+                let entries = try storage.listDirectory(dir).filter { $0 != LogFormat.lockFileName }
+                guard entries.isEmpty, options.createIfMissing, !options.readOnly else {
+                    throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+                }
+                try writeMeta(metaPath, compression: options.compression, storage: storage)
+                try storage.syncDirectory(dir)
+                compression = options.compression
+            }
+            return try recover(directory: dir, compression: compression, options: options, lock: lock)
+        } catch {
+            lock?.release()
+            throw error
+        }
+    }
+
+    static func writeMeta(_ path: String, compression: Compression, storage: any Storage) throws {
+        var m: [UInt8] = []
+        m.append(contentsOf: LogFormat.metaMagic)
+        m.appendLE(LogFormat.version)
+        m.append(compression == .lz4 ? LogFormat.codecLZ4 : LogFormat.codecNone)
+        m.append(0)
+        m.appendLE(UInt32(0))
+        m.appendLE(Timestamp.now().microseconds)
+        m.append(contentsOf: [UInt8](repeating: 0, count: LogFormat.metaSize - 4 - m.count))
+        m.appendLE(crc32c(m))
+        let tmp = path + ".tmp"
+        let f = try storage.openFile(tmp, create: true, readOnly: false)
+        defer { f.close() }
+        try f.truncate(to: 0)
+        try f.write(m, at: 0)
+        try f.sync()
+        try storage.rename(tmp, to: path)
+    }
+
+    static func readMeta(_ path: String, storage: any Storage) throws -> Compression {
+        let f = try storage.openFile(path, create: false, readOnly: true)
+        defer { f.close() }
+        let m = try f.readBytes(count: LogFormat.metaSize + 1, at: 0)
+        guard m.count >= 8, Array(m[0..<8]) == LogFormat.metaMagic else {
+            throw ChronikLogError(.notALog, "\(LogFormat.metaFileName) is not a Chronik metadata file", path: path)
+        }
+        guard m.count == LogFormat.metaSize, loadLE(m, LogFormat.metaSize - 4, as: UInt32.self) == crc32c(Array(m[0..<(LogFormat.metaSize - 4)])) else {
+            throw ChronikLogError.corrupt("metadata file checksum mismatch or wrong size", path: path, offset: 0)
+        }
+        let version = loadLE(m, 8, as: UInt16.self)
+        guard version == LogFormat.version else {
+            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
+        }
+        switch m[10] {
+        case LogFormat.codecNone: return .none
+        case LogFormat.codecLZ4: return .lz4
+        default: throw ChronikLogError.corrupt("unknown compression \(m[10]) in metadata", path: path, offset: 10)
+        }
+    }
+
+    /// Everything recovery learns about one segment.
+    struct ScannedSegment {
+        var table: Segment.Table
+        var batches: [BatchEntry]
+        var ids: [EventID]
+    }
+
+    static func recover(directory dir: String, compression: Compression, options: LogOptions, lock: (any StorageLock)?) throws -> EventLog {
+        let storage = options.storage
+        let names = try storage.listDirectory(dir)
+        var bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        var report = RecoveryReport(truncatedFile: nil, truncatedAtOffset: nil, bytesTruncated: 0, lastValidPosition: nil, rebuiltIndexes: [], segmentsScanned: 0)
+        if bases.isEmpty {
+            if options.readOnly {
+                return EventLog(directory: dir, compression: compression, recovery: report, options: options, lock: nil,
+                                segments: [], head: 0, lastHash: .genesis, streams: [:], ids: [:], writer: nil)
+            }
+            try createSegmentFile(directory: dir, base: 0, storage: storage).close()
+            bases = [0]
+        }
+        var segments: [Segment] = []
+        var streams: [String: StreamEntry] = [:]
+        var ids: [EventID: UInt64] = [:]
+        var head: UInt64 = bases[0]
+        var lastHash = ChainHash.genesis
+        guard bases[0] == 0 else {
+            throw ChronikLogError.corrupt("first segment starts at position \(bases[0]), not 0: segments are missing", path: dir + "/" + LogFormat.segmentFileName(base: bases[0]), offset: 0)
+        }
+        var activeBatches: [BatchEntry] = []
+        var activeIDs: [EventID] = []
+
+        func index(_ batches: [BatchEntry], _ segIDs: [EventID], base: UInt64) throws {
+            var i = 0
+            for b in batches {
+                streams[b.stream, default: StreamEntry()].add(firstVersion: b.firstStreamVersion, firstPosition: b.basePosition, count: b.count)
+                for k in 0..<Int(b.count) {
+                    let id = segIDs[i + k]
+                    if let prior = ids.updateValue(b.basePosition + UInt64(k), forKey: id) {
+                        throw ChronikLogError.corrupt("event id \(id) appears at positions \(prior) and \(b.basePosition + UInt64(k))",
+                                                      path: dir + "/" + LogFormat.segmentFileName(base: base), offset: b.offset)
+                    }
+                }
+                i += Int(b.count)
+            }
+        }
+
+        for (i, base) in bases.enumerated() {
+            let isLast = i == bases.count - 1
+            let path = dir + "/" + LogFormat.segmentFileName(base: base)
+            guard base == head else {
+                throw ChronikLogError.corrupt("segment starts at position \(base) but the previous one ends at \(head): gap or overlap", path: path, offset: 0)
+            }
+            let file = try storage.openFile(path, create: false, readOnly: options.readOnly || !isLast)
+            do {
+                let size = try file.size()
+                if isLast && size < Int64(LogFormat.segmentHeaderSize) && !options.readOnly {
+                    // A segment whose creation was interrupted holds no event.
+                    try file.truncate(to: 0)
+                    try file.write(Segment.encodeHeader(base: base), at: 0)
+                    try file.sync()
+                    report.segmentsScanned += 1
+                    segments.append(Segment(base: base, directory: dir, file: file, table: Segment.Table(
+                        committedBytes: Int64(LogFormat.segmentHeaderSize), eventCount: 0, batchOffsets: [], batchBases: [], lastHash: lastHash, sealed: false)))
+                    continue
+                }
+                let header = try file.readBytes(count: LogFormat.segmentHeaderSize, at: 0)
+                if let problem = Segment.checkHeader(header, base: base) {
+                    if isLast && options.readOnly && header.count < LogFormat.segmentHeaderSize {
+                        file.close()
+                        continue  // the writer is creating it right now
+                    }
+                    throw ChronikLogError.corrupt(problem, path: path, offset: 0)
+                }
+                var scanned: ScannedSegment?
+                if !isLast {
+                    scanned = loadCheckpoint(directory: dir, base: base, segmentSize: size, storage: storage)
+                    if let s = scanned {
+                        // The checkpoint trusts the segment's bytes; still tie it to the chain.
+                        if let first = s.batches.first {
+                            let h = try file.readBytes(count: LogFormat.batchHeaderSize, at: first.offset)
+                            let prev = Array(h.dropFirst(LogFormat.BatchField.previousHash).prefix(32))
+                            guard prev == lastHash.bytes else {
+                                throw ChronikLogError(.chainMismatch, "first batch does not chain to the previous segment's last batch", path: path, offset: first.offset)
+                            }
+                        }
+                    }
+                }
+                if scanned == nil {
+                    report.segmentsScanned += 1
+                    let result = try scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: isLast)
+                    scanned = result.segment
+                    if let torn = result.tornAt {
+                        report.truncatedFile = path
+                        report.truncatedAtOffset = torn
+                        report.bytesTruncated = size - torn
+                        if !options.readOnly {
+                            try file.truncate(to: torn)
+                            try file.sync()
+                        }
+                    }
+                    if !isLast {
+                        report.rebuiltIndexes.append(LogFormat.indexFileName(base: base))
+                        if !options.readOnly {
+                            try? writeCheckpoint(directory: dir, segment: result.segment, base: base, storage: storage)
+                        }
+                    }
+                }
+                var s = scanned!
+                s.table.sealed = !isLast
+                try index(s.batches, s.ids, base: base)
+                head = base + s.table.eventCount
+                lastHash = s.table.lastHash
+                segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
+                if isLast {
+                    activeBatches = s.batches
+                    activeIDs = s.ids
+                }
+            } catch {
+                file.close()
+                for s in segments { s.file.close() }
+                throw error
+            }
+        }
+        report.lastValidPosition = head > 0 ? Position(head - 1) : nil
+        var writer: Writer?
+        if !options.readOnly, let active = segments.last {
+            writer = Writer(directory: dir, options: options, compression: compression, active: active,
+                            activeBatches: activeBatches, activeIDs: activeIDs)
+        }
+        let log = EventLog(directory: dir, compression: compression, recovery: report, options: options, lock: lock,
+                           segments: segments, head: head, lastHash: lastHash, streams: streams, ids: ids, writer: writer)
+        writer?.log = log
+        return log
+    }
+
+    static func createSegmentFile(directory: String, base: UInt64, storage: any Storage) throws -> any StorageFile {
+        let path = directory + "/" + LogFormat.segmentFileName(base: base)
+        let f = try storage.openFile(path, create: true, readOnly: false)
+        do {
+            try f.truncate(to: 0)
+            try f.write(Segment.encodeHeader(base: base), at: 0)
+            try f.sync()
+            try storage.syncDirectory(directory)
+        } catch {
+            f.close()
+            throw error
+        }
+        return f
+    }
+
+    static func loadCheckpoint(directory: String, base: UInt64, segmentSize: Int64, storage: any Storage) -> ScannedSegment? {
+        let path = directory + "/" + LogFormat.indexFileName(base: base)
+        guard storage.exists(path), let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
+        defer { f.close() }
+        guard let size = try? f.size(), size < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(size), at: 0),
+              let cp = try? SegmentCheckpoint.decode(bytes), cp.base == base, cp.segmentBytes == segmentSize else { return nil }
+        return ScannedSegment(
+            table: Segment.Table(committedBytes: cp.segmentBytes, eventCount: cp.eventCount,
+                                 batchOffsets: cp.batches.map(\.offset), batchBases: cp.batches.map(\.basePosition),
+                                 lastHash: cp.lastHash, sealed: true),
+            batches: cp.batches, ids: cp.ids)
+    }
+
+    static func writeCheckpoint(directory: String, segment: ScannedSegment, base: UInt64, storage: any Storage) throws {
+        let cp = SegmentCheckpoint(base: base, eventCount: segment.table.eventCount, segmentBytes: segment.table.committedBytes,
+                                   lastHash: segment.table.lastHash, batches: segment.batches, ids: segment.ids)
+        let path = directory + "/" + LogFormat.indexFileName(base: base)
+        let tmp = path + ".tmp"
+        let f = try storage.openFile(tmp, create: true, readOnly: false)
+        defer { f.close() }
+        try f.truncate(to: 0)
+        try f.write(cp.encode(), at: 0)
+        try f.sync()
+        try storage.rename(tmp, to: path)
+    }
+
+    /// Reads every batch of a segment, checking checksums, positions and the
+    /// hash chain. In the last segment a torn tail is reported (not thrown);
+    /// anything else that fails is corruption.
+    static func scanSegment(file: any StorageFile, path: String, base: UInt64, size: Int64, previousHash: ChainHash, isLast: Bool)
+        throws -> (segment: ScannedSegment, tornAt: Int64?)
+    {
+        var scanner = BatchScanner(file: file, path: path, start: Int64(LogFormat.segmentHeaderSize), end: size)
+        var batches: [BatchEntry] = []
+        var offsets: [Int64] = []
+        var bases: [UInt64] = []
+        var ids: [EventID] = []
+        var expected = base
+        var hash = previousHash
+        var tornAt: Int64?
+        scan: while true {
+            let step = try scanner.next { header, bytes, offset -> Void in
+                guard header.basePosition == expected else {
+                    throw ChronikLogError.corrupt("batch base position \(header.basePosition), expected \(expected)", path: path, offset: offset)
+                }
+                guard header.previousHash == hash else {
+                    throw ChronikLogError(.chainMismatch, "batch does not chain to the previous batch (hash chain broken)", path: path, offset: offset)
+                }
+                do {
+                    var decoded = try DecodedBatch(batch: bytes, header: header, verifyChecksum: false)
+                    ids.append(contentsOf: try decoded.allIDs())
+                    batches.append(BatchEntry(offset: offset, basePosition: header.basePosition, count: UInt32(header.count),
+                                              stream: decoded.stream, firstStreamVersion: header.firstStreamVersion))
+                } catch {
+                    throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: path, offset: offset)
+                }
+                offsets.append(offset)
+                bases.append(header.basePosition)
+                expected += UInt64(header.count)
+                hash = chainHash(ofBatch: bytes)
+            }
+            switch step {
+            case .success: continue
+            case .failure(.end): break scan
+            case .failure(.incomplete(let offset, let reason)):
+                guard isLast else { throw ChronikLogError.corrupt("sealed segment ends inside a batch: \(reason)", path: path, offset: offset) }
+                tornAt = offset
+                break scan
+            case .failure(.bad(let offset, let reason, let declared)):
+                // In the last segment, damage with nothing valid after it is a
+                // torn write that was never acknowledged; a valid batch after
+                // it means acknowledged data would be lost: refuse.
+                let next = declared.map { offset + Int64($0) }
+                let followed = next.map { $0 < size && $0 > offset && scanner.validBatch(at: $0) } ?? false
+                guard isLast, !followed else { throw ChronikLogError.corrupt(reason, path: path, offset: offset) }
+                tornAt = offset
+                break scan
+            }
+        }
+        let end = tornAt ?? scanner.offset
+        return (ScannedSegment(table: Segment.Table(committedBytes: end, eventCount: expected - base, batchOffsets: offsets,
+                                                   batchBases: bases, lastHash: hash, sealed: !isLast),
+                               batches: batches, ids: ids), tornAt)
+    }
+}

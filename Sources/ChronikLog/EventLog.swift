@@ -1,0 +1,196 @@
+import Dispatch
+import Synchronization
+
+/// Where one stream's events are: runs of consecutive versions that sit at
+/// consecutive positions (one run per batch).
+struct StreamRun: Hashable, Sendable {
+    var firstVersion: UInt64
+    var firstPosition: UInt64
+    var count: UInt32
+}
+
+struct StreamEntry: Sendable {
+    var runs: [StreamRun] = []
+    var lastVersion: UInt64 {
+        let r = runs[runs.count - 1]
+        return r.firstVersion + UInt64(r.count) - 1
+    }
+
+    /// Position of the event with `version`, if the stream has it.
+    func position(of version: UInt64) -> UInt64? {
+        guard let last = runs.last, version < last.firstVersion + UInt64(last.count) else { return nil }
+        var lo = 0, hi = runs.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if runs[mid].firstVersion <= version { lo = mid } else { hi = mid - 1 }
+        }
+        let r = runs[lo]
+        guard version >= r.firstVersion else { return nil }
+        return r.firstPosition + (version - r.firstVersion)
+    }
+
+    mutating func add(firstVersion: UInt64, firstPosition: UInt64, count: UInt32) {
+        if var last = runs.last, last.firstVersion + UInt64(last.count) == firstVersion,
+           last.firstPosition + UInt64(last.count) == firstPosition {
+            last.count += count
+            runs[runs.count - 1] = last
+        } else {
+            runs.append(StreamRun(firstVersion: firstVersion, firstPosition: firstPosition, count: count))
+        }
+    }
+}
+
+/// A segmented, checksummed, hash-chained, append-only event log.
+///
+/// One process writes (an advisory lock keeps others out); any number of
+/// read-only openers may read, in this process or others. Appends from
+/// many tasks are committed together: one write and one fdatasync
+/// acknowledge a whole group (group commit).
+///
+/// ```swift
+/// let log = try EventLog.open(at: "/var/lib/shop/log")
+/// let r = try await log.append(to: "order-42", [ProposedEvent(type: "OrderPlaced", data: bytes)],
+///                              expected: .noStream)
+/// var cursor = log.read(stream: "order-42")
+/// while let event = try cursor.next() { print(event.type) }
+/// ```
+public final class EventLog: Sendable {
+    /// The log's directory.
+    public let directory: String
+    /// The compression recorded in the log when it was created.
+    public let compression: Compression
+    /// What recovery did when the log was opened.
+    public let recovery: RecoveryReport
+    public let isReadOnly: Bool
+
+    let options: LogOptions
+    let storage: any Storage
+    let state: Mutex<State>
+    let writer: Writer?
+    private let lock: (any StorageLock)?
+
+    struct State: ~Copyable {
+        var segments: [Segment]
+        /// The position the next event gets.
+        var head: UInt64
+        var lastHash: ChainHash
+        var streams: [String: StreamEntry]
+        var ids: [EventID: UInt64]
+        var poisoned: ChronikLogError?
+        var closed = false
+        var pending: [AppendRequest] = []
+        var flushScheduled = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID = 0
+    }
+
+    init(directory: String, compression: Compression, recovery: RecoveryReport, options: LogOptions,
+         lock: (any StorageLock)?, segments: [Segment], head: UInt64, lastHash: ChainHash,
+         streams: [String: StreamEntry], ids: [EventID: UInt64], writer: Writer?) {
+        self.directory = directory
+        self.compression = compression
+        self.recovery = recovery
+        self.options = options
+        self.storage = options.storage
+        self.isReadOnly = options.readOnly
+        self.lock = lock
+        self.writer = writer
+        self.state = Mutex(State(segments: segments, head: head, lastHash: lastHash, streams: streams, ids: ids))
+    }
+
+    deinit {
+        close()
+    }
+
+    /// The position the next appended event will get; also the number of
+    /// events in the log.
+    public var head: Position { Position(state.withLock { $0.head }) }
+
+    /// The chain hash of the last batch (genesis for an empty log).
+    public var headHash: ChainHash { state.withLock { $0.lastHash } }
+
+    /// The last version of a stream, or nil when the stream has no event.
+    public func lastVersion(of stream: String) -> StreamVersion? {
+        state.withLock { $0.streams[stream].map { StreamVersion($0.lastVersion) } }
+    }
+
+    /// Names of all streams, unsorted. O(streams).
+    public func streamNames() -> [String] {
+        state.withLock { Array($0.streams.keys) }
+    }
+
+    /// Counts and sizes of the log.
+    public func stats() throws -> LogStats {
+        let (segments, head, streams) = state.withLock { ($0.segments, $0.head, $0.streams.count) }
+        var bytes: Int64 = Int64(LogFormat.metaSize)
+        for s in segments {
+            bytes += s.committedBytes
+            let idx = directory + "/" + LogFormat.indexFileName(base: s.base)
+            if storage.exists(idx), let f = try? storage.openFile(idx, create: false, readOnly: true) {
+                bytes += (try? f.size()) ?? 0
+                f.close()
+            }
+        }
+        return LogStats(events: head, streams: streams, segments: segments.count, bytesOnDisk: bytes,
+                        headPosition: Position(head), compression: compression)
+    }
+
+    /// Waits for pending appends, syncs, releases the writer lock and
+    /// closes files. Appends after close fail with `.closed`.
+    public func close() {
+        let already = state.withLock { s -> Bool in
+            defer { s.closed = true }
+            return s.closed
+        }
+        if already { return }
+        if let writer {
+            writer.queue.sync {
+                writer.finish()
+            }
+        }
+        let (segments, waiters) = state.withLock { s in
+            let w = s.waiters
+            s.waiters = [:]
+            return (s.segments, w)
+        }
+        for w in waiters.values { w.resume() }
+        for s in segments { s.file.close() }
+        lock?.release()
+    }
+
+    // MARK: Head waiting (subscriptions)
+
+    /// Returns once `head > position`, the log closes, or the task is cancelled.
+    func waitForHead(beyond position: UInt64) async {
+        let id: Int? = state.withLock { s in
+            if s.head > position || s.closed { return nil }
+            let id = s.nextWaiterID
+            s.nextWaiterID += 1
+            return id
+        }
+        guard let id else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.head > position || s.closed || Task.isCancelled { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            let c = state.withLock { $0.waiters.removeValue(forKey: id) }
+            c?.resume()
+        }
+    }
+
+    /// Wakes every waiter; called after the head moved.
+    func wakeWaiters() {
+        let waiters = state.withLock { s in
+            let w = s.waiters
+            s.waiters = [:]
+            return w
+        }
+        for w in waiters.values { w.resume() }
+    }
+}

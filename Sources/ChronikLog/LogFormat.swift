@@ -1,0 +1,102 @@
+// The on-disk format, version 1. docs/FORMAT.md is the normative text; this
+// file holds its constants so that no other file spells a magic number.
+// All integers are little-endian.
+
+/// Constants of the Chronik on-disk format (docs/FORMAT.md).
+public enum LogFormat {
+    /// The format version written into every file header and batch.
+    public static let version: UInt16 = 1
+
+    // MARK: Directory
+
+    /// Name of the log's metadata file.
+    public static let metaFileName = "chronik.meta"
+    /// Name of the advisory lock file.
+    public static let lockFileName = "LOCK"
+    /// Suffix of segment files; the stem is the 20-digit base position.
+    public static let segmentSuffix = ".log"
+    /// Suffix of sealed-segment index files (checkpoints).
+    public static let indexSuffix = ".idx"
+
+    // MARK: Meta file (64 bytes)
+
+    static let metaMagic: [UInt8] = Array("CHRNKLOG".utf8)
+    static let metaSize = 64
+
+    // MARK: Segment header (32 bytes)
+
+    static let segmentMagic: [UInt8] = Array("CHRNKSEG".utf8)
+    static let segmentHeaderSize = 32
+
+    // MARK: Batch header (96 bytes)
+
+    /// "CKBT": the first four bytes of every batch.
+    static let batchMagic: UInt32 = 0x5442_4B43
+    static let batchHeaderSize = 96
+    /// Offsets of the batch header's fields.
+    enum BatchField {
+        static let magic = 0
+        static let length = 4
+        static let crc = 8
+        static let version = 12  // UInt8; the checksum covers from here on
+        static let flags = 13
+        static let reserved = 14
+        static let basePosition = 16
+        static let count = 24
+        static let rawPayloadLength = 28
+        static let recordedAt = 32
+        static let minOccurredAt = 40
+        static let maxOccurredAt = 48
+        static let firstStreamVersion = 56
+        static let previousHash = 64
+        static let payload = 96
+    }
+    /// Codec values in the low two bits of the batch flags.
+    static let codecNone: UInt8 = 0
+    static let codecLZ4: UInt8 = 1
+    static let codecMask: UInt8 = 0b11
+
+    /// The chain hash that the first batch of a log points back to.
+    public static let genesisHash = [UInt8](repeating: 0, count: 32)
+
+    // MARK: Index file
+
+    static let indexMagic: [UInt8] = Array("CHRNKIDX".utf8)
+    static let indexHeaderSize = 80
+
+    // MARK: Limits
+
+    /// A stream name is 1...256 bytes of UTF-8.
+    public static let maxStreamNameBytes = 256
+    /// An event type is 1...256 bytes of UTF-8.
+    public static let maxEventTypeBytes = 256
+    /// Default and ceiling for the encoded size of one event.
+    public static let defaultMaxEventBytes = 4 << 20
+    public static let maxEventBytesCeiling = 64 << 20
+    /// A batch may hold at most this many events.
+    public static let maxEventsPerBatch = 1 << 20
+    /// A batch's raw payload may not exceed this (fits UInt32, LZ4's bound).
+    static let maxBatchPayloadBytes = 0x7E00_0000
+
+    /// Segment file name for a base position: 20 digits, zero-padded.
+    static func segmentFileName(base: UInt64) -> String {
+        stem(base) + segmentSuffix
+    }
+
+    static func indexFileName(base: UInt64) -> String {
+        stem(base) + indexSuffix
+    }
+
+    static func stem(_ base: UInt64) -> String {
+        let digits = String(base)
+        return String(repeating: "0", count: 20 - digits.count) + digits
+    }
+
+    /// Parses a segment file name back to its base position.
+    static func baseFromSegmentFileName(_ name: String) -> UInt64? {
+        guard name.hasSuffix(segmentSuffix) else { return nil }
+        let stem = name.dropLast(segmentSuffix.count)
+        guard stem.count == 20, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(stem)
+    }
+}

@@ -1,0 +1,213 @@
+import Synchronization
+
+/// One batch's entry in a segment's table: where it is and what it holds.
+struct BatchEntry: Hashable, Sendable {
+    var offset: Int64
+    var basePosition: UInt64
+    var count: UInt32
+    var stream: String
+    var firstStreamVersion: UInt64
+}
+
+/// A segment file: a header and a run of batches. Sealed segments never
+/// change; the active one grows, and readers see it only up to the bytes
+/// the writer has committed.
+final class Segment: Sendable {
+    let base: UInt64
+    let path: String
+    let name: String
+    let file: any StorageFile
+
+    struct Table: Sendable {
+        /// Bytes readers may read (header included).
+        var committedBytes: Int64
+        var eventCount: UInt64
+        /// Offsets and base positions of committed batches, ascending.
+        var batchOffsets: [Int64]
+        var batchBases: [UInt64]
+        var lastHash: ChainHash
+        var sealed: Bool
+    }
+
+    private let table: Mutex<Table>
+
+    init(base: UInt64, directory: String, file: any StorageFile, table: Table) {
+        self.base = base
+        self.name = LogFormat.segmentFileName(base: base)
+        self.path = directory + "/" + name
+        self.file = file
+        self.table = Mutex(table)
+    }
+
+    var snapshot: Table { table.withLock { $0 } }
+    var committedBytes: Int64 { table.withLock { $0.committedBytes } }
+    var eventCount: UInt64 { table.withLock { $0.eventCount } }
+    /// One past the last committed position in this segment.
+    var endPosition: UInt64 { base + eventCount }
+
+    /// Adds committed batches (writer only).
+    func commit(batches: [(offset: Int64, base: UInt64, count: UInt32)], endOffset: Int64, lastHash: ChainHash) {
+        table.withLock { t in
+            for b in batches {
+                t.batchOffsets.append(b.offset)
+                t.batchBases.append(b.base)
+                t.eventCount += UInt64(b.count)
+            }
+            t.committedBytes = endOffset
+            t.lastHash = lastHash
+        }
+    }
+
+    func seal() { table.withLock { $0.sealed = true } }
+
+    /// The batch holding `position`: its index, offset and base position.
+    func locate(_ position: UInt64) -> (index: Int, offset: Int64, base: UInt64)? {
+        table.withLock { t in
+            guard position >= base, position < base + t.eventCount else { return nil }
+            // Largest batch base ≤ position.
+            var lo = 0, hi = t.batchBases.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if t.batchBases[mid] <= position { lo = mid } else { hi = mid - 1 }
+            }
+            return (lo, t.batchOffsets[lo], t.batchBases[lo])
+        }
+    }
+
+    /// Offset and base of the batch at `index`, if committed.
+    func batch(at index: Int) -> (offset: Int64, base: UInt64)? {
+        table.withLock { t in
+            guard index >= 0, index < t.batchOffsets.count else { return nil }
+            return (t.batchOffsets[index], t.batchBases[index])
+        }
+    }
+
+    // MARK: Segment header
+
+    static func encodeHeader(base: UInt64) -> [UInt8] {
+        var h: [UInt8] = []
+        h.append(contentsOf: LogFormat.segmentMagic)
+        h.appendLE(LogFormat.version)
+        h.appendLE(UInt16(0))
+        h.appendLE(UInt32(0))
+        h.appendLE(base)
+        h.appendLE(UInt32(0))
+        h.appendLE(crc32c(h))
+        assert(h.count == LogFormat.segmentHeaderSize)
+        return h
+    }
+
+    /// Checks a segment header; returns a reason when it is not valid.
+    static func checkHeader(_ h: [UInt8], base: UInt64) -> String? {
+        guard h.count == LogFormat.segmentHeaderSize else { return "segment header truncated (\(h.count) bytes)" }
+        guard Array(h[0..<8]) == LogFormat.segmentMagic else { return "bad segment magic" }
+        guard loadLE(h, 28, as: UInt32.self) == crc32c(Array(h[0..<28])) else { return "segment header checksum mismatch" }
+        let v = loadLE(h, 8, as: UInt16.self)
+        guard v == LogFormat.version else { return "unsupported segment format version \(v)" }
+        guard loadLE(h, 16, as: UInt64.self) == base else { return "segment header base position does not match its file name" }
+        return nil
+    }
+}
+
+/// Reads batches from a file through a read-ahead window, so that a scan
+/// over many small batches costs one pread per window, not per batch.
+struct BatchScanner {
+    let file: any StorageFile
+    let path: String
+    /// Scan stops here (file size, or the committed length).
+    let end: Int64
+    private(set) var offset: Int64
+    private var window: [UInt8] = []
+    private var windowStart: Int64 = 0
+    private var windowCount: Int = 0
+    static let windowBytes = 1 << 20
+
+    init(file: any StorageFile, path: String, start: Int64, end: Int64) {
+        self.file = file
+        self.path = path
+        self.offset = start
+        self.end = end
+    }
+
+    enum Step: Error {
+        case end
+        /// A batch starts here but the file ends first (or the header is short).
+        case incomplete(offset: Int64, reason: String)
+        /// Bytes here are not a valid batch; `length` is the declared length
+        /// when the header could be read.
+        case bad(offset: Int64, reason: String, declaredLength: Int?)
+    }
+
+    /// Ensures [from, from+count) is in the window; false at end of file.
+    private mutating func fill(from: Int64, count: Int) throws -> Bool {
+        if from >= windowStart && from + Int64(count) <= windowStart + Int64(windowCount) { return true }
+        let want = max(count, Self.windowBytes)
+        let readable = Int(min(Int64(want), end - from))
+        guard readable >= count else { return false }
+        if window.count < readable { window = [UInt8](repeating: 0, count: readable) }
+        let n = try window.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<readable]), at: from) }
+        windowStart = from
+        windowCount = n
+        return n >= count
+    }
+
+    /// Moves to the next batch. On success calls `body` with its header,
+    /// its bytes (valid only inside `body`) and its offset; the checksum is
+    /// verified first.
+    mutating func next<R>(_ body: (BatchHeader, UnsafeRawBufferPointer, Int64) throws -> R) throws -> Result<R, Step> {
+        guard offset < end else { return .failure(.end) }
+        let start = offset
+        let remaining = end - start
+        guard remaining >= Int64(LogFormat.batchHeaderSize), try fill(from: start, count: LogFormat.batchHeaderSize) else {
+            return .failure(.incomplete(offset: start, reason: "\(remaining) bytes left, less than a batch header"))
+        }
+        let rel = Int(start - windowStart)
+        let parsed = window.withUnsafeBytes { BatchHeader.parse(UnsafeRawBufferPointer(rebasing: $0[rel..<(rel + LogFormat.batchHeaderSize)])) }
+        let header: BatchHeader
+        switch parsed {
+        case .none:
+            return .failure(.incomplete(offset: start, reason: "short header"))
+        case .failure(let e)?:
+            let declared = window.withUnsafeBytes { Int(loadLE($0, rel + 4, as: UInt32.self)) }
+            return .failure(.bad(offset: start, reason: e.reason, declaredLength: declared))
+        case .success(let h)?:
+            header = h
+        }
+        guard Int64(header.length) <= remaining else {
+            return .failure(.incomplete(offset: start, reason: "batch of \(header.length) bytes, \(remaining) left in file"))
+        }
+        guard try fill(from: start, count: header.length) else {
+            return .failure(.incomplete(offset: start, reason: "file shorter than its size"))
+        }
+        let r2 = Int(start - windowStart)
+        let checksumOK = window.withUnsafeBytes { batchChecksum(UnsafeRawBufferPointer(rebasing: $0[r2..<(r2 + header.length)])) == header.crc }
+        guard checksumOK else {
+            return .failure(.bad(offset: start, reason: "batch checksum mismatch", declaredLength: header.length))
+        }
+        let result = try window.withUnsafeBytes { try body(header, UnsafeRawBufferPointer(rebasing: $0[r2..<(r2 + header.length)]), start) }
+        offset = start + Int64(header.length)
+        return .success(result)
+    }
+
+    /// Whether every byte from `from` to the end is zero (a preallocated or
+    /// lost tail, not corruption).
+    func isZero(from: Int64) throws -> Bool {
+        var at = from
+        while at < end {
+            let n = Int(min(Int64(1 << 20), end - at))
+            let chunk = try file.readBytes(count: n, at: at)
+            if chunk.isEmpty { return true }
+            if chunk.contains(where: { $0 != 0 }) { return false }
+            at += Int64(chunk.count)
+        }
+        return true
+    }
+
+    /// Whether a valid batch starts at `at`.
+    func validBatch(at: Int64) -> Bool {
+        var probe = BatchScanner(file: file, path: path, start: at, end: end)
+        guard let r = try? probe.next({ _, _, _ in () }) else { return false }
+        if case .success = r { return true }
+        return false
+    }
+}

@@ -1,0 +1,236 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The file layer under the log. Every syscall the log makes goes through
+/// this protocol so that tests can inject torn writes, lost unsynced data,
+/// bit flips, ENOSPC, EIO and failing fsyncs.
+public protocol Storage: Sendable {
+    /// Creates a directory (mode 0700) and its missing parents.
+    func createDirectory(_ path: String) throws
+    /// Names of the entries of a directory, unsorted.
+    func listDirectory(_ path: String) throws -> [String]
+    /// Whether a file or directory exists at the path.
+    func exists(_ path: String) -> Bool
+    /// Whether the path is a directory.
+    func isDirectory(_ path: String) -> Bool
+    /// Opens a file; `create` makes it (mode 0600) when absent.
+    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile
+    /// Removes a file.
+    func remove(_ path: String) throws
+    /// Atomically renames a file. Not durable until `syncDirectory`.
+    func rename(_ from: String, to: String) throws
+    /// Makes creates, renames and removes in the directory durable.
+    func syncDirectory(_ path: String) throws
+    /// Takes the exclusive writer lock of a log directory, or returns nil
+    /// when another process holds it. The lock lasts until released.
+    func lockExclusive(_ path: String) throws -> (any StorageLock)?
+}
+
+/// An open file with positional I/O.
+public protocol StorageFile: AnyObject, Sendable {
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
+    /// Writes all bytes at `offset` or throws. Not durable until `sync`.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+    /// fdatasync: on return, everything written so far is on stable storage.
+    func sync() throws
+    /// Current size in bytes.
+    func size() throws -> Int64
+    /// Cuts the file to `size` bytes. Not durable until `sync`.
+    func truncate(to size: Int64) throws
+    /// Closes the descriptor; further calls are errors.
+    func close()
+}
+
+/// A held writer lock.
+public protocol StorageLock: AnyObject, Sendable {
+    func release()
+}
+
+extension StorageFile {
+    /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
+    func readBytes(count: Int, at offset: Int64) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let n = try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
+        if n < count { out.removeLast(count - n) }
+        return out
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int64) throws {
+        try bytes.withUnsafeBytes { try write($0, at: offset) }
+    }
+}
+
+func ioError(_ error: any Error, _ what: String, path: String) -> ChronikLogError {
+    if let e = error as? ChronikLogError { return e }
+    if let e = error as? Errno {
+        return ChronikLogError(.io, "\(what): \(e)", path: path, errno: e.rawValue)
+    }
+    return ChronikLogError(.io, "\(what): \(error)", path: path)
+}
+
+/// The real file layer: POSIX calls through swift-system.
+public struct PosixStorage: Storage {
+    public init() {}
+
+    public func createDirectory(_ path: String) throws {
+        if isDirectory(path) { return }
+        let parent = parentDirectory(path)
+        if !parent.isEmpty, parent != path, !exists(parent) { try createDirectory(parent) }
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw ChronikLogError(.io, "cannot create directory: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+    }
+
+    public func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw ChronikLogError(.io, "cannot list directory: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        do {
+            var options: FileDescriptor.OpenOptions = [.closeOnExec]
+            if create { options.insert(.create) }
+            let fd = try FileDescriptor.open(
+                FilePath(path), readOnly ? .readOnly : .readWrite, options: options,
+                permissions: create ? [.ownerReadWrite] : nil)
+            return PosixFile(fd: fd, path: path)
+        } catch {
+            throw ioError(error, "cannot open", path: path)
+        }
+    }
+
+    public func remove(_ path: String) throws {
+        if unlink(path) != 0 {
+            throw ChronikLogError(.io, "cannot remove: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+    }
+
+    public func rename(_ from: String, to: String) throws {
+        if Glibc.rename(from, to) != 0 {
+            throw ChronikLogError(.io, "cannot rename to \(to): \(Errno(rawValue: errno))", path: from, errno: errno)
+        }
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        do {
+            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.directory, .closeOnExec])
+            defer { try? fd.close() }
+            if fsync(fd.rawValue) != 0 {
+                throw ChronikLogError(.io, "directory fsync failed: \(Errno(rawValue: errno))", path: path, errno: errno)
+            }
+        } catch {
+            throw ioError(error, "cannot sync directory", path: path)
+        }
+    }
+
+    public func lockExclusive(_ path: String) throws -> (any StorageLock)? {
+        let file = try openFile(path, create: true, readOnly: false) as! PosixFile
+        if flock(file.fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            file.close()
+            if e == EWOULDBLOCK { return nil }
+            throw ChronikLogError(.io, "cannot lock: \(Errno(rawValue: e))", path: path, errno: e)
+        }
+        return PosixLock(file: file)
+    }
+}
+
+/// The parent of a path ("" when it has none).
+func parentDirectory(_ path: String) -> String {
+    var p = path
+    while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+    guard let i = p.lastIndex(of: "/") else { return "" }
+    return i == p.startIndex ? "/" : String(p[..<i])
+}
+
+final class PosixLock: StorageLock, @unchecked Sendable {
+    // The descriptor is only closed once, under release().
+    private let file: PosixFile
+    init(file: PosixFile) { self.file = file }
+    func release() { file.close() }
+}
+
+final class PosixFile: StorageFile, @unchecked Sendable {
+    // A file descriptor is safe to share between threads for pread/pwrite;
+    // `closed` is only flipped by close(), which the owner calls last.
+    let fd: FileDescriptor
+    let path: String
+
+    init(fd: FileDescriptor, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n: Int
+            do {
+                n = try fd.read(fromAbsoluteOffset: offset + Int64(done),
+                                into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]),
+                                retryOnInterrupt: true)
+            } catch {
+                throw ioError(error, "read failed", path: path)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        do {
+            _ = try fd.writeAll(toAbsoluteOffset: offset, bytes)
+        } catch {
+            throw ioError(error, "write failed", path: path)
+        }
+    }
+
+    func sync() throws {
+        while fdatasync(fd.rawValue) != 0 {
+            if errno == EINTR { continue }
+            throw ChronikLogError(.io, "fdatasync failed: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+    }
+
+    func size() throws -> Int64 {
+        var st = stat()
+        if fstat(fd.rawValue, &st) != 0 {
+            throw ChronikLogError(.io, "fstat failed: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+        return Int64(st.st_size)
+    }
+
+    func truncate(to size: Int64) throws {
+        if ftruncate(fd.rawValue, off_t(size)) != 0 {
+            throw ChronikLogError(.io, "ftruncate failed: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+    }
+
+    func close() {
+        try? fd.close()
+    }
+}

@@ -1,0 +1,285 @@
+import Foundation
+
+/// A global, dense, 0-based position of an event in the log.
+public struct Position: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var value: UInt64
+    public init(_ value: UInt64) { self.value = value }
+    public static let start = Position(0)
+    public static func < (a: Position, b: Position) -> Bool { a.value < b.value }
+    public var description: String { String(value) }
+}
+
+/// The 0-based index of an event within its stream.
+public struct StreamVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var value: UInt64
+    public init(_ value: UInt64) { self.value = value }
+    public static func < (a: StreamVersion, b: StreamVersion) -> Bool { a.value < b.value }
+    public var description: String { String(value) }
+}
+
+/// A point in time with microsecond resolution, UTC.
+public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    public var microseconds: Int64
+    public init(microseconds: Int64) { self.microseconds = microseconds }
+    public init(_ date: Date) {
+        microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(microseconds: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+    }
+    public var date: Date { Date(timeIntervalSince1970: Double(microseconds) / 1_000_000) }
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microseconds < b.microseconds }
+    /// RFC 3339 in UTC with `Z`; fractional digits only when non-zero
+    /// (3 for whole milliseconds, else 6).
+    public var description: String { rfc3339 }
+    public var rfc3339: String {
+        let secs = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+        let micros = Int(microseconds - secs * 1_000_000)
+        var t = time_t(secs)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ w: Int) -> String {
+            let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        var out = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+        out += "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+        if micros != 0 {
+            if micros % 1000 == 0 { out += "." + pad(Int32(micros / 1000), 3) } else { out += "." + pad(Int32(micros), 6) }
+        }
+        return out + "Z"
+    }
+
+    /// Parses an RFC 3339 date-time (any offset, optional fraction up to
+    /// microseconds; more digits are refused rather than silently rounded).
+    public init?(rfc3339 s: String) {
+        let b = Array(s.utf8)
+        func num(_ i: Int, _ n: Int) -> Int? {
+            guard i + n <= b.count else { return nil }
+            var v = 0
+            for k in i..<(i + n) { let c = b[k]; guard c >= 48 && c <= 57 else { return nil }; v = v * 10 + Int(c - 48) }
+            return v
+        }
+        guard b.count >= 20, let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2),
+              b[10] == 84 || b[10] == 116 || b[10] == 32, let h = num(11, 2), b[13] == 58, let mi = num(14, 2), b[16] == 58,
+              let se = num(17, 2) else { return nil }
+        guard (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61 else { return nil }
+        var i = 19
+        var micros = 0
+        if i < b.count, b[i] == 46 {
+            i += 1
+            var digits = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                guard digits < 6 else { return nil }
+                micros = micros * 10 + Int(b[i] - 48); digits += 1; i += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<6 { micros *= 10 }
+        }
+        guard i < b.count else { return nil }
+        var offset = 0
+        if b[i] == 90 || b[i] == 122 { i += 1 } else if b[i] == 43 || b[i] == 45 {
+            guard let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2), oh < 24, om < 60 else { return nil }
+            offset = (oh * 60 + om) * 60 * (b[i] == 43 ? 1 : -1)
+            i += 6
+        } else { return nil }
+        guard i == b.count else { return nil }
+        let dim = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard d <= dim[mo - 1] else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let secs = Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + min(se, 59)) - Int64(offset)
+        microseconds = secs * 1_000_000 + Int64(micros)
+    }
+}
+
+/// A 128-bit event id (a UUID), the key of idempotent appends.
+public struct EventID: Hashable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+    public init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
+    public init(_ uuid: UUID) {
+        let u = uuid.uuid
+        high = [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7].reduce(0) { $0 << 8 | UInt64($1) }
+        low = [u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+    /// A random (version 4) id.
+    public static func random() -> EventID { EventID(UUID()) }
+    /// Parses the canonical 8-4-4-4-12 form, either case.
+    public init?(string: String) {
+        guard string.utf8.count == 36, let u = UUID(uuidString: string) else { return nil }
+        self.init(u)
+    }
+    public var uuid: UUID {
+        var b = [UInt8](repeating: 0, count: 16)
+        for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(i))) }
+        for i in 0..<8 { b[8 + i] = UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(i))) }
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+    /// Lower-case canonical form.
+    public var description: String { uuid.uuidString.lowercased() }
+}
+
+/// The expected state of a stream for an optimistic-concurrency append.
+public enum ExpectedVersion: Hashable, Sendable, CustomStringConvertible {
+    /// No check.
+    case any
+    /// The stream must hold no event.
+    case noStream
+    /// The stream must hold at least one event.
+    case exists
+    /// The stream's last event must have exactly this version.
+    case exact(UInt64)
+
+    public var description: String {
+        switch self {
+        case .any: "any"
+        case .noStream: "noStream"
+        case .exists: "exists"
+        case .exact(let v): String(v)
+        }
+    }
+}
+
+/// An event to append: the log assigns position, version and recordedAt.
+public struct ProposedEvent: Hashable, Sendable {
+    public var id: EventID
+    public var type: String
+    public var occurredAt: Timestamp
+    public var metadata: [UInt8]
+    public var data: [UInt8]
+
+    public init(id: EventID = .random(), type: String, data: [UInt8], metadata: [UInt8] = [], occurredAt: Timestamp = .now()) {
+        self.id = id
+        self.type = type
+        self.data = data
+        self.metadata = metadata
+        self.occurredAt = occurredAt
+    }
+
+    /// Bytes this event occupies in a raw (uncompressed) batch payload.
+    var encodedSize: Int {
+        varintSize(UInt64(type.utf8.count)) + type.utf8.count + 16 + 10
+            + varintSize(UInt64(metadata.count)) + metadata.count
+            + varintSize(UInt64(data.count)) + data.count
+    }
+}
+
+/// An event as stored in the log.
+public struct RecordedEvent: Hashable, Sendable {
+    public var position: Position
+    public var stream: String
+    public var version: StreamVersion
+    public var id: EventID
+    public var type: String
+    public var occurredAt: Timestamp
+    public var recordedAt: Timestamp
+    public var metadata: [UInt8]
+    public var data: [UInt8]
+
+    public init(position: Position, stream: String, version: StreamVersion, id: EventID, type: String,
+                occurredAt: Timestamp, recordedAt: Timestamp, metadata: [UInt8], data: [UInt8]) {
+        self.position = position
+        self.stream = stream
+        self.version = version
+        self.id = id
+        self.type = type
+        self.occurredAt = occurredAt
+        self.recordedAt = recordedAt
+        self.metadata = metadata
+        self.data = data
+    }
+}
+
+/// What an append did.
+public struct AppendResult: Hashable, Sendable {
+    /// Position of each appended event, in order.
+    public var positions: [Position]
+    /// Stream version of each appended event, in order.
+    public var versions: [StreamVersion]
+    /// True when every event was already in the log (an idempotent retry):
+    /// nothing was written and the original positions are returned.
+    public var wasDuplicate: Bool
+    public var firstPosition: Position { positions[0] }
+    public var lastPosition: Position { positions[positions.count - 1] }
+    public var lastVersion: StreamVersion { versions[versions.count - 1] }
+}
+
+/// How appends reach the disk.
+public enum Durability: Hashable, Sendable {
+    /// fdatasync before every acknowledgement (group commit shares it).
+    case fsync
+    /// fdatasync at most this often; an acknowledged append may be lost in a
+    /// crash within the interval.
+    case interval(Duration)
+    /// Never fdatasync; the OS writes back when it likes.
+    case none
+}
+
+/// Compression of batch payloads.
+public enum Compression: String, Hashable, Sendable, CaseIterable {
+    case none
+    case lz4
+}
+
+/// Options for opening a log.
+public struct LogOptions: Sendable {
+    /// A segment is sealed once it reaches this size.
+    public var segmentSizeBytes: Int = 64 << 20
+    public var durability: Durability = .fsync
+    /// Largest encoded event (type, metadata, data); at most 64 MiB.
+    public var maxEventBytes: Int = LogFormat.defaultMaxEventBytes
+    /// Used when creating the log; an existing log keeps what it recorded.
+    public var compression: Compression = .lz4
+    /// Open for reading only: no lock, no recovery writes, no appends.
+    public var readOnly: Bool = false
+    /// Create the directory and an empty log when absent.
+    public var createIfMissing: Bool = true
+    /// The file layer; tests pass a fault-injecting one.
+    public var storage: any Storage = PosixStorage()
+
+    public init() {}
+}
+
+/// What recovery found and did when the log was opened.
+public struct RecoveryReport: Hashable, Sendable {
+    /// The segment file whose torn tail was truncated, if any.
+    public var truncatedFile: String?
+    /// Byte offset where the truncation happened.
+    public var truncatedAtOffset: Int64?
+    /// Bytes removed (never-acknowledged, torn data).
+    public var bytesTruncated: Int64
+    /// Position of the last valid event, nil for an empty log.
+    public var lastValidPosition: Position?
+    /// Sealed segments whose index had to be rebuilt from the segment.
+    public var rebuiltIndexes: [String]
+    /// Segments scanned.
+    public var segmentsScanned: Int
+
+    public var didTruncate: Bool { bytesTruncated > 0 }
+}
+
+/// Size and shape of a log.
+public struct LogStats: Hashable, Sendable {
+    public var events: UInt64
+    public var streams: Int
+    public var segments: Int
+    public var bytesOnDisk: Int64
+    /// Position the next event will get (== events).
+    public var headPosition: Position
+    public var compression: Compression
+}
+
+@inline(__always)
+func varintSize(_ v: UInt64) -> Int {
+    var v = v, n = 1
+    while v >= 0x80 { v >>= 7; n += 1 }
+    return n
+}

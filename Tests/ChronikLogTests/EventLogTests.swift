@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+@testable import ChronikLog
+
+@Suite("EventLog basics")
+struct EventLogTests {
+    @Test("appended events read back in order, forward and backward, across reopen")
+    func appendReadReopen() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.segmentSizeBytes = 8192
+        do {
+            let log = try EventLog.open(at: dir, options: options)
+            for i in 0..<200 {
+                let r = try await log.append(to: "s-\(i % 7)", [event("E", "payload \(i) " + String(repeating: "x", count: i % 50))])
+                #expect(r.firstPosition == Position(UInt64(i)))
+            }
+            #expect(log.head == Position(200))
+            let all = try log.readAll().collect()
+            #expect(all.map(\.position.value) == Array(0..<200))
+            #expect(String(decoding: all[42].data, as: UTF8.self).hasPrefix("payload 42 "))
+            let back = try log.readAll(direction: .backward).collect()
+            #expect(back.map(\.position.value) == Array((0..<200).reversed()))
+            let s3 = try log.read(stream: "s-3").collect()
+            #expect(s3.map(\.version.value) == Array(0..<UInt64(s3.count)))
+            #expect(s3.allSatisfy { $0.stream == "s-3" })
+            let stats = try log.stats()
+            #expect(stats.segments > 1)
+            log.close()
+        }
+        let log = try EventLog.open(at: dir, options: options)
+        defer { log.close() }
+        #expect(log.head == Position(200))
+        #expect(log.recovery.bytesTruncated == 0)
+        let all = try log.readAll(from: Position(150)).collect()
+        #expect(all.map(\.position.value) == Array(150..<200))
+        #expect(log.lastVersion(of: "s-3") == StreamVersion(UInt64(try log.read(stream: "s-3").collect().count - 1)))
+        let r = try await log.append(to: "s-3", [event("E", "after reopen")])
+        #expect(r.firstPosition == Position(200))
+    }
+
+    @Test("expected version mismatch names stream, expected and actual, and writes nothing")
+    func expectedVersion() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { log.close() }
+        try await log.append(to: "order-1", [event("A", "1"), event("B", "2")], expected: .noStream)
+        await #expect(throws: ChronikLogError.self) { try await log.append(to: "order-1", [event("C", "3")], expected: .noStream) }
+        do {
+            try await log.append(to: "order-1", [event("C", "3")], expected: .exact(0))
+            Issue.record("should have thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .wrongExpectedVersion)
+            #expect(e.stream == "order-1")
+            #expect(e.expectedVersion == .exact(0))
+            #expect(e.actualVersion == .some(1))
+        }
+        await #expect(throws: ChronikLogError.self) { try await log.append(to: "order-2", [event("C", "3")], expected: .exists) }
+        #expect(log.head == Position(2))
+        try await log.append(to: "order-1", [event("C", "3")], expected: .exact(1))
+        try await log.append(to: "order-1", [event("D", "4")], expected: .exists)
+        #expect(log.lastVersion(of: "order-1") == StreamVersion(3))
+    }
+
+    @Test("re-appending the same ids returns the original positions; other content is an error")
+    func idempotency() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { log.close() }
+        let a = event("A", "one"), b = event("B", "two")
+        let first = try await log.append(to: "s", [a, b], expected: .noStream)
+        try await log.append(to: "other", [event("X", "x")])
+        let again = try await log.append(to: "s", [a, b], expected: .noStream)
+        #expect(again.wasDuplicate)
+        #expect(again.positions == first.positions)
+        #expect(log.head == Position(3))
+        var changed = a
+        changed.data = Array("changed".utf8)
+        do {
+            try await log.append(to: "s", [changed])
+            Issue.record("should have thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .duplicateEventId)
+        }
+        await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [a, a]) }
+        #expect(log.head == Position(3))
+    }
+
+    @Test("bad input is refused with a typed error and writes nothing")
+    func badInput() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.maxEventBytes = 1000
+        let log = try EventLog.open(at: dir, options: options)
+        defer { log.close() }
+        func code(_ body: () async throws -> Void) async -> ChronikLogError.Code? {
+            do { try await body(); return nil } catch let e as ChronikLogError { return e.code } catch { return nil }
+        }
+        #expect(await code { try await log.append(to: "", [event("A", "x")]) } == .invalidStreamName)
+        #expect(await code { try await log.append(to: String(repeating: "s", count: 257), [event("A", "x")]) } == .invalidStreamName)
+        #expect(await code { try await log.append(to: "s", [event("A", String(repeating: "x", count: 2000))]) } == .eventTooLarge)
+        #expect(await code { try await log.append(to: "s", []) } == .invalidBatch)
+        #expect(await code { try await log.append(to: "s", [event("", "x")]) } == .invalidEventType)
+        #expect(log.head == Position(0))
+    }
+
+    @Test("a second writer is refused; read-only openers see the writer's appends")
+    func singleWriter() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { log.close() }
+        #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }
+        var ro = LogOptions()
+        ro.readOnly = true
+        let reader = try EventLog.open(at: dir, options: ro)
+        defer { reader.close() }
+        try await log.append(to: "s", [event("A", "1"), event("A", "2")])
+        try reader.refresh()
+        #expect(reader.head == Position(2))
+        #expect(try reader.read(stream: "s").collect().count == 2)
+        await #expect(throws: ChronikLogError.self) { try await reader.append(to: "s", [event("A", "3")]) }
+    }
+
+    @Test("a directory that is not a Chronik log is refused")
+    func notALog() throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: dir + "/notes.txt"))
+        do {
+            _ = try EventLog.open(at: dir)
+            Issue.record("should have thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .notALog)
+        }
+    }
+
+    @Test("a subscriber sees every event exactly once, in order, while 8 tasks append concurrently")
+    func subscriptionUnderConcurrency() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.segmentSizeBytes = 64 * 1024
+        let log = try EventLog.open(at: dir, options: options)
+        defer { log.close() }
+        let perTask = 150, tasks = 8
+        let total = perTask * tasks
+        let subscriber = Task { () -> [UInt64] in
+            var seen: [UInt64] = []
+            for try await e in log.subscribe(from: .start) {
+                seen.append(e.position.value)
+                if seen.count == total { break }
+            }
+            return seen
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    for i in 0..<perTask {
+                        try await log.append(to: "t-\(t)", [event("E", "\(t)-\(i)")], expected: i == 0 ? .noStream : .exact(UInt64(i - 1)))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seen = try await subscriber.value
+        #expect(seen == Array(0..<UInt64(total)))
+        for t in 0..<tasks {
+            let evs = try log.read(stream: "t-\(t)").collect()
+            #expect(evs.map { String(decoding: $0.data, as: UTF8.self) } == (0..<perTask).map { "\(t)-\($0)" })
+        }
+    }
+}
