@@ -45,9 +45,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A child process for the kill -9 crash test: appends durably and
+        // prints every acknowledgement; the test kills it at random moments.
+        .executableTarget(
+            name: "ChronikCrashChild",
+            dependencies: ["ChronikLog"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ChronikLogTests",
-            dependencies: ["ChronikLog"],
+            dependencies: [
+                "ChronikLog",
+                "ChronikCrashChild",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
