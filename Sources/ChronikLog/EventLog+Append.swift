@@ -136,6 +136,7 @@ final class Writer: @unchecked Sendable {
     }
 
     func flush() {
+        log.waitUntilIndexed()
         let (requests, head0, hash0) = log.state.withLock { s in
             let p = s.pending
             s.pending = []
@@ -362,7 +363,7 @@ final class Writer: @unchecked Sendable {
         }
         table.committedBytes = sealedEnd
         table.lastHash = lastHash
-        let scanned = EventLog.ScannedSegment(table: table, batches: activeBatches, ids: activeIDs)
+        let scanned = EventLog.ScannedSegment(table: table, batches: activeBatches, ids: IDList(activeIDs))
         try EventLog.writeCheckpoint(directory: directory, segment: scanned, base: active.base, storage: options.storage)
         let newBase = active.base + table.eventCount
         let file = try EventLog.createSegmentFile(directory: directory, base: newBase, storage: options.storage)

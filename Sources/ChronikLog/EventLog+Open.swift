@@ -103,7 +103,7 @@ extension EventLog {
     struct ScannedSegment {
         var table: Segment.Table
         var batches: [BatchEntry]
-        var ids: [EventID]
+        var ids: IDList
     }
 
     static func recover(directory dir: String, compression: Compression, options: LogOptions, lock: (any StorageLock)?) throws -> EventLog {
@@ -114,14 +114,12 @@ extension EventLog {
         if bases.isEmpty {
             if options.readOnly {
                 return EventLog(directory: dir, compression: compression, recovery: report, options: options, lock: nil,
-                                segments: [], head: 0, lastHash: .genesis, streams: [:], ids: [:], writer: nil)
+                                segments: [], head: 0, lastHash: .genesis, writer: nil, toIndex: [])
             }
             try createSegmentFile(directory: dir, base: 0, storage: storage).close()
             bases = [0]
         }
         var segments: [Segment] = []
-        var streams: [String: StreamEntry] = [:]
-        var ids: [EventID: UInt64] = [:]
         var head: UInt64 = bases[0]
         var lastHash = ChainHash.genesis
         guard bases[0] == 0 else {
@@ -129,21 +127,8 @@ extension EventLog {
         }
         var activeBatches: [BatchEntry] = []
         var activeIDs: [EventID] = []
-
-        func index(_ batches: [BatchEntry], _ segIDs: [EventID], base: UInt64) throws {
-            var i = 0
-            for b in batches {
-                streams[b.stream, default: StreamEntry()].add(firstVersion: b.firstStreamVersion, firstPosition: b.basePosition, count: b.count)
-                for k in 0..<Int(b.count) {
-                    let id = segIDs[i + k]
-                    if let prior = ids.updateValue(b.basePosition + UInt64(k), forKey: id) {
-                        throw ChronikLogError.corrupt("event id \(id) appears at positions \(prior) and \(b.basePosition + UInt64(k))",
-                                                      path: dir + "/" + LogFormat.segmentFileName(base: base), offset: b.offset)
-                    }
-                }
-                i += Int(b.count)
-            }
-        }
+        // Stream and id indexes are built in the background from these.
+        var toIndex: [(batches: [BatchEntry], ids: IDList)] = []
 
         for (i, base) in bases.enumerated() {
             let isLast = i == bases.count - 1
@@ -208,13 +193,13 @@ extension EventLog {
                 }
                 var s = scanned!
                 s.table.sealed = !isLast
-                try index(s.batches, s.ids, base: base)
+                toIndex.append((s.batches, s.ids))
                 head = base + s.table.eventCount
                 lastHash = s.table.lastHash
                 segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
                 if isLast {
                     activeBatches = s.batches
-                    activeIDs = s.ids
+                    activeIDs = s.ids.array
                 }
             } catch {
                 file.close()
@@ -229,7 +214,7 @@ extension EventLog {
                             activeBatches: activeBatches, activeIDs: activeIDs)
         }
         let log = EventLog(directory: dir, compression: compression, recovery: report, options: options, lock: lock,
-                           segments: segments, head: head, lastHash: lastHash, streams: streams, ids: ids, writer: writer)
+                           segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex)
         writer?.log = log
         return log
     }
@@ -286,6 +271,7 @@ extension EventLog {
         var offsets: [Int64] = []
         var bases: [UInt64] = []
         var ids: [EventID] = []
+        ids.reserveCapacity(Int(min(size / 64, 1 << 20)))
         var expected = base
         var hash = previousHash
         var tornAt: Int64?
@@ -331,6 +317,6 @@ extension EventLog {
         let end = tornAt ?? scanner.offset
         return (ScannedSegment(table: Segment.Table(committedBytes: end, eventCount: expected - base, batchOffsets: offsets,
                                                    batchBases: bases, lastHash: hash, sealed: !isLast),
-                               batches: batches, ids: ids), tornAt)
+                               batches: batches, ids: IDList(ids)), tornAt)
     }
 }

@@ -30,6 +30,7 @@ public final class EventCursor {
 
     init(log: EventLog, direction: ReadDirection, from: UInt64?, stream: String?) {
         self.log = log
+        if stream != nil { log.waitUntilIndexed() }
         let (segments, head, entry) = log.state.withLock { s in (s.segments, s.head, stream.flatMap { s.streams[$0] }) }
         self.segments = segments
         self.limit = head

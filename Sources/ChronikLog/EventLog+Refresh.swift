@@ -7,6 +7,7 @@ extension EventLog {
     /// - Throws: `ChronikLogError(.io)` on read errors.
     public func refresh() throws {
         guard isReadOnly else { return }
+        waitUntilIndexed()
         try state.withLock { st in
             while true {
                 if let seg = st.segments.last {

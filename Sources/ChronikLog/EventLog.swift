@@ -68,14 +68,16 @@ public final class EventLog: Sendable {
     let state: Mutex<State>
     let writer: Writer?
     private let lock: (any StorageLock)?
+    let indexGate = Gate()
 
     struct State: ~Copyable {
         var segments: [Segment]
         /// The position the next event gets.
         var head: UInt64
         var lastHash: ChainHash
-        var streams: [String: StreamEntry]
-        var ids: [EventID: UInt64]
+        /// Stream and id indexes: complete only once `indexGate` is open.
+        var streams: [String: StreamEntry] = [:]
+        var ids: [EventID: UInt64] = [:]
         var poisoned: ChronikLogError?
         var closed = false
         var pending: [AppendRequest] = []
@@ -86,7 +88,7 @@ public final class EventLog: Sendable {
 
     init(directory: String, compression: Compression, recovery: RecoveryReport, options: LogOptions,
          lock: (any StorageLock)?, segments: [Segment], head: UInt64, lastHash: ChainHash,
-         streams: [String: StreamEntry], ids: [EventID: UInt64], writer: Writer?) {
+         writer: Writer?, toIndex: [(batches: [BatchEntry], ids: IDList)]) {
         self.directory = directory
         self.compression = compression
         self.recovery = recovery
@@ -95,8 +97,56 @@ public final class EventLog: Sendable {
         self.isReadOnly = options.readOnly
         self.lock = lock
         self.writer = writer
-        self.state = Mutex(State(segments: segments, head: head, lastHash: lastHash, streams: streams, ids: ids))
+        self.state = Mutex(State(segments: segments, head: head, lastHash: lastHash))
+        startIndexing(toIndex)
     }
+
+    // MARK: Background index loading
+
+    /// Builds the stream and id indexes off the opening thread, so that
+    /// opening a large log costs O(segments) plus the active segment's scan.
+    /// Everything that needs them (appends, stream reads, stream counts)
+    /// waits for `waitUntilIndexed()`; reading the whole log does not.
+    private func startIndexing(_ segments: [(batches: [BatchEntry], ids: IDList)]) {
+        let total = segments.reduce(0) { $0 + $1.ids.count }
+        if total == 0 {
+            indexGate.open()
+            return
+        }
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            var streams: [String: StreamEntry] = [:]
+            var ids: [EventID: UInt64] = [:]
+            ids.reserveCapacity(total)
+            for seg in segments {
+                var batchIndex = 0
+                var inBatch: UInt32 = 0
+                for b in seg.batches {
+                    streams[b.stream, default: StreamEntry()].add(firstVersion: b.firstStreamVersion, firstPosition: b.basePosition, count: b.count)
+                }
+                seg.ids.forEach { _, id in
+                    let b = seg.batches[batchIndex]
+                    // Log order decides: a repeated id keeps its first position.
+                    if ids[id] == nil { ids[id] = b.basePosition + UInt64(inBatch) }
+                    inBatch += 1
+                    if inBatch == b.count { batchIndex += 1; inBatch = 0 }
+                }
+            }
+            self.state.withLock { st in
+                st.streams = streams
+                st.ids = ids
+            }
+            indexGate.open()
+        }
+    }
+
+    /// Blocks until the stream and id indexes are loaded (immediately once
+    /// they are; they load in the background right after `open`).
+    public func waitUntilIndexed() {
+        indexGate.wait()
+    }
+
+    /// Whether the stream and id indexes are loaded.
+    public var isIndexed: Bool { indexGate.isOpen }
 
     deinit {
         close()
@@ -111,16 +161,19 @@ public final class EventLog: Sendable {
 
     /// The last version of a stream, or nil when the stream has no event.
     public func lastVersion(of stream: String) -> StreamVersion? {
-        state.withLock { $0.streams[stream].map { StreamVersion($0.lastVersion) } }
+        waitUntilIndexed()
+        return state.withLock { $0.streams[stream].map { StreamVersion($0.lastVersion) } }
     }
 
     /// Names of all streams, unsorted. O(streams).
     public func streamNames() -> [String] {
-        state.withLock { Array($0.streams.keys) }
+        waitUntilIndexed()
+        return state.withLock { Array($0.streams.keys) }
     }
 
     /// Counts and sizes of the log.
     public func stats() throws -> LogStats {
+        waitUntilIndexed()
         let (segments, head, streams) = state.withLock { ($0.segments, $0.head, $0.streams.count) }
         var bytes: Int64 = Int64(LogFormat.metaSize)
         for s in segments {
@@ -192,5 +245,24 @@ public final class EventLog: Sendable {
             return w
         }
         for w in waiters.values { w.resume() }
+    }
+}
+
+/// A one-shot gate: closed until `open()`, then every `wait()` returns at once.
+final class Gate: Sendable {
+    private let opened = Atomic<Bool>(false)
+    private let group = DispatchGroup()
+
+    init() { group.enter() }
+
+    var isOpen: Bool { opened.load(ordering: .acquiring) }
+
+    func open() {
+        if opened.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged { group.leave() }
+    }
+
+    func wait() {
+        if isOpen { return }
+        group.wait()
     }
 }

@@ -9,7 +9,7 @@ struct SegmentCheckpoint: Hashable, Sendable {
     var segmentBytes: Int64
     var lastHash: ChainHash
     var batches: [BatchEntry]
-    var ids: [EventID]
+    var ids: IDList
 
     func encode() -> [UInt8] {
         var streamIndex: [String: UInt32] = [:]
@@ -42,7 +42,7 @@ struct SegmentCheckpoint: Hashable, Sendable {
             out.appendLE(streamIndex[b.stream]!)  // every batch's stream was added above
             out.appendLE(b.firstStreamVersion)
         }
-        for id in ids {
+        ids.forEach { _, id in
             out.appendLE(id.high)
             out.appendLE(id.low)
         }
@@ -86,14 +86,55 @@ struct SegmentCheckpoint: Hashable, Sendable {
             guard expected - base == eventCount, r.remaining == Int(eventCount) * 16 else {
                 throw MalformedBytes(reason: "index event count inconsistent")
             }
-            var ids: [EventID] = []
-            ids.reserveCapacity(Int(eventCount))
-            for _ in 0..<eventCount {
-                let h = try r.readLE(UInt64.self)
-                let l = try r.readLE(UInt64.self)
-                ids.append(EventID(high: h, low: l))
-            }
+            // Ids stay as bytes: the index loader reads them in the background.
+            let ids = IDList(raw: bytes, offset: r.offset, count: Int(eventCount))
             return SegmentCheckpoint(base: base, eventCount: eventCount, segmentBytes: segmentBytes, lastHash: lastHash, batches: batches, ids: ids)
         }
+    }
+}
+
+/// The event ids of a segment in position order: decoded, or still the
+/// raw bytes of an index file (16 bytes each), decoded when iterated.
+struct IDList: Hashable, Sendable {
+    private var decoded: [EventID]
+    private var raw: [UInt8]
+    private var rawOffset: Int
+    let count: Int
+
+    init(_ ids: [EventID]) {
+        decoded = ids
+        raw = []
+        rawOffset = 0
+        count = ids.count
+    }
+
+    init(raw: [UInt8], offset: Int, count: Int) {
+        precondition(offset + count * 16 <= raw.count, "id bytes out of range")
+        decoded = []
+        self.raw = raw
+        rawOffset = offset
+        self.count = count
+    }
+
+    /// Calls `body` with each id's index and value.
+    func forEach(_ body: (Int, EventID) throws -> Void) rethrows {
+        if raw.isEmpty {
+            for (i, id) in decoded.enumerated() { try body(i, id) }
+            return
+        }
+        try raw.withUnsafeBytes { bytes in
+            for i in 0..<count {
+                let at = rawOffset + i * 16
+                try body(i, EventID(high: loadLE(bytes, at, as: UInt64.self), low: loadLE(bytes, at + 8, as: UInt64.self)))
+            }
+        }
+    }
+
+    var array: [EventID] {
+        if raw.isEmpty { return decoded }
+        var out: [EventID] = []
+        out.reserveCapacity(count)
+        forEach { _, id in out.append(id) }
+        return out
     }
 }
