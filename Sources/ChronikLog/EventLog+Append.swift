@@ -106,6 +106,8 @@ final class Writer: @unchecked Sendable {
     var syncScheduled = false
     /// Bytes written past the last fdatasync (interval and none modes).
     var unsynced = false
+    /// Set by finish(): the log is closing; deferred syncs must not run.
+    var finished = false
 
     init(directory: String, options: LogOptions, compression: Compression, active: Segment,
          activeBatches: [BatchEntry], activeIDs: [EventID]) {
@@ -330,7 +332,8 @@ final class Writer: @unchecked Sendable {
                 let nanos = max(0, Int(delay.components.seconds) * 1_000_000_000 + Int(delay.components.attoseconds / 1_000_000_000))
                 queue.asyncAfter(deadline: .now() + .nanoseconds(nanos)) { [self] in
                     syncScheduled = false
-                    if unsynced { syncQuietly() }
+                    // After finish() the log (and its files) may be gone.
+                    if unsynced && !finished { syncQuietly() }
                 }
             }
         case .none:
@@ -412,5 +415,6 @@ final class Writer: @unchecked Sendable {
     /// Final sync at close (interval and none modes leave data unsynced).
     func finish() {
         if unsynced { syncQuietly() }
+        finished = true
     }
 }
