@@ -173,7 +173,8 @@ extension EventLog {
                 }
                 if scanned == nil {
                     report.segmentsScanned += 1
-                    let result = try scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: isLast)
+                    let result = try scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: isLast,
+                                                 readOnly: options.readOnly)
                     scanned = result.segment
                     if let torn = result.tornAt {
                         report.truncatedFile = path
@@ -263,7 +264,8 @@ extension EventLog {
     /// Reads every batch of a segment, checking checksums, positions and the
     /// hash chain. In the last segment a torn tail is reported (not thrown);
     /// anything else that fails is corruption.
-    static func scanSegment(file: any StorageFile, path: String, base: UInt64, size: Int64, previousHash: ChainHash, isLast: Bool)
+    static func scanSegment(file: any StorageFile, path: String, base: UInt64, size: Int64, previousHash: ChainHash, isLast: Bool,
+                            readOnly: Bool = false)
         throws -> (segment: ScannedSegment, tornAt: Int64?)
     {
         var scanner = BatchScanner(file: file, path: path, start: Int64(LogFormat.segmentHeaderSize), end: size)
@@ -300,16 +302,24 @@ extension EventLog {
             case .success: continue
             case .failure(.end): break scan
             case .failure(.incomplete(let offset, let reason)):
-                guard isLast else { throw ChronikLogError.corrupt("sealed segment ends inside a batch: \(reason)", path: path, offset: offset) }
+                // A batch cut short by the end of the file is a torn write —
+                // unless a valid batch follows somewhere (then its length
+                // field was damaged and truncating would drop acknowledged data).
+                guard isLast, try !scanner.anyValidBatch(after: offset) else {
+                    throw ChronikLogError.corrupt("batch cut short (\(reason)) with valid data after it", path: path, offset: offset)
+                }
                 tornAt = offset
                 break scan
-            case .failure(.bad(let offset, let reason, let declared)):
-                // In the last segment, damage with nothing valid after it is a
-                // torn write that was never acknowledged; a valid batch after
-                // it means acknowledged data would be lost: refuse.
-                let next = declared.map { offset + Int64($0) }
-                let followed = next.map { $0 < size && $0 > offset && scanner.validBatch(at: $0) } ?? false
-                guard isLast, !followed else { throw ChronikLogError.corrupt(reason, path: path, offset: offset) }
+            case .failure(.bad(let offset, let reason, _)):
+                // A complete batch that fails its checks is corruption, not a
+                // torn write: only a tail of zeros (lost or preallocated pages)
+                // may be cut off.
+                // A read-only opener may be looking at a batch the writer is
+                // still copying in: there, only valid data after it counts.
+                let torn = readOnly ? try !scanner.anyValidBatch(after: offset) : try scanner.isZero(from: offset)
+                guard isLast, torn else {
+                    throw ChronikLogError.corrupt(reason, path: path, offset: offset)
+                }
                 tornAt = offset
                 break scan
             }

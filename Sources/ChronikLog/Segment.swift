@@ -203,11 +203,27 @@ struct BatchScanner {
         return true
     }
 
-    /// Whether a valid batch starts at `at`.
-    func validBatch(at: Int64) -> Bool {
-        var probe = BatchScanner(file: file, path: path, start: at, end: end)
-        guard let r = try? probe.next({ _, _, _ in () }) else { return false }
-        if case .success = r { return true }
-        return false
+    /// Whether a complete batch with a valid checksum starts anywhere after
+    /// `from` (at any byte offset): if one does, damage at `from` cannot be
+    /// a torn tail. Only used on the failure path; reads at most what is
+    /// left of the segment.
+    func anyValidBatch(after from: Int64) throws -> Bool {
+        let start = from + 1
+        guard start < end else { return false }
+        let rest = try file.readBytes(count: Int(end - start), at: start)
+        let magic = withUnsafeBytes(of: LogFormat.batchMagic.littleEndian) { Array($0) }
+        return rest.withUnsafeBytes { raw -> Bool in
+            var i = 0
+            while i + LogFormat.batchHeaderSize <= raw.count {
+                if raw[i] == magic[0] && raw[i + 1] == magic[1] && raw[i + 2] == magic[2] && raw[i + 3] == magic[3],
+                   case .success(let h)? = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: raw[i..<(i + LogFormat.batchHeaderSize)])),
+                   i + h.length <= raw.count,
+                   batchChecksum(UnsafeRawBufferPointer(rebasing: raw[i..<(i + h.length)])) == h.crc {
+                    return true
+                }
+                i += 1
+            }
+            return false
+        }
     }
 }
