@@ -108,8 +108,7 @@ struct BatchEncoder {
         for e in events {
             raw.appendVarint(UInt64(e.type.utf8.count))
             raw.append(contentsOf: e.type.utf8)
-            raw.appendLE(e.id.high)
-            raw.appendLE(e.id.low)
+            raw.appendUUID(e.id)
             // occurredAt - minOcc is ≥ 0 and fits: both are Int64 in the same batch.
             raw.appendVarint(UInt64(bitPattern: e.occurredAt.microseconds &- minOcc))
             raw.appendVarint(UInt64(e.metadata.count))
@@ -239,7 +238,7 @@ struct DecodedBatch {
             off = r.offset
             return RecordedEvent(
                 position: Position(position), stream: stream, version: StreamVersion(version),
-                id: EventID(high: high, low: low), type: type,
+                id: EventID(uuidHigh: high, uuidLow: low), type: type,
                 occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: delta)),
                 recordedAt: Timestamp(microseconds: header.recordedAt),
                 metadata: meta.isEmpty ? [] : Array(meta), data: Array(data))
@@ -272,7 +271,7 @@ struct DecodedBatch {
                 _ = try r.readVarint()
                 _ = try r.readLengthPrefixed()
                 _ = try r.readLengthPrefixed()
-                out.append(EventID(high: high, low: low))
+                out.append(EventID(uuidHigh: high, uuidLow: low))
             }
             off = r.offset
         }

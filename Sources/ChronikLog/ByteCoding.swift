@@ -21,6 +21,13 @@ extension Array where Element == UInt8 {
         append(UInt8(v))
     }
 
+    /// Appends an event id as its 16 UUID bytes in RFC 4122 order.
+    @inline(__always)
+    mutating func appendUUID(_ id: EventID) {
+        appendLE(id.high.byteSwapped)
+        appendLE(id.low.byteSwapped)
+    }
+
     /// Overwrites a little-endian integer at `offset` (which must be in bounds).
     @inline(__always)
     mutating func storeLE<T: FixedWidthInteger>(_ v: T, at offset: Int) {
@@ -126,4 +133,12 @@ func decodeUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
 /// The reason of a decoding failure, for error messages.
 func reason(_ error: any Error) -> String {
     (error as? MalformedBytes)?.reason ?? "\(error)"
+}
+
+extension EventID {
+    /// From the two words of 16 UUID bytes loaded as little-endian integers.
+    @inline(__always)
+    init(uuidHigh: UInt64, uuidLow: UInt64) {
+        self.init(high: uuidHigh.byteSwapped, low: uuidLow.byteSwapped)
+    }
 }

@@ -43,8 +43,7 @@ struct SegmentCheckpoint: Hashable, Sendable {
             out.appendLE(b.firstStreamVersion)
         }
         ids.forEach { _, id in
-            out.appendLE(id.high)
-            out.appendLE(id.low)
+            out.appendUUID(id)
         }
         out.appendLE(crc32c(out))
         return out
@@ -125,7 +124,7 @@ struct IDList: Hashable, Sendable {
         try raw.withUnsafeBytes { bytes in
             for i in 0..<count {
                 let at = rawOffset + i * 16
-                try body(i, EventID(high: loadLE(bytes, at, as: UInt64.self), low: loadLE(bytes, at + 8, as: UInt64.self)))
+                try body(i, EventID(uuidHigh: loadLE(bytes, at, as: UInt64.self), uuidLow: loadLE(bytes, at + 8, as: UInt64.self)))
             }
         }
     }
