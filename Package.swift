@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "ChronikLog", targets: ["ChronikLog"]),
+        .library(name: "ChronikCommerce", targets: ["ChronikCommerce"]),
         .executable(name: "chronik", targets: ["chronik"]),
     ],
     dependencies: [
@@ -37,6 +38,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "ChronikCommerce",
+            dependencies: ["ChronikLog"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chronik",
             dependencies: [
@@ -59,6 +65,11 @@ let package = Package(
                 "ChronikCrashChild",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChronikCommerceTests",
+            dependencies: ["ChronikCommerce"],
             swiftSettings: strict
         ),
         .testTarget(
