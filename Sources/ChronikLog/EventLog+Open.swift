@@ -32,6 +32,11 @@ extension EventLog {
         guard storage.isDirectory(dir) else {
             throw ChronikLogError(.notALog, "not a directory", path: dir)
         }
+        // Refuse a foreign directory before taking the lock creates LOCK in it.
+        if !options.readOnly, !storage.exists(metaPath),
+           try storage.listDirectory(dir).contains(where: { $0 != LogFormat.lockFileName }) {
+            throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+        }
         var lock: (any StorageLock)?
         if !options.readOnly {
             guard let l = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) else {

@@ -1,4 +1,5 @@
 import SystemPackage
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -146,17 +147,51 @@ public struct PosixStorage: Storage {
         }
     }
 
+    /// Takes a POSIX record lock (`fcntl(F_SETLK)`) on the whole file.
+    ///
+    /// Not `flock`: a flock belongs to the open file description, which a
+    /// `fork()` on another thread shares with the child until it execs, so
+    /// a process that spawns children could find its own log "locked" right
+    /// after closing it. Record locks are never inherited by a child. They
+    /// do not exclude the same process, so an in-process table of locked
+    /// files (by device and inode) keeps a second writer here out as well.
     public func lockExclusive(_ path: String) throws -> (any StorageLock)? {
         let file = try openFile(path, create: true, readOnly: false) as! PosixFile
-        if flock(file.fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+        var st = stat()
+        guard fstat(file.fd.rawValue, &st) == 0 else {
             let e = errno
             file.close()
-            if e == EWOULDBLOCK { return nil }
+            throw ChronikLogError(.io, "cannot stat lock file: \(Errno(rawValue: e))", path: path, errno: e)
+        }
+        let key = FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        guard heldLocks.withLock({ $0.insert(key).inserted }) else {
+            file.close()
+            return nil
+        }
+        var request = flock()
+        request.l_type = Int16(F_WRLCK)
+        request.l_whence = Int16(SEEK_SET)
+        request.l_start = 0
+        request.l_len = 0
+        if fcntl(file.fd.rawValue, F_SETLK, &request) != 0 {
+            let e = errno
+            file.close()
+            _ = heldLocks.withLock { $0.remove(key) }
+            if e == EAGAIN || e == EACCES { return nil }
             throw ChronikLogError(.io, "cannot lock: \(Errno(rawValue: e))", path: path, errno: e)
         }
-        return PosixLock(file: file)
+        return PosixLock(file: file, key: key)
     }
 }
+
+/// Identifies a file whatever path names it.
+struct FileKey: Hashable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+}
+
+/// Lock files this process holds (record locks do not exclude their owner).
+let heldLocks = Mutex<Set<FileKey>>([])
 
 /// The parent of a path ("" when it has none).
 func parentDirectory(_ path: String) -> String {
@@ -167,10 +202,19 @@ func parentDirectory(_ path: String) -> String {
 }
 
 final class PosixLock: StorageLock, @unchecked Sendable {
-    // The descriptor is only closed once, under release().
     private let file: PosixFile
-    init(file: PosixFile) { self.file = file }
-    func release() { file.close() }
+    private let key: FileKey
+    private let released = Atomic<Bool>(false)
+    init(file: PosixFile, key: FileKey) {
+        self.file = file
+        self.key = key
+    }
+    /// Closing the descriptor drops the record lock.
+    func release() {
+        guard released.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        file.close()
+        _ = heldLocks.withLock { $0.remove(key) }
+    }
 }
 
 final class PosixFile: StorageFile, @unchecked Sendable {

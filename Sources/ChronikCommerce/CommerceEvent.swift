@@ -1,0 +1,721 @@
+// The closed set of shipped event types as one enum, plus `.unknown` for
+// any other type (stored, read and exported untouched).
+
+/// A known event type of EVENTS.md.
+public enum CommerceEventType: String, CaseIterable, Hashable, Sendable {
+    case productCreated = "ProductCreated"
+    case productUpdated = "ProductUpdated"
+    case variantAdded = "VariantAdded"
+    case priceChanged = "PriceChanged"
+    case productDiscontinued = "ProductDiscontinued"
+    case customerRegistered = "CustomerRegistered"
+    case customerUpdated = "CustomerUpdated"
+    case addressChanged = "AddressChanged"
+    case consentChanged = "ConsentChanged"
+    case paymentMethodAdded = "PaymentMethodAdded"
+    case supportInteraction = "SupportInteraction"
+    case customerForgotten = "CustomerForgotten"
+    case orderPlaced = "OrderPlaced"
+    case paymentAuthorized = "PaymentAuthorized"
+    case paymentCaptured = "PaymentCaptured"
+    case paymentFailed = "PaymentFailed"
+    case orderShipped = "OrderShipped"
+    case orderDelivered = "OrderDelivered"
+    case orderCancelled = "OrderCancelled"
+    case refundIssued = "RefundIssued"
+    case returnReceived = "ReturnReceived"
+    case stockReceived = "StockReceived"
+    case stockReserved = "StockReserved"
+    case stockReleased = "StockReleased"
+    case stockShipped = "StockShipped"
+    case stockReturned = "StockReturned"
+    case stockAdjusted = "StockAdjusted"
+    case stockTransferred = "StockTransferred"
+    case reorderPointSet = "ReorderPointSet"
+    case supplierRegistered = "SupplierRegistered"
+    case purchaseOrderPlaced = "PurchaseOrderPlaced"
+    case purchaseOrderReceived = "PurchaseOrderReceived"
+    case sessionStarted = "SessionStarted"
+    case pageViewed = "PageViewed"
+    case productViewed = "ProductViewed"
+    case searchPerformed = "SearchPerformed"
+    case cartItemAdded = "CartItemAdded"
+    case campaignLaunched = "CampaignLaunched"
+    case settingChanged = "SettingChanged"
+
+    /// The type named `name`, if it is one of EVENTS.md.
+    @inline(__always)
+    public init?(name: String) {
+        guard let t = Self.byName[name] else { return nil }
+        self = t
+    }
+
+    static let byName: [String: CommerceEventType] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
+
+    /// The schema of this type (fields, kinds, PII marks).
+    public var schema: EventSchema {
+        switch self {
+        case .productCreated: EventSchema(ProductCreated.self)
+        case .productUpdated: EventSchema(ProductUpdated.self)
+        case .variantAdded: EventSchema(VariantAdded.self)
+        case .priceChanged: EventSchema(PriceChanged.self)
+        case .productDiscontinued: EventSchema(ProductDiscontinued.self)
+        case .customerRegistered: EventSchema(CustomerRegistered.self)
+        case .customerUpdated: EventSchema(CustomerUpdated.self)
+        case .addressChanged: EventSchema(AddressChanged.self)
+        case .consentChanged: EventSchema(ConsentChanged.self)
+        case .paymentMethodAdded: EventSchema(PaymentMethodAdded.self)
+        case .supportInteraction: EventSchema(SupportInteraction.self)
+        case .customerForgotten: EventSchema(CustomerForgotten.self)
+        case .orderPlaced: EventSchema(OrderPlaced.self)
+        case .paymentAuthorized: EventSchema(PaymentAuthorized.self)
+        case .paymentCaptured: EventSchema(PaymentCaptured.self)
+        case .paymentFailed: EventSchema(PaymentFailed.self)
+        case .orderShipped: EventSchema(OrderShipped.self)
+        case .orderDelivered: EventSchema(OrderDelivered.self)
+        case .orderCancelled: EventSchema(OrderCancelled.self)
+        case .refundIssued: EventSchema(RefundIssued.self)
+        case .returnReceived: EventSchema(ReturnReceived.self)
+        case .stockReceived: EventSchema(StockReceived.self)
+        case .stockReserved: EventSchema(StockReserved.self)
+        case .stockReleased: EventSchema(StockReleased.self)
+        case .stockShipped: EventSchema(StockShipped.self)
+        case .stockReturned: EventSchema(StockReturned.self)
+        case .stockAdjusted: EventSchema(StockAdjusted.self)
+        case .stockTransferred: EventSchema(StockTransferred.self)
+        case .reorderPointSet: EventSchema(ReorderPointSet.self)
+        case .supplierRegistered: EventSchema(SupplierRegistered.self)
+        case .purchaseOrderPlaced: EventSchema(PurchaseOrderPlaced.self)
+        case .purchaseOrderReceived: EventSchema(PurchaseOrderReceived.self)
+        case .sessionStarted: EventSchema(SessionStarted.self)
+        case .pageViewed: EventSchema(PageViewed.self)
+        case .productViewed: EventSchema(ProductViewed.self)
+        case .searchPerformed: EventSchema(SearchPerformed.self)
+        case .cartItemAdded: EventSchema(CartItemAdded.self)
+        case .campaignLaunched: EventSchema(CampaignLaunched.self)
+        case .settingChanged: EventSchema(SettingChanged.self)
+        }
+    }
+
+    /// The Swift type of this event type's data.
+    public var payloadType: any CommerceEventPayload.Type {
+        switch self {
+        case .productCreated: ProductCreated.self
+        case .productUpdated: ProductUpdated.self
+        case .variantAdded: VariantAdded.self
+        case .priceChanged: PriceChanged.self
+        case .productDiscontinued: ProductDiscontinued.self
+        case .customerRegistered: CustomerRegistered.self
+        case .customerUpdated: CustomerUpdated.self
+        case .addressChanged: AddressChanged.self
+        case .consentChanged: ConsentChanged.self
+        case .paymentMethodAdded: PaymentMethodAdded.self
+        case .supportInteraction: SupportInteraction.self
+        case .customerForgotten: CustomerForgotten.self
+        case .orderPlaced: OrderPlaced.self
+        case .paymentAuthorized: PaymentAuthorized.self
+        case .paymentCaptured: PaymentCaptured.self
+        case .paymentFailed: PaymentFailed.self
+        case .orderShipped: OrderShipped.self
+        case .orderDelivered: OrderDelivered.self
+        case .orderCancelled: OrderCancelled.self
+        case .refundIssued: RefundIssued.self
+        case .returnReceived: ReturnReceived.self
+        case .stockReceived: StockReceived.self
+        case .stockReserved: StockReserved.self
+        case .stockReleased: StockReleased.self
+        case .stockShipped: StockShipped.self
+        case .stockReturned: StockReturned.self
+        case .stockAdjusted: StockAdjusted.self
+        case .stockTransferred: StockTransferred.self
+        case .reorderPointSet: ReorderPointSet.self
+        case .supplierRegistered: SupplierRegistered.self
+        case .purchaseOrderPlaced: PurchaseOrderPlaced.self
+        case .purchaseOrderReceived: PurchaseOrderReceived.self
+        case .sessionStarted: SessionStarted.self
+        case .pageViewed: PageViewed.self
+        case .productViewed: ProductViewed.self
+        case .searchPerformed: SearchPerformed.self
+        case .cartItemAdded: CartItemAdded.self
+        case .campaignLaunched: CampaignLaunched.self
+        case .settingChanged: SettingChanged.self
+        }
+    }
+
+    /// Whether strings of this type are checked for card numbers.
+    public var rejectsCardNumbers: Bool {
+        switch self {
+        case .paymentMethodAdded, .paymentAuthorized, .paymentCaptured, .paymentFailed, .refundIssued: true
+        default: false
+        }
+    }
+}
+
+/// A decoded event: one case per type of EVENTS.md, or `.unknown`.
+public enum CommerceEvent: Hashable, Sendable {
+    case productCreated(ProductCreated)
+    case productUpdated(ProductUpdated)
+    case variantAdded(VariantAdded)
+    case priceChanged(PriceChanged)
+    case productDiscontinued(ProductDiscontinued)
+    case customerRegistered(CustomerRegistered)
+    case customerUpdated(CustomerUpdated)
+    case addressChanged(AddressChanged)
+    case consentChanged(ConsentChanged)
+    case paymentMethodAdded(PaymentMethodAdded)
+    case supportInteraction(SupportInteraction)
+    case customerForgotten(CustomerForgotten)
+    case orderPlaced(OrderPlaced)
+    case paymentAuthorized(PaymentAuthorized)
+    case paymentCaptured(PaymentCaptured)
+    case paymentFailed(PaymentFailed)
+    case orderShipped(OrderShipped)
+    case orderDelivered(OrderDelivered)
+    case orderCancelled(OrderCancelled)
+    case refundIssued(RefundIssued)
+    case returnReceived(ReturnReceived)
+    case stockReceived(StockReceived)
+    case stockReserved(StockReserved)
+    case stockReleased(StockReleased)
+    case stockShipped(StockShipped)
+    case stockReturned(StockReturned)
+    case stockAdjusted(StockAdjusted)
+    case stockTransferred(StockTransferred)
+    case reorderPointSet(ReorderPointSet)
+    case supplierRegistered(SupplierRegistered)
+    case purchaseOrderPlaced(PurchaseOrderPlaced)
+    case purchaseOrderReceived(PurchaseOrderReceived)
+    case sessionStarted(SessionStarted)
+    case pageViewed(PageViewed)
+    case productViewed(ProductViewed)
+    case searchPerformed(SearchPerformed)
+    case cartItemAdded(CartItemAdded)
+    case campaignLaunched(CampaignLaunched)
+    case settingChanged(SettingChanged)
+    /// A type this code does not know: its data as stored (the compact
+    /// JSON of its import), untouched.
+    case unknown(type: String, data: [UInt8])
+
+    /// The event type's name.
+    public var type: String {
+        switch self {
+        case .productCreated: ProductCreated.typeName
+        case .productUpdated: ProductUpdated.typeName
+        case .variantAdded: VariantAdded.typeName
+        case .priceChanged: PriceChanged.typeName
+        case .productDiscontinued: ProductDiscontinued.typeName
+        case .customerRegistered: CustomerRegistered.typeName
+        case .customerUpdated: CustomerUpdated.typeName
+        case .addressChanged: AddressChanged.typeName
+        case .consentChanged: ConsentChanged.typeName
+        case .paymentMethodAdded: PaymentMethodAdded.typeName
+        case .supportInteraction: SupportInteraction.typeName
+        case .customerForgotten: CustomerForgotten.typeName
+        case .orderPlaced: OrderPlaced.typeName
+        case .paymentAuthorized: PaymentAuthorized.typeName
+        case .paymentCaptured: PaymentCaptured.typeName
+        case .paymentFailed: PaymentFailed.typeName
+        case .orderShipped: OrderShipped.typeName
+        case .orderDelivered: OrderDelivered.typeName
+        case .orderCancelled: OrderCancelled.typeName
+        case .refundIssued: RefundIssued.typeName
+        case .returnReceived: ReturnReceived.typeName
+        case .stockReceived: StockReceived.typeName
+        case .stockReserved: StockReserved.typeName
+        case .stockReleased: StockReleased.typeName
+        case .stockShipped: StockShipped.typeName
+        case .stockReturned: StockReturned.typeName
+        case .stockAdjusted: StockAdjusted.typeName
+        case .stockTransferred: StockTransferred.typeName
+        case .reorderPointSet: ReorderPointSet.typeName
+        case .supplierRegistered: SupplierRegistered.typeName
+        case .purchaseOrderPlaced: PurchaseOrderPlaced.typeName
+        case .purchaseOrderReceived: PurchaseOrderReceived.typeName
+        case .sessionStarted: SessionStarted.typeName
+        case .pageViewed: PageViewed.typeName
+        case .productViewed: ProductViewed.typeName
+        case .searchPerformed: SearchPerformed.typeName
+        case .cartItemAdded: CartItemAdded.typeName
+        case .campaignLaunched: CampaignLaunched.typeName
+        case .settingChanged: SettingChanged.typeName
+        case .unknown(let type, _): type
+        }
+    }
+
+    /// The known type, nil for `.unknown`.
+    public var knownType: CommerceEventType? {
+        switch self {
+        case .productCreated: .productCreated
+        case .productUpdated: .productUpdated
+        case .variantAdded: .variantAdded
+        case .priceChanged: .priceChanged
+        case .productDiscontinued: .productDiscontinued
+        case .customerRegistered: .customerRegistered
+        case .customerUpdated: .customerUpdated
+        case .addressChanged: .addressChanged
+        case .consentChanged: .consentChanged
+        case .paymentMethodAdded: .paymentMethodAdded
+        case .supportInteraction: .supportInteraction
+        case .customerForgotten: .customerForgotten
+        case .orderPlaced: .orderPlaced
+        case .paymentAuthorized: .paymentAuthorized
+        case .paymentCaptured: .paymentCaptured
+        case .paymentFailed: .paymentFailed
+        case .orderShipped: .orderShipped
+        case .orderDelivered: .orderDelivered
+        case .orderCancelled: .orderCancelled
+        case .refundIssued: .refundIssued
+        case .returnReceived: .returnReceived
+        case .stockReceived: .stockReceived
+        case .stockReserved: .stockReserved
+        case .stockReleased: .stockReleased
+        case .stockShipped: .stockShipped
+        case .stockReturned: .stockReturned
+        case .stockAdjusted: .stockAdjusted
+        case .stockTransferred: .stockTransferred
+        case .reorderPointSet: .reorderPointSet
+        case .supplierRegistered: .supplierRegistered
+        case .purchaseOrderPlaced: .purchaseOrderPlaced
+        case .purchaseOrderReceived: .purchaseOrderReceived
+        case .sessionStarted: .sessionStarted
+        case .pageViewed: .pageViewed
+        case .productViewed: .productViewed
+        case .searchPerformed: .searchPerformed
+        case .cartItemAdded: .cartItemAdded
+        case .campaignLaunched: .campaignLaunched
+        case .settingChanged: .settingChanged
+        case .unknown: nil
+        }
+    }
+
+    /// The stream derived from the data (EVENTS.md, Streams); nil for an
+    /// unknown type, which needs an explicit stream.
+    public var derivedStream: String? {
+        switch self {
+        case .productCreated(let e): e.stream
+        case .productUpdated(let e): e.stream
+        case .variantAdded(let e): e.stream
+        case .priceChanged(let e): e.stream
+        case .productDiscontinued(let e): e.stream
+        case .customerRegistered(let e): e.stream
+        case .customerUpdated(let e): e.stream
+        case .addressChanged(let e): e.stream
+        case .consentChanged(let e): e.stream
+        case .paymentMethodAdded(let e): e.stream
+        case .supportInteraction(let e): e.stream
+        case .customerForgotten(let e): e.stream
+        case .orderPlaced(let e): e.stream
+        case .paymentAuthorized(let e): e.stream
+        case .paymentCaptured(let e): e.stream
+        case .paymentFailed(let e): e.stream
+        case .orderShipped(let e): e.stream
+        case .orderDelivered(let e): e.stream
+        case .orderCancelled(let e): e.stream
+        case .refundIssued(let e): e.stream
+        case .returnReceived(let e): e.stream
+        case .stockReceived(let e): e.stream
+        case .stockReserved(let e): e.stream
+        case .stockReleased(let e): e.stream
+        case .stockShipped(let e): e.stream
+        case .stockReturned(let e): e.stream
+        case .stockAdjusted(let e): e.stream
+        case .stockTransferred(let e): e.stream
+        case .reorderPointSet(let e): e.stream
+        case .supplierRegistered(let e): e.stream
+        case .purchaseOrderPlaced(let e): e.stream
+        case .purchaseOrderReceived(let e): e.stream
+        case .sessionStarted(let e): e.stream
+        case .pageViewed(let e): e.stream
+        case .productViewed(let e): e.stream
+        case .searchPerformed(let e): e.stream
+        case .cartItemAdded(let e): e.stream
+        case .campaignLaunched(let e): e.stream
+        case .settingChanged(let e): e.stream
+        case .unknown: nil
+        }
+    }
+
+    /// Whose key protects the PII fields; nil when there are none.
+    public var piiSubject: String? {
+        switch self {
+        case .productCreated(let e): e.piiSubject
+        case .productUpdated(let e): e.piiSubject
+        case .variantAdded(let e): e.piiSubject
+        case .priceChanged(let e): e.piiSubject
+        case .productDiscontinued(let e): e.piiSubject
+        case .customerRegistered(let e): e.piiSubject
+        case .customerUpdated(let e): e.piiSubject
+        case .addressChanged(let e): e.piiSubject
+        case .consentChanged(let e): e.piiSubject
+        case .paymentMethodAdded(let e): e.piiSubject
+        case .supportInteraction(let e): e.piiSubject
+        case .customerForgotten(let e): e.piiSubject
+        case .orderPlaced(let e): e.piiSubject
+        case .paymentAuthorized(let e): e.piiSubject
+        case .paymentCaptured(let e): e.piiSubject
+        case .paymentFailed(let e): e.piiSubject
+        case .orderShipped(let e): e.piiSubject
+        case .orderDelivered(let e): e.piiSubject
+        case .orderCancelled(let e): e.piiSubject
+        case .refundIssued(let e): e.piiSubject
+        case .returnReceived(let e): e.piiSubject
+        case .stockReceived(let e): e.piiSubject
+        case .stockReserved(let e): e.piiSubject
+        case .stockReleased(let e): e.piiSubject
+        case .stockShipped(let e): e.piiSubject
+        case .stockReturned(let e): e.piiSubject
+        case .stockAdjusted(let e): e.piiSubject
+        case .stockTransferred(let e): e.piiSubject
+        case .reorderPointSet(let e): e.piiSubject
+        case .supplierRegistered(let e): e.piiSubject
+        case .purchaseOrderPlaced(let e): e.piiSubject
+        case .purchaseOrderReceived(let e): e.piiSubject
+        case .sessionStarted(let e): e.piiSubject
+        case .pageViewed(let e): e.piiSubject
+        case .productViewed(let e): e.piiSubject
+        case .searchPerformed(let e): e.piiSubject
+        case .cartItemAdded(let e): e.piiSubject
+        case .campaignLaunched(let e): e.piiSubject
+        case .settingChanged(let e): e.piiSubject
+        case .unknown: nil
+        }
+    }
+
+    /// Wraps typed data in its case; nil for a payload type not in
+    /// EVENTS.md (one defined outside this module).
+    public init?(payload: any CommerceEventPayload) {
+        switch payload {
+        case let p as ProductCreated: self = .productCreated(p)
+        case let p as ProductUpdated: self = .productUpdated(p)
+        case let p as VariantAdded: self = .variantAdded(p)
+        case let p as PriceChanged: self = .priceChanged(p)
+        case let p as ProductDiscontinued: self = .productDiscontinued(p)
+        case let p as CustomerRegistered: self = .customerRegistered(p)
+        case let p as CustomerUpdated: self = .customerUpdated(p)
+        case let p as AddressChanged: self = .addressChanged(p)
+        case let p as ConsentChanged: self = .consentChanged(p)
+        case let p as PaymentMethodAdded: self = .paymentMethodAdded(p)
+        case let p as SupportInteraction: self = .supportInteraction(p)
+        case let p as CustomerForgotten: self = .customerForgotten(p)
+        case let p as OrderPlaced: self = .orderPlaced(p)
+        case let p as PaymentAuthorized: self = .paymentAuthorized(p)
+        case let p as PaymentCaptured: self = .paymentCaptured(p)
+        case let p as PaymentFailed: self = .paymentFailed(p)
+        case let p as OrderShipped: self = .orderShipped(p)
+        case let p as OrderDelivered: self = .orderDelivered(p)
+        case let p as OrderCancelled: self = .orderCancelled(p)
+        case let p as RefundIssued: self = .refundIssued(p)
+        case let p as ReturnReceived: self = .returnReceived(p)
+        case let p as StockReceived: self = .stockReceived(p)
+        case let p as StockReserved: self = .stockReserved(p)
+        case let p as StockReleased: self = .stockReleased(p)
+        case let p as StockShipped: self = .stockShipped(p)
+        case let p as StockReturned: self = .stockReturned(p)
+        case let p as StockAdjusted: self = .stockAdjusted(p)
+        case let p as StockTransferred: self = .stockTransferred(p)
+        case let p as ReorderPointSet: self = .reorderPointSet(p)
+        case let p as SupplierRegistered: self = .supplierRegistered(p)
+        case let p as PurchaseOrderPlaced: self = .purchaseOrderPlaced(p)
+        case let p as PurchaseOrderReceived: self = .purchaseOrderReceived(p)
+        case let p as SessionStarted: self = .sessionStarted(p)
+        case let p as PageViewed: self = .pageViewed(p)
+        case let p as ProductViewed: self = .productViewed(p)
+        case let p as SearchPerformed: self = .searchPerformed(p)
+        case let p as CartItemAdded: self = .cartItemAdded(p)
+        case let p as CampaignLaunched: self = .campaignLaunched(p)
+        case let p as SettingChanged: self = .settingChanged(p)
+        default: return nil
+        }
+    }
+
+    /// The typed data; nil for `.unknown`.
+    public var payload: (any CommerceEventPayload)? {
+        switch self {
+        case .productCreated(let e): e
+        case .productUpdated(let e): e
+        case .variantAdded(let e): e
+        case .priceChanged(let e): e
+        case .productDiscontinued(let e): e
+        case .customerRegistered(let e): e
+        case .customerUpdated(let e): e
+        case .addressChanged(let e): e
+        case .consentChanged(let e): e
+        case .paymentMethodAdded(let e): e
+        case .supportInteraction(let e): e
+        case .customerForgotten(let e): e
+        case .orderPlaced(let e): e
+        case .paymentAuthorized(let e): e
+        case .paymentCaptured(let e): e
+        case .paymentFailed(let e): e
+        case .orderShipped(let e): e
+        case .orderDelivered(let e): e
+        case .orderCancelled(let e): e
+        case .refundIssued(let e): e
+        case .returnReceived(let e): e
+        case .stockReceived(let e): e
+        case .stockReserved(let e): e
+        case .stockReleased(let e): e
+        case .stockShipped(let e): e
+        case .stockReturned(let e): e
+        case .stockAdjusted(let e): e
+        case .stockTransferred(let e): e
+        case .reorderPointSet(let e): e
+        case .supplierRegistered(let e): e
+        case .purchaseOrderPlaced(let e): e
+        case .purchaseOrderReceived(let e): e
+        case .sessionStarted(let e): e
+        case .pageViewed(let e): e
+        case .productViewed(let e): e
+        case .searchPerformed(let e): e
+        case .cartItemAdded(let e): e
+        case .campaignLaunched(let e): e
+        case .settingChanged(let e): e
+        case .unknown: nil
+        }
+    }
+
+    /// Decodes stored data of the event type `type`.
+    ///
+    /// A type not in EVENTS.md decodes to `.unknown` with the data as is.
+    /// - Throws: `CommerceError` (`invalidData`, `unsupportedSchemaVersion`,
+    ///   `missingUpcaster`).
+    public static func decode(type: String, data: [UInt8],
+                              upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> CommerceEvent {
+        guard let known = CommerceEventType(name: type) else { return .unknown(type: type, data: data) }
+        return try decode(known, data: data, upcasters: upcasters)
+    }
+
+    /// Decodes stored data of a known type.
+    public static func decode(_ type: CommerceEventType, data: [UInt8],
+                              upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> CommerceEvent {
+        switch type {
+        case .productCreated: .productCreated(try EventCodec.decode(ProductCreated.self, from: data, upcasters: upcasters))
+        case .productUpdated: .productUpdated(try EventCodec.decode(ProductUpdated.self, from: data, upcasters: upcasters))
+        case .variantAdded: .variantAdded(try EventCodec.decode(VariantAdded.self, from: data, upcasters: upcasters))
+        case .priceChanged: .priceChanged(try EventCodec.decode(PriceChanged.self, from: data, upcasters: upcasters))
+        case .productDiscontinued: .productDiscontinued(try EventCodec.decode(ProductDiscontinued.self, from: data, upcasters: upcasters))
+        case .customerRegistered: .customerRegistered(try EventCodec.decode(CustomerRegistered.self, from: data, upcasters: upcasters))
+        case .customerUpdated: .customerUpdated(try EventCodec.decode(CustomerUpdated.self, from: data, upcasters: upcasters))
+        case .addressChanged: .addressChanged(try EventCodec.decode(AddressChanged.self, from: data, upcasters: upcasters))
+        case .consentChanged: .consentChanged(try EventCodec.decode(ConsentChanged.self, from: data, upcasters: upcasters))
+        case .paymentMethodAdded: .paymentMethodAdded(try EventCodec.decode(PaymentMethodAdded.self, from: data, upcasters: upcasters))
+        case .supportInteraction: .supportInteraction(try EventCodec.decode(SupportInteraction.self, from: data, upcasters: upcasters))
+        case .customerForgotten: .customerForgotten(try EventCodec.decode(CustomerForgotten.self, from: data, upcasters: upcasters))
+        case .orderPlaced: .orderPlaced(try EventCodec.decode(OrderPlaced.self, from: data, upcasters: upcasters))
+        case .paymentAuthorized: .paymentAuthorized(try EventCodec.decode(PaymentAuthorized.self, from: data, upcasters: upcasters))
+        case .paymentCaptured: .paymentCaptured(try EventCodec.decode(PaymentCaptured.self, from: data, upcasters: upcasters))
+        case .paymentFailed: .paymentFailed(try EventCodec.decode(PaymentFailed.self, from: data, upcasters: upcasters))
+        case .orderShipped: .orderShipped(try EventCodec.decode(OrderShipped.self, from: data, upcasters: upcasters))
+        case .orderDelivered: .orderDelivered(try EventCodec.decode(OrderDelivered.self, from: data, upcasters: upcasters))
+        case .orderCancelled: .orderCancelled(try EventCodec.decode(OrderCancelled.self, from: data, upcasters: upcasters))
+        case .refundIssued: .refundIssued(try EventCodec.decode(RefundIssued.self, from: data, upcasters: upcasters))
+        case .returnReceived: .returnReceived(try EventCodec.decode(ReturnReceived.self, from: data, upcasters: upcasters))
+        case .stockReceived: .stockReceived(try EventCodec.decode(StockReceived.self, from: data, upcasters: upcasters))
+        case .stockReserved: .stockReserved(try EventCodec.decode(StockReserved.self, from: data, upcasters: upcasters))
+        case .stockReleased: .stockReleased(try EventCodec.decode(StockReleased.self, from: data, upcasters: upcasters))
+        case .stockShipped: .stockShipped(try EventCodec.decode(StockShipped.self, from: data, upcasters: upcasters))
+        case .stockReturned: .stockReturned(try EventCodec.decode(StockReturned.self, from: data, upcasters: upcasters))
+        case .stockAdjusted: .stockAdjusted(try EventCodec.decode(StockAdjusted.self, from: data, upcasters: upcasters))
+        case .stockTransferred: .stockTransferred(try EventCodec.decode(StockTransferred.self, from: data, upcasters: upcasters))
+        case .reorderPointSet: .reorderPointSet(try EventCodec.decode(ReorderPointSet.self, from: data, upcasters: upcasters))
+        case .supplierRegistered: .supplierRegistered(try EventCodec.decode(SupplierRegistered.self, from: data, upcasters: upcasters))
+        case .purchaseOrderPlaced: .purchaseOrderPlaced(try EventCodec.decode(PurchaseOrderPlaced.self, from: data, upcasters: upcasters))
+        case .purchaseOrderReceived: .purchaseOrderReceived(try EventCodec.decode(PurchaseOrderReceived.self, from: data, upcasters: upcasters))
+        case .sessionStarted: .sessionStarted(try EventCodec.decode(SessionStarted.self, from: data, upcasters: upcasters))
+        case .pageViewed: .pageViewed(try EventCodec.decode(PageViewed.self, from: data, upcasters: upcasters))
+        case .productViewed: .productViewed(try EventCodec.decode(ProductViewed.self, from: data, upcasters: upcasters))
+        case .searchPerformed: .searchPerformed(try EventCodec.decode(SearchPerformed.self, from: data, upcasters: upcasters))
+        case .cartItemAdded: .cartItemAdded(try EventCodec.decode(CartItemAdded.self, from: data, upcasters: upcasters))
+        case .campaignLaunched: .campaignLaunched(try EventCodec.decode(CampaignLaunched.self, from: data, upcasters: upcasters))
+        case .settingChanged: .settingChanged(try EventCodec.decode(SettingChanged.self, from: data, upcasters: upcasters))
+        }
+    }
+
+    /// Decodes the JSON form of a known type's data (JSON types, presence,
+    /// enumerations, times, unknown fields; not the value rules).
+    public static func decode(_ type: CommerceEventType, json members: [JSONMember],
+                              path: String = "data") throws(CommerceError) -> CommerceEvent {
+        switch type {
+        case .productCreated: .productCreated(try EventCodec.decode(ProductCreated.self, json: members, path: path))
+        case .productUpdated: .productUpdated(try EventCodec.decode(ProductUpdated.self, json: members, path: path))
+        case .variantAdded: .variantAdded(try EventCodec.decode(VariantAdded.self, json: members, path: path))
+        case .priceChanged: .priceChanged(try EventCodec.decode(PriceChanged.self, json: members, path: path))
+        case .productDiscontinued: .productDiscontinued(try EventCodec.decode(ProductDiscontinued.self, json: members, path: path))
+        case .customerRegistered: .customerRegistered(try EventCodec.decode(CustomerRegistered.self, json: members, path: path))
+        case .customerUpdated: .customerUpdated(try EventCodec.decode(CustomerUpdated.self, json: members, path: path))
+        case .addressChanged: .addressChanged(try EventCodec.decode(AddressChanged.self, json: members, path: path))
+        case .consentChanged: .consentChanged(try EventCodec.decode(ConsentChanged.self, json: members, path: path))
+        case .paymentMethodAdded: .paymentMethodAdded(try EventCodec.decode(PaymentMethodAdded.self, json: members, path: path))
+        case .supportInteraction: .supportInteraction(try EventCodec.decode(SupportInteraction.self, json: members, path: path))
+        case .customerForgotten: .customerForgotten(try EventCodec.decode(CustomerForgotten.self, json: members, path: path))
+        case .orderPlaced: .orderPlaced(try EventCodec.decode(OrderPlaced.self, json: members, path: path))
+        case .paymentAuthorized: .paymentAuthorized(try EventCodec.decode(PaymentAuthorized.self, json: members, path: path))
+        case .paymentCaptured: .paymentCaptured(try EventCodec.decode(PaymentCaptured.self, json: members, path: path))
+        case .paymentFailed: .paymentFailed(try EventCodec.decode(PaymentFailed.self, json: members, path: path))
+        case .orderShipped: .orderShipped(try EventCodec.decode(OrderShipped.self, json: members, path: path))
+        case .orderDelivered: .orderDelivered(try EventCodec.decode(OrderDelivered.self, json: members, path: path))
+        case .orderCancelled: .orderCancelled(try EventCodec.decode(OrderCancelled.self, json: members, path: path))
+        case .refundIssued: .refundIssued(try EventCodec.decode(RefundIssued.self, json: members, path: path))
+        case .returnReceived: .returnReceived(try EventCodec.decode(ReturnReceived.self, json: members, path: path))
+        case .stockReceived: .stockReceived(try EventCodec.decode(StockReceived.self, json: members, path: path))
+        case .stockReserved: .stockReserved(try EventCodec.decode(StockReserved.self, json: members, path: path))
+        case .stockReleased: .stockReleased(try EventCodec.decode(StockReleased.self, json: members, path: path))
+        case .stockShipped: .stockShipped(try EventCodec.decode(StockShipped.self, json: members, path: path))
+        case .stockReturned: .stockReturned(try EventCodec.decode(StockReturned.self, json: members, path: path))
+        case .stockAdjusted: .stockAdjusted(try EventCodec.decode(StockAdjusted.self, json: members, path: path))
+        case .stockTransferred: .stockTransferred(try EventCodec.decode(StockTransferred.self, json: members, path: path))
+        case .reorderPointSet: .reorderPointSet(try EventCodec.decode(ReorderPointSet.self, json: members, path: path))
+        case .supplierRegistered: .supplierRegistered(try EventCodec.decode(SupplierRegistered.self, json: members, path: path))
+        case .purchaseOrderPlaced: .purchaseOrderPlaced(try EventCodec.decode(PurchaseOrderPlaced.self, json: members, path: path))
+        case .purchaseOrderReceived: .purchaseOrderReceived(try EventCodec.decode(PurchaseOrderReceived.self, json: members, path: path))
+        case .sessionStarted: .sessionStarted(try EventCodec.decode(SessionStarted.self, json: members, path: path))
+        case .pageViewed: .pageViewed(try EventCodec.decode(PageViewed.self, json: members, path: path))
+        case .productViewed: .productViewed(try EventCodec.decode(ProductViewed.self, json: members, path: path))
+        case .searchPerformed: .searchPerformed(try EventCodec.decode(SearchPerformed.self, json: members, path: path))
+        case .cartItemAdded: .cartItemAdded(try EventCodec.decode(CartItemAdded.self, json: members, path: path))
+        case .campaignLaunched: .campaignLaunched(try EventCodec.decode(CampaignLaunched.self, json: members, path: path))
+        case .settingChanged: .settingChanged(try EventCodec.decode(SettingChanged.self, json: members, path: path))
+        }
+    }
+
+    /// The bytes to store as the event's data: the binary codec for known
+    /// types, the data as is for `.unknown`.
+    public func encodedData() -> [UInt8] {
+        switch self {
+        case .productCreated(let e): EventCodec.encode(e)
+        case .productUpdated(let e): EventCodec.encode(e)
+        case .variantAdded(let e): EventCodec.encode(e)
+        case .priceChanged(let e): EventCodec.encode(e)
+        case .productDiscontinued(let e): EventCodec.encode(e)
+        case .customerRegistered(let e): EventCodec.encode(e)
+        case .customerUpdated(let e): EventCodec.encode(e)
+        case .addressChanged(let e): EventCodec.encode(e)
+        case .consentChanged(let e): EventCodec.encode(e)
+        case .paymentMethodAdded(let e): EventCodec.encode(e)
+        case .supportInteraction(let e): EventCodec.encode(e)
+        case .customerForgotten(let e): EventCodec.encode(e)
+        case .orderPlaced(let e): EventCodec.encode(e)
+        case .paymentAuthorized(let e): EventCodec.encode(e)
+        case .paymentCaptured(let e): EventCodec.encode(e)
+        case .paymentFailed(let e): EventCodec.encode(e)
+        case .orderShipped(let e): EventCodec.encode(e)
+        case .orderDelivered(let e): EventCodec.encode(e)
+        case .orderCancelled(let e): EventCodec.encode(e)
+        case .refundIssued(let e): EventCodec.encode(e)
+        case .returnReceived(let e): EventCodec.encode(e)
+        case .stockReceived(let e): EventCodec.encode(e)
+        case .stockReserved(let e): EventCodec.encode(e)
+        case .stockReleased(let e): EventCodec.encode(e)
+        case .stockShipped(let e): EventCodec.encode(e)
+        case .stockReturned(let e): EventCodec.encode(e)
+        case .stockAdjusted(let e): EventCodec.encode(e)
+        case .stockTransferred(let e): EventCodec.encode(e)
+        case .reorderPointSet(let e): EventCodec.encode(e)
+        case .supplierRegistered(let e): EventCodec.encode(e)
+        case .purchaseOrderPlaced(let e): EventCodec.encode(e)
+        case .purchaseOrderReceived(let e): EventCodec.encode(e)
+        case .sessionStarted(let e): EventCodec.encode(e)
+        case .pageViewed(let e): EventCodec.encode(e)
+        case .productViewed(let e): EventCodec.encode(e)
+        case .searchPerformed(let e): EventCodec.encode(e)
+        case .cartItemAdded(let e): EventCodec.encode(e)
+        case .campaignLaunched(let e): EventCodec.encode(e)
+        case .settingChanged(let e): EventCodec.encode(e)
+        case .unknown(_, let data): data
+        }
+    }
+
+    /// Checks the rules of EVENTS.md that need only this event (see
+    /// `CommerceEventPayload.validate()`); `.unknown` has none.
+    public func validate() throws(CommerceError) {
+        switch self {
+        case .productCreated(let e): try e.validate()
+        case .productUpdated(let e): try e.validate()
+        case .variantAdded(let e): try e.validate()
+        case .priceChanged(let e): try e.validate()
+        case .productDiscontinued(let e): try e.validate()
+        case .customerRegistered(let e): try e.validate()
+        case .customerUpdated(let e): try e.validate()
+        case .addressChanged(let e): try e.validate()
+        case .consentChanged(let e): try e.validate()
+        case .paymentMethodAdded(let e): try e.validate()
+        case .supportInteraction(let e): try e.validate()
+        case .customerForgotten(let e): try e.validate()
+        case .orderPlaced(let e): try e.validate()
+        case .paymentAuthorized(let e): try e.validate()
+        case .paymentCaptured(let e): try e.validate()
+        case .paymentFailed(let e): try e.validate()
+        case .orderShipped(let e): try e.validate()
+        case .orderDelivered(let e): try e.validate()
+        case .orderCancelled(let e): try e.validate()
+        case .refundIssued(let e): try e.validate()
+        case .returnReceived(let e): try e.validate()
+        case .stockReceived(let e): try e.validate()
+        case .stockReserved(let e): try e.validate()
+        case .stockReleased(let e): try e.validate()
+        case .stockShipped(let e): try e.validate()
+        case .stockReturned(let e): try e.validate()
+        case .stockAdjusted(let e): try e.validate()
+        case .stockTransferred(let e): try e.validate()
+        case .reorderPointSet(let e): try e.validate()
+        case .supplierRegistered(let e): try e.validate()
+        case .purchaseOrderPlaced(let e): try e.validate()
+        case .purchaseOrderReceived(let e): try e.validate()
+        case .sessionStarted(let e): try e.validate()
+        case .pageViewed(let e): try e.validate()
+        case .productViewed(let e): try e.validate()
+        case .searchPerformed(let e): try e.validate()
+        case .cartItemAdded(let e): try e.validate()
+        case .campaignLaunched(let e): try e.validate()
+        case .settingChanged(let e): try e.validate()
+        case .unknown: return
+        }
+    }
+
+    /// Writes the JSON object of the data. For `.unknown`, the stored bytes
+    /// are written as they are; the caller checks they are JSON.
+    public func writeJSON(to writer: inout JSONWriter) {
+        switch self {
+        case .productCreated(let e): EventCodec.writeJSON(e, to: &writer)
+        case .productUpdated(let e): EventCodec.writeJSON(e, to: &writer)
+        case .variantAdded(let e): EventCodec.writeJSON(e, to: &writer)
+        case .priceChanged(let e): EventCodec.writeJSON(e, to: &writer)
+        case .productDiscontinued(let e): EventCodec.writeJSON(e, to: &writer)
+        case .customerRegistered(let e): EventCodec.writeJSON(e, to: &writer)
+        case .customerUpdated(let e): EventCodec.writeJSON(e, to: &writer)
+        case .addressChanged(let e): EventCodec.writeJSON(e, to: &writer)
+        case .consentChanged(let e): EventCodec.writeJSON(e, to: &writer)
+        case .paymentMethodAdded(let e): EventCodec.writeJSON(e, to: &writer)
+        case .supportInteraction(let e): EventCodec.writeJSON(e, to: &writer)
+        case .customerForgotten(let e): EventCodec.writeJSON(e, to: &writer)
+        case .orderPlaced(let e): EventCodec.writeJSON(e, to: &writer)
+        case .paymentAuthorized(let e): EventCodec.writeJSON(e, to: &writer)
+        case .paymentCaptured(let e): EventCodec.writeJSON(e, to: &writer)
+        case .paymentFailed(let e): EventCodec.writeJSON(e, to: &writer)
+        case .orderShipped(let e): EventCodec.writeJSON(e, to: &writer)
+        case .orderDelivered(let e): EventCodec.writeJSON(e, to: &writer)
+        case .orderCancelled(let e): EventCodec.writeJSON(e, to: &writer)
+        case .refundIssued(let e): EventCodec.writeJSON(e, to: &writer)
+        case .returnReceived(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockReceived(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockReserved(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockReleased(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockShipped(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockReturned(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockAdjusted(let e): EventCodec.writeJSON(e, to: &writer)
+        case .stockTransferred(let e): EventCodec.writeJSON(e, to: &writer)
+        case .reorderPointSet(let e): EventCodec.writeJSON(e, to: &writer)
+        case .supplierRegistered(let e): EventCodec.writeJSON(e, to: &writer)
+        case .purchaseOrderPlaced(let e): EventCodec.writeJSON(e, to: &writer)
+        case .purchaseOrderReceived(let e): EventCodec.writeJSON(e, to: &writer)
+        case .sessionStarted(let e): EventCodec.writeJSON(e, to: &writer)
+        case .pageViewed(let e): EventCodec.writeJSON(e, to: &writer)
+        case .productViewed(let e): EventCodec.writeJSON(e, to: &writer)
+        case .searchPerformed(let e): EventCodec.writeJSON(e, to: &writer)
+        case .cartItemAdded(let e): EventCodec.writeJSON(e, to: &writer)
+        case .campaignLaunched(let e): EventCodec.writeJSON(e, to: &writer)
+        case .settingChanged(let e): EventCodec.writeJSON(e, to: &writer)
+        case .unknown(_, let data): writer.bytes.append(contentsOf: data)
+        }
+    }
+}

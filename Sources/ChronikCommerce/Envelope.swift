@@ -1,0 +1,314 @@
+// The JSON Lines form (EVENTS.md, Envelope): one object per line.
+//
+// Import keys: type, id, time, data, meta, stream, expectedVersion; the
+// export-only keys version, position and recordedAt are accepted (so an
+// export imports again) and ignored. Any other key is refused.
+//
+// Export key order, fixed so exports are byte-identical:
+//   type, id, time, stream, version, position, recordedAt, data, meta
+// `meta` is left out when the event has none. Data fields come in schema
+// order, absent optionals left out, defaulted integers always written,
+// map keys sorted by UTF-8 bytes.
+
+/// One validated event of the JSON Lines form, ready to append:
+/// `log.append(to: e.stream, e.proposed, expected: e.expectedVersion)`.
+public struct CommerceEnvelope: Hashable, Sendable {
+    /// The typed event (or `.unknown`).
+    public var event: CommerceEvent
+    /// What the log stores: id, type, time, meta bytes, data bytes.
+    public var proposed: ProposedEvent
+    /// The derived stream, or the explicit one of an unknown type.
+    public var stream: String
+    /// `.any` when the line gave none.
+    public var expectedVersion: ExpectedVersion
+
+    /// Validates a typed event and prepares it for appending.
+    ///
+    /// - Parameters:
+    ///   - stream: must equal the derived stream when given; required for
+    ///     an unknown type.
+    ///   - meta: string keys and values, stored in this order.
+    /// - Throws: `CommerceError` naming the field (`data.lines[0].qty`,
+    ///   `stream`, `meta.actor`).
+    public init(_ event: CommerceEvent, id: EventID = .random(), time: Timestamp,
+                meta: [(key: String, value: String)] = [], stream: String? = nil,
+                expectedVersion: ExpectedVersion = .any) throws(CommerceError) {
+        if event.knownType?.rejectsCardNumbers == true {
+            for (k, v) in meta where Validation.looksLikeCardNumber(v) || Validation.looksLikeCardNumber(k) {
+                throw CommerceError(.cardNumber, field: "meta." + k, "meta.\(k) looks like a card number; card numbers are never accepted")
+            }
+        }
+        var metaBytes: [UInt8] = []
+        if !meta.isEmpty {
+            metaBytes = JSONValue.object(meta.map { JSONMember($0.key, .string($0.value)) }).compactBytes
+        }
+        try self.init(validating: event, id: id, time: time, metadata: metaBytes, stream: stream,
+                      expectedVersion: expectedVersion)
+    }
+
+    init(validating event: CommerceEvent, id: EventID, time: Timestamp, metadata: [UInt8], stream: String?,
+         expectedVersion: ExpectedVersion) throws(CommerceError) {
+        let type = event.type
+        guard (1...LogFormat.maxEventTypeBytes).contains(type.utf8.count) else {
+            throw CommerceError(.invalidEventType, field: "type", "type must be 1...\(LogFormat.maxEventTypeBytes) bytes")
+        }
+        if let stream {
+            guard (1...LogFormat.maxStreamNameBytes).contains(stream.utf8.count) else {
+                throw CommerceError(.invalidStream, field: "stream", "stream must be 1...\(LogFormat.maxStreamNameBytes) bytes")
+            }
+        }
+        let resolved: String
+        if let derived = event.derivedStream {
+            do throws(CommerceError) { try event.validate() } catch { throw error.prefixed("data.") }
+            if let stream, stream != derived {
+                throw CommerceError(.streamMismatch, field: "stream",
+                                    "stream \"\(stream.prefix(80))\" differs from \"\(derived.prefix(80))\" derived from the data")
+            }
+            guard derived.utf8.count <= LogFormat.maxStreamNameBytes else {
+                throw CommerceError(.invalidStream, field: "stream", "derived stream longer than \(LogFormat.maxStreamNameBytes) bytes")
+            }
+            resolved = derived
+        } else {
+            guard let stream else {
+                throw CommerceError(.invalidStream, field: "stream", "an unknown type (\(type.prefix(80))) needs an explicit stream")
+            }
+            resolved = stream
+        }
+        self.event = event
+        self.stream = resolved
+        self.expectedVersion = expectedVersion
+        self.proposed = ProposedEvent(id: id, type: type, data: event.encodedData(), metadata: metadata, occurredAt: time)
+    }
+
+    /// Parses and validates one line of the JSON Lines form.
+    ///
+    /// - Parameters:
+    ///   - line: the line's bytes, without its newline (trailing whitespace
+    ///     is allowed).
+    ///   - lineNumber: 1-based, copied into every error.
+    /// - Throws: `CommerceError` naming the field and the line.
+    public static func parse(line: some Collection<UInt8>, lineNumber: Int? = nil) throws(CommerceError) -> CommerceEnvelope {
+        do throws(CommerceError) {
+            return try parse(value: JSONValue.parse(line))
+        } catch {
+            var e = error
+            e.line = lineNumber
+            throw e
+        }
+    }
+
+    static func parse(value: JSONValue) throws(CommerceError) -> CommerceEnvelope {
+        guard case .object(let members) = value else {
+            throw CommerceError(.invalidJSON, "a line must be a JSON object, got \(value.kindName)")
+        }
+        var type: String?
+        var id: EventID?
+        var time: Timestamp?
+        var data: [JSONMember]?
+        var meta: [JSONMember] = []
+        var stream: String?
+        var expected = ExpectedVersion.any
+        for m in members {
+            let v = m.value
+            if m.key.equals("type") {
+                type = try envelopeString("type", v)
+            } else if m.key.equals("id") {
+                let s = try envelopeString("id", v)
+                guard let parsed = EventIDText.parse(s) else {
+                    throw CommerceError(.invalidEventId, field: "id", "id must be a UUID in 8-4-4-4-12 form, got \"\(s.prefix(60))\"")
+                }
+                id = parsed
+            } else if m.key.equals("time") {
+                time = try envelopeTime("time", v)
+            } else if m.key.equals("data") {
+                guard case .object(let d) = v else { throw wrongType("data", "an object", v) }
+                data = d
+            } else if m.key.equals("meta") {
+                guard case .object(let d) = v else {
+                    throw CommerceError(.invalidMeta, field: "meta", "meta must be an object of strings, got \(v.kindName)")
+                }
+                for x in d {
+                    guard case .string = x.value else {
+                        throw CommerceError(.invalidMeta, field: "meta." + x.key, "meta values must be strings; \(x.key) is \(x.value.kindName)")
+                    }
+                }
+                meta = d
+            } else if m.key.equals("stream") {
+                stream = try envelopeString("stream", v)
+            } else if m.key.equals("expectedVersion") {
+                expected = try expectedVersion(v)
+            } else if m.key.equals("version") || m.key.equals("position") {
+                // Export-only; the log assigns them again.
+                guard case .int(let n) = v, n >= 0 else {
+                    throw CommerceError(.wrongType, field: m.key, "\(m.key) must be an integer ≥ 0")
+                }
+            } else if m.key.equals("recordedAt") {
+                _ = try envelopeTime("recordedAt", v)
+            } else {
+                throw CommerceError(.unknownField, field: m.key, "unknown envelope field \(m.key)")
+            }
+        }
+        guard let type else { throw CommerceError(.missingField, field: "type", "required field type is missing") }
+        guard let data else { throw CommerceError(.missingField, field: "data", "required field data is missing") }
+        let event: CommerceEvent
+        if let known = CommerceEventType(name: type) {
+            event = try CommerceEvent.decode(known, json: data, path: "data")
+            guard time != nil else { throw CommerceError(.missingField, field: "time", "required field time is missing") }
+        } else {
+            event = .unknown(type: type, data: JSONValue.object(data).compactBytes)
+        }
+        let metaPairs = meta.map { m -> (key: String, value: String) in
+            guard case .string(let s) = m.value else { preconditionFailure("checked above") }
+            return (m.key, s)
+        }
+        // An unknown type without `time` gets the engine's default: now.
+        return try CommerceEnvelope(event, id: id ?? .random(), time: time ?? .now(), meta: metaPairs,
+                                    stream: stream, expectedVersion: expected)
+    }
+
+    static func envelopeString(_ name: StaticString, _ v: JSONValue) throws(CommerceError) -> String {
+        guard case .string(let s) = v else { throw wrongType(name, "a string", v) }
+        return s
+    }
+
+    static func envelopeTime(_ name: StaticString, _ v: JSONValue) throws(CommerceError) -> Timestamp {
+        let s = try envelopeString(name, v)
+        guard let t = Timestamp(rfc3339: s) else {
+            throw CommerceError(.invalidTime, field: name.text, "\(name) is not an RFC 3339 date-time: \"\(s.prefix(60))\"")
+        }
+        return t
+    }
+
+    @inline(never)
+    static func wrongType(_ name: StaticString, _ expected: String, _ v: JSONValue) -> CommerceError {
+        CommerceError(.wrongType, field: name.text, "\(name) must be \(expected), got \(v.kindName)")
+    }
+
+    static func expectedVersion(_ v: JSONValue) throws(CommerceError) -> ExpectedVersion {
+        switch v {
+        case .int(let n) where n >= 0: return .exact(UInt64(n))
+        case .string(let s) where s == "any": return .any
+        case .string(let s) where s == "noStream": return .noStream
+        case .string(let s) where s == "exists": return .exists
+        default:
+            let shown: String = switch v {
+            case .string(let s): "\"\(s.prefix(40))\""
+            case .int(let n): String(n)
+            case .number(let s): s
+            default: v.kindName
+            }
+            throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                "expectedVersion must be an integer ≥ 0, \"any\", \"noStream\" or \"exists\", got \(shown)")
+        }
+    }
+}
+
+/// The JSON Lines export of recorded events.
+public enum CommerceExport {
+    /// The export line of `event` (without the newline).
+    ///
+    /// - Throws: `CommerceError` — `invalidData` when the data of a known
+    ///   type does not decode, or the data of an unknown type is not a JSON
+    ///   object; `invalidMeta` when the stored meta is not an object of
+    ///   strings.
+    public static func line(for event: RecordedEvent, upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> String {
+        var w = JSONWriter(capacity: 256 + event.data.count * 2)
+        try write(event, to: &w, upcasters: upcasters)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    /// Appends the export line of `event`, without the newline, to `writer`.
+    public static func write(_ event: RecordedEvent, to w: inout JSONWriter,
+                             upcasters: UpcasterRegistry = .standard) throws(CommerceError) {
+        let typed: CommerceEvent
+        do throws(CommerceError) {
+            typed = try CommerceEvent.decode(type: event.type, data: event.data, upcasters: upcasters)
+        } catch {
+            var e = error
+            e.message = "event at position \(event.position) (\(event.type)): " + e.message
+            throw e
+        }
+        w.raw("{\"type\":")
+        w.string(event.type)
+        w.raw(",\"id\":\"")
+        EventIDText.write(event.id, to: &w.bytes)
+        w.raw("\",\"time\":")
+        w.string(event.occurredAt.rfc3339)
+        w.raw(",\"stream\":")
+        w.string(event.stream)
+        w.raw(",\"version\":")
+        w.int(Int64(bitPattern: event.version.value))
+        w.raw(",\"position\":")
+        w.int(Int64(bitPattern: event.position.value))
+        w.raw(",\"recordedAt\":")
+        w.string(event.recordedAt.rfc3339)
+        w.raw(",\"data\":")
+        if case .unknown = typed {
+            // Compact form of the stored JSON: the same as stored for what
+            // the import wrote, and always a single line.
+            guard let v = try? JSONValue.parse(event.data), case .object = v else {
+                throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): data of an unknown type is not a JSON object")
+            }
+            w.value(v)
+        } else {
+            typed.writeJSON(to: &w)
+        }
+        if !event.metadata.isEmpty {
+            guard let v = try? JSONValue.parse(event.metadata), case .object(let members) = v,
+                  members.allSatisfy({ if case .string = $0.value { true } else { false } })
+            else {
+                throw CommerceError(.invalidMeta, field: "meta", "event at position \(event.position): stored meta is not a JSON object of strings")
+            }
+            w.raw(",\"meta\":")
+            w.value(v)
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+}
+
+extension RecordedEvent {
+    /// The typed event (see `CommerceEvent.decode(type:data:)`).
+    public var commerce: CommerceEvent {
+        get throws(CommerceError) { try CommerceEvent.decode(type: type, data: data) }
+    }
+}
+
+/// The canonical text of event ids: 8-4-4-4-12 hex digits.
+enum EventIDText {
+    /// Parses either case; nil unless exactly the canonical form.
+    static func parse(_ s: String) -> EventID? {
+        let u = s.utf8
+        guard u.count == 36 else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var nibbles = 0
+        for (i, c) in u.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard c == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let d: UInt64
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt64(c - 48)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt64(c - 87)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt64(c - 55)
+            default: return nil
+            }
+            if nibbles < 16 { high = high << 4 | d } else { low = low << 4 | d }
+            nibbles += 1
+        }
+        return EventID(high: high, low: low)
+    }
+
+    /// Appends the lower-case canonical form.
+    static func write(_ id: EventID, to out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        for (word, base) in [(id.high, 0), (id.low, 16)] {
+            for k in 0..<16 {
+                let n = base + k
+                if n == 8 || n == 12 || n == 16 || n == 20 { out.append(UInt8(ascii: "-")) }
+                out.append(hex.utf8Start[Int(word >> UInt64(60 - 4 * k) & 0xF)])
+            }
+        }
+    }
+}

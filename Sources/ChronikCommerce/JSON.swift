@@ -1,0 +1,444 @@
+// A small, strict JSON (RFC 8259) value, parser and compact serializer for
+// the JSON Lines form. Why not Foundation: JSONSerialization is slow, turns
+// booleans into numbers and loses integers beyond 2^53.
+//
+// Decisions (docs/EVENTS-CODEC.md):
+// - Integers without fraction or exponent that fit in Int64 are `.int`;
+//   every other number (a fraction, an exponent, a big integer, `-0`) is
+//   `.number` holding its literal text, so it is written back as it came.
+// - Duplicate keys in an object are an error (two values for one field is
+//   ambiguous, and parsers disagree on which wins).
+// - Invalid UTF-8, lone surrogate escapes, control characters in strings,
+//   trailing commas, comments, leading zeros, NaN/Infinity: errors.
+// - Nesting is limited to 64 levels (bounded recursion).
+// - Objects keep their key order.
+
+/// A JSON value.
+public enum JSONValue: Hashable, Sendable {
+    case null
+    case bool(Bool)
+    /// An integer literal (no fraction, no exponent) within Int64.
+    case int(Int64)
+    /// Any other number, as its literal text.
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    /// Members in their order in the text; keys are unique.
+    case object([JSONMember])
+
+    /// The JSON type's name, for messages.
+    var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}
+
+/// One key and value of a JSON object.
+public struct JSONMember: Hashable, Sendable {
+    public var key: String
+    public var value: JSONValue
+    public init(_ key: String, _ value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+extension JSONValue {
+    /// Parses one JSON text (surrounding whitespace allowed).
+    ///
+    /// - Throws: `CommerceError.Code.invalidJSON`, naming the byte offset.
+    /// - Complexity: O(n) in the length of `bytes`.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(CommerceError) -> JSONValue {
+        let r = bytes.withContiguousStorageIfAvailable { buf in
+            Result { () throws(CommerceError) -> JSONValue in try parse(buffer: buf) }
+        }
+        if let r { return try r.get() }
+        let copy = Array(bytes)
+        return try copy.withUnsafeBufferPointer { (buf) throws(CommerceError) -> JSONValue in try parse(buffer: buf) }
+    }
+
+    static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(CommerceError) -> JSONValue {
+        var p = JSONParser(buffer)
+        p.skipWhitespace()
+        let v = try p.value(depth: 0)
+        p.skipWhitespace()
+        guard p.index == buffer.count else { throw p.error("unexpected bytes after the value") }
+        return v
+    }
+
+    /// The compact serialization (no whitespace, keys in stored order).
+    public var compactBytes: [UInt8] {
+        var w = JSONWriter()
+        w.value(self)
+        return w.bytes
+    }
+}
+
+struct JSONParser {
+    let buf: UnsafeBufferPointer<UInt8>
+    var index = 0
+    static let maxDepth = 64
+
+    init(_ buf: UnsafeBufferPointer<UInt8>) { self.buf = buf }
+
+    @inline(never)
+    func error(_ message: String) -> CommerceError {
+        if index >= buf.count { return CommerceError(.invalidJSON, "truncated JSON: \(message) at end of line") }
+        return CommerceError(.invalidJSON, "\(message) at byte \(index)")
+    }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while index < buf.count {
+            let c = buf[index]
+            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+            index += 1
+        }
+    }
+
+    mutating func value(depth: Int) throws(CommerceError) -> JSONValue {
+        guard index < buf.count else { throw error("expected a value") }
+        switch buf[index] {
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "{"): return try object(depth: depth + 1)
+        case UInt8(ascii: "["): return try array(depth: depth + 1)
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        default: throw error("unexpected character")
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(CommerceError) {
+        let n = word.utf8CodeUnitCount
+        guard index + n <= buf.count,
+              memcmpEqual(word.utf8Start, buf.baseAddress! + index, n)
+        else { throw error("invalid literal") }
+        index += n
+    }
+
+    mutating func object(depth: Int) throws(CommerceError) -> JSONValue {
+        guard depth <= Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth)") }
+        index += 1  // {
+        var members: [JSONMember] = []
+        skipWhitespace()
+        if index < buf.count, buf[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        while true {
+            skipWhitespace()
+            guard index < buf.count, buf[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
+            let keyStart = index
+            let key = try string()
+            skipWhitespace()
+            guard index < buf.count, buf[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipWhitespace()
+            let v = try value(depth: depth)
+            if members.contains(where: { $0.key == key }) {
+                index = keyStart
+                throw error("duplicate key \"\(key)\"")
+            }
+            members.append(JSONMember(key, v))
+            skipWhitespace()
+            guard index < buf.count else { throw error("expected ',' or '}'") }
+            if buf[index] == UInt8(ascii: ",") { index += 1; continue }
+            if buf[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    mutating func array(depth: Int) throws(CommerceError) -> JSONValue {
+        guard depth <= Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth)") }
+        index += 1  // [
+        var items: [JSONValue] = []
+        skipWhitespace()
+        if index < buf.count, buf[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        while true {
+            skipWhitespace()
+            items.append(try value(depth: depth))
+            skipWhitespace()
+            guard index < buf.count else { throw error("expected ',' or ']'") }
+            if buf[index] == UInt8(ascii: ",") { index += 1; continue }
+            if buf[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            throw error("expected ',' or ']'")
+        }
+    }
+
+    mutating func number() throws(CommerceError) -> JSONValue {
+        let start = index
+        var negative = false
+        if buf[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+        guard index < buf.count, isDigit(buf[index]) else { throw error("expected a digit") }
+        let intStart = index
+        if buf[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < buf.count, isDigit(buf[index]) { throw error("leading zero in a number") }
+        } else {
+            while index < buf.count, isDigit(buf[index]) { index += 1 }
+        }
+        let intEnd = index
+        var integral = true
+        if index < buf.count, buf[index] == UInt8(ascii: ".") {
+            integral = false
+            index += 1
+            guard index < buf.count, isDigit(buf[index]) else { throw error("expected a digit after '.'") }
+            while index < buf.count, isDigit(buf[index]) { index += 1 }
+        }
+        if index < buf.count, buf[index] == UInt8(ascii: "e") || buf[index] == UInt8(ascii: "E") {
+            integral = false
+            index += 1
+            if index < buf.count, buf[index] == UInt8(ascii: "+") || buf[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < buf.count, isDigit(buf[index]) else { throw error("expected a digit in the exponent") }
+            while index < buf.count, isDigit(buf[index]) { index += 1 }
+        }
+        if integral, intEnd - intStart <= 19 {
+            // Accumulate negatively: Int64.min has no positive counterpart.
+            var v: Int64 = 0
+            var ok = true
+            for i in intStart..<intEnd {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.subtractingReportingOverflow(Int64(buf[i] &- 48))
+                if o1 || o2 { ok = false; break }
+                v = s
+            }
+            if ok {
+                if negative {
+                    if v != 0 { return .int(v) }  // "-0" keeps its literal below
+                } else if v != .min {
+                    return .int(-v)
+                }
+            }
+        }
+        return .number(String(decoding: UnsafeBufferPointer(rebasing: buf[start..<index]), as: UTF8.self))
+    }
+
+    @inline(__always)
+    func isDigit(_ c: UInt8) -> Bool { c &- 48 < 10 }
+
+    /// A string starting at the opening quote.
+    mutating func string() throws(CommerceError) -> String {
+        index += 1  // "
+        let start = index
+        // Fast path: plain ASCII without escapes.
+        while index < buf.count {
+            let c = buf[index]
+            if c == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<index]), as: UTF8.self)
+                index += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
+            index += 1
+        }
+        var out = [UInt8](UnsafeBufferPointer(rebasing: buf[start..<index]))
+        while true {
+            guard index < buf.count else { throw error("unterminated string") }
+            let c = buf[index]
+            if c == UInt8(ascii: "\"") {
+                index += 1
+                // Every byte was validated (or produced from an escape).
+                return String(decoding: out, as: UTF8.self)
+            } else if c == UInt8(ascii: "\\") {
+                index += 1
+                guard index < buf.count else { throw error("unterminated escape") }
+                let e = buf[index]
+                index += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if scalar >= 0xD800 && scalar < 0xDC00 {
+                        guard index + 1 < buf.count, buf[index] == UInt8(ascii: "\\"), buf[index + 1] == UInt8(ascii: "u") else {
+                            throw error("lone high surrogate escape")
+                        }
+                        index += 2
+                        let low = try hex4()
+                        guard low >= 0xDC00 && low < 0xE000 else { throw error("high surrogate not followed by a low one") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                        throw error("lone low surrogate escape")
+                    }
+                    appendUTF8(scalar, to: &out)
+                default:
+                    index -= 1
+                    throw error("invalid escape")
+                }
+            } else if c < 0x20 {
+                throw error("control character in a string")
+            } else if c < 0x80 {
+                out.append(c)
+                index += 1
+            } else {
+                let n = utf8SequenceLength(at: index)
+                guard n > 0 else { throw error("invalid UTF-8") }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[index..<(index + n)]))
+                index += n
+            }
+        }
+    }
+
+    mutating func hex4() throws(CommerceError) -> UInt32 {
+        guard index + 4 <= buf.count else { throw error("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = buf[index]
+            let d: UInt32
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - 48)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - 87)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - 55)
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            v = v << 4 | d
+            index += 1
+        }
+        return v
+    }
+
+    /// Length of the well-formed UTF-8 sequence at `i` (Unicode Table 3-7),
+    /// or 0 when it is ill-formed or truncated.
+    func utf8SequenceLength(at i: Int) -> Int {
+        let b0 = buf[i]
+        func cont(_ k: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xBF) -> Bool {
+            i + k < buf.count && buf[i + k] >= lo && buf[i + k] <= hi
+        }
+        switch b0 {
+        case 0xC2...0xDF: return cont(1) ? 2 : 0
+        case 0xE0: return cont(1, 0xA0) && cont(2) ? 3 : 0
+        case 0xE1...0xEC, 0xEE...0xEF: return cont(1) && cont(2) ? 3 : 0
+        case 0xED: return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0
+        case 0xF0: return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0
+        case 0xF1...0xF3: return cont(1) && cont(2) && cont(3) ? 4 : 0
+        case 0xF4: return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0
+        default: return 0
+        }
+    }
+}
+
+@inline(__always)
+func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+    switch scalar {
+    case 0..<0x80:
+        out.append(UInt8(scalar))
+    case 0x80..<0x800:
+        out.append(UInt8(0xC0 | scalar >> 6)); out.append(UInt8(0x80 | scalar & 0x3F))
+    case 0x800..<0x10000:
+        out.append(UInt8(0xE0 | scalar >> 12)); out.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+        out.append(UInt8(0x80 | scalar & 0x3F))
+    default:
+        out.append(UInt8(0xF0 | scalar >> 18)); out.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+        out.append(UInt8(0x80 | scalar >> 6 & 0x3F)); out.append(UInt8(0x80 | scalar & 0x3F))
+    }
+}
+
+/// Writes compact JSON into a growing buffer.
+///
+/// Strings escape only what JSON requires: `"`, `\` and the control
+/// characters below U+0020 (as `\b \f \n \r \t` or `\u00XX`); everything
+/// else, `/` and non-ASCII included, is written as UTF-8.
+public struct JSONWriter: Sendable {
+    public var bytes: [UInt8]
+
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inline(__always)
+    public mutating func raw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    @inline(__always)
+    public mutating func byte(_ b: UInt8) { bytes.append(b) }
+
+    /// `"name":`
+    @inline(__always)
+    public mutating func key(_ name: StaticString) {
+        bytes.append(UInt8(ascii: "\""))
+        raw(name)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func int(_ v: Int64) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        // At most 20 digits, produced backwards into a stack buffer.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
+            var n = 0
+            repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m > 0
+            while n > 0 { n -= 1; bytes.append(t[n]) }
+        }
+    }
+
+    public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { u in
+            bytes.append(UInt8(ascii: "\""))
+            var runStart = 0
+            for i in 0..<u.count {
+                let c = u[i]
+                guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i]))
+                runStart = i + 1
+                bytes.append(UInt8(ascii: "\\"))
+                switch c {
+                case 0x22: bytes.append(0x22)
+                case 0x5C: bytes.append(0x5C)
+                case 0x08: bytes.append(UInt8(ascii: "b"))
+                case 0x0C: bytes.append(UInt8(ascii: "f"))
+                case 0x0A: bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "t"))
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    raw("u00")
+                    bytes.append(hex.utf8Start[Int(c >> 4)])
+                    bytes.append(hex.utf8Start[Int(c & 0xF)])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<u.count]))
+            bytes.append(UInt8(ascii: "\""))
+        }
+    }
+
+    public mutating func value(_ v: JSONValue) {
+        switch v {
+        case .null: raw("null")
+        case .bool(let b): if b { raw("true") } else { raw("false") }
+        case .int(let i): int(i)
+        case .number(let s): bytes.append(contentsOf: s.utf8)
+        case .string(let s): string(s)
+        case .array(let a):
+            bytes.append(UInt8(ascii: "["))
+            for (i, x) in a.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                value(x)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            for (i, m) in members.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                string(m.key)
+                bytes.append(UInt8(ascii: ":"))
+                value(m.value)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
+    }
+}

@@ -1,0 +1,305 @@
+// The value rules of EVENTS.md that need only the event itself. Rules that
+// need a stream's state (stock, payments per paymentId, order existence)
+// belong to the guarded commands and are not here.
+
+/// Rule checks and reference lists.
+public enum Validation {
+    /// The id rule: 1–128 bytes of ASCII letters, digits and `-_.:`.
+    public static func isValidID(_ s: String) -> Bool {
+        let u = s.utf8
+        guard u.count >= 1, u.count <= 128 else { return false }
+        for c in u {
+            switch c {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                 UInt8(ascii: "."), UInt8(ascii: ":"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether `s` is an active ISO 4217 code (upper case, as listed).
+    public static func isCurrency(_ s: String) -> Bool {
+        guard let i = letterIndex(s, count: 3) else { return false }
+        return currencyBits.contains(i)
+    }
+
+    /// Whether `s` is an ISO 3166-1 alpha-2 code (upper case, as listed).
+    public static func isCountry(_ s: String) -> Bool {
+        guard let i = letterIndex(s, count: 2) else { return false }
+        return countryBits.contains(i)
+    }
+
+    /// Whether `s` is a card number: after removing spaces and dashes, 13–19
+    /// digits that pass the Luhn check (and nothing else).
+    public static func looksLikeCardNumber(_ s: String) -> Bool {
+        let u = s.utf8
+        // 19 digits plus separators; longer strings hold something else too
+        // or are too long, but separators may repeat, so only a cheap cut.
+        guard u.count >= 13 else { return false }
+        var digits = 0
+        for c in u {
+            if c &- 48 < 10 { digits += 1 } else if c != 0x20 && c != 0x2D { return false }
+        }
+        guard digits >= 13, digits <= 19 else { return false }
+        // Luhn from the rightmost digit: double every second one.
+        var sum = 0
+        var double = false
+        for c in u.reversed() where c &- 48 < 10 {
+            var d = Int(c &- 48)
+            if double { d *= 2; if d > 9 { d -= 9 } }
+            sum += d
+            double.toggle()
+        }
+        return sum % 10 == 0
+    }
+
+    /// Orders strings by their UTF-8 bytes (not by Unicode canonical order,
+    /// which `<` uses and which costs more).
+    public static func utf8Less(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// A `String` from bytes that must be UTF-8; nil when they are not.
+    @inline(__always)
+    static func string(utf8 bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var ascii = true
+        for b in bytes where b >= 0x80 { ascii = false; break }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    static func letterIndex(_ s: String, count: Int) -> Int? {
+        let u = s.utf8
+        guard u.count == count else { return nil }
+        var i = 0
+        for c in u {
+            guard c >= UInt8(ascii: "A"), c <= UInt8(ascii: "Z") else { return nil }
+            i = i * 26 + Int(c - UInt8(ascii: "A"))
+        }
+        return i
+    }
+
+    /// Bit sets over the letter index (AA = 0 … ZZ = 675, AAA … ZZZ), so a
+    /// check hashes nothing.
+    struct LetterBits: Sendable {
+        var words: [UInt64]
+        init(_ codes: [String], count: Int) {
+            words = [UInt64](repeating: 0, count: (LetterBits.pow26(count) + 63) / 64)
+            for c in codes {
+                let i = Validation.letterIndex(c, count: count)!
+                words[i >> 6] |= 1 << UInt64(i & 63)
+            }
+        }
+        func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+        static func pow26(_ n: Int) -> Int { n == 0 ? 1 : 26 * pow26(n - 1) }
+    }
+
+    static let currencyBits = LetterBits(currencyCodes, count: 3)
+    static let countryBits = LetterBits(countryCodes, count: 2)
+
+    /// ISO 4217 currency codes, including funds codes (BOV, CHE, …),
+    /// precious metals and X-codes of the official list.
+    public static let currencies: Set<String> = Set(currencyCodes)
+    /// ISO 3166-1 alpha-2 country codes (the 249 officially assigned).
+    public static let countries: Set<String> = Set(countryCodes)
+
+    static let currencyCodes: [String] = """
+        AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV \
+        BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE \
+        CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD \
+        HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD \
+        KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV \
+        MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB \
+        RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT \
+        TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF \
+        XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW \
+        ZWG ZWL
+        """.split(separator: " ").map(String.init)
+
+    static let countryCodes: [String] = """
+        AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM \
+        BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX \
+        CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG \
+        GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR \
+        IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV \
+        LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE \
+        NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO \
+        RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF \
+        TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF \
+        WS YE YT ZA ZM ZW
+        """.split(separator: " ").map(String.init)
+}
+
+/// Checks the per-field rules while walking an event's fields. Paths are
+/// relative to the event's data (`lines[0].qty`).
+struct ValidationVisitor: FieldVisitor {
+    var path: String = ""
+    /// Refuse any string that is a card number (payment-related types).
+    var rejectCardNumbers: Bool
+
+    init(rejectCardNumbers: Bool) { self.rejectCardNumbers = rejectCardNumbers }
+
+    @inline(never)
+    func fieldPath(_ name: StaticString) -> String { path.isEmpty ? name.text : path + "." + name.text }
+
+    @inline(__always)
+    func checkCard(_ name: StaticString, _ s: String, suffix: String = "") throws(CommerceError) {
+        guard rejectCardNumbers, Validation.looksLikeCardNumber(s) else { return }
+        throw CommerceError(.cardNumber, field: fieldPath(name) + suffix,
+                            "\(name)\(suffix) looks like a card number (13–19 digits passing Luhn); card numbers are never accepted")
+    }
+
+    mutating func id(_ name: StaticString, _ value: inout String) throws(CommerceError) {
+        guard Validation.isValidID(value) else {
+            throw CommerceError(.invalidId, field: fieldPath(name),
+                                "\(name) must be 1–128 bytes of letters, digits and -_.: (got \(value.utf8.count) bytes: \"\(value.prefix(40))\")")
+        }
+        try checkCard(name, value)
+    }
+
+    mutating func optionalID(_ name: StaticString, _ value: inout String?) throws(CommerceError) {
+        guard var v = value else { return }
+        try id(name, &v)
+    }
+
+    mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) throws(CommerceError) {
+        try checkCard(name, value)
+    }
+
+    mutating func optionalText(_ name: StaticString, _ value: inout String?, pii: Bool) throws(CommerceError) {
+        guard let v = value else { return }
+        try checkCard(name, v)
+    }
+
+    mutating func currency(_ name: StaticString, _ value: inout String) throws(CommerceError) {
+        guard Validation.isCurrency(value) else {
+            throw CommerceError(.invalidCurrency, field: fieldPath(name), "\(name) \"\(value.prefix(40))\" is not an ISO 4217 code")
+        }
+    }
+
+    mutating func country(_ name: StaticString, _ value: inout String) throws(CommerceError) {
+        guard Validation.isCountry(value) else {
+            throw CommerceError(.invalidCountry, field: fieldPath(name), "\(name) \"\(value.prefix(40))\" is not an ISO 3166-1 alpha-2 code")
+        }
+    }
+
+    mutating func int(_ name: StaticString, _ value: inout Int64, _ rule: IntRule) throws(CommerceError) {
+        switch rule {
+        case .quantity where value <= 0:
+            throw CommerceError(.invalidQuantity, field: fieldPath(name), "\(name) must be > 0, got \(value)")
+        case .count where value < 0:
+            throw CommerceError(.invalidQuantity, field: fieldPath(name), "\(name) must be ≥ 0, got \(value)")
+        case .money where value < 0:
+            throw CommerceError(.invalidAmount, field: fieldPath(name), "\(name) must be ≥ 0, got \(value)")
+        case .positiveAmount where value <= 0:
+            throw CommerceError(.invalidAmount, field: fieldPath(name), "\(name) must be > 0, got \(value)")
+        case .delta where value == 0:
+            throw CommerceError(.invalidDelta, field: fieldPath(name), "\(name) must not be 0")
+        default:
+            return
+        }
+    }
+
+    mutating func defaultedInt(_ name: StaticString, _ value: inout Int64, _ rule: IntRule) throws(CommerceError) {
+        try int(name, &value, rule)
+    }
+
+    mutating func bool(_ name: StaticString, _ value: inout Bool) {}
+    mutating func timestamp(_ name: StaticString, _ value: inout Timestamp) {}
+
+    mutating func optionalStrings(_ name: StaticString, _ value: inout [String]?) throws(CommerceError) {
+        guard rejectCardNumbers, let v = value else { return }
+        for (i, s) in v.enumerated() { try checkCard(name, s, suffix: "[\(i)]") }
+    }
+
+    mutating func optionalMap(_ name: StaticString, _ value: inout [String: String]?) throws(CommerceError) {
+        guard rejectCardNumbers, let v = value else { return }
+        for (k, s) in v {
+            try checkCard(name, k, suffix: "." + k)
+            try checkCard(name, s, suffix: "." + k)
+        }
+    }
+
+    mutating func enumeration<E: CommerceEnum>(_ name: StaticString, _ value: inout E) {}
+    mutating func optionalEnumeration<E: CommerceEnum>(_ name: StaticString, _ value: inout E?) {}
+
+    mutating func nested<T: FieldCodable>(_ value: inout T, path sub: String) throws(CommerceError) {
+        let saved = path
+        path = sub
+        defer { path = saved }
+        try value.visit(&self)
+    }
+
+    mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
+        try nested(&value, path: fieldPath(name))
+    }
+
+    mutating func optionalObject<T: FieldCodable>(_ name: StaticString, _ value: inout T?, pii: Bool) throws(CommerceError) {
+        guard var v = value else { return }
+        try nested(&v, path: fieldPath(name))
+    }
+
+    mutating func objects<T: FieldCodable>(_ name: StaticString, _ value: inout [T]) throws(CommerceError) {
+        guard !value.isEmpty else { return }
+        let base = fieldPath(name)
+        for i in value.indices {
+            var v = value[i]
+            try nested(&v, path: base + "[\(i)]")
+        }
+    }
+}
+
+extension CommerceEventPayload {
+    /// Checks every rule of EVENTS.md that needs only this event: ids,
+    /// currencies, countries, ranges, card numbers in payment events, and
+    /// the type's cross-field rules.
+    ///
+    /// - Throws: `CommerceError` naming the field relative to the data
+    ///   (`lines[0].qty`).
+    public func validate() throws(CommerceError) {
+        var copy = self
+        var v = ValidationVisitor(rejectCardNumbers: Self.rejectsCardNumbers)
+        try copy.visit(&v)
+        try validateRules()
+    }
+}
+
+/// The cross-field rules of `OrderPlaced`.
+enum OrderRules {
+    static func check(_ o: OrderPlaced) throws(CommerceError) {
+        guard !o.lines.isEmpty else {
+            throw CommerceError(.emptyOrder, field: "lines", "an order needs at least one line")
+        }
+        guard let total = total(o) else {
+            throw CommerceError(.invalidAmount, field: "lines", "the order total does not fit in 64 bits")
+        }
+        guard total >= 0 else {
+            throw CommerceError(.invalidAmount, field: "discount",
+                                "the order total (Σ qty × unitPrice − discount + shippingFee) is \(total); it must be ≥ 0")
+        }
+    }
+
+    /// Σ qty × unitPrice − discount + shippingFee; nil on overflow.
+    static func total(_ o: OrderPlaced) -> Int64? {
+        var sum: Int64 = 0
+        for l in o.lines {
+            let (p, o1) = l.qty.multipliedReportingOverflow(by: l.unitPrice)
+            let (s, o2) = sum.addingReportingOverflow(p)
+            guard !o1, !o2 else { return nil }
+            sum = s
+        }
+        let (a, o1) = sum.subtractingReportingOverflow(o.discount)
+        let (b, o2) = a.addingReportingOverflow(o.shippingFee)
+        return o1 || o2 ? nil : b
+    }
+}
+
+extension OrderPlaced {
+    /// Σ qty × unitPrice − discount + shippingFee (EVENTS.md, Orders); nil
+    /// when it does not fit 64 bits (such an order is refused on append).
+    public var total: Int64? { OrderRules.total(self) }
+}

@@ -1,0 +1,462 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Full verification of a log directory, for auditors and `chronik verify`.
+//
+// The verifier reads the files itself instead of going through
+// `EventLog.open`: open refuses a damaged log (and a writer's open would
+// repair a torn tail), while an auditor wants to see the damage, where it
+// is, and everything that was still sound before it. It takes no lock and
+// writes nothing, so it runs beside a live writer and on read-only media.
+
+/// One finding of a verification: where and what.
+public struct VerificationIssue: Hashable, Sendable, CustomStringConvertible {
+    /// `.corruption`, `.chainMismatch` or `.unsupportedVersion` for
+    /// failures; `.corruption` for warnings.
+    public var code: ChronikLogError.Code
+    /// Path of the file the issue is in.
+    public var file: String
+    /// Byte offset in `file` where the damaged structure starts (a batch,
+    /// a header, an index entry).
+    public var offset: Int64
+    /// What is wrong, in words.
+    public var reason: String
+
+    public init(code: ChronikLogError.Code, file: String, offset: Int64, reason: String) {
+        self.code = code
+        self.file = file
+        self.offset = offset
+        self.reason = reason
+    }
+
+    public var description: String { "\(file) at byte \(offset): \(reason)" }
+}
+
+/// What one segment held, as far as it was verified.
+public struct VerifiedSegment: Hashable, Sendable {
+    /// The segment's file name.
+    public var name: String
+    /// Position of its first event.
+    public var base: Position
+    /// Batches verified in it.
+    public var batches: Int
+    /// Events verified in it.
+    public var events: UInt64
+    /// Size of the segment file.
+    public var bytes: Int64
+    /// Whether its index file was present and matched the segment.
+    public var indexChecked: Bool
+}
+
+/// The outcome of `LogVerifier.verify(directory:storage:)`.
+public struct VerificationReport: Hashable, Sendable {
+    /// The log directory that was verified.
+    public var directory: String
+    /// The compression recorded in the metadata file (nil when unreadable).
+    public var compression: Compression?
+    /// When the log was created, from the metadata file.
+    public var createdAt: Timestamp?
+    /// Every segment verified (up to the failure, if any), in order.
+    public var segments: [VerifiedSegment]
+    /// Batches that passed every check.
+    public var batches: Int
+    /// Events in those batches.
+    public var events: UInt64
+    /// Bytes read: metadata, segment and index files.
+    public var bytes: Int64
+    /// Index files decoded and compared with their segment.
+    public var indexesChecked: Int
+    /// How long verification took.
+    public var duration: Duration
+    /// Chain hash of the last sound batch (genesis for an empty log).
+    public var headHash: ChainHash
+    /// One past the last sound event: the head of the log.
+    public var headPosition: Position
+    /// The first damage found; verification stops there.
+    public var failure: VerificationIssue?
+    /// Findings that are not damage to acknowledged data: a torn tail in
+    /// the last segment, a missing or stale index file.
+    public var warnings: [VerificationIssue]
+
+    /// True when no failure was found (warnings allowed).
+    public var isClean: Bool { failure == nil }
+}
+
+/// Checks a whole log directory: the metadata file, every segment header,
+/// every batch (checksum, header fields, payload decoding, positions
+/// continuous within and across segments, stream versions continuous, event
+/// ids unique), the SHA-256 hash chain from genesis, and every index file
+/// against the segment it describes.
+///
+/// A torn tail in the last segment — a final batch that ends before its
+/// declared length, or zero bytes where a batch should start — is what a
+/// writer that died mid-append leaves; it is a warning, not a failure,
+/// because that batch was never acknowledged (the next writer's open
+/// truncates it). A complete final batch whose checksum fails is a failure:
+/// the verifier cannot tell it from damage to acknowledged data.
+public enum LogVerifier {
+    /// Verifies the log in `directory`.
+    ///
+    /// Reads every byte of the log once; memory grows with the number of
+    /// event ids (16 bytes each) and streams. O(bytes).
+    ///
+    /// - Parameters:
+    ///   - directory: The log directory.
+    ///   - storage: The file layer (tests pass a fault-injecting one).
+    /// - Returns: The report; damage is in `failure`, not thrown.
+    /// - Throws: `ChronikLogError` when verification cannot start or
+    ///   continue: `.notALog` (no directory, or no Chronik metadata file),
+    ///   `.unsupportedVersion`, `.io` (a read failed).
+    public static func verify(directory: String, storage: any Storage = PosixStorage()) throws -> VerificationReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var dir = directory
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        guard storage.isDirectory(dir) else {
+            throw ChronikLogError(.notALog, storage.exists(dir) ? "not a directory" : "no log at this path", path: dir)
+        }
+        let metaPath = dir + "/" + LogFormat.metaFileName
+        guard storage.exists(metaPath) else {
+            throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+        }
+        var run = VerifierRun(directory: dir, storage: storage)
+        do {
+            try run.verifyMeta(metaPath)
+            try run.verifySegments()
+        } catch let found as VerifierRun.Found {
+            run.report.failure = found.issue
+        }
+        run.report.duration = clock.now - started
+        return run.report
+    }
+}
+
+/// The mutable state of one verification.
+struct VerifierRun {
+    /// Thrown to stop at the first failure; becomes `report.failure`.
+    struct Found: Error { let issue: VerificationIssue }
+
+    let directory: String
+    let storage: any Storage
+    var report: VerificationReport
+    /// Next version of each stream seen so far.
+    private var nextVersion: [String: UInt64] = [:]
+    /// Position of every event id seen so far.
+    private var positions: [EventID: UInt64] = [:]
+
+    init(directory: String, storage: any Storage) {
+        self.directory = directory
+        self.storage = storage
+        report = VerificationReport(
+            directory: directory, compression: nil, createdAt: nil, segments: [], batches: 0, events: 0, bytes: 0,
+            indexesChecked: 0, duration: .zero, headHash: .genesis, headPosition: .start, failure: nil, warnings: [])
+    }
+
+    func fail(_ file: String, _ offset: Int64, _ reason: String, code: ChronikLogError.Code = .corruption) -> Found {
+        Found(issue: VerificationIssue(code: code, file: file, offset: offset, reason: reason))
+    }
+
+    mutating func warn(_ file: String, _ offset: Int64, _ reason: String) {
+        report.warnings.append(VerificationIssue(code: .corruption, file: file, offset: offset, reason: reason))
+    }
+
+    // MARK: Metadata
+
+    mutating func verifyMeta(_ path: String) throws {
+        let file = try storage.openFile(path, create: false, readOnly: true)
+        defer { file.close() }
+        let m = try file.readBytes(count: LogFormat.metaSize + 1, at: 0)
+        report.bytes += Int64(m.count)
+        guard m.count >= 8, Array(m[0..<8]) == LogFormat.metaMagic else {
+            throw ChronikLogError(.notALog, "\(LogFormat.metaFileName) is not a Chronik metadata file", path: path)
+        }
+        guard m.count == LogFormat.metaSize else {
+            throw fail(path, 0, "metadata file is \(m.count) bytes, expected \(LogFormat.metaSize)")
+        }
+        let stored = loadLE(m, LogFormat.metaSize - 4, as: UInt32.self)
+        let actual = crc32c(Array(m[0..<(LogFormat.metaSize - 4)]))
+        guard stored == actual else {
+            throw fail(path, Int64(LogFormat.metaSize - 4), "metadata checksum mismatch: stored \(hex32(stored)), computed \(hex32(actual))")
+        }
+        let version = loadLE(m, 8, as: UInt16.self)
+        guard version == LogFormat.version else {
+            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
+        }
+        switch m[10] {
+        case LogFormat.codecNone: report.compression = Compression.none
+        case LogFormat.codecLZ4: report.compression = .lz4
+        default: throw fail(path, 10, "unknown compression \(m[10]) in metadata")
+        }
+        report.createdAt = Timestamp(microseconds: loadLE(m, 16, as: Int64.self))
+    }
+
+    // MARK: Segments
+
+    mutating func verifySegments() throws {
+        let names = try storage.listDirectory(directory)
+        let bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        let indexBases = Set(names.compactMap(Self.baseFromIndexFileName))
+        for orphan in indexBases.subtracting(bases).sorted() {
+            warn(path(LogFormat.indexFileName(base: orphan)), 0, "index file without a segment (ignored when the log opens)")
+        }
+        guard let first = bases.first else { return }  // an empty log
+        guard first == 0 else {
+            throw fail(path(LogFormat.segmentFileName(base: first)), 0,
+                       "first segment starts at position \(first), not 0: segments are missing")
+        }
+        for (i, base) in bases.enumerated() {
+            try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base))
+        }
+    }
+
+    private mutating func verifySegment(base: UInt64, isLast: Bool, hasIndex: Bool) throws {
+        let name = LogFormat.segmentFileName(base: base)
+        let segPath = path(name)
+        let head = report.headPosition.value
+        guard base == head else {
+            let what = base > head ? "a gap" : "an overlap"
+            throw fail(segPath, 0, "segment starts at position \(base) but the previous one ends at \(head): \(what) between segment files")
+        }
+        let file = try storage.openFile(segPath, create: false, readOnly: true)
+        defer { file.close() }
+        let size = try file.size()
+        report.bytes += size
+        if size < Int64(LogFormat.segmentHeaderSize) && isLast {
+            // The writer creates a segment and then writes its header; a
+            // crash in between leaves a short file that holds no event.
+            warn(segPath, 0, "segment header incomplete (\(size) bytes): its creation was interrupted; it holds no event")
+            report.segments.append(VerifiedSegment(name: name, base: Position(base), batches: 0, events: 0, bytes: size, indexChecked: false))
+            return
+        }
+        let header = try file.readBytes(count: LogFormat.segmentHeaderSize, at: 0)
+        if let problem = Segment.checkHeader(header, base: base) {
+            throw fail(segPath, 0, problem)
+        }
+
+        var end = size
+        var scanner = BatchScanner(file: file, path: segPath, start: Int64(LogFormat.segmentHeaderSize), end: end)
+        var batches: [BatchEntry] = []
+        var ids: [EventID] = []
+        var expected = base
+        var hash = report.headHash
+        var rescans = 0
+        do {
+            scan: while true {
+                let step = try scanner.next { header, bytes, offset -> Void in
+                    let entry = try verifyBatch(header: header, bytes: bytes, offset: offset, path: segPath,
+                                                expected: expected, previousHash: hash, ids: &ids)
+                    batches.append(entry)
+                    expected += UInt64(header.count)
+                    hash = chainHash(ofBatch: bytes)
+                    // Counted as it goes, so that a failure reports what was sound.
+                    report.batches += 1
+                    report.events += UInt64(header.count)
+                    report.headPosition = Position(expected)
+                    report.headHash = hash
+                }
+                switch step {
+                case .success:
+                    continue
+                case .failure(.end):
+                    break scan
+                case .failure(.incomplete(let offset, let reason)):
+                    // FORMAT.md, recovery rule 4: a batch cut short by the end of
+                    // the last segment is a torn tail unless a valid batch follows.
+                    guard isLast else { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
+                    if try scanner.anyValidBatch(after: offset) {
+                        throw fail(segPath, offset, "batch cut short (\(reason)) with a valid batch after it: its length field is damaged")
+                    }
+                    if try Self.isWholeBatch(file: file, from: offset, to: end) {
+                        throw fail(segPath, offset, "batch length field damaged: the \(end - offset) bytes to the end of the file are a complete batch that matches its checksum (\(reason))")
+                    }
+                    warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
+                    break scan
+                case .failure(.bad(let offset, let reason, _)):
+                    if isLast {
+                        if try scanner.isZero(from: offset) {
+                            warn(segPath, offset, "torn tail: \(end - offset) zero bytes where a batch should start; a writer's open truncates them")
+                            break scan
+                        }
+                        // A live writer may be copying this batch in right now:
+                        // look again briefly before calling it damage (bounded).
+                        if rescans < Self.maxRescans, let grown = try Self.settledEnd(file: file, path: segPath, at: offset) {
+                            rescans += 1
+                            end = grown
+                            scanner = BatchScanner(file: file, path: segPath, start: offset, end: end)
+                            continue
+                        }
+                    }
+                    throw fail(segPath, offset, reason)
+                }
+            }
+        } catch let found as Found {
+            report.segments.append(VerifiedSegment(name: name, base: Position(base), batches: batches.count, events: expected - base,
+                                                   bytes: end, indexChecked: false))
+            throw found
+        }
+        report.bytes += end - size
+        report.segments.append(VerifiedSegment(name: name, base: Position(base), batches: batches.count, events: expected - base,
+                                               bytes: end, indexChecked: false))
+        if hasIndex {
+            let expectedIndex = SegmentCheckpoint(base: base, eventCount: expected - base, segmentBytes: end, lastHash: hash,
+                                                  batches: batches, ids: IDList(ids))
+            report.segments[report.segments.count - 1].indexChecked = try verifyIndex(expectedIndex, isLast: isLast)
+        } else if !isLast {
+            warn(path(LogFormat.indexFileName(base: base)), 0, "sealed segment \(name) has no index file; opening the log rebuilds it")
+        }
+    }
+
+    /// Checks one batch whose checksum already passed; returns its entry.
+    private mutating func verifyBatch(header: BatchHeader, bytes: UnsafeRawBufferPointer, offset: Int64, path: String,
+                                      expected: UInt64, previousHash: ChainHash, ids: inout [EventID]) throws -> BatchEntry {
+        guard header.basePosition == expected else {
+            throw fail(path, offset, "batch base position \(header.basePosition), expected \(expected)")
+        }
+        guard header.previousHash == previousHash else {
+            throw fail(path, offset, "hash chain broken: the batch's previous hash \(header.previousHash.shortHex) is not the chain hash \(previousHash.shortHex) of the batch before it",
+                       code: .chainMismatch)
+        }
+        guard header.minOccurredAt <= header.maxOccurredAt else {
+            throw fail(path, offset, "occurredAt range is inverted")
+        }
+        var decoded: DecodedBatch
+        var events: [RecordedEvent]
+        do {
+            decoded = try DecodedBatch(batch: bytes, header: header, verifyChecksum: false)
+            events = try decoded.allRecords()
+        } catch {
+            throw fail(path, offset, "batch payload does not decode: \(reason(error))")
+        }
+        let streamBytes = decoded.stream.utf8.count
+        guard streamBytes >= 1, streamBytes <= LogFormat.maxStreamNameBytes else {
+            throw fail(path, offset, "stream name of \(streamBytes) bytes is outside 1...\(LogFormat.maxStreamNameBytes)")
+        }
+        let streamNext = nextVersion[decoded.stream] ?? 0
+        guard header.firstStreamVersion == streamNext else {
+            throw fail(path, offset, "stream '\(decoded.stream)' continues at version \(header.firstStreamVersion), expected \(streamNext)")
+        }
+        var minSeen = Int64.max, maxSeen = Int64.min
+        for e in events {
+            let typeBytes = e.type.utf8.count
+            guard typeBytes >= 1, typeBytes <= LogFormat.maxEventTypeBytes else {
+                throw fail(path, offset, "event at position \(e.position) has a type of \(typeBytes) bytes")
+            }
+            if let prior = positions.updateValue(e.position.value, forKey: e.id) {
+                throw fail(path, offset, "event id \(e.id) appears at positions \(prior) and \(e.position)")
+            }
+            ids.append(e.id)
+            minSeen = min(minSeen, e.occurredAt.microseconds)
+            maxSeen = max(maxSeen, e.occurredAt.microseconds)
+        }
+        guard minSeen == header.minOccurredAt, maxSeen == header.maxOccurredAt else {
+            throw fail(path, offset, "occurredAt range in the header does not match the events")
+        }
+        nextVersion[decoded.stream] = streamNext + UInt64(header.count)
+        return BatchEntry(offset: offset, basePosition: header.basePosition, count: UInt32(header.count),
+                          stream: decoded.stream, firstStreamVersion: header.firstStreamVersion)
+    }
+
+    // MARK: Index files
+
+    /// Compares a segment's index file with what the scan found. Returns
+    /// whether it matched; a mismatch is a failure for a sealed segment and
+    /// a warning for the active one, whose index open never reads.
+    private mutating func verifyIndex(_ expected: SegmentCheckpoint, isLast: Bool) throws -> Bool {
+        let idxPath = path(LogFormat.indexFileName(base: expected.base))
+        let file = try storage.openFile(idxPath, create: false, readOnly: true)
+        defer { file.close() }
+        let size = try file.size()
+        guard size < Int64(Int32.max) else { throw fail(idxPath, 0, "index file of \(size) bytes is implausibly large") }
+        let bytes = try file.readBytes(count: Int(size), at: 0)
+        report.bytes += Int64(bytes.count)
+        if let problem = Self.compare(index: bytes, with: expected) {
+            if isLast {
+                warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
+                return false
+            }
+            throw fail(idxPath, problem.offset, problem.reason)
+        }
+        report.indexesChecked += 1
+        return true
+    }
+
+    /// The first difference between an index file and the index its segment
+    /// implies, or nil when they agree.
+    static func compare(index bytes: [UInt8], with expected: SegmentCheckpoint) -> (offset: Int64, reason: String)? {
+        let reference = expected.encode()
+        // The writer's encoding is deterministic, so any byte that differs
+        // is damage; the first one locates it in the file.
+        let common = min(bytes.count, reference.count)
+        var diff = 0
+        while diff < common && bytes[diff] == reference[diff] { diff += 1 }
+        let firstDiff = Int64(diff)
+        func at(_ reason: String) -> (Int64, String) { (bytes == reference ? 0 : firstDiff, reason) }
+        let cp: SegmentCheckpoint
+        do { cp = try SegmentCheckpoint.decode(bytes) } catch {
+            return at("index file does not decode: \(reason(error))")
+        }
+        if cp.base != expected.base { return at("index is for base position \(cp.base), the segment's is \(expected.base)") }
+        if cp.segmentBytes != expected.segmentBytes {
+            return at("index describes a segment of \(cp.segmentBytes) bytes, the file has \(expected.segmentBytes)")
+        }
+        if cp.eventCount != expected.eventCount {
+            return at("index counts \(cp.eventCount) events, the segment holds \(expected.eventCount)")
+        }
+        if cp.batches.count != expected.batches.count {
+            return at("index lists \(cp.batches.count) batches, the segment holds \(expected.batches.count)")
+        }
+        if let k = cp.batches.indices.first(where: { cp.batches[$0] != expected.batches[$0] }) {
+            return at("index batch table entry \(k) does not match the batch at byte \(expected.batches[k].offset) of the segment")
+        }
+        let actualIDs = cp.ids.array, expectedIDs = expected.ids.array
+        if let k = actualIDs.indices.first(where: { actualIDs[$0] != expectedIDs[$0] }) {
+            return at("index event id \(k) (position \(expected.base + UInt64(k))) does not match the segment")
+        }
+        if cp.lastHash != expected.lastHash { return at("index last chain hash does not match the segment's last batch") }
+        if bytes != reference { return (firstDiff, "index file differs from its segment's index at byte \(firstDiff)") }
+        return nil
+    }
+
+    // MARK: Helpers
+
+    /// Whether the bytes from `from` to `to` are one batch whose checksum
+    /// matches although its length field says otherwise: a torn write
+    /// cannot produce that, a damaged length field can.
+    static func isWholeBatch(file: any StorageFile, from: Int64, to: Int64) throws -> Bool {
+        let count = to - from
+        guard count > Int64(LogFormat.batchHeaderSize), count <= Int64(LogFormat.maxBatchPayloadBytes) else { return false }
+        let bytes = try file.readBytes(count: Int(count), at: from)
+        guard bytes.count == Int(count) else { return false }
+        return bytes.withUnsafeBytes { batchChecksum($0) == loadLE($0, LogFormat.BatchField.crc, as: UInt32.self) }
+    }
+
+    /// How often a suspicious final batch is looked at again.
+    static let maxRescans = 3
+
+    /// Waits briefly, then returns the file's size if a valid batch now
+    /// starts at `offset` (a writer finished copying it in), else nil.
+    static func settledEnd(file: any StorageFile, path: String, at offset: Int64) throws -> Int64? {
+        usleep(20_000)
+        let size = try file.size()
+        var probe = BatchScanner(file: file, path: path, start: offset, end: size)
+        if case .success = try probe.next({ _, _, _ in () }) { return size }
+        return nil
+    }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    static func baseFromIndexFileName(_ name: String) -> UInt64? {
+        guard name.hasSuffix(LogFormat.indexSuffix) else { return nil }
+        let stem = name.dropLast(LogFormat.indexSuffix.count)
+        guard stem.count == 20, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(stem)
+    }
+}
+
+extension ChainHash {
+    /// The first 12 hex digits, enough to tell hashes apart in a listing.
+    public var shortHex: String { String(description.prefix(12)) }
+}

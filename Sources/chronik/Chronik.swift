@@ -1,0 +1,101 @@
+import ArgumentParser
+import ChronikLog
+import Foundation
+
+/// `chronik`: the command-line face of ChronikLog. Thin by design: the
+/// commands parse arguments, call the library and format what it returns.
+@main
+struct Chronik: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chronik",
+        abstract: "Append to, read, follow, inspect and verify a Chronik event log.",
+        discussion: """
+            A Chronik log is a directory of checksummed, hash-chained segment \
+            files. One process writes it at a time; any number read it.
+
+            Start with the tour, which appends a few thousand events to a \
+            fresh log, reads a stream back and verifies the log:
+
+              chronik demo
+
+            Every command takes --log DIR (default ./chronik-data) and --json. \
+            Results go to stdout (text, or one JSON object per line with \
+            --json); progress and warnings go to stderr.
+
+            Exit status: 0 success, 1 failure (for verify: corruption found), \
+            64 usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
+        ])
+
+    /// Like the default entry point, except that failures of the commands
+    /// themselves print one line, `chronik: <reason>`, and exit 1. Usage
+    /// errors keep argument-parser's message and its exit status 64.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try await asyncParseAsRoot(nil)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            var command = command
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            for line in failure.lines { printError(line) }
+            exit(withError: ExitCode(failure.exitCode))
+        } catch let error as ChronikLogError {
+            printError(describe(error))
+            exit(withError: ExitCode.failure)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // Help, version, exit codes and usage errors, some of them
+            // internal types: argument-parser prints and exits as usual.
+            exit(withError: error)
+        } catch {
+            printError("\(error.localizedDescription)")
+            exit(withError: ExitCode.failure)
+        }
+    }
+}
+
+/// A failure a command reports: one or more lines for stderr (each gets
+/// the `chronik: ` prefix) and an exit status.
+struct CommandFailure: Error {
+    var lines: [String]
+    var exitCode: Int32 = 1
+
+    init(_ line: String, exitCode: Int32 = 1) {
+        lines = [line]
+        self.exitCode = exitCode
+    }
+
+    init(lines: [String], exitCode: Int32 = 1) {
+        self.lines = lines
+        self.exitCode = exitCode
+    }
+}
+
+/// One readable line for a library error: what happened, then where.
+func describe(_ error: ChronikLogError) -> String {
+    var s: String
+    switch error.code {
+    case .notALog: s = "not a Chronik log: \(error.message)"
+    case .corruption: s = "corruption: \(error.message)"
+    case .chainMismatch: s = "hash chain broken: \(error.message)"
+    case .wrongExpectedVersion: s = "wrong expected version: \(error.message)"
+    case .duplicateEventId: s = "duplicate event id: \(error.message)"
+    case .unsupportedVersion: s = "unsupported format: \(error.message)"
+    case .writerPoisoned: s = "writer stopped: \(error.message)"
+    default: s = error.message
+    }
+    if let path = error.path {
+        s += " (\(path)" + (error.offset.map { $0 >= 0 ? " at byte \($0)" : "" } ?? "") + ")"
+    }
+    return s
+}

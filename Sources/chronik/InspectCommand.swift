@@ -1,0 +1,153 @@
+import ArgumentParser
+import ChronikLog
+import Foundation
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one segment file batch by batch.",
+        discussion: """
+            Prints the segment header, then one line per batch: byte offset, \
+            length, base position, event count, codec, raw and stored payload \
+            bytes, first stream version, recordedAt, CRC32C, the first 12 hex \
+            digits of the batch's chain hash, and its stream. The last line \
+            says how the file ends: cleanly, in an incomplete (torn) batch, \
+            or in damaged bytes. --json prints the same as objects with a \
+            "kind" of segment, batch or end.
+
+            SEGMENT is a file name in the log directory \
+            (00000000000000000000.log), a path, or a segment's base position \
+            (0). The file is read directly, so damaged logs can be inspected.
+
+            Examples:
+              chronik inspect 0
+              chronik inspect 00000000000000004096.log --json
+
+            Exit status: 0 read to the end (an incomplete final batch is a \
+            warning), 1 damaged bytes or failure, 64 usage error.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The segment: file name, path, or base position.", valueName: "segment"))
+    var segment: String
+
+    func run() async throws {
+        let path = resolvePath()
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandFailure("no segment file \(path)")
+        }
+        let inspector = try SegmentInspector(path: path)
+        let out = Output()
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        if options.json {
+            var o = JSONObject()
+            o.add("kind", "segment")
+            o.add("file", name)
+            o.add("path", path)
+            o.add("bytes", inspector.fileBytes)
+            o.add("basePosition", inspector.header.map { .uint($0.basePosition.value) } ?? .null)
+            o.add("formatVersion", inspector.header.map { .int(Int64($0.formatVersion)) } ?? .null)
+            o.add("headerChecksum", inspector.header.map { hex32($0.checksum) })
+            o.add("headerProblem", inspector.header?.problem)
+            out.line(o.text)
+        } else if let h = inspector.header {
+            out.line("segment \(path): base \(h.basePosition), format \(h.formatVersion), \(inspector.fileBytes) bytes, header "
+                     + (h.problem.map { "DAMAGED: \($0)" } ?? "ok"))
+        } else {
+            out.line("segment \(path): \(inspector.fileBytes) bytes, no complete header")
+        }
+        if !options.json && inspector.header?.problem == nil && inspector.header != nil {
+            out.line(Self.columns.map { pad($0.0, $0.1) }.joined(separator: " ") + " stream")
+        }
+        var batches = 0
+        var events = 0
+        while let b = try inspector.nextBatch() {
+            batches += 1
+            events += b.count
+            out.line(options.json ? Self.json(b) : Self.text(b))
+        }
+        let end = inspector.end ?? .clean(offset: inspector.fileBytes)
+        let (status, offset, reason): (String, Int64, String?) = switch end {
+        case .clean(let offset): ("clean", offset, nil)
+        case .incomplete(let offset, let reason): ("incomplete", offset, reason)
+        case .damaged(let offset, let reason): ("damaged", offset, reason)
+        }
+        if options.json {
+            var o = JSONObject()
+            o.add("kind", "end")
+            o.add("status", status)
+            o.add("offset", offset)
+            o.add("reason", reason)
+            o.add("batches", batches)
+            o.add("events", events)
+            out.line(o.text)
+        } else {
+            let what = switch end {
+            case .clean: "end of segment"
+            case .incomplete(_, let reason): "INCOMPLETE final batch (torn tail): \(reason)"
+            case .damaged(_, let reason): "DAMAGED: \(reason)"
+            }
+            out.line("\(offset): \(what); \(batches) batches, \(events) events")
+        }
+        out.flush()
+        switch end {
+        case .clean: break
+        case .incomplete(let offset, let reason):
+            options.note("chronik: warning: \(path) at byte \(offset): incomplete final batch (\(reason))")
+        case .damaged(let offset, let reason):
+            throw CommandFailure("\(path) at byte \(offset): \(reason)")
+        }
+    }
+
+    /// SEGMENT as a path: a number is a base position, a bare name is a
+    /// file in the log directory, anything with a slash is a path.
+    func resolvePath() -> String {
+        if !segment.isEmpty, segment.allSatisfy({ $0.isASCII && $0.isNumber }), let base = UInt64(segment) {
+            let digits = String(base)
+            return options.directory() + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + LogFormat.segmentSuffix
+        }
+        if segment.contains("/") { return segment }
+        return options.directory() + "/" + segment
+    }
+
+    static let columns: [(String, Int)] = [
+        ("offset", 10), ("length", 8), ("base", 10), ("count", 6), ("codec", 5), ("raw", 8), ("stored", 8),
+        ("version", 8), ("recordedAt", 27), ("crc", 10), ("hash", 12),
+    ]
+
+    static func text(_ b: BatchSummary) -> String {
+        let values = [
+            "\(b.offset)", "\(b.length)", "\(b.basePosition)", "\(b.count)", b.compression.rawValue,
+            "\(b.rawPayloadBytes)", "\(b.storedPayloadBytes)", "\(b.firstStreamVersion)", b.recordedAt.rfc3339,
+            hex32(b.checksum), b.chainHash.shortHex,
+        ]
+        return zip(columns, values).map { pad($1, $0.1) }.joined(separator: " ") + " " + b.stream
+    }
+
+    static func json(_ b: BatchSummary) -> String {
+        var o = JSONObject()
+        o.add("kind", "batch")
+        o.add("offset", b.offset)
+        o.add("length", b.length)
+        o.add("basePosition", b.basePosition.value)
+        o.add("count", b.count)
+        o.add("codec", b.compression.rawValue)
+        o.add("rawPayloadBytes", b.rawPayloadBytes)
+        o.add("storedPayloadBytes", b.storedPayloadBytes)
+        o.add("stream", b.stream)
+        o.add("firstVersion", b.firstStreamVersion.value)
+        o.add("recordedAt", b.recordedAt.rfc3339)
+        o.add("minOccurredAt", b.minOccurredAt.rfc3339)
+        o.add("maxOccurredAt", b.maxOccurredAt.rfc3339)
+        o.add("crc", hex32(b.checksum))
+        o.add("previousHash", b.previousHash.description)
+        o.add("chainHash", b.chainHash.description)
+        return o.text
+    }
+}
+
+/// `0x` and eight hex digits.
+func hex32(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: 8 - s.count) + s
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import ChronikLog
+import Foundation
+
+/// The options every command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The log directory (default: ./chronik-data; for demo, a chronik-demo directory in the temporary directory).",
+        valueName: "dir"))
+    var log: String?
+
+    @Flag(name: .long, help: "Print JSON instead of text: one object per line, stable keys.")
+    var json = false
+
+    @Flag(name: [.short, .long], help: "Print no progress, notes or warnings on stderr (errors still are).")
+    var quiet = false
+
+    static let defaultDirectory = "./chronik-data"
+
+    /// The log directory the user chose, or `fallback`.
+    func directory(default fallback: String = GlobalOptions.defaultDirectory) -> String { log ?? fallback }
+
+    /// A note or warning for stderr, unless --quiet.
+    func note(_ message: String) {
+        if !quiet { printError(message) }
+    }
+
+    /// Opens the log read-only: no lock, no repair, works beside a writer
+    /// and on read-only media. Never creates anything.
+    func openForReading() throws -> EventLog {
+        var options = LogOptions()
+        options.readOnly = true
+        options.createIfMissing = false
+        let log = try EventLog.open(at: directory(), options: options)
+        reportRecovery(of: log)
+        return log
+    }
+
+    /// Opens the log as its single writer, creating it when absent.
+    func openForWriting(_ creation: CreationOptions, maxEventBytes: Int = LogFormat.defaultMaxEventBytes,
+                        directory dir: String? = nil, defaultSegmentSize: ByteSize = CreationOptions.defaultSegmentSize) throws -> EventLog {
+        var options = LogOptions()
+        options.segmentSizeBytes = (creation.segmentSize ?? defaultSegmentSize).bytes
+        options.compression = creation.compression?.value ?? .lz4
+        options.maxEventBytes = maxEventBytes
+        let path = dir ?? directory()
+        let log: EventLog
+        do {
+            log = try EventLog.open(at: path, options: options)
+        } catch var error as ChronikLogError {
+            if error.code == .io, let e = error.errno, [EACCES, EPERM, EROFS].contains(e) {
+                error.message += "; the log directory is not writable (read, tail, stats, inspect and verify open it read-only)"
+            }
+            throw error
+        }
+        reportRecovery(of: log)
+        if let asked = creation.compression?.value, asked != log.compression {
+            note("chronik: note: this log was created with \(log.compression) compression; --compression applies only to a new log")
+        }
+        return log
+    }
+
+    /// Prints on stderr what recovery did when something was cut off.
+    func reportRecovery(of log: EventLog) {
+        let r = log.recovery
+        if r.didTruncate, let file = r.truncatedFile {
+            let at = r.truncatedAtOffset.map { " at byte \($0)" } ?? ""
+            let last = r.lastValidPosition.map { "last valid position \($0)" } ?? "the log holds no event"
+            if log.isReadOnly {
+                note("chronik: recovery: ignoring a torn tail of \(r.bytesTruncated) bytes in \(file)\(at) (the next writer truncates it); \(last)")
+            } else {
+                note("chronik: recovery: truncated a torn tail of \(r.bytesTruncated) bytes in \(file)\(at); \(last)")
+            }
+        }
+        if !r.rebuiltIndexes.isEmpty {
+            note("chronik: recovery: \(log.isReadOnly ? "scanned" : "rebuilt") \(r.rebuiltIndexes.count) missing or stale index file(s): \(r.rebuiltIndexes.joined(separator: ", "))")
+        }
+    }
+}
+
+/// Options that shape a log when a command creates it.
+struct CreationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Compression of a new log: lz4 or none (default: lz4). An existing log keeps its own.",
+                               valueName: "codec"))
+    var compression: CompressionChoice?
+
+    @Option(name: .customLong("segment-size"), help: ArgumentHelp(
+        "Seal a segment once it reaches this size, in bytes or with a K, M or G suffix; at least 4K (default: 64M; demo: 256K).",
+        valueName: "size"))
+    var segmentSize: ByteSize?
+
+    static let defaultSegmentSize = ByteSize(bytes: 64 << 20)
+
+    func validate() throws {
+        if let segmentSize, segmentSize.bytes < 4096 {
+            throw ValidationError("--segment-size must be at least 4096 bytes, got \(segmentSize.bytes)")
+        }
+    }
+}
+
+/// `--compression`: the library's `Compression` as an argument.
+struct CompressionChoice: ExpressibleByArgument {
+    var value: Compression
+
+    init?(argument: String) {
+        guard let c = Compression(rawValue: argument.lowercased()) else { return nil }
+        value = c
+    }
+
+    static var allValueStrings: [String] { Compression.allCases.map(\.rawValue) }
+    var defaultValueDescription: String { value.rawValue }
+}
+
+/// A byte count written as `65536`, `64K`, `64KiB`, `1M`, `2G`.
+struct ByteSize: ExpressibleByArgument, CustomStringConvertible {
+    var bytes: Int
+
+    init(bytes: Int) { self.bytes = bytes }
+
+    init?(argument: String) {
+        var s = argument.uppercased()
+        if s.hasSuffix("IB") { s.removeLast(2) } else if s.hasSuffix("B") { s.removeLast() }
+        var unit = 1
+        switch s.last {
+        case "K": unit = 1 << 10
+        case "M": unit = 1 << 20
+        case "G": unit = 1 << 30
+        default: break
+        }
+        if unit != 1 { s.removeLast() }
+        guard let n = Int(s), n >= 0, n <= Int.max / unit else { return nil }
+        bytes = n * unit
+    }
+
+    var description: String { formatBytes(Int64(bytes)) }
+    var defaultValueDescription: String { description }
+}

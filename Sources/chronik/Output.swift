@@ -1,0 +1,164 @@
+import ChronikLog
+import Foundation
+
+/// Buffered writes to stdout. Results are written in large chunks; `tail
+/// -f` flushes after each event so that a pipe sees it at once.
+final class Output {
+    private var buffer: [UInt8] = []
+    private let fd: Int32
+    /// Flush once this much is buffered (bounded memory on huge reads).
+    private static let flushThreshold = 64 << 10
+
+    init(fd: Int32 = STDOUT_FILENO) {
+        self.fd = fd
+        buffer.reserveCapacity(Self.flushThreshold)
+    }
+
+    deinit { flush() }
+
+    /// Writes `text` and a newline.
+    func line(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(0x0A)
+        if buffer.count >= Self.flushThreshold { flush() }
+    }
+
+    func flush() {
+        writeAll(fd, buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Writes one line to stderr at once (unbuffered), prefixed by `chronik: `
+/// unless it already is.
+func printError(_ message: String) {
+    let text = message.hasPrefix("chronik: ") ? message : "chronik: " + message
+    writeAll(STDERR_FILENO, Array((text + "\n").utf8))
+}
+
+/// write(2) until every byte is out; gives up silently when the reader is
+/// gone (EPIPE with SIGPIPE ignored) — there is no one left to tell.
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var done = 0
+    bytes.withUnsafeBytes { raw in
+        while done < raw.count {
+            let n = write(fd, raw.baseAddress! + done, raw.count - done)
+            if n > 0 {
+                done += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
+}
+
+// MARK: JSON output
+
+/// Builds one JSON object with keys in the order they are added.
+struct JSONObject {
+    private var members: [String] = []
+
+    init() {}
+
+    mutating func add(_ key: String, _ value: JSONValue) {
+        members.append(JSONValue.quote(key) + ":" + value.text)
+    }
+
+    mutating func add(_ key: String, _ value: String?) { add(key, value.map(JSONValue.string) ?? .null) }
+    mutating func add(_ key: String, _ value: Int) { add(key, .int(Int64(value))) }
+    mutating func add(_ key: String, _ value: Int64) { add(key, .int(value)) }
+    mutating func add(_ key: String, _ value: UInt64) { add(key, .uint(value)) }
+    mutating func add(_ key: String, _ value: Bool) { add(key, .bool(value)) }
+    mutating func add(_ key: String, _ value: Double) { add(key, .double(value)) }
+    mutating func add(_ key: String, _ value: JSONObject) { add(key, .raw(value.text)) }
+
+    var text: String { "{" + members.joined(separator: ",") + "}" }
+}
+
+// MARK: Event formatting
+
+/// The stored bytes of `data` or `meta` as JSON text for output: the bytes
+/// themselves when they are single-line JSON (what `append` stores), else
+/// re-encoded; nil when they are not JSON at all.
+func jsonText(ofStored bytes: [UInt8]) -> String? {
+    guard !bytes.isEmpty else { return nil }
+    let data = Data(bytes)
+    guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else { return nil }
+    if !bytes.contains(0x0A) && !bytes.contains(0x0D), let s = String(validating: bytes, as: UTF8.self) { return s }
+    return (try? JSONDecoder().decode(JSONValue.self, from: data))?.text
+}
+
+/// One event as a JSON object with the stable keys of `read --json`.
+func eventJSON(_ e: RecordedEvent) -> String {
+    var o = JSONObject()
+    o.add("position", e.position.value)
+    o.add("stream", e.stream)
+    o.add("version", e.version.value)
+    o.add("id", e.id.description)
+    o.add("type", e.type)
+    o.add("time", e.occurredAt.rfc3339)
+    o.add("recordedAt", e.recordedAt.rfc3339)
+    if let data = jsonText(ofStored: e.data) {
+        o.add("data", .raw(data))
+    } else {
+        // Not JSON (appended through the library): keep it lossless.
+        o.add("data", .null)
+        o.add("dataBase64", Data(e.data).base64EncodedString())
+    }
+    if e.metadata.isEmpty {
+        o.add("meta", .raw("{}"))
+    } else if let meta = jsonText(ofStored: e.metadata) {
+        o.add("meta", .raw(meta))
+    } else {
+        o.add("meta", .null)
+        o.add("metaBase64", Data(e.metadata).base64EncodedString())
+    }
+    return o.text
+}
+
+/// One event as a line of text: position, stream@version, type, time, data.
+func eventText(_ e: RecordedEvent) -> String {
+    var s = "\(e.position)  \(e.stream)@\(e.version)  \(e.type)  \(e.occurredAt.rfc3339)  \(readable(e.data))"
+    if !e.metadata.isEmpty { s += "  meta=" + readable(e.metadata) }
+    return s
+}
+
+private func readable(_ bytes: [UInt8]) -> String {
+    if let json = jsonText(ofStored: bytes) { return json }
+    if let s = String(validating: bytes, as: UTF8.self), !s.contains(where: { $0.isNewline }) { return JSONValue.quote(s) }
+    return "<\(bytes.count) bytes>"
+}
+
+// MARK: Numbers
+
+/// `1234567` as `1.2 MiB`; exact below 1 KiB.
+func formatBytes(_ n: Int64) -> String {
+    if n < 1024 { return "\(n) B" }
+    let units = ["KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n) / 1024
+    var i = 0
+    while v >= 1024 && i < units.count - 1 {
+        v /= 1024
+        i += 1
+    }
+    return String(format: "%.1f", v) + " " + units[i]
+}
+
+/// A duration in the unit that reads best.
+func formatDuration(_ d: Duration) -> String {
+    let ms = milliseconds(d)
+    if ms < 1 { return String(format: "%.0f µs", ms * 1000) }
+    if ms < 1000 { return String(format: "%.1f ms", ms) }
+    return String(format: "%.2f s", ms / 1000)
+}
+
+func milliseconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+}
+
+/// Pads `s` on the right to `width` characters.
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+@Suite("chronik append, read, stats")
+struct AppendReadTests {
+    @Test("append then read prints every event in order, as text and as JSON with stable keys")
+    func roundTrip() async throws {
+        // Proves the JSON Lines → log → text/JSON path keeps every field.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let input = [
+            #"{"stream":"order-1","type":"OrderPlaced","data":{"total":4999,"paid":false,"items":[1,2.5,null]},"meta":{"actor":"alice"},"expectedVersion":"noStream"}"#,
+            #"{"stream":"order-1","type":"OrderPaid","data":"cash","id":"0190B1A2-3C4D-4E5F-8A6B-7C8D9E0F1A2B","time":"2026-11-25T12:00:00+02:00"}"#,
+            "",
+            #"{"stream":"order-2","type":"OrderPlaced","data":7}"#,
+        ].joined(separator: "\n")
+        let append = try await chronik(["append", "--log", dir], input: input)
+        #expect(append.exitCode == 0, "\(append)")
+        #expect(append.stdout.contains("appended 3 events in 2 batches to 2 streams"))
+
+        let text = try await chronik(["read", "--log", dir])
+        #expect(text.exitCode == 0, "\(text)")
+        #expect(text.stdoutLines.count == 3)
+        #expect(text.stdoutLines[0].hasPrefix("0  order-1@0  OrderPlaced  "))
+        #expect(text.stdoutLines[0].contains(#"{"items":[1,2.5,null],"paid":false,"total":4999}"#))
+        #expect(text.stdoutLines[0].contains(#"meta={"actor":"alice"}"#))
+        #expect(text.stdoutLines[1].hasPrefix("1  order-1@1  OrderPaid  2026-11-25T10:00:00Z  \"cash\""))
+        #expect(text.stdoutLines[2].hasPrefix("2  order-2@0  OrderPlaced  "))
+
+        let json = try await chronik(["read", "--json", "--log", dir])
+        #expect(json.exitCode == 0, "\(json)")
+        let events = jsonObjects(json.stdout)
+        try #require(events.count == 3)
+        for e in events {
+            #expect(Set(e.keys) == ["position", "stream", "version", "id", "type", "time", "recordedAt", "data", "meta"])
+        }
+        #expect(events.map { $0["position"] as? Int } == [0, 1, 2])
+        #expect(events.map { $0["version"] as? Int } == [0, 1, 0])
+        #expect(events[1]["id"] as? String == "0190b1a2-3c4d-4e5f-8a6b-7c8d9e0f1a2b")
+        #expect(events[1]["time"] as? String == "2026-11-25T10:00:00Z")
+        #expect(events[1]["data"] as? String == "cash")
+        #expect(events[2]["data"] as? Int == 7)
+        let data = try #require(events[0]["data"] as? [String: Any])
+        #expect(data["total"] as? Int == 4999)
+        #expect((events[0]["meta"] as? [String: String]) == ["actor": "alice"])
+        #expect((events[2]["meta"] as? [String: Any])?.isEmpty == true)
+    }
+
+    @Test("read --stream, --from, --limit and --backward select the right events")
+    func readOptions() async throws {
+        // Proves each read option against a log of 3 streams × 10 events.
+        let dir = try await makeLog(makeTempDir(), count: 30, streams: 3)
+        defer { removeDir(dir) }
+        func positions(_ args: [String]) async throws -> [Int] {
+            let r = try await chronik(["read", "--json", "--log", dir] + args)
+            #expect(r.exitCode == 0, "\(r)")
+            return jsonObjects(r.stdout).compactMap { $0["position"] as? Int }
+        }
+        #expect(try await positions([]) == Array(0..<30))
+        #expect(try await positions(["--from", "25"]) == Array(25..<30))
+        #expect(try await positions(["--limit", "4"]) == [0, 1, 2, 3])
+        #expect(try await positions(["--backward", "--limit", "3"]) == [29, 28, 27])
+        #expect(try await positions(["--backward", "--from", "5", "--limit", "2"]) == [5, 4])
+        #expect(try await positions(["--stream", "s-1"]) == Array(10..<20))
+        #expect(try await positions(["--stream", "s-1", "--from", "7"]) == [17, 18, 19])
+        #expect(try await positions(["--stream", "s-2", "--backward", "--limit", "2"]) == [29, 28])
+        #expect(try await positions(["--stream", "no-such-stream"]) == [])
+    }
+
+    @Test("consecutive lines of one stream form one batch, cut at --batch N and at a line with its own expectedVersion")
+    func batching() async throws {
+        // Proves the batching rule by reading the batch table back with inspect.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var lines: [String] = []
+        for i in 0..<5 { lines.append(eventLine(stream: "a", data: "\(i)")) }  // a×5, --batch 2 → 2+2+1
+        lines.append(eventLine(stream: "b", data: "0"))  // stream change → new batch
+        lines.append(eventLine(stream: "b", data: "1"))
+        lines.append(eventLine(stream: "b", data: "2", extra: #""expectedVersion":1"#))  // own expectedVersion → new batch
+        lines.append(eventLine(stream: "b", data: "3"))
+        let r = try await chronik(["append", "--batch", "2", "--log", dir], input: lines.joined(separator: "\n"))
+        #expect(r.exitCode == 0, "\(r)")
+        let inspect = try await chronik(["inspect", "--json", "--log", dir, "0"])
+        let batchCounts = jsonObjects(inspect.stdout).filter { $0["kind"] as? String == "batch" }.compactMap { $0["count"] as? Int }
+        #expect(batchCounts == [2, 2, 1, 2, 2])
+    }
+
+    @Test("re-appending input with ids is an idempotent no-op; read --json output appends into another log unchanged")
+    func idempotentRetryAndCopy() async throws {
+        // Proves retries are safe and that read --json is valid append input.
+        let dir = makeTempDir(), copy = makeTempDir()
+        defer { removeDir(dir); removeDir(copy) }
+        let input = (0..<4).map { i in
+            eventLine(stream: "order-9", data: "{\"n\":\(i)}", extra: "\"id\":\"00000000-0000-4000-8000-00000000000\(i)\"")
+        }.joined(separator: "\n")
+        let first = try await chronik(["append", "--log", dir], input: input)
+        #expect(first.exitCode == 0, "\(first)")
+        let again = try await chronik(["append", "--json", "--log", dir], input: input)
+        #expect(again.exitCode == 0, "\(again)")
+        let summary = try #require(jsonObjects(again.stdout).first)
+        #expect(summary["appended"] as? Int == 0)
+        #expect(summary["duplicates"] as? Int == 4)
+        #expect(try await headPosition(dir) == 4)
+
+        let exported = try await chronik(["read", "--json", "--log", dir])
+        let imported = try await chronik(["append", "--log", copy], input: exported.stdout)
+        #expect(imported.exitCode == 0, "\(imported)")
+        let reexported = try await chronik(["read", "--json", "--log", copy])
+        func withoutRecordedAt(_ s: String) -> [NSDictionary] {
+            jsonObjects(s).map { var o = $0; o["recordedAt"] = nil; return o as NSDictionary }
+        }
+        #expect(withoutRecordedAt(reexported.stdout) == withoutRecordedAt(exported.stdout))
+        // Appending the export to the log it came from changes nothing either.
+        let selfImport = try await chronik(["append", "--log", dir], input: exported.stdout)
+        #expect(selfImport.exitCode == 0, "\(selfImport)")
+        #expect(try await headPosition(dir) == 4)
+    }
+
+    @Test("stats reports events, streams, segments, bytes, head and compression, as text and JSON")
+    func stats() async throws {
+        // Proves stats against a log whose shape the test chose (4 KiB segments force several).
+        let dir = try await makeLog(makeTempDir(), count: 200, streams: 4, batch: 10,
+                                    extraArguments: ["--segment-size", "4K", "--compression", "none"])
+        defer { removeDir(dir) }
+        let json = try await chronik(["stats", "--json", "--log", dir])
+        #expect(json.exitCode == 0, "\(json)")
+        let s = try #require(jsonObjects(json.stdout).first)
+        #expect(s["events"] as? Int == 200)
+        #expect(s["streams"] as? Int == 4)
+        #expect(s["headPosition"] as? Int == 200)
+        #expect(s["compression"] as? String == "none")
+        let segmentFiles = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }
+        #expect(s["segments"] as? Int == segmentFiles.count)
+        #expect(segmentFiles.count > 1)
+        #expect((s["bytesOnDisk"] as? Int ?? 0) > 200 * 20)
+        #expect((s["headHash"] as? String)?.count == 64)
+
+        let text = try await chronik(["stats", "--log", dir])
+        #expect(text.exitCode == 0, "\(text)")
+        #expect(text.stdout.contains("events         200"))
+        #expect(text.stdout.contains("compression    none"))
+    }
+
+    @Test("every command's --help teaches: an example and the exit statuses")
+    func help() async throws {
+        // Proves the help text of each subcommand carries what STYLE.md asks for.
+        for command in ["demo", "append", "read", "tail", "stats", "inspect", "verify"] {
+            let r = try await chronik([command, "--help"])
+            #expect(r.exitCode == 0, "\(command): \(r)")
+            #expect(r.stdout.contains("Example"), "\(command)")
+            #expect(r.stdout.contains("Exit status"), "\(command)")
+            #expect(r.stdout.contains("--log"), "\(command)")
+        }
+    }
+}

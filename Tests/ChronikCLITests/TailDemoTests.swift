@@ -1,0 +1,110 @@
+import Foundation
+import Subprocess
+import SystemPackage
+import Testing
+
+@Suite("chronik tail and demo")
+struct TailDemoTests {
+    @Test("tail without -f prints the last N events (of the log, or of one stream) and exits")
+    func tailLast() async throws {
+        // Proves -n, --stream and --from pick the right window.
+        let dir = try await makeLog(makeTempDir(), count: 15, streams: 3)
+        defer { removeDir(dir) }
+        func positions(_ args: [String]) async throws -> [Int] {
+            let r = try await chronik(["tail", "--json", "--log", dir] + args)
+            #expect(r.exitCode == 0, "\(r)")
+            return jsonObjects(r.stdout).compactMap { $0["position"] as? Int }
+        }
+        #expect(try await positions([]) == Array(5..<15))
+        #expect(try await positions(["-n", "3"]) == [12, 13, 14])
+        #expect(try await positions(["-n", "0"]) == [])
+        #expect(try await positions(["--from", "13"]) == [13, 14])
+        #expect(try await positions(["--stream", "s-1", "-n", "2"]) == [8, 9])
+        let text = try await chronik(["tail", "-n", "1", "--log", dir])
+        #expect(text.stdoutLines == [text.stdoutLines.first ?? ""])
+        #expect(text.stdout.hasPrefix("14  s-2@4  Tested  "))
+    }
+
+    @Test("tail -f prints what is there, then follows an append made by another process while it runs")
+    func tailFollow() async throws {
+        // Proves live following across processes: a read-only follower sees a separate writer's commit.
+        let dir = try await makeLog(makeTempDir(), count: 3)
+        defer { removeDir(dir) }
+        let result = try await Subprocess.run(
+            .path(FilePath(chronikPath)), arguments: ["tail", "-f", "--json", "--poll-ms", "20", "--log", dir],
+            input: .none, output: .sequence, error: .discarded
+        ) { execution -> [String] in
+            try await withThrowingTaskGroup(of: [String]?.self) { group in
+                group.addTask {
+                    var lines: [String] = []
+                    for try await line in execution.standardOutput.strings() where !line.isEmpty {
+                        lines.append(line)
+                        if lines.count == 3 {
+                            // Everything that was there is printed: now append from another process.
+                            let append = try await chronik(["append", "--log", dir],
+                                                           input: eventLine(stream: "live", type: "Appended", data: "{\"late\":true}"))
+                            #expect(append.exitCode == 0, "\(append)")
+                        }
+                        if lines.count == 4 { break }
+                    }
+                    return lines
+                }
+                group.addTask {
+                    // A watchdog, so that a tail that never prints fails instead of hanging.
+                    try await Task.sleep(for: .seconds(60))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                try? execution.send(signal: .terminate)
+                return first ?? []
+            }
+        }
+        let lines = result.closureResult
+        try #require(lines.count == 4, "tail -f printed: \(lines)")
+        let events = jsonObjects(lines.joined(separator: "\n"))
+        #expect(events.compactMap { $0["position"] as? Int } == [0, 1, 2, 3])
+        #expect(events[3]["stream"] as? String == "live")
+        #expect(events[3]["type"] as? String == "Appended")
+        // It ran until terminated: it did not exit on its own.
+        #expect(result.terminationStatus == .signaled(SIGTERM), "\(result.terminationStatus)")
+    }
+
+    @Test("demo runs the tour into a fresh log that verifies, and runs again over its own log")
+    func demo() async throws {
+        // Proves the README's first command end to end, and that re-running recreates the log.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        for _ in 0..<2 {
+            let r = try await chronik(["demo", "--events", "300", "--log", dir])
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.stdout.contains("1. Appended 300 events"), "\(r)")
+            #expect(r.stdout.contains("2. Read stream order-0-0 back:"), "\(r)")
+            #expect(r.stdout.contains("   0  order-0-0@0  OrderPlaced"), "\(r)")
+            #expect(r.stdout.contains("every checksum and the hash chain from genesis: OK"), "\(r)")
+            #expect(try await headPosition(dir) == 300)
+        }
+        let verify = try await chronik(["verify", "--log", dir])
+        #expect(verify.exitCode == 0, "\(verify)")
+        let json = try await chronik(["demo", "--events", "50", "--json", "--log", dir])
+        let summary = try #require(jsonObjects(json.stdout).first)
+        #expect(summary["events"] as? Int == 50)
+        #expect(summary["verified"] as? Bool == true)
+    }
+
+    @Test("demo refuses to empty a directory that holds anything besides a Chronik log")
+    func demoLeavesForeignFilesAlone() async throws {
+        // Proves the one deleting command deletes nothing it does not own.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let made = try await chronik(["demo", "--events", "20", "--log", dir])
+        #expect(made.exitCode == 0, "\(made)")
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: dir + "/thesis.txt"))
+        let r = try await chronik(["demo", "--events", "20", "--log", dir])
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("refusing to empty"), "\(r)")
+        #expect(r.stderr.contains("thesis.txt"), "\(r)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/thesis.txt"))
+        #expect(try await headPosition(dir) == 20)
+    }
+}

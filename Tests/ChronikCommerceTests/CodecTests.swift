@@ -1,0 +1,137 @@
+import Testing
+@testable import ChronikCommerce
+
+@Suite struct CodecTests {
+    @Test func everyTypeOfTheSpecHasASample() {
+        // Proves the fixtures (and so the round-trip tests) cover all 39 types.
+        #expect(Set(sampleData.map(\.type)) == Set(CommerceEventType.allCases.map(\.rawValue)))
+        #expect(CommerceEventType.allCases.count == 39)
+    }
+
+    @Test func sampleOfEveryTypeRoundTripsThroughBinary() throws {
+        // Proves encode → decode gives back the same value for each type's hand-written sample.
+        for (type, data) in sampleData {
+            let env = try parse(importLine(type, data))
+            guard case let bytes = env.event.encodedData(), bytes.first == 1 else {
+                Issue.record("\(type): no version byte"); continue
+            }
+            let decoded = try CommerceEvent.decode(type: type, data: bytes)
+            #expect(decoded == env.event, "\(type)")
+            #expect(decoded.type == type)
+        }
+    }
+
+    @Test func randomInstancesOfEveryTypeRoundTripThroughBinaryAndJSON() throws {
+        // Proves, for 200 random valid instances per type, binary and JSON round trips are exact and the instances validate.
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("RandomFill seed \(seed)")
+        var fill = RandomFill(rng: SeededRandom(seed: seed))
+        typeLoop: for t in CommerceEventType.allCases {
+            for i in 0..<200 {
+                let event = try fill.make(t.payloadType)
+                let bytes = event.encodedData()
+                let back = try CommerceEvent.decode(type: t.rawValue, data: bytes)
+                #expect(back == event, "seed \(seed) type \(t) #\(i)")
+                // Encoding is canonical: the decoded value encodes to the same bytes.
+                #expect(back.encodedData() == bytes, "seed \(seed) type \(t) #\(i)")
+                var w = JSONWriter()
+                event.writeJSON(to: &w)
+                guard case .object(let members) = try JSONValue.parse(w.bytes) else {
+                    Issue.record("not an object"); continue typeLoop
+                }
+                let fromJSON = try CommerceEvent.decode(t, json: members)
+                #expect(fromJSON == event, "seed \(seed) type \(t) #\(i): \(String(decoding: w.bytes, as: UTF8.self))")
+                do { try event.validate() } catch {
+                    Issue.record("seed \(seed) type \(t) #\(i): \(error)")
+                    continue typeLoop
+                }
+            }
+        }
+    }
+
+    @Test func truncatedDataIsRejectedAtEveryLength() throws {
+        // Proves every proper prefix of stored data fails with invalidData instead of trapping or decoding.
+        let env = try parse(importLine("OrderPlaced", sampleData.first { $0.type == "OrderPlaced" }!.data))
+        let bytes = env.proposed.data
+        for n in 1..<bytes.count {
+            let e = expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "OrderPlaced", data: Array(bytes[..<n])) }
+            #expect(e?.code == .invalidData, "prefix \(n)")
+        }
+        let extra = expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "OrderPlaced", data: bytes + [0]) }
+        #expect(extra?.code == .invalidData)
+        let empty = expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "OrderPlaced", data: []) }
+        #expect(empty?.code == .invalidData)
+    }
+
+    @Test func forgedBytesAreRejected() {
+        // Proves bad booleans, enum ordinals, UTF-8 and newer schema versions are typed errors.
+        // ConsentChanged: version 1, customerId "c", marketingConsent byte.
+        let badBool: [UInt8] = [1, 1, UInt8(ascii: "c"), 2]
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "ConsentChanged", data: badBool) }?.code == .invalidData)
+        // SupportInteraction: customerId "c", orderId absent, channel ordinal 3 (only 0...2).
+        let badEnum: [UInt8] = [1, 1, UInt8(ascii: "c"), 0, 3, 0]
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "SupportInteraction", data: badEnum) }?.code == .invalidData)
+        let badUTF8: [UInt8] = [1, 1, 0xFF]
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "ProductDiscontinued", data: badUTF8) }?.code == .invalidData)
+        let newer: [UInt8] = [2, 1, UInt8(ascii: "p")]
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "ProductDiscontinued", data: newer) }?.code == .unsupportedSchemaVersion)
+        let hugeCount: [UInt8] = [1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: "ProductDiscontinued", data: hugeCount) }?.code == .invalidData)
+    }
+
+    @Test func varintAndZigzagEdges() throws {
+        // Proves the integer primitives round-trip at their edges and reject an 11-byte varint.
+        let values: [Int64] = [0, 1, -1, 63, -64, 64, 127, 128, -129, 1 << 40, .max, .min]
+        var w = BinaryWriter()
+        for v in values { w.int(v) }
+        w.varint(.max)
+        let bytes = w.bytes
+        try bytes.withUnsafeBufferPointer { (buf) throws(CommerceError) in
+            var r = BinaryReader(buf)
+            for v in values { #expect(try r.int() == v) }
+            #expect(try r.varint() == .max)
+            try r.finish()
+        }
+        let tooLong = [UInt8](repeating: 0x80, count: 10) + [1]
+        let e = expectError { () throws(CommerceError) in
+            try tooLong.withUnsafeBufferPointer { (buf) throws(CommerceError) in
+                var r = BinaryReader(buf)
+                _ = try r.varint()
+            }
+        }
+        #expect(e?.code == .invalidData)
+        // Small values stay small: -1 and 63 take one byte each.
+        var s = BinaryWriter()
+        s.int(-1); s.int(63)
+        #expect(s.bytes.count == 2)
+    }
+
+    @Test func mapsEncodeCanonically() {
+        // Proves equal maps give equal bytes whatever their insertion order (idempotent appends compare bytes).
+        var a: [String: String] = [:]
+        var b: [String: String] = [:]
+        for i in 0..<50 { a["k\(i)"] = "v\(i)" }
+        for i in (0..<50).reversed() { b["k\(i)"] = "v\(i)" }
+        let pa = ProductCreated(productId: "p", title: "t", category: "c", attributes: a)
+        let pb = ProductCreated(productId: "p", title: "t", category: "c", attributes: b)
+        #expect(EventCodec.encode(pa) == EventCodec.encode(pb))
+        #expect(EventCodec.json(pa) == EventCodec.json(pb))
+    }
+
+    @Test func storedJSONOfAKnownTypeDecodes() throws {
+        // Proves data stored as JSON (a type recorded before this code knew it) decodes through the JSON path.
+        let json = Array(#"{"sessionId":"s-1","path":"/"}"#.utf8)
+        #expect(try CommerceEvent.decode(type: "PageViewed", data: json) == .pageViewed(PageViewed(sessionId: "s-1", path: "/")))
+    }
+
+    @Test func typicalEventSizes() throws {
+        // Proves the documented byte costs in docs/EVENTS-CODEC.md.
+        let sizes = try Dictionary(uniqueKeysWithValues: sampleData.map { s in
+            (s.type, try parse(importLine(s.type, s.data)).proposed.data.count)
+        })
+        #expect(sizes["PageViewed"] == 30)
+        #expect(sizes["StockReserved"] == 30)
+        #expect(sizes["OrderPlaced"] == 125)
+        #expect(sizes["PaymentCaptured"] == 16)
+    }
+}

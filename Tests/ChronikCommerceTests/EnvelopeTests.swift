@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+@testable import ChronikCommerce
+
+@Suite struct EnvelopeTests {
+    @Test func everyTypeParsesEncodesDecodesAndExports() throws {
+        // Proves for each type: JSON line → typed → binary → typed → export line with the data object unchanged and the export fields.
+        var versions: [String: UInt64] = [:]
+        for (i, (type, data)) in sampleData.enumerated() {
+            let id = "6F9619FF-8B86-D011-B42D-00C04FC964\(String(format: "%02X", i))"
+            let env = try parse(importLine(type, data, id: id, extra: #","meta":{"actor":"ana","source":"import"}"#), lineNumber: i + 1)
+            #expect(try CommerceEvent.decode(type: type, data: env.proposed.data) == env.event, "\(type)")
+            let version = versions[env.stream, default: 0]
+            versions[env.stream] = version + 1
+            let line = try CommerceExport.line(for: recorded(env, position: UInt64(i), version: version))
+            let expected = #"{"type":"\#(type)","id":"\#(id.lowercased())","time":"2024-05-01T10:00:00.123Z","stream":"\#(env.stream)","version":\#(version),"position":\#(i),"recordedAt":"2024-05-01T10:00:00.500Z","data":\#(data),"meta":{"actor":"ana","source":"import"}}"#
+            #expect(line == expected)
+        }
+        #expect(versions["order-o-100"] == 8)
+        #expect(versions["settings"] == 1)
+    }
+
+    @Test func streamsAreDerivedPerTheStreamsTable() throws {
+        // Proves the derivation of each stream family of EVENTS.md.
+        let expected: [String: String] = [
+            "ProductCreated": "product-p-1", "VariantAdded": "product-p-1", "PriceChanged": "price-p-1.42.blue",
+            "CustomerRegistered": "customer-c-7", "PaymentMethodAdded": "customer-c-7", "OrderPlaced": "order-o-100",
+            "RefundIssued": "order-o-100", "StockTransferred": "stock-p-1.42.blue", "ReorderPointSet": "stock-p-1.42.blue",
+            "SupplierRegistered": "supplier-sup-1", "PurchaseOrderPlaced": "po-po-9", "PurchaseOrderReceived": "po-po-9",
+            "CartItemAdded": "session-s-1", "CampaignLaunched": "campaign-cmp-spring", "SettingChanged": "settings",
+        ]
+        for (type, data) in sampleData {
+            guard let stream = expected[type] else { continue }
+            #expect(try parse(importLine(type, data)).stream == stream, "\(type)")
+        }
+        // A given stream equal to the derived one is accepted.
+        _ = try parse(importLine("OrderCancelled", #"{"orderId":"o-1","reason":"x"}"#, extra: #","stream":"order-o-1""#))
+    }
+
+    @Test func importExportImportIsByteIdenticalThroughARealLog() async throws {
+        // Proves export(import(export(import(lines)))) == export(import(lines)) through two real logs (recordedAt aside).
+        var lines = sampleData.map { importLine($0.type, $0.data, extra: #","meta":{"correlationId":"k-1"}"#) }
+        lines.append(#"{"type":"LoyaltyPointsEarned","stream":"loyalty-c-7","time":"2024-05-02T00:00:00+02:00","data":{"points": 120 , "ratio":1.50,"big":123456789012345678901234567890,"nested":{"a":[true,null,"\u00e9"]}}}"#)
+        let first = try await roundTrip(lines)
+        let second = try await roundTrip(first)
+        #expect(first.count == lines.count)
+        func withoutRecordedAt(_ s: String) -> String {
+            s.replacingOccurrences(of: #","recordedAt":"[^"]*""#, with: "", options: .regularExpression)
+        }
+        #expect(first.map(withoutRecordedAt) == second.map(withoutRecordedAt))
+        // And with recordedAt kept equal (as the log would give the same clock), fully byte-identical.
+        let a = try lines.enumerated().map { (i, l) in try CommerceExport.line(for: recorded(parse(l), position: UInt64(i), version: 0)) }
+        let b = try a.enumerated().map { (i, l) in try CommerceExport.line(for: recorded(parse(l), position: UInt64(i), version: 0)) }
+        #expect(a == b)
+    }
+
+    /// Imports lines into a fresh log and returns its export.
+    func roundTrip(_ lines: [String]) async throws -> [String] {
+        let dir = NSTemporaryDirectory() + "chronik-commerce-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = LogOptions()
+        options.durability = .none
+        let log = try EventLog.open(at: dir, options: options)
+        defer { log.close() }
+        for (i, l) in lines.enumerated() {
+            let e = try parse(l, lineNumber: i + 1)
+            try await log.append(to: e.stream, e.proposed, expected: e.expectedVersion)
+        }
+        return try log.readAll().collect().map { try CommerceExport.line(for: $0) }
+    }
+
+    @Test func unknownTypesPassThroughUntouched() throws {
+        // Proves an unknown type keeps its JSON (key order, number literals, strings) through store, read and export.
+        let data = #"{"z":1,"a":{"deep":[1.5e3,-0,9223372036854775808]},"s":"é\n\"","t":true,"n":null}"#
+        let env = try parse(#"{"type":"Custom.Thing","stream":"order-o-100","time":"2024-05-01T10:00:00Z","data":\#(data)}"#)
+        #expect(env.stream == "order-o-100")
+        #expect(env.proposed.data == Array(data.utf8))
+        guard case .unknown(let type, let stored) = try CommerceEvent.decode(type: "Custom.Thing", data: env.proposed.data) else {
+            Issue.record("not unknown"); return
+        }
+        #expect(type == "Custom.Thing")
+        #expect(stored == Array(data.utf8))
+        let line = try CommerceExport.line(for: recorded(env, position: 3, version: 0))
+        #expect(line.contains(#","data":\#(data)}"#))
+        // Insignificant whitespace goes; everything else stays.
+        let spaced = try parse(#"{ "type" : "Custom.Thing" , "stream":"x", "data" : { "z" : 1 , "s" : "a b" } }"#)
+        #expect(String(decoding: spaced.proposed.data, as: UTF8.self) == #"{"z":1,"s":"a b"}"#)
+    }
+
+    @Test func unknownTypeWithoutStreamIsRejected() {
+        // Proves an unknown type needs an explicit stream.
+        expectRejected(#"{"type":"Custom.Thing","time":"2024-05-01T10:00:00Z","data":{}}"#, .invalidStream, field: "stream")
+    }
+
+    @Test func timesAreConvertedToUTCAndExportedPerTheFractionRule() throws {
+        // Proves offsets convert to UTC and the export writes 0, 3 or 6 fractional digits.
+        let data = #"{"orderId":"o-1","shipmentId":"s"}"#
+        let cases = [
+            ("2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00Z"),
+            ("2024-05-01T10:00:00.120000Z", "2024-05-01T10:00:00.120Z"),
+            ("2024-05-01T10:00:00.000001Z", "2024-05-01T10:00:00.000001Z"),
+            ("2024-04-30T23:30:00.5-10:30", "2024-05-01T10:00:00.500Z"),
+        ]
+        for (given, exported) in cases {
+            let env = try parse(importLine("OrderDelivered", data, time: given))
+            #expect(try CommerceExport.line(for: recorded(env, position: 0, version: 0)).contains(#""time":"\#(exported)""#), "\(given)")
+        }
+    }
+
+    @Test func absentIdIsGeneratedAndGivenIdIsKept() throws {
+        // Proves the id rule: generated when absent, either case accepted, exported lower-case.
+        let data = #"{"productId":"p"}"#
+        let a = try parse(importLine("ProductDiscontinued", data))
+        let b = try parse(importLine("ProductDiscontinued", data))
+        #expect(a.proposed.id != b.proposed.id)
+        let c = try parse(importLine("ProductDiscontinued", data, id: "ABCDEF01-2345-6789-abcd-ef0123456789"))
+        #expect(try CommerceExport.line(for: recorded(c, position: 0, version: 0)).contains(#""id":"abcdef01-2345-6789-abcd-ef0123456789""#))
+        #expect(c.proposed.id.description == "abcdef01-2345-6789-abcd-ef0123456789")
+    }
+
+    @Test func expectedVersionForms() throws {
+        // Proves each accepted expectedVersion form maps to the engine's value.
+        let base = #"{"type":"ProductDiscontinued","time":"2024-05-01T10:00:00Z","data":{"productId":"p"},"expectedVersion":"#
+        #expect(try parse(base + "3}").expectedVersion == .exact(3))
+        #expect(try parse(base + #""any"}"#).expectedVersion == .any)
+        #expect(try parse(base + #""noStream"}"#).expectedVersion == .noStream)
+        #expect(try parse(base + #""exists"}"#).expectedVersion == .exists)
+        #expect(try parse(importLine("ProductDiscontinued", #"{"productId":"p"}"#)).expectedVersion == .any)
+    }
+
+    @Test func defaultsOfOptionalMoneyFieldsAreFilledAndExported() throws {
+        // Proves discount and shippingFee default to 0 and are always exported.
+        let data = #"{"orderId":"o-1","customerId":"c-1","lines":[{"sku":"s","qty":1,"unitPrice":100}],"currency":"USD","shippingAddress":{"line1":"1 Main St","city":"Springfield","postalCode":"12345","country":"US"}}"#
+        let env = try parse(importLine("OrderPlaced", data))
+        guard case .orderPlaced(let o) = env.event else { Issue.record("type"); return }
+        #expect(o.discount == 0 && o.shippingFee == 0 && o.total == 100)
+        let line = try CommerceExport.line(for: recorded(env, position: 0, version: 0))
+        #expect(line.contains(#""currency":"USD","discount":0,"shippingFee":0,"shippingAddress""#))
+    }
+
+    @Test func exportOfForeignDataIsATypedError() {
+        // Proves export refuses (instead of emitting broken JSON) data an engine-level append left as non-JSON.
+        let e = RecordedEvent(position: Position(0), stream: "x", version: StreamVersion(0), id: .random(), type: "Raw",
+                              occurredAt: Timestamp(microseconds: 0), recordedAt: Timestamp(microseconds: 0),
+                              metadata: [], data: Array("hello".utf8))
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceExport.line(for: e) }?.code == .invalidData)
+        var m = e
+        m.data = Array("{}".utf8)
+        m.metadata = Array(#"{"n":1}"#.utf8)
+        #expect(expectError { () throws(CommerceError) in _ = try CommerceExport.line(for: m) }?.code == .invalidMeta)
+    }
+
+    @Test func typedEventsBuiltInSwiftGoThroughTheSameValidation() throws {
+        // Proves CommerceEnvelope(event:) validates and derives like the import.
+        let ok = try CommerceEnvelope(.cartItemAdded(CartItemAdded(sessionId: "s-1", sku: "k", qty: 2)),
+                                      time: Timestamp(microseconds: 0), meta: [("actor", "api")])
+        #expect(ok.stream == "session-s-1")
+        #expect(String(decoding: ok.proposed.metadata, as: UTF8.self) == #"{"actor":"api"}"#)
+        let e = expectError { () throws(CommerceError) in
+            _ = try CommerceEnvelope(.cartItemAdded(CartItemAdded(sessionId: "s-1", sku: "k", qty: 0)), time: Timestamp(microseconds: 0))
+        }
+        #expect(e?.code == .invalidQuantity && e?.field == "data.qty")
+    }
+}

@@ -1,0 +1,77 @@
+import Testing
+@testable import ChronikCommerce
+
+func json(_ s: String) throws(CommerceError) -> JSONValue { try JSONValue.parse(Array(s.utf8)) }
+func jsonError(_ bytes: [UInt8]) -> CommerceError? {
+    expectError { () throws(CommerceError) in _ = try JSONValue.parse(bytes) }
+}
+
+@Suite struct JSONTests {
+    @Test func escapes() throws {
+        // Proves every JSON escape decodes and the writer re-escapes only what it must.
+        let v = try json(#""a\"b\\c\/d\b\f\n\r\t\u0041\u00e9\u20ac\u0000""#)
+        #expect(v == .string("a\"b\\c/d\u{8}\u{c}\n\r\tAé€\u{0}"))
+        #expect(String(decoding: v.compactBytes, as: UTF8.self) == #""a\"b\\c/d\b\f\n\r\tAé€\u0000""#)
+    }
+
+    @Test func surrogatePairs() throws {
+        // Proves a \u surrogate pair becomes one scalar, and lone or reversed surrogates are refused.
+        #expect(try json(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(try json(#""\uD834\uDD1E""#) == .string("𝄞"))
+        #expect(jsonError(Array(#""\ud83d""#.utf8))?.code == .invalidJSON)
+        #expect(jsonError(Array(#""\ud83dx""#.utf8))?.code == .invalidJSON)
+        #expect(jsonError(Array(#""\ude00\ud83d""#.utf8))?.code == .invalidJSON)
+        #expect(jsonError(Array(#""\ud83d\u0041""#.utf8))?.code == .invalidJSON)
+    }
+
+    @Test func integersStayExact() throws {
+        // Proves Int64 edges are exact ints and anything else keeps its literal.
+        #expect(try json("9223372036854775807") == .int(.max))
+        #expect(try json("-9223372036854775808") == .int(.min))
+        #expect(try json("9223372036854775808") == .number("9223372036854775808"))
+        #expect(try json("-9223372036854775809") == .number("-9223372036854775809"))
+        #expect(try json("123456789012345678901234567890") == .number("123456789012345678901234567890"))
+        #expect(try json("1.0") == .number("1.0"))
+        #expect(try json("-0") == .number("-0"))
+        #expect(try json("0") == .int(0))
+        #expect(try json("2E-3") == .number("2E-3"))
+        for bad in ["01", "-", "1.", ".5", "1e", "+1", "NaN", "Infinity", "0x10"] {
+            #expect(jsonError(Array(bad.utf8))?.code == .invalidJSON, "\(bad)")
+        }
+    }
+
+    @Test func invalidUTF8IsRejected() throws {
+        // Proves ill-formed UTF-8 in strings (stray continuation, overlong, surrogate, truncated, > U+10FFFF) is refused.
+        let q = UInt8(ascii: "\"")
+        for bad: [UInt8] in [[0x80], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF4, 0x90, 0x80, 0x80], [0xFF]] {
+            #expect(jsonError([q] + bad + [q])?.code == .invalidJSON, "\(bad)")
+        }
+        #expect(try JSONValue.parse([q, 0xE2, 0x82, 0xAC, q]) == .string("€"))
+    }
+
+    @Test func truncatedAndMalformed() {
+        // Proves truncated documents and syntax errors are refused with invalidJSON.
+        for bad in [#"{"a":1"#, #"{"a":"#, #"{"a""#, #""abc"#, "[1,2", #"{"a":1,}"#, "[1,]", "tru", #"{"a" 1}"#, "{1:2}", "", " ", "{} {}", #"{"a":"\x"}"#, #""a\u12""#, "\"a\u{1}\""] {
+            #expect(jsonError(Array(bad.utf8))?.code == .invalidJSON, "\(bad)")
+        }
+        let e = jsonError(Array(#"{"type":"OrderPlaced""#.utf8))
+        #expect(e?.message.contains("truncated") == true)
+    }
+
+    @Test func duplicateKeysAreRejected() {
+        // Proves an object with the same key twice is an error (documented decision).
+        #expect(jsonError(Array(#"{"a":1,"b":2,"a":3}"#.utf8))?.message.contains("duplicate key") == true)
+    }
+
+    @Test func nestingIsBounded() throws {
+        // Proves nesting beyond 64 levels is refused rather than recursing without bound.
+        _ = try json(String(repeating: "[", count: 64) + String(repeating: "]", count: 64))
+        #expect(jsonError(Array((String(repeating: "[", count: 65) + String(repeating: "]", count: 65)).utf8))?.code == .invalidJSON)
+    }
+
+    @Test func objectsKeepKeyOrderAndValuesRoundTrip() throws {
+        // Proves parse → serialize is the identity on compact JSON, key order included.
+        let s = #"{"z":[true,false,null],"a":{"y":-12,"x":"\u0001"},"m":1.25e-7,"e":{}, "f":[]}"#
+        #expect(String(decoding: try json(s).compactBytes, as: UTF8.self) == s.replacingOccurrences(of: ", ", with: ","))
+    }
+}
