@@ -158,9 +158,10 @@ final class Writer: @unchecked Sendable {
         var hash = hash0
         buffer.removeAll(keepingCapacity: true)
         var bufferStart = active.committedBytes
-        var rolled = false
+        let original = active
         let activeBatchCount = activeBatches.count
         let activeIDCount = activeIDs.count
+        rollUndo = RollUndo()
         let recordedAt = Timestamp.now()
 
         do {
@@ -193,7 +194,6 @@ final class Writer: @unchecked Sendable {
                 if activeHasData && bufferStart + Int64(buffer.count) + Int64(estimate) > Int64(options.segmentSizeBytes) {
                     try writeBuffer(at: bufferStart)
                     try roll(sealedEnd: bufferStart + Int64(buffer.count), lastHash: hash, stagedHere: staged.filter { $0.segment === active })
-                    rolled = true
                     bufferStart = Int64(LogFormat.segmentHeaderSize)
                     buffer.removeAll(keepingCapacity: true)
                 }
@@ -217,32 +217,29 @@ final class Writer: @unchecked Sendable {
                 position += UInt64(req.events.count)
                 hash = newHash
             }
-            if !buffer.isEmpty {
-                do {
-                    try writeBuffer(at: bufferStart)
-                } catch {
-                    // Nothing of this write may become visible: cut it off.
-                    // If even that fails, only a reopen can tell what is on disk.
-                    if !rolled, (try? activeFile.truncate(to: bufferStart)) != nil {
-                        throw WriteFailed(error: error)
-                    }
-                    throw error
-                }
+            if !buffer.isEmpty { try writeBuffer(at: bufferStart) }
+            if !staged.isEmpty {
+                do { try syncIfDue() } catch { throw FsyncFailed(error: error) }
             }
-            if !staged.isEmpty { try syncIfDue() }
         } catch {
             let failure: any Error
-            if let w = error as? WriteFailed {
-                failure = w.error
-                activeBatches.removeLast(activeBatches.count - activeBatchCount)
-                activeIDs.removeLast(activeIDs.count - activeIDCount)
-            } else {
-                // A failed fsync (or roll) leaves the disk state unknown: the
-                // kernel may have dropped the dirty pages. Refuse appends
-                // until a reopen recovers from what is actually there.
-                let poison = ChronikLogError(.writerPoisoned, "an earlier write or fsync failed (\(error)); reopen the log to recover", path: directory)
-                log.state.withLock { $0.poisoned = poison }
+            if let f = error as? FsyncFailed {
+                // A failed fsync leaves the disk state unknown: the kernel
+                // may have dropped the dirty pages, and a later fsync would
+                // not say so. Refuse appends until a reopen recovers from
+                // what is actually there.
+                failure = f.error
+                poison(f.error)
+            } else if undo(to: original, committedBytes: original.committedBytes, batchCount: activeBatchCount, idCount: activeIDCount) {
+                // A failed write, create or rename (ENOSPC, EIO), also while
+                // sealing: nothing of the group is on disk any more and the
+                // log stays usable.
                 failure = error
+            } else {
+                // Even taking the group back failed: only a reopen can tell
+                // what is on disk.
+                failure = error
+                poison(error)
             }
             for (i, r) in requests.enumerated() {
                 if case .failed(let e) = outcomes[i] { r.continuation.resume(throwing: e) } else { r.continuation.resume(throwing: failure) }
@@ -259,7 +256,56 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    struct WriteFailed: Error { let error: any Error }
+    /// An fsync that failed: the one failure a writer cannot take back.
+    struct FsyncFailed: Error { let error: any Error }
+
+    private func poison(_ error: any Error) {
+        let poison = ChronikLogError(.writerPoisoned, "an earlier write or fsync failed (\(error)); reopen the log to recover", path: directory)
+        log.state.withLock { $0.poisoned = poison }
+    }
+
+    /// What a flush's segment rolls left behind, for `undo`.
+    struct RollUndo {
+        /// The original active segment's tables, taken by the first roll.
+        var tables: (batches: [BatchEntry], ids: [EventID])?
+        /// Index and segment files the rolls wrote or began to write.
+        var paths: [String] = []
+    }
+
+    var rollUndo = RollUndo()
+
+    /// Takes back a flush that failed before its fsync: removes the files
+    /// its rolls created (then syncs the directory), cuts the original
+    /// active segment back to its committed end and fdatasyncs that, so the
+    /// disk holds exactly what readers see and a later write can never land
+    /// in front of stale bytes. Returns false when any of it fails: the disk
+    /// state is then unknown.
+    private func undo(to original: Segment, committedBytes: Int64, batchCount: Int, idCount: Int) -> Bool {
+        if let t = rollUndo.tables {
+            activeBatches = t.batches
+            activeIDs = t.ids
+        }
+        activeBatches.removeLast(activeBatches.count - batchCount)
+        activeIDs.removeLast(activeIDs.count - idCount)
+        active = original
+        for s in pendingSegments { s.file.close() }
+        pendingSegments = []
+        let paths = rollUndo.paths
+        rollUndo = RollUndo()
+        let storage = options.storage
+        do {
+            if !paths.isEmpty {
+                for p in paths where storage.exists(p) { try storage.remove(p) }
+                try storage.syncDirectory(directory)
+            }
+            try original.file.truncate(to: committedBytes)
+            try original.file.sync()
+            unsynced = false
+            return true
+        } catch {
+            return false
+        }
+    }
 
     func check(_ expected: ExpectedVersion, current: UInt64?, stream: String) -> ChronikLogError? {
         let ok: Bool
@@ -355,7 +401,7 @@ final class Writer: @unchecked Sendable {
 
     /// Seals the active segment (fsync, index file) and starts a new one.
     private func roll(sealedEnd: Int64, lastHash: ChainHash, stagedHere: [Staged]) throws {
-        try activeFile.sync()
+        do { try activeFile.sync() } catch { throw FsyncFailed(error: error) }
         unsynced = false
         let committed = active.snapshot
         var table = committed
@@ -367,8 +413,14 @@ final class Writer: @unchecked Sendable {
         table.committedBytes = sealedEnd
         table.lastHash = lastHash
         let scanned = EventLog.ScannedSegment(table: table, batches: activeBatches, ids: IDList(activeIDs))
+        // From here on a failure is taken back by `undo`, which needs the
+        // original segment's tables and the names of the files made here.
+        if rollUndo.tables == nil { rollUndo.tables = (activeBatches, activeIDs) }
+        let index = directory + "/" + LogFormat.indexFileName(base: active.base)
+        rollUndo.paths += [index, index + ".tmp"]
         try EventLog.writeCheckpoint(directory: directory, segment: scanned, base: active.base, storage: options.storage)
         let newBase = active.base + table.eventCount
+        rollUndo.paths.append(directory + "/" + LogFormat.segmentFileName(base: newBase))
         let file = try EventLog.createSegmentFile(directory: directory, base: newBase, storage: options.storage)
         let next = Segment(base: newBase, directory: directory, file: file, table: Segment.Table(
             committedBytes: Int64(LogFormat.segmentHeaderSize), eventCount: 0, batchOffsets: [], batchBases: [], lastHash: lastHash, sealed: false))

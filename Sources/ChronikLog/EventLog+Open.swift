@@ -313,6 +313,11 @@ extension EventLog {
                 guard isLast, try !scanner.anyValidBatch(after: offset) else {
                     throw ChronikLogError.corrupt("batch cut short (\(reason)) with valid data after it", path: path, offset: offset)
                 }
+                // Nor when the rest of the file is that batch, whole and
+                // matching its checksum: then only its length field is damaged.
+                guard try !scanner.isCompleteBatchWithDamagedLength(at: offset) else {
+                    throw ChronikLogError.corrupt("batch length field damaged: the \(size - offset) bytes to the end of the file are a complete batch (\(reason))", path: path, offset: offset)
+                }
                 tornAt = offset
                 break scan
             case .failure(.bad(let offset, let reason, _)):

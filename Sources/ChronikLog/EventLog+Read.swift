@@ -178,8 +178,14 @@ extension EventLog {
         case .success(let h)?: header = h
         }
         let bytes = try segment.file.readBytes(count: header.length, at: offset)
+        // Decode with the header inside the bytes the checksum covers, not
+        // the copy from the first read (a bit flipped on the way in there
+        // would otherwise pass unnoticed into positions, versions, times).
+        guard case .success(let checked)? = bytes.withUnsafeBytes({ BatchHeader.parse($0) }), checked.length == header.length else {
+            throw ChronikLogError.corrupt("batch header changed between two reads", path: segment.path, offset: offset)
+        }
         do {
-            var batch = try bytes.withUnsafeBytes { try DecodedBatch(batch: $0, header: header) }
+            var batch = try bytes.withUnsafeBytes { try DecodedBatch(batch: $0, header: checked) }
             return try batch.allRecords()
         } catch let e as MalformedBytes {
             throw ChronikLogError.corrupt(e.reason, path: segment.path, offset: offset)

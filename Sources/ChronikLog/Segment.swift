@@ -120,6 +120,8 @@ struct BatchScanner {
     private var window: [UInt8] = []
     private var windowStart: Int64 = 0
     private var windowCount: Int = 0
+    /// Reads made into the window so far.
+    private var windowReads = 0
     static let windowBytes = 1 << 20
 
     init(file: any StorageFile, path: String, start: Int64, end: Int64) {
@@ -148,6 +150,7 @@ struct BatchScanner {
         let n = try window.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<readable]), at: from) }
         windowStart = from
         windowCount = n
+        windowReads += 1
         return n >= count
     }
 
@@ -163,7 +166,7 @@ struct BatchScanner {
         }
         let rel = Int(start - windowStart)
         let parsed = window.withUnsafeBytes { BatchHeader.parse(UnsafeRawBufferPointer(rebasing: $0[rel..<(rel + LogFormat.batchHeaderSize)])) }
-        let header: BatchHeader
+        var header: BatchHeader
         switch parsed {
         case .none:
             return .failure(.incomplete(offset: start, reason: "short header"))
@@ -176,10 +179,20 @@ struct BatchScanner {
         guard Int64(header.length) <= remaining else {
             return .failure(.incomplete(offset: start, reason: "batch of \(header.length) bytes, \(remaining) left in file"))
         }
+        let readsBefore = windowReads
         guard try fill(from: start, count: header.length) else {
             return .failure(.incomplete(offset: start, reason: "file shorter than its size"))
         }
         let r2 = Int(start - windowStart)
+        if windowReads != readsBefore {
+            // The window was refilled: use the header inside the bytes the
+            // checksum covers, not the copy parsed from the earlier read.
+            let reparsed = window.withUnsafeBytes { BatchHeader.parse(UnsafeRawBufferPointer(rebasing: $0[r2..<(r2 + LogFormat.batchHeaderSize)])) }
+            guard case .success(let h)? = reparsed, h.length == header.length else {
+                return .failure(.bad(offset: start, reason: "batch header changed between two reads", declaredLength: header.length))
+            }
+            header = h
+        }
         let checksumOK = window.withUnsafeBytes { batchChecksum(UnsafeRawBufferPointer(rebasing: $0[r2..<(r2 + header.length)])) == header.crc }
         guard checksumOK else {
             return .failure(.bad(offset: start, reason: "batch checksum mismatch", declaredLength: header.length))
@@ -225,5 +238,17 @@ struct BatchScanner {
             }
             return false
         }
+    }
+
+    /// Whether the bytes from `at` to the end are one complete batch whose
+    /// checksum matches although its length field points past the end: the
+    /// length field of a complete batch was damaged. A torn write cannot do
+    /// this, since a cut-off batch does not match its checksum.
+    func isCompleteBatchWithDamagedLength(at: Int64) throws -> Bool {
+        let count = end - at
+        guard count > Int64(LogFormat.batchHeaderSize), count <= Int64(LogFormat.maxBatchPayloadBytes) else { return false }
+        let bytes = try file.readBytes(count: Int(count), at: at)
+        guard bytes.count == Int(count) else { return false }
+        return bytes.withUnsafeBytes { batchChecksum($0) == loadLE($0, LogFormat.BatchField.crc, as: UInt32.self) }
     }
 }
