@@ -1,0 +1,73 @@
+// Reopening a large log (a process restart): EventLog.open until it
+// returns, and until the background stream/id indexes are loaded (appends
+// and stream reads wait for them). At 10M events (the target) and 1M (for
+// scaling), beside reading the files a reopen must read with read(2).
+//
+// Logs: built once by CachedLog (durability .none, 1000-event batches, LZ4,
+// 64 MiB segments) and reused by later runs; the page cache is warm.
+
+import Benchmark
+import ChronikBenchSupport
+import ChronikLog
+
+let benchmarks: @Sendable () -> Void = {
+    let timing: [BenchmarkMetric] = [.wallClock, .throughput, .cpuTotal, .mallocCountTotal, .peakMemoryResident]
+
+    for (events, label, seed) in [(10_000_000, "10M", UInt64(10)), (1_000_000, "1M", UInt64(1))] {
+        let config = Benchmark.Configuration(metrics: timing, warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10)
+
+        // Target (10M): ≤ 0.5 s. open() as a restarted writer would call it;
+        // the index load it starts is awaited outside the measurement.
+        let openOnly = SetupBox<String>()
+        Benchmark("Reopen \(label)-event log: open() returns", configuration: config) { benchmark in
+            benchmark.startMeasurement()
+            let log = try EventLog.open(at: openOnly.unwrapped)
+            benchmark.stopMeasurement()
+            precondition(log.head.value == UInt64(events), "reopened log has \(log.head) events")
+            log.waitUntilIndexed()
+            log.close()
+        } setup: {
+            openOnly.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
+        }
+
+        // open() plus the background index load: when the log can append.
+        let openIndexed = SetupBox<String>()
+        Benchmark("Reopen \(label)-event log: open() + indexes loaded", configuration: config) { benchmark in
+            benchmark.startMeasurement()
+            let log = try EventLog.open(at: openIndexed.unwrapped)
+            log.waitUntilIndexed()
+            benchmark.stopMeasurement()
+            precondition(log.head.value == UInt64(events), "reopened log has \(log.head) events")
+            log.close()
+        } setup: {
+            openIndexed.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
+        }
+
+        // Baseline: read(2) the bytes a reopen reads — every sealed
+        // segment's .idx file and the whole active (last) segment — and fold
+        // them once.
+        let rawFiles = SetupBox<String>()
+        Benchmark("Baseline: read() .idx files + active segment (\(label) log)", configuration: config) { benchmark in
+            let dir = rawFiles.unwrapped
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            defer { buffer.deallocate() }
+            let names = listDirectory(dir)
+            let segments = names.filter { $0.hasSuffix(LogFormat.segmentSuffix) }.sorted()
+            let files = names.filter { $0.hasSuffix(LogFormat.indexSuffix) }.sorted() + segments.suffix(1)
+            var fold: UInt64 = 0
+            benchmark.startMeasurement()
+            for name in files {
+                readFile(dir + "/" + name, chunk: buffer) { fold ^= foldBytes($0) }
+            }
+            benchmark.stopMeasurement()
+            blackHole(fold)
+        } setup: {
+            let dir = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
+            let names = listDirectory(dir)
+            note("\(label) log: \(names.filter { $0.hasSuffix(LogFormat.segmentSuffix) }.count) segments, "
+                 + "\(directoryBytes(dir, suffixes: [LogFormat.segmentSuffix])) segment bytes, "
+                 + "\(directoryBytes(dir, suffixes: [LogFormat.indexSuffix])) index bytes")
+            rawFiles.value = dir
+        }
+    }
+}

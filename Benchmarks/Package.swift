@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+// Chronik's benchmarks, on ordo-one/package-benchmark. A package of its own
+// so that the main package's `swift build` / `swift test` never resolve or
+// build the benchmark dependency. Run from this directory:
+//   swift package --allow-writing-to-package-directory benchmark
+// (README.md has the details.)
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+/// A benchmark executable: Benchmarks/<name>/<name>.swift, found and run
+/// by the benchmark plugin.
+func benchmarkTarget(_ name: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            "ChronikBenchSupport",
+            .product(name: "ChronikLog", package: "Chronik"),
+            .product(name: "Benchmark", package: "benchmark"),
+        ],
+        path: "Benchmarks/\(name)",
+        swiftSettings: strict,
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
+
+let package = Package(
+    name: "ChronikBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Chronik", path: ".."),
+        // Naming the MallocInterposer trait keeps malloc counting
+        // (mallocCountTotal) and, by replacing the default traits, leaves out
+        // the RuntimeInterposer trait and its swift-runtime-interposer
+        // dependency (Linux, Swift 6.3), which is not available here.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // Event generator, raw-disk baselines, scratch and cached logs.
+        .target(
+            name: "ChronikBenchSupport",
+            dependencies: [.product(name: "ChronikLog", package: "Chronik")],
+            swiftSettings: strict
+        ),
+        benchmarkTarget("AppendBenchmarks"),
+        benchmarkTarget("ReadBenchmarks"),
+        benchmarkTarget("ReopenBenchmarks"),
+    ]
+)
