@@ -85,24 +85,35 @@ func chainHash(ofBatch batch: UnsafeRawBufferPointer) -> ChainHash {
     return ChainHash(bytes: Array(digest))
 }
 
-/// Encodes batches into a reused buffer. Not thread-safe: the writer owns one.
-struct BatchEncoder {
-    private var raw: [UInt8] = []
-    private var compressed: [UInt8] = []
+/// A batch's payload, encoded and (when it pays) compressed. It depends on
+/// neither position nor stream version, so the appending task builds it
+/// before queueing, and LZ4 runs on the callers' cores in parallel instead
+/// of on the single writer thread.
+struct EncodedPayload: Sendable {
+    /// The stored payload: raw, or one LZ4 block.
+    var bytes: [UInt8]
+    var codec: UInt8
+    var rawLength: Int
+    var count: Int
+    var minOccurredAt: Int64
+    var maxOccurredAt: Int64
 
-    /// Appends one encoded batch to `out` and returns its chain hash.
+    /// Bytes the whole batch will take on disk.
+    var batchLength: Int { LogFormat.batchHeaderSize + bytes.count }
+
+    /// Encodes the records of one batch.
     ///
     /// - Precondition: events were validated (sizes, names) by the caller.
-    mutating func encode(
-        stream: String, events: [ProposedEvent], basePosition: UInt64, firstStreamVersion: UInt64,
-        recordedAt: Timestamp, previousHash: ChainHash, compression: Compression, into out: inout [UInt8]
-    ) -> ChainHash {
+    init(stream: String, events: [ProposedEvent], compression: Compression) {
         var minOcc = Int64.max, maxOcc = Int64.min
+        var rawSize = varintSize(UInt64(stream.utf8.count)) + stream.utf8.count
         for e in events {
             minOcc = min(minOcc, e.occurredAt.microseconds)
             maxOcc = max(maxOcc, e.occurredAt.microseconds)
+            rawSize += e.encodedSize
         }
-        raw.removeAll(keepingCapacity: true)
+        var raw: [UInt8] = []
+        raw.reserveCapacity(rawSize)
         raw.appendVarint(UInt64(stream.utf8.count))
         raw.append(contentsOf: stream.utf8)
         for e in events {
@@ -116,46 +127,56 @@ struct BatchEncoder {
             raw.appendVarint(UInt64(e.data.count))
             raw.append(contentsOf: e.data)
         }
-        var codec = LogFormat.codecNone
+        rawLength = raw.count
+        count = events.count
+        minOccurredAt = minOcc
+        maxOccurredAt = maxOcc
+        codec = LogFormat.codecNone
+        bytes = raw
         if compression == .lz4, raw.count >= 64 {
             let bound = Int(LZ4_compressBound(Int32(raw.count)))
-            if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
-            let n = raw.withUnsafeBytes { src in
-                compressed.withUnsafeMutableBytes { dst in
+            var n: Int32 = 0
+            let compressed = [UInt8](unsafeUninitializedCapacity: bound) { dst, initialized in
+                n = raw.withUnsafeBytes { src in
                     LZ4_compress_default(
                         src.baseAddress!.assumingMemoryBound(to: CChar.self),
-                        dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(dst.count))
+                        UnsafeMutableRawPointer(dst.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(bound))
                 }
+                initialized = max(0, Int(n))
             }
             // Keep the compressed form only when it saves at least 1/8.
             if n > 0 && Int(n) < raw.count - raw.count / 8 {
                 codec = LogFormat.codecLZ4
-                compressedCount = Int(n)
+                bytes = compressed
             }
         }
-        let payloadCount = codec == LogFormat.codecLZ4 ? compressedCount : raw.count
+    }
+}
+
+enum BatchEncoder {
+    /// Appends one batch (header + payload) to `out` and returns its chain hash.
+    static func append(
+        _ payload: EncodedPayload, basePosition: UInt64, firstStreamVersion: UInt64,
+        recordedAt: Timestamp, previousHash: ChainHash, into out: inout [UInt8]
+    ) -> ChainHash {
         let start = out.count
-        let length = LogFormat.batchHeaderSize + payloadCount
+        let length = payload.batchLength
         out.reserveCapacity(start + length)
         out.appendLE(LogFormat.batchMagic)
         out.appendLE(UInt32(length))
         out.appendLE(UInt32(0))  // crc, filled below
         out.append(UInt8(LogFormat.version))
-        out.append(codec)
+        out.append(payload.codec)
         out.appendLE(UInt16(0))
         out.appendLE(basePosition)
-        out.appendLE(UInt32(events.count))
-        out.appendLE(UInt32(raw.count))
+        out.appendLE(UInt32(payload.count))
+        out.appendLE(UInt32(payload.rawLength))
         out.appendLE(recordedAt.microseconds)
-        out.appendLE(minOcc)
-        out.appendLE(maxOcc)
+        out.appendLE(payload.minOccurredAt)
+        out.appendLE(payload.maxOccurredAt)
         out.appendLE(firstStreamVersion)
         out.append(contentsOf: previousHash.bytes)
-        if codec == LogFormat.codecLZ4 {
-            out.append(contentsOf: compressed[0..<compressedCount])
-        } else {
-            out.append(contentsOf: raw)
-        }
+        out.append(contentsOf: payload.bytes)
         let (crc, hash) = out.withUnsafeBytes { all in
             let batch = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
             return (batchChecksum(batch), chainHash(ofBatch: batch))
@@ -164,7 +185,14 @@ struct BatchEncoder {
         return hash
     }
 
-    private var compressedCount = 0
+    /// Encodes and appends one batch in one step (tests, tools).
+    static func encode(
+        stream: String, events: [ProposedEvent], basePosition: UInt64, firstStreamVersion: UInt64,
+        recordedAt: Timestamp, previousHash: ChainHash, compression: Compression, into out: inout [UInt8]
+    ) -> ChainHash {
+        append(EncodedPayload(stream: stream, events: events, compression: compression), basePosition: basePosition,
+               firstStreamVersion: firstStreamVersion, recordedAt: recordedAt, previousHash: previousHash, into: &out)
+    }
 }
 
 /// One batch read from disk, checksum verified, payload decompressed.
@@ -192,13 +220,17 @@ struct DecodedBatch {
         self.header = header
         let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
         if header.codec == LogFormat.codecLZ4 {
-            var out = [UInt8](repeating: 0, count: header.rawPayloadLength)
-            let n = out.withUnsafeMutableBytes { dst in
-                LZ4_decompress_safe(
+            // No zero-fill: LZ4_decompress_safe writes every byte it reports,
+            // and anything short of the full length is refused below.
+            let expected = header.rawPayloadLength
+            var n: Int32 = 0
+            let out = [UInt8](unsafeUninitializedCapacity: expected) { dst, initialized in
+                n = LZ4_decompress_safe(
                     body.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    dst.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(body.count), Int32(dst.count))
+                    UnsafeMutableRawPointer(dst.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(body.count), Int32(expected))
+                initialized = max(0, Int(n))
             }
-            guard n == Int32(header.rawPayloadLength) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
+            guard n == Int32(expected) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
             payload = out
         } else {
             guard body.count == header.rawPayloadLength else { throw MalformedBytes(reason: "payload length mismatch") }

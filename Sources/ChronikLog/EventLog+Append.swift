@@ -5,6 +5,8 @@ struct AppendRequest: Sendable {
     var stream: String
     var events: [ProposedEvent]
     var expected: ExpectedVersion
+    /// Encoded and compressed by the appending task, before queueing.
+    var payload: EncodedPayload
     var continuation: CheckedContinuation<AppendResult, any Error>
 }
 
@@ -30,8 +32,9 @@ extension EventLog {
     public func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion = .any) async throws -> AppendResult {
         try validate(stream: stream, events: events)
         guard let writer else { throw ChronikLogError(.readOnly, "log opened read-only", path: directory) }
+        let payload = EncodedPayload(stream: stream, events: events, compression: compression)
         return try await withCheckedThrowingContinuation { c in
-            let request = AppendRequest(stream: stream, events: events, expected: expected, continuation: c)
+            let request = AppendRequest(stream: stream, events: events, expected: expected, payload: payload, continuation: c)
             let rejected: ChronikLogError? = state.withLock { s in
                 if s.closed { return ChronikLogError(.closed, "log is closed", path: directory) }
                 if let p = s.poisoned { return p }
@@ -61,8 +64,7 @@ extension EventLog {
         guard events.count <= LogFormat.maxEventsPerBatch else {
             throw ChronikLogError(.invalidBatch, "a batch holds at most \(LogFormat.maxEventsPerBatch) events, got \(events.count)")
         }
-        var seen = Set<EventID>()
-        seen.reserveCapacity(events.count)
+        var seen = EventIDTable(minimumCapacity: events.count)
         var total = 0
         for (i, e) in events.enumerated() {
             let t = e.type.utf8.count
@@ -73,7 +75,7 @@ extension EventLog {
             guard size <= options.maxEventBytes else {
                 throw ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes encoded, at most \(options.maxEventBytes) allowed")
             }
-            guard seen.insert(e.id).inserted else {
+            guard seen.insert(e.id, position: UInt64(i)) == nil else {
                 throw ChronikLogError(.duplicateEventId, "event id \(e.id) appears twice in one batch")
             }
             total += size
@@ -101,7 +103,6 @@ final class Writer: @unchecked Sendable {
     var activeBatches: [BatchEntry]
     var activeIDs: [EventID]
     var buffer: [UInt8] = []
-    var encoder = BatchEncoder()
     var lastSync = ContinuousClock.now
     var syncScheduled = false
     /// Bytes written past the last fdatasync (interval and none modes).
@@ -120,6 +121,20 @@ final class Writer: @unchecked Sendable {
     }
 
     /// A batch staged in this flush.
+    /// Ids staged in the current flush (reused between flushes).
+    var stagedIDs = EventIDTable()
+
+    /// The request and event index of a position staged in this flush.
+    func stagedRequest(containing position: UInt64, _ staged: [Staged]) -> (Int, Int) {
+        // Staged batches are in position order.
+        var lo = 0, hi = staged.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if staged[mid].base <= position { lo = mid } else { hi = mid - 1 }
+        }
+        return (staged[lo].request, Int(position - staged[lo].base))
+    }
+
     struct Staged {
         var request: Int
         var segment: Segment
@@ -152,7 +167,8 @@ final class Writer: @unchecked Sendable {
         }
         var outcomes = [Outcome](repeating: .pending, count: requests.count)
         var staged: [Staged] = []
-        var stagedIDs: [EventID: (position: UInt64, request: Int, index: Int)] = [:]
+        stagedIDs.removeAll()
+        stagedIDs.reserve(requests.reduce(0) { $0 + $1.events.count })
         var stagedVersions: [String: UInt64] = [:]
         var position = head0
         var hash = hash0
@@ -167,13 +183,13 @@ final class Writer: @unchecked Sendable {
         do {
             for (ri, req) in requests.enumerated() {
                 // Idempotency: ids already in the log (or staged) decide first.
-                let known: [UInt64?] = log.state.withLock { s in req.events.map { s.ids[$0.id] } }
+                let known: [UInt64?] = log.state.withLock { s in req.events.map { s.ids.position(of: $0.id) } }
                 var prior = [UInt64?](repeating: nil, count: req.events.count)
                 var priorStaged = [(Int, Int)?](repeating: nil, count: req.events.count)
                 for (i, e) in req.events.enumerated() {
-                    if let k = known[i] { prior[i] = k } else if let st = stagedIDs[e.id] {
-                        prior[i] = st.position
-                        priorStaged[i] = (st.request, st.index)
+                    if let k = known[i] { prior[i] = k } else if let p = stagedIDs.position(of: e.id) {
+                        prior[i] = p
+                        priorStaged[i] = stagedRequest(containing: p, staged)
                     }
                 }
                 let priorCount = prior.lazy.filter { $0 != nil }.count
@@ -189,7 +205,7 @@ final class Writer: @unchecked Sendable {
                 }
                 let firstVersion = current.map { $0 + 1 } ?? 0
                 // Roll the segment when this batch would overflow it.
-                let estimate = LogFormat.batchHeaderSize + req.events.reduce(req.stream.utf8.count + 10) { $0 + $1.encodedSize }
+                let estimate = req.payload.batchLength
                 let activeHasData = bufferStart + Int64(buffer.count) > Int64(LogFormat.segmentHeaderSize)
                 if activeHasData && bufferStart + Int64(buffer.count) + Int64(estimate) > Int64(options.segmentSizeBytes) {
                     try writeBuffer(at: bufferStart)
@@ -198,15 +214,15 @@ final class Writer: @unchecked Sendable {
                     buffer.removeAll(keepingCapacity: true)
                 }
                 let offset = bufferStart + Int64(buffer.count)
-                let newHash = encoder.encode(stream: req.stream, events: req.events, basePosition: position, firstStreamVersion: firstVersion,
-                                             recordedAt: recordedAt, previousHash: hash, compression: compression, into: &buffer)
+                let newHash = BatchEncoder.append(req.payload, basePosition: position, firstStreamVersion: firstVersion,
+                                                  recordedAt: recordedAt, previousHash: hash, into: &buffer)
                 staged.append(Staged(request: ri, segment: active, offset: offset, end: bufferStart + Int64(buffer.count),
                                      base: position, count: UInt32(req.events.count),
                                      firstVersion: firstVersion, hash: newHash))
                 activeBatches.append(BatchEntry(offset: offset, basePosition: position, count: UInt32(req.events.count),
                                                 stream: req.stream, firstStreamVersion: firstVersion))
                 for (i, e) in req.events.enumerated() {
-                    stagedIDs[e.id] = (position + UInt64(i), ri, i)
+                    stagedIDs.insert(e.id, position: position + UInt64(i))
                     activeIDs.append(e.id)
                 }
                 stagedVersions[req.stream] = firstVersion + UInt64(req.events.count) - 1
@@ -456,7 +472,7 @@ final class Writer: @unchecked Sendable {
             for s in staged {
                 let req = requests[s.request]
                 st.streams[req.stream, default: StreamEntry()].add(firstVersion: s.firstVersion, firstPosition: s.base, count: s.count)
-                for (i, e) in req.events.enumerated() { st.ids[e.id] = s.base + UInt64(i) }
+                for (i, e) in req.events.enumerated() { st.ids.insert(e.id, position: s.base + UInt64(i)) }
             }
             st.head = head
             st.lastHash = hash

@@ -87,12 +87,12 @@ public final class EventCursor {
 
     private func nextForward(_ position: UInt64) throws -> RecordedEvent? {
         while true {
-            if var batch = current {
+            if current != nil {
                 let e: RecordedEvent?
-                do { e = try batch.nextRecord() } catch {
+                // Decoded in place: copying the batch out and back per event costs.
+                do { e = try current!.nextRecord() } catch {
                     throw ChronikLogError.corrupt("record does not decode: \(reason(error))", path: segments[segmentIndex].path, offset: -1)
                 }
-                current = batch
                 if let e {
                     if e.position.value < position { continue }
                     return e

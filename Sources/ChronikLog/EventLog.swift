@@ -77,7 +77,7 @@ public final class EventLog: Sendable {
         var lastHash: ChainHash
         /// Stream and id indexes: complete only once `indexGate` is open.
         var streams: [String: StreamEntry] = [:]
-        var ids: [EventID: UInt64] = [:]
+        var ids = EventIDTable()
         var poisoned: ChronikLogError?
         var closed = false
         var pending: [AppendRequest] = []
@@ -115,8 +115,7 @@ public final class EventLog: Sendable {
         }
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             var streams: [String: StreamEntry] = [:]
-            var ids: [EventID: UInt64] = [:]
-            ids.reserveCapacity(total)
+            var ids = EventIDTable(minimumCapacity: total)
             for seg in segments {
                 var batchIndex = 0
                 var inBatch: UInt32 = 0
@@ -126,7 +125,7 @@ public final class EventLog: Sendable {
                 seg.ids.forEach { _, id in
                     let b = seg.batches[batchIndex]
                     // Log order decides: a repeated id keeps its first position.
-                    if ids[id] == nil { ids[id] = b.basePosition + UInt64(inBatch) }
+                    ids.insert(id, position: b.basePosition + UInt64(inBatch))
                     inBatch += 1
                     if inBatch == b.count { batchIndex += 1; inBatch = 0 }
                 }
