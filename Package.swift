@@ -47,6 +47,7 @@ let package = Package(
             name: "chronik",
             dependencies: [
                 "ChronikLog",
+                "ChronikCommerce",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

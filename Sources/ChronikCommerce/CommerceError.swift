@@ -64,6 +64,40 @@ public struct CommerceError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let unsupportedSchemaVersion = Code("unsupportedSchemaVersion")
         /// Stored data with an old schema version and no upcaster for it.
         public static let missingUpcaster = Code("missingUpcaster")
+
+        // Commerce invariants, refused by `CommerceStore` (docs/COMMANDS.md).
+
+        /// A reservation above available, or a transfer or negative
+        /// adjustment that would take reserved or missing units.
+        public static let insufficientStock = Code("insufficientStock")
+        /// A release above what the order holds reserved in that warehouse.
+        public static let overRelease = Code("overRelease")
+        /// A shipment above what the order holds reserved in that warehouse.
+        public static let overShipment = Code("overShipment")
+        /// A capture of a paymentId that was never authorized.
+        public static let captureWithoutAuthorization = Code("captureWithoutAuthorization")
+        /// Σ captured would pass Σ authorized for a paymentId.
+        public static let overCapture = Code("overCapture")
+        /// A refund of a paymentId with nothing captured.
+        public static let refundWithoutCapture = Code("refundWithoutCapture")
+        /// Σ refunded would pass Σ captured for a paymentId.
+        public static let overRefund = Code("overRefund")
+        /// `OrderShipped` for a cancelled order.
+        public static let orderCancelled = Code("orderCancelled")
+        /// `OrderCancelled` once anything of the order has shipped.
+        public static let orderAlreadyShipped = Code("orderAlreadyShipped")
+        /// An order event other than `OrderPlaced` for an order not placed.
+        public static let orderNotFound = Code("orderNotFound")
+        /// `OrderPlaced` on an order stream that already exists.
+        public static let orderExists = Code("orderExists")
+        /// An event for a customer id after its `CustomerForgotten`.
+        public static let customerForgotten = Code("customerForgotten")
+        /// Optimistic concurrency lost every bounded retry.
+        public static let concurrencyConflict = Code("concurrencyConflict")
+        /// An input line longer than the import's limit.
+        public static let lineTooLong = Code("lineTooLong")
+        /// The log refused the append (its `ChronikLogError` in the message).
+        public static let appendFailed = Code("appendFailed")
     }
 
     public var code: Code

@@ -152,28 +152,33 @@ public enum CommerceEventType: String, CaseIterable, Hashable, Sendable {
 }
 
 /// A decoded event: one case per type of EVENTS.md, or `.unknown`.
+///
+/// The cases whose payload is larger than 56 bytes are `indirect`, which
+/// keeps the enum at the size of the common small events (stock moves,
+/// page views, captures) instead of OrderPlaced's 266 bytes: every decode
+/// returns, and every array of events stores, one value of this size.
 public enum CommerceEvent: Hashable, Sendable {
-    case productCreated(ProductCreated)
-    case productUpdated(ProductUpdated)
-    case variantAdded(VariantAdded)
+    indirect case productCreated(ProductCreated)
+    indirect case productUpdated(ProductUpdated)
+    indirect case variantAdded(VariantAdded)
     case priceChanged(PriceChanged)
     case productDiscontinued(ProductDiscontinued)
-    case customerRegistered(CustomerRegistered)
-    case customerUpdated(CustomerUpdated)
-    case addressChanged(AddressChanged)
+    indirect case customerRegistered(CustomerRegistered)
+    indirect case customerUpdated(CustomerUpdated)
+    indirect case addressChanged(AddressChanged)
     case consentChanged(ConsentChanged)
-    case paymentMethodAdded(PaymentMethodAdded)
-    case supportInteraction(SupportInteraction)
+    indirect case paymentMethodAdded(PaymentMethodAdded)
+    indirect case supportInteraction(SupportInteraction)
     case customerForgotten(CustomerForgotten)
-    case orderPlaced(OrderPlaced)
-    case paymentAuthorized(PaymentAuthorized)
+    indirect case orderPlaced(OrderPlaced)
+    indirect case paymentAuthorized(PaymentAuthorized)
     case paymentCaptured(PaymentCaptured)
     case paymentFailed(PaymentFailed)
-    case orderShipped(OrderShipped)
+    indirect case orderShipped(OrderShipped)
     case orderDelivered(OrderDelivered)
     case orderCancelled(OrderCancelled)
-    case refundIssued(RefundIssued)
-    case returnReceived(ReturnReceived)
+    indirect case refundIssued(RefundIssued)
+    indirect case returnReceived(ReturnReceived)
     case stockReceived(StockReceived)
     case stockReserved(StockReserved)
     case stockReleased(StockReleased)
@@ -183,14 +188,14 @@ public enum CommerceEvent: Hashable, Sendable {
     case stockTransferred(StockTransferred)
     case reorderPointSet(ReorderPointSet)
     case supplierRegistered(SupplierRegistered)
-    case purchaseOrderPlaced(PurchaseOrderPlaced)
+    indirect case purchaseOrderPlaced(PurchaseOrderPlaced)
     case purchaseOrderReceived(PurchaseOrderReceived)
-    case sessionStarted(SessionStarted)
+    indirect case sessionStarted(SessionStarted)
     case pageViewed(PageViewed)
     case productViewed(ProductViewed)
     case searchPerformed(SearchPerformed)
     case cartItemAdded(CartItemAdded)
-    case campaignLaunched(CampaignLaunched)
+    indirect case campaignLaunched(CampaignLaunched)
     case settingChanged(SettingChanged)
     /// A type this code does not know: its data as stored (the compact
     /// JSON of its import), untouched.

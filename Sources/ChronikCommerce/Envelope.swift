@@ -98,6 +98,23 @@ public struct CommerceEnvelope: Hashable, Sendable {
     }
 
     static func parse(value: JSONValue) throws(CommerceError) -> CommerceEnvelope {
+        try parseNotingID(value: value).envelope
+    }
+
+    /// Parses one line; `idWasGiven` is false when the id was generated
+    /// (such an id cannot be in the log: import skips the lookup).
+    static func parseNotingID(line: some Collection<UInt8>, lineNumber: Int? = nil) throws(CommerceError)
+        -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
+        do throws(CommerceError) {
+            return try parseNotingID(value: JSONValue.parse(line))
+        } catch {
+            var e = error
+            e.line = lineNumber
+            throw e
+        }
+    }
+
+    static func parseNotingID(value: JSONValue) throws(CommerceError) -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
         guard case .object(let members) = value else {
             throw CommerceError(.invalidJSON, "a line must be a JSON object, got \(value.kindName)")
         }
@@ -162,8 +179,8 @@ public struct CommerceEnvelope: Hashable, Sendable {
             return (m.key, s)
         }
         // An unknown type without `time` gets the engine's default: now.
-        return try CommerceEnvelope(event, id: id ?? .random(), time: time ?? .now(), meta: metaPairs,
-                                    stream: stream, expectedVersion: expected)
+        return (try CommerceEnvelope(event, id: id ?? EventIDGenerator.next(), time: time ?? .now(), meta: metaPairs,
+                                     stream: stream, expectedVersion: expected), id != nil)
     }
 
     static func envelopeString(_ name: StaticString, _ v: JSONValue) throws(CommerceError) -> String {

@@ -38,8 +38,10 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the log as its single writer, creating it when absent.
     func openForWriting(_ creation: CreationOptions, maxEventBytes: Int = LogFormat.defaultMaxEventBytes,
-                        directory dir: String? = nil, defaultSegmentSize: ByteSize = CreationOptions.defaultSegmentSize) throws -> EventLog {
+                        directory dir: String? = nil, defaultSegmentSize: ByteSize = CreationOptions.defaultSegmentSize,
+                        durability: Durability = .fsync) throws -> EventLog {
         var options = LogOptions()
+        options.durability = durability
         options.segmentSizeBytes = (creation.segmentSize ?? defaultSegmentSize).bytes
         options.compression = creation.compression?.value ?? .lz4
         options.maxEventBytes = maxEventBytes

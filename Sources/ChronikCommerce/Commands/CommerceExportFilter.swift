@@ -1,0 +1,89 @@
+// `chronik export`: which recorded events an export writes.
+
+/// A filter over recorded events: every condition given must hold.
+public struct ExportFilter: Sendable {
+    /// One end of a range: a global position or an event time.
+    public enum Bound: Hashable, Sendable {
+        case position(UInt64)
+        /// Compared with the event's `time` (occurredAt), not recordedAt.
+        case time(Timestamp)
+
+        /// An integer is a position, anything else must be RFC 3339.
+        public init?(argument: String) {
+            if let n = UInt64(argument) { self = .position(n) } else if let t = Timestamp(rfc3339: argument) {
+                self = .time(t)
+            } else { return nil }
+        }
+    }
+
+    /// Only these streams; nil: all.
+    public var streams: Set<String>?
+    /// Only these types; nil: all.
+    public var types: Set<String>?
+    /// Inclusive lower bound.
+    public var from: Bound?
+    /// Inclusive upper bound.
+    public var to: Bound?
+
+    public init(streams: Set<String>? = nil, types: Set<String>? = nil, from: Bound? = nil, to: Bound? = nil) {
+        self.streams = streams
+        self.types = types
+        self.from = from
+        self.to = to
+    }
+
+    public func matches(_ e: RecordedEvent) -> Bool {
+        if let streams, !streams.contains(e.stream) { return false }
+        if let types, !types.contains(e.type) { return false }
+        switch from {
+        case .position(let p)?: if e.position.value < p { return false }
+        case .time(let t)?: if e.occurredAt < t { return false }
+        case nil: break
+        }
+        switch to {
+        case .position(let p)?: if e.position.value > p { return false }
+        case .time(let t)?: if e.occurredAt > t { return false }
+        case nil: break
+        }
+        return true
+    }
+
+    /// Writes the export line of every matching event of `log`, in log
+    /// order, each followed by a newline, to `sink` in chunks of about
+    /// 64 KiB.
+    ///
+    /// - Returns: the number of events written.
+    /// - Throws: `CommerceError` for an event that does not decode; errors
+    ///   of the log's reader.
+    @discardableResult
+    public func export(_ log: EventLog, to sink: ([UInt8]) throws -> Void) throws -> Int {
+        var w = JSONWriter(capacity: 1 << 17)
+        var count = 0
+        let start: Position? = if case .position(let p)? = from { Position(p) } else { nil }
+        func emit(_ e: RecordedEvent) throws {
+            guard matches(e) else { return }
+            try CommerceExport.write(e, to: &w, upcasters: .standard)
+            w.byte(0x0A)
+            count += 1
+            if w.bytes.count >= 1 << 16 {
+                try sink(w.bytes)
+                w.bytes.removeAll(keepingCapacity: true)
+            }
+        }
+        if let streams, streams.count == 1, let only = streams.first {
+            let cursor = log.read(stream: only)
+            while let e = try cursor.next() {
+                if case .position(let p)? = to, e.position.value > p { break }
+                try emit(e)
+            }
+        } else {
+            let cursor = log.readAll(from: start)
+            while let e = try cursor.next() {
+                if case .position(let p)? = to, e.position.value > p { break }
+                try emit(e)
+            }
+        }
+        if !w.bytes.isEmpty { try sink(w.bytes) }
+        return count
+    }
+}

@@ -1,0 +1,176 @@
+// The commerce API: appends that keep the invariants of EVENTS.md.
+//
+// Read the stream's state, decide, append conditional on the version that
+// was read; when another appender got there first (`wrongExpectedVersion`),
+// read what it wrote and decide again. Per-stream optimistic concurrency is
+// what makes "concurrent appenders cannot oversell" true without a lock
+// that spans processes. docs/COMMANDS.md has the rules and their errors.
+
+import Synchronization
+
+/// Appends commerce events through the guards of EVENTS.md's "Commerce
+/// invariants", retrying on concurrent appends.
+///
+/// Folded stream states are cached with their version, so a retry or the
+/// next command on a stream folds only the events appended since (a
+/// million-event import never re-reads a stream). Any number of stores may
+/// share one log, and any number of tasks one store.
+public final class CommerceStore: Sendable {
+    /// The log appended to.
+    public let log: EventLog
+    /// How many times an append is decided again after losing a race.
+    public let maxRetries: Int
+
+    private struct Cached: Sendable {
+        var state: StreamState
+        /// The version of the last folded event; nil: no event yet.
+        var version: UInt64?
+    }
+
+    private let cache = Mutex<[String: Cached]>([:])
+
+    /// - Parameter maxRetries: bounded, so that a hot stream turns into an
+    ///   error (`concurrencyConflict`) instead of a livelock; 16 covers far
+    ///   more contention than one stream sees in practice.
+    public init(log: EventLog, maxRetries: Int = 16) {
+        precondition(maxRetries >= 0)
+        self.log = log
+        self.maxRetries = maxRetries
+    }
+
+    /// Validates `event`, checks the invariants and appends it to its
+    /// derived stream.
+    ///
+    /// - Throws: `CommerceError` (a value rule or an invariant, naming the
+    ///   field; `concurrencyConflict` after `maxRetries` lost races), or a
+    ///   `ChronikLogError` from the log. Nothing is written on any error.
+    @discardableResult
+    public func append(_ event: CommerceEvent, id: EventID = .random(), time: Timestamp = .now(),
+                       meta: [(key: String, value: String)] = [], stream: String? = nil) async throws -> AppendResult {
+        try await append([CommerceEnvelope(event, id: id, time: time, meta: meta, stream: stream)])
+    }
+
+    /// Appends validated events of one stream as one atomic batch, checked
+    /// as a whole: each event against the state the ones before it leave.
+    ///
+    /// An `expectedVersion` on the first envelope is honoured; the others'
+    /// are ignored (the batch is one append). A batch whose ids are all in
+    /// the log already is an idempotent retry: the log compares contents.
+    ///
+    /// - Throws: as `append(_:id:time:meta:stream:)`; `invalidStream` when
+    ///   the envelopes are not all of one stream.
+    @discardableResult
+    public func append(_ envelopes: [CommerceEnvelope]) async throws -> AppendResult {
+        guard let first = envelopes.first else {
+            throw CommerceError(.invalidStream, "an append needs at least one event")
+        }
+        let stream = first.stream
+        guard envelopes.allSatisfy({ $0.stream == stream }) else {
+            throw CommerceError(.invalidStream, field: "stream", "one append takes events of one stream")
+        }
+        let proposed = envelopes.map(\.proposed)
+        let known = proposed.filter { log.position(ofEventID: $0.id) != nil }.count
+        if known == proposed.count {
+            // An idempotent retry: decided (and checked) when first written.
+            return try await log.append(to: stream, proposed, expected: .any)
+        }
+        if known > 0 {
+            throw CommerceError(.appendFailed, field: "id",
+                                "\(known) of \(proposed.count) event ids are already in the log: a retry must resend the same batch")
+        }
+
+        var attempt = 0
+        while true {
+            let current = try state(of: stream)
+            // The forgotten-customer rule reaches across streams. It is
+            // checked, not locked: a CustomerForgotten appended between this
+            // read and the append below is not seen (docs/COMMANDS.md).
+            for e in envelopes {
+                if let ref = e.event.customerReference, ref.stream != stream,
+                   case .customer(let c) = try state(of: ref.stream).state {
+                    try c.check(customerId: ref.customerId, field: "data.customerId")
+                }
+            }
+            let next = try Self.decide(envelopes, on: current.state, version: current.version)
+            let expected: ExpectedVersion
+            if case .unguarded = current.state {
+                // No invariant reads an unguarded stream: the log checks
+                // what the caller asked for, nothing more.
+                expected = first.expectedVersion
+            } else {
+                // A guarded stream is always pinned to the version decided
+                // on; what the caller asked for is checked here first.
+                try Self.check(first.expectedVersion, stream: stream, actual: current.version)
+                expected = current.version.map { .exact($0) } ?? .noStream
+            }
+            do {
+                let result = try await log.append(to: stream, proposed, expected: expected)
+                if !result.wasDuplicate {
+                    remember(stream, Cached(state: next, version: result.lastVersion.value))
+                }
+                return result
+            } catch let error as ChronikLogError where error.code == .wrongExpectedVersion {
+                if case .unguarded = current.state { throw error }
+                attempt += 1
+                guard attempt <= maxRetries else {
+                    throw CommerceError(.concurrencyConflict, field: "stream",
+                                        "stream \(stream) changed under \(maxRetries + 1) attempts in a row; try again")
+                }
+            }
+        }
+    }
+
+    /// Throws the log's `wrongExpectedVersion` when `asked` does not hold.
+    static func check(_ asked: ExpectedVersion, stream: String, actual: UInt64?) throws {
+        let holds = switch asked {
+        case .any: true
+        case .noStream: actual == nil
+        case .exists: actual != nil
+        case .exact(let v): actual == v
+        }
+        guard !holds else { return }
+        var e = ChronikLogError(.wrongExpectedVersion,
+                                "stream \(stream): expected \(asked), actual \(actual.map(String.init) ?? "noStream")")
+        e.stream = stream
+        e.expectedVersion = asked
+        e.actualVersion = .some(actual)
+        throw e
+    }
+
+    /// Checks `envelopes` in order against `state`; the state after them.
+    static func decide(_ envelopes: [CommerceEnvelope], on state: StreamState, version: UInt64?) throws(CommerceError) -> StreamState {
+        var s = state
+        var exists = version != nil
+        for e in envelopes {
+            try s.check(e.event, streamExists: exists)
+            s.apply(e.event)
+            exists = true
+        }
+        return s
+    }
+
+    /// The folded state of `stream` as the log holds it now.
+    ///
+    /// - Complexity: O(events appended to the stream since the last call).
+    public func state(of stream: String) throws -> (state: StreamState, version: UInt64?) {
+        var c = cache.withLock { $0[stream] } ?? Cached(state: StreamState(emptyFor: stream), version: nil)
+        if case .unguarded = c.state { return (c.state, log.lastVersion(of: stream)?.value) }
+        guard log.lastVersion(of: stream)?.value != c.version else { return (c.state, c.version) }
+        let from = c.version.map { StreamVersion($0 + 1) }
+        let cursor = log.read(stream: stream, from: from)
+        while let e = try cursor.next() {
+            c.state.apply(try CommerceEvent.decode(type: e.type, data: e.data))
+            c.version = e.version.value
+        }
+        remember(stream, c)
+        return (c.state, c.version)
+    }
+
+    /// Caches `c` unless another task cached a newer state meanwhile.
+    private func remember(_ stream: String, _ c: Cached) {
+        cache.withLock { all in
+            if let old = all[stream]?.version, (c.version.map { $0 <= old } ?? true) { return }
+            all[stream] = c
+        }
+    }
+}

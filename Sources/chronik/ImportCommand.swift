@@ -1,0 +1,152 @@
+import ArgumentParser
+import ChronikCommerce
+import ChronikLog
+import Foundation
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate commerce events (JSON Lines) and append them through the guards of EVENTS.md.",
+        discussion: """
+            One event per line, as EVENTS.md describes the envelope:
+
+              {"type":"StockReceived","time":"2024-05-01T10:00:00Z","data":{"sku":"s-1","warehouseId":"w","qty":5}}
+
+            Two passes. The first parses and validates every line and checks \
+            the commerce invariants (stock, payments, orders, forgotten \
+            customers) against the log and the lines before it, without \
+            writing. The second appends, consecutive lines of a stream as one \
+            batch.
+
+            By default a file with any bad line writes nothing: every bad \
+            line is listed on stderr with its number and reason. With \
+            --skip-invalid the good lines are appended and the bad ones \
+            reported; a line refused by a guard is skipped and the lines \
+            after it are checked without it.
+
+            A line longer than --max-line-bytes (default: the maximum event, \
+            4 MiB, plus 1 MiB of envelope) is refused with its number without \
+            being read into memory.
+
+            Appends are synced to disk at least every second and once more \
+            before the summary: when import reports, all of it is durable.
+
+            Exit status: 0 imported (with --skip-invalid: even when lines \
+            were refused), 1 bad lines (nothing imported) or failure, 64 \
+            usage error.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var creation: CreationOptions
+
+    @Argument(help: ArgumentHelp("JSON Lines to import; - reads stdin.", valueName: "file"))
+    var file: String
+
+    @Flag(name: .customLong("skip-invalid"), help: "Append the valid lines and report the rest.")
+    var skipInvalid = false
+
+    @Option(name: .customLong("max-line-bytes"), help: ArgumentHelp(
+        "Refuse a longer line (default: 5M, the maximum event plus envelope).", valueName: "size"))
+    var maxLineBytes = ByteSize(bytes: CommerceImport.Options().maxLineBytes)
+
+    /// At most this many bad lines are listed; all are counted.
+    static let maxListedRejects = 1000
+
+    func validate() throws {
+        guard maxLineBytes.bytes >= 1, maxLineBytes.bytes <= LogFormat.maxEventBytesCeiling + (1 << 20) else {
+            throw ValidationError("--max-line-bytes must be 1...\(LogFormat.maxEventBytesCeiling + (1 << 20))")
+        }
+        if file != "-", !FileManager.default.fileExists(atPath: file) {
+            throw ValidationError("no such input file: \(file)")
+        }
+    }
+
+    func run() async throws {
+        // Two passes need a file; stdin is spooled to a temporary one.
+        var path = file
+        var spooled: String?
+        if file == "-" {
+            let tmp = FileManager.default.temporaryDirectory.path + "/chronik-import-" + UUID().uuidString
+            try spool(to: tmp)
+            spooled = tmp
+            path = tmp
+        }
+        defer { if let spooled { try? FileManager.default.removeItem(atPath: spooled) } }
+
+        let log = try options.openForWriting(creation, durability: .interval(.seconds(1)))
+        defer { log.close() }
+        let store = CommerceStore(log: log)
+        var importOptions = CommerceImport.Options()
+        importOptions.skipInvalid = skipInvalid
+        importOptions.maxLineBytes = maxLineBytes.bytes
+        importOptions.maxRejectsKept = Self.maxListedRejects
+
+        let showProgress = !options.quiet && isatty(STDERR_FILENO) == 1
+        let started = ContinuousClock.now
+        let summary: CommerceImport.Summary
+        do {
+            summary = try await CommerceImport.run(path: path, into: store, options: importOptions,
+                                                   progress: showProgress ? Self.progress : nil)
+        } catch let e as CommerceError {
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            throw CommandFailure(e.description)
+        }
+        log.close() // syncs: the summary promises durability
+        let elapsed = ContinuousClock.now - started
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+
+        for r in summary.rejects { printError(r.description) }
+        if summary.rejectCount > summary.rejects.count {
+            printError("… and \(summary.rejectCount - summary.rejects.count) more bad lines")
+        }
+        let seconds = max(milliseconds(elapsed) / 1000, 1e-9)
+        let rate = Double(summary.appended) / seconds
+        let out = Output()
+        if options.json {
+            var o = JSONObject()
+            o.add("events", summary.appended)
+            o.add("streams", summary.streams)
+            o.add("rejects", summary.rejectCount)
+            o.add("duplicates", summary.duplicates)
+            o.add("lines", summary.lines)
+            o.add("seconds", (seconds * 1000).rounded() / 1000)
+            o.add("eventsPerSecond", Int(rate))
+            o.add("written", summary.wrote)
+            o.add("rejected", .raw("[" + summary.rejects.map(Self.rejectJSON).joined(separator: ",") + "]"))
+            out.line(o.text)
+        } else {
+            var s = "imported \(summary.appended) event\(summary.appended == 1 ? "" : "s") to \(summary.streams) stream\(summary.streams == 1 ? "" : "s") in \(formatDuration(elapsed)) (\(Int(rate)) events/s)"
+            s += "; \(summary.rejectCount) rejected"
+            if summary.duplicates > 0 { s += "; \(summary.duplicates) already in the log (idempotent retry)" }
+            out.line(s)
+        }
+        out.flush()
+        if summary.rejectCount > 0 && !skipInvalid {
+            throw CommandFailure("\(summary.rejectCount) bad line\(summary.rejectCount == 1 ? "" : "s"); nothing was imported")
+        }
+    }
+
+    static func rejectJSON(_ r: CommerceImport.Reject) -> String {
+        var o = JSONObject()
+        o.add("line", r.line)
+        o.add("code", r.error.code.name)
+        o.add("field", r.error.field)
+        o.add("message", r.error.message)
+        return o.text
+    }
+
+    @Sendable static func progress(_ phase: CommerceImport.Phase, _ lines: Int) {
+        let verb = phase == .checking ? "checked" : "appended"
+        FileHandle.standardError.write(Data("\r\u{1B}[Kchronik: \(verb) \(lines) lines…".utf8))
+    }
+
+    private func spool(to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CommandFailure("cannot create a temporary file for stdin: \(path)")
+        }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? out.close() }
+        while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty {
+            try out.write(contentsOf: chunk)
+        }
+    }
+}

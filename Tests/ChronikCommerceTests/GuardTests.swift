@@ -1,0 +1,275 @@
+import Foundation
+import Testing
+@testable import ChronikCommerce
+
+// The commerce invariants of EVENTS.md, each on a crafted history: the
+// refused append throws its code and writes nothing.
+
+/// A fresh log in a temporary directory, removed by `close`.
+final class TempShop {
+    let dir = NSTemporaryDirectory() + "chronik-guards-" + UUID().uuidString
+    let log: EventLog
+    let store: CommerceStore
+
+    init() throws {
+        var options = LogOptions()
+        options.durability = .none
+        log = try EventLog.open(at: dir, options: options)
+        store = CommerceStore(log: log)
+    }
+
+    func close() {
+        log.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    var head: UInt64 { log.head.value }
+
+    /// Appends and expects `code`, and that the log did not grow.
+    func refuses(_ event: CommerceEvent, _ code: CommerceError.Code,
+                 sourceLocation: SourceLocation = #_sourceLocation) async {
+        let before = head
+        do {
+            try await store.append(event)
+            Issue.record("appended; expected \(code)", sourceLocation: sourceLocation)
+        } catch let e as CommerceError {
+            #expect(e.code == code, "\(e)", sourceLocation: sourceLocation)
+            #expect(e.field != nil, "the error names the field", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
+        #expect(head == before, "nothing written", sourceLocation: sourceLocation)
+    }
+}
+
+let berlin = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+
+func placed(_ order: String = "o-1", customer: String = "c-1") -> CommerceEvent {
+    .orderPlaced(OrderPlaced(orderId: order, customerId: customer, lines: [OrderLine(sku: "sku-1", qty: 2, unitPrice: 1000)],
+                             currency: "EUR", shippingAddress: berlin))
+}
+
+func received(_ qty: Int64, wh: String = "wh-1") -> CommerceEvent {
+    .stockReceived(StockReceived(sku: "sku-1", warehouseId: wh, qty: qty))
+}
+
+func reserved(_ qty: Int64, order: String = "o-1", wh: String = "wh-1") -> CommerceEvent {
+    .stockReserved(StockReserved(sku: "sku-1", warehouseId: wh, qty: qty, orderId: order))
+}
+
+func authorized(_ amount: Int64, payment: String = "pay-1") -> CommerceEvent {
+    .paymentAuthorized(PaymentAuthorized(orderId: "o-1", paymentId: payment, amount: amount, method: "card", gateway: "stripe"))
+}
+
+func captured(_ amount: Int64, payment: String = "pay-1") -> CommerceEvent {
+    .paymentCaptured(PaymentCaptured(orderId: "o-1", paymentId: payment, amount: amount))
+}
+
+func shipped(_ order: String = "o-1") -> CommerceEvent {
+    .orderShipped(OrderShipped(orderId: order, shipmentId: "sh-1", warehouseId: "wh-1", carrier: "DHL",
+                               trackingNumber: "T1", lines: [ShipmentLine(sku: "sku-1", qty: 1)]))
+}
+
+@Suite struct GuardTests {
+    @Test func reservationAboveAvailableIsRefused() async throws {
+        // Proves a reservation above onHand − reserved is refused and writes nothing, while one within it passes.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(5))
+        try await shop.store.append(reserved(3, order: "o-a"))
+        await shop.refuses(reserved(3, order: "o-b"), .insufficientStock)
+        try await shop.store.append(reserved(2, order: "o-b"))
+        guard case .stock(let s) = try shop.store.state(of: "stock-sku-1").state else { Issue.record("not stock"); return }
+        #expect(s.available(in: "wh-1") == 0)
+    }
+
+    @Test func releaseAndShipmentAreBoundByTheOrdersReservationInThatWarehouse() async throws {
+        // Proves release and StockShipped may not exceed what that order holds reserved in that warehouse.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(10))
+        try await shop.store.append(received(10, wh: "wh-2"))
+        try await shop.store.append(reserved(2, order: "o-1"))
+        try await shop.store.append(reserved(5, order: "o-2"))
+        await shop.refuses(.stockReleased(StockReleased(sku: "sku-1", warehouseId: "wh-1", qty: 3, orderId: "o-1")), .overRelease)
+        await shop.refuses(.stockShipped(StockShipped(sku: "sku-1", warehouseId: "wh-1", qty: 3, orderId: "o-1")), .overShipment)
+        // Reserved in wh-1, not in wh-2.
+        await shop.refuses(.stockShipped(StockShipped(sku: "sku-1", warehouseId: "wh-2", qty: 1, orderId: "o-1")), .overShipment)
+        try await shop.store.append(.stockShipped(StockShipped(sku: "sku-1", warehouseId: "wh-1", qty: 1, orderId: "o-1")))
+        try await shop.store.append(.stockReleased(StockReleased(sku: "sku-1", warehouseId: "wh-1", qty: 1, orderId: "o-1")))
+        await shop.refuses(.stockReleased(StockReleased(sku: "sku-1", warehouseId: "wh-1", qty: 1, orderId: "o-1")), .overRelease)
+    }
+
+    @Test func transferAndNegativeAdjustmentCannotTakeReservedUnits() async throws {
+        // Proves a transfer or a negative adjustment may only take available units, never reserved or missing ones.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(10))
+        try await shop.store.append(reserved(8))
+        await shop.refuses(.stockTransferred(StockTransferred(sku: "sku-1", fromWarehouseId: "wh-1", toWarehouseId: "wh-2", qty: 3)),
+                           .insufficientStock)
+        await shop.refuses(.stockAdjusted(StockAdjusted(sku: "sku-1", warehouseId: "wh-1", delta: -3, reason: "damage")),
+                           .insufficientStock)
+        await shop.refuses(.stockAdjusted(StockAdjusted(sku: "sku-1", warehouseId: "wh-9", delta: -1, reason: "count")),
+                           .insufficientStock)
+        try await shop.store.append(.stockTransferred(StockTransferred(sku: "sku-1", fromWarehouseId: "wh-1", toWarehouseId: "wh-2", qty: 2)))
+        try await shop.store.append(.stockAdjusted(StockAdjusted(sku: "sku-1", warehouseId: "wh-2", delta: -2, reason: "count")))
+    }
+
+    @Test func captureNeedsAuthorizationAndStaysWithinIt() async throws {
+        // Proves a capture needs an earlier authorization of its paymentId and Σ captured ≤ Σ authorized.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(placed())
+        await shop.refuses(captured(100), .captureWithoutAuthorization)
+        try await shop.store.append(authorized(1000))
+        await shop.refuses(captured(100, payment: "pay-2"), .captureWithoutAuthorization)
+        try await shop.store.append(captured(600))
+        await shop.refuses(captured(401), .overCapture)
+        try await shop.store.append(captured(400))
+    }
+
+    @Test func refundNeedsCapturesAndStaysWithinThem() async throws {
+        // Proves a refund needs captures of its paymentId and Σ refunded ≤ Σ captured.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(placed())
+        try await shop.store.append(authorized(1000))
+        let refund = { (amount: Int64) in
+            CommerceEvent.refundIssued(RefundIssued(orderId: "o-1", refundId: "rf-\(amount)", paymentId: "pay-1", amount: amount, reason: "return"))
+        }
+        await shop.refuses(refund(10), .refundWithoutCapture)
+        try await shop.store.append(captured(500))
+        await shop.refuses(refund(501), .overRefund)
+        try await shop.store.append(refund(500))
+        await shop.refuses(refund(1), .overRefund)
+    }
+
+    @Test func noShipmentOfACancelledOrder() async throws {
+        // Proves OrderShipped after OrderCancelled is refused.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(placed())
+        try await shop.store.append(.orderCancelled(OrderCancelled(orderId: "o-1", reason: "customer")))
+        await shop.refuses(shipped(), .orderCancelled)
+    }
+
+    @Test func noCancellationOnceAnythingShipped() async throws {
+        // Proves OrderCancelled after a shipment is refused.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(placed())
+        try await shop.store.append(shipped())
+        await shop.refuses(.orderCancelled(OrderCancelled(orderId: "o-1", reason: "late")), .orderAlreadyShipped)
+    }
+
+    @Test func nothingAfterCustomerForgotten() async throws {
+        // Proves a forgotten customer id takes no further events: on its stream, OrderPlaced, SessionStarted.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(.customerRegistered(CustomerRegistered(customerId: "c-1", email: "a@example.org", name: "A",
+                                                                            address: berlin, marketingConsent: false)))
+        try await shop.store.append(placed("o-1"))
+        try await shop.store.append(.customerForgotten(CustomerForgotten(customerId: "c-1")))
+        await shop.refuses(.consentChanged(ConsentChanged(customerId: "c-1", marketingConsent: true)), .customerForgotten)
+        await shop.refuses(.customerForgotten(CustomerForgotten(customerId: "c-1")), .customerForgotten)
+        await shop.refuses(placed("o-2"), .customerForgotten)
+        await shop.refuses(.sessionStarted(SessionStarted(sessionId: "s-1", customerId: "c-1", channel: "web")), .customerForgotten)
+        // The rest of the history stays usable: payments of the old order still pass.
+        try await shop.store.append(authorized(100))
+        try await shop.store.append(placed("o-3", customer: "c-2"))
+    }
+
+    @Test func orderPlacedNeedsANewStreamAndEverythingElseAnOrder() async throws {
+        // Proves OrderPlaced on an existing order and PaymentCaptured on a missing order are refused.
+        let shop = try TempShop()
+        defer { shop.close() }
+        await shop.refuses(captured(100), .orderNotFound)
+        await shop.refuses(.orderCancelled(OrderCancelled(orderId: "o-1", reason: "x")), .orderNotFound)
+        try await shop.store.append(placed())
+        await shop.refuses(placed(), .orderExists)
+    }
+
+    @Test func batchIsCheckedAsAWhole() async throws {
+        // Proves a batch is decided event by event on the state its predecessors leave, and refused all-or-nothing.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(4))
+        let ok = try [reserved(2, order: "o-a"), reserved(2, order: "o-b")].map { try CommerceEnvelope($0, time: .now()) }
+        try await shop.store.append(ok)
+        try await shop.store.append(received(3))
+        let bad = try [reserved(2, order: "o-c"), reserved(2, order: "o-d")].map { try CommerceEnvelope($0, time: .now()) }
+        let before = shop.head
+        await #expect(throws: CommerceError.self) { try await shop.store.append(bad) }
+        #expect(shop.head == before)
+    }
+
+    @Test func idempotentRetryIsNotCheckedAgain() async throws {
+        // Proves re-sending an appended event (same id) is a no-op even when its guard would now refuse it.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(2))
+        let id = EventID.random()
+        let time = Timestamp.now()
+        let first = try await shop.store.append(reserved(2), id: id, time: time)
+        let again = try await shop.store.append(reserved(2), id: id, time: time)
+        #expect(again.wasDuplicate)
+        #expect(again.firstPosition == first.firstPosition)
+    }
+
+    @Test func eightTasksRaceForTheLastTenUnits() async throws {
+        // Proves optimistic concurrency cannot oversell: 8 stores race 1-unit reservations for 10 units; exactly 10 land.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(10))
+        let log = shop.log
+        let outcomes = try await withThrowingTaskGroup(of: (won: Int, lastCode: CommerceError.Code?).self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    // One store per task: separate caches, as separate processes would have.
+                    let store = CommerceStore(log: log, maxRetries: 32)
+                    var won = 0
+                    while true {
+                        do {
+                            try await store.append(reserved(1, order: "o-\(t)"))
+                            won += 1
+                        } catch let e as CommerceError {
+                            return (won, e.code)
+                        }
+                    }
+                }
+            }
+            var all: [(won: Int, lastCode: CommerceError.Code?)] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(outcomes.map(\.won).reduce(0, +) == 10)
+        #expect(outcomes.allSatisfy { $0.lastCode == .insufficientStock }, "every task ends refused for stock: \(outcomes)")
+        guard case .stock(let s) = try CommerceStore(log: log).state(of: "stock-sku-1").state else { Issue.record("not stock"); return }
+        #expect(s.reserved(in: "wh-1") == 10)
+        #expect(s.available(in: "wh-1") == 0)
+    }
+
+    @Test func eightTasksEachWantingFiveUnitsOfTen() async throws {
+        // Proves exactly two of eight concurrent 5-unit reservations win and the six losers get insufficientStock.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(10))
+        let log = shop.log
+        let codes = await withTaskGroup(of: CommerceError.Code?.self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    do {
+                        try await CommerceStore(log: log).append(reserved(5, order: "o-\(t)"))
+                        return nil
+                    } catch let e as CommerceError { return e.code } catch { return CommerceError.Code.appendFailed }
+                }
+            }
+            var all: [CommerceError.Code?] = []
+            for await c in group { all.append(c) }
+            return all
+        }
+        #expect(codes.filter { $0 == nil }.count == 2)
+        #expect(codes.filter { $0 == .insufficientStock }.count == 6)
+    }
+}
