@@ -80,7 +80,8 @@ struct TailDemoTests {
             #expect(r.exitCode == 0, "\(r)")
             #expect(r.stdout.contains("1. Appended 300 events"), "\(r)")
             #expect(r.stdout.contains("2. Read stream order-0-0 back:"), "\(r)")
-            #expect(r.stdout.contains("   0  order-0-0@0  OrderPlaced"), "\(r)")
+            // Eight writers race, so the stream's first event may sit at any position.
+            #expect(r.stdout.contains(/\n +\d+  order-0-0@0  OrderPlaced/), "\(r)")
             #expect(r.stdout.contains("every checksum and the hash chain from genesis: OK"), "\(r)")
             #expect(try await headPosition(dir) == 300)
         }
