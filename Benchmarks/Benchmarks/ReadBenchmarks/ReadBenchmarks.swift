@@ -55,6 +55,26 @@ let benchmarks: @Sendable () -> Void = {
         big.value = nil
     }
 
+    // The same 1M log through `scan`: views borrowed from the batch buffer,
+    // no allocation per event (the replay path).
+    let scanned = SetupBox<EventLog>()
+    Benchmark(
+        "Scan all forward, borrowed views (1M events, 1000/batch)",
+        configuration: .init(metrics: timing, scalingFactor: .mega, maxDuration: .seconds(10), maxIterations: 20)
+    ) { benchmark in
+        var fold = 0
+        let events = try scanned.unwrapped.scan { e in
+            fold &+= e.data.count &+ e.metadata.count &+ e.type.utf8.count &+ Int(truncatingIfNeeded: e.position.value)
+        }
+        precondition(events == 1_000_000, "scanned \(events) events")
+        blackHole(fold)
+    } setup: {
+        scanned.value = try await openCached(events: 1_000_000, batchSize: 1000, seed: 1)
+    } teardown: {
+        scanned.value?.close()
+        scanned.value = nil
+    }
+
     // Baseline: read(2) every segment file of the same log in 1 MiB chunks
     // and fold every byte: the floor for a forward scan from page cache.
     let rawRead = SetupBox<String>()

@@ -1,0 +1,156 @@
+import CLZ4
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One event decoded in place, for `EventLog.scan`: its metadata and data
+/// are borrowed from the batch being read and are valid only during the
+/// call that receives the view. `materialize()` copies it out.
+public struct EventView {
+    public let position: Position
+    public let stream: String
+    public let version: StreamVersion
+    public let id: EventID
+    public let type: String
+    public let occurredAt: Timestamp
+    public let recordedAt: Timestamp
+    /// Borrowed: valid only inside the `scan` closure.
+    public let metadata: UnsafeRawBufferPointer
+    /// Borrowed: valid only inside the `scan` closure.
+    public let data: UnsafeRawBufferPointer
+
+    /// An owned copy of the event.
+    public func materialize() -> RecordedEvent {
+        RecordedEvent(position: position, stream: stream, version: version, id: id, type: type, occurredAt: occurredAt,
+                      recordedAt: recordedAt, metadata: Array(metadata), data: Array(data))
+    }
+}
+
+extension EventLog {
+    /// Reads every event from `position` up to the head as of the call and
+    /// hands each to `body` as a borrowed view: no allocation per event
+    /// (event types are interned, payload buffers reused), which is what a
+    /// replay of millions of events wants. Checksums are verified as with
+    /// any read; corruption throws with file and offset.
+    ///
+    /// - Returns: the number of events visited.
+    /// - Complexity: O(events read).
+    @discardableResult
+    public func scan(from position: Position = .start, _ body: (EventView) throws -> Void) throws -> Int {
+        let (segments, head) = state.withLock { ($0.segments, $0.head) }
+        var next = position.value
+        guard next < head, let first = segments.lastIndex(where: { $0.base <= next }) else { return 0 }
+        var buffer: [UInt8] = []
+        var types = TypeInterner()
+        var visited = 0
+        for si in first..<segments.count {
+            let seg = segments[si]
+            let start: Int64
+            if si == first {
+                guard let loc = seg.locate(next) else { return visited }
+                start = loc.offset
+            } else {
+                start = Int64(LogFormat.segmentHeaderSize)
+            }
+            var scanner = BatchScanner(file: seg.file, path: seg.path, start: start, end: seg.committedBytes)
+            while true {
+                let step = try scanner.next { header, bytes, offset -> Bool in
+                    guard header.basePosition < head else { return false }
+                    do {
+                        try Self.visitRecords(header: header, batch: bytes, buffer: &buffer, types: &types,
+                                              from: next, head: head) { view in
+                            try body(view)
+                            visited += 1
+                        }
+                    } catch let e as MalformedBytes {
+                        throw ChronikLogError.corrupt("batch payload does not decode: \(e.reason)", path: seg.path, offset: offset)
+                    }
+                    next = max(next, header.basePosition + UInt64(header.count))
+                    return true
+                }
+                switch step {
+                case .success(true): continue
+                case .success(false): return visited
+                case .failure(.end): break
+                case .failure(.incomplete(let offset, let reason)), .failure(.bad(let offset, let reason, _)):
+                    throw ChronikLogError.corrupt(reason, path: seg.path, offset: offset)
+                }
+                break
+            }
+            if next >= head { break }
+        }
+        return visited
+    }
+
+    /// Decodes one checksummed batch's records in place.
+    private static func visitRecords(
+        header: BatchHeader, batch: UnsafeRawBufferPointer, buffer: inout [UInt8], types: inout TypeInterner,
+        from: UInt64, head: UInt64, _ visit: (EventView) throws -> Void
+    ) throws {
+        let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
+        let rawLength = header.rawPayloadLength
+        func records(_ raw: UnsafeRawBufferPointer) throws {
+            var r = ByteReader(raw)
+            let stream = try r.readString()
+            let recordedAt = Timestamp(microseconds: header.recordedAt)
+            for i in 0..<header.count {
+                let type = types.intern(try r.readLengthPrefixed())
+                guard let type else { throw MalformedBytes(reason: "invalid UTF-8 in event type") }
+                let high = try r.readLE(UInt64.self)
+                let low = try r.readLE(UInt64.self)
+                let delta = try r.readVarint()
+                let meta = try r.readLengthPrefixed()
+                let data = try r.readLengthPrefixed()
+                let position = header.basePosition + UInt64(i)
+                guard position >= from, position < head else { continue }
+                try visit(EventView(
+                    position: Position(position), stream: stream, version: StreamVersion(header.firstStreamVersion + UInt64(i)),
+                    id: EventID(uuidHigh: high, uuidLow: low), type: type,
+                    occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: delta)),
+                    recordedAt: recordedAt, metadata: meta, data: data))
+            }
+            guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
+        }
+        if header.codec == LogFormat.codecLZ4 {
+            // The buffer is reused across batches; it is zero-filled only when it grows.
+            if buffer.count < rawLength { buffer = [UInt8](repeating: 0, count: max(rawLength, buffer.count * 2)) }
+            try buffer.withUnsafeMutableBytes { dst in
+                let n = LZ4_decompress_safe(
+                    body.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(body.count), Int32(rawLength))
+                guard n == Int32(rawLength) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
+                try records(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(dst)[0..<rawLength]))
+            }
+        } else {
+            guard body.count == rawLength else { throw MalformedBytes(reason: "payload length mismatch") }
+            try records(body)
+        }
+    }
+}
+
+/// Event types seen during one scan, so that each distinct type becomes a
+/// String once, not once per event. Bounded: past 256 types it stops adding.
+struct TypeInterner {
+    private var entries: [(bytes: [UInt8], string: String)] = []
+    private var last = -1
+
+    mutating func intern(_ raw: UnsafeRawBufferPointer) -> String? {
+        if last >= 0, matches(entries[last].bytes, raw) { return entries[last].string }
+        for (i, e) in entries.enumerated() where matches(e.bytes, raw) {
+            last = i
+            return e.string
+        }
+        guard let s = decodeUTF8(raw) else { return nil }
+        if entries.count < 256 {
+            entries.append((Array(raw), s))
+            last = entries.count - 1
+        }
+        return s
+    }
+
+    private func matches(_ bytes: [UInt8], _ raw: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count == raw.count else { return false }
+        if raw.isEmpty { return true }
+        return bytes.withUnsafeBytes { memcmp($0.baseAddress!, raw.baseAddress!, raw.count) == 0 }
+    }
+}
