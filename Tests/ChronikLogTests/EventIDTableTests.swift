@@ -5,7 +5,7 @@ import Testing
 struct EventIDTableTests {
     @Test("agrees with a Dictionary for random, sequential and colliding-looking ids across growth", arguments: [1, 2, 3] as [UInt64])
     func matchesDictionary(seed: UInt64) {
-        var rng = SeededRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var table = EventIDTable()
         var model: [EventID: UInt64] = [:]
         for i in 0..<20_000 {

@@ -435,7 +435,7 @@ struct FaultInjectionTests {
         // This group rolls: the first batch still fits, the second seals the segment.
         storage.arm([fault])
         // Incompressible payloads, so that LZ4 cannot shrink the batch under the limit.
-        var rng = SeededRNG(seed: 99)
+        var rng = SplitMix64(seed: 99)
         func noise(_ n: Int) -> String { String((0..<n).map { _ in Character(UnicodeScalar(UInt8.random(in: 33...126, using: &rng))) }) }
         let group = [event("B", noise(300)), event("B", noise(300))]
         let results = await appendAsOneGroup(log, [

@@ -2,19 +2,6 @@ import Foundation
 import Testing
 @testable import ChronikLog
 
-/// SplitMix64: small, seedable, good enough to drive test schedules.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Properties")
 struct PropertyTests {
     static var seeds: [UInt64] {
@@ -26,7 +13,7 @@ struct PropertyTests {
     @Test("random batches survive write, reopen and read: readAll, stream reads and positions match a model", arguments: seeds)
     func randomBatchesSurviveReopen(seed: UInt64) async throws {
         print("property seed \(seed) (replay with CHRONIK_PROPERTY_SEED=\(seed))")
-        var rng = SeededRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let dir = makeTempDir("prop\(seed)")
         defer { removeDir(dir) }
         var options = LogOptions()

@@ -14,7 +14,7 @@ struct ScanTests {
         options.durability = .none
         let log = try EventLog.open(at: dir, options: options)
         defer { log.close() }
-        var rng = SeededRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for i in 0..<150 {
             let n = Int.random(in: 1...6, using: &rng)
             try await log.append(to: "s-\(i % 5)", (0..<n).map { k in
