@@ -7,9 +7,11 @@ struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate commerce events (JSON Lines) and append them through the guards of EVENTS.md.",
         discussion: """
-            One event per line, as EVENTS.md describes the envelope:
+            One event per line, as EVENTS.md describes the envelope, e.g.
 
-              {"type":"StockReceived","time":"2024-05-01T10:00:00Z","data":{"sku":"s-1","warehouseId":"w","qty":5}}
+            {"type":"PageViewed","time":"2024-05-01T10:00:00Z","data":{"sessionId":"s-1","path":"/"}}
+
+            Example: chronik import --log shop-log shop.jsonl
 
             Two passes. The first parses and validates every line and checks \
             the commerce invariants (stock, payments, orders, forgotten \
