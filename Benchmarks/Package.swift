@@ -10,14 +10,14 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 /// A benchmark executable: Benchmarks/<name>/<name>.swift, found and run
 /// by the benchmark plugin.
-func benchmarkTarget(_ name: String) -> Target {
+func benchmarkTarget(_ name: String, extra: [Target.Dependency] = []) -> Target {
     .executableTarget(
         name: name,
         dependencies: [
             "ChronikBenchSupport",
             .product(name: "ChronikLog", package: "Chronik"),
             .product(name: "Benchmark", package: "benchmark"),
-        ],
+        ] + extra,
         path: "Benchmarks/\(name)",
         swiftSettings: strict,
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -45,5 +45,8 @@ let package = Package(
         benchmarkTarget("AppendBenchmarks"),
         benchmarkTarget("ReadBenchmarks"),
         benchmarkTarget("ReopenBenchmarks"),
+        // ChronikCommerce (typed decode, JSON Lines import, parse): the only
+        // target that depends on it.
+        benchmarkTarget("CommerceBenchmarks", extra: [.product(name: "ChronikCommerce", package: "Chronik")]),
     ]
 )
