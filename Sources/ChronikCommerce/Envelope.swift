@@ -179,7 +179,7 @@ public struct CommerceEnvelope: Hashable, Sendable {
             return (m.key, s)
         }
         // An unknown type without `time` gets the engine's default: now.
-        return (try CommerceEnvelope(event, id: id ?? EventIDGenerator.next(), time: time ?? .now(), meta: metaPairs,
+        return (try CommerceEnvelope(event, id: id ?? .random(), time: time ?? .now(), meta: metaPairs,
                                      stream: stream, expectedVersion: expected), id != nil)
     }
 

@@ -261,19 +261,15 @@ struct DecodedBatch {
         var off = cursor
         let event: RecordedEvent = try payload.withUnsafeBytes { (raw) throws in
             var r = ByteReader(raw, offset: off)
-            let type = try r.readString()
-            let high = try r.readLE(UInt64.self)
-            let low = try r.readLE(UInt64.self)
-            let delta = try r.readVarint()
-            let meta = try r.readLengthPrefixed()
-            let data = try r.readLengthPrefixed()
+            let record = try r.readRecord()
+            guard let type = decodeUTF8(record.type) else { throw MalformedBytes(reason: "invalid UTF-8") }
             off = r.offset
             return RecordedEvent(
                 position: Position(position), stream: stream, version: StreamVersion(version),
-                id: EventID(uuidHigh: high, uuidLow: low), type: type,
-                occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: delta)),
+                id: record.id, type: type,
+                occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)),
                 recordedAt: Timestamp(microseconds: header.recordedAt),
-                metadata: meta.isEmpty ? [] : Array(meta), data: Array(data))
+                metadata: record.metadata.isEmpty ? [] : Array(record.metadata), data: Array(record.data))
         }
         cursor = off
         index += 1
@@ -296,19 +292,37 @@ struct DecodedBatch {
         let count = header.count
         try payload.withUnsafeBytes { (raw) throws in
             var r = ByteReader(raw, offset: off)
-            for _ in 0..<count {
-                _ = try r.readLengthPrefixed()
-                let high = try r.readLE(UInt64.self)
-                let low = try r.readLE(UInt64.self)
-                _ = try r.readVarint()
-                _ = try r.readLengthPrefixed()
-                _ = try r.readLengthPrefixed()
-                out.append(EventID(uuidHigh: high, uuidLow: low))
-            }
+            for _ in 0..<count { out.append(try r.readRecord().id) }
             off = r.offset
         }
         guard off == payload.count else { throw MalformedBytes(reason: "trailing bytes in payload") }
         return out
+    }
+}
+
+/// One record's fields as they stand in a raw payload; the byte fields
+/// point into it. The one parser of the record layout (FORMAT.md,
+/// "Payload"): the cursor, the id scan and `EventLog.scan` all use it.
+struct RawRecord {
+    var type: UnsafeRawBufferPointer
+    var id: EventID
+    /// occurredAt minus the batch's minimum occurredAt, in µs.
+    var occurredAtDelta: UInt64
+    var metadata: UnsafeRawBufferPointer
+    var data: UnsafeRawBufferPointer
+}
+
+extension ByteReader {
+    /// Reads one record.
+    @inline(__always)
+    mutating func readRecord() throws -> RawRecord {
+        let type = try readLengthPrefixed()
+        let high = try readLE(UInt64.self)
+        let low = try readLE(UInt64.self)
+        let delta = try readVarint()
+        let metadata = try readLengthPrefixed()
+        let data = try readLengthPrefixed()
+        return RawRecord(type: type, id: EventID(uuidHigh: high, uuidLow: low), occurredAtDelta: delta, metadata: metadata, data: data)
     }
 }
 

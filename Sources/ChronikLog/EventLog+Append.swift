@@ -182,23 +182,28 @@ final class Writer: @unchecked Sendable {
 
         do {
             for (ri, req) in requests.enumerated() {
-                // Idempotency: ids already in the log (or staged) decide first.
-                let known: [UInt64?] = log.state.withLock { s in req.events.map { s.ids.position(of: $0.id) } }
-                var prior = [UInt64?](repeating: nil, count: req.events.count)
-                var priorStaged = [(Int, Int)?](repeating: nil, count: req.events.count)
-                for (i, e) in req.events.enumerated() {
-                    if let k = known[i] { prior[i] = k } else if let p = stagedIDs.position(of: e.id) {
-                        prior[i] = p
-                        priorStaged[i] = stagedRequest(containing: p, staged)
-                    }
+                // One look at the committed state per request: whether any id
+                // is already in the log, and the stream's version.
+                let (anyKnown, committedVersion) = log.state.withLock { s in
+                    (req.events.contains { s.ids.position(of: $0.id) != nil }, s.streams[req.stream]?.lastVersion)
                 }
-                let priorCount = prior.lazy.filter { $0 != nil }.count
-                if priorCount > 0 {
+                // Idempotency: ids already in the log (or staged) decide first.
+                // The per-event arrays are built only on that rare path.
+                if anyKnown || req.events.contains(where: { stagedIDs.position(of: $0.id) != nil }) {
+                    let known: [UInt64?] = log.state.withLock { s in req.events.map { s.ids.position(of: $0.id) } }
+                    var prior = [UInt64?](repeating: nil, count: req.events.count)
+                    var priorStaged = [(Int, Int)?](repeating: nil, count: req.events.count)
+                    for (i, e) in req.events.enumerated() {
+                        if let k = known[i] { prior[i] = k } else if let p = stagedIDs.position(of: e.id) {
+                            prior[i] = p
+                            priorStaged[i] = stagedRequest(containing: p, staged)
+                        }
+                    }
                     outcomes[ri] = resolveDuplicate(req, prior: prior, priorStaged: priorStaged, requests: requests, outcomes: outcomes)
                     continue
                 }
                 // Optimistic concurrency.
-                let current: UInt64? = stagedVersions[req.stream] ?? log.state.withLock { $0.streams[req.stream]?.lastVersion }
+                let current: UInt64? = stagedVersions[req.stream] ?? committedVersion
                 if let mismatch = check(req.expected, current: current, stream: req.stream) {
                     outcomes[ri] = .failed(mismatch)
                     continue
@@ -471,8 +476,7 @@ final class Writer: @unchecked Sendable {
             }
             for s in staged {
                 let req = requests[s.request]
-                st.streams[req.stream, default: StreamEntry()].add(firstVersion: s.firstVersion, firstPosition: s.base, count: s.count)
-                for (i, e) in req.events.enumerated() { st.ids.insert(e.id, position: s.base + UInt64(i)) }
+                st.index(stream: req.stream, firstVersion: s.firstVersion, basePosition: s.base, count: s.count, ids: req.events.lazy.map(\.id))
             }
             st.head = head
             st.lastHash = hash

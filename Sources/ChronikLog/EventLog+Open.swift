@@ -306,29 +306,15 @@ extension EventLog {
             switch step {
             case .success: continue
             case .failure(.end): break scan
-            case .failure(.incomplete(let offset, let reason)):
-                // A batch cut short by the end of the file is a torn write —
-                // unless a valid batch follows somewhere (then its length
-                // field was damaged and truncating would drop acknowledged data).
-                guard isLast, try !scanner.anyValidBatch(after: offset) else {
-                    throw ChronikLogError.corrupt("batch cut short (\(reason)) with valid data after it", path: path, offset: offset)
+            case .failure(let failure):
+                // Only the last segment can have a torn tail; a read-only
+                // opener may be looking at a batch the writer is copying in.
+                let (offset, reason) = failure.location
+                guard isLast else {
+                    throw ChronikLogError.corrupt("sealed segment: \(reason)", path: path, offset: offset)
                 }
-                // Nor when the rest of the file is that batch, whole and
-                // matching its checksum: then only its length field is damaged.
-                guard try !scanner.isCompleteBatchWithDamagedLength(at: offset) else {
-                    throw ChronikLogError.corrupt("batch length field damaged: the \(size - offset) bytes to the end of the file are a complete batch (\(reason))", path: path, offset: offset)
-                }
-                tornAt = offset
-                break scan
-            case .failure(.bad(let offset, let reason, _)):
-                // A complete batch that fails its checks is corruption, not a
-                // torn write: only a tail of zeros (lost or preallocated pages)
-                // may be cut off.
-                // A read-only opener may be looking at a batch the writer is
-                // still copying in: there, only valid data after it counts.
-                let torn = readOnly ? try !scanner.anyValidBatch(after: offset) : try scanner.isZero(from: offset)
-                guard isLast, torn else {
-                    throw ChronikLogError.corrupt(reason, path: path, offset: offset)
+                if let damage = try scanner.corruptionReason(for: failure, lenient: readOnly) {
+                    throw ChronikLogError.corrupt(damage, path: path, offset: offset)
                 }
                 tornAt = offset
                 break scan

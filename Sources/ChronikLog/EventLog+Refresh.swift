@@ -27,8 +27,7 @@ extension EventLog {
                         }
                         guard case .success(let found?) = step else { break scan }
                         let (b, ids) = found
-                        st.streams[b.stream, default: StreamEntry()].add(firstVersion: b.firstStreamVersion, firstPosition: b.basePosition, count: b.count)
-                        for (i, id) in ids.enumerated() { st.ids.insert(id, position: b.basePosition + UInt64(i)) }
+                        st.index(stream: b.stream, firstVersion: b.firstStreamVersion, basePosition: b.basePosition, count: b.count, ids: ids)
                         added.append((b.offset, b.basePosition, b.count))
                         head += UInt64(b.count)
                     }

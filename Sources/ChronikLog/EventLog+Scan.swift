@@ -94,20 +94,15 @@ extension EventLog {
             let stream = try r.readString()
             let recordedAt = Timestamp(microseconds: header.recordedAt)
             for i in 0..<header.count {
-                let type = types.intern(try r.readLengthPrefixed())
-                guard let type else { throw MalformedBytes(reason: "invalid UTF-8 in event type") }
-                let high = try r.readLE(UInt64.self)
-                let low = try r.readLE(UInt64.self)
-                let delta = try r.readVarint()
-                let meta = try r.readLengthPrefixed()
-                let data = try r.readLengthPrefixed()
+                let record = try r.readRecord()
+                guard let type = types.intern(record.type) else { throw MalformedBytes(reason: "invalid UTF-8 in event type") }
                 let position = header.basePosition + UInt64(i)
                 guard position >= from, position < head else { continue }
                 try visit(EventView(
                     position: Position(position), stream: stream, version: StreamVersion(header.firstStreamVersion + UInt64(i)),
-                    id: EventID(uuidHigh: high, uuidLow: low), type: type,
-                    occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: delta)),
-                    recordedAt: recordedAt, metadata: meta, data: data))
+                    id: record.id, type: type,
+                    occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)),
+                    recordedAt: recordedAt, metadata: record.metadata, data: record.data))
             }
             guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
         }

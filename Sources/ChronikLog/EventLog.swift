@@ -84,6 +84,12 @@ public final class EventLog: Sendable {
         var flushScheduled = false
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
+
+        /// Adds one committed batch to the stream and id indexes.
+        mutating func index<IDs: Sequence<EventID>>(stream: String, firstVersion: UInt64, basePosition: UInt64, count: UInt32, ids: IDs) {
+            streams[stream, default: StreamEntry()].add(firstVersion: firstVersion, firstPosition: basePosition, count: count)
+            for (i, id) in ids.enumerated() { self.ids.insert(id, position: basePosition + UInt64(i)) }
+        }
     }
 
     init(directory: String, compression: Compression, recovery: RecoveryReport, options: LogOptions,

@@ -94,8 +94,17 @@ public enum LogFormat {
 
     /// Parses a segment file name back to its base position.
     static func baseFromSegmentFileName(_ name: String) -> UInt64? {
-        guard name.hasSuffix(segmentSuffix) else { return nil }
-        let stem = name.dropLast(segmentSuffix.count)
+        base(fromFileName: name, suffix: segmentSuffix)
+    }
+
+    /// Parses an index file name back to its base position.
+    static func baseFromIndexFileName(_ name: String) -> UInt64? {
+        base(fromFileName: name, suffix: indexSuffix)
+    }
+
+    private static func base(fromFileName name: String, suffix: String) -> UInt64? {
+        guard name.hasSuffix(suffix) else { return nil }
+        let stem = name.dropLast(suffix.count)
         guard stem.count == 20, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return UInt64(stem)
     }

@@ -198,7 +198,7 @@ struct VerifierRun {
     mutating func verifySegments() throws {
         let names = try storage.listDirectory(directory)
         let bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
-        let indexBases = Set(names.compactMap(Self.baseFromIndexFileName))
+        let indexBases = Set(names.compactMap(LogFormat.baseFromIndexFileName))
         for orphan in indexBases.subtracting(bases).sorted() {
             warn(path(LogFormat.indexFileName(base: orphan)), 0, "index file without a segment (ignored when the log opens)")
         }
@@ -262,32 +262,27 @@ struct VerifierRun {
                     continue
                 case .failure(.end):
                     break scan
-                case .failure(.incomplete(let offset, let reason)):
-                    // FORMAT.md, recovery rule 4: a batch cut short by the end of
-                    // the last segment is a torn tail unless a valid batch follows.
+                case .failure(let failure):
+                    // FORMAT.md, recovery rule 4, decided as recovery decides it.
+                    let (offset, reason) = failure.location
                     guard isLast else { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
-                    if try scanner.anyValidBatch(after: offset) {
-                        throw fail(segPath, offset, "batch cut short (\(reason)) with a valid batch after it: its length field is damaged")
+                    let damage = try scanner.corruptionReason(for: failure)
+                    if case .incomplete = failure {
+                        if let damage { throw fail(segPath, offset, damage) }
+                        warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
+                        break scan
                     }
-                    if try Self.isWholeBatch(file: file, from: offset, to: end) {
-                        throw fail(segPath, offset, "batch length field damaged: the \(end - offset) bytes to the end of the file are a complete batch that matches its checksum (\(reason))")
+                    if damage == nil {
+                        warn(segPath, offset, "torn tail: \(end - offset) zero bytes where a batch should start; a writer's open truncates them")
+                        break scan
                     }
-                    warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
-                    break scan
-                case .failure(.bad(let offset, let reason, _)):
-                    if isLast {
-                        if try scanner.isZero(from: offset) {
-                            warn(segPath, offset, "torn tail: \(end - offset) zero bytes where a batch should start; a writer's open truncates them")
-                            break scan
-                        }
-                        // A live writer may be copying this batch in right now:
-                        // look again briefly before calling it damage (bounded).
-                        if rescans < Self.maxRescans, let grown = try Self.settledEnd(file: file, path: segPath, at: offset) {
-                            rescans += 1
-                            end = grown
-                            scanner = BatchScanner(file: file, path: segPath, start: offset, end: end)
-                            continue
-                        }
+                    // A live writer may be copying this batch in right now:
+                    // look again briefly before calling it damage (bounded).
+                    if rescans < Self.maxRescans, let grown = try Self.settledEnd(file: file, path: segPath, at: offset) {
+                        rescans += 1
+                        end = grown
+                        scanner = BatchScanner(file: file, path: segPath, start: offset, end: end)
+                        continue
                     }
                     throw fail(segPath, offset, reason)
                 }
@@ -422,17 +417,6 @@ struct VerifierRun {
 
     // MARK: Helpers
 
-    /// Whether the bytes from `from` to `to` are one batch whose checksum
-    /// matches although its length field says otherwise: a torn write
-    /// cannot produce that, a damaged length field can.
-    static func isWholeBatch(file: any StorageFile, from: Int64, to: Int64) throws -> Bool {
-        let count = to - from
-        guard count > Int64(LogFormat.batchHeaderSize), count <= Int64(LogFormat.maxBatchPayloadBytes) else { return false }
-        let bytes = try file.readBytes(count: Int(count), at: from)
-        guard bytes.count == Int(count) else { return false }
-        return bytes.withUnsafeBytes { batchChecksum($0) == loadLE($0, LogFormat.BatchField.crc, as: UInt32.self) }
-    }
-
     /// How often a suspicious final batch is looked at again.
     static let maxRescans = 3
 
@@ -448,12 +432,6 @@ struct VerifierRun {
 
     func path(_ name: String) -> String { directory + "/" + name }
 
-    static func baseFromIndexFileName(_ name: String) -> UInt64? {
-        guard name.hasSuffix(LogFormat.indexSuffix) else { return nil }
-        let stem = name.dropLast(LogFormat.indexSuffix.count)
-        guard stem.count == 20, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return UInt64(stem)
-    }
 }
 
 extension ChainHash {

@@ -132,6 +132,14 @@ struct BatchScanner {
     }
 
     enum Step: Error {
+        /// Where the scan stopped and why (the end: its offset is unknown here).
+        var location: (offset: Int64, reason: String) {
+            switch self {
+            case .end: (-1, "end of segment")
+            case .incomplete(let offset, let reason), .bad(let offset, let reason, _): (offset, reason)
+            }
+        }
+
         case end
         /// A batch starts here but the file ends first (or the header is short).
         case incomplete(offset: Int64, reason: String)
@@ -200,6 +208,38 @@ struct BatchScanner {
         let result = try window.withUnsafeBytes { try body(header, UnsafeRawBufferPointer(rebasing: $0[r2..<(r2 + header.length)]), start) }
         offset = start + Int64(header.length)
         return .success(result)
+    }
+
+    /// FORMAT.md recovery rule 4 in one place: for a scan of the last
+    /// segment that stopped at `failure`, nil when the rest of the file is a
+    /// torn tail (a write that never completed, safe to cut off), else why
+    /// it is corruption. Recovery and `LogVerifier` both decide with this.
+    ///
+    /// - Parameter lenient: a reader beside a live writer, which may be
+    ///   copying the final batch in right now: a bad final batch is then torn
+    ///   unless valid data follows it.
+    func corruptionReason(for failure: Step, lenient: Bool = false) throws -> String? {
+        switch failure {
+        case .end:
+            return nil
+        case .incomplete(let offset, let reason):
+            // Cut short by the end of the file: a torn write — unless a valid
+            // batch follows somewhere, or the rest of the file is that batch
+            // whole and matching its checksum; either way its length field
+            // was damaged and truncating would drop acknowledged data.
+            if try anyValidBatch(after: offset) {
+                return "batch cut short (\(reason)) with valid data after it: its length field is damaged"
+            }
+            if try isCompleteBatchWithDamagedLength(at: offset) {
+                return "batch length field damaged: the \(end - offset) bytes to the end of the file are a complete batch that matches its checksum (\(reason))"
+            }
+            return nil
+        case .bad(let offset, let reason, _):
+            // A complete batch that fails its checks is damage, not a torn
+            // write: only a tail of zeros (lost or preallocated pages) is.
+            let torn = lenient ? try !anyValidBatch(after: offset) : try isZero(from: offset)
+            return torn ? nil : reason
+        }
     }
 
     /// Whether every byte from `from` to the end is zero (a preallocated or

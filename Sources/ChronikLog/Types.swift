@@ -110,8 +110,10 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
         high = [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7].reduce(0) { $0 << 8 | UInt64($1) }
         low = [u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15].reduce(0) { $0 << 8 | UInt64($1) }
     }
-    /// A random (version 4) id.
-    public static func random() -> EventID { EventID(UUID()) }
+    /// A random (version 4) id, from a process-wide xoshiro256** stream
+    /// seeded from the system generator (EventIDGenerator.swift): unique,
+    /// not secret, and without a syscall per id.
+    public static func random() -> EventID { EventIDGenerator.next() }
     /// Parses the canonical 8-4-4-4-12 form, either case.
     public init?(string: String) {
         guard string.utf8.count == 36, let u = UUID(uuidString: string) else { return nil }

@@ -1,7 +1,7 @@
-// Event ids for lines that carry none. `EventID.random()` goes through
-// Foundation's UUID, which on Linux opens, reads and closes /dev/urandom
-// per id: three syscalls per imported event, the largest cost of the check
-// pass in a profile of a 1M-line import. Ids must be unique, not secret, so
+// Random event ids (`EventID.random()`, the default of every ProposedEvent).
+// Foundation's UUID() on Linux opens, reads and closes /dev/urandom per id:
+// three syscalls per event, the largest cost of the check pass in a profile
+// of a 1M-line import. Ids must be unique, not secret, so
 // a xoshiro256** stream seeded once per process from the system generator
 // serves: 256 bits of random seed make two processes' streams meet with
 // negligible probability.
