@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .library(name: "ChronikLog", targets: ["ChronikLog"]),
         .library(name: "ChronikCommerce", targets: ["ChronikCommerce"]),
+        .library(name: "ChronikProjections", targets: ["ChronikProjections"]),
+        .library(name: "ChronikAudit", targets: ["ChronikAudit"]),
         .executable(name: "chronik", targets: ["chronik"]),
     ],
     dependencies: [
@@ -43,11 +45,28 @@ let package = Package(
             dependencies: ["ChronikLog"],
             swiftSettings: strict
         ),
+        .target(
+            name: "ChronikProjections",
+            dependencies: ["ChronikLog", "ChronikCommerce"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChronikAudit",
+            dependencies: [
+                "ChronikLog",
+                "ChronikCommerce",
+                "ChronikProjections",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chronik",
             dependencies: [
                 "ChronikLog",
                 "ChronikCommerce",
+                "ChronikProjections",
+                "ChronikAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -71,6 +90,16 @@ let package = Package(
         .testTarget(
             name: "ChronikCommerceTests",
             dependencies: ["ChronikCommerce"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChronikProjectionsTests",
+            dependencies: ["ChronikProjections", "ChronikCommerce", "ChronikLog"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChronikAuditTests",
+            dependencies: ["ChronikAudit", "ChronikProjections", "ChronikCommerce", "ChronikLog"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,8 @@
+import Testing
+@testable import ChronikAudit
+
+@Suite struct AuditModuleTests {
+    @Test func moduleLinks() {
+        #expect(Bool(true))
+    }
+}
