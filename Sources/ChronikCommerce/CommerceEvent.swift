@@ -493,46 +493,63 @@ public enum CommerceEvent: Hashable, Sendable {
     /// Decodes stored data of a known type.
     public static func decode(_ type: CommerceEventType, data: [UInt8],
                               upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> CommerceEvent {
+        try data.withUnsafeBufferPointer { (buf) throws(CommerceError) -> CommerceEvent in
+            try decode(type, bytes: UnsafeRawBufferPointer(buf), upcasters: upcasters)
+        }
+    }
+
+    /// Decodes stored data of the event type `type` from borrowed bytes —
+    /// an `EventView.data` during `EventLog.scan` — without copying them
+    /// (only an unknown type's data is copied, into `.unknown`).
+    public static func decode(type: String, bytes: UnsafeRawBufferPointer,
+                              upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> CommerceEvent {
+        guard let known = CommerceEventType(name: type) else { return .unknown(type: type, data: Array(bytes)) }
+        return try decode(known, bytes: bytes, upcasters: upcasters)
+    }
+
+    /// Decodes stored data of a known type from borrowed bytes.
+    public static func decode(_ type: CommerceEventType, bytes data: UnsafeRawBufferPointer,
+                              upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> CommerceEvent {
         switch type {
-        case .productCreated: .productCreated(try EventCodec.decode(ProductCreated.self, from: data, upcasters: upcasters))
-        case .productUpdated: .productUpdated(try EventCodec.decode(ProductUpdated.self, from: data, upcasters: upcasters))
-        case .variantAdded: .variantAdded(try EventCodec.decode(VariantAdded.self, from: data, upcasters: upcasters))
-        case .priceChanged: .priceChanged(try EventCodec.decode(PriceChanged.self, from: data, upcasters: upcasters))
-        case .productDiscontinued: .productDiscontinued(try EventCodec.decode(ProductDiscontinued.self, from: data, upcasters: upcasters))
-        case .customerRegistered: .customerRegistered(try EventCodec.decode(CustomerRegistered.self, from: data, upcasters: upcasters))
-        case .customerUpdated: .customerUpdated(try EventCodec.decode(CustomerUpdated.self, from: data, upcasters: upcasters))
-        case .addressChanged: .addressChanged(try EventCodec.decode(AddressChanged.self, from: data, upcasters: upcasters))
-        case .consentChanged: .consentChanged(try EventCodec.decode(ConsentChanged.self, from: data, upcasters: upcasters))
-        case .paymentMethodAdded: .paymentMethodAdded(try EventCodec.decode(PaymentMethodAdded.self, from: data, upcasters: upcasters))
-        case .supportInteraction: .supportInteraction(try EventCodec.decode(SupportInteraction.self, from: data, upcasters: upcasters))
-        case .customerForgotten: .customerForgotten(try EventCodec.decode(CustomerForgotten.self, from: data, upcasters: upcasters))
-        case .orderPlaced: .orderPlaced(try EventCodec.decode(OrderPlaced.self, from: data, upcasters: upcasters))
-        case .paymentAuthorized: .paymentAuthorized(try EventCodec.decode(PaymentAuthorized.self, from: data, upcasters: upcasters))
-        case .paymentCaptured: .paymentCaptured(try EventCodec.decode(PaymentCaptured.self, from: data, upcasters: upcasters))
-        case .paymentFailed: .paymentFailed(try EventCodec.decode(PaymentFailed.self, from: data, upcasters: upcasters))
-        case .orderShipped: .orderShipped(try EventCodec.decode(OrderShipped.self, from: data, upcasters: upcasters))
-        case .orderDelivered: .orderDelivered(try EventCodec.decode(OrderDelivered.self, from: data, upcasters: upcasters))
-        case .orderCancelled: .orderCancelled(try EventCodec.decode(OrderCancelled.self, from: data, upcasters: upcasters))
-        case .refundIssued: .refundIssued(try EventCodec.decode(RefundIssued.self, from: data, upcasters: upcasters))
-        case .returnReceived: .returnReceived(try EventCodec.decode(ReturnReceived.self, from: data, upcasters: upcasters))
-        case .stockReceived: .stockReceived(try EventCodec.decode(StockReceived.self, from: data, upcasters: upcasters))
-        case .stockReserved: .stockReserved(try EventCodec.decode(StockReserved.self, from: data, upcasters: upcasters))
-        case .stockReleased: .stockReleased(try EventCodec.decode(StockReleased.self, from: data, upcasters: upcasters))
-        case .stockShipped: .stockShipped(try EventCodec.decode(StockShipped.self, from: data, upcasters: upcasters))
-        case .stockReturned: .stockReturned(try EventCodec.decode(StockReturned.self, from: data, upcasters: upcasters))
-        case .stockAdjusted: .stockAdjusted(try EventCodec.decode(StockAdjusted.self, from: data, upcasters: upcasters))
-        case .stockTransferred: .stockTransferred(try EventCodec.decode(StockTransferred.self, from: data, upcasters: upcasters))
-        case .reorderPointSet: .reorderPointSet(try EventCodec.decode(ReorderPointSet.self, from: data, upcasters: upcasters))
-        case .supplierRegistered: .supplierRegistered(try EventCodec.decode(SupplierRegistered.self, from: data, upcasters: upcasters))
-        case .purchaseOrderPlaced: .purchaseOrderPlaced(try EventCodec.decode(PurchaseOrderPlaced.self, from: data, upcasters: upcasters))
-        case .purchaseOrderReceived: .purchaseOrderReceived(try EventCodec.decode(PurchaseOrderReceived.self, from: data, upcasters: upcasters))
-        case .sessionStarted: .sessionStarted(try EventCodec.decode(SessionStarted.self, from: data, upcasters: upcasters))
-        case .pageViewed: .pageViewed(try EventCodec.decode(PageViewed.self, from: data, upcasters: upcasters))
-        case .productViewed: .productViewed(try EventCodec.decode(ProductViewed.self, from: data, upcasters: upcasters))
-        case .searchPerformed: .searchPerformed(try EventCodec.decode(SearchPerformed.self, from: data, upcasters: upcasters))
-        case .cartItemAdded: .cartItemAdded(try EventCodec.decode(CartItemAdded.self, from: data, upcasters: upcasters))
-        case .campaignLaunched: .campaignLaunched(try EventCodec.decode(CampaignLaunched.self, from: data, upcasters: upcasters))
-        case .settingChanged: .settingChanged(try EventCodec.decode(SettingChanged.self, from: data, upcasters: upcasters))
+        case .productCreated: .productCreated(try EventCodec.decode(ProductCreated.self, bytes: data, upcasters: upcasters))
+        case .productUpdated: .productUpdated(try EventCodec.decode(ProductUpdated.self, bytes: data, upcasters: upcasters))
+        case .variantAdded: .variantAdded(try EventCodec.decode(VariantAdded.self, bytes: data, upcasters: upcasters))
+        case .priceChanged: .priceChanged(try EventCodec.decode(PriceChanged.self, bytes: data, upcasters: upcasters))
+        case .productDiscontinued: .productDiscontinued(try EventCodec.decode(ProductDiscontinued.self, bytes: data, upcasters: upcasters))
+        case .customerRegistered: .customerRegistered(try EventCodec.decode(CustomerRegistered.self, bytes: data, upcasters: upcasters))
+        case .customerUpdated: .customerUpdated(try EventCodec.decode(CustomerUpdated.self, bytes: data, upcasters: upcasters))
+        case .addressChanged: .addressChanged(try EventCodec.decode(AddressChanged.self, bytes: data, upcasters: upcasters))
+        case .consentChanged: .consentChanged(try EventCodec.decode(ConsentChanged.self, bytes: data, upcasters: upcasters))
+        case .paymentMethodAdded: .paymentMethodAdded(try EventCodec.decode(PaymentMethodAdded.self, bytes: data, upcasters: upcasters))
+        case .supportInteraction: .supportInteraction(try EventCodec.decode(SupportInteraction.self, bytes: data, upcasters: upcasters))
+        case .customerForgotten: .customerForgotten(try EventCodec.decode(CustomerForgotten.self, bytes: data, upcasters: upcasters))
+        case .orderPlaced: .orderPlaced(try EventCodec.decode(OrderPlaced.self, bytes: data, upcasters: upcasters))
+        case .paymentAuthorized: .paymentAuthorized(try EventCodec.decode(PaymentAuthorized.self, bytes: data, upcasters: upcasters))
+        case .paymentCaptured: .paymentCaptured(try EventCodec.decode(PaymentCaptured.self, bytes: data, upcasters: upcasters))
+        case .paymentFailed: .paymentFailed(try EventCodec.decode(PaymentFailed.self, bytes: data, upcasters: upcasters))
+        case .orderShipped: .orderShipped(try EventCodec.decode(OrderShipped.self, bytes: data, upcasters: upcasters))
+        case .orderDelivered: .orderDelivered(try EventCodec.decode(OrderDelivered.self, bytes: data, upcasters: upcasters))
+        case .orderCancelled: .orderCancelled(try EventCodec.decode(OrderCancelled.self, bytes: data, upcasters: upcasters))
+        case .refundIssued: .refundIssued(try EventCodec.decode(RefundIssued.self, bytes: data, upcasters: upcasters))
+        case .returnReceived: .returnReceived(try EventCodec.decode(ReturnReceived.self, bytes: data, upcasters: upcasters))
+        case .stockReceived: .stockReceived(try EventCodec.decode(StockReceived.self, bytes: data, upcasters: upcasters))
+        case .stockReserved: .stockReserved(try EventCodec.decode(StockReserved.self, bytes: data, upcasters: upcasters))
+        case .stockReleased: .stockReleased(try EventCodec.decode(StockReleased.self, bytes: data, upcasters: upcasters))
+        case .stockShipped: .stockShipped(try EventCodec.decode(StockShipped.self, bytes: data, upcasters: upcasters))
+        case .stockReturned: .stockReturned(try EventCodec.decode(StockReturned.self, bytes: data, upcasters: upcasters))
+        case .stockAdjusted: .stockAdjusted(try EventCodec.decode(StockAdjusted.self, bytes: data, upcasters: upcasters))
+        case .stockTransferred: .stockTransferred(try EventCodec.decode(StockTransferred.self, bytes: data, upcasters: upcasters))
+        case .reorderPointSet: .reorderPointSet(try EventCodec.decode(ReorderPointSet.self, bytes: data, upcasters: upcasters))
+        case .supplierRegistered: .supplierRegistered(try EventCodec.decode(SupplierRegistered.self, bytes: data, upcasters: upcasters))
+        case .purchaseOrderPlaced: .purchaseOrderPlaced(try EventCodec.decode(PurchaseOrderPlaced.self, bytes: data, upcasters: upcasters))
+        case .purchaseOrderReceived: .purchaseOrderReceived(try EventCodec.decode(PurchaseOrderReceived.self, bytes: data, upcasters: upcasters))
+        case .sessionStarted: .sessionStarted(try EventCodec.decode(SessionStarted.self, bytes: data, upcasters: upcasters))
+        case .pageViewed: .pageViewed(try EventCodec.decode(PageViewed.self, bytes: data, upcasters: upcasters))
+        case .productViewed: .productViewed(try EventCodec.decode(ProductViewed.self, bytes: data, upcasters: upcasters))
+        case .searchPerformed: .searchPerformed(try EventCodec.decode(SearchPerformed.self, bytes: data, upcasters: upcasters))
+        case .cartItemAdded: .cartItemAdded(try EventCodec.decode(CartItemAdded.self, bytes: data, upcasters: upcasters))
+        case .campaignLaunched: .campaignLaunched(try EventCodec.decode(CampaignLaunched.self, bytes: data, upcasters: upcasters))
+        case .settingChanged: .settingChanged(try EventCodec.decode(SettingChanged.self, bytes: data, upcasters: upcasters))
         }
     }
 

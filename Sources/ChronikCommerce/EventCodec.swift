@@ -90,20 +90,35 @@ public enum EventCodec {
     @inlinable
     public static func decode<T: CommerceEventPayload>(_ type: T.Type, from data: [UInt8],
                                                        upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> T {
-        if let v = data.first, v == T.schemaVersion {
-            return try decodeCurrent(T.self, data)
+        try data.withUnsafeBufferPointer { (buf) throws(CommerceError) -> T in
+            try decode(T.self, bytes: UnsafeRawBufferPointer(buf), upcasters: upcasters)
         }
-        return try decodeOther(T.self, data, upcasters: upcasters)
+    }
+
+    /// Decodes stored data of `type` from borrowed bytes (e.g. an
+    /// `EventView.data` during `EventLog.scan`), without copying them first.
+    @inlinable
+    public static func decode<T: CommerceEventPayload>(_ type: T.Type, bytes: UnsafeRawBufferPointer,
+                                                       upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> T {
+        if let v = bytes.first, v == T.schemaVersion {
+            return try decodeCurrent(T.self, bytes.assumingMemoryBound(to: UInt8.self))
+        }
+        return try decodeOther(T.self, Array(bytes), upcasters: upcasters)
+    }
+
+    @usableFromInline
+    static func decodeCurrent<T: CommerceEventPayload>(_ type: T.Type, _ buf: UnsafeBufferPointer<UInt8>) throws(CommerceError) -> T {
+        var d = BinaryDecodingVisitor(reader: BinaryReader(buf, index: 1))
+        var t = T()
+        try t.visit(&d)
+        try d.reader.finish()
+        return t
     }
 
     @usableFromInline
     static func decodeCurrent<T: CommerceEventPayload>(_ type: T.Type, _ data: [UInt8]) throws(CommerceError) -> T {
         try data.withUnsafeBufferPointer { (buf) throws(CommerceError) -> T in
-            var d = BinaryDecodingVisitor(reader: BinaryReader(buf, index: 1))
-            var t = T()
-            try t.visit(&d)
-            try d.reader.finish()
-            return t
+            try decodeCurrent(T.self, buf)
         }
     }
 

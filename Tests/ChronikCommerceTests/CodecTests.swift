@@ -49,6 +49,28 @@ import Testing
         }
     }
 
+    @Test func borrowedBytesDecodeLikeArraysAndStayInBounds() throws {
+        // Proves decode(bytes:) — the replay path — gives the array path's value for every sample, reads only
+        // its slice of a larger buffer (guard bytes around it), rejects every truncation, and copies unknown data.
+        for (type, data) in sampleData {
+            let bytes = try parse(importLine(type, data)).event.encodedData()
+            let framed: [UInt8] = [0xFF, 0x01, 0x7B] + bytes + [0x00, 0xFF, 0x80]
+            let viaArray = try CommerceEvent.decode(type: type, data: bytes)
+            try framed.withUnsafeBytes { (all) throws in
+                let slice = UnsafeRawBufferPointer(rebasing: all[3..<(3 + bytes.count)])
+                #expect(try CommerceEvent.decode(type: type, bytes: slice) == viaArray, "\(type)")
+                for n in 1..<bytes.count {
+                    let cut = UnsafeRawBufferPointer(rebasing: all[3..<(3 + n)])
+                    let e = expectError { () throws(CommerceError) in _ = try CommerceEvent.decode(type: type, bytes: cut) }
+                    #expect(e?.code == .invalidData, "\(type) prefix \(n)")
+                }
+            }
+        }
+        let unknownData: [UInt8] = Array(#"{"x":1}"#.utf8)
+        let unknown = try unknownData.withUnsafeBytes { try CommerceEvent.decode(type: "LoyaltyPointsEarned", bytes: $0) }
+        #expect(unknown == .unknown(type: "LoyaltyPointsEarned", data: unknownData))
+    }
+
     @Test func truncatedDataIsRejectedAtEveryLength() throws {
         // Proves every proper prefix of stored data fails with invalidData instead of trapping or decoding.
         let env = try parse(importLine("OrderPlaced", sampleData.first { $0.type == "OrderPlaced" }!.data))
