@@ -228,22 +228,30 @@ public enum CommerceExport {
     ///   type does not decode, or the data of an unknown type is not a JSON
     ///   object; `invalidMeta` when the stored meta is not an object of
     ///   strings.
-    public static func line(for event: RecordedEvent, upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> String {
+    public static func line(for event: RecordedEvent, protector: (any PIIProtector)? = nil,
+                            upcasters: UpcasterRegistry = .standard) throws(CommerceError) -> String {
         var w = JSONWriter(capacity: 256 + event.data.count * 2)
-        try write(event, to: &w, upcasters: upcasters)
+        try write(event, to: &w, protector: protector, upcasters: upcasters)
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// Appends the export line of `event`, without the newline, to `writer`.
-    public static func write(_ event: RecordedEvent, to w: inout JSONWriter,
+    ///
+    /// Sealed personal data is opened with `protector`; when the subject's
+    /// key is destroyed (or no protector is given) every PII field is
+    /// written as `null`.
+    public static func write(_ event: RecordedEvent, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
                              upcasters: UpcasterRegistry = .standard) throws(CommerceError) {
         let typed: CommerceEvent
-        do throws(CommerceError) {
-            typed = try CommerceEvent.decode(type: event.type, data: event.data, upcasters: upcasters)
-        } catch {
+        let pii: PIIState
+        do {
+            (typed, pii) = try CommerceEvent.decode(type: event.type, data: event.data, protector: protector, upcasters: upcasters)
+        } catch let error as CommerceError {
             var e = error
             e.message = "event at position \(event.position) (\(event.type)): " + e.message
             throw e
+        } catch {
+            throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): personal data cannot be opened: \(error)")
         }
         w.raw("{\"type\":")
         w.string(event.type)
@@ -267,6 +275,8 @@ public enum CommerceExport {
                 throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): data of an unknown type is not a JSON object")
             }
             w.value(v)
+        } else if pii == .erased {
+            typed.writeJSONErasingPII(to: &w)
         } else {
             typed.writeJSON(to: &w)
         }

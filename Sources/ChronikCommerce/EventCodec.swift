@@ -103,12 +103,28 @@ public enum EventCodec {
         if let v = bytes.first, v == T.schemaVersion {
             return try decodeCurrent(T.self, bytes.assumingMemoryBound(to: UInt8.self))
         }
+        return try decodeSealedOrOther(T.self, bytes, upcasters: upcasters)
+    }
+
+    /// Sealed personal data (docs/GDPR.md): the plain fields after the
+    /// sealed part decode as usual, every PII field blank. Else the JSON
+    /// and upcasting paths.
+    @usableFromInline @inline(never)
+    static func decodeSealedOrOther<T: CommerceEventPayload>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer,
+                                                             upcasters: UpcasterRegistry) throws(CommerceError) -> T {
+        if let v = bytes.first, v & PIICodec.flag != 0 {
+            let (version, offset) = try PIICodec.fieldsOffset(bytes)
+            let buf = bytes.assumingMemoryBound(to: UInt8.self)
+            if version == T.schemaVersion { return try decodeCurrent(T.self, buf, fieldsAt: offset) }
+            return try decodeOther(T.self, [version] + buf[offset...], upcasters: upcasters)
+        }
         return try decodeOther(T.self, Array(bytes), upcasters: upcasters)
     }
 
     @usableFromInline
-    static func decodeCurrent<T: CommerceEventPayload>(_ type: T.Type, _ buf: UnsafeBufferPointer<UInt8>) throws(CommerceError) -> T {
-        var d = BinaryDecodingVisitor(reader: BinaryReader(buf, index: 1))
+    static func decodeCurrent<T: CommerceEventPayload>(_ type: T.Type, _ buf: UnsafeBufferPointer<UInt8>,
+                                                       fieldsAt offset: Int = 1) throws(CommerceError) -> T {
+        var d = BinaryDecodingVisitor(reader: BinaryReader(buf, index: offset))
         var t = T()
         try t.visit(&d)
         try d.reader.finish()
@@ -155,9 +171,12 @@ public enum EventCodec {
     }
 
     /// Writes the JSON object of `value`'s data (`{…}`) to `writer`.
-    public static func writeJSON<T: FieldCodable>(_ value: T, to writer: inout JSONWriter) {
+    /// - Parameter erasingPII: write every PII field as `null` (the
+    ///   subject's key is destroyed).
+    public static func writeJSON<T: FieldCodable>(_ value: T, to writer: inout JSONWriter, erasingPII: Bool = false) {
         var copy = value
         var e = JSONEncodingVisitor(writer: writer)
+        e.erasingPII = erasingPII
         writer = JSONWriter(capacity: 0)  // hand the buffer over without a copy
         e.writer.byte(UInt8(ascii: "{"))
         // The JSON encoder never throws.

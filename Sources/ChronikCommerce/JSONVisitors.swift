@@ -218,6 +218,9 @@ struct JSONDecodingVisitor: FieldVisitor {
 struct JSONEncodingVisitor: FieldVisitor {
     var writer: JSONWriter
     var first = true
+    /// Writes every PII field (present or not) as `null`: the subject's key
+    /// is destroyed (docs/GDPR.md).
+    var erasingPII = false
 
     init(writer: JSONWriter) { self.writer = writer }
 
@@ -235,9 +238,13 @@ struct JSONEncodingVisitor: FieldVisitor {
         key(name); writer.string(v)
     }
 
-    mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) { key(name); writer.string(value) }
+    mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) {
+        key(name)
+        if pii && erasingPII { writer.raw("null") } else { writer.string(value) }
+    }
 
     mutating func optionalText(_ name: StaticString, _ value: inout String?, pii: Bool) {
+        if pii && erasingPII { key(name); writer.raw("null"); return }
         guard let v = value else { return }
         key(name); writer.string(v)
     }
@@ -296,10 +303,12 @@ struct JSONEncodingVisitor: FieldVisitor {
 
     mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
         key(name)
+        if pii && erasingPII { writer.raw("null"); return }
         try nested(&value)
     }
 
     mutating func optionalObject<T: FieldCodable>(_ name: StaticString, _ value: inout T?, pii: Bool) throws(CommerceError) {
+        if pii && erasingPII { key(name); writer.raw("null"); return }
         guard var v = value else { return }
         key(name)
         try nested(&v)

@@ -20,6 +20,9 @@ public final class CommerceStore: Sendable {
     public let log: EventLog
     /// How many times an append is decided again after losing a race.
     public let maxRetries: Int
+    /// Seals the PII fields of every event that has any (docs/GDPR.md);
+    /// nil stores them in plaintext (tests and tools that want that).
+    public let protector: (any PIIProtector)?
 
     private struct Cached: Sendable {
         var state: StreamState
@@ -32,10 +35,11 @@ public final class CommerceStore: Sendable {
     /// - Parameter maxRetries: bounded, so that a hot stream turns into an
     ///   error (`concurrencyConflict`) instead of a livelock; 16 covers far
     ///   more contention than one stream sees in practice.
-    public init(log: EventLog, maxRetries: Int = 16) {
+    public init(log: EventLog, maxRetries: Int = 16, protector: (any PIIProtector)? = nil) {
         precondition(maxRetries >= 0)
         self.log = log
         self.maxRetries = maxRetries
+        self.protector = protector
     }
 
     /// Validates `event`, checks the invariants and appends it to its
@@ -68,12 +72,16 @@ public final class CommerceStore: Sendable {
         guard envelopes.allSatisfy({ $0.stream == stream }) else {
             throw CommerceError(.invalidStream, field: "stream", "one append takes events of one stream")
         }
-        let proposed = envelopes.map(\.proposed)
-        let known = proposed.filter { log.position(ofEventID: $0.id) != nil }.count
-        if known == proposed.count {
-            // An idempotent retry: decided (and checked) when first written.
-            return try await log.append(to: stream, proposed, expected: .any)
+        let plain = envelopes.map(\.proposed)
+        let known = plain.filter { log.position(ofEventID: $0.id) != nil }.count
+        if known == plain.count {
+            // An idempotent retry: decided (and checked) when first written;
+            // sealing is deterministic, so the stored bytes compare equal.
+            let result = try await log.append(to: stream, try sealed(envelopes), expected: .any)
+            try destroyKeys(of: envelopes, at: result)
+            return result
         }
+        let proposed = try sealed(envelopes)
         if known > 0 {
             throw CommerceError(.appendFailed, field: "id",
                                 "\(known) of \(proposed.count) event ids are already in the log: a retry must resend the same batch")
@@ -108,6 +116,7 @@ public final class CommerceStore: Sendable {
                 if !result.wasDuplicate {
                     remember(stream, Cached(state: next, version: result.lastVersion.value))
                 }
+                try destroyKeys(of: envelopes, at: result)
                 return result
             } catch let error as ChronikLogError where error.code == .wrongExpectedVersion {
                 if case .unguarded = current.state { throw error }
@@ -121,6 +130,32 @@ public final class CommerceStore: Sendable {
     }
 
     /// Throws the log's `wrongExpectedVersion` when `asked` does not hold.
+    /// The events as stored: PII sealed under each event's subject key.
+    private func sealed(_ envelopes: [CommerceEnvelope]) throws -> [ProposedEvent] {
+        guard let protector else { return envelopes.map(\.proposed) }
+        return try envelopes.map { e in
+            var p = e.proposed
+            if e.event.piiSubjectKey != nil { p.data = try e.event.encodedData(protector: protector) }
+            return p
+        }
+    }
+
+    /// A CustomerForgotten, once in the log, destroys the customer's key
+    /// (EVENTS.md GDPR). Destroying an already destroyed key is a no-op, so
+    /// a retry after a failure here completes the erasure.
+    private func destroyKeys(of envelopes: [CommerceEnvelope], at result: AppendResult) throws {
+        guard let protector else { return }
+        for e in envelopes {
+            guard case .customerForgotten(let f) = e.event else { continue }
+            do {
+                try protector.destroyKey(subject: PIISubject.customer(f.customerId))
+            } catch {
+                throw CommerceError(.appendFailed, field: "data.customerId",
+                                    "CustomerForgotten for \(f.customerId) is in the log (position \(result.firstPosition.value)) but destroying the key failed: \(error); run `chronik forget customer \(f.customerId)` again")
+            }
+        }
+    }
+
     static func check(_ asked: ExpectedVersion, stream: String, actual: UInt64?) throws {
         let holds = switch asked {
         case .any: true

@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+import ChronikLog
+import ChronikCommerce
+@testable import ChronikAudit
+
+/// A fresh temp directory holding a log (`log/`) and its key store
+/// (`keys/`, outside the log directory as docs/GDPR.md asks).
+final class GDPRFixture {
+    let root: String
+    var logPath: String { root + "/log" }
+    var keysPath: String { root + "/keys" }
+
+    init() {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("chronik-gdpr-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func open(compression: Compression = .none) throws -> (EventLog, CommerceStore, FileKeyStore) {
+        var options = LogOptions()
+        options.compression = compression
+        let log = try EventLog.open(at: logPath, options: options)
+        let keys = try FileKeyStore(directory: keysPath)
+        return (log, CommerceStore(log: log, protector: SubjectKeyVault(store: keys)), keys)
+    }
+
+    /// Every byte of every file under `dir`.
+    static func allBytes(under dir: String) -> [(String, Data)] {
+        let fm = FileManager.default
+        guard let e = fm.enumerator(atPath: dir) else { return [] }
+        var out: [(String, Data)] = []
+        while let rel = e.nextObject() as? String {
+            let p = dir + "/" + rel
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: p, isDirectory: &isDir), !isDir.boolValue, let d = fm.contents(atPath: p) {
+                out.append((rel, d))
+            }
+        }
+        return out
+    }
+}
+
+struct Person {
+    let id: String, email: String, name: String, phone: String, street: String, city: String
+    static func make(_ n: Int) -> Person {
+        Person(id: "c-\(n)", email: "person\(n)@example.org", name: "Person Nummer\(n) Zweitname",
+               phone: "+49301234\(n)00", street: "Kastanienallee \(n)7", city: "Berlin\(n)stadt")
+    }
+    var address: Address { Address(line1: street, city: city, postalCode: "1043\(id.count)", country: "DE") }
+    var piiValues: [String] { [email, name, phone, street] }
+}
+
+func contains(_ haystack: Data, _ needle: String) -> Bool {
+    haystack.range(of: Data(needle.utf8)) != nil
+}
+
+@Suite struct GDPRTests {
+    let t0 = Timestamp(microseconds: 1_767_225_600_000_000)
+
+    func registerAndOrder(_ store: CommerceStore, _ p: Person, order: String) async throws {
+        try await store.append(.customerRegistered(CustomerRegistered(
+            customerId: p.id, email: p.email, name: p.name, phone: p.phone, address: p.address, marketingConsent: true)), time: t0)
+        try await store.append(.orderPlaced(OrderPlaced(
+            orderId: order, customerId: p.id, lines: [OrderLine(sku: "sku-1", qty: 2, unitPrice: 1999)], currency: "EUR",
+            shippingAddress: p.address, ip: "203.0.113.\(p.id.count)")), time: t0)
+    }
+
+    @Test func personalDataIsNeverStoredInPlaintext() async throws {
+        // Proves: with compression off (so a byte search means something), no PII value of any customer appears in
+        // any file of the log directory, while the events decode with the key and their non-PII fields without it.
+        let f = GDPRFixture()
+        let (log, store, _) = try f.open()
+        let people = (1...5).map(Person.make)
+        for (i, p) in people.enumerated() { try await registerAndOrder(store, p, order: "o-\(i)") }
+        for (file, bytes) in GDPRFixture.allBytes(under: f.logPath) {
+            for p in people {
+                for v in p.piiValues { #expect(!contains(bytes, v), "\(v) in plaintext in \(file)") }
+                #expect(contains(bytes, "sku-1") || !file.hasSuffix(".log") || bytes.count < 200, "non-PII data readable in \(file)")
+            }
+        }
+        let events = try log.readAll().collect()
+        #expect(events.count == 10)
+        for e in events {
+            let (typed, pii) = try CommerceEvent.decode(type: e.type, data: e.data, protector: store.protector)
+            #expect(pii == .revealed, "\(e.type) at \(e.position)")
+            if case .customerRegistered(let c) = typed {
+                #expect(people.contains { $0.email == c.email && $0.street == c.address.line1 })
+            }
+            // Without the key: ids, lines and amounts are there, personal data blank.
+            if case .orderPlaced(let o) = try CommerceEvent.decode(type: e.type, data: e.data) {
+                #expect(o.lines == [OrderLine(sku: "sku-1", qty: 2, unitPrice: 1999)])
+                #expect(o.shippingAddress == Address() && o.ip == nil)
+            }
+        }
+        log.close()
+    }
+
+    @Test func forgetErasesOneCustomerEverywhereAndKeepsTheRest() async throws {
+        // Proves: after CustomerForgotten the forgotten customer's PII is null in exports and absent from every file
+        // of the log and key directories; the order and its amounts stay; another customer still reads fully.
+        let f = GDPRFixture()
+        let (log, store, keys) = try f.open()
+        let gone = Person.make(1), kept = Person.make(2)
+        try await registerAndOrder(store, gone, order: "o-1")
+        try await registerAndOrder(store, kept, order: "o-2")
+        try await store.append(.customerForgotten(CustomerForgotten(customerId: gone.id)), time: t0)
+        #expect(keys.isDestroyed(subject: PIISubject.customer(gone.id)))
+        #expect(!keys.isDestroyed(subject: PIISubject.customer(kept.id)))
+
+        var exported = ""
+        for e in try log.readAll().collect() {
+            exported += try CommerceExport.line(for: e, protector: store.protector) + "\n"
+        }
+        for v in gone.piiValues { #expect(!exported.contains(v), "\(v) exported after forget") }
+        for v in kept.piiValues { #expect(exported.contains(v), "\(v) of another customer lost") }
+        #expect(exported.contains(#""email":null"#))
+        #expect(exported.contains(#""shippingAddress":null"#))
+        #expect(exported.contains(#""orderId":"o-1""#) && exported.contains(#""unitPrice":1999"#))
+        log.close()
+
+        // Reopened (as after a restart, or a full replay): still erased; the key file holds no key for it.
+        let (log2, store2, _) = try f.open()
+        let first = try #require(try log2.read(stream: "customer-" + gone.id).next())
+        let (_, pii) = try CommerceEvent.decode(type: first.type, data: first.data, protector: store2.protector)
+        #expect(pii == .erased)
+        for dir in [f.logPath, f.keysPath] {
+            for (file, bytes) in GDPRFixture.allBytes(under: dir) {
+                for v in gone.piiValues + kept.piiValues { #expect(!contains(bytes, v), "\(v) in \(file)") }
+            }
+        }
+        // An erased customer takes no further events, personal or not.
+        await #expect(throws: (any Error).self) {
+            try await store2.append(.customerUpdated(CustomerUpdated(customerId: gone.id, email: "new@example.org")), time: self.t0)
+        }
+        #expect(!contains(try Data(contentsOf: URL(fileURLWithPath: f.keysPath + "/subject-keys")), "new@example.org"))
+        log2.close()
+    }
+
+    @Test func sealingIsDeterministicSoRetriesAreIdempotent() async throws {
+        // Proves: re-sending the same event id with the same content after a "lost acknowledgement" is a no-op that
+        // returns the original position, although the PII is encrypted.
+        let f = GDPRFixture()
+        let (log, store, _) = try f.open()
+        let p = Person.make(3)
+        let event = CommerceEvent.customerRegistered(CustomerRegistered(
+            customerId: p.id, email: p.email, name: p.name, address: p.address, marketingConsent: false))
+        let id = EventID.random()
+        let first = try await store.append(event, id: id, time: t0)
+        let retry = try await store.append(event, id: id, time: t0)
+        #expect(retry.wasDuplicate && retry.positions == first.positions)
+        #expect(try log.readAll().collect().count == 1)
+        log.close()
+    }
+
+    @Test func alteredCiphertextIsAnErrorNotAnErasure() async throws {
+        // Proves: a flipped bit in sealed personal data fails authentication loudly instead of reading as erased.
+        let f = GDPRFixture()
+        let (log, store, _) = try f.open()
+        let p = Person.make(4)
+        try await registerAndOrder(store, p, order: "o-4")
+        let e = try #require(try log.read(stream: "customer-" + p.id).next())
+        var data = e.data
+        data[data.count / 3] ^= 0x10
+        #expect(throws: (any Error).self) {
+            _ = try CommerceEvent.decode(type: e.type, data: data, protector: store.protector)
+        }
+        log.close()
+    }
+
+    @Test func anonymousSessionsHaveTheirOwnKeyAndCustomerSessionsTheCustomers() async throws {
+        // Proves EVENTS.md: SessionStarted.ip of a session with a customerId is under that customer's key, else the
+        // session's; forgetting the customer erases the first and not the second.
+        let f = GDPRFixture()
+        let (log, store, keys) = try f.open()
+        let p = Person.make(5)
+        try await registerAndOrder(store, p, order: "o-5")
+        try await store.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "198.51.100.7")), time: t0)
+        try await store.append(.sessionStarted(SessionStarted(sessionId: "s-cust", customerId: p.id, channel: "web", ip: "198.51.100.8")), time: t0)
+        #expect(try keys.key(for: PIISubject.session("s-anon"), create: false) != nil)
+        #expect(try keys.key(for: PIISubject.session("s-cust"), create: false) == nil)
+        try await store.append(.customerForgotten(CustomerForgotten(customerId: p.id)), time: t0)
+        func ip(_ stream: String) throws -> (String?, PIIState) {
+            let e = try #require(try log.read(stream: stream).next())
+            let (typed, pii) = try CommerceEvent.decode(type: e.type, data: e.data, protector: store.protector)
+            guard case .sessionStarted(let s) = typed else { return (nil, pii) }
+            return (s.ip, pii)
+        }
+        #expect(try ip("session-s-anon") == ("198.51.100.7", .revealed))
+        #expect(try ip("session-s-cust") == (nil, .erased))
+        log.close()
+    }
+
+    @Test func keyStoreSurvivesReopenAndNeverRecreatesADestroyedKey() throws {
+        // Proves: keys persist across opens; a destroyed key stays destroyed and cannot be created again; modes are
+        // 0700 (directory) and 0600 (file); a malformed key file is refused, not guessed around.
+        let f = GDPRFixture()
+        let a = try FileKeyStore(directory: f.keysPath)
+        let k1 = try #require(try a.key(for: "customer:c-1", create: true))
+        _ = try a.key(for: "customer:c-2", create: true)
+        try a.destroy(subject: "customer:c-2")
+        let b = try FileKeyStore(directory: f.keysPath)
+        #expect(try b.key(for: "customer:c-1", create: false) == k1)
+        #expect(try b.key(for: "customer:c-2", create: true) == nil)
+        #expect(b.isDestroyed(subject: "customer:c-2"))
+        #expect(throws: KeyStoreError.self) { _ = try b.key(for: "customer:has space", create: true) }
+        let dirMode = try FileManager.default.attributesOfItem(atPath: f.keysPath)[.posixPermissions] as? Int
+        let fileMode = try FileManager.default.attributesOfItem(atPath: f.keysPath + "/subject-keys")[.posixPermissions] as? Int
+        #expect(dirMode == 0o700 && fileMode == 0o600)
+        try "customer:c-9 notbase64!\n".write(toFile: f.keysPath + "/subject-keys", atomically: false, encoding: .utf8)
+        #expect(throws: KeyStoreError.self) { _ = try FileKeyStore(directory: f.keysPath) }
+    }
+}
+
+extension EventCursor {
+    func collect() throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        while let e = try next() { out.append(e) }
+        return out
+    }
+}
