@@ -17,6 +17,7 @@ struct Export: ParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     @Option(help: ArgumentHelp("Only this stream (repeatable).", valueName: "name"))
     var stream: [String] = []
@@ -49,7 +50,8 @@ struct Export: ParsableCommand {
                                   from: from.flatMap(ExportFilter.Bound.init(argument:)),
                                   to: to.flatMap(ExportFilter.Bound.init(argument:)))
         do {
-            let n = try filter.export(log) { bytes in writeStandardOutput(bytes) }
+            let vault = try keyOptions.existingVault(forLog: options.directory(), note: options.note)
+            let n = try filter.export(log, protector: vault) { bytes in writeStandardOutput(bytes) }
             options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
         } catch let e as CommerceError {
             throw CommandFailure(e.description)

@@ -32,6 +32,10 @@ struct Import: AsyncParsableCommand {
             Appends are synced to disk at least every second and once more \
             before the summary: when import reports, all of it is durable.
 
+            Personal data (EVENTS.md PII fields) is stored encrypted under \
+            a key per customer (or anonymous session) from the key store \
+            (--keys, default: the log path + .keys); see docs/GDPR.md.
+
             Exit status: 0 imported (with --skip-invalid: even when lines \
             were refused), 1 bad lines (nothing imported) or failure, 64 \
             usage error.
@@ -39,6 +43,7 @@ struct Import: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var creation: CreationOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     @Argument(help: ArgumentHelp("JSON Lines to import; - reads stdin.", valueName: "file"))
     var file: String
@@ -76,7 +81,9 @@ struct Import: AsyncParsableCommand {
 
         let log = try options.openForWriting(creation, durability: .interval(.seconds(1)))
         defer { log.close() }
-        let store = CommerceStore(log: log)
+        // Keys are synced with the log, before the summary (docs/GDPR.md).
+        let vault = try keyOptions.vault(forLog: options.directory(), syncEachKey: false)
+        let store = CommerceStore(log: log, protector: vault)
         var importOptions = CommerceImport.Options()
         importOptions.skipInvalid = skipInvalid
         importOptions.maxLineBytes = maxLineBytes.bytes
@@ -92,6 +99,7 @@ struct Import: AsyncParsableCommand {
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             throw CommandFailure(e.description)
         }
+        do { try vault.store.sync() } catch { throw CommandFailure("key store: \(error)") }
         log.close() // syncs: the summary promises durability
         let elapsed = ContinuousClock.now - started
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

@@ -81,6 +81,8 @@ func removeDir(_ path: String) {
     // A test may have made the directory read-only; make it removable.
     _ = chmod(path, 0o755)
     try? FileManager.default.removeItem(atPath: path)
+    // The key store that commerce commands keep beside the log.
+    try? FileManager.default.removeItem(atPath: path + ".keys")
 }
 
 /// JSON Lines output parsed into objects (a line that is not an object fails the test).

@@ -56,13 +56,13 @@ public struct ExportFilter: Sendable {
     /// - Throws: `CommerceError` for an event that does not decode; errors
     ///   of the log's reader.
     @discardableResult
-    public func export(_ log: EventLog, to sink: ([UInt8]) throws -> Void) throws -> Int {
+    public func export(_ log: EventLog, protector: (any PIIProtector)? = nil, to sink: ([UInt8]) throws -> Void) throws -> Int {
         var w = JSONWriter(capacity: 1 << 17)
         var count = 0
         let start: Position? = if case .position(let p)? = from { Position(p) } else { nil }
         func emit(_ e: RecordedEvent) throws {
             guard matches(e) else { return }
-            try CommerceExport.write(e, to: &w, upcasters: .standard)
+            try CommerceExport.write(e, to: &w, protector: protector, upcasters: .standard)
             w.byte(0x0A)
             count += 1
             if w.bytes.count >= 1 << 16 {

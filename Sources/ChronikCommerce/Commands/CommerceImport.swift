@@ -145,13 +145,15 @@ public enum CommerceImport {
                     continue
                 }
                 if kept != nil {
+                    let stored: ProposedEvent
+                    do { stored = try store.stored(env) } catch let e as CommerceError { reject(n, e); continue }
                     // Arrays, strings and the struct: a rough upper bound.
                     keptBytes += env.proposed.data.count + env.proposed.metadata.count + env.stream.utf8.count
                         + env.proposed.type.utf8.count + 192
                     if keptBytes > options.keepParsedBytes {
                         kept = nil
                     } else {
-                        kept!.append(AcceptedLine(line: n, stream: env.stream, event: env.proposed,
+                        kept!.append(AcceptedLine(line: n, stream: env.stream, event: stored,
                                                   expected: env.expectedVersion, idWasGiven: idWasGiven))
                     }
                 }
@@ -175,6 +177,8 @@ public enum CommerceImport {
         var count: Int
         var stream: String
         var result: Result<Bool, CommerceError> // wasDuplicate
+        /// The batch's CustomerForgotten events.
+        var forgotten: [ProposedEvent] = []
     }
 
     /// Pass 2: the accepted lines appended in file order, one batch per run
@@ -193,7 +197,7 @@ public enum CommerceImport {
                        progress: (@Sendable (Phase, Int) -> Void)?) async throws {
         // The accepted lines: kept by pass 1, or read and parsed again.
         var source = AcceptedLines(kept: kept)
-        if kept == nil { try source.open(path: path, options: options, skipping: rejected) }
+        if kept == nil { try source.open(path: path, options: options, skipping: rejected, store: store) }
         defer { source.close() }
         let log = store.log
         var versions: [String: UInt64?] = [:]
@@ -216,6 +220,12 @@ public enum CommerceImport {
                         summary.appended += o.count
                         streams.insert(o.stream)
                     }
+                    // GDPR: a CustomerForgotten in the log destroys the key.
+                    for event in o.forgotten {
+                        do { try store.destroyKey(ofForgotten: event) } catch let e as CommerceError {
+                            if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
+                        } catch {}
+                    }
                 case .failure(let e):
                     if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
                 }
@@ -231,7 +241,8 @@ public enum CommerceImport {
                     do {
                         let r = try await log.append(to: b.stream, b.events, expected: b.expected)
                         return BatchOutcome(index: i, firstLine: b.firstLine, count: b.events.count, stream: b.stream,
-                                            result: .success(r.wasDuplicate))
+                                            result: .success(r.wasDuplicate),
+                                            forgotten: b.events.filter { $0.type == CustomerForgotten.typeName })
                     } catch let e as CommerceError {
                         return BatchOutcome(index: i, firstLine: b.firstLine, count: b.events.count, stream: b.stream, result: .failure(e))
                     } catch {
@@ -325,7 +336,10 @@ struct AcceptedLines {
 
     init(kept: [AcceptedLine]?) { self.kept = kept }
 
-    mutating func open(path: String, options: CommerceImport.Options, skipping rejected: Set<Int>) throws {
+    private var store: CommerceStore?
+
+    mutating func open(path: String, options: CommerceImport.Options, skipping rejected: Set<Int>, store: CommerceStore) throws {
+        self.store = store
         fd = systemOpen(path, O_RDONLY)
         guard fd >= 0 else { throw CommerceError(.invalidData, "cannot open \(path): errno \(errno)") }
         reader = BoundedLineReader(fd: fd, maxLineBytes: options.maxLineBytes)
@@ -349,8 +363,8 @@ struct AcceptedLines {
             // Parsed in pass 1 already: this cannot fail unless the file
             // changed in between.
             let (env, idWasGiven) = try CommerceEnvelope.parseNotingID(line: bytes, lineNumber: n)
-            return AcceptedLine(line: n, stream: env.stream, event: env.proposed, expected: env.expectedVersion,
-                                idWasGiven: idWasGiven)
+            return AcceptedLine(line: n, stream: env.stream, event: try store?.stored(env) ?? env.proposed,
+                                expected: env.expectedVersion, idWasGiven: idWasGiven)
         }
         return nil
     }

@@ -132,11 +132,34 @@ public final class CommerceStore: Sendable {
     /// Throws the log's `wrongExpectedVersion` when `asked` does not hold.
     /// The events as stored: PII sealed under each event's subject key.
     private func sealed(_ envelopes: [CommerceEnvelope]) throws -> [ProposedEvent] {
-        guard let protector else { return envelopes.map(\.proposed) }
-        return try envelopes.map { e in
-            var p = e.proposed
-            if e.event.piiSubjectKey != nil { p.data = try e.event.encodedData(protector: protector) }
-            return p
+        try envelopes.map(stored)
+    }
+
+    /// The event as this store writes it: its PII fields sealed under the
+    /// subject's key when a protector is set (docs/GDPR.md).
+    /// - Throws: when the subject's key is destroyed or the key store fails.
+    public func stored(_ e: CommerceEnvelope) throws -> ProposedEvent {
+        guard let protector, e.event.piiSubjectKey != nil else { return e.proposed }
+        var p = e.proposed
+        do {
+            p.data = try e.event.encodedData(protector: protector)
+        } catch let error as CommerceError {
+            throw error
+        } catch {
+            throw CommerceError(.appendFailed, field: "data", "personal data cannot be sealed: \(error)")
+        }
+        return p
+    }
+
+    /// Destroys the key of the customer a stored CustomerForgotten names.
+    func destroyKey(ofForgotten event: ProposedEvent) throws {
+        guard let protector, event.type == CustomerForgotten.typeName,
+              case .customerForgotten(let f) = try CommerceEvent.decode(type: event.type, data: event.data) else { return }
+        do {
+            try protector.destroyKey(subject: PIISubject.customer(f.customerId))
+        } catch {
+            throw CommerceError(.appendFailed, field: "data.customerId",
+                                "CustomerForgotten for \(f.customerId) is in the log but destroying the key failed: \(error); run `chronik forget customer \(f.customerId)` again")
         }
     }
 

@@ -1,0 +1,170 @@
+import ArgumentParser
+import ChronikAudit
+import ChronikCommerce
+import ChronikLog
+import Foundation
+
+/// Where the per-subject keys of personal data live (docs/GDPR.md).
+struct KeyOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The key store for personal data, kept outside the log directory (default: the log directory's path + .keys, e.g. ./chronik-data.keys).",
+        valueName: "dir"))
+    var keys: String?
+
+    func directory(forLog log: String) -> String {
+        if let keys { return keys }
+        var base = log
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        return base + ".keys"
+    }
+
+    /// The vault that seals and opens personal data. `syncEachKey: false`
+    /// for bulk writers, which call `sync()` before closing the log.
+    func vault(forLog log: String, syncEachKey: Bool = true) throws -> SubjectKeyVault {
+        let dir = directory(forLog: log)
+        let logURL = URL(fileURLWithPath: log).standardizedFileURL.path
+        let keysURL = URL(fileURLWithPath: dir).standardizedFileURL.path
+        guard !(keysURL + "/").hasPrefix(logURL + "/") else {
+            throw CommandFailure("the key store (\(dir)) must not be inside the log directory (\(log)): erasing keys must never touch the log")
+        }
+        do {
+            return SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey))
+        } catch {
+            throw CommandFailure("key store: \(error)")
+        }
+    }
+
+    /// For readers: the vault when the key store exists, else nil (every
+    /// sealed field then reads as erased, with a note).
+    func existingVault(forLog log: String, note: (String) -> Void) throws -> SubjectKeyVault? {
+        let dir = directory(forLog: log)
+        guard FileManager.default.fileExists(atPath: dir) else {
+            note("chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
+            return nil
+        }
+        return try vault(forLog: log)
+    }
+}
+
+struct Forget: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Erase a customer's personal data (GDPR): append CustomerForgotten and destroy the customer's key.",
+        discussion: """
+            Example: chronik forget customer c-1042 --log shop-log
+
+            The log is never rewritten: every personal field of the customer \
+            (email, name, phone, addresses, IPs, support summaries) is stored \
+            encrypted under the customer's own key, and this command destroys \
+            that key after appending CustomerForgotten. From then on those \
+            fields read as null (text: ‹erased›) in exports, queries and \
+            subject exports, also after a full replay; orders, amounts and \
+            SKUs stay. `chronik verify` still passes. The customer takes no \
+            further events.
+
+            Running it again for a forgotten customer only makes sure the key \
+            is gone (e.g. after a crash between the append and the key \
+            deletion).
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
+
+    @Argument(help: ArgumentHelp("What to forget: customer.", valueName: "kind"))
+    var kind: String
+
+    @Argument(help: ArgumentHelp("The customer id.", valueName: "id"))
+    var id: String
+
+    func validate() throws {
+        guard kind == "customer" else { throw ValidationError("only customers can be forgotten: chronik forget customer ID") }
+        guard Validation.isValidID(id) else { throw ValidationError("not a valid customer id: \(id)") }
+    }
+
+    func run() async throws {
+        let dir = options.directory()
+        var logOptions = LogOptions()
+        logOptions.createIfMissing = false
+        let log: EventLog
+        do { log = try EventLog.open(at: dir, options: logOptions) } catch let e as ChronikLogError { throw CommandFailure(describe(e)) }
+        defer { log.close() }
+        let vault = try keyOptions.vault(forLog: dir)
+        let store = CommerceStore(log: log, protector: vault)
+        let stream = "customer-" + id
+        guard log.lastVersion(of: stream) != nil else {
+            throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty)")
+        }
+        let out = Output()
+        let subject = PIISubject.customer(id)
+        if case .customer(let c) = try store.state(of: stream).state, c.isForgotten {
+            try vault.destroyKey(subject: subject)
+            if options.json {
+                var o = JSONObject(); o.add("customerId", id); o.add("alreadyForgotten", true); o.add("keyDestroyed", true)
+                out.line(o.text)
+            } else {
+                out.line("customer \(id) was already forgotten; the key is destroyed")
+            }
+            out.flush()
+            return
+        }
+        let result: AppendResult
+        do {
+            result = try await store.append(.customerForgotten(CustomerForgotten(customerId: id)))
+        } catch let e as CommerceError {
+            throw CommandFailure(e.description)
+        }
+        if options.json {
+            var o = JSONObject()
+            o.add("customerId", id); o.add("alreadyForgotten", false); o.add("position", result.firstPosition.value)
+            o.add("keyDestroyed", vault.store.isDestroyed(subject: subject))
+            out.line(o.text)
+        } else {
+            out.line("forgot customer \(id): CustomerForgotten at position \(result.firstPosition.value); key destroyed, personal data now reads as erased")
+        }
+        out.flush()
+    }
+}
+
+struct SubjectExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subject-export",
+        abstract: "Print everything the log holds about one customer, as JSON (GDPR subject access).",
+        discussion: """
+            Example: chronik subject-export customer c-1042 --log shop-log > c-1042.json
+
+            One JSON document: customerId, erased, profile (latest email, \
+            name, phone, address, consent), the ids of the customer's orders \
+            and sessions, and every event of the customer's stream, orders \
+            (payments, shipments, refunds, returns) and sessions, in log \
+            order, as `chronik export` writes them — without card tokens. \
+            Personal data of a forgotten customer is null. Reads the whole log.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
+
+    @Argument(help: ArgumentHelp("Whose data: customer.", valueName: "kind"))
+    var kind: String
+
+    @Argument(help: ArgumentHelp("The customer id.", valueName: "id"))
+    var id: String
+
+    func validate() throws {
+        guard kind == "customer" else { throw ValidationError("subject exports are per customer: chronik subject-export customer ID") }
+        guard Validation.isValidID(id) else { throw ValidationError("not a valid customer id: \(id)") }
+    }
+
+    func run() async throws {
+        let log = try options.openForReading()
+        defer { log.close() }
+        let vault = try keyOptions.existingVault(forLog: options.directory(), note: options.note)
+        let doc: ChronikCommerce.JSONValue
+        do {
+            doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)
+        } catch let e as CommerceError {
+            throw CommandFailure(e.description)
+        }
+        let out = Output()
+        out.line(String(decoding: doc.compactBytes, as: UTF8.self))
+        out.flush()
+    }
+}

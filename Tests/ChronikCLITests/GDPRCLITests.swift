@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+// `chronik forget` and `chronik subject-export`, run as a user would, on a
+// log created with --compression none so that a byte search means something.
+
+@Suite("GDPR through the CLI")
+struct GDPRCLITests {
+    /// The personal data of c-1 in `shopLines`.
+    let pii = ["a@example.org", "\"Ana\"", "Hauptstr. 1"]
+
+    func everyFile(under dir: String) -> [(String, Data)] {
+        guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
+        var out: [(String, Data)] = []
+        while let rel = e.nextObject() as? String {
+            if let d = FileManager.default.contents(atPath: dir + "/" + rel) { out.append((rel, d)) }
+        }
+        return out
+    }
+
+    @Test func forgetErasesTheCustomerEverywhereAndVerifyStillPasses() async throws {
+        // Proves: PII is never in the log files; after `forget`, export and subject-export show null for it, the key
+        // file no longer holds it, the order with its amounts stays, verify passes, and forgetting twice is harmless.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        let imported = try await chronik(["import", "--log", dir, "--compression", "none", file])
+        #expect(imported.exitCode == 0, "\(imported)")
+        for (name, bytes) in everyFile(under: dir) {
+            #expect(bytes.range(of: Data("a@example.org".utf8)) == nil, "email in plaintext in \(name)")
+            #expect(bytes.range(of: Data("Hauptstr. 1".utf8)) == nil, "street in plaintext in \(name)")
+        }
+        let before = try await chronik(["subject-export", "--log", dir, "customer", "c-1"])
+        #expect(before.exitCode == 0, "\(before)")
+        #expect(before.stdout.contains("a@example.org") && before.stdout.contains(#""erased":false"#), "\(before)")
+        #expect(before.stdout.contains(#""orders":["o-1"]"#) && before.stdout.contains("PaymentCaptured"), "\(before)")
+
+        let forgot = try await chronik(["forget", "--log", dir, "customer", "c-1"])
+        #expect(forgot.exitCode == 0, "\(forgot)")
+        #expect(forgot.stdout.contains("forgot customer c-1"), "\(forgot)")
+
+        let export = try await chronik(["export", "--log", dir])
+        #expect(export.exitCode == 0, "\(export)")
+        for v in pii { #expect(!export.stdout.contains(v), "\(v) exported after forget") }
+        #expect(export.stdout.contains(#""email":null"#) && export.stdout.contains(#""shippingAddress":null"#))
+        #expect(export.stdout.contains(#""unitPrice":1000"#) && export.stdout.contains(#""amount":2000"#))
+        #expect(export.stdout.contains(#""type":"CustomerForgotten""#))
+
+        let after = try await chronik(["subject-export", "--log", dir, "customer", "c-1"])
+        #expect(after.exitCode == 0, "\(after)")
+        for v in pii { #expect(!after.stdout.contains(v), "\(v) in the subject export after forget") }
+        #expect(after.stdout.contains(#""erased":true"#) && after.stdout.contains(#""forgotten":true"#), "\(after)")
+
+        for d in [dir, dir + ".keys"] {
+            for (name, bytes) in everyFile(under: d) {
+                for v in ["a@example.org", "Hauptstr. 1"] {
+                    #expect(bytes.range(of: Data(v.utf8)) == nil, "\(v) in \(d)/\(name)")
+                }
+            }
+        }
+        let keys = try String(contentsOfFile: dir + ".keys/subject-keys", encoding: .utf8)
+        #expect(keys.contains("customer:c-1 -"), "\(keys)")
+
+        let verify = try await chronik(["verify", "--log", dir])
+        #expect(verify.exitCode == 0, "\(verify)")
+        let again = try await chronik(["forget", "--log", dir, "customer", "c-1"])
+        #expect(again.exitCode == 0 && again.stdout.contains("already forgotten"), "\(again)")
+        let events = try await chronik(["export", "--log", dir, "--type", "CustomerForgotten"])
+        #expect(events.stdoutLines.count == 1, "\(events)")
+    }
+
+    @Test func anImportedCustomerForgottenDestroysTheKey() async throws {
+        // Proves EVENTS.md: CustomerForgotten erases whether it comes from `forget` or from an imported line.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let forgotten = #"{"type":"CustomerForgotten","time":"2024-06-01T00:00:00Z","data":{"customerId":"c-1"}}"#
+        let file = try writeTemp((shopLines + [forgotten]).joined(separator: "\n") + "\n")
+        let r = try await chronik(["import", "--log", dir, file])
+        #expect(r.exitCode == 0, "\(r)")
+        let keys = try String(contentsOfFile: dir + ".keys/subject-keys", encoding: .utf8)
+        #expect(keys.contains("customer:c-1 -"), "\(keys)")
+        let export = try await chronik(["export", "--log", dir, "--stream", "customer-c-1"])
+        #expect(export.stdout.contains(#""email":null"#) && !export.stdout.contains("a@example.org"), "\(export)")
+    }
+
+    @Test func badRequestsAreRefusedAndWriteNothing() async throws {
+        // Proves: an unknown customer is exit 1 naming it, a wrong kind or id is a usage error (64), and neither
+        // appends anything.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let unknown = try await chronik(["forget", "--log", dir, "customer", "c-404"])
+        #expect(unknown.exitCode == 1 && unknown.stderr.contains("c-404"), "\(unknown)")
+        let kind = try await chronik(["forget", "--log", dir, "order", "o-1"])
+        #expect(kind.exitCode == 64, "\(kind)")
+        let badID = try await chronik(["subject-export", "--log", dir, "customer", "no spaces allowed"])
+        #expect(badID.exitCode == 64, "\(badID)")
+        let nothing = try await chronik(["subject-export", "--log", dir, "customer", "c-404"])
+        #expect(nothing.exitCode == 1 && nothing.stderr.contains("c-404"), "\(nothing)")
+        #expect(try await headPosition(dir) == 9)
+        let inside = try await chronik(["forget", "--log", dir, "--keys", dir + "/keys", "customer", "c-1"])
+        #expect(inside.exitCode == 1 && inside.stderr.contains("must not be inside the log directory"), "\(inside)")
+        #expect(try await headPosition(dir) == 9)
+    }
+}
