@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikCommerce
 import ChronikLog
 import Foundation
 
@@ -72,6 +73,14 @@ struct Append: AsyncParsableCommand {
             options.note("chronik: nothing to append: the input holds no event")
             if options.json { Output().line(Summary().json(head: nil)) }
             return
+        }
+        // Personal data is only ever stored encrypted (docs/GDPR.md), which
+        // takes the commerce codec: such types go through `import`.
+        let personal = lines.filter { l in CommerceEventType(name: l.event.type).map { !$0.schema.piiFieldPaths.isEmpty } ?? false }
+        if !personal.isEmpty {
+            throw CommandFailure(lines: personal.prefix(20).map {
+                "line \($0.line): \($0.event.type) carries personal data, which Chronik stores only encrypted: use `chronik import` for it"
+            } + ["nothing was appended"])
         }
         let batches = plan(lines)
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)

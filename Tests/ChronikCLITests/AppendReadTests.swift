@@ -9,10 +9,10 @@ struct AppendReadTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let input = [
-            #"{"stream":"order-1","type":"OrderPlaced","data":{"total":4999,"paid":false,"items":[1,2.5,null]},"meta":{"actor":"alice"},"expectedVersion":"noStream"}"#,
+            #"{"stream":"order-1","type":"OrderNoted","data":{"total":4999,"paid":false,"items":[1,2.5,null]},"meta":{"actor":"alice"},"expectedVersion":"noStream"}"#,
             #"{"stream":"order-1","type":"OrderPaid","data":"cash","id":"0190B1A2-3C4D-4E5F-8A6B-7C8D9E0F1A2B","time":"2026-11-25T12:00:00+02:00"}"#,
             "",
-            #"{"stream":"order-2","type":"OrderPlaced","data":7}"#,
+            #"{"stream":"order-2","type":"OrderNoted","data":7}"#,
         ].joined(separator: "\n")
         let append = try await chronik(["append", "--log", dir], input: input)
         #expect(append.exitCode == 0, "\(append)")
@@ -21,11 +21,11 @@ struct AppendReadTests {
         let text = try await chronik(["read", "--log", dir])
         #expect(text.exitCode == 0, "\(text)")
         #expect(text.stdoutLines.count == 3)
-        #expect(text.stdoutLines[0].hasPrefix("0  order-1@0  OrderPlaced  "))
+        #expect(text.stdoutLines[0].hasPrefix("0  order-1@0  OrderNoted  "))
         #expect(text.stdoutLines[0].contains(#"{"items":[1,2.5,null],"paid":false,"total":4999}"#))
         #expect(text.stdoutLines[0].contains(#"meta={"actor":"alice"}"#))
         #expect(text.stdoutLines[1].hasPrefix("1  order-1@1  OrderPaid  2026-11-25T10:00:00Z  \"cash\""))
-        #expect(text.stdoutLines[2].hasPrefix("2  order-2@0  OrderPlaced  "))
+        #expect(text.stdoutLines[2].hasPrefix("2  order-2@0  OrderNoted  "))
 
         let json = try await chronik(["read", "--json", "--log", dir])
         #expect(json.exitCode == 0, "\(json)")

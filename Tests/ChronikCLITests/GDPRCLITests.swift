@@ -104,3 +104,24 @@ struct GDPRCLITests {
         #expect(try await headPosition(dir) == 9)
     }
 }
+
+@Suite("append refuses personal data")
+struct AppendPersonalDataTests {
+    @Test func engineAppendOfATypeWithPersonalDataIsRefused() async throws {
+        // Proves: `chronik append` (which stores data as given) refuses commerce types with PII fields, naming the
+        // line and pointing to import, and writes nothing — so no path stores such data in plaintext.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let input = [
+            #"{"stream":"notes-1","type":"Noted","data":{}}"#,
+            #"{"stream":"customer-c-1","type":"CustomerRegistered","data":{"email":"x@example.org"}}"#,
+        ].joined(separator: "\n")
+        let r = try await chronik(["append", "--log", dir], input: input)
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("line 2: CustomerRegistered carries personal data") && r.stderr.contains("chronik import"), "\(r)")
+        if FileManager.default.fileExists(atPath: dir) {
+            let head = try await headPosition(dir)
+            #expect(head == nil || head == 0)
+        }
+    }
+}
