@@ -47,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "ChronikProjections",
-            dependencies: ["ChronikLog", "ChronikCommerce"],
+            dependencies: ["ChronikLog", "ChronikCommerce", "CChronikSupport"],
             swiftSettings: strict
         ),
         .target(

@@ -59,6 +59,10 @@ public struct ProjectionError: Error, Sendable, CustomStringConvertible {
         /// Reading the log failed (corruption, I/O); the underlying error is
         /// in the message.
         public static let log = Code("log")
+        /// A read model name that `Projections` does not know.
+        public static let unknownModel = Code("unknownModel")
+        /// Writing a snapshot failed (I/O).
+        public static let io = Code("io")
     }
 
     public let code: Code

@@ -28,7 +28,8 @@ struct Chronik: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
-            Import.self, Export.self, Forget.self, SubjectExport.self,
+            Import.self, Export.self, Replay.self, Query.self, Snapshot.self,
+            Forget.self, SubjectExport.self,
         ])
 
     /// Like the default entry point, except that failures of the commands

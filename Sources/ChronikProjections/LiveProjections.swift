@@ -1,0 +1,140 @@
+import ChronikLog
+import ChronikCommerce
+import Foundation
+
+/// Read models kept current by a subscription, for a service that appends
+/// and reads its own writes.
+///
+/// Events are applied on a task of their own as they are committed; every
+/// access to the models goes through `read`, under the same lock as the
+/// applying, so a reader never sees a half-applied event.
+/// `waitUntil(_:)` returns once an appended position is applied.
+public final class LiveProjections: @unchecked Sendable {
+    // `set`, `failure` and `waiters` are guarded by `lock`.
+    private let lock = NSLock()
+    private let set: ProjectionSet
+    private var failure: ProjectionError?
+    private var waiters: [(position: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var task: Task<Void, Never>?
+    public let log: EventLog
+
+    /// Starts from `set` (e.g. loaded by `Replayer.rebuild`) and follows the
+    /// log from `set.position` on.
+    public init(log: EventLog, set: ProjectionSet) {
+        self.log = log
+        self.set = set
+    }
+
+    /// Builds the models (snapshot + tail) and starts following the log.
+    public static func start(log: EventLog, only: [String]? = nil) throws(ProjectionError) -> LiveProjections {
+        let live = LiveProjections(log: log, set: try Replayer.rebuild(log, only: only).set)
+        live.start()
+        return live
+    }
+
+    /// Starts the subscription task (once).
+    public func start() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard task == nil else { return }
+        let from = set.position
+        task = Task.detached { [weak self, log] in
+            do {
+                for try await recorded in log.subscribe(from: from) {
+                    guard let self else { return }
+                    if !self.apply(recorded) { return }
+                }
+            } catch {
+                self?.fail(ProjectionError(.log, "the subscription failed: \(error)"))
+            }
+        }
+    }
+
+    /// Stops following the log; waiters get a `log` error.
+    public func stop() {
+        task?.cancel()
+        fail(ProjectionError(.log, "live projections stopped"))
+    }
+
+    deinit { task?.cancel() }
+
+    /// The position the models have reached (every event before it applied).
+    public var position: Position {
+        lock.lock()
+        defer { lock.unlock() }
+        return set.position
+    }
+
+    /// Runs `body` with the models, while no event is being applied.
+    public func read<T>(_ body: (ProjectionSet) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(set)
+    }
+
+    /// Returns once the event at `position` is applied (read-your-writes
+    /// after an append: pass `result.lastPosition`).
+    ///
+    /// - Throws: the `ProjectionError` that stopped the projections.
+    public func waitUntil(_ position: Position) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            lock.lock()
+            if let failure {
+                lock.unlock()
+                c.resume(throwing: failure)
+            } else if set.position.value > position.value {
+                lock.unlock()
+                c.resume()
+            } else {
+                waiters.append((position.value, c))
+                lock.unlock()
+            }
+        }
+    }
+
+    private func apply(_ recorded: RecordedEvent) -> Bool {
+        let event: ProjectedEvent
+        do {
+            event = ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt,
+                                   event: try CommerceEvent.decode(type: recorded.type, data: recorded.data))
+        } catch {
+            fail(ProjectionError(.invalidEvent, "event does not decode: \(error)", position: recorded.position,
+                                 eventType: recorded.type))
+            return false
+        }
+        lock.lock()
+        // A subscription replays from `from`; anything already folded is skipped.
+        guard recorded.position.value >= set.position.value else {
+            lock.unlock()
+            return true
+        }
+        do {
+            try set.apply(event)
+        } catch {
+            lock.unlock()
+            fail(error)
+            return false
+        }
+        let reached = set.position.value
+        var ready: [CheckedContinuation<Void, any Error>] = []
+        waiters.removeAll { w in
+            if w.position < reached {
+                ready.append(w.continuation)
+                return true
+            }
+            return false
+        }
+        lock.unlock()
+        for c in ready { c.resume() }
+        return true
+    }
+
+    private func fail(_ error: ProjectionError) {
+        lock.lock()
+        if failure == nil { failure = error }
+        let all = waiters
+        waiters.removeAll()
+        lock.unlock()
+        for w in all { w.continuation.resume(throwing: error) }
+    }
+}

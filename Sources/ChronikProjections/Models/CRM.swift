@@ -1,0 +1,192 @@
+import ChronikLog
+import ChronikCommerce
+
+/// One customer as the CRM model answers for it. No personal data: the
+/// profile (name, email, phone, address) is read from the customer's
+/// stream at query time, never kept here.
+public struct CustomerRecord: Sendable, Equatable {
+    public var customerId: String
+    public var registered: Bool
+    public var registeredAt: Timestamp?
+    /// Number of OrderPlaced, cancelled orders included.
+    public var orders: Int
+    /// Σ over the customer's orders (captured − refunded), per currency;
+    /// a currency appears once the customer has an order in it.
+    public var lifetimeValue: CurrencyAmounts
+    /// The `time` of the first and last OrderPlaced, in log order.
+    public var firstOrderAt: Timestamp?
+    public var lastOrderAt: Timestamp?
+    /// Order ids in log order.
+    public var orderIds: [String]
+    /// Number of SupportInteraction.
+    public var interactions: Int
+    /// The latest of CustomerRegistered.marketingConsent and ConsentChanged;
+    /// nil when neither was seen.
+    public var marketingConsent: Bool?
+    public var paymentMethods: Int
+    /// A CustomerForgotten was appended (its PII reads as erased).
+    public var forgotten: Bool
+    public var rfm: RFM
+}
+
+/// The recency/frequency/monetary segment (the project's own design, see
+/// docs/PROJECTIONS.md). Recency is measured against the `time` of the
+/// latest OrderPlaced of the whole log, so the answer depends on the log
+/// alone, never on the clock.
+public struct RFM: Sendable, Equatable {
+    /// 3: last order ≤ 30 days before the reference, 2: ≤ 90, 1: older; 0 without orders.
+    public var recency: Int
+    /// 3: ≥ 5 orders, 2: ≥ 2, 1: one; 0 without orders.
+    public var frequency: Int
+    /// 3: net ≥ 50 000 minor units (all currencies added), 2: ≥ 10 000, 1: less; 0 without orders.
+    public var monetary: Int
+    /// `prospect`, `champion`, `loyal`, `new`, `at_risk`, `lost` or `promising`.
+    public var segment: String
+
+    static func of(orders: Int, lastOrderAt: Timestamp?, net: Int64, reference: Timestamp?) -> RFM {
+        guard orders > 0, let last = lastOrderAt, let reference else {
+            return RFM(recency: 0, frequency: 0, monetary: 0, segment: "prospect")
+        }
+        let days = (reference.microseconds - last.microseconds) / 86_400_000_000
+        let r = days <= 30 ? 3 : days <= 90 ? 2 : 1
+        let f = orders >= 5 ? 3 : orders >= 2 ? 2 : 1
+        let m = net >= 50_000 ? 3 : net >= 10_000 ? 2 : 1
+        let segment: String
+        if r == 3 && f == 3 { segment = "champion" }
+        else if r >= 2 && f >= 2 { segment = "loyal" }
+        else if r == 3 && f == 1 { segment = "new" }
+        else if r == 1 && f >= 2 { segment = "at_risk" }
+        else if r == 1 { segment = "lost" }
+        else { segment = "promising" }
+        return RFM(recency: r, frequency: f, monetary: m, segment: segment)
+    }
+}
+
+/// Customers: orders, lifetime value, order history, interactions,
+/// consent, RFM segment. Depends on the orders model for the amounts.
+///
+/// A customer is known from any event naming its id (registration, order,
+/// consent, support, payment method).
+public final class CRMProjector: SnapshottableProjector {
+    public let name = "crm"
+    public let snapshotVersion: UInt32 = 1
+    public let orders: OrdersProjector
+
+    struct Customer {
+        var registeredAt: Timestamp?
+        var orderIds: [String] = []
+        var firstOrderAt: Timestamp?
+        var lastOrderAt: Timestamp?
+        var interactions = 0
+        var consent: UInt8 = 2  // 0 false, 1 true, 2 unknown
+        var paymentMethods = 0
+        var forgotten = false
+    }
+
+    var customers: [String: Customer] = [:]
+    /// The `time` of the latest OrderPlaced in log order: RFM's reference.
+    var latestOrderAt: Timestamp?
+
+    public init(orders: OrdersProjector) { self.orders = orders }
+
+    public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
+        switch e.event {
+        case .customerRegistered(let c):
+            customers[c.customerId, default: Customer()].registeredAt = e.occurredAt
+            customers[c.customerId]!.consent = c.marketingConsent ? 1 : 0
+        case .consentChanged(let c):
+            customers[c.customerId, default: Customer()].consent = c.marketingConsent ? 1 : 0
+        case .supportInteraction(let s):
+            customers[s.customerId, default: Customer()].interactions += 1
+        case .paymentMethodAdded(let p):
+            customers[p.customerId, default: Customer()].paymentMethods += 1
+        case .customerForgotten(let c):
+            customers[c.customerId, default: Customer()].forgotten = true
+        case .orderPlaced(let o):
+            // Only the OrderPlaced the orders model kept (not a repeat of an id).
+            guard orders.orders[o.orderId]?.placedPosition == e.position.value else { return }
+            customers[o.customerId, default: Customer()].orderIds.append(o.orderId)
+            if customers[o.customerId]!.firstOrderAt == nil { customers[o.customerId]!.firstOrderAt = e.occurredAt }
+            customers[o.customerId]!.lastOrderAt = e.occurredAt
+            latestOrderAt = e.occurredAt
+        default: break
+        }
+    }
+
+    public func customer(_ id: String) -> CustomerRecord? {
+        guard let c = customers[id] else { return nil }
+        var ltv: CurrencyAmounts = [:]
+        var net: Int64 = 0
+        for oid in c.orderIds {
+            guard let o = orders.orders[oid] else { continue }
+            ltv[o.currency, default: 0] += o.captured - o.refunded
+            net += o.captured - o.refunded
+        }
+        return CustomerRecord(
+            customerId: id, registered: c.registeredAt != nil, registeredAt: c.registeredAt, orders: c.orderIds.count,
+            lifetimeValue: ltv, firstOrderAt: c.firstOrderAt, lastOrderAt: c.lastOrderAt, orderIds: c.orderIds,
+            interactions: c.interactions, marketingConsent: c.consent == 2 ? nil : c.consent == 1,
+            paymentMethods: c.paymentMethods, forgotten: c.forgotten,
+            rfm: .of(orders: c.orderIds.count, lastOrderAt: c.lastOrderAt, net: net, reference: latestOrderAt))
+    }
+
+    /// The currency most orders are in (ties: alphabetical), nil without orders.
+    public func mainCurrency() -> String? {
+        var counts: [String: Int] = [:]
+        for o in orders.orders.values { counts[o.currency, default: 0] += 1 }
+        return counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }?.key
+    }
+
+    /// The `n` customers with the highest lifetime value in `currency`
+    /// (default: `mainCurrency()`), ties by customerId ascending.
+    public func top(_ n: Int, currency: String? = nil) -> [CustomerRecord] {
+        guard let cur = currency ?? mainCurrency() else { return [] }
+        var ranked: [(String, Int64)] = []
+        for (id, c) in customers where !c.orderIds.isEmpty {
+            var v: Int64 = 0
+            var has = false
+            for oid in c.orderIds {
+                guard let o = orders.orders[oid], o.currency == cur else { continue }
+                v += o.captured - o.refunded
+                has = true
+            }
+            if has { ranked.append((id, v)) }
+        }
+        ranked.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        return ranked.prefix(max(0, n)).compactMap { customer($0.0) }
+    }
+
+    public func encodeSnapshot(into w: inout SnapshotWriter) {
+        w.dictionary(customers, key: { $0.string($1) }, value: { w, c in
+            w.optionalTimestamp(c.registeredAt)
+            w.array(c.orderIds) { $0.string($1) }
+            w.optionalTimestamp(c.firstOrderAt)
+            w.optionalTimestamp(c.lastOrderAt)
+            w.int(c.interactions)
+            w.uint(UInt64(c.consent))
+            w.int(c.paymentMethods)
+            w.bool(c.forgotten)
+        })
+        w.optionalTimestamp(latestOrderAt)
+    }
+
+    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
+        typealias R = SnapshotReader
+        let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
+        customers = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+            var c = Customer()
+            c.registeredAt = try r.optionalTimestamp()
+            c.orderIds = try r.array(str)
+            c.firstOrderAt = try r.optionalTimestamp()
+            c.lastOrderAt = try r.optionalTimestamp()
+            c.interactions = try r.int()
+            let consent = try r.uint()
+            guard consent <= 2 else { throw ProjectionError(.badSnapshot, "crm: bad consent value \(consent)") }
+            c.consent = UInt8(consent)
+            c.paymentMethods = try r.int()
+            c.forgotten = try r.bool()
+            return c
+        })
+        latestOrderAt = try r.optionalTimestamp()
+    }
+}

@@ -1,0 +1,151 @@
+import ChronikLog
+import ChronikCommerce
+
+/// A variant as the catalog lists it.
+public struct CatalogVariant: Sendable, Equatable {
+    public var sku: String
+    public var options: [String: String]
+    /// The last PriceChanged of the SKU (before or after its VariantAdded),
+    /// else the VariantAdded price.
+    public var price: Int64
+    public var currency: String
+    /// Σ available of the SKU over all warehouses.
+    public var available: Int64
+}
+
+/// A product as the catalog lists it.
+public struct CatalogProduct: Sendable, Equatable {
+    public var productId: String
+    public var title: String
+    public var category: String
+    public var brand: String?
+    public var discontinued: Bool
+    /// Variants in the order of their VariantAdded.
+    public var variants: [CatalogVariant]
+    /// Σ available of its SKUs over all warehouses.
+    public var available: Int64
+}
+
+/// The catalog: products, variants with current prices, discontinued,
+/// and availability from the inventory model (a dependency).
+///
+/// A product is listed once its ProductCreated is seen; a ProductUpdated
+/// or ProductDiscontinued of a product never created is kept and applies
+/// if it is created later (log order decides between them).
+public final class CatalogProjector: SnapshottableProjector {
+    public let name = "catalog"
+    public let snapshotVersion: UInt32 = 1
+    public let inventory: InventoryProjector
+
+    struct Product {
+        var created = false
+        var title = ""
+        var category = ""
+        var brand: String?
+        var discontinued = false
+        var skus: [String] = []
+    }
+    struct Variant {
+        var productId: String
+        var options: [String: String]
+        var price: Int64
+        var currency: String
+    }
+
+    var products: [String: Product] = [:]
+    var variants: [String: Variant] = [:]
+    /// The last PriceChanged per SKU: price and currency.
+    var prices: [String: (price: Int64, currency: String)] = [:]
+
+    public init(inventory: InventoryProjector) { self.inventory = inventory }
+
+    public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
+        switch e.event {
+        case .priceChanged(let p):
+            prices[p.sku] = (p.price, p.currency)
+        case .productCreated(let p):
+            products[p.productId, default: Product()].created = true
+            products[p.productId]!.title = p.title
+            products[p.productId]!.category = p.category
+            products[p.productId]!.brand = p.brand
+        case .productUpdated(let p):
+            if let t = p.title { products[p.productId, default: Product()].title = t }
+            if let c = p.category { products[p.productId, default: Product()].category = c }
+        case .productDiscontinued(let p):
+            products[p.productId, default: Product()].discontinued = true
+        case .variantAdded(let v):
+            if let old = variants[v.sku], old.productId != v.productId {
+                products[old.productId]?.skus.removeAll { $0 == v.sku }
+            }
+            if !(products[v.productId]?.skus.contains(v.sku) ?? false) {
+                products[v.productId, default: Product()].skus.append(v.sku)
+            }
+            variants[v.sku] = Variant(productId: v.productId, options: v.options ?? [:], price: v.price, currency: v.currency)
+        default: break
+        }
+    }
+
+    /// The product of a SKU added by VariantAdded.
+    public func productId(ofSKU sku: String) -> String? { variants[sku]?.productId }
+
+    public func product(_ id: String) -> CatalogProduct? {
+        guard let p = products[id], p.created else { return nil }
+        var vs: [CatalogVariant] = []
+        var total: Int64 = 0
+        for sku in p.skus {
+            guard let v = variants[sku] else { continue }
+            let price = prices[sku]
+            let available = inventory.available(sku: sku)
+            total += available
+            vs.append(CatalogVariant(sku: sku, options: v.options, price: price?.price ?? v.price,
+                                     currency: price?.currency ?? v.currency, available: available))
+        }
+        return CatalogProduct(productId: id, title: p.title, category: p.category, brand: p.brand,
+                              discontinued: p.discontinued, variants: vs, available: total)
+    }
+
+    /// Products sorted by productId, optionally of one category.
+    public func list(category: String? = nil) -> [CatalogProduct] {
+        products.keys.sorted().compactMap { id in
+            guard let p = products[id], p.created, category == nil || p.category == category else { return nil }
+            return product(id)
+        }
+    }
+
+    public func encodeSnapshot(into w: inout SnapshotWriter) {
+        w.dictionary(products, key: { $0.string($1) }, value: { w, p in
+            w.bool(p.created)
+            w.string(p.title)
+            w.string(p.category)
+            w.optionalString(p.brand)
+            w.bool(p.discontinued)
+            w.array(p.skus) { $0.string($1) }
+        })
+        w.dictionary(variants, key: { $0.string($1) }, value: { w, v in
+            w.string(v.productId)
+            w.dictionary(v.options, key: { $0.string($1) }, value: { $0.string($1) })
+            w.int(v.price)
+            w.string(v.currency)
+        })
+        w.dictionary(prices, key: { $0.string($1) }, value: { w, p in
+            w.int(p.price)
+            w.string(p.currency)
+        })
+    }
+
+    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
+        typealias R = SnapshotReader
+        let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
+        products = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+            Product(created: try r.bool(), title: try r.string(), category: try r.string(), brand: try r.optionalString(),
+                    discontinued: try r.bool(), skus: try r.array(str))
+        })
+        variants = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+            Variant(productId: try r.string(), options: try r.dictionary(key: str, value: str), price: try r.int64(),
+                    currency: try r.string())
+        })
+        prices = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+            (price: try r.int64(), currency: try r.string())
+        })
+    }
+}

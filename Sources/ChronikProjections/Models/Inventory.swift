@@ -1,0 +1,139 @@
+import ChronikLog
+import ChronikCommerce
+
+/// A (sku, warehouse) pair, ordered by sku then warehouse.
+public struct StockKey: Hashable, Comparable, Sendable {
+    public var sku: String
+    public var warehouseId: String
+
+    public init(sku: String, warehouseId: String) {
+        self.sku = sku
+        self.warehouseId = warehouseId
+    }
+
+    public static func < (a: StockKey, b: StockKey) -> Bool {
+        a.sku != b.sku ? a.sku < b.sku : a.warehouseId < b.warehouseId
+    }
+}
+
+/// Stock of one SKU in one warehouse (EVENTS.md, Read-model semantics).
+public struct StockLevel: Hashable, Sendable {
+    public var sku: String
+    public var warehouseId: String
+    /// Σ Received + Σ Returned + Σ Adjusted.delta − Σ Shipped ± Transferred.
+    public var onHand: Int64
+    /// Σ Reserved − Σ Released − Σ Shipped.
+    public var reserved: Int64
+    /// The latest ReorderPointSet of this (sku, warehouse), if any.
+    public var reorderPoint: Int64?
+    public var reorderQty: Int64?
+
+    public var available: Int64 { onHand - reserved }
+    /// A reorder point is set here and available ≤ reorderPoint.
+    public var isLow: Bool { reorderPoint.map { available <= $0 } ?? false }
+}
+
+/// Inventory per (sku, warehouse): on hand, reserved, available, low stock.
+///
+/// Counts only `Stock*` events and `ReorderPointSet`; `OrderShipped` moves
+/// no stock by itself.
+public final class InventoryProjector: SnapshottableProjector {
+    public let name = "inventory"
+    public let snapshotVersion: UInt32 = 1
+
+    struct Cell {
+        var onHand: Int64 = 0
+        var reserved: Int64 = 0
+        var reorderPoint: Int64 = -1   // -1: none set (a set point is ≥ 0)
+        var reorderQty: Int64 = 0
+    }
+
+    /// sku → warehouse → cell: one hash of the SKU per event, and a SKU's
+    /// warehouses together for the catalog's per-product sums.
+    var cells: [String: [String: Cell]] = [:]
+
+    public init() {}
+
+    @inline(__always)
+    private func update(_ sku: String, _ warehouse: String, _ body: (inout Cell) -> Void) {
+        body(&cells[sku, default: [:]][warehouse, default: Cell()])
+    }
+
+    public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
+        switch e.event {
+        case .stockReceived(let s): update(s.sku, s.warehouseId) { $0.onHand += s.qty }
+        case .stockReturned(let s): update(s.sku, s.warehouseId) { $0.onHand += s.qty }
+        case .stockAdjusted(let s): update(s.sku, s.warehouseId) { $0.onHand += s.delta }
+        case .stockReserved(let s): update(s.sku, s.warehouseId) { $0.reserved += s.qty }
+        case .stockReleased(let s): update(s.sku, s.warehouseId) { $0.reserved -= s.qty }
+        case .stockShipped(let s):
+            update(s.sku, s.warehouseId) {
+                $0.onHand -= s.qty
+                $0.reserved -= s.qty
+            }
+        case .stockTransferred(let s):
+            update(s.sku, s.fromWarehouseId) { $0.onHand -= s.qty }
+            update(s.sku, s.toWarehouseId) { $0.onHand += s.qty }
+        case .reorderPointSet(let s):
+            update(s.sku, s.warehouseId) {
+                $0.reorderPoint = s.reorderPoint
+                $0.reorderQty = s.reorderQty
+            }
+        default: break
+        }
+    }
+
+    private static func level(_ sku: String, _ wh: String, _ c: Cell) -> StockLevel {
+        StockLevel(sku: sku, warehouseId: wh, onHand: c.onHand, reserved: c.reserved,
+                   reorderPoint: c.reorderPoint >= 0 ? c.reorderPoint : nil,
+                   reorderQty: c.reorderPoint >= 0 ? c.reorderQty : nil)
+    }
+
+    /// Stock levels, sorted by sku then warehouse, optionally filtered.
+    public func levels(sku: String? = nil, warehouseId: String? = nil, lowOnly: Bool = false) -> [StockLevel] {
+        var out: [StockLevel] = []
+        let skus: [String] = sku.map { cells[$0] == nil ? [] : [$0] } ?? cells.keys.sorted()
+        for s in skus {
+            guard let whs = cells[s] else { continue }
+            for w in whs.keys.sorted() where warehouseId == nil || w == warehouseId {
+                let l = Self.level(s, w, whs[w]!)
+                if !lowOnly || l.isLow { out.append(l) }
+            }
+        }
+        return out
+    }
+
+    /// The stock of one (sku, warehouse), nil when no event named it.
+    public func level(sku: String, warehouseId: String) -> StockLevel? {
+        cells[sku]?[warehouseId].map { Self.level(sku, warehouseId, $0) }
+    }
+
+    /// Σ available of `sku` over all warehouses.
+    public func available(sku: String) -> Int64 {
+        guard let whs = cells[sku] else { return 0 }
+        var total: Int64 = 0
+        for c in whs.values { total += c.onHand - c.reserved }
+        return total
+    }
+
+    public func encodeSnapshot(into w: inout SnapshotWriter) {
+        w.dictionary(cells, key: { $0.string($1) }, value: { w, whs in
+            w.dictionary(whs, key: { $0.string($1) }, value: { w, c in
+                w.int(c.onHand)
+                w.int(c.reserved)
+                w.int(c.reorderPoint)
+                w.int(c.reorderQty)
+            })
+        })
+    }
+
+    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
+        cells = try r.dictionary(key: { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() },
+                                 value: { (r: inout SnapshotReader) throws(ProjectionError) in
+            try r.dictionary(key: { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() },
+                             value: { (r: inout SnapshotReader) throws(ProjectionError) in
+                Cell(onHand: try r.int64(), reserved: try r.int64(), reorderPoint: try r.int64(), reorderQty: try r.int64())
+            })
+        })
+    }
+}

@@ -1,0 +1,229 @@
+import ChronikLog
+import ChronikCommerce
+
+/// `financialStatus` of an order (EVENTS.md, Read-model semantics).
+public enum FinancialStatus: String, Sendable, CaseIterable {
+    case voided, refunded, partiallyRefunded = "partially_refunded", paid, partiallyPaid = "partially_paid",
+         authorized, failed, pending
+}
+
+/// `fulfillmentStatus` of an order.
+public enum FulfillmentStatus: String, Sendable, CaseIterable {
+    case cancelled, delivered, shipped, partial, unfulfilled
+}
+
+/// One order as the orders read model holds it. No personal data: the
+/// addresses and IP of `OrderPlaced` are not kept.
+public struct OrderRecord: Sendable, Equatable {
+    public var orderId: String
+    public var customerId: String
+    /// Where its OrderPlaced sits in the log (lists are in this order).
+    public var placedPosition: UInt64
+    /// The OrderPlaced `time`.
+    public var placedAt: Timestamp
+    public var currency: String
+    public var lines: [OrderLine]
+    public var discount: Int64
+    public var shippingFee: Int64
+    /// Σ PaymentCaptured.amount.
+    public var captured: Int64 = 0
+    /// Σ RefundIssued.amount.
+    public var refunded: Int64 = 0
+    /// Any PaymentAuthorized seen.
+    public var authorized = false
+    /// The last payment event (Authorized, Captured, Failed) was a failure.
+    public var lastPaymentFailed = false
+    public var failedPayments = 0
+    public var cancelled = false
+    /// Shipped quantity per SKU (Σ OrderShipped lines).
+    public var shipped: [String: Int64] = [:]
+    /// Shipment ids in the order of their first OrderShipped.
+    public var shipments: [String] = []
+    /// Shipment ids named by an OrderDelivered.
+    public var delivered: [String] = []
+    /// Returned quantity per SKU (Σ ReturnReceived lines).
+    public var returned: [String: Int64] = [:]
+
+    /// Σ qty × unitPrice − discount + shippingFee.
+    public var total: Int64 {
+        var t: Int64 = 0
+        for l in lines { t += l.qty * l.unitPrice }
+        return t - discount + shippingFee
+    }
+
+    /// Ordered quantity per SKU (lines of the same SKU add up).
+    public var ordered: [String: Int64] {
+        var d: [String: Int64] = [:]
+        for l in lines { d[l.sku, default: 0] += l.qty }
+        return d
+    }
+
+    /// The checks in EVENTS.md's order; the first that holds wins.
+    public var financialStatus: FinancialStatus {
+        if cancelled && captured == 0 { return .voided }
+        if captured > 0 && refunded >= captured { return .refunded }
+        if refunded > 0 { return .partiallyRefunded }
+        if captured >= total { return .paid }
+        if captured > 0 { return .partiallyPaid }
+        if authorized { return .authorized }
+        if lastPaymentFailed { return .failed }
+        return .pending
+    }
+
+    public var fulfillmentStatus: FulfillmentStatus {
+        if cancelled { return .cancelled }
+        let fullyShipped = ordered.allSatisfy { sku, qty in (shipped[sku] ?? 0) >= qty }
+        if fullyShipped {
+            let allDelivered = !shipments.isEmpty && shipments.allSatisfy { delivered.contains($0) }
+            return allDelivered ? .delivered : .shipped
+        }
+        if shipped.values.contains(where: { $0 > 0 }) { return .partial }
+        return .unfulfilled
+    }
+}
+
+/// Orders: totals, payments, financial and fulfillment status, returns.
+///
+/// Events of an order that was never placed (possible only in a log written
+/// without the commerce guards), and a second OrderPlaced of an id already
+/// placed, are not folded: they are counted in `ignoredEvents` by type.
+public final class OrdersProjector: SnapshottableProjector {
+    public let name = "orders"
+    public let snapshotVersion: UInt32 = 1
+
+    public internal(set) var orders: [String: OrderRecord] = [:]
+    /// Order events not folded (order never placed, or placed twice), by type.
+    public internal(set) var ignoredEvents: [String: Int] = [:]
+
+    public init() {}
+
+    @inline(__always)
+    private func update(_ id: String, _ type: String, _ body: (inout OrderRecord) -> Void) {
+        if orders[id] != nil {
+            body(&orders[id]!)
+        } else {
+            ignoredEvents[type, default: 0] += 1
+        }
+    }
+
+    public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
+        switch e.event {
+        case .orderPlaced(let o):
+            guard orders[o.orderId] == nil else {
+                ignoredEvents[OrderPlaced.typeName, default: 0] += 1
+                return
+            }
+            orders[o.orderId] = OrderRecord(
+                orderId: o.orderId, customerId: o.customerId, placedPosition: e.position.value, placedAt: e.occurredAt,
+                currency: o.currency, lines: o.lines, discount: o.discount, shippingFee: o.shippingFee)
+        case .paymentAuthorized(let p):
+            update(p.orderId, PaymentAuthorized.typeName) {
+                $0.authorized = true
+                $0.lastPaymentFailed = false
+            }
+        case .paymentCaptured(let p):
+            update(p.orderId, PaymentCaptured.typeName) {
+                $0.captured += p.amount
+                $0.lastPaymentFailed = false
+            }
+        case .paymentFailed(let p):
+            update(p.orderId, PaymentFailed.typeName) {
+                $0.lastPaymentFailed = true
+                $0.failedPayments += 1
+            }
+        case .refundIssued(let r):
+            update(r.orderId, RefundIssued.typeName) { $0.refunded += r.amount }
+        case .orderCancelled(let c):
+            update(c.orderId, OrderCancelled.typeName) { $0.cancelled = true }
+        case .orderShipped(let s):
+            update(s.orderId, OrderShipped.typeName) {
+                for l in s.lines { $0.shipped[l.sku, default: 0] += l.qty }
+                if !$0.shipments.contains(s.shipmentId) { $0.shipments.append(s.shipmentId) }
+            }
+        case .orderDelivered(let d):
+            update(d.orderId, OrderDelivered.typeName) {
+                if !$0.delivered.contains(d.shipmentId) { $0.delivered.append(d.shipmentId) }
+            }
+        case .returnReceived(let r):
+            update(r.orderId, ReturnReceived.typeName) {
+                for l in r.lines { $0.returned[l.sku, default: 0] += l.qty }
+            }
+        default: break
+        }
+    }
+
+    public func order(_ id: String) -> OrderRecord? { orders[id] }
+
+    /// The currency of a placed order.
+    @inline(__always)
+    public func currency(of orderId: String) -> String? { orders[orderId]?.currency }
+
+    /// Orders in log order of their OrderPlaced, filtered by customer and by
+    /// a financial or fulfillment status value (`paid`, `shipped`, …).
+    public func list(customerId: String? = nil, status: String? = nil) -> [OrderRecord] {
+        var out: [OrderRecord] = []
+        for o in orders.values {
+            if let customerId, o.customerId != customerId { continue }
+            if let status, o.financialStatus.rawValue != status, o.fulfillmentStatus.rawValue != status { continue }
+            out.append(o)
+        }
+        return out.sorted { $0.placedPosition < $1.placedPosition }
+    }
+
+    public func encodeSnapshot(into w: inout SnapshotWriter) {
+        w.dictionary(orders, key: { $0.string($1) }, value: { w, o in
+            w.string(o.customerId)
+            w.uint(o.placedPosition)
+            w.timestamp(o.placedAt)
+            w.string(o.currency)
+            w.array(o.lines) { w, l in
+                w.string(l.sku)
+                w.int(l.qty)
+                w.int(l.unitPrice)
+            }
+            w.int(o.discount)
+            w.int(o.shippingFee)
+            w.int(o.captured)
+            w.int(o.refunded)
+            w.bool(o.authorized)
+            w.bool(o.lastPaymentFailed)
+            w.int(o.failedPayments)
+            w.bool(o.cancelled)
+            w.dictionary(o.shipped, key: { $0.string($1) }, value: { $0.int($1) })
+            w.array(o.shipments) { $0.string($1) }
+            w.array(o.delivered) { $0.string($1) }
+            w.dictionary(o.returned, key: { $0.string($1) }, value: { $0.int($1) })
+        })
+        w.dictionary(ignoredEvents, key: { $0.string($1) }, value: { $0.int($1) })
+    }
+
+    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
+        typealias R = SnapshotReader
+        let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
+        let i64 = { (r: inout R) throws(ProjectionError) -> Int64 in try r.int64() }
+        orders = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) -> OrderRecord in
+            let customerId = try r.string()
+            let placedPosition = try r.uint()
+            let placedAt = try r.timestamp()
+            let currency = try r.string()
+            let lines = try r.array { (r: inout R) throws(ProjectionError) in
+                OrderLine(sku: try r.string(), qty: try r.int64(), unitPrice: try r.int64())
+            }
+            var o = OrderRecord(orderId: "", customerId: customerId, placedPosition: placedPosition, placedAt: placedAt,
+                                currency: currency, lines: lines, discount: try r.int64(), shippingFee: try r.int64())
+            o.captured = try r.int64()
+            o.refunded = try r.int64()
+            o.authorized = try r.bool()
+            o.lastPaymentFailed = try r.bool()
+            o.failedPayments = try r.int()
+            o.cancelled = try r.bool()
+            o.shipped = try r.dictionary(key: str, value: i64)
+            o.shipments = try r.array(str)
+            o.delivered = try r.array(str)
+            o.returned = try r.dictionary(key: str, value: i64)
+            return o
+        })
+        for k in orders.keys { orders[k]!.orderId = k }
+        ignoredEvents = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.int() })
+    }
+}

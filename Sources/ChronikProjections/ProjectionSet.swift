@@ -1,0 +1,150 @@
+import ChronikLog
+import ChronikCommerce
+
+/// The read models of one replay, in dependency order, and how far into
+/// the log they are.
+///
+/// A model that needs another (the catalog's `available` needs inventory)
+/// holds a reference to it; the set applies each event to the models in
+/// an order where a dependency comes first.
+///
+/// Not thread-safe: one replayer or one `LiveProjections` owns a set.
+public final class ProjectionSet {
+    /// The projectors, dependencies first.
+    public private(set) var projectors: [any SnapshottableProjector] = []
+    /// The next position to apply: every event before it has been folded.
+    public internal(set) var position: Position = .start
+
+    public init() {}
+
+    /// Adds a projector after those already in the set (its dependencies
+    /// must be in already).
+    public func add(_ p: any SnapshottableProjector) {
+        precondition(projector(named: p.name) == nil, "two read models named \(p.name)")
+        projectors.append(p)
+    }
+
+    public var names: [String] { projectors.map(\.name) }
+
+    public func projector(named name: String) -> (any SnapshottableProjector)? {
+        projectors.first { $0.name == name }
+    }
+
+    public var inventory: InventoryProjector? { projector(named: "inventory") as? InventoryProjector }
+    public var catalog: CatalogProjector? { projector(named: "catalog") as? CatalogProjector }
+    public var orders: OrdersProjector? { projector(named: "orders") as? OrdersProjector }
+    public var crm: CRMProjector? { projector(named: "crm") as? CRMProjector }
+    public var finance: FinanceProjector? { projector(named: "finance") as? FinanceProjector }
+    public var sales: SalesProjector? { projector(named: "sales") as? SalesProjector }
+    public var search: SearchProjector? { projector(named: "search") as? SearchProjector }
+    public var alsoBought: AlsoBoughtProjector? { projector(named: "also-bought") as? AlsoBoughtProjector }
+    public var replenishment: ReplenishmentProjector? { projector(named: "replenishment") as? ReplenishmentProjector }
+
+    /// Folds one event into every model, which must be the event at
+    /// `position` (events are applied once each, in log order).
+    ///
+    /// - Throws: the first projector's `ProjectionError`, with the event's
+    ///   position and type filled in; the set must then be discarded.
+    @inline(__always)
+    public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+        for p in projectors {
+            do {
+                try p.apply(event)
+            } catch {
+                throw Self.located(error, event, p.name)
+            }
+        }
+        position = Position(event.position.value + 1)
+    }
+
+    @inline(never)
+    static func located(_ error: ProjectionError, _ event: ProjectedEvent, _ model: String) -> ProjectionError {
+        var e = error
+        e.position = e.position ?? event.position
+        e.eventType = e.eventType ?? event.event.type
+        if !e.message.hasPrefix(model) { e = ProjectionError(e.code, "\(model): \(e.message)", position: e.position, eventType: e.eventType) }
+        return e
+    }
+
+    /// Each model's snapshot bytes, by name: deterministic, so two sets
+    /// built from the same events compare equal byte for byte.
+    public func snapshotBytes() -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for p in projectors {
+            var w = SnapshotWriter()
+            p.encodeSnapshot(into: &w)
+            out[p.name] = w.bytes
+        }
+        return out
+    }
+}
+
+/// The registry of read models: names, dependencies, construction.
+public enum Projections {
+    /// Every model name, in build order (a dependency before its users).
+    // FRAUD: add "fraud" here (after "orders") once FraudProjector is merged.
+    public static let allNames = [
+        "inventory", "orders", "catalog", "crm", "finance", "sales", "search", "also-bought", "replenishment",
+    ]
+
+    /// The models each model reads.
+    public static let dependencies: [String: [String]] = [
+        "inventory": [],
+        "orders": [],
+        "catalog": ["inventory"],
+        "crm": ["orders"],
+        "finance": ["orders"],
+        "sales": ["orders", "finance"],
+        "search": [],
+        "also-bought": ["orders"],
+        "replenishment": ["inventory"],
+        // FRAUD: "fraud": [],
+    ]
+
+    /// The names in `only` and everything they depend on, in build order.
+    public static func closure(of only: [String]?) throws(ProjectionError) -> [String] {
+        guard let only else { return allNames }
+        var needed = Set<String>()
+        var stack = only
+        while let n = stack.popLast() {
+            guard let deps = dependencies[n] else {
+                throw ProjectionError(.unknownModel,
+                                      "unknown read model '\(n)'; the models are: \(allNames.joined(separator: ", "))")
+            }
+            if needed.insert(n).inserted { stack += deps }
+        }
+        return allNames.filter(needed.contains)
+    }
+
+    /// A fresh set of every model (or those named and their dependencies).
+    ///
+    /// - Throws: `unknownModel` for a name not in `allNames`.
+    public static func standard(only: [String]? = nil) throws(ProjectionError) -> ProjectionSet {
+        let set = ProjectionSet()
+        var inventory: InventoryProjector?
+        var orders: OrdersProjector?
+        var finance: FinanceProjector?
+        for name in try closure(of: only) {
+            switch name {
+            case "inventory":
+                inventory = InventoryProjector()
+                set.add(inventory!)
+            case "orders":
+                orders = OrdersProjector()
+                set.add(orders!)
+            case "catalog": set.add(CatalogProjector(inventory: inventory!))
+            case "crm": set.add(CRMProjector(orders: orders!))
+            case "finance":
+                finance = FinanceProjector(orders: orders!)
+                set.add(finance!)
+            case "sales": set.add(SalesProjector(orders: orders!, finance: finance!))
+            case "search": set.add(SearchProjector())
+            case "also-bought": set.add(AlsoBoughtProjector(orders: orders!))
+            case "replenishment": set.add(ReplenishmentProjector(inventory: inventory!))
+            // FRAUD: case "fraud": set.add(FraudProjector())
+            default: preconditionFailure("no constructor for read model \(name)")
+            }
+        }
+        return set
+    }
+}

@@ -1,0 +1,210 @@
+import ChronikLog
+import ChronikCommerce
+import Foundation
+
+/// What one replay did.
+public struct ReplayStats: Sendable {
+    /// Events applied.
+    public var events: Int
+    public var duration: Duration
+    public var eventsPerSecond: Double {
+        let s = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return s > 0 ? Double(events) / s : 0
+    }
+}
+
+/// Reads the log once and feeds every event to a `ProjectionSet`.
+///
+/// With `parallel`, one thread scans and decodes while the calling thread
+/// projects: decoded events cross in chunks of `chunkSize` through a queue
+/// of at most `queueDepth` chunks (bounded memory), so on two cores a
+/// rebuild runs at about min(decode rate, projection rate).
+public enum Replayer {
+    /// Applies the events from `set.position` up to `end` (default: the
+    /// head as of the call) to `set`.
+    ///
+    /// - Parameter progress: called on the calling thread after each chunk
+    ///   with (events done, events to do).
+    /// - Throws: `ProjectionError` — `invalidEvent` for an event that does
+    ///   not decode or that a projector cannot fold (with its position and
+    ///   type), `log` when reading the log fails. The set is then
+    ///   partially updated and must be discarded.
+    @discardableResult
+    public static func replay(_ log: EventLog, into set: ProjectionSet, upTo end: Position? = nil,
+                              parallel: Bool = true, chunkSize: Int = 4096, queueDepth: Int = 4,
+                              progress: ((UInt64, UInt64) -> Void)? = nil) throws(ProjectionError) -> ReplayStats {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let from = set.position
+        let end = min(end ?? log.head, log.head)
+        guard from < end else { return ReplayStats(events: 0, duration: clock.now - started) }
+        let total = end.value - from.value
+        if parallel {
+            try replayParallel(log, set, from, end, chunkSize, queueDepth, total, progress)
+        } else {
+            try replaySerial(log, set, from, end, chunkSize, total, progress)
+        }
+        return ReplayStats(events: Int(set.position.value - from.value), duration: clock.now - started)
+    }
+
+    /// Stops `scan` once the end is reached or the consumer gave up.
+    private struct Stop: Error {}
+
+    @inline(__always)
+    static func decode(_ view: EventView) throws(ProjectionError) -> ProjectedEvent {
+        do {
+            let event = try CommerceEvent.decode(type: view.type, data: Array(view.data))
+            return ProjectedEvent(position: view.position, occurredAt: view.occurredAt, event: event)
+        } catch {
+            throw ProjectionError(.invalidEvent, "event does not decode: \(error)", position: view.position,
+                                  eventType: view.type)
+        }
+    }
+
+    static func logError(_ error: any Error) -> ProjectionError {
+        ProjectionError(.log, "reading the log failed: \(error)")
+    }
+
+    private static func replaySerial(_ log: EventLog, _ set: ProjectionSet, _ from: Position, _ end: Position,
+                                     _ chunkSize: Int, _ total: UInt64,
+                                     _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
+        var failure: ProjectionError?
+        var done: UInt64 = 0
+        do {
+            try log.scan(from: from) { view in
+                guard view.position < end else { throw Stop() }
+                do throws(ProjectionError) {
+                    try set.apply(try decode(view))
+                } catch {
+                    failure = error
+                    throw Stop()
+                }
+                done += 1
+                if done % UInt64(chunkSize) == 0 { progress?(done, total) }
+            }
+        } catch is Stop {
+        } catch {
+            throw logError(error)
+        }
+        if let failure { throw failure }
+        progress?(done, total)
+    }
+
+    private static func replayParallel(_ log: EventLog, _ set: ProjectionSet, _ from: Position, _ end: Position,
+                                       _ chunkSize: Int, _ queueDepth: Int, _ total: UInt64,
+                                       _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
+        let queue = ChunkQueue(capacity: queueDepth)
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            var chunk: [ProjectedEvent] = []
+            chunk.reserveCapacity(chunkSize)
+            var failure: ProjectionError?
+            do {
+                try log.scan(from: from) { view in
+                    guard view.position < end else { throw Stop() }
+                    do throws(ProjectionError) {
+                        chunk.append(try decode(view))
+                    } catch {
+                        failure = error
+                        throw Stop()
+                    }
+                    if chunk.count == chunkSize {
+                        guard queue.push(chunk) else { throw Stop() }
+                        chunk.removeAll(keepingCapacity: true)
+                    }
+                }
+            } catch is Stop {
+            } catch {
+                failure = logError(error)
+            }
+            if !chunk.isEmpty { _ = queue.push(chunk) }
+            queue.finish(failure)
+            finished.signal()
+        }
+        thread.name = "chronik-replay-decode"
+        thread.start()
+        var done: UInt64 = 0
+        var failure: ProjectionError?
+        while let chunk = queue.pop() {
+            do {
+                for e in chunk { try set.apply(e) }
+            } catch {
+                failure = error
+                queue.cancel()
+                break
+            }
+            done += UInt64(chunk.count)
+            progress?(done, total)
+        }
+        finished.wait()
+        // A projector's error comes first: it happened at an earlier
+        // position than anything the decoder met after it.
+        if let failure { throw failure }
+        if let f = queue.failure { throw f }
+    }
+}
+
+/// A bounded hand-off of decoded chunks from the decoding thread to the
+/// projecting one.
+final class ChunkQueue: @unchecked Sendable {
+    // Every field is guarded by `condition`.
+    private let condition = NSCondition()
+    private var chunks: [[ProjectedEvent]] = []
+    private var head = 0
+    private let capacity: Int
+    private var ended = false
+    private var cancelled = false
+    private var _failure: ProjectionError?
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Blocks while the queue is full; false once the consumer cancelled.
+    func push(_ chunk: [ProjectedEvent]) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks.count - head >= capacity && !cancelled { condition.wait() }
+        if cancelled { return false }
+        chunks.append(chunk)
+        condition.broadcast()
+        return true
+    }
+
+    /// No more chunks will come; `failure` says why, if it is an error.
+    func finish(_ failure: ProjectionError?) {
+        condition.lock()
+        ended = true
+        _failure = failure
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next chunk, or nil once the producer finished and all are taken.
+    func pop() -> [ProjectedEvent]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == chunks.count && !ended { condition.wait() }
+        guard head < chunks.count else { return nil }
+        let c = chunks[head]
+        chunks[head] = []
+        head += 1
+        if head == chunks.count {
+            chunks.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        condition.broadcast()
+        return c
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var failure: ProjectionError? {
+        condition.lock()
+        defer { condition.unlock() }
+        return _failure
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import ChronikLog
+import ChronikProjections
+import Foundation
+
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rebuild the read models from the log and report how fast.",
+        discussion: """
+            Rebuilds every read model (catalog, orders, inventory, crm, \
+            finance, sales, search, also-bought, replenishment), or those \
+            named with --only and the models they depend on, starting from \
+            the newest valid snapshot in <log>/snapshots and applying the \
+            events after it (--no-snapshot: from the start of the log). \
+            Prints events, time and events/s for the snapshot load, the \
+            replay of the tail, and the total. A progress bar with an ETA \
+            goes to stderr when it is a terminal.
+
+            A snapshot that is corrupt, of another version or beyond the \
+            log's head is skipped with a warning. An event a model cannot \
+            fold stops the replay with the event's position and type.
+
+            Examples:
+              chronik replay
+              chronik replay --only catalog,orders --no-snapshot --json
+
+            Exit status: 0 success, 1 failure (the replay stopped), 64 usage error.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("Only these read models (comma-separated) and their dependencies.", valueName: "models"))
+    var only: String?
+
+    @Flag(name: .customLong("no-snapshot"), help: "Replay the whole log; ignore snapshots.")
+    var noSnapshot = false
+
+    func validate() throws {
+        if let names = parseOnly(only) {
+            for n in names where !Projections.allNames.contains(n) {
+                throw ValidationError("unknown read model '\(n)'; the models are: \(Projections.allNames.joined(separator: ", "))")
+            }
+        }
+    }
+
+    func run() async throws {
+        let log = try options.openForReading()
+        defer { log.close() }
+        let bar = ProgressBar(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
+        let result: (set: ProjectionSet, report: RebuildReport)
+        do {
+            result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot) { done, total in
+                bar.update(done, total)
+            }
+        } catch {
+            bar.clear()
+            throw CommandFailure("replay stopped: \(error.description)")
+        }
+        bar.clear()
+        let report = result.report
+        for m in report.messages { options.note("chronik: warning: \(m)") }
+        let out = Output()
+        let phases: [(String, ReplayStats)] = [("snapshot", report.snapshotLoad), ("tail", report.tail), ("total", report.total)]
+        if options.json {
+            for (name, s) in phases {
+                var o = JSONObject()
+                o.add("phase", name)
+                o.add("events", s.events)
+                o.add("seconds", seconds(s.duration))
+                o.add("eventsPerSecond", Int64(s.eventsPerSecond.rounded()))
+                if name == "snapshot" { o.add("snapshot", report.snapshot?.path) }
+                if name == "total" {
+                    o.add("position", result.set.position.value)
+                    o.add("models", .array(result.set.names.map { .string($0) }))
+                }
+                out.line(o.text)
+            }
+        } else {
+            out.line("models    " + result.set.names.joined(separator: ", "))
+            out.line("snapshot  " + (report.snapshot.map { "\($0.path) (position \($0.position))" } ?? "none"))
+            out.line(pad("phase", 10) + pad("events", 12) + pad("time", 12) + "events/s")
+            for (name, s) in phases {
+                out.line(pad(name, 10) + pad("\(s.events)", 12) + pad(formatDuration(s.duration), 12)
+                         + String(format: "%.0f", s.eventsPerSecond))
+            }
+        }
+        out.flush()
+    }
+}
+
+/// `--only a,b` as names; nil when absent.
+func parseOnly(_ only: String?) -> [String]? {
+    only.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// A one-line progress bar with an ETA on stderr, redrawn at most ten
+/// times a second.
+final class ProgressBar: @unchecked Sendable {
+    private let enabled: Bool
+    private let started = ContinuousClock.now
+    private var lastDraw = ContinuousClock.now - .seconds(1)
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ done: UInt64, _ total: UInt64) {
+        guard enabled, total > 0 else { return }
+        let now = ContinuousClock.now
+        guard now - lastDraw >= .milliseconds(100) || done == total else { return }
+        lastDraw = now
+        let fraction = Double(done) / Double(total)
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let elapsed = seconds(now - started)
+        let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
+        let line = "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
+            + String(format: "%3.0f%% %llu/%llu events  ETA %.0fs ", fraction * 100, done, total, eta)
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    func clear() {
+        guard drawn else { return }
+        FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 78) + "\r").utf8))
+        drawn = false
+    }
+}
