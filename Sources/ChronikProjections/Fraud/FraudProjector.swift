@@ -1,0 +1,478 @@
+import ChronikLog
+import ChronikCommerce
+
+/// The fraud read model: an explainable score from 0 to 100 per order
+/// (docs/FRAUD.md).
+///
+/// Reads CustomerRegistered, PaymentMethodAdded, SessionStarted,
+/// OrderPlaced, PaymentAuthorized, PaymentFailed, PaymentCaptured and
+/// RefundIssued; every other event costs one `switch`. Windows run on a
+/// clock that never goes backwards: the latest business `time` read so far.
+/// The model keeps no personal data: IPs only as a 64-bit digest for 24 h
+/// of business time, and no address at all.
+public final class FraudProjector: SnapshottableProjector {
+    public let name = "fraud"
+    public var snapshotVersion: UInt32 { 1 }
+
+    public init() {}
+
+    // MARK: State
+
+    /// Two times of one thing in one window, or a time and an index.
+    struct TimedRef: Hashable {
+        var time: Int64
+        var ref: Int32
+    }
+
+    struct CurrencyHistory: Hashable {
+        var currency: String
+        var count: Int64
+        var sum: Int64
+    }
+
+    struct CustomerState {
+        var id: String
+        /// The clock at the first CustomerRegistered.
+        var registeredAt: Int64?
+        var orders: Int64 = 0
+        /// Orders with at least one capture / one refund.
+        var capturedOrders: Int64 = 0
+        var refundedOrders: Int64 = 0
+        /// Count and sum of order totals per currency, in first-seen order.
+        var history: [CurrencyHistory] = []
+        var orderTimes: [Int64] = []
+        var failureTimes: [Int64] = []
+        /// Card uses (ref = card index), in clock order.
+        var cardUses: [TimedRef] = []
+        /// The card of the latest PaymentMethodAdded, −1 if none.
+        var latestAddedCard: Int32 = -1
+
+        init(id: String) { self.id = id }
+    }
+
+    struct CardState {
+        var token: String
+        var failureTimes: [Int64] = []
+        /// Uses by customers (ref = customer index), in clock order.
+        var users: [TimedRef] = []
+
+        init(token: String) { self.token = token }
+    }
+
+    struct IPState {
+        /// Orders from this IP (ref = customer index), in clock order.
+        var orders: [TimedRef] = []
+        var failureTimes: [Int64] = []
+    }
+
+    struct SessionLink: Hashable {
+        var ip: UInt64
+        var time: Int64
+    }
+
+    struct OrderState {
+        static let captured: UInt8 = 1
+        static let refunded: UInt8 = 2
+
+        var customer: Int32
+        /// The card of the order's latest PaymentAuthorized with a token, −1 if none.
+        var card: Int32 = -1
+        /// The IP digest, 0 if none; used only within 24 h of `placedAt`.
+        var ip: UInt64 = 0
+        var placedAt: Int64
+        var flags: UInt8 = 0
+        var score: UInt8 = 0
+        var reasons: [StoredReason] = []
+    }
+
+    /// The clock: the latest business time read so far (µs); `Int64.min`
+    /// before the first event.
+    var now: Int64 = .min
+    /// When the IP and session tables are next swept (not part of the
+    /// model's meaning: sweeping drops only what no longer counts).
+    var nextSweep: Int64 = .min
+    var customerIndex: [String: Int32] = [:]
+    var customers: [CustomerState] = []
+    var cardIndex: [String: Int32] = [:]
+    var cards: [CardState] = []
+    var ips: [UInt64: IPState] = [:]
+    var sessions: [String: SessionLink] = [:]
+    var orders: [String: OrderState] = [:]
+
+    // MARK: Folding
+
+    public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+        switch event.event {
+        case .orderPlaced(let e):
+            tick(event.occurredAt)
+            place(e)
+        case .paymentAuthorized(let e):
+            tick(event.occurredAt)
+            authorize(e)
+        case .paymentFailed(let e):
+            tick(event.occurredAt)
+            fail(e)
+        case .paymentCaptured(let e):
+            tick(event.occurredAt)
+            mark(e.orderId, OrderState.captured)
+        case .refundIssued(let e):
+            tick(event.occurredAt)
+            mark(e.orderId, OrderState.refunded)
+        case .customerRegistered(let e):
+            tick(event.occurredAt)
+            let c = customerSlot(e.customerId)
+            if customers[c].registeredAt == nil { customers[c].registeredAt = now }
+        case .paymentMethodAdded(let e):
+            tick(event.occurredAt)
+            addCard(e)
+        case .sessionStarted(let e):
+            tick(event.occurredAt)
+            if let ip = e.ip, !ip.isEmpty {
+                sessions[e.sessionId] = SessionLink(ip: IPDigest.of(ip), time: now)
+            }
+        default:
+            return
+        }
+    }
+
+    @inline(__always)
+    func tick(_ t: Timestamp) {
+        if t.microseconds > now { now = t.microseconds }
+        if now >= nextSweep { sweep() }
+    }
+
+    /// Entries at or before this time are out of a window of `length`
+    /// (saturating, so extreme clocks cannot trap).
+    @inline(__always)
+    func cutoff(_ length: Int64) -> Int64 {
+        let (c, overflow) = now.subtractingReportingOverflow(length)
+        return overflow ? .min : c
+    }
+
+    /// Drops IP counters and session links that no longer count (privacy
+    /// and memory; see docs/FRAUD.md).
+    func sweep() {
+        nextSweep = now >= Int64.max - FraudRules.sweepInterval ? .max : now + FraudRules.sweepInterval
+        let short = cutoff(FraudRules.shortWindow)
+        if !ips.isEmpty {
+            ips = ips.filter { ($0.value.orders.last?.time ?? .min) > short || ($0.value.failureTimes.last ?? .min) > short }
+        }
+        if !sessions.isEmpty {
+            sessions = sessions.filter { $0.value.time > short }
+        }
+    }
+
+    func customerSlot(_ id: String) -> Int {
+        if let c = customerIndex[id] { return Int(c) }
+        let c = customers.count
+        customers.append(CustomerState(id: id))
+        customerIndex[id] = Int32(c)
+        return c
+    }
+
+    func cardSlot(_ token: String) -> Int {
+        if let k = cardIndex[token] { return Int(k) }
+        let k = cards.count
+        cards.append(CardState(token: token))
+        cardIndex[token] = Int32(k)
+        return k
+    }
+
+    func place(_ e: OrderPlaced) {
+        guard orders[e.orderId] == nil else { return }  // a repeated OrderPlaced: the first one counts
+        let c = customerSlot(e.customerId)
+        let total = Self.total(e)
+        let short = cutoff(FraudRules.shortWindow)
+
+        var ip: UInt64 = 0
+        if let raw = e.ip, !raw.isEmpty {
+            ip = IPDigest.of(raw)
+        } else if let sid = e.sessionId, let link = sessions[sid], link.time > short {
+            ip = link.ip
+        }
+
+        var found: [StoredReason] = []
+        @inline(__always) func add(_ signal: FraudSignal, _ points: UInt8, _ a: Int64, _ b: Int64 = 0, _ cc: Int64 = 0) {
+            if points > 0 { found.append(StoredReason(signal: signal, points: points, a: a, b: b, c: cc)) }
+        }
+
+        // Velocity of the customer's orders (this one included).
+        Self.prune(&customers[c].orderTimes, after: short)
+        customers[c].orderTimes.append(now)
+        let recentOrders = Int64(customers[c].orderTimes.count)
+        add(.customerOrderVelocity, FraudRules.points(recentOrders, FraudRules.customerOrders), recentOrders)
+
+        // Orders and customers per IP (this one included).
+        if ip != 0 {
+            var state = ips.removeValue(forKey: ip) ?? IPState()
+            Self.prune(&state.orders, after: short)
+            state.orders.append(TimedRef(time: now, ref: Int32(c)))
+            let n = Int64(state.orders.count)
+            let distinct = Self.distinctRefs(state.orders)
+            ips[ip] = state
+            add(.ipOrderVelocity, FraudRules.points(n, FraudRules.ipOrders), n)
+            add(.sharedIP, FraudRules.points(distinct, FraudRules.ipCustomers), distinct)
+        }
+
+        // Amount against the customer's previous orders in this currency.
+        let customer = customers[c]
+        if let h = customer.history.first(where: { $0.currency == e.currency }), h.count > 0,
+           total >= FraudRules.amountFloor {
+            let scaled = Self.saturatingProduct(total, h.count)
+            let points: UInt8 =
+                scaled > Self.saturatingProduct(h.sum, FraudRules.amountFactorHigh) ? FraudRules.amountPointsHigh
+                : scaled > Self.saturatingProduct(h.sum, FraudRules.amountFactor) ? FraudRules.amountPoints
+                : 0
+            add(.amountAboveHistory, points, total, h.sum / h.count, h.count)
+        }
+
+        // Billing and shipping country (only the outcome is kept).
+        if let billing = e.billingAddress, !billing.country.isEmpty, !e.shippingAddress.country.isEmpty,
+           billing.country != e.shippingAddress.country,
+           billing.country.uppercased() != e.shippingAddress.country.uppercased() {
+            add(.countryMismatch, FraudRules.countryMismatchPoints, 1)
+        }
+
+        // A new account (or none) with a high first order.
+        if customer.orders == 0, total >= FraudRules.newAccountFloor {
+            if let at = customer.registeredAt {
+                let age = now - at  // at ≤ now: both are readings of the monotonic clock
+                if age < FraudRules.newAccountWindow {
+                    add(.newAccountHighOrder, FraudRules.newAccountPoints, total, age / 60_000_000)
+                }
+            } else {
+                add(.newAccountHighOrder, FraudRules.newAccountPoints, total, -1)
+            }
+        }
+
+        // Refund rate over the previous orders (this one has no capture yet).
+        if customer.capturedOrders >= FraudRules.refundMinCaptured,
+           customer.refundedOrders * 100 >= FraudRules.refundPercent * customer.capturedOrders {
+            add(.refundRate, FraudRules.refundPoints, customer.refundedOrders, customer.capturedOrders)
+        }
+
+        // This order joins the customer's history.
+        customers[c].orders += 1
+        if let i = customers[c].history.firstIndex(where: { $0.currency == e.currency }) {
+            customers[c].history[i].count += 1
+            customers[c].history[i].sum = Self.saturatingSum(customers[c].history[i].sum, total)
+        } else {
+            customers[c].history.append(CurrencyHistory(currency: e.currency, count: 1, sum: total))
+        }
+
+        var order = OrderState(customer: Int32(c), ip: ip, placedAt: now)
+        paymentSignals(order, into: &found)
+        Self.merge(found, into: &order)
+        orders[e.orderId] = order
+    }
+
+    func authorize(_ e: PaymentAuthorized) {
+        guard let i = orders.index(forKey: e.orderId) else { return }
+        let c = Int(orders.values[i].customer)
+        if let token = e.cardToken, !token.isEmpty {
+            let k = cardSlot(token)
+            orders.values[i].card = Int32(k)
+            use(card: k, by: c)
+        }
+        reevaluate(i)
+    }
+
+    func fail(_ e: PaymentFailed) {
+        guard let i = orders.index(forKey: e.orderId) else { return }
+        let order = orders.values[i]
+        let short = cutoff(FraudRules.shortWindow)
+        Self.prune(&customers[Int(order.customer)].failureTimes, after: short)
+        customers[Int(order.customer)].failureTimes.append(now)
+        let k = effectiveCard(order)
+        if k >= 0 {
+            Self.prune(&cards[Int(k)].failureTimes, after: short)
+            cards[Int(k)].failureTimes.append(now)
+        }
+        if order.ip != 0, order.placedAt > short {
+            var state = ips.removeValue(forKey: order.ip) ?? IPState()
+            Self.prune(&state.failureTimes, after: short)
+            state.failureTimes.append(now)
+            ips[order.ip] = state
+        }
+        reevaluate(i)
+    }
+
+    func mark(_ orderId: String, _ flag: UInt8) {
+        guard let i = orders.index(forKey: orderId) else { return }
+        guard orders.values[i].flags & flag == 0 else { return }
+        orders.values[i].flags |= flag
+        let c = Int(orders.values[i].customer)
+        if flag == OrderState.captured { customers[c].capturedOrders += 1 } else { customers[c].refundedOrders += 1 }
+    }
+
+    func addCard(_ e: PaymentMethodAdded) {
+        guard !e.token.isEmpty else { return }
+        let c = customerSlot(e.customerId)
+        let k = cardSlot(e.token)
+        customers[c].latestAddedCard = Int32(k)
+        use(card: k, by: c)
+    }
+
+    /// Records that customer `c` used card `k` now.
+    func use(card k: Int, by c: Int) {
+        let long = cutoff(FraudRules.longWindow)
+        Self.prune(&cards[k].users, after: long)
+        cards[k].users.append(TimedRef(time: now, ref: Int32(c)))
+        Self.prune(&customers[c].cardUses, after: long)
+        customers[c].cardUses.append(TimedRef(time: now, ref: Int32(k)))
+    }
+
+    func effectiveCard(_ order: OrderState) -> Int32 {
+        order.card >= 0 ? order.card : customers[Int(order.customer)].latestAddedCard
+    }
+
+    /// The payment signals of `order` now (docs/FRAUD.md: failures per
+    /// customer, card and IP; customers per card; cards per customer).
+    func paymentSignals(_ order: OrderState, into found: inout [StoredReason]) {
+        let short = cutoff(FraudRules.shortWindow)
+        let long = cutoff(FraudRules.longWindow)
+        let c = Int(order.customer)
+
+        Self.prune(&customers[c].failureTimes, after: short)
+        let failures = Int64(customers[c].failureTimes.count)
+        let p = FraudRules.points(failures, FraudRules.customerFailures)
+        if p > 0 { found.append(StoredReason(signal: .failedPaymentVelocity, points: p, a: failures)) }
+
+        let k = effectiveCard(order)
+        if k >= 0 {
+            Self.prune(&cards[Int(k)].failureTimes, after: short)
+            let n = Int64(cards[Int(k)].failureTimes.count)
+            let p = FraudRules.points(n, FraudRules.cardFailures)
+            if p > 0 { found.append(StoredReason(signal: .cardFailedPaymentVelocity, points: p, a: n)) }
+            Self.prune(&cards[Int(k)].users, after: long)
+            let users = Self.distinctRefs(cards[Int(k)].users)
+            let q = FraudRules.points(users, FraudRules.cardCustomers)
+            if q > 0 { found.append(StoredReason(signal: .sharedCard, points: q, a: users)) }
+        }
+
+        if order.ip != 0, order.placedAt > short, let state = ips[order.ip] {
+            let n = Int64(state.failureTimes.reversed().prefix { $0 > short }.count)
+            let p = FraudRules.points(n, FraudRules.ipFailures)
+            if p > 0 { found.append(StoredReason(signal: .ipFailedPaymentVelocity, points: p, a: n)) }
+        }
+
+        Self.prune(&customers[c].cardUses, after: long)
+        let distinctCards = Self.distinctRefs(customers[c].cardUses)
+        let q = FraudRules.points(distinctCards, FraudRules.customerCards)
+        if q > 0 { found.append(StoredReason(signal: .manyCards, points: q, a: distinctCards)) }
+    }
+
+    func reevaluate(_ i: Dictionary<String, OrderState>.Index) {
+        var found: [StoredReason] = []
+        paymentSignals(orders.values[i], into: &found)
+        if !found.isEmpty { Self.merge(found, into: &orders.values[i]) }
+    }
+
+    /// Sticky reasons: a new reason is added, a known one is replaced only
+    /// by more points (or the same points on a larger number); then the
+    /// score is recomputed.
+    static func merge(_ found: [StoredReason], into order: inout OrderState) {
+        guard !found.isEmpty else { return }
+        for r in found {
+            if let j = order.reasons.firstIndex(where: { $0.signal == r.signal }) {
+                let old = order.reasons[j]
+                if r.points > old.points || (r.points == old.points && r.a > old.a) { order.reasons[j] = r }
+            } else {
+                order.reasons.append(r)
+            }
+        }
+        order.score = score(of: order.reasons)
+    }
+
+    static func score(of reasons: [StoredReason]) -> UInt8 {
+        var sum = 0
+        for r in reasons { sum += Int(r.points) }
+        return UInt8(min(sum, FraudRules.maxScore))
+    }
+
+    // MARK: Helpers
+
+    /// Removes the entries at or before `cutoff` from the front of a list
+    /// kept in clock order.
+    @inline(__always)
+    static func prune(_ times: inout [Int64], after cutoff: Int64) {
+        guard let first = times.first, first <= cutoff else { return }
+        let keep = times.firstIndex { $0 > cutoff } ?? times.endIndex
+        times.removeFirst(keep)
+    }
+
+    @inline(__always)
+    static func prune(_ refs: inout [TimedRef], after cutoff: Int64) {
+        guard let first = refs.first, first.time <= cutoff else { return }
+        let keep = refs.firstIndex { $0.time > cutoff } ?? refs.endIndex
+        refs.removeFirst(keep)
+    }
+
+    /// The number of distinct `ref`s (lists are short: a window's uses).
+    static func distinctRefs(_ refs: [TimedRef]) -> Int64 {
+        if refs.count <= 16 {
+            var n: Int64 = 0
+            for (i, r) in refs.enumerated() where !refs[..<i].contains(where: { $0.ref == r.ref }) { n += 1 }
+            return n
+        }
+        return Int64(Set(refs.map(\.ref)).count)
+    }
+
+    /// EVENTS.md's total, saturating at the ends of Int64 and never below 0.
+    static func total(_ e: OrderPlaced) -> Int64 {
+        var sum: Int64 = 0
+        for line in e.lines { sum = saturatingSum(sum, saturatingProduct(line.qty, line.unitPrice)) }
+        sum = saturatingSum(sum, e.shippingFee)
+        let (net, overflow) = sum.subtractingReportingOverflow(e.discount)
+        return overflow ? 0 : max(net, 0)
+    }
+
+    @inline(__always)
+    static func saturatingProduct(_ a: Int64, _ b: Int64) -> Int64 {
+        let (p, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? ((a < 0) != (b < 0) ? .min : .max) : p
+    }
+
+    @inline(__always)
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? .min : .max) : s
+    }
+
+    // MARK: Queries
+
+    /// The number of orders scored.
+    public var orderCount: Int { orders.count }
+
+    /// The score of one order, nil if no `OrderPlaced` of it was read.
+    public func score(order orderId: String) -> FraudScore? {
+        orders[orderId].map { makeScore(orderId, $0) }
+    }
+
+    /// The `n` highest scores, highest first, ties by `orderId` ascending.
+    ///
+    /// - Complexity: O(orders + k log k), k the orders at or above the
+    ///   n-th score.
+    public func top(_ n: Int) -> [FraudScore] {
+        guard n > 0, !orders.isEmpty else { return [] }
+        var histogram = [Int](repeating: 0, count: FraudRules.maxScore + 1)
+        for o in orders.values { histogram[Int(o.score)] += 1 }
+        var threshold = FraudRules.maxScore
+        var atOrAbove = histogram[threshold]
+        while atOrAbove < n, threshold > 0 {
+            threshold -= 1
+            atOrAbove += histogram[threshold]
+        }
+        var picked: [(id: String, order: OrderState)] = []
+        picked.reserveCapacity(atOrAbove)
+        for (id, o) in orders where Int(o.score) >= threshold { picked.append((id, o)) }
+        picked.sort { $0.order.score != $1.order.score ? $0.order.score > $1.order.score : $0.id < $1.id }
+        return picked.prefix(n).map { makeScore($0.id, $0.order) }
+    }
+
+    func makeScore(_ orderId: String, _ o: OrderState) -> FraudScore {
+        let sorted = o.reasons.sorted { $0.points != $1.points ? $0.points > $1.points : $0.signal.index < $1.signal.index }
+        return FraudScore(orderId: orderId, customerId: customers[Int(o.customer)].id, score: Int(o.score),
+                          reasons: sorted.map(\.reason))
+    }
+}
