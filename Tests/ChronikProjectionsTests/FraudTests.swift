@@ -6,7 +6,7 @@ import ChronikCommerce
 
 /// Builds a crafted history in log order with a business clock that the
 /// test moves explicitly (docs/FRAUD.md: windows run on business time).
-private struct History {
+private struct FraudHistory {
     static let minute: Int64 = 60_000_000
     static let hour: Int64 = 60 * minute
     static let day: Int64 = 24 * hour
@@ -21,7 +21,7 @@ private struct History {
     mutating func add(_ event: CommerceEvent) {
         events.append(ProjectedEvent(position: Position(UInt64(events.count)),
                                      occurredAt: Timestamp(microseconds: time), event: event))
-        time += History.minute  // one minute between events unless told otherwise
+        time += FraudHistory.minute  // one minute between events unless told otherwise
     }
 
     static func address(_ country: String, street: String = "Hauptstraße 1", city: String = "Berlin") -> Address {
@@ -110,9 +110,9 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 @Suite struct FraudSignalTests {
     @Test func customerOrderVelocityFiresAtThreeOrdersWithin24Hours() throws {
         // Three orders in 24 h earn 10 points on the third, five earn 20; two do not.
-        var h = History()
+        var h = FraudHistory()
         h.register("c1")
-        h.wait(History.day * 10)
+        h.wait(FraudHistory.day * 10)
         for i in 1...5 { h.place("o\(i)", by: "c1") }
         let p = try h.project()
         #expect(reason(p, "o2", .customerOrderVelocity) == nil)
@@ -124,10 +124,10 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func customerOrderVelocityForgetsOrdersOutsideTheWindow() throws {
         // Three orders 13 h apart: never more than two within 24 h.
-        var h = History()
+        var h = FraudHistory()
         for i in 1...3 {
             h.place("o\(i)", by: "c1")
-            h.wait(13 * History.hour)
+            h.wait(13 * FraudHistory.hour)
         }
         let p = try h.project()
         #expect(reason(p, "o3", .customerOrderVelocity) == nil)
@@ -136,7 +136,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func failedPaymentsAfterPlacementRaiseTheOrdersScore() throws {
         // 1 failure: nothing; 2: 10 points; 3 on another order: 20 with the count in the detail.
-        var h = History()
+        var h = FraudHistory()
         h.place("one", by: "a")
         h.fail("one")
         h.place("two", by: "b")
@@ -154,10 +154,10 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func failuresOlderThan24HoursDoNotCount() throws {
         // Two failures a day before the third do not add up to three.
-        var h = History()
+        var h = FraudHistory()
         h.place("o1", by: "c")
         h.fail("o1", times: 2)
-        h.wait(History.day)
+        h.wait(FraudHistory.day)
         h.place("o2", by: "c")
         h.fail("o2")
         let p = try h.project()
@@ -167,7 +167,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func cardFailuresCountAcrossCustomers() throws {
         // One card, three customers, one failure each: the third order sees 3 failures on its card.
-        var h = History()
+        var h = FraudHistory()
         for c in ["a", "b", "c"] {
             h.place("o-\(c)", by: c)
             _ = h.authorize("o-\(c)", card: "tok_shared")
@@ -183,7 +183,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func failuresAreChargedToTheCustomersAddedCardBeforeAnAuthorization() throws {
         // No PaymentAuthorized: the card of the latest PaymentMethodAdded takes the failures.
-        var h = History()
+        var h = FraudHistory()
         for c in ["a", "b", "c"] {
             h.addCard(c, "tok_\(c)")
         }
@@ -195,7 +195,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func ipFailuresCountAcrossCustomers() throws {
         // Three customers on one IP, one failure each: the third order sees 3 failures from its IP.
-        var h = History()
+        var h = FraudHistory()
         for c in ["a", "b", "c"] {
             h.place("o-\(c)", by: c, ip: "198.51.100.7")
             h.fail("o-\(c)")
@@ -212,11 +212,11 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func ipOrderVelocityFiresAtFiveOrders() throws {
         // Five orders from one IP by two customers (ten hours apart per customer's pair).
-        var h = History()
+        var h = FraudHistory()
         let owners = ["a", "b", "a", "b", "a"]
         for (i, c) in owners.enumerated() {
             h.place("o\(i + 1)", by: c, ip: "2001:DB8::1")
-            h.wait(3 * History.hour)
+            h.wait(3 * FraudHistory.hour)
         }
         let p = try h.project()
         #expect(reason(p, "o4", .ipOrderVelocity) == nil)
@@ -227,9 +227,9 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func sharedIPThroughSessions() throws {
         // The IP comes from SessionStarted through OrderPlaced.sessionId; a session older than 24 h links nothing.
-        var h = History()
+        var h = FraudHistory()
         h.session("s-old", ip: "203.0.113.9")
-        h.wait(History.day)
+        h.wait(FraudHistory.day)
         for c in ["a", "b", "c"] {
             h.session("s-\(c)", ip: "203.0.113.9")
             h.place("o-\(c)", by: c, session: "s-\(c)")
@@ -246,7 +246,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func sharedCardBetweenTwoCustomers() throws {
         // A card added by one customer and authorized on another's order: 15 points; one customer alone: none.
-        var h = History()
+        var h = FraudHistory()
         h.addCard("a", "tok_1")
         h.place("o-a", by: "a")
         _ = h.authorize("o-a", card: "tok_1")
@@ -265,9 +265,9 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func manyCardsWithin30Days() throws {
         // Three distinct cards in 30 days: 10 points; a card used 31 days earlier does not count.
-        var h = History()
+        var h = FraudHistory()
         h.addCard("a", "tok_old")
-        h.wait(31 * History.day)
+        h.wait(31 * FraudHistory.day)
         h.addCard("a", "tok_1")
         h.addCard("a", "tok_2")
         h.place("o1", by: "a")
@@ -282,15 +282,15 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     @Test func amountAgainstTheCustomersHistory() throws {
         // Three previous orders of 5000: 20000 (4×) earns 15, 60000 (12×) earns 25, 14000 (2.8×) nothing;
         // another currency has no history.
-        var h = History()
+        var h = FraudHistory()
         for i in 1...3 {
             h.place("p\(i)", by: "c")
-            h.wait(2 * History.day)
+            h.wait(2 * FraudHistory.day)
         }
         h.place("x4", by: "c", total: 20_000)
-        h.wait(2 * History.day)
+        h.wait(2 * FraudHistory.day)
         h.place("usd", by: "c", total: 900_000, currency: "USD")
-        h.wait(2 * History.day)
+        h.wait(2 * FraudHistory.day)
         let p1 = try h.project()
         #expect(reason(p1, "x4", .amountAboveHistory)
                 == FraudReason(code: .amountAboveHistory, points: 15,
@@ -308,16 +308,16 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func amountBelowTheFloorDoesNotFire() throws {
         // 9 × the mean, but 9000 minor units is below the 10000 floor.
-        var h = History()
+        var h = FraudHistory()
         h.place("p", by: "c", total: 1_000)
-        h.wait(2 * History.day)
+        h.wait(2 * FraudHistory.day)
         h.place("x", by: "c", total: 9_000)
         #expect(reason(try h.project(), "x", .amountAboveHistory) == nil)
     }
 
     @Test func countryMismatch() throws {
         // Billing FR, shipping DE: 15 points, detail without countries; same country or no billing: nothing.
-        var h = History()
+        var h = FraudHistory()
         h.place("mismatch", by: "a", ship: "DE", bill: "FR")
         h.place("same", by: "b", ship: "DE", bill: "DE")
         h.place("noBilling", by: "c", ship: "DE")
@@ -331,12 +331,12 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     @Test func newAccountWithAHighFirstOrder() throws {
         // Registered 2 h before a first order of 25000: 20 points; 3 days before, a small order, or a
         // second order: nothing; never registered: fires.
-        var h = History()
+        var h = FraudHistory()
         h.register("old")
-        h.wait(3 * History.day)
+        h.wait(3 * FraudHistory.day)
         h.register("new")
         h.register("small")
-        h.wait(2 * History.hour)
+        h.wait(2 * FraudHistory.hour)
         h.place("o-new", by: "new", total: 25_000)
         h.place("o-old", by: "old", total: 25_000)
         h.place("o-small", by: "small", total: 19_999)
@@ -355,19 +355,19 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func refundRateOverPreviousPaidOrders() throws {
         // Two paid orders, one refunded: the third order earns 15; none refunded, or one paid order: nothing.
-        var h = History()
+        var h = FraudHistory()
         for c in ["half", "none", "single"] {
             h.place("\(c)-1", by: c)
             let pay = h.pay("\(c)-1")
             if c != "none" { h.refund("\(c)-1", payment: pay) }
-            h.wait(2 * History.day)
+            h.wait(2 * FraudHistory.day)
             if c != "single" {
                 h.place("\(c)-2", by: c)
                 _ = h.pay("\(c)-2")
-                h.wait(2 * History.day)
+                h.wait(2 * FraudHistory.day)
             }
             h.place("\(c)-3", by: c)
-            h.wait(2 * History.day)
+            h.wait(2 * FraudHistory.day)
         }
         let p = try h.project()
         #expect(reason(p, "half-3", .refundRate)
@@ -382,16 +382,16 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     @Test func suspiciousOrderScoresAboveAnOrdinaryRepeatCustomer() throws {
         // EVENTS.md: several failed payments, a new account, mismatched countries and a high amount score
         // above an ordinary repeat customer's order.
-        var h = History()
+        var h = FraudHistory()
         h.register("regular")
         for i in 1...4 {
-            h.wait(9 * History.day)
+            h.wait(9 * FraudHistory.day)
             h.place("r\(i)", by: "regular", total: 4_800 + Int64(i) * 100, ship: "DE", bill: "DE")
             _ = h.pay("r\(i)")
         }
-        h.wait(History.day)
+        h.wait(FraudHistory.day)
         h.register("fresh")
-        h.wait(30 * History.minute)
+        h.wait(30 * FraudHistory.minute)
         h.place("suspect", by: "fresh", total: 89_000, ship: "DE", bill: "NG")
         _ = h.authorize("suspect", card: "tok_x")
         h.fail("suspect", times: 3)
@@ -408,7 +408,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func scoreIsCappedAt100() throws {
         // Enough signals for more than 100 points: the score stops at 100, the reasons keep their points.
-        var h = History()
+        var h = FraudHistory()
         for c in ["x", "y"] { h.addCard(c, "tok_shared") }
         for k in 1...3 { h.addCard("z", "tok_z\(k)") }
         h.addCard("z", "tok_shared")
@@ -426,14 +426,14 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     @Test func laterOrdersDoNotChangeAnEarlierOrdersScoreAndReasonsStick() throws {
         // o1 scores at placement; later orders of the customer leave it alone; a failure two days later
         // adds no velocity reason and removes nothing.
-        var h = History()
+        var h = FraudHistory()
         h.place("o1", by: "c", ship: "DE", bill: "AT")
         let before = try h.project().score(order: "o1")
         for i in 2...6 { h.place("o\(i)", by: "c", total: 90_000) }
         let after = try h.project()
         #expect(after.score(order: "o1") == before)
         #expect(reason(after, "o6", .customerOrderVelocity)?.points == 20)
-        h.wait(2 * History.day)
+        h.wait(2 * FraudHistory.day)
         h.fail("o6")
         let later = try h.project()
         #expect(reason(later, "o6", .customerOrderVelocity)?.points == 20)
@@ -442,7 +442,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func topIsHighestFirstWithTiesByOrderId() throws {
         // Scores 15, 15, 0, 20: top(3) is the 20, then the two 15s by orderId; top(0) is empty.
-        var h = History()
+        var h = FraudHistory()
         h.place("b", by: "c1", ship: "DE", bill: "FR")
         h.place("a", by: "c2", ship: "DE", bill: "FR")
         h.place("z", by: "c3")
@@ -459,7 +459,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func jsonFieldNames() throws {
         // The CLI prints FraudScore as JSON with these keys.
-        var h = History()
+        var h = FraudHistory()
         h.place("o", by: "c", ship: "DE", bill: "FR")
         let s = try #require(try h.project().score(order: "o"))
         let encoder = JSONEncoder()
@@ -473,13 +473,13 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 @Suite struct FraudModelTests {
     /// A deterministic mixed history over 40 business days: many customers, shared IPs and cards,
     /// failures, captures, refunds, sessions, and events the model ignores.
-    fileprivate static func mixedHistory(seed: UInt64) -> History {
+    fileprivate static func mixedHistory(seed: UInt64) -> FraudHistory {
         var rng = seed
         func next(_ n: Int) -> Int {
             rng = rng &* 6364136223846793005 &+ 1442695040888963407
             return Int((rng >> 33) % UInt64(n))
         }
-        var h = History()
+        var h = FraudHistory()
         var paid: [(order: String, payment: String)] = []
         for i in 0..<600 {
             let customer = "c\(next(25))"
@@ -503,7 +503,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
             case 8: h.add(.stockReceived(StockReceived(sku: "SKU-1", warehouseId: "w1", qty: 1)))
             default: h.add(.unknown(type: "SomethingNew", data: Array("{}".utf8)))
             }
-            h.wait(Int64(next(4)) * History.hour)
+            h.wait(Int64(next(4)) * FraudHistory.hour)
         }
         return h
     }
@@ -551,7 +551,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     @Test func truncatedSnapshotThrowsBadSnapshotAndChangesNothing() throws {
         // Every proper prefix of a snapshot throws badSnapshot; the projector keeps its model.
         let bytes = snapshot(try Self.mixedHistory(seed: 5).project())
-        var h = History()
+        var h = FraudHistory()
         h.place("kept", by: "c", ship: "DE", bill: "FR")
         let target = try h.project()
         let before = snapshot(target)
@@ -617,10 +617,10 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func ignoredAndUnknownEventsChangeNothing() throws {
         // Unknown types and events the model does not read leave the bytes unchanged, clock included.
-        var h = History()
+        var h = FraudHistory()
         h.place("o", by: "c", ship: "DE", bill: "FR")
         let base = snapshot(try h.project())
-        h.wait(40 * History.day)
+        h.wait(40 * FraudHistory.day)
         h.add(.unknown(type: "Mystery", data: Array(#"{"orderId":"o"}"#.utf8)))
         h.add(.stockReceived(StockReceived(sku: "S", warehouseId: "w", qty: 3)))
         h.add(.orderShipped(OrderShipped(orderId: "o", shipmentId: "s", warehouseId: "w", carrier: "dhl",
@@ -631,7 +631,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func snapshotHoldsNoIPOrAddress() throws {
         // Crafted IPs, streets, cities and countries appear nowhere in the snapshot bytes.
-        var h = History()
+        var h = FraudHistory()
         h.session("s1", ip: "203.0.113.201")
         h.place("o1", by: "c1", session: "s1", ship: "QZ", bill: "XQ", street: "Geheimweg 4711")
         h.place("o2", by: "c2", ip: "2001:db8:ffff::beef", ship: "QZ", bill: "QZ", street: "Verborgene Gasse 9")
