@@ -39,6 +39,7 @@ public final class ProjectionSet {
     public var search: SearchProjector? { projector(named: "search") as? SearchProjector }
     public var alsoBought: AlsoBoughtProjector? { projector(named: "also-bought") as? AlsoBoughtProjector }
     public var replenishment: ReplenishmentProjector? { projector(named: "replenishment") as? ReplenishmentProjector }
+    public var fraud: FraudProjector? { projector(named: "fraud") as? FraudProjector }
 
     /// Folds one event into every model, which must be the event at
     /// `position` (events are applied once each, in log order).
@@ -82,9 +83,8 @@ public final class ProjectionSet {
 /// The registry of read models: names, dependencies, construction.
 public enum Projections {
     /// Every model name, in build order (a dependency before its users).
-    // FRAUD: add "fraud" here (after "orders") once FraudProjector is merged.
     public static let allNames = [
-        "inventory", "orders", "catalog", "crm", "finance", "sales", "search", "also-bought", "replenishment",
+        "inventory", "orders", "fraud", "catalog", "crm", "finance", "sales", "search", "also-bought", "replenishment",
     ]
 
     /// The models each model reads.
@@ -98,7 +98,7 @@ public enum Projections {
         "search": [],
         "also-bought": ["orders"],
         "replenishment": ["inventory"],
-        // FRAUD: "fraud": [],
+        "fraud": [],
     ]
 
     /// The names in `only` and everything they depend on, in build order.
@@ -141,7 +141,7 @@ public enum Projections {
             case "search": set.add(SearchProjector())
             case "also-bought": set.add(AlsoBoughtProjector(orders: orders!))
             case "replenishment": set.add(ReplenishmentProjector(inventory: inventory!))
-            // FRAUD: case "fraud": set.add(FraudProjector())
+            case "fraud": set.add(FraudProjector())
             default: preconditionFailure("no constructor for read model \(name)")
             }
         }

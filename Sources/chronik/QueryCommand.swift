@@ -186,12 +186,19 @@ struct Profile {
     var erased = false
 }
 
-func readProfile(_ log: EventLog, _ id: String) -> Profile? {
+/// The profile from the customer's stream, its personal data opened with
+/// `protector` (docs/GDPR.md): erased when the key is destroyed.
+func readProfile(_ log: EventLog, _ id: String, protector: (any PIIProtector)?) -> Profile? {
     guard let events = try? log.read(stream: "customer-" + id).collect() else { return nil }
     var p = Profile()
     var seen = false
     for e in events {
-        guard let ce = try? CommerceEvent.decode(type: e.type, data: e.data) else { continue }
+        guard let (ce, pii) = try? CommerceEvent.decode(type: e.type, data: e.data, protector: protector) else { continue }
+        if pii == .erased {
+            seen = true
+            p = Profile(erased: true)
+            continue
+        }
         switch ce {
         case .customerRegistered(let r):
             seen = true
@@ -242,13 +249,15 @@ struct CustomerQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer", abstract: "One customer: profile (read from its stream), orders, value, consent, segment.")
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
     @Argument(help: "The customerId.") var id: String
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["crm"])
         defer { log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
-        let profile = readProfile(log, id)
+        let vault = try keyOptions.existingVault(forLog: options.directory(), note: options.note)
+        let profile = readProfile(log, id, protector: vault)
         func shown(_ v: String?) -> String { profile?.erased == true ? "‹erased›" : (v ?? "-") }
         var text = [customerText(c)]
         if let profile {
@@ -441,14 +450,46 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
 
 struct FraudQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fraud", abstract: "Fraud scores (0–100) per order with their reasons.")
+        commandName: "fraud", abstract: "Fraud scores (0–100) per order with their reasons (docs/FRAUD.md).",
+        discussion: """
+            Without ORDER: the highest scores first (ties by orderId), --top N of them (default 10).
+            With ORDER: that order's score and every reason with its points.
+            """)
     @OptionGroup var options: GlobalOptions
-    @Option(help: "The N highest scores.") var top: Int?
+    @Option(help: "The N highest scores (default 10).") var top: Int = 10
     @Argument(help: "One order.") var order: String?
 
+    func validate() throws {
+        if top < 0 { throw ValidationError("--top must be ≥ 0") }
+    }
+
     func run() async throws {
-        // FRAUD: once FraudProjector is merged, load ["fraud"] and print its
-        // per-order score and reasons here.
-        throw CommandFailure("the fraud model is not in this build yet")
+        let (log, set) = try loadModels(options, ["fraud"])
+        defer { log.close() }
+        guard let fraud = set.fraud else { throw CommandFailure("the fraud model was not built") }
+        let scores: [FraudScore]
+        if let order {
+            guard let s = fraud.score(order: order) else { throw CommandFailure("no order \(order) in this log") }
+            scores = [s]
+        } else {
+            scores = fraud.top(top)
+        }
+        emit(options, json: scores.map { s in
+            var o = JSONObject()
+            o.add("orderId", s.orderId)
+            o.add("customerId", s.customerId)
+            o.add("score", s.score)
+            o.add("reasons", .raw("[" + s.reasons.map { r in
+                var ro = JSONObject()
+                ro.add("code", r.code.rawValue)
+                ro.add("points", r.points)
+                ro.add("detail", r.detail)
+                return ro.text
+            }.joined(separator: ",") + "]"))
+            return o.text
+        }, text: scores.flatMap { s in
+            ["\(pad("\(s.score)", 4)) \(s.orderId)  customer \(s.customerId)"]
+                + s.reasons.map { "       +\($0.points) \($0.code.rawValue): \($0.detail)" }
+        })
     }
 }

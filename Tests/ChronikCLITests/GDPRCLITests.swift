@@ -35,6 +35,12 @@ struct GDPRCLITests {
         #expect(before.stdout.contains("a@example.org") && before.stdout.contains(#""erased":false"#), "\(before)")
         #expect(before.stdout.contains(#""orders":["o-1"]"#) && before.stdout.contains("PaymentCaptured"), "\(before)")
 
+        // A snapshot taken before the erasure: it must not hold the data either.
+        let snap = try await chronik(["snapshot", "--log", dir])
+        #expect(snap.exitCode == 0, "\(snap)")
+        let named = try await chronik(["query", "customer", "c-1", "--log", dir, "--json"])
+        #expect(named.stdout.contains(#""name":"Ana""#), "\(named)")
+
         let forgot = try await chronik(["forget", "--log", dir, "customer", "c-1"])
         #expect(forgot.exitCode == 0, "\(forgot)")
         #expect(forgot.stdout.contains("forgot customer c-1"), "\(forgot)")
@@ -60,6 +66,15 @@ struct GDPRCLITests {
         }
         let keys = try String(contentsOfFile: dir + ".keys/subject-keys", encoding: .utf8)
         #expect(keys.contains("customer:c-1 -"), "\(keys)")
+        // Queries (from the pre-erasure snapshot + tail) and a full replay read it as erased; the order stays.
+        let erased = try await chronik(["query", "customer", "c-1", "--log", dir, "--json"])
+        #expect(erased.exitCode == 0 && erased.stdout.contains(#""name":null"#) && !erased.stdout.contains("Ana"), "\(erased)")
+        let text = try await chronik(["query", "customer", "c-1", "--log", dir])
+        #expect(text.stdout.contains("‹erased›"), "\(text)")
+        let order = try await chronik(["query", "order", "o-1", "--log", dir, "--json"])
+        #expect(order.exitCode == 0 && order.stdout.contains("2000"), "\(order)")
+        let replay = try await chronik(["replay", "--log", dir, "--no-snapshot"])
+        #expect(replay.exitCode == 0, "\(replay)")
 
         let verify = try await chronik(["verify", "--log", dir])
         #expect(verify.exitCode == 0, "\(verify)")

@@ -149,6 +149,30 @@ struct ReplayQueryTests {
         #expect(socks.map { $0["productId"] as? String } == ["P2"])
     }
 
+    @Test func fraudScoresEveryOrderAndExplainsIt() async throws {
+        // Proves `query fraud` lists every order once, highest score first (ties by orderId), each score within
+        // 0...100 and equal to the sum of its reasons' points capped at 100; `query fraud ORDER` gives that same
+        // entry; an unknown order is an error naming it.
+        let dir = try await shopLog()
+        defer { removeDir(dir) }
+        let all = try await query(dir, ["fraud", "--top", "5"])
+        #expect(Set(all.compactMap { $0["orderId"] as? String }) == ["o1", "o2"])
+        let keys = all.map { (-(($0["score"] as? Int) ?? -1), ($0["orderId"] as? String) ?? "") }
+        #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 < $1 }, "\(keys)")
+        for o in all {
+            let score = try #require(o["score"] as? Int)
+            let reasons = try #require(o["reasons"] as? [[String: Any]])
+            #expect((0...100).contains(score))
+            #expect(score == min(100, reasons.compactMap { $0["points"] as? Int }.reduce(0, +)), "\(o)")
+            #expect(reasons.allSatisfy { ($0["code"] as? String)?.isEmpty == false && $0["detail"] is String })
+            #expect(o["customerId"] as? String == "c1")
+        }
+        let one = try await query(dir, ["fraud", "o1"])
+        #expect(one.count == 1 && one.first?["score"] as? Int == all.first { $0["orderId"] as? String == "o1" }?["score"] as? Int)
+        let missing = try await chronik(["query", "fraud", "o-404", "--log", dir])
+        #expect(missing.exitCode == 1 && missing.stderr.contains("o-404"), "\(missing)")
+    }
+
     @Test func salesFinanceSearchAlsoBought() async throws {
         // Proves sales (units of the non-cancelled order on its day; the
         // refund on its own day), finance per day, zero-result searches
