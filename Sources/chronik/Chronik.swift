@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikAudit
 import ChronikLog
 import Foundation
 
@@ -28,7 +29,7 @@ struct Chronik: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
-            Import.self, Export.self,
+            Import.self, Export.self, Keygen.self, Digest.self,
         ])
 
     /// Like the default entry point, except that failures of the commands
@@ -53,6 +54,9 @@ struct Chronik: AsyncParsableCommand {
             exit(withError: ExitCode(failure.exitCode))
         } catch let error as ChronikLogError {
             printError(describe(error))
+            exit(withError: ExitCode.failure)
+        } catch let error as AuditError {
+            printError(error.description)
             exit(withError: ExitCode.failure)
         } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             // Help, version, exit codes and usage errors, some of them
