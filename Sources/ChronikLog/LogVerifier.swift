@@ -1,3 +1,4 @@
+import CLZ4
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -161,7 +162,11 @@ struct VerifierRun {
     /// Next version of each stream seen so far.
     private var nextVersion: [String: UInt64] = [:]
     /// Position of every event id seen so far.
-    private var positions: [EventID: UInt64] = [:]
+    private var positions = EventIDTable()
+    /// The decompressed payload of the current batch (reused).
+    private var payloadBuffer: [UInt8] = []
+    /// Event types seen, so that each is validated as UTF-8 once.
+    private var types = TypeInterner()
 
     init(directory: String, storage: any Storage) {
         self.directory = directory
@@ -347,41 +352,85 @@ struct VerifierRun {
         guard header.minOccurredAt <= header.maxOccurredAt else {
             throw fail(path, offset, "occurredAt range is inverted")
         }
-        var decoded: DecodedBatch
-        var events: [RecordedEvent]
+        // Decoded in place: no event is materialized (a verify of millions
+        // of events would otherwise spend most of its time allocating).
+        let idsBefore = ids.count
+        var stream = ""
+        var minSeen = Int64.max, maxSeen = Int64.min
+        var badType: (index: Int, bytes: Int)?
+        // Borrowed out of self for the closure (no overlapping access).
+        var buffer: [UInt8] = [], interner = TypeInterner()
+        swap(&buffer, &payloadBuffer)
+        swap(&interner, &types)
+        defer {
+            swap(&buffer, &payloadBuffer)
+            swap(&interner, &types)
+        }
         do {
-            decoded = try DecodedBatch(batch: bytes, header: header, verifyChecksum: false)
-            events = try decoded.allRecords()
+            try Self.withRawPayload(header: header, batch: bytes, buffer: &buffer) { raw in
+                var r = ByteReader(raw)
+                stream = try r.readString()
+                for i in 0..<header.count {
+                    let record = try r.readRecord()
+                    if badType == nil, record.type.count < 1 || record.type.count > LogFormat.maxEventTypeBytes {
+                        badType = (i, record.type.count)
+                    }
+                    guard interner.intern(record.type) != nil else { throw MalformedBytes(reason: "invalid UTF-8") }
+                    ids.append(record.id)
+                    let t = header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)
+                    minSeen = min(minSeen, t)
+                    maxSeen = max(maxSeen, t)
+                }
+                guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
+            }
         } catch {
+            ids.removeSubrange(idsBefore...)
             throw fail(path, offset, "batch payload does not decode: \(reason(error))")
         }
-        let streamBytes = decoded.stream.utf8.count
+        let streamBytes = stream.utf8.count
         guard streamBytes >= 1, streamBytes <= LogFormat.maxStreamNameBytes else {
             throw fail(path, offset, "stream name of \(streamBytes) bytes is outside 1...\(LogFormat.maxStreamNameBytes)")
         }
-        let streamNext = nextVersion[decoded.stream] ?? 0
+        let streamNext = nextVersion[stream] ?? 0
         guard header.firstStreamVersion == streamNext else {
-            throw fail(path, offset, "stream '\(decoded.stream)' continues at version \(header.firstStreamVersion), expected \(streamNext)")
+            throw fail(path, offset, "stream '\(stream)' continues at version \(header.firstStreamVersion), expected \(streamNext)")
         }
-        var minSeen = Int64.max, maxSeen = Int64.min
-        for e in events {
-            let typeBytes = e.type.utf8.count
-            guard typeBytes >= 1, typeBytes <= LogFormat.maxEventTypeBytes else {
-                throw fail(path, offset, "event at position \(e.position) has a type of \(typeBytes) bytes")
+        if let badType {
+            throw fail(path, offset, "event at position \(header.basePosition + UInt64(badType.index)) has a type of \(badType.bytes) bytes")
+        }
+        positions.reserve(header.count)
+        for k in idsBefore..<ids.count {
+            let position = header.basePosition + UInt64(k - idsBefore)
+            if let prior = positions.insert(ids[k], position: position) {
+                throw fail(path, offset, "event id \(ids[k]) appears at positions \(prior) and \(position)")
             }
-            if let prior = positions.updateValue(e.position.value, forKey: e.id) {
-                throw fail(path, offset, "event id \(e.id) appears at positions \(prior) and \(e.position)")
-            }
-            ids.append(e.id)
-            minSeen = min(minSeen, e.occurredAt.microseconds)
-            maxSeen = max(maxSeen, e.occurredAt.microseconds)
         }
         guard minSeen == header.minOccurredAt, maxSeen == header.maxOccurredAt else {
             throw fail(path, offset, "occurredAt range in the header does not match the events")
         }
-        nextVersion[decoded.stream] = streamNext + UInt64(header.count)
+        nextVersion[stream] = streamNext + UInt64(header.count)
         return BatchEntry(offset: offset, basePosition: header.basePosition, count: UInt32(header.count),
-                          stream: decoded.stream, firstStreamVersion: header.firstStreamVersion)
+                          stream: stream, firstStreamVersion: header.firstStreamVersion)
+    }
+
+    /// Hands `body` the raw payload of a checksummed batch: the stored bytes,
+    /// or the LZ4 block decompressed into the reused buffer.
+    private static func withRawPayload(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer payloadBuffer: inout [UInt8],
+                                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
+        let rawLength = header.rawPayloadLength
+        guard header.codec == LogFormat.codecLZ4 else {
+            guard stored.count == rawLength else { throw MalformedBytes(reason: "payload length mismatch") }
+            return try body(stored)
+        }
+        if payloadBuffer.count < rawLength { payloadBuffer = [UInt8](repeating: 0, count: max(rawLength, payloadBuffer.count * 2)) }
+        try payloadBuffer.withUnsafeMutableBytes { dst in
+            let n = LZ4_decompress_safe(
+                stored.baseAddress!.assumingMemoryBound(to: CChar.self),
+                dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(stored.count), Int32(rawLength))
+            guard n == Int32(rawLength) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
+            try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(dst)[0..<rawLength]))
+        }
     }
 
     // MARK: Index files
