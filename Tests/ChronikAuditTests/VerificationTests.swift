@@ -152,6 +152,38 @@ struct VerificationTests {
         #expect(report.headPosition.value == header.basePosition + UInt64(header.count))  // the forged batch passes its own checks
     }
 
+    @Test("a reserved header byte set with a matching checksum is still refused by verify")
+    func reservedBytes() async throws {
+        // Proves reserved bytes are checked, not only checksummed: a batch
+        // (the last, so no chain link follows) with byte 14 set and its CRC
+        // recomputed, and a metadata file with a reserved byte set and its CRC recomputed.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        try await makeFixtureLog(dir, count: 30, segmentSize: 1 << 20)
+        let segPath = dir + "/" + LogFormat.segmentFileName(base: 0)
+        var seg = try fileBytes(segPath)
+        let last = try #require(batchLayout(seg).last)
+        try #require(last.offset + last.length == seg.count)
+        seg[last.offset + 14] = 1
+        let crc = crc32c(Array(seg[(last.offset + 12)..<(last.offset + last.length)]))
+        withUnsafeBytes(of: crc.littleEndian) { seg.replaceSubrange((last.offset + 8)..<(last.offset + 12), with: $0) }
+        try writeFile(segPath, seg)
+        let r = try LogVerifier.verify(directory: dir)
+        #expect(r.failure?.offset == Int64(last.offset))
+        #expect(r.failure?.reason.contains("reserved") == true, "\(String(describing: r.failure))")
+
+        try writeFile(segPath, try fileBytes(segPath).prefix(last.offset) + [])  // drop that batch: clean again
+        #expect(try LogVerifier.verify(directory: dir).isClean)
+        var meta = try fileBytes(dir + "/chronik.meta")
+        meta[30] = 7
+        let metaCRC = crc32c(Array(meta[0..<60]))
+        withUnsafeBytes(of: metaCRC.littleEndian) { meta.replaceSubrange(60..<64, with: $0) }
+        try writeFile(dir + "/chronik.meta", meta)
+        let m = try LogVerifier.verify(directory: dir)
+        #expect(m.failure?.offset == 30)
+        #expect(m.failure?.reason.contains("reserved") == true, "\(String(describing: m.failure))")
+    }
+
     @Test("the log directory is created 0700 and every file in it 0600")
     func fileModes() async throws {
         // Proves the permissions of a new log, with a permissive umask.
