@@ -37,6 +37,28 @@ extension EventLog {
     /// - Complexity: O(events read).
     @discardableResult
     public func scan(from position: Position = .start, _ body: (EventView) throws -> Void) throws -> Int {
+        try scanBatches(from: position, onBatch: nil, body)
+    }
+
+    /// Like `scan(from:_:)`, and hands each event the chain hash of the
+    /// batch that holds it (SHA-256 of the batch's bytes from offset 12,
+    /// FORMAT.md), which audit exports print so that an extract can be
+    /// checked against a signed digest. Costs one SHA-256 pass per batch.
+    ///
+    /// - Returns: the number of events visited.
+    /// - Complexity: O(bytes read).
+    @discardableResult
+    public func scanWithChainHashes(from position: Position = .start,
+                                    _ body: (EventView, ChainHash) throws -> Void) throws -> Int {
+        var current = ChainHash.genesis
+        return try scanBatches(from: position, onBatch: { current = chainHash(ofBatch: $0) }) { view in
+            try body(view, current)
+        }
+    }
+
+    /// The scan itself; `onBatch` sees each checksummed batch before its events.
+    private func scanBatches(from position: Position, onBatch: ((UnsafeRawBufferPointer) -> Void)?,
+                             _ body: (EventView) throws -> Void) throws -> Int {
         let (segments, head) = state.withLock { ($0.segments, $0.head) }
         var next = position.value
         guard next < head, let first = segments.lastIndex(where: { $0.base <= next }) else { return 0 }
@@ -56,6 +78,7 @@ extension EventLog {
             while true {
                 let step = try scanner.next { header, bytes, offset -> Bool in
                     guard header.basePosition < head else { return false }
+                    onBatch?(bytes)
                     do {
                         try Self.visitRecords(header: header, batch: bytes, buffer: &buffer, types: &types,
                                               from: next, head: head) { view in

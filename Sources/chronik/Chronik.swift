@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikAudit
 import ChronikLog
 import Foundation
 
@@ -29,7 +30,7 @@ struct Chronik: AsyncParsableCommand {
         subcommands: [
             Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
             Import.self, Export.self, Replay.self, Query.self, Snapshot.self,
-            Forget.self, SubjectExport.self,
+            Keygen.self, Digest.self, Forget.self, SubjectExport.self,
         ])
 
     /// Like the default entry point, except that failures of the commands
@@ -54,6 +55,9 @@ struct Chronik: AsyncParsableCommand {
             exit(withError: ExitCode(failure.exitCode))
         } catch let error as ChronikLogError {
             printError(describe(error))
+            exit(withError: ExitCode.failure)
+        } catch let error as AuditError {
+            printError(error.description)
             exit(withError: ExitCode.failure)
         } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             // Help, version, exit codes and usage errors, some of them

@@ -26,6 +26,23 @@ struct VerifyInspectTests {
         #expect(text.stdoutLines.last == "OK")
     }
 
+    @Test("verify lists what it does not check (a snapshots directory, stray files), as text and JSON, and stays clean")
+    func verifyListsUnverified() async throws {
+        // Proves verify never implies it checked files it does not know.
+        let dir = try await makeLog(makeTempDir(), count: 10)
+        defer { removeDir(dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/snapshots", withIntermediateDirectories: false)
+        try writeFile(dir + "/snapshots/orders.snap", Array("x".utf8))
+        try writeFile(dir + "/README", Array("x".utf8))
+        let r = try await chronik(["verify", "--json", "--log", dir])
+        #expect(r.exitCode == 0, "\(r)")
+        let report = try #require(jsonObjects(r.stdout).first)
+        #expect(report["unverified"] as? [String] == ["README", "snapshots"])
+        let text = try await chronik(["verify", "--log", dir])
+        #expect(text.exitCode == 0, "\(text)")
+        #expect(text.stdout.contains("not verified (no check for them yet): README, snapshots"), "\(text)")
+    }
+
     @Test("verify after one flipped byte in a batch exits 1 and names the file and the batch's offset")
     func verifyFlippedByte() async throws {
         // Proves a bit flip in acknowledged data is found and located.
@@ -76,6 +93,8 @@ struct VerifyInspectTests {
         #expect(failure["offset"] as? Int == table[3].offset)
         #expect(failure["file"] as? String == path)
         #expect((failure["reason"] as? String)?.contains("hash chain") == true)
+        // The rewritten batch is named too, by its offset and positions.
+        #expect((failure["reason"] as? String)?.contains("(at byte \(b.offset), positions 10…14)") == true, "\(failure)")
         #expect(report["events"] as? Int == 15)  // batches 0...2 pass every check of their own
     }
 

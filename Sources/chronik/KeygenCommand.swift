@@ -1,0 +1,50 @@
+import ArgumentParser
+import ChronikAudit
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make an Ed25519 key pair for signing digests.",
+        discussion: """
+            Writes the private key to PATH (created mode 0600) and the public \
+            key to PATH.pub (mode 0644), each one line: a tag and the base64 \
+            of the raw 32-byte key (docs/AUDIT.md). An existing file at either \
+            path is refused unless --force; nothing is written then.
+
+            Examples:
+              chronik keygen --out ~/.chronik/audit-key
+              chronik digest --key ~/.chronik/audit-key --out digest.json
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
+
+    @Option(help: ArgumentHelp("Path of the private key; the public key goes to PATH.pub.", valueName: "path"))
+    var out: String
+
+    @Flag(help: "Replace existing key files.")
+    var force = false
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
+    }
+
+    func run() throws {
+        let key = try AuditKeys.generate(at: out, force: force)
+        let id = AuditKeys.keyID(key.publicKey)
+        let o = Output()
+        if json {
+            var j = JSONObject()
+            j.add("privateKey", out)
+            j.add("publicKey", out + ".pub")
+            j.add("keyId", id)
+            o.line(j.text)
+        } else {
+            o.line("private key: \(out) (mode 0600; keep it secret)")
+            o.line("public key:  \(out).pub (give it to auditors)")
+            o.line("key id:      \(id)")
+        }
+        o.flush()
+    }
+}
