@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import ChronikProjections
 import ChronikAudit
 import ChronikLog
 
@@ -53,7 +55,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         var check: DigestCheck?
-        let r: VerificationReport
+        var r: VerificationReport
         if let digest, let publicKey {
             let d = try LogDigest.load(digest)
             let key = try AuditKeys.loadPublicKey(publicKey)
@@ -63,14 +65,28 @@ struct Verify: AsyncParsableCommand {
         } else {
             r = try LogVerifier.verify(directory: options.directory())
         }
+        // Snapshots (docs/PROJECTIONS.md) are checked against the log once
+        // the log itself is sound: checksum, structure, position, the chain
+        // hash they recorded, and every model decoding.
+        var snapshots: [SnapshotVerdict] = []
+        if r.isClean, FileManager.default.fileExists(atPath: options.directory() + "/snapshots") {
+            let log = try options.openForReading()
+            snapshots = SnapshotStore(logDirectory: options.directory()).verifyAll(against: log)
+            log.close()
+            r.unverified.removeAll { $0 == "snapshots" }
+            if let bad = snapshots.first(where: { $0.problem != nil }), let p = bad.problem {
+                r.failure = VerificationIssue(code: .corruption, file: "snapshots/" + (bad.path as NSString).lastPathComponent,
+                                              offset: Int64(p.offset), reason: "snapshot: " + p.reason)
+            }
+        }
         let out = Output()
         if options.json {
-            out.line(Self.json(r, check: check))
+            out.line(Self.json(r, check: check, snapshots: snapshots.count))
         } else {
             let scope = r.isClean ? "" : " up to the damage"
             out.line("verified \(r.directory)\(scope): \(r.segments.count) segment\(r.segments.count == 1 ? "" : "s"), \(r.batches) batches, "
                      + "\(r.events) events, \(formatBytes(r.bytes)) in \(formatDuration(r.duration))")
-            out.line("  checksums, payloads, positions, stream versions, event ids, hash chain from genesis, \(r.indexesChecked) index file\(r.indexesChecked == 1 ? "" : "s")")
+            out.line("  checksums, payloads, positions, stream versions, event ids, hash chain from genesis, \(r.indexesChecked) index file\(r.indexesChecked == 1 ? "" : "s"), \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s")")
             out.line("  head position \(r.headPosition), head hash \(r.headHash)")
             if !r.unverified.isEmpty {
                 out.line("  not verified (no check for them yet): \(r.unverified.joined(separator: ", "))")
@@ -97,7 +113,7 @@ struct Verify: AsyncParsableCommand {
         if !failures.isEmpty { throw CommandFailure(lines: failures) }
     }
 
-    static func json(_ r: VerificationReport, check: DigestCheck? = nil) -> String {
+    static func json(_ r: VerificationReport, check: DigestCheck? = nil, snapshots: Int = 0) -> String {
         func issue(_ i: VerificationIssue) -> JSONObject {
             var o = JSONObject()
             o.add("code", i.code.name)
@@ -115,6 +131,7 @@ struct Verify: AsyncParsableCommand {
         o.add("events", r.events)
         o.add("bytes", r.bytes)
         o.add("indexesChecked", r.indexesChecked)
+        o.add("snapshotsChecked", snapshots)
         o.add("durationMs", milliseconds(r.duration))
         o.add("headPosition", r.headPosition.value)
         o.add("headHash", r.headHash.description)
