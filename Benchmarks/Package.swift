@@ -47,6 +47,7 @@ let package = Package(
         benchmarkTarget("ReopenBenchmarks"),
         // ChronikCommerce (typed decode, JSON Lines import, parse): the only
         // target that depends on it.
-        benchmarkTarget("CommerceBenchmarks", extra: [.product(name: "ChronikCommerce", package: "Chronik")]),
+        benchmarkTarget("CommerceBenchmarks", extra: [.product(name: "ChronikCommerce", package: "Chronik"),
+                                                      .product(name: "ChronikAudit", package: "Chronik")]),
     ]
 )
