@@ -28,7 +28,7 @@ struct Chronik: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
-            Import.self, Export.self,
+            Import.self, Export.self, Simulate.self,
         ])
 
     /// Like the default entry point, except that failures of the commands
