@@ -604,9 +604,12 @@ final class ShopWorld {
     func session() throws {
         sessions += 1
         let n = next("session")
-        let sid = "s" + String(n, radix: 36)
+        // Unique and random-looking: n times an odd constant is a bijection
+        // modulo 2⁴⁸, so no two sessions share an id.
+        let scrambled = String((UInt64(n) &* 0x9E37_79B9_7F4A_7C15) & 0xFFFF_FFFF_FFFF, radix: 36)
+        let sid = "s" + String(repeating: "0", count: max(0, 10 - scrambled.count)) + scrambled
         let customer: Int? = rng.chance(0.38) ? pickCustomer() : nil
-        let fraud = customer == nil && rng.chance(0.0016)
+        let fraud = customer == nil && rng.chance(0.0025)
         let country = customer.map { customers[$0].country } ?? weightedCountry()
         let ip = fraud ? rng.pick(world.fraudIPs) : (customer.map { customers[$0].ip } ?? ipAddress())
         let app = !fraud && rng.chance(0.3)
