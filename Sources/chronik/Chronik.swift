@@ -29,7 +29,7 @@ struct Chronik: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
-            Import.self, Export.self, Replay.self, Query.self, Snapshot.self,
+            Simulate.self, Import.self, Export.self, Replay.self, Query.self, Snapshot.self,
             Keygen.self, Digest.self, Forget.self, SubjectExport.self,
         ])
 

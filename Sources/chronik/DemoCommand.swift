@@ -4,23 +4,22 @@ import Foundation
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "A short tour: append a few thousand events, read a stream back, verify the log.",
+        abstract: "A short tour: simulate a shop into a fresh log, verify it, show what was built.",
         discussion: """
-            Simulates a small shop into a fresh log: 8 concurrent writers place \
-            orders, reserve stock (optimistic concurrency: a conflict on a \
-            shared stock stream is retried with the new version), take \
-            payments and ship, every append durable (fdatasync; concurrent \
-            appends share one). Then it reads one order stream back, verifies \
-            every checksum and the hash chain, and prints what happened.
+            Simulates a European shop (chronik simulate; docs/SIMULATOR.md) \
+            into a fresh log: its catalog, stock, customers, sessions, \
+            orders, payments, shipments and returns, every event through the \
+            commerce guards. Then it verifies every checksum and the hash \
+            chain, and prints what it built.
 
             The log goes to a chronik-demo directory in the temporary \
-            directory unless --log says otherwise. The directory is emptied \
-            first — but only when it is empty or holds nothing but a Chronik \
-            log; anything else is refused and left alone.
+            directory, emptied first — but only when it is empty or holds \
+            nothing but a Chronik log; anything else is refused and left \
+            alone. --log DIR must be a new or empty directory.
 
             Examples:
               chronik demo
-              chronik demo --events 20000 --log ./demo-log --compression none
+              chronik demo --events 1000000 --seed 7 --log ./shop-log
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
@@ -28,226 +27,66 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
     @OptionGroup var creation: CreationOptions
 
-    @Option(help: ArgumentHelp("How many events to append.", valueName: "n"))
-    var events = 3000
+    @Option(help: ArgumentHelp("How many events to simulate (1...100000000).", valueName: "n"))
+    var events = 100_000
 
-    static let writers = 8
-    static let skus = 12
-    static let defaultSegmentSize = ByteSize(bytes: 256 << 10)
+    @Option(help: ArgumentHelp("The seed of the shop's history.", valueName: "s"))
+    var seed: UInt64 = 1
+
+    static let defaultSegmentSize = ByteSize(bytes: 1 << 20)
 
     func validate() throws {
-        guard (1...1_000_000).contains(events) else { throw ValidationError("--events must be 1...1000000, got \(events)") }
+        guard (1...Simulate.maxEvents).contains(events) else {
+            throw ValidationError("--events must be 1...\(Simulate.maxEvents), got \(events)")
+        }
     }
 
     func run() async throws {
-        let dir = options.directory(default: NSTemporaryDirectory().hasSuffix("/")
-            ? NSTemporaryDirectory() + "chronik-demo" : NSTemporaryDirectory() + "/chronik-demo")
-        try LogDirectory.clear(dir)
-        let log = try options.openForWriting(creation, directory: dir, defaultSegmentSize: Self.defaultSegmentSize)
-        defer { log.close() }
-        options.note("chronik: demo: appending \(events) events to \(dir) with \(Self.writers) concurrent writers…")
-
-        // 1. Append.
-        let clock = ContinuousClock()
-        let started = clock.now
-        let quotas = (0..<Self.writers).map { events / Self.writers + ($0 < events % Self.writers ? 1 : 0) }
-        let results = try await withThrowingTaskGroup(of: WorkerResult.self) { group in
-            for (w, quota) in quotas.enumerated() where quota > 0 {
-                group.addTask { try await Self.shop(log: log, worker: w, quota: quota) }
-            }
-            var all: [WorkerResult] = []
-            for try await r in group { all.append(r) }
-            return all
+        let dir: String
+        if let chosen = options.log {
+            dir = chosen
+            try FreshLog.require(dir)
+        } else {
+            let tmp = NSTemporaryDirectory()
+            dir = (tmp.hasSuffix("/") ? tmp : tmp + "/") + "chronik-demo"
+            try LogDirectory.clear(dir)
         }
-        let appendTime = clock.now - started
-        let appends = results.reduce(0) { $0 + $1.appends }
-        let conflicts = results.reduce(0) { $0 + $1.conflicts }
-
-        // 2. Read one stream back.
-        let shown = "order-0-0"
-        let streamEvents = try log.read(stream: shown).collect()
-
-        // 3. Verify, and measure what compression saved.
+        options.note("chronik: demo: simulating \(group(events)) events of a shop into \(dir)…")
+        let run = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
+                                                  creation: creation, segmentSize: Self.defaultSegmentSize)
         let report = try LogVerifier.verify(directory: dir)
-        let stats = try log.stats()
-        var raw = 0, stored = 0
-        let segmentNames = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(LogFormat.segmentSuffix) }
-        for name in segmentNames {
-            let inspector = try SegmentInspector(path: dir + "/" + name)
-            while let b = try inspector.nextBatch() {
-                raw += b.rawPayloadBytes
-                stored += b.storedPayloadBytes
-            }
-        }
-        let seconds = milliseconds(appendTime) / 1000
-        let rate = seconds > 0 ? Double(events) / seconds : 0
-
+        let s = run.summary
         let out = Output()
         if options.json {
-            var o = JSONObject()
-            o.add("log", dir)
-            o.add("events", stats.events)
-            o.add("streams", stats.streams)
-            o.add("appends", appends)
-            o.add("writers", Self.writers)
-            o.add("conflictsRetried", conflicts)
-            o.add("appendSeconds", seconds)
-            o.add("eventsPerSecond", rate.rounded())
-            o.add("stream", shown)
-            o.add("streamEvents", streamEvents.count)
+            var o = run.json(directory: dir, seed: seed)
             o.add("verified", report.isClean)
-            o.add("segments", stats.segments)
+            o.add("segments", report.segments.count)
             o.add("batches", report.batches)
-            o.add("headPosition", stats.headPosition.value)
             o.add("headHash", report.headHash.description)
-            o.add("bytesOnDisk", stats.bytesOnDisk)
-            o.add("compression", stats.compression.rawValue)
-            o.add("rawPayloadBytes", raw)
-            o.add("storedPayloadBytes", stored)
             out.line(o.text)
         } else {
-            out.line("Chronik demo: a log at \(dir) (\(stats.compression) compression)")
+            out.line("Chronik demo: a simulated shop in \(dir) (seed \(seed))")
             out.line("")
-            out.line("1. Appended \(events) events to \(stats.streams) streams in \(formatDuration(appendTime)) "
-                     + "(\(Int(rate.rounded())) events/s), \(appends) atomic appends from \(Self.writers) concurrent writers.")
-            out.line("   Every append was on disk (fdatasync) before it returned; concurrent appends shared one fdatasync.")
-            out.line("   \(conflicts) optimistic-concurrency conflict\(conflicts == 1 ? "" : "s") on shared stock streams "
-                     + "\(conflicts == 1 ? "was" : "were") retried with the stream's new version.")
+            out.line("1. Simulated \(group(s.events)) events in \(formatDuration(run.elapsed)) (\(group(Int(run.rate))) events/s): "
+                     + "\(group(s.appends)) appends, each checked by the commerce guards (stock, payments, orders); none refused.")
+            for line in run.textLines(directory: dir, seed: seed).dropFirst() { out.line("  " + line) }
             out.line("")
-            out.line("2. Read stream \(shown) back:")
-            for e in streamEvents { out.line("   " + eventText(e)) }
-            out.line("")
-            out.line("3. Verified the log: \(report.segments.count) segments, \(report.batches) batches, \(report.events) events, "
+            out.line("2. Verified the log: \(report.segments.count) segment\(report.segments.count == 1 ? "" : "s"), "
+                     + "\(group(report.batches)) batches, \(group(Int(report.events))) events, "
                      + "every checksum and the hash chain from genesis: \(report.isClean ? "OK" : "CORRUPT") in \(formatDuration(report.duration)).")
-            out.line("   head position \(stats.headPosition), head hash \(report.headHash.shortHex)…")
             if let f = report.failure { out.line("   CORRUPT: \(f)") }
-            out.line("")
-            let saved = raw > 0 ? Int((Double(raw - stored) / Double(raw) * 100).rounded()) : 0
-            out.line("4. On disk: \(formatBytes(stats.bytesOnDisk)) in \(stats.segments) segment file\(stats.segments == 1 ? "" : "s"); "
-                     + "payloads \(formatBytes(Int64(raw))) raw, \(formatBytes(Int64(stored))) stored (\(saved)% saved).")
             out.line("")
             out.line("Try next:")
             let logArg = dir.contains(" ") ? "'\(dir)'" : dir
-            out.line("  chronik read --log \(logArg) --stream \(shown) --json")
-            out.line("  chronik tail --log \(logArg)")
+            if s.orders > 0 { out.line("  chronik read --log \(logArg) --stream order-NW1000001") }
+            out.line("  chronik export --log \(logArg) --type OrderPlaced | head -3")
             out.line("  chronik stats --log \(logArg)")
-            out.line("  chronik inspect --log \(logArg) 0")
             out.line("  chronik verify --log \(logArg)")
+            out.line("  chronik simulate --events 1000000 --seed 2 --log ./shop-log")
         }
         out.flush()
         if let f = report.failure { throw CommandFailure("corruption found: \(f)") }
     }
-
-    struct WorkerResult: Sendable {
-        var appends = 0
-        var conflicts = 0
-    }
-
-    /// One writer's share of the shop: orders that reserve stock, get paid
-    /// and ship; page views use up what is left of its quota.
-    static func shop(log: EventLog, worker: Int, quota: Int) async throws -> WorkerResult {
-        var rng = SplitMix64(seed: UInt64(worker) &* 0x9E37_79B9 &+ 1)
-        var result = WorkerResult()
-        var left = quota
-        var order = 0
-        func event(_ type: String, _ data: JSONObject, correlation: String) -> ProposedEvent {
-            var meta = JSONObject()
-            meta.add("actor", "demo-writer-\(worker)")
-            meta.add("correlationId", correlation)
-            meta.add("source", "chronik-demo")
-            return ProposedEvent(type: type, data: Array(data.text.utf8), metadata: Array(meta.text.utf8))
-        }
-        while left > 0 {
-            let id = "order-\(worker)-\(order)"
-            order += 1
-            let sku = "sku-\(rng.next(below: skus) + 1)"
-            let quantity = Int(rng.next(below: 3)) + 1
-            let total = quantity * (Int(rng.next(below: 9000)) + 999)
-            var placed = JSONObject()
-            placed.add("orderId", id)
-            placed.add("customerId", "customer-\(rng.next(below: 500) + 1)")
-            placed.add("sku", sku)
-            placed.add("quantity", quantity)
-            placed.add("total", total)
-            placed.add("currency", "EUR")
-            try await log.append(to: id, [event("OrderPlaced", placed, correlation: id)], expected: .noStream)
-            result.appends += 1
-            left -= 1
-            guard left > 0 else { break }
-
-            // Stock is shared by all writers: read its version, append
-            // conditionally, and retry on a conflict (bounded).
-            var reserved = JSONObject()
-            reserved.add("sku", sku)
-            reserved.add("quantity", quantity)
-            reserved.add("orderId", id)
-            let stock = "stock-\(sku)"
-            var attempt = 0
-            while true {
-                let version = log.lastVersion(of: stock)
-                do {
-                    try await log.append(to: stock, [event("StockReserved", reserved, correlation: id)],
-                                         expected: version.map { .exact($0.value) } ?? .noStream)
-                    break
-                } catch let e as ChronikLogError where e.code == .wrongExpectedVersion && attempt < 100 {
-                    attempt += 1
-                    result.conflicts += 1
-                }
-            }
-            result.appends += 1
-            left -= 1
-            guard left > 1 else { break }
-
-            var authorized = JSONObject()
-            authorized.add("orderId", id)
-            authorized.add("amount", total)
-            authorized.add("currency", "EUR")
-            authorized.add("method", rng.next(below: 3) == 0 ? "paypal" : "card")
-            var captured = JSONObject()
-            captured.add("orderId", id)
-            captured.add("amount", total)
-            try await log.append(to: id, [event("PaymentAuthorized", authorized, correlation: id),
-                                          event("PaymentCaptured", captured, correlation: id)], expected: .exact(0))
-            result.appends += 1
-            left -= 2
-            guard left > 0 else { break }
-
-            var shipped = JSONObject()
-            shipped.add("orderId", id)
-            shipped.add("carrier", ["DHL", "UPS", "DPD"][Int(rng.next(below: 3))])
-            shipped.add("trackingNumber", "TN\(rng.next(below: 1_000_000_000))")
-            try await log.append(to: id, [event("OrderShipped", shipped, correlation: id)], expected: .exact(2))
-            result.appends += 1
-            left -= 1
-        }
-        // Whatever the last order could not use: one page view each.
-        while left > 0 {
-            var viewed = JSONObject()
-            viewed.add("sessionId", "session-\(worker)")
-            viewed.add("path", "/products/sku-\(rng.next(below: skus) + 1)")
-            try await log.append(to: "session-\(worker)", [event("PageViewed", viewed, correlation: "session-\(worker)")])
-            result.appends += 1
-            left -= 1
-        }
-        return result
-    }
-}
-
-/// A small, seedable generator, so that every demo shop looks the same.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform enough in 0..<n for a demo.
-    mutating func next(below n: Int) -> UInt64 { next() % UInt64(n) }
 }
 
 /// Care around deleting a log directory's contents.

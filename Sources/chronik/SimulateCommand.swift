@@ -1,0 +1,226 @@
+import ArgumentParser
+import ChronikCommerce
+import ChronikLog
+import Foundation
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Append a realistic shop history through the guards of EVENTS.md, the same for a seed.",
+        discussion: """
+            A mid-size European shop (docs/SIMULATOR.md): a catalog of real-\
+            looking products from data/, suppliers and purchase orders, four \
+            warehouses with reorder points, customers in ten EU countries, \
+            sessions with page and product views, searches (some with no \
+            result) and cart adds, orders with payments (failures and \
+            retries), shipments, deliveries, cancellations, refunds and \
+            returns, stock transfers and counts, price and setting changes, \
+            support, consent changes and a small share of fraud-looking \
+            orders. Every event goes through the commerce guards; none is \
+            refused.
+
+            The same --seed gives the same history: the same events, ids, \
+            business times and log order (only recordedAt differs).
+
+            The log must be new or empty: a history starts with the shop's \
+            setup, and a second one on top would mix two shops.
+
+            Durability: appends are synced at most every second and once \
+            more at the end. A crash midway can lose the last second of \
+            appends and leaves a partial history (a prefix in log order); \
+            simulate again into a fresh directory.
+
+            Examples:
+              chronik simulate --events 1000000 --seed 1 --log shop-log
+              chronik simulate --events 5000 --seed 7 --log small --json
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var creation: CreationOptions
+
+    @Option(help: ArgumentHelp("How many events to append, exactly (1...100000000).", valueName: "n"))
+    var events = 1_000_000
+
+    @Option(help: ArgumentHelp("The seed of the history, 0...18446744073709551615.", valueName: "s"))
+    var seed: UInt64 = 1
+
+    static let maxEvents = 100_000_000
+
+    func validate() throws {
+        guard (1...Self.maxEvents).contains(events) else {
+            throw ValidationError("--events must be 1...\(Self.maxEvents), got \(events)")
+        }
+    }
+
+    func run() async throws {
+        let dir = options.directory()
+        try FreshLog.require(dir)
+        let run = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
+                                                  creation: creation, segmentSize: CreationOptions.defaultSegmentSize)
+        let out = Output()
+        if options.json {
+            out.line(run.json(directory: dir, seed: seed).text)
+        } else {
+            for line in run.textLines(directory: dir, seed: seed) { out.line(line) }
+        }
+        out.flush()
+    }
+}
+
+/// One simulation into a fresh log, with what the summaries print.
+struct SimulationRun {
+    var summary: ShopSimulation.Summary
+    var elapsed: Duration
+    var stats: LogStats
+
+    static func perform(directory dir: String, events: Int, seed: UInt64, options: GlobalOptions,
+                        creation: CreationOptions, segmentSize: ByteSize) async throws -> SimulationRun {
+        let log = try options.openForWriting(creation, directory: dir, defaultSegmentSize: segmentSize,
+                                             durability: .interval(.seconds(1)))
+        defer { log.close() }
+        let store = CommerceStore(log: log)
+        let showProgress = !options.quiet && isatty(STDERR_FILENO) == 1
+        let total = events
+        let started = ContinuousClock.now
+        let summary: ShopSimulation.Summary
+        do {
+            let report: @Sendable (Int) -> Void = { n in
+                let pct = Int(Double(n) / Double(total) * 100)
+                FileHandle.standardError.write(Data("\r\u{1B}[Kchronik: simulated \(n) of \(total) events (\(pct)%)…".utf8))
+            }
+            summary = try await ShopSimulation.run(into: store, options: ShopSimulation.Options(events: events, seed: seed),
+                                                   progress: showProgress ? report : nil)
+        } catch let e as SimulationError {
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            throw CommandFailure(e.description)
+        }
+        log.close() // syncs: the summary promises durability
+        let elapsed = ContinuousClock.now - started
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let reopened = try EventLog.open(at: dir, options: {
+            var o = LogOptions()
+            o.readOnly = true
+            o.createIfMissing = false
+            return o
+        }())
+        defer { reopened.close() }
+        return SimulationRun(summary: summary, elapsed: elapsed, stats: try reopened.stats())
+    }
+
+    var seconds: Double { max(milliseconds(elapsed) / 1000, 1e-9) }
+    var rate: Double { Double(summary.events) / seconds }
+
+    func json(directory dir: String, seed: UInt64) -> JSONObject {
+        let s = summary
+        var o = JSONObject()
+        o.add("log", dir)
+        o.add("seed", seed)
+        o.add("events", s.events)
+        o.add("appends", s.appends)
+        o.add("streams", stats.streams)
+        o.add("rejected", 0)
+        o.add("seconds", (seconds * 1000).rounded() / 1000)
+        o.add("eventsPerSecond", Int(rate))
+        o.add("bytesOnDisk", stats.bytesOnDisk)
+        o.add("from", s.firstTime?.rfc3339)
+        o.add("to", s.lastTime?.rfc3339)
+        var groups = JSONObject()
+        for g in s.eventsByGroup { groups.add(g.group, g.events) }
+        o.add("eventsByGroup", groups)
+        var types = JSONObject()
+        for t in CommerceEventType.allCases { types.add(t.rawValue, s.eventsByType[t.rawValue] ?? 0) }
+        o.add("eventsByType", types)
+        o.add("products", s.products)
+        o.add("skus", s.skus)
+        o.add("warehouses", s.warehouses)
+        o.add("suppliers", s.suppliers)
+        o.add("purchaseOrders", s.purchaseOrders)
+        o.add("customers", s.customers)
+        o.add("forgottenCustomers", s.forgottenCustomers)
+        o.add("sessions", s.sessions)
+        o.add("searches", s.searches)
+        o.add("zeroResultSearches", s.zeroResultSearches)
+        o.add("orders", s.orders)
+        o.add("cancelledOrders", s.cancelledOrders)
+        o.add("fraudLookingOrders", s.fraudLookingOrders)
+        o.add("shipments", s.shipments)
+        o.add("returns", s.returns)
+        var revenue = JSONObject()
+        for (c, v) in s.revenue.sorted(by: { $0.key < $1.key }) { revenue.add(c, v) }
+        o.add("revenue", revenue)
+        return o
+    }
+
+    func textLines(directory dir: String, seed: UInt64) -> [String] {
+        let s = summary
+        var lines: [String] = []
+        lines.append("simulated \(group(s.events)) events (seed \(seed)) into \(dir) in \(formatDuration(elapsed)) "
+                     + "(\(group(Int(rate))) events/s): \(group(s.appends)) guarded appends, 0 refused")
+        if let from = s.firstTime, let to = s.lastTime {
+            let days = Double(to.microseconds - from.microseconds) / 86_400e6
+            lines.append("  business time  \(from.rfc3339) … \(to.rfc3339) (\(String(format: "%.1f", days)) days)")
+        }
+        lines.append("  events         " + s.eventsByGroup.filter { $0.events > 0 }.map { "\($0.group) \(group($0.events))" }
+            .joined(separator: ", "))
+        lines.append("  shop           \(s.products) products (\(s.skus) SKUs), \(s.warehouses) warehouses, "
+                     + "\(s.suppliers) suppliers, \(group(s.purchaseOrders)) purchase orders")
+        lines.append("  visitors       \(group(s.sessions)) sessions, \(group(s.searches)) searches "
+                     + "(\(group(s.zeroResultSearches)) without result), \(group(s.customers)) customers "
+                     + "(\(s.forgottenCustomers) forgotten)")
+        lines.append("  orders         \(group(s.orders)) placed, \(group(s.shipments)) shipments, \(group(s.cancelledOrders)) cancelled, "
+                     + "\(group(s.returns)) returns, \(s.fraudLookingOrders) fraud-looking")
+        lines.append("  revenue        " + s.revenue.sorted { $0.key < $1.key }.map { money($0.value, $0.key) }
+            .joined(separator: ", ") + " (captured − refunded)")
+        lines.append("  log            \(group(stats.streams)) streams, \(formatBytes(stats.bytesOnDisk)) on disk "
+                     + "(\(s.events > 0 ? Int(stats.bytesOnDisk) / s.events : 0) B/event, \(stats.compression))")
+        return lines
+    }
+}
+
+/// `1234567` as `1,234,567`.
+func group(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+/// Minor units as `EUR 1,234.56`.
+func money(_ minor: Int64, _ currency: String) -> String {
+    let sign = minor < 0 ? "-" : ""
+    let m = minor.magnitude
+    let cents = m % 100
+    return "\(currency) \(sign)\(group(Int(m / 100))).\(cents < 10 ? "0" : "")\(cents)"
+}
+
+/// The rule of simulate and demo --log: a history goes into a new log.
+enum FreshLog {
+    /// Accepts a directory that does not exist, is empty, or holds a
+    /// Chronik log without events; refuses (exit 1) anything else, before
+    /// writing anything.
+    static func require(_ dir: String) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: dir, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw CommandFailure("refusing to use \(dir): it exists and is not a directory") }
+        let entries = try fm.contentsOfDirectory(atPath: dir)
+        if entries.isEmpty { return }
+        guard entries.allSatisfy(LogDirectory.isLogFile) else {
+            throw CommandFailure("refusing to simulate into \(dir): it is not empty and not a Chronik log; choose a new --log directory")
+        }
+        var o = LogOptions()
+        o.readOnly = true
+        o.createIfMissing = false
+        let log = try EventLog.open(at: dir, options: o)
+        let events = try log.stats().events
+        log.close()
+        guard events == 0 else {
+            throw CommandFailure("refusing to simulate into \(dir): the log holds \(events) event\(events == 1 ? "" : "s"); "
+                                 + "a simulated history starts from an empty shop, so choose a new --log directory")
+        }
+    }
+}
