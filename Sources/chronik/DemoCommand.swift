@@ -26,6 +26,7 @@ struct Demo: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var creation: CreationOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     @Option(help: ArgumentHelp("How many events to simulate (1...100000000).", valueName: "n"))
     var events = 100_000
@@ -50,10 +51,12 @@ struct Demo: AsyncParsableCommand {
             let tmp = NSTemporaryDirectory()
             dir = (tmp.hasSuffix("/") ? tmp : tmp + "/") + "chronik-demo"
             try LogDirectory.clear(dir)
+            try keyOptions.clear(forLog: dir)
         }
         options.note("chronik: demo: simulating \(group(events)) events of a shop into \(dir)…")
         let run = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
-                                                  creation: creation, segmentSize: Self.defaultSegmentSize)
+                                                  creation: creation, keyOptions: keyOptions,
+                                                  segmentSize: Self.defaultSegmentSize)
         let report = try LogVerifier.verify(directory: dir)
         let s = run.summary
         let out = Output()

@@ -27,11 +27,51 @@ struct KeyOptions: ParsableArguments {
         guard !(keysURL + "/").hasPrefix(logURL + "/") else {
             throw CommandFailure("the key store (\(dir)) must not be inside the log directory (\(log)): erasing keys must never touch the log")
         }
+        let vault: SubjectKeyVault
         do {
-            return SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey))
+            vault = SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey))
         } catch {
             throw CommandFailure("key store: \(error)")
         }
+        try Self.bind(keyDirectory: dir, toLog: log)
+        return vault
+    }
+
+    /// The file in a key store that names the log it belongs to.
+    static let ownerFile = "log"
+
+    /// A key store belongs to one log (named by its creation time, from
+    /// chronik.meta): keys and erasures of another log — say one deleted
+    /// and created anew at the same path — must not be mixed in.
+    static func bind(keyDirectory dir: String, toLog log: String) throws {
+        guard let meta = FileManager.default.contents(atPath: log + "/" + LogFormat.metaFileName), meta.count >= 24 else { return }
+        var micros: Int64 = 0
+        for k in 0..<8 { micros |= Int64(meta[meta.startIndex + 16 + k]) << (8 * k) }
+        let identity = "chronik log created \(Timestamp(microseconds: micros).rfc3339)\n"
+        let path = dir + "/" + ownerFile
+        if let existing = FileManager.default.contents(atPath: path) {
+            guard String(decoding: existing, as: UTF8.self) == identity else {
+                throw CommandFailure("the key store \(dir) belongs to another log (\(String(decoding: existing, as: UTF8.self).trimmingCharacters(in: .newlines))); "
+                                     + "this one is a \(identity.trimmingCharacters(in: .newlines)): choose --keys, or move the old key store away")
+            }
+            return
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(identity.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CommandFailure("key store: cannot write \(path)")
+        }
+    }
+
+    /// Removes the key store of a log that is being replaced (the demo's):
+    /// only the files a key store holds, one by one; refuses anything else.
+    func clear(forLog log: String) throws {
+        let dir = directory(forLog: log)
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { return }
+        let known: Set<String> = ["subject-keys", "subject-keys.tmp", Self.ownerFile]
+        guard entries.allSatisfy(known.contains) else {
+            throw CommandFailure("refusing to empty \(dir): it holds files that are not a Chronik key store")
+        }
+        for e in entries { try fm.removeItem(atPath: dir + "/" + e) }
     }
 
     /// For readers: the vault when the key store exists, else nil (every

@@ -38,6 +38,7 @@ struct Simulate: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var creation: CreationOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     @Option(help: ArgumentHelp("How many events to append, exactly (1...100000000).", valueName: "n"))
     var events = 1_000_000
@@ -57,7 +58,8 @@ struct Simulate: AsyncParsableCommand {
         let dir = options.directory()
         try FreshLog.require(dir)
         let run = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
-                                                  creation: creation, segmentSize: CreationOptions.defaultSegmentSize)
+                                                  creation: creation, keyOptions: keyOptions,
+                                                  segmentSize: CreationOptions.defaultSegmentSize)
         let out = Output()
         if options.json {
             out.line(run.json(directory: dir, seed: seed).text)
@@ -75,11 +77,14 @@ struct SimulationRun {
     var stats: LogStats
 
     static func perform(directory dir: String, events: Int, seed: UInt64, options: GlobalOptions,
-                        creation: CreationOptions, segmentSize: ByteSize) async throws -> SimulationRun {
+                        creation: CreationOptions, keyOptions: KeyOptions, segmentSize: ByteSize) async throws -> SimulationRun {
         let log = try options.openForWriting(creation, directory: dir, defaultSegmentSize: segmentSize,
                                              durability: .interval(.seconds(1)))
         defer { log.close() }
-        let store = CommerceStore(log: log)
+        // Personal data sealed per customer / session (docs/GDPR.md); keys
+        // synced with the log at the end.
+        let vault = try keyOptions.vault(forLog: dir, syncEachKey: false)
+        let store = CommerceStore(log: log, protector: vault)
         let showProgress = !options.quiet && isatty(STDERR_FILENO) == 1
         let total = events
         let started = ContinuousClock.now
@@ -95,6 +100,7 @@ struct SimulationRun {
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             throw CommandFailure(e.description)
         }
+        do { try vault.store.sync() } catch { throw CommandFailure("key store: \(error)") }
         log.close() // syncs: the summary promises durability
         let elapsed = ContinuousClock.now - started
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

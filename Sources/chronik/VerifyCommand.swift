@@ -71,9 +71,15 @@ struct Verify: AsyncParsableCommand {
         var snapshots: [SnapshotVerdict] = []
         if r.isClean, FileManager.default.fileExists(atPath: options.directory() + "/snapshots") {
             let log = try options.openForReading()
-            snapshots = SnapshotStore(logDirectory: options.directory()).verifyAll(against: log)
+            let store = SnapshotStore(logDirectory: options.directory())
+            snapshots = store.verifyAll(against: log)
             log.close()
-            r.unverified.removeAll { $0 == "snapshots" }
+            // What the snapshots directory holds besides snapshots is listed,
+            // never implied checked.
+            let known = Set(snapshots.map { ($0.path as NSString).lastPathComponent })
+            let others = ((try? FileManager.default.contentsOfDirectory(atPath: store.directory)) ?? [])
+                .filter { !known.contains($0) }.map { "snapshots/" + $0 }
+            r.unverified = (r.unverified.filter { $0 != "snapshots" } + others).sorted()
             if let bad = snapshots.first(where: { $0.problem != nil }), let p = bad.problem {
                 r.failure = VerificationIssue(code: .corruption, file: "snapshots/" + (bad.path as NSString).lastPathComponent,
                                               offset: Int64(p.offset), reason: "snapshot: " + p.reason)
