@@ -14,8 +14,8 @@ struct Chronik: AsyncParsableCommand {
             A Chronik log is a directory of checksummed, hash-chained segment \
             files. One process writes it at a time; any number read it.
 
-            Start with the tour, which appends a few thousand events to a \
-            fresh log, reads a stream back and verifies the log:
+            Start with the tour, which simulates a shop into a fresh log \
+            and verifies the log:
 
               chronik demo
 

@@ -34,7 +34,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The seed of the shop's history.", valueName: "s"))
     var seed: UInt64 = 1
 
-    static let defaultSegmentSize = ByteSize(bytes: 1 << 20)
+    static let defaultSegmentSize = ByteSize(bytes: 256 << 10)
 
     func validate() throws {
         guard (1...Simulate.maxEvents).contains(events) else {
@@ -72,7 +72,7 @@ struct Demo: AsyncParsableCommand {
             out.line("")
             out.line("1. Simulated \(group(s.events)) events in \(formatDuration(run.elapsed)) (\(group(Int(run.rate))) events/s): "
                      + "\(group(s.appends)) appends, each checked by the commerce guards (stock, payments, orders); none refused.")
-            for line in run.textLines(directory: dir, seed: seed).dropFirst() { out.line("  " + line) }
+            for line in run.textLines(directory: dir, seed: seed).dropFirst() { out.line(" " + line) }
             out.line("")
             out.line("2. Verified the log: \(report.segments.count) segment\(report.segments.count == 1 ? "" : "s"), "
                      + "\(group(report.batches)) batches, \(group(Int(report.events))) events, "
