@@ -115,6 +115,10 @@ extension EventLog {
         let storage = options.storage
         let names = try storage.listDirectory(dir)
         var bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        // A read-only opener reads a damaged final batch leniently only while
+        // a writer may be copying it in; with no writer the rule is the
+        // writer's: a complete batch that fails its checks is corruption.
+        let besideWriter = options.readOnly && storage.isWriterActive(dir + "/" + LogFormat.lockFileName)
         var report = RecoveryReport(truncatedFile: nil, truncatedAtOffset: nil, bytesTruncated: 0, lastValidPosition: nil, rebuiltIndexes: [], segmentsScanned: 0)
         if bases.isEmpty {
             if options.readOnly {
@@ -179,7 +183,7 @@ extension EventLog {
                 if scanned == nil {
                     report.segmentsScanned += 1
                     let result = try scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: isLast,
-                                                 readOnly: options.readOnly)
+                                                 readOnly: besideWriter)
                     scanned = result.segment
                     if let torn = result.tornAt {
                         report.truncatedFile = path

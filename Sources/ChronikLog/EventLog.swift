@@ -104,8 +104,15 @@ public final class EventLog: Sendable {
         self.lock = lock
         self.writer = writer
         self.state = Mutex(State(segments: segments, head: head, lastHash: lastHash))
-        startIndexing(toIndex)
+        if options.indexLoading == .onFirstUse {
+            deferredIndex.withLock { $0 = toIndex }
+        } else {
+            startIndexing(toIndex)
+        }
     }
+
+    /// What `.onFirstUse` index loading has not started on yet.
+    private let deferredIndex = Mutex<[(batches: [BatchEntry], ids: IDList)]?>(nil)
 
     // MARK: Background index loading
 
@@ -147,6 +154,12 @@ public final class EventLog: Sendable {
     /// Blocks until the stream and id indexes are loaded (immediately once
     /// they are; they load in the background right after `open`).
     public func waitUntilIndexed() {
+        if !indexGate.isOpen, let pending = deferredIndex.withLock({ d -> [(batches: [BatchEntry], ids: IDList)]? in
+            defer { d = nil }
+            return d
+        }) {
+            startIndexing(pending)
+        }
         indexGate.wait()
     }
 

@@ -27,6 +27,16 @@ public protocol Storage: Sendable {
     /// Takes the exclusive writer lock of a log directory, or returns nil
     /// when another process holds it. The lock lasts until released.
     func lockExclusive(_ path: String) throws -> (any StorageLock)?
+    /// Whether a writer (this process or another) holds the lock at `path`
+    /// now. A read-only opener uses it to tell a batch being copied in by a
+    /// live writer from a damaged one.
+    func isWriterActive(_ path: String) -> Bool
+}
+
+extension Storage {
+    /// Without a way to ask, assume a writer may be active (the lenient
+    /// reading of a damaged final batch, FORMAT.md recovery rule 4).
+    public func isWriterActive(_ path: String) -> Bool { true }
 }
 
 /// An open file with positional I/O.
@@ -181,6 +191,24 @@ public struct PosixStorage: Storage {
             throw ChronikLogError(.io, "cannot lock: \(Errno(rawValue: e))", path: path, errno: e)
         }
         return PosixLock(file: file, key: key)
+    }
+
+    /// `fcntl(F_GETLK)` for another process, the in-process table for this
+    /// one. A missing lock file means no writer.
+    public func isWriterActive(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return true }
+        if heldLocks.withLock({ $0.contains(FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }) { return true }
+        var request = flock()
+        request.l_type = Int16(F_WRLCK)
+        request.l_whence = Int16(SEEK_SET)
+        request.l_start = 0
+        request.l_len = 0
+        guard fcntl(fd, F_GETLK, &request) == 0 else { return true }
+        return request.l_type != Int16(F_UNLCK)
     }
 }
 

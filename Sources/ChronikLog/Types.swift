@@ -244,10 +244,22 @@ public struct LogOptions: Sendable {
     public var readOnly: Bool = false
     /// Create the directory and an empty log when absent.
     public var createIfMissing: Bool = true
+    /// When the stream and event-id indexes are built: in the background
+    /// right after `open` (the default, for services), or on first use —
+    /// the first append, stream read, stream count or id lookup — for
+    /// tools that only scan the whole log (replay, verify, export), which
+    /// then never pay for them.
+    public var indexLoading: IndexLoading = .background
     /// The file layer; tests pass a fault-injecting one.
     public var storage: any Storage = PosixStorage()
 
     public init() {}
+}
+
+/// See `LogOptions.indexLoading`.
+public enum IndexLoading: Hashable, Sendable {
+    case background
+    case onFirstUse
 }
 
 /// What recovery found and did when the log was opened.

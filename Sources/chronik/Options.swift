@@ -31,6 +31,9 @@ struct GlobalOptions: ParsableArguments {
         var options = LogOptions()
         options.readOnly = true
         options.createIfMissing = false
+        // Readers that scan the whole log (replay, export, verify) never
+        // need the stream and id indexes; the others build them on first use.
+        options.indexLoading = .onFirstUse
         let log = try EventLog.open(at: directory(), options: options)
         reportRecovery(of: log)
         return log
