@@ -293,23 +293,36 @@ struct VerifierRun {
             throw fail(path(LogFormat.segmentFileName(base: first)), 0,
                        "first segment starts at position \(first), not 0: segments are missing")
         }
-        // Two cores: while this thread verifies a segment itself, a worker
-        // analyses the next sealed one (checksums, chain hashes, payloads);
-        // the next iteration then only joins those results in log order
-        // (positions, chain links, stream versions, ids, the index) and
-        // hands the worker the segment after.
-        var prefetch: SegmentPrefetch?
-        defer { prefetch?.abandon() }
-        for (i, base) in bases.enumerated() {
-            let isLast = i == bases.count - 1
-            var ahead: [Int64: BatchAnalysis] = [:]
-            if let p = prefetch {
-                ahead = p.wait()
-                prefetch = nil
-            } else if i + 1 < bases.count - 1 {
-                prefetch = SegmentPrefetch(storage: storage, path: path(LogFormat.segmentFileName(base: bases[i + 1])))
+        // Size the id table once: the index files' event counts (a hint
+        // only; they are checked later), else about 64 bytes per event.
+        // An index's count is capped by its segment's size / 16 (an event id
+        // alone is 16 bytes), so that a damaged index cannot make it huge.
+        var expectedEvents = 0
+        for base in bases {
+            guard let f = try? storage.openFile(path(LogFormat.segmentFileName(base: base)), create: false, readOnly: true) else { continue }
+            let size = Int((try? f.size()) ?? 0)
+            f.close()
+            if indexBases.contains(base), let n = Self.indexEventCount(storage: storage, path: path(LogFormat.indexFileName(base: base))) {
+                expectedEvents += min(n, size / 16)
+            } else {
+                expectedEvents += size / 64
             }
-            try verifySegment(base: base, isLast: isLast, hasIndex: indexBases.contains(base), ahead: ahead)
+        }
+        positions.reserve(min(expectedEvents, 1 << 26))
+        // Two cores: a worker analyses each sealed segment (checksums, chain
+        // hashes, payload decoding) one segment ahead, while this thread
+        // joins the previous one's results in log order (positions, chain
+        // links, stream versions, event ids, the index). The active segment
+        // (last) is verified here alone: it may be growing.
+        func prefetch(_ i: Int) -> SegmentPrefetch? {
+            i < bases.count - 1 ? SegmentPrefetch(storage: storage, path: path(LogFormat.segmentFileName(base: bases[i]))) : nil
+        }
+        var next = prefetch(0)
+        defer { next?.abandon() }
+        for (i, base) in bases.enumerated() {
+            let ahead = next?.wait() ?? [:]
+            next = prefetch(i + 1)
+            try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base), ahead: ahead)
         }
     }
 
@@ -526,6 +539,15 @@ struct VerifierRun {
     }
 
     // MARK: Index files
+
+    /// The event count an index file's header claims, or nil (a hint for sizing).
+    static func indexEventCount(storage: any Storage, path: String) -> Int? {
+        guard let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
+        defer { f.close() }
+        guard let h = try? f.readBytes(count: 32, at: 0), h.count == 32 else { return nil }
+        let n = loadLE(h, 24, as: UInt64.self)
+        return n < 1 << 32 ? Int(n) : nil
+    }
 
     /// Compares a segment's index file with what the scan found. Returns
     /// whether it matched; a mismatch is a failure for a sealed segment and
