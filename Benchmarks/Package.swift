@@ -45,6 +45,7 @@ let package = Package(
         benchmarkTarget("AppendBenchmarks"),
         benchmarkTarget("ReadBenchmarks"),
         benchmarkTarget("ReopenBenchmarks"),
+        benchmarkTarget("VerifyBenchmarks"),
         // ChronikCommerce (typed decode, JSON Lines import, parse): the only
         // target that depends on it.
         benchmarkTarget("CommerceBenchmarks", extra: [.product(name: "ChronikCommerce", package: "Chronik"),

@@ -1,4 +1,6 @@
 import CLZ4
+import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -151,6 +153,63 @@ public enum LogVerifier {
     }
 }
 
+/// What `VerifierRun.analyze` finds in one batch on its own.
+struct BatchAnalysis: Sendable {
+    struct BadType: Sendable {
+        var index: Int
+        var bytes: Int
+    }
+    /// The checksum and length of the batch analysed (a match is required to use it).
+    var crc: UInt32
+    var length: Int
+    var hash: ChainHash
+    var stream: String
+    var ids: [EventID]
+    var minSeen: Int64
+    var maxSeen: Int64
+    /// The first event whose type length is out of bounds.
+    var badType: BadType?
+    /// Why the payload does not decode, if it does not.
+    var decodeError: String?
+}
+
+/// Analyses the batches of one sealed segment on a background thread, up
+/// to the first batch that does not scan (the verifying thread finds and
+/// reports that itself). Results by batch offset.
+final class SegmentPrefetch: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private let stop = Atomic<Bool>(false)
+    /// Written by the worker only, read after `group.wait()`.
+    private var results: [Int64: BatchAnalysis] = [:]
+
+    init(storage: any Storage, path: String) {
+        group.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            defer { group.leave() }
+            guard let file = try? storage.openFile(path, create: false, readOnly: true) else { return }
+            defer { file.close() }
+            guard let size = try? file.size() else { return }
+            var scanner = BatchScanner(file: file, path: path, start: Int64(LogFormat.segmentHeaderSize), end: size)
+            var buffer: [UInt8] = []
+            var types = TypeInterner()
+            while !stop.load(ordering: .relaxed) {
+                guard let step = try? scanner.next({ header, bytes, offset -> Void in
+                    results[offset] = VerifierRun.analyze(header: header, batch: bytes, buffer: &buffer, types: &types)
+                }), case .success = step else { return }
+            }
+        }
+    }
+
+    /// The analyses, once the worker is done.
+    func wait() -> [Int64: BatchAnalysis] {
+        group.wait()
+        return results
+    }
+
+    /// Tells the worker to stop early (verification stopped at a failure).
+    func abandon() { stop.store(true, ordering: .relaxed) }
+}
+
 /// The mutable state of one verification.
 struct VerifierRun {
     /// Thrown to stop at the first failure; becomes `report.failure`.
@@ -234,12 +293,40 @@ struct VerifierRun {
             throw fail(path(LogFormat.segmentFileName(base: first)), 0,
                        "first segment starts at position \(first), not 0: segments are missing")
         }
+        // Size the id table once: the index files' event counts (a hint
+        // only; they are checked later), else about 64 bytes per event.
+        // An index's count is capped by its segment's size / 16 (an event id
+        // alone is 16 bytes), so that a damaged index cannot make it huge.
+        var expectedEvents = 0
+        for base in bases {
+            guard let f = try? storage.openFile(path(LogFormat.segmentFileName(base: base)), create: false, readOnly: true) else { continue }
+            let size = Int((try? f.size()) ?? 0)
+            f.close()
+            if indexBases.contains(base), let n = Self.indexEventCount(storage: storage, path: path(LogFormat.indexFileName(base: base))) {
+                expectedEvents += min(n, size / 16)
+            } else {
+                expectedEvents += size / 64
+            }
+        }
+        positions.reserve(min(expectedEvents, 1 << 26))
+        // Two cores: a worker analyses each sealed segment (checksums, chain
+        // hashes, payload decoding) one segment ahead, while this thread
+        // joins the previous one's results in log order (positions, chain
+        // links, stream versions, event ids, the index). The active segment
+        // (last) is verified here alone: it may be growing.
+        func prefetch(_ i: Int) -> SegmentPrefetch? {
+            i < bases.count - 1 ? SegmentPrefetch(storage: storage, path: path(LogFormat.segmentFileName(base: bases[i]))) : nil
+        }
+        var next = prefetch(0)
+        defer { next?.abandon() }
         for (i, base) in bases.enumerated() {
-            try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base))
+            let ahead = next?.wait() ?? [:]
+            next = prefetch(i + 1)
+            try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base), ahead: ahead)
         }
     }
 
-    private mutating func verifySegment(base: UInt64, isLast: Bool, hasIndex: Bool) throws {
+    private mutating func verifySegment(base: UInt64, isLast: Bool, hasIndex: Bool, ahead: [Int64: BatchAnalysis]) throws {
         let name = LogFormat.segmentFileName(base: base)
         let segPath = path(name)
         let head = report.headPosition.value
@@ -276,11 +363,12 @@ struct VerifierRun {
         do {
             scan: while true {
                 let step = try scanner.next { header, bytes, offset -> Void in
-                    let entry = try verifyBatch(header: header, bytes: bytes, offset: offset, path: segPath,
-                                                expected: expected, previousHash: hash, previousBatch: batches.last, ids: &ids)
+                    let (entry, batchHash) = try verifyBatch(header: header, bytes: bytes, offset: offset, path: segPath,
+                                                expected: expected, previousHash: hash, previousBatch: batches.last,
+                                                ahead: ahead[offset], ids: &ids)
                     batches.append(entry)
                     expected += UInt64(header.count)
-                    hash = chainHash(ofBatch: bytes)
+                    hash = batchHash
                     if let anchor = report.anchor, anchor.value == expected { report.anchorHash = hash }
                     // Counted as it goes, so that a failure reports what was sound.
                     report.batches += 1
@@ -338,7 +426,7 @@ struct VerifierRun {
     /// Checks one batch whose checksum already passed; returns its entry.
     private mutating func verifyBatch(header: BatchHeader, bytes: UnsafeRawBufferPointer, offset: Int64, path: String,
                                       expected: UInt64, previousHash: ChainHash, previousBatch: BatchEntry?,
-                                      ids: inout [EventID]) throws -> BatchEntry {
+                                      ahead: BatchAnalysis?, ids: inout [EventID]) throws -> (BatchEntry, ChainHash) {
         guard header.basePosition == expected else {
             throw fail(path, offset, "batch base position \(header.basePosition), expected \(expected)")
         }
@@ -363,41 +451,16 @@ struct VerifierRun {
         guard header.minOccurredAt <= header.maxOccurredAt else {
             throw fail(path, offset, "occurredAt range is inverted")
         }
-        // Decoded in place: no event is materialized (a verify of millions
-        // of events would otherwise spend most of its time allocating).
+        let a: BatchAnalysis
+        if let ahead, ahead.crc == header.crc, ahead.length == header.length {
+            a = ahead
+        } else {
+            a = Self.analyze(header: header, batch: bytes, buffer: &payloadBuffer, types: &types)
+        }
+        if let problem = a.decodeError { throw fail(path, offset, "batch payload does not decode: \(problem)") }
         let idsBefore = ids.count
-        var stream = ""
-        var minSeen = Int64.max, maxSeen = Int64.min
-        var badType: (index: Int, bytes: Int)?
-        // Borrowed out of self for the closure (no overlapping access).
-        var buffer: [UInt8] = [], interner = TypeInterner()
-        swap(&buffer, &payloadBuffer)
-        swap(&interner, &types)
-        defer {
-            swap(&buffer, &payloadBuffer)
-            swap(&interner, &types)
-        }
-        do {
-            try Self.withRawPayload(header: header, batch: bytes, buffer: &buffer) { raw in
-                var r = ByteReader(raw)
-                stream = try r.readString()
-                for i in 0..<header.count {
-                    let record = try r.readRecord()
-                    if badType == nil, record.type.count < 1 || record.type.count > LogFormat.maxEventTypeBytes {
-                        badType = (i, record.type.count)
-                    }
-                    guard interner.intern(record.type) != nil else { throw MalformedBytes(reason: "invalid UTF-8") }
-                    ids.append(record.id)
-                    let t = header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)
-                    minSeen = min(minSeen, t)
-                    maxSeen = max(maxSeen, t)
-                }
-                guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
-            }
-        } catch {
-            ids.removeSubrange(idsBefore...)
-            throw fail(path, offset, "batch payload does not decode: \(reason(error))")
-        }
+        ids += a.ids
+        let stream = a.stream, badType = a.badType, minSeen = a.minSeen, maxSeen = a.maxSeen
         let streamBytes = stream.utf8.count
         guard streamBytes >= 1, streamBytes <= LogFormat.maxStreamNameBytes else {
             throw fail(path, offset, "stream name of \(streamBytes) bytes is outside 1...\(LogFormat.maxStreamNameBytes)")
@@ -420,13 +483,44 @@ struct VerifierRun {
             throw fail(path, offset, "occurredAt range in the header does not match the events")
         }
         nextVersion[stream] = streamNext + UInt64(header.count)
-        return BatchEntry(offset: offset, basePosition: header.basePosition, count: UInt32(header.count),
-                          stream: stream, firstStreamVersion: header.firstStreamVersion)
+        return (BatchEntry(offset: offset, basePosition: header.basePosition, count: UInt32(header.count),
+                           stream: stream, firstStreamVersion: header.firstStreamVersion), a.hash)
+    }
+
+    /// Everything about one checksummed batch that needs no other batch: its
+    /// chain hash and its decoded payload (in place: no event is
+    /// materialized). Pure, so the prefetch worker runs it on another core.
+    static func analyze(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer: inout [UInt8],
+                        types: inout TypeInterner) -> BatchAnalysis {
+        var a = BatchAnalysis(crc: header.crc, length: header.length, hash: chainHash(ofBatch: batch), stream: "", ids: [],
+                              minSeen: .max, maxSeen: .min, badType: nil, decodeError: nil)
+        a.ids.reserveCapacity(header.count)
+        do {
+            try withRawPayload(header: header, batch: batch, buffer: &buffer) { raw in
+                var r = ByteReader(raw)
+                a.stream = try r.readString()
+                for i in 0..<header.count {
+                    let record = try r.readRecord()
+                    if a.badType == nil, record.type.count < 1 || record.type.count > LogFormat.maxEventTypeBytes {
+                        a.badType = BatchAnalysis.BadType(index: i, bytes: record.type.count)
+                    }
+                    guard types.intern(record.type) != nil else { throw MalformedBytes(reason: "invalid UTF-8") }
+                    a.ids.append(record.id)
+                    let t = header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)
+                    a.minSeen = min(a.minSeen, t)
+                    a.maxSeen = max(a.maxSeen, t)
+                }
+                guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
+            }
+        } catch {
+            a.decodeError = reason(error)
+        }
+        return a
     }
 
     /// Hands `body` the raw payload of a checksummed batch: the stored bytes,
     /// or the LZ4 block decompressed into the reused buffer.
-    private static func withRawPayload(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer payloadBuffer: inout [UInt8],
+    static func withRawPayload(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer payloadBuffer: inout [UInt8],
                                        _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
         let rawLength = header.rawPayloadLength
@@ -445,6 +539,15 @@ struct VerifierRun {
     }
 
     // MARK: Index files
+
+    /// The event count an index file's header claims, or nil (a hint for sizing).
+    static func indexEventCount(storage: any Storage, path: String) -> Int? {
+        guard let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
+        defer { f.close() }
+        guard let h = try? f.readBytes(count: 32, at: 0), h.count == 32 else { return nil }
+        let n = loadLE(h, 24, as: UInt64.self)
+        return n < 1 << 32 ? Int(n) : nil
+    }
 
     /// Compares a segment's index file with what the scan found. Returns
     /// whether it matched; a mismatch is a failure for a sealed segment and

@@ -79,6 +79,32 @@ struct DigestExportTests {
         #expect(problem?.message.hasPrefix("digest is for another log") == true, "\(String(describing: problem))")
     }
 
+    @Test("a signed position inside a batch, and the empty log's digest (position 0, genesis)")
+    func digestEdgePositions() async throws {
+        let dir = makeTempDir(), empty = makeTempDir("empty")
+        defer { removeDir(dir); removeDir(empty) }
+        try await makeFixtureLog(dir, count: 40)
+        let key = Curve25519.Signing.PrivateKey()
+        // A genuine signature over a position no batch ends at.
+        let report = try LogVerifier.verify(directory: dir)
+        let inside = try #require((1..<40).first { p in
+            try LogVerifier.verify(directory: dir, anchor: Position(UInt64(p))).anchorHash == nil
+        })
+        var d = LogDigest(logCreatedAt: try #require(report.createdAt), position: Position(UInt64(inside)), chainHash: report.headHash,
+                          time: .now(), keyID: AuditKeys.keyID(key.publicKey), signature: [])
+        d.signature = Array(try key.signature(for: d.signedBytes))
+        let problem = try DigestCheck.check(d, publicKey: key.publicKey, directory: dir).problem
+        #expect(problem?.message == "history rewritten before position \(inside): no batch of this log ends at position \(inside)")
+
+        let log = try EventLog.open(at: empty, options: smallLogOptions())
+        log.close()
+        let (zero, _) = try LogDigest.make(directory: empty, key: key)
+        #expect(zero.position == .start && zero.chainHash == .genesis)
+        try await makeFixtureLog(empty, count: 10)  // appends to the same log
+        let later = try DigestCheck.check(zero, publicKey: key.publicKey, directory: empty)
+        #expect(later.holds && later.appendedSince == 10)
+    }
+
     @Test("a damaged log is not signed")
     func noDigestOfDamage() async throws {
         let dir = makeTempDir()
