@@ -568,8 +568,20 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     }
 
     @Test func flippedBytesThrowBadSnapshotOrDecodeNeverTrap() throws {
-        // A flipped byte anywhere either throws badSnapshot or yields a model that encodes again.
-        let bytes = snapshot(try Self.mixedHistory(seed: 9).project())
+        // A flipped byte anywhere either throws badSnapshot or yields a model that encodes again,
+        // answers queries and keeps folding events without trapping.
+        let history = Self.mixedHistory(seed: 9)
+        let bytes = snapshot(try history.project())
+        var more = History()
+        more.time = history.time
+        for c in 0..<25 {
+            more.place("later-\(c)", by: "c\(c)", total: 90_000, ip: "10.0.0.1", ship: "DE", bill: "FR")
+            _ = more.authorize("later-\(c)", card: "tok\(c % 12)")
+            more.fail("later-\(c)")
+            more.fail("o\(c * 20)")
+            let pay = more.pay("later-\(c)")
+            more.refund("later-\(c)", payment: pay)
+        }
         var threw = 0
         for i in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 300)) {
             var bad = bytes
@@ -579,7 +591,9 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
             do {
                 try p.decodeSnapshot(from: &r)
                 _ = snapshot(p)
-                _ = p.top(5)
+                _ = p.top(5).map(\.reasons)
+                for e in more.events { try p.apply(e) }
+                _ = p.top(5).map(\.reasons)
             } catch {
                 #expect(error.code == .badSnapshot)
                 threw += 1

@@ -96,9 +96,14 @@ extension FraudModel {
             c.orders = try Self.nonNegative(&r)
             c.capturedOrders = try Self.nonNegative(&r)
             c.refundedOrders = try Self.nonNegative(&r)
+            // Bounded so that no later count or product can overflow.
+            guard c.orders <= Self.maxCount, c.capturedOrders <= c.orders, c.refundedOrders <= c.orders else {
+                throw Self.bad("a customer's order counts")
+            }
             var histories = try r.array { (r: inout SnapshotReader) throws(ProjectionError) in
                 CurrencyHistory(currency: try r.string(), count: try Self.nonNegative(&r), sum: try r.int64())
             }
+            guard histories.allSatisfy({ $0.count <= c.orders }) else { throw Self.bad("a customer's history") }
             guard Set(histories.map(\.currency)).count == histories.count else { throw Self.bad("a customer's history") }
             if !histories.isEmpty { c.history = histories.removeFirst() }
             c.otherHistory = histories
@@ -186,6 +191,9 @@ extension FraudModel {
     }
 
     // MARK: Pieces
+
+    /// More orders than any one customer can have placed (2⁴⁰).
+    static let maxCount: Int64 = 1 << 40
 
     static func writeTimes(_ times: [Int64], after cutoff: Int64, to w: inout SnapshotWriter) {
         let start = times.firstIndex { $0 > cutoff } ?? times.endIndex

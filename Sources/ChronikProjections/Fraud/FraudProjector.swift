@@ -286,7 +286,10 @@ struct FraudModel {
         // A new account (or none) with a high first order.
         if customers[c].orders == 0, total >= FraudRules.newAccountFloor {
             if let at = customers[c].registeredAt {
-                let age = now - at  // at ≤ now: both are readings of the monotonic clock
+                // at ≤ now (both are readings of the monotonic clock); saturate
+                // anyway so that absurd clocks cannot trap.
+                let (diff, overflow) = now.subtractingReportingOverflow(at)
+                let age = overflow ? Int64.max : diff
                 if age < FraudRules.newAccountWindow {
                     add(.newAccountHighOrder, FraudRules.newAccountPoints, total, age / 60_000_000)
                 }

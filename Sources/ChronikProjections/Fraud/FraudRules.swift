@@ -97,11 +97,19 @@ struct StoredReason: Hashable, Sendable {
                 "first order of \(a) (minor units) from an account registered \(b / 60) h before"
             }
         case .refundRate:
-            "\(a) of \(b) previous paid orders were refunded (\(b > 0 ? a * 100 / b : 0) %)"
+            "\(a) of \(b) previous paid orders were refunded (\(Self.percent(a, b)) %)"
         }
     }
 
     var reason: FraudReason { FraudReason(code: signal, points: Int(points), detail: detail) }
+
+    /// `a × 100 / b`, rounded down; 0 when b ≤ 0 (saturating: a restored
+    /// snapshot's numbers are not trusted to be small).
+    static func percent(_ a: Int64, _ b: Int64) -> Int64 {
+        guard b > 0 else { return 0 }
+        let (p, overflow) = a.multipliedReportingOverflow(by: 100)
+        return overflow ? a / b * 100 : p / b
+    }
 
     /// `a / b` with one decimal, rounded down (b > 0).
     static func ratio(_ a: Int64, _ b: Int64) -> String {
