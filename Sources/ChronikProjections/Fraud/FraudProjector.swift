@@ -127,6 +127,8 @@ struct FraudModel {
     }
 
     struct OrderState {
+        /// The value of a slot no OrderPlaced has filled yet.
+        static let unplaced = OrderState(customer: -1, placedAt: 0)
         static let captured: UInt8 = 1
         static let refunded: UInt8 = 2
 
@@ -235,7 +237,17 @@ struct FraudModel {
     }
 
     mutating func place(_ e: OrderPlaced) {
-        guard orders[e.orderId] == nil else { return }  // a repeated OrderPlaced: the first one counts
+        // One hash of the order id: the table is moved out of `self` (no
+        // copy) so that its slot can be filled in place while the rest of
+        // the model changes.
+        var orders = self.orders
+        self.orders = [:]
+        place(e, into: &orders[e.orderId, default: OrderState.unplaced])
+        self.orders = orders
+    }
+
+    mutating func place(_ e: OrderPlaced, into slot: inout OrderState) {
+        guard slot.customer < 0 else { return }  // a repeated OrderPlaced: the first one counts
         let c = customerSlot(e.customerId)
         let total = Self.total(e)
         let short = cutoff(FraudRules.shortWindow)
@@ -259,8 +271,10 @@ struct FraudModel {
         add(.customerOrderVelocity, FraudRules.points(recentOrders, FraudRules.customerOrders), recentOrders)
 
         // Orders and customers per IP (this one included).
+        var ipFailures: Int64 = 0
         if ip != 0 {
-            let (n, distinct) = Self.recordOrder(&ips[ip, default: IPState()], at: now, by: Int32(c), after: short)
+            let (n, distinct, failures) = Self.recordOrder(&ips[ip, default: IPState()], at: now, by: Int32(c), after: short)
+            ipFailures = failures
             add(.ipOrderVelocity, FraudRules.points(n, FraudRules.ipOrders), n)
             add(.sharedIP, FraudRules.points(distinct, FraudRules.ipCustomers), distinct)
         }
@@ -308,10 +322,9 @@ struct FraudModel {
         customers[c].orders += 1
         customers[c].addToHistory(total, in: e.currency)
 
-        var order = OrderState(customer: Int32(c), ip: ip, placedAt: now)
-        paymentSignals(customer: c, card: order.card, ip: ip, placedAt: now, into: &found)
-        Self.merge(found, into: &order)
-        orders[e.orderId] = order
+        slot = OrderState(customer: Int32(c), ip: ip, placedAt: now)
+        paymentSignals(customer: c, card: slot.card, ipFailures: ipFailures, into: &found)
+        Self.merge(found, into: &slot)
     }
 
     mutating func authorize(_ e: PaymentAuthorized) {
@@ -374,10 +387,19 @@ struct FraudModel {
     /// Adds an order to an IP's window; returns the orders and distinct
     /// customers in it.
     static func recordOrder(_ state: inout IPState, at now: Int64, by c: Int32, after cutoff: Int64)
-        -> (orders: Int64, customers: Int64) {
+        -> (orders: Int64, customers: Int64, failures: Int64) {
         prune(&state.orders, after: cutoff)
         state.orders.append(TimedRef(time: now, ref: c))
-        return (Int64(state.orders.count), distinctRefs(state.orders))
+        prune(&state.failureTimes, after: cutoff)
+        return (Int64(state.orders.count), distinctRefs(state.orders), Int64(state.failureTimes.count))
+    }
+
+    /// Failures on orders from the order's IP within 24 h (0 without an IP
+    /// or once the order is older than that).
+    func ipFailures(ip: UInt64, placedAt: Int64) -> Int64 {
+        let short = cutoff(FraudRules.shortWindow)
+        guard ip != 0, placedAt > short, let state = ips[ip] else { return 0 }
+        return Int64(state.failureTimes.reversed().prefix { $0 > short }.count)
     }
 
     static func recordFailure(_ state: inout IPState, at now: Int64, after cutoff: Int64) {
@@ -387,8 +409,7 @@ struct FraudModel {
 
     /// The payment signals of `order` now (docs/FRAUD.md: failures per
     /// customer, card and IP; customers per card; cards per customer).
-    mutating func paymentSignals(customer c: Int, card: Int32, ip: UInt64, placedAt: Int64,
-                                 into found: inout [StoredReason]) {
+    mutating func paymentSignals(customer c: Int, card: Int32, ipFailures n: Int64, into found: inout [StoredReason]) {
         let short = cutoff(FraudRules.shortWindow)
         let long = cutoff(FraudRules.longWindow)
 
@@ -409,10 +430,8 @@ struct FraudModel {
             if q > 0 { found.append(StoredReason(signal: .sharedCard, points: q, a: users)) }
         }
 
-        if ip != 0, placedAt > short, let n = ips[ip].map({ Int64($0.failureTimes.reversed().prefix { $0 > short }.count) }) {
-            let p = FraudRules.points(n, FraudRules.ipFailures)
-            if p > 0 { found.append(StoredReason(signal: .ipFailedPaymentVelocity, points: p, a: n)) }
-        }
+        let ipPoints = FraudRules.points(n, FraudRules.ipFailures)
+        if ipPoints > 0 { found.append(StoredReason(signal: .ipFailedPaymentVelocity, points: ipPoints, a: n)) }
 
         Self.prune(&customers[c].cardUses, after: long)
         let distinctCards = Self.distinctRefs(customers[c].cardUses)
@@ -422,8 +441,8 @@ struct FraudModel {
 
     mutating func reevaluate(_ i: Dictionary<String, OrderState>.Index) {
         var found: [StoredReason] = []
-        paymentSignals(customer: Int(orders.values[i].customer), card: orders.values[i].card, ip: orders.values[i].ip,
-                       placedAt: orders.values[i].placedAt, into: &found)
+        paymentSignals(customer: Int(orders.values[i].customer), card: orders.values[i].card,
+                       ipFailures: ipFailures(ip: orders.values[i].ip, placedAt: orders.values[i].placedAt), into: &found)
         if !found.isEmpty { Self.merge(found, into: &orders.values[i]) }
     }
 

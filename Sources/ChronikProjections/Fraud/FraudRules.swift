@@ -13,8 +13,12 @@ enum FraudRules {
     static let longWindow: Int64 = 30 * day
     /// How long a new account counts as new.
     static let newAccountWindow: Int64 = day
-    /// How often (business time) the IP and session tables are swept.
-    static let sweepInterval: Int64 = day
+    /// How often (business time) the IP and session tables are swept of
+    /// entries older than 24 h. Sweeping rebuilds the tables, so a week
+    /// rehashes each entry about once per seven sweeps instead of once per
+    /// sweep; expired entries never count and are never written to a
+    /// snapshot in between.
+    static let sweepInterval: Int64 = 7 * day
 
     /// `(at least, points)`, highest first: the points of the first tier reached.
     typealias Tiers = [(atLeast: Int64, points: UInt8)]
