@@ -457,6 +457,34 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         #expect(p.score(order: "a")?.customerId == "c2")
     }
 
+    @Test func backDatedEventsCountAsHappeningNow() throws {
+        // The clock never runs backwards: an order stamped two days earlier counts as placed at the
+        // latest time already read, so three orders make a velocity of 3.
+        var h = History()
+        h.place("o1", by: "c")
+        let t = h.time
+        h.time = t - 2 * History.day
+        h.place("o2", by: "c")
+        h.time = t
+        h.place("o3", by: "c")
+        #expect(reason(try h.project(), "o3", .customerOrderVelocity)?.detail == "3 orders by the customer within 24 h")
+    }
+
+    @Test func repeatedPlacementAndPaymentsForUnknownOrdersAreIgnored() throws {
+        // A second OrderPlaced for an id keeps the first; payments of an order never placed change nothing.
+        var h = History()
+        h.place("o", by: "first", ship: "DE", bill: "FR")
+        let base = try h.project()
+        h.place("o", by: "second", total: 900_000)
+        h.fail("ghost", times: 3)
+        _ = h.authorize("ghost", card: "tok")
+        let p = try h.project()
+        #expect(p.score(order: "o") == base.score(order: "o"))
+        #expect(p.score(order: "o")?.customerId == "first")
+        #expect(p.score(order: "ghost") == nil)
+        #expect(p.orderCount == 1)
+    }
+
     @Test func jsonFieldNames() throws {
         // The CLI prints FraudScore as JSON with these keys.
         var h = History()
