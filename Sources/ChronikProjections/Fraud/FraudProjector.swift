@@ -6,7 +6,7 @@ import ChronikCommerce
 ///
 /// Reads CustomerRegistered, PaymentMethodAdded, SessionStarted,
 /// OrderPlaced, PaymentAuthorized, PaymentFailed, PaymentCaptured and
-/// RefundIssued; every other event costs one `switch`. Windows run on a
+/// RefundIssued; every other event costs a test of its case. Windows run on a
 /// clock that never goes backwards: the latest business `time` read so far.
 /// The model keeps no personal data: IPs only as a 64-bit digest for 24 h
 /// of business time, and no address at all.
@@ -49,7 +49,7 @@ public final class FraudProjector: SnapshottableProjector {
 struct FraudModel {
     // MARK: State
 
-    /// Two times of one thing in one window, or a time and an index.
+    /// An entry of a window: when, and which customer or card (an index).
     struct TimedRef: Hashable {
         var time: Int64
         var ref: Int32
