@@ -457,6 +457,34 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         #expect(p.score(order: "a")?.customerId == "c2")
     }
 
+    @Test func backDatedEventsCountAsHappeningNow() throws {
+        // The clock never runs backwards: an order stamped two days earlier counts as placed at the
+        // latest time already read, so three orders make a velocity of 3.
+        var h = History()
+        h.place("o1", by: "c")
+        let t = h.time
+        h.time = t - 2 * History.day
+        h.place("o2", by: "c")
+        h.time = t
+        h.place("o3", by: "c")
+        #expect(reason(try h.project(), "o3", .customerOrderVelocity)?.detail == "3 orders by the customer within 24 h")
+    }
+
+    @Test func repeatedPlacementAndPaymentsForUnknownOrdersAreIgnored() throws {
+        // A second OrderPlaced for an id keeps the first; payments of an order never placed change nothing.
+        var h = History()
+        h.place("o", by: "first", ship: "DE", bill: "FR")
+        let base = try h.project()
+        h.place("o", by: "second", total: 900_000)
+        h.fail("ghost", times: 3)
+        _ = h.authorize("ghost", card: "tok")
+        let p = try h.project()
+        #expect(p.score(order: "o") == base.score(order: "o"))
+        #expect(p.score(order: "o")?.customerId == "first")
+        #expect(p.score(order: "ghost") == nil)
+        #expect(p.orderCount == 1)
+    }
+
     @Test func jsonFieldNames() throws {
         // The CLI prints FraudScore as JSON with these keys.
         var h = FraudHistory()
@@ -568,8 +596,20 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     }
 
     @Test func flippedBytesThrowBadSnapshotOrDecodeNeverTrap() throws {
-        // A flipped byte anywhere either throws badSnapshot or yields a model that encodes again.
-        let bytes = snapshot(try Self.mixedHistory(seed: 9).project())
+        // A flipped byte anywhere either throws badSnapshot or yields a model that encodes again,
+        // answers queries and keeps folding events without trapping.
+        let history = Self.mixedHistory(seed: 9)
+        let bytes = snapshot(try history.project())
+        var more = History()
+        more.time = history.time
+        for c in 0..<25 {
+            more.place("later-\(c)", by: "c\(c)", total: 90_000, ip: "10.0.0.1", ship: "DE", bill: "FR")
+            _ = more.authorize("later-\(c)", card: "tok\(c % 12)")
+            more.fail("later-\(c)")
+            more.fail("o\(c * 20)")
+            let pay = more.pay("later-\(c)")
+            more.refund("later-\(c)", payment: pay)
+        }
         var threw = 0
         for i in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 300)) {
             var bad = bytes
@@ -579,7 +619,9 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
             do {
                 try p.decodeSnapshot(from: &r)
                 _ = snapshot(p)
-                _ = p.top(5)
+                _ = p.top(5).map(\.reasons)
+                for e in more.events { try p.apply(e) }
+                _ = p.top(5).map(\.reasons)
             } catch {
                 #expect(error.code == .badSnapshot)
                 threw += 1

@@ -19,7 +19,15 @@ import ChronikLog
 // is written as 0 once it is older than 24 h.
 
 extension FraudProjector {
-    public func encodeSnapshot(into w: inout SnapshotWriter) {
+    public func encodeSnapshot(into w: inout SnapshotWriter) { model.encode(into: &w) }
+
+    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
+        model = try FraudModel(decoding: &r)
+    }
+}
+
+extension FraudModel {
+    func encode(into w: inout SnapshotWriter) {
         let short = cutoff(FraudRules.shortWindow)
         let long = cutoff(FraudRules.longWindow)
         w.int(now)
@@ -31,7 +39,7 @@ extension FraudProjector {
             w.int(c.orders)
             w.int(c.capturedOrders)
             w.int(c.refundedOrders)
-            w.array(c.history) { w, h in
+            w.array(c.histories) { w, h in
                 w.string(h.currency)
                 w.int(h.count)
                 w.int(h.sum)
@@ -77,9 +85,9 @@ extension FraudProjector {
         })
     }
 
-    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
-        // Everything is read into locals and checked first: a bad snapshot
-        // throws and leaves the model as it was.
+    /// Reads a model; everything is checked before it is used, so a bad
+    /// snapshot throws and the projector keeps the model it had.
+    init(decoding r: inout SnapshotReader) throws(ProjectionError) {
         let now = try r.int64()
 
         let customers: [CustomerState] = try r.array { (r: inout SnapshotReader) throws(ProjectionError) in
@@ -88,9 +96,17 @@ extension FraudProjector {
             c.orders = try Self.nonNegative(&r)
             c.capturedOrders = try Self.nonNegative(&r)
             c.refundedOrders = try Self.nonNegative(&r)
-            c.history = try r.array { (r: inout SnapshotReader) throws(ProjectionError) in
+            // Bounded so that no later count or product can overflow.
+            guard c.orders <= Self.maxCount, c.capturedOrders <= c.orders, c.refundedOrders <= c.orders else {
+                throw Self.bad("a customer's order counts")
+            }
+            var histories = try r.array { (r: inout SnapshotReader) throws(ProjectionError) in
                 CurrencyHistory(currency: try r.string(), count: try Self.nonNegative(&r), sum: try r.int64())
             }
+            guard histories.allSatisfy({ $0.count <= c.orders }) else { throw Self.bad("a customer's history") }
+            guard Set(histories.map(\.currency)).count == histories.count else { throw Self.bad("a customer's history") }
+            if !histories.isEmpty { c.history = histories.removeFirst() }
+            c.otherHistory = histories
             c.orderTimes = try Self.readTimes(&r, now: now)
             c.failureTimes = try Self.readTimes(&r, now: now)
             c.cardUses = try Self.readRefs(&r, now: now)
@@ -175,6 +191,9 @@ extension FraudProjector {
     }
 
     // MARK: Pieces
+
+    /// More orders than any one customer can have placed (2⁴⁰).
+    static let maxCount: Int64 = 1 << 40
 
     static func writeTimes(_ times: [Int64], after cutoff: Int64, to w: inout SnapshotWriter) {
         let start = times.firstIndex { $0 > cutoff } ?? times.endIndex

@@ -6,7 +6,7 @@ import ChronikCommerce
 ///
 /// Reads CustomerRegistered, PaymentMethodAdded, SessionStarted,
 /// OrderPlaced, PaymentAuthorized, PaymentFailed, PaymentCaptured and
-/// RefundIssued; every other event costs one `switch`. Windows run on a
+/// RefundIssued; every other event costs a test of its case. Windows run on a
 /// clock that never goes backwards: the latest business `time` read so far.
 /// The model keeps no personal data: IPs only as a 64-bit digest for 24 h
 /// of business time, and no address at all.
@@ -14,11 +14,42 @@ public final class FraudProjector: SnapshottableProjector {
     public let name = "fraud"
     public var snapshotVersion: UInt32 { 1 }
 
+    /// The whole model as one value: `apply` makes one access to it (class
+    /// properties each pay a dynamic exclusivity check per access).
+    var model = FraudModel()
+
     public init() {}
 
+    public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+        // Filter before touching `model`: the events this model ignores
+        // (most of a log) then cost a tag test, not an exclusivity check.
+        switch event.event {
+        case .orderPlaced, .paymentAuthorized, .paymentFailed, .paymentCaptured, .refundIssued,
+             .customerRegistered, .paymentMethodAdded, .sessionStarted:
+            model.apply(event)
+        default:
+            return
+        }
+    }
+
+    /// The number of orders scored.
+    public var orderCount: Int { model.orders.count }
+
+    /// The score of one order, nil if no `OrderPlaced` of it was read.
+    public func score(order orderId: String) -> FraudScore? { model.score(order: orderId) }
+
+    /// The `n` highest scores, highest first, ties by `orderId` ascending.
+    ///
+    /// - Complexity: O(orders + k log k), k the orders at or above the
+    ///   n-th score.
+    public func top(_ n: Int) -> [FraudScore] { model.top(n) }
+}
+
+/// The state of the fraud model and how events fold into it.
+struct FraudModel {
     // MARK: State
 
-    /// Two times of one thing in one window, or a time and an index.
+    /// An entry of a window: when, and which customer or card (an index).
     struct TimedRef: Hashable {
         var time: Int64
         var ref: Int32
@@ -38,8 +69,11 @@ public final class FraudProjector: SnapshottableProjector {
         /// Orders with at least one capture / one refund.
         var capturedOrders: Int64 = 0
         var refundedOrders: Int64 = 0
-        /// Count and sum of order totals per currency, in first-seen order.
-        var history: [CurrencyHistory] = []
+        /// Count and sum of order totals in the customer's first currency,
+        /// kept inline (one heap object less to reach per order) …
+        var history: CurrencyHistory?
+        /// … and in any other currency, in first-seen order.
+        var otherHistory: [CurrencyHistory] = []
         var orderTimes: [Int64] = []
         var failureTimes: [Int64] = []
         /// Card uses (ref = card index), in clock order.
@@ -48,6 +82,28 @@ public final class FraudProjector: SnapshottableProjector {
         var latestAddedCard: Int32 = -1
 
         init(id: String) { self.id = id }
+
+        func history(in currency: String) -> CurrencyHistory? {
+            if let h = history, h.currency == currency { return h }
+            return otherHistory.first { $0.currency == currency }
+        }
+
+        mutating func addToHistory(_ total: Int64, in currency: String) {
+            if history == nil {
+                history = CurrencyHistory(currency: currency, count: 1, sum: total)
+            } else if history!.currency == currency {
+                history!.count += 1
+                history!.sum = FraudModel.saturatingSum(history!.sum, total)
+            } else if let i = otherHistory.firstIndex(where: { $0.currency == currency }) {
+                otherHistory[i].count += 1
+                otherHistory[i].sum = FraudModel.saturatingSum(otherHistory[i].sum, total)
+            } else {
+                otherHistory.append(CurrencyHistory(currency: currency, count: 1, sum: total))
+            }
+        }
+
+        /// Every currency's history, the first currency first.
+        var histories: [CurrencyHistory] { (history.map { [$0] } ?? []) + otherHistory }
     }
 
     struct CardState {
@@ -71,6 +127,8 @@ public final class FraudProjector: SnapshottableProjector {
     }
 
     struct OrderState {
+        /// The value of a slot no OrderPlaced has filled yet.
+        static let unplaced = OrderState(customer: -1, placedAt: 0)
         static let captured: UInt8 = 1
         static let refunded: UInt8 = 2
 
@@ -101,7 +159,7 @@ public final class FraudProjector: SnapshottableProjector {
 
     // MARK: Folding
 
-    public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+    mutating func apply(_ event: ProjectedEvent) {
         switch event.event {
         case .orderPlaced(let e):
             tick(event.occurredAt)
@@ -136,7 +194,7 @@ public final class FraudProjector: SnapshottableProjector {
     }
 
     @inline(__always)
-    func tick(_ t: Timestamp) {
+    mutating func tick(_ t: Timestamp) {
         if t.microseconds > now { now = t.microseconds }
         if now >= nextSweep { sweep() }
     }
@@ -151,7 +209,7 @@ public final class FraudProjector: SnapshottableProjector {
 
     /// Drops IP counters and session links that no longer count (privacy
     /// and memory; see docs/FRAUD.md).
-    func sweep() {
+    mutating func sweep() {
         nextSweep = now >= Int64.max - FraudRules.sweepInterval ? .max : now + FraudRules.sweepInterval
         let short = cutoff(FraudRules.shortWindow)
         if !ips.isEmpty {
@@ -162,7 +220,7 @@ public final class FraudProjector: SnapshottableProjector {
         }
     }
 
-    func customerSlot(_ id: String) -> Int {
+    mutating func customerSlot(_ id: String) -> Int {
         if let c = customerIndex[id] { return Int(c) }
         let c = customers.count
         customers.append(CustomerState(id: id))
@@ -170,7 +228,7 @@ public final class FraudProjector: SnapshottableProjector {
         return c
     }
 
-    func cardSlot(_ token: String) -> Int {
+    mutating func cardSlot(_ token: String) -> Int {
         if let k = cardIndex[token] { return Int(k) }
         let k = cards.count
         cards.append(CardState(token: token))
@@ -178,8 +236,18 @@ public final class FraudProjector: SnapshottableProjector {
         return k
     }
 
-    func place(_ e: OrderPlaced) {
-        guard orders[e.orderId] == nil else { return }  // a repeated OrderPlaced: the first one counts
+    mutating func place(_ e: OrderPlaced) {
+        // One hash of the order id: the table is moved out of `self` (no
+        // copy) so that its slot can be filled in place while the rest of
+        // the model changes.
+        var orders = self.orders
+        self.orders = [:]
+        place(e, into: &orders[e.orderId, default: OrderState.unplaced])
+        self.orders = orders
+    }
+
+    mutating func place(_ e: OrderPlaced, into slot: inout OrderState) {
+        guard slot.customer < 0 else { return }  // a repeated OrderPlaced: the first one counts
         let c = customerSlot(e.customerId)
         let total = Self.total(e)
         let short = cutoff(FraudRules.shortWindow)
@@ -203,20 +271,16 @@ public final class FraudProjector: SnapshottableProjector {
         add(.customerOrderVelocity, FraudRules.points(recentOrders, FraudRules.customerOrders), recentOrders)
 
         // Orders and customers per IP (this one included).
+        var ipFailures: Int64 = 0
         if ip != 0 {
-            var state = ips.removeValue(forKey: ip) ?? IPState()
-            Self.prune(&state.orders, after: short)
-            state.orders.append(TimedRef(time: now, ref: Int32(c)))
-            let n = Int64(state.orders.count)
-            let distinct = Self.distinctRefs(state.orders)
-            ips[ip] = state
+            let (n, distinct, failures) = Self.recordOrder(&ips[ip, default: IPState()], at: now, by: Int32(c), after: short)
+            ipFailures = failures
             add(.ipOrderVelocity, FraudRules.points(n, FraudRules.ipOrders), n)
             add(.sharedIP, FraudRules.points(distinct, FraudRules.ipCustomers), distinct)
         }
 
         // Amount against the customer's previous orders in this currency.
-        let customer = customers[c]
-        if let h = customer.history.first(where: { $0.currency == e.currency }), h.count > 0,
+        if let h = customers[c].history(in: e.currency), h.count > 0,
            total >= FraudRules.amountFloor {
             let scaled = Self.saturatingProduct(total, h.count)
             let points: UInt8 =
@@ -234,9 +298,12 @@ public final class FraudProjector: SnapshottableProjector {
         }
 
         // A new account (or none) with a high first order.
-        if customer.orders == 0, total >= FraudRules.newAccountFloor {
-            if let at = customer.registeredAt {
-                let age = now - at  // at ≤ now: both are readings of the monotonic clock
+        if customers[c].orders == 0, total >= FraudRules.newAccountFloor {
+            if let at = customers[c].registeredAt {
+                // at ≤ now (both are readings of the monotonic clock); saturate
+                // anyway so that absurd clocks cannot trap.
+                let (diff, overflow) = now.subtractingReportingOverflow(at)
+                let age = overflow ? Int64.max : diff
                 if age < FraudRules.newAccountWindow {
                     add(.newAccountHighOrder, FraudRules.newAccountPoints, total, age / 60_000_000)
                 }
@@ -246,27 +313,21 @@ public final class FraudProjector: SnapshottableProjector {
         }
 
         // Refund rate over the previous orders (this one has no capture yet).
-        if customer.capturedOrders >= FraudRules.refundMinCaptured,
-           customer.refundedOrders * 100 >= FraudRules.refundPercent * customer.capturedOrders {
-            add(.refundRate, FraudRules.refundPoints, customer.refundedOrders, customer.capturedOrders)
+        let captured = customers[c].capturedOrders, refunded = customers[c].refundedOrders
+        if captured >= FraudRules.refundMinCaptured, refunded * 100 >= FraudRules.refundPercent * captured {
+            add(.refundRate, FraudRules.refundPoints, refunded, captured)
         }
 
         // This order joins the customer's history.
         customers[c].orders += 1
-        if let i = customers[c].history.firstIndex(where: { $0.currency == e.currency }) {
-            customers[c].history[i].count += 1
-            customers[c].history[i].sum = Self.saturatingSum(customers[c].history[i].sum, total)
-        } else {
-            customers[c].history.append(CurrencyHistory(currency: e.currency, count: 1, sum: total))
-        }
+        customers[c].addToHistory(total, in: e.currency)
 
-        var order = OrderState(customer: Int32(c), ip: ip, placedAt: now)
-        paymentSignals(order, into: &found)
-        Self.merge(found, into: &order)
-        orders[e.orderId] = order
+        slot = OrderState(customer: Int32(c), ip: ip, placedAt: now)
+        paymentSignals(customer: c, card: slot.card, ipFailures: ipFailures, into: &found)
+        Self.merge(found, into: &slot)
     }
 
-    func authorize(_ e: PaymentAuthorized) {
+    mutating func authorize(_ e: PaymentAuthorized) {
         guard let i = orders.index(forKey: e.orderId) else { return }
         let c = Int(orders.values[i].customer)
         if let token = e.cardToken, !token.isEmpty {
@@ -277,27 +338,24 @@ public final class FraudProjector: SnapshottableProjector {
         reevaluate(i)
     }
 
-    func fail(_ e: PaymentFailed) {
+    mutating func fail(_ e: PaymentFailed) {
         guard let i = orders.index(forKey: e.orderId) else { return }
-        let order = orders.values[i]
+        let c = Int(orders.values[i].customer), ip = orders.values[i].ip, placedAt = orders.values[i].placedAt
         let short = cutoff(FraudRules.shortWindow)
-        Self.prune(&customers[Int(order.customer)].failureTimes, after: short)
-        customers[Int(order.customer)].failureTimes.append(now)
-        let k = effectiveCard(order)
+        Self.prune(&customers[c].failureTimes, after: short)
+        customers[c].failureTimes.append(now)
+        let k = effectiveCard(customer: c, card: orders.values[i].card)
         if k >= 0 {
             Self.prune(&cards[Int(k)].failureTimes, after: short)
             cards[Int(k)].failureTimes.append(now)
         }
-        if order.ip != 0, order.placedAt > short {
-            var state = ips.removeValue(forKey: order.ip) ?? IPState()
-            Self.prune(&state.failureTimes, after: short)
-            state.failureTimes.append(now)
-            ips[order.ip] = state
+        if ip != 0, placedAt > short {
+            Self.recordFailure(&ips[ip, default: IPState()], at: now, after: short)
         }
         reevaluate(i)
     }
 
-    func mark(_ orderId: String, _ flag: UInt8) {
+    mutating func mark(_ orderId: String, _ flag: UInt8) {
         guard let i = orders.index(forKey: orderId) else { return }
         guard orders.values[i].flags & flag == 0 else { return }
         orders.values[i].flags |= flag
@@ -305,7 +363,7 @@ public final class FraudProjector: SnapshottableProjector {
         if flag == OrderState.captured { customers[c].capturedOrders += 1 } else { customers[c].refundedOrders += 1 }
     }
 
-    func addCard(_ e: PaymentMethodAdded) {
+    mutating func addCard(_ e: PaymentMethodAdded) {
         guard !e.token.isEmpty else { return }
         let c = customerSlot(e.customerId)
         let k = cardSlot(e.token)
@@ -314,31 +372,53 @@ public final class FraudProjector: SnapshottableProjector {
     }
 
     /// Records that customer `c` used card `k` now.
-    func use(card k: Int, by c: Int) {
+    mutating func use(card k: Int, by c: Int) {
         let long = cutoff(FraudRules.longWindow)
         Self.prune(&cards[k].users, after: long)
-        cards[k].users.append(TimedRef(time: now, ref: Int32(c)))
+        Self.appendUse(&cards[k].users, TimedRef(time: now, ref: Int32(c)))
         Self.prune(&customers[c].cardUses, after: long)
-        customers[c].cardUses.append(TimedRef(time: now, ref: Int32(k)))
+        Self.appendUse(&customers[c].cardUses, TimedRef(time: now, ref: Int32(k)))
     }
 
-    func effectiveCard(_ order: OrderState) -> Int32 {
-        order.card >= 0 ? order.card : customers[Int(order.customer)].latestAddedCard
+    func effectiveCard(customer c: Int, card: Int32) -> Int32 {
+        card >= 0 ? card : customers[c].latestAddedCard
+    }
+
+    /// Adds an order to an IP's window; returns the orders and distinct
+    /// customers in it.
+    static func recordOrder(_ state: inout IPState, at now: Int64, by c: Int32, after cutoff: Int64)
+        -> (orders: Int64, customers: Int64, failures: Int64) {
+        prune(&state.orders, after: cutoff)
+        state.orders.append(TimedRef(time: now, ref: c))
+        prune(&state.failureTimes, after: cutoff)
+        return (Int64(state.orders.count), distinctRefs(state.orders), Int64(state.failureTimes.count))
+    }
+
+    /// Failures on orders from the order's IP within 24 h (0 without an IP
+    /// or once the order is older than that).
+    func ipFailures(ip: UInt64, placedAt: Int64) -> Int64 {
+        let short = cutoff(FraudRules.shortWindow)
+        guard ip != 0, placedAt > short, let state = ips[ip] else { return 0 }
+        return Int64(state.failureTimes.reversed().prefix { $0 > short }.count)
+    }
+
+    static func recordFailure(_ state: inout IPState, at now: Int64, after cutoff: Int64) {
+        prune(&state.failureTimes, after: cutoff)
+        state.failureTimes.append(now)
     }
 
     /// The payment signals of `order` now (docs/FRAUD.md: failures per
     /// customer, card and IP; customers per card; cards per customer).
-    func paymentSignals(_ order: OrderState, into found: inout [StoredReason]) {
+    mutating func paymentSignals(customer c: Int, card: Int32, ipFailures n: Int64, into found: inout [StoredReason]) {
         let short = cutoff(FraudRules.shortWindow)
         let long = cutoff(FraudRules.longWindow)
-        let c = Int(order.customer)
 
         Self.prune(&customers[c].failureTimes, after: short)
         let failures = Int64(customers[c].failureTimes.count)
         let p = FraudRules.points(failures, FraudRules.customerFailures)
         if p > 0 { found.append(StoredReason(signal: .failedPaymentVelocity, points: p, a: failures)) }
 
-        let k = effectiveCard(order)
+        let k = effectiveCard(customer: c, card: card)
         if k >= 0 {
             Self.prune(&cards[Int(k)].failureTimes, after: short)
             let n = Int64(cards[Int(k)].failureTimes.count)
@@ -350,11 +430,8 @@ public final class FraudProjector: SnapshottableProjector {
             if q > 0 { found.append(StoredReason(signal: .sharedCard, points: q, a: users)) }
         }
 
-        if order.ip != 0, order.placedAt > short, let state = ips[order.ip] {
-            let n = Int64(state.failureTimes.reversed().prefix { $0 > short }.count)
-            let p = FraudRules.points(n, FraudRules.ipFailures)
-            if p > 0 { found.append(StoredReason(signal: .ipFailedPaymentVelocity, points: p, a: n)) }
-        }
+        let ipPoints = FraudRules.points(n, FraudRules.ipFailures)
+        if ipPoints > 0 { found.append(StoredReason(signal: .ipFailedPaymentVelocity, points: ipPoints, a: n)) }
 
         Self.prune(&customers[c].cardUses, after: long)
         let distinctCards = Self.distinctRefs(customers[c].cardUses)
@@ -362,9 +439,10 @@ public final class FraudProjector: SnapshottableProjector {
         if q > 0 { found.append(StoredReason(signal: .manyCards, points: q, a: distinctCards)) }
     }
 
-    func reevaluate(_ i: Dictionary<String, OrderState>.Index) {
+    mutating func reevaluate(_ i: Dictionary<String, OrderState>.Index) {
         var found: [StoredReason] = []
-        paymentSignals(orders.values[i], into: &found)
+        paymentSignals(customer: Int(orders.values[i].customer), card: orders.values[i].card,
+                       ipFailures: ipFailures(ip: orders.values[i].ip, placedAt: orders.values[i].placedAt), into: &found)
         if !found.isEmpty { Self.merge(found, into: &orders.values[i]) }
     }
 
@@ -408,6 +486,19 @@ public final class FraudProjector: SnapshottableProjector {
         refs.removeFirst(keep)
     }
 
+    /// Appends a use to a list kept for distinct counting: a repeat of the
+    /// last entry's ref only moves that entry's time to now (the list stays
+    /// in clock order, the distinct refs in any window stay the same, and a
+    /// customer paying with one card again and again keeps a list of one).
+    @inline(__always)
+    static func appendUse(_ refs: inout [TimedRef], _ use: TimedRef) {
+        if let last = refs.indices.last, refs[last].ref == use.ref {
+            refs[last].time = use.time
+        } else {
+            refs.append(use)
+        }
+    }
+
     /// The number of distinct `ref`s (lists are short: a window's uses).
     static func distinctRefs(_ refs: [TimedRef]) -> Int64 {
         if refs.count <= 16 {
@@ -441,19 +532,11 @@ public final class FraudProjector: SnapshottableProjector {
 
     // MARK: Queries
 
-    /// The number of orders scored.
-    public var orderCount: Int { orders.count }
-
-    /// The score of one order, nil if no `OrderPlaced` of it was read.
-    public func score(order orderId: String) -> FraudScore? {
+    func score(order orderId: String) -> FraudScore? {
         orders[orderId].map { makeScore(orderId, $0) }
     }
 
-    /// The `n` highest scores, highest first, ties by `orderId` ascending.
-    ///
-    /// - Complexity: O(orders + k log k), k the orders at or above the
-    ///   n-th score.
-    public func top(_ n: Int) -> [FraudScore] {
+    func top(_ n: Int) -> [FraudScore] {
         guard n > 0, !orders.isEmpty else { return [] }
         var histogram = [Int](repeating: 0, count: FraudRules.maxScore + 1)
         for o in orders.values { histogram[Int(o.score)] += 1 }

@@ -13,8 +13,12 @@ enum FraudRules {
     static let longWindow: Int64 = 30 * day
     /// How long a new account counts as new.
     static let newAccountWindow: Int64 = day
-    /// How often (business time) the IP and session tables are swept.
-    static let sweepInterval: Int64 = day
+    /// How often (business time) the IP and session tables are swept of
+    /// entries older than 24 h. Sweeping rebuilds the tables, so a week
+    /// rehashes each entry about once per seven sweeps instead of once per
+    /// sweep; expired entries never count and are never written to a
+    /// snapshot in between.
+    static let sweepInterval: Int64 = 7 * day
 
     /// `(at least, points)`, highest first: the points of the first tier reached.
     typealias Tiers = [(atLeast: Int64, points: UInt8)]
@@ -97,11 +101,19 @@ struct StoredReason: Hashable, Sendable {
                 "first order of \(a) (minor units) from an account registered \(b / 60) h before"
             }
         case .refundRate:
-            "\(a) of \(b) previous paid orders were refunded (\(b > 0 ? a * 100 / b : 0) %)"
+            "\(a) of \(b) previous paid orders were refunded (\(Self.percent(a, b)) %)"
         }
     }
 
     var reason: FraudReason { FraudReason(code: signal, points: Int(points), detail: detail) }
+
+    /// `a × 100 / b`, rounded down; 0 when b ≤ 0 (saturating: a restored
+    /// snapshot's numbers are not trusted to be small).
+    static func percent(_ a: Int64, _ b: Int64) -> Int64 {
+        guard b > 0 else { return 0 }
+        let (p, overflow) = a.multipliedReportingOverflow(by: 100)
+        return overflow ? a / b * 100 : p / b
+    }
 
     /// `a / b` with one decimal, rounded down (b > 0).
     static func ratio(_ a: Int64, _ b: Int64) -> String {
