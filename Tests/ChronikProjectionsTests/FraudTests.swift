@@ -460,10 +460,10 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     @Test func backDatedEventsCountAsHappeningNow() throws {
         // The clock never runs backwards: an order stamped two days earlier counts as placed at the
         // latest time already read, so three orders make a velocity of 3.
-        var h = History()
+        var h = FraudHistory()
         h.place("o1", by: "c")
         let t = h.time
-        h.time = t - 2 * History.day
+        h.time = t - 2 * FraudHistory.day
         h.place("o2", by: "c")
         h.time = t
         h.place("o3", by: "c")
@@ -472,7 +472,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 
     @Test func repeatedPlacementAndPaymentsForUnknownOrdersAreIgnored() throws {
         // A second OrderPlaced for an id keeps the first; payments of an order never placed change nothing.
-        var h = History()
+        var h = FraudHistory()
         h.place("o", by: "first", ship: "DE", bill: "FR")
         let base = try h.project()
         h.place("o", by: "second", total: 900_000)
@@ -600,7 +600,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         // answers queries and keeps folding events without trapping.
         let history = Self.mixedHistory(seed: 9)
         let bytes = snapshot(try history.project())
-        var more = History()
+        var more = FraudHistory()
         more.time = history.time
         for c in 0..<25 {
             more.place("later-\(c)", by: "c\(c)", total: 90_000, ip: "10.0.0.1", ship: "DE", bill: "FR")
