@@ -9,7 +9,7 @@ import Foundation
 struct Chronik: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chronik",
-        abstract: "Append to, read, follow, inspect and verify a Chronik event log.",
+        abstract: "An event log for a shop: append and import events, replay read models, query them, audit the history.",
         discussion: """
             A Chronik log is a directory of checksummed, hash-chained segment \
             files. One process writes it at a time; any number read it.
@@ -18,6 +18,11 @@ struct Chronik: AsyncParsableCommand {
             and verifies the log:
 
               chronik demo
+
+            Services and data:   simulate, import, export, append, read, tail
+            Read models:         replay, query, snapshot
+            Auditors:            verify, digest, keygen, stats, inspect
+            Personal data:       forget, subject-export (keys in --keys, default LOG.keys)
 
             Every command takes --log DIR (default ./chronik-data) and --json. \
             Results go to stdout (text, or one JSON object per line with \
@@ -28,9 +33,10 @@ struct Chronik: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Demo.self, Append.self, Read.self, Tail.self, Stats.self, Inspect.self, Verify.self,
-            Simulate.self, Import.self, Export.self, Replay.self, Query.self, Snapshot.self,
-            Keygen.self, Digest.self, Forget.self, SubjectExport.self,
+            Demo.self, Simulate.self, Import.self, Export.self, Append.self, Read.self, Tail.self,
+            Replay.self, Query.self, Snapshot.self,
+            Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self,
+            Forget.self, SubjectExport.self,
         ])
 
     /// Like the default entry point, except that failures of the commands

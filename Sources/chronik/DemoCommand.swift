@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikProjections
 import ChronikLog
 import Foundation
 
@@ -58,6 +59,10 @@ struct Demo: AsyncParsableCommand {
                                                   creation: creation, keyOptions: keyOptions,
                                                   segmentSize: Self.defaultSegmentSize)
         let report = try LogVerifier.verify(directory: dir)
+        // 3. The read side: every read model rebuilt from the log.
+        let reader = try options.openForReading(directory: dir)
+        let (models, rebuilt) = try Replayer.rebuild(reader, useSnapshots: false)
+        reader.close()
         let s = run.summary
         let out = Output()
         if options.json {
@@ -66,6 +71,8 @@ struct Demo: AsyncParsableCommand {
             o.add("segments", report.segments.count)
             o.add("batches", report.batches)
             o.add("headHash", report.headHash.description)
+            o.add("replayedEvents", rebuilt.total.events)
+            o.add("replayEventsPerSecond", Int(rebuilt.total.eventsPerSecond))
             out.line(o.text)
         } else {
             out.line("Chronik demo: a simulated shop in \(dir) (seed \(seed))")
@@ -79,16 +86,60 @@ struct Demo: AsyncParsableCommand {
                      + "every checksum and the hash chain from genesis: \(report.isClean ? "OK" : "CORRUPT") in \(formatDuration(report.duration)).")
             if let f = report.failure { out.line("   CORRUPT: \(f)") }
             out.line("")
+            out.line("3. Replayed \(group(rebuilt.total.events)) events into \(models.names.count) read models in "
+                     + "\(formatDuration(rebuilt.total.duration)) (\(group(Int(rebuilt.total.eventsPerSecond))) events/s):")
+            for line in Self.dashboard(models) { out.line("    " + line) }
+            out.line("")
             out.line("Try next:")
             let logArg = dir.contains(" ") ? "'\(dir)'" : dir
             if s.orders > 0 { out.line("  chronik read --log \(logArg) --stream order-NW1000001") }
             out.line("  chronik export --log \(logArg) --type OrderPlaced | head -3")
+            out.line("  chronik query fraud --top 5 --log \(logArg)")
+            out.line("  chronik query customers --top 5 --log \(logArg)")
             out.line("  chronik stats --log \(logArg)")
             out.line("  chronik verify --log \(logArg)")
             out.line("  chronik simulate --events 1000000 --seed 2 --log ./shop-log")
         }
         out.flush()
         if let f = report.failure { throw CommandFailure("corruption found: \(f)") }
+    }
+}
+
+extension Demo {
+    /// A few lines of what the read models know.
+    static func dashboard(_ m: ProjectionSet) -> [String] {
+        var lines: [String] = []
+        if let f = m.finance {
+            var net: [String: Int64] = [:]
+            for e in f.list() { net[e.currency, default: 0] += e.net }
+            let text = net.keys.sorted().map { "\($0) \(formatMinor(net[$0]!))" }.joined(separator: ", ")
+            lines.append("finance        net revenue \(text.isEmpty ? "none" : text)")
+        }
+        if let o = m.orders {
+            var byStatus: [String: Int] = [:]
+            for r in o.orders.values { byStatus[r.fulfillmentStatus.rawValue, default: 0] += 1 }
+            lines.append("orders         " + FulfillmentStatus.allCases.compactMap { st in
+                byStatus[st.rawValue].map { "\($0) \(st.rawValue)" } }.joined(separator: ", "))
+        }
+        if let inv = m.inventory, let rep = m.replenishment {
+            lines.append("inventory      \(inv.levels(lowOnly: true).count) SKU×warehouse low, \(rep.suggestions().count) to reorder (no open purchase order)")
+        }
+        if let search = m.search {
+            let zero = search.list(top: 3, zeroResultsOnly: true).map { "\"\($0.query)\"" }
+            lines.append("search         \(search.list().count) distinct queries; top without result: \(zero.isEmpty ? "none" : zero.joined(separator: ", "))")
+        }
+        if let fraud = m.fraud {
+            let top = fraud.top(3).map { "\($0.orderId) \($0.score)" }
+            lines.append("fraud          highest scores: \(top.isEmpty ? "none" : top.joined(separator: ", "))")
+        }
+        return lines
+    }
+
+    static func formatMinor(_ v: Int64) -> String {
+        let sign = v < 0 ? "-" : ""
+        let a = v.magnitude
+        let cents = a % 100
+        return "\(sign)\(group(Int(a / 100))).\(cents < 10 ? "0" : "")\(cents)"
     }
 }
 

@@ -27,14 +27,14 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the log read-only: no lock, no repair, works beside a writer
     /// and on read-only media. Never creates anything.
-    func openForReading() throws -> EventLog {
+    func openForReading(directory dir: String? = nil) throws -> EventLog {
         var options = LogOptions()
         options.readOnly = true
         options.createIfMissing = false
         // Readers that scan the whole log (replay, export, verify) never
         // need the stream and id indexes; the others build them on first use.
         options.indexLoading = .onFirstUse
-        let log = try EventLog.open(at: directory(), options: options)
+        let log = try EventLog.open(at: dir ?? directory(), options: options)
         reportRecovery(of: log)
         return log
     }
