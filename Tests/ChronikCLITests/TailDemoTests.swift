@@ -80,6 +80,7 @@ struct TailDemoTests {
         #expect(r.stdout.contains("1. Simulated 5,000 events"), "\(r)")
         #expect(r.stdout.contains("none refused"), "\(r)")
         #expect(r.stdout.contains("every checksum and the hash chain from genesis: OK"), "\(r)")
+        #expect(r.stdout.contains("3. Replayed 5,000 events into 10 read models"), "\(r)")
         #expect(try await headPosition(dir) == 5000)
         let verify = try await chronik(["verify", "--log", dir])
         #expect(verify.exitCode == 0, "\(verify)")
@@ -90,6 +91,7 @@ struct TailDemoTests {
         let summary = try #require(jsonObjects(json.stdout).first)
         #expect(summary["events"] as? Int == 2000)
         #expect(summary["verified"] as? Bool == true)
+        #expect(summary["replayedEvents"] as? Int == 2000)
     }
 
     @Test("demo --log wants a new or empty directory: a used one is refused and left alone")
