@@ -227,3 +227,7 @@ public final class OrdersProjector: SnapshottableProjector {
         ignoredEvents = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.int() })
     }
 }
+
+extension OrdersProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.orderPlaced, .paymentAuthorized, .paymentCaptured, .paymentFailed, .refundIssued, .orderCancelled, .orderShipped, .orderDelivered, .returnReceived] }
+}
