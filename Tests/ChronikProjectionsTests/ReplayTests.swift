@@ -217,6 +217,19 @@ extension PageViewed {
         #expect(rebuilt.snapshotBytes() == (try inMemory(randomHistory(count: 300, seed: 3)).snapshotBytes()))
     }
 
+    @Test func twoThreadModelDecodeEqualsTheModels() throws {
+        // Proves the load's two-thread decode (largest model on a helper
+        // thread) restores every model byte for byte, and reports a bad one.
+        let full = try inMemory(randomHistory(count: 2000, seed: 13))
+        let bytes = full.snapshotBytes()
+        let fresh = try Projections.standard()
+        try SnapshotStore.decode(fresh.projectors.map { ($0, bytes[$0.name]!) }, parallelFrom: 0)
+        #expect(fresh.snapshotBytes() == bytes)
+        let broken = try Projections.standard()
+        let jobs = broken.projectors.map { p in (p, p.name == "orders" ? Array(bytes[p.name]!.dropLast()) : bytes[p.name]!) }
+        #expect(throws: ProjectionError.self) { try SnapshotStore.decode(jobs, parallelFrom: 0) }
+    }
+
     @Test func onlySubsetLoadsFromAFullSnapshot() async throws {
         // Proves `--only catalog` takes catalog and inventory from a full
         // snapshot and replays just the tail.

@@ -201,7 +201,13 @@ public final class OrdersProjector: SnapshottableProjector {
         typealias R = SnapshotReader
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
         let i64 = { (r: inout R) throws(ProjectionError) -> Int64 in try r.int64() }
-        orders = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) -> OrderRecord in
+        // Not `r.dictionary`: the key is the record's orderId too, so each
+        // record is built whole and inserted once.
+        let n = try r.count()
+        var decoded: [String: OrderRecord] = [:]
+        decoded.reserveCapacity(n)
+        for _ in 0..<n {
+            let orderId = try r.string()
             let customerId = try r.string()
             let placedPosition = try r.uint()
             let placedAt = try r.timestamp()
@@ -209,8 +215,9 @@ public final class OrdersProjector: SnapshottableProjector {
             let lines = try r.array { (r: inout R) throws(ProjectionError) in
                 OrderLine(sku: try r.string(), qty: try r.int64(), unitPrice: try r.int64())
             }
-            var o = OrderRecord(orderId: "", customerId: customerId, placedPosition: placedPosition, placedAt: placedAt,
-                                currency: currency, lines: lines, discount: try r.int64(), shippingFee: try r.int64())
+            var o = OrderRecord(orderId: orderId, customerId: customerId, placedPosition: placedPosition,
+                                placedAt: placedAt, currency: currency, lines: lines, discount: try r.int64(),
+                                shippingFee: try r.int64())
             o.captured = try r.int64()
             o.refunded = try r.int64()
             o.authorized = try r.bool()
@@ -221,9 +228,10 @@ public final class OrdersProjector: SnapshottableProjector {
             o.shipments = try r.array(str)
             o.delivered = try r.array(str)
             o.returned = try r.dictionary(key: str, value: i64)
-            return o
-        })
-        for k in orders.keys { orders[k]!.orderId = k }
+            decoded[orderId] = o
+        }
+        guard decoded.count == n else { throw ProjectionError(.badSnapshot, "orders: repeated order id") }
+        orders = decoded
         ignoredEvents = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.int() })
     }
 }
