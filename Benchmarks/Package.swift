@@ -48,5 +48,10 @@ let package = Package(
         // ChronikCommerce (typed decode, JSON Lines import, parse): the only
         // target that depends on it.
         benchmarkTarget("CommerceBenchmarks", extra: [.product(name: "ChronikCommerce", package: "Chronik")]),
+        // ChronikProjections: full rebuild, snapshot + tail, model memory.
+        benchmarkTarget("ReplayBenchmarks", extra: [
+            .product(name: "ChronikCommerce", package: "Chronik"),
+            .product(name: "ChronikProjections", package: "Chronik"),
+        ]),
     ]
 )
