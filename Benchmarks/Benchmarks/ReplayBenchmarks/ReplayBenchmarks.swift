@@ -126,11 +126,16 @@ let benchmarks: @Sendable () -> Void = {
     // (measured once, printed; the RSS includes what the allocator keeps).
     Benchmark("Replay: models' resident memory (\(eventCount / 1_000_000)M)",
               configuration: .init(metrics: [.peakMemoryResident, .wallClock], maxIterations: 1)) { _ in
-        let before = residentBytes()
+        _ = glibcMallocTrim(0)
+        let rssBefore = residentBytes()
+        let heapBefore = heapInUseBytes()
         let (set, _) = try Replayer.rebuild(logBox.unwrapped, useSnapshots: false)
-        let after = residentBytes()
+        let heap = heapInUseBytes() - heapBefore
+        _ = glibcMallocTrim(0)
+        let rss = residentBytes()
         let bytes = set.snapshotBytes().values.reduce(0) { $0 + $1.count }
-        note("models of \(set.position.value) events: resident +\((after - before) >> 20) MiB = \((after - before) / Int(set.position.value)) bytes/event; snapshot \(bytes >> 20) MiB")
+        let n = Int(set.position.value)
+        note("models of \(n) events: heap in use +\(heap >> 20) MiB = \(heap / n) bytes/event; process RSS \(rss >> 20) MiB (was \(rssBefore >> 20) MiB); snapshot \(bytes >> 20) MiB = \(bytes / n) bytes/event")
         blackHole(set)
     } setup: { try await setup() }
 }

@@ -1,6 +1,7 @@
 import ChronikBenchSupport
 import ChronikCommerce
 import ChronikLog
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -164,6 +165,12 @@ struct ShopHistory {
     }
 }
 
+/// glibc's malloc_trim (not in the Glibc module's headers): returns freed
+/// heap memory to the system, so that an RSS difference measures what is
+/// still allocated rather than what the allocator kept.
+@_silgen_name("malloc_trim")
+func glibcMallocTrim(_ pad: Int) -> Int32
+
 /// Resident set size of this process, in bytes (/proc/self/statm).
 func residentBytes() -> Int {
     guard let f = fopen("/proc/self/statm", "r") else { return 0 }
@@ -186,4 +193,36 @@ private func fscanf_statm(_ f: UnsafeMutablePointer<FILE>, _ size: inout Int, _ 
 /// The text of a NUL-terminated buffer.
 func cString(_ buf: [CChar]) -> String {
     String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+@_silgen_name("malloc_stats")
+func glibcMallocStats()
+
+/// Heap bytes in use over all arenas and mmapped blocks, from glibc's
+/// malloc_stats() (its "Total (incl. mmap)" "in use bytes" line; the
+/// report goes to stderr, which is pointed at a temporary file meanwhile).
+func heapInUseBytes() -> Int {
+    let path = "/tmp/chronik-malloc-stats-\(getpid())"
+    let fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0o600)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd); unlink(path) }
+    let saved = dup(2)
+    dup2(fd, 2)
+    glibcMallocStats()
+    dup2(saved, 2)
+    close(saved)
+    var text: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    lseek(fd, 0, SEEK_SET)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n <= 0 { break }
+        text += buf[0..<n]
+    }
+    let lines = String(decoding: text, as: UTF8.self).split(separator: "\n")
+    guard let total = lines.lastIndex(where: { $0.hasPrefix("Total") }) else { return 0 }
+    for line in lines[total...] where line.contains("in use bytes") {
+        return Int(line.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "") ?? 0
+    }
+    return 0
 }
