@@ -50,5 +50,10 @@ let package = Package(
         // target that depends on it.
         benchmarkTarget("CommerceBenchmarks", extra: [.product(name: "ChronikCommerce", package: "Chronik"),
                                                       .product(name: "ChronikAudit", package: "Chronik")]),
+        // ChronikProjections: full rebuild, snapshot + tail, model memory.
+        benchmarkTarget("ReplayBenchmarks", extra: [
+            .product(name: "ChronikCommerce", package: "Chronik"),
+            .product(name: "ChronikProjections", package: "Chronik"),
+        ]),
     ]
 )

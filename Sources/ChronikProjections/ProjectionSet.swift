@@ -12,6 +12,8 @@ import ChronikCommerce
 public final class ProjectionSet {
     /// The projectors, dependencies first.
     public private(set) var projectors: [any SnapshottableProjector] = []
+    /// Per `kindIndex`, the projectors that fold that type, in set order.
+    private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
 
@@ -22,6 +24,11 @@ public final class ProjectionSet {
     public func add(_ p: any SnapshottableProjector) {
         precondition(projector(named: p.name) == nil, "two read models named \(p.name)")
         projectors.append(p)
+        if let filtered = p as? FoldsOnlySomeTypes {
+            for t in filtered.foldedTypes { byKind[kindIndex(t)].append(p) }
+        } else {
+            for k in 0..<kindCount { byKind[k].append(p) }
+        }
     }
 
     public var names: [String] { projectors.map(\.name) }
@@ -48,7 +55,7 @@ public final class ProjectionSet {
     ///   position and type filled in; the set must then be discarded.
     @inline(__always)
     public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
-        for p in projectors {
+        for p in byKind[kindIndex(event.event)] {
             do {
                 try p.apply(event)
             } catch {

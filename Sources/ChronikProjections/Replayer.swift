@@ -110,7 +110,12 @@ public enum Replayer {
                     }
                     if chunk.count == chunkSize {
                         guard queue.push(chunk) else { throw Stop() }
+                        // Reuse a chunk the projector is done with: its
+                        // events are freed here, on the thread (and malloc
+                        // arena) that allocated them.
+                        chunk = queue.takeReturned() ?? []
                         chunk.removeAll(keepingCapacity: true)
+                        if chunk.capacity < chunkSize { chunk.reserveCapacity(chunkSize) }
                     }
                 }
             } catch is Stop {
@@ -134,6 +139,7 @@ public enum Replayer {
                 break
             }
             done += UInt64(chunk.count)
+            queue.giveBack(chunk)
             progress?(done, total)
         }
         finished.wait()
@@ -155,6 +161,8 @@ final class ChunkQueue: @unchecked Sendable {
     private var ended = false
     private var cancelled = false
     private var _failure: ProjectionError?
+    /// Chunks the consumer is done with, for the producer to free or reuse.
+    private var returned: [[ProjectedEvent]] = []
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
@@ -193,6 +201,20 @@ final class ChunkQueue: @unchecked Sendable {
         }
         condition.broadcast()
         return c
+    }
+
+    /// Hands a finished chunk back (bounded: beyond `capacity`, dropped here).
+    func giveBack(_ chunk: [ProjectedEvent]) {
+        condition.lock()
+        defer { condition.unlock() }
+        if returned.count < capacity { returned.append(chunk) }
+    }
+
+    /// A chunk handed back, if any.
+    func takeReturned() -> [ProjectedEvent]? {
+        condition.lock()
+        defer { condition.unlock() }
+        return returned.popLast()
     }
 
     func cancel() {

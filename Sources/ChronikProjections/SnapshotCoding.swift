@@ -123,7 +123,9 @@ public struct SnapshotReader {
     }
     public mutating func string() throws(ProjectionError) -> String {
         let n = try count()
-        let s = String(decoding: bytes[index..<index + n], as: UTF8.self)
+        // count() checked index + n ≤ bytes.count.
+        let start = index
+        let s = bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<(start + n)]), as: UTF8.self) }
         index += n
         return s
     }

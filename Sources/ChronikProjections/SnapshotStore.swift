@@ -187,6 +187,61 @@ public struct SnapshotStore: Sendable {
 
     // MARK: Loading
 
+    /// Decodes each model from its bytes; the largest on a second thread
+    /// while the others decode on this one (two cores: the load takes
+    /// about as long as the largest model).
+    static func decode(_ jobs: [(any SnapshottableProjector, [UInt8])], parallelFrom: Int = 1 << 16) throws(ProjectionError) {
+        @Sendable func one(_ p: any SnapshottableProjector, _ bytes: [UInt8]) throws(ProjectionError) {
+            var r = SnapshotReader(bytes)
+            try p.decodeSnapshot(from: &r)
+            guard r.isAtEnd else { throw ProjectionError(.badSnapshot, "'\(p.name)' has trailing bytes") }
+        }
+        guard let largest = jobs.indices.max(by: { jobs[$0].1.count < jobs[$1].1.count }),
+              jobs.count > 1, jobs[largest].1.count >= parallelFrom else {
+            for (p, b) in jobs { try one(p, b) }
+            return
+        }
+        // The projector is touched by the helper thread only, until the
+        // semaphore hands it back; no other model reads it while decoding.
+        let box = UncheckedBox((jobs[largest].0, jobs[largest].1))
+        let result = UncheckedBox<ProjectionError?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            do throws(ProjectionError) { try one(box.value.0, box.value.1) } catch { result.value = error }
+            done.signal()
+        }
+        thread.start()
+        var failure: ProjectionError?
+        for (i, (p, b)) in jobs.enumerated() where i != largest {
+            do { try one(p, b) } catch {
+                failure = error
+                break
+            }
+        }
+        done.wait()
+        if let f = result.value ?? failure { throw f }
+    }
+
+    /// The whole file, nil when it cannot be read.
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let size = Int(st.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        let ok = bytes.withUnsafeMutableBytes { raw -> Bool in
+            while done < size {
+                let n = read(fd, raw.baseAddress! + done, size - done)
+                if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return false }
+            }
+            return true
+        }
+        return ok ? bytes : nil
+    }
+
     /// The newest valid snapshot loaded into a fresh set of the models
     /// `only` names (and their dependencies), or a fresh empty set when
     /// there is none; plus one message per snapshot skipped and why.
@@ -199,19 +254,20 @@ public struct SnapshotStore: Sendable {
                 messages.append("ignoring snapshot \(path): its position \(position) is beyond the log's head \(head) (was the log replaced?)")
                 continue
             }
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let data = Self.readFile(path) else {
                 messages.append("ignoring snapshot \(path): cannot read it")
                 continue
             }
             let set = try Projections.standard(only: only)
             do throws(ProjectionError) {
-                let parsed = try Self.parse(Array(data))
+                let parsed = try Self.parse(data)
                 guard parsed.position == position else {
                     throw ProjectionError(.badSnapshot, "holds position \(parsed.position), its name says \(position)")
                 }
                 if let h = parsed.chainHash, position == head, h != log.headHash {
                     throw ProjectionError(.badSnapshot, "taken of another log (chain hash differs at the head)")
                 }
+                var jobs: [(any SnapshottableProjector, [UInt8])] = []
                 for p in set.projectors {
                     guard let m = parsed.models.first(where: { $0.name == p.name }) else {
                         throw ProjectionError(.badSnapshot, "has no '\(p.name)' model")
@@ -220,10 +276,9 @@ public struct SnapshotStore: Sendable {
                         throw ProjectionError(.badSnapshot,
                                               "'\(p.name)' is version \(m.version), this build reads \(p.snapshotVersion)")
                     }
-                    var r = SnapshotReader(m.bytes)
-                    try p.decodeSnapshot(from: &r)
-                    guard r.isAtEnd else { throw ProjectionError(.badSnapshot, "'\(p.name)' has trailing bytes") }
+                    jobs.append((p, m.bytes))
                 }
+                try Self.decode(jobs)
                 set.position = position
                 return (set, SnapshotInfo(path: path, position: position, sizeBytes: data.count, models: set.names), messages)
             } catch {
@@ -232,4 +287,10 @@ public struct SnapshotStore: Sendable {
         }
         return (try Projections.standard(only: only), nil, messages)
     }
+}
+
+/// Hands a value to another thread that the caller waits for.
+final class UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
 }

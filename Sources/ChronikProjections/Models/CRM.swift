@@ -190,3 +190,7 @@ public final class CRMProjector: SnapshottableProjector {
         latestOrderAt = try r.optionalTimestamp()
     }
 }
+
+extension CRMProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.customerRegistered, .consentChanged, .supportInteraction, .paymentMethodAdded, .customerForgotten, .orderPlaced] }
+}

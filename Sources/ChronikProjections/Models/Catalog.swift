@@ -149,3 +149,7 @@ public final class CatalogProjector: SnapshottableProjector {
         })
     }
 }
+
+extension CatalogProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.priceChanged, .productCreated, .productUpdated, .productDiscontinued, .variantAdded] }
+}

@@ -126,3 +126,11 @@ public final class SalesProjector: SnapshottableProjector {
     public func encodeSnapshot(into w: inout SnapshotWriter) {}
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {}
 }
+
+extension FinanceProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.paymentCaptured, .refundIssued] }
+}
+
+extension SalesProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [] }
+}

@@ -137,3 +137,7 @@ public final class InventoryProjector: SnapshottableProjector {
         })
     }
 }
+
+extension InventoryProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.stockReceived, .stockReturned, .stockAdjusted, .stockReserved, .stockReleased, .stockShipped, .stockTransferred, .reorderPointSet] }
+}

@@ -12,6 +12,14 @@ public enum FulfillmentStatus: String, Sendable, CaseIterable {
     case cancelled, delivered, shipped, partial, unfulfilled
 }
 
+/// A shipment of an order: shipped (OrderShipped seen) and delivered
+/// (OrderDelivered seen), matched by shipmentId whatever their order.
+public struct ShipmentState: Sendable, Equatable {
+    public var id: String
+    public var shipped: Bool
+    public var delivered: Bool
+}
+
 /// One order as the orders read model holds it. No personal data: the
 /// addresses and IP of `OrderPlaced` are not kept.
 public struct OrderRecord: Sendable, Equatable {
@@ -35,14 +43,25 @@ public struct OrderRecord: Sendable, Equatable {
     public var lastPaymentFailed = false
     public var failedPayments = 0
     public var cancelled = false
-    /// Shipped quantity per SKU (Σ OrderShipped lines).
-    public var shipped: [String: Int64] = [:]
-    /// Shipment ids in the order of their first OrderShipped.
-    public var shipments: [String] = []
-    /// Shipment ids named by an OrderDelivered.
-    public var delivered: [String] = []
-    /// Returned quantity per SKU (Σ ReturnReceived lines).
-    public var returned: [String: Int64] = [:]
+    // Small arrays, not dictionaries: an order has a few SKUs and
+    // shipments, and arrays cost one allocation each (memory, snapshot load).
+    /// Shipped quantity per SKU (Σ OrderShipped lines), one entry per SKU.
+    public var shippedLines: [ShipmentLine] = []
+    /// Shipment ids named by OrderShipped or OrderDelivered, in first-seen order.
+    public var shipmentStates: [ShipmentState] = []
+    /// Returned quantity per SKU (Σ ReturnReceived lines), one entry per SKU.
+    public var returnedLines: [ShipmentLine] = []
+
+    /// Shipped quantity per SKU.
+    public var shipped: [String: Int64] { Dictionary(shippedLines.map { ($0.sku, $0.qty) }, uniquingKeysWith: +) }
+    /// Returned quantity per SKU.
+    public var returned: [String: Int64] { Dictionary(returnedLines.map { ($0.sku, $0.qty) }, uniquingKeysWith: +) }
+    /// Shipment ids of OrderShipped, in order.
+    public var shipments: [String] { shipmentStates.filter(\.shipped).map(\.id) }
+
+    static func add(_ qty: Int64, of sku: String, to lines: inout [ShipmentLine]) {
+        if let i = lines.firstIndex(where: { $0.sku == sku }) { lines[i].qty += qty } else { lines.append(ShipmentLine(sku: sku, qty: qty)) }
+    }
 
     /// Σ qty × unitPrice − discount + shippingFee.
     public var total: Int64 {
@@ -72,12 +91,14 @@ public struct OrderRecord: Sendable, Equatable {
 
     public var fulfillmentStatus: FulfillmentStatus {
         if cancelled { return .cancelled }
+        let shipped = self.shipped
         let fullyShipped = ordered.allSatisfy { sku, qty in (shipped[sku] ?? 0) >= qty }
         if fullyShipped {
-            let allDelivered = !shipments.isEmpty && shipments.allSatisfy { delivered.contains($0) }
+            let allDelivered = shipmentStates.contains(where: \.shipped)
+                && shipmentStates.allSatisfy { !$0.shipped || $0.delivered }
             return allDelivered ? .delivered : .shipped
         }
-        if shipped.values.contains(where: { $0 > 0 }) { return .partial }
+        if shippedLines.contains(where: { $0.qty > 0 }) { return .partial }
         return .unfulfilled
     }
 }
@@ -89,7 +110,7 @@ public struct OrderRecord: Sendable, Equatable {
 /// placed, are not folded: they are counted in `ignoredEvents` by type.
 public final class OrdersProjector: SnapshottableProjector {
     public let name = "orders"
-    public let snapshotVersion: UInt32 = 1
+    public let snapshotVersion: UInt32 = 2
 
     public internal(set) var orders: [String: OrderRecord] = [:]
     /// Order events not folded (order never placed, or placed twice), by type.
@@ -137,16 +158,24 @@ public final class OrdersProjector: SnapshottableProjector {
             update(c.orderId, OrderCancelled.typeName) { $0.cancelled = true }
         case .orderShipped(let s):
             update(s.orderId, OrderShipped.typeName) {
-                for l in s.lines { $0.shipped[l.sku, default: 0] += l.qty }
-                if !$0.shipments.contains(s.shipmentId) { $0.shipments.append(s.shipmentId) }
+                for l in s.lines { OrderRecord.add(l.qty, of: l.sku, to: &$0.shippedLines) }
+                if let i = $0.shipmentStates.firstIndex(where: { $0.id == s.shipmentId }) {
+                    $0.shipmentStates[i].shipped = true
+                } else {
+                    $0.shipmentStates.append(ShipmentState(id: s.shipmentId, shipped: true, delivered: false))
+                }
             }
         case .orderDelivered(let d):
             update(d.orderId, OrderDelivered.typeName) {
-                if !$0.delivered.contains(d.shipmentId) { $0.delivered.append(d.shipmentId) }
+                if let i = $0.shipmentStates.firstIndex(where: { $0.id == d.shipmentId }) {
+                    $0.shipmentStates[i].delivered = true
+                } else {
+                    $0.shipmentStates.append(ShipmentState(id: d.shipmentId, shipped: false, delivered: true))
+                }
             }
         case .returnReceived(let r):
             update(r.orderId, ReturnReceived.typeName) {
-                for l in r.lines { $0.returned[l.sku, default: 0] += l.qty }
+                for l in r.lines { OrderRecord.add(l.qty, of: l.sku, to: &$0.returnedLines) }
             }
         default: break
         }
@@ -189,10 +218,18 @@ public final class OrdersProjector: SnapshottableProjector {
             w.bool(o.lastPaymentFailed)
             w.int(o.failedPayments)
             w.bool(o.cancelled)
-            w.dictionary(o.shipped, key: { $0.string($1) }, value: { $0.int($1) })
-            w.array(o.shipments) { $0.string($1) }
-            w.array(o.delivered) { $0.string($1) }
-            w.dictionary(o.returned, key: { $0.string($1) }, value: { $0.int($1) })
+            w.array(o.shippedLines) { w, l in
+                w.string(l.sku)
+                w.int(l.qty)
+            }
+            w.array(o.shipmentStates) { w, st in
+                w.string(st.id)
+                w.uint((st.shipped ? 1 : 0) | (st.delivered ? 2 : 0))
+            }
+            w.array(o.returnedLines) { w, l in
+                w.string(l.sku)
+                w.int(l.qty)
+            }
         })
         w.dictionary(ignoredEvents, key: { $0.string($1) }, value: { $0.int($1) })
     }
@@ -200,8 +237,14 @@ public final class OrdersProjector: SnapshottableProjector {
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         typealias R = SnapshotReader
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
-        let i64 = { (r: inout R) throws(ProjectionError) -> Int64 in try r.int64() }
-        orders = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) -> OrderRecord in
+        let line = { (r: inout R) throws(ProjectionError) -> ShipmentLine in ShipmentLine(sku: try r.string(), qty: try r.int64()) }
+        // Not `r.dictionary`: the key is the record's orderId too, so each
+        // record is built whole and inserted once.
+        let n = try r.count()
+        var decoded: [String: OrderRecord] = [:]
+        decoded.reserveCapacity(n)
+        for _ in 0..<n {
+            let orderId = try r.string()
             let customerId = try r.string()
             let placedPosition = try r.uint()
             let placedAt = try r.timestamp()
@@ -209,21 +252,31 @@ public final class OrdersProjector: SnapshottableProjector {
             let lines = try r.array { (r: inout R) throws(ProjectionError) in
                 OrderLine(sku: try r.string(), qty: try r.int64(), unitPrice: try r.int64())
             }
-            var o = OrderRecord(orderId: "", customerId: customerId, placedPosition: placedPosition, placedAt: placedAt,
-                                currency: currency, lines: lines, discount: try r.int64(), shippingFee: try r.int64())
+            var o = OrderRecord(orderId: orderId, customerId: customerId, placedPosition: placedPosition,
+                                placedAt: placedAt, currency: currency, lines: lines, discount: try r.int64(),
+                                shippingFee: try r.int64())
             o.captured = try r.int64()
             o.refunded = try r.int64()
             o.authorized = try r.bool()
             o.lastPaymentFailed = try r.bool()
             o.failedPayments = try r.int()
             o.cancelled = try r.bool()
-            o.shipped = try r.dictionary(key: str, value: i64)
-            o.shipments = try r.array(str)
-            o.delivered = try r.array(str)
-            o.returned = try r.dictionary(key: str, value: i64)
-            return o
-        })
-        for k in orders.keys { orders[k]!.orderId = k }
+            o.shippedLines = try r.array(line)
+            o.shipmentStates = try r.array { (r: inout R) throws(ProjectionError) -> ShipmentState in
+                let id = try r.string()
+                let flags = try r.uint()
+                guard flags <= 3 else { throw ProjectionError(.badSnapshot, "orders: bad shipment flags \(flags)") }
+                return ShipmentState(id: id, shipped: flags & 1 != 0, delivered: flags & 2 != 0)
+            }
+            o.returnedLines = try r.array(line)
+            decoded[orderId] = o
+        }
+        guard decoded.count == n else { throw ProjectionError(.badSnapshot, "orders: repeated order id") }
+        orders = decoded
         ignoredEvents = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.int() })
     }
+}
+
+extension OrdersProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.orderPlaced, .paymentAuthorized, .paymentCaptured, .paymentFailed, .refundIssued, .orderCancelled, .orderShipped, .orderDelivered, .returnReceived] }
 }

@@ -226,3 +226,15 @@ public final class ReplenishmentProjector: SnapshottableProjector {
         }
     }
 }
+
+extension SearchProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.searchPerformed] }
+}
+
+extension AlsoBoughtProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.variantAdded] }
+}
+
+extension ReplenishmentProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.purchaseOrderPlaced, .purchaseOrderReceived] }
+}

@@ -1,0 +1,62 @@
+import ChronikCommerce
+
+/// Which event types a projector folds, so that `ProjectionSet` skips it
+/// for the others (most of a shop's log is clickstream that most models
+/// ignore). A projector that does not conform sees every event.
+protocol FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { get }
+}
+
+/// A dense index of an event's type: the position of its type in
+/// `CommerceEventType.allCases`, or `allCases.count` for `.unknown`. A
+/// switch (a jump table), no hashing on the replay path.
+@inline(__always)
+func kindIndex(_ e: CommerceEvent) -> Int {
+    switch e {
+        case .productCreated: 0
+        case .productUpdated: 1
+        case .variantAdded: 2
+        case .priceChanged: 3
+        case .productDiscontinued: 4
+        case .customerRegistered: 5
+        case .customerUpdated: 6
+        case .addressChanged: 7
+        case .consentChanged: 8
+        case .paymentMethodAdded: 9
+        case .supportInteraction: 10
+        case .customerForgotten: 11
+        case .orderPlaced: 12
+        case .paymentAuthorized: 13
+        case .paymentCaptured: 14
+        case .paymentFailed: 15
+        case .orderShipped: 16
+        case .orderDelivered: 17
+        case .orderCancelled: 18
+        case .refundIssued: 19
+        case .returnReceived: 20
+        case .stockReceived: 21
+        case .stockReserved: 22
+        case .stockReleased: 23
+        case .stockShipped: 24
+        case .stockReturned: 25
+        case .stockAdjusted: 26
+        case .stockTransferred: 27
+        case .reorderPointSet: 28
+        case .supplierRegistered: 29
+        case .purchaseOrderPlaced: 30
+        case .purchaseOrderReceived: 31
+        case .sessionStarted: 32
+        case .pageViewed: 33
+        case .productViewed: 34
+        case .searchPerformed: 35
+        case .cartItemAdded: 36
+        case .campaignLaunched: 37
+        case .settingChanged: 38
+        case .unknown: 39
+    }
+}
+
+/// The number of distinct `kindIndex` values.
+let kindCount = CommerceEventType.allCases.count + 1
+
+func kindIndex(_ t: CommerceEventType) -> Int { CommerceEventType.allCases.firstIndex(of: t)! }
