@@ -26,8 +26,9 @@ public final class LiveProjections: @unchecked Sendable {
     }
 
     /// Builds the models (snapshot + tail) and starts following the log.
-    public static func start(log: EventLog, only: [String]? = nil) throws(ProjectionError) -> LiveProjections {
-        let live = LiveProjections(log: log, set: try Replayer.rebuild(log, only: only).set)
+    public static func start(log: EventLog, only: [String]? = nil,
+                             protector: (any PIIProtector)? = nil) throws(ProjectionError) -> LiveProjections {
+        let live = LiveProjections(log: log, set: try Replayer.rebuild(log, only: only, protector: protector).set)
         live.start()
         return live
     }
@@ -95,8 +96,9 @@ public final class LiveProjections: @unchecked Sendable {
     private func apply(_ recorded: RecordedEvent) -> Bool {
         let event: ProjectedEvent
         do {
+            let decoder = Replayer.Decoder(set)
             event = ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt,
-                                   event: try CommerceEvent.decode(type: recorded.type, data: recorded.data))
+                                   event: try recorded.data.withUnsafeBytes { try decoder.decode(type: recorded.type, bytes: $0) })
         } catch {
             fail(ProjectionError(.invalidEvent, "event does not decode: \(error)", position: recorded.position,
                                  eventType: recorded.type))

@@ -16,8 +16,19 @@ public final class ProjectionSet {
     private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
+    /// Opens sealed personal data for the models that read some (fraud:
+    /// the IP and the billing/shipping countries of OrderPlaced, the IP of
+    /// SessionStarted; docs/GDPR.md). Without one — or once a subject's key
+    /// is destroyed — those fields read as erased and the signals built on
+    /// them stay silent. No model keeps personal data itself.
+    public var protector: (any PIIProtector)?
 
     public init() {}
+
+    /// The event types whose personal data some model of the set reads.
+    var typesNeedingPII: Set<String> {
+        fraud == nil ? [] : [OrderPlaced.typeName, SessionStarted.typeName]
+    }
 
     /// Adds a projector after those already in the set (its dependencies
     /// must be in already).

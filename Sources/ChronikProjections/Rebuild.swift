@@ -1,3 +1,4 @@
+import ChronikCommerce
 import ChronikLog
 import Foundation
 
@@ -23,7 +24,8 @@ extension Replayer {
     /// - Throws: `ProjectionError` of the replay (position and type of the
     ///   event that stopped it), or `unknownModel`.
     public static func rebuild(_ log: EventLog, only: [String]? = nil, useSnapshots: Bool = true,
-                               parallel: Bool = true, progress: ((UInt64, UInt64) -> Void)? = nil)
+                               parallel: Bool = true, protector: (any PIIProtector)? = nil,
+                               progress: ((UInt64, UInt64) -> Void)? = nil)
         throws(ProjectionError) -> (set: ProjectionSet, report: RebuildReport) {
         let clock = ContinuousClock()
         let started = clock.now
@@ -35,6 +37,7 @@ extension Replayer {
         } else {
             set = try Projections.standard(only: only)
         }
+        set.protector = protector
         let loaded = ReplayStats(events: Int(set.position.value), duration: clock.now - started)
         let tail = try replay(log, into: set, parallel: parallel, progress: progress)
         let total = ReplayStats(events: Int(set.position.value), duration: clock.now - started)

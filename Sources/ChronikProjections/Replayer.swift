@@ -50,10 +50,31 @@ public enum Replayer {
     /// Stops `scan` once the end is reached or the consumer gave up.
     private struct Stop: Error {}
 
+    /// How events are decoded for a set: in place from the borrowed view,
+    /// and with their sealed personal data opened only for the types a
+    /// model of the set reads it from.
+    struct Decoder {
+        let protector: (any PIIProtector)?
+        let typesNeedingPII: Set<String>
+
+        init(_ set: ProjectionSet) {
+            protector = set.protector
+            typesNeedingPII = set.protector == nil ? [] : set.typesNeedingPII
+        }
+
+        @inline(__always)
+        func decode(type: String, bytes: UnsafeRawBufferPointer) throws -> CommerceEvent {
+            if let protector, !typesNeedingPII.isEmpty, typesNeedingPII.contains(type) {
+                return try CommerceEvent.decode(type: type, bytes: bytes, protector: protector).event
+            }
+            return try CommerceEvent.decode(type: type, bytes: bytes)
+        }
+    }
+
     @inline(__always)
-    static func decode(_ view: EventView) throws(ProjectionError) -> ProjectedEvent {
+    static func decode(_ view: EventView, _ decoder: Decoder) throws(ProjectionError) -> ProjectedEvent {
         do {
-            let event = try CommerceEvent.decode(type: view.type, data: Array(view.data))
+            let event = try decoder.decode(type: view.type, bytes: view.data)
             return ProjectedEvent(position: view.position, occurredAt: view.occurredAt, event: event)
         } catch {
             throw ProjectionError(.invalidEvent, "event does not decode: \(error)", position: view.position,
@@ -70,11 +91,12 @@ public enum Replayer {
                                      _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
         var failure: ProjectionError?
         var done: UInt64 = 0
+        let decoder = Decoder(set)
         do {
             try log.scan(from: from) { view in
                 guard view.position < end else { throw Stop() }
                 do throws(ProjectionError) {
-                    try set.apply(try decode(view))
+                    try set.apply(try decode(view, decoder))
                 } catch {
                     failure = error
                     throw Stop()
@@ -95,6 +117,7 @@ public enum Replayer {
                                        _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
         let queue = ChunkQueue(capacity: queueDepth)
         let finished = DispatchSemaphore(value: 0)
+        let decoder = Decoder(set)
         let thread = Thread {
             var chunk: [ProjectedEvent] = []
             chunk.reserveCapacity(chunkSize)
@@ -103,7 +126,7 @@ public enum Replayer {
                 try log.scan(from: from) { view in
                     guard view.position < end else { throw Stop() }
                     do throws(ProjectionError) {
-                        chunk.append(try decode(view))
+                        chunk.append(try decode(view, decoder))
                     } catch {
                         failure = error
                         throw Stop()

@@ -61,7 +61,8 @@ struct Demo: AsyncParsableCommand {
         let report = try LogVerifier.verify(directory: dir)
         // 3. The read side: every read model rebuilt from the log.
         let reader = try options.openForReading(directory: dir)
-        let (models, rebuilt) = try Replayer.rebuild(reader, useSnapshots: false)
+        let (models, rebuilt) = try Replayer.rebuild(reader, useSnapshots: false,
+                                                     protector: try keyOptions.vault(forLog: dir))
         reader.close()
         let s = run.summary
         let out = Output()

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChronikAudit
 import ChronikCommerce
 import ChronikLog
+import ChronikProjections
 import Foundation
 
 /// Where the per-subject keys of personal data live (docs/GDPR.md).
@@ -72,6 +73,14 @@ struct KeyOptions: ParsableArguments {
             throw CommandFailure("refusing to empty \(dir): it holds files that are not a Chronik key store")
         }
         for e in entries { try fm.removeItem(atPath: dir + "/" + e) }
+    }
+
+    /// For a replay: the vault when a model to build reads personal data
+    /// (fraud: IPs and countries) and the key store exists; else nil.
+    func vaultForModels(_ only: [String]?, forLog log: String, note: (String) -> Void) throws -> SubjectKeyVault? {
+        let names = (try? Projections.closure(of: only)) ?? Projections.allNames
+        guard names.contains("fraud") else { return nil }
+        return try existingVault(forLog: log, note: note)
     }
 
     /// For readers: the vault when the key store exists, else nil (every

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikAudit
 import ChronikLog
 import ChronikCommerce
 import ChronikProjections
@@ -29,10 +30,15 @@ struct Query: AsyncParsableCommand {
 }
 
 /// The models `only` names, built at the head (snapshot + tail).
-func loadModels(_ options: GlobalOptions, _ only: [String]) throws -> (EventLog, ProjectionSet) {
+func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = KeyOptions()) throws -> (EventLog, ProjectionSet) {
     let log = try options.openForReading()
+    let vault: SubjectKeyVault?
+    do { vault = try keys.vaultForModels(only, forLog: options.directory(), note: options.note) } catch {
+        log.close()
+        throw error
+    }
     do {
-        let (set, report) = try Replayer.rebuild(log, only: only)
+        let (set, report) = try Replayer.rebuild(log, only: only, protector: vault)
         for m in report.messages { options.note("chronik: warning: \(m)") }
         return (log, set)
     } catch {
@@ -456,6 +462,7 @@ struct FraudQuery: AsyncParsableCommand {
             With ORDER: that order's score and every reason with its points.
             """)
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
     @Option(help: "The N highest scores (default 10).") var top: Int = 10
     @Argument(help: "One order.") var order: String?
 
@@ -464,7 +471,7 @@ struct FraudQuery: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (log, set) = try loadModels(options, ["fraud"])
+        let (log, set) = try loadModels(options, ["fraud"], keys: keyOptions)
         defer { log.close() }
         guard let fraud = set.fraud else { throw CommandFailure("the fraud model was not built") }
         let scores: [FraudScore]

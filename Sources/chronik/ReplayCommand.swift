@@ -28,6 +28,7 @@ struct Replay: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     @Option(help: ArgumentHelp("Only these read models (comma-separated) and their dependencies.", valueName: "models"))
     var only: String?
@@ -48,8 +49,9 @@ struct Replay: AsyncParsableCommand {
         defer { log.close() }
         let bar = ProgressBar(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
         let result: (set: ProjectionSet, report: RebuildReport)
+        let vault = try keyOptions.vaultForModels(parseOnly(only), forLog: options.directory(), note: options.note)
         do {
-            result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot) { done, total in
+            result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot, protector: vault) { done, total in
                 bar.update(done, total)
             }
         } catch {

@@ -21,14 +21,16 @@ struct Snapshot: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     func run() async throws {
         let log = try options.openForReading()
         defer { log.close() }
         let set: ProjectionSet
         let report: RebuildReport
+        let vault = try keyOptions.vaultForModels(nil, forLog: options.directory(), note: options.note)
         do {
-            (set, report) = try Replayer.rebuild(log)
+            (set, report) = try Replayer.rebuild(log, protector: vault)
         } catch {
             throw CommandFailure("replay stopped: \(error.description)")
         }

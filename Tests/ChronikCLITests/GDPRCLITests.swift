@@ -140,3 +140,27 @@ struct AppendPersonalDataTests {
         }
     }
 }
+
+@Suite("fraud reads sealed personal data")
+struct FraudPersonalDataTests {
+    @Test func countryMismatchNeedsTheKeyAndDisappearsWhenTheCustomerIsForgotten() async throws {
+        // Proves: the fraud model opens sealed addresses during replay (a billing/shipping country mismatch scores),
+        // and once the customer is forgotten a full replay reads them as erased and the signal is gone — the
+        // model never kept the countries themselves.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let lines = [
+            #"{"type":"CustomerRegistered","time":"2024-05-01T10:00:00Z","data":{"customerId":"c-9","email":"f@example.org","name":"F","address":{"line1":"Rue 1","city":"Paris","postalCode":"75001","country":"FR"},"marketingConsent":false}}"#,
+            #"{"type":"OrderPlaced","time":"2024-05-03T10:00:00Z","data":{"orderId":"o-9","customerId":"c-9","lines":[{"sku":"sku-1","qty":1,"unitPrice":1000}],"currency":"EUR","shippingAddress":{"line1":"Rue 1","city":"Paris","postalCode":"75001","country":"FR"},"billingAddress":{"line1":"Main St 2","city":"Lagos","postalCode":"100001","country":"NG"}}}"#,
+        ]
+        let file = try writeTemp(lines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let before = try await chronik(["query", "fraud", "o-9", "--log", dir, "--json"])
+        #expect(before.exitCode == 0 && before.stdout.contains("countryMismatch"), "\(before)")
+        #expect(try await chronik(["forget", "--log", dir, "customer", "c-9"]).exitCode == 0)
+        let after = try await chronik(["replay", "--log", dir, "--no-snapshot"])
+        #expect(after.exitCode == 0, "\(after)")
+        let erased = try await chronik(["query", "fraud", "o-9", "--log", dir, "--json"])
+        #expect(erased.exitCode == 0 && !erased.stdout.contains("countryMismatch"), "\(erased)")
+    }
+}
