@@ -559,3 +559,12 @@ struct FraudModel {
                           reasons: sorted.map(\.reason))
     }
 }
+
+extension FraudProjector: FoldsOnlySomeTypes {
+    /// The types `apply` passes to the model (see its switch); the set skips
+    /// this projector for every other event.
+    var foldedTypes: [CommerceEventType] {
+        [.orderPlaced, .paymentAuthorized, .paymentFailed, .paymentCaptured, .refundIssued,
+         .customerRegistered, .paymentMethodAdded, .sessionStarted]
+    }
+}
