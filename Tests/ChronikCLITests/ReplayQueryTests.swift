@@ -93,6 +93,38 @@ struct ReplayQueryTests {
         #expect(o["total"] as? Int == 9990)
     }
 
+    @Test func anEventThatDoesNotDecodeStopsReplayAndQuery() async throws {
+        // Proves a bad event (an OrderPlaced without orderId, appended raw)
+        // is never skipped: replay and query fail with its position and type.
+        let dir = try await shopLog()
+        defer { removeDir(dir) }
+        let bad = try writeTemp(#"{"stream": "order-9", "type": "OrderPlaced", "data": {"total": 4999}}"# + "\n")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        #expect(try await chronik(["append", "--log", dir, bad]).exitCode == 0)
+        for args in [["replay"], ["query", "orders"]] {
+            let r = try await chronik(args + ["--log", dir])
+            #expect(r.exitCode == 1, "\(r)")
+            #expect(r.stderr.contains("replay stopped") && r.stderr.contains("(at position 19, OrderPlaced)"), "\(r)")
+            #expect(r.stdout.isEmpty)
+        }
+    }
+
+    @Test func forgottenCustomerProfileReadsAsErased() async throws {
+        // Proves the profile comes from the customer's stream at query time:
+        // after CustomerForgotten it reads null / ‹erased›, while the CRM
+        // figures (orders, lifetime value) stay.
+        let dir = try await shopLog()
+        defer { removeDir(dir) }
+        let forget = try writeTemp(#"{"type":"CustomerForgotten","time":"2024-05-05T00:00:00Z","data":{"customerId":"c1"}}"# + "\n")
+        defer { try? FileManager.default.removeItem(atPath: forget) }
+        #expect(try await chronik(["import", "--log", dir, forget]).exitCode == 0)
+        let c = try await query(dir, ["customer", "c1"]).first ?? [:]
+        #expect(c["name"] is NSNull && c["email"] is NSNull)
+        #expect(c["forgotten"] as? Bool == true && c["orders"] as? Int == 2)
+        let text = try await chronik(["query", "customer", "c1", "--log", dir])
+        #expect(text.stdout.contains("name ‹erased›") && !text.stdout.contains("Ann"), "\(text)")
+    }
+
     @Test func unknownModelIsAUsageError() async throws {
         // Proves --only rejects a name that is not a model, before any work.
         let r = try await chronik(["replay", "--log", makeTempDir(), "--only", "catalog,nope"])
