@@ -95,12 +95,26 @@ extension CommerceEvent {
     public static func decode(type: String, bytes: UnsafeRawBufferPointer, protector: (any PIIProtector)?,
                               upcasters: UpcasterRegistry = .standard) throws -> (event: CommerceEvent, pii: PIIState) {
         let event = try decode(type: type, bytes: bytes, upcasters: upcasters)
-        guard let sealed = try PIICodec.Sealed(bytes), let payload = event.payload else { return (event, .plain) }
+        guard let sealed = try PIICodec.Sealed(bytes) else { return (event, .plain) }
         guard let protector,
               let plaintext = try protector.open(sealed.sealed, subject: sealed.subject, context: sealed.context(type: type))
         else { return (event, .erased) }
-        let filled = try PIICodec.fill(payload, from: plaintext)
-        return (CommerceEvent(payload: filled)!, .revealed)
+        return (try event.fillingPII(from: plaintext), .revealed)
+    }
+
+    /// This event with its PII fields read from opened plaintext; a switch
+    /// over the six types that have PII (no dynamic casts on the replay
+    /// path).
+    func fillingPII(from plaintext: [UInt8]) throws(CommerceError) -> CommerceEvent {
+        switch self {
+        case .customerRegistered(let e): .customerRegistered(try PIICodec.fillTyped(e, from: plaintext))
+        case .customerUpdated(let e): .customerUpdated(try PIICodec.fillTyped(e, from: plaintext))
+        case .addressChanged(let e): .addressChanged(try PIICodec.fillTyped(e, from: plaintext))
+        case .supportInteraction(let e): .supportInteraction(try PIICodec.fillTyped(e, from: plaintext))
+        case .orderPlaced(let e): .orderPlaced(try PIICodec.fillTyped(e, from: plaintext))
+        case .sessionStarted(let e): .sessionStarted(try PIICodec.fillTyped(e, from: plaintext))
+        default: self
+        }
     }
 
     /// See `decode(type:bytes:protector:upcasters:)`.
@@ -133,8 +147,8 @@ enum PIICodec {
         var schemaVersion: UInt8
         var subject: String
         var sealed: [UInt8]
-        /// `[schemaVersion] + fields`: the plain encoding with PII blank.
-        var plain: [UInt8]
+        /// The stored bytes, borrowed for the life of the decode.
+        var stored: UnsafeRawBufferPointer
         /// Offset of the fields in the stored bytes.
         var fieldsOffset: Int
 
@@ -151,10 +165,21 @@ enum PIICodec {
             sealed = Array(buf[r.index..<(r.index + n)])
             fieldsOffset = r.index + n
             schemaVersion = v
-            plain = [v] + buf[fieldsOffset...]
+            stored = bytes
         }
 
-        func context(type: String) -> [UInt8] { PIICodec.context(type: type, subject: subject, plain: plain) }
+        /// `type ‖ 0 ‖ subject ‖ 0 ‖ [schemaVersion] + fields`, in one allocation.
+        func context(type: String) -> [UInt8] {
+            var c: [UInt8] = []
+            c.reserveCapacity(type.utf8.count + subject.utf8.count + 3 + stored.count - fieldsOffset)
+            c.append(contentsOf: type.utf8)
+            c.append(0)
+            c.append(contentsOf: subject.utf8)
+            c.append(0)
+            c.append(schemaVersion)
+            c.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[fieldsOffset...]))
+            return c
+        }
     }
 
     static func context(type: String, subject: String, plain: [UInt8]) -> [UInt8] {
@@ -188,10 +213,6 @@ enum PIICodec {
         w.append(contentsOf: sealed)
         w.append(contentsOf: plain[1...])
         return w.bytes
-    }
-
-    static func fill(_ payload: any CommerceEventPayload, from plaintext: [UInt8]) throws(CommerceError) -> any CommerceEventPayload {
-        try fillTyped(payload, from: plaintext)
     }
 
     static func fillTyped<T: CommerceEventPayload>(_ value: T, from plaintext: [UInt8]) throws(CommerceError) -> T {

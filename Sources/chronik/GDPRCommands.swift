@@ -68,8 +68,12 @@ struct KeyOptions: ParsableArguments {
         let dir = directory(forLog: log)
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { return }
-        let known: Set<String> = ["subject-keys", "subject-keys.tmp", Self.ownerFile]
-        guard entries.allSatisfy(known.contains) else {
+        func isKeyStoreFile(_ name: String) -> Bool {
+            if name == Self.ownerFile { return true }
+            let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
+            return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
+        }
+        guard entries.allSatisfy(isKeyStoreFile) else {
             throw CommandFailure("refusing to empty \(dir): it holds files that are not a Chronik key store")
         }
         for e in entries { try fm.removeItem(atPath: dir + "/" + e) }

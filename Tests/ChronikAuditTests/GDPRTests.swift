@@ -133,7 +133,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         await #expect(throws: (any Error).self) {
             try await store2.append(.customerUpdated(CustomerUpdated(customerId: gone.id, email: "new@example.org")), time: self.t0)
         }
-        #expect(!contains(try Data(contentsOf: URL(fileURLWithPath: f.keysPath + "/subject-keys")), "new@example.org"))
+        for (file, bytes) in GDPRFixture.allBytes(under: f.keysPath) { #expect(!contains(bytes, "new@example.org"), "in \(file)") }
         log2.close()
     }
 
@@ -191,6 +191,23 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         log.close()
     }
 
+    @Test func keysAreSpreadOverShardsAndBase64RoundTrips() throws {
+        // Proves the shard choice is stable and spread (so an erasure rewrites ~1/256 of the store), and the
+        // hand-written base64 decoder agrees with Foundation's encoder on every length and refuses bad input.
+        var used = Set<Int>()
+        for n in 0..<2000 { used.insert(FileKeyStore.shardIndex("session:s-\(n)")) }
+        #expect(used.count > 200)
+        #expect(FileKeyStore.shardIndex("customer:c-1") == FileKeyStore.shardIndex("customer:c-1"))
+        var rng = SystemRandomNumberGenerator()
+        for len in 0..<70 {
+            let bytes = (0..<len).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(Base64.decode(ArraySlice(Data(bytes).base64EncodedString().utf8)) == bytes, "length \(len)")
+        }
+        for bad in ["abc", "ab=c", "a===", "ab!d", "ab==cd=="] {
+            #expect(Base64.decode(ArraySlice(bad.utf8)) == nil, "\(bad)")
+        }
+    }
+
     @Test func keyStoreSurvivesReopenAndNeverRecreatesADestroyedKey() throws {
         // Proves: keys persist across opens; a destroyed key stays destroyed and cannot be created again; modes are
         // 0700 (directory) and 0600 (file); a malformed key file is refused, not guessed around.
@@ -205,10 +222,15 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         #expect(b.isDestroyed(subject: "customer:c-2"))
         #expect(throws: KeyStoreError.self) { _ = try b.key(for: "customer:has space", create: true) }
         let dirMode = try FileManager.default.attributesOfItem(atPath: f.keysPath)[.posixPermissions] as? Int
-        let fileMode = try FileManager.default.attributesOfItem(atPath: f.keysPath + "/subject-keys")[.posixPermissions] as? Int
+        let shard = b.shardPath(for: "customer:c-1")
+        let fileMode = try FileManager.default.attributesOfItem(atPath: shard)[.posixPermissions] as? Int
         #expect(dirMode == 0o700 && fileMode == 0o600)
-        try "customer:c-9 notbase64!\n".write(toFile: f.keysPath + "/subject-keys", atomically: false, encoding: .utf8)
-        #expect(throws: KeyStoreError.self) { _ = try FileKeyStore(directory: f.keysPath) }
+        // One erasure rewrites one shard: the others are not touched.
+        #expect(a.shardPath(for: "customer:c-2") != shard || FileKeyStore.shardCount == 1)
+        let bad = b.shardPath(for: "customer:c-9")
+        try "customer:c-9 notbase64!\n".write(toFile: bad, atomically: false, encoding: .utf8)
+        let c = try FileKeyStore(directory: f.keysPath)
+        #expect(throws: KeyStoreError.self) { _ = try c.key(for: "customer:c-9", create: true) }
     }
 }
 

@@ -64,7 +64,7 @@ struct GDPRCLITests {
                 }
             }
         }
-        let keys = try String(contentsOfFile: dir + ".keys/subject-keys", encoding: .utf8)
+        let keys = everyFile(under: dir + ".keys").map { String(decoding: $0.1, as: UTF8.self) }.joined()
         #expect(keys.contains("customer:c-1 -"), "\(keys)")
         // Queries (from the pre-erasure snapshot + tail) and a full replay read it as erased; the order stays.
         let erased = try await chronik(["query", "customer", "c-1", "--log", dir, "--json"])
@@ -92,7 +92,7 @@ struct GDPRCLITests {
         let file = try writeTemp((shopLines + [forgotten]).joined(separator: "\n") + "\n")
         let r = try await chronik(["import", "--log", dir, file])
         #expect(r.exitCode == 0, "\(r)")
-        let keys = try String(contentsOfFile: dir + ".keys/subject-keys", encoding: .utf8)
+        let keys = everyFile(under: dir + ".keys").map { String(decoding: $0.1, as: UTF8.self) }.joined()
         #expect(keys.contains("customer:c-1 -"), "\(keys)")
         let export = try await chronik(["export", "--log", dir, "--stream", "customer-c-1"])
         #expect(export.stdout.contains(#""email":null"#) && !export.stdout.contains("a@example.org"), "\(export)")

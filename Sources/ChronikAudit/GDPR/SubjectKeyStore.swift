@@ -37,11 +37,14 @@ public struct KeyStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { path.map { "\($0): \(message)" } ?? message }
 }
 
-/// Keys in one file, `subject-keys`, in a directory of its own (mode 0700,
-/// file 0600), one line per subject: `subject base64(64 bytes)` or
-/// `subject -` once destroyed. New keys are appended; destroying one
-/// rewrites the file without it (temporary file, fsync, rename, directory
-/// fsync), so no copy of the key stays in the current file.
+/// Keys in 256 shard files, `keys-00` … `keys-ff` (the shard is the low
+/// byte of a stable FNV-1a hash of the subject), in a directory of its own
+/// (mode 0700, files 0600), one line per subject: `subject base64(64
+/// bytes)`, or `subject -` once destroyed. New keys are appended to their
+/// shard; destroying one rewrites that shard without it (temporary file,
+/// fsync, rename, directory fsync), so no copy of the key stays in the
+/// current files, at the cost of one shard (1/256 of the store) per
+/// erasure. Shards are read on first use.
 ///
 /// Durability: with `syncEachKey` (the default, for services appending
 /// with `.fsync`) a new key is on disk before `key(for:create:)` returns,
@@ -52,87 +55,144 @@ public struct KeyStoreError: Error, Sendable, CustomStringConvertible {
 public final class FileKeyStore: SubjectKeyStore {
     public let directory: String
     public let syncEachKey: Bool
-    private var path: String { directory + "/subject-keys" }
 
-    private struct State {
+    static let shardCount = 256
+
+    struct Shard: Sendable {
+        var loaded = false
         var keys: [String: [UInt8]] = [:]
         var destroyed: Set<String> = []
         var fd: Int32 = -1
         var dirty = false
     }
-    private let state: Mutex<State>
+    /// Mutex is not copyable: one box per shard.
+    final class ShardBox: Sendable {
+        let state = Mutex(Shard())
+        func withLock<R>(_ body: (inout Shard) throws -> R) rethrows -> R { try state.withLock { try body(&$0) } }
+    }
+    private let shards: [ShardBox]
 
     /// Opens (or creates) the store in `directory`.
-    /// - Throws: `KeyStoreError` when the directory cannot be created, or a
-    ///   line of the file is malformed (never guessed around: a lost key is
-    ///   lost data).
+    /// - Throws: `KeyStoreError` when the directory cannot be created.
+    ///   A malformed shard is refused when it is first read (never guessed
+    ///   around: a lost key is lost data).
     public init(directory: String, syncEachKey: Bool = true) throws {
         self.directory = directory
         self.syncEachKey = syncEachKey
-        var s = State()
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw KeyStoreError("cannot create key directory: \(String(cString: strerror(errno)))", path: directory)
         }
-        let file = directory + "/subject-keys"
-        let fd = open(file, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KeyStoreError("cannot open: \(String(cString: strerror(errno)))", path: file) }
-        s.fd = fd
-        do {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
-            var lineNumber = 0
-            for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-                lineNumber += 1
-                let parts = line.split(separator: " ")
-                guard parts.count == 2 else { throw KeyStoreError("line \(lineNumber) is malformed", path: file) }
-                let subject = String(parts[0])
-                if parts[1] == "-" {
-                    s.keys[subject] = nil
-                    s.destroyed.insert(subject)
-                } else {
-                    guard let data = Data(base64Encoded: String(parts[1])), data.count == 64 else {
-                        throw KeyStoreError("line \(lineNumber): key is not 64 bytes of base64", path: file)
-                    }
-                    guard !s.destroyed.contains(subject) else {
-                        throw KeyStoreError("line \(lineNumber): a key for \(subject) after its destruction", path: file)
-                    }
-                    s.keys[subject] = Array(data)
-                }
-            }
-        } catch let e as KeyStoreError {
-            close(fd)
-            throw e
-        } catch {
-            close(fd)
-            throw KeyStoreError("cannot read: \(error)", path: file)
-        }
-        state = Mutex(s)
-        if syncEachKey { try Self.fsyncDirectory(directory) }
+        shards = (0..<Self.shardCount).map { _ in ShardBox() }
     }
 
     deinit {
-        state.withLock { s in
-            if s.fd >= 0 {
-                if s.dirty { _ = fdatasync(s.fd) }
-                close(s.fd)
+        for shard in shards {
+            shard.withLock { s in
+                if s.fd >= 0 {
+                    if s.dirty { _ = fdatasync(s.fd) }
+                    close(s.fd)
+                }
             }
+        }
+    }
+
+    /// FNV-1a over the subject's UTF-8: stable across processes (Swift's
+    /// Hasher is seeded per process and must not decide a file name).
+    static func shardIndex(_ subject: String) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in subject.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return Int(h & 0xFF)
+    }
+
+    /// The file that holds `subject`'s key.
+    public func shardPath(for subject: String) -> String { shardPath(Self.shardIndex(subject)) }
+
+    func shardPath(_ i: Int) -> String {
+        let hex = Array("0123456789abcdef")
+        return directory + "/keys-" + String(hex[i >> 4]) + String(hex[i & 15])
+    }
+
+    /// Reads shard `i` once.
+    func load(_ s: inout Shard, _ i: Int) throws {
+        guard !s.loaded else { return }
+        let path = shardPath(i)
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyStoreError("cannot open: \(String(cString: strerror(errno)))", path: path) }
+        do {
+            try Self.parse(Self.readAll(fd: fd, path: path), into: &s, path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        s.fd = fd
+        s.loaded = true
+    }
+
+    static func readAll(fd: Int32, path: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw KeyStoreError("read failed: \(String(cString: strerror(errno)))", path: path)
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+            offset += off_t(n)
+        }
+    }
+
+    /// Lines `subject base64` or `subject -`; later lines win, a key after
+    /// its subject's destruction is refused.
+    static func parse(_ bytes: [UInt8], into s: inout Shard, path: String) throws {
+        var lineNumber = 0
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            lineNumber += 1
+            defer { start = end + 1 }
+            if end == start { continue }
+            guard let space = bytes[start..<end].firstIndex(of: UInt8(ascii: " ")), space > start else {
+                throw KeyStoreError("line \(lineNumber) is malformed", path: path)
+            }
+            let subject = String(decoding: bytes[start..<space], as: UTF8.self)
+            let value = bytes[(space + 1)..<end]
+            if value.count == 1 && value.first == UInt8(ascii: "-") {
+                s.keys[subject] = nil
+                s.destroyed.insert(subject)
+                continue
+            }
+            guard let key = Base64.decode(value), key.count == 64 else {
+                throw KeyStoreError("line \(lineNumber): key is not 64 bytes of base64", path: path)
+            }
+            guard !s.destroyed.contains(subject) else {
+                throw KeyStoreError("line \(lineNumber): a key for \(subject) after its destruction", path: path)
+            }
+            s.keys[subject] = key
         }
     }
 
     public func key(for subject: String, create: Bool) throws -> [UInt8]? {
-        try state.withLock { s in
+        let i = Self.shardIndex(subject)
+        return try shards[i].withLock { s in
+            try load(&s, i)
             if let k = s.keys[subject] { return k }
             if s.destroyed.contains(subject) || !create { return nil }
             guard Self.isValidSubject(subject) else {
-                throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name", path: path)
+                throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name", path: shardPath(i))
             }
             var key = [UInt8](repeating: 0, count: 64)
             var rng = SystemRandomNumberGenerator()
-            for i in 0..<8 {
-                withUnsafeBytes(of: rng.next() as UInt64) { key.replaceSubrange(i * 8..<(i * 8 + 8), with: $0) }
+            for j in 0..<8 {
+                withUnsafeBytes(of: rng.next() as UInt64) { key.replaceSubrange(j * 8..<(j * 8 + 8), with: $0) }
             }
-            try Self.write(fd: s.fd, "\(subject) \(Data(key).base64EncodedString())\n", path: path)
+            try Self.write(fd: s.fd, "\(subject) \(Data(key).base64EncodedString())\n", path: shardPath(i))
             if syncEachKey {
-                guard fdatasync(s.fd) == 0 else { throw KeyStoreError("fdatasync failed: \(String(cString: strerror(errno)))", path: path) }
+                guard fdatasync(s.fd) == 0 else {
+                    throw KeyStoreError("fdatasync failed: \(String(cString: strerror(errno)))", path: shardPath(i))
+                }
             } else {
                 s.dirty = true
             }
@@ -142,14 +202,20 @@ public final class FileKeyStore: SubjectKeyStore {
     }
 
     public func isDestroyed(subject: String) -> Bool {
-        state.withLock { $0.destroyed.contains(subject) }
+        let i = Self.shardIndex(subject)
+        return shards[i].withLock { s in
+            (try? load(&s, i)) != nil && s.destroyed.contains(subject)
+        }
     }
 
     public func destroy(subject: String) throws {
-        try state.withLock { s in
+        let i = Self.shardIndex(subject)
+        let path = shardPath(i)
+        try shards[i].withLock { s in
             guard Self.isValidSubject(subject) else {
                 throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name", path: path)
             }
+            try load(&s, i)
             if s.destroyed.contains(subject) && s.keys[subject] == nil { return }
             var lines = ""
             for k in s.keys.keys.sorted() where k != subject {
@@ -186,11 +252,16 @@ public final class FileKeyStore: SubjectKeyStore {
     }
 
     public func sync() throws {
-        try state.withLock { s in
-            guard s.dirty else { return }
-            guard fdatasync(s.fd) == 0 else { throw KeyStoreError("fdatasync failed: \(String(cString: strerror(errno)))", path: path) }
-            s.dirty = false
+        for (i, shard) in shards.enumerated() {
+            try shard.withLock { s in
+                guard s.dirty else { return }
+                guard fdatasync(s.fd) == 0 else {
+                    throw KeyStoreError("fdatasync failed: \(String(cString: strerror(errno)))", path: shardPath(i))
+                }
+                s.dirty = false
+            }
         }
+        if !syncEachKey { try Self.fsyncDirectory(directory) }
     }
 
     /// Subjects are `kind:id` with the id characters of EVENTS.md: no
@@ -205,17 +276,16 @@ public final class FileKeyStore: SubjectKeyStore {
     }
 
     static func write(fd: Int32, _ text: String, path: String) throws {
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw KeyStoreError("write failed: \(String(cString: strerror(errno)))", path: path)
             }
             done += n
         }
-        bytes.removeAll()
     }
 
     static func fsyncDirectory(_ dir: String) throws {
@@ -223,6 +293,37 @@ public final class FileKeyStore: SubjectKeyStore {
         guard fd >= 0 else { throw KeyStoreError("cannot open directory: \(String(cString: strerror(errno)))", path: dir) }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw KeyStoreError("directory fsync failed: \(String(cString: strerror(errno)))", path: dir) }
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding), decoded without Foundation's
+/// per-call allocations: a key store of a million subjects is read at
+/// every replay that opens personal data.
+enum Base64 {
+    static let table: [UInt8] = {
+        var t = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { t[Int(c)] = UInt8(i) }
+        return t
+    }()
+
+    static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        guard text.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count / 4 * 3)
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c0 = table[Int(text[i])], c1 = table[Int(text[i + 1])]
+            let p2 = text[i + 2] == UInt8(ascii: "="), p3 = text[i + 3] == UInt8(ascii: "=")
+            let c2 = p2 ? 0 : table[Int(text[i + 2])], c3 = p3 ? 0 : table[Int(text[i + 3])]
+            guard c0 != 0xFF, c1 != 0xFF, c2 != 0xFF, c3 != 0xFF else { return nil }
+            guard !p2 || p3, (!p2 && !p3) || i + 4 == text.endIndex else { return nil }
+            let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6 | UInt32(c3)
+            out.append(UInt8(v >> 16))
+            if !p2 { out.append(UInt8((v >> 8) & 0xFF)) }
+            if !p3 { out.append(UInt8(v & 0xFF)) }
+            i += 4
+        }
+        return out
     }
 }
 
@@ -236,14 +337,34 @@ public final class FileKeyStore: SubjectKeyStore {
 /// personal data of one subject in equal contexts seals to equal bytes.
 public struct SubjectKeyVault: PIIProtector {
     public let store: any SubjectKeyStore
+    /// Keys already turned into `SymmetricKey`s (a replay opens hundreds of
+    /// thousands of events). Destroying through this vault evicts; use one
+    /// vault per key store in a process, so no other path can destroy a
+    /// key this cache still holds.
+    private let cache = KeyCache()
+
+    final class KeyCache: Sendable {
+        let keys = Mutex<[String: (SymmetricKey, SymmetricKey)]>([:])
+    }
 
     public init(store: any SubjectKeyStore) { self.store = store }
 
+    private func keys(_ subject: String, create: Bool) throws -> (SymmetricKey, SymmetricKey)? {
+        if let k = cache.keys.withLock({ $0[subject] }) { return k }
+        guard let material = try store.key(for: subject, create: create) else { return nil }
+        let k = Self.split(material)
+        cache.keys.withLock { c in
+            // Bounded: a replay touches each anonymous session once.
+            if c.count >= 4096 { c.removeAll(keepingCapacity: true) }
+            c[subject] = k
+        }
+        return k
+    }
+
     public func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
-        guard let material = try store.key(for: subject, create: true) else {
+        guard let (key, nonceKey) = try keys(subject, create: true) else {
             throw KeyStoreError("the key of \(subject) was destroyed (erased): no personal data can be stored for it")
         }
-        let (key, nonceKey) = Self.split(material)
         var mac = HMAC<SHA256>(key: nonceKey)
         mac.update(data: context)
         mac.update(data: plaintext)
@@ -253,8 +374,7 @@ public struct SubjectKeyVault: PIIProtector {
     }
 
     public func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
-        guard let material = try store.key(for: subject, create: false) else { return nil }
-        let (key, _) = Self.split(material)
+        guard let (key, _) = try keys(subject, create: false) else { return nil }
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
             return Array(try AES.GCM.open(box, using: key, authenticating: context))
@@ -263,7 +383,10 @@ public struct SubjectKeyVault: PIIProtector {
         }
     }
 
-    public func destroyKey(subject: String) throws { try store.destroy(subject: subject) }
+    public func destroyKey(subject: String) throws {
+        cache.keys.withLock { _ = $0.removeValue(forKey: subject) }
+        try store.destroy(subject: subject)
+    }
 
     static func split(_ material: [UInt8]) -> (SymmetricKey, SymmetricKey) {
         (SymmetricKey(data: material[0..<32]), SymmetricKey(data: material[32..<64]))
