@@ -97,8 +97,8 @@ public final class LiveProjections: @unchecked Sendable {
         let event: ProjectedEvent
         do {
             let decoder = Replayer.Decoder(set)
-            event = ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt,
-                                   event: try recorded.data.withUnsafeBytes { try decoder.decode(type: recorded.type, bytes: $0) })
+            let (decoded, sealed) = try recorded.data.withUnsafeBytes { try decoder.decode(type: recorded.type, bytes: $0) }
+            event = ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt, event: decoded, sealedData: sealed)
         } catch {
             fail(ProjectionError(.invalidEvent, "event does not decode: \(error)", position: recorded.position,
                                  eventType: recorded.type))

@@ -21,13 +21,23 @@ public final class ProjectionSet {
     /// SessionStarted; docs/GDPR.md). Without one — or once a subject's key
     /// is destroyed — those fields read as erased and the signals built on
     /// them stay silent. No model keeps personal data itself.
-    public var protector: (any PIIProtector)?
+    public var protector: (any PIIProtector)? {
+        didSet { fraud?.protector = protector }
+    }
 
     public init() {}
 
-    /// The event types whose personal data some model of the set reads.
+    /// The event types whose personal data a model of the set reads as it
+    /// folds them.
     var typesNeedingPII: Set<String> {
-        fraud == nil ? [] : [OrderPlaced.typeName, SessionStarted.typeName]
+        fraud == nil ? [] : [OrderPlaced.typeName]
+    }
+
+    /// The event types whose personal data a model may read later: a
+    /// session's IP matters to fraud only if an order names the session
+    /// (a few percent of sessions), so it is opened then, not at replay.
+    var typesOpenedLater: Set<String> {
+        fraud == nil ? [] : [SessionStarted.typeName]
     }
 
     /// Adds a projector after those already in the set (its dependencies

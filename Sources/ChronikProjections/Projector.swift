@@ -10,11 +10,16 @@ public struct ProjectedEvent: Sendable {
     public let position: Position
     public let occurredAt: Timestamp
     public let event: CommerceEvent
+    /// The stored data, kept only for an event with sealed personal data
+    /// that a model may open later, and only if it needs to (the fraud
+    /// model: a session's IP, once an order refers to the session).
+    public let sealedData: [UInt8]?
 
-    public init(position: Position, occurredAt: Timestamp, event: CommerceEvent) {
+    public init(position: Position, occurredAt: Timestamp, event: CommerceEvent, sealedData: [UInt8]? = nil) {
         self.position = position
         self.occurredAt = occurredAt
         self.event = event
+        self.sealedData = sealedData
     }
 }
 

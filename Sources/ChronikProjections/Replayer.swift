@@ -55,27 +55,36 @@ public enum Replayer {
     /// model of the set reads it from.
     struct Decoder {
         let protector: (any PIIProtector)?
-        let typesNeedingPII: Set<String>
+        /// Opened while decoding.
+        let opened: Set<String>
+        /// Kept sealed (their stored bytes ride along) for a model to open
+        /// when it needs them.
+        let deferred: Set<String>
 
         init(_ set: ProjectionSet) {
             protector = set.protector
-            typesNeedingPII = set.protector == nil ? [] : set.typesNeedingPII
+            opened = set.protector == nil ? [] : set.typesNeedingPII
+            deferred = set.protector == nil ? [] : set.typesOpenedLater
         }
 
         @inline(__always)
-        func decode(type: String, bytes: UnsafeRawBufferPointer) throws -> CommerceEvent {
-            if let protector, !typesNeedingPII.isEmpty, typesNeedingPII.contains(type) {
-                return try CommerceEvent.decode(type: type, bytes: bytes, protector: protector).event
+        func decode(type: String, bytes: UnsafeRawBufferPointer) throws -> (CommerceEvent, [UInt8]?) {
+            if let protector, !opened.isEmpty, opened.contains(type) {
+                return (try CommerceEvent.decode(type: type, bytes: bytes, protector: protector).event, nil)
             }
-            return try CommerceEvent.decode(type: type, bytes: bytes)
+            let event = try CommerceEvent.decode(type: type, bytes: bytes)
+            if !deferred.isEmpty, let first = bytes.first, first & 0x80 != 0, deferred.contains(type) {
+                return (event, Array(bytes))
+            }
+            return (event, nil)
         }
     }
 
     @inline(__always)
     static func decode(_ view: EventView, _ decoder: Decoder) throws(ProjectionError) -> ProjectedEvent {
         do {
-            let event = try decoder.decode(type: view.type, bytes: view.data)
-            return ProjectedEvent(position: view.position, occurredAt: view.occurredAt, event: event)
+            let (event, sealed) = try decoder.decode(type: view.type, bytes: view.data)
+            return ProjectedEvent(position: view.position, occurredAt: view.occurredAt, event: event, sealedData: sealed)
         } catch {
             throw ProjectionError(.invalidEvent, "event does not decode: \(error)", position: view.position,
                                   eventType: view.type)

@@ -62,7 +62,14 @@ extension FraudModel {
             Self.writeTimes(s.failureTimes, after: short, to: &w)
         })
 
-        let liveSessions = sessions.filter { $0.value.time > short }
+        // Sealed IPs are opened here, so a snapshot holds what an eager
+        // model would (digests), and one whose IP cannot be read is left
+        // out, as an eager model never stored it.
+        var liveSessions: [String: SessionLink] = [:]
+        for (id, link) in sessions where link.time > short {
+            let ip = ipDigest(link)
+            if ip != 0 { liveSessions[id] = SessionLink(ip: ip, time: link.time) }
+        }
         w.dictionary(liveSessions, key: { $0.string($1) }, value: { w, s in
             w.uint(s.ip)
             w.int(s.time)

@@ -18,6 +18,13 @@ public final class FraudProjector: SnapshottableProjector {
     /// properties each pay a dynamic exclusivity check per access).
     var model = FraudModel()
 
+    /// Opens a session's sealed IP when an order refers to the session
+    /// (docs/GDPR.md); set by `ProjectionSet.protector`.
+    public var protector: (any PIIProtector)? {
+        get { model.protector }
+        set { model.protector = newValue }
+    }
+
     public init() {}
 
     public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
@@ -122,8 +129,25 @@ struct FraudModel {
     }
 
     struct SessionLink: Hashable {
+        /// The IP's digest; 0 while it is still sealed in `sealed`.
         var ip: UInt64
         var time: Int64
+        /// The SessionStarted's stored data, until its IP is needed.
+        var sealed: [UInt8]? = nil
+    }
+
+    /// Opens sealed session IPs (nil: they read as erased).
+    var protector: (any PIIProtector)?
+
+    /// The digest of a session's IP, opening it if it is still sealed; 0
+    /// when it cannot be read (no key store, or the key is destroyed).
+    func ipDigest(_ link: SessionLink) -> UInt64 {
+        if link.ip != 0 { return link.ip }
+        guard let data = link.sealed, let protector,
+              let (event, pii) = try? CommerceEvent.decode(type: SessionStarted.typeName, data: data, protector: protector),
+              pii == .revealed, case .sessionStarted(let s) = event, let ip = s.ip, !ip.isEmpty
+        else { return 0 }
+        return IPDigest.of(ip)
     }
 
     struct OrderState {
@@ -187,6 +211,8 @@ struct FraudModel {
             tick(event.occurredAt)
             if let ip = e.ip, !ip.isEmpty {
                 sessions[e.sessionId] = SessionLink(ip: IPDigest.of(ip), time: now)
+            } else if let sealed = event.sealedData {
+                sessions[e.sessionId] = SessionLink(ip: 0, time: now, sealed: sealed)
             }
         default:
             return
@@ -256,7 +282,11 @@ struct FraudModel {
         if let raw = e.ip, !raw.isEmpty {
             ip = IPDigest.of(raw)
         } else if let sid = e.sessionId, let link = sessions[sid], link.time > short {
-            ip = link.ip
+            ip = ipDigest(link)
+            if link.ip == 0 {
+                // Opened once: remembered as a digest, the sealed bytes dropped.
+                sessions[sid] = ip == 0 ? nil : SessionLink(ip: ip, time: link.time)
+            }
         }
 
         var found: [StoredReason] = []
