@@ -70,17 +70,12 @@ public enum PIISubject {
 
 extension CommerceEvent {
     /// The key-store name of the subject whose key protects this event's
-    /// PII fields; nil for types without PII.
+    /// PII fields (from `piiSubject`, which says whose they are); nil for
+    /// types without PII.
     public var piiSubjectKey: String? {
-        switch self {
-        case .customerRegistered(let e): PIISubject.customer(e.customerId)
-        case .customerUpdated(let e): PIISubject.customer(e.customerId)
-        case .addressChanged(let e): PIISubject.customer(e.customerId)
-        case .supportInteraction(let e): PIISubject.customer(e.customerId)
-        case .orderPlaced(let e): PIISubject.customer(e.customerId)
-        case .sessionStarted(let e): e.customerId.map(PIISubject.customer) ?? PIISubject.session(e.sessionId)
-        default: nil
-        }
+        guard let id = piiSubject else { return nil }
+        if case .sessionStarted(let s) = self, s.customerId == nil { return PIISubject.session(id) }
+        return PIISubject.customer(id)
     }
 
     /// The stored data, with the PII fields sealed by `protector` when the
@@ -131,9 +126,12 @@ extension CommerceEvent {
         write(payload)
     }
 
-    /// Whether stored data holds sealed PII (and whose).
-    public static func sealedSubject(of data: UnsafeRawBufferPointer) -> String? {
-        (try? PIICodec.Sealed(data))??.subject
+    /// Whether stored data holds sealed personal data (one byte test: a
+    /// reader that needs no personal data skips everything else).
+    @inlinable
+    public static func hasSealedPII(_ data: UnsafeRawBufferPointer) -> Bool {
+        guard let first = data.first else { return false }
+        return first & PIICodec.flag != 0
     }
 }
 

@@ -46,32 +46,34 @@ extension EventLog {
         }
         do {
             let compression: Compression
+            let createdAt: Timestamp
             if storage.exists(metaPath) {
-                compression = try readMeta(metaPath, storage: storage)
+                (compression, createdAt) = try readMeta(metaPath, storage: storage)
             } else {
                 let entries = try storage.listDirectory(dir).filter { $0 != LogFormat.lockFileName }
                 guard entries.isEmpty, options.createIfMissing, !options.readOnly else {
                     throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
                 }
-                try writeMeta(metaPath, compression: options.compression, storage: storage)
+                createdAt = Timestamp.now()
+                try writeMeta(metaPath, compression: options.compression, createdAt: createdAt, storage: storage)
                 try storage.syncDirectory(dir)
                 compression = options.compression
             }
-            return try recover(directory: dir, compression: compression, options: options, lock: lock)
+            return try recover(directory: dir, compression: compression, createdAt: createdAt, options: options, lock: lock)
         } catch {
             lock?.release()
             throw error
         }
     }
 
-    static func writeMeta(_ path: String, compression: Compression, storage: any Storage) throws {
+    static func writeMeta(_ path: String, compression: Compression, createdAt: Timestamp, storage: any Storage) throws {
         var m: [UInt8] = []
         m.append(contentsOf: LogFormat.metaMagic)
         m.appendLE(LogFormat.version)
         m.append(compression == .lz4 ? LogFormat.codecLZ4 : LogFormat.codecNone)
         m.append(0)
         m.appendLE(UInt32(0))
-        m.appendLE(Timestamp.now().microseconds)
+        m.appendLE(createdAt.microseconds)
         m.append(contentsOf: [UInt8](repeating: 0, count: LogFormat.metaSize - 4 - m.count))
         m.appendLE(crc32c(m))
         let tmp = path + ".tmp"
@@ -83,7 +85,7 @@ extension EventLog {
         try storage.rename(tmp, to: path)
     }
 
-    static func readMeta(_ path: String, storage: any Storage) throws -> Compression {
+    static func readMeta(_ path: String, storage: any Storage) throws -> (Compression, createdAt: Timestamp) {
         let f = try storage.openFile(path, create: false, readOnly: true)
         defer { f.close() }
         let m = try f.readBytes(count: LogFormat.metaSize + 1, at: 0)
@@ -97,9 +99,10 @@ extension EventLog {
         guard version == LogFormat.version else {
             throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
         }
+        let createdAt = Timestamp(microseconds: loadLE(m, 16, as: Int64.self))
         switch m[10] {
-        case LogFormat.codecNone: return .none
-        case LogFormat.codecLZ4: return .lz4
+        case LogFormat.codecNone: return (.none, createdAt)
+        case LogFormat.codecLZ4: return (.lz4, createdAt)
         default: throw ChronikLogError.corrupt("unknown compression \(m[10]) in metadata", path: path, offset: 10)
         }
     }
@@ -111,7 +114,8 @@ extension EventLog {
         var ids: IDList
     }
 
-    static func recover(directory dir: String, compression: Compression, options: LogOptions, lock: (any StorageLock)?) throws -> EventLog {
+    static func recover(directory dir: String, compression: Compression, createdAt: Timestamp, options: LogOptions,
+                        lock: (any StorageLock)?) throws -> EventLog {
         let storage = options.storage
         let names = try storage.listDirectory(dir)
         var bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
@@ -122,7 +126,7 @@ extension EventLog {
         var report = RecoveryReport(truncatedFile: nil, truncatedAtOffset: nil, bytesTruncated: 0, lastValidPosition: nil, rebuiltIndexes: [], segmentsScanned: 0)
         if bases.isEmpty {
             if options.readOnly {
-                return EventLog(directory: dir, compression: compression, recovery: report, options: options, lock: nil,
+                return EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: nil,
                                 segments: [], head: 0, lastHash: .genesis, writer: nil, toIndex: [])
             }
             try createSegmentFile(directory: dir, base: 0, storage: storage).close()
@@ -223,7 +227,7 @@ extension EventLog {
             writer = Writer(directory: dir, options: options, compression: compression, active: active,
                             activeBatches: activeBatches, activeIDs: activeIDs)
         }
-        let log = EventLog(directory: dir, compression: compression, recovery: report, options: options, lock: lock,
+        let log = EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: lock,
                            segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex)
         writer?.log = log
         return log

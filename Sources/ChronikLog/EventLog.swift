@@ -59,6 +59,9 @@ public final class EventLog: Sendable {
     public let directory: String
     /// The compression recorded in the log when it was created.
     public let compression: Compression
+    /// When the log was created (from `chronik.meta`): with the directory,
+    /// what tells one log from another (digests, key stores).
+    public let createdAt: Timestamp
     /// What recovery did when the log was opened.
     public let recovery: RecoveryReport
     public let isReadOnly: Bool
@@ -92,11 +95,12 @@ public final class EventLog: Sendable {
         }
     }
 
-    init(directory: String, compression: Compression, recovery: RecoveryReport, options: LogOptions,
+    init(directory: String, compression: Compression, createdAt: Timestamp, recovery: RecoveryReport, options: LogOptions,
          lock: (any StorageLock)?, segments: [Segment], head: UInt64, lastHash: ChainHash,
          writer: Writer?, toIndex: [(batches: [BatchEntry], ids: IDList)]) {
         self.directory = directory
         self.compression = compression
+        self.createdAt = createdAt
         self.recovery = recovery
         self.options = options
         self.storage = options.storage

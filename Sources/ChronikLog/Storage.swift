@@ -178,11 +178,7 @@ public struct PosixStorage: Storage {
             file.close()
             return nil
         }
-        var request = flock()
-        request.l_type = Int16(F_WRLCK)
-        request.l_whence = Int16(SEEK_SET)
-        request.l_start = 0
-        request.l_len = 0
+        var request = wholeFileWriteLock()
         if fcntl(file.fd.rawValue, F_SETLK, &request) != 0 {
             let e = errno
             file.close()
@@ -202,14 +198,20 @@ public struct PosixStorage: Storage {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return true }
         if heldLocks.withLock({ $0.contains(FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }) { return true }
-        var request = flock()
-        request.l_type = Int16(F_WRLCK)
-        request.l_whence = Int16(SEEK_SET)
-        request.l_start = 0
-        request.l_len = 0
+        var request = wholeFileWriteLock()
         guard fcntl(fd, F_GETLK, &request) == 0 else { return true }
         return request.l_type != Int16(F_UNLCK)
     }
+}
+
+/// A write lock on a whole file, for `F_SETLK` (take) and `F_GETLK` (ask).
+func wholeFileWriteLock() -> flock {
+    var request = flock()
+    request.l_type = Int16(F_WRLCK)
+    request.l_whence = Int16(SEEK_SET)
+    request.l_start = 0
+    request.l_len = 0
+    return request
 }
 
 /// Identifies a file whatever path names it.

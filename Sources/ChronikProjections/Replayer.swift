@@ -69,14 +69,15 @@ public enum Replayer {
 
         @inline(__always)
         func decode(type: String, bytes: UnsafeRawBufferPointer) throws -> (CommerceEvent, [UInt8]?) {
-            if let protector, !opened.isEmpty, opened.contains(type) {
+            // Only sealed data (first byte flagged) can need a protector: the
+            // type lookups stay off the path of every other event.
+            guard let protector, CommerceEvent.hasSealedPII(bytes) else {
+                return (try CommerceEvent.decode(type: type, bytes: bytes), nil)
+            }
+            if opened.contains(type) {
                 return (try CommerceEvent.decode(type: type, bytes: bytes, protector: protector).event, nil)
             }
-            let event = try CommerceEvent.decode(type: type, bytes: bytes)
-            if !deferred.isEmpty, let first = bytes.first, first & 0x80 != 0, deferred.contains(type) {
-                return (event, Array(bytes))
-            }
-            return (event, nil)
+            return (try CommerceEvent.decode(type: type, bytes: bytes), deferred.contains(type) ? Array(bytes) : nil)
         }
     }
 

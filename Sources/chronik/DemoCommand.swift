@@ -62,7 +62,7 @@ struct Demo: AsyncParsableCommand {
         // 3. The read side: every read model rebuilt from the log.
         let reader = try options.openForReading(directory: dir)
         let (models, rebuilt) = try Replayer.rebuild(reader, useSnapshots: false,
-                                                     protector: try keyOptions.vault(forLog: dir))
+                                                     protector: try keyOptions.vault(for: reader))
         reader.close()
         let s = run.summary
         let out = Output()

@@ -102,7 +102,7 @@ struct Export: ParsableCommand {
     func run() throws {
         let log = try options.openForReading()
         defer { log.close() }
-        let vault = try keyOptions.existingVault(forLog: options.directory(), note: options.note)
+        let vault = try keyOptions.existingVault(for: log, note: options.note)
         if let x = auditExport {
             do {
                 let n = try x.export(log, protector: vault) { bytes in writeStandardOutput(bytes) }

@@ -21,7 +21,8 @@ struct KeyOptions: ParsableArguments {
 
     /// The vault that seals and opens personal data. `syncEachKey: false`
     /// for bulk writers, which call `sync()` before closing the log.
-    func vault(forLog log: String, syncEachKey: Bool = true) throws -> SubjectKeyVault {
+    func vault(for eventLog: EventLog, syncEachKey: Bool = true) throws -> SubjectKeyVault {
+        let log = eventLog.directory
         let dir = directory(forLog: log)
         let logURL = URL(fileURLWithPath: log).standardizedFileURL.path
         let keysURL = URL(fileURLWithPath: dir).standardizedFileURL.path
@@ -34,7 +35,7 @@ struct KeyOptions: ParsableArguments {
         } catch {
             throw CommandFailure("key store: \(error)")
         }
-        try Self.bind(keyDirectory: dir, toLog: log)
+        try Self.bind(keyDirectory: dir, to: eventLog)
         return vault
     }
 
@@ -44,11 +45,8 @@ struct KeyOptions: ParsableArguments {
     /// A key store belongs to one log (named by its creation time, from
     /// chronik.meta): keys and erasures of another log — say one deleted
     /// and created anew at the same path — must not be mixed in.
-    static func bind(keyDirectory dir: String, toLog log: String) throws {
-        guard let meta = FileManager.default.contents(atPath: log + "/" + LogFormat.metaFileName), meta.count >= 24 else { return }
-        var micros: Int64 = 0
-        for k in 0..<8 { micros |= Int64(meta[meta.startIndex + 16 + k]) << (8 * k) }
-        let identity = "chronik log created \(Timestamp(microseconds: micros).rfc3339)\n"
+    static func bind(keyDirectory dir: String, to log: EventLog) throws {
+        let identity = "chronik log created \(log.createdAt.rfc3339)\n"
         let path = dir + "/" + ownerFile
         if let existing = FileManager.default.contents(atPath: path) {
             guard String(decoding: existing, as: UTF8.self) == identity else {
@@ -81,21 +79,21 @@ struct KeyOptions: ParsableArguments {
 
     /// For a replay: the vault when a model to build reads personal data
     /// (fraud: IPs and countries) and the key store exists; else nil.
-    func vaultForModels(_ only: [String]?, forLog log: String, note: (String) -> Void) throws -> SubjectKeyVault? {
+    func vaultForModels(_ only: [String]?, for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
         let names = (try? Projections.closure(of: only)) ?? Projections.allNames
         guard names.contains("fraud") else { return nil }
-        return try existingVault(forLog: log, note: note)
+        return try existingVault(for: log, note: note)
     }
 
     /// For readers: the vault when the key store exists, else nil (every
     /// sealed field then reads as erased, with a note).
-    func existingVault(forLog log: String, note: (String) -> Void) throws -> SubjectKeyVault? {
-        let dir = directory(forLog: log)
+    func existingVault(for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
+        let dir = directory(forLog: log.directory)
         guard FileManager.default.fileExists(atPath: dir) else {
             note("chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
             return nil
         }
-        return try vault(forLog: log)
+        return try vault(for: log)
     }
 }
 
@@ -140,7 +138,7 @@ struct Forget: AsyncParsableCommand {
         let log: EventLog
         do { log = try EventLog.open(at: dir, options: logOptions) } catch let e as ChronikLogError { throw CommandFailure(describe(e)) }
         defer { log.close() }
-        let vault = try keyOptions.vault(forLog: dir)
+        let vault = try keyOptions.vault(for: log)
         let store = CommerceStore(log: log, protector: vault)
         let stream = "customer-" + id
         guard log.lastVersion(of: stream) != nil else {
@@ -209,7 +207,7 @@ struct SubjectExport: AsyncParsableCommand {
     func run() async throws {
         let log = try options.openForReading()
         defer { log.close() }
-        let vault = try keyOptions.existingVault(forLog: options.directory(), note: options.note)
+        let vault = try keyOptions.existingVault(for: log, note: options.note)
         let doc: ChronikCommerce.JSONValue
         do {
             doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)

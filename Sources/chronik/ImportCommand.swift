@@ -82,7 +82,7 @@ struct Import: AsyncParsableCommand {
         let log = try options.openForWriting(creation, durability: .interval(.seconds(1)))
         defer { log.close() }
         // Keys are synced with the log, before the summary (docs/GDPR.md).
-        let vault = try keyOptions.vault(forLog: options.directory(), syncEachKey: false)
+        let vault = try keyOptions.vault(for: log, syncEachKey: false)
         let store = CommerceStore(log: log, protector: vault)
         var importOptions = CommerceImport.Options()
         importOptions.skipInvalid = skipInvalid

@@ -33,7 +33,7 @@ struct Query: AsyncParsableCommand {
 func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = KeyOptions()) throws -> (EventLog, ProjectionSet) {
     let log = try options.openForReading()
     let vault: SubjectKeyVault?
-    do { vault = try keys.vaultForModels(only, forLog: options.directory(), note: options.note) } catch {
+    do { vault = try keys.vaultForModels(only, for: log, note: options.note) } catch {
         log.close()
         throw error
     }
@@ -262,7 +262,7 @@ struct CustomerQuery: AsyncParsableCommand {
         let (log, set) = try loadModels(options, ["crm"])
         defer { log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
-        let vault = try keyOptions.existingVault(forLog: options.directory(), note: options.note)
+        let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
         func shown(_ v: String?) -> String { profile?.erased == true ? "‹erased›" : (v ?? "-") }
         var text = [customerText(c)]

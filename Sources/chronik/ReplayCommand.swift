@@ -49,7 +49,7 @@ struct Replay: AsyncParsableCommand {
         defer { log.close() }
         let bar = ProgressBar(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
         let result: (set: ProjectionSet, report: RebuildReport)
-        let vault = try keyOptions.vaultForModels(parseOnly(only), forLog: options.directory(), note: options.note)
+        let vault = try keyOptions.vaultForModels(parseOnly(only), for: log, note: options.note)
         do {
             result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot, protector: vault) { done, total in
                 bar.update(done, total)

@@ -83,7 +83,7 @@ struct SimulationRun {
         defer { log.close() }
         // Personal data sealed per customer / session (docs/GDPR.md); keys
         // synced with the log at the end.
-        let vault = try keyOptions.vault(forLog: dir, syncEachKey: false)
+        let vault = try keyOptions.vault(for: log, syncEachKey: false)
         let store = CommerceStore(log: log, protector: vault)
         let showProgress = !options.quiet && isatty(STDERR_FILENO) == 1
         let total = events

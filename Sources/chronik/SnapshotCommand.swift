@@ -28,7 +28,7 @@ struct Snapshot: AsyncParsableCommand {
         defer { log.close() }
         let set: ProjectionSet
         let report: RebuildReport
-        let vault = try keyOptions.vaultForModels(nil, forLog: options.directory(), note: options.note)
+        let vault = try keyOptions.vaultForModels(nil, for: log, note: options.note)
         do {
             (set, report) = try Replayer.rebuild(log, protector: vault)
         } catch {

@@ -55,6 +55,9 @@ public struct KeyStoreError: Error, Sendable, CustomStringConvertible {
 public final class FileKeyStore: SubjectKeyStore {
     public let directory: String
     public let syncEachKey: Bool
+    /// The file layer (ChronikLog's: positional I/O, EINTR and short
+    /// writes absorbed, directory syncs; tests can inject faults).
+    let storage: any Storage
 
     static let shardCount = 256
 
@@ -62,7 +65,9 @@ public final class FileKeyStore: SubjectKeyStore {
         var loaded = false
         var keys: [String: [UInt8]] = [:]
         var destroyed: Set<String> = []
-        var fd: Int32 = -1
+        var file: (any StorageFile)?
+        /// Where the next line is appended.
+        var size: Int64 = 0
         var dirty = false
     }
     /// Mutex is not copyable: one box per shard.
@@ -73,25 +78,22 @@ public final class FileKeyStore: SubjectKeyStore {
     private let shards: [ShardBox]
 
     /// Opens (or creates) the store in `directory`.
-    /// - Throws: `KeyStoreError` when the directory cannot be created.
-    ///   A malformed shard is refused when it is first read (never guessed
-    ///   around: a lost key is lost data).
-    public init(directory: String, syncEachKey: Bool = true) throws {
+    /// - Throws: when the directory cannot be created. A malformed shard is
+    ///   refused when it is first read (never guessed around: a lost key is
+    ///   lost data).
+    public init(directory: String, syncEachKey: Bool = true, storage: any Storage = PosixStorage()) throws {
         self.directory = directory
         self.syncEachKey = syncEachKey
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw KeyStoreError("cannot create key directory: \(String(cString: strerror(errno)))", path: directory)
-        }
+        self.storage = storage
+        try storage.createDirectory(directory)
         shards = (0..<Self.shardCount).map { _ in ShardBox() }
     }
 
     deinit {
         for shard in shards {
             shard.withLock { s in
-                if s.fd >= 0 {
-                    if s.dirty { _ = fdatasync(s.fd) }
-                    close(s.fd)
-                }
+                if s.dirty { try? s.file?.sync() }
+                s.file?.close()
             }
         }
     }
@@ -116,32 +118,20 @@ public final class FileKeyStore: SubjectKeyStore {
     func load(_ s: inout Shard, _ i: Int) throws {
         guard !s.loaded else { return }
         let path = shardPath(i)
-        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KeyStoreError("cannot open: \(String(cString: strerror(errno)))", path: path) }
+        let file = try storage.openFile(path, create: true, readOnly: false)
         do {
-            try Self.parse(Self.readAll(fd: fd, path: path), into: &s, path: path)
+            let size = try file.size()
+            var bytes = [UInt8](repeating: 0, count: Int(size))
+            let n = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+            guard n == bytes.count else { throw KeyStoreError("short read (\(n) of \(size) bytes)", path: path) }
+            try Self.parse(bytes, into: &s, path: path)
+            s.size = size
         } catch {
-            close(fd)
+            file.close()
             throw error
         }
-        s.fd = fd
+        s.file = file
         s.loaded = true
-    }
-
-    static func readAll(fd: Int32, path: String) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var offset: off_t = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw KeyStoreError("read failed: \(String(cString: strerror(errno)))", path: path)
-            }
-            if n == 0 { return out }
-            out.append(contentsOf: chunk[0..<n])
-            offset += off_t(n)
-        }
     }
 
     /// Lines `subject base64` or `subject -`; later lines win, a key after
@@ -188,14 +178,10 @@ public final class FileKeyStore: SubjectKeyStore {
             for j in 0..<8 {
                 withUnsafeBytes(of: rng.next() as UInt64) { key.replaceSubrange(j * 8..<(j * 8 + 8), with: $0) }
             }
-            try Self.write(fd: s.fd, "\(subject) \(Data(key).base64EncodedString())\n", path: shardPath(i))
-            if syncEachKey {
-                guard fdatasync(s.fd) == 0 else {
-                    throw KeyStoreError("fdatasync failed: \(String(cString: strerror(errno)))", path: shardPath(i))
-                }
-            } else {
-                s.dirty = true
-            }
+            let line = Array("\(subject) \(Data(key).base64EncodedString())\n".utf8)
+            try line.withUnsafeBytes { try s.file!.write($0, at: s.size) }
+            s.size += Int64(line.count)
+            if syncEachKey { try s.file!.sync() } else { s.dirty = true }
             s.keys[subject] = key
             return key
         }
@@ -222,29 +208,26 @@ public final class FileKeyStore: SubjectKeyStore {
                 lines += "\(k) \(Data(s.keys[k]!).base64EncodedString())\n"
             }
             for d in (s.destroyed.union([subject])).sorted() { lines += "\(d) -\n" }
+            // The shard without the key: written aside, synced, renamed over,
+            // the directory synced; the current file then holds no copy.
             let tmp = path + ".tmp"
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw KeyStoreError("cannot create: \(String(cString: strerror(errno)))", path: tmp) }
+            let bytes = Array(lines.utf8)
+            let file = try storage.openFile(tmp, create: true, readOnly: false)
             do {
-                try Self.write(fd: fd, lines, path: tmp)
-                guard fsync(fd) == 0 else { throw KeyStoreError("fsync failed: \(String(cString: strerror(errno)))", path: tmp) }
+                try file.truncate(to: 0)
+                try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+                try file.sync()
             } catch {
-                close(fd)
-                unlink(tmp)
+                file.close()
+                try? storage.remove(tmp)
                 throw error
             }
-            close(fd)
-            guard rename(tmp, path) == 0 else {
-                let e = KeyStoreError("rename failed: \(String(cString: strerror(errno)))", path: path)
-                unlink(tmp)
-                throw e
-            }
-            try Self.fsyncDirectory(directory)
-            // Appends go to the new file from now on.
-            let newFD = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
-            guard newFD >= 0 else { throw KeyStoreError("cannot reopen: \(String(cString: strerror(errno)))", path: path) }
-            close(s.fd)
-            s.fd = newFD
+            file.close()
+            try storage.rename(tmp, to: path)
+            try storage.syncDirectory(directory)
+            s.file?.close()
+            s.file = try storage.openFile(path, create: false, readOnly: false)
+            s.size = Int64(bytes.count)
             s.dirty = false
             s.keys[subject] = nil
             s.destroyed.insert(subject)
@@ -252,16 +235,14 @@ public final class FileKeyStore: SubjectKeyStore {
     }
 
     public func sync() throws {
-        for (i, shard) in shards.enumerated() {
+        for shard in shards {
             try shard.withLock { s in
                 guard s.dirty else { return }
-                guard fdatasync(s.fd) == 0 else {
-                    throw KeyStoreError("fdatasync failed: \(String(cString: strerror(errno)))", path: shardPath(i))
-                }
+                try s.file?.sync()
                 s.dirty = false
             }
         }
-        if !syncEachKey { try Self.fsyncDirectory(directory) }
+        if !syncEachKey { try storage.syncDirectory(directory) }
     }
 
     /// Subjects are `kind:id` with the id characters of EVENTS.md: no
@@ -273,26 +254,6 @@ public final class FileKeyStore: SubjectKeyStore {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
                 || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".") || b == UInt8(ascii: ":")
         }
-    }
-
-    static func write(fd: Int32, _ text: String, path: String) throws {
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw KeyStoreError("write failed: \(String(cString: strerror(errno)))", path: path)
-            }
-            done += n
-        }
-    }
-
-    static func fsyncDirectory(_ dir: String) throws {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw KeyStoreError("cannot open directory: \(String(cString: strerror(errno)))", path: dir) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw KeyStoreError("directory fsync failed: \(String(cString: strerror(errno)))", path: dir) }
     }
 }
 

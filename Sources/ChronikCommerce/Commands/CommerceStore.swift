@@ -78,7 +78,7 @@ public final class CommerceStore: Sendable {
             // An idempotent retry: decided (and checked) when first written;
             // sealing is deterministic, so the stored bytes compare equal.
             let result = try await log.append(to: stream, try sealed(envelopes), expected: .any)
-            try destroyKeys(of: envelopes, at: result)
+            try destroyKeys(of: envelopes)
             return result
         }
         let proposed = try sealed(envelopes)
@@ -116,7 +116,7 @@ public final class CommerceStore: Sendable {
                 if !result.wasDuplicate {
                     remember(stream, Cached(state: next, version: result.lastVersion.value))
                 }
-                try destroyKeys(of: envelopes, at: result)
+                try destroyKeys(of: envelopes)
                 return result
             } catch let error as ChronikLogError where error.code == .wrongExpectedVersion {
                 if case .unguarded = current.state { throw error }
@@ -151,31 +151,29 @@ public final class CommerceStore: Sendable {
         return p
     }
 
-    /// Destroys the key of the customer a stored CustomerForgotten names.
-    func destroyKey(ofForgotten event: ProposedEvent) throws {
-        guard let protector, event.type == CustomerForgotten.typeName,
-              case .customerForgotten(let f) = try CommerceEvent.decode(type: event.type, data: event.data) else { return }
-        do {
-            try protector.destroyKey(subject: PIISubject.customer(f.customerId))
-        } catch {
-            throw CommerceError(.appendFailed, field: "data.customerId",
-                                "CustomerForgotten for \(f.customerId) is in the log but destroying the key failed: \(error); run `chronik forget customer \(f.customerId)` again")
-        }
-    }
-
     /// A CustomerForgotten, once in the log, destroys the customer's key
     /// (EVENTS.md GDPR). Destroying an already destroyed key is a no-op, so
     /// a retry after a failure here completes the erasure.
-    private func destroyKeys(of envelopes: [CommerceEnvelope], at result: AppendResult) throws {
+    func destroyKey(ofForgotten customerId: String) throws {
         guard let protector else { return }
+        do {
+            try protector.destroyKey(subject: PIISubject.customer(customerId))
+        } catch {
+            throw CommerceError(.appendFailed, field: "data.customerId",
+                                "CustomerForgotten for \(customerId) is in the log but destroying the key failed: \(error); run `chronik forget customer \(customerId)` again")
+        }
+    }
+
+    /// The same for a stored CustomerForgotten (import appends stored events).
+    func destroyKey(ofForgotten event: ProposedEvent) throws {
+        guard protector != nil, event.type == CustomerForgotten.typeName,
+              case .customerForgotten(let f) = try CommerceEvent.decode(type: event.type, data: event.data) else { return }
+        try destroyKey(ofForgotten: f.customerId)
+    }
+
+    private func destroyKeys(of envelopes: [CommerceEnvelope]) throws {
         for e in envelopes {
-            guard case .customerForgotten(let f) = e.event else { continue }
-            do {
-                try protector.destroyKey(subject: PIISubject.customer(f.customerId))
-            } catch {
-                throw CommerceError(.appendFailed, field: "data.customerId",
-                                    "CustomerForgotten for \(f.customerId) is in the log (position \(result.firstPosition.value)) but destroying the key failed: \(error); run `chronik forget customer \(f.customerId)` again")
-            }
+            if case .customerForgotten(let f) = e.event { try destroyKey(ofForgotten: f.customerId) }
         }
     }
 
