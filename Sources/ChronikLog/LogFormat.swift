@@ -102,6 +102,20 @@ public enum LogFormat {
         base(fromFileName: name, suffix: indexSuffix)
     }
 
+    /// Whether `name` is a file a log keeps in its directory: the metadata
+    /// file, the lock, a segment or an index — and, with `orTemporary`, the
+    /// `.tmp` sibling of one of them (what an interrupted write leaves).
+    public static func isLogFileName(_ name: String, orTemporary: Bool = false) -> Bool {
+        if orTemporary, name.hasSuffix(".tmp") { return isLogFileName(String(name.dropLast(4))) }
+        return name == metaFileName || name == lockFileName
+            || baseFromSegmentFileName(name) != nil || baseFromIndexFileName(name) != nil
+    }
+
+    /// Whether stored bytes start like a `chronik.meta` file.
+    public static func hasMetaMagic(_ bytes: some Sequence<UInt8>) -> Bool {
+        Array(bytes.prefix(metaMagic.count)) == metaMagic
+    }
+
     private static func base(fromFileName name: String, suffix: String) -> UInt64? {
         guard name.hasSuffix(suffix) else { return nil }
         let stem = name.dropLast(suffix.count)

@@ -630,11 +630,7 @@ struct VerifierRun {
     /// (a leftover temporary file is listed too). Snapshots land here until their
     /// check is wired in (docs/AUDIT.md).
     static func unverifiedEntries(_ names: [String]) -> [String] {
-        names.filter { name in
-            if name == LogFormat.metaFileName || name == LogFormat.lockFileName { return false }
-            if LogFormat.baseFromSegmentFileName(name) != nil || LogFormat.baseFromIndexFileName(name) != nil { return false }
-            return true
-        }.sorted()
+        names.filter { !LogFormat.isLogFileName($0) }.sorted()
     }
 
 }

@@ -113,7 +113,7 @@ extension Demo {
         if let f = m.finance {
             var net: [String: Int64] = [:]
             for e in f.list() { net[e.currency, default: 0] += e.net }
-            let text = net.keys.sorted().map { "\($0) \(formatMinor(net[$0]!))" }.joined(separator: ", ")
+            let text = net.keys.sorted().map { money(net[$0]!, $0) }.joined(separator: ", ")
             lines.append("finance        net revenue \(text.isEmpty ? "none" : text)")
         }
         if let o = m.orders {
@@ -135,13 +135,6 @@ extension Demo {
         }
         return lines
     }
-
-    static func formatMinor(_ v: Int64) -> String {
-        let sign = v < 0 ? "-" : ""
-        let a = v.magnitude
-        let cents = a % 100
-        return "\(sign)\(group(Int(a / 100))).\(cents < 10 ? "0" : "")\(cents)"
-    }
 }
 
 /// Care around deleting a log directory's contents.
@@ -154,32 +147,18 @@ enum LogDirectory {
     /// LOCK file stay.
     static func clear(_ dir: String) throws {
         let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: dir, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else { throw CommandFailure("refusing to use \(dir): it exists and is not a directory") }
-        let entries = try fm.contentsOfDirectory(atPath: dir)
+        let entries = try logEntries(dir, refusingTo: "empty")
         if entries.isEmpty { return }
         let metaPath = dir + "/" + LogFormat.metaFileName
-        let magic = fm.contents(atPath: metaPath).map { Array($0.prefix(8)) }
-        guard magic == Array("CHRNKLOG".utf8) else {
+        guard let meta = fm.contents(atPath: metaPath), LogFormat.hasMetaMagic(meta) else {
             throw CommandFailure("refusing to empty \(dir): it is not a Chronik log (no valid \(LogFormat.metaFileName)); choose another --log")
         }
-        for name in entries {
-            var sub: ObjCBool = false
-            _ = fm.fileExists(atPath: dir + "/" + name, isDirectory: &sub)
-            guard !sub.boolValue, isLogFile(name) else {
-                throw CommandFailure("refusing to empty \(dir): it holds \(name), which is not part of a Chronik log")
-            }
-        }
-        // Hold the writer lock while deleting, so that a running writer is
-        // never pulled from under (flock, as the log itself takes it).
-        let lockPath = dir + "/" + LogFormat.lockFileName
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CommandFailure("cannot lock \(dir): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        // Hold the log's own writer lock while deleting, so that a running
+        // writer is never pulled from under.
+        guard let lock = try PosixStorage().lockExclusive(dir + "/" + LogFormat.lockFileName) else {
             throw CommandFailure("refusing to empty \(dir): another process is writing this log")
         }
+        defer { lock.release() }
         for name in entries where name != LogFormat.lockFileName {
             do { try fm.removeItem(atPath: dir + "/" + name) } catch {
                 throw CommandFailure("cannot remove \(dir)/\(name): \(error.localizedDescription)")
@@ -187,15 +166,25 @@ enum LogDirectory {
         }
     }
 
-    /// Whether `name` is a file a Chronik log keeps in its directory.
-    static func isLogFile(_ name: String) -> Bool {
-        if name == LogFormat.metaFileName || name == LogFormat.lockFileName || name == LogFormat.metaFileName + ".tmp" { return true }
-        var stem = Substring(name)
-        if stem.hasSuffix(".tmp") { stem = stem.dropLast(4) }
-        for suffix in [LogFormat.segmentSuffix, LogFormat.indexSuffix] where stem.hasSuffix(suffix) {
-            let digits = stem.dropLast(suffix.count)
-            return digits.count == 20 && digits.allSatisfy { $0.isASCII && $0.isNumber }
+    /// The entries of a directory a command may use for a log: none when it
+    /// does not exist or is empty; refuses (exit 1) anything but a
+    /// directory holding only a Chronik log's files.
+    static func logEntries(_ dir: String, refusingTo verb: String) throws -> [String] {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: dir, isDirectory: &isDirectory) else { return [] }
+        guard isDirectory.boolValue else { throw CommandFailure("refusing to use \(dir): it exists and is not a directory") }
+        let entries = try fm.contentsOfDirectory(atPath: dir)
+        for name in entries {
+            var sub: ObjCBool = false
+            _ = fm.fileExists(atPath: dir + "/" + name, isDirectory: &sub)
+            guard !sub.boolValue, isLogFile(name) else {
+                throw CommandFailure("refusing to \(verb) \(dir): it holds \(name), which is not part of a Chronik log; choose a new --log directory")
+            }
         }
-        return false
+        return entries
     }
+
+    /// Whether `name` is a file a Chronik log keeps in its directory.
+    static func isLogFile(_ name: String) -> Bool { LogFormat.isLogFileName(name, orTemporary: true) }
 }

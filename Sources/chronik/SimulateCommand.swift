@@ -209,15 +209,7 @@ enum FreshLog {
     /// Chronik log without events; refuses (exit 1) anything else, before
     /// writing anything.
     static func require(_ dir: String) throws {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: dir, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else { throw CommandFailure("refusing to use \(dir): it exists and is not a directory") }
-        let entries = try fm.contentsOfDirectory(atPath: dir)
-        if entries.isEmpty { return }
-        guard entries.allSatisfy(LogDirectory.isLogFile) else {
-            throw CommandFailure("refusing to simulate into \(dir): it is not empty and not a Chronik log; choose a new --log directory")
-        }
+        if try LogDirectory.logEntries(dir, refusingTo: "simulate into").isEmpty { return }
         var o = LogOptions()
         o.readOnly = true
         o.createIfMissing = false
