@@ -3,16 +3,15 @@ import Foundation
 
 /// What `chronik verify` found of one snapshot file.
 public struct SnapshotVerdict: Sendable, Equatable {
+    public struct Problem: Sendable, Equatable {
+        /// Byte offset in the file (0 when it concerns the whole file).
+        public var offset: Int
+        public var reason: String
+    }
     public var path: String
     public var position: Position
-    /// Byte offset of the problem in the file (0 when it concerns the
-    /// whole file), and why; nil when the snapshot is consistent.
-    public var problem: (offset: Int, reason: String)?
-
-    public static func == (a: SnapshotVerdict, b: SnapshotVerdict) -> Bool {
-        a.path == b.path && a.position == b.position && a.problem?.offset == b.problem?.offset
-            && a.problem?.reason == b.problem?.reason
-    }
+    /// Nil when the snapshot is consistent with the log.
+    public var problem: Problem?
 }
 
 extension SnapshotStore {
@@ -47,49 +46,47 @@ extension SnapshotStore {
             var v = SnapshotVerdict(path: path, position: position, problem: nil)
             defer { out.append(v) }
             guard let data = FileManager.default.contents(atPath: path) else {
-                v.problem = (0, "cannot read the file")
+                v.problem = .init(offset: 0, reason: "cannot read the file")
                 continue
             }
             let parsed: Parsed
             do { parsed = try Self.parse(Array(data)) } catch {
                 let atEnd = error.message.hasPrefix("checksum")
-                v.problem = (atEnd ? max(data.count - 4, 0) : 0, error.message)
+                v.problem = .init(offset: atEnd ? max(data.count - 4, 0) : 0, reason: error.message)
                 continue
             }
             guard parsed.position == position else {
-                v.problem = (12, "holds position \(parsed.position), its name says \(position)")
+                v.problem = .init(offset: 12, reason: "holds position \(parsed.position), its name says \(position)")
                 continue
             }
             guard position <= log.head else {
-                v.problem = (12, "position \(position) is beyond the log's head \(log.head)")
+                v.problem = .init(offset: 12, reason: "position \(position) is beyond the log's head \(log.head)")
                 continue
             }
             if let h = parsed.chainHash {
                 do {
                     guard let logHash = try Self.chainHash(of: log, at: position) else {
-                        v.problem = (21, "no batch of the log ends at position \(position)")
+                        v.problem = .init(offset: 21, reason: "no batch of the log ends at position \(position)")
                         continue
                     }
                     guard logHash == h else {
-                        v.problem = (21, "chain hash \(h) differs from the log's \(logHash) at position \(position): a snapshot of another history")
+                        v.problem = .init(offset: 21, reason: "chain hash \(h) differs from the log's \(logHash) at position \(position): a snapshot of another history")
                         continue
                     }
                 } catch {
-                    v.problem = (21, "cannot read the log at position \(position): \(error)")
+                    v.problem = .init(offset: 21, reason: "cannot read the log at position \(position): \(error)")
                     continue
                 }
             }
+            // Models of this build's versions must decode; another version is
+            // what replay ignores, not damage.
             guard let set = try? Projections.standard() else { continue }
-            for p in set.projectors {
-                guard let m = parsed.models.first(where: { $0.name == p.name }), m.version == p.snapshotVersion else { continue }
-                var r = SnapshotReader(m.bytes)
-                do throws(ProjectionError) {
-                    try p.decodeSnapshot(from: &r)
-                    guard r.isAtEnd else { throw ProjectionError(.badSnapshot, "trailing bytes") }
-                } catch {
-                    v.problem = (0, "model '\(p.name)' does not decode: \(error.message)")
-                    break
-                }
+            let jobs = set.projectors.compactMap { p -> (any SnapshottableProjector, [UInt8])? in
+                guard let m = parsed.models.first(where: { $0.name == p.name }), m.version == p.snapshotVersion else { return nil }
+                return (p, m.bytes)
+            }
+            do throws(ProjectionError) { try Self.decode(jobs) } catch {
+                v.problem = .init(offset: 0, reason: "a model does not decode: \(error.message)")
             }
         }
         return out

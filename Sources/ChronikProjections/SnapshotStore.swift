@@ -264,8 +264,12 @@ public struct SnapshotStore: Sendable {
                 guard parsed.position == position else {
                     throw ProjectionError(.badSnapshot, "holds position \(parsed.position), its name says \(position)")
                 }
-                if let h = parsed.chainHash, position == head, h != log.headHash {
-                    throw ProjectionError(.badSnapshot, "taken of another log (chain hash differs at the head)")
+                if let h = parsed.chainHash {
+                    let logHash: ChainHash?
+                    do { logHash = try Self.chainHash(of: log, at: position) } catch { throw Replayer.logError(error) }
+                    guard logHash == h else {
+                        throw ProjectionError(.badSnapshot, "taken of another log (its chain hash differs from the log's at position \(position))")
+                    }
                 }
                 var jobs: [(any SnapshottableProjector, [UInt8])] = []
                 for p in set.projectors {
