@@ -152,44 +152,67 @@ enum PIICodec {
 
         /// nil when `bytes` is not sealed data.
         init?(_ bytes: UnsafeRawBufferPointer) throws(CommerceError) {
-            guard let first = bytes.first, first & PIICodec.flag != 0 else { return nil }
-            let v = first & ~PIICodec.flag
-            guard v >= 1, v < 0x7B else { throw CommerceError(.invalidData, "sealed data with schema version \(v)") }
+            guard let h = try Header(bytes) else { return nil }
             let buf = bytes.assumingMemoryBound(to: UInt8.self)
-            var r = BinaryReader(buf, index: 1)
-            subject = try r.string()
-            let n = try r.count()
-            guard n <= r.remaining else { throw CommerceError(.invalidData, "sealed personal data ends early") }
-            sealed = Array(buf[r.index..<(r.index + n)])
-            fieldsOffset = r.index + n
-            schemaVersion = v
+            subject = String(decoding: UnsafeBufferPointer(rebasing: buf[h.subject]), as: UTF8.self)
+            sealed = Array(buf[h.sealed])
+            fieldsOffset = h.fieldsOffset
+            schemaVersion = h.schemaVersion
             stored = bytes
         }
 
-        /// `type ‖ 0 ‖ subject ‖ 0 ‖ [schemaVersion] + fields`, in one allocation.
         func context(type: String) -> [UInt8] {
-            var c: [UInt8] = []
-            c.reserveCapacity(type.utf8.count + subject.utf8.count + 3 + stored.count - fieldsOffset)
-            c.append(contentsOf: type.utf8)
-            c.append(0)
-            c.append(contentsOf: subject.utf8)
-            c.append(0)
-            c.append(schemaVersion)
-            c.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[fieldsOffset...]))
-            return c
+            PIICodec.context(type: type, subject: subject, schemaVersion: schemaVersion,
+                             fields: UnsafeRawBufferPointer(rebasing: stored[fieldsOffset...]))
         }
     }
 
-    static func context(type: String, subject: String, plain: [UInt8]) -> [UInt8] {
-        Array(type.utf8) + [0] + Array(subject.utf8) + [0] + plain
+    /// Where the parts of sealed data are, read without copying anything
+    /// (decoding the plain fields needs only `fieldsOffset`).
+    @usableFromInline
+    struct Header {
+        var schemaVersion: UInt8
+        var subject: Range<Int>
+        var sealed: Range<Int>
+        var fieldsOffset: Int
+
+        init?(_ bytes: UnsafeRawBufferPointer) throws(CommerceError) {
+            guard let first = bytes.first, first & PIICodec.flag != 0 else { return nil }
+            let v = first & ~PIICodec.flag
+            guard v >= 1, v < 0x7B else { throw CommerceError(.invalidData, "sealed data with schema version \(v)") }
+            var r = BinaryReader(bytes.assumingMemoryBound(to: UInt8.self), index: 1)
+            let subjectCount = try r.count()
+            guard subjectCount <= r.remaining else { throw CommerceError(.invalidData, "sealed personal data ends early") }
+            subject = r.index..<(r.index + subjectCount)
+            r.index += subjectCount
+            let n = try r.count()
+            guard n <= r.remaining else { throw CommerceError(.invalidData, "sealed personal data ends early") }
+            sealed = r.index..<(r.index + n)
+            fieldsOffset = r.index + n
+            schemaVersion = v
+        }
+    }
+
+    /// The associated data that binds sealed PII to its event: `type ‖ 0 ‖
+    /// subject ‖ 0 ‖ [schemaVersion] + fields` (the blank plain encoding).
+    static func context(type: String, subject: String, schemaVersion: UInt8, fields: UnsafeRawBufferPointer) -> [UInt8] {
+        var c: [UInt8] = []
+        c.reserveCapacity(type.utf8.count + subject.utf8.count + 3 + fields.count)
+        c.append(contentsOf: type.utf8)
+        c.append(0)
+        c.append(contentsOf: subject.utf8)
+        c.append(0)
+        c.append(schemaVersion)
+        c.append(contentsOf: fields)
+        return c
     }
 
     /// Where the fields start in stored data of `T`, whether sealed or not.
     /// Throws for sealed data whose header is malformed.
     @usableFromInline
     static func fieldsOffset(_ bytes: UnsafeRawBufferPointer) throws(CommerceError) -> (version: UInt8, offset: Int) {
-        guard let s = try Sealed(bytes) else { return (bytes.first ?? 0, 1) }
-        return (s.schemaVersion, s.fieldsOffset)
+        guard let h = try Header(bytes) else { return (bytes.first ?? 0, 1) }
+        return (h.schemaVersion, h.fieldsOffset)
     }
 
     static func seal<T: CommerceEventPayload>(_ value: T, type: String, subject: String,
@@ -202,8 +225,11 @@ enum PIICodec {
         try! blank.visit(&split)
         guard split.found else { return EventCodec.encode(value) }
         let plain = EventCodec.encode(blank)
-        let sealed = try protector.seal(split.pii.writer.bytes, subject: subject,
-                                        context: context(type: type, subject: subject, plain: plain))
+        let context = plain.withUnsafeBytes {
+            Self.context(type: type, subject: subject, schemaVersion: T.schemaVersion,
+                         fields: UnsafeRawBufferPointer(rebasing: $0[1...]))
+        }
+        let sealed = try protector.seal(split.pii.writer.bytes, subject: subject, context: context)
         var w = BinaryWriter(capacity: plain.count + sealed.count + subject.utf8.count + 8)
         w.byte(flag | T.schemaVersion)
         w.string(subject)

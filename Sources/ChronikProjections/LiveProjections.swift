@@ -13,6 +13,8 @@ public final class LiveProjections: @unchecked Sendable {
     // `set`, `failure` and `waiters` are guarded by `lock`.
     private let lock = NSLock()
     private let set: ProjectionSet
+    /// How arriving events are decoded (the set's protector, taken at init).
+    private let decoder: Replayer.Decoder
     private var failure: ProjectionError?
     private var waiters: [(position: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     private var task: Task<Void, Never>?
@@ -23,6 +25,7 @@ public final class LiveProjections: @unchecked Sendable {
     public init(log: EventLog, set: ProjectionSet) {
         self.log = log
         self.set = set
+        decoder = Replayer.Decoder(set)
     }
 
     /// Builds the models (snapshot + tail) and starts following the log.
@@ -96,7 +99,6 @@ public final class LiveProjections: @unchecked Sendable {
     private func apply(_ recorded: RecordedEvent) -> Bool {
         let event: ProjectedEvent
         do {
-            let decoder = Replayer.Decoder(set)
             let (decoded, sealed) = try recorded.data.withUnsafeBytes { try decoder.decode(type: recorded.type, bytes: $0) }
             event = ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt, event: decoded, sealedData: sealed)
         } catch {

@@ -192,17 +192,7 @@ let benchmarks: @Sendable () -> Void = {
             configuration: .init(metrics: importMetrics, warmupIterations: 0, scalingFactor: .mega,
                                  maxDuration: .seconds(20), maxIterations: 3)
         ) { benchmark in
-            let scratch = ScratchDirectory("commerce-import-\(layout.rawValue)")
-            benchmark.startMeasurement()
-            var options = LogOptions()
-            options.durability = .interval(.seconds(1))
-            let log = try EventLog.open(at: scratch.path + "/log", options: options)
-            let summary = try await CommerceImport.run(path: importPath.unwrapped, into: CommerceStore(log: log))
-            log.close()
-            benchmark.stopMeasurement()
-            precondition(summary.appended == lineCount && summary.rejectCount == 0,
-                         "imported \(summary.appended), rejected \(summary.rejectCount): \(summary.rejects.first.map(\.description) ?? "")")
-            scratch.remove()
+            try await importOnce(importPath.unwrapped, scratch: "commerce-import-\(layout.rawValue)", benchmark)
         } setup: {
             importPath.value = ShopLines.ensureFile(count: lineCount, layout: layout, seed: seed)
         }
@@ -219,20 +209,7 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(metrics: importMetrics, warmupIterations: 0, scalingFactor: .mega,
                              maxDuration: .seconds(20), maxIterations: 3)
     ) { benchmark in
-        let scratch = ScratchDirectory("commerce-import-sealed")
-        benchmark.startMeasurement()
-        var options = LogOptions()
-        options.durability = .interval(.seconds(1))
-        let log = try EventLog.open(at: scratch.path + "/log", options: options)
-        let keys = try FileKeyStore(directory: scratch.path + "/keys", syncEachKey: false)
-        let store = CommerceStore(log: log, protector: SubjectKeyVault(store: keys))
-        let summary = try await CommerceImport.run(path: sealedPath.unwrapped, into: store)
-        try keys.sync()
-        log.close()
-        benchmark.stopMeasurement()
-        precondition(summary.appended == lineCount && summary.rejectCount == 0,
-                     "imported \(summary.appended), rejected \(summary.rejectCount): \(summary.rejects.first.map(\.description) ?? "")")
-        scratch.remove()
+        try await importOnce(sealedPath.unwrapped, scratch: "commerce-import-sealed", sealingPII: true, benchmark)
     } setup: {
         sealedPath.value = ShopLines.ensureFile(count: lineCount, layout: .runs, seed: 7)
     }
@@ -245,17 +222,7 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(metrics: importMetrics, warmupIterations: 0, scalingFactor: .mega,
                              maxDuration: .seconds(20), maxIterations: 3)
     ) { benchmark in
-        let scratch = ScratchDirectory("commerce-import-noids")
-        benchmark.startMeasurement()
-        var options = LogOptions()
-        options.durability = .interval(.seconds(1))
-        let log = try EventLog.open(at: scratch.path + "/log", options: options)
-        let summary = try await CommerceImport.run(path: noIDPath.unwrapped, into: CommerceStore(log: log))
-        log.close()
-        benchmark.stopMeasurement()
-        precondition(summary.appended == lineCount && summary.rejectCount == 0,
-                     "imported \(summary.appended), rejected \(summary.rejectCount): \(summary.rejects.first.map(\.description) ?? "")")
-        scratch.remove()
+        try await importOnce(noIDPath.unwrapped, scratch: "commerce-import-noids", benchmark)
     } setup: {
         noIDPath.value = ShopLines.ensureFileWithoutIDs(count: lineCount, layout: .runs, seed: 7)
     }
@@ -291,4 +258,24 @@ let benchmarks: @Sendable () -> Void = {
     } teardown: {
         parseInput.value = nil
     }
+}
+
+/// One `chronik import` as the CLI does it, measured: a fresh log with
+/// durability .interval(1 s), both passes, keys synced (when sealing), the
+/// close that syncs the log.
+func importOnce(_ path: String, scratch name: String, sealingPII: Bool = false, _ benchmark: Benchmark) async throws {
+    let scratch = ScratchDirectory(name)
+    benchmark.startMeasurement()
+    var options = LogOptions()
+    options.durability = .interval(.seconds(1))
+    let log = try EventLog.open(at: scratch.path + "/log", options: options)
+    let keys = sealingPII ? try FileKeyStore(directory: scratch.path + "/keys", syncEachKey: false) : nil
+    let store = CommerceStore(log: log, protector: keys.map { SubjectKeyVault(store: $0) })
+    let summary = try await CommerceImport.run(path: path, into: store)
+    try keys?.sync()
+    log.close()
+    benchmark.stopMeasurement()
+    precondition(summary.appended == lineCount && summary.rejectCount == 0,
+                 "imported \(summary.appended), rejected \(summary.rejectCount): \(summary.rejects.first.map(\.description) ?? "")")
+    scratch.remove()
 }
