@@ -179,7 +179,7 @@ enum LogDirectory {
             var sub: ObjCBool = false
             _ = fm.fileExists(atPath: dir + "/" + name, isDirectory: &sub)
             guard !sub.boolValue, isLogFile(name) else {
-                throw CommandFailure("refusing to \(verb) \(dir): it holds \(name), which is not part of a Chronik log; choose a new --log directory")
+                throw CommandFailure("refusing to \(verb) \(dir): it holds \(name), so it is not a Chronik log; choose a new --log directory")
             }
         }
         return entries
