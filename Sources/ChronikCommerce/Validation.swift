@@ -115,6 +115,37 @@ public enum Validation {
         return runHoldsCardNumber(u, run)
     }
 
+    /// The path of the first prose field (`isFreeText`, at any depth) of a
+    /// JSON text that contains a card number (`summary`, `items[2].note`),
+    /// nil when there is none or the bytes are not JSON. For events stored
+    /// as raw JSON (`chronik append`, any type) the same rule as the typed
+    /// validation.
+    public static func cardNumberInFreeText(json bytes: [UInt8]) -> String? {
+        // Cheap exit: fewer than 13 digits in the whole text.
+        var digits = 0
+        for c in bytes where c &- 48 < 10 { digits += 1 }
+        guard digits >= 13, let value = try? JSONValue.parse(bytes) else { return nil }
+        return cardNumberInFreeText(value, path: "")
+    }
+
+    static func cardNumberInFreeText(_ value: JSONValue, path: String) -> String? {
+        switch value {
+        case .object(let members):
+            for m in members {
+                let sub = path.isEmpty ? m.key : path + "." + m.key
+                if case .string(let s) = m.value, isFreeText(m.key), containsCardNumber(inText: s) { return sub }
+                if let found = cardNumberInFreeText(m.value, path: sub) { return found }
+            }
+        case .array(let items):
+            for (i, item) in items.enumerated() {
+                if let found = cardNumberInFreeText(item, path: path + "[\(i)]") { return found }
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
     /// Whether neighbouring groups of `run` hold 13–19 digits passing Luhn.
     static func runHoldsCardNumber(_ u: [UInt8], _ run: [Range<Int>]) -> Bool {
         for first in run.indices {

@@ -47,6 +47,16 @@ import Testing
         #expect(!Validation.containsCardNumber(inText: "dates 2024-05-01 and 2024 05 01 1234"))
     }
 
+    @Test func rawJSONOfAnyTypeIsSearchedByTheSameRule() {
+        // Proves the raw-JSON walk (chronik append) finds prose fields at any depth and names the path, and passes ids and phones.
+        func path(_ json: String) -> String? { Validation.cardNumberInFreeText(json: Array(json.utf8)) }
+        #expect(path(#"{"ticket":{"notes":[{"note":"ok"},{"note":"card 4111 1111 1111 1111"}]}}"#) == "ticket.notes[1].note")
+        #expect(path(#"{"reason":"4111-1111-1111-1111","id":"x"}"#) == "reason")
+        #expect(path(#"{"orderId":"4111111111111111","token":"4111111111111111","note":"call 0048 601 234 569"}"#) == nil)
+        #expect(path(#"{"note":"4111111111111112"}"#) == nil)  // fails Luhn
+        #expect(path("not json 4111111111111111") == nil)
+    }
+
     @Test func theLibraryAndTheCommerceAPIRefuseToo() async throws {
         // Proves the library paths (envelope, event.validate, CommerceStore.append) refuse it and the log does not grow.
         let event = CommerceEvent.supportInteraction(SupportInteraction(customerId: "c-1", channel: .chat, summary: "pay with 4111 1111 1111 1111"))
