@@ -70,9 +70,10 @@ func countsText(_ d: [String: Int64]) -> String {
     d.isEmpty ? "-" : d.keys.sorted().map { "\($0)×\(group(d[$0]!))" }.joined(separator: " ")
 }
 
-/// The help of every `--limit` (alias `--top`).
-func limitHelp(_ what: String, default n: Int? = nil) -> ArgumentHelp {
-    ArgumentHelp("At most N \(what)\(n.map { " (default \($0))" } ?? " (default: all)").", valueName: "N")
+/// The help of every `--limit` (alias `--top`); the argument parser adds
+/// the default of an option that has one, so only "all" is written here.
+func limitHelp(_ what: String, hasDefault: Bool = false) -> ArgumentHelp {
+    ArgumentHelp("At most N \(what)\(hasDefault ? "." : " (default: all).")", valueName: "N")
 }
 
 /// `--limit` must be ≥ 0 (a usage error otherwise).
@@ -423,7 +424,7 @@ struct CustomersQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no orders in that currency), 64 usage error.
             """)
     @OptionGroup var options: GlobalOptions
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("customers", default: 10)) var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("customers", hasDefault: true)) var limit: Int = 10
     @Option(help: "Rank by lifetime value in this currency, any case (default: the currency of most orders).") var currency: String?
 
     func validate() throws { try checkLimit(limit) }
@@ -657,7 +658,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
             """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The productId.") var product: String
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", default: 10)) var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
     func validate() throws { try checkLimit(limit) }
 
@@ -699,7 +700,7 @@ struct FraudQuery: AsyncParsableCommand {
             """)
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
-    @Option(name: [.customLong("top"), .customLong("limit")], help: limitHelp("orders, the highest scores first", default: 10))
+    @Option(name: [.customLong("top"), .customLong("limit")], help: limitHelp("orders, the highest scores first", hasDefault: true))
     var top: Int = 10
     @Argument(help: "One order.") var order: String?
 

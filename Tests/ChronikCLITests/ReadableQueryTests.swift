@@ -167,6 +167,10 @@ struct ReadableQueryTests {
             #expect(r.exitCode == 0)
             #expect(r.stdout.contains("chronik query \(q)") && r.stdout.contains("Exit status:"), "\(q): \(r)")
             #expect(r.stdout.contains("--limit") || ["product", "order", "customer"].contains(q), "\(q): \(r)")
+            // Each option's default is printed once.
+            for option in r.stdout.components(separatedBy: "\n  -") {
+                #expect(option.components(separatedBy: "(default").count <= 2, "\(q): \(option)")
+            }
         }
     }
 
