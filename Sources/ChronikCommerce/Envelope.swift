@@ -38,6 +38,10 @@ public struct CommerceEnvelope: Hashable, Sendable {
                 throw CommerceError(.cardNumber, field: "meta." + k, "meta.\(k) looks like a card number; card numbers are never accepted")
             }
         }
+        // Prose in meta (`meta.note`) is prose in every type (Validation.isFreeText).
+        for (k, v) in meta where Validation.isFreeText(k) && Validation.containsCardNumber(inText: v) {
+            throw CommerceError(.cardNumber, field: "meta." + k, "meta.\(k) contains a card number; card numbers are never accepted")
+        }
         var metaBytes: [UInt8] = []
         if !meta.isEmpty {
             metaBytes = JSONValue.object(meta.map { JSONMember($0.key, .string($0.value)) }).compactBytes

@@ -45,10 +45,126 @@ public enum Validation {
             if c &- 48 < 10 { digits += 1 } else if c != 0x20 && c != 0x2D { return false }
         }
         guard digits >= 13, digits <= 19 else { return false }
-        // Luhn from the rightmost digit: double every second one.
+        return luhn(u)
+    }
+
+    /// The fields whose values people type as prose (a support summary,
+    /// a cancellation or refund reason, a note, a search query): they are
+    /// searched for a card number *inside* the text, in every event type.
+    /// Names, addresses, phone numbers, ids and tracking numbers are not
+    /// prose and are not searched (a FedEx tracking number has 12–15 digits
+    /// and passes Luhn one time in ten).
+    public static func isFreeText(_ field: String) -> Bool {
+        freeTextFields.contains(field)
+    }
+
+    static let freeTextFields: Set<String> = ["summary", "reason", "note", "notes", "comment", "message", "description", "query"]
+
+    /// Whether prose `s` holds a card number: 13–19 digits passing the Luhn
+    /// check, written together or in groups separated by one space or one
+    /// dash (`4111 1111 1111 1111`, `4111-1111-1111-1111`).
+    ///
+    /// Digit groups are the units: a candidate is a run of neighbouring
+    /// groups of at least 4 digits each (any run of them, so `order 2024
+    /// 4111 1111 1111 1111` is found) holding 13–19 digits. A group glued
+    /// to a letter (`NW1000001`, `NW-4111…`, `4111…x`) belongs to an
+    /// identifier, and a group of 1–3 digits to a phone number, a date or a
+    /// list: neither is a candidate and both separate runs. Anything else
+    /// (two separators, a comma, a slash) separates runs too.
+    ///
+    /// Complexity: O(n) for a text of n bytes (at most 19 groups per
+    /// candidate, 7 lengths).
+    public static func containsCardNumber(inText s: String) -> Bool {
+        // The usual prose has few digits: one pass, no allocation.
+        var digitCount = 0
+        for c in s.utf8 where c &- 48 < 10 { digitCount += 1 }
+        guard digitCount >= 13 else { return false }
+        let u = Array(s.utf8)
+        @inline(__always) func isDigit(_ i: Int) -> Bool { i >= 0 && i < u.count && u[i] &- 48 < 10 }
+        @inline(__always) func isSeparator(_ i: Int) -> Bool { i >= 0 && i < u.count && (u[i] == 0x20 || u[i] == 0x2D) }
+        @inline(__always) func isWordByte(_ i: Int) -> Bool {
+            guard i >= 0 && i < u.count else { return false }
+            let c = u[i]
+            return (c | 0x20) &- 97 < 26 || c == 0x5F || c >= 0x80
+        }
+        // The groups of the current run, as (start, end) byte ranges.
+        var run: [Range<Int>] = []
+        var i = 0
+        while i < u.count {
+            guard isDigit(i) else { i += 1; continue }
+            var end = i
+            while isDigit(end) { end += 1 }
+            let glued = isWordByte(i - 1) || (u.indices.contains(i - 1) && u[i - 1] == 0x2D && isWordByte(i - 2))
+                || isWordByte(end) || (isSeparator(end) && u[end] == 0x2D && isWordByte(end + 1))
+            // Does this group continue the run (one separator since the last group)?
+            if let last = run.last, !(last.upperBound + 1 == i && isSeparator(last.upperBound)) {
+                if runHoldsCardNumber(u, run) { return true }
+                run.removeAll()
+            }
+            // Card numbers are written in groups of 4–6 digits (4-4-4-4,
+            // Amex 4-6-5); phone numbers in groups of 2–3 (`0048 601 234
+            // 567` has 13 digits): a short group separates runs.
+            if glued || end - i < 4 {
+                if runHoldsCardNumber(u, run) { return true }
+                run.removeAll()
+            } else {
+                run.append(i..<end)
+            }
+            i = end
+        }
+        return runHoldsCardNumber(u, run)
+    }
+
+    /// The path of the first prose field (`isFreeText`, at any depth) of a
+    /// JSON text that contains a card number (`summary`, `items[2].note`),
+    /// nil when there is none or the bytes are not JSON. For events stored
+    /// as raw JSON (`chronik append`, any type) the same rule as the typed
+    /// validation.
+    public static func cardNumberInFreeText(json bytes: [UInt8]) -> String? {
+        // Cheap exit: fewer than 13 digits in the whole text.
+        var digits = 0
+        for c in bytes where c &- 48 < 10 { digits += 1 }
+        guard digits >= 13, let value = try? JSONValue.parse(bytes) else { return nil }
+        return cardNumberInFreeText(value, path: "")
+    }
+
+    static func cardNumberInFreeText(_ value: JSONValue, path: String) -> String? {
+        switch value {
+        case .object(let members):
+            for m in members {
+                let sub = path.isEmpty ? m.key : path + "." + m.key
+                if case .string(let s) = m.value, isFreeText(m.key), containsCardNumber(inText: s) { return sub }
+                if let found = cardNumberInFreeText(m.value, path: sub) { return found }
+            }
+        case .array(let items):
+            for (i, item) in items.enumerated() {
+                if let found = cardNumberInFreeText(item, path: path + "[\(i)]") { return found }
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Whether neighbouring groups of `run` hold 13–19 digits passing Luhn.
+    static func runHoldsCardNumber(_ u: [UInt8], _ run: [Range<Int>]) -> Bool {
+        for first in run.indices {
+            var digits: [UInt8] = []
+            for g in run[first...] {
+                digits.append(contentsOf: u[g])
+                if digits.count > 19 { break }
+                if digits.count >= 13 && luhn(digits) { return true }
+            }
+        }
+        return false
+    }
+
+    /// The Luhn check over the ASCII digits of `bytes` (other bytes are
+    /// skipped): from the rightmost digit, every second one doubled.
+    static func luhn<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> Bool {
         var sum = 0
         var double = false
-        for c in u.reversed() where c &- 48 < 10 {
+        for c in bytes.reversed() where c &- 48 < 10 {
             var d = Int(c &- 48)
             if double { d *= 2; if d > 9 { d -= 9 } }
             sum += d
@@ -168,11 +284,22 @@ struct ValidationVisitor: FieldVisitor {
 
     mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) throws(CommerceError) {
         try checkCard(name, value)
+        try checkFreeText(name, value)
     }
 
     mutating func optionalText(_ name: StaticString, _ value: inout String?, pii: Bool) throws(CommerceError) {
         guard let v = value else { return }
         try checkCard(name, v)
+        try checkFreeText(name, v)
+    }
+
+    /// Prose fields of every type: no card number inside the text.
+    func checkFreeText(_ name: StaticString, _ s: String) throws(CommerceError) {
+        // The text first: it rarely holds 13 digits, and that test allocates nothing.
+        guard Validation.containsCardNumber(inText: s), Validation.isFreeText(name.text) else { return }
+        throw CommerceError(.cardNumber, field: fieldPath(name),
+                            "\(name) contains a card number (13–19 digits passing Luhn); card numbers are never accepted, "
+                            + "in free text neither: remove it or keep only the last 4 digits")
     }
 
     mutating func currency(_ name: StaticString, _ value: inout String) throws(CommerceError) {

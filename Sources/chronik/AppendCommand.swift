@@ -82,6 +82,15 @@ struct Append: AsyncParsableCommand {
                 "line \($0.line): \($0.event.type) carries personal data, which Chronik stores only encrypted: use `chronik import` for it"
             } + ["nothing was appended"])
         }
+        // Card numbers are never stored, in prose neither (issue 10.13).
+        let cards = lines.compactMap { l in
+            (Validation.cardNumberInFreeText(json: l.event.data).map { "data." + $0 }
+                ?? Validation.cardNumberInFreeText(json: l.event.metadata).map { "meta." + $0 }).map { (l.line, $0) }
+        }
+        if !cards.isEmpty {
+            throw CommandFailure(lines: cards.prefix(20).map { "line \($0.0): cardNumber [\($0.1)]: \($0.1) contains a card number "
+                + "(13–19 digits passing Luhn); card numbers are never accepted" } + ["nothing was appended"])
+        }
         let batches = plan(lines)
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
         defer { log.close() }

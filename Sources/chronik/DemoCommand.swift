@@ -120,14 +120,14 @@ extension Demo {
             var byStatus: [String: Int] = [:]
             for r in o.orders.values { byStatus[r.fulfillmentStatus.rawValue, default: 0] += 1 }
             lines.append("orders         " + FulfillmentStatus.allCases.compactMap { st in
-                byStatus[st.rawValue].map { "\($0) \(st.rawValue)" } }.joined(separator: ", "))
+                byStatus[st.rawValue].map { "\(group($0)) \(st.rawValue)" } }.joined(separator: ", "))
         }
         if let inv = m.inventory, let rep = m.replenishment {
-            lines.append("inventory      \(inv.levels(lowOnly: true).count) SKU×warehouse low, \(rep.suggestions().count) to reorder (no open purchase order)")
+            lines.append("inventory      \(group(inv.levels(lowOnly: true).count)) SKU×warehouse low, \(group(rep.suggestions().count)) to reorder (no open purchase order)")
         }
         if let search = m.search {
             let zero = search.list(top: 3, zeroResultsOnly: true).map { "\"\($0.query)\"" }
-            lines.append("search         \(search.list().count) distinct queries; top without result: \(zero.isEmpty ? "none" : zero.joined(separator: ", "))")
+            lines.append("search         \(group(search.list().count)) distinct queries; top without result: \(zero.isEmpty ? "none" : zero.joined(separator: ", "))")
         }
         if let fraud = m.fraud {
             let top = fraud.top(3).map { "\($0.orderId) \($0.score)" }

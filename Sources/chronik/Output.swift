@@ -1,3 +1,4 @@
+import ChronikCommerce
 import ChronikLog
 import Foundation
 
@@ -156,6 +157,67 @@ func formatDuration(_ d: Duration) -> String {
 
 func milliseconds(_ d: Duration) -> Double {
     Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+}
+
+/// `1234567` as `1,234,567`: every count in text output.
+func group<T: BinaryInteger>(_ n: T) -> String { Money.grouped(n) }
+
+/// Minor units as people read them (`EUR 1,234.56`, `JPY 1,235`); JSON
+/// keeps the integer minor units.
+func money(_ minor: Int64, _ currency: String) -> String { Money.text(minor, currency) }
+
+/// A time in a text column: always 3 fractional digits (milliseconds,
+/// truncated), so that times line up; JSON and export keep the exact form.
+func textTime(_ t: Timestamp) -> String {
+    let ms = t.microseconds - ((t.microseconds % 1000) + 1000) % 1000
+    let exact = Timestamp(microseconds: ms).rfc3339
+    // rfc3339 writes no fraction for whole seconds and 3 digits for whole
+    // milliseconds.
+    return exact.contains(".") ? exact : String(exact.dropLast()) + ".000Z"
+}
+
+/// Rows of text in aligned columns, separated by two spaces: the one table
+/// layout of every text result. Numbers align right (`.right`), the rest
+/// left; the last column is not padded (no trailing blanks).
+struct TextTable {
+    enum Alignment { case left, right }
+
+    var headers: [String]
+    var alignments: [Alignment]
+    var rows: [[String]] = []
+
+    /// A table with these column headers; `right` names the columns whose
+    /// values align right.
+    init(_ headers: [String], right: Set<String> = []) {
+        self.headers = headers
+        self.alignments = headers.map { right.contains($0) ? .right : .left }
+    }
+
+    mutating func add(_ row: [String]) {
+        precondition(row.count == headers.count, "a row has one cell per column")
+        rows.append(row)
+    }
+
+    /// The header line and one line per row (just the header when empty).
+    var lines: [String] {
+        var widths = headers.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return ([headers] + rows).map { cells in
+            var line = ""
+            for (i, c) in cells.enumerated() {
+                let last = i == cells.count - 1
+                let fill = String(repeating: " ", count: widths[i] - c.count)
+                switch alignments[i] {
+                case .left: line += last ? c : c + fill
+                case .right: line += fill + c
+                }
+                if !last { line += "  " }
+            }
+            // Empty cells at the end leave blanks: cut them.
+            while line.last == " " { line.removeLast() }
+            return line
+        }
+    }
 }
 
 /// Pads `s` on the right to `width` characters.

@@ -16,11 +16,16 @@ struct Query: AsyncParsableCommand {
 
             Examples:
               chronik query order o-1001 --json
-              chronik query customers --top 10
-              chronik query inventory --low
+              chronik query customers --top 10 --currency pln
+              chronik query inventory --low --limit 20
               chronik query also-bought P-42 --limit 5
 
-            Exit status: 0 success, 1 failure (unknown id, replay stopped), 64 usage error.
+            Text shows money in the currency's units (EUR 1,234.56) and counts \
+            with thousands separators; --json keeps integer minor units. \
+            --limit N (or --top N) caps the rows of every list.
+
+            Exit status: 0 success, 1 failure (unknown id or currency, replay \
+            stopped), 64 usage error.
             """,
         subcommands: [
             ProductQuery.self, CatalogQuery.self, OrderQuery.self, OrdersQuery.self, CustomerQuery.self,
@@ -56,11 +61,42 @@ func emit(_ options: GlobalOptions, json: [String], text: [String]) {
 
 func money(_ amounts: CurrencyAmounts) -> JSONValue { .object(amounts.mapValues { .int($0) }) }
 func counts(_ d: [String: Int64]) -> JSONValue { .object(d.mapValues { .int($0) }) }
+/// Amounts per currency as text: `EUR 1,234.56, PLN 90.00`.
 func moneyText(_ amounts: CurrencyAmounts) -> String {
-    amounts.isEmpty ? "-" : amounts.keys.sorted().map { "\(amounts[$0]!) \($0)" }.joined(separator: ", ")
+    amounts.isEmpty ? "-" : amounts.keys.sorted().map { money(amounts[$0]!, $0) }.joined(separator: ", ")
 }
+/// Quantities per SKU as text: `A×2 B×1`.
 func countsText(_ d: [String: Int64]) -> String {
-    d.isEmpty ? "-" : d.keys.sorted().map { "\($0)×\(d[$0]!)" }.joined(separator: " ")
+    d.isEmpty ? "-" : d.keys.sorted().map { "\($0)×\(group(d[$0]!))" }.joined(separator: " ")
+}
+
+/// The help of every `--limit` (alias `--top`); the argument parser adds
+/// the default of an option that has one, so only "all" is written here.
+func limitHelp(_ what: String, hasDefault: Bool = false) -> ArgumentHelp {
+    ArgumentHelp("At most N \(what)\(hasDefault ? "." : " (default: all).")", valueName: "N")
+}
+
+/// `--limit` must be ≥ 0 (a usage error otherwise).
+func checkLimit(_ limit: Int?) throws {
+    if let limit, limit < 0 { throw ValidationError("--limit must be ≥ 0, got \(limit)") }
+}
+
+/// The first `limit` of `list`; says on stderr how many were left out.
+func limited<T>(_ list: [T], _ limit: Int?, _ options: GlobalOptions) -> [T] {
+    guard let limit, list.count > limit else { return list }
+    options.note("chronik: showing \(group(limit)) of \(group(list.count)); --limit N for more")
+    return Array(list.prefix(limit))
+}
+
+/// `code` as one of `known` (ISO codes are upper case; the user's case does
+/// not matter), or an error listing the known ones.
+func knownCurrency(_ code: String, _ known: [String]) throws -> String {
+    let upper = code.uppercased()
+    guard known.contains(upper) else {
+        throw CommandFailure("no orders in currency '\(code)'; the currencies in this log: "
+                             + (known.isEmpty ? "none" : known.joined(separator: ", ")))
+    }
+    return upper
 }
 
 // MARK: Catalog
@@ -86,12 +122,38 @@ func productJSON(_ p: CatalogProduct) -> String {
 }
 
 func productText(_ p: CatalogProduct) -> [String] {
-    ["\(p.productId)  \(p.title)  [\(p.category)]\(p.discontinued ? "  discontinued" : "")  available \(p.available)"]
-        + p.variants.map { "  \(pad($0.sku, 16)) \($0.price) \($0.currency)  available \($0.available)" }
+    var t = TextTable(["sku", "price", "available", "options"], right: ["price", "available"])
+    for v in p.variants {
+        t.add([v.sku, money(v.price, v.currency), group(v.available),
+               v.options.keys.sorted().map { "\($0)=\(v.options[$0]!)" }.joined(separator: " ")])
+    }
+    return ["\(p.productId)  \(p.title)  [\(p.category)]\(p.discontinued ? "  discontinued" : "")  available \(group(p.available))"]
+        + t.lines.map { "  " + $0 }
+}
+
+/// The catalog as one table, a row per variant.
+func catalogText(_ list: [CatalogProduct]) -> [String] {
+    var t = TextTable(["productId", "sku", "price", "available", "category", "title"], right: ["price", "available"])
+    for p in list {
+        let title = p.title + (p.discontinued ? " (discontinued)" : "")
+        if p.variants.isEmpty { t.add([p.productId, "-", "-", group(p.available), p.category, title]) }
+        for v in p.variants {
+            t.add([p.productId, v.sku, money(v.price, v.currency), group(v.available), p.category, title])
+        }
+    }
+    return t.lines
 }
 
 struct ProductQuery: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "product", abstract: "One product: variants, prices, availability.")
+    static let configuration = CommandConfiguration(
+        commandName: "product", abstract: "One product: variants, prices, availability.",
+        discussion: """
+            Examples:
+              chronik query product P-42
+              chronik query product P-42 --json
+
+            Exit status: 0 success, 1 failure (no such product), 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The productId.") var id: String
 
@@ -104,15 +166,26 @@ struct ProductQuery: AsyncParsableCommand {
 }
 
 struct CatalogQuery: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "Products, sorted by productId.")
+    static let configuration = CommandConfiguration(
+        commandName: "catalog", abstract: "Products, sorted by productId (text: a row per variant).",
+        discussion: """
+            Examples:
+              chronik query catalog --category shoes
+              chronik query catalog --limit 20 --json
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "Only this category.") var category: String?
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products")) var limit: Int?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["catalog"])
         defer { log.close() }
-        let list = set.catalog?.list(category: category) ?? []
-        emit(options, json: list.map(productJSON), text: list.flatMap(productText))
+        let list = limited(set.catalog?.list(category: category) ?? [], limit, options)
+        emit(options, json: list.map(productJSON), text: catalogText(list))
     }
 }
 
@@ -143,12 +216,33 @@ func orderJSON(_ o: OrderRecord) -> String {
     return j.text
 }
 
-func orderText(_ o: OrderRecord) -> String {
-    "\(pad(o.orderId, 14)) \(pad(o.customerId, 12)) \(o.placedAt.rfc3339)  total \(o.total) \(o.currency)  captured \(o.captured)  refunded \(o.refunded)  \(o.financialStatus.rawValue)/\(o.fulfillmentStatus.rawValue)"
+/// Orders as one table, a row per order.
+func ordersText(_ list: [OrderRecord]) -> [String] {
+    var t = TextTable(["orderId", "customerId", "placedAt", "total", "captured", "refunded", "financial", "fulfillment"],
+                      right: ["total", "captured", "refunded"])
+    for o in list {
+        t.add([o.orderId, o.customerId, textTime(o.placedAt), money(o.total, o.currency), money(o.captured, o.currency),
+               money(o.refunded, o.currency), o.financialStatus.rawValue, o.fulfillmentStatus.rawValue])
+    }
+    return t.lines
 }
 
 struct OrderQuery: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "order", abstract: "One order: totals, payments, status, returns.")
+    static let configuration = CommandConfiguration(
+        commandName: "order", abstract: "One order's story: lines and total, payments, shipments, returns.",
+        discussion: """
+            Text tells the whole story: the lines, discount, shipping fee and \
+            total; every payment attempt (failures with their reason), capture \
+            and refund; shipments with carrier and tracking number; returns; a \
+            cancellation. Totals and statuses come from the orders model, the \
+            story from the order's stream. --json gives the model's record.
+
+            Examples:
+              chronik query order NW1000001
+              chronik query order NW1000001 --json
+
+            Exit status: 0 success, 1 failure (no such order), 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The orderId.") var id: String
 
@@ -156,18 +250,31 @@ struct OrderQuery: AsyncParsableCommand {
         let (log, set) = try loadModels(options, ["orders"])
         defer { log.close() }
         guard let o = set.orders?.order(id) else { throw CommandFailure("no order '\(id)'") }
-        emit(options, json: [orderJSON(o)], text: [orderText(o)] + o.lines.map { "  \(pad($0.sku, 16)) \($0.qty) × \($0.unitPrice)" }
-             + (o.returned.isEmpty ? [] : ["  returned " + countsText(o.returned)]))
+        if options.json {
+            emit(options, json: [orderJSON(o)], text: [])
+        } else {
+            emit(options, json: [], text: orderStory(o, events: try orderEvents(log, id)))
+        }
     }
 }
 
 struct OrdersQuery: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "orders", abstract: "Orders in log order, filtered.")
+    static let configuration = CommandConfiguration(
+        commandName: "orders", abstract: "Orders in log order, filtered.",
+        discussion: """
+            Examples:
+              chronik query orders --customer C1001
+              chronik query orders --status failed --limit 20
+
+            Exit status: 0 success, 1 failure, 64 usage error (unknown status).
+            """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "Only this customer's orders.") var customer: String?
     @Option(help: "Only orders with this financialStatus or fulfillmentStatus.") var status: String?
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("orders, the first in log order")) var limit: Int?
 
     func validate() throws {
+        try checkLimit(limit)
         let all = FinancialStatus.allCases.map(\.rawValue) + FulfillmentStatus.allCases.map(\.rawValue)
         if let status, !all.contains(status) {
             throw ValidationError("unknown status '\(status)'; one of: \(all.joined(separator: ", "))")
@@ -177,8 +284,8 @@ struct OrdersQuery: AsyncParsableCommand {
     func run() async throws {
         let (log, set) = try loadModels(options, ["orders"])
         defer { log.close() }
-        let list = set.orders?.list(customerId: customer, status: status) ?? []
-        emit(options, json: list.map(orderJSON), text: list.map(orderText))
+        let list = limited(set.orders?.list(customerId: customer, status: status) ?? [], limit, options)
+        emit(options, json: list.map(orderJSON), text: ordersText(list))
     }
 }
 
@@ -247,13 +354,51 @@ func customerJSON(_ c: CustomerRecord, profile: Profile?) -> String {
     return o.text
 }
 
-func customerText(_ c: CustomerRecord) -> String {
-    "\(pad(c.customerId, 14)) orders \(c.orders)  lifetimeValue \(moneyText(c.lifetimeValue))  segment \(c.rfm.segment)"
+/// Customers as one table, a row per customer.
+func customersText(_ list: [CustomerRecord]) -> [String] {
+    var t = TextTable(["customerId", "orders", "lifetimeValue", "segment"], right: ["orders"])
+    for c in list {
+        t.add([c.customerId + (c.forgotten ? " (forgotten)" : ""), group(c.orders), moneyText(c.lifetimeValue), c.rfm.segment])
+    }
+    return t.lines
+}
+
+/// One customer: the profile (erased after CustomerForgotten), the CRM
+/// figures, consent and segment; a forgotten customer's text says so, and
+/// marks consent and segment as what was stored before.
+func customerText(_ c: CustomerRecord, profile: Profile?) -> [String] {
+    let erased = c.forgotten || profile?.erased == true
+    func shown(_ v: String?) -> String { erased ? "‹erased›" : (v ?? "-") }
+    let stored = erased ? " (as stored; customer forgotten)" : ""
+    var text = ["customer \(c.customerId)" + (erased ? "  forgotten: personal data erased (CustomerForgotten)" : "")]
+    if profile != nil || erased {
+        text.append("  name \(shown(profile?.name))  email \(shown(profile?.email))  phone \(shown(profile?.phone))")
+    }
+    text.append("  registered \(c.registeredAt.map(textTime) ?? "no")")
+    text.append("  orders \(group(c.orders))  lifetime value \(moneyText(c.lifetimeValue))")
+    text.append("  first order \(c.firstOrderAt.map(textTime) ?? "-")  last order \(c.lastOrderAt.map(textTime) ?? "-")")
+    text.append("  interactions \(group(c.interactions))  payment methods \(group(c.paymentMethods))")
+    text.append("  marketing consent \(c.marketingConsent.map { $0 ? "yes" : "no" } ?? "-")\(stored)")
+    text.append("  segment \(c.rfm.segment) (recency \(group(c.rfm.recency)) d, frequency \(group(c.rfm.frequency)), "
+                + "monetary \(group(c.rfm.monetary)))\(stored)")
+    text.append("  order ids:")
+    text += c.orderIds.isEmpty ? ["    -"] : c.orderIds.map { "    " + $0 }
+    return text
 }
 
 struct CustomerQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "customer", abstract: "One customer: profile (read from its stream), orders, value, consent, segment.")
+        commandName: "customer", abstract: "One customer: profile (read from its stream), orders, value, consent, segment.",
+        discussion: """
+            A forgotten customer (CustomerForgotten) reads ‹erased› for personal \
+            data and says "forgotten"; consent and segment are shown as stored.
+
+            Examples:
+              chronik query customer C1001
+              chronik query customer C1001 --json
+
+            Exit status: 0 success, 1 failure (no such customer), 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
     @Argument(help: "The customerId.") var id: String
@@ -264,50 +409,60 @@ struct CustomerQuery: AsyncParsableCommand {
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
-        func shown(_ v: String?) -> String { profile?.erased == true ? "‹erased›" : (v ?? "-") }
-        var text = [customerText(c)]
-        if let profile {
-            text.append("  name \(shown(profile.name))  email \(shown(profile.email))  phone \(shown(profile.phone))")
-        }
-        text.append("  first order \(c.firstOrderAt?.rfc3339 ?? "-")  last order \(c.lastOrderAt?.rfc3339 ?? "-")")
-        text.append("  interactions \(c.interactions)  marketingConsent \(c.marketingConsent.map { "\($0)" } ?? "-")")
-        text.append("  orders: " + (c.orderIds.isEmpty ? "-" : c.orderIds.joined(separator: " ")))
-        emit(options, json: [customerJSON(c, profile: profile)], text: text)
+        emit(options, json: [customerJSON(c, profile: profile)], text: customerText(c, profile: profile))
     }
 }
 
 struct CustomersQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "customers", abstract: "Top customers by lifetime value in one currency (ties by customerId).")
-    @OptionGroup var options: GlobalOptions
-    @Option(help: "How many.") var top: Int = 10
-    @Option(help: "Rank by lifetime value in this currency (default: the currency of most orders).") var currency: String?
+        commandName: "customers", abstract: "Top customers by lifetime value in one currency (ties by customerId).",
+        discussion: """
+            Examples:
+              chronik query customers --top 10
+              chronik query customers --currency pln --limit 5 --json
 
-    func validate() throws {
-        if top < 0 { throw ValidationError("--top must be ≥ 0") }
-    }
+            Exit status: 0 success, 1 failure (no orders in that currency), 64 usage error.
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("customers", hasDefault: true)) var limit: Int = 10
+    @Option(help: "Rank by lifetime value in this currency, any case (default: the currency of most orders).") var currency: String?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["crm"])
         defer { log.close() }
-        let list = set.crm?.top(top, currency: currency) ?? []
-        emit(options, json: list.map { customerJSON($0, profile: nil) }, text: list.map(customerText))
+        guard let crm = set.crm else { throw CommandFailure("the crm model was not built") }
+        let code = try currency.map { try knownCurrency($0, Set(crm.orders.orders.values.map(\.currency)).sorted()) }
+        let list = crm.top(limit, currency: code)
+        emit(options, json: list.map { customerJSON($0, profile: nil) }, text: customersText(list))
     }
 }
 
 // MARK: Inventory, replenishment
 
 struct InventoryQuery: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inventory", abstract: "Stock per SKU and warehouse.")
+    static let configuration = CommandConfiguration(
+        commandName: "inventory", abstract: "Stock per SKU and warehouse.",
+        discussion: """
+            Examples:
+              chronik query inventory --low
+              chronik query inventory --warehouse wh-berlin --limit 20
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "Only this SKU.") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
     @Flag(help: "Only low stock (available ≤ reorder point).") var low = false
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["inventory"])
         defer { log.close() }
-        let list = set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? []
+        let list = limited(set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? [], limit, options)
         emit(options, json: list.map { l in
             var o = JSONObject()
             o.add("sku", l.sku)
@@ -319,23 +474,41 @@ struct InventoryQuery: AsyncParsableCommand {
             o.add("reorderQty", l.reorderQty.map { JSONValue.int($0) } ?? .null)
             o.add("low", l.isLow)
             return o.text
-        }, text: [pad("sku", 16) + pad("warehouse", 12) + pad("onHand", 9) + pad("reserved", 9) + pad("available", 10) + "reorderPoint"]
-            + list.map { l in
-                pad(l.sku, 16) + pad(l.warehouseId, 12) + pad("\(l.onHand)", 9) + pad("\(l.reserved)", 9)
-                    + pad("\(l.available)", 10) + (l.reorderPoint.map { "\($0)" } ?? "-") + (l.isLow ? "  LOW" : "")
-            })
+        }, text: inventoryText(list))
+    }
+
+    func inventoryText(_ list: [StockLevel]) -> [String] {
+        var t = TextTable(["sku", "warehouse", "onHand", "reserved", "available", "reorderPoint", "low"],
+                          right: ["onHand", "reserved", "available", "reorderPoint"])
+        for l in list {
+            t.add([l.sku, l.warehouseId, group(l.onHand), group(l.reserved), group(l.available),
+                   l.reorderPoint.map { group($0) } ?? "-", l.isLow ? "LOW" : ""])
+        }
+        return t.lines
     }
 }
 
 struct ReplenishmentQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "replenishment", abstract: "Low stock with no open purchase order: what to reorder.")
+        commandName: "replenishment", abstract: "Low stock with no open purchase order: what to reorder.",
+        discussion: """
+            Examples:
+              chronik query replenishment
+              chronik query replenishment --limit 10 --json
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("suggestions")) var limit: Int?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["replenishment"])
         defer { log.close() }
-        let list = set.replenishment?.suggestions() ?? []
+        let list = limited(set.replenishment?.suggestions() ?? [], limit, options)
+        var t = TextTable(["sku", "warehouse", "available", "reorderPoint", "order"], right: ["available", "reorderPoint", "order"])
+        for s in list { t.add([s.sku, s.warehouseId, group(s.available), group(s.reorderPoint), group(s.reorderQty)]) }
         emit(options, json: list.map { s in
             var o = JSONObject()
             o.add("sku", s.sku)
@@ -344,49 +517,88 @@ struct ReplenishmentQuery: AsyncParsableCommand {
             o.add("reorderPoint", s.reorderPoint)
             o.add("reorderQty", s.reorderQty)
             return o.text
-        }, text: list.map { "\(pad($0.sku, 16)) \(pad($0.warehouseId, 12)) available \($0.available) ≤ \($0.reorderPoint): order \($0.reorderQty)" })
+        }, text: t.lines)
     }
 }
 
 // MARK: Sales, finance
 
 struct SalesQuery: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sales", abstract: "Revenue and units per UTC day.")
+    static let configuration = CommandConfiguration(
+        commandName: "sales", abstract: "Revenue and units per UTC day.",
+        discussion: """
+            Text: a row per day (revenue, units, SKUs sold); with --day, that \
+            day's units per SKU below it, one SKU per line, most sold first \
+            (--limit caps them). --json: one object per day with every SKU.
+
+            Examples:
+              chronik query sales
+              chronik query sales --day 2024-05-01 --limit 10
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
+    @Option(name: [.customLong("limit"), .customLong("top")],
+            help: limitHelp("rows: days, or with --day the SKUs of that day")) var limit: Int?
 
     func validate() throws {
+        try checkLimit(limit)
         if let day, Day(string: day) == nil { throw ValidationError("--day must be a date YYYY-MM-DD, got '\(day)'") }
     }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["sales"])
         defer { log.close() }
-        let list = set.sales?.list(day: day.flatMap { Day(string: $0) }) ?? []
+        let all = set.sales?.list(day: day.flatMap { Day(string: $0) }) ?? []
+        let list = day == nil ? limited(all, limit, options) : all
         emit(options, json: list.map { d in
             var o = JSONObject()
             o.add("day", d.day.description)
             o.add("revenue", money(d.revenue))
             o.add("units", counts(d.units))
             return o.text
-        }, text: list.map { "\($0.day)  revenue \(moneyText($0.revenue))  units \(countsText($0.units))" })
+        }, text: salesText(list))
+    }
+
+    func salesText(_ list: [SalesDay]) -> [String] {
+        var t = TextTable(["day", "revenue", "units", "skus"], right: ["units", "skus"])
+        for d in list { t.add([d.day.description, moneyText(d.revenue), group(d.units.values.reduce(0, +)), group(d.units.count)]) }
+        guard day != nil, let d = list.first else { return t.lines }
+        var skus = TextTable(["sku", "units"], right: ["units"])
+        let ranked = d.units.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        for (sku, n) in limited(ranked, limit, options) { skus.add([sku, group(n)]) }
+        return t.lines + [""] + skus.lines
     }
 }
 
 struct FinanceQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "finance", abstract: "Captured, refunded and net per UTC day and currency.")
+        commandName: "finance", abstract: "Captured, refunded and net per UTC day and currency.",
+        discussion: """
+            Examples:
+              chronik query finance
+              chronik query finance --day 2024-05-01 --json
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows, the earliest days first")) var limit: Int?
 
     func validate() throws {
+        try checkLimit(limit)
         if let day, Day(string: day) == nil { throw ValidationError("--day must be a date YYYY-MM-DD, got '\(day)'") }
     }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["finance"])
         defer { log.close() }
-        let list = set.finance?.list(day: day.flatMap { Day(string: $0) }) ?? []
+        let list = limited(set.finance?.list(day: day.flatMap { Day(string: $0) }) ?? [], limit, options)
+        var t = TextTable(["day", "currency", "captured", "refunded", "net"], right: ["captured", "refunded", "net"])
+        for f in list {
+            t.add([f.day.description, f.currency, money(f.captured, f.currency), money(f.refunded, f.currency), money(f.net, f.currency)])
+        }
         emit(options, json: list.map { f in
             var o = JSONObject()
             o.add("day", f.day.description)
@@ -395,8 +607,7 @@ struct FinanceQuery: AsyncParsableCommand {
             o.add("refunded", f.refunded)
             o.add("net", f.net)
             return o.text
-        }, text: [pad("day", 12) + pad("currency", 10) + pad("captured", 12) + pad("refunded", 12) + "net"]
-            + list.map { pad($0.day.description, 12) + pad($0.currency, 10) + pad("\($0.captured)", 12) + pad("\($0.refunded)", 12) + "\($0.net)" })
+        }, text: t.lines)
     }
 }
 
@@ -404,19 +615,26 @@ struct FinanceQuery: AsyncParsableCommand {
 
 struct SearchQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "search", abstract: "Normalised search queries by count; zero-result ones.")
+        commandName: "search", abstract: "Normalised search queries by count; zero-result ones.",
+        discussion: """
+            Examples:
+              chronik query search --top 20
+              chronik query search --zero-results --json
+
+            Exit status: 0 success, 1 failure, 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
-    @Option(help: "Only the N most frequent.") var top: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("queries, the most frequent first")) var limit: Int?
     @Flag(name: .customLong("zero-results"), help: "Only queries whose latest search found nothing.") var zeroResults = false
 
-    func validate() throws {
-        if let top, top < 0 { throw ValidationError("--top must be ≥ 0") }
-    }
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["search"])
         defer { log.close() }
-        let list = set.search?.list(top: top, zeroResultsOnly: zeroResults) ?? []
+        let list = set.search?.list(top: limit, zeroResultsOnly: zeroResults) ?? []
+        var t = TextTable(["count", "results", "query"], right: ["count", "results"])
+        for q in list { t.add([group(q.count), q.zeroResults ? "none" : group(q.lastResultCount), q.query]) }
         emit(options, json: list.map { s in
             var o = JSONObject()
             o.add("query", s.query)
@@ -424,31 +642,41 @@ struct SearchQuery: AsyncParsableCommand {
             o.add("resultCount", s.lastResultCount)
             o.add("zeroResults", s.zeroResults)
             return o.text
-        }, text: list.map { "\(pad("\($0.count)", 8)) \($0.query)\($0.zeroResults ? "  (zero results)" : "")" })
+        }, text: t.lines)
     }
 }
 
 struct AlsoBoughtQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "also-bought", abstract: "Products bought with a product, by number of orders (ties by productId).")
+        commandName: "also-bought", abstract: "Products bought with a product, by number of orders (ties by productId).",
+        discussion: """
+            Examples:
+              chronik query also-bought P-42
+              chronik query also-bought P-42 --limit 5 --json
+
+            Exit status: 0 success, 1 failure (no such product), 64 usage error.
+            """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The productId.") var product: String
-    @Option(help: "How many (default 10).") var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
-    func validate() throws {
-        if limit < 0 { throw ValidationError("--limit must be ≥ 0") }
-    }
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["also-bought"])
         defer { log.close() }
-        let list = set.alsoBought?.alsoBought(product, limit: limit) ?? []
+        guard let model = set.alsoBought, model.knows(product: product) else {
+            throw CommandFailure("no product '\(product)' (no VariantAdded names it)")
+        }
+        let list = model.alsoBought(product, limit: limit)
+        var t = TextTable(["orders", "productId"], right: ["orders"])
+        for e in list { t.add([group(e.count), e.productId]) }
         emit(options, json: list.map { e in
             var o = JSONObject()
             o.add("productId", e.productId)
             o.add("count", e.count)
             return o.text
-        }, text: list.map { "\(pad("\($0.count)", 8)) \($0.productId)" })
+        }, text: t.lines)
     }
 }
 
@@ -458,17 +686,25 @@ struct FraudQuery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fraud", abstract: "Fraud scores (0–100) per order with their reasons (docs/FRAUD.md).",
         discussion: """
-            Without ORDER: the highest scores first (ties by orderId), --top N of them (default 10).
-            With ORDER: that order's score and every reason with its points.
+            Without ORDER: the highest scores first (ties by orderId), --top N \
+            of them (default 10). With ORDER: that order's score and every \
+            reason with its points. Amounts in reasons read in the order's \
+            currency (PLN 2,910.74).
+
+            Examples:
+              chronik query fraud --top 20
+              chronik query fraud NW1000001
+              chronik query fraud --limit 1000 --json
+
+            Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
-    @Option(help: "The N highest scores (default 10).") var top: Int = 10
+    @Option(name: [.customLong("top"), .customLong("limit")], help: limitHelp("orders, the highest scores first", hasDefault: true))
+    var top: Int = 10
     @Argument(help: "One order.") var order: String?
 
-    func validate() throws {
-        if top < 0 { throw ValidationError("--top must be ≥ 0") }
-    }
+    func validate() throws { try checkLimit(top) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["fraud"], keys: keyOptions)
@@ -496,7 +732,7 @@ struct FraudQuery: AsyncParsableCommand {
             return o.text
         }, text: scores.flatMap { s in
             ["\(pad("\(s.score)", 4)) \(s.orderId)  customer \(s.customerId)"]
-                + s.reasons.map { "       +\($0.points) \($0.code.rawValue): \($0.detail)" }
+                + s.reasons.map { "       +\(pad("\($0.points)", 3)) \($0.code.rawValue): \($0.detail)" }
         })
     }
 }

@@ -79,12 +79,12 @@ struct Replay: AsyncParsableCommand {
             }
         } else {
             out.line("models    " + result.set.names.joined(separator: ", "))
-            out.line("snapshot  " + (report.snapshot.map { "\($0.path) (position \($0.position))" } ?? "none"))
-            out.line(pad("phase", 10) + pad("events", 12) + pad("time", 12) + "events/s")
+            out.line("snapshot  " + (report.snapshot.map { "\($0.path) (position \(group($0.position.value)))" } ?? "none"))
+            var t = TextTable(["phase", "events", "time", "events/s"], right: ["events", "time", "events/s"])
             for (name, s) in phases {
-                out.line(pad(name, 10) + pad("\(s.events)", 12) + pad(formatDuration(s.duration), 12)
-                         + String(format: "%.0f", s.eventsPerSecond))
+                t.add([name, group(s.events), formatDuration(s.duration), group(Int64(s.eventsPerSecond.rounded()))])
             }
+            for l in t.lines { out.line(l) }
         }
         out.flush()
     }

@@ -184,25 +184,6 @@ struct SimulationRun {
     }
 }
 
-/// `1234567` as `1,234,567`.
-func group(_ n: Int) -> String {
-    let digits = String(n.magnitude)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
-}
-
-/// Minor units as `EUR 1,234.56`.
-func money(_ minor: Int64, _ currency: String) -> String {
-    let sign = minor < 0 ? "-" : ""
-    let m = minor.magnitude
-    let cents = m % 100
-    return "\(currency) \(sign)\(group(Int(m / 100))).\(cents < 10 ? "0" : "")\(cents)"
-}
-
 /// The rule of simulate and demo --log: a history goes into a new log.
 enum FreshLog {
     /// Accepts a directory that does not exist, is empty, or holds a

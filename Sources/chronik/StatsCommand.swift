@@ -37,11 +37,11 @@ struct Stats: AsyncParsableCommand {
         } else {
             let rows: [(String, String)] = [
                 ("log", log.directory),
-                ("events", "\(s.events)"),
-                ("streams", "\(s.streams)"),
-                ("segments", "\(s.segments)"),
-                ("bytes on disk", "\(s.bytesOnDisk) (\(formatBytes(s.bytesOnDisk)))"),
-                ("head position", "\(s.headPosition)"),
+                ("events", group(s.events)),
+                ("streams", group(s.streams)),
+                ("segments", group(s.segments)),
+                ("bytes on disk", "\(group(s.bytesOnDisk)) (\(formatBytes(s.bytesOnDisk)))"),
+                ("head position", group(s.headPosition.value)),
                 ("compression", s.compression.rawValue),
                 ("head hash", log.headHash.description),
             ]

@@ -294,7 +294,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         let p1 = try h.project()
         #expect(reason(p1, "x4", .amountAboveHistory)
                 == FraudReason(code: .amountAboveHistory, points: 15,
-                               detail: "total 20000 is 4.0 × the customer's mean of 5000 over 3 previous orders in the same currency (minor units)"))
+                               detail: "total EUR 200.00 is 4.0 × the customer's mean of EUR 50.00 over 3 previous orders in EUR"))
         #expect(reason(p1, "usd", .amountAboveHistory) == nil)
 
         var high = h
@@ -329,28 +329,87 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     }
 
     @Test func newAccountWithAHighFirstOrder() throws {
-        // Registered 2 h before a first order of 25000: 20 points; 3 days before, a small order, or a
-        // second order: nothing; never registered: fires.
+        // After three EUR orders of 8000 (mean 8000, so high is ≥ 24000): registered 2 h before a first order
+        // of 25000: 20 points; 3 days before, a small order, or a second order: nothing; never registered:
+        // nothing (an account is new by its age, issue 10.12).
         var h = FraudHistory()
+        for i in 1...3 { h.place("base-\(i)", by: "base-\(i)", total: 8_000) }
         h.register("old")
         h.wait(3 * FraudHistory.day)
         h.register("new")
         h.register("small")
         h.wait(2 * FraudHistory.hour)
         h.place("o-new", by: "new", total: 25_000)
-        h.place("o-old", by: "old", total: 25_000)
-        h.place("o-small", by: "small", total: 19_999)
-        h.place("o-guest", by: "guest", total: 30_000)
-        h.place("o-small-2", by: "small", total: 25_000)
+        h.place("o-old", by: "old", total: 50_000)
+        h.place("o-small", by: "small", total: 23_000)
+        h.place("o-guest", by: "guest", total: 90_000)
+        h.place("o-small-2", by: "small", total: 90_000)
         let p = try h.project()
         #expect(reason(p, "o-new", .newAccountHighOrder)
                 == FraudReason(code: .newAccountHighOrder, points: 20,
-                               detail: "first order of 25000 (minor units) from an account registered 2 h before"))
+                               detail: "first order of EUR 250.00, 3.1 × the shop's mean EUR order of EUR 80.00, "
+                                   + "from an account registered 2 h before"))
         #expect(reason(p, "o-old", .newAccountHighOrder) == nil)
         #expect(reason(p, "o-small", .newAccountHighOrder) == nil)
         #expect(reason(p, "o-small-2", .newAccountHighOrder) == nil)
-        #expect(reason(p, "o-guest", .newAccountHighOrder)?.detail
-                == "first order of 30000 (minor units) from a customer id that never registered")
+        #expect(reason(p, "o-guest", .newAccountHighOrder) == nil)
+    }
+
+    @Test func highIsJudgedPerCurrencyAgainstTheShopsTypicalOrder() throws {
+        // Issue 10.12: "high" is ≥ 3 × the shop's mean order in the order's currency: PLN 600.00 against a PLN
+        // mean of 400.00 is ordinary (the old fixed 20000 minor units would have fired), PLN 1,300.00 is high;
+        // EUR 250.00 against a EUR mean of 80.00 is high; with fewer than 3 previous orders in a currency there
+        // is no typical order and nothing fires, however large (JPY 10,000,000 after two JPY orders).
+        var h = FraudHistory()
+        for i in 0..<100 {
+            h.place("pl-\(i)", by: "old-pl-\(i)", total: 40_000, currency: "PLN")
+            h.place("eu-\(i)", by: "old-eu-\(i)", total: 8_000)
+        }
+        for i in 0..<2 { h.place("jp-\(i)", by: "old-jp-\(i)", total: 1_000, currency: "JPY") }
+        h.wait(2 * FraudHistory.day)
+        for (c, total, currency) in [("newP2", Int64(130_000), "PLN"), ("newP", 60_000, "PLN"), ("newE", 25_000, "EUR"),
+                                     ("newE2", 23_000, "EUR"), ("newJ", 10_000_000, "JPY"), ("newJ2", 10_000, "JPY")] {
+            h.register(c)
+            h.place("o-\(c)", by: c, total: total, currency: currency)
+        }
+        let p = try h.project()
+        #expect(reason(p, "o-newP", .newAccountHighOrder) == nil)
+        #expect(reason(p, "o-newP2", .newAccountHighOrder)
+                == FraudReason(code: .newAccountHighOrder, points: 20,
+                               detail: "first order of PLN 1,300.00, 3.2 × the shop's mean PLN order of PLN 400.00, "
+                                   + "from an account registered 1 min before"))
+        #expect(reason(p, "o-newE", .newAccountHighOrder)?.detail.hasPrefix("first order of EUR 250.00, 3.1 × the shop's mean EUR order of EUR 80.00") == true)
+        #expect(reason(p, "o-newE2", .newAccountHighOrder) == nil)  // 23000 × 101 < 3 × (800000 + 25000)
+        #expect(reason(p, "o-newJ", .newAccountHighOrder) == nil)  // 2 previous JPY orders: no typical order yet
+        // The third JPY order: now the mean of 1000, 1000, 10000000 decides (10000 < 3 × 3334000).
+        #expect(reason(p, "o-newJ2", .newAccountHighOrder) == nil)
+        #expect(p.score(order: "pl-50")?.reasons.isEmpty == true)  // the old customers never registered
+
+        // Replay-stable: a snapshot taken in the middle of the old orders, restored and fed the rest, answers the same.
+        let cut = 150
+        let head = try h.project(cut)
+        var w = SnapshotWriter()
+        head.encodeSnapshot(into: &w)
+        let restored = FraudProjector()
+        var r = SnapshotReader(w.bytes)
+        try restored.decodeSnapshot(from: &r)
+        for e in h.events.dropFirst(cut) { try restored.apply(e) }
+        for o in ["o-newP", "o-newP2", "o-newE", "o-newE2", "o-newJ"] { #expect(restored.score(order: o) == p.score(order: o)) }
+    }
+
+    @Test func aJPYShopIsJudgedInYen() throws {
+        // A zero-decimal currency: after three orders of JPY 8,000, a new account's first order of JPY 20,000
+        // (2.5 × the mean) is not high, though the old fixed 20000 minor units flagged it; JPY 50,000 is.
+        var h = FraudHistory()
+        for i in 1...3 { h.place("b\(i)", by: "b\(i)", total: 8_000, currency: "JPY") }
+        h.register("a")
+        h.place("o-a", by: "a", total: 20_000, currency: "JPY")
+        h.register("z")
+        h.place("o-z", by: "z", total: 50_000, currency: "JPY")  // mean of 8000 × 3 and 20000 is 11000
+        let p = try h.project()
+        #expect(reason(p, "o-a", .newAccountHighOrder) == nil)
+        #expect(reason(p, "o-z", .newAccountHighOrder)?.detail
+                == "first order of JPY 50,000, 4.5 × the shop's mean JPY order of JPY 11,000, from an account registered 1 min before")
     }
 
     @Test func refundRateOverPreviousPaidOrders() throws {
@@ -643,7 +702,12 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         w.uint(1)                           // one order
         w.string("o"); w.int(Int64(1)); w.int(Int64(-1)); w.uint(0); w.int(Int64(900))
         w.uint(0); w.uint(0); w.uint(0)
-        var r = SnapshotReader(w.bytes)
+        /// The shop's history per currency (version 2): one EUR order.
+        func shopHistory(_ w: inout SnapshotWriter) { w.uint(1); w.string("EUR"); w.int(Int64(1)); w.int(Int64(900)) }
+        var whole = SnapshotWriter()
+        whole.raw(w.bytes[...])
+        shopHistory(&whole)
+        var r = SnapshotReader(whole.bytes)
         #expect(throws: ProjectionError.self) { try FraudProjector().decodeSnapshot(from: &r) }
 
         // The same with customer 0 is a valid model.
@@ -651,6 +715,7 @@ private func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         ok.raw(w.bytes[..<(w.bytes.count - 10)])
         ok.string("o"); ok.int(Int64(0)); ok.int(Int64(-1)); ok.uint(0); ok.int(Int64(900))
         ok.uint(0); ok.uint(0); ok.uint(0)
+        shopHistory(&ok)
         let p = FraudProjector()
         var r2 = SnapshotReader(ok.bytes)
         try p.decodeSnapshot(from: &r2)

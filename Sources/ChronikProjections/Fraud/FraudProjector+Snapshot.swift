@@ -88,8 +88,15 @@ extension FraudModel {
                 w.int(r.a)
                 w.int(r.b)
                 w.int(r.c)
+                w.string(r.currency)
             }
         })
+
+        w.array(shopHistories) { w, h in
+            w.string(h.currency)
+            w.int(h.count)
+            w.int(h.sum)
+        }
     }
 
     /// Reads a model; everything is checked before it is used, so a bad
@@ -155,7 +162,7 @@ extension FraudModel {
                         throw Self.bad("a reason")
                     }
                     return StoredReason(signal: FraudSignal.allCases[Int(signal)], points: UInt8(points),
-                                        a: try r.int64(), b: try r.int64(), c: try r.int64())
+                                        a: try r.int64(), b: try r.int64(), c: try r.int64(), currency: try r.string())
                 }
                 guard Self.score(of: o.reasons) == o.score,
                       Set(o.reasons.map(\.signal)).count == o.reasons.count else {
@@ -163,6 +170,15 @@ extension FraudModel {
                 }
                 return o
             })
+
+        // The shop's history per currency: one entry per currency, one count per order.
+        let shopHistories = try r.array { (r: inout SnapshotReader) throws(ProjectionError) in
+            CurrencyHistory(currency: try r.string(), count: try Self.nonNegative(&r), sum: try r.int64())
+        }
+        guard Set(shopHistories.map(\.currency)).count == shopHistories.count,
+              shopHistories.reduce(0, { $0 + $1.count }) == Int64(orders.count) else {
+            throw Self.bad("the shop's history per currency")
+        }
 
         // Cross references.
         var customerIndex: [String: Int32] = [:]
@@ -195,6 +211,7 @@ extension FraudModel {
         self.ips = ips
         self.sessions = sessions
         self.orders = orders
+        self.shopHistories = shopHistories
     }
 
     // MARK: Pieces

@@ -12,7 +12,7 @@ import ChronikCommerce
 /// of business time, and no address at all.
 public final class FraudProjector: SnapshottableProjector {
     public let name = "fraud"
-    public var snapshotVersion: UInt32 { 1 }
+    public var snapshotVersion: UInt32 { 2 }
 
     /// The whole model as one value: `apply` makes one access to it (class
     /// properties each pay a dynamic exclusivity check per access).
@@ -180,6 +180,10 @@ struct FraudModel {
     var ips: [UInt64: IPState] = [:]
     var sessions: [String: SessionLink] = [:]
     var orders: [String: OrderState] = [:]
+    /// Count and sum of the totals of every order placed so far, per
+    /// currency in first-seen order: the shop's typical order in each
+    /// currency (newAccountHighOrder judges "high" against it).
+    var shopHistories: [CurrencyHistory] = []
 
     // MARK: Folding
 
@@ -291,7 +295,9 @@ struct FraudModel {
 
         var found: [StoredReason] = []
         @inline(__always) func add(_ signal: FraudSignal, _ points: UInt8, _ a: Int64, _ b: Int64 = 0, _ cc: Int64 = 0) {
-            if points > 0 { found.append(StoredReason(signal: signal, points: points, a: a, b: b, c: cc)) }
+            guard points > 0 else { return }
+            let money = signal == .amountAboveHistory || signal == .newAccountHighOrder
+            found.append(StoredReason(signal: signal, points: points, a: a, b: b, c: cc, currency: money ? e.currency : ""))
         }
 
         // Velocity of the customer's orders (this one included).
@@ -327,18 +333,18 @@ struct FraudModel {
             add(.countryMismatch, FraudRules.countryMismatchPoints, 1)
         }
 
-        // A new account (or none) with a high first order.
-        if customers[c].orders == 0, total >= FraudRules.newAccountFloor {
-            if let at = customers[c].registeredAt {
-                // at ≤ now (both are readings of the monotonic clock); saturate
-                // anyway so that absurd clocks cannot trap.
-                let (diff, overflow) = now.subtractingReportingOverflow(at)
-                let age = overflow ? Int64.max : diff
-                if age < FraudRules.newAccountWindow {
-                    add(.newAccountHighOrder, FraudRules.newAccountPoints, total, age / 60_000_000)
+        // A new account (by its age) with a first order high for its currency.
+        let shop = shopHistories.firstIndex { $0.currency == e.currency }
+        if customers[c].orders == 0, let at = customers[c].registeredAt {
+            // at ≤ now (both are readings of the monotonic clock); saturate
+            // anyway so that absurd clocks cannot trap.
+            let (diff, overflow) = now.subtractingReportingOverflow(at)
+            let age = overflow ? Int64.max : diff
+            if age < FraudRules.newAccountWindow {
+                let typical = shop.map { shopHistories[$0] }
+                if let mean = Self.highFirstOrderMean(total, typical) {
+                    add(.newAccountHighOrder, FraudRules.newAccountPoints, total, age / 60_000_000, mean)
                 }
-            } else {
-                add(.newAccountHighOrder, FraudRules.newAccountPoints, total, -1)
             }
         }
 
@@ -348,13 +354,31 @@ struct FraudModel {
             add(.refundRate, FraudRules.refundPoints, refunded, captured)
         }
 
-        // This order joins the customer's history.
+        // This order joins the customer's and the shop's history.
         customers[c].orders += 1
         customers[c].addToHistory(total, in: e.currency)
+        if let shop {
+            shopHistories[shop].count += 1
+            shopHistories[shop].sum = Self.saturatingSum(shopHistories[shop].sum, total)
+        } else {
+            shopHistories.append(CurrencyHistory(currency: e.currency, count: 1, sum: total))
+        }
 
         slot = OrderState(customer: Int32(c), ip: ip, placedAt: now)
         paymentSignals(customer: c, card: slot.card, ipFailures: ipFailures, into: &found)
         Self.merge(found, into: &slot)
+    }
+
+    /// The shop's mean order in the currency when a first order of `total`
+    /// is high for it (≥ factor × that mean), judged against `shop`, the
+    /// shop's previous orders in that currency; nil when it is not, or when
+    /// there are fewer than `newAccountMinOrders` of them (no typical order).
+    static func highFirstOrderMean(_ total: Int64, _ shop: CurrencyHistory?) -> Int64? {
+        guard total > 0, let shop, shop.count >= FraudRules.newAccountMinOrders else { return nil }
+        // total ≥ factor/10 × sum/count, in integers (saturating).
+        let high = saturatingProduct(saturatingProduct(total, shop.count), 10)
+            >= saturatingProduct(shop.sum, FraudRules.newAccountFactorTenths)
+        return high ? max(1, shop.sum / shop.count) : nil
     }
 
     mutating func authorize(_ e: PaymentAuthorized) {

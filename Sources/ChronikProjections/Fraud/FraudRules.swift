@@ -3,6 +3,8 @@
 // (and bump `FraudProjector.snapshotVersion` when stored scores would
 // mean something else).
 
+import ChronikCommerce
+
 /// The numbers of the fraud model (docs/FRAUD.md, Signals).
 enum FraudRules {
     static let hour: Int64 = 3_600_000_000
@@ -42,8 +44,15 @@ enum FraudRules {
 
     static let countryMismatchPoints: UInt8 = 15
 
-    /// newAccountHighOrder: a first order of at least this total.
-    static let newAccountFloor: Int64 = 20_000
+    /// newAccountHighOrder: "high" is judged per currency, against the
+    /// shop's typical order in that currency: a first order of at least
+    /// `newAccountFactorTenths` / 10 × the mean total of the shop's previous
+    /// orders in the order's currency (all customers, log order). Without
+    /// `newAccountMinOrders` previous orders in the currency there is no
+    /// typical order and the signal does not fire: no fixed amount means
+    /// the same in every currency (docs/FRAUD.md, High per currency).
+    static let newAccountFactorTenths: Int64 = 30
+    static let newAccountMinOrders: Int64 = 3
     static let newAccountPoints: UInt8 = 20
 
     /// refundRate: at least this many previous orders with a capture, and
@@ -71,8 +80,10 @@ struct StoredReason: Hashable, Sendable {
     /// A second number (the mean, the minutes since registration or −1,
     /// the captured orders).
     var b: Int64 = 0
-    /// A third number (the number of previous orders).
+    /// A third number (the number of previous orders, the shop's mean).
     var c: Int64 = 0
+    /// The order's currency, for the reasons about amounts ("" otherwise).
+    var currency: String = ""
 
     /// The explanation with the numbers.
     var detail: String {
@@ -87,25 +98,23 @@ struct StoredReason: Hashable, Sendable {
         case .manyCards: "the customer used \(a) distinct cards within 30 days"
         case .amountAboveHistory:
             if b > 0 {
-                "total \(a) is \(Self.ratio(a, b)) × the customer's mean of \(b) over \(c) previous orders in the same currency (minor units)"
+                "total \(money(a)) is \(Self.ratio(a, b)) × the customer's mean of \(money(b)) over \(Money.grouped(c)) previous orders in \(currency)"
             } else {
-                "total \(a) against a mean of 0 over \(c) previous orders in the same currency (minor units)"
+                "total \(money(a)) against a mean of \(money(0)) over \(Money.grouped(c)) previous orders in \(currency)"
             }
         case .countryMismatch: "billing country differs from shipping country"
         case .newAccountHighOrder:
-            if b < 0 {
-                "first order of \(a) (minor units) from a customer id that never registered"
-            } else if b < 60 {
-                "first order of \(a) (minor units) from an account registered \(b) min before"
-            } else {
-                "first order of \(a) (minor units) from an account registered \(b / 60) h before"
-            }
+            "first order of \(money(a)), \(Self.ratio(a, c)) × the shop's mean \(currency) order of \(money(c)), "
+                + (b < 60 ? "from an account registered \(b) min before" : "from an account registered \(b / 60) h before")
         case .refundRate:
             "\(a) of \(b) previous paid orders were refunded (\(Self.percent(a, b)) %)"
         }
     }
 
     var reason: FraudReason { FraudReason(code: signal, points: Int(points), detail: detail) }
+
+    /// Minor units of the order's currency as people read them.
+    func money(_ minor: Int64) -> String { Money.text(minor, currency) }
 
     /// `a × 100 / b`, rounded down; 0 when b ≤ 0 (saturating: a restored
     /// snapshot's numbers are not trusted to be small).

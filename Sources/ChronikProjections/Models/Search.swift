@@ -118,6 +118,12 @@ public final class AlsoBoughtProjector: SnapshottableProjector {
         productOfSKU[v.sku] = v.productId
     }
 
+    /// Whether a VariantAdded named `productId` (only such products can be
+    /// bought; `query also-bought` refuses any other id).
+    public func knows(product productId: String) -> Bool {
+        productOfSKU.values.contains(productId)
+    }
+
     /// The top `limit` products bought with `productId` (discontinued ones included).
     public func alsoBought(_ productId: String, limit: Int = 10) -> [AlsoBoughtEntry] {
         var counts: [String: Int] = [:]
