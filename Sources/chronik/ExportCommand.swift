@@ -30,7 +30,7 @@ struct Export: ParsableCommand {
             Examples:
               $ chronik export --stream order-NW1000001
               $ chronik export --type OrderPlaced --limit 3
-              $ chronik export --audit --from 2026-11-01T00:00:00Z --to 5000
+              $ chronik export --audit --from 2025-01-05T00:00:00Z --to 20000
               $ chronik export --format csv --type OrderPlaced > orders.csv
               $ chronik export --log shop > shop.jsonl
               $ chronik import --log shop-copy shop.jsonl

@@ -14,9 +14,9 @@ struct Keygen: ParsableCommand {
             by every command, and not used.
 
             Examples:
-              $ chronik keygen --out audit-key
-              $ chronik digest --key audit-key --out digest.json
-              $ chronik verify --digest digest.json --public-key audit-key.pub
+              $ chronik keygen --out my-audit-key
+              $ chronik digest --key my-audit-key --out digest.json
+              $ chronik verify --digest digest.json --public-key my-audit-key.pub
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)

@@ -15,10 +15,10 @@ struct Query: AsyncParsableCommand {
             model is an error (exit 1).
 
             Examples:
-              chronik query order o-1001 --json
-              chronik query customers --top 10
-              chronik query inventory --low
-              chronik query also-bought P-42 --limit 5
+              $ chronik query order NW1000001 --json
+              $ chronik query customers --top 10
+              $ chronik query inventory --low
+              $ chronik query also-bought p-1001 --limit 5
 
             Exit status: 0 success, 1 failure (unknown id, replay stopped), 64 usage error.
             """,
@@ -433,7 +433,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
         commandName: "also-bought", abstract: "Products bought with a product, by number of orders (ties by productId).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The productId.") var product: String
-    @Option(help: "How many (default 10).") var limit: Int = 10
+    @Option(help: "How many.") var limit: Int = 10
 
     func validate() throws {
         if limit < 0 { throw ValidationError("--limit must be ≥ 0") }
@@ -463,7 +463,7 @@ struct FraudQuery: AsyncParsableCommand {
             """)
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
-    @Option(help: "The N highest scores (default 10).") var top: Int = 10
+    @Option(help: "The N highest scores.") var top: Int = 10
     @Argument(help: "One order.") var order: String?
 
     func validate() throws {

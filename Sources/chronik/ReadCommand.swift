@@ -29,7 +29,7 @@ struct Read: AsyncParsableCommand {
               $ chronik read --stream order-NW1000001
               $ chronik read --from 1000 --limit 20 --json
               $ chronik read --backward --limit 5
-              $ chronik read --from 2026-11-20T00:00:00Z --limit 3
+              $ chronik read --from 2025-01-05T00:00:00Z --limit 3
 
             Exit status: 0 success, 1 failure (also: no such stream), 64 usage \
             error.
