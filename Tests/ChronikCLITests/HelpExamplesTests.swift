@@ -200,6 +200,17 @@ struct HelpExamplesTests {
         for line in readmeExamples(readme) { #expect(!line.hasSuffix("\\"), "README: \(line)") }
     }
 
+    @Test("every command takes --log, --json and --quiet (issue 9.8: keygen did not take --log)")
+    func everyCommandTakesTheCommonOptions() async throws {
+        // Proves the README's promise against the OPTIONS of each runnable command's help.
+        for (path, help) in try await everyHelp() where !path.isEmpty && subcommands(help).isEmpty {
+            let options = help.components(separatedBy: "OPTIONS:\n").last ?? ""
+            for option in ["  --log <dir> ", "  --json ", "  -q, --quiet "] {
+                #expect(options.contains(option), "chronik \(path.joined(separator: " ")) --help lacks \(option)")
+            }
+        }
+    }
+
     @Test("each option's default is printed once")
     func defaultsOnce() async throws {
         // Proves no hand-written "(default …)" repeats the one argument-parser prints.
