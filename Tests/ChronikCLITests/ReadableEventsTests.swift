@@ -1,3 +1,4 @@
+import ChronikLog
 import Foundation
 import Testing
 
@@ -91,6 +92,25 @@ struct ReadableEventsTests {
         #expect(follow.exitCode == 124, "\(follow)")
         #expect(follow.stdoutLines.first?.contains(#""orderId":"o-1""#) == true, "\(follow)")
         #expect(!follow.stdout.contains("bytes>"), "\(follow)")
+    }
+
+    @Test("a commerce event whose data does not decode is printed as stored, with a warning naming it")
+    func undecodableEvent() async throws {
+        // Proves read never hides an event it cannot decode (written through the library with other bytes).
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        _ = try await log.append(to: "order-x", ProposedEvent(type: "PaymentCaptured", data: [0x01, 0x02, 0xFF]))
+        _ = try await log.append(to: "note-1", ProposedEvent(type: "NoteAdded", data: Array(#"{"text":"hi"}"#.utf8)))
+        log.close()
+        let text = try await chronik(["read", "--log", dir])
+        #expect(text.exitCode == 0, "\(text)")
+        #expect(text.stdoutLines.count == 2, "\(text)")
+        #expect(text.stdoutLines.first?.contains("PaymentCaptured  ") == true && text.stdout.contains("<3 bytes>"), "\(text)")
+        #expect(text.stdoutLines.last?.hasSuffix(#"{"text":"hi"}"#) == true, "\(text)")
+        #expect(text.stderr.contains("warning: event at position 0 (PaymentCaptured)"), "\(text)")
+        let json = try await chronik(["read", "--json", "--log", dir])
+        #expect(jsonObjects(json.stdout).first?["dataBase64"] as? String == "AQL/", "\(json)")
     }
 
     @Test("an unknown stream is an error for read, tail and export; tail -f waits for it")
