@@ -10,8 +10,8 @@ struct Keygen: ParsableCommand {
             of the raw 32-byte key (docs/AUDIT.md). An existing file at either \
             path is refused unless --force; nothing is written then.
 
-            Keys belong to an auditor, not to a log: --log is accepted, like \
-            by every command, and not used.
+            Keys belong to an auditor, not to a log: --log is accepted, as by \
+            every command, and not used.
 
             Examples:
               $ chronik keygen --out my-audit-key

@@ -8,8 +8,9 @@ struct Tail: AsyncParsableCommand {
             Prints the last --limit events, or every event from --from on (a \
             position, with --stream a stream version, or an RFC 3339 time \
             compared with the event's time). Commerce events are printed \
-            decoded, as chronik read prints them. With -f it then follows the log: it opens the log \
-            read-only and polls for what the writing process commits, printing \
+            decoded, as chronik read prints them. With -f it then follows \
+            the log: it opens the log read-only and polls for what the \
+            writing process commits, printing \
             each event as soon as it is durable, in position order, until \
             interrupted (Ctrl-C). Output is flushed after every event, so a \
             pipe sees it at once.
