@@ -27,6 +27,8 @@ public struct AuditExport: Sendable {
     /// Event times (occurredAt) from…to, inclusive; nil: unbounded.
     public var fromTime: Timestamp?
     public var toTime: Timestamp?
+    /// At most this many events; nil: all.
+    public var limit: Int?
 
     public init(format: Format = .jsonl, chainHashes: Bool = true, streams: Set<String>? = nil, types: Set<String>? = nil,
                 fromPosition: UInt64? = nil, toPosition: UInt64? = nil, fromTime: Timestamp? = nil, toTime: Timestamp? = nil) {
@@ -75,6 +77,7 @@ public struct AuditExport: Sendable {
         do {
             try log.scanWithChainHashes(from: Position(fromPosition ?? 0)) { view, hash in
                 if let toPosition, view.position.value > toPosition { throw Stop() }
+                if let limit, count >= limit { throw Stop() }
                 guard matches(stream: view.stream, type: view.type, position: view.position.value, time: view.occurredAt) else { return }
                 if hash != lastHash {
                     lastHash = hash

@@ -246,17 +246,7 @@ public enum CommerceExport {
     /// written as `null`.
     public static func write(_ event: RecordedEvent, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
                              upcasters: UpcasterRegistry = .standard) throws(CommerceError) {
-        let typed: CommerceEvent
-        let pii: PIIState
-        do {
-            (typed, pii) = try CommerceEvent.decode(type: event.type, data: event.data, protector: protector, upcasters: upcasters)
-        } catch let error as CommerceError {
-            var e = error
-            e.message = "event at position \(event.position) (\(event.type)): " + e.message
-            throw e
-        } catch {
-            throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): personal data cannot be opened: \(error)")
-        }
+        let start = w.bytes.count
         w.raw("{\"type\":")
         w.string(event.type)
         w.raw(",\"id\":\"")
@@ -272,17 +262,11 @@ public enum CommerceExport {
         w.raw(",\"recordedAt\":")
         w.string(event.recordedAt.rfc3339)
         w.raw(",\"data\":")
-        if case .unknown = typed {
-            // Compact form of the stored JSON: the same as stored for what
-            // the import wrote, and always a single line.
-            guard let v = try? JSONValue.parse(event.data), case .object = v else {
-                throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): data of an unknown type is not a JSON object")
-            }
-            w.value(v)
-        } else if pii == .erased {
-            typed.writeJSONErasingPII(to: &w)
-        } else {
-            typed.writeJSON(to: &w)
+        do {
+            try writeData(of: event, to: &w, protector: protector, upcasters: upcasters)
+        } catch {
+            w.bytes.removeSubrange(start...)  // nothing of a line that fails
+            throw error
         }
         if !event.metadata.isEmpty {
             guard let v = try? JSONValue.parse(event.metadata), case .object(let members) = v,
@@ -294,6 +278,41 @@ public enum CommerceExport {
             w.value(v)
         }
         w.byte(UInt8(ascii: "}"))
+    }
+
+    /// Appends the `data` of `event`'s export line to `writer`: the decoded
+    /// data of a commerce event, its sealed personal data opened with
+    /// `protector` (when the key is destroyed or no protector is given,
+    /// every PII field is written as `erasedAs`), or the stored JSON object
+    /// of an unknown type. `chronik read` and `tail` print events with it.
+    ///
+    /// - Throws: `CommerceError` (`invalidData`), naming the event's position
+    ///   and type, when the data does not decode.
+    public static func writeData(of event: RecordedEvent, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
+                                 upcasters: UpcasterRegistry = .standard, erasedAs: StaticString = "null") throws(CommerceError) {
+        let typed: CommerceEvent
+        let pii: PIIState
+        do {
+            (typed, pii) = try CommerceEvent.decode(type: event.type, data: event.data, protector: protector, upcasters: upcasters)
+        } catch let error as CommerceError {
+            var e = error
+            e.message = "event at position \(event.position) (\(event.type)): " + e.message
+            throw e
+        } catch {
+            throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): personal data cannot be opened: \(error)")
+        }
+        if case .unknown = typed {
+            // Compact form of the stored JSON: the same as stored for what
+            // the import wrote, and always a single line.
+            guard let v = try? JSONValue.parse(event.data), case .object = v else {
+                throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): data of an unknown type is not a JSON object")
+            }
+            w.value(v)
+        } else if pii == .erased {
+            typed.writeJSONErasingPII(to: &w, erasedAs: erasedAs)
+        } else {
+            typed.writeJSON(to: &w)
+        }
     }
 }
 

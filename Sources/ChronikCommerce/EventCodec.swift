@@ -171,12 +171,14 @@ public enum EventCodec {
     }
 
     /// Writes the JSON object of `value`'s data (`{…}`) to `writer`.
-    /// - Parameter erasingPII: write every PII field as `null` (the
-    ///   subject's key is destroyed).
-    public static func writeJSON<T: FieldCodable>(_ value: T, to writer: inout JSONWriter, erasingPII: Bool = false) {
+    /// - Parameter erasingPII: write every PII field as `erasedAs` (the
+    ///   subject's key is destroyed): `null`, or `‹erased›` for text.
+    public static func writeJSON<T: FieldCodable>(_ value: T, to writer: inout JSONWriter, erasingPII: Bool = false,
+                                                  erasedAs: StaticString = "null") {
         var copy = value
         var e = JSONEncodingVisitor(writer: writer)
         e.erasingPII = erasingPII
+        e.erasedAs = erasedAs
         writer = JSONWriter(capacity: 0)  // hand the buffer over without a copy
         e.writer.byte(UInt8(ascii: "{"))
         // The JSON encoder never throws.

@@ -221,6 +221,9 @@ struct JSONEncodingVisitor: FieldVisitor {
     /// Writes every PII field (present or not) as `null`: the subject's key
     /// is destroyed (docs/GDPR.md).
     var erasingPII = false
+    /// What an erased PII field reads as: `null` in JSON; text output
+    /// writes `‹erased›`.
+    var erasedAs: StaticString = "null"
 
     init(writer: JSONWriter) { self.writer = writer }
 
@@ -240,11 +243,11 @@ struct JSONEncodingVisitor: FieldVisitor {
 
     mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) {
         key(name)
-        if pii && erasingPII { writer.raw("null") } else { writer.string(value) }
+        if pii && erasingPII { writer.raw(erasedAs) } else { writer.string(value) }
     }
 
     mutating func optionalText(_ name: StaticString, _ value: inout String?, pii: Bool) {
-        if pii && erasingPII { key(name); writer.raw("null"); return }
+        if pii && erasingPII { key(name); writer.raw(erasedAs); return }
         guard let v = value else { return }
         key(name); writer.string(v)
     }
@@ -303,12 +306,12 @@ struct JSONEncodingVisitor: FieldVisitor {
 
     mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
         key(name)
-        if pii && erasingPII { writer.raw("null"); return }
+        if pii && erasingPII { writer.raw(erasedAs); return }
         try nested(&value)
     }
 
     mutating func optionalObject<T: FieldCodable>(_ name: StaticString, _ value: inout T?, pii: Bool) throws(CommerceError) {
-        if pii && erasingPII { key(name); writer.raw("null"); return }
+        if pii && erasingPII { key(name); writer.raw(erasedAs); return }
         guard var v = value else { return }
         key(name)
         try nested(&v)

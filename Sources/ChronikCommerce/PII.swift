@@ -119,10 +119,10 @@ extension CommerceEvent {
     }
 
     /// Writes the JSON object of the data with every PII field as `null`
-    /// (what an erased event exports as).
-    public func writeJSONErasingPII(to writer: inout JSONWriter) {
+    /// (what an erased event exports as), or as `erasedAs`.
+    public func writeJSONErasingPII(to writer: inout JSONWriter, erasedAs: StaticString = "null") {
         guard let payload else { return writeJSON(to: &writer) }
-        func write<T: CommerceEventPayload>(_ p: T) { EventCodec.writeJSON(p, to: &writer, erasingPII: true) }
+        func write<T: CommerceEventPayload>(_ p: T) { EventCodec.writeJSON(p, to: &writer, erasingPII: true, erasedAs: erasedAs) }
         write(payload)
     }
 

@@ -9,15 +9,16 @@ struct Append: AsyncParsableCommand {
         discussion: """
             One event per line:
 
-              {"stream": "order-1", "type": "OrderPlaced", "data": {"total": 4999}}
+              {"stream": "note-1", "type": "NoteAdded", "data": {"text": "call back"}}
 
             Required: stream (1-256 bytes), type (1-256 bytes), data (any JSON \
             value). Optional: meta (an object of strings), id (a UUID; \
             appending an id already in the log with the same content is an \
             idempotent no-op), time (RFC 3339, default now), expectedVersion \
             (a number, "any", "noStream" or "exists"). The extra keys that \
-            read --json prints are ignored, so its output can be appended \
-            again.
+            read --json prints are ignored. Commerce events (EVENTS.md) go \
+            through chronik import; to copy a log, use chronik export | \
+            chronik import.
 
             Consecutive lines of the same stream form one atomic batch (at \
             most --batch events). A batch is checked against the \
@@ -30,8 +31,8 @@ struct Append: AsyncParsableCommand {
             the first write too.
 
             Examples:
-              chronik append --log /var/lib/shop events.jsonl
-              echo '{"stream":"s-1","type":"Opened","data":{}}' | chronik append
+              $ chronik append --log shop events.jsonl
+              $ echo '{"stream":"s-1","type":"Opened","data":{}}' | chronik append
 
             Exit status: 0 appended (or nothing to do), 1 failure, 64 usage error.
             """)

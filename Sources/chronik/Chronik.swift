@@ -17,7 +17,7 @@ struct Chronik: AsyncParsableCommand {
             Start with the tour, which simulates a shop into a fresh log \
             and verifies the log:
 
-              chronik demo
+              $ chronik demo
 
             Services and data:   simulate, import, export, append, read, tail
             Read models:         replay, query, snapshot
@@ -43,6 +43,10 @@ struct Chronik: AsyncParsableCommand {
     /// themselves print one line, `chronik: <reason>`, and exit 1. Usage
     /// errors keep argument-parser's message and its exit status 64.
     static func main() async {
+        if let unknown = unknownSubcommand(in: Array(CommandLine.arguments.dropFirst())) {
+            printError("unknown command '\(unknown.word)' (\(unknown.path) commands: \(unknown.known.joined(separator: ", "))); see \(unknown.path) --help")
+            exit(withError: ExitCode.validationFailure)
+        }
         let command: any ParsableCommand
         do {
             command = try await asyncParseAsRoot(nil)
@@ -73,6 +77,27 @@ struct Chronik: AsyncParsableCommand {
             printError("\(error.localizedDescription)")
             exit(withError: ExitCode.failure)
         }
+    }
+}
+
+extension Chronik {
+    /// The first word of `arguments` (after an optional `help`) that names
+    /// no subcommand where one is expected, with the command it was given
+    /// to and that command's subcommands. argument-parser would print the
+    /// help and exit 0 for `chronik bogus --help` or `chronik help bogus`.
+    static func unknownSubcommand(in arguments: [String]) -> (word: String, path: String, known: [String])? {
+        var command: any ParsableCommand.Type = Chronik.self
+        var path = "chronik"
+        for word in arguments.first == "help" ? arguments.dropFirst() : arguments[...] {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !word.hasPrefix("-") else { return nil }
+            guard let next = subcommands.first(where: { $0._commandName == word }) else {
+                return (word, path, subcommands.map { $0._commandName })
+            }
+            command = next
+            path += " " + word
+        }
+        return nil
     }
 }
 

@@ -19,8 +19,8 @@ struct Demo: AsyncParsableCommand {
             alone. --log DIR must be a new or empty directory.
 
             Examples:
-              chronik demo
-              chronik demo --events 1000000 --seed 7 --log ./shop-log
+              $ chronik demo
+              $ chronik demo --events 20000 --seed 7 --log ./shop-log
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)

@@ -17,8 +17,8 @@ struct Digest: ParsableCommand {
             allowed).
 
             Examples:
-              chronik digest --key audit-key --out digest-2026-11-25.json
-              chronik verify --digest digest-2026-11-25.json --public-key audit-key.pub
+              $ chronik digest --key audit-key --out digest-2026-11-25.json
+              $ chronik verify --digest digest-2026-11-25.json --public-key audit-key.pub
 
             Exit status: 0 success, 1 failure (also: the log is damaged), 64 \
             usage error.

@@ -11,9 +11,12 @@ struct Export: ParsableCommand {
             Every event in log order, or those of --stream (repeatable), of \
             --type (repeatable), and from --from to --to (inclusive): a \
             position (an integer) or an RFC 3339 time, compared with the \
-            event's time; --from-time/--to-time take a time only. Unknown \
-            types are exported untouched. The JSON Lines output imports again \
-            (chronik import) into the same events.
+            event's time (--from-time/--to-time are aliases that take a time \
+            only); at most --limit events. A --stream the log does not hold, \
+            or a --type that is neither a commerce type (EVENTS.md) nor in \
+            the log, is an error that lists the known ones. Events of types \
+            Chronik does not know are exported untouched. The JSON Lines \
+            output imports again (chronik import) into the same events.
 
             For auditors: --audit adds to each JSON line a last key \
             "chainHash", the chain hash of the batch holding the event; the \
@@ -25,11 +28,15 @@ struct Export: ParsableCommand {
             key: import the plain export.
 
             Examples:
-              chronik export --stream order-42
-              chronik export --audit --from-time 2026-11-01T00:00:00Z --to-time 2026-11-30T23:59:59Z
-              chronik export --format csv --type OrderPlaced > orders.csv
+              $ chronik export --stream order-NW1000001
+              $ chronik export --type OrderPlaced --limit 3
+              $ chronik export --audit --from 2025-01-05T00:00:00Z --to 20000
+              $ chronik export --format csv --type OrderPlaced > orders.csv
+              $ chronik export --log shop > shop.jsonl
+              $ chronik import --log shop-copy shop.jsonl
 
-            Exit status: 0 success, 1 failure, 64 usage error.
+            Exit status: 0 success, 1 failure (also: an unknown stream or \
+            type), 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -47,11 +54,14 @@ struct Export: ParsableCommand {
     @Option(help: ArgumentHelp("Up to this position or RFC 3339 time, inclusive.", valueName: "position|time"))
     var to: String?
 
-    @Option(name: .customLong("from-time"), help: ArgumentHelp("Only events at or after this RFC 3339 time.", valueName: "time"))
+    @Option(name: .customLong("from-time"), help: ArgumentHelp("Alias of --from with a time.", valueName: "time"))
     var fromTime: String?
 
-    @Option(name: .customLong("to-time"), help: ArgumentHelp("Only events at or before this RFC 3339 time.", valueName: "time"))
+    @Option(name: .customLong("to-time"), help: ArgumentHelp("Alias of --to with a time.", valueName: "time"))
     var toTime: String?
+
+    @Option(help: ArgumentHelp("Write at most this many events.", valueName: "n"))
+    var limit: Int?
 
     @Option(help: ArgumentHelp("Output format: jsonl or csv.", valueName: "format"))
     var format = "jsonl"
@@ -76,6 +86,7 @@ struct Export: ParsableCommand {
             throw ValidationError("give the end time once: --to TIME or --to-time TIME")
         }
         if audit && format == "csv" { throw ValidationError("--audit is for jsonl; csv always has the chainHash column") }
+        if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
     }
 
     /// The audit form: CSV, chain hashes, or a time window given with
@@ -96,12 +107,14 @@ struct Export: ParsableCommand {
         }
         if let fromTime { x.fromTime = Timestamp(rfc3339: fromTime) }
         if let toTime { x.toTime = Timestamp(rfc3339: toTime) }
+        x.limit = limit
         return x
     }
 
     func run() throws {
         let log = try options.openForReading()
         defer { log.close() }
+        try checkFilters(log)
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         if let x = auditExport {
             do {
@@ -112,9 +125,10 @@ struct Export: ParsableCommand {
             }
             return
         }
-        let filter = ExportFilter(streams: stream.isEmpty ? nil : Set(stream), types: type.isEmpty ? nil : Set(type),
+        var filter = ExportFilter(streams: stream.isEmpty ? nil : Set(stream), types: type.isEmpty ? nil : Set(type),
                                   from: from.flatMap(ExportFilter.Bound.init(argument:)),
                                   to: to.flatMap(ExportFilter.Bound.init(argument:)))
+        filter.limit = limit
         do {
             let n = try filter.export(log, protector: vault) { bytes in writeStandardOutput(bytes) }
             options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
@@ -122,6 +136,68 @@ struct Export: ParsableCommand {
             throw CommandFailure(e.description)
         }
     }
+}
+
+extension Export {
+    /// Every --stream must be in the log, and every --type a commerce type
+    /// or in the log: a typo is an error, not an empty export.
+    func checkFilters(_ log: EventLog) throws {
+        for s in stream { try requireStream(s, in: log) }
+        let asked = Set(type.filter { CommerceEventType(name: $0) == nil })
+        guard !asked.isEmpty else { return }
+        let inLog = try eventTypes(in: log, until: asked)
+        guard let unknown = type.first(where: { asked.contains($0) && !inLog.contains($0) }) else { return }
+        let commerce = CommerceEventType.allCases.map(\.rawValue).sorted()
+        let others = inLog.subtracting(commerce).sorted()
+        let guess = closestName(to: unknown, among: commerce + others).map { " (did you mean \($0)?)" } ?? ""
+        throw CommandFailure(lines: [
+            "unknown event type \(unknown)\(guess)",
+            "known types: " + commerce.joined(separator: ", ")
+                + (others.isEmpty ? "" : "; in this log also: " + others.joined(separator: ", ")),
+        ])
+    }
+}
+
+/// The event types in `log`: a scan that stops once every type of `wanted`
+/// was seen (else it reads the whole log). At most 1,000 types are kept.
+func eventTypes(in log: EventLog, until wanted: Set<String>) throws -> Set<String> {
+    struct Found: Error {}
+    var seen = Set<String>()
+    var missing = wanted
+    do {
+        _ = try log.scan { view in
+            guard seen.count < 1000, !seen.contains(view.type) else { return }
+            seen.insert(view.type)
+            missing.remove(view.type)
+            if missing.isEmpty { throw Found() }
+        }
+    } catch is Found {}
+    return seen
+}
+
+/// The name in `names` a typo of `word` most likely meant: equal but for
+/// case, or at most two edits away; nil when none is that close.
+func closestName(to word: String, among names: [String]) -> String? {
+    if let same = names.first(where: { $0.lowercased() == word.lowercased() }) { return same }
+    let best = names.map { ($0, editDistance(Array(word.lowercased()), Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+    guard let best, best.1 <= 2 else { return nil }
+    return best.0
+}
+
+/// Levenshtein distance.
+func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+    guard !a.isEmpty else { return b.count }
+    var row = Array(0...b.count)
+    for i in 1...a.count {
+        var previous = row[0]
+        row[0] = i
+        for j in stride(from: 1, through: b.count, by: 1) {
+            let current = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = current
+        }
+    }
+    return row[b.count]
 }
 
 /// write(2) of every byte to stdout; stops silently when the reader is gone

@@ -101,8 +101,6 @@ struct Forget: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Erase a customer's personal data (GDPR): append CustomerForgotten and destroy the customer's key.",
         discussion: """
-            Example: chronik forget customer c-1042 --log shop-log
-
             The log is never rewritten: every personal field of the customer \
             (email, name, phone, addresses, IPs, support summaries) is stored \
             encrypted under the customer's own key, and this command destroys \
@@ -115,6 +113,13 @@ struct Forget: AsyncParsableCommand {
             Running it again for a forgotten customer only makes sure the key \
             is gone (e.g. after a crash between the append and the key \
             deletion).
+
+            Examples:
+              $ chronik forget customer C100042 --log shop
+              $ chronik forget customer C100042 --log shop --json
+
+            Exit status: 0 forgotten (or already forgotten), 1 failure (also: \
+            no such customer in the log), 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -180,14 +185,19 @@ struct SubjectExport: AsyncParsableCommand {
         commandName: "subject-export",
         abstract: "Print everything the log holds about one customer, as JSON (GDPR subject access).",
         discussion: """
-            Example: chronik subject-export customer c-1042 --log shop-log > c-1042.json
-
             One JSON document: customerId, erased, profile (latest email, \
             name, phone, address, consent), the ids of the customer's orders \
             and sessions, and every event of the customer's stream, orders \
             (payments, shipments, refunds, returns) and sessions, in log \
             order, as `chronik export` writes them — without card tokens. \
             Personal data of a forgotten customer is null. Reads the whole log.
+
+            Examples:
+              $ chronik subject-export customer C100042 --log shop > C100042.json
+              $ chronik subject-export customer C100042 --log shop | jq .profile
+
+            Exit status: 0 success, 1 failure (also: no such customer in the \
+            log), 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions

@@ -11,8 +11,6 @@ struct Import: AsyncParsableCommand {
 
             {"type":"PageViewed","time":"2024-05-01T10:00:00Z","data":{"sessionId":"s-1","path":"/"}}
 
-            Example: chronik import --log shop-log shop.jsonl
-
             Two passes. The first parses and validates every line and checks \
             the commerce invariants (stock, payments, orders, forgotten \
             customers) against the log and the lines before it, without \
@@ -36,6 +34,10 @@ struct Import: AsyncParsableCommand {
             a key per customer (or anonymous session) from the key store \
             (--keys, default: the log path + .keys); see docs/GDPR.md.
 
+            Examples:
+              $ chronik import --log shop-log shop.jsonl
+              $ cat orders.jsonl | chronik import --log shop --json -
+
             Exit status: 0 imported (with --skip-invalid: even when lines \
             were refused), 1 bad lines (nothing imported) or failure, 64 \
             usage error.
@@ -52,7 +54,7 @@ struct Import: AsyncParsableCommand {
     var skipInvalid = false
 
     @Option(name: .customLong("max-line-bytes"), help: ArgumentHelp(
-        "Refuse a longer line (default: 5M, the maximum event plus envelope).", valueName: "size"))
+        "Refuse a longer line (the default is the maximum event plus envelope).", valueName: "size"))
     var maxLineBytes = ByteSize(bytes: CommerceImport.Options().maxLineBytes)
 
     /// At most this many bad lines are listed; all are counted.

@@ -19,8 +19,8 @@ struct Inspect: AsyncParsableCommand {
             (0). The file is read directly, so damaged logs can be inspected.
 
             Examples:
-              chronik inspect 0
-              chronik inspect 00000000000000004096.log --json
+              $ chronik inspect 0
+              $ chronik inspect 00000000000000000000.log --json
 
             Exit status: 0 read to the end (an incomplete final batch is a \
             warning), 1 damaged bytes or failure, 64 usage error.

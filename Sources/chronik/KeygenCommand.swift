@@ -10,21 +10,24 @@ struct Keygen: ParsableCommand {
             of the raw 32-byte key (docs/AUDIT.md). An existing file at either \
             path is refused unless --force; nothing is written then.
 
+            Keys belong to an auditor, not to a log: --log is accepted, as by \
+            every command, and not used.
+
             Examples:
-              chronik keygen --out ~/.chronik/audit-key
-              chronik digest --key ~/.chronik/audit-key --out digest.json
+              $ chronik keygen --out my-audit-key
+              $ chronik digest --key my-audit-key --out digest.json
+              $ chronik verify --digest digest.json --public-key my-audit-key.pub
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
+
+    @OptionGroup var options: GlobalOptions
 
     @Option(help: ArgumentHelp("Path of the private key; the public key goes to PATH.pub.", valueName: "path"))
     var out: String
 
     @Flag(help: "Replace existing key files.")
     var force = false
-
-    @Flag(name: .long, help: "Print JSON instead of text.")
-    var json = false
 
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
@@ -34,7 +37,7 @@ struct Keygen: ParsableCommand {
         let key = try AuditKeys.generate(at: out, force: force)
         let id = AuditKeys.keyID(key.publicKey)
         let o = Output()
-        if json {
+        if options.json {
             var j = JSONObject()
             j.add("privateKey", out)
             j.add("publicKey", out + ".pub")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikCommerce
 import ChronikLog
 import Foundation
 
@@ -139,4 +140,19 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible {
 
     var description: String { formatBytes(Int64(bytes)) }
     var defaultValueDescription: String { description }
+}
+
+/// `--from` / `--to`: a position (an integer) or an RFC 3339 time, which
+/// is compared with each event's time (occurredAt) — the same rule in
+/// every command that has them.
+struct PositionOrTime: ExpressibleByArgument {
+    var bound: ExportFilter.Bound
+
+    init?(argument: String) {
+        guard let b = ExportFilter.Bound(argument: argument) else { return nil }
+        bound = b
+    }
+
+    var position: UInt64? { if case .position(let p) = bound { p } else { nil } }
+    var time: Timestamp? { if case .time(let t) = bound { t } else { nil } }
 }

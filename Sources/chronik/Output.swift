@@ -91,8 +91,9 @@ func jsonText(ofStored bytes: [UInt8]) -> String? {
     return (try? JSONDecoder().decode(JSONValue.self, from: data))?.text
 }
 
-/// One event as a JSON object with the stable keys of `read --json`.
-func eventJSON(_ e: RecordedEvent) -> String {
+/// One event as a JSON object with the stable keys of `read --json`;
+/// `decodedData` (JSON text) replaces the stored data when given.
+func eventJSON(_ e: RecordedEvent, decodedData: String? = nil) -> String {
     var o = JSONObject()
     o.add("position", e.position.value)
     o.add("stream", e.stream)
@@ -101,7 +102,7 @@ func eventJSON(_ e: RecordedEvent) -> String {
     o.add("type", e.type)
     o.add("time", e.occurredAt.rfc3339)
     o.add("recordedAt", e.recordedAt.rfc3339)
-    if let data = jsonText(ofStored: e.data) {
+    if let data = decodedData ?? jsonText(ofStored: e.data) {
         o.add("data", .raw(data))
     } else {
         // Not JSON (appended through the library): keep it lossless.
@@ -119,9 +120,10 @@ func eventJSON(_ e: RecordedEvent) -> String {
     return o.text
 }
 
-/// One event as a line of text: position, stream@version, type, time, data.
-func eventText(_ e: RecordedEvent) -> String {
-    var s = "\(e.position)  \(e.stream)@\(e.version)  \(e.type)  \(e.occurredAt.rfc3339)  \(readable(e.data))"
+/// One event as a line of text: position, stream@version, type, time,
+/// data (`decodedData` when given, else the stored data).
+func eventText(_ e: RecordedEvent, decodedData: String? = nil) -> String {
+    var s = "\(e.position)  \(e.stream)@\(e.version)  \(e.type)  \(e.occurredAt.rfc3339)  \(decodedData ?? readable(e.data))"
     if !e.metadata.isEmpty { s += "  meta=" + readable(e.metadata) }
     return s
 }

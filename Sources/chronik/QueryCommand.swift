@@ -15,10 +15,10 @@ struct Query: AsyncParsableCommand {
             model is an error (exit 1).
 
             Examples:
-              chronik query order o-1001 --json
-              chronik query customers --top 10 --currency pln
-              chronik query inventory --low --limit 20
-              chronik query also-bought P-42 --limit 5
+              $ chronik query order NW1000001 --json
+              $ chronik query customers --top 10
+              $ chronik query inventory --low
+              $ chronik query also-bought p-1001 --limit 5
 
             Text shows money in the currency's units (EUR 1,234.56) and counts \
             with thousands separators; --json keeps integer minor units. \
@@ -149,8 +149,8 @@ struct ProductQuery: AsyncParsableCommand {
         commandName: "product", abstract: "One product: variants, prices, availability.",
         discussion: """
             Examples:
-              chronik query product P-42
-              chronik query product P-42 --json
+              $ chronik query product p-1001
+              $ chronik query product p-1001 --json
 
             Exit status: 0 success, 1 failure (no such product), 64 usage error.
             """)
@@ -170,13 +170,14 @@ struct CatalogQuery: AsyncParsableCommand {
         commandName: "catalog", abstract: "Products, sorted by productId (text: a row per variant).",
         discussion: """
             Examples:
-              chronik query catalog --category shoes
-              chronik query catalog --limit 20 --json
+              $ chronik query catalog --category "Electronics > Speakers"
+              $ chronik query catalog --limit 20 --json
 
-            Exit status: 0 success, 1 failure, 64 usage error.
+            Exit status: 0 success, 1 failure (no product in that category), \
+            64 usage error.
             """)
     @OptionGroup var options: GlobalOptions
-    @Option(help: "Only this category.") var category: String?
+    @Option(help: "Only this category, as the catalog names it (\"Electronics > Speakers\").") var category: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
@@ -184,7 +185,13 @@ struct CatalogQuery: AsyncParsableCommand {
     func run() async throws {
         let (log, set) = try loadModels(options, ["catalog"])
         defer { log.close() }
-        let list = limited(set.catalog?.list(category: category) ?? [], limit, options)
+        let all = set.catalog?.list(category: category) ?? []
+        if let category, all.isEmpty {
+            // An unknown category is said, not answered with an empty table.
+            let known = Set((set.catalog?.list() ?? []).map(\.category)).sorted()
+            throw CommandFailure("no product in category '\(category)'; categories: \(known.joined(separator: ", "))")
+        }
+        let list = limited(all, limit, options)
         emit(options, json: list.map(productJSON), text: catalogText(list))
     }
 }
@@ -238,8 +245,8 @@ struct OrderQuery: AsyncParsableCommand {
             story from the order's stream. --json gives the model's record.
 
             Examples:
-              chronik query order NW1000001
-              chronik query order NW1000001 --json
+              $ chronik query order NW1000001
+              $ chronik query order NW1000001 --json
 
             Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)
@@ -263,8 +270,8 @@ struct OrdersQuery: AsyncParsableCommand {
         commandName: "orders", abstract: "Orders in log order, filtered.",
         discussion: """
             Examples:
-              chronik query orders --customer C1001
-              chronik query orders --status failed --limit 20
+              $ chronik query orders --customer C100001
+              $ chronik query orders --status failed --limit 20
 
             Exit status: 0 success, 1 failure, 64 usage error (unknown status).
             """)
@@ -394,8 +401,8 @@ struct CustomerQuery: AsyncParsableCommand {
             data and says "forgotten"; consent and segment are shown as stored.
 
             Examples:
-              chronik query customer C1001
-              chronik query customer C1001 --json
+              $ chronik query customer C100001
+              $ chronik query customer C100001 --json
 
             Exit status: 0 success, 1 failure (no such customer), 64 usage error.
             """)
@@ -418,8 +425,8 @@ struct CustomersQuery: AsyncParsableCommand {
         commandName: "customers", abstract: "Top customers by lifetime value in one currency (ties by customerId).",
         discussion: """
             Examples:
-              chronik query customers --top 10
-              chronik query customers --currency pln --limit 5 --json
+              $ chronik query customers --top 10
+              $ chronik query customers --currency pln --limit 5 --json
 
             Exit status: 0 success, 1 failure (no orders in that currency), 64 usage error.
             """)
@@ -446,8 +453,8 @@ struct InventoryQuery: AsyncParsableCommand {
         commandName: "inventory", abstract: "Stock per SKU and warehouse.",
         discussion: """
             Examples:
-              chronik query inventory --low
-              chronik query inventory --warehouse wh-berlin --limit 20
+              $ chronik query inventory --low
+              $ chronik query inventory --warehouse wh-berlin --limit 20
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
@@ -493,8 +500,8 @@ struct ReplenishmentQuery: AsyncParsableCommand {
         commandName: "replenishment", abstract: "Low stock with no open purchase order: what to reorder.",
         discussion: """
             Examples:
-              chronik query replenishment
-              chronik query replenishment --limit 10 --json
+              $ chronik query replenishment
+              $ chronik query replenishment --limit 10 --json
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
@@ -532,8 +539,8 @@ struct SalesQuery: AsyncParsableCommand {
             (--limit caps them). --json: one object per day with every SKU.
 
             Examples:
-              chronik query sales
-              chronik query sales --day 2024-05-01 --limit 10
+              $ chronik query sales
+              $ chronik query sales --day 2025-01-08 --limit 10
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
@@ -577,8 +584,8 @@ struct FinanceQuery: AsyncParsableCommand {
         commandName: "finance", abstract: "Captured, refunded and net per UTC day and currency.",
         discussion: """
             Examples:
-              chronik query finance
-              chronik query finance --day 2024-05-01 --json
+              $ chronik query finance
+              $ chronik query finance --day 2025-01-08 --json
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
@@ -618,8 +625,8 @@ struct SearchQuery: AsyncParsableCommand {
         commandName: "search", abstract: "Normalised search queries by count; zero-result ones.",
         discussion: """
             Examples:
-              chronik query search --top 20
-              chronik query search --zero-results --json
+              $ chronik query search --top 20
+              $ chronik query search --zero-results --json
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
@@ -651,8 +658,8 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
         commandName: "also-bought", abstract: "Products bought with a product, by number of orders (ties by productId).",
         discussion: """
             Examples:
-              chronik query also-bought P-42
-              chronik query also-bought P-42 --limit 5 --json
+              $ chronik query also-bought p-1001
+              $ chronik query also-bought p-1001 --limit 5 --json
 
             Exit status: 0 success, 1 failure (no such product), 64 usage error.
             """)
@@ -692,9 +699,9 @@ struct FraudQuery: AsyncParsableCommand {
             currency (PLN 2,910.74).
 
             Examples:
-              chronik query fraud --top 20
-              chronik query fraud NW1000001
-              chronik query fraud --limit 1000 --json
+              $ chronik query fraud --top 20
+              $ chronik query fraud NW1000001
+              $ chronik query fraud --limit 1000 --json
 
             Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)

@@ -8,32 +8,47 @@ struct Read: AsyncParsableCommand {
             Text prints one event per line: position, stream@version, type, \
             time (occurredAt) and data. --json prints one object per line with \
             the keys position, stream, version, id, type, time, recordedAt, \
-            data and meta — the same shape append reads, so
+            data and meta.
 
-              chronik read --json --log a | chronik append --log b
+            A commerce event's data is printed decoded, as chronik export \
+            writes it; its personal data is opened with the key store \
+            (--keys), and reads as ‹erased› (JSON: null) when the customer \
+            is forgotten or there is no key store. Other events' data is \
+            printed as stored. read is for looking; to copy a log, use \
+            chronik export | chronik import.
 
-            copies a log's events (keeping their ids and times).
+            --from and --to take a position (with --stream: a stream version) \
+            or an RFC 3339 time, compared with the event's time. Both are \
+            inclusive and follow the reading direction: --backward --from 20 \
+            --to 10 prints 20 down to 10.
 
             Opens the log read-only: it works beside a running writer and on a \
             read-only directory.
 
             Examples:
-              chronik read --stream order-42
-              chronik read --from 1000 --limit 20 --json
-              chronik read --backward --limit 5
+              $ chronik read --stream order-NW1000001
+              $ chronik read --from 1000 --limit 20 --json
+              $ chronik read --backward --limit 5
+              $ chronik read --from 2025-01-05T00:00:00Z --limit 3
 
-            Exit status: 0 success, 1 failure, 64 usage error.
+            Exit status: 0 success, 1 failure (also: no such stream), 64 usage \
+            error.
             """)
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var keyOptions: KeyOptions
 
     @Option(help: ArgumentHelp("Read only this stream.", valueName: "name"))
     var stream: String?
 
     @Option(help: ArgumentHelp(
-        "Start at this position (or, with --stream, this stream version); backward reads start at the last event.",
-        valueName: "n"))
-    var from: UInt64?
+        "Start at this position (with --stream: stream version) or time; backward reads start at the last event.",
+        valueName: "position|time"))
+    var from: PositionOrTime?
+
+    @Option(help: ArgumentHelp("Stop after this position (with --stream: stream version) or time.",
+                               valueName: "position|time"))
+    var to: PositionOrTime?
 
     @Option(help: ArgumentHelp("Print at most this many events.", valueName: "n"))
     var limit: Int?
@@ -44,24 +59,81 @@ struct Read: AsyncParsableCommand {
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
         if let stream, stream.isEmpty { throw ValidationError("--stream needs a stream name") }
+        try validateRange(from: from, to: to, backward: backward)
     }
 
     func run() async throws {
         let log = try options.openForReading()
         defer { log.close() }
+        if let stream { try requireStream(stream, in: log) }
         let direction: ReadDirection = backward ? .backward : .forward
+        let start = from?.position
         let cursor = if let stream {
-            log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction)
+            log.read(stream: stream, from: start.map(StreamVersion.init), direction: direction)
         } else {
-            log.readAll(from: from.map(Position.init), direction: direction)
+            log.readAll(from: start.map(Position.init), direction: direction)
         }
+        let printer = EventPrinter(json: options.json, note: options.note) {
+            try keyOptions.existingVault(for: log, note: options.note)
+        }
+        let range = ReadRange(from: from, to: to, backward: backward, byVersion: stream != nil)
         let out = Output()
         var printed = 0
         let max = limit ?? .max
         while printed < max, let e = try cursor.next() {
-            out.line(options.json ? eventJSON(e) : eventText(e))
+            if range.isPast(e) { break }
+            guard range.contains(e) else { continue }
+            out.line(try printer.line(e))
             printed += 1
         }
         out.flush()
+    }
+}
+
+/// An unknown stream is an error, not an empty answer (a typo would
+/// otherwise look like a stream without events).
+func requireStream(_ stream: String, in log: EventLog) throws {
+    guard log.lastVersion(of: stream) == nil else { return }
+    throw CommandFailure("no stream \(stream) in this log (\(log.directory))")
+}
+
+/// --from after --to in the reading direction selects nothing: a usage error.
+func validateRange(from: PositionOrTime?, to: PositionOrTime?, backward: Bool) throws {
+    let reversed: Bool
+    switch (from?.bound, to?.bound) {
+    case (.position(let f)?, .position(let t)?): reversed = backward ? f < t : f > t
+    case (.time(let f)?, .time(let t)?): reversed = backward ? f < t : f > t
+    default: reversed = false
+    }
+    if reversed {
+        throw ValidationError(backward ? "with --backward, --from is the later end: --from must not be before --to"
+                                       : "--from must not be after --to (use --backward to read newest first)")
+    }
+}
+
+/// Which events --from and --to select, in the reading direction: a
+/// position bound (a stream version with --stream) ends the read, a time
+/// bound filters by the event's time.
+struct ReadRange {
+    var from: PositionOrTime?
+    var to: PositionOrTime?
+    var backward: Bool
+    /// Position bounds are stream versions.
+    var byVersion: Bool
+
+    private func index(_ e: RecordedEvent) -> UInt64 { byVersion ? e.version.value : e.position.value }
+
+    /// Whether `e` and every later event of the read lie past the --to position.
+    func isPast(_ e: RecordedEvent) -> Bool {
+        guard let end = to?.position else { return false }
+        return backward ? index(e) < end : index(e) > end
+    }
+
+    /// Whether `e`'s time lies within the time bounds.
+    func contains(_ e: RecordedEvent) -> Bool {
+        let t = e.occurredAt
+        if let start = from?.time, backward ? t > start : t < start { return false }
+        if let end = to?.time, backward ? t < end : t > end { return false }
+        return true
     }
 }

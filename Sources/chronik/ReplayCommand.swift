@@ -21,8 +21,8 @@ struct Replay: AsyncParsableCommand {
             fold stops the replay with the event's position and type.
 
             Examples:
-              chronik replay
-              chronik replay --only catalog,orders --no-snapshot --json
+              $ chronik replay
+              $ chronik replay --only catalog,orders --no-snapshot --json
 
             Exit status: 0 success, 1 failure (the replay stopped), 64 usage error.
             """)

@@ -30,8 +30,8 @@ struct Simulate: AsyncParsableCommand {
             simulate again into a fresh directory.
 
             Examples:
-              chronik simulate --events 1000000 --seed 1 --log shop-log
-              chronik simulate --events 5000 --seed 7 --log small --json
+              $ chronik simulate --events 100000 --seed 1 --log shop-log
+              $ chronik simulate --events 5000 --seed 7 --log small --json
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)

@@ -14,8 +14,8 @@ struct Snapshot: AsyncParsableCommand {
             is opened read-only.
 
             Examples:
-              chronik snapshot
-              chronik snapshot --json --log /var/lib/shop
+              $ chronik snapshot
+              $ chronik snapshot --json --log shop
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)

@@ -10,8 +10,8 @@ struct Stats: AsyncParsableCommand {
             of the last batch. Opens the log read-only.
 
             Examples:
-              chronik stats
-              chronik stats --json --log /var/lib/shop
+              $ chronik stats
+              $ chronik stats --json --log shop
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)

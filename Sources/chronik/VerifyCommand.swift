@@ -31,9 +31,9 @@ struct Verify: AsyncParsableCommand {
             are listed as not verified.
 
             Examples:
-              chronik verify
-              chronik verify --log /var/lib/shop --json
-              chronik verify --digest digest.json --public-key audit-key.pub
+              $ chronik verify
+              $ chronik verify --log shop --json
+              $ chronik verify --digest digest.json --public-key audit-key.pub
 
             Exit status: 0 clean, 1 corruption found (or the log cannot be \
             read), 64 usage error.

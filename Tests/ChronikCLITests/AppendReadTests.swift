@@ -64,7 +64,9 @@ struct AppendReadTests {
         #expect(try await positions(["--stream", "s-1"]) == Array(10..<20))
         #expect(try await positions(["--stream", "s-1", "--from", "7"]) == [17, 18, 19])
         #expect(try await positions(["--stream", "s-2", "--backward", "--limit", "2"]) == [29, 28])
-        #expect(try await positions(["--stream", "no-such-stream"]) == [])
+        // Issue 10.7: an unknown stream is an error (it was an empty answer with exit 0).
+        let unknown = try await chronik(["read", "--json", "--log", dir, "--stream", "no-such-stream"])
+        #expect(unknown.exitCode == 1 && unknown.stdout.isEmpty && unknown.stderr.contains("no stream no-such-stream"), "\(unknown)")
     }
 
     @Test("consecutive lines of one stream form one batch, cut at --batch N and at a line with its own expectedVersion")

@@ -137,6 +137,10 @@ struct ReadableQueryTests {
         #expect(lower.exitCode == 0 && jsonObjects(lower.stdout).map { $0["customerId"] as? String } == ["c1"], "\(lower)")
         let pln = try await chronik(["query", "customers", "--currency", "pLn", "--json", "--log", dir])
         #expect(jsonObjects(pln.stdout).map { $0["customerId"] as? String } == ["c2"], "\(pln)")
+        // An unknown category is an error listing the known ones; a known one answers.
+        let hats = try await chronik(["query", "catalog", "--category", "hats", "--log", dir])
+        #expect(hats.exitCode == 1 && hats.stderr.contains("'hats'") && hats.stderr.contains("shoes, socks"), "\(hats)")
+        #expect(try await chronik(["query", "catalog", "--category", "shoes", "--log", dir]).exitCode == 0)
     }
 
     @Test func everyListTakesLimit() async throws {

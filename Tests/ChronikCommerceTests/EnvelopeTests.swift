@@ -20,6 +20,25 @@ import Testing
         #expect(versions["settings"] == 1)
     }
 
+    @Test func writeDataIsTheDataOfTheExportLineAndAFailedLineWritesNothing() throws {
+        // Proves read/tail's decode (writeData) equals the export line's data, and that a line that fails leaves the writer as it was.
+        for (i, (type, data)) in sampleData.enumerated() {
+            let e = recorded(try parse(importLine(type, data)), position: UInt64(i), version: 0)
+            var w = JSONWriter()
+            try CommerceExport.writeData(of: e, to: &w)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == data, "\(type)")
+        }
+        let good = recorded(try parse(importLine("OrderCancelled", #"{"orderId":"o-1","reason":"x"}"#)), position: 0, version: 0)
+        let bad = RecordedEvent(position: Position(1), stream: "order-o-1", version: StreamVersion(1), id: good.id, type: "PaymentCaptured",
+                                occurredAt: good.occurredAt, recordedAt: good.recordedAt, metadata: [], data: [0x01, 0x02])
+        var w = JSONWriter()
+        try CommerceExport.write(good, to: &w)
+        let before = w.bytes
+        #expect(throws: CommerceError.self) { try CommerceExport.write(bad, to: &w) }
+        #expect(w.bytes == before)
+        #expect(throws: CommerceError.self) { try CommerceExport.writeData(of: bad, to: &w) }
+    }
+
     @Test func streamsAreDerivedPerTheStreamsTable() throws {
         // Proves the derivation of each stream family of EVENTS.md.
         let expected: [String: String] = [

@@ -24,6 +24,8 @@ public struct ExportFilter: Sendable {
     public var from: Bound?
     /// Inclusive upper bound.
     public var to: Bound?
+    /// At most this many events; nil: all.
+    public var limit: Int?
 
     public init(streams: Set<String>? = nil, types: Set<String>? = nil, from: Bound? = nil, to: Bound? = nil) {
         self.streams = streams
@@ -60,6 +62,7 @@ public struct ExportFilter: Sendable {
         var w = JSONWriter(capacity: 1 << 17)
         var count = 0
         let start: Position? = if case .position(let p)? = from { Position(p) } else { nil }
+        let limit = limit ?? .max
         func emit(_ e: RecordedEvent) throws {
             guard matches(e) else { return }
             try CommerceExport.write(e, to: &w, protector: protector, upcasters: .standard)
@@ -72,13 +75,13 @@ public struct ExportFilter: Sendable {
         }
         if let streams, streams.count == 1, let only = streams.first {
             let cursor = log.read(stream: only)
-            while let e = try cursor.next() {
+            while count < limit, let e = try cursor.next() {
                 if case .position(let p)? = to, e.position.value > p { break }
                 try emit(e)
             }
         } else {
             let cursor = log.readAll(from: start)
-            while let e = try cursor.next() {
+            while count < limit, let e = try cursor.next() {
                 if case .position(let p)? = to, e.position.value > p { break }
                 try emit(e)
             }

@@ -1,0 +1,54 @@
+import ChronikAudit
+import ChronikCommerce
+import ChronikLog
+
+/// The lines `read` and `tail` print for events. A commerce event's data
+/// is decoded as `export` writes it (`CommerceExport.writeData`, the one
+/// decode path): money, ids and times as EVENTS.md gives them, personal
+/// data opened with the key store, or `null` (JSON) / `‹erased›` (text)
+/// when its key is destroyed or there is no key store. Any other event's
+/// data is printed as stored.
+final class EventPrinter {
+    private let json: Bool
+    private let note: (String) -> Void
+    private let openVault: () throws -> SubjectKeyVault?
+    /// nil until the first event with sealed personal data needs it: a log
+    /// without personal data never touches (or notes) the key store.
+    private var vault: SubjectKeyVault??
+
+    init(json: Bool, note: @escaping (String) -> Void, openVault: @escaping () throws -> SubjectKeyVault?) {
+        self.json = json
+        self.note = note
+        self.openVault = openVault
+    }
+
+    /// The line for `e`: a JSON object with the keys of `read --json`, or text.
+    func line(_ e: RecordedEvent) throws -> String {
+        let data = try decodedData(e)
+        return json ? eventJSON(e, decodedData: data) : eventText(e, decodedData: data)
+    }
+
+    /// The export form of a commerce event's data; nil for another type,
+    /// and for a commerce event that does not decode (with a warning; it
+    /// is then printed as stored).
+    private func decodedData(_ e: RecordedEvent) throws -> String? {
+        guard CommerceEventType(name: e.type) != nil else { return nil }
+        let sealed = e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) }
+        let protector: SubjectKeyVault? = sealed ? try keyVault() : nil
+        var w = JSONWriter(capacity: 256 + e.data.count * 2)
+        do {
+            try CommerceExport.writeData(of: e, to: &w, protector: protector, erasedAs: json ? "null" : "‹erased›")
+        } catch {
+            note("chronik: warning: \(error.message); its data is printed as stored")
+            return nil
+        }
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    private func keyVault() throws -> SubjectKeyVault? {
+        if let vault { return vault }
+        let opened = try openVault()
+        vault = .some(opened)
+        return opened
+    }
+}
