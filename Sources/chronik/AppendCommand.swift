@@ -90,9 +90,13 @@ struct Append: AsyncParsableCommand {
         let items = try readEvents(rejects: &rejects)
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
         let events = items.compactMap { if case .event(let e) = $0 { e } else { nil } }
-        if events.isEmpty && rejects.isEmpty {
-            options.note("chronik: nothing to append: the input holds no event")
-            if options.json { Output().line(Summary().json(head: nil)) }
+        if events.isEmpty {
+            // Nothing to check against a log: none is opened (or created).
+            rejects.report()
+            var s = Summary()
+            s.rejects = rejects.count
+            if rejects.isEmpty { options.note("chronik: nothing to append: the input holds no event") }
+            if options.json { Output().line(s.json(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
             return
         }
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
