@@ -11,12 +11,13 @@ struct Import: AsyncParsableCommand {
 
             {"type":"PageViewed","time":"2024-05-01T10:00:00Z","data":{"sessionId":"s-1","path":"/"}}
 
+            Input: the file named, or stdin when it is "-" or absent (as for \
+            append). A UTF-8 byte-order mark and CRLF line endings are \
+            accepted.
+
             Examples:
               chronik import --log shop-log shop.jsonl
               chronik export --log old-shop | chronik import --log new-shop
-
-            FILE, - or nothing reads stdin. A UTF-8 byte-order mark and CRLF \
-            line endings are accepted.
 
             Ids: a line whose id and content (stream, type, data, meta) \
             repeat an earlier line is a retry from an at-least-once \
