@@ -77,6 +77,20 @@ private func runImport(_ lines: [String], into shop: TempShop, skipInvalid: Bool
         #expect(shop.head == 1)
     }
 
+    @Test func idOfAnUndecodableEventInTheLogIsNotARetry() async throws {
+        // Proves a line reusing the id of a logged event whose data does not decode is refused in pass 1, not appended.
+        let shop = try TempShop()
+        defer { shop.close() }
+        let bad = ProposedEvent(id: EventID(string: idA)!, type: "StockReceived", data: Array(#"{"sku":"sku-r"}"#.utf8))
+        _ = try await shop.log.append(to: "stock-sku-r", [bad])
+        let s = try await runImport([stockLine(1), importLine("StockReceived", #"{"sku":"sku-r","warehouseId":"wh-1","qty":5}"#, id: idA)],
+                                    into: shop)
+        #expect(s.rejects.map(\.line) == [2])
+        #expect(s.rejects.first?.error.code == .duplicateEventId)
+        #expect(s.rejects.first?.error.message.contains("does not decode") == true, "\(s.rejects)")
+        #expect(shop.head == 1)
+    }
+
     @Test func expectedVersionAtTheEndWritesNothing() async throws {
         // Proves (10.1) a wrong expectedVersion on the last of 301 lines refuses the file whole.
         let shop = try TempShop()

@@ -103,28 +103,6 @@ public struct InputIDs: Sendable {
 
 /// Comparing a line with the event already in the log under its id.
 public enum IdempotentRetry {
-    /// Whether `event`, appended to `stream`, repeats `original` byte for
-    /// byte — the log's own rule (`EventLog.append` compares stream, type,
-    /// data and metadata), for events the log stores as given.
-    public static func repeats(stream: String, _ event: ProposedEvent, _ original: RecordedEvent) -> Bool {
-        original.stream == stream && original.type == event.type && original.data == event.data
-            && original.metadata == event.metadata
-    }
-
-    /// Refuses `event` unless it repeats the event already in `log` under
-    /// its id. Returns false when the id is not in the log.
-    ///
-    /// - Throws: `CommerceError` `duplicateEventId` (position, stream and
-    ///   type of the original named); a read error of the log.
-    public static func checkAgainstLog(stream: String, _ event: ProposedEvent, in log: EventLog) throws -> Bool {
-        guard let position = log.position(ofEventID: event.id) else { return false }
-        guard let original = try log.event(at: position) else { return false }
-        guard repeats(stream: stream, event, original) else {
-            throw conflict(event.id, original)
-        }
-        return true
-    }
-
     static func conflict(_ id: EventID, _ original: RecordedEvent) -> CommerceError {
         CommerceError(.duplicateEventId, field: "id",
                       "event id \(id) is already in the log at position \(original.position) (stream \(original.stream), type \(original.type)) with other content; a retry must repeat stream, type, data and meta")
@@ -152,7 +130,14 @@ extension CommerceStore {
             throw IdempotentRetry.conflict(env.proposed.id, original)
         }
         if original.data == env.proposed.data { return true }
-        let (decoded, pii) = try CommerceEvent.decode(type: original.type, data: original.data, protector: protector)
+        let decoded: CommerceEvent
+        let pii: PIIState
+        do {
+            (decoded, pii) = try CommerceEvent.decode(type: original.type, data: original.data, protector: protector)
+        } catch let e as CommerceError {
+            throw CommerceError(.duplicateEventId, field: "id",
+                                "event id \(env.proposed.id) is already in the log at position \(original.position), whose data does not decode (\(e.message)): not comparable, so not a retry")
+        }
         let same = pii == .erased ? decoded.blankingPII() == env.event.blankingPII() : decoded == env.event
         guard same else { throw IdempotentRetry.conflict(env.proposed.id, original) }
         return true
