@@ -10,11 +10,12 @@ import ChronikLog
 // the same input again is a retry; a null optional field of an anonymous
 // session is still just absent.
 
-private func importLines(_ lines: [String], into store: CommerceStore) async throws -> CommerceImport.Summary {
+private func importLines(_ lines: [String], into store: CommerceStore,
+                         options: CommerceImport.Options = CommerceImport.Options()) async throws -> CommerceImport.Summary {
     let path = NSTemporaryDirectory() + "chronik-erased-" + UUID().uuidString + ".jsonl"
     try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
     defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await CommerceImport.run(path: path, into: store)
+    return try await CommerceImport.run(path: path, into: store, options: options)
 }
 
 private let erasedLines = [
@@ -49,6 +50,30 @@ private let erasedLines = [
         #expect(again.rejectCount == 0, "\(again.rejects)")
         #expect(again.duplicates == 5)
         #expect(log.head.value == 5)
+    }
+
+    @Test func secondPassFromTheFileStoresTheSameBytes() async throws {
+        // Proves the pass that reads the file again (events too large to keep) stores erased lines, retries and the
+        // rest as the pass from memory does (sealed data compared opened: each run has its own keys).
+        var stored: [[String]] = []
+        for keep in [1 << 30, 0] {
+            let f = GDPRFixture()
+            let (log, store, _) = try f.open()
+            defer { log.close() }
+            var options = CommerceImport.Options()
+            options.keepParsedBytes = keep
+            let s = try await importLines(erasedLines + [erasedLines[2], erasedLines[0]], into: store, options: options)
+            #expect(s.rejectCount == 0, "\(s.rejects)")
+            #expect(s.retries == 2)
+            let events = try log.readAll().collect()
+            #expect(events.count == 5)
+            stored.append(try events.map { e in
+                let (typed, pii) = try CommerceEvent.decode(type: e.type, data: e.data, protector: store.protector)
+                return pii == .revealed ? "\(typed)" : "\(pii) \(e.data)"
+            })
+        }
+        #expect(stored[0] == stored[1])
+        #expect(stored[0].prefix(2).allSatisfy { $0.hasPrefix("erased") })
     }
 
     @Test func erasedDataReadsErasedEvenWhileTheKeyExists() throws {

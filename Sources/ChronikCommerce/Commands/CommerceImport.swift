@@ -1,6 +1,8 @@
 // `chronik import`: JSON Lines through the commerce API, in two passes.
 //
-// Pass 1 parses and validates every line and runs the guards on an
+// Pass 1 parses and validates every line, decides every id (a retry of an
+// earlier line or of an event in the log, or a conflict: IdempotentRetry),
+// the event sizes and erased personal data, and runs the guards on an
 // in-memory model seeded from the log, collecting every reject with its
 // line number. Only then, when there is no reject (or with `skipInvalid`),
 // pass 2 reads the file again and appends, batching consecutive lines of a
@@ -205,8 +207,7 @@ public enum CommerceImport {
                     if keptBytes > options.keepParsedBytes {
                         kept = nil
                     } else {
-                        kept!.append(AcceptedLine(line: n, stream: env.stream, event: stored,
-                                                  expected: env.expectedVersion, idWasGiven: idWasGiven))
+                        kept!.append(AcceptedLine(line: n, stream: env.stream, event: stored, expected: env.expectedVersion))
                     }
                 }
             }
@@ -415,7 +416,6 @@ struct AcceptedLine: Sendable {
     var stream: String
     var event: ProposedEvent
     var expected: ExpectedVersion
-    var idWasGiven: Bool
 }
 
 /// The accepted lines in file order: from memory, or from the file again.
@@ -459,10 +459,9 @@ struct AcceptedLines {
             guard case .line(let n, let bytes) = item, !rejected.contains(n), !CommerceImport.isBlank(bytes) else { continue }
             // Parsed in pass 1 already: this cannot fail unless the file
             // changed in between.
-            let (env, idWasGiven) = try CommerceEnvelope.parseNotingID(line: bytes, lineNumber: n, rules: .importing)
+            let (env, _) = try CommerceEnvelope.parseNotingID(line: bytes, lineNumber: n, rules: .importing)
             let event = if erased.contains(n), let store { store.storedErased(env) } else { try store?.stored(env) ?? env.proposed }
-            return AcceptedLine(line: n, stream: env.stream, event: event,
-                                expected: env.expectedVersion, idWasGiven: idWasGiven)
+            return AcceptedLine(line: n, stream: env.stream, event: event, expected: env.expectedVersion)
         }
         return nil
     }
