@@ -26,6 +26,10 @@ public struct CommerceError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let invalidId = Code("invalidId")
         /// The event `id` is not a canonical 8-4-4-4-12 UUID.
         public static let invalidEventId = Code("invalidEventId")
+        /// The event `id` is already used — in the log or on an earlier
+        /// line of the same input — for other content (stream, type, data
+        /// or meta). The same content again is an idempotent retry.
+        public static let duplicateEventId = Code("duplicateEventId")
         /// The event type is empty or longer than 256 bytes.
         public static let invalidEventType = Code("invalidEventType")
         /// A given `stream` differs from the one derived from the data.
@@ -96,6 +100,11 @@ public struct CommerceError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let concurrencyConflict = Code("concurrencyConflict")
         /// An input line longer than the import's limit.
         public static let lineTooLong = Code("lineTooLong")
+        /// An event larger, encoded, than the log's maximum event
+        /// (`--max-event-bytes`).
+        public static let eventTooLarge = Code("eventTooLarge")
+        /// A line's `expectedVersion` does not hold for its stream.
+        public static let wrongExpectedVersion = Code("wrongExpectedVersion")
         /// The log refused the append (its `ChronikLogError` in the message).
         public static let appendFailed = Code("appendFailed")
     }

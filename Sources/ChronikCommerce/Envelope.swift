@@ -21,6 +21,11 @@ public struct CommerceEnvelope: Hashable, Sendable {
     public var stream: String
     /// `.any` when the line gave none.
     public var expectedVersion: ExpectedVersion
+    /// Set when the line gives its personal data as erased (`null`, as an
+    /// export of a forgotten customer writes it; `Rules.acceptsErasedPII`
+    /// only): the PII fields are blank in `event`, and the import decides
+    /// whether the subject is forgotten (docs/GDPR.md).
+    public var erasure: PIIErasure?
 
     /// Validates a typed event and prepares it for appending.
     ///
@@ -33,6 +38,11 @@ public struct CommerceEnvelope: Hashable, Sendable {
     public init(_ event: CommerceEvent, id: EventID = .random(), time: Timestamp,
                 meta: [(key: String, value: String)] = [], stream: String? = nil,
                 expectedVersion: ExpectedVersion = .any) throws(CommerceError) {
+        try self.init(event, id: id, time: time, meta: meta, stream: stream, expectedVersion: expectedVersion, erasure: nil)
+    }
+
+    init(_ event: CommerceEvent, id: EventID, time: Timestamp, meta: [(key: String, value: String)], stream: String?,
+         expectedVersion: ExpectedVersion, erasure: PIIErasure?) throws(CommerceError) {
         if event.knownType?.rejectsCardNumbers == true {
             for (k, v) in meta where Validation.looksLikeCardNumber(v) || Validation.looksLikeCardNumber(k) {
                 throw CommerceError(.cardNumber, field: "meta." + k, "meta.\(k) looks like a card number; card numbers are never accepted")
@@ -47,23 +57,26 @@ public struct CommerceEnvelope: Hashable, Sendable {
             metaBytes = JSONValue.object(meta.map { JSONMember($0.key, .string($0.value)) }).compactBytes
         }
         try self.init(validating: event, id: id, time: time, metadata: metaBytes, stream: stream,
-                      expectedVersion: expectedVersion)
+                      expectedVersion: expectedVersion, erasure: erasure)
     }
 
     init(validating event: CommerceEvent, id: EventID, time: Timestamp, metadata: [UInt8], stream: String?,
-         expectedVersion: ExpectedVersion) throws(CommerceError) {
+         expectedVersion: ExpectedVersion, erasure: PIIErasure? = nil) throws(CommerceError) {
         let type = event.type
         guard (1...LogFormat.maxEventTypeBytes).contains(type.utf8.count) else {
             throw CommerceError(.invalidEventType, field: "type", "type must be 1...\(LogFormat.maxEventTypeBytes) bytes")
         }
         if let stream {
             guard (1...LogFormat.maxStreamNameBytes).contains(stream.utf8.count) else {
-                throw CommerceError(.invalidStream, field: "stream", "stream must be 1...\(LogFormat.maxStreamNameBytes) bytes")
+                throw CommerceError(.invalidStream, field: "stream",
+                                    "stream must be 1...\(LogFormat.maxStreamNameBytes) bytes, got \(stream.utf8.count)")
             }
         }
         let resolved: String
         if let derived = event.derivedStream {
-            do throws(CommerceError) { try event.validate() } catch { throw error.prefixed("data.") }
+            do throws(CommerceError) {
+                if erasure != nil { try event.payload?.validate(skippingPII: true) } else { try event.validate() }
+            } catch { throw error.prefixed("data.") }
             if let stream, stream != derived {
                 throw CommerceError(.streamMismatch, field: "stream",
                                     "stream \"\(stream.prefix(80))\" differs from \"\(derived.prefix(80))\" derived from the data")
@@ -81,6 +94,7 @@ public struct CommerceEnvelope: Hashable, Sendable {
         self.event = event
         self.stream = resolved
         self.expectedVersion = expectedVersion
+        self.erasure = erasure
         self.proposed = ProposedEvent(id: id, type: type, data: event.encodedData(), metadata: metadata, occurredAt: time)
     }
 
@@ -105,12 +119,49 @@ public struct CommerceEnvelope: Hashable, Sendable {
         try parseNotingID(value: value).envelope
     }
 
+    /// Where the one envelope parser is more lenient: `chronik append` is
+    /// the engine-level door and takes what the engine takes for a type
+    /// EVENTS.md does not know; a known type is parsed and validated the
+    /// same way whatever the door.
+    public struct Rules: Sendable {
+        /// An unknown type's `data` may be any JSON value, not only an
+        /// object.
+        public var unknownDataAnyValue = false
+        /// An unknown type's `data`, and every `meta`, are stored as compact
+        /// JSON with object keys sorted, whatever their order on the line
+        /// (so the same value always gives the same bytes).
+        public var sortedKeys = false
+
+        /// Personal data given as `null` everywhere (an export of a
+        /// forgotten customer) parses as erased (`erasure`) instead of a
+        /// missing field; the importer decides whether the subject is
+        /// forgotten (docs/GDPR.md).
+        public var acceptsErasedPII = false
+
+        public init(unknownDataAnyValue: Bool = false, sortedKeys: Bool = false, acceptsErasedPII: Bool = false) {
+            self.unknownDataAnyValue = unknownDataAnyValue
+            self.sortedKeys = sortedKeys
+            self.acceptsErasedPII = acceptsErasedPII
+        }
+
+        /// The library's default: every PII field required by the schema
+        /// must have a value.
+        public static let commerce = Rules()
+        /// `chronik import`, `CommerceImport`.
+        public static let importing = Rules(acceptsErasedPII: true)
+        /// `chronik append`.
+        public static let engine = Rules(unknownDataAnyValue: true, sortedKeys: true)
+    }
+
     /// Parses one line; `idWasGiven` is false when the id was generated
     /// (such an id cannot be in the log: import skips the lookup).
-    static func parseNotingID(line: some Collection<UInt8>, lineNumber: Int? = nil) throws(CommerceError)
+    ///
+    /// - Throws: `CommerceError` naming the field and the line.
+    public static func parseNotingID(line: some Collection<UInt8>, lineNumber: Int? = nil,
+                                     rules: Rules = .commerce) throws(CommerceError)
         -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
         do throws(CommerceError) {
-            return try parseNotingID(value: JSONValue.parse(line))
+            return try parseNotingID(value: JSONValue.parse(line), rules: rules)
         } catch {
             var e = error
             e.line = lineNumber
@@ -118,14 +169,16 @@ public struct CommerceEnvelope: Hashable, Sendable {
         }
     }
 
-    static func parseNotingID(value: JSONValue) throws(CommerceError) -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
+    /// `parseNotingID(line:lineNumber:rules:)` of a parsed line.
+    public static func parseNotingID(value: JSONValue, rules: Rules = .commerce) throws(CommerceError)
+        -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
         guard case .object(let members) = value else {
             throw CommerceError(.invalidJSON, "a line must be a JSON object, got \(value.kindName)")
         }
         var type: String?
         var id: EventID?
         var time: Timestamp?
-        var data: [JSONMember]?
+        var data: JSONValue?
         var meta: [JSONMember] = []
         var stream: String?
         var expected = ExpectedVersion.any
@@ -142,8 +195,7 @@ public struct CommerceEnvelope: Hashable, Sendable {
             } else if m.key.equals("time") {
                 time = try envelopeTime("time", v)
             } else if m.key.equals("data") {
-                guard case .object(let d) = v else { throw wrongType("data", "an object", v) }
-                data = d
+                data = v
             } else if m.key.equals("meta") {
                 guard case .object(let d) = v else {
                     throw CommerceError(.invalidMeta, field: "meta", "meta must be an object of strings, got \(v.kindName)")
@@ -172,19 +224,26 @@ public struct CommerceEnvelope: Hashable, Sendable {
         guard let type else { throw CommerceError(.missingField, field: "type", "required field type is missing") }
         guard let data else { throw CommerceError(.missingField, field: "data", "required field data is missing") }
         let event: CommerceEvent
+        var erasure: PIIErasure?
         if let known = CommerceEventType(name: type) {
-            event = try CommerceEvent.decode(known, json: data, path: "data")
+            guard case .object(let d) = data else { throw wrongType("data", "an object", data) }
+            if rules.acceptsErasedPII { erasure = PIIErasure.claim(known, d) }
+            event = try CommerceEvent.decode(known, json: d, path: "data", nullPIIAsBlank: erasure != nil)
             guard time != nil else { throw CommerceError(.missingField, field: "time", "required field time is missing") }
         } else {
-            event = .unknown(type: type, data: JSONValue.object(data).compactBytes)
+            if !rules.unknownDataAnyValue {
+                guard case .object = data else { throw wrongType("data", "an object", data) }
+            }
+            event = .unknown(type: type, data: (rules.sortedKeys ? data.sortingKeys() : data).compactBytes)
         }
+        if rules.sortedKeys { meta.sort { $0.key < $1.key } }
         let metaPairs = meta.map { m -> (key: String, value: String) in
             guard case .string(let s) = m.value else { preconditionFailure("checked above") }
             return (m.key, s)
         }
         // An unknown type without `time` gets the engine's default: now.
         return (try CommerceEnvelope(event, id: id ?? .random(), time: time ?? .now(), meta: metaPairs,
-                                     stream: stream, expectedVersion: expected), id != nil)
+                                     stream: stream, expectedVersion: expected, erasure: erasure), id != nil)
     }
 
     static func envelopeString(_ name: StaticString, _ v: JSONValue) throws(CommerceError) -> String {

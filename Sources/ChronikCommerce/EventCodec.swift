@@ -162,8 +162,10 @@ public enum EventCodec {
     /// refuses unknown fields; value rules are `validate()`'s.
     /// - Parameter path: the path of the object in errors.
     public static func decode<T: CommerceEventPayload>(_ type: T.Type, json members: [JSONMember],
-                                                       path: String = "data") throws(CommerceError) -> T {
+                                                       path: String = "data",
+                                                       nullPIIAsBlank: Bool = false) throws(CommerceError) -> T {
         var d = try JSONDecodingVisitor(members: members, path: path)
+        d.nullPIIAsBlank = nullPIIAsBlank
         var t = T()
         try t.visit(&d)
         try d.finish()

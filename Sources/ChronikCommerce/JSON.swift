@@ -72,6 +72,18 @@ extension JSONValue {
         return v
     }
 
+    /// The same value with the members of every object sorted by key
+    /// (`String` order), for a serialization that does not depend on the
+    /// order of the input.
+    public func sortingKeys() -> JSONValue {
+        switch self {
+        case .array(let items): .array(items.map { $0.sortingKeys() })
+        case .object(let members):
+            .object(members.sorted { $0.key < $1.key }.map { JSONMember($0.key, $0.value.sortingKeys()) })
+        default: self
+        }
+    }
+
     /// The compact serialization (no whitespace, keys in stored order).
     public var compactBytes: [UInt8] {
         var w = JSONWriter()

@@ -24,6 +24,10 @@ struct JSONDecodingVisitor: FieldVisitor {
     /// Bit i: member i was claimed by a field. Objects of a known type have
     /// at most 64 members (checked in `init`).
     var used: UInt64 = 0
+    /// A required PII field given as `null` reads as blank ("" / an empty
+    /// object) instead of missing: an erased field of an export
+    /// (docs/GDPR.md), which import decides on.
+    var nullPIIAsBlank = false
 
     init(members: [JSONMember], path: String) throws(CommerceError) {
         guard members.count <= 64 else {
@@ -45,6 +49,16 @@ struct JSONDecodingVisitor: FieldVisitor {
             return members[i].value
         }
         return nil
+    }
+
+    /// Whether `name` is present with the value `null`, claiming it.
+    mutating func claimNull(_ name: StaticString) -> Bool {
+        for i in members.indices where members[i].key.equals(name) {
+            guard case .null = members[i].value else { return false }
+            used |= 1 << UInt64(i)
+            return true
+        }
+        return false
     }
 
     mutating func required(_ name: StaticString) throws(CommerceError) -> JSONValue {
@@ -84,6 +98,7 @@ struct JSONDecodingVisitor: FieldVisitor {
     }
 
     mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) throws(CommerceError) {
+        if pii && nullPIIAsBlank && claimNull(name) { value = ""; return }
         value = try string(name, required(name))
     }
 
@@ -191,6 +206,7 @@ struct JSONDecodingVisitor: FieldVisitor {
     }
 
     mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
+        if pii && nullPIIAsBlank && claimNull(name) { value = T(); return }
         value = try decodeObject(required(name), path: fieldPath(name))
     }
 

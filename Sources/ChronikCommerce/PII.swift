@@ -91,6 +91,8 @@ extension CommerceEvent {
                               upcasters: UpcasterRegistry = .standard) throws -> (event: CommerceEvent, pii: PIIState) {
         let event = try decode(type: type, bytes: bytes, upcasters: upcasters)
         guard let sealed = try PIICodec.Sealed(bytes) else { return (event, .plain) }
+        // Nothing sealed: imported erased (docs/GDPR.md), whatever the key.
+        if sealed.sealed.isEmpty { return (event, .erased) }
         guard let protector,
               let plaintext = try protector.open(sealed.sealed, subject: sealed.subject, context: sealed.context(type: type))
         else { return (event, .erased) }
@@ -110,6 +112,35 @@ extension CommerceEvent {
         case .sessionStarted(let e): .sessionStarted(try PIICodec.fillTyped(e, from: plaintext))
         default: self
         }
+    }
+
+    /// This event with every PII field blank ("" / absent / an empty
+    /// object), as sealed or erased data stores the plain fields.
+    public func blankingPII() -> CommerceEvent {
+        func blank<T: CommerceEventPayload>(_ value: T) -> T {
+            var v = value
+            var split = PIISplitVisitor()
+            // The split visitor never throws (its encoder does not).
+            try! v.visit(&split)
+            return v
+        }
+        return switch self {
+        case .customerRegistered(let e): .customerRegistered(blank(e))
+        case .customerUpdated(let e): .customerUpdated(blank(e))
+        case .addressChanged(let e): .addressChanged(blank(e))
+        case .supportInteraction(let e): .supportInteraction(blank(e))
+        case .orderPlaced(let e): .orderPlaced(blank(e))
+        case .sessionStarted(let e): .sessionStarted(blank(e))
+        default: self
+        }
+    }
+
+    /// The stored data of this event with its personal data erased (see
+    /// `PIIErasure`); the plain encoding for a type without PII.
+    public func encodedErasedData() -> [UInt8] {
+        guard let subject = piiSubjectKey, let payload else { return encodedData() }
+        func erased<T: CommerceEventPayload>(_ p: T) -> [UInt8] { PIICodec.erased(p, subject: subject) }
+        return erased(payload)
     }
 
     /// See `decode(type:bytes:protector:upcasters:)`.
@@ -239,6 +270,24 @@ enum PIICodec {
         return w.bytes
     }
 
+    /// The stored form of an event whose personal data arrived erased: the
+    /// sealed layout with an empty sealed part (no ciphertext, so nothing
+    /// any key could open) and every PII field blank. It reads as erased
+    /// with or without the subject's key.
+    static func erased<T: CommerceEventPayload>(_ value: T, subject: String) -> [UInt8] {
+        var blank = value
+        var split = PIISplitVisitor()
+        // The split visitor never throws (its encoder does not).
+        try! blank.visit(&split)
+        let plain = EventCodec.encode(blank)
+        var w = BinaryWriter(capacity: plain.count + subject.utf8.count + 8)
+        w.byte(flag | T.schemaVersion)
+        w.string(subject)
+        w.varint(0)
+        w.append(contentsOf: plain[1...])
+        return w.bytes
+    }
+
     static func fillTyped<T: CommerceEventPayload>(_ value: T, from plaintext: [UInt8]) throws(CommerceError) -> T {
         try plaintext.withUnsafeBufferPointer { (buf) throws(CommerceError) -> T in
             var r = BinaryReader(buf)
@@ -350,5 +399,40 @@ struct PIIFillVisitor: FieldVisitor {
     }
     mutating func objects<T: FieldCodable>(_ name: StaticString, _ value: inout [T]) throws(CommerceError) {
         for i in value.indices { try value[i].visit(&self) }
+    }
+}
+
+/// How a line of an import gives its personal data as erased: `null` for
+/// every PII field it names, as `chronik export` writes a forgotten
+/// customer's events (docs/GDPR.md).
+public enum PIIErasure: Hashable, Sendable {
+    /// A required PII field (`field`, e.g. `data.email`) is `null`: valid
+    /// only where the subject is a forgotten customer; stored erased.
+    case required(field: String)
+    /// Only optional PII fields, all `null`: stored erased where the
+    /// subject is a forgotten customer, else read as absent (as before).
+    case ifForgotten
+
+    /// The claim a line's data makes: nil when any PII field has a value,
+    /// when no PII field is `null`, or when a required one is absent
+    /// (then the decode reports it missing).
+    static func claim(_ type: CommerceEventType, _ members: [JSONMember]) -> PIIErasure? {
+        // Most lines have no null at all: no schema walk for them.
+        guard members.contains(where: { if case .null = $0.value { true } else { false } }) else { return nil }
+        let fields = type.schema.fields.filter(\.isPII)
+        guard !fields.isEmpty else { return nil }
+        var firstRequired: String?
+        var nulls = 0
+        for f in fields {
+            guard let m = members.first(where: { $0.key == f.name }) else {
+                if !f.isOptional { return nil }
+                continue
+            }
+            guard case .null = m.value else { return nil }
+            nulls += 1
+            if !f.isOptional && firstRequired == nil { firstRequired = "data." + f.name }
+        }
+        guard nulls > 0 else { return nil }
+        return firstRequired.map { .required(field: $0) } ?? .ifForgotten
     }
 }

@@ -256,6 +256,8 @@ struct ValidationVisitor: FieldVisitor {
     var path: String = ""
     /// Refuse any string that is a card number (payment-related types).
     var rejectCardNumbers: Bool
+    /// Leave the PII objects out: erased, they are blank (docs/GDPR.md).
+    var skipPII = false
 
     init(rejectCardNumbers: Bool) { self.rejectCardNumbers = rejectCardNumbers }
 
@@ -362,10 +364,12 @@ struct ValidationVisitor: FieldVisitor {
     }
 
     mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
+        if pii && skipPII { return }
         try nested(&value, path: fieldPath(name))
     }
 
     mutating func optionalObject<T: FieldCodable>(_ name: StaticString, _ value: inout T?, pii: Bool) throws(CommerceError) {
+        if pii && skipPII { return }
         guard var v = value else { return }
         try nested(&v, path: fieldPath(name))
     }
@@ -388,8 +392,15 @@ extension CommerceEventPayload {
     /// - Throws: `CommerceError` naming the field relative to the data
     ///   (`lines[0].qty`).
     public func validate() throws(CommerceError) {
+        try validate(skippingPII: false)
+    }
+
+    /// `validate()`, with the PII fields left out when `skippingPII`: an
+    /// erased event holds them blank (docs/GDPR.md).
+    public func validate(skippingPII: Bool) throws(CommerceError) {
         var copy = self
         var v = ValidationVisitor(rejectCardNumbers: Self.rejectsCardNumbers)
+        v.skipPII = skippingPII
         try copy.visit(&v)
         try validateRules()
     }

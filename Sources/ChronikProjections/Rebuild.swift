@@ -14,6 +14,11 @@ public struct RebuildReport: Sendable {
     public var tail: ReplayStats
     /// Both phases: `events` = the position the models are at.
     public var total: ReplayStats
+    /// Undecodable events left out (`skipUndecodable`), all after the
+    /// snapshot: a snapshot is only ever written by a replay that skipped
+    /// nothing (`chronik snapshot` has no skip option), so it never hides
+    /// a skip.
+    public var skipped: [SkippedEvent] { tail.skipped }
 }
 
 extension Replayer {
@@ -25,6 +30,7 @@ extension Replayer {
     ///   event that stopped it), or `unknownModel`.
     public static func rebuild(_ log: EventLog, only: [String]? = nil, useSnapshots: Bool = true,
                                parallel: Bool = true, protector: (any PIIProtector)? = nil,
+                               skipUndecodable: Bool = false,
                                progress: ((UInt64, UInt64) -> Void)? = nil)
         throws(ProjectionError) -> (set: ProjectionSet, report: RebuildReport) {
         let clock = ContinuousClock()
@@ -39,7 +45,7 @@ extension Replayer {
         }
         set.protector = protector
         let loaded = ReplayStats(events: Int(set.position.value), duration: clock.now - started)
-        let tail = try replay(log, into: set, parallel: parallel, progress: progress)
+        let tail = try replay(log, into: set, parallel: parallel, skipUndecodable: skipUndecodable, progress: progress)
         let total = ReplayStats(events: Int(set.position.value), duration: clock.now - started)
         return (set, RebuildReport(snapshot: info, messages: messages, snapshotLoad: loaded, tail: tail, total: total))
     }

@@ -2,11 +2,26 @@ import ChronikLog
 import ChronikCommerce
 import Foundation
 
+/// An event a replay with `skipUndecodable` left out: its data does not
+/// decode (written by an older version, or through the engine with another
+/// schema), so no model saw it.
+public struct SkippedEvent: Sendable, Equatable {
+    public var position: Position
+    public var type: String
+    /// Why it does not decode.
+    public var reason: String
+}
+
 /// What one replay did.
 public struct ReplayStats: Sendable {
-    /// Events applied.
+    /// Events applied (skipped ones included: the models are past them).
     public var events: Int
     public var duration: Duration
+    /// The events left out as undecodable, in log order (only with
+    /// `skipUndecodable`; at most `Replayer.maxSkippedKept`).
+    public var skipped: [SkippedEvent] = []
+    /// How many were left out, all counted.
+    public var skippedCount = 0
     public var eventsPerSecond: Double {
         let s = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return s > 0 ? Double(events) / s : 0
@@ -29,9 +44,14 @@ public enum Replayer {
     ///   not decode or that a projector cannot fold (with its position and
     ///   type), `log` when reading the log fails. The set is then
     ///   partially updated and must be discarded.
+    /// - Parameter skipUndecodable: an event whose data does not decode is
+    ///   left out (every model skips it, as an unknown type) and listed in
+    ///   the stats, instead of stopping the replay. A projector's error
+    ///   still stops it.
     @discardableResult
     public static func replay(_ log: EventLog, into set: ProjectionSet, upTo end: Position? = nil,
                               parallel: Bool = true, chunkSize: Int = 4096, queueDepth: Int = 4,
+                              skipUndecodable: Bool = false,
                               progress: ((UInt64, UInt64) -> Void)? = nil) throws(ProjectionError) -> ReplayStats {
         let clock = ContinuousClock()
         let started = clock.now
@@ -39,12 +59,45 @@ public enum Replayer {
         let end = min(end ?? log.head, log.head)
         guard from < end else { return ReplayStats(events: 0, duration: clock.now - started) }
         let total = end.value - from.value
+        let skips = Skips(enabled: skipUndecodable)
         if parallel {
-            try replayParallel(log, set, from, end, chunkSize, queueDepth, total, progress)
+            try replayParallel(log, set, from, end, chunkSize, queueDepth, total, skips, progress)
         } else {
-            try replaySerial(log, set, from, end, chunkSize, total, progress)
+            try replaySerial(log, set, from, end, chunkSize, total, skips, progress)
         }
-        return ReplayStats(events: Int(set.position.value - from.value), duration: clock.now - started)
+        return ReplayStats(events: Int(set.position.value - from.value), duration: clock.now - started,
+                           skipped: skips.kept, skippedCount: skips.count)
+    }
+
+    /// At most this many skipped events are listed (all are counted).
+    public static let maxSkippedKept = 100_000
+
+    /// The skipped events of one replay, filled by the decoding thread and
+    /// read after it finished.
+    final class Skips: @unchecked Sendable {
+        // Written only by the one thread that decodes, read after it ended
+        // (the replay waits on its semaphore: a happens-before edge).
+        let enabled: Bool
+        var kept: [SkippedEvent] = []
+        var count = 0
+
+        init(enabled: Bool) { self.enabled = enabled }
+
+        /// The event as every model skips it (an unknown type), recorded;
+        /// or the error, when skipping is off.
+        func decode(_ view: EventView, _ decoder: Decoder) throws(ProjectionError) -> ProjectedEvent {
+            do throws(ProjectionError) {
+                return try Replayer.decode(view, decoder)
+            } catch {
+                guard enabled else { throw error }
+                count += 1
+                if kept.count < Replayer.maxSkippedKept {
+                    kept.append(SkippedEvent(position: view.position, type: view.type, reason: error.message))
+                }
+                return ProjectedEvent(position: view.position, occurredAt: view.occurredAt,
+                                      event: .unknown(type: view.type, data: []))
+            }
+        }
     }
 
     /// Stops `scan` once the end is reached or the consumer gave up.
@@ -97,7 +150,7 @@ public enum Replayer {
     }
 
     private static func replaySerial(_ log: EventLog, _ set: ProjectionSet, _ from: Position, _ end: Position,
-                                     _ chunkSize: Int, _ total: UInt64,
+                                     _ chunkSize: Int, _ total: UInt64, _ skips: Skips,
                                      _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
         var failure: ProjectionError?
         var done: UInt64 = 0
@@ -106,7 +159,7 @@ public enum Replayer {
             try log.scan(from: from) { view in
                 guard view.position < end else { throw Stop() }
                 do throws(ProjectionError) {
-                    try set.apply(try decode(view, decoder))
+                    try set.apply(try skips.decode(view, decoder))
                 } catch {
                     failure = error
                     throw Stop()
@@ -123,7 +176,7 @@ public enum Replayer {
     }
 
     private static func replayParallel(_ log: EventLog, _ set: ProjectionSet, _ from: Position, _ end: Position,
-                                       _ chunkSize: Int, _ queueDepth: Int, _ total: UInt64,
+                                       _ chunkSize: Int, _ queueDepth: Int, _ total: UInt64, _ skips: Skips,
                                        _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
         let queue = ChunkQueue(capacity: queueDepth)
         let finished = DispatchSemaphore(value: 0)
@@ -136,7 +189,7 @@ public enum Replayer {
                 try log.scan(from: from) { view in
                     guard view.position < end else { throw Stop() }
                     do throws(ProjectionError) {
-                        chunk.append(try decode(view, decoder))
+                        chunk.append(try skips.decode(view, decoder))
                     } catch {
                         failure = error
                         throw Stop()

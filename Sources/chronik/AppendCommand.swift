@@ -5,36 +5,51 @@ import Foundation
 
 struct Append: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Append events read as JSON Lines from stdin or a file.",
+        abstract: "Append events read as JSON Lines from a file or stdin.",
         discussion: """
             One event per line:
 
-              {"stream": "note-1", "type": "NoteAdded", "data": {"text": "call back"}}
+              {"stream": "notes-1", "type": "NoteAdded", "data": {"text": "hi"}}
 
-            Required: stream (1-256 bytes), type (1-256 bytes), data (any JSON \
-            value). Optional: meta (an object of strings), id (a UUID; \
-            appending an id already in the log with the same content is an \
-            idempotent no-op), time (RFC 3339, default now), expectedVersion \
-            (a number, "any", "noStream" or "exists"). The extra keys that \
-            read --json prints are ignored. Commerce events (EVENTS.md) go \
-            through chronik import; to copy a log, use chronik export | \
-            chronik import.
+            The envelope is import's (EVENTS.md): type and data required; \
+            stream (1-256 bytes), required for a type EVENTS.md does not \
+            know; meta (an object of strings); id (a UUID); time (RFC 3339, \
+            default now for an unknown type); expectedVersion (a number, \
+            "any", "noStream" or "exists"). The keys read --json and export \
+            add (position, version, recordedAt) are ignored. An unknown \
+            type's data may be any JSON value. To copy a log, use \
+            chronik export | chronik import.
 
-            Consecutive lines of the same stream form one atomic batch (at \
-            most --batch events). A batch is checked against the \
-            expectedVersion of its first line; a later line with its own \
-            expectedVersion starts a new batch.
+            A type of EVENTS.md (OrderPlaced, PaymentCaptured, …) is parsed, \
+            validated and run through the commerce guards exactly as import \
+            does, with the same messages: a PaymentCaptured without \
+            paymentId is refused, never written. Types with personal data \
+            are refused here: they are stored only encrypted, by import.
 
-            Every line is checked before anything is written: when any line is \
-            bad, each bad line is reported with its number and nothing is \
-            appended. Expected versions are checked against the log before \
-            the first write too.
+            Ids: a line whose id is already in the log with the same stream, \
+            type, data and meta is an idempotent retry (skipped, counted); \
+            a later line repeating an earlier line's id and content is a \
+            retry too (skipped, counted). The same id with other content is \
+            an error naming both lines (or the position in the log).
+
+            All or nothing: every line is parsed and checked against the \
+            log (ids, expected versions, guards) before the first write; \
+            when any line is bad, each bad line is reported with its number \
+            and nothing is appended. With --skip-invalid the good lines are \
+            appended, the bad ones reported on stderr, and the lines after \
+            a refused one are checked without it.
+
+            Consecutive lines of a stream are appended as one atomic batch \
+            (at most --batch events). A UTF-8 byte-order mark and CRLF line \
+            endings are accepted.
 
             Examples:
               $ chronik append --log shop events.jsonl
-              $ echo '{"stream":"s-1","type":"Opened","data":{}}' | chronik append
+              $ echo '{"stream":"n-1","type":"Noted","data":{}}' | chronik append --log shop
 
-            Exit status: 0 appended (or nothing to do), 1 failure, 64 usage error.
+            Exit status: 0 appended (or nothing to do; with --skip-invalid \
+            even when lines were refused), 1 bad lines (nothing appended) or \
+            failure, 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -50,11 +65,14 @@ struct Append: AsyncParsableCommand {
         "Refuse an event larger than this, encoded (type, id, time, meta, data).", valueName: "size"))
     var maxEventBytes = ByteSize(bytes: LogFormat.defaultMaxEventBytes)
 
+    @Flag(name: .customLong("skip-invalid"), help: "Append the valid lines and report the rest.")
+    var skipInvalid = false
+
     /// A batch is also cut when it would grow past this many encoded bytes,
     /// which bounds the memory of one write.
     static let maxBatchBytes = 32 << 20
-    /// At most this many bad lines are listed.
-    static let maxReportedErrors = 20
+    /// At most this many bad lines are listed; all are counted.
+    static let maxReportedErrors = 1000
 
     func validate() throws {
         guard (1...LogFormat.maxEventsPerBatch).contains(batch) else {
@@ -69,58 +87,47 @@ struct Append: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let lines = try readEvents()
-        if lines.isEmpty {
-            options.note("chronik: nothing to append: the input holds no event")
-            if options.json { Output().line(Summary().json(head: nil)) }
+        var rejects = Rejects(limit: Self.maxReportedErrors)
+        let items = try readEvents(rejects: &rejects)
+        if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+        let events = items.compactMap { if case .event(let e) = $0 { e } else { nil } }
+        if events.isEmpty {
+            // Nothing to check against a log: none is opened (or created).
+            rejects.report()
+            var s = Summary()
+            s.rejects = rejects.count
+            if rejects.isEmpty { options.note("chronik: nothing to append: the input holds no event") }
+            if options.json { Output().line(s.json(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
             return
         }
-        // Personal data is only ever stored encrypted (docs/GDPR.md), which
-        // takes the commerce codec: such types go through `import`.
-        let personal = lines.filter { l in CommerceEventType(name: l.event.type).map { !$0.schema.piiFieldPaths.isEmpty } ?? false }
-        if !personal.isEmpty {
-            throw CommandFailure(lines: personal.prefix(20).map {
-                "line \($0.line): \($0.event.type) carries personal data, which Chronik stores only encrypted: use `chronik import` for it"
-            } + ["nothing was appended"])
-        }
-        // Card numbers are never stored, in prose neither (issue 10.13).
-        let cards = lines.compactMap { l in
-            (Validation.cardNumberInFreeText(json: l.event.data).map { "data." + $0 }
-                ?? Validation.cardNumberInFreeText(json: l.event.metadata).map { "meta." + $0 }).map { (l.line, $0) }
-        }
-        if !cards.isEmpty {
-            throw CommandFailure(lines: cards.prefix(20).map { "line \($0.0): cardNumber [\($0.1)]: \($0.1) contains a card number "
-                + "(13–19 digits passing Luhn); card numbers are never accepted" } + ["nothing was appended"])
-        }
-        let batches = plan(lines)
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
         defer { log.close() }
-        try precheck(batches, in: log)
-
         var summary = Summary()
-        for b in batches {
+        let accepted = try check(items, in: log, rejects: &rejects, summary: &summary)
+        if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+        rejects.report()
+        summary.rejects = rejects.count
+
+        for b in plan(accepted, in: log) {
             let result: AppendResult
             do {
                 result = try await log.append(to: b.stream, b.lines.map(\.event), expected: b.expected)
             } catch let error as ChronikLogError {
                 throw CommandFailure("line \(b.lines[0].line): \(describe(error)); \(summary.soFar)")
             }
-            if result.wasDuplicate {
-                summary.duplicateEvents += b.lines.count
-            } else {
-                summary.appended += b.lines.count
-                summary.batches += 1
-                summary.streams.insert(b.stream)
-                summary.first = summary.first ?? result.firstPosition
-                summary.last = result.lastPosition
-            }
+            summary.appended += b.lines.count
+            summary.batches += 1
+            summary.streams.insert(b.stream)
+            summary.first = summary.first ?? result.firstPosition
+            summary.last = result.lastPosition
         }
         let out = Output()
         out.line(options.json ? summary.json(head: log.head) : summary.text)
     }
 
-    /// Reads and checks every line; throws a report of all bad lines.
-    private func readEvents() throws -> [EventLine] {
+    /// Reads and parses every line: the events and retries in input order;
+    /// bad lines go to `rejects`.
+    private func readEvents(rejects: inout Rejects) throws -> [EventLineParser.Parsed] {
         let handle: FileHandle
         if let file, file != "-" {
             do { handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file)) } catch {
@@ -130,31 +137,66 @@ struct Append: AsyncParsableCommand {
             handle = FileHandle.standardInput
             if isatty(STDIN_FILENO) == 1 { options.note("chronik: reading JSON Lines from the terminal; end with Ctrl-D") }
         }
-        var reader = LineReader(handle: handle)
+        // The same reader as import: bounded lines, CRLF, a byte-order mark.
+        var reader = BoundedLineReader(fd: handle.fileDescriptor, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
         var parser = EventLineParser(maxEventBytes: maxEventBytes.bytes)
-        var events: [EventLine] = []
-        var errors: [LineError] = []
-        var number = 0
+        var items: [EventLineParser.Parsed] = []
         do {
-            while let bytes = try reader.next() {
-                number += 1
-                switch parser.parse(bytes, line: number) {
-                case .success(let e)?: events.append(e)
-                case .failure(let e)?: errors.append(e)
-                case nil: continue
+            while let item = try reader.next() {
+                switch item {
+                case .tooLong(let n, let bytes):
+                    rejects.add(CommerceError(.lineTooLong, line: n,
+                                              "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)"))
+                case .line(let n, let bytes):
+                    switch parser.parse(bytes, line: n) {
+                    case .success(let p)?: items.append(p)
+                    case .failure(let e)?: rejects.add(e)
+                    case nil: continue
+                    }
                 }
             }
         } catch {
-            throw CommandFailure("cannot read the input after line \(number): \(error.localizedDescription)")
+            throw CommandFailure(error.description)
         }
-        guard errors.isEmpty else {
-            if errors.count == 1 { throw CommandFailure("\(errors[0]) (nothing was appended)") }
-            var report = errors.prefix(Self.maxReportedErrors).map(\.description)
-            if errors.count > Self.maxReportedErrors { report.append("… and \(errors.count - Self.maxReportedErrors) more bad lines") }
-            report.append("\(errors.count) bad lines; nothing was appended")
-            throw CommandFailure(lines: report)
+        return items
+    }
+
+    /// Room for the envelope and the JSON form's escaping around the
+    /// largest event, as import allows.
+    static let envelopeBytes = 1 << 20
+
+    /// Decides every line on a model of the log, in input order, before
+    /// anything is written: ids against the log (retry or conflict),
+    /// expected versions, and for EVENTS.md's types their guards. This
+    /// process holds the writer lock, so the log cannot change meanwhile.
+    /// Returns the lines to append.
+    private func check(_ items: [EventLineParser.Parsed], in log: EventLog, rejects: inout Rejects,
+                       summary: inout Summary) throws -> [EventLine] {
+        var model = GuardModel(store: CommerceStore(log: log))
+        var accepted: [EventLine] = []
+        for item in items {
+            switch item {
+            case .retry(let n, let first):
+                if rejects.lines.contains(first) {
+                    rejects.add(CommerceError(.duplicateEventId, field: "id", line: n, "this line repeats line \(first), which was refused"))
+                } else {
+                    summary.retries += 1
+                }
+            case .event(let l):
+                do {
+                    switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
+                    case .alreadyInLog: summary.duplicateEvents += 1
+                    case .admitted: accepted.append(l)
+                    }
+                } catch var e as CommerceError {
+                    e.line = l.line
+                    rejects.add(e)
+                } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
+                    rejects.add(CommerceError(.wrongExpectedVersion, field: "expectedVersion", line: l.line, e.message))
+                }
+            }
         }
-        return events
+        return accepted
     }
 
     /// One batch to append: consecutive lines of one stream.
@@ -165,54 +207,29 @@ struct Append: AsyncParsableCommand {
         var bytes: Int
     }
 
-    /// Groups lines into batches: a new batch starts at a stream change, at
-    /// --batch events, at a line with its own expectedVersion, or when the
-    /// batch would pass `maxBatchBytes`.
-    func plan(_ lines: [EventLine]) -> [PlannedBatch] {
+    /// Groups accepted lines into batches — a new batch at a stream change,
+    /// at --batch events, or when the batch would pass `maxBatchBytes` —
+    /// each pinned to the version the check decided it on (each line's own
+    /// expectedVersion was checked then), so that a log that differs after
+    /// all fails the append instead of taking an undecided event.
+    func plan(_ lines: [EventLine], in log: EventLog) -> [PlannedBatch] {
         var out: [PlannedBatch] = []
+        var versions: [String: UInt64?] = [:]
         for l in lines {
             let size = l.event.encodedByteCount
-            if var current = out.last, current.stream == l.stream, l.expected == nil, current.lines.count < batch,
-               current.bytes + size <= Self.maxBatchBytes {
-                current.lines.append(l)
-                current.bytes += size
-                out[out.count - 1] = current
+            let current: UInt64? = versions[l.stream] ?? log.lastVersion(of: l.stream).map(\.value)
+            versions[l.stream] = .some(current.map { $0 + 1 } ?? 0)
+            if var last = out.last, last.stream == l.stream, last.lines.count < batch,
+               last.bytes + size <= Self.maxBatchBytes {
+                last.lines.append(l)
+                last.bytes += size
+                out[out.count - 1] = last
             } else {
-                out.append(PlannedBatch(stream: l.stream, expected: l.expected ?? .any, lines: [l], bytes: size))
+                out.append(PlannedBatch(stream: l.stream, expected: current.map { .exact($0) } ?? .noStream,
+                                        lines: [l], bytes: size))
             }
         }
         return out
-    }
-
-    /// Checks expected versions and id reuse against the log before the
-    /// first write (this process holds the writer lock, so the log cannot
-    /// change meanwhile). A batch whose ids are all in the log is an
-    /// idempotent retry: the log itself compares its content.
-    private func precheck(_ batches: [PlannedBatch], in log: EventLog) throws {
-        var versions: [String: UInt64?] = [:]
-        for b in batches {
-            let known = b.lines.map { $0.hasExplicitID ? log.position(ofEventID: $0.event.id) : nil }
-            if known.allSatisfy({ $0 != nil }) { continue }
-            if let k = known.firstIndex(where: { $0 != nil }), let position = known[k] {
-                let missing = b.lines[known.firstIndex(where: { $0 == nil })!]
-                throw CommandFailure(
-                    "line \(b.lines[k].line): event id \(b.lines[k].event.id) is already in the log (position \(position)) but the id on line \(missing.line) of the same batch is not: a retry must resend the same batch (nothing was appended)")
-            }
-            let current: UInt64? = versions[b.stream] ?? log.lastVersion(of: b.stream).map(\.value)
-            let ok: Bool
-            switch b.expected {
-            case .any: ok = true
-            case .noStream: ok = current == nil
-            case .exists: ok = current != nil
-            case .exact(let v): ok = current == v
-            }
-            guard ok else {
-                let actual = current.map { "version \($0)" } ?? "no event (noStream)"
-                throw CommandFailure(
-                    "line \(b.lines[0].line): wrong expected version for stream '\(b.stream)': expected \(b.expected), actual \(actual) (nothing was appended)")
-            }
-            versions[b.stream] = .some((current.map { $0 + 1 } ?? 0) + UInt64(b.lines.count) - 1)
-        }
     }
 
     /// What the append did.
@@ -220,6 +237,8 @@ struct Append: AsyncParsableCommand {
         var appended = 0
         var batches = 0
         var duplicateEvents = 0
+        var retries = 0
+        var rejects = 0
         var streams: Set<String> = []
         var first: Position?
         var last: Position?
@@ -238,9 +257,11 @@ struct Append: AsyncParsableCommand {
             var s = appended == 0
                 ? "appended nothing"
                 : "appended \(appended) event\(appended == 1 ? "" : "s") in \(batches) batch\(batches == 1 ? "" : "es") to \(streams.count) stream\(streams.count == 1 ? "" : "s"): \(range)"
+            if retries > 0 { s += ", \(retries) retr\(retries == 1 ? "y" : "ies") skipped" }
             if duplicateEvents > 0 {
                 s += "; \(duplicateEvents) event\(duplicateEvents == 1 ? " was" : "s were") already in the log (idempotent retry)"
             }
+            if rejects > 0 { s += "; \(rejects) rejected" }
             return s
         }
 
@@ -250,10 +271,47 @@ struct Append: AsyncParsableCommand {
             o.add("batches", batches)
             o.add("streams", streams.count)
             o.add("duplicates", duplicateEvents)
+            o.add("retries", retries)
+            o.add("rejects", rejects)
             o.add("firstPosition", first.map { .uint($0.value) } ?? .null)
             o.add("lastPosition", last.map { .uint($0.value) } ?? .null)
             o.add("head", head.map { .uint($0.value) } ?? .null)
             return o.text
         }
+    }
+}
+
+/// The bad lines of an input, for `append` and `import` alike: every one
+/// counted, the first `limit` kept, reported as `line N: code [field]:
+/// message`.
+struct Rejects {
+    let limit: Int
+    private(set) var kept: [CommerceError] = []
+    private(set) var count = 0
+    private(set) var lines = Set<Int>()
+
+    init(limit: Int) { self.limit = limit }
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func add(_ e: CommerceError) {
+        count += 1
+        if let n = e.line { lines.insert(n) }
+        if kept.count < limit { kept.append(e) }
+    }
+
+    /// The lines to print, in line order.
+    var reportLines: [String] {
+        var out = kept.sorted { ($0.line ?? 0) < ($1.line ?? 0) }.map(\.description)
+        if count > kept.count { out.append("… and \(count - kept.count) more bad lines") }
+        return out
+    }
+
+    /// Prints the bad lines on stderr (with --skip-invalid).
+    func report() { for l in reportLines { printError(l) } }
+
+    /// The failure when bad lines refuse the whole input.
+    func failure(verb: String) -> CommandFailure {
+        CommandFailure(lines: reportLines + ["\(count) bad line\(count == 1 ? "" : "s"); nothing was \(verb)"])
     }
 }

@@ -11,6 +11,22 @@ struct Import: AsyncParsableCommand {
 
             {"type":"PageViewed","time":"2024-05-01T10:00:00Z","data":{"sessionId":"s-1","path":"/"}}
 
+            Input: the file named, or stdin when it is "-" or absent (as for \
+            append). A UTF-8 byte-order mark and CRLF line endings are \
+            accepted.
+
+            Ids: a line whose id and content (stream, type, data, meta) \
+            repeat an earlier line is a retry from an at-least-once \
+            producer: skipped and counted. The same id with other content \
+            is an error naming both lines. An id already in the log with the \
+            same content is an idempotent retry (counted, not appended \
+            again); with other content, an error before anything is written.
+
+            Erased personal data: an export writes the personal data of a \
+            forgotten customer as null. Such a line imports where the \
+            customer is forgotten (CustomerForgotten in the log or later in \
+            the input) and stays erased; see docs/GDPR.md.
+
             Two passes. The first parses and validates every line and checks \
             the commerce invariants (stock, payments, orders, forgotten \
             customers) against the log and the lines before it, without \
@@ -23,9 +39,10 @@ struct Import: AsyncParsableCommand {
             reported; a line refused by a guard is skipped and the lines \
             after it are checked without it.
 
-            A line longer than --max-line-bytes (default: the maximum event, \
-            4 MiB, plus 1 MiB of envelope) is refused with its number without \
-            being read into memory.
+            An event larger than --max-event-bytes (default 4 MiB, the name \
+            append uses too) is refused; a line longer than that plus 1 MiB \
+            of envelope is refused with its number without being read into \
+            memory.
 
             Appends are synced to disk at least every second and once more \
             before the summary: when import reports, all of it is durable.
@@ -37,6 +54,7 @@ struct Import: AsyncParsableCommand {
             Examples:
               $ chronik import --log shop-log shop.jsonl
               $ cat orders.jsonl | chronik import --log shop --json -
+              $ chronik export --log shop | chronik import --log shop-copy
 
             Exit status: 0 imported (with --skip-invalid: even when lines \
             were refused), 1 bad lines (nothing imported) or failure, 64 \
@@ -47,33 +65,44 @@ struct Import: AsyncParsableCommand {
     @OptionGroup var creation: CreationOptions
     @OptionGroup var keyOptions: KeyOptions
 
-    @Argument(help: ArgumentHelp("JSON Lines to import; - reads stdin.", valueName: "file"))
-    var file: String
+    @Argument(help: ArgumentHelp("JSON Lines to import; - or nothing reads stdin.", valueName: "file"))
+    var file: String?
 
     @Flag(name: .customLong("skip-invalid"), help: "Append the valid lines and report the rest.")
     var skipInvalid = false
 
-    @Option(name: .customLong("max-line-bytes"), help: ArgumentHelp(
-        "Refuse a longer line (the default is the maximum event plus envelope).", valueName: "size"))
-    var maxLineBytes = ByteSize(bytes: CommerceImport.Options().maxLineBytes)
+    @Option(name: .customLong("max-event-bytes"), help: ArgumentHelp(
+        "Refuse an event larger than this, encoded; a line may be 1M longer.", valueName: "size"))
+    var maxEventBytes = ByteSize(bytes: LogFormat.defaultMaxEventBytes)
+
+    /// The name before `--max-event-bytes`, kept so scripts keep working.
+    @Option(name: .customLong("max-line-bytes"), help: .hidden)
+    var maxLineBytes: ByteSize?
 
     /// At most this many bad lines are listed; all are counted.
     static let maxListedRejects = 1000
 
+    /// The longest line read: the largest event plus its envelope.
+    var lineLimit: Int { maxLineBytes?.bytes ?? maxEventBytes.bytes + Append.envelopeBytes }
+
     func validate() throws {
-        guard maxLineBytes.bytes >= 1, maxLineBytes.bytes <= LogFormat.maxEventBytesCeiling + (1 << 20) else {
-            throw ValidationError("--max-line-bytes must be 1...\(LogFormat.maxEventBytesCeiling + (1 << 20))")
+        guard (1...LogFormat.maxEventBytesCeiling).contains(maxEventBytes.bytes) else {
+            throw ValidationError("--max-event-bytes must be 1...\(LogFormat.maxEventBytesCeiling), got \(maxEventBytes.bytes)")
         }
-        if file != "-", !FileManager.default.fileExists(atPath: file) {
+        if let maxLineBytes, maxLineBytes.bytes < 1 || maxLineBytes.bytes > LogFormat.maxEventBytesCeiling + Append.envelopeBytes {
+            throw ValidationError("--max-line-bytes must be 1...\(LogFormat.maxEventBytesCeiling + Append.envelopeBytes)")
+        }
+        if let file, file != "-", !FileManager.default.fileExists(atPath: file) {
             throw ValidationError("no such input file: \(file)")
         }
     }
 
     func run() async throws {
         // Two passes need a file; stdin is spooled to a temporary one.
-        var path = file
+        var path = file ?? "-"
         var spooled: String?
-        if file == "-" {
+        if path == "-" {
+            if isatty(STDIN_FILENO) == 1 { options.note("chronik: reading JSON Lines from the terminal; end with Ctrl-D") }
             let tmp = FileManager.default.temporaryDirectory.path + "/chronik-import-" + UUID().uuidString
             try spool(to: tmp)
             spooled = tmp
@@ -81,14 +110,15 @@ struct Import: AsyncParsableCommand {
         }
         defer { if let spooled { try? FileManager.default.removeItem(atPath: spooled) } }
 
-        let log = try options.openForWriting(creation, durability: .interval(.seconds(1)))
+        let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes, durability: .interval(.seconds(1)))
         defer { log.close() }
         // Keys are synced with the log, before the summary (docs/GDPR.md).
         let vault = try keyOptions.vault(for: log, syncEachKey: false)
         let store = CommerceStore(log: log, protector: vault)
         var importOptions = CommerceImport.Options()
         importOptions.skipInvalid = skipInvalid
-        importOptions.maxLineBytes = maxLineBytes.bytes
+        importOptions.maxLineBytes = lineLimit
+        importOptions.maxEventBytes = maxEventBytes.bytes
         importOptions.maxRejectsKept = Self.maxListedRejects
 
         let showProgress = !options.quiet && isatty(STDERR_FILENO) == 1
@@ -119,6 +149,7 @@ struct Import: AsyncParsableCommand {
             o.add("streams", summary.streams)
             o.add("rejects", summary.rejectCount)
             o.add("duplicates", summary.duplicates)
+            o.add("retries", summary.retries)
             o.add("lines", summary.lines)
             o.add("seconds", (seconds * 1000).rounded() / 1000)
             o.add("eventsPerSecond", Int(rate))
@@ -127,6 +158,7 @@ struct Import: AsyncParsableCommand {
             out.line(o.text)
         } else {
             var s = "imported \(summary.appended) event\(summary.appended == 1 ? "" : "s") to \(summary.streams) stream\(summary.streams == 1 ? "" : "s") in \(formatDuration(elapsed)) (\(Int(rate)) events/s)"
+            if summary.retries > 0 { s += ", \(summary.retries) retr\(summary.retries == 1 ? "y" : "ies") skipped" }
             s += "; \(summary.rejectCount) rejected"
             if summary.duplicates > 0 { s += "; \(summary.duplicates) already in the log (idempotent retry)" }
             out.line(s)

@@ -20,11 +20,23 @@ struct Replay: AsyncParsableCommand {
             log's head is skipped with a warning. An event a model cannot \
             fold stops the replay with the event's position and type.
 
+            An event whose data does not decode (written by an older \
+            version, or through the library with another schema) stops the \
+            replay too. With --skip-undecodable the replay leaves each such \
+            event out, lists its position, type and reason, and exits 1 — \
+            the models lack those events — unless --allow-skipped is given \
+            (which implies --skip-undecodable). Snapshots never hide a skip: \
+            chronik snapshot has no skip option, so a snapshot is only \
+            written below the first undecodable event and every replay from \
+            it lists them.
+
             Examples:
               $ chronik replay
               $ chronik replay --only catalog,orders --no-snapshot --json
+              $ chronik replay --skip-undecodable --allow-skipped
 
-            Exit status: 0 success, 1 failure (the replay stopped), 64 usage error.
+            Exit status: 0 success, 1 failure (the replay stopped, or events \
+            were skipped without --allow-skipped), 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -35,6 +47,12 @@ struct Replay: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-snapshot"), help: "Replay the whole log; ignore snapshots.")
     var noSnapshot = false
+
+    @Flag(name: .customLong("skip-undecodable"), help: "Leave out events whose data does not decode, and list them.")
+    var skipUndecodable = false
+
+    @Flag(name: .customLong("allow-skipped"), help: "Exit 0 even when events were skipped (implies --skip-undecodable).")
+    var allowSkipped = false
 
     func validate() throws {
         if let names = parseOnly(only) {
@@ -51,7 +69,8 @@ struct Replay: AsyncParsableCommand {
         let result: (set: ProjectionSet, report: RebuildReport)
         let vault = try keyOptions.vaultForModels(parseOnly(only), for: log, note: options.note)
         do {
-            result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot, protector: vault) { done, total in
+            result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot, protector: vault,
+                                          skipUndecodable: skipUndecodable || allowSkipped) { done, total in
                 bar.update(done, total)
             }
         } catch {
@@ -63,7 +82,16 @@ struct Replay: AsyncParsableCommand {
         for m in report.messages { options.note("chronik: warning: \(m)") }
         let out = Output()
         let phases: [(String, ReplayStats)] = [("snapshot", report.snapshotLoad), ("tail", report.tail), ("total", report.total)]
+        let skippedCount = report.tail.skippedCount
         if options.json {
+            for k in report.skipped {
+                var o = JSONObject()
+                o.add("phase", "skipped")
+                o.add("position", k.position.value)
+                o.add("type", k.type)
+                o.add("reason", k.reason)
+                out.line(o.text)
+            }
             for (name, s) in phases {
                 var o = JSONObject()
                 o.add("phase", name)
@@ -73,6 +101,7 @@ struct Replay: AsyncParsableCommand {
                 if name == "snapshot" { o.add("snapshot", report.snapshot?.path) }
                 if name == "total" {
                     o.add("position", result.set.position.value)
+                    o.add("skipped", skippedCount)
                     o.add("models", .array(result.set.names.map { .string($0) }))
                 }
                 out.line(o.text)
@@ -85,8 +114,16 @@ struct Replay: AsyncParsableCommand {
                 t.add([name, group(s.events), formatDuration(s.duration), group(Int64(s.eventsPerSecond.rounded()))])
             }
             for l in t.lines { out.line(l) }
+            if skippedCount > 0 {
+                out.line("skipped   \(group(skippedCount)) undecodable event\(skippedCount == 1 ? "" : "s"):")
+                for k in report.skipped { out.line("  position \(group(k.position.value))  \(k.type): \(k.reason)") }
+                if skippedCount > report.skipped.count { out.line("  … and \(group(skippedCount - report.skipped.count)) more") }
+            }
         }
         out.flush()
+        if skippedCount > 0 && !allowSkipped {
+            throw CommandFailure("\(skippedCount) undecodable event\(skippedCount == 1 ? " was" : "s were") skipped: the read models lack \(skippedCount == 1 ? "it" : "them") (--allow-skipped to accept)")
+        }
     }
 }
 

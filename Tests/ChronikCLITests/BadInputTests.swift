@@ -28,14 +28,14 @@ struct BadInputTests {
     func emptyStreamName() async throws {
         // Proves stream names are checked before anything is written.
         try await expectRefused(eventLine(stream: "ok") + "\n" + eventLine(stream: ""),
-                                stderrContains: ["line 2: stream name is empty", "nothing was appended"])
+                                stderrContains: ["line 2: invalidStream [stream]: stream must be 1...256 bytes, got 0", "nothing was appended"])
     }
 
     @Test("a stream name over 256 bytes is refused with its size")
     func oversizeStreamName() async throws {
         // Proves the 256-byte limit is enforced (257 bytes fails).
         try await expectRefused(eventLine(stream: String(repeating: "s", count: 257)),
-                                stderrContains: ["line 1: stream name is 257 bytes, at most 256 allowed"])
+                                stderrContains: ["line 1: invalidStream [stream]: stream must be 1...256 bytes, got 257"])
     }
 
     @Test("an event over --max-event-bytes is refused with its encoded size")
@@ -44,21 +44,21 @@ struct BadInputTests {
         let big = "\"" + String(repeating: "x", count: 2000) + "\""
         try await expectRefused(eventLine(stream: "s", data: "1") + "\n" + eventLine(stream: "s", data: big),
                                 arguments: ["--max-event-bytes", "1K"],
-                                stderrContains: ["line 2: event is", "at most 1024 allowed"])
+                                stderrContains: ["line 2: eventTooLarge: event is", "at most 1024 allowed"])
     }
 
     @Test("an event over the default 4 MiB limit is refused")
     func oversizeEventDefault() async throws {
         // Proves the default limit without any option (a 4 MiB string of data).
         let big = "\"" + String(repeating: "x", count: 4 << 20) + "\""
-        try await expectRefused(eventLine(stream: "s", data: big), stderrContains: ["line 1: event is", "at most 4194304 allowed"])
+        try await expectRefused(eventLine(stream: "s", data: big), stderrContains: ["line 1: eventTooLarge: event is", "at most 4194304 allowed"])
     }
 
     @Test("invalid JSON is refused with its line number")
     func invalidJSON() async throws {
         // Proves a syntax error names its line, and that one bad line stops every line.
         try await expectRefused([eventLine(stream: "s"), eventLine(stream: "s"), #"{"stream": "s", "type": }"#].joined(separator: "\n"),
-                                stderrContains: ["line 3: invalid JSON"])
+                                stderrContains: ["line 3: invalidJSON: unexpected character at byte 24"])
     }
 
     @Test("a missing field is refused with line number and field name; every bad line is listed")
@@ -74,12 +74,12 @@ struct BadInputTests {
             #"{"stream":"s","type":"A","data":1,"expectedversion":1}"#,
         ].joined(separator: "\n")
         try await expectRefused(input, stderrContains: [
-            #"line 2: missing field "type""#,
-            #"line 3: missing field "stream""#,
-            #"line 4: missing field "data""#,
-            #"line 5: meta value "n" must be a string"#,
-            #"line 6: field "expectedVersion" must be"#,
-            #"line 7: unknown field "expectedversion""#,
+            "line 2: missingField [type]: required field type is missing",
+            "line 3: invalidStream [stream]: an unknown type (A) needs an explicit stream",
+            "line 4: missingField [data]: required field data is missing",
+            "line 5: invalidMeta [meta.n]: meta values must be strings",
+            "line 6: invalidExpectedVersion [expectedVersion]: expectedVersion must be",
+            "line 7: unknownField [expectedversion]: unknown envelope field expectedversion",
             "6 bad lines; nothing was appended",
         ])
     }
@@ -92,7 +92,8 @@ struct BadInputTests {
             eventLine(stream: "s-0", extra: #""expectedVersion":0"#),  // s-0 is at version 1
         ].joined(separator: "\n")
         try await expectRefused(input, stderrContains: [
-            "line 2: wrong expected version for stream 's-0': expected 0, actual version 1", "nothing was appended",
+            "line 2: wrongExpectedVersion [expectedVersion]: wrong expected version for stream 's-0': expected 0, actual version 1",
+            "nothing was appended",
         ])
     }
 

@@ -133,7 +133,7 @@ struct AppendPersonalDataTests {
         ].joined(separator: "\n")
         let r = try await chronik(["append", "--log", dir], input: input)
         #expect(r.exitCode == 1, "\(r)")
-        #expect(r.stderr.contains("line 2: CustomerRegistered carries personal data") && r.stderr.contains("chronik import"), "\(r)")
+        #expect(r.stderr.contains("line 2: invalidEventType [type]: CustomerRegistered carries personal data") && r.stderr.contains("chronik import"), "\(r)")
         if FileManager.default.fileExists(atPath: dir) {
             let head = try await headPosition(dir)
             #expect(head == nil || head == 0)

@@ -67,18 +67,9 @@ enum ExampleSandbox {
         return try await run(.path("/usr/bin/timeout"), [follows ? "4" : "600", "/bin/sh", "-c", script])
     }
 
-    /// Expects the run of `line` to have succeeded. One failure is a known
-    /// issue until issue 9.2 (another branch) is merged: `import` refuses
-    /// an export of a log with a forgotten customer (its personal data is
-    /// null). Remove the exception then; the example stays.
+    /// Expects the run of `line` to have succeeded.
     static func check(_ r: Run, _ line: String, _ source: String,
                       sourceLocation: SourceLocation = #_sourceLocation) {
-        if line.contains("import"), r.exitCode == 1, r.stderr.contains("missingField [data.email]") {
-            withKnownIssue("issue 9.2: import refuses the erased personal data of an export") {
-                Issue.record("\(source): \(line)\n\(r)", sourceLocation: sourceLocation)
-            }
-            return
-        }
         #expect(succeeded(r, line), "\(source): \(line)\n\(r)", sourceLocation: sourceLocation)
     }
 

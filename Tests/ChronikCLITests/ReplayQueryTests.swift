@@ -1,3 +1,4 @@
+import ChronikLog
 import Foundation
 import Testing
 
@@ -94,15 +95,19 @@ struct ReplayQueryTests {
     }
 
     @Test func anEventThatDoesNotDecodeStopsReplayAndQuery() async throws {
-        // Proves a bad event (a PaymentCaptured without its fields, appended
-        // raw) is never skipped: replay and query fail with its position and
-        // type. (A raw OrderPlaced is refused by `append`: it carries
-        // personal data, which is stored only encrypted.)
+        // Proves a bad event (a PaymentCaptured without its fields, written
+        // through the library: `append` now refuses it, issue 9.3) is never
+        // skipped silently: replay and query fail with its position and type.
         let dir = try await shopLog()
         defer { removeDir(dir) }
         let bad = try writeTemp(#"{"stream": "order-9", "type": "PaymentCaptured", "data": {"total": 4999}}"# + "\n")
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        #expect(try await chronik(["append", "--log", dir, bad]).exitCode == 0)
+        #expect(try await chronik(["append", "--log", dir, bad]).exitCode == 1, "append validates commerce types")
+        do {
+            let log = try EventLog.open(at: dir)
+            defer { log.close() }
+            _ = try await log.append(to: "order-9", [ProposedEvent(type: "PaymentCaptured", data: Array(#"{"total":4999}"#.utf8))])
+        }
         for args in [["replay"], ["query", "orders"]] {
             let r = try await chronik(args + ["--log", dir])
             #expect(r.exitCode == 1, "\(r)")

@@ -11,7 +11,9 @@ import Darwin
 #endif
 
 /// Reads `\n`-terminated lines from a file descriptor; a trailing `\r` is
-/// dropped, a last line without a newline counts.
+/// dropped (CRLF files read as LF ones), a UTF-8 byte-order mark at the
+/// start of the input is dropped (editors on Windows write one), a last
+/// line without a newline counts.
 public struct BoundedLineReader {
     /// One line, or the number of a line that was too long.
     public enum Item {
@@ -61,7 +63,7 @@ public struct BoundedLineReader {
                 if line.count > maxLineBytes {
                     return .tooLong(number: number, bytes: line.count)
                 }
-                return .line(number: number, bytes: line)
+                return .line(number: number, bytes: withoutBOM(line))
             }
             searchFrom = buffer.count
             if buffer.count - start > maxLineBytes {
@@ -92,7 +94,7 @@ public struct BoundedLineReader {
                 let line = buffer[start..<end]
                 start = buffer.count
                 searchFrom = start
-                return .line(number: number, bytes: line)
+                return .line(number: number, bytes: withoutBOM(line))
             }
             if start > 0 {
                 buffer.removeSubrange(0..<start)
@@ -102,6 +104,14 @@ public struct BoundedLineReader {
             if !(try fill()) { atEnd = true }
         }
     }
+
+    /// The first line without a leading UTF-8 byte-order mark (EF BB BF).
+    private func withoutBOM(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        guard number == 1, line.starts(with: Self.byteOrderMark) else { return line }
+        return line.dropFirst(Self.byteOrderMark.count)
+    }
+
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     private func findNewline() -> Int? {
         guard searchFrom < buffer.count else { return nil }

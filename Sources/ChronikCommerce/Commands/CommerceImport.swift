@@ -1,6 +1,8 @@
 // `chronik import`: JSON Lines through the commerce API, in two passes.
 //
-// Pass 1 parses and validates every line and runs the guards on an
+// Pass 1 parses and validates every line, decides every id (a retry of an
+// earlier line or of an event in the log, or a conflict: IdempotentRetry),
+// the event sizes and erased personal data, and runs the guards on an
 // in-memory model seeded from the log, collecting every reject with its
 // line number. Only then, when there is no reject (or with `skipInvalid`),
 // pass 2 reads the file again and appends, batching consecutive lines of a
@@ -31,6 +33,9 @@ public enum CommerceImport {
         /// the log's default maximum event (4 MiB) plus 1 MiB for the
         /// envelope and the JSON form's escaping.
         public var maxLineBytes = LogFormat.defaultMaxEventBytes + (1 << 20)
+        /// A larger event (encoded, personal data sealed) is refused in pass
+        /// 1, as the log would refuse it in pass 2; the log's own limit.
+        public var maxEventBytes = LogFormat.defaultMaxEventBytes
         /// At most this many events per append.
         public var batchEvents = 1000
         /// At most this many rejects are kept (all are counted).
@@ -61,8 +66,12 @@ public enum CommerceImport {
         public var lines = 0
         /// Events appended (idempotent retries not counted).
         public var appended = 0
-        /// Events whose id was in the log with the same content.
+        /// Events whose id was in the log with the same content (idempotent
+        /// retries of earlier appends: not appended again).
         public var duplicates = 0
+        /// Lines that repeat an earlier line of the same input (same id,
+        /// same stream, type, data and meta): retries, skipped.
+        public var retries = 0
         /// Distinct streams appended to.
         public var streams = 0
         /// Refused lines, in line order (at most `maxRejectsKept`).
@@ -88,13 +97,16 @@ public enum CommerceImport {
     public static func run(path: String, into store: CommerceStore, options: Options = Options(),
                            progress: (@Sendable (Phase, Int) -> Void)? = nil) async throws -> Summary {
         var summary = Summary()
-        var rejected = Set<Int>()
+        var skipped = Skipped()
         var kept: [AcceptedLine]? = []
-        try check(path: path, store: store, options: options, summary: &summary, rejected: &rejected, kept: &kept,
+        try check(path: path, store: store, options: options, summary: &summary, skipped: &skipped, kept: &kept,
                   progress: progress)
         if summary.rejectCount > 0 && !options.skipInvalid { return summary }
-        try await append(path: path, store: store, options: options, skipping: rejected, kept: kept, summary: &summary,
-                         progress: progress)
+        try await append(path: path, store: store, options: options, skipping: skipped.lines, erased: skipped.erased,
+                         kept: kept, summary: &summary, progress: progress)
+        // A CustomerForgotten already in the log, sent again: complete its
+        // erasure (destroying a destroyed key is a no-op).
+        for customerId in skipped.forgottenRetries { try store.destroyKey(ofForgotten: customerId) }
         return summary
     }
 
@@ -104,20 +116,43 @@ public enum CommerceImport {
         return fd
     }
 
+    /// The lines pass 2 leaves out, and why.
+    struct Skipped {
+        /// Refused lines and retries (of a line or of an event in the log).
+        var lines = Set<Int>()
+        /// Customers whose CustomerForgotten, already in the log, came again.
+        var forgottenRetries: [String] = []
+        /// Lines whose personal data arrived erased, of a forgotten
+        /// customer: stored erased (`CommerceStore.storedErased`).
+        var erased = Set<Int>()
+    }
+
+    /// A line that gives its personal data as `null`, decided at the end of
+    /// pass 1, when every CustomerForgotten of the input has been seen.
+    struct ErasureClaim {
+        var line: Int
+        var envelope: CommerceEnvelope
+        /// Its index in the kept lines, if kept.
+        var keptIndex: Int?
+    }
+
     /// Pass 1: every line parsed, validated and run through the guards on
-    /// a model.
+    /// a model; ids compared with the log and with the lines before.
     static func check(path: String, store: CommerceStore, options: Options, summary: inout Summary,
-                      rejected: inout Set<Int>, kept: inout [AcceptedLine]?,
+                      skipped: inout Skipped, kept: inout [AcceptedLine]?,
                       progress: (@Sendable (Phase, Int) -> Void)?) throws {
         var keptBytes = 0
         let fd = try open(path)
         defer { close(fd) }
         var reader = BoundedLineReader(fd: fd, maxLineBytes: options.maxLineBytes)
         var model = GuardModel(store: store)
-        var idLines: [EventID: Int] = [:]
+        var ids = InputIDs()
+        var claims: [ErasureClaim] = []
+        var rejected = Set<Int>()
         func reject(_ line: Int, _ error: CommerceError) {
             summary.rejectCount += 1
             rejected.insert(line)
+            skipped.lines.insert(line)
             if summary.rejects.count < options.maxRejectsKept { summary.rejects.append(Reject(line: line, error: error)) }
         }
         while let item = try reader.next() {
@@ -131,19 +166,38 @@ public enum CommerceImport {
                 if summary.lines & 0xFFFF == 0 { progress?(.checking, summary.lines) }
                 let env: CommerceEnvelope
                 let idWasGiven: Bool
-                do { (env, idWasGiven) = try CommerceEnvelope.parseNotingID(line: bytes) } catch { reject(n, error); continue }
+                do { (env, idWasGiven) = try CommerceEnvelope.parseNotingID(line: bytes, rules: .importing) } catch { reject(n, error); continue }
                 if idWasGiven {
-                    // A generated id is unique by construction.
-                    if let first = idLines[env.proposed.id] {
-                        reject(n, CommerceError(.invalidEventId, field: "id", "event id \(env.proposed.id) is also on line \(first)"))
+                    // A generated id is unique by construction. The same
+                    // line again is a retry (an at-least-once producer):
+                    // skipped, as the log would take it.
+                    do {
+                        if case .retry(let first) = try ids.admit(env.proposed.id, content: EventContent(env), line: n) {
+                            if rejected.contains(first) {
+                                reject(n, CommerceError(.duplicateEventId, field: "id", "event id \(env.proposed.id) repeats line \(first), which was refused"))
+                            } else {
+                                summary.retries += 1
+                                skipped.lines.insert(n)
+                            }
+                            continue
+                        }
+                    } catch { reject(n, error); continue }
+                }
+                do {
+                    try checkSize(env, store: store, limit: options.maxEventBytes)
+                    if try model.admit(env, idWasGiven: idWasGiven) == .alreadyInLog {
+                        // Decided here, not by the log in pass 2: a conflict
+                        // must refuse the file before its first write.
+                        summary.duplicates += 1
+                        skipped.lines.insert(n)
+                        if case .customerForgotten(let f) = env.event { skipped.forgottenRetries.append(f.customerId) }
                         continue
                     }
-                    idLines[env.proposed.id] = n
-                }
-                do { try model.admit(env, idWasGiven: idWasGiven) } catch let e as CommerceError { reject(n, e); continue } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
-                    reject(n, CommerceError(.appendFailed, field: "expectedVersion", e.message))
+                } catch let e as CommerceError { reject(n, e); continue } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
+                    reject(n, CommerceError(.wrongExpectedVersion, field: "expectedVersion", e.message))
                     continue
                 }
+                if env.erasure != nil { claims.append(ErasureClaim(line: n, envelope: env, keptIndex: kept?.count)) }
                 if kept != nil {
                     let stored: ProposedEvent
                     do { stored = try store.stored(env) } catch let e as CommerceError { reject(n, e); continue }
@@ -153,12 +207,57 @@ public enum CommerceImport {
                     if keptBytes > options.keepParsedBytes {
                         kept = nil
                     } else {
-                        kept!.append(AcceptedLine(line: n, stream: env.stream, event: stored,
-                                                  expected: env.expectedVersion, idWasGiven: idWasGiven))
+                        kept!.append(AcceptedLine(line: n, stream: env.stream, event: stored, expected: env.expectedVersion))
                     }
                 }
             }
         }
+        let (erased, refused) = try decide(claims, model: &model, store: store, skipping: skipped.lines, kept: &kept)
+        skipped.erased = erased
+        if !refused.isEmpty {
+            for (n, e) in refused { reject(n, e) }
+            let lines = Set(refused.map(\.line))
+            if kept != nil { kept!.removeAll { lines.contains($0.line) } }
+            summary.rejects.sort { $0.line < $1.line }
+        }
+    }
+
+    /// Erased personal data (`null` where an export wrote a forgotten
+    /// customer's data) is accepted exactly where the customer is
+    /// forgotten — by a CustomerForgotten in the log or anywhere in the
+    /// input — and stored erased; a `null` required field of anyone else is
+    /// refused; `null` optional fields of anyone else read as absent.
+    static func decide(_ claims: [ErasureClaim], model: inout GuardModel, store: CommerceStore, skipping: Set<Int>,
+                       kept: inout [AcceptedLine]?) throws -> (erased: Set<Int>, refused: [(line: Int, error: CommerceError)]) {
+        var erased = Set<Int>()
+        var refused: [(line: Int, error: CommerceError)] = []
+        for c in claims where !skipping.contains(c.line) {
+            let customer = c.envelope.event.piiSubjectKey.flatMap { key -> String? in
+                key.hasPrefix("customer:") ? String(key.dropFirst("customer:".count)) : nil
+            }
+            if let customer, try model.isForgotten(customer) {
+                erased.insert(c.line)
+                if let i = c.keptIndex, kept != nil, i < kept!.count, kept![i].line == c.line {
+                    kept![i].event = store.storedErased(c.envelope)
+                }
+            } else if case .required(let field) = c.envelope.erasure {
+                let whose = customer.map { "customer \($0) is not forgotten (no CustomerForgotten in the log or in this input)" }
+                    ?? "its subject is not a customer"
+                refused.append((c.line, CommerceError(.missingField, field: field,
+                                                      "\(field) is null: personal data may be null (erased) only for a forgotten customer, and \(whose)")))
+            }
+        }
+        return (erased, refused)
+    }
+
+    /// Refuses an event the log would refuse as too large. Sealing adds a
+    /// few dozen bytes and the subject's name: only an event near the limit
+    /// is sealed here to measure it exactly.
+    static func checkSize(_ env: CommerceEnvelope, store: CommerceStore, limit: Int) throws {
+        var size = env.proposed.encodedByteCount
+        if size + 1024 > limit, env.event.piiSubjectKey != nil { size = try store.stored(env).encodedByteCount }
+        guard size > limit else { return }
+        throw CommerceError(.eventTooLarge, "event is \(size) bytes encoded, at most \(limit) allowed (see --max-event-bytes)")
     }
 
     /// One append of pass 2.
@@ -193,11 +292,11 @@ public enum CommerceImport {
     /// order = file order) while up to `window` of them share the writer's
     /// group commits: one thread hand-off per batch was 90% of the time.
     static func append(path: String, store: CommerceStore, options: Options, skipping rejected: Set<Int>,
-                       kept: [AcceptedLine]?, summary: inout Summary,
+                       erased: Set<Int>, kept: [AcceptedLine]?, summary: inout Summary,
                        progress: (@Sendable (Phase, Int) -> Void)?) async throws {
         // The accepted lines: kept by pass 1, or read and parsed again.
         var source = AcceptedLines(kept: kept)
-        if kept == nil { try source.open(path: path, options: options, skipping: rejected, store: store) }
+        if kept == nil { try source.open(path: path, options: options, skipping: rejected, erased: erased, store: store) }
         defer { source.close() }
         let log = store.log
         var versions: [String: UInt64?] = [:]
@@ -262,12 +361,6 @@ public enum CommerceImport {
                 done += 1
                 if done & 0xFFFF == 0 { progress?(.appending, done) }
                 let stream = accepted.stream
-                if accepted.idWasGiven && log.position(ofEventID: accepted.event.id) != nil {
-                    // An idempotent retry, on its own: the log compares it.
-                    try await flush()
-                    try await submit(PlannedBatch(stream: stream, events: [accepted.event], expected: .any, firstLine: n, bytes: 0))
-                    continue
-                }
                 let isGuarded: Bool
                 if let g = guarded[stream] { isGuarded = g } else {
                     if case .unguarded = StreamState(emptyFor: stream) { isGuarded = false } else { isGuarded = true }
@@ -323,7 +416,6 @@ struct AcceptedLine: Sendable {
     var stream: String
     var event: ProposedEvent
     var expected: ExpectedVersion
-    var idWasGiven: Bool
 }
 
 /// The accepted lines in file order: from memory, or from the file again.
@@ -338,8 +430,13 @@ struct AcceptedLines {
 
     private var store: CommerceStore?
 
-    mutating func open(path: String, options: CommerceImport.Options, skipping rejected: Set<Int>, store: CommerceStore) throws {
+    /// Lines stored erased (`CommerceImport.Skipped.erased`).
+    private var erased: Set<Int> = []
+
+    mutating func open(path: String, options: CommerceImport.Options, skipping rejected: Set<Int>, erased: Set<Int>,
+                       store: CommerceStore) throws {
         self.store = store
+        self.erased = erased
         fd = systemOpen(path, O_RDONLY)
         guard fd >= 0 else { throw CommerceError(.invalidData, "cannot open \(path): errno \(errno)") }
         reader = BoundedLineReader(fd: fd, maxLineBytes: options.maxLineBytes)
@@ -362,9 +459,9 @@ struct AcceptedLines {
             guard case .line(let n, let bytes) = item, !rejected.contains(n), !CommerceImport.isBlank(bytes) else { continue }
             // Parsed in pass 1 already: this cannot fail unless the file
             // changed in between.
-            let (env, idWasGiven) = try CommerceEnvelope.parseNotingID(line: bytes, lineNumber: n)
-            return AcceptedLine(line: n, stream: env.stream, event: try store?.stored(env) ?? env.proposed,
-                                expected: env.expectedVersion, idWasGiven: idWasGiven)
+            let (env, _) = try CommerceEnvelope.parseNotingID(line: bytes, lineNumber: n, rules: .importing)
+            let event = if erased.contains(n), let store { store.storedErased(env) } else { try store?.stored(env) ?? env.proposed }
+            return AcceptedLine(line: n, stream: env.stream, event: event, expected: env.expectedVersion)
         }
         return nil
     }
@@ -372,11 +469,12 @@ struct AcceptedLines {
 
 /// The guards over an in-memory model: states seeded from the log on first
 /// touch, then advanced by each admitted event without writing anything.
-struct GuardModel {
-    let store: CommerceStore
+/// `import` and `append` decide every line on it before their first write.
+public struct GuardModel {
+    public let store: CommerceStore
     private var streams: [String: (state: StreamState, version: UInt64?)] = [:]
 
-    init(store: CommerceStore) { self.store = store }
+    public init(store: CommerceStore) { self.store = store }
 
     private mutating func load(_ stream: String) throws -> (state: StreamState, version: UInt64?) {
         if let s = streams[stream] { return s }
@@ -385,10 +483,29 @@ struct GuardModel {
         return s
     }
 
+    /// Whether `customerId` is forgotten in the log or by an admitted event.
+    public mutating func isForgotten(_ customerId: String) throws -> Bool {
+        guard case .customer(let c) = try load("customer-" + customerId).state else { return false }
+        return c.isForgotten
+    }
+
+    /// What `admit` decided.
+    public enum Admission: Equatable, Sendable {
+        /// Checked and held by the model: to be appended.
+        case admitted
+        /// Its id is in the log with the same content: an idempotent retry,
+        /// not appended again (nothing checked: it was when first written).
+        case alreadyInLog
+    }
+
     /// Checks `env` as `CommerceStore.append` would; on success the model
     /// holds it.
-    mutating func admit(_ env: CommerceEnvelope, idWasGiven: Bool = true) throws {
-        if idWasGiven && store.log.position(ofEventID: env.proposed.id) != nil { return } // an idempotent retry
+    ///
+    /// - Throws: `CommerceError` — a rule or guard, or `duplicateEventId`
+    ///   when its id is in the log with other content.
+    @discardableResult
+    public mutating func admit(_ env: CommerceEnvelope, idWasGiven: Bool = true) throws -> Admission {
+        if idWasGiven, try store.checkRetry(env) { return .alreadyInLog }
         var current = try load(env.stream)
         if let ref = env.event.customerReference, ref.stream != env.stream,
            case .customer(let c) = try load(ref.stream).state {
@@ -400,6 +517,7 @@ struct GuardModel {
         current.state = try CommerceStore.decide([env], on: current.state, version: current.version)
         current.version = current.version.map { $0 + 1 } ?? 0
         streams[env.stream] = current
+        return .admitted
     }
 }
 

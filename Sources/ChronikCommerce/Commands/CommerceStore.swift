@@ -72,6 +72,12 @@ public final class CommerceStore: Sendable {
         guard envelopes.allSatisfy({ $0.stream == stream }) else {
             throw CommerceError(.invalidStream, field: "stream", "one append takes events of one stream")
         }
+        // Erased personal data is decided over a whole input (the subject's
+        // CustomerForgotten may come later in it): `CommerceImport` only.
+        if let e = envelopes.first(where: { $0.erasure != nil }) {
+            throw CommerceError(.missingField, field: e.erasure.flatMap { if case .required(let f) = $0 { f } else { nil } } ?? "data",
+                                "personal data given as null (erased) is accepted only by an import, where the customer is forgotten")
+        }
         let plain = envelopes.map(\.proposed)
         let known = plain.filter { log.position(ofEventID: $0.id) != nil }.count
         if known == plain.count {
@@ -151,6 +157,15 @@ public final class CommerceStore: Sendable {
         return p
     }
 
+    /// The event as this store writes it when its personal data arrived
+    /// erased (`PIIErasure`): blank fields and an empty sealed part, which
+    /// reads as erased with or without a key (docs/GDPR.md).
+    public func storedErased(_ e: CommerceEnvelope) -> ProposedEvent {
+        var p = e.proposed
+        p.data = e.event.encodedErasedData()
+        return p
+    }
+
     /// A CustomerForgotten, once in the log, destroys the customer's key
     /// (EVENTS.md GDPR). Destroying an already destroyed key is a no-op, so
     /// a retry after a failure here completes the erasure.
@@ -186,7 +201,7 @@ public final class CommerceStore: Sendable {
         }
         guard !holds else { return }
         var e = ChronikLogError(.wrongExpectedVersion,
-                                "stream \(stream): expected \(asked), actual \(actual.map(String.init) ?? "noStream")")
+                                "wrong expected version for stream '\(stream)': expected \(asked), actual \(actual.map { "version \($0)" } ?? "no event (noStream)")")
         e.stream = stream
         e.expectedVersion = asked
         e.actualVersion = .some(actual)
