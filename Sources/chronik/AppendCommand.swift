@@ -45,7 +45,7 @@ struct Append: AsyncParsableCommand {
 
             Examples:
               $ chronik append --log shop events.jsonl
-              $ echo '{"stream":"n-1","type":"Noted","data":{}}' | chronik append --log shop
+              $ echo '{"stream":"n-1","type":"Noted","data":{}}' | chronik append
 
             Exit status: 0 appended (or nothing to do; with --skip-invalid \
             even when lines were refused), 1 bad lines (nothing appended) or \
