@@ -384,15 +384,21 @@ struct VerifierRun {
                 case .failure(let failure):
                     // FORMAT.md, recovery rule 4, decided as recovery decides it.
                     let (offset, reason) = failure.location
-                    guard isLast else { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
-                    let damage = try scanner.corruptionReason(for: failure)
+                    guard isLast else {
+                        if case .incomplete = failure { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
+                        throw fail(segPath, offset, "damaged batch in a sealed segment: \(reason)")
+                    }
+                    let besideWriter = EventLog.writerMayBeWriting(directory: directory, storage: storage)
+                    let damage = try scanner.corruptionReason(for: failure, lenient: besideWriter)
                     if case .incomplete = failure {
                         if let damage { throw fail(segPath, offset, damage) }
                         warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
                         break scan
                     }
                     if damage == nil {
-                        warn(segPath, offset, "torn tail: \(end - offset) zero bytes where a batch should start; a writer's open truncates them")
+                        let what = besideWriter ? "a final batch a live writer may be writing right now"
+                            : "an interrupted final write (pages that never reached the disk)"
+                        warn(segPath, offset, "torn tail: \(end - offset) bytes of \(what); a writer's open truncates them")
                         break scan
                     }
                     // A live writer may be copying this batch in right now:
