@@ -84,7 +84,7 @@ struct Append: AsyncParsableCommand {
         }
         let batches = plan(lines)
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
-        defer { log.close() }
+        defer { try? log.close() }
         try precheck(batches, in: log)
 
         var summary = Summary()

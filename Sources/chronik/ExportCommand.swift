@@ -101,7 +101,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         if let x = auditExport {
             do {

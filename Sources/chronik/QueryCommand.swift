@@ -34,7 +34,7 @@ func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = K
     let log = try options.openForReading()
     let vault: SubjectKeyVault?
     do { vault = try keys.vaultForModels(only, for: log, note: options.note) } catch {
-        log.close()
+        try? log.close()
         throw error
     }
     do {
@@ -42,7 +42,7 @@ func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = K
         for m in report.messages { options.note("chronik: warning: \(m)") }
         return (log, set)
     } catch {
-        log.close()
+        try? log.close()
         throw CommandFailure("replay stopped: \(error.description)")
     }
 }
@@ -97,7 +97,7 @@ struct ProductQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["catalog"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let p = set.catalog?.product(id) else { throw CommandFailure("no product '\(id)'") }
         emit(options, json: [productJSON(p)], text: productText(p))
     }
@@ -110,7 +110,7 @@ struct CatalogQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["catalog"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.catalog?.list(category: category) ?? []
         emit(options, json: list.map(productJSON), text: list.flatMap(productText))
     }
@@ -154,7 +154,7 @@ struct OrderQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["orders"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let o = set.orders?.order(id) else { throw CommandFailure("no order '\(id)'") }
         emit(options, json: [orderJSON(o)], text: [orderText(o)] + o.lines.map { "  \(pad($0.sku, 16)) \($0.qty) × \($0.unitPrice)" }
              + (o.returned.isEmpty ? [] : ["  returned " + countsText(o.returned)]))
@@ -176,7 +176,7 @@ struct OrdersQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["orders"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.orders?.list(customerId: customer, status: status) ?? []
         emit(options, json: list.map(orderJSON), text: list.map(orderText))
     }
@@ -260,7 +260,7 @@ struct CustomerQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["crm"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
@@ -289,7 +289,7 @@ struct CustomersQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["crm"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.crm?.top(top, currency: currency) ?? []
         emit(options, json: list.map { customerJSON($0, profile: nil) }, text: list.map(customerText))
     }
@@ -306,7 +306,7 @@ struct InventoryQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["inventory"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? []
         emit(options, json: list.map { l in
             var o = JSONObject()
@@ -334,7 +334,7 @@ struct ReplenishmentQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["replenishment"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.replenishment?.suggestions() ?? []
         emit(options, json: list.map { s in
             var o = JSONObject()
@@ -361,7 +361,7 @@ struct SalesQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["sales"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.sales?.list(day: day.flatMap { Day(string: $0) }) ?? []
         emit(options, json: list.map { d in
             var o = JSONObject()
@@ -385,7 +385,7 @@ struct FinanceQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["finance"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.finance?.list(day: day.flatMap { Day(string: $0) }) ?? []
         emit(options, json: list.map { f in
             var o = JSONObject()
@@ -415,7 +415,7 @@ struct SearchQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["search"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.search?.list(top: top, zeroResultsOnly: zeroResults) ?? []
         emit(options, json: list.map { s in
             var o = JSONObject()
@@ -441,7 +441,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["also-bought"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.alsoBought?.alsoBought(product, limit: limit) ?? []
         emit(options, json: list.map { e in
             var o = JSONObject()
@@ -472,7 +472,7 @@ struct FraudQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["fraud"], keys: keyOptions)
-        defer { log.close() }
+        defer { try? log.close() }
         guard let fraud = set.fraud else { throw CommandFailure("the fraud model was not built") }
         let scores: [FraudScore]
         if let order {

@@ -48,7 +48,7 @@ struct Read: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let direction: ReadDirection = backward ? .backward : .forward
         let cursor = if let stream {
             log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction)

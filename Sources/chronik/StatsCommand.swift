@@ -20,7 +20,7 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let s = try log.stats()
         let out = Output()
         if options.json {

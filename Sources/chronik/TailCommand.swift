@@ -46,7 +46,7 @@ struct Tail: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let start = try startPosition(in: log)
         let out = Output()
         func emit(_ e: RecordedEvent) {
