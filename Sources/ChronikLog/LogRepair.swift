@@ -43,7 +43,11 @@ public enum LogRepair {
     ///   in the active segment's batches (a sealed segment, a header, the
     ///   metadata file), which cutting cannot repair; `.notALog`, `.io`.
     public static func plan(directory: String, storage: any Storage = PosixStorage()) throws -> RepairPlan? {
-        let report = try LogVerifier.verify(directory: directory, storage: storage)
+        try plan(directory: directory, storage: storage, holdingWriterLock: false)
+    }
+
+    static func plan(directory: String, storage: any Storage, holdingWriterLock: Bool) throws -> RepairPlan? {
+        let report = try LogVerifier.verify(directory: directory, anchor: nil, storage: storage, holdingWriterLock: holdingWriterLock)
         guard let failure = report.failure else { return nil }
         var dir = directory
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
@@ -94,7 +98,7 @@ public enum LogRepair {
             throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)); stop it first", path: dir)
         }
         defer { lock.release() }
-        guard let plan = try plan(directory: dir, storage: storage) else { return nil }
+        guard let plan = try plan(directory: dir, storage: storage, holdingWriterLock: true) else { return nil }
         let segment = try storage.openFile(plan.file, create: false, readOnly: false)
         defer { segment.close() }
         let cut = try segment.readBytes(count: Int(plan.bytes), at: plan.offset)

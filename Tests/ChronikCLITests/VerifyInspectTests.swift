@@ -163,8 +163,8 @@ struct VerifyInspectTests {
         try writeFile(path, bytes)
         let r = try await chronik(["verify", "--log", dir])
         #expect(r.exitCode == 1, "\(r)")
-        #expect(r.stderr.contains("at byte \(last.offset): batch length field damaged"), "\(r)")
-        #expect(!r.stderr.contains("torn tail"), "\(r)")
+        #expect(r.stdout.contains("at byte \(last.offset): batch length field damaged"), "\(r)")
+        #expect(!r.stdout.contains("torn tail"), "\(r)")
     }
 
     @Test("verify exits 64 on a usage error and 1 on a directory that is not a log")
