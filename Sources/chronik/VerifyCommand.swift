@@ -137,7 +137,9 @@ struct Verify: AsyncParsableCommand {
         out.flush()
         // Everything was said once, on stdout (the report is the result);
         // the exit status carries the verdict.
-        let failed = r.failure != nil || check?.problem != nil || (strictSnapshots && !snapshotProblems.isEmpty)
+        // A failing digest keeps its line on stderr too (a script's reason).
+        if let p = check?.problem { throw CommandFailure(lines: [p.message]) }
+        let failed = r.failure != nil || (strictSnapshots && !snapshotProblems.isEmpty)
         if failed { throw CommandFailure(lines: []) }
     }
 

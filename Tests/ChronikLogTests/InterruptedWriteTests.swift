@@ -167,3 +167,42 @@ import Glibc
         print("crash schedules with page reordering: \(stats.sorted { $0.key < $1.key })")
     }
 }
+
+/// Issue 10 point 10: damage told precisely, and the intact part readable.
+@Suite struct DamageReportTests {
+    @Test("a flipped byte in a sealed segment: verify calls it a damaged batch, not a segment that ends inside a batch; a read-only open reads up to it")
+    func flippedByteInSealedSegment() async throws {
+        // Proves the verifier's wording for sealed damage and the read-only open up to the damage.
+        let storage = FaultyStorage(seed: 71)
+        var options = faultyOptions(storage)
+        options.segmentSizeBytes = 4096
+        options.compression = .none
+        let log = try EventLog.open(at: "/disk/log", options: options)
+        for i in 0..<60 { try await log.append(to: "s", [event("A", "\(i) " + String(repeating: "q", count: 80))]) }
+        let first = log.state.withLock { $0.segments[0].snapshot }
+        try log.close()
+        let path = "/disk/log/" + LogFormat.segmentFileName(base: 0)
+        let victim = first.batchOffsets[3]
+        storage.flipBit(path: path, offset: Int(victim) + LogFormat.BatchField.payload + 5, bit: 2)
+        try storage.remove("/disk/log/" + LogFormat.indexFileName(base: 0))
+
+        let report = try LogVerifier.verify(directory: "/disk/log", storage: storage)
+        let failure = try #require(report.failure)
+        #expect(failure.file == path && failure.offset == victim)
+        #expect(failure.reason.contains("damaged batch in a sealed segment"), "\(failure)")
+        #expect(!failure.reason.contains("ends inside a batch"), "\(failure)")
+
+        var readOnly = options
+        readOnly.readOnly = true
+        readOnly.createIfMissing = false
+        #expect(throws: ChronikLogError.self) { try EventLog.open(at: "/disk/log", options: readOnly) }
+        readOnly.readUpToDamage = true
+        let opened = try EventLog.open(at: "/disk/log", options: readOnly)
+        defer { try? opened.close() }
+        let damage = try #require(opened.recovery.damage)
+        #expect(damage.path == path && damage.offset == victim, "\(damage)")
+        #expect(opened.head == Position(first.batchBases[3]))
+        #expect(opened.recovery.lastValidPosition == Position(first.batchBases[3] - 1))
+        #expect(try opened.readAll().collect().count == Int(first.batchBases[3]))
+    }
+}
