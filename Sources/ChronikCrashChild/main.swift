@@ -103,7 +103,7 @@ func run() async {
             }
         }
     }
-    log.close()
+    try? log.close()
 }
 
 await run()

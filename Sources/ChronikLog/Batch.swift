@@ -42,6 +42,9 @@ struct BatchHeader: Hashable, Sendable {
     var previousHash: ChainHash
 
     var codec: UInt8 { flags & LogFormat.codecMask }
+    /// Whether bytes before this batch were still unsynced when it was
+    /// written (clear: everything before it was durable).
+    var hasUnsyncedPredecessor: Bool { flags & LogFormat.unsyncedPredecessorFlag != 0 }
 
     /// Parses the fixed header; checks only what can be checked without the
     /// payload (magic, version, lengths). Returns nil on a short buffer.
@@ -67,7 +70,7 @@ struct BatchHeader: Hashable, Sendable {
         guard h.length > LogFormat.batchHeaderSize else { return .failure(MalformedBytes(reason: "batch length \(h.length) too small")) }
         guard h.version == 1 else { return .failure(MalformedBytes(reason: "unknown batch format version \(h.version)")) }
         guard h.count >= 1, h.count <= LogFormat.maxEventsPerBatch else { return .failure(MalformedBytes(reason: "bad event count \(h.count)")) }
-        guard h.codec <= LogFormat.codecLZ4, h.flags & ~LogFormat.codecMask == 0 else { return .failure(MalformedBytes(reason: "unknown batch flags \(h.flags)")) }
+        guard h.codec <= LogFormat.codecLZ4, h.flags & ~(LogFormat.codecMask | LogFormat.unsyncedPredecessorFlag) == 0 else { return .failure(MalformedBytes(reason: "unknown batch flags \(h.flags)")) }
         guard h.rawPayloadLength <= LogFormat.maxBatchPayloadBytes else { return .failure(MalformedBytes(reason: "payload too large")) }
         return .success(h)
     }
@@ -157,7 +160,7 @@ enum BatchEncoder {
     /// Appends one batch (header + payload) to `out` and returns its chain hash.
     static func append(
         _ payload: EncodedPayload, basePosition: UInt64, firstStreamVersion: UInt64,
-        recordedAt: Timestamp, previousHash: ChainHash, into out: inout [UInt8]
+        recordedAt: Timestamp, previousHash: ChainHash, unsyncedPredecessor: Bool = false, into out: inout [UInt8]
     ) -> ChainHash {
         let start = out.count
         let length = payload.batchLength
@@ -166,7 +169,7 @@ enum BatchEncoder {
         out.appendLE(UInt32(length))
         out.appendLE(UInt32(0))  // crc, filled below
         out.append(UInt8(LogFormat.version))
-        out.append(payload.codec)
+        out.append(payload.codec | (unsyncedPredecessor ? LogFormat.unsyncedPredecessorFlag : 0))
         out.appendLE(UInt16(0))
         out.appendLE(basePosition)
         out.appendLE(UInt32(payload.count))

@@ -219,8 +219,11 @@ final class Writer: @unchecked Sendable {
                     buffer.removeAll(keepingCapacity: true)
                 }
                 let offset = bufferStart + Int64(buffer.count)
+                // Recovery tells an interrupted write from damage to synced
+                // bytes by this bit (FORMAT.md, recovery rule 4).
                 let newHash = BatchEncoder.append(req.payload, basePosition: position, firstStreamVersion: firstVersion,
-                                                  recordedAt: recordedAt, previousHash: hash, into: &buffer)
+                                                  recordedAt: recordedAt, previousHash: hash,
+                                                  unsyncedPredecessor: unsynced || !buffer.isEmpty, into: &buffer)
                 staged.append(Staged(request: ri, segment: active, offset: offset, end: bufferStart + Int64(buffer.count),
                                      base: position, count: UInt32(req.events.count),
                                      firstVersion: firstVersion, hash: newHash))
@@ -280,7 +283,7 @@ final class Writer: @unchecked Sendable {
     /// An fsync that failed: the one failure a writer cannot take back.
     struct FsyncFailed: Error { let error: any Error }
 
-    private func poison(_ error: any Error) {
+    func poison(_ error: any Error) {
         let poison = ChronikLogError(.writerPoisoned, "an earlier write or fsync failed (\(error)); reopen the log to recover", path: directory)
         log.state.withLock { $0.poisoned = poison }
     }
@@ -484,9 +487,30 @@ final class Writer: @unchecked Sendable {
         log.wakeWaiters()
     }
 
-    /// Final sync at close (interval and none modes leave data unsynced).
-    func finish() {
-        if unsynced { syncQuietly() }
-        finished = true
+    /// Final sync at close (interval and none modes leave data unsynced);
+    /// returns its failure, which `close()` throws.
+    func finish() -> ChronikLogError? {
+        defer { finished = true }
+        guard unsynced else { return nil }
+        do {
+            try syncNow()
+            return nil
+        } catch {
+            return error as? ChronikLogError ?? ChronikLogError(.io, "final fdatasync failed: \(error)", path: directory)
+        }
+    }
+
+    /// An fdatasync now when anything is unsynced; a failure poisons the
+    /// writer (the kernel may have dropped the dirty pages) and is thrown.
+    func syncNow() throws {
+        guard unsynced else { return }
+        do {
+            try activeFile.sync()
+            unsynced = false
+            lastSync = .now
+        } catch {
+            poison(error)
+            throw error
+        }
     }
 }

@@ -122,7 +122,8 @@ extension EventLog {
         // A read-only opener reads a damaged final batch leniently only while
         // a writer may be copying it in; with no writer the rule is the
         // writer's: a complete batch that fails its checks is corruption.
-        let besideWriter = options.readOnly && storage.isWriterActive(dir + "/" + LogFormat.lockFileName)
+        let besideWriter = options.readOnly && writerMayBeWriting(directory: dir, storage: storage)
+        let readUpToDamage = options.readOnly && options.readUpToDamage
         var report = RecoveryReport(truncatedFile: nil, truncatedAtOffset: nil, bytesTruncated: 0, lastValidPosition: nil, rebuiltIndexes: [], segmentsScanned: 0)
         if bases.isEmpty {
             if options.readOnly {
@@ -187,7 +188,17 @@ extension EventLog {
                 if scanned == nil {
                     report.segmentsScanned += 1
                     let result = try scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: isLast,
-                                                 readOnly: besideWriter)
+                                                 readOnly: besideWriter, stopAtDamage: readUpToDamage)
+                    if let damage = result.damage {
+                        report.damage = damage
+                        var s = result.segment
+                        s.table.sealed = true
+                        toIndex.append((s.batches, s.ids))
+                        head = base + s.table.eventCount
+                        lastHash = s.table.lastHash
+                        segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
+                        break
+                    }
                     scanned = result.segment
                     if let torn = result.tornAt {
                         report.truncatedFile = path
@@ -215,6 +226,11 @@ extension EventLog {
                     activeBatches = s.batches
                     activeIDs = s.ids.array
                 }
+            } catch let error as ChronikLogError where readUpToDamage && (error.code == .corruption || error.code == .chainMismatch) {
+                // Stop before this segment; what came before reads.
+                file.close()
+                report.damage = error
+                break
             } catch {
                 file.close()
                 for s in segments { s.file.close() }
@@ -231,6 +247,14 @@ extension EventLog {
                            segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex)
         writer?.log = log
         return log
+    }
+
+    /// The one rule for "a writer is still writing this": a live writer
+    /// holds the record lock on `LOCK`, and may be copying the final batch
+    /// in right now. A read-only open, `refresh()` and `LogVerifier` ask
+    /// this before they decide a damaged final batch (FORMAT.md, rule 4).
+    static func writerMayBeWriting(directory: String, storage: any Storage) -> Bool {
+        storage.isWriterActive(directory + "/" + LogFormat.lockFileName)
     }
 
     static func createSegmentFile(directory: String, base: UInt64, storage: any Storage) throws -> any StorageFile {
@@ -278,8 +302,8 @@ extension EventLog {
     /// hash chain. In the last segment a torn tail is reported (not thrown);
     /// anything else that fails is corruption.
     static func scanSegment(file: any StorageFile, path: String, base: UInt64, size: Int64, previousHash: ChainHash, isLast: Bool,
-                            readOnly: Bool = false)
-        throws -> (segment: ScannedSegment, tornAt: Int64?)
+                            readOnly: Bool = false, stopAtDamage: Bool = false)
+        throws -> (segment: ScannedSegment, tornAt: Int64?, damage: ChronikLogError?)
     {
         var scanner = BatchScanner(file: file, path: path, start: Int64(LogFormat.segmentHeaderSize), end: size)
         var batches: [BatchEntry] = []
@@ -290,7 +314,9 @@ extension EventLog {
         var expected = base
         var hash = previousHash
         var tornAt: Int64?
+        var damage: ChronikLogError?
         scan: while true {
+          do {
             let step = try scanner.next { header, bytes, offset -> Void in
                 guard header.basePosition == expected else {
                     throw ChronikLogError.corrupt("batch base position \(header.basePosition), expected \(expected)", path: path, offset: offset)
@@ -327,10 +353,15 @@ extension EventLog {
                 tornAt = offset
                 break scan
             }
+          } catch let error as ChronikLogError where stopAtDamage && (error.code == .corruption || error.code == .chainMismatch) {
+            // Read-only, up to the damage: the batches before it stand.
+            damage = error
+            break scan
+          }
         }
         let end = tornAt ?? scanner.offset
         return (ScannedSegment(table: Segment.Table(committedBytes: end, eventCount: expected - base, batchOffsets: offsets,
                                                    batchBases: bases, lastHash: hash, sealed: !isLast),
-                               batches: batches, ids: IDList(ids)), tornAt)
+                               batches: batches, ids: IDList(ids)), tornAt, damage)
     }
 }

@@ -49,7 +49,12 @@ public final class EventCursor {
     }
 
     /// The next event, or nil at the end.
+    ///
+    /// - Throws: `ChronikLogError` — `.corruption` with file and offset,
+    ///   `.io`, `.closed` once the log is closed (also for events already
+    ///   decoded ahead: a cursor never outlives its log).
     public func next() throws -> RecordedEvent? {
+        if log.isClosed { throw log.closedError }
         switch mode {
         case .empty:
             return nil

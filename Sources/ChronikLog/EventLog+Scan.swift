@@ -59,6 +59,7 @@ extension EventLog {
     /// The scan itself; `onBatch` sees each checksummed batch before its events.
     private func scanBatches(from position: Position, onBatch: ((UnsafeRawBufferPointer) -> Void)?,
                              _ body: (EventView) throws -> Void) throws -> Int {
+        if isClosed { throw closedError }
         let (segments, head) = state.withLock { ($0.segments, $0.head) }
         var next = position.value
         guard next < head, let first = segments.lastIndex(where: { $0.base <= next }) else { return 0 }

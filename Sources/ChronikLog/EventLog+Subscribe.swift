@@ -1,6 +1,8 @@
 /// Events from a position on: first those already in the log, then each
 /// new one as it is committed, with no gap and no duplicate, in position
-/// order. Ends when the task is cancelled or the log closes.
+/// order. Ends (nil) when the task is cancelled; throws
+/// `ChronikLogError(.closed)` once the log is closed, so that a consumer
+/// can tell a closed log from the end of its work.
 ///
 /// Positions are published in commit order and only after the batch is
 /// durable, so a subscriber never sees position n+1 before n.
@@ -24,6 +26,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> RecordedEvent? {
             while true {
+                if log.isClosed { throw log.closedError }
                 if index < buffer.count {
                     let e = buffer[index]
                     index += 1
@@ -36,7 +39,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 buffer = try log.readAll(from: Position(next)).collect(limit: 4096)
                 index = 0
                 if !buffer.isEmpty { continue }
-                if log.state.withLock({ $0.closed }) { return nil }
+                if log.isClosed { throw log.closedError }
                 if log.isReadOnly {
                     try? await Task.sleep(for: pollInterval)
                 } else {

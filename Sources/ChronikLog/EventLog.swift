@@ -72,6 +72,7 @@ public final class EventLog: Sendable {
     let writer: Writer?
     private let lock: (any StorageLock)?
     let indexGate = Gate()
+    private let closedFlag = Atomic<Bool>(false)
 
     struct State: ~Copyable {
         var segments: [Segment]
@@ -171,7 +172,7 @@ public final class EventLog: Sendable {
     public var isIndexed: Bool { indexGate.isOpen }
 
     deinit {
-        close()
+        _ = shutDown()
     }
 
     /// The position the next appended event will get; also the number of
@@ -210,16 +211,48 @@ public final class EventLog: Sendable {
                         headPosition: Position(head), compression: compression)
     }
 
+    /// Makes every append so far durable: one fdatasync of the active
+    /// segment when anything was written since the last one (durabilities
+    /// `interval` and `none`; with `fsync` every acknowledged append
+    /// already is). Waits for appends queued before the call.
+    ///
+    /// - Throws: `ChronikLogError` — `.io` when the fdatasync fails (the
+    ///   writer is then poisoned: what was unsynced may be lost),
+    ///   `.writerPoisoned` after an earlier failure, `.closed`.
+    public func sync() throws {
+        guard let writer else { return }
+        if isClosed { throw ChronikLogError(.closed, "log is closed", path: directory) }
+        try writer.queue.sync {
+            writer.flush()
+            if let poisoned = state.withLock({ $0.poisoned }) { throw poisoned }
+            try writer.syncNow()
+        }
+    }
+
     /// Waits for pending appends, syncs, releases the writer lock and
-    /// closes files. Appends after close fail with `.closed`.
-    public func close() {
+    /// closes files. Appends after close fail with `.closed`; every open
+    /// cursor and subscription ends with `.closed` at its next step.
+    /// Closing twice does nothing.
+    ///
+    /// - Throws: `ChronikLogError` when the final fdatasync failed
+    ///   (durabilities `interval` and `none`): the appends since the last
+    ///   completed sync may not be durable. The log is closed all the same.
+    public func close() throws {
+        if let failure = shutDown() { throw failure }
+    }
+
+    /// Closes the log; returns the final sync's failure instead of throwing
+    /// it (deinit cannot throw).
+    private func shutDown() -> ChronikLogError? {
         let already = state.withLock { s -> Bool in
             defer { s.closed = true }
             return s.closed
         }
-        if already { return }
+        if already { return nil }
+        closedFlag.store(true, ordering: .releasing)
+        var failure: ChronikLogError?
         if let writer {
-            writer.queue.sync {
+            failure = writer.queue.sync {
                 writer.finish()
             }
         }
@@ -231,7 +264,14 @@ public final class EventLog: Sendable {
         for w in waiters.values { w.resume() }
         for s in segments { s.file.close() }
         lock?.release()
+        return failure
     }
+
+    /// Whether `close()` was called (cheap: cursors ask at every step).
+    var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    /// The error every read after `close()` ends with.
+    var closedError: ChronikLogError { ChronikLogError(.closed, "log is closed", path: directory) }
 
     // MARK: Head waiting (subscriptions)
 

@@ -55,6 +55,12 @@ public enum LogFormat {
     static let codecNone: UInt8 = 0
     static let codecLZ4: UInt8 = 1
     static let codecMask: UInt8 = 0b11
+    /// Batch flag: bytes before this batch were not yet synced when it was
+    /// written (FORMAT.md, batch header; recovery rule 4).
+    static let unsyncedPredecessorFlag: UInt8 = 0b100
+    /// Page size of the crash model: a power cut persists an unsynced
+    /// write's pages of this size in any order (recovery rule 4 (b)).
+    static let pageBytes = 4096
 
     /// The chain hash that the first batch of a log points back to.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
@@ -109,7 +115,18 @@ public enum LogFormat {
         if orTemporary, name.hasSuffix(".tmp") { return isLogFileName(String(name.dropLast(4))) }
         return name == metaFileName || name == lockFileName
             || baseFromSegmentFileName(name) != nil || baseFromIndexFileName(name) != nil
+            || isRepairRecordName(name)
     }
+
+    /// Files `chronik repair --truncate` leaves in the log directory:
+    /// `repair-<time>.txt` (the record) and `repair-<time>.cut` (the bytes).
+    public static func isRepairRecordName(_ name: String) -> Bool {
+        name.hasPrefix("repair-") && (name.hasSuffix(".txt") || name.hasSuffix(".cut"))
+    }
+
+    /// The directory of read-model snapshots inside a log directory: a
+    /// cache derived from the log (docs/PROJECTIONS.md).
+    public static let snapshotsDirectoryName = "snapshots"
 
     /// Whether stored bytes start like a `chronik.meta` file.
     public static func hasMetaMagic(_ bytes: some Sequence<UInt8>) -> Bool {

@@ -128,6 +128,13 @@ public enum LogVerifier {
     ///   `.unsupportedVersion`, `.io` (a read failed).
     public static func verify(directory: String, anchor: Position? = nil,
                               storage: any Storage = PosixStorage()) throws -> VerificationReport {
+        try verify(directory: directory, anchor: anchor, storage: storage, holdingWriterLock: false)
+    }
+
+    /// `holdingWriterLock`: the caller holds the log's writer lock itself
+    /// (`LogRepair`), so no other writer can be copying a batch in.
+    static func verify(directory: String, anchor: Position?, storage: any Storage,
+                       holdingWriterLock: Bool) throws -> VerificationReport {
         let clock = ContinuousClock()
         let started = clock.now
         var dir = directory
@@ -140,6 +147,7 @@ public enum LogVerifier {
             throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
         }
         var run = VerifierRun(directory: dir, storage: storage)
+        run.holdingWriterLock = holdingWriterLock
         run.report.anchor = anchor
         if anchor == .start { run.report.anchorHash = .genesis }
         do {
@@ -218,6 +226,8 @@ struct VerifierRun {
     let directory: String
     let storage: any Storage
     var report: VerificationReport
+    /// Set by `LogRepair`, which holds the writer lock while it verifies.
+    var holdingWriterLock = false
     /// Next version of each stream seen so far.
     private var nextVersion: [String: UInt64] = [:]
     /// Position of every event id seen so far.
@@ -384,15 +394,21 @@ struct VerifierRun {
                 case .failure(let failure):
                     // FORMAT.md, recovery rule 4, decided as recovery decides it.
                     let (offset, reason) = failure.location
-                    guard isLast else { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
-                    let damage = try scanner.corruptionReason(for: failure)
+                    guard isLast else {
+                        if case .incomplete = failure { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
+                        throw fail(segPath, offset, "damaged batch in a sealed segment: \(reason)")
+                    }
+                    let besideWriter = !holdingWriterLock && EventLog.writerMayBeWriting(directory: directory, storage: storage)
+                    let damage = try scanner.corruptionReason(for: failure, lenient: besideWriter)
                     if case .incomplete = failure {
                         if let damage { throw fail(segPath, offset, damage) }
                         warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
                         break scan
                     }
                     if damage == nil {
-                        warn(segPath, offset, "torn tail: \(end - offset) zero bytes where a batch should start; a writer's open truncates them")
+                        let what = besideWriter ? "a final batch a live writer may be writing right now"
+                            : "an interrupted final write (pages that never reached the disk)"
+                        warn(segPath, offset, "torn tail: \(end - offset) bytes of \(what); a writer's open truncates them")
                         break scan
                     }
                     // A live writer may be copying this batch in right now:

@@ -35,7 +35,8 @@ final class Segment: Sendable {
         self.base = base
         self.name = LogFormat.segmentFileName(base: base)
         self.path = directory + "/" + name
-        self.file = file
+        // Shared with cursors on other threads: see ClosableFile.
+        self.file = file as? ClosableFile ?? ClosableFile(file, path: directory + "/" + LogFormat.segmentFileName(base: base))
         self.table = Mutex(table)
     }
 
@@ -217,7 +218,9 @@ struct BatchScanner {
     ///
     /// - Parameter lenient: a reader beside a live writer, which may be
     ///   copying the final batch in right now: a bad final batch is then torn
-    ///   unless valid data follows it.
+    ///   unless a batch written after a completed sync follows it. Callers
+    ///   decide it with `EventLog.writerMayBeWriting` (one rule for the
+    ///   open, `refresh()` and `LogVerifier`).
     func corruptionReason(for failure: Step, lenient: Bool = false) throws -> String? {
         switch failure {
         case .end:
@@ -234,12 +237,39 @@ struct BatchScanner {
                 return "batch length field damaged: the \(end - offset) bytes to the end of the file are a complete batch that matches its checksum (\(reason))"
             }
             return nil
-        case .bad(let offset, let reason, _):
-            // A complete batch that fails its checks is damage, not a torn
-            // write: only a tail of zeros (lost or preallocated pages) is.
-            let torn = lenient ? try !anyValidBatch(after: offset) : try isZero(from: offset)
-            return torn ? nil : reason
+        case .bad(let offset, let reason, let declared):
+            // (a) A later batch written after a completed sync proves the
+            // bytes here were synced, so acknowledged: damage.
+            if try anyValidBatch(after: offset, syncedPredecessorOnly: true) {
+                return "\(reason), and a batch written after a completed sync follows it: damage to synced data"
+            }
+            // Beside a live writer the batch may be one it is copying in.
+            if lenient { return nil }
+            // (b) Only pages that never reached the disk make a torn write.
+            if try isZero(from: offset) { return nil }
+            if try hasLostPage(batchAt: offset, declaredLength: declared) { return nil }
+            return reason
         }
+    }
+
+    /// Whether one page of the batch at `start` reads as all zeros: the
+    /// part of a `LogFormat.pageBytes` page of the file from `start` (or
+    /// its page boundary) to the next boundary, the batch's declared end
+    /// or the end of the file, whichever comes first (recovery rule 4 (b)).
+    func hasLostPage(batchAt start: Int64, declaredLength: Int?) throws -> Bool {
+        var batchEnd = end
+        if let declaredLength, declaredLength >= LogFormat.batchHeaderSize, start + Int64(declaredLength) < end {
+            batchEnd = start + Int64(declaredLength)
+        }
+        let page = Int64(LogFormat.pageBytes)
+        var at = start
+        while at < batchEnd {
+            let next = min((at / page + 1) * page, batchEnd)
+            let bytes = try file.readBytes(count: Int(next - at), at: at)
+            if !bytes.isEmpty && !bytes.contains(where: { $0 != 0 }) { return true }
+            at = next
+        }
+        return false
     }
 
     /// Whether every byte from `from` to the end is zero (a preallocated or
@@ -260,7 +290,10 @@ struct BatchScanner {
     /// `from` (at any byte offset): if one does, damage at `from` cannot be
     /// a torn tail. Only used on the failure path; reads at most what is
     /// left of the segment.
-    func anyValidBatch(after from: Int64) throws -> Bool {
+    ///
+    /// - Parameter syncedPredecessorOnly: count only batches whose
+    ///   *unsynced predecessor* flag is clear (written after a sync).
+    func anyValidBatch(after from: Int64, syncedPredecessorOnly: Bool = false) throws -> Bool {
         let start = from + 1
         guard start < end else { return false }
         let rest = try file.readBytes(count: Int(end - start), at: start)
@@ -271,6 +304,7 @@ struct BatchScanner {
                 if raw[i] == magic[0] && raw[i + 1] == magic[1] && raw[i + 2] == magic[2] && raw[i + 3] == magic[3],
                    case .success(let h)? = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: raw[i..<(i + LogFormat.batchHeaderSize)])),
                    i + h.length <= raw.count,
+                   !(syncedPredecessorOnly && h.hasUnsyncedPredecessor),
                    batchChecksum(UnsafeRawBufferPointer(rebasing: raw[i..<(i + h.length)])) == h.crc {
                     return true
                 }

@@ -252,6 +252,11 @@ public struct LogOptions: Sendable {
     public var indexLoading: IndexLoading = .background
     /// The file layer; tests pass a fault-injecting one.
     public var storage: any Storage = PosixStorage()
+    /// Read-only openers only: instead of refusing a log with damage, open
+    /// it up to the damage (the last good position) and report the damage
+    /// in `RecoveryReport.damage`, so that the intact part can be read and
+    /// saved. Segments after a damaged one are not opened.
+    public var readUpToDamage: Bool = false
 
     public init() {}
 }
@@ -276,6 +281,9 @@ public struct RecoveryReport: Hashable, Sendable {
     public var rebuiltIndexes: [String]
     /// Segments scanned.
     public var segmentsScanned: Int
+    /// With `LogOptions.readUpToDamage`: the damage the open stopped at
+    /// (file and offset); the log reads up to `lastValidPosition`.
+    public var damage: ChronikLogError? = nil
 
     public var didTruncate: Bool { bytesTruncated > 0 }
 }

@@ -101,7 +101,7 @@ struct Append: AsyncParsableCommand {
             return
         }
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
-        defer { log.close() }
+        defer { try? log.close() }
         var summary = Summary()
         let accepted = try check(items, in: log, rejects: &rejects, summary: &summary)
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }

@@ -22,6 +22,7 @@ struct Chronik: AsyncParsableCommand {
             Services and data:   simulate, import, export, append, read, tail
             Read models:         replay, query, snapshot
             Auditors:            verify, digest, keygen, stats, inspect
+            Damage:              repair (what a refused open would need cut)
             Personal data:       forget, subject-export (keys in --keys, default LOG.keys)
 
             Every command takes --log DIR (default ./chronik-data) and --json. \
@@ -35,7 +36,7 @@ struct Chronik: AsyncParsableCommand {
         subcommands: [
             Demo.self, Simulate.self, Import.self, Export.self, Append.self, Read.self, Tail.self,
             Replay.self, Query.self, Snapshot.self,
-            Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self,
+            Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self, Repair.self,
             Forget.self, SubjectExport.self,
         ])
 
@@ -60,6 +61,8 @@ struct Chronik: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            // Read up to damage: the output is all that was intact (Options.swift).
+            if readStoppedAtDamage.load(ordering: .relaxed) { exit(withError: ExitCode.failure) }
         } catch let failure as CommandFailure {
             for line in failure.lines { printError(line) }
             exit(withError: ExitCode(failure.exitCode))
@@ -131,8 +134,13 @@ func describe(_ error: ChronikLogError) -> String {
     case .writerPoisoned: s = "writer stopped: \(error.message)"
     default: s = error.message
     }
+    // Damage reads as everywhere else (verify, repair): FILE at byte N: REASON.
+    if let path = error.path, let offset = error.offset, offset >= 0 {
+        let label = s.dropLast(error.message.count)
+        return String(label) + "\(path) at byte \(offset): " + error.message
+    }
     if let path = error.path {
-        s += " (\(path)" + (error.offset.map { $0 >= 0 ? " at byte \($0)" : "" } ?? "") + ")"
+        s += " (\(path))"
     }
     return s
 }

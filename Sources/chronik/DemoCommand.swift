@@ -63,7 +63,7 @@ struct Demo: AsyncParsableCommand {
         let reader = try options.openForReading(directory: dir)
         let (models, rebuilt) = try Replayer.rebuild(reader, useSnapshots: false,
                                                      protector: try keyOptions.vault(for: reader))
-        reader.close()
+        try? reader.close()
         let s = run.summary
         let out = Output()
         if options.json {
@@ -160,7 +160,21 @@ enum LogDirectory {
         }
         defer { lock.release() }
         for name in entries where name != LogFormat.lockFileName {
-            do { try fm.removeItem(atPath: dir + "/" + name) } catch {
+            do {
+                if name == LogFormat.snapshotsDirectoryName {
+                    // One by one, and only snapshot files: never recursively.
+                    let snaps = dir + "/" + name
+                    for f in try fm.contentsOfDirectory(atPath: snaps) {
+                        guard f.hasPrefix("snapshot-") else {
+                            throw CommandFailure("refusing to empty \(snaps): it holds \(f), which is not a snapshot")
+                        }
+                        try fm.removeItem(atPath: snaps + "/" + f)
+                    }
+                }
+                try fm.removeItem(atPath: dir + "/" + name)
+            } catch let failure as CommandFailure {
+                throw failure
+            } catch {
                 throw CommandFailure("cannot remove \(dir)/\(name): \(error.localizedDescription)")
             }
         }
@@ -178,6 +192,8 @@ enum LogDirectory {
         for name in entries {
             var sub: ObjCBool = false
             _ = fm.fileExists(atPath: dir + "/" + name, isDirectory: &sub)
+            // The snapshots directory is the log's own cache.
+            if sub.boolValue && name == LogFormat.snapshotsDirectoryName { continue }
             guard !sub.boolValue, isLogFile(name) else {
                 throw CommandFailure("refusing to \(verb) \(dir): it holds \(name), so it is not a Chronik log; choose a new --log directory")
             }

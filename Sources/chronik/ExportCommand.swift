@@ -113,7 +113,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         try checkFilters(log)
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         if let x = auditExport {

@@ -85,12 +85,29 @@ struct KeyOptions: ParsableArguments {
         return try existingVault(for: log, note: note)
     }
 
+    /// Whether any event of the log stores sealed personal data. Scans up
+    /// to the first one (a shop's first customer comes early), so the whole
+    /// log only when it holds none; asked only when the key store is missing.
+    /// A log that cannot be scanned to the end counts as holding some.
+    static func holdsSealedPersonalData(_ log: EventLog) -> Bool {
+        struct Found: Error {}
+        do {
+            try log.scan { if CommerceEvent.hasSealedPII($0.data) { throw Found() } }
+        } catch {
+            return true
+        }
+        return false
+    }
+
     /// For readers: the vault when the key store exists, else nil (every
     /// sealed field then reads as erased, with a note).
     func existingVault(for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
         let dir = directory(forLog: log.directory)
         guard FileManager.default.fileExists(atPath: dir) else {
-            note("chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
+            // Said only where it changes what the reader sees.
+            if Self.holdsSealedPersonalData(log) {
+                note("chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
+            }
             return nil
         }
         return try vault(for: log)
@@ -142,7 +159,7 @@ struct Forget: AsyncParsableCommand {
         logOptions.createIfMissing = false
         let log: EventLog
         do { log = try EventLog.open(at: dir, options: logOptions) } catch let e as ChronikLogError { throw CommandFailure(describe(e)) }
-        defer { log.close() }
+        defer { try? log.close() }
         let vault = try keyOptions.vault(for: log)
         let store = CommerceStore(log: log, protector: vault)
         let stream = "customer-" + id
@@ -216,7 +233,7 @@ struct SubjectExport: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let doc: ChronikCommerce.JSONValue
         do {

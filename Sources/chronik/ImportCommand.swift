@@ -111,7 +111,8 @@ struct Import: AsyncParsableCommand {
         defer { if let spooled { try? FileManager.default.removeItem(atPath: spooled) } }
 
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes, durability: .interval(.seconds(1)))
-        defer { log.close() }
+        defer { try? log.close() }
+        let startHead = log.head
         // Keys are synced with the log, before the summary (docs/GDPR.md).
         let vault = try keyOptions.vault(for: log, syncEachKey: false)
         let store = CommerceStore(log: log, protector: vault)
@@ -132,7 +133,8 @@ struct Import: AsyncParsableCommand {
             throw CommandFailure(e.description)
         }
         do { try vault.store.sync() } catch { throw CommandFailure("key store: \(error)") }
-        log.close() // syncs: the summary promises durability
+        // Syncs: the summary promises durability.
+        try log.closeAfterWriting(appendedFrom: startHead)
         let elapsed = ContinuousClock.now - started
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 

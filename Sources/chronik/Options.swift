@@ -2,6 +2,7 @@ import ArgumentParser
 import ChronikCommerce
 import ChronikLog
 import Foundation
+import Synchronization
 
 /// The options every command shares.
 struct GlobalOptions: ParsableArguments {
@@ -28,10 +29,16 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the log read-only: no lock, no repair, works beside a writer
     /// and on read-only media. Never creates anything.
-    func openForReading(directory dir: String? = nil) throws -> EventLog {
+    ///
+    /// A log with damage opens up to it (`upToDamage`, the default): the
+    /// command reads what is intact, a warning names the damage, and the
+    /// command exits 1 at the end since its result stops there (issue 10,
+    /// point 10: an operator can save what is intact).
+    func openForReading(directory dir: String? = nil, upToDamage: Bool = true) throws -> EventLog {
         var options = LogOptions()
         options.readOnly = true
         options.createIfMissing = false
+        options.readUpToDamage = upToDamage
         // Readers that scan the whole log (replay, export, verify) never
         // need the stream and id indexes; the others build them on first use.
         options.indexLoading = .onFirstUse
@@ -69,6 +76,13 @@ struct GlobalOptions: ParsableArguments {
     /// Prints on stderr what recovery did when something was cut off.
     func reportRecovery(of log: EventLog) {
         let r = log.recovery
+        if let damage = r.damage {
+            // A warning even with --quiet: the output is incomplete.
+            readStoppedAtDamage.store(true, ordering: .relaxed)
+            let last = r.lastValidPosition.map { "the last good position is \($0.value)" } ?? "no event before it is readable"
+            printError("chronik: warning: \(describe(damage)); reading up to the damage: \(last); "
+                       + "chronik verify and chronik repair tell more (exit status 1)")
+        }
         if r.didTruncate, let file = r.truncatedFile {
             let at = r.truncatedAtOffset.map { " at byte \($0)" } ?? ""
             let last = r.lastValidPosition.map { "last valid position \($0)" } ?? "the log holds no event"
@@ -156,3 +170,25 @@ struct PositionOrTime: ExpressibleByArgument {
     var position: UInt64? { if case .position(let p) = bound { p } else { nil } }
     var time: Timestamp? { if case .time(let t) = bound { t } else { nil } }
 }
+
+extension EventLog {
+    /// Closes a log a command appended to. Its final fdatasync is what makes
+    /// an `interval` or `none` import durable, so a failure fails the
+    /// command (exit 1) and says what may not be on disk.
+    func closeAfterWriting(appendedFrom start: Position) throws {
+        let head = self.head
+        do {
+            try close()
+        } catch let error as ChronikLogError {
+            let range = head.value > start.value ? "positions \(start.value)…\(head.value - 1)" : "no new event"
+            throw CommandFailure(lines: [
+                "the final sync failed: \(describe(error))",
+                "what this command appended (\(range)) may not be durable: run `chronik verify` to see what is on disk, then repeat the command (event ids make a retry skip what is already there)",
+            ])
+        }
+    }
+}
+
+/// Set when a read-only command opened a damaged log up to the damage: the
+/// command does its work, then exits 1 (its result stops at the damage).
+let readStoppedAtDamage = Atomic<Bool>(false)

@@ -39,7 +39,7 @@ func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = K
     let log = try options.openForReading()
     let vault: SubjectKeyVault?
     do { vault = try keys.vaultForModels(only, for: log, note: options.note) } catch {
-        log.close()
+        try? log.close()
         throw error
     }
     do {
@@ -47,7 +47,7 @@ func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = K
         for m in report.messages { options.note("chronik: warning: \(m)") }
         return (log, set)
     } catch {
-        log.close()
+        try? log.close()
         throw CommandFailure("replay stopped: \(error.description)")
     }
 }
@@ -159,7 +159,7 @@ struct ProductQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["catalog"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let p = set.catalog?.product(id) else { throw CommandFailure("no product '\(id)'") }
         emit(options, json: [productJSON(p)], text: productText(p))
     }
@@ -184,7 +184,7 @@ struct CatalogQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["catalog"])
-        defer { log.close() }
+        defer { try? log.close() }
         let all = set.catalog?.list(category: category) ?? []
         if let category, all.isEmpty {
             // An unknown category is said, not answered with an empty table.
@@ -255,7 +255,7 @@ struct OrderQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["orders"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let o = set.orders?.order(id) else { throw CommandFailure("no order '\(id)'") }
         if options.json {
             emit(options, json: [orderJSON(o)], text: [])
@@ -290,7 +290,7 @@ struct OrdersQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["orders"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = limited(set.orders?.list(customerId: customer, status: status) ?? [], limit, options)
         emit(options, json: list.map(orderJSON), text: ordersText(list))
     }
@@ -412,7 +412,7 @@ struct CustomerQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["crm"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
@@ -438,7 +438,7 @@ struct CustomersQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["crm"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let crm = set.crm else { throw CommandFailure("the crm model was not built") }
         let code = try currency.map { try knownCurrency($0, Set(crm.orders.orders.values.map(\.currency)).sorted()) }
         let list = crm.top(limit, currency: code)
@@ -468,7 +468,7 @@ struct InventoryQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["inventory"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = limited(set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? [], limit, options)
         emit(options, json: list.map { l in
             var o = JSONObject()
@@ -512,7 +512,7 @@ struct ReplenishmentQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["replenishment"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = limited(set.replenishment?.suggestions() ?? [], limit, options)
         var t = TextTable(["sku", "warehouse", "available", "reorderPoint", "order"], right: ["available", "reorderPoint", "order"])
         for s in list { t.add([s.sku, s.warehouseId, group(s.available), group(s.reorderPoint), group(s.reorderQty)]) }
@@ -556,7 +556,7 @@ struct SalesQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["sales"])
-        defer { log.close() }
+        defer { try? log.close() }
         let all = set.sales?.list(day: day.flatMap { Day(string: $0) }) ?? []
         let list = day == nil ? limited(all, limit, options) : all
         emit(options, json: list.map { d in
@@ -600,7 +600,7 @@ struct FinanceQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["finance"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = limited(set.finance?.list(day: day.flatMap { Day(string: $0) }) ?? [], limit, options)
         var t = TextTable(["day", "currency", "captured", "refunded", "net"], right: ["captured", "refunded", "net"])
         for f in list {
@@ -638,7 +638,7 @@ struct SearchQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["search"])
-        defer { log.close() }
+        defer { try? log.close() }
         let list = set.search?.list(top: limit, zeroResultsOnly: zeroResults) ?? []
         var t = TextTable(["count", "results", "query"], right: ["count", "results"])
         for q in list { t.add([group(q.count), q.zeroResults ? "none" : group(q.lastResultCount), q.query]) }
@@ -671,7 +671,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["also-bought"])
-        defer { log.close() }
+        defer { try? log.close() }
         guard let model = set.alsoBought, model.knows(product: product) else {
             throw CommandFailure("no product '\(product)' (no VariantAdded names it)")
         }
@@ -715,7 +715,7 @@ struct FraudQuery: AsyncParsableCommand {
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["fraud"], keys: keyOptions)
-        defer { log.close() }
+        defer { try? log.close() }
         guard let fraud = set.fraud else { throw CommandFailure("the fraud model was not built") }
         let scores: [FraudScore]
         if let order {

@@ -64,7 +64,7 @@ struct Read: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         if let stream { try requireStream(stream, in: log) }
         let direction: ReadDirection = backward ? .backward : .forward
         let start = from?.position

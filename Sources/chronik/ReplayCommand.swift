@@ -64,7 +64,7 @@ struct Replay: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let bar = ProgressBar(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
         let result: (set: ProjectionSet, report: RebuildReport)
         let vault = try keyOptions.vaultForModels(parseOnly(only), for: log, note: options.note)

@@ -80,7 +80,8 @@ struct SimulationRun {
                         creation: CreationOptions, keyOptions: KeyOptions, segmentSize: ByteSize) async throws -> SimulationRun {
         let log = try options.openForWriting(creation, directory: dir, defaultSegmentSize: segmentSize,
                                              durability: .interval(.seconds(1)))
-        defer { log.close() }
+        defer { try? log.close() }
+        let startHead = log.head
         // Personal data sealed per customer / session (docs/GDPR.md); keys
         // synced with the log at the end.
         let vault = try keyOptions.vault(for: log, syncEachKey: false)
@@ -101,7 +102,8 @@ struct SimulationRun {
             throw CommandFailure(e.description)
         }
         do { try vault.store.sync() } catch { throw CommandFailure("key store: \(error)") }
-        log.close() // syncs: the summary promises durability
+        // Syncs: the summary promises durability.
+        try log.closeAfterWriting(appendedFrom: startHead)
         let elapsed = ContinuousClock.now - started
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let reopened = try EventLog.open(at: dir, options: {
@@ -110,7 +112,7 @@ struct SimulationRun {
             o.createIfMissing = false
             return o
         }())
-        defer { reopened.close() }
+        defer { try? reopened.close() }
         return SimulationRun(summary: summary, elapsed: elapsed, stats: try reopened.stats())
     }
 
@@ -196,7 +198,7 @@ enum FreshLog {
         o.createIfMissing = false
         let log = try EventLog.open(at: dir, options: o)
         let events = try log.stats().events
-        log.close()
+        try? log.close()
         guard events == 0 else {
             throw CommandFailure("refusing to simulate into \(dir): the log holds \(events) event\(events == 1 ? "" : "s"); "
                                  + "a simulated history starts from an empty shop, so choose a new --log directory")

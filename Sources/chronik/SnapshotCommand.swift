@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChronikLog
 import ChronikProjections
+import Foundation
 
 struct Snapshot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,12 @@ struct Snapshot: AsyncParsableCommand {
             start from it and apply only the newer events. The log itself \
             is opened read-only.
 
+            Snapshots are a cache of the read models, not the log: \
+            afterwards every snapshot is checked against the log (as \
+            chronik verify does) and an invalid one — damaged, of another \
+            history, or with a model this build cannot decode — is removed \
+            and listed; one at the same position is replaced.
+
             Examples:
               $ chronik snapshot
               $ chronik snapshot --json --log shop
@@ -24,8 +31,9 @@ struct Snapshot: AsyncParsableCommand {
     @OptionGroup var keyOptions: KeyOptions
 
     func run() async throws {
-        let log = try options.openForReading()
-        defer { log.close() }
+        // A snapshot of a damaged log would look like the real thing.
+        let log = try options.openForReading(upToDamage: false)
+        defer { try? log.close() }
         let set: ProjectionSet
         let report: RebuildReport
         let vault = try keyOptions.vaultForModels(nil, for: log, note: options.note)
@@ -41,9 +49,20 @@ struct Snapshot: AsyncParsableCommand {
         } catch {
             throw CommandFailure("cannot write the snapshot: \(error.description)")
         }
+        // Replace or remove what is invalid: a cache never keeps a bad entry.
+        var removed: [(path: String, reason: String)] = []
+        let store = SnapshotStore(logDirectory: log.directory)
+        for v in store.verifyAll(against: log) where v.path != info.path {
+            guard let p = v.problem else { continue }
+            do { try FileManager.default.removeItem(atPath: v.path) } catch {
+                throw CommandFailure("cannot remove the invalid snapshot \(v.path) (\(p.reason)): \(error.localizedDescription)")
+            }
+            removed.append((v.path, "\(v.path) at byte \(p.offset): \(p.reason)"))
+        }
         let out = Output()
         if options.json {
             var o = JSONObject()
+            o.add("removedInvalid", .array(removed.map { .string($0.path) }))
             o.add("path", info.path)
             o.add("position", info.position.value)
             o.add("sizeBytes", info.sizeBytes)
@@ -52,6 +71,7 @@ struct Snapshot: AsyncParsableCommand {
         } else {
             out.line("wrote \(info.path)")
             out.line("position \(info.position), \(info.sizeBytes) bytes (\(formatBytes(Int64(info.sizeBytes)))), models: \(info.models.joined(separator: ", "))")
+            for r in removed { out.line("removed invalid snapshot \(r.reason)") }
         }
         out.flush()
     }

@@ -9,18 +9,24 @@ struct Stats: AsyncParsableCommand {
             position the next event gets), the compression and the chain hash \
             of the last batch. Opens the log read-only.
 
+            On a damaged log it reports the damage (file, byte offset, \
+            reason) and counts what is intact up to it: the head is then \
+            the last good position. Damage in a sealed segment whose index \
+            is sound is not read by an open: chronik verify reads everything.
+
             Examples:
               $ chronik stats
               $ chronik stats --json --log shop
 
-            Exit status: 0 success, 1 failure, 64 usage error.
+            Exit status: 0 success, 1 failure (also: damage found), 64 usage \
+            error.
             """)
 
     @OptionGroup var options: GlobalOptions
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         let s = try log.stats()
         let out = Output()
         if options.json {
@@ -33,6 +39,16 @@ struct Stats: AsyncParsableCommand {
             o.add("headPosition", s.headPosition.value)
             o.add("compression", s.compression.rawValue)
             o.add("headHash", log.headHash.description)
+            if let d = log.recovery.damage {
+                var dj = JSONObject()
+                dj.add("file", d.path)
+                dj.add("offset", d.offset.map { Int64($0) } ?? -1)
+                dj.add("reason", d.message)
+                dj.add("lastGoodPosition", log.recovery.lastValidPosition.map { .uint($0.value) } ?? .null)
+                o.add("damage", dj)
+            } else {
+                o.add("damage", .null)
+            }
             out.line(o.text)
         } else {
             let rows: [(String, String)] = [
@@ -45,7 +61,14 @@ struct Stats: AsyncParsableCommand {
                 ("compression", s.compression.rawValue),
                 ("head hash", log.headHash.description),
             ]
-            for (k, v) in rows { out.line(pad(k, 15) + v) }
+            var shown = rows
+            if let d = log.recovery.damage {
+                // The head of a damaged log is where the intact part ends.
+                let last = log.recovery.lastValidPosition.map { "\($0.value)" } ?? "none"
+                shown[5] = ("last good position ", last)
+                shown.append(("damage", "\(d.path ?? "?") at byte \(d.offset ?? -1): \(d.message)"))
+            }
+            for (k, v) in shown { out.line(pad(k, 15) + v) }
         }
         out.flush()
     }

@@ -57,7 +57,7 @@ struct Tail: AsyncParsableCommand {
 
     func run() async throws {
         let log = try options.openForReading()
-        defer { log.close() }
+        defer { try? log.close() }
         if let stream, log.lastVersion(of: stream) == nil {
             guard follow else { try requireStream(stream, in: log); return }
             options.note("chronik: note: stream \(stream) has no events yet; waiting for its first")

@@ -27,16 +27,28 @@ struct Verify: AsyncParsableCommand {
             forged digest or the wrong key, a truncated log and a rewritten \
             history each fail with their reason.
 
-            Files it does not check (snapshots, for now, and anything unknown) \
-            are listed as not verified.
+            Snapshots (chronik snapshot) are a cache of the read models, \
+            not the log: each is checked against the log (checksum, \
+            structure, position, the chain hash it recorded, every model \
+            decoding), and an invalid one is reported on its own line, \
+            apart from the log's verdict. The log alone decides the exit \
+            status unless --strict-snapshots is given. replay ignores an \
+            invalid snapshot; chronik snapshot writes a new one and removes \
+            the invalid ones. Files it does not check (anything unknown) are \
+            listed as not verified.
+
+            Damage is told once, on stdout, as FILE at byte N: REASON, \
+            with the last good position (everything before it is sound).
 
             Examples:
               $ chronik verify
               $ chronik verify --log shop --json
               $ chronik verify --digest digest.json --public-key audit-key.pub
+              $ chronik verify --strict-snapshots
 
-            Exit status: 0 clean, 1 corruption found (or the log cannot be \
-            read), 64 usage error.
+            Exit status: 0 clean (also with invalid snapshots, unless \
+            --strict-snapshots), 1 corruption found (or the log cannot be \
+            read, or the digest fails), 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -46,6 +58,9 @@ struct Verify: AsyncParsableCommand {
 
     @Option(name: .customLong("public-key"), help: ArgumentHelp("The public key (PATH.pub of chronik keygen) that signed --digest.", valueName: "file"))
     var publicKey: String?
+
+    @Flag(name: .customLong("strict-snapshots"), help: "Exit 1 when a snapshot is invalid too (default: snapshot problems are reported apart; the log's status decides).")
+    var strictSnapshots = false
 
     func validate() throws {
         if (digest == nil) != (publicKey == nil) {
@@ -73,27 +88,30 @@ struct Verify: AsyncParsableCommand {
             let log = try options.openForReading()
             let store = SnapshotStore(logDirectory: options.directory())
             snapshots = store.verifyAll(against: log)
-            log.close()
+            try? log.close()
             // What the snapshots directory holds besides snapshots is listed,
             // never implied checked.
             let known = Set(snapshots.map { ($0.path as NSString).lastPathComponent })
             let others = ((try? FileManager.default.contentsOfDirectory(atPath: store.directory)) ?? [])
                 .filter { !known.contains($0) }.map { "snapshots/" + $0 }
             r.unverified = (r.unverified.filter { $0 != "snapshots" } + others).sorted()
-            if let bad = snapshots.first(where: { $0.problem != nil }), let p = bad.problem {
-                r.failure = VerificationIssue(code: .corruption, file: "snapshots/" + (bad.path as NSString).lastPathComponent,
-                                              offset: Int64(p.offset), reason: "snapshot: " + p.reason)
-            }
+        }
+        // A snapshot is a cache: its problems are reported apart from the
+        // log's verdict.
+        let snapshotProblems = snapshots.compactMap { v in
+            v.problem.map { VerificationIssue(code: .corruption, file: "snapshots/" + (v.path as NSString).lastPathComponent,
+                                              offset: Int64($0.offset), reason: $0.reason) }
         }
         let out = Output()
         if options.json {
-            out.line(Self.json(r, check: check, snapshots: snapshots.count))
+            out.line(Self.json(r, check: check, snapshots: snapshots.count, snapshotProblems: snapshotProblems))
         } else {
             let scope = r.isClean ? "" : " up to the damage"
             out.line("verified \(r.directory)\(scope): \(r.segments.count) segment\(r.segments.count == 1 ? "" : "s"), \(r.batches) batches, "
                      + "\(r.events) events, \(formatBytes(r.bytes)) in \(formatDuration(r.duration))")
             out.line("  checksums, payloads, positions, stream versions, event ids, hash chain from genesis, \(r.indexesChecked) index file\(r.indexesChecked == 1 ? "" : "s"), \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s")")
-            out.line("  head position \(r.headPosition), head hash \(r.headHash)")
+            out.line(r.isClean ? "  head position \(r.headPosition), head hash \(r.headHash)"
+                     : "  last good position \(r.headPosition.value > 0 ? "\(r.headPosition.value - 1)" : "none (no sound event)"), its chain hash \(r.headHash)")
             if !r.unverified.isEmpty {
                 out.line("  not verified (no check for them yet): \(r.unverified.joined(separator: ", "))")
             }
@@ -110,16 +128,23 @@ struct Verify: AsyncParsableCommand {
             } else {
                 out.line(r.warnings.isEmpty ? "OK" : "OK (with \(r.warnings.count) warning\(r.warnings.count == 1 ? "" : "s"))")
             }
+            for p in snapshotProblems { out.line("SNAPSHOT INVALID: \(p)") }
+            if !snapshotProblems.isEmpty {
+                out.line("  snapshots are a cache of the read models, not the log: replay ignores an invalid one; "
+                         + "`chronik snapshot --log \(r.directory)` writes a new one and removes the invalid ones")
+            }
         }
         out.flush()
-        for w in r.warnings { options.note("chronik: warning: \(w)") }
-        var failures: [String] = []
-        if let p = check?.problem { failures.append(p.message) }
-        if let f = r.failure { failures.append("corruption found: \(f)") }
-        if !failures.isEmpty { throw CommandFailure(lines: failures) }
+        // Everything was said once, on stdout (the report is the result);
+        // the exit status carries the verdict.
+        // A failing digest keeps its line on stderr too (a script's reason).
+        if let p = check?.problem { throw CommandFailure(lines: [p.message]) }
+        let failed = r.failure != nil || (strictSnapshots && !snapshotProblems.isEmpty)
+        if failed { throw CommandFailure(lines: []) }
     }
 
-    static func json(_ r: VerificationReport, check: DigestCheck? = nil, snapshots: Int = 0) -> String {
+    static func json(_ r: VerificationReport, check: DigestCheck? = nil, snapshots: Int = 0,
+                     snapshotProblems: [VerificationIssue] = []) -> String {
         func issue(_ i: VerificationIssue) -> JSONObject {
             var o = JSONObject()
             o.add("code", i.code.name)
@@ -141,6 +166,8 @@ struct Verify: AsyncParsableCommand {
         o.add("durationMs", milliseconds(r.duration))
         o.add("headPosition", r.headPosition.value)
         o.add("headHash", r.headHash.description)
+        o.add("lastGoodPosition", r.headPosition.value > 0 ? .uint(r.headPosition.value - 1) : .null)
+        o.add("snapshotProblems", .raw("[" + snapshotProblems.map { issue($0).text }.joined(separator: ",") + "]"))
         o.add("failure", r.failure.map { .raw(issue($0).text) } ?? .null)
         o.add("warnings", .raw("[" + r.warnings.map { issue($0).text }.joined(separator: ",") + "]"))
         o.add("unverified", .raw("[" + r.unverified.map { JSONValue.string($0).text }.joined(separator: ",") + "]"))

@@ -27,7 +27,7 @@ struct DigestExportTests {
 
         let log = try EventLog.open(at: dir, options: smallLogOptions())
         try await appendFixture(log, count: 33, from: 120)
-        log.close()
+        try log.close()
         let later = try DigestCheck.check(parsed, publicKey: key.publicKey, directory: dir)
         #expect(later.holds, "\(String(describing: later.problem))")
         #expect(later.appendedSince == 33)
@@ -41,7 +41,7 @@ struct DigestExportTests {
         try restoreFiles(try snapshotFiles(short), into: dir)
         let log = try EventLog.open(at: dir, options: smallLogOptions())
         try await appendFixture(log, count: 40, from: 60)
-        log.close()
+        try log.close()
         let key = Curve25519.Signing.PrivateKey()
         let (digest, _) = try LogDigest.make(directory: dir, key: key)
 
@@ -65,7 +65,7 @@ struct DigestExportTests {
         // under the same metadata file, with a consistent chain of its own.
         let alt = try EventLog.open(at: other, options: smallLogOptions())
         try await appendFixture(alt, count: 100)
-        alt.close()
+        try alt.close()
         try writeFile(other + "/chronik.meta", try fileBytes(dir + "/chronik.meta"))
         #expect(try LogVerifier.verify(directory: other).isClean)
         problem = try DigestCheck.check(digest, publicKey: key.publicKey, directory: other).problem
@@ -97,7 +97,7 @@ struct DigestExportTests {
         #expect(problem?.message == "history rewritten before position \(inside): no batch of this log ends at position \(inside)")
 
         let log = try EventLog.open(at: empty, options: smallLogOptions())
-        log.close()
+        try log.close()
         let (zero, _) = try LogDigest.make(directory: empty, key: key)
         #expect(zero.position == .start && zero.chainHash == .genesis)
         try await makeFixtureLog(empty, count: 10)  // appends to the same log
@@ -145,7 +145,7 @@ struct DigestExportTests {
         var o = LogOptions()
         o.readOnly = true
         let log = try EventLog.open(at: dir, options: o)
-        defer { log.close() }
+        defer { try? log.close() }
 
         var plain: [UInt8] = [], reference: [UInt8] = [], audited: [UInt8] = []
         try AuditExport(chainHashes: false).export(log) { plain += $0 }
@@ -184,7 +184,7 @@ struct DigestExportTests {
         var o = LogOptions()
         o.readOnly = true
         let log = try EventLog.open(at: dir, options: o)
-        defer { log.close() }
+        defer { try? log.close() }
         let t0 = Timestamp(microseconds: baseTime + 30 * 1_000_000), t1 = Timestamp(microseconds: baseTime + 150 * 1_000_000)
         let x = AuditExport(streams: ["order-1", "order-3"], types: ["AuditPaid"], fromPosition: 10, toPosition: 170,
                             fromTime: t0, toTime: t1)
@@ -211,7 +211,7 @@ struct DigestExportTests {
         var o = LogOptions()
         o.readOnly = true
         let log = try EventLog.open(at: dir, options: o)
-        defer { log.close() }
+        defer { try? log.close() }
         var csv: [UInt8] = [], jsonl: [UInt8] = []
         try AuditExport(format: .csv).export(log) { csv += $0 }
         try AuditExport().export(log) { jsonl += $0 }

@@ -32,7 +32,7 @@ private let erasedLines = [
         // living customer's data is sealed and opens, and an anonymous session's null ip stays plain (absent).
         let f = GDPRFixture()
         let (log, store, _) = try f.open()
-        defer { log.close() }
+        defer { try? log.close() }
         let s = try await importLines(erasedLines, into: store)
         #expect(s.rejectCount == 0, "\(s.rejects)")
         #expect(s.appended == 5)
@@ -59,7 +59,7 @@ private let erasedLines = [
         for keep in [1 << 30, 0] {
             let f = GDPRFixture()
             let (log, store, _) = try f.open()
-            defer { log.close() }
+            defer { try? log.close() }
             var options = CommerceImport.Options()
             options.keepParsedBytes = keep
             let s = try await importLines(erasedLines + [erasedLines[2], erasedLines[0]], into: store, options: options)
@@ -80,7 +80,7 @@ private let erasedLines = [
         // Proves the empty sealed part never asks the key: a subject with a live key still reads it as erased.
         let f = GDPRFixture()
         let (log, store, _) = try f.open()
-        defer { log.close() }
+        defer { try? log.close() }
         var living = CustomerRegistered()
         living.customerId = "c-3"
         living.email = "c@example.org"

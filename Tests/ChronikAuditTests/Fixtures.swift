@@ -67,7 +67,7 @@ func makeFixtureLog(_ dir: String, count: Int, compression: Compression = .lz4, 
     let log = try EventLog.open(at: dir, options: smallLogOptions(compression: compression, segmentSize: segmentSize))
     try await appendFixture(log, count: count)
     log.waitUntilIndexed()
-    log.close()
+    try log.close()
 }
 
 /// Every event of the log in `dir`, read through a read-only open.
@@ -76,7 +76,7 @@ func readEverything(_ dir: String) throws -> [RecordedEvent] {
     o.readOnly = true
     o.createIfMissing = false
     let log = try EventLog.open(at: dir, options: o)
-    defer { log.close() }
+    defer { try? log.close() }
     return try log.readAll().collect()
 }
 

@@ -93,7 +93,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
                 #expect(o.shippingAddress == Address() && o.ip == nil)
             }
         }
-        log.close()
+        try log.close()
     }
 
     @Test func forgetErasesOneCustomerEverywhereAndKeepsTheRest() async throws {
@@ -117,7 +117,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         #expect(exported.contains(#""email":null"#))
         #expect(exported.contains(#""shippingAddress":null"#))
         #expect(exported.contains(#""orderId":"o-1""#) && exported.contains(#""unitPrice":1999"#))
-        log.close()
+        try log.close()
 
         // Reopened (as after a restart, or a full replay): still erased; the key file holds no key for it.
         let (log2, store2, _) = try f.open()
@@ -134,7 +134,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
             try await store2.append(.customerUpdated(CustomerUpdated(customerId: gone.id, email: "new@example.org")), time: self.t0)
         }
         for (file, bytes) in GDPRFixture.allBytes(under: f.keysPath) { #expect(!contains(bytes, "new@example.org"), "in \(file)") }
-        log2.close()
+        try log2.close()
     }
 
     @Test func sealingIsDeterministicSoRetriesAreIdempotent() async throws {
@@ -150,7 +150,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         let retry = try await store.append(event, id: id, time: t0)
         #expect(retry.wasDuplicate && retry.positions == first.positions)
         #expect(try log.readAll().collect().count == 1)
-        log.close()
+        try log.close()
     }
 
     @Test func alteredCiphertextIsAnErrorNotAnErasure() async throws {
@@ -165,7 +165,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         #expect(throws: (any Error).self) {
             _ = try CommerceEvent.decode(type: e.type, data: data, protector: store.protector)
         }
-        log.close()
+        try log.close()
     }
 
     @Test func anonymousSessionsHaveTheirOwnKeyAndCustomerSessionsTheCustomers() async throws {
@@ -188,7 +188,7 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         }
         #expect(try ip("session-s-anon") == ("198.51.100.7", .revealed))
         #expect(try ip("session-s-cust") == (nil, .erased))
-        log.close()
+        try log.close()
     }
 
     @Test func keysAreSpreadOverShardsAndBase64RoundTrips() throws {

@@ -34,6 +34,6 @@ import ChronikProjections
         #expect(status == .paid)
         #expect(live.read { $0.inventory?.level(sku: "SKU-1", warehouseId: "BER")?.available } == 0)
         live.stop()
-        log.close()
+        try log.close()
     }
 }

@@ -67,6 +67,6 @@ import ChronikProjections
         var resumedBytes = SnapshotWriter()
         resumed.fraud!.encodeSnapshot(into: &resumedBytes)
         #expect(resumedBytes.bytes == refBytes.bytes)
-        log.close()
+        try log.close()
     }
 }

@@ -64,7 +64,7 @@ struct VerificationTests {
             ro.readOnly = true
             ro.createIfMissing = false
             if let reader = try? EventLog.open(at: work, options: ro) {
-                defer { reader.close() }
+                defer { try? reader.close() }
                 if let events = try? reader.readAll().collect() {
                     if events == original {
                         outcome = .readSame

@@ -121,7 +121,7 @@ struct BadInputTests {
         defer { removeDir(dir) }
         do {
             let writer = try EventLog.open(at: dir)
-            defer { writer.close() }
+            defer { try? writer.close() }
             let r = try await chronik(["append", "--log", dir], input: eventLine(stream: "s"))
             #expect(r.exitCode == 1, "\(r)")
             #expect(r.stderr.contains("another process is writing this log"), "\(r)")

@@ -229,7 +229,7 @@ struct SkipUndecodableCLITests {
         #expect(try await chronik(["import", "--log", dir], input: [stock(1), stock(2)].joined(separator: "\n")).exitCode == 0)
         do {
             let log = try EventLog.open(at: dir)
-            defer { log.close() }
+            defer { try? log.close() }
             _ = try await log.append(to: "order-o-1", [ProposedEvent(type: "PaymentCaptured", data: Array(#"{"orderId":"o-1"}"#.utf8))])
         }
         #expect(try await chronik(["import", "--log", dir], input: stock(3)).exitCode == 0)

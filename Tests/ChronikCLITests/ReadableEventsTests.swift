@@ -102,7 +102,7 @@ struct ReadableEventsTests {
         let log = try EventLog.open(at: dir)
         _ = try await log.append(to: "order-x", ProposedEvent(type: "PaymentCaptured", data: [0x01, 0x02, 0xFF]))
         _ = try await log.append(to: "note-1", ProposedEvent(type: "NoteAdded", data: Array(#"{"text":"hi"}"#.utf8)))
-        log.close()
+        try log.close()
         let text = try await chronik(["read", "--log", dir])
         #expect(text.exitCode == 0, "\(text)")
         #expect(text.stdoutLines.count == 2, "\(text)")

@@ -105,7 +105,7 @@ struct ReplayQueryTests {
         #expect(try await chronik(["append", "--log", dir, bad]).exitCode == 1, "append validates commerce types")
         do {
             let log = try EventLog.open(at: dir)
-            defer { log.close() }
+            defer { try? log.close() }
             _ = try await log.append(to: "order-9", [ProposedEvent(type: "PaymentCaptured", data: Array(#"{"total":4999}"#.utf8))])
         }
         for args in [["replay"], ["query", "orders"]] {

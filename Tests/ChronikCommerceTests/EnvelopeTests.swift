@@ -80,7 +80,7 @@ import Testing
         var options = LogOptions()
         options.durability = .none
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         for (i, l) in lines.enumerated() {
             let e = try parse(l, lineNumber: i + 1)
             try await log.append(to: e.stream, e.proposed, expected: e.expectedVersion)

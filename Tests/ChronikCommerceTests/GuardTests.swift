@@ -19,7 +19,7 @@ final class TempShop {
     }
 
     func close() {
-        log.close()
+        try? log.close()
         try? FileManager.default.removeItem(atPath: dir)
     }
 

@@ -62,7 +62,7 @@ struct GiftCardIssued: CommerceEventPayload {
         #expect(stored.first == 1)
         try await log.append(to: old.stream, ProposedEvent(type: GiftCardIssued.typeName, data: stored))
         let read = try #require(try log.readAll().collect().first)
-        log.close()
+        try log.close()
 
         let current = try EventCodec.decode(GiftCardIssued.self, from: read.data, upcasters: GiftCardIssued.upcasters)
         #expect(current.cardId == "gc-1")

@@ -146,7 +146,7 @@ struct CrashTests {
                 Issue.record("\(label): reopen failed: \(error)")
                 return
             }
-            defer { log.close() }
+            defer { try? log.close() }
             if log.recovery.didTruncate { truncations += 1 }
             let newAcks = acked.count - checked.acks
             let problems = try check(log, acked: acked, newAcks: newAcks, checked: &checked)

@@ -27,10 +27,10 @@ struct EventLogTests {
             #expect(s3.allSatisfy { $0.stream == "s-3" })
             let stats = try log.stats()
             #expect(stats.segments > 1)
-            log.close()
+            try log.close()
         }
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         #expect(log.head == Position(200))
         #expect(log.recovery.bytesTruncated == 0)
         let all = try log.readAll(from: Position(150)).collect()
@@ -45,7 +45,7 @@ struct EventLogTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let log = try EventLog.open(at: dir)
-        defer { log.close() }
+        defer { try? log.close() }
         try await log.append(to: "order-1", [event("A", "1"), event("B", "2")], expected: .noStream)
         await #expect(throws: ChronikLogError.self) { try await log.append(to: "order-1", [event("C", "3")], expected: .noStream) }
         do {
@@ -69,7 +69,7 @@ struct EventLogTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let log = try EventLog.open(at: dir)
-        defer { log.close() }
+        defer { try? log.close() }
         let a = event("A", "one"), b = event("B", "two")
         let first = try await log.append(to: "s", [a, b], expected: .noStream)
         try await log.append(to: "other", [event("X", "x")])
@@ -96,7 +96,7 @@ struct EventLogTests {
         var options = LogOptions()
         options.maxEventBytes = 1000
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         func code(_ body: () async throws -> Void) async -> ChronikLogError.Code? {
             do { try await body(); return nil } catch let e as ChronikLogError { return e.code } catch { return nil }
         }
@@ -113,12 +113,12 @@ struct EventLogTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let log = try EventLog.open(at: dir)
-        defer { log.close() }
+        defer { try? log.close() }
         #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }
         var ro = LogOptions()
         ro.readOnly = true
         let reader = try EventLog.open(at: dir, options: ro)
-        defer { reader.close() }
+        defer { try? reader.close() }
         try await log.append(to: "s", [event("A", "1"), event("A", "2")])
         try reader.refresh()
         #expect(reader.head == Position(2))
@@ -147,7 +147,7 @@ struct EventLogTests {
         var options = LogOptions()
         options.segmentSizeBytes = 64 * 1024
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         let perTask = 150, tasks = 8
         let total = perTask * tasks
         let subscriber = Task { () -> [UInt64] in

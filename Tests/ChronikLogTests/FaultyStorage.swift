@@ -42,7 +42,8 @@ struct SplitMix64: RandomNumberGenerator {
 /// - `crash()` is a power loss: every name reverts to its durable entry and
 ///   every file to its durable content plus a prefix of its pending
 ///   operations (none, all, or a random prefix whose last write may be torn:
-///   only a prefix of its bytes lands). Open handles die; the lock table
+///   only a prefix of its bytes lands), or (`reorderPages`) any subset of
+///   the 4 KiB pages the unsynced writes changed. Open handles die; the lock table
 ///   empties (the process is gone). The storage then refuses every call
 ///   with EIO until `restart()`, so the dead log cannot touch the new state.
 /// - A failed `sync` drops the file's unsynced data, as Linux may after a
@@ -119,6 +120,12 @@ final class FaultyStorage: Storage, @unchecked Sendable {
         /// A random prefix of the pending operations; the last one kept may
         /// be a torn write.
         case random
+        /// Page cache writeback in any order: each 4 KiB page
+        /// (`LogFormat.pageBytes`) that unsynced writes changed reaches the
+        /// disk or not, independently (the header page of a batch on disk,
+        /// a later page still zero); the file's length is its new one or
+        /// only as far as the durable data and the pages kept.
+        case reorderPages
     }
 
     // MARK: Test controls
@@ -478,9 +485,16 @@ final class FaultyStorage: Storage, @unchecked Sendable {
         var done = Set<ObjectIdentifier>()
         // In path order: the random draws must not depend on hash order.
         for (_, inode) in durableNames.sorted(by: { $0.key < $1.key }) where done.insert(ObjectIdentifier(inode)).inserted {
+            if mode == .reorderPages {
+                inode.durable = reorderedPages(durable: inode.durable, current: inode.current)
+                inode.current = inode.durable
+                inode.pending = []
+                continue
+            }
             var data = inode.durable
             let keep: Int
             switch mode {
+            case .reorderPages: preconditionFailure("handled above")
             case .dropUnsynced: keep = 0
             case .keepUnsynced: keep = inode.pending.count
             case .random: keep = rng.int(0...inode.pending.count)
@@ -501,6 +515,30 @@ final class FaultyStorage: Storage, @unchecked Sendable {
         halted = true
         crashAtCall = nil
         fired.append("crash (\(mode.rawValue))")
+    }
+
+    /// What a power cut keeps of a file whose pages were written back in
+    /// any order: each page that differs is the new or the durable one.
+    private func reorderedPages(durable: [UInt8], current: [UInt8]) -> [UInt8] {
+        let page = LogFormat.pageBytes
+        let span = max(durable.count, current.count)
+        var kept: [Bool] = []
+        var keptEnd = 0
+        for p in 0..<((span + page - 1) / page) {
+            let range = (p * page)..<min((p + 1) * page, span)
+            let differs = range.contains { ($0 < durable.count ? durable[$0] : 0) != ($0 < current.count ? current[$0] : 0) }
+            let keep = differs && rng.chance(1, in: 2)
+            kept.append(keep)
+            if keep { keptEnd = min(range.upperBound, current.count) }
+        }
+        // The new length reached the disk, or only the data that did.
+        let length = rng.chance(1, in: 2) ? current.count : max(durable.count, keptEnd)
+        var data = [UInt8](repeating: 0, count: length)
+        for i in 0..<length {
+            let source = kept[i / page] ? current : durable
+            if i < source.count { data[i] = source[i] }
+        }
+        return data
     }
 
     private func checkAlive(_ path: String) throws {

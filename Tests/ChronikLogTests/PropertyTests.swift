@@ -41,12 +41,12 @@ struct PropertyTests {
             for e in events { model.append((stream, e)) }
             versions[stream] = (versions[stream].map { $0 + 1 } ?? 0) + UInt64(count) - 1
             if Int.random(in: 0..<15, using: &rng) == 0 {
-                log.close()
+                try log.close()
                 log = try EventLog.open(at: dir, options: options)
                 #expect(log.head.value == UInt64(model.count), "reopen at round \(round)")
             }
         }
-        defer { log.close() }
+        defer { try? log.close() }
         let all = try log.readAll().collect()
         try #require(all.count == model.count)
         for (i, e) in all.enumerated() {

@@ -13,7 +13,7 @@ import Testing
         o.compression = .none
         let log = try EventLog.open(at: dir, options: o)
         for i in 0..<3 { try await log.append(to: "s-\(i)", [event("Tested", "payload number \(i) of the test")]) }
-        log.close()
+        try log.close()
         let segment = dir + "/" + LogFormat.segmentFileName(base: 0)
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: segment)))
         let at = try #require(bytes.lastIndex(of: UInt8(ascii: "2")))  // inside the last event's data
@@ -25,7 +25,7 @@ import Testing
         ro.createIfMissing = false
         do {
             let opened = try EventLog.open(at: dir, options: ro)
-            opened.close()
+            try opened.close()
             Issue.record("read-only open served a log whose final batch is damaged")
         } catch let e as ChronikLogError {
             #expect(e.code == .corruption, "\(e)")
@@ -50,13 +50,13 @@ import Testing
             ids.append(e.id)
             try await log.append(to: "s-\(i % 3)", [e])
         }
-        log.close()
+        try log.close()
         var lazy = LogOptions()
         lazy.readOnly = true
         lazy.createIfMissing = false
         lazy.indexLoading = .onFirstUse
         let reader = try EventLog.open(at: dir, options: lazy)
-        defer { reader.close() }
+        defer { try? reader.close() }
         #expect(try reader.scan { _ in } == 60)
         #expect(!reader.isIndexed)
         var versions: [UInt64] = []

@@ -13,7 +13,7 @@ struct ScanTests {
         options.compression = codec
         options.durability = .none
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         var rng = SplitMix64(seed: 7)
         for i in 0..<150 {
             let n = Int.random(in: 1...6, using: &rng)
@@ -39,12 +39,12 @@ struct ScanTests {
         do {
             let log = try EventLog.open(at: dir, options: options)
             for i in 0..<10 { try await log.append(to: "s", [event("E", "event number \(i)")]) }
-            log.close()
+            try log.close()
         }
         var ro = LogOptions()
         ro.readOnly = true
         let reader = try EventLog.open(at: dir, options: ro)
-        defer { reader.close() }
+        defer { try? reader.close() }
         #expect(try reader.scan { _ in } == 10)
         // Damage a batch after the open accepted it: the scan must notice.
         let path = dir + "/" + LogFormat.segmentFileName(base: 0)

@@ -46,7 +46,7 @@ struct WriterTests {
         var options = LogOptions()
         options.storage = storage
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         let before = storage.syncs.load(ordering: .relaxed)
         let appenders = 64, each = 20
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -83,9 +83,9 @@ struct WriterTests {
             let during = storage.syncs.load(ordering: .relaxed) - before
             // .interval(60 s) syncs at most once here (the first append finds the clock past due or not).
             #expect(during <= 1, "mode \(mode): \(during) syncs for 50 appends")
-            log.close()
+            try log.close()
             let reopened = try EventLog.open(at: dir)
-            defer { reopened.close() }
+            defer { try? reopened.close() }
             #expect(try reopened.readAll().collect().map { String(decoding: $0.data, as: UTF8.self) } == (0..<50).map(String.init))
         }
     }
@@ -101,12 +101,12 @@ struct WriterTests {
             do {
                 let log = try EventLog.open(at: dir, options: options)
                 try await log.append(to: "s", (0..<20).map { event("E", big + "\($0)") })
-                log.close()
+                try log.close()
             }
             var other = LogOptions()
             other.compression = codec == .lz4 ? .none : .lz4
             let log = try EventLog.open(at: dir, options: other)
-            defer { log.close() }
+            defer { try? log.close() }
             #expect(log.compression == codec)
             let stats = try log.stats()
             // 20 × 1.6 KB of repetitive text: LZ4 must shrink it well below the raw size.
@@ -122,7 +122,7 @@ struct WriterTests {
         var options = LogOptions()
         options.segmentSizeBytes = 4096
         let log = try EventLog.open(at: dir, options: options)
-        defer { log.close() }
+        defer { try? log.close() }
         for i in 0..<60 {
             try await log.append(to: i % 3 == 0 ? "x" : "y", (0..<(i % 4 + 1)).map { event("E", "\(i).\($0)") })
         }

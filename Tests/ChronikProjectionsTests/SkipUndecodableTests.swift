@@ -22,7 +22,7 @@ import ChronikCommerce
         let first = try await log.append(to: "order-o-x", [bad[0]]).firstPosition
         _ = try await log.append(to: "stock-x", [bad[1]])
         _ = try await log.append(to: "misc", [ProposedEvent(type: "Unrelated", data: [])])
-        defer { log.close() }
+        defer { try? log.close() }
 
         let strict = try Projections.standard()
         #expect(throws: ProjectionError.self) { try Replayer.replay(log, into: strict, parallel: parallel, chunkSize: 64) }

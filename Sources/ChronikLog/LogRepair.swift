@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `LogRepair.truncate` would cut so that a log refused as corrupt
+/// opens again: the damaged batch in the active segment and everything
+/// after it.
+public struct RepairPlan: Hashable, Sendable, CustomStringConvertible {
+    /// The active segment file.
+    public var file: String
+    /// Where the cut starts: the damaged batch.
+    public var offset: Int64
+    /// How many bytes are cut (to the end of the file).
+    public var bytes: Int64
+    /// Why the batch at `offset` is damage (the verifier's words).
+    public var reason: String
+    /// The last good position: the last event that stays (nil: none stays).
+    public var lastGoodPosition: Position?
+    /// The first position the cut drops.
+    public var firstLostPosition: Position
+    /// Whole batches (checksum matching) found in the cut bytes after the
+    /// damaged one, and their events: acknowledged data the cut drops too.
+    public var intactBatchesCut: Int
+    public var intactEventsCut: UInt64
+    /// The damaged batch's own event count, when its header still parses.
+    public var damagedBatchEvents: Int?
+
+    public var description: String {
+        "\(file) at byte \(offset): cut \(bytes) bytes (\(reason))"
+    }
+}
+
+/// `chronik repair`: the operator's way out of a log whose open is
+/// refused for damage in the active segment. Never automatic: corruption
+/// refuses the open precisely because cutting it could drop acknowledged
+/// data; an operator who decides to cut gets the plan first and the cut
+/// bytes kept beside the log.
+public enum LogRepair {
+    /// What would have to be cut, or nil when the log opens as it is (a
+    /// torn tail the writer's open truncates by itself is not a repair).
+    ///
+    /// - Throws: `ChronikLogError` — `.corruption` when the damage is not
+    ///   in the active segment's batches (a sealed segment, a header, the
+    ///   metadata file), which cutting cannot repair; `.notALog`, `.io`.
+    public static func plan(directory: String, storage: any Storage = PosixStorage()) throws -> RepairPlan? {
+        try plan(directory: directory, storage: storage, holdingWriterLock: false)
+    }
+
+    static func plan(directory: String, storage: any Storage, holdingWriterLock: Bool) throws -> RepairPlan? {
+        let report = try LogVerifier.verify(directory: directory, anchor: nil, storage: storage, holdingWriterLock: holdingWriterLock)
+        guard let failure = report.failure else { return nil }
+        var dir = directory
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        let bases = try storage.listDirectory(dir).compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        guard let last = bases.last, failure.file == dir + "/" + LogFormat.segmentFileName(base: last),
+              failure.offset >= Int64(LogFormat.segmentHeaderSize) else {
+            throw ChronikLogError(.corruption, "the damage (\(failure)) is not in the active segment's batches: "
+                                  + "cutting the end of the log cannot repair it; restore the log from a copy",
+                                  path: failure.file, offset: failure.offset)
+        }
+        let file = try storage.openFile(failure.file, create: false, readOnly: true)
+        defer { file.close() }
+        let size = try file.size()
+        let rest = try file.readBytes(count: Int(size - failure.offset), at: failure.offset)
+        var plan = RepairPlan(file: failure.file, offset: failure.offset, bytes: size - failure.offset, reason: failure.reason,
+                              lastGoodPosition: report.headPosition.value > 0 ? Position(report.headPosition.value - 1) : nil,
+                              firstLostPosition: report.headPosition, intactBatchesCut: 0, intactEventsCut: 0)
+        rest.withUnsafeBytes { raw in
+            if raw.count >= LogFormat.batchHeaderSize,
+               case .success(let h)? = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: raw[0..<LogFormat.batchHeaderSize])) {
+                plan.damagedBatchEvents = h.count
+            }
+            for (_, h) in wholeBatches(in: raw, from: 1) {
+                plan.intactBatchesCut += 1
+                plan.intactEventsCut += UInt64(h.count)
+            }
+        }
+        return plan
+    }
+
+    /// Cuts what `plan` finds, holding the writer lock: first writes the
+    /// cut bytes to `repair-<stamp>.cut` and a record of the repair to
+    /// `repair-<stamp>.txt` in the log directory (both synced, with the
+    /// directory), then truncates the segment and syncs it.
+    ///
+    /// - Parameter stamp: names the record files (the CLI passes the UTC
+    ///   time, e.g. `20261202T071500Z`).
+    /// - Returns: the plan carried out and the record's path; nil plan when
+    ///   there was nothing to cut.
+    /// - Throws: `ChronikLogError` — `.locked` when a writer has the log
+    ///   open, and what `plan` throws.
+    public static func truncate(directory: String, stamp: String, storage: any Storage = PosixStorage()) throws
+        -> (plan: RepairPlan, record: String)?
+    {
+        var dir = directory
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        guard let lock = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) else {
+            throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)); stop it first", path: dir)
+        }
+        defer { lock.release() }
+        guard let plan = try plan(directory: dir, storage: storage, holdingWriterLock: true) else { return nil }
+        let segment = try storage.openFile(plan.file, create: false, readOnly: false)
+        defer { segment.close() }
+        let cut = try segment.readBytes(count: Int(plan.bytes), at: plan.offset)
+        let base = dir + "/repair-" + stamp
+        try writeDurably(base + ".cut", cut, storage: storage)
+        try writeDurably(base + ".txt", Array(record(plan, stamp: stamp).utf8), storage: storage)
+        try storage.syncDirectory(dir)
+        try segment.truncate(to: plan.offset)
+        try segment.sync()
+        return (plan, base + ".txt")
+    }
+
+    /// The repair record: what was cut, why, and where the bytes are.
+    static func record(_ plan: RepairPlan, stamp: String) -> String {
+        var lines = [
+            "chronik repair \(stamp)",
+            "file: \(plan.file)",
+            "offset: \(plan.offset)",
+            "bytes cut: \(plan.bytes) (saved in repair-\(stamp).cut)",
+            "reason: \(plan.reason)",
+            "last good position: \(plan.lastGoodPosition.map { "\($0.value)" } ?? "none (the log is empty)")",
+            "positions cut: from \(plan.firstLostPosition.value) on",
+        ]
+        if let n = plan.damagedBatchEvents { lines.append("damaged batch declares \(n) event\(n == 1 ? "" : "s")") }
+        lines.append("whole batches cut after it: \(plan.intactBatchesCut) (\(plan.intactEventsCut) events)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func writeDurably(_ path: String, _ bytes: [UInt8], storage: any Storage) throws {
+        let f = try storage.openFile(path, create: true, readOnly: false)
+        defer { f.close() }
+        try f.truncate(to: 0)
+        try f.write(bytes, at: 0)
+        try f.sync()
+    }
+
+    /// Complete batches that match their checksum, starting at any byte
+    /// from `from` on.
+    static func wholeBatches(in raw: UnsafeRawBufferPointer, from: Int) -> [(offset: Int, header: BatchHeader)] {
+        let magic = withUnsafeBytes(of: LogFormat.batchMagic.littleEndian) { Array($0) }
+        var found: [(Int, BatchHeader)] = []
+        var i = from
+        while i + LogFormat.batchHeaderSize <= raw.count {
+            if raw[i] == magic[0] && raw[i + 1] == magic[1] && raw[i + 2] == magic[2] && raw[i + 3] == magic[3],
+               case .success(let h)? = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: raw[i..<(i + LogFormat.batchHeaderSize)])),
+               i + h.length <= raw.count,
+               batchChecksum(UnsafeRawBufferPointer(rebasing: raw[i..<(i + h.length)])) == h.crc {
+                found.append((i, h))
+                i += h.length
+                continue
+            }
+            i += 1
+        }
+        return found
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import ChronikLog
+import Foundation
+
+struct Repair: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show, and with --truncate cut, the damaged end of a log that no longer opens.",
+        discussion: """
+            When damage in the last segment refuses the open (a batch whose \
+            checksum fails although it is not an interrupted write: see \
+            docs/FORMAT.md, recovery rule 4), the log cannot be written or \
+            read until someone decides. chronik repair shows exactly what \
+            cutting the log at the damage would remove: the file, the byte \
+            offset, the bytes, the last good position and the positions cut, \
+            and how many whole batches after the damage go with it. That is \
+            all it does unless --truncate is given.
+
+            With --truncate it takes the writer lock, saves the cut bytes \
+            to repair-<time>.cut and a record of the repair to \
+            repair-<time>.txt in the log directory (both synced), then cuts \
+            the segment. Afterwards chronik verify passes and the log opens. \
+            The cut events are gone from the log: re-import them from their \
+            source if you have it. Damage in a sealed segment, a segment \
+            header or the metadata file cannot be cut away: restore a copy.
+
+            A log that opens (also one with a torn tail, which the next \
+            writer truncates by itself) needs no repair: exit 0, nothing cut.
+
+            Examples:
+              chronik repair --log /var/lib/shop
+              chronik repair --log /var/lib/shop --truncate
+
+            Exit status: 0 nothing to repair or repaired, 1 damage found \
+            (dry run), or it cannot be repaired by a cut, 64 usage error.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(help: "Cut the damaged end (default: only show what would be cut).")
+    var truncate = false
+
+    func run() async throws {
+        let dir = options.directory()
+        let plan: RepairPlan?
+        let record: String?
+        if truncate {
+            let stamp = Self.stamp(Date())
+            let done = try LogRepair.truncate(directory: dir, stamp: stamp)
+            plan = done?.plan
+            record = done?.record
+        } else {
+            plan = try LogRepair.plan(directory: dir)
+            record = nil
+        }
+        let out = Output()
+        if options.json {
+            var o = JSONObject()
+            o.add("log", dir)
+            o.add("damaged", plan != nil)
+            o.add("truncated", record != nil)
+            if let p = plan {
+                o.add("file", p.file)
+                o.add("offset", p.offset)
+                o.add("bytes", p.bytes)
+                o.add("reason", p.reason)
+                o.add("lastGoodPosition", p.lastGoodPosition.map { .int(Int64($0.value)) } ?? .null)
+                o.add("firstCutPosition", p.firstLostPosition.value)
+                o.add("damagedBatchEvents", p.damagedBatchEvents.map { .int(Int64($0)) } ?? .null)
+                o.add("wholeBatchesCut", p.intactBatchesCut)
+                o.add("wholeEventsCut", p.intactEventsCut)
+            }
+            o.add("record", record.map { .string($0) } ?? .null)
+            out.line(o.text)
+        } else if let p = plan {
+            out.line("\(p.file) at byte \(p.offset): \(p.reason)")
+            out.line("  \(record == nil ? "would cut" : "cut") \(p.bytes) bytes, from byte \(p.offset) to the end of the file")
+            out.line("  last good position: \(p.lastGoodPosition.map { "\($0.value)" } ?? "none (no event stays)")")
+            var lost = "  positions cut: from \(p.firstLostPosition.value) on"
+            if let n = p.damagedBatchEvents { lost += " (the damaged batch declares \(n) event\(n == 1 ? "" : "s"))" }
+            out.line(lost)
+            out.line("  whole batches after the damage cut with it: \(p.intactBatchesCut) (\(p.intactEventsCut) events)")
+            if let record {
+                out.line("repaired: the cut bytes and this record are in \(record) and its .cut file; chronik verify passes now")
+            } else {
+                out.line("dry run: nothing was changed; chronik repair --truncate --log \(dir) cuts it")
+            }
+        } else {
+            out.line("\(dir): nothing to repair (the log opens as it is)")
+        }
+        out.flush()
+        if plan != nil && record == nil { throw CommandFailure(lines: []) }
+    }
+
+    /// UTC time for the record's name: 20261202T071500Z.
+    static func stamp(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.string(from: date)
+    }
+}

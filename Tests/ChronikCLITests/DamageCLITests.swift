@@ -1,0 +1,193 @@
+import Foundation
+import Subprocess
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Issue 9 points 6-8 and issue 10 points 10-11 through the binary: repair,
+// tail -f on damage, reading up to damage, snapshots as a cache, and the
+// key-store note.
+
+@Suite("damage, repair and snapshots through the CLI")
+struct DamageCLITests {
+    /// A log of 20 events in 4 batches whose last batch has a flipped
+    /// payload byte (a complete batch, bad checksum, no lost page):
+    /// corruption the writer's open refuses. Returns the damaged offset.
+    func damagedLog(_ dir: String) async throws -> Int {
+        _ = try await makeLog(dir, count: 20, batch: 5)
+        let table = try await batches(dir)
+        try #require(table.count == 4)
+        let victim = table[3]
+        let path = dir + "/" + firstSegment
+        var bytes = try fileBytes(path)
+        bytes[victim.offset + 96 + 3] ^= 0x40
+        try writeFile(path, bytes)
+        return victim.offset
+    }
+
+    @Test("repair: dry run shows file, offset, bytes and positions and changes nothing; --truncate cuts, keeps a record, and verify passes")
+    func repairDryRunThenTruncate() async throws {
+        // Proves the operator's way out of a refused open, and that nothing is cut without --truncate.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let offset = try await damagedLog(dir)
+        let path = dir + "/" + firstSegment
+        let size = try fileBytes(path).count
+        #expect(try await chronik(["append", "--log", dir], input: eventLine(stream: "x")).exitCode == 1)
+
+        let dry = try await chronik(["repair", "--log", dir])
+        #expect(dry.exitCode == 1, "\(dry)")
+        #expect(dry.stdout.contains("\(path) at byte \(offset): "), "\(dry)")
+        #expect(dry.stdout.contains("would cut \(size - offset) bytes"), "\(dry)")
+        #expect(dry.stdout.contains("last good position: 14"), "\(dry)")
+        #expect(dry.stdout.contains("positions cut: from 15 on (the damaged batch declares 5 events)"), "\(dry)")
+        #expect(try fileBytes(path).count == size, "a dry run changed the segment")
+
+        let cut = try await chronik(["repair", "--log", dir, "--truncate", "--json"])
+        #expect(cut.exitCode == 0, "\(cut)")
+        let o = try #require(jsonObjects(cut.stdout).first)
+        #expect(o["truncated"] as? Bool == true && o["offset"] as? Int == offset && o["bytes"] as? Int == size - offset, "\(cut)")
+        let record = try #require(o["record"] as? String)
+        let text = try String(contentsOfFile: record, encoding: .utf8)
+        #expect(text.contains("offset: \(offset)") && text.contains("positions cut: from 15 on"), "\(text)")
+        let saved = try fileBytes(String(record.dropLast(4)) + ".cut")
+        #expect(saved.count == size - offset)
+        #expect(try fileBytes(path).count == offset)
+
+        let verify = try await chronik(["verify", "--log", dir])
+        #expect(verify.exitCode == 0, "\(verify)")
+        #expect(try await chronik(["append", "--log", dir], input: eventLine(stream: "x")).exitCode == 0)
+        let again = try await chronik(["repair", "--log", dir])
+        #expect(again.exitCode == 0 && again.stdout.contains("nothing to repair"), "\(again)")
+    }
+
+    @Test("reading up to damage: stats, read and export of a log with a damaged active segment print the intact part, warn once, exit 1")
+    func readUpToDamage() async throws {
+        // Proves an operator can save what is intact, and a script still sees that the result stops early.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let offset = try await damagedLog(dir)
+        let read = try await chronik(["read", "--json", "--log", dir])
+        #expect(read.exitCode == 1, "\(read)")
+        #expect(jsonObjects(read.stdout).count == 15, "\(read)")
+        #expect(read.stderrLines.count == 1 && read.stderr.contains("\(firstSegment) at byte \(offset): "), "\(read)")
+        #expect(read.stderr.contains("last good position is 14"), "\(read)")
+        let stats = try await chronik(["stats", "--json", "--log", dir])
+        #expect(stats.exitCode == 1, "\(stats)")
+        let s = try #require(jsonObjects(stats.stdout).first)
+        #expect(s["events"] as? Int == 15, "\(stats)")
+        let damage = try #require(s["damage"] as? [String: Any], "\(stats)")
+        #expect(damage["offset"] as? Int == offset)
+        let text = try await chronik(["stats", "--log", dir])
+        #expect(text.stdout.contains("damage") && text.stdout.contains("last good position"), "\(text)")
+    }
+
+    @Test("tail -f on a log damaged while it follows: reports the corruption with file and offset and exits 1")
+    func tailFollowReportsDamage() async throws {
+        // Proves refresh no longer stops silently: the follower says what is wrong and where.
+        let dir = try await makeLog(makeTempDir(), count: 3)
+        defer { removeDir(dir) }
+        let path = dir + "/" + firstSegment
+        let errPath = makeTempDir() + ".stderr"
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let errFD = try FileDescriptor.open(FilePath(errPath), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        let result = try await Subprocess.run(
+            .path(FilePath(chronikPath)), arguments: ["tail", "-f", "--json", "--poll-ms", "20", "--log", dir],
+            input: .none, output: .sequence, error: .fileDescriptor(errFD, closeAfterSpawningProcess: true)
+        ) { execution -> (lines: Int, end: Int) in
+            try await withThrowingTaskGroup(of: (lines: Int, end: Int)?.self) { group in
+                group.addTask {
+                    var lines = 0
+                    var end = 0
+                    for try await line in execution.standardOutput.strings() where !line.isEmpty {
+                        lines += 1
+                        if lines == 3 {
+                            // A complete batch with a bad checksum lands after the end.
+                            var bytes = try fileBytes(path)
+                            end = bytes.count
+                            let first = try #require(try await batches(dir).first)
+                            var copy = Array(bytes[first.offset..<(first.offset + first.length)])
+                            copy[copy.count - 2] ^= 0x10
+                            bytes += copy
+                            try writeFile(path, bytes)
+                        }
+                    }
+                    return (lines, end)
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(60))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                if first == nil { try? execution.send(signal: .terminate) }
+                return first ?? (-1, -1)
+            }
+        }
+        #expect(result.closureResult.lines == 3)
+        let end = result.closureResult.end
+        #expect(result.terminationStatus == .exited(1), "\(result.terminationStatus)")
+        let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
+        #expect(stderr.contains("\(path) at byte \(end): "), "\(stderr)")
+        #expect(stderr.contains("checksum"), "\(stderr)")
+    }
+
+    @Test("a damaged snapshot: verify reports it apart and exits 0 (1 with --strict-snapshots); snapshot removes it; simulate names the real reason")
+    func damagedSnapshotIsACacheProblem() async throws {
+        // Proves snapshots are a cache: their damage never makes the log corrupt, and the way to rebuild is given.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.prefix(8).joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        #expect(try await chronik(["snapshot", "--log", dir]).exitCode == 0)
+        let more = try writeTemp(shopLines[8] + "\n")
+        #expect(try await chronik(["import", "--log", dir, more]).exitCode == 0)
+        let snaps = dir + "/snapshots"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: snaps).first { $0.hasSuffix(".snap") })
+        var bytes = try fileBytes(snaps + "/" + name)
+        bytes[bytes.count / 2] ^= 0x04
+        try writeFile(snaps + "/" + name, bytes)
+
+        let verify = try await chronik(["verify", "--log", dir])
+        #expect(verify.exitCode == 0, "\(verify)")
+        #expect(verify.stdout.contains("\nOK"), "\(verify)")
+        #expect(verify.stdout.contains("SNAPSHOT INVALID: snapshots/\(name) at byte"), "\(verify)")
+        #expect(verify.stdout.contains("chronik snapshot --log"), "\(verify)")
+        let strict = try await chronik(["verify", "--log", dir, "--strict-snapshots", "--json"])
+        #expect(strict.exitCode == 1, "\(strict)")
+        #expect((jsonObjects(strict.stdout).first?["snapshotProblems"] as? [Any])?.count == 1, "\(strict)")
+        #expect(jsonObjects(strict.stdout).first?["clean"] as? Bool == true, "\(strict)")
+
+        let simulate = try await chronik(["simulate", "--log", dir, "--events", "10"])
+        #expect(simulate.exitCode == 1, "\(simulate)")
+        #expect(simulate.stderr.contains("the log holds 9 events"), "\(simulate)")
+        #expect(!simulate.stderr.contains("it holds snapshots"), "\(simulate)")
+
+        let snapshot = try await chronik(["snapshot", "--log", dir])
+        #expect(snapshot.exitCode == 0, "\(snapshot)")
+        #expect(snapshot.stdout.contains("removed invalid snapshot \(snaps)/\(name)"), "\(snapshot)")
+        #expect(!FileManager.default.fileExists(atPath: snaps + "/" + name))
+        let after = try await chronik(["verify", "--log", dir, "--strict-snapshots"])
+        #expect(after.exitCode == 0 && !after.stdout.contains("SNAPSHOT INVALID"), "\(after)")
+    }
+
+    @Test("no key-store note on a log without personal data; the note stays where personal data reads as erased")
+    func keyStoreNoteOnlyWithPersonalData() async throws {
+        // Proves the note appears only where it changes what the reader sees.
+        let plain = try await makeLog(makeTempDir(), count: 5)
+        defer { removeDir(plain) }
+        for args in [["export", "--log", plain], ["query", "customers", "--log", plain]] {
+            let r = try await chronik(args)
+            #expect(!r.stderr.contains("key store"), "\(args): \(r)")
+        }
+        let shop = makeTempDir()
+        defer { removeDir(shop); removeDir(shop + ".keys") }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", shop, file]).exitCode == 0)
+        let r = try await chronik(["export", "--log", shop, "--keys", shop + ".nokeys"])
+        #expect(r.stderr.contains("no key store"), "\(r)")
+    }
+}
