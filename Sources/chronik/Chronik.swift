@@ -37,6 +37,7 @@ struct Chronik: AsyncParsableCommand {
             Replay.self, Query.self, Snapshot.self,
             Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self,
             Forget.self, SubjectExport.self,
+            Settle.self,
         ])
 
     /// Like the default entry point, except that failures of the commands

@@ -26,6 +26,8 @@ struct Query: AsyncParsableCommand {
             ProductQuery.self, CatalogQuery.self, OrderQuery.self, OrdersQuery.self, CustomerQuery.self,
             CustomersQuery.self, InventoryQuery.self, SalesQuery.self, SearchQuery.self, AlsoBoughtQuery.self,
             ReplenishmentQuery.self, FraudQuery.self, FinanceQuery.self,
+            ReconciliationQuery.self, RecommendationsQuery.self, SuppliersQuery.self, PurchaseOrdersQuery.self,
+            SettingsQuery.self, CampaignsQuery.self,
         ])
 }
 
@@ -153,11 +155,13 @@ struct OrderQuery: AsyncParsableCommand {
     @Argument(help: "The orderId.") var id: String
 
     func run() async throws {
-        let (log, set) = try loadModels(options, ["orders"])
+        let (log, set) = try loadModels(options, ["orders", "support"])
         defer { log.close() }
         guard let o = set.orders?.order(id) else { throw CommandFailure("no order '\(id)'") }
-        emit(options, json: [orderJSON(o)], text: [orderText(o)] + o.lines.map { "  \(pad($0.sku, 16)) \($0.qty) × \($0.unitPrice)" }
-             + (o.returned.isEmpty ? [] : ["  returned " + countsText(o.returned)]))
+        let contacts = set.support?.contacts(order: id) ?? []
+        emit(options, json: [addingMember(orderJSON(o), "support", supportContactsJSON(contacts))],
+             text: [orderText(o)] + o.lines.map { "  \(pad($0.sku, 16)) \($0.qty) × \($0.unitPrice)" }
+             + (o.returned.isEmpty ? [] : ["  returned " + countsText(o.returned)]) + supportContactsText(contacts))
     }
 }
 
@@ -259,9 +263,10 @@ struct CustomerQuery: AsyncParsableCommand {
     @Argument(help: "The customerId.") var id: String
 
     func run() async throws {
-        let (log, set) = try loadModels(options, ["crm"])
+        let (log, set) = try loadModels(options, ["crm", "support"])
         defer { log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
+        let channels = set.support?.channels(customer: id) ?? [:]
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
         func shown(_ v: String?) -> String { profile?.erased == true ? "‹erased›" : (v ?? "-") }
@@ -272,7 +277,9 @@ struct CustomerQuery: AsyncParsableCommand {
         text.append("  first order \(c.firstOrderAt?.rfc3339 ?? "-")  last order \(c.lastOrderAt?.rfc3339 ?? "-")")
         text.append("  interactions \(c.interactions)  marketingConsent \(c.marketingConsent.map { "\($0)" } ?? "-")")
         text.append("  orders: " + (c.orderIds.isEmpty ? "-" : c.orderIds.joined(separator: " ")))
-        emit(options, json: [customerJSON(c, profile: profile)], text: text)
+        text.append(supportChannelsText(channels))
+        emit(options, json: [addingMember(customerJSON(c, profile: profile), "interactionsByChannel", supportChannelsJSON(channels))],
+             text: text)
     }
 }
 
