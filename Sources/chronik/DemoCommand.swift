@@ -74,6 +74,7 @@ struct Demo: AsyncParsableCommand {
             o.add("headHash", report.headHash.description)
             o.add("replayedEvents", rebuilt.total.events)
             o.add("replayEventsPerSecond", Int(rebuilt.total.eventsPerSecond))
+            if let r = models.reconciliation { o.add("reconciliation", .raw(reconciliationSummaryJSON(r.summary()))) }
             out.line(o.text)
         } else {
             out.line("Chronik demo: a simulated shop in \(dir) (seed \(seed))")
@@ -133,6 +134,7 @@ extension Demo {
             let top = fraud.top(3).map { "\($0.orderId) \($0.score)" }
             lines.append("fraud          highest scores: \(top.isEmpty ? "none" : top.joined(separator: ", "))")
         }
+        lines += domainDashboard(m)
         return lines
     }
 }

@@ -458,3 +458,27 @@ func supportChannelsJSON(_ d: [SupportChannel: Int]) -> JSONValue {
 func supportChannelsText(_ d: [SupportChannel: Int]) -> String {
     "  interactions per channel: " + SupportChannel.allCases.map { "\($0.rawValue) \(d[$0] ?? 0)" }.joined(separator: "  ")
 }
+
+// MARK: The demo's dashboard
+
+/// The dashboard lines of the v1.2 models: reconciliation and the top campaign.
+func domainDashboard(_ m: ProjectionSet) -> [String] {
+    var lines: [String] = []
+    if let r = m.reconciliation {
+        let s = r.summary()
+        func n(_ st: ReconciliationStatus) -> Int { s.counts[st] ?? 0 }
+        lines.append("reconciliation \(n(.matched)) matched, \(n(.mismatch)) mismatched, \(n(.unsettled)) unsettled "
+                     + "(\(s.overdue) overdue), \(n(.unknown)) unknown, \(n(.duplicate)) settled twice; "
+                     + "\(s.payouts) payouts, fees \(moneyList(s.fees))")
+    }
+    if let c = m.campaigns {
+        if let top = c.top() {
+            let revenue = top.currency.flatMap { cur in top.revenue[cur].map { moneyIn($0, cur) } } ?? "-"
+            lines.append("campaigns      top: \(top.campaignId) \(top.name ?? "") (\(top.channel ?? "-")), revenue \(revenue), "
+                         + "\(top.orders) orders from \(top.sessions) sessions, roas \(top.roas.map { "\($0)" } ?? "-")")
+        } else {
+            lines.append("campaigns      no attributed revenue yet")
+        }
+    }
+    return lines
+}

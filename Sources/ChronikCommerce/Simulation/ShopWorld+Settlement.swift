@@ -72,16 +72,16 @@ extension ShopWorld {
             }
             for item in due {
                 // A missing line: the gateway never settles this one.
-                if rng.chance(0.01) { continue }
+                if rng.chance(0.015) { continue }
                 switch item.kind {
                 case .charge:
                     var gross = item.amount
                     // A wrong amount, a little short.
-                    if rng.chance(0.006) { gross = max(1, gross - Int64(1 + rng.below(500))) }
+                    if rng.chance(0.01) { gross = max(1, gross - Int64(1 + rng.below(500))) }
                     let fee = Self.fee(gross)
                     line(.charge, item, gross: gross, fee: fee)
                     // The same capture settled twice.
-                    if rng.chance(0.004) { line(.charge, item, gross: gross, fee: fee) }
+                    if rng.chance(0.01) { line(.charge, item, gross: gross, fee: fee) }
                 case .refund:
                     line(.refund, item, gross: -item.amount, fee: 0)
                 case .chargeback:
@@ -91,7 +91,7 @@ extension ShopWorld {
                 }
             }
             // Now and then a line for a payment the shop does not know.
-            if rng.chance(0.04), let any = due.first {
+            if rng.chance(0.1), let any = due.first {
                 var stranger = any
                 stranger.paymentId = "pay-ext-" + String(next("external-payment"))
                 stranger.refundId = nil
