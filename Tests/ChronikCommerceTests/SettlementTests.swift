@@ -168,3 +168,24 @@ func line(_ ref: String, gateway: String = "stripe", payout: String = "po-1", gr
         #expect(at(error(header + good)) == "accepted")
     }
 }
+
+@Suite struct SettlementImportTests {
+    @Test func jsonImportRefusesAGatewayRefClash() async throws {
+        // Proves `import` (JSON Lines) refuses, in its first pass and so writing nothing, a settlement line whose
+        // gatewayRef the log or an earlier line of the file holds with other content.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(.settlementLineReported(line("t1")))
+        func jsonLine(_ ref: String, gross: Int) -> String {
+            #"{"type":"SettlementLineReported","time":"2024-05-03T00:00:00Z","data":{"gateway":"stripe","payoutId":"po-1","paidOutAt":"2024-05-03T00:00:00Z","kind":"charge","gatewayRef":"\#(ref)","paymentId":"pay-1","gross":\#(gross),"fee":30,"net":\#(gross - 30),"currency":"EUR"}}"#
+        }
+        let path = NSTemporaryDirectory() + "chronik-settle-" + UUID().uuidString + ".jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (jsonLine("t2", gross: 500) + "\n" + jsonLine("t1", gross: 999) + "\n" + jsonLine("t3", gross: 100) + "\n"
+             + jsonLine("t3", gross: 200) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let summary = try await CommerceImport.run(path: path, into: shop.store)
+        #expect(summary.rejects.map(\.line) == [2, 4])
+        #expect(summary.rejects.allSatisfy { $0.error.code == .duplicateGatewayRef })
+        #expect(!summary.wrote && shop.head == 1)
+    }
+}

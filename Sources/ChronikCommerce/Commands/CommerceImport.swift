@@ -375,6 +375,8 @@ struct AcceptedLines {
 struct GuardModel {
     let store: CommerceStore
     private var streams: [String: (state: StreamState, version: UInt64?)] = [:]
+    /// The settlement lines admitted so far: (gateway, gatewayRef) → data.
+    private var settlementLines: [String: [UInt8]] = [:]
 
     init(store: CommerceStore) { self.store = store }
 
@@ -389,6 +391,16 @@ struct GuardModel {
     /// holds it.
     mutating func admit(_ env: CommerceEnvelope, idWasGiven: Bool = true) throws {
         if idWasGiven && store.log.position(ofEventID: env.proposed.id) != nil { return } // an idempotent retry
+        if case .settlementLineReported(let l) = env.event {
+            // A gatewayRef once per gateway (EVENTS.md v1.2): against the log, then the file.
+            _ = try store.screenSettlementLines([env])
+            let key = l.gateway + "\u{0}" + l.gatewayRef
+            if let earlier = settlementLines[key], earlier != env.proposed.data {
+                throw CommerceError(.duplicateGatewayRef, field: "data.gatewayRef",
+                                    "\(l.gateway) gatewayRef \(l.gatewayRef) is earlier in the file with other content")
+            }
+            settlementLines[key] = env.proposed.data
+        }
         var current = try load(env.stream)
         if let ref = env.event.customerReference, ref.stream != env.stream,
            case .customer(let c) = try load(ref.stream).state {
