@@ -16,6 +16,10 @@ public final class ProjectionSet {
     private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
+    /// The `time` of the latest event folded (log order), for the models
+    /// that need it (supply chain: `late` of an open purchase order). One
+    /// store per event here instead of dispatching every event to them.
+    public let clock = EventClock()
     /// Opens sealed personal data for the models that read some (fraud:
     /// the IP and the billing/shipping countries of OrderPlaced, the IP of
     /// SessionStarted; docs/GDPR.md). Without one — or once a subject's key
@@ -89,6 +93,7 @@ public final class ProjectionSet {
                 throw Self.located(error, event, p.name)
             }
         }
+        clock.latest = event.occurredAt
         position = Position(event.position.value + 1)
     }
 
@@ -112,6 +117,12 @@ public final class ProjectionSet {
         }
         return out
     }
+}
+
+/// The `time` of the latest event a set folded (log order).
+public final class EventClock {
+    public internal(set) var latest: Timestamp?
+    public init() {}
 }
 
 /// The registry of read models: names, dependencies, construction.
@@ -189,7 +200,7 @@ public enum Projections {
             case "fraud": set.add(FraudProjector())
             case "reconciliation": set.add(ReconciliationProjector(orders: orders!))
             case "recommendations": set.add(RecommendationsProjector(orders: orders!, catalog: catalog!))
-            case "supply-chain": set.add(SupplyChainProjector())
+            case "supply-chain": set.add(SupplyChainProjector(clock: set.clock))
             case "settings": set.add(SettingsProjector())
             case "campaigns": set.add(CampaignsProjector(orders: orders!))
             case "support": set.add(SupportProjector())

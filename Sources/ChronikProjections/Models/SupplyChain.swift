@@ -46,8 +46,9 @@ public struct SupplierRecord: Sendable, Equatable {
 /// Supply chain: suppliers and purchase orders.
 ///
 /// `late` of an open order compares expectedAt with the `time` of the
-/// log's latest event (log order), so this model sees every event (it
-/// does nothing but note the time for the others).
+/// log's latest event (log order): the set's `EventClock`, which the set
+/// advances for every event (so that clickstream is still dispatched to no
+/// model); the snapshot keeps it.
 public final class SupplyChainProjector: SnapshottableProjector {
     public let name = "supply-chain"
     public let snapshotVersion: UInt32 = 1
@@ -66,12 +67,12 @@ public final class SupplyChainProjector: SnapshottableProjector {
     var suppliers: [String: (name: String, leadTimeDays: Int64)] = [:]
     var purchaseOrders: [String: PO] = [:]
     /// The `time` of the latest event of the log (log order).
-    public internal(set) var latestTime: Timestamp?
+    public let clock: EventClock
+    public var latestTime: Timestamp? { clock.latest }
 
-    public init() {}
+    public init(clock: EventClock = EventClock()) { self.clock = clock }
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
-        latestTime = e.occurredAt
         switch e.event {
         case .supplierRegistered(let s):
             suppliers[s.supplierId] = (s.name, s.leadTimeDays)
@@ -158,7 +159,7 @@ public final class SupplyChainProjector: SnapshottableProjector {
             w.optionalTimestamp(p.receivedAt)
             w.uint(p.position)
         })
-        w.optionalTimestamp(latestTime)
+        w.optionalTimestamp(clock.latest)
     }
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
@@ -175,6 +176,10 @@ public final class SupplyChainProjector: SnapshottableProjector {
                currency: try r.string(), placedAt: try r.timestamp(), expectedAt: try r.timestamp(),
                receivedAt: try r.optionalTimestamp(), position: try r.uint())
         })
-        latestTime = try r.optionalTimestamp()
+        clock.latest = try r.optionalTimestamp()
     }
+}
+
+extension SupplyChainProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.supplierRegistered, .purchaseOrderPlaced, .purchaseOrderReceived] }
 }
