@@ -34,7 +34,7 @@ public final class CampaignsProjector: SnapshottableProjector {
     public let orders: OrdersProjector
 
     var campaigns: [String: (name: String, channel: String, budget: Int64, currency: String)] = [:]
-    /// Sessions whose (latest) SessionStarted names a campaign.
+    /// Sessions whose SessionStarted names a campaign (the latest that names one).
     var sessionCampaign: [String: String] = [:]
     /// Orders placed with a sessionId: the session (the first OrderPlaced counts).
     var orderSession: [String: String] = [:]
@@ -47,7 +47,10 @@ public final class CampaignsProjector: SnapshottableProjector {
             // The latest CampaignLaunched of an id describes it.
             campaigns[c.campaignId] = (c.name, c.channel, c.budget, c.currency)
         case .sessionStarted(let s):
-            sessionCampaign[s.sessionId] = s.campaignId
+            // One naming no campaign changes nothing (no lookup for the
+            // many sessions without one); a later one naming another
+            // campaign replaces it.
+            if let c = s.campaignId { sessionCampaign[s.sessionId] = c }
         case .orderPlaced(let o):
             if let s = o.sessionId, orderSession[o.orderId] == nil { orderSession[o.orderId] = s }
         default:

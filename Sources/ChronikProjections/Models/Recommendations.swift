@@ -33,10 +33,20 @@ public final class RecommendationsProjector: SnapshottableProjector {
     public let orders: OrdersProjector
     public let catalog: CatalogProjector
 
-    /// Sessions whose SessionStarted names a customer: the customer.
-    var sessionCustomer: [String: String] = [:]
-    /// Per such session, the distinct products viewed, in first-seen order.
-    var sessionViews: [String: [String]] = [:]
+    /// A session whose SessionStarted names a customer.
+    struct Session: Equatable {
+        var customerId: String
+        /// The distinct products viewed, in first-seen order.
+        var viewed: [String] = []
+
+        mutating func view(_ productId: String) {
+            if !viewed.contains(productId) { viewed.append(productId) }
+        }
+    }
+
+    /// Sessions whose SessionStarted names a customer (one dictionary, so
+    /// a ProductViewed costs one lookup: most of a log is clickstream).
+    var sessions: [String: Session] = [:]
     var forgotten = Set<String>()
 
     public init(orders: OrdersProjector, catalog: CatalogProjector) {
@@ -47,13 +57,13 @@ public final class RecommendationsProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .sessionStarted(let s):
-            // The latest SessionStarted of a session decides its customer.
-            if let c = s.customerId { sessionCustomer[s.sessionId] = c } else { sessionCustomer[s.sessionId] = nil }
+            // A SessionStarted naming a customer decides the session's
+            // customer (a later one naming another replaces it; one naming
+            // none changes nothing: anonymous sessions cost no lookup).
+            guard let c = s.customerId else { return }
+            sessions[s.sessionId, default: Session(customerId: c)].customerId = c
         case .productViewed(let v):
-            guard sessionCustomer[v.sessionId] != nil else { return }
-            if !(sessionViews[v.sessionId]?.contains(v.productId) ?? false) {
-                sessionViews[v.sessionId, default: []].append(v.productId)
-            }
+            sessions[v.sessionId]?.view(v.productId)
         case .customerForgotten(let f):
             forgotten.insert(f.customerId)
         default:
@@ -92,8 +102,8 @@ public final class RecommendationsProjector: SnapshottableProjector {
             }
         }
         var viewed: [String: Int] = [:]
-        for (session, c) in sessionCustomer where c == customerId {
-            for q in sessionViews[session] ?? [] where !bought.contains(q) { viewed[q, default: 0] += 1 }
+        for session in sessions.values where session.customerId == customerId {
+            for q in session.viewed where !bought.contains(q) { viewed[q, default: 0] += 1 }
         }
         var out: [Recommendation] = []
         for q in Set(together.keys).union(viewed.keys) {
@@ -110,16 +120,19 @@ public final class RecommendationsProjector: SnapshottableProjector {
     public func isForgotten(_ customerId: String) -> Bool { forgotten.contains(customerId) }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(sessionCustomer, key: { $0.string($1) }, value: { $0.string($1) })
-        w.dictionary(sessionViews, key: { $0.string($1) }, value: { w, v in w.array(v) { $0.string($1) } })
+        w.dictionary(sessions, key: { $0.string($1) }, value: { w, v in
+            w.string(v.customerId)
+            w.array(v.viewed) { $0.string($1) }
+        })
         w.array(forgotten.sorted()) { $0.string($1) }
     }
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         typealias R = SnapshotReader
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
-        sessionCustomer = try r.dictionary(key: str, value: str)
-        sessionViews = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.array(str) })
+        sessions = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+            Session(customerId: try r.string(), viewed: try r.array(str))
+        })
         forgotten = Set(try r.array(str))
     }
 }

@@ -104,6 +104,8 @@ public final class ReconciliationProjector: SnapshottableProjector {
         var orderId: String?
         var gateway: String?
         var lineCurrency: String?
+        /// A PaymentAuthorized was seen: its gateway is the payment's.
+        var authorized = false
         var captured: Int64 = 0
         var captures = 0
         var firstCapturedAt: Timestamp?
@@ -116,6 +118,21 @@ public final class ReconciliationProjector: SnapshottableProjector {
         var chargebacks: Int64 = 0
         var lines = 0
         var payouts: [String] = []
+
+        mutating func authorize(_ a: PaymentAuthorized) {
+            if orderId == nil { orderId = a.orderId }
+            if !authorized { gateway = a.gateway }
+            authorized = true
+        }
+
+        mutating func capture(_ c: PaymentCaptured, at time: Timestamp) {
+            if orderId == nil { orderId = c.orderId }
+            captured = saturatingAdd(captured, c.amount)
+            captures += 1
+            if firstCapturedAt == nil { firstCapturedAt = time }
+        }
+
+        mutating func refund(_ amount: Int64) { refunded = saturatingAdd(refunded, amount) }
 
         mutating func add(_ l: SettlementLineReported) {
             lines += 1
@@ -185,23 +202,13 @@ public final class ReconciliationProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .paymentAuthorized(let a):
-            var t = payments[a.paymentId, default: Tally()]
-            if t.orderId == nil { t.orderId = a.orderId }
             // The first authorization names the gateway; a settlement line
             // seen earlier only stood in for it.
-            if !authorized(a.paymentId) { t.gateway = a.gateway }
-            payments[a.paymentId] = t
-            authorizedPayments.insert(a.paymentId)
+            payments[a.paymentId, default: Tally()].authorize(a)
         case .paymentCaptured(let c):
-            var t = payments[c.paymentId, default: Tally()]
-            if t.orderId == nil { t.orderId = c.orderId }
-            t.captured = saturatingAdd(t.captured, c.amount)
-            t.captures += 1
-            if t.firstCapturedAt == nil { t.firstCapturedAt = e.occurredAt }
-            payments[c.paymentId] = t
+            payments[c.paymentId, default: Tally()].capture(c, at: e.occurredAt)
         case .refundIssued(let r):
-            payments[r.paymentId, default: Tally()].refunded =
-                saturatingAdd(payments[r.paymentId]?.refunded ?? 0, r.amount)
+            payments[r.paymentId, default: Tally()].refund(r.amount)
             if refundPayment[r.refundId] == nil { refundPayment[r.refundId] = r.paymentId }
         case .settlementLineReported(let l):
             fold(l)
@@ -209,11 +216,6 @@ public final class ReconciliationProjector: SnapshottableProjector {
             break
         }
     }
-
-    /// Payments with a PaymentAuthorized: their gateway is the
-    /// authorization's, whatever lines say.
-    var authorizedPayments = Set<String>()
-    func authorized(_ id: String) -> Bool { authorizedPayments.contains(id) }
 
     func fold(_ l: SettlementLineReported) {
         if let p = l.paymentId {
@@ -332,6 +334,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
         w.optionalString(t.orderId)
         w.optionalString(t.gateway)
         w.optionalString(t.lineCurrency)
+        w.bool(t.authorized)
         w.int(t.captured)
         w.int(t.captures)
         w.optionalTimestamp(t.firstCapturedAt)
@@ -351,6 +354,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
         t.orderId = try r.optionalString()
         t.gateway = try r.optionalString()
         t.lineCurrency = try r.optionalString()
+        t.authorized = try r.bool()
         t.captured = try r.int64()
         t.captures = try r.int()
         t.firstCapturedAt = try r.optionalTimestamp()
@@ -381,7 +385,6 @@ public final class ReconciliationProjector: SnapshottableProjector {
         w.dictionary(payments, key: { $0.string($1) }, value: { Self.write($1, &$0) })
         w.dictionary(byRefund, key: { $0.string($1) }, value: { Self.write($1, &$0) })
         w.dictionary(refundPayment, key: { $0.string($1) }, value: { $0.string($1) })
-        w.array(authorizedPayments.sorted()) { $0.string($1) }
         w.dictionary(payouts, key: { w, k in w.string(k.gateway); w.string(k.payoutId) }, value: { w, p in
             w.timestamp(p.paidOutAt)
             w.dictionary(p.totals, key: { $0.string($1) }, value: { Self.write($1, &$0) })
@@ -400,7 +403,6 @@ public final class ReconciliationProjector: SnapshottableProjector {
         payments = try r.dictionary(key: str, value: tally)
         byRefund = try r.dictionary(key: str, value: tally)
         refundPayment = try r.dictionary(key: str, value: str)
-        authorizedPayments = Set(try r.array(str))
         payouts = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in
             PayoutKey(gateway: try r.string(), payoutId: try r.string())
         }, value: { (r: inout R) throws(ProjectionError) in
