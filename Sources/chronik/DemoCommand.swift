@@ -98,6 +98,7 @@ struct Demo: AsyncParsableCommand {
             out.line("  chronik export --log \(logArg) --type OrderPlaced | head -3")
             out.line("  chronik query fraud --top 5 --log \(logArg)")
             out.line("  chronik query customers --top 5 --log \(logArg)")
+            out.line("  chronik query reconciliation --status mismatch --log \(logArg)")
             out.line("  chronik stats --log \(logArg)")
             out.line("  chronik verify --log \(logArg)")
             out.line("  chronik simulate --events 1000000 --seed 2 --log ./shop-log")

@@ -143,7 +143,7 @@ struct ReconciliationQuery: AsyncParsableCommand {
 
             Examples:
               chronik query reconciliation --log shop --status mismatch
-              chronik query reconciliation --log shop --payout po_1001 --json
+              chronik query reconciliation --log shop --payout po_1PBb7Q --json
             """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "Only payments with this status (unknown, duplicate, mismatch, matched, unsettled, or overdue).")
@@ -204,7 +204,7 @@ struct RecommendationsQuery: AsyncParsableCommand {
             customer gets none.
 
             Example:
-              chronik query recommendations c-1001 --log shop --limit 5
+              chronik query recommendations c-1 --log shop --limit 5
             """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The customerId.") var customer: String
@@ -343,7 +343,7 @@ struct SettingsQuery: AsyncParsableCommand {
 
             Examples:
               chronik query settings --log shop
-              chronik query settings --log shop --at 2024-05-01T12:00:00Z --key checkout.guest
+              chronik query settings --log shop --at 2024-05-01T12:00:00Z
             """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "As of this RFC 3339 time.") var at: String?

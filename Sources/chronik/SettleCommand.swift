@@ -156,7 +156,7 @@ struct SettleExport: AsyncParsableCommand {
 
             Examples:
               chronik settle export --gateway stripe --log shop > stripe.csv
-              chronik settle export --gateway adyen --payout 7 --log shop
+              chronik settle export --gateway adyen --payout 118 --log shop
             """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "The layout and the gateway whose lines: stripe or adyen.") var gateway: SettlementGateway
