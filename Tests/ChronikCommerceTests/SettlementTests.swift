@@ -188,4 +188,20 @@ func line(_ ref: String, gateway: String = "stripe", payout: String = "po-1", gr
         #expect(summary.rejects.allSatisfy { $0.error.code == .duplicateGatewayRef })
         #expect(!summary.wrote && shop.head == 1)
     }
+
+    @Test func jsonImportSkipsTheSameLineAgain() async throws {
+        // Proves a settlement line the log (or an earlier line of the file) holds with the same content is a
+        // no-op in `import` too, whatever its event id: counted as a duplicate, not appended.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(.settlementLineReported(line("t1")))
+        let same = #"{"type":"SettlementLineReported","time":"2024-05-03T00:00:00Z","data":{"gateway":"stripe","payoutId":"po-1","paidOutAt":"2024-05-03T00:00:00Z","kind":"charge","gatewayRef":"t1","paymentId":"pay-1","gross":1000,"fee":30,"net":970,"currency":"EUR"}}"#
+        let other = same.replacingOccurrences(of: "\"t1\"", with: "\"t2\"")
+        let path = NSTemporaryDirectory() + "chronik-settle-" + UUID().uuidString + ".jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try [same, other, other].joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let summary = try await CommerceImport.run(path: path, into: shop.store)
+        #expect(summary.rejectCount == 0 && summary.appended == 1 && summary.duplicates == 2)
+        #expect(shop.head == 2)
+    }
 }

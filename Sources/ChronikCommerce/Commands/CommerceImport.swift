@@ -140,8 +140,16 @@ public enum CommerceImport {
                     }
                     idLines[env.proposed.id] = n
                 }
-                do { try model.admit(env, idWasGiven: idWasGiven) } catch let e as CommerceError { reject(n, e); continue } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
+                let fresh: Bool
+                do { fresh = try model.admit(env, idWasGiven: idWasGiven) } catch let e as CommerceError { reject(n, e); continue } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
                     reject(n, CommerceError(.appendFailed, field: "expectedVersion", e.message))
+                    continue
+                }
+                if !fresh {
+                    // A settlement line already reported with the same
+                    // content (EVENTS.md v1.2): a no-op, skipped in pass 2.
+                    summary.duplicates += 1
+                    rejected.insert(n)
                     continue
                 }
                 if kept != nil {
@@ -389,15 +397,22 @@ struct GuardModel {
 
     /// Checks `env` as `CommerceStore.append` would; on success the model
     /// holds it.
-    mutating func admit(_ env: CommerceEnvelope, idWasGiven: Bool = true) throws {
-        if idWasGiven && store.log.position(ofEventID: env.proposed.id) != nil { return } // an idempotent retry
+    ///
+    /// - Returns: false for a settlement line the log or an earlier line
+    ///   of the file already holds with the same content (a no-op).
+    @discardableResult
+    mutating func admit(_ env: CommerceEnvelope, idWasGiven: Bool = true) throws -> Bool {
+        if idWasGiven && store.log.position(ofEventID: env.proposed.id) != nil { return true } // an idempotent retry
         if case .settlementLineReported(let l) = env.event {
             // A gatewayRef once per gateway (EVENTS.md v1.2): against the log, then the file.
-            _ = try store.screenSettlementLines([env])
+            if try store.screenSettlementLines([env]).fresh.isEmpty { return false }
             let key = l.gateway + "\u{0}" + l.gatewayRef
-            if let earlier = settlementLines[key], earlier != env.proposed.data {
-                throw CommerceError(.duplicateGatewayRef, field: "data.gatewayRef",
-                                    "\(l.gateway) gatewayRef \(l.gatewayRef) is earlier in the file with other content")
+            if let earlier = settlementLines[key] {
+                guard earlier == env.proposed.data else {
+                    throw CommerceError(.duplicateGatewayRef, field: "data.gatewayRef",
+                                        "\(l.gateway) gatewayRef \(l.gatewayRef) is earlier in the file with other content")
+                }
+                return false
             }
             settlementLines[key] = env.proposed.data
         }
@@ -412,6 +427,7 @@ struct GuardModel {
         current.state = try CommerceStore.decide([env], on: current.state, version: current.version)
         current.version = current.version.map { $0 + 1 } ?? 0
         streams[env.stream] = current
+        return true
     }
 }
 
