@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ChronikLog
 import ChronikCommerce
@@ -363,5 +364,28 @@ extension History {
         #expect(fresh.recommendations?.recommendations(for: "C") == set.recommendations?.recommendations(for: "C"))
         #expect(fresh.supplyChain?.supplierList() == set.supplyChain?.supplierList())
         #expect(fresh.supplyChain?.purchaseOrderList() == set.supplyChain?.purchaseOrderList())
+    }
+}
+
+@Suite struct DomainLiveTests {
+    @Test func liveProjectionsFoldSettlementLines() async throws {
+        // Proves the live projections hold the v1.2 models: a settlement line appended through the commerce API
+        // turns a captured payment from unsettled to matched once its position is applied, and a full replay agrees.
+        let path = tempLogPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let h = ReconciliationTests.history()
+        let log = try await makeLog(h.events.map { ($0.occurredAt, $0.event) }, at: path)
+        let live = try LiveProjections.start(log: log)
+        defer { live.stop() }
+        #expect(live.read { $0.reconciliation?.payment("pay-un2")?.status } == .unsettled)
+        let store = CommerceStore(log: log)
+        let r = try await store.append(.settlementLineReported(SettlementLineReported(
+            gateway: "stripe", payoutId: "P3", paidOutAt: Timestamp(rfc3339: "2024-05-11T06:00:00Z")!, kind: .charge,
+            gatewayRef: "t11", paymentId: "pay-un2", gross: 800, fee: 10, net: 790, currency: "EUR")),
+            time: Timestamp(rfc3339: "2024-05-11T06:00:00Z")!)
+        try await live.waitUntil(r.lastPosition)
+        #expect(live.read { $0.reconciliation?.payment("pay-un2")?.status } == .matched)
+        let replayed = try Replayer.rebuild(log, useSnapshots: false).set
+        #expect(live.read { $0.snapshotBytes() } == replayed.snapshotBytes())
     }
 }
