@@ -86,6 +86,9 @@ public struct CommerceError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let refundWithoutCapture = Code("refundWithoutCapture")
         /// Σ refunded would pass Σ captured for a paymentId.
         public static let overRefund = Code("overRefund")
+        /// A settlement line whose `gatewayRef` the gateway already
+        /// reported with other content (EVENTS.md v1.2).
+        public static let duplicateGatewayRef = Code("duplicateGatewayRef")
         /// `OrderShipped` for a cancelled order.
         public static let orderCancelled = Code("orderCancelled")
         /// `OrderCancelled` once anything of the order has shipped.

@@ -42,6 +42,7 @@ public enum CommerceEventType: String, CaseIterable, Hashable, Sendable {
     case cartItemAdded = "CartItemAdded"
     case campaignLaunched = "CampaignLaunched"
     case settingChanged = "SettingChanged"
+    case settlementLineReported = "SettlementLineReported"
 
     /// The type named `name`, if it is one of EVENTS.md.
     @inline(__always)
@@ -94,6 +95,7 @@ public enum CommerceEventType: String, CaseIterable, Hashable, Sendable {
         case .cartItemAdded: EventSchema(CartItemAdded.self)
         case .campaignLaunched: EventSchema(CampaignLaunched.self)
         case .settingChanged: EventSchema(SettingChanged.self)
+        case .settlementLineReported: EventSchema(SettlementLineReported.self)
         }
     }
 
@@ -139,6 +141,7 @@ public enum CommerceEventType: String, CaseIterable, Hashable, Sendable {
         case .cartItemAdded: CartItemAdded.self
         case .campaignLaunched: CampaignLaunched.self
         case .settingChanged: SettingChanged.self
+        case .settlementLineReported: SettlementLineReported.self
         }
     }
 
@@ -197,6 +200,7 @@ public enum CommerceEvent: Hashable, Sendable {
     case cartItemAdded(CartItemAdded)
     indirect case campaignLaunched(CampaignLaunched)
     case settingChanged(SettingChanged)
+    indirect case settlementLineReported(SettlementLineReported)
     /// A type this code does not know: its data as stored (the compact
     /// JSON of its import), untouched.
     case unknown(type: String, data: [UInt8])
@@ -243,6 +247,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded: CartItemAdded.typeName
         case .campaignLaunched: CampaignLaunched.typeName
         case .settingChanged: SettingChanged.typeName
+        case .settlementLineReported: SettlementLineReported.typeName
         case .unknown(let type, _): type
         }
     }
@@ -289,6 +294,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded: .cartItemAdded
         case .campaignLaunched: .campaignLaunched
         case .settingChanged: .settingChanged
+        case .settlementLineReported: .settlementLineReported
         case .unknown: nil
         }
     }
@@ -336,6 +342,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded(let e): e.stream
         case .campaignLaunched(let e): e.stream
         case .settingChanged(let e): e.stream
+        case .settlementLineReported(let e): e.stream
         case .unknown: nil
         }
     }
@@ -382,6 +389,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded(let e): e.piiSubject
         case .campaignLaunched(let e): e.piiSubject
         case .settingChanged(let e): e.piiSubject
+        case .settlementLineReported(let e): e.piiSubject
         case .unknown: nil
         }
     }
@@ -429,6 +437,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case let p as CartItemAdded: self = .cartItemAdded(p)
         case let p as CampaignLaunched: self = .campaignLaunched(p)
         case let p as SettingChanged: self = .settingChanged(p)
+        case let p as SettlementLineReported: self = .settlementLineReported(p)
         default: return nil
         }
     }
@@ -475,6 +484,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded(let e): e
         case .campaignLaunched(let e): e
         case .settingChanged(let e): e
+        case .settlementLineReported(let e): e
         case .unknown: nil
         }
     }
@@ -550,6 +560,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded: .cartItemAdded(try EventCodec.decode(CartItemAdded.self, bytes: data, upcasters: upcasters))
         case .campaignLaunched: .campaignLaunched(try EventCodec.decode(CampaignLaunched.self, bytes: data, upcasters: upcasters))
         case .settingChanged: .settingChanged(try EventCodec.decode(SettingChanged.self, bytes: data, upcasters: upcasters))
+        case .settlementLineReported: .settlementLineReported(try EventCodec.decode(SettlementLineReported.self, bytes: data, upcasters: upcasters))
         }
     }
 
@@ -600,6 +611,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded: .cartItemAdded(try EventCodec.decode(CartItemAdded.self, json: members, path: path, nullPIIAsBlank: nullPIIAsBlank))
         case .campaignLaunched: .campaignLaunched(try EventCodec.decode(CampaignLaunched.self, json: members, path: path, nullPIIAsBlank: nullPIIAsBlank))
         case .settingChanged: .settingChanged(try EventCodec.decode(SettingChanged.self, json: members, path: path, nullPIIAsBlank: nullPIIAsBlank))
+        case .settlementLineReported: .settlementLineReported(try EventCodec.decode(SettlementLineReported.self, json: members, path: path, nullPIIAsBlank: nullPIIAsBlank))
         }
     }
 
@@ -646,6 +658,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded(let e): EventCodec.encode(e)
         case .campaignLaunched(let e): EventCodec.encode(e)
         case .settingChanged(let e): EventCodec.encode(e)
+        case .settlementLineReported(let e): EventCodec.encode(e)
         case .unknown(_, let data): data
         }
     }
@@ -693,6 +706,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded(let e): try e.validate()
         case .campaignLaunched(let e): try e.validate()
         case .settingChanged(let e): try e.validate()
+        case .settlementLineReported(let e): try e.validate()
         case .unknown: return
         }
     }
@@ -740,6 +754,7 @@ public enum CommerceEvent: Hashable, Sendable {
         case .cartItemAdded(let e): EventCodec.writeJSON(e, to: &writer)
         case .campaignLaunched(let e): EventCodec.writeJSON(e, to: &writer)
         case .settingChanged(let e): EventCodec.writeJSON(e, to: &writer)
+        case .settlementLineReported(let e): EventCodec.writeJSON(e, to: &writer)
         case .unknown(_, let data): writer.bytes.append(contentsOf: data)
         }
     }

@@ -17,6 +17,8 @@ public enum IntRule: Hashable, Sendable {
     case positiveAmount
     /// ≠ 0: `delta`.
     case delta
+    /// Any value, minor units: settlement `gross` and `net`.
+    case signed
 }
 
 /// A closed set of string values stored as a one-byte ordinal.

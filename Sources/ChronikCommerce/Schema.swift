@@ -81,6 +81,7 @@ struct SchemaCollector: FieldVisitor {
         case .money: "money(>=0)"
         case .positiveAmount: "money(>0)"
         case .delta: "int(!=0)"
+        case .signed: "money(signed)"
         }
     }
 

@@ -52,7 +52,8 @@ func kindIndex(_ e: CommerceEvent) -> Int {
         case .cartItemAdded: 36
         case .campaignLaunched: 37
         case .settingChanged: 38
-        case .unknown: 39
+        case .settlementLineReported: 39
+        case .unknown: 40
     }
 }
 

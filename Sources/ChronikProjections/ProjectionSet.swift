@@ -16,6 +16,10 @@ public final class ProjectionSet {
     private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
+    /// The `time` of the latest event folded (log order), for the models
+    /// that need it (supply chain: `late` of an open purchase order). One
+    /// store per event here instead of dispatching every event to them.
+    public let clock = EventClock()
     /// Opens sealed personal data for the models that read some (fraud:
     /// the IP and the billing/shipping countries of OrderPlaced, the IP of
     /// SessionStarted; docs/GDPR.md). Without one — or once a subject's key
@@ -68,6 +72,12 @@ public final class ProjectionSet {
     public var alsoBought: AlsoBoughtProjector? { projector(named: "also-bought") as? AlsoBoughtProjector }
     public var replenishment: ReplenishmentProjector? { projector(named: "replenishment") as? ReplenishmentProjector }
     public var fraud: FraudProjector? { projector(named: "fraud") as? FraudProjector }
+    public var reconciliation: ReconciliationProjector? { projector(named: "reconciliation") as? ReconciliationProjector }
+    public var recommendations: RecommendationsProjector? { projector(named: "recommendations") as? RecommendationsProjector }
+    public var supplyChain: SupplyChainProjector? { projector(named: "supply-chain") as? SupplyChainProjector }
+    public var settings: SettingsProjector? { projector(named: "settings") as? SettingsProjector }
+    public var campaigns: CampaignsProjector? { projector(named: "campaigns") as? CampaignsProjector }
+    public var support: SupportProjector? { projector(named: "support") as? SupportProjector }
 
     /// Folds one event into every model, which must be the event at
     /// `position` (events are applied once each, in log order).
@@ -83,6 +93,7 @@ public final class ProjectionSet {
                 throw Self.located(error, event, p.name)
             }
         }
+        clock.latest = event.occurredAt
         position = Position(event.position.value + 1)
     }
 
@@ -108,11 +119,19 @@ public final class ProjectionSet {
     }
 }
 
+/// The `time` of the latest event a set folded (log order).
+public final class EventClock {
+    public internal(set) var latest: Timestamp?
+    public init() {}
+}
+
 /// The registry of read models: names, dependencies, construction.
 public enum Projections {
     /// Every model name, in build order (a dependency before its users).
     public static let allNames = [
         "inventory", "orders", "fraud", "catalog", "crm", "finance", "sales", "search", "also-bought", "replenishment",
+        // EVENTS.md v1.2
+        "reconciliation", "recommendations", "supply-chain", "settings", "campaigns", "support",
     ]
 
     /// The models each model reads.
@@ -127,6 +146,12 @@ public enum Projections {
         "also-bought": ["orders"],
         "replenishment": ["inventory"],
         "fraud": [],
+        "reconciliation": ["orders"],
+        "recommendations": ["orders", "catalog"],
+        "supply-chain": [],
+        "settings": [],
+        "campaigns": ["orders"],
+        "support": [],
     ]
 
     /// The names in `only` and everything they depend on, in build order.
@@ -152,6 +177,7 @@ public enum Projections {
         var inventory: InventoryProjector?
         var orders: OrdersProjector?
         var finance: FinanceProjector?
+        var catalog: CatalogProjector?
         for name in try closure(of: only) {
             switch name {
             case "inventory":
@@ -160,7 +186,9 @@ public enum Projections {
             case "orders":
                 orders = OrdersProjector()
                 set.add(orders!)
-            case "catalog": set.add(CatalogProjector(inventory: inventory!))
+            case "catalog":
+                catalog = CatalogProjector(inventory: inventory!)
+                set.add(catalog!)
             case "crm": set.add(CRMProjector(orders: orders!))
             case "finance":
                 finance = FinanceProjector(orders: orders!)
@@ -170,6 +198,12 @@ public enum Projections {
             case "also-bought": set.add(AlsoBoughtProjector(orders: orders!))
             case "replenishment": set.add(ReplenishmentProjector(inventory: inventory!))
             case "fraud": set.add(FraudProjector())
+            case "reconciliation": set.add(ReconciliationProjector(orders: orders!))
+            case "recommendations": set.add(RecommendationsProjector(orders: orders!, catalog: catalog!))
+            case "supply-chain": set.add(SupplyChainProjector(clock: set.clock))
+            case "settings": set.add(SettingsProjector())
+            case "campaigns": set.add(CampaignsProjector(orders: orders!))
+            case "support": set.add(SupportProjector())
             default: preconditionFailure("no constructor for read model \(name)")
             }
         }

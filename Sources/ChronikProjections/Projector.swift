@@ -38,7 +38,9 @@ public struct ProjectedEvent: Sendable {
 public protocol Projector: AnyObject {
     /// The read model's name as `chronik replay --only` and snapshots use
     /// it: `catalog`, `orders`, `inventory`, `crm`, `fraud`, `sales`,
-    /// `search`, `also-bought`, `replenishment`, `finance`.
+    /// `search`, `also-bought`, `replenishment`, `finance`, and (EVENTS.md
+    /// v1.2) `reconciliation`, `recommendations`, `supply-chain`,
+    /// `settings`, `campaigns`, `support`.
     var name: String { get }
 
     /// Folds one event into the model.

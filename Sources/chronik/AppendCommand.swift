@@ -185,7 +185,7 @@ struct Append: AsyncParsableCommand {
             case .event(let l):
                 do {
                     switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
-                    case .alreadyInLog: summary.duplicateEvents += 1
+                    case .alreadyInLog, .settlementAlreadyReported: summary.duplicateEvents += 1
                     case .admitted: accepted.append(l)
                     }
                 } catch var e as CommerceError {

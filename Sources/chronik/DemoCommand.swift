@@ -74,6 +74,7 @@ struct Demo: AsyncParsableCommand {
             o.add("headHash", report.headHash.description)
             o.add("replayedEvents", rebuilt.total.events)
             o.add("replayEventsPerSecond", Int(rebuilt.total.eventsPerSecond))
+            if let r = models.reconciliation { o.add("reconciliation", .raw(reconciliationSummaryJSON(r.summary()))) }
             out.line(o.text)
         } else {
             out.line("Chronik demo: a simulated shop in \(dir) (seed \(seed))")
@@ -97,6 +98,7 @@ struct Demo: AsyncParsableCommand {
             out.line("  chronik export --log \(logArg) --type OrderPlaced | head -3")
             out.line("  chronik query fraud --top 5 --log \(logArg)")
             out.line("  chronik query customers --top 5 --log \(logArg)")
+            out.line("  chronik query reconciliation --status mismatch --log \(logArg)")
             out.line("  chronik stats --log \(logArg)")
             out.line("  chronik verify --log \(logArg)")
             out.line("  chronik simulate --events 1000000 --seed 2 --log ./shop-log")
@@ -133,6 +135,7 @@ extension Demo {
             let top = fraud.top(3).map { "\($0.orderId) \($0.score)" }
             lines.append("fraud          highest scores: \(top.isEmpty ? "none" : top.joined(separator: ", "))")
         }
+        lines += domainDashboard(m)
         return lines
     }
 }

@@ -31,6 +31,8 @@ struct Query: AsyncParsableCommand {
             ProductQuery.self, CatalogQuery.self, OrderQuery.self, OrdersQuery.self, CustomerQuery.self,
             CustomersQuery.self, InventoryQuery.self, SalesQuery.self, SearchQuery.self, AlsoBoughtQuery.self,
             ReplenishmentQuery.self, FraudQuery.self, FinanceQuery.self,
+            ReconciliationQuery.self, RecommendationsQuery.self, SuppliersQuery.self, PurchaseOrdersQuery.self,
+            SettingsQuery.self, CampaignsQuery.self,
         ])
 }
 
@@ -254,13 +256,14 @@ struct OrderQuery: AsyncParsableCommand {
     @Argument(help: "The orderId.") var id: String
 
     func run() async throws {
-        let (log, set) = try loadModels(options, ["orders"])
+        let (log, set) = try loadModels(options, ["orders", "support"])
         defer { try? log.close() }
         guard let o = set.orders?.order(id) else { throw CommandFailure("no order '\(id)'") }
+        let contacts = set.support?.contacts(order: id) ?? []
         if options.json {
-            emit(options, json: [orderJSON(o)], text: [])
+            emit(options, json: [addingMember(orderJSON(o), "support", supportContactsJSON(contacts))], text: [])
         } else {
-            emit(options, json: [], text: orderStory(o, events: try orderEvents(log, id)))
+            emit(options, json: [], text: orderStory(o, events: try orderEvents(log, id)) + supportContactsText(contacts))
         }
     }
 }
@@ -411,12 +414,14 @@ struct CustomerQuery: AsyncParsableCommand {
     @Argument(help: "The customerId.") var id: String
 
     func run() async throws {
-        let (log, set) = try loadModels(options, ["crm"])
+        let (log, set) = try loadModels(options, ["crm", "support"])
         defer { try? log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
+        let channels = set.support?.channels(customer: id) ?? [:]
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
-        emit(options, json: [customerJSON(c, profile: profile)], text: customerText(c, profile: profile))
+        emit(options, json: [addingMember(customerJSON(c, profile: profile), "interactionsByChannel", supportChannelsJSON(channels))],
+             text: customerText(c, profile: profile) + [supportChannelsText(channels)])
     }
 }
 

@@ -8,7 +8,9 @@ struct Replay: AsyncParsableCommand {
         abstract: "Rebuild the read models from the log and report how fast.",
         discussion: """
             Rebuilds every read model (catalog, orders, inventory, crm, \
-            finance, sales, search, also-bought, replenishment), or those \
+            finance, sales, search, also-bought, replenishment, fraud, \
+            reconciliation, recommendations, supply-chain, settings, \
+            campaigns, support), or those \
             named with --only and the models they depend on, starting from \
             the newest valid snapshot in <log>/snapshots and applying the \
             events after it (--no-snapshot: from the start of the log). \

@@ -47,6 +47,7 @@ import Testing
             "RefundIssued": "order-o-100", "StockTransferred": "stock-p-1.42.blue", "ReorderPointSet": "stock-p-1.42.blue",
             "SupplierRegistered": "supplier-sup-1", "PurchaseOrderPlaced": "po-po-9", "PurchaseOrderReceived": "po-po-9",
             "CartItemAdded": "session-s-1", "CampaignLaunched": "campaign-cmp-spring", "SettingChanged": "settings",
+            "SettlementLineReported": "payout-stripe-po_1OaB",
         ]
         for (type, data) in sampleData {
             guard let stream = expected[type] else { continue }

@@ -44,6 +44,7 @@ let sampleData: [(type: String, data: String)] = [
     ("CartItemAdded", #"{"sessionId":"s-1","sku":"p-1.42.blue","qty":2}"#),
     ("CampaignLaunched", #"{"campaignId":"cmp-spring","name":"Spring sale","channel":"email","budget":500000,"currency":"EUR"}"#),
     ("SettingChanged", #"{"key":"checkout.guest","value":"enabled","actor":"admin@example.org"}"#),
+    ("SettlementLineReported", #"{"gateway":"stripe","payoutId":"po_1OaB","paidOutAt":"2024-05-03T00:00:00Z","kind":"charge","gatewayRef":"txn_3Pq1","paymentId":"pay-1","gross":19975,"fee":305,"net":19670,"currency":"EUR"}"#),
 ]
 
 let sampleTime = "2024-05-01T10:00:00.123Z"
@@ -136,6 +137,7 @@ struct RandomFill: FieldVisitor {
         case .quantity, .positiveAmount: return max(1, m)
         case .count, .money: return m
         case .delta: return (m == 0 ? 1 : m) * (coin() ? -1 : 1)
+        case .signed: return m * (coin() ? -1 : 1)
         }
     }
 
@@ -201,6 +203,11 @@ struct RandomFill: FieldVisitor {
             o.lines = o.lines.map { var l = $0; l.qty = l.qty % 1000 + 1; l.unitPrice %= 1_000_000; return l }
             o.discount = min(o.discount, o.lines.reduce(0) { $0 + $1.qty * $1.unitPrice })
             return .orderPlaced(o)
+        }
+        if var l = t as? SettlementLineReported {
+            // net = gross − fee.
+            l.net = l.gross - l.fee
+            return .settlementLineReported(l)
         }
         return CommerceEvent(payload: t)!
     }

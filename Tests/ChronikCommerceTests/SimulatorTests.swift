@@ -3,7 +3,7 @@ import Testing
 @testable import ChronikCommerce
 
 // The shop simulator: every event through the guards, deterministic per
-// seed, all 39 types, and a history whose read models make sense.
+// seed, all 40 types, and a history whose read models make sense.
 
 /// Simulates `events` events with `seed` into a fresh log; the caller closes it.
 private func simulate(_ events: Int, seed: UInt64) async throws -> (shop: TempShop, summary: ShopSimulation.Summary) {
@@ -99,7 +99,7 @@ struct SimulatorTests {
         #expect(fa.first?.time != fc.first?.time || fa.map(\.data) != fc.map(\.data))
     }
 
-    @Test("a 100,000-event shop uses all 39 types, through the guards, and its history adds up")
+    @Test("a 100,000-event shop uses all 40 types, through the guards, and its history adds up")
     func coverageAndCoherence() async throws {
         // Proves the acceptance points: every type, clickstream the bulk, and what a reader of the log checks.
         let n = 100_000

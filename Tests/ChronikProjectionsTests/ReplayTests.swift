@@ -34,7 +34,7 @@ func randomHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
     for i in 0..<count {
         time += Int64(rng.next() % 7_200_000_000)
         let e: CommerceEvent
-        switch rng.next() % 32 {
+        switch rng.next() % 38 {
         case 0: e = .productCreated(ProductCreated(productId: "P\(rng.next() % 6)", title: "t\(i)", category: pick(["a", "b"])))
         case 1: e = .variantAdded(VariantAdded(productId: "P\(rng.next() % 6)", sku: pick(skus), price: n(5000), currency: "EUR"))
         case 2: e = .priceChanged(PriceChanged(sku: pick(skus), price: n(5000), currency: "EUR"))
@@ -56,7 +56,7 @@ func randomHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         case 12, 13:
             let id = "O\(orders.count)"
             orders.append(id)
-            e = .orderPlaced(OrderPlaced(orderId: id, customerId: "C\(rng.next() % 5)",
+            e = .orderPlaced(OrderPlaced(orderId: id, customerId: "C\(rng.next() % 5)", sessionId: "s\(rng.next() % 6)",
                                          lines: (0..<n(3)).map { _ in OrderLine(sku: pick(skus), qty: n(3), unitPrice: n(2000)) },
                                          currency: pick(currencies), discount: n(100) - 1, shippingAddress: addr))
         case 14 where !orders.isEmpty:
@@ -83,6 +83,22 @@ func randomHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         case 30 where !orders.isEmpty:
             e = .returnReceived(ReturnReceived(orderId: pick(orders), returnId: "R", warehouseId: pick(warehouses),
                                                lines: [ShipmentLine(sku: pick(skus), qty: n(2))]))
+        // EVENTS.md v1.2: settlement, sessions with customers and campaigns, settings, suppliers.
+        case 32:
+            let gross = Int64(rng.next() % 4000) - 1000
+            let fee = Int64(rng.next() % 50)
+            e = .settlementLineReported(SettlementLineReported(
+                gateway: pick(["g", "h"]), payoutId: "PY\(rng.next() % 4)", paidOutAt: Timestamp(microseconds: time),
+                kind: pick(SettlementKind.allCases), gatewayRef: "ref\(i)", paymentId: rng.next() % 4 == 0 ? nil : "p",
+                refundId: rng.next() % 2 == 0 ? "r" : nil, gross: gross, fee: fee, net: gross - fee, currency: pick(currencies)))
+        case 33:
+            e = .sessionStarted(SessionStarted(sessionId: "s\(rng.next() % 6)", customerId: rng.next() % 3 == 0 ? nil : "C\(rng.next() % 5)",
+                                               channel: "web", campaignId: rng.next() % 2 == 0 ? nil : "K\(rng.next() % 3)"))
+        case 34: e = .productViewed(ProductViewed(sessionId: "s\(rng.next() % 6)", productId: "P\(rng.next() % 6)"))
+        case 35: e = .campaignLaunched(CampaignLaunched(campaignId: "K\(rng.next() % 3)", name: "k", channel: "email",
+                                                        budget: n(3) - 1, currency: "EUR"))
+        case 36: e = .settingChanged(SettingChanged(key: "k\(rng.next() % 3)", value: "v\(i)", actor: "a"))
+        case 37: e = .supplierRegistered(SupplierRegistered(supplierId: "s", name: "n\(i)", leadTimeDays: n(9)))
         default: e = .pageViewed(PageViewed(sessionId: "s", path: "/p\(i)"))
         }
         out.append((Timestamp(microseconds: time), e))
@@ -283,6 +299,7 @@ extension PageViewed {
             let pe = ProjectedEvent(position: Position(UInt64(i)), occurredAt: e.0, event: e.1)
             #expect(kindIndex(e.1) == kindIndex(e.1.knownType!))
             for p in direct.projectors { try p.apply(pe) }
+            direct.clock.latest = pe.occurredAt   // what the set does for every event (supply chain's `late`)
         }
         #expect(direct.snapshotBytes() == viaSet)
     }

@@ -185,12 +185,18 @@ public enum CommerceImport {
                 }
                 do {
                     try checkSize(env, store: store, limit: options.maxEventBytes)
-                    if try model.admit(env, idWasGiven: idWasGiven) == .alreadyInLog {
+                    switch try model.admit(env, idWasGiven: idWasGiven) {
+                    case .admitted: break
+                    case .alreadyInLog:
                         // Decided here, not by the log in pass 2: a conflict
                         // must refuse the file before its first write.
                         summary.duplicates += 1
                         skipped.lines.insert(n)
                         if case .customerForgotten(let f) = env.event { skipped.forgottenRetries.append(f.customerId) }
+                        continue
+                    case .settlementAlreadyReported:
+                        summary.duplicates += 1
+                        skipped.lines.insert(n)
                         continue
                     }
                 } catch let e as CommerceError { reject(n, e); continue } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
@@ -473,6 +479,8 @@ struct AcceptedLines {
 public struct GuardModel {
     public let store: CommerceStore
     private var streams: [String: (state: StreamState, version: UInt64?)] = [:]
+    /// The settlement lines admitted so far: (gateway, gatewayRef) → data.
+    private var settlementLines: [String: [UInt8]] = [:]
 
     public init(store: CommerceStore) { self.store = store }
 
@@ -496,16 +504,35 @@ public struct GuardModel {
         /// Its id is in the log with the same content: an idempotent retry,
         /// not appended again (nothing checked: it was when first written).
         case alreadyInLog
+        /// A settlement line whose gateway and gatewayRef the log or an
+        /// earlier line holds with the same content (EVENTS.md v1.2): a
+        /// no-op, not appended.
+        case settlementAlreadyReported
     }
 
     /// Checks `env` as `CommerceStore.append` would; on success the model
     /// holds it.
     ///
+    /// - Returns: `.settlementAlreadyReported` for a settlement line the
+    ///   log or an earlier line already holds with the same content.
     /// - Throws: `CommerceError` — a rule or guard, or `duplicateEventId`
     ///   when its id is in the log with other content.
     @discardableResult
     public mutating func admit(_ env: CommerceEnvelope, idWasGiven: Bool = true) throws -> Admission {
         if idWasGiven, try store.checkRetry(env) { return .alreadyInLog }
+        if case .settlementLineReported(let l) = env.event {
+            // A gatewayRef once per gateway (EVENTS.md v1.2): against the log, then the input.
+            if try store.screenSettlementLines([env]).fresh.isEmpty { return .settlementAlreadyReported }
+            let key = l.gateway + "\u{0}" + l.gatewayRef
+            if let earlier = settlementLines[key] {
+                guard earlier == env.proposed.data else {
+                    throw CommerceError(.duplicateGatewayRef, field: "data.gatewayRef",
+                                        "\(l.gateway) gatewayRef \(l.gatewayRef) is earlier in the input with other content")
+                }
+                return .settlementAlreadyReported
+            }
+            settlementLines[key] = env.proposed.data
+        }
         var current = try load(env.stream)
         if let ref = env.event.customerReference, ref.stream != env.stream,
            case .customer(let c) = try load(ref.stream).state {

@@ -31,6 +31,8 @@ public final class CommerceStore: Sendable {
     }
 
     private let cache = Mutex<[String: Cached]>([:])
+    /// Every settlement line of the log by (gateway, gatewayRef).
+    public let settlements = SettlementIndex()
 
     /// - Parameter maxRetries: bounded, so that a hot stream turns into an
     ///   error (`concurrencyConflict`) instead of a livelock; 16 covers far
@@ -65,6 +67,12 @@ public final class CommerceStore: Sendable {
     ///   the envelopes are not all of one stream.
     @discardableResult
     public func append(_ envelopes: [CommerceEnvelope]) async throws -> AppendResult {
+        var envelopes = envelopes
+        if !envelopes.isEmpty, envelopes.allSatisfy({ $0.event.knownType == .settlementLineReported }) {
+            let (fresh, known) = try screenSettlementLines(envelopes)
+            if fresh.isEmpty { return try await log.append(to: envelopes[0].stream, try storedEvents(at: known), expected: .any) }
+            envelopes = fresh
+        }
         guard let first = envelopes.first else {
             throw CommerceError(.invalidStream, "an append needs at least one event")
         }
@@ -132,6 +140,48 @@ public final class CommerceStore: Sendable {
                                         "stream \(stream) changed under \(maxRetries + 1) attempts in a row; try again")
                 }
             }
+        }
+    }
+
+    /// Settlement lines whose (gateway, gatewayRef) is new, and the
+    /// positions of those already in the log with the same content (a
+    /// no-op, EVENTS.md v1.2).
+    ///
+    /// - Throws: `duplicateGatewayRef` for a gatewayRef reported with
+    ///   other content, in the log or earlier in `envelopes`.
+    public func screenSettlementLines(_ envelopes: [CommerceEnvelope]) throws -> (fresh: [CommerceEnvelope], known: [Position]) {
+        try settlements.refresh(log)
+        var fresh: [CommerceEnvelope] = []
+        var known: [Position] = []
+        var inBatch: [String: [UInt8]] = [:]
+        for e in envelopes {
+            guard case .settlementLineReported(let l) = e.event else { continue }
+            switch try settlements.verdict(l, data: e.proposed.data) {
+            case .same(let p): known.append(p)
+            case .new:
+                let key = l.gateway + "\u{0}" + l.gatewayRef
+                if let earlier = inBatch[key] {
+                    guard earlier == e.proposed.data else {
+                        throw CommerceError(.duplicateGatewayRef, field: "data.gatewayRef",
+                                            "\(l.gateway) gatewayRef \(l.gatewayRef) appears twice with different content")
+                    }
+                    continue
+                }
+                inBatch[key] = e.proposed.data
+                fresh.append(e)
+            }
+        }
+        return (fresh, known)
+    }
+
+    /// The events at `positions` as they were proposed, for an idempotent
+    /// retry that returns their positions.
+    private func storedEvents(at positions: [Position]) throws -> [ProposedEvent] {
+        try positions.map { p in
+            guard let e = try log.event(at: p) else {
+                throw CommerceError(.appendFailed, "the settlement line at position \(p) cannot be read")
+            }
+            return ProposedEvent(id: e.id, type: e.type, data: e.data, metadata: e.metadata, occurredAt: e.occurredAt)
         }
     }
 

@@ -72,6 +72,7 @@ public enum ShopSimulation {
                 ("supply chain", [.supplierRegistered, .purchaseOrderPlaced, .purchaseOrderReceived]),
                 ("marketing", [.campaignLaunched]),
                 ("site", [.settingChanged]),
+                ("settlement", [.settlementLineReported]),
             ]
             return groups.map { g in (g.0, g.1.reduce(0) { $0 + (eventsByType[$1.rawValue] ?? 0) }) }
         }

@@ -35,6 +35,7 @@ enum ShopJob {
     case setting
     case campaign
     case reorderPoints
+    case payout
 }
 
 /// A min-heap of jobs by (time, sequence): equal times run in the order
@@ -204,6 +205,8 @@ final class ShopWorld {
 
     var counters: [String: Int] = [:]
     var jobs = JobQueue()
+    /// What the gateways still have to pay out (ShopWorld+Settlement.swift).
+    var settlement = SettlementBook()
 
     // MARK: Output
 
@@ -260,6 +263,7 @@ final class ShopWorld {
             batch.append(try CommerceEnvelope(e, id: nextID(), time: at, meta: meta))
             emitted += 1
             countsByType[e.type, default: 0] += 1
+            settlement.note(e, at: at.microseconds)
             firstTime = min(firstTime, at.microseconds)
             lastTime = max(lastTime, at.microseconds)
         }
@@ -429,6 +433,7 @@ final class ShopWorld {
         schedule(in: 5 * hour, .setting)
         schedule(in: 2 * day, .campaign)
         schedule(in: 9 * hour, .reorderPoints)
+        schedule(in: day + 6 * hour, .payout)
     }
 
     func pickWarehouses() -> [Int] {
@@ -582,6 +587,9 @@ final class ShopWorld {
         case .reorderPoints:
             try adjustReorderPoints()
             schedule(in: exponential(Double(12 * hour)), .reorderPoints)
+        case .payout:
+            try payout()
+            schedule(in: day, .payout)
         }
     }
 

@@ -1,0 +1,142 @@
+import ChronikLog
+import ChronikCommerce
+
+/// A product recommended to a customer, with its score.
+public struct Recommendation: Sendable, Equatable {
+    public var productId: String
+    /// Σ over P in bought(C) of also-bought(P, Q) + the number of C's
+    /// sessions in which Q was viewed.
+    public var score: Int
+    /// The also-bought part of the score.
+    public var boughtTogether: Int
+    /// The viewed part of the score (sessions).
+    public var viewedSessions: Int
+}
+
+/// Recommendations for a customer C (EVENTS.md v1.2, personalisation).
+///
+/// bought(C) and the co-purchase counts come from the orders model at
+/// query time ("not cancelled at the end of the log"); a variant's SKU
+/// counts for its product through the catalog (a dependency, which also
+/// decides `discontinued` and `available`). This model keeps only who
+/// started which session and the products viewed in sessions that name a
+/// customer.
+///
+/// A ProductViewed counts when its session's SessionStarted, naming the
+/// customer, came before it in the log; a view logged before its session
+/// started is not kept (keeping every anonymous session's views just in
+/// case would cost memory on the replay path for a case the shop never
+/// writes).
+public final class RecommendationsProjector: SnapshottableProjector {
+    public let name = "recommendations"
+    public let snapshotVersion: UInt32 = 1
+    public let orders: OrdersProjector
+    public let catalog: CatalogProjector
+
+    /// A session whose SessionStarted names a customer.
+    struct Session: Equatable {
+        var customerId: String
+        /// The distinct products viewed, in first-seen order.
+        var viewed: [String] = []
+
+        mutating func view(_ productId: String) {
+            if !viewed.contains(productId) { viewed.append(productId) }
+        }
+    }
+
+    /// Sessions whose SessionStarted names a customer (one dictionary, so
+    /// a ProductViewed costs one lookup: most of a log is clickstream).
+    var sessions: [String: Session] = [:]
+    var forgotten = Set<String>()
+
+    public init(orders: OrdersProjector, catalog: CatalogProjector) {
+        self.orders = orders
+        self.catalog = catalog
+    }
+
+    public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
+        switch e.event {
+        case .sessionStarted(let s):
+            // A SessionStarted naming a customer decides the session's
+            // customer (a later one naming another replaces it; one naming
+            // none changes nothing: anonymous sessions cost no lookup).
+            guard let c = s.customerId else { return }
+            sessions[s.sessionId, default: Session(customerId: c)].customerId = c
+        case .productViewed(let v):
+            sessions[v.sessionId]?.view(v.productId)
+        case .customerForgotten(let f):
+            forgotten.insert(f.customerId)
+        default:
+            break
+        }
+    }
+
+    /// The products of an order (via the catalog's SKU → product map).
+    func products(of o: OrderRecord) -> Set<String> {
+        var s = Set<String>()
+        for l in o.lines { if let p = catalog.productId(ofSKU: l.sku) { s.insert(p) } }
+        return s
+    }
+
+    /// The top `limit` recommendations for `customerId`, by score
+    /// descending, ties by productId ascending; none for a forgotten
+    /// customer, none with score 0.
+    ///
+    /// - Complexity: O(orders + lines) per call.
+    public func recommendations(for customerId: String, limit: Int = 10) -> [Recommendation] {
+        guard !forgotten.contains(customerId) else { return [] }
+        var live: [Set<String>] = []
+        var bought = Set<String>()
+        for o in orders.orders.values where !o.cancelled {
+            let ps = products(of: o)
+            guard !ps.isEmpty else { continue }
+            live.append(ps)
+            if o.customerId == customerId { bought.formUnion(ps) }
+        }
+        var together: [String: Int] = [:]
+        if !bought.isEmpty {
+            for ps in live {
+                let mine = ps.intersection(bought).count
+                guard mine > 0 else { continue }
+                for q in ps where !bought.contains(q) { together[q, default: 0] += mine }
+            }
+        }
+        var viewed: [String: Int] = [:]
+        for session in sessions.values where session.customerId == customerId {
+            for q in session.viewed where !bought.contains(q) { viewed[q, default: 0] += 1 }
+        }
+        var out: [Recommendation] = []
+        for q in Set(together.keys).union(viewed.keys) {
+            guard let p = catalog.product(q), !p.discontinued, p.available > 0 else { continue }
+            let t = together[q] ?? 0
+            let v = viewed[q] ?? 0
+            guard t + v > 0 else { continue }
+            out.append(Recommendation(productId: q, score: t + v, boughtTogether: t, viewedSessions: v))
+        }
+        out.sort { $0.score != $1.score ? $0.score > $1.score : $0.productId < $1.productId }
+        return Array(out.prefix(max(0, limit)))
+    }
+
+    public func isForgotten(_ customerId: String) -> Bool { forgotten.contains(customerId) }
+
+    public func encodeSnapshot(into w: inout SnapshotWriter) {
+        w.dictionary(sessions, key: { $0.string($1) }, value: { w, v in
+            w.string(v.customerId)
+            w.array(v.viewed) { $0.string($1) }
+        })
+        w.array(forgotten.sorted()) { $0.string($1) }
+    }
+
+    public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
+        typealias R = SnapshotReader
+        let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
+        sessions = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+            Session(customerId: try r.string(), viewed: try r.array(str))
+        })
+        forgotten = Set(try r.array(str))
+    }
+}
+
+extension RecommendationsProjector: FoldsOnlySomeTypes {
+    var foldedTypes: [CommerceEventType] { [.sessionStarted, .productViewed, .customerForgotten] }
+}

@@ -1,0 +1,484 @@
+// The queries of EVENTS.md v1.2: reconciliation, recommendations, supply
+// chain, settings, campaigns, and the support sections of `query order`
+// and `query customer`.
+
+import ArgumentParser
+import ChronikLog
+import ChronikCommerce
+import ChronikProjections
+
+/// Minor units in the shared money format (`EUR 1,234.56`), with the
+/// currency's own decimals (`JPY 4,500`, `KWD 1.250`).
+func moneyIn(_ minor: Int64, _ currency: String) -> String {
+    let decimals = CurrencyDecimals.of(currency)
+    var scale: UInt64 = 1
+    for _ in 0..<decimals { scale *= 10 }
+    let m = minor.magnitude
+    var s = "\(currency) \(minor < 0 ? "-" : "")\(group(Int(m / scale)))"
+    if decimals > 0 {
+        var f = String(m % scale)
+        while f.count < decimals { f = "0" + f }
+        s += "." + f
+    }
+    return s
+}
+
+/// `EUR 27.99, USD 3.00`, or `-` when empty.
+func moneyList(_ amounts: CurrencyAmounts) -> String {
+    amounts.isEmpty ? "-" : amounts.keys.sorted().map { moneyIn(amounts[$0]!, $0) }.joined(separator: ", ")
+}
+
+func optionalDouble(_ d: Double?) -> JSONValue { d.map(JSONValue.double) ?? .null }
+
+// MARK: Reconciliation
+
+func reconciliationJSON(_ p: PaymentReconciliation) -> String {
+    var o = JSONObject()
+    o.add("record", "payment")
+    o.add("paymentId", p.paymentId)
+    o.add("orderId", p.orderId)
+    o.add("gateway", p.gateway)
+    o.add("currency", p.currency)
+    o.add("status", p.status.rawValue)
+    o.add("overdue", p.overdue)
+    o.add("captured", p.captured)
+    o.add("settled", p.settled)
+    o.add("refunded", p.refunded)
+    o.add("refundSettled", p.refundSettled)
+    o.add("fees", p.fees)
+    o.add("chargebacks", p.chargebacks)
+    o.add("captures", p.captures)
+    o.add("chargeLines", p.chargeLines)
+    o.add("refundLines", p.refundLines)
+    o.add("lines", p.lines)
+    o.add("firstCapturedAt", p.firstCapturedAt?.rfc3339)
+    o.add("payouts", .array(p.payouts.map { .string($0) }))
+    return o.text
+}
+
+func reconciliationText(_ p: PaymentReconciliation) -> String {
+    let c = p.currency ?? "???"
+    return "\(pad(p.paymentId, 16)) \(pad(p.status.rawValue + (p.overdue ? " (overdue)" : ""), 20)) "
+        + "captured \(moneyIn(p.captured, c))  settled \(moneyIn(p.settled, c))  refunded \(moneyIn(p.refunded, c))  "
+        + "refundSettled \(moneyIn(p.refundSettled, c))  fees \(moneyIn(p.fees, c))"
+        + (p.chargebacks != 0 ? "  chargebacks \(moneyIn(p.chargebacks, c))" : "")
+}
+
+func totalsJSON(_ d: [String: SettlementTotals]) -> JSONValue {
+    .object(d.mapValues { t in
+        var o = JSONObject()
+        o.add("gross", t.gross)
+        o.add("fees", t.fees)
+        o.add("net", t.net)
+        o.add("lines", t.lines)
+        return .raw(o.text)
+    })
+}
+
+func payoutJSON(_ p: PayoutSummary) -> String {
+    var o = JSONObject()
+    o.add("record", "payout")
+    o.add("gateway", p.gateway)
+    o.add("payoutId", p.payoutId)
+    o.add("paidOutAt", p.paidOutAt.rfc3339)
+    o.add("gross", p.gross)
+    o.add("fees", p.fees)
+    o.add("net", p.net)
+    o.add("lines", p.lines)
+    o.add("currencies", totalsJSON(p.byCurrency))
+    return o.text
+}
+
+func payoutText(_ p: PayoutSummary) -> String {
+    let per = p.byCurrency.keys.sorted().map { c in
+        let t = p.byCurrency[c]!
+        return "gross \(moneyIn(t.gross, c))  fees \(moneyIn(t.fees, c))  net \(moneyIn(t.net, c))"
+    }.joined(separator: "; ")
+    return "payout \(p.gateway)/\(p.payoutId)  \(p.paidOutAt.rfc3339)  lines \(p.lines)  \(per)"
+}
+
+func dayJSON(_ d: SettlementDay) -> String {
+    var o = JSONObject()
+    o.add("record", "day")
+    o.add("day", d.day.description)
+    o.add("currency", d.currency)
+    o.add("fees", d.fees)
+    o.add("net", d.net)
+    o.add("lines", d.lines)
+    return o.text
+}
+
+func reconciliationSummaryJSON(_ s: ReconciliationSummary) -> String {
+    var o = JSONObject()
+    o.add("record", "summary")
+    var counts = JSONObject()
+    for st in ReconciliationStatus.allCases { counts.add(st.rawValue, s.counts[st] ?? 0) }
+    o.add("counts", counts)
+    o.add("overdue", s.overdue)
+    o.add("fees", money(s.fees))
+    o.add("net", money(s.net))
+    o.add("payouts", s.payouts)
+    o.add("unattributedLines", s.unattributedLines)
+    return o.text
+}
+
+func reconciliationSummaryText(_ s: ReconciliationSummary) -> String {
+    ReconciliationStatus.allCases.map { "\($0.rawValue) \(s.counts[$0] ?? 0)" }.joined(separator: "  ")
+        + "  overdue \(s.overdue)  fees \(moneyList(s.fees))  payouts \(s.payouts)"
+}
+
+struct ReconciliationQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconciliation",
+        abstract: "Payments against the gateways' settlement lines: status per payment, per payout, per day.",
+        discussion: """
+            Per payment (captured or settled): captured, settled, refunded, \
+            refundSettled, fees, chargebacks and a status, the first that \
+            holds: unknown (settled, never captured), duplicate (more charge \
+            lines than captures), mismatch, matched, unsettled; `overdue` \
+            marks an unsettled payment captured more than 7 days before its \
+            gateway's latest payout. Then the payouts and the days (UTC day \
+            of paidOutAt, per currency), then a summary. Under --json each \
+            line has a `record` key: payment, payout, day or summary.
+
+            Examples:
+              chronik query reconciliation --log shop --status mismatch
+              chronik query reconciliation --log shop --payout po_1PBb7Q --json
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "Only payments with this status (unknown, duplicate, mismatch, matched, unsettled, or overdue).")
+    var status: String?
+    @Option(help: "Only this payout (its payoutId) and the payments with a line in it.") var payout: String?
+
+    func validate() throws {
+        let all = ReconciliationStatus.allCases.map(\.rawValue) + ["overdue"]
+        if let status, !all.contains(status) {
+            throw ValidationError("unknown status '\(status)'; one of: \(all.joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        let (log, set) = try loadModels(options, ["reconciliation"])
+        defer { try? log.close() }
+        guard let r = set.reconciliation else { return }
+        var payments = r.all()
+        if let status {
+            payments = payments.filter { status == "overdue" ? $0.overdue : $0.status.rawValue == status }
+        }
+        var json: [String] = []
+        var text: [String] = []
+        if let payout {
+            let found = r.payouts(id: payout)
+            guard !found.isEmpty else { throw CommandFailure("no payout '\(payout)'") }
+            payments = payments.filter { $0.payouts.contains(payout) }
+            json += found.map(payoutJSON) + payments.map(reconciliationJSON)
+            text += found.map(payoutText) + payments.map { "  " + reconciliationText($0) }
+        } else {
+            json += payments.map(reconciliationJSON)
+            text += payments.map(reconciliationText)
+            let payouts = r.payoutList()
+            json += payouts.map(payoutJSON)
+            text += payouts.map(payoutText)
+            let days = r.dayList()
+            json += days.map(dayJSON)
+            text += days.map { "day \($0.day)  \($0.currency)  fees \(moneyIn($0.fees, $0.currency))  net \(moneyIn($0.net, $0.currency))  lines \($0.lines)" }
+            let s = r.summary()
+            json.append(reconciliationSummaryJSON(s))
+            text.append(reconciliationSummaryText(s))
+        }
+        emit(options, json: json, text: text)
+    }
+}
+
+// MARK: Recommendations
+
+struct RecommendationsQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recommendations",
+        abstract: "Products to recommend to a customer, by score (also-bought with their purchases + sessions viewed).",
+        discussion: """
+            score(Q) = Σ over the customer's bought products P of the orders \
+            containing both P and Q, + the customer's sessions in which Q was \
+            viewed. Not listed: products already bought, discontinued, not \
+            available, or with score 0. Ties by productId. A forgotten \
+            customer gets none.
+
+            Example:
+              chronik query recommendations c-1 --log shop --limit 5
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The customerId.") var customer: String
+    @Option(help: "How many.") var limit: Int = 10
+
+    func validate() throws {
+        if limit < 0 { throw ValidationError("--limit must be ≥ 0") }
+    }
+
+    func run() async throws {
+        let (log, set) = try loadModels(options, ["recommendations"])
+        defer { try? log.close() }
+        let list = set.recommendations?.recommendations(for: customer, limit: limit) ?? []
+        emit(options, json: list.map { r in
+            var o = JSONObject()
+            o.add("customerId", customer)
+            o.add("productId", r.productId)
+            o.add("score", r.score)
+            o.add("boughtTogether", r.boughtTogether)
+            o.add("viewedSessions", r.viewedSessions)
+            return o.text
+        }, text: list.map { "\(pad($0.productId, 16)) score \($0.score)  (bought together \($0.boughtTogether), viewed in \($0.viewedSessions) session\($0.viewedSessions == 1 ? "" : "s"))" })
+    }
+}
+
+// MARK: Supply chain
+
+func purchaseOrderJSON(_ p: PurchaseOrderRecord) -> String {
+    var o = JSONObject()
+    o.add("purchaseOrderId", p.purchaseOrderId)
+    o.add("supplierId", p.supplierId)
+    o.add("warehouseId", p.warehouseId)
+    o.add("lines", .array(p.lines.map { l in
+        var lo = JSONObject()
+        lo.add("sku", l.sku)
+        lo.add("qty", l.qty)
+        lo.add("unitCost", l.unitCost)
+        return .raw(lo.text)
+    }))
+    o.add("currency", p.currency)
+    o.add("placedAt", p.placedAt.rfc3339)
+    o.add("expectedAt", p.expectedAt.rfc3339)
+    o.add("receivedAt", p.receivedAt?.rfc3339)
+    o.add("open", p.open)
+    o.add("late", p.late)
+    return o.text
+}
+
+func purchaseOrderText(_ p: PurchaseOrderRecord) -> String {
+    let units = p.lines.reduce(Int64(0)) { $0 + $1.qty }
+    return "\(pad(p.purchaseOrderId, 14)) \(pad(p.supplierId, 12)) \(pad(p.warehouseId, 8)) "
+        + "placed \(p.placedAt.rfc3339)  expected \(p.expectedAt.rfc3339)  "
+        + (p.receivedAt.map { "received \($0.rfc3339)" } ?? "open") + (p.late ? "  LATE" : "")
+        + "  \(p.lines.count) line\(p.lines.count == 1 ? "" : "s"), \(units) units"
+}
+
+struct SuppliersQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suppliers",
+        abstract: "Suppliers: lead time, open and received purchase orders, on-time rate, average lead days, units on order.",
+        discussion: """
+            onTimeRate = received not late / received (null when none \
+            received); averageLeadDays = mean of receivedAt − placedAt in \
+            days over received orders, rounded to 2 decimals.
+
+            Example:
+              chronik query suppliers --log shop --json
+            """)
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        let (log, set) = try loadModels(options, ["supply-chain"])
+        defer { try? log.close() }
+        let list = set.supplyChain?.supplierList() ?? []
+        emit(options, json: list.map { s in
+            var o = JSONObject()
+            o.add("supplierId", s.supplierId)
+            o.add("name", s.name)
+            o.add("leadTimeDays", s.leadTimeDays.map(JSONValue.int) ?? .null)
+            o.add("openOrders", s.openOrders)
+            o.add("receivedOrders", s.receivedOrders)
+            o.add("onTimeRate", optionalDouble(s.onTimeRate))
+            o.add("averageLeadDays", optionalDouble(s.averageLeadDays))
+            o.add("unitsOnOrder", .array(s.unitsOnOrder.map { u in
+                var uo = JSONObject()
+                uo.add("sku", u.sku)
+                uo.add("warehouseId", u.warehouseId)
+                uo.add("qty", u.qty)
+                return .raw(uo.text)
+            }))
+            return o.text
+        }, text: list.flatMap { s in
+            ["\(pad(s.supplierId, 14)) \(pad(s.name ?? "-", 24)) lead \(s.leadTimeDays.map { "\($0) d" } ?? "-")  "
+                + "open \(s.openOrders)  received \(s.receivedOrders)  "
+                + "on time \(s.onTimeRate.map { "\(Int(($0 * 100).rounded())) %" } ?? "-")  "
+                + "avg lead \(s.averageLeadDays.map { "\($0) d" } ?? "-")"]
+                + s.unitsOnOrder.map { "  on order \(pad($0.sku, 16)) \(pad($0.warehouseId, 8)) \($0.qty)" }
+        })
+    }
+}
+
+struct PurchaseOrdersQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purchase-orders",
+        abstract: "Purchase orders by purchaseOrderId: placed, expected, received, open, late.",
+        discussion: """
+            late = received after expectedAt, or still open and the log's \
+            latest event is after expectedAt.
+
+            Examples:
+              chronik query purchase-orders --log shop --open
+              chronik query purchase-orders --log shop --supplier sup-1 --json
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Only open (not received) orders.") var open = false
+    @Option(help: "Only this supplier's orders.") var supplier: String?
+
+    func run() async throws {
+        let (log, set) = try loadModels(options, ["supply-chain"])
+        defer { try? log.close() }
+        let list = set.supplyChain?.purchaseOrderList(openOnly: open, supplierId: supplier) ?? []
+        emit(options, json: list.map(purchaseOrderJSON), text: list.map(purchaseOrderText))
+    }
+}
+
+// MARK: Settings
+
+struct SettingsQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings",
+        abstract: "Site settings: value, actor, changedAt, changes; or as they were at a time.",
+        discussion: """
+            --at TIME gives each key's value as of the latest SettingChanged \
+            (log order) with time ≤ TIME; keys not set then are absent, and \
+            `changes` counts the changes up to then.
+
+            Examples:
+              chronik query settings --log shop
+              chronik query settings --log shop --at 2024-05-01T12:00:00Z
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "As of this RFC 3339 time.") var at: String?
+    @Option(help: "Only this key.") var key: String?
+
+    func validate() throws {
+        if let at, Timestamp(rfc3339: at) == nil {
+            throw ValidationError("--at '\(at)' is not an RFC 3339 time (e.g. 2024-05-01T12:00:00Z)")
+        }
+    }
+
+    func run() async throws {
+        let (log, set) = try loadModels(options, ["settings"])
+        defer { try? log.close() }
+        let time = at.flatMap { Timestamp(rfc3339: $0) }
+        var list = set.settings?.list(at: time) ?? []
+        if let key {
+            list = list.filter { $0.key == key }
+            if list.isEmpty {
+                throw CommandFailure("no setting '\(key)'" + (at.map { " at \($0)" } ?? ""))
+            }
+        }
+        emit(options, json: list.map { s in
+            var o = JSONObject()
+            o.add("key", s.key)
+            o.add("value", s.value)
+            o.add("actor", s.actor)
+            o.add("changedAt", s.changedAt.rfc3339)
+            o.add("changes", s.changes)
+            return o.text
+        }, text: list.map { "\(pad($0.key, 28)) \(pad($0.value, 16)) by \($0.actor) at \($0.changedAt.rfc3339)  (\($0.changes) change\($0.changes == 1 ? "" : "s"))" })
+    }
+}
+
+// MARK: Campaigns
+
+func campaignJSON(_ c: CampaignRecord) -> String {
+    var o = JSONObject()
+    o.add("campaignId", c.campaignId)
+    o.add("name", c.name)
+    o.add("channel", c.channel)
+    o.add("budget", c.budget.map(JSONValue.int) ?? .null)
+    o.add("currency", c.currency)
+    o.add("sessions", c.sessions)
+    o.add("orders", c.orders)
+    o.add("revenue", money(c.revenue))
+    o.add("conversionRate", optionalDouble(c.conversionRate))
+    o.add("roas", optionalDouble(c.roas))
+    return o.text
+}
+
+func campaignText(_ c: CampaignRecord) -> String {
+    "\(pad(c.campaignId, 16)) \(pad(c.name ?? "-", 22)) \(pad(c.channel ?? "-", 10)) "
+        + "budget \(c.budget.map { moneyIn($0, c.currency ?? "???") } ?? "-")  sessions \(c.sessions)  orders \(c.orders)  "
+        + "revenue \(moneyList(c.revenue))  conversion \(c.conversionRate.map { "\($0)" } ?? "-")  roas \(c.roas.map { "\($0)" } ?? "-")"
+}
+
+struct CampaignsQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaigns",
+        abstract: "Campaigns: sessions, attributed orders, revenue, conversion rate, ROAS.",
+        discussion: """
+            An order is attributed to a campaign when its sessionId names a \
+            session whose SessionStarted names the campaign. revenue = Σ \
+            (captured − refunded) of attributed orders per currency; \
+            conversionRate = orders / sessions; roas = revenue in the \
+            campaign's currency / budget (both rounded to 4 decimals, null \
+            when the divisor is 0).
+
+            Example:
+              chronik query campaigns --log shop --json
+            """)
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        let (log, set) = try loadModels(options, ["campaigns"])
+        defer { try? log.close() }
+        let list = set.campaigns?.list() ?? []
+        emit(options, json: list.map(campaignJSON), text: list.map(campaignText))
+    }
+}
+
+// MARK: Support sections of `query order` and `query customer`
+
+/// `json` (an object's text) with `key: value` added as its last member.
+func addingMember(_ json: String, _ key: String, _ value: JSONValue) -> String {
+    guard json.hasSuffix("}") else { return json }
+    let body = json.dropLast()
+    return body + (body.hasSuffix("{") ? "" : ",") + JSONValue.quote(key) + ":" + value.text + "}"
+}
+
+/// The order's SupportInteraction events: channel and time (the summary
+/// is personal data and stays in the log).
+func supportContactsJSON(_ contacts: [SupportContact]) -> JSONValue {
+    .array(contacts.map { c in
+        var o = JSONObject()
+        o.add("customerId", c.customerId)
+        o.add("channel", c.channel.rawValue)
+        o.add("time", c.time.rfc3339)
+        return .raw(o.text)
+    })
+}
+
+func supportContactsText(_ contacts: [SupportContact]) -> [String] {
+    contacts.isEmpty ? [] : ["  support contacts:"] + contacts.map { "    \($0.time.rfc3339)  \($0.channel.rawValue)" }
+}
+
+func supportChannelsJSON(_ d: [SupportChannel: Int]) -> JSONValue {
+    .object(Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) }))
+}
+
+func supportChannelsText(_ d: [SupportChannel: Int]) -> String {
+    "  interactions per channel: " + SupportChannel.allCases.map { "\($0.rawValue) \(d[$0] ?? 0)" }.joined(separator: "  ")
+}
+
+// MARK: The demo's dashboard
+
+/// The dashboard lines of the v1.2 models: reconciliation and the top campaign.
+func domainDashboard(_ m: ProjectionSet) -> [String] {
+    var lines: [String] = []
+    if let r = m.reconciliation {
+        let s = r.summary()
+        func n(_ st: ReconciliationStatus) -> Int { s.counts[st] ?? 0 }
+        lines.append("reconciliation \(n(.matched)) matched, \(n(.mismatch)) mismatched, \(n(.unsettled)) unsettled "
+                     + "(\(s.overdue) overdue), \(n(.unknown)) unknown, \(n(.duplicate)) settled twice; "
+                     + "\(s.payouts) payouts, fees \(moneyList(s.fees))")
+    }
+    if let c = m.campaigns {
+        if let top = c.top() {
+            let revenue = top.currency.flatMap { cur in top.revenue[cur].map { moneyIn($0, cur) } } ?? "-"
+            lines.append("campaigns      top: \(top.campaignId) \(top.name ?? "") (\(top.channel ?? "-")), revenue \(revenue), "
+                         + "\(top.orders) orders from \(top.sessions) sessions, roas \(top.roas.map { "\($0)" } ?? "-")")
+        } else {
+            lines.append("campaigns      no attributed revenue yet")
+        }
+    }
+    return lines
+}

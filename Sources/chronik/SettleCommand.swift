@@ -1,0 +1,185 @@
+import ArgumentParser
+import ChronikCommerce
+import ChronikLog
+import Foundation
+
+/// `chronik settle`: a payment gateway's settlement report in and out.
+struct Settle: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import or export a payment gateway's settlement report (CSV) as SettlementLineReported events.",
+        discussion: """
+            Two layouts (EVENTS.md v1.2): Stripe's itemized payout \
+            reconciliation and Adyen's settlement details. Columns are found \
+            by header name, in any order; other columns are ignored.
+
+            Examples:
+              chronik settle import data/settlement-stripe.csv --gateway stripe --log shop
+              chronik settle export --gateway adyen --log shop > adyen.csv
+              chronik query reconciliation --log shop --status mismatch
+            """,
+        subcommands: [SettleImport.self, SettleExport.self])
+}
+
+extension SettlementGateway: ExpressibleByArgument {}
+
+struct SettleImport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Append a settlement report's lines (all or nothing).",
+        discussion: """
+            Stripe: balance_transaction_id → gatewayRef, automatic_payout_id \
+            → payoutId, automatic_payout_effective_at → paidOutAt, \
+            reporting_category → kind (charge, refund, dispute = chargeback, \
+            fee, other_adjustment), gross/fee/net in major units, currency, \
+            payment_metadata[payment_id], refund_metadata[refund_id].
+
+            Adyen: Psp Reference → gatewayRef, Batch Number → payoutId, \
+            Creation Date (with TimeZone) → paidOutAt, Type (Settled, \
+            Refunded, Chargeback, Fee; MerchantPayout rows are skipped), \
+            Gross Credit − Gross Debit → gross, Commission + Markup + Scheme \
+            Fees + Interchange → fee, Net Credit − Net Debit → net, Merchant \
+            Reference → paymentId (refundId for Refunded).
+
+            Amounts are converted to minor units by the currency's decimals \
+            (JPY 0, EUR 2, KWD 3). Every row is checked before anything is \
+            written: a bad row is reported with its line and column and \
+            nothing of the file is appended. A line whose gatewayRef the \
+            gateway already reported with the same content is skipped (so a \
+            report can be imported again); with other content it is an error.
+
+            Example:
+              chronik settle import data/settlement-adyen.csv --gateway adyen --log shop
+
+            Exit status: 0 imported, 1 bad file (nothing written) or failure, 64 usage error.
+            """)
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var creation: CreationOptions
+    @Argument(help: ArgumentHelp("The settlement report (CSV).", valueName: "file")) var file: String
+    @Option(help: "Its layout: stripe or adyen.") var gateway: SettlementGateway
+
+    func validate() throws {
+        if !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
+    }
+
+    func run() async throws {
+        let bytes: [UInt8]
+        do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file))) } catch {
+            throw CommandFailure("cannot read \(file): \(error.localizedDescription)")
+        }
+        let parsed: SettlementReport.Parsed
+        do { parsed = try SettlementReport.parse(bytes, gateway: gateway) } catch {
+            throw CommandFailure("\(file): \(error.description); nothing was imported")
+        }
+        let log = try options.openForWriting(creation)
+        defer { try? log.close() }
+        let store = CommerceStore(log: log)
+        // Pass 1: every line checked against the log and the file before
+        // anything is written.
+        var envelopes: [(line: Int, envelope: CommerceEnvelope)] = []
+        var known = 0
+        do {
+            for (n, line) in parsed.lines {
+                let env: CommerceEnvelope
+                do {
+                    env = try CommerceEnvelope(.settlementLineReported(line), time: line.paidOutAt,
+                                               meta: [(key: "source", value: "settle import \(gateway.rawValue)")])
+                } catch { throw CommandFailure("\(file): line \(n): \(error.description); nothing was imported") }
+                envelopes.append((n, env))
+            }
+            try store.settlements.refresh(log)
+            var seen: [String: (line: Int, data: [UInt8])] = [:]
+            var fresh: [(line: Int, envelope: CommerceEnvelope)] = []
+            for (n, env) in envelopes {
+                guard case .settlementLineReported(let l) = env.event else { continue }
+                let verdict: SettlementIndex.Verdict
+                do { verdict = try store.settlements.verdict(l, data: env.proposed.data) } catch {
+                    throw CommandFailure("\(file): line \(n): \(error.message); nothing was imported")
+                }
+                if case .same = verdict {
+                    known += 1
+                    continue
+                }
+                if let earlier = seen[l.gatewayRef] {
+                    guard earlier.data == env.proposed.data else {
+                        throw CommandFailure("\(file): line \(n): gatewayRef \(l.gatewayRef) is also on line \(earlier.line) with other content; nothing was imported")
+                    }
+                    known += 1
+                    continue
+                }
+                seen[l.gatewayRef] = (n, env.proposed.data)
+                fresh.append((n, env))
+            }
+            envelopes = fresh
+        }
+        // Pass 2: one append per payout (a payout is one stream), in file order.
+        var order: [String] = []
+        var byStream: [String: [CommerceEnvelope]] = [:]
+        for (_, env) in envelopes {
+            if byStream[env.stream] == nil { order.append(env.stream) }
+            byStream[env.stream, default: []].append(env)
+        }
+        var appended = 0
+        for stream in order {
+            let batch = byStream[stream]!
+            do { try await store.append(batch) } catch let e as CommerceError {
+                throw CommandFailure("appending \(stream) failed after \(appended) lines: \(e.description); importing the file again appends the rest")
+            }
+            appended += batch.count
+        }
+        try log.close()
+        let out = Output()
+        if options.json {
+            var o = JSONObject()
+            o.add("gateway", gateway.rawValue)
+            o.add("lines", appended)
+            o.add("payouts", order.count)
+            o.add("alreadyInLog", known)
+            o.add("skippedRows", parsed.skippedRows)
+            out.line(o.text)
+        } else {
+            var s = "imported \(appended) settlement line\(appended == 1 ? "" : "s") of \(order.count) payout\(order.count == 1 ? "" : "s") (\(gateway.rawValue))"
+            if known > 0 { s += "; \(known) already in the log" }
+            if parsed.skippedRows > 0 { s += "; \(parsed.skippedRows) payout row\(parsed.skippedRows == 1 ? "" : "s") skipped" }
+            out.line(s)
+        }
+        out.flush()
+    }
+}
+
+struct SettleExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a gateway's settlement lines as its report (CSV on stdout), in log order.",
+        discussion: """
+            The columns `settle import` reads, in the gateway's layout, so an \
+            exported report imports again unchanged.
+
+            Examples:
+              chronik settle export --gateway stripe --log shop > stripe.csv
+              chronik settle export --gateway adyen --payout 118 --log shop
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "The layout and the gateway whose lines: stripe or adyen.") var gateway: SettlementGateway
+    @Option(help: "Only this payout (its payoutId).") var payout: String?
+
+    func run() async throws {
+        let log = try options.openForReading()
+        defer { try? log.close() }
+        var lines: [SettlementLineReported] = []
+        do {
+            try log.scan { view in
+                guard view.type == SettlementLineReported.typeName,
+                      case .settlementLineReported(let l) = try CommerceEvent.decode(type: view.type, bytes: view.data),
+                      l.gateway == gateway.rawValue, payout == nil || l.payoutId == payout else { return }
+                lines.append(l)
+            }
+        } catch {
+            throw CommandFailure("reading the log failed: \(error)")
+        }
+        let out = Output()
+        // The report ends in CRLF; `line` adds the LF.
+        out.line(String(decoding: SettlementReport.export(lines, gateway: gateway).utf8.dropLast(), as: UTF8.self))
+        out.flush()
+        options.note("chronik: exported \(lines.count) settlement line\(lines.count == 1 ? "" : "s") (\(gateway.rawValue))")
+    }
+}

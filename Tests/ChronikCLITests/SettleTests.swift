@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+
+// `chronik settle import/export` and the queries of EVENTS.md v1.2, on the
+// sample files of data/ (the README's settlement workflow).
+
+/// A file of the repository's data/ directory.
+func dataFile(_ name: String, file: StaticString = #filePath) -> String {
+    URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("data/" + name).path
+}
+
+@Suite("settle import/export and the v1.2 queries")
+struct SettleTests {
+    /// The README's workflow: the sample shop, then both sample reports.
+    func settledShop(_ name: String = #function) async throws -> String {
+        let dir = makeTempDir(name)
+        var r = try await chronik(["import", "--log", dir, dataFile("settlement-shop.jsonl")])
+        #expect(r.exitCode == 0, "\(r)")
+        r = try await chronik(["settle", "import", dataFile("settlement-stripe.csv"), "--gateway", "stripe", "--log", dir])
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout == "imported 5 settlement lines of 2 payouts (stripe)\n", "\(r)")
+        r = try await chronik(["settle", "import", dataFile("settlement-adyen.csv"), "--gateway", "adyen", "--log", dir])
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout == "imported 5 settlement lines of 1 payout (adyen); 1 payout row skipped\n", "\(r)")
+        return dir
+    }
+
+    @Test func readmeWorkflowFindsEachDiscrepancy() async throws {
+        // Proves the sample reports reconcile as the README says: each status once or more, by --status and --payout.
+        let dir = try await settledShop()
+        defer { removeDir(dir) }
+        var r = try await chronik(["query", "reconciliation", "--log", dir, "--json"])
+        #expect(r.exitCode == 0, "\(r)")
+        let all = jsonObjects(r.stdout)
+        let payments = all.filter { $0["record"] as? String == "payment" }
+        var status: [String: String] = [:]
+        for p in payments { status[p["paymentId"] as! String] = p["status"] as? String }
+        #expect(status == ["pay-1001": "matched", "pay-1002": "matched", "pay-1003": "mismatch", "pay-1004": "matched",
+                           "pay-1005": "duplicate", "pay-1006": "matched", "pay-1007": "unsettled", "pay-9999": "unknown"])
+        let jpy = try #require(payments.first { $0["paymentId"] as? String == "pay-1006" })
+        #expect(jpy["currency"] as? String == "JPY" && jpy["settled"] as? Int == 4500 && jpy["fees"] as? Int == 68)
+        let summary = try #require(all.last)
+        #expect(summary["record"] as? String == "summary")
+        #expect((summary["counts"] as? [String: Int]) == ["matched": 4, "mismatch": 1, "duplicate": 1, "unknown": 1, "unsettled": 1])
+        #expect((summary["fees"] as? [String: Int]) == ["EUR": 207 + 102 + 150 + 53 + 379 + 2 * 144 + 1250, "JPY": 68])
+
+        r = try await chronik(["query", "reconciliation", "--status", "mismatch", "--log", dir])
+        #expect(r.exitCode == 0 && r.stdoutLines.first?.hasPrefix("pay-1003 ") == true, "\(r)")
+        #expect(r.stdoutLines.first?.contains("captured EUR 89.90  settled EUR 89.00") == true, "\(r)")
+        r = try await chronik(["query", "reconciliation", "--payout", "po_1PCc8R", "--log", dir, "--json"])
+        let payout = jsonObjects(r.stdout)
+        #expect(payout.first?["record"] as? String == "payout" && payout.first?["net"] as? Int == -1500)
+        #expect(payout.dropFirst().map { $0["paymentId"] as? String } == ["pay-1002"])
+        r = try await chronik(["query", "reconciliation", "--payout", "nope", "--log", dir])
+        #expect(r.exitCode == 1 && r.stderr.contains("no payout 'nope'"), "\(r)")
+        r = try await chronik(["query", "reconciliation", "--status", "fine", "--log", dir])
+        #expect(r.exitCode == 64, "\(r)")
+    }
+
+    @Test func importingAgainIsANoOpAndExportRoundTrips() async throws {
+        // Proves a report imported twice adds nothing, and export → import into a fresh shop → export gives the
+        // same file and the same reconciliation.
+        let dir = try await settledShop()
+        defer { removeDir(dir) }
+        var r = try await chronik(["settle", "import", dataFile("settlement-stripe.csv"), "--gateway", "stripe", "--log", dir])
+        #expect(r.exitCode == 0 && r.stdout.contains("imported 0 settlement lines") && r.stdout.contains("5 already in the log"), "\(r)")
+        let fresh = makeTempDir()
+        defer { removeDir(fresh) }
+        #expect(try await chronik(["import", "--log", fresh, dataFile("settlement-shop.jsonl")]).exitCode == 0)
+        for gateway in ["stripe", "adyen"] {
+            let exported = try await chronik(["settle", "export", "--gateway", gateway, "--log", dir])
+            #expect(exported.exitCode == 0 && exported.stdout.hasSuffix("\r\n"), "\(exported)")
+            let file = try writeTemp(exported.stdout)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            r = try await chronik(["settle", "import", file, "--gateway", gateway, "--log", fresh])
+            #expect(r.exitCode == 0, "\(r)")
+            let again = try await chronik(["settle", "export", "--gateway", gateway, "--log", fresh])
+            #expect(again.stdout == exported.stdout)
+        }
+        let a = try await chronik(["query", "reconciliation", "--log", dir, "--json"])
+        let b = try await chronik(["query", "reconciliation", "--log", fresh, "--json"])
+        #expect(a.stdout == b.stdout && !a.stdout.isEmpty)
+    }
+
+    @Test func aBadRowWritesNothing() async throws {
+        // Proves a bad row is refused with file, line and column, and that no line of the file is appended; and a
+        // gatewayRef already reported with other content is refused the same way.
+        let dir = try await settledShop()
+        defer { removeDir(dir) }
+        let before = try await headPosition(dir)
+        let header = "balance_transaction_id,automatic_payout_id,automatic_payout_effective_at,reporting_category,gross,fee,net,currency\r\n"
+        let bad = try writeTemp(header + "txn_new1,po_9,2024-05-09 00:00:00,charge,10.00,0.30,9.70,eur\r\n"
+                                + "txn_new2,po_9,2024-05-09 00:00:00,charge,ten,0.30,9.70,eur\r\n")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        var r = try await chronik(["settle", "import", bad, "--gateway", "stripe", "--log", dir])
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("line 3, column 5 (gross)") && r.stderr.contains("nothing was imported"), "\(r)")
+        #expect(try await headPosition(dir) == before)
+        let clash = try writeTemp(header + "txn_new3,po_9,2024-05-09 00:00:00,charge,10.00,0.30,9.70,eur\r\n"
+                                  + "txn_3PAa01,po_9,2024-05-09 00:00:00,charge,129.90,2.07,127.83,eur\r\n")
+        defer { try? FileManager.default.removeItem(atPath: clash) }
+        r = try await chronik(["settle", "import", clash, "--gateway", "stripe", "--log", dir])
+        #expect(r.exitCode == 1 && r.stderr.contains("line 3") && r.stderr.contains("txn_3PAa01"), "\(r)")
+        #expect(try await headPosition(dir) == before)
+        r = try await chronik(["settle", "import", bad, "--gateway", "paypal", "--log", dir])
+        #expect(r.exitCode == 64, "\(r)")
+    }
+
+    @Test func supportContactsInOrderAndCustomer() async throws {
+        // Proves query order lists the order's support contacts (channel and time, no summary) and query
+        // customer counts interactions per channel, in text and JSON.
+        let dir = try await settledShop()
+        defer { removeDir(dir) }
+        let lines = [
+            #"{"type":"SupportInteraction","time":"2024-05-02T08:00:00Z","data":{"customerId":"c-1","orderId":"o-1001","channel":"chat","summary":"Where is my parcel?"}}"#,
+            #"{"type":"SupportInteraction","time":"2024-05-02T09:00:00Z","data":{"customerId":"c-1","orderId":"o-1001","channel":"phone","summary":"Called again"}}"#,
+            #"{"type":"SupportInteraction","time":"2024-05-02T10:00:00Z","data":{"customerId":"c-1","channel":"email","summary":"Newsletter"}}"#,
+        ]
+        let file = try writeTemp(lines.joined(separator: "\n") + "\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        var r = try await chronik(["query", "order", "o-1001", "--log", dir, "--json"])
+        let order = try #require(jsonObjects(r.stdout).first)
+        let support = try #require(order["support"] as? [[String: Any]])
+        #expect(support.map { $0["channel"] as? String } == ["chat", "phone"])
+        #expect(support.first?["time"] as? String == "2024-05-02T08:00:00Z" && support.first?["summary"] == nil)
+        r = try await chronik(["query", "order", "o-1001", "--log", dir])
+        #expect(r.stdout.contains("support contacts:") && r.stdout.contains("2024-05-02T09:00:00Z  phone") && !r.stdout.contains("parcel"), "\(r)")
+        r = try await chronik(["query", "customer", "c-1", "--log", dir, "--json"])
+        let customer = try #require(jsonObjects(r.stdout).first)
+        #expect((customer["interactionsByChannel"] as? [String: Int]) == ["chat": 1, "phone": 1, "email": 1])
+        #expect(customer["interactions"] as? Int == 3)
+        r = try await chronik(["query", "customer", "c-1", "--log", dir])
+        #expect(r.stdout.contains("interactions per channel: email 1  phone 1  chat 1"), "\(r)")
+    }
+
+    @Test func otherQueriesAnswerInTextAndJSON() async throws {
+        // Proves recommendations, suppliers, purchase-orders, settings (with --at and --key) and campaigns run
+        // on a simulated shop, in text and JSON, and their usage errors exit 64.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        #expect(try await chronik(["simulate", "--events", "20000", "--seed", "3", "--log", dir, "--quiet"]).exitCode == 0)
+        for args in [["recommendations", "NW-C-1"], ["suppliers"], ["purchase-orders", "--open"], ["settings"], ["campaigns"]] {
+            let text = try await chronik(["query"] + args + ["--log", dir])
+            #expect(text.exitCode == 0, "\(args) \(text)")
+            let json = try await chronik(["query"] + args + ["--log", dir, "--json"])
+            #expect(json.exitCode == 0, "\(args) \(json)")
+            #expect(jsonObjects(json.stdout).count == text.stdoutLines.count || args[0] == "suppliers", "\(args)")
+        }
+        let settings = jsonObjects(try await chronik(["query", "settings", "--log", dir, "--json"]).stdout)
+        let key = try #require(settings.first?["key"] as? String)
+        var r = try await chronik(["query", "settings", "--key", key, "--at", "2000-01-01T00:00:00Z", "--log", dir])
+        #expect(r.exitCode == 1 && r.stderr.contains("no setting"), "\(r)")
+        r = try await chronik(["query", "settings", "--at", "yesterday", "--log", dir])
+        #expect(r.exitCode == 64, "\(r)")
+        r = try await chronik(["query", "recommendations", "x", "--limit", "-1", "--log", dir])
+        #expect(r.exitCode == 64, "\(r)")
+    }
+}
