@@ -7,25 +7,9 @@ import ChronikLog
 import ChronikCommerce
 import ChronikProjections
 
-/// Minor units in the shared money format (`EUR 1,234.56`), with the
-/// currency's own decimals (`JPY 4,500`, `KWD 1.250`).
-func moneyIn(_ minor: Int64, _ currency: String) -> String {
-    let decimals = CurrencyDecimals.of(currency)
-    var scale: UInt64 = 1
-    for _ in 0..<decimals { scale *= 10 }
-    let m = minor.magnitude
-    var s = "\(currency) \(minor < 0 ? "-" : "")\(group(Int(m / scale)))"
-    if decimals > 0 {
-        var f = String(m % scale)
-        while f.count < decimals { f = "0" + f }
-        s += "." + f
-    }
-    return s
-}
-
 /// `EUR 27.99, USD 3.00`, or `-` when empty.
 func moneyList(_ amounts: CurrencyAmounts) -> String {
-    amounts.isEmpty ? "-" : amounts.keys.sorted().map { moneyIn(amounts[$0]!, $0) }.joined(separator: ", ")
+    amounts.isEmpty ? "-" : amounts.keys.sorted().map { money(amounts[$0]!, $0) }.joined(separator: ", ")
 }
 
 func optionalDouble(_ d: Double?) -> JSONValue { d.map(JSONValue.double) ?? .null }
@@ -59,9 +43,9 @@ func reconciliationJSON(_ p: PaymentReconciliation) -> String {
 func reconciliationText(_ p: PaymentReconciliation) -> String {
     let c = p.currency ?? "???"
     return "\(pad(p.paymentId, 16)) \(pad(p.status.rawValue + (p.overdue ? " (overdue)" : ""), 20)) "
-        + "captured \(moneyIn(p.captured, c))  settled \(moneyIn(p.settled, c))  refunded \(moneyIn(p.refunded, c))  "
-        + "refundSettled \(moneyIn(p.refundSettled, c))  fees \(moneyIn(p.fees, c))"
-        + (p.chargebacks != 0 ? "  chargebacks \(moneyIn(p.chargebacks, c))" : "")
+        + "captured \(money(p.captured, c))  settled \(money(p.settled, c))  refunded \(money(p.refunded, c))  "
+        + "refundSettled \(money(p.refundSettled, c))  fees \(money(p.fees, c))"
+        + (p.chargebacks != 0 ? "  chargebacks \(money(p.chargebacks, c))" : "")
 }
 
 func totalsJSON(_ d: [String: SettlementTotals]) -> JSONValue {
@@ -92,7 +76,7 @@ func payoutJSON(_ p: PayoutSummary) -> String {
 func payoutText(_ p: PayoutSummary) -> String {
     let per = p.byCurrency.keys.sorted().map { c in
         let t = p.byCurrency[c]!
-        return "gross \(moneyIn(t.gross, c))  fees \(moneyIn(t.fees, c))  net \(moneyIn(t.net, c))"
+        return "gross \(money(t.gross, c))  fees \(money(t.fees, c))  net \(money(t.net, c))"
     }.joined(separator: "; ")
     return "payout \(p.gateway)/\(p.payoutId)  \(p.paidOutAt.rfc3339)  lines \(p.lines)  \(per)"
 }
@@ -181,7 +165,7 @@ struct ReconciliationQuery: AsyncParsableCommand {
             text += payouts.map(payoutText)
             let days = r.dayList()
             json += days.map(dayJSON)
-            text += days.map { "day \($0.day)  \($0.currency)  fees \(moneyIn($0.fees, $0.currency))  net \(moneyIn($0.net, $0.currency))  lines \($0.lines)" }
+            text += days.map { "day \($0.day)  \($0.currency)  fees \(money($0.fees, $0.currency))  net \(money($0.net, $0.currency))  lines \($0.lines)" }
             let s = r.summary()
             json.append(reconciliationSummaryJSON(s))
             text.append(reconciliationSummaryText(s))
@@ -397,7 +381,7 @@ func campaignJSON(_ c: CampaignRecord) -> String {
 
 func campaignText(_ c: CampaignRecord) -> String {
     "\(pad(c.campaignId, 16)) \(pad(c.name ?? "-", 22)) \(pad(c.channel ?? "-", 10)) "
-        + "budget \(c.budget.map { moneyIn($0, c.currency ?? "???") } ?? "-")  sessions \(c.sessions)  orders \(c.orders)  "
+        + "budget \(c.budget.map { money($0, c.currency ?? "???") } ?? "-")  sessions \(c.sessions)  orders \(c.orders)  "
         + "revenue \(moneyList(c.revenue))  conversion \(c.conversionRate.map { "\($0)" } ?? "-")  roas \(c.roas.map { "\($0)" } ?? "-")"
 }
 
@@ -473,7 +457,7 @@ func domainDashboard(_ m: ProjectionSet) -> [String] {
     }
     if let c = m.campaigns {
         if let top = c.top() {
-            let revenue = top.currency.flatMap { cur in top.revenue[cur].map { moneyIn($0, cur) } } ?? "-"
+            let revenue = top.currency.flatMap { cur in top.revenue[cur].map { money($0, cur) } } ?? "-"
             lines.append("campaigns      top: \(top.campaignId) \(top.name ?? "") (\(top.channel ?? "-")), revenue \(revenue), "
                          + "\(top.orders) orders from \(top.sessions) sessions, roas \(top.roas.map { "\($0)" } ?? "-")")
         } else {

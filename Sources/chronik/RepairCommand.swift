@@ -27,8 +27,8 @@ struct Repair: AsyncParsableCommand {
             writer truncates by itself) needs no repair: exit 0, nothing cut.
 
             Examples:
-              chronik repair --log /var/lib/shop
-              chronik repair --log /var/lib/shop --truncate
+              $ chronik repair --log shop
+              $ chronik repair --log shop --truncate
 
             Exit status: 0 nothing to repair or repaired, 1 damage found \
             (dry run), or it cannot be repaired by a cut, 64 usage error.

@@ -13,8 +13,8 @@ struct Settle: AsyncParsableCommand {
             by header name, in any order; other columns are ignored.
 
             Examples:
-              chronik settle import data/settlement-stripe.csv --gateway stripe --log shop
-              chronik settle export --gateway adyen --log shop > adyen.csv
+              $ chronik settle import data/settlement-stripe.csv --gateway stripe --log shop
+              $ chronik settle export --gateway adyen --log shop > adyen.csv
               chronik query reconciliation --log shop --status mismatch
             """,
         subcommands: [SettleImport.self, SettleExport.self])
@@ -48,7 +48,7 @@ struct SettleImport: AsyncParsableCommand {
             report can be imported again); with other content it is an error.
 
             Example:
-              chronik settle import data/settlement-adyen.csv --gateway adyen --log shop
+              $ chronik settle import data/settlement-adyen.csv --gateway adyen --log shop
 
             Exit status: 0 imported, 1 bad file (nothing written) or failure, 64 usage error.
             """)
@@ -155,8 +155,12 @@ struct SettleExport: AsyncParsableCommand {
             exported report imports again unchanged.
 
             Examples:
-              chronik settle export --gateway stripe --log shop > stripe.csv
-              chronik settle export --gateway adyen --payout 118 --log shop
+              $ chronik settle export --gateway stripe --log shop > stripe.csv
+              $ chronik settle import data/settlement-stripe.csv --gateway stripe --log shop
+              $ chronik settle export --gateway stripe --payout po_1PBb7Q --log shop
+
+            Exit status: 0 success, 1 failure (--payout names no payout of \
+            the gateway), 64 usage error.
             """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "The layout and the gateway whose lines: stripe or adyen.") var gateway: SettlementGateway
@@ -175,6 +179,10 @@ struct SettleExport: AsyncParsableCommand {
             }
         } catch {
             throw CommandFailure("reading the log failed: \(error)")
+        }
+        if let payout, lines.isEmpty {
+            // An unknown payout is said, not answered with an empty report.
+            throw CommandFailure("no \(gateway.rawValue) payout '\(payout)' in the log")
         }
         let out = Output()
         // The report ends in CRLF; `line` adds the LF.

@@ -33,6 +33,7 @@ enum ExampleSandbox {
     static func template() async throws -> String {
         let dir = makeTempDir("examples-template")
         try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        try copyData(into: dir)
         let sim = try await shell("chronik simulate --events \(events) --seed 1 --log chronik-data --quiet", in: dir)
         try #require(sim.exitCode == 0, "\(sim)")
         let copy = try await shell("cp -a chronik-data shop && cp -a chronik-data.keys shop.keys", in: dir)
@@ -54,8 +55,15 @@ enum ExampleSandbox {
             try #require(r.exitCode == 0, "\(r)")
         } else {
             try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+            try copyData(into: dir)
         }
         return dir
+    }
+
+    /// The repository's `data/` (sample files the README and the helps
+    /// name, as `data/…`): the examples run as from the package root.
+    static func copyData(into dir: String) throws {
+        try FileManager.default.copyItem(atPath: packageRoot + "/data", toPath: dir + "/data")
     }
 
     /// Runs `line` with sh in `dir`, `chronik` on the PATH being the binary

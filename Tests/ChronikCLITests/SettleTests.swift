@@ -56,6 +56,11 @@ struct SettleTests {
         #expect(r.exitCode == 1 && r.stderr.contains("no payout 'nope'"), "\(r)")
         r = try await chronik(["query", "reconciliation", "--status", "fine", "--log", dir])
         #expect(r.exitCode == 64, "\(r)")
+        // An unknown payout is an error for settle export too, not an empty report.
+        r = try await chronik(["settle", "export", "--gateway", "stripe", "--payout", "nope", "--log", dir])
+        #expect(r.exitCode == 1 && r.stdout.isEmpty && r.stderr.contains("no stripe payout 'nope'"), "\(r)")
+        r = try await chronik(["settle", "export", "--gateway", "stripe", "--payout", "po_1PCc8R", "--log", dir])
+        #expect(r.exitCode == 0 && r.stdout.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 2 && r.stdout.contains("pay-1002"), "\(r)")
     }
 
     @Test func importingAgainIsANoOpAndExportRoundTrips() async throws {

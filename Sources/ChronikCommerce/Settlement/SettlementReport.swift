@@ -27,18 +27,8 @@ public struct SettlementReportError: Error, Sendable, Equatable, CustomStringCon
 
 /// ISO 4217 minor units: how many decimals a currency's major unit has.
 public enum CurrencyDecimals {
-    static let zero: Set<String> = ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-                                    "VND", "VUV", "XAF", "XOF", "XPF"]
-    static let three: Set<String> = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]
-    static let four: Set<String> = ["CLF", "UYW"]
-
-    /// The decimals of `currency` (2 unless listed otherwise).
-    public static func of(_ currency: String) -> Int {
-        if zero.contains(currency) { return 0 }
-        if three.contains(currency) { return 3 }
-        if four.contains(currency) { return 4 }
-        return 2
-    }
+    /// The decimals of `currency`: the one table, `Money.decimals(of:)`.
+    public static func of(_ currency: String) -> Int { Money.decimals(of: currency) }
 
     /// Parses `-12.34` (major units) into minor units; nil for anything
     /// else, more decimals than the currency has (beyond trailing zeros),
