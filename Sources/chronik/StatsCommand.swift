@@ -11,8 +11,10 @@ struct Stats: AsyncParsableCommand {
 
             On a damaged log it reports the damage (file, byte offset, \
             reason) and counts what is intact up to it: the head is then \
-            the last good position. Damage in a sealed segment whose index \
-            is sound is not read by an open: chronik verify reads everything.
+            the last good position. The checksum of every batch in the \
+            sealed segments is checked too, so damage there is reported \
+            (chronik verify also checks the hash chain and decodes every \
+            event).
 
             Examples:
               $ chronik stats
@@ -28,6 +30,14 @@ struct Stats: AsyncParsableCommand {
         let log = try options.openForReading()
         defer { try? log.close() }
         let s = try log.stats()
+        // The open reads the active segment only; sealed ones are checked
+        // here (checksums and framing, not the hash chain: verify does that).
+        let sealedDamage = log.recovery.damage == nil ? try log.checkSealedSegments() : nil
+        if let sealedDamage {
+            readStoppedAtDamage.store(true, ordering: .relaxed)
+            let last = sealedDamage.lastGoodPosition.map { "the last good position is \($0.value)" } ?? "no event before it is sound"
+            printError("chronik: warning: \(describe(sealedDamage.damage)); \(last); chronik verify tells more (exit status 1)")
+        }
         let out = Output()
         if options.json {
             var o = JSONObject()
@@ -45,6 +55,13 @@ struct Stats: AsyncParsableCommand {
                 dj.add("offset", d.offset.map { Int64($0) } ?? -1)
                 dj.add("reason", d.message)
                 dj.add("lastGoodPosition", log.recovery.lastValidPosition.map { .uint($0.value) } ?? .null)
+                o.add("damage", dj)
+            } else if let (d, last) = sealedDamage {
+                var dj = JSONObject()
+                dj.add("file", d.path)
+                dj.add("offset", d.offset.map { Int64($0) } ?? -1)
+                dj.add("reason", d.message)
+                dj.add("lastGoodPosition", last.map { .uint($0.value) } ?? .null)
                 o.add("damage", dj)
             } else {
                 o.add("damage", .null)
@@ -66,6 +83,11 @@ struct Stats: AsyncParsableCommand {
                 // The head of a damaged log is where the intact part ends.
                 let last = log.recovery.lastValidPosition.map { "\($0.value)" } ?? "none"
                 shown[5] = ("last good position ", last)
+                shown.append(("damage", "\(d.path ?? "?") at byte \(d.offset ?? -1): \(d.message)"))
+            }
+            if let (d, last) = sealedDamage {
+                // Events after damage in a sealed segment are not trustworthy either.
+                shown[5] = ("last good position ", last.map { "\($0.value)" } ?? "none")
                 shown.append(("damage", "\(d.path ?? "?") at byte \(d.offset ?? -1): \(d.message)"))
             }
             for (k, v) in shown { out.line(pad(k, 15) + v) }

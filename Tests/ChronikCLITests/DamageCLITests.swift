@@ -191,3 +191,38 @@ struct DamageCLITests {
         #expect(r.stderr.contains("no key store"), "\(r)")
     }
 }
+
+@Suite("stats checks the sealed segments")
+struct StatsSealedDamageTests {
+    @Test("stats on a log with a flipped byte in a sealed segment says so, with file, offset and last good position, and exits 1")
+    func statsReportsDamageInASealedSegment() async throws {
+        // Proves issue 10.10: the open trusts a sealed segment's index and never reads its batches; stats now does.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        _ = try await makeLog(dir, count: 200, streams: 20, batch: 10,
+                              extraArguments: ["--segment-size", "4KiB", "--compression", "none"])
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
+        try #require(names.count >= 3, "\(names)")
+        let intact = try await chronik(["stats", "--json", "--log", dir])
+        #expect(intact.exitCode == 0 && intact.stderr.isEmpty, "\(intact)")
+        #expect(jsonObjects(intact.stdout).first?["damage"] is NSNull, "\(intact)")
+
+        // A payload byte of the second sealed segment's first batch.
+        let victim = dir + "/" + names[1]
+        let base = Int(names[1].dropLast(4))!
+        var bytes = try fileBytes(victim)
+        let first = try #require(try await batches(dir, segment: String(base)).first)
+        bytes[first.offset + first.length - 5] ^= 0x40
+        try writeFile(victim, bytes)
+
+        let text = try await chronik(["stats", "--log", dir])
+        #expect(text.exitCode == 1, "\(text)")
+        #expect(text.stdout.contains("damage") && text.stdout.contains("\(victim) at byte \(first.offset): damaged batch in a sealed segment"), "\(text)")
+        #expect(text.stdout.contains("last good position \(base - 1)\n"), "\(text)")
+        #expect(text.stderrLines.count == 1 && text.stderr.contains("last good position is \(base - 1)"), "\(text)")
+        let json = try await chronik(["stats", "--json", "--log", dir])
+        #expect(json.exitCode == 1, "\(json)")
+        let damage = try #require(jsonObjects(json.stdout).first?["damage"] as? [String: Any], "\(json)")
+        #expect(damage["offset"] as? Int == first.offset && damage["lastGoodPosition"] as? Int == base - 1, "\(json)")
+    }
+}
