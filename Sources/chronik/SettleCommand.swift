@@ -13,9 +13,11 @@ struct Settle: AsyncParsableCommand {
             by header name, in any order; other columns are ignored.
 
             Examples:
-              $ chronik settle import data/settlement-stripe.csv --gateway stripe --log shop
-              $ chronik settle export --gateway adyen --log shop > adyen.csv
-              chronik query reconciliation --log shop --status mismatch
+              $ chronik settle import data/settlement-stripe.csv --gateway stripe
+              $ chronik query reconciliation --status mismatch
+              $ chronik settle export --gateway stripe > stripe.csv
+
+            Exit status: 0 success, 1 failure, 64 usage error.
             """,
         subcommands: [SettleImport.self, SettleExport.self])
 }
@@ -48,7 +50,7 @@ struct SettleImport: AsyncParsableCommand {
             report can be imported again); with other content it is an error.
 
             Example:
-              $ chronik settle import data/settlement-adyen.csv --gateway adyen --log shop
+              $ chronik settle import data/settlement-adyen.csv --gateway adyen
 
             Exit status: 0 imported, 1 bad file (nothing written) or failure, 64 usage error.
             """)
@@ -155,9 +157,9 @@ struct SettleExport: AsyncParsableCommand {
             exported report imports again unchanged.
 
             Examples:
-              $ chronik settle export --gateway stripe --log shop > stripe.csv
-              $ chronik settle import data/settlement-stripe.csv --gateway stripe --log shop
-              $ chronik settle export --gateway stripe --payout po_1PBb7Q --log shop
+              $ chronik settle export --gateway stripe > stripe.csv
+              $ chronik settle import data/settlement-stripe.csv --gateway stripe
+              $ chronik settle export --gateway stripe --payout po_1PBb7Q
 
             Exit status: 0 success, 1 failure (--payout names no payout of \
             the gateway), 64 usage error.
