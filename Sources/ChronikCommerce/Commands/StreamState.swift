@@ -8,16 +8,17 @@
 // guards (the plain `chronik append`) still folds, with sums that saturate
 // instead of trapping.
 
-/// Adds without trapping: history may hold sums no guard let through.
-@inline(__always)
-func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+/// Adds without trapping: history may hold sums no guard let through
+/// (the read models of ChronikProjections use it too).
+@inlinable @inline(__always)
+public func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
     let (r, o) = a.addingReportingOverflow(b)
     return o ? (b > 0 ? .max : .min) : r
 }
 
 /// Subtracts without trapping (see `saturatingAdd`).
-@inline(__always)
-func saturatingSubtract(_ a: Int64, _ b: Int64) -> Int64 {
+@inlinable @inline(__always)
+public func saturatingSubtract(_ a: Int64, _ b: Int64) -> Int64 {
     let (r, o) = a.subtractingReportingOverflow(b)
     return o ? (b > 0 ? .min : .max) : r
 }
