@@ -235,8 +235,11 @@ public final class EventLog: Sendable {
 
     // MARK: Head waiting (subscriptions)
 
+    /// Whether `close()` was called.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Returns once `head > position`, the log closes, or the task is cancelled.
-    func waitForHead(beyond position: UInt64) async {
+    public func waitForHead(beyond position: UInt64) async {
         let id: Int? = state.withLock { s in
             if s.head > position || s.closed { return nil }
             let id = s.nextWaiterID

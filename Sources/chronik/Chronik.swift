@@ -36,7 +36,7 @@ struct Chronik: AsyncParsableCommand {
             Demo.self, Simulate.self, Import.self, Export.self, Append.self, Read.self, Tail.self,
             Replay.self, Query.self, Snapshot.self,
             Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self,
-            Forget.self, SubjectExport.self,
+            Forget.self, SubjectExport.self, Serve.self,
         ])
 
     /// Like the default entry point, except that failures of the commands
