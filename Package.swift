@@ -131,9 +131,12 @@ let package = Package(
                 "ChronikServer",
                 "ChronikLog",
                 "ChronikCommerce",
+                "ChronikProjections",
+                "ChronikAudit",
                 "chronik",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),

@@ -9,7 +9,9 @@ extension LogServer {
     /// expectedVersion) or an array of them for one stream, appended as one
     /// batch through `CommerceStore` — the guards decide (409 for a
     /// conflict, 422 naming the rule that refused), personal data is sealed
-    /// with the key store. Types with personal data need the `pii` scope.
+    /// with the key store. Writing personal data needs only `append` (the
+    /// writer has the data already; it is sealed before it is stored);
+    /// reading it in clear needs `pii`.
     func command(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.append)
         let body = try await body(of: request)
@@ -41,7 +43,6 @@ extension LogServer {
             }
         }
         if envelopes.contains(where: { !(CommerceEventType(name: $0.proposed.type)?.schema.piiFieldPaths.isEmpty ?? true) }) {
-            try context.require(.pii)
             guard vault != nil else {
                 throw ServerError(.serviceUnavailable, "noKeyStore", "personal data needs a key store (--keys) to be sealed")
             }

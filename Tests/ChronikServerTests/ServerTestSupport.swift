@@ -1,8 +1,12 @@
+import ChronikAudit
 import ChronikLog
+import ChronikProjections
 import ChronikServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Subprocess
+import SystemPackage
 import Testing
 
 // Helpers: a LogServer on a fresh log in a temporary directory, driven
@@ -16,11 +20,15 @@ func makeTempDir(_ name: String = #function) -> String {
 
 /// Runs `body` with a server on a new log (closed and removed after).
 func withServer(_ mode: TestingSetup = .router, configuration: ServerConfiguration = ServerConfiguration(),
-                directory: String? = nil,
+                directory: String? = nil, models: Bool = false,
                 _ body: @Sendable (LogServer, any TestClientProtocol) async throws -> Void) async throws {
     let dir = directory ?? makeTempDir()
     let log = try EventLog.open(at: dir)
-    let server = LogServer(log: log, live: nil, vault: nil, configuration: configuration, logLevel: "warning")
+    // The key store beside the log, as `chronik serve` keeps it.
+    let vault = models ? SubjectKeyVault(store: try FileKeyStore(directory: dir + ".keys")) : nil
+    let live = models ? try LiveProjections.start(log: log, protector: vault) : nil
+    defer { live?.stop() }
+    let server = LogServer(log: log, live: live, vault: vault, configuration: configuration, logLevel: "warning")
     let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     do {
         try await app.test(mode) { client in
@@ -32,7 +40,10 @@ func withServer(_ mode: TestingSetup = .router, configuration: ServerConfigurati
         throw error
     }
     log.close()
-    if directory == nil { try? FileManager.default.removeItem(atPath: dir) }
+    if directory == nil {
+        try? FileManager.default.removeItem(atPath: dir)
+        try? FileManager.default.removeItem(atPath: dir + ".keys")
+    }
 }
 
 extension TestClientProtocol {
@@ -56,4 +67,23 @@ extension TestResponse {
 
     /// The `error` object of an error response.
     var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
+}
+
+/// The `chronik` executable SwiftPM built next to this test bundle.
+let chronikPath: String = {
+    var dirs: [String] = []
+    if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        dirs.append((exe as NSString).deletingLastPathComponent)
+    }
+    dirs.append((CommandLine.arguments[0] as NSString).deletingLastPathComponent)
+    dirs.append((Bundle.main.bundlePath as NSString).deletingLastPathComponent)
+    for dir in dirs where FileManager.default.isExecutableFile(atPath: dir + "/chronik") { return dir + "/chronik" }
+    return (dirs.first ?? ".") + "/chronik"
+}()
+
+/// Runs `chronik` to completion; its stdout.
+func chronikOutput(_ arguments: [String]) async throws -> String {
+    let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(arguments),
+                                     output: .string(limit: 16 << 20), error: .string(limit: 1 << 20))
+    return r.standardOutput
 }
