@@ -29,7 +29,7 @@ import Testing
                 #expect(r.status == .created, "\(r.text)")
                 last = r.json["lastPosition"] as? Int ?? -1
             }
-            for (route, query) in [("orders", ["orders"]), ("inventory", ["inventory"]), ("catalog", ["catalog"]),
+            for (route, query) in [("orders", ["orders"]), ("inventory", ["inventory"]),
                                    ("orders/o1", ["order", "o1"])] {
                 let r = try await client.get("/models/\(route)?waitFor=\(last)")
                 #expect(r.status == .ok, "\(route): \(r.text)")
