@@ -15,11 +15,16 @@ struct Serve: AsyncParsableCommand {
             docs/SERVER.md.
 
             Without --tokens there is no authentication, so the server \
-            listens on loopback only (127.0.0.1 or ::1) and says so.
+            listens on loopback only (127.0.0.1 or ::1) and says so. The \
+            tokens file (mode 600: a file others may read is refused) holds \
+            a token a line with its scopes: append, read, audit, pii.
+
+              3f6c1e0a9b7d4c2e8f1a5b6c7d8e9f00 append,read checkout
 
             Examples:
               $ chronik serve --log shop
               $ chronik serve --log shop --listen 127.0.0.1:0
+              $ chronik serve --log shop --listen 0.0.0.0:7070 --tokens tokens.txt
               $ curl -s -X POST localhost:7070/streams/notes-1 -d '[{"type":"NoteAdded","data":{"text":"hi"}}]'
               $ curl -sN 'localhost:7070/subscribe?from=0'
 
@@ -41,9 +46,6 @@ struct Serve: AsyncParsableCommand {
         if tokens == nil && !Self.isLoopback(host) {
             throw ValidationError("without --tokens the server has no authentication and listens on loopback only (127.0.0.1, ::1 or localhost), not \(host)")
         }
-        if tokens != nil {
-            throw ValidationError("--tokens is not implemented yet: run without it, on loopback")
-        }
     }
 
     static func address(_ s: String) throws -> (String, Int) {
@@ -62,6 +64,12 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try Self.address(listen)
+        var configuration = ServerConfiguration()
+        if let tokens {
+            do { configuration.tokens = try TokenTable.load(path: tokens) } catch let e as ServerError {
+                throw CommandFailure(e.message)
+            }
+        }
         let log = try options.openForWriting(creation)
         let vault = try keyOptions.vault(for: log)
         let live: LiveProjections
@@ -69,7 +77,7 @@ struct Serve: AsyncParsableCommand {
             log.close()
             throw CommandFailure("live models: \(error)")
         }
-        let server = LogServer(log: log, live: live, vault: vault, logLevel: options.quiet ? "warning" : "info")
+        let server = LogServer(log: log, live: live, vault: vault, configuration: configuration, logLevel: options.quiet ? "warning" : "info")
         if tokens == nil { options.note("chronik: no --tokens: no authentication; listening on loopback only") }
         let quiet = options.quiet
         do {
