@@ -44,6 +44,7 @@ public final class LogServer: Sendable {
     public let configuration: ServerConfiguration
     let logger: Logger
     public let metrics = ServerMetrics()
+    let verifyJob = VerifyJob()
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
     private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
@@ -106,6 +107,10 @@ public final class LogServer: Sendable {
         router.post("commands") { request, context in try await self.command(request, context) }
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
+        router.get("verify") { request, context in try self.verify(request, context) }
+        router.get("export") { request, context in try self.export(request, context) }
+        router.get("customers/:id/subject-export") { request, context in try self.subjectExport(request, context) }
+        router.post("customers/:id/forget") { request, context in try await self.forget(request, context) }
         router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
         router.get("ready") { _, _ in try self.ready() }
         router.get("metrics") { _, context in try self.metricsText(context) }
