@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable {
     public var subscriptionChunk = 256
     /// Bearer tokens; nil: no authentication (loopback only).
     public var tokens: TokenTable?
+    /// Signs a digest of the log (`LogDigest.make` with the audit key of
+    /// `--signing-key`) and returns its JSON; nil: `POST /digest` is 503.
+    public var signDigest: (@Sendable (_ directory: String) throws -> String)?
 
     public init() {}
 }
@@ -107,6 +110,7 @@ public final class LogServer: Sendable {
         router.post("commands") { request, context in try await self.command(request, context) }
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
+        router.post("digest") { _, context in try self.digest(context) }
         router.get("verify") { request, context in try self.verify(request, context) }
         router.get("export") { request, context in try self.export(request, context) }
         router.get("customers/:id/subject-export") { request, context in try self.subjectExport(request, context) }

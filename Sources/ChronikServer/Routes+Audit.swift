@@ -87,6 +87,16 @@ extension LogServer {
         return jsonResponse(o.text, status: status)
     }
 
+    /// `POST /digest`: a signed digest of the log at its head (as `chronik
+    /// digest --json`), with the key the server was started with.
+    func digest(_ context: ChronikContext) throws -> Response {
+        try context.require(.audit)
+        guard let sign = configuration.signDigest else {
+            throw ServerError(.serviceUnavailable, "noSigningKey", "start the server with --signing-key PATH (chronik keygen) to sign digests")
+        }
+        return jsonResponse(try sign(log.directory))
+    }
+
     /// `GET /export[?stream=…&type=…&from=…&to=…]`: the log as JSON Lines,
     /// as `chronik export --audit` writes it (with chain hashes), streamed in chunks; personal data in
     /// clear with `pii`, else null.

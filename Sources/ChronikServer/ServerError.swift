@@ -1,3 +1,4 @@
+import ChronikAudit
 import ChronikCommerce
 import ChronikLog
 import ChronikProjections
@@ -56,6 +57,8 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
         case let e as ServerError: return e
         case let e as ChronikLogError: return from(log: e)
         case let e as CommerceError: return from(commerce: e)
+        case let e as AuditError:
+            return ServerError(e.code == .logDamaged ? .conflict : .internalServerError, e.code.name, e.description)
         case let e as ProjectionError:
             return ServerError(.serviceUnavailable, "projectionsStopped", e.description)
         case let e as HTTPError:

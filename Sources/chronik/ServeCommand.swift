@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikAudit
 import ChronikLog
 import ChronikProjections
 import ChronikServer
@@ -41,6 +42,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bearer tokens and their scopes (a file only its owner may read).", valueName: "file"))
     var tokens: String?
 
+    @Option(name: .customLong("signing-key"),
+            help: ArgumentHelp("The private audit key (chronik keygen) that POST /digest signs with.", valueName: "path"))
+    var signingKey: String?
+
     func validate() throws {
         let (host, _) = try Self.address(listen)
         if tokens == nil && !Self.isLoopback(host) {
@@ -69,6 +74,10 @@ struct Serve: AsyncParsableCommand {
             do { configuration.tokens = try TokenTable.load(path: tokens) } catch let e as ServerError {
                 throw CommandFailure(e.message)
             }
+        }
+        if let signingKey {
+            let key = try AuditKeys.loadPrivateKey(signingKey)
+            configuration.signDigest = { directory in try LogDigest.make(directory: directory, key: key).0.json }
         }
         let log = try options.openForWriting(creation)
         let vault = try keyOptions.vault(for: log)

@@ -1,3 +1,4 @@
+import ChronikAudit
 import ChronikLog
 import ChronikServer
 import Foundation
@@ -85,6 +86,35 @@ import Testing
             #expect(try await client.get("/verify", headers: auth).status == .forbidden)
             #expect(try await client.get("/customers/c1/subject-export", headers: auth).status == .forbidden)
             #expect(try await client.post("/customers/c1/forget", "", headers: auth).status == .forbidden)
+        }
+    }
+}
+
+/// Proves POST /digest signs the log's head with the server's audit key
+/// (the signature verifies with the public key), and is 503 without one.
+@Suite struct DigestRouteTests {
+    @Test func digestIsSignedWithTheServersKey() async throws {
+        let keyPath = makeTempDir() + ".key"
+        defer {
+            try? FileManager.default.removeItem(atPath: keyPath)
+            try? FileManager.default.removeItem(atPath: keyPath + ".pub")
+        }
+        let key = try AuditKeys.generate(at: keyPath)
+        var config = ServerConfiguration()
+        config.signDigest = { directory in try LogDigest.make(directory: directory, key: key).0.json }
+        try await withServer(configuration: config) { server, client in
+            for _ in 0..<5 { _ = try await client.post("/streams/n", #"[{"type":"NoteAdded","data":{}}]"#) }
+            let r = try await client.post("/digest", "")
+            #expect(r.status == .ok, "\(r.text)")
+            let digest = try LogDigest(parsing: Array(r.text.utf8))
+            #expect(digest.position.value == 5)
+            #expect(digest.chainHash == server.log.headHash)
+            #expect(digest.isSigned(by: try AuditKeys.loadPublicKey(keyPath + ".pub")))
+        }
+        try await withServer { _, client in
+            let r = try await client.post("/digest", "")
+            #expect(r.status == .serviceUnavailable)
+            #expect(r.error["code"] as? String == "noSigningKey")
         }
     }
 }
