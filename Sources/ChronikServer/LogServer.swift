@@ -139,11 +139,17 @@ extension LogServer {
     /// subscriptions and lets the requests in flight finish (every append
     /// acknowledged is durable: the log answers only then). The caller
     /// closes the log after.
-    public func serve(host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
+    ///
+    /// `signals` is installed by the caller before anything slow (opening
+    /// the log, building the models), so that a SIGTERM during start-up
+    /// is not lost: the server then does not start.
+    public func serve(host: String, port: Int, signals: ShutdownSignals,
+                      onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
         let group = ServiceGroup(
             services: [application(host: host, port: port, onServerRunning: onServerRunning), ShutdownWatcher(server: self)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: [],
             logger: logger)
+        guard signals.onSignal({ Task { await group.triggerGracefulShutdown() } }) else { return }
         try await group.run()
     }
 }
@@ -159,6 +165,46 @@ extension LogServer {
         o.add("head", log.head.value)
         if let live { o.add("modelsPosition", live.position.value) }
         return jsonResponse(o.text)
+    }
+}
+
+/// SIGTERM and SIGINT, caught from the moment this is made: one that
+/// arrives before the server runs is remembered, and one after it starts
+/// the graceful shutdown.
+public final class ShutdownSignals: @unchecked Sendable {
+    // @unchecked: `requested` and `action` are guarded by `lock`; the
+    // sources are only kept alive.
+    private let lock = NSLock()
+    private var requested = false
+    private var action: (@Sendable () -> Void)?
+    private var sources: [any DispatchSourceSignal] = []
+
+    public init() {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.fire() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func fire() {
+        lock.lock()
+        requested = true
+        let a = action
+        lock.unlock()
+        a?()
+    }
+
+    /// Sets what a signal does; false (and `action` not set) when one has
+    /// already arrived.
+    func onSignal(_ action: @escaping @Sendable () -> Void) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if requested { return false }
+        self.action = action
+        return true
     }
 }
 

@@ -24,10 +24,13 @@ struct Serve: AsyncParsableCommand {
 
             Examples:
               $ chronik serve --log shop
-              $ chronik serve --log shop --listen 127.0.0.1:0
-              $ chronik serve --log shop --listen 0.0.0.0:7070 --tokens tokens.txt
-              $ curl -s -X POST localhost:7070/streams/notes-1 -d '[{"type":"NoteAdded","data":{"text":"hi"}}]'
-              $ curl -sN 'localhost:7070/subscribe?from=0'
+              $ chronik serve --log shop --listen 127.0.0.1:0 --quiet
+
+            Then, from another shell:
+
+              curl -s -X POST localhost:7070/streams/notes-1 -d '[{"type":"NoteAdded","data":{"text":"hi"}}]'
+              curl -sN 'localhost:7070/subscribe?from=0'
+              curl -s localhost:7070/models/orders?limit=5
 
             Exit status: 0 after a clean shutdown, 1 failure, 64 usage error.
             """)
@@ -68,6 +71,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = ShutdownSignals()
         let (host, port) = try Self.address(listen)
         var configuration = ServerConfiguration()
         if let tokens {
@@ -87,11 +91,11 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure("live models: \(error)")
         }
         let server = LogServer(log: log, live: live, vault: vault, configuration: configuration, logLevel: options.quiet ? "warning" : "info")
-        if tokens == nil { options.note("chronik: no --tokens: no authentication; listening on loopback only") }
+        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
         let quiet = options.quiet
         do {
-            try await server.serve(host: host, port: port) { bound in
-                if !quiet { printError("chronik: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
+            try await server.serve(host: host, port: port, signals: signals) { bound in
+                if !quiet { printError("chronik: note: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
             }
         } catch {
             live.stop()
@@ -100,6 +104,6 @@ struct Serve: AsyncParsableCommand {
         }
         live.stop()
         log.close()
-        options.note("chronik: stopped; the log is closed at position \(log.head.value)")
+        options.note("chronik: note: stopped; the log is closed at position \(log.head.value)")
     }
 }
