@@ -93,6 +93,36 @@ import Glibc
     }
 }
 
+/// Proves `chronik serve` refuses what would expose the log: no tokens off
+/// loopback (usage error, 64), a tokens file others may read (1).
+@Suite struct ServeOptionsTests {
+    func run(_ arguments: [String]) async throws -> (TerminationStatus, String) {
+        let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(arguments),
+                                         input: .none, output: .discarded, error: .string(limit: 1 << 16))
+        return (r.terminationStatus, r.standardError)
+    }
+
+    @Test func refusesNonLoopbackWithoutTokensAndAReadableTokensFile() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+            try? FileManager.default.removeItem(atPath: dir + ".tokens")
+        }
+        let (open, openErr) = try await run(["serve", "--log", dir, "--listen", "0.0.0.0:0"])
+        #expect(open == .exited(64))
+        #expect(openErr.contains("loopback"))
+        let (bad, _) = try await run(["serve", "--log", dir, "--listen", "nonsense"])
+        #expect(bad == .exited(64))
+        try Data("reader-0123456789abcdef read\n".utf8).write(to: URL(fileURLWithPath: dir + ".tokens"))
+        chmod(dir + ".tokens", 0o644)
+        let (readable, readableErr) = try await run(["serve", "--log", dir, "--listen", "0.0.0.0:0", "--tokens", dir + ".tokens"])
+        #expect(readable == .exited(1))
+        #expect(readableErr.contains("chmod 600"), "\(readableErr)")
+        #expect(!FileManager.default.fileExists(atPath: dir), "a refused start creates no log")
+    }
+}
+
 /// What the load saw, shared by its tasks.
 final class LoadState: Sendable {
     let acks = Mutex<[ServeBinaryTests.Ack]>([])
