@@ -46,6 +46,21 @@ import Testing
         }
     }
 
+    @Test func idleSubscriptionsGetHeartbeatsAndFromEndIsLiveOnly() async throws {
+        var config = ServerConfiguration()
+        config.heartbeat = .milliseconds(300)
+        try await withServer(.live, configuration: config) { server, client in
+            for _ in 0..<3 { _ = try await client.post("/streams/a", "[\(Self.note)]") }
+            let sse = try SSEClient(port: try #require(client.port), path: "/subscribe?from=end")
+            #expect(await sse.next(timeout: .seconds(1)) == nil)
+            #expect(sse.comments.contains { $0.hasPrefix(": heartbeat 3") }, "\(sse.comments)")
+            #expect(server.subscriptionPositions() == [3])
+            _ = try await client.post("/streams/a", "[\(Self.note)]")
+            #expect(await sse.next()?.id == 3)
+            sse.close()
+        }
+    }
+
     @Test func resumeAcrossAServerRestart() async throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
