@@ -52,7 +52,10 @@ import Testing
         try await withServer(.live, configuration: config) { server, client in
             for _ in 0..<3 { _ = try await client.post("/streams/a", "[\(Self.note)]") }
             let sse = try SSEClient(port: try #require(client.port), path: "/subscribe?from=end")
-            #expect(await sse.next(timeout: .seconds(1)) == nil)
+            // Heartbeats every 300 ms; a loaded machine gets a few seconds.
+            for _ in 0..<20 where !sse.comments.contains(where: { $0.hasPrefix(": heartbeat 3") }) {
+                #expect(await sse.next(timeout: .milliseconds(500)) == nil)
+            }
             #expect(sse.comments.contains { $0.hasPrefix(": heartbeat 3") }, "\(sse.comments)")
             #expect(server.subscriptionPositions() == [3])
             _ = try await client.post("/streams/a", "[\(Self.note)]")
