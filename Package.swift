@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ChronikCommerce", targets: ["ChronikCommerce"]),
         .library(name: "ChronikProjections", targets: ["ChronikProjections"]),
         .library(name: "ChronikAudit", targets: ["ChronikAudit"]),
+        .library(name: "ChronikServer", targets: ["ChronikServer"]),
         .executable(name: "chronik", targets: ["chronik"]),
     ],
     dependencies: [
@@ -20,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // liblz4 from the system (apt: liblz4-dev); the shim header only includes <lz4.h>.
@@ -60,6 +66,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `chronik serve`: owns the store and maps HTTP routes onto library calls.
+        .target(
+            name: "ChronikServer",
+            dependencies: [
+                "ChronikLog",
+                "ChronikCommerce",
+                "ChronikProjections",
+                "ChronikAudit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chronik",
             dependencies: [
@@ -67,6 +89,7 @@ let package = Package(
                 "ChronikCommerce",
                 "ChronikProjections",
                 "ChronikAudit",
+                "ChronikServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -100,6 +123,21 @@ let package = Package(
         .testTarget(
             name: "ChronikAuditTests",
             dependencies: ["ChronikAudit", "ChronikProjections", "ChronikCommerce", "ChronikLog"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChronikServerTests",
+            dependencies: [
+                "ChronikServer",
+                "ChronikLog",
+                "ChronikCommerce",
+                "ChronikProjections",
+                "ChronikAudit",
+                "chronik",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

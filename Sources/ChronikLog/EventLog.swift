@@ -268,7 +268,7 @@ public final class EventLog: Sendable {
     }
 
     /// Whether `close()` was called (cheap: cursors ask at every step).
-    var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+    public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
     /// The error every read after `close()` ends with.
     var closedError: ChronikLogError { ChronikLogError(.closed, "log is closed", path: directory) }
@@ -276,7 +276,7 @@ public final class EventLog: Sendable {
     // MARK: Head waiting (subscriptions)
 
     /// Returns once `head > position`, the log closes, or the task is cancelled.
-    func waitForHead(beyond position: UInt64) async {
+    public func waitForHead(beyond position: UInt64) async {
         let id: Int? = state.withLock { s in
             if s.head > position || s.closed { return nil }
             let id = s.nextWaiterID

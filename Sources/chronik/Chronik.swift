@@ -38,7 +38,7 @@ struct Chronik: AsyncParsableCommand {
             Replay.self, Query.self, Snapshot.self,
             Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self, Repair.self,
             Forget.self, SubjectExport.self,
-            Settle.self,
+            Settle.self, Serve.self,
         ])
 
     /// Like the default entry point, except that failures of the commands

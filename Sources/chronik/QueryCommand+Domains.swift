@@ -6,6 +6,7 @@ import ArgumentParser
 import ChronikLog
 import ChronikCommerce
 import ChronikProjections
+import ChronikServer
 
 /// `EUR 27.99, USD 3.00`, or `-` when empty.
 func moneyList(_ amounts: CurrencyAmounts) -> String {

@@ -3,6 +3,7 @@ import ChronikAudit
 import ChronikLog
 import ChronikCommerce
 import ChronikProjections
+import ChronikServer
 
 struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,8 +62,6 @@ func emit(_ options: GlobalOptions, json: [String], text: [String]) {
     out.flush()
 }
 
-func money(_ amounts: CurrencyAmounts) -> JSONValue { .object(amounts.mapValues { .int($0) }) }
-func counts(_ d: [String: Int64]) -> JSONValue { .object(d.mapValues { .int($0) }) }
 /// Amounts per currency as text: `EUR 1,234.56, PLN 90.00`.
 func moneyText(_ amounts: CurrencyAmounts) -> String {
     amounts.isEmpty ? "-" : amounts.keys.sorted().map { money(amounts[$0]!, $0) }.joined(separator: ", ")
@@ -102,26 +101,6 @@ func knownCurrency(_ code: String, _ known: [String]) throws -> String {
 }
 
 // MARK: Catalog
-
-func productJSON(_ p: CatalogProduct) -> String {
-    var o = JSONObject()
-    o.add("productId", p.productId)
-    o.add("title", p.title)
-    o.add("category", p.category)
-    o.add("brand", p.brand)
-    o.add("discontinued", p.discontinued)
-    o.add("available", p.available)
-    o.add("variants", .array(p.variants.map { v in
-        var vo = JSONObject()
-        vo.add("sku", v.sku)
-        vo.add("options", .object(v.options.mapValues { .string($0) }))
-        vo.add("price", v.price)
-        vo.add("currency", v.currency)
-        vo.add("available", v.available)
-        return .raw(vo.text)
-    }))
-    return o.text
-}
 
 func productText(_ p: CatalogProduct) -> [String] {
     var t = TextTable(["sku", "price", "available", "options"], right: ["price", "available"])
@@ -200,31 +179,6 @@ struct CatalogQuery: AsyncParsableCommand {
 
 // MARK: Orders
 
-func orderJSON(_ o: OrderRecord) -> String {
-    var j = JSONObject()
-    j.add("orderId", o.orderId)
-    j.add("customerId", o.customerId)
-    j.add("placedAt", o.placedAt.rfc3339)
-    j.add("currency", o.currency)
-    j.add("lines", .array(o.lines.map { l in
-        var lo = JSONObject()
-        lo.add("sku", l.sku)
-        lo.add("qty", l.qty)
-        lo.add("unitPrice", l.unitPrice)
-        return .raw(lo.text)
-    }))
-    j.add("discount", o.discount)
-    j.add("shippingFee", o.shippingFee)
-    j.add("total", o.total)
-    j.add("captured", o.captured)
-    j.add("refunded", o.refunded)
-    j.add("financialStatus", o.financialStatus.rawValue)
-    j.add("fulfillmentStatus", o.fulfillmentStatus.rawValue)
-    j.add("shipped", counts(o.shipped))
-    j.add("returned", counts(o.returned))
-    return j.text
-}
-
 /// Orders as one table, a row per order.
 func ordersText(_ list: [OrderRecord]) -> [String] {
     var t = TextTable(["orderId", "customerId", "placedAt", "total", "captured", "refunded", "financial", "fulfillment"],
@@ -300,69 +254,6 @@ struct OrdersQuery: AsyncParsableCommand {
 }
 
 // MARK: Customers
-
-/// The profile of a customer read from its stream (never from a model).
-struct Profile {
-    var name: String?
-    var email: String?
-    var phone: String?
-    var erased = false
-}
-
-/// The profile from the customer's stream, its personal data opened with
-/// `protector` (docs/GDPR.md): erased when the key is destroyed.
-func readProfile(_ log: EventLog, _ id: String, protector: (any PIIProtector)?) -> Profile? {
-    guard let events = try? log.read(stream: "customer-" + id).collect() else { return nil }
-    var p = Profile()
-    var seen = false
-    for e in events {
-        guard let (ce, pii) = try? CommerceEvent.decode(type: e.type, data: e.data, protector: protector) else { continue }
-        if pii == .erased {
-            seen = true
-            p = Profile(erased: true)
-            continue
-        }
-        switch ce {
-        case .customerRegistered(let r):
-            seen = true
-            p.name = r.name; p.email = r.email; p.phone = r.phone
-        case .customerUpdated(let u):
-            if let v = u.name { p.name = v }
-            if let v = u.email { p.email = v }
-            if let v = u.phone { p.phone = v }
-        case .customerForgotten:
-            p = Profile(erased: true)
-        default: break
-        }
-    }
-    return seen || p.erased ? p : nil
-}
-
-func customerJSON(_ c: CustomerRecord, profile: Profile?) -> String {
-    var o = JSONObject()
-    o.add("customerId", c.customerId)
-    if let profile {
-        o.add("name", profile.erased ? nil : profile.name)
-        o.add("email", profile.erased ? nil : profile.email)
-        o.add("phone", profile.erased ? nil : profile.phone)
-    }
-    o.add("registered", c.registered)
-    o.add("orders", c.orders)
-    o.add("lifetimeValue", money(c.lifetimeValue))
-    o.add("firstOrderAt", c.firstOrderAt?.rfc3339)
-    o.add("lastOrderAt", c.lastOrderAt?.rfc3339)
-    o.add("orderIds", .array(c.orderIds.map { .string($0) }))
-    o.add("interactions", c.interactions)
-    o.add("marketingConsent", c.marketingConsent.map { JSONValue.bool($0) } ?? .null)
-    o.add("forgotten", c.forgotten)
-    var r = JSONObject()
-    r.add("recency", c.rfm.recency)
-    r.add("frequency", c.rfm.frequency)
-    r.add("monetary", c.rfm.monetary)
-    o.add("rfm", r)
-    o.add("segment", c.rfm.segment)
-    return o.text
-}
 
 /// Customers as one table, a row per customer.
 func customersText(_ list: [CustomerRecord]) -> [String] {
@@ -475,18 +366,7 @@ struct InventoryQuery: AsyncParsableCommand {
         let (log, set) = try loadModels(options, ["inventory"])
         defer { try? log.close() }
         let list = limited(set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? [], limit, options)
-        emit(options, json: list.map { l in
-            var o = JSONObject()
-            o.add("sku", l.sku)
-            o.add("warehouseId", l.warehouseId)
-            o.add("onHand", l.onHand)
-            o.add("reserved", l.reserved)
-            o.add("available", l.available)
-            o.add("reorderPoint", l.reorderPoint.map { JSONValue.int($0) } ?? .null)
-            o.add("reorderQty", l.reorderQty.map { JSONValue.int($0) } ?? .null)
-            o.add("low", l.isLow)
-            return o.text
-        }, text: inventoryText(list))
+        emit(options, json: list.map(stockLevelJSON), text: inventoryText(list))
     }
 
     func inventoryText(_ list: [StockLevel]) -> [String] {
@@ -521,15 +401,7 @@ struct ReplenishmentQuery: AsyncParsableCommand {
         let list = limited(set.replenishment?.suggestions() ?? [], limit, options)
         var t = TextTable(["sku", "warehouse", "available", "reorderPoint", "order"], right: ["available", "reorderPoint", "order"])
         for s in list { t.add([s.sku, s.warehouseId, group(s.available), group(s.reorderPoint), group(s.reorderQty)]) }
-        emit(options, json: list.map { s in
-            var o = JSONObject()
-            o.add("sku", s.sku)
-            o.add("warehouseId", s.warehouseId)
-            o.add("available", s.available)
-            o.add("reorderPoint", s.reorderPoint)
-            o.add("reorderQty", s.reorderQty)
-            return o.text
-        }, text: t.lines)
+        emit(options, json: list.map(replenishmentJSON), text: t.lines)
     }
 }
 
@@ -564,13 +436,7 @@ struct SalesQuery: AsyncParsableCommand {
         defer { try? log.close() }
         let all = set.sales?.list(day: day.flatMap { Day(string: $0) }) ?? []
         let list = day == nil ? limited(all, limit, options) : all
-        emit(options, json: list.map { d in
-            var o = JSONObject()
-            o.add("day", d.day.description)
-            o.add("revenue", money(d.revenue))
-            o.add("units", counts(d.units))
-            return o.text
-        }, text: salesText(list))
+        emit(options, json: list.map(salesDayJSON), text: salesText(list))
     }
 
     func salesText(_ list: [SalesDay]) -> [String] {
@@ -611,15 +477,7 @@ struct FinanceQuery: AsyncParsableCommand {
         for f in list {
             t.add([f.day.description, f.currency, money(f.captured, f.currency), money(f.refunded, f.currency), money(f.net, f.currency)])
         }
-        emit(options, json: list.map { f in
-            var o = JSONObject()
-            o.add("day", f.day.description)
-            o.add("currency", f.currency)
-            o.add("captured", f.captured)
-            o.add("refunded", f.refunded)
-            o.add("net", f.net)
-            return o.text
-        }, text: t.lines)
+        emit(options, json: list.map(financeDayJSON), text: t.lines)
     }
 }
 
@@ -647,14 +505,7 @@ struct SearchQuery: AsyncParsableCommand {
         let list = set.search?.list(top: limit, zeroResultsOnly: zeroResults) ?? []
         var t = TextTable(["count", "results", "query"], right: ["count", "results"])
         for q in list { t.add([group(q.count), q.zeroResults ? "none" : group(q.lastResultCount), q.query]) }
-        emit(options, json: list.map { s in
-            var o = JSONObject()
-            o.add("query", s.query)
-            o.add("count", s.count)
-            o.add("resultCount", s.lastResultCount)
-            o.add("zeroResults", s.zeroResults)
-            return o.text
-        }, text: t.lines)
+        emit(options, json: list.map(searchQueryJSON), text: t.lines)
     }
 }
 
@@ -683,12 +534,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
         let list = model.alsoBought(product, limit: limit)
         var t = TextTable(["orders", "productId"], right: ["orders"])
         for e in list { t.add([group(e.count), e.productId]) }
-        emit(options, json: list.map { e in
-            var o = JSONObject()
-            o.add("productId", e.productId)
-            o.add("count", e.count)
-            return o.text
-        }, text: t.lines)
+        emit(options, json: list.map(alsoBoughtJSON), text: t.lines)
     }
 }
 
@@ -729,20 +575,7 @@ struct FraudQuery: AsyncParsableCommand {
         } else {
             scores = fraud.top(top)
         }
-        emit(options, json: scores.map { s in
-            var o = JSONObject()
-            o.add("orderId", s.orderId)
-            o.add("customerId", s.customerId)
-            o.add("score", s.score)
-            o.add("reasons", .raw("[" + s.reasons.map { r in
-                var ro = JSONObject()
-                ro.add("code", r.code.rawValue)
-                ro.add("points", r.points)
-                ro.add("detail", r.detail)
-                return ro.text
-            }.joined(separator: ",") + "]"))
-            return o.text
-        }, text: scores.flatMap { s in
+        emit(options, json: scores.map(fraudScoreJSON), text: scores.flatMap { s in
             ["\(pad("\(s.score)", 4)) \(s.orderId)  customer \(s.customerId)"]
                 + s.reasons.map { "       +\(pad("\($0.points)", 3)) \($0.code.rawValue): \($0.detail)" }
         })

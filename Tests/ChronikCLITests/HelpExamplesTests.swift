@@ -4,7 +4,8 @@ import Testing
 // Issue 10 point 3: every example in a `--help` text (a line `$ …`)
 // and every `chronik …` line of the README's shell blocks runs, as written,
 // against a prepared shop, and exits 0. `tail -f` examples run until a
-// timeout ends them (exit 124 from timeout(1), no error from chronik).
+// timeout ends them (exit 124 from timeout(1), no error from chronik);
+// so do `chronik serve` examples (its SIGTERM ends the server, exit 0).
 
 /// Where the examples run: a directory holding what they name.
 ///
@@ -71,7 +72,7 @@ enum ExampleSandbox {
     static func shell(_ line: String, in dir: String) async throws -> Run {
         let bin = (chronikPath as NSString).deletingLastPathComponent
         let script = "cd '\(dir)' && PATH='\(bin)':\"$PATH\" && TMPDIR='\(dir)/tmp' && export PATH TMPDIR && " + line
-        let follows = line.contains(" -f") || line.contains(" --follow")
+        let follows = line.contains(" -f") || line.contains(" --follow") || line.hasPrefix("chronik serve")
         return try await run(.path("/usr/bin/timeout"), [follows ? "4" : "600", "/bin/sh", "-c", script])
     }
 
@@ -85,7 +86,7 @@ enum ExampleSandbox {
     /// timeout's 124 without an error from chronik.
     static func succeeded(_ r: Run, _ line: String) -> Bool {
         if r.exitCode == 0 { return true }
-        let follows = line.contains(" -f") || line.contains(" --follow")
+        let follows = line.contains(" -f") || line.contains(" --follow") || line.hasPrefix("chronik serve")
         let errors = r.stderrLines.filter { $0.hasPrefix("chronik: ") && !$0.hasPrefix("chronik: note:") }
         return follows && r.exitCode == 124 && errors.isEmpty
     }

@@ -1,6 +1,6 @@
 import ChronikAudit
-import ChronikCommerce
 import ChronikLog
+import ChronikCommerce
 
 /// The lines `read` and `tail` print for events. A commerce event's data
 /// is decoded as `export` writes it (`CommerceExport.writeData`, the one
@@ -8,7 +8,7 @@ import ChronikLog
 /// data opened with the key store, or `null` (JSON) / `‹erased›` (text)
 /// when its key is destroyed or there is no key store. Any other event's
 /// data is printed as stored.
-final class EventPrinter {
+public final class EventPrinter {
     private let json: Bool
     private let note: (String) -> Void
     private let openVault: () throws -> SubjectKeyVault?
@@ -16,14 +16,14 @@ final class EventPrinter {
     /// without personal data never touches (or notes) the key store.
     private var vault: SubjectKeyVault??
 
-    init(json: Bool, note: @escaping (String) -> Void, openVault: @escaping () throws -> SubjectKeyVault?) {
+    public init(json: Bool, note: @escaping (String) -> Void, openVault: @escaping () throws -> SubjectKeyVault?) {
         self.json = json
         self.note = note
         self.openVault = openVault
     }
 
     /// The line for `e`: a JSON object with the keys of `read --json`, or text.
-    func line(_ e: RecordedEvent) throws -> String {
+    public func line(_ e: RecordedEvent) throws -> String {
         let data = try decodedData(e)
         return json ? eventJSON(e, decodedData: data) : eventText(e, decodedData: data)
     }

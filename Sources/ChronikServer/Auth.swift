@@ -1,0 +1,124 @@
+import ChronikLog
+import Foundation
+import Hummingbird
+
+/// What a token may do.
+public enum Scope: String, Sendable, CaseIterable, Hashable {
+    /// Append events and send commands.
+    case append
+    /// Read events, subscribe, query models, metrics.
+    case read
+    /// Verify, digest, export.
+    case audit
+    /// See personal data in clear, export a subject's data, forget a customer.
+    case pii
+}
+
+/// The bearer tokens of `--tokens FILE`: one token a line, then its
+/// scopes separated by commas, then an optional name; `#` starts a comment.
+///
+///     # token                          scopes            name
+///     3f6c1e0a9b7d4c2e8f1a5b6c7d8e9f00 append,read       checkout
+///     9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d read,audit,pii    auditor
+public struct TokenTable: Sendable {
+    public struct Entry: Sendable, Hashable {
+        public var scopes: Set<Scope>
+        public var name: String
+    }
+
+    private var entries: [String: Entry]
+
+    public init(_ entries: [String: Entry]) { self.entries = entries }
+
+    /// The entry of `token`, or nil.
+    public func entry(for token: String) -> Entry? { entries[token] }
+
+    public var count: Int { entries.count }
+
+    /// Tokens shorter than this are refused: guessable.
+    public static let minimumTokenLength = 16
+
+    /// Reads and checks `path`: only its owner may read or write it.
+    public static func load(path: String) throws -> TokenTable {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw ServerError(.internalServerError, "tokensFile", "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard st.st_mode & 0o077 == 0 else {
+            throw ServerError(.internalServerError, "tokensFile",
+                              "\(path) may be read by others (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 \(path)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ServerError(.internalServerError, "tokensFile", "cannot read \(path)")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    public static func parse(_ text: String, path: String = "tokens") throws -> TokenTable {
+        var entries: [String: Entry] = [:]
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            if words.isEmpty { continue }
+            func fail(_ m: String) -> ServerError { ServerError(.internalServerError, "tokensFile", "\(path):\(n + 1): \(m)") }
+            guard words.count >= 2 else { throw fail("a token needs its scopes: TOKEN append,read[,audit,pii] [name]") }
+            let token = String(words[0])
+            guard token.count >= minimumTokenLength else { throw fail("a token needs at least \(minimumTokenLength) characters") }
+            var scopes = Set<Scope>()
+            for s in words[1].split(separator: ",") {
+                guard let scope = Scope(rawValue: String(s)) else {
+                    throw fail("unknown scope \(s); scopes: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                scopes.insert(scope)
+            }
+            guard entries[token] == nil else { throw fail("this token is listed twice") }
+            entries[token] = Entry(scopes: scopes, name: words.count > 2 ? words[2...].joined(separator: " ") : "token \(n + 1)")
+        }
+        guard !entries.isEmpty else { throw ServerError(.internalServerError, "tokensFile", "\(path) holds no token") }
+        return TokenTable(entries)
+    }
+}
+
+/// The request context of every route: what the caller may do.
+public struct ChronikContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Every scope without `--tokens`; a token's scopes with.
+    public var scopes: Set<Scope> = Set(Scope.allCases)
+    /// The token's name, for logs.
+    public var caller = "anonymous"
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// Throws 403 unless the caller has `scope`.
+    public func require(_ scope: Scope) throws {
+        guard scopes.contains(scope) else {
+            throw ServerError(.forbidden, "forbidden", "this token lacks the \(scope.rawValue) scope")
+        }
+    }
+}
+
+/// 401 without a known bearer token (when there are tokens); the routes
+/// then check their scope. `/health` and `/ready` are open.
+struct AuthMiddleware: RouterMiddleware {
+    let tokens: TokenTable?
+
+    func handle(_ request: Request, context: ChronikContext,
+                next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
+        guard let tokens, request.uri.path != "/health", request.uri.path != "/ready" else {
+            return try await next(request, context)
+        }
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw ServerError(.unauthorized, "unauthorized", "send Authorization: Bearer TOKEN")
+        }
+        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let entry = tokens.entry(for: token) else {
+            throw ServerError(.unauthorized, "unauthorized", "unknown token")
+        }
+        var context = context
+        context.scopes = entry.scopes
+        context.caller = entry.name
+        return try await next(request, context)
+    }
+}

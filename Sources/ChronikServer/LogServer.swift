@@ -1,0 +1,238 @@
+import ChronikAudit
+import ChronikCommerce
+import ChronikLog
+import ChronikProjections
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Limits and timings of a server; the defaults are what `chronik serve` uses.
+public struct ServerConfiguration: Sendable {
+    /// The largest request body accepted (413 `bodyTooLarge` beyond).
+    public var maxBodyBytes = 16 << 20
+    /// The most events one append request may carry (413 `tooManyEvents`).
+    public var maxEventsPerRequest = 1000
+    /// The most events one read request returns.
+    public var maxPageSize = 1000
+    /// A comment line on an idle subscription this often.
+    public var heartbeat: Duration = .seconds(15)
+    /// How long `?waitFor=` waits at most.
+    public var maxWait: Duration = .seconds(30)
+    /// Events read from disk per step of a subscription: all a
+    /// subscriber ever makes the server hold.
+    public var subscriptionChunk = 256
+    /// Bearer tokens; nil: no authentication (loopback only).
+    public var tokens: TokenTable?
+    /// Signs a digest of the log (`LogDigest.make` with the audit key of
+    /// `--signing-key`) and returns its JSON; nil: `POST /digest` is 503.
+    public var signDigest: (@Sendable (_ directory: String) throws -> String)?
+
+    public init() {}
+}
+
+/// Owns an open log (its one writer) and maps HTTP routes onto library
+/// calls, adding no semantics of its own (ARCHITECTURE.md, "Beyond one
+/// process"): an append is `CommerceStore.append`, a read is the log's
+/// cursor, a subscription is one cursor over disk that waits on the head.
+public final class LogServer: Sendable {
+    public let log: EventLog
+    /// The engine door: `POST /streams/{stream}` (EVENTS.md types through
+    /// their guards, as `chronik append`).
+    let store: CommerceStore
+    public let live: LiveProjections?
+    /// Seals and opens personal data; nil without a key store.
+    let vault: SubjectKeyVault?
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    public let metrics = ServerMetrics()
+    let verifyJob = VerifyJob()
+    private let stopping = Mutex(false)
+    /// The next position each open subscription reads, by an id of its own.
+    private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
+
+    public init(log: EventLog, live: LiveProjections?, vault: SubjectKeyVault?,
+                configuration: ServerConfiguration = ServerConfiguration(),
+                logLevel: String = "info") {
+        var logger = Logger(label: "chronik.serve")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        self.log = log
+        self.live = live
+        self.vault = vault
+        self.configuration = configuration
+        self.logger = logger
+        store = CommerceStore(log: log, protector: vault)
+    }
+
+    /// Whether the server is shutting down: subscriptions end, so that
+    /// draining the other requests can finish.
+    public var isStopping: Bool { stopping.withLock { $0 } }
+
+    /// Ends the subscriptions (within a quarter second); requests in
+    /// flight finish.
+    public func beginShutdown() { stopping.withLock { $0 = true } }
+
+    /// Registers a subscription at `position`; returns its id.
+    func openSubscription(at position: UInt64) -> Int {
+        subscriptions.withLock { s in
+            s.next += 1
+            s.positions[s.next] = position
+            return s.next
+        }
+    }
+
+    func moveSubscription(_ id: Int, to position: UInt64) {
+        subscriptions.withLock { $0.positions[id] = position }
+    }
+
+    func closeSubscription(_ id: Int) {
+        _ = subscriptions.withLock { $0.positions.removeValue(forKey: id) }
+    }
+
+    /// The next position each open subscription will read from disk (its
+    /// lag is the head minus this).
+    public func subscriptionPositions() -> [UInt64] {
+        subscriptions.withLock { Array($0.positions.values) }
+    }
+
+    /// Every route of the API.
+    public func router() -> Router<ChronikContext> {
+        let router = Router(context: ChronikContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
+        router.post("streams/:stream") { request, context in try await self.append(request, context) }
+        router.get("streams/:stream") { request, context in try self.readStream(request, context) }
+        router.get("all") { request, context in try self.readAll(request, context) }
+        router.get("events/:position") { request, context in try self.event(request, context) }
+        router.get("subscribe") { request, context in try self.subscribe(request, context) }
+        router.post("commands") { request, context in try await self.command(request, context) }
+        router.get("models/:name") { request, context in try await self.model(request, context) }
+        router.get("models/:name/:id") { request, context in try await self.model(request, context) }
+        router.post("digest") { _, context in try self.digest(context) }
+        router.get("verify") { request, context in try self.verify(request, context) }
+        router.get("export") { request, context in try self.export(request, context) }
+        router.get("customers/:id/subject-export") { request, context in try self.subjectExport(request, context) }
+        router.post("customers/:id/forget") { request, context in try await self.forget(request, context) }
+        router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
+        router.get("ready") { _, _ in try self.ready() }
+        router.get("metrics") { _, context in try self.metricsText(context) }
+        return router
+    }
+
+    /// The application on `host:port`; `onServerRunning` gets the bound port.
+    public func application(host: String, port: Int,
+                            onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "chronik"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+}
+
+extension LogServer {
+    /// Serves on `host:port` until SIGTERM or SIGINT, then ends the
+    /// subscriptions and lets the requests in flight finish (every append
+    /// acknowledged is durable: the log answers only then). The caller
+    /// closes the log after.
+    ///
+    /// `signals` is installed by the caller before anything slow (opening
+    /// the log, building the models), so that a SIGTERM during start-up
+    /// is not lost: the server then does not start.
+    public func serve(host: String, port: Int, signals: ShutdownSignals,
+                      onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        let group = ServiceGroup(
+            services: [application(host: host, port: port, onServerRunning: onServerRunning), ShutdownWatcher(server: self)],
+            gracefulShutdownSignals: [],
+            logger: logger)
+        guard signals.onSignal({ Task { await group.triggerGracefulShutdown() } }) else { return }
+        try await group.run()
+    }
+}
+
+extension LogServer {
+    /// `GET /ready`: 200 once the log's id index is loaded and the server
+    /// is not shutting down; 503 `notReady` with the reason otherwise.
+    func ready() throws -> Response {
+        if isStopping { throw ServerError(.serviceUnavailable, "notReady", "shutting down") }
+        if !log.isIndexed { throw ServerError(.serviceUnavailable, "notReady", "loading the event id index") }
+        var o = JSONObject()
+        o.add("status", "ready")
+        o.add("head", log.head.value)
+        if let live { o.add("modelsPosition", live.position.value) }
+        return jsonResponse(o.text)
+    }
+}
+
+/// SIGTERM and SIGINT, caught from the moment this is made: one that
+/// arrives before the server runs is remembered, and one after it starts
+/// the graceful shutdown.
+public final class ShutdownSignals: @unchecked Sendable {
+    // @unchecked: `requested` and `action` are guarded by `lock`; the
+    // sources are only kept alive.
+    private let lock = NSLock()
+    private var requested = false
+    private var action: (@Sendable () -> Void)?
+    private var sources: [any DispatchSourceSignal] = []
+
+    public init() {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.fire() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func fire() {
+        lock.lock()
+        requested = true
+        let a = action
+        lock.unlock()
+        a?()
+    }
+
+    /// Sets what a signal does; false (and `action` not set) when one has
+    /// already arrived.
+    func onSignal(_ action: @escaping @Sendable () -> Void) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if requested { return false }
+        self.action = action
+        return true
+    }
+}
+
+/// Sets `LogServer.isStopping` when graceful shutdown begins, so that the
+/// open subscriptions end and the HTTP server can drain.
+public struct ShutdownWatcher: Service {
+    let server: LogServer
+    public init(server: LogServer) { self.server = server }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        server.beginShutdown()
+    }
+}
+
+extension LogServer {
+    /// The request body, at most `maxBodyBytes` (413 `bodyTooLarge` beyond,
+    /// from Content-Length before reading, else while reading).
+    func body(of request: Request) async throws -> ByteBuffer {
+        let limit = configuration.maxBodyBytes
+        let tooLarge = ServerError(.contentTooLarge, "bodyTooLarge", "the body is larger than \(limit) bytes")
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        do { return try await request.body.collect(upTo: limit) } catch { throw tooLarge }
+    }
+}
+
+/// A 200 (or `status`) response with a JSON body.
+func jsonResponse(_ json: String, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"],
+             body: ResponseBody(byteBuffer: ByteBuffer(string: json + "\n")))
+}

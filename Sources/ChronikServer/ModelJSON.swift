@@ -1,0 +1,193 @@
+import ChronikCommerce
+import ChronikLog
+import ChronikProjections
+import Foundation
+
+// The JSON of each read model, one object per item: what `chronik query
+// --json` prints a line of and `GET /models/...` answers an array of.
+
+public func money(_ amounts: CurrencyAmounts) -> OutputJSON { .object(amounts.mapValues { .int($0) }) }
+public func counts(_ d: [String: Int64]) -> OutputJSON { .object(d.mapValues { .int($0) }) }
+
+public func productJSON(_ p: CatalogProduct) -> String {
+    var o = JSONObject()
+    o.add("productId", p.productId)
+    o.add("title", p.title)
+    o.add("category", p.category)
+    o.add("brand", p.brand)
+    o.add("discontinued", p.discontinued)
+    o.add("available", p.available)
+    o.add("variants", .array(p.variants.map { v in
+        var vo = JSONObject()
+        vo.add("sku", v.sku)
+        vo.add("options", .object(v.options.mapValues { .string($0) }))
+        vo.add("price", v.price)
+        vo.add("currency", v.currency)
+        vo.add("available", v.available)
+        return .raw(vo.text)
+    }))
+    return o.text
+}
+
+public func orderJSON(_ o: OrderRecord) -> String {
+    var j = JSONObject()
+    j.add("orderId", o.orderId)
+    j.add("customerId", o.customerId)
+    j.add("placedAt", o.placedAt.rfc3339)
+    j.add("currency", o.currency)
+    j.add("lines", .array(o.lines.map { l in
+        var lo = JSONObject()
+        lo.add("sku", l.sku)
+        lo.add("qty", l.qty)
+        lo.add("unitPrice", l.unitPrice)
+        return .raw(lo.text)
+    }))
+    j.add("discount", o.discount)
+    j.add("shippingFee", o.shippingFee)
+    j.add("total", o.total)
+    j.add("captured", o.captured)
+    j.add("refunded", o.refunded)
+    j.add("financialStatus", o.financialStatus.rawValue)
+    j.add("fulfillmentStatus", o.fulfillmentStatus.rawValue)
+    j.add("shipped", counts(o.shipped))
+    j.add("returned", counts(o.returned))
+    return j.text
+}
+
+/// The profile of a customer read from its stream (never from a model).
+public struct Profile: Sendable {
+    public init(name: String? = nil, email: String? = nil, phone: String? = nil, erased: Bool = false) {
+        self.name = name; self.email = email; self.phone = phone; self.erased = erased
+    }
+    public var name: String?
+    public var email: String?
+    public var phone: String?
+    public var erased = false
+}
+
+/// The profile from the customer's stream, its personal data opened with
+/// `protector` (docs/GDPR.md): erased when the key is destroyed.
+public func readProfile(_ log: EventLog, _ id: String, protector: (any PIIProtector)?) -> Profile? {
+    guard let events = try? log.read(stream: "customer-" + id).collect() else { return nil }
+    var p = Profile()
+    var seen = false
+    for e in events {
+        guard let (ce, pii) = try? CommerceEvent.decode(type: e.type, data: e.data, protector: protector) else { continue }
+        if pii == .erased {
+            seen = true
+            p = Profile(erased: true)
+            continue
+        }
+        switch ce {
+        case .customerRegistered(let r):
+            seen = true
+            p.name = r.name; p.email = r.email; p.phone = r.phone
+        case .customerUpdated(let u):
+            if let v = u.name { p.name = v }
+            if let v = u.email { p.email = v }
+            if let v = u.phone { p.phone = v }
+        case .customerForgotten:
+            p = Profile(erased: true)
+        default: break
+        }
+    }
+    return seen || p.erased ? p : nil
+}
+
+public func customerJSON(_ c: CustomerRecord, profile: Profile?) -> String {
+    var o = JSONObject()
+    o.add("customerId", c.customerId)
+    if let profile {
+        o.add("name", profile.erased ? nil : profile.name)
+        o.add("email", profile.erased ? nil : profile.email)
+        o.add("phone", profile.erased ? nil : profile.phone)
+    }
+    o.add("registered", c.registered)
+    o.add("orders", c.orders)
+    o.add("lifetimeValue", money(c.lifetimeValue))
+    o.add("firstOrderAt", c.firstOrderAt?.rfc3339)
+    o.add("lastOrderAt", c.lastOrderAt?.rfc3339)
+    o.add("orderIds", .array(c.orderIds.map { .string($0) }))
+    o.add("interactions", c.interactions)
+    o.add("marketingConsent", c.marketingConsent.map { OutputJSON.bool($0) } ?? .null)
+    o.add("forgotten", c.forgotten)
+    var r = JSONObject()
+    r.add("recency", c.rfm.recency)
+    r.add("frequency", c.rfm.frequency)
+    r.add("monetary", c.rfm.monetary)
+    o.add("rfm", r)
+    o.add("segment", c.rfm.segment)
+    return o.text
+}
+
+public func stockLevelJSON(_ l: StockLevel) -> String {
+    var o = JSONObject()
+    o.add("sku", l.sku)
+    o.add("warehouseId", l.warehouseId)
+    o.add("onHand", l.onHand)
+    o.add("reserved", l.reserved)
+    o.add("available", l.available)
+    o.add("reorderPoint", l.reorderPoint.map { OutputJSON.int($0) } ?? .null)
+    o.add("reorderQty", l.reorderQty.map { OutputJSON.int($0) } ?? .null)
+    o.add("low", l.isLow)
+    return o.text
+}
+
+public func replenishmentJSON(_ s: ReplenishmentSuggestion) -> String {
+    var o = JSONObject()
+    o.add("sku", s.sku)
+    o.add("warehouseId", s.warehouseId)
+    o.add("available", s.available)
+    o.add("reorderPoint", s.reorderPoint)
+    o.add("reorderQty", s.reorderQty)
+    return o.text
+}
+
+public func salesDayJSON(_ d: SalesDay) -> String {
+    var o = JSONObject()
+    o.add("day", d.day.description)
+    o.add("revenue", money(d.revenue))
+    o.add("units", counts(d.units))
+    return o.text
+}
+
+public func financeDayJSON(_ f: FinanceEntry) -> String {
+    var o = JSONObject()
+    o.add("day", f.day.description)
+    o.add("currency", f.currency)
+    o.add("captured", f.captured)
+    o.add("refunded", f.refunded)
+    o.add("net", f.net)
+    return o.text
+}
+
+public func searchQueryJSON(_ s: SearchQueryStats) -> String {
+    var o = JSONObject()
+    o.add("query", s.query)
+    o.add("count", s.count)
+    o.add("resultCount", s.lastResultCount)
+    o.add("zeroResults", s.zeroResults)
+    return o.text
+}
+
+public func alsoBoughtJSON(_ e: AlsoBoughtEntry) -> String {
+    var o = JSONObject()
+    o.add("productId", e.productId)
+    o.add("count", e.count)
+    return o.text
+}
+
+public func fraudScoreJSON(_ s: FraudScore) -> String {
+    var o = JSONObject()
+    o.add("orderId", s.orderId)
+    o.add("customerId", s.customerId)
+    o.add("score", s.score)
+    o.add("reasons", .raw("[" + s.reasons.map { r in
+        var ro = JSONObject()
+        ro.add("code", r.code.rawValue)
+        ro.add("points", r.points)
+        ro.add("detail", r.detail)
+        return ro.text
+    }.joined(separator: ",") + "]"))
+    return o.text
+}

@@ -1,0 +1,142 @@
+import ChronikCommerce
+import ChronikLog
+import Foundation
+import Hummingbird
+
+extension LogServer {
+    /// `POST /streams/{stream}`: a JSON array of events in the line format
+    /// of `chronik append`, or `{"expectedVersion": …, "events": […]}`;
+    /// the expected version may also come as `If-Match`. One atomic batch
+    /// through `CommerceStore.append` (EVENTS.md's types through their
+    /// guards); 201 with positions and the stream's new version, 200 for an
+    /// idempotent retry (every id already in the log with the same content).
+    func append(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.append)
+        let stream = try context.parameters.require("stream")
+        let body = try await body(of: request)
+        let parsed = try AppendBody.parse(Array(body.readableBytesView), stream: stream,
+                                          ifMatch: request.headers[.ifMatch],
+                                          maxEvents: configuration.maxEventsPerRequest)
+        let started = ContinuousClock.now
+        let result = try await store.append(parsed)
+        if !result.wasDuplicate { metrics.appended(events: parsed.map(\.proposed), duration: .now - started) }
+        var o = JSONObject()
+        o.add("stream", stream)
+        o.add("positions", .array(result.positions.map { .uint($0.value) }))
+        o.add("firstPosition", result.firstPosition.value)
+        o.add("lastPosition", result.lastPosition.value)
+        o.add("version", result.lastVersion.value)
+        o.add("duplicate", result.wasDuplicate)
+        return jsonResponse(o.text, status: result.wasDuplicate ? .ok : .created)
+    }
+}
+
+/// The body of an append, checked: every event parsed as `chronik append`
+/// parses a line, or the first bad one named by index and field.
+enum AppendBody {
+    static func parse(_ bytes: [UInt8], stream: String, ifMatch: String?, maxEvents: Int) throws -> [CommerceEnvelope] {
+        let value: ChronikCommerce.JSONValue
+        do { value = try ChronikCommerce.JSONValue.parse(bytes) } catch {
+            throw ServerError(.badRequest, error.code.description, "the body is not JSON: \(error.message)")
+        }
+        var items: [ChronikCommerce.JSONValue]
+        var bodyExpected: ExpectedVersion?
+        switch value {
+        case .array(let a):
+            items = a
+        case .object(let members):
+            guard case .array(let a)? = members.first(where: { $0.key == "events" })?.value else {
+                throw ServerError(.badRequest, "missingField", "an object body needs \"events\": an array of events", field: "events")
+            }
+            items = a
+            if let v = members.first(where: { $0.key == "expectedVersion" })?.value {
+                bodyExpected = try expectedVersion(v, field: "expectedVersion")
+            }
+            if let unknown = members.first(where: { $0.key != "events" && $0.key != "expectedVersion" }) {
+                throw ServerError(.badRequest, "unknownField", "unknown key \(unknown.key); the body holds events and expectedVersion",
+                                  field: unknown.key)
+            }
+        default:
+            throw ServerError(.badRequest, "wrongType", "the body must be a JSON array of events (or an object with events)")
+        }
+        guard !items.isEmpty else { throw ServerError(.badRequest, "invalidBatch", "an append needs at least one event") }
+        guard items.count <= maxEvents else {
+            throw ServerError(.contentTooLarge, "tooManyEvents", "\(items.count) events in one request, at most \(maxEvents) allowed")
+        }
+        let headerExpected = try ifMatch.map(expectedVersion(ifMatch:))
+        if let headerExpected, let bodyExpected, headerExpected != bodyExpected {
+            throw ServerError(.badRequest, "invalidExpectedVersion",
+                              "If-Match says \(headerExpected) but the body's expectedVersion says \(bodyExpected)", field: "expectedVersion")
+        }
+        var envelopes: [CommerceEnvelope] = []
+        for (i, item) in items.enumerated() {
+            envelopes.append(try event(item, index: i, stream: stream))
+        }
+        if let expected = headerExpected ?? bodyExpected { envelopes[0].expectedVersion = expected }
+        return envelopes
+    }
+
+    /// One event, parsed as a line of `chronik append`; its stream is the
+    /// path's (given in the event too, it must be the same).
+    static func event(_ item: ChronikCommerce.JSONValue, index i: Int, stream: String) throws -> CommerceEnvelope {
+        guard case .object(var members) = item else {
+            throw ServerError(.badRequest, "wrongType", "event \(i) is not a JSON object", index: i)
+        }
+        if !members.contains(where: { $0.key == "stream" }) { members.append(JSONMember("stream", .string(stream))) }
+        if let t = members.first(where: { $0.key == "type" }), case .string(let name) = t.value,
+           let known = CommerceEventType(name: name), !known.schema.piiFieldPaths.isEmpty {
+            throw ServerError(.badRequest, "invalidEventType",
+                              "\(name) carries personal data, which Chronik stores only encrypted: send it to POST /commands",
+                              field: "type", index: i)
+        }
+        do throws(CommerceError) {
+            let (env, _) = try CommerceEnvelope.parseNotingID(value: .object(members), rules: .engine)
+            if CommerceEventType(name: env.proposed.type) == nil,
+               let field = Validation.cardNumberInFreeText(json: env.proposed.data) {
+                throw CommerceError(.cardNumber, field: "data." + field,
+                                    "data.\(field) contains a card number (13–19 digits passing Luhn); card numbers are never accepted")
+            }
+            guard env.stream == stream else {
+                throw CommerceError(.streamMismatch, field: "stream", "event \(i) belongs to stream \(env.stream), not \(stream)")
+            }
+            return env
+        } catch {
+            var e = ServerError.from(commerce: error)
+            e.index = i
+            e.message = "event \(i): " + e.message
+            throw e
+        }
+    }
+
+    /// `3`, `"any"`, `"noStream"`, `"exists"`.
+    static func expectedVersion(_ v: ChronikCommerce.JSONValue, field: String) throws -> ExpectedVersion {
+        switch v {
+        case .int(let n) where n >= 0: return .exact(UInt64(n))
+        case .string("any"): return .any
+        case .string("noStream"): return .noStream
+        case .string("exists"): return .exists
+        default:
+            throw ServerError(.badRequest, "invalidExpectedVersion",
+                              "expectedVersion must be a version (0 or more), \"any\", \"noStream\" or \"exists\"", field: field)
+        }
+    }
+
+    /// `If-Match: 3` (quotes allowed, as an entity tag), `*` (the stream
+    /// exists), or `any` / `noStream`.
+    static func expectedVersion(ifMatch raw: String) throws -> ExpectedVersion {
+        var s = raw.trimmingCharacters(in: .whitespaces)
+        if s.hasPrefix("W/") { s.removeFirst(2) }
+        if s.count >= 2, s.hasPrefix("\""), s.hasSuffix("\"") { s = String(s.dropFirst().dropLast()) }
+        switch s {
+        case "*", "exists": return .exists
+        case "any": return .any
+        case "noStream": return .noStream
+        default:
+            guard let n = UInt64(s) else {
+                throw ServerError(.badRequest, "invalidExpectedVersion",
+                                  "If-Match must be a stream version, \"*\" (exists), \"any\" or \"noStream\", got \(raw)", field: "If-Match")
+            }
+            return .exact(n)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import ChronikAudit
+import ChronikCommerce
+import ChronikLog
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// The state of the server's one background verification.
+final class VerifyJob: Sendable {
+    enum State: Sendable {
+        case idle
+        case running(started: ContinuousClock.Instant, head: UInt64)
+        case done(VerificationReport)
+        case failed(String)
+    }
+    let state = Mutex<State>(.idle)
+}
+
+extension LogServer {
+    /// `GET /verify`: starts a verification of the whole log in the
+    /// background (`LogVerifier.verify`, as `chronik verify`) unless one
+    /// runs, and reports its state: `running` (with the head when it began
+    /// and the seconds so far), then `done` with the report (ok, events,
+    /// segments, and the failure with file and offset). `?restart=true`
+    /// starts a new one after a finished one. 202 while running, 200 done.
+    func verify(_ request: Request, _ context: ChronikContext) throws -> Response {
+        try context.require(.audit)
+        let restart = request.uri.queryParameters["restart"] == "true"
+        let directory = log.directory
+        let head = log.head.value
+        let start: Bool = verifyJob.state.withLock { s in
+            switch s {
+            case .running: return false
+            case .done, .failed: if !restart { return false }
+            case .idle: break
+            }
+            s = .running(started: .now, head: head)
+            return true
+        }
+        if start {
+            let job = verifyJob
+            Task.detached {
+                do {
+                    let report = try LogVerifier.verify(directory: directory)
+                    job.state.withLock { $0 = .done(report) }
+                } catch {
+                    job.state.withLock { $0 = .failed(String(describing: error)) }
+                }
+            }
+        }
+        var o = JSONObject()
+        let status: HTTPResponse.Status
+        switch verifyJob.state.withLock({ $0 }) {
+        case .idle:
+            status = .accepted
+            o.add("state", "idle")
+        case .running(let started, let head):
+            status = .accepted
+            o.add("state", "running")
+            o.add("head", head)
+            o.add("seconds", Double((ContinuousClock.now - started).components.seconds))
+        case .done(let r):
+            status = .ok
+            o.add("state", "done")
+            o.add("ok", r.failure == nil)
+            o.add("events", r.events)
+            o.add("batches", r.batches)
+            o.add("segments", r.segments.count)
+            o.add("bytes", r.bytes)
+            o.add("headPosition", r.headPosition.value)
+            o.add("headHash", r.headHash.description)
+            if let f = r.failure {
+                var fo = JSONObject()
+                fo.add("code", f.code.name)
+                fo.add("file", f.file)
+                fo.add("offset", f.offset)
+                fo.add("reason", f.reason)
+                o.add("failure", fo)
+            }
+            o.add("warnings", .array(r.warnings.map { .string($0.description) }))
+        case .failed(let message):
+            status = .ok
+            o.add("state", "failed")
+            o.add("ok", false)
+            o.add("message", message)
+        }
+        return jsonResponse(o.text, status: status)
+    }
+
+    /// `POST /digest`: a signed digest of the log at its head (as `chronik
+    /// digest --json`), with the key the server was started with.
+    func digest(_ context: ChronikContext) throws -> Response {
+        try context.require(.audit)
+        guard let sign = configuration.signDigest else {
+            throw ServerError(.serviceUnavailable, "noSigningKey", "start the server with --signing-key PATH (chronik keygen) to sign digests")
+        }
+        return jsonResponse(try sign(log.directory))
+    }
+
+    /// `GET /export[?stream=…&type=…&from=…&to=…]`: the log as JSON Lines,
+    /// as `chronik export --audit` writes it (with chain hashes), streamed in chunks; personal data in
+    /// clear with `pii`, else null.
+    func export(_ request: Request, _ context: ChronikContext) throws -> Response {
+        try context.require(.audit)
+        let q = request.uri.queryParameters
+        let filter = AuditExport(format: .jsonl, chainHashes: true,
+                                 streams: q["stream"].map { [String($0)] }, types: q["type"].map { [String($0)] },
+                                 fromPosition: try number(q, "from"), toPosition: try number(q, "to"))
+        let protector = context.scopes.contains(.pii) ? vault : nil
+        let log = self.log
+        // The export runs on a thread of its own and hands chunks over a
+        // bounded stream: a slow reader stops the export, not memory.
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(4))
+        let body = ResponseBody { writer in
+            let producer = Task.detached {
+                _ = try? filter.export(log, protector: protector) { bytes in
+                    while true {
+                        if Task.isCancelled { throw CancellationError() }
+                        switch continuation.yield(ByteBuffer(bytes: bytes)) {
+                        case .enqueued: return
+                        case .dropped: Thread.sleep(forTimeInterval: 0.002)
+                        case .terminated: throw CancellationError()
+                        @unknown default: return
+                        }
+                    }
+                }
+                continuation.finish()
+            }
+            defer { producer.cancel() }
+            for await chunk in stream { try await writer.write(chunk) }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+    }
+
+    /// `GET /customers/{id}/subject-export`: everything the log holds about
+    /// a customer (`SubjectAccess.export`, as `chronik subject-export`).
+    func subjectExport(_ request: Request, _ context: ChronikContext) throws -> Response {
+        try context.require(.pii)
+        let id = try context.parameters.require("id")
+        guard log.lastVersion(of: "customer-" + id) != nil else {
+            throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
+        }
+        let doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)
+        return jsonResponse(String(decoding: doc.compactBytes, as: UTF8.self))
+    }
+
+    /// `POST /customers/{id}/forget`: appends CustomerForgotten through the
+    /// guards and destroys the customer's key (as `chronik forget`); for a
+    /// customer forgotten already, destroys the key again (idempotent).
+    func forget(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.pii)
+        guard let vault else { throw ServerError(.serviceUnavailable, "noKeyStore", "this server has no key store") }
+        let id = try context.parameters.require("id")
+        let stream = "customer-" + id
+        guard log.lastVersion(of: stream) != nil else {
+            throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
+        }
+        let subject = PIISubject.customer(id)
+        var o = JSONObject()
+        o.add("customerId", id)
+        if case .customer(let c) = try store.state(of: stream).state, c.isForgotten {
+            try vault.destroyKey(subject: subject)
+            o.add("alreadyForgotten", true)
+            o.add("keyDestroyed", true)
+            return jsonResponse(o.text)
+        }
+        let result = try await store.append(.customerForgotten(CustomerForgotten(customerId: id)))
+        o.add("alreadyForgotten", false)
+        o.add("position", result.firstPosition.value)
+        o.add("keyDestroyed", vault.store.isDestroyed(subject: subject))
+        return jsonResponse(o.text, status: .created)
+    }
+}

@@ -1,0 +1,62 @@
+import ChronikCommerce
+import ChronikLog
+import Foundation
+import Hummingbird
+
+extension LogServer {
+    /// `POST /commands`: one commerce event of EVENTS.md (an object in the
+    /// envelope of `chronik import`: type, data, optional id, time, meta,
+    /// expectedVersion) or an array of them for one stream, appended as one
+    /// batch through `CommerceStore` — the guards decide (409 for a
+    /// conflict, 422 naming the rule that refused), personal data is sealed
+    /// with the key store. Writing personal data needs only `append` (the
+    /// writer has the data already; it is sealed before it is stored);
+    /// reading it in clear needs `pii`.
+    func command(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.append)
+        let body = try await body(of: request)
+        let value: ChronikCommerce.JSONValue
+        do { value = try ChronikCommerce.JSONValue.parse(body.readableBytesView) } catch {
+            throw ServerError(.badRequest, error.code.description, "the body is not JSON: \(error.message)")
+        }
+        let items: [ChronikCommerce.JSONValue]
+        switch value {
+        case .array(let a): items = a
+        case .object: items = [value]
+        default: throw ServerError(.badRequest, "wrongType", "the body must be an event object or an array of events")
+        }
+        guard !items.isEmpty else { throw ServerError(.badRequest, "invalidBatch", "a command needs at least one event") }
+        guard items.count <= configuration.maxEventsPerRequest else {
+            throw ServerError(.contentTooLarge, "tooManyEvents",
+                              "\(items.count) events in one request, at most \(configuration.maxEventsPerRequest) allowed")
+        }
+        var envelopes: [CommerceEnvelope] = []
+        for (i, item) in items.enumerated() {
+            do throws(CommerceError) {
+                let (env, _) = try CommerceEnvelope.parseNotingID(value: item, rules: .commerce)
+                envelopes.append(env)
+            } catch {
+                var e = ServerError.from(commerce: error)
+                e.index = i
+                e.message = "event \(i): " + e.message
+                throw e
+            }
+        }
+        if envelopes.contains(where: { !(CommerceEventType(name: $0.proposed.type)?.schema.piiFieldPaths.isEmpty ?? true) }) {
+            guard vault != nil else {
+                throw ServerError(.serviceUnavailable, "noKeyStore", "personal data needs a key store (--keys) to be sealed")
+            }
+        }
+        let started = ContinuousClock.now
+        let result = try await store.append(envelopes)
+        if !result.wasDuplicate { metrics.appended(events: envelopes.map(\.proposed), duration: .now - started) }
+        var o = JSONObject()
+        o.add("stream", envelopes[0].stream)
+        o.add("positions", .array(result.positions.map { .uint($0.value) }))
+        o.add("firstPosition", result.firstPosition.value)
+        o.add("lastPosition", result.lastPosition.value)
+        o.add("version", result.lastVersion.value)
+        o.add("duplicate", result.wasDuplicate)
+        return jsonResponse(o.text, status: result.wasDuplicate ? .ok : .created)
+    }
+}

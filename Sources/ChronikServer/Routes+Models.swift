@@ -1,0 +1,134 @@
+import ChronikCommerce
+import ChronikLog
+import ChronikProjections
+import Foundation
+import Hummingbird
+
+extension LogServer {
+    /// `GET /models/{name}` and `GET /models/{name}/{id}`: the live models,
+    /// as `chronik query --json` prints them (an array of its lines; one
+    /// object for a single item). `?waitFor=POSITION` first waits until
+    /// the models have applied that position (read-your-writes after an
+    /// append: pass its `lastPosition`), at most `maxWait` (then 503
+    /// `waitTimeout`; `?timeoutMs=` shortens it).
+    func model(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.read)
+        guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
+        let name = try context.parameters.require("name")
+        let id = context.parameters.get("id")
+        let q = request.uri.queryParameters
+        if let wait = try number(q, "waitFor") {
+            try await waitForModels(live, past: wait, timeout: try timeout(q))
+        }
+        let json: String = try live.read { set in try Self.modelJSON(name, id: id, q, set) }
+        if name == "customers", let id, context.scopes.contains(.pii) {
+            // The profile is personal data: read from the customer's stream
+            // with the key store, as `chronik query customer`.
+            let c = live.read { set in set.crm?.customer(id) }
+            if let c { return jsonResponse(customerJSON(c, profile: readProfile(log, id, protector: vault))) }
+        }
+        return jsonResponse(json)
+    }
+
+    func timeout(_ q: Parameters) throws -> Duration {
+        guard let ms = try number(q, "timeoutMs") else { return configuration.maxWait }
+        return min(.milliseconds(Int64(min(ms, UInt64(Int64.max)))), configuration.maxWait)
+    }
+
+    /// Waits until the models have applied `position`, or throws 503 after `timeout`.
+    func waitForModels(_ live: LiveProjections, past position: UInt64, timeout: Duration) async throws {
+        if live.position.value > position { return }
+        guard position < log.head.value else {
+            throw ServerError(.badRequest, "invalidParameter",
+                              "waitFor=\(position) is past the head (\(log.head.value)): no such event yet", field: "waitFor")
+        }
+        let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await live.waitUntil(Position(position)); return true }
+            group.addTask { try? await Task.sleep(for: timeout); return false }
+            let first = try await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard reached else {
+            throw ServerError(.serviceUnavailable, "waitTimeout",
+                              "the models reached \(live.position.value), not past \(position), within \(timeout)")
+        }
+    }
+
+    static let modelNames = ["orders", "customers", "inventory", "catalog", "fraud", "finance", "sales", "search",
+                             "also-bought", "replenishment"]
+
+    /// The JSON of one model (or one of its items).
+    static func modelJSON(_ name: String, id: String?, _ q: Parameters, _ set: ProjectionSet) throws -> String {
+        func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+        func limited<T>(_ list: [T]) throws -> [T] {
+            guard let raw = q["limit"] else { return list }
+            guard let n = Int(raw), n >= 1 else {
+                throw ServerError(.badRequest, "invalidLimit", "limit must be 1 or more, got \(raw)", field: "limit")
+            }
+            return Array(list.prefix(n))
+        }
+        func one(_ json: String?, _ what: String) throws -> String {
+            guard let json else { throw ServerError(.notFound, "notFound", "no \(what) '\(id ?? "")'") }
+            return json
+        }
+        func day() throws -> Day? {
+            guard let raw = q["day"] else { return nil }
+            guard let d = Day(string: String(raw)) else {
+                throw ServerError(.badRequest, "invalidParameter", "day must be YYYY-MM-DD, got \(raw)", field: "day")
+            }
+            return d
+        }
+        func noItems() throws {
+            if id != nil { throw ServerError(.notFound, "notFound", "the \(name) model has no single-item form") }
+        }
+        switch name {
+        case "orders":
+            if let id { return try one(set.orders?.order(id).map(orderJSON), "order") }
+            return array(try limited(set.orders?.list(customerId: q["customer"].map(String.init), status: q["status"].map(String.init)) ?? [])
+                .map(orderJSON))
+        case "customers":
+            if let id { return try one(set.crm?.customer(id).map { customerJSON($0, profile: nil) }, "customer") }
+            let limit = try q["limit"].map { raw in
+                guard let n = Int(raw), n >= 1 else {
+                    throw ServerError(.badRequest, "invalidLimit", "limit must be 1 or more, got \(raw)", field: "limit")
+                }
+                return n
+            }
+            return array((set.crm?.top(limit ?? 10, currency: q["currency"].map(String.init)) ?? []).map { customerJSON($0, profile: nil) })
+        case "inventory":
+            try noItems()
+            return array(try limited(set.inventory?.levels(sku: q["sku"].map(String.init), warehouseId: q["warehouse"].map(String.init),
+                                                           lowOnly: q["low"] == "true") ?? []).map(stockLevelJSON))
+        case "catalog":
+            if let id { return try one(set.catalog?.product(id).map(productJSON), "product") }
+            return array(try limited(set.catalog?.list(category: q["category"].map(String.init)) ?? []).map(productJSON))
+        case "fraud":
+            if let id { return try one(set.fraud?.score(order: id).map(fraudScoreJSON), "order") }
+            return array((set.fraud?.top(Int(q["limit"] ?? "10") ?? 10) ?? []).map(fraudScoreJSON))
+        case "finance":
+            try noItems()
+            return array(try limited(set.finance?.list(day: try day()) ?? []).map(financeDayJSON))
+        case "sales":
+            try noItems()
+            return array(try limited(set.sales?.list(day: try day()) ?? []).map(salesDayJSON))
+        case "search":
+            try noItems()
+            return array((set.search?.list(top: q["limit"].flatMap { Int($0) }, zeroResultsOnly: q["zeroResults"] == "true") ?? [])
+                .map(searchQueryJSON))
+        case "also-bought":
+            guard let id else {
+                throw ServerError(.badRequest, "missingParameter", "also-bought takes a product: /models/also-bought/{productId}")
+            }
+            guard let model = set.alsoBought, model.knows(product: id) else {
+                throw ServerError(.notFound, "notFound", "no product '\(id)' (no VariantAdded names it)")
+            }
+            return array(model.alsoBought(id, limit: Int(q["limit"] ?? "10") ?? 10).map(alsoBoughtJSON))
+        case "replenishment":
+            try noItems()
+            return array(try limited(set.replenishment?.suggestions() ?? []).map(replenishmentJSON))
+        default:
+            throw ServerError(.notFound, "unknownModel", "no model \(name); models: \(modelNames.joined(separator: ", "))")
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ChronikLog
+import Foundation
+import Hummingbird
+
+extension LogServer {
+    /// `GET /streams/{stream}?from=VERSION&limit=N&direction=forward|backward`:
+    /// `{"stream", "events": […], "next": VERSION|null}`; `next` is the
+    /// `from` of the following page (null: no more events now).
+    func readStream(_ request: Request, _ context: ChronikContext) throws -> Response {
+        try context.require(.read)
+        let stream = try context.parameters.require("stream")
+        let q = request.uri.queryParameters
+        let limit = try pageSize(q)
+        let from = try number(q, "from")
+        let direction = try readDirection(q)
+        guard log.lastVersion(of: stream) != nil else {
+            throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
+        }
+        let page = try log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction).collect(limit: limit + 1)
+        var o = JSONObject()
+        o.add("stream", stream)
+        o.add("events", .raw(try eventsJSON(page.prefix(limit), context)))
+        o.add("next", page.count > limit ? .uint(page[limit].version.value) : .null)
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /all?from=POSITION&limit=N`: `{"events": […], "next": POSITION,
+    /// "head": POSITION}`; `next` is where to read on (the head when the
+    /// page reached it, so polling with it never skips an event).
+    func readAll(_ request: Request, _ context: ChronikContext) throws -> Response {
+        try context.require(.read)
+        let q = request.uri.queryParameters
+        let limit = try pageSize(q)
+        let from = try number(q, "from") ?? 0
+        let page = try log.readAll(from: Position(from)).collect(limit: limit)
+        var o = JSONObject()
+        o.add("events", .raw(try eventsJSON(page[...], context)))
+        o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, log.head.value))
+        o.add("head", log.head.value)
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /events/{position}`: the event as `chronik read --json` prints it.
+    func event(_ request: Request, _ context: ChronikContext) throws -> Response {
+        try context.require(.read)
+        let raw = try context.parameters.require("position")
+        guard let p = UInt64(raw) else {
+            throw ServerError(.badRequest, "invalidPosition", "a position is a number (0 or more), got \(raw)", field: "position")
+        }
+        guard let e = try log.event(at: Position(p)) else {
+            throw ServerError(.notFound, "eventNotFound", "no event at position \(p); the head is \(log.head.value)")
+        }
+        return jsonResponse(try printer(context).line(e))
+    }
+
+    /// The JSON of `read --json`: commerce data decoded as `export` writes
+    /// it, personal data opened with the key store when the caller has the
+    /// `pii` scope (else it reads as null, as erased data does).
+    func printer(_ context: ChronikContext) -> EventPrinter {
+        let logger = self.logger
+        let vault = context.scopes.contains(.pii) ? self.vault : nil
+        return EventPrinter(json: true, note: { logger.warning("\($0)") }, openVault: { vault })
+    }
+
+    func eventsJSON(_ events: ArraySlice<RecordedEvent>, _ context: ChronikContext) throws -> String {
+        let p = printer(context)
+        return "[" + (try events.map { try p.line($0) }).joined(separator: ",") + "]"
+    }
+
+    func pageSize(_ q: Parameters) throws -> Int {
+        guard let n = try number(q, "limit") else { return 100 }
+        guard n >= 1, n <= configuration.maxPageSize else {
+            throw ServerError(.badRequest, "invalidLimit", "limit must be 1...\(configuration.maxPageSize), got \(n)", field: "limit")
+        }
+        return Int(n)
+    }
+
+    func number(_ q: Parameters, _ name: String) throws -> UInt64? {
+        guard let raw = q[name[...]] else { return nil }
+        guard let n = UInt64(raw) else {
+            throw ServerError(.badRequest, "invalidParameter", "\(name) must be a number (0 or more), got \(raw)", field: name)
+        }
+        return n
+    }
+
+    func readDirection(_ q: Parameters) throws -> ReadDirection {
+        guard let raw = q["direction"] else { return .forward }
+        guard let d = ReadDirection(rawValue: String(raw)) else {
+            throw ServerError(.badRequest, "invalidParameter", "direction must be forward or backward, got \(raw)", field: "direction")
+        }
+        return d
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import ChronikAudit
+import ChronikLog
+import ChronikProjections
+import ChronikServer
+import Foundation
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the log over HTTP: append, read, subscribe (SSE).",
+        discussion: """
+            Opens the log as its one writer, keeps the live models current \
+            and serves until SIGINT or SIGTERM; then it stops taking \
+            requests, lets those in flight finish, and closes the log. An \
+            append is answered only once it is durable. The API is in \
+            docs/SERVER.md.
+
+            Without --tokens there is no authentication, so the server \
+            listens on loopback only (127.0.0.1 or ::1) and says so. The \
+            tokens file (mode 600: a file others may read is refused) holds \
+            a token a line with its scopes: append, read, audit, pii.
+
+              3f6c1e0a9b7d4c2e8f1a5b6c7d8e9f00 append,read checkout
+
+            Examples:
+              $ chronik serve --log shop
+              $ chronik serve --log shop --listen 127.0.0.1:0 --quiet
+
+            Then, from another shell:
+
+              curl -s -X POST localhost:7070/streams/notes-1 -d '[{"type":"NoteAdded","data":{"text":"hi"}}]'
+              curl -sN 'localhost:7070/subscribe?from=0'
+              curl -s localhost:7070/models/orders?limit=5
+
+            Exit status: 0 after a clean shutdown, 1 failure, 64 usage error.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var creation: CreationOptions
+    @OptionGroup var keyOptions: KeyOptions
+
+    @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free port, printed).", valueName: "host:port"))
+    var listen = "127.0.0.1:7070"
+
+    @Option(help: ArgumentHelp("Bearer tokens and their scopes (a file only its owner may read).", valueName: "file"))
+    var tokens: String?
+
+    @Option(name: .customLong("signing-key"),
+            help: ArgumentHelp("The private audit key (chronik keygen) that POST /digest signs with.", valueName: "path"))
+    var signingKey: String?
+
+    func validate() throws {
+        let (host, _) = try Self.address(listen)
+        if tokens == nil && !Self.isLoopback(host) {
+            throw ValidationError("without --tokens the server has no authentication and listens on loopback only (127.0.0.1, ::1 or localhost), not \(host)")
+        }
+    }
+
+    static func address(_ s: String) throws -> (String, Int) {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen takes host:port, e.g. 127.0.0.1:7070, got \(s)")
+        }
+        var host = String(s[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("--listen needs a host, e.g. 127.0.0.1:7070, got \(s)") }
+        return (host, port)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    func run() async throws {
+        let signals = ShutdownSignals()
+        let (host, port) = try Self.address(listen)
+        var configuration = ServerConfiguration()
+        if let tokens {
+            do { configuration.tokens = try TokenTable.load(path: tokens) } catch let e as ServerError {
+                throw CommandFailure(e.message)
+            }
+        }
+        if let signingKey {
+            let key = try AuditKeys.loadPrivateKey(signingKey)
+            configuration.signDigest = { directory in try LogDigest.make(directory: directory, key: key).0.json }
+        }
+        let log = try options.openForWriting(creation)
+        let vault = try keyOptions.vault(for: log)
+        let live: LiveProjections
+        do { live = try LiveProjections.start(log: log, protector: vault) } catch {
+            try? log.close()
+            throw CommandFailure("live models: \(error)")
+        }
+        let server = LogServer(log: log, live: live, vault: vault, configuration: configuration, logLevel: options.quiet ? "warning" : "info")
+        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
+        let quiet = options.quiet
+        do {
+            try await server.serve(host: host, port: port, signals: signals) { bound in
+                if !quiet { printError("chronik: note: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
+            }
+        } catch {
+            live.stop()
+            try? log.close()
+            throw CommandFailure("server: \(error)")
+        }
+        live.stop()
+        // With fsync durability every acknowledged append is on disk; a
+        // failure here (a poisoned writer) is still reported, exit 1.
+        try log.close()
+        options.note("chronik: note: stopped; the log is closed at position \(log.head.value)")
+    }
+}

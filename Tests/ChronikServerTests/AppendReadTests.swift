@@ -1,0 +1,157 @@
+import ChronikLog
+import ChronikServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Proves the append and read routes map onto the log with every status
+/// code of docs/SERVER.md: positions and versions, optimistic concurrency,
+/// idempotent retries, all-or-nothing bad input, paging.
+@Suite struct AppendReadTests {
+    static let note = #"{"type":"NoteAdded","data":{"text":"hi"}}"#
+
+    @Test func appendReturnsPositionsAndVersionAndReadsBack() async throws {
+        try await withServer { server, client in
+            let r = try await client.post("/streams/notes-1", "[\(Self.note),\(Self.note)]")
+            #expect(r.status == .created, "\(r.text)")
+            #expect(r.json["positions"] as? [Int] == [0, 1])
+            #expect(r.json["version"] as? Int == 1)
+            #expect(r.json["duplicate"] as? Bool == false)
+            #expect(server.log.head.value == 2)
+
+            let read = try await client.get("/streams/notes-1")
+            #expect(read.status == .ok)
+            let events = read.json["events"] as? [[String: Any]] ?? []
+            #expect(events.map { $0["version"] as? Int } == [0, 1])
+            #expect((events.first?["data"] as? [String: Any])?["text"] as? String == "hi")
+
+            // The same JSON as `chronik read --json`.
+            let one = try await client.get("/events/1")
+            #expect(one.status == .ok)
+            let recorded = try #require(try server.log.event(at: Position(1)))
+            #expect(one.text == eventJSON(recorded) + "\n")
+        }
+    }
+
+    @Test func wrongExpectedVersionIs409WithTheCurrentVersion() async throws {
+        try await withServer { server, client in
+            _ = try await client.post("/streams/s", "[\(Self.note)]")
+            let body = try await client.post("/streams/s", #"{"expectedVersion":5,"events":[\#(Self.note)]}"#)
+            #expect(body.status == .conflict)
+            #expect(body.error["code"] as? String == "wrongExpectedVersion")
+            #expect(body.error["currentVersion"] as? Int == 0)
+
+            let header = try await client.post("/streams/s", "[\(Self.note)]", headers: [.ifMatch: "\"3\""])
+            #expect(header.status == .conflict)
+            #expect(header.error["currentVersion"] as? Int == 0)
+
+            let ok = try await client.post("/streams/s", "[\(Self.note)]", headers: [.ifMatch: "0"])
+            #expect(ok.status == .created)
+            #expect(ok.json["version"] as? Int == 1)
+
+            let fresh = try await client.post("/streams/new", #"{"expectedVersion":"noStream","events":[\#(Self.note)]}"#)
+            #expect(fresh.status == .created)
+            let again = try await client.post("/streams/new", #"{"expectedVersion":"noStream","events":[\#(Self.note)]}"#)
+            #expect(again.status == .conflict)
+
+            let both = try await client.post("/streams/s", #"{"expectedVersion":1,"events":[\#(Self.note)]}"#, headers: [.ifMatch: "2"])
+            #expect(both.status == .badRequest)
+            #expect(both.error["code"] as? String == "invalidExpectedVersion")
+            #expect(server.log.head.value == 3)
+        }
+    }
+
+    @Test func sameIdSameContentIsARetryOtherContentIs409() async throws {
+        try await withServer { server, client in
+            let id = "00000000-0000-4000-8000-00000000000a"
+            let event = #"{"id":"\#(id)","type":"NoteAdded","time":"2024-05-01T10:00:00Z","data":{"text":"hi"}}"#
+            let first = try await client.post("/streams/n", "[\(event)]")
+            #expect(first.status == .created)
+            _ = try await client.post("/streams/n", "[\(Self.note)]")
+            let retry = try await client.post("/streams/n", "[\(event)]")
+            #expect(retry.status == .ok, "\(retry.text)")
+            #expect(retry.json["positions"] as? [Int] == [0])
+            #expect(retry.json["duplicate"] as? Bool == true)
+
+            let other = #"{"id":"\#(id)","type":"NoteAdded","time":"2024-05-01T10:00:00Z","data":{"text":"bye"}}"#
+            let clash = try await client.post("/streams/n", "[\(other)]")
+            #expect(clash.status == .conflict)
+            #expect(clash.error["code"] as? String == "duplicateEventId")
+            #expect(server.log.head.value == 2)
+        }
+    }
+
+    @Test func aBadEventIs400NamingIndexAndFieldAndNothingIsWritten() async throws {
+        try await withServer { server, client in
+            let bad = #"[\#(Self.note),{"type":"NoteAdded","data":{},"time":"yesterday"}]"#
+            let r = try await client.post("/streams/n", bad)
+            #expect(r.status == .badRequest)
+            #expect(r.error["index"] as? Int == 1)
+            #expect(r.error["field"] as? String == "time")
+            #expect(server.log.head.value == 0)
+
+            let notJSON = try await client.post("/streams/n", "[{")
+            #expect(notJSON.status == .badRequest)
+            #expect(notJSON.error["code"] as? String == "invalidJSON")
+
+            let mismatch = try await client.post("/streams/n", #"[{"stream":"m","type":"X","data":{}}]"#)
+            #expect(mismatch.status == .badRequest)
+            #expect(mismatch.error["code"] as? String == "streamMismatch")
+
+            let empty = try await client.post("/streams/n", "[]")
+            #expect(empty.status == .badRequest)
+
+            // A commerce event goes through the guards of EVENTS.md: no stock.
+            let oversold = try await client.post("/streams/stock-K1",
+                #"[{"type":"StockReserved","time":"2024-05-01T10:00:00Z","data":{"sku":"K1","warehouseId":"W1","qty":2,"orderId":"o-1"}}]"#)
+            #expect(oversold.status == .unprocessableContent, "\(oversold.text)")
+            #expect(oversold.error["code"] as? String == "insufficientStock")
+            #expect(server.log.head.value == 0)
+        }
+    }
+
+    @Test func bodiesAreBounded() async throws {
+        var config = ServerConfiguration()
+        config.maxBodyBytes = 1000
+        config.maxEventsPerRequest = 3
+        try await withServer(configuration: config) { server, client in
+            let big = #"[{"type":"NoteAdded","data":{"text":"\#(String(repeating: "x", count: 2000))"}}]"#
+            let r = try await client.post("/streams/n", big)
+            #expect(r.status == .contentTooLarge)
+            #expect(r.error["code"] as? String == "bodyTooLarge")
+            let many = try await client.post("/streams/n", "[" + Array(repeating: Self.note, count: 4).joined(separator: ",") + "]")
+            #expect(many.status == .contentTooLarge)
+            #expect(many.error["code"] as? String == "tooManyEvents")
+            #expect(server.log.head.value == 0)
+        }
+    }
+
+    @Test func readsPageAndUnknownThingsAre404() async throws {
+        try await withServer { _, client in
+            for i in 0..<5 {
+                _ = try await client.post("/streams/s-\(i % 2)", "[\(Self.note)]")
+            }
+            let page = try await client.get("/all?from=1&limit=2")
+            #expect(page.status == .ok)
+            #expect((page.json["events"] as? [[String: Any]])?.map { $0["position"] as? Int } == [1, 2])
+            #expect(page.json["next"] as? Int == 3)
+            let tail = try await client.get("/all?from=3&limit=100")
+            #expect(tail.json["next"] as? Int == 5)
+
+            let stream = try await client.get("/streams/s-0?limit=2")
+            #expect(stream.json["next"] as? Int == 2)
+            let back = try await client.get("/streams/s-0?direction=backward&limit=1")
+            #expect((back.json["events"] as? [[String: Any]])?.first?["version"] as? Int == 2)
+
+            #expect(try await client.get("/streams/nope").status == .notFound)
+            #expect(try await client.get("/events/99").error["code"] as? String == "eventNotFound")
+            #expect(try await client.get("/events/x").status == .badRequest)
+            #expect(try await client.get("/all?limit=0").error["code"] as? String == "invalidLimit")
+            #expect(try await client.get("/streams/s-0?direction=sideways").status == .badRequest)
+            let unknown = try await client.get("/no/such/route")
+            #expect(unknown.status == .notFound)
+            #expect(unknown.error["code"] as? String == "notFound")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import ChronikAudit
+import ChronikLog
+import ChronikServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Proves the auditor and privacy routes: /export streams what `chronik
+/// export --audit` writes, /verify runs in the background and reports the
+/// verifier's result, subject-export and forget act as their commands do
+/// (forgotten data then reads as null), and all of them need their scope.
+@Suite struct AuditPrivacyTests {
+    static let registered = #"{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"c1","email":"a@example.com","name":"Ada","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#
+    static let note = #"{"type":"NoteAdded","data":{"text":"hi"}}"#
+
+    @Test func exportStreamsWhatTheCLIWrites() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        try await withServer(directory: dir, models: true) { _, client in
+            for i in 0..<300 { _ = try await client.post("/streams/n-\(i % 7)", "[\(Self.note),\(Self.note)]") }
+            let r = try await client.get("/export")
+            #expect(r.status == .ok)
+            #expect(r.headers[.contentType] == "application/x-ndjson")
+            let cli = try await chronikOutput(["export", "--audit", "--log", dir, "--quiet"])
+            #expect(r.text.split(separator: "\n").count == 600)
+            #expect(r.text == cli)
+            let one = try await client.get("/export?stream=n-3&from=10&to=100")
+            let cliOne = try await chronikOutput(["export", "--audit", "--stream", "n-3", "--from", "10", "--to", "100",
+                                                  "--log", dir, "--quiet"])
+            #expect(!cliOne.isEmpty)
+            #expect(one.text == cliOne)
+        }
+    }
+
+    @Test func verifyRunsInTheBackgroundAndReports() async throws {
+        try await withServer(models: true) { server, client in
+            for _ in 0..<20 { _ = try await client.post("/streams/n", "[\(Self.note)]") }
+            server.log.waitUntilIndexed()
+            var r = try await client.get("/verify")
+            #expect(r.status == .accepted || r.status == .ok)
+            for _ in 0..<200 where r.json["state"] as? String != "done" {
+                try await Task.sleep(for: .milliseconds(20))
+                r = try await client.get("/verify")
+            }
+            #expect(r.status == .ok)
+            #expect(r.json["ok"] as? Bool == true, "\(r.text)")
+            #expect(r.json["events"] as? Int == 20)
+        }
+    }
+
+    @Test func subjectExportAndForget() async throws {
+        try await withServer(models: true) { server, client in
+            #expect(try await client.post("/commands", Self.registered).status == .created)
+            let access = try await client.get("/customers/c1/subject-export")
+            #expect(access.status == .ok)
+            #expect(access.text.contains("a@example.com"))
+            #expect(try await client.get("/customers/nobody/subject-export").status == .notFound)
+
+            let forgot = try await client.post("/customers/c1/forget", "")
+            #expect(forgot.status == .created, "\(forgot.text)")
+            #expect(forgot.json["keyDestroyed"] as? Bool == true)
+            let again = try await client.post("/customers/c1/forget", "")
+            #expect(again.status == .ok)
+            #expect(again.json["alreadyForgotten"] as? Bool == true)
+            #expect(server.log.head.value == 2)
+            let event = try await client.get("/events/0")
+            #expect(event.status == .ok)
+            #expect(!event.text.contains("a@example.com"))
+            let erased = try await client.get("/customers/c1/subject-export")
+            #expect(!erased.text.contains("a@example.com"))
+        }
+    }
+
+    @Test func auditAndPrivacyNeedTheirScopes() async throws {
+        var config = ServerConfiguration()
+        let reader = "reader-0123456789abcdef"
+        config.tokens = try TokenTable.parse("\(reader) read,append\n")
+        try await withServer(configuration: config, models: true) { _, client in
+            let auth: HTTPFields = [.authorization: "Bearer \(reader)"]
+            let export = try await client.get("/export", headers: auth)
+            #expect(export.status == .forbidden)
+            #expect(try await client.get("/verify", headers: auth).status == .forbidden)
+            #expect(try await client.get("/customers/c1/subject-export", headers: auth).status == .forbidden)
+            #expect(try await client.post("/customers/c1/forget", "", headers: auth).status == .forbidden)
+        }
+    }
+}
+
+/// Proves POST /digest signs the log's head with the server's audit key
+/// (the signature verifies with the public key), and is 503 without one.
+@Suite struct DigestRouteTests {
+    @Test func digestIsSignedWithTheServersKey() async throws {
+        let keyPath = makeTempDir() + ".key"
+        defer {
+            try? FileManager.default.removeItem(atPath: keyPath)
+            try? FileManager.default.removeItem(atPath: keyPath + ".pub")
+        }
+        let key = try AuditKeys.generate(at: keyPath)
+        var config = ServerConfiguration()
+        config.signDigest = { directory in try LogDigest.make(directory: directory, key: key).0.json }
+        try await withServer(configuration: config) { server, client in
+            for _ in 0..<5 { _ = try await client.post("/streams/n", #"[{"type":"NoteAdded","data":{}}]"#) }
+            let r = try await client.post("/digest", "")
+            #expect(r.status == .ok, "\(r.text)")
+            let digest = try LogDigest(parsing: Array(r.text.utf8))
+            #expect(digest.position.value == 5)
+            #expect(digest.chainHash == server.log.headHash)
+            #expect(digest.isSigned(by: try AuditKeys.loadPublicKey(keyPath + ".pub")))
+        }
+        try await withServer { _, client in
+            let r = try await client.post("/digest", "")
+            #expect(r.status == .serviceUnavailable)
+            #expect(r.error["code"] as? String == "noSigningKey")
+        }
+    }
+}

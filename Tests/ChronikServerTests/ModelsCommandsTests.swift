@@ -1,0 +1,97 @@
+import ChronikLog
+import ChronikServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Proves `/models` answers what `chronik query --json` prints (the real
+/// binary on the same log), `waitFor` gives read-your-writes, and
+/// `POST /commands` runs EVENTS.md's guards: 422 naming the rule, 409 for
+/// a conflict, nothing written on refusal, personal data sealed.
+@Suite struct ModelsCommandsTests {
+    static let variant = #"{"type":"VariantAdded","time":"2024-05-01T08:00:01Z","data":{"productId":"P1","sku":"P1-42","price":5000,"currency":"EUR"}}"#
+    static func received(_ qty: Int) -> String {
+        #"{"type":"StockReceived","time":"2024-05-01T10:00:01Z","data":{"sku":"P1-42","warehouseId":"wh-1","qty":\#(qty)}}"#
+    }
+    static let order = #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o1","customerId":"c1","lines":[{"sku":"P1-42","qty":2,"unitPrice":4500}],"currency":"EUR","shippingFee":490,"shippingAddress":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}}"#
+
+    @Test func modelsAnswerWhatQueryJSONPrints() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        try await withServer(directory: dir, models: true) { server, client in
+            var last = 0
+            for body in [Self.variant, Self.received(10), Self.order] {
+                let r = try await client.post("/commands", body)
+                #expect(r.status == .created, "\(r.text)")
+                last = r.json["lastPosition"] as? Int ?? -1
+            }
+            for (route, query) in [("orders", ["orders"]), ("inventory", ["inventory"]),
+                                   ("orders/o1", ["order", "o1"])] {
+                let r = try await client.get("/models/\(route)?waitFor=\(last)")
+                #expect(r.status == .ok, "\(route): \(r.text)")
+                let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
+                let lines = cli.split(separator: "\n").map(String.init)
+                #expect(!lines.isEmpty, "\(route): chronik query printed nothing")
+                let expected = route.contains("/") ? (lines.first ?? "") : "[" + lines.joined(separator: ",") + "]"
+                #expect(r.text == expected + "\n", "\(route)")
+            }
+            #expect(try await client.get("/models/orders/nope").status == .notFound)
+            #expect(try await client.get("/models/nope").error["code"] as? String == "unknownModel")
+            #expect(try await client.get("/models/orders?waitFor=999").status == .badRequest)
+            _ = server
+        }
+    }
+
+    @Test func waitForGivesReadYourWrites() async throws {
+        try await withServer(models: true) { _, client in
+            _ = try await client.post("/commands", Self.variant)
+            for i in 1...20 {
+                let r = try await client.post("/commands", Self.received(1))
+                let at = try #require(r.json["lastPosition"] as? Int)
+                let inv = try await client.get("/models/inventory?waitFor=\(at)")
+                let rows = (try? JSONSerialization.jsonObject(with: Data(inv.text.utf8))) as? [[String: Any]]
+                #expect(rows?.first?["onHand"] as? Int == i)
+            }
+        }
+    }
+
+    @Test func guardsRefuseWith422Or409AndWriteNothing() async throws {
+        try await withServer(models: true) { server, client in
+            _ = try await client.post("/commands", Self.variant)
+            _ = try await client.post("/commands", Self.received(1))
+            let head = server.log.head
+            let oversell = #"{"type":"StockReserved","time":"2024-05-02T10:00:01Z","data":{"sku":"P1-42","warehouseId":"wh-1","qty":2,"orderId":"o-1"}}"#
+            let r = try await client.post("/commands", oversell)
+            #expect(r.status == .unprocessableContent)
+            #expect(r.error["code"] as? String == "insufficientStock")
+            #expect(r.error["index"] as? Int == nil || r.error["index"] as? Int == 0)
+
+            #expect(try await client.post("/commands", Self.order).status == .created)
+            let again = try await client.post("/commands",
+                Self.order.replacingOccurrences(of: "2024-05-01T10:00:00Z", with: "2024-05-01T10:05:00Z"))
+            #expect(again.status == .conflict)
+            #expect(again.error["code"] as? String == "orderExists")
+
+            let unknown = try await client.post("/commands", #"{"type":"NoteAdded","data":{}}"#)
+            #expect(unknown.status == .badRequest)
+            #expect(server.log.head.value == head.value + 1)
+        }
+    }
+
+    @Test func personalDataIsSealedAndReadableOnlyWithPII() async throws {
+        try await withServer(models: true) { server, client in
+            let registered = #"{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"c1","email":"a@example.com","name":"Ada","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#
+            let r = try await client.post("/commands", registered)
+            #expect(r.status == .created, "\(r.text)")
+            let stored = try #require(try server.log.event(at: Position(0)))
+            #expect(!String(decoding: stored.data, as: UTF8.self).contains("a@example.com"))
+            // Without tokens every scope is granted: the data reads in clear.
+            let read = try await client.get("/events/0")
+            #expect(read.text.contains("a@example.com"))
+        }
+    }
+}

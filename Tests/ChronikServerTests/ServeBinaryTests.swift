@@ -1,0 +1,172 @@
+import ChronikLog
+import Dispatch
+import Foundation
+import Subprocess
+import Synchronization
+import SystemPackage
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Proves `chronik serve` (the real binary) shuts down cleanly on SIGTERM
+/// under load from concurrent clients: it exits 0, and every append it
+/// acknowledged is in the log, at the position it answered, with its id.
+@Suite struct ServeBinaryTests {
+    struct Ack: Sendable { var id: String; var position: UInt64 }
+
+    @Test func sigtermUnderLoadLosesNoAcknowledgedAppend() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        let state = LoadState()
+        let result = try await Subprocess.run(
+            .path(FilePath(chronikPath)), arguments: ["serve", "--log", dir, "--listen", "127.0.0.1:0"],
+            input: .none, output: .discarded, error: .sequence
+        ) { execution -> String in
+            let watchdog = Task {
+                do { try await Task.sleep(for: .seconds(40)) } catch { return }
+                try? execution.send(signal: .kill)
+            }
+            defer { watchdog.cancel() }
+            var stderr = ""
+            var port: Int?
+            var load: Task<Void, Never>?
+            for try await chunk in execution.standardError {
+                stderr += chunk.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+                if port == nil, let r = stderr.range(of: "listening on http://127.0.0.1:") {
+                    let digits = stderr[r.upperBound...].prefix { $0.isNumber }
+                    guard let p = Int(digits), stderr[r.upperBound...].dropFirst(digits.count).first == "\n" else { continue }
+                    port = p
+                    load = Task {
+                        // 8 clients append one event per request until the server stops answering.
+                        await withTaskGroup(of: Void.self) { group in
+                            for client in 0..<8 {
+                                group.addTask {
+                                    var misses = 0
+                                    while misses < 3 {
+                                        let id = UUID().uuidString.lowercased()
+                                        let body = #"[{"id":"\#(id)","type":"Loaded","data":{"client":\#(client)}}]"#
+                                        let r = await post(port: p, path: "/streams/load-\(client)", body: body)
+                                        if r?.status == 201, let pos = r?.firstPosition {
+                                            state.acks.withLock { $0.append(Ack(id: id, position: pos)) }
+                                            misses = 0
+                                        } else {
+                                            state.failures.withLock { $0 += 1 }
+                                            misses += 1
+                                            try? await Task.sleep(for: .milliseconds(20))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Task {
+                        // SIGTERM once the load is well under way.
+                        for _ in 0..<200 where state.acks.withLock({ $0.count }) < 300 { try? await Task.sleep(for: .milliseconds(25)) }
+                        try? execution.send(signal: .terminate)
+                    }
+                }
+            }
+            await load?.value
+            return stderr
+        }
+        let stderr = result.closureResult
+        #expect(result.terminationStatus == .exited(0), "\(stderr)")
+        #expect(stderr.contains("stopped"), "\(stderr)")
+        let acked = state.acks.withLock { $0 }
+        #expect(acked.count >= 300, "only \(acked.count) appends acknowledged before SIGTERM")
+
+        var options = LogOptions()
+        options.readOnly = true
+        let log = try EventLog.open(at: dir, options: options)
+        defer { try? log.close() }
+        var missing = 0
+        for a in acked {
+            let e = try log.event(at: Position(a.position))
+            if e?.id.description != a.id { missing += 1 }
+        }
+        #expect(missing == 0, "\(missing) of \(acked.count) acknowledged appends are not in the log where the server said")
+        #expect(log.head.value >= UInt64(acked.count))
+    }
+}
+
+/// Proves `chronik serve` refuses what would expose the log: no tokens off
+/// loopback (usage error, 64), a tokens file others may read (1).
+@Suite struct ServeOptionsTests {
+    func run(_ arguments: [String]) async throws -> (TerminationStatus, String) {
+        let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(arguments),
+                                         input: .none, output: .discarded, error: .string(limit: 1 << 16))
+        return (r.terminationStatus, r.standardError)
+    }
+
+    @Test func refusesNonLoopbackWithoutTokensAndAReadableTokensFile() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+            try? FileManager.default.removeItem(atPath: dir + ".tokens")
+        }
+        let (open, openErr) = try await run(["serve", "--log", dir, "--listen", "0.0.0.0:0"])
+        #expect(open == .exited(64))
+        #expect(openErr.contains("loopback"))
+        let (bad, _) = try await run(["serve", "--log", dir, "--listen", "nonsense"])
+        #expect(bad == .exited(64))
+        try Data("reader-0123456789abcdef read\n".utf8).write(to: URL(fileURLWithPath: dir + ".tokens"))
+        chmod(dir + ".tokens", 0o644)
+        let (readable, readableErr) = try await run(["serve", "--log", dir, "--listen", "0.0.0.0:0", "--tokens", dir + ".tokens"])
+        #expect(readable == .exited(1))
+        #expect(readableErr.contains("chmod 600"), "\(readableErr)")
+        #expect(!FileManager.default.fileExists(atPath: dir), "a refused start creates no log")
+    }
+}
+
+/// What the load saw, shared by its tasks.
+final class LoadState: Sendable {
+    let acks = Mutex<[ServeBinaryTests.Ack]>([])
+    let failures = Mutex(0)
+}
+
+/// One POST over a fresh loopback connection (Connection: close), on a
+/// thread of its own; nil when the server did not answer.
+func post(port: Int, path: String, body: String) async -> (status: Int, firstPosition: UInt64?)? {
+    await withCheckedContinuation { c in
+        DispatchQueue.global().async { c.resume(returning: blockingPost(port: port, path: path, body: body)) }
+    }
+}
+
+private func blockingPost(port: Int, path: String, body: String) -> (status: Int, firstPosition: UInt64?)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { Glibc.close(fd) }
+    var tv = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { return nil }
+    let request = Array(("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8)
+    let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    guard sent == request.count else { return nil }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 4096, 0) }
+        if n <= 0 { break }
+        response += buffer[0..<n]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard let statusText = text.split(separator: " ").dropFirst().first, let status = Int(statusText) else { return nil }
+    var first: UInt64?
+    if let r = text.range(of: #""firstPosition":"#) {
+        first = UInt64(text[r.upperBound...].prefix { $0.isNumber })
+    }
+    return (status, first)
+}
