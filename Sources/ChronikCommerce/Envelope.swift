@@ -311,7 +311,7 @@ public enum CommerceExport {
         w.raw(",\"id\":\"")
         EventIDText.write(event.id, to: &w.bytes)
         w.raw("\",\"time\":")
-        w.string(event.occurredAt.rfc3339)
+        w.time(event.occurredAt)
         w.raw(",\"stream\":")
         w.string(event.stream)
         w.raw(",\"version\":")
@@ -319,7 +319,7 @@ public enum CommerceExport {
         w.raw(",\"position\":")
         w.int(Int64(bitPattern: event.position.value))
         w.raw(",\"recordedAt\":")
-        w.string(event.recordedAt.rfc3339)
+        w.time(event.recordedAt)
         w.raw(",\"data\":")
         do {
             try writeData(of: event, to: &w, protector: protector, upcasters: upcasters)

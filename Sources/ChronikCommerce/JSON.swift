@@ -397,6 +397,76 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// `v` in decimal, as `String(v)` writes it.
+    public mutating func uint(_ v: UInt64) {
+        var m = v
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
+            var n = 0
+            repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m > 0
+            while n > 0 { n -= 1; bytes.append(t[n]) }
+        }
+    }
+
+    /// `t` as a JSON string: the bytes of `"\(t.rfc3339)"`, written without
+    /// building the string (years 0-9999; others through `rfc3339`).
+    public mutating func time(_ t: Timestamp) {
+        let us = t.microseconds
+        let secs = us >= 0 ? us / 1_000_000 : (us - 999_999) / 1_000_000
+        let micros = Int(us - secs * 1_000_000)
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let sod = Int(secs - days * 86_400)
+        // Civil date from days since 1970-01-01 (proleptic Gregorian, as gmtime).
+        let z = Int(days) + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        guard (0...9999).contains(year) else { string(t.rfc3339); return }
+        bytes.append(UInt8(ascii: "\""))
+        digits(year, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(sod / 3600, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(sod / 60 % 60, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(sod % 60, 2)
+        if micros != 0 {
+            bytes.append(UInt8(ascii: "."))
+            if micros % 1000 == 0 { digits(micros / 1000, 3) } else { digits(micros, 6) }
+        }
+        bytes.append(UInt8(ascii: "Z"))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `v` (≥ 0) in exactly `width` decimal digits, zero-padded.
+    @inline(__always)
+    private mutating func digits(_ v: Int, _ width: Int) {
+        var div = 1
+        for _ in 1..<width { div *= 10 }
+        var v = v
+        while div > 0 {
+            bytes.append(UInt8(truncatingIfNeeded: 48 + v / div))
+            v %= div
+            div /= 10
+        }
+    }
+
+    /// `id` as a JSON string in the lower-case canonical 8-4-4-4-12 form
+    /// (`"\(id.description)"`).
+    public mutating func eventID(_ id: EventID) {
+        bytes.append(UInt8(ascii: "\""))
+        EventIDText.write(id, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     public mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { u in

@@ -219,11 +219,11 @@ struct Append: AsyncParsableCommand {
             let size = l.event.encodedByteCount
             let current: UInt64? = versions[l.stream] ?? log.lastVersion(of: l.stream).map(\.value)
             versions[l.stream] = .some(current.map { $0 + 1 } ?? 0)
-            if var last = out.last, last.stream == l.stream, last.lines.count < batch,
+            if let last = out.last, last.stream == l.stream, last.lines.count < batch,
                last.bytes + size <= Self.maxBatchBytes {
-                last.lines.append(l)
-                last.bytes += size
-                out[out.count - 1] = last
+                // In place: a copy of `last` would copy its lines each time.
+                out[out.count - 1].lines.append(l)
+                out[out.count - 1].bytes += size
             } else {
                 out.append(PlannedBatch(stream: l.stream, expected: current.map { .exact($0) } ?? .noStream,
                                         lines: [l], bytes: size))

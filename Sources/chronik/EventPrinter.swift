@@ -24,25 +24,61 @@ final class EventPrinter {
 
     /// The line for `e`: a JSON object with the keys of `read --json`, or text.
     func line(_ e: RecordedEvent) throws -> String {
-        let data = try decodedData(e)
-        return json ? eventJSON(e, decodedData: data) : eventText(e, decodedData: data)
+        if json {
+            var w = JSONWriter(capacity: 256 + e.data.count * 2)
+            try write(e, to: &w)
+            return String(decoding: w.bytes, as: UTF8.self)
+        }
+        var w = JSONWriter(capacity: 256 + e.data.count * 2)
+        let data = try writeDecodedData(e, to: &w) ? String(decoding: w.bytes, as: UTF8.self) : nil
+        return eventText(e, decodedData: data)
     }
 
-    /// The export form of a commerce event's data; nil for another type,
-    /// and for a commerce event that does not decode (with a warning; it
-    /// is then printed as stored).
-    private func decodedData(_ e: RecordedEvent) throws -> String? {
-        guard CommerceEventType(name: e.type) != nil else { return nil }
+    /// Prints the line for `e` on `out`; the JSON form is written straight
+    /// into the output buffer.
+    func print(_ e: RecordedEvent, on out: Output) throws {
+        if json {
+            try out.line { w in try write(e, to: &w) }
+        } else {
+            out.line(try line(e))
+        }
+    }
+
+    /// Appends the `read --json` object of `e` (the bytes of
+    /// `eventJSON(e, decodedData:)`) to `w`.
+    private func write(_ e: RecordedEvent, to w: inout JSONWriter) throws {
+        writeEventJSONHead(e, to: &w)
+        let mark = w.bytes.count
+        w.raw(",\"data\":")
+        if try !writeDecodedData(e, to: &w) {
+            w.bytes.removeSubrange(mark...)
+            writeStoredJSON(e.data, key: "data", to: &w)
+        }
+        if e.metadata.isEmpty {
+            w.raw(",\"meta\":{}")
+        } else {
+            writeStoredJSON(e.metadata, key: "meta", to: &w)
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+
+    /// Appends the export form of a commerce event's data to `w` and
+    /// returns true; false (and nothing written) for another type, and for
+    /// a commerce event that does not decode (with a warning; it is then
+    /// printed as stored).
+    private func writeDecodedData(_ e: RecordedEvent, to w: inout JSONWriter) throws -> Bool {
+        guard CommerceEventType(name: e.type) != nil else { return false }
         let sealed = e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) }
         let protector: SubjectKeyVault? = sealed ? try keyVault() : nil
-        var w = JSONWriter(capacity: 256 + e.data.count * 2)
+        let mark = w.bytes.count
         do {
             try CommerceExport.writeData(of: e, to: &w, protector: protector, erasedAs: json ? "null" : "‹erased›")
         } catch {
+            w.bytes.removeSubrange(mark...)
             note("chronik: warning: \(error.message); its data is printed as stored")
-            return nil
+            return false
         }
-        return String(decoding: w.bytes, as: UTF8.self)
+        return true
     }
 
     private func keyVault() throws -> SubjectKeyVault? {
