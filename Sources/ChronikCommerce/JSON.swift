@@ -84,6 +84,14 @@ extension JSONValue {
         }
     }
 
+    /// The bytes of `sortingKeys().compactBytes`, written without building
+    /// the sorted copy.
+    public var compactBytesSortingKeys: [UInt8] {
+        var w = JSONWriter()
+        w.valueSortingKeys(self)
+        return w.bytes
+    }
+
     /// The compact serialization (no whitespace, keys in stored order).
     public var compactBytes: [UInt8] {
         var w = JSONWriter()
@@ -426,36 +434,35 @@ public struct JSONWriter: Sendable {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         guard (0...9999).contains(year) else { string(t.rfc3339); return }
-        bytes.append(UInt8(ascii: "\""))
-        digits(year, 4)
-        bytes.append(UInt8(ascii: "-"))
-        digits(month, 2)
-        bytes.append(UInt8(ascii: "-"))
-        digits(day, 2)
-        bytes.append(UInt8(ascii: "T"))
-        digits(sod / 3600, 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(sod / 60 % 60, 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(sod % 60, 2)
-        if micros != 0 {
-            bytes.append(UInt8(ascii: "."))
-            if micros % 1000 == 0 { digits(micros / 1000, 3) } else { digits(micros, 6) }
-        }
-        bytes.append(UInt8(ascii: "Z"))
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    /// `v` (≥ 0) in exactly `width` decimal digits, zero-padded.
-    @inline(__always)
-    private mutating func digits(_ v: Int, _ width: Int) {
-        var div = 1
-        for _ in 1..<width { div *= 10 }
-        var v = v
-        while div > 0 {
-            bytes.append(UInt8(truncatingIfNeeded: 48 + v / div))
-            v %= div
-            div /= 10
+        // Built in a stack buffer, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
+            var n = 0
+            func put(_ c: UInt8) { b[n] = c; n += 1 }
+            func digits(_ v: Int, _ width: Int) {
+                var v = v
+                var i = n + width
+                n = i
+                while i > n - width { i -= 1; b[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 }
+            }
+            put(UInt8(ascii: "\""))
+            digits(year, 4)
+            put(UInt8(ascii: "-"))
+            digits(month, 2)
+            put(UInt8(ascii: "-"))
+            digits(day, 2)
+            put(UInt8(ascii: "T"))
+            digits(sod / 3600, 2)
+            put(UInt8(ascii: ":"))
+            digits(sod / 60 % 60, 2)
+            put(UInt8(ascii: ":"))
+            digits(sod % 60, 2)
+            if micros != 0 {
+                put(UInt8(ascii: "."))
+                if micros % 1000 == 0 { digits(micros / 1000, 3) } else { digits(micros, 6) }
+            }
+            put(UInt8(ascii: "Z"))
+            put(UInt8(ascii: "\""))
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<n]))
         }
     }
 
@@ -495,6 +502,31 @@ public struct JSONWriter: Sendable {
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<u.count]))
             bytes.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// `v` with the members of every object in key order (`String` order,
+    /// as `JSONValue.sortingKeys()`).
+    public mutating func valueSortingKeys(_ v: JSONValue) {
+        switch v {
+        case .array(let a):
+            bytes.append(UInt8(ascii: "["))
+            for (i, x) in a.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                valueSortingKeys(x)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            for (i, m) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                string(m.key)
+                bytes.append(UInt8(ascii: ":"))
+                valueSortingKeys(m.value)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        default:
+            value(v)
         }
     }
 
