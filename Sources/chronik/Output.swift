@@ -191,6 +191,17 @@ func writeStoredJSON(_ bytes: [UInt8], key: StaticString, to w: inout JSONWriter
 /// The bytes of `JSONValue.quote(s)`, written into `w`.
 func writeQuoted(_ s: String, to w: inout JSONWriter) {
     w.byte(UInt8(ascii: "\""))
+    var s = s
+    let plain = s.withUTF8 { u in
+        // The common case, nothing to escape: the bytes at once.
+        guard !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) else { return false }
+        w.bytes.append(contentsOf: u)
+        return true
+    }
+    if plain {
+        w.byte(UInt8(ascii: "\""))
+        return
+    }
     for c in s.utf8 {
         switch c {
         case 0x22: w.raw("\\\"")
