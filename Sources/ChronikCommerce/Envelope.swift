@@ -234,7 +234,7 @@ public struct CommerceEnvelope: Hashable, Sendable {
             if !rules.unknownDataAnyValue {
                 guard case .object = data else { throw wrongType("data", "an object", data) }
             }
-            event = .unknown(type: type, data: (rules.sortedKeys ? data.sortingKeys() : data).compactBytes)
+            event = .unknown(type: type, data: rules.sortedKeys ? data.compactBytesSortingKeys : data.compactBytes)
         }
         if rules.sortedKeys { meta.sort { $0.key < $1.key } }
         let metaPairs = meta.map { m -> (key: String, value: String) in
@@ -311,7 +311,7 @@ public enum CommerceExport {
         w.raw(",\"id\":\"")
         EventIDText.write(event.id, to: &w.bytes)
         w.raw("\",\"time\":")
-        w.string(event.occurredAt.rfc3339)
+        w.time(event.occurredAt)
         w.raw(",\"stream\":")
         w.string(event.stream)
         w.raw(",\"version\":")
@@ -319,7 +319,7 @@ public enum CommerceExport {
         w.raw(",\"position\":")
         w.int(Int64(bitPattern: event.position.value))
         w.raw(",\"recordedAt\":")
-        w.string(event.recordedAt.rfc3339)
+        w.time(event.recordedAt)
         w.raw(",\"data\":")
         do {
             try writeData(of: event, to: &w, protector: protector, upcasters: upcasters)
@@ -412,12 +412,16 @@ enum EventIDText {
     /// Appends the lower-case canonical form.
     static func write(_ id: EventID, to out: inout [UInt8]) {
         let hex: StaticString = "0123456789abcdef"
-        for (word, base) in [(id.high, 0), (id.low, 16)] {
-            for k in 0..<16 {
-                let n = base + k
-                if n == 8 || n == 12 || n == 16 || n == 20 { out.append(UInt8(ascii: "-")) }
-                out.append(hex.utf8Start[Int(word >> UInt64(60 - 4 * k) & 0xF)])
+        // Built in a stack buffer, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { b in
+            var i = 0
+            for n in 0..<32 {
+                if n == 8 || n == 12 || n == 16 || n == 20 { b[i] = UInt8(ascii: "-"); i += 1 }
+                let word = n < 16 ? id.high : id.low
+                b[i] = hex.utf8Start[Int(word >> UInt64(60 - 4 * (n & 15)) & 0xF)]
+                i += 1
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<36]))
         }
     }
 }

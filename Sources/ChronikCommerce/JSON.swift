@@ -84,6 +84,14 @@ extension JSONValue {
         }
     }
 
+    /// The bytes of `sortingKeys().compactBytes`, written without building
+    /// the sorted copy.
+    public var compactBytesSortingKeys: [UInt8] {
+        var w = JSONWriter()
+        w.valueSortingKeys(self)
+        return w.bytes
+    }
+
     /// The compact serialization (no whitespace, keys in stored order).
     public var compactBytes: [UInt8] {
         var w = JSONWriter()
@@ -369,16 +377,16 @@ public struct JSONWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func raw(_ s: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func byte(_ b: UInt8) { bytes.append(b) }
 
     /// `"name":`
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func key(_ name: StaticString) {
         bytes.append(UInt8(ascii: "\""))
         raw(name)
@@ -395,6 +403,75 @@ public struct JSONWriter: Sendable {
             repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m > 0
             while n > 0 { n -= 1; bytes.append(t[n]) }
         }
+    }
+
+    /// `v` in decimal, as `String(v)` writes it.
+    public mutating func uint(_ v: UInt64) {
+        var m = v
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
+            var n = 0
+            repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m > 0
+            while n > 0 { n -= 1; bytes.append(t[n]) }
+        }
+    }
+
+    /// `t` as a JSON string: the bytes of `"\(t.rfc3339)"`, written without
+    /// building the string (years 0-9999; others through `rfc3339`).
+    public mutating func time(_ t: Timestamp) {
+        let us = t.microseconds
+        let secs = us >= 0 ? us / 1_000_000 : (us - 999_999) / 1_000_000
+        let micros = Int(us - secs * 1_000_000)
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let sod = Int(secs - days * 86_400)
+        // Civil date from days since 1970-01-01 (proleptic Gregorian, as gmtime).
+        let z = Int(days) + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        guard (0...9999).contains(year) else { string(t.rfc3339); return }
+        // Built in a stack buffer, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
+            var n = 0
+            func put(_ c: UInt8) { b[n] = c; n += 1 }
+            func digits(_ v: Int, _ width: Int) {
+                var v = v
+                var i = n + width
+                n = i
+                while i > n - width { i -= 1; b[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 }
+            }
+            put(UInt8(ascii: "\""))
+            digits(year, 4)
+            put(UInt8(ascii: "-"))
+            digits(month, 2)
+            put(UInt8(ascii: "-"))
+            digits(day, 2)
+            put(UInt8(ascii: "T"))
+            digits(sod / 3600, 2)
+            put(UInt8(ascii: ":"))
+            digits(sod / 60 % 60, 2)
+            put(UInt8(ascii: ":"))
+            digits(sod % 60, 2)
+            if micros != 0 {
+                put(UInt8(ascii: "."))
+                if micros % 1000 == 0 { digits(micros / 1000, 3) } else { digits(micros, 6) }
+            }
+            put(UInt8(ascii: "Z"))
+            put(UInt8(ascii: "\""))
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<n]))
+        }
+    }
+
+    /// `id` as a JSON string in the lower-case canonical 8-4-4-4-12 form
+    /// (`"\(id.description)"`).
+    public mutating func eventID(_ id: EventID) {
+        bytes.append(UInt8(ascii: "\""))
+        EventIDText.write(id, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     public mutating func string(_ s: String) {
@@ -425,6 +502,31 @@ public struct JSONWriter: Sendable {
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<u.count]))
             bytes.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// `v` with the members of every object in key order (`String` order,
+    /// as `JSONValue.sortingKeys()`).
+    public mutating func valueSortingKeys(_ v: JSONValue) {
+        switch v {
+        case .array(let a):
+            bytes.append(UInt8(ascii: "["))
+            for (i, x) in a.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                valueSortingKeys(x)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            for (i, m) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                string(m.key)
+                bytes.append(UInt8(ascii: ":"))
+                valueSortingKeys(m.value)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        default:
+            value(v)
         }
     }
 

@@ -278,7 +278,7 @@ struct JSONEncodingVisitor: FieldVisitor {
         if value { writer.raw("true") } else { writer.raw("false") }
     }
 
-    mutating func timestamp(_ name: StaticString, _ value: inout Timestamp) { key(name); writer.string(value.rfc3339) }
+    mutating func timestamp(_ name: StaticString, _ value: inout Timestamp) { key(name); writer.time(value) }
 
     mutating func optionalStrings(_ name: StaticString, _ value: inout [String]?) {
         guard let v = value else { return }

@@ -9,7 +9,7 @@ import ChronikCommerce
 /// when its key is destroyed or there is no key store. Any other event's
 /// data is printed as stored.
 public final class EventPrinter {
-    private let json: Bool
+    public let json: Bool
     private let note: (String) -> Void
     private let openVault: () throws -> SubjectKeyVault?
     /// nil until the first event with sealed personal data needs it: a log
@@ -24,25 +24,51 @@ public final class EventPrinter {
 
     /// The line for `e`: a JSON object with the keys of `read --json`, or text.
     public func line(_ e: RecordedEvent) throws -> String {
-        let data = try decodedData(e)
-        return json ? eventJSON(e, decodedData: data) : eventText(e, decodedData: data)
+        if json {
+            var w = JSONWriter(capacity: 256 + e.data.count * 2)
+            try write(e, to: &w)
+            return String(decoding: w.bytes, as: UTF8.self)
+        }
+        var w = JSONWriter(capacity: 256 + e.data.count * 2)
+        let data = try writeDecodedData(e, to: &w) ? String(decoding: w.bytes, as: UTF8.self) : nil
+        return eventText(e, decodedData: data)
     }
 
-    /// The export form of a commerce event's data; nil for another type,
-    /// and for a commerce event that does not decode (with a warning; it
-    /// is then printed as stored).
-    private func decodedData(_ e: RecordedEvent) throws -> String? {
-        guard CommerceEventType(name: e.type) != nil else { return nil }
+    /// Appends the `read --json` object of `e` (the bytes of
+    /// `eventJSON(e, decodedData:)`) to `w`.
+    public func write(_ e: RecordedEvent, to w: inout JSONWriter) throws {
+        writeEventJSONHead(e, to: &w)
+        let mark = w.bytes.count
+        w.raw(",\"data\":")
+        if try !writeDecodedData(e, to: &w) {
+            w.bytes.removeSubrange(mark...)
+            writeStoredJSON(e.data, key: "data", to: &w)
+        }
+        if e.metadata.isEmpty {
+            w.raw(",\"meta\":{}")
+        } else {
+            writeStoredJSON(e.metadata, key: "meta", to: &w)
+        }
+        w.byte(UInt8(ascii: "}"))
+    }
+
+    /// Appends the export form of a commerce event's data to `w` and
+    /// returns true; false (and nothing written) for another type, and for
+    /// a commerce event that does not decode (with a warning; it is then
+    /// printed as stored).
+    private func writeDecodedData(_ e: RecordedEvent, to w: inout JSONWriter) throws -> Bool {
+        guard CommerceEventType(name: e.type) != nil else { return false }
         let sealed = e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) }
         let protector: SubjectKeyVault? = sealed ? try keyVault() : nil
-        var w = JSONWriter(capacity: 256 + e.data.count * 2)
+        let mark = w.bytes.count
         do {
             try CommerceExport.writeData(of: e, to: &w, protector: protector, erasedAs: json ? "null" : "‹erased›")
         } catch {
+            w.bytes.removeSubrange(mark...)
             note("chronik: warning: \(error.message); its data is printed as stored")
-            return nil
+            return false
         }
-        return String(decoding: w.bytes, as: UTF8.self)
+        return true
     }
 
     private func keyVault() throws -> SubjectKeyVault? {

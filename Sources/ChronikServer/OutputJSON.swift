@@ -1,3 +1,4 @@
+import ChronikCommerce
 import ChronikLog
 import Foundation
 
@@ -141,6 +142,7 @@ public struct JSONObject {
 /// themselves when they are single-line JSON (what `append` stores), else
 /// re-encoded; nil when they are not JSON at all.
 public func jsonText(ofStored bytes: [UInt8]) -> String? {
+    if isSingleLineJSON(bytes) { return String(decoding: bytes, as: UTF8.self) }
     guard !bytes.isEmpty else { return nil }
     let data = Data(bytes)
     guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else { return nil }
@@ -148,33 +150,115 @@ public func jsonText(ofStored bytes: [UInt8]) -> String? {
     return (try? JSONDecoder().decode(OutputJSON.self, from: data))?.text
 }
 
+/// The fast answer of `jsonText(ofStored:)` for what `append` stores:
+/// true when ChronikCommerce's strict parser takes `bytes` (valid UTF-8,
+/// no duplicate keys, at most 64 levels), they hold no line break and no
+/// number other than an Int64 integer — JSON that JSONSerialization takes
+/// too, so printed as they are. False sends the bytes the slow way.
+public func isSingleLineJSON(_ bytes: [UInt8]) -> Bool {
+    guard !bytes.isEmpty, !bytes.contains(0x0A), !bytes.contains(0x0D),
+          let v = try? ChronikCommerce.JSONValue.parse(bytes) else { return false }
+    return !hasNumberLiteral(v)
+}
+
+private func hasNumberLiteral(_ v: ChronikCommerce.JSONValue) -> Bool {
+    switch v {
+    case .number: true
+    case .array(let items): items.contains(where: hasNumberLiteral)
+    case .object(let members): members.contains { hasNumberLiteral($0.value) }
+    case .null, .bool, .int, .string: false
+    }
+}
+
 /// One event as a JSON object with the stable keys of `read --json`;
 /// `decodedData` (JSON text) replaces the stored data when given.
 public func eventJSON(_ e: RecordedEvent, decodedData: String? = nil) -> String {
-    var o = JSONObject()
-    o.add("position", e.position.value)
-    o.add("stream", e.stream)
-    o.add("version", e.version.value)
-    o.add("id", e.id.description)
-    o.add("type", e.type)
-    o.add("time", e.occurredAt.rfc3339)
-    o.add("recordedAt", e.recordedAt.rfc3339)
-    if let data = decodedData ?? jsonText(ofStored: e.data) {
-        o.add("data", .raw(data))
+    var w = JSONWriter(capacity: 256 + e.data.count * 2)
+    writeEventJSONHead(e, to: &w)
+    if let decodedData {
+        w.raw(",\"data\":")
+        w.bytes.append(contentsOf: decodedData.utf8)
     } else {
-        // Not JSON (appended through the library): keep it lossless.
-        o.add("data", .null)
-        o.add("dataBase64", Data(e.data).base64EncodedString())
+        writeStoredJSON(e.data, key: "data", to: &w)
     }
     if e.metadata.isEmpty {
-        o.add("meta", .raw("{}"))
-    } else if let meta = jsonText(ofStored: e.metadata) {
-        o.add("meta", .raw(meta))
+        w.raw(",\"meta\":{}")
     } else {
-        o.add("meta", .null)
-        o.add("metaBase64", Data(e.metadata).base64EncodedString())
+        writeStoredJSON(e.metadata, key: "meta", to: &w)
     }
-    return o.text
+    w.byte(UInt8(ascii: "}"))
+    return String(decoding: w.bytes, as: UTF8.self)
+}
+
+/// `{"position":…,"stream":…,"version":…,"id":…,"type":…,"time":…,"recordedAt":…`
+/// of `read --json`, written into `w`; the data and meta follow.
+public func writeEventJSONHead(_ e: RecordedEvent, to w: inout JSONWriter) {
+    w.raw("{\"position\":")
+    w.uint(e.position.value)
+    w.raw(",\"stream\":")
+    writeQuoted(e.stream, to: &w)
+    w.raw(",\"version\":")
+    w.uint(e.version.value)
+    w.raw(",\"id\":")
+    w.eventID(e.id)
+    w.raw(",\"type\":")
+    writeQuoted(e.type, to: &w)
+    w.raw(",\"time\":")
+    w.time(e.occurredAt)
+    w.raw(",\"recordedAt\":")
+    w.time(e.recordedAt)
+}
+
+/// `,"data":<JSON>` for stored data (`key` "data" or "meta") that is JSON;
+/// else `,"data":null,"dataBase64":"…"`, lossless.
+public func writeStoredJSON(_ bytes: [UInt8], key: StaticString, to w: inout JSONWriter) {
+    w.raw(",\"")
+    w.raw(key)
+    w.raw("\":")
+    if isSingleLineJSON(bytes) {
+        w.bytes.append(contentsOf: bytes)
+    } else if let text = jsonText(ofStored: bytes) {
+        w.bytes.append(contentsOf: text.utf8)
+    } else {
+        // Not JSON (appended through the library): keep it lossless.
+        w.raw("null,\"")
+        w.raw(key)
+        w.raw("Base64\":\"")
+        w.bytes.append(contentsOf: Data(bytes).base64EncodedString().utf8)
+        w.byte(UInt8(ascii: "\""))
+    }
+}
+
+/// The bytes of `JSONValue.quote(s)`, written into `w`.
+public func writeQuoted(_ s: String, to w: inout JSONWriter) {
+    w.byte(UInt8(ascii: "\""))
+    var s = s
+    let plain = s.withUTF8 { u in
+        // The common case, nothing to escape: the bytes at once.
+        guard !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) else { return false }
+        w.bytes.append(contentsOf: u)
+        return true
+    }
+    if plain {
+        w.byte(UInt8(ascii: "\""))
+        return
+    }
+    for c in s.utf8 {
+        switch c {
+        case 0x22: w.raw("\\\"")
+        case 0x5C: w.raw("\\\\")
+        case 0x0A: w.raw("\\n")
+        case 0x0D: w.raw("\\r")
+        case 0x09: w.raw("\\t")
+        case 0..<0x20, 0x7F:
+            let hex: StaticString = "0123456789abcdef"
+            w.raw("\\u00")
+            w.byte(hex.utf8Start[Int(c >> 4)])
+            w.byte(hex.utf8Start[Int(c & 0xF)])
+        default: w.byte(c)
+        }
+    }
+    w.byte(UInt8(ascii: "\""))
 }
 
 /// One event as a line of text: position, stream@version, type, time,
@@ -190,4 +274,5 @@ private func readable(_ bytes: [UInt8]) -> String {
     if let s = String(validating: bytes, as: UTF8.self), !s.contains(where: { $0.isNewline }) { return OutputJSON.quote(s) }
     return "<\(bytes.count) bytes>"
 }
+
 

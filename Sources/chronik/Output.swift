@@ -5,28 +5,45 @@ import Foundation
 /// Buffered writes to stdout. Results are written in large chunks; `tail
 /// -f` flushes after each event so that a pipe sees it at once.
 final class Output {
-    private var buffer: [UInt8] = []
+    private var writer: JSONWriter
     private let fd: Int32
     /// Flush once this much is buffered (bounded memory on huge reads).
     private static let flushThreshold = 64 << 10
 
     init(fd: Int32 = STDOUT_FILENO) {
         self.fd = fd
-        buffer.reserveCapacity(Self.flushThreshold)
+        writer = JSONWriter(capacity: Self.flushThreshold + (4 << 10))
     }
 
     deinit { flush() }
 
     /// Writes `text` and a newline.
     func line(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
-        buffer.append(0x0A)
-        if buffer.count >= Self.flushThreshold { flush() }
+        writer.bytes.append(contentsOf: text.utf8)
+        endLine()
+    }
+
+    /// Writes the line `body` builds straight into the buffer, and a
+    /// newline; nothing of it when `body` throws.
+    func line(_ body: (inout JSONWriter) throws -> Void) throws {
+        let mark = writer.bytes.count
+        do {
+            try body(&writer)
+        } catch {
+            writer.bytes.removeSubrange(mark...)
+            throw error
+        }
+        endLine()
+    }
+
+    private func endLine() {
+        writer.byte(0x0A)
+        if writer.bytes.count >= Self.flushThreshold { flush() }
     }
 
     func flush() {
-        writeAll(fd, buffer)
-        buffer.removeAll(keepingCapacity: true)
+        writeAll(fd, writer.bytes)
+        writer.bytes.removeAll(keepingCapacity: true)
     }
 }
 
@@ -146,4 +163,16 @@ struct TextTable {
 /// Pads `s` on the right to `width` characters.
 func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}
+
+extension EventPrinter {
+    /// Prints the line for `e` on `out`; the JSON form is written straight
+    /// into the output buffer.
+    func print(_ e: RecordedEvent, on out: Output) throws {
+        if json {
+            try out.line { w in try write(e, to: &w) }
+        } else {
+            out.line(try line(e))
+        }
+    }
 }

@@ -83,7 +83,7 @@ struct Read: AsyncParsableCommand {
         while printed < max, let e = try cursor.next() {
             if range.isPast(e) { break }
             guard range.contains(e) else { continue }
-            out.line(try printer.line(e))
+            try printer.print(e, on: out)
             printed += 1
         }
         out.flush()

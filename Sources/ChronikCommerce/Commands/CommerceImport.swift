@@ -550,11 +550,13 @@ public struct GuardModel {
 
 /// Runs jobs one at a time in the order they are enqueued: tasks added to a
 /// group with this preference start in the order they were added.
-final class SerialTaskExecutor: TaskExecutor, @unchecked Sendable {
+public final class SerialTaskExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: the only state is the serial queue, itself thread-safe.
     private let queue = DispatchQueue(label: "chronik.import.ordered-appends")
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public init() {}
+
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }

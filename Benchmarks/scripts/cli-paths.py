@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The CLI's write and read paths of issue 13, end to end, on a release
+build: `chronik append` of N generic events (1,000 per stream run, so
+batches of 1,000) into a fresh log, and `chronik read --json` /
+`chronik export` of an N-event simulated shop. Each figure is the median
+of RUNS runs, beside a baseline measured in the same run over the same
+file: a bare Python `json.loads` loop over the input lines (append) and
+over the export output (read/export).
+
+usage: cli-paths.py [--chronik [LABEL=]PATH ...] [--events N] [--runs R] [--dir DIR] [--only append|read|export]
+
+Several --chronik binaries (e.g. before=/tmp/chronik-before after=.build/release/chronik)
+are measured interleaved in the same runs, each against the same baseline runs.
+"""
+import argparse, json, os, shutil, statistics, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def timed(cmd, stdout=subprocess.DEVNULL):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+
+
+def json_loop(path):
+    return ["python3", "-c", "import json,sys\nfor l in open(sys.argv[1],'rb'): json.loads(l)", path]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--chronik", action="append")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--dir", default="/tmp/chronik-cli-bench")
+    p.add_argument("--only", action="append")
+    a = p.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    n = a.events
+    bins = []
+    for c in a.chronik or [os.path.join(HERE, "../../.build/release/chronik")]:
+        label, _, path = c.rpartition("=")
+        bins.append((label or "chronik", os.path.abspath(path)))
+    chronik = bins[-1][1]
+    only = set(a.only or ["append", "read", "export"])
+    rows = []
+
+    def row(name, secs, base):
+        m, b = statistics.median(secs), statistics.median(base)
+        rows.append((name, n / m, m, b, b / m))
+        print(f"{name:26} {n / m:>12,.0f} ev/s  median {m:.2f} s  runs {' '.join(f'{s:.2f}' for s in secs)}"
+              f"  | json.loads loop {b:.2f} s  ratio {b / m:.2f}", flush=True)
+
+    if "append" in only:
+        src = os.path.join(a.dir, f"generic-{n}.jsonl")
+        if not os.path.exists(src):
+            subprocess.run(["python3", os.path.join(HERE, "gen-generic.py"), str(n), src], check=True)
+        secs, base = {l: [] for l, _ in bins}, []
+        for _ in range(a.runs):
+            log = os.path.join(a.dir, "append-log")
+            base.append(timed(json_loop(src)))
+            for label, path in bins:
+                shutil.rmtree(log, ignore_errors=True)
+                secs[label].append(timed([path, "append", "--log", log, src]))
+        shutil.rmtree(os.path.join(a.dir, "append-log"), ignore_errors=True)
+        for label, _ in bins:
+            row(f"append [{label}]", secs[label], base)
+
+    if only & {"read", "export"}:
+        shop = os.path.join(a.dir, f"shop-{n}")
+        if not os.path.exists(os.path.join(shop, ".bench-ok")):
+            shutil.rmtree(shop, ignore_errors=True)
+            subprocess.run([chronik, "simulate", "--events", str(n), "--seed", "1", "--log", shop],
+                           check=True, stdout=subprocess.DEVNULL)
+            open(os.path.join(shop, ".bench-ok"), "w").close()
+        dump = os.path.join(a.dir, f"shop-{n}.jsonl")
+        with open(dump, "wb") as f:
+            subprocess.run([chronik, "export", "--log", shop], stdout=f, stderr=subprocess.DEVNULL, check=True)
+        for cmd in (["read", "--json"], ["export"]):
+            if cmd[0] not in only:
+                continue
+            secs, base = {l: [] for l, _ in bins}, []
+            for _ in range(a.runs):
+                base.append(timed(json_loop(dump)))
+                for label, path in bins:
+                    secs[label].append(timed([path, *cmd, "--log", shop]))
+            for label, _ in bins:
+                row(" ".join(cmd) + f" [{label}]", secs[label], base)
+
+    print("\n| path | events/s | median s | json.loads loop s | ratio (baseline s / chronik s) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, rate, m, b, r in rows:
+        print(f"| `chronik {name}` | {rate:,.0f} | {m:.2f} | {b:.2f} | {r:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

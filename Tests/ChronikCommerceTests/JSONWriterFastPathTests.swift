@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+@testable import ChronikCommerce
+
+// Issue 13: the byte writers that read --json and export use instead of
+// building strings (times, ids, integers, sorted objects) write exactly the
+// bytes of the string forms they replace.
+
+@Suite struct JSONWriterFastPathTests {
+    @Test func timeWritesTheQuotedRFC3339FormOfEveryTimestamp() {
+        // Proves JSONWriter.time equals "\(t.rfc3339)" for whole seconds, milliseconds, microseconds, negatives, leap days and year bounds.
+        var samples: [Int64] = [0, 1, 999, 1000, 1_000_000, -1, -999_999, -1_000_000, -1_000_001,
+                                951_782_400_000_000, 4_107_542_399_999_999, 1_733_131_200_123_000, 1_733_131_200_123_456,
+                                -62_167_219_200_000_000, 253_402_300_799_999_999, 253_402_300_800_000_000, -62_167_219_200_000_001]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 { samples.append(Int64.random(in: -70_000_000_000_000_000...260_000_000_000_000_000, using: &rng)) }
+        for us in samples {
+            let t = Timestamp(microseconds: us)
+            var w = JSONWriter()
+            w.time(t)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(t.rfc3339)\"", "microseconds \(us)")
+        }
+    }
+
+    @Test func eventIDAndUIntWriteTheDescriptions() {
+        // Proves JSONWriter.eventID equals "\(id.description)" and uint equals String(v), random and edge values.
+        var ids = [EventID(high: 0, low: 0), EventID(high: .max, low: .max), EventID(high: 0x0123_4567_89ab_cdef, low: 0xfedc_ba98_7654_3210)]
+        for _ in 0..<1000 { ids.append(.random()) }
+        for id in ids {
+            var w = JSONWriter()
+            w.eventID(id)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(id.description)\"")
+        }
+        for v: UInt64 in [0, 9, 10, 99, 100, UInt64(Int64.max), UInt64(Int64.max) + 1, .max, 1_234_567_890] {
+            var w = JSONWriter()
+            w.uint(v)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
+        }
+    }
+
+    @Test func sortedWritingEqualsTheSortedCopy() throws {
+        // Proves compactBytesSortingKeys equals sortingKeys().compactBytes on nested objects, arrays and non-ASCII keys.
+        let texts = [
+            #"{"b":1,"a":{"z":[{"y":true,"x":null}],"é":"e","e":"é"},"c":[3,{"k":"v","j":1.5e3}]}"#,
+            #"[{"b":"\n","a":"\u0001"},{"Z":1,"z":2,"ä":3,"a\u0000":4}]"#,
+            #""plain""#, "42", "{}", "[]",
+        ]
+        for text in texts {
+            let v = try JSONValue.parse(Array(text.utf8))
+            #expect(v.compactBytesSortingKeys == v.sortingKeys().compactBytes, "\(text)")
+        }
+    }
+}
