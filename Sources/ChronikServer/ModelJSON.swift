@@ -191,3 +191,39 @@ public func fraudScoreJSON(_ s: FraudScore) -> String {
     }.joined(separator: ",") + "]"))
     return o.text
 }
+
+// MARK: Support contacts (EVENTS.md v1.2) beside an order and a customer
+
+public func addingMember(_ json: String, _ key: String, _ value: OutputJSON) -> String {
+    guard json.hasSuffix("}") else { return json }
+    let body = json.dropLast()
+    return body + (body.hasSuffix("{") ? "" : ",") + OutputJSON.quote(key) + ":" + value.text + "}"
+}
+
+/// The order's SupportInteraction events: channel and time (the summary
+/// is personal data and stays in the log).
+public func supportContactsJSON(_ contacts: [SupportContact]) -> OutputJSON {
+    .array(contacts.map { c in
+        var o = JSONObject()
+        o.add("customerId", c.customerId)
+        o.add("channel", c.channel.rawValue)
+        o.add("time", c.time.rfc3339)
+        return .raw(o.text)
+    })
+}
+
+public func supportChannelsJSON(_ d: [SupportChannel: Int]) -> OutputJSON {
+    .object(Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, OutputJSON.int(Int64($0.value))) }))
+}
+
+/// One order as `query order --json` and `GET /models/orders/{id}` answer:
+/// the orders model's record and the order's support contacts.
+public func orderDetailJSON(_ o: OrderRecord, contacts: [SupportContact]) -> String {
+    addingMember(orderJSON(o), "support", supportContactsJSON(contacts))
+}
+
+/// One customer as `query customer --json` and `GET /models/customers/{id}`
+/// answer: the CRM record, the profile when opened, interactions per channel.
+public func customerDetailJSON(_ c: CustomerRecord, profile: Profile?, channels: [SupportChannel: Int]) -> String {
+    addingMember(customerJSON(c, profile: profile), "interactionsByChannel", supportChannelsJSON(channels))
+}

@@ -84,11 +84,17 @@ extension LogServer {
         }
         switch name {
         case "orders":
-            if let id { return try one(set.orders?.order(id).map(orderJSON), "order") }
+            if let id {
+                return try one(set.orders?.order(id).map { orderDetailJSON($0, contacts: set.support?.contacts(order: id) ?? []) }, "order")
+            }
             return array(try limited(set.orders?.list(customerId: q["customer"].map(String.init), status: q["status"].map(String.init)) ?? [])
                 .map(orderJSON))
         case "customers":
-            if let id { return try one(set.crm?.customer(id).map { customerJSON($0, profile: nil) }, "customer") }
+            if let id {
+                return try one(set.crm?.customer(id).map {
+                    customerDetailJSON($0, profile: nil, channels: set.support?.channels(customer: id) ?? [:])
+                }, "customer")
+            }
             let limit = try q["limit"].map { raw in
                 guard let n = Int(raw), n >= 1 else {
                     throw ServerError(.badRequest, "invalidLimit", "limit must be 1 or more, got \(raw)", field: "limit")

@@ -414,30 +414,8 @@ struct CampaignsQuery: AsyncParsableCommand {
 // MARK: Support sections of `query order` and `query customer`
 
 /// `json` (an object's text) with `key: value` added as its last member.
-func addingMember(_ json: String, _ key: String, _ value: JSONValue) -> String {
-    guard json.hasSuffix("}") else { return json }
-    let body = json.dropLast()
-    return body + (body.hasSuffix("{") ? "" : ",") + JSONValue.quote(key) + ":" + value.text + "}"
-}
-
-/// The order's SupportInteraction events: channel and time (the summary
-/// is personal data and stays in the log).
-func supportContactsJSON(_ contacts: [SupportContact]) -> JSONValue {
-    .array(contacts.map { c in
-        var o = JSONObject()
-        o.add("customerId", c.customerId)
-        o.add("channel", c.channel.rawValue)
-        o.add("time", c.time.rfc3339)
-        return .raw(o.text)
-    })
-}
-
 func supportContactsText(_ contacts: [SupportContact]) -> [String] {
     contacts.isEmpty ? [] : ["  support contacts:"] + contacts.map { "    \($0.time.rfc3339)  \($0.channel.rawValue)" }
-}
-
-func supportChannelsJSON(_ d: [SupportChannel: Int]) -> JSONValue {
-    .object(Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) }))
 }
 
 func supportChannelsText(_ d: [SupportChannel: Int]) -> String {

@@ -215,7 +215,7 @@ struct OrderQuery: AsyncParsableCommand {
         guard let o = set.orders?.order(id) else { throw CommandFailure("no order '\(id)'") }
         let contacts = set.support?.contacts(order: id) ?? []
         if options.json {
-            emit(options, json: [addingMember(orderJSON(o), "support", supportContactsJSON(contacts))], text: [])
+            emit(options, json: [orderDetailJSON(o, contacts: contacts)], text: [])
         } else {
             emit(options, json: [], text: orderStory(o, events: try orderEvents(log, id)) + supportContactsText(contacts))
         }
@@ -311,7 +311,7 @@ struct CustomerQuery: AsyncParsableCommand {
         let channels = set.support?.channels(customer: id) ?? [:]
         let vault = try keyOptions.existingVault(for: log, note: options.note)
         let profile = readProfile(log, id, protector: vault)
-        emit(options, json: [addingMember(customerJSON(c, profile: profile), "interactionsByChannel", supportChannelsJSON(channels))],
+        emit(options, json: [customerDetailJSON(c, profile: profile, channels: channels)],
              text: customerText(c, profile: profile) + [supportChannelsText(channels)])
     }
 }
