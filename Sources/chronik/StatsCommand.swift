@@ -32,11 +32,14 @@ struct Stats: AsyncParsableCommand {
         let s = try log.stats()
         // The open reads the active segment only; sealed ones are checked
         // here (checksums and framing, not the hash chain: verify does that).
-        let sealedDamage = log.recovery.damage == nil ? try log.checkSealedSegments() : nil
-        if let sealedDamage {
+        // The damage an open found (the active segment), else the first in
+        // a sealed segment: one value for the warning, the JSON and the text.
+        var damage = log.recovery.damage.map { ($0, log.recovery.lastValidPosition) }
+        if damage == nil, let sealed = try log.checkSealedSegments() {
+            damage = (sealed.damage, sealed.lastGoodPosition)
             readStoppedAtDamage.store(true, ordering: .relaxed)
-            let last = sealedDamage.lastGoodPosition.map { "the last good position is \($0.value)" } ?? "no event before it is sound"
-            printError("chronik: warning: \(describe(sealedDamage.damage)); \(last); chronik verify tells more (exit status 1)")
+            let last = sealed.lastGoodPosition.map { "the last good position is \($0.value)" } ?? "no event before it is sound"
+            printError("chronik: warning: \(describe(sealed.damage)); \(last); chronik verify tells more (exit status 1)")
         }
         let out = Output()
         if options.json {
@@ -49,14 +52,7 @@ struct Stats: AsyncParsableCommand {
             o.add("headPosition", s.headPosition.value)
             o.add("compression", s.compression.rawValue)
             o.add("headHash", log.headHash.description)
-            if let d = log.recovery.damage {
-                var dj = JSONObject()
-                dj.add("file", d.path)
-                dj.add("offset", d.offset.map { Int64($0) } ?? -1)
-                dj.add("reason", d.message)
-                dj.add("lastGoodPosition", log.recovery.lastValidPosition.map { .uint($0.value) } ?? .null)
-                o.add("damage", dj)
-            } else if let (d, last) = sealedDamage {
+            if let (d, last) = damage {
                 var dj = JSONObject()
                 dj.add("file", d.path)
                 dj.add("offset", d.offset.map { Int64($0) } ?? -1)
@@ -79,14 +75,8 @@ struct Stats: AsyncParsableCommand {
                 ("head hash", log.headHash.description),
             ]
             var shown = rows
-            if let d = log.recovery.damage {
+            if let (d, last) = damage {
                 // The head of a damaged log is where the intact part ends.
-                let last = log.recovery.lastValidPosition.map { "\($0.value)" } ?? "none"
-                shown[5] = ("last good position ", last)
-                shown.append(("damage", "\(d.path ?? "?") at byte \(d.offset ?? -1): \(d.message)"))
-            }
-            if let (d, last) = sealedDamage {
-                // Events after damage in a sealed segment are not trustworthy either.
                 shown[5] = ("last good position ", last.map { "\($0.value)" } ?? "none")
                 shown.append(("damage", "\(d.path ?? "?") at byte \(d.offset ?? -1): \(d.message)"))
             }
