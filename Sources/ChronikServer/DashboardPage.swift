@@ -58,14 +58,18 @@ enum Dashboard {
       <tbody id="finance"></tbody>
     </table>
   </section>
-  <section id="fraud-card" class="card">
+  <section id="fraud-card" class="card wide">
     <h2>Top fraud scores</h2>
     <table>
       <thead><tr><th>order</th><th class="num">score</th><th>reasons</th></tr></thead>
       <tbody id="fraud"></tbody>
     </table>
   </section>
-  <section id="stock" class="card">
+  <section id="search" class="card">
+    <h2>Searches without results</h2>
+    <table><tbody id="zero-searches"></tbody></table>
+  </section>
+  <section id="stock" class="card wide">
     <h2>Low stock</h2>
     <table>
       <thead><tr><th>sku</th><th>warehouse</th><th class="num">available</th><th class="num">reorder at</th></tr></thead>
@@ -76,10 +80,6 @@ enum Dashboard {
       <thead><tr><th>sku</th><th>warehouse</th><th class="num">available</th><th class="num">order</th></tr></thead>
       <tbody id="replenishment"></tbody>
     </table>
-  </section>
-  <section id="search" class="card">
-    <h2>Searches without results</h2>
-    <table><tbody id="zero-searches"></tbody></table>
   </section>
   <section id="feed-card" class="card">
     <h2>Live events</h2>
@@ -105,7 +105,8 @@ header h1 small { font-weight: normal; color: #aab3c5; }
 body[data-state="error"] #status, body[data-state="needs-token"] #status { color: #ffb4a8; }
 #token-form { margin: 1rem 1.2rem; padding: 1rem; background: #fff3cd; border: 1px solid #e5c866; border-radius: 6px; display: flex; gap: .6rem; align-items: center; flex-wrap: wrap; }
 #token-form[hidden] { display: none; }
-main { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1rem; padding: 1rem 1.2rem; }
+main { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); grid-auto-flow: row dense; gap: 1rem; padding: 1rem 1.2rem; }
+#feed-card { grid-column: 4; grid-row: 1 / span 4; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; overflow: hidden; }
 .card.wide { grid-column: span 2; }
 h2 { margin: 0 0 .5rem; font-size: 1rem; }
@@ -131,13 +132,14 @@ td.bar span { display: block; height: .7rem; background: var(--accent); border-r
 #rate-chart rect { fill: var(--accent); }
 #rate-chart text { fill: var(--muted); font-size: 10px; }
 .axis { display: flex; justify-content: space-between; margin: .2rem 0 0; color: var(--muted); font-size: .75rem; }
-#feed { list-style: none; margin: 0; padding: 0; font-size: .78rem; max-height: 26rem; overflow: hidden; }
-#feed li { display: grid; grid-template-columns: 4.5rem 9.5rem 1fr; gap: .4rem; padding: .12rem 0; border-bottom: 1px solid var(--line); }
-#feed li time { grid-column: 2 / 4; color: var(--muted); }
+#feed { list-style: none; margin: 0; padding: 0; font-size: .78rem; overflow: hidden; }
+#feed li { display: grid; grid-template-columns: 4rem 1fr; gap: 0 .4rem; padding: .12rem 0; border-bottom: 1px solid var(--line); }
+#feed li time { color: var(--muted); }
 #feed .pos { color: var(--muted); }
 #feed .type { font-weight: 600; overflow: hidden; text-overflow: ellipsis; }
-#feed .stream { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-@media (max-width: 1000px) { main { grid-template-columns: 1fr; } .card.wide { grid-column: auto; } }
+#feed .stream { grid-column: 2; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#feed li time { grid-column: 2; }
+@media (max-width: 1100px) { main { grid-template-columns: 1fr; } .card.wide, #feed-card { grid-column: auto; grid-row: auto; } }
 """#
 
     /// The script, after its table of currency decimals: the exceptions to
