@@ -40,16 +40,7 @@ extension LogServer {
     /// is `GET /verify`'s to find: the figures are the open log's.
     func stats(_ context: ChronikContext) throws -> Response {
         try context.require(.read)
-        let s = try log.stats()
-        var o = JSONObject()
-        o.add("log", log.directory)
-        o.add("events", s.events)
-        o.add("streams", s.streams)
-        o.add("segments", s.segments)
-        o.add("bytesOnDisk", s.bytesOnDisk)
-        o.add("headPosition", s.headPosition.value)
-        o.add("compression", s.compression.rawValue)
-        o.add("headHash", log.headHash.description)
+        var o = logStatsJSON(log, try log.stats())
         o.add("modelsPosition", live.map { .uint($0.position.value) } ?? .null)
         return jsonResponse(o.text)
     }
@@ -77,4 +68,20 @@ extension LogServer {
         }
         return jsonResponse(json)
     }
+}
+
+/// The figures of a log as `chronik stats --json` and `GET /stats` give
+/// them (one function, so the two keep the same keys): log, events,
+/// streams, segments, bytesOnDisk, headPosition, compression, headHash.
+public func logStatsJSON(_ log: EventLog, _ s: LogStats) -> JSONObject {
+    var o = JSONObject()
+    o.add("log", log.directory)
+    o.add("events", s.events)
+    o.add("streams", s.streams)
+    o.add("segments", s.segments)
+    o.add("bytesOnDisk", s.bytesOnDisk)
+    o.add("headPosition", s.headPosition.value)
+    o.add("compression", s.compression.rawValue)
+    o.add("headHash", log.headHash.description)
+    return o
 }

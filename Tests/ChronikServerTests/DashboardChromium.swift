@@ -81,7 +81,7 @@ final class Chromium: @unchecked Sendable {
 
     /// Sends a DevTools command and waits (at most `timeout` seconds) for its reply's `result`.
     @discardableResult
-    func call(_ method: String, _ params: [String: Any] = [:], inSession: Bool = true, timeout: Double = 20) throws -> [String: Any] {
+    func call(_ method: String, _ params: [String: Any] = [:], inSession: Bool = true, timeout: Double = 30) throws -> [String: Any] {
         arrived.lock()
         nextId += 1
         let id = nextId

@@ -55,7 +55,7 @@ import Testing
 
     @Test(.enabled(if: chromiumPath != nil || ProcessInfo.processInfo.environment["CI"] == "true",
                    "chromium is not installed (apt-get install chromium); in CI (CI=true) this test fails instead"),
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))  // ~20 s alone; a guard against a hang, not a target
     func chromiumShowsTheAPIsFiguresAndFollowsAnAppend() async throws {
         let chromium = try #require(chromiumPath, "chromium is not installed: .ci/run installs it (apt-get install chromium)")
         let dir = makeTempDir()
@@ -82,7 +82,7 @@ import Testing
             let browser = try await Chromium.run { try Chromium(path: chromium, profileDirectory: work, url: url) }
             defer { browser.close() }
             let firstLook = try await Chromium.run { () -> String in
-                try browser.waitUntil(#"document.body.dataset.state === "ready" && document.body.dataset.live === "true" && document.body.dataset.feedLast !== undefined"#)
+                try browser.waitUntil(#"document.body.dataset.state === "ready" && document.body.dataset.live === "true" && document.body.dataset.feedLast !== undefined"#, timeout: 90)
                 return try browser.evaluate(Self.figures) as? String ?? ""
             }
             let dom = try #require(try JSONSerialization.jsonObject(with: Data(firstLook.utf8)) as? [String: Any], "\(firstLook)")
@@ -125,7 +125,7 @@ import Testing
             #expect(append.status == .created, "\(append.text)")
             let afterLook = try await Chromium.run { () -> String in
                 try browser.waitUntil("document.body.dataset.head === '\(head + 1)' && Number(document.body.dataset.refreshes) > \(refreshes)"
-                    + " && document.getElementById('rate-now').dataset.recent === '1'")
+                    + " && document.getElementById('rate-now').dataset.recent === '1'", timeout: 60)
                 return try browser.evaluate(Self.figures) as? String ?? ""
             }
             let after = try #require(try JSONSerialization.jsonObject(with: Data(afterLook.utf8)) as? [String: Any], "\(afterLook)")
