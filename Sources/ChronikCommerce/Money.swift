@@ -10,17 +10,19 @@ public enum Money {
     public static func decimals(of currency: String) -> Int {
         if zeroDecimalCurrencies.contains(currency) { return 0 }
         if threeDecimalCurrencies.contains(currency) { return 3 }
-        if currency == "CLF" || currency == "UYW" { return 4 }
+        if fourDecimalCurrencies.contains(currency) { return 4 }
         return 2
     }
 
-    static let zeroDecimalCurrencies: Set<String> = [
+    /// The codes with 0 decimals (the dashboard's script gets its table from these).
+    public static let zeroDecimalCurrencies: Set<String> = [
         "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
         "XPF",
         // No minor unit at all (funds, metals, testing codes).
         "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX",
     ]
-    static let threeDecimalCurrencies: Set<String> = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]
+    public static let threeDecimalCurrencies: Set<String> = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]
+    public static let fourDecimalCurrencies: Set<String> = ["CLF", "UYW"]
 
     /// Minor units with the currency's decimals and thousands separators:
     /// `EUR 1,234.56`, `JPY 1,235`, `KWD 1.234`, `EUR -0.05`.

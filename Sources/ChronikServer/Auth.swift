@@ -100,13 +100,15 @@ public struct ChronikContext: RequestContext {
 }
 
 /// 401 without a known bearer token (when there are tokens); the routes
-/// then check their scope. `/health` and `/ready` are open.
+/// then check their scope. `/health`, `/ready` and the dashboard's files
+/// (no data in them: the page asks for a token) are open.
 struct AuthMiddleware: RouterMiddleware {
     let tokens: TokenTable?
 
     func handle(_ request: Request, context: ChronikContext,
                 next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
-        guard let tokens, request.uri.path != "/health", request.uri.path != "/ready" else {
+        guard let tokens, request.uri.path != "/health", request.uri.path != "/ready",
+              !LogServer.dashboardPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {

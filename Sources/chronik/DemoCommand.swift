@@ -18,6 +18,11 @@ struct Demo: AsyncParsableCommand {
             nothing but a Chronik log; anything else is refused and left \
             alone. --log DIR must be a new or empty directory.
 
+            To watch the shop live afterwards: chronik serve --log DIR \
+            (the directory the demo printed) and open \
+            http://127.0.0.1:7070/ in a browser (docs/SERVER.md, \
+            "Dashboard").
+
             Examples:
               $ chronik demo
               $ chronik demo --events 20000 --seed 7 --log ./shop-log
@@ -101,6 +106,7 @@ struct Demo: AsyncParsableCommand {
             out.line("  chronik query reconciliation --status mismatch --log \(logArg)")
             out.line("  chronik stats --log \(logArg)")
             out.line("  chronik verify --log \(logArg)")
+            out.line("  chronik serve --log \(logArg)      # then open http://127.0.0.1:7070/ (the live dashboard)")
             out.line("  chronik simulate --events 1000000 --seed 2 --log ./shop-log")
         }
         out.flush()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChronikLog
+import ChronikServer
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,15 +44,7 @@ struct Stats: AsyncParsableCommand {
         }
         let out = Output()
         if options.json {
-            var o = JSONObject()
-            o.add("log", log.directory)
-            o.add("events", s.events)
-            o.add("streams", s.streams)
-            o.add("segments", s.segments)
-            o.add("bytesOnDisk", s.bytesOnDisk)
-            o.add("headPosition", s.headPosition.value)
-            o.add("compression", s.compression.rawValue)
-            o.add("headHash", log.headHash.description)
+            var o = logStatsJSON(log, s)  // the figures of GET /stats too
             if let (d, last) = damage {
                 var dj = JSONObject()
                 dj.add("file", d.path)

@@ -82,6 +82,8 @@ struct TailDemoTests {
         #expect(r.stdout.contains("every checksum and the hash chain from genesis: OK"), "\(r)")
         #expect(r.stdout.contains("3. Replayed 5,000 events into 16 read models"), "\(r)")
         #expect(r.stdout.contains("reconciliation ") && r.stdout.contains(" matched, ") && r.stdout.contains("campaigns "), "\(r)")
+        // How to open the dashboard on what it built.
+        #expect(r.stdout.contains("  chronik serve --log \(dir) ") && r.stdout.contains("open http://127.0.0.1:7070/"), "\(r)")
         #expect(try await headPosition(dir) == 5000)
         let verify = try await chronik(["verify", "--log", dir])
         #expect(verify.exitCode == 0, "\(verify)")

@@ -1,0 +1,87 @@
+import ChronikCommerce
+import ChronikLog
+import ChronikProjections
+import Foundation
+import Hummingbird
+
+extension LogServer {
+    /// The paths of the dashboard's own files: open without a token (they
+    /// hold no data; the page asks for a token and sends it to the API).
+    static let dashboardPaths: Set<String> = ["/", "/dashboard.js", "/dashboard.css"]
+
+    /// `GET /` (the page), `/dashboard.js`, `/dashboard.css`, and the two
+    /// small JSON routes the page reads besides the models: `GET /stats`
+    /// and `GET /stats/orders`.
+    func addDashboardRoutes(to router: Router<ChronikContext>) {
+        router.get("/") { _, _ in Self.dashboardFile(Dashboard.html, type: "text/html; charset=utf-8") }
+        router.get("dashboard.js") { _, _ in Self.dashboardFile(Dashboard.script, type: "text/javascript; charset=utf-8") }
+        router.get("dashboard.css") { _, _ in Self.dashboardFile(Dashboard.style, type: "text/css; charset=utf-8") }
+        router.get("stats") { _, context in try self.stats(context) }
+        router.get("stats/orders") { _, context in try self.orderStats(context) }
+    }
+
+    /// One of the dashboard's files, with a policy that lets it load
+    /// nothing but itself and talk to nothing but this server.
+    static func dashboardFile(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "no-cache"
+        headers[.init("Content-Security-Policy")!] =
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        headers[.init("X-Content-Type-Options")!] = "nosniff"
+        headers[.init("Referrer-Policy")!] = "no-referrer"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `GET /stats`: the figures of `chronik stats --json` for the open
+    /// log (events, streams, segments, bytesOnDisk, headPosition,
+    /// compression, headHash), and `modelsPosition`, the next position the
+    /// live models apply (null without models). Damage in sealed segments
+    /// is `GET /verify`'s to find: the figures are the open log's.
+    func stats(_ context: ChronikContext) throws -> Response {
+        try context.require(.read)
+        var o = logStatsJSON(log, try log.stats())
+        o.add("modelsPosition", live.map { .uint($0.position.value) } ?? .null)
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /stats/orders`: how many orders the orders model holds, by
+    /// fulfillment status and by financial status (every status, 0 when
+    /// none), and the models' position they reflect.
+    func orderStats(_ context: ChronikContext) throws -> Response {
+        try context.require(.read)
+        guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
+        let json: String = live.read { set in
+            var fulfillment = [String: Int64](uniqueKeysWithValues: FulfillmentStatus.allCases.map { ($0.rawValue, 0) })
+            var financial = [String: Int64](uniqueKeysWithValues: FinancialStatus.allCases.map { ($0.rawValue, 0) })
+            let orders = set.orders.map { Array($0.orders.values) } ?? []
+            for o in orders {
+                fulfillment[o.fulfillmentStatus.rawValue, default: 0] += 1
+                financial[o.financialStatus.rawValue, default: 0] += 1
+            }
+            var o = JSONObject()
+            o.add("orders", orders.count)
+            o.add("fulfillment", counts(fulfillment))
+            o.add("financial", counts(financial))
+            o.add("modelsPosition", set.position.value)  // (live.position would take the lock read holds)
+            return o.text
+        }
+        return jsonResponse(json)
+    }
+}
+
+/// The figures of a log as `chronik stats --json` and `GET /stats` give
+/// them (one function, so the two keep the same keys): log, events,
+/// streams, segments, bytesOnDisk, headPosition, compression, headHash.
+public func logStatsJSON(_ log: EventLog, _ s: LogStats) -> JSONObject {
+    var o = JSONObject()
+    o.add("log", log.directory)
+    o.add("events", s.events)
+    o.add("streams", s.streams)
+    o.add("segments", s.segments)
+    o.add("bytesOnDisk", s.bytesOnDisk)
+    o.add("headPosition", s.headPosition.value)
+    o.add("compression", s.compression.rawValue)
+    o.add("headHash", log.headHash.description)
+    return o
+}
