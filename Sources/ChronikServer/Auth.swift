@@ -100,13 +100,16 @@ public struct ChronikContext: RequestContext {
 }
 
 /// 401 without a known bearer token (when there are tokens); the routes
-/// then check their scope. `/health` and `/ready` are open.
+/// then check their scope. `/health`, `/ready` and `/openapi.json` are open.
 struct AuthMiddleware: RouterMiddleware {
     let tokens: TokenTable?
+    /// What a load balancer or a client generator asks before it has a
+    /// token: liveness, readiness, the API's description.
+    static let openPaths: Set<String> = ["/health", "/ready", "/openapi.json"]
 
     func handle(_ request: Request, context: ChronikContext,
                 next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
-        guard let tokens, request.uri.path != "/health", request.uri.path != "/ready" else {
+        guard let tokens, !Self.openPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
