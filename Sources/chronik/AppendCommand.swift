@@ -58,7 +58,7 @@ struct Append: AsyncParsableCommand {
             Examples:
               $ chronik append --log shop events.jsonl
               $ echo '{"stream":"n-1","type":"Noted","data":{}}' | chronik append
-              $ (echo '{"stream":"n-2","type":"Noted","data":{}}'; sleep 1; echo '{"stream":"n-2","type":"Noted","data":{}}') | chronik append
+              $ (cat events.jsonl; sleep 1; cat events.jsonl) | chronik append --log shop
 
             Exit status: 0 appended (or nothing to do; with --skip-invalid \
             even when lines were refused), 1 bad lines (nothing appended) or \
