@@ -118,7 +118,7 @@ public final class LogServer: Sendable {
         router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
         router.get("ready") { _, _ in try self.ready() }
         router.get("metrics") { _, context in try self.metricsText(context) }
-        router.get("openapi.json") { _, _ in Self.openAPIResponse() }
+        router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
         return router
     }
 

@@ -94,7 +94,7 @@ import Testing
                                 contentType: sse.headers["content-type"] ?? "",
                                 body: events.map { "id: \($0.id.map(String.init) ?? "")\ndata: \($0.data)\n\n" }.joined()))
         sse.close()
-        try await c.call(.get, "/subscribe", "/subscribe", headers: [HTTPField.Name("Last-Event-ID")!: "x"], expect: .badRequest)
+        try await c.call(.get, "/subscribe", "/subscribe", headers: [.init("Last-Event-ID")!: "x"], expect: .badRequest)
 
         // Commands: 201, 200 (retry), 400, 409, 413.
         let variant = #"{"id":"0b5e7c1a-1111-4a2b-8c3d-4e5f6a7b8c9d","type":"VariantAdded","time":"2024-05-01T08:00:01Z","data":{"productId":"P-contract","sku":"PC-1","price":5000,"currency":"EUR"}}"#
