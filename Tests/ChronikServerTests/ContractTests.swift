@@ -26,7 +26,7 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir + ".keys")
         }
         let sim = try await Subprocess.run(.path(FilePath(chronikPath)),
-                                           arguments: ["simulate", "--events", "3000", "--seed", "11", "--log", dir, "--quiet"],
+                                           arguments: ["simulate", "--events", "12000", "--seed", "11", "--log", dir, "--quiet"],
                                            output: .discarded, error: .string(limit: 1 << 16))
         #expect(sim.terminationStatus == .exited(0), "\(sim.standardError)")
         var config = ServerConfiguration()
@@ -112,7 +112,7 @@ import Testing
         for name in ["orders", "customers", "inventory", "catalog", "fraud", "finance", "sales", "search", "replenishment"] {
             let r = try await c.call(.get, m, "/models/\(name)?waitFor=\(head - 1)&limit=3", expect: .ok)
             let items = (try? JSONSerialization.jsonObject(with: Data(r.text.utf8))) as? [[String: Any]] ?? []
-            #expect(!items.isEmpty || ["replenishment", "search"].contains(name), "\(name) is empty on the simulated shop")
+            #expect(!items.isEmpty || ["replenishment", "search"].contains(name), "\(name) is empty on the simulated shop: \(r.text.prefix(300))")
             first[name] = items.first
         }
         try await c.call(.get, m, "/models/nope", expect: .notFound)
@@ -133,7 +133,7 @@ import Testing
         try await c.call(.get, item, "/models/orders/\(orderId)?waitFor=x", expect: .badRequest)
 
         // Audit.
-        // 202 while it runs; on 3000 events it may be done (200) already.
+        // 202 while it runs; on 12000 events it may be done (200) already.
         try await c.call(.get, "/verify", "/verify")
         for _ in 0..<200 {
             let r = try await c.call(.get, "/verify", "/verify", record: false)
