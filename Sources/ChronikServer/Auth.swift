@@ -100,14 +100,17 @@ public struct ChronikContext: RequestContext {
 }
 
 /// 401 without a known bearer token (when there are tokens); the routes
-/// then check their scope. `/health`, `/ready` and the dashboard's files
-/// (no data in them: the page asks for a token) are open.
+/// then check their scope. `/health`, `/ready`, `/openapi.json` and the
+/// dashboard's files (no data in them: the page asks for a token) are open.
 struct AuthMiddleware: RouterMiddleware {
     let tokens: TokenTable?
+    /// What a load balancer or a client generator asks before it has a
+    /// token: liveness, readiness, the API's description.
+    static let openPaths: Set<String> = ["/health", "/ready", "/openapi.json"]
 
     func handle(_ request: Request, context: ChronikContext,
                 next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
-        guard let tokens, request.uri.path != "/health", request.uri.path != "/ready",
+        guard let tokens, !Self.openPaths.contains(request.uri.path),
               !LogServer.dashboardPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }

@@ -119,6 +119,7 @@ public final class LogServer: Sendable {
         router.get("ready") { _, _ in try self.ready() }
         router.get("metrics") { _, context in try self.metricsText(context) }
         addDashboardRoutes(to: router)
+        router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
         return router
     }
 

@@ -43,9 +43,22 @@ struct Append: AsyncParsableCommand {
             (at most --batch events). A UTF-8 byte-order mark and CRLF line \
             endings are accepted.
 
+            From a pipe that stays open (producer | chronik append, a FIFO, \
+            a socket) the lines are appended as they arrive, like \
+            kafka-console-producer: each group of lines that arrived \
+            together (at most 10000) is checked and appended all or nothing, \
+            a note on stderr gives its lines and positions, and the end of \
+            the input ends the command. A group with a bad line is not \
+            appended and the command stops there with exit 1, naming the \
+            line, so the producer notices; the groups before it stay in the \
+            log. With --skip-invalid the good lines go on. A file (FILE, or \
+            stdin redirected from a file) is checked whole before anything \
+            is appended.
+
             Examples:
               $ chronik append --log shop events.jsonl
               $ echo '{"stream":"n-1","type":"Noted","data":{}}' | chronik append
+              $ (cat events.jsonl; sleep 1; cat events.jsonl) | chronik append --log shop
 
             Exit status: 0 appended (or nothing to do; with --skip-invalid \
             even when lines were refused), 1 bad lines (nothing appended) or \
@@ -87,8 +100,15 @@ struct Append: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let input = try openInput()
+        // A pipe, FIFO or socket may stay open for hours (`producer |
+        // chronik append`): append what arrives, group by group.
+        if Self.isStream(input.fileDescriptor) {
+            try await appendAsLinesArrive(from: input.fileDescriptor)
+            return
+        }
         var rejects = Rejects(limit: Self.maxReportedErrors)
-        let items = try readEvents(rejects: &rejects)
+        let items = try readEvents(from: input, rejects: &rejects)
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
         let events = items.compactMap { if case .event(let e) = $0 { e } else { nil } }
         if events.isEmpty {
@@ -126,7 +146,7 @@ struct Append: AsyncParsableCommand {
     /// poisons the log, so every batch after a failed one fails too: the
     /// appended batches are a prefix of the plan. Returns the first
     /// failure (by line), after every started batch has finished.
-    private func append(_ batches: [PlannedBatch], to log: EventLog,
+    func append(_ batches: [PlannedBatch], to log: EventLog,
                         summary: inout Summary) async throws -> (line: Int, error: ChronikLogError)? {
         struct Outcome: Sendable {
             var index: Int
@@ -175,36 +195,47 @@ struct Append: AsyncParsableCommand {
         return failure
     }
 
-    /// Reads and parses every line: the events and retries in input order;
-    /// bad lines go to `rejects`.
-    private func readEvents(rejects: inout Rejects) throws -> [EventLineParser.Parsed] {
-        let handle: FileHandle
+    /// The input: FILE, or stdin for `-` or none.
+    func openInput() throws -> FileHandle {
         if let file, file != "-" {
-            do { handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file)) } catch {
+            do { return try FileHandle(forReadingFrom: URL(fileURLWithPath: file)) } catch {
                 throw CommandFailure("cannot read \(file): \(error.localizedDescription)")
             }
-        } else {
-            handle = FileHandle.standardInput
-            if isatty(STDIN_FILENO) == 1 { options.note("chronik: reading JSON Lines from the terminal; end with Ctrl-D") }
         }
-        // The same reader as import: bounded lines, CRLF, a byte-order mark.
-        var reader = BoundedLineReader(fd: handle.fileDescriptor, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
+        if isatty(STDIN_FILENO) == 1 { options.note("chronik: reading JSON Lines from the terminal; end with Ctrl-D") }
+        return FileHandle.standardInput
+    }
+
+    /// The line reader of append and import: bounded lines, CRLF, a
+    /// byte-order mark.
+    func lineReader(_ fd: Int32) -> BoundedLineReader {
+        BoundedLineReader(fd: fd, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
+    }
+
+    /// Parses one item of the reader into `items`, or `rejects`.
+    func take(_ item: BoundedLineReader.Item, parser: inout EventLineParser, into items: inout [EventLineParser.Parsed],
+              rejects: inout Rejects) {
+        switch item {
+        case .tooLong(let n, let bytes):
+            rejects.add(CommerceError(.lineTooLong, line: n,
+                                      "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)"))
+        case .line(let n, let bytes):
+            switch parser.parse(bytes, line: n) {
+            case .success(let p)?: items.append(p)
+            case .failure(let e)?: rejects.add(e)
+            case nil: break
+            }
+        }
+    }
+
+    /// Reads and parses every line: the events and retries in input order;
+    /// bad lines go to `rejects`.
+    private func readEvents(from handle: FileHandle, rejects: inout Rejects) throws -> [EventLineParser.Parsed] {
+        var reader = lineReader(handle.fileDescriptor)
         var parser = EventLineParser(maxEventBytes: maxEventBytes.bytes)
         var items: [EventLineParser.Parsed] = []
         do {
-            while let item = try reader.next() {
-                switch item {
-                case .tooLong(let n, let bytes):
-                    rejects.add(CommerceError(.lineTooLong, line: n,
-                                              "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)"))
-                case .line(let n, let bytes):
-                    switch parser.parse(bytes, line: n) {
-                    case .success(let p)?: items.append(p)
-                    case .failure(let e)?: rejects.add(e)
-                    case nil: continue
-                    }
-                }
-            }
+            while let item = try reader.next() { take(item, parser: &parser, into: &items, rejects: &rejects) }
         } catch {
             throw CommandFailure(error.description)
         }
@@ -220,7 +251,7 @@ struct Append: AsyncParsableCommand {
     /// expected versions, and for EVENTS.md's types their guards. This
     /// process holds the writer lock, so the log cannot change meanwhile.
     /// Returns the lines to append.
-    private func check(_ items: [EventLineParser.Parsed], in log: EventLog, rejects: inout Rejects,
+    func check(_ items: [EventLineParser.Parsed], in log: EventLog, rejects: inout Rejects,
                        summary: inout Summary) throws -> [EventLine] {
         var model = GuardModel(store: CommerceStore(log: log))
         var accepted: [EventLine] = []

@@ -113,6 +113,11 @@ public struct BoundedLineReader {
 
     static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
+    /// Whether the next `next()` returns a line without reading: a whole
+    /// line is already buffered. `chronik append` on a pipe uses it (with
+    /// poll(2)) to take what has arrived as one group.
+    public var hasBufferedLine: Bool { findNewline() != nil }
+
     private func findNewline() -> Int? {
         guard searchFrom < buffer.count else { return nil }
         return buffer.withUnsafeBufferPointer { p -> Int? in
