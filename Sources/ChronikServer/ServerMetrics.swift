@@ -39,7 +39,7 @@ public final class ServerMetrics: Sendable {
         f.valueHistogramBuckets = [
             "chronik_append_batch_events": [1, 2, 5, 10, 50, 100, 500, 1000],
             "chronik_fsync_group_events": [1, 2, 5, 10, 50, 100, 500, 1000, 10000],
-            "chronik_fsync_group_bytes": [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20],
+            "chronik_fsync_group_bytes": [1_024, 4_096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216],
         ]
         factory = f
         appendLatency = Metrics.Timer(label: "chronik_append_duration_seconds", dimensions: [], factory: f)
