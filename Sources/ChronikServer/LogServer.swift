@@ -63,6 +63,7 @@ public final class LogServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         store = CommerceStore(log: log, protector: vault)
+        log.observeSyncs { [metrics] in metrics.synced($0) }
     }
 
     /// Whether the server is shutting down: subscriptions end, so that

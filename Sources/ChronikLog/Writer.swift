@@ -1,0 +1,546 @@
+import Dispatch
+import Synchronization
+
+/// One fdatasync of the active segment, as `EventLog.observeSyncs` reports
+/// it: how long it took and how much it made durable.
+public struct SyncReport: Hashable, Sendable {
+    /// Wall time of the fdatasync call alone.
+    public var duration: Duration
+    /// Events that this fdatasync made durable (0 for a sync at close or
+    /// at a segment roll that found only bytes already counted).
+    public var events: Int
+    /// Batch bytes that this fdatasync made durable.
+    public var bytes: Int
+
+    public init(duration: Duration, events: Int, bytes: Int) {
+        self.duration = duration
+        self.events = events
+        self.bytes = bytes
+    }
+}
+
+/// The single writer: runs on a serial queue, takes every pending append,
+/// encodes them into one buffer, writes it with one pwrite and makes it
+/// durable with one fdatasync (group commit), then acknowledges them all.
+///
+/// One flush runs these steps, each a function below:
+/// 1. `takePending` — the queued requests, or nothing when poisoned;
+/// 2. `stage` — per request: idempotency, expected version, then its batch
+///    header and chain hash into `buffer` (rolling the segment on the way);
+/// 3. `write` — one pwrite of `buffer`;
+/// 4. `sync` — one fdatasync as the durability mode asks;
+/// 5. `publish` and `acknowledge` — or, on a failure, `undo` (or `poison`)
+///    and `fail`.
+final class Writer: @unchecked Sendable {
+    // MARK: State
+    //
+    // Everything below is touched only on `queue` (and at init), which
+    // serialises it; `log` is set once right after init. The one exception
+    // is `syncObserver`, which has its own lock.
+
+    let queue = DispatchQueue(label: "chronik.writer", qos: .userInitiated)
+    unowned(unsafe) var log: EventLog!
+    let directory: String
+    let options: LogOptions
+    let compression: Compression
+    /// The segment batches are written to.
+    var active: Segment
+    var activeFile: any StorageFile { active.file }
+    /// Batches and ids of the active segment, for its index file at seal.
+    var activeBatches: [BatchEntry]
+    var activeIDs: [EventID]
+    /// Segments rolled to in this flush; readers learn of them at publish.
+    var pendingSegments: [Segment] = []
+    /// What this flush's rolls left behind, for `undo`.
+    var rollUndo = RollUndo()
+    /// The bytes of this flush's batches (reused between flushes).
+    var buffer: [UInt8] = []
+    /// Ids staged in the current flush (reused between flushes).
+    var stagedIDs = EventIDTable()
+    /// Bytes written past the last fdatasync (interval and none modes).
+    var unsynced = false
+    /// What the next fdatasync makes durable, for `SyncReport`.
+    var unsyncedEvents = 0
+    var unsyncedBytes = 0
+    var lastSync = ContinuousClock.now
+    var syncScheduled = false
+    /// Set by finish(): the log is closing; deferred syncs must not run.
+    var finished = false
+    /// Called after each fdatasync of the active segment (server metrics).
+    let syncObserver = Mutex<(@Sendable (SyncReport) -> Void)?>(nil)
+
+    init(directory: String, options: LogOptions, compression: Compression, active: Segment,
+         activeBatches: [BatchEntry], activeIDs: [EventID]) {
+        self.directory = directory
+        self.options = options
+        self.compression = compression
+        self.active = active
+        self.activeBatches = activeBatches
+        self.activeIDs = activeIDs
+    }
+
+    /// The state of one flush: its requests, what each came to, and where
+    /// staging stands.
+    struct Group {
+        let requests: [AppendRequest]
+        var outcomes: [Outcome]
+        var staged: [Staged] = []
+        /// Each stream's version after the batches staged so far.
+        var stagedVersions: [String: UInt64] = [:]
+        /// The position and chain hash the next staged batch gets.
+        var position: UInt64
+        var hash: ChainHash
+        /// File offset of `buffer[0]`.
+        var bufferStart: Int64
+        /// The active segment and its table sizes before the flush, for `undo`.
+        let original: Segment
+        let activeBatchCount: Int
+        let activeIDCount: Int
+        let recordedAt: Timestamp
+    }
+
+    /// A batch staged in this flush.
+    struct Staged {
+        var request: Int
+        var segment: Segment
+        var offset: Int64
+        var end: Int64
+        var base: UInt64
+        var count: UInt32
+        var firstVersion: UInt64
+        var hash: ChainHash
+    }
+
+    enum Outcome {
+        case pending
+        case done(AppendResult)
+        case failed(any Error)
+    }
+
+    /// What a flush's segment rolls left behind, for `undo`.
+    struct RollUndo {
+        /// The original active segment's tables, taken by the first roll.
+        var tables: (batches: [BatchEntry], ids: [EventID])?
+        /// Index and segment files the rolls wrote or began to write.
+        var paths: [String] = []
+    }
+
+    /// An fsync that failed: the one failure a writer cannot take back.
+    struct FsyncFailed: Error { let error: any Error }
+
+    // MARK: One flush
+
+    func flush() {
+        log.waitUntilIndexed()
+        guard let requests = takePending() else { return }
+        var g = beginGroup(requests)
+        do {
+            try stage(&g)
+            if !buffer.isEmpty { try write(at: g.bufferStart) }
+            if !g.staged.isEmpty {
+                do { try sync() } catch { throw FsyncFailed(error: error) }
+            }
+        } catch {
+            fail(g, error)
+            return
+        }
+        publish(staged: g.staged, requests: requests, head: g.position, hash: g.hash)
+        acknowledge(g)
+    }
+
+    /// Step 1: every queued request, or nil when there is none or the
+    /// writer is poisoned (then each request has been failed).
+    private func takePending() -> [AppendRequest]? {
+        let (requests, poisoned) = log.state.withLock { s in
+            let p = s.pending
+            s.pending = []
+            s.flushScheduled = false
+            return (p, s.poisoned)
+        }
+        if requests.isEmpty { return nil }
+        if let poisoned {
+            for r in requests { r.continuation.resume(throwing: poisoned) }
+            return nil
+        }
+        return requests
+    }
+
+    private func beginGroup(_ requests: [AppendRequest]) -> Group {
+        let (head, lastHash) = log.state.withLock { ($0.head, $0.lastHash) }
+        stagedIDs.removeAll()
+        // Only a later request of the same flush looks ids up here.
+        if requests.count > 1 { stagedIDs.reserve(requests.reduce(0) { $0 + $1.events.count }) }
+        buffer.removeAll(keepingCapacity: true)
+        rollUndo = RollUndo()
+        return Group(requests: requests, outcomes: [Outcome](repeating: .pending, count: requests.count),
+                     position: head, hash: lastHash, bufferStart: active.committedBytes, original: active,
+                     activeBatchCount: activeBatches.count, activeIDCount: activeIDs.count, recordedAt: Timestamp.now())
+    }
+
+    /// Step 2: decides each request's outcome and stages the batches of
+    /// those that will be written. Throws only for a failed write, roll or
+    /// fsync while rolling the segment.
+    private func stage(_ g: inout Group) throws {
+        // One look at the committed state for the whole group: whether any
+        // of a request's ids is already in the log, and its stream's version.
+        // Only this thread changes that state, so it holds for the flush.
+        let committed: [(anyKnown: Bool, version: UInt64?)] = log.state.withLock { s in
+            g.requests.map { req in (req.events.contains { s.ids.position(of: $0.id) != nil }, s.streams[req.stream]?.lastVersion) }
+        }
+        for ri in g.requests.indices {
+            let req = g.requests[ri]
+            // Idempotency: ids already in the log (or staged) decide first.
+            // The per-event arrays are built only on that rare path.
+            if committed[ri].anyKnown || (ri > 0 && req.events.contains(where: { stagedIDs.position(of: $0.id) != nil })) {
+                g.outcomes[ri] = resolveKnownIDs(req, g)
+                continue
+            }
+            // Optimistic concurrency.
+            let current: UInt64? = g.stagedVersions[req.stream] ?? committed[ri].version
+            if let mismatch = check(req.expected, current: current, stream: req.stream) {
+                g.outcomes[ri] = .failed(mismatch)
+                continue
+            }
+            try stageBatch(ri, firstVersion: current.map { $0 + 1 } ?? 0, &g)
+        }
+    }
+
+    /// The outcome of a request some of whose ids are already in the log
+    /// or staged earlier in this flush.
+    private func resolveKnownIDs(_ req: AppendRequest, _ g: Group) -> Outcome {
+        let known: [UInt64?] = log.state.withLock { s in req.events.map { s.ids.position(of: $0.id) } }
+        var prior = [UInt64?](repeating: nil, count: req.events.count)
+        var priorStaged = [(Int, Int)?](repeating: nil, count: req.events.count)
+        for (i, e) in req.events.enumerated() {
+            if let k = known[i] { prior[i] = k } else if let p = stagedIDs.position(of: e.id) {
+                prior[i] = p
+                priorStaged[i] = stagedRequest(containing: p, g.staged)
+            }
+        }
+        return resolveDuplicate(req, prior: prior, priorStaged: priorStaged, requests: g.requests, outcomes: g.outcomes)
+    }
+
+    /// Encodes request `ri`'s batch header and chain hash into `buffer`
+    /// behind its payload, rolling the segment first when it would overflow.
+    private func stageBatch(_ ri: Int, firstVersion: UInt64, _ g: inout Group) throws {
+        let req = g.requests[ri]
+        let estimate = req.payload.batchLength
+        let activeHasData = g.bufferStart + Int64(buffer.count) > Int64(LogFormat.segmentHeaderSize)
+        if activeHasData && g.bufferStart + Int64(buffer.count) + Int64(estimate) > Int64(options.segmentSizeBytes) {
+            try write(at: g.bufferStart)
+            try roll(sealedEnd: g.bufferStart + Int64(buffer.count), lastHash: g.hash, stagedHere: g.staged.filter { $0.segment === active })
+            g.bufferStart = Int64(LogFormat.segmentHeaderSize)
+            buffer.removeAll(keepingCapacity: true)
+        }
+        let offset = g.bufferStart + Int64(buffer.count)
+        // Recovery tells an interrupted write from damage to synced
+        // bytes by this bit (FORMAT.md, recovery rule 4).
+        let newHash = BatchEncoder.append(req.payload, basePosition: g.position, firstStreamVersion: firstVersion,
+                                          recordedAt: g.recordedAt, previousHash: g.hash,
+                                          unsyncedPredecessor: unsynced || !buffer.isEmpty, into: &buffer)
+        let count = req.events.count
+        g.staged.append(Staged(request: ri, segment: active, offset: offset, end: g.bufferStart + Int64(buffer.count),
+                               base: g.position, count: UInt32(count), firstVersion: firstVersion, hash: newHash))
+        activeBatches.append(BatchEntry(offset: offset, basePosition: g.position, count: UInt32(count),
+                                        stream: req.stream, firstStreamVersion: firstVersion))
+        // Only a later request of the same flush looks staged ids up.
+        let later = ri < g.requests.count - 1
+        for (i, e) in req.events.enumerated() {
+            if later { stagedIDs.insert(e.id, position: g.position + UInt64(i)) }
+            activeIDs.append(e.id)
+        }
+        unsyncedEvents += count
+        g.stagedVersions[req.stream] = firstVersion + UInt64(count) - 1
+        g.outcomes[ri] = .done(AppendResult(
+            positions: (0..<count).map { Position(g.position + UInt64($0)) },
+            versions: (0..<count).map { StreamVersion(firstVersion + UInt64($0)) },
+            wasDuplicate: false))
+        g.position += UInt64(count)
+        g.hash = newHash
+    }
+
+    /// Step 3: one pwrite of the staged bytes.
+    private func write(at offset: Int64) throws {
+        try buffer.withUnsafeBytes { try activeFile.write($0, at: offset) }
+        unsynced = true
+        unsyncedBytes += buffer.count
+    }
+
+    /// Step 4: makes the write durable as the durability mode promises.
+    private func sync() throws {
+        switch options.durability {
+        case .fsync:
+            try syncActive()
+        case .interval(let d):
+            if ContinuousClock.now - lastSync >= d {
+                try syncActive()
+            } else if !syncScheduled {
+                syncScheduled = true
+                let delay = d - (ContinuousClock.now - lastSync)
+                let nanos = max(0, Int(delay.components.seconds) * 1_000_000_000 + Int(delay.components.attoseconds / 1_000_000_000))
+                queue.asyncAfter(deadline: .now() + .nanoseconds(nanos)) { [self] in
+                    syncScheduled = false
+                    // After finish() the log (and its files) may be gone.
+                    if unsynced && !finished { syncQuietly() }
+                }
+            }
+        case .none:
+            break
+        }
+    }
+
+    /// The one fdatasync of the active segment after writes: timed and
+    /// reported to the observer, which runs here on the writer (once per
+    /// fdatasync, not per append).
+    private func syncActive() throws {
+        let started = ContinuousClock.now
+        try activeFile.sync()
+        let report = SyncReport(duration: ContinuousClock.now - started, events: unsyncedEvents, bytes: unsyncedBytes)
+        unsynced = false
+        unsyncedEvents = 0
+        unsyncedBytes = 0
+        lastSync = .now
+        if let observer = syncObserver.withLock({ $0 }) { observer(report) }
+    }
+
+    /// A deferred sync; a failure poisons the writer like any failed fsync.
+    private func syncQuietly() {
+        do {
+            try syncActive()
+        } catch {
+            let poison = ChronikLogError(.writerPoisoned, "a deferred fsync failed (\(error)); reopen the log to recover", path: directory)
+            log.state.withLock { $0.poisoned = poison }
+        }
+    }
+
+    /// Step 5a: makes the flushed batches visible: tables, stream index,
+    /// ids, head.
+    private func publish(staged: [Staged], requests: [AppendRequest], head: UInt64, hash: ChainHash) {
+        let newSegments = pendingSegments
+        pendingSegments = []
+        guard !staged.isEmpty || !newSegments.isEmpty else { return }
+        // Staged batches grouped by segment, in order.
+        var groups: [(Segment, [Staged])] = []
+        for s in staged {
+            if let last = groups.last, last.0 === s.segment { groups[groups.count - 1].1.append(s) } else { groups.append((s.segment, [s])) }
+        }
+        log.state.withLock { st in
+            for (seg, list) in groups {
+                seg.commit(batches: list.map { ($0.offset, $0.base, $0.count) }, endOffset: list.last!.end, lastHash: list.last!.hash)
+            }
+            if !newSegments.isEmpty {
+                // Every segment but the newest is now sealed.
+                st.segments.last?.seal()
+                for s in newSegments.dropLast() { s.seal() }
+                st.segments.append(contentsOf: newSegments)
+            }
+            for s in staged {
+                let req = requests[s.request]
+                st.index(stream: req.stream, firstVersion: s.firstVersion, basePosition: s.base, count: s.count, ids: req.events.lazy.map(\.id))
+            }
+            st.head = head
+            st.lastHash = hash
+        }
+        log.wakeWaiters()
+    }
+
+    /// Step 5a, continued: resumes every request with its outcome.
+    private func acknowledge(_ g: Group) {
+        for (i, r) in g.requests.enumerated() {
+            switch g.outcomes[i] {
+            case .done(let result): r.continuation.resume(returning: result)
+            case .failed(let e): r.continuation.resume(throwing: e)
+            case .pending: preconditionFailure("every request gets an outcome")
+            }
+        }
+    }
+
+    /// Step 5b: a flush that failed. Takes the group back (or poisons the
+    /// writer when that is impossible) and fails every request that would
+    /// have been written.
+    private func fail(_ g: Group, _ error: any Error) {
+        let failure: any Error
+        if let f = error as? FsyncFailed {
+            // A failed fsync leaves the disk state unknown: the kernel
+            // may have dropped the dirty pages, and a later fsync would
+            // not say so. Refuse appends until a reopen recovers from
+            // what is actually there.
+            failure = f.error
+            poison(f.error)
+        } else if undo(to: g.original, committedBytes: g.original.committedBytes, batchCount: g.activeBatchCount, idCount: g.activeIDCount) {
+            // A failed write, create or rename (ENOSPC, EIO), also while
+            // sealing: nothing of the group is on disk any more and the
+            // log stays usable.
+            failure = error
+        } else {
+            // Even taking the group back failed: only a reopen can tell
+            // what is on disk.
+            failure = error
+            poison(error)
+        }
+        for (i, r) in g.requests.enumerated() {
+            if case .failed(let e) = g.outcomes[i] { r.continuation.resume(throwing: e) } else { r.continuation.resume(throwing: failure) }
+        }
+    }
+
+    func poison(_ error: any Error) {
+        let poison = ChronikLogError(.writerPoisoned, "an earlier write or fsync failed (\(error)); reopen the log to recover", path: directory)
+        log.state.withLock { $0.poisoned = poison }
+    }
+
+    /// Takes back a flush that failed before its fsync: removes the files
+    /// its rolls created (then syncs the directory), cuts the original
+    /// active segment back to its committed end and fdatasyncs that, so the
+    /// disk holds exactly what readers see and a later write can never land
+    /// in front of stale bytes. Returns false when any of it fails: the disk
+    /// state is then unknown.
+    private func undo(to original: Segment, committedBytes: Int64, batchCount: Int, idCount: Int) -> Bool {
+        if let t = rollUndo.tables {
+            activeBatches = t.batches
+            activeIDs = t.ids
+        }
+        activeBatches.removeLast(activeBatches.count - batchCount)
+        activeIDs.removeLast(activeIDs.count - idCount)
+        active = original
+        for s in pendingSegments { s.file.close() }
+        pendingSegments = []
+        let paths = rollUndo.paths
+        rollUndo = RollUndo()
+        let storage = options.storage
+        do {
+            if !paths.isEmpty {
+                for p in paths where storage.exists(p) { try storage.remove(p) }
+                try storage.syncDirectory(directory)
+            }
+            try original.file.truncate(to: committedBytes)
+            try original.file.sync()
+            unsynced = false
+            unsyncedEvents = 0
+            unsyncedBytes = 0
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    // MARK: Rules of one request
+
+    func check(_ expected: ExpectedVersion, current: UInt64?, stream: String) -> ChronikLogError? {
+        let ok: Bool
+        switch expected {
+        case .any: ok = true
+        case .noStream: ok = current == nil
+        case .exists: ok = current != nil
+        case .exact(let v): ok = current == v
+        }
+        if ok { return nil }
+        var e = ChronikLogError(.wrongExpectedVersion,
+                                "stream '\(stream)': expected version \(expected), actual \(current.map(String.init) ?? "noStream (no events)")")
+        e.stream = stream
+        e.expectedVersion = expected
+        e.actualVersion = .some(current)
+        return e
+    }
+
+    /// The request and event index of a position staged in this flush.
+    func stagedRequest(containing position: UInt64, _ staged: [Staged]) -> (Int, Int) {
+        // Staged batches are in position order.
+        var lo = 0, hi = staged.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if staged[mid].base <= position { lo = mid } else { hi = mid - 1 }
+        }
+        return (staged[lo].request, Int(position - staged[lo].base))
+    }
+
+    /// An append whose ids are already known: the same content everywhere
+    /// is an idempotent retry; anything else is `duplicateEventId`.
+    func resolveDuplicate(_ req: AppendRequest, prior: [UInt64?], priorStaged: [(Int, Int)?], requests: [AppendRequest], outcomes: [Outcome]) -> Outcome {
+        func dup(_ why: String) -> Outcome { .failed(ChronikLogError(.duplicateEventId, why)) }
+        var versions: [StreamVersion] = []
+        for (i, e) in req.events.enumerated() {
+            guard let pos = prior[i] else {
+                return dup("event id \(req.events[0].id) of this batch is already in the log but \(e.id) is not: a retry must resend the same batch")
+            }
+            if let (r, k) = priorStaged[i] {
+                guard case .done(let res) = outcomes[r] else { return dup("event id \(e.id) is used by a failed append in the same group") }
+                let o = requests[r]
+                guard o.stream == req.stream, o.events[k].type == e.type, o.events[k].data == e.data, o.events[k].metadata == e.metadata else {
+                    return dup("event id \(e.id) is already used (position \(pos)) for other content")
+                }
+                versions.append(res.versions[k])
+            } else {
+                do {
+                    guard let original = try log.event(at: Position(pos)) else { return dup("event id \(e.id) points past the head") }
+                    guard original.stream == req.stream, original.type == e.type, original.data == e.data, original.metadata == e.metadata else {
+                        return dup("event id \(e.id) is already used at position \(pos) (stream '\(original.stream)', type \(original.type)) for other content")
+                    }
+                    versions.append(original.version)
+                } catch {
+                    return .failed(error)
+                }
+            }
+        }
+        return .done(AppendResult(positions: prior.map { Position($0!) }, versions: versions, wasDuplicate: true))
+    }
+
+    // MARK: Segments
+
+    /// Seals the active segment (fsync, index file) and starts a new one.
+    private func roll(sealedEnd: Int64, lastHash: ChainHash, stagedHere: [Staged]) throws {
+        do { try syncActive() } catch { throw FsyncFailed(error: error) }
+        let committed = active.snapshot
+        var table = committed
+        for s in stagedHere {
+            table.batchOffsets.append(s.offset)
+            table.batchBases.append(s.base)
+            table.eventCount += UInt64(s.count)
+        }
+        table.committedBytes = sealedEnd
+        table.lastHash = lastHash
+        let scanned = EventLog.ScannedSegment(table: table, batches: activeBatches, ids: IDList(activeIDs))
+        // From here on a failure is taken back by `undo`, which needs the
+        // original segment's tables and the names of the files made here.
+        if rollUndo.tables == nil { rollUndo.tables = (activeBatches, activeIDs) }
+        let index = directory + "/" + LogFormat.indexFileName(base: active.base)
+        rollUndo.paths += [index, index + ".tmp"]
+        try EventLog.writeCheckpoint(directory: directory, segment: scanned, base: active.base, storage: options.storage)
+        let newBase = active.base + table.eventCount
+        rollUndo.paths.append(directory + "/" + LogFormat.segmentFileName(base: newBase))
+        let file = try EventLog.createSegmentFile(directory: directory, base: newBase, storage: options.storage)
+        let next = Segment(base: newBase, directory: directory, file: file, table: Segment.Table(
+            committedBytes: Int64(LogFormat.segmentHeaderSize), eventCount: 0, batchOffsets: [], batchBases: [], lastHash: lastHash, sealed: false))
+        // Readers learn of the new segment only at publish.
+        pendingSegments.append(next)
+        active = next
+        activeBatches = []
+        activeIDs = []
+    }
+
+    // MARK: Close and explicit sync
+
+    /// Final sync at close (interval and none modes leave data unsynced);
+    /// returns its failure, which `close()` throws.
+    func finish() -> ChronikLogError? {
+        defer { finished = true }
+        guard unsynced else { return nil }
+        do {
+            try syncNow()
+            return nil
+        } catch {
+            return error as? ChronikLogError ?? ChronikLogError(.io, "final fdatasync failed: \(error)", path: directory)
+        }
+    }
+
+    /// An fdatasync now when anything is unsynced; a failure poisons the
+    /// writer (the kernel may have dropped the dirty pages) and is thrown.
+    func syncNow() throws {
+        guard unsynced else { return }
+        do {
+            try syncActive()
+        } catch {
+            poison(error)
+            throw error
+        }
+    }
+}
