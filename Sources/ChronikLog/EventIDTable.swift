@@ -8,6 +8,11 @@
 /// (ids are caller-chosen, so the raw bits are still mixed rather than
 /// trusted to be random), and slots are 24-byte structs so a probe touches
 /// one cache line. Linear probing, load factor at most 3/4, no deletion.
+///
+/// An id's home slot is the top bits of its hash, so ids sorted by hash
+/// (an index file's id section) fill the table front to back: a reopen
+/// loads millions of them with sequential memory access
+/// (`insert(hashOrdered:base:)`).
 struct EventIDTable: Sendable {
     private struct Slot: Sendable {
         var high: UInt64
@@ -18,17 +23,26 @@ struct EventIDTable: Sendable {
 
     private var slots: [Slot]
     private var mask: Int
+    /// 64 − log2(capacity): the home slot is `hash >> shift`.
+    private var shift: UInt64
     private(set) var count = 0
+    /// Sealed segments' index-file id sections (hash-ordered) that are not
+    /// in the slots yet: searched in log order, before the slots, until the
+    /// background load swaps in a table that holds them (`absorb`). So a
+    /// reopened log accepts appends before millions of ids are inserted.
+    var pendingRuns: [(base: UInt64, ids: IDList)] = []
 
     init(minimumCapacity: Int = 0) {
         var capacity = 16
         while capacity * 3 / 4 < minimumCapacity { capacity *= 2 }
         slots = [Slot](repeating: Slot(high: 0, low: 0, value: 0), count: capacity)
         mask = capacity - 1
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
     }
 
+    /// The id's hash; also the order of an index file's id section.
     @inline(__always)
-    private static func hash(_ id: EventID) -> Int {
+    static func hash(_ id: EventID) -> UInt64 {
         // murmur3's fmix64 over both words.
         var h = id.high ^ (id.low &* 0x9E37_79B9_7F4A_7C15)
         h ^= h >> 33
@@ -36,12 +50,16 @@ struct EventIDTable: Sendable {
         h ^= h >> 33
         h &*= 0xC4CE_B9FE_1A85_EC53
         h ^= h >> 33
-        return Int(truncatingIfNeeded: h)
+        return h
     }
+
+    @inline(__always)
+    private func home(_ id: EventID) -> Int { Int(truncatingIfNeeded: Self.hash(id) >> shift) }
 
     /// The position stored for `id`, if any.
     func position(of id: EventID) -> UInt64? {
-        var i = Self.hash(id) & mask
+        if !pendingRuns.isEmpty, let p = pendingPosition(of: id) { return p }
+        var i = home(id)
         while true {
             let s = slots[i]
             if s.value == 0 { return nil }
@@ -54,8 +72,9 @@ struct EventIDTable: Sendable {
     /// the position it already had (which is kept: log order decides).
     @discardableResult
     mutating func insert(_ id: EventID, position: UInt64) -> UInt64? {
+        if !pendingRuns.isEmpty, let p = pendingPosition(of: id) { return p }
         if (count + 1) * 4 > slots.count * 3 { grow() }
-        var i = Self.hash(id) & mask
+        var i = home(id)
         while true {
             let s = slots[i]
             if s.value == 0 {
@@ -75,6 +94,7 @@ struct EventIDTable: Sendable {
 
     /// Empties the table, keeping its capacity.
     mutating func removeAll() {
+        pendingRuns = []
         guard count > 0 else { return }
         for i in slots.indices { slots[i].value = 0 }
         count = 0
@@ -84,12 +104,58 @@ struct EventIDTable: Sendable {
         let old = slots
         slots = [Slot](repeating: Slot(high: 0, low: 0, value: 0), count: old.count * 2)
         mask = slots.count - 1
+        shift -= 1
         count = 0
         for s in old where s.value != 0 {
-            var i = Self.hash(EventID(high: s.high, low: s.low)) & mask
+            var i = home(EventID(high: s.high, low: s.low))
             while slots[i].value != 0 { i = (i + 1) & mask }
             slots[i] = s
             count += 1
         }
+    }
+
+    /// The position of `id` in the pending runs (the first, in log order).
+    private func pendingPosition(of id: EventID) -> UInt64? {
+        let h = Self.hash(id)
+        for run in pendingRuns {
+            if let offset = run.ids.offset(of: id, hash: h) { return run.base + offset }
+        }
+        return nil
+    }
+
+    /// Adds `newer`'s ids at `position` or later (recorded after every id
+    /// in this table, which already holds `newer`'s pending runs and its
+    /// earlier ids): the swap from a table with pending runs to the fully
+    /// loaded one.
+    mutating func absorb(_ newer: EventIDTable, from position: UInt64 = 0) {
+        for s in newer.slots where s.value > position {
+            insert(EventID(high: s.high, low: s.low), position: s.value - 1)
+        }
+    }
+
+    /// Inserts an index file's ids (`IDList.isHashOrdered`) of the segment
+    /// starting at `base`, keeping positions already stored (log order
+    /// decides). Same result as `insert` one by one; in hash order the
+    /// probes walk the table front to back.
+    mutating func insert(hashOrdered ids: IDList, base: UInt64) {
+        reserve(ids.count)
+        let mask = self.mask, shift = self.shift
+        var added = 0
+        slots.withUnsafeMutableBufferPointer { slots in
+            ids.forEachEntry { offset, id in
+                var i = Int(truncatingIfNeeded: Self.hash(id) >> shift)
+                while true {
+                    let s = slots[i]
+                    if s.value == 0 {
+                        slots[i] = Slot(high: id.high, low: id.low, value: base + offset + 1)
+                        added += 1
+                        return
+                    }
+                    if s.high == id.high && s.low == id.low { return }
+                    i = (i + 1) & mask
+                }
+            }
+        }
+        count += added
     }
 }

@@ -56,7 +56,6 @@ extension EventLog {
                 }
                 createdAt = Timestamp.now()
                 try writeMeta(metaPath, compression: options.compression, createdAt: createdAt, storage: storage)
-                try storage.syncDirectory(dir)
                 compression = options.compression
             }
             return try recover(directory: dir, compression: compression, createdAt: createdAt, options: options, lock: lock)
@@ -76,13 +75,7 @@ extension EventLog {
         m.appendLE(createdAt.microseconds)
         m.append(contentsOf: [UInt8](repeating: 0, count: LogFormat.metaSize - 4 - m.count))
         m.appendLE(crc32c(m))
-        let tmp = path + ".tmp"
-        let f = try storage.openFile(tmp, create: true, readOnly: false)
-        defer { f.close() }
-        try f.truncate(to: 0)
-        try f.write(m, at: 0)
-        try f.sync()
-        try storage.rename(tmp, to: path)
+        try storage.writeFileDurably(path, bytes: m)
     }
 
     static func readMeta(_ path: String, storage: any Storage) throws -> (Compression, createdAt: Timestamp) {
@@ -142,13 +135,20 @@ extension EventLog {
         var activeBatches: [BatchEntry] = []
         var activeIDs: [EventID] = []
         // Stream and id indexes are built in the background from these.
-        var toIndex: [(batches: [BatchEntry], ids: IDList)] = []
+        var toIndex: [IndexRun] = []
+        var preloaded: IndexLoader?
 
         for (i, base) in bases.enumerated() {
             let isLast = i == bases.count - 1
             let path = dir + "/" + LogFormat.segmentFileName(base: base)
             guard base == head else {
                 throw ChronikLogError.corrupt("segment starts at position \(base) but the previous one ends at \(head): gap or overlap", path: path, offset: 0)
+            }
+            if isLast, i > 0, options.indexLoading != .onFirstUse {
+                // The sealed segments' indexes load while this one is scanned.
+                // Room for the active segment and the ids scanned, without growing.
+                let spare = 2 * toIndex.reduce(0) { max($0, $1.ids.count) } + toIndex.reduce(0) { $0 + ($1.ids.isHashOrdered ? 0 : $1.ids.count) }
+                preloaded = IndexLoader(toIndex.filter(\.ids.isHashOrdered), spare: spare)
             }
             let file = try storage.openFile(path, create: false, readOnly: options.readOnly || !isLast)
             do {
@@ -173,7 +173,13 @@ extension EventLog {
                 }
                 var scanned: ScannedSegment?
                 if !isLast {
-                    scanned = loadCheckpoint(directory: dir, base: base, segmentSize: size, storage: storage)
+                    switch loadCheckpoint(directory: dir, base: base, segment: file, segmentSize: size, storage: storage) {
+                    case .success(let s):
+                        scanned = s
+                        report.indexesLoaded += 1
+                    case .failure(let problem):
+                        if let note = problem.note { report.indexNotes.append("\(LogFormat.indexFileName(base: base)): \(note)") }
+                    }
                     if let s = scanned {
                         // The checkpoint trusts the segment's bytes; still tie it to the chain.
                         if let first = s.batches.first {
@@ -193,7 +199,7 @@ extension EventLog {
                         report.damage = damage
                         var s = result.segment
                         s.table.sealed = true
-                        toIndex.append((s.batches, s.ids))
+                        toIndex.append(IndexRun(base: base, batches: s.batches, ids: s.ids))
                         head = base + s.table.eventCount
                         lastHash = s.table.lastHash
                         segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
@@ -218,7 +224,7 @@ extension EventLog {
                 }
                 var s = scanned!
                 s.table.sealed = !isLast
-                toIndex.append((s.batches, s.ids))
+                toIndex.append(IndexRun(base: base, batches: s.batches, ids: s.ids))
                 head = base + s.table.eventCount
                 lastHash = s.table.lastHash
                 segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
@@ -244,7 +250,8 @@ extension EventLog {
                             activeBatches: activeBatches, activeIDs: activeIDs)
         }
         let log = EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: lock,
-                           segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex)
+                           segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex,
+                           preloaded: preloaded)
         writer?.log = log
         return log
     }
@@ -272,30 +279,53 @@ extension EventLog {
         return f
     }
 
-    static func loadCheckpoint(directory: String, base: UInt64, segmentSize: Int64, storage: any Storage) -> ScannedSegment? {
+    /// Why a sealed segment's index file was not used.
+    struct IndexProblem: Error {
+        /// Nil when the file is simply absent (nothing to note).
+        var note: String?
+    }
+
+    /// Reads a sealed segment's index file and checks that it belongs to
+    /// that exact segment: its base, the segment's length, and the chain
+    /// hash of the segment's last batch, hashed from the segment's bytes.
+    /// The index is a cache: any failure means it is rebuilt from the
+    /// segment, never trusted over it.
+    static func loadCheckpoint(directory: String, base: UInt64, segment: any StorageFile, segmentSize: Int64,
+                               storage: any Storage) -> Result<ScannedSegment, IndexProblem> {
         let path = directory + "/" + LogFormat.indexFileName(base: base)
-        guard storage.exists(path), let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
-        defer { f.close() }
-        guard let size = try? f.size(), size < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(size), at: 0),
-              let cp = try? SegmentCheckpoint.decode(bytes), cp.base == base, cp.segmentBytes == segmentSize else { return nil }
-        return ScannedSegment(
+        guard storage.exists(path) else { return .failure(IndexProblem(note: nil)) }
+        let cp: SegmentCheckpoint
+        do {
+            let f = try storage.openFile(path, create: false, readOnly: true)
+            defer { f.close() }
+            let size = try f.size()
+            guard size < Int64(Int32.max) else { return .failure(IndexProblem(note: "larger than any index file")) }
+            cp = try SegmentCheckpoint.decode(try f.readBytes(count: Int(size), at: 0))
+        } catch let e as MalformedBytes {
+            return .failure(IndexProblem(note: e.reason))
+        } catch {
+            return .failure(IndexProblem(note: "unreadable (\(error))"))
+        }
+        guard cp.base == base, cp.segmentBytes == segmentSize else {
+            return .failure(IndexProblem(note: "describes another segment (base \(cp.base), \(cp.segmentBytes) bytes; "
+                                         + "the segment has base \(base), \(segmentSize) bytes)"))
+        }
+        guard let last = cp.batches.last, last.offset >= Int64(LogFormat.segmentHeaderSize), last.offset < segmentSize,
+              let tail = try? segment.readBytes(count: Int(segmentSize - last.offset), at: last.offset),
+              tail.count >= LogFormat.batchHeaderSize, tail.withUnsafeBytes({ chainHash(ofBatch: $0) }) == cp.lastHash else {
+            return .failure(IndexProblem(note: "its last chain hash does not match the segment's last batch"))
+        }
+        return .success(ScannedSegment(
             table: Segment.Table(committedBytes: cp.segmentBytes, eventCount: cp.eventCount,
                                  batchOffsets: cp.batches.map(\.offset), batchBases: cp.batches.map(\.basePosition),
                                  lastHash: cp.lastHash, sealed: true),
-            batches: cp.batches, ids: cp.ids)
+            batches: cp.batches, ids: cp.ids))
     }
 
     static func writeCheckpoint(directory: String, segment: ScannedSegment, base: UInt64, storage: any Storage) throws {
         let cp = SegmentCheckpoint(base: base, eventCount: segment.table.eventCount, segmentBytes: segment.table.committedBytes,
                                    lastHash: segment.table.lastHash, batches: segment.batches, ids: segment.ids)
-        let path = directory + "/" + LogFormat.indexFileName(base: base)
-        let tmp = path + ".tmp"
-        let f = try storage.openFile(tmp, create: true, readOnly: false)
-        defer { f.close() }
-        try f.truncate(to: 0)
-        try f.write(cp.encode(), at: 0)
-        try f.sync()
-        try storage.rename(tmp, to: path)
+        try storage.writeFileDurably(directory + "/" + LogFormat.indexFileName(base: base), bytes: cp.encode())
     }
 
     /// Reads every batch of a segment, checking checksums, positions and the

@@ -98,7 +98,7 @@ public final class EventLog: Sendable {
 
     init(directory: String, compression: Compression, createdAt: Timestamp, recovery: RecoveryReport, options: LogOptions,
          lock: (any StorageLock)?, segments: [Segment], head: UInt64, lastHash: ChainHash,
-         writer: Writer?, toIndex: [(batches: [BatchEntry], ids: IDList)]) {
+         writer: Writer?, toIndex: [IndexRun], preloaded: IndexLoader? = nil) {
         self.directory = directory
         self.compression = compression
         self.createdAt = createdAt
@@ -109,15 +109,15 @@ public final class EventLog: Sendable {
         self.lock = lock
         self.writer = writer
         self.state = Mutex(State(segments: segments, head: head, lastHash: lastHash))
-        if options.indexLoading == .onFirstUse {
+        if options.indexLoading == .onFirstUse && preloaded == nil {
             deferredIndex.withLock { $0 = toIndex }
         } else {
-            startIndexing(toIndex)
+            startIndexing(toIndex, after: preloaded)
         }
     }
 
     /// What `.onFirstUse` index loading has not started on yet.
-    private let deferredIndex = Mutex<[(batches: [BatchEntry], ids: IDList)]?>(nil)
+    private let deferredIndex = Mutex<[IndexRun]?>(nil)
 
     // MARK: Background index loading
 
@@ -125,41 +125,48 @@ public final class EventLog: Sendable {
     /// opening a large log costs O(segments) plus the active segment's scan.
     /// Everything that needs them (appends, stream reads, stream counts)
     /// waits for `waitUntilIndexed()`; reading the whole log does not.
-    private func startIndexing(_ segments: [(batches: [BatchEntry], ids: IDList)]) {
-        let total = segments.reduce(0) { $0 + $1.ids.count }
-        if total == 0 {
+    ///
+    /// With `full` (the sealed segments' index files, loading since before
+    /// the active segment's scan), the gate opens as soon as the stream
+    /// index and the other segments' ids are in: lookups search the index
+    /// files' hash-ordered id sections (`EventIDTable.pendingRuns`) until
+    /// the full table is swapped in.
+    private func startIndexing(_ segments: [IndexRun], after full: IndexLoader? = nil) {
+        if full == nil && segments.allSatisfy({ $0.ids.count == 0 }) {
             indexGate.open()
             return
         }
         DispatchQueue.global(qos: .userInitiated).async { [self] in
-            var streams: [String: StreamEntry] = [:]
-            var ids = EventIDTable(minimumCapacity: total)
-            for seg in segments {
-                var batchIndex = 0
-                var inBatch: UInt32 = 0
-                for b in seg.batches {
-                    streams[b.stream, default: StreamEntry()].add(firstVersion: b.firstStreamVersion, firstPosition: b.basePosition, count: b.count)
+            let deferred = { (run: IndexRun) in full != nil && run.ids.isHashOrdered }
+            do {
+                var streams: [String: StreamEntry] = [:]
+                var ids = EventIDTable(minimumCapacity: segments.reduce(0) { $0 + (deferred($1) ? 0 : $1.ids.count) })
+                for run in segments {
+                    IndexLoader.addStreams(run, to: &streams)
+                    if deferred(run) { ids.pendingRuns.append((run.base, run.ids)) } else { IndexLoader.addIDs(run, to: &ids) }
                 }
-                seg.ids.forEach { _, id in
-                    let b = seg.batches[batchIndex]
-                    // Log order decides: a repeated id keeps its first position.
-                    ids.insert(id, position: b.basePosition + UInt64(inBatch))
-                    inBatch += 1
-                    if inBatch == b.count { batchIndex += 1; inBatch = 0 }
+                self.state.withLock { st in
+                    st.streams = streams
+                    st.ids = ids
                 }
-            }
-            self.state.withLock { st in
-                st.streams = streams
-                st.ids = ids
             }
             indexGate.open()
+            guard let full else { return }
+            var table = full.result()
+            for run in segments where !deferred(run) { IndexLoader.addIDs(run, to: &table) }
+            let end = segments.reduce(UInt64(0)) { max($0, $1.base + UInt64($1.ids.count)) }
+            self.state.withLock { st in
+                // Only what was appended since the gate opened is not in `table` yet.
+                table.absorb(st.ids, from: end)
+                st.ids = table
+            }
         }
     }
 
     /// Blocks until the stream and id indexes are loaded (immediately once
     /// they are; they load in the background right after `open`).
     public func waitUntilIndexed() {
-        if !indexGate.isOpen, let pending = deferredIndex.withLock({ d -> [(batches: [BatchEntry], ids: IDList)]? in
+        if !indexGate.isOpen, let pending = deferredIndex.withLock({ d -> [IndexRun]? in
             defer { d = nil }
             return d
         }) {
@@ -307,6 +314,63 @@ public final class EventLog: Sendable {
             return w
         }
         for w in waiters.values { w.resume() }
+    }
+}
+
+/// One segment's share of the stream and id indexes, as recovery found it.
+struct IndexRun: Sendable {
+    /// The position of the segment's first event.
+    var base: UInt64
+    var batches: [BatchEntry]
+    var ids: IDList
+}
+
+/// Builds the id table of the sealed segments' index files in the
+/// background while `open` scans the active segment (FORMAT.md, "Index
+/// file"): the two overlap on a second core, and the log accepts appends
+/// before it is done (`EventLog.startIndexing`).
+final class IndexLoader: @unchecked Sendable {
+    // Written once by the background block before `done.leave()`, read
+    // only after `done.wait()`.
+    private var ids = EventIDTable()
+    private let done = DispatchGroup()
+
+    /// Starts loading the ids of `runs`; `spare` more ids fit in the table
+    /// before it grows.
+    init(_ runs: [IndexRun], spare: Int) {
+        done.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            var ids = EventIDTable(minimumCapacity: runs.reduce(spare) { $0 + $1.ids.count })
+            for run in runs { Self.addIDs(run, to: &ids) }
+            self.ids = ids
+            done.leave()
+        }
+    }
+
+    /// The loaded table (waits for it); moved out, so it is called once.
+    func result() -> EventIDTable {
+        done.wait()
+        var table = EventIDTable()
+        swap(&table, &ids)
+        return table
+    }
+
+    /// Adds a segment's batches to the stream index.
+    static func addStreams(_ run: IndexRun, to streams: inout [String: StreamEntry]) {
+        for b in run.batches {
+            streams[b.stream, default: StreamEntry()].add(firstVersion: b.firstStreamVersion, firstPosition: b.basePosition, count: b.count)
+        }
+    }
+
+    /// Adds a segment's ids; called in log order, so that a repeated id
+    /// keeps its first position.
+    static func addIDs(_ run: IndexRun, to ids: inout EventIDTable) {
+        if run.ids.isHashOrdered {
+            ids.insert(hashOrdered: run.ids, base: run.base)
+        } else {
+            ids.reserve(run.ids.count)
+            run.ids.forEachEntry { offset, id in ids.insert(id, position: run.base + offset) }
+        }
     }
 }
 

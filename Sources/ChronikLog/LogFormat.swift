@@ -69,6 +69,25 @@ public enum LogFormat {
 
     static let indexMagic: [UInt8] = Array("CHRNKIDX".utf8)
     static let indexHeaderSize = 80
+    /// The index file's own layout version (offset 8). 2: ids hash-ordered
+    /// with their offsets; a file of another layout is rebuilt.
+    static let indexLayoutVersion: UInt16 = 2
+    /// One batch-table entry: offset u64, base u64, count u32, stream u32,
+    /// first stream version u64.
+    static let indexBatchEntrySize = 32
+    /// One id entry: UUID bytes (16), offset in the segment u32.
+    static let indexIDEntrySize = 20
+
+    /// Byte offsets of the index file header's fields.
+    enum IndexField {
+        static let layoutVersion = 8
+        static let base = 16
+        static let eventCount = 24
+        static let segmentBytes = 32
+        static let batchCount = 40
+        static let streamCount = 44
+        static let lastHash = 48
+    }
 
     // MARK: Limits
 

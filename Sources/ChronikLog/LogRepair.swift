@@ -49,6 +49,10 @@ public enum LogRepair {
     static func plan(directory: String, storage: any Storage, holdingWriterLock: Bool) throws -> RepairPlan? {
         let report = try LogVerifier.verify(directory: directory, anchor: nil, storage: storage, holdingWriterLock: holdingWriterLock)
         guard let failure = report.failure else { return nil }
+        // A damaged index file is a cache, not data: the writer's open
+        // ignores it and rebuilds it from its segment (FORMAT.md, "Index
+        // file"), so the log opens as it is and nothing is cut.
+        if failure.file.hasSuffix(LogFormat.indexSuffix) { return nil }
         var dir = directory
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
         let bases = try storage.listDirectory(dir).compactMap(LogFormat.baseFromSegmentFileName).sorted()

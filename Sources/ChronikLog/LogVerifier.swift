@@ -576,6 +576,13 @@ struct VerifierRun {
         guard size < Int64(Int32.max) else { throw fail(idxPath, 0, "index file of \(size) bytes is implausibly large") }
         let bytes = try file.readBytes(count: Int(size), at: 0)
         report.bytes += Int64(bytes.count)
+        if bytes.count >= LogFormat.indexHeaderSize, Array(bytes[0..<8]) == LogFormat.indexMagic,
+           case let layout = loadLE(bytes, LogFormat.IndexField.layoutVersion, as: UInt16.self), layout != LogFormat.indexLayoutVersion {
+            // An older build's index: a cache the next writer open rebuilds.
+            warn(idxPath, Int64(LogFormat.IndexField.layoutVersion),
+                 "index file has layout version \(layout), this build reads \(LogFormat.indexLayoutVersion); opening the log rebuilds it")
+            return false
+        }
         if let problem = Self.compare(index: bytes, with: expected) {
             if isLast {
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
@@ -590,14 +597,26 @@ struct VerifierRun {
     /// The first difference between an index file and the index its segment
     /// implies, or nil when they agree.
     static func compare(index bytes: [UInt8], with expected: SegmentCheckpoint) -> (offset: Int64, reason: String)? {
-        let reference = expected.encode()
         // The writer's encoding is deterministic, so any byte that differs
-        // is damage; the first one locates it in the file.
-        let common = min(bytes.count, reference.count)
+        // is damage; the first one locates it in the file. The tables are
+        // compared as bytes; the id section (which only the writer's sort
+        // orders) entry by entry, without sorting again.
+        let tables = expected.encodeTables()
+        let idBytes = Int(expected.eventCount) * LogFormat.indexIDEntrySize
+        var firstDiff = Int64(-1)
+        let common = min(bytes.count, tables.count)
         var diff = 0
-        while diff < common && bytes[diff] == reference[diff] { diff += 1 }
-        let firstDiff = Int64(diff)
-        func at(_ reason: String) -> (Int64, String) { (bytes == reference ? 0 : firstDiff, reason) }
+        while diff < common && bytes[diff] == tables[diff] { diff += 1 }
+        if diff < tables.count { firstDiff = Int64(diff) }
+        func at(_ reason: String) -> (Int64, String) {
+            if firstDiff >= 0 { return (firstDiff, reason) }
+            // The tables agree: locate the damage in the full encoding (a
+            // failure path only, so the sort is affordable here).
+            let reference = expected.encode()
+            var d = 0
+            while d < min(bytes.count, reference.count) && bytes[d] == reference[d] { d += 1 }
+            return (bytes == reference ? 0 : Int64(d), reason)
+        }
         let cp: SegmentCheckpoint
         do { cp = try SegmentCheckpoint.decode(bytes) } catch {
             return at("index file does not decode: \(reason(error))")
@@ -615,12 +634,31 @@ struct VerifierRun {
         if let k = cp.batches.indices.first(where: { cp.batches[$0] != expected.batches[$0] }) {
             return at("index batch table entry \(k) does not match the batch at byte \(expected.batches[k].offset) of the segment")
         }
-        let actualIDs = cp.ids.array, expectedIDs = expected.ids.array
-        if let k = actualIDs.indices.first(where: { actualIDs[$0] != expectedIDs[$0] }) {
-            return at("index event id \(k) (position \(expected.base + UInt64(k))) does not match the segment")
-        }
         if cp.lastHash != expected.lastHash { return at("index last chain hash does not match the segment's last batch") }
-        if bytes != reference { return (firstDiff, "index file differs from its segment's index at byte \(firstDiff)") }
+        if firstDiff >= 0 { return (firstDiff, "index file differs from its segment's index at byte \(firstDiff)") }
+        guard bytes.count == tables.count + idBytes + 4 else {
+            return (Int64(min(bytes.count, tables.count + idBytes)), "index file has \(bytes.count) bytes, its segment's index \(tables.count + idBytes + 4)")
+        }
+        // Each entry: the id at its offset, in strictly increasing (hash,
+        // offset) order — so the offsets are a permutation and the section
+        // is the one the writer's sort makes.
+        let expectedIDs = expected.ids.array
+        var k = 0
+        var previous: (hash: UInt64, offset: UInt64)?
+        var bad: (Int, String)?
+        cp.ids.forEachEntry { offset, id in
+            guard bad == nil else { return }
+            let hash = EventIDTable.hash(id)
+            if offset >= UInt64(expectedIDs.count) || expectedIDs[Int(offset)] != id {
+                let position = offset < UInt64(expectedIDs.count) ? " (position \(expected.base + offset))" : ""
+                bad = (k, "index id entry \(k) does not match the event at offset \(offset)\(position) of the segment")
+            } else if let p = previous, !(p.hash < hash || (p.hash == hash && p.offset < offset)) {
+                bad = (k, "index id entry \(k) is out of order")
+            }
+            previous = (hash, offset)
+            k += 1
+        }
+        if let (entry, reason) = bad { return (Int64(tables.count + entry * LogFormat.indexIDEntrySize), reason) }
         return nil
     }
 

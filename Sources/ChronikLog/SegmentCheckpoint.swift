@@ -12,6 +12,14 @@ struct SegmentCheckpoint: Hashable, Sendable {
     var ids: IDList
 
     func encode() -> [UInt8] {
+        var out = encodeTables(reserving: ids.count * LogFormat.indexIDEntrySize + 4)
+        ids.appendHashOrdered(to: &out)
+        out.appendLE(crc32c(out))
+        return out
+    }
+
+    /// The file up to its id section: header, stream names, batch table.
+    func encodeTables(reserving extra: Int = 0) -> [UInt8] {
         var streamIndex: [String: UInt32] = [:]
         var streams: [String] = []
         for b in batches where streamIndex[b.stream] == nil {
@@ -19,9 +27,9 @@ struct SegmentCheckpoint: Hashable, Sendable {
             streams.append(b.stream)
         }
         var out: [UInt8] = []
-        out.reserveCapacity(LogFormat.indexHeaderSize + batches.count * 32 + ids.count * 16 + streams.count * 24)
+        out.reserveCapacity(LogFormat.indexHeaderSize + batches.count * LogFormat.indexBatchEntrySize + streams.count * 24 + extra)
         out.append(contentsOf: LogFormat.indexMagic)
-        out.appendLE(LogFormat.version)
+        out.appendLE(LogFormat.indexLayoutVersion)
         out.appendLE(UInt16(0))
         out.appendLE(UInt32(0))
         out.appendLE(base)
@@ -42,33 +50,34 @@ struct SegmentCheckpoint: Hashable, Sendable {
             out.appendLE(streamIndex[b.stream]!)  // every batch's stream was added above
             out.appendLE(b.firstStreamVersion)
         }
-        ids.forEach { _, id in
-            out.appendUUID(id)
-        }
-        out.appendLE(crc32c(out))
         return out
     }
 
-    /// Parses and checks an index file.
+    /// Parses and checks an index file: checksum, magic, layout version and
+    /// the consistency of its tables. Whether it belongs to the segment
+    /// beside it is `EventLog.loadCheckpoint`'s question.
     static func decode(_ bytes: [UInt8]) throws -> SegmentCheckpoint {
         guard bytes.count >= LogFormat.indexHeaderSize + 4 else { throw MalformedBytes(reason: "index file truncated") }
+        guard Array(bytes[0..<8]) == LogFormat.indexMagic else { throw MalformedBytes(reason: "bad index magic") }
         let stored = loadLE(bytes, bytes.count - 4, as: UInt32.self)
         let actual = bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }
         guard stored == actual else { throw MalformedBytes(reason: "index checksum mismatch") }
-        guard Array(bytes[0..<8]) == LogFormat.indexMagic else { throw MalformedBytes(reason: "bad index magic") }
-        guard loadLE(bytes, 8, as: UInt16.self) == LogFormat.version else { throw MalformedBytes(reason: "unsupported index version") }
-        let base = loadLE(bytes, 16, as: UInt64.self)
-        let eventCount = loadLE(bytes, 24, as: UInt64.self)
-        let segmentBytes = Int64(loadLE(bytes, 32, as: UInt64.self))
-        let batchCount = Int(loadLE(bytes, 40, as: UInt32.self))
-        let streamCount = Int(loadLE(bytes, 44, as: UInt32.self))
-        let lastHash = ChainHash(bytes: Array(bytes[48..<80]))
+        let layout = loadLE(bytes, LogFormat.IndexField.layoutVersion, as: UInt16.self)
+        guard layout == LogFormat.indexLayoutVersion else {
+            throw MalformedBytes(reason: "index layout version \(layout), this build writes \(LogFormat.indexLayoutVersion)")
+        }
+        let base = loadLE(bytes, LogFormat.IndexField.base, as: UInt64.self)
+        let eventCount = loadLE(bytes, LogFormat.IndexField.eventCount, as: UInt64.self)
+        let segmentBytes = Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self))
+        let batchCount = Int(loadLE(bytes, LogFormat.IndexField.batchCount, as: UInt32.self))
+        let streamCount = Int(loadLE(bytes, LogFormat.IndexField.streamCount, as: UInt32.self))
+        let lastHash = ChainHash(bytes: Array(bytes[LogFormat.IndexField.lastHash..<(LogFormat.IndexField.lastHash + 32)]))
         return try bytes.withUnsafeBytes { (raw) throws -> SegmentCheckpoint in
             var r = ByteReader(UnsafeRawBufferPointer(rebasing: raw[0..<(bytes.count - 4)]), offset: LogFormat.indexHeaderSize)
             var streams: [String] = []
-            streams.reserveCapacity(streamCount)
+            streams.reserveCapacity(min(streamCount, batchCount))
             for _ in 0..<streamCount { streams.append(try r.readString()) }
-            guard r.remaining >= batchCount * 32 else { throw MalformedBytes(reason: "index batch table truncated") }
+            guard r.remaining >= batchCount * LogFormat.indexBatchEntrySize else { throw MalformedBytes(reason: "index batch table truncated") }
             var batches: [BatchEntry] = []
             batches.reserveCapacity(batchCount)
             var expected = base
@@ -82,18 +91,20 @@ struct SegmentCheckpoint: Hashable, Sendable {
                 expected += UInt64(count)
                 batches.append(BatchEntry(offset: offset, basePosition: bbase, count: count, stream: streams[si], firstStreamVersion: fsv))
             }
-            guard expected - base == eventCount, r.remaining == Int(eventCount) * 16 else {
+            guard expected - base == eventCount, eventCount <= UInt64(UInt32.max),
+                  r.remaining == Int(eventCount) * LogFormat.indexIDEntrySize else {
                 throw MalformedBytes(reason: "index event count inconsistent")
             }
             // Ids stay as bytes: the index loader reads them in the background.
-            let ids = IDList(raw: bytes, offset: r.offset, count: Int(eventCount))
+            let ids = IDList(hashOrdered: bytes, offset: r.offset, count: Int(eventCount))
             return SegmentCheckpoint(base: base, eventCount: eventCount, segmentBytes: segmentBytes, lastHash: lastHash, batches: batches, ids: ids)
         }
     }
 }
 
-/// The event ids of a segment in position order: decoded, or still the
-/// raw bytes of an index file (16 bytes each), decoded when iterated.
+/// The event ids of a segment: decoded in position order, or still the
+/// raw id section of an index file — (id, offset) entries in the order of
+/// `EventIDTable.hash` (FORMAT.md, "Index file") — decoded when iterated.
 struct IDList: Hashable, Sendable {
     private var decoded: [EventID]
     private var raw: [UInt8]
@@ -107,33 +118,106 @@ struct IDList: Hashable, Sendable {
         count = ids.count
     }
 
-    init(raw: [UInt8], offset: Int, count: Int) {
-        precondition(offset + count * 16 <= raw.count, "id bytes out of range")
+    /// The id section of an index file: `count` entries from `offset`.
+    init(hashOrdered raw: [UInt8], offset: Int, count: Int) {
+        precondition(offset + count * LogFormat.indexIDEntrySize <= raw.count, "id bytes out of range")
         decoded = []
         self.raw = raw
         rawOffset = offset
         self.count = count
     }
 
-    /// Calls `body` with each id's index and value.
-    func forEach(_ body: (Int, EventID) throws -> Void) rethrows {
+    /// Whether the ids are an index file's hash-ordered entries.
+    var isHashOrdered: Bool { !raw.isEmpty }
+
+    /// Calls `body` with each id and its offset in the segment (position
+    /// minus base), in stored order: position order, or hash order for an
+    /// index file's entries. An offset is not checked against the segment.
+    func forEachEntry(_ body: (UInt64, EventID) throws -> Void) rethrows {
         if raw.isEmpty {
-            for (i, id) in decoded.enumerated() { try body(i, id) }
+            for (i, id) in decoded.enumerated() { try body(UInt64(i), id) }
             return
         }
         try raw.withUnsafeBytes { bytes in
-            for i in 0..<count {
-                let at = rawOffset + i * 16
-                try body(i, EventID(uuidHigh: loadLE(bytes, at, as: UInt64.self), uuidLow: loadLE(bytes, at + 8, as: UInt64.self)))
+            var at = rawOffset
+            for _ in 0..<count {
+                let id = EventID(uuidHigh: loadLE(bytes, at, as: UInt64.self), uuidLow: loadLE(bytes, at + 8, as: UInt64.self))
+                try body(UInt64(loadLE(bytes, at + 16, as: UInt32.self)), id)
+                at += LogFormat.indexIDEntrySize
             }
         }
     }
 
+    /// The offset of `id` (whose `EventIDTable.hash` is `hash`) in an
+    /// index file's hash-ordered entries: an interpolation search (hashes
+    /// are uniform), a few probes for a segment of millions. Nil when
+    /// absent or when the ids are not hash-ordered.
+    func offset(of id: EventID, hash h: UInt64) -> UInt64? {
+        guard !raw.isEmpty, count > 0 else { return nil }
+        return raw.withUnsafeBytes { bytes -> UInt64? in
+            let start = rawOffset, size = LogFormat.indexIDEntrySize
+            func idAt(_ k: Int) -> EventID {
+                EventID(uuidHigh: loadLE(bytes, start + k * size, as: UInt64.self), uuidLow: loadLE(bytes, start + k * size + 8, as: UInt64.self))
+            }
+            func hashAt(_ k: Int) -> UInt64 { EventIDTable.hash(idAt(k)) }
+            var lo = 0, hi = count - 1
+            var hlo = hashAt(lo), hhi = hashAt(hi)
+            while lo <= hi {
+                guard h >= hlo, h <= hhi else { return nil }
+                var mid = lo
+                if hhi > hlo {
+                    mid = lo + Int(Double(h - hlo) / Double(hhi - hlo) * Double(hi - lo))
+                    mid = min(max(mid, lo), hi)
+                }
+                let hm = hashAt(mid)
+                if hm < h {
+                    lo = mid + 1
+                    if lo <= hi { hlo = hashAt(lo) }
+                } else if hm > h {
+                    hi = mid - 1
+                    if lo <= hi { hhi = hashAt(hi) }
+                } else {
+                    // Equal hashes sit together: look at each of them.
+                    var k = mid
+                    while k > 0 && hashAt(k - 1) == h { k -= 1 }
+                    while k < count && hashAt(k) == h {
+                        if idAt(k) == id { return UInt64(loadLE(bytes, start + k * size + 16, as: UInt32.self)) }
+                        k += 1
+                    }
+                    return nil
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The ids in position order (an offset out of range or repeated in an
+    /// index file's entries leaves a zero id there: such a file fails
+    /// `LogVerifier`'s comparison).
     var array: [EventID] {
         if raw.isEmpty { return decoded }
-        var out: [EventID] = []
-        out.reserveCapacity(count)
-        forEach { _, id in out.append(id) }
+        var out = [EventID](repeating: EventID(high: 0, low: 0), count: count)
+        forEachEntry { offset, id in
+            if offset < UInt64(count) { out[Int(offset)] = id }
+        }
         return out
+    }
+
+    /// Appends the index file's id section: (UUID bytes, u32 offset) per
+    /// id, sorted by `EventIDTable.hash` and then by offset, so that the
+    /// loader fills the id table front to back.
+    func appendHashOrdered(to out: inout [UInt8]) {
+        if !raw.isEmpty {
+            out.append(contentsOf: raw[rawOffset..<(rawOffset + count * LogFormat.indexIDEntrySize)])
+            return
+        }
+        var order: [(hash: UInt64, offset: UInt32)] = []
+        order.reserveCapacity(decoded.count)
+        for (i, id) in decoded.enumerated() { order.append((EventIDTable.hash(id), UInt32(i))) }
+        order.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.offset < $1.offset }
+        for e in order {
+            out.appendUUID(decoded[Int(e.offset)])
+            out.appendLE(e.offset)
+        }
     }
 }

@@ -74,6 +74,32 @@ extension StorageFile {
     }
 }
 
+extension Storage {
+    /// The one durable whole-file write: the bytes go to `path + ".tmp"`,
+    /// which is fsynced, renamed over `path`, and the directory fsynced.
+    /// A crash at any step leaves either the old file (or none) or the new
+    /// one complete, never a mix; a stray `.tmp` is harmless. Every file
+    /// that is replaced as a whole (metadata, index files, key files,
+    /// digests, snapshots) is written here, so faults can be injected into
+    /// each step.
+    public func writeFileDurably(_ path: String, bytes: [UInt8]) throws {
+        let tmp = path + ".tmp"
+        let f = try openFile(tmp, create: true, readOnly: false)
+        do {
+            try f.truncate(to: 0)
+            try f.write(bytes, at: 0)
+            try f.sync()
+        } catch {
+            f.close()
+            throw error
+        }
+        f.close()
+        try rename(tmp, to: path)
+        let parent = parentDirectory(path)
+        try syncDirectory(parent.isEmpty ? "." : parent)
+    }
+}
+
 func ioError(_ error: any Error, _ what: String, path: String) -> ChronikLogError {
     if let e = error as? ChronikLogError { return e }
     if let e = error as? Errno {

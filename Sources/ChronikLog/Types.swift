@@ -281,6 +281,11 @@ public struct RecoveryReport: Hashable, Sendable {
     public var rebuiltIndexes: [String]
     /// Segments scanned.
     public var segmentsScanned: Int
+    /// Sealed segments whose index file was used instead of a scan.
+    public var indexesLoaded: Int = 0
+    /// Why index files that exist were not used ("{name}: {reason}"): each
+    /// such segment was scanned instead and is in `rebuiltIndexes`.
+    public var indexNotes: [String] = []
     /// With `LogOptions.readUpToDamage`: the damage the open stopped at
     /// (file and offset); the log reads up to `lastValidPosition`.
     public var damage: ChronikLogError? = nil

@@ -94,6 +94,7 @@ struct GlobalOptions: ParsableArguments {
         }
         if !r.rebuiltIndexes.isEmpty {
             note("chronik: recovery: \(log.isReadOnly ? "scanned" : "rebuilt") \(r.rebuiltIndexes.count) missing or stale index file(s): \(r.rebuiltIndexes.joined(separator: ", "))")
+            for n in r.indexNotes { note("chronik: recovery: index file \(n)") }
         }
     }
 }

@@ -8,6 +8,7 @@
 import Benchmark
 import ChronikBenchSupport
 import ChronikLog
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,6 +75,41 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(ratio, Int(read / verify * 1000))
         benchmark.measurement(verifyMBps, Int(Double(r.bytes) / verify / 1e6))
         benchmark.measurement(readMBps, Int(Double(bytes) / read / 1e6))
+    } setup: {
+        logDir.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: 1)
+    }
+
+    // Issue 13's baseline: `openssl dgst -sha256` over the same files (the
+    // machine's SHA-256 speed, SHA-NI here), timed back to back with verify
+    // in each iteration. Target: verify ≥ 500 ‰ of openssl's bytes/s.
+    let sslRatio = BenchmarkMetric.custom("verify speed ‰ of openssl sha256", polarity: .prefersLarger, useScalingFactor: false)
+    let sslMBps = BenchmarkMetric.custom("openssl sha256 MB/s", polarity: .prefersLarger, useScalingFactor: false)
+    Benchmark(
+        "Paired: verify vs openssl dgst -sha256 of the same files",
+        configuration: .init(metrics: [sslRatio, verifyMBps, sslMBps], warmupIterations: 1, maxDuration: .seconds(40), maxIterations: 5)
+    ) { benchmark in
+        let dir = logDir.unwrapped
+        let files = listDirectory(dir).sorted().filter { $0 != LogFormat.lockFileName }.map { dir + "/" + $0 }
+        let bytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["dgst", "-sha256"] + files
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let t1 = clock.now
+        precondition(p.terminationStatus == 0, "openssl dgst failed")
+        let r = try LogVerifier.verify(directory: dir)
+        let t2 = clock.now
+        precondition(r.isClean, "verify: \(String(describing: r.failure))")
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let ssl = seconds(t1 - t0), verify = seconds(t2 - t1)
+        let verifyRate = Double(r.bytes) / verify, sslRate = Double(bytes) / ssl
+        benchmark.measurement(sslRatio, Int(verifyRate / sslRate * 1000))
+        benchmark.measurement(verifyMBps, Int(verifyRate / 1e6))
+        benchmark.measurement(sslMBps, Int(sslRate / 1e6))
     } setup: {
         logDir.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: 1)
     }

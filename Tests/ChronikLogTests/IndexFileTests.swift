@@ -1,0 +1,274 @@
+import Testing
+@testable import ChronikLog
+
+/// Sealed segments' index files (`{base}.idx`, FORMAT.md "Index file"): a
+/// reopen loads them instead of scanning, and they are a cache — missing,
+/// damaged, foreign or stale files are noted and rebuilt, never trusted
+/// over the segment.
+@Suite("Index files of sealed segments")
+struct IndexFileTests {
+    /// Everything the stream and id indexes answer, to compare two opens.
+    struct Answers: Equatable {
+        var head: Position
+        var headHash: ChainHash
+        var streams: [String: [EventID]]
+        var lastVersions: [String: StreamVersion?]
+        var positions: [EventID: Position?]
+    }
+
+    static func answers(_ log: EventLog, ids: [EventID], streams: [String]) throws -> Answers {
+        var byStream: [String: [EventID]] = [:]
+        var last: [String: StreamVersion?] = [:]
+        for s in streams {
+            byStream[s] = try log.read(stream: s).collect().map(\.id)
+            last[s] = log.lastVersion(of: s)
+        }
+        var positions: [EventID: Position?] = [:]
+        for id in ids { positions[id] = log.position(ofEventID: id) }
+        return Answers(head: log.head, headHash: log.headHash, streams: byStream, lastVersions: last, positions: positions)
+    }
+
+    /// A log of `appends` random batches (1–12 events, 1–9 streams, some
+    /// idempotent retries) in 4 KiB segments; returns the ids and streams.
+    static func randomLog(_ storage: FaultyStorage, seed: UInt64, appends: Int) async throws -> (ids: [EventID], streams: [String]) {
+        var rng = SplitMix64(seed: seed)
+        var options = faultyOptions(storage)
+        options.segmentSizeBytes = 4096
+        let log = try EventLog.open(at: "/disk/log", options: options)
+        let streams = (0..<rng.int(1...9)).map { "s-\(seed)-\($0)" }
+        var ids: [EventID] = []
+        var sent: [(String, [ProposedEvent])] = []
+        for i in 0..<appends {
+            if !sent.isEmpty, rng.chance(1, in: 10) {
+                let (s, events) = sent[rng.int(0...(sent.count - 1))]
+                let r = try await log.append(to: s, events)
+                #expect(r.positions.count == events.count)
+                continue
+            }
+            let s = streams[rng.int(0...(streams.count - 1))]
+            let events = (0..<rng.int(1...12)).map { k in event("T\(k % 3)", "\(seed)/\(i)/\(k) " + String(repeating: "x", count: rng.int(5...120))) }
+            _ = try await log.append(to: s, events)
+            sent.append((s, events))
+            ids += events.map(\.id)
+        }
+        try log.close()
+        return (ids, streams)
+    }
+
+    func openLog(_ storage: FaultyStorage) throws -> EventLog {
+        var options = faultyOptions(storage)
+        options.segmentSizeBytes = 4096
+        return try EventLog.open(at: "/disk/log", options: options)
+    }
+
+    func indexFiles(_ storage: FaultyStorage) -> [String] {
+        storage.files(in: "/disk/log").filter { $0.hasSuffix(LogFormat.indexSuffix) }.sorted()
+    }
+
+    @Test("a reopen loads every sealed segment's index file and scans only the active segment")
+    func reopenUsesIndexFiles() async throws {
+        // Proves: the open report counts index files used; no sealed segment is scanned.
+        let storage = FaultyStorage(seed: 1)
+        let (ids, streams) = try await Self.randomLog(storage, seed: 1, appends: 120)
+        let sealed = indexFiles(storage).count
+        try #require(sealed >= 3, "the log should have several sealed segments")
+        let log = try openLog(storage)
+        defer { try? log.close() }
+        #expect(log.recovery.indexesLoaded == sealed)
+        #expect(log.recovery.segmentsScanned == 1)
+        #expect(log.recovery.rebuiltIndexes.isEmpty && log.recovery.indexNotes.isEmpty)
+        // Every id sits where a scan of the segments puts it.
+        let all = try log.readAll().collect()
+        let read: Set<EventID> = Set(all.map(\.id))
+        #expect(read == Set(ids) && all.count == ids.count)
+        for e in all { #expect(log.position(ofEventID: e.id) == e.position) }
+        for s in streams {
+            let count: Int = all.filter { $0.stream == s }.count
+            let next: Int = log.lastVersion(of: s).map { Int($0.value) + 1 } ?? 0
+            #expect(next == count)
+        }
+    }
+
+    @Test("identical answers with and without index files, across random logs",
+          arguments: [UInt64(11), 12, 13, 14, 15, 16])
+    func sameAnswersWithAndWithoutIndexFiles(seed: UInt64) async throws {
+        // Proves: an index file changes how fast a reopen is, never what it answers.
+        let storage = FaultyStorage(seed: seed)
+        let (ids, streams) = try await Self.randomLog(storage, seed: seed, appends: 60 + Int(seed % 5) * 20)
+        let unknown = (0..<20).map { _ in EventID.random() }
+        let withIndexes = try openLog(storage)
+        let a = try Self.answers(withIndexes, ids: ids + unknown, streams: streams)
+        let loaded = withIndexes.recovery.indexesLoaded
+        try withIndexes.close()
+        let sealed = indexFiles(storage)
+        #expect(loaded == sealed.count && loaded > 0)
+        for name in sealed { try storage.remove("/disk/log/" + name) }
+        let scanned = try openLog(storage)
+        #expect(scanned.recovery.indexesLoaded == 0 && scanned.recovery.rebuiltIndexes == sealed)
+        let b = try Self.answers(scanned, ids: ids + unknown, streams: streams)
+        try scanned.close()
+        #expect(a == b)
+        for id in unknown { #expect(a.positions[id]! == nil) }
+        // The rebuilt files are the same bytes and are used again.
+        let again = try openLog(storage)
+        defer { try? again.close() }
+        #expect(again.recovery.indexesLoaded == sealed.count)
+        #expect(try Self.answers(again, ids: ids + unknown, streams: streams) == a)
+        // Appends after the reopen see the loaded ids: a retry is idempotent.
+        let before = again.head
+        let first = try #require(try again.readAll().collect(limit: 1).first)
+        let retry = try await again.append(to: first.stream, [ProposedEvent(id: first.id, type: first.type, data: first.data,
+                                                                            metadata: first.metadata, occurredAt: first.occurredAt)])
+        #expect(retry.positions == [first.position] && again.head == before)
+    }
+
+    enum Damage: String, CaseIterable, CustomTestStringConvertible {
+        case bitFlip, truncated, empty, foreignLog, otherSegment, olderLayout, wrongLastHash
+        var testDescription: String { rawValue }
+    }
+
+    @Test("a damaged, truncated, foreign or stale index file is noted, ignored and rebuilt; every answer stays the same",
+          arguments: Damage.allCases)
+    func badIndexFileIsRebuilt(damage: Damage) async throws {
+        // Proves: an index file is never trusted over its segment.
+        let storage = FaultyStorage(seed: 21)
+        let (ids, streams) = try await Self.randomLog(storage, seed: 21, appends: 100)
+        let names = indexFiles(storage)
+        try #require(names.count >= 2)
+        let reference = try openLog(storage)
+        let expected = try Self.answers(reference, ids: ids, streams: streams)
+        try reference.close()
+        // Base 0 exists in every log: the foreign file comes from another log's first segment.
+        let victim = damage == .foreignLog ? names[0] : names[1], path = "/disk/log/" + victim
+        let original = try #require(storage.contents(of: path))
+        switch damage {
+        case .bitFlip: storage.flipBit(path: path, offset: original.count / 3, bit: 5)
+        case .truncated: storage.setContents(of: path, Array(original.prefix(original.count / 2)))
+        case .empty: storage.setContents(of: path, [])
+        case .foreignLog:
+            // The same base position, from another log with other events.
+            let other = FaultyStorage(seed: 22)
+            _ = try await Self.randomLog(other, seed: 22, appends: 100)
+            let foreign = try #require(other.contents(of: path))
+            try #require(foreign != original)
+            storage.setContents(of: path, foreign)
+        case .otherSegment: storage.setContents(of: path, try #require(storage.contents(of: "/disk/log/" + names[0])))  // base mismatch
+        case .olderLayout:
+            var bytes = original
+            bytes[LogFormat.IndexField.layoutVersion] = 1
+            let crc = bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }
+            bytes.replaceSubrange((bytes.count - 4)..., with: withUnsafeBytes(of: crc.littleEndian, Array.init))
+            storage.setContents(of: path, bytes)
+        case .wrongLastHash:
+            // A well-formed index whose last chain hash is not the segment's:
+            // it describes the segment as it was before different bytes.
+            var cp = try SegmentCheckpoint.decode(original)
+            cp.lastHash = ChainHash(bytes: [UInt8](repeating: 7, count: 32))
+            storage.setContents(of: path, cp.encode())
+        }
+        let log = try openLog(storage)
+        #expect(log.recovery.rebuiltIndexes == [victim])
+        #expect(log.recovery.indexesLoaded == names.count - 1)
+        if damage == .empty || damage == .truncated || damage == .bitFlip {
+            #expect(log.recovery.indexNotes.count == 1)
+        } else {
+            #expect(log.recovery.indexNotes.count == 1 && log.recovery.indexNotes[0].hasPrefix(victim + ": "), "\(log.recovery.indexNotes)")
+        }
+        #expect(try Self.answers(log, ids: ids, streams: streams) == expected)
+        try log.close()
+        #expect(storage.contents(of: path) == original, "the writer's open rewrites the index file")
+        let report = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(report.isClean && report.warnings.isEmpty && report.indexesChecked == names.count, "\(report)")
+    }
+
+    @Test("verify fails on a damaged index file of a sealed segment, and repair cuts nothing for it")
+    func verifyAndRepairKnowIndexFiles() async throws {
+        // Proves: verify checks index files byte for byte; repair never drops events for a cache.
+        let storage = FaultyStorage(seed: 31)
+        _ = try await Self.randomLog(storage, seed: 31, appends: 80)
+        let victim = "/disk/log/" + indexFiles(storage)[0]
+        let size = try #require(storage.contents(of: victim)).count
+        storage.flipBit(path: victim, offset: size - 40, bit: 1)
+        let report = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(report.failure?.file == victim, "\(String(describing: report.failure))")
+        #expect(try LogRepair.plan(directory: "/disk/log", storage: storage) == nil)
+    }
+
+    @Test("a crash at any step of sealing (index file write, rename, directory sync, next segment) leaves a log that opens with every acknowledged event",
+          arguments: FaultyStorage.CrashMode.allCases)
+    func crashWhileSealing(mode: FaultyStorage.CrashMode) async throws {
+        // Proves: the index write is atomic and optional: no crash point loses an event or breaks the open.
+        for call in 1...14 {
+            let storage = FaultyStorage(seed: UInt64(call))
+            var options = faultyOptions(storage)
+            options.segmentSizeBytes = 4096
+            options.durability = .fsync
+            let log = try EventLog.open(at: "/disk/log", options: options)
+            var acked: [ProposedEvent] = []
+            while log.state.withLock({ $0.segments.last!.committedBytes }) < 3700 {
+                let e = event("A", String(repeating: "a", count: 90))
+                _ = try await log.append(to: "s", [e])
+                acked.append(e)
+            }
+            storage.crash(atCall: call, mode: mode)
+            var sealing = (0..<8).map { i in event("B", "\(i) " + String(repeating: "b", count: 200)) }
+            if (try? await log.append(to: "t", sealing)) == nil { sealing = [] }
+            try? log.close()
+            if !storage.isHalted { storage.crash(mode) }
+            storage.restart()
+            let reopened = try EventLog.open(at: "/disk/log", options: options)
+            let all = try reopened.readAll().collect()
+            #expect(Array(all.prefix(acked.count).map(\.id)) == acked.map(\.id), "call \(call) \(mode)")
+            if !sealing.isEmpty { #expect(all.map(\.id).suffix(sealing.count) == sealing.map(\.id), "call \(call) \(mode)") }
+            for e in all { #expect(reopened.position(ofEventID: e.id) == e.position) }
+            _ = try await reopened.append(to: "s", [event("C", "after")])
+            try reopened.close()
+            let report = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+            #expect(report.isClean, "call \(call) \(mode): \(String(describing: report.failure))")
+        }
+    }
+
+    @Test("ids searched in index files' hash-ordered sections answer exactly as the id table does, before and after the swap",
+          arguments: [UInt64(41), 42])
+    func pendingRunsAnswerLikeTheTable(seed: UInt64) throws {
+        // Proves: a reopened log answers id lookups correctly while its full id table is still loading.
+        var rng = SplitMix64(seed: seed)
+        var reference = EventIDTable()
+        var runs: [(base: UInt64, ids: IDList)] = []
+        var all: [EventID] = []
+        var base: UInt64 = 0
+        for segment in 0..<4 {
+            let n = [1, 2, 977, 5000][segment]
+            // Random ids, some sharing their high or low half, one repeated within the segment.
+            var ids = (0..<n).map { i in i % 5 == 1 ? EventID(high: 42, low: rng.next()) : EventID(high: rng.next(), low: rng.next()) }
+            if n > 2 { ids[n - 1] = ids[n / 2] }
+            let cp = SegmentCheckpoint(base: base, eventCount: UInt64(n), segmentBytes: 1 << 20, lastHash: .genesis,
+                                       batches: [BatchEntry(offset: 32, basePosition: base, count: UInt32(n), stream: "s", firstStreamVersion: base)],
+                                       ids: IDList(ids))
+            let decoded = try SegmentCheckpoint.decode(cp.encode())
+            #expect(decoded.ids.isHashOrdered && decoded.ids.array == ids)
+            runs.append((base, decoded.ids))
+            for (i, id) in ids.enumerated() { reference.insert(id, position: base + UInt64(i)) }
+            all += ids
+            base += UInt64(n)
+        }
+        var pending = EventIDTable()
+        pending.pendingRuns = runs
+        var swept = EventIDTable(minimumCapacity: all.count)
+        for r in runs { swept.insert(hashOrdered: r.ids, base: r.base) }
+        let unknown = (0..<500).map { _ in EventID(high: rng.next(), low: rng.next()) } + [EventID(high: 42, low: 7)]
+        for id in all + unknown {
+            #expect(pending.position(of: id) == reference.position(of: id))
+            #expect(swept.position(of: id) == reference.position(of: id))
+        }
+        // Appends while runs are pending: known ids keep their positions, new ones are added.
+        #expect(pending.insert(all[3], position: 999_999) == reference.position(of: all[3]))
+        #expect(pending.insert(unknown[0], position: base) == nil)
+        #expect(pending.position(of: unknown[0]) == base)
+        // The swap: the swept table takes what was appended since.
+        swept.absorb(pending, from: base)
+        #expect(swept.position(of: unknown[0]) == base)
+        for id in all { #expect(swept.position(of: id) == reference.position(of: id)) }
+        #expect(swept.position(of: unknown[1]) == nil)
+    }
+}
