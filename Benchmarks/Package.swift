@@ -34,6 +34,9 @@ let package = Package(
         // the RuntimeInterposer trait and its swift-runtime-interposer
         // dependency (Linux, Swift 6.3), which is not available here.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The SQLite peer of issue 13's table (SQLiteBenchmarks only; needs
+        // libsqlite3-dev).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Event generator, raw-disk baselines, scratch and cached logs.
@@ -55,5 +58,8 @@ let package = Package(
             .product(name: "ChronikCommerce", package: "Chronik"),
             .product(name: "ChronikProjections", package: "Chronik"),
         ]),
+        // The same work in SQLite (GRDB, WAL, synchronous=FULL), for the
+        // table of issue 13: the only target that depends on GRDB.
+        benchmarkTarget("SQLiteBenchmarks", extra: [.product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

@@ -14,6 +14,8 @@ public final class ProjectionSet {
     public private(set) var projectors: [any SnapshottableProjector] = []
     /// Per `kindIndex`, the projectors that fold that type, in set order.
     private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
+    /// The same per lane (`Lane`), for the replay on two threads.
+    private var laneByKind: [[[any SnapshottableProjector]]] = Array(repeating: Array(repeating: [], count: kindCount), count: 2)
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
     /// The `time` of the latest event folded (log order), for the models
@@ -49,10 +51,75 @@ public final class ProjectionSet {
     public func add(_ p: any SnapshottableProjector) {
         precondition(projector(named: p.name) == nil, "two read models named \(p.name)")
         projectors.append(p)
+        let lane = Lane.of(p).rawValue
         if let filtered = p as? FoldsOnlySomeTypes {
-            for t in filtered.foldedTypes { byKind[kindIndex(t)].append(p) }
+            for t in filtered.foldedTypes {
+                byKind[kindIndex(t)].append(p)
+                laneByKind[lane][kindIndex(t)].append(p)
+            }
         } else {
-            for k in 0..<kindCount { byKind[k].append(p) }
+            for k in 0..<kindCount {
+                byKind[k].append(p)
+                laneByKind[lane][k].append(p)
+            }
+        }
+    }
+
+    /// Where a replay on two threads folds a projector.
+    enum Lane: Int {
+        /// On the thread that decodes: the models that read no other model
+        /// and that no other model reads (fraud, search, supply chain,
+        /// settings, support), so no other thread touches them until the
+        /// replay ends. Supply chain holds `clock`, but reads it only when
+        /// queried or snapshotted, never in `apply`.
+        case decoding = 0
+        /// On the calling thread, in set order: every other projector
+        /// (inventory, orders and the models built on them; any projector
+        /// the registry does not know). It also moves `clock` and `position`.
+        case projecting = 1
+
+        static func of(_ p: any SnapshottableProjector) -> Lane {
+            switch p {
+            case is FraudProjector, is SearchProjector, is SupplyChainProjector, is SettingsProjector, is SupportProjector:
+                return .decoding
+            default:
+                return .projecting
+            }
+        }
+    }
+
+    /// A projector's error in one lane, with what orders it against the
+    /// other lane's: the event's position, then the projector's set index.
+    struct LaneFailure: Error {
+        var error: ProjectionError
+        var position: UInt64
+        var model: Int
+
+        /// The one a serial replay would have met first.
+        static func first(_ a: LaneFailure?, _ b: LaneFailure?) -> LaneFailure? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return (a.position, a.model) <= (b.position, b.model) ? a : b
+        }
+    }
+
+    /// Folds one event into the projectors of one lane (the replay on two
+    /// threads calls it once per lane, in log order on each); the
+    /// projecting lane then moves `clock` and `position`. Both lanes
+    /// together fold exactly what `apply(_:)` folds.
+    @inline(__always)
+    func apply(_ event: ProjectedEvent, lane: Lane) throws(LaneFailure) {
+        for p in laneByKind[lane.rawValue][kindIndex(event.event)] {
+            do {
+                try p.apply(event)
+            } catch {
+                throw LaneFailure(error: Self.located(error, event, p.name), position: event.position.value,
+                                  model: projectors.firstIndex { $0 === p } ?? Int.max)
+            }
+        }
+        if lane == .projecting {
+            clock.latest = event.occurredAt
+            position = Position(event.position.value + 1)
         }
     }
 

@@ -30,10 +30,14 @@ public struct ReplayStats: Sendable {
 
 /// Reads the log once and feeds every event to a `ProjectionSet`.
 ///
-/// With `parallel`, one thread scans and decodes while the calling thread
-/// projects: decoded events cross in chunks of `chunkSize` through a queue
-/// of at most `queueDepth` chunks (bounded memory), so on two cores a
-/// rebuild runs at about min(decode rate, projection rate).
+/// With `parallel`, one thread scans, decodes and folds the models that
+/// stand alone (`ProjectionSet.Lane.decoding`: fraud, search, supply chain,
+/// settings, support) while the calling thread folds the others (inventory,
+/// orders and the models built on them): decoded events cross in chunks of
+/// `chunkSize` through a queue of at most `queueDepth` chunks (bounded
+/// memory), so on two cores a rebuild runs at about the slower thread's
+/// rate. Each model still sees every event once, in log order, so the
+/// models are those of the serial replay, byte for byte.
 public enum Replayer {
     /// Applies the events from `set.position` up to `end` (default: the
     /// head as of the call) to `set`.
@@ -181,17 +185,33 @@ public enum Replayer {
         let queue = ChunkQueue(capacity: queueDepth)
         let finished = DispatchSemaphore(value: 0)
         let decoder = Decoder(set)
+        let decodingLane = DecodingLane(set)
         let thread = Thread {
+            let set = decodingLane.set
             var chunk: [ProjectedEvent] = []
             chunk.reserveCapacity(chunkSize)
-            var failure: ProjectionError?
+            var failure: ProjectionSet.LaneFailure?
             do {
                 try log.scan(from: from) { view in
                     guard view.position < end else { throw Stop() }
+                    let event: ProjectedEvent
                     do throws(ProjectionError) {
-                        chunk.append(try skips.decode(view, decoder))
+                        event = try skips.decode(view, decoder)
                     } catch {
+                        // No projector has seen this position: ordered
+                        // before every projector error at it.
+                        failure = ProjectionSet.LaneFailure(error: error, position: view.position.value, model: Int.min)
+                        throw Stop()
+                    }
+                    chunk.append(event)
+                    do throws(ProjectionSet.LaneFailure) {
+                        try set.apply(event, lane: .decoding)
+                    } catch {
+                        // The event goes on to the projecting thread, which
+                        // may fail on it (or before it) first.
                         failure = error
+                        _ = queue.push(chunk)
+                        chunk = []
                         throw Stop()
                     }
                     if chunk.count == chunkSize {
@@ -206,7 +226,7 @@ public enum Replayer {
                 }
             } catch is Stop {
             } catch {
-                failure = logError(error)
+                failure = ProjectionSet.LaneFailure(error: logError(error), position: UInt64.max, model: Int.min)
             }
             if !chunk.isEmpty { _ = queue.push(chunk) }
             queue.finish(failure)
@@ -215,10 +235,10 @@ public enum Replayer {
         thread.name = "chronik-replay-decode"
         thread.start()
         var done: UInt64 = 0
-        var failure: ProjectionError?
+        var failure: ProjectionSet.LaneFailure?
         while let chunk = queue.pop() {
-            do {
-                for e in chunk { try set.apply(e) }
+            do throws(ProjectionSet.LaneFailure) {
+                for e in chunk { try set.apply(e, lane: .projecting) }
             } catch {
                 failure = error
                 queue.cancel()
@@ -229,11 +249,18 @@ public enum Replayer {
             progress?(done, total)
         }
         finished.wait()
-        // A projector's error comes first: it happened at an earlier
-        // position than anything the decoder met after it.
-        if let failure { throw failure }
-        if let f = queue.failure { throw f }
+        // The error a serial replay would have met first: the earlier
+        // position, then the model earlier in the set.
+        if let f = ProjectionSet.LaneFailure.first(failure, queue.failure) { throw f.error }
     }
+}
+
+/// The set as the decoding thread uses it: only `apply(_:lane: .decoding)`,
+/// whose projectors no other thread touches until the replay has waited
+/// for that thread to end.
+private final class DecodingLane: @unchecked Sendable {
+    let set: ProjectionSet
+    init(_ set: ProjectionSet) { self.set = set }
 }
 
 /// A bounded hand-off of decoded chunks from the decoding thread to the
@@ -246,7 +273,7 @@ final class ChunkQueue: @unchecked Sendable {
     private let capacity: Int
     private var ended = false
     private var cancelled = false
-    private var _failure: ProjectionError?
+    private var _failure: ProjectionSet.LaneFailure?
     /// Chunks the consumer is done with, for the producer to free or reuse.
     private var returned: [[ProjectedEvent]] = []
 
@@ -264,7 +291,7 @@ final class ChunkQueue: @unchecked Sendable {
     }
 
     /// No more chunks will come; `failure` says why, if it is an error.
-    func finish(_ failure: ProjectionError?) {
+    func finish(_ failure: ProjectionSet.LaneFailure?) {
         condition.lock()
         ended = true
         _failure = failure
@@ -310,7 +337,7 @@ final class ChunkQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    var failure: ProjectionError? {
+    var failure: ProjectionSet.LaneFailure? {
         condition.lock()
         defer { condition.unlock() }
         return _failure

@@ -1,11 +1,13 @@
 // ChronikProjections: rebuilding every read model from a simulated shop
-// history (ShopHistory.swift: clickstream most of the volume), beside the
-// bare scan of the same log measured in the same run; a snapshot + 1 %
-// tail against the full rebuild; the models' resident memory per event.
+// history (ShopHistory.swift: clickstream most of the volume) and from a
+// big shop's (many customers and orders, ~300 distinct streams per 1,000
+// events: issue 13's replay row), each beside the bare scan of the same log
+// measured in the same run; a snapshot + 1 % tail against the full
+// rebuild; the models' resident memory per event.
 //
-// Data: a log of `CHRONIK_REPLAY_EVENTS` events (default 2,000,000),
-// built once into the benchmark data directory and reused; its snapshot at
-// 99 % is written once into the log's snapshots/ directory.
+// Data: logs of `CHRONIK_REPLAY_EVENTS` events (default 2,000,000), built
+// once into the benchmark data directory and reused; the clickstream log's
+// snapshot at 99 % is written once into its snapshots/ directory.
 
 import Benchmark
 import ChronikBenchSupport
@@ -21,8 +23,8 @@ let eventCount: Int = {
     return 2_000_000
 }()
 
-func openLog() async throws -> EventLog {
-    let dir = try await ShopHistory.ensureLog(events: eventCount)
+func openLog(_ mix: ShopHistory.Mix = .clickstream) async throws -> EventLog {
+    let dir = try await ShopHistory.ensureLog(events: eventCount, mix: mix)
     var options = LogOptions()
     options.readOnly = true
     options.createIfMissing = false
@@ -49,6 +51,35 @@ let benchmarks: @Sendable () -> Void = {
     let setup: @Sendable () async throws -> Void = {
         if logBox.value == nil { logBox.value = try await openLog() }
     }
+
+    // Issue 13's replay row: the big shop's history, rebuilt on two threads
+    // and on one, beside the bare scan of the same log.
+    let bigShop = SetupBox<EventLog>()
+    let bigSetup: @Sendable () async throws -> Void = {
+        if bigShop.value == nil { bigShop.value = try await openLog(.bigShop) }
+    }
+    Benchmark("Replay baseline: bare scan (\(eventCount / 1_000_000)M big-shop events)", configuration: config) { _ in
+        var fold = 0
+        let n = try bigShop.unwrapped.scan { e in
+            fold &+= e.data.count &+ e.type.utf8.count &+ Int(truncatingIfNeeded: e.position.value)
+        }
+        precondition(n == Int(bigShop.unwrapped.head.value))
+        blackHole(fold)
+    } setup: { try await bigSetup() }
+
+    // Target: ≥ 2,000,000 events/s (issue 13).
+    Benchmark("Replay: full rebuild, all models, parallel (\(eventCount / 1_000_000)M big shop)", configuration: config) { benchmark in
+        let (set, _) = try Replayer.rebuild(bigShop.unwrapped, useSnapshots: false)
+        benchmark.stopMeasurement()
+        precondition(set.position == bigShop.unwrapped.head)
+        blackHole(set)
+    } setup: { try await bigSetup() }
+
+    Benchmark("Replay: full rebuild, all models, serial (\(eventCount / 1_000_000)M big shop)", configuration: config) { benchmark in
+        let (set, _) = try Replayer.rebuild(bigShop.unwrapped, useSnapshots: false, parallel: false)
+        benchmark.stopMeasurement()
+        blackHole(set)
+    } setup: { try await bigSetup() }
 
     // Baseline: the bare scan, every view touched, nothing decoded.
     Benchmark("Replay baseline: bare scan (\(eventCount / 1_000_000)M shop events)", configuration: config) { _ in

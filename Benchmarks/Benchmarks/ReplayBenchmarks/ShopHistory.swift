@@ -10,11 +10,25 @@ import Glibc
 /// a log (no guards: the generator keeps stock and payments consistent
 /// enough for the models, and the models never need the guards).
 ///
-/// Mix per ~100 events: ≈ 75 clickstream (sessions of page views, product
-/// views, searches, cart adds), ≈ 15 order events (placed, payments,
-/// shipments, deliveries, some cancellations and refunds), ≈ 8 stock
-/// moves, and the rest customers, catalog, prices, purchase orders.
+/// Two mixes (`Mix`), both deterministic for a seed:
+/// - `clickstream` (the simulator's shape), per ~100 events: ≈ 75
+///   clickstream (sessions of page views, product views, searches, cart
+///   adds), ≈ 15 order events (placed, payments, shipments, deliveries, some
+///   cancellations and refunds), ≈ 8 stock moves, and the rest customers,
+///   catalog, prices, purchase orders; ~50 distinct streams per 1,000 events.
+/// - `bigShop` (issue 13's replay row: many customers and orders), per 100
+///   draws: 30 short sessions (1–2 page views), 35 orders placed, 17
+///   fulfilments, 6 stock moves, 12 customer/catalog/purchase-order events;
+///   one customer per 10 events. About half the events are order events and
+///   each 1,000 events touch ~300 distinct streams (printed when the log is
+///   built).
 struct ShopHistory {
+    enum Mix: String, Sendable {
+        case clickstream = "shop"
+        case bigShop = "bigshop"
+    }
+
+    let mix: Mix
     var rng: SplitMix64
     var time: Int64 = 1_704_067_200_000_000  // 2024-01-01
     var orderCount = 0
@@ -26,9 +40,24 @@ struct ShopHistory {
     var openOrders: [(id: String, sku: String, wh: String, qty: Int64, captured: Int64)] = []
     let address = Address(line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE")
 
-    init(seed: UInt64, events: Int) {
+    init(seed: UInt64, events: Int, mix: Mix = .clickstream) {
+        self.mix = mix
         rng = SplitMix64(seed: seed)
-        customers = max(1_000, events / 100)
+        customers = max(1_000, mix == .bigShop ? events / 10 : events / 100)
+    }
+
+    /// The kind of the next draw, as a roll in the clickstream mix's ranges
+    /// (session < 75 ≤ order < 87 ≤ fulfil < 93 ≤ stock < 97 ≤ other).
+    mutating func roll() -> Int {
+        let r = below(100)
+        guard mix == .bigShop else { return r }
+        switch r {
+        case ..<30: return 0
+        case ..<65: return 75
+        case ..<82: return 87
+        case ..<88: return 93
+        default: return 97
+        }
     }
 
     mutating func below(_ n: Int) -> Int { rng.below(n) }
@@ -40,15 +69,15 @@ struct ShopHistory {
         let t = Timestamp(microseconds: time)
         var out: [(String, [(Timestamp, CommerceEvent)])] = []
         func one(_ e: CommerceEvent) { out.append((e.derivedStream!, [(t, e)])) }
-        let roll = below(100)
+        let roll = roll()
         if roll < 75 {
             // A session.
             sessionCount += 1
             let s = "sess-\(sessionCount)"
             var evs: [(Timestamp, CommerceEvent)] = [(t, .sessionStarted(SessionStarted(sessionId: s, customerId: below(3) == 0 ? "cust-\(below(customers))" : nil, channel: "web")))]
-            for _ in 0..<(3 + below(6)) { evs.append((t, .pageViewed(PageViewed(sessionId: s, path: "/p/\(below(products))")))) }
-            for _ in 0..<(1 + below(3)) { evs.append((t, .productViewed(ProductViewed(sessionId: s, productId: "prod-\(below(products))")))) }
-            if below(2) == 0 {
+            for _ in 0..<(mix == .bigShop ? 1 + below(2) : 3 + below(6)) { evs.append((t, .pageViewed(PageViewed(sessionId: s, path: "/p/\(below(products))")))) }
+            for _ in 0..<(mix == .bigShop ? below(2) : 1 + below(3)) { evs.append((t, .productViewed(ProductViewed(sessionId: s, productId: "prod-\(below(products))")))) }
+            if below(mix == .bigShop ? 4 : 2) == 0 {
                 evs.append((t, .searchPerformed(SearchPerformed(sessionId: s, query: queries[below(queries.count)], resultCount: Int64(below(30))))))
             }
             for _ in 0..<below(3) { evs.append((t, .cartItemAdded(CartItemAdded(sessionId: s, sku: sku(below(products), below(3)), qty: 1)))) }
@@ -126,11 +155,11 @@ struct ShopHistory {
     }
 
     /// Builds (or reuses) a log of at least `events` events.
-    static func ensureLog(events: Int, seed: UInt64 = 11) async throws -> String {
+    static func ensureLog(events: Int, seed: UInt64 = 11, mix: Mix = .clickstream) async throws -> String {
         makeDirectories(benchmarkDataDirectory)
-        let dir = benchmarkDataDirectory + "/replay-shop-\(events)ev-seed\(seed)"
+        let dir = benchmarkDataDirectory + "/replay-\(mix.rawValue)-\(events)ev-seed\(seed)"
         let marker = dir + ".ok"
-        let recipe = "replay shop recipe 1 format \(LogFormat.version) events \(events) seed \(seed)\n"
+        let recipe = "replay \(mix.rawValue) recipe 1 format \(LogFormat.version) events \(events) seed \(seed)\n"
         if let f = fopen(marker, "r") {
             var buf = [CChar](repeating: 0, count: 256)
             let ok = fgets(&buf, 256, f) != nil && cString(buf) == recipe
@@ -144,8 +173,10 @@ struct ShopHistory {
         var options = LogOptions()
         options.durability = .none
         let log = try EventLog.open(at: dir, options: options)
-        var gen = ShopHistory(seed: seed, events: events)
+        var gen = ShopHistory(seed: seed, events: events, mix: mix)
         var written = 0
+        // Distinct streams per 1,000 events (the shape issue 13 asks about).
+        var window = Set<String>(), windows = 0, streamsInWindows = 0
         // One append in flight while the next is generated (log order stays
         // generation order: each waits for the previous).
         var inFlight: Task<AppendResult, any Error>?
@@ -155,12 +186,18 @@ struct ShopHistory {
                 if let inFlight { _ = try await inFlight.value }
                 inFlight = Task { try await log.append(to: stream, batch) }
                 written += evs.count
+                window.insert(stream)
+                if written / 1000 > windows {
+                    windows += 1
+                    streamsInWindows += window.count
+                    window.removeAll(keepingCapacity: true)
+                }
             }
         }
         if let inFlight { _ = try await inFlight.value }
         log.close()
         if let f = fopen(marker, "w") { fputs(recipe, f); fclose(f) }
-        note("built \(dir): \(written) events in \(started.duration(to: .now))")
+        note("built \(dir): \(written) events in \(started.duration(to: .now)), \(streamsInWindows / max(1, windows)) distinct streams per 1,000 events")
         return dir
     }
 }

@@ -92,8 +92,7 @@ public final class CRMProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .customerRegistered(let c):
-            customers[c.customerId, default: Customer()].registeredAt = e.occurredAt
-            customers[c.customerId]!.consent = c.marketingConsent ? 1 : 0
+            Self.register(&customers[c.customerId, default: Customer()], at: e.occurredAt, consent: c.marketingConsent)
         case .consentChanged(let c):
             customers[c.customerId, default: Customer()].consent = c.marketingConsent ? 1 : 0
         case .supportInteraction(let s):
@@ -105,12 +104,25 @@ public final class CRMProjector: SnapshottableProjector {
         case .orderPlaced(let o):
             // Only the OrderPlaced the orders model kept (not a repeat of an id).
             guard orders.orders[o.orderId]?.placedPosition == e.position.value else { return }
-            customers[o.customerId, default: Customer()].orderIds.append(o.orderId)
-            if customers[o.customerId]!.firstOrderAt == nil { customers[o.customerId]!.firstOrderAt = e.occurredAt }
-            customers[o.customerId]!.lastOrderAt = e.occurredAt
+            Self.addOrder(o.orderId, at: e.occurredAt, to: &customers[o.customerId, default: Customer()])
             latestOrderAt = e.occurredAt
         default: break
         }
+    }
+
+    // One hash of the customer id per event: the record is changed in
+    // place through the dictionary's `default:` subscript.
+    @inline(__always)
+    private static func register(_ c: inout Customer, at time: Timestamp, consent: Bool) {
+        c.registeredAt = time
+        c.consent = consent ? 1 : 0
+    }
+
+    @inline(__always)
+    private static func addOrder(_ orderId: String, at time: Timestamp, to c: inout Customer) {
+        c.orderIds.append(orderId)
+        if c.firstOrderAt == nil { c.firstOrderAt = time }
+        c.lastOrderAt = time
     }
 
     public func customer(_ id: String) -> CustomerRecord? {

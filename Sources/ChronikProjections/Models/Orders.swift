@@ -120,8 +120,9 @@ public final class OrdersProjector: SnapshottableProjector {
 
     @inline(__always)
     private func update(_ id: String, _ type: String, _ body: (inout OrderRecord) -> Void) {
-        if orders[id] != nil {
-            body(&orders[id]!)
+        // One hash of the id: the record is found once and changed in place.
+        if let i = orders.index(forKey: id) {
+            body(&orders.values[i])
         } else {
             ignoredEvents[type, default: 0] += 1
         }

@@ -1,0 +1,1 @@
+../CommerceBenchmarks/ShopLines.swift

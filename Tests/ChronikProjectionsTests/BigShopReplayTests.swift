@@ -1,0 +1,141 @@
+import Testing
+import Foundation
+import ChronikLog
+import ChronikCommerce
+@testable import ChronikProjections
+
+/// A big shop's history (issue 13's replay row): many customers and
+/// orders, every order through its life (placed, paid, shipped, delivered,
+/// some cancelled, refunded or returned), short sessions, support contacts,
+/// searches, settings, purchase orders — several hundred distinct streams
+/// per 1,000 events, and events for the models of both replay lanes.
+func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
+    var rng = SeededRandom(seed: seed)
+    var out: [(Timestamp, CommerceEvent)] = []
+    var time: Int64 = 1_714_521_600_000_000  // 2024-05-01
+    let warehouses = ["W1", "W2", "W3"]
+    let customers = max(50, count / 10)
+    let addr = Address(line1: "x", city: "y", postalCode: "1", country: "DE")
+    var open: [(id: String, sku: String, wh: String, qty: Int64, total: Int64)] = []
+    var orderCount = 0, sessionCount = 0
+    func n(_ upTo: Int) -> Int { Int(rng.next() % UInt64(upTo)) }
+    func sku() -> String { "SKU-\(n(300))" }
+    func add(_ e: CommerceEvent) { out.append((Timestamp(microseconds: time), e)) }
+    for p in 0..<100 {
+        add(.productCreated(ProductCreated(productId: "P\(p)", title: "t\(p)", category: "c\(p % 7)")))
+        for v in 0..<3 { add(.variantAdded(VariantAdded(productId: "P\(p)", sku: "SKU-\(p * 3 + v)", price: Int64(1000 + v), currency: "EUR"))) }
+        add(.stockReceived(StockReceived(sku: "SKU-\(p * 3)", warehouseId: warehouses[p % 3], qty: 50)))
+    }
+    while out.count < count {
+        time += Int64(n(90_000_000))
+        let customer = "C\(n(customers))"
+        switch n(100) {
+        case ..<25:
+            sessionCount += 1
+            let s = "S\(sessionCount)"
+            add(.sessionStarted(SessionStarted(sessionId: s, customerId: n(2) == 0 ? customer : nil, channel: "web")))
+            add(.productViewed(ProductViewed(sessionId: s, productId: "P\(n(100))")))
+            if n(3) == 0 { add(.searchPerformed(SearchPerformed(sessionId: s, query: "q\(n(40))", resultCount: Int64(n(9))))) }
+            if n(2) == 0 { add(.cartItemAdded(CartItemAdded(sessionId: s, sku: sku(), qty: 1))) }
+        case ..<60:
+            orderCount += 1
+            let id = "O\(orderCount)", s = sku(), wh = warehouses[n(3)], qty = Int64(1 + n(3))
+            let total = qty * 1200 + 490
+            add(.orderPlaced(OrderPlaced(orderId: id, customerId: customer, sessionId: sessionCount > 0 ? "S\(n(sessionCount) + 1)" : nil,
+                                         lines: [OrderLine(sku: s, qty: qty, unitPrice: 1200)], currency: n(8) == 0 ? "USD" : "EUR",
+                                         shippingFee: 490, shippingAddress: addr, channel: .web)))
+            add(.stockReserved(StockReserved(sku: s, warehouseId: wh, qty: qty, orderId: id)))
+            add(.paymentAuthorized(PaymentAuthorized(orderId: id, paymentId: "pay-\(id)", amount: total, method: "card", gateway: "g")))
+            if n(20) == 0 {
+                add(.paymentFailed(PaymentFailed(orderId: id, paymentId: "pay-\(id)", amount: total, reason: "declined")))
+            } else {
+                add(.paymentCaptured(PaymentCaptured(orderId: id, paymentId: "pay-\(id)", amount: total)))
+                open.append((id, s, wh, qty, total))
+            }
+        case ..<80 where !open.isEmpty:
+            let i = n(open.count)
+            open.swapAt(i, open.count - 1)
+            let o = open.removeLast()
+            if n(12) == 0 {
+                add(.refundIssued(RefundIssued(orderId: o.id, refundId: "r-\(o.id)", paymentId: "pay-\(o.id)", amount: o.total, reason: "r")))
+                add(.orderCancelled(OrderCancelled(orderId: o.id, reason: "customer")))
+                add(.stockReleased(StockReleased(sku: o.sku, warehouseId: o.wh, qty: o.qty, orderId: o.id)))
+            } else {
+                add(.orderShipped(OrderShipped(orderId: o.id, shipmentId: "sh-\(o.id)", warehouseId: o.wh, carrier: "dhl",
+                                               trackingNumber: "T", lines: [ShipmentLine(sku: o.sku, qty: o.qty)])))
+                add(.stockShipped(StockShipped(sku: o.sku, warehouseId: o.wh, qty: o.qty, orderId: o.id)))
+                add(.orderDelivered(OrderDelivered(orderId: o.id, shipmentId: "sh-\(o.id)")))
+                if n(10) == 0 {
+                    add(.returnReceived(ReturnReceived(orderId: o.id, returnId: "ret-\(o.id)", warehouseId: o.wh,
+                                                       lines: [ShipmentLine(sku: o.sku, qty: 1)])))
+                    add(.refundIssued(RefundIssued(orderId: o.id, refundId: "r-\(o.id)", paymentId: "pay-\(o.id)", amount: 1200, reason: "return")))
+                }
+            }
+        case ..<88:
+            add(.stockReceived(StockReceived(sku: sku(), warehouseId: warehouses[n(3)], qty: Int64(5 + n(40)))))
+            if n(3) == 0 { add(.reorderPointSet(ReorderPointSet(sku: sku(), warehouseId: warehouses[n(3)], reorderPoint: Int64(n(10)), reorderQty: 20))) }
+        case ..<94:
+            switch n(4) {
+            case 0: add(.customerRegistered(CustomerRegistered(customerId: customer, email: "e", name: "n", address: addr, marketingConsent: n(2) == 0)))
+            case 1: add(.consentChanged(ConsentChanged(customerId: customer, marketingConsent: n(2) == 0)))
+            case 2: add(.supportInteraction(SupportInteraction(customerId: customer, channel: .chat, summary: "s")))
+            default: add(.priceChanged(PriceChanged(sku: sku(), price: Int64(500 + n(5000)), currency: "EUR")))
+            }
+        default:
+            switch n(3) {
+            case 0:
+                let po = "PO\(out.count)"
+                add(.purchaseOrderPlaced(PurchaseOrderPlaced(purchaseOrderId: po, supplierId: "sup\(n(4))", warehouseId: warehouses[n(3)],
+                                                             lines: [PurchaseOrderLine(sku: sku(), qty: 20, unitCost: 300)],
+                                                             currency: "EUR", expectedAt: Timestamp(microseconds: time + 86_400_000_000))))
+                if n(2) == 0 { add(.purchaseOrderReceived(PurchaseOrderReceived(purchaseOrderId: po))) }
+            case 1: add(.settingChanged(SettingChanged(key: "k\(n(5))", value: "v\(out.count)", actor: "a")))
+            default: add(.campaignLaunched(CampaignLaunched(campaignId: "K\(n(4))", name: "k", channel: "email", budget: 1000, currency: "EUR")))
+            }
+        }
+    }
+    return out
+}
+
+@Suite struct BigShopReplayTests {
+    @Test func theTwoLaneReplayGivesTheModelsOfTheSerialOne() async throws {
+        // Proves the replay on two threads (models folded on the decoding
+        // thread and on the calling one, small chunks, shallow queue) gives
+        // every model byte for byte as the serial replay and as folding
+        // the events one by one, on a big shop's history: many customers
+        // and orders, several hundred streams per 1,000 events.
+        let path = tempLogPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let events = bigShopHistory(count: 20_000, seed: 13)
+        let streams = Set(events.prefix(1000).compactMap { $0.1.derivedStream })
+        #expect(streams.count >= 150, "the history has the big shop's shape")
+        let log = try await makeLog(events, at: path)
+        let expected = try inMemory(events).snapshotBytes()
+        #expect(expected.count == Projections.allNames.count)
+        let serial = try Projections.standard()
+        try Replayer.replay(log, into: serial, parallel: false)
+        let parallel = try Projections.standard()
+        let stats = try Replayer.replay(log, into: parallel, chunkSize: 64, queueDepth: 2)
+        #expect(stats.events == events.count)
+        #expect(parallel.position == Position(UInt64(events.count)))
+        #expect(parallel.clock.latest == events.last?.0)
+        for name in Projections.allNames {
+            #expect(serial.snapshotBytes()[name] == expected[name], "serial \(name)")
+            #expect(parallel.snapshotBytes()[name] == expected[name], "parallel \(name)")
+        }
+        // The models saw the big shop: thousands of orders.
+        #expect(try #require(parallel.orders).orders.count > 1_500)
+    }
+
+    @Test func everyModelFoldsOnExactlyOneLane() throws {
+        // Proves the two lanes split the set without loss or overlap, and
+        // that the decoding lane holds only models no other model reads.
+        let set = try Projections.standard()
+        let decoding = set.projectors.filter { ProjectionSet.Lane.of($0) == .decoding }.map(\.name)
+        #expect(Set(decoding) == ["fraud", "search", "supply-chain", "settings", "support"])
+        for name in decoding {
+            #expect(Projections.dependencies[name] == [])
+            #expect(!Projections.dependencies.values.contains { $0.contains(name) })
+        }
+    }
+}
