@@ -46,6 +46,13 @@ let package = Package(
             swiftSettings: strict
         ),
         benchmarkTarget("AppendBenchmarks"),
+        // The library's 64-appender figure beside the HTTP one
+        // (scripts/http-bench.py): a plain executable, no benchmark plugin.
+        .executableTarget(
+            name: "ChronikAppendBaseline",
+            dependencies: [.product(name: "ChronikLog", package: "Chronik")],
+            swiftSettings: strict
+        ),
         benchmarkTarget("ReadBenchmarks"),
         benchmarkTarget("ReopenBenchmarks"),
         benchmarkTarget("VerifyBenchmarks"),

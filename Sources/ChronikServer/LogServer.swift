@@ -48,6 +48,8 @@ public final class LogServer: Sendable {
     let logger: Logger
     public let metrics = ServerMetrics()
     let verifyJob = VerifyJob()
+    /// The newest SSE frames read at the head, shared by the subscriptions there.
+    let headFrames = HeadFrames()
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
     private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))

@@ -1,7 +1,8 @@
+import ChronikCommerce
 import ChronikLog
 import Foundation
-
 import Hummingbird
+import Synchronization
 
 extension LogServer {
     /// `GET /subscribe?from=POSITION[&stream=S][&type=T]` as Server-Sent
@@ -52,16 +53,11 @@ extension LogServer {
         defer { closeSubscription(id) }
         try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
         while !isStopping && !Task.isCancelled {
-            let chunk = try log.readAll(from: Position(next)).collect(limit: configuration.subscriptionChunk)
-            if let last = chunk.last {
-                var out = ByteBuffer()
-                for e in chunk where filter.matches(e) {
-                    out.writeString("id: \(e.position.value)\ndata: \(try p.line(e))\n\n")
-                }
-                next = last.position.value + 1
+            if let chunk = try nextChunk(from: next, filter: filter, printer: p) {
+                next = chunk.end
                 moveSubscription(id, to: next)
-                if out.readableBytes > 0 {
-                    try await writer.write(out)
+                if chunk.frames.readableBytes > 0 {
+                    try await writer.write(chunk.frames)
                     idleSince = .now
                     continue
                 }
@@ -75,6 +71,50 @@ extension LogServer {
                 idleSince = .now
             }
         }
+    }
+
+    /// The frames of the events from `next` on (at most a chunk); nil when
+    /// there is none yet. Near the head, an unfiltered subscription shares
+    /// them through `headFrames`: with many subscribers there, one reads
+    /// and encodes the new events and the others send the same bytes.
+    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter) throws -> SubscriptionChunk? {
+        let limit = configuration.subscriptionChunk
+        let read = { (from: UInt64) throws -> SubscriptionChunk? in
+            try Self.readChunk(self.log, from: from, limit: limit, filter: filter, printer: p)
+        }
+        guard filter.isEmpty, log.head.value <= next + UInt64(limit) else { return try read(next) }
+        return try headFrames.chunk(from: next, read: read)
+    }
+
+    /// Reads up to `limit` events from `from` and encodes those `filter`
+    /// lets through as one buffer of frames.
+    static func readChunk(_ log: EventLog, from: UInt64, limit: Int, filter: SubscriptionFilter,
+                          printer p: EventPrinter) throws -> SubscriptionChunk? {
+        let events = try log.readAll(from: Position(from)).collect(limit: limit)
+        guard let last = events.last else { return nil }
+        var out = JSONWriter(capacity: events.count * 512)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(events.count)
+        var personal = false
+        for e in events where filter.matches(e) {
+            offsets.append(out.bytes.count)
+            personal = personal || (CommerceEventType(name: e.type) != nil && e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) })
+            try writeEvent(e, printer: p, to: &out)
+        }
+        return SubscriptionChunk(start: from, end: last.position.value + 1, frames: ByteBuffer(bytes: out.bytes),
+                                 offsets: offsets, sealedPersonalData: personal)
+    }
+
+    /// Appends the event `e` of a subscription to `w`: `id: POSITION`, a
+    /// `data:` line with the JSON of `GET /events/{position}` (one line:
+    /// JSON escapes newlines) and a blank line. Written straight into the
+    /// chunk's buffer: no string per event.
+    static func writeEvent(_ e: RecordedEvent, printer p: EventPrinter, to w: inout JSONWriter) throws {
+        w.raw("id: ")
+        w.uint(e.position.value)
+        w.raw("\ndata: ")
+        try p.write(e, to: &w)
+        w.raw("\n\n")
     }
 
     /// Returns when the log's head passes `position`, or after `limit`.
@@ -95,7 +135,55 @@ struct SubscriptionFilter: Sendable {
     var stream: String?
     var type: String?
 
+    var isEmpty: Bool { stream == nil && type == nil }
+
     func matches(_ e: RecordedEvent) -> Bool {
         (stream == nil || e.stream == stream) && (type == nil || e.type == type)
+    }
+}
+
+/// Consecutive events of the log encoded as SSE frames: positions
+/// `start..<end`, the frame of each at `offsets` (all events: a chunk read
+/// without a filter).
+struct SubscriptionChunk: Sendable {
+    var start: UInt64
+    var end: UInt64
+    var frames: ByteBuffer
+    var offsets: [Int]
+    /// Whether a frame holds personal data opened for this subscriber's
+    /// scopes: such a chunk is never shared.
+    var sealedPersonalData: Bool
+
+    /// The frames from `position` (in `start..<end`) to the end, sharing
+    /// the bytes (without offsets: only sent, never kept).
+    func suffix(from position: UInt64) -> SubscriptionChunk {
+        let at = offsets[Int(position - start)]
+        return SubscriptionChunk(start: position, end: end,
+                                 frames: frames.getSlice(at: frames.readerIndex + at, length: frames.readableBytes - at)!,
+                                 offsets: [], sealedPersonalData: sealedPersonalData)
+    }
+}
+
+/// The last chunk read at the head of the log by an unfiltered
+/// subscription, for the others there: the frames of an event without
+/// personal data are the same bytes for every subscriber, so N
+/// subscribers at the head cost one read and one encoding of each new
+/// event, not N. A chunk with sealed personal data (opened or not
+/// depending on the subscriber's scopes) is never kept. Holds one chunk
+/// at most.
+final class HeadFrames: Sendable {
+    private let last = Mutex<SubscriptionChunk?>(nil)
+
+    /// The kept chunk from `position` when it holds `position`, else the
+    /// one `read` makes (kept for the next subscriber when shareable).
+    /// One subscriber reads at a time, so the others wait for its chunk
+    /// instead of reading the same events.
+    func chunk(from position: UInt64, read: (UInt64) throws -> SubscriptionChunk?) throws -> SubscriptionChunk? {
+        try last.withLock { kept in
+            if let k = kept, k.start <= position, position < k.end { return k.suffix(from: position) }
+            guard let fresh = try read(position) else { return nil }
+            if !fresh.sealedPersonalData { kept = fresh }
+            return fresh
+        }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The server's metrics: swift-metrics instruments on a Prometheus
 /// registry of this server's own (no process-wide bootstrap, so that
@@ -74,12 +75,30 @@ public final class ServerMetrics: Sendable {
         bytesWritten.increment(by: events.reduce(0) { $0 + $1.encodedByteCount })
     }
 
-    /// Counts a finished request by route, method and status.
+    /// Counts a finished request by route, method and status. The counter
+    /// of each combination is made once and kept: making one per request
+    /// (dimensions, label strings, a registry lookup) cost more than the
+    /// rest of the middleware.
     func request(route: String, method: String, status: Int) {
-        Metrics.Counter(label: "chronik_http_requests_total",
-                dimensions: [("route", route), ("method", method), ("status", String(status))],
-                factory: factory).increment()
+        let key = RequestKey(route: route, method: method, status: status)
+        let counter = requestCounters.withLock { counters in
+            if let known = counters[key] { return known }
+            let made = Metrics.Counter(label: "chronik_http_requests_total",
+                                       dimensions: [("route", route), ("method", method), ("status", String(status))],
+                                       factory: factory)
+            counters[key] = made
+            return made
+        }
+        counter.increment()
     }
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    private let requestCounters = Mutex<[RequestKey: Metrics.Counter]>([:])
 }
 
 extension LogServer {

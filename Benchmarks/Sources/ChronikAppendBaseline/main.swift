@@ -1,0 +1,62 @@
+// The library's own figure for the HTTP append benchmark
+// (scripts/http-bench.py): 64 concurrent tasks, each appending one
+// ~250-byte generic event per `EventLog.append` (durable: fsync, group
+// commit), for a fixed time. Prints one JSON line: events/s and latency
+// percentiles in ms. No HTTP, no JSON parse: what the engine allows.
+//
+// usage: ChronikAppendBaseline DIR [--tasks 64] [--seconds 10]
+import ChronikLog
+import Foundation
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    FileHandle.standardError.write("usage: ChronikAppendBaseline DIR [--tasks 64] [--seconds 10]\n".data(using: .utf8)!)
+    exit(64)
+}
+func option(_ name: String, _ fallback: Int) -> Int {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return fallback }
+    return v
+}
+let directory = args[1]
+let tasks = option("--tasks", 64)
+let seconds = option("--seconds", 10)
+
+/// The same shape as the wrk script's body: a generic type, ~250 bytes of data.
+func payload(_ task: Int, _ n: Int) -> ProposedEvent {
+    let text = #"{"note":"customer asked about delivery window and gift wrapping options","seq":\#(n),"#
+        + #""author":"agent-\#(task)","tags":["support","delivery"],"channel":"email","text":"lorem ipsum dolor sit amet consectetur adipiscing"}"#
+    return ProposedEvent(type: "Noted", data: Array(text.utf8))
+}
+
+var options = LogOptions()
+options.durability = .fsync
+let log = try EventLog.open(at: directory, options: options)
+let started = ContinuousClock.now
+let deadline = started + .seconds(seconds)
+let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+    for t in 0..<tasks {
+        group.addTask {
+            var mine: [Double] = []
+            var n = 0
+            while ContinuousClock.now < deadline {
+                let t0 = ContinuousClock.now
+                _ = try await log.append(to: "baseline-\(t)", [payload(t, n)])
+                let d = ContinuousClock.now - t0
+                mine.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+                n += 1
+            }
+            return mine
+        }
+    }
+    var all: [Double] = []
+    for try await part in group { all += part }
+    return all.sorted()
+}
+let elapsed = ContinuousClock.now - started
+let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+log.close()
+func percentile(_ p: Double) -> Double {
+    latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+}
+let rate = Double(latencies.count) / secs
+print(#"{"events":\#(latencies.count),"seconds":\#(secs),"eventsPerSecond":\#(Int(rate)),"p50ms":\#(percentile(0.5)),"p99ms":\#(percentile(0.99))}"#)

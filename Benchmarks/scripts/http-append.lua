@@ -1,0 +1,39 @@
+-- wrk script for scripts/http-bench.py: POST /streams/{stream} with one
+-- ~250-byte event (or BATCH events) per request, each with an event id
+-- unique across threads, connections and runs (RUN, thread id, counter).
+-- Non-2xx answers count as errors (wrk's errors.status).
+-- Environment: BATCH (events per request, default 1), RUN (a number, default 0).
+local counter = 0
+local batch = tonumber(os.getenv("BATCH") or "1")
+local run = tonumber(os.getenv("RUN") or "0")
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+local function event(n)
+  local id = string.format("%08x-%04x-4%03x-8%03x-%012x", run, tid, math.floor(n / 16777216) % 4096, math.floor(n / 4096) % 4096, n % 4096)
+  return '{"id":"' .. id .. '","type":"Noted","data":{"note":"customer asked about delivery window and gift wrapping options",'
+    .. '"seq":' .. n .. ',"author":"agent-' .. tid .. '","tags":["support","delivery"],"channel":"email",'
+    .. '"text":"lorem ipsum dolor sit amet consectetur adipiscing"}}'
+end
+
+function request()
+  local parts = {}
+  for i = 1, batch do
+    counter = counter + 1
+    parts[i] = event(counter)
+  end
+  local stream = "bench-" .. tid .. "-" .. (counter % 64)
+  return wrk.format("POST", "/streams/" .. stream, {["Content-Type"] = "application/json"},
+                    "[" .. table.concat(parts, ",") .. "]")
+end
+
+function done(summary, latency, requests)
+  io.write(string.format('WRKJSON {"requests":%d,"seconds":%.3f,"errors":%d,"p50ms":%.3f,"p90ms":%.3f,"p99ms":%.3f,"maxms":%.3f,"batch":%d}\n',
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000, batch))
+end

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""The server's figures (Benchmarks/README.md, "Stop 16: the server"):
+`chronik serve` (release build, no tokens, loopback) under load from other
+processes on the same machine, each load bounded in time, each point run
+R times (median reported, load average noted).
+
+  append-1     wrk, 64 connections, one ~250-byte event per POST (durable),
+               beside the library's own 64-appender figure in the same run
+               (ChronikAppendBaseline: 64 tasks calling EventLog.append)
+  batch-1000   wrk, 4 connections, 1,000 events per POST
+  sse-catchup  one SSE subscriber from position 0 of a 1 M-event log,
+               events/s delivered (counted on the client)
+  sse-live     append-1 with 0 and with 100 live SSE subscribers, alternated
+
+usage: http-bench.py [--chronik PATH] [--baseline PATH] [--runs 3] [--seconds 10]
+                     [--events 1000000] [--dir DIR] [--only NAME ...]
+Needs wrk (apt-get install -y wrk). Builds nothing: run first
+  swift build -c release --product chronik                         (repository root)
+  swift build -c release --product ChronikAppendBaseline           (Benchmarks/)
+"""
+import argparse, json, os, re, selectors, shutil, signal, socket, statistics, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LUA = os.path.join(HERE, "http-append.lua")
+
+
+def load():
+    return os.getloadavg()[0]
+
+
+class Server:
+    """`chronik serve` on a free loopback port; stopped with SIGTERM."""
+
+    def __init__(self, chronik, log):
+        self.proc = subprocess.Popen([chronik, "serve", "--log", log, "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in self.proc.stderr:
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        else:
+            raise SystemExit("chronik serve did not start")
+        while True:  # the id index and the live models are loaded
+            try:
+                if http_get(self.port, "/ready").startswith(b"HTTP/1.1 200"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        if self.proc.returncode != 0:
+            raise SystemExit(f"chronik serve exited {self.proc.returncode}")
+
+
+def http_get(port, path):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+def wrk(port, seconds, connections, batch, run):
+    env = dict(os.environ, BATCH=str(batch), RUN=str(run))
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", LUA,
+                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
+    if r["errors"]:
+        raise SystemExit(f"wrk: {r['errors']} errors\n{out}")
+    r["eventsPerSecond"] = r["requests"] * batch / r["seconds"]
+    return r
+
+
+def fresh(path):
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def subscribe(port, start=0):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"GET /subscribe?from={start} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return s
+
+
+def catch_up(port, events):
+    """Seconds until the subscriber from 0 has received `events` events."""
+    last = f"\nid: {events - 1}\n".encode()
+    started = time.monotonic()
+    s = subscribe(port)
+    count, tail = 0, b""
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            raise SystemExit("subscription ended early")
+        window = tail + chunk
+        count += window.count(b"\nid: ") - tail.count(b"\nid: ")
+        if last in window:
+            break
+        tail = window[-16:]
+    elapsed = time.monotonic() - started
+    s.close()
+    if count != events:
+        raise SystemExit(f"subscriber counted {count} events, expected {events}")
+    return elapsed
+
+
+class Subscribers:
+    """`n` live subscribers from the head, drained by one selector loop in a child process."""
+
+    def __init__(self, port, n):
+        code = ("import selectors,socket,sys\n"
+                "sel=selectors.DefaultSelector()\n"
+                f"for _ in range({n}):\n"
+                f" s=socket.create_connection(('127.0.0.1',{port}))\n"
+                " s.sendall(b'GET /subscribe?from=end HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+                " sel.register(s,selectors.EVENT_READ)\n"
+                "print('ready',flush=True)\n"
+                "while True:\n"
+                " for k,_ in sel.select():\n"
+                "  if not k.fileobj.recv(1<<20): sys.exit(0)\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--chronik", default=os.path.join(HERE, "../../.build/release/chronik"))
+    p.add_argument("--baseline", default=os.path.join(HERE, "../.build/release/ChronikAppendBaseline"))
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--dir", default="/tmp/chronik-http-bench")
+    p.add_argument("--only", nargs="*", default=["append-1", "batch-1000", "sse-catchup", "sse-live"])
+    a = p.parse_args()
+    chronik = os.path.abspath(a.chronik)
+    os.makedirs(a.dir, exist_ok=True)
+    rows = []
+    med = statistics.median
+
+    def note(*x):
+        print(*x, file=sys.stderr, flush=True)
+
+    if "append-1" in a.only:
+        http, lib, loads = [], [], []
+        for r in range(a.runs):
+            loads.append(load())
+            out = subprocess.run([os.path.abspath(a.baseline), fresh(f"{a.dir}/baseline"), "--seconds", str(a.seconds)],
+                                 capture_output=True, text=True, check=True).stdout
+            lib.append(json.loads(out))
+            srv = Server(chronik, fresh(f"{a.dir}/append"))
+            http.append(wrk(srv.port, a.seconds, 64, 1, run=100 + r))
+            srv.stop()
+            note(f"append-1 run {r}: http {http[-1]['eventsPerSecond']:,.0f}/s p99 {http[-1]['p99ms']:.2f} ms, "
+                 f"library {lib[-1]['eventsPerSecond']:,}/s p99 {lib[-1]['p99ms']:.2f} ms, load {loads[-1]:.1f}")
+        h, l = med(x["eventsPerSecond"] for x in http), med(x["eventsPerSecond"] for x in lib)
+        rows.append(("64 HTTP clients, 1 event/POST (fsync)", h, med(x["p50ms"] for x in http), med(x["p99ms"] for x in http),
+                     f"library 64 appenders: {l:,.0f}/s, p99 {med(x['p99ms'] for x in lib):.2f} ms; HTTP/library {h / l:.2f}",
+                     med(loads)))
+
+    if "batch-1000" in a.only:
+        runs, loads = [], []
+        for r in range(a.runs):
+            loads.append(load())
+            srv = Server(chronik, fresh(f"{a.dir}/batch"))
+            runs.append(wrk(srv.port, a.seconds, 4, 1000, run=200 + r))
+            srv.stop()
+            note(f"batch-1000 run {r}: {runs[-1]['eventsPerSecond']:,.0f}/s, load {loads[-1]:.1f}")
+        rows.append(("4 HTTP clients, 1,000 events/POST (fsync)", med(x["eventsPerSecond"] for x in runs),
+                     med(x["p50ms"] for x in runs), med(x["p99ms"] for x in runs), "", med(loads)))
+
+    if "sse-catchup" in a.only:
+        big = f"{a.dir}/big-{a.events}"
+        if not os.path.exists(big + "/.complete"):
+            fresh(big)
+            lines = f"{a.dir}/generic-{a.events}.jsonl"
+            if not os.path.exists(lines):
+                subprocess.run([sys.executable, os.path.join(HERE, "gen-generic.py"), str(a.events), lines], check=True)
+            with open(lines) as f:
+                subprocess.run([chronik, "append", "--log", big + "/log"], stdin=f, stdout=subprocess.DEVNULL, check=True)
+            open(big + "/.complete", "w").close()
+        srv = Server(chronik, big + "/log")
+        runs, loads = [], []
+        for r in range(a.runs):
+            loads.append(load())
+            runs.append(a.events / catch_up(srv.port, a.events))
+            note(f"sse-catchup run {r}: {runs[-1]:,.0f} events/s, load {loads[-1]:.1f}")
+        srv.stop()
+        rows.append((f"1 SSE subscriber catching up from 0 ({a.events:,} events)", med(runs), None, None, "", med(loads)))
+
+    if "sse-live" in a.only:
+        base, live, loads = [], [], []
+        for r in range(a.runs):
+            for n, into in ((0, base), (100, live)):
+                loads.append(load())
+                srv = Server(chronik, fresh(f"{a.dir}/live"))
+                subs = Subscribers(srv.port, n) if n else None
+                into.append(wrk(srv.port, a.seconds, 64, 1, run=300 + 2 * r + (n > 0)))
+                if subs:
+                    subs.stop()
+                srv.stop()
+                note(f"sse-live run {r}, {n} subscribers: {into[-1]['eventsPerSecond']:,.0f}/s "
+                     f"p50 {into[-1]['p50ms']:.2f} ms p99 {into[-1]['p99ms']:.2f} ms, load {loads[-1]:.1f}")
+        b50, l50 = med(x["p50ms"] for x in base), med(x["p50ms"] for x in live)
+        b99, l99 = med(x["p99ms"] for x in base), med(x["p99ms"] for x in live)
+        rows.append(("64 HTTP clients + 100 live SSE subscribers", med(x["eventsPerSecond"] for x in live), l50, l99,
+                     f"without: {med(x['eventsPerSecond'] for x in base):,.0f}/s, p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
+                     f"p50 +{100 * (l50 / b50 - 1):.0f} %, p99 +{100 * (l99 / b99 - 1):.0f} %", med(loads)))
+
+    print(f"\nmedians of {a.runs} runs of {a.seconds} s; {os.cpu_count()} cores shared with the load generator")
+    print("\n| load | events/s | p50 ms | p99 ms | beside it | load average |")
+    print("|---|---:|---:|---:|---|---:|")
+    for name, rate, p50, p99, extra, la in rows:
+        f = lambda v: "" if v is None else f"{v:.2f}"
+        print(f"| {name} | {rate:,.0f} | {f(p50)} | {f(p99)} | {extra} | {la:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

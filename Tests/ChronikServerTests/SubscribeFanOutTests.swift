@@ -1,0 +1,72 @@
+import ChronikLog
+import ChronikServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Proves that subscribers at the head, which share one read and encoding
+/// of each new chunk of events, each still get every event once, in order,
+/// byte for byte the JSON of `GET /events/{position}` — also one that joins
+/// in the middle of a shared chunk — and that an event with personal data
+/// is never shared: a subscriber without `pii` does not get the clear text
+/// a `pii` subscriber at the same position got.
+@Suite struct SubscribeFanOutTests {
+    static let note = #"{"type":"NoteAdded","data":{"text":"hi"}}"#
+
+    @Test func subscribersAtTheHeadEachGetEveryEventOnceInOrder() async throws {
+        try await withServer(.live) { server, client in
+            let port = try #require(client.port)
+            let early = try (0..<6).map { _ in try SSEClient(port: port, path: "/subscribe?from=0") }
+            // Appends of 1–3 events while the subscribers (from 0 on an empty log) wait at the head.
+            for i in 0..<12 {
+                let batch = Array(repeating: Self.note, count: 1 + i % 3).joined(separator: ",")
+                _ = try await client.post("/streams/s-\(i % 4)", "[\(batch)]")
+                if i == 5 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let total = Int(server.log.head.value)
+            #expect(total == 24)
+            // One that starts inside what the others read: from position 13.
+            let late = try SSEClient(port: port, path: "/subscribe?from=13")
+            let expected = try (0..<total).map { p in eventJSON(try #require(try server.log.event(at: Position(UInt64(p))))) }
+            for sse in early {
+                let got = await sse.events(total)
+                #expect(got.map(\.id) == (0..<total).map { UInt64($0) })
+                #expect(got.map(\.data) == expected)
+                sse.close()
+            }
+            let tail = await late.events(total - 13)
+            #expect(tail.map(\.id) == (13..<total).map { UInt64($0) })
+            #expect(tail.map(\.data) == Array(expected[13...]))
+            // Nothing more: no event is repeated after the shared chunks.
+            _ = try await client.post("/streams/last", "[\(Self.note)]")
+            #expect(await late.next()?.id == UInt64(total))
+            late.close()
+        }
+    }
+
+    @Test func anEventWithPersonalDataIsNotSharedAcrossScopes() async throws {
+        let auditor = "auditor-0123456789abcdef"
+        let reader = "reader-0123456789abcdef"
+        let writer = "writer-0123456789abcdef"
+        var config = ServerConfiguration()
+        config.tokens = try TokenTable.parse("\(auditor) read,pii\n\(reader) read\n\(writer) append\n")
+        try await withServer(.live, configuration: config, models: true) { _, client in
+            let port = try #require(client.port)
+            let clear = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(auditor)"])
+            let registered = #"{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"c1","email":"a@example.com","name":"Ada","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#
+            let r = try await client.post("/commands", registered, headers: [.authorization: "Bearer \(writer)"])
+            #expect(r.status == .created)
+            let opened = await clear.next()
+            #expect(opened?.id == 0)
+            #expect(opened?.data.contains("a@example.com") == true)
+            // The same position, read right after by a subscriber without pii.
+            let plain = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(reader)"])
+            let sealed = await plain.next()
+            #expect(sealed?.id == 0)
+            #expect(sealed?.data.contains("a@example.com") == false)
+            clear.close()
+            plain.close()
+        }
+    }
+}
