@@ -188,17 +188,22 @@ struct Append: AsyncParsableCommand {
             if isatty(STDIN_FILENO) == 1 { options.note("chronik: reading JSON Lines from the terminal; end with Ctrl-D") }
         }
         // The same reader as import: bounded lines, CRLF, a byte-order mark.
-        var reader = BoundedLineReader(fd: handle.fileDescriptor, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
+        let reader = BoundedLineReader(fd: handle.fileDescriptor, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
         var parser = EventLineParser(maxEventBytes: maxEventBytes.bytes)
+        // Parsed on every core, decided in line order.
+        let maxEvent = maxEventBytes.bytes
+        var lines = ParallelLineMap(reader: reader) { n, bytes in
+            EventLineParser.parseAlone(bytes, line: n, maxEventBytes: maxEvent)
+        }
         var items: [EventLineParser.Parsed] = []
         do {
-            while let item = try reader.next() {
+            while let item = try lines.next() {
                 switch item {
                 case .tooLong(let n, let bytes):
                     rejects.add(CommerceError(.lineTooLong, line: n,
                                               "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)"))
-                case .line(let n, let bytes):
-                    switch parser.parse(bytes, line: n) {
+                case .line(_, let parsed):
+                    switch parser.admit(parsed) {
                     case .success(let p)?: items.append(p)
                     case .failure(let e)?: rejects.add(e)
                     case nil: continue
