@@ -2,12 +2,14 @@
 """The CLI's write and read paths of issue 13, end to end, on a release
 build: `chronik append` of N generic events (1,000 per stream run, so
 batches of 1,000) into a fresh log, and `chronik read --json` /
-`chronik export` of an N-event simulated shop. Each figure is the median
+`chronik export` of an N-event simulated shop, and `chronik import` of
+that shop's export (a mixed history: interleaved streams, many customers,
+personal data sealed under a key per customer) into a fresh log. Each figure is the median
 of RUNS runs, beside a baseline measured in the same run over the same
 file: a bare Python `json.loads` loop over the input lines (append) and
 over the export output (read/export).
 
-usage: cli-paths.py [--chronik [LABEL=]PATH ...] [--events N] [--runs R] [--dir DIR] [--only append|read|export]
+usage: cli-paths.py [--chronik [LABEL=]PATH ...] [--events N] [--runs R] [--dir DIR] [--only append|import|read|export]
 
 Several --chronik binaries (e.g. before=/tmp/chronik-before after=.build/release/chronik)
 are measured interleaved in the same runs, each against the same baseline runs.
@@ -21,6 +23,14 @@ def timed(cmd, stdout=subprocess.DEVNULL):
     t = time.perf_counter()
     subprocess.run(cmd, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - t
+
+
+def remove(path):
+    """A file or a directory, if there."""
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
 
 
 def json_loop(path):
@@ -42,7 +52,8 @@ def main():
         label, _, path = c.rpartition("=")
         bins.append((label or "chronik", os.path.abspath(path)))
     chronik = bins[-1][1]
-    only = set(a.only or ["append", "read", "export"])
+    only = set(a.only or ["append", "import", "read", "export"])
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     rows = []
 
     def row(name, secs, base):
@@ -66,7 +77,7 @@ def main():
         for label, _ in bins:
             row(f"append [{label}]", secs[label], base)
 
-    if only & {"read", "export"}:
+    if only & {"import", "read", "export"}:
         shop = os.path.join(a.dir, f"shop-{n}")
         if not os.path.exists(os.path.join(shop, ".bench-ok")):
             shutil.rmtree(shop, ignore_errors=True)
@@ -76,6 +87,19 @@ def main():
         dump = os.path.join(a.dir, f"shop-{n}.jsonl")
         with open(dump, "wb") as f:
             subprocess.run([chronik, "export", "--log", shop], stdout=f, stderr=subprocess.DEVNULL, check=True)
+        if "import" in only:
+            secs, base = {l: [] for l, _ in bins}, []
+            log = os.path.join(a.dir, "import-log")
+            for _ in range(a.runs):
+                base.append(timed(json_loop(dump)))
+                for label, path in bins:
+                    shutil.rmtree(log, ignore_errors=True)
+                    remove(log + ".keys")
+                    secs[label].append(timed([path, "import", "--log", log, dump]))
+            shutil.rmtree(log, ignore_errors=True)
+            remove(log + ".keys")
+            for label, _ in bins:
+                row(f"import [{label}]", secs[label], base)
         for cmd in (["read", "--json"], ["export"]):
             if cmd[0] not in only:
                 continue
@@ -87,6 +111,7 @@ def main():
             for label, _ in bins:
                 row(" ".join(cmd) + f" [{label}]", secs[label], base)
 
+    print(f"load average at end: {os.getloadavg()}")
     print("\n| path | events/s | median s | json.loads loop s | ratio (baseline s / chronik s) |")
     print("|---|---:|---:|---:|---:|")
     for name, rate, m, b, r in rows:

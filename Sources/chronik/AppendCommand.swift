@@ -212,15 +212,20 @@ struct Append: AsyncParsableCommand {
         BoundedLineReader(fd: fd, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
     }
 
+    /// A line longer than an event may be, with its envelope.
+    func tooLong(line n: Int, bytes: Int) -> CommerceError {
+        CommerceError(.lineTooLong, line: n,
+                      "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)")
+    }
+
     /// Parses one item of the reader into `items`, or `rejects`.
     func take(_ item: BoundedLineReader.Item, parser: inout EventLineParser, into items: inout [EventLineParser.Parsed],
               rejects: inout Rejects) {
         switch item {
         case .tooLong(let n, let bytes):
-            rejects.add(CommerceError(.lineTooLong, line: n,
-                                      "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)"))
+            rejects.add(tooLong(line: n, bytes: bytes))
         case .line(let n, let bytes):
-            switch parser.parse(bytes, line: n) {
+            switch parser.admit(EventLineParser.parseAlone(bytes, line: n, maxEventBytes: maxEventBytes.bytes)) {
             case .success(let p)?: items.append(p)
             case .failure(let e)?: rejects.add(e)
             case nil: break
@@ -231,11 +236,27 @@ struct Append: AsyncParsableCommand {
     /// Reads and parses every line: the events and retries in input order;
     /// bad lines go to `rejects`.
     private func readEvents(from handle: FileHandle, rejects: inout Rejects) throws -> [EventLineParser.Parsed] {
-        var reader = lineReader(handle.fileDescriptor)
+        let reader = lineReader(handle.fileDescriptor)
         var parser = EventLineParser(maxEventBytes: maxEventBytes.bytes)
+        // Parsed on every core, decided in line order.
+        let maxEvent = maxEventBytes.bytes
+        var lines = ParallelLineMap(reader: reader) { n, bytes in
+            EventLineParser.parseAlone(bytes, line: n, maxEventBytes: maxEvent)
+        }
         var items: [EventLineParser.Parsed] = []
         do {
-            while let item = try reader.next() { take(item, parser: &parser, into: &items, rejects: &rejects) }
+            while let item = try lines.next() {
+                switch item {
+                case .tooLong(let n, let bytes):
+                    rejects.add(tooLong(line: n, bytes: bytes))
+                case .line(_, let parsed):
+                    switch parser.admit(parsed) {
+                    case .success(let p)?: items.append(p)
+                    case .failure(let e)?: rejects.add(e)
+                    case nil: continue
+                    }
+                }
+            }
         } catch {
             throw CommandFailure(error.description)
         }

@@ -3,7 +3,7 @@ import ChronikLog
 import Foundation
 
 /// One input line of `chronik append`, parsed.
-struct EventLine {
+struct EventLine: Sendable {
     var line: Int
     var envelope: CommerceEnvelope
     /// Whether the line carried its own `id` (else one was generated).
@@ -35,8 +35,11 @@ struct EventLineParser {
         self.maxEventBytes = maxEventBytes
     }
 
-    /// Parses one line (without its newline). Returns nil for a blank line.
-    mutating func parse(_ bytes: ArraySlice<UInt8>, line: Int) -> Result<Parsed, CommerceError>? {
+    /// What can be decided of a line on its own: parsed, validated, sized.
+    /// Pure, so that lines are parsed on every core (`ParallelLineMap`);
+    /// `admit` then decides them in line order. Returns nil for a blank
+    /// line.
+    static func parseAlone(_ bytes: ArraySlice<UInt8>, line: Int, maxEventBytes: Int) -> Result<EventLine, CommerceError>? {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
         do throws(CommerceError) {
             let value = try ChronikCommerce.JSONValue.parse(bytes)
@@ -62,13 +65,32 @@ struct EventLineParser {
                 throw CommerceError(.eventTooLarge,
                                     "event is \(size) bytes encoded, at most \(maxEventBytes) allowed (see --max-event-bytes)")
             }
-            if hasID, case .retry(let first) = try ids.admit(env.proposed.id, content: EventContent(env), line: line) {
-                return .success(.retry(line: line, of: first))
-            }
-            return .success(.event(EventLine(line: line, envelope: env, hasExplicitID: hasID)))
+            return .success(EventLine(line: line, envelope: env, hasExplicitID: hasID))
         } catch {
             var e = error
             e.line = line
+            return .failure(e)
+        }
+    }
+
+    /// Decides a parsed line against the lines before it (in line order):
+    /// an id and content seen before is a retry.
+    mutating func admit(_ parsed: Result<EventLine, CommerceError>?) -> Result<Parsed, CommerceError>? {
+        let l: EventLine
+        switch parsed {
+        case nil: return nil
+        case .failure(let e)?: return .failure(e)
+        case .success(let parsedLine)?: l = parsedLine
+        }
+        guard l.hasExplicitID else { return .success(.event(l)) }
+        do throws(CommerceError) {
+            if case .retry(let first) = try ids.admit(l.event.id, content: EventContent(l.envelope), line: l.line) {
+                return .success(.retry(line: l.line, of: first))
+            }
+            return .success(.event(l))
+        } catch {
+            var e = error
+            e.line = l.line
             return .failure(e)
         }
     }

@@ -8,7 +8,7 @@ final class Output {
     private var writer: JSONWriter
     private let fd: Int32
     /// Flush once this much is buffered (bounded memory on huge reads).
-    private static let flushThreshold = 64 << 10
+    private static let flushThreshold = 1 << 20
 
     init(fd: Int32 = STDOUT_FILENO) {
         self.fd = fd

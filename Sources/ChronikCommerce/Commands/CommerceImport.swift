@@ -144,7 +144,9 @@ public enum CommerceImport {
         var keptBytes = 0
         let fd = try open(path)
         defer { close(fd) }
-        var reader = BoundedLineReader(fd: fd, maxLineBytes: options.maxLineBytes)
+        // Parsed on every core, taken in line order (ParallelLineMap).
+        var lines = ParallelLineMap(reader: BoundedLineReader(fd: fd, maxLineBytes: options.maxLineBytes),
+                                    transform: parseLine)
         var model = GuardModel(store: store)
         var ids = InputIDs()
         var claims: [ErasureClaim] = []
@@ -155,18 +157,21 @@ public enum CommerceImport {
             skipped.lines.insert(line)
             if summary.rejects.count < options.maxRejectsKept { summary.rejects.append(Reject(line: line, error: error)) }
         }
-        while let item = try reader.next() {
+        while let item = try lines.next() {
             switch item {
             case .tooLong(let n, let bytes):
                 summary.lines += 1
                 reject(n, CommerceError(.lineTooLong, "line is \(bytes) bytes, longer than \(options.maxLineBytes) (the maximum event plus envelope)"))
-            case .line(let n, let bytes):
-                if isBlank(bytes) { continue }
+            case .line(let n, let parsed):
+                guard let parsed else { continue } // blank
                 summary.lines += 1
                 if summary.lines & 0xFFFF == 0 { progress?(.checking, summary.lines) }
                 let env: CommerceEnvelope
                 let idWasGiven: Bool
-                do { (env, idWasGiven) = try CommerceEnvelope.parseNotingID(line: bytes, rules: .importing) } catch { reject(n, error); continue }
+                switch parsed {
+                case .success(let p): (env, idWasGiven) = (p.envelope, p.idWasGiven)
+                case .failure(let error): reject(n, error); continue
+                }
                 if idWasGiven {
                     // A generated id is unique by construction. The same
                     // line again is a retry (an at-least-once producer):
@@ -225,6 +230,18 @@ public enum CommerceImport {
             let lines = Set(refused.map(\.line))
             if kept != nil { kept!.removeAll { lines.contains($0.line) } }
             summary.rejects.sort { $0.line < $1.line }
+        }
+    }
+
+    /// One line of pass 1, parsed and validated on its own (on a worker
+    /// thread): nil when blank.
+    @Sendable static func parseLine(_ number: Int, _ bytes: ArraySlice<UInt8>)
+        -> Result<(envelope: CommerceEnvelope, idWasGiven: Bool), CommerceError>? {
+        if isBlank(bytes) { return nil }
+        do throws(CommerceError) {
+            return .success(try CommerceEnvelope.parseNotingID(line: bytes, rules: .importing))
+        } catch {
+            return .failure(error)
         }
     }
 
