@@ -49,14 +49,19 @@ func sh(_ executable: String, _ arguments: [String], asPostgres: Bool = false, i
         p.arguments = arguments
     }
     if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe()
+    // Output to a file, not a pipe: `pg_ctl start` leaves the postmaster
+    // holding the pipe's write end, and reading it to the end would hang.
+    let outPath = NSTemporaryDirectory() + "chronik-pg-sh-" + UUID().uuidString
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: outPath) }
+    let out = FileHandle(forWritingAtPath: outPath)
     p.standardOutput = out
     p.standardError = out
     p.standardInput = FileHandle.nullDevice
     try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    try? out?.close()
+    let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     guard p.terminationStatus == 0 else {
         throw ClusterError(description: "\(executable) \(arguments.joined(separator: " ")) exited \(p.terminationStatus): \(text)")
     }
