@@ -65,20 +65,16 @@ extension PostgresStoreTests {
         let url = cluster.primary.url(database: "t_oversell")
         _ = try await store.append(to: "stock-SKU-1", [event("StockReceived", "{\"qty\":30}")], expected: .noStream)
         let children = try (0..<2).map { _ in
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: builtExecutable("ChronikPostgresChild"))
-            p.arguments = ["reserve", url, "SKU-1", "25"]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            return (p, out)
+            let out = NSTemporaryDirectory() + "chronik-pg-reserve-" + UUID().uuidString
+            return (try ChildProcess(builtExecutable("ChronikPostgresChild"), ["reserve", url, "SKU-1", "25"],
+                                     stdout: out, stderr: "/dev/null"), out)
         }
         var reserved = 0
         for (p, out) in children {
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0)
+            let status = p.wait()
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: out)
+            #expect(status == 0)
             reserved += text.split(separator: "\n").filter { $0.hasPrefix("reserved ") }.count
         }
         #expect(reserved == 30, "50 wanted, 30 in stock: exactly 30 reserved")

@@ -37,33 +37,85 @@ struct ClusterError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// A child started with posix_spawn and reaped with waitpid by its id: no
+/// Foundation `Process` (whose SIGCHLD/run-loop reaping never saw `runuser`
+/// exit once `pg_ctl start` had left a postmaster behind) and no pipes
+/// (a postmaster would hold their write ends). Stdin is /dev/null; stdout
+/// and stderr go to files.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    private var status: Int32?
+
+    init(_ executable: String, _ arguments: [String], stdout: String, stderr: String? = nil, in directory: String? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if let stderr {
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        // Through env(1) for a working directory: portable across glibc versions.
+        var argv = [executable] + arguments
+        var path = executable
+        if let directory { path = "/usr/bin/env"; argv = ["/usr/bin/env", "-C", directory, "--"] + argv }
+        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = cArgs.withUnsafeBufferPointer { buf in
+            posix_spawn(&pid, path, &actions, nil, buf.baseAddress!, environ)
+        }
+        guard rc == 0 else { throw ClusterError(description: "posix_spawn \(path) failed: \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    /// Nil while running; else the exit code (128 + signal after a signal).
+    func poll() -> Int32? {
+        if let status { return status }
+        var raw: Int32 = 0
+        let r = waitpid(pid, &raw, WNOHANG)
+        guard r == pid else { return nil }
+        status = Self.decode(raw)
+        return status
+    }
+
+    /// Blocks until the child exits; returns its exit code.
+    @discardableResult
+    func wait() -> Int32 {
+        if let status { return status }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) == -1 {
+            if errno != EINTR { status = -1; return -1 }
+        }
+        status = Self.decode(raw)
+        return status!
+    }
+
+    var isRunning: Bool { poll() == nil }
+
+    func terminate() { kill(pid, SIGTERM) }
+
+    private static func decode(_ raw: Int32) -> Int32 {
+        raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+    }
+}
+
 /// Runs a command and returns its output; throws on a non-zero exit.
 @discardableResult
 func sh(_ executable: String, _ arguments: [String], asPostgres: Bool = false, in directory: String? = nil) throws -> String {
-    let p = Process()
-    if asPostgres {
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        p.arguments = ["-u", "postgres", "--", executable] + arguments
-    } else {
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-    }
-    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let (path, args) = asPostgres
+        ? ("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
+        : (executable, arguments)
     // Output to a file, not a pipe: `pg_ctl start` leaves the postmaster
     // holding the pipe's write end, and reading it to the end would hang.
     let outPath = NSTemporaryDirectory() + "chronik-pg-sh-" + UUID().uuidString
-    FileManager.default.createFile(atPath: outPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: outPath) }
-    let out = FileHandle(forWritingAtPath: outPath)
-    p.standardOutput = out
-    p.standardError = out
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    try? out?.close()
+    let status = try ChildProcess(path, args, stdout: outPath, in: directory).wait()
     let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-    guard p.terminationStatus == 0 else {
-        throw ClusterError(description: "\(executable) \(arguments.joined(separator: " ")) exited \(p.terminationStatus): \(text)")
+    guard status == 0 else {
+        throw ClusterError(description: "\(executable) \(arguments.joined(separator: " ")) exited \(status): \(text)")
     }
     return text
 }

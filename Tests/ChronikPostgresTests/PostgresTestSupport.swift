@@ -43,7 +43,7 @@ struct Ack: Hashable {
 /// A running `ChronikPostgresChild`; its stdout goes to a file (a pipe
 /// would fill up and stall it).
 final class AppenderProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let outPath: String
     let errPath: String
 
@@ -51,21 +51,19 @@ final class AppenderProcess: @unchecked Sendable {
         let base = NSTemporaryDirectory() + "chronik-pg-child-" + UUID().uuidString
         outPath = base + ".out"
         errPath = base + ".err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: builtExecutable("ChronikPostgresChild"))
-        process.arguments = [url, String(appenders), String(events), prefix]
-        process.standardOutput = FileHandle(forWritingAtPath: outPath)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(builtExecutable("ChronikPostgresChild"), [url, String(appenders), String(events), prefix],
+                                   stdout: outPath, stderr: errPath)
     }
 
     /// Waits for the child (at most `timeout`), then returns its acks.
     func finish(timeout: Duration = .seconds(120)) async throws -> (acks: [Ack], errors: String, status: Int32) {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { process.terminate(); throw ClusterError(description: "appender child did not finish in \(timeout)") }
+        if process.isRunning {
+            process.terminate()
+            process.wait()
+            throw ClusterError(description: "appender child did not finish in \(timeout)")
+        }
         let out = try String(contentsOfFile: outPath, encoding: .utf8)
         let err = try String(contentsOfFile: errPath, encoding: .utf8)
         try? FileManager.default.removeItem(atPath: outPath)
@@ -78,7 +76,7 @@ final class AppenderProcess: @unchecked Sendable {
             }
             acks.append(Ack(id: id, position: p, stream: String(f[3]), version: v))
         }
-        return (acks, err, process.terminationStatus)
+        return (acks, err, process.wait())
     }
 
     /// Acks printed so far.
@@ -119,22 +117,13 @@ func expectAcksStored(_ acks: [Ack], in store: PostgresStore, allAcked: Bool) as
 
 /// Runs the real `chronik` binary; returns exit status, stdout and stderr.
 func chronik(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: builtExecutable("chronik"))
-    p.arguments = arguments
     let base = NSTemporaryDirectory() + "chronik-pg-cli-" + UUID().uuidString
-    FileManager.default.createFile(atPath: base + ".out", contents: nil)
-    FileManager.default.createFile(atPath: base + ".err", contents: nil)
     defer {
         try? FileManager.default.removeItem(atPath: base + ".out")
         try? FileManager.default.removeItem(atPath: base + ".err")
     }
-    p.standardOutput = FileHandle(forWritingAtPath: base + ".out")
-    p.standardError = FileHandle(forWritingAtPath: base + ".err")
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    return (p.terminationStatus, try String(contentsOfFile: base + ".out", encoding: .utf8),
+    let status = try ChildProcess(builtExecutable("chronik"), arguments, stdout: base + ".out", stderr: base + ".err").wait()
+    return (status, try String(contentsOfFile: base + ".out", encoding: .utf8),
             try String(contentsOfFile: base + ".err", encoding: .utf8))
 }
 
