@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ChronikProjections", targets: ["ChronikProjections"]),
         .library(name: "ChronikAudit", targets: ["ChronikAudit"]),
         .library(name: "ChronikServer", targets: ["ChronikServer"]),
+        .library(name: "ChronikPostgres", targets: ["ChronikPostgres"]),
         .executable(name: "chronik", targets: ["chronik"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // liblz4 from the system (apt: liblz4-dev); the shim header only includes <lz4.h>.
@@ -66,6 +68,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The same log on replicated PostgreSQL (docs/POSTGRES.md).
+        .target(
+            name: "ChronikPostgres",
+            dependencies: [
+                "ChronikLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                "CChronikSupport",
+            ],
+            swiftSettings: strict
+        ),
         // `chronik serve`: owns the store and maps HTTP routes onto library calls.
         .target(
             name: "ChronikServer",
@@ -90,6 +104,7 @@ let package = Package(
                 "ChronikProjections",
                 "ChronikAudit",
                 "ChronikServer",
+                "ChronikPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -137,6 +152,24 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        // A child process for the multi-process PostgreSQL tests: appends
+        // concurrently and prints every acknowledgement.
+        .executableTarget(
+            name: "ChronikPostgresChild",
+            dependencies: ["ChronikLog", "ChronikPostgres"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChronikPostgresTests",
+            dependencies: [
+                "ChronikPostgres",
+                "ChronikPostgresChild",
+                "ChronikLog",
+                "chronik",
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: strict
         ),

@@ -37,7 +37,7 @@ struct Chronik: AsyncParsableCommand {
             Demo.self, Simulate.self, Import.self, Export.self, Append.self, Read.self, Tail.self,
             Replay.self, Query.self, Snapshot.self,
             Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self, Repair.self,
-            Forget.self, SubjectExport.self,
+            Forget.self, SubjectExport.self, Mirror.self,
             Settle.self, Serve.self,
         ])
 

@@ -45,6 +45,7 @@ struct Verify: AsyncParsableCommand {
               $ chronik verify --log shop --json
               $ chronik verify --digest digest.json --public-key audit-key.pub
               $ chronik verify --strict-snapshots
+              $ chronik verify --store postgres://chronik@127.0.0.1:5432/shop
 
             Exit status: 0 clean (also with invalid snapshots, unless \
             --strict-snapshots), 1 corruption found (or the log cannot be \
@@ -62,6 +63,10 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .customLong("strict-snapshots"), help: "Exit 1 when a snapshot is invalid too (default: snapshot problems are reported apart; the log's status decides).")
     var strictSnapshots = false
 
+    @Option(help: ArgumentHelp("Verify a PostgreSQL store instead of a log directory (docs/POSTGRES.md).",
+                               valueName: "postgres://user@host:port/db"))
+    var store: String?
+
     func validate() throws {
         if (digest == nil) != (publicKey == nil) {
             throw ValidationError("--digest and --public-key go together")
@@ -69,6 +74,7 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let store { return try await verifyStore(store) }
         var check: DigestCheck?
         var r: VerificationReport
         if let digest, let publicKey {

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The figures of docs/POSTGRES.md, "Measured": a primary and a synchronous
+# standby on loopback (the commands of README.md's PostgreSQL section and of
+# Tests/ChronikPostgresTests/PostgresCluster.swift), then
+#   1. ChronikPostgresChild bench: 1,000-event batches and 64 concurrent
+#      single-event appenders, 3 runs each, medians, ratio to the embedded
+#      log (fsync) in the same run;
+#   2. failover: SIGKILL the primary, promote the standby, time until an
+#      append is accepted again (3 runs, median).
+# Run as root from the package directory after `swift build`:
+#   bash Benchmarks/postgres-bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=/usr/lib/postgresql/15/bin
+CHILD=${CHILD:-.build/debug/ChronikPostgresChild}
+[ -x "$CHILD" ] || { echo "build first: swift build -c release --product ChronikPostgresChild (CHILD=.build/release/ChronikPostgresChild)"; exit 1; }
+as_pg() { runuser -u postgres -- "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+setup() {
+  ROOT=$(mktemp -d /tmp/chronik-pg-bench-XXXX); chown postgres:postgres "$ROOT"; chmod 700 "$ROOT"
+  P=$(free_port); S=$(free_port)
+  as_pg $BIN/initdb -A trust -U postgres -D "$ROOT/primary" >/dev/null
+  cat >> "$ROOT/primary/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $P
+unix_socket_directories = '$ROOT'
+wal_level = replica
+max_wal_senders = 8
+max_connections = 200
+shared_buffers = 256MB
+synchronous_standby_names = 'FIRST 1 (s1)'
+synchronous_commit = on
+CONF
+  echo "host replication all 127.0.0.1/32 trust" >> "$ROOT/primary/pg_hba.conf"
+  (cd "$ROOT" && as_pg $BIN/pg_ctl -D "$ROOT/primary" -l "$ROOT/primary.log" -w start >/dev/null)
+  (cd "$ROOT" && as_pg $BIN/pg_basebackup -h 127.0.0.1 -p "$P" -U postgres -D "$ROOT/standby" -R -X stream)
+  printf "port = %s\nprimary_conninfo = 'host=127.0.0.1 port=%s user=postgres application_name=s1'\n" "$S" "$P" >> "$ROOT/standby/postgresql.auto.conf"
+  (cd "$ROOT" && as_pg $BIN/pg_ctl -D "$ROOT/standby" -l "$ROOT/standby.log" -w start >/dev/null)
+  until [ "$(psql -XAtq -h 127.0.0.1 -p "$P" -U postgres -c "select sync_state from pg_stat_replication")" = sync ]; do sleep 0.1; done
+}
+teardown() {
+  for n in primary standby; do [ -f "$ROOT/$n/postmaster.pid" ] && (cd "$ROOT" && as_pg $BIN/pg_ctl -D "$ROOT/$n" -m immediate -w stop >/dev/null) || true; done
+  rm -rf "$ROOT"
+}
+
+setup
+trap teardown EXIT
+psql -XAtq -h 127.0.0.1 -p "$P" -U postgres -c "create database bench"
+"$CHILD" bench "postgres://postgres@127.0.0.1:$P/bench" "$ROOT/embedded-log"
+teardown; trap - EXIT
+
+times=()
+for run in 1 2 3; do
+  setup
+  trap teardown EXIT
+  psql -XAtq -h 127.0.0.1 -p "$P" -U postgres -c "create database f"
+  "$CHILD" "postgres://postgres@127.0.0.1:$P/f" 8 100000 load >/dev/null 2>&1 &
+  LOAD=$!
+  sleep 2
+  PID=$(head -1 "$ROOT/primary/postmaster.pid"); KIDS=$(pgrep -P "$PID" || true)
+  kill -9 "$PID" $KIDS
+  wait "$LOAD" || true
+  t0=$(date +%s.%N)
+  (cd "$ROOT" && as_pg $BIN/pg_ctl -D "$ROOT/standby" -w promote >/dev/null)
+  psql -XAtq -h 127.0.0.1 -p "$S" -U postgres -c "alter system set synchronous_standby_names = ''" -c "select pg_reload_conf()" >/dev/null
+  "$CHILD" "postgres://postgres@127.0.0.1:$S/f" 1 1 after >/dev/null
+  t1=$(date +%s.%N)
+  times+=("$(python3 -c "print(round(($t1-$t0)*1000))")")
+  teardown; trap - EXIT
+done
+printf 'failover (promote + first accepted append), ms: %s; median %s\n' "${times[*]}" \
+  "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"

@@ -1,0 +1,93 @@
+import ChronikLog
+import PostgresNIO
+
+extension PostgresStore {
+    /// What `verify` checked.
+    public struct VerifyReport: Sendable, Equatable {
+        public var events: UInt64
+        public var batches: UInt64
+        /// Chain hash of the last batch (genesis when empty).
+        public var headChain: ChainHash
+    }
+
+    /// Reads every batch and event in position order and recomputes what
+    /// the rows promise: dense positions, batches that tile them, each
+    /// stream's versions 0, 1, 2…, every event's CRC, every batch's chain
+    /// hash, and the head row. The first disagreement is thrown with the
+    /// table and position (`corruption` or `chainMismatch`).
+    public func verify(pageSize: Int = 10_000) async throws -> VerifyReport {
+        var chain = ChainHash.genesis.bytes
+        var next: UInt64 = 0
+        var batches: UInt64 = 0
+        var versions: [String: UInt64] = [:]
+        func broken(_ code: ChronikLogError.Code, _ table: String, _ position: UInt64, _ why: String) -> ChronikLogError {
+            ChronikLogError(code, "\(table) position \(position): \(why)", path: table, offset: Int64(position))
+        }
+        while true {
+            let page: [(Int64, Int32, ByteBuffer)] = try await readerConnection.read { conn in
+                let rows = try await conn.query("""
+                    SELECT first_position, event_count, chain FROM chronik_batches
+                    WHERE first_position >= \(Int64(next)) ORDER BY first_position LIMIT \(Int64(pageSize))
+                    """, logger: logger)
+                var out: [(Int64, Int32, ByteBuffer)] = []
+                for try await row in rows.decode((Int64, Int32, ByteBuffer).self) { out.append(row) }
+                return out
+            }
+            if page.isEmpty { break }
+            let last = page[page.count - 1]
+            let through = UInt64(last.0) + UInt64(last.1)
+            let events = try await readAll(from: Position(next), limit: Int(through - next))
+            var i = 0
+            for (first, count, storedChain) in page {
+                guard UInt64(first) == next else {
+                    throw broken(.corruption, "chronik_batches", next, "the batch starting here is missing (next batch starts at \(first))")
+                }
+                guard count >= 1, i + Int(count) <= events.count else {
+                    throw broken(.corruption, "chronik_events", next, "batch of \(count) events is missing events")
+                }
+                let batch = events[i..<(i + Int(count))]
+                var digests: [[UInt8]] = []
+                for (k, e) in batch.enumerated() {
+                    guard e.position.value == next + UInt64(k) else {
+                        throw broken(.corruption, "chronik_events", next + UInt64(k), "missing (found \(e.position))")
+                    }
+                    guard e.stream == batch.first!.stream, e.recordedAt == batch.first!.recordedAt,
+                          e.version.value == batch.first!.version.value + UInt64(k) else {
+                        throw broken(.corruption, "chronik_events", e.position.value, "stream, version or time differs from its batch's")
+                    }
+                    digests.append(EventCanon.digest(EventCanon.canonical(e)))
+                }
+                let head = batch.first!
+                let expectedVersion = versions[head.stream].map { $0 + 1 } ?? 0
+                guard head.version.value == expectedVersion else {
+                    throw broken(.corruption, "chronik_events", head.position.value, "stream '\(head.stream)' version \(head.version), expected \(expectedVersion)")
+                }
+                versions[head.stream] = head.version.value + UInt64(count) - 1
+                chain = EventCanon.chain(previous: chain, firstPosition: next, firstVersion: head.version.value,
+                                         recordedAt: head.recordedAt.microseconds, digests: digests)
+                guard chain == Array(storedChain.readableBytesView) else {
+                    throw broken(.chainMismatch, "chronik_batches", next, "chain hash differs from the one recomputed from the rows: a row of this batch (or an earlier one) was changed outside Chronik")
+                }
+                next += UInt64(count)
+                i += Int(count)
+                batches += 1
+            }
+            guard i == events.count else {
+                throw broken(.corruption, "chronik_events", next, "event outside any batch")
+            }
+        }
+        let (headNext, headChain): (Int64, ByteBuffer) = try await readerConnection.read { conn in
+            let rows = try await conn.query("SELECT next_position, last_chain FROM chronik_head WHERE id = 1", logger: logger)
+            for try await row in rows.decode((Int64, ByteBuffer).self) { return row }
+            throw ChronikLogError(.notALog, "\(location): no chronik_head row")
+        }
+        guard UInt64(headNext) == next, Array(headChain.readableBytesView) == chain else {
+            throw broken(.chainMismatch, "chronik_head", next, "head row says next position \(headNext), the rows end at \(next) (or its chain hash differs)")
+        }
+        let extra = try await readAll(from: Position(next), limit: 1)
+        if let e = extra.first {
+            throw broken(.corruption, "chronik_events", e.position.value, "event past the head")
+        }
+        return VerifyReport(events: next, batches: batches, headChain: ChainHash(bytes: chain))
+    }
+}

@@ -1,0 +1,427 @@
+import ChronikLog
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The Chronik log in PostgreSQL (docs/POSTGRES.md): the `EventStore`
+/// contract with the same positions, versions, idempotent ids, CRCs and
+/// hash chain as the embedded log, durable on the primary and its
+/// synchronous standby when an append returns.
+///
+/// Concurrent `append` calls in one process are grouped: one writer task
+/// sends everything queued as one `chronik_append` call in one transaction.
+public final class PostgresStore: EventStore, Sendable {
+    /// Where the database is: `postgres://user[:password]@host[:port]/database`.
+    public struct Location: Sendable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String?
+        public var database: String
+
+        public init(host: String, port: Int = 5432, user: String, password: String? = nil, database: String) {
+            self.host = host; self.port = port; self.user = user; self.password = password; self.database = database
+        }
+
+        /// Parses a `postgres://` (or `postgresql://`) URL.
+        public init(url: String) throws {
+            func bad(_ why: String) -> ChronikLogError {
+                ChronikLogError(.invalidOption, "store URL '\(url)': \(why); expected postgres://user@host:port/database")
+            }
+            guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme) else {
+                throw bad("not a postgres:// URL")
+            }
+            guard let host = c.host, !host.isEmpty else { throw bad("no host") }
+            guard let user = c.user, !user.isEmpty else { throw bad("no user") }
+            let db = String(c.path.drop(while: { $0 == "/" }))
+            guard !db.isEmpty, !db.contains("/") else { throw bad("no database") }
+            self.init(host: host, port: c.port ?? 5432, user: user, password: c.password, database: db)
+        }
+
+        /// The URL without the password.
+        public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    }
+
+    public let location: Location
+    let logger: Logger
+    let writerConnection: ConnectionSlot
+    let readerConnection: ConnectionSlot
+    let queue = Mutex(WriteQueue())
+    /// How often a subscriber reads again without a notification.
+    let pollInterval: Duration
+
+    /// Bounds of one group commit.
+    static let maxBatchesPerGroup = 1024
+    static let maxEventsPerGroup = 65_536
+
+    /// Connects lazily: nothing is sent before the first call. Call
+    /// `migrate()` once to create the schema.
+    public init(location: Location, pollInterval: Duration = .milliseconds(500)) {
+        var logger = Logger(label: "chronik.postgres")
+        logger.logLevel = .critical
+        self.location = location
+        self.logger = logger
+        self.pollInterval = pollInterval
+        writerConnection = ConnectionSlot(location: location, logger: logger)
+        readerConnection = ConnectionSlot(location: location, logger: logger)
+    }
+
+    public convenience init(url: String) throws {
+        self.init(location: try Location(url: url))
+    }
+
+    /// Creates the tables, the head row and the append function (idempotent).
+    public func migrate() async throws {
+        try await writerConnection.run { conn in
+            // Two processes migrating at once must not race on CREATE.
+            try await conn.query("SELECT pg_advisory_lock(7281)", logger: logger)
+            do {
+                for statement in Schema.statements {
+                    try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            } catch {
+                _ = try? await conn.query("SELECT pg_advisory_unlock(7281)", logger: logger)
+                throw error
+            }
+            try await conn.query("SELECT pg_advisory_unlock(7281)", logger: logger)
+        }
+    }
+
+    /// Closes the connections; later calls reconnect.
+    public func close() async {
+        await writerConnection.close()
+        await readerConnection.close()
+    }
+
+    // MARK: EventStore
+
+    public func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion) async throws -> AppendResult {
+        try Self.validate(stream: stream, events: events)
+        var crcs: [Int64] = []
+        var digests: [[UInt8]] = []
+        crcs.reserveCapacity(events.count)
+        digests.reserveCapacity(events.count)
+        for e in events {
+            let canon = EventCanon.bytes(stream: stream, id: e.id, type: e.type, occurredAt: e.occurredAt,
+                                         metadata: e.metadata, data: e.data)
+            crcs.append(Int64(EventCanon.crc(canon)))
+            digests.append(EventCanon.digest(canon))
+        }
+        return try await withCheckedThrowingContinuation { c in
+            let request = PendingAppend(stream: stream, expected: expected, events: events, crcs: crcs,
+                                        digests: digests, continuation: c)
+            let start = queue.withLock { q -> Bool in
+                q.pending.append(request)
+                if q.draining { return false }
+                q.draining = true
+                return true
+            }
+            if start { Task { await self.drain() } }
+        }
+    }
+
+    public func readStream(_ stream: String, from version: StreamVersion, limit: Int) async throws -> [RecordedEvent] {
+        try await readerConnection.read { conn in
+            let rows = try await conn.query("""
+                SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
+                FROM chronik_events WHERE stream = \(stream) AND version >= \(Int64(version.value))
+                ORDER BY version LIMIT \(Int64(limit))
+                """, logger: logger)
+            return try await Self.decode(rows)
+        }
+    }
+
+    public func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] {
+        try await readerConnection.read { conn in
+            let rows = try await conn.query("""
+                SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
+                FROM chronik_events WHERE position >= \(Int64(position.value))
+                ORDER BY position LIMIT \(Int64(limit))
+                """, logger: logger)
+            return try await Self.decode(rows)
+        }
+    }
+
+    public func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> {
+        PostgresSubscription(store: self, start: position.value)
+    }
+
+    public func headPosition() async throws -> Position {
+        try await readerConnection.read { conn in
+            let rows = try await conn.query("SELECT next_position FROM chronik_head WHERE id = 1", logger: logger)
+            for try await n in rows.decode(Int64.self) { return Position(UInt64(n)) }
+            throw ChronikLogError(.notALog, "\(location): no chronik_head row; run migrate first")
+        }
+    }
+
+    // MARK: Appending
+
+    /// Checks what can be checked before the database, with the embedded
+    /// log's limits and messages.
+    static func validate(stream: String, events: [ProposedEvent]) throws {
+        let n = stream.utf8.count
+        guard n >= 1, n <= LogFormat.maxStreamNameBytes else {
+            throw ChronikLogError(.invalidStreamName, n == 0 ? "stream name is empty" : "stream name is \(n) bytes, at most \(LogFormat.maxStreamNameBytes) allowed")
+        }
+        guard !events.isEmpty else { throw ChronikLogError(.invalidBatch, "a batch needs at least one event") }
+        guard events.count <= maxEventsPerGroup else {
+            throw ChronikLogError(.invalidBatch, "a batch holds at most \(maxEventsPerGroup) events on PostgreSQL, got \(events.count)")
+        }
+        var seen = Set<EventID>()
+        for (i, e) in events.enumerated() {
+            let t = e.type.utf8.count
+            guard t >= 1, t <= LogFormat.maxEventTypeBytes else {
+                throw ChronikLogError(.invalidEventType, "event \(i): type must be 1...\(LogFormat.maxEventTypeBytes) bytes, got \(t)")
+            }
+            let size = e.metadata.count + e.data.count + t + 16
+            guard size <= LogFormat.defaultMaxEventBytes else {
+                throw ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes, at most \(LogFormat.defaultMaxEventBytes) allowed")
+            }
+            guard seen.insert(e.id).inserted else {
+                throw ChronikLogError(.duplicateEventId, "event id \(e.id) appears twice in one batch")
+            }
+        }
+    }
+
+    /// The one writer task: sends groups until the queue is empty.
+    func drain() async {
+        while true {
+            let group: [PendingAppend] = queue.withLock { q in
+                var taken = 0
+                var events = 0
+                while taken < q.pending.count, taken < Self.maxBatchesPerGroup {
+                    let n = q.pending[taken].events.count
+                    if taken > 0, events + n > Self.maxEventsPerGroup { break }
+                    events += n
+                    taken += 1
+                }
+                let group = Array(q.pending.prefix(taken))
+                q.pending.removeFirst(taken)
+                if group.isEmpty { q.draining = false }
+                return group
+            }
+            if group.isEmpty { return }
+            do {
+                let outcomes = try await commit(group)
+                for (request, outcome) in zip(group, outcomes) { request.continuation.resume(with: outcome) }
+            } catch {
+                for request in group { request.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// One transaction: BEGIN, `chronik_append` with every batch, COMMIT.
+    func commit(_ group: [PendingAppend]) async throws -> [Result<AppendResult, any Error>] {
+        var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
+        var ids: [UUID] = [], types: [String] = [], occurred: [Int64] = []
+        var metas: [ByteBuffer] = [], datas: [ByteBuffer] = [], crcs: [Int64] = [], digests: [ByteBuffer] = []
+        for r in group {
+            streams.append(r.stream); expected.append(Schema.code(r.expected)); counts.append(Int32(r.events.count))
+            for (i, e) in r.events.enumerated() {
+                ids.append(e.id.uuid); types.append(e.type); occurred.append(e.occurredAt.microseconds)
+                metas.append(ByteBuffer(bytes: e.metadata)); datas.append(ByteBuffer(bytes: e.data))
+                crcs.append(r.crcs[i]); digests.append(ByteBuffer(bytes: r.digests[i]))
+            }
+        }
+        let conn = try await begin()
+        var rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)] = []
+        do {
+            let result = try await conn.query("""
+                SELECT * FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
+                                             \(metas), \(datas), \(crcs), \(digests))
+                """, logger: logger)
+            for try await row in result.decode((Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?).self) {
+                rows.append(row)
+            }
+        } catch {
+            await writerConnection.drop(conn)
+            throw Self.ioError("append refused, nothing written", error)
+        }
+        do {
+            // With synchronous_commit = on this returns once the standby has
+            // flushed the WAL: the acknowledgement below means two disks.
+            try await conn.query("COMMIT", logger: logger)
+        } catch {
+            await writerConnection.drop(conn)
+            throw Self.ioError("COMMIT did not complete: the group may or may not be stored; retrying with the same event ids is safe (idempotent)", error)
+        }
+        guard rows.count == group.count else {
+            throw ChronikLogError(.io, "chronik_append answered \(rows.count) rows for \(group.count) batches")
+        }
+        return zip(group, rows).map { r, row in Self.outcome(r, row) }
+    }
+
+    /// BEGIN on the writer connection. A connection that a restart or a
+    /// failover broke fails here, before anything of the group was sent, so
+    /// one reconnect and retry is safe.
+    func begin() async throws -> PostgresConnection {
+        var attempt = 0
+        while true {
+            let conn = try await writerConnection.get()
+            do {
+                try await conn.query("BEGIN", logger: logger)
+                return conn
+            } catch {
+                await writerConnection.drop(conn)
+                attempt += 1
+                if attempt == 2 { throw Self.ioError("BEGIN failed, nothing written", error) }
+            }
+        }
+    }
+
+    static func outcome(_ r: PendingAppend, _ row: (Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)) -> Result<AppendResult, any Error> {
+        switch Schema.Status(rawValue: row.0) {
+        case .appended:
+            let p = UInt64(row.1 ?? 0), v = UInt64(row.2 ?? 0)
+            let n = UInt64(r.events.count)
+            return .success(AppendResult.stored(positions: (0..<n).map { Position(p + $0) },
+                                         versions: (0..<n).map { StreamVersion(v + $0) }, wasDuplicate: false))
+        case .idempotentRetry:
+            return .success(AppendResult.stored(positions: (row.4 ?? []).map { Position(UInt64($0)) },
+                                         versions: (row.5 ?? []).map { StreamVersion(UInt64($0)) }, wasDuplicate: true))
+        case .duplicateId:
+            return .failure(ChronikLogError(.duplicateEventId, "an event id of this batch (first \(r.events[0].id)) is already stored for other content, or only some of the batch's ids are: a retry must resend the same batch"))
+        case .wrongExpectedVersion:
+            var e = ChronikLogError(.wrongExpectedVersion, "stream '\(r.stream)' is at \(row.3.map(String.init) ?? "no stream"), expected \(r.expected)")
+            e.stream = r.stream
+            e.expectedVersion = r.expected
+            e.actualVersion = .some(row.3.map { UInt64($0) })
+            return .failure(e)
+        case nil:
+            return .failure(ChronikLogError(.io, "chronik_append answered unknown status \(row.0)"))
+        }
+    }
+
+    static func ioError(_ what: String, _ error: any Error) -> ChronikLogError {
+        if let e = error as? ChronikLogError { return e }
+        return ChronikLogError(.io, "PostgreSQL: \(what): \(String(reflecting: error))")
+    }
+
+    // MARK: Reading
+
+    typealias Row = (Int64, String, Int64, UUID, String, Int64, Int64, ByteBuffer, ByteBuffer, Int64)
+
+    /// Decodes rows and checks each event's CRC: a changed row is reported
+    /// with its position, never returned.
+    static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        for try await row in rows.decode(Row.self) {
+            out.append(try event(row))
+        }
+        return out
+    }
+
+    static func event(_ row: Row) throws -> RecordedEvent {
+        let (position, stream, version, id, type, occurred, recorded, meta, data, crc) = row
+        let e = RecordedEvent(position: Position(UInt64(position)), stream: stream, version: StreamVersion(UInt64(version)),
+                              id: EventID(id), type: type, occurredAt: Timestamp(microseconds: occurred),
+                              recordedAt: Timestamp(microseconds: recorded),
+                              metadata: Array(meta.readableBytesView), data: Array(data.readableBytesView))
+        let actual = Int64(EventCanon.crc(EventCanon.canonical(e)))
+        guard actual == crc else {
+            throw ChronikLogError(.corruption, "chronik_events position \(position): CRC32C \(String(UInt32(truncatingIfNeeded: crc), radix: 16)) stored, \(String(UInt32(truncatingIfNeeded: actual), radix: 16)) computed: the row was changed outside Chronik",
+                                  path: "chronik_events", offset: position)
+        }
+        return e
+    }
+}
+
+extension EventCanon {
+    static func canonical(_ e: RecordedEvent) -> [UInt8] {
+        bytes(stream: e.stream, id: e.id, type: e.type, occurredAt: e.occurredAt, metadata: e.metadata, data: e.data)
+    }
+}
+
+/// One `append` call waiting for the writer task.
+struct PendingAppend: Sendable {
+    var stream: String
+    var expected: ExpectedVersion
+    var events: [ProposedEvent]
+    var crcs: [Int64]
+    var digests: [[UInt8]]
+    var continuation: CheckedContinuation<AppendResult, any Error>
+}
+
+struct WriteQueue {
+    var pending: [PendingAppend] = []
+    var draining = false
+}
+
+/// One lazily opened connection, reopened after a failure.
+final class ConnectionSlot: Sendable {
+    let location: PostgresStore.Location
+    let logger: Logger
+    let connection = Mutex<PostgresConnection?>(nil)
+    static let ids = Atomic<Int>(0)
+
+    init(location: PostgresStore.Location, logger: Logger) {
+        self.location = location
+        self.logger = logger
+    }
+
+    /// A store dropped without `close()` still closes its connection (a
+    /// PostgresConnection must be closed before it is released).
+    deinit {
+        if let c = connection.withLock({ $0 }) { let closing: EventLoopFuture<Void> = c.close(); _ = closing }
+    }
+
+    func get() async throws -> PostgresConnection {
+        if let c = connection.withLock({ $0 }), !c.isClosed { return c }
+        let config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                      password: location.password, database: location.database, tls: .disable)
+        let c: PostgresConnection
+        do {
+            c = try await PostgresConnection.connect(configuration: config, id: Self.ids.add(1, ordering: .relaxed).newValue, logger: logger)
+        } catch {
+            throw ChronikLogError(.io, "PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
+        }
+        let old = connection.withLock { slot -> PostgresConnection? in
+            let old = slot
+            slot = c
+            return old
+        }
+        if let old { try? await old.close() }
+        return c
+    }
+
+    /// Runs `body` on the connection; a failure closes it, so that the next
+    /// call reconnects (after a restart or a failover).
+    func run<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let c = try await get()
+        do {
+            return try await body(c)
+        } catch {
+            if let e = error as? ChronikLogError, e.code != .io { throw e }
+            connection.withLock { if $0 === c { $0 = nil } }
+            try? await c.close()
+            throw PostgresStore.ioError("query failed", error)
+        }
+    }
+
+    /// Forgets a broken connection, so that the next call reconnects.
+    func drop(_ c: PostgresConnection) async {
+        connection.withLock { if $0 === c { $0 = nil } }
+        try? await c.close()
+    }
+
+    /// `run` for reads, which are safe to repeat: one retry on a fresh
+    /// connection after an I/O failure (a restart between two reads).
+    func read<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await run(body)
+        } catch let e as ChronikLogError where e.code == .io {
+            return try await run(body)
+        }
+    }
+
+    func close() async {
+        let c = connection.withLock { slot -> PostgresConnection? in
+            let c = slot
+            slot = nil
+            return c
+        }
+        if let c { try? await c.close() }
+    }
+}

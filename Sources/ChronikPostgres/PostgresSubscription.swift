@@ -1,0 +1,134 @@
+import ChronikLog
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Every event from a position on, then each new one as it commits: reads
+/// from the last position + 1, and waits for a `chronik_append`
+/// notification or `pollInterval`, whichever comes first. A notification is
+/// only a wake-up, never the data, so a lost one (or a reconnect after a
+/// restart of either side) delays an event, never drops it. Connection
+/// failures are retried for up to `retryFor`; then the error is thrown.
+struct PostgresSubscription: AsyncSequence, Sendable {
+    typealias Element = RecordedEvent
+    let store: PostgresStore
+    let start: UInt64
+    var retryFor: Duration = .seconds(60)
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(listener: Listener(store: store), next: start, retryFor: retryFor)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let listener: Listener
+        var next: UInt64
+        let retryFor: Duration
+        var buffer: [RecordedEvent] = []
+        var index = 0
+
+        mutating func next() async throws -> RecordedEvent? {
+            var failingSince: ContinuousClock.Instant?
+            while true {
+                if index < buffer.count {
+                    let e = buffer[index]
+                    index += 1
+                    next = e.position.value + 1
+                    return e
+                }
+                if Task.isCancelled { listener.stop(); return nil }
+                listener.startIfNeeded()
+                do {
+                    buffer = try await listener.store.readAll(from: Position(next), limit: 4096)
+                    index = 0
+                    failingSince = nil
+                } catch let e as ChronikLogError where e.code == .io {
+                    let since = failingSince ?? .now
+                    failingSince = since
+                    if ContinuousClock.now - since > retryFor { listener.stop(); throw e }
+                    try? await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
+                if !buffer.isEmpty {
+                    guard buffer[0].position.value == next else {
+                        throw ChronikLogError(.corruption, "chronik_events: position \(next) missing, next stored is \(buffer[0].position)",
+                                              path: "chronik_events", offset: Int64(next))
+                    }
+                    continue
+                }
+                await listener.wake.wait(upTo: listener.store.pollInterval)
+            }
+        }
+    }
+}
+
+/// LISTEN on its own connection, turning notifications into wake-ups.
+final class Listener: Sendable {
+    let store: PostgresStore
+    let wake = WakeUp()
+    let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(store: PostgresStore) { self.store = store }
+    deinit { stop() }
+
+    func startIfNeeded() {
+        task.withLock { t in
+            guard t == nil else { return }
+            let slot = ConnectionSlot(location: store.location, logger: store.logger)
+            let wake = self.wake
+            let logger = store.logger
+            t = Task {
+                // Reconnects after a failure; the poll covers the gap.
+                while !Task.isCancelled {
+                    do {
+                        try await slot.run { conn in
+                            try await conn.listen(on: "chronik_append") { notifications in
+                                for try await _ in notifications { wake.notify() }
+                            }
+                        }
+                    } catch {
+                        _ = logger
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                await slot.close()
+            }
+        }
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel(); $0 = nil }
+    }
+}
+
+/// A wake-up that a waiter also gives itself after a timeout.
+final class WakeUp: Sendable {
+    let state = Mutex<(pending: Bool, waiters: [UInt64: CheckedContinuation<Void, Never>], nextID: UInt64)>((false, [:], 0))
+
+    func notify() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            let w = Array(s.waiters.values)
+            s.waiters = [:]
+            if w.isEmpty { s.pending = true }
+            return w
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait(upTo timeout: Duration) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let id = state.withLock { s -> UInt64? in
+                if s.pending { s.pending = false; return nil }
+                let id = s.nextID
+                s.nextID += 1
+                s.waiters[id] = c
+                return id
+            }
+            guard let id else { c.resume(); return }
+            Task {
+                try? await Task.sleep(for: timeout)
+                let w = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+                w?.resume()
+            }
+        }
+    }
+}

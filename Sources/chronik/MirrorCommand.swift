@@ -1,0 +1,102 @@
+import ArgumentParser
+import ChronikLog
+import ChronikPostgres
+import Foundation
+
+/// `chronik mirror`: the shared PostgreSQL log followed into a local
+/// Chronik log, so that replay and queries run at local speed on every
+/// server (docs/POSTGRES.md, "Mirror").
+struct Mirror: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a PostgreSQL store into a local log and keep following it.",
+        discussion: """
+            Appends every event of the store that the local log does not hold \
+            yet, with the same positions, streams, stream versions, ids, types, \
+            times, data and meta; the local log is then a normal Chronik log \
+            (replay, query, export, verify). Consecutive events of one stream \
+            appended together in the store are appended as one batch. The \
+            recorded-at time and the chain hash are the local log's own: each \
+            side verifies its own chain.
+
+            Before copying, the local log's last event must be the store's \
+            event at that position (same id); otherwise nothing is written and \
+            the command exits 1: the directory mirrors another store.
+
+            Examples:
+              $ chronik mirror --store postgres://chronik@127.0.0.1:5432/shop --log ./mirror
+              $ chronik mirror --store postgres://chronik@127.0.0.1:5432/shop --log ./mirror --follow
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("The PostgreSQL store to copy.", valueName: "postgres://user@host:port/db"))
+    var store: String
+
+    @Flag(name: [.customShort("f"), .long], help: "Keep running and copy new events as they are committed (stop with Ctrl-C).")
+    var follow = false
+
+    @Option(name: .customLong("poll-ms"), help: ArgumentHelp("With --follow: how often to look for new events, in milliseconds.",
+                                                            valueName: "ms"))
+    var pollMilliseconds = 200
+
+    func validate() throws {
+        do { _ = try PostgresStore.Location(url: store) } catch let e as ChronikLogError { throw ValidationError(e.message) }
+        guard pollMilliseconds >= 1 else { throw ValidationError("--poll-ms must be at least 1") }
+    }
+
+    func run() async throws {
+        let source = try PostgresStore(url: store)
+        do {
+            try await copy(from: source)
+            await source.close()
+        } catch {
+            await source.close()
+            throw error
+        }
+    }
+
+    func copy(from source: PostgresStore) async throws {
+        let log = try options.openForWriting(try CreationOptions.parse([]))
+        defer { try? log.close() }
+        log.waitUntilIndexed()
+        var next = log.head.value
+        if next > 0 {
+            let local = try log.event(at: Position(next - 1))
+            let remote = try await source.readAll(from: Position(next - 1), limit: 1).first
+            guard let local, let remote, local.id == remote.id else {
+                throw CommandFailure("the log in \(log.directory) does not mirror \(source.location): position \(next - 1) is \(local.map { "\($0.id)" } ?? "absent") here and \(remote.map { "\($0.id)" } ?? "absent") in the store; nothing written")
+            }
+        }
+        var copied: UInt64 = 0
+        while true {
+            let page = try await source.readAll(from: Position(next), limit: 4096)
+            if page.isEmpty {
+                if !follow { break }
+                try await Task.sleep(for: .milliseconds(pollMilliseconds))
+                continue
+            }
+            var i = 0
+            while i < page.count {
+                var j = i + 1
+                while j < page.count, page[j].stream == page[i].stream, page[j].recordedAt == page[i].recordedAt,
+                      page[j].version.value == page[j - 1].version.value + 1 { j += 1 }
+                let run = page[i..<j]
+                let first = run.first!
+                let proposed = run.map {
+                    ProposedEvent(id: $0.id, type: $0.type, data: $0.data, metadata: $0.metadata, occurredAt: $0.occurredAt)
+                }
+                let expected: ExpectedVersion = first.version.value == 0 ? .noStream : .exact(first.version.value - 1)
+                let result = try await log.append(to: first.stream, proposed, expected: expected)
+                guard result.firstPosition == first.position, !result.wasDuplicate else {
+                    throw CommandFailure("mirror diverged: store position \(first.position) became local position \(result.firstPosition)")
+                }
+                next = first.position.value + UInt64(run.count)
+                copied += UInt64(run.count)
+                i = j
+            }
+            if follow { options.note("chronik: mirrored up to position \(next)") }
+        }
+        emit(options, json: ["{\"copied\":\(copied),\"head\":\(next)}"],
+             text: ["copied \(copied) events from \(source.location); local log \(log.directory) holds positions 0..<\(next)"])
+    }
+}

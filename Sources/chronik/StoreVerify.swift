@@ -1,0 +1,40 @@
+import ArgumentParser
+import ChronikLog
+import ChronikPostgres
+
+extension Verify {
+    /// `chronik verify --store postgres://…`: every event's CRC, the chain
+    /// of every batch, dense positions and versions, the head row
+    /// (PostgresStore.verify). Damage is told on stdout with table and
+    /// position; exit 1.
+    func verifyStore(_ url: String) async throws {
+        guard digest == nil else { throw ValidationError("--digest works on a log directory, not with --store") }
+        let store: PostgresStore
+        do { store = try PostgresStore(url: url) } catch let e as ChronikLogError { throw ValidationError(e.message) }
+        let out = Output()
+        do {
+            let r = try await store.verify()
+            if options.json {
+                out.line("{\"store\":\"\(store.location)\",\"clean\":true,\"batches\":\(r.batches),\"events\":\(r.events),\"headPosition\":\(r.events),\"headHash\":\"\(r.headChain)\"}")
+            } else {
+                out.line("verified \(store.location): \(r.batches) batches, \(r.events) events")
+                out.line("  CRCs, positions, stream versions, hash chain from genesis, head row")
+                out.line("  head position \(r.events), head hash \(r.headChain)")
+            }
+            out.flush()
+            await store.close()
+        } catch let e as ChronikLogError where e.code == .corruption || e.code == .chainMismatch {
+            await store.close()
+            if options.json {
+                out.line("{\"store\":\"\(store.location)\",\"clean\":false,\"table\":\"\(e.path ?? "")\",\"position\":\(e.offset ?? -1),\"code\":\"\(e.code)\"}")
+            } else {
+                out.line("damage: \(e.message)")
+            }
+            out.flush()
+            throw CommandFailure("\(store.location) failed verification (\(e.code))")
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import Testing
+
+// Failover: appenders in several processes load the primary, the primary
+// is SIGKILLed mid-load, the synchronous standby is promoted, and every
+// append that was acknowledged is on it exactly once, in order, with a
+// chain that verifies. A cluster pair of its own, since the test ends it.
+@Suite("PostgresFailover", .serialized, .enabled(if: postgresAvailable))
+struct FailoverTests {
+    @Test func everyAcknowledgedAppendSurvivesSIGKILLOfThePrimaryAndPromotion() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.remove() }
+        let url = try cluster.primary.createDatabase("t_failover")
+        let store = try PostgresStore(url: url)
+        try await store.migrate()
+        await store.close()
+        let children = try (0..<3).map { try AppenderProcess(url: url, appenders: 8, events: 100_000, prefix: "f\($0)") }
+        // Mid-load: once a few hundred appends are acknowledged.
+        for _ in 0..<600 where children.map(\.acksSoFar).reduce(0, +) < 300 { try await Task.sleep(for: .milliseconds(10)) }
+        try cluster.primary.kill9()
+        var acks: [Ack] = []
+        for child in children {
+            let (a, errors, _) = try await child.finish(timeout: .seconds(60))
+            #expect(errors.contains("err"), "each child saw its appends fail: \(errors.prefix(300))")
+            acks += a
+        }
+        #expect(acks.count >= 300)
+
+        let promoted = ContinuousClock.now
+        try cluster.standby.promote()
+        // The promoted standby has no standby of its own yet: accept commits
+        // alone (the operator's decision, README "Failover").
+        try cluster.standby.psql("ALTER SYSTEM SET synchronous_standby_names = ''")
+        try cluster.standby.psql("SELECT pg_reload_conf()")
+        let survivor = try PostgresStore(url: cluster.standby.url(database: "t_failover"))
+        let r = try await survivor.append(to: "after-failover", [ProposedEvent(type: "E", data: [])], expected: .noStream)
+        let elapsed = ContinuousClock.now - promoted
+        let events = try await expectAcksStored(acks, in: survivor, allAcked: false)
+        #expect(r.positions == [Position(UInt64(events.count - 1))], "the next position follows the last one on the standby")
+        print("failover: \(acks.count) acknowledged appends, all on the promoted standby; appends accepted \(elapsed) after promotion began")
+        _ = try await survivor.verify()
+        await survivor.close()
+    }
+}

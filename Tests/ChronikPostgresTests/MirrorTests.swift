@@ -1,0 +1,90 @@
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import Testing
+
+// `chronik mirror` copies the shared log into a local Chronik log with the
+// same positions, streams, versions, ids and events, resumes where it
+// stopped, refuses a directory that mirrors another store, and both sides
+// verify (`chronik verify --log` and `chronik verify --store`).
+extension PostgresStoreTests {
+    @Test func mirrorFollowsTheStoreIntoALocalLog() async throws {
+        let (cluster, store) = try await freshStore("t_mirror")
+        let url = cluster.primary.url(database: "t_mirror")
+        for i in 0..<20 {
+            _ = try await store.append(to: "m-\(i % 3)", [event("A", "{\"i\":\(i)}"), event("B", "{}")], expected: .any)
+        }
+        let dir = NSTemporaryDirectory() + "chronik-mirror-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try chronik(["mirror", "--store", url, "--log", dir, "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout == "{\"copied\":40,\"head\":40}\n")
+        for i in 0..<5 { _ = try await store.append(to: "n-\(i)", [event("C", "{\"i\":\(i)}")], expected: .noStream) }
+        let second = try chronik(["mirror", "--store", url, "--log", dir, "--json"])
+        #expect(second.stdout == "{\"copied\":5,\"head\":45}\n", "resumes after the local head: \(second.stderr)")
+
+        let source = try await store.readAll(from: .start, limit: 1000)
+        var options = LogOptions()
+        options.readOnly = true
+        let log = try EventLog.open(at: dir, options: options)
+        let local = try log.readAll().collect()
+        try log.close()
+        func same(_ e: RecordedEvent) -> [String] {
+            [String(e.position.value), e.stream, String(e.version.value), "\(e.id)", e.type, String(e.occurredAt.microseconds),
+             String(decoding: e.metadata, as: UTF8.self), String(decoding: e.data, as: UTF8.self)]
+        }
+        #expect(local.count == 45)
+        #expect(local.map(same) == source.map(same))
+
+        let localVerify = try chronik(["verify", "--log", dir])
+        #expect(localVerify.status == 0, "\(localVerify)")
+        let storeVerify = try chronik(["verify", "--store", url, "--json"])
+        #expect(storeVerify.status == 0, "\(storeVerify)")
+        #expect(storeVerify.stdout.contains("\"clean\":true,\"batches\":25,\"events\":45"), "\(storeVerify.stdout)")
+
+        // Another store into the same directory: refused, nothing written.
+        let (_, other) = try await freshStore("t_mirror_other")
+        for i in 0..<50 { _ = try await other.append(to: "x", [event("X", "{\"i\":\(i)}")], expected: .any) }
+        let wrong = try chronik(["mirror", "--store", cluster.primary.url(database: "t_mirror_other"), "--log", dir])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("does not mirror"), "\(wrong.stderr)")
+        let reopened = try EventLog.open(at: dir, options: options)
+        #expect(reopened.head == Position(45))
+        try reopened.close()
+        await other.close()
+        await store.close()
+    }
+}
+
+// Two processes reserving the same SKU concurrently through the store, each
+// with optimistic concurrency on `stock-{sku}` (expected version of what it
+// read, re-read on a conflict), never reserve more than was received.
+extension PostgresStoreTests {
+    @Test func twoWritersNeverOversellASKU() async throws {
+        let (cluster, store) = try await freshStore("t_oversell")
+        let url = cluster.primary.url(database: "t_oversell")
+        _ = try await store.append(to: "stock-SKU-1", [event("StockReceived", "{\"qty\":30}")], expected: .noStream)
+        let children = try (0..<2).map { _ in
+            let out = NSTemporaryDirectory() + "chronik-pg-reserve-" + UUID().uuidString
+            return (try ChildProcess(builtExecutable("ChronikPostgresChild"), ["reserve", url, "SKU-1", "25"],
+                                     stdout: out, stderr: "/dev/null"), out)
+        }
+        var reserved = 0
+        for (p, out) in children {
+            let status = p.wait()
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: out)
+            #expect(status == 0)
+            reserved += text.split(separator: "\n").filter { $0.hasPrefix("reserved ") }.count
+        }
+        #expect(reserved == 30, "50 wanted, 30 in stock: exactly 30 reserved")
+        let events = try await store.readStream("stock-SKU-1", from: StreamVersion(0), limit: 1000)
+        #expect(events.filter { $0.type == "StockReserved" }.count == 30)
+        var stock = 0
+        for e in events {
+            stock += e.type == "StockReceived" ? 30 : -1
+            #expect(stock >= 0, "never below zero at version \(e.version)")
+        }
+        await store.close()
+    }
+}

@@ -1,0 +1,184 @@
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import Synchronization
+import Testing
+
+// The PostgreSQL store against a real primary + synchronous standby: the
+// contract's rules (expected versions, idempotent retries, duplicate ids),
+// gap-free positions under appenders in several processes, subscriptions
+// that resume after restarts, tampering caught by verify, and appends that
+// wait for a stopped standby instead of being acknowledged without it.
+@Suite("PostgresStore", .serialized, .enabled(if: postgresAvailable))
+struct PostgresStoreTests {
+    func event(_ type: String, _ json: String, id: EventID = .random()) -> ProposedEvent {
+        ProposedEvent(id: id, type: type, data: Array(json.utf8), metadata: Array("{\"actor\":\"t\"}".utf8),
+                      occurredAt: Timestamp(microseconds: 1_700_000_000_123_456))
+    }
+
+    /// Expects `body` to throw a ChronikLogError with `code`; returns it.
+    @discardableResult
+    func expectCode(_ code: ChronikLogError.Code, _ body: () async throws -> Void) async -> ChronikLogError? {
+        do {
+            try await body()
+            Issue.record("expected \(code), nothing thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == code, "\(e)")
+            return e
+        } catch {
+            Issue.record("expected \(code), got \(error)")
+        }
+        return nil
+    }
+
+    @Test func appendReadExpectedVersionAndIdempotentIds() async throws {
+        let (_, store) = try await freshStore("t_basic")
+        try await store.migrate()  // a second migrate changes nothing
+        let first = [event("OrderPlaced", #"{"n":1}"#), event("OrderPaid", #"{"n":2}"#)]
+        let r1 = try await store.append(to: "order-1", first, expected: .noStream)
+        #expect(r1.positions == [Position(0), Position(1)])
+        #expect(r1.versions == [StreamVersion(0), StreamVersion(1)])
+        #expect(!r1.wasDuplicate)
+        let r2 = try await store.append(to: "order-2", [event("OrderPlaced", #"{"n":3}"#)], expected: .any)
+        #expect(r2.positions == [Position(2)] && r2.versions == [StreamVersion(0)])
+
+        let conflict = await expectCode(.wrongExpectedVersion) {
+            _ = try await store.append(to: "order-1", [self.event("X", "{}")], expected: .exact(0))
+        }
+        #expect(conflict?.actualVersion == .some(1))
+        await expectCode(.wrongExpectedVersion) { _ = try await store.append(to: "order-1", [self.event("X", "{}")], expected: .noStream) }
+        await expectCode(.wrongExpectedVersion) { _ = try await store.append(to: "nope", [self.event("X", "{}")], expected: .exists) }
+        let r3 = try await store.append(to: "order-1", [event("OrderShipped", "{}")], expected: .exact(1))
+        #expect(r3.positions == [Position(3)] && r3.versions == [StreamVersion(2)])
+
+        // An idempotent retry: same ids, same content -> original positions, nothing written.
+        let retry = try await store.append(to: "order-1", first, expected: .noStream)
+        #expect(retry.wasDuplicate)
+        #expect(retry.positions == r1.positions && retry.versions == r1.versions)
+        // The same id for other content, or a batch only partly known: refused.
+        await expectCode(.duplicateEventId) {
+            _ = try await store.append(to: "order-1", [self.event("OrderPlaced", #"{"n":99}"#, id: first[0].id)], expected: .any)
+        }
+        await expectCode(.duplicateEventId) {
+            _ = try await store.append(to: "order-1", [first[0], self.event("New", "{}")], expected: .any)
+        }
+        await expectCode(.duplicateEventId) {
+            let e = self.event("A", "{}")
+            _ = try await store.append(to: "order-1", [e, e], expected: .any)
+        }
+        await expectCode(.invalidStreamName) { _ = try await store.append(to: "", [self.event("A", "{}")], expected: .any) }
+        await expectCode(.invalidBatch) { _ = try await store.append(to: "s", [], expected: .any) }
+        #expect(try await store.headPosition() == Position(4), "refused appends wrote nothing")
+
+        let stream = try await store.readStream("order-1", from: StreamVersion(0), limit: 10)
+        #expect(stream.map(\.type) == ["OrderPlaced", "OrderPaid", "OrderShipped"])
+        #expect(stream[0].data == first[0].data && stream[0].metadata == first[0].metadata)
+        #expect(stream[0].id == first[0].id && stream[0].occurredAt == first[0].occurredAt)
+        let all = try await store.readAll(from: Position(1), limit: 2)
+        #expect(all.map(\.position) == [Position(1), Position(2)])
+        let report = try await store.verify()
+        #expect(report.events == 4 && report.batches == 3)
+        await store.close()
+    }
+
+    @Test func concurrentAppendersInSeveralProcessesGetGapFreePositions() async throws {
+        let (cluster, store) = try await freshStore("t_procs")
+        let url = cluster.primary.url(database: "t_procs")
+        let children = try (0..<3).map { try AppenderProcess(url: url, appenders: 8, events: 40, prefix: "p\($0)") }
+        var acks: [Ack] = []
+        for child in children {
+            let (a, errors, status) = try await child.finish()
+            #expect(status == 0 && errors.isEmpty, "\(errors)")
+            acks += a
+        }
+        #expect(acks.count == 3 * 8 * 40)
+        #expect(Set(acks.map(\.position)).count == acks.count, "no position acknowledged twice")
+        try await expectAcksStored(acks, in: store, allAcked: true)
+        await store.close()
+    }
+
+    @Test func subscriptionResumesAfterARestartOfEitherSide() async throws {
+        let (cluster, store) = try await freshStore("t_sub")
+        for i in 0..<10 { _ = try await store.append(to: "s-\(i % 3)", [event("E", "{\"i\":\(i)}")], expected: .any) }
+        let seen = Shared<[RecordedEvent]>([])
+        let subscriber = Task {
+            for try await e in store.subscribeAll(from: .start) {
+                seen.withLock { $0.append(e) }
+            }
+        }
+        func waitForSeen(_ n: Int) async throws {
+            for _ in 0..<400 where seen.withLock({ $0.count }) < n { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(seen.withLock { $0.count } == n)
+        }
+        try await waitForSeen(10)
+        // The server restarts under the subscriber and the writer.
+        try cluster.primary.stop()
+        try cluster.primary.start()
+        try cluster.waitForSyncStandby()
+        for i in 10..<20 { _ = try await store.append(to: "s-\(i % 3)", [event("E", "{\"i\":\(i)}")], expected: .any) }
+        try await waitForSeen(20)
+        // The consumer restarts: it resumes after the last position it saw.
+        subscriber.cancel()
+        _ = await subscriber.result
+        let last = seen.withLock { $0.last!.position }
+        for i in 20..<30 { _ = try await store.append(to: "s-\(i % 3)", [event("E", "{\"i\":\(i)}")], expected: .any) }
+        let resumed = Task {
+            for try await e in store.subscribeAll(from: Position(last.value + 1)) {
+                let n = seen.withLock { $0.append(e); return $0.count }
+                if n == 30 { return }
+            }
+        }
+        try await waitForSeen(30)
+        resumed.cancel()
+        let positions = seen.withLock { $0.map(\.position.value) }
+        #expect(positions == Array(0..<30), "every event once, in order, across both restarts")
+        await store.close()
+    }
+
+    @Test func aRowChangedBehindChroniksBackIsCaught() async throws {
+        let (cluster, store) = try await freshStore("t_tamper")
+        for i in 0..<5 { _ = try await store.append(to: "o-\(i)", [event("E", "{\"i\":\(i)}"), event("F", "{}")], expected: .any) }
+        _ = try await store.verify()
+        // Batches hold 2 events: positions 4 and 5 are the third batch.
+        var forged = try await store.readAll(from: Position(4), limit: 1)[0]
+        forged.data = Array("{\"i\":7}".utf8)
+        // Changed data: the CRC no longer matches; reads and verify refuse position 4.
+        try cluster.primary.psql("UPDATE chronik_events SET data = convert_to('{\"i\":7}', 'UTF8') WHERE position = 4", database: "t_tamper")
+        let crcError = await expectCode(.corruption) { _ = try await store.verify() }
+        #expect(crcError?.offset == 4)
+        await expectCode(.corruption) { _ = try await store.readAll(from: .start, limit: 100) }
+        // The same change with a recomputed CRC: the chain catches it at that batch.
+        let crc = Int64(EventCanon.crc(EventCanon.canonical(forged)))
+        try cluster.primary.psql("UPDATE chronik_events SET crc = \(crc) WHERE position = 4", database: "t_tamper")
+        #expect(try await store.readAll(from: Position(4), limit: 1)[0].data == forged.data, "the forged row now reads")
+        let chainError = await expectCode(.chainMismatch) { _ = try await store.verify() }
+        #expect(chainError?.offset == 4, "the batch holding positions 4-5")
+        await store.close()
+    }
+
+    @Test func appendsWaitForAStoppedStandbyAndContinueWhenItIsBack() async throws {
+        let (cluster, store) = try await freshStore("t_standby")
+        _ = try await store.append(to: "s", [event("E", "{}")], expected: .any)
+        try cluster.standby.stop()
+        let done = Shared(false)
+        let pending = Task {
+            let r = try await store.append(to: "s", [event("E", "{\"late\":1}")], expected: .any)
+            done.withLock { $0 = true }
+            return r
+        }
+        try await Task.sleep(for: .seconds(2))
+        #expect(!done.withLock { $0 }, "never acknowledged without the standby")
+        let other = try PostgresStore(url: cluster.primary.url(database: "t_standby"))
+        #expect(try await other.headPosition() == Position(1), "not visible to readers either")
+        try cluster.standby.start()
+        try cluster.waitForSyncStandby()
+        let r = try await pending.value
+        #expect(r.positions == [Position(1)])
+        #expect(try await other.readAll(from: .start, limit: 10).count == 2)
+        // The standby has it too.
+        #expect(try cluster.standby.psql("SELECT count(*) FROM chronik_events", database: "t_standby") == "2")
+        _ = try await other.verify()
+        await other.close()
+        await store.close()
+    }
+}
