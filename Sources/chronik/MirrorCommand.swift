@@ -22,9 +22,9 @@ struct Mirror: AsyncParsableCommand {
             event at that position (same id); otherwise nothing is written and \
             the command exits 1: the directory mirrors another store.
 
-            Examples:
-              $ chronik mirror --store postgres://chronik@127.0.0.1:5432/shop --log ./mirror
-              $ chronik mirror --store postgres://chronik@127.0.0.1:5432/shop --log ./mirror --follow
+            Examples (they need a PostgreSQL server; ChronikPostgresTests runs them):
+              chronik mirror --log mirror --store postgres://chronik@db:5432/shop
+              chronik mirror --log mirror --store postgres://chronik@db:5432/shop -f
             """)
 
     @OptionGroup var options: GlobalOptions

@@ -45,7 +45,9 @@ struct Verify: AsyncParsableCommand {
               $ chronik verify --log shop --json
               $ chronik verify --digest digest.json --public-key audit-key.pub
               $ chronik verify --strict-snapshots
-              $ chronik verify --store postgres://chronik@127.0.0.1:5432/shop
+
+            A PostgreSQL store (needs the server; ChronikPostgresTests runs it):
+              chronik verify --store postgres://chronik@db:5432/shop
 
             Exit status: 0 clean (also with invalid snapshots, unless \
             --strict-snapshots), 1 corruption found (or the log cannot be \

@@ -145,6 +145,11 @@ struct HelpExamplesTests {
         return out
     }
 
+    /// Commands that only work against a PostgreSQL server: their help shows
+    /// its examples without `$ ` (this sandbox has no server), and
+    /// Tests/ChronikPostgresTests runs the same commands against real clusters.
+    static let needsAPostgresServer: Set<String> = ["mirror"]
+
     @Test("each command's --help examples run as written and exit 0")
     func helpExamplesRun() async throws {
         // Proves the help teaches only what works: each help's examples run in order in a fresh copy of the sandbox.
@@ -155,7 +160,10 @@ struct HelpExamplesTests {
         var ran = 0
         for (path, help) in helps {
             let examples = helpExamples(help)
-            if path.count == 1 {
+            if path.count == 1, Self.needsAPostgresServer.contains(path[0]) {
+                #expect(examples.isEmpty && help.contains("  chronik \(path[0]) "),
+                        "chronik \(path[0]) --help: its examples are shown without `$ ` (they need a server)")
+            } else if path.count == 1 {
                 #expect(!examples.isEmpty, "chronik \(path.joined(separator: " ")) --help has no example")
             }
             guard !examples.isEmpty else { continue }
