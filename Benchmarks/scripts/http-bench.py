@@ -77,7 +77,10 @@ def wrk(port, seconds, connections, batch, run):
 
 
 def fresh(path):
+    """An empty log directory, and no key store left beside it by an earlier run
+    (serve refuses a key store that belongs to another log)."""
     shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(path + ".keys", ignore_errors=True)
     return path
 
 

@@ -54,7 +54,7 @@ let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
 }
 let elapsed = ContinuousClock.now - started
 let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-log.close()
+try log.close()
 func percentile(_ p: Double) -> Double {
     latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
 }
