@@ -1094,6 +1094,127 @@ public let openAPIDocument = #"""
           }
         }
       }
+    },
+    "/stats": {
+      "get": {
+        "operationId": "stats",
+        "summary": "The log's figures (as `chronik stats --json`) and the live models' position",
+        "security": [
+          {
+            "bearer": [
+              "read"
+            ]
+          },
+          {}
+        ],
+        "responses": {
+          "200": {
+            "description": "Events, streams, segments, bytes, head position and hash.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Stats"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/E401"
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
+          }
+        }
+      }
+    },
+    "/stats/orders": {
+      "get": {
+        "operationId": "orderStats",
+        "summary": "Orders counted by fulfillment and by financial status (the dashboard's panel)",
+        "security": [
+          {
+            "bearer": [
+              "read"
+            ]
+          },
+          {}
+        ],
+        "responses": {
+          "200": {
+            "description": "Counts per status.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OrderStats"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/E401"
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
+          }
+        }
+      }
+    },
+    "/": {
+      "get": {
+        "operationId": "dashboard",
+        "summary": "The dashboard page (docs/SERVER.md, \"Dashboard\"); it asks for a token before reading data",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The file, served by the binary (no data in it).",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/dashboard.js": {
+      "get": {
+        "operationId": "dashboardScript",
+        "summary": "The dashboard's script",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The file, served by the binary (no data in it).",
+            "content": {
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/dashboard.css": {
+      "get": {
+        "operationId": "dashboardStyle",
+        "summary": "The dashboard's style sheet",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The file, served by the binary (no data in it).",
+            "content": {
+              "text/css": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1804,6 +1925,91 @@ public let openAPIDocument = #"""
             "const": "ok"
           }
         }
+      },
+      "Stats": {
+        "type": "object",
+        "required": [
+          "log",
+          "events",
+          "streams",
+          "segments",
+          "bytesOnDisk",
+          "headPosition",
+          "compression",
+          "headHash",
+          "modelsPosition"
+        ],
+        "properties": {
+          "log": {
+            "type": "string"
+          },
+          "events": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "streams": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "segments": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "bytesOnDisk": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "headPosition": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "compression": {
+            "type": "string"
+          },
+          "headHash": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+          },
+          "modelsPosition": {
+            "type": "integer",
+            "minimum": 0
+          }
+        },
+        "additionalProperties": false
+      },
+      "OrderStats": {
+        "type": "object",
+        "required": [
+          "orders",
+          "fulfillment",
+          "financial",
+          "modelsPosition"
+        ],
+        "properties": {
+          "orders": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "fulfillment": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer",
+              "minimum": 0
+            }
+          },
+          "financial": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer",
+              "minimum": 0
+            }
+          },
+          "modelsPosition": {
+            "type": "integer",
+            "minimum": 0
+          }
+        },
+        "additionalProperties": false
       }
     },
     "responses": {

@@ -52,6 +52,13 @@ import Testing
         try await c.call(.get, "/ready", "/ready", token: nil, expect: .ok)
         try await c.call(.get, "/openapi.json", "/openapi.json", token: nil, expect: .ok)
         try await c.call(.get, "/metrics", "/metrics", expect: .ok)
+        // The dashboard: its files are open, its two figures routes need `read`.
+        try await c.call(.get, "/", "/", token: nil, expect: .ok)
+        try await c.call(.get, "/dashboard.js", "/dashboard.js", token: nil, expect: .ok)
+        try await c.call(.get, "/dashboard.css", "/dashboard.css", token: nil, expect: .ok)
+        try await c.call(.get, "/stats", "/stats", expect: .ok)
+        try await c.call(.get, "/stats/orders", "/stats/orders", expect: .ok)
+        try await c.call(.get, "/stats", "/stats", token: nil, expect: .unauthorized)
 
         // Append: 201, 200 (retry), 400, 401, 403, 409 (two codes), 413 (two codes).
         let s = "/streams/{stream}"
