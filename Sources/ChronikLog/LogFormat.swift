@@ -72,6 +72,10 @@ public enum LogFormat {
     /// The index file's own layout version (offset 8). 2: ids hash-ordered
     /// with their offsets; a file of another layout is rebuilt.
     static let indexLayoutVersion: UInt16 = 2
+    /// Layouts that earlier builds wrote (1: ids in position order, the
+    /// log's format version at offset 8). Only these are "an older build's
+    /// cache" to verify; any other value there is damage.
+    static let indexOlderLayouts: Set<UInt16> = [1]
     /// One batch-table entry: offset u64, base u64, count u32, stream u32,
     /// first stream version u64.
     static let indexBatchEntrySize = 32

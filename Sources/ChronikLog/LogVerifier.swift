@@ -577,7 +577,8 @@ struct VerifierRun {
         let bytes = try file.readBytes(count: Int(size), at: 0)
         report.bytes += Int64(bytes.count)
         if bytes.count >= LogFormat.indexHeaderSize, Array(bytes[0..<8]) == LogFormat.indexMagic,
-           case let layout = loadLE(bytes, LogFormat.IndexField.layoutVersion, as: UInt16.self), layout != LogFormat.indexLayoutVersion {
+           case let layout = loadLE(bytes, LogFormat.IndexField.layoutVersion, as: UInt16.self),
+           LogFormat.indexOlderLayouts.contains(layout) {
             // An older build's index: a cache the next writer open rebuilds.
             warn(idxPath, Int64(LogFormat.IndexField.layoutVersion),
                  "index file has layout version \(layout), this build reads \(LogFormat.indexLayoutVersion); opening the log rebuilds it")

@@ -194,6 +194,19 @@ struct IndexFileTests {
         #expect(try LogRepair.plan(directory: "/disk/log", storage: storage) == nil)
     }
 
+    @Test("a flipped bit in an index file's layout version is damage to verify, not an older build's file",
+          arguments: 0..<16)
+    func flippedLayoutVersionIsDamage(bit: Int) async throws {
+        // Proves: only the layouts earlier builds wrote are warnings; the random bit-flip
+        // test of VerificationTests found verify passing 2 → 34 and 2 → 2050 as "older".
+        let storage = FaultyStorage(seed: 41)
+        _ = try await Self.randomLog(storage, seed: 41, appends: 80)
+        let victim = "/disk/log/" + indexFiles(storage)[0]
+        storage.flipBit(path: victim, offset: LogFormat.IndexField.layoutVersion + bit / 8, bit: bit % 8)
+        let report = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(report.failure?.file == victim, "bit \(bit): \(String(describing: report.failure)); warnings \(report.warnings)")
+    }
+
     @Test("a crash at any step of sealing (index file write, rename, directory sync, next segment) leaves a log that opens with every acknowledged event",
           arguments: FaultyStorage.CrashMode.allCases)
     func crashWhileSealing(mode: FaultyStorage.CrashMode) async throws {
