@@ -18,7 +18,11 @@ struct FailoverTests {
         await store.close()
         let children = try (0..<3).map { try AppenderProcess(url: url, appenders: 8, events: 100_000, prefix: "f\($0)") }
         // Mid-load: once a few hundred appends are acknowledged.
-        for _ in 0..<600 where children.map(\.acksSoFar).reduce(0, +) < 300 { try await Task.sleep(for: .milliseconds(10)) }
+        // Every child well under way first (on a loaded machine a child still
+        // connecting when the primary dies kept CI waiting past the timeout).
+        for _ in 0..<6000 where children.map(\.acksSoFar).reduce(0, +) < 300 || children.contains(where: { $0.acksSoFar < 80 }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         try cluster.primary.kill9()
         var acks: [Ack] = []
         for child in children {
