@@ -52,15 +52,10 @@ extension LogServer {
         try context.require(.read)
         guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
         let json: String = live.read { set in
-            var fulfillment = [String: Int64](uniqueKeysWithValues: FulfillmentStatus.allCases.map { ($0.rawValue, 0) })
-            var financial = [String: Int64](uniqueKeysWithValues: FinancialStatus.allCases.map { ($0.rawValue, 0) })
-            let orders = set.orders.map { Array($0.orders.values) } ?? []
-            for o in orders {
-                fulfillment[o.fulfillmentStatus.rawValue, default: 0] += 1
-                financial[o.financialStatus.rawValue, default: 0] += 1
-            }
+            let orders = set.orders
+            let (fulfillment, financial) = orders?.statusCounts() ?? ([:], [:])
             var o = JSONObject()
-            o.add("orders", orders.count)
+            o.add("orders", orders?.orders.count ?? 0)
             o.add("fulfillment", counts(fulfillment))
             o.add("financial", counts(financial))
             o.add("modelsPosition", set.position.value)  // (live.position would take the lock read holds)
@@ -68,6 +63,12 @@ extension LogServer {
         }
         return jsonResponse(json)
     }
+}
+
+/// A count per status, keyed by the status's JSON value; every status,
+/// 0 when none (the orders model gives every status).
+func counts<S: RawRepresentable>(_ d: [S: Int]) -> OutputJSON where S.RawValue == String {
+    .object(Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, .int(Int64($0.value))) }))
 }
 
 /// The figures of a log as `chronik stats --json` and `GET /stats` give

@@ -79,30 +79,35 @@ extension LogServer {
     /// and encodes the new events and the others send the same bytes.
     func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter) throws -> SubscriptionChunk? {
         let limit = configuration.subscriptionChunk
-        let read = { (from: UInt64) throws -> SubscriptionChunk? in
-            try Self.readChunk(self.log, from: from, limit: limit, filter: filter, printer: p)
+        guard filter.isEmpty, log.head.value <= next + UInt64(limit) else {
+            return try Self.readChunk(log, from: next, limit: limit, filter: filter, printer: p, forSharing: false)
         }
-        guard filter.isEmpty, log.head.value <= next + UInt64(limit) else { return try read(next) }
-        return try headFrames.chunk(from: next, read: read)
+        return try headFrames.chunk(from: next) { from in
+            try Self.readChunk(self.log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
+        }
     }
 
     /// Reads up to `limit` events from `from` and encodes those `filter`
-    /// lets through as one buffer of frames.
+    /// lets through as one buffer of frames. Only a chunk read `forSharing`
+    /// (at the head, unfiltered) notes where each frame starts and whether
+    /// any holds personal data: a catch-up read is sent once and dropped.
     static func readChunk(_ log: EventLog, from: UInt64, limit: Int, filter: SubscriptionFilter,
-                          printer p: EventPrinter) throws -> SubscriptionChunk? {
+                          printer p: EventPrinter, forSharing: Bool) throws -> SubscriptionChunk? {
         let events = try log.readAll(from: Position(from)).collect(limit: limit)
         guard let last = events.last else { return nil }
         var out = JSONWriter(capacity: events.count * 512)
         var offsets: [Int] = []
-        offsets.reserveCapacity(events.count)
+        if forSharing { offsets.reserveCapacity(events.count) }
         var personal = false
         for e in events where filter.matches(e) {
-            offsets.append(out.bytes.count)
-            personal = personal || (CommerceEventType(name: e.type) != nil && e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) })
+            if forSharing {
+                offsets.append(out.bytes.count)
+                personal = personal || (CommerceEventType(name: e.type) != nil && e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) })
+            }
             try writeEvent(e, printer: p, to: &out)
         }
         return SubscriptionChunk(start: from, end: last.position.value + 1, frames: ByteBuffer(bytes: out.bytes),
-                                 offsets: offsets, sealedPersonalData: personal)
+                                 offsets: offsets, shareable: forSharing && !personal)
     }
 
     /// Appends the event `e` of a subscription to `w`: `id: POSITION`, a
@@ -143,16 +148,17 @@ struct SubscriptionFilter: Sendable {
 }
 
 /// Consecutive events of the log encoded as SSE frames: positions
-/// `start..<end`, the frame of each at `offsets` (all events: a chunk read
-/// without a filter).
+/// `start..<end`; for a shareable chunk (read without a filter) the frame
+/// of each at `offsets`.
 struct SubscriptionChunk: Sendable {
     var start: UInt64
     var end: UInt64
     var frames: ByteBuffer
     var offsets: [Int]
-    /// Whether a frame holds personal data opened for this subscriber's
-    /// scopes: such a chunk is never shared.
-    var sealedPersonalData: Bool
+    /// Whether other subscribers may be sent these bytes: read at the head
+    /// without a filter, and no frame holds personal data (opened or not
+    /// depending on the reader's scopes).
+    var shareable: Bool
 
     /// The frames from `position` (in `start..<end`) to the end, sharing
     /// the bytes (without offsets: only sent, never kept).
@@ -160,7 +166,7 @@ struct SubscriptionChunk: Sendable {
         let at = offsets[Int(position - start)]
         return SubscriptionChunk(start: position, end: end,
                                  frames: frames.getSlice(at: frames.readerIndex + at, length: frames.readableBytes - at)!,
-                                 offsets: [], sealedPersonalData: sealedPersonalData)
+                                 offsets: [], shareable: false)
     }
 }
 
@@ -182,7 +188,7 @@ final class HeadFrames: Sendable {
         try last.withLock { kept in
             if let k = kept, k.start <= position, position < k.end { return k.suffix(from: position) }
             guard let fresh = try read(position) else { return nil }
-            if !fresh.sealedPersonalData { kept = fresh }
+            if fresh.shareable { kept = fresh }
             return fresh
         }
     }

@@ -125,10 +125,9 @@ extension Demo {
             lines.append("finance        net revenue \(text.isEmpty ? "none" : text)")
         }
         if let o = m.orders {
-            var byStatus: [String: Int] = [:]
-            for r in o.orders.values { byStatus[r.fulfillmentStatus.rawValue, default: 0] += 1 }
+            let byStatus = o.statusCounts().fulfillment
             lines.append("orders         " + FulfillmentStatus.allCases.compactMap { st in
-                byStatus[st.rawValue].map { "\(group($0)) \(st.rawValue)" } }.joined(separator: ", "))
+                byStatus[st].flatMap { $0 > 0 ? "\(group($0)) \(st.rawValue)" : nil } }.joined(separator: ", "))
         }
         if let inv = m.inventory, let rep = m.replenishment {
             lines.append("inventory      \(group(inv.levels(lowOnly: true).count)) SKU×warehouse low, \(group(rep.suggestions().count)) to reorder (no open purchase order)")

@@ -40,7 +40,7 @@ struct EventLineParser {
     /// `admit` then decides them in line order. Returns nil for a blank
     /// line.
     static func parseAlone(_ bytes: ArraySlice<UInt8>, line: Int, maxEventBytes: Int) -> Result<EventLine, CommerceError>? {
-        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+        if CommerceImport.isBlank(bytes) { return nil }
         do throws(CommerceError) {
             let value = try ChronikCommerce.JSONValue.parse(bytes)
             // Personal data is only ever stored encrypted (docs/GDPR.md),

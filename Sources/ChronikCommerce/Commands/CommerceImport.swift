@@ -428,7 +428,8 @@ public enum CommerceImport {
     /// memory of one write).
     static let maxBatchBytes = 8 << 20
 
-    static func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool {
+    /// A line of only spaces, tabs and a CR: skipped by import and append.
+    public static func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool {
         bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }
 }

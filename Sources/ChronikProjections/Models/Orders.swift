@@ -184,6 +184,18 @@ public final class OrdersProjector: SnapshottableProjector {
 
     public func order(_ id: String) -> OrderRecord? { orders[id] }
 
+    /// How many orders are in each fulfillment and each financial status
+    /// (every status present, 0 when none).
+    public func statusCounts() -> (fulfillment: [FulfillmentStatus: Int], financial: [FinancialStatus: Int]) {
+        var fulfillment = Dictionary(uniqueKeysWithValues: FulfillmentStatus.allCases.map { ($0, 0) })
+        var financial = Dictionary(uniqueKeysWithValues: FinancialStatus.allCases.map { ($0, 0) })
+        for o in orders.values {
+            fulfillment[o.fulfillmentStatus, default: 0] += 1
+            financial[o.financialStatus, default: 0] += 1
+        }
+        return (fulfillment, financial)
+    }
+
     /// The currency of a placed order.
     @inline(__always)
     public func currency(of orderId: String) -> String? { orders[orderId]?.currency }
