@@ -166,6 +166,7 @@ let package = Package(
             name: "ChronikPostgresTests",
             dependencies: [
                 "ChronikPostgres",
+                "ChronikCommerce",
                 "ChronikPostgresChild",
                 "ChronikLog",
                 "chronik",
