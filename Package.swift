@@ -167,6 +167,7 @@ let package = Package(
             dependencies: [
                 "ChronikPostgres",
                 "ChronikCommerce",
+                "ChronikProjections",
                 "ChronikPostgresChild",
                 "ChronikLog",
                 "chronik",
