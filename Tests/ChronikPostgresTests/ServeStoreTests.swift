@@ -132,6 +132,9 @@ extension PostgresStoreTests {
         #expect(await http(p, "GET", "/streams/nope")?.status == 404)
         #expect(json(await http(p, "GET", "/ready"))["head"] as? Int == 4)
         #expect(json(await http(p, "GET", "/stats"))["events"] as? Int == 4)
+        let metrics = await http(p, "GET", "/metrics")
+        #expect(metrics?.status == 200)
+        #expect(metrics?.body.contains("chronik_events_written_total 4") == true, "\(metrics?.body ?? "")")
 
         for (method, path, instead) in [("GET", "/verify", "chronik verify --store"), ("GET", "/export", "chronik export --store"),
                                         ("POST", "/digest", "chronik digest --log")] {
