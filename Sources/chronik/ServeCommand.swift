@@ -35,14 +35,14 @@ struct Serve: AsyncParsableCommand {
               $ chronik serve --log shop
               $ chronik serve --log shop --listen 127.0.0.1:0 --quiet
 
-            With a PostgreSQL server (ChronikPostgresTests runs this):
-              chronik serve --store postgres://chronik@db:5432/shop --listen 127.0.0.1:7071
-
             Then, from another shell:
 
               curl -s -X POST localhost:7070/streams/notes-1 -d '[{"type":"NoteAdded","data":{"text":"hi"}}]'
               curl -sN 'localhost:7070/subscribe?from=0'
               curl -s localhost:7070/models/orders?limit=5
+
+            With a PostgreSQL server (ChronikPostgresTests runs this):
+              chronik serve --store postgres://chronik@db:5432/shop --listen 127.0.0.1:7071
 
             Exit status: 0 after a clean shutdown, 1 failure, 64 usage error.
             """)
