@@ -166,6 +166,8 @@ let package = Package(
             name: "ChronikPostgresTests",
             dependencies: [
                 "ChronikPostgres",
+                "ChronikCommerce",
+                "ChronikProjections",
                 "ChronikPostgresChild",
                 "ChronikLog",
                 "chronik",

@@ -30,6 +30,22 @@ public protocol EventStore: Sendable {
 
     /// The position the next appended event will get (= events stored).
     func headPosition() async throws -> Position
+
+    /// The version of the last event of `stream`; nil when the stream holds
+    /// none. What an optimistic-concurrency check compares with.
+    func lastVersion(of stream: String) async throws -> StreamVersion?
+
+    /// The stored events whose ids are in `ids`, in position order; an id
+    /// not stored is left out. What an idempotent retry is decided on
+    /// (spec/EVENTS.md: the same id with the same content is a no-op).
+    func events(withIDs ids: [EventID]) async throws -> [RecordedEvent]
+}
+
+extension EventStore {
+    /// The event at `position`; nil at or past the head.
+    public func readEvent(at position: Position) async throws -> RecordedEvent? {
+        try await readAll(from: position, limit: 1).first { $0.position == position }
+    }
 }
 
 extension EventLog: EventStore {
@@ -46,6 +62,13 @@ extension EventLog: EventStore {
     }
 
     public func headPosition() async throws -> Position { head }
+
+    // `lastVersion(of:)` is the log's own (synchronous, from its index).
+
+    public func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] {
+        let positions = ids.compactMap { position(ofEventID: $0) }.sorted { $0.value < $1.value }
+        return try positions.compactMap { try event(at: $0) }
+    }
 }
 
 extension AppendResult {

@@ -18,12 +18,18 @@ public final class LiveProjections: @unchecked Sendable {
     private var failure: ProjectionError?
     private var waiters: [(position: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     private var task: Task<Void, Never>?
-    public let log: EventLog
+    /// The store followed: a local `EventLog` or a shared one (PostgreSQL).
+    public let store: any EventStore
 
     /// Starts from `set` (e.g. loaded by `Replayer.rebuild`) and follows the
     /// log from `set.position` on.
-    public init(log: EventLog, set: ProjectionSet) {
-        self.log = log
+    public convenience init(log: EventLog, set: ProjectionSet) {
+        self.init(store: log, set: set)
+    }
+
+    /// Starts from `set` and follows `store` from `set.position` on.
+    public init(store: any EventStore, set: ProjectionSet) {
+        self.store = store
         self.set = set
         decoder = Replayer.Decoder(set)
     }
@@ -36,15 +42,48 @@ public final class LiveProjections: @unchecked Sendable {
         return live
     }
 
+    /// Builds the models at the store's head and starts following it.
+    ///
+    /// A local log is rebuilt from its newest snapshot plus the tail, in
+    /// place (`start(log:)`); another store is read from position 0 in
+    /// pages of `catchUpPageSize` (it keeps no snapshots: a server that
+    /// restarts often on a large shared log is better served by a local
+    /// mirror, `chronik mirror`, docs/POSTGRES.md).
+    ///
+    /// - Throws: `ProjectionError` — `log` when the store cannot be read,
+    ///   `invalidEvent` for an event that does not decode, `unknownModel`.
+    public static func start(store: any EventStore, only: [String]? = nil,
+                             protector: (any PIIProtector)? = nil) async throws(ProjectionError) -> LiveProjections {
+        // The one place a local log is told apart: snapshots and scans.
+        if let log = store as? EventLog { return try start(log: log, only: only, protector: protector) }
+        let set = try Projections.standard(only: only)
+        set.protector = protector
+        let decoder = Replayer.Decoder(set)
+        while true {
+            let page: [RecordedEvent]
+            do { page = try await store.readAll(from: set.position, limit: catchUpPageSize) } catch {
+                throw Replayer.logError(error)
+            }
+            for e in page { try set.apply(project(e, decoder)) }
+            if page.count < catchUpPageSize { break }
+        }
+        let live = LiveProjections(store: store, set: set)
+        live.start()
+        return live
+    }
+
+    /// Events read per round trip while `start(store:)` catches up.
+    public static let catchUpPageSize = 4096
+
     /// Starts the subscription task (once).
     public func start() {
         lock.lock()
         defer { lock.unlock() }
         guard task == nil else { return }
         let from = set.position
-        task = Task.detached { [weak self, log] in
+        task = Task.detached { [weak self, store] in
             do {
-                for try await recorded in log.subscribe(from: from) {
+                for try await recorded in store.subscribeAll(from: from) {
                     guard let self else { return }
                     if !self.apply(recorded) { return }
                 }
@@ -96,14 +135,23 @@ public final class LiveProjections: @unchecked Sendable {
         }
     }
 
+    /// A stored event decoded for the models.
+    private static func project(_ recorded: RecordedEvent, _ decoder: Replayer.Decoder) throws(ProjectionError) -> ProjectedEvent {
+        do {
+            let (decoded, sealed) = try recorded.data.withUnsafeBytes { try decoder.decode(type: recorded.type, bytes: $0) }
+            return ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt, event: decoded, sealedData: sealed)
+        } catch {
+            throw ProjectionError(.invalidEvent, "event does not decode: \(error)", position: recorded.position,
+                                  eventType: recorded.type)
+        }
+    }
+
     private func apply(_ recorded: RecordedEvent) -> Bool {
         let event: ProjectedEvent
         do {
-            let (decoded, sealed) = try recorded.data.withUnsafeBytes { try decoder.decode(type: recorded.type, bytes: $0) }
-            event = ProjectedEvent(position: recorded.position, occurredAt: recorded.occurredAt, event: decoded, sealedData: sealed)
+            event = try Self.project(recorded, decoder)
         } catch {
-            fail(ProjectionError(.invalidEvent, "event does not decode: \(error)", position: recorded.position,
-                                 eventType: recorded.type))
+            fail(error)
             return false
         }
         lock.lock()

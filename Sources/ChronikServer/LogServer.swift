@@ -36,8 +36,19 @@ public struct ServerConfiguration: Sendable {
 /// calls, adding no semantics of its own (ARCHITECTURE.md, "Beyond one
 /// process"): an append is `CommerceStore.append`, a read is the log's
 /// cursor, a subscription is one cursor over disk that waits on the head.
+///
+/// The store is a local `EventLog` (`chronik serve --log`) or another
+/// `EventStore`, such as a PostgreSQL log shared by several servers
+/// (`--store`, Routes+Store.swift): the routes that read a log directory's
+/// files then answer 501 `notAvailableWithStore` (docs/SERVER.md).
 public final class LogServer: Sendable {
-    public let log: EventLog
+    /// The local log, nil when the server serves another store.
+    public let localLog: EventLog?
+    /// The store every route appends to and reads from.
+    public let eventStore: any EventStore
+    /// The store's head as its subscription last saw it, for the waits of
+    /// `GET /subscribe` (another store than a local log only).
+    let headWatch: HeadWatch?
     /// The engine door: `POST /streams/{stream}` (EVENTS.md types through
     /// their guards, as `chronik append`).
     let store: CommerceStore
@@ -54,18 +65,35 @@ public final class LogServer: Sendable {
     /// The next position each open subscription reads, by an id of its own.
     private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
 
-    public init(log: EventLog, live: LiveProjections?, vault: SubjectKeyVault?,
+    public convenience init(log: EventLog, live: LiveProjections?, vault: SubjectKeyVault?,
+                            configuration: ServerConfiguration = ServerConfiguration(),
+                            logLevel: String = "info") {
+        self.init(store: log, live: live, vault: vault, configuration: configuration, logLevel: logLevel)
+    }
+
+    /// A server of any store; `live` should follow the same store.
+    public init(store: any EventStore, live: LiveProjections?, vault: SubjectKeyVault?,
                 configuration: ServerConfiguration = ServerConfiguration(),
                 logLevel: String = "info") {
         var logger = Logger(label: "chronik.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        self.log = log
+        // The one place a local log is told apart: its routes read its files.
+        localLog = store as? EventLog
+        eventStore = store
+        headWatch = localLog == nil ? HeadWatch(store: store) : nil
         self.live = live
         self.vault = vault
         self.configuration = configuration
         self.logger = logger
-        store = CommerceStore(log: log, protector: vault)
-        log.observeSyncs { [metrics] in metrics.synced($0) }
+        self.store = CommerceStore(store: store, protector: vault)
+        localLog?.observeSyncs { [metrics] in metrics.synced($0) }
+    }
+
+    /// The local log. Only the routes of a local log's server use it
+    /// (`router()` registers no other with another store).
+    public var log: EventLog {
+        guard let localLog else { preconditionFailure("LogServer.log read by a route of a server of \(type(of: eventStore))") }
+        return localLog
     }
 
     /// Whether the server is shutting down: subscriptions end, so that
@@ -74,7 +102,10 @@ public final class LogServer: Sendable {
 
     /// Ends the subscriptions (within a quarter second); requests in
     /// flight finish.
-    public func beginShutdown() { stopping.withLock { $0 = true } }
+    public func beginShutdown() {
+        stopping.withLock { $0 = true }
+        headWatch?.stop()
+    }
 
     /// Registers a subscription at `position`; returns its id.
     func openSubscription(at position: UInt64) -> Int {
@@ -101,6 +132,7 @@ public final class LogServer: Sendable {
 
     /// Every route of the API.
     public func router() -> Router<ChronikContext> {
+        if localLog == nil { return storeRouter() }
         let router = Router(context: ChronikContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())

@@ -44,7 +44,9 @@ extension LogServer {
         }
         if envelopes.contains(where: { !(CommerceEventType(name: $0.proposed.type)?.schema.piiFieldPaths.isEmpty ?? true) }) {
             guard vault != nil else {
-                throw ServerError(.serviceUnavailable, "noKeyStore", "personal data needs a key store (--keys) to be sealed")
+                throw ServerError(.serviceUnavailable, "noKeyStore", localLog == nil
+                    ? "personal data needs a key store to be sealed, and a server of a shared store has none (a key store is one machine's directory; docs/SERVER.md)"
+                    : "personal data needs a key store (--keys) to be sealed")
             }
         }
         let started = ContinuousClock.now

@@ -21,7 +21,7 @@ extension LogServer {
             try await waitForModels(live, past: wait, timeout: try timeout(q))
         }
         let json: String = try live.read { set in try Self.modelJSON(name, id: id, q, set) }
-        if name == "customers", let id, context.scopes.contains(.pii) {
+        if name == "customers", let id, context.scopes.contains(.pii), let log = localLog {
             // The profile is personal data: read from the customer's stream
             // with the key store, as `chronik query customer`.
             let c = live.read { set in set.crm?.customer(id) }
@@ -38,9 +38,10 @@ extension LogServer {
     /// Waits until the models have applied `position`, or throws 503 after `timeout`.
     func waitForModels(_ live: LiveProjections, past position: UInt64, timeout: Duration) async throws {
         if live.position.value > position { return }
-        guard position < log.head.value else {
+        let head = try await eventStore.headPosition().value
+        guard position < head else {
             throw ServerError(.badRequest, "invalidParameter",
-                              "waitFor=\(position) is past the head (\(log.head.value)): no such event yet", field: "waitFor")
+                              "waitFor=\(position) is past the head (\(head)): no such event yet", field: "waitFor")
         }
         let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await live.waitUntil(Position(position)); return true }

@@ -107,7 +107,7 @@ extension LogServer {
     /// set at each scrape.
     func metricsText(_ context: ChronikContext) throws -> Response {
         try context.require(.read)
-        let headValue = log.head.value
+        let headValue = knownHead
         let cursors = subscriptionPositions()
         let lags = cursors.map { headValue > $0 ? headValue - $0 : 0 }
         metrics.subscribers.record(cursors.count)

@@ -55,10 +55,24 @@ struct Append: AsyncParsableCommand {
             stdin redirected from a file) is checked whole before anything \
             is appended.
 
+            With --store the events go to a PostgreSQL store, shared with \
+            other writers: every line is parsed and checked first (nothing \
+            is appended when one is bad), then each batch goes through the \
+            commerce guards as one atomic append (CommerceStore, optimistic \
+            concurrency on the stream's version); a batch the guards refuse \
+            stops the command there with exit 1 naming its line (with \
+            --skip-invalid: is reported and skipped), and the batches before \
+            it stay: another writer may append between two batches, so no \
+            check before the first write could hold for the whole input. The \
+            input (a file or a pipe) is read to its end before appending.
+
             Examples:
               $ chronik append --log shop events.jsonl
               $ echo '{"stream":"n-1","type":"Noted","data":{}}' | chronik append
               $ (cat events.jsonl; sleep 1; cat events.jsonl) | chronik append --log shop
+
+            With a PostgreSQL server (ChronikPostgresTests runs this):
+              chronik append --store postgres://chronik@db:5432/shop events.jsonl
 
             Exit status: 0 appended (or nothing to do; with --skip-invalid \
             even when lines were refused), 1 bad lines (nothing appended) or \
@@ -67,6 +81,7 @@ struct Append: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var creation: CreationOptions
+    @OptionGroup var storeOptions: StoreOptions
 
     @Argument(help: ArgumentHelp("JSON Lines to append; - or nothing reads stdin.", valueName: "file"))
     var file: String?
@@ -97,13 +112,15 @@ struct Append: AsyncParsableCommand {
         if let file, file != "-", !FileManager.default.fileExists(atPath: file) {
             throw ValidationError("no such input file: \(file)")
         }
+        try storeOptions.validate(with: options, notWith: [("--compression", creation.compression != nil),
+                                                           ("--segment-size", creation.segmentSize != nil)])
     }
 
     func run() async throws {
         let input = try openInput()
         // A pipe, FIFO or socket may stay open for hours (`producer |
         // chronik append`): append what arrives, group by group.
-        if Self.isStream(input.fileDescriptor) {
+        if storeOptions.store == nil, Self.isStream(input.fileDescriptor) {
             try await appendAsLinesArrive(from: input.fileDescriptor)
             return
         }
@@ -120,6 +137,7 @@ struct Append: AsyncParsableCommand {
             if options.json { Output().line(s.json(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
             return
         }
+        if let url = storeOptions.store { return try await appendToStore(url, items, rejects: &rejects) }
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
         defer { try? log.close() }
         var summary = Summary()
@@ -415,5 +433,67 @@ struct Rejects {
     /// The failure when bad lines refuse the whole input.
     func failure(verb: String) -> CommandFailure {
         CommandFailure(lines: reportLines + ["\(count) bad line\(count == 1 ? "" : "s"); nothing was \(verb)"])
+    }
+}
+
+extension Append {
+    /// `append --store`: the parsed lines in batches (consecutive lines of
+    /// one stream, at most --batch, a line with its own expectedVersion
+    /// starting a batch so that it is checked), each through
+    /// `CommerceStore.append` on the store.
+    func appendToStore(_ url: String, _ items: [EventLineParser.Parsed], rejects: inout Rejects) async throws {
+        var summary = Summary()
+        var batches: [[EventLine]] = []
+        for item in items {
+            switch item {
+            case .retry(let n, let first):
+                if rejects.lines.contains(first) {
+                    rejects.add(CommerceError(.duplicateEventId, field: "id", line: n, "this line repeats line \(first), which was refused"))
+                } else {
+                    summary.retries += 1
+                }
+            case .event(let l):
+                if let last = batches.last?.last, last.stream == l.stream, batches[batches.count - 1].count < batch,
+                   l.envelope.expectedVersion == .any {
+                    batches[batches.count - 1].append(l)
+                } else {
+                    batches.append([l])
+                }
+            }
+        }
+        if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+        rejects.report()
+        let parseRejects = rejects.count
+        var refused = 0
+        try await storeOptions.withStore(url) { store in
+            let commerce = CommerceStore(store: store)
+            for b in batches {
+                let error: String
+                do {
+                    let r = try await commerce.append(b.map(\.envelope))
+                    if r.wasDuplicate {
+                        summary.duplicateEvents += b.count
+                    } else {
+                        summary.appended += b.count
+                        summary.batches += 1
+                        summary.streams.insert(b[0].stream)
+                        summary.first = summary.first ?? r.firstPosition
+                        summary.last = r.lastPosition
+                    }
+                    continue
+                } catch var e as CommerceError {
+                    e.line = b[0].line
+                    error = e.description
+                } catch let e as ChronikLogError where e.code != .io {
+                    error = "line \(b[0].line): \(describe(e))"
+                }
+                guard skipInvalid else { throw CommandFailure("\(error); \(summary.soFar)") }
+                printError(error)
+                refused += b.count
+            }
+            summary.rejects = parseRejects + refused
+            let head = try await store.headPosition()
+            Output().line(options.json ? summary.json(head: head) : summary.text)
+        }
     }
 }

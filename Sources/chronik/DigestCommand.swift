@@ -32,6 +32,16 @@ struct Digest: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the digest to this file (replaced if it exists).", valueName: "file"))
     var out: String?
 
+    @OptionGroup var storeOptions: StoreOptions
+
+    func validate() throws {
+        guard storeOptions.store == nil else {
+            // The store's chain is another function of the same history
+            // (docs/POSTGRES.md); a digest signs a log directory's.
+            throw ValidationError("digest signs a log directory's chain; a PostgreSQL store is checked with chronik verify --store URL, or mirrored (chronik mirror --store URL --log DIR) and the mirror signed with chronik digest --log DIR")
+        }
+    }
+
     func run() throws {
         let privateKey = try AuditKeys.loadPrivateKey(key)
         let (digest, report) = try LogDigest.make(directory: options.directory(), key: privateKey)

@@ -2,9 +2,10 @@ import ArgumentParser
 import ChronikAudit
 import ChronikCommerce
 import ChronikLog
+import ChronikPostgres
 import Foundation
 
-struct Export: ParsableCommand {
+struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write events as JSON Lines (EVENTS.md export form) or CSV to stdout.",
         discussion: """
@@ -35,12 +36,19 @@ struct Export: ParsableCommand {
               $ chronik export --log shop > shop.jsonl
               $ chronik import --log shop-copy shop.jsonl
 
+            With --store the events come from a PostgreSQL store, in the \
+            same JSON Lines (--audit and --format csv need a log \
+            directory's chain hashes: mirror the store first, chronik \
+            mirror). With a PostgreSQL server (ChronikPostgresTests runs it):
+              chronik export --store postgres://chronik@db:5432/shop > shop.jsonl
+
             Exit status: 0 success, 1 failure (also: an unknown stream or \
             type), 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(help: ArgumentHelp("Only this stream (repeatable).", valueName: "name"))
     var stream: [String] = []
@@ -87,6 +95,8 @@ struct Export: ParsableCommand {
         }
         if audit && format == "csv" { throw ValidationError("--audit is for jsonl; csv always has the chainHash column") }
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
+        try storeOptions.validate(with: options, notWith: [("--keys", keyOptions.keys != nil), ("--audit", audit),
+                                                           ("--format csv", format == "csv")])
     }
 
     /// The audit form: CSV, chain hashes, or a time window given with
@@ -111,7 +121,8 @@ struct Export: ParsableCommand {
         return x
     }
 
-    func run() throws {
+    func run() async throws {
+        if let url = storeOptions.store { return try await exportStore(url) }
         let log = try options.openForReading()
         defer { try? log.close() }
         try checkFilters(log)
@@ -209,5 +220,51 @@ private func writeStandardOutput(_ bytes: [UInt8]) {
             let n = write(STDOUT_FILENO, raw.baseAddress! + done, raw.count - done)
             if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return }
         }
+    }
+}
+
+extension Export {
+    /// `export --store`: the plain JSON Lines of the events a PostgreSQL
+    /// store holds, with the same filters and checks. No key store:
+    /// personal data is written as erased (null), as from a log without one.
+    func exportStore(_ url: String) async throws {
+        try await storeOptions.withStore(url) { store in
+            for s in stream { try await requireStream(s, in: store) }
+            try await checkTypes(in: store)
+            var filter = ExportFilter(streams: stream.isEmpty ? nil : Set(stream), types: type.isEmpty ? nil : Set(type),
+                                      from: from.flatMap(ExportFilter.Bound.init(argument:)),
+                                      to: to.flatMap(ExportFilter.Bound.init(argument:)))
+            // One bound a side on a store (the audit form takes a position and a time).
+            if let t = fromTime.flatMap(Timestamp.init(rfc3339:)) {
+                if filter.from != nil { throw ValidationError("with --store, give one start: --from or --from-time") }
+                filter.from = .time(t)
+            }
+            if let t = toTime.flatMap(Timestamp.init(rfc3339:)) {
+                if filter.to != nil { throw ValidationError("with --store, give one end: --to or --to-time") }
+                filter.to = .time(t)
+            }
+            filter.limit = limit
+            do {
+                let n = try await filter.export(store: store) { bytes in writeStandardOutput(bytes) }
+                options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
+            } catch let e as CommerceError {
+                throw CommandFailure(e.description)
+            }
+        }
+    }
+
+    /// `checkFilters`' type rule on a store: a --type that is not a
+    /// commerce type must be in the store (read until each is found).
+    func checkTypes(in store: PostgresStore) async throws {
+        var missing = Set(type.filter { CommerceEventType(name: $0) == nil })
+        guard !missing.isEmpty else { return }
+        try await readForward(store, stream: nil, from: 0) { e in
+            missing.remove(e.type)
+            return !missing.isEmpty
+        }
+        guard let unknown = type.first(where: missing.contains) else { return }
+        let commerce = CommerceEventType.allCases.map(\.rawValue).sorted()
+        let guess = closestName(to: unknown, among: commerce).map { " (did you mean \($0)?)" } ?? ""
+        throw CommandFailure(lines: ["unknown event type \(unknown)\(guess)", "known types: " + commerce.joined(separator: ", ")])
     }
 }

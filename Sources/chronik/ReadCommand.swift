@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChronikLog
+import ChronikPostgres
 
 struct Read: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,12 +32,16 @@ struct Read: AsyncParsableCommand {
               $ chronik read --backward --limit 5
               $ chronik read --from 2025-01-05T00:00:00Z --limit 3
 
+            With a PostgreSQL server (ChronikPostgresTests runs this):
+              chronik read --store postgres://chronik@db:5432/shop --stream stock-P1-42 --json
+
             Exit status: 0 success, 1 failure (also: no such stream), 64 usage \
             error.
             """)
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(help: ArgumentHelp("Read only this stream.", valueName: "name"))
     var stream: String?
@@ -60,9 +65,11 @@ struct Read: AsyncParsableCommand {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
         if let stream, stream.isEmpty { throw ValidationError("--stream needs a stream name") }
         try validateRange(from: from, to: to, backward: backward)
+        try storeOptions.validate(with: options, notWith: [("--keys", keyOptions.keys != nil)])
     }
 
     func run() async throws {
+        if let url = storeOptions.store { return try await readStore(url) }
         let log = try options.openForReading()
         defer { try? log.close() }
         if let stream { try requireStream(stream, in: log) }
@@ -136,4 +143,44 @@ struct ReadRange {
         if let end = to?.time, backward ? t < end : t > end { return false }
         return true
     }
+}
+
+extension Read {
+    /// `read --store`: the same selection and output, read from a
+    /// PostgreSQL store in pages. No key store: personal data reads as
+    /// erased, as in a log without one.
+    func readStore(_ url: String) async throws {
+        try await storeOptions.withStore(url) { store in
+            if let stream { try await requireStream(stream, in: store) }
+            let printer = EventPrinter(json: options.json, note: options.note) { nil }
+            let range = ReadRange(from: from, to: to, backward: backward, byVersion: stream != nil)
+            let out = Output()
+            var printed = 0
+            let max = limit ?? .max
+            guard max > 0 else { return }
+            let visit: (RecordedEvent) throws -> Bool = { e in
+                if range.isPast(e) { return false }
+                guard range.contains(e) else { return true }
+                try printer.print(e, on: out)
+                printed += 1
+                return printed < max
+            }
+            if backward {
+                let last: UInt64? = if let stream {
+                    try await store.lastVersion(of: stream)?.value
+                } else {
+                    try await store.headPosition().value.checkedPredecessor
+                }
+                if let last { try await readBackward(store, stream: stream, from: Swift.min(from?.position ?? last, last), visit) }
+            } else {
+                try await readForward(store, stream: stream, from: from?.position ?? 0, visit)
+            }
+            out.flush()
+        }
+    }
+}
+
+extension UInt64 {
+    /// `self - 1`, nil for 0.
+    var checkedPredecessor: UInt64? { self == 0 ? nil : self - 1 }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChronikAudit
 import ChronikLog
+import ChronikPostgres
 import ChronikProjections
 import ChronikServer
 import Foundation
@@ -22,6 +23,14 @@ struct Serve: AsyncParsableCommand {
 
               3f6c1e0a9b7d4c2e8f1a5b6c7d8e9f00 append,read checkout
 
+            With --store, the server appends to and reads from a PostgreSQL \
+            store (docs/POSTGRES.md) instead of a log directory; several \
+            servers may share one store, and the commerce guards hold across \
+            them. Routes that read a log directory's files (verify, export, \
+            digest) answer 501 and name the command that does it on the \
+            store; personal data is refused (a key store is one machine's), \
+            so --keys goes with --log only (docs/SERVER.md).
+
             Examples:
               $ chronik serve --log shop
               $ chronik serve --log shop --listen 127.0.0.1:0 --quiet
@@ -32,12 +41,16 @@ struct Serve: AsyncParsableCommand {
               curl -sN 'localhost:7070/subscribe?from=0'
               curl -s localhost:7070/models/orders?limit=5
 
+            With a PostgreSQL server (ChronikPostgresTests runs this):
+              chronik serve --store postgres://chronik@db:5432/shop --listen 127.0.0.1:7071
+
             Exit status: 0 after a clean shutdown, 1 failure, 64 usage error.
             """)
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var creation: CreationOptions
     @OptionGroup var keyOptions: KeyOptions
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free port, printed).", valueName: "host:port"))
     var listen = "127.0.0.1:7070"
@@ -50,6 +63,14 @@ struct Serve: AsyncParsableCommand {
     var signingKey: String?
 
     func validate() throws {
+        if storeOptions.store != nil {
+            if keyOptions.keys != nil, options.log == nil {
+                throw ValidationError("--keys goes with --log: a key store is a directory of one machine, and the servers of one --store would seal a customer under different keys")
+            }
+            try storeOptions.validate(with: options, notWith: [("--signing-key", signingKey != nil),
+                                                               ("--compression", creation.compression != nil),
+                                                               ("--segment-size", creation.segmentSize != nil)])
+        }
         let (host, _) = try Self.address(listen)
         if tokens == nil && !Self.isLoopback(host) {
             throw ValidationError("without --tokens the server has no authentication and listens on loopback only (127.0.0.1, ::1 or localhost), not \(host)")
@@ -83,6 +104,9 @@ struct Serve: AsyncParsableCommand {
             let key = try AuditKeys.loadPrivateKey(signingKey)
             configuration.signDigest = { directory in try LogDigest.make(directory: directory, key: key).0.json }
         }
+        if let store = storeOptions.store {
+            return try await serveStore(store, host: host, port: port, configuration: configuration, signals: signals)
+        }
         let log = try options.openForWriting(creation)
         let vault = try keyOptions.vault(for: log)
         let live: LiveProjections
@@ -107,5 +131,42 @@ struct Serve: AsyncParsableCommand {
         // failure here (a poisoned writer) is still reported, exit 1.
         try log.close()
         options.note("chronik: note: stopped; the log is closed at position \(log.head.value)")
+    }
+}
+
+extension Serve {
+    /// `--store`: the same server over a PostgreSQL store. The schema is
+    /// created when missing (`migrate`, idempotent, as `serve --log`
+    /// creates a missing log); the models are built from the store.
+    func serveStore(_ url: String, host: String, port: Int, configuration: ServerConfiguration,
+                    signals: ShutdownSignals) async throws {
+        let store = try PostgresStore(url: url)
+        let live: LiveProjections
+        do {
+            try await store.migrate()
+            live = try await LiveProjections.start(store: store)
+        } catch {
+            await store.close()
+            throw CommandFailure("\(store.location): \(error)")
+        }
+        let server = LogServer(store: store, live: live, vault: nil, configuration: configuration,
+                               logLevel: options.quiet ? "warning" : "info")
+        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
+        options.note("chronik: note: serving \(store.location); models at position \(live.position.value)")
+        let quiet = options.quiet
+        do {
+            try await server.serve(host: host, port: port, signals: signals) { bound in
+                if !quiet { printError("chronik: note: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
+            }
+        } catch {
+            live.stop()
+            server.beginShutdown()
+            await store.close()
+            throw CommandFailure("server: \(error)")
+        }
+        live.stop()
+        server.beginShutdown()
+        await store.close()
+        options.note("chronik: note: stopped")
     }
 }

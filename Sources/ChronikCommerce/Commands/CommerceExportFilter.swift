@@ -59,34 +59,80 @@ public struct ExportFilter: Sendable {
     ///   of the log's reader.
     @discardableResult
     public func export(_ log: EventLog, protector: (any PIIProtector)? = nil, to sink: ([UInt8]) throws -> Void) throws -> Int {
-        var w = JSONWriter(capacity: 1 << 17)
-        var count = 0
+        var out = ExportLines(filter: self, protector: protector)
         let start: Position? = if case .position(let p)? = from { Position(p) } else { nil }
         let limit = limit ?? .max
-        func emit(_ e: RecordedEvent) throws {
-            guard matches(e) else { return }
-            try CommerceExport.write(e, to: &w, protector: protector, upcasters: .standard)
-            w.byte(0x0A)
-            count += 1
-            if w.bytes.count >= 1 << 16 {
-                try sink(w.bytes)
-                w.bytes.removeAll(keepingCapacity: true)
-            }
-        }
         if let streams, streams.count == 1, let only = streams.first {
             let cursor = log.read(stream: only)
-            while count < limit, let e = try cursor.next() {
+            while out.count < limit, let e = try cursor.next() {
                 if case .position(let p)? = to, e.position.value > p { break }
-                try emit(e)
+                try out.emit(e, sink)
             }
         } else {
             let cursor = log.readAll(from: start)
-            while count < limit, let e = try cursor.next() {
+            while out.count < limit, let e = try cursor.next() {
                 if case .position(let p)? = to, e.position.value > p { break }
-                try emit(e)
+                try out.emit(e, sink)
             }
         }
+        try out.finish(sink)
+        return out.count
+    }
+
+    /// `export` from any store (a PostgreSQL store: `chronik export
+    /// --store`), read in pages of 4,096 events: the same lines.
+    @discardableResult
+    public func export(store: any EventStore, protector: (any PIIProtector)? = nil,
+                       to sink: ([UInt8]) throws -> Void) async throws -> Int {
+        var out = ExportLines(filter: self, protector: protector)
+        let limit = limit ?? .max
+        let pageSize = 4096
+        let only: String? = if let streams, streams.count == 1 { streams.first } else { nil }
+        var next: UInt64 = if only == nil, case .position(let p)? = from { p } else { 0 }
+        reading: while out.count < limit {
+            let page = if let only {
+                try await store.readStream(only, from: StreamVersion(next), limit: pageSize)
+            } else {
+                try await store.readAll(from: Position(next), limit: pageSize)
+            }
+            for e in page {
+                if out.count >= limit { break reading }
+                if case .position(let p)? = to, e.position.value > p { break reading }
+                try out.emit(e, sink)
+            }
+            guard let last = page.last, page.count == pageSize else { break }
+            next = (only == nil ? last.position.value : last.version.value) + 1
+        }
+        try out.finish(sink)
+        return out.count
+    }
+}
+
+/// The export lines of matching events, handed to a sink in chunks of
+/// about 64 KiB: one writer for every source an export reads.
+private struct ExportLines {
+    let filter: ExportFilter
+    let protector: (any PIIProtector)?
+    var w = JSONWriter(capacity: 1 << 17)
+    var count = 0
+
+    init(filter: ExportFilter, protector: (any PIIProtector)?) {
+        self.filter = filter
+        self.protector = protector
+    }
+
+    mutating func emit(_ e: RecordedEvent, _ sink: ([UInt8]) throws -> Void) throws {
+        guard filter.matches(e) else { return }
+        try CommerceExport.write(e, to: &w, protector: protector, upcasters: .standard)
+        w.byte(0x0A)
+        count += 1
+        if w.bytes.count >= 1 << 16 {
+            try sink(w.bytes)
+            w.bytes.removeAll(keepingCapacity: true)
+        }
+    }
+
+    mutating func finish(_ sink: ([UInt8]) throws -> Void) throws {
         if !w.bytes.isEmpty { try sink(w.bytes) }
-        return count
     }
 }

@@ -15,9 +15,18 @@ import Synchronization
 /// next command on a stream folds only the events appended since (a
 /// million-event import never re-reads a stream). Any number of stores may
 /// share one log, and any number of tasks one store.
+///
+/// The store is any `EventStore`: the embedded log, or a log shared by
+/// several processes and machines (ChronikPostgres). The guards hold across
+/// all of them, because every guarded append is conditional on the stream
+/// version it was decided on, and the store checks that version.
 public final class CommerceStore: Sendable {
-    /// The log appended to.
-    public let log: EventLog
+    /// The store appended to.
+    public let store: any EventStore
+    /// The same store when it is a local `EventLog`, else nil: the
+    /// synchronous readers (`state(of:)`, `checkRetry`,
+    /// `screenSettlementLines`, `GuardModel`, `CommerceImport`) need one.
+    public let log: EventLog?
     /// How many times an append is decided again after losing a race.
     public let maxRetries: Int
     /// Seals the PII fields of every event that has any (docs/GDPR.md);
@@ -37,11 +46,29 @@ public final class CommerceStore: Sendable {
     /// - Parameter maxRetries: bounded, so that a hot stream turns into an
     ///   error (`concurrencyConflict`) instead of a livelock; 16 covers far
     ///   more contention than one stream sees in practice.
-    public init(log: EventLog, maxRetries: Int = 16, protector: (any PIIProtector)? = nil) {
+    public convenience init(log: EventLog, maxRetries: Int = 16, protector: (any PIIProtector)? = nil) {
+        self.init(store: log, maxRetries: maxRetries, protector: protector)
+    }
+
+    /// A store over any `EventStore`; `append` and `currentState(of:)`
+    /// work on every one, the synchronous readers on a local log only.
+    public init(store: any EventStore, maxRetries: Int = 16, protector: (any PIIProtector)? = nil) {
         precondition(maxRetries >= 0)
-        self.log = log
+        self.store = store
+        // The one place a local log is told apart: the synchronous readers
+        // and the settlement index's scan use it.
+        self.log = store as? EventLog
         self.maxRetries = maxRetries
         self.protector = protector
+    }
+
+    /// The local log, for the synchronous readers only a local log serves;
+    /// calling one on another store is a programming error.
+    func localLog(_ api: String) -> EventLog {
+        guard let log else {
+            preconditionFailure("CommerceStore.\(api) reads a local EventLog; on \(type(of: store)) use the async API (append, currentState(of:))")
+        }
+        return log
     }
 
     /// Validates `event`, checks the invariants and appends it to its
@@ -69,8 +96,9 @@ public final class CommerceStore: Sendable {
     public func append(_ envelopes: [CommerceEnvelope]) async throws -> AppendResult {
         var envelopes = envelopes
         if !envelopes.isEmpty, envelopes.allSatisfy({ $0.event.knownType == .settlementLineReported }) {
-            let (fresh, known) = try screenSettlementLines(envelopes)
-            if fresh.isEmpty { return try await log.append(to: envelopes[0].stream, try storedEvents(at: known), expected: .any) }
+            try await settlements.refresh(reading: store)
+            let (fresh, known) = try screenRefreshed(envelopes)
+            if fresh.isEmpty { return try await store.append(to: envelopes[0].stream, try await storedEvents(at: known), expected: .any) }
             envelopes = fresh
         }
         guard let first = envelopes.first else {
@@ -87,11 +115,11 @@ public final class CommerceStore: Sendable {
                                 "personal data given as null (erased) is accepted only by an import, where the customer is forgotten")
         }
         let plain = envelopes.map(\.proposed)
-        let known = plain.filter { log.position(ofEventID: $0.id) != nil }.count
+        let known = try await store.events(withIDs: plain.map(\.id)).count
         if known == plain.count {
             // An idempotent retry: decided (and checked) when first written;
             // sealing is deterministic, so the stored bytes compare equal.
-            let result = try await log.append(to: stream, try sealed(envelopes), expected: .any)
+            let result = try await store.append(to: stream, try sealed(envelopes), expected: .any)
             try destroyKeys(of: envelopes)
             return result
         }
@@ -103,13 +131,13 @@ public final class CommerceStore: Sendable {
 
         var attempt = 0
         while true {
-            let current = try state(of: stream)
+            let current = try await currentState(of: stream)
             // The forgotten-customer rule reaches across streams. It is
             // checked, not locked: a CustomerForgotten appended between this
             // read and the append below is not seen (docs/COMMANDS.md).
             for e in envelopes {
                 if let ref = e.event.customerReference, ref.stream != stream,
-                   case .customer(let c) = try state(of: ref.stream).state {
+                   case .customer(let c) = try await currentState(of: ref.stream).state {
                     try c.check(customerId: ref.customerId, field: "data.customerId")
                 }
             }
@@ -126,7 +154,7 @@ public final class CommerceStore: Sendable {
                 expected = current.version.map { .exact($0) } ?? .noStream
             }
             do {
-                let result = try await log.append(to: stream, proposed, expected: expected)
+                let result = try await store.append(to: stream, proposed, expected: expected)
                 if !result.wasDuplicate {
                     remember(stream, Cached(state: next, version: result.lastVersion.value))
                 }
@@ -150,7 +178,12 @@ public final class CommerceStore: Sendable {
     /// - Throws: `duplicateGatewayRef` for a gatewayRef reported with
     ///   other content, in the log or earlier in `envelopes`.
     public func screenSettlementLines(_ envelopes: [CommerceEnvelope]) throws -> (fresh: [CommerceEnvelope], known: [Position]) {
-        try settlements.refresh(log)
+        try settlements.refresh(localLog("screenSettlementLines"))
+        return try screenRefreshed(envelopes)
+    }
+
+    /// `screenSettlementLines` on an index already brought up to date.
+    private func screenRefreshed(_ envelopes: [CommerceEnvelope]) throws -> (fresh: [CommerceEnvelope], known: [Position]) {
         var fresh: [CommerceEnvelope] = []
         var known: [Position] = []
         var inBatch: [String: [UInt8]] = [:]
@@ -176,13 +209,15 @@ public final class CommerceStore: Sendable {
 
     /// The events at `positions` as they were proposed, for an idempotent
     /// retry that returns their positions.
-    private func storedEvents(at positions: [Position]) throws -> [ProposedEvent] {
-        try positions.map { p in
-            guard let e = try log.event(at: p) else {
+    private func storedEvents(at positions: [Position]) async throws -> [ProposedEvent] {
+        var out: [ProposedEvent] = []
+        for p in positions {
+            guard let e = try await store.readEvent(at: p) else {
                 throw CommerceError(.appendFailed, "the settlement line at position \(p) cannot be read")
             }
-            return ProposedEvent(id: e.id, type: e.type, data: e.data, metadata: e.metadata, occurredAt: e.occurredAt)
+            out.append(ProposedEvent(id: e.id, type: e.type, data: e.data, metadata: e.metadata, occurredAt: e.occurredAt))
         }
+        return out
     }
 
     /// Throws the log's `wrongExpectedVersion` when `asked` does not hold.
@@ -270,21 +305,53 @@ public final class CommerceStore: Sendable {
         return s
     }
 
-    /// The folded state of `stream` as the log holds it now.
+    /// The folded state of `stream` as the local log holds it now
+    /// (synchronous: a local log only; `currentState(of:)` reads any store).
     ///
     /// - Complexity: O(events appended to the stream since the last call).
     public func state(of stream: String) throws -> (state: StreamState, version: UInt64?) {
-        var c = cache.withLock { $0[stream] } ?? Cached(state: StreamState(emptyFor: stream), version: nil)
-        if case .unguarded = c.state { return (c.state, log.lastVersion(of: stream)?.value) }
-        guard log.lastVersion(of: stream)?.value != c.version else { return (c.state, c.version) }
-        let from = c.version.map { StreamVersion($0 + 1) }
-        let cursor = log.read(stream: stream, from: from)
-        while let e = try cursor.next() {
-            c.state.apply(try CommerceEvent.decode(type: e.type, data: e.data))
-            c.version = e.version.value
+        let log = localLog("state(of:)")
+        var c = cached(stream)
+        let last = log.lastVersion(of: stream)?.value
+        if case .unguarded = c.state { return (c.state, last) }
+        guard last != c.version else { return (c.state, c.version) }
+        let cursor = log.read(stream: stream, from: c.version.map { StreamVersion($0 + 1) })
+        while let e = try cursor.next() { try Self.fold(e, into: &c) }
+        remember(stream, c)
+        return (c.state, c.version)
+    }
+
+    /// The folded state of `stream` as the store holds it now, whichever
+    /// store it is.
+    ///
+    /// - Complexity: O(events appended to the stream since the last call),
+    ///   read in pages of `statePageSize`.
+    public func currentState(of stream: String) async throws -> (state: StreamState, version: UInt64?) {
+        var c = cached(stream)
+        let last = try await store.lastVersion(of: stream)?.value
+        if case .unguarded = c.state { return (c.state, last) }
+        guard let last, last != c.version else { return (c.state, c.version) }
+        // Bounded: each page advances the version; a stream never shrinks.
+        while c.version.map({ $0 < last }) ?? true {
+            let from = StreamVersion(c.version.map { $0 + 1 } ?? 0)
+            let page = try await store.readStream(stream, from: from, limit: Self.statePageSize)
+            guard !page.isEmpty else { break }
+            for e in page { try Self.fold(e, into: &c) }
         }
         remember(stream, c)
         return (c.state, c.version)
+    }
+
+    /// Events of one stream read per round trip by `currentState(of:)`.
+    static let statePageSize = 1024
+
+    private func cached(_ stream: String) -> Cached {
+        cache.withLock { $0[stream] } ?? Cached(state: StreamState(emptyFor: stream), version: nil)
+    }
+
+    private static func fold(_ e: RecordedEvent, into c: inout Cached) throws {
+        c.state.apply(try CommerceEvent.decode(type: e.type, data: e.data))
+        c.version = e.version.value
     }
 
     /// Caches `c` unless another task cached a newer state meanwhile.

@@ -122,7 +122,7 @@ extension CommerceStore {
     /// - Throws: `CommerceError` `duplicateEventId` when the content
     ///   differs; a read or decode error of the original.
     public func checkRetry(_ env: CommerceEnvelope) throws -> Bool {
-        let log = self.log
+        let log = localLog("checkRetry")
         guard let position = log.position(ofEventID: env.proposed.id),
               let original = try log.event(at: position) else { return false }
         guard original.stream == env.stream, original.type == env.proposed.type,

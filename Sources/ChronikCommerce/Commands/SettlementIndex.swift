@@ -46,10 +46,39 @@ public final class SettlementIndex: Sendable {
         try log.scan(from: from) { view in
             end = Position(view.position.value + 1)
             guard view.type == SettlementLineReported.typeName else { return }
-            let data = Array(view.data)
-            guard case .settlementLineReported(let l) = try CommerceEvent.decode(type: view.type, data: data) else { return }
-            found.append((Self.key(l.gateway, l.gatewayRef), Entry(position: view.position, data: data)))
+            try Self.note(type: view.type, data: Array(view.data), at: view.position, in: &found)
         }
+        record(found, scannedFrom: from, to: end)
+    }
+
+    /// Brings the index up to the head of any store: a local log is
+    /// scanned in place (no copy of the events that are not settlement
+    /// lines), another store read in pages of `pageSize`.
+    public func refresh(reading store: any EventStore) async throws {
+        if let log = store as? EventLog { return try refresh(log) }
+        let from = state.withLock { $0.scannedTo }
+        var found: [(String, Entry)] = []
+        var end = from
+        while true {
+            let page = try await store.readAll(from: end, limit: Self.pageSize)
+            for e in page {
+                end = Position(e.position.value + 1)
+                if e.type == SettlementLineReported.typeName { try Self.note(type: e.type, data: e.data, at: e.position, in: &found) }
+            }
+            if page.count < Self.pageSize { break }
+        }
+        record(found, scannedFrom: from, to: end)
+    }
+
+    /// Events read per round trip from a store other than a local log.
+    static let pageSize = 4096
+
+    private static func note(type: String, data: [UInt8], at position: Position, in found: inout [(String, Entry)]) throws {
+        guard case .settlementLineReported(let l) = try CommerceEvent.decode(type: type, data: data) else { return }
+        found.append((key(l.gateway, l.gatewayRef), Entry(position: position, data: data)))
+    }
+
+    private func record(_ found: [(String, Entry)], scannedFrom from: Position, to end: Position) {
         state.withLock { s in
             guard s.scannedTo == from else { return } // another caller refreshed meanwhile
             for (k, e) in found where s.lines[k] == nil { s.lines[k] = e }

@@ -1,0 +1,329 @@
+import ChronikCommerce
+import ChronikLog
+import Foundation
+import Hummingbird
+import Synchronization
+
+// The routes of a server of another store than a local log (`chronik serve
+// --store postgres://…`, docs/SERVER.md "Serving a shared store"). Appends,
+// commands and models are the same handlers as a local log's (they go
+// through `CommerceStore` and `LiveProjections`, which take any store);
+// reads and subscriptions read through the `EventStore` protocol; what
+// reads a log directory's files answers 501 `notAvailableWithStore` naming
+// the command that does it on the store.
+
+extension LogServer {
+    /// The router of a server of another store than a local log.
+    func storeRouter() -> Router<ChronikContext> {
+        let router = Router(context: ChronikContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
+        router.post("streams/:stream") { request, context in try await self.append(request, context) }
+        router.get("streams/:stream") { request, context in try await self.storeReadStream(request, context) }
+        router.get("all") { request, context in try await self.storeReadAll(request, context) }
+        router.get("events/:position") { request, context in try await self.storeEvent(request, context) }
+        router.get("subscribe") { request, context in try await self.storeSubscribe(request, context) }
+        router.post("commands") { request, context in try await self.command(request, context) }
+        router.get("models/:name") { request, context in try await self.model(request, context) }
+        router.get("models/:name/:id") { request, context in try await self.model(request, context) }
+        router.post("digest") { _, context in
+            try Self.notAvailable(context, .audit, "POST /digest signs a log directory's files",
+                                  "mirror the store (chronik mirror --store URL --log DIR), then chronik digest --log DIR")
+        }
+        router.get("verify") { _, context in
+            try Self.notAvailable(context, .audit, "GET /verify checks a log directory's files", "chronik verify --store URL")
+        }
+        router.get("export") { _, context in
+            try Self.notAvailable(context, .audit, "GET /export reads a log directory", "chronik export --store URL")
+        }
+        let noKeys = "personal data needs one key store shared by every server of the store, and a key store is a directory of one machine"
+        router.get("customers/:id/subject-export") { _, context in
+            try Self.notAvailable(context, .pii, noKeys, "a server of a local log (chronik serve --log)")
+        }
+        router.post("customers/:id/forget") { _, context in
+            try Self.notAvailable(context, .pii, noKeys, "a server of a local log (chronik serve --log)")
+        }
+        router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
+        router.get("ready") { _, _ in try await self.storeReady() }
+        router.get("metrics") { _, context in try self.metricsText(context) }
+        router.get("/") { _, _ in Self.dashboardFile(Dashboard.html, type: "text/html; charset=utf-8") }
+        router.get("dashboard.js") { _, _ in Self.dashboardFile(Dashboard.script, type: "text/javascript; charset=utf-8") }
+        router.get("dashboard.css") { _, _ in Self.dashboardFile(Dashboard.style, type: "text/css; charset=utf-8") }
+        router.get("stats") { _, context in try await self.storeStats(context) }
+        router.get("stats/orders") { _, context in try self.orderStats(context) }
+        router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
+        return router
+    }
+
+    /// 501 `notAvailableWithStore`: what the route needs, and what does it
+    /// on a shared store. The scope is checked first, as on a local log.
+    static func notAvailable(_ context: ChronikContext, _ scope: Scope, _ why: String, _ instead: String) throws -> Response {
+        try context.require(scope)
+        throw ServerError(.notImplemented, "notAvailableWithStore", "\(why): not available with --store; use \(instead)",
+                          details: [("instead", .string(instead))])
+    }
+
+    /// The head without a query: the local log's, or the one the store's
+    /// subscription last saw (0 until it first looked; `/metrics`).
+    var knownHead: UInt64 {
+        if let localLog { return localLog.head.value }
+        headWatch?.startIfNeeded()
+        return headWatch?.head ?? 0
+    }
+
+    /// `GET /ready` of a shared store: 200 with the head once the store
+    /// answers, 503 `notReady` when it does not or the server is stopping.
+    func storeReady() async throws -> Response {
+        if isStopping { throw ServerError(.serviceUnavailable, "notReady", "shutting down") }
+        let head: Position
+        do { head = try await eventStore.headPosition() } catch {
+            throw ServerError(.serviceUnavailable, "notReady", "the store does not answer: \(error)")
+        }
+        var o = JSONObject()
+        o.add("status", "ready")
+        o.add("head", head.value)
+        if let live { o.add("modelsPosition", live.position.value) }
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /stats` of a shared store: the figures a store has (events,
+    /// headPosition) and the models' position; segments, streams and bytes
+    /// on disk are a log directory's.
+    func storeStats(_ context: ChronikContext) async throws -> Response {
+        try context.require(.read)
+        let head = try await eventStore.headPosition().value
+        var o = JSONObject()
+        o.add("events", head)
+        o.add("headPosition", head)
+        o.add("modelsPosition", live.map { .uint($0.position.value) } ?? .null)
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /streams/{stream}` through the store (as `readStream`).
+    func storeReadStream(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.read)
+        let stream = try context.parameters.require("stream")
+        let q = request.uri.queryParameters
+        let limit = try pageSize(q)
+        let from = try number(q, "from")
+        let direction = try readDirection(q)
+        guard let last = try await eventStore.lastVersion(of: stream)?.value else {
+            throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
+        }
+        // One event more than the page, to tell where the next page starts.
+        var page: [RecordedEvent]
+        switch direction {
+        case .forward:
+            page = try await eventStore.readStream(stream, from: StreamVersion(from ?? 0), limit: limit + 1)
+        case .backward:
+            let top = min(from ?? last, last)
+            let low = top >= UInt64(limit) ? top - UInt64(limit) : 0
+            page = try await eventStore.readStream(stream, from: StreamVersion(low), limit: Int(top - low) + 1)
+            page = page.filter { $0.version.value <= top }.reversed()
+        }
+        var o = JSONObject()
+        o.add("stream", stream)
+        o.add("events", .raw(try eventsJSON(page.prefix(limit), context)))
+        o.add("next", page.count > limit ? .uint(page[limit].version.value) : .null)
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /all` through the store (as `readAll`).
+    func storeReadAll(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.read)
+        let q = request.uri.queryParameters
+        let limit = try pageSize(q)
+        let from = try number(q, "from") ?? 0
+        let page = try await eventStore.readAll(from: Position(from), limit: limit)
+        // Read after the page: the head is never below where the page ends.
+        let head = try await eventStore.headPosition().value
+        var o = JSONObject()
+        o.add("events", .raw(try eventsJSON(page[...], context)))
+        o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, head))
+        o.add("head", head)
+        return jsonResponse(o.text)
+    }
+
+    /// `GET /events/{position}` through the store (as `event`).
+    func storeEvent(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.read)
+        let raw = try context.parameters.require("position")
+        guard let p = UInt64(raw) else {
+            throw ServerError(.badRequest, "invalidPosition", "a position is a number (0 or more), got \(raw)", field: "position")
+        }
+        guard let e = try await eventStore.readEvent(at: Position(p)) else {
+            throw ServerError(.notFound, "eventNotFound", "no event at position \(p); the head is \(try await eventStore.headPosition().value)")
+        }
+        return jsonResponse(try printer(context).line(e))
+    }
+
+    /// `GET /subscribe` through the store: the same frames, resume rules
+    /// and heartbeats as `subscribe`; the cursor reads the store in chunks
+    /// of `subscriptionChunk` and, at the head, waits on `headWatch` (the
+    /// store's own subscription: LISTEN/NOTIFY on PostgreSQL) for at most
+    /// a quarter second before it reads again.
+    func storeSubscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.read)
+        let q = request.uri.queryParameters
+        let start: UInt64
+        if let raw = request.headers[.init("Last-Event-ID")!]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
+            guard let p = UInt64(raw) else {
+                throw ServerError(.badRequest, "invalidLastEventID", "Last-Event-ID must be a position, got \(raw)", field: "Last-Event-ID")
+            }
+            start = p + 1
+        } else if q["from"] == "end" {
+            start = try await eventStore.headPosition().value
+        } else {
+            start = try number(q, "from") ?? 0
+        }
+        let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        headers[.init("X-Accel-Buffering")!] = "no"
+        let body = ResponseBody { writer in
+            try await self.streamFromStore(from: start, filter: filter, printer: self.printer(context), to: &writer)
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    func streamFromStore(from start: UInt64, filter: SubscriptionFilter, printer p: EventPrinter,
+                         to writer: inout any ResponseBodyWriter) async throws {
+        var next = start
+        var idleSince = ContinuousClock.now
+        let id = openSubscription(at: start)
+        defer { closeSubscription(id) }
+        try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
+        let limit = configuration.subscriptionChunk
+        while !isStopping && !Task.isCancelled {
+            let events = try await eventStore.readAll(from: Position(next), limit: limit)
+            if let last = events.last {
+                var out = JSONWriter(capacity: events.count * 512)
+                for e in events where filter.matches(e) { try Self.writeEvent(e, printer: p, to: &out) }
+                next = last.position.value + 1
+                moveSubscription(id, to: next)
+                if !out.bytes.isEmpty {
+                    try await writer.write(ByteBuffer(bytes: out.bytes))
+                    idleSince = .now
+                    continue
+                }
+            } else {
+                await headWatch?.wait(beyond: next, atMost: .milliseconds(250))
+            }
+            if ContinuousClock.now - idleSince >= configuration.heartbeat {
+                try await writer.write(ByteBuffer(string: ": heartbeat \(next)\n\n"))
+                idleSince = .now
+            }
+        }
+    }
+}
+
+/// The head of a store as its subscription sees it, and waits for it to
+/// pass a position: one subscription per server, however many clients
+/// subscribe, so that an idle subscriber costs no query.
+///
+/// A wake-up only: a subscriber always reads the store itself, and waits at
+/// most a quarter second, so a missed or late wake-up delays an event and
+/// never loses one.
+final class HeadWatch: Sendable {
+    private struct State {
+        var head: UInt64 = 0
+        var nextWaiter = 0
+        var waiters: [Int: (beyond: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var task: Task<Void, Never>?
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
+    let store: any EventStore
+
+    init(store: any EventStore) { self.store = store }
+
+    /// The head as last seen (0 before the first look).
+    var head: UInt64 { state.withLock { $0.head } }
+
+    /// Returns when the head passes `position`, after `limit`, or once
+    /// the watch is stopped.
+    func wait(beyond position: UInt64, atMost limit: Duration) async {
+        startIfNeeded()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.wait(beyond: position) }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Ends the store's subscription and releases every waiter.
+    func stop() {
+        let (task, waiting) = state.withLock { s in
+            s.stopped = true
+            let w = s.waiters.values.map(\.continuation)
+            s.waiters.removeAll()
+            let t = s.task
+            s.task = nil
+            return (t, w)
+        }
+        task?.cancel()
+        for c in waiting { c.resume() }
+    }
+
+    /// Starts following the store (once): its head, then each event its
+    /// subscription delivers. A failure is retried after a second; the
+    /// waits' time limit covers the gap.
+    func startIfNeeded() {
+        state.withLock { s in
+            guard s.task == nil, !s.stopped else { return }
+            s.task = Task.detached { [weak self, store] in
+                while !Task.isCancelled {
+                    do {
+                        let from = try await store.headPosition()
+                        self?.advance(to: from.value)
+                        for try await e in store.subscribeAll(from: from) {
+                            guard let self else { return }
+                            self.advance(to: e.position.value + 1)
+                        }
+                        return
+                    } catch {
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+        }
+    }
+
+    private func advance(to head: UInt64) {
+        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard head > s.head else { return [] }
+            s.head = head
+            let due = s.waiters.filter { $0.value.beyond < head }
+            for k in due.keys { s.waiters.removeValue(forKey: k) }
+            return due.values.map(\.continuation)
+        }
+        for c in ready { c.resume() }
+    }
+
+    private func wait(beyond position: UInt64) async {
+        let id = state.withLock { s -> Int in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                // Cancelled before registering: `onCancel` found nothing to
+                // resume, so this check does it.
+                let now = state.withLock { s -> Bool in
+                    if s.head > position || s.stopped || Task.isCancelled { return true }
+                    s.waiters[id] = (position, c)
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            let c = state.withLock { $0.waiters.removeValue(forKey: id)?.continuation }
+            c?.resume()
+        }
+    }
+}

@@ -1,0 +1,292 @@
+import ChronikCommerce
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Two `chronik serve --store postgres://…` processes (the real binary) on
+// one primary + synchronous standby, taking concurrent `POST /commands`
+// that reserve the same SKUs: the sum reserved never exceeds the stock,
+// every refused command is a 422 `insufficientStock` or a 409
+// `concurrencyConflict`, each server's inventory model agrees with the
+// log, and reads, subscriptions and the 501 routes answer as documented.
+extension PostgresStoreTests {
+    static let skus = ["P1-42": 20, "P2-7": 15]
+
+    static func received(_ sku: String, _ qty: Int) -> String {
+        #"{"type":"StockReceived","time":"2024-05-01T10:00:01Z","data":{"sku":"\#(sku)","warehouseId":"wh-1","qty":\#(qty)}}"#
+    }
+
+    static func reserve(_ sku: String, _ qty: Int, order: String) -> String {
+        #"{"type":"StockReserved","time":"2024-05-02T10:00:01Z","data":{"sku":"\#(sku)","warehouseId":"wh-1","qty":\#(qty),"orderId":"\#(order)"}}"#
+    }
+
+    @Test func twoServersOnOneStoreNeverOversell() async throws {
+        let (cluster, store) = try await freshStore("t_serve_two")
+        let url = cluster.primary.url(database: "t_serve_two")
+        let servers = try (0..<2).map { _ in try ServeProcess(store: url) }
+        defer { for s in servers { s.stop() } }
+        for s in servers { try await s.waitUntilReady() }
+
+        for (sku, qty) in Self.skus {
+            let r = await http(servers[0].port, "POST", "/commands", Self.received(sku, qty))
+            #expect(r?.status == 201, "\(String(describing: r))")
+        }
+        // 8 clients × 12 orders, alternating servers: 96 reservations of 1–2
+        // units, about 144 units wanted of the 35 in stock.
+        let outcomes = Shared<[(sku: String, qty: Int, server: Int, status: Int, code: String?)]>([])
+        await withTaskGroup(of: Void.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    for i in 0..<12 {
+                        let sku = (client + i) % 2 == 0 ? "P1-42" : "P2-7"
+                        let qty = 1 + (client * 7 + i) % 2
+                        let r = await http(servers[(client + i) % 2].port, "POST", "/commands",
+                                           Self.reserve(sku, qty, order: "o-\(client)-\(i)"))
+                        outcomes.withLock { $0.append((sku, qty, (client + i) % 2, r?.status ?? -1, r?.errorCode)) }
+                    }
+                }
+            }
+        }
+        let all = outcomes.withLock { $0 }
+        #expect(all.count == 96)
+        for server in 0..<2 {
+            #expect(all.contains { $0.server == server && $0.status == 201 }, "server \(server) reserved stock")
+            #expect(all.contains { $0.server == server && $0.status == 422 }, "server \(server) refused an oversell")
+        }
+        print("twoServersOnOneStoreNeverOversell: 201 × \(all.filter { $0.status == 201 }.count), 422 × \(all.filter { $0.status == 422 }.count), 409 × \(all.filter { $0.status == 409 }.count)")
+        for o in all where o.status != 201 {
+            let refused = (o.status == 422 && o.code == "insufficientStock") || (o.status == 409 && o.code == "concurrencyConflict")
+            #expect(refused, "a refusal names its rule: \(o.status) \(o.code ?? "no code")")
+        }
+        for (sku, stock) in Self.skus {
+            let acked = all.filter { $0.sku == sku && $0.status == 201 }.reduce(0) { $0 + $1.qty }
+            let events = try await store.readStream("stock-" + sku, from: StreamVersion(0), limit: 10_000)
+            var available = 0
+            var reserved = 0
+            for e in events {
+                let qty = try Self.qty(of: e)
+                if e.type == "StockReceived" { available += qty } else if e.type == "StockReserved" { available -= qty; reserved += qty }
+                #expect(available >= 0, "\(sku): never below zero, at version \(e.version)")
+            }
+            #expect(reserved == acked, "\(sku): the log holds exactly the acknowledged reservations")
+            #expect(reserved <= stock)
+            #expect(stock - reserved <= 1, "\(sku): refusals only once stock ran out (\(stock - reserved) left)")
+            // Each server's live model agrees with the log.
+            let head = try await store.headPosition().value
+            for s in servers {
+                let r = await http(s.port, "GET", "/models/inventory?sku=\(sku)&waitFor=\(head - 1)")
+                #expect(r?.status == 200, "\(String(describing: r))")
+                let rows = (try? JSONSerialization.jsonObject(with: Data((r?.body ?? "").utf8))) as? [[String: Any]]
+                #expect(rows?.count == 1)
+                #expect(rows?.first?["onHand"] as? Int == stock)
+                #expect(rows?.first?["reserved"] as? Int == reserved)
+                #expect(rows?.first?["available"] as? Int == stock - reserved)
+            }
+        }
+        for s in servers { #expect(s.stop() == 0, "clean shutdown: \(s.stderr)") }
+        await store.close()
+    }
+
+    @Test func aServerOfAStoreReadsSubscribesAndNamesWhatItCannotDo() async throws {
+        let (cluster, store) = try await freshStore("t_serve_routes")
+        let server = try ServeProcess(store: cluster.primary.url(database: "t_serve_routes"))
+        defer { server.stop() }
+        try await server.waitUntilReady()
+        let p = server.port
+        func json(_ r: HTTPReply?) -> [String: Any] {
+            ((try? JSONSerialization.jsonObject(with: Data((r?.body ?? "").utf8))) as? [String: Any]) ?? [:]
+        }
+        for i in 0..<3 {
+            let r = await http(p, "POST", "/streams/notes-1", #"[{"type":"NoteAdded","data":{"text":"n\#(i)"}}]"#)
+            #expect(r?.status == 201, "\(String(describing: r))")
+        }
+        // Resuming after position 2 waits at the head until the next append arrives.
+        async let live = http(p, "GET", "/subscribe", headers: ["Last-Event-ID: 2"], untilBodyContains: "id: 3\n")
+        try await Task.sleep(for: .milliseconds(200))
+        let appended = await http(p, "POST", "/streams/notes-2", #"[{"type":"NoteAdded","data":{"text":"live"}}]"#)
+        #expect(json(appended)["firstPosition"] as? Int == 3)
+        let sse = await live
+        #expect(sse?.body.contains("id: 3\ndata: ") == true, "\(String(describing: sse))")
+        #expect(sse?.body.contains("id: 2\n") == false)
+        let catchUp = await http(p, "GET", "/subscribe?from=0&stream=notes-1", untilBodyContains: "id: 2\n")
+        let ids = (catchUp?.body ?? "").split(separator: "\n").filter { $0.hasPrefix("id: ") }
+        #expect(ids == ["id: 0", "id: 1", "id: 2"], "\(String(describing: catchUp))")
+
+        let page = json(await http(p, "GET", "/streams/notes-1?limit=2"))
+        #expect((page["events"] as? [[String: Any]])?.map { $0["version"] as? Int } == [0, 1])
+        #expect(page["next"] as? Int == 2)
+        let back = json(await http(p, "GET", "/streams/notes-1?direction=backward&limit=2"))
+        #expect((back["events"] as? [[String: Any]])?.map { $0["version"] as? Int } == [2, 1])
+        #expect(back["next"] as? Int == 0)
+        let all = json(await http(p, "GET", "/all?from=1&limit=2"))
+        #expect((all["events"] as? [[String: Any]])?.map { $0["position"] as? Int } == [1, 2])
+        #expect(all["next"] as? Int == 3)
+        #expect(all["head"] as? Int == 4)
+        #expect(json(await http(p, "GET", "/events/3"))["stream"] as? String == "notes-2")
+        #expect(await http(p, "GET", "/events/9")?.errorCode == "eventNotFound")
+        #expect(await http(p, "GET", "/streams/nope")?.status == 404)
+        #expect(json(await http(p, "GET", "/ready"))["head"] as? Int == 4)
+        #expect(json(await http(p, "GET", "/stats"))["events"] as? Int == 4)
+        let metrics = await http(p, "GET", "/metrics")
+        #expect(metrics?.status == 200)
+        #expect(metrics?.body.contains("chronik_events_written_total 4") == true, "\(metrics?.body ?? "")")
+
+        for (method, path, instead) in [("GET", "/verify", "chronik verify --store"), ("GET", "/export", "chronik export --store"),
+                                        ("POST", "/digest", "chronik digest --log")] {
+            let r = await http(p, method, path)
+            #expect(r?.status == 501, "\(path)")
+            #expect(r?.errorCode == "notAvailableWithStore", "\(path)")
+            #expect(r?.body.contains(instead) == true, "\(path): \(r?.body ?? "")")
+        }
+        let pii = await http(p, "POST", "/commands",
+            #"{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"c1","email":"a@example.com","name":"Ada","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#)
+        #expect(pii?.status == 503)
+        #expect(pii?.errorCode == "noKeyStore")
+        #expect(try await store.headPosition() == Position(4), "nothing written by the refused command")
+        #expect(server.stop() == 0)
+        await store.close()
+    }
+
+    /// `qty` of a stored stock event, decoded by the library's codec.
+    static func qty(of e: RecordedEvent) throws -> Int {
+        switch try CommerceEvent.decode(type: e.type, data: e.data) {
+        case .stockReceived(let r): return Int(r.qty)
+        case .stockReserved(let r): return Int(r.qty)
+        default: throw ClusterError(description: "unexpected \(e.type) at \(e.position)")
+        }
+    }
+}
+
+/// A `chronik serve --store` child on a port of its own.
+final class ServeProcess: @unchecked Sendable {
+    let port: Int
+    let process: ChildProcess
+    let errPath: String
+    private var exit: Int32?
+
+    init(store url: String, extra: [String] = []) throws {
+        port = freePort()
+        errPath = NSTemporaryDirectory() + "chronik-pg-serve-" + UUID().uuidString + ".err"
+        process = try ChildProcess(builtExecutable("chronik"),
+                                   ["serve", "--store", url, "--listen", "127.0.0.1:\(port)"] + extra,
+                                   stdout: "/dev/null", stderr: errPath)
+    }
+
+    var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+
+    /// Until `GET /ready` answers 200 (at most 60 s).
+    func waitUntilReady() async throws {
+        for _ in 0..<600 {
+            if await http(port, "GET", "/ready")?.status == 200 { return }
+            if !process.isRunning { throw ClusterError(description: "chronik serve exited: \(stderr)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClusterError(description: "chronik serve --store never became ready: \(stderr)")
+    }
+
+    /// SIGTERM, then the exit status (SIGKILL after 20 s).
+    @discardableResult
+    func stop() -> Int32 {
+        if let exit { return exit }
+        process.terminate()
+        for _ in 0..<200 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.pid, SIGKILL) }
+        let status = process.wait()
+        exit = status
+        try? FileManager.default.removeItem(atPath: errPath)
+        return status
+    }
+}
+
+/// One HTTP/1.1 request on loopback with `Connection: close`; nil when the
+/// server cannot be reached. `untilBodyContains` stops reading a stream
+/// (a subscription) once the body holds it.
+struct HTTPReply: Sendable {
+    var status: Int
+    var body: String
+
+    /// `error.code` of an error body.
+    var errorCode: String? {
+        let o = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+        return (o?["error"] as? [String: Any])?["code"] as? String
+    }
+}
+
+func http(_ port: Int, _ method: String, _ path: String, _ body: String = "", headers: [String] = [],
+          untilBodyContains marker: String? = nil, timeoutSeconds: Int = 20) async -> HTTPReply? {
+    await withCheckedContinuation { c in
+        DispatchQueue.global().async {
+            c.resume(returning: blockingHTTP(port, method, path, body, headers, marker, timeoutSeconds))
+        }
+    }
+}
+
+private func blockingHTTP(_ port: Int, _ method: String, _ path: String, _ body: String, _ headers: [String],
+                          _ marker: String?, _ timeoutSeconds: Int) -> HTTPReply? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { return nil }
+    var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    for h in headers { head += h + "\r\n" }
+    if method == "POST" { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+    let request = Array((head + "\r\n" + body).utf8)
+    let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    guard sent == request.count else { return nil }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 8192)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 8192, 0) }
+        if n <= 0 { break }
+        response += buffer[0..<n]
+        // A frame is complete at its blank line.
+        if let marker, let r = String(decoding: response, as: UTF8.self).range(of: marker),
+           String(decoding: response, as: UTF8.self)[r.upperBound...].contains("\n\n") { break }
+    }
+    guard let split = find([13, 10, 13, 10], in: response[...]) else { return nil }
+    let headers = String(decoding: response[..<split], as: UTF8.self)
+    guard let status = Int(headers.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    var payload = response[(split + 4)...]
+    if headers.lowercased().contains("transfer-encoding: chunked") { payload = dechunk(payload) }
+    return HTTPReply(status: status, body: String(decoding: payload, as: UTF8.self))
+}
+
+/// Where `needle` starts in `bytes`.
+private func find(_ needle: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
+    guard bytes.count >= needle.count else { return nil }
+    var i = bytes.startIndex
+    while i + needle.count <= bytes.endIndex {
+        if bytes[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// The body of a chunked response (sizes in hex, CRLF after each); a
+/// last chunk not read completely is kept as far as it was read.
+private func dechunk(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    var out: [UInt8] = []
+    var rest = bytes
+    while let eol = find([13, 10], in: rest), let size = Int(String(decoding: rest[..<eol], as: UTF8.self), radix: 16), size > 0 {
+        let start = eol + 2
+        let end = min(start + size, rest.endIndex)
+        out += rest[start..<end]
+        guard end + 2 <= rest.endIndex else { break }
+        rest = rest[(end + 2)...]
+    }
+    return out[...]
+}

@@ -1,0 +1,97 @@
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import Testing
+
+// `chronik append`, `read` and `export` with `--store postgres://…` (the
+// real binary): append runs the commerce guards and idempotent ids through
+// the store, read prints what `read --log` prints, export writes the same
+// lines as an export of the store's mirror; `digest --store` and options
+// that only a log directory has are usage errors (exit 64).
+extension PostgresStoreTests {
+    static let cliLines = [
+        #"{"id":"6f1c0c1e-0000-4000-8000-000000000001","type":"StockReceived","time":"2024-05-01T10:00:01Z","data":{"sku":"A-1","warehouseId":"wh-1","qty":5}}"#,
+        #"{"id":"6f1c0c1e-0000-4000-8000-000000000002","type":"StockReserved","time":"2024-05-01T10:00:02Z","data":{"sku":"A-1","warehouseId":"wh-1","qty":3,"orderId":"o-1"}}"#,
+        #"{"id":"6f1c0c1e-0000-4000-8000-000000000003","stream":"notes-1","type":"NoteAdded","time":"2024-05-01T10:00:03Z","data":{"text":"hi"}}"#,
+    ]
+
+    func writeLines(_ lines: [String]) throws -> String {
+        let path = NSTemporaryDirectory() + "chronik-pg-lines-" + UUID().uuidString + ".jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func appendReadAndExportWorkOnAStore() async throws {
+        let (cluster, store) = try await freshStore("t_cli")
+        let url = cluster.primary.url(database: "t_cli")
+        let file = try writeLines(Self.cliLines)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+
+        let first = try chronik(["append", "--store", url, file, "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains(#""appended":3,"batches":2,"streams":2"#), "\(first.stdout)")
+        #expect(try await store.headPosition() == Position(3))
+        // The same lines again: idempotent retries, nothing appended.
+        let again = try chronik(["append", "--store", url, file, "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains(#""appended":0"#) && again.stdout.contains(#""duplicates":3"#), "\(again.stdout)")
+        // A reservation above what is available: refused by the guard, named, nothing written.
+        let over = try writeLines([#"{"type":"StockReserved","time":"2024-05-01T10:00:04Z","data":{"sku":"A-1","warehouseId":"wh-1","qty":3,"orderId":"o-2"}}"#])
+        defer { try? FileManager.default.removeItem(atPath: over) }
+        let refused = try chronik(["append", "--store", url, over])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("line 1") && refused.stderr.contains("insufficientStock"), "\(refused.stderr)")
+        // A bad line refuses the input before anything is written.
+        let bad = try writeLines([Self.cliLines[0].replacingOccurrences(of: "0001", with: "0009"), "{not json"])
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        let badRun = try chronik(["append", "--store", url, bad])
+        #expect(badRun.status == 1)
+        #expect(badRun.stderr.contains("line 2"), "\(badRun.stderr)")
+        #expect(try await store.headPosition() == Position(3), "nothing written by the refused inputs")
+
+        // read --store prints what read --log prints on the store's mirror.
+        let dir = NSTemporaryDirectory() + "chronik-pg-cli-mirror-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try chronik(["mirror", "--store", url, "--log", dir, "--quiet"]).status == 0)
+        for args in [["read", "--json"], ["read", "--stream", "stock-A-1"], ["read", "--backward", "--limit", "2", "--json"],
+                     ["read", "--stream", "stock-A-1", "--backward", "--from", "0"], ["read", "--from", "1", "--to", "1"],
+                     ["export"], ["export", "--stream", "stock-A-1"], ["export", "--type", "NoteAdded", "--from", "1"]] {
+            let fromStore = try chronik(args + ["--store", url])
+            let fromMirror = try chronik(args + ["--log", dir])
+            #expect(fromStore.status == 0, "\(args): \(fromStore.stderr)")
+            #expect(!fromStore.stdout.isEmpty, "\(args)")
+            // recordedAt is each side's own (docs/POSTGRES.md, "Mirror"); all else is equal.
+            #expect(withoutRecordedAt(fromStore.stdout) == withoutRecordedAt(fromMirror.stdout), "\(args)")
+        }
+        let missing = try chronik(["read", "--stream", "nope", "--store", url])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no stream nope"), "\(missing.stderr)")
+        let unknownType = try chronik(["export", "--type", "NoteAded", "--store", url])
+        #expect(unknownType.status == 1)
+        #expect(unknownType.stderr.contains("unknown event type NoteAded"), "\(unknownType.stderr)")
+        await store.close()
+    }
+
+    @Test func storeOptionUsageErrors() throws {
+        let url = "postgres://postgres@127.0.0.1:1/none"
+        for (args, words) in [
+            (["read", "--store", url, "--log", "x"], "exclusive"),
+            (["export", "--store", url, "--audit"], "--audit"),
+            (["export", "--store", url, "--format", "csv"], "csv"),
+            (["append", "--store", url, "--segment-size", "1M", "/dev/null"], "--segment-size"),
+            (["digest", "--store", url, "--key", "k"], "chronik verify --store"),
+            (["serve", "--store", url, "--log", "x"], "exclusive"),
+            (["serve", "--store", url, "--keys", "k"], "--keys goes with --log"),
+            (["serve", "--store", "mysql://a@b/c"], "not a postgres:// URL"),
+        ] {
+            let r = try chronik(args)
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(words), "\(args): \(r.stderr)")
+        }
+    }
+}
+
+/// `text` with every `"recordedAt":"…"` member removed.
+func withoutRecordedAt(_ text: String) -> String {
+    text.replacingOccurrences(of: #","recordedAt":"[^"]*""#, with: "", options: .regularExpression)
+}
