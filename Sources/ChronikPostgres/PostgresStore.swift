@@ -192,11 +192,27 @@ public final class PostgresStore: EventStore, Sendable {
             } catch {
                 for request in group { request.continuation.resume(throwing: error) }
             }
-            // The appenders just answered are queued to run; let them send
-            // their next append before the next group is taken. Taken at
-            // once, it would hold the few that were quick and leave the rest
-            // a whole COMMIT behind: groups alternating small and large.
-            if group.count > 1 { await Task.yield() }
+            await awaitReturning(group.count)
+        }
+    }
+
+    /// How long the writer waits, after answering a group, for the
+    /// appenders it answered to queue their next append.
+    static let regroupWait = Duration.milliseconds(1)
+
+    /// After answering `answered` appends: the appenders just woken are
+    /// queued to run. Taken at once, the next group would hold the few that
+    /// were quick and leave the rest a whole COMMIT (two fsyncs) behind:
+    /// groups alternating small and large, or all small on a busy machine.
+    /// So wait until as many appends are queued as were answered, at most
+    /// `regroupWait` (PostgreSQL's `commit_delay` idea, on the client).
+    /// A lone appender is never delayed.
+    func awaitReturning(_ answered: Int) async {
+        guard answered > 1 else { return }
+        let deadline = ContinuousClock.now + Self.regroupWait
+        await Task.yield()
+        while queue.withLock({ $0.pending.count }) < answered, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .microseconds(100))
         }
     }
 
