@@ -5,10 +5,12 @@
 #   1. ChronikPostgresChild bench: 1,000-event batches and 64 concurrent
 #      single-event appenders, 3 runs each, medians, ratio to the embedded
 #      log (fsync) in the same run;
-#   2. failover: SIGKILL the primary, promote the standby, time until an
-#      append is accepted again (3 runs, median).
-# Run as root from the package directory after `swift build`:
-#   bash Benchmarks/postgres-bench.sh
+#   2. failover: SIGKILL the primary under load, promote the standby, time
+#      the promotion and until a new process's first append is acknowledged
+#      (3 runs, median; fails if that append is not acknowledged).
+# Run as root from the package directory, on a release build:
+#   swift build -c release --product ChronikPostgresChild
+#   CHILD=.build/release/ChronikPostgresChild bash Benchmarks/postgres-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=/usr/lib/postgresql/15/bin
