@@ -99,19 +99,9 @@ public final class PostgresStore: EventStore, Sendable {
 
     public func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion) async throws -> AppendResult {
         try Self.validate(stream: stream, events: events)
-        var crcs: [Int64] = []
-        var digests: [[UInt8]] = []
-        crcs.reserveCapacity(events.count)
-        digests.reserveCapacity(events.count)
-        for e in events {
-            let canon = EventCanon.bytes(stream: stream, id: e.id, type: e.type, occurredAt: e.occurredAt,
-                                         metadata: e.metadata, data: e.data)
-            crcs.append(Int64(EventCanon.crc(canon)))
-            digests.append(EventCanon.digest(canon))
-        }
+        let batch = GroupBatch(stream: stream, expected: expected, events: events)
         return try await withCheckedThrowingContinuation { c in
-            let request = PendingAppend(stream: stream, expected: expected, events: events, crcs: crcs,
-                                        digests: digests, continuation: c)
+            let request = PendingAppend(batch: batch, continuation: c)
             let start = queue.withLock { q -> Bool in
                 q.pending.append(request)
                 if q.draining { return false }
@@ -189,14 +179,7 @@ public final class PostgresStore: EventStore, Sendable {
     func drain() async {
         while true {
             let group: [PendingAppend] = queue.withLock { q in
-                var taken = 0
-                var events = 0
-                while taken < q.pending.count, taken < Self.maxBatchesPerGroup {
-                    let n = q.pending[taken].events.count
-                    if taken > 0, events + n > Self.maxEventsPerGroup { break }
-                    events += n
-                    taken += 1
-                }
+                let taken = Self.groupSize(q.pending.map(\.batch.events))
                 let group = Array(q.pending.prefix(taken))
                 q.pending.removeFirst(taken)
                 if group.isEmpty { q.draining = false }
@@ -204,16 +187,62 @@ public final class PostgresStore: EventStore, Sendable {
             }
             if group.isEmpty { return }
             do {
-                let outcomes = try await commit(group)
+                let outcomes = try await commit(group.map(\.batch))
                 for (request, outcome) in zip(group, outcomes) { request.continuation.resume(with: outcome) }
             } catch {
                 for request in group { request.continuation.resume(throwing: error) }
             }
+            await awaitReturning(group.count)
         }
     }
 
+    /// How long the writer waits, after answering a group, for the
+    /// appenders it answered to queue their next append.
+    static let regroupWait = Duration.milliseconds(1)
+
+    /// After answering `answered` appends: the appenders just woken are
+    /// queued to run. Taken at once, the next group would hold the few that
+    /// were quick and leave the rest a whole COMMIT (two fsyncs) behind:
+    /// groups alternating small and large, or all small on a busy machine.
+    /// So wait until as many appends are queued as were answered, at most
+    /// `regroupWait` (PostgreSQL's `commit_delay` idea, on the client).
+    /// A lone appender is never delayed.
+    func awaitReturning(_ answered: Int) async {
+        guard answered > 1 else { return }
+        let deadline = ContinuousClock.now + Self.regroupWait
+        await Task.yield()
+        while queue.withLock({ $0.pending.count }) < answered, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .microseconds(100))
+        }
+    }
+
+    /// How many of the queued batches, from the front, go into the next
+    /// group: at most `maxBatchesPerGroup` batches and `maxEventsPerGroup`
+    /// events (a larger single batch goes alone), and the group ends before a
+    /// batch that shares an event id with an earlier batch of the group (a
+    /// retry queued behind its original): `chronik_append` decides
+    /// idempotency against committed rows, so such a batch waits for the next
+    /// group, where it is an idempotent retry or a `duplicateEventId`.
+    static func groupSize(_ pending: [[ProposedEvent]]) -> Int {
+        var taken = 0
+        var events = 0
+        var ids = Set<EventID>()
+        while taken < pending.count, taken < maxBatchesPerGroup {
+            let batch = pending[taken]
+            if taken > 0 {
+                if events + batch.count > maxEventsPerGroup { break }
+                if taken == 1 { ids.formUnion(pending[0].lazy.map(\.id)) }
+                if batch.contains(where: { ids.contains($0.id) }) { break }
+                ids.formUnion(batch.lazy.map(\.id))
+            }
+            events += batch.count
+            taken += 1
+        }
+        return taken
+    }
+
     /// One transaction: BEGIN, `chronik_append` with every batch, COMMIT.
-    func commit(_ group: [PendingAppend]) async throws -> [Result<AppendResult, any Error>] {
+    func commit(_ group: [GroupBatch]) async throws -> [Result<AppendResult, any Error>] {
         var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
         var ids: [UUID] = [], types: [String] = [], occurred: [Int64] = []
         var metas: [ByteBuffer] = [], datas: [ByteBuffer] = [], crcs: [Int64] = [], digests: [ByteBuffer] = []
@@ -271,7 +300,7 @@ public final class PostgresStore: EventStore, Sendable {
         }
     }
 
-    static func outcome(_ r: PendingAppend, _ row: (Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)) -> Result<AppendResult, any Error> {
+    static func outcome(_ r: GroupBatch, _ row: (Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)) -> Result<AppendResult, any Error> {
         switch Schema.Status(rawValue: row.0) {
         case .appended:
             let p = UInt64(row.1 ?? 0), v = UInt64(row.2 ?? 0)
@@ -334,13 +363,35 @@ extension EventCanon {
     }
 }
 
-/// One `append` call waiting for the writer task.
-struct PendingAppend: Sendable {
+/// One batch of a group, with what `chronik_append` needs besides the
+/// events: each event's CRC32C and SHA-256 digest of its canonical bytes.
+struct GroupBatch: Sendable {
     var stream: String
     var expected: ExpectedVersion
     var events: [ProposedEvent]
     var crcs: [Int64]
     var digests: [[UInt8]]
+
+    init(stream: String, expected: ExpectedVersion, events: [ProposedEvent]) {
+        self.stream = stream
+        self.expected = expected
+        self.events = events
+        crcs = []
+        digests = []
+        crcs.reserveCapacity(events.count)
+        digests.reserveCapacity(events.count)
+        for e in events {
+            let canon = EventCanon.bytes(stream: stream, id: e.id, type: e.type, occurredAt: e.occurredAt,
+                                         metadata: e.metadata, data: e.data)
+            crcs.append(Int64(EventCanon.crc(canon)))
+            digests.append(EventCanon.digest(canon))
+        }
+    }
+}
+
+/// One `append` call waiting for the writer task.
+struct PendingAppend: Sendable {
+    var batch: GroupBatch
     var continuation: CheckedContinuation<AppendResult, any Error>
 }
 

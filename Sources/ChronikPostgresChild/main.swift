@@ -4,9 +4,11 @@
 //     ack <event id> <position> <stream> <version>
 // on stdout (one line, written at once), so that the test knows exactly
 // what was acknowledged even when it kills the database mid-load. An
-// appender whose append fails prints `err …` on stderr and stops.
+// appender whose append fails prints `err …` on stderr and stops; the child
+// then exits 1.
 //
 // Usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX
+//        ChronikPostgresChild migrate URL   (creates the schema)
 //        ChronikPostgresChild bench URL LOGDIR   (Benchmarks/postgres-bench.sh)
 //        ChronikPostgresChild reserve URL SKU ATTEMPTS   (the multi-writer guard test)
 import ChronikLog
@@ -14,17 +16,20 @@ import ChronikPostgres
 import Foundation
 import Synchronization
 
-/// One line to stdout or stderr, whole, under a lock.
+/// One line to stdout or stderr, whole, under a lock; remembers whether an
+/// error line was said.
 final class Lines: Sendable {
-    let lock = Mutex(())
+    let sawError = Mutex(false)
     func say(_ line: String, error: Bool = false) {
-        lock.withLock { _ in
+        sawError.withLock { saw in
+            if error { saw = true }
             (error ? FileHandle.standardError : FileHandle.standardOutput).write(Data((line + "\n").utf8))
         }
     }
 }
 
-func appendConcurrently(url: String, appenders: Int, perAppender: Int, prefix: String) async throws {
+/// Returns whether every append was acknowledged.
+func appendConcurrently(url: String, appenders: Int, perAppender: Int, prefix: String) async throws -> Bool {
     let store = try PostgresStore(url: url)
     let lines = Lines()
     await withTaskGroup(of: Void.self) { group in
@@ -45,16 +50,21 @@ func appendConcurrently(url: String, appenders: Int, perAppender: Int, prefix: S
         }
     }
     await store.close()
+    return !lines.sawError.withLock { $0 }
 }
 
 let args = CommandLine.arguments
 if args.count == 4, args[1] == "bench" {
     try await Bench.run(url: args[2], logDirectory: args[3])
+} else if args.count == 3, args[1] == "migrate" {
+    let store = try PostgresStore(url: args[2])
+    try await store.migrate()
+    await store.close()
 } else if args.count == 5, args[1] == "reserve", let attempts = Int(args[4]) {
     try await Reserve.run(url: args[2], sku: args[3], attempts: attempts)
 } else if args.count == 5, let appenders = Int(args[2]), let perAppender = Int(args[3]) {
-    try await appendConcurrently(url: args[1], appenders: appenders, perAppender: perAppender, prefix: args[4])
+    if try await !appendConcurrently(url: args[1], appenders: appenders, perAppender: perAppender, prefix: args[4]) { exit(1) }
 } else {
-    FileHandle.standardError.write(Data("usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX | bench URL LOGDIR\n".utf8))
+    FileHandle.standardError.write(Data("usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX | migrate URL | bench URL LOGDIR | reserve URL SKU ATTEMPTS\n".utf8))
     exit(64)
 }

@@ -1,0 +1,105 @@
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import Testing
+
+// The set-based `chronik_append` decides a group of batches exactly as one
+// batch after the other would: expected versions per stream see the
+// earlier batches of the same call (a refused one does not advance its
+// stream), idempotent retries and duplicate ids are found with one probe per
+// call, positions and the chain run on across the group; and the writer
+// never puts two batches sharing an id into one call.
+@Suite("PostgresGroupCommit", .serialized, .enabled(if: postgresAvailable))
+struct GroupCommitTests {
+    func event(_ n: Int, id: EventID = .random()) -> ProposedEvent {
+        ProposedEvent(id: id, type: "E", data: Array("{\"n\":\(n)}".utf8), metadata: Array("{\"a\":1}".utf8),
+                      occurredAt: Timestamp(microseconds: 1_700_000_000_000_000 + Int64(n)))
+    }
+
+    func batch(_ stream: String, _ events: [ProposedEvent], _ expected: ExpectedVersion) -> GroupBatch {
+        GroupBatch(stream: stream, expected: expected, events: events)
+    }
+
+    func code(_ r: Result<AppendResult, any Error>) -> ChronikLogError.Code? {
+        if case .failure(let e) = r { return (e as? ChronikLogError)?.code }
+        return nil
+    }
+
+    @Test func oneCallDecidesEachBatchAsIfAppendedOneAfterTheOther() async throws {
+        let (_, store) = try await freshStore("t_group")
+        let a = [event(0), event(1)]
+        let group = [
+            batch("A", a, .noStream),              // A 0-1 at 0-1
+            batch("A", [event(2)], .exact(1)),     // sees the batch before it: A 2 at 2
+            batch("A", [event(3)], .exact(5)),     // refused, A is at 2
+            batch("X", [event(4)], .noStream),     // X 0 at 3
+            batch("A", [event(5)], .exact(2)),     // the refused batch did not advance A: A 3 at 4
+            batch("X", [event(6)], .noStream),     // refused, X exists since batch 4
+        ]
+        let first = try await store.commit(group)
+        let ok = first.map { try? $0.get() }
+        #expect(ok[0]?.positions == [Position(0), Position(1)] && ok[0]?.versions == [StreamVersion(0), StreamVersion(1)])
+        #expect(ok[1]?.positions == [Position(2)] && ok[1]?.versions == [StreamVersion(2)])
+        #expect(code(first[2]) == .wrongExpectedVersion)
+        if case .failure(let e as ChronikLogError) = first[2] { #expect(e.actualVersion == .some(2)) }
+        #expect(ok[3]?.positions == [Position(3)] && ok[3]?.versions == [StreamVersion(0)])
+        #expect(ok[4]?.positions == [Position(4)] && ok[4]?.versions == [StreamVersion(3)])
+        #expect(code(first[5]) == .wrongExpectedVersion)
+        if case .failure(let e as ChronikLogError) = first[5] { #expect(e.actualVersion == .some(0)) }
+        #expect(ok.allSatisfy { $0?.wasDuplicate != true })
+
+        let second = try await store.commit([
+            batch("A", a, .noStream),                              // a retry: original positions, no version check
+            batch("A", [a[0], event(7)], .any),                    // partly known: refused
+            batch("A", [event(8, id: a[1].id)], .any),             // a known id with other content: refused
+            batch("A", [event(9), event(10)], .exact(3)),          // A 4-5 at 5-6
+        ])
+        let retry = try second[0].get()
+        #expect(retry.wasDuplicate && retry.positions == [Position(0), Position(1)] && retry.versions == [StreamVersion(0), StreamVersion(1)])
+        #expect(code(second[1]) == .duplicateEventId)
+        #expect(code(second[2]) == .duplicateEventId)
+        let last = try second[3].get()
+        #expect(last.positions == [Position(5), Position(6)] && last.versions == [StreamVersion(4), StreamVersion(5)])
+
+        // A retry whose stream has moved on is still a retry (ids before versions),
+        // next to a real conflict and with nothing to insert in the call.
+        let third = try await store.commit([batch("A", a, .exact(0)), batch("X", [event(11)], .exact(7))])
+        #expect((try? third[0].get())?.positions == [Position(0), Position(1)])
+        #expect((try? third[0].get())?.wasDuplicate == true)
+        #expect(code(third[1]) == .wrongExpectedVersion)
+
+        #expect(try await store.headPosition() == Position(7), "refused batches wrote nothing")
+        let all = try await store.readAll(from: .start, limit: 100)
+        #expect(all.map(\.stream) == ["A", "A", "A", "X", "A", "A", "A"])
+        #expect(all.map(\.version.value) == [0, 1, 2, 0, 3, 4, 5])
+        #expect(all.map { String(decoding: $0.data, as: UTF8.self) } == [0, 1, 2, 4, 5, 9, 10].map { "{\"n\":\($0)}" })
+        let report = try await store.verify()
+        #expect(report.events == 7 && report.batches == 5, "the chain runs on across the batches of a call")
+        await store.close()
+    }
+
+    @Test func aGroupEndsBeforeABatchSharingAnIdWithAnEarlierOne() {
+        let e = (0..<6).map { event($0) }
+        #expect(PostgresStore.groupSize([[e[0]], [e[1], e[2]], [e[3]]]) == 3)
+        #expect(PostgresStore.groupSize([[e[0], e[1]], [e[2]], [e[1]], [e[4]]]) == 2, "e1 again: the retry waits for the next group")
+        #expect(PostgresStore.groupSize([[e[0]], [e[0]]]) == 1)
+        #expect(PostgresStore.groupSize([]) == 0)
+        let big = (0..<PostgresStore.maxEventsPerGroup).map { event($0) }
+        #expect(PostgresStore.groupSize([big, [e[5]]]) == 1, "the event bound")
+        #expect(PostgresStore.groupSize(Array(repeating: [], count: PostgresStore.maxBatchesPerGroup + 5)) == PostgresStore.maxBatchesPerGroup)
+    }
+
+    @Test func theSameBatchAppendedConcurrentlyIsStoredOnce() async throws {
+        let (_, store) = try await freshStore("t_group_retry")
+        let batch = [event(0), event(1)]
+        // Queued together, the copies would share one call; the writer splits them.
+        let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for _ in 0..<8 { group.addTask { try await store.append(to: "s", batch, expected: .any) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { !$0.wasDuplicate }.count == 1)
+        #expect(Set(results.map(\.positions)) == [[Position(0), Position(1)]])
+        #expect(try await store.headPosition() == Position(2))
+        await store.close()
+    }
+}
