@@ -22,12 +22,25 @@ import Glibc
             try? FileManager.default.removeItem(atPath: dir + ".keys")
         }
         let state = LoadState()
+        let startedAt = ContinuousClock.now
         let result = try await Subprocess.run(
             .path(FilePath(chronikPath)), arguments: ["serve", "--log", dir, "--listen", "127.0.0.1:0"],
             input: .none, output: .discarded, error: .sequence
         ) { execution -> String in
+            // Kills the server only when it has not stopped 30 s after the
+            // SIGTERM (or 120 s after its start if SIGTERM was never sent):
+            // measured from the SIGTERM, not from the start, because on a
+            // loaded machine (the whole suite on 2 cores) this test's tasks
+            // may wait long for a thread, and a start-based deadline then
+            // killed a server that had barely been asked to stop.
+            let started = ContinuousClock.now
             let watchdog = Task {
-                do { try await Task.sleep(for: .seconds(40)) } catch { return }
+                while true {
+                    do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
+                    let now = ContinuousClock.now
+                    if let sent = state.sigtermAt.withLock({ $0 }), now - sent > .seconds(30) { break }
+                    if now - started > .seconds(120) { break }
+                }
                 try? execution.send(signal: .kill)
             }
             defer { watchdog.cancel() }
@@ -64,8 +77,13 @@ import Glibc
                         }
                     }
                     Task {
-                        // SIGTERM once the load is well under way.
-                        for _ in 0..<200 where state.acks.withLock({ $0.count }) < 300 { try? await Task.sleep(for: .milliseconds(25)) }
+                        // SIGTERM once the load is well under way (300
+                        // acknowledged appends), or after 20 s at most.
+                        let deadline = ContinuousClock.now + .seconds(20)
+                        while state.acks.withLock({ $0.count }) < 300, ContinuousClock.now < deadline {
+                            try? await Task.sleep(for: .milliseconds(25))
+                        }
+                        state.sigtermAt.withLock { $0 = .now }
                         try? execution.send(signal: .terminate)
                     }
                 }
@@ -74,7 +92,8 @@ import Glibc
             return stderr
         }
         let stderr = result.closureResult
-        #expect(result.terminationStatus == .exited(0), "\(stderr)")
+        let sigtermAfter = state.sigtermAt.withLock { $0 }.map { "\($0 - startedAt)" } ?? "never"
+        #expect(result.terminationStatus == .exited(0), "SIGTERM sent \(sigtermAfter) after the start; \(stderr)")
         #expect(stderr.contains("stopped"), "\(stderr)")
         let acked = state.acks.withLock { $0 }
         #expect(acked.count >= 300, "only \(acked.count) appends acknowledged before SIGTERM")
@@ -127,6 +146,8 @@ import Glibc
 final class LoadState: Sendable {
     let acks = Mutex<[ServeBinaryTests.Ack]>([])
     let failures = Mutex(0)
+    /// When the test sent SIGTERM; nil before.
+    let sigtermAt = Mutex<ContinuousClock.Instant?>(nil)
 }
 
 /// One POST over a fresh loopback connection (Connection: close), on a
