@@ -48,7 +48,7 @@ public final class LogServer: Sendable {
     public let eventStore: any EventStore
     /// The store's head as its subscription last saw it, for the waits of
     /// `GET /subscribe` (another store than a local log only).
-    let headWatch: HeadWatch?
+    let storeHeadWatch: StoreHeadWatch?
     /// The engine door: `POST /streams/{stream}` (EVENTS.md types through
     /// their guards, as `chronik append`).
     let store: CommerceStore
@@ -80,7 +80,7 @@ public final class LogServer: Sendable {
         // The one place a local log is told apart: its routes read its files.
         localLog = store as? EventLog
         eventStore = store
-        headWatch = localLog == nil ? HeadWatch(store: store) : nil
+        storeHeadWatch = localLog == nil ? StoreHeadWatch(store: store) : nil
         self.live = live
         self.vault = vault
         self.configuration = configuration
@@ -104,7 +104,7 @@ public final class LogServer: Sendable {
     /// flight finish.
     public func beginShutdown() {
         stopping.withLock { $0 = true }
-        headWatch?.stop()
+        storeHeadWatch?.stop()
     }
 
     /// Registers a subscription at `position`; returns its id.

@@ -68,8 +68,8 @@ extension LogServer {
     /// subscription last saw (0 until it first looked; `/metrics`).
     var knownHead: UInt64 {
         if let localLog { return localLog.head.value }
-        headWatch?.startIfNeeded()
-        return headWatch?.head ?? 0
+        storeHeadWatch?.startIfNeeded()
+        return storeHeadWatch?.head ?? 0
     }
 
     /// `GET /ready` of a shared store: 200 with the head once the store
@@ -160,7 +160,7 @@ extension LogServer {
 
     /// `GET /subscribe` through the store: the same frames, resume rules
     /// and heartbeats as `subscribe`; the cursor reads the store in chunks
-    /// of `subscriptionChunk` and, at the head, waits on `headWatch` (the
+    /// of `subscriptionChunk` and, at the head, waits on `storeHeadWatch` (the
     /// store's own subscription: LISTEN/NOTIFY on PostgreSQL) for at most
     /// a quarter second before it reads again.
     func storeSubscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
@@ -210,7 +210,7 @@ extension LogServer {
                     continue
                 }
             } else {
-                await headWatch?.wait(beyond: next, atMost: .milliseconds(250))
+                await storeHeadWatch?.wait(beyond: next, atMost: .milliseconds(250))
             }
             if ContinuousClock.now - idleSince >= configuration.heartbeat {
                 try await writer.write(ByteBuffer(string: ": heartbeat \(next)\n\n"))
@@ -227,7 +227,7 @@ extension LogServer {
 /// A wake-up only: a subscriber always reads the store itself, and waits at
 /// most a quarter second, so a missed or late wake-up delays an event and
 /// never loses one.
-final class HeadWatch: Sendable {
+final class StoreHeadWatch: Sendable {
     private struct State {
         var head: UInt64 = 0
         var nextWaiter = 0
