@@ -50,6 +50,8 @@ public final class LogServer: Sendable {
     let verifyJob = VerifyJob()
     /// The newest SSE frames read at the head, shared by the subscriptions there.
     let headFrames = HeadFrames()
+    /// Wakes the subscriptions waiting at the head.
+    let headWatch = HeadWatch()
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
     private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
@@ -74,7 +76,10 @@ public final class LogServer: Sendable {
 
     /// Ends the subscriptions (within a quarter second); requests in
     /// flight finish.
-    public func beginShutdown() { stopping.withLock { $0 = true } }
+    public func beginShutdown() {
+        stopping.withLock { $0 = true }
+        headWatch.wakeAll()
+    }
 
     /// Registers a subscription at `position`; returns its id.
     func openSubscription(at position: UInt64) -> Int {
