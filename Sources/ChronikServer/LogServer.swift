@@ -61,6 +61,8 @@ public final class LogServer: Sendable {
     let verifyJob = VerifyJob()
     /// The newest SSE frames read at the head, shared by the subscriptions there.
     let headFrames = HeadFrames()
+    /// Wakes the subscriptions waiting at the head.
+    let headWatch = HeadWatch()
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
     private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
@@ -100,11 +102,12 @@ public final class LogServer: Sendable {
     /// draining the other requests can finish.
     public var isStopping: Bool { stopping.withLock { $0 } }
 
-    /// Ends the subscriptions (within a quarter second); requests in
-    /// flight finish.
+    /// Ends the subscriptions (at once: their waits at the head are woken);
+    /// requests in flight finish.
     public func beginShutdown() {
         stopping.withLock { $0 = true }
         storeHeadWatch?.stop()
+        headWatch.wakeAll()
     }
 
     /// Registers a subscription at `position`; returns its id.

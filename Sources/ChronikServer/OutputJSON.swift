@@ -156,9 +156,132 @@ public func jsonText(ofStored bytes: [UInt8]) -> String? {
 /// number other than an Int64 integer — JSON that JSONSerialization takes
 /// too, so printed as they are. False sends the bytes the slow way.
 public func isSingleLineJSON(_ bytes: [UInt8]) -> Bool {
+    if isPlainCompactJSON(bytes) { return true }
     guard !bytes.isEmpty, !bytes.contains(0x0A), !bytes.contains(0x0D),
           let v = try? ChronikCommerce.JSONValue.parse(bytes) else { return false }
     return !hasNumberLiteral(v)
+}
+
+/// The common case of `isSingleLineJSON` decided without building a
+/// tree: true when `bytes` are one JSON value of printable ASCII only,
+/// with no whitespace, no escape, no key twice in one object, at most 32
+/// levels deep and integers of at most 18 digits (not `-0`) as its only
+/// numbers. Such bytes are a subset of what the strict parser takes with
+/// `.int` numbers only, so true here is true there; false decides
+/// nothing (the parser then does).
+///
+/// Why: a subscription catching up sent each event's data through the
+/// strict parser, a tree of strings per event, about a quarter of the
+/// server's time (Benchmarks/README.md, "Stop 17").
+public func isPlainCompactJSON(_ b: [UInt8]) -> Bool {
+    let n = b.count
+    var i = 0
+    var open: [Bool] = []  // per open container: true for an object
+    var keyStart: [Int] = []  // per open object: its first key in `keys`
+    var keys: [Range<Int>] = []
+
+    /// The end (after the closing quote) of the string at `i`; nil unless
+    /// it is printable ASCII without an escape.
+    func stringEnd(_ i: Int) -> Int? {
+        guard i < n, b[i] == UInt8(ascii: "\"") else { return nil }
+        var j = i + 1
+        while j < n {
+            let c = b[j]
+            if c == UInt8(ascii: "\"") { return j + 1 }
+            if c < 0x20 || c > 0x7E || c == UInt8(ascii: "\\") { return nil }
+            j += 1
+        }
+        return nil
+    }
+
+    /// A key of the innermost object and its colon; false when it is
+    /// not plain or repeats a key of that object.
+    func key() -> Bool {
+        guard let end = stringEnd(i), end < n, b[end] == UInt8(ascii: ":") else { return false }
+        let k = (i + 1)..<(end - 1)
+        for other in keys[keyStart[keyStart.count - 1]...] where other.count == k.count {
+            if b[other].elementsEqual(b[k]) { return false }
+        }
+        guard keys.count - keyStart[keyStart.count - 1] < 64 else { return false }
+        keys.append(k)
+        i = end + 1
+        return true
+    }
+
+    func literal(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard n - i >= count else { return false }
+        let same = word.withUTF8Buffer { w in b[i..<(i + count)].elementsEqual(w) }
+        if same { i += count }
+        return same
+    }
+
+    value: while true {
+        guard i < n else { return false }
+        switch b[i] {
+        case UInt8(ascii: "{"):
+            guard open.count < 32 else { return false }
+            i += 1
+            open.append(true)
+            keyStart.append(keys.count)
+            if i < n, b[i] == UInt8(ascii: "}") {
+                i += 1
+                open.removeLast()
+                keys.removeSubrange(keyStart.removeLast()...)
+            } else {
+                guard key() else { return false }
+                continue value
+            }
+        case UInt8(ascii: "["):
+            guard open.count < 32 else { return false }
+            i += 1
+            open.append(false)
+            if i < n, b[i] == UInt8(ascii: "]") {
+                i += 1
+                open.removeLast()
+            } else {
+                continue value
+            }
+        case UInt8(ascii: "\""):
+            guard let end = stringEnd(i) else { return false }
+            i = end
+        case UInt8(ascii: "t"): guard literal("true") else { return false }
+        case UInt8(ascii: "f"): guard literal("false") else { return false }
+        case UInt8(ascii: "n"): guard literal("null") else { return false }
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if b[i] == UInt8(ascii: "-") {
+                i += 1
+                guard i < n, (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(b[i]) else { return false }
+            }
+            let digits = i
+            if b[i] == UInt8(ascii: "0") {
+                i += 1
+            } else {
+                while i < n, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+            }
+            // A fraction, an exponent or a leading zero stops at the
+            // next structural check below.
+            guard i - digits <= 18 else { return false }
+        default:
+            return false
+        }
+        // After a value: the next member or element, or the end of containers.
+        while let isObject = open.last {
+            guard i < n else { return false }
+            if b[i] == UInt8(ascii: ",") {
+                i += 1
+                if isObject { guard key() else { return false } }
+                continue value
+            } else if b[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                i += 1
+                open.removeLast()
+                if isObject { keys.removeSubrange(keyStart.removeLast()...) }
+            } else {
+                return false
+            }
+        }
+        return i == n
+    }
 }
 
 private func hasNumberLiteral(_ v: ChronikCommerce.JSONValue) -> Bool {

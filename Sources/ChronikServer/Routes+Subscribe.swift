@@ -122,15 +122,11 @@ extension LogServer {
         w.raw("\n\n")
     }
 
-    /// Returns when the log's head passes `position`, or after `limit`.
+    /// Returns when the log's head passes `position`, or after `limit`
+    /// (through `headWatch`: no task per wait, no wake-up from the log's
+    /// writer per subscriber).
     func waitForHead(beyond position: UInt64, atMost limit: Duration) async {
-        let log = self.log
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await log.waitForHead(beyond: position) }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
-            group.cancelAll()
-        }
+        await headWatch.wait(log, beyond: position, atMost: limit)
     }
 }
 
@@ -190,6 +186,120 @@ final class HeadFrames: Sendable {
             guard let fresh = try read(position) else { return nil }
             if fresh.shareable { kept = fresh }
             return fresh
+        }
+    }
+}
+
+/// Wakes the subscriptions waiting at the head of the log, for the whole
+/// server: one task waits on the log and, when the head moves, resumes in
+/// one pass every subscription waiting for that; another resumes, every
+/// `tick`, those whose wait is over (heartbeat, shutdown) and ends when
+/// none waits.
+///
+/// Why (profile of `sse-live`, Benchmarks/README.md "Stop 17"): before,
+/// each wait of each subscription made two tasks (the log's wait and a
+/// timer, raced in a task group) and the log's writer resumed every
+/// subscription itself, so 100 subscribers at the head cost 200 tasks
+/// and 100 resumptions on the writer's thread per group commit, between
+/// two group commits of the appends.
+final class HeadWatch: Sendable {
+    /// How often waits that are over are ended: the most a wait lasts
+    /// beyond its `atMost`.
+    static let tick: Duration = .milliseconds(50)
+
+    private struct Waiter {
+        var beyond: UInt64
+        var until: ContinuousClock.Instant
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State {
+        var nextID = 0
+        var waiters: [Int: Waiter] = [:]
+        var following = false
+        var ticking = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Returns once `log.head > position`, after `limit` (within a tick),
+    /// when the log closes or when the task is cancelled.
+    func wait(_ log: EventLog, beyond position: UInt64, atMost limit: Duration) async {
+        let until = ContinuousClock.now + limit
+        let id: Int? = state.withLock { s in
+            if log.head.value > position || log.isClosed { return nil }
+            s.nextID += 1
+            return s.nextID
+        }
+        guard let id else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                // The head is read under the lock the follower wakes under:
+                // an append published before this is seen here, one after
+                // it finds the waiter.
+                let start: (follow: Bool, tick: Bool)? = state.withLock { s in
+                    if log.head.value > position || log.isClosed || Task.isCancelled { return nil }
+                    s.waiters[id] = Waiter(beyond: position, until: until, continuation: c)
+                    let start = (follow: !s.following, tick: !s.ticking)
+                    s.following = true
+                    s.ticking = true
+                    return start
+                }
+                guard let start else { return c.resume() }
+                if start.follow { follow(log) }
+                if start.tick { tick(log) }
+            }
+        } onCancel: {
+            let c = state.withLock { $0.waiters.removeValue(forKey: id)?.continuation }
+            c?.resume()
+        }
+    }
+
+    /// Ends every wait now (the server is stopping, the log closed).
+    func wakeAll() { wake { _ in true } }
+
+    /// Resumes (outside the lock) the waiters `done` picks.
+    private func wake(_ done: (Waiter) -> Bool) {
+        let ready: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            var ready: [CheckedContinuation<Void, Never>] = []
+            s.waiters = s.waiters.filter { _, w in
+                if done(w) { ready.append(w.continuation) }
+                return !done(w)
+            }
+            return ready
+        }
+        for c in ready { c.resume() }
+    }
+
+    /// One task for the server: waits for each new head and wakes the
+    /// subscriptions it lets read; ends when the log closes (waking all).
+    private func follow(_ log: EventLog) {
+        Task.detached {
+            while !log.isClosed {
+                // Read before waking: a subscription that registers after
+                // this wake finds the head at `seen` or beyond.
+                let seen = log.head.value
+                self.wake { $0.beyond < seen }
+                await log.waitForHead(beyond: seen)
+            }
+            self.wakeAll()
+        }
+    }
+
+    /// Ends the waits that are over, every `tick`, while any waits.
+    private func tick(_ log: EventLog) {
+        Task.detached {
+            while true {
+                try? await Task.sleep(for: Self.tick)
+                let now = ContinuousClock.now
+                let closed = log.isClosed
+                self.wake { closed || $0.until <= now }
+                let stop = self.state.withLock { s in
+                    if s.waiters.isEmpty { s.ticking = false }
+                    return !s.ticking
+                }
+                if stop { return }
+            }
         }
     }
 }
