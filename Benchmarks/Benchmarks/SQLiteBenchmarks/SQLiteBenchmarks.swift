@@ -149,7 +149,10 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 10)) { _ in
         let db = try SQLiteLog(path: cached.unwrapped.path)
         var g = CommerceEventGenerator(seed: 99)
-        try db.append(stream: "reopen-\(UUID().uuidString)", [g.event()])
+        // A fresh id each iteration: the generator's are the same every time.
+        var e = g.event()
+        e.id = .random()
+        try db.append(stream: "reopen-\(UUID().uuidString)", [e])
     } setup: { try await ensureCached() }
 
     // Issue 13 row 6's peer: PRAGMA integrity_check (b-trees, indexes and
