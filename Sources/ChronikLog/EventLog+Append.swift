@@ -41,7 +41,7 @@ extension EventLog {
                 s.pending.append(request)
                 if s.flushScheduled { return nil }
                 s.flushScheduled = true
-                writer.queue.async { writer.flush() }
+                writer.slotForNextFlush().async { writer.flush() }
                 return nil
             }
             if let rejected { c.resume(throwing: rejected) }

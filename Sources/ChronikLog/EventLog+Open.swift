@@ -247,7 +247,7 @@ extension EventLog {
         var writer: Writer?
         if !options.readOnly, let active = segments.last {
             writer = Writer(directory: dir, options: options, compression: compression, active: active,
-                            activeBatches: activeBatches, activeIDs: activeIDs)
+                            activeBatches: activeBatches, activeIDs: activeIDs, head: head, lastHash: lastHash)
         }
         let log = EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: lock,
                            segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex,

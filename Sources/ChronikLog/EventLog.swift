@@ -231,6 +231,7 @@ public final class EventLog: Sendable {
         if isClosed { throw ChronikLogError(.closed, "log is closed", path: directory) }
         try writer.queue.sync {
             writer.flush()
+            writer.drain()
             if let poisoned = state.withLock({ $0.poisoned }) { throw poisoned }
             try writer.syncNow()
         }
@@ -259,6 +260,8 @@ public final class EventLog: Sendable {
         closedFlag.store(true, ordering: .releasing)
         var failure: ChronikLogError?
         if let writer {
+            // A flush queued on the second slot before the close runs first.
+            writer.slots[1].sync {}
             failure = writer.queue.sync {
                 writer.finish()
             }

@@ -257,6 +257,12 @@ public struct LogOptions: Sendable {
     /// in `RecoveryReport.damage`, so that the intact part can be read and
     /// saved. Segments after a damaged one are not opened.
     public var readUpToDamage: Bool = false
+    /// Whether the writer stages and writes the next group commit while
+    /// the previous one's fdatasync runs. Off (the default), one group is
+    /// in flight at a time. Not yet a setting for users: stop 17's paired
+    /// measurements (Benchmarks/README.md) did not show a consistent gain
+    /// on the shared machine, see docs/FORMAT.md "Writing and durability".
+    @_spi(Benchmarks) public var pipelinedWrites: Bool = false
 
     public init() {}
 }

@@ -19,9 +19,9 @@ public struct SyncReport: Hashable, Sendable {
     }
 }
 
-/// The single writer: runs on a serial queue, takes every pending append,
-/// encodes them into one buffer, writes it with one pwrite and makes it
-/// durable with one fdatasync (group commit), then acknowledges them all.
+/// The single writer: takes every pending append, encodes them into one
+/// buffer, writes it with one pwrite and makes it durable with one
+/// fdatasync (group commit), then acknowledges them all.
 ///
 /// One flush runs these steps, each a function below:
 /// 1. `takePending` — the queued requests, or nothing when poisoned;
@@ -31,21 +31,41 @@ public struct SyncReport: Hashable, Sendable {
 /// 4. `sync` — one fdatasync as the durability mode asks;
 /// 5. `publish` and `acknowledge` — or, on a failure, `undo` (or `poison`)
 ///    and `fail`.
+///
+/// **Pipeline.** Steps 1–3 run under `stageLock`, steps 4–5 outside it, so
+/// the next group is staged and written while this one's fdatasync runs.
+/// Flushes run on two serial queues (`slots`), so at most two groups are
+/// in flight: one syncing, the next staging or syncing too. Each group
+/// waits for its predecessor (`Group.predecessor`) before it publishes,
+/// fails or takes anything back, so groups become visible and are
+/// acknowledged in log order, and an append is acknowledged only after the
+/// fdatasync that covers it: a group's own fdatasync starts after its
+/// pwrite returned. A failed fdatasync poisons the writer; the groups after
+/// it (written, not acknowledged) then fail too. A failed write is taken
+/// back under `stageLock` after the predecessor finished, so exactly that
+/// group's bytes are cut and no later group is staged on top of them.
 final class Writer: @unchecked Sendable {
     // MARK: State
     //
-    // Everything below is touched only on `queue` (and at init), which
-    // serialises it; `log` is set once right after init. The one exception
-    // is `syncObserver`, which has its own lock.
+    // The writer state below (up to `previous`) is touched only while
+    // holding `stageLock` (and at init); `log` is set once right after init.
+    // What the sync step shares with staging is in `syncState`, which has
+    // its own lock, as has `syncObserver`.
 
-    let queue = DispatchQueue(label: "chronik.writer", qos: .userInitiated)
+    /// The two flush slots; `queue` (the first) also runs `sync()` and
+    /// `finish()`.
+    let slots = [DispatchQueue(label: "chronik.writer.0", qos: .userInitiated),
+                 DispatchQueue(label: "chronik.writer.1", qos: .userInitiated)]
+    var queue: DispatchQueue { slots[0] }
+    private let nextSlot = Atomic<Int>(0)
+    /// Held while a flush takes its requests, stages and writes them.
+    let stageLock = DispatchSemaphore(value: 1)
     unowned(unsafe) var log: EventLog!
     let directory: String
     let options: LogOptions
     let compression: Compression
     /// The segment batches are written to.
     var active: Segment
-    var activeFile: any StorageFile { active.file }
     /// Batches and ids of the active segment, for its index file at seal.
     var activeBatches: [BatchEntry]
     var activeIDs: [EventID]
@@ -57,26 +77,53 @@ final class Writer: @unchecked Sendable {
     var buffer: [UInt8] = []
     /// Ids staged in the current flush (reused between flushes).
     var stagedIDs = EventIDTable()
-    /// Bytes written past the last fdatasync (interval and none modes).
-    var unsynced = false
-    /// What the next fdatasync makes durable, for `SyncReport`.
-    var unsyncedEvents = 0
-    var unsyncedBytes = 0
-    var lastSync = ContinuousClock.now
-    var syncScheduled = false
-    /// Set by finish(): the log is closing; deferred syncs must not run.
-    var finished = false
+    /// Where the next write lands in the active segment, the position the
+    /// next batch gets and its previous chain hash: ahead of the committed
+    /// state while a written group waits for its fdatasync.
+    var writtenEnd: Int64
+    var stagedHead: UInt64
+    var stagedHash: ChainHash
+    /// The last group that staged batches, while it may still be in flight.
+    var previous: PreviousGroup?
+
+    /// What the sync step shares with staging.
+    struct SyncState {
+        /// pwrites of batches so far, and how many of them the last completed
+        /// fdatasync covered: bytes are unsynced while `written > synced`.
+        var writtenWrites = 0
+        var syncedWrites = 0
+        /// Events and bytes written and synced so far, for `SyncReport`.
+        var writtenEvents = 0
+        var writtenBytes = 0
+        var syncedEvents = 0
+        var syncedBytes = 0
+        var lastSync = ContinuousClock.now
+        var syncScheduled = false
+        /// Set by finish(): the log is closing; deferred syncs must not run.
+        var finished = false
+        var unsynced: Bool { writtenWrites > syncedWrites }
+    }
+    let syncState = Mutex(SyncState())
     /// Called after each fdatasync of the active segment (server metrics).
     let syncObserver = Mutex<(@Sendable (SyncReport) -> Void)?>(nil)
 
     init(directory: String, options: LogOptions, compression: Compression, active: Segment,
-         activeBatches: [BatchEntry], activeIDs: [EventID]) {
+         activeBatches: [BatchEntry], activeIDs: [EventID], head: UInt64, lastHash: ChainHash) {
         self.directory = directory
         self.options = options
         self.compression = compression
         self.active = active
         self.activeBatches = activeBatches
         self.activeIDs = activeIDs
+        writtenEnd = active.committedBytes
+        stagedHead = head
+        stagedHash = lastHash
+    }
+
+    /// The queue the next scheduled flush runs on: the slots in turn, so a
+    /// flush scheduled while one syncs runs beside it.
+    func slotForNextFlush() -> DispatchQueue {
+        options.pipelinedWrites ? slots[nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue & 1] : slots[0]
     }
 
     /// The state of one flush: its requests, what each came to, and where
@@ -97,6 +144,31 @@ final class Writer: @unchecked Sendable {
         let activeBatchCount: Int
         let activeIDCount: Int
         let recordedAt: Timestamp
+        /// Left once this group is published, acknowledged or failed.
+        let done: DispatchGroup
+        /// The group staged before this one, while it may be in flight.
+        var predecessor: PreviousGroup?
+        /// Whether bytes written before this group's buffer are unsynced.
+        var unsyncedBefore: Bool
+        /// Events in `buffer`, for the sync report.
+        var bufferEvents = 0
+        /// Set at the end of staging: the segments rolled to and the file
+        /// the sync step makes durable.
+        var newSegments: [Segment] = []
+        var syncFile: (any StorageFile)?
+    }
+
+    /// The last group that staged batches: its ids and stream versions are
+    /// not in the log's state until it publishes.
+    struct PreviousGroup {
+        let done: DispatchGroup
+        let requests: [AppendRequest]
+        let staged: [Staged]
+        /// Each stream's version after the group.
+        let versions: [String: UInt64]
+        var isDone: Bool { done.wait(timeout: .now()) == .success }
+        /// Waits until it is published, acknowledged or failed.
+        func wait() { done.wait() }
     }
 
     /// A batch staged in this flush.
@@ -132,20 +204,51 @@ final class Writer: @unchecked Sendable {
 
     func flush() {
         log.waitUntilIndexed()
-        guard let requests = takePending() else { return }
+        stageLock.wait()
+        guard let requests = takePending() else {
+            stageLock.signal()
+            return
+        }
         var g = beginGroup(requests)
         do {
             try stage(&g)
-            if !buffer.isEmpty { try write(at: g.bufferStart) }
-            if !g.staged.isEmpty {
-                do { try sync() } catch { throw FsyncFailed(error: error) }
-            }
+            if !buffer.isEmpty { try write(at: g.bufferStart, &g) }
         } catch {
+            // Still under stageLock: no later group stages on top of the
+            // bytes this one takes back.
             fail(g, error)
+            stageLock.signal()
+            g.done.leave()
             return
         }
-        publish(staged: g.staged, requests: requests, head: g.position, hash: g.hash)
-        acknowledge(g)
+        endStaging(&g)
+        stageLock.signal()
+        // From here on the next group may stage and write beside us.
+        var syncFailure: (any Error)?
+        if !g.staged.isEmpty, let file = g.syncFile {
+            do { try sync(file) } catch { syncFailure = FsyncFailed(error: error) }
+        }
+        g.predecessor?.wait()
+        if let syncFailure {
+            fail(g, syncFailure)
+        } else if !g.staged.isEmpty, let poisoned = log.state.withLock({ $0.poisoned }) {
+            // An earlier group's fdatasync failed after this one was
+            // written: its bytes may follow lost ones, so it fails too.
+            fail(g, poisoned)
+        } else {
+            publish(staged: g.staged, newSegments: g.newSegments, requests: requests, head: g.position, hash: g.hash)
+            acknowledge(g)
+        }
+        g.done.leave()
+    }
+
+    /// Waits until every group staged so far is published, acknowledged or
+    /// failed (`sync()`, `close()`).
+    func drain() {
+        stageLock.wait()
+        let last = previous
+        stageLock.signal()
+        last?.wait()
     }
 
     /// Step 1: every queued request, or nil when there is none or the
@@ -166,27 +269,47 @@ final class Writer: @unchecked Sendable {
     }
 
     private func beginGroup(_ requests: [AppendRequest]) -> Group {
-        let (head, lastHash) = log.state.withLock { ($0.head, $0.lastHash) }
+        let predecessor = previous.flatMap { $0.isDone ? nil : $0 }
+        if predecessor == nil {
+            // Nothing in flight: the writer's view is the committed state
+            // (unless a failed fdatasync just poisoned the writer).
+            assert(log.state.withLock { $0.poisoned != nil || ($0.head, $0.lastHash) == (stagedHead, stagedHash) },
+                   "writer ahead of a finished group")
+            assert(writtenEnd == active.committedBytes || log.state.withLock { $0.poisoned != nil }, "write offset off the committed end")
+            previous = nil
+        }
         stagedIDs.removeAll()
         // Only a later request of the same flush looks ids up here.
         if requests.count > 1 { stagedIDs.reserve(requests.reduce(0) { $0 + $1.events.count }) }
         buffer.removeAll(keepingCapacity: true)
         rollUndo = RollUndo()
+        let done = DispatchGroup()
+        done.enter()
         return Group(requests: requests, outcomes: [Outcome](repeating: .pending, count: requests.count),
-                     position: head, hash: lastHash, bufferStart: active.committedBytes, original: active,
-                     activeBatchCount: activeBatches.count, activeIDCount: activeIDs.count, recordedAt: Timestamp.now())
+                     position: stagedHead, hash: stagedHash, bufferStart: writtenEnd, original: active,
+                     activeBatchCount: activeBatches.count, activeIDCount: activeIDs.count, recordedAt: Timestamp.now(),
+                     done: done, predecessor: predecessor, unsyncedBefore: syncState.withLock { $0.unsynced })
     }
 
     /// Step 2: decides each request's outcome and stages the batches of
     /// those that will be written. Throws only for a failed write, roll or
     /// fsync while rolling the segment.
     private func stage(_ g: inout Group) throws {
+        // A request whose ids the group in flight holds waits until that
+        // group is published: then the committed state below decides (the
+        // rare path of a retry racing its original).
+        if let p = g.predecessor, Self.anyID(of: g.requests, in: p) {
+            p.wait()
+            g.predecessor = nil
+        }
         // One look at the committed state for the whole group: whether any
         // of a request's ids is already in the log, and its stream's version.
-        // Only this thread changes that state, so it holds for the flush.
+        // Only the writer changes that state, and a group still in flight
+        // (`predecessor`) adds its stream versions below.
         let committed: [(anyKnown: Bool, version: UInt64?)] = log.state.withLock { s in
             g.requests.map { req in (req.events.contains { s.ids.position(of: $0.id) != nil }, s.streams[req.stream]?.lastVersion) }
         }
+        let inFlight = g.predecessor?.versions ?? [:]
         for ri in g.requests.indices {
             let req = g.requests[ri]
             // Idempotency: ids already in the log (or staged) decide first.
@@ -196,13 +319,34 @@ final class Writer: @unchecked Sendable {
                 continue
             }
             // Optimistic concurrency.
-            let current: UInt64? = g.stagedVersions[req.stream] ?? committed[ri].version
+            let current: UInt64? = g.stagedVersions[req.stream] ?? inFlight[req.stream] ?? committed[ri].version
             if let mismatch = check(req.expected, current: current, stream: req.stream) {
                 g.outcomes[ri] = .failed(mismatch)
                 continue
             }
             try stageBatch(ri, firstVersion: current.map { $0 + 1 } ?? 0, &g)
         }
+    }
+
+    /// Whether any event of `requests` has an id that group `p` staged.
+    private static func anyID(of requests: [AppendRequest], in p: PreviousGroup) -> Bool {
+        var ids = EventIDTable(minimumCapacity: p.staged.reduce(0) { $0 + Int($1.count) })
+        for s in p.staged {
+            for (i, e) in p.requests[s.request].events.enumerated() { ids.insert(e.id, position: s.base + UInt64(i)) }
+        }
+        return requests.contains { r in r.events.contains { ids.position(of: $0.id) != nil } }
+    }
+
+    /// The end of steps 1–3: what the sync step needs, and the writer's
+    /// view moved past this group for the next one.
+    private func endStaging(_ g: inout Group) {
+        g.newSegments = pendingSegments
+        pendingSegments = []
+        g.syncFile = active.file
+        guard !g.staged.isEmpty else { return }
+        stagedHead = g.position
+        stagedHash = g.hash
+        previous = PreviousGroup(done: g.done, requests: g.requests, staged: g.staged, versions: g.stagedVersions)
     }
 
     /// The outcome of a request some of whose ids are already in the log
@@ -227,17 +371,25 @@ final class Writer: @unchecked Sendable {
         let estimate = req.payload.batchLength
         let activeHasData = g.bufferStart + Int64(buffer.count) > Int64(LogFormat.segmentHeaderSize)
         if activeHasData && g.bufferStart + Int64(buffer.count) + Int64(estimate) > Int64(options.segmentSizeBytes) {
-            try write(at: g.bufferStart)
+            // Sealing writes the segment's index from its committed table:
+            // the group in flight must be in it first.
+            if let p = g.predecessor {
+                p.wait()
+                g.predecessor = nil
+                if let poisoned = log.state.withLock({ $0.poisoned }) { throw poisoned }
+            }
+            try write(at: g.bufferStart, &g)
             try roll(sealedEnd: g.bufferStart + Int64(buffer.count), lastHash: g.hash, stagedHere: g.staged.filter { $0.segment === active })
             g.bufferStart = Int64(LogFormat.segmentHeaderSize)
             buffer.removeAll(keepingCapacity: true)
+            g.unsyncedBefore = syncState.withLock { $0.unsynced }
         }
         let offset = g.bufferStart + Int64(buffer.count)
         // Recovery tells an interrupted write from damage to synced
         // bytes by this bit (FORMAT.md, recovery rule 4).
         let newHash = BatchEncoder.append(req.payload, basePosition: g.position, firstStreamVersion: firstVersion,
                                           recordedAt: g.recordedAt, previousHash: g.hash,
-                                          unsyncedPredecessor: unsynced || !buffer.isEmpty, into: &buffer)
+                                          unsyncedPredecessor: g.unsyncedBefore || !buffer.isEmpty, into: &buffer)
         let count = req.events.count
         g.staged.append(Staged(request: ri, segment: active, offset: offset, end: g.bufferStart + Int64(buffer.count),
                                base: g.position, count: UInt32(count), firstVersion: firstVersion, hash: newHash))
@@ -249,7 +401,7 @@ final class Writer: @unchecked Sendable {
             if later { stagedIDs.insert(e.id, position: g.position + UInt64(i)) }
             activeIDs.append(e.id)
         }
-        unsyncedEvents += count
+        g.bufferEvents += count
         g.stagedVersions[req.stream] = firstVersion + UInt64(count) - 1
         g.outcomes[ri] = .done(AppendResult(
             positions: (0..<count).map { Position(g.position + UInt64($0)) },
@@ -260,28 +412,42 @@ final class Writer: @unchecked Sendable {
     }
 
     /// Step 3: one pwrite of the staged bytes.
-    private func write(at offset: Int64) throws {
-        try buffer.withUnsafeBytes { try activeFile.write($0, at: offset) }
-        unsynced = true
-        unsyncedBytes += buffer.count
+    private func write(at offset: Int64, _ g: inout Group) throws {
+        try buffer.withUnsafeBytes { try active.file.write($0, at: offset) }
+        writtenEnd = offset + Int64(buffer.count)
+        syncState.withLock { s in
+            s.writtenWrites += 1
+            s.writtenEvents += g.bufferEvents
+            s.writtenBytes += buffer.count
+        }
+        g.bufferEvents = 0
     }
 
     /// Step 4: makes the write durable as the durability mode promises.
-    private func sync() throws {
+    /// Runs outside `stageLock`, beside the next group's staging.
+    private func sync(_ file: any StorageFile) throws {
         switch options.durability {
         case .fsync:
-            try syncActive()
+            try syncActive(file)
         case .interval(let d):
-            if ContinuousClock.now - lastSync >= d {
-                try syncActive()
-            } else if !syncScheduled {
-                syncScheduled = true
-                let delay = d - (ContinuousClock.now - lastSync)
+            let (due, delay): (Bool, Duration?) = syncState.withLock { s in
+                let since = ContinuousClock.now - s.lastSync
+                if since >= d { return (true, nil) }
+                if s.syncScheduled { return (false, nil) }
+                s.syncScheduled = true
+                return (false, d - since)
+            }
+            if due {
+                try syncActive(file)
+            } else if let delay {
                 let nanos = max(0, Int(delay.components.seconds) * 1_000_000_000 + Int(delay.components.attoseconds / 1_000_000_000))
                 queue.asyncAfter(deadline: .now() + .nanoseconds(nanos)) { [self] in
-                    syncScheduled = false
                     // After finish() the log (and its files) may be gone.
-                    if unsynced && !finished { syncQuietly() }
+                    let run = syncState.withLock { s in
+                        s.syncScheduled = false
+                        return s.unsynced && !s.finished
+                    }
+                    if run { syncQuietly() }
                 }
             }
         case .none:
@@ -291,22 +457,31 @@ final class Writer: @unchecked Sendable {
 
     /// The one fdatasync of the active segment after writes: timed and
     /// reported to the observer, which runs here on the writer (once per
-    /// fdatasync, not per append).
-    private func syncActive() throws {
+    /// fdatasync, not per append). It covers every write that returned
+    /// before it started; two of them may run at once (a group's, and the
+    /// next group's or a roll's), so what each reports is counted once.
+    private func syncActive(_ file: any StorageFile) throws {
+        let (writes, events, bytes) = syncState.withLock { ($0.writtenWrites, $0.writtenEvents, $0.writtenBytes) }
         let started = ContinuousClock.now
-        try activeFile.sync()
-        let report = SyncReport(duration: ContinuousClock.now - started, events: unsyncedEvents, bytes: unsyncedBytes)
-        unsynced = false
-        unsyncedEvents = 0
-        unsyncedBytes = 0
-        lastSync = .now
+        try file.sync()
+        let duration = ContinuousClock.now - started
+        let report: SyncReport = syncState.withLock { s in
+            let r = SyncReport(duration: duration, events: max(0, events - s.syncedEvents), bytes: max(0, bytes - s.syncedBytes))
+            s.syncedWrites = max(s.syncedWrites, writes)
+            s.syncedEvents = max(s.syncedEvents, events)
+            s.syncedBytes = max(s.syncedBytes, bytes)
+            s.lastSync = .now
+            return r
+        }
         if let observer = syncObserver.withLock({ $0 }) { observer(report) }
     }
 
     /// A deferred sync; a failure poisons the writer like any failed fsync.
     private func syncQuietly() {
+        stageLock.wait()
+        defer { stageLock.signal() }
         do {
-            try syncActive()
+            try syncActive(active.file)
         } catch {
             let poison = ChronikLogError(.writerPoisoned, "a deferred fsync failed (\(error)); reopen the log to recover", path: directory)
             log.state.withLock { $0.poisoned = poison }
@@ -315,9 +490,7 @@ final class Writer: @unchecked Sendable {
 
     /// Step 5a: makes the flushed batches visible: tables, stream index,
     /// ids, head.
-    private func publish(staged: [Staged], requests: [AppendRequest], head: UInt64, hash: ChainHash) {
-        let newSegments = pendingSegments
-        pendingSegments = []
+    private func publish(staged: [Staged], newSegments: [Segment], requests: [AppendRequest], head: UInt64, hash: ChainHash) {
         guard !staged.isEmpty || !newSegments.isEmpty else { return }
         // Staged batches grouped by segment, in order.
         var groups: [(Segment, [Staged])] = []
@@ -357,8 +530,12 @@ final class Writer: @unchecked Sendable {
 
     /// Step 5b: a flush that failed. Takes the group back (or poisons the
     /// writer when that is impossible) and fails every request that would
-    /// have been written.
+    /// have been written. Waits for the group in flight before it first:
+    /// what is taken back is then exactly this group. Only a failed fsync
+    /// or a writer already poisoned reach it outside `stageLock`, and
+    /// neither takes anything back.
     private func fail(_ g: Group, _ error: any Error) {
+        g.predecessor?.wait()
         let failure: any Error
         if let f = error as? FsyncFailed {
             // A failed fsync leaves the disk state unknown: the kernel
@@ -367,6 +544,10 @@ final class Writer: @unchecked Sendable {
             // what is actually there.
             failure = f.error
             poison(f.error)
+        } else if log.state.withLock({ $0.poisoned != nil }) {
+            // An earlier fsync failed: the disk state is unknown already,
+            // there is nothing this group could take back reliably.
+            failure = error
         } else if undo(to: g.original, committedBytes: g.original.committedBytes, batchCount: g.activeBatchCount, idCount: g.activeIDCount) {
             // A failed write, create or rename (ENOSPC, EIO), also while
             // sealing: nothing of the group is on disk any more and the
@@ -414,9 +595,14 @@ final class Writer: @unchecked Sendable {
             }
             try original.file.truncate(to: committedBytes)
             try original.file.sync()
-            unsynced = false
-            unsyncedEvents = 0
-            unsyncedBytes = 0
+            syncState.withLock { s in
+                s.writtenWrites = s.syncedWrites
+                s.writtenEvents = s.syncedEvents
+                s.writtenBytes = s.syncedBytes
+            }
+            writtenEnd = committedBytes
+            (stagedHead, stagedHash) = log.state.withLock { ($0.head, $0.lastHash) }
+            previous = nil
             return true
         } catch {
             return false
@@ -488,7 +674,7 @@ final class Writer: @unchecked Sendable {
 
     /// Seals the active segment (fsync, index file) and starts a new one.
     private func roll(sealedEnd: Int64, lastHash: ChainHash, stagedHere: [Staged]) throws {
-        do { try syncActive() } catch { throw FsyncFailed(error: error) }
+        do { try syncActive(active.file) } catch { throw FsyncFailed(error: error) }
         let committed = active.snapshot
         var table = committed
         for s in stagedHere {
@@ -520,24 +706,37 @@ final class Writer: @unchecked Sendable {
     // MARK: Close and explicit sync
 
     /// Final sync at close (interval and none modes leave data unsynced);
-    /// returns its failure, which `close()` throws.
+    /// returns its failure, which `close()` throws. Waits for the group in
+    /// flight first.
     func finish() -> ChronikLogError? {
-        defer { finished = true }
-        guard unsynced else { return nil }
+        drain()
+        stageLock.wait()
+        defer {
+            syncState.withLock { $0.finished = true }
+            stageLock.signal()
+        }
         do {
-            try syncNow()
+            try syncActiveIfUnsynced()
             return nil
         } catch {
             return error as? ChronikLogError ?? ChronikLogError(.io, "final fdatasync failed: \(error)", path: directory)
         }
     }
 
-    /// An fdatasync now when anything is unsynced; a failure poisons the
-    /// writer (the kernel may have dropped the dirty pages) and is thrown.
+    /// An fdatasync now when anything is unsynced, after the group in
+    /// flight; a failure poisons the writer (the kernel may have dropped
+    /// the dirty pages) and is thrown.
     func syncNow() throws {
-        guard unsynced else { return }
+        drain()
+        stageLock.wait()
+        defer { stageLock.signal() }
+        try syncActiveIfUnsynced()
+    }
+
+    private func syncActiveIfUnsynced() throws {
+        guard syncState.withLock({ $0.unsynced }) else { return }
         do {
-            try syncActive()
+            try syncActive(active.file)
         } catch {
             poison(error)
             throw error

@@ -338,6 +338,54 @@ let benchmarks: @Sendable () -> Void = {
         pairedConcurrent.value?.0.tearDown()
         pairedConcurrent.value = nil
     }
+
+    // Stop 17's before/after in one run: the same 64 appenders on a log
+    // whose writer stages the next group while one syncs (opt-in) and on
+    // one that keeps one group in flight (the default), order alternating,
+    // then the raw fsync-per-event baseline.
+    let pipelinedRate = BenchmarkMetric.custom("pipelined events/s", polarity: .prefersLarger, useScalingFactor: false)
+    let serialRate = BenchmarkMetric.custom("one group in flight events/s", polarity: .prefersLarger, useScalingFactor: false)
+    let pipelinePair = SetupBox<(LogFixture, LogFixture, RawAppendFile, [UInt8])>()
+    Benchmark(
+        "Paired: 64 concurrent 1-event appenders, pipelined writer vs one group in flight",
+        configuration: .init(metrics: [.wallClock, pipelinedRate, serialRate, rawRate], maxDuration: .seconds(12), maxIterations: 100)
+    ) { benchmark in
+        let (pipelined, serial, raw, bytes) = pipelinePair.unwrapped
+        func run(_ f: LogFixture) async throws -> Double {
+            let work: [(String, [ProposedEvent])] = (0..<64).map { t in ("cart-\(t)", f.generator.events(t < 40 ? 16 : 15)) }
+            let log = f.log
+            let clock = ContinuousClock()
+            let started = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (stream, events) in work {
+                    group.addTask {
+                        for e in events { blackHole(try await log.append(to: stream, e)) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            return 1000 / started.duration(to: clock.now).seconds
+        }
+        let pipelinedFirst = benchmark.currentIteration % 2 == 0
+        var p = 0.0, s = 0.0
+        if pipelinedFirst { p = try await run(pipelined) }
+        s = try await run(serial)
+        if !pipelinedFirst { p = try await run(pipelined) }
+        let rawTime = ContinuousClock().measure {
+            for _ in 0..<32 { raw.append(bytes); raw.sync() }
+        }
+        benchmark.measurement(pipelinedRate, Int(p))
+        benchmark.measurement(serialRate, Int(s))
+        benchmark.measurement(rawRate, Int(32 / rawTime.seconds))
+    } setup: {
+        let p = try LogFixture("pipeline-on", durability: .fsync, seed: 44, pipelinedWrites: true)
+        let s = try LogFixture("pipeline-off", durability: .fsync, seed: 45)
+        pipelinePair.value = (p, s, RawAppendFile(path: p.scratch.path + "/raw.bin"), [UInt8](repeating: UInt8(ascii: "x"), count: 250))
+    } teardown: {
+        pipelinePair.value?.0.tearDown()
+        pipelinePair.value?.1.tearDown()
+        pipelinePair.value = nil
+    }
 }
 
 extension Duration {

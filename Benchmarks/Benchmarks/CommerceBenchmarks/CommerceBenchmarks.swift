@@ -35,7 +35,7 @@ func ensureCommerceLog() async throws -> String {
         if let log = try? EventLog.open(at: dir, options: options) {
             log.waitUntilIndexed()
             let head = log.head.value
-            log.close()
+            try? log.close()
             if head == UInt64(lineCount) { return dir }
         }
     }
@@ -46,7 +46,7 @@ func ensureCommerceLog() async throws -> String {
     options.durability = .none
     let log = try EventLog.open(at: dir, options: options)
     let summary = try await CommerceImport.run(path: file, into: CommerceStore(log: log))
-    log.close()
+    try log.close()
     precondition(summary.appended == lineCount && summary.rejectCount == 0,
                  "import for the commerce log: \(summary.appended) appended, \(summary.rejects.first.map(\.description) ?? "")")
     if let f = fopen(marker, "w") { fputs(recipe, f); fclose(f) }
@@ -106,7 +106,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         scanLog.value = try openReadOnly(try await ensureCommerceLog())
     } teardown: {
-        scanLog.value?.close()
+        try? scanLog.value?.close()
         scanLog.value = nil
     }
 
@@ -126,7 +126,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         copyLog.value = try openReadOnly(try await ensureCommerceLog())
     } teardown: {
-        copyLog.value?.close()
+        try? copyLog.value?.close()
         copyLog.value = nil
     }
 
@@ -151,7 +151,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         decodeLog.value = try openReadOnly(try await ensureCommerceLog())
     } teardown: {
-        decodeLog.value?.close()
+        try? decodeLog.value?.close()
         decodeLog.value = nil
     }
 
@@ -273,7 +273,7 @@ func importOnce(_ path: String, scratch name: String, sealingPII: Bool = false, 
     let store = CommerceStore(log: log, protector: keys.map { SubjectKeyVault(store: $0) })
     let summary = try await CommerceImport.run(path: path, into: store)
     try keys?.sync()
-    log.close()
+    try log.close()
     benchmark.stopMeasurement()
     precondition(summary.appended == lineCount && summary.rejectCount == 0,
                  "imported \(summary.appended), rejected \(summary.rejectCount): \(summary.rejects.first.map(\.description) ?? "")")

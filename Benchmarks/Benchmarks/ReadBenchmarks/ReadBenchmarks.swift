@@ -51,7 +51,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         big.value = try await openCached(events: 1_000_000, batchSize: 1000, seed: 1)
     } teardown: {
-        big.value?.close()
+        try? big.value?.close()
         big.value = nil
     }
 
@@ -71,7 +71,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         scanned.value = try await openCached(events: 1_000_000, batchSize: 1000, seed: 1)
     } teardown: {
-        scanned.value?.close()
+        try? scanned.value?.close()
         scanned.value = nil
     }
 
@@ -110,7 +110,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         small.value = try await openCached(events: 1_000_000, batchSize: 10, seed: 2)
     } teardown: {
-        small.value?.close()
+        try? small.value?.close()
         small.value = nil
     }
 
@@ -134,7 +134,7 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
         func measure(events: Int, batchSize: Int, seed: UInt64) async throws -> (disk: Int64, json: Int, payload: Int) {
             let log = try await openCached(events: events, batchSize: batchSize, seed: seed)
-            defer { log.close() }
+            defer { try? log.close() }
             let disk = try log.stats().bytesOnDisk
             var json = 0, payload = 0, count = 0
             let cursor = log.readAll()

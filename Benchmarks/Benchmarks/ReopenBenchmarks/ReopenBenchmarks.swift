@@ -25,7 +25,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
             precondition(log.head.value == UInt64(events), "reopened log has \(log.head) events")
             log.waitUntilIndexed()
-            log.close()
+            try log.close()
         } setup: {
             openOnly.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
         }
@@ -41,7 +41,7 @@ let benchmarks: @Sendable () -> Void = {
             log.waitUntilIndexed()
             benchmark.stopMeasurement()
             precondition(log.head.value == UInt64(events), "reopened log has \(log.head) events")
-            log.close()
+            try log.close()
         } setup: {
             openIndexed.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
         }

@@ -195,7 +195,7 @@ struct ShopHistory {
             }
         }
         if let inFlight { _ = try await inFlight.value }
-        log.close()
+        try log.close()
         if let f = fopen(marker, "w") { fputs(recipe, f); fclose(f) }
         note("built \(dir): \(written) events in \(started.duration(to: .now)), \(streamsInWindows / max(1, windows)) distinct streams per 1,000 events")
         return dir

@@ -39,7 +39,8 @@ let benchmarks: @Sendable () -> Void = {
     let batch = SetupBox<(SQLiteLog, RawAppendFile, CommerceEventGenerator)>()
     Benchmark("SQLite: append 1000-event transaction vs raw ~250 KB + fdatasync",
               configuration: .init(metrics: [.wallClock, sqliteRate, rawRate], maxDuration: .seconds(8), maxIterations: 300)) { benchmark in
-        var (db, raw, generator) = batch.unwrapped
+        let (db, raw, _) = batch.unwrapped
+        var generator = batch.unwrapped.2
         let stream = generator.streamName()
         let events = generator.events(1000)
         batch.value!.2 = generator
@@ -68,7 +69,8 @@ let benchmarks: @Sendable () -> Void = {
     let concurrent = SetupBox<(SQLiteLog, RawAppendFile, CommerceEventGenerator)>()
     Benchmark("SQLite: 64 concurrent 1-event appenders vs raw fsync per event",
               configuration: .init(metrics: [.wallClock, sqliteRate, rawRate], maxDuration: .seconds(10), maxIterations: 30)) { benchmark in
-        var (db, raw, generator) = concurrent.unwrapped
+        let (db, raw, _) = concurrent.unwrapped
+        var generator = concurrent.unwrapped.2
         let work: [(String, [ProposedEvent])] = (0..<64).map { t in
             ("cart-\(t)-\(benchmark.currentIteration)", generator.events(t < 40 ? 16 : 15))
         }
@@ -147,7 +149,10 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 10)) { _ in
         let db = try SQLiteLog(path: cached.unwrapped.path)
         var g = CommerceEventGenerator(seed: 99)
-        try db.append(stream: "reopen-\(UUID().uuidString)", [g.event()])
+        // A fresh id each iteration: the generator's are the same every time.
+        var e = g.event()
+        e.id = .random()
+        try db.append(stream: "reopen-\(UUID().uuidString)", [e])
     } setup: { try await ensureCached() }
 
     // Issue 13 row 6's peer: PRAGMA integrity_check (b-trees, indexes and
@@ -263,7 +268,7 @@ final class SQLiteLog: @unchecked Sendable {
         let db = try SQLiteLog(path: dir + "/events.sqlite")
         var g = CommerceEventGenerator(seed: 5)
         for _ in 0..<(rows / 1000) { try db.append(stream: g.streamName(), g.events(1000)) }
-        try db.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        _ = try db.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         try recipe.write(toFile: marker, atomically: true, encoding: .utf8)
         note("built \(dir): \(rows) rows in \(started.duration(to: .now))")
         return db

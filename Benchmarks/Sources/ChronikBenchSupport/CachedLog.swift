@@ -52,7 +52,7 @@ public enum CachedLog {
             }
         }
         if let inFlight { _ = try await inFlight.value }
-        log.close()
+        try log.close()
         writeText(marker, recipe)
         note("built \(name) in \(started.duration(to: .now))")
         return dir
@@ -66,7 +66,7 @@ public enum CachedLog {
         // Let the background index load finish so it does not run into
         // the first measurement.
         log.waitUntilIndexed()
-        defer { log.close() }
+        defer { try? log.close() }
         return log.head.value == UInt64(events)
     }
 }

@@ -1,4 +1,4 @@
-import ChronikLog
+@_spi(Benchmarks) import ChronikLog
 
 /// A fresh log in its own scratch directory plus the generator that feeds
 /// it; made in a benchmark's setup, removed in its teardown.
@@ -9,16 +9,19 @@ public final class LogFixture: @unchecked Sendable {
     public let log: EventLog
     public var generator: CommerceEventGenerator
 
-    public init(_ name: String, durability: Durability, seed: UInt64) throws {
+    /// `pipelinedWrites: true` lets the writer stage the next group commit
+    /// while one syncs (stop 17, off by default), for paired figures.
+    public init(_ name: String, durability: Durability, seed: UInt64, pipelinedWrites: Bool = false) throws {
         scratch = ScratchDirectory(name)
         var options = LogOptions()
         options.durability = durability
+        options.pipelinedWrites = pipelinedWrites
         log = try EventLog.open(at: scratch.path + "/log", options: options)
         generator = CommerceEventGenerator(seed: seed)
     }
 
     public func tearDown() {
-        log.close()
+        try? log.close()
         scratch.remove()
     }
 }
