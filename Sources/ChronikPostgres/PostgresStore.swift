@@ -255,14 +255,21 @@ public final class PostgresStore: EventStore, Sendable {
             }
         }
         let conn = try await begin()
-        var rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)] = []
+        let rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)]
         do {
-            let result = try await conn.query("""
-                SELECT * FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
-                                             \(metas), \(datas), \(crcs), \(digests))
-                """, logger: logger)
-            for try await row in result.decode((Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?).self) {
-                rows.append(row)
+            let logger = logger
+            let (streams, expected, counts, ids, types, occurred) = (streams, expected, counts, ids, types, occurred)
+            let (metas, datas, crcs, digests) = (metas, datas, crcs, digests)
+            rows = try await ConnectionSlot.whileOpen(conn) {
+                var rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)] = []
+                let result = try await conn.query("""
+                    SELECT * FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
+                                                 \(metas), \(datas), \(crcs), \(digests))
+                    """, logger: logger)
+                for try await row in result.decode((Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?).self) {
+                    rows.append(row)
+                }
+                return rows
             }
         } catch {
             await writerConnection.drop(conn)
@@ -271,7 +278,8 @@ public final class PostgresStore: EventStore, Sendable {
         do {
             // With synchronous_commit = on this returns once the standby has
             // flushed the WAL: the acknowledgement below means two disks.
-            try await conn.query("COMMIT", logger: logger)
+            let logger = logger
+            try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("COMMIT", logger: logger) }
         } catch {
             await writerConnection.drop(conn)
             throw Self.ioError("COMMIT did not complete: the group may or may not be stored; retrying with the same event ids is safe (idempotent)", error)
@@ -290,7 +298,8 @@ public final class PostgresStore: EventStore, Sendable {
         while true {
             let conn = try await writerConnection.get()
             do {
-                try await conn.query("BEGIN", logger: logger)
+                let logger = logger
+                try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("BEGIN", logger: logger) }
                 return conn
             } catch {
                 await writerConnection.drop(conn)
@@ -433,8 +442,61 @@ final class ConnectionSlot: Sendable {
             slot = c
             return old
         }
-        if let old { try? await old.close() }
+        if let old { Self.discard(old) }
         return c
+    }
+
+    /// Closes a connection without waiting for it to report closed: the
+    /// close of a connection whose server died mid-query (the failover
+    /// test's SIGKILL) sometimes never completed, and an append waiting on
+    /// it never returned — every append queued behind it waited too.
+    /// Awaits `body`, a query on `conn`, but not forever: once `conn` has
+    /// been closed for half a second while `body` still waits, it fails
+    /// with `io` (the query's outcome unknown: a COMMIT may or may not have
+    /// happened, so the caller's message says to retry with the same ids).
+    /// Under load, a query whose server was SIGKILLed sometimes never
+    /// returned although its connection had closed (the failover test's
+    /// appender child waited forever). A query that is only slow (COMMIT
+    /// waiting for a stopped standby) is waited for as long as it takes.
+    static func whileOpen<T: Sendable>(_ conn: PostgresConnection,
+                                       _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let waiting = Once<T>()
+        return try await withCheckedThrowingContinuation { c in
+            waiting.set(c)
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                waiting.take()?.resume(with: result)
+            }
+            Task {
+                var closedSince: ContinuousClock.Instant?
+                while waiting.isWaiting {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    guard conn.isClosed else { continue }
+                    let since = closedSince ?? .now
+                    closedSince = since
+                    if ContinuousClock.now - since >= .milliseconds(500) {
+                        waiting.take()?.resume(throwing: ChronikLogError(.io, "the connection closed and the query never answered"))
+                        work.cancel()
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    /// The continuation of `whileOpen`, resumed by whichever comes first.
+    final class Once<T: Sendable>: Sendable {
+        let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        func set(_ c: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = c } }
+        /// The continuation, once: nil after the first take.
+        func take() -> CheckedContinuation<T, any Error>? { continuation.withLock { $0.take() } }
+        var isWaiting: Bool { continuation.withLock { $0 != nil } }
+    }
+
+    static func discard(_ c: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = c.close()
+        closing.whenComplete { _ in }
     }
 
     /// Runs `body` on the connection; a failure closes it, so that the next
@@ -446,7 +508,7 @@ final class ConnectionSlot: Sendable {
         } catch {
             if let e = error as? ChronikLogError, e.code != .io { throw e }
             connection.withLock { if $0 === c { $0 = nil } }
-            try? await c.close()
+            Self.discard(c)
             throw PostgresStore.ioError("query failed", error)
         }
     }
@@ -454,7 +516,7 @@ final class ConnectionSlot: Sendable {
     /// Forgets a broken connection, so that the next call reconnects.
     func drop(_ c: PostgresConnection) async {
         connection.withLock { if $0 === c { $0 = nil } }
-        try? await c.close()
+        Self.discard(c)
     }
 
     /// `run` for reads, which are safe to repeat: one retry on a fresh
@@ -473,6 +535,11 @@ final class ConnectionSlot: Sendable {
             slot = nil
             return c
         }
-        if let c { try? await c.close() }
+        guard let c else { return }
+        // A healthy connection closes at once; one that broke may never
+        // say so (see `discard`), so wait a little, not forever.
+        Self.discard(c)
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !c.isClosed, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
     }
 }

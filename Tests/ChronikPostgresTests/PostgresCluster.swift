@@ -161,10 +161,15 @@ final class PostgresNode: @unchecked Sendable {
         let pidText = try String(contentsOfFile: directory + "/postmaster.pid", encoding: .utf8)
         guard let pid = Int32(pidText.split(separator: "\n").first ?? "") else { throw ClusterError(description: "no pid in postmaster.pid") }
         // The postmaster and every backend at once, by their ids, so that
-        // no backend can answer a client after the "crash".
+        // no backend can answer a client after the "crash". The postmaster
+        // is stopped first: listed while it runs, a backend it forked for a
+        // client reconnecting between the listing and the kill survived it,
+        // and that client waited on it (the failover test's appender child
+        // that never finished).
+        kill(pid, SIGSTOP)
         let children = ((try? sh("/usr/bin/pgrep", ["-P", String(pid)])) ?? "").split(separator: "\n").compactMap { Int32($0) }
-        kill(pid, SIGKILL)
         for child in children { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
         try? FileManager.default.removeItem(atPath: directory + "/postmaster.pid")
         usleep(200_000)
     }
