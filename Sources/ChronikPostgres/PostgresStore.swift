@@ -424,7 +424,7 @@ final class ConnectionSlot: Sendable {
     /// A store dropped without `close()` still closes its connection (a
     /// PostgresConnection must be closed before it is released).
     deinit {
-        if let c = connection.withLock({ $0 }) { let closing: EventLoopFuture<Void> = c.close(); _ = closing }
+        if let c = connection.withLock({ $0 }) { Self.discard(c) }
     }
 
     func get() async throws -> PostgresConnection {
@@ -496,7 +496,9 @@ final class ConnectionSlot: Sendable {
 
     static func discard(_ c: PostgresConnection) {
         let closing: EventLoopFuture<Void> = c.close()
-        closing.whenComplete { _ in }
+        // Kept alive until closed: a PostgresConnection released before its
+        // close completes traps (postgres-nio's deinit assertion).
+        closing.whenComplete { _ in withExtendedLifetime(c) {} }
     }
 
     /// Runs `body` on the connection; a failure closes it, so that the next
