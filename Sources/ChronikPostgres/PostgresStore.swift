@@ -446,10 +446,6 @@ final class ConnectionSlot: Sendable {
         return c
     }
 
-    /// Closes a connection without waiting for it to report closed: the
-    /// close of a connection whose server died mid-query (the failover
-    /// test's SIGKILL) sometimes never completed, and an append waiting on
-    /// it never returned — every append queued behind it waited too.
     /// Awaits `body`, a query on `conn`, but not forever: once `conn` has
     /// been closed for half a second while `body` still waits, it fails
     /// with `io` (the query's outcome unknown: a COMMIT may or may not have
@@ -468,6 +464,9 @@ final class ConnectionSlot: Sendable {
                 do { result = .success(try await body()) } catch { result = .failure(error) }
                 waiting.take()?.resume(with: result)
             }
+            // Polls rather than hooking `conn.closeFuture`: a future's
+            // callbacks are never removed, so one per query would pile up
+            // on a writer connection that lives for days.
             Task {
                 var closedSince: ContinuousClock.Instant?
                 while waiting.isWaiting {
@@ -494,6 +493,10 @@ final class ConnectionSlot: Sendable {
         var isWaiting: Bool { continuation.withLock { $0 != nil } }
     }
 
+    /// Closes a connection without waiting for it to report closed: the
+    /// close of a connection whose server died mid-query (the failover
+    /// test's SIGKILL) sometimes never completed, and an append waiting on
+    /// it never returned — every append queued behind it waited too.
     static func discard(_ c: PostgresConnection) {
         let closing: EventLoopFuture<Void> = c.close()
         // Kept alive until closed: a PostgresConnection released before its

@@ -141,10 +141,10 @@ public final class LogServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.post("streams/:stream") { request, context in try await self.append(request, context) }
-        router.get("streams/:stream") { request, context in try self.readStream(request, context) }
-        router.get("all") { request, context in try self.readAll(request, context) }
-        router.get("events/:position") { request, context in try self.event(request, context) }
-        router.get("subscribe") { request, context in try self.subscribe(request, context) }
+        router.get("streams/:stream") { request, context in try await self.readStream(request, context) }
+        router.get("all") { request, context in try await self.readAll(request, context) }
+        router.get("events/:position") { request, context in try await self.event(request, context) }
+        router.get("subscribe") { request, context in try await self.subscribe(request, context) }
         router.post("commands") { request, context in try await self.command(request, context) }
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }

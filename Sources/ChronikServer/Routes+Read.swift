@@ -6,17 +6,18 @@ extension LogServer {
     /// `GET /streams/{stream}?from=VERSION&limit=N&direction=forward|backward`:
     /// `{"stream", "events": […], "next": VERSION|null}`; `next` is the
     /// `from` of the following page (null: no more events now).
-    func readStream(_ request: Request, _ context: ChronikContext) throws -> Response {
+    func readStream(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         let stream = try context.parameters.require("stream")
         let q = request.uri.queryParameters
         let limit = try pageSize(q)
         let from = try number(q, "from")
         let direction = try readDirection(q)
-        guard log.lastVersion(of: stream) != nil else {
+        guard let last = try await eventStore.lastVersion(of: stream)?.value else {
             throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
         }
-        let page = try log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction).collect(limit: limit + 1)
+        // One event more than the page, to tell where the next page starts.
+        let page = try await streamPage(stream, from: from, direction: direction, last: last, count: limit + 1)
         var o = JSONObject()
         o.add("stream", stream)
         o.add("events", .raw(try eventsJSON(page.prefix(limit), context)))
@@ -24,31 +25,51 @@ extension LogServer {
         return jsonResponse(o.text)
     }
 
+    /// Up to `count` events of `stream` (whose last version is `last`) from
+    /// `from` in `direction`. A local log reads backward itself; another
+    /// store reads the versions below `from` forward and reverses them.
+    func streamPage(_ stream: String, from: UInt64?, direction: ReadDirection, last: UInt64, count: Int) async throws -> [RecordedEvent] {
+        if let log = localLog {
+            return try log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction).collect(limit: count)
+        }
+        switch direction {
+        case .forward:
+            return try await eventStore.readStream(stream, from: StreamVersion(from ?? 0), limit: count)
+        case .backward:
+            let top = min(from ?? last, last)
+            let low = top >= UInt64(count - 1) ? top - UInt64(count - 1) : 0
+            let page = try await eventStore.readStream(stream, from: StreamVersion(low), limit: Int(top - low) + 1)
+            return page.filter { $0.version.value <= top }.reversed()
+        }
+    }
+
     /// `GET /all?from=POSITION&limit=N`: `{"events": […], "next": POSITION,
     /// "head": POSITION}`; `next` is where to read on (the head when the
     /// page reached it, so polling with it never skips an event).
-    func readAll(_ request: Request, _ context: ChronikContext) throws -> Response {
+    func readAll(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         let q = request.uri.queryParameters
         let limit = try pageSize(q)
         let from = try number(q, "from") ?? 0
-        let page = try log.readAll(from: Position(from)).collect(limit: limit)
+        let page = try await eventStore.readAll(from: Position(from), limit: limit)
+        // Read after the page: the head is never below where the page ends.
+        let head = try await eventStore.headPosition().value
         var o = JSONObject()
         o.add("events", .raw(try eventsJSON(page[...], context)))
-        o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, log.head.value))
-        o.add("head", log.head.value)
+        o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, head))
+        o.add("head", head)
         return jsonResponse(o.text)
     }
 
     /// `GET /events/{position}`: the event as `chronik read --json` prints it.
-    func event(_ request: Request, _ context: ChronikContext) throws -> Response {
+    func event(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         let raw = try context.parameters.require("position")
         guard let p = UInt64(raw) else {
             throw ServerError(.badRequest, "invalidPosition", "a position is a number (0 or more), got \(raw)", field: "position")
         }
-        guard let e = try log.event(at: Position(p)) else {
-            throw ServerError(.notFound, "eventNotFound", "no event at position \(p); the head is \(log.head.value)")
+        guard let e = try await eventStore.readEvent(at: Position(p)) else {
+            throw ServerError(.notFound, "eventNotFound", "no event at position \(p); the head is \(try await eventStore.headPosition().value)")
         }
         return jsonResponse(try printer(context).line(e))
     }

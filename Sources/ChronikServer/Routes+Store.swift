@@ -6,11 +6,11 @@ import Synchronization
 
 // The routes of a server of another store than a local log (`chronik serve
 // --store postgres://…`, docs/SERVER.md "Serving a shared store"). Appends,
-// commands and models are the same handlers as a local log's (they go
-// through `CommerceStore` and `LiveProjections`, which take any store);
-// reads and subscriptions read through the `EventStore` protocol; what
-// reads a log directory's files answers 501 `notAvailableWithStore` naming
-// the command that does it on the store.
+// commands, reads, subscriptions and models are the same handlers as a
+// local log's (they go through `EventStore`, `CommerceStore` and
+// `LiveProjections`, which take any store); what reads a log directory's
+// files answers 501 `notAvailableWithStore` naming the command that does it
+// on the store.
 
 extension LogServer {
     /// The router of a server of another store than a local log.
@@ -20,10 +20,10 @@ extension LogServer {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.post("streams/:stream") { request, context in try await self.append(request, context) }
-        router.get("streams/:stream") { request, context in try await self.storeReadStream(request, context) }
-        router.get("all") { request, context in try await self.storeReadAll(request, context) }
-        router.get("events/:position") { request, context in try await self.storeEvent(request, context) }
-        router.get("subscribe") { request, context in try await self.storeSubscribe(request, context) }
+        router.get("streams/:stream") { request, context in try await self.readStream(request, context) }
+        router.get("all") { request, context in try await self.readAll(request, context) }
+        router.get("events/:position") { request, context in try await self.event(request, context) }
+        router.get("subscribe") { request, context in try await self.subscribe(request, context) }
         router.post("commands") { request, context in try await self.command(request, context) }
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
@@ -98,125 +98,6 @@ extension LogServer {
         o.add("headPosition", head)
         o.add("modelsPosition", live.map { .uint($0.position.value) } ?? .null)
         return jsonResponse(o.text)
-    }
-
-    /// `GET /streams/{stream}` through the store (as `readStream`).
-    func storeReadStream(_ request: Request, _ context: ChronikContext) async throws -> Response {
-        try context.require(.read)
-        let stream = try context.parameters.require("stream")
-        let q = request.uri.queryParameters
-        let limit = try pageSize(q)
-        let from = try number(q, "from")
-        let direction = try readDirection(q)
-        guard let last = try await eventStore.lastVersion(of: stream)?.value else {
-            throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
-        }
-        // One event more than the page, to tell where the next page starts.
-        var page: [RecordedEvent]
-        switch direction {
-        case .forward:
-            page = try await eventStore.readStream(stream, from: StreamVersion(from ?? 0), limit: limit + 1)
-        case .backward:
-            let top = min(from ?? last, last)
-            let low = top >= UInt64(limit) ? top - UInt64(limit) : 0
-            page = try await eventStore.readStream(stream, from: StreamVersion(low), limit: Int(top - low) + 1)
-            page = page.filter { $0.version.value <= top }.reversed()
-        }
-        var o = JSONObject()
-        o.add("stream", stream)
-        o.add("events", .raw(try eventsJSON(page.prefix(limit), context)))
-        o.add("next", page.count > limit ? .uint(page[limit].version.value) : .null)
-        return jsonResponse(o.text)
-    }
-
-    /// `GET /all` through the store (as `readAll`).
-    func storeReadAll(_ request: Request, _ context: ChronikContext) async throws -> Response {
-        try context.require(.read)
-        let q = request.uri.queryParameters
-        let limit = try pageSize(q)
-        let from = try number(q, "from") ?? 0
-        let page = try await eventStore.readAll(from: Position(from), limit: limit)
-        // Read after the page: the head is never below where the page ends.
-        let head = try await eventStore.headPosition().value
-        var o = JSONObject()
-        o.add("events", .raw(try eventsJSON(page[...], context)))
-        o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, head))
-        o.add("head", head)
-        return jsonResponse(o.text)
-    }
-
-    /// `GET /events/{position}` through the store (as `event`).
-    func storeEvent(_ request: Request, _ context: ChronikContext) async throws -> Response {
-        try context.require(.read)
-        let raw = try context.parameters.require("position")
-        guard let p = UInt64(raw) else {
-            throw ServerError(.badRequest, "invalidPosition", "a position is a number (0 or more), got \(raw)", field: "position")
-        }
-        guard let e = try await eventStore.readEvent(at: Position(p)) else {
-            throw ServerError(.notFound, "eventNotFound", "no event at position \(p); the head is \(try await eventStore.headPosition().value)")
-        }
-        return jsonResponse(try printer(context).line(e))
-    }
-
-    /// `GET /subscribe` through the store: the same frames, resume rules
-    /// and heartbeats as `subscribe`; the cursor reads the store in chunks
-    /// of `subscriptionChunk` and, at the head, waits on `storeHeadWatch` (the
-    /// store's own subscription: LISTEN/NOTIFY on PostgreSQL) for at most
-    /// a quarter second before it reads again.
-    func storeSubscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
-        try context.require(.read)
-        let q = request.uri.queryParameters
-        let start: UInt64
-        if let raw = request.headers[.init("Last-Event-ID")!]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
-            guard let p = UInt64(raw) else {
-                throw ServerError(.badRequest, "invalidLastEventID", "Last-Event-ID must be a position, got \(raw)", field: "Last-Event-ID")
-            }
-            start = p + 1
-        } else if q["from"] == "end" {
-            start = try await eventStore.headPosition().value
-        } else {
-            start = try number(q, "from") ?? 0
-        }
-        let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
-        headers[.init("X-Accel-Buffering")!] = "no"
-        let body = ResponseBody { writer in
-            try await self.streamFromStore(from: start, filter: filter, printer: self.printer(context), to: &writer)
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: headers, body: body)
-    }
-
-    func streamFromStore(from start: UInt64, filter: SubscriptionFilter, printer p: EventPrinter,
-                         to writer: inout any ResponseBodyWriter) async throws {
-        var next = start
-        var idleSince = ContinuousClock.now
-        let id = openSubscription(at: start)
-        defer { closeSubscription(id) }
-        try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
-        let limit = configuration.subscriptionChunk
-        while !isStopping && !Task.isCancelled {
-            let events = try await eventStore.readAll(from: Position(next), limit: limit)
-            if let last = events.last {
-                var out = JSONWriter(capacity: events.count * 512)
-                for e in events where filter.matches(e) { try Self.writeEvent(e, printer: p, to: &out) }
-                next = last.position.value + 1
-                moveSubscription(id, to: next)
-                if !out.bytes.isEmpty {
-                    try await writer.write(ByteBuffer(bytes: out.bytes))
-                    idleSince = .now
-                    continue
-                }
-            } else {
-                await storeHeadWatch?.wait(beyond: next, atMost: .milliseconds(250))
-            }
-            if ContinuousClock.now - idleSince >= configuration.heartbeat {
-                try await writer.write(ByteBuffer(string: ": heartbeat \(next)\n\n"))
-                idleSince = .now
-            }
-        }
     }
 }
 

@@ -16,10 +16,12 @@ extension LogServer {
     /// skipped or repeated at the switch. A slow consumer holds at most one
     /// chunk: the next is read only when the socket took the last one.
     /// Idle, a `: heartbeat` comment line goes out every `heartbeat`.
-    func subscribe(_ request: Request, _ context: ChronikContext) throws -> Response {
+    /// The same loop serves another store (`--store`): it reads through
+    /// `EventStore` and waits on the store's subscription.
+    func subscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         let q = request.uri.queryParameters
-        let start = try subscriptionStart(q, lastEventID: request.headers[.init("Last-Event-ID")!])
+        let start = try await subscriptionStart(q, lastEventID: request.headers[.init("Last-Event-ID")!])
         let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
@@ -34,14 +36,14 @@ extension LogServer {
 
     /// Where a subscription starts: after `Last-Event-ID`, else `from`
     /// (`end`: the head, live events only), else the start of the log.
-    func subscriptionStart(_ q: Parameters, lastEventID: String?) throws -> UInt64 {
+    func subscriptionStart(_ q: Parameters, lastEventID: String?) async throws -> UInt64 {
         if let raw = lastEventID?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
             guard let p = UInt64(raw) else {
                 throw ServerError(.badRequest, "invalidLastEventID", "Last-Event-ID must be a position, got \(raw)", field: "Last-Event-ID")
             }
             return p + 1
         }
-        if q["from"] == "end" { return log.head.value }
+        if q["from"] == "end" { return try await eventStore.headPosition().value }
         return try number(q, "from") ?? 0
     }
 
@@ -53,7 +55,7 @@ extension LogServer {
         defer { closeSubscription(id) }
         try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
         while !isStopping && !Task.isCancelled {
-            if let chunk = try nextChunk(from: next, filter: filter, printer: p) {
+            if let chunk = try await nextChunk(from: next, filter: filter, printer: p) {
                 next = chunk.end
                 moveSubscription(id, to: next)
                 if chunk.frames.readableBytes > 0 {
@@ -61,7 +63,7 @@ extension LogServer {
                     idleSince = .now
                     continue
                 }
-            } else if log.isClosed {
+            } else if localLog?.isClosed == true {
                 return
             } else {
                 await waitForHead(beyond: next, atMost: .milliseconds(250))
@@ -74,26 +76,38 @@ extension LogServer {
     }
 
     /// The frames of the events from `next` on (at most a chunk); nil when
-    /// there is none yet. Near the head, an unfiltered subscription shares
-    /// them through `headFrames`: with many subscribers there, one reads
-    /// and encodes the new events and the others send the same bytes.
-    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter) throws -> SubscriptionChunk? {
+    /// there is none yet. Near the head of a local log, an unfiltered
+    /// subscription shares them through `headFrames`: with many subscribers
+    /// there, one reads and encodes the new events and the others send the
+    /// same bytes. Another store is read through `EventStore`, unshared.
+    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter) async throws -> SubscriptionChunk? {
         let limit = configuration.subscriptionChunk
+        guard let log = localLog else {
+            let events = try await eventStore.readAll(from: Position(next), limit: limit)
+            return try Self.chunk(of: events, from: next, filter: filter, printer: p, forSharing: false)
+        }
         guard filter.isEmpty, log.head.value <= next + UInt64(limit) else {
             return try Self.readChunk(log, from: next, limit: limit, filter: filter, printer: p, forSharing: false)
         }
         return try headFrames.chunk(from: next) { from in
-            try Self.readChunk(self.log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
+            try Self.readChunk(log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
         }
     }
 
-    /// Reads up to `limit` events from `from` and encodes those `filter`
-    /// lets through as one buffer of frames. Only a chunk read `forSharing`
-    /// (at the head, unfiltered) notes where each frame starts and whether
-    /// any holds personal data: a catch-up read is sent once and dropped.
+    /// Reads up to `limit` events from `from` as one chunk (`chunk(of:)`).
     static func readChunk(_ log: EventLog, from: UInt64, limit: Int, filter: SubscriptionFilter,
                           printer p: EventPrinter, forSharing: Bool) throws -> SubscriptionChunk? {
-        let events = try log.readAll(from: Position(from)).collect(limit: limit)
+        try chunk(of: log.readAll(from: Position(from)).collect(limit: limit), from: from, filter: filter,
+                  printer: p, forSharing: forSharing)
+    }
+
+    /// Encodes those of `events` (read from `from` on) that `filter` lets
+    /// through as one buffer of frames; nil when there are no events. Only
+    /// a chunk read `forSharing` (at the head, unfiltered) notes where each
+    /// frame starts and whether any holds personal data: a catch-up read is
+    /// sent once and dropped.
+    static func chunk(of events: [RecordedEvent], from: UInt64, filter: SubscriptionFilter,
+                      printer p: EventPrinter, forSharing: Bool) throws -> SubscriptionChunk? {
         guard let last = events.last else { return nil }
         var out = JSONWriter(capacity: events.count * 512)
         var offsets: [Int] = []
@@ -125,8 +139,14 @@ extension LogServer {
     /// Returns when the log's head passes `position`, or after `limit`
     /// (through `headWatch`: no task per wait, no wake-up from the log's
     /// writer per subscriber).
+    /// On another store, `storeHeadWatch` (the store's own subscription)
+    /// wakes it.
     func waitForHead(beyond position: UInt64, atMost limit: Duration) async {
-        await headWatch.wait(log, beyond: position, atMost: limit)
+        if let log = localLog {
+            await headWatch.wait(log, beyond: position, atMost: limit)
+        } else {
+            await storeHeadWatch?.wait(beyond: position, atMost: limit)
+        }
     }
 }
 

@@ -199,11 +199,7 @@ struct Append: AsyncParsableCommand {
         for (b, r) in zip(batches, results) {
             switch r {
             case .success(let result)?:
-                summary.appended += b.lines.count
-                summary.batches += 1
-                summary.streams.insert(b.stream)
-                summary.first = summary.first ?? result.firstPosition
-                summary.last = result.lastPosition
+                summary.record(result, events: b.lines.count, stream: b.stream)
             case .failure(let e)?:
                 if failure == nil { failure = (b.lines[0].line, e) }
             case nil:
@@ -297,11 +293,7 @@ struct Append: AsyncParsableCommand {
         for item in items {
             switch item {
             case .retry(let n, let first):
-                if rejects.lines.contains(first) {
-                    rejects.add(CommerceError(.duplicateEventId, field: "id", line: n, "this line repeats line \(first), which was refused"))
-                } else {
-                    summary.retries += 1
-                }
+                if rejects.skipsRetry(line: n, repeating: first) { summary.retries += 1 }
             case .event(let l):
                 do {
                     switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
@@ -368,6 +360,15 @@ struct Append: AsyncParsableCommand {
             return first == last ? "position \(first)" : "positions \(first)-\(last)"
         }
 
+        /// A batch of `events` events of `stream` stored as `result`.
+        mutating func record(_ result: AppendResult, events: Int, stream: String) {
+            appended += events
+            batches += 1
+            streams.insert(stream)
+            first = first ?? result.firstPosition
+            last = result.lastPosition
+        }
+
         /// For an error midway: what is already in the log.
         var soFar: String {
             appended == 0 ? "nothing was appended" : "\(appended) event\(appended == 1 ? "" : "s") before it \(appended == 1 ? "was" : "were") appended (\(range))"
@@ -420,6 +421,14 @@ struct Rejects {
         if kept.count < limit { kept.append(e) }
     }
 
+    /// Line `n` repeats line `first` (same id, same content): refused too
+    /// when `first` was refused, else a retry to skip (true).
+    mutating func skipsRetry(line n: Int, repeating first: Int) -> Bool {
+        guard lines.contains(first) else { return true }
+        add(CommerceError(.duplicateEventId, field: "id", line: n, "this line repeats line \(first), which was refused"))
+        return false
+    }
+
     /// The lines to print, in line order.
     var reportLines: [String] {
         var out = kept.sorted { ($0.line ?? 0) < ($1.line ?? 0) }.map(\.description)
@@ -447,11 +456,7 @@ extension Append {
         for item in items {
             switch item {
             case .retry(let n, let first):
-                if rejects.lines.contains(first) {
-                    rejects.add(CommerceError(.duplicateEventId, field: "id", line: n, "this line repeats line \(first), which was refused"))
-                } else {
-                    summary.retries += 1
-                }
+                if rejects.skipsRetry(line: n, repeating: first) { summary.retries += 1 }
             case .event(let l):
                 if let last = batches.last?.last, last.stream == l.stream, batches[batches.count - 1].count < batch,
                    l.envelope.expectedVersion == .any {
@@ -474,11 +479,7 @@ extension Append {
                     if r.wasDuplicate {
                         summary.duplicateEvents += b.count
                     } else {
-                        summary.appended += b.count
-                        summary.batches += 1
-                        summary.streams.insert(b[0].stream)
-                        summary.first = summary.first ?? r.firstPosition
-                        summary.last = r.lastPosition
+                        summary.record(r, events: b.count, stream: b[0].stream)
                     }
                     continue
                 } catch var e as CommerceError {

@@ -6,7 +6,7 @@ import Testing
 /// The POSIX backend whose segment-file fdatasyncs wait at a gate while it
 /// is closed, and whose next sync or write can be made to fail: a group
 /// commit held in its fdatasync, to see what the writer does beside it.
-final class GatedStorage: Storage, @unchecked Sendable {
+final class GatedStorage: SegmentWrappingStorage, @unchecked Sendable {
     let inner = PosixStorage()
     struct Gate {
         var closed = false
@@ -23,18 +23,7 @@ final class GatedStorage: Storage, @unchecked Sendable {
     var waiting: Int { gate.withLock { $0.waiting } }
     var writes: Int { gate.withLock { $0.writes } }
 
-    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
-    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
-    func exists(_ path: String) -> Bool { inner.exists(path) }
-    func isDirectory(_ path: String) -> Bool { inner.isDirectory(path) }
-    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
-        let f = try inner.openFile(path, create: create, readOnly: readOnly)
-        return path.hasSuffix(LogFormat.segmentSuffix) ? GatedFile(inner: f, owner: self) : f
-    }
-    func remove(_ path: String) throws { try inner.remove(path) }
-    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-    func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
+    func wrapSegment(_ file: any StorageFile) -> any StorageFile { GatedFile(inner: file, owner: self) }
     func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
 }
 

@@ -4,21 +4,10 @@ import Testing
 @testable import ChronikLog
 
 /// Wraps the POSIX backend and counts fdatasync calls on segment files.
-final class CountingStorage: Storage, @unchecked Sendable {
+final class CountingStorage: SegmentWrappingStorage, @unchecked Sendable {
     let inner = PosixStorage()
     let syncs = Atomic<Int>(0)
-    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
-    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
-    func exists(_ path: String) -> Bool { inner.exists(path) }
-    func isDirectory(_ path: String) -> Bool { inner.isDirectory(path) }
-    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
-        let f = try inner.openFile(path, create: create, readOnly: readOnly)
-        return path.hasSuffix(LogFormat.segmentSuffix) ? CountingFile(inner: f, owner: self) : f
-    }
-    func remove(_ path: String) throws { try inner.remove(path) }
-    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-    func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
+    func wrapSegment(_ file: any StorageFile) -> any StorageFile { CountingFile(inner: file, owner: self) }
 }
 
 final class CountingFile: StorageFile, @unchecked Sendable {
