@@ -783,6 +783,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "501": {
+            "$ref": "#/components/responses/E501"
           }
         }
       }
@@ -821,6 +824,9 @@ public let openAPIDocument = #"""
           },
           "409": {
             "$ref": "#/components/responses/E409"
+          },
+          "501": {
+            "$ref": "#/components/responses/E501"
           },
           "503": {
             "$ref": "#/components/responses/E503"
@@ -902,6 +908,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "501": {
+            "$ref": "#/components/responses/E501"
           }
         }
       }
@@ -942,6 +951,9 @@ public let openAPIDocument = #"""
           },
           "404": {
             "$ref": "#/components/responses/E404"
+          },
+          "501": {
+            "$ref": "#/components/responses/E501"
           }
         }
       }
@@ -992,6 +1004,9 @@ public let openAPIDocument = #"""
           },
           "404": {
             "$ref": "#/components/responses/E404"
+          },
+          "501": {
+            "$ref": "#/components/responses/E501"
           },
           "503": {
             "$ref": "#/components/responses/E503"
@@ -1109,7 +1124,7 @@ public let openAPIDocument = #"""
         ],
         "responses": {
           "200": {
-            "description": "Events, streams, segments, bytes, head position and hash.",
+            "description": "Events, streams, segments, bytes, head position and hash (a shared store: events and positions only).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1236,7 +1251,7 @@ public let openAPIDocument = #"""
             "properties": {
               "code": {
                 "type": "string",
-                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `methodNotAllowed`, `internal`."
+                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `internal`."
               },
               "message": {
                 "type": "string",
@@ -1265,6 +1280,10 @@ public let openAPIDocument = #"""
                 ],
                 "minimum": 0,
                 "description": "The stream's version now; null: no such stream (409 wrongExpectedVersion)."
+              },
+              "instead": {
+                "type": "string",
+                "description": "What does it instead (501 notAvailableWithStore), e.g. `chronik verify --store`."
               }
             }
           }
@@ -1928,15 +1947,10 @@ public let openAPIDocument = #"""
       },
       "Stats": {
         "type": "object",
+        "description": "`chronik stats --json` of the open log, and `modelsPosition`. A server of a shared store (`chronik serve --store`) has no log directory: it answers `events`, `headPosition` and `modelsPosition` only.",
         "required": [
-          "log",
           "events",
-          "streams",
-          "segments",
-          "bytesOnDisk",
           "headPosition",
-          "compression",
-          "headHash",
           "modelsPosition"
         ],
         "properties": {
@@ -1971,8 +1985,12 @@ public let openAPIDocument = #"""
             "pattern": "^[0-9a-f]{64}$"
           },
           "modelsPosition": {
-            "type": "integer",
-            "minimum": 0
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 0,
+            "description": "The next position the live models apply; null on a server without models."
           }
         },
         "additionalProperties": false
@@ -2085,6 +2103,16 @@ public let openAPIDocument = #"""
       },
       "E503": {
         "description": "Not available: `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "E501": {
+        "description": "Not available on a server of a shared store (`chronik serve --store`): `notAvailableWithStore`. The route needs the log's files (verify, export, digest) or one key store shared by every server (personal data); `error.instead` names what does it.",
         "content": {
           "application/json": {
             "schema": {
