@@ -55,6 +55,18 @@ public final class PostgresStore: EventStore, Sendable {
     /// Bounds of one group commit.
     static let maxBatchesPerGroup = 1024
     static let maxEventsPerGroup = 65_536
+    /// The bytes (data, metadata and type of every event) one call sends:
+    /// a group takes no further batch past this, a larger batch goes alone.
+    static let maxBytesPerGroup = 64 << 20
+    /// The bytes of one batch. Its data and metadata travel as two array
+    /// parameters, and PostgreSQL refuses a value over 1 GB; a batch is
+    /// refused (`invalidBatch`, nothing written) well before that.
+    static let maxBatchBytes = 256 << 20
+
+    /// What a batch costs a call: its events' data, metadata and type.
+    static func byteCount(_ events: [ProposedEvent]) -> Int {
+        events.reduce(0) { $0 + $1.data.count + $1.metadata.count + $1.type.utf8.count + 16 }
+    }
 
     /// Connects lazily: nothing is sent before the first call. Call
     /// `migrate()` once to create the schema.
@@ -159,6 +171,10 @@ public final class PostgresStore: EventStore, Sendable {
         guard events.count <= maxEventsPerGroup else {
             throw ChronikLogError(.invalidBatch, "a batch holds at most \(maxEventsPerGroup) events on PostgreSQL, got \(events.count)")
         }
+        let bytes = byteCount(events)
+        guard bytes <= maxBatchBytes else {
+            throw ChronikLogError(.invalidBatch, "a batch holds at most \(maxBatchBytes >> 20) MiB on PostgreSQL, got \(bytes) bytes: split it")
+        }
         var seen = Set<EventID>()
         for (i, e) in events.enumerated() {
             let t = e.type.utf8.count
@@ -217,8 +233,8 @@ public final class PostgresStore: EventStore, Sendable {
     }
 
     /// How many of the queued batches, from the front, go into the next
-    /// group: at most `maxBatchesPerGroup` batches and `maxEventsPerGroup`
-    /// events (a larger single batch goes alone), and the group ends before a
+    /// group: at most `maxBatchesPerGroup` batches, `maxEventsPerGroup`
+    /// events and `maxBytesPerGroup` bytes (a larger single batch goes alone), and the group ends before a
     /// batch that shares an event id with an earlier batch of the group (a
     /// retry queued behind its original): `chronik_append` decides
     /// idempotency against committed rows, so such a batch waits for the next
@@ -226,16 +242,19 @@ public final class PostgresStore: EventStore, Sendable {
     static func groupSize(_ pending: [[ProposedEvent]]) -> Int {
         var taken = 0
         var events = 0
+        var bytes = 0
         var ids = Set<EventID>()
         while taken < pending.count, taken < maxBatchesPerGroup {
             let batch = pending[taken]
+            let size = byteCount(batch)
             if taken > 0 {
-                if events + batch.count > maxEventsPerGroup { break }
+                if events + batch.count > maxEventsPerGroup || bytes + size > maxBytesPerGroup { break }
                 if taken == 1 { ids.formUnion(pending[0].lazy.map(\.id)) }
                 if batch.contains(where: { ids.contains($0.id) }) { break }
                 ids.formUnion(batch.lazy.map(\.id))
             }
             events += batch.count
+            bytes += size
             taken += 1
         }
         return taken

@@ -447,22 +447,26 @@ struct Rejects {
 
 extension Append {
     /// `append --store`: the parsed lines in batches (consecutive lines of
-    /// one stream, at most --batch, a line with its own expectedVersion
+    /// one stream, at most --batch and `maxBatchBytes`, a line with its own expectedVersion
     /// starting a batch so that it is checked), each through
     /// `CommerceStore.append` on the store.
     func appendToStore(_ url: String, _ items: [EventLineParser.Parsed], rejects: inout Rejects) async throws {
         var summary = Summary()
         var batches: [[EventLine]] = []
+        var batchBytes = 0
         for item in items {
             switch item {
             case .retry(let n, let first):
                 if rejects.skipsRetry(line: n, repeating: first) { summary.retries += 1 }
             case .event(let l):
+                let size = l.event.encodedByteCount
                 if let last = batches.last?.last, last.stream == l.stream, batches[batches.count - 1].count < batch,
-                   l.envelope.expectedVersion == .any {
+                   l.envelope.expectedVersion == .any, batchBytes + size <= Self.maxBatchBytes {
                     batches[batches.count - 1].append(l)
+                    batchBytes += size
                 } else {
                     batches.append([l])
+                    batchBytes = size
                 }
             }
         }

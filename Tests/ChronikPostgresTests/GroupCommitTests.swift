@@ -89,6 +89,29 @@ struct GroupCommitTests {
         #expect(PostgresStore.groupSize(Array(repeating: [], count: PostgresStore.maxBatchesPerGroup + 5)) == PostgresStore.maxBatchesPerGroup)
     }
 
+    /// Large batches that fit one call each are never refused together:
+    /// a group ends at `maxBytesPerGroup`, and a batch PostgreSQL could not
+    /// take in one parameter is refused before the database, naming why.
+    @Test func aGroupEndsAtItsByteBoundAndAnOversizedBatchIsRefused() throws {
+        let mib = [UInt8](repeating: 0x61, count: 1 << 20)  // shared storage: no copy per event
+        func large(_ n: Int) -> [ProposedEvent] {
+            (0..<n).map { _ in ProposedEvent(id: .random(), type: "E", data: mib, metadata: [], occurredAt: Timestamp(microseconds: 1)) }
+        }
+        let half = PostgresStore.maxBytesPerGroup >> 20 / 2
+        #expect(PostgresStore.groupSize([large(half), large(half)]) == 1, "the byte bound (with each event's overhead)")
+        #expect(PostgresStore.groupSize([large(20), large(20), large(20), large(20)]) == 3)
+        #expect(PostgresStore.groupSize([large(PostgresStore.maxBytesPerGroup >> 20), [event(0)]]) == 1)
+        let over = large(PostgresStore.maxBatchBytes >> 20)
+        do {
+            try PostgresStore.validate(stream: "s", events: over)
+            Issue.record("a batch of \(PostgresStore.byteCount(over)) bytes was accepted")
+        } catch let error as ChronikLogError {
+            #expect(error.code == .invalidBatch)
+            #expect(error.message.contains("MiB on PostgreSQL"), "\(error.message)")
+        }
+        try PostgresStore.validate(stream: "s", events: large(PostgresStore.maxBatchBytes >> 20 - 1))
+    }
+
     @Test func theSameBatchAppendedConcurrentlyIsStoredOnce() async throws {
         let (_, store) = try await freshStore("t_group_retry")
         let batch = [event(0), event(1)]
