@@ -73,6 +73,7 @@ let package = Package(
             name: "ChronikPostgres",
             dependencies: [
                 "ChronikLog",
+                "ChronikAudit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -170,7 +171,9 @@ let package = Package(
                 "ChronikProjections",
                 "ChronikPostgresChild",
                 "ChronikLog",
+                "ChronikAudit",
                 "chronik",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: strict

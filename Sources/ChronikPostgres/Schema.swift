@@ -43,6 +43,15 @@ enum Schema {
             chain bytea NOT NULL)
         """,
         "CREATE TABLE IF NOT EXISTS chronik_streams (stream text PRIMARY KEY, last_version bigint NOT NULL)",
+        // Per-subject keys of personal data, sealed under the servers' master
+        // key (PostgresKeyStore); a destroyed subject keeps its row, keyless.
+        """
+        CREATE TABLE IF NOT EXISTS chronik_subject_keys (
+            subject text PRIMARY KEY,
+            sealed bytea,
+            destroyed_at timestamptz,
+            CHECK ((sealed IS NULL) <> (destroyed_at IS NULL)))
+        """,
         appendFunction,
     ]
 

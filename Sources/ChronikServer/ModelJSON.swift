@@ -69,6 +69,12 @@ public struct Profile: Sendable {
 /// `protector` (docs/GDPR.md): erased when the key is destroyed.
 public func readProfile(_ log: EventLog, _ id: String, protector: (any PIIProtector)?) -> Profile? {
     guard let events = try? log.read(stream: "customer-" + id).collect() else { return nil }
+    return profile(of: events, protector: protector)
+}
+
+/// The profile folded from the events of a customer's stream, whichever
+/// store they were read from.
+public func profile(of events: [RecordedEvent], protector: (any PIIProtector)?) -> Profile? {
     var p = Profile()
     var seen = false
     for e in events {

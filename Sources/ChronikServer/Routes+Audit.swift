@@ -153,13 +153,13 @@ extension LogServer {
         guard let vault else { throw ServerError(.serviceUnavailable, "noKeyStore", "this server has no key store") }
         let id = try context.parameters.require("id")
         let stream = "customer-" + id
-        guard log.lastVersion(of: stream) != nil else {
+        guard try await eventStore.lastVersion(of: stream) != nil else {
             throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
         }
         let subject = PIISubject.customer(id)
         var o = JSONObject()
         o.add("customerId", id)
-        if case .customer(let c) = try store.state(of: stream).state, c.isForgotten {
+        if case .customer(let c) = try await store.currentState(of: stream).state, c.isForgotten {
             try vault.destroyKey(subject: subject)
             o.add("alreadyForgotten", true)
             o.add("keyDestroyed", true)

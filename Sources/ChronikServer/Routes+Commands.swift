@@ -45,7 +45,7 @@ extension LogServer {
         if envelopes.contains(where: { !(CommerceEventType(name: $0.proposed.type)?.schema.piiFieldPaths.isEmpty ?? true) }) {
             guard vault != nil else {
                 throw ServerError(.serviceUnavailable, "noKeyStore", localLog == nil
-                    ? "personal data needs a key store to be sealed, and a server of a shared store has none (a key store is one machine's directory; docs/SERVER.md)"
+                    ? "personal data needs a key store to be sealed: start the servers of a shared store with --master-key FILE, the same file on each (docs/POSTGRES.md)"
                     : "personal data needs a key store (--keys) to be sealed")
             }
         }

@@ -21,11 +21,19 @@ extension LogServer {
             try await waitForModels(live, past: wait, timeout: try timeout(q))
         }
         let json: String = try live.read { set in try Self.modelJSON(name, id: id, q, set) }
-        if name == "customers", let id, context.scopes.contains(.pii), let log = localLog {
+        if name == "customers", let id, context.scopes.contains(.pii), localLog != nil || vault != nil {
             // The profile is personal data: read from the customer's stream
             // with the key store, as `chronik query customer`.
             let c = live.read { set in set.crm?.customer(id) }
-            if let c { return jsonResponse(customerJSON(c, profile: readProfile(log, id, protector: vault))) }
+            if let c {
+                let found = if let log = localLog {
+                    readProfile(log, id, protector: vault)
+                } else {
+                    (try? await eventStore.readStream("customer-" + id, from: StreamVersion(0), limit: 100_000))
+                        .flatMap { profile(of: $0, protector: vault) }
+                }
+                return jsonResponse(customerJSON(c, profile: found))
+            }
         }
         return jsonResponse(json)
     }

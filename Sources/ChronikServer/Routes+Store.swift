@@ -37,12 +37,17 @@ extension LogServer {
         router.get("export") { _, context in
             try Self.notAvailable(context, .audit, "GET /export reads a log directory", "chronik export --store URL")
         }
-        let noKeys = "personal data needs one key store shared by every server of the store, and a key store is a directory of one machine"
-        router.get("customers/:id/subject-export") { _, context in
-            try Self.notAvailable(context, .pii, noKeys, "a server of a local log (chronik serve --log)")
+        let noKeys = "personal data needs the key store in the store's database, and this server was started without --master-key"
+        router.get("customers/:id/subject-export") { [vault] _, context in
+            // A subject export scans the whole log: not per request on a shared one.
+            try Self.notAvailable(context, .pii, vault == nil ? noKeys : "GET subject-export scans the whole log",
+                                  "a server of a local log (chronik serve --log), e.g. of a mirror (chronik mirror)")
         }
-        router.post("customers/:id/forget") { _, context in
-            try Self.notAvailable(context, .pii, noKeys, "a server of a local log (chronik serve --log)")
+        router.post("customers/:id/forget") { [vault] request, context in
+            guard vault != nil else {
+                return try Self.notAvailable(context, .pii, noKeys, "chronik serve --store URL --master-key FILE")
+            }
+            return try await self.forget(request, context)
         }
         router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
         router.get("ready") { _, _ in try await self.storeReady() }

@@ -28,8 +28,12 @@ struct Serve: AsyncParsableCommand {
             servers may share one store, and the commerce guards hold across \
             them. Routes that read a log directory's files (verify, export, \
             digest) answer 501 and name the command that does it on the \
-            store; personal data is refused (a key store is one machine's), \
-            so --keys goes with --log only (docs/SERVER.md).
+            store. Personal data needs --master-key FILE (32 bytes, mode \
+            600, the same file on every server): the customers' keys then \
+            live in the store's database, each sealed under it, so that \
+            every server seals a customer under one key and an erasure \
+            holds on all of them; --keys goes with --log only \
+            (docs/POSTGRES.md).
 
             Examples:
               $ chronik serve --log shop
@@ -42,7 +46,8 @@ struct Serve: AsyncParsableCommand {
               curl -s localhost:7070/models/orders?limit=5
 
             With a PostgreSQL server (ChronikPostgresTests runs this):
-              chronik serve --store postgres://chronik@db:5432/shop --listen 127.0.0.1:7071
+              head -c 32 /dev/urandom > master.key && chmod 600 master.key
+              chronik serve --store postgres://chronik@db:5432/shop --master-key master.key --listen 127.0.0.1:7071
 
             Exit status: 0 after a clean shutdown, 1 failure, 64 usage error.
             """)
@@ -62,10 +67,18 @@ struct Serve: AsyncParsableCommand {
             help: ArgumentHelp("The private audit key (chronik keygen) that POST /digest signs with.", valueName: "path"))
     var signingKey: String?
 
+    @Option(name: .customLong("master-key"),
+            help: ArgumentHelp("With --store: 32 bytes (mode 600, the same file on every server) sealing the customers' keys kept in the store's database; without it, personal data is refused.",
+                               valueName: "file"))
+    var masterKey: String?
+
     func validate() throws {
+        if masterKey != nil, storeOptions.store == nil {
+            throw ValidationError("--master-key goes with --store; a log directory's keys are --keys DIR")
+        }
         if storeOptions.store != nil {
             if keyOptions.keys != nil, options.log == nil {
-                throw ValidationError("--keys goes with --log: a key store is a directory of one machine, and the servers of one --store would seal a customer under different keys")
+                throw ValidationError("--keys goes with --log: a key store is a directory of one machine, and the servers of one --store would seal a customer under different keys; use --master-key FILE")
             }
             try storeOptions.validate(with: options, notWith: [("--signing-key", signingKey != nil),
                                                                ("--compression", creation.compression != nil),
@@ -141,16 +154,26 @@ extension Serve {
     func serveStore(_ url: String, host: String, port: Int, configuration: ServerConfiguration,
                     signals: ShutdownSignals) async throws {
         let store = try PostgresStore(url: url)
+        var vault: SubjectKeyVault?
+        if let masterKey {
+            do {
+                vault = SubjectKeyVault(store: try PostgresKeyStore(location: store.location,
+                                                                    masterKey: try PostgresKeyStore.readMasterKey(path: masterKey)))
+            } catch let e as KeyStoreError {
+                throw CommandFailure("--master-key: \(e)")
+            }
+        }
         let live: LiveProjections
         do {
             try await store.migrate()
-            live = try await LiveProjections.start(store: store)
+            live = try await LiveProjections.start(store: store, protector: vault)
         } catch {
             await store.close()
             throw CommandFailure("\(store.location): \(error)")
         }
-        let server = LogServer(store: store, live: live, vault: nil, configuration: configuration,
+        let server = LogServer(store: store, live: live, vault: vault, configuration: configuration,
                                logLevel: options.quiet ? "warning" : "info")
+        if vault == nil { options.note("chronik: note: no --master-key: commands carrying personal data are refused (503 noKeyStore)") }
         if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
         options.note("chronik: note: serving \(store.location); models at position \(live.position.value)")
         let quiet = options.quiet

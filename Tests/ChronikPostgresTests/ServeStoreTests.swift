@@ -152,6 +152,56 @@ extension PostgresStoreTests {
         await store.close()
     }
 
+    /// Two servers started with one master key (--master-key): a customer
+    /// registered on one and ordering on the other is sealed under one key
+    /// (both show the profile), an erasure on one holds on the other, and a
+    /// master key file others may read is refused.
+    @Test func twoServersWithOneMasterKeySealAndEraseAlike() async throws {
+        let (cluster, store) = try await freshStore("t_serve_keys")
+        let url = cluster.primary.url(database: "t_serve_keys")
+        let keyPath = NSTemporaryDirectory() + "chronik-pg-master-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: keyPath) }
+        _ = FileManager.default.createFile(atPath: keyPath, contents: Data((0..<32).map { UInt8($0 * 3) }),
+                                       attributes: [.posixPermissions: 0o644])
+        let loose = try ServeProcess(store: url, extra: ["--master-key", keyPath])
+        for _ in 0..<300 where loose.process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        let refused = loose.stderr
+        #expect(loose.stop() == 1, "\(refused)")
+        #expect(refused.contains("readable by others"), "\(refused)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
+
+        let servers = try (0..<2).map { _ in try ServeProcess(store: url, extra: ["--master-key", keyPath]) }
+        defer { for s in servers { s.stop() } }
+        for s in servers { try await s.waitUntilReady() }
+        let registered = await http(servers[0].port, "POST", "/commands",
+            #"{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"c1","email":"ada@example.com","name":"Ada","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#)
+        #expect(registered?.status == 201, "\(registered?.body ?? "")")
+        let order = await http(servers[1].port, "POST", "/commands",
+            #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o1","customerId":"c1","lines":[{"sku":"P1-42","qty":2,"unitPrice":4500}],"currency":"EUR","shippingFee":490,"shippingAddress":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}}"#)
+        #expect(order?.status == 201, "\(order?.body ?? "")")
+        let head = try await store.headPosition().value
+        for s in servers {
+            let c = await http(s.port, "GET", "/models/customers/c1?waitFor=\(head - 1)")
+            #expect(c?.body.contains(#""email":"ada@example.com""#) == true, "port \(s.port): \(c?.body ?? "")")
+        }
+        // The stored data is sealed: the address is not in the database in clear.
+        let stored = try await store.readAll(from: .start, limit: 10)
+        #expect(stored.count == 2 && !stored.contains { String(decoding: $0.data, as: UTF8.self).contains("ada@example.com") })
+
+        let forgot = await http(servers[1].port, "POST", "/customers/c1/forget")
+        #expect(forgot?.status == 201, "\(forgot?.body ?? "")")
+        let after = try await store.headPosition().value
+        let c0 = await http(servers[0].port, "GET", "/models/customers/c1?waitFor=\(after - 1)")
+        #expect(c0?.body.contains(#""email":null"#) == true, "\(c0?.body ?? "")")
+        let again = await http(servers[0].port, "POST", "/commands",
+            #"{"type":"CustomerUpdated","time":"2024-05-03T09:00:00Z","data":{"customerId":"c1","email":"new@example.com"}}"#)
+        #expect(again.map { [409, 422, 503].contains($0.status) } == true, "personal data for a forgotten customer: \(again?.body ?? "")")
+        #expect(try await store.headPosition().value == after, "nothing written for the forgotten customer")
+        #expect(await http(servers[0].port, "GET", "/customers/c1/subject-export")?.status == 501)
+        for s in servers { #expect(s.stop() == 0) }
+        await store.close()
+    }
+
     /// `qty` of a stored stock event, decoded by the library's codec.
     static func qty(of e: RecordedEvent) throws -> Int {
         switch try CommerceEvent.decode(type: e.type, data: e.data) {

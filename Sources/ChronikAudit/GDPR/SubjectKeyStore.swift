@@ -24,6 +24,14 @@ public protocol SubjectKeyStore: Sendable {
     func isDestroyed(subject: String) -> Bool
     /// Makes every key created so far durable.
     func sync() throws
+    /// Changes when keys may have been destroyed behind this object's back
+    /// (by another server sharing the store): a `SubjectKeyVault` then
+    /// drops every key it cached. A store only this process writes keeps 0.
+    var revision: UInt64 { get }
+}
+
+extension SubjectKeyStore {
+    public var revision: UInt64 { 0 }
 }
 
 /// A typed failure of the key store or of sealing personal data.
@@ -305,19 +313,26 @@ public struct SubjectKeyVault: PIIProtector {
     private let cache = KeyCache()
 
     final class KeyCache: Sendable {
-        let keys = Mutex<[String: (SymmetricKey, SymmetricKey)]>([:])
+        let keys = Mutex<(revision: UInt64, keys: [String: (SymmetricKey, SymmetricKey)])>((0, [:]))
     }
 
     public init(store: any SubjectKeyStore) { self.store = store }
 
     private func keys(_ subject: String, create: Bool) throws -> (SymmetricKey, SymmetricKey)? {
-        if let k = cache.keys.withLock({ $0[subject] }) { return k }
+        // Read before the lookup: a key destroyed elsewhere after this is
+        // dropped at the next call, one destroyed before is not cached.
+        let revision = store.revision
+        if let k = cache.keys.withLock({ c -> (SymmetricKey, SymmetricKey)? in
+            if c.revision != revision { c = (revision, [:]) }
+            return c.keys[subject]
+        }) { return k }
         guard let material = try store.key(for: subject, create: create) else { return nil }
         let k = Self.split(material)
         cache.keys.withLock { c in
+            guard c.revision == revision else { return }
             // Bounded: a replay touches each anonymous session once.
-            if c.count >= 4096 { c.removeAll(keepingCapacity: true) }
-            c[subject] = k
+            if c.keys.count >= 4096 { c.keys.removeAll(keepingCapacity: true) }
+            c.keys[subject] = k
         }
         return k
     }
@@ -345,7 +360,7 @@ public struct SubjectKeyVault: PIIProtector {
     }
 
     public func destroyKey(subject: String) throws {
-        cache.keys.withLock { _ = $0.removeValue(forKey: subject) }
+        cache.keys.withLock { _ = $0.keys.removeValue(forKey: subject) }
         try store.destroy(subject: subject)
     }
 

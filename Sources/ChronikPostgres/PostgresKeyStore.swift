@@ -1,0 +1,256 @@
+import ChronikAudit
+import ChronikLog
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// Per-subject keys of personal data in the store's own database
+/// (docs/POSTGRES.md, "Personal data on a shared store"): every server of
+/// one store seals a customer's data under the same key, and an erasure on
+/// one server holds on all of them.
+///
+/// - One row per subject in `chronik_subject_keys`: the 64-byte key sealed
+///   with AES-256-GCM under a 32-byte master key that the servers hold (a
+///   file, the same on each) and the database never sees, the subject as
+///   associated data. A dump or a backup of the database alone opens no
+///   personal data.
+/// - Creation is `INSERT … ON CONFLICT DO NOTHING`, then a read: two
+///   servers creating a subject's key at once both get the one committed.
+///   It commits like an append (synchronous standby), so a key is durable
+///   before the event sealed with it is appended.
+/// - Destruction clears the sealed key in the same statement that notifies
+///   `chronik_keys`; each store LISTENs and advances `revision`, so that
+///   every `SubjectKeyVault` drops the keys it cached. A destroyed subject
+///   can never get a key again.
+///
+/// Calls are synchronous (`SubjectKeyStore` is): each waits for one round
+/// trip on PostgreSQL's own event loop, never on a Swift task, and only
+/// when the vault has not cached the key.
+public final class PostgresKeyStore: SubjectKeyStore, Sendable {
+    public let location: PostgresStore.Location
+    let master: SymmetricKey
+    let logger: Logger
+    let connection = Mutex<PostgresConnection?>(nil)
+    let connecting = Mutex<Void>(())
+    let changes = Counter()
+    let listener = Mutex<Task<Void, Never>?>(nil)
+    /// How long one query may go unanswered before the call fails.
+    static let timeout: TimeAmount = .seconds(15)
+    static let maxSubjectBytes = 512
+
+    /// - Parameter masterKey: 32 bytes (`chronik serve --master-key FILE`).
+    /// - Throws: `KeyStoreError` for a master key of another size.
+    public init(location: PostgresStore.Location, masterKey: [UInt8]) throws {
+        guard masterKey.count == 32 else {
+            throw KeyStoreError("the master key must be 32 bytes, got \(masterKey.count)")
+        }
+        var logger = Logger(label: "chronik.postgres.keys")
+        logger.logLevel = .critical
+        self.location = location
+        self.master = SymmetricKey(data: masterKey)
+        self.logger = logger
+    }
+
+    /// Reads a master key file: exactly 32 bytes, readable by its owner
+    /// only (like `--tokens`).
+    public static func readMasterKey(path: String) throws -> [UInt8] {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+            throw KeyStoreError("cannot read the master key file", path: path)
+        }
+        if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+            throw KeyStoreError("the master key file is readable by others (mode \(String(mode, radix: 8))); chmod 600 it", path: path)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KeyStoreError("cannot read the master key file", path: path)
+        }
+        guard data.count == 32 else {
+            throw KeyStoreError("a master key file holds exactly 32 bytes (head -c 32 /dev/urandom > FILE), this one \(data.count)", path: path)
+        }
+        return Array(data)
+    }
+
+    deinit {
+        listener.withLock { $0?.cancel() }
+        if let c = connection.withLock({ $0 }) { ConnectionSlot.discard(c) }
+    }
+
+    /// Advances whenever another server may have destroyed a key: on each
+    /// notification, and each time the listening connection (re)connects,
+    /// since notifications sent while it was away are lost.
+    public var revision: UInt64 {
+        startListening()
+        return changes.value.load(ordering: .acquiring)
+    }
+
+    public func key(for subject: String, create: Bool) throws -> [UInt8]? {
+        try Self.check(subject)
+        startListening()
+        if create {
+            var fresh = [UInt8](repeating: 0, count: 64)
+            var rng = SystemRandomNumberGenerator()
+            for i in fresh.indices { fresh[i] = rng.next() }
+            let sealed = ByteBuffer(bytes: try seal(fresh, subject: subject))
+            try run { conn in
+                conn.query("""
+                    INSERT INTO chronik_subject_keys (subject, sealed) VALUES (\(subject), \(sealed))
+                    ON CONFLICT (subject) DO NOTHING
+                    """, logger: self.logger).map { _ in () }
+            }
+        }
+        let rows = try run { conn in
+            conn.query("SELECT sealed FROM chronik_subject_keys WHERE subject = \(subject)", logger: self.logger).map(\.rows)
+        }
+        guard let row = rows.first, let sealed = try row.decode(ByteBuffer?.self) else { return nil }
+        return try open(Array(sealed.readableBytesView), subject: subject)
+    }
+
+    public func destroy(subject: String) throws {
+        try Self.check(subject)
+        try run { conn in
+            conn.query("""
+                WITH d AS (
+                    INSERT INTO chronik_subject_keys (subject, sealed, destroyed_at) VALUES (\(subject), NULL, now())
+                    ON CONFLICT (subject) DO UPDATE
+                        SET sealed = NULL, destroyed_at = coalesce(chronik_subject_keys.destroyed_at, now())
+                    RETURNING subject)
+                SELECT pg_notify('chronik_keys', subject) FROM d
+                """, logger: self.logger).map { _ in () }
+        }
+    }
+
+    public func isDestroyed(subject: String) -> Bool {
+        let rows = try? run { conn in
+            conn.query("SELECT destroyed_at IS NOT NULL FROM chronik_subject_keys WHERE subject = \(subject)",
+                       logger: self.logger).map(\.rows)
+        }
+        return (try? rows?.first?.decode(Bool.self)) == true
+    }
+
+    /// Nothing to do: each key is committed (and on the standby) before
+    /// `key(for:create:)` returns.
+    public func sync() throws {}
+
+    // MARK: Sealing under the master key
+
+    func seal(_ key: [UInt8], subject: String) throws -> [UInt8] {
+        do {
+            return Array(try AES.GCM.seal(key, using: master, authenticating: Array(subject.utf8)).combined!)
+        } catch {
+            throw KeyStoreError("sealing the key of \(subject) failed: \(error)")
+        }
+    }
+
+    func open(_ sealed: [UInt8], subject: String) throws -> [UInt8] {
+        let key: [UInt8]
+        do {
+            key = Array(try AES.GCM.open(try AES.GCM.SealedBox(combined: sealed), using: master, authenticating: Array(subject.utf8)))
+        } catch {
+            throw KeyStoreError("the key of \(subject) in \(location) does not open with this master key (another server's master key file, or an altered row)")
+        }
+        guard key.count == 64 else { throw KeyStoreError("the key of \(subject) in \(location) is \(key.count) bytes, not 64") }
+        return key
+    }
+
+    static func check(_ subject: String) throws {
+        let n = subject.utf8.count
+        guard n >= 1, n <= maxSubjectBytes, !subject.utf8.contains(0) else {
+            throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name")
+        }
+    }
+
+    // MARK: One connection, waited on synchronously
+
+    /// Runs `body` on the connection and waits for it; after a failure on a
+    /// closed connection (a restart, a failover) reconnects and runs it once
+    /// more — every statement here may run twice.
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws -> T {
+        var attempt = 0
+        while true {
+            let conn = try connected()
+            let promise = conn.eventLoop.makePromise(of: T.self)
+            body(conn).cascade(to: promise)
+            // postgres-nio may never answer a query on a connection whose
+            // server died (POSTGRES.md): the wait is bounded.
+            let timer = conn.eventLoop.scheduleTask(in: Self.timeout) {
+                promise.fail(KeyStoreError("PostgreSQL at \(self.location) did not answer in 15 s"))
+            }
+            do {
+                let value = try promise.futureResult.wait()
+                timer.cancel()
+                return value
+            } catch {
+                timer.cancel()
+                let closed = conn.isClosed || error is KeyStoreError
+                if closed {
+                    connection.withLock { if $0 === conn { $0 = nil } }
+                    ConnectionSlot.discard(conn)
+                }
+                attempt += 1
+                guard closed, attempt < 2 else {
+                    if let e = error as? KeyStoreError { throw e }
+                    throw KeyStoreError("the key store in \(location) failed: \(String(reflecting: error))")
+                }
+            }
+        }
+    }
+
+    func connected() throws -> PostgresConnection {
+        // One connect at a time: two callers racing would each replace
+        // (and close) the connection the other is using.
+        try connecting.withLock { _ in try connect() }
+    }
+
+    private func connect() throws -> PostgresConnection {
+        if let c = connection.withLock({ $0 }), !c.isClosed { return c }
+        let config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                      password: location.password, database: location.database, tls: .disable)
+        let c: PostgresConnection
+        do {
+            c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: config,
+                                               id: ConnectionSlot.ids.add(1, ordering: .relaxed).newValue, logger: logger).wait()
+        } catch {
+            throw KeyStoreError("PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
+        }
+        let old = connection.withLock { slot -> PostgresConnection? in
+            defer { slot = c }
+            return slot
+        }
+        if let old { ConnectionSlot.discard(old) }
+        return c
+    }
+
+    /// LISTENs for destroyed keys on a connection of its own, from the first
+    /// use on; reconnects after a failure.
+    func startListening() {
+        listener.withLock { t in
+            guard t == nil else { return }
+            let slot = ConnectionSlot(location: location, logger: logger)
+            let changes = self.changes
+            t = Task {
+                while !Task.isCancelled {
+                    do {
+                        try await slot.run { conn in
+                            try await conn.listen(on: "chronik_keys") { notifications in
+                                // Listening from here on: what was missed before is assumed.
+                                changes.value.add(1, ordering: .releasing)
+                                for try await _ in notifications { changes.value.add(1, ordering: .releasing) }
+                            }
+                        }
+                    } catch {
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                await slot.close()
+            }
+        }
+    }
+}
+
+/// A counter the listening task shares without holding the store.
+final class Counter: Sendable {
+    let value = Atomic<UInt64>(0)
+}

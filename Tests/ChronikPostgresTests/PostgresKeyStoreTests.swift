@@ -1,0 +1,92 @@
+import ChronikAudit
+import ChronikCommerce
+import ChronikLog
+@testable import ChronikPostgres
+import Foundation
+import PostgresNIO
+import Testing
+
+// Personal data on a shared store: the servers of one store (each its own
+// PostgresKeyStore) seal a customer under one key even when they create it
+// at the same moment; the database holds each key only sealed under the
+// servers' master key; an erasure on one server holds on the others (their
+// vaults drop what they cached); and a server with another master key is
+// refused, never handed a key it would mis-seal with.
+@Suite("PostgresKeyStore", .serialized, .enabled(if: postgresAvailable))
+struct PostgresKeyStoreTests {
+    static let master = (0..<32).map { UInt8($0 &* 7 &+ 1) }
+
+    @Test func theServersOfOneStoreShareOneKeyPerSubjectSealedUnderTheMasterKey() async throws {
+        let (_, store) = try await freshStore("t_keys_share")
+        let servers = try (0..<4).map { _ in try PostgresKeyStore(location: store.location, masterKey: Self.master) }
+        // Every server creates the same subject's key at once.
+        let keys = await withTaskGroup(of: [UInt8]?.self) { group in
+            for s in servers {
+                for _ in 0..<3 {
+                    group.addTask {
+                        do { return try await Task.detached { try s.key(for: "customer-c0", create: true) }.value } catch {
+                            Issue.record("key(for:create:) failed: \(error)")
+                            return nil
+                        }
+                    }
+                }
+            }
+            var all: [[UInt8]?] = []
+            for await k in group { all.append(k) }
+            return all
+        }
+        #expect(keys.count == 12 && keys.allSatisfy { $0?.count == 64 })
+        #expect(Set(keys.compactMap { $0 }).count == 1, "one key per subject, whichever server created it")
+        let key = try #require(keys.first ?? nil)
+
+        // The row holds the key sealed, not the key.
+        let sealed = try await store.readerConnection.read { conn -> [UInt8] in
+            for try await b in try await conn.query("SELECT sealed FROM chronik_subject_keys WHERE subject = 'customer-c0'",
+                                                    logger: store.logger).decode(ByteBuffer.self) {
+                return Array(b.readableBytesView)
+            }
+            return []
+        }
+        #expect(sealed.count == 12 + 64 + 16)
+        #expect(!sealed.indices.dropLast(63).contains { Array(sealed[$0..<($0 + 64)]) == key }, "the plaintext key is in the row")
+        #expect(try servers[0].key(for: "customer-unknown", create: false) == nil)
+
+        // Another master key opens nothing, and says why.
+        let other = try PostgresKeyStore(location: store.location, masterKey: [UInt8](repeating: 9, count: 32))
+        #expect(throws: KeyStoreError.self) { try other.key(for: "customer-c0", create: true) }
+        let refused = #expect(throws: KeyStoreError.self) { try other.key(for: "customer-c0", create: false) }
+        #expect(refused?.message.contains("master key") == true, "\(String(describing: refused))")
+        #expect(throws: KeyStoreError.self) { try PostgresKeyStore(location: store.location, masterKey: [1, 2, 3]) }
+        await store.close()
+    }
+
+    @Test func anErasureOnOneServerHoldsOnTheOthers() async throws {
+        let (_, store) = try await freshStore("t_keys_erase")
+        let a = SubjectKeyVault(store: try PostgresKeyStore(location: store.location, masterKey: Self.master))
+        let b = SubjectKeyVault(store: try PostgresKeyStore(location: store.location, masterKey: Self.master))
+        let subject = PIISubject.customer("c1")
+        let context = Array("email".utf8)
+        // B seals (its vault caches the key) and A opens it: one key.
+        let sealed = try await Task.detached { try b.seal(Array("ada@example.com".utf8), subject: subject, context: context) }.value
+        #expect(try a.open(sealed, subject: subject, context: context) == Array("ada@example.com".utf8))
+        #expect(try b.open(sealed, subject: subject, context: context) != nil)
+
+        try a.destroyKey(subject: subject)
+        #expect(a.store.isDestroyed(subject: subject))
+        #expect(b.store.isDestroyed(subject: subject), "the destruction is in the shared table")
+        // B's vault drops its cached key once the notification arrives.
+        var stillOpens = true
+        for _ in 0..<100 where stillOpens {
+            stillOpens = try b.open(sealed, subject: subject, context: context) != nil
+            if stillOpens { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(!stillOpens, "server B still opened erased data 5 s after the erasure on server A")
+        #expect(throws: KeyStoreError.self) { try b.seal(Array("new".utf8), subject: subject, context: context) }
+        #expect(try b.store.key(for: subject, create: true) == nil, "a destroyed subject never gets a key again")
+        try a.destroyKey(subject: subject)  // again: idempotent
+        // A subject destroyed before it ever had a key cannot get one either.
+        try b.destroyKey(subject: PIISubject.customer("never"))
+        #expect(try a.store.key(for: PIISubject.customer("never"), create: true) == nil)
+        await store.close()
+    }
+}
