@@ -88,7 +88,8 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
 
     public func key(for subject: String, create: Bool) throws -> [UInt8]? {
         try Self.check(subject)
-        startListening()
+        let revision = self.revision
+        if let k = cached(subject, at: revision) { return k }
         if create {
             var fresh = [UInt8](repeating: 0, count: 64)
             var rng = SystemRandomNumberGenerator()
@@ -108,8 +109,50 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         return try open(Array(sealed.readableBytesView), subject: subject)
     }
 
+    // MARK: Every key at once
+
+    /// The keys `preload()` read, valid while `revision` is unchanged (a
+    /// key destroyed elsewhere empties it).
+    let preloaded = Mutex<(revision: UInt64, keys: [String: [UInt8]])>((.max, [:]))
+
+    func cached(_ subject: String, at revision: UInt64) -> [UInt8]? {
+        preloaded.withLock { p in
+            if p.revision != revision, !p.keys.isEmpty { p = (.max, [:]) }
+            return p.keys[subject]
+        }
+    }
+
+    /// Reads every live key in one query, so that a server's start — its
+    /// models replaying the store, opening each order's session IP — makes
+    /// no round trip per subject. Keys stay in memory (~150 bytes each, as
+    /// `FileKeyStore` keeps the shards it read) until a key is destroyed
+    /// anywhere, which empties the set. Waits (at most 10 s) until the
+    /// store listens for destructions, so that none is missed.
+    /// - Returns: how many keys were read.
+    @discardableResult
+    public func preload() throws -> Int {
+        startListening()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while changes.value.load(ordering: .acquiring) == 0, ContinuousClock.now < deadline { usleep(5_000) }
+        let revision = changes.value.load(ordering: .acquiring)
+        guard revision > 0 else { throw KeyStoreError("PostgreSQL at \(location) did not take LISTEN in 10 s") }
+        let rows = try run { conn in
+            conn.query("SELECT subject, sealed FROM chronik_subject_keys WHERE sealed IS NOT NULL", logger: self.logger).map(\.rows)
+        }
+        var keys: [String: [UInt8]] = [:]
+        keys.reserveCapacity(rows.count)
+        for row in rows {
+            let (subject, sealed) = try row.decode((String, ByteBuffer).self)
+            keys[subject] = try open(Array(sealed.readableBytesView), subject: subject)
+        }
+        let count = keys.count
+        preloaded.withLock { $0 = (revision, keys) }
+        return count
+    }
+
     public func destroy(subject: String) throws {
         try Self.check(subject)
+        preloaded.withLock { _ = $0.keys.removeValue(forKey: subject) }
         try run { conn in
             conn.query("""
                 WITH d AS (

@@ -154,18 +154,23 @@ extension Serve {
     func serveStore(_ url: String, host: String, port: Int, configuration: ServerConfiguration,
                     signals: ShutdownSignals) async throws {
         let store = try PostgresStore(url: url)
-        var vault: SubjectKeyVault?
+        var keys: PostgresKeyStore?
         if let masterKey {
             do {
-                vault = SubjectKeyVault(store: try PostgresKeyStore(location: store.location,
-                                                                    masterKey: try PostgresKeyStore.readMasterKey(path: masterKey)))
+                keys = try PostgresKeyStore(location: store.location, masterKey: try PostgresKeyStore.readMasterKey(path: masterKey))
             } catch let e as KeyStoreError {
                 throw CommandFailure("--master-key: \(e)")
             }
         }
+        let vault = keys.map { SubjectKeyVault(store: $0) }
         let live: LiveProjections
         do {
             try await store.migrate()
+            // Every key in one query: the models' replay opens one per order.
+            if let keys {
+                let n = try await Task.detached { try keys.preload() }.value
+                options.note("chronik: note: \(n) customer and session keys read from the store")
+            }
             live = try await LiveProjections.start(store: store, protector: vault)
         } catch {
             await store.close()

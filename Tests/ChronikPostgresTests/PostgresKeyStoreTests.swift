@@ -89,4 +89,34 @@ struct PostgresKeyStoreTests {
         #expect(try a.store.key(for: PIISubject.customer("never"), create: true) == nil)
         await store.close()
     }
+
+    /// `preload()` reads every live key in one query and answers from
+    /// memory after (a row removed behind its back still answers), until a
+    /// key is destroyed anywhere: then it reads the database again.
+    @Test func preloadedKeysAnswerFromMemoryUntilAKeyIsDestroyedAnywhere() async throws {
+        let (_, store) = try await freshStore("t_keys_preload")
+        let writer = try PostgresKeyStore(location: store.location, masterKey: Self.master)
+        var created: [String: [UInt8]] = [:]
+        for i in 0..<50 { created["customer:p\(i)"] = try writer.key(for: "customer:p\(i)", create: true) }
+        try writer.destroy(subject: "customer:p49")
+        let server = try PostgresKeyStore(location: store.location, masterKey: Self.master)
+        #expect(try await Task.detached { try server.preload() }.value == 49, "the destroyed key is not read")
+        _ = try await store.readerConnection.read { conn in
+            try await conn.query("DELETE FROM chronik_subject_keys WHERE subject = 'customer:p0'", logger: store.logger)
+        }
+        #expect(try server.key(for: "customer:p0", create: false) == created["customer:p0"], "answered from memory")
+        #expect(try server.key(for: "customer:p1", create: false) == created["customer:p1"])
+        #expect(try server.key(for: "customer:p49", create: false) == nil)
+
+        try writer.destroy(subject: "customer:p2")
+        var p2: [UInt8]? = created["customer:p2"]
+        for _ in 0..<100 where p2 != nil {
+            p2 = try server.key(for: "customer:p2", create: false)
+            if p2 != nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(p2 == nil, "a key destroyed on another server still answered 5 s later")
+        #expect(try server.key(for: "customer:p0", create: false) == nil, "the memory was dropped: the removed row is gone")
+        #expect(try server.key(for: "customer:p1", create: false) == created["customer:p1"])
+        await store.close()
+    }
 }
