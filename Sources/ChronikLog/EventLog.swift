@@ -72,6 +72,8 @@ public final class EventLog: Sendable {
     let writer: Writer?
     private let lock: (any StorageLock)?
     let indexGate = Gate()
+    /// The sealed segments' id table loading in the background, if any.
+    private let preloaded: IndexLoader?
     private let closedFlag = Atomic<Bool>(false)
 
     struct State: ~Copyable {
@@ -108,6 +110,7 @@ public final class EventLog: Sendable {
         self.isReadOnly = options.readOnly
         self.lock = lock
         self.writer = writer
+        self.preloaded = preloaded
         self.state = Mutex(State(segments: segments, head: head, lastHash: lastHash))
         if options.indexLoading == .onFirstUse && preloaded == nil {
             deferredIndex.withLock { $0 = toIndex }
@@ -143,8 +146,15 @@ public final class EventLog: Sendable {
                 var ids = EventIDTable(minimumCapacity: segments.reduce(0) { $0 + (deferred($1) ? 0 : $1.ids.count) })
                 for run in segments {
                     IndexLoader.addStreams(run, to: &streams)
-                    if deferred(run) { ids.pendingRuns.append((run.base, run.ids)) } else { IndexLoader.addIDs(run, to: &ids) }
+                    if !deferred(run) { IndexLoader.addIDs(run, to: &ids) }
                 }
+                // The pending runs go in last: `position(of:)` and `insert`
+                // search them before the slots, so an id they hold keeps its
+                // earlier position all the same, and the ids above were
+                // inserted without searching them (stop 18: searching every
+                // sealed segment for each of the active segment's ids was
+                // most of a reopen's time).
+                ids.pendingRuns = segments.filter(deferred).map { ($0.base, $0.ids) }
                 self.state.withLock { st in
                     st.streams = streams
                     st.ids = ids
@@ -152,13 +162,18 @@ public final class EventLog: Sendable {
             }
             indexGate.open()
             guard let full else { return }
-            var table = full.result()
-            for run in segments where !deferred(run) { IndexLoader.addIDs(run, to: &table) }
             let end = segments.reduce(UInt64(0)) { max($0, $1.base + UInt64($1.ids.count)) }
-            self.state.withLock { st in
-                // Only what was appended since the gate opened is not in `table` yet.
-                table.absorb(st.ids, from: end)
-                st.ids = table
+            // Takes the loaded table when it is ready, without holding a
+            // worker thread of the shared pool while it waits.
+            let scanned = segments.filter { !deferred($0) }
+            full.whenLoaded { [self] table in
+                guard !isClosed else { return }
+                for run in scanned { IndexLoader.addIDs(run, to: &table) }
+                self.state.withLock { st in
+                    // Only what was appended since the gate opened is not in `table` yet.
+                    table.absorb(st.ids, from: end)
+                    st.ids = table
+                }
             }
         }
     }
@@ -258,6 +273,7 @@ public final class EventLog: Sendable {
         }
         if already { return nil }
         closedFlag.store(true, ordering: .releasing)
+        preloaded?.cancel()
         var failure: ChronikLogError?
         if let writer {
             // A flush queued on the second slot before the close runs first.
@@ -334,19 +350,39 @@ struct IndexRun: Sendable {
 /// before it is done (`EventLog.startIndexing`).
 final class IndexLoader: @unchecked Sendable {
     // Written once by the background block before `done.leave()`, read
-    // only after `done.wait()`.
+    // only after it (`whenLoaded`, `result`).
     private var ids = EventIDTable()
     private let done = DispatchGroup()
+    /// Set when the log closes: the load stops at the next segment.
+    private let cancelled = Atomic<Bool>(false)
 
     /// Starts loading the ids of `runs`; `spare` more ids fit in the table
     /// before it grows.
     init(_ runs: [IndexRun], spare: Int) {
         done.enter()
         DispatchQueue.global(qos: .userInitiated).async { [self] in
+            defer { done.leave() }
+            guard !cancelled.load(ordering: .relaxed) else { return }
             var ids = EventIDTable(minimumCapacity: runs.reduce(spare) { $0 + $1.ids.count })
-            for run in runs { Self.addIDs(run, to: &ids) }
+            for run in runs {
+                if cancelled.load(ordering: .relaxed) { return }
+                Self.addIDs(run, to: &ids)
+            }
             self.ids = ids
-            done.leave()
+        }
+    }
+
+    /// Stops the load (the log closed): a closed log's table is never used,
+    /// and the load would only take a core from whatever runs next.
+    func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    /// Calls `body` with the loaded table on a background thread once it
+    /// is loaded (not when cancelled); nothing waits meanwhile.
+    func whenLoaded(_ body: @escaping @Sendable (inout EventIDTable) -> Void) {
+        done.notify(queue: .global(qos: .userInitiated)) { [self] in
+            guard !cancelled.load(ordering: .relaxed) else { return }
+            var table = result()
+            body(&table)
         }
     }
 

@@ -284,4 +284,69 @@ struct IndexFileTests {
         for id in all { #expect(swept.position(of: id) == reference.position(of: id)) }
         #expect(swept.position(of: unknown[1]) == nil)
     }
+
+    @Test("an id both in a sealed segment's pending run and in the slots answers with its sealed (earlier) position, before and after the swap")
+    func pendingRunsShadowLaterCopies() throws {
+        // Proves: the gate's table (active ids in the slots first, the index
+        // files' runs attached after, stop 18) keeps log order for an id
+        // that sits in both, for lookups, appends and the full table.
+        var rng = SplitMix64(seed: 51)
+        let sealed = (0..<3000).map { _ in EventID(high: rng.next(), low: rng.next()) }
+        let cp = SegmentCheckpoint(base: 0, eventCount: UInt64(sealed.count), segmentBytes: 1 << 20, lastHash: .genesis,
+                                   batches: [BatchEntry(offset: 32, basePosition: 0, count: UInt32(sealed.count), stream: "s", firstStreamVersion: 0)],
+                                   ids: IDList(sealed))
+        let run = try SegmentCheckpoint.decode(cp.encode()).ids
+        let base = UInt64(sealed.count)
+        // The active segment repeats one sealed id (a log written before ids were checked, or damage verify reports).
+        var active = (0..<500).map { _ in EventID(high: rng.next(), low: rng.next()) }
+        active[17] = sealed[1234]
+        var gate = EventIDTable(minimumCapacity: active.count)
+        for (i, id) in active.enumerated() { gate.insert(id, position: base + UInt64(i)) }
+        gate.pendingRuns = [(0, run)]
+        #expect(gate.position(of: sealed[1234]) == 1234)
+        #expect(gate.position(of: active[16]) == base + 16)
+        #expect(gate.insert(sealed[1234], position: 9_999) == 1234, "an append of a sealed id is a retry")
+        let fresh = EventID(high: rng.next(), low: rng.next())
+        let appendedAt = base + UInt64(active.count)
+        #expect(gate.insert(fresh, position: appendedAt) == nil)
+        // The swap: sealed runs, then the active segment, then what was appended since.
+        var full = EventIDTable(minimumCapacity: sealed.count + active.count + 1)
+        full.insert(hashOrdered: run, base: 0)
+        for (i, id) in active.enumerated() { full.insert(id, position: base + UInt64(i)) }
+        full.absorb(gate, from: appendedAt)
+        #expect(full.position(of: sealed[1234]) == 1234)
+        #expect(full.position(of: fresh) == appendedAt)
+        for (i, id) in sealed.enumerated() where i != 1234 { #expect(full.position(of: id) == UInt64(i)) }
+    }
+
+    @Test("right after a reopen, before the id table is loaded, a retry of an event in a sealed segment or the active one is recognised")
+    func retryRightAfterReopen() async throws {
+        // Proves: the window between the gate and the full id table (ids
+        // searched in the index files) keeps appends idempotent.
+        let storage = FaultyStorage(seed: 61)
+        _ = try await Self.randomLog(storage, seed: 61, appends: 120)
+        for attempt in 0..<3 {
+            let log = try openLog(storage)
+            defer { try? log.close() }
+            #expect(log.recovery.indexesLoaded >= 3)
+            let head = log.head
+            // No lookup first: the append is the first thing the log does.
+            let all = try log.readAll().collect()
+            let sealedEvent = all[attempt * 7]
+            let activeEvent = all[all.count - 1 - attempt]
+            let activeBase = log.state.withLock { $0.segments.last!.base }
+            try #require(sealedEvent.position.value < activeBase && activeEvent.position.value >= activeBase)
+            for e in [sealedEvent, activeEvent] {
+                let retry = try await log.append(to: e.stream, [ProposedEvent(id: e.id, type: e.type, data: e.data,
+                                                                             metadata: e.metadata, occurredAt: e.occurredAt)])
+                #expect(retry.positions == [e.position], "attempt \(attempt): \(e.position)")
+                #expect(log.head == head)
+            }
+            let fresh = event("N", "new \(attempt)")
+            let added = try await log.append(to: "fresh-\(attempt)", [fresh])
+            #expect(added.positions == [head])
+            #expect(log.position(ofEventID: fresh.id) == head)
+            #expect(log.position(ofEventID: sealedEvent.id) == sealedEvent.position)
+        }
+    }
 }
