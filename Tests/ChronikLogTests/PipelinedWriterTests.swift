@@ -92,7 +92,7 @@ struct PipelinedWriterTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let (log, storage) = try openGated(dir)
-        defer { try? log.close() }
+        defer { storage.open(); try? log.close() }  // a test that fails with the gate closed must not hang in close()
         storage.close()
         let acknowledged = AcknowledgedCount()
         let first = Task {
@@ -127,7 +127,7 @@ struct PipelinedWriterTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let (log, storage) = try openGated(dir)
-        defer { try? log.close() }
+        defer { storage.open(); try? log.close() }  // a test that fails with the gate closed must not hang in close()
         let e = event("E", "once")
         storage.close()
         let first = Task { try await log.append(to: "s", e) }
@@ -178,7 +178,7 @@ struct PipelinedWriterTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         let (log, storage) = try openGated(dir)
-        defer { try? log.close() }
+        defer { storage.open(); try? log.close() }  // a test that fails with the gate closed must not hang in close()
         storage.close()
         let first = Task { try await log.append(to: "s", event("E", "a")) }
         try await eventually("the first group's fdatasync to start") { storage.waiting == 1 }
