@@ -145,7 +145,7 @@ extension EventLog {
                 throw ChronikLogError.corrupt("segment starts at position \(base) but the previous one ends at \(head): gap or overlap", path: path, offset: 0)
             }
             if isLast, i > 0, options.indexLoading != .onFirstUse {
-                // The sealed segments' indexes load while this one is scanned.
+                // The sealed segments' id table, loaded once the gate is open.
                 // Room for the active segment and the ids scanned, without growing.
                 let spare = 2 * toIndex.reduce(0) { max($0, $1.ids.count) } + toIndex.reduce(0) { $0 + ($1.ids.isHashOrdered ? 0 : $1.ids.count) }
                 preloaded = IndexLoader(toIndex.filter(\.ids.isHashOrdered), spare: spare)

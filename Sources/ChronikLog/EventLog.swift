@@ -129,11 +129,11 @@ public final class EventLog: Sendable {
     /// Everything that needs them (appends, stream reads, stream counts)
     /// waits for `waitUntilIndexed()`; reading the whole log does not.
     ///
-    /// With `full` (the sealed segments' index files, loading since before
-    /// the active segment's scan), the gate opens as soon as the stream
-    /// index and the other segments' ids are in: lookups search the index
-    /// files' hash-ordered id sections (`EventIDTable.pendingRuns`) until
-    /// the full table is swapped in.
+    /// With `full` (the sealed segments' index files), the gate opens as
+    /// soon as the stream index and the other segments' ids are in: lookups
+    /// search the index files' hash-ordered id sections
+    /// (`EventIDTable.pendingRuns`) until the full table, whose load starts
+    /// only then, is swapped in.
     private func startIndexing(_ segments: [IndexRun], after full: IndexLoader? = nil) {
         if full == nil && segments.allSatisfy({ $0.ids.count == 0 }) {
             indexGate.open()
@@ -162,6 +162,9 @@ public final class EventLog: Sendable {
             }
             indexGate.open()
             guard let full else { return }
+            // Only now: the gate goes first, and the full table's 24 bytes
+            // per id (page faults, zeroing) no longer compete with it.
+            full.start()
             let end = segments.reduce(UInt64(0)) { max($0, $1.base + UInt64($1.ids.count)) }
             // Takes the loaded table when it is ready, without holding a
             // worker thread of the shared pool while it waits.
@@ -345,9 +348,8 @@ struct IndexRun: Sendable {
 }
 
 /// Builds the id table of the sealed segments' index files in the
-/// background while `open` scans the active segment (FORMAT.md, "Index
-/// file"): the two overlap on a second core, and the log accepts appends
-/// before it is done (`EventLog.startIndexing`).
+/// background once the log accepts appends (FORMAT.md, "Index file";
+/// `EventLog.startIndexing`): until then the gate has the cores.
 final class IndexLoader: @unchecked Sendable {
     // Written once by the background block before `done.leave()`, read
     // only after it (`whenLoaded`, `result`).
@@ -356,9 +358,19 @@ final class IndexLoader: @unchecked Sendable {
     /// Set when the log closes: the load stops at the next segment.
     private let cancelled = Atomic<Bool>(false)
 
-    /// Starts loading the ids of `runs`; `spare` more ids fit in the table
-    /// before it grows.
+    private let runs: [IndexRun]
+    private let spare: Int
+
+    /// Will load the ids of `runs` (`start`); `spare` more ids fit in the
+    /// table before it grows.
     init(_ runs: [IndexRun], spare: Int) {
+        self.runs = runs
+        self.spare = spare
+    }
+
+    /// Starts the load on a background thread; called once, before
+    /// `whenLoaded` or `result`.
+    func start() {
         done.enter()
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             defer { done.leave() }

@@ -488,12 +488,8 @@ struct VerifierRun {
         if let badType {
             throw fail(path, offset, "event at position \(header.basePosition + UInt64(badType.index)) has a type of \(badType.bytes) bytes")
         }
-        positions.reserve(header.count)
-        for k in idsBefore..<ids.count {
-            let position = header.basePosition + UInt64(k - idsBefore)
-            if let prior = positions.insert(ids[k], position: position) {
-                throw fail(path, offset, "event id \(ids[k]) appears at positions \(prior) and \(position)")
-            }
+        if let (k, prior) = positions.insert(ids[idsBefore...], from: header.basePosition) {
+            throw fail(path, offset, "event id \(ids[idsBefore + k]) appears at positions \(prior) and \(header.basePosition + UInt64(k))")
         }
         guard minSeen == header.minOccurredAt, maxSeen == header.maxOccurredAt else {
             throw fail(path, offset, "occurredAt range in the header does not match the events")

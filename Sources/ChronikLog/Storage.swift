@@ -63,10 +63,11 @@ public protocol StorageLock: AnyObject, Sendable {
 extension StorageFile {
     /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
     func readBytes(count: Int, at offset: Int64) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        let n = try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
-        if n < count { out.removeLast(count - n) }
-        return out
+        // Not zero-filled first: a reopen reads every index file whole
+        // (stop 18: the fill was a tenth of the opening thread's time).
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+        }
     }
 
     func write(_ bytes: [UInt8], at offset: Int64) throws {

@@ -31,4 +31,31 @@ struct EventIDTableTests {
         #expect(table.count == 0)
         #expect(table.position(of: model.keys.first!) == nil)
     }
+
+    @Test("a batch insert stops at the first id already present and leaves the table as inserts one by one do", arguments: [4, 5] as [UInt64])
+    func batchInsertMatchesOneByOne(seed: UInt64) {
+        // Proves: `insert(_:from:)` (prefetching, verify's path) answers and
+        // fills exactly as `insert(_:position:)` does, duplicates included.
+        var rng = SplitMix64(seed: seed)
+        var batched = EventIDTable()
+        var single = EventIDTable()
+        var seen: [EventID] = []
+        var position: UInt64 = 0
+        for b in 0..<300 {
+            var ids = (0..<Int(rng.next() % 40 + 1)).map { i in
+                i % 4 == 1 ? EventID(high: 0x0190_0000_0000_7000, low: rng.next() % 5000) : EventID(high: rng.next(), low: rng.next())
+            }
+            if b % 5 == 0, let old = seen.randomElement(using: &rng) { ids.insert(old, at: Int(rng.next() % UInt64(ids.count + 1))) }
+            var expected: (index: Int, prior: UInt64)?
+            for (k, id) in ids.enumerated() {
+                if let prior = single.insert(id, position: position + UInt64(k)) { expected = (k, prior); break }
+            }
+            let found = batched.insert(ids[...], from: position)
+            #expect(found?.index == expected?.index && found?.prior == expected?.prior, "batch \(b)")
+            #expect(batched.count == single.count)
+            seen += ids.prefix((expected?.index ?? ids.count))
+            position += UInt64(ids.count)
+        }
+        for id in seen { #expect(batched.position(of: id) == single.position(of: id)) }
+    }
 }
