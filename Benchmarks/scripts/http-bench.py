@@ -12,6 +12,10 @@ R times (median reported, load average noted).
                events/s delivered (counted on the client)
   sse-live     append-1 with 0 and with 100 live SSE subscribers, alternated
 
+Beside each rate: the server's CPU time per event over the load (user +
+system from /proc/PID/stat before and after), the figure that does not
+depend on what else shares the cores.
+
 usage: http-bench.py [--chronik PATH] [--baseline PATH] [--runs 3] [--seconds 10]
                      [--events 1000000] [--dir DIR] [--only NAME ...]
 Needs wrk (apt-get install -y wrk). Builds nothing: run first
@@ -49,6 +53,12 @@ class Server:
                 pass
             time.sleep(0.1)
 
+    def cpu_seconds(self):
+        """The server's CPU time so far (user + system, /proc/PID/stat)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
@@ -65,14 +75,18 @@ def http_get(port, path):
         return out
 
 
-def wrk(port, seconds, connections, batch, run):
+def wrk(srv, seconds, connections, batch, run):
+    """wrk's figures, plus the server's CPU per event (µs) over the load."""
+    port = srv.port
     env = dict(os.environ, BATCH=str(batch), RUN=str(run))
+    cpu = srv.cpu_seconds()
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", LUA,
                           f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True, check=True).stdout
     r = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
     if r["errors"]:
         raise SystemExit(f"wrk: {r['errors']} errors\n{out}")
     r["eventsPerSecond"] = r["requests"] * batch / r["seconds"]
+    r["cpuMicrosPerEvent"] = (srv.cpu_seconds() - cpu) * 1e6 / max(1, r["requests"] * batch)
     return r
 
 
@@ -161,9 +175,10 @@ def main():
                                  capture_output=True, text=True, check=True).stdout
             lib.append(json.loads(out))
             srv = Server(chronik, fresh(f"{a.dir}/append"))
-            http.append(wrk(srv.port, a.seconds, 64, 1, run=100 + r))
+            http.append(wrk(srv, a.seconds, 64, 1, run=100 + r))
             srv.stop()
             note(f"append-1 run {r}: http {http[-1]['eventsPerSecond']:,.0f}/s p99 {http[-1]['p99ms']:.2f} ms, "
+                 f"server {http[-1]['cpuMicrosPerEvent']:.2f} µs CPU/event, "
                  f"library {lib[-1]['eventsPerSecond']:,}/s p99 {lib[-1]['p99ms']:.2f} ms, load {loads[-1]:.1f}")
         h, l = med(x["eventsPerSecond"] for x in http), med(x["eventsPerSecond"] for x in lib)
         rows.append(("64 HTTP clients, 1 event/POST (fsync)", h, med(x["p50ms"] for x in http), med(x["p99ms"] for x in http),
@@ -175,11 +190,13 @@ def main():
         for r in range(a.runs):
             loads.append(load())
             srv = Server(chronik, fresh(f"{a.dir}/batch"))
-            runs.append(wrk(srv.port, a.seconds, 4, 1000, run=200 + r))
+            runs.append(wrk(srv, a.seconds, 4, 1000, run=200 + r))
             srv.stop()
-            note(f"batch-1000 run {r}: {runs[-1]['eventsPerSecond']:,.0f}/s, load {loads[-1]:.1f}")
+            note(f"batch-1000 run {r}: {runs[-1]['eventsPerSecond']:,.0f}/s, "
+                 f"server {runs[-1]['cpuMicrosPerEvent']:.2f} µs CPU/event, load {loads[-1]:.1f}")
         rows.append(("4 HTTP clients, 1,000 events/POST (fsync)", med(x["eventsPerSecond"] for x in runs),
-                     med(x["p50ms"] for x in runs), med(x["p99ms"] for x in runs), "", med(loads)))
+                     med(x["p50ms"] for x in runs), med(x["p99ms"] for x in runs),
+                     f"server CPU {med(x['cpuMicrosPerEvent'] for x in runs):.2f} µs/event", med(loads)))
 
     if "sse-catchup" in a.only:
         big = f"{a.dir}/big-{a.events}"
@@ -192,13 +209,16 @@ def main():
                 subprocess.run([chronik, "append", "--log", big + "/log"], stdin=f, stdout=subprocess.DEVNULL, check=True)
             open(big + "/.complete", "w").close()
         srv = Server(chronik, big + "/log")
-        runs, loads = [], []
+        runs, cpus, loads = [], [], []
         for r in range(a.runs):
             loads.append(load())
+            cpu = srv.cpu_seconds()
             runs.append(a.events / catch_up(srv.port, a.events))
-            note(f"sse-catchup run {r}: {runs[-1]:,.0f} events/s, load {loads[-1]:.1f}")
+            cpus.append((srv.cpu_seconds() - cpu) * 1e6 / a.events)
+            note(f"sse-catchup run {r}: {runs[-1]:,.0f} events/s, server {cpus[-1]:.2f} µs CPU/event, load {loads[-1]:.1f}")
         srv.stop()
-        rows.append((f"1 SSE subscriber catching up from 0 ({a.events:,} events)", med(runs), None, None, "", med(loads)))
+        rows.append((f"1 SSE subscriber catching up from 0 ({a.events:,} events)", med(runs), None, None,
+                     f"server CPU {med(cpus):.2f} µs/event", med(loads)))
 
     if "sse-live" in a.only:
         base, live, loads = [], [], []
@@ -207,7 +227,7 @@ def main():
                 loads.append(load())
                 srv = Server(chronik, fresh(f"{a.dir}/live"))
                 subs = Subscribers(srv.port, n) if n else None
-                into.append(wrk(srv.port, a.seconds, 64, 1, run=300 + 2 * r + (n > 0)))
+                into.append(wrk(srv, a.seconds, 64, 1, run=300 + 2 * r + (n > 0)))
                 if subs:
                     subs.stop()
                 srv.stop()

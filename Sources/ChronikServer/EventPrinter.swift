@@ -35,19 +35,23 @@ public final class EventPrinter {
     }
 
     /// Appends the `read --json` object of `e` (the bytes of
-    /// `eventJSON(e, decodedData:)`) to `w`.
-    public func write(_ e: RecordedEvent, to w: inout JSONWriter) throws {
+    /// `eventJSON(e, decodedData:)`) to `w`. A view (a subscription's
+    /// catch-up) is copied out only when it is a commerce event, whose data
+    /// is decoded; any other event's stored bytes are written as they are.
+    public func write<E: EventFields>(_ e: E, to w: inout JSONWriter) throws {
         writeEventJSONHead(e, to: &w)
         let mark = w.bytes.count
         w.raw(",\"data\":")
-        if try !writeDecodedData(e, to: &w) {
+        if try CommerceEventType(name: e.type) == nil || !writeDecodedData(e.owned, to: &w) {
             w.bytes.removeSubrange(mark...)
-            writeStoredJSON(e.data, key: "data", to: &w)
+            e.withStoredBytes { data, _ in writeStoredJSON(data, key: "data", to: &w) }
         }
-        if e.metadata.isEmpty {
-            w.raw(",\"meta\":{}")
-        } else {
-            writeStoredJSON(e.metadata, key: "meta", to: &w)
+        e.withStoredBytes { _, metadata in
+            if metadata.isEmpty {
+                w.raw(",\"meta\":{}")
+            } else {
+                writeStoredJSON(metadata, key: "meta", to: &w)
+            }
         }
         w.byte(UInt8(ascii: "}"))
     }

@@ -173,114 +173,160 @@ public func isSingleLineJSON(_ bytes: [UInt8]) -> Bool {
 /// Why: a subscription catching up sent each event's data through the
 /// strict parser, a tree of strings per event, about a quarter of the
 /// server's time (Benchmarks/README.md, "Stop 17").
-public func isPlainCompactJSON(_ b: [UInt8]) -> Bool {
-    let n = b.count
+public func isPlainCompactJSON(_ bytes: [UInt8]) -> Bool {
+    bytes.withUnsafeBytes { isPlainCompactJSON($0) }
+}
+
+/// `isPlainCompactJSON` of borrowed bytes (an event read as a view). Also
+/// false when more than 256 keys are open at once (the parser decides).
+///
+/// No allocation: the open containers and keys are kept on the stack, and
+/// a string is found with `memchr` and checked in one pass (stop 18: the
+/// arrays and the byte-at-a-time string loop were a fifth of a catch-up).
+public func isPlainCompactJSON(_ b: UnsafeRawBufferPointer) -> Bool {
+    guard let base = b.baseAddress?.assumingMemoryBound(to: UInt8.self), b.count > 0 else { return false }
+    return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * 32 + 2 * 256) { stack in
+        var scan = PlainJSONScan(b: base, n: b.count, stack: stack.baseAddress!)
+        return scan.run()
+    }
+}
+
+/// The state of one `isPlainCompactJSON` scan, on a stack buffer: per
+/// open container whether it is an object, per open object where its keys
+/// start, and the keys of the open objects as (start, length).
+private struct PlainJSONScan {
+    static let maxDepth = 32
+    static let maxOpenKeys = 256
+    let b: UnsafePointer<UInt8>
+    let n: Int
     var i = 0
-    var open: [Bool] = []  // per open container: true for an object
-    var keyStart: [Int] = []  // per open object: its first key in `keys`
-    var keys: [Range<Int>] = []
+    let open: UnsafeMutablePointer<Int>  // 1: an object, 0: an array
+    let keyStart: UnsafeMutablePointer<Int>
+    let keys: UnsafeMutablePointer<Int>  // pairs: start, length
+    var depth = 0
+    var keyCount = 0
+
+    init(b: UnsafePointer<UInt8>, n: Int, stack: UnsafeMutablePointer<Int>) {
+        self.b = b
+        self.n = n
+        open = stack
+        keyStart = stack + Self.maxDepth
+        keys = stack + 2 * Self.maxDepth
+    }
 
     /// The end (after the closing quote) of the string at `i`; nil unless
     /// it is printable ASCII without an escape.
     func stringEnd(_ i: Int) -> Int? {
         guard i < n, b[i] == UInt8(ascii: "\"") else { return nil }
-        var j = i + 1
-        while j < n {
-            let c = b[j]
-            if c == UInt8(ascii: "\"") { return j + 1 }
-            if c < 0x20 || c > 0x7E || c == UInt8(ascii: "\\") { return nil }
-            j += 1
+        guard let q = memchr(b + i + 1, Int32(UInt8(ascii: "\"")), n - i - 1) else { return nil }
+        let end = UnsafeRawPointer(b).distance(to: UnsafeRawPointer(q))
+        for k in (i + 1)..<end {
+            let c = b[k]
+            if c &- 0x20 > 0x5E || c == UInt8(ascii: "\\") { return nil }
         }
-        return nil
+        return end + 1
     }
 
     /// A key of the innermost object and its colon; false when it is
     /// not plain or repeats a key of that object.
-    func key() -> Bool {
+    mutating func key() -> Bool {
         guard let end = stringEnd(i), end < n, b[end] == UInt8(ascii: ":") else { return false }
-        let k = (i + 1)..<(end - 1)
-        for other in keys[keyStart[keyStart.count - 1]...] where other.count == k.count {
-            if b[other].elementsEqual(b[k]) { return false }
+        let start = i + 1, length = end - 1 - start
+        let first = keyStart[depth - 1]
+        guard keyCount - first < 64, keyCount < Self.maxOpenKeys else { return false }
+        for k in first..<keyCount where keys[2 * k + 1] == length {
+            if memcmp(b + keys[2 * k], b + start, length) == 0 { return false }
         }
-        guard keys.count - keyStart[keyStart.count - 1] < 64 else { return false }
-        keys.append(k)
+        keys[2 * keyCount] = start
+        keys[2 * keyCount + 1] = length
+        keyCount += 1
         i = end + 1
         return true
     }
 
-    func literal(_ word: StaticString) -> Bool {
+    mutating func literal(_ word: StaticString) -> Bool {
         let count = word.utf8CodeUnitCount
-        guard n - i >= count else { return false }
-        let same = word.withUTF8Buffer { w in b[i..<(i + count)].elementsEqual(w) }
-        if same { i += count }
-        return same
+        guard n - i >= count, memcmp(b + i, word.utf8Start, count) == 0 else { return false }
+        i += count
+        return true
     }
 
-    value: while true {
-        guard i < n else { return false }
-        switch b[i] {
-        case UInt8(ascii: "{"):
-            guard open.count < 32 else { return false }
-            i += 1
-            open.append(true)
-            keyStart.append(keys.count)
-            if i < n, b[i] == UInt8(ascii: "}") {
-                i += 1
-                open.removeLast()
-                keys.removeSubrange(keyStart.removeLast()...)
-            } else {
-                guard key() else { return false }
-                continue value
-            }
-        case UInt8(ascii: "["):
-            guard open.count < 32 else { return false }
-            i += 1
-            open.append(false)
-            if i < n, b[i] == UInt8(ascii: "]") {
-                i += 1
-                open.removeLast()
-            } else {
-                continue value
-            }
-        case UInt8(ascii: "\""):
-            guard let end = stringEnd(i) else { return false }
-            i = end
-        case UInt8(ascii: "t"): guard literal("true") else { return false }
-        case UInt8(ascii: "f"): guard literal("false") else { return false }
-        case UInt8(ascii: "n"): guard literal("null") else { return false }
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            if b[i] == UInt8(ascii: "-") {
-                i += 1
-                guard i < n, (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(b[i]) else { return false }
-            }
-            let digits = i
-            if b[i] == UInt8(ascii: "0") {
-                i += 1
-            } else {
-                while i < n, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
-            }
-            // A fraction, an exponent or a leading zero stops at the
-            // next structural check below.
-            guard i - digits <= 18 else { return false }
-        default:
-            return false
-        }
-        // After a value: the next member or element, or the end of containers.
-        while let isObject = open.last {
+    mutating func push(object: Bool) -> Bool {
+        guard depth < Self.maxDepth else { return false }
+        open[depth] = object ? 1 : 0
+        keyStart[depth] = keyCount
+        depth += 1
+        return true
+    }
+
+    mutating func pop() {
+        depth -= 1
+        keyCount = keyStart[depth]
+    }
+
+    mutating func run() -> Bool {
+        value: while true {
             guard i < n else { return false }
-            if b[i] == UInt8(ascii: ",") {
+            switch b[i] {
+            case UInt8(ascii: "{"):
+                guard push(object: true) else { return false }
                 i += 1
-                if isObject { guard key() else { return false } }
-                continue value
-            } else if b[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                if i < n, b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    pop()
+                } else {
+                    guard key() else { return false }
+                    continue value
+                }
+            case UInt8(ascii: "["):
+                guard push(object: false) else { return false }
                 i += 1
-                open.removeLast()
-                if isObject { keys.removeSubrange(keyStart.removeLast()...) }
-            } else {
+                if i < n, b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    pop()
+                } else {
+                    continue value
+                }
+            case UInt8(ascii: "\""):
+                guard let end = stringEnd(i) else { return false }
+                i = end
+            case UInt8(ascii: "t"): guard literal("true") else { return false }
+            case UInt8(ascii: "f"): guard literal("false") else { return false }
+            case UInt8(ascii: "n"): guard literal("null") else { return false }
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if b[i] == UInt8(ascii: "-") {
+                    i += 1
+                    guard i < n, (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(b[i]) else { return false }
+                }
+                let digits = i
+                if b[i] == UInt8(ascii: "0") {
+                    i += 1
+                } else {
+                    while i < n, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+                }
+                // A fraction, an exponent or a leading zero stops at the
+                // next structural check below.
+                guard i - digits <= 18 else { return false }
+            default:
                 return false
             }
+            // After a value: the next member or element, or the end of containers.
+            while depth > 0 {
+                let isObject = open[depth - 1] == 1
+                guard i < n else { return false }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    if isObject { guard key() else { return false } }
+                    continue value
+                } else if b[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    pop()
+                } else {
+                    return false
+                }
+            }
+            return i == n
         }
-        return i == n
     }
 }
 
@@ -313,9 +359,42 @@ public func eventJSON(_ e: RecordedEvent, decodedData: String? = nil) -> String 
     return String(decoding: w.bytes, as: UTF8.self)
 }
 
+/// What an event's JSON is written from: an owned `RecordedEvent`, or an
+/// `EventView` borrowed during a read (a subscription's catch-up encodes
+/// views: no copy of the data per event).
+public protocol EventFields {
+    var position: Position { get }
+    var stream: String { get }
+    var version: StreamVersion { get }
+    var id: EventID { get }
+    var type: String { get }
+    var occurredAt: Timestamp { get }
+    var recordedAt: Timestamp { get }
+    /// Calls `body` with the stored data and metadata bytes.
+    func withStoredBytes<R>(_ body: (_ data: UnsafeRawBufferPointer, _ metadata: UnsafeRawBufferPointer) throws -> R) rethrows -> R
+    /// The event as an owned value.
+    var owned: RecordedEvent { get }
+}
+
+extension RecordedEvent: EventFields {
+    public func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes { d in try metadata.withUnsafeBytes { m in try body(d, m) } }
+    }
+
+    public var owned: RecordedEvent { self }
+}
+
+extension EventView: EventFields {
+    public func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(data, metadata)
+    }
+
+    public var owned: RecordedEvent { materialize() }
+}
+
 /// `{"position":…,"stream":…,"version":…,"id":…,"type":…,"time":…,"recordedAt":…`
 /// of `read --json`, written into `w`; the data and meta follow.
-public func writeEventJSONHead(_ e: RecordedEvent, to w: inout JSONWriter) {
+public func writeEventJSONHead<E: EventFields>(_ e: E, to w: inout JSONWriter) {
     w.raw("{\"position\":")
     w.uint(e.position.value)
     w.raw(",\"stream\":")
@@ -335,9 +414,20 @@ public func writeEventJSONHead(_ e: RecordedEvent, to w: inout JSONWriter) {
 /// `,"data":<JSON>` for stored data (`key` "data" or "meta") that is JSON;
 /// else `,"data":null,"dataBase64":"…"`, lossless.
 public func writeStoredJSON(_ bytes: [UInt8], key: StaticString, to w: inout JSONWriter) {
+    bytes.withUnsafeBytes { writeStoredJSON($0, key: key, to: &w) }
+}
+
+/// `writeStoredJSON` of borrowed bytes: compact ASCII JSON (what `append`
+/// stores) is copied at once, anything else takes the owned path.
+public func writeStoredJSON(_ bytes: UnsafeRawBufferPointer, key: StaticString, to w: inout JSONWriter) {
     w.raw(",\"")
     w.raw(key)
     w.raw("\":")
+    if isPlainCompactJSON(bytes) {
+        w.bytes.append(contentsOf: bytes)
+        return
+    }
+    let bytes = Array(bytes)
     if isSingleLineJSON(bytes) {
         w.bytes.append(contentsOf: bytes)
     } else if let text = jsonText(ofStored: bytes) {

@@ -20,14 +20,30 @@ extension LogServer {
         let started = ContinuousClock.now
         let result = try await store.append(parsed)
         if !result.wasDuplicate { metrics.appended(events: parsed.map(\.proposed), duration: .now - started) }
-        var o = JSONObject()
-        o.add("stream", stream)
-        o.add("positions", .array(result.positions.map { .uint($0.value) }))
-        o.add("firstPosition", result.firstPosition.value)
-        o.add("lastPosition", result.lastPosition.value)
-        o.add("version", result.lastVersion.value)
-        o.add("duplicate", result.wasDuplicate)
-        return jsonResponse(o.text, status: result.wasDuplicate ? .ok : .created)
+        return Response(status: result.wasDuplicate ? .ok : .created, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: Self.appendedJSON(stream: stream, result).bytes)))
+    }
+
+    /// `{"stream":…,"positions":[…],"firstPosition":…,"lastPosition":…,"version":…,"duplicate":…}`
+    /// and a newline, written straight into one buffer (a 1,000-event
+    /// append answers 1,000 positions: no value tree, no string per number).
+    static func appendedJSON(stream: String, _ result: AppendResult) -> JSONWriter {
+        var w = JSONWriter(capacity: 128 + stream.utf8.count + result.positions.count * 8)
+        w.raw("{\"stream\":")
+        writeQuoted(stream, to: &w)
+        w.raw(",\"positions\":[")
+        for (i, p) in result.positions.enumerated() {
+            if i > 0 { w.byte(UInt8(ascii: ",")) }
+            w.uint(p.value)
+        }
+        w.raw("],\"firstPosition\":")
+        w.uint(result.firstPosition.value)
+        w.raw(",\"lastPosition\":")
+        w.uint(result.lastPosition.value)
+        w.raw(",\"version\":")
+        w.uint(result.lastVersion.value)
+        w.raw(result.wasDuplicate ? ",\"duplicate\":true}\n" : ",\"duplicate\":false}\n")
+        return w
     }
 }
 

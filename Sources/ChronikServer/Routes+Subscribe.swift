@@ -51,11 +51,12 @@ extension LogServer {
                 to writer: inout any ResponseBodyWriter) async throws {
         var next = start
         var idleSince = ContinuousClock.now
+        var reader = SubscriptionReader()
         let id = openSubscription(at: start)
         defer { closeSubscription(id) }
         try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
         while !isStopping && !Task.isCancelled {
-            if let chunk = try await nextChunk(from: next, filter: filter, printer: p) {
+            if let chunk = try await nextChunk(from: next, filter: filter, printer: p, reader: &reader) {
                 next = chunk.end
                 moveSubscription(id, to: next)
                 if chunk.frames.readableBytes > 0 {
@@ -79,56 +80,40 @@ extension LogServer {
     /// there is none yet. Near the head of a local log, an unfiltered
     /// subscription shares them through `headFrames`: with many subscribers
     /// there, one reads and encodes the new events and the others send the
-    /// same bytes. Another store is read through `EventStore`, unshared.
-    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter) async throws -> SubscriptionChunk? {
+    /// same bytes. Further back (catching up) or filtered, it reads through
+    /// its own `reader`, which keeps its place between chunks. Another
+    /// store is read through `EventStore`, unshared.
+    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter,
+                   reader: inout SubscriptionReader) async throws -> SubscriptionChunk? {
         let limit = configuration.subscriptionChunk
         guard let log = localLog else {
             let events = try await eventStore.readAll(from: Position(next), limit: limit)
-            return try Self.chunk(of: events, from: next, filter: filter, printer: p, forSharing: false)
+            guard let last = events.last else { return nil }
+            var frames = FrameEncoder(forSharing: false)
+            for e in events { try frames.add(e, filter: filter, printer: p) }
+            return frames.chunk(start: next, end: last.position.value + 1)
         }
         guard filter.isEmpty, log.head.value <= next + UInt64(limit) else {
-            return try Self.readChunk(log, from: next, limit: limit, filter: filter, printer: p, forSharing: false)
+            return try reader.chunk(log, from: next, limit: limit, filter: filter, printer: p)
         }
+        reader = SubscriptionReader()  // at the head: its window and buffers are let go
         return try headFrames.chunk(from: next) { from in
-            try Self.readChunk(log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
+            var fresh = SubscriptionReader()
+            return try fresh.chunk(log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
         }
     }
 
-    /// Reads up to `limit` events from `from` as one chunk (`chunk(of:)`).
-    static func readChunk(_ log: EventLog, from: UInt64, limit: Int, filter: SubscriptionFilter,
-                          printer p: EventPrinter, forSharing: Bool) throws -> SubscriptionChunk? {
-        try chunk(of: log.readAll(from: Position(from)).collect(limit: limit), from: from, filter: filter,
-                  printer: p, forSharing: forSharing)
-    }
-
-    /// Encodes those of `events` (read from `from` on) that `filter` lets
-    /// through as one buffer of frames; nil when there are no events. Only
-    /// a chunk read `forSharing` (at the head, unfiltered) notes where each
-    /// frame starts and whether any holds personal data: a catch-up read is
-    /// sent once and dropped.
-    static func chunk(of events: [RecordedEvent], from: UInt64, filter: SubscriptionFilter,
-                      printer p: EventPrinter, forSharing: Bool) throws -> SubscriptionChunk? {
-        guard let last = events.last else { return nil }
-        var out = JSONWriter(capacity: events.count * 512)
-        var offsets: [Int] = []
-        if forSharing { offsets.reserveCapacity(events.count) }
-        var personal = false
-        for e in events where filter.matches(e) {
-            if forSharing {
-                offsets.append(out.bytes.count)
-                personal = personal || (CommerceEventType(name: e.type) != nil && e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) })
-            }
-            try writeEvent(e, printer: p, to: &out)
-        }
-        return SubscriptionChunk(start: from, end: last.position.value + 1, frames: ByteBuffer(bytes: out.bytes),
-                                 offsets: offsets, shareable: forSharing && !personal)
+    /// Whether the frame of `e` depends on who reads it: a commerce event
+    /// with sealed personal data (opened with `pii`, else null).
+    static func holdsPersonalData<E: EventFields>(_ e: E) -> Bool {
+        CommerceEventType(name: e.type) != nil && e.withStoredBytes { data, _ in CommerceEvent.hasSealedPII(data) }
     }
 
     /// Appends the event `e` of a subscription to `w`: `id: POSITION`, a
     /// `data:` line with the JSON of `GET /events/{position}` (one line:
     /// JSON escapes newlines) and a blank line. Written straight into the
     /// chunk's buffer: no string per event.
-    static func writeEvent(_ e: RecordedEvent, printer p: EventPrinter, to w: inout JSONWriter) throws {
+    static func writeEvent<E: EventFields>(_ e: E, printer p: EventPrinter, to w: inout JSONWriter) throws {
         w.raw("id: ")
         w.uint(e.position.value)
         w.raw("\ndata: ")
@@ -150,6 +135,67 @@ extension LogServer {
     }
 }
 
+/// A subscription's reading of a local log: the cursor that keeps its
+/// place (read-ahead window, decoded batch) from one chunk to the next, and
+/// the buffer its frames are encoded into, reused.
+///
+/// Why (profile of `sse-catchup`, Benchmarks/README.md "Stop 18"): a new
+/// cursor per chunk of 256 events read a fresh 1 MiB window (zero-filled,
+/// then filled from the file), decompressed the whole batch again and
+/// copied out every event before the chunk's first as a `RecordedEvent`.
+struct SubscriptionReader {
+    private var cursor: EventViewCursor?
+    private var frames = FrameEncoder(forSharing: false)
+
+    /// The frames of the events from `from` on, up to `limit` read, that
+    /// `filter` lets through; nil when there is no event yet.
+    mutating func chunk(_ log: EventLog, from: UInt64, limit: Int, filter: SubscriptionFilter, printer p: EventPrinter,
+                        forSharing: Bool = false) throws -> SubscriptionChunk? {
+        if cursor == nil || cursor!.position != from || cursor!.isAtEnd { cursor = log.readViews(from: Position(from)) }
+        let c = cursor!
+        frames.reset(forSharing: forSharing)
+        let read = try c.next(limit) { v in try frames.add(v, filter: filter, printer: p) }
+        return read == 0 ? nil : frames.chunk(start: from, end: c.position)
+    }
+}
+
+/// Encodes a chunk's SSE frames into one buffer; for a chunk `forSharing`
+/// (read at the head without a filter) it notes where each frame starts
+/// and whether any holds personal data: a catch-up chunk is sent once and
+/// dropped.
+struct FrameEncoder {
+    private var out = JSONWriter(capacity: 0)
+    private var offsets: [Int] = []
+    private var personal = false
+    private var forSharing: Bool
+
+    init(forSharing: Bool) { self.forSharing = forSharing }
+
+    /// Empties the buffer, keeping its capacity.
+    mutating func reset(forSharing: Bool) {
+        out.bytes.removeAll(keepingCapacity: true)
+        offsets = []
+        personal = false
+        self.forSharing = forSharing
+    }
+
+    /// Appends the frame of `e` when `filter` lets it through.
+    mutating func add<E: EventFields>(_ e: E, filter: SubscriptionFilter, printer p: EventPrinter) throws {
+        guard filter.matches(e) else { return }
+        if forSharing {
+            offsets.append(out.bytes.count)
+            personal = personal || LogServer.holdsPersonalData(e)
+        }
+        try LogServer.writeEvent(e, printer: p, to: &out)
+    }
+
+    /// The chunk of positions `start..<end` holding the frames added.
+    func chunk(start: UInt64, end: UInt64) -> SubscriptionChunk {
+        SubscriptionChunk(start: start, end: end, frames: ByteBuffer(bytes: out.bytes), offsets: offsets,
+                          shareable: forSharing && !personal)
+    }
+}
+
 /// Which events a subscription delivers: all, or those of one stream
 /// and/or one type.
 struct SubscriptionFilter: Sendable {
@@ -158,7 +204,7 @@ struct SubscriptionFilter: Sendable {
 
     var isEmpty: Bool { stream == nil && type == nil }
 
-    func matches(_ e: RecordedEvent) -> Bool {
+    func matches<E: EventFields>(_ e: E) -> Bool {
         (stream == nil || e.stream == stream) && (type == nil || e.type == type)
     }
 }
