@@ -61,3 +61,37 @@ func kindIndex(_ e: CommerceEvent) -> Int {
 let kindCount = CommerceEventType.allCases.count + 1
 
 func kindIndex(_ t: CommerceEventType) -> Int { CommerceEventType.allCases.firstIndex(of: t)! }
+
+/// A projector whose tables grow with the log (one entry per order,
+/// customer, payment…), so that a replay can size them once instead of
+/// letting them double step by step: each doubling of a table of a million
+/// orders moves (and rehashes) every entry, a fifth of a big shop's replay
+/// before this existed (Benchmarks/README.md, stop 18).
+protocol GrowsWithLog: AnyObject {
+    /// The log will have about `growth` times the events folded so far:
+    /// reserve what that many events need, in proportion to each table's
+    /// size now (`Dictionary.reserve(growth:)`).
+    func reserve(growth: Double)
+}
+
+extension Dictionary {
+    /// Reserves room for `growth` times the entries it holds (and 5 % more),
+    /// if that is beyond its capacity. Only the capacity changes: the
+    /// entries, and so every answer, stay what they are.
+    mutating func reserve(growth: Double) {
+        guard growth > 1, !isEmpty else { return }
+        let wanted = (Double(count) * growth * 1.05).rounded(.up)
+        guard wanted < Double(Int.max >> 8) else { return }
+        if Int(wanted) > capacity { reserveCapacity(Int(wanted)) }
+    }
+}
+
+extension Array {
+    /// See `Dictionary.reserve(growth:)`.
+    mutating func reserve(growth: Double) {
+        guard growth > 1, !isEmpty else { return }
+        let wanted = (Double(count) * growth * 1.05).rounded(.up)
+        guard wanted < Double(Int.max >> 8) else { return }
+        if Int(wanted) > capacity { reserveCapacity(Int(wanted)) }
+    }
+}

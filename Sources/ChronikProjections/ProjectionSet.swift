@@ -123,6 +123,19 @@ public final class ProjectionSet {
         }
     }
 
+    /// A replay of fewer events than this does not size the tables ahead
+    /// (`reserve(growth:lane:)`): doubling is cheap while they are small.
+    var reservationMinimum: UInt64 = 65_536
+
+    /// Sizes the tables of the projectors of `lane` (all with nil) that
+    /// grow with the log for `growth` times the events folded so far
+    /// (`GrowsWithLog`); called by a replay on the thread that folds them.
+    func reserve(growth: Double, lane: Lane?) {
+        for p in projectors where lane == nil || Lane.of(p) == lane {
+            (p as? GrowsWithLog)?.reserve(growth: growth)
+        }
+    }
+
     public var names: [String] { projectors.map(\.name) }
 
     public func projector(named name: String) -> (any SnapshottableProjector)? {

@@ -109,14 +109,18 @@ public enum Replayer {
 
     /// How events are decoded for a set: in place from the borrowed view,
     /// and with their sealed personal data opened only for the types a
-    /// model of the set reads it from.
-    struct Decoder {
+    /// model of the set reads it from. Used by one thread at a time (it
+    /// keeps the types it has met): the decoding thread of a replay, or the
+    /// one subscription task of `LiveProjections`.
+    final class Decoder: @unchecked Sendable {
         let protector: (any PIIProtector)?
         /// Opened while decoding.
         let opened: Set<String>
         /// Kept sealed (their stored bytes ride along) for a model to open
         /// when it needs them.
         let deferred: Set<String>
+
+        private var types = TypeCache()
 
         init(_ set: ProjectionSet) {
             protector = set.protector
@@ -129,12 +133,31 @@ public enum Replayer {
             // Only sealed data (first byte flagged) can need a protector: the
             // type lookups stay off the path of every other event.
             guard let protector, CommerceEvent.hasSealedPII(bytes) else {
-                return (try CommerceEvent.decode(type: type, bytes: bytes), nil)
+                guard let known = types.type(named: type) else { return (.unknown(type: type, data: Array(bytes)), nil) }
+                return (try CommerceEvent.decode(known, bytes: bytes), nil)
             }
             if opened.contains(type) {
                 return (try CommerceEvent.decode(type: type, bytes: bytes, protector: protector).event, nil)
             }
             return (try CommerceEvent.decode(type: type, bytes: bytes), deferred.contains(type) ? Array(bytes) : nil)
+        }
+    }
+
+    /// The event types met by one decoding thread. The log hands out each
+    /// type's name as one interned string, so a name is found by comparing
+    /// it with the few names of its length met before (equal strings of
+    /// one storage compare in one step) instead of hashing it per event.
+    struct TypeCache {
+        private var byLength: [[(name: String, type: CommerceEventType?)]] = Array(repeating: [], count: 64)
+
+        @inline(__always)
+        mutating func type(named name: String) -> CommerceEventType? {
+            let slot = name.utf8.count & 63
+            for entry in byLength[slot] where entry.name == name { return entry.type }
+            let type = CommerceEventType(name: name)
+            // Bounded: a log of many unknown types stops adding here.
+            if byLength[slot].count < 16 { byLength[slot].append((name, type)) }
+            return type
         }
     }
 
@@ -159,6 +182,7 @@ public enum Replayer {
         var failure: ProjectionError?
         var done: UInt64 = 0
         let decoder = Decoder(set)
+        var reservations = Reservations(set, total: total)
         do {
             try log.scan(from: from) { view in
                 guard view.position < end else { throw Stop() }
@@ -169,6 +193,7 @@ public enum Replayer {
                     throw Stop()
                 }
                 done += 1
+                if let growth = reservations.due(after: done) { set.reserve(growth: growth, lane: nil) }
                 if done % UInt64(chunkSize) == 0 { progress?(done, total) }
             }
         } catch is Stop {
@@ -186,8 +211,13 @@ public enum Replayer {
         let finished = DispatchSemaphore(value: 0)
         let decoder = Decoder(set)
         let decodingLane = DecodingLane(set)
+        // Both made before the thread starts: `position` moves after.
+        let decodingReservations = Reservations(set, total: total)
+        var reservations = decodingReservations
         let thread = Thread {
             let set = decodingLane.set
+            var reservations = decodingReservations
+            var decoded: UInt64 = 0
             var chunk: [ProjectedEvent] = []
             chunk.reserveCapacity(chunkSize)
             var failure: ProjectionSet.LaneFailure?
@@ -214,6 +244,8 @@ public enum Replayer {
                         chunk = []
                         throw Stop()
                     }
+                    decoded += 1
+                    if let growth = reservations.due(after: decoded) { set.reserve(growth: growth, lane: .decoding) }
                     if chunk.count == chunkSize {
                         guard queue.push(chunk) else { throw Stop() }
                         // Reuse a chunk the projector is done with: its
@@ -245,6 +277,7 @@ public enum Replayer {
                 break
             }
             done += UInt64(chunk.count)
+            if let growth = reservations.due(after: done) { set.reserve(growth: growth, lane: .projecting) }
             queue.giveBack(chunk)
             progress?(done, total)
         }
@@ -252,6 +285,35 @@ public enum Replayer {
         // The error a serial replay would have met first: the earlier
         // position, then the model earlier in the set.
         if let f = ProjectionSet.LaneFailure.first(failure, queue.failure) { throw f.error }
+    }
+}
+
+/// When a replay sizes the models' tables (`ProjectionSet.reserve`):
+/// after 1/64, 1/16 and 1/4 of the events it applies, each time for the
+/// whole log as projected from the events folded so far (the tables of a
+/// steady history grow in proportion to it; a later checkpoint corrects
+/// an early guess upward, and growth past a guess is doubling as before).
+struct Reservations {
+    /// Events the models had folded before this replay (a snapshot's).
+    private let base: UInt64
+    private let total: UInt64
+    private var divisor: UInt64 = 64
+    private var next: UInt64
+
+    init(_ set: ProjectionSet, total: UInt64) {
+        base = set.position.value
+        self.total = total
+        next = total >= set.reservationMinimum ? max(1, total / divisor) : .max
+    }
+
+    /// The growth to reserve for once `done` events are applied, at a
+    /// checkpoint; nil between them.
+    @inline(__always)
+    mutating func due(after done: UInt64) -> Double? {
+        guard done >= next else { return nil }
+        divisor /= 4
+        next = divisor >= 4 ? max(done + 1, total / divisor) : .max
+        return Double(base + total) / Double(base + done)
     }
 }
 

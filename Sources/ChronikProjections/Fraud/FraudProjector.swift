@@ -614,6 +614,16 @@ struct FraudModel {
     }
 }
 
+extension FraudProjector: GrowsWithLog {
+    /// The tables of orders and customers (the IP and session windows are
+    /// swept, so they do not grow with the log).
+    func reserve(growth: Double) {
+        model.orders.reserve(growth: growth)
+        model.customerIndex.reserve(growth: growth)
+        model.customers.reserve(growth: growth)
+    }
+}
+
 extension FraudProjector: FoldsOnlySomeTypes {
     /// The types `apply` passes to the model (see its switch); the set skips
     /// this projector for every other event.

@@ -103,7 +103,7 @@ public final class CRMProjector: SnapshottableProjector {
             customers[c.customerId, default: Customer()].forgotten = true
         case .orderPlaced(let o):
             // Only the OrderPlaced the orders model kept (not a repeat of an id).
-            guard orders.orders[o.orderId]?.placedPosition == e.position.value else { return }
+            guard orders.kept(placement: o.orderId, at: e.position.value) else { return }
             Self.addOrder(o.orderId, at: e.occurredAt, to: &customers[o.customerId, default: Customer()])
             latestOrderAt = e.occurredAt
         default: break
@@ -201,6 +201,10 @@ public final class CRMProjector: SnapshottableProjector {
         })
         latestOrderAt = try r.optionalTimestamp()
     }
+}
+
+extension CRMProjector: GrowsWithLog {
+    func reserve(growth: Double) { customers.reserve(growth: growth) }
 }
 
 extension CRMProjector: FoldsOnlySomeTypes {

@@ -34,10 +34,10 @@ public final class FinanceProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .paymentCaptured(let p):
-            guard let cur = orders.currency(of: p.orderId) else { return }
+            guard let cur = orders.currency(of: p.orderId, at: e.position.value) else { return }
             entries[Key(day: Day(e.occurredAt).daysSinceEpoch, currency: cur), default: (0, 0)].captured += p.amount
         case .refundIssued(let r):
-            guard let cur = orders.currency(of: r.orderId) else { return }
+            guard let cur = orders.currency(of: r.orderId, at: e.position.value) else { return }
             entries[Key(day: Day(e.occurredAt).daysSinceEpoch, currency: cur), default: (0, 0)].refunded += r.amount
         default: break
         }

@@ -59,6 +59,11 @@ public struct OrderRecord: Sendable, Equatable {
     /// Shipment ids of OrderShipped, in order.
     public var shipments: [String] { shipmentStates.filter(\.shipped).map(\.id) }
 
+    /// A slot no OrderPlaced has filled yet (never left in the model: no
+    /// event sits at position `UInt64.max`).
+    static let unplaced = OrderRecord(orderId: "", customerId: "", placedPosition: .max, placedAt: Timestamp(microseconds: 0),
+                                      currency: "", lines: [], discount: 0, shippingFee: 0)
+
     static func add(_ qty: Int64, of sku: String, to lines: inout [ShipmentLine]) {
         if let i = lines.firstIndex(where: { $0.sku == sku }) { lines[i].qty += qty } else { lines.append(ShipmentLine(sku: sku, qty: qty)) }
     }
@@ -115,14 +120,38 @@ public final class OrdersProjector: SnapshottableProjector {
     public internal(set) var orders: [String: OrderRecord] = [:]
     /// Order events not folded (order never placed, or placed twice), by type.
     public internal(set) var ignoredEvents: [String: Int] = [:]
+    /// The order the latest event was folded into: where that event sits,
+    /// and the order's OrderPlaced position and currency. The models built
+    /// on orders that fold the same event right after (CRM, finance) read
+    /// it instead of looking the order id up again.
+    private(set) var lastFolded: (position: UInt64, placedPosition: UInt64, currency: String)?
 
     public init() {}
 
+    /// The currency of the order event at `position` names, nil if that
+    /// order was never placed (what `currency(of:)` answers, without a
+    /// second lookup when the event is the one just folded here).
     @inline(__always)
-    private func update(_ id: String, _ type: String, _ body: (inout OrderRecord) -> Void) {
+    func currency(of orderId: String, at position: UInt64) -> String? {
+        if let f = lastFolded, f.position == position { return f.currency }
+        return currency(of: orderId)
+    }
+
+    /// Whether the OrderPlaced at `position` is the one kept for its order
+    /// (not a repeat of a placed id).
+    @inline(__always)
+    func kept(placement orderId: String, at position: UInt64) -> Bool {
+        if let f = lastFolded, f.position == position { return f.placedPosition == position }
+        return orders[orderId]?.placedPosition == position
+    }
+
+    @inline(__always)
+    private func update(_ id: String, _ type: String, at position: UInt64, _ body: (inout OrderRecord) -> Void) {
         // One hash of the id: the record is found once and changed in place.
         if let i = orders.index(forKey: id) {
-            body(&orders.values[i])
+            // In place (reading a field through `values[i]` would copy
+            // the whole record: a retain of each of its arrays).
+            Self.fold(into: &orders.values[i], at: position, noting: &lastFolded, body)
         } else {
             ignoredEvents[type, default: 0] += 1
         }
@@ -131,34 +160,33 @@ public final class OrdersProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .orderPlaced(let o):
-            guard orders[o.orderId] == nil else {
+            // One hash of the id: a new order's slot is made and filled in place.
+            guard Self.place(o, at: e, into: &orders[o.orderId, default: .unplaced]) else {
                 ignoredEvents[OrderPlaced.typeName, default: 0] += 1
                 return
             }
-            orders[o.orderId] = OrderRecord(
-                orderId: o.orderId, customerId: o.customerId, placedPosition: e.position.value, placedAt: e.occurredAt,
-                currency: o.currency, lines: o.lines, discount: o.discount, shippingFee: o.shippingFee)
+            lastFolded = (e.position.value, e.position.value, o.currency)
         case .paymentAuthorized(let p):
-            update(p.orderId, PaymentAuthorized.typeName) {
+            update(p.orderId, PaymentAuthorized.typeName, at: e.position.value) {
                 $0.authorized = true
                 $0.lastPaymentFailed = false
             }
         case .paymentCaptured(let p):
-            update(p.orderId, PaymentCaptured.typeName) {
+            update(p.orderId, PaymentCaptured.typeName, at: e.position.value) {
                 $0.captured += p.amount
                 $0.lastPaymentFailed = false
             }
         case .paymentFailed(let p):
-            update(p.orderId, PaymentFailed.typeName) {
+            update(p.orderId, PaymentFailed.typeName, at: e.position.value) {
                 $0.lastPaymentFailed = true
                 $0.failedPayments += 1
             }
         case .refundIssued(let r):
-            update(r.orderId, RefundIssued.typeName) { $0.refunded += r.amount }
+            update(r.orderId, RefundIssued.typeName, at: e.position.value) { $0.refunded += r.amount }
         case .orderCancelled(let c):
-            update(c.orderId, OrderCancelled.typeName) { $0.cancelled = true }
+            update(c.orderId, OrderCancelled.typeName, at: e.position.value) { $0.cancelled = true }
         case .orderShipped(let s):
-            update(s.orderId, OrderShipped.typeName) {
+            update(s.orderId, OrderShipped.typeName, at: e.position.value) {
                 for l in s.lines { OrderRecord.add(l.qty, of: l.sku, to: &$0.shippedLines) }
                 if let i = $0.shipmentStates.firstIndex(where: { $0.id == s.shipmentId }) {
                     $0.shipmentStates[i].shipped = true
@@ -167,7 +195,7 @@ public final class OrdersProjector: SnapshottableProjector {
                 }
             }
         case .orderDelivered(let d):
-            update(d.orderId, OrderDelivered.typeName) {
+            update(d.orderId, OrderDelivered.typeName, at: e.position.value) {
                 if let i = $0.shipmentStates.firstIndex(where: { $0.id == d.shipmentId }) {
                     $0.shipmentStates[i].delivered = true
                 } else {
@@ -175,11 +203,30 @@ public final class OrdersProjector: SnapshottableProjector {
                 }
             }
         case .returnReceived(let r):
-            update(r.orderId, ReturnReceived.typeName) {
+            update(r.orderId, ReturnReceived.typeName, at: e.position.value) {
                 for l in r.lines { OrderRecord.add(l.qty, of: l.sku, to: &$0.returnedLines) }
             }
         default: break
         }
+    }
+
+    @inline(__always)
+    private static func fold(into record: inout OrderRecord, at position: UInt64,
+                             noting last: inout (position: UInt64, placedPosition: UInt64, currency: String)?,
+                             _ body: (inout OrderRecord) -> Void) {
+        body(&record)
+        last = (position, record.placedPosition, record.currency)
+    }
+
+    /// Fills a slot no OrderPlaced has filled yet; false (and the slot
+    /// unchanged) for a repeat of a placed id.
+    @inline(__always)
+    private static func place(_ o: OrderPlaced, at e: ProjectedEvent, into slot: inout OrderRecord) -> Bool {
+        guard slot.placedPosition == OrderRecord.unplaced.placedPosition else { return false }
+        slot = OrderRecord(
+            orderId: o.orderId, customerId: o.customerId, placedPosition: e.position.value, placedAt: e.occurredAt,
+            currency: o.currency, lines: o.lines, discount: o.discount, shippingFee: o.shippingFee)
+        return true
     }
 
     public func order(_ id: String) -> OrderRecord? { orders[id] }
@@ -286,8 +333,13 @@ public final class OrdersProjector: SnapshottableProjector {
         }
         guard decoded.count == n else { throw ProjectionError(.badSnapshot, "orders: repeated order id") }
         orders = decoded
+        lastFolded = nil
         ignoredEvents = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.int() })
     }
+}
+
+extension OrdersProjector: GrowsWithLog {
+    func reserve(growth: Double) { orders.reserve(growth: growth) }
 }
 
 extension OrdersProjector: FoldsOnlySomeTypes {

@@ -137,6 +137,10 @@ public final class RecommendationsProjector: SnapshottableProjector {
     }
 }
 
+extension RecommendationsProjector: GrowsWithLog {
+    func reserve(growth: Double) { sessions.reserve(growth: growth) }
+}
+
 extension RecommendationsProjector: FoldsOnlySomeTypes {
     var foldedTypes: [CommerceEventType] { [.sessionStarted, .productViewed, .customerForgotten] }
 }

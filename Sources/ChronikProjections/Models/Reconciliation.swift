@@ -425,6 +425,13 @@ extension SettlementTotals {
     }
 }
 
+extension ReconciliationProjector: GrowsWithLog {
+    func reserve(growth: Double) {
+        payments.reserve(growth: growth)
+        refundPayment.reserve(growth: growth)
+    }
+}
+
 extension ReconciliationProjector: FoldsOnlySomeTypes {
     var foldedTypes: [CommerceEventType] {
         [.paymentAuthorized, .paymentCaptured, .refundIssued, .settlementLineReported]
