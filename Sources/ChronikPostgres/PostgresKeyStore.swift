@@ -33,8 +33,12 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
     public let location: PostgresStore.Location
     let master: SymmetricKey
     let logger: Logger
-    let connection = Mutex<PostgresConnection?>(nil)
-    let connecting = Mutex<Void>(())
+    /// A few connections, taken in turn: creating a key waits for a
+    /// synchronous commit, and concurrent creations share the WAL flush
+    /// only on separate connections.
+    let pool: [PooledConnection]
+    let nextSlot = Atomic<Int>(0)
+    static let poolSize = 4
     let changes = Counter()
     let listener = Mutex<Task<Void, Never>?>(nil)
     /// How long one query may go unanswered before the call fails.
@@ -52,6 +56,7 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         self.location = location
         self.master = SymmetricKey(data: masterKey)
         self.logger = logger
+        self.pool = (0..<Self.poolSize).map { _ in PooledConnection() }
     }
 
     /// Reads a master key file: exactly 32 bytes, readable by its owner
@@ -75,7 +80,7 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
 
     deinit {
         listener.withLock { $0?.cancel() }
-        if let c = connection.withLock({ $0 }) { ConnectionSlot.discard(c) }
+        for slot in pool { if let c = slot.connection.withLock({ $0 }) { ConnectionSlot.discard(c) } }
     }
 
     /// Advances whenever another server may have destroyed a key: on each
@@ -95,12 +100,15 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
             var rng = SystemRandomNumberGenerator()
             for i in fresh.indices { fresh[i] = rng.next() }
             let sealed = ByteBuffer(bytes: try seal(fresh, subject: subject))
-            try run { conn in
+            // One round trip for a new subject: the read below only when
+            // the subject already had a row (another server's key, or none).
+            let inserted = try run { conn in
                 conn.query("""
                     INSERT INTO chronik_subject_keys (subject, sealed) VALUES (\(subject), \(sealed))
-                    ON CONFLICT (subject) DO NOTHING
-                    """, logger: self.logger).map { _ in () }
+                    ON CONFLICT (subject) DO NOTHING RETURNING 1
+                    """, logger: self.logger).map { !$0.rows.isEmpty }
             }
+            if inserted { return fresh }
         }
         let rows = try run { conn in
             conn.query("SELECT sealed FROM chronik_subject_keys WHERE subject = \(subject)", logger: self.logger).map(\.rows)
@@ -205,15 +213,16 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         }
     }
 
-    // MARK: One connection, waited on synchronously
+    // MARK: A few connections, waited on synchronously
 
-    /// Runs `body` on the connection and waits for it; after a failure on a
+    /// Runs `body` on the next connection and waits for it; after a failure on a
     /// closed connection (a restart, a failover) reconnects and runs it once
     /// more — every statement here may run twice.
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>) throws -> T {
         var attempt = 0
+        let slot = pool[nextSlot.add(1, ordering: .relaxed).newValue % pool.count]
         while true {
-            let conn = try connected()
+            let conn = try slot.connected(location: location, logger: logger)
             let promise = conn.eventLoop.makePromise(of: T.self)
             body(conn).cascade(to: promise)
             // postgres-nio may never answer a query on a connection whose
@@ -229,7 +238,7 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
                 timer.cancel()
                 let closed = conn.isClosed || error is KeyStoreError
                 if closed {
-                    connection.withLock { if $0 === conn { $0 = nil } }
+                    slot.connection.withLock { if $0 === conn { $0 = nil } }
                     ConnectionSlot.discard(conn)
                 }
                 attempt += 1
@@ -239,31 +248,6 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
                 }
             }
         }
-    }
-
-    func connected() throws -> PostgresConnection {
-        // One connect at a time: two callers racing would each replace
-        // (and close) the connection the other is using.
-        try connecting.withLock { _ in try connect() }
-    }
-
-    private func connect() throws -> PostgresConnection {
-        if let c = connection.withLock({ $0 }), !c.isClosed { return c }
-        let config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                                      password: location.password, database: location.database, tls: .disable)
-        let c: PostgresConnection
-        do {
-            c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: config,
-                                               id: ConnectionSlot.ids.add(1, ordering: .relaxed).newValue, logger: logger).wait()
-        } catch {
-            throw KeyStoreError("PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
-        }
-        let old = connection.withLock { slot -> PostgresConnection? in
-            defer { slot = c }
-            return slot
-        }
-        if let old { ConnectionSlot.discard(old) }
-        return c
     }
 
     /// LISTENs for destroyed keys on a connection of its own, from the first
@@ -296,4 +280,34 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
 /// A counter the listening task shares without holding the store.
 final class Counter: Sendable {
     let value = Atomic<UInt64>(0)
+}
+
+/// One connection of a `PostgresKeyStore`, opened on first use and
+/// reopened after a failure.
+final class PooledConnection: Sendable {
+    let connection = Mutex<PostgresConnection?>(nil)
+    let connecting = Mutex<Void>(())
+
+    func connected(location: PostgresStore.Location, logger: Logger) throws -> PostgresConnection {
+        // One connect at a time: two callers racing would each replace
+        // (and close) the connection the other is using.
+        try connecting.withLock { _ in
+            if let c = connection.withLock({ $0 }), !c.isClosed { return c }
+            let config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                          password: location.password, database: location.database, tls: .disable)
+            let c: PostgresConnection
+            do {
+                c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: config,
+                                                   id: ConnectionSlot.ids.add(1, ordering: .relaxed).newValue, logger: logger).wait()
+            } catch {
+                throw KeyStoreError("PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
+            }
+            let old = connection.withLock { slot -> PostgresConnection? in
+                defer { slot = c }
+                return slot
+            }
+            if let old { ConnectionSlot.discard(old) }
+            return c
+        }
+    }
 }
