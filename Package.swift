@@ -141,9 +141,12 @@ let package = Package(
             dependencies: ["ChronikAudit", "ChronikProjections", "ChronikCommerce", "ChronikLog"],
             swiftSettings: strict
         ),
+        // Loopback sockets and plain HTTP for the tests that drive real processes.
+        .target(name: "ChronikTestSupport", path: "Tests/ChronikTestSupport", swiftSettings: strict),
         .testTarget(
             name: "ChronikServerTests",
             dependencies: [
+                "ChronikTestSupport",
                 "ChronikServer",
                 "ChronikLog",
                 "ChronikCommerce",
@@ -166,6 +169,7 @@ let package = Package(
         .testTarget(
             name: "ChronikPostgresTests",
             dependencies: [
+                "ChronikTestSupport",
                 "ChronikPostgres",
                 "ChronikCommerce",
                 "ChronikProjections",

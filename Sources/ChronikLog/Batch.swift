@@ -259,20 +259,13 @@ struct DecodedBatch {
             if cursor != payload.count { throw MalformedBytes(reason: "trailing bytes in payload") }
             return nil
         }
-        let position = header.basePosition &+ UInt64(index)  // ≤ base + count, checked at decode
-        let version = header.firstStreamVersion &+ UInt64(index)
         var off = cursor
         let event: RecordedEvent = try payload.withUnsafeBytes { (raw) throws in
             var r = ByteReader(raw, offset: off)
             let record = try r.readRecord()
             guard let type = decodeUTF8(record.type) else { throw MalformedBytes(reason: "invalid UTF-8") }
             off = r.offset
-            return RecordedEvent(
-                position: Position(position), stream: stream, version: StreamVersion(version),
-                id: record.id, type: type,
-                occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)),
-                recordedAt: Timestamp(microseconds: header.recordedAt),
-                metadata: record.metadata.isEmpty ? [] : Array(record.metadata), data: Array(record.data))
+            return EventView(header: header, index: index, stream: stream, type: type, record: record).materialize()
         }
         cursor = off
         index += 1

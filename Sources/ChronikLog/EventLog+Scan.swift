@@ -26,6 +26,17 @@ public struct EventView {
     }
 }
 
+extension EventView {
+    /// Record `index` of a batch with `header` and `stream`, its type
+    /// already interned: where positions, versions and times come from.
+    init(header: BatchHeader, index: Int, stream: String, type: String, record: RawRecord) {
+        self.init(position: Position(header.basePosition + UInt64(index)), stream: stream,
+                  version: StreamVersion(header.firstStreamVersion + UInt64(index)), id: record.id, type: type,
+                  occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)),
+                  recordedAt: Timestamp(microseconds: header.recordedAt), metadata: record.metadata, data: record.data)
+    }
+}
+
 extension EventLog {
     /// Reads every event from `position` up to the head as of the call and
     /// hands each to `body` as a borrowed view: no allocation per event
@@ -116,17 +127,12 @@ extension EventLog {
         func records(_ raw: UnsafeRawBufferPointer) throws {
             var r = ByteReader(raw)
             let stream = try r.readString()
-            let recordedAt = Timestamp(microseconds: header.recordedAt)
             for i in 0..<header.count {
                 let record = try r.readRecord()
                 guard let type = types.intern(record.type) else { throw MalformedBytes(reason: "invalid UTF-8 in event type") }
                 let position = header.basePosition + UInt64(i)
                 guard position >= from, position < head else { continue }
-                try visit(EventView(
-                    position: Position(position), stream: stream, version: StreamVersion(header.firstStreamVersion + UInt64(i)),
-                    id: record.id, type: type,
-                    occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)),
-                    recordedAt: recordedAt, metadata: record.metadata, data: record.data))
+                try visit(EventView(header: header, index: i, stream: stream, type: type, record: record))
             }
             guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
         }

@@ -75,11 +75,7 @@ public final class EventViewCursor {
             let record = try r.readRecord()
             guard let type = types.intern(record.type) else { throw MalformedBytes(reason: "invalid UTF-8 in event type") }
             if at >= position {
-                try visit(EventView(
-                    position: Position(at), stream: b.decoded.stream, version: StreamVersion(header.firstStreamVersion + UInt64(b.index)),
-                    id: record.id, type: type,
-                    occurredAt: Timestamp(microseconds: header.minOccurredAt &+ Int64(bitPattern: record.occurredAtDelta)),
-                    recordedAt: Timestamp(microseconds: header.recordedAt), metadata: record.metadata, data: record.data))
+                try visit(EventView(header: header, index: b.index, stream: b.decoded.stream, type: type, record: record))
             }
             return r.offset
         }

@@ -36,11 +36,11 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
     /// A few connections, taken in turn: creating a key waits for a
     /// synchronous commit, and concurrent creations share the WAL flush
     /// only on separate connections.
-    let pool: [PooledConnection]
+    let pool: [ConnectionSlot]
     let nextSlot = Atomic<Int>(0)
     static let poolSize = 4
     let changes = Counter()
-    let listener = Mutex<Task<Void, Never>?>(nil)
+    let listener: Listener
     /// How long one query may go unanswered before the call fails.
     static let timeout: TimeAmount = .seconds(15)
     static let maxSubjectBytes = 512
@@ -56,7 +56,12 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         self.location = location
         self.master = SymmetricKey(data: masterKey)
         self.logger = logger
-        self.pool = (0..<Self.poolSize).map { _ in PooledConnection() }
+        self.pool = (0..<Self.poolSize).map { _ in ConnectionSlot(location: location, logger: logger) }
+        // Listening from its start on: what was sent before is assumed missed.
+        let changes = self.changes
+        listener = Listener(location: location, logger: logger, channel: "chronik_keys",
+                            onListening: { changes.value.add(1, ordering: .releasing) },
+                            onNotification: { changes.value.add(1, ordering: .releasing) })
     }
 
     /// Reads a master key file: exactly 32 bytes, readable by its owner
@@ -78,16 +83,12 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         return Array(data)
     }
 
-    deinit {
-        listener.withLock { $0?.cancel() }
-        for slot in pool { if let c = slot.connection.withLock({ $0 }) { ConnectionSlot.discard(c) } }
-    }
 
     /// Advances whenever another server may have destroyed a key: on each
     /// notification, and each time the listening connection (re)connects,
     /// since notifications sent while it was away are lost.
     public var revision: UInt64 {
-        startListening()
+        listener.startIfNeeded()
         return changes.value.load(ordering: .acquiring)
     }
 
@@ -139,7 +140,7 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
     /// - Returns: how many keys were read.
     @discardableResult
     public func preload() throws -> Int {
-        startListening()
+        listener.startIfNeeded()
         let deadline = ContinuousClock.now + .seconds(10)
         while changes.value.load(ordering: .acquiring) == 0, ContinuousClock.now < deadline { usleep(5_000) }
         let revision = changes.value.load(ordering: .acquiring)
@@ -222,7 +223,8 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         var attempt = 0
         let slot = pool[nextSlot.add(1, ordering: .relaxed).newValue % pool.count]
         while true {
-            let conn = try slot.connected(location: location, logger: logger)
+            let conn: PostgresConnection
+            do { conn = try slot.getWaiting() } catch let e as ChronikLogError { throw KeyStoreError(e.message) }
             let promise = conn.eventLoop.makePromise(of: T.self)
             body(conn).cascade(to: promise)
             // postgres-nio may never answer a query on a connection whose
@@ -249,65 +251,9 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
             }
         }
     }
-
-    /// LISTENs for destroyed keys on a connection of its own, from the first
-    /// use on; reconnects after a failure.
-    func startListening() {
-        listener.withLock { t in
-            guard t == nil else { return }
-            let slot = ConnectionSlot(location: location, logger: logger)
-            let changes = self.changes
-            t = Task {
-                while !Task.isCancelled {
-                    do {
-                        try await slot.run { conn in
-                            try await conn.listen(on: "chronik_keys") { notifications in
-                                // Listening from here on: what was missed before is assumed.
-                                changes.value.add(1, ordering: .releasing)
-                                for try await _ in notifications { changes.value.add(1, ordering: .releasing) }
-                            }
-                        }
-                    } catch {
-                        try? await Task.sleep(for: .milliseconds(200))
-                    }
-                }
-                await slot.close()
-            }
-        }
-    }
 }
 
 /// A counter the listening task shares without holding the store.
 final class Counter: Sendable {
     let value = Atomic<UInt64>(0)
-}
-
-/// One connection of a `PostgresKeyStore`, opened on first use and
-/// reopened after a failure.
-final class PooledConnection: Sendable {
-    let connection = Mutex<PostgresConnection?>(nil)
-    let connecting = Mutex<Void>(())
-
-    func connected(location: PostgresStore.Location, logger: Logger) throws -> PostgresConnection {
-        // One connect at a time: two callers racing would each replace
-        // (and close) the connection the other is using.
-        try connecting.withLock { _ in
-            if let c = connection.withLock({ $0 }), !c.isClosed { return c }
-            let config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                                          password: location.password, database: location.database, tls: .disable)
-            let c: PostgresConnection
-            do {
-                c = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: config,
-                                                   id: ConnectionSlot.ids.add(1, ordering: .relaxed).newValue, logger: logger).wait()
-            } catch {
-                throw KeyStoreError("PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
-            }
-            let old = connection.withLock { slot -> PostgresConnection? in
-                defer { slot = c }
-                return slot
-            }
-            if let old { ConnectionSlot.discard(old) }
-            return c
-        }
-    }
 }

@@ -433,6 +433,8 @@ final class ConnectionSlot: Sendable {
     let location: PostgresStore.Location
     let logger: Logger
     let connection = Mutex<PostgresConnection?>(nil)
+    /// Held by `getWaiting` while it connects.
+    let connecting = Mutex<Void>(())
     static let ids = Atomic<Int>(0)
 
     init(location: PostgresStore.Location, logger: Logger) {
@@ -448,18 +450,45 @@ final class ConnectionSlot: Sendable {
 
     func get() async throws -> PostgresConnection {
         if let c = connection.withLock({ $0 }), !c.isClosed { return c }
-        let config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                                      password: location.password, database: location.database, tls: .disable)
-        let c: PostgresConnection
         do {
-            c = try await PostgresConnection.connect(configuration: config, id: Self.ids.add(1, ordering: .relaxed).newValue, logger: logger)
+            return install(try await PostgresConnection.connect(configuration: configuration, id: Self.nextID(), logger: logger))
         } catch {
-            throw ChronikLogError(.io, "PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
+            throw unreachable(error)
         }
+    }
+
+    /// `get()` for a synchronous caller (`PostgresKeyStore`): waits on
+    /// PostgreSQL's event loop, never on a Swift task. One connect at a
+    /// time: two callers racing would each replace, and close, the
+    /// connection the other is using.
+    func getWaiting() throws -> PostgresConnection {
+        try connecting.withLock { _ in
+            if let c = connection.withLock({ $0 }), !c.isClosed { return c }
+            do {
+                return install(try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
+                                                              id: Self.nextID(), logger: logger).wait())
+            } catch {
+                throw unreachable(error)
+            }
+        }
+    }
+
+    private var configuration: PostgresConnection.Configuration {
+        PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                         password: location.password, database: location.database, tls: .disable)
+    }
+
+    private static func nextID() -> Int { ids.add(1, ordering: .relaxed).newValue }
+
+    private func unreachable(_ error: any Error) -> ChronikLogError {
+        ChronikLogError(.io, "PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
+    }
+
+    /// Makes `c` the slot's connection, closing the one it replaces.
+    private func install(_ c: PostgresConnection) -> PostgresConnection {
         let old = connection.withLock { slot -> PostgresConnection? in
-            let old = slot
-            slot = c
-            return old
+            defer { slot = c }
+            return slot
         }
         if let old { Self.discard(old) }
         return c

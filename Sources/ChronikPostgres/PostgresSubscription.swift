@@ -16,10 +16,15 @@ struct PostgresSubscription: AsyncSequence, Sendable {
     var retryFor: Duration = .seconds(60)
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(listener: Listener(store: store), next: start, retryFor: retryFor)
+        let wake = WakeUp()
+        return Iterator(store: store, wake: wake,
+                        listener: Listener(location: store.location, logger: store.logger, channel: "chronik_append") { wake.notify() },
+                        next: start, retryFor: retryFor)
     }
 
     struct Iterator: AsyncIteratorProtocol {
+        let store: PostgresStore
+        let wake: WakeUp
         let listener: Listener
         var next: UInt64
         let retryFor: Duration
@@ -38,7 +43,7 @@ struct PostgresSubscription: AsyncSequence, Sendable {
                 if Task.isCancelled { listener.stop(); return nil }
                 listener.startIfNeeded()
                 do {
-                    buffer = try await listener.store.readAll(from: Position(next), limit: 4096)
+                    buffer = try await store.readAll(from: Position(next), limit: 4096)
                     index = 0
                     failingSince = nil
                 } catch let e as ChronikLogError where e.code == .io {
@@ -55,38 +60,50 @@ struct PostgresSubscription: AsyncSequence, Sendable {
                     }
                     continue
                 }
-                await listener.wake.wait(upTo: listener.store.pollInterval)
+                await wake.wait(upTo: store.pollInterval)
             }
         }
     }
 }
 
-/// LISTEN on its own connection, turning notifications into wake-ups.
+/// LISTEN on `channel` on a connection of its own, from the first
+/// `startIfNeeded()` until `stop()`; reconnects after a failure.
+/// `onListening` runs each time the LISTEN is in place (a notification sent
+/// while it was not is lost: the owner assumes it missed some), and
+/// `onNotification` on each notification.
 final class Listener: Sendable {
-    let store: PostgresStore
-    let wake = WakeUp()
+    let location: PostgresStore.Location
+    let logger: Logger
+    let channel: String
+    let onListening: @Sendable () -> Void
+    let onNotification: @Sendable () -> Void
     let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(store: PostgresStore) { self.store = store }
+    init(location: PostgresStore.Location, logger: Logger, channel: String, onListening: @escaping @Sendable () -> Void = {},
+         onNotification: @escaping @Sendable () -> Void) {
+        self.location = location
+        self.logger = logger
+        self.channel = channel
+        self.onListening = onListening
+        self.onNotification = onNotification
+    }
     deinit { stop() }
 
     func startIfNeeded() {
         task.withLock { t in
             guard t == nil else { return }
-            let slot = ConnectionSlot(location: store.location, logger: store.logger)
-            let wake = self.wake
-            let logger = store.logger
+            let slot = ConnectionSlot(location: location, logger: logger)
+            let (channel, onListening, onNotification) = (self.channel, self.onListening, self.onNotification)
             t = Task {
-                // Reconnects after a failure; the poll covers the gap.
                 while !Task.isCancelled {
                     do {
                         try await slot.run { conn in
-                            try await conn.listen(on: "chronik_append") { notifications in
-                                for try await _ in notifications { wake.notify() }
+                            try await conn.listen(on: channel) { notifications in
+                                onListening()
+                                for try await _ in notifications { onNotification() }
                             }
                         }
                     } catch {
-                        _ = logger
                         try? await Task.sleep(for: .milliseconds(200))
                     }
                 }

@@ -74,24 +74,27 @@ protocol GrowsWithLog: AnyObject {
     func reserve(growth: Double)
 }
 
+/// The capacity `count` entries need when the log grows `growth` times
+/// (and 5 % more); nil when none beyond `capacity` (or absurdly large).
+func grownCapacity(count: Int, capacity: Int, growth: Double) -> Int? {
+    guard growth > 1, count > 0 else { return nil }
+    let wanted = (Double(count) * growth * 1.05).rounded(.up)
+    guard wanted < Double(Int.max >> 8), Int(wanted) > capacity else { return nil }
+    return Int(wanted)
+}
+
 extension Dictionary {
     /// Reserves room for `growth` times the entries it holds (and 5 % more),
     /// if that is beyond its capacity. Only the capacity changes: the
     /// entries, and so every answer, stay what they are.
     mutating func reserve(growth: Double) {
-        guard growth > 1, !isEmpty else { return }
-        let wanted = (Double(count) * growth * 1.05).rounded(.up)
-        guard wanted < Double(Int.max >> 8) else { return }
-        if Int(wanted) > capacity { reserveCapacity(Int(wanted)) }
+        if let n = grownCapacity(count: count, capacity: capacity, growth: growth) { reserveCapacity(n) }
     }
 }
 
 extension Array {
     /// See `Dictionary.reserve(growth:)`.
     mutating func reserve(growth: Double) {
-        guard growth > 1, !isEmpty else { return }
-        let wanted = (Double(count) * growth * 1.05).rounded(.up)
-        guard wanted < Double(Int.max >> 8) else { return }
-        if Int(wanted) > capacity { reserveCapacity(Int(wanted)) }
+        if let n = grownCapacity(count: count, capacity: capacity, growth: growth) { reserveCapacity(n) }
     }
 }

@@ -16,7 +16,10 @@ extension LogServer {
         router.get("/") { _, _ in Self.dashboardFile(Dashboard.html, type: "text/html; charset=utf-8") }
         router.get("dashboard.js") { _, _ in Self.dashboardFile(Dashboard.script, type: "text/javascript; charset=utf-8") }
         router.get("dashboard.css") { _, _ in Self.dashboardFile(Dashboard.style, type: "text/css; charset=utf-8") }
-        router.get("stats") { _, context in try self.stats(context) }
+        router.get("stats") { _, context in
+            // A shared store has no segments or bytes on disk to count.
+            self.localLog == nil ? try await self.storeStats(context) : try self.stats(context)
+        }
         router.get("stats/orders") { _, context in try self.orderStats(context) }
     }
 

@@ -133,9 +133,10 @@ public final class LogServer: Sendable {
         subscriptions.withLock { Array($0.positions.values) }
     }
 
-    /// Every route of the API.
+    /// Every route of the API. A server of another store than a local log
+    /// answers the routes that read a log directory's files otherwise
+    /// (`addStoreAnswers`, Routes+Store.swift).
     public func router() -> Router<ChronikContext> {
-        if localLog == nil { return storeRouter() }
         let router = Router(context: ChronikContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
@@ -148,13 +149,17 @@ public final class LogServer: Sendable {
         router.post("commands") { request, context in try await self.command(request, context) }
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
-        router.post("digest") { _, context in try self.digest(context) }
-        router.get("verify") { request, context in try self.verify(request, context) }
-        router.get("export") { request, context in try self.export(request, context) }
-        router.get("customers/:id/subject-export") { request, context in try self.subjectExport(request, context) }
-        router.post("customers/:id/forget") { request, context in try await self.forget(request, context) }
+        if localLog != nil {
+            router.post("digest") { _, context in try self.digest(context) }
+            router.get("verify") { request, context in try self.verify(request, context) }
+            router.get("export") { request, context in try self.export(request, context) }
+            router.get("customers/:id/subject-export") { request, context in try self.subjectExport(request, context) }
+            router.post("customers/:id/forget") { request, context in try await self.forget(request, context) }
+            router.get("ready") { _, _ in try self.ready() }
+        } else {
+            addStoreAnswers(to: router)
+        }
         router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
-        router.get("ready") { _, _ in try self.ready() }
         router.get("metrics") { _, context in try self.metricsText(context) }
         addDashboardRoutes(to: router)
         router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }

@@ -13,20 +13,10 @@ import Synchronization
 // on the store.
 
 extension LogServer {
-    /// The router of a server of another store than a local log.
-    func storeRouter() -> Router<ChronikContext> {
-        let router = Router(context: ChronikContext.self)
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: ErrorMiddleware())
-        router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
-        router.post("streams/:stream") { request, context in try await self.append(request, context) }
-        router.get("streams/:stream") { request, context in try await self.readStream(request, context) }
-        router.get("all") { request, context in try await self.readAll(request, context) }
-        router.get("events/:position") { request, context in try await self.event(request, context) }
-        router.get("subscribe") { request, context in try await self.subscribe(request, context) }
-        router.post("commands") { request, context in try await self.command(request, context) }
-        router.get("models/:name") { request, context in try await self.model(request, context) }
-        router.get("models/:name/:id") { request, context in try await self.model(request, context) }
+    /// The routes a server of another store answers otherwise than a
+    /// local log's: 501 for what reads a log directory's files (and for
+    /// personal data without `--master-key`), and its own `/ready`.
+    func addStoreAnswers(to router: Router<ChronikContext>) {
         router.post("digest") { _, context in
             try Self.notAvailable(context, .audit, "POST /digest signs a log directory's files",
                                   "mirror the store (chronik mirror --store URL --log DIR), then chronik digest --log DIR")
@@ -49,16 +39,7 @@ extension LogServer {
             }
             return try await self.forget(request, context)
         }
-        router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
         router.get("ready") { _, _ in try await self.storeReady() }
-        router.get("metrics") { _, context in try self.metricsText(context) }
-        router.get("/") { _, _ in Self.dashboardFile(Dashboard.html, type: "text/html; charset=utf-8") }
-        router.get("dashboard.js") { _, _ in Self.dashboardFile(Dashboard.script, type: "text/javascript; charset=utf-8") }
-        router.get("dashboard.css") { _, _ in Self.dashboardFile(Dashboard.style, type: "text/css; charset=utf-8") }
-        router.get("stats") { _, context in try await self.storeStats(context) }
-        router.get("stats/orders") { _, context in try self.orderStats(context) }
-        router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
-        return router
     }
 
     /// 501 `notAvailableWithStore`: what the route needs, and what does it

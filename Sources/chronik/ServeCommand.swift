@@ -128,18 +128,12 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure("live models: \(error)")
         }
         let server = LogServer(log: log, live: live, vault: vault, configuration: configuration, logLevel: options.quiet ? "warning" : "info")
-        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
-        let quiet = options.quiet
         do {
-            try await server.serve(host: host, port: port, signals: signals) { bound in
-                if !quiet { printError("chronik: note: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
-            }
+            try await serve(server, live: live, host: host, port: port, signals: signals)
         } catch {
-            live.stop()
             try? log.close()
-            throw CommandFailure("server: \(error)")
+            throw error
         }
-        live.stop()
         // With fsync durability every acknowledged append is on disk; a
         // failure here (a poisoned writer) is still reported, exit 1.
         try log.close()
@@ -179,22 +173,27 @@ extension Serve {
         let server = LogServer(store: store, live: live, vault: vault, configuration: configuration,
                                logLevel: options.quiet ? "warning" : "info")
         if vault == nil { options.note("chronik: note: no --master-key: commands carrying personal data are refused (503 noKeyStore)") }
-        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
         options.note("chronik: note: serving \(store.location); models at position \(live.position.value)")
+        var failure: (any Error)?
+        do { try await serve(server, live: live, host: host, port: port, signals: signals) } catch { failure = error }
+        server.beginShutdown()
+        await store.close()
+        if let failure { throw failure }
+        options.note("chronik: note: stopped")
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops the live models (the
+    /// caller closes its log or store, after a failure too).
+    func serve(_ server: LogServer, live: LiveProjections, host: String, port: Int, signals: ShutdownSignals) async throws {
+        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
+        defer { live.stop() }
         let quiet = options.quiet
         do {
             try await server.serve(host: host, port: port, signals: signals) { bound in
                 if !quiet { printError("chronik: note: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
             }
         } catch {
-            live.stop()
-            server.beginShutdown()
-            await store.close()
             throw CommandFailure("server: \(error)")
         }
-        live.stop()
-        server.beginShutdown()
-        await store.close()
-        options.note("chronik: note: stopped")
     }
 }

@@ -17,3 +17,23 @@ func event(_ type: String = "Tested", _ text: String, id: EventID = .random()) -
     ProposedEvent(id: id, type: type, data: Array(text.utf8), metadata: Array("{\"actor\":\"test\"}".utf8),
                   occurredAt: Timestamp(microseconds: 1_700_000_000_000_000))
 }
+
+/// A log of 150 appends of 1–6 events (drawn with `seed`) over 5 streams,
+/// three types and payloads of several sizes, in segments of 8 KiB: what
+/// the readers' tests walk from any position, across segments.
+func openMixedLog(at dir: String, codec: Compression, seed: UInt64) async throws -> EventLog {
+    var options = LogOptions()
+    options.segmentSizeBytes = 8192
+    options.compression = codec
+    options.durability = .none
+    let log = try EventLog.open(at: dir, options: options)
+    var rng = SplitMix64(seed: seed)
+    for i in 0..<150 {
+        let n = Int.random(in: 1...6, using: &rng)
+        try await log.append(to: "s-\(i % 5)", (0..<n).map { k in
+            event(["OrderPlaced", "PaymentAuthorizedWithALongName", "X"][k % 3], String(repeating: "p\(i)-\(k) ", count: k * 20))
+        })
+    }
+    return log
+}
+

@@ -9,19 +9,8 @@ struct ViewCursorTests {
     func stepsMatchReadAll(codec: Compression) async throws {
         let dir = makeTempDir("views\(codec)")
         defer { removeDir(dir) }
-        var options = LogOptions()
-        options.segmentSizeBytes = 8192
-        options.compression = codec
-        options.durability = .none
-        let log = try EventLog.open(at: dir, options: options)
+        let log = try await openMixedLog(at: dir, codec: codec, seed: 11)
         defer { try? log.close() }
-        var rng = SplitMix64(seed: 11)
-        for i in 0..<150 {
-            let n = Int.random(in: 1...6, using: &rng)
-            try await log.append(to: "s-\(i % 5)", (0..<n).map { k in
-                event(["OrderPlaced", "PaymentAuthorizedWithALongName", "X"][k % 3], String(repeating: "p\(i)-\(k) ", count: k * 20))
-            })
-        }
         let all = try log.readAll().collect()
         for start in [0, 1, 57, all.count / 2, all.count - 1, all.count] {
             for step in [1, 4, 7, 1000] {

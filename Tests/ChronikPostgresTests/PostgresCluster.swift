@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -120,20 +121,6 @@ func sh(_ executable: String, _ arguments: [String], asPostgres: Bool = false, i
     return text
 }
 
-/// A free TCP port on 127.0.0.1 (the kernel's choice, released at once).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// One PostgreSQL server (a data directory and a port).
 final class PostgresNode: @unchecked Sendable {
     let name: String
@@ -203,8 +190,8 @@ final class PostgresCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try sh("/bin/chown", ["postgres:postgres", root])
         try sh("/bin/chmod", ["700", root])
-        primary = PostgresNode(name: "primary", directory: root + "/primary", port: freePort(), socketDirectory: root)
-        standby = PostgresNode(name: "standby", directory: root + "/standby", port: freePort(), socketDirectory: root)
+        primary = PostgresNode(name: "primary", directory: root + "/primary", port: freePort()!, socketDirectory: root)
+        standby = PostgresNode(name: "standby", directory: root + "/standby", port: freePort()!, socketDirectory: root)
         do {
             try sh(postgresBin + "/initdb", ["-A", "trust", "-U", "postgres", "--no-sync", "-D", primary.directory], asPostgres: true, in: root)
             let conf = """

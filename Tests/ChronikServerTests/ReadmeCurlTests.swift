@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -25,24 +26,6 @@ import Glibc
         return readme[open.upperBound..<close.lowerBound].split(separator: "\n").map(String.init)
     }
 
-    /// A port nobody listens on now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { Glibc.close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
-                bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
-            }
-        }
-        guard bound else { throw ContractError(message: "no free port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     @Test func curlExamplesRunAsWritten() async throws {
         let lines = try Self.exampleLines()
         #expect(lines.filter { $0.hasPrefix("curl") }.count >= 10, "the README lost its curl examples")
@@ -68,7 +51,7 @@ import Glibc
             if line.hasPrefix("#") || line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             if line.hasPrefix("chronik serve") {
                 if let s = server { s.terminate(); s.waitUntilExit(); #expect(s.terminationStatus == 0) }
-                port = try Self.freePort()
+                port = try #require(freePort(), "no free port")
                 let words = line.split(separator: "#")[0].split(separator: " ").dropFirst().map(String.init)
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: chronikPath)

@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -23,21 +24,10 @@ final class SSEClient: @unchecked Sendable {
     private(set) var comments: [String] = []
 
     init(port: Int, path: String, headers extra: [String: String] = [:], receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        if var size = receiveBuffer {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        guard let fd = connectLoopback(port: port, receiveTimeoutSeconds: 10, receiveBuffer: receiveBuffer) else {
+            throw POSIXError(.ECONNREFUSED)
         }
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { Glibc.close(fd); throw POSIXError(.ECONNREFUSED) }
+        self.fd = fd
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         for (k, v) in extra { request += "\(k): \(v)\r\n" }
         request += "\r\n"

@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import ChronikLog
 import Dispatch
 import Foundation
@@ -153,41 +154,10 @@ final class LoadState: Sendable {
 /// One POST over a fresh loopback connection (Connection: close), on a
 /// thread of its own; nil when the server did not answer.
 func post(port: Int, path: String, body: String) async -> (status: Int, firstPosition: UInt64?)? {
-    await withCheckedContinuation { c in
-        DispatchQueue.global().async { c.resume(returning: blockingPost(port: port, path: path, body: body)) }
-    }
-}
-
-private func blockingPost(port: Int, path: String, body: String) -> (status: Int, firstPosition: UInt64?)? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { Glibc.close(fd) }
-    var tv = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard rc == 0 else { return nil }
-    let request = Array(("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8)
-    let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    guard sent == request.count else { return nil }
-    var response: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 4096, 0) }
-        if n <= 0 { break }
-        response += buffer[0..<n]
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let statusText = text.split(separator: " ").dropFirst().first, let status = Int(statusText) else { return nil }
+    guard let r = await http(port, "POST", path, body, timeoutSeconds: 10) else { return nil }
     var first: UInt64?
-    if let r = text.range(of: #""firstPosition":"#) {
-        first = UInt64(text[r.upperBound...].prefix { $0.isNumber })
+    if let range = r.body.range(of: #""firstPosition":"#) {
+        first = UInt64(r.body[range.upperBound...].prefix { $0.isNumber })
     }
-    return (status, first)
+    return (r.status, first)
 }

@@ -310,26 +310,8 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(metrics: [.wallClock, chronikRate, rawRate], maxDuration: .seconds(10), maxIterations: 100)
     ) { benchmark in
         let (f, raw, bytes) = pairedConcurrent.unwrapped
-        let work: [(String, [ProposedEvent])] = (0..<64).map { t in
-            ("cart-\(t)", f.generator.events(t < 40 ? 16 : 15))
-        }
-        let log = f.log
-        let clock = ContinuousClock()
-        let started = clock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (stream, events) in work {
-                group.addTask {
-                    for e in events { blackHole(try await log.append(to: stream, e)) }
-                }
-            }
-            try await group.waitForAll()
-        }
-        let chronikTime = started.duration(to: clock.now)
-        let rawTime = clock.measure {
-            for _ in 0..<32 { raw.append(bytes); raw.sync() }
-        }
-        benchmark.measurement(chronikRate, Int(1000 / chronikTime.seconds))
-        benchmark.measurement(rawRate, Int(32 / rawTime.seconds))
+        benchmark.measurement(chronikRate, Int(try await sixtyFourAppenders(f)))
+        benchmark.measurement(rawRate, Int(rawFsyncPerEvent(raw, bytes)))
     } setup: {
         let f = try LogFixture("paired-concurrent", durability: .fsync, seed: 43)
         let bytes = [UInt8](repeating: UInt8(ascii: "x"), count: 250)
@@ -351,32 +333,14 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(metrics: [.wallClock, pipelinedRate, serialRate, rawRate], maxDuration: .seconds(12), maxIterations: 100)
     ) { benchmark in
         let (pipelined, serial, raw, bytes) = pipelinePair.unwrapped
-        func run(_ f: LogFixture) async throws -> Double {
-            let work: [(String, [ProposedEvent])] = (0..<64).map { t in ("cart-\(t)", f.generator.events(t < 40 ? 16 : 15)) }
-            let log = f.log
-            let clock = ContinuousClock()
-            let started = clock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (stream, events) in work {
-                    group.addTask {
-                        for e in events { blackHole(try await log.append(to: stream, e)) }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            return 1000 / started.duration(to: clock.now).seconds
-        }
         let pipelinedFirst = benchmark.currentIteration % 2 == 0
         var p = 0.0, s = 0.0
-        if pipelinedFirst { p = try await run(pipelined) }
-        s = try await run(serial)
-        if !pipelinedFirst { p = try await run(pipelined) }
-        let rawTime = ContinuousClock().measure {
-            for _ in 0..<32 { raw.append(bytes); raw.sync() }
-        }
+        if pipelinedFirst { p = try await sixtyFourAppenders(pipelined) }
+        s = try await sixtyFourAppenders(serial)
+        if !pipelinedFirst { p = try await sixtyFourAppenders(pipelined) }
         benchmark.measurement(pipelinedRate, Int(p))
         benchmark.measurement(serialRate, Int(s))
-        benchmark.measurement(rawRate, Int(32 / rawTime.seconds))
+        benchmark.measurement(rawRate, Int(rawFsyncPerEvent(raw, bytes)))
     } setup: {
         let p = try LogFixture("pipeline-on", durability: .fsync, seed: 44, pipelinedWrites: true)
         let s = try LogFixture("pipeline-off", durability: .fsync, seed: 45)
@@ -396,4 +360,31 @@ extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
+}
+
+/// 64 concurrent appenders of one event per append, 1,000 events in all
+/// (40 of 16, 24 of 15): events/s.
+func sixtyFourAppenders(_ f: LogFixture) async throws -> Double {
+    let work: [(String, [ProposedEvent])] = (0..<64).map { t in ("cart-\(t)", f.generator.events(t < 40 ? 16 : 15)) }
+    let log = f.log
+    let clock = ContinuousClock()
+    let started = clock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for (stream, events) in work {
+            group.addTask {
+                for e in events { blackHole(try await log.append(to: stream, e)) }
+            }
+        }
+        try await group.waitForAll()
+    }
+    return 1000 / started.duration(to: clock.now).seconds
+}
+
+/// The raw baseline of the appenders: 32 writes of `bytes`, each followed
+/// by its fdatasync: events/s.
+func rawFsyncPerEvent(_ raw: RawAppendFile, _ bytes: [UInt8]) -> Double {
+    let time = ContinuousClock().measure {
+        for _ in 0..<32 { raw.append(bytes); raw.sync() }
+    }
+    return 32 / time.seconds
 }
