@@ -113,8 +113,10 @@ public struct VerificationReport: Hashable, Sendable {
 public enum LogVerifier {
     /// Verifies the log in `directory`.
     ///
-    /// Reads every byte of the log once; memory grows with the number of
-    /// event ids (16 bytes each) and streams. O(bytes).
+    /// Reads every byte of the log once, the batches on two worker threads
+    /// (`ChunkChecker`) while the calling thread ties them together in log
+    /// order; memory grows with the number of event ids (16 bytes each) and
+    /// streams. O(bytes).
     ///
     /// - Parameters:
     ///   - directory: The log directory.
