@@ -113,8 +113,10 @@ public struct VerificationReport: Hashable, Sendable {
 public enum LogVerifier {
     /// Verifies the log in `directory`.
     ///
-    /// Reads every byte of the log once; memory grows with the number of
-    /// event ids (16 bytes each) and streams. O(bytes).
+    /// Reads every byte of the log once, the batches on two worker threads
+    /// (`ChunkChecker`) while the calling thread ties them together in log
+    /// order; memory grows with the number of event ids (16 bytes each) and
+    /// streams. O(bytes).
     ///
     /// - Parameters:
     ///   - directory: The log directory.
@@ -133,8 +135,13 @@ public enum LogVerifier {
 
     /// `holdingWriterLock`: the caller holds the log's writer lock itself
     /// (`LogRepair`), so no other writer can be copying a batch in.
+    /// `parallel: false` checks every batch on the calling thread alone, in
+    /// one sequential scan (the reference the tests compare the parallel
+    /// check with; the report is the same but for `duration`); `chunkBytes`
+    /// is the least a worker's chunk covers (tests make it tiny).
     static func verify(directory: String, anchor: Position?, storage: any Storage,
-                       holdingWriterLock: Bool) throws -> VerificationReport {
+                       holdingWriterLock: Bool, parallel: Bool = true,
+                       chunkBytes: Int64 = ChunkChecker.defaultChunkBytes) throws -> VerificationReport {
         let clock = ContinuousClock()
         let started = clock.now
         var dir = directory
@@ -148,6 +155,8 @@ public enum LogVerifier {
         }
         var run = VerifierRun(directory: dir, storage: storage)
         run.holdingWriterLock = holdingWriterLock
+        run.parallel = parallel
+        run.chunkBytes = chunkBytes
         run.report.anchor = anchor
         if anchor == .start { run.report.anchorHash = .genesis }
         do {
@@ -167,9 +176,6 @@ struct BatchAnalysis: Sendable {
         var index: Int
         var bytes: Int
     }
-    /// The checksum and length of the batch analysed (a match is required to use it).
-    var crc: UInt32
-    var length: Int
     var hash: ChainHash
     var stream: String
     var ids: [EventID]
@@ -181,41 +187,175 @@ struct BatchAnalysis: Sendable {
     var decodeError: String?
 }
 
-/// Analyses the batches of one sealed segment on a background thread, up
-/// to the first batch that does not scan (the verifying thread finds and
-/// reports that itself). Results by batch offset.
-final class SegmentPrefetch: @unchecked Sendable {
-    private let group = DispatchGroup()
-    private let stop = Atomic<Bool>(false)
-    /// Written by the worker only, read after `group.wait()`.
-    private var results: [Int64: BatchAnalysis] = [:]
+/// One batch a worker read, checksummed and analysed: everything the
+/// joining thread needs to place it in the log without its bytes.
+struct CheckedBatch: Sendable {
+    var offset: Int64
+    var header: BatchHeader
+    /// Reserved header bytes 14‥15 are both 0.
+    var reservedZero: Bool
+    var analysis: BatchAnalysis
+}
 
-    init(storage: any Storage, path: String) {
-        group.enter()
-        DispatchQueue.global(qos: .userInitiated).async { [self] in
-            defer { group.leave() }
-            guard let file = try? storage.openFile(path, create: false, readOnly: true) else { return }
-            defer { file.close() }
-            guard let size = try? file.size() else { return }
-            var scanner = BatchScanner(file: file, path: path, start: Int64(LogFormat.segmentHeaderSize), end: size)
-            var buffer: [UInt8] = []
-            var types = TypeInterner()
-            while !stop.load(ordering: .relaxed) {
-                guard let step = try? scanner.next({ header, bytes, offset -> Void in
-                    results[offset] = VerifierRun.analyze(header: header, batch: bytes, buffer: &buffer, types: &types)
-                }), case .success = step else { return }
+/// A run of consecutive batches of one segment, found by walking the batch
+/// headers' length fields: a worker reads it in one read and checks it alone.
+struct ChunkPlan: Sendable {
+    /// Index of the segment in the verification's list.
+    var segment: Int
+    var path: String
+    /// First byte of the first batch, one past the last byte of the last.
+    var start: Int64
+    var end: Int64
+}
+
+/// What a worker found in one chunk: the batches whose checksum passed, in
+/// file order, up to `stoppedAt` (`end` when the whole chunk passed; else
+/// the offset of the first batch that did not, which the joining thread
+/// scans itself to report it exactly as a sequential scan does).
+struct ChunkResult: Sendable {
+    var batches: [CheckedBatch]
+    var stoppedAt: Int64
+}
+
+/// Checks the log's batches on every core, in chunks of a few MiB taken in
+/// log order, while the joining thread ties them together in order
+/// (positions, chain links, stream versions, event ids, the index). Each
+/// byte is read once, by a worker: checksum, chain hash, LZ4 decoding and
+/// payload decoding all run over that one read.
+final class ChunkChecker: @unchecked Sendable {
+    let plans: [ChunkPlan]
+    private let storage: any Storage
+    /// Slot k is written by the worker that took chunk k before it signals
+    /// `done[k]`, and read by the joining thread after waiting on it (a
+    /// buffer, not an array: workers write different slots at once).
+    private let results: UnsafeMutableBufferPointer<ChunkResult?>
+    private let done: [DispatchSemaphore]
+    /// Bounds how far the workers run ahead of the joining thread (memory).
+    private let window: DispatchSemaphore
+    private let nextChunk = Atomic<Int>(0)
+    private let stop = Atomic<Bool>(false)
+    private let group = DispatchGroup()
+    private let workers: Int
+
+    /// Bytes a chunk covers at least (a batch is never split).
+    static let defaultChunkBytes: Int64 = 4 << 20
+
+    init(storage: any Storage, plans: [ChunkPlan], workers: Int = 2, lookahead: Int = 32) {
+        self.storage = storage
+        self.plans = plans
+        results = .allocate(capacity: plans.count)
+        results.initialize(repeating: nil)
+        done = plans.map { _ in DispatchSemaphore(value: 0) }
+        // Created at 0 and signalled up: libdispatch traps when a semaphore
+        // is released below its initial value (a verification that stops
+        // early leaves tokens taken).
+        window = DispatchSemaphore(value: 0)
+        for _ in 0..<lookahead { window.signal() }
+        self.workers = plans.isEmpty ? 0 : workers
+        for _ in 0..<self.workers {
+            group.enter()
+            DispatchQueue.global(qos: .userInitiated).async { [self] in
+                defer { group.leave() }
+                var buffer: [UInt8] = []
+                var payload: [UInt8] = []
+                var types = TypeInterner()
+                while true {
+                    window.wait()
+                    if stop.load(ordering: .relaxed) { return }
+                    let k = nextChunk.add(1, ordering: .relaxed).oldValue
+                    guard k < plans.count else { return }
+                    results[k] = Self.check(plans[k], storage: storage, buffer: &buffer, payload: &payload, types: &types)
+                    done[k].signal()
+                }
             }
         }
     }
 
-    /// The analyses, once the worker is done.
-    func wait() -> [Int64: BatchAnalysis] {
-        group.wait()
-        return results
+    deinit {
+        results.deinitialize()
+        results.deallocate()
     }
 
-    /// Tells the worker to stop early (verification stopped at a failure).
-    func abandon() { stop.store(true, ordering: .relaxed) }
+    /// Chunk k's result, waiting for it. Call once per chunk, in order.
+    func result(_ k: Int) -> ChunkResult {
+        done[k].wait()
+        window.signal()
+        let result = results[k]!
+        results[k] = nil
+        return result
+    }
+
+    /// Stops the workers after the chunks they are checking, and waits for them.
+    func finish() {
+        stop.store(true, ordering: .relaxed)
+        for _ in 0..<workers { window.signal() }
+        group.wait()
+    }
+
+    /// Reads one chunk and checks each batch in it on its own (as
+    /// `BatchScanner.next` does, then `VerifierRun.analyze`), stopping at
+    /// the first that does not parse, does not fit or fails its checksum.
+    static func check(_ plan: ChunkPlan, storage: any Storage, buffer: inout [UInt8], payload: inout [UInt8],
+                      types: inout TypeInterner) -> ChunkResult {
+        var out = ChunkResult(batches: [], stoppedAt: plan.start)
+        guard let file = try? storage.openFile(plan.path, create: false, readOnly: true) else { return out }
+        defer { file.close() }
+        let count = Int(plan.end - plan.start)
+        if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
+        return buffer.withUnsafeMutableBytes { raw -> ChunkResult in
+            guard let n = try? file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: plan.start) else { return out }
+            let bytes = UnsafeRawBufferPointer(raw)
+            var at = 0
+            while n - at >= LogFormat.batchHeaderSize {
+                guard case .success(let header)? = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + LogFormat.batchHeaderSize)])),
+                      header.length <= n - at else { break }
+                let batch = UnsafeRawBufferPointer(rebasing: bytes[at..<(at + header.length)])
+                guard batchChecksum(batch) == header.crc else { break }
+                let reservedZero = batch[LogFormat.BatchField.reserved] == 0 && batch[LogFormat.BatchField.reserved + 1] == 0
+                out.batches.append(CheckedBatch(offset: plan.start + Int64(at), header: header, reservedZero: reservedZero,
+                                                analysis: VerifierRun.analyze(header: header, batch: batch, buffer: &payload, types: &types)))
+                at += header.length
+            }
+            out.stoppedAt = plan.start + Int64(at)
+            return out
+        }
+    }
+
+    /// Splits one segment (`size` bytes now) into chunks by walking its batch
+    /// headers' length fields, up to the first length that does not fit in
+    /// the file: the joining thread scans whatever follows itself. Reads
+    /// only the headers (a small read per header for large batches).
+    static func plan(segment: Int, path: String, size: Int64, chunkBytes: Int64 = defaultChunkBytes,
+                     storage: any Storage) -> [ChunkPlan] {
+        var plans: [ChunkPlan] = []
+        guard let file = try? storage.openFile(path, create: false, readOnly: true) else { return plans }
+        defer { file.close() }
+        let headerSize = LogFormat.batchHeaderSize
+        var window = [UInt8](repeating: 0, count: 64 << 10)
+        var windowStart: Int64 = 0, windowCount = 0
+        var offset = Int64(LogFormat.segmentHeaderSize), chunkStart = offset
+        var lastLength = 0
+        while size - offset >= Int64(headerSize) {
+            if !(offset >= windowStart && offset + Int64(headerSize) <= windowStart + Int64(windowCount)) {
+                // Large batches: read just the header; small ones: a window of many.
+                let want = Int(min(Int64(lastLength > 16 << 10 ? headerSize : window.count), size - offset))
+                guard let n = try? window.withUnsafeMutableBytes({ try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset) }),
+                      n >= headerSize else { break }
+                windowStart = offset
+                windowCount = n
+            }
+            let length = Int(loadLE(window, Int(offset - windowStart) + 4, as: UInt32.self))
+            guard length >= headerSize, Int64(length) <= size - offset else { break }
+            offset += Int64(length)
+            lastLength = length
+            if offset - chunkStart >= chunkBytes {
+                plans.append(ChunkPlan(segment: segment, path: path, start: chunkStart, end: offset))
+                chunkStart = offset
+            }
+        }
+        if offset > chunkStart { plans.append(ChunkPlan(segment: segment, path: path, start: chunkStart, end: offset)) }
+        return plans
+    }
 }
 
 /// The mutable state of one verification.
@@ -228,6 +368,10 @@ struct VerifierRun {
     var report: VerificationReport
     /// Set by `LogRepair`, which holds the writer lock while it verifies.
     var holdingWriterLock = false
+    /// Whether workers check the batches (`LogVerifier.verify(…parallel:)`).
+    var parallel = true
+    /// The least a worker's chunk covers.
+    var chunkBytes = ChunkChecker.defaultChunkBytes
     /// Next version of each stream seen so far.
     private var nextVersion: [String: UInt64] = [:]
     /// Position of every event id seen so far.
@@ -303,6 +447,27 @@ struct VerifierRun {
             throw fail(path(LogFormat.segmentFileName(base: first)), 0,
                        "first segment starts at position \(first), not 0: segments are missing")
         }
+        // Every core checks batches: the segments are split into chunks of
+        // whole batches (by their headers' length fields), which workers
+        // read and check on their own (checksum, chain hash, payload
+        // decoding), while this thread ties them together in log order
+        // (positions, chain links across batches and segments, stream
+        // versions, event ids, the index) from what the workers found,
+        // without reading a batch again. Whatever a worker could not check
+        // (damage, a torn tail, bytes a live writer appended since) this
+        // thread scans itself, exactly as a sequential scan does.
+        var plans: [ChunkPlan] = []
+        if parallel {
+            for (i, base) in bases.enumerated() {
+                let segPath = path(LogFormat.segmentFileName(base: base))
+                guard let f = try? storage.openFile(segPath, create: false, readOnly: true) else { continue }
+                let size = (try? f.size()) ?? 0
+                f.close()
+                plans += ChunkChecker.plan(segment: i, path: segPath, size: size, chunkBytes: chunkBytes, storage: storage)
+            }
+        }
+        let checker = ChunkChecker(storage: storage, plans: plans)
+        defer { checker.finish() }
         // Size the id table once: the index files' event counts (a hint
         // only; they are checked later), else about 64 bytes per event.
         // An index's count is capped by its segment's size / 16 (an event id
@@ -318,25 +483,23 @@ struct VerifierRun {
                 expectedEvents += size / 64
             }
         }
-        positions.reserve(min(expectedEvents, 1 << 26))
-        // Two cores: a worker analyses each sealed segment (checksums, chain
-        // hashes, payload decoding) one segment ahead, while this thread
-        // joins the previous one's results in log order (positions, chain
-        // links, stream versions, event ids, the index). The active segment
-        // (last) is verified here alone: it may be growing.
-        func prefetch(_ i: Int) -> SegmentPrefetch? {
-            i < bases.count - 1 ? SegmentPrefetch(storage: storage, path: path(LogFormat.segmentFileName(base: bases[i]))) : nil
-        }
-        var next = prefetch(0)
-        defer { next?.abandon() }
+        // A new table of that size (not `reserve`, which would double its way
+        // up, zeroing every size on the way); the workers are running meanwhile.
+        positions = EventIDTable(minimumCapacity: min(expectedEvents, 1 << 26))
+        var nextChunk = 0
         for (i, base) in bases.enumerated() {
-            let ahead = next?.wait() ?? [:]
-            next = prefetch(i + 1)
-            try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base), ahead: ahead)
+            var chunks = nextChunk..<nextChunk
+            while chunks.upperBound < plans.count && plans[chunks.upperBound].segment == i { chunks = chunks.lowerBound..<(chunks.upperBound + 1) }
+            nextChunk = chunks.upperBound
+            try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base),
+                              checker: checker, chunks: chunks)
         }
     }
 
-    private mutating func verifySegment(base: UInt64, isLast: Bool, hasIndex: Bool, ahead: [Int64: BatchAnalysis]) throws {
+    /// Verifies one segment: its header, then its batches in order, those
+    /// of `chunks` from the workers' results, the rest by a scan here.
+    private mutating func verifySegment(base: UInt64, isLast: Bool, hasIndex: Bool, checker: ChunkChecker,
+                                        chunks: Range<Int>) throws {
         let name = LogFormat.segmentFileName(base: base)
         let segPath = path(name)
         let head = report.headPosition.value
@@ -364,27 +527,53 @@ struct VerifierRun {
         }
 
         var end = size
-        var scanner = BatchScanner(file: file, path: segPath, start: Int64(LogFormat.segmentHeaderSize), end: end)
         var batches: [BatchEntry] = []
         var ids: [EventID] = []
         var expected = base
         var hash = report.headHash
         var rescans = 0
+        /// Places one checksummed batch after the ones before it.
+        func accept(_ header: BatchHeader, reservedZero: Bool, analysis: BatchAnalysis, offset: Int64) throws {
+            let (entry, batchHash) = try verifyBatch(header: header, reservedZero: reservedZero, analysis: analysis, offset: offset,
+                                                     path: segPath, expected: expected, previousHash: hash,
+                                                     previousBatch: batches.last, ids: &ids)
+            batches.append(entry)
+            expected += UInt64(header.count)
+            hash = batchHash
+            if let anchor = report.anchor, anchor.value == expected { report.anchorHash = hash }
+            // Counted as it goes, so that a failure reports what was sound.
+            report.batches += 1
+            report.events += UInt64(header.count)
+            report.headPosition = Position(expected)
+            report.headHash = hash
+        }
+        // Where the batches checked by the workers end (they are used only
+        // while each starts where the one before ended).
+        var checked = Int64(LogFormat.segmentHeaderSize)
+        do {
+            var inStep = true
+            for k in chunks {
+                let result = checker.result(k)
+                guard inStep else { continue }
+                for b in result.batches {
+                    guard b.offset == checked, Int64(b.header.length) <= end - b.offset else { inStep = false; break }
+                    try accept(b.header, reservedZero: b.reservedZero, analysis: b.analysis, offset: b.offset)
+                    checked = b.offset + Int64(b.header.length)
+                }
+                if checked != checker.plans[k].end { inStep = false }
+            }
+        } catch let found as Found {
+            report.segments.append(VerifiedSegment(name: name, base: Position(base), batches: batches.count, events: expected - base,
+                                                   bytes: end, indexChecked: false))
+            throw found
+        }
+        var scanner = BatchScanner(file: file, path: segPath, start: checked, end: end)
         do {
             scan: while true {
                 let step = try scanner.next { header, bytes, offset -> Void in
-                    let (entry, batchHash) = try verifyBatch(header: header, bytes: bytes, offset: offset, path: segPath,
-                                                expected: expected, previousHash: hash, previousBatch: batches.last,
-                                                ahead: ahead[offset], ids: &ids)
-                    batches.append(entry)
-                    expected += UInt64(header.count)
-                    hash = batchHash
-                    if let anchor = report.anchor, anchor.value == expected { report.anchorHash = hash }
-                    // Counted as it goes, so that a failure reports what was sound.
-                    report.batches += 1
-                    report.events += UInt64(header.count)
-                    report.headPosition = Position(expected)
-                    report.headHash = hash
+                    let reservedZero = bytes[LogFormat.BatchField.reserved] == 0 && bytes[LogFormat.BatchField.reserved + 1] == 0
+                    try accept(header, reservedZero: reservedZero,
+                               analysis: Self.analyze(header: header, batch: bytes, buffer: &payloadBuffer, types: &types), offset: offset)
                 }
                 switch step {
                 case .success:
@@ -440,9 +629,11 @@ struct VerifierRun {
     }
 
     /// Checks one batch whose checksum already passed; returns its entry.
-    private mutating func verifyBatch(header: BatchHeader, bytes: UnsafeRawBufferPointer, offset: Int64, path: String,
-                                      expected: UInt64, previousHash: ChainHash, previousBatch: BatchEntry?,
-                                      ahead: BatchAnalysis?, ids: inout [EventID]) throws -> (BatchEntry, ChainHash) {
+    /// `analysis` is `analyze` of the batch (pure, so it may have run
+    /// earlier or on another thread); the checks below run in this order.
+    private mutating func verifyBatch(header: BatchHeader, reservedZero: Bool, analysis a: BatchAnalysis, offset: Int64,
+                                      path: String, expected: UInt64, previousHash: ChainHash, previousBatch: BatchEntry?,
+                                      ids: inout [EventID]) throws -> (BatchEntry, ChainHash) {
         guard header.basePosition == expected else {
             throw fail(path, offset, "batch base position \(header.basePosition), expected \(expected)")
         }
@@ -461,17 +652,11 @@ struct VerifierRun {
             throw fail(path, offset, "hash chain broken at position \(expected): the batch's previous hash \(header.previousHash.shortHex) is not the chain hash \(previousHash.shortHex) of \(before); that batch was rewritten after this one was written",
                        code: .chainMismatch)
         }
-        guard bytes[LogFormat.BatchField.reserved] == 0, bytes[LogFormat.BatchField.reserved + 1] == 0 else {
+        guard reservedZero else {
             throw fail(path, offset, "reserved bytes 14‥15 of the batch header are not 0")
         }
         guard header.minOccurredAt <= header.maxOccurredAt else {
             throw fail(path, offset, "occurredAt range is inverted")
-        }
-        let a: BatchAnalysis
-        if let ahead, ahead.crc == header.crc, ahead.length == header.length {
-            a = ahead
-        } else {
-            a = Self.analyze(header: header, batch: bytes, buffer: &payloadBuffer, types: &types)
         }
         if let problem = a.decodeError { throw fail(path, offset, "batch payload does not decode: \(problem)") }
         let idsBefore = ids.count
@@ -504,7 +689,7 @@ struct VerifierRun {
     /// materialized). Pure, so the prefetch worker runs it on another core.
     static func analyze(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer: inout [UInt8],
                         types: inout TypeInterner) -> BatchAnalysis {
-        var a = BatchAnalysis(crc: header.crc, length: header.length, hash: chainHash(ofBatch: batch), stream: "", ids: [],
+        var a = BatchAnalysis(hash: chainHash(ofBatch: batch), stream: "", ids: [],
                               minSeen: .max, maxSeen: .min, badType: nil, decodeError: nil)
         a.ids.reserveCapacity(header.count)
         do {
