@@ -236,6 +236,18 @@ public struct CommerceEnvelope: Hashable, Sendable {
             }
             event = .unknown(type: type, data: rules.sortedKeys ? data.compactBytesSortingKeys : data.compactBytes)
         }
+        return try finish(event, erasure: erasure, id: id, time: time, meta: meta, stream: stream, expected: expected,
+                          rules: rules)
+    }
+
+    /// The end of `parseNotingID(value:rules:)` once the line's members are
+    /// read and its event is built, shared by the fast path
+    /// (`parseCommonLine`): meta in its stored order, the envelope's own
+    /// validation.
+    static func finish(_ event: CommerceEvent, erasure: PIIErasure?, id: EventID?, time: Timestamp?, meta: [JSONMember],
+                       stream: String?, expected: ExpectedVersion, rules: Rules) throws(CommerceError)
+        -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
+        var meta = meta
         if rules.sortedKeys { meta.sort { $0.key < $1.key } }
         let metaPairs = meta.map { m -> (key: String, value: String) in
             guard case .string(let s) = m.value else { preconditionFailure("checked above") }

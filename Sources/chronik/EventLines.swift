@@ -14,8 +14,9 @@ struct EventLine: Sendable {
 }
 
 /// Parses the lines of `chronik append` with the one envelope parser of
-/// ChronikCommerce (`CommerceEnvelope.parseNotingID`), the one `import`
-/// uses: the same JSON parser, the same messages, and for a type of
+/// ChronikCommerce (`CommerceEnvelope.parseNotingID`, and its fast path
+/// `parseCommonLine` for an unknown type, which gives the same), the one
+/// `import` uses: the same JSON parser, the same messages, and for a type of
 /// EVENTS.md the same schema and validation. Where append is the
 /// engine-level door (`Rules.engine`): an unknown type's `data` may be any
 /// JSON value, and data and meta are stored with their keys sorted, so that
@@ -35,6 +36,11 @@ struct EventLineParser {
         self.maxEventBytes = maxEventBytes
     }
 
+    /// `CHRONIK_STRICT_PARSE=1`: every line through the strict parser
+    /// (`JSONValue` tree), not the fast path of the common line — to compare
+    /// the two (Benchmarks/README.md, stop 19).
+    static let strictOnly = ProcessInfo.processInfo.environment["CHRONIK_STRICT_PARSE"] == "1"
+
     /// What can be decided of a line on its own: parsed, validated, sized.
     /// Pure, so that lines are parsed on every core (`ParallelLineMap`);
     /// `admit` then decides them in line order. Returns nil for a blank
@@ -42,16 +48,24 @@ struct EventLineParser {
     static func parseAlone(_ bytes: ArraySlice<UInt8>, line: Int, maxEventBytes: Int) -> Result<EventLine, CommerceError>? {
         if CommerceImport.isBlank(bytes) { return nil }
         do throws(CommerceError) {
-            let value = try ChronikCommerce.JSONValue.parse(bytes)
-            // Personal data is only ever stored encrypted (docs/GDPR.md),
-            // which takes the key store: such types go through `import`.
-            if case .object(let members) = value, let t = members.first(where: { $0.key == "type" }),
-               case .string(let name) = t.value,
-               let known = CommerceEventType(name: name), !known.schema.piiFieldPaths.isEmpty {
-                throw CommerceError(.invalidEventType, field: "type",
-                                    "\(name) carries personal data, which Chronik stores only encrypted: use `chronik import` for it")
+            let parsed: (envelope: CommerceEnvelope, idWasGiven: Bool)
+            if !strictOnly, let fast = try CommerceEnvelope.parseCommonLine(bytes, rules: .engine) {
+                // An unknown type read straight from the bytes; what the
+                // strict path below would give (EnvelopeFastPathTests).
+                parsed = fast
+            } else {
+                let value = try ChronikCommerce.JSONValue.parse(bytes)
+                // Personal data is only ever stored encrypted (docs/GDPR.md),
+                // which takes the key store: such types go through `import`.
+                if case .object(let members) = value, let t = members.first(where: { $0.key == "type" }),
+                   case .string(let name) = t.value,
+                   let known = CommerceEventType(name: name), !known.schema.piiFieldPaths.isEmpty {
+                    throw CommerceError(.invalidEventType, field: "type",
+                                        "\(name) carries personal data, which Chronik stores only encrypted: use `chronik import` for it")
+                }
+                parsed = try CommerceEnvelope.parseNotingID(value: value, rules: .engine)
             }
-            let (env, hasID) = try CommerceEnvelope.parseNotingID(value: value, rules: .engine)
+            let (env, hasID) = parsed
             // Card numbers are never stored, in prose neither (issue 10.13):
             // EVENTS.md's types are checked by their validation, the others'
             // raw data by the same rule here (meta by the envelope).

@@ -1,0 +1,436 @@
+// The fast path of the envelope parser for the common line of
+// `chronik append` (and an event of `POST /streams/{stream}`): a type
+// EVENTS.md does not know, its `data` read straight from the line's bytes
+// into the stored compact form (keys sorted when the rules say so) without
+// a `JSONValue` tree and without re-encoding.
+//
+// It may only say "the strict path gives exactly this" or "not sure"
+// (nil): anything it does not recognise — a known type, an escape that is
+// not the writer's own, a non-ASCII or escaped key in `data`, an export-only
+// or unknown envelope key, invalid JSON of any kind — goes to the strict
+// path (`JSONValue.parse` + `parseNotingID(value:rules:)`), which then gives
+// the event or the error with its message. Once the line's members are read,
+// both paths end in the same code (`finish`), so the envelope's own
+// validation and its errors are the strict path's.
+
+extension CommerceEnvelope {
+    /// `parseNotingID(value: JSONValue.parse(line), rules: rules)` for a
+    /// line of an unknown type whose every part the fast path recognises,
+    /// or nil when the caller must take the strict path (which then gives
+    /// the same event, or the error).
+    ///
+    /// - Throws: only what the strict path throws for the same line (the
+    ///   envelope's validation after the members are read).
+    public static func parseCommonLine(_ line: ArraySlice<UInt8>, rules: Rules) throws(CommerceError)
+        -> (envelope: CommerceEnvelope, idWasGiven: Bool)? {
+        let r = line.withUnsafeBufferPointer { buf in
+            Result { () throws(CommerceError) -> (envelope: CommerceEnvelope, idWasGiven: Bool)? in
+                try parseCommonLine(buffer: buf, rules: rules)
+            }
+        }
+        return try r.get()
+    }
+
+    /// The envelope keys the fast path reads (the export-only ones go to the
+    /// strict path).
+    private enum FastKey: UInt8 {
+        case type = 1, id = 2, time = 4, data = 8, meta = 16, stream = 32, expectedVersion = 64
+    }
+
+    static func parseCommonLine(buffer: UnsafeBufferPointer<UInt8>, rules: Rules) throws(CommerceError)
+        -> (envelope: CommerceEnvelope, idWasGiven: Bool)? {
+        var p = JSONParser(buffer)
+        p.skipWhitespace()
+        guard let members = parseCommonEvent(&p, depth: 1, rules: rules) else { return nil }
+        p.skipWhitespace()
+        // The whole line first: the strict path refuses bytes after the
+        // object before it looks at the members.
+        guard p.index == buffer.count else { return nil }
+        return try members.envelope(rules: rules, defaultStream: nil)
+    }
+
+    /// The events of a JSON array of lines — the body of
+    /// `POST /streams/{stream}`, where an event without `stream` takes
+    /// `defaultStream` (as if the member were added after its others) —
+    /// when every one takes the fast path and passes the envelope's
+    /// validation; nil for anything else (an empty array too): the strict
+    /// path then gives the events or the error.
+    public static func parseCommonArray(_ bytes: [UInt8], rules: Rules, defaultStream: String?) -> [CommerceEnvelope]? {
+        bytes.withUnsafeBufferPointer { buffer -> [CommerceEnvelope]? in
+            var p = JSONParser(buffer)
+            p.skipWhitespace()
+            guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: "[") else { return nil }
+            p.index += 1
+            var events: [CommerceEnvelope] = []
+            while true {
+                p.skipWhitespace()
+                // Depth 2: the array is depth 1 (`JSONParser` counts from the body).
+                guard let members = parseCommonEvent(&p, depth: 2, rules: rules) else { return nil }
+                guard let parsed = try? members.envelope(rules: rules, defaultStream: defaultStream) else { return nil }
+                events.append(parsed.envelope)
+                p.skipWhitespace()
+                guard p.index < buffer.count else { return nil }
+                if buffer[p.index] == UInt8(ascii: ",") { p.index += 1; continue }
+                guard buffer[p.index] == UInt8(ascii: "]") else { return nil }
+                p.index += 1
+                break
+            }
+            p.skipWhitespace()
+            return p.index == buffer.count ? events : nil
+        }
+    }
+
+    /// What the fast path read of one event: an unknown type, its data in
+    /// the stored form.
+    struct CommonMembers {
+        var type: String
+        var id: EventID?
+        var time: Timestamp?
+        var data: [UInt8]
+        var meta: [JSONMember]
+        var stream: String?
+        var expected: ExpectedVersion
+
+        /// The envelope's own validation, as the strict path ends
+        /// (`finish`); an event without `stream` takes `defaultStream`.
+        func envelope(rules: Rules, defaultStream: String?) throws(CommerceError) -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
+            try CommerceEnvelope.finish(.unknown(type: type, data: data), erasure: nil, id: id, time: time, meta: meta,
+                       stream: stream ?? defaultStream, expected: expected, rules: rules)
+        }
+    }
+
+    /// The members of the object at `p.index` (at nesting `depth`, as
+    /// `JSONParser` counts it), `p.index` then past its closing brace; nil
+    /// when not sure.
+    static func parseCommonEvent(_ p: inout JSONParser, depth: Int, rules: Rules) -> CommonMembers? {
+        let buffer = p.buf
+        guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: "{") else { return nil }
+        p.index += 1
+        var type: String?
+        var id: EventID?
+        var time: Timestamp?
+        var data: [UInt8]?
+        var meta: [JSONMember] = []
+        var stream: String?
+        var expected = ExpectedVersion.any
+        var seen: UInt8 = 0
+        while true {
+            p.skipWhitespace()
+            guard let key = envelopeKey(&p), seen & key.rawValue == 0 else { return nil }
+            seen |= key.rawValue
+            p.skipWhitespace()
+            guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: ":") else { return nil }
+            p.index += 1
+            p.skipWhitespace()
+            guard p.index < buffer.count else { return nil }
+            switch key {
+            case .type:
+                guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string() else { return nil }
+                type = s
+            case .id:
+                guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string(), let parsed = EventIDText.parse(s) else { return nil }
+                id = parsed
+            case .time:
+                guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string(), let t = Timestamp(rfc3339: s) else { return nil }
+                time = t
+            case .stream:
+                guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string() else { return nil }
+                stream = s
+            case .data:
+                var c = CompactJSONCopier(p, sortKeys: rules.sortedKeys)
+                guard c.value(depth: depth) else { return nil }
+                p.index = c.p.index
+                data = c.out
+            case .meta:
+                guard let v = try? p.value(depth: depth), case .object(let d) = v else { return nil }
+                for x in d {
+                    guard case .string = x.value else { return nil }
+                }
+                meta = d
+            case .expectedVersion:
+                guard let v = try? p.value(depth: depth), let e = try? expectedVersion(v) else { return nil }
+                expected = e
+            }
+            p.skipWhitespace()
+            guard p.index < buffer.count else { return nil }
+            if buffer[p.index] == UInt8(ascii: ",") { p.index += 1; continue }
+            guard buffer[p.index] == UInt8(ascii: "}") else { return nil }
+            p.index += 1
+            break
+        }
+        guard let type, let data, CommerceEventType(name: type) == nil else { return nil }
+        // The stored form of an object starts with its brace, and only then.
+        if !rules.unknownDataAnyValue, data.first != UInt8(ascii: "{") { return nil }
+        return CommonMembers(type: type, id: id, time: time, data: data, meta: meta, stream: stream, expected: expected)
+    }
+
+    /// The key at `p.index` when it is one of `FastKey` written as plain
+    /// ASCII (no escape), the index past its closing quote; else nil.
+    private static func envelopeKey(_ p: inout JSONParser) -> FastKey? {
+        let buf = p.buf
+        guard p.index < buf.count, buf[p.index] == UInt8(ascii: "\"") else { return nil }
+        let start = p.index + 1
+        var i = start
+        while i < buf.count, buf[i] != UInt8(ascii: "\"") {
+            let c = buf[i]
+            guard c >= 0x20, c < 0x80, c != UInt8(ascii: "\\") else { return nil }
+            i += 1
+        }
+        guard i < buf.count else { return nil }
+        p.index = i + 1
+        let key = UnsafeBufferPointer(rebasing: buf[start..<i])
+        func equals(_ s: StaticString) -> Bool {
+            key.count == s.utf8CodeUnitCount && memcmpEqual(s.utf8Start, key.baseAddress!, key.count)
+        }
+        switch key.count {
+        case 2: return equals("id") ? .id : nil
+        case 4: return equals("type") ? .type : equals("time") ? .time : equals("data") ? .data : equals("meta") ? .meta : nil
+        case 6: return equals("stream") ? .stream : nil
+        case 15: return equals("expectedVersion") ? .expectedVersion : nil
+        default: return nil
+        }
+    }
+}
+
+/// Copies one JSON value from the input into its stored compact form —
+/// the bytes `JSONValue.parse` then `compactBytes` (or, with `sortKeys`,
+/// `compactBytesSortingKeys`) would give — when it can be sure of them:
+/// whitespace between tokens dropped, numbers and literals as written
+/// (the strict parser keeps a number's literal, and an Int64 is written
+/// back as it reads), strings copied when their escapes are the writer's
+/// own (`\" \\ \b \f \n \r \t`, `\u00xx` lower-case for the other control
+/// characters), object keys in printable ASCII without escapes (so byte
+/// order is `String` order and byte equality is `String` equality).
+/// `value` returns false for anything else, valid or not: the caller then
+/// takes the strict path.
+struct CompactJSONCopier {
+    var p: JSONParser
+    var out: [UInt8] = []
+    let sortKeys: Bool
+    /// The members of the objects being copied, innermost last: each key's
+    /// range in the input and its member's range (`"key":value`) in `out`.
+    private var members: [(keyStart: Int, keyEnd: Int, outStart: Int, outEnd: Int)] = []
+
+    init(_ parser: JSONParser, sortKeys: Bool) {
+        p = parser
+        self.sortKeys = sortKeys
+        out.reserveCapacity(parser.buf.count - parser.index)
+    }
+
+    /// The value at `p.index`, at nesting `depth` as `JSONParser.value`
+    /// counts it; false when not sure.
+    mutating func value(depth: Int) -> Bool {
+        let buf = p.buf
+        guard p.index < buf.count else { return false }
+        switch buf[p.index] {
+        case UInt8(ascii: "\""): return string()
+        case UInt8(ascii: "{"): return object(depth: depth + 1)
+        case UInt8(ascii: "["): return array(depth: depth + 1)
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "n"): return literal("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return number()
+        default: return false
+        }
+    }
+
+    private mutating func copy(from start: Int) {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: p.buf[start..<p.index]))
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard p.index + n <= p.buf.count, memcmpEqual(word.utf8Start, p.buf.baseAddress! + p.index, n) else { return false }
+        let start = p.index
+        p.index += n
+        copy(from: start)
+        return true
+    }
+
+    /// RFC 8259's number grammar, as `JSONParser.number` checks it.
+    private mutating func number() -> Bool {
+        let buf = p.buf
+        let start = p.index
+        var i = p.index
+        @inline(__always) func digit(_ i: Int) -> Bool { i < buf.count && buf[i] &- 48 < 10 }
+        if buf[i] == UInt8(ascii: "-") { i += 1 }
+        guard digit(i) else { return false }
+        if buf[i] == UInt8(ascii: "0") {
+            i += 1
+            if digit(i) { return false }
+        } else {
+            while digit(i) { i += 1 }
+        }
+        if i < buf.count, buf[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digit(i) else { return false }
+            while digit(i) { i += 1 }
+        }
+        if i < buf.count, buf[i] == UInt8(ascii: "e") || buf[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < buf.count, buf[i] == UInt8(ascii: "+") || buf[i] == UInt8(ascii: "-") { i += 1 }
+            guard digit(i) else { return false }
+            while digit(i) { i += 1 }
+        }
+        p.index = i
+        copy(from: start)
+        return true
+    }
+
+    /// A string whose bytes are already those the writer gives for it.
+    private mutating func string() -> Bool {
+        let buf = p.buf
+        let start = p.index
+        var i = p.index + 1
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") {
+                p.index = i + 1
+                copy(from: start)
+                return true
+            }
+            if c == UInt8(ascii: "\\") {
+                guard i + 1 < buf.count else { return false }
+                switch buf[i + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                     UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i += 2
+                case UInt8(ascii: "u"):
+                    // Only `\u00xx` of a control character the writer
+                    // spells that way (lower-case hex).
+                    guard i + 5 < buf.count, buf[i + 2] == UInt8(ascii: "0"), buf[i + 3] == UInt8(ascii: "0") else { return false }
+                    let high = buf[i + 4], low = buf[i + 5]
+                    guard high == UInt8(ascii: "0") || high == UInt8(ascii: "1") else { return false }
+                    let lowValue: UInt8
+                    switch low {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"): lowValue = low - 48
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"): lowValue = low - 87
+                    default: return false
+                    }
+                    let scalar = (high - 48) << 4 | lowValue
+                    guard scalar != 0x08, scalar != 0x09, scalar != 0x0A, scalar != 0x0C, scalar != 0x0D else { return false }
+                    i += 6
+                default:
+                    return false
+                }
+            } else if c < 0x20 {
+                return false
+            } else if c < 0x80 {
+                i += 1
+            } else {
+                let n = p.utf8SequenceLength(at: i)
+                guard n > 0 else { return false }
+                i += n
+            }
+        }
+        return false
+    }
+
+    private mutating func array(depth: Int) -> Bool {
+        guard depth <= JSONParser.maxDepth else { return false }
+        p.index += 1  // [
+        out.append(UInt8(ascii: "["))
+        p.skipWhitespace()
+        if p.index < p.buf.count, p.buf[p.index] == UInt8(ascii: "]") {
+            p.index += 1
+            out.append(UInt8(ascii: "]"))
+            return true
+        }
+        while true {
+            p.skipWhitespace()
+            guard value(depth: depth) else { return false }
+            p.skipWhitespace()
+            guard p.index < p.buf.count else { return false }
+            let c = p.buf[p.index]
+            p.index += 1
+            out.append(c)
+            if c == UInt8(ascii: ",") { continue }
+            return c == UInt8(ascii: "]")
+        }
+    }
+
+    private mutating func object(depth: Int) -> Bool {
+        guard depth <= JSONParser.maxDepth else { return false }
+        let buf = p.buf
+        p.index += 1  // {
+        out.append(UInt8(ascii: "{"))
+        let contentStart = out.count
+        let base = members.count
+        defer { members.removeSubrange(base...) }
+        p.skipWhitespace()
+        if p.index < buf.count, buf[p.index] == UInt8(ascii: "}") {
+            p.index += 1
+            out.append(UInt8(ascii: "}"))
+            return true
+        }
+        var ascending = true
+        while true {
+            p.skipWhitespace()
+            // The key: printable ASCII without escapes.
+            guard p.index < buf.count, buf[p.index] == UInt8(ascii: "\"") else { return false }
+            let keyStart = p.index + 1
+            var i = keyStart
+            while i < buf.count, buf[i] != UInt8(ascii: "\"") {
+                let c = buf[i]
+                guard c >= 0x20, c < 0x7F, c != UInt8(ascii: "\\") else { return false }
+                i += 1
+            }
+            guard i < buf.count else { return false }
+            let keyEnd = i
+            let outStart = out.count
+            p.index = i + 1
+            copy(from: keyStart - 1)
+            p.skipWhitespace()
+            guard p.index < buf.count, buf[p.index] == UInt8(ascii: ":") else { return false }
+            p.index += 1
+            out.append(UInt8(ascii: ":"))
+            p.skipWhitespace()
+            guard value(depth: depth) else { return false }
+            if ascending, members.count > base {
+                let last = members[members.count - 1]
+                if !Self.less(buf, last.keyStart, last.keyEnd, keyStart, keyEnd) { ascending = false }
+            }
+            members.append((keyStart, keyEnd, outStart, out.count))
+            p.skipWhitespace()
+            guard p.index < buf.count else { return false }
+            let c = buf[p.index]
+            p.index += 1
+            if c == UInt8(ascii: ",") { out.append(c); continue }
+            guard c == UInt8(ascii: "}") else { return false }
+            break
+        }
+        if !ascending {
+            // Sorted to find duplicates (which the strict parser refuses),
+            // and when asked, to write the members in key order.
+            members[base...].sort { Self.less(buf, $0.keyStart, $0.keyEnd, $1.keyStart, $1.keyEnd) }
+            for k in (base + 1)..<members.count
+            where !Self.less(buf, members[k - 1].keyStart, members[k - 1].keyEnd, members[k].keyStart, members[k].keyEnd) {
+                return false
+            }
+            if sortKeys {
+                let written = Array(out[contentStart...])
+                out.removeSubrange(contentStart...)
+                for k in base..<members.count {
+                    if k > base { out.append(UInt8(ascii: ",")) }
+                    let m = members[k]
+                    out.append(contentsOf: written[(m.outStart - contentStart)..<(m.outEnd - contentStart)])
+                }
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    /// Byte order of two keys in the input (ASCII: `String` order).
+    @inline(__always)
+    private static func less(_ buf: UnsafeBufferPointer<UInt8>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int) -> Bool {
+        let n = min(a1 - a0, b1 - b0)
+        var i = 0
+        while i < n {
+            let x = buf[a0 + i], y = buf[b0 + i]
+            if x != y { return x < y }
+            i += 1
+        }
+        return a1 - a0 < b1 - b0
+    }
+}
