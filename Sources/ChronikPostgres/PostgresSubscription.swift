@@ -1,4 +1,5 @@
 import ChronikLog
+import Dispatch
 import Logging
 import PostgresNIO
 import Synchronization
@@ -94,7 +95,7 @@ final class Listener: Sendable {
             guard t == nil else { return }
             let slot = ConnectionSlot(location: location, logger: logger)
             let (channel, onListening, onNotification) = (self.channel, self.onListening, self.onNotification)
-            t = Task {
+            t = Task(executorPreference: ListenerExecutor.shared) {
                 while !Task.isCancelled {
                     do {
                         try await slot.run { conn in
@@ -114,6 +115,23 @@ final class Listener: Sendable {
 
     func stop() {
         task.withLock { $0?.cancel(); $0 = nil }
+    }
+}
+
+/// Where listeners run: a serial queue of their own, not the task pool.
+///
+/// A listener's work is tiny (a counter, a wake-up), but it must run while
+/// the pool's threads (as many as cores) are all held by synchronous work:
+/// `PostgresKeyStore.preload()` blocks its caller until the LISTEN is in
+/// place, and a server's replay or a test suite on 2 cores can hold the
+/// other thread for seconds (CI of stop 18: "did not take LISTEN in 10 s").
+final class ListenerExecutor: TaskExecutor {
+    static let shared = ListenerExecutor()
+    let queue = DispatchQueue(label: "chronik.postgres.listeners")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

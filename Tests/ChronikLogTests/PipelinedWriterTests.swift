@@ -67,11 +67,21 @@ final class GatedFile: StorageFile, @unchecked Sendable {
 }
 
 /// Waits (polling, bounded, without blocking a thread of the task pool)
-/// until `condition` holds.
+/// until `condition` holds, for `seconds` of polling.
+///
+/// Only the time this task spent polling counts, at most 50 ms per poll: in
+/// the whole suite on 2 cores the task pool can be held by other suites'
+/// long synchronous tests for many seconds, and a wall-clock deadline then
+/// expired before the awaited work (an append's task) had even run (CI of
+/// stop 18: "timed out waiting for: the first group's fdatasync to start").
 func eventually(_ what: String, seconds: Double = 20, _ condition: () -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(seconds)
+    var polled = Duration.zero
+    var last = ContinuousClock.now
     while !condition() {
-        if Date() > deadline { throw ChronikLogError(.io, "timed out waiting for: \(what)") }
+        let now = ContinuousClock.now
+        polled += min(now - last, .milliseconds(50))
+        last = now
+        if polled > .seconds(seconds) { throw ChronikLogError(.io, "timed out waiting for: \(what)") }
         try await Task.sleep(for: .milliseconds(1))
     }
 }
