@@ -60,7 +60,7 @@ private func childExecutable() throws -> String {
 
 /// Starts the child, kills it with SIGKILL `delay` after it starts (or
 /// after it reports "ready"), and returns its stdout, how it ended, and
-/// whether the 30 s watchdog had to kill it (a hang).
+/// whether the 60 s watchdog had to kill it (a hang).
 private func runAndKill(_ executable: String, arguments: [String], delay: Duration, countFromReady: Bool) async throws
     -> (output: [UInt8], status: TerminationStatus, stderr: String, hung: Bool)
 {
@@ -69,14 +69,21 @@ private func runAndKill(_ executable: String, arguments: [String], delay: Durati
         .path(FilePath(executable)), arguments: Arguments(arguments),
         input: .none, output: .sequence, error: .string(limit: 1 << 16)
     ) { execution -> [UInt8] in
-        func kill(after: Duration, watchdog: Bool = false) -> Task<Void, Never> {
-            Task {
-                do { try await Task.sleep(for: after) } catch { return }  // cancelled: the child is gone
+        // Timers of Dispatch, not tasks: the task pool (2 threads here) is
+        // shared with every test running in parallel, and a sleeping task's
+        // wake-up could wait behind them long enough for the watchdog to
+        // fire first (stop 19, at load 9: a child "hung" that was only not
+        // killed yet).
+        func kill(after: Duration, watchdog: Bool = false) -> DispatchWorkItem {
+            let item = DispatchWorkItem {
                 if watchdog { hung.set() }
                 try? execution.send(signal: .kill)
             }
+            let ms = Int(after / .milliseconds(1))
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms), execute: item)
+            return item
         }
-        let watchdog = kill(after: .seconds(30), watchdog: true)
+        let watchdog = kill(after: .seconds(60), watchdog: true)
         var killer = countFromReady ? nil : kill(after: delay)
         var output: [UInt8] = []
         // Read until the pipe closes, which happens when the child is dead.
