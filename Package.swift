@@ -120,6 +120,7 @@ let package = Package(
         .testTarget(
             name: "ChronikLogTests",
             dependencies: [
+                "ChronikTestSupport",
                 "ChronikLog",
                 "ChronikCrashChild",
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -128,20 +129,21 @@ let package = Package(
         ),
         .testTarget(
             name: "ChronikCommerceTests",
-            dependencies: ["ChronikCommerce"],
+            dependencies: ["ChronikTestSupport", "ChronikCommerce"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ChronikProjectionsTests",
-            dependencies: ["ChronikProjections", "ChronikCommerce", "ChronikLog"],
+            dependencies: ["ChronikTestSupport", "ChronikProjections", "ChronikCommerce", "ChronikLog"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ChronikAuditTests",
-            dependencies: ["ChronikAudit", "ChronikProjections", "ChronikCommerce", "ChronikLog"],
+            dependencies: ["ChronikTestSupport", "ChronikAudit", "ChronikProjections", "ChronikCommerce", "ChronikLog"],
             swiftSettings: strict
         ),
-        // Loopback sockets and plain HTTP for the tests that drive real processes.
+        // What the test targets share: the seeded generator; loopback sockets
+        // and plain HTTP for the tests that drive real processes.
         .target(name: "ChronikTestSupport", path: "Tests/ChronikTestSupport", swiftSettings: strict),
         .testTarget(
             name: "ChronikServerTests",

@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 
@@ -12,18 +13,6 @@ func removeDir(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
 }
 
-/// A deterministic generator (SplitMix64), so that a failing seed replays.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Options for a small test log: tiny segments, so that it has several
 /// sealed segments with index files.

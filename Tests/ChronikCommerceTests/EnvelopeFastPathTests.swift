@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 import Testing
 @testable import ChronikCommerce
@@ -8,21 +9,10 @@ import Testing
 // on generated lines: the same envelope (event, data and meta bytes, stream,
 // expected version, id, time), or the same error, whenever it answers.
 
-/// SplitMix64: a seeded generator, so a failure can be replayed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Lines of every shape the fast path must either get right or leave alone.
 private struct LineGenerator {
-    var rng: SeededGenerator
+    var rng: SplitMix64
 
     mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &rng) < p }
     mutating func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
@@ -171,7 +161,7 @@ private struct LineGenerator {
     func fastparseGivesTheStrictResultOnGeneratedLines(_ name: String) {
         // Proves on 30,000 generated lines (valid and invalid JSON, escapes, non-ASCII, exponents, huge numbers, duplicate and unsorted keys, nesting, whitespace, BOM/CR) that whenever the fast path answers, its envelope or error equals the strict path's, and that it answers for most lines of the common shape.
         let rules: CommerceEnvelope.Rules = name == "engine" ? .engine : name == "commerce" ? .commerce : .importing
-        var g = LineGenerator(rng: SeededGenerator(state: 19))
+        var g = LineGenerator(rng: SplitMix64(seed: 19))
         var answered = 0, strictAccepted = 0, disagreements: [String] = []
         for _ in 0..<30_000 {
             let (line, hasTime) = g.line()

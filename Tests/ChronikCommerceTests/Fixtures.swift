@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 import Testing
 @testable import ChronikCommerce
@@ -93,23 +94,11 @@ func recorded(_ e: CommerceEnvelope, position: UInt64, version: UInt64,
                   metadata: e.proposed.metadata, data: e.proposed.data)
 }
 
-/// A small deterministic generator (SplitMix64), so a failing seed replays.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Fills every field with a random value that satisfies its rule, optional
 /// fields present or absent at random: a random valid instance of any type.
 struct RandomFill: FieldVisitor {
-    var rng: SeededRandom
+    var rng: SplitMix64
 
     mutating func randomID() -> String {
         let chars = Array("abcXYZ019-_.:")

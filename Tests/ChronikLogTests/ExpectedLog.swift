@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 import Testing
 @testable import ChronikLog

@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 
@@ -5,28 +6,6 @@ import Foundation
 import Glibc
 #endif
 
-/// SplitMix64: a tiny, fast, deterministic generator. Every random choice
-/// of the fault tests comes from one of these, seeded from a printed seed,
-/// so that a failing schedule replays exactly.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15  // wrapping by design
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value in `range`, deterministic for the seed (and the same on every
-    /// toolchain, unlike `Int.random(in:using:)`; the modulo bias is
-    /// irrelevant for ranges this small).
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
-    }
-    /// True with probability `numerator / denominator`.
-    mutating func chance(_ numerator: Int, in denominator: Int) -> Bool { int(1...denominator) <= numerator }
-}
 
 /// An in-memory `Storage` that injects the faults a real disk and kernel
 /// can produce, deterministically from a seed.

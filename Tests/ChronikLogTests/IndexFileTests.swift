@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Testing
 @testable import ChronikLog
 

@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 

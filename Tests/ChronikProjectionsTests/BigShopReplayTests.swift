@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Testing
 import Foundation
 import ChronikLog
@@ -10,7 +11,7 @@ import ChronikCommerce
 /// searches, settings, purchase orders — several hundred distinct streams
 /// per 1,000 events, and events for the models of both replay lanes.
 func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
-    var rng = SeededRandom(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var out: [(Timestamp, CommerceEvent)] = []
     var time: Int64 = 1_714_521_600_000_000  // 2024-05-01
     let warehouses = ["W1", "W2", "W3"]

@@ -1,27 +1,16 @@
+import ChronikTestSupport
 import Testing
 import Foundation
 import ChronikLog
 import ChronikCommerce
 @testable import ChronikProjections
 
-/// SplitMix64: a small seeded generator, so a failing case can be rerun.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A random shop history touching every read model: products, prices,
 /// stock moves, purchase orders, customers, orders with payments,
 /// shipments, cancellations, refunds and returns, searches and clicks.
 func randomHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
-    var rng = SeededRandom(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var out: [(Timestamp, CommerceEvent)] = []
     var time: Int64 = 1_714_521_600_000_000  // 2024-05-01
     let skus = (0..<12).map { "SKU-\($0)" }
@@ -169,7 +158,7 @@ extension PageViewed {
         for seed: UInt64 in 1...6 {
             let path = tempLogPath("prop\(seed)")
             defer { try? FileManager.default.removeItem(atPath: path) }
-            var rng = SeededRandom(seed: seed &* 1000)
+            var rng = SplitMix64(seed: seed &* 1000)
             let count = 200 + Int(rng.next() % 800)
             let log = try await makeLog(randomHistory(count: count, seed: seed), at: path)
             let full = try Projections.standard()

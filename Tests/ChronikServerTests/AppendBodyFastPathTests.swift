@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import ChronikCommerce
 import Foundation
 import Testing
@@ -8,17 +9,6 @@ import Testing
 /// what the strict path (`AppendBody.parseStrict`, a `JSONValue` tree) gives:
 /// the same events, or the same error, on generated bodies.
 @Suite struct AppendBodyFastPathTests {
-    /// SplitMix64, seeded: a failure can be replayed.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let items = [
         #"{"type":"Noted","data":{"note":"n","seq":1,"author":"agent-1","tags":["a","b"],"priority":2}}"#,
@@ -42,7 +32,7 @@ import Testing
         #""x""#,
     ]
 
-    static func body(_ rng: inout Seeded) -> [UInt8] {
+    static func body(_ rng: inout SplitMix64) -> [UInt8] {
         switch Int.random(in: 0..<50, using: &rng) {
         case 0: return Array("[]".utf8)
         case 1:
@@ -68,7 +58,7 @@ import Testing
 
     @Test func fastparseOfABodyGivesTheStrictEventsOrError() {
         // Proves on 3,000 generated bodies (good and bad events, known types, card numbers, escapes, duplicate keys, If-Match) that parse gives parseStrict's events or error, and that most all-good bodies take the fast path.
-        var rng = Seeded(state: 19)
+        var rng = SplitMix64(seed: 19)
         var fast = 0, strictAccepted = 0, disagreements: [String] = []
         for _ in 0..<3_000 {
             let bytes = Self.body(&rng)
