@@ -168,15 +168,8 @@ extension CommerceEnvelope {
     /// ASCII (no escape), the index past its closing quote; else nil.
     private static func envelopeKey(_ p: inout JSONParser) -> FastKey? {
         let buf = p.buf
-        guard p.index < buf.count, buf[p.index] == UInt8(ascii: "\"") else { return nil }
         let start = p.index + 1
-        var i = start
-        while i < buf.count, buf[i] != UInt8(ascii: "\"") {
-            let c = buf[i]
-            guard c >= 0x20, c < 0x80, c != UInt8(ascii: "\\") else { return nil }
-            i += 1
-        }
-        guard i < buf.count else { return nil }
+        guard let i = plainKeyEnd(buf, at: p.index, below: 0x80) else { return nil }
         p.index = i + 1
         let key = UnsafeBufferPointer(rebasing: buf[start..<i])
         func equals(_ s: StaticString) -> Bool {
@@ -367,18 +360,10 @@ struct CompactJSONCopier {
         while true {
             p.skipWhitespace()
             // The key: printable ASCII without escapes.
-            guard p.index < buf.count, buf[p.index] == UInt8(ascii: "\"") else { return false }
             let keyStart = p.index + 1
-            var i = keyStart
-            while i < buf.count, buf[i] != UInt8(ascii: "\"") {
-                let c = buf[i]
-                guard c >= 0x20, c < 0x7F, c != UInt8(ascii: "\\") else { return false }
-                i += 1
-            }
-            guard i < buf.count else { return false }
-            let keyEnd = i
+            guard let keyEnd = plainKeyEnd(buf, at: p.index, below: 0x7F) else { return false }
             let outStart = out.count
-            p.index = i + 1
+            p.index = keyEnd + 1
             copy(from: keyStart - 1)
             p.skipWhitespace()
             guard p.index < buf.count, buf[p.index] == UInt8(ascii: ":") else { return false }
@@ -433,4 +418,20 @@ struct CompactJSONCopier {
         }
         return a1 - a0 < b1 - b0
     }
+}
+
+/// The index of the closing quote of the key whose opening quote is at
+/// `index`, when every byte between is printable ASCII below `limit` and
+/// not a backslash (no escapes); else nil (no quote at `index`, another
+/// byte, or no closing quote). The envelope's keys take `0x80`, a data
+/// member's key `0x7F` (where byte order is `String` order).
+func plainKeyEnd(_ buf: UnsafeBufferPointer<UInt8>, at index: Int, below limit: UInt8) -> Int? {
+    guard index < buf.count, buf[index] == UInt8(ascii: "\"") else { return nil }
+    var i = index + 1
+    while i < buf.count, buf[i] != UInt8(ascii: "\"") {
+        let c = buf[i]
+        guard c >= 0x20, c < limit, c != UInt8(ascii: "\\") else { return nil }
+        i += 1
+    }
+    return i < buf.count ? i : nil
 }
