@@ -141,11 +141,89 @@ struct Export: AsyncParsableCommand {
                                   to: to.flatMap(ExportFilter.Bound.init(argument:)))
         filter.limit = limit
         do {
-            let n = try filter.export(log, protector: vault) { bytes in writeStandardOutput(bytes) }
+            let n = if OutputWorkers.count > 1 {
+                try exportInParallel(filter, from: log, protector: vault)
+            } else {
+                try filter.export(log, protector: vault) { bytes in writeStandardOutput(bytes) }
+            }
             options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
         } catch let e as CommerceError {
             throw CommandFailure(e.description)
         }
+    }
+}
+
+/// `ExportFilter.export(_:protector:to:)` on every core
+/// (`writeLinesInParallel`): the same events read on this thread, their
+/// lines formatted by the workers, and the same bytes on stdout — also
+/// when an event fails (`ExportChunks`).
+///
+/// - Returns: the number of events written.
+func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: SubjectKeyVault?) throws -> Int {
+    let start: Position? = if case .position(let p)? = filter.from { Position(p) } else { nil }
+    let cursor = if let streams = filter.streams, streams.count == 1, let only = streams.first {
+        log.read(stream: only)
+    } else {
+        log.readAll(from: start)
+    }
+    let limit = filter.limit ?? .max
+    var count = 0
+    var done = false
+    var out = ExportChunks()
+    try writeLinesInParallel(
+        next: {
+            while !done, count < limit, let e = try cursor.next() {
+                if case .position(let p)? = filter.to, e.position.value > p { break }
+                guard filter.matches(e) else { continue }
+                count += 1
+                return e
+            }
+            done = true
+            return nil
+        },
+        makeFormatter: { _ in
+            { e, w in try CommerceExport.write(e, to: &w, protector: protector, upcasters: .standard) }
+        },
+        note: { _ in },
+        emit: { lines, ends in out.add(lines, lineEnds: ends) })
+    out.finish()
+    return count
+}
+
+/// The stdout of `ExportFilter.export`, which hands its lines on in chunks
+/// of at least 64 KiB (and the rest at the end): lines given in larger
+/// pieces are written up to the last point where that export would have
+/// flushed, the rest is kept — so when an event fails, stdout holds
+/// exactly the bytes the one-thread export wrote.
+struct ExportChunks {
+    /// The lines after the last flush point.
+    private var carry: [UInt8] = []
+    private static let chunk = 1 << 16
+
+    init() { carry.reserveCapacity(Self.chunk * 2) }
+
+    /// Whole lines, `lineEnds` the offset after each newline.
+    mutating func add(_ lines: [UInt8], lineEnds: [Int]) {
+        var buffered = carry.count
+        var start = 0
+        var flushed = 0
+        for end in lineEnds where buffered + (end - start) >= Self.chunk {
+            flushed = end
+            start = end
+            buffered = 0
+        }
+        if flushed > 0 {
+            writeStandardOutput(carry)
+            carry.removeAll(keepingCapacity: true)
+            lines.withUnsafeBytes { writeStandardOutput(UnsafeRawBufferPointer(rebasing: $0[0..<flushed])) }
+        }
+        carry.append(contentsOf: lines[flushed...])
+    }
+
+    /// The rest, after the last event.
+    mutating func finish() {
+        writeStandardOutput(carry)
+        carry.removeAll()
     }
 }
 
@@ -214,12 +292,14 @@ func editDistance(_ a: [Character], _ b: [Character]) -> Int {
 /// write(2) of every byte to stdout; stops silently when the reader is gone
 /// (EPIPE: `chronik export | head`).
 private func writeStandardOutput(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { writeStandardOutput($0) }
+}
+
+private func writeStandardOutput(_ raw: UnsafeRawBufferPointer) {
     var done = 0
-    bytes.withUnsafeBytes { raw in
-        while done < raw.count {
-            let n = write(STDOUT_FILENO, raw.baseAddress! + done, raw.count - done)
-            if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return }
-        }
+    while done < raw.count {
+        let n = write(STDOUT_FILENO, raw.baseAddress! + done, raw.count - done)
+        if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return }
     }
 }
 

@@ -36,6 +36,17 @@ final class Output {
         endLine()
     }
 
+    /// Writes whole lines already formatted (`writeLinesInParallel`):
+    /// after what is buffered, at once.
+    func write(_ lines: [UInt8]) {
+        if writer.bytes.isEmpty {
+            writeAll(fd, lines)
+        } else {
+            writer.bytes.append(contentsOf: lines)
+            if writer.bytes.count >= Self.flushThreshold { flush() }
+        }
+    }
+
     private func endLine() {
         writer.byte(0x0A)
         if writer.bytes.count >= Self.flushThreshold { flush() }

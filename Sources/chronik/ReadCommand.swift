@@ -80,11 +80,15 @@ struct Read: AsyncParsableCommand {
         } else {
             log.readAll(from: start.map(Position.init), direction: direction)
         }
+        let range = ReadRange(from: from, to: to, backward: backward, byVersion: stream != nil)
+        let out = Output()
+        if options.json && OutputWorkers.count > 1 {
+            try readJSONInParallel(log, cursor, range, out)
+            return
+        }
         let printer = EventPrinter(json: options.json, note: options.note) {
             try keyOptions.existingVault(for: log, note: options.note)
         }
-        let range = ReadRange(from: from, to: to, backward: backward, byVersion: stream != nil)
-        let out = Output()
         var printed = 0
         let max = limit ?? .max
         while printed < max, let e = try cursor.next() {
@@ -94,6 +98,38 @@ struct Read: AsyncParsableCommand {
             printed += 1
         }
         out.flush()
+    }
+}
+
+extension Read {
+    /// The loop of `run` for `--json` on every core (`writeLinesInParallel`):
+    /// the cursor, range and limit on this thread, the lines formatted by
+    /// the workers, each with its own `EventPrinter` and one key store
+    /// opened for all; the same bytes, notes and first error.
+    func readJSONInParallel(_ log: EventLog, _ cursor: EventCursor, _ range: ReadRange, _ out: Output) throws {
+        let keyOptions = keyOptions, options = options
+        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note) }
+        var printed = 0
+        var done = false
+        let max = limit ?? .max
+        defer { out.flush() }
+        try writeLinesInParallel(
+            next: {
+                while !done, printed < max, let e = try cursor.next() {
+                    if range.isPast(e) { break }
+                    guard range.contains(e) else { continue }
+                    printed += 1
+                    return e
+                }
+                done = true
+                return nil
+            },
+            makeFormatter: { note in
+                let printer = EventPrinter(json: true, note: note) { try vault.get(note: note) }
+                return { e, w in try printer.write(e, to: &w) }
+            },
+            note: options.note,
+            emit: { lines, _ in out.write(lines) })
     }
 }
 
