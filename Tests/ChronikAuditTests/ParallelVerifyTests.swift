@@ -65,6 +65,9 @@ struct ParallelVerifyTests {
         var failures = 0
         try restoreFiles(files, into: work)
         for trial in 0..<240 {
+            // Lets the task pool's other jobs run between trials (this test
+            // is ~45 s of work on one of the 2 pool threads otherwise).
+            await Task.yield()
             var fi = Int.random(in: 0..<files.count, using: &rng)
             var bytes = files[fi].bytes
             let what: String

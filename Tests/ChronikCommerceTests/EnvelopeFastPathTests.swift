@@ -158,12 +158,16 @@ private struct LineGenerator {
     }
 
     @Test(arguments: ["engine", "commerce", "importing"])
-    func fastparseGivesTheStrictResultOnGeneratedLines(_ name: String) {
+    func fastparseGivesTheStrictResultOnGeneratedLines(_ name: String) async {
         // Proves on 30,000 generated lines (valid and invalid JSON, escapes, non-ASCII, exponents, huge numbers, duplicate and unsorted keys, nesting, whitespace, BOM/CR) that whenever the fast path answers, its envelope or error equals the strict path's, and that it answers for most lines of the common shape.
         let rules: CommerceEnvelope.Rules = name == "engine" ? .engine : name == "commerce" ? .commerce : .importing
         var g = LineGenerator(rng: SplitMix64(seed: 19))
         var answered = 0, strictAccepted = 0, disagreements: [String] = []
-        for _ in 0..<30_000 {
+        for i in 0..<30_000 {
+            // Lets the task pool's other jobs run: on 2 threads, two of these
+            // cases held both for ~28 s, and a live-server test elsewhere
+            // timed out waiting for its handlers (stop 19's CI).
+            if i % 500 == 0 { await Task.yield() }
             let (line, hasTime) = g.line()
             if case .success = Self.strict(line, rules) { strictAccepted += 1 }
             guard let ok = Self.agrees(line, hasTime: hasTime, rules) else { continue }
