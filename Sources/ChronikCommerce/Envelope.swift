@@ -398,12 +398,18 @@ extension RecordedEvent {
 enum EventIDText {
     /// Parses either case; nil unless exactly the canonical form.
     static func parse(_ s: String) -> EventID? {
-        let u = s.utf8
+        var s = s
+        return s.withUTF8 { parse(bytes: $0) }
+    }
+
+    /// `parse` of the text's UTF-8 bytes.
+    static func parse(bytes u: UnsafeBufferPointer<UInt8>) -> EventID? {
         guard u.count == 36 else { return nil }
         var high: UInt64 = 0
         var low: UInt64 = 0
         var nibbles = 0
-        for (i, c) in u.enumerated() {
+        for i in 0..<36 {
+            let c = u[i]
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 guard c == UInt8(ascii: "-") else { return nil }
                 continue
