@@ -94,6 +94,7 @@ extension EventLog {
     /// and must not call back into the log; it costs nothing per append.
     /// `nil` removes it. A read-only log never syncs and never calls it.
     public func observeSyncs(_ observer: (@Sendable (SyncReport) -> Void)?) {
-        writer?.syncObserver.withLock { $0 = observer }
+        let boxed = observer.map(Writer.SyncObserver.init)
+        writer?.syncObserver.withLock { $0 = boxed }
     }
 }

@@ -105,7 +105,17 @@ final class Writer: @unchecked Sendable {
     }
     let syncState = Mutex(SyncState())
     /// Called after each fdatasync of the active segment (server metrics).
-    let syncObserver = Mutex<(@Sendable (SyncReport) -> Void)?>(nil)
+    let syncObserver = Mutex<SyncObserver?>(nil)
+
+    /// The observer in a class: a closure kept directly in the `Mutex` came
+    /// back from each `withLock { $0 }` wrapped in two more reabstraction
+    /// thunks (the `inout` written back through the generic), so every
+    /// fdatasync called it through 2 more frames than the last
+    /// (SyncObserverTests.observerDoesNotGrowPerCall).
+    final class SyncObserver: Sendable {
+        let call: @Sendable (SyncReport) -> Void
+        init(_ call: @escaping @Sendable (SyncReport) -> Void) { self.call = call }
+    }
 
     init(directory: String, options: LogOptions, compression: Compression, active: Segment,
          activeBatches: [BatchEntry], activeIDs: [EventID], head: UInt64, lastHash: ChainHash) {
@@ -473,7 +483,7 @@ final class Writer: @unchecked Sendable {
             s.lastSync = .now
             return r
         }
-        if let observer = syncObserver.withLock({ $0 }) { observer(report) }
+        if let observer = syncObserver.withLock({ $0 }) { observer.call(report) }
     }
 
     /// A deferred sync; a failure poisons the writer like any failed fsync.

@@ -39,6 +39,28 @@ struct SyncObserverTests {
         #expect(reports.all.count == 3)
     }
 
+    @Test("the observer is called through the same frames at the 150th fdatasync as at the first")
+    func observerDoesNotGrowPerCall() async throws {
+        // Stop 20: the writer read the observer with `Mutex.withLock { $0 }`,
+        // which wrote the closure back wrapped in two more reabstraction
+        // thunks each time: the call went through 2 more frames per fdatasync
+        // since `observeSyncs` (15 % of the server's CPU under 64 clients, a
+        // stack overflow after enough group commits).
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        let depths = Mutex<[Int]>([])
+        log.observeSyncs { _ in
+            let frames = Thread.callStackReturnAddresses.count
+            depths.withLock { $0.append(frames) }
+        }
+        for i in 0..<150 { try await log.append(to: "s", event("E", "\(i)")) }
+        let got = depths.withLock { $0 }
+        #expect(got.count == 150)
+        #expect(got.first == got.last, "frames at the first and last call: \(got.first ?? -1), \(got.last ?? -1)")
+    }
+
     @Test("with .none nothing is reported until sync(), which reports every event since; close after it syncs nothing")
     func noneReportsAtSync() async throws {
         let dir = makeTempDir()
