@@ -23,6 +23,13 @@ public struct ServerConfiguration: Sendable {
     /// Events read from disk per step of a subscription: all a
     /// subscriber ever makes the server hold.
     public var subscriptionChunk = 256
+    /// With many subscriptions at the head of a local log (8 or more woken
+    /// at once), they are woken at most this often, each then sending
+    /// every event appended since in one write; fewer are woken at every
+    /// append. Zero: every append wakes them all (one small write per
+    /// subscriber per group commit). Bounds what live subscribers take
+    /// from the appends (Benchmarks/README.md, "Stop 20").
+    public var livePace: Duration = .milliseconds(10)
     /// Bearer tokens; nil: no authentication (loopback only).
     public var tokens: TokenTable?
     /// Signs a digest of the log (`LogDigest.make` with the audit key of
@@ -62,7 +69,7 @@ public final class LogServer: Sendable {
     /// The newest SSE frames read at the head, shared by the subscriptions there.
     let headFrames = HeadFrames()
     /// Wakes the subscriptions waiting at the head.
-    let headWatch = HeadWatch()
+    let headWatch: HeadWatch
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
     private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
@@ -86,6 +93,7 @@ public final class LogServer: Sendable {
         self.live = live
         self.vault = vault
         self.configuration = configuration
+        headWatch = HeadWatch(pace: configuration.livePace)
         self.logger = logger
         self.store = CommerceStore(store: store, protector: vault)
         localLog?.observeSyncs { [metrics] in metrics.synced($0) }

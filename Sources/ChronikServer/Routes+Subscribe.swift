@@ -62,6 +62,13 @@ extension LogServer {
                 if chunk.frames.readableBytes > 0 {
                     try await writer.write(chunk.frames)
                     idleSince = .now
+                    // Near the head of a local log the next chunk waits for
+                    // the watch's next wake while it paces (many
+                    // subscribers): one write for the events of several
+                    // group commits.
+                    if let log = localLog, log.head.value <= next + UInt64(configuration.subscriptionChunk) {
+                        await headWatch.wait(log, beyond: next, atMost: .milliseconds(250), paced: true)
+                    }
                     continue
                 }
             } else if localLog?.isClosed == true {
@@ -268,10 +275,26 @@ final class HeadFrames: Sendable {
 /// subscription itself, so 100 subscribers at the head cost 200 tasks
 /// and 100 resumptions on the writer's thread per group commit, between
 /// two group commits of the appends.
+///
+/// Pacing (stop 20): with `HeadWatch.crowd` or more subscriptions woken at
+/// once, the next wake comes `pace` later at the earliest, and a
+/// subscription that has just sent a chunk near the head waits for it
+/// (`paced`) even when newer events are there: 100 subscribers then make
+/// 100 writes per `pace`, not 100 per group commit.
 final class HeadWatch: Sendable {
     /// How often waits that are over are ended: the most a wait lasts
     /// beyond its `atMost`.
     static let tick: Duration = .milliseconds(50)
+    /// How many subscriptions woken at once make the next wake wait `pace`.
+    static let crowd = 8
+
+    /// The least time between two wakes of a crowd; zero: no pacing.
+    let pace: Duration
+
+    init(pace: Duration = .zero) { self.pace = pace }
+
+    /// Wake passes that woke a crowd (and so paced the next), for tests.
+    var crowdWakes: Int { state.withLock { $0.crowdWakes } }
 
     private struct Waiter {
         var beyond: UInt64
@@ -284,16 +307,22 @@ final class HeadWatch: Sendable {
         var waiters: [Int: Waiter] = [:]
         var following = false
         var ticking = false
+        /// The follower is waiting `pace` after waking a crowd: a paced
+        /// wait then waits for it even when the head is beyond.
+        var pacing = false
+        var crowdWakes = 0
     }
 
     private let state = Mutex(State())
 
     /// Returns once `log.head > position`, after `limit` (within a tick),
-    /// when the log closes or when the task is cancelled.
-    func wait(_ log: EventLog, beyond position: UInt64, atMost limit: Duration) async {
+    /// when the log closes or when the task is cancelled. `paced`: while
+    /// the watch paces, it returns at its next wake even when the head is
+    /// beyond `position` already.
+    func wait(_ log: EventLog, beyond position: UInt64, atMost limit: Duration, paced: Bool = false) async {
         let until = ContinuousClock.now + limit
         let id: Int? = state.withLock { s in
-            if log.head.value > position || log.isClosed { return nil }
+            if (log.head.value > position && !(paced && s.pacing)) || log.isClosed { return nil }
             s.nextID += 1
             return s.nextID
         }
@@ -304,7 +333,7 @@ final class HeadWatch: Sendable {
                 // an append published before this is seen here, one after
                 // it finds the waiter.
                 let start: (follow: Bool, tick: Bool)? = state.withLock { s in
-                    if log.head.value > position || log.isClosed || Task.isCancelled { return nil }
+                    if (log.head.value > position && !(paced && s.pacing)) || log.isClosed || Task.isCancelled { return nil }
                     s.waiters[id] = Waiter(beyond: position, until: until, continuation: c)
                     let start = (follow: !s.following, tick: !s.ticking)
                     s.following = true
@@ -324,8 +353,9 @@ final class HeadWatch: Sendable {
     /// Ends every wait now (the server is stopping, the log closed).
     func wakeAll() { wake { _ in true } }
 
-    /// Resumes (outside the lock) the waiters `done` picks.
-    private func wake(_ done: (Waiter) -> Bool) {
+    /// Resumes (outside the lock) the waiters `done` picks; how many.
+    @discardableResult
+    private func wake(_ done: (Waiter) -> Bool) -> Int {
         let ready: [CheckedContinuation<Void, Never>] = state.withLock { s in
             var ready: [CheckedContinuation<Void, Never>] = []
             s.waiters = s.waiters.filter { _, w in
@@ -335,17 +365,26 @@ final class HeadWatch: Sendable {
             return ready
         }
         for c in ready { c.resume() }
+        return ready.count
     }
 
     /// One task for the server: waits for each new head and wakes the
-    /// subscriptions it lets read; ends when the log closes (waking all).
+    /// subscriptions it lets read; after waking a crowd, waits `pace`
+    /// before the next wake; ends when the log closes (waking all).
     private func follow(_ log: EventLog) {
         Task.detached {
             while !log.isClosed {
                 // Read before waking: a subscription that registers after
                 // this wake finds the head at `seen` or beyond.
                 let seen = log.head.value
-                self.wake { $0.beyond < seen }
+                let woken = self.wake { $0.beyond < seen }
+                if woken >= Self.crowd, self.pace > .zero {
+                    self.state.withLock { $0.pacing = true; $0.crowdWakes += 1 }
+                    try? await Task.sleep(for: self.pace)
+                    self.state.withLock { $0.pacing = false }
+                    // Those that waited paced behind `seen` are woken now.
+                    continue
+                }
                 await log.waitForHead(beyond: seen)
             }
             self.wakeAll()

@@ -72,7 +72,15 @@ struct Serve: AsyncParsableCommand {
                                valueName: "file"))
     var masterKey: String?
 
+    @Option(name: .customLong("live-pace"),
+            help: ArgumentHelp("With 8 or more live subscribers at the head, wake them at most every MS milliseconds, each sending what was appended since in one write (default 10; 0: at every group commit, more writes, less delay).",
+                               valueName: "ms"))
+    var livePace = 10
+
     func validate() throws {
+        guard (0...1000).contains(livePace) else {
+            throw ValidationError("--live-pace takes 0 to 1000 milliseconds, got \(livePace)")
+        }
         if masterKey != nil, storeOptions.store == nil {
             throw ValidationError("--master-key goes with --store; a log directory's keys are --keys DIR")
         }
@@ -108,6 +116,7 @@ struct Serve: AsyncParsableCommand {
         let signals = ShutdownSignals()
         let (host, port) = try Self.address(listen)
         var configuration = ServerConfiguration()
+        configuration.livePace = .milliseconds(livePace)
         if let tokens {
             do { configuration.tokens = try TokenTable.load(path: tokens) } catch let e as ServerError {
                 throw CommandFailure(e.message)
