@@ -20,7 +20,35 @@ local function event(n)
     .. '"text":"lorem ipsum dolor sit amet consectetur adipiscing"}}'
 end
 
+-- BATCH > 1: the body is cut once per thread at the place of the request's
+-- number in every id, and each request joins the pieces with its number
+-- (`table.concat` with a separator, in C): building 1,000 events in Lua per
+-- request took ~0.2 of a core of the 2 the server shares (stop 20). Ids
+-- stay unique per event, request, thread and run: run, thread and the
+-- event's index in the batch are in the pieces, the request's number joins
+-- them.
+local pieces = nil
+
+local function cutBody()
+  local out = {}
+  local before = "["
+  for i = 1, batch do
+    out[i] = before .. '{"id":"' .. string.format("%08x-%04x-4%03x-8%03x-", run, tid, math.floor(i / 4096) % 4096, i % 4096)
+    before = '","type":"Noted","data":{"note":"customer asked about delivery window and gift wrapping options",'
+      .. '"seq":' .. i .. ',"author":"agent-' .. tid .. '","tags":["support","delivery"],"channel":"email",'
+      .. '"text":"lorem ipsum dolor sit amet consectetur adipiscing"}},'
+  end
+  out[batch + 1] = before:sub(1, -2) .. "]"
+  return out
+end
+
 function request()
+  if batch > 1 then
+    pieces = pieces or cutBody()
+    counter = counter + 1
+    local body = table.concat(pieces, string.format("%012x", counter))
+    return wrk.format("POST", "/streams/bench-" .. tid .. "-" .. (counter % 64), {["Content-Type"] = "application/json"}, body)
+  end
   local parts = {}
   for i = 1, batch do
     counter = counter + 1
