@@ -181,8 +181,10 @@ public func isPlainCompactJSON(_ bytes: [UInt8]) -> Bool {
 /// false when more than 256 keys are open at once (the parser decides).
 ///
 /// No allocation: the open containers and keys are kept on the stack, and
-/// a string is found with `memchr` and checked in one pass (stop 18: the
-/// arrays and the byte-at-a-time string loop were a fifth of a catch-up).
+/// a string is checked eight bytes at a time up to its closing quote
+/// (stop 18: the arrays and the byte-at-a-time string loop were a fifth of
+/// a catch-up; stop 20: `memchr` then a byte loop over the same bytes
+/// were still 15 %).
 public func isPlainCompactJSON(_ b: UnsafeRawBufferPointer) -> Bool {
     guard let base = b.baseAddress?.assumingMemoryBound(to: UInt8.self), b.count > 0 else { return false }
     return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * 32 + 2 * 256) { stack in
@@ -218,13 +220,33 @@ private struct PlainJSONScan {
     /// it is printable ASCII without an escape.
     func stringEnd(_ i: Int) -> Int? {
         guard i < n, b[i] == UInt8(ascii: "\"") else { return nil }
-        guard let q = memchr(b + i + 1, Int32(UInt8(ascii: "\"")), n - i - 1) else { return nil }
-        let end = UnsafeRawPointer(b).distance(to: UnsafeRawPointer(q))
-        for k in (i + 1)..<end {
+        var k = i + 1
+        // Eight bytes at a time while none is special; then byte by byte
+        // from the word holding the first one (the closing quote, or a
+        // byte that is not plain).
+        while n - k >= 8, Self.allPlain(UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self)) { k += 8 }
+        while k < n {
             let c = b[k]
+            if c == UInt8(ascii: "\"") { return k + 1 }
             if c &- 0x20 > 0x5E || c == UInt8(ascii: "\\") { return nil }
+            k += 1
         }
-        return end + 1
+        return nil
+    }
+
+    /// Whether each of the 8 bytes of `w` is printable ASCII (0x20–0x7E)
+    /// and neither a quote nor a backslash. Exact (no false answer either
+    /// way): a byte ≥ 0x80 sets its top bit; `hasLess` and `hasZero` are
+    /// the borrow tests of "Bit Twiddling Hacks", exact for "is there
+    /// such a byte" with n ≤ 128.
+    @inline(__always)
+    static func allPlain(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let hasLess20 = (w &- ones &* 0x20) & ~w & highs
+        let special = (w & highs) | hasLess20 | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0x7F))
+        return special == 0
     }
 
     /// A key of the innermost object and its colon; false when it is

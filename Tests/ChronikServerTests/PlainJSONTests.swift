@@ -57,4 +57,32 @@ import Testing
         #expect(!isPlainCompactJSON(Array(#"{"a":1,"a":2}"#.utf8)))
         #expect(!isPlainCompactJSON(Array("1.5".utf8)))
     }
+
+    @Test func theFastCheckJudgesEveryByteOfAStringAtEveryPlaceOfAWord() {
+        // Proves the eight-bytes-at-a-time string scan (stop 20) says yes exactly for strings of printable ASCII without a quote or backslash: each special byte at each place of strings of 0–40 bytes, as a value and as a key, and never yes where the strict parser says no.
+        let special: [UInt8] = [0x00, 0x09, 0x1F, 0x22, 0x5C, 0x7F, 0x80, 0xC3, 0xFF]
+        let fine: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7E, 0x41]
+        for length in 0...40 {
+            let base = (0..<length).map { UInt8(0x61 + $0 % 26) }
+            var cases = [base]
+            for at in 0..<length {
+                for c in special + fine {
+                    var x = base
+                    x[at] = c
+                    cases.append(x)
+                }
+            }
+            for content in cases {
+                let plain = content.allSatisfy { (0x20...0x7E).contains($0) && $0 != 0x22 && $0 != 0x5C }
+                let value = [0x22] + content + [0x22]
+                let member = Array(#"{"k":"#.utf8) + value + [0x7D]
+                let key = [0x7B] + value + Array(#":1}"#.utf8)
+                for json in [value, member, key] {
+                    let fast = isPlainCompactJSON(json)
+                    #expect(fast == plain, "\(content) in \(String(decoding: json, as: UTF8.self))")
+                    #expect(!fast || Self.strict(json))
+                }
+            }
+        }
+    }
 }
