@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
     var masterKey: String?
 
     @Option(name: .customLong("live-pace"),
-            help: ArgumentHelp("With 8 or more live subscribers at the head, wake them at most every MS milliseconds, each sending what was appended since in one write (default 10; 0: at every group commit, more writes, less delay).",
+            help: ArgumentHelp("With 8 or more live subscribers at the head, wake them at most every <ms> milliseconds, each sending what was appended since in one write; 0: at every group commit (more writes, less delay).",
                                valueName: "ms"))
     var livePace = 10
 
