@@ -83,6 +83,9 @@ public final class EventLog: Sendable {
         var lastHash: ChainHash
         /// Stream and id indexes: complete only once `indexGate` is open.
         var streams: [String: StreamEntry] = [:]
+        /// The streams the index load reserved room for
+        /// (`IndexLoader.streamCount`), kept for tests.
+        var streamsReserved = 0
         var ids = EventIDTable()
         var poisoned: ChronikLogError?
         var closed = false
@@ -143,6 +146,8 @@ public final class EventLog: Sendable {
             let deferred = { (run: IndexRun) in full != nil && run.ids.isHashOrdered }
             do {
                 var streams: [String: StreamEntry] = [:]
+                let reserved = IndexLoader.streamCount(segments)
+                streams.reserveCapacity(reserved)
                 var ids = EventIDTable(minimumCapacity: segments.reduce(0) { $0 + (deferred($1) ? 0 : $1.ids.count) })
                 for run in segments {
                     IndexLoader.addStreams(run, to: &streams)
@@ -157,6 +162,7 @@ public final class EventLog: Sendable {
                 ids.pendingRuns = segments.filter(deferred).map { ($0.base, $0.ids) }
                 self.state.withLock { st in
                     st.streams = streams
+                    st.streamsReserved = reserved
                     st.ids = ids
                 }
             }
@@ -192,6 +198,9 @@ public final class EventLog: Sendable {
         }
         indexGate.wait()
     }
+
+    /// How many streams the last index load reserved room for (tests).
+    var streamsReserved: Int { state.withLock { $0.streamsReserved } }
 
     /// Whether the stream and id indexes are loaded.
     public var isIndexed: Bool { indexGate.isOpen }
@@ -404,6 +413,15 @@ final class IndexLoader: @unchecked Sendable {
         var table = EventIDTable()
         swap(&table, &ids)
         return table
+    }
+
+    /// How many streams `runs` hold, without hashing a name: each stream's
+    /// first batch, and only that one, starts at version 0. Reserving it
+    /// up front (stop 20): growing the stream dictionary from empty, every
+    /// doubling rehashing every name, was 19 % of a reopen's CPU on a
+    /// shop of 1 M streams.
+    static func streamCount(_ runs: [IndexRun]) -> Int {
+        runs.reduce(0) { n, run in n + run.batches.reduce(0) { $0 + ($1.firstStreamVersion == 0 ? 1 : 0) } }
     }
 
     /// Adds a segment's batches to the stream index.

@@ -90,6 +90,20 @@ struct IndexFileTests {
         }
     }
 
+    @Test("a reopen reserves room for exactly the log's streams, counted without hashing a name", arguments: [3, 11, 29] as [UInt64])
+    func reopenReservesExactlyTheStreams(seed: UInt64) async throws {
+        // Proves IndexLoader.streamCount (each stream's first batch is the one at version 0) equals the streams the reopened log holds, over streams that span sealed segments, retries and the active segment.
+        let storage = FaultyStorage(seed: seed)
+        _ = try await Self.randomLog(storage, seed: seed, appends: 150)
+        try #require(indexFiles(storage).count >= 3, "the log should have several sealed segments")
+        let log = try openLog(storage)
+        defer { try? log.close() }
+        log.waitUntilIndexed()
+        let streams = Set(try log.readAll().collect().map(\.stream))
+        #expect(log.streamsReserved == streams.count)
+        #expect(try log.stats().streams == streams.count)
+    }
+
     @Test("identical answers with and without index files, across random logs",
           arguments: [UInt64(11), 12, 13, 14, 15, 16])
     func sameAnswersWithAndWithoutIndexFiles(seed: UInt64) async throws {
