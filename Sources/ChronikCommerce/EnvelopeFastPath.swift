@@ -159,21 +159,13 @@ extension CommerceEnvelope {
                 guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string() else { return nil }
                 stream = s
             case .data:
-                if let buffers = scratch.take() {
-                    var c = CompactJSONCopier(p, sortKeys: rules.sortedKeys, scratch: buffers)
-                    let copied = c.value(depth: depth)
-                    p.index = c.p.index
-                    data = copied ? Array(unsafeUninitializedCapacity: c.out.count) { into, count in
-                        count = into.initialize(fromContentsOf: c.out)
-                    } : nil
-                    scratch = c.scratch
-                    guard copied else { return nil }
-                } else {
-                    var c = CompactJSONCopier(p, sortKeys: rules.sortedKeys)
-                    guard c.value(depth: depth) else { return nil }
-                    p.index = c.p.index
-                    data = c.out
-                }
+                // On nil the whole parse answers nil: the buffers may go.
+                var c = CompactJSONCopier(p, sortKeys: rules.sortedKeys, scratch: scratch.take())
+                guard c.value(depth: depth) else { return nil }
+                p.index = c.p.index
+                let copied = c.finish()
+                data = copied.value
+                scratch = copied.scratch
             case .meta:
                 guard let v = try? p.value(depth: depth), case .object(let d) = v else { return nil }
                 for x in d {
@@ -247,27 +239,34 @@ struct CompactJSONCopier {
         fileprivate var unsorted: [UInt8] = []
     }
 
-    /// A copier whose `out` is reserved for the rest of the input (one
-    /// line: the copy is most of it).
-    init(_ parser: JSONParser, sortKeys: Bool) {
+    /// Whether `out` is a scratch buffer (`finish` copies it out).
+    private let reused: Bool
+
+    /// A copier writing into the buffers an earlier one left, or, without
+    /// them (one line: the copy is most of it), into an `out` reserved for
+    /// the rest of the input.
+    init(_ parser: JSONParser, sortKeys: Bool, scratch: Scratch? = nil) {
         p = parser
         self.sortKeys = sortKeys
-        out.reserveCapacity(parser.buf.count - parser.index)
+        reused = scratch != nil
+        if let scratch {
+            out = scratch.out
+            members = scratch.members
+            unsorted = scratch.unsorted
+            out.removeAll(keepingCapacity: true)
+            members.removeAll(keepingCapacity: true)
+        } else {
+            out.reserveCapacity(parser.buf.count - parser.index)
+        }
     }
 
-    /// A copier writing into buffers an earlier one left.
-    init(_ parser: JSONParser, sortKeys: Bool, scratch: Scratch) {
-        p = parser
-        self.sortKeys = sortKeys
-        out = scratch.out
-        members = scratch.members
-        unsorted = scratch.unsorted
-        out.removeAll(keepingCapacity: true)
-        members.removeAll(keepingCapacity: true)
+    /// The copied value, and the buffers for the next copier when they
+    /// were given: then the value is an array of exactly its bytes.
+    consuming func finish() -> (value: [UInt8], scratch: Scratch?) {
+        guard reused else { return (out, nil) }
+        let value = Array(unsafeUninitializedCapacity: out.count) { into, count in count = into.initialize(fromContentsOf: out) }
+        return (value, Scratch(out: out, members: members, unsorted: unsorted))
     }
-
-    /// The buffers, for the next copier.
-    var scratch: Scratch { Scratch(out: out, members: members, unsorted: unsorted) }
 
     /// The value at `p.index`, at nesting `depth` as `JSONParser.value`
     /// counts it; false when not sure.

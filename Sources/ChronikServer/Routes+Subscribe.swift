@@ -66,7 +66,7 @@ extension LogServer {
                     // the watch's next wake while it paces (many
                     // subscribers): one write for the events of several
                     // group commits.
-                    if let log = localLog, log.head.value <= next + UInt64(configuration.subscriptionChunk) {
+                    if let log = localLog, isNearHead(log, next) {
                         await headWatch.wait(log, beyond: next, atMost: .milliseconds(250), paced: true)
                     }
                     continue
@@ -100,7 +100,7 @@ extension LogServer {
             for e in events { try frames.add(e, filter: filter, printer: p) }
             return frames.chunk(start: next, end: last.position.value + 1)
         }
-        guard filter.isEmpty, log.head.value <= next + UInt64(limit) else {
+        guard filter.isEmpty, isNearHead(log, next) else {
             return try reader.chunk(log, from: next, limit: limit, filter: filter, printer: p)
         }
         reader = SubscriptionReader()  // at the head: its window and buffers are let go
@@ -108,6 +108,12 @@ extension LogServer {
             var fresh = SubscriptionReader()
             return try fresh.chunk(log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
         }
+    }
+
+    /// Whether `next` is within a chunk of the head: where subscriptions
+    /// share their reads (`headFrames`) and wait paced.
+    func isNearHead(_ log: EventLog, _ next: UInt64) -> Bool {
+        log.head.value <= next + UInt64(configuration.subscriptionChunk)
     }
 
     /// Whether the frame of `e` depends on who reads it: a commerce event
@@ -321,8 +327,13 @@ final class HeadWatch: Sendable {
     /// beyond `position` already.
     func wait(_ log: EventLog, beyond position: UInt64, atMost limit: Duration, paced: Bool = false) async {
         let until = ContinuousClock.now + limit
+        // Nothing to wait for: the log is closed, or the head is beyond and
+        // no paced wait is due.
+        func goesNow(_ s: borrowing State) -> Bool {
+            (log.head.value > position && !(paced && s.pacing)) || log.isClosed
+        }
         let id: Int? = state.withLock { s in
-            if (log.head.value > position && !(paced && s.pacing)) || log.isClosed { return nil }
+            if goesNow(s) { return nil }
             s.nextID += 1
             return s.nextID
         }
@@ -333,7 +344,7 @@ final class HeadWatch: Sendable {
                 // an append published before this is seen here, one after
                 // it finds the waiter.
                 let start: (follow: Bool, tick: Bool)? = state.withLock { s in
-                    if (log.head.value > position && !(paced && s.pacing)) || log.isClosed || Task.isCancelled { return nil }
+                    if goesNow(s) || Task.isCancelled { return nil }
                     s.waiters[id] = Waiter(beyond: position, until: until, continuation: c)
                     let start = (follow: !s.following, tick: !s.ticking)
                     s.following = true
