@@ -383,8 +383,9 @@ final class IndexLoader: @unchecked Sendable {
         done.enter()
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             defer { done.leave() }
-            guard !cancelled.load(ordering: .relaxed) else { return }
-            var ids = EventIDTable(minimumCapacity: runs.reduce(spare) { $0 + $1.ids.count })
+            guard !cancelled.load(ordering: .relaxed),
+                  var ids = EventIDTable(minimumCapacity: runs.reduce(spare) { $0 + $1.ids.count },
+                                         unless: { cancelled.load(ordering: .relaxed) }) else { return }
             for run in runs {
                 if cancelled.load(ordering: .relaxed) { return }
                 Self.addIDs(run, to: &ids)

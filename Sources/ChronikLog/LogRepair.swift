@@ -112,6 +112,12 @@ public enum LogRepair {
         try storage.syncDirectory(dir)
         try segment.truncate(to: plan.offset)
         try segment.sync()
+        // The active segment's index file (a clean close's) describes the
+        // bytes before the cut; a cache, so it goes (the next close writes
+        // one for what is left).
+        if plan.file.hasSuffix(LogFormat.segmentSuffix) {
+            try? storage.remove(String(plan.file.dropLast(LogFormat.segmentSuffix.count)) + LogFormat.indexSuffix)
+        }
         return (plan, base + ".txt")
     }
 

@@ -766,7 +766,7 @@ struct VerifierRun {
             return false
         }
         if let problem = Self.compare(index: bytes, with: expected) {
-            if isLast {
+            if isLast, Self.isStaleActiveIndex(bytes, expected) {
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
                 return false
             }
@@ -774,6 +774,20 @@ struct VerifierRun {
         }
         report.indexesChecked += 1
         return true
+    }
+
+    /// Whether an active segment's index file that differs from what its
+    /// segment implies is merely stale: whole (its checksum matches) and
+    /// written for another length of the segment, as when the writer's
+    /// removal of it at its first append did not reach the disk before a
+    /// crash. An open does not use such a file (the lengths differ), so it
+    /// is a warning; any other difference is damage to a file an open
+    /// would use, a failure as for a sealed segment's.
+    static func isStaleActiveIndex(_ bytes: [UInt8], _ expected: SegmentCheckpoint) -> Bool {
+        guard bytes.count >= LogFormat.indexHeaderSize + 4, Array(bytes[0..<8]) == LogFormat.indexMagic else { return false }
+        let stored = loadLE(bytes, bytes.count - 4, as: UInt32.self)
+        guard stored == bytes.withUnsafeBytes({ crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }) else { return false }
+        return Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) != expected.segmentBytes
     }
 
     /// The first difference between an index file and the index its segment

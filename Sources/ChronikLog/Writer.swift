@@ -85,6 +85,19 @@ final class Writer: @unchecked Sendable {
     var stagedHash: ChainHash
     /// The last group that staged batches, while it may still be in flight.
     var previous: PreviousGroup?
+    /// The active segment's index file (FORMAT.md, "Index file"): written
+    /// at a clean close so that the next open reads it instead of scanning
+    /// the segment, removed before the segment grows.
+    var activeIndex: ActiveIndex
+
+    enum ActiveIndex {
+        /// No index file for the active segment.
+        case none
+        /// One that describes exactly the segment's bytes.
+        case current
+        /// One that may not (an older close's, or one that did not load).
+        case stale
+    }
 
     /// What the sync step shares with staging.
     struct SyncState {
@@ -118,13 +131,14 @@ final class Writer: @unchecked Sendable {
     }
 
     init(directory: String, options: LogOptions, compression: Compression, active: Segment,
-         activeBatches: [BatchEntry], activeIDs: [EventID], head: UInt64, lastHash: ChainHash) {
+         activeBatches: [BatchEntry], activeIDs: [EventID], activeIndex: ActiveIndex = .none, head: UInt64, lastHash: ChainHash) {
         self.directory = directory
         self.options = options
         self.compression = compression
         self.active = active
         self.activeBatches = activeBatches
         self.activeIDs = activeIDs
+        self.activeIndex = activeIndex
         writtenEnd = active.committedBytes
         stagedHead = head
         stagedHash = lastHash
@@ -317,7 +331,9 @@ final class Writer: @unchecked Sendable {
         // Only the writer changes that state, and a group still in flight
         // (`predecessor`) adds its stream versions below.
         let committed: [(anyKnown: Bool, version: UInt64?)] = log.state.withLock { s in
-            g.requests.map { req in (req.events.contains { s.ids.position(of: $0.id) != nil }, s.streams[req.stream]?.lastVersion) }
+            g.requests.map { req in
+                (req.events.withUnsafeBufferPointer { e in s.ids.containsAny(count: e.count) { e[$0].id } }, s.streams[req.stream]?.lastVersion)
+            }
         }
         let inFlight = g.predecessor?.versions ?? [:]
         for ri in g.requests.indices {
@@ -423,6 +439,13 @@ final class Writer: @unchecked Sendable {
 
     /// Step 3: one pwrite of the staged bytes.
     private func write(at offset: Int64, _ g: inout Group) throws {
+        if activeIndex != .none {
+            // Stale from this write on: a later open would not use it (the
+            // sizes differ) but `verify` would warn about it. Not synced: a
+            // crash that brings it back leaves the same harmless file.
+            try? options.storage.remove(directory + "/" + LogFormat.indexFileName(base: active.base))
+            activeIndex = .none
+        }
         try buffer.withUnsafeBytes { try active.file.write($0, at: offset) }
         writtenEnd = offset + Int64(buffer.count)
         syncState.withLock { s in
@@ -519,7 +542,8 @@ final class Writer: @unchecked Sendable {
             }
             for s in staged {
                 let req = requests[s.request]
-                st.index(stream: req.stream, firstVersion: s.firstVersion, basePosition: s.base, count: s.count, ids: req.events.lazy.map(\.id))
+                st.streams[req.stream, default: StreamEntry()].add(firstVersion: s.firstVersion, firstPosition: s.base, count: s.count)
+                req.events.withUnsafeBufferPointer { e in st.ids.insertAll(count: e.count, from: s.base) { e[$0].id } }
             }
             st.head = head
             st.lastHash = hash
@@ -727,9 +751,26 @@ final class Writer: @unchecked Sendable {
         }
         do {
             try syncActiveIfUnsynced()
-            return nil
         } catch {
             return error as? ChronikLogError ?? ChronikLogError(.io, "final fdatasync failed: \(error)", path: directory)
+        }
+        writeActiveIndex()
+        return nil
+    }
+
+    /// At a clean close, the active segment's index file, so that the next
+    /// open loads it like a sealed segment's instead of decompressing and
+    /// hashing the whole segment (stop 21: 135 of a 10 M-event log's
+    /// ~390 ms reopen). Derived data: a failure here only costs the next
+    /// open its scan, so it is not the close's failure.
+    private func writeActiveIndex() {
+        guard activeIndex != .current, log.state.withLock({ $0.poisoned == nil }) else { return }
+        let table = active.snapshot
+        guard !activeBatches.isEmpty, activeBatches.count == table.batchOffsets.count,
+              UInt64(activeIDs.count) == table.eventCount, table.committedBytes == writtenEnd else { return }
+        let scanned = EventLog.ScannedSegment(table: table, batches: activeBatches, ids: IDList(activeIDs))
+        if (try? EventLog.writeCheckpoint(directory: directory, segment: scanned, base: active.base, storage: options.storage)) != nil {
+            activeIndex = .current
         }
     }
 

@@ -59,4 +59,45 @@ struct EventIDTableTests {
         }
         for id in seen { #expect(batched.position(of: id) == single.position(of: id)) }
     }
+
+    @Test("the writer's prefetching lookup and insert of a batch's ids answer and fill as one by one, with ids present, repeated and in pending runs", arguments: [6, 7] as [UInt64])
+    func prefetchingLookupAndInsertMatchOneByOne(seed: UInt64) {
+        // Proves: containsAny and insertAll (the writer's stage and publish) agree with position(of:) and insert(_:position:).
+        var rng = SplitMix64(seed: seed)
+        var fast = EventIDTable(), single = EventIDTable()
+        var seen: [EventID] = []
+        var position: UInt64 = 0
+        for b in 0..<400 {
+            var ids = (0..<Int(rng.next() % 30 + 1)).map { _ in EventID(high: rng.next(), low: rng.next()) }
+            if b % 4 == 0, let old = seen.randomElement(using: &rng) { ids[Int(rng.next() % UInt64(ids.count))] = old }
+            if b % 9 == 0, ids.count > 2 { ids[ids.count - 1] = ids[0] }  // repeated within the batch
+            let expected = ids.contains { single.position(of: $0) != nil }
+            #expect(fast.containsAny(count: ids.count) { ids[$0] } == expected, "batch \(b)")
+            for (k, id) in ids.enumerated() { single.insert(id, position: position + UInt64(k)) }
+            fast.insertAll(count: ids.count, from: position) { ids[$0] }
+            #expect(fast.count == single.count)
+            seen += ids
+            position += UInt64(ids.count)
+        }
+        for id in seen { #expect(fast.position(of: id) == single.position(of: id)) }
+        // With pending runs (right after a reopen) both take the one-by-one path.
+        var bytes: [UInt8] = []
+        IDList(Array(seen.prefix(50))).appendHashOrdered(to: &bytes)
+        var pending = EventIDTable()
+        pending.pendingRuns = [(base: 0, ids: IDList(hashOrdered: bytes, offset: 0, count: 50))]
+        #expect(pending.containsAny(count: 1) { _ in seen[10] })
+        #expect(!pending.containsAny(count: 1) { _ in EventID(high: 1, low: 2) })
+    }
+
+    @Test("a table whose zeroing is cancelled is not made; one that is not cancelled is empty and whole")
+    func cancelledInit() throws {
+        // Proves: the background id-table load of a closed log stops while zeroing (IndexLoader), and the cancellable init builds the same table otherwise.
+        var asked = 0
+        #expect(EventIDTable(minimumCapacity: 1 << 22, unless: { asked += 1; return true }) == nil)
+        #expect(asked == 1, "asked after the first 4 MiB")
+        var table = try #require(EventIDTable(minimumCapacity: 1 << 20, unless: { false }))
+        #expect(table.count == 0 && table.position(of: EventID(high: 0, low: 0)) == nil)
+        for i in 0..<1000 { table.insert(EventID(high: UInt64(i), low: 7), position: UInt64(i)) }
+        #expect(table.position(of: EventID(high: 999, low: 7)) == 999)
+    }
 }

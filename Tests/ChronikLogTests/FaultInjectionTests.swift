@@ -553,6 +553,9 @@ struct FaultInjectionTests {
         for i in 0..<6 { try await log.append(to: "s", [event("A", "\(i) " + String(repeating: "p", count: 60))]) }
         let (offsets, end) = log.state.withLock { s in (s.segments.last!.snapshot.batchOffsets, s.segments.last!.committedBytes) }
         try log.close()
+        // The clean close wrote the active segment's index file: the open
+        // must check the batches' checksums, not trust the file over them.
+        #expect(storage.exists("/disk/log/" + LogFormat.indexFileName(base: 0)))
         let victim = finalBatch ? offsets.count - 1 : 2
         let start = offsets[victim], length = Int((victim + 1 < offsets.count ? offsets[victim + 1] : end) - start)
         let (byte, bit) = spot.offset(inBatchOfLength: length)

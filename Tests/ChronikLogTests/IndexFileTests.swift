@@ -62,22 +62,40 @@ struct IndexFileTests {
         return try EventLog.open(at: "/disk/log", options: options)
     }
 
+    /// The sealed segments' index files (not the active segment's, which
+    /// a clean close writes too), in log order.
     func indexFiles(_ storage: FaultyStorage) -> [String] {
-        storage.files(in: "/disk/log").filter { $0.hasSuffix(LogFormat.indexSuffix) }.sorted()
+        let active = Self.activeIndexName(storage)
+        return storage.files(in: "/disk/log").filter { $0.hasSuffix(LogFormat.indexSuffix) && $0 != active }.sorted()
     }
 
-    @Test("a reopen loads every sealed segment's index file and scans only the active segment")
+    /// The name the active (last) segment's index file has.
+    static func activeIndexName(_ storage: FaultyStorage) -> String {
+        let bases = storage.files(in: "/disk/log").compactMap(LogFormat.baseFromSegmentFileName)
+        return LogFormat.indexFileName(base: bases.max() ?? 0)
+    }
+
+    @Test("a reopen after a clean close loads every segment's index file, the active one's too, and scans none; without the active one it scans only that")
     func reopenUsesIndexFiles() async throws {
-        // Proves: the open report counts index files used; no sealed segment is scanned.
+        // Proves: the open report counts index files used; no sealed segment is scanned, and the active segment only when its index file is missing.
         let storage = FaultyStorage(seed: 1)
         let (ids, streams) = try await Self.randomLog(storage, seed: 1, appends: 120)
         let sealed = indexFiles(storage).count
         try #require(sealed >= 3, "the log should have several sealed segments")
+        let activeIndex = "/disk/log/" + Self.activeIndexName(storage)
+        try #require(storage.exists(activeIndex), "a clean close writes the active segment's index file")
+        let withActive = try openLog(storage)
+        #expect(withActive.recovery.indexesLoaded == sealed + 1)
+        #expect(withActive.recovery.segmentsScanned == 0)
+        let answers = try Self.answers(withActive, ids: ids, streams: streams)
+        try withActive.close()
+        try storage.remove(activeIndex)
         let log = try openLog(storage)
         defer { try? log.close() }
         #expect(log.recovery.indexesLoaded == sealed)
         #expect(log.recovery.segmentsScanned == 1)
         #expect(log.recovery.rebuiltIndexes.isEmpty && log.recovery.indexNotes.isEmpty)
+        #expect(try Self.answers(log, ids: ids, streams: streams) == answers)
         // Every id sits where a scan of the segments puts it.
         let all = try log.readAll().collect()
         let read: Set<EventID> = Set(all.map(\.id))
@@ -116,18 +134,18 @@ struct IndexFileTests {
         let loaded = withIndexes.recovery.indexesLoaded
         try withIndexes.close()
         let sealed = indexFiles(storage)
-        #expect(loaded == sealed.count && loaded > 0)
-        for name in sealed { try storage.remove("/disk/log/" + name) }
+        #expect(loaded == sealed.count + 1 && loaded > 1)
+        for name in sealed + [Self.activeIndexName(storage)] { try storage.remove("/disk/log/" + name) }
         let scanned = try openLog(storage)
         #expect(scanned.recovery.indexesLoaded == 0 && scanned.recovery.rebuiltIndexes == sealed)
         let b = try Self.answers(scanned, ids: ids + unknown, streams: streams)
         try scanned.close()
         #expect(a == b)
         for id in unknown { #expect(a.positions[id]! == nil) }
-        // The rebuilt files are the same bytes and are used again.
+        // The rebuilt files (the active one's at the close) are the same bytes and are used again.
         let again = try openLog(storage)
         defer { try? again.close() }
-        #expect(again.recovery.indexesLoaded == sealed.count)
+        #expect(again.recovery.indexesLoaded == sealed.count + 1)
         #expect(try Self.answers(again, ids: ids + unknown, streams: streams) == a)
         // Appends after the reopen see the loaded ids: a retry is idempotent.
         let before = again.head
@@ -183,7 +201,8 @@ struct IndexFileTests {
         }
         let log = try openLog(storage)
         #expect(log.recovery.rebuiltIndexes == [victim])
-        #expect(log.recovery.indexesLoaded == names.count - 1)
+        // The other sealed segments' files and the active segment's are loaded.
+        #expect(log.recovery.indexesLoaded == names.count)
         if damage == .empty || damage == .truncated || damage == .bitFlip {
             #expect(log.recovery.indexNotes.count == 1)
         } else {
@@ -193,7 +212,7 @@ struct IndexFileTests {
         try log.close()
         #expect(storage.contents(of: path) == original, "the writer's open rewrites the index file")
         let report = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
-        #expect(report.isClean && report.warnings.isEmpty && report.indexesChecked == names.count, "\(report)")
+        #expect(report.isClean && report.warnings.isEmpty && report.indexesChecked == names.count + 1, "\(report)")
     }
 
     @Test("verify fails on a damaged index file of a sealed segment, and repair cuts nothing for it")
@@ -363,5 +382,132 @@ struct IndexFileTests {
             #expect(log.position(ofEventID: fresh.id) == head)
             #expect(log.position(ofEventID: sealedEvent.id) == sealedEvent.position)
         }
+    }
+
+    // MARK: The active segment's index file (written at a clean close)
+
+    @Test("the active segment's index file: written at a clean close, used by the next open, removed by its first append, written again at the next close")
+    func activeIndexLifecycle() async throws {
+        // Proves: the file exists exactly while it describes every byte of the active segment, and an open that uses it answers as a scan does.
+        let storage = FaultyStorage(seed: 71)
+        let (ids, streams) = try await Self.randomLog(storage, seed: 71, appends: 40)
+        let path = "/disk/log/" + Self.activeIndexName(storage)
+        #expect(storage.exists(path))
+        let log = try openLog(storage)
+        #expect(log.recovery.segmentsScanned == 0)
+        let answers = try Self.answers(log, ids: ids, streams: streams)
+        // An open that appends nothing leaves the file as it was.
+        let before = storage.contents(of: path)
+        try log.close()
+        #expect(storage.contents(of: path) == before)
+        // Read-only opens use it too.
+        var readOnly = faultyOptions(storage)
+        readOnly.readOnly = true
+        let reader = try EventLog.open(at: "/disk/log", options: readOnly)
+        #expect(reader.recovery.segmentsScanned == 0)
+        #expect(try Self.answers(reader, ids: ids, streams: streams) == answers)
+        try reader.close()
+        // The first append removes it (the segment grows past what it describes).
+        let writer = try openLog(storage)
+        let added = event("N", "after the reopen")
+        let r = try await writer.append(to: streams[0], [added])
+        #expect(!storage.exists("/disk/log/" + Self.activeIndexName(storage)), "stale after the append")
+        try writer.close()
+        // The close writes it again, for the grown segment.
+        let newPath = "/disk/log/" + Self.activeIndexName(storage)
+        #expect(storage.exists(newPath))
+        let again = try openLog(storage)
+        defer { try? again.close() }
+        #expect(again.recovery.segmentsScanned == 0)
+        #expect(again.position(ofEventID: added.id) == r.positions[0])
+        #expect(try Self.answers(again, ids: ids, streams: streams).positions == answers.positions)
+        let report = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(report.isClean && report.warnings.isEmpty, "\(report)")
+    }
+
+    enum ActiveDamage: String, CaseIterable, CustomTestStringConvertible {
+        /// An older close's file, as if its removal at the first append never reached the disk.
+        case stale
+        case bitFlip
+        case truncated
+        /// The segment's bytes changed under a well-formed file: a batch
+        /// rewritten with a valid checksum but another event count.
+        case otherBatchTable
+        var testDescription: String { rawValue }
+    }
+
+    @Test("an active segment's index file that does not describe the segment exactly is not used: the open scans and answers the same",
+          arguments: ActiveDamage.allCases)
+    func activeIndexNotTrusted(damage: ActiveDamage) async throws {
+        // Proves: the active segment's index file never decides over its segment.
+        let storage = FaultyStorage(seed: 72)
+        let (ids, streams) = try await Self.randomLog(storage, seed: 72, appends: 40)
+        let path = "/disk/log/" + Self.activeIndexName(storage)
+        let original = try #require(storage.contents(of: path))
+        let reference = try openLog(storage)
+        var expected = try Self.answers(reference, ids: ids, streams: streams)
+        try reference.close()
+        switch damage {
+        case .stale:
+            // Segments large enough that the append lands in the same segment.
+            var options = faultyOptions(storage)
+            options.segmentSizeBytes = 1 << 20
+            let log = try EventLog.open(at: "/disk/log", options: options)
+            let e = event("N", "one more")
+            let r = try await log.append(to: streams[0], [e])
+            expected = try Self.answers(log, ids: ids + [e.id], streams: streams)
+            #expect(r.positions.count == 1)
+            try log.close()
+            try #require("/disk/log/" + Self.activeIndexName(storage) == path && storage.contents(of: path) != original)
+            storage.setContents(of: path, original)  // describes the segment without the last batch
+        case .bitFlip: storage.flipBit(path: path, offset: original.count / 2, bit: 3)
+        case .truncated: storage.setContents(of: path, Array(original.prefix(original.count - 9)))
+        case .otherBatchTable:
+            var cp = try SegmentCheckpoint.decode(original)
+            try #require(cp.batches.count >= 2)
+            cp.batches[0].firstStreamVersion += 1  // well formed, checksummed, but not what the segment holds
+            storage.setContents(of: path, cp.encode())
+        }
+        // verify: a stale file (whole, for a shorter segment) is a warning, any other difference a failure.
+        let report = try? LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        if damage == .stale {
+            #expect(report?.failure == nil && report?.warnings.count == 1, "\(String(describing: report))")
+        } else {
+            #expect(report == nil || report?.failure != nil, "\(String(describing: report))")
+        }
+        let log = try openLog(storage)
+        #expect(log.recovery.segmentsScanned == 1, "\(log.recovery)")
+        #expect(log.recovery.indexNotes.isEmpty && log.recovery.damage == nil)
+        let allIDs = damage == .stale ? Array(expected.positions.keys) : ids
+        #expect(try Self.answers(log, ids: allIDs, streams: streams) == expected)
+        try log.close()
+        // The close replaced it with one that describes the segment.
+        let fixed = try openLog(storage)
+        defer { try? fixed.close() }
+        #expect(fixed.recovery.segmentsScanned == 0)
+    }
+
+    @Test("an index file's id order (counting sort on the hash's top bits) is the comparison sort's, with repeated ids and crowded buckets",
+          arguments: [0, 1, 64, 65, 1_000, 70_000])
+    func hashOrderIsTheSortedOrder(n: Int) {
+        // Proves: IDList.hashOrder sorts by (hash, offset) exactly, whatever the bucket sizes, so sealed index files keep their bytes.
+        var rng = SplitMix64(seed: UInt64(n) + 5)
+        var ids = (0..<n).map { _ in EventID(high: rng.next(), low: rng.next()) }
+        if n >= 1_000 {
+            // A repeated id (equal hashes: the earlier offset first) and
+            // more than 64 ids in one bucket (hashes with the same top 12 bits).
+            for k in stride(from: 0, to: n / 10, by: 7) { ids[n - 1 - k] = ids[k] }
+            var crowded: [EventID] = []
+            while crowded.count < 100 {
+                let id = EventID(high: rng.next(), low: rng.next())
+                if EventIDTable.hash(id) >> 52 == 0x5A5 { crowded.append(id) }
+            }
+            for (k, id) in crowded.enumerated() { ids[(k * 9) % n] = id }
+        }
+        let expected = ids.enumerated().map { (EventIDTable.hash($1), UInt32($0)) }
+            .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        let order = IDList.hashOrder(ids)
+        #expect(order.count == expected.count)
+        #expect(zip(order, expected).allSatisfy { $0.hash == $1.0 && $0.offset == $1.1 })
     }
 }

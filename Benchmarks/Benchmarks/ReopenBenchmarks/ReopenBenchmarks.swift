@@ -1,6 +1,8 @@
 // Reopening a large log (a process restart): EventLog.open until it
 // returns, and until the background stream/id indexes are loaded (appends
-// and stream reads wait for them). At 10M events (the target) and 1M (for
+// and stream reads wait for them); after a clean close (every segment's
+// index file, the active one's too) and after a crash (the active segment
+// scanned). At 10M events (the target) and 1M (for
 // scaling), beside reading the files a reopen must read with read(2).
 //
 // Logs: built once by CachedLog (durability .none, 1000-event batches, LZ4,
@@ -44,6 +46,26 @@ let benchmarks: @Sendable () -> Void = {
             try log.close()
         } setup: {
             openIndexed.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
+        }
+
+        // The same after a crash: no index file of the active segment (a
+        // clean close writes it, the first append removes it), so open()
+        // scans that segment (LZ4, CRC32C, SHA-256 of every batch) as every
+        // reopen did before stop 21.
+        let openAfterCrash = SetupBox<String>()
+        Benchmark("Reopen \(label)-event log after a crash (active segment scanned): open() + indexes loaded", configuration: config) { benchmark in
+            let dir = openAfterCrash.unwrapped
+            let active = listDirectory(dir).filter { $0.hasSuffix(LogFormat.segmentSuffix) }.max() ?? ""
+            let activeIndex = dir + "/" + active.dropLast(LogFormat.segmentSuffix.count) + LogFormat.indexSuffix
+            removeTree(activeIndex)
+            benchmark.startMeasurement()
+            let log = try EventLog.open(at: dir)
+            log.waitUntilIndexed()
+            benchmark.stopMeasurement()
+            precondition(log.head.value == UInt64(events) && log.recovery.segmentsScanned == 1, "reopened log has \(log.head) events")
+            try log.close()
+        } setup: {
+            openAfterCrash.value = try await CachedLog.ensure(events: events, batchSize: 1000, seed: seed)
         }
 
         // Baseline: read(2) the bytes a reopen reads — every sealed
