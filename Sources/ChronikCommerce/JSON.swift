@@ -556,3 +556,23 @@ public struct JSONWriter: Sendable {
         }
     }
 }
+
+/// Eight bytes of JSON text at a time.
+public enum JSONWord {
+    /// Whether each of the 8 bytes of `w` is printable ASCII (0x20–0x7E)
+    /// and neither a quote nor a backslash: bytes a string scan can skip.
+    /// Exact (no false answer either way): a byte ≥ 0x80 sets its top
+    /// bit; the borrow tests of "Bit Twiddling Hacks" are exact for "is
+    /// there such a byte" with n ≤ 128. The string scans of the request
+    /// parser (`CompactJSONCopier`) and of the server's catch-up
+    /// (`PlainJSONScan`) both use it.
+    @inlinable @inline(__always)
+    public static func allPlain(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let hasLess20 = (w &- ones &* 0x20) & ~w & highs
+        let special = (w & highs) | hasLess20 | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0x7F))
+        return special == 0
+    }
+}

@@ -122,8 +122,14 @@ public enum Validation {
     /// validation.
     public static func cardNumberInFreeText(json bytes: [UInt8]) -> String? {
         // Cheap exit: fewer than 13 digits in the whole text.
-        var digits = 0
-        for c in bytes where c &- 48 < 10 { digits += 1 }
+        // A branch-free count over the buffer, which the compiler
+        // vectorises (stop 21: the loop was ~3 % of a 1,000-event
+        // request's server CPU, for data that almost never has 13 digits).
+        let digits = bytes.withUnsafeBufferPointer { b in
+            var n = 0
+            for c in b { n &+= (c &- 48 < 10) ? 1 : 0 }
+            return n
+        }
         guard digits >= 13, let value = try? JSONValue.parse(bytes) else { return nil }
         return cardNumberInFreeText(value, path: "")
     }

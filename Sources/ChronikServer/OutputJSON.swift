@@ -224,7 +224,7 @@ private struct PlainJSONScan {
         // Eight bytes at a time while none is special; then byte by byte
         // from the word holding the first one (the closing quote, or a
         // byte that is not plain).
-        while n - k >= 8, Self.allPlain(UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self)) { k += 8 }
+        while n - k >= 8, JSONWord.allPlain(UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self)) { k += 8 }
         while k < n {
             let c = b[k]
             if c == UInt8(ascii: "\"") { return k + 1 }
@@ -232,21 +232,6 @@ private struct PlainJSONScan {
             k += 1
         }
         return nil
-    }
-
-    /// Whether each of the 8 bytes of `w` is printable ASCII (0x20–0x7E)
-    /// and neither a quote nor a backslash. Exact (no false answer either
-    /// way): a byte ≥ 0x80 sets its top bit; `hasLess` and `hasZero` are
-    /// the borrow tests of "Bit Twiddling Hacks", exact for "is there
-    /// such a byte" with n ≤ 128.
-    @inline(__always)
-    static func allPlain(_ w: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        let hasLess20 = (w &- ones &* 0x20) & ~w & highs
-        let special = (w & highs) | hasLess20 | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0x7F))
-        return special == 0
     }
 
     /// A key of the innermost object and its colon; false when it is

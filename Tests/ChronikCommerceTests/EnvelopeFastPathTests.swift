@@ -241,4 +241,55 @@ private struct LineGenerator {
             }
         }
     }
+
+    @Test func fastparseJudgesEveryByteOfADataStringAtEveryPlaceOfAWord() {
+        // Proves the copier's eight-bytes-at-a-time string scan (stop 21) gives the strict path's result for every special byte (control, quote, backslash and escapes, DEL, UTF-8 lead and invalid bytes) at every place of strings of 0–40 bytes in the data, or says "not sure".
+        let special: [[UInt8]] = [[0x00], [0x09], [0x1F], [0x22], [0x5C], [0x5C, 0x22], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x30, 0x31],
+                                  [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31], [0x7F], [0x80], [0xC3, 0xA9], [0xC3], [0xE6, 0x97, 0xA5], [0xFF]]
+        var answered = 0, checked = 0
+        for length in 0...40 {
+            let base = (0..<length).map { UInt8(0x61 + $0 % 26) }
+            var cases = [base]
+            for at in 0..<length {
+                for c in special {
+                    var x = base
+                    x.replaceSubrange(at...at, with: c)
+                    cases.append(x)
+                }
+            }
+            for content in cases {
+                let line = Array(#"{"type":"Noted","stream":"s","data":{"k":""#.utf8) + content + Array(#"","z":1}}"#.utf8)
+                checked += 1
+                guard let ok = Self.agrees(line, hasTime: false, .engine) else { continue }
+                answered += 1
+                #expect(ok, "\(content)")
+            }
+        }
+        // The plain strings and the writer's own escapes take the fast path.
+        #expect(answered > checked / 3, "answered \(answered) of \(checked)")
+    }
+
+    @Test func theCopiersBuffersAreReusedNotReallocatedFromEventToEvent() {
+        // Proves stop 21's fix: a copier given the previous one's buffers writes into the same storage (they were copied, so emptying them "keeping capacity" allocated a new buffer for every event of a body), and still gives each value exactly its bytes.
+        let values = [#"{"b":1,"a":[true,null],"c":"x y z"}"#, #"{"note":"customer asked about delivery window"}"#, #"[1,2,{"z":0,"y":"w"}]"#]
+        var scratch: CompactJSONCopier.Scratch? = CompactJSONCopier.Scratch()
+        var storage: UnsafeRawPointer?
+        for (k, text) in (values + values).enumerated() {
+            let bytes = Array(text.utf8)
+            bytes.withUnsafeBufferPointer { buffer in
+                var c = CompactJSONCopier(JSONParser(buffer), sortKeys: true, scratch: scratch.take())
+                let ok = c.value(depth: 1)
+                #expect(ok)
+                let copied = (consume c).finish()
+                let expected = try! JSONValue.parse(bytes).compactBytesSortingKeys
+                #expect(copied.value == expected, "\(text)")
+                #expect(copied.value.capacity <= copied.value.count + 32)
+                scratch = copied.scratch
+            }
+            let now = scratch?.outStorage
+            #expect(now != nil)
+            if k > 0 { #expect(now == storage, "value \(k): the buffer was reallocated") }
+            storage = now
+        }
+    }
 }

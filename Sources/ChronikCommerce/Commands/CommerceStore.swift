@@ -115,7 +115,7 @@ public final class CommerceStore: Sendable {
                                 "personal data given as null (erased) is accepted only by an import, where the customer is forgotten")
         }
         let plain = envelopes.map(\.proposed)
-        let known = try await store.events(withIDs: plain.map(\.id)).count
+        let known = try await store.storedCount(ofIDs: plain.map(\.id))
         if known == plain.count {
             // An idempotent retry: decided (and checked) when first written;
             // sealing is deterministic, so the stored bytes compare equal.
