@@ -29,7 +29,7 @@ import Glibc
             input: .none, output: .discarded, error: .sequence
         ) { execution -> String in
             // Kills the server only when it has not stopped 30 s after the
-            // SIGTERM (or 180 s after its start if SIGTERM was never sent):
+            // SIGTERM (or 240 s after its start if SIGTERM was never sent):
             // measured from the SIGTERM, not from the start, because on a
             // loaded machine (the whole suite on 2 cores) this test's tasks
             // may wait long for a thread, and a start-based deadline then
@@ -39,8 +39,9 @@ import Glibc
                 while true {
                     do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
                     let now = ContinuousClock.now
-                    if let sent = state.sigtermAt.withLock({ $0 }), now - sent > .seconds(30) { break }
-                    if now - started > .seconds(180) { break }
+                    let sent = state.sigtermAt.withLock({ $0 })
+                    if let sent, now - sent > .seconds(30) { break }
+                    if sent == nil, now - started > .seconds(240) { break }
                 }
                 try? execution.send(signal: .kill)
             }
@@ -79,8 +80,12 @@ import Glibc
                     }
                     Task {
                         // SIGTERM once the load is well under way (300
-                        // acknowledged appends), or after 60 s at most.
-                        let deadline = ContinuousClock.now + .seconds(60)
+                        // acknowledged appends), or after 180 s at most:
+                        // a debug server among the whole suite on 2 cores
+                        // acknowledged only 257 in 60 s once (stop 21's
+                        // CI), and the test is about losing none, not about
+                        // how fast they come.
+                        let deadline = ContinuousClock.now + .seconds(180)
                         while state.acks.withLock({ $0.count }) < 300, ContinuousClock.now < deadline {
                             try? await Task.sleep(for: .milliseconds(25))
                         }
