@@ -254,10 +254,11 @@ struct CompactJSONCopier {
     /// the rest of the input.
     ///
     /// The buffers are swapped in, not copied: a copy left each array
-    /// shared with `scratch`, so emptying it "keeping its capacity"
-    /// allocated a new one of that capacity for every event of a body
-    /// (stop 21: the review of stop 20 had made a 1,000-event request
-    /// ~1.2 × the server CPU per event this way).
+    /// shared with `scratch`, so emptying it "keeping its capacity" could
+    /// allocate a new one of that capacity for every event of a body (it
+    /// does in a debug build: `theCopiersBuffersAreReusedNotReallocated…`;
+    /// in release no difference was measurable, Benchmarks/README.md,
+    /// "Stop 21").
     init(_ parser: JSONParser, sortKeys: Bool, scratch: consuming Scratch? = nil) {
         p = parser
         self.sortKeys = sortKeys

@@ -113,116 +113,103 @@ struct EventIDTable: Sendable {
         }
     }
 
-    /// Inserts `ids` at the positions from `first` on, exactly as `insert`
-    /// one by one in order, and stops at the first id already present:
-    /// returns its index in `ids` and the position it had (the ids before
-    /// it are inserted). Meanwhile the home slot of the id a few places
-    /// ahead is fetched into the cache: in a table of millions each insert
-    /// otherwise waits for a cache miss (stop 18: most of `verify`'s
-    /// joining thread).
-    mutating func insert(_ ids: ArraySlice<EventID>, from first: UInt64) -> (index: Int, prior: UInt64)? {
+    /// The slot holding `id`, or the empty slot where its probe ends.
+    @inline(__always)
+    private static func probe(_ slots: UnsafePointer<Slot>, _ id: EventID, mask: Int, shift: UInt64) -> (index: Int, found: Bool) {
+        var i = Int(truncatingIfNeeded: hash(id) >> shift)
+        while true {
+            let s = slots[i]
+            if s.value == 0 { return (i, false) }
+            if s.high == id.high && s.low == id.low { return (i, true) }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Calls `body` with 0..<count in order (stopping when it returns
+    /// false) while the home slot of the id a few places ahead (the k-th id
+    /// is `id(k)`) is fetched into the cache: in a table of millions each
+    /// probe otherwise waits for a cache miss (stop 18: most of `verify`'s
+    /// joining thread; stop 21: ~5 % of a 1,000-event batch append's CPU).
+    /// The batch look-ups and inserts below all go through it.
+    @inline(__always)
+    private static func prefetching(_ slots: UnsafePointer<Slot>, shift: UInt64, count: Int, id: (Int) -> EventID,
+                                    _ body: (Int) -> Bool) {
+        let ahead = 8
+        for k in 0..<min(ahead, count) { chronik_prefetch(slots + Int(truncatingIfNeeded: hash(id(k)) >> shift)) }
+        for k in 0..<count {
+            if k + ahead < count { chronik_prefetch(slots + Int(truncatingIfNeeded: hash(id(k + ahead)) >> shift)) }
+            if !body(k) { return }
+        }
+    }
+
+    /// Inserts `count` ids (the k-th is `id(k)`, at `first + k`) exactly as
+    /// `insert` one by one in order; with `stopAtPresent`, stops at the
+    /// first id already present and returns its index and the position it
+    /// had (the ids before it are inserted), else keeps the positions of
+    /// present ids and goes on.
+    private mutating func insertPrefetching(count: Int, from first: UInt64, stopAtPresent: Bool,
+                                            id: (Int) -> EventID) -> (index: Int, prior: UInt64)? {
         guard pendingRuns.isEmpty else {
-            for (k, id) in ids.enumerated() {
-                if let prior = insert(id, position: first + UInt64(k)) { return (k, prior) }
+            for k in 0..<count {
+                if let prior = insert(id(k), position: first + UInt64(k)), stopAtPresent { return (k, prior) }
             }
             return nil
         }
-        reserve(ids.count)
-        let mask = self.mask, shift = self.shift, ahead = 8
+        reserve(count)
+        let mask = self.mask, shift = self.shift
         var added = 0
-        let found = ids.withUnsafeBufferPointer { ids in
-            slots.withUnsafeMutableBufferPointer { slots -> (index: Int, prior: UInt64)? in
-                for k in 0..<ids.count {
-                    if k + ahead < ids.count {
-                        chronik_prefetch(slots.baseAddress! + Int(truncatingIfNeeded: Self.hash(ids[k + ahead]) >> shift))
-                    }
-                    let id = ids[k]
-                    var i = Int(truncatingIfNeeded: Self.hash(id) >> shift)
-                    while true {
-                        let s = slots[i]
-                        if s.value == 0 {
-                            slots[i] = Slot(high: id.high, low: id.low, value: first + UInt64(k) + 1)
-                            added += 1
-                            break
-                        }
-                        if s.high == id.high && s.low == id.low { return (k, s.value - 1) }
-                        i = (i + 1) & mask
-                    }
+        var found: (index: Int, prior: UInt64)?
+        slots.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress!
+            Self.prefetching(base, shift: shift, count: count, id: id) { k in
+                let id = id(k)
+                let (i, present) = Self.probe(base, id, mask: mask, shift: shift)
+                if present {
+                    if stopAtPresent { found = (k, base[i].value - 1) }
+                    return !stopAtPresent
                 }
-                return nil
+                base[i] = Slot(high: id.high, low: id.low, value: first + UInt64(k) + 1)
+                added += 1
+                return true
             }
         }
-        count += added
+        self.count += added
         return found
     }
 
+    /// Inserts `ids` at the positions from `first` on, exactly as `insert`
+    /// one by one in order, and stops at the first id already present:
+    /// returns its index in `ids` and the position it had (the ids before
+    /// it are inserted). Prefetching (`verify`'s joining thread).
+    mutating func insert(_ ids: ArraySlice<EventID>, from first: UInt64) -> (index: Int, prior: UInt64)? {
+        ids.withUnsafeBufferPointer { ids in insertPrefetching(count: ids.count, from: first, stopAtPresent: true) { ids[$0] } }
+    }
+
+    /// Inserts `count` ids (the k-th is `id(k)`, at `first + k`) as
+    /// `insert(_:position:)` one by one does, keeping the positions of ids
+    /// already present. Prefetching (the writer's publish: every event of
+    /// a batch).
+    mutating func insertAll(count: Int, from first: UInt64, id: (Int) -> EventID) {
+        _ = insertPrefetching(count: count, from: first, stopAtPresent: false, id: id)
+    }
+
     /// Whether any of `count` ids (the k-th is `id(k)`) is in the table.
-    /// The home slot of the id a few places ahead is fetched meanwhile:
-    /// the writer asks this for every event of a batch, and in a table of
-    /// millions each lookup otherwise waits for a cache miss (stop 21:
-    /// ~5 % of a 1,000-event batch append's CPU).
+    /// Prefetching (the writer's idempotency check: every event of a batch).
     func containsAny(count: Int, id: (Int) -> EventID) -> Bool {
         guard pendingRuns.isEmpty else {
             for k in 0..<count where position(of: id(k)) != nil { return true }
             return false
         }
-        let mask = self.mask, shift = self.shift, ahead = 8
-        return slots.withUnsafeBufferPointer { slots in
-            for k in 0..<min(ahead, count) {
-                chronik_prefetch(slots.baseAddress! + Int(truncatingIfNeeded: Self.hash(id(k)) >> shift))
-            }
-            for k in 0..<count {
-                if k + ahead < count {
-                    chronik_prefetch(slots.baseAddress! + Int(truncatingIfNeeded: Self.hash(id(k + ahead)) >> shift))
-                }
-                let id = id(k)
-                var i = Int(truncatingIfNeeded: Self.hash(id) >> shift)
-                while true {
-                    let s = slots[i]
-                    if s.value == 0 { break }
-                    if s.high == id.high && s.low == id.low { return true }
-                    i = (i + 1) & mask
-                }
-            }
-            return false
-        }
-    }
-
-    /// Inserts `count` ids (the k-th is `id(k)`, at `first + k`) as
-    /// `insert(_:position:)` one by one does, keeping the positions of ids
-    /// already present, fetching the home slot of the id a few places
-    /// ahead meanwhile (the writer's publish: every event of a batch).
-    mutating func insertAll(count: Int, from first: UInt64, id: (Int) -> EventID) {
-        guard pendingRuns.isEmpty else {
-            for k in 0..<count { insert(id(k), position: first + UInt64(k)) }
-            return
-        }
-        reserve(count)
-        let mask = self.mask, shift = self.shift, ahead = 8
-        var added = 0
-        slots.withUnsafeMutableBufferPointer { slots in
-            for k in 0..<min(ahead, count) {
-                chronik_prefetch(slots.baseAddress! + Int(truncatingIfNeeded: Self.hash(id(k)) >> shift))
-            }
-            for k in 0..<count {
-                if k + ahead < count {
-                    chronik_prefetch(slots.baseAddress! + Int(truncatingIfNeeded: Self.hash(id(k + ahead)) >> shift))
-                }
-                let id = id(k)
-                var i = Int(truncatingIfNeeded: Self.hash(id) >> shift)
-                while true {
-                    let s = slots[i]
-                    if s.value == 0 {
-                        slots[i] = Slot(high: id.high, low: id.low, value: first + UInt64(k) + 1)
-                        added += 1
-                        break
-                    }
-                    if s.high == id.high && s.low == id.low { break }
-                    i = (i + 1) & mask
-                }
+        let mask = self.mask, shift = self.shift
+        var any = false
+        slots.withUnsafeBufferPointer { slots in
+            let base = slots.baseAddress!
+            Self.prefetching(base, shift: shift, count: count, id: id) { k in
+                any = Self.probe(base, id(k), mask: mask, shift: shift).found
+                return !any
             }
         }
-        self.count += added
+        return any
     }
 
     /// Makes room for `additional` more ids without growing on the way.
@@ -280,18 +267,12 @@ struct EventIDTable: Sendable {
         let mask = self.mask, shift = self.shift
         var added = 0
         slots.withUnsafeMutableBufferPointer { slots in
+            let slots = slots.baseAddress!
             ids.forEachEntry { offset, id in
-                var i = Int(truncatingIfNeeded: Self.hash(id) >> shift)
-                while true {
-                    let s = slots[i]
-                    if s.value == 0 {
-                        slots[i] = Slot(high: id.high, low: id.low, value: base + offset + 1)
-                        added += 1
-                        return
-                    }
-                    if s.high == id.high && s.low == id.low { return }
-                    i = (i + 1) & mask
-                }
+                let (i, present) = Self.probe(slots, id, mask: mask, shift: shift)
+                guard !present else { return }
+                slots[i] = Slot(high: id.high, low: id.low, value: base + offset + 1)
+                added += 1
             }
         }
         count += added

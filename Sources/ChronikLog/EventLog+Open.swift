@@ -142,7 +142,8 @@ extension EventLog {
         var preloaded: IndexLoader?
         var activeIndex = Writer.ActiveIndex.none
 
-        let indexFiles = loadIndexFiles(directory: dir, bases: bases, names: Set(names), storage: storage)
+        let nameSet = Set(names)
+        let indexFiles = loadIndexFiles(directory: dir, bases: bases, names: nameSet, storage: storage)
         for (i, base) in bases.enumerated() {
             let isLast = i == bases.count - 1
             let path = dir + "/" + LogFormat.segmentFileName(base: base)
@@ -175,9 +176,9 @@ extension EventLog {
                 // close, serves only while it describes every byte of the
                 // segment (FORMAT.md, "Index file"); once appends grew the
                 // segment it is stale and the scan below decides.
-                if !isLast || storage.exists(dir + "/" + LogFormat.indexFileName(base: base)) {
+                if !isLast || nameSet.contains(LogFormat.indexFileName(base: base)) {
                     let loaded: Result<ScannedSegment, IndexProblem>
-                    if let early = indexFiles.withLock({ $0[i] }), early.size == size {
+                    if let early = indexFiles[i], early.size == size {
                         loaded = early.result
                     } else {
                         loaded = loadCheckpoint(directory: dir, base: base, segment: file, segmentSize: size, storage: storage, isActive: isLast)
@@ -305,11 +306,6 @@ extension EventLog {
         var note: String?
     }
 
-    /// Reads a sealed segment's index file and checks that it belongs to
-    /// that exact segment: its base, the segment's length, and the chain
-    /// hash of the segment's last batch, hashed from the segment's bytes.
-    /// The index is a cache: any failure means it is rebuilt from the
-    /// segment, never trusted over it.
     /// The index files of `bases`' segments, each checked against its
     /// segment, loaded on every core (stop 21: one after another they were
     /// most of a 10 M-event log's reopen); by segment number, with the
@@ -317,11 +313,11 @@ extension EventLog {
     /// `recover` ties them into the chain in log order and loads any whose
     /// segment has changed size since, or that is missing here, itself.
     private static func loadIndexFiles(directory: String, bases: [UInt64], names: Set<String>, storage: any Storage)
-        -> Mutex<[Int: (size: Int64, result: Result<ScannedSegment, IndexProblem>)]>
+        -> [Int: (size: Int64, result: Result<ScannedSegment, IndexProblem>)]
     {
         let loaded = Mutex<[Int: (size: Int64, result: Result<ScannedSegment, IndexProblem>)]>([:])
         let withIndex = bases.indices.filter { names.contains(LogFormat.indexFileName(base: bases[$0])) }
-        guard withIndex.count > 1 else { return loaded }
+        guard withIndex.count > 1 else { return [:] }
         DispatchQueue.concurrentPerform(iterations: withIndex.count) { k in
             let i = withIndex[k]
             guard let file = try? storage.openFile(directory + "/" + LogFormat.segmentFileName(base: bases[i]), create: false, readOnly: true) else { return }
@@ -331,7 +327,7 @@ extension EventLog {
                                         isActive: i == bases.count - 1)
             loaded.withLock { $0[i] = (size, result) }
         }
-        return loaded
+        return loaded.withLock { $0 }
     }
 
     /// A segment's index file, checked against the segment: its base, its
@@ -345,24 +341,26 @@ extension EventLog {
     /// as for sealed segments.
     static func loadCheckpoint(directory: String, base: UInt64, segment: any StorageFile, segmentSize: Int64,
                                storage: any Storage, isActive: Bool = false) -> Result<ScannedSegment, IndexProblem> {
-        let result = loadCheckpoint(directory: directory, base: base, segment: segment, segmentSize: segmentSize, storage: storage)
+        let result = readCheckpoint(directory: directory, base: base, segment: segment, segmentSize: segmentSize, storage: storage)
         guard isActive, case .success(let s) = result else { return result }
         var scanner = BatchScanner(file: segment, path: directory + "/" + LogFormat.segmentFileName(base: base),
                                    start: Int64(LogFormat.segmentHeaderSize), end: segmentSize)
-        var k = 0
-        while k < s.batches.count {
-            let expected = s.batches[k]
+        for expected in s.batches {
             guard case .success(true)? = try? scanner.next({ header, _, offset in
                 offset == expected.offset && header.basePosition == expected.basePosition && header.count == Int(expected.count)
                     && header.firstStreamVersion == expected.firstStreamVersion
             }) else { return .failure(IndexProblem(note: nil)) }
-            k += 1
         }
         guard scanner.offset == segmentSize else { return .failure(IndexProblem(note: nil)) }
         return result
     }
 
-    private static func loadCheckpoint(directory: String, base: UInt64, segment: any StorageFile, segmentSize: Int64,
+    /// Reads a sealed segment's index file and checks that it belongs to
+    /// that exact segment: its base, the segment's length, and the chain
+    /// hash of the segment's last batch, hashed from the segment's bytes.
+    /// The index is a cache: any failure means it is rebuilt from the
+    /// segment, never trusted over it.
+    private static func readCheckpoint(directory: String, base: UInt64, segment: any StorageFile, segmentSize: Int64,
                                        storage: any Storage) -> Result<ScannedSegment, IndexProblem> {
         let path = directory + "/" + LogFormat.indexFileName(base: base)
         guard storage.exists(path) else { return .failure(IndexProblem(note: nil)) }

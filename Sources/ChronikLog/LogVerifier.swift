@@ -784,9 +784,8 @@ struct VerifierRun {
     /// is a warning; any other difference is damage to a file an open
     /// would use, a failure as for a sealed segment's.
     static func isStaleActiveIndex(_ bytes: [UInt8], _ expected: SegmentCheckpoint) -> Bool {
-        guard bytes.count >= LogFormat.indexHeaderSize + 4, Array(bytes[0..<8]) == LogFormat.indexMagic else { return false }
-        let stored = loadLE(bytes, bytes.count - 4, as: UInt32.self)
-        guard stored == bytes.withUnsafeBytes({ crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }) else { return false }
+        guard bytes.count >= LogFormat.indexHeaderSize + 4, Array(bytes[0..<8]) == LogFormat.indexMagic,
+              SegmentCheckpoint.checksumMatches(bytes) else { return false }
         return Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) != expected.segmentBytes
     }
 

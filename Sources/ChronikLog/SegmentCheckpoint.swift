@@ -56,12 +56,17 @@ struct SegmentCheckpoint: Hashable, Sendable {
     /// Parses and checks an index file: checksum, magic, layout version and
     /// the consistency of its tables. Whether it belongs to the segment
     /// beside it is `EventLog.loadCheckpoint`'s question.
+    /// Whether an index file's last 4 bytes are the CRC32C of the others.
+    /// - Precondition: `bytes` holds at least 4 bytes.
+    static func checksumMatches(_ bytes: [UInt8]) -> Bool {
+        loadLE(bytes, bytes.count - 4, as: UInt32.self)
+            == bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }
+    }
+
     static func decode(_ bytes: [UInt8]) throws -> SegmentCheckpoint {
         guard bytes.count >= LogFormat.indexHeaderSize + 4 else { throw MalformedBytes(reason: "index file truncated") }
         guard Array(bytes[0..<8]) == LogFormat.indexMagic else { throw MalformedBytes(reason: "bad index magic") }
-        let stored = loadLE(bytes, bytes.count - 4, as: UInt32.self)
-        let actual = bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }
-        guard stored == actual else { throw MalformedBytes(reason: "index checksum mismatch") }
+        guard checksumMatches(bytes) else { throw MalformedBytes(reason: "index checksum mismatch") }
         let layout = loadLE(bytes, LogFormat.IndexField.layoutVersion, as: UInt16.self)
         guard layout == LogFormat.indexLayoutVersion else {
             throw MalformedBytes(reason: "index layout version \(layout), this build writes \(LogFormat.indexLayoutVersion)")
@@ -203,9 +208,6 @@ struct IDList: Hashable, Sendable {
         return out
     }
 
-    /// Appends the index file's id section: (UUID bytes, u32 offset) per
-    /// id, sorted by `EventIDTable.hash` and then by offset, so that the
-    /// loader fills the id table front to back.
     /// `(hash, offset)` of each id, sorted by hash, then offset: the order
     /// of an index file's id section. The hashes are uniform, so a
     /// counting sort on their top bits leaves a few entries per bucket,
@@ -223,7 +225,7 @@ struct IDList: Hashable, Sendable {
         let bits = (n / 4).bitWidth - (n / 4).leadingZeroBitCount  // ~4 entries per bucket
         let shift = UInt64(64 - bits)
         var starts = [Int](repeating: 0, count: (1 << bits) + 1)
-        var hashes = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
+        let hashes = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
             for (i, id) in ids.enumerated() { buffer[i] = EventIDTable.hash(id) }
             initialized = n
         }
@@ -256,10 +258,12 @@ struct IDList: Hashable, Sendable {
                 }
             }
         }
-        hashes = []
         return order
     }
 
+    /// Appends the index file's id section: (UUID bytes, u32 offset) per
+    /// id, sorted by `EventIDTable.hash` and then by offset, so that the
+    /// loader fills the id table front to back.
     func appendHashOrdered(to out: inout [UInt8]) {
         if !raw.isEmpty {
             out.append(contentsOf: raw[rawOffset..<(rawOffset + count * LogFormat.indexIDEntrySize)])

@@ -430,8 +430,8 @@ struct IndexFileTests {
         case stale
         case bitFlip
         case truncated
-        /// The segment's bytes changed under a well-formed file: a batch
-        /// rewritten with a valid checksum but another event count.
+        /// A well-formed, checksummed file whose batch table does not
+        /// match the segment (one batch's first stream version).
         case otherBatchTable
         var testDescription: String { rawValue }
     }
