@@ -312,12 +312,14 @@ extension EventLog {
     /// segment size each was checked against. Each file is independent:
     /// `recover` ties them into the chain in log order and loads any whose
     /// segment has changed size since, or that is missing here, itself.
+    /// Nothing is loaded here when the storage asks for its reads in one
+    /// order (`allowsConcurrentReads`): `recover` then loads each in turn.
     private static func loadIndexFiles(directory: String, bases: [UInt64], names: Set<String>, storage: any Storage)
         -> [Int: (size: Int64, result: Result<ScannedSegment, IndexProblem>)]
     {
         let loaded = Mutex<[Int: (size: Int64, result: Result<ScannedSegment, IndexProblem>)]>([:])
         let withIndex = bases.indices.filter { names.contains(LogFormat.indexFileName(base: bases[$0])) }
-        guard withIndex.count > 1 else { return [:] }
+        guard withIndex.count > 1, storage.allowsConcurrentReads else { return [:] }
         DispatchQueue.concurrentPerform(iterations: withIndex.count) { k in
             let i = withIndex[k]
             guard let file = try? storage.openFile(directory + "/" + LogFormat.segmentFileName(base: bases[i]), create: false, readOnly: true) else { return }

@@ -31,12 +31,18 @@ public protocol Storage: Sendable {
     /// now. A read-only opener uses it to tell a batch being copied in by a
     /// live writer from a damaged one.
     func isWriterActive(_ path: String) -> Bool
+    /// Whether the open may read several files at once (the index files
+    /// load on every core). A storage whose calls must come in one order,
+    /// such as a fault injector that fires on its n-th read, says no and
+    /// gets them one after another, in log order.
+    var allowsConcurrentReads: Bool { get }
 }
 
 extension Storage {
     /// Without a way to ask, assume a writer may be active (the lenient
     /// reading of a damaged final batch, FORMAT.md recovery rule 4).
     public func isWriterActive(_ path: String) -> Bool { true }
+    public var allowsConcurrentReads: Bool { true }
 }
 
 /// An open file with positional I/O.

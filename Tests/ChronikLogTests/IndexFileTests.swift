@@ -1,4 +1,6 @@
 import ChronikTestSupport
+import Foundation
+import Synchronization
 import Testing
 @testable import ChronikLog
 
@@ -105,6 +107,33 @@ struct IndexFileTests {
             let count: Int = all.filter { $0.stream == s }.count
             let next: Int = log.lastVersion(of: s).map { Int($0.value) + 1 } ?? 0
             #expect(next == count)
+        }
+    }
+
+    @Test("a storage that asks for its reads in one order gets the index files one after another, in log order (a fault schedule replays from its seed)")
+    func indexFilesLoadInOneOrderWhenAsked() async throws {
+        // Proves: with allowsConcurrentReads false no two index-file reads overlap and the files are read in log order; stop 21's parallel load broke schedulesReplay in CI.
+        let storage = FaultyStorage(seed: 4)
+        _ = try await Self.randomLog(storage, seed: 4, appends: 120)
+        let files = storage.files(in: "/disk/log").filter { $0.hasSuffix(LogFormat.indexSuffix) }.map { "/disk/log/" + $0 }
+        try #require(files.count >= 4, "the log should have several index files")
+        for concurrent in [false, true] {
+            let watching = ReadWatchingStorage(inner: storage, concurrent: concurrent, suffix: LogFormat.indexSuffix)
+            var options = faultyOptions(storage)
+            options.storage = watching
+            options.segmentSizeBytes = 4096
+            let log = try EventLog.open(at: "/disk/log", options: options)
+            #expect(log.recovery.indexesLoaded == files.count)
+            try log.close()
+            let seen = watching.seen
+            #expect(Set(seen.order) == Set(files))
+            if concurrent {
+                // Not asserted: how many overlap depends on the cores free.
+                print("index files read at once by the parallel load: at most \(seen.mostAtOnce) of \(files.count)")
+            } else {
+                #expect(seen.mostAtOnce == 1)
+                #expect(seen.order == files.sorted())
+            }
         }
     }
 
@@ -509,5 +538,56 @@ struct IndexFileTests {
         let order = IDList.hashOrder(ids)
         #expect(order.count == expected.count)
         #expect(zip(order, expected).allSatisfy { $0.hash == $1.0 && $0.offset == $1.1 })
+    }
+}
+
+/// A storage that forwards to `inner` and watches the reads of files whose
+/// names end in `suffix`: the order in which each was first read, and how
+/// many were being read at once (each such read holds for 5 ms, so reads
+/// running in parallel overlap).
+final class ReadWatchingStorage: Storage, @unchecked Sendable {
+    struct Seen { var order: [String] = []; var atOnce = 0; var mostAtOnce = 0 }
+    let inner: any Storage
+    let concurrent: Bool
+    let suffix: String
+    private let state = Mutex(Seen())
+    init(inner: any Storage, concurrent: Bool, suffix: String) {
+        self.inner = inner; self.concurrent = concurrent; self.suffix = suffix
+    }
+    var seen: Seen { state.withLock { $0 } }
+    var allowsConcurrentReads: Bool { concurrent }
+
+    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
+    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
+    func exists(_ path: String) -> Bool { inner.exists(path) }
+    func isDirectory(_ path: String) -> Bool { inner.isDirectory(path) }
+    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        let file = try inner.openFile(path, create: create, readOnly: readOnly)
+        return path.hasSuffix(suffix) ? WatchedFile(inner: file, path: path, owner: self) : file
+    }
+    func remove(_ path: String) throws { try inner.remove(path) }
+    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
+    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
+    func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
+    func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
+
+    final class WatchedFile: StorageFile, @unchecked Sendable {
+        let inner: any StorageFile, path: String, owner: ReadWatchingStorage
+        init(inner: any StorageFile, path: String, owner: ReadWatchingStorage) { self.inner = inner; self.path = path; self.owner = owner }
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+            owner.state.withLock { s in
+                if !s.order.contains(path) { s.order.append(path) }
+                s.atOnce += 1
+                s.mostAtOnce = max(s.mostAtOnce, s.atOnce)
+            }
+            defer { owner.state.withLock { $0.atOnce -= 1 } }
+            usleep(5_000)
+            return try inner.read(into: buffer, at: offset)
+        }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try inner.write(bytes, at: offset) }
+        func sync() throws { try inner.sync() }
+        func size() throws -> Int64 { try inner.size() }
+        func truncate(to size: Int64) throws { try inner.truncate(to: size) }
+        func close() { inner.close() }
     }
 }
