@@ -278,7 +278,7 @@ extension EventLog {
     }
 
     /// The one rule for "a writer is still writing this": a live writer
-    /// holds the record lock on `LOCK`, and may be copying the final batch
+    /// holds the write lock on `LOCK`, and may be copying the final batch
     /// in right now. A read-only open, `refresh()` and `LogVerifier` ask
     /// this before they decide a damaged final batch (FORMAT.md, rule 4).
     static func writerMayBeWriting(directory: String, storage: any Storage) -> Bool {

@@ -190,16 +190,49 @@ public struct PosixStorage: Storage {
         }
     }
 
-    /// Takes a POSIX record lock (`fcntl(F_SETLK)`) on the whole file.
+    /// Takes the writer lock: on Linux an open file description lock
+    /// (`fcntl(F_OFD_SETLK)`) on the whole file.
     ///
-    /// Not `flock`: a flock belongs to the open file description, which a
-    /// `fork()` on another thread shares with the child until it execs, so
-    /// a process that spawns children could find its own log "locked" right
-    /// after closing it. Record locks are never inherited by a child. They
-    /// do not exclude the same process, so an in-process table of locked
-    /// files (by device and inode) keeps a second writer here out as well.
+    /// Not a POSIX record lock (`F_SETLK`, until stop 22): a process loses
+    /// its record locks on a file when it closes *any* descriptor of that
+    /// file, so a refused second writer, a read-only open or
+    /// `isWriterActive` in the writer's own process dropped the writer's
+    /// lock, and another process could then append beside it
+    /// (`writerKeepsItsLockWhenThisProcessTouchesTheLockFile`). An OFD lock
+    /// belongs to its open file description: another open excludes it, in
+    /// this process too, and closing another descriptor leaves it. Record
+    /// locks and OFD locks exclude each other, so a writer of an older
+    /// build is still seen.
+    ///
+    /// A child forked by another thread shares the description until it
+    /// execs (the descriptor is close-on-exec), so a lock released at that
+    /// moment can look held for as long: a refusal is retried for up to
+    /// `PosixStorage.lockRetry` before the answer is nil.
     public func lockExclusive(_ path: String) throws -> (any StorageLock)? {
         let file = try openFile(path, create: true, readOnly: false) as! PosixFile
+        #if os(Linux)
+        let deadline = ContinuousClock.now + Self.lockRetry
+        while true {
+            var request = wholeFileWriteLock()
+            if fcntl(file.fd.rawValue, ofdSetLock, &request) == 0 { return PosixLock(file: file) }
+            let e = errno
+            if e == EINTR { continue }
+            guard e == EAGAIN || e == EACCES else {
+                file.close()
+                throw ChronikLogError(.io, "cannot lock: \(Errno(rawValue: e))", path: path, errno: e)
+            }
+            guard ContinuousClock.now < deadline else {
+                file.close()
+                return nil
+            }
+            usleep(2_000)
+        }
+        #else
+        // Record locks do not exclude their own process: an in-process
+        // table of locked files (by device and inode) keeps a second
+        // writer here out. Its updates and the closes they pair with are
+        // under its mutex, so an inode freed by a close is never found in
+        // it. (Any other close of the file here still drops the lock.)
         var st = stat()
         guard fstat(file.fd.rawValue, &st) == 0 else {
             let e = errno
@@ -207,37 +240,59 @@ public struct PosixStorage: Storage {
             throw ChronikLogError(.io, "cannot stat lock file: \(Errno(rawValue: e))", path: path, errno: e)
         }
         let key = FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-        guard heldLocks.withLock({ $0.insert(key).inserted }) else {
-            file.close()
-            return nil
+        return try heldLocks.withLock { held in
+            guard held.insert(key).inserted else {
+                file.close()
+                return nil
+            }
+            var request = wholeFileWriteLock()
+            if fcntl(file.fd.rawValue, F_SETLK, &request) != 0 {
+                let e = errno
+                file.close()
+                held.remove(key)
+                if e == EAGAIN || e == EACCES { return nil }
+                throw ChronikLogError(.io, "cannot lock: \(Errno(rawValue: e))", path: path, errno: e)
+            }
+            return PosixLock(file: file, key: key)
         }
-        var request = wholeFileWriteLock()
-        if fcntl(file.fd.rawValue, F_SETLK, &request) != 0 {
-            let e = errno
-            file.close()
-            _ = heldLocks.withLock { $0.remove(key) }
-            if e == EAGAIN || e == EACCES { return nil }
-            throw ChronikLogError(.io, "cannot lock: \(Errno(rawValue: e))", path: path, errno: e)
-        }
-        return PosixLock(file: file, key: key)
+        #endif
     }
 
-    /// `fcntl(F_GETLK)` for another process, the in-process table for this
-    /// one. A missing lock file means no writer.
+    /// How long a refused lock is tried again (a forked child sharing a
+    /// just-released lock until it execs); a log held by a live writer is
+    /// refused after this.
+    static let lockRetry: Duration = .milliseconds(250)
+
+    /// Whether a write lock is held on the file, by another process or by
+    /// another open in this one (`F_OFD_GETLK` on Linux; elsewhere
+    /// `F_GETLK` and the in-process table). A missing lock file means no
+    /// writer.
     public func isWriterActive(_ path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        var request = wholeFileWriteLock()
+        #if os(Linux)
+        guard fcntl(fd, ofdGetLock, &request) == 0 else { return true }
+        #else
         var st = stat()
         guard fstat(fd, &st) == 0 else { return true }
         if heldLocks.withLock({ $0.contains(FileKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }) { return true }
-        var request = wholeFileWriteLock()
         guard fcntl(fd, F_GETLK, &request) == 0 else { return true }
+        #endif
         return request.l_type != Int16(F_UNLCK)
     }
 }
 
-/// A write lock on a whole file, for `F_SETLK` (take) and `F_GETLK` (ask).
+#if os(Linux)
+/// `F_OFD_SETLK` and `F_OFD_GETLK` (Linux 3.15+, <bits/fcntl-linux.h>;
+/// Glibc's module does not export them).
+private let ofdSetLock: Int32 = 37
+private let ofdGetLock: Int32 = 36
+#endif
+
+/// A write lock on a whole file, to take or to ask about (`l_pid` 0, as
+/// OFD locks require).
 func wholeFileWriteLock() -> flock {
     var request = flock()
     request.l_type = Int16(F_WRLCK)
@@ -253,8 +308,10 @@ struct FileKey: Hashable, Sendable {
     var inode: UInt64
 }
 
+#if !os(Linux)
 /// Lock files this process holds (record locks do not exclude their owner).
 let heldLocks = Mutex<Set<FileKey>>([])
+#endif
 
 /// The parent of a path ("" when it has none).
 func parentDirectory(_ path: String) -> String {
@@ -266,17 +323,28 @@ func parentDirectory(_ path: String) -> String {
 
 final class PosixLock: StorageLock, @unchecked Sendable {
     private let file: PosixFile
-    private let key: FileKey
     private let released = Atomic<Bool>(false)
+    #if os(Linux)
+    init(file: PosixFile) { self.file = file }
+    #else
+    private let key: FileKey
     init(file: PosixFile, key: FileKey) {
         self.file = file
         self.key = key
     }
-    /// Closing the descriptor drops the record lock.
+    #endif
+
+    /// Closing the descriptor drops the lock.
     func release() {
         guard released.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        #if os(Linux)
         file.close()
-        _ = heldLocks.withLock { $0.remove(key) }
+        #else
+        heldLocks.withLock { held in
+            file.close()
+            held.remove(key)
+        }
+        #endif
     }
 }
 

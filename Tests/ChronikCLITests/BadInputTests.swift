@@ -114,6 +114,28 @@ struct BadInputTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["notes.txt"])
     }
 
+    @Test("the writer keeps its lock when this process tries a second writer, opens a reader or asks whether a writer is active")
+    func writerKeepsItsLockWhenThisProcessTouchesTheLockFile() async throws {
+        // Proves: closing another descriptor of LOCK in the writer's process does not drop the writer's lock (POSIX record locks did: any close of the file released them), so another process is still refused.
+        let dir = try await makeLog(makeTempDir(), count: 2)
+        defer { removeDir(dir) }
+        do {
+            let writer = try EventLog.open(at: dir)
+            defer { try? writer.close() }
+            #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }
+            var readOnly = LogOptions()
+            readOnly.readOnly = true
+            try EventLog.open(at: dir, options: readOnly).close()
+            #expect(PosixStorage().isWriterActive(dir + "/" + LogFormat.lockFileName))
+            let r = try await chronik(["append", "--log", dir], input: eventLine(stream: "s"))
+            #expect(r.exitCode == 1, "\(r)")
+            #expect(r.stderr.contains("another process is writing this log"), "\(r)")
+            let appended = try await writer.append(to: "s", [ProposedEvent(type: "T", data: Array("{}".utf8))])
+            #expect(appended.positions.first?.value == 2)
+        }
+        #expect(try await headPosition(dir) == 3)
+    }
+
     @Test("a second writer is refused while another process holds the log")
     func secondWriter() async throws {
         // Proves the writer lock reaches the CLI: this test process opens the log as its writer first.
