@@ -1,3 +1,4 @@
+import ChronikLog
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -22,21 +23,34 @@ public enum AuditKeys {
     /// Makes a new key pair and writes it: the private key at `path`, the
     /// public key at `path + ".pub"`.
     ///
+    /// Each file is written whole and durably (`Storage.writeFileDurably`:
+    /// a temporary file, fsync, rename, directory fsync), the private key
+    /// first: a crash leaves no key file, the private one alone, or both,
+    /// each complete.
+    ///
     /// - Parameter force: Replace existing files; without it an existing
     ///   file at either path is refused and nothing is written.
     /// - Returns: the new private key.
     /// - Throws: `AuditError` `.fileExists`, `.io`.
     @discardableResult
-    public static func generate(at path: String, force: Bool = false) throws(AuditError) -> Curve25519.Signing.PrivateKey {
+    public static func generate(at path: String, force: Bool = false,
+                                storage: any Storage = PosixStorage()) throws(AuditError) -> Curve25519.Signing.PrivateKey {
         let pub = path + ".pub"
         if !force {
-            for p in [path, pub] where fileExists(p) {
+            for p in [path, pub] where storage.exists(p) {
                 throw AuditError(.fileExists, "refusing to overwrite an existing key file (use --force to replace it)", path: p)
             }
         }
         let key = Curve25519.Signing.PrivateKey()
-        try writeNew(path, "\(privateTag) \(key.rawRepresentation.base64EncodedString())\n", mode: 0o600, replace: force)
-        try writeNew(pub, "\(publicTag) \(key.publicKey.rawRepresentation.base64EncodedString())\n", mode: 0o644, replace: force)
+        let tmp = ".tmp-\(getpid())"
+        for (p, text, mode) in [(path, "\(privateTag) \(key.rawRepresentation.base64EncodedString())\n", UInt16(0o600)),
+                                (pub, "\(publicTag) \(key.publicKey.rawRepresentation.base64EncodedString())\n", UInt16(0o644))] {
+            do {
+                try storage.writeFileDurably(p, bytes: Array(text.utf8), mode: mode, temporary: p + tmp)
+            } catch {
+                throw AuditError(.io, "cannot write the key file: \((error as? ChronikLogError)?.message ?? "\(error)")", path: p)
+            }
+        }
         return key
     }
 
@@ -83,11 +97,6 @@ func hex(_ bytes: some Sequence<UInt8>) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-func fileExists(_ path: String) -> Bool {
-    var st = stat()
-    return lstat(path, &st) == 0
-}
-
 /// The whole file, or nil when it cannot be read or exceeds `limit` bytes.
 func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -101,33 +110,5 @@ func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
         if n == 0 { return out }
         out += chunk[0..<n]
         if out.count > limit { return nil }
-    }
-}
-
-/// Creates `path` with `mode` (failing if it exists, unless `replace`),
-/// writes `text` and fsyncs it. With `replace`, the new file is written
-/// beside and renamed over the old one, so the old is never half-replaced.
-func writeNew(_ path: String, _ text: String, mode: mode_t, replace: Bool) throws(AuditError) {
-    let target = replace ? path + ".tmp-\(getpid())" : path
-    let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-    guard fd >= 0 else {
-        let e = errno
-        if e == EEXIST { throw AuditError(.fileExists, "refusing to overwrite an existing file", path: path) }
-        throw AuditError(.io, "cannot create the file: \(String(cString: strerror(e)))", path: path)
-    }
-    let bytes = Array(text.utf8)
-    var done = 0
-    var failure: Int32 = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 { if errno == EINTR { continue }; failure = errno; break }
-        done += n
-    }
-    if failure == 0 && fsync(fd) != 0 { failure = errno }
-    close(fd)
-    if failure == 0 && replace && rename(target, path) != 0 { failure = errno }
-    if failure != 0 {
-        unlink(target)
-        throw AuditError(.io, "cannot write the file: \(String(cString: strerror(failure)))", path: path)
     }
 }

@@ -107,9 +107,9 @@ public enum LogRepair {
         defer { segment.close() }
         let cut = try segment.readBytes(count: Int(plan.bytes), at: plan.offset)
         let base = dir + "/repair-" + stamp
-        try writeDurably(base + ".cut", cut, storage: storage)
-        try writeDurably(base + ".txt", Array(record(plan, stamp: stamp).utf8), storage: storage)
-        try storage.syncDirectory(dir)
+        // Both durable (directory included) before the first byte is cut.
+        try storage.writeFileDurably(base + ".cut", bytes: cut)
+        try storage.writeFileDurably(base + ".txt", bytes: Array(record(plan, stamp: stamp).utf8))
         try segment.truncate(to: plan.offset)
         try segment.sync()
         // The active segment's index file (a clean close's) describes the
@@ -135,14 +135,6 @@ public enum LogRepair {
         if let n = plan.damagedBatchEvents { lines.append("damaged batch declares \(n) event\(n == 1 ? "" : "s")") }
         lines.append("whole batches cut after it: \(plan.intactBatchesCut) (\(plan.intactEventsCut) events)")
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    private static func writeDurably(_ path: String, _ bytes: [UInt8], storage: any Storage) throws {
-        let f = try storage.openFile(path, create: true, readOnly: false)
-        defer { f.close() }
-        try f.truncate(to: 0)
-        try f.write(bytes, at: 0)
-        try f.sync()
     }
 
     /// Complete batches that match their checksum, starting at any byte

@@ -24,6 +24,9 @@ public protocol Storage: Sendable {
     func rename(_ from: String, to: String) throws
     /// Makes creates, renames and removes in the directory durable.
     func syncDirectory(_ path: String) throws
+    /// Sets a file's permission bits (a public key or a digest is 0644;
+    /// everything is created 0600).
+    func setMode(_ path: String, _ mode: UInt16) throws
     /// Takes the exclusive writer lock of a log directory, or returns nil
     /// when another process holds it. The lock lasts until released.
     func lockExclusive(_ path: String) throws -> (any StorageLock)?
@@ -82,29 +85,54 @@ extension StorageFile {
 }
 
 extension Storage {
-    /// The one durable whole-file write: the bytes go to `path + ".tmp"`,
-    /// which is fsynced, renamed over `path`, and the directory fsynced.
-    /// A crash at any step leaves either the old file (or none) or the new
-    /// one complete, never a mix; a stray `.tmp` is harmless. Every file
-    /// that is replaced as a whole (metadata, index files, key files,
-    /// digests, snapshots) is written here, so faults can be injected into
-    /// each step.
-    public func writeFileDurably(_ path: String, bytes: [UInt8]) throws {
-        let tmp = path + ".tmp"
+    /// The one durable whole-file write: the bytes go to a temporary file
+    /// (`temporary`, else `path + ".tmp"`), which is given `mode`, fsynced,
+    /// renamed over `path`, and the directory fsynced. A crash at any step
+    /// leaves either the old file (or none) or the new one complete, never
+    /// a mix; a stray temporary file is harmless, and one this call made is
+    /// removed when a step fails. Every file that is replaced as a whole —
+    /// the log's metadata and index files, signing key files, digests
+    /// (`chronik digest --out`), snapshots, repair records, a key store's
+    /// shard rewritten without an erased key — is written
+    /// here, so faults can be injected into each step.
+    public func writeFileDurably(_ path: String, bytes: [UInt8], mode: UInt16 = 0o600, temporary: String? = nil) throws {
+        let tmp = temporary ?? path + ".tmp"
         let f = try openFile(tmp, create: true, readOnly: false)
         do {
             try f.truncate(to: 0)
             try f.write(bytes, at: 0)
+            if mode != 0o600 { try setMode(tmp, mode) }
             try f.sync()
         } catch {
             f.close()
+            try? remove(tmp)
             throw error
         }
         f.close()
-        try rename(tmp, to: path)
+        do {
+            try rename(tmp, to: path)
+        } catch {
+            try? remove(tmp)
+            throw error
+        }
         let parent = parentDirectory(path)
         try syncDirectory(parent.isEmpty ? "." : parent)
     }
+
+    /// The whole of a file (at most `limit` bytes; larger is an error).
+    public func readFile(_ path: String, limit: Int = .max) throws -> [UInt8] {
+        let f = try openFile(path, create: false, readOnly: true)
+        defer { f.close() }
+        let size = try f.size()
+        guard size <= Int64(limit) else {
+            throw ChronikLogError(.io, "file larger than \(limit) bytes", path: path)
+        }
+        return try f.readBytes(count: Int(size), at: 0)
+    }
+
+    /// Files are created mode 0600; a storage without permissions (in
+    /// memory) has nothing to change.
+    public func setMode(_ path: String, _ mode: UInt16) throws {}
 }
 
 func ioError(_ error: any Error, _ what: String, path: String) -> ChronikLogError {
@@ -169,6 +197,12 @@ public struct PosixStorage: Storage {
     public func remove(_ path: String) throws {
         if unlink(path) != 0 {
             throw ChronikLogError(.io, "cannot remove: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+    }
+
+    public func setMode(_ path: String, _ mode: UInt16) throws {
+        if chmod(path, mode_t(mode)) != 0 {
+            throw ChronikLogError(.io, "cannot set mode \(String(mode, radix: 8)): \(Errno(rawValue: errno))", path: path, errno: errno)
         }
     }
 

@@ -21,11 +21,16 @@ public struct SnapshotInfo: Sendable, Equatable {
 /// message and never trusted.
 public struct SnapshotStore: Sendable {
     public let directory: String
+    /// Every file operation goes through it (faults can be injected).
+    let storage: any Storage
 
     static let magic: [UInt8] = Array("CHRKSNAP".utf8)
     static let formatVersion: UInt32 = 1
 
-    public init(logDirectory: String) { directory = logDirectory + "/snapshots" }
+    public init(logDirectory: String, storage: any Storage = PosixStorage()) {
+        directory = logDirectory + "/snapshots"
+        self.storage = storage
+    }
 
     static func fileName(_ position: Position) -> String {
         var digits = String(position.value)
@@ -35,7 +40,7 @@ public struct SnapshotStore: Sendable {
 
     /// The snapshot files, newest (highest position) first.
     public func files() -> [(position: Position, path: String)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let names = (try? storage.listDirectory(directory)) ?? []
         return names.compactMap { name -> (Position, String)? in
             guard name.hasPrefix("snapshot-"), name.hasSuffix(".snap") else { return nil }
             guard let v = UInt64(name.dropFirst(9).dropLast(5)) else { return nil }
@@ -134,55 +139,23 @@ public struct SnapshotStore: Sendable {
 
     // MARK: Writing
 
-    /// Writes a snapshot of `set` (at `set.position`) atomically: temporary
-    /// file, fsync, rename, directory fsync. Durable on return.
+    /// Writes a snapshot of `set` (at `set.position`) atomically and
+    /// durably (`Storage.writeFileDurably`: temporary file, fsync, rename,
+    /// directory fsync). Durable on return.
     ///
     /// - Throws: `io` when the directory or file cannot be written.
     @discardableResult
     public func write(_ set: ProjectionSet, log: EventLog) throws(ProjectionError) -> SnapshotInfo {
         let hash = set.position == log.head ? log.headHash : nil
         let bytes = Self.encode(set, chainHash: hash)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ProjectionError(.io, "cannot create \(directory): \(error.localizedDescription)")
-        }
         let path = directory + "/" + Self.fileName(set.position)
-        let temp = path + ".tmp-\(getpid())"
-        try Self.writeDurably(bytes, to: temp)
-        guard rename(temp, path) == 0 else {
-            let e = errno
-            unlink(temp)
-            throw ProjectionError(.io, "cannot rename \(temp) to \(path): \(String(cString: strerror(e)))")
-        }
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY)
-        if dfd >= 0 {
-            _ = fsync(dfd)
-            close(dfd)
+        do {
+            try storage.createDirectory(directory)
+            try storage.writeFileDurably(path, bytes: bytes, mode: 0o644, temporary: path + ".tmp-\(getpid())")
+        } catch {
+            throw ProjectionError(.io, "cannot write \(path): \((error as? ChronikLogError)?.message ?? "\(error)")")
         }
         return SnapshotInfo(path: path, position: set.position, sizeBytes: bytes.count, models: set.names)
-    }
-
-    static func writeDurably(_ bytes: [UInt8], to path: String) throws(ProjectionError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw ProjectionError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
-        var failure: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else {
-                    failure = n < 0 ? errno : ENOSPC
-                    return
-                }
-            }
-        }
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure != 0 {
-            unlink(path)
-            throw ProjectionError(.io, "cannot write \(path): \(String(cString: strerror(failure)))")
-        }
     }
 
     // MARK: Loading
@@ -222,26 +195,6 @@ public struct SnapshotStore: Sendable {
         if let f = result.value ?? failure { throw f }
     }
 
-    /// The whole file, nil when it cannot be read.
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        let size = Int(st.st_size)
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        let ok = bytes.withUnsafeMutableBytes { raw -> Bool in
-            while done < size {
-                let n = read(fd, raw.baseAddress! + done, size - done)
-                if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return false }
-            }
-            return true
-        }
-        return ok ? bytes : nil
-    }
-
     /// The newest valid snapshot loaded into a fresh set of the models
     /// `only` names (and their dependencies), or a fresh empty set when
     /// there is none; plus one message per snapshot skipped and why.
@@ -254,7 +207,7 @@ public struct SnapshotStore: Sendable {
                 messages.append("ignoring snapshot \(path): its position \(position) is beyond the log's head \(head) (was the log replaced?)")
                 continue
             }
-            guard let data = Self.readFile(path) else {
+            guard let data = try? storage.readFile(path) else {
                 messages.append("ignoring snapshot \(path): cannot read it")
                 continue
             }

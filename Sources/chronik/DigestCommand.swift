@@ -47,7 +47,12 @@ struct Digest: ParsableCommand {
         let (digest, report) = try LogDigest.make(directory: options.directory(), key: privateKey)
         let text = digest.json
         if let out {
-            try writeReplacing(out, text + "\n")
+            do {
+                try PosixStorage().writeFileDurably(out, bytes: Array((text + "\n").utf8), mode: 0o644,
+                                                    temporary: out + ".tmp-\(getpid())")
+            } catch {
+                throw CommandFailure("cannot write \(out): \((error as? ChronikLogError)?.message ?? "\(error)")")
+            }
         }
         for w in report.warnings { options.note("chronik: warning: \(w)") }
         let o = Output()
@@ -63,32 +68,5 @@ struct Digest: ParsableCommand {
             if let out { o.line("written to \(out)") }
         }
         o.flush()
-    }
-}
-
-/// Writes a (non-secret) file through a temporary file and a rename.
-private func writeReplacing(_ path: String, _ text: String) throws {
-    let tmp = path + ".tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw CommandFailure("cannot create \(path): \(String(cString: strerror(errno)))") }
-    let bytes = Array(text.utf8)
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            let e = errno
-            close(fd)
-            unlink(tmp)
-            throw CommandFailure("cannot write \(path): \(String(cString: strerror(e)))")
-        }
-        done += n
-    }
-    let synced = fsync(fd) == 0
-    close(fd)
-    guard synced, rename(tmp, path) == 0 else {
-        let e = errno
-        unlink(tmp)
-        throw CommandFailure("cannot write \(path): \(String(cString: strerror(e)))")
     }
 }

@@ -1,7 +1,9 @@
 import ChronikAudit
 import ChronikCommerce
+import ChronikProjections
 import Crypto
 import Foundation
+import Synchronization
 import Testing
 @testable import ChronikLog
 
@@ -137,6 +139,42 @@ struct DigestExportTests {
         #expect(throws: AuditError.self) { _ = try AuditKeys.loadPrivateKey(path + ".pub") }
     }
 
+    @Test("key files and snapshots are written through Storage: durable (directory synced), 0644 where public, and a failed step leaves no file and no temporary")
+    func keyFilesAndSnapshotsGoThroughStorage() async throws {
+        // Proves: keygen and snapshots use the one durable write (faults reach them); before stop 22 they wrote with raw POSIX calls and keygen never synced the directory.
+        let dir = makeTempDir()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { removeDir(dir) }
+        let storage = StepStorage()
+        let path = dir + "/k"
+        try AuditKeys.generate(at: path, storage: storage)
+        var st = stat()
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        #expect(stat(path + ".pub", &st) == 0 && st.st_mode & 0o777 == 0o644)
+        #expect(storage.steps.filter { $0 == "syncDirectory \(dir)" }.count == 2, "\(storage.steps)")
+
+        storage.failRename = true
+        #expect(throws: AuditError.self) { try AuditKeys.generate(at: dir + "/k2", storage: storage) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["k", "k.pub"])
+
+        let logDir = dir + "/log"
+        try await makeFixtureLog(logDir, count: 20)
+        var o = LogOptions()
+        o.readOnly = true
+        let log = try EventLog.open(at: logDir, options: o)
+        defer { try? log.close() }
+        let set = try Projections.standard()
+        try Replayer.replay(log, into: set)
+        let snapshots = SnapshotStore(logDirectory: logDir, storage: storage)
+        #expect(throws: ProjectionError.self) { try snapshots.write(set, log: log) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: snapshots.directory).isEmpty)
+        storage.failRename = false
+        let written = try snapshots.write(set, log: log)
+        #expect(storage.steps.last == "syncDirectory \(snapshots.directory)")
+        #expect(stat(written.path, &st) == 0 && st.st_mode & 0o777 == 0o644)
+        #expect(try snapshots.loadNewest(log: log).loaded == written)
+    }
+
     @Test("audit JSON Lines: the plain form equals chronik export's; chainHash names each event's batch; the last equals the digest's")
     func auditJSONLines() async throws {
         let dir = makeTempDir()
@@ -254,4 +292,36 @@ func parseCSV(_ text: String) -> [[String]] {
     }
     if !row.isEmpty || !field.isEmpty { row.append(field); rows.append(row) }
     return rows
+}
+
+/// The POSIX storage, noting each rename and directory sync; with
+/// `failRename` every rename fails (EIO).
+final class StepStorage: Storage, @unchecked Sendable {
+    let inner = PosixStorage()
+    private let state = Mutex<(steps: [String], failRename: Bool)>(([], false))
+    var steps: [String] { state.withLock { $0.steps } }
+    var failRename: Bool {
+        get { state.withLock { $0.failRename } }
+        set { state.withLock { $0.failRename = newValue } }
+    }
+    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
+    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
+    func exists(_ path: String) -> Bool { inner.exists(path) }
+    func isDirectory(_ path: String) -> Bool { inner.isDirectory(path) }
+    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        try inner.openFile(path, create: create, readOnly: readOnly)
+    }
+    func remove(_ path: String) throws { try inner.remove(path) }
+    func rename(_ from: String, to: String) throws {
+        if failRename { throw ChronikLogError(.io, "rename failed (injected)", path: from, errno: EIO) }
+        state.withLock { $0.steps.append("rename \(to)") }
+        try inner.rename(from, to: to)
+    }
+    func syncDirectory(_ path: String) throws {
+        state.withLock { $0.steps.append("syncDirectory \(path)") }
+        try inner.syncDirectory(path)
+    }
+    func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
+    func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
+    func setMode(_ path: String, _ mode: UInt16) throws { try inner.setMode(path, mode) }
 }

@@ -137,6 +137,36 @@ struct IndexFileTests {
         }
     }
 
+    @Test("a whole-file write (Storage.writeFileDurably) under a crash at any step leaves the old bytes or the new, whole, and no temporary file it made; once it returns, the new bytes survive a power loss",
+          arguments: FaultyStorage.CrashMode.allCases)
+    func durableWholeFileWrite(mode: FaultyStorage.CrashMode) throws {
+        // Proves: the one durable write that key files, digests, snapshots, repair records, metadata and index files share is atomic and durable.
+        let old = Array("old contents\n".utf8), new = Array(String(repeating: "new contents ", count: 300).utf8)
+        var seen: Set<String> = []
+        for call in 1...8 {
+            let storage = FaultyStorage(seed: UInt64(call))
+            try storage.createDirectory("/disk/keys")
+            try storage.writeFileDurably("/disk/keys/k", bytes: old)
+            storage.crash(atCall: call, mode: mode)
+            let returned = (try? storage.writeFileDurably("/disk/keys/k", bytes: new, mode: 0o644, temporary: "/disk/keys/k.tmp-1")) != nil
+            if !storage.isHalted { storage.crash(mode) }
+            storage.restart()
+            let after = try storage.readFile("/disk/keys/k")
+            #expect(after == old || after == new, "crash at call \(call): \(after.count) bytes")
+            if returned { #expect(after == new, "crash at call \(call) after the write returned") }
+            seen.insert(after == new ? "new" : "old")
+        }
+        #expect(seen.contains("old") && seen.contains("new"), "\(seen)")
+        // A failed step removes the temporary file it made.
+        let storage = FaultyStorage(seed: 99)
+        try storage.createDirectory("/disk/keys")
+        storage.arm([.init(kind: .write, nth: 1, errno: EIO, partial: false, pathSuffix: ".tmp-1")])
+        #expect(throws: ChronikLogError.self) {
+            try storage.writeFileDurably("/disk/keys/k", bytes: new, temporary: "/disk/keys/k.tmp-1")
+        }
+        #expect(storage.files(in: "/disk/keys").isEmpty)
+    }
+
     @Test("a reopen reserves room for exactly the log's streams, counted without hashing a name", arguments: [3, 11, 29] as [UInt64])
     func reopenReservesExactlyTheStreams(seed: UInt64) async throws {
         // Proves IndexLoader.streamCount (each stream's first batch is the one at version 0) equals the streams the reopened log holds, over streams that span sealed segments, retries and the active segment.
@@ -570,6 +600,7 @@ final class ReadWatchingStorage: Storage, @unchecked Sendable {
     func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
     func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
     func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
+    func setMode(_ path: String, _ mode: UInt16) throws { try inner.setMode(path, mode) }
 
     final class WatchedFile: StorageFile, @unchecked Sendable {
         let inner: any StorageFile, path: String, owner: ReadWatchingStorage

@@ -21,4 +21,5 @@ extension SegmentWrappingStorage {
     func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
     func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
     func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
+    func setMode(_ path: String, _ mode: UInt16) throws { try inner.setMode(path, mode) }
 }
