@@ -216,23 +216,11 @@ public final class FileKeyStore: SubjectKeyStore {
                 lines += "\(k) \(Data(s.keys[k]!).base64EncodedString())\n"
             }
             for d in (s.destroyed.union([subject])).sorted() { lines += "\(d) -\n" }
-            // The shard without the key: written aside, synced, renamed over,
-            // the directory synced; the current file then holds no copy.
-            let tmp = path + ".tmp"
+            // The shard without the key, written whole and durably (aside,
+            // synced, renamed over, the directory synced): the current file
+            // then holds no copy.
             let bytes = Array(lines.utf8)
-            let file = try storage.openFile(tmp, create: true, readOnly: false)
-            do {
-                try file.truncate(to: 0)
-                try bytes.withUnsafeBytes { try file.write($0, at: 0) }
-                try file.sync()
-            } catch {
-                file.close()
-                try? storage.remove(tmp)
-                throw error
-            }
-            file.close()
-            try storage.rename(tmp, to: path)
-            try storage.syncDirectory(directory)
+            try storage.writeFileDurably(path, bytes: bytes)
             s.file?.close()
             s.file = try storage.openFile(path, create: false, readOnly: false)
             s.size = Int64(bytes.count)
