@@ -55,8 +55,12 @@ struct KeyOptions: ParsableArguments {
             }
             return
         }
-        guard FileManager.default.createFile(atPath: path, contents: Data(identity.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw CommandFailure("key store: cannot write \(path)")
+        // Durably (directory synced): the keys sealed next must never be
+        // found beside a lost or empty owner file after a power loss.
+        do {
+            try PosixStorage().writeFileDurably(path, bytes: Array(identity.utf8))
+        } catch {
+            throw CommandFailure("key store: cannot write \(path): \((error as? ChronikLogError)?.message ?? "\(error)")")
         }
     }
 
@@ -67,8 +71,8 @@ struct KeyOptions: ParsableArguments {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { return }
         func isKeyStoreFile(_ name: String) -> Bool {
-            if name == Self.ownerFile { return true }
             let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
+            if base == Self.ownerFile { return true }
             return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
         }
         guard entries.allSatisfy(isKeyStoreFile) else {
