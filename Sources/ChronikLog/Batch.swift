@@ -223,18 +223,12 @@ struct DecodedBatch {
         self.header = header
         let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
         if header.codec == LogFormat.codecLZ4 {
-            // No zero-fill: LZ4_decompress_safe writes every byte it reports,
-            // and anything short of the full length is refused below.
+            // No zero-fill: the decode writes every byte or throws.
             let expected = header.rawPayloadLength
-            var n: Int32 = 0
-            let out = [UInt8](unsafeUninitializedCapacity: expected) { dst, initialized in
-                n = LZ4_decompress_safe(
-                    body.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    UnsafeMutableRawPointer(dst.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(body.count), Int32(expected))
-                initialized = max(0, Int(n))
+            payload = try [UInt8](unsafeUninitializedCapacity: expected) { dst, initialized in
+                try decodeLZ4(body, into: UnsafeMutableRawBufferPointer(dst))
+                initialized = expected
             }
-            guard n == Int32(expected) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
-            payload = out
         } else {
             guard body.count == header.rawPayloadLength else { throw MalformedBytes(reason: "payload length mismatch") }
             payload = Array(body)
@@ -323,3 +317,33 @@ extension ByteReader {
 }
 
 func hex32(_ v: UInt32) -> String { "0x" + String(v, radix: 16).leftPad(8) }
+
+/// The one LZ4 decode of a batch payload: `block` into all of `dst` (the
+/// header's raw payload length), or `MalformedBytes`. The writer never
+/// compresses an empty payload, so an empty block or output is damage.
+func decodeLZ4(_ block: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) throws {
+    guard let src = block.baseAddress, let out = dst.baseAddress, !block.isEmpty, !dst.isEmpty,
+          LZ4_decompress_safe(src.assumingMemoryBound(to: CChar.self), out.assumingMemoryBound(to: CChar.self),
+                              Int32(block.count), Int32(dst.count)) == Int32(dst.count)
+    else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
+}
+
+/// Hands `body` the raw payload of a checksummed batch: the stored bytes,
+/// or the LZ4 block decompressed into `buffer`, which is reused from batch
+/// to batch (grown, and zero-filled, only when too small). Scans and
+/// `verify` read payloads through it.
+func withRawPayload<R>(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer: inout [UInt8],
+                       _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
+    let rawLength = header.rawPayloadLength
+    guard header.codec == LogFormat.codecLZ4 else {
+        guard stored.count == rawLength else { throw MalformedBytes(reason: "payload length mismatch") }
+        return try body(stored)
+    }
+    if buffer.count < rawLength { buffer = [UInt8](repeating: 0, count: max(rawLength, buffer.count * 2)) }
+    return try buffer.withUnsafeMutableBytes { all in
+        let dst = UnsafeMutableRawBufferPointer(rebasing: all[0..<rawLength])
+        try decodeLZ4(stored, into: dst)
+        return try body(UnsafeRawBufferPointer(dst))
+    }
+}

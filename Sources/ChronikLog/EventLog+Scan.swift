@@ -1,4 +1,3 @@
-import CLZ4
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -122,8 +121,6 @@ extension EventLog {
         header: BatchHeader, batch: UnsafeRawBufferPointer, buffer: inout [UInt8], types: inout TypeInterner,
         from: UInt64, head: UInt64, _ visit: (EventView) throws -> Void
     ) throws {
-        let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
-        let rawLength = header.rawPayloadLength
         func records(_ raw: UnsafeRawBufferPointer) throws {
             var r = ByteReader(raw)
             let stream = try r.readString()
@@ -136,20 +133,7 @@ extension EventLog {
             }
             guard r.remaining == 0 else { throw MalformedBytes(reason: "trailing bytes in payload") }
         }
-        if header.codec == LogFormat.codecLZ4 {
-            // The buffer is reused across batches; it is zero-filled only when it grows.
-            if buffer.count < rawLength { buffer = [UInt8](repeating: 0, count: max(rawLength, buffer.count * 2)) }
-            try buffer.withUnsafeMutableBytes { dst in
-                let n = LZ4_decompress_safe(
-                    body.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(body.count), Int32(rawLength))
-                guard n == Int32(rawLength) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
-                try records(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(dst)[0..<rawLength]))
-            }
-        } else {
-            guard body.count == rawLength else { throw MalformedBytes(reason: "payload length mismatch") }
-            try records(body)
-        }
+        try withRawPayload(header: header, batch: batch, buffer: &buffer, records)
     }
 }
 

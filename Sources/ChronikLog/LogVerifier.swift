@@ -1,4 +1,3 @@
-import CLZ4
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -713,26 +712,6 @@ struct VerifierRun {
             a.decodeError = reason(error)
         }
         return a
-    }
-
-    /// Hands `body` the raw payload of a checksummed batch: the stored bytes,
-    /// or the LZ4 block decompressed into the reused buffer.
-    static func withRawPayload(header: BatchHeader, batch: UnsafeRawBufferPointer, buffer payloadBuffer: inout [UInt8],
-                                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
-        let rawLength = header.rawPayloadLength
-        guard header.codec == LogFormat.codecLZ4 else {
-            guard stored.count == rawLength else { throw MalformedBytes(reason: "payload length mismatch") }
-            return try body(stored)
-        }
-        if payloadBuffer.count < rawLength { payloadBuffer = [UInt8](repeating: 0, count: max(rawLength, payloadBuffer.count * 2)) }
-        try payloadBuffer.withUnsafeMutableBytes { dst in
-            let n = LZ4_decompress_safe(
-                stored.baseAddress!.assumingMemoryBound(to: CChar.self),
-                dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(stored.count), Int32(rawLength))
-            guard n == Int32(rawLength) else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
-            try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(dst)[0..<rawLength]))
-        }
     }
 
     // MARK: Index files

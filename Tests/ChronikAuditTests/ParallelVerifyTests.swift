@@ -107,6 +107,40 @@ struct ParallelVerifyTests {
         #expect(failures > 120, "only \(failures) of 240 trials failed verification")
     }
 
+    @Test("an LZ4 batch whose header claims an empty raw payload (checksum fixed) is damage to verify and to a read, not a crash")
+    func lz4BatchClaimingAnEmptyPayload() async throws {
+        // Proves: the one LZ4 decode (Batch.swift) refuses a block whose output the header says is empty, for verify on both paths and for reads.
+        let dir = makeTempDir("lz4-empty")
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        _ = try await log.append(to: "s", (0..<10).map { i in
+            ProposedEvent(type: "T", data: Array("{\"text\":\"\(String(repeating: "abc", count: 40)) \(i)\"}".utf8))
+        })
+        try log.close()
+        let path = try Self.segmentPaths(dir)[0]
+        var seg = try fileBytes(path)
+        let off = LogFormat.segmentHeaderSize
+        try #require(seg[off + LogFormat.BatchField.flags] & LogFormat.codecMask == LogFormat.codecLZ4)
+        let length = Int(loadLE(seg, off + LogFormat.BatchField.length, as: UInt32.self))
+        for k in 0..<4 { seg[off + LogFormat.BatchField.rawPayloadLength + k] = 0 }
+        Self.fixChecksum(&seg, batchAt: off, length: length)
+        try writeFile(path, seg)
+        for parallel in [false, true] {
+            let outcome = Self.outcome(dir, parallel: parallel, chunkBytes: 1)
+            #expect(!outcome.contains("failure: nil"), "parallel \(parallel): \(outcome)")
+        }
+        var o = LogOptions()
+        o.readOnly = true
+        do {
+            let reader = try EventLog.open(at: dir, options: o)
+            defer { try? reader.close() }
+            #expect(throws: ChronikLogError.self) { _ = try reader.readAll().collect() }
+            #expect(throws: ChronikLogError.self) { _ = try reader.read(stream: "s").collect() }
+        } catch let e as ChronikLogError {
+            #expect(e.code == .corruption, "\(e)")
+        }
+    }
+
     @Test("a chain link edited in the first batch of a segment fails there, naming the previous segment's last batch, for any chunk size",
           arguments: [Int64(1), Int64(700), ChunkChecker.defaultChunkBytes])
     func chainBreakAtSegmentBoundary(chunkBytes: Int64) async throws {
