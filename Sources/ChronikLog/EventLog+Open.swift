@@ -88,18 +88,22 @@ extension EventLog {
         guard m.count >= 8, Array(m[0..<8]) == LogFormat.metaMagic else {
             throw ChronikLogError(.notALog, "\(LogFormat.metaFileName) is not a Chronik metadata file", path: path)
         }
-        guard m.count == LogFormat.metaSize, loadLE(m, LogFormat.metaSize - 4, as: UInt32.self) == crc32c(Array(m[0..<(LogFormat.metaSize - 4)])) else {
+        guard m.count == LogFormat.metaSize,
+              loadLE(m, LogFormat.MetaField.checksum, as: UInt32.self) == crc32c(Array(m[0..<LogFormat.MetaField.checksum])) else {
             throw ChronikLogError.corrupt("metadata file checksum mismatch or wrong size", path: path, offset: 0)
         }
-        let version = loadLE(m, 8, as: UInt16.self)
+        let version = loadLE(m, LogFormat.MetaField.formatVersion, as: UInt16.self)
         guard version == LogFormat.version else {
             throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
         }
-        let createdAt = Timestamp(microseconds: loadLE(m, 16, as: Int64.self))
-        switch m[10] {
+        let createdAt = Timestamp(microseconds: loadLE(m, LogFormat.MetaField.createdAt, as: Int64.self))
+        let compression = m[LogFormat.MetaField.compression]
+        switch compression {
         case LogFormat.codecNone: return (.none, createdAt)
         case LogFormat.codecLZ4: return (.lz4, createdAt)
-        default: throw ChronikLogError.corrupt("unknown compression \(m[10]) in metadata", path: path, offset: 10)
+        default:
+            throw ChronikLogError.corrupt("unknown compression \(compression) in metadata", path: path,
+                                          offset: Int64(LogFormat.MetaField.compression))
         }
     }
 

@@ -65,6 +65,26 @@ public enum LogFormat {
     /// The chain hash that the first batch of a log points back to.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
 
+    /// Byte offsets of the segment header's fields (`segmentHeaderSize`
+    /// bytes: magic, format version, base position, CRC32C of the bytes
+    /// before it).
+    enum SegmentField {
+        static let formatVersion = 8
+        static let base = 16
+        static let checksum = 28
+    }
+
+    /// Byte offsets of `chronik.meta`'s fields (`metaSize` bytes: magic,
+    /// format version, compression, creation time, CRC32C of the bytes
+    /// before it; every other byte reserved, 0).
+    enum MetaField {
+        static let formatVersion = 8
+        static let compression = 10
+        static let createdAt = 16
+        static let checksum = metaSize - 4
+        static let reserved = Array(11..<16) + Array(24..<checksum)
+    }
+
     // MARK: Index file
 
     static let indexMagic: [UInt8] = Array("CHRNKIDX".utf8)

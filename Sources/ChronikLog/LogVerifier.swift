@@ -409,26 +409,27 @@ struct VerifierRun {
         guard m.count == LogFormat.metaSize else {
             throw fail(path, 0, "metadata file is \(m.count) bytes, expected \(LogFormat.metaSize)")
         }
-        let stored = loadLE(m, LogFormat.metaSize - 4, as: UInt32.self)
-        let actual = crc32c(Array(m[0..<(LogFormat.metaSize - 4)]))
+        let stored = loadLE(m, LogFormat.MetaField.checksum, as: UInt32.self)
+        let actual = crc32c(Array(m[0..<LogFormat.MetaField.checksum]))
         guard stored == actual else {
-            throw fail(path, Int64(LogFormat.metaSize - 4), "metadata checksum mismatch: stored \(hex32(stored)), computed \(hex32(actual))")
+            throw fail(path, Int64(LogFormat.MetaField.checksum), "metadata checksum mismatch: stored \(hex32(stored)), computed \(hex32(actual))")
         }
-        let version = loadLE(m, 8, as: UInt16.self)
+        let version = loadLE(m, LogFormat.MetaField.formatVersion, as: UInt16.self)
         guard version == LogFormat.version else {
             throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
         }
-        switch m[10] {
+        let compression = m[LogFormat.MetaField.compression]
+        switch compression {
         case LogFormat.codecNone: report.compression = Compression.none
         case LogFormat.codecLZ4: report.compression = .lz4
-        default: throw fail(path, 10, "unknown compression \(m[10]) in metadata")
+        default: throw fail(path, Int64(LogFormat.MetaField.compression), "unknown compression \(compression) in metadata")
         }
         // Reserved bytes are covered by the checksum, but a writer that set
         // them would be speaking a format this build does not know.
-        if let k = (Array(11..<16) + Array(24..<60)).first(where: { m[$0] != 0 }) {
+        if let k = LogFormat.MetaField.reserved.first(where: { m[$0] != 0 }) {
             throw fail(path, Int64(k), "reserved byte \(k) of the metadata file is not 0")
         }
-        report.createdAt = Timestamp(microseconds: loadLE(m, 16, as: Int64.self))
+        report.createdAt = Timestamp(microseconds: loadLE(m, LogFormat.MetaField.createdAt, as: Int64.self))
     }
 
     // MARK: Segments
@@ -720,8 +721,9 @@ struct VerifierRun {
     static func indexEventCount(storage: any Storage, path: String) -> Int? {
         guard let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
         defer { f.close() }
-        guard let h = try? f.readBytes(count: 32, at: 0), h.count == 32 else { return nil }
-        let n = loadLE(h, 24, as: UInt64.self)
+        let end = LogFormat.IndexField.eventCount + 8
+        guard let h = try? f.readBytes(count: end, at: 0), h.count == end else { return nil }
+        let n = loadLE(h, LogFormat.IndexField.eventCount, as: UInt64.self)
         return n < 1 << 32 ? Int(n) : nil
     }
 

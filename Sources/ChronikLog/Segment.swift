@@ -102,10 +102,11 @@ final class Segment: Sendable {
     static func checkHeader(_ h: [UInt8], base: UInt64) -> String? {
         guard h.count == LogFormat.segmentHeaderSize else { return "segment header truncated (\(h.count) bytes)" }
         guard Array(h[0..<8]) == LogFormat.segmentMagic else { return "bad segment magic" }
-        guard loadLE(h, 28, as: UInt32.self) == crc32c(Array(h[0..<28])) else { return "segment header checksum mismatch" }
-        let v = loadLE(h, 8, as: UInt16.self)
+        let sum = LogFormat.SegmentField.checksum
+        guard loadLE(h, sum, as: UInt32.self) == crc32c(Array(h[0..<sum])) else { return "segment header checksum mismatch" }
+        let v = loadLE(h, LogFormat.SegmentField.formatVersion, as: UInt16.self)
         guard v == LogFormat.version else { return "unsupported segment format version \(v)" }
-        guard loadLE(h, 16, as: UInt64.self) == base else { return "segment header base position does not match its file name" }
+        guard loadLE(h, LogFormat.SegmentField.base, as: UInt64.self) == base else { return "segment header base position does not match its file name" }
         return nil
     }
 }

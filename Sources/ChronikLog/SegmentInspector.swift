@@ -102,12 +102,12 @@ public final class SegmentInspector {
                 end = .incomplete(offset: 0, reason: "file of \(raw.count) bytes is shorter than a segment header")
                 return
             }
-            let base = loadLE(raw, 16, as: UInt64.self)
+            let base = loadLE(raw, LogFormat.SegmentField.base, as: UInt64.self)
             let name = String(path.split(separator: "/").last ?? "")
             let expectedBase = LogFormat.baseFromSegmentFileName(name) ?? base
             let problem = Segment.checkHeader(raw, base: expectedBase)
-            header = SegmentHeaderInfo(formatVersion: loadLE(raw, 8, as: UInt16.self), basePosition: Position(base),
-                                       checksum: loadLE(raw, 28, as: UInt32.self), problem: problem)
+            header = SegmentHeaderInfo(formatVersion: loadLE(raw, LogFormat.SegmentField.formatVersion, as: UInt16.self), basePosition: Position(base),
+                                       checksum: loadLE(raw, LogFormat.SegmentField.checksum, as: UInt32.self), problem: problem)
             if let problem {
                 end = .damaged(offset: 0, reason: problem)
             } else {
