@@ -1,3 +1,5 @@
+import ChronikLog
+
 // The byte-level pieces of the `data` codec (docs/EVENTS-CODEC.md): LEB128
 // varints, zigzag for signed integers, length-prefixed UTF-8, presence bytes
 // for optionals, count-prefixed arrays and maps. No version byte here: the
@@ -17,14 +19,7 @@ public struct BinaryWriter: Sendable {
 
     /// An unsigned LEB128 varint (1–10 bytes).
     @inline(__always)
-    public mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
+    public mutating func varint(_ v: UInt64) { appendVarint(v, to: &bytes) }
 
     /// A signed integer, zigzag-mapped so small magnitudes stay short
     /// (0 → 0, −1 → 1, 1 → 2, …).
@@ -106,19 +101,14 @@ public struct BinaryReader {
 
     @inline(__always)
     public mutating func varint() throws(CommerceError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard index < buffer.count else { throw Self.truncated("a varint") }
-            let b = buffer[index]
-            index += 1
-            // At shift 63 only the lowest bit still fits in 64 bits.
-            guard shift < 63 || (shift == 63 && b <= 1) else {
-                throw CommerceError(.invalidData, "varint longer than 64 bits")
-            }
-            result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
-            shift += 7
+        do {
+            let (value, end) = try readVarint(UnsafeRawBufferPointer(buffer), at: index)
+            index = end
+            return value
+        } catch .truncated {
+            throw Self.truncated("a varint")
+        } catch {
+            throw CommerceError(.invalidData, "varint longer than 64 bits")
         }
     }
 

@@ -5,6 +5,45 @@ import CChronikSupport
 // is a bounds-checked cursor that throws on truncated input instead of
 // trapping, because its input comes from disk.
 
+/// Why a varint could not be read (`readVarint`).
+public enum VarintError: Error, Sendable {
+    /// The bytes end inside it.
+    case truncated
+    /// More than 64 bits: an 11th byte, or a 10th above 1.
+    case tooLong
+}
+
+/// The one LEB128 varint writer (1–10 bytes), for the log's records and
+/// the commerce data codec alike.
+@inlinable @inline(__always)
+public func appendVarint(_ v: UInt64, to bytes: inout [UInt8]) {
+    var v = v
+    while v >= 0x80 {
+        bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+        v >>= 7
+    }
+    bytes.append(UInt8(v))
+}
+
+/// The one LEB128 varint reader: the value at `index` of `raw` and the
+/// index after it. Strict: a value past 64 bits is refused, never cut.
+@inlinable @inline(__always)
+public func readVarint(_ raw: UnsafeRawBufferPointer, at index: Int) throws(VarintError) -> (value: UInt64, end: Int) {
+    var result: UInt64 = 0
+    var shift: UInt64 = 0
+    var i = index
+    while true {
+        guard i < raw.count else { throw .truncated }
+        let b = raw[i]
+        i += 1
+        // At shift 63 only the lowest bit still fits in 64 bits.
+        guard shift < 63 || (shift == 63 && b <= 1) else { throw .tooLong }
+        result |= UInt64(b & 0x7F) << shift
+        if b < 0x80 { return (result, i) }
+        shift += 7
+    }
+}
+
 extension Array where Element == UInt8 {
     @inline(__always)
     mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
@@ -12,14 +51,7 @@ extension Array where Element == UInt8 {
     }
 
     @inline(__always)
-    mutating func appendVarint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        append(UInt8(v))
-    }
+    mutating func appendVarint(_ v: UInt64) { ChronikLog.appendVarint(v, to: &self) }
 
     /// Appends an event id as its 16 UUID bytes in RFC 4122 order.
     @inline(__always)
@@ -66,16 +98,14 @@ struct ByteReader {
 
     @inline(__always)
     mutating func readVarint() throws -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard offset < raw.count else { throw MalformedBytes(reason: "truncated varint") }
-            let b = raw[offset]
-            offset += 1
-            guard shift < 64 else { throw MalformedBytes(reason: "varint too long") }
-            result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
-            shift += 7
+        do {
+            let (value, end) = try ChronikLog.readVarint(raw, at: offset)
+            offset = end
+            return value
+        } catch .truncated {
+            throw MalformedBytes(reason: "truncated varint")
+        } catch {
+            throw MalformedBytes(reason: "varint too long")
         }
     }
 
