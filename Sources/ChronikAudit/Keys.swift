@@ -42,13 +42,12 @@ public enum AuditKeys {
             }
         }
         let key = Curve25519.Signing.PrivateKey()
-        let tmp = ".tmp-\(getpid())"
         for (p, text, mode) in [(path, "\(privateTag) \(key.rawRepresentation.base64EncodedString())\n", UInt16(0o600)),
                                 (pub, "\(publicTag) \(key.publicKey.rawRepresentation.base64EncodedString())\n", UInt16(0o644))] {
             do {
-                try storage.writeFileDurably(p, bytes: Array(text.utf8), mode: mode, temporary: p + tmp)
+                try storage.writeFileDurably(p, bytes: Array(text.utf8), mode: mode, concurrentWriters: true)
             } catch {
-                throw AuditError(.io, "cannot write the key file: \((error as? ChronikLogError)?.message ?? "\(error)")", path: p)
+                throw AuditError(.io, "cannot write the key file: \(ChronikLogError.message(of: error))", path: p)
             }
         }
         return key

@@ -65,6 +65,13 @@ public struct ChronikLogError: Error, Hashable, Sendable, CustomStringConvertibl
         return s
     }
 
+    /// The message of a `ChronikLogError` (its path is said by the
+    /// caller), else the error's description: for a caller that wraps a
+    /// storage failure in its own error type.
+    public static func message(of error: any Error) -> String {
+        (error as? ChronikLogError)?.message ?? "\(error)"
+    }
+
     static func corrupt(_ message: String, path: String, offset: Int64) -> ChronikLogError {
         ChronikLogError(.corruption, message, path: path, offset: offset)
     }

@@ -53,9 +53,6 @@ struct SegmentCheckpoint: Hashable, Sendable {
         return out
     }
 
-    /// Parses and checks an index file: checksum, magic, layout version and
-    /// the consistency of its tables. Whether it belongs to the segment
-    /// beside it is `EventLog.loadCheckpoint`'s question.
     /// Whether an index file's last 4 bytes are the CRC32C of the others.
     /// - Precondition: `bytes` holds at least 4 bytes.
     static func checksumMatches(_ bytes: [UInt8]) -> Bool {
@@ -63,6 +60,9 @@ struct SegmentCheckpoint: Hashable, Sendable {
             == bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }
     }
 
+    /// Parses and checks an index file: checksum, magic, layout version and
+    /// the consistency of its tables. Whether it belongs to the segment
+    /// beside it is `EventLog.loadCheckpoint`'s question.
     static func decode(_ bytes: [UInt8]) throws -> SegmentCheckpoint {
         guard bytes.count >= LogFormat.indexHeaderSize + 4 else { throw MalformedBytes(reason: "index file truncated") }
         guard Array(bytes[0..<8]) == LogFormat.indexMagic else { throw MalformedBytes(reason: "bad index magic") }

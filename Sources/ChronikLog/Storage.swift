@@ -86,7 +86,9 @@ extension StorageFile {
 
 extension Storage {
     /// The one durable whole-file write: the bytes go to a temporary file
-    /// (`temporary`, else `path + ".tmp"`), which is given `mode`, fsynced,
+    /// (`path.tmp`; `path.tmp-PID` with `concurrentWriters`, for files that
+    /// other processes may write at the same time: key files, digests,
+    /// snapshots), which is given `mode`, fsynced,
     /// renamed over `path`, and the directory fsynced. A crash at any step
     /// leaves either the old file (or none) or the new one complete, never
     /// a mix; a stray temporary file is harmless, and one this call made is
@@ -95,21 +97,17 @@ extension Storage {
     /// (`chronik digest --out`), snapshots, repair records, a key store's
     /// shard rewritten without an erased key — is written
     /// here, so faults can be injected into each step.
-    public func writeFileDurably(_ path: String, bytes: [UInt8], mode: UInt16 = 0o600, temporary: String? = nil) throws {
-        let tmp = temporary ?? path + ".tmp"
+    public func writeFileDurably(_ path: String, bytes: [UInt8], mode: UInt16 = 0o600, concurrentWriters: Bool = false) throws {
+        let tmp = path + (concurrentWriters ? ".tmp-\(getpid())" : ".tmp")
         let f = try openFile(tmp, create: true, readOnly: false)
         do {
-            try f.truncate(to: 0)
-            try f.write(bytes, at: 0)
-            if mode != 0o600 { try setMode(tmp, mode) }
-            try f.sync()
-        } catch {
-            f.close()
-            try? remove(tmp)
-            throw error
-        }
-        f.close()
-        do {
+            do {
+                defer { f.close() }
+                try f.truncate(to: 0)
+                try f.write(bytes, at: 0)
+                if mode != 0o600 { try setMode(tmp, mode) }
+                try f.sync()
+            }
             try rename(tmp, to: path)
         } catch {
             try? remove(tmp)
@@ -119,15 +117,11 @@ extension Storage {
         try syncDirectory(parent.isEmpty ? "." : parent)
     }
 
-    /// The whole of a file (at most `limit` bytes; larger is an error).
-    public func readFile(_ path: String, limit: Int = .max) throws -> [UInt8] {
+    /// The whole of a file.
+    public func readFile(_ path: String) throws -> [UInt8] {
         let f = try openFile(path, create: false, readOnly: true)
         defer { f.close() }
-        let size = try f.size()
-        guard size <= Int64(limit) else {
-            throw ChronikLogError(.io, "file larger than \(limit) bytes", path: path)
-        }
-        return try f.readBytes(count: Int(size), at: 0)
+        return try f.readBytes(count: Int(try f.size()), at: 0)
     }
 
     /// Files are created mode 0600; a storage without permissions (in

@@ -151,9 +151,9 @@ public struct SnapshotStore: Sendable {
         let path = directory + "/" + Self.fileName(set.position)
         do {
             try storage.createDirectory(directory)
-            try storage.writeFileDurably(path, bytes: bytes, mode: 0o644, temporary: path + ".tmp-\(getpid())")
+            try storage.writeFileDurably(path, bytes: bytes, mode: 0o644, concurrentWriters: true)
         } catch {
-            throw ProjectionError(.io, "cannot write \(path): \((error as? ChronikLogError)?.message ?? "\(error)")")
+            throw ProjectionError(.io, "cannot write \(path): \(ChronikLogError.message(of: error))")
         }
         return SnapshotInfo(path: path, position: set.position, sizeBytes: bytes.count, models: set.names)
     }

@@ -48,10 +48,9 @@ struct Digest: ParsableCommand {
         let text = digest.json
         if let out {
             do {
-                try PosixStorage().writeFileDurably(out, bytes: Array((text + "\n").utf8), mode: 0o644,
-                                                    temporary: out + ".tmp-\(getpid())")
+                try PosixStorage().writeFileDurably(out, bytes: Array((text + "\n").utf8), mode: 0o644, concurrentWriters: true)
             } catch {
-                throw CommandFailure("cannot write \(out): \((error as? ChronikLogError)?.message ?? "\(error)")")
+                throw CommandFailure("cannot write \(out): \(ChronikLogError.message(of: error))")
             }
         }
         for w in report.warnings { options.note("chronik: warning: \(w)") }

@@ -60,7 +60,7 @@ struct KeyOptions: ParsableArguments {
         do {
             try PosixStorage().writeFileDurably(path, bytes: Array(identity.utf8))
         } catch {
-            throw CommandFailure("key store: cannot write \(path): \((error as? ChronikLogError)?.message ?? "\(error)")")
+            throw CommandFailure("key store: cannot write \(path): \(ChronikLogError.message(of: error))")
         }
     }
 

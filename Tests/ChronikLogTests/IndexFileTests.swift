@@ -148,7 +148,7 @@ struct IndexFileTests {
             try storage.createDirectory("/disk/keys")
             try storage.writeFileDurably("/disk/keys/k", bytes: old)
             storage.crash(atCall: call, mode: mode)
-            let returned = (try? storage.writeFileDurably("/disk/keys/k", bytes: new, mode: 0o644, temporary: "/disk/keys/k.tmp-1")) != nil
+            let returned = (try? storage.writeFileDurably("/disk/keys/k", bytes: new, mode: 0o644, concurrentWriters: true)) != nil
             if !storage.isHalted { storage.crash(mode) }
             storage.restart()
             let after = try storage.readFile("/disk/keys/k")
@@ -160,9 +160,9 @@ struct IndexFileTests {
         // A failed step removes the temporary file it made.
         let storage = FaultyStorage(seed: 99)
         try storage.createDirectory("/disk/keys")
-        storage.arm([.init(kind: .write, nth: 1, errno: EIO, partial: false, pathSuffix: ".tmp-1")])
+        storage.arm([.init(kind: .write, nth: 1, errno: EIO, partial: false, pathSuffix: ".tmp-\(getpid())")])
         #expect(throws: ChronikLogError.self) {
-            try storage.writeFileDurably("/disk/keys/k", bytes: new, temporary: "/disk/keys/k.tmp-1")
+            try storage.writeFileDurably("/disk/keys/k", bytes: new, concurrentWriters: true)
         }
         #expect(storage.files(in: "/disk/keys").isEmpty)
     }
@@ -575,32 +575,18 @@ struct IndexFileTests {
 /// names end in `suffix`: the order in which each was first read, and how
 /// many were being read at once (each such read holds for 5 ms, so reads
 /// running in parallel overlap).
-final class ReadWatchingStorage: Storage, @unchecked Sendable {
+final class ReadWatchingStorage: WrappingStorage, @unchecked Sendable {
     struct Seen { var order: [String] = []; var atOnce = 0; var mostAtOnce = 0 }
-    let inner: any Storage
+    let inner: FaultyStorage
     let concurrent: Bool
-    let suffix: String
+    let wrappedSuffix: String
     private let state = Mutex(Seen())
-    init(inner: any Storage, concurrent: Bool, suffix: String) {
-        self.inner = inner; self.concurrent = concurrent; self.suffix = suffix
+    init(inner: FaultyStorage, concurrent: Bool, suffix: String) {
+        self.inner = inner; self.concurrent = concurrent; wrappedSuffix = suffix
     }
     var seen: Seen { state.withLock { $0 } }
     var allowsConcurrentReads: Bool { concurrent }
-
-    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
-    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
-    func exists(_ path: String) -> Bool { inner.exists(path) }
-    func isDirectory(_ path: String) -> Bool { inner.isDirectory(path) }
-    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
-        let file = try inner.openFile(path, create: create, readOnly: readOnly)
-        return path.hasSuffix(suffix) ? WatchedFile(inner: file, path: path, owner: self) : file
-    }
-    func remove(_ path: String) throws { try inner.remove(path) }
-    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-    func lockExclusive(_ path: String) throws -> (any StorageLock)? { try inner.lockExclusive(path) }
-    func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
-    func setMode(_ path: String, _ mode: UInt16) throws { try inner.setMode(path, mode) }
+    func wrap(_ file: any StorageFile, path: String) -> any StorageFile { WatchedFile(inner: file, path: path, owner: self) }
 
     final class WatchedFile: StorageFile, @unchecked Sendable {
         let inner: any StorageFile, path: String, owner: ReadWatchingStorage

@@ -6,7 +6,7 @@ import Testing
 /// The POSIX backend whose segment-file fdatasyncs wait at a gate while it
 /// is closed, and whose next sync or write can be made to fail: a group
 /// commit held in its fdatasync, to see what the writer does beside it.
-final class GatedStorage: SegmentWrappingStorage, @unchecked Sendable {
+final class GatedStorage: WrappingStorage, @unchecked Sendable {
     let inner = PosixStorage()
     struct Gate {
         var closed = false
@@ -23,8 +23,7 @@ final class GatedStorage: SegmentWrappingStorage, @unchecked Sendable {
     var waiting: Int { gate.withLock { $0.waiting } }
     var writes: Int { gate.withLock { $0.writes } }
 
-    func wrapSegment(_ file: any StorageFile) -> any StorageFile { GatedFile(inner: file, owner: self) }
-    func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
+    func wrap(_ file: any StorageFile, path: String) -> any StorageFile { GatedFile(inner: file, owner: self) }
 }
 
 struct InjectedFailure: Error {}

@@ -4,10 +4,10 @@ import Testing
 @testable import ChronikLog
 
 /// Wraps the POSIX backend and counts fdatasync calls on segment files.
-final class CountingStorage: SegmentWrappingStorage, @unchecked Sendable {
+final class CountingStorage: WrappingStorage, @unchecked Sendable {
     let inner = PosixStorage()
     let syncs = Atomic<Int>(0)
-    func wrapSegment(_ file: any StorageFile) -> any StorageFile { CountingFile(inner: file, owner: self) }
+    func wrap(_ file: any StorageFile, path: String) -> any StorageFile { CountingFile(inner: file, owner: self) }
 }
 
 final class CountingFile: StorageFile, @unchecked Sendable {
