@@ -70,8 +70,8 @@ extension LogServer {
 
 /// A count per status, keyed by the status's JSON value; every status,
 /// 0 when none (the orders model gives every status).
-func counts<S: RawRepresentable>(_ d: [S: Int]) -> OutputJSON where S.RawValue == String {
-    .object(Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, .int(Int64($0.value))) }))
+func counts<S: RawRepresentable>(_ d: [S: Int]) -> JSONValue where S.RawValue == String {
+    .object(sortingKeys: Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, .int(Int64($0.value))) }))
 }
 
 /// The figures of a log as `chronik stats --json` and `GET /stats` give

@@ -6,8 +6,8 @@ import Foundation
 // The JSON of each read model, one object per item: what `chronik query
 // --json` prints a line of and `GET /models/...` answers an array of.
 
-public func money(_ amounts: CurrencyAmounts) -> OutputJSON { .object(amounts.mapValues { .int($0) }) }
-public func counts(_ d: [String: Int64]) -> OutputJSON { .object(d.mapValues { .int($0) }) }
+public func money(_ amounts: CurrencyAmounts) -> JSONValue { .object(sortingKeys: amounts.mapValues { .int($0) }) }
+public func counts(_ d: [String: Int64]) -> JSONValue { .object(sortingKeys: d.mapValues { .int($0) }) }
 
 public func productJSON(_ p: CatalogProduct) -> String {
     var o = JSONObject()
@@ -17,15 +17,15 @@ public func productJSON(_ p: CatalogProduct) -> String {
     o.add("brand", p.brand)
     o.add("discontinued", p.discontinued)
     o.add("available", p.available)
-    o.add("variants", .array(p.variants.map { v in
+    o.add("variants", p.variants.map { v in
         var vo = JSONObject()
         vo.add("sku", v.sku)
-        vo.add("options", .object(v.options.mapValues { .string($0) }))
+        vo.add("options", .object(sortingKeys: v.options.mapValues { .string($0) }))
         vo.add("price", v.price)
         vo.add("currency", v.currency)
         vo.add("available", v.available)
-        return .raw(vo.text)
-    }))
+        return vo
+    })
     return o.text
 }
 
@@ -35,13 +35,13 @@ public func orderJSON(_ o: OrderRecord) -> String {
     j.add("customerId", o.customerId)
     j.add("placedAt", o.placedAt.rfc3339)
     j.add("currency", o.currency)
-    j.add("lines", .array(o.lines.map { l in
+    j.add("lines", o.lines.map { l in
         var lo = JSONObject()
         lo.add("sku", l.sku)
         lo.add("qty", l.qty)
         lo.add("unitPrice", l.unitPrice)
-        return .raw(lo.text)
-    }))
+        return lo
+    })
     j.add("discount", o.discount)
     j.add("shippingFee", o.shippingFee)
     j.add("total", o.total)
@@ -115,7 +115,7 @@ public func customerJSON(_ c: CustomerRecord, profile: Profile?) -> String {
     o.add("lastOrderAt", c.lastOrderAt?.rfc3339)
     o.add("orderIds", .array(c.orderIds.map { .string($0) }))
     o.add("interactions", c.interactions)
-    o.add("marketingConsent", c.marketingConsent.map { OutputJSON.bool($0) } ?? .null)
+    o.add("marketingConsent", c.marketingConsent.map { JSONValue.bool($0) } ?? .null)
     o.add("forgotten", c.forgotten)
     var r = JSONObject()
     r.add("recency", c.rfm.recency)
@@ -133,8 +133,8 @@ public func stockLevelJSON(_ l: StockLevel) -> String {
     o.add("onHand", l.onHand)
     o.add("reserved", l.reserved)
     o.add("available", l.available)
-    o.add("reorderPoint", l.reorderPoint.map { OutputJSON.int($0) } ?? .null)
-    o.add("reorderQty", l.reorderQty.map { OutputJSON.int($0) } ?? .null)
+    o.add("reorderPoint", l.reorderPoint.map { JSONValue.int($0) } ?? .null)
+    o.add("reorderQty", l.reorderQty.map { JSONValue.int($0) } ?? .null)
     o.add("low", l.isLow)
     return o.text
 }
@@ -188,38 +188,35 @@ public func fraudScoreJSON(_ s: FraudScore) -> String {
     o.add("orderId", s.orderId)
     o.add("customerId", s.customerId)
     o.add("score", s.score)
-    o.add("reasons", .raw("[" + s.reasons.map { r in
+    o.add("reasons", s.reasons.map { r in
         var ro = JSONObject()
         ro.add("code", r.code.rawValue)
         ro.add("points", r.points)
         ro.add("detail", r.detail)
-        return ro.text
-    }.joined(separator: ",") + "]"))
+        return ro
+    })
     return o.text
 }
 
 // MARK: Support contacts (EVENTS.md v1.2) beside an order and a customer
 
-public func addingMember(_ json: String, _ key: String, _ value: OutputJSON) -> String {
+public func addingMember(_ json: String, _ key: String, _ value: JSONValue) -> String {
     guard json.hasSuffix("}") else { return json }
     let body = json.dropLast()
-    return body + (body.hasSuffix("{") ? "" : ",") + OutputJSON.quote(key) + ":" + value.text + "}"
+    return body + (body.hasSuffix("{") ? "" : ",") + JSONValue.quote(key) + ":" + value.text + "}"
 }
 
 /// The order's SupportInteraction events: channel and time (the summary
 /// is personal data and stays in the log).
-public func supportContactsJSON(_ contacts: [SupportContact]) -> OutputJSON {
+public func supportContactsJSON(_ contacts: [SupportContact]) -> JSONValue {
     .array(contacts.map { c in
-        var o = JSONObject()
-        o.add("customerId", c.customerId)
-        o.add("channel", c.channel.rawValue)
-        o.add("time", c.time.rfc3339)
-        return .raw(o.text)
+        .object([JSONMember("customerId", .string(c.customerId)), JSONMember("channel", .string(c.channel.rawValue)),
+                 JSONMember("time", .string(c.time.rfc3339))])
     })
 }
 
-public func supportChannelsJSON(_ d: [SupportChannel: Int]) -> OutputJSON {
-    .object(Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, OutputJSON.int(Int64($0.value))) }))
+public func supportChannelsJSON(_ d: [SupportChannel: Int]) -> JSONValue {
+    .object(sortingKeys: Dictionary(uniqueKeysWithValues: d.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) }))
 }
 
 /// One order as `query order --json` and `GET /models/orders/{id}` answer:

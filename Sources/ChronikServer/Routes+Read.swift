@@ -20,7 +20,7 @@ extension LogServer {
         let page = try await streamPage(stream, from: from, direction: direction, last: last, count: limit + 1)
         var o = JSONObject()
         o.add("stream", stream)
-        o.add("events", .raw(try eventsJSON(page.prefix(limit), context)))
+        o.add("events", json: try eventsJSON(page.prefix(limit), context))
         o.add("next", page.count > limit ? .uint(page[limit].version.value) : .null)
         return jsonResponse(o.text)
     }
@@ -55,7 +55,7 @@ extension LogServer {
         // Read after the page: the head is never below where the page ends.
         let head = try await eventStore.headPosition().value
         var o = JSONObject()
-        o.add("events", .raw(try eventsJSON(page[...], context)))
+        o.add("events", json: try eventsJSON(page[...], context))
         o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, head))
         o.add("head", head)
         return jsonResponse(o.text)

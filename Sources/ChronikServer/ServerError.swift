@@ -17,10 +17,10 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
     /// The 0-based index of the event in the request it concerns.
     public var index: Int?
     /// More members of the error object (e.g. `currentVersion`).
-    public var details: [(key: String, value: OutputJSON)]
+    public var details: [(key: String, value: JSONValue)]
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String,
-                field: String? = nil, index: Int? = nil, details: [(key: String, value: OutputJSON)] = []) {
+                field: String? = nil, index: Int? = nil, details: [(key: String, value: JSONValue)] = []) {
         self.status = status
         self.code = code
         self.message = message
@@ -77,7 +77,7 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
 
     static func from(log e: ChronikLogError) -> ServerError {
         let status: HTTPResponse.Status
-        var details: [(key: String, value: OutputJSON)] = []
+        var details: [(key: String, value: JSONValue)] = []
         switch e.code {
         case .wrongExpectedVersion:
             status = .conflict

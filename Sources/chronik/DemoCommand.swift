@@ -79,7 +79,7 @@ struct Demo: AsyncParsableCommand {
             o.add("headHash", report.headHash.description)
             o.add("replayedEvents", rebuilt.total.events)
             o.add("replayEventsPerSecond", Int(rebuilt.total.eventsPerSecond))
-            if let r = models.reconciliation { o.add("reconciliation", .raw(reconciliationSummaryJSON(r.summary()))) }
+            if let r = models.reconciliation { o.add("reconciliation", json: reconciliationSummaryJSON(r.summary())) }
             out.line(o.text)
         } else {
             out.line("Chronik demo: a simulated shop in \(dir) (seed \(seed))")

@@ -156,7 +156,7 @@ struct Import: AsyncParsableCommand {
             o.add("seconds", (seconds * 1000).rounded() / 1000)
             o.add("eventsPerSecond", Int(rate))
             o.add("written", summary.wrote)
-            o.add("rejected", .raw("[" + summary.rejects.map(Self.rejectJSON).joined(separator: ",") + "]"))
+            o.add("rejected", summary.rejects.map(Self.rejectJSON))
             out.line(o.text)
         } else {
             var s = "imported \(summary.appended) event\(summary.appended == 1 ? "" : "s") to \(summary.streams) stream\(summary.streams == 1 ? "" : "s") in \(formatDuration(elapsed)) (\(Int(rate)) events/s)"
@@ -171,13 +171,13 @@ struct Import: AsyncParsableCommand {
         }
     }
 
-    static func rejectJSON(_ r: CommerceImport.Reject) -> String {
+    static func rejectJSON(_ r: CommerceImport.Reject) -> JSONObject {
         var o = JSONObject()
         o.add("line", r.line)
         o.add("code", r.error.code.name)
         o.add("field", r.error.field)
         o.add("message", r.error.message)
-        return o.text
+        return o
     }
 
     @Sendable static func progress(_ phase: CommerceImport.Phase, _ lines: Int) {

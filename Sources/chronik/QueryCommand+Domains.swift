@@ -50,13 +50,9 @@ func reconciliationText(_ p: PaymentReconciliation) -> String {
 }
 
 func totalsJSON(_ d: [String: SettlementTotals]) -> JSONValue {
-    .object(d.mapValues { t in
-        var o = JSONObject()
-        o.add("gross", t.gross)
-        o.add("fees", t.fees)
-        o.add("net", t.net)
-        o.add("lines", t.lines)
-        return .raw(o.text)
+    .object(sortingKeys: d.mapValues { t in
+        .object([JSONMember("gross", .int(t.gross)), JSONMember("fees", .int(t.fees)), JSONMember("net", .int(t.net)),
+                 JSONMember("lines", .int(Int64(t.lines)))])
     })
 }
 
@@ -222,13 +218,13 @@ func purchaseOrderJSON(_ p: PurchaseOrderRecord) -> String {
     o.add("purchaseOrderId", p.purchaseOrderId)
     o.add("supplierId", p.supplierId)
     o.add("warehouseId", p.warehouseId)
-    o.add("lines", .array(p.lines.map { l in
+    o.add("lines", p.lines.map { l in
         var lo = JSONObject()
         lo.add("sku", l.sku)
         lo.add("qty", l.qty)
         lo.add("unitCost", l.unitCost)
-        return .raw(lo.text)
-    }))
+        return lo
+    })
     o.add("currency", p.currency)
     o.add("placedAt", p.placedAt.rfc3339)
     o.add("expectedAt", p.expectedAt.rfc3339)
@@ -273,13 +269,13 @@ struct SuppliersQuery: AsyncParsableCommand {
             o.add("receivedOrders", s.receivedOrders)
             o.add("onTimeRate", optionalDouble(s.onTimeRate))
             o.add("averageLeadDays", optionalDouble(s.averageLeadDays))
-            o.add("unitsOnOrder", .array(s.unitsOnOrder.map { u in
+            o.add("unitsOnOrder", s.unitsOnOrder.map { u in
                 var uo = JSONObject()
                 uo.add("sku", u.sku)
                 uo.add("warehouseId", u.warehouseId)
                 uo.add("qty", u.qty)
-                return .raw(uo.text)
-            }))
+                return uo
+            })
             return o.text
         }, text: list.flatMap { s in
             ["\(pad(s.supplierId, 14)) \(pad(s.name ?? "-", 24)) lead \(s.leadTimeDays.map { "\($0) d" } ?? "-")  "

@@ -3,7 +3,6 @@ import ChronikServer
 
 // The JSON and event lines the CLI prints live in ChronikServer, so that
 // the server answers with the same bytes (`read --json` = `GET /events/N`).
-typealias JSONValue = OutputJSON
 typealias JSONObject = ChronikServer.JSONObject
 typealias EventPrinter = ChronikServer.EventPrinter
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ChronikProjections
 import ChronikAudit
+import ChronikCommerce
 import ChronikLog
 
 struct Verify: AsyncParsableCommand {
@@ -175,10 +176,10 @@ struct Verify: AsyncParsableCommand {
         o.add("headPosition", r.headPosition.value)
         o.add("headHash", r.headHash.description)
         o.add("lastGoodPosition", r.headPosition.value > 0 ? .uint(r.headPosition.value - 1) : .null)
-        o.add("snapshotProblems", .raw("[" + snapshotProblems.map { issue($0).text }.joined(separator: ",") + "]"))
-        o.add("failure", r.failure.map { .raw(issue($0).text) } ?? .null)
-        o.add("warnings", .raw("[" + r.warnings.map { issue($0).text }.joined(separator: ",") + "]"))
-        o.add("unverified", .raw("[" + r.unverified.map { JSONValue.string($0).text }.joined(separator: ",") + "]"))
+        o.add("snapshotProblems", snapshotProblems.map(issue))
+        if let f = r.failure { o.add("failure", issue(f)) } else { o.add("failure", .null) }
+        o.add("warnings", r.warnings.map(issue))
+        o.add("unverified", .array(r.unverified.map(JSONValue.string)))
         if let c = check {
             var d = JSONObject()
             d.add("holds", c.holds)

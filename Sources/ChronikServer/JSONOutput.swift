@@ -5,133 +5,101 @@ import Foundation
 /// The JSON the CLI prints and the server answers with: one builder for
 /// both, so that `chronik read --json` and `GET /events/{position}` agree.
 
-/// A JSON value that keeps what JSONSerialization loses on Linux (a
-/// boolean is not the number 1) and prints compactly with sorted keys, so
-/// that the same value always becomes the same bytes — which idempotent
-/// appends compare.
-public enum OutputJSON: Hashable, Sendable, Decodable {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case uint(UInt64)
-    case double(Double)
-    case string(String)
-    case array([OutputJSON])
-    case object([String: OutputJSON])
-    /// Preformatted JSON text; for output only.
-    case raw(String)
+// One JSON value for the CLI, the server and the commerce codec:
+// ChronikCommerce's strict `JSONValue`. What output adds to it: the
+// unsigned numbers and doubles it prints, dictionaries printed in key
+// order, and its text (strings escaped as `writeQuoted` does, so a value
+// prints the same bytes wherever it appears).
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        // Order matters: Bool before numbers, integers before Double.
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? c.decode(Int64.self) {
-            self = .int(i)
-        } else if let u = try? c.decode(UInt64.self) {
-            self = .uint(u)
-        } else if let d = try? c.decode(Double.self) {
-            self = .double(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([OutputJSON].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: OutputJSON].self))
-        }
+extension JSONValue {
+    /// A position, version or count: an integer, its decimal digits even
+    /// above `Int64.max`.
+    public static func uint(_ u: UInt64) -> JSONValue {
+        u <= UInt64(Int64.max) ? .int(Int64(u)) : .number(String(u))
     }
 
-    /// Compact JSON text, object keys sorted.
+    /// A rate or a mean as Swift prints it (`0.5`, `2.0`, `1e-05`); null
+    /// for NaN and the infinities, which JSON has no words for.
+    public static func double(_ d: Double) -> JSONValue {
+        d.isFinite ? .number("\(d)") : .null
+    }
+
+    /// An object from a dictionary, its members in key order (`String`
+    /// order), so that the same dictionary always prints the same bytes.
+    public static func object(sortingKeys d: [String: JSONValue]) -> JSONValue {
+        .object(d.keys.sorted().map { JSONMember($0, d[$0]!) })  // $0 comes from d.keys
+    }
+
+    /// Compact JSON text, members in their order.
     public var text: String {
-        var out = ""
-        write(into: &out)
-        return out
+        var w = JSONWriter(capacity: 64)
+        writeOutput(self, to: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    public func write(into out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .uint(let u): out += String(u)
-        case .double(let d): out += d.isFinite ? "\(d)" : "null"
-        case .string(let s): out += Self.quote(s)
-        case .raw(let s): out += s
-        case .array(let a):
-            out += "["
-            for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
-                v.write(into: &out)
-            }
-            out += "]"
-        case .object(let o):
-            out += "{"
-            for (i, k) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                out += Self.quote(k)
-                out += ":"
-                o[k]!.write(into: &out)  // k comes from o.keys
-            }
-            out += "}"
-        }
-    }
-
-    /// What kind of value this is, for error messages.
-    public var kind: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .int, .uint, .double: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        case .raw: "JSON"
-        }
-    }
-
-    /// A JSON string literal for `s`.
+    /// A JSON string literal for `s` (the bytes `writeQuoted` writes).
     public static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7F:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(u)
-            }
+        var w = JSONWriter(capacity: s.utf8.count + 2)
+        writeQuoted(s, to: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}
+
+/// `v` as output prints it into `w`: compact, members in their order,
+/// strings through `writeQuoted`.
+public func writeOutput(_ v: JSONValue, to w: inout JSONWriter) {
+    switch v {
+    case .string(let s): writeQuoted(s, to: &w)
+    case .array(let items):
+        w.byte(UInt8(ascii: "["))
+        for (i, x) in items.enumerated() {
+            if i > 0 { w.byte(UInt8(ascii: ",")) }
+            writeOutput(x, to: &w)
         }
-        return out + "\""
+        w.byte(UInt8(ascii: "]"))
+    case .object(let members):
+        w.byte(UInt8(ascii: "{"))
+        for (i, m) in members.enumerated() {
+            if i > 0 { w.byte(UInt8(ascii: ",")) }
+            writeQuoted(m.key, to: &w)
+            w.byte(UInt8(ascii: ":"))
+            writeOutput(m.value, to: &w)
+        }
+        w.byte(UInt8(ascii: "}"))
+    case .null, .bool, .int, .number:
+        w.value(v)
     }
 }
 
 // MARK: JSON output
 
-/// Builds one JSON object with keys in the order they are added.
+/// Builds the text of one JSON object, members in the order they are
+/// added. A builder rather than a value: a member can be JSON text made
+/// elsewhere (a page of events written straight into bytes).
 public struct JSONObject {
     private var members: [String] = []
 
     public init() {}
 
-    public mutating func add(_ key: String, _ value: OutputJSON) {
-        members.append(OutputJSON.quote(key) + ":" + value.text)
+    public mutating func add(_ key: String, _ value: JSONValue) {
+        members.append(JSONValue.quote(key) + ":" + value.text)
     }
 
-    public mutating func add(_ key: String, _ value: String?) { add(key, value.map(OutputJSON.string) ?? .null) }
+    /// A member whose value is JSON text already (not checked).
+    public mutating func add(_ key: String, json text: String) {
+        members.append(JSONValue.quote(key) + ":" + text)
+    }
+
+    public mutating func add(_ key: String, _ value: String?) { add(key, value.map(JSONValue.string) ?? .null) }
     public mutating func add(_ key: String, _ value: Int) { add(key, .int(Int64(value))) }
     public mutating func add(_ key: String, _ value: Int64) { add(key, .int(value)) }
     public mutating func add(_ key: String, _ value: UInt64) { add(key, .uint(value)) }
     public mutating func add(_ key: String, _ value: Bool) { add(key, .bool(value)) }
     public mutating func add(_ key: String, _ value: Double) { add(key, .double(value)) }
-    public mutating func add(_ key: String, _ value: JSONObject) { add(key, .raw(value.text)) }
+    public mutating func add(_ key: String, _ value: JSONObject) { add(key, json: value.text) }
+    public mutating func add(_ key: String, _ values: [JSONObject]) {
+        add(key, json: "[" + values.map(\.text).joined(separator: ",") + "]")
+    }
 
     public var text: String { "{" + members.joined(separator: ",") + "}" }
 }
@@ -139,15 +107,23 @@ public struct JSONObject {
 // MARK: Event formatting
 
 /// The stored bytes of `data` or `meta` as JSON text for output: the bytes
-/// themselves when they are single-line JSON (what `append` stores), else
-/// re-encoded; nil when they are not JSON at all.
+/// themselves when they are single-line JSON (what `append` stores); JSON
+/// over several lines re-encoded on one (compact, keys sorted, numbers as
+/// written); nil when they are not JSON at all.
+///
+/// JSON is what JSONSerialization takes. Multi-line JSON the strict parser
+/// refuses (a key twice, a lone surrogate escape, more than 64 levels)
+/// prints with its line breaks as spaces: outside strings they are only
+/// whitespace, and inside one JSON has no raw line break, so nothing of
+/// the value is lost or changed.
 public func jsonText(ofStored bytes: [UInt8]) -> String? {
     if isSingleLineJSON(bytes) { return String(decoding: bytes, as: UTF8.self) }
     guard !bytes.isEmpty else { return nil }
-    let data = Data(bytes)
-    guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else { return nil }
-    if !bytes.contains(0x0A) && !bytes.contains(0x0D), let s = String(validating: bytes, as: UTF8.self) { return s }
-    return (try? JSONDecoder().decode(OutputJSON.self, from: data))?.text
+    guard (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil,
+          let s = String(validating: bytes, as: UTF8.self) else { return nil }
+    guard bytes.contains(0x0A) || bytes.contains(0x0D) else { return s }
+    if let v = try? JSONValue.parse(bytes) { return v.sortingKeys().text }
+    return String(decoding: bytes.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }, as: UTF8.self)
 }
 
 /// The fast answer of `jsonText(ofStored:)` for what `append` stores:
@@ -491,7 +467,7 @@ public func eventText(_ e: RecordedEvent, decodedData: String? = nil) -> String 
 
 private func readable(_ bytes: [UInt8]) -> String {
     if let json = jsonText(ofStored: bytes) { return json }
-    if let s = String(validating: bytes, as: UTF8.self), !s.contains(where: { $0.isNewline }) { return OutputJSON.quote(s) }
+    if let s = String(validating: bytes, as: UTF8.self), !s.contains(where: { $0.isNewline }) { return JSONValue.quote(s) }
     return "<\(bytes.count) bytes>"
 }
 
