@@ -13,7 +13,9 @@ import ChronikCommerce
 // - an absent optional is `null`, never a missing key;
 // - integers are JSON integers (UInt64 above Int64.max as its digits),
 //   doubles as `JSONValue.double` prints them (NaN and infinities: null);
-// - a `[String: V]` prints in key order, through `SortedKeys`.
+// - members known at run time go through `ObjectMembers` (a dictionary's
+//   in key order);
+// - `Merged(base, extra)` is one object of both's members.
 
 extension JSONValue {
     /// `value` as a JSON value: see the rules above.
@@ -24,15 +26,40 @@ extension JSONValue {
     }
 }
 
-/// A dictionary that encodes its members in key order (`String` order).
-public struct SortedKeys<Value: Encodable>: Encodable {
-    public var dictionary: [String: Value]
+/// An object whose members are known only at run time (counts per type,
+/// amounts per currency), in the order given.
+public struct ObjectMembers<Value: Encodable>: Encodable {
+    public var members: [(key: String, value: Value)]
 
-    public init(_ dictionary: [String: Value]) { self.dictionary = dictionary }
+    public init(_ members: [(key: String, value: Value)]) { self.members = members }
+
+    /// A dictionary's members in key order (`String` order), so that the
+    /// same dictionary always prints the same bytes.
+    public init(sortingKeys dictionary: [String: Value]) {
+        members = dictionary.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: NamedKey.self)
-        for k in dictionary.keys.sorted() { try c.encode(dictionary[k]!, forKey: NamedKey(k)) }  // k comes from the keys
+        for m in members { try c.encode(m.value, forKey: NamedKey(m.key)) }
+    }
+}
+
+/// `base`'s members followed by `extra`'s, in one object: a report that
+/// extends another (JSON has no inheritance, and nesting would move the
+/// base's keys).
+public struct Merged<Base: Encodable, Extra: Encodable>: Encodable {
+    public var base: Base
+    public var extra: Extra
+
+    public init(_ base: Base, _ extra: Extra) {
+        self.base = base
+        self.extra = extra
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try base.encode(to: encoder)
+        try extra.encode(to: encoder)
     }
 }
 

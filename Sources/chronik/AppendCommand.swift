@@ -134,7 +134,7 @@ struct Append: AsyncParsableCommand {
             var s = Summary()
             s.rejects = rejects.count
             if rejects.isEmpty { options.note("chronik: nothing to append: the input holds no event") }
-            if options.json { Output().line(s.json(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
+            if options.json { try Output().line(encoding: s.report(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
             return
         }
         if let url = storeOptions.store { return try await appendToStore(url, items, rejects: &rejects) }
@@ -150,7 +150,7 @@ struct Append: AsyncParsableCommand {
             throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(summary.soFar)")
         }
         let out = Output()
-        out.line(options.json ? summary.json(head: log.head) : summary.text)
+        if options.json { try out.line(encoding: summary.report(head: log.head)) } else { out.line(summary.text) }
     }
 
     /// Batches kept in flight at once, so that they share the writer's
@@ -386,18 +386,17 @@ struct Append: AsyncParsableCommand {
             return s
         }
 
-        func json(head: Position?) -> String {
-            var o = JSONObject()
-            o.add("appended", appended)
-            o.add("batches", batches)
-            o.add("streams", streams.count)
-            o.add("duplicates", duplicateEvents)
-            o.add("retries", retries)
-            o.add("rejects", rejects)
-            o.add("firstPosition", first.map { .uint($0.value) } ?? .null)
-            o.add("lastPosition", last.map { .uint($0.value) } ?? .null)
-            o.add("head", head.map { .uint($0.value) } ?? .null)
-            return o.text
+        /// The `--json` summary: the log's head after the append (nil when
+        /// nothing was opened).
+        struct Report: Encodable {
+            var appended, batches, streams, duplicates, retries, rejects: Int
+            var firstPosition, lastPosition, head: UInt64?
+        }
+
+        func report(head: Position?) -> Report {
+            Report(appended: appended, batches: batches, streams: streams.count, duplicates: duplicateEvents,
+                   retries: retries, rejects: rejects, firstPosition: first?.value, lastPosition: last?.value,
+                   head: head?.value)
         }
     }
 }
@@ -498,7 +497,7 @@ extension Append {
             }
             summary.rejects = parseRejects + refused
             let head = try await store.headPosition()
-            Output().line(options.json ? summary.json(head: head) : summary.text)
+            if options.json { try Output().line(encoding: summary.report(head: head)) } else { Output().line(summary.text) }
         }
     }
 }

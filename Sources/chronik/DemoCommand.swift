@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChronikProjections
 import ChronikLog
+import ChronikServer
 import Foundation
 
 struct Demo: AsyncParsableCommand {
@@ -72,15 +73,19 @@ struct Demo: AsyncParsableCommand {
         let s = run.summary
         let out = Output()
         if options.json {
-            var o = run.json(directory: dir, seed: seed)
-            o.add("verified", report.isClean)
-            o.add("segments", report.segments.count)
-            o.add("batches", report.batches)
-            o.add("headHash", report.headHash.description)
-            o.add("replayedEvents", rebuilt.total.events)
-            o.add("replayEventsPerSecond", Int(rebuilt.total.eventsPerSecond))
-            if let r = models.reconciliation { o.add("reconciliation", json: reconciliationSummaryJSON(r.summary())) }
-            out.line(o.text)
+            /// What the demo adds to the simulation's summary.
+            struct Extra: Encodable {
+                var verified: Bool
+                var segments, batches: Int
+                var headHash: String
+                var replayedEvents, replayEventsPerSecond: Int
+                var reconciliation: ReconciliationSummaryLine?
+            }
+            try out.line(encoding: Merged(run.report(directory: dir, seed: seed), Extra(
+                verified: report.isClean, segments: report.segments.count, batches: report.batches,
+                headHash: report.headHash.description, replayedEvents: rebuilt.total.events,
+                replayEventsPerSecond: Int(rebuilt.total.eventsPerSecond),
+                reconciliation: models.reconciliation.map { ReconciliationSummaryLine($0.summary()) })))
         } else {
             out.line("Chronik demo: a simulated shop in \(dir) (seed \(seed))")
             out.line("")

@@ -175,8 +175,7 @@ struct Forget: AsyncParsableCommand {
         if case .customer(let c) = try store.state(of: stream).state, c.isForgotten {
             try vault.destroyKey(subject: subject)
             if options.json {
-                var o = JSONObject(); o.add("customerId", id); o.add("alreadyForgotten", true); o.add("keyDestroyed", true)
-                out.line(o.text)
+                try out.line(encoding: ForgetReport(customerId: id, alreadyForgotten: true, position: nil, keyDestroyed: true))
             } else {
                 out.line("customer \(id) was already forgotten; the key is destroyed")
             }
@@ -190,15 +189,22 @@ struct Forget: AsyncParsableCommand {
             throw CommandFailure(e.description)
         }
         if options.json {
-            var o = JSONObject()
-            o.add("customerId", id); o.add("alreadyForgotten", false); o.add("position", result.firstPosition.value)
-            o.add("keyDestroyed", vault.store.isDestroyed(subject: subject))
-            out.line(o.text)
+            try out.line(encoding: ForgetReport(customerId: id, alreadyForgotten: false, position: result.firstPosition.value,
+                                                keyDestroyed: vault.store.isDestroyed(subject: subject)))
         } else {
             out.line("forgot customer \(id): CustomerForgotten at position \(result.firstPosition.value); key destroyed, personal data now reads as erased")
         }
         out.flush()
     }
+}
+
+/// What `forget --json` prints: the CustomerForgotten event's position,
+/// null when the customer was already forgotten (no event appended).
+struct ForgetReport: Encodable {
+    var customerId: String
+    var alreadyForgotten: Bool
+    var position: UInt64?
+    var keyDestroyed: Bool
 }
 
 struct SubjectExport: AsyncParsableCommand {

@@ -146,18 +146,11 @@ struct Import: AsyncParsableCommand {
         let rate = Double(summary.appended) / seconds
         let out = Output()
         if options.json {
-            var o = JSONObject()
-            o.add("events", summary.appended)
-            o.add("streams", summary.streams)
-            o.add("rejects", summary.rejectCount)
-            o.add("duplicates", summary.duplicates)
-            o.add("retries", summary.retries)
-            o.add("lines", summary.lines)
-            o.add("seconds", (seconds * 1000).rounded() / 1000)
-            o.add("eventsPerSecond", Int(rate))
-            o.add("written", summary.wrote)
-            o.add("rejected", summary.rejects.map(Self.rejectJSON))
-            out.line(o.text)
+            try out.line(encoding: Report(
+                events: summary.appended, streams: summary.streams, rejects: summary.rejectCount,
+                duplicates: summary.duplicates, retries: summary.retries, lines: summary.lines,
+                seconds: (seconds * 1000).rounded() / 1000, eventsPerSecond: Int(rate), written: summary.wrote,
+                rejected: summary.rejects.map(Report.Reject.init)))
         } else {
             var s = "imported \(summary.appended) event\(summary.appended == 1 ? "" : "s") to \(summary.streams) stream\(summary.streams == 1 ? "" : "s") in \(formatDuration(elapsed)) (\(Int(rate)) events/s)"
             if summary.retries > 0 { s += ", \(summary.retries) retr\(summary.retries == 1 ? "y" : "ies") skipped" }
@@ -171,13 +164,28 @@ struct Import: AsyncParsableCommand {
         }
     }
 
-    static func rejectJSON(_ r: CommerceImport.Reject) -> JSONObject {
-        var o = JSONObject()
-        o.add("line", r.line)
-        o.add("code", r.error.code.name)
-        o.add("field", r.error.field)
-        o.add("message", r.error.message)
-        return o
+    /// The `--json` summary.
+    struct Report: Encodable {
+        /// A bad line: its number and the error's code, field and message.
+        struct Reject: Encodable {
+            var line: Int
+            var code: String
+            var field: String?
+            var message: String
+
+            init(_ r: CommerceImport.Reject) {
+                line = r.line
+                code = r.error.code.name
+                field = r.error.field
+                message = r.error.message
+            }
+        }
+
+        var events, streams, rejects, duplicates, retries, lines: Int
+        var seconds: Double
+        var eventsPerSecond: Int
+        var written: Bool
+        var rejected: [Reject]
     }
 
     @Sendable static func progress(_ phase: CommerceImport.Phase, _ lines: Int) {

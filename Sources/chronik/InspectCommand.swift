@@ -40,16 +40,11 @@ struct Inspect: AsyncParsableCommand {
         let out = Output()
         let name = URL(fileURLWithPath: path).lastPathComponent
         if options.json {
-            var o = JSONObject()
-            o.add("kind", "segment")
-            o.add("file", name)
-            o.add("path", path)
-            o.add("bytes", inspector.fileBytes)
-            o.add("basePosition", inspector.header.map { .uint($0.basePosition.value) } ?? .null)
-            o.add("formatVersion", inspector.header.map { .int(Int64($0.formatVersion)) } ?? .null)
-            o.add("headerChecksum", inspector.header.map { hex32($0.checksum) })
-            o.add("headerProblem", inspector.header?.problem)
-            out.line(o.text)
+            try out.line(encoding: SegmentLine(file: name, path: path, bytes: inspector.fileBytes,
+                                               basePosition: inspector.header?.basePosition.value,
+                                               formatVersion: inspector.header.map { Int($0.formatVersion) },
+                                               headerChecksum: inspector.header.map { hex32($0.checksum) },
+                                               headerProblem: inspector.header?.problem))
         } else if let h = inspector.header {
             out.line("segment \(path): base \(h.basePosition), format \(h.formatVersion), \(inspector.fileBytes) bytes, header "
                      + (h.problem.map { "DAMAGED: \($0)" } ?? "ok"))
@@ -64,7 +59,7 @@ struct Inspect: AsyncParsableCommand {
         while let b = try inspector.nextBatch() {
             batches += 1
             events += b.count
-            out.line(options.json ? Self.json(b) : Self.text(b))
+            if options.json { try out.line(encoding: BatchLine(b)) } else { out.line(Self.text(b)) }
         }
         let end = inspector.end ?? .clean(offset: inspector.fileBytes)
         let (status, offset, reason): (String, Int64, String?) = switch end {
@@ -73,14 +68,7 @@ struct Inspect: AsyncParsableCommand {
         case .damaged(let offset, let reason): ("damaged", offset, reason)
         }
         if options.json {
-            var o = JSONObject()
-            o.add("kind", "end")
-            o.add("status", status)
-            o.add("offset", offset)
-            o.add("reason", reason)
-            o.add("batches", batches)
-            o.add("events", events)
-            out.line(o.text)
+            try out.line(encoding: EndLine(status: status, offset: offset, reason: reason, batches: batches, events: events))
         } else {
             let what = switch end {
             case .clean: "end of segment"
@@ -124,25 +112,55 @@ struct Inspect: AsyncParsableCommand {
         return zip(columns, values).map { pad($1, $0.1) }.joined(separator: " ") + " " + b.stream
     }
 
-    static func json(_ b: BatchSummary) -> String {
-        var o = JSONObject()
-        o.add("kind", "batch")
-        o.add("offset", b.offset)
-        o.add("length", b.length)
-        o.add("basePosition", b.basePosition.value)
-        o.add("count", b.count)
-        o.add("codec", b.compression.rawValue)
-        o.add("rawPayloadBytes", b.rawPayloadBytes)
-        o.add("storedPayloadBytes", b.storedPayloadBytes)
-        o.add("stream", b.stream)
-        o.add("firstVersion", b.firstStreamVersion.value)
-        o.add("recordedAt", b.recordedAt.rfc3339)
-        o.add("minOccurredAt", b.minOccurredAt.rfc3339)
-        o.add("maxOccurredAt", b.maxOccurredAt.rfc3339)
-        o.add("crc", hex32(b.checksum))
-        o.add("previousHash", b.previousHash.description)
-        o.add("chainHash", b.chainHash.description)
-        return o.text
+    // `--json`: the segment's line, one per batch, the end's line; `kind`
+    // tells them apart.
+
+    struct SegmentLine: Encodable {
+        var kind = "segment"
+        var file, path: String
+        var bytes: Int64
+        var basePosition: UInt64?
+        var formatVersion: Int?
+        var headerChecksum, headerProblem: String?
+    }
+
+    struct BatchLine: Encodable {
+        var kind = "batch"
+        var offset: Int64
+        var length: Int
+        var basePosition: UInt64
+        var count: Int
+        var codec: String
+        var rawPayloadBytes, storedPayloadBytes: Int
+        var stream: String
+        var firstVersion: UInt64
+        var recordedAt, minOccurredAt, maxOccurredAt, crc, previousHash, chainHash: String
+
+        init(_ b: BatchSummary) {
+            offset = b.offset
+            length = b.length
+            basePosition = b.basePosition.value
+            count = b.count
+            codec = b.compression.rawValue
+            rawPayloadBytes = b.rawPayloadBytes
+            storedPayloadBytes = b.storedPayloadBytes
+            stream = b.stream
+            firstVersion = b.firstStreamVersion.value
+            recordedAt = b.recordedAt.rfc3339
+            minOccurredAt = b.minOccurredAt.rfc3339
+            maxOccurredAt = b.maxOccurredAt.rfc3339
+            crc = hex32(b.checksum)
+            previousHash = b.previousHash.description
+            chainHash = b.chainHash.description
+        }
+    }
+
+    struct EndLine: Encodable {
+        var kind = "end"
+        var status: String
+        var offset: Int64
+        var reason: String?
+        var batches, events: Int
     }
 }
 

@@ -38,11 +38,8 @@ struct Keygen: ParsableCommand {
         let id = AuditKeys.keyID(key.publicKey)
         let o = Output()
         if options.json {
-            var j = JSONObject()
-            j.add("privateKey", out)
-            j.add("publicKey", out + ".pub")
-            j.add("keyId", id)
-            o.line(j.text)
+            struct Report: Encodable { var privateKey, publicKey, keyId: String }
+            try o.line(encoding: Report(privateKey: out, publicKey: out + ".pub", keyId: id))
         } else {
             o.line("private key: \(out) (mode 0600; keep it secret)")
             o.line("public key:  \(out).pub (give it to auditors)")

@@ -23,6 +23,12 @@ final class Output {
         endLine()
     }
 
+    /// Writes `value` as one line of JSON (`JSONValue(encoding:)`: members
+    /// in declaration order, an absent optional null).
+    func line(encoding value: some Encodable) throws {
+        line(try JSONValue(encoding: value).text)
+    }
+
     /// Writes the line `body` builds straight into the buffer, and a
     /// newline; nothing of it when `body` throws.
     func line(_ body: (inout JSONWriter) throws -> Void) throws {

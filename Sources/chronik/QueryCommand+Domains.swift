@@ -89,18 +89,24 @@ func dayJSON(_ d: SettlementDay) -> String {
     return o.text
 }
 
-func reconciliationSummaryJSON(_ s: ReconciliationSummary) -> String {
-    var o = JSONObject()
-    o.add("record", "summary")
-    var counts = JSONObject()
-    for st in ReconciliationStatus.allCases { counts.add(st.rawValue, s.counts[st] ?? 0) }
-    o.add("counts", counts)
-    o.add("overdue", s.overdue)
-    o.add("fees", money(s.fees))
-    o.add("net", money(s.net))
-    o.add("payouts", s.payouts)
-    o.add("unattributedLines", s.unattributedLines)
-    return o.text
+/// The summary line of `query reconciliation --json` (and `demo --json`'s
+/// `reconciliation`): payments per status, overdue, fees and net per
+/// currency, payouts, unattributed settlement lines.
+struct ReconciliationSummaryLine: Encodable {
+    var record = "summary"
+    var counts: ObjectMembers<Int>
+    var overdue: Int
+    var fees, net: ObjectMembers<Int64>
+    var payouts, unattributedLines: Int
+
+    init(_ s: ReconciliationSummary) {
+        counts = ObjectMembers(ReconciliationStatus.allCases.map { ($0.rawValue, s.counts[$0] ?? 0) })
+        overdue = s.overdue
+        fees = ObjectMembers(sortingKeys: s.fees)
+        net = ObjectMembers(sortingKeys: s.net)
+        payouts = s.payouts
+        unattributedLines = s.unattributedLines
+    }
 }
 
 func reconciliationSummaryText(_ s: ReconciliationSummary) -> String {
@@ -164,7 +170,7 @@ struct ReconciliationQuery: AsyncParsableCommand {
             json += days.map(dayJSON)
             text += days.map { "day \($0.day)  \($0.currency)  fees \(money($0.fees, $0.currency))  net \(money($0.net, $0.currency))  lines \($0.lines)" }
             let s = r.summary()
-            json.append(reconciliationSummaryJSON(s))
+            json.append(try JSONValue(encoding: ReconciliationSummaryLine(s)).text)
             text.append(reconciliationSummaryText(s))
         }
         emit(options, json: json, text: text)

@@ -39,6 +39,37 @@ struct Repair: AsyncParsableCommand {
     @Flag(help: "Cut the damaged end (default: only show what would be cut).")
     var truncate = false
 
+    /// The `--json` report; the fields of the cut are null when the log
+    /// needs no repair.
+    struct Report: Encodable {
+        var log: String
+        var damaged, truncated: Bool
+        var file: String?
+        var offset, bytes: Int64?
+        var reason: String?
+        var lastGoodPosition, firstCutPosition: UInt64?
+        var damagedBatchEvents, wholeBatchesCut: Int?
+        var wholeEventsCut: UInt64?
+        /// The repair record written (`--truncate`).
+        var record: String?
+
+        init(log: String, plan p: RepairPlan?, record: String?) {
+            self.log = log
+            damaged = p != nil
+            truncated = record != nil
+            file = p?.file
+            offset = p?.offset
+            bytes = p?.bytes
+            reason = p?.reason
+            lastGoodPosition = p?.lastGoodPosition?.value
+            firstCutPosition = p?.firstLostPosition.value
+            damagedBatchEvents = p?.damagedBatchEvents
+            wholeBatchesCut = p?.intactBatchesCut
+            wholeEventsCut = p?.intactEventsCut
+            self.record = record
+        }
+    }
+
     func run() async throws {
         let dir = options.directory()
         let plan: RepairPlan?
@@ -54,23 +85,7 @@ struct Repair: AsyncParsableCommand {
         }
         let out = Output()
         if options.json {
-            var o = JSONObject()
-            o.add("log", dir)
-            o.add("damaged", plan != nil)
-            o.add("truncated", record != nil)
-            if let p = plan {
-                o.add("file", p.file)
-                o.add("offset", p.offset)
-                o.add("bytes", p.bytes)
-                o.add("reason", p.reason)
-                o.add("lastGoodPosition", p.lastGoodPosition.map { .int(Int64($0.value)) } ?? .null)
-                o.add("firstCutPosition", p.firstLostPosition.value)
-                o.add("damagedBatchEvents", p.damagedBatchEvents.map { .int(Int64($0)) } ?? .null)
-                o.add("wholeBatchesCut", p.intactBatchesCut)
-                o.add("wholeEventsCut", p.intactEventsCut)
-            }
-            o.add("record", record.map { .string($0) } ?? .null)
-            out.line(o.text)
+            try out.line(encoding: Report(log: dir, plan: plan, record: record))
         } else if let p = plan {
             out.line("\(p.file) at byte \(p.offset): \(p.reason)")
             out.line("  \(record == nil ? "would cut" : "cut") \(p.bytes) bytes, from byte \(p.offset) to the end of the file")

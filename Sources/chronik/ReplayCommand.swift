@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChronikLog
 import ChronikProjections
+import ChronikServer
 import Foundation
 
 struct Replay: AsyncParsableCommand {
@@ -87,26 +88,18 @@ struct Replay: AsyncParsableCommand {
         let skippedCount = report.tail.skippedCount
         if options.json {
             for k in report.skipped {
-                var o = JSONObject()
-                o.add("phase", "skipped")
-                o.add("position", k.position.value)
-                o.add("type", k.type)
-                o.add("reason", k.reason)
-                out.line(o.text)
+                try out.line(encoding: SkippedLine(position: k.position.value, type: k.type, reason: k.reason))
             }
             for (name, s) in phases {
-                var o = JSONObject()
-                o.add("phase", name)
-                o.add("events", s.events)
-                o.add("seconds", seconds(s.duration))
-                o.add("eventsPerSecond", Int64(s.eventsPerSecond.rounded()))
-                if name == "snapshot" { o.add("snapshot", report.snapshot?.path) }
-                if name == "total" {
-                    o.add("position", result.set.position.value)
-                    o.add("skipped", skippedCount)
-                    o.add("models", .array(result.set.names.map { .string($0) }))
+                let phase = PhaseLine(phase: name, events: s.events, seconds: seconds(s.duration),
+                                      eventsPerSecond: Int64(s.eventsPerSecond.rounded()))
+                switch name {
+                case "snapshot": try out.line(encoding: Merged(phase, SnapshotPhaseExtra(snapshot: report.snapshot?.path)))
+                case "total":
+                    try out.line(encoding: Merged(phase, TotalPhaseExtra(position: result.set.position.value, skipped: skippedCount,
+                                                                         models: result.set.names)))
+                default: try out.line(encoding: phase)
                 }
-                out.line(o.text)
             }
         } else {
             out.line("models    " + result.set.names.joined(separator: ", "))
@@ -132,6 +125,34 @@ struct Replay: AsyncParsableCommand {
 /// `--only a,b` as names; nil when absent.
 func parseOnly(_ only: String?) -> [String]? {
     only.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+}
+
+/// `replay --json`: a line per skipped event, then one per phase
+/// (snapshot, tail, total).
+struct SkippedLine: Encodable {
+    var phase = "skipped"
+    var position: UInt64
+    var type, reason: String
+}
+
+struct PhaseLine: Encodable {
+    var phase: String
+    var events: Int
+    var seconds: Double
+    var eventsPerSecond: Int64
+}
+
+/// What the snapshot phase adds: the snapshot loaded (null: none).
+struct SnapshotPhaseExtra: Encodable {
+    var snapshot: String?
+}
+
+/// What the total adds: the models' position, the skipped count, the
+/// models rebuilt.
+struct TotalPhaseExtra: Encodable {
+    var position: UInt64
+    var skipped: Int
+    var models: [String]
 }
 
 func seconds(_ d: Duration) -> Double {

@@ -131,13 +131,12 @@ struct SettleImport: AsyncParsableCommand {
         try log.close()
         let out = Output()
         if options.json {
-            var o = JSONObject()
-            o.add("gateway", gateway.rawValue)
-            o.add("lines", appended)
-            o.add("payouts", order.count)
-            o.add("alreadyInLog", known)
-            o.add("skippedRows", parsed.skippedRows)
-            out.line(o.text)
+            struct Report: Encodable {
+                var gateway: String
+                var lines, payouts, alreadyInLog, skippedRows: Int
+            }
+            try out.line(encoding: Report(gateway: gateway.rawValue, lines: appended, payouts: order.count,
+                                          alreadyInLog: known, skippedRows: parsed.skippedRows))
         } else {
             var s = "imported \(appended) settlement line\(appended == 1 ? "" : "s") of \(order.count) payout\(order.count == 1 ? "" : "s") (\(gateway.rawValue))"
             if known > 0 { s += "; \(known) already in the log" }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChronikCommerce
 import ChronikLog
+import ChronikServer
 import Foundation
 
 struct Simulate: AsyncParsableCommand {
@@ -62,7 +63,7 @@ struct Simulate: AsyncParsableCommand {
                                                   segmentSize: CreationOptions.defaultSegmentSize)
         let out = Output()
         if options.json {
-            out.line(run.json(directory: dir, seed: seed).text)
+            try out.line(encoding: run.report(directory: dir, seed: seed))
         } else {
             for line in run.textLines(directory: dir, seed: seed) { out.line(line) }
         }
@@ -119,45 +120,35 @@ struct SimulationRun {
     var seconds: Double { max(milliseconds(elapsed) / 1000, 1e-9) }
     var rate: Double { Double(summary.events) / seconds }
 
-    func json(directory dir: String, seed: UInt64) -> JSONObject {
+    /// The `--json` summary of `simulate` (and the start of `demo`'s).
+    struct Report: Encodable {
+        var log: String
+        var seed: UInt64
+        var events, appends, streams: Int
+        var rejected = 0
+        var seconds: Double
+        var eventsPerSecond: Int
+        var bytesOnDisk: Int64
+        var from, to: String?
+        var eventsByGroup, eventsByType: ObjectMembers<Int>
+        var products, skus, warehouses, suppliers, purchaseOrders, customers, forgottenCustomers: Int
+        var sessions, searches, zeroResultSearches, orders, cancelledOrders, fraudLookingOrders, shipments, returns: Int
+        var revenue: ObjectMembers<Int64>
+    }
+
+    func report(directory dir: String, seed: UInt64) -> Report {
         let s = summary
-        var o = JSONObject()
-        o.add("log", dir)
-        o.add("seed", seed)
-        o.add("events", s.events)
-        o.add("appends", s.appends)
-        o.add("streams", stats.streams)
-        o.add("rejected", 0)
-        o.add("seconds", (seconds * 1000).rounded() / 1000)
-        o.add("eventsPerSecond", Int(rate))
-        o.add("bytesOnDisk", stats.bytesOnDisk)
-        o.add("from", s.firstTime?.rfc3339)
-        o.add("to", s.lastTime?.rfc3339)
-        var groups = JSONObject()
-        for g in s.eventsByGroup { groups.add(g.group, g.events) }
-        o.add("eventsByGroup", groups)
-        var types = JSONObject()
-        for t in CommerceEventType.allCases { types.add(t.rawValue, s.eventsByType[t.rawValue] ?? 0) }
-        o.add("eventsByType", types)
-        o.add("products", s.products)
-        o.add("skus", s.skus)
-        o.add("warehouses", s.warehouses)
-        o.add("suppliers", s.suppliers)
-        o.add("purchaseOrders", s.purchaseOrders)
-        o.add("customers", s.customers)
-        o.add("forgottenCustomers", s.forgottenCustomers)
-        o.add("sessions", s.sessions)
-        o.add("searches", s.searches)
-        o.add("zeroResultSearches", s.zeroResultSearches)
-        o.add("orders", s.orders)
-        o.add("cancelledOrders", s.cancelledOrders)
-        o.add("fraudLookingOrders", s.fraudLookingOrders)
-        o.add("shipments", s.shipments)
-        o.add("returns", s.returns)
-        var revenue = JSONObject()
-        for (c, v) in s.revenue.sorted(by: { $0.key < $1.key }) { revenue.add(c, v) }
-        o.add("revenue", revenue)
-        return o
+        return Report(
+            log: dir, seed: seed, events: s.events, appends: s.appends, streams: stats.streams,
+            seconds: (seconds * 1000).rounded() / 1000, eventsPerSecond: Int(rate), bytesOnDisk: stats.bytesOnDisk,
+            from: s.firstTime?.rfc3339, to: s.lastTime?.rfc3339,
+            eventsByGroup: ObjectMembers(s.eventsByGroup.map { ($0.group, $0.events) }),
+            eventsByType: ObjectMembers(CommerceEventType.allCases.map { ($0.rawValue, s.eventsByType[$0.rawValue] ?? 0) }),
+            products: s.products, skus: s.skus, warehouses: s.warehouses, suppliers: s.suppliers,
+            purchaseOrders: s.purchaseOrders, customers: s.customers, forgottenCustomers: s.forgottenCustomers,
+            sessions: s.sessions, searches: s.searches, zeroResultSearches: s.zeroResultSearches, orders: s.orders,
+            cancelledOrders: s.cancelledOrders, fraudLookingOrders: s.fraudLookingOrders, shipments: s.shipments,
+            returns: s.returns, revenue: ObjectMembers(sortingKeys: s.revenue))
     }
 
     func textLines(directory dir: String, seed: UInt64) -> [String] {

@@ -61,13 +61,15 @@ struct Snapshot: AsyncParsableCommand {
         }
         let out = Output()
         if options.json {
-            var o = JSONObject()
-            o.add("removedInvalid", .array(removed.map { .string($0.path) }))
-            o.add("path", info.path)
-            o.add("position", info.position.value)
-            o.add("sizeBytes", info.sizeBytes)
-            o.add("models", .array(info.models.map { .string($0) }))
-            out.line(o.text)
+            struct Report: Encodable {
+                var removedInvalid: [String]
+                var path: String
+                var position: UInt64
+                var sizeBytes: Int
+                var models: [String]
+            }
+            try out.line(encoding: Report(removedInvalid: removed.map(\.path), path: info.path, position: info.position.value,
+                                          sizeBytes: info.sizeBytes, models: info.models))
         } else {
             out.line("wrote \(info.path)")
             out.line("position \(info.position), \(info.sizeBytes) bytes (\(formatBytes(Int64(info.sizeBytes)))), models: \(info.models.joined(separator: ", "))")

@@ -15,7 +15,8 @@ extension Verify {
         do {
             let r = try await store.verify()
             if options.json {
-                out.line("{\"store\":\"\(store.location)\",\"clean\":true,\"batches\":\(r.batches),\"events\":\(r.events),\"headPosition\":\(r.events),\"headHash\":\"\(r.headChain)\"}")
+                try out.line(encoding: CleanStoreReport(store: "\(store.location)", batches: r.batches, events: r.events,
+                                                        headPosition: r.events, headHash: r.headChain.description))
             } else {
                 out.line("verified \(store.location): \(r.batches) batches, \(r.events) events")
                 out.line("  CRCs, positions, stream versions, hash chain from genesis, head row")
@@ -26,7 +27,8 @@ extension Verify {
         } catch let e as ChronikLogError where e.code == .corruption || e.code == .chainMismatch {
             await store.close()
             if options.json {
-                out.line("{\"store\":\"\(store.location)\",\"clean\":false,\"table\":\"\(e.path ?? "")\",\"position\":\(e.offset ?? -1),\"code\":\"\(e.code)\"}")
+                try out.line(encoding: DamagedStoreReport(store: "\(store.location)", table: e.path ?? "", position: e.offset ?? -1,
+                                                          code: "\(e.code)"))
             } else {
                 out.line("damage: \(e.message)")
             }
@@ -37,4 +39,24 @@ extension Verify {
             throw error
         }
     }
+}
+
+/// `verify --store URL --json` of a clean store.
+struct CleanStoreReport: Encodable {
+    var store: String
+    var clean = true
+    var batches: UInt64
+    var events: UInt64
+    var headPosition: UInt64
+    var headHash: String
+}
+
+/// `verify --store URL --json` of a damaged store: the table and position
+/// of the first damage and its code.
+struct DamagedStoreReport: Encodable {
+    var store: String
+    var clean = false
+    var table: String
+    var position: Int64
+    var code: String
 }

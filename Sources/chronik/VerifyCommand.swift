@@ -113,7 +113,7 @@ struct Verify: AsyncParsableCommand {
         }
         let out = Output()
         if options.json {
-            out.line(Self.json(r, check: check, snapshots: snapshots.count, snapshotProblems: snapshotProblems))
+            try out.line(encoding: Report(r, check: check, snapshots: snapshots.count, snapshotProblems: snapshotProblems))
         } else {
             let scope = r.isClean ? "" : " up to the damage"
             out.line("verified \(r.directory)\(scope): \(r.segments.count) segment\(r.segments.count == 1 ? "" : "s"), \(r.batches) batches, "
@@ -152,46 +152,72 @@ struct Verify: AsyncParsableCommand {
         if failed { throw CommandFailure(lines: []) }
     }
 
-    static func json(_ r: VerificationReport, check: DigestCheck? = nil, snapshots: Int = 0,
-                     snapshotProblems: [VerificationIssue] = []) -> String {
-        func issue(_ i: VerificationIssue) -> JSONObject {
-            var o = JSONObject()
-            o.add("code", i.code.name)
-            o.add("file", i.file)
-            o.add("offset", i.offset)
-            o.add("reason", i.reason)
-            return o
+    /// The `--json` report.
+    struct Report: Encodable {
+        /// A failure, a warning or an invalid snapshot: where and what.
+        struct Issue: Encodable {
+            var code, file: String
+            var offset: Int64
+            var reason: String
+
+            init(_ i: VerificationIssue) {
+                code = i.code.name
+                file = i.file
+                offset = i.offset
+                reason = i.reason
+            }
         }
-        var o = JSONObject()
-        o.add("clean", r.isClean)
-        o.add("log", r.directory)
-        o.add("compression", r.compression?.rawValue)
-        o.add("segments", r.segments.count)
-        o.add("batches", r.batches)
-        o.add("events", r.events)
-        o.add("bytes", r.bytes)
-        o.add("indexesChecked", r.indexesChecked)
-        o.add("snapshotsChecked", snapshots)
-        o.add("durationMs", milliseconds(r.duration))
-        o.add("headPosition", r.headPosition.value)
-        o.add("headHash", r.headHash.description)
-        o.add("lastGoodPosition", r.headPosition.value > 0 ? .uint(r.headPosition.value - 1) : .null)
-        o.add("snapshotProblems", snapshotProblems.map(issue))
-        if let f = r.failure { o.add("failure", issue(f)) } else { o.add("failure", .null) }
-        o.add("warnings", r.warnings.map(issue))
-        o.add("unverified", .array(r.unverified.map(JSONValue.string)))
-        if let c = check {
-            var d = JSONObject()
-            d.add("holds", c.holds)
-            d.add("position", c.digest.position.value)
-            d.add("chainHash", c.digest.chainHash.description)
-            d.add("time", c.digest.time.rfc3339)
-            d.add("keyId", c.digest.keyID)
-            d.add("appendedSince", c.appendedSince)
-            d.add("problem", c.problem.map { .string($0.message) } ?? .null)
-            d.add("code", c.problem.map { .string($0.code.name) } ?? .null)
-            o.add("digest", d)
+
+        /// The check of `--digest`.
+        struct Digest: Encodable {
+            var holds: Bool
+            var position: UInt64
+            var chainHash, time, keyId: String
+            var appendedSince: UInt64
+            var problem, code: String?
         }
-        return o.text
+
+        var clean: Bool
+        var log: String
+        var compression: String?
+        var segments, batches: Int
+        var events: UInt64
+        var bytes: Int64
+        var indexesChecked, snapshotsChecked: Int
+        var durationMs: Double
+        var headPosition: UInt64
+        var headHash: String
+        var lastGoodPosition: UInt64?
+        var snapshotProblems: [Issue]
+        var failure: Issue?
+        var warnings: [Issue]
+        var unverified: [String]
+        /// Null unless `--digest` was given.
+        var digest: Digest?
+
+        init(_ r: VerificationReport, check: DigestCheck?, snapshots: Int, snapshotProblems: [VerificationIssue]) {
+            clean = r.isClean
+            log = r.directory
+            compression = r.compression?.rawValue
+            segments = r.segments.count
+            batches = r.batches
+            events = r.events
+            bytes = r.bytes
+            indexesChecked = r.indexesChecked
+            snapshotsChecked = snapshots
+            durationMs = milliseconds(r.duration)
+            headPosition = r.headPosition.value
+            headHash = r.headHash.description
+            lastGoodPosition = r.headPosition.value > 0 ? r.headPosition.value - 1 : nil
+            self.snapshotProblems = snapshotProblems.map(Issue.init)
+            failure = r.failure.map(Issue.init)
+            warnings = r.warnings.map(Issue.init)
+            unverified = r.unverified
+            digest = check.map { c in
+                Digest(holds: c.holds, position: c.digest.position.value, chainHash: c.digest.chainHash.description,
+                       time: c.digest.time.rfc3339, keyId: c.digest.keyID, appendedSince: c.appendedSince,
+                       problem: c.problem?.message, code: c.problem?.code.name)
+            }
+        }
     }
 }

@@ -28,6 +28,26 @@ struct DamageCLITests {
         return victim.offset
     }
 
+    @Test("summaries keep every key: a log needing no repair prints the cut's fields as null, verify without --digest a null digest")
+    func summariesKeepEveryKey() async throws {
+        // Proves the --json summaries have one shape whatever happened (null, not a missing key), in declaration order.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        _ = try await makeLog(dir, count: 3, batch: 3)
+        let repair = try await chronik(["repair", "--log", dir, "--json"])
+        #expect(repair.exitCode == 0, "\(repair)")
+        #expect(repair.stdout == #"{"log":"\#(dir)","damaged":false,"truncated":false,"file":null,"offset":null,"bytes":null,"#
+            + #""reason":null,"lastGoodPosition":null,"firstCutPosition":null,"damagedBatchEvents":null,"wholeBatchesCut":null,"#
+            + #""wholeEventsCut":null,"record":null}"# + "\n", "\(repair)")
+        let verify = try await chronik(["verify", "--log", dir, "--json"])
+        #expect(verify.exitCode == 0, "\(verify)")
+        let o = try #require(jsonObjects(verify.stdout).first)
+        #expect(o["digest"] is NSNull && o["failure"] is NSNull && o["lastGoodPosition"] as? Int == 2, "\(verify)")
+        #expect(verify.stdout.hasPrefix(#"{"clean":true,"log":"\#(dir)","compression":"#), "\(verify)")
+        #expect(verify.stdout.hasSuffix(#","snapshotProblems":[],"failure":null,"warnings":[],"unverified":[],"digest":null}"# + "\n"),
+                "\(verify)")
+    }
+
     @Test("repair: dry run shows file, offset, bytes and positions and changes nothing; --truncate cuts, keeps a record, and verify passes")
     func repairDryRunThenTruncate() async throws {
         // Proves the operator's way out of a refused open, and that nothing is cut without --truncate.

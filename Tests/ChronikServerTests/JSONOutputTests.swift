@@ -70,7 +70,8 @@ struct JSONOutputTests {
         var warnings: [Issue] = []
         var rate: Double? = 0.25
         var head: UInt64 = .max
-        var perType = SortedKeys(["b": 2, "a": 1])
+        var perType = ObjectMembers(sortingKeys: ["b": 2, "a": 1])
+        var perGroup = ObjectMembers([(key: "z", value: 1), (key: "a", value: 2)])
         var flags: [Bool?] = [true, nil]
     }
 
@@ -78,14 +79,14 @@ struct JSONOutputTests {
     func encodableSummary() throws {
         #expect(try JSONValue(encoding: Summary()).text
             == #"{"zeta":1,"alpha":null,"verdict":"damaged","failure":{"code":"corruption","offset":4096},"#
-            + #""warnings":[],"rate":0.25,"head":18446744073709551615,"perType":{"a":1,"b":2},"flags":[true,null]}"#)
+            + #""warnings":[],"rate":0.25,"head":18446744073709551615,"perType":{"a":1,"b":2},"perGroup":{"z":1,"a":2},"flags":[true,null]}"#)
         var s = Summary()
         s.alpha = "x\u{7F}"
         s.failure = nil
         s.rate = .nan
         #expect(try JSONValue(encoding: s).text
             == #"{"zeta":1,"alpha":"x\u007f","verdict":"damaged","failure":null,"#
-            + #""warnings":[],"rate":null,"head":18446744073709551615,"perType":{"a":1,"b":2},"flags":[true,null]}"#)
+            + #""warnings":[],"rate":null,"head":18446744073709551615,"perType":{"a":1,"b":2},"perGroup":{"z":1,"a":2},"flags":[true,null]}"#)
         #expect(try JSONValue(encoding: [Int8(-1), 2]) == .array([.int(-1), .int(2)]))
         #expect(try JSONValue(encoding: "s") == .string("s"))
     }
