@@ -1,5 +1,7 @@
 import ArgumentParser
+import ChronikCommerce
 import ChronikLog
+import ChronikServer
 import ChronikPostgres
 import Foundation
 
@@ -96,7 +98,8 @@ struct Mirror: AsyncParsableCommand {
             }
             if follow { options.note("chronik: mirrored up to position \(next)") }
         }
-        emit(options, json: ["{\"copied\":\(copied),\"head\":\(next)}"],
+        struct Report: Encodable { var copied, head: UInt64 }
+        emit(options, json: [try JSONValue(encoding: Report(copied: copied, head: next)).text],
              text: ["copied \(copied) events from \(source.location); local log \(log.directory) holds positions 0..<\(next)"])
     }
 }
