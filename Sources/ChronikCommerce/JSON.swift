@@ -417,25 +417,17 @@ public struct JSONWriter: Sendable {
 
     /// `t` as a JSON string: the bytes of `"\(t.rfc3339)"`, written without
     /// building the string (years 0-9999; others through `rfc3339`).
+    ///
+    /// The text up to the second (`"YYYY-MM-DDTHH:MM:SS`) of the last two
+    /// seconds written is kept: an event's time and recordedAt, and the
+    /// events of one batch, fall in a few seconds, and the civil date is
+    /// most of the cost (a catch-up writes two times per event).
     public mutating func time(_ t: Timestamp) {
         let us = t.microseconds
         let secs = us >= 0 ? us / 1_000_000 : (us - 999_999) / 1_000_000
         let micros = Int(us - secs * 1_000_000)
-        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
-        let sod = Int(secs - days * 86_400)
-        // Civil date from days since 1970-01-01 (proleptic Gregorian, as gmtime).
-        let z = Int(days) + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        guard (0...9999).contains(year) else { string(t.rfc3339); return }
         // Built in a stack buffer, then appended at once.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
+        let written: Bool = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { b in
             var n = 0
             func put(_ c: UInt8) { b[n] = c; n += 1 }
             func digits(_ v: Int, _ width: Int) {
@@ -444,18 +436,36 @@ public struct JSONWriter: Sendable {
                 n = i
                 while i > n - width { i -= 1; b[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 }
             }
-            put(UInt8(ascii: "\""))
-            digits(year, 4)
-            put(UInt8(ascii: "-"))
-            digits(month, 2)
-            put(UInt8(ascii: "-"))
-            digits(day, 2)
-            put(UInt8(ascii: "T"))
-            digits(sod / 3600, 2)
-            put(UInt8(ascii: ":"))
-            digits(sod / 60 % 60, 2)
-            put(UInt8(ascii: ":"))
-            digits(sod % 60, 2)
+            let head = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(b)[0..<SecondText.count])
+            if !seconds.copy(secs, to: head) {
+                let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+                let sod = Int(secs - days * 86_400)
+                // Civil date from days since 1970-01-01 (proleptic Gregorian, as gmtime).
+                let z = Int(days) + 719_468
+                let era = (z >= 0 ? z : z - 146_096) / 146_097
+                let doe = z - era * 146_097
+                let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+                let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+                let mp = (5 * doy + 2) / 153
+                let day = doy - (153 * mp + 2) / 5 + 1
+                let month = mp < 10 ? mp + 3 : mp - 9
+                let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+                guard (0...9999).contains(year) else { return false }
+                put(UInt8(ascii: "\""))
+                digits(year, 4)
+                put(UInt8(ascii: "-"))
+                digits(month, 2)
+                put(UInt8(ascii: "-"))
+                digits(day, 2)
+                put(UInt8(ascii: "T"))
+                digits(sod / 3600, 2)
+                put(UInt8(ascii: ":"))
+                digits(sod / 60 % 60, 2)
+                put(UInt8(ascii: ":"))
+                digits(sod % 60, 2)
+                seconds.keep(secs, UnsafeRawBufferPointer(head))
+            }
+            n = SecondText.count
             if micros != 0 {
                 put(UInt8(ascii: "."))
                 if micros % 1000 == 0 { digits(micros / 1000, 3) } else { digits(micros, 6) }
@@ -463,8 +473,13 @@ public struct JSONWriter: Sendable {
             put(UInt8(ascii: "Z"))
             put(UInt8(ascii: "\""))
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<n]))
+            return true
         }
+        if !written { string(t.rfc3339) }
     }
+
+    /// The last two seconds `time` wrote, as text.
+    private var seconds = SecondTexts()
 
     /// `id` as a JSON string in the lower-case canonical 8-4-4-4-12 form
     /// (`"\(id.description)"`).
@@ -557,6 +572,41 @@ public struct JSONWriter: Sendable {
     }
 }
 
+/// `"YYYY-MM-DDTHH:MM:SS` of one second (20 bytes), for `JSONWriter.time`.
+struct SecondText: Sendable {
+    static let count = 20
+    var second = Int64.min
+    var text: (UInt64, UInt64, UInt32) = (0, 0, 0)
+}
+
+/// Two `SecondText`s; a new one replaces the one used less recently.
+struct SecondTexts: Sendable {
+    private var a = SecondText()
+    private var b = SecondText()
+
+    /// Copies the text of `second` into `head` (20 bytes) when kept; the
+    /// one found becomes the more recent.
+    mutating func copy(_ second: Int64, to head: UnsafeMutableRawBufferPointer) -> Bool {
+        if a.second == second {
+            withUnsafeBytes(of: a.text) { head.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<SecondText.count])) }
+            return true
+        }
+        if b.second == second {
+            withUnsafeBytes(of: b.text) { head.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<SecondText.count])) }
+            swap(&a, &b)
+            return true
+        }
+        return false
+    }
+
+    /// Keeps `head` (20 bytes) as the text of `second`, the more recent.
+    mutating func keep(_ second: Int64, _ head: UnsafeRawBufferPointer) {
+        b = a
+        a.second = second
+        withUnsafeMutableBytes(of: &a.text) { $0.copyMemory(from: head) }
+    }
+}
+
 /// Eight bytes of JSON text at a time.
 public enum JSONWord {
     /// Whether each of the 8 bytes of `w` is printable ASCII (0x20–0x7E)
@@ -567,12 +617,18 @@ public enum JSONWord {
     /// parser (`CompactJSONCopier`) and of the server's catch-up
     /// (`PlainJSONScan`) both use it.
     @inlinable @inline(__always)
-    public static func allPlain(_ w: UInt64) -> Bool {
+    public static func allPlain(_ w: UInt64) -> Bool { specialBytes(w) == 0 }
+
+    /// The top bit of each byte of `w` (loaded little-endian) that a string
+    /// scan cannot skip is set — exactly so for the lowest such byte (a
+    /// borrow can only mark a byte above one that is marked rightly), so
+    /// `trailingZeroBitCount / 8` is the index of the first of them.
+    @inlinable @inline(__always)
+    public static func specialBytes(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         let hasLess20 = (w &- ones &* 0x20) & ~w & highs
-        let special = (w & highs) | hasLess20 | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0x7F))
-        return special == 0
+        return (w & highs) | hasLess20 | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0x7F))
     }
 }

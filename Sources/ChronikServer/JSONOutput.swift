@@ -197,10 +197,18 @@ private struct PlainJSONScan {
     func stringEnd(_ i: Int) -> Int? {
         guard i < n, b[i] == UInt8(ascii: "\"") else { return nil }
         var k = i + 1
-        // Eight bytes at a time while none is special; then byte by byte
-        // from the word holding the first one (the closing quote, or a
-        // byte that is not plain).
-        while n - k >= 8, JSONWord.allPlain(UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self)) { k += 8 }
+        // Eight bytes at a time while none is special; the first special
+        // one ends the string when it is the closing quote, else it is not
+        // plain. The last bytes (fewer than eight) one by one.
+        while n - k >= 8 {
+            let special = JSONWord.specialBytes(UInt64(littleEndian: UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self)))
+            if special == 0 {
+                k += 8
+                continue
+            }
+            let first = k + special.trailingZeroBitCount >> 3
+            return b[first] == UInt8(ascii: "\"") ? first + 1 : nil
+        }
         while k < n {
             let c = b[k]
             if c == UInt8(ascii: "\"") { return k + 1 }

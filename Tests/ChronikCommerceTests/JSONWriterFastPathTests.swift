@@ -22,6 +22,40 @@ import Testing
         }
     }
 
+    @Test func oneWriterKeepsWritingTheRightTimeThroughItsSecondCache() {
+        // Proves the cache of the last two seconds' text never gives a wrong time: one writer, times alternating between seconds (an event's time and recordedAt), repeating, stepping over day and year ends, negatives, and years it cannot write in its fast form in between.
+        let day: Int64 = 86_400_000_000
+        var samples: [Int64] = []
+        let bases: [Int64] = [1_733_131_200_000_000, 1_735_689_599_000_000, 0, -1_000_000, 951_782_399_000_000, 253_402_300_799_000_000]
+        for base in bases {
+            for k in 0..<40 {
+                samples.append(base + Int64(k % 3) * 1_000_000 + Int64(k) * 37_001)  // three seconds in turn
+                samples.append(base + day * Int64(k % 2))  // the same time of two days in turn
+                samples.append(base + 999_999)  // the end of the first second
+            }
+            samples.append(253_402_300_800_000_000)  // year 10000: written through rfc3339, not cached
+        }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 { samples.append(1_733_131_200_000_000 + Int64.random(in: 0..<4_000_000, using: &rng)) }
+        var w = JSONWriter()
+        var expected = ""
+        for us in samples {
+            let t = Timestamp(microseconds: us)
+            w.time(t)
+            w.byte(UInt8(ascii: ","))
+            expected += "\"\(t.rfc3339)\","
+        }
+        #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
+        for us in samples {
+            var one = JSONWriter()
+            one.time(Timestamp(microseconds: us))
+            var again = w
+            again.bytes.removeAll()
+            again.time(Timestamp(microseconds: us))
+            #expect(one.bytes == again.bytes, "microseconds \(us)")
+        }
+    }
+
     @Test func eventIDAndUIntWriteTheDescriptions() {
         // Proves JSONWriter.eventID equals "\(id.description)" and uint equals String(v), random and edge values.
         var ids = [EventID(high: 0, low: 0), EventID(high: .max, low: .max), EventID(high: 0x0123_4567_89ab_cdef, low: 0xfedc_ba98_7654_3210)]
