@@ -2,9 +2,10 @@ import ChronikCommerce
 import ChronikLog
 import Foundation
 
-/// The JSON the CLI prints and the server answers with: one builder for
-/// both, so that `chronik read --json` and `GET /events/{position}` agree.
-
+// The JSON the CLI prints and the server answers with, written by one
+// set of functions, so that `chronik read --json` and `GET
+// /events/{position}` agree byte for byte.
+//
 // One JSON value for the CLI, the server and the commerce codec:
 // ChronikCommerce's strict `JSONValue`. What output adds to it: the
 // unsigned numbers and doubles it prints, dictionaries printed in key

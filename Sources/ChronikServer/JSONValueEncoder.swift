@@ -102,6 +102,7 @@ final class EncodedNode {
             existing.node.content = .unset
             return existing.node
         }
+        content = .unset  // so that the append below does not copy the members
         let node = EncodedNode()
         members.append((key, node))
         content = .object(members)
@@ -121,6 +122,7 @@ final class EncodedNode {
     func appendItem() -> EncodedNode {
         var items: [EncodedNode] = []
         if case .array(let a) = content { items = a }
+        content = .unset  // so that the append below does not copy the items
         let node = EncodedNode()
         items.append(node)
         content = .array(items)
