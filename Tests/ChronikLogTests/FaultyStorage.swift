@@ -225,7 +225,7 @@ final class FaultyStorage: Storage, @unchecked Sendable {
     /// seed replays only when the calls come in one order: the open reads
     /// the index files one after another here (stop 21's parallel load
     /// made `schedulesReplay` fail once in CI: read#536 hit another file).
-    var allowsConcurrentReads: Bool { true }
+    var allowsConcurrentReads: Bool { false }
 
     func createDirectory(_ path: String) throws {
         try lock.withLock {
