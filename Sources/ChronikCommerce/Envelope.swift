@@ -427,19 +427,43 @@ enum EventIDText {
         return EventID(high: high, low: low)
     }
 
-    /// Appends the lower-case canonical form.
+    /// Appends the lower-case canonical form: the 32 digits made eight at
+    /// a time (`hex8`), stored into a stack buffer with the dashes, then
+    /// appended at once.
     static func write(_ id: EventID, to out: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
-        // Built in a stack buffer, then appended at once.
+        let h1 = hex8(UInt32(truncatingIfNeeded: id.high >> 32)), h2 = hex8(UInt32(truncatingIfNeeded: id.high))
+        let l1 = hex8(UInt32(truncatingIfNeeded: id.low >> 32)), l2 = hex8(UInt32(truncatingIfNeeded: id.low))
+        let dash = UInt8(ascii: "-")
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { b in
-            var i = 0
-            for n in 0..<32 {
-                if n == 8 || n == 12 || n == 16 || n == 20 { b[i] = UInt8(ascii: "-"); i += 1 }
-                let word = n < 16 ? id.high : id.low
-                b[i] = hex.utf8Start[Int(word >> UInt64(60 - 4 * (n & 15)) & 0xF)]
-                i += 1
-            }
+            let p = UnsafeMutableRawPointer(b.baseAddress!)
+            // 8-4-4-4-12: h1 | h2's first and last four | l1's first four,
+            // then l1's last four and l2.
+            p.storeBytes(of: h1.littleEndian, toByteOffset: 0, as: UInt64.self)
+            p.storeBytes(of: dash, toByteOffset: 8, as: UInt8.self)
+            p.storeBytes(of: UInt32(truncatingIfNeeded: h2).littleEndian, toByteOffset: 9, as: UInt32.self)
+            p.storeBytes(of: dash, toByteOffset: 13, as: UInt8.self)
+            p.storeBytes(of: UInt32(truncatingIfNeeded: h2 >> 32).littleEndian, toByteOffset: 14, as: UInt32.self)
+            p.storeBytes(of: dash, toByteOffset: 18, as: UInt8.self)
+            p.storeBytes(of: UInt32(truncatingIfNeeded: l1).littleEndian, toByteOffset: 19, as: UInt32.self)
+            p.storeBytes(of: dash, toByteOffset: 23, as: UInt8.self)
+            p.storeBytes(of: UInt32(truncatingIfNeeded: l1 >> 32).littleEndian, toByteOffset: 24, as: UInt32.self)
+            p.storeBytes(of: l2.littleEndian, toByteOffset: 28, as: UInt64.self)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<36]))
         }
+    }
+
+    /// The eight lower-case hex digits of `v` as ASCII bytes, the first
+    /// digit in the lowest byte: each nibble spread to a byte, the bytes
+    /// put in reading order, then `0`–`9` or `a`–`f` by adding 0x30 and,
+    /// for a digit above 9, 0x27 more.
+    @inline(__always)
+    static func hex8(_ v: UInt32) -> UInt64 {
+        var x = UInt64(v)
+        x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+        x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+        x = (x | x << 4) & 0x0F0F_0F0F_0F0F_0F0F
+        x = x.byteSwapped
+        let aboveNine = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+        return x &+ 0x3030_3030_3030_3030 &+ aboveNine &* 0x27
     }
 }

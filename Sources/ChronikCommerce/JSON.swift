@@ -396,22 +396,17 @@ public struct JSONWriter: Sendable {
 
     public mutating func int(_ v: Int64) {
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
-        var m = v.magnitude
-        // At most 20 digits, produced backwards into a stack buffer.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
-            var n = 0
-            repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m > 0
-            while n > 0 { n -= 1; bytes.append(t[n]) }
-        }
+        uint(v.magnitude)
     }
 
-    /// `v` in decimal, as `String(v)` writes it.
+    /// `v` in decimal, as `String(v)` writes it: at most 20 digits, made
+    /// from the last into the end of a stack buffer, appended at once.
     public mutating func uint(_ v: UInt64) {
         var m = v
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
-            var n = 0
-            repeat { t[n] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10; n += 1 } while m > 0
-            while n > 0 { n -= 1; bytes.append(t[n]) }
+            var i = 20
+            repeat { i -= 1; t[i] = UInt8(truncatingIfNeeded: 48 + m % 10); m /= 10 } while m > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: t[i..<20]))
         }
     }
 

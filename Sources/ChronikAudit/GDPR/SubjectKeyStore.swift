@@ -300,9 +300,52 @@ public struct SubjectKeyVault: PIIProtector {
     /// key this cache still holds.
     private let cache = KeyCache()
 
+    /// Two generations of at most `generation` subjects each: a key is
+    /// looked up in the recent one, then in the older one (and moved to the
+    /// recent); when the recent one is full it becomes the older and the
+    /// older is let go. Bounded (a replay touches each anonymous session
+    /// once), and a key used again within a generation is never dropped,
+    /// where emptying one table when full dropped every key at once.
     final class KeyCache: Sendable {
-        let keys = Mutex<(revision: UInt64, keys: [String: (SymmetricKey, SymmetricKey)])>((0, [:]))
+        typealias Keys = (SymmetricKey, SymmetricKey)
+        static let generation = 4096
+
+        struct Generations {
+            var revision: UInt64 = 0
+            var recent: [String: Keys] = [:]
+            var older: [String: Keys] = [:]
+
+            /// The keys of `subject`, moved to the recent generation when
+            /// found in the older.
+            mutating func find(_ subject: String) -> Keys? {
+                if let k = recent[subject] { return k }
+                guard let k = older.removeValue(forKey: subject) else { return nil }
+                insert(subject, k)
+                return k
+            }
+
+            mutating func insert(_ subject: String, _ k: Keys) {
+                if recent.count >= KeyCache.generation {
+                    older = recent
+                    recent = [:]
+                    recent.reserveCapacity(KeyCache.generation)
+                }
+                recent[subject] = k
+            }
+
+            mutating func remove(_ subject: String) {
+                recent.removeValue(forKey: subject)
+                older.removeValue(forKey: subject)
+            }
+
+            var count: Int { recent.count + older.count }
+        }
+
+        let keys = Mutex(Generations())
     }
+
+    /// How many subjects' keys the cache holds (for tests).
+    var cachedKeys: Int { cache.keys.withLock { $0.count } }
 
     public init(store: any SubjectKeyStore) { self.store = store }
 
@@ -310,17 +353,15 @@ public struct SubjectKeyVault: PIIProtector {
         // Read before the lookup: a key destroyed elsewhere after this is
         // dropped at the next call, one destroyed before is not cached.
         let revision = store.revision
-        if let k = cache.keys.withLock({ c -> (SymmetricKey, SymmetricKey)? in
-            if c.revision != revision { c = (revision, [:]) }
-            return c.keys[subject]
+        if let k = cache.keys.withLock({ c -> KeyCache.Keys? in
+            if c.revision != revision { c = KeyCache.Generations(revision: revision) }
+            return c.find(subject)
         }) { return k }
         guard let material = try store.key(for: subject, create: create) else { return nil }
         let k = Self.split(material)
         cache.keys.withLock { c in
             guard c.revision == revision else { return }
-            // Bounded: a replay touches each anonymous session once.
-            if c.keys.count >= 4096 { c.keys.removeAll(keepingCapacity: true) }
-            c.keys[subject] = k
+            c.insert(subject, k)
         }
         return k
     }
@@ -348,7 +389,7 @@ public struct SubjectKeyVault: PIIProtector {
     }
 
     public func destroyKey(subject: String) throws {
-        cache.keys.withLock { _ = $0.keys.removeValue(forKey: subject) }
+        cache.keys.withLock { $0.remove(subject) }
         try store.destroy(subject: subject)
     }
 
