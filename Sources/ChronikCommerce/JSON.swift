@@ -435,23 +435,14 @@ public struct JSONWriter: Sendable {
             if !seconds.copy(secs, to: head) {
                 let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
                 let sod = Int(secs - days * 86_400)
-                // Civil date from days since 1970-01-01 (proleptic Gregorian, as gmtime).
-                let z = Int(days) + 719_468
-                let era = (z >= 0 ? z : z - 146_096) / 146_097
-                let doe = z - era * 146_097
-                let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-                let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-                let mp = (5 * doy + 2) / 153
-                let day = doy - (153 * mp + 2) / 5 + 1
-                let month = mp < 10 ? mp + 3 : mp - 9
-                let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+                let (year, month, day) = CivilDate.date(days: days)
                 guard (0...9999).contains(year) else { return false }
                 put(UInt8(ascii: "\""))
-                digits(year, 4)
+                digits(Int(year), 4)
                 put(UInt8(ascii: "-"))
-                digits(month, 2)
+                digits(Int(month), 2)
                 put(UInt8(ascii: "-"))
-                digits(day, 2)
+                digits(Int(day), 2)
                 put(UInt8(ascii: "T"))
                 digits(sod / 3600, 2)
                 put(UInt8(ascii: ":"))
@@ -582,16 +573,10 @@ struct SecondTexts: Sendable {
     /// Copies the text of `second` into `head` (20 bytes) when kept; the
     /// one found becomes the more recent.
     mutating func copy(_ second: Int64, to head: UnsafeMutableRawBufferPointer) -> Bool {
-        if a.second == second {
-            withUnsafeBytes(of: a.text) { head.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<SecondText.count])) }
-            return true
-        }
-        if b.second == second {
-            withUnsafeBytes(of: b.text) { head.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<SecondText.count])) }
-            swap(&a, &b)
-            return true
-        }
-        return false
+        if b.second == second { swap(&a, &b) }
+        guard a.second == second else { return false }
+        withUnsafeBytes(of: a.text) { head.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<SecondText.count])) }
+        return true
     }
 
     /// Keeps `head` (20 bytes) as the text of `second`, the more recent.

@@ -88,15 +88,40 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         guard i == b.count else { return nil }
         let dim = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard d <= dim[mo - 1] else { return nil }
-        // Days from civil (Howard Hinnant's algorithm).
-        let yy = mo <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let secs = Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + min(se, 59)) - Int64(offset)
+        let days = CivilDate.days(year: Int64(y), month: Int64(mo), day: Int64(d))
+        let secs = days * 86_400 + Int64(h * 3600 + mi * 60 + min(se, 59)) - Int64(offset)
         microseconds = secs * 1_000_000 + Int64(micros)
+    }
+}
+
+/// The proleptic Gregorian calendar counted in days since 1970-01-01
+/// (Howard Hinnant's algorithms, as gmtime for every year): the one
+/// conversion that parsing a `Timestamp`, `JSONWriter.time` and the
+/// projections' `Day` share.
+public enum CivilDate {
+    /// Days since 1970-01-01 of `year`-`month`-`day` (month 1–12).
+    @inlinable
+    public static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The year, month (1–12) and day (1–31) `days` after 1970-01-01.
+    @inlinable
+    public static func date(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

@@ -81,7 +81,7 @@ extension Append {
         if total.appended == 0 && total.rejects == 0 && total.duplicateEvents == 0 && total.retries == 0 {
             options.note("chronik: nothing to append: the input holds no event")
         }
-        if options.json { try Output().line(encoding: total.report(head: log?.head)) } else { Output().line(total.text) }
+        try total.print(json: options.json, head: log?.head)
     }
 
     /// The failure of a group with bad lines: each named by its number,

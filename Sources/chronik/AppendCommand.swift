@@ -149,8 +149,7 @@ struct Append: AsyncParsableCommand {
         if let failure = try await append(plan(accepted, in: log), to: log, summary: &summary) {
             throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(summary.soFar)")
         }
-        let out = Output()
-        if options.json { try out.line(encoding: summary.report(head: log.head)) } else { out.line(summary.text) }
+        try summary.print(json: options.json, head: log.head)
     }
 
     /// Batches kept in flight at once, so that they share the writer's
@@ -398,6 +397,12 @@ struct Append: AsyncParsableCommand {
                    retries: retries, rejects: rejects, firstPosition: first?.value, lastPosition: last?.value,
                    head: head?.value)
         }
+
+        /// The summary line: the `--json` report, or the text.
+        func print(json: Bool, head: Position?) throws {
+            let out = Output()
+            if json { try out.line(encoding: report(head: head)) } else { out.line(text) }
+        }
     }
 }
 
@@ -497,7 +502,7 @@ extension Append {
             }
             summary.rejects = parseRejects + refused
             let head = try await store.headPosition()
-            if options.json { try Output().line(encoding: summary.report(head: head)) } else { Output().line(summary.text) }
+            try summary.print(json: options.json, head: head)
         }
     }
 }

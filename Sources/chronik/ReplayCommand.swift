@@ -90,17 +90,12 @@ struct Replay: AsyncParsableCommand {
             for k in report.skipped {
                 try out.line(encoding: SkippedLine(position: k.position.value, type: k.type, reason: k.reason))
             }
-            for (name, s) in phases {
-                let phase = PhaseLine(phase: name, events: s.events, seconds: seconds(s.duration),
-                                      eventsPerSecond: Int64(s.eventsPerSecond.rounded()))
-                switch name {
-                case "snapshot": try out.line(encoding: Merged(phase, SnapshotPhaseExtra(snapshot: report.snapshot?.path)))
-                case "total":
-                    try out.line(encoding: Merged(phase, TotalPhaseExtra(position: result.set.position.value, skipped: skippedCount,
-                                                                         models: result.set.names)))
-                default: try out.line(encoding: phase)
-                }
-            }
+            try out.line(encoding: Merged(PhaseLine("snapshot", report.snapshotLoad),
+                                          SnapshotPhaseExtra(snapshot: report.snapshot?.path)))
+            try out.line(encoding: PhaseLine("tail", report.tail))
+            try out.line(encoding: Merged(PhaseLine("total", report.total),
+                                          TotalPhaseExtra(position: result.set.position.value, skipped: skippedCount,
+                                                          models: result.set.names)))
         } else {
             out.line("models    " + result.set.names.joined(separator: ", "))
             out.line("snapshot  " + (report.snapshot.map { "\($0.path) (position \(group($0.position.value)))" } ?? "none"))
@@ -140,6 +135,13 @@ struct PhaseLine: Encodable {
     var events: Int
     var seconds: Double
     var eventsPerSecond: Int64
+
+    init(_ phase: String, _ s: ReplayStats) {
+        self.phase = phase
+        events = s.events
+        seconds = chronik.seconds(s.duration)
+        eventsPerSecond = Int64(s.eventsPerSecond.rounded())
+    }
 }
 
 /// What the snapshot phase adds: the snapshot loaded (null: none).
