@@ -37,6 +37,8 @@ let package = Package(
         // The SQLite peer of issue 13's table (SQLiteBenchmarks only; needs
         // libsqlite3-dev).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The HTTP stack's floor (HTTPFloor): a bare Hummingbird application.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Event generator, raw-disk baselines, scratch and cached logs.
@@ -51,6 +53,13 @@ let package = Package(
         .executableTarget(
             name: "ChronikAppendBaseline",
             dependencies: [.product(name: "ChronikLog", package: "Chronik")],
+            swiftSettings: strict
+        ),
+        // A bare Hummingbird server (no middleware, no log) beside
+        // `chronik serve` in scripts/http-bench.py: the HTTP stack's floor.
+        .executableTarget(
+            name: "HTTPFloor",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict
         ),
         benchmarkTarget("ReadBenchmarks"),

@@ -2,10 +2,14 @@
 -- ~250-byte event (or BATCH events) per request, each with an event id
 -- unique across threads, connections and runs (RUN, thread id, counter).
 -- Non-2xx answers count as errors (wrk's errors.status).
--- Environment: BATCH (events per request, default 1), RUN (a number, default 0).
+-- Environment: BATCH (events per request, default 1), RUN (a number, default 0),
+-- TARGET (a path to send the same POST to instead of /streams/{stream}, e.g.
+-- HTTPFloor's /echo), GET (a path to GET instead of posting, e.g. /health).
 local counter = 0
 local batch = tonumber(os.getenv("BATCH") or "1")
 local run = tonumber(os.getenv("RUN") or "0")
+local target = os.getenv("TARGET")
+local get = os.getenv("GET")
 local threads = {}
 
 function setup(thread)
@@ -43,6 +47,9 @@ local function cutBody()
 end
 
 function request()
+  if get then
+    return wrk.format("GET", get)
+  end
   if batch > 1 then
     pieces = pieces or cutBody()
     counter = counter + 1
@@ -55,7 +62,7 @@ function request()
     parts[i] = event(counter)
   end
   local stream = "bench-" .. tid .. "-" .. (counter % 64)
-  return wrk.format("POST", "/streams/" .. stream, {["Content-Type"] = "application/json"},
+  return wrk.format("POST", target or ("/streams/" .. stream), {["Content-Type"] = "application/json"},
                     "[" .. table.concat(parts, ",") .. "]")
 end
 

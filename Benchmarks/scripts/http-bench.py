@@ -11,16 +11,21 @@ R times (median reported, load average noted).
   sse-catchup  one SSE subscriber from position 0 of a 1 M-event log,
                events/s delivered (counted on the client)
   sse-live     append-1 with 0 and with 100 live SSE subscribers, alternated
+  floor        the HTTP stack's floor: GET /health and 1-event POSTs (64
+               connections) against chronik serve and against HTTPFloor, a
+               bare Hummingbird server (no middleware, no log; POST /echo
+               collects the same body), the four loads alternated per run
 
 Beside each rate: the server's CPU time per event over the load (user +
 system from /proc/PID/stat before and after), the figure that does not
 depend on what else shares the cores.
 
-usage: http-bench.py [--chronik PATH] [--baseline PATH] [--runs 3] [--seconds 10]
+usage: http-bench.py [--chronik PATH] [--baseline PATH] [--floor PATH] [--runs 3] [--seconds 10]
                      [--events 1000000] [--dir DIR] [--only NAME ...]
 Needs wrk (apt-get install -y wrk). Builds nothing: run first
   swift build -c release --product chronik                         (repository root)
   swift build -c release --product ChronikAppendBaseline           (Benchmarks/)
+  swift build -c release --product HTTPFloor                       (Benchmarks/, for floor)
 """
 import argparse, json, os, re, selectors, shutil, signal, socket, statistics, subprocess, sys, time
 
@@ -35,8 +40,8 @@ def load():
 class Server:
     """`chronik serve` on a free loopback port; stopped with SIGTERM."""
 
-    def __init__(self, chronik, log):
-        self.proc = subprocess.Popen([chronik, "serve", "--log", log, "--listen", "127.0.0.1:0"],
+    def __init__(self, chronik, log, argv=None):
+        self.proc = subprocess.Popen(argv or [chronik, "serve", "--log", log, "--listen", "127.0.0.1:0"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
@@ -45,7 +50,7 @@ class Server:
                 break
         else:
             raise SystemExit("chronik serve did not start")
-        while True:  # the id index and the live models are loaded
+        while argv is None:  # chronik: the id index and the live models are loaded
             try:
                 if http_get(self.port, "/ready").startswith(b"HTTP/1.1 200"):
                     break
@@ -75,10 +80,11 @@ def http_get(port, path):
         return out
 
 
-def wrk(srv, seconds, connections, batch, run):
-    """wrk's figures, plus the server's CPU per event (µs) over the load."""
+def wrk(srv, seconds, connections, batch, run, **extra):
+    """wrk's figures, plus the server's CPU per event (µs) over the load.
+    `extra`: TARGET= or GET= for http-append.lua."""
     port = srv.port
-    env = dict(os.environ, BATCH=str(batch), RUN=str(run))
+    env = dict(os.environ, BATCH=str(batch), RUN=str(run), **extra)
     cpu = srv.cpu_seconds()
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", LUA,
                           f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True, check=True).stdout
@@ -153,6 +159,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--chronik", default=os.path.join(HERE, "../../.build/release/chronik"))
     p.add_argument("--baseline", default=os.path.join(HERE, "../.build/release/ChronikAppendBaseline"))
+    p.add_argument("--floor", default=os.path.join(HERE, "../.build/release/HTTPFloor"))
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--events", type=int, default=1_000_000)
@@ -238,6 +245,29 @@ def main():
         rows.append(("64 HTTP clients + 100 live SSE subscribers", med(x["eventsPerSecond"] for x in live), l50, l99,
                      f"without: {med(x['eventsPerSecond'] for x in base):,.0f}/s, p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
                      f"p50 +{100 * (l50 / b50 - 1):.0f} %, p99 +{100 * (l99 / b99 - 1):.0f} %", med(loads)))
+
+    if "floor" in a.only:
+        loads_ = [("bare Hummingbird, GET /health", "floor", dict(GET="/health")),
+                  ("chronik serve, GET /health", "chronik", dict(GET="/health")),
+                  ("bare Hummingbird, POST /echo of one event", "floor", dict(TARGET="/echo")),
+                  ("chronik serve, POST /streams/{stream} of one event (fsync)", "chronik", {})]
+        got = {name: [] for name, _, _ in loads_}
+        la = []
+        for r in range(a.runs):
+            for name, kind, extra in loads_:
+                la.append(load())
+                srv = (Server(chronik, fresh(f"{a.dir}/floor"))
+                       if kind == "chronik" else Server(None, None, argv=[os.path.abspath(a.floor), "0"]))
+                got[name].append(wrk(srv, a.seconds, 64, 1, run=400 + r, **extra))
+                srv.stop()
+                note(f"floor run {r}, {name}: {got[name][-1]['eventsPerSecond']:,.0f} requests/s, "
+                     f"server {got[name][-1]['cpuMicrosPerEvent']:.1f} µs CPU/request, load {la[-1]:.1f}")
+        base = med(x["cpuMicrosPerEvent"] for x in got[loads_[0][0]])
+        for name, _, _ in loads_:
+            cpu = med(x["cpuMicrosPerEvent"] for x in got[name])
+            rows.append((name + " (requests/s)", med(x["eventsPerSecond"] for x in got[name]),
+                         med(x["p50ms"] for x in got[name]), med(x["p99ms"] for x in got[name]),
+                         f"server CPU {cpu:.1f} µs/request, {cpu / base:.2f} × bare GET /health", med(la)))
 
     print(f"\nmedians of {a.runs} runs of {a.seconds} s; {os.cpu_count()} cores shared with the load generator")
     print("\n| load | events/s | p50 ms | p99 ms | beside it | load average |")
