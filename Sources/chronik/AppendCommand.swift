@@ -127,8 +127,9 @@ struct Append: AsyncParsableCommand {
         var rejects = Rejects(limit: Self.maxReportedErrors)
         let items = try readEvents(from: input, rejects: &rejects)
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
-        let events = items.compactMap { if case .event(let e) = $0 { e } else { nil } }
-        if events.isEmpty {
+        // Looked at, not copied: a copy of every event line to see whether
+        // there is one took 0.34 s of a 1 M-line append (stop 24).
+        if !items.contains(where: { if case .event = $0 { true } else { false } }) {
             // Nothing to check against a log: none is opened (or created).
             rejects.report()
             var s = Summary()
@@ -313,9 +314,17 @@ struct Append: AsyncParsableCommand {
     /// One batch to append: consecutive lines of one stream.
     struct PlannedBatch {
         var stream: String
+        /// `.exact` the stream's last version before the batch, or
+        /// `.noStream`.
         var expected: ExpectedVersion
         var lines: [EventLine]
         var bytes: Int
+
+        /// The stream's version after the batch.
+        var lastVersion: UInt64 {
+            guard case .exact(let v) = expected else { return UInt64(lines.count - 1) }
+            return v + UInt64(lines.count)
+        }
     }
 
     /// Groups accepted lines into batches — a new batch at a stream change,
@@ -325,20 +334,25 @@ struct Append: AsyncParsableCommand {
     /// all fails the append instead of taking an undecided event.
     func plan(_ lines: [EventLine], in log: EventLog) -> [PlannedBatch] {
         var out: [PlannedBatch] = []
-        var versions: [String: UInt64?] = [:]
+        // Each stream's last version after the batches closed so far; the
+        // open batch's stream is looked up only when a batch starts (a
+        // look-up per line hashed its stream name twice).
+        var lastVersions: [String: UInt64] = [:]
         for l in lines {
             let size = l.event.encodedByteCount
-            let current: UInt64? = versions[l.stream] ?? log.lastVersion(of: l.stream).map(\.value)
-            versions[l.stream] = .some(current.map { $0 + 1 } ?? 0)
-            if let last = out.last, last.stream == l.stream, last.lines.count < batch,
-               last.bytes + size <= Self.maxBatchBytes {
-                // In place: a copy of `last` would copy its lines each time.
-                out[out.count - 1].lines.append(l)
-                out[out.count - 1].bytes += size
-            } else {
-                out.append(PlannedBatch(stream: l.stream, expected: current.map { .exact($0) } ?? .noStream,
-                                        lines: [l], bytes: size))
+            let n = out.count
+            // In place: a copy of the last batch would retain its lines and
+            // stream for each line.
+            if n > 0, out[n - 1].stream == l.stream, out[n - 1].lines.count < batch,
+               out[n - 1].bytes + size <= Self.maxBatchBytes {
+                out[n - 1].lines.append(l)
+                out[n - 1].bytes += size
+                continue
             }
+            if n > 0 { lastVersions[out[n - 1].stream] = out[n - 1].lastVersion }
+            let current: UInt64? = lastVersions[l.stream] ?? log.lastVersion(of: l.stream).map(\.value)
+            out.append(PlannedBatch(stream: l.stream, expected: current.map { .exact($0) } ?? .noStream,
+                                    lines: [l], bytes: size))
         }
         return out
     }

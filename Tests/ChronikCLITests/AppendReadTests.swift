@@ -87,6 +87,28 @@ struct AppendReadTests {
         #expect(batchCounts == [2, 2, 1, 2, 2])
     }
 
+    @Test("batches of interleaved streams are pinned to each stream's version: the log's, then the batches before")
+    func batchVersionsAcrossInterleavedStreams() async throws {
+        // Proves the plan's version bookkeeping (stop 24: a stream's version is looked up when a batch starts,
+        // not per line): stream a already holds 3 events; the input's batches a,a | a | b | a | b | a each carry
+        // the exact version before them, so the append succeeds and every event gets the next version in order.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let first = try await chronik(["append", "--log", dir], input: (0..<3).map { eventLine(stream: "a", data: "\($0)") }.joined(separator: "\n"))
+        #expect(first.exitCode == 0, "\(first)")
+        let streams = ["a", "a", "a", "b", "a", "b", "a"]
+        let input = streams.enumerated().map { i, s in eventLine(stream: s, data: "\(i)") }.joined(separator: "\n")
+        let r = try await chronik(["append", "--batch", "2", "--log", dir], input: input)
+        #expect(r.exitCode == 0, "\(r)")
+        let inspect = try await chronik(["inspect", "--json", "--log", dir, "0"])
+        let batchCounts = jsonObjects(inspect.stdout).filter { $0["kind"] as? String == "batch" }.compactMap { $0["count"] as? Int }
+        #expect(batchCounts == [3, 2, 1, 1, 1, 1, 1])
+        let read = jsonObjects(try await chronik(["read", "--json", "--log", dir]).stdout)
+        #expect(read.compactMap { $0["stream"] as? String } == ["a", "a", "a"] + streams)
+        #expect(read.compactMap { $0["version"] as? Int } == [0, 1, 2, 3, 4, 5, 0, 6, 1, 7])
+        #expect(read.compactMap { ($0["data"] as? Int) } == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6])
+    }
+
     @Test("re-appending input with ids is an idempotent no-op; read --json output appends into another log unchanged")
     func idempotentRetryAndCopy() async throws {
         // Proves retries are safe and that read --json is valid append input.

@@ -26,63 +26,91 @@ public struct ParallelLineMap<Output: Sendable> {
     private var reader: BoundedLineReader
     private let transform: @Sendable (Int, ArraySlice<UInt8>) -> Output
     private let blockLines: Int
+    private let depth: Int
     private var current: Block?
     private var index = 0
-    private var pending: Block?
+    /// Blocks started and not yet handed out, oldest first: up to `depth`.
+    private var pending: [Block] = []
+    private var started = false
     private var readerDone = false
+    /// The reader's failure, thrown after the lines read before it.
+    private var readError: CommerceError?
 
     /// - Parameters:
     ///   - reader: the input's lines.
-    ///   - blockLines: lines read and parsed per block; one block is
-    ///     handed out while the next one is parsed.
+    ///   - blockLines: lines read and parsed per block.
+    ///   - depth: blocks started ahead of the one handed out. With one,
+    ///     the workers wait while the caller reads the next block's lines
+    ///     and takes the results (stop 24: pass 1 of `append` then kept
+    ///     1.3 of 2 cores busy); with more, a started block is always
+    ///     queued behind the one being parsed.
     ///   - transform: a line's number and bytes to its result; called on
     ///     worker threads, each line once.
-    public init(reader: BoundedLineReader, blockLines: Int = 2048,
+    public init(reader: BoundedLineReader, blockLines: Int = 2048, depth: Int = 4,
                 transform: @escaping @Sendable (Int, ArraySlice<UInt8>) -> Output) {
-        precondition(blockLines > 0)
+        precondition(blockLines > 0 && depth > 0)
         self.reader = reader
         self.blockLines = blockLines
+        self.depth = ParseWorkers.count > 1 ? depth : 1
         self.transform = transform
     }
 
     /// The next line in input order, or nil at the end of the input.
     ///
-    /// - Throws: the reader's `CommerceError` when read(2) fails; the lines
-    ///   before it were handed out.
+    /// - Throws: the reader's `CommerceError` when read(2) fails, once
+    ///   every line read before the failure has been handed out.
     public mutating func next() throws(CommerceError) -> Item? {
         while true {
             if let block = current, index < block.count {
                 defer { index += 1 }
-                return block.item(index)
+                return block.take(index)
             }
-            if current == nil, pending == nil {
-                // The first call: start the first block.
-                pending = try start()
+            current = nil  // its results are freed once all were taken
+            if !started {
+                // The first call: start the first blocks.
+                started = true
+                fill()
             }
-            guard let block = pending else {
-                current = nil
+            guard !pending.isEmpty else {
+                if let error = readError {
+                    readError = nil
+                    throw error
+                }
                 return nil
             }
+            let block = pending.removeFirst()
+            // Started before `block` is waited for, so that the workers
+            // have it queued when they finish `block`.
+            fill()
             block.wait()
             current = block
             index = 0
-            // Parsed while the caller works through `block`.
-            pending = try start()
         }
     }
 
+    /// Starts blocks until `depth` are pending or the input ends.
+    private mutating func fill() {
+        while pending.count < depth, let block = start() { pending.append(block) }
+    }
+
     /// Reads the next block's lines and starts mapping them; nil at the end
-    /// of the input.
-    private mutating func start() throws(CommerceError) -> Block? {
+    /// of the input. A failed read ends the input: the lines read before it
+    /// still make a block, and `next` throws the error after them.
+    private mutating func start() -> Block? {
         guard !readerDone else { return nil }
         var items: [BoundedLineReader.Item] = []
         items.reserveCapacity(blockLines)
-        while items.count < blockLines {
-            guard let item = try reader.next() else {
-                readerDone = true
-                break
+        do {
+            while items.count < blockLines {
+                guard let item = try reader.next() else {
+                    readerDone = true
+                    break
+                }
+                items.append(item)
             }
-            items.append(item)
+        } catch {
+            readError = error
+            readerDone = true
         }
         guard !items.isEmpty else { return nil }
         let block = Block(items)
@@ -137,9 +165,12 @@ public struct ParallelLineMap<Output: Sendable> {
 
         func wait() { group.wait() }
 
-        func item(_ i: Int) -> Item {
+        /// Line `i` and its result, moved out (each index is taken once;
+        /// copying it cost a retain and a release of each of its arrays
+        /// and strings).
+        func take(_ i: Int) -> Item {
             switch items[i] {
-            case .line(let n, _): .line(number: n, results[i]!)
+            case .line(let n, _): .line(number: n, results[i].take()!)
             case .tooLong(let n, let bytes): .tooLong(number: n, bytes: bytes)
             }
         }
