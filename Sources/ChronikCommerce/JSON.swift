@@ -611,4 +611,35 @@ public enum JSONWord {
         let hasLess20 = (w &- ones &* 0x20) & ~w & highs
         return (w & highs) | hasLess20 | hasZero(w ^ (ones &* 0x22)) | hasZero(w ^ (ones &* 0x5C)) | hasZero(w ^ (ones &* 0x7F))
     }
+
+    /// How many of the 8 bytes of `w` are ASCII digits. Exact: a byte is a
+    /// digit when its high nibble is 3 and its low nibble plus 6 does not
+    /// reach 16 (no carry leaves a byte: 15 + 6 < 32); the zero-byte test
+    /// `~(((v & 0x7F…) + 0x7F…) | v | 0x7F…)` marks exactly the bytes of
+    /// `v` that are 0.
+    @inlinable @inline(__always)
+    public static func digitCount(_ w: UInt64) -> Int {
+        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let notDigit = ((w & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
+            | (((w & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010)
+        return (~(((notDigit & lows) &+ lows) | notDigit | lows)).nonzeroBitCount
+    }
+
+    /// How many bytes of `bytes` are ASCII digits, eight at a time (the
+    /// byte loop this replaces did not vectorise: stop 24 measured it at
+    /// 9 % of `chronik append`'s line parsing).
+    public static func digitCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        var n = 0
+        var i = 0
+        while bytes.count - i >= 8 {
+            n &+= digitCount(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            i += 8
+        }
+        while i < bytes.count {
+            n &+= bytes[i] &- 48 < 10 ? 1 : 0
+            i += 1
+        }
+        return n
+    }
 }

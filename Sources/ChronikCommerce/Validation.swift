@@ -76,8 +76,8 @@ public enum Validation {
     /// candidate, 7 lengths).
     public static func containsCardNumber(inText s: String) -> Bool {
         // The usual prose has few digits: one pass, no allocation.
-        var digitCount = 0
-        for c in s.utf8 where c &- 48 < 10 { digitCount += 1 }
+        var s = s
+        let digitCount = s.withUTF8 { JSONWord.digitCount($0) }
         guard digitCount >= 13 else { return false }
         let u = Array(s.utf8)
         @inline(__always) func isDigit(_ i: Int) -> Bool { i >= 0 && i < u.count && u[i] &- 48 < 10 }
@@ -121,15 +121,11 @@ public enum Validation {
     /// as raw JSON (`chronik append`, any type) the same rule as the typed
     /// validation.
     public static func cardNumberInFreeText(json bytes: [UInt8]) -> String? {
-        // Cheap exit: fewer than 13 digits in the whole text.
-        // A branch-free count over the buffer, which the compiler
-        // vectorises (stop 21: the loop was ~3 % of a 1,000-event
-        // request's server CPU, for data that almost never has 13 digits).
-        let digits = bytes.withUnsafeBufferPointer { b in
-            var n = 0
-            for c in b { n &+= (c &- 48 < 10) ? 1 : 0 }
-            return n
-        }
+        // Cheap exit: fewer than 13 digits in the whole text, counted
+        // eight bytes at a time (stop 21: a byte loop was ~3 % of a
+        // 1,000-event request's server CPU, for data that almost never has
+        // 13 digits; it did not vectorise).
+        let digits = bytes.withUnsafeBufferPointer { JSONWord.digitCount($0) }
         guard digits >= 13, let value = try? JSONValue.parse(bytes) else { return nil }
         return cardNumberInFreeText(value, path: "")
     }
