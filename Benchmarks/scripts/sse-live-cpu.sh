@@ -4,7 +4,8 @@
 # one Python process, wrk with 64 connections appending one event per POST
 # for 8 s; prints wrk's figures and CPU, the server's and the subscribers'
 # CPU ticks (100 per second) over the load. PERF=1 adds a `perf stat` count
-# of the server's writev, read and fdatasync calls over 5 s.
+# of the server's writev, read and fdatasync calls over 5 s; RECORD=FILE a
+# `perf record -g` of the server over 5 s of the load.
 #
 #   bash Benchmarks/scripts/sse-live-cpu.sh .build/release/chronik [serve options, e.g. --live-pace 0]
 set -u
