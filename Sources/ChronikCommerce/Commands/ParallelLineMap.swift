@@ -14,6 +14,11 @@ import Dispatch
 
 /// The lines of an input, each mapped by `transform` on worker threads,
 /// handed out in line order.
+///
+/// Inlinable, so that a client module (the CLI's `append`) gets it
+/// specialised for its own `Output`: unspecialised, the runtime's generic
+/// metadata look-ups were about a quarter of the calling thread's work in
+/// pass 1 (stop 24).
 public struct ParallelLineMap<Output: Sendable> {
     /// One input line, mapped.
     public enum Item {
@@ -23,18 +28,18 @@ public struct ParallelLineMap<Output: Sendable> {
         case tooLong(number: Int, bytes: Int)
     }
 
-    private var reader: BoundedLineReader
-    private let transform: @Sendable (Int, ArraySlice<UInt8>) -> Output
-    private let blockLines: Int
-    private let depth: Int
-    private var current: Block?
-    private var index = 0
+    @usableFromInline var reader: BoundedLineReader
+    @usableFromInline let transform: @Sendable (Int, ArraySlice<UInt8>) -> Output
+    @usableFromInline let blockLines: Int
+    @usableFromInline let depth: Int
+    @usableFromInline var current: Block?
+    @usableFromInline var index = 0
     /// Blocks started and not yet handed out, oldest first: up to `depth`.
-    private var pending: [Block] = []
-    private var started = false
-    private var readerDone = false
+    @usableFromInline var pending: [Block] = []
+    @usableFromInline var started = false
+    @usableFromInline var readerDone = false
     /// The reader's failure, thrown after the lines read before it.
-    private var readError: CommerceError?
+    @usableFromInline var readError: CommerceError?
 
     /// - Parameters:
     ///   - reader: the input's lines.
@@ -46,6 +51,7 @@ public struct ParallelLineMap<Output: Sendable> {
     ///     queued behind the one being parsed.
     ///   - transform: a line's number and bytes to its result; called on
     ///     worker threads, each line once.
+    @inlinable
     public init(reader: BoundedLineReader, blockLines: Int = 2048, depth: Int = 4,
                 transform: @escaping @Sendable (Int, ArraySlice<UInt8>) -> Output) {
         precondition(blockLines > 0 && depth > 0)
@@ -59,6 +65,7 @@ public struct ParallelLineMap<Output: Sendable> {
     ///
     /// - Throws: the reader's `CommerceError` when read(2) fails, once
     ///   every line read before the failure has been handed out.
+    @inlinable
     public mutating func next() throws(CommerceError) -> Item? {
         while true {
             if let block = current, index < block.count {
@@ -89,14 +96,16 @@ public struct ParallelLineMap<Output: Sendable> {
     }
 
     /// Starts blocks until `depth` are pending or the input ends.
-    private mutating func fill() {
+    @inlinable
+    mutating func fill() {
         while pending.count < depth, let block = start() { pending.append(block) }
     }
 
     /// Reads the next block's lines and starts mapping them; nil at the end
     /// of the input. A failed read ends the input: the lines read before it
     /// still make a block, and `next` throws the error after them.
-    private mutating func start() -> Block? {
+    @inlinable
+    mutating func start() -> Block? {
         guard !readerDone else { return nil }
         var items: [BoundedLineReader.Item] = []
         items.reserveCapacity(blockLines)
@@ -120,13 +129,15 @@ public struct ParallelLineMap<Output: Sendable> {
 
     /// A block of lines and their results, filled by the workers; read only
     /// after `wait()`.
-    private final class Block: @unchecked Sendable {
+    @usableFromInline
+    final class Block: @unchecked Sendable {
         // @unchecked: `results` is written by the workers, each index by
         // one, before `group` is left, and read only after `wait()`.
-        let items: [BoundedLineReader.Item]
-        private let results: UnsafeMutableBufferPointer<Output?>
-        private let group = DispatchGroup()
+        @usableFromInline let items: [BoundedLineReader.Item]
+        @usableFromInline let results: UnsafeMutableBufferPointer<Output?>
+        @usableFromInline let group = DispatchGroup()
 
+        @inlinable
         init(_ items: [BoundedLineReader.Item]) {
             self.items = items
             results = .allocate(capacity: items.count)
@@ -138,9 +149,10 @@ public struct ParallelLineMap<Output: Sendable> {
             results.deallocate()
         }
 
-        var count: Int { items.count }
+        @inlinable var count: Int { items.count }
 
         /// Maps the lines on the workers, in as many slices as cores.
+        @inlinable
         func run(_ transform: @escaping @Sendable (Int, ArraySlice<UInt8>) -> Output) {
             guard ParseWorkers.count > 1 else {
                 // One thread: mapped here, before the block is handed out.
@@ -163,11 +175,12 @@ public struct ParallelLineMap<Output: Sendable> {
             }
         }
 
-        func wait() { group.wait() }
+        @inlinable func wait() { group.wait() }
 
         /// Line `i` and its result, moved out (each index is taken once;
         /// copying it cost a retain and a release of each of its arrays
         /// and strings).
+        @inlinable
         func take(_ i: Int) -> Item {
             switch items[i] {
             case .line(let n, _): .line(number: n, results[i].take()!)
