@@ -64,9 +64,9 @@ extension Append {
             var group = Summary()
             if items.contains(where: { if case .event = $0 { true } else { false } }) {
                 if log == nil { log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes) }
-                let accepted = try check(items, in: log!, rejects: &rejects, summary: &group)
+                let planned = try check(items, in: log!, rejects: &rejects, summary: &group)
                 if !rejects.isEmpty && !skipInvalid { throw refusal(rejects, lines: lines, total: total) }
-                if let failure = try await append(plan(accepted, in: log!), to: log!, summary: &group) {
+                if let failure = try await append(planned, to: log!, summary: &group) {
                     total.add(group)
                     throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(total.soFar)")
                 }

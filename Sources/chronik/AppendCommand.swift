@@ -142,12 +142,12 @@ struct Append: AsyncParsableCommand {
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
         defer { try? log.close() }
         var summary = Summary()
-        let accepted = try check(items, in: log, rejects: &rejects, summary: &summary)
+        let planned = try check(items, in: log, rejects: &rejects, summary: &summary)
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
         rejects.report()
         summary.rejects = rejects.count
 
-        if let failure = try await append(plan(accepted, in: log), to: log, summary: &summary) {
+        if let failure = try await append(planned, to: log, summary: &summary) {
             throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(summary.soFar)")
         }
         try summary.print(json: options.json, head: log.head)
@@ -179,7 +179,7 @@ struct Append: AsyncParsableCommand {
                     results[o.index] = o.result
                     inFlight -= 1
                 }
-                let events = b.lines.map(\.event)
+                let events = b.events
                 let stream = b.stream
                 let expected = b.expected
                 inFlight += 1
@@ -199,9 +199,9 @@ struct Append: AsyncParsableCommand {
         for (b, r) in zip(batches, results) {
             switch r {
             case .success(let result)?:
-                summary.record(result, events: b.lines.count, stream: b.stream)
+                summary.record(result, events: b.events.count, stream: b.stream)
             case .failure(let e)?:
-                if failure == nil { failure = (b.lines[0].line, e) }
+                if failure == nil { failure = (b.firstLine, e) }
             case nil:
                 break
             }
@@ -285,11 +285,12 @@ struct Append: AsyncParsableCommand {
     /// anything is written: ids against the log (retry or conflict),
     /// expected versions, and for EVENTS.md's types their guards. This
     /// process holds the writer lock, so the log cannot change meanwhile.
-    /// Returns the lines to append.
+    /// Returns the accepted lines grouped into batches (`Planner`), as
+    /// they are accepted: no list of the accepted lines is built first.
     func check(_ items: [EventLineParser.Parsed], in log: EventLog, rejects: inout Rejects,
-                       summary: inout Summary) throws -> [EventLine] {
+                       summary: inout Summary) throws -> [PlannedBatch] {
         var model = GuardModel(store: CommerceStore(log: log))
-        var accepted: [EventLine] = []
+        var planner = Planner(log: log, batch: batch)
         for item in items {
             switch item {
             case .retry(let n, let first):
@@ -298,7 +299,7 @@ struct Append: AsyncParsableCommand {
                 do {
                     switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
                     case .alreadyInLog, .settlementAlreadyReported: summary.duplicateEvents += 1
-                    case .admitted: accepted.append(l)
+                    case .admitted: planner.add(l)
                     }
                 } catch var e as CommerceError {
                     e.line = l.line
@@ -308,22 +309,25 @@ struct Append: AsyncParsableCommand {
                 }
             }
         }
-        return accepted
+        return planner.batches
     }
 
-    /// One batch to append: consecutive lines of one stream.
+    /// One batch to append: the events of consecutive accepted lines of one
+    /// stream.
     struct PlannedBatch {
         var stream: String
         /// `.exact` the stream's last version before the batch, or
         /// `.noStream`.
         var expected: ExpectedVersion
-        var lines: [EventLine]
+        var events: [ProposedEvent]
+        /// The input line of the first event, for messages.
+        var firstLine: Int
         var bytes: Int
 
         /// The stream's version after the batch.
         var lastVersion: UInt64 {
-            guard case .exact(let v) = expected else { return UInt64(lines.count - 1) }
-            return v + UInt64(lines.count)
+            guard case .exact(let v) = expected else { return UInt64(events.count - 1) }
+            return v + UInt64(events.count)
         }
     }
 
@@ -332,29 +336,36 @@ struct Append: AsyncParsableCommand {
     /// each pinned to the version the check decided it on (each line's own
     /// expectedVersion was checked then), so that a log that differs after
     /// all fails the append instead of taking an undecided event.
-    func plan(_ lines: [EventLine], in log: EventLog) -> [PlannedBatch] {
-        var out: [PlannedBatch] = []
-        // Each stream's last version after the batches closed so far; the
-        // open batch's stream is looked up only when a batch starts (a
-        // look-up per line hashed its stream name twice).
-        var lastVersions: [String: UInt64] = [:]
-        for l in lines {
-            let size = l.event.encodedByteCount
-            let n = out.count
-            // In place: a copy of the last batch would retain its lines and
-            // stream for each line.
-            if n > 0, out[n - 1].stream == l.stream, out[n - 1].lines.count < batch,
-               out[n - 1].bytes + size <= Self.maxBatchBytes {
-                out[n - 1].lines.append(l)
-                out[n - 1].bytes += size
-                continue
-            }
-            if n > 0 { lastVersions[out[n - 1].stream] = out[n - 1].lastVersion }
-            let current: UInt64? = lastVersions[l.stream] ?? log.lastVersion(of: l.stream).map(\.value)
-            out.append(PlannedBatch(stream: l.stream, expected: current.map { .exact($0) } ?? .noStream,
-                                    lines: [l], bytes: size))
+    struct Planner {
+        let log: EventLog
+        let batch: Int
+        private(set) var batches: [PlannedBatch] = []
+        /// Each stream's last version after the batches closed so far; the
+        /// open batch's stream is looked up only when a batch starts (a
+        /// look-up per line hashed its stream name twice).
+        private var lastVersions: [String: UInt64] = [:]
+
+        init(log: EventLog, batch: Int) {
+            self.log = log
+            self.batch = batch
         }
-        return out
+
+        mutating func add(_ l: EventLine) {
+            let size = l.event.encodedByteCount
+            let n = batches.count
+            // In place: a copy of the last batch would retain its events
+            // and stream for each line.
+            if n > 0, batches[n - 1].stream == l.stream, batches[n - 1].events.count < batch,
+               batches[n - 1].bytes + size <= Append.maxBatchBytes {
+                batches[n - 1].events.append(l.event)
+                batches[n - 1].bytes += size
+                return
+            }
+            if n > 0 { lastVersions[batches[n - 1].stream] = batches[n - 1].lastVersion }
+            let current: UInt64? = lastVersions[l.stream] ?? log.lastVersion(of: l.stream).map(\.value)
+            batches.append(PlannedBatch(stream: l.stream, expected: current.map { .exact($0) } ?? .noStream,
+                                        events: [l.event], firstLine: l.line, bytes: size))
+        }
     }
 
     /// What the append did.
