@@ -36,11 +36,12 @@ public struct ParallelLineMap<Output: Sendable> {
     @usableFromInline var index = 0
     /// Blocks started and not yet handed out, oldest first: up to `depth`.
     @usableFromInline var pending: [Block] = []
-    @usableFromInline var started = false
     @usableFromInline var readerDone = false
     /// The reader's failure, thrown after the lines read before it.
     @usableFromInline var readError: CommerceError?
 
+    /// Reads and starts the first `depth` blocks.
+    ///
     /// - Parameters:
     ///   - reader: the input's lines.
     ///   - blockLines: lines read and parsed per block.
@@ -59,6 +60,7 @@ public struct ParallelLineMap<Output: Sendable> {
         self.blockLines = blockLines
         self.depth = ParseWorkers.count > 1 ? depth : 1
         self.transform = transform
+        fill()
     }
 
     /// The next line in input order, or nil at the end of the input.
@@ -73,11 +75,6 @@ public struct ParallelLineMap<Output: Sendable> {
                 return block.take(index)
             }
             current = nil  // its results are freed once all were taken
-            if !started {
-                // The first call: start the first blocks.
-                started = true
-                fill()
-            }
             guard !pending.isEmpty else {
                 if let error = readError {
                     readError = nil
