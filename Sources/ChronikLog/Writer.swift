@@ -525,10 +525,12 @@ final class Writer: @unchecked Sendable {
     /// ids, head.
     private func publish(staged: [Staged], newSegments: [Segment], requests: [AppendRequest], head: UInt64, hash: ChainHash) {
         guard !staged.isEmpty || !newSegments.isEmpty else { return }
-        // Staged batches grouped by segment, in order.
+        // Staged batches grouped by segment, in order. (Not through
+        // `groups.last`: that copy of the list made every append copy it,
+        // quadratic in the batches of a group.)
         var groups: [(Segment, [Staged])] = []
         for s in staged {
-            if let last = groups.last, last.0 === s.segment { groups[groups.count - 1].1.append(s) } else { groups.append((s.segment, [s])) }
+            if let i = groups.indices.last, groups[i].0 === s.segment { groups[i].1.append(s) } else { groups.append((s.segment, [s])) }
         }
         log.state.withLock { st in
             for (seg, list) in groups {
