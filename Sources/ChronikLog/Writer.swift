@@ -525,16 +525,16 @@ final class Writer: @unchecked Sendable {
     /// ids, head.
     private func publish(staged: [Staged], newSegments: [Segment], requests: [AppendRequest], head: UInt64, hash: ChainHash) {
         guard !staged.isEmpty || !newSegments.isEmpty else { return }
-        // Staged batches grouped by segment, in order. (Not through
-        // `groups.last`: that copy of the list made every append copy it,
-        // quadratic in the batches of a group.)
-        var groups: [(Segment, [Staged])] = []
-        for s in staged {
-            if let i = groups.indices.last, groups[i].0 === s.segment { groups[i].1.append(s) } else { groups.append((s.segment, [s])) }
-        }
         log.state.withLock { st in
-            for (seg, list) in groups {
-                seg.commit(batches: list.map { ($0.offset, $0.base, $0.count) }, endOffset: list.last!.end, lastHash: list.last!.hash)
+            // Staged batches are in segment order: each segment commits its
+            // run of them.
+            var start = staged.startIndex
+            while start < staged.endIndex {
+                let seg = staged[start].segment
+                let end = staged[start...].firstIndex { $0.segment !== seg } ?? staged.endIndex
+                let run = staged[start..<end]
+                seg.commit(batches: run.map { ($0.offset, $0.base, $0.count) }, endOffset: run.last!.end, lastHash: run.last!.hash)
+                start = end
             }
             if !newSegments.isEmpty {
                 // Every segment but the newest is now sealed.

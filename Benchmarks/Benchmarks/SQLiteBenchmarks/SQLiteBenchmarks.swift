@@ -159,13 +159,9 @@ let benchmarks: @Sendable () -> Void = {
         try db.append(stream: "reopen-\(UUID().uuidString)", [e])
     } setup: {
         try await ensureCached()
-        let dir = benchmarkDataDirectory + "/scratch-sqlite-reopen"
-        removeTree(dir)
-        makeDirectories(dir)
-        let copy = try DatabaseQueue(path: dir + "/events.sqlite")
-        try cached.unwrapped.pool.backup(to: copy)
-        try copy.close()
-        reopenPath.value = dir + "/events.sqlite"
+        let copy = try SQLiteLog(scratch: "sqlite-reopen")
+        try cached.unwrapped.pool.backup(to: copy.pool)
+        reopenPath.value = copy.path
     }
 
     // Issue 13 row 6's peer: PRAGMA integrity_check (b-trees, indexes and
