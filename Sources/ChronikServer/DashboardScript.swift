@@ -75,11 +75,14 @@ function setState(state, message) {
 let lastSeen = null;     // the last position the feed delivered
 let refreshes = 0;
 async function refresh() {
-  // Read-your-writes: the models first apply what the feed showed.
-  const wait = lastSeen === null ? "" : "waitFor=" + lastSeen + "&timeoutMs=3000";
+  // Read-your-writes: the models first apply everything up to the head
+  // this refresh shows (read first), so no figure is older than that head —
+  // also when an append lands while the refresh runs. Not on the first
+  // load, which must not fail while the models catch up.
+  const stats = await api("/stats");
+  const wait = lastSeen === null || stats.headPosition === 0 ? "" : "waitFor=" + (stats.headPosition - 1) + "&timeoutMs=3000";
   const q = (path, extra) => path + ([extra, wait].filter(Boolean).length ? "?" + [extra, wait].filter(Boolean).join("&") : "");
-  const [stats, orders, finance, low, reorder, search, fraud] = await Promise.all([
-    api("/stats"),
+  const [orders, finance, low, reorder, search, fraud] = await Promise.all([
     api(q("/stats/orders", "")),
     api(q("/models/finance", "")),
     api(q("/models/inventory", "low=true&limit=12")),
