@@ -4,12 +4,15 @@
 -- Non-2xx answers count as errors (wrk's errors.status).
 -- Environment: BATCH (events per request, default 1), RUN (a number, default 0),
 -- TARGET (a path to send the same POST to instead of /streams/{stream}, e.g.
--- HTTPFloor's /echo), GET (a path to GET instead of posting, e.g. /health).
+-- HTTPFloor's /echo), GET (a path to GET instead of posting, e.g. /health),
+-- PII (N: every Nth request of a thread is instead a CustomerRegistered
+-- command, personal data that the server seals, to POST /commands).
 local counter = 0
 local batch = tonumber(os.getenv("BATCH") or "1")
 local run = tonumber(os.getenv("RUN") or "0")
 local target = os.getenv("TARGET")
 local get = os.getenv("GET")
+local pii = tonumber(os.getenv("PII") or "0")
 local threads = {}
 
 function setup(thread)
@@ -55,6 +58,14 @@ function request()
     counter = counter + 1
     local body = table.concat(pieces, string.format("%012x", counter))
     return wrk.format("POST", "/streams/bench-" .. tid .. "-" .. (counter % 64), {["Content-Type"] = "application/json"}, body)
+  end
+  if pii > 0 and (counter + 1) % pii == 0 then
+    counter = counter + 1
+    local customer = string.format("c-%d-%d-%d", run, tid, counter)
+    return wrk.format("POST", "/commands", {["Content-Type"] = "application/json"},
+      '{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"' .. customer .. '","email":"' .. customer .. '@example.com",'
+      .. '"name":"Ada Lovelace","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},'
+      .. '"marketingConsent":false}}')
   end
   local parts = {}
   for i = 1, batch do

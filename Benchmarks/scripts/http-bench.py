@@ -40,8 +40,10 @@ def load():
 class Server:
     """`chronik serve` on a free loopback port; stopped with SIGTERM."""
 
+    extra = []  # more `chronik serve` options (--serve-arg)
+
     def __init__(self, chronik, log, argv=None):
-        self.proc = subprocess.Popen(argv or [chronik, "serve", "--log", log, "--listen", "127.0.0.1:0"],
+        self.proc = subprocess.Popen(argv or [chronik, "serve", "--log", log, "--listen", "127.0.0.1:0", *Server.extra],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
@@ -165,7 +167,10 @@ def main():
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--dir", default="/tmp/chronik-http-bench")
     p.add_argument("--only", nargs="*", default=["append-1", "batch-1000", "sse-catchup", "sse-live"])
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="one more option for chronik serve, e.g. --serve-arg=--live-pace --serve-arg=25")
     a = p.parse_args()
+    Server.extra = a.serve_arg
     chronik = os.path.abspath(a.chronik)
     os.makedirs(a.dir, exist_ok=True)
     rows = []

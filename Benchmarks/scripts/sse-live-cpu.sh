@@ -36,7 +36,7 @@ if [ -n "${PERF:-}" ]; then
   (perf stat -e syscalls:sys_enter_writev,syscalls:sys_enter_fdatasync,syscalls:sys_enter_read -p $SP -- sleep 5 2>&1 | grep -E "writev|fdatasync|read" &)
 fi
 if [ -n "${RECORD:-}" ]; then (sleep 1; perf record -F 1999 -g -p $SP -o "$RECORD" -- sleep 5 >/dev/null 2>&1) & fi
-BATCH=1 RUN=9 /usr/bin/time -f "wrk cpu %U+%S s" wrk -t2 -c64 -d8s -s "$HERE/http-append.lua" http://127.0.0.1:$PORT 2>&1 | grep -E "Requests/sec|wrk cpu"
+BATCH=1 RUN=9 /usr/bin/time -f "wrk cpu %U+%S s" wrk -t2 -c64 -d8s -s "$HERE/http-append.lua" http://127.0.0.1:$PORT 2>&1 | grep -E "Requests/sec|wrk cpu|WRKJSON"
 s1=$(cpu $SP); p1=$(cpu $PP)
 echo "server $((s1 - s0)) ticks, subscribers $((p1 - p0)) ticks"
 kill $PP $SP

@@ -20,9 +20,16 @@ public struct ServerConfiguration: Sendable {
     public var heartbeat: Duration = .seconds(15)
     /// How long `?waitFor=` waits at most.
     public var maxWait: Duration = .seconds(30)
-    /// Events read from disk per step of a subscription: all a
-    /// subscriber ever makes the server hold.
+    /// Events read from disk per step of a subscription catching up: all
+    /// a subscriber behind the head ever makes the server hold.
     public var subscriptionChunk = 256
+    /// Within this many events of the head a subscription without a filter
+    /// shares its reads with the others there (one read and encoding of
+    /// each new event per scope, not one per subscriber), reading up to
+    /// this many at once. Keep the live pace times the append rate under
+    /// it: a subscription left further behind between two wakes reads on
+    /// its own. One such chunk is held for all subscribers of a scope.
+    public var headChunk = 1024
     /// With many subscriptions at the head of a local log (8 or more woken
     /// at once), they are woken at most this often, each then sending
     /// every event appended since in one write; fewer are woken at every

@@ -27,8 +27,9 @@ extension LogServer {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         headers[.init("X-Accel-Buffering")!] = "no"
+        let scope = HeadFrames.Scope(context)
         let body = ResponseBody { writer in
-            try await self.stream(from: start, filter: filter, printer: self.printer(context), to: &writer)
+            try await self.stream(from: start, filter: filter, printer: self.printer(context), scope: scope, to: &writer)
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
@@ -47,7 +48,7 @@ extension LogServer {
         return try number(q, "from") ?? 0
     }
 
-    func stream(from start: UInt64, filter: SubscriptionFilter, printer p: EventPrinter,
+    func stream(from start: UInt64, filter: SubscriptionFilter, printer p: EventPrinter, scope: HeadFrames.Scope,
                 to writer: inout any ResponseBodyWriter) async throws {
         var next = start
         var idleSince = ContinuousClock.now
@@ -56,7 +57,7 @@ extension LogServer {
         defer { closeSubscription(id) }
         try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
         while !isStopping && !Task.isCancelled {
-            if let chunk = try await nextChunk(from: next, filter: filter, printer: p, reader: &reader) {
+            if let chunk = try await nextChunk(from: next, filter: filter, printer: p, scope: scope, reader: &reader) {
                 next = chunk.end
                 moveSubscription(id, to: next)
                 if chunk.frames.readableBytes > 0 {
@@ -84,13 +85,15 @@ extension LogServer {
     }
 
     /// The frames of the events from `next` on (at most a chunk); nil when
-    /// there is none yet. Near the head of a local log, an unfiltered
-    /// subscription shares them through `headFrames`: with many subscribers
-    /// there, one reads and encodes the new events and the others send the
-    /// same bytes. Further back (catching up) or filtered, it reads through
-    /// its own `reader`, which keeps its place between chunks. Another
-    /// store is read through `EventStore`, unshared.
-    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter,
+    /// there is none yet. Near the head of a local log (within
+    /// `headChunk`), an unfiltered subscription shares them through
+    /// `headFrames`: with many subscribers of its `scope` there, one reads
+    /// and encodes up to `headChunk` new events and the others send the
+    /// same bytes. Further back (catching up) or filtered, it reads
+    /// `subscriptionChunk` events at a time through its own `reader`,
+    /// which keeps its place between chunks. Another store is read through
+    /// `EventStore`, unshared.
+    func nextChunk(from next: UInt64, filter: SubscriptionFilter, printer p: EventPrinter, scope: HeadFrames.Scope,
                    reader: inout SubscriptionReader) async throws -> SubscriptionChunk? {
         let limit = configuration.subscriptionChunk
         guard let log = localLog else {
@@ -104,22 +107,17 @@ extension LogServer {
             return try reader.chunk(log, from: next, limit: limit, filter: filter, printer: p)
         }
         reader = SubscriptionReader()  // at the head: its window and buffers are let go
-        return try headFrames.chunk(from: next) { from in
+        let atHead = configuration.headChunk
+        return try headFrames.chunk(from: next, scope: scope) { from in
             var fresh = SubscriptionReader()
-            return try fresh.chunk(log, from: from, limit: limit, filter: filter, printer: p, forSharing: true)
+            return try fresh.chunk(log, from: from, limit: atHead, filter: filter, printer: p, forSharing: true)
         }
     }
 
-    /// Whether `next` is within a chunk of the head: where subscriptions
-    /// share their reads (`headFrames`) and wait paced.
+    /// Whether `next` is within `headChunk` of the head: where
+    /// subscriptions share their reads (`headFrames`) and wait paced.
     func isNearHead(_ log: EventLog, _ next: UInt64) -> Bool {
-        log.head.value <= next + UInt64(configuration.subscriptionChunk)
-    }
-
-    /// Whether the frame of `e` depends on who reads it: a commerce event
-    /// with sealed personal data (opened with `pii`, else null).
-    static func holdsPersonalData<E: EventFields>(_ e: E) -> Bool {
-        CommerceEventType(name: e.type) != nil && e.withStoredBytes { data, _ in CommerceEvent.hasSealedPII(data) }
+        log.head.value <= next + UInt64(configuration.headChunk)
     }
 
     /// Appends the event `e` of a subscription to `w`: `id: POSITION`, a
@@ -173,13 +171,11 @@ struct SubscriptionReader {
 }
 
 /// Encodes a chunk's SSE frames into one buffer; for a chunk `forSharing`
-/// (read at the head without a filter) it notes where each frame starts
-/// and whether any holds personal data: a catch-up chunk is sent once and
-/// dropped.
+/// (read at the head without a filter) it notes where each frame starts:
+/// a catch-up chunk is sent once and dropped.
 struct FrameEncoder {
     private var out = JSONWriter(capacity: 0)
     private var offsets: [Int] = []
-    private var personal = false
     private var forSharing: Bool
 
     init(forSharing: Bool) { self.forSharing = forSharing }
@@ -188,24 +184,20 @@ struct FrameEncoder {
     mutating func reset(forSharing: Bool) {
         out.bytes.removeAll(keepingCapacity: true)
         offsets = []
-        personal = false
         self.forSharing = forSharing
     }
 
     /// Appends the frame of `e` when `filter` lets it through.
     mutating func add<E: EventFields>(_ e: E, filter: SubscriptionFilter, printer p: EventPrinter) throws {
         guard filter.matches(e) else { return }
-        if forSharing {
-            offsets.append(out.bytes.count)
-            personal = personal || LogServer.holdsPersonalData(e)
-        }
+        if forSharing { offsets.append(out.bytes.count) }
         try LogServer.writeEvent(e, printer: p, to: &out)
     }
 
     /// The chunk of positions `start..<end` holding the frames added.
     func chunk(start: UInt64, end: UInt64) -> SubscriptionChunk {
         SubscriptionChunk(start: start, end: end, frames: ByteBuffer(bytes: out.bytes), offsets: offsets,
-                          shareable: forSharing && !personal)
+                          shareable: forSharing)
     }
 }
 
@@ -230,9 +222,8 @@ struct SubscriptionChunk: Sendable {
     var end: UInt64
     var frames: ByteBuffer
     var offsets: [Int]
-    /// Whether other subscribers may be sent these bytes: read at the head
-    /// without a filter, and no frame holds personal data (opened or not
-    /// depending on the reader's scopes).
+    /// Whether other subscribers of the same scope may be sent these
+    /// bytes: read at the head without a filter.
     var shareable: Bool
 
     /// The frames from `position` (in `start..<end`) to the end, sharing
@@ -246,25 +237,63 @@ struct SubscriptionChunk: Sendable {
 }
 
 /// The last chunk read at the head of the log by an unfiltered
-/// subscription, for the others there: the frames of an event without
-/// personal data are the same bytes for every subscriber, so N
-/// subscribers at the head cost one read and one encoding of each new
-/// event, not N. A chunk with sealed personal data (opened or not
-/// depending on the subscriber's scopes) is never kept. Holds one chunk
-/// at most.
+/// subscription, per scope, for the others there: the frames of an event
+/// are the same bytes for every subscriber of a scope, so N subscribers at
+/// the head cost one read and one encoding of each new event per scope,
+/// not N. The scope is whether the subscriber may read personal data
+/// (`pii`): a commerce event with sealed personal data reads as its clear
+/// text with it and as null without, so the two never share a chunk. Holds
+/// one chunk per scope at most; `clear()` after an erasure drops the clear
+/// text a kept chunk may hold.
 final class HeadFrames: Sendable {
-    private let last = Mutex<SubscriptionChunk?>(nil)
+    /// Who may be sent a kept chunk: subscribers that read personal data in
+    /// clear, or those that do not.
+    enum Scope: Sendable {
+        case personalData, withoutPersonalData
 
-    /// The kept chunk from `position` when it holds `position`, else the
-    /// one `read` makes (kept for the next subscriber when shareable).
-    /// One subscriber reads at a time, so the others wait for its chunk
-    /// instead of reading the same events.
-    func chunk(from position: UInt64, read: (UInt64) throws -> SubscriptionChunk?) throws -> SubscriptionChunk? {
-        try last.withLock { kept in
-            if let k = kept, k.start <= position, position < k.end { return k.suffix(from: position) }
+        init(_ context: ChronikContext) {
+            self = context.scopes.contains(.pii) ? .personalData : .withoutPersonalData
+        }
+    }
+
+    private struct Kept {
+        var personalData: SubscriptionChunk?
+        var withoutPersonalData: SubscriptionChunk?
+        /// Events read (not taken from a kept chunk), for tests.
+        var eventsRead = 0
+
+        subscript(scope: Scope) -> SubscriptionChunk? {
+            get { scope == .personalData ? personalData : withoutPersonalData }
+            set { if scope == .personalData { personalData = newValue } else { withoutPersonalData = newValue } }
+        }
+    }
+
+    private let kept = Mutex(Kept())
+
+    /// How many events were read here (not taken from a kept chunk), for
+    /// tests.
+    var eventsRead: Int { kept.withLock { $0.eventsRead } }
+
+    /// The chunk kept for `scope` from `position` when it holds `position`,
+    /// else the one `read` makes (kept for the next subscriber of `scope`
+    /// when shareable). One subscriber reads at a time, so the others wait
+    /// for its chunk instead of reading the same events.
+    func chunk(from position: UInt64, scope: Scope, read: (UInt64) throws -> SubscriptionChunk?) throws -> SubscriptionChunk? {
+        try kept.withLock { kept in
+            if let k = kept[scope], k.start <= position, position < k.end { return k.suffix(from: position) }
             guard let fresh = try read(position) else { return nil }
-            if fresh.shareable { kept = fresh }
+            kept.eventsRead += Int(fresh.end - fresh.start)
+            if fresh.shareable { kept[scope] = fresh }
             return fresh
+        }
+    }
+
+    /// Drops the kept chunks: after a customer's key is destroyed, no
+    /// subscriber is sent frames opened before.
+    func clear() {
+        kept.withLock { kept in
+            kept.personalData = nil
+            kept.withoutPersonalData = nil
         }
     }
 }

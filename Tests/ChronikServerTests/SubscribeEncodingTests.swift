@@ -29,6 +29,7 @@ import Testing
     func framesAreTheEventJSONForEveryKindOfData(chunk: Int) async throws {
         var config = ServerConfiguration()
         config.subscriptionChunk = chunk
+        config.headChunk = chunk
         try await withServer(.live, configuration: config) { server, client in
             // Batches of several events, so that chunks start inside them.
             for round in 0..<3 {

@@ -9,8 +9,9 @@ import Testing
 /// of each new chunk of events, each still get every event once, in order,
 /// byte for byte the JSON of `GET /events/{position}` — also one that joins
 /// in the middle of a shared chunk — and that an event with personal data
-/// is never shared: a subscriber without `pii` does not get the clear text
-/// a `pii` subscriber at the same position got.
+/// is shared only within a scope: a subscriber without `pii` does not get
+/// the clear text a `pii` subscriber at the same position got, and after
+/// an erasure no subscriber gets it.
 @Suite struct SubscribeFanOutTests {
     static let note = #"{"type":"NoteAdded","data":{"text":"hi"}}"#
 
@@ -45,7 +46,7 @@ import Testing
         }
     }
 
-    @Test func anEventWithPersonalDataIsNotSharedAcrossScopes() async throws {
+    @Test func anEventWithPersonalDataIsSharedOnlyWithinAScope() async throws {
         let auditor = "auditor-0123456789abcdef"
         let reader = "reader-0123456789abcdef"
         let writer = "writer-0123456789abcdef"
@@ -65,8 +66,18 @@ import Testing
             let sealed = await plain.next()
             #expect(sealed?.id == 0)
             #expect(sealed?.data.contains("a@example.com") == false)
-            clear.close()
-            plain.close()
+            // Another with pii at the same position: the same clear text.
+            let second = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(auditor)"])
+            #expect(await second.next()?.data == opened?.data)
+            // Once the customer is forgotten, no subscriber is sent the clear
+            // text again, neither kept from before the erasure nor read.
+            let forgot = try await client.post("/customers/c1/forget", "", headers: [.authorization: "Bearer \(auditor)"])
+            #expect(forgot.status == .created)
+            let after = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(auditor)"])
+            let erased = await after.next()
+            #expect(erased?.id == 0)
+            #expect(erased?.data.contains("a@example.com") == false)
+            for sse in [clear, plain, second, after] { sse.close() }
         }
     }
 }
