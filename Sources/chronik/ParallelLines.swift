@@ -13,6 +13,7 @@ import Darwin
 import ChronikCommerce
 import ChronikLog
 import Dispatch
+import Synchronization
 
 /// How many threads format output lines: the cores online, or
 /// `CHRONIK_OUTPUT_WORKERS` when set (1: the loop on the calling thread,
@@ -35,7 +36,9 @@ enum OutputWorkers {
 /// - Parameters:
 ///   - next: the next event to write, nil at the end; called on the
 ///     calling thread only, in order (it holds the cursor, range and limit).
-///   - workers: the formatting threads (≥ 2; 1 is the caller's own loop).
+///   - workers: the formatting threads (≥ 2; 1 is the caller's own loop);
+///     the calling thread also formats what they have not begun once it
+///     has read the next block.
 ///   - blockEvents: events read per block; one block is formatted while
 ///     the next one is read.
 ///   - makeFormatter: a formatter for one slice of a block, given where
@@ -79,11 +82,19 @@ func writeLinesInParallel(
     }
 }
 
-/// A block of events and their lines, formatted in slices by the workers;
-/// read only after `finish` has waited for them.
+/// A block of events and their lines, formatted in slices; read only
+/// after `finish` has waited for them.
+///
+/// The slices are claimed one at a time (an atomic counter) by the
+/// workers and, once it has read the next block, by the calling thread in
+/// `finish`: on 2 cores the reading thread was idle most of the time while
+/// one worker formatted the whole block (profile of `export`, stop 26:
+/// formatting 62 % of all samples on one thread, reading 27 % on the
+/// other), so it now formats what is left instead of waiting.
 private final class LineBlock: @unchecked Sendable {
-    // @unchecked: each slice's result is written by one worker before
-    // `group` is left, and read only after `group.wait()`.
+    // @unchecked: each slice's result is written by the one thread that
+    // claimed it before it leaves `group`, and read only after
+    // `group.wait()`.
     final class Slice {
         var w: JSONWriter
         var lineEnds: [Int] = []
@@ -95,40 +106,61 @@ private final class LineBlock: @unchecked Sendable {
         }
     }
 
+    /// Slices per worker: small enough that the calling thread finds some
+    /// left to format when it has read the next block.
+    static let slicesPerWorker = 4
+
     let events: [RecordedEvent]
     let slices: [Slice]
+    private let makeFormatter: @Sendable (@escaping (String) -> Void) -> (RecordedEvent, inout JSONWriter) throws -> Void
+    private let claimed = Atomic<Int>(0)
     private let group = DispatchGroup()
 
     init(_ events: [RecordedEvent], workers: Int,
          makeFormatter: @escaping @Sendable (@escaping (String) -> Void) -> (RecordedEvent, inout JSONWriter) throws -> Void) {
         self.events = events
-        let n = Swift.max(1, Swift.min(workers, events.count / 64))
+        self.makeFormatter = makeFormatter
+        let n = Swift.max(1, Swift.min(workers * Self.slicesPerWorker, events.count / 64))
         slices = (0..<n).map { _ in Slice(capacity: events.count / n * 512 + 4096, lines: events.count / n + 1) }
-        group.enter()
-        DispatchQueue.global().async { [self] in
-            DispatchQueue.concurrentPerform(iterations: n) { s in
-                let slice = slices[s]
-                let format = makeFormatter { slice.notes.append($0) }
-                for i in (events.count * s / n)..<(events.count * (s + 1) / n) {
-                    let mark = slice.w.bytes.count
-                    do {
-                        try format(events[i], &slice.w)
-                    } catch {
-                        slice.w.bytes.removeSubrange(mark...)
-                        slice.error = error
-                        return
-                    }
-                    slice.w.byte(0x0A)
-                    slice.lineEnds.append(slice.w.bytes.count)
-                }
-            }
+        for _ in 0..<n { group.enter() }
+        for _ in 0..<Swift.min(workers, n) {
+            DispatchQueue.global().async { [self] in formatUnclaimed() }
+        }
+    }
+
+    /// Formats slices until none is left unclaimed.
+    private func formatUnclaimed() {
+        while true {
+            let s = claimed.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard s < slices.count else { return }
+            format(slice: s)
             group.leave()
         }
     }
 
-    /// Waits for the workers, then hands out the notes and lines of each
-    /// slice in order, stopping at the first error.
+    private func format(slice s: Int) {
+        let slice = slices[s]
+        let format = makeFormatter { slice.notes.append($0) }
+        let n = slices.count
+        for i in (events.count * s / n)..<(events.count * (s + 1) / n) {
+            let mark = slice.w.bytes.count
+            do {
+                try format(events[i], &slice.w)
+            } catch {
+                slice.w.bytes.removeSubrange(mark...)
+                slice.error = error
+                return
+            }
+            slice.w.byte(0x0A)
+            slice.lineEnds.append(slice.w.bytes.count)
+        }
+    }
+
+    /// Formats what the workers have not claimed yet, waits for the rest,
+    /// then hands out the notes and lines of each slice in order, stopping
+    /// at the first error.
     func finish(note: (String) -> Void, emit: ([UInt8], [Int]) -> Void) throws {
+        formatUnclaimed()
         group.wait()
         for slice in slices {
             for n in slice.notes { note(n) }
