@@ -759,3 +759,54 @@ public enum CommerceEvent: Hashable, Sendable {
         }
     }
 }
+
+extension CommerceEventType {
+    /// Appends the JSON object of stored data of this type to `writer`
+    /// straight from its bytes (`EventCodec.transcodeJSON`): true when the
+    /// data is at the current schema version without sealed personal data
+    /// and decodes; false, `writer` unchanged, otherwise.
+    func transcodeJSON(_ data: UnsafeRawBufferPointer, to w: inout JSONWriter) -> Bool {
+        switch self {
+        case .productCreated: EventCodec.transcodeJSON(ProductCreated.self, data, to: &w)
+        case .productUpdated: EventCodec.transcodeJSON(ProductUpdated.self, data, to: &w)
+        case .variantAdded: EventCodec.transcodeJSON(VariantAdded.self, data, to: &w)
+        case .priceChanged: EventCodec.transcodeJSON(PriceChanged.self, data, to: &w)
+        case .productDiscontinued: EventCodec.transcodeJSON(ProductDiscontinued.self, data, to: &w)
+        case .customerRegistered: EventCodec.transcodeJSON(CustomerRegistered.self, data, to: &w)
+        case .customerUpdated: EventCodec.transcodeJSON(CustomerUpdated.self, data, to: &w)
+        case .addressChanged: EventCodec.transcodeJSON(AddressChanged.self, data, to: &w)
+        case .consentChanged: EventCodec.transcodeJSON(ConsentChanged.self, data, to: &w)
+        case .paymentMethodAdded: EventCodec.transcodeJSON(PaymentMethodAdded.self, data, to: &w)
+        case .supportInteraction: EventCodec.transcodeJSON(SupportInteraction.self, data, to: &w)
+        case .customerForgotten: EventCodec.transcodeJSON(CustomerForgotten.self, data, to: &w)
+        case .orderPlaced: EventCodec.transcodeJSON(OrderPlaced.self, data, to: &w)
+        case .paymentAuthorized: EventCodec.transcodeJSON(PaymentAuthorized.self, data, to: &w)
+        case .paymentCaptured: EventCodec.transcodeJSON(PaymentCaptured.self, data, to: &w)
+        case .paymentFailed: EventCodec.transcodeJSON(PaymentFailed.self, data, to: &w)
+        case .orderShipped: EventCodec.transcodeJSON(OrderShipped.self, data, to: &w)
+        case .orderDelivered: EventCodec.transcodeJSON(OrderDelivered.self, data, to: &w)
+        case .orderCancelled: EventCodec.transcodeJSON(OrderCancelled.self, data, to: &w)
+        case .refundIssued: EventCodec.transcodeJSON(RefundIssued.self, data, to: &w)
+        case .returnReceived: EventCodec.transcodeJSON(ReturnReceived.self, data, to: &w)
+        case .stockReceived: EventCodec.transcodeJSON(StockReceived.self, data, to: &w)
+        case .stockReserved: EventCodec.transcodeJSON(StockReserved.self, data, to: &w)
+        case .stockReleased: EventCodec.transcodeJSON(StockReleased.self, data, to: &w)
+        case .stockShipped: EventCodec.transcodeJSON(StockShipped.self, data, to: &w)
+        case .stockReturned: EventCodec.transcodeJSON(StockReturned.self, data, to: &w)
+        case .stockAdjusted: EventCodec.transcodeJSON(StockAdjusted.self, data, to: &w)
+        case .stockTransferred: EventCodec.transcodeJSON(StockTransferred.self, data, to: &w)
+        case .reorderPointSet: EventCodec.transcodeJSON(ReorderPointSet.self, data, to: &w)
+        case .supplierRegistered: EventCodec.transcodeJSON(SupplierRegistered.self, data, to: &w)
+        case .purchaseOrderPlaced: EventCodec.transcodeJSON(PurchaseOrderPlaced.self, data, to: &w)
+        case .purchaseOrderReceived: EventCodec.transcodeJSON(PurchaseOrderReceived.self, data, to: &w)
+        case .sessionStarted: EventCodec.transcodeJSON(SessionStarted.self, data, to: &w)
+        case .pageViewed: EventCodec.transcodeJSON(PageViewed.self, data, to: &w)
+        case .productViewed: EventCodec.transcodeJSON(ProductViewed.self, data, to: &w)
+        case .searchPerformed: EventCodec.transcodeJSON(SearchPerformed.self, data, to: &w)
+        case .cartItemAdded: EventCodec.transcodeJSON(CartItemAdded.self, data, to: &w)
+        case .campaignLaunched: EventCodec.transcodeJSON(CampaignLaunched.self, data, to: &w)
+        case .settingChanged: EventCodec.transcodeJSON(SettingChanged.self, data, to: &w)
+        case .settlementLineReported: EventCodec.transcodeJSON(SettlementLineReported.self, data, to: &w)
+        }
+    }
+}

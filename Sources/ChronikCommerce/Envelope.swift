@@ -361,6 +361,12 @@ public enum CommerceExport {
     ///   and type, when the data does not decode.
     public static func writeData(of event: RecordedEvent, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
                                  upcasters: UpcasterRegistry = .standard, erasedAs: StaticString = "null") throws(CommerceError) {
+        // Data at the current schema version without sealed personal data
+        // (most events): straight from the stored bytes, no typed value.
+        if let known = CommerceEventType(name: event.type),
+           event.data.withUnsafeBytes({ known.transcodeJSON($0, to: &w) }) {
+            return
+        }
         let typed: CommerceEvent
         let pii: PIIState
         do {

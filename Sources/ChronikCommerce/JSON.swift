@@ -477,33 +477,47 @@ public struct JSONWriter: Sendable {
 
     public mutating func string(_ s: String) {
         var s = s
-        s.withUTF8 { u in
-            bytes.append(UInt8(ascii: "\""))
-            var runStart = 0
-            for i in 0..<u.count {
-                let c = u[i]
-                guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i]))
-                runStart = i + 1
-                bytes.append(UInt8(ascii: "\\"))
-                switch c {
-                case 0x22: bytes.append(0x22)
-                case 0x5C: bytes.append(0x5C)
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
-                default:
-                    let hex: StaticString = "0123456789abcdef"
-                    raw("u00")
-                    bytes.append(hex.utf8Start[Int(c >> 4)])
-                    bytes.append(hex.utf8Start[Int(c & 0xF)])
-                }
+        s.withUTF8 { u in escaped(u) }
+    }
+
+    /// UTF-8 bytes as a JSON string, as `string(_:)` writes the `String`
+    /// they spell; false (nothing written) when they are not UTF-8.
+    @inline(__always)
+    mutating func string(utf8 u: UnsafeBufferPointer<UInt8>) -> Bool {
+        var ascii = true
+        for c in u where c >= 0x80 { ascii = false; break }
+        guard ascii || String(validating: u, as: UTF8.self) != nil else { return false }
+        escaped(u)
+        return true
+    }
+
+    /// `"…"` around `u`, escaping quotes, backslashes and control characters.
+    private mutating func escaped(_ u: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        var runStart = 0
+        for i in 0..<u.count {
+            let c = u[i]
+            guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i]))
+            runStart = i + 1
+            bytes.append(UInt8(ascii: "\\"))
+            switch c {
+            case 0x22: bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C)
+            case 0x08: bytes.append(UInt8(ascii: "b"))
+            case 0x0C: bytes.append(UInt8(ascii: "f"))
+            case 0x0A: bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(UInt8(ascii: "t"))
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                raw("u00")
+                bytes.append(hex.utf8Start[Int(c >> 4)])
+                bytes.append(hex.utf8Start[Int(c & 0xF)])
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<u.count]))
-            bytes.append(UInt8(ascii: "\""))
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<u.count]))
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// `v` with the members of every object in key order (`String` order,

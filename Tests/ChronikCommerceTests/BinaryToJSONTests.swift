@@ -1,0 +1,103 @@
+import ChronikTestSupport
+import Testing
+@testable import ChronikCommerce
+
+/// Proves the stored-bytes-to-JSON path (`transcodeJSON`, used by read
+/// --json, export and the server) writes exactly what decoding and then
+/// `writeJSON` write, for random instances of every type (escapes,
+/// non-ASCII, absent optionals, maps, nested objects and arrays), and
+/// that it declines — writing nothing — whatever the decoder must judge:
+/// truncated or trailing bytes, another schema version, sealed personal
+/// data, JSON-stored data, a map out of key order, an ordinal out of range.
+@Suite struct BinaryToJSONTests {
+    static func viaDecode(_ type: CommerceEventType, _ bytes: [UInt8]) throws -> [UInt8] {
+        var w = JSONWriter()
+        try CommerceEvent.decode(type, data: bytes).writeJSON(to: &w)
+        return w.bytes
+    }
+
+    static func transcoded(_ type: CommerceEventType, _ bytes: [UInt8], after prefix: [UInt8] = []) -> [UInt8]? {
+        var w = JSONWriter()
+        w.bytes = prefix
+        let done = bytes.withUnsafeBytes { type.transcodeJSON($0, to: &w) }
+        if !done {
+            #expect(w.bytes == prefix, "\(type): a declined transcoding left bytes behind")
+            return nil
+        }
+        #expect(Array(w.bytes.prefix(prefix.count)) == prefix)
+        return Array(w.bytes.dropFirst(prefix.count))
+    }
+
+    @Test func randomInstancesOfEveryTypeTranscodeToTheDecodedJSON() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("RandomFill seed \(seed)")
+        var fill = RandomFill(rng: SplitMix64(seed: seed))
+        for t in CommerceEventType.allCases {
+            for i in 0..<200 {
+                let bytes = try fill.make(t.payloadType).encodedData()
+                let expected = try Self.viaDecode(t, bytes)
+                let got = Self.transcoded(t, bytes, after: Array("{\"data\":".utf8))
+                #expect(got == expected, "seed \(seed) type \(t) #\(i): \(String(decoding: got ?? [], as: UTF8.self)) vs \(String(decoding: expected, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test func theSamplesTranscodeAndEveryTruncationIsDeclined() throws {
+        for (type, data) in sampleData {
+            let t = try #require(CommerceEventType(name: type))
+            let bytes = try parse(importLine(type, data)).event.encodedData()
+            #expect(Self.transcoded(t, bytes) == (try Self.viaDecode(t, bytes)), "\(type)")
+            for n in 0..<bytes.count {
+                #expect(Self.transcoded(t, Array(bytes[..<n])) == nil, "\(type) cut at \(n)")
+            }
+            #expect(Self.transcoded(t, bytes + [0]) == nil, "\(type) with a trailing byte")
+            // Another schema version (an upcaster's business) and the sealed flag.
+            var other = bytes
+            other[0] = 2
+            #expect(Self.transcoded(t, other) == nil)
+            other[0] = bytes[0] | 0x80
+            #expect(Self.transcoded(t, other) == nil)
+        }
+    }
+
+    @Test func jsonStoredDataIsLeftToTheDecoder() {
+        let json = Array(#"{"sku":"S-1","qty":2}"#.utf8)
+        #expect(Self.transcoded(.stockReceived, json) == nil)
+    }
+
+    /// Every byte of random instances changed three ways: whatever the
+    /// decoder refuses (an ordinal out of range, bad UTF-8, a count past
+    /// the end…) the transcoder declines, and whatever it writes is what
+    /// the decoder's value writes. It may decline data that decodes (a map
+    /// stored out of key order, which the decoder sorts): the decoder then
+    /// writes the line.
+    @Test func changedBytesAreTranscodedOnlyAsTheDecoderReadsThem() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("RandomFill seed \(seed)")
+        var fill = RandomFill(rng: SplitMix64(seed: seed))
+        var refused = 0, declinedButDecodes = 0
+        for t in CommerceEventType.allCases {
+            for _ in 0..<10 {
+                let bytes = try fill.make(t.payloadType).encodedData()
+                for at in 1..<bytes.count {
+                    for change in [{ (b: UInt8) in b ^ 0x01 }, { _ in 0xFF }, { _ in 0x00 }] {
+                        var bad = bytes
+                        bad[at] = change(bad[at])
+                        let decoded = try? Self.viaDecode(t, bad)
+                        let got = Self.transcoded(t, bad)
+                        if decoded == nil {
+                            refused += 1
+                            #expect(got == nil, "seed \(seed) \(t) byte \(at): transcoded data that does not decode")
+                        } else if let got {
+                            #expect(got == decoded, "seed \(seed) \(t) byte \(at)")
+                        } else {
+                            declinedButDecodes += 1
+                        }
+                    }
+                }
+            }
+        }
+        #expect(refused > 1000)  // the changes did reach the decoder's checks
+        print("changed bytes: \(refused) refused by the decoder, \(declinedButDecodes) declined by the transcoder only")
+    }
+}
