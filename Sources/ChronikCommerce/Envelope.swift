@@ -361,10 +361,18 @@ public enum CommerceExport {
     ///   and type, when the data does not decode.
     public static func writeData(of event: RecordedEvent, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
                                  upcasters: UpcasterRegistry = .standard, erasedAs: StaticString = "null") throws(CommerceError) {
+        try writeData(of: event, knownType: CommerceEventType(name: event.type), to: &w, protector: protector,
+                      upcasters: upcasters, erasedAs: erasedAs)
+    }
+
+    /// `writeData(of:to:protector:upcasters:erasedAs:)` when the caller has
+    /// looked the event's type up already (`CommerceEventType(name:)`).
+    public static func writeData(of event: RecordedEvent, knownType: CommerceEventType?, to w: inout JSONWriter,
+                                 protector: (any PIIProtector)? = nil, upcasters: UpcasterRegistry = .standard,
+                                 erasedAs: StaticString = "null") throws(CommerceError) {
         // Data at the current schema version without sealed personal data
         // (most events): straight from the stored bytes, no typed value.
-        if let known = CommerceEventType(name: event.type),
-           event.data.withUnsafeBytes({ known.transcodeJSON($0, to: &w) }) {
+        if let known = knownType, event.data.withUnsafeBytes({ known.transcodeJSON($0, to: &w) }) {
             return
         }
         let typed: CommerceEvent

@@ -14,7 +14,7 @@ public final class EventPrinter {
     private let openVault: () throws -> SubjectKeyVault?
     /// nil until the first event with sealed personal data needs it: a log
     /// without personal data never touches (or notes) the key store.
-    private var vault: SubjectKeyVault??
+    private var vault: (any PIIProtector)??
 
     public init(json: Bool, note: @escaping (String) -> Void, openVault: @escaping () throws -> SubjectKeyVault?) {
         self.json = json
@@ -30,7 +30,8 @@ public final class EventPrinter {
             return String(decoding: w.bytes, as: UTF8.self)
         }
         var w = JSONWriter(capacity: 256 + e.data.count * 2)
-        let data = try writeDecodedData(e, to: &w) ? String(decoding: w.bytes, as: UTF8.self) : nil
+        let known = CommerceEventType(name: e.type)
+        let data = try known != nil && writeDecodedData(e, known!, to: &w) ? String(decoding: w.bytes, as: UTF8.self) : nil
         return eventText(e, decodedData: data)
     }
 
@@ -42,7 +43,8 @@ public final class EventPrinter {
         writeEventJSONHead(e, to: &w)
         let mark = w.bytes.count
         w.raw(",\"data\":")
-        if try CommerceEventType(name: e.type) == nil || !writeDecodedData(e.owned, to: &w) {
+        let known = CommerceEventType(name: e.type)
+        if try known == nil || !writeDecodedData(e.owned, known!, to: &w) {
             w.bytes.removeSubrange(mark...)
             e.withStoredBytes { data, _ in writeStoredJSON(data, key: "data", to: &w) }
         }
@@ -60,13 +62,12 @@ public final class EventPrinter {
     /// returns true; false (and nothing written) for another type, and for
     /// a commerce event that does not decode (with a warning; it is then
     /// printed as stored).
-    private func writeDecodedData(_ e: RecordedEvent, to w: inout JSONWriter) throws -> Bool {
-        guard CommerceEventType(name: e.type) != nil else { return false }
+    private func writeDecodedData(_ e: RecordedEvent, _ known: CommerceEventType, to w: inout JSONWriter) throws -> Bool {
         let sealed = e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) }
-        let protector: SubjectKeyVault? = sealed ? try keyVault() : nil
+        let protector: (any PIIProtector)? = sealed ? try keyVault() : nil
         let mark = w.bytes.count
         do {
-            try CommerceExport.writeData(of: e, to: &w, protector: protector, erasedAs: json ? "null" : "‹erased›")
+            try CommerceExport.writeData(of: e, knownType: known, to: &w, protector: protector, erasedAs: json ? "null" : "‹erased›")
         } catch {
             w.bytes.removeSubrange(mark...)
             note("chronik: warning: \(error.message); its data is printed as stored")
@@ -75,9 +76,12 @@ public final class EventPrinter {
         return true
     }
 
-    private func keyVault() throws -> SubjectKeyVault? {
+    /// The key store, opened once and kept as the protocol: a
+    /// `SubjectKeyVault` does not fit an existential's inline buffer, so
+    /// converting it for every event allocated a box per event.
+    private func keyVault() throws -> (any PIIProtector)? {
         if let vault { return vault }
-        let opened = try openVault()
+        let opened: (any PIIProtector)? = try openVault()
         vault = .some(opened)
         return opened
     }
