@@ -13,13 +13,34 @@
 /// ordinal out of range, truncated or trailing bytes — throws, and the
 /// caller falls back to decoding, which reports the error as before.
 struct BinaryToJSONVisitor: FieldVisitor {
+    /// Where the fields being written are read from.
     var reader: BinaryReader
     var writer: JSONWriter
     var first = true
+    /// For sealed data: the opened personal data (`PIICodec.seal`'s
+    /// plaintext after its two header bytes), from which every PII field
+    /// is read while the stored fields hold blanks in its place.
+    var opened: BinaryReader?
+    /// Inside a PII field: `reader` is the opened personal data.
+    var inPII = false
 
-    init(reader: BinaryReader, writer: JSONWriter) {
+    init(reader: BinaryReader, writer: JSONWriter, opened: BinaryReader? = nil) {
         self.reader = reader
         self.writer = writer
+        self.opened = opened
+    }
+
+    /// Whether a PII field is read from the opened personal data (sealed
+    /// data, not already inside a PII field): its stored blank is then
+    /// skipped first.
+    @inline(__always)
+    var readsOpened: Bool { opened != nil && !inPII }
+
+    /// Switches `reader` to the opened personal data, or back.
+    @inline(__always)
+    mutating func swapToOpened(_ on: Bool) {
+        swap(&reader, &opened!)
+        inPII = on
     }
 
     @inline(__always)
@@ -54,9 +75,26 @@ struct BinaryToJSONVisitor: FieldVisitor {
         key(name); try copyString()
     }
 
-    mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) throws(CommerceError) { key(name); try copyString() }
+    mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) throws(CommerceError) {
+        if pii && readsOpened {
+            _ = try stringBytes()  // the blank stored in its place
+            swapToOpened(true)
+            defer { swapToOpened(false) }
+            key(name); try copyString()
+            return
+        }
+        key(name); try copyString()
+    }
 
     mutating func optionalText(_ name: StaticString, _ value: inout String?, pii: Bool) throws(CommerceError) {
+        if pii && readsOpened {
+            if try present() { _ = try stringBytes() }
+            swapToOpened(true)
+            defer { swapToOpened(false) }
+            guard try present() else { return }
+            key(name); try copyString()
+            return
+        }
         guard try present() else { return }
         key(name); try copyString()
     }
@@ -141,12 +179,37 @@ struct BinaryToJSONVisitor: FieldVisitor {
         writer.byte(UInt8(ascii: "}"))
     }
 
+    /// Reads past a stored object of `T` (the blank of a sealed PII object).
+    mutating func skip<T: FieldCodable>(_ type: T.Type) throws(CommerceError) {
+        var d = BinaryDecodingVisitor(reader: reader)
+        var blank = T()
+        try blank.visit(&d)
+        reader = d.reader
+    }
+
     mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
+        if pii && readsOpened {
+            try skip(T.self)
+            swapToOpened(true)
+            defer { swapToOpened(false) }
+            key(name)
+            try nested(T.self)
+            return
+        }
         key(name)
         try nested(T.self)
     }
 
     mutating func optionalObject<T: FieldCodable>(_ name: StaticString, _ value: inout T?, pii: Bool) throws(CommerceError) {
+        if pii && readsOpened {
+            if try present() { try skip(T.self) }
+            swapToOpened(true)
+            defer { swapToOpened(false) }
+            guard try present() else { return }
+            key(name)
+            try nested(T.self)
+            return
+        }
         guard try present() else { return }
         key(name)
         try nested(T.self)
@@ -189,5 +252,61 @@ extension EventCodec {
         v.writer.byte(UInt8(ascii: "}"))
         writer = v.writer
         return true
+    }
+}
+
+extension EventCodec {
+    /// `transcodeJSON` of sealed data (docs/GDPR.md): the personal data
+    /// opened with `protector`, each PII field written from it in the place
+    /// of its stored blank — what decoding, `fillingPII` and `writeJSON`
+    /// write, without the typed values. False, `writer` unchanged, for
+    /// anything else: not sealed, another schema version, erased (nothing
+    /// sealed, or the key destroyed), data or personal data that does not
+    /// decode or authenticate (the decoder then reports it).
+    static func transcodeSealedJSON<T: CommerceEventPayload>(_ type: T.Type, typeName: String, _ bytes: UnsafeRawBufferPointer,
+                                                            protector: any PIIProtector, to writer: inout JSONWriter) -> Bool {
+        guard let h = try? PIICodec.Header(bytes), h.schemaVersion == T.schemaVersion, !h.sealed.isEmpty else { return false }
+        let buf = bytes.assumingMemoryBound(to: UInt8.self)
+        let subject = String(decoding: UnsafeBufferPointer(rebasing: buf[h.subject]), as: UTF8.self)
+        let context = PIICodec.context(type: typeName, subject: subject, schemaVersion: h.schemaVersion,
+                                       fields: UnsafeRawBufferPointer(rebasing: bytes[h.fieldsOffset...]))
+        guard let plaintext = try? protector.open(Array(buf[h.sealed]), subject: subject, context: context),
+              plaintext.count >= 2, plaintext[0] == PIICodec.plaintextFormat, plaintext[1] == T.schemaVersion
+        else { return false }
+        return plaintext.withUnsafeBufferPointer { opened in
+            var v = BinaryToJSONVisitor(reader: BinaryReader(buf, index: h.fieldsOffset), writer: writer,
+                                        opened: BinaryReader(opened, index: 2))
+            writer = JSONWriter(capacity: 0)  // hand the buffer over without a copy
+            let mark = v.writer.bytes.count
+            v.writer.byte(UInt8(ascii: "{"))
+            var t = T()
+            do {
+                try t.visit(&v)
+                try v.reader.finish()
+                try v.opened!.finish()
+            } catch {
+                v.writer.bytes.removeSubrange(mark...)
+                writer = v.writer
+                return false
+            }
+            v.writer.byte(UInt8(ascii: "}"))
+            writer = v.writer
+            return true
+        }
+    }
+}
+
+extension CommerceEventType {
+    /// `EventCodec.transcodeSealedJSON` for the types that have personal data.
+    func transcodeSealedJSON(_ data: UnsafeRawBufferPointer, protector: any PIIProtector, to w: inout JSONWriter) -> Bool {
+        switch self {
+        case .customerRegistered: EventCodec.transcodeSealedJSON(CustomerRegistered.self, typeName: rawValue, data, protector: protector, to: &w)
+        case .customerUpdated: EventCodec.transcodeSealedJSON(CustomerUpdated.self, typeName: rawValue, data, protector: protector, to: &w)
+        case .addressChanged: EventCodec.transcodeSealedJSON(AddressChanged.self, typeName: rawValue, data, protector: protector, to: &w)
+        case .supportInteraction: EventCodec.transcodeSealedJSON(SupportInteraction.self, typeName: rawValue, data, protector: protector, to: &w)
+        case .orderPlaced: EventCodec.transcodeSealedJSON(OrderPlaced.self, typeName: rawValue, data, protector: protector, to: &w)
+        case .sessionStarted: EventCodec.transcodeSealedJSON(SessionStarted.self, typeName: rawValue, data, protector: protector, to: &w)
+        default: false
+        }
     }
 }

@@ -375,6 +375,12 @@ public enum CommerceExport {
         if let known = knownType, event.data.withUnsafeBytes({ known.transcodeJSON($0, to: &w) }) {
             return
         }
+        // Sealed personal data, opened: the same, with the PII fields from
+        // the opened bytes.
+        if let known = knownType, let protector,
+           event.data.withUnsafeBytes({ CommerceEvent.hasSealedPII($0) && known.transcodeSealedJSON($0, protector: protector, to: &w) }) {
+            return
+        }
         let typed: CommerceEvent
         let pii: PIIState
         do {

@@ -100,4 +100,88 @@ import Testing
         #expect(refused > 1000)  // the changes did reach the decoder's checks
         print("changed bytes: \(refused) refused by the decoder, \(declinedButDecodes) declined by the transcoder only")
     }
+
+    /// Seals by XOR and binds the context by a trailing checksum byte
+    /// (a stand-in for AES-GCM: `open` throws when the context or bytes do
+    /// not match); subjects in `destroyed` open as nil (erased).
+    struct XorProtector: PIIProtector {
+        var destroyed: Set<String> = []
+        static func tag(_ bytes: [UInt8], _ context: [UInt8]) -> UInt8 {
+            (bytes + context).reduce(0) { $0 &* 31 &+ $1 }
+        }
+        func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
+            let x = plaintext.map { $0 ^ 0x5A }
+            return x + [Self.tag(x, context)]
+        }
+        func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
+            if destroyed.contains(subject) { return nil }
+            guard let t = sealed.last, t == Self.tag(Array(sealed.dropLast()), context) else {
+                throw CommerceError(.invalidData, "does not authenticate")
+            }
+            return sealed.dropLast().map { $0 ^ 0x5A }
+        }
+        func destroyKey(subject: String) throws {}
+    }
+
+    static func viaDecode(_ type: CommerceEventType, _ bytes: [UInt8], protector: any PIIProtector) throws -> [UInt8] {
+        var w = JSONWriter()
+        let (event, pii) = try bytes.withUnsafeBytes { try CommerceEvent.decode(type: type.rawValue, bytes: $0, protector: protector) }
+        if pii == .erased { event.writeJSONErasingPII(to: &w) } else { event.writeJSON(to: &w) }
+        return w.bytes
+    }
+
+    static func transcodedSealed(_ type: CommerceEventType, _ bytes: [UInt8], protector: any PIIProtector) -> [UInt8]? {
+        var w = JSONWriter()
+        w.bytes = Array("{\"data\":".utf8)
+        let done = bytes.withUnsafeBytes { type.transcodeSealedJSON($0, protector: protector, to: &w) }
+        #expect(done || w.bytes == Array("{\"data\":".utf8), "\(type): a declined transcoding left bytes behind")
+        return done ? Array(w.bytes.dropFirst(8)) : nil
+    }
+
+    /// Sealed personal data of the six types that have it: the PII fields
+    /// written from the opened bytes give what decoding, filling and
+    /// `writeJSON` give (random instances: present and absent optional PII,
+    /// PII objects, PII inside array elements); an erased subject, a byte
+    /// changed anywhere (the stand-in's tag, or the decoder, refuses it) and
+    /// every truncation are declined, so the decoder writes those lines.
+    @Test func sealedPersonalDataTranscodesToTheOpenedJSON() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("RandomFill seed \(seed)")
+        var fill = RandomFill(rng: SplitMix64(seed: seed))
+        let protector = XorProtector()
+        var sealedCount = 0, declinedButDecodes = 0
+        for t in CommerceEventType.allCases where !t.schema.piiFieldPaths.isEmpty {
+            for i in 0..<200 {
+                let event = try fill.make(t.payloadType)
+                let bytes = try event.encodedData(protector: protector)
+                guard bytes.withUnsafeBytes({ CommerceEvent.hasSealedPII($0) }) else { continue }
+                sealedCount += 1
+                let expected = try Self.viaDecode(t, bytes, protector: protector)
+                let got = Self.transcodedSealed(t, bytes, protector: protector)
+                #expect(got == expected, "seed \(seed) \(t) #\(i): \(String(decoding: got ?? [], as: UTF8.self)) vs \(String(decoding: expected, as: UTF8.self))")
+                // Erased: declined (the decoder writes the erased form).
+                var gone = XorProtector()
+                gone.destroyed = [try #require(event.piiSubjectKey)]
+                #expect(Self.transcodedSealed(t, bytes, protector: gone) == nil)
+                if i < 20 {
+                    for n in 0..<bytes.count { #expect(Self.transcodedSealed(t, Array(bytes[..<n]), protector: protector) == nil) }
+                    for at in 0..<bytes.count {
+                        var bad = bytes
+                        bad[at] ^= 0x01
+                        let decoded = try? Self.viaDecode(t, bad, protector: protector)
+                        let got = Self.transcodedSealed(t, bad, protector: protector)
+                        if decoded == nil {
+                            #expect(got == nil, "seed \(seed) \(t) byte \(at): transcoded data that does not decode")
+                        } else if let got {
+                            #expect(got == decoded, "seed \(seed) \(t) byte \(at)")
+                        } else {
+                            declinedButDecodes += 1
+                        }
+                    }
+                }
+            }
+        }
+        #expect(sealedCount > 600)
+        print("sealed: \(sealedCount) instances; changed bytes declined by the transcoder only: \(declinedButDecodes)")
+    }
 }
