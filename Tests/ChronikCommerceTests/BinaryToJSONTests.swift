@@ -185,3 +185,24 @@ import Testing
         print("sealed: \(sealedCount) instances; changed bytes declined by the transcoder only: \(declinedButDecodes)")
     }
 }
+
+/// Proves the type look-up by bytes finds exactly EVENTS.md's 40 names.
+@Suite struct EventTypeNameTests {
+    @Test func everyNameAndNothingElse() {
+        for t in CommerceEventType.allCases {
+            #expect(CommerceEventType(name: t.rawValue) == t)
+            #expect(CommerceEventType(name: String(t.rawValue.dropLast())) == nil)
+            #expect(CommerceEventType(name: t.rawValue + " ") == nil)
+            #expect(CommerceEventType(name: t.rawValue.lowercased()) == nil)
+            // Same length, last byte changed.
+            #expect(CommerceEventType(name: String(t.rawValue.dropLast()) + "!") == nil)
+            // A name cut out of a longer string.
+            let longer = "x" + t.rawValue + "y"
+            let inner = longer.dropFirst().dropLast()
+            #expect(CommerceEventType(name: String(inner)) == t)
+        }
+        for other in ["", "O", "Noted", "OrderPlacedOrderPlacedOrderPlaced", "Örder", String(repeating: "x", count: 1000)] {
+            #expect(CommerceEventType(name: other) == nil, "\(other)")
+        }
+    }
+}
