@@ -32,7 +32,7 @@ struct BinaryToJSONVisitor: FieldVisitor {
 
     /// Whether a PII field is read from the opened personal data (sealed
     /// data, not already inside a PII field): its stored blank is then
-    /// skipped first.
+    /// skipped, and the field written as a plain one from the opened bytes.
     @inline(__always)
     var readsOpened: Bool { opened != nil && !inPII }
 
@@ -80,8 +80,7 @@ struct BinaryToJSONVisitor: FieldVisitor {
             _ = try stringBytes()  // the blank stored in its place
             swapToOpened(true)
             defer { swapToOpened(false) }
-            key(name); try copyString()
-            return
+            return try text(name, &value, pii: pii)
         }
         key(name); try copyString()
     }
@@ -91,9 +90,7 @@ struct BinaryToJSONVisitor: FieldVisitor {
             if try present() { _ = try stringBytes() }
             swapToOpened(true)
             defer { swapToOpened(false) }
-            guard try present() else { return }
-            key(name); try copyString()
-            return
+            return try optionalText(name, &value, pii: pii)
         }
         guard try present() else { return }
         key(name); try copyString()
@@ -192,9 +189,7 @@ struct BinaryToJSONVisitor: FieldVisitor {
             try skip(T.self)
             swapToOpened(true)
             defer { swapToOpened(false) }
-            key(name)
-            try nested(T.self)
-            return
+            return try object(name, &value, pii: pii)
         }
         key(name)
         try nested(T.self)
@@ -205,10 +200,7 @@ struct BinaryToJSONVisitor: FieldVisitor {
             if try present() { try skip(T.self) }
             swapToOpened(true)
             defer { swapToOpened(false) }
-            guard try present() else { return }
-            key(name)
-            try nested(T.self)
-            return
+            return try optionalObject(name, &value, pii: pii)
         }
         guard try present() else { return }
         key(name)
@@ -229,14 +221,36 @@ struct BinaryToJSONVisitor: FieldVisitor {
 
 extension EventCodec {
     /// Appends the JSON object of stored data of `type` to `writer`
-    /// straight from its bytes, when they are at the current schema version
-    /// and hold no sealed personal data; returns false and leaves `writer`
-    /// as it was otherwise (another version, sealed, stored as JSON, or
-    /// data that does not decode: the decoder then decides).
-    static func transcodeJSON<T: CommerceEventPayload>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer,
+    /// straight from its bytes: data at the current schema version, or
+    /// sealed data (docs/GDPR.md) whose personal data `protector` opens —
+    /// each PII field then written from the opened bytes in the place of
+    /// its stored blank, as decoding, `fillingPII` and `writeJSON` write it.
+    /// False, `writer` unchanged, for anything else: another version,
+    /// stored as JSON, erased (nothing sealed, no protector, the key
+    /// destroyed), or data that does not decode or authenticate (the
+    /// decoder then decides and reports).
+    static func transcodeJSON<T: CommerceEventPayload>(_ type: T.Type, typeName: String, _ bytes: UnsafeRawBufferPointer,
+                                                      protector: (any PIIProtector)?, to writer: inout JSONWriter) -> Bool {
+        let buf = bytes.assumingMemoryBound(to: UInt8.self)
+        if bytes.first == T.schemaVersion {
+            return walk(T.self, fields: BinaryReader(buf, index: 1), opened: nil, to: &writer)
+        }
+        guard let protector, let sealed = try? PIICodec.Sealed(bytes), sealed.schemaVersion == T.schemaVersion,
+              !sealed.sealed.isEmpty,
+              let plaintext = try? protector.open(sealed.sealed, subject: sealed.subject, context: sealed.context(type: typeName)),
+              plaintext.count >= 2, plaintext[0] == PIICodec.plaintextFormat, plaintext[1] == T.schemaVersion
+        else { return false }
+        return plaintext.withUnsafeBufferPointer { opened in
+            walk(T.self, fields: BinaryReader(buf, index: sealed.fieldsOffset), opened: BinaryReader(opened, index: 2), to: &writer)
+        }
+    }
+
+    /// `{…}` of `T`'s fields read from `fields` (and the PII fields from
+    /// `opened`), appended to `writer`; false, `writer` unchanged, when
+    /// they do not decode or bytes are left over.
+    private static func walk<T: CommerceEventPayload>(_ type: T.Type, fields: BinaryReader, opened: BinaryReader?,
                                                       to writer: inout JSONWriter) -> Bool {
-        guard bytes.first == T.schemaVersion else { return false }
-        var v = BinaryToJSONVisitor(reader: BinaryReader(bytes.assumingMemoryBound(to: UInt8.self), index: 1), writer: writer)
+        var v = BinaryToJSONVisitor(reader: fields, writer: writer, opened: opened)
         writer = JSONWriter(capacity: 0)  // hand the buffer over without a copy
         let mark = v.writer.bytes.count
         v.writer.byte(UInt8(ascii: "{"))
@@ -244,6 +258,7 @@ extension EventCodec {
         do {
             try t.visit(&v)
             try v.reader.finish()
+            try v.opened?.finish()
         } catch {
             v.writer.bytes.removeSubrange(mark...)
             writer = v.writer
@@ -252,61 +267,5 @@ extension EventCodec {
         v.writer.byte(UInt8(ascii: "}"))
         writer = v.writer
         return true
-    }
-}
-
-extension EventCodec {
-    /// `transcodeJSON` of sealed data (docs/GDPR.md): the personal data
-    /// opened with `protector`, each PII field written from it in the place
-    /// of its stored blank — what decoding, `fillingPII` and `writeJSON`
-    /// write, without the typed values. False, `writer` unchanged, for
-    /// anything else: not sealed, another schema version, erased (nothing
-    /// sealed, or the key destroyed), data or personal data that does not
-    /// decode or authenticate (the decoder then reports it).
-    static func transcodeSealedJSON<T: CommerceEventPayload>(_ type: T.Type, typeName: String, _ bytes: UnsafeRawBufferPointer,
-                                                            protector: any PIIProtector, to writer: inout JSONWriter) -> Bool {
-        guard let h = try? PIICodec.Header(bytes), h.schemaVersion == T.schemaVersion, !h.sealed.isEmpty else { return false }
-        let buf = bytes.assumingMemoryBound(to: UInt8.self)
-        let subject = String(decoding: UnsafeBufferPointer(rebasing: buf[h.subject]), as: UTF8.self)
-        let context = PIICodec.context(type: typeName, subject: subject, schemaVersion: h.schemaVersion,
-                                       fields: UnsafeRawBufferPointer(rebasing: bytes[h.fieldsOffset...]))
-        guard let plaintext = try? protector.open(Array(buf[h.sealed]), subject: subject, context: context),
-              plaintext.count >= 2, plaintext[0] == PIICodec.plaintextFormat, plaintext[1] == T.schemaVersion
-        else { return false }
-        return plaintext.withUnsafeBufferPointer { opened in
-            var v = BinaryToJSONVisitor(reader: BinaryReader(buf, index: h.fieldsOffset), writer: writer,
-                                        opened: BinaryReader(opened, index: 2))
-            writer = JSONWriter(capacity: 0)  // hand the buffer over without a copy
-            let mark = v.writer.bytes.count
-            v.writer.byte(UInt8(ascii: "{"))
-            var t = T()
-            do {
-                try t.visit(&v)
-                try v.reader.finish()
-                try v.opened!.finish()
-            } catch {
-                v.writer.bytes.removeSubrange(mark...)
-                writer = v.writer
-                return false
-            }
-            v.writer.byte(UInt8(ascii: "}"))
-            writer = v.writer
-            return true
-        }
-    }
-}
-
-extension CommerceEventType {
-    /// `EventCodec.transcodeSealedJSON` for the types that have personal data.
-    func transcodeSealedJSON(_ data: UnsafeRawBufferPointer, protector: any PIIProtector, to w: inout JSONWriter) -> Bool {
-        switch self {
-        case .customerRegistered: EventCodec.transcodeSealedJSON(CustomerRegistered.self, typeName: rawValue, data, protector: protector, to: &w)
-        case .customerUpdated: EventCodec.transcodeSealedJSON(CustomerUpdated.self, typeName: rawValue, data, protector: protector, to: &w)
-        case .addressChanged: EventCodec.transcodeSealedJSON(AddressChanged.self, typeName: rawValue, data, protector: protector, to: &w)
-        case .supportInteraction: EventCodec.transcodeSealedJSON(SupportInteraction.self, typeName: rawValue, data, protector: protector, to: &w)
-        case .orderPlaced: EventCodec.transcodeSealedJSON(OrderPlaced.self, typeName: rawValue, data, protector: protector, to: &w)
-        case .sessionStarted: EventCodec.transcodeSealedJSON(SessionStarted.self, typeName: rawValue, data, protector: protector, to: &w)
-        default: false
-        }
     }
 }

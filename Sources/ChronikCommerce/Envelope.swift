@@ -370,15 +370,9 @@ public enum CommerceExport {
     public static func writeData(of event: RecordedEvent, knownType: CommerceEventType?, to w: inout JSONWriter,
                                  protector: (any PIIProtector)? = nil, upcasters: UpcasterRegistry = .standard,
                                  erasedAs: StaticString = "null") throws(CommerceError) {
-        // Data at the current schema version without sealed personal data
-        // (most events): straight from the stored bytes, no typed value.
-        if let known = knownType, event.data.withUnsafeBytes({ known.transcodeJSON($0, to: &w) }) {
-            return
-        }
-        // Sealed personal data, opened: the same, with the PII fields from
-        // the opened bytes.
-        if let known = knownType, let protector,
-           event.data.withUnsafeBytes({ CommerceEvent.hasSealedPII($0) && known.transcodeSealedJSON($0, protector: protector, to: &w) }) {
+        // Data at the current schema version, or sealed personal data that
+        // opens (most events): straight from the stored bytes, no typed value.
+        if let known = knownType, event.data.withUnsafeBytes({ known.transcodeJSON($0, protector: protector, to: &w) }) {
             return
         }
         let typed: CommerceEvent

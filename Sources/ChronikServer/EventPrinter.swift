@@ -30,8 +30,10 @@ public final class EventPrinter {
             return String(decoding: w.bytes, as: UTF8.self)
         }
         var w = JSONWriter(capacity: 256 + e.data.count * 2)
-        let known = CommerceEventType(name: e.type)
-        let data = try known != nil && writeDecodedData(e, known!, to: &w) ? String(decoding: w.bytes, as: UTF8.self) : nil
+        var data: String?
+        if let known = CommerceEventType(name: e.type), try writeDecodedData(e, known, to: &w) {
+            data = String(decoding: w.bytes, as: UTF8.self)
+        }
         return eventText(e, decodedData: data)
     }
 
@@ -43,8 +45,8 @@ public final class EventPrinter {
         writeEventJSONHead(e, to: &w)
         let mark = w.bytes.count
         w.raw(",\"data\":")
-        let known = CommerceEventType(name: e.type)
-        if try known == nil || !writeDecodedData(e.owned, known!, to: &w) {
+        let decoded = if let known = CommerceEventType(name: e.type) { try writeDecodedData(e.owned, known, to: &w) } else { false }
+        if !decoded {
             w.bytes.removeSubrange(mark...)
             e.withStoredBytes { data, _ in writeStoredJSON(data, key: "data", to: &w) }
         }
