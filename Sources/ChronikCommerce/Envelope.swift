@@ -315,8 +315,8 @@ public enum CommerceExport {
     /// Sealed personal data is opened with `protector`; when the subject's
     /// key is destroyed (or no protector is given) every PII field is
     /// written as `null`.
-    public static func write(_ event: RecordedEvent, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
-                             upcasters: UpcasterRegistry = .standard) throws(CommerceError) {
+    public static func write<E: EventFields>(_ event: E, to w: inout JSONWriter, protector: (any PIIProtector)? = nil,
+                                             upcasters: UpcasterRegistry = .standard) throws(CommerceError) {
         let start = w.bytes.count
         w.raw("{\"type\":")
         w.string(event.type)
@@ -334,13 +334,16 @@ public enum CommerceExport {
         w.time(event.recordedAt)
         w.raw(",\"data\":")
         do {
-            try writeData(of: event, to: &w, protector: protector, upcasters: upcasters)
+            try writeData(of: event, knownType: CommerceEventType(name: event.type), to: &w, protector: protector,
+                          upcasters: upcasters)
         } catch {
             w.bytes.removeSubrange(start...)  // nothing of a line that fails
             throw error
         }
-        if !event.metadata.isEmpty {
-            guard let v = try? JSONValue.parse(event.metadata), case .object(let members) = v,
+        let hasMeta = event.withStoredBytes { _, metadata in !metadata.isEmpty }
+        if hasMeta {
+            let metadata = event.withStoredBytes { _, metadata in Array(metadata) }
+            guard let v = try? JSONValue.parse(metadata), case .object(let members) = v,
                   members.allSatisfy({ if case .string = $0.value { true } else { false } })
             else {
                 throw CommerceError(.invalidMeta, field: "meta", "event at position \(event.position): stored meta is not a JSON object of strings")
@@ -367,14 +370,16 @@ public enum CommerceExport {
 
     /// `writeData(of:to:protector:upcasters:erasedAs:)` when the caller has
     /// looked the event's type up already (`CommerceEventType(name:)`).
-    public static func writeData(of event: RecordedEvent, knownType: CommerceEventType?, to w: inout JSONWriter,
-                                 protector: (any PIIProtector)? = nil, upcasters: UpcasterRegistry = .standard,
-                                 erasedAs: StaticString = "null") throws(CommerceError) {
+    /// A view is copied out only for data that is not transcoded.
+    public static func writeData<E: EventFields>(of view: E, knownType: CommerceEventType?, to w: inout JSONWriter,
+                                                 protector: (any PIIProtector)? = nil, upcasters: UpcasterRegistry = .standard,
+                                                 erasedAs: StaticString = "null") throws(CommerceError) {
         // Data at the current schema version, or sealed personal data that
         // opens (most events): straight from the stored bytes, no typed value.
-        if let known = knownType, event.data.withUnsafeBytes({ known.transcodeJSON($0, protector: protector, to: &w) }) {
+        if let known = knownType, view.withStoredBytes({ data, _ in known.transcodeJSON(data, protector: protector, to: &w) }) {
             return
         }
+        let event = view.owned
         let typed: CommerceEvent
         let pii: PIIState
         do {
@@ -399,6 +404,39 @@ public enum CommerceExport {
             typed.writeJSON(to: &w)
         }
     }
+}
+
+/// What an event's JSON is written from: an owned `RecordedEvent`, or an
+/// `EventView` borrowed during a read (a subscription's catch-up, `read
+/// --json` and `export` encode views: no copy of the data per event).
+public protocol EventFields {
+    var position: Position { get }
+    var stream: String { get }
+    var version: StreamVersion { get }
+    var id: EventID { get }
+    var type: String { get }
+    var occurredAt: Timestamp { get }
+    var recordedAt: Timestamp { get }
+    /// Calls `body` with the stored data and metadata bytes.
+    func withStoredBytes<R>(_ body: (_ data: UnsafeRawBufferPointer, _ metadata: UnsafeRawBufferPointer) throws -> R) rethrows -> R
+    /// The event as an owned value.
+    var owned: RecordedEvent { get }
+}
+
+extension RecordedEvent: EventFields {
+    public func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes { d in try metadata.withUnsafeBytes { m in try body(d, m) } }
+    }
+
+    public var owned: RecordedEvent { self }
+}
+
+extension EventView: EventFields {
+    public func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(data, metadata)
+    }
+
+    public var owned: RecordedEvent { materialize() }
 }
 
 extension RecordedEvent {

@@ -45,7 +45,7 @@ public final class EventPrinter {
         writeEventJSONHead(e, to: &w)
         let mark = w.bytes.count
         w.raw(",\"data\":")
-        let decoded = if let known = CommerceEventType(name: e.type) { try writeDecodedData(e.owned, known, to: &w) } else { false }
+        let decoded = if let known = CommerceEventType(name: e.type) { try writeDecodedData(e, known, to: &w) } else { false }
         if !decoded {
             w.bytes.removeSubrange(mark...)
             e.withStoredBytes { data, _ in writeStoredJSON(data, key: "data", to: &w) }
@@ -64,8 +64,8 @@ public final class EventPrinter {
     /// returns true; false (and nothing written) for another type, and for
     /// a commerce event that does not decode (with a warning; it is then
     /// printed as stored).
-    private func writeDecodedData(_ e: RecordedEvent, _ known: CommerceEventType, to w: inout JSONWriter) throws -> Bool {
-        let sealed = e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) }
+    private func writeDecodedData<E: EventFields>(_ e: E, _ known: CommerceEventType, to w: inout JSONWriter) throws -> Bool {
+        let sealed = e.withStoredBytes { data, _ in CommerceEvent.hasSealedPII(data) }
         let protector: (any PIIProtector)? = sealed ? try keyVault() : nil
         let mark = w.bytes.count
         do {

@@ -351,39 +351,6 @@ public func eventJSON(_ e: RecordedEvent, decodedData: String? = nil) -> String 
     return String(decoding: w.bytes, as: UTF8.self)
 }
 
-/// What an event's JSON is written from: an owned `RecordedEvent`, or an
-/// `EventView` borrowed during a read (a subscription's catch-up encodes
-/// views: no copy of the data per event).
-public protocol EventFields {
-    var position: Position { get }
-    var stream: String { get }
-    var version: StreamVersion { get }
-    var id: EventID { get }
-    var type: String { get }
-    var occurredAt: Timestamp { get }
-    var recordedAt: Timestamp { get }
-    /// Calls `body` with the stored data and metadata bytes.
-    func withStoredBytes<R>(_ body: (_ data: UnsafeRawBufferPointer, _ metadata: UnsafeRawBufferPointer) throws -> R) rethrows -> R
-    /// The event as an owned value.
-    var owned: RecordedEvent { get }
-}
-
-extension RecordedEvent: EventFields {
-    public func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try data.withUnsafeBytes { d in try metadata.withUnsafeBytes { m in try body(d, m) } }
-    }
-
-    public var owned: RecordedEvent { self }
-}
-
-extension EventView: EventFields {
-    public func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(data, metadata)
-    }
-
-    public var owned: RecordedEvent { materialize() }
-}
-
 /// `{"position":…,"stream":…,"version":…,"id":…,"type":…,"time":…,"recordedAt":…`
 /// of `read --json`, written into `w`; the data and meta follow.
 public func writeEventJSONHead<E: EventFields>(_ e: E, to w: inout JSONWriter) {

@@ -58,32 +58,98 @@ func writeLinesInParallel(
     note: (String) -> Void,
     emit: (_ bytes: [UInt8], _ lineEnds: [Int]) -> Void
 ) throws {
-    precondition(workers >= 2 && blockEvents > 0)
-    var pending: LineBlock?
-    while true {
-        var events: [RecordedEvent] = []
-        events.reserveCapacity(blockEvents)
-        var readError: (any Error)?
+    var readError: (any Error)?
+    var end = false
+    try writeBlocksInParallel(
+        next: { () throws -> [RecordedEvent]? in
+            if let readError { throw readError }
+            guard !end else { return nil }
+            var events: [RecordedEvent] = []
+            events.reserveCapacity(blockEvents)
+            do {
+                while events.count < blockEvents, let e = try next() { events.append(e) }
+            } catch {
+                // The events before it are written first.
+                if events.isEmpty { throw error }
+                readError = error
+            }
+            end = events.count < blockEvents
+            return events.isEmpty ? nil : events
+        },
+        units: { $0.count },
+        workers: workers,
+        makeFormatter: { note in
+            let format = makeFormatter(note)
+            return { events, range, lines in
+                for i in range { try lines.line { try format(events[i], &$0) } }
+            }
+        },
+        note: note, emit: emit)
+}
+
+/// The lines of one slice of a block: formatted bytes and where each line
+/// ends.
+struct LineSink {
+    var w: JSONWriter
+    var lineEnds: [Int] = []
+
+    /// One line written by `body`, then its newline; nothing of it when
+    /// `body` throws.
+    mutating func line(_ body: (inout JSONWriter) throws -> Void) throws {
+        let mark = w.bytes.count
         do {
-            while events.count < blockEvents, let e = try next() { events.append(e) }
+            try body(&w)
         } catch {
-            readError = error
+            w.bytes.removeSubrange(mark...)
+            throw error
         }
-        let end = events.count < blockEvents || readError != nil
-        let block = events.isEmpty ? nil : LineBlock(events, workers: workers, makeFormatter: makeFormatter)
+        w.byte(0x0A)
+        lineEnds.append(w.bytes.count)
+    }
+}
+
+/// `writeLinesInParallel` for events read a block at a time: each block's
+/// units (events, or batches of them) are formatted in slices on the
+/// workers while the next block is read.
+///
+/// - Parameters:
+///   - next: the next block, nil at the end; called on the calling thread
+///     only. An error it throws is thrown after every line of the blocks
+///     it returned before.
+///   - units: how many units a block has; a slice is a range of them.
+///   - makeFormatter: a formatter for one slice of a block: it writes the
+///     lines of the units in the range through `LineSink.line`, in order,
+///     and stops at its first error (the lines before it are kept).
+func writeBlocksInParallel<Block: Sendable>(
+    next: () throws -> Block?,
+    units: (Block) -> Int,
+    workers: Int = OutputWorkers.count,
+    makeFormatter: @escaping @Sendable (_ note: @escaping (String) -> Void) -> (Block, Range<Int>, inout LineSink) throws -> Void,
+    note: (String) -> Void,
+    emit: (_ bytes: [UInt8], _ lineEnds: [Int]) -> Void
+) throws {
+    precondition(workers >= 2)
+    var pending: LineBlock<Block>?
+    while true {
+        let read: Block?
+        do {
+            read = try next()
+        } catch {
+            try pending?.finish(note: note, emit: emit)
+            throw error
+        }
+        let block = read.flatMap { units($0) == 0 ? nil : LineBlock($0, units: units($0), workers: workers, makeFormatter: makeFormatter) }
         // Formatted while this block was read.
         if let pending { try pending.finish(note: note, emit: emit) }
         pending = block
-        if end {
-            try pending?.finish(note: note, emit: emit)
-            if let readError { throw readError }
+        if read == nil {
             return
         }
     }
 }
 
-/// A block of events and their lines, formatted in slices; read only
-/// after `finish` has waited for them.
+/// A block and its lines, formatted in slices; read only after `finish`
+/// has waited for them.
 ///
 /// The slices are claimed one at a time (an atomic counter) by the
 /// workers and, once it has read the next block, by the calling thread in
@@ -91,37 +157,38 @@ func writeLinesInParallel(
 /// one worker formatted the whole block (profile of `export`, stop 26:
 /// formatting 62 % of all samples on one thread, reading 27 % on the
 /// other), so it now formats what is left instead of waiting.
-private final class LineBlock: @unchecked Sendable {
+private final class LineBlock<Block: Sendable>: @unchecked Sendable {
     // @unchecked: each slice's result is written by the one thread that
     // claimed it before it leaves `group`, and read only after
     // `group.wait()`.
     final class Slice {
-        var w: JSONWriter
-        var lineEnds: [Int] = []
+        var lines: LineSink
         var notes: [String] = []
         var error: (any Error)?
-        init(capacity: Int, lines: Int) {
-            w = JSONWriter(capacity: capacity)
-            lineEnds.reserveCapacity(lines)
+        init(capacity: Int, lines count: Int) {
+            lines = LineSink(w: JSONWriter(capacity: capacity))
+            lines.lineEnds.reserveCapacity(count)
         }
     }
 
     /// Slices per worker: small enough that the calling thread finds some
     /// left to format when it has read the next block.
-    static let slicesPerWorker = 4
+    static var slicesPerWorker: Int { 4 }
 
-    let events: [RecordedEvent]
+    let block: Block
+    let units: Int
     let slices: [Slice]
-    private let makeFormatter: @Sendable (@escaping (String) -> Void) -> (RecordedEvent, inout JSONWriter) throws -> Void
+    private let makeFormatter: @Sendable (@escaping (String) -> Void) -> (Block, Range<Int>, inout LineSink) throws -> Void
     private let claimed = Atomic<Int>(0)
     private let group = DispatchGroup()
 
-    init(_ events: [RecordedEvent], workers: Int,
-         makeFormatter: @escaping @Sendable (@escaping (String) -> Void) -> (RecordedEvent, inout JSONWriter) throws -> Void) {
-        self.events = events
+    init(_ block: Block, units: Int, workers: Int,
+         makeFormatter: @escaping @Sendable (@escaping (String) -> Void) -> (Block, Range<Int>, inout LineSink) throws -> Void) {
+        self.block = block
+        self.units = units
         self.makeFormatter = makeFormatter
-        let n = Swift.max(1, Swift.min(workers * Self.slicesPerWorker, events.count / 64))
-        slices = (0..<n).map { _ in Slice(capacity: events.count / n * 512 + 4096, lines: events.count / n + 1) }
+        let n = Swift.max(1, Swift.min(workers * Self.slicesPerWorker, units / 64))
+        slices = (0..<n).map { _ in Slice(capacity: units / n * 512 + 4096, lines: units / n + 1) }
         for _ in 0..<n { group.enter() }
         for _ in 0..<Swift.min(workers, n) {
             DispatchQueue.global().async { [self] in formatUnclaimed() }
@@ -142,17 +209,10 @@ private final class LineBlock: @unchecked Sendable {
         let slice = slices[s]
         let format = makeFormatter { slice.notes.append($0) }
         let n = slices.count
-        for i in (events.count * s / n)..<(events.count * (s + 1) / n) {
-            let mark = slice.w.bytes.count
-            do {
-                try format(events[i], &slice.w)
-            } catch {
-                slice.w.bytes.removeSubrange(mark...)
-                slice.error = error
-                return
-            }
-            slice.w.byte(0x0A)
-            slice.lineEnds.append(slice.w.bytes.count)
+        do {
+            try format(block, (units * s / n)..<(units * (s + 1) / n), &slice.lines)
+        } catch {
+            slice.error = error
         }
     }
 
@@ -164,7 +224,7 @@ private final class LineBlock: @unchecked Sendable {
         group.wait()
         for slice in slices {
             for n in slice.notes { note(n) }
-            if !slice.w.bytes.isEmpty { emit(slice.w.bytes, slice.lineEnds) }
+            if !slice.lines.w.bytes.isEmpty { emit(slice.lines.w.bytes, slice.lines.lineEnds) }
             if let error = slice.error { throw error }
         }
     }

@@ -127,6 +127,32 @@ struct ParallelOutputCLITests {
         #expect(erased[1].stdoutLines.count == all.count, "\(erased[1].stderr)")
     }
 
+    @Test("large batches: reads that start, stop and are cut inside a batch print the same bytes on 1, 2 and 3 threads")
+    func insideLargeBatches() async throws {
+        // The parallel path reads whole batches into blocks and formats ranges of their events: a start, a --to
+        // and a --limit inside a 1,500-event batch, and blocks of 4,096 events ending inside one.
+        let dir = makeTempDir("parallel-output-batches")
+        defer { removeDir(dir) }
+        do {
+            let log = try EventLog.open(at: dir)
+            defer { try? log.close() }
+            for b in 0..<4 {
+                _ = try await log.append(to: "batch-\(b)", (0..<1500).map { i in
+                    ProposedEvent(type: "Noted", data: Array(#"{"batch":\#(b),"i":\#(i)}"#.utf8))
+                })
+            }
+        }
+        let runs = try await expectSameOutput([
+            ["read", "--json"], ["read", "--json", "--from", "1499", "--limit", "4100"],
+            ["read", "--json", "--from", "700", "--to", "3001"], ["export"], ["export", "--from", "4095", "--limit", "3"],
+        ], log: dir)
+        #expect(runs[0].exitCode == 0 && runs[0].stdoutLines.count == 6000, "\(runs[0].stderr)")
+        #expect(runs[1].stdoutLines.count == 4100 && runs[1].stdoutLines.first?.hasPrefix(#"{"position":1499,"#) == true)
+        #expect(runs[2].stdoutLines.count == 2302 && runs[2].stdoutLines.last?.hasPrefix(#"{"position":3001,"#) == true)
+        #expect(runs[3].exitCode == 0 && runs[3].stdoutLines.count == 6000, "\(runs[3].stderr)")
+        #expect(runs[4].stdoutLines.count == 3 && runs[4].stdoutLines.first?.contains(#""position":4095"#) == true)
+    }
+
     @Test("a commerce event that does not decode: the same warning for read, the same error and stdout bytes for export")
     func undecodableEvent() async throws {
         // Proves the first failing event ends export at the same byte as the one-thread export (its 64 KiB chunks), and
