@@ -158,17 +158,24 @@ public struct ParallelLineMap<Output: Sendable> {
                 }
                 return
             }
-            group.enter()
+            // One serial queue per slice: the global queue (and
+            // `concurrentPerform` from it) ran every slice on one thread
+            // here, as its pool counts the calling thread — a thread of
+            // Swift's cooperative pool, blocked in `wait()` — as busy (perf
+            // of `append`, stop 27: one parse thread at 100 % of a core,
+            // the other core idle but for the reading thread's ~30 %).
+            // Serial queues run on threads of their own.
             let slices = Swift.max(1, Swift.min(ParseWorkers.count, items.count / 64))
-            DispatchQueue.global().async { [self] in
-                DispatchQueue.concurrentPerform(iterations: slices) { s in
+            for s in 0..<slices {
+                group.enter()
+                ParseWorkers.queues[s].async { [self] in
                     let lo = items.count * s / slices
                     let hi = items.count * (s + 1) / slices
                     for i in lo..<hi {
                         if case .line(let n, let bytes) = items[i] { results[i] = transform(n, bytes) }
                     }
+                    group.leave()
                 }
-                group.leave()
             }
         }
 
@@ -191,6 +198,10 @@ public struct ParallelLineMap<Output: Sendable> {
 /// `CHRONIK_PARSE_WORKERS` when set (1: everything on the calling thread,
 /// in line order, no pipeline — the reference the tests compare with).
 public enum ParseWorkers {
+    /// One serial queue per worker (`Block.run`).
+    @usableFromInline
+    static let queues: [DispatchQueue] = (0..<count).map { DispatchQueue(label: "chronik.parse.\($0)") }
+
     public static let count: Int = {
         if let s = getenv("CHRONIK_PARSE_WORKERS"), let n = Int(String(cString: s)), n >= 1 { return Swift.min(n, 64) }
         #if canImport(Glibc)
