@@ -1,4 +1,5 @@
 import ArgumentParser
+import Synchronization
 import ChronikAudit
 import ChronikCommerce
 import ChronikLog
@@ -82,11 +83,20 @@ struct KeyOptions: ParsableArguments {
     }
 
     /// For a replay: the vault when a model to build reads personal data
-    /// (fraud: IPs and countries) and the key store exists; else nil.
-    func vaultForModels(_ only: [String]?, for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
+    /// (fraud: IPs and countries) and the key store exists; nil when no
+    /// model reads it. Without a key store, a protector that opens nothing
+    /// (every sealed field reads as erased, as with none) and notes so the
+    /// first time a model asks: the replay finds out whether the log holds
+    /// sealed data as it goes, instead of a scan of the whole log first (a
+    /// fifth of the time of `replay` of a 2 M-event log without any).
+    func vaultForModels(_ only: [String]?, for log: EventLog, quiet: Bool) throws -> (any PIIProtector)? {
         let names = (try? Projections.closure(of: only)) ?? Projections.allNames
         guard names.contains("fraud") else { return nil }
-        return try existingVault(for: log, note: note)
+        let dir = directory(forLog: log.directory)
+        guard FileManager.default.fileExists(atPath: dir) else {
+            return NoKeyStore(note: quiet ? nil : "chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
+        }
+        return try vault(for: log)
     }
 
     /// Whether any event of the log stores sealed personal data. Scans up
@@ -115,6 +125,29 @@ struct KeyOptions: ParsableArguments {
             return nil
         }
         return try vault(for: log)
+    }
+}
+
+/// The protector of a replay without a key store: every subject's key is
+/// unknown (its sealed data reads as erased); the first `open` prints
+/// `note`, once.
+final class NoKeyStore: PIIProtector {
+    private let note: String?
+    private let noted = Atomic<Bool>(false)
+
+    init(note: String?) { self.note = note }
+
+    func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
+        if let note, !noted.load(ordering: .relaxed), !noted.exchange(true, ordering: .relaxed) { printError(note) }
+        return nil
+    }
+
+    func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
+        throw CommandFailure("no key store: personal data cannot be sealed")
+    }
+
+    func destroyKey(subject: String) throws {
+        throw CommandFailure("no key store: there is no key to destroy")
     }
 }
 

@@ -40,14 +40,15 @@ struct Query: AsyncParsableCommand {
 /// The models `only` names, built at the head (snapshot + tail).
 func loadModels(_ options: GlobalOptions, _ only: [String], keys: KeyOptions = KeyOptions()) throws -> (EventLog, ProjectionSet) {
     let log = try options.openForReading()
-    let vault: SubjectKeyVault?
-    do { vault = try keys.vaultForModels(only, for: log, note: options.note) } catch {
+    let vault: (any PIIProtector)?
+    do { vault = try keys.vaultForModels(only, for: log, quiet: options.quiet) } catch {
         try? log.close()
         throw error
     }
     do {
         let (set, report) = try Replayer.rebuild(log, only: only, protector: vault)
         for m in report.messages { options.note("chronik: warning: \(m)") }
+        LeftToExit.keep(set)
         return (log, set)
     } catch {
         try? log.close()

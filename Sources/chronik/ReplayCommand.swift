@@ -70,7 +70,7 @@ struct Replay: AsyncParsableCommand {
         defer { try? log.close() }
         let bar = ProgressBar(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
         let result: (set: ProjectionSet, report: RebuildReport)
-        let vault = try keyOptions.vaultForModels(parseOnly(only), for: log, note: options.note)
+        let vault = try keyOptions.vaultForModels(parseOnly(only), for: log, quiet: options.quiet)
         do {
             result = try Replayer.rebuild(log, only: parseOnly(only), useSnapshots: !noSnapshot, protector: vault,
                                           skipUndecodable: skipUndecodable || allowSkipped) { done, total in
@@ -81,6 +81,7 @@ struct Replay: AsyncParsableCommand {
             throw CommandFailure("replay stopped: \(error.description)")
         }
         bar.clear()
+        LeftToExit.keep(result.set)
         let report = result.report
         for m in report.messages { options.note("chronik: warning: \(m)") }
         let out = Output()
@@ -114,6 +115,17 @@ struct Replay: AsyncParsableCommand {
         if skippedCount > 0 && !allowSkipped {
             throw CommandFailure("\(skippedCount) undecodable event\(skippedCount == 1 ? " was" : "s were") skipped: the read models lack \(skippedCount == 1 ? "it" : "them") (--allow-skipped to accept)")
         }
+    }
+}
+
+/// What a command built and never needs again, left for the process's
+/// exit to free: the models of a big shop are millions of entries, and
+/// freeing them one by one took 0.3 s of a 1.9 s `replay` of 2 M events
+/// (perf: `ProjectionSet` deinit, `malloc_consolidate`, after the output).
+enum LeftToExit {
+    /// One retain never released: `object` outlives the command.
+    static func keep(_ object: AnyObject) {
+        _ = Unmanaged.passRetained(object)
     }
 }
 

@@ -36,7 +36,7 @@ struct Snapshot: AsyncParsableCommand {
         defer { try? log.close() }
         let set: ProjectionSet
         let report: RebuildReport
-        let vault = try keyOptions.vaultForModels(nil, for: log, note: options.note)
+        let vault = try keyOptions.vaultForModels(nil, for: log, quiet: options.quiet)
         do {
             (set, report) = try Replayer.rebuild(log, protector: vault)
         } catch {

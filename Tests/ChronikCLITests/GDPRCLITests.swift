@@ -163,4 +163,39 @@ struct FraudPersonalDataTests {
         let erased = try await chronik(["query", "fraud", "o-9", "--log", dir, "--json"])
         #expect(erased.exitCode == 0 && !erased.stdout.contains("countryMismatch"), "\(erased)")
     }
+
+    @Test func withoutAKeyStoreAReplayReadsPersonalDataAsErasedAndSaysSoOnlyWhenThereIsSome() async throws {
+        // Proves: a replay without the key store notes it once, when the models meet sealed data (no scan of the log
+        // beforehand decides that), scores as if the customer were forgotten, and stays silent for a log without any.
+        let dir = makeTempDir()
+        defer {
+            removeDir(dir)
+            removeDir(dir + ".keys-away")
+        }
+        let lines = [
+            #"{"type":"CustomerRegistered","time":"2024-05-01T10:00:00Z","data":{"customerId":"c-9","email":"f@example.org","name":"F","address":{"line1":"Rue 1","city":"Paris","postalCode":"75001","country":"FR"},"marketingConsent":false}}"#,
+            #"{"type":"OrderPlaced","time":"2024-05-03T10:00:00Z","data":{"orderId":"o-9","customerId":"c-9","lines":[{"sku":"sku-1","qty":1,"unitPrice":1000}],"currency":"EUR","shippingAddress":{"line1":"Rue 1","city":"Paris","postalCode":"75001","country":"FR"},"billingAddress":{"line1":"Main St 2","city":"Lagos","postalCode":"100001","country":"NG"}}}"#,
+        ]
+        let file = try writeTemp(lines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        try FileManager.default.moveItem(atPath: dir + ".keys", toPath: dir + ".keys-away")
+        let replay = try await chronik(["replay", "--log", dir, "--no-snapshot"])
+        #expect(replay.exitCode == 0, "\(replay)")
+        #expect(replay.stderr.components(separatedBy: "no key store").count == 2, "one note: \(replay.stderr)")
+        let fraud = try await chronik(["query", "fraud", "o-9", "--log", dir, "--json"])
+        #expect(fraud.exitCode == 0 && !fraud.stdout.contains("countryMismatch"), "\(fraud)")
+        #expect(fraud.stderr.contains("no key store"), "\(fraud)")
+        let quiet = try await chronik(["replay", "--log", dir, "--no-snapshot", "--quiet"])
+        #expect(quiet.exitCode == 0 && !quiet.stderr.contains("no key store"), "\(quiet)")
+
+        // A log without personal data: nothing to say.
+        let plain = makeTempDir()
+        defer { removeDir(plain) }
+        let sku = try writeTemp(#"{"type":"ProductCreated","time":"2024-05-01T10:00:00Z","data":{"productId":"P1","title":"Shoe","category":"shoes"}}"# + "\n")
+        let imported = try await chronik(["import", "--log", plain, sku])
+        #expect(imported.exitCode == 0, "\(imported)")
+        removeDir(plain + ".keys")
+        let silent = try await chronik(["replay", "--log", plain, "--no-snapshot"])
+        #expect(silent.exitCode == 0 && !silent.stderr.contains("no key store"), "\(silent)")
+    }
 }
