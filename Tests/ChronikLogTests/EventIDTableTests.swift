@@ -4,6 +4,24 @@ import Testing
 
 @Suite("EventIDTable")
 struct EventIDTableTests {
+    @Test("EventIDIndex (the public face, InputIDs' map) keeps the first value of an id and finds every id after growth")
+    func publicIndex() {
+        var rng = SplitMix64(seed: 9)
+        var index = EventIDIndex()
+        var ids: [EventID] = []
+        for i in 0..<5_000 {
+            let id = EventID(high: rng.next(), low: rng.next())
+            ids.append(id)
+            #expect(index.insert(id, value: UInt64(i)) == nil)
+        }
+        for (i, id) in ids.enumerated() where i % 3 == 0 {
+            #expect(index.insert(id, value: 99_999) == UInt64(i), "the first value is kept")
+        }
+        #expect(index.count == 5_000)
+        #expect(ids.enumerated().allSatisfy { index.value(of: $1) == UInt64($0) })
+        #expect(index.value(of: EventID(high: rng.next(), low: rng.next())) == nil)
+    }
+
     @Test("agrees with a Dictionary for random, sequential and colliding-looking ids across growth", arguments: [1, 2, 3] as [UInt64])
     func matchesDictionary(seed: UInt64) {
         var rng = SplitMix64(seed: seed)

@@ -70,7 +70,9 @@ struct ContentDigest: Hashable, Sendable {
 /// 32-byte `ContentDigest`); a line without an id gets a fresh one and is
 /// not kept.
 public struct InputIDs: Sendable {
-    private var first: [EventID: (line: Int, content: ContentDigest)] = [:]
+    /// Each id's index into `firsts`.
+    private var index = EventIDIndex()
+    private var firsts: [(line: Int, content: ContentDigest)] = []
 
     public init() {}
 
@@ -89,10 +91,11 @@ public struct InputIDs: Sendable {
     ///   the content differs.
     public mutating func admit(_ id: EventID, content: EventContent, line: Int) throws(CommerceError) -> Verdict {
         let digest = ContentDigest(content)
-        guard let earlier = first[id] else {
-            first[id] = (line, digest)
+        guard let at = index.insert(id, value: UInt64(firsts.count)) else {
+            firsts.append((line, digest))
             return .new
         }
+        let earlier = firsts[Int(at)]
         guard earlier.content == digest else {
             throw CommerceError(.duplicateEventId, field: "id",
                                 "event id \(id) is also on line \(earlier.line) with other content (\(earlier.content.difference(digest))); a retry must repeat stream, type, data and meta")
