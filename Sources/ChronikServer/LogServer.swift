@@ -102,7 +102,12 @@ public final class LogServer: Sendable {
         self.configuration = configuration
         headWatch = HeadWatch(pace: configuration.livePace)
         self.logger = logger
-        self.store = CommerceStore(store: store, protector: vault)
+        // Every key destroyed through the store (a CustomerForgotten through
+        // any route, `/customers/{id}/forget`) drops the frames kept for
+        // subscribers at the head: none opened before an erasure is sent
+        // after it, whichever route a later change adds.
+        let frames = headFrames
+        self.store = CommerceStore(store: store, protector: vault.map { ErasingProtector(vault: $0) { frames.clear() } })
         localLog?.observeSyncs { [metrics] in metrics.synced($0) }
     }
 

@@ -19,17 +19,9 @@ extension LogServer {
                                           maxEvents: configuration.maxEventsPerRequest)
         let started = ContinuousClock.now
         let result = try await store.append(parsed)
-        forgetKeptFrames(after: parsed)
         if !result.wasDuplicate { metrics.appended(events: parsed.map(\.proposed), duration: .now - started) }
         return Response(status: result.wasDuplicate ? .ok : .created, headers: [.contentType: "application/json"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: Self.appendedJSON(stream: stream, result).bytes)))
-    }
-
-    /// After an append that forgot a customer (its key is destroyed now),
-    /// the frames kept for subscribers at the head are dropped: none that
-    /// was opened before the erasure is sent after it.
-    func forgetKeptFrames(after envelopes: [CommerceEnvelope]) {
-        if envelopes.contains(where: { if case .customerForgotten = $0.event { true } else { false } }) { headFrames.clear() }
     }
 
     /// `{"stream":…,"positions":[…],"firstPosition":…,"lastPosition":…,"version":…,"duplicate":…}`

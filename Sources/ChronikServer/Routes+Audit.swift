@@ -160,14 +160,13 @@ extension LogServer {
         var o = JSONObject()
         o.add("customerId", id)
         if case .customer(let c) = try await store.currentState(of: stream).state, c.isForgotten {
-            try vault.destroyKey(subject: subject)
-            headFrames.clear()  // no subscriber is sent frames opened before
+            // Through the store's protector: the kept frames go too.
+            try store.protector?.destroyKey(subject: subject)
             o.add("alreadyForgotten", true)
             o.add("keyDestroyed", true)
             return jsonResponse(o.text)
         }
         let result = try await store.append(.customerForgotten(CustomerForgotten(customerId: id)))
-        headFrames.clear()  // the key is destroyed: no subscriber is sent frames opened before
         o.add("alreadyForgotten", false)
         o.add("position", result.firstPosition.value)
         o.add("keyDestroyed", vault.store.isDestroyed(subject: subject))

@@ -51,7 +51,6 @@ extension LogServer {
         }
         let started = ContinuousClock.now
         let result = try await store.append(envelopes)
-        forgetKeptFrames(after: envelopes)
         if !result.wasDuplicate { metrics.appended(events: envelopes.map(\.proposed), duration: .now - started) }
         var o = JSONObject()
         o.add("stream", envelopes[0].stream)

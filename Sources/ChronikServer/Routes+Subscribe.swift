@@ -1,3 +1,4 @@
+import ChronikAudit
 import ChronikCommerce
 import ChronikLog
 import Foundation
@@ -233,6 +234,27 @@ struct SubscriptionChunk: Sendable {
         return SubscriptionChunk(start: position, end: end,
                                  frames: frames.getSlice(at: frames.readerIndex + at, length: frames.readableBytes - at)!,
                                  offsets: [], shareable: false)
+    }
+}
+
+/// The server's key store as its `CommerceStore` uses it: sealing and
+/// opening go to the vault; destroying a key also calls `destroyed` (the
+/// server drops the frames kept for subscribers at the head).
+struct ErasingProtector: PIIProtector {
+    let vault: SubjectKeyVault
+    let destroyed: @Sendable () -> Void
+
+    func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
+        try vault.seal(plaintext, subject: subject, context: context)
+    }
+
+    func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
+        try vault.open(sealed, subject: subject, context: context)
+    }
+
+    func destroyKey(subject: String) throws {
+        defer { destroyed() }
+        try vault.destroyKey(subject: subject)
     }
 }
 

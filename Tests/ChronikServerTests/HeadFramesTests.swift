@@ -1,3 +1,4 @@
+import ChronikAudit
 import ChronikLog
 import Foundation
 import Hummingbird
@@ -137,5 +138,25 @@ import Testing
             #expect(read >= 5)
             #expect(read <= 20, "\(read) events read at the head for 8 subscribers of 5 events")
         }
+    }
+
+    @Test("the server's store destroys keys through ErasingProtector: the key goes, and the kept chunks with it")
+    func erasureThroughTheStoreDropsTheKeptChunks() throws {
+        // The routes leave the dropping to the store's protector (any route that forgets a customer goes through
+        // it); this proves the wiring: destroying a key calls back, also when the key was destroyed already.
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let vault = SubjectKeyVault(store: try FileKeyStore(directory: dir + "/keys"))
+        let frames = HeadFrames()
+        let protector = ErasingProtector(vault: vault) { frames.clear() }
+        let sealed = try protector.seal(Array("a@example.com".utf8), subject: "customer:c1", context: [])
+        _ = try frames.chunk(from: 0, scope: .personalData) { _ in Self.chunk(0, 2, tag: "clear") }
+        #expect(Self.text(try frames.chunk(from: 1, scope: .personalData) { _ in nil }).contains("clear"))
+        try protector.destroyKey(subject: "customer:c1")
+        #expect(try protector.open(sealed, subject: "customer:c1", context: []) == nil, "the key is destroyed")
+        #expect(try frames.chunk(from: 1, scope: .personalData) { _ in nil } == nil, "nothing kept from before")
+        _ = try frames.chunk(from: 0, scope: .personalData) { _ in Self.chunk(0, 2, tag: "again") }
+        try protector.destroyKey(subject: "customer:c1")
+        #expect(try frames.chunk(from: 1, scope: .personalData) { _ in nil } == nil, "dropped again")
     }
 }

@@ -46,12 +46,17 @@ import Testing
         }
     }
 
-    @Test func anEventWithPersonalDataIsSharedOnlyWithinAScope() async throws {
+    /// How the customer is forgotten: the forget route, or a
+    /// `CustomerForgotten` through `/commands` or `/streams`.
+    enum Erasure: String, CaseIterable, Sendable { case forgetRoute, command, stream }
+
+    @Test(arguments: Erasure.allCases)
+    func anEventWithPersonalDataIsSharedOnlyWithinAScope(erasure: Erasure) async throws {
         let auditor = "auditor-0123456789abcdef"
         let reader = "reader-0123456789abcdef"
         let writer = "writer-0123456789abcdef"
         var config = ServerConfiguration()
-        config.tokens = try TokenTable.parse("\(auditor) read,pii\n\(reader) read\n\(writer) append\n")
+        config.tokens = try TokenTable.parse("\(auditor) read,pii\n\(reader) read\n\(writer) append,pii\n")
         try await withServer(.live, configuration: config, models: true) { _, client in
             let port = try #require(client.port)
             let clear = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(auditor)"])
@@ -70,14 +75,22 @@ import Testing
             let second = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(auditor)"])
             #expect(await second.next()?.data == opened?.data)
             // Once the customer is forgotten, no subscriber is sent the clear
-            // text again, neither kept from before the erasure nor read.
-            let forgot = try await client.post("/customers/c1/forget", "", headers: [.authorization: "Bearer \(auditor)"])
-            #expect(forgot.status == .created)
+            // text again, neither kept from before the erasure nor read. The
+            // others leave first, so that no read of the new event replaces
+            // the chunk kept with the clear text: only the erasure drops it.
+            for sse in [clear, plain, second] { sse.close() }
+            let forgotten = #"{"type":"CustomerForgotten","time":"2024-05-02T09:00:00Z","data":{"customerId":"c1"}}"#
+            let forgot = switch erasure {
+            case .forgetRoute: try await client.post("/customers/c1/forget", "", headers: [.authorization: "Bearer \(auditor)"])
+            case .command: try await client.post("/commands", forgotten, headers: [.authorization: "Bearer \(writer)"])
+            case .stream: try await client.post("/streams/customer-c1", "[\(forgotten)]", headers: [.authorization: "Bearer \(writer)"])
+            }
+            #expect(forgot.status == .created, "\(erasure): \(forgot.status)")
             let after = try SSEClient(port: port, path: "/subscribe?from=0", headers: ["Authorization": "Bearer \(auditor)"])
             let erased = await after.next()
             #expect(erased?.id == 0)
             #expect(erased?.data.contains("a@example.com") == false)
-            for sse in [clear, plain, second, after] { sse.close() }
+            after.close()
         }
     }
 }
