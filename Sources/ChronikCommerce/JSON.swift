@@ -385,6 +385,17 @@ public struct JSONWriter: Sendable {
     @inlinable @inline(__always)
     public mutating func byte(_ b: UInt8) { bytes.append(b) }
 
+    /// Appends what `body` writes, or nothing of it when `body` throws.
+    public mutating func allOrNothing(_ body: (inout JSONWriter) throws -> Void) rethrows {
+        let mark = bytes.count
+        do {
+            try body(&self)
+        } catch {
+            bytes.removeSubrange(mark...)
+            throw error
+        }
+    }
+
     /// `"name":`
     @inlinable @inline(__always)
     public mutating func key(_ name: StaticString) {

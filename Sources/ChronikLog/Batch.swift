@@ -221,17 +221,11 @@ struct DecodedBatch {
             }
         }
         self.header = header
-        let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
-        if header.codec == LogFormat.codecLZ4 {
-            // No zero-fill: the decode writes every byte or throws.
-            let expected = header.rawPayloadLength
-            payload = try [UInt8](unsafeUninitializedCapacity: expected) { dst, initialized in
-                try decodeLZ4(body, into: UnsafeMutableRawBufferPointer(dst))
-                initialized = expected
-            }
-        } else {
-            guard body.count == header.rawPayloadLength else { throw MalformedBytes(reason: "payload length mismatch") }
-            payload = Array(body)
+        // No zero-fill: the decode writes every byte or throws.
+        let length = header.rawPayloadLength
+        payload = try [UInt8](unsafeUninitializedCapacity: length) { dst, initialized in
+            try decodePayload(header: header, batch: batch, into: UnsafeMutableRawBufferPointer(dst))
+            initialized = length
         }
         var r = ByteReader(UnsafeRawBufferPointer(start: nil, count: 0))
         var streamName = ""
@@ -326,6 +320,19 @@ func decodeLZ4(_ block: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBuffer
           LZ4_decompress_safe(src.assumingMemoryBound(to: CChar.self), out.assumingMemoryBound(to: CChar.self),
                               Int32(block.count), Int32(dst.count)) == Int32(dst.count)
     else { throw MalformedBytes(reason: "LZ4 payload does not decompress") }
+}
+
+/// Writes the raw payload of a checksummed batch into `dst` (exactly
+/// `header.rawPayloadLength` bytes): the stored bytes, or the LZ4 block
+/// decompressed.
+func decodePayload(header: BatchHeader, batch: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) throws {
+    let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
+    if header.codec == LogFormat.codecLZ4 {
+        try decodeLZ4(stored, into: dst)
+    } else {
+        guard stored.count == dst.count else { throw MalformedBytes(reason: "payload length mismatch") }
+        dst.copyMemory(from: stored)
+    }
 }
 
 /// Hands `body` the raw payload of a checksummed batch: the stored bytes,

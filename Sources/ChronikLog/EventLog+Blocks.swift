@@ -125,20 +125,20 @@ private final class BlockBytes: @unchecked Sendable {
 /// batches before it are returned first.
 public final class EventBlockReader {
     private let log: EventLog
-    private let segments: [Segment]
+    private var batches: ForwardBatches
     /// The head when the reader was made: no event at or past it is read.
     public let end: UInt64
     /// The position of the next event a block holds.
     public private(set) var position: UInt64
-    private var segmentIndex = 0
-    private var scanner: BatchScanner?
     /// An error met after some batches of a block were read: thrown by the
     /// next call, after that block.
     private var pending: (any Error)?
 
     init(log: EventLog, from position: UInt64) {
         self.log = log
-        (segments, end) = log.state.withLock { ($0.segments, $0.head) }
+        let (segments, end) = log.state.withLock { ($0.segments, $0.head) }
+        batches = ForwardBatches(segments)
+        self.end = end
         self.position = position
     }
 
@@ -170,55 +170,37 @@ public final class EventBlockReader {
     /// false when there is none before `end`.
     private func readBatch(into bytes: BlockBytes, _ entries: inout [EventBlock.Entry], limit: Int) throws -> Bool {
         while true {
-            if scanner == nil {
-                guard let si = segments.lastIndex(where: { $0.base <= position }), let loc = segments[si].locate(position) else {
-                    return false
-                }
-                segmentIndex = si
-                scanner = BatchScanner(file: segments[si].file, path: segments[si].path, start: loc.offset,
-                                       end: segments[si].committedBytes)
-            }
-            let seg = segments[segmentIndex]
-            let (start, head) = (position, end)
-            let step = try scanner!.next { header, batch, offset -> EventBlock.Entry in
-                let from = bytes.count
-                do {
-                    let body = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
-                    let n = header.rawPayloadLength
-                    if header.codec == LogFormat.codecLZ4 {
-                        try bytes.append(n) { try decodeLZ4(body, into: $0) }
-                    } else {
-                        guard body.count == n else { throw MalformedBytes(reason: "payload length mismatch") }
-                        bytes.append(n) { $0.copyMemory(from: body) }
-                    }
-                } catch {
-                    throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: seg.path, offset: offset)
-                }
-                let base = header.basePosition
-                let first = start > base ? Int(start - base) : 0
-                let last = Swift.min(header.count, head > base ? Int(Swift.min(head - base, UInt64(Int.max))) : 0)
-                let handed = Swift.min(first, last)
-                return EventBlock.Entry(header: header, path: seg.path, fileOffset: offset, payload: from..<bytes.count,
-                                        first: handed, end: last - handed <= limit ? last : handed + limit)
-            }
-            switch step {
-            case .success(let entry):
-                position = entry.header.basePosition + UInt64(entry.end)
-                // Cut inside the batch: a later block starts by finding it again.
-                if entry.end < entry.header.count { scanner = nil }
-                guard entry.end > entry.first else {
-                    if position >= end { return false }
-                    continue
-                }
+            let start = position
+            guard let entry = try batches.next(at: start, { header, batch, offset, path in
+                try Self.entry(header, batch, offset, path, into: bytes, from: start, head: end, limit: limit)
+            }) else { return false }
+            position = entry.header.basePosition + UInt64(entry.end)
+            // Cut inside the batch: a later block starts by finding it again.
+            if entry.end < entry.header.count { batches.restart() }
+            if entry.end > entry.first {
                 entries.append(entry)
                 return true
-            case .failure(.end):
-                scanner = nil
-                if segmentIndex + 1 >= segments.count || seg.endPosition > position { return false }
-            case .failure(.incomplete(let offset, let reason)), .failure(.bad(let offset, let reason, _)):
-                throw ChronikLogError.corrupt(reason, path: seg.path, offset: offset)
             }
+            if position >= end { return false }
         }
+    }
+
+    /// The payload of a batch appended to `bytes`, and the records of it
+    /// handed out: from `start`, before `head`, at most `limit`.
+    private static func entry(_ header: BatchHeader, _ batch: UnsafeRawBufferPointer, _ offset: Int64, _ path: String,
+                              into bytes: BlockBytes, from start: UInt64, head: UInt64, limit: Int) throws -> EventBlock.Entry {
+        let from = bytes.count
+        do {
+            try bytes.append(header.rawPayloadLength) { try decodePayload(header: header, batch: batch, into: $0) }
+        } catch {
+            throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: path, offset: offset)
+        }
+        let base = header.basePosition
+        let first = start > base ? Int(start - base) : 0
+        let last = Swift.min(header.count, head > base ? Int(Swift.min(head - base, UInt64(Int.max))) : 0)
+        let handed = Swift.min(first, last)
+        return EventBlock.Entry(header: header, path: path, fileOffset: offset, payload: from..<bytes.count,
+                                first: handed, end: last - handed <= limit ? last : handed + limit)
     }
 }
 

@@ -12,7 +12,6 @@ public enum ReadDirection: String, Sendable, CaseIterable {
 /// file and offset; it is never skipped.
 public final class EventCursor {
     private let log: EventLog
-    private let segments: [Segment]
     private let limit: UInt64
     private enum Mode {
         case allForward(next: UInt64)
@@ -22,8 +21,7 @@ public final class EventCursor {
     }
     private var mode: Mode
     // Forward scan state.
-    private var segmentIndex = 0
-    private var scanner: BatchScanner?
+    private var batches: ForwardBatches
     private var current: DecodedBatch?
     // Point-read cache (backward and stream reads).
     private var cached: (base: UInt64, events: [RecordedEvent])?
@@ -32,7 +30,7 @@ public final class EventCursor {
         self.log = log
         if stream != nil { log.waitUntilIndexed() }
         let (segments, head, entry) = log.state.withLock { s in (s.segments, s.head, stream.flatMap { s.streams[$0] }) }
-        self.segments = segments
+        batches = ForwardBatches(segments)
         self.limit = head
         if let stream {
             if let entry {
@@ -96,7 +94,7 @@ public final class EventCursor {
                 let e: RecordedEvent?
                 // Decoded in place: copying the batch out and back per event costs.
                 do { e = try current!.nextRecord() } catch {
-                    throw ChronikLogError.corrupt("record does not decode: \(reason(error))", path: segments[segmentIndex].path, offset: -1)
+                    throw ChronikLogError.corrupt("record does not decode: \(reason(error))", path: batches.path, offset: -1)
                 }
                 if let e {
                     if e.position.value < position { continue }
@@ -104,40 +102,15 @@ public final class EventCursor {
                 }
                 current = nil
             }
-            // Open the segment and batch holding `position`, or the next batch.
-            if scanner == nil {
-                guard let si = segmentIndexFor(position) else { return nil }
-                segmentIndex = si
-                let seg = segments[si]
-                guard let loc = seg.locate(position) else { return nil }
-                scanner = BatchScanner(file: seg.file, path: seg.path, start: loc.offset, end: seg.committedBytes)
-            }
-            let seg = segments[segmentIndex]
-            let step = try scanner!.next { header, bytes, offset -> DecodedBatch in
+            // The batch holding `position`, or the next one.
+            let next = try batches.next(at: position) { header, bytes, offset, path -> DecodedBatch in
                 do { return try DecodedBatch(batch: bytes, header: header, verifyChecksum: false) } catch {
-                    throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: seg.path, offset: offset)
+                    throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: path, offset: offset)
                 }
             }
-            switch step {
-            case .success(let b):
-                current = b
-            case .failure(.end):
-                scanner = nil
-                if segmentIndex + 1 >= segments.count || seg.endPosition > position { return nil }
-            case .failure(.incomplete(let offset, let reason)), .failure(.bad(let offset, let reason, _)):
-                throw ChronikLogError.corrupt(reason, path: seg.path, offset: offset)
-            }
+            guard let next else { return nil }
+            current = next
         }
-    }
-
-    private func segmentIndexFor(_ position: UInt64) -> Int? {
-        var lo = 0, hi = segments.count - 1
-        guard hi >= 0, position >= segments[0].base else { return nil }
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if segments[mid].base <= position { lo = mid } else { hi = mid - 1 }
-        }
-        return lo
     }
 
     /// Reads the event at `position` through a one-batch cache.
@@ -145,10 +118,10 @@ public final class EventCursor {
         if let c = cached, position >= c.base, position < c.base + UInt64(c.events.count) {
             return c.events[Int(position - c.base)]
         }
-        guard let si = segmentIndexFor(position), let loc = segments[si].locate(position) else {
+        guard let si = batches.segmentIndex(of: position), let loc = batches.segments[si].locate(position) else {
             throw ChronikLogError(.corruption, "position \(position) is in no segment", path: log.directory)
         }
-        let events = try EventLog.readBatch(segment: segments[si], offset: loc.offset)
+        let events = try EventLog.readBatch(segment: batches.segments[si], offset: loc.offset)
         cached = (loc.base, events)
         return events[Int(position - loc.base)]
     }

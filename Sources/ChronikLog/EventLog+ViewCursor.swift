@@ -11,13 +11,11 @@
 /// and offset, as every read does; a closed log throws `.closed`.
 public final class EventViewCursor {
     private let log: EventLog
-    private let segments: [Segment]
+    private var batches: ForwardBatches
     /// The head when the cursor was made: no event at or past it is read.
     public let end: UInt64
     /// The position of the next event `next` hands out.
     public private(set) var position: UInt64
-    private var segmentIndex = 0
-    private var scanner: BatchScanner?
     private var batch: OpenBatch?
     private var types = TypeInterner()
 
@@ -32,7 +30,9 @@ public final class EventViewCursor {
 
     init(log: EventLog, from position: UInt64) {
         self.log = log
-        (segments, end) = log.state.withLock { ($0.segments, $0.head) }
+        let (segments, end) = log.state.withLock { ($0.segments, $0.head) }
+        batches = ForwardBatches(segments)
+        self.end = end
         self.position = position
     }
 
@@ -50,7 +50,7 @@ public final class EventViewCursor {
                 guard try openNextBatch() else { break }
                 continue
             }
-            let path = segments[segmentIndex].path
+            let path = batches.path
             do {
                 try visitRecord(path: path) { view in
                     try body(view)
@@ -91,40 +91,20 @@ public final class EventViewCursor {
     /// there is none before `end`.
     private func openNextBatch() throws -> Bool {
         batch = nil
-        while true {
-            if scanner == nil {
-                guard let si = segments.lastIndex(where: { $0.base <= position }), let loc = segments[si].locate(position) else {
-                    return false
+        batch = try batches.next(at: position) { header, bytes, offset, path -> OpenBatch in
+            do {
+                let decoded = try DecodedBatch(batch: bytes, header: header, verifyChecksum: false)
+                var r = ByteReader(UnsafeRawBufferPointer(start: nil, count: 0))
+                try decoded.payload.withUnsafeBytes { raw in
+                    r = ByteReader(raw)
+                    _ = try r.readLengthPrefixed()  // the stream name, decoded by DecodedBatch
                 }
-                segmentIndex = si
-                scanner = BatchScanner(file: segments[si].file, path: segments[si].path, start: loc.offset,
-                                       end: segments[si].committedBytes)
-            }
-            let seg = segments[segmentIndex]
-            let step = try scanner!.next { header, bytes, offset -> OpenBatch in
-                do {
-                    let decoded = try DecodedBatch(batch: bytes, header: header, verifyChecksum: false)
-                    var r = ByteReader(UnsafeRawBufferPointer(start: nil, count: 0))
-                    try decoded.payload.withUnsafeBytes { raw in
-                        r = ByteReader(raw)
-                        _ = try r.readLengthPrefixed()  // the stream name, decoded by DecodedBatch
-                    }
-                    return OpenBatch(decoded: decoded, fileOffset: offset, byteOffset: r.offset, index: 0)
-                } catch {
-                    throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: seg.path, offset: offset)
-                }
-            }
-            switch step {
-            case .success(let b):
-                batch = b
-                return true
-            case .failure(.end):
-                scanner = nil
-                if segmentIndex + 1 >= segments.count || seg.endPosition > position { return false }
-            case .failure(.incomplete(let offset, let reason)), .failure(.bad(let offset, let reason, _)):
-                throw ChronikLogError.corrupt(reason, path: seg.path, offset: offset)
+                return OpenBatch(decoded: decoded, fileOffset: offset, byteOffset: r.offset, index: 0)
+            } catch {
+                throw ChronikLogError.corrupt("batch payload does not decode: \(reason(error))", path: path, offset: offset)
             }
         }
+        return batch != nil
     }
 }
 

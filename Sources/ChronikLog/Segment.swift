@@ -327,3 +327,62 @@ struct BatchScanner {
         return bytes.withUnsafeBytes { batchChecksum($0) == loadLE($0, LogFormat.BatchField.crc, as: UInt32.self) }
     }
 }
+
+/// The batches of a log's segments in log order, from the one holding a
+/// position: the forward walk of `EventCursor`, `EventViewCursor` and
+/// `EventBlockReader` (each decodes the batches its own way).
+struct ForwardBatches {
+    let segments: [Segment]
+    /// The segment of the last batch handed out.
+    private var segmentIndex = 0
+    private var scanner: BatchScanner?
+
+    /// The file of the last batch handed out.
+    var path: String { segments[segmentIndex].path }
+
+    init(_ segments: [Segment]) { self.segments = segments }
+
+    /// The index of the segment that holds `position`: the last one
+    /// starting at or before it.
+    func segmentIndex(of position: UInt64) -> Int? {
+        var lo = 0, hi = segments.count - 1
+        guard hi >= 0, position >= segments[0].base else { return nil }
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if segments[mid].base <= position { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
+    /// Forgets the open segment: the next call starts at the batch holding
+    /// its `position` again.
+    mutating func restart() { scanner = nil }
+
+    /// Calls `body` with the next batch — the one holding `position` when
+    /// no segment is open — its checksum verified: header, bytes (valid
+    /// only inside `body`), offset and file. nil when there is none.
+    ///
+    /// - Throws: `ChronikLogError(.corruption)` with file and offset for a
+    ///   batch that is incomplete or bad; what `body` throws.
+    mutating func next<R>(at position: UInt64,
+                          _ body: (BatchHeader, UnsafeRawBufferPointer, Int64, _ path: String) throws -> R) throws -> R? {
+        while true {
+            if scanner == nil {
+                guard let si = segmentIndex(of: position), let loc = segments[si].locate(position) else { return nil }
+                segmentIndex = si
+                scanner = BatchScanner(file: segments[si].file, path: segments[si].path, start: loc.offset,
+                                       end: segments[si].committedBytes)
+            }
+            let seg = segments[segmentIndex]
+            switch try scanner!.next({ header, bytes, offset in try body(header, bytes, offset, seg.path) }) {
+            case .success(let r):
+                return r
+            case .failure(.end):
+                scanner = nil
+                if segmentIndex + 1 >= segments.count || seg.endPosition > position { return nil }
+            case .failure(.incomplete(let offset, let reason)), .failure(.bad(let offset, let reason, _)):
+                throw ChronikLogError.corrupt(reason, path: seg.path, offset: offset)
+            }
+        }
+    }
+}

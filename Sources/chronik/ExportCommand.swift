@@ -170,29 +170,10 @@ func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: Sub
     if filter.streams == nil, filter.types == nil, !byTime(filter.from), !byTime(filter.to) {
         // Between positions: blocks of decoded batches to the workers,
         // which write each line from the stored bytes (no `RecordedEvent`).
-        let reader = log.readBlocks(from: start ?? .start)
-        var left = filter.limit ?? .max
-        if case .position(let last)? = filter.to {
-            left = min(left, last >= reader.position ? Int(clamping: last - reader.position + 1) : 0)
-        }
-        var count = 0
-        try writeBlocksInParallel(
-            next: { () throws -> EventBlock? in
-                guard left > 0 else { return nil }
-                let block = try reader.nextBlock(limit: left)
-                left -= block.eventCount
-                count += block.eventCount
-                return block.eventCount == 0 ? nil : block
-            },
-            units: { $0.eventCount },
-            makeFormatter: { _ in
-                var types = EventTypeCache()
-                return { block, events, lines in
-                    try block.forEachEvent(in: events, types: &types) { e in
-                        try lines.line { try CommerceExport.write(e, to: &$0, protector: opener, upcasters: .standard) }
-                    }
-                }
-            },
+        let last: UInt64? = if case .position(let p)? = filter.to { p } else { nil }
+        let count = try writeLinesInParallel(
+            log, from: start?.value ?? 0, through: last, limit: filter.limit,
+            makeFormatter: { _ in { e, w in try CommerceExport.write(e, to: &w, protector: opener, upcasters: .standard) } },
             note: { _ in },
             emit: { lines, ends in out.add(lines, lineEnds: ends) })
         out.finish()

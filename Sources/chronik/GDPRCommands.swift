@@ -94,7 +94,7 @@ struct KeyOptions: ParsableArguments {
         guard names.contains("fraud") else { return nil }
         let dir = directory(forLog: log.directory)
         guard FileManager.default.fileExists(atPath: dir) else {
-            return NoKeyStore(note: quiet ? nil : "chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
+            return NoKeyStore(note: quiet ? nil : Self.noKeyStoreNote(dir))
         }
         return try vault(for: log)
     }
@@ -113,6 +113,12 @@ struct KeyOptions: ParsableArguments {
         return false
     }
 
+    /// What a reader is told when the key store `dir` is missing and the
+    /// log holds sealed personal data.
+    static func noKeyStoreNote(_ dir: String) -> String {
+        "chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)"
+    }
+
     /// For readers: the vault when the key store exists, else nil (every
     /// sealed field then reads as erased, with a note).
     func existingVault(for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
@@ -120,7 +126,7 @@ struct KeyOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: dir) else {
             // Said only where it changes what the reader sees.
             if Self.holdsSealedPersonalData(log) {
-                note("chronik: note: no key store at \(dir): personal data reads as erased (use --keys DIR)")
+                note(Self.noKeyStoreNote(dir))
             }
             return nil
         }

@@ -32,13 +32,7 @@ final class Output {
     /// Writes the line `body` builds straight into the buffer, and a
     /// newline; nothing of it when `body` throws.
     func line(_ body: (inout JSONWriter) throws -> Void) throws {
-        let mark = writer.bytes.count
-        do {
-            try body(&writer)
-        } catch {
-            writer.bytes.removeSubrange(mark...)
-            throw error
-        }
+        try writer.allOrNothing(body)
         endLine()
     }
 

@@ -87,6 +87,43 @@ func writeLinesInParallel(
         note: note, emit: emit)
 }
 
+/// `writeLinesInParallel` for the events from position `start` through
+/// `last` (inclusive; nil: to the head), at most `limit`, read a block of
+/// decoded batches at a time (`EventLog.readBlocks`): the workers format
+/// each event from the stored bytes as a view — no `RecordedEvent`, no
+/// array per event.
+///
+/// - Returns: the number of events handed to the formatters.
+func writeLinesInParallel(
+    _ log: EventLog, from start: UInt64, through last: UInt64?, limit: Int?,
+    makeFormatter: @escaping @Sendable (_ note: @escaping (String) -> Void) -> (EventView, inout JSONWriter) throws -> Void,
+    note: (String) -> Void,
+    emit: (_ bytes: [UInt8], _ lineEnds: [Int]) -> Void
+) throws -> Int {
+    let reader = log.readBlocks(from: Position(start))
+    var left = limit ?? .max
+    if let last { left = Swift.min(left, last >= start ? Int(clamping: last - start + 1) : 0) }
+    var count = 0
+    try writeBlocksInParallel(
+        next: { () throws -> EventBlock? in
+            guard left > 0 else { return nil }
+            let block = try reader.nextBlock(limit: left)
+            left -= block.eventCount
+            count += block.eventCount
+            return block.eventCount == 0 ? nil : block
+        },
+        units: { $0.eventCount },
+        makeFormatter: { note in
+            let format = makeFormatter(note)
+            var types = EventTypeCache()
+            return { block, events, lines in
+                try block.forEachEvent(in: events, types: &types) { e in try lines.line { try format(e, &$0) } }
+            }
+        },
+        note: note, emit: emit)
+    return count
+}
+
 /// The lines of one slice of a block: formatted bytes and where each line
 /// ends.
 struct LineSink {
@@ -96,29 +133,23 @@ struct LineSink {
     /// One line written by `body`, then its newline; nothing of it when
     /// `body` throws.
     mutating func line(_ body: (inout JSONWriter) throws -> Void) throws {
-        let mark = w.bytes.count
-        do {
-            try body(&w)
-        } catch {
-            w.bytes.removeSubrange(mark...)
-            throw error
-        }
+        try w.allOrNothing(body)
         w.byte(0x0A)
         lineEnds.append(w.bytes.count)
     }
 }
 
 /// `writeLinesInParallel` for events read a block at a time: each block's
-/// units (events, or batches of them) are formatted in slices on the
-/// workers while the next block is read.
+/// events are formatted in slices on the workers while the next block is
+/// read.
 ///
 /// - Parameters:
 ///   - next: the next block, nil at the end; called on the calling thread
 ///     only. An error it throws is thrown after every line of the blocks
 ///     it returned before.
-///   - units: how many units a block has; a slice is a range of them.
+///   - units: how many events a block has; a slice is a range of them.
 ///   - makeFormatter: a formatter for one slice of a block: it writes the
-///     lines of the units in the range through `LineSink.line`, in order,
+///     lines of the events in the range through `LineSink.line`, in order,
 ///     and stops at its first error (the lines before it are kept).
 func writeBlocksInParallel<Block: Sendable>(
     next: () throws -> Block?,

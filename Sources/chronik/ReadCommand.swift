@@ -142,29 +142,15 @@ extension Read {
     /// blocks of decoded batches go to the workers, which format straight
     /// from the stored bytes (no `RecordedEvent`, no array per event).
     func readJSONBlocksInParallel(_ log: EventLog, _ out: Output) throws {
-        let keyOptions = keyOptions, options = options
+        let keyOptions = keyOptions
         let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note) }
-        let reader = log.readBlocks(from: Position(from?.position ?? 0))
-        // --to is inclusive; the limit counts the events printed.
-        var left = limit ?? .max
-        if let last = to?.position { left = Swift.min(left, last >= reader.position ? Int(clamping: last - reader.position + 1) : 0) }
         defer { out.flush() }
-        try writeBlocksInParallel(
-            next: { () throws -> EventBlock? in
-                guard left > 0 else { return nil }
-                let block = try reader.nextBlock(limit: left)
-                left -= block.eventCount
-                return block.eventCount == 0 ? nil : block
-            },
-            units: { $0.eventCount },
+        // --to is inclusive; the limit counts the events printed.
+        _ = try writeLinesInParallel(
+            log, from: from?.position ?? 0, through: to?.position, limit: limit,
             makeFormatter: { note in
                 let printer = EventPrinter(json: true, note: note) { try vault.get(note: note) }
-                var types = EventTypeCache()
-                return { block, events, lines in
-                    try block.forEachEvent(in: events, types: &types) { e in
-                        try lines.line { try printer.write(e, to: &$0) }
-                    }
-                }
+                return { e, w in try printer.write(e, to: &w) }
             },
             note: options.note,
             emit: { lines, _ in out.write(lines) })

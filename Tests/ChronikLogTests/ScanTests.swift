@@ -23,24 +23,12 @@ struct ScanTests {
     func scanDetectsCorruption() async throws {
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        var options = LogOptions()
-        options.compression = .none
-        do {
-            let log = try EventLog.open(at: dir, options: options)
-            for i in 0..<10 { try await log.append(to: "s", [event("E", "event number \(i)")]) }
-            try log.close()
-        }
-        var ro = LogOptions()
-        ro.readOnly = true
-        let reader = try EventLog.open(at: dir, options: ro)
-        defer { try? reader.close() }
-        #expect(try reader.scan { _ in } == 10)
         // Damage a batch after the open accepted it: the scan must notice.
-        let path = dir + "/" + LogFormat.segmentFileName(base: 0)
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let at = bytes.count / 2
-        bytes[at] ^= 0x20
-        try bytes.write(to: URL(fileURLWithPath: path))
+        let (reader, path, at) = try await openThenDamage(at: dir) { intact in
+            let visited = try intact.scan { _ in }
+            #expect(visited == 10)
+        }
+        defer { try? reader.close() }
         var payloads: [String] = []
         do {
             try reader.scan { payloads.append(String(decoding: $0.data, as: UTF8.self)) }

@@ -38,3 +38,28 @@ func openMixedLog(at dir: String, codec: Compression, seed: UInt64) async throws
     return log
 }
 
+
+/// A log at `dir` of ten one-event batches ("event number 0" …, stored
+/// uncompressed), opened read-only, then one byte in the middle of its
+/// segment flipped: damage a reader must refuse with file and offset.
+/// `beforeDamage` sees the reader while the log is intact.
+func openThenDamage(at dir: String, beforeDamage: (EventLog) throws -> Void = { _ in }) async throws
+    -> (reader: EventLog, path: String, at: Int) {
+    var options = LogOptions()
+    options.compression = .none
+    do {
+        let log = try EventLog.open(at: dir, options: options)
+        for i in 0..<10 { try await log.append(to: "s", [event("E", "event number \(i)")]) }
+        try log.close()
+    }
+    var ro = LogOptions()
+    ro.readOnly = true
+    let reader = try EventLog.open(at: dir, options: ro)
+    try beforeDamage(reader)
+    let path = dir + "/" + LogFormat.segmentFileName(base: 0)
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    let at = bytes.count / 2
+    bytes[at] ^= 0x20
+    try bytes.write(to: URL(fileURLWithPath: path))
+    return (reader, path, at)
+}

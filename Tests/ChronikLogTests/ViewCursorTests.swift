@@ -60,22 +60,8 @@ struct ViewCursorTests {
     func damageIsReported() async throws {
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        var options = LogOptions()
-        options.compression = .none
-        do {
-            let log = try EventLog.open(at: dir, options: options)
-            for i in 0..<10 { try await log.append(to: "s", [event("E", "event number \(i)")]) }
-            try log.close()
-        }
-        var ro = LogOptions()
-        ro.readOnly = true
-        let reader = try EventLog.open(at: dir, options: ro)
+        let (reader, path, at) = try await openThenDamage(at: dir)
         defer { try? reader.close() }
-        let path = dir + "/" + LogFormat.segmentFileName(base: 0)
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let at = bytes.count / 2
-        bytes[at] ^= 0x20
-        try bytes.write(to: URL(fileURLWithPath: path))
         let cursor = reader.readViews()
         var payloads: [String] = []
         do {

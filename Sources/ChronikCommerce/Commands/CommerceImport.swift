@@ -195,7 +195,7 @@ public enum CommerceImport {
                     } catch { reject(n, error); continue }
                 }
                 do {
-                    try checkSize(env, store: store, limit: options.maxEventBytes)
+                    try checkSize(env, sealed: sealed, store: store, limit: options.maxEventBytes)
                     switch try model.admit(env, idWasGiven: idWasGiven) {
                     case .admitted: break
                     case .alreadyInLog:
@@ -308,9 +308,13 @@ public enum CommerceImport {
     /// Refuses an event the log would refuse as too large. Sealing adds a
     /// few dozen bytes and the subject's name: only an event near the limit
     /// is sealed here to measure it exactly.
-    static func checkSize(_ env: CommerceEnvelope, store: CommerceStore, limit: Int) throws {
+    /// `sealed`: the event as stored, when a worker sealed it already.
+    static func checkSize(_ env: CommerceEnvelope, sealed: Result<ProposedEvent, CommerceError>?, store: CommerceStore,
+                          limit: Int) throws {
         var size = env.proposed.encodedByteCount
-        if size + 1024 > limit, env.event.piiSubjectKey != nil { size = try store.stored(env).encodedByteCount }
+        if size + 1024 > limit, env.event.piiSubjectKey != nil {
+            size = try (sealed?.get() ?? store.stored(env)).encodedByteCount
+        }
         guard size > limit else { return }
         throw CommerceError(.eventTooLarge, "event is \(size) bytes encoded, at most \(limit) allowed (see --max-event-bytes)")
     }
