@@ -10,6 +10,16 @@ struct AppendRequest: Sendable {
     var continuation: CheckedContinuation<AppendResult, any Error>
 }
 
+/// One stream's events validated and encoded for an append
+/// (`EventLog.prepare(to:_:)`), not yet in any log.
+public struct PreparedBatch: Sendable {
+    public let stream: String
+    public let events: [ProposedEvent]
+    let payload: EncodedPayload
+    let compression: Compression
+    let maxEventBytes: Int
+}
+
 extension EventLog {
     /// Appends events to one stream as one atomic batch.
     ///
@@ -30,11 +40,36 @@ extension EventLog {
     ///   `.readOnly`, `.closed`. On any error nothing of the batch is visible.
     @discardableResult
     public func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion = .any) async throws -> AppendResult {
+        try await append(prepare(to: stream, events), expected: expected)
+    }
+
+    /// Validates and encodes a batch (records, compression) for
+    /// `append(_:expected:)`: the part of an append that reads no state of
+    /// the log, so that it can run on any thread before the append —
+    /// `chronik append` encodes the batches it has checked on a thread of
+    /// their own while it checks the next lines.
+    ///
+    /// - Throws: `ChronikLogError` — `.invalidStreamName`,
+    ///   `.invalidEventType`, `.eventTooLarge`, `.invalidBatch`.
+    public func prepare(to stream: String, _ events: [ProposedEvent]) throws -> PreparedBatch {
         try validate(stream: stream, events: events)
+        return PreparedBatch(stream: stream, events: events,
+                             payload: EncodedPayload(stream: stream, events: events, compression: compression),
+                             compression: compression, maxEventBytes: options.maxEventBytes)
+    }
+
+    /// Appends a batch `prepare` made; see `append(to:_:expected:)`. A batch
+    /// prepared by a log with another compression or event size limit is
+    /// prepared again by this one.
+    @discardableResult
+    public func append(_ batch: PreparedBatch, expected: ExpectedVersion = .any) async throws -> AppendResult {
+        guard batch.compression == compression, batch.maxEventBytes == options.maxEventBytes else {
+            return try await append(prepare(to: batch.stream, batch.events), expected: expected)
+        }
         guard let writer else { throw ChronikLogError(.readOnly, "log opened read-only", path: directory) }
-        let payload = EncodedPayload(stream: stream, events: events, compression: compression)
         return try await withCheckedThrowingContinuation { c in
-            let request = AppendRequest(stream: stream, events: events, expected: expected, payload: payload, continuation: c)
+            let request = AppendRequest(stream: batch.stream, events: batch.events, expected: expected, payload: batch.payload,
+                                        continuation: c)
             let rejected: ChronikLogError? = state.withLock { s in
                 if s.closed { return ChronikLogError(.closed, "log is closed", path: directory) }
                 if let p = s.poisoned { return p }

@@ -269,9 +269,23 @@ struct IDList: Hashable, Sendable {
             out.append(contentsOf: raw[rawOffset..<(rawOffset + count * LogFormat.indexIDEntrySize)])
             return
         }
-        for e in Self.hashOrder(decoded) {
-            out.appendUUID(decoded[Int(e.offset)])
-            out.appendLE(e.offset)
+        // Written through a pointer into an array of the section's size:
+        // three appends per id (each checking capacity and uniqueness) were
+        // a third of closing a log after a 500 k-event append (stop 28).
+        let order = Self.hashOrder(decoded)
+        let size = LogFormat.indexIDEntrySize
+        let section = [UInt8](unsafeUninitializedCapacity: order.count * size) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            decoded.withUnsafeBufferPointer { ids in
+                for (k, e) in order.enumerated() {
+                    let id = ids[Int(e.offset)]
+                    raw.storeBytes(of: id.high.byteSwapped.littleEndian, toByteOffset: k * size, as: UInt64.self)
+                    raw.storeBytes(of: id.low.byteSwapped.littleEndian, toByteOffset: k * size + 8, as: UInt64.self)
+                    raw.storeBytes(of: e.offset.littleEndian, toByteOffset: k * size + 16, as: UInt32.self)
+                }
+            }
+            initialized = order.count * size
         }
+        out.append(contentsOf: section)
     }
 }

@@ -422,10 +422,13 @@ final class Writer: @unchecked Sendable {
         activeBatches.append(BatchEntry(offset: offset, basePosition: g.position, count: UInt32(count),
                                         stream: req.stream, firstStreamVersion: firstVersion))
         // Only a later request of the same flush looks staged ids up.
+        // Read through a pointer: a loop over the events copied each one,
+        // a retain and a release of its type, data and metadata (stop 28).
         let later = ri < g.requests.count - 1
-        for (i, e) in req.events.enumerated() {
-            if later { stagedIDs.insert(e.id, position: g.position + UInt64(i)) }
-            activeIDs.append(e.id)
+        let position = g.position
+        req.events.withUnsafeBufferPointer { events in
+            if later { for i in events.indices { stagedIDs.insert(events[i].id, position: position + UInt64(i)) } }
+            for i in events.indices { activeIDs.append(events[i].id) }
         }
         g.bufferEvents += count
         g.stagedVersions[req.stream] = firstVersion + UInt64(count) - 1

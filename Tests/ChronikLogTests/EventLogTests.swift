@@ -108,6 +108,58 @@ struct EventLogTests {
         #expect(log.head == Position(0))
     }
 
+    @Test("a prepared batch appends as append(to:) does; prepared by a log of other settings, it is prepared again")
+    func preparedBatches() async throws {
+        // Proves `prepare` + `append(_:expected:)` (stop 28: chronik append encodes batches while it still checks
+        // lines): the same events, versions and chain as `append(to:)`; validation in `prepare`; a batch prepared
+        // by an lz4 log with a larger event limit, appended to an uncompressed log with a smaller one, is checked
+        // and encoded by the log it goes to.
+        let a = makeTempDir("prepared-a"), b = makeTempDir("prepared-b"), c = makeTempDir("prepared-c")
+        defer { removeDir(a); removeDir(b); removeDir(c) }
+        var lz4 = LogOptions()
+        lz4.compression = .lz4
+        var plain = LogOptions()
+        plain.compression = .none
+        plain.maxEventBytes = 1000
+        let viaPrepare = try EventLog.open(at: a, options: lz4), direct = try EventLog.open(at: b, options: lz4)
+        let other = try EventLog.open(at: c, options: plain)
+        defer { try? viaPrepare.close(); try? direct.close(); try? other.close() }
+        let batches = (0..<6).map { i in (stream: "s-\(i % 2)", events: (0..<(i + 1)).map { k in event("E", String(repeating: "p\(i)-\(k) ", count: 30)) }) }
+        for (i, batch) in batches.enumerated() {
+            let expected: ExpectedVersion = i < 2 ? .noStream : .any
+            let r1 = try await viaPrepare.append(viaPrepare.prepare(to: batch.stream, batch.events), expected: expected)
+            let r2 = try await direct.append(to: batch.stream, batch.events, expected: expected)
+            #expect(r1.positions == r2.positions && r1.versions == r2.versions)
+        }
+        let read1 = try viaPrepare.readAll().collect(), read2 = try direct.readAll().collect()
+        #expect(read1.map { [$0.stream, $0.type, String(decoding: $0.data, as: UTF8.self)] }
+                == read2.map { [$0.stream, $0.type, String(decoding: $0.data, as: UTF8.self)] })
+        #expect(read1.map(\.id) == read2.map(\.id))
+        // A wrong expected version still refuses a prepared batch, writing nothing.
+        let head = viaPrepare.head
+        await #expect(throws: ChronikLogError.self) {
+            try await viaPrepare.append(viaPrepare.prepare(to: "s-0", [event("E", "late")]), expected: .noStream)
+        }
+        #expect(viaPrepare.head == head)
+        // Validation happens in prepare.
+        #expect(throws: ChronikLogError.self) { try viaPrepare.prepare(to: "", [event("E", "x")]) }
+        // Prepared by the lz4 log (limit 4 MiB): the uncompressed log (limit 1000 B) checks it again.
+        let big = try viaPrepare.prepare(to: "t", [event("E", String(repeating: "y", count: 2000))])
+        await #expect(throws: ChronikLogError.self) { try await other.append(big) }
+        #expect(other.head == Position(0))
+        let small = try viaPrepare.prepare(to: "t", [event("E", String(repeating: "z", count: 300))])
+        try await other.append(small)
+        #expect(try other.readAll().collect().map { String(decoding: $0.data, as: UTF8.self) } == [String(repeating: "z", count: 300)])
+        try other.close()
+        var readOnly = LogOptions()
+        readOnly.readOnly = true
+        let reopened = try EventLog.open(at: c, options: readOnly)
+        defer { try? reopened.close() }
+        #expect(try reopened.readAll().collect().count == 1)
+        let v = try LogVerifier.verify(directory: c)
+        #expect(v.isClean && v.events == 1, "\(v)")
+    }
+
     @Test("a second writer is refused; read-only openers see the writer's appends")
     func singleWriter() async throws {
         let dir = makeTempDir()
