@@ -587,18 +587,30 @@ public struct GuardModel {
             }
             settlementLines[key] = env.proposed.data
         }
-        var current = try load(env.stream)
         if let ref = env.event.customerReference, ref.stream != env.stream,
            case .customer(let c) = try load(ref.stream).state {
             try c.check(customerId: ref.customerId, field: "data.customerId")
         }
+        // The stream looked up once and decided in place, as
+        // `CommerceStore.decide` does for one event (stop 28: a copy of
+        // the state, an array and a second look-up per line were a third
+        // of `chronik append`'s check).
+        let i = try slot(env.stream)
+        let version = streams.values[i].version
         // Every stream's version is modelled, so a line's own
         // expectedVersion is decided here, not found wrong midway in pass 2.
-        try CommerceStore.check(env.expectedVersion, stream: env.stream, actual: current.version)
-        current.state = try CommerceStore.decide([env], on: current.state, version: current.version)
-        current.version = current.version.map { $0 + 1 } ?? 0
-        streams[env.stream] = current
+        try CommerceStore.check(env.expectedVersion, stream: env.stream, actual: version)
+        try streams.values[i].state.check(env.event, streamExists: version != nil)
+        streams.values[i].state.apply(env.event)
+        streams.values[i].version = version.map { $0 + 1 } ?? 0
         return .admitted
+    }
+
+    /// Where `stream` is in the model, loaded from the store on first use.
+    private mutating func slot(_ stream: String) throws -> [String: (state: StreamState, version: UInt64?)].Index {
+        if let i = streams.index(forKey: stream) { return i }
+        streams[stream] = try store.state(of: stream)
+        return streams.index(forKey: stream)!
     }
 }
 

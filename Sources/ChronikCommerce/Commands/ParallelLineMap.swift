@@ -11,6 +11,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import Synchronization
 
 /// The lines of an input, each mapped by `transform` on worker threads,
 /// handed out in line order.
@@ -119,24 +120,38 @@ public struct ParallelLineMap<Output: Sendable> {
             readerDone = true
         }
         guard !items.isEmpty else { return nil }
-        let block = Block(items)
-        block.run(transform)
+        let block = Block(items, transform)
+        block.run()
         return block
     }
 
     /// A block of lines and their results, filled by the workers; read only
     /// after `wait()`.
+    ///
+    /// Its lines are mapped in chunks that whoever is free claims: each
+    /// worker, and the caller while it waits for the block. A fixed slice
+    /// per worker left a core a third idle (stop 28: three threads on two
+    /// cores, the worker that shared a core with the caller paced every
+    /// block while the other ran ahead and slept).
     @usableFromInline
     final class Block: @unchecked Sendable {
-        // @unchecked: `results` is written by the workers, each index by
-        // one, before `group` is left, and read only after `wait()`.
+        // @unchecked: `results` is written by the workers and the caller,
+        // each index by the one that claimed its chunk, before `group` is
+        // left (or by the caller itself), and read only after `wait()`.
         @usableFromInline let items: [BoundedLineReader.Item]
         @usableFromInline let results: UnsafeMutableBufferPointer<Output?>
+        @usableFromInline let transform: @Sendable (Int, ArraySlice<UInt8>) -> Output
         @usableFromInline let group = DispatchGroup()
+        /// Chunks claimed so far (some may be claimed past the last).
+        @usableFromInline let claimed = Atomic<Int>(0)
+        /// Lines per chunk: small enough that the threads finish a block
+        /// together, large enough that claiming costs nothing.
+        @usableFromInline static var chunkLines: Int { 64 }
 
         @inlinable
-        init(_ items: [BoundedLineReader.Item]) {
+        init(_ items: [BoundedLineReader.Item], _ transform: @escaping @Sendable (Int, ArraySlice<UInt8>) -> Output) {
             self.items = items
+            self.transform = transform
             results = .allocate(capacity: items.count)
             results.initialize(repeating: nil)
         }
@@ -148,38 +163,43 @@ public struct ParallelLineMap<Output: Sendable> {
 
         @inlinable var count: Int { items.count }
 
-        /// Maps the lines on the workers, in as many slices as cores.
+        /// Starts mapping the lines on every worker (one serial queue each:
+        /// the global queue, and `concurrentPerform` from it, ran every
+        /// slice on one thread here, as its pool counts the calling thread —
+        /// a thread of Swift's cooperative pool, blocked in `wait()` — as
+        /// busy; stop 27). With one worker the lines are mapped here, before
+        /// the block is handed out.
         @inlinable
-        func run(_ transform: @escaping @Sendable (Int, ArraySlice<UInt8>) -> Output) {
-            guard ParseWorkers.count > 1 else {
-                // One thread: mapped here, before the block is handed out.
-                for (i, item) in items.enumerated() {
-                    if case .line(let n, let bytes) = item { results[i] = transform(n, bytes) }
-                }
-                return
-            }
-            // One serial queue per slice: the global queue (and
-            // `concurrentPerform` from it) ran every slice on one thread
-            // here, as its pool counts the calling thread — a thread of
-            // Swift's cooperative pool, blocked in `wait()` — as busy (perf
-            // of `append`, stop 27: one parse thread at 100 % of a core,
-            // the other core idle but for the reading thread's ~30 %).
-            // Serial queues run on threads of their own.
-            let slices = Swift.max(1, Swift.min(ParseWorkers.count, items.count / 64))
-            for s in 0..<slices {
+        func run() {
+            guard ParseWorkers.count > 1 else { return work() }
+            for queue in ParseWorkers.queues {
                 group.enter()
-                ParseWorkers.queues[s].async { [self] in
-                    let lo = items.count * s / slices
-                    let hi = items.count * (s + 1) / slices
-                    for i in lo..<hi {
-                        if case .line(let n, let bytes) = items[i] { results[i] = transform(n, bytes) }
-                    }
+                queue.async { [self] in
+                    work()
                     group.leave()
                 }
             }
         }
 
-        @inlinable func wait() { group.wait() }
+        /// Maps chunks of lines until none is left to claim.
+        @inlinable
+        func work() {
+            let chunk = Self.chunkLines
+            let chunks = (items.count + chunk - 1) / chunk
+            while true {
+                let c = claimed.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard c < chunks else { return }
+                for i in (c * chunk)..<Swift.min(items.count, (c + 1) * chunk) {
+                    if case .line(let n, let bytes) = items[i] { results[i] = transform(n, bytes) }
+                }
+            }
+        }
+
+        /// Helps map what is left, then waits for the workers' chunks.
+        @inlinable func wait() {
+            work()
+            group.wait()
+        }
 
         /// Line `i` and its result, moved out (each index is taken once;
         /// copying it cost a retain and a release of each of its arrays

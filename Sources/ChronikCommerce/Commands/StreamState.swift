@@ -254,10 +254,13 @@ public enum StreamState: Hashable, Sendable {
 
     /// Folds one event of the stream.
     public mutating func apply(_ event: CommerceEvent) {
+        // `self` is emptied before the payload changes, so that the payload's
+        // dictionaries are uniquely referenced and change in place rather
+        // than being copied for every event.
         switch self {
-        case .stock(var s): s.apply(event); self = .stock(s)
-        case .order(var s): s.apply(event); self = .order(s)
-        case .customer(var s): s.apply(event); self = .customer(s)
+        case .stock(var s): self = .unguarded; s.apply(event); self = .stock(s)
+        case .order(var s): self = .unguarded; s.apply(event); self = .order(s)
+        case .customer(var s): self = .unguarded; s.apply(event); self = .customer(s)
         case .unguarded: break
         }
     }
