@@ -125,32 +125,52 @@ struct Append: AsyncParsableCommand {
             return
         }
         var rejects = Rejects(limit: Self.maxReportedErrors)
-        let items = try readEvents(from: input, rejects: &rejects)
-        if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
-        // Looked at, not copied: a copy of every event line to see whether
-        // there is one took 0.34 s of a 1 M-line append (stop 24).
-        if !items.contains(where: { if case .event = $0 { true } else { false } }) {
-            // Nothing to check against a log: none is opened (or created).
-            rejects.report()
-            var s = Summary()
-            s.rejects = rejects.count
-            if rejects.isEmpty { options.note("chronik: nothing to append: the input holds no event") }
-            if options.json { try Output().line(encoding: s.report(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
-            return
+        if let url = storeOptions.store {
+            var items: [EventLineParser.Parsed] = []
+            try readEvents(from: input, rejects: &rejects) { item, _ in items.append(item) }
+            if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+            // Looked at, not copied: a copy of every event line to see
+            // whether there is one took 0.34 s of a 1 M-line append (stop 24).
+            guard items.contains(where: { if case .event = $0 { true } else { false } }) else {
+                return try nothingToAppend(rejects)
+            }
+            return try await appendToStore(url, items, rejects: &rejects)
         }
-        if let url = storeOptions.store { return try await appendToStore(url, items, rejects: &rejects) }
-        let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes)
-        defer { try? log.close() }
+        // Each line is checked as it comes out of the parse workers, on the
+        // thread that takes their results (stop 28: the check had run after
+        // the whole input was parsed, 0.2 s of one core with the other idle).
         var summary = Summary()
-        let planned = try check(items, in: log, rejects: &rejects, summary: &summary)
+        var checker: Checker?
+        defer { checker?.close() }
+        try readEvents(from: input, rejects: &rejects) { item, rejects in
+            if checker == nil { checker = try Checker(for: self) }
+            try checker!.take(item, rejects: &rejects, summary: &summary)
+        }
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+        // No event line: nothing to check against a log, none is opened.
+        guard let checked = checker else { return try nothingToAppend(rejects) }
         rejects.report()
         summary.rejects = rejects.count
+        let log = try checker!.logToAppendTo()
 
-        if let failure = try await append(planned, to: log, summary: &summary) {
+        let prepared = checker!.finishPlanning()
+        precondition(prepared == nil || prepared!.count == checked.planner.batches.count, "a prepared batch per planned one")
+        // The events are freed by the exit, not one by one before it.
+        LeftToExit.keep(checked.planner.batches as AnyObject)
+        if let failure = try await append(checked.planner.batches, prepared: prepared, to: log, summary: &summary) {
             throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(summary.soFar)")
         }
         try summary.print(json: options.json, head: log.head)
+    }
+
+    /// The end of an input with no event line (blank, bad or repeated
+    /// lines only): nothing was appended, no log opened or created.
+    private func nothingToAppend(_ rejects: Rejects) throws {
+        rejects.report()
+        var s = Summary()
+        s.rejects = rejects.count
+        if rejects.isEmpty { options.note("chronik: nothing to append: the input holds no event") }
+        if options.json { try Output().line(encoding: s.report(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
     }
 
     /// Batches kept in flight at once, so that they share the writer's
@@ -164,8 +184,9 @@ struct Append: AsyncParsableCommand {
     /// poisons the log, so every batch after a failed one fails too: the
     /// appended batches are a prefix of the plan. Returns the first
     /// failure (by line), after every started batch has finished.
-    func append(_ batches: [PlannedBatch], to log: EventLog,
-                        summary: inout Summary) async throws -> (line: Int, error: ChronikLogError)? {
+    /// `prepared`: each batch validated and encoded already (`Checker`).
+    func append(_ batches: [PlannedBatch], prepared: [Result<PreparedBatch, any Error>]? = nil, to log: EventLog,
+                summary: inout Summary) async throws -> (line: Int, error: ChronikLogError)? {
         struct Outcome: Sendable {
             var index: Int
             var result: Result<AppendResult, ChronikLogError>
@@ -182,12 +203,18 @@ struct Append: AsyncParsableCommand {
                 let events = b.events
                 let stream = b.stream
                 let expected = b.expected
+                let encoded = prepared?[i]
                 inFlight += 1
                 group.addTask(executorPreference: executor) {
                     // Runs on the serial executor up to its first suspension,
                     // which is after the log queued the request.
                     do {
-                        return Outcome(index: i, result: .success(try await log.append(to: stream, events, expected: expected)))
+                        let result = if let encoded {
+                            try await log.append(encoded.get(), expected: expected)
+                        } else {
+                            try await log.append(to: stream, events, expected: expected)
+                        }
+                        return Outcome(index: i, result: .success(result))
                     } catch let e as ChronikLogError {
                         return Outcome(index: i, result: .failure(e))
                     }
@@ -247,9 +274,10 @@ struct Append: AsyncParsableCommand {
         }
     }
 
-    /// Reads and parses every line: the events and retries in input order;
-    /// bad lines go to `rejects`.
-    private func readEvents(from handle: FileHandle, rejects: inout Rejects) throws -> [EventLineParser.Parsed] {
+    /// Reads and parses every line, and hands the events and retries to
+    /// `take` in input order; bad lines go to `rejects`.
+    private func readEvents(from handle: FileHandle, rejects: inout Rejects,
+                            _ take: (EventLineParser.Parsed, inout Rejects) throws -> Void) throws {
         let reader = lineReader(handle.fileDescriptor)
         var parser = EventLineParser(maxEventBytes: maxEventBytes.bytes)
         // Parsed on every core, decided in line order.
@@ -257,24 +285,21 @@ struct Append: AsyncParsableCommand {
         var lines = ParallelLineMap(reader: reader) { n, bytes in
             EventLineParser.parseAlone(bytes, line: n, maxEventBytes: maxEvent)
         }
-        var items: [EventLineParser.Parsed] = []
-        do {
-            while let item = try lines.next() {
-                switch item {
-                case .tooLong(let n, let bytes):
-                    rejects.add(tooLong(line: n, bytes: bytes))
-                case .line(_, let parsed):
-                    switch parser.admit(parsed) {
-                    case .success(let p)?: items.append(p)
-                    case .failure(let e)?: rejects.add(e)
-                    case nil: continue
-                    }
+        while true {
+            let item: ParallelLineMap<Result<EventLine, CommerceError>?>.Item?
+            do { item = try lines.next() } catch { throw CommandFailure(error.description) }
+            guard let item else { return }
+            switch item {
+            case .tooLong(let n, let bytes):
+                rejects.add(tooLong(line: n, bytes: bytes))
+            case .line(_, let parsed):
+                switch parser.admit(parsed) {
+                case .success(let p)?: try take(p, &rejects)
+                case .failure(let e)?: rejects.add(e)
+                case nil: continue
                 }
             }
-        } catch {
-            throw CommandFailure(error.description)
         }
-        return items
     }
 
     /// Room for the envelope and the JSON form's escaping around the
@@ -282,16 +307,69 @@ struct Append: AsyncParsableCommand {
     static let envelopeBytes = 1 << 20
 
     /// Decides every line on a model of the log, in input order, before
-    /// anything is written: ids against the log (retry or conflict),
-    /// expected versions, and for EVENTS.md's types their guards. This
-    /// process holds the writer lock, so the log cannot change meanwhile.
-    /// Returns the accepted lines grouped into batches (`Planner`), as
-    /// they are accepted: no list of the accepted lines is built first.
+    /// anything is written (`Checker`). Returns the accepted lines grouped
+    /// into batches.
     func check(_ items: [EventLineParser.Parsed], in log: EventLog, rejects: inout Rejects,
-                       summary: inout Summary) throws -> [PlannedBatch] {
-        var model = GuardModel(store: CommerceStore(log: log))
-        var planner = Planner(log: log, batch: batch)
-        for item in items {
+               summary: inout Summary) throws -> [PlannedBatch] {
+        var checker = Checker(log: log, batch: batch)
+        for item in items { try checker.take(item, rejects: &rejects, summary: &summary) }
+        return checker.planner.batches
+    }
+
+    /// Decides lines on a model of the log, in input order, before anything
+    /// is written: ids against the log (retry or conflict), expected
+    /// versions, and for EVENTS.md's types their guards. This process holds
+    /// the writer lock, so the log cannot change meanwhile. The accepted
+    /// lines are grouped into batches (`Planner`) as they are accepted: no
+    /// list of them is built first.
+    ///
+    /// A log not created yet is modelled by an empty scratch log in the
+    /// temporary directory, so that an input refused whole creates nothing
+    /// (`logToAppendTo` creates the real one once the input is accepted).
+    struct Checker {
+        var model: GuardModel
+        var planner: Planner
+        /// The log the check reads: the real one, or the scratch stand-in.
+        let log: EventLog
+        /// The scratch log's directory, when the real log does not exist yet.
+        private(set) var scratch: String?
+        /// The real log, created after a check on the scratch log.
+        private var created: EventLog?
+        /// The closed batches, validated and encoded on a thread of their
+        /// own while the check goes on (stop 28: the appends then only write;
+        /// encoding and compressing had run on one thread after the check).
+        private let encoder: BatchPreparer?
+        private let command: Append?
+
+        init(log: EventLog, batch: Int) {
+            self.init(log: log, batch: batch, scratch: nil, command: nil)
+        }
+
+        private init(log: EventLog, batch: Int, scratch: String?, command: Append?) {
+            self.log = log
+            model = GuardModel(store: CommerceStore(log: log))
+            planner = Planner(log: log, batch: batch)
+            self.scratch = scratch
+            self.command = command
+            encoder = command == nil ? nil : BatchPreparer(log: log)
+        }
+
+        /// Opens the command's log when it exists, else an empty scratch log.
+        init(for command: Append) throws {
+            if FileManager.default.fileExists(atPath: command.options.directory() + "/" + LogFormat.metaFileName) {
+                let log = try command.options.openForWriting(command.creation, maxEventBytes: command.maxEventBytes.bytes)
+                self.init(log: log, batch: command.batch, scratch: nil, command: command)
+            } else {
+                let dir = FileManager.default.temporaryDirectory.path + "/chronik-append-check-" + UUID().uuidString
+                var options = LogOptions()
+                options.durability = .none
+                options.maxEventBytes = command.maxEventBytes.bytes
+                options.compression = command.creation.compression?.value ?? .lz4
+                self.init(log: try EventLog.open(at: dir, options: options), batch: command.batch, scratch: dir, command: command)
+            }
+        }
+
+        mutating func take(_ item: EventLineParser.Parsed, rejects: inout Rejects, summary: inout Summary) throws {
             switch item {
             case .retry(let n, let first):
                 if rejects.skipsRetry(line: n, repeating: first) { summary.retries += 1 }
@@ -299,7 +377,10 @@ struct Append: AsyncParsableCommand {
                 do {
                     switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
                     case .alreadyInLog, .settlementAlreadyReported: summary.duplicateEvents += 1
-                    case .admitted: planner.add(l)
+                    case .admitted:
+                        let n = planner.batches.count
+                        planner.add(l)
+                        if let encoder, n > 0, planner.batches.count > n { encoder.prepare(planner.batches[n - 1]) }
                     }
                 } catch var e as CommerceError {
                     e.line = l.line
@@ -309,7 +390,68 @@ struct Append: AsyncParsableCommand {
                 }
             }
         }
-        return planner.batches
+
+        /// Every planned batch prepared for its append, in plan order; nil
+        /// when this checker does not prepare them (`check(_:in:)`).
+        func finishPlanning() -> [Result<PreparedBatch, any Error>]? {
+            guard let encoder else { return nil }
+            if let last = planner.batches.last { encoder.prepare(last) }
+            return encoder.results()
+        }
+
+        /// The log to append the planned batches to: the one checked, or —
+        /// after a check on the scratch log — the real log, created now,
+        /// which must still be empty (else nothing is appended: another
+        /// process wrote it meanwhile, and the check did not see its events).
+        /// `close()` closes it.
+        mutating func logToAppendTo() throws -> EventLog {
+            guard scratch != nil, let command else { return log }
+            close()
+            let real = try command.options.openForWriting(command.creation, maxEventBytes: command.maxEventBytes.bytes)
+            guard real.head.value == 0 else {
+                try? real.close()
+                throw CommandFailure("the log at \(command.options.directory()) was created by another process while the input was checked; nothing was appended: run the command again")
+            }
+            created = real
+            return real
+        }
+
+        /// Closes the logs this check opened and removes the scratch log.
+        mutating func close() {
+            try? (created ?? log).close()
+            created = nil
+            if let dir = scratch {
+                try? log.close()
+                try? FileManager.default.removeItem(atPath: dir)
+                scratch = nil
+            }
+        }
+    }
+
+    /// Validates and encodes batches (`EventLog.prepare`) on a serial queue
+    /// of its own, in the order they are given.
+    final class BatchPreparer: @unchecked Sendable {
+        // @unchecked: `prepared` is changed only on `queue`, and read only
+        // after `group` is waited for.
+        private let log: EventLog
+        private let queue = DispatchQueue(label: "chronik.append.prepare")
+        private let group = DispatchGroup()
+        private var prepared: [Result<PreparedBatch, any Error>] = []
+
+        init(log: EventLog) { self.log = log }
+
+        func prepare(_ b: PlannedBatch) {
+            let (stream, events) = (b.stream, b.events)
+            queue.async(group: group) { [self] in
+                prepared.append(Result { try log.prepare(to: stream, events) })
+            }
+        }
+
+        /// Every batch given so far, prepared.
+        func results() -> [Result<PreparedBatch, any Error>] {
+            group.wait()
+            return prepared
+        }
     }
 
     /// One batch to append: the events of consecutive accepted lines of one

@@ -1,4 +1,6 @@
 import Foundation
+import Subprocess
+import SystemPackage
 import Testing
 
 @Suite("chronik append, read, stats")
@@ -107,6 +109,46 @@ struct AppendReadTests {
         #expect(read.compactMap { $0["stream"] as? String } == ["a", "a", "a"] + streams)
         #expect(read.compactMap { $0["version"] as? Int } == [0, 1, 2, 3, 4, 5, 0, 6, 1, 7])
         #expect(read.compactMap { ($0["data"] as? Int) } == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6])
+    }
+
+    @Test("append to a new log: checked on a scratch log, which is removed; the log is created only when the input is accepted")
+    func newLogCheckedOnScratch() async throws {
+        // Proves stop 28's check during the parse for a log not created yet: the lines are checked against an
+        // empty scratch log in TMPDIR (same duplicate-id and expectedVersion rules as an empty log), the log
+        // itself appears only after the whole input was accepted, and no scratch log is left either way.
+        let tmp = makeTempDir("scratch-tmp")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let dir = makeTempDir()
+        defer { removeDir(tmp); removeDir(dir) }
+        func append(_ input: String, _ extra: [String] = []) async throws -> Run {
+            let path = tmp + "-input.jsonl"
+            try Data(input.utf8).write(to: URL(fileURLWithPath: path))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(["append", "--log", dir] + extra + [path]),
+                                             environment: .inherit.updating(["TMPDIR": tmp]),
+                                             output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+            return Run(status: r.terminationStatus, stdout: r.standardOutput, stderr: r.standardError)
+        }
+        // A line expecting a version the (empty) log does not have: refused, nothing created.
+        let bad = try await append([eventLine(stream: "a", data: "0"),
+                                    eventLine(stream: "a", data: "1", extra: #""expectedVersion":5"#)].joined(separator: "\n"))
+        #expect(bad.exitCode == 1, "\(bad)")
+        #expect(bad.stderr.contains("line 2: wrongExpectedVersion"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir), "a refused input creates no log")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "no scratch log left")
+        // The same stream's versions decided as on an empty log: 0 then 1 (expectedVersion 0 holds).
+        let good = try await append([eventLine(stream: "a", data: "0"),
+                                     eventLine(stream: "a", data: "1", extra: #""expectedVersion":0"#)].joined(separator: "\n"),
+                                    ["--compression", "none"])
+        #expect(good.exitCode == 0, "\(good)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "no scratch log left")
+        #expect(try await headPosition(dir) == 2)
+        let stats = jsonObjects(try await chronik(["stats", "--json", "--log", dir]).stdout).first
+        #expect(stats?["compression"] as? String == "none", "the created log has the asked compression: \(String(describing: stats))")
+        // An existing log is checked directly: a line expecting the wrong version is refused, nothing appended.
+        let stale = try await append(eventLine(stream: "a", data: "2", extra: #""expectedVersion":0"#))
+        #expect(stale.exitCode == 1 && stale.stderr.contains("wrongExpectedVersion"), "\(stale)")
+        #expect(try await headPosition(dir) == 2)
     }
 
     @Test("re-appending input with ids is an idempotent no-op; read --json output appends into another log unchanged")
