@@ -20,11 +20,21 @@ struct SegmentCheckpoint: Hashable, Sendable {
 
     /// The file up to its id section: header, stream names, batch table.
     func encodeTables(reserving extra: Int = 0) -> [UInt8] {
+        // Each batch's stream number found with one look-up (stop 28: two
+        // look-ups and five appends per batch were half of closing a log
+        // after importing 400 k small batches).
         var streamIndex: [String: UInt32] = [:]
         var streams: [String] = []
-        for b in batches where streamIndex[b.stream] == nil {
-            streamIndex[b.stream] = UInt32(streams.count)
-            streams.append(b.stream)
+        let numbers = [UInt32](unsafeUninitializedCapacity: batches.count) { numbers, initialized in
+            batches.withUnsafeBufferPointer { batches in
+                for i in batches.indices {
+                    let next = UInt32(streams.count)
+                    let n = Self.value(&streamIndex[batches[i].stream, default: next])
+                    if n == next { streams.append(batches[i].stream) }
+                    numbers[i] = n
+                }
+            }
+            initialized = batches.count
         }
         var out: [UInt8] = []
         out.reserveCapacity(LogFormat.indexHeaderSize + batches.count * LogFormat.indexBatchEntrySize + streams.count * 24 + extra)
@@ -43,15 +53,29 @@ struct SegmentCheckpoint: Hashable, Sendable {
             out.appendVarint(UInt64(s.utf8.count))
             out.append(contentsOf: s.utf8)
         }
-        for b in batches {
-            out.appendLE(UInt64(b.offset))
-            out.appendLE(b.basePosition)
-            out.appendLE(b.count)
-            out.appendLE(streamIndex[b.stream]!)  // every batch's stream was added above
-            out.appendLE(b.firstStreamVersion)
+        let size = LogFormat.indexBatchEntrySize
+        let table = [UInt8](unsafeUninitializedCapacity: batches.count * size) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            batches.withUnsafeBufferPointer { batches in
+                for i in batches.indices {
+                    let at = i * size
+                    raw.storeBytes(of: UInt64(batches[i].offset).littleEndian, toByteOffset: at, as: UInt64.self)
+                    raw.storeBytes(of: batches[i].basePosition.littleEndian, toByteOffset: at + 8, as: UInt64.self)
+                    raw.storeBytes(of: batches[i].count.littleEndian, toByteOffset: at + 16, as: UInt32.self)
+                    raw.storeBytes(of: numbers[i].littleEndian, toByteOffset: at + 20, as: UInt32.self)
+                    raw.storeBytes(of: batches[i].firstStreamVersion.littleEndian, toByteOffset: at + 24, as: UInt64.self)
+                }
+            }
+            initialized = batches.count * size
         }
+        out.append(contentsOf: table)
         return out
     }
+
+    /// The value at an `inout` place: with a dictionary's `default:`
+    /// subscript, one look-up that inserts the default when the key is new.
+    @inline(__always)
+    private static func value(_ v: inout UInt32) -> UInt32 { v }
 
     /// Whether an index file's last 4 bytes are the CRC32C of the others.
     /// - Precondition: `bytes` holds at least 4 bytes.
