@@ -67,20 +67,28 @@ public final class ProjectionSet {
 
     /// Where a replay on two threads folds a projector.
     enum Lane: Int {
-        /// On the thread that decodes: the models that read no other model
-        /// and that no other model reads (fraud, search, supply chain,
-        /// settings, support), so no other thread touches them until the
-        /// replay ends. Supply chain holds `clock`, but reads it only when
-        /// queried or snapshotted, never in `apply`.
+        /// On the thread that decodes: models that read no other model and
+        /// that no other model reads (search, supply chain, settings,
+        /// support), so no other thread touches them until the replay ends.
+        /// Supply chain holds `clock`, but reads it only when queried or
+        /// snapshotted, never in `apply`.
+        ///
+        /// Fraud reads no other model either, but folds on the projecting
+        /// thread (stop 28): with it here the decoding thread was busy all
+        /// the time and the projecting one 50–70 %; without it both are
+        /// ~95 % busy, and a replay takes 0.90–0.93 × the time on a big
+        /// shop's history, a simulated shop's and one with sealed data
+        /// opened (Benchmarks/README.md, stop 28).
         case decoding = 0
         /// On the calling thread, in set order: every other projector
-        /// (inventory, orders and the models built on them; any projector
-        /// the registry does not know). It also moves `clock` and `position`.
+        /// (inventory, orders and the models built on them, fraud; any
+        /// projector the registry does not know). It also moves `clock` and
+        /// `position`.
         case projecting = 1
 
         static func of(_ p: any SnapshottableProjector) -> Lane {
             switch p {
-            case is FraudProjector, is SearchProjector, is SupplyChainProjector, is SettingsProjector, is SupportProjector:
+            case is SearchProjector, is SupplyChainProjector, is SettingsProjector, is SupportProjector:
                 return .decoding
             default:
                 return .projecting

@@ -133,7 +133,7 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         // that the decoding lane holds only models no other model reads.
         let set = try Projections.standard()
         let decoding = set.projectors.filter { ProjectionSet.Lane.of($0) == .decoding }.map(\.name)
-        #expect(Set(decoding) == ["fraud", "search", "supply-chain", "settings", "support"])
+        #expect(Set(decoding) == ["search", "supply-chain", "settings", "support"])
         for name in decoding {
             #expect(Projections.dependencies[name] == [])
             #expect(!Projections.dependencies.values.contains { $0.contains(name) })
