@@ -286,7 +286,7 @@ final class Writer: @unchecked Sendable {
         }
         if requests.isEmpty { return nil }
         if let poisoned {
-            for r in requests { r.continuation.resume(throwing: poisoned) }
+            for r in requests { r.reply.resume(throwing: poisoned) }
             return nil
         }
         return requests
@@ -560,8 +560,8 @@ final class Writer: @unchecked Sendable {
     private func acknowledge(_ g: Group) {
         for (i, r) in g.requests.enumerated() {
             switch g.outcomes[i] {
-            case .done(let result): r.continuation.resume(returning: result)
-            case .failed(let e): r.continuation.resume(throwing: e)
+            case .done(let result): r.reply.resume(returning: result)
+            case .failed(let e): r.reply.resume(throwing: e)
             case .pending: preconditionFailure("every request gets an outcome")
             }
         }
@@ -599,7 +599,7 @@ final class Writer: @unchecked Sendable {
             poison(error)
         }
         for (i, r) in g.requests.enumerated() {
-            if case .failed(let e) = g.outcomes[i] { r.continuation.resume(throwing: e) } else { r.continuation.resume(throwing: failure) }
+            if case .failed(let e) = g.outcomes[i] { r.reply.resume(throwing: e) } else { r.reply.resume(throwing: failure) }
         }
     }
 

@@ -160,6 +160,47 @@ struct EventLogTests {
         #expect(v.isClean && v.events == 1, "\(v)")
     }
 
+    @Test("appendAll: each batch decided on its own, in order, outcomes in order; a closed log refuses them all")
+    func appendAllBatches() async throws {
+        // Proves `appendAll` (stop 28: import's pass 2 hands the writer chunks of batches): the same positions,
+        // versions and per-batch failures as one `append` per batch — a wrong expected version fails that batch
+        // only, a batch repeating an earlier batch of the same call (same ids, same content) is an idempotent retry
+        // with the original positions, the same id with other content fails — and the events read back in order.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.segmentSizeBytes = 8192
+        let log = try EventLog.open(at: dir, options: options)
+        let a = (0..<3).map { event("E", "a\($0) " + String(repeating: "x", count: 200)) }
+        let b = (0..<2).map { event("E", "b\($0)") }
+        let other = event("E", "other content", id: a[0].id)
+        let input: [(batch: PreparedBatch, expected: ExpectedVersion)] = try [
+            (log.prepare(to: "a", a), .noStream),
+            (log.prepare(to: "b", b), .exact(7)),            // wrong: b has no event
+            (log.prepare(to: "b", b), .noStream),
+            (log.prepare(to: "a", a), .any),                 // a retry of the first batch
+            (log.prepare(to: "a", [other]), .any),           // a's first id with other content
+            (log.prepare(to: "a", [event("E", "a3")]), .exact(2)),
+        ]
+        let results = await log.appendAll(input)
+        #expect(results.count == input.count)
+        #expect(try results[0].get().positions == [Position(0), Position(1), Position(2)])
+        #expect(failureCode(results[1]) == .wrongExpectedVersion)
+        #expect(try results[2].get().positions == [Position(3), Position(4)])
+        let retry = try results[3].get()
+        #expect(retry.wasDuplicate && retry.positions == [Position(0), Position(1), Position(2)])
+        #expect(failureCode(results[4]) == .duplicateEventId)
+        #expect(try results[5].get().versions == [StreamVersion(3)])
+        #expect(log.head == Position(6))
+        let read = try log.readAll().collect()
+        #expect(read.map(\.stream) == ["a", "a", "a", "b", "b", "a"])
+        #expect(read.map { String(decoding: $0.data, as: UTF8.self).prefix(2) } == ["a0", "a1", "a2", "b0", "b1", "a3"])
+        #expect(await log.appendAll([]).isEmpty)
+        try log.close()
+        let refused = await log.appendAll([(try log.prepare(to: "c", [event("E", "late")]), .any)])
+        #expect(failureCode(refused[0]) == .closed)
+    }
+
     @Test("a second writer is refused; read-only openers see the writer's appends")
     func singleWriter() async throws {
         let dir = makeTempDir()
@@ -227,4 +268,10 @@ struct EventLogTests {
             #expect(evs.map { String(decoding: $0.data, as: UTF8.self) } == (0..<perTask).map { "\(t)-\($0)" })
         }
     }
+}
+
+/// The code of an append's `ChronikLogError`; nil on success or another error.
+private func failureCode(_ r: Result<AppendResult, any Error>) -> ChronikLogError.Code? {
+    if case .failure(let e) = r { return (e as? ChronikLogError)?.code }
+    return nil
 }
