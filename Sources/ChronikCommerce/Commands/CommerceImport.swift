@@ -365,54 +365,80 @@ public enum CommerceImport {
         var index = 0
         var streams = Set<String>()
         var failure: (line: Int, error: CommerceError)?
-        let window = 256
+        // Batches go to the log in chunks of `chunkBatches`, each chunk one
+        // `appendAll` (one hand-off to the writer, one suspension), up to
+        // `window` chunks in flight (stop 28: a task, a continuation and a
+        // lock hand-off per batch set the pace of this pass).
+        let chunkBatches = 64
+        let window = 4
         let executor = SerialTaskExecutor()
+        var chunk: [PlannedBatch] = []
 
-        try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
+        try await withThrowingTaskGroup(of: [BatchOutcome].self) { group in
             var inFlight = 0
-            func collect(_ o: BatchOutcome) {
+            func collect(_ outcomes: [BatchOutcome]) {
                 inFlight -= 1
-                switch o.result {
-                case .success(let duplicate):
-                    if duplicate { summary.duplicates += o.count } else {
-                        summary.appended += o.count
-                        streams.insert(o.stream)
+                for o in outcomes {
+                    switch o.result {
+                    case .success(let duplicate):
+                        if duplicate { summary.duplicates += o.count } else {
+                            summary.appended += o.count
+                            streams.insert(o.stream)
+                        }
+                        // GDPR: a CustomerForgotten in the log destroys the key.
+                        for event in o.forgotten {
+                            do { try store.destroyKey(ofForgotten: event) } catch let e as CommerceError {
+                                if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
+                            } catch {}
+                        }
+                    case .failure(let e):
+                        if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
                     }
-                    // GDPR: a CustomerForgotten in the log destroys the key.
-                    for event in o.forgotten {
-                        do { try store.destroyKey(ofForgotten: event) } catch let e as CommerceError {
-                            if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
-                        } catch {}
-                    }
-                case .failure(let e):
-                    if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
                 }
             }
-            func submit(_ b: PlannedBatch) async throws {
+            func submitChunk() async throws {
+                guard !chunk.isEmpty else { return }
                 while inFlight >= window, let o = try await group.next() { collect(o) }
-                let i = index
-                index += 1
+                let batches = chunk
+                chunk = []
+                let first = index
+                index += batches.count
                 inFlight += 1
                 group.addTask(executorPreference: executor) {
                     // Runs on the serial executor up to its first suspension,
-                    // which is after the log queued the request.
-                    do {
-                        let r = try await log.append(to: b.stream, b.events, expected: b.expected)
-                        return BatchOutcome(index: i, firstLine: b.firstLine, count: b.events.count, stream: b.stream,
-                                            result: .success(r.wasDuplicate),
-                                            forgotten: b.events.filter { $0.type == CustomerForgotten.typeName })
-                    } catch let e as CommerceError {
-                        return BatchOutcome(index: i, firstLine: b.firstLine, count: b.events.count, stream: b.stream, result: .failure(e))
-                    } catch {
-                        return BatchOutcome(index: i, firstLine: b.firstLine, count: b.events.count, stream: b.stream,
-                                            result: .failure(CommerceError(.appendFailed, "\(error)")))
+                    // which is after the log queued the chunk's batches.
+                    func outcome(_ k: Int, _ result: Result<Bool, CommerceError>) -> BatchOutcome {
+                        let b = batches[k]
+                        return BatchOutcome(index: first + k, firstLine: b.firstLine, count: b.events.count, stream: b.stream,
+                                            result: result,
+                                            forgotten: (try? result.get()) != nil
+                                                ? b.events.filter { $0.type == CustomerForgotten.typeName } : [])
                     }
+                    func refusal(_ error: any Error) -> CommerceError {
+                        error as? CommerceError ?? CommerceError(.appendFailed, "\(error)")
+                    }
+                    var outcomes = [BatchOutcome?](repeating: nil, count: batches.count)
+                    var prepared: [(batch: PreparedBatch, expected: ExpectedVersion)] = []
+                    var slots: [Int] = []
+                    for (k, b) in batches.enumerated() {
+                        do {
+                            prepared.append((try log.prepare(to: b.stream, b.events), b.expected))
+                            slots.append(k)
+                        } catch {
+                            outcomes[k] = outcome(k, .failure(refusal(error)))
+                        }
+                    }
+                    for (j, r) in (await log.appendAll(prepared)).enumerated() {
+                        outcomes[slots[j]] = outcome(slots[j], r.map(\.wasDuplicate).mapError(refusal))
+                    }
+                    return outcomes.map { $0! }
                 }
             }
             func flush() async throws {
                 guard let b = current else { return }
                 current = nil
-                try await submit(b)
+                chunk.append(b)
+                if chunk.count >= chunkBatches { try await submitChunk() }
             }
 
             while failure == nil, let accepted = try source.next() {
@@ -448,7 +474,10 @@ public enum CommerceImport {
                     versions[stream] = .some(v.map { $0 + 1 } ?? 0)
                 }
             }
-            if failure == nil { try await flush() }
+            if failure == nil {
+                try await flush()
+                try await submitChunk()
+            }
             while let o = try await group.next() { collect(o) }
         }
         summary.streams = streams.count
