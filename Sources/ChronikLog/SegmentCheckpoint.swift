@@ -21,8 +21,8 @@ struct SegmentCheckpoint: Hashable, Sendable {
     /// The file up to its id section: header, stream names, batch table.
     func encodeTables(reserving extra: Int = 0) -> [UInt8] {
         // Each batch's stream number found with one look-up (stop 28: two
-        // look-ups and five appends per batch were half of closing a log
-        // after importing 400 k small batches).
+        // look-ups and five appends per batch were about a fifth of closing
+        // a log after importing a 500 k-event shop, 88 k batches).
         var streamIndex: [String: UInt32] = [:]
         var streams: [String] = []
         let numbers = [UInt32](unsafeUninitializedCapacity: batches.count) { numbers, initialized in
