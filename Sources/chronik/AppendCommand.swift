@@ -360,12 +360,30 @@ struct Append: AsyncParsableCommand {
                 let log = try command.options.openForWriting(command.creation, maxEventBytes: command.maxEventBytes.bytes)
                 self.init(log: log, batch: command.batch, scratch: nil, command: command)
             } else {
-                let dir = FileManager.default.temporaryDirectory.path + "/chronik-append-check-" + UUID().uuidString
                 var options = LogOptions()
                 options.durability = .none
                 options.maxEventBytes = command.maxEventBytes.bytes
                 options.compression = command.creation.compression?.value ?? .lz4
-                self.init(log: try EventLog.open(at: dir, options: options), batch: command.batch, scratch: dir, command: command)
+                let (log, dir) = try Self.openScratch(options, beside: command.options.directory())
+                self.init(log: log, batch: command.batch, scratch: dir, command: command)
+            }
+        }
+
+        /// An empty scratch log in the temporary directory or, when that
+        /// cannot hold one (not writable, missing), beside the log to be
+        /// created (a hidden sibling: the log's parent must take a new
+        /// directory anyway).
+        static func openScratch(_ options: LogOptions, beside path: String) throws -> (EventLog, String) {
+            let name = "chronik-append-check-" + UUID().uuidString
+            let tmp = FileManager.default.temporaryDirectory.path + "/" + name
+            do { return (try EventLog.open(at: tmp, options: options), tmp) } catch let inTemp {
+                try? FileManager.default.removeItem(atPath: tmp)
+                let parent = (path as NSString).deletingLastPathComponent
+                let sibling = (parent.isEmpty ? "." : parent) + "/." + name
+                do { return (try EventLog.open(at: sibling, options: options), sibling) } catch {
+                    try? FileManager.default.removeItem(atPath: sibling)
+                    throw CommandFailure("cannot check the input against a new log: no scratch log could be created in \(tmp) (\(inTemp)) nor at \(sibling) (\(error)); nothing was appended")
+                }
             }
         }
 

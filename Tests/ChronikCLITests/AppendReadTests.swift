@@ -120,12 +120,12 @@ struct AppendReadTests {
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let dir = makeTempDir()
         defer { removeDir(tmp); removeDir(dir) }
-        func append(_ input: String, _ extra: [String] = []) async throws -> Run {
+        func append(_ input: String, _ extra: [String] = [], tmpdir: String? = nil, log: String? = nil) async throws -> Run {
             let path = tmp + "-input.jsonl"
             try Data(input.utf8).write(to: URL(fileURLWithPath: path))
             defer { try? FileManager.default.removeItem(atPath: path) }
-            let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(["append", "--log", dir] + extra + [path]),
-                                             environment: .inherit.updating(["TMPDIR": tmp]),
+            let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(["append", "--log", log ?? dir] + extra + [path]),
+                                             environment: .inherit.updating(["TMPDIR": tmpdir ?? tmp]),
                                              output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
             return Run(status: r.terminationStatus, stdout: r.standardOutput, stderr: r.standardError)
         }
@@ -145,6 +145,23 @@ struct AppendReadTests {
         #expect(try await headPosition(dir) == 2)
         let stats = jsonObjects(try await chronik(["stats", "--json", "--log", dir]).stdout).first
         #expect(stats?["compression"] as? String == "none", "the created log has the asked compression: \(String(describing: stats))")
+        // A temporary directory that cannot hold the scratch log: it goes beside the new log instead, and is removed.
+        let other = makeTempDir("scratch-sibling")
+        let notADirectory = tmp + "-file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: notADirectory))
+        defer { removeDir(other); try? FileManager.default.removeItem(atPath: notADirectory) }
+        let parent = (other as NSString).deletingLastPathComponent
+        func scratchSiblings() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.hasPrefix(".chronik-append-check-") }
+        }
+        let refusedBeside = try await append(eventLine(stream: "a", data: "0", extra: #""expectedVersion":3"#),
+                                             tmpdir: notADirectory, log: other)
+        #expect(refusedBeside.exitCode == 1 && refusedBeside.stderr.contains("wrongExpectedVersion"), "\(refusedBeside)")
+        #expect(!FileManager.default.fileExists(atPath: other), "a refused input creates no log")
+        let beside = try await append(eventLine(stream: "a", data: "0"), tmpdir: notADirectory, log: other)
+        #expect(beside.exitCode == 0, "\(beside)")
+        #expect(try await headPosition(other) == 1)
+        #expect(try scratchSiblings().isEmpty, "no scratch log left beside the log")
         // An existing log is checked directly: a line expecting the wrong version is refused, nothing appended.
         let stale = try await append(eventLine(stream: "a", data: "2", extra: #""expectedVersion":0"#))
         #expect(stale.exitCode == 1 && stale.stderr.contains("wrongExpectedVersion"), "\(stale)")
