@@ -91,10 +91,9 @@ extension EventLog {
     }
 
     /// Validates and encodes a batch (records, compression) for
-    /// `append(_:expected:)`: the part of an append that reads no state of
-    /// the log, so that it can run on any thread before the append —
-    /// `chronik append` encodes the batches it has checked on a thread of
-    /// their own while it checks the next lines.
+    /// `append(_:expected:)` or `appendAll`: the part of an append that
+    /// reads no state of the log, so that it can run on any thread before
+    /// the append.
     ///
     /// - Throws: `ChronikLogError` — `.invalidStreamName`,
     ///   `.invalidEventType`, `.eventTooLarge`, `.invalidBatch`.
@@ -110,9 +109,7 @@ extension EventLog {
     /// prepared again by this one.
     @discardableResult
     public func append(_ batch: PreparedBatch, expected: ExpectedVersion = .any) async throws -> AppendResult {
-        guard batch.compression == compression, batch.maxEventBytes == options.maxEventBytes else {
-            return try await append(prepare(to: batch.stream, batch.events), expected: expected)
-        }
+        let batch = try preparedHere(batch)
         guard let writer else { throw ChronikLogError(.readOnly, "log opened read-only", path: directory) }
         return try await withCheckedThrowingContinuation { c in
             let request = AppendRequest(stream: batch.stream, events: batch.events, expected: expected, payload: batch.payload,
@@ -142,12 +139,10 @@ extension EventLog {
             var requests: [AppendRequest] = []
             requests.reserveCapacity(batches.count)
             for (i, b) in batches.enumerated() {
-                var batch = b.batch
-                if batch.compression != compression || batch.maxEventBytes != options.maxEventBytes {
-                    do { batch = try prepare(to: batch.stream, batch.events) } catch {
-                        replies.set(i, .failure(error))
-                        continue
-                    }
+                let batch: PreparedBatch
+                do { batch = try preparedHere(b.batch) } catch {
+                    replies.set(i, .failure(error))
+                    continue
                 }
                 requests.append(AppendRequest(stream: batch.stream, events: batch.events, expected: b.expected,
                                               payload: batch.payload, reply: .batch(replies, index: i)))
@@ -156,6 +151,13 @@ extension EventLog {
                 for r in requests { r.reply.resume(throwing: rejected) }
             }
         }
+    }
+
+    /// `batch` as this log encodes and limits events: prepared again when
+    /// another log, of other compression or event size limit, prepared it.
+    private func preparedHere(_ batch: PreparedBatch) throws -> PreparedBatch {
+        guard batch.compression != compression || batch.maxEventBytes != options.maxEventBytes else { return batch }
+        return try prepare(to: batch.stream, batch.events)
     }
 
     /// Queues requests for the writer, scheduling a flush unless one is

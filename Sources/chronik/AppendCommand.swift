@@ -148,16 +148,14 @@ struct Append: AsyncParsableCommand {
         }
         if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
         // No event line: nothing to check against a log, none is opened.
-        guard let checked = checker else { return try nothingToAppend(rejects) }
+        guard checker != nil else { return try nothingToAppend(rejects) }
         rejects.report()
         summary.rejects = rejects.count
         let log = try checker!.logToAppendTo()
-
-        let prepared = checker!.finishPlanning()
-        precondition(prepared == nil || prepared!.count == checked.planner.batches.count, "a prepared batch per planned one")
+        let batches = checker!.planner.batches
         // The events are freed by the exit, not one by one before it.
-        LeftToExit.keep(checked.planner.batches as AnyObject)
-        if let failure = try await append(checked.planner.batches, prepared: prepared, to: log, summary: &summary) {
+        LeftToExit.keep(batches as AnyObject)
+        if let failure = try await append(batches, to: log, summary: &summary) {
             throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(summary.soFar)")
         }
         try summary.print(json: options.json, head: log.head)
@@ -184,8 +182,7 @@ struct Append: AsyncParsableCommand {
     /// poisons the log, so every batch after a failed one fails too: the
     /// appended batches are a prefix of the plan. Returns the first
     /// failure (by line), after every started batch has finished.
-    /// `prepared`: each batch validated and encoded already (`Checker`).
-    func append(_ batches: [PlannedBatch], prepared: [Result<PreparedBatch, any Error>]? = nil, to log: EventLog,
+    func append(_ batches: [PlannedBatch], to log: EventLog,
                 summary: inout Summary) async throws -> (line: Int, error: ChronikLogError)? {
         struct Outcome: Sendable {
             var index: Int
@@ -203,18 +200,12 @@ struct Append: AsyncParsableCommand {
                 let events = b.events
                 let stream = b.stream
                 let expected = b.expected
-                let encoded = prepared?[i]
                 inFlight += 1
                 group.addTask(executorPreference: executor) {
                     // Runs on the serial executor up to its first suspension,
                     // which is after the log queued the request.
                     do {
-                        let result = if let encoded {
-                            try await log.append(encoded.get(), expected: expected)
-                        } else {
-                            try await log.append(to: stream, events, expected: expected)
-                        }
-                        return Outcome(index: i, result: .success(result))
+                        return Outcome(index: i, result: .success(try await log.append(to: stream, events, expected: expected)))
                     } catch let e as ChronikLogError {
                         return Outcome(index: i, result: .failure(e))
                     }
@@ -335,10 +326,6 @@ struct Append: AsyncParsableCommand {
         private(set) var scratch: String?
         /// The real log, created after a check on the scratch log.
         private var created: EventLog?
-        /// The closed batches, validated and encoded on a thread of their
-        /// own while the check goes on (stop 28: the appends then only write;
-        /// encoding and compressing had run on one thread after the check).
-        private let encoder: BatchPreparer?
         private let command: Append?
 
         init(log: EventLog, batch: Int) {
@@ -351,7 +338,6 @@ struct Append: AsyncParsableCommand {
             planner = Planner(log: log, batch: batch)
             self.scratch = scratch
             self.command = command
-            encoder = command == nil ? nil : BatchPreparer(log: log)
         }
 
         /// Opens the command's log when it exists, else an empty scratch log.
@@ -395,10 +381,7 @@ struct Append: AsyncParsableCommand {
                 do {
                     switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
                     case .alreadyInLog, .settlementAlreadyReported: summary.duplicateEvents += 1
-                    case .admitted:
-                        let n = planner.batches.count
-                        planner.add(l)
-                        if let encoder, n > 0, planner.batches.count > n { encoder.prepare(planner.batches[n - 1]) }
+                    case .admitted: planner.add(l)
                     }
                 } catch var e as CommerceError {
                     e.line = l.line
@@ -407,14 +390,6 @@ struct Append: AsyncParsableCommand {
                     rejects.add(CommerceError(.wrongExpectedVersion, field: "expectedVersion", line: l.line, e.message))
                 }
             }
-        }
-
-        /// Every planned batch prepared for its append, in plan order; nil
-        /// when this checker does not prepare them (`check(_:in:)`).
-        func finishPlanning() -> [Result<PreparedBatch, any Error>]? {
-            guard let encoder else { return nil }
-            if let last = planner.batches.last { encoder.prepare(last) }
-            return encoder.results()
         }
 
         /// The log to append the planned batches to: the one checked, or —
@@ -443,32 +418,6 @@ struct Append: AsyncParsableCommand {
                 try? FileManager.default.removeItem(atPath: dir)
                 scratch = nil
             }
-        }
-    }
-
-    /// Validates and encodes batches (`EventLog.prepare`) on a serial queue
-    /// of its own, in the order they are given.
-    final class BatchPreparer: @unchecked Sendable {
-        // @unchecked: `prepared` is changed only on `queue`, and read only
-        // after `group` is waited for.
-        private let log: EventLog
-        private let queue = DispatchQueue(label: "chronik.append.prepare")
-        private let group = DispatchGroup()
-        private var prepared: [Result<PreparedBatch, any Error>] = []
-
-        init(log: EventLog) { self.log = log }
-
-        func prepare(_ b: PlannedBatch) {
-            let (stream, events) = (b.stream, b.events)
-            queue.async(group: group) { [self] in
-                prepared.append(Result { try log.prepare(to: stream, events) })
-            }
-        }
-
-        /// Every batch given so far, prepared.
-        func results() -> [Result<PreparedBatch, any Error>] {
-            group.wait()
-            return prepared
         }
     }
 

@@ -568,10 +568,7 @@ public struct GuardModel {
     public init(store: CommerceStore) { self.store = store }
 
     private mutating func load(_ stream: String) throws -> (state: StreamState, version: UInt64?) {
-        if let s = streams[stream] { return s }
-        let s = try store.state(of: stream)
-        streams[stream] = s
-        return s
+        streams.values[try slot(stream)]
     }
 
     /// Whether `customerId` is forgotten in the log or by an admitted event.
