@@ -131,13 +131,16 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
     public var low: UInt64
     public init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
     public init(_ uuid: UUID) {
-        let u = uuid.uuid
-        high = [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7].reduce(0) { $0 << 8 | UInt64($1) }
-        low = [u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15].reduce(0) { $0 << 8 | UInt64($1) }
+        // uuid_t is 16 bytes in order: the two words, big-endian.
+        let (h, l) = withUnsafeBytes(of: uuid.uuid) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        high = UInt64(bigEndian: h)
+        low = UInt64(bigEndian: l)
     }
-    /// A random (version 4) id, from a process-wide xoshiro256** stream
-    /// seeded from the system generator (EventIDGenerator.swift): unique,
-    /// not secret, and without a syscall per id.
+    /// A new id: time-ordered (version 7, the Unix time in milliseconds
+    /// first), the rest mixed from a per-process counter under secret seeds
+    /// (EventIDGenerator.swift): unique, not secret, without a syscall or a
+    /// lock per id. Ids made close in time sort close together, which keeps
+    /// a database's index on them compact (docs/POSTGRES.md).
     public static func random() -> EventID { EventIDGenerator.next() }
     /// Parses the canonical 8-4-4-4-12 form, either case.
     public init?(string: String) {
@@ -145,10 +148,12 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
         self.init(u)
     }
     public var uuid: UUID {
-        var b = [UInt8](repeating: 0, count: 16)
-        for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(i))) }
-        for i in 0..<8 { b[8 + i] = UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(i))) }
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        var u: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &u) {
+            $0.storeBytes(of: high.bigEndian, as: UInt64.self)
+            $0.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        }
+        return UUID(uuid: u)
     }
     /// Lower-case canonical form.
     public var description: String { uuid.uuidString.lowercased() }
