@@ -10,15 +10,22 @@ enum EventCanon {
                       metadata: [UInt8], data: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(40 + stream.utf8.count + type.utf8.count + metadata.count + data.count)
-        func u32(_ v: Int) { for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: UInt32(v) >> UInt32(s))) } }
-        func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+        append(stream: stream, id: id, type: type, occurredAt: occurredAt, metadata: metadata, data: data, to: &out)
+        return out
+    }
+
+    /// Appends the canonical bytes to `out` (a buffer reused from event to
+    /// event by `GroupBatch`).
+    static func append(stream: String, id: EventID, type: String, occurredAt: Timestamp,
+                       metadata: [UInt8], data: [UInt8], to out: inout [UInt8]) {
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).bigEndian) { out.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) } }
         u32(stream.utf8.count); out.append(contentsOf: stream.utf8)
         u64(id.high); u64(id.low)
         u32(type.utf8.count); out.append(contentsOf: type.utf8)
         u64(UInt64(bitPattern: occurredAt.microseconds))
         u32(metadata.count); out.append(contentsOf: metadata)
         u32(data.count); out.append(contentsOf: data)
-        return out
     }
 
     static func crc(_ canonical: [UInt8]) -> UInt32 {

@@ -1,4 +1,5 @@
 import ChronikLog
+import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -263,16 +264,37 @@ public final class PostgresStore: EventStore, Sendable {
     /// One transaction: BEGIN, `chronik_append` with every batch, COMMIT.
     func commit(_ group: [GroupBatch]) async throws -> [Result<AppendResult, any Error>] {
         var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
-        var ids: [UUID] = [], types: [String] = [], occurred: [Int64] = []
-        var metas: [ByteBuffer] = [], datas: [ByteBuffer] = [], crcs: [Int64] = [], digests: [ByteBuffer] = []
+        let n = group.reduce(0) { $0 + $1.events.count }
+        var ids: [UUID] = [], types: [String] = [], occurred: [Int64] = [], crcs: [Int64] = []
+        ids.reserveCapacity(n); types.reserveCapacity(n); occurred.reserveCapacity(n); crcs.reserveCapacity(n)
+        // The bytea elements are slices of three buffers (one allocation
+        // each, not one per element); postgres-nio copies each element's
+        // readable bytes into the message.
+        var metaBytes = ByteBuffer(), dataBytes = ByteBuffer(), digestBytes = ByteBuffer()
+        metaBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.metadata.count } })
+        dataBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.data.count } })
+        digestBytes.reserveCapacity(32 * n)
+        var metaEnds: [Int] = [], dataEnds: [Int] = []
+        metaEnds.reserveCapacity(n); dataEnds.reserveCapacity(n)
         for r in group {
             streams.append(r.stream); expected.append(Schema.code(r.expected)); counts.append(Int32(r.events.count))
-            for (i, e) in r.events.enumerated() {
+            crcs.append(contentsOf: r.crcs)
+            digestBytes.writeBytes(r.digests)
+            for e in r.events {
                 ids.append(e.id.uuid); types.append(e.type); occurred.append(e.occurredAt.microseconds)
-                metas.append(ByteBuffer(bytes: e.metadata)); datas.append(ByteBuffer(bytes: e.data))
-                crcs.append(r.crcs[i]); digests.append(ByteBuffer(bytes: r.digests[i]))
+                metaEnds.append(metaBytes.writeBytes(e.metadata) + (metaEnds.last ?? 0))
+                dataEnds.append(dataBytes.writeBytes(e.data) + (dataEnds.last ?? 0))
             }
         }
+        func slices(_ buffer: ByteBuffer, ends: [Int]) -> [ByteBuffer] {
+            var start = 0
+            return ends.map { end in
+                defer { start = end }
+                return buffer.getSlice(at: start, length: end - start)!
+            }
+        }
+        let metas = slices(metaBytes, ends: metaEnds), datas = slices(dataBytes, ends: dataEnds)
+        let digests = slices(digestBytes, ends: (0..<n).map { 32 * ($0 + 1) })
         let conn = try await begin()
         let rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)]
         do {
@@ -398,21 +420,25 @@ struct GroupBatch: Sendable {
     var expected: ExpectedVersion
     var events: [ProposedEvent]
     var crcs: [Int64]
-    var digests: [[UInt8]]
+    /// The events' digests, 32 bytes each, one after the other.
+    var digests: [UInt8]
 
     init(stream: String, expected: ExpectedVersion, events: [ProposedEvent]) {
         self.stream = stream
         self.expected = expected
         self.events = events
         crcs = []
-        digests = []
         crcs.reserveCapacity(events.count)
-        digests.reserveCapacity(events.count)
+        digests = []
+        digests.reserveCapacity(32 * events.count)
+        // One buffer for every event's canonical bytes, reused.
+        var canon: [UInt8] = []
         for e in events {
-            let canon = EventCanon.bytes(stream: stream, id: e.id, type: e.type, occurredAt: e.occurredAt,
-                                         metadata: e.metadata, data: e.data)
+            canon.removeAll(keepingCapacity: true)
+            EventCanon.append(stream: stream, id: e.id, type: e.type, occurredAt: e.occurredAt,
+                              metadata: e.metadata, data: e.data, to: &canon)
             crcs.append(Int64(EventCanon.crc(canon)))
-            digests.append(EventCanon.digest(canon))
+            SHA256.hash(data: canon).withUnsafeBytes { digests.append(contentsOf: $0) }
         }
     }
 }
