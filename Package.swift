@@ -85,6 +85,7 @@ let package = Package(
         .target(
             name: "ChronikServer",
             dependencies: [
+                "CChronikSupport",
                 "ChronikLog",
                 "ChronikCommerce",
                 "ChronikProjections",
@@ -148,6 +149,7 @@ let package = Package(
         .testTarget(
             name: "ChronikServerTests",
             dependencies: [
+                "CChronikSupport",
                 "ChronikTestSupport",
                 "ChronikServer",
                 "ChronikLog",

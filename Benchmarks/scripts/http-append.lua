@@ -6,7 +6,9 @@
 -- TARGET (a path to send the same POST to instead of /streams/{stream}, e.g.
 -- HTTPFloor's /echo), GET (a path to GET instead of posting, e.g. /health),
 -- PII (N: every Nth request of a thread is instead a CustomerRegistered
--- command, personal data that the server seals, to POST /commands).
+-- command, personal data that the server seals, to POST /commands),
+-- DELAY_MS (each connection waits this long before each request: an offered
+-- rate of connections × 1000 / DELAY_MS requests/s instead of a closed loop).
 local counter = 0
 local batch = tonumber(os.getenv("BATCH") or "1")
 local run = tonumber(os.getenv("RUN") or "0")
@@ -14,6 +16,10 @@ local target = os.getenv("TARGET")
 local get = os.getenv("GET")
 local pii = tonumber(os.getenv("PII") or "0")
 local threads = {}
+local delayMs = tonumber(os.getenv("DELAY_MS") or "0")
+if delayMs > 0 then
+  function delay() return delayMs end
+end
 
 function setup(thread)
   thread:set("tid", #threads + 1)

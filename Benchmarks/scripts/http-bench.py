@@ -11,6 +11,10 @@ R times (median reported, load average noted).
   sse-catchup  one SSE subscriber from position 0 of a 1 M-event log,
                events/s delivered (counted on the client)
   sse-live     append-1 with 0 and with 100 live SSE subscribers, alternated
+  sse-live-paced
+               the same at an offered rate (--rate, appends/s over 64
+               connections, each waiting 64,000 / rate ms before each request):
+               append latency when the server is not saturated
   floor        the HTTP stack's floor: GET /health and 1-event POSTs (64
                connections) against chronik serve and against HTTPFloor, a
                bare Hummingbird server (no middleware, no log; POST /echo
@@ -167,6 +171,8 @@ def main():
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--dir", default="/tmp/chronik-http-bench")
     p.add_argument("--only", nargs="*", default=["append-1", "batch-1000", "sse-catchup", "sse-live"])
+    p.add_argument("--rate", type=int, action="append", default=[],
+                   help="sse-live-paced: offered appends/s (repeatable; default 1000 and 4000)")
     p.add_argument("--serve-arg", action="append", default=[],
                    help="one more option for chronik serve, e.g. --serve-arg=--live-pace --serve-arg=25")
     a = p.parse_args()
@@ -250,6 +256,32 @@ def main():
         rows.append(("64 HTTP clients + 100 live SSE subscribers", med(x["eventsPerSecond"] for x in live), l50, l99,
                      f"without: {med(x['eventsPerSecond'] for x in base):,.0f}/s, p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
                      f"p50 +{100 * (l50 / b50 - 1):.0f} %, p99 +{100 * (l99 / b99 - 1):.0f} %", med(loads)))
+
+    if "sse-live-paced" in a.only:
+        for rate in a.rate or [1000, 4000]:
+            delay = max(1, round(64_000 / rate))
+            base, live, loads = [], [], []
+            for r in range(a.runs):
+                for n, into in ((0, base), (100, live)):
+                    loads.append(load())
+                    srv = Server(chronik, fresh(f"{a.dir}/live"))
+                    subs = Subscribers(srv.port, n) if n else None
+                    into.append(wrk(srv, a.seconds, 64, 1, run=400 + 2 * r + (n > 0), DELAY_MS=str(delay)))
+                    if subs:
+                        subs.stop()
+                    srv.stop()
+                    note(f"sse-live-paced {rate}/s run {r}, {n} subscribers: {into[-1]['eventsPerSecond']:,.0f}/s "
+                         f"p50 {into[-1]['p50ms']:.2f} ms p99 {into[-1]['p99ms']:.2f} ms, "
+                         f"server {into[-1]['cpuMicrosPerEvent']:.1f} µs CPU/event, load {loads[-1]:.1f}")
+            b50, l50 = med(x["p50ms"] for x in base), med(x["p50ms"] for x in live)
+            b99, l99 = med(x["p99ms"] for x in base), med(x["p99ms"] for x in live)
+            rows.append((f"{rate:,} appends/s offered (64 connections) + 100 live SSE subscribers",
+                         med(x["eventsPerSecond"] for x in live), l50, l99,
+                         f"without: {med(x['eventsPerSecond'] for x in base):,.0f}/s, p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
+                         f"p50 {100 * (l50 / b50 - 1):+.0f} %, p99 {100 * (l99 / b99 - 1):+.0f} %; "
+                         f"median of the runs' own ratios (each with/without pair back to back): "
+                         f"p50 {100 * (med(l['p50ms'] / b['p50ms'] for b, l in zip(base, live)) - 1):+.0f} %, "
+                         f"p99 {100 * (med(l['p99ms'] / b['p99ms'] for b, l in zip(base, live)) - 1):+.0f} %", med(loads)))
 
     if "floor" in a.only:
         loads_ = [("bare Hummingbird, GET /health", "floor", dict(GET="/health")),

@@ -30,7 +30,11 @@ extension LogServer {
         headers[.init("X-Accel-Buffering")!] = "no"
         let scope = HeadFrames.Scope(context)
         let body = ResponseBody { writer in
-            try await self.stream(from: start, filter: filter, printer: self.printer(context), scope: scope, to: &writer)
+            // The subscription's reads, encoding and writes run on the
+            // fan-out threads, below the appends (FanOutExecutor).
+            try await withTaskExecutorPreference(FanOutExecutor.shared) {
+                try await self.stream(from: start, filter: filter, printer: self.printer(context), scope: scope, to: &writer)
+            }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)

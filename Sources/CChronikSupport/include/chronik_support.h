@@ -17,4 +17,15 @@ static inline void chronik_prefetch(const void *address) {
     __builtin_prefetch(address, 1, 3);
 }
 
+/// Sets the calling thread's nice value (Linux: a thread's own scheduling
+/// weight; raising it needs no privilege). 0 on success, else errno.
+int chronik_set_thread_nice(int nice);
+
+/// The calling thread's nice value.
+int chronik_thread_nice(void);
+
+/// Names the calling thread (at most 15 bytes are kept: /proc's `comm`,
+/// what `top -H` and `perf` show).
+void chronik_name_thread(const char *name);
+
 #endif
