@@ -238,50 +238,41 @@ def main():
         rows.append((f"1 SSE subscriber catching up from 0 ({a.events:,} events)", med(runs), None, None,
                      f"server CPU {med(cpus):.2f} µs/event", med(loads)))
 
-    if "sse-live" in a.only:
+    def live_pairs(name, label, run_base, **extra):
+        """`a.runs` pairs of append-1 runs on fresh servers, 0 then 100 live
+        subscribers back to back; one row: the medians with subscribers, and
+        their increase over none, as a ratio of the medians and as the median
+        of each pair's own ratio (the fsync moves the no-subscriber p50 from
+        run to run)."""
         base, live, loads = [], [], []
         for r in range(a.runs):
             for n, into in ((0, base), (100, live)):
                 loads.append(load())
                 srv = Server(chronik, fresh(f"{a.dir}/live"))
                 subs = Subscribers(srv.port, n) if n else None
-                into.append(wrk(srv, a.seconds, 64, 1, run=300 + 2 * r + (n > 0)))
+                into.append(wrk(srv, a.seconds, 64, 1, run=run_base + 2 * r + (n > 0), **extra))
                 if subs:
                     subs.stop()
                 srv.stop()
-                note(f"sse-live run {r}, {n} subscribers: {into[-1]['eventsPerSecond']:,.0f}/s "
-                     f"p50 {into[-1]['p50ms']:.2f} ms p99 {into[-1]['p99ms']:.2f} ms, load {loads[-1]:.1f}")
+                note(f"{name} run {r}, {n} subscribers: {into[-1]['eventsPerSecond']:,.0f}/s "
+                     f"p50 {into[-1]['p50ms']:.2f} ms p99 {into[-1]['p99ms']:.2f} ms, "
+                     f"server {into[-1]['cpuMicrosPerEvent']:.1f} µs CPU/event, load {loads[-1]:.1f}")
         b50, l50 = med(x["p50ms"] for x in base), med(x["p50ms"] for x in live)
         b99, l99 = med(x["p99ms"] for x in base), med(x["p99ms"] for x in live)
-        rows.append(("64 HTTP clients + 100 live SSE subscribers", med(x["eventsPerSecond"] for x in live), l50, l99,
+        rows.append((label, med(x["eventsPerSecond"] for x in live), l50, l99,
                      f"without: {med(x['eventsPerSecond'] for x in base):,.0f}/s, p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
-                     f"p50 +{100 * (l50 / b50 - 1):.0f} %, p99 +{100 * (l99 / b99 - 1):.0f} %", med(loads)))
+                     f"p50 {100 * (l50 / b50 - 1):+.0f} %, p99 {100 * (l99 / b99 - 1):+.0f} %; "
+                     f"median of the runs' own ratios (each with/without pair back to back): "
+                     f"p50 {100 * (med(l['p50ms'] / b['p50ms'] for b, l in zip(base, live)) - 1):+.0f} %, "
+                     f"p99 {100 * (med(l['p99ms'] / b['p99ms'] for b, l in zip(base, live)) - 1):+.0f} %", med(loads)))
+
+    if "sse-live" in a.only:
+        live_pairs("sse-live", "64 HTTP clients + 100 live SSE subscribers", 300)
 
     if "sse-live-paced" in a.only:
         for rate in a.rate or [1000, 4000]:
-            delay = max(1, round(64_000 / rate))
-            base, live, loads = [], [], []
-            for r in range(a.runs):
-                for n, into in ((0, base), (100, live)):
-                    loads.append(load())
-                    srv = Server(chronik, fresh(f"{a.dir}/live"))
-                    subs = Subscribers(srv.port, n) if n else None
-                    into.append(wrk(srv, a.seconds, 64, 1, run=400 + 2 * r + (n > 0), DELAY_MS=str(delay)))
-                    if subs:
-                        subs.stop()
-                    srv.stop()
-                    note(f"sse-live-paced {rate}/s run {r}, {n} subscribers: {into[-1]['eventsPerSecond']:,.0f}/s "
-                         f"p50 {into[-1]['p50ms']:.2f} ms p99 {into[-1]['p99ms']:.2f} ms, "
-                         f"server {into[-1]['cpuMicrosPerEvent']:.1f} µs CPU/event, load {loads[-1]:.1f}")
-            b50, l50 = med(x["p50ms"] for x in base), med(x["p50ms"] for x in live)
-            b99, l99 = med(x["p99ms"] for x in base), med(x["p99ms"] for x in live)
-            rows.append((f"{rate:,} appends/s offered (64 connections) + 100 live SSE subscribers",
-                         med(x["eventsPerSecond"] for x in live), l50, l99,
-                         f"without: {med(x['eventsPerSecond'] for x in base):,.0f}/s, p50 {b50:.2f} ms, p99 {b99:.2f} ms; "
-                         f"p50 {100 * (l50 / b50 - 1):+.0f} %, p99 {100 * (l99 / b99 - 1):+.0f} %; "
-                         f"median of the runs' own ratios (each with/without pair back to back): "
-                         f"p50 {100 * (med(l['p50ms'] / b['p50ms'] for b, l in zip(base, live)) - 1):+.0f} %, "
-                         f"p99 {100 * (med(l['p99ms'] / b['p99ms'] for b, l in zip(base, live)) - 1):+.0f} %", med(loads)))
+            live_pairs(f"sse-live-paced {rate}/s", f"{rate:,} appends/s offered (64 connections) + 100 live SSE subscribers",
+                       400, DELAY_MS=str(max(1, round(64_000 / rate))))
 
     if "floor" in a.only:
         loads_ = [("bare Hummingbird, GET /health", "floor", dict(GET="/health")),

@@ -273,28 +273,30 @@ public final class PostgresStore: EventStore, Sendable {
         var metaBytes = ByteBuffer(), dataBytes = ByteBuffer(), digestBytes = ByteBuffer()
         metaBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.metadata.count } })
         dataBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.data.count } })
+        var metaLengths: [Int] = [], dataLengths: [Int] = []
+        metaLengths.reserveCapacity(n); dataLengths.reserveCapacity(n)
         digestBytes.reserveCapacity(32 * n)
-        var metaEnds: [Int] = [], dataEnds: [Int] = []
-        metaEnds.reserveCapacity(n); dataEnds.reserveCapacity(n)
         for r in group {
             streams.append(r.stream); expected.append(Schema.code(r.expected)); counts.append(Int32(r.events.count))
             crcs.append(contentsOf: r.crcs)
             digestBytes.writeBytes(r.digests)
             for e in r.events {
                 ids.append(e.id.uuid); types.append(e.type); occurred.append(e.occurredAt.microseconds)
-                metaEnds.append(metaBytes.writeBytes(e.metadata) + (metaEnds.last ?? 0))
-                dataEnds.append(dataBytes.writeBytes(e.data) + (dataEnds.last ?? 0))
+                metaLengths.append(metaBytes.writeBytes(e.metadata))
+                dataLengths.append(dataBytes.writeBytes(e.data))
             }
         }
-        func slices(_ buffer: ByteBuffer, ends: [Int]) -> [ByteBuffer] {
+        // Sliced once every byte is written: a slice shares its buffer's
+        // storage, so a write after it would copy the buffer.
+        func slices(_ buffer: ByteBuffer, lengths: some Sequence<Int>) -> [ByteBuffer] {
             var start = 0
-            return ends.map { end in
-                defer { start = end }
-                return buffer.getSlice(at: start, length: end - start)!
+            return lengths.map { length in
+                defer { start += length }
+                return buffer.getSlice(at: start, length: length)!
             }
         }
-        let metas = slices(metaBytes, ends: metaEnds), datas = slices(dataBytes, ends: dataEnds)
-        let digests = slices(digestBytes, ends: (0..<n).map { 32 * ($0 + 1) })
+        let metas = slices(metaBytes, lengths: metaLengths), datas = slices(dataBytes, lengths: dataLengths)
+        let digests = slices(digestBytes, lengths: repeatElement(32, count: n))
         let conn = try await begin()
         let rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)]
         do {
