@@ -33,6 +33,7 @@ max_connections = 200
 shared_buffers = 256MB
 synchronous_standby_names = 'FIRST 1 (s1)'
 synchronous_commit = on
+wal_writer_delay = 1ms
 CONF
   echo "host replication all 127.0.0.1/32 trust" >> "$ROOT/primary/pg_hba.conf"
   (cd "$ROOT" && as_pg $BIN/pg_ctl -D "$ROOT/primary" -l "$ROOT/primary.log" -w start >/dev/null)

@@ -87,7 +87,20 @@ public final class PostgresStore: EventStore, Sendable {
 
     /// Creates the tables, the head row and the append function (idempotent).
     public func migrate() async throws {
-        try await writerConnection.run { conn in
+        // On a connection of its own: the writer's may be in a transaction
+        // begun for the next append (`beginNext`).
+        let slot = ConnectionSlot(location: location, logger: logger)
+        do {
+            try await migrate(on: slot)
+        } catch {
+            await slot.close()
+            throw error
+        }
+        await slot.close()
+    }
+
+    private func migrate(on slot: ConnectionSlot) async throws {
+        try await slot.run { conn in
             // Two processes migrating at once must not race on CREATE.
             try await conn.query("SELECT pg_advisory_lock(7281)", logger: logger)
             do {
@@ -104,6 +117,7 @@ public final class PostgresStore: EventStore, Sendable {
 
     /// Closes the connections; later calls reconnect.
     public func close() async {
+        queue.withLock { $0.begun = nil }
         await writerConnection.close()
         await readerConnection.close()
     }
@@ -176,7 +190,7 @@ public final class PostgresStore: EventStore, Sendable {
         guard bytes <= maxBatchBytes else {
             throw ChronikLogError(.invalidBatch, "a batch holds at most \(maxBatchBytes >> 20) MiB on PostgreSQL, got \(bytes) bytes: split it")
         }
-        var seen = Set<EventID>()
+        var seen = Set<EventID>(minimumCapacity: events.count)
         for (i, e) in events.enumerated() {
             let t = e.type.utf8.count
             guard t >= 1, t <= LogFormat.maxEventTypeBytes else {
@@ -206,6 +220,7 @@ public final class PostgresStore: EventStore, Sendable {
             do {
                 let outcomes = try await commit(group.map(\.batch))
                 for (request, outcome) in zip(group, outcomes) { request.continuation.resume(with: outcome) }
+                await beginNext()
             } catch {
                 for request in group { request.continuation.resume(throwing: error) }
             }
@@ -296,11 +311,14 @@ public final class PostgresStore: EventStore, Sendable {
             }
         }
         let metas = slices(metaBytes, lengths: metaLengths), datas = slices(dataBytes, lengths: dataLengths)
-        let digests = slices(digestBytes, lengths: repeatElement(32, count: n))
-        let conn = try await begin()
-        let rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)]
-        do {
-            let logger = logger
+        // One element per batch: its events' digests, concatenated (the
+        // function chains them as they come).
+        let digests = slices(digestBytes, lengths: group.lazy.map { 32 * $0.events.count })
+        var (conn, begunEarlier) = try await begin()
+        var rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)] = []
+        while true {
+          do {
+            let logger = logger, conn = conn
             let (streams, expected, counts, ids, types, occurred) = (streams, expected, counts, ids, types, occurred)
             let (metas, datas, crcs, digests) = (metas, datas, crcs, digests)
             rows = try await ConnectionSlot.whileOpen(conn) {
@@ -314,14 +332,26 @@ public final class PostgresStore: EventStore, Sendable {
                 }
                 return rows
             }
-        } catch {
+            break
+          } catch {
             await writerConnection.drop(conn)
+            // A transaction begun after the previous group may have waited
+            // long enough for its connection to break (a restart, a failover,
+            // idle_in_transaction_session_timeout): nothing was committed
+            // (no COMMIT was sent), so it is safe to run again once on a
+            // new connection, as a failed BEGIN is.
+            if begunEarlier {
+                begunEarlier = false
+                conn = try await begin(reuse: false).0
+                continue
+            }
             throw Self.ioError("append refused, nothing written", error)
+          }
         }
         do {
             // With synchronous_commit = on this returns once the standby has
             // flushed the WAL: the acknowledgement below means two disks.
-            let logger = logger
+            let logger = logger, conn = conn
             try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("COMMIT", logger: logger) }
         } catch {
             await writerConnection.drop(conn)
@@ -333,22 +363,43 @@ public final class PostgresStore: EventStore, Sendable {
         return zip(group, rows).map { r, row in Self.outcome(r, row) }
     }
 
-    /// BEGIN on the writer connection. A connection that a restart or a
-    /// failover broke fails here, before anything of the group was sent, so
-    /// one reconnect and retry is safe.
-    func begin() async throws -> PostgresConnection {
+    /// The writer connection in a transaction: the one `beginNext` opened
+    /// (`true`) or a new BEGIN. A connection that a restart or a failover
+    /// broke fails at BEGIN, before anything of the group was sent, so one
+    /// reconnect and retry is safe.
+    func begin(reuse: Bool = true) async throws -> (PostgresConnection, Bool) {
+        if reuse, let c = queue.withLock({ $0.begun.take() }) {
+            if !c.isClosed, writerConnection.current === c { return (c, true) }
+        }
         var attempt = 0
         while true {
             let conn = try await writerConnection.get()
             do {
                 let logger = logger
                 try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("BEGIN", logger: logger) }
-                return conn
+                return (conn, false)
             } catch {
                 await writerConnection.drop(conn)
                 attempt += 1
                 if attempt == 2 { throw Self.ioError("BEGIN failed, nothing written", error) }
             }
+        }
+    }
+
+    /// Sends the next group's BEGIN right after a group was answered, while
+    /// its appenders prepare their next batches: the round trip is then off
+    /// the path of the next append. The connection waits between appends
+    /// "idle in transaction" with nothing done in it yet: no snapshot, no
+    /// lock, no transaction id (nothing that holds back vacuum). A failure
+    /// here is left for `begin()` to meet again.
+    func beginNext() async {
+        guard let conn = try? await writerConnection.get() else { return }
+        do {
+            let logger = logger
+            try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("BEGIN", logger: logger) }
+            queue.withLock { $0.begun = conn }
+        } catch {
+            await writerConnection.drop(conn)
         }
     }
 
@@ -454,6 +505,9 @@ struct PendingAppend: Sendable {
 struct WriteQueue {
     var pending: [PendingAppend] = []
     var draining = false
+    /// The writer connection, in a transaction `beginNext` opened and no
+    /// group has used yet.
+    var begun: PostgresConnection?
 }
 
 /// One lazily opened connection, reopened after a failure.
@@ -593,6 +647,9 @@ final class ConnectionSlot: Sendable {
             throw PostgresStore.ioError("query failed", error)
         }
     }
+
+    /// The connection calls use now, if one is open.
+    var current: PostgresConnection? { connection.withLock { $0 } }
 
     /// Forgets a broken connection, so that the next call reconnects.
     func drop(_ c: PostgresConnection) async {

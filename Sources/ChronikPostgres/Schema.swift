@@ -101,6 +101,7 @@ enum Schema {
             v_known int[]; v_same int[];        -- per batch: ids already stored, and of those with the same content
             v_digests bytea[];                  -- per batch: its events' digests, concatenated
             v_stream text; v_cur bigint; v_total int; i int; r record;
+            v_pos1 bigint; v_ver1 bigint;       -- the one batch's first position and version
             v_next0 bigint; v_chain0 bytea; v_lookup boolean := false;  -- look the ids up before inserting
         BEGIN
             SELECT h.next_position, h.last_chain INTO v_next, v_chain FROM chronik_head h WHERE h.id = 1 FOR UPDATE;
@@ -111,12 +112,29 @@ enum Schema {
                OR EXISTS (SELECT FROM unnest(p_counts) c WHERE c IS NULL OR c < 1) THEN
                 RAISE EXCEPTION 'chronik_append: % batches, % events: the per-batch arrays do not describe the events', v_batches, v_events;
             END IF;
-            -- Per event its batch, per batch its offset and digests: set-based, one pass each.
-            SELECT array_agg(c.b ORDER BY c.b) INTO v_of
-              FROM unnest(p_counts) WITH ORDINALITY AS c(n, b), generate_series(1, c.n);
-            SELECT array_agg(q.dg ORDER BY q.b) INTO v_digests
-              FROM (SELECT x.b, string_agg(x.dg, ''::bytea ORDER BY x.k) AS dg
-                      FROM unnest(p_digests, v_of) WITH ORDINALITY AS x(dg, b, k) GROUP BY x.b) q;
+            -- Per event its batch (set-based; one batch: an array fill).
+            IF v_batches = 1 THEN
+                v_of := array_fill(1, ARRAY[v_events]);
+            ELSE
+                SELECT array_agg(c.b ORDER BY c.b) INTO v_of
+                  FROM unnest(p_counts) WITH ORDINALITY AS c(n, b), generate_series(1, c.n);
+            END IF;
+            -- Per batch its events' digests, concatenated: as the client sends
+            -- them (one element per batch), or, from an older client,
+            -- one element per event, concatenated here (both are the same when
+            -- every batch holds one event).
+            IF array_length(p_digests, 1) = v_batches THEN
+                IF EXISTS (SELECT FROM unnest(p_digests, p_counts) AS x(dg, n) WHERE length(x.dg) IS DISTINCT FROM 32 * x.n) THEN
+                    RAISE EXCEPTION 'chronik_append: a batch''s digests are not 32 bytes per event';
+                END IF;
+                v_digests := p_digests;
+            ELSIF array_length(p_digests, 1) = v_events THEN
+                SELECT array_agg(q.dg ORDER BY q.b) INTO v_digests
+                  FROM (SELECT x.b, string_agg(x.dg, ''::bytea ORDER BY x.k) AS dg
+                          FROM unnest(p_digests, v_of) WITH ORDINALITY AS x(dg, b, k) GROUP BY x.b) q;
+            ELSE
+                RAISE EXCEPTION 'chronik_append: % digests for % batches of % events', coalesce(array_length(p_digests, 1), 0), v_batches, v_events;
+            END IF;
             v_next0 := v_next; v_chain0 := v_chain;
             -- First assume that no id is stored yet (the unique index on id checks
             -- it while inserting); if one is, this block is rolled back and run
@@ -170,12 +188,23 @@ enum Schema {
                             v_next := v_next + p_counts[i];
                         END IF;
                     END LOOP;
-                    INSERT INTO chronik_events (position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc)
-                        SELECT v_pos[x.b] + (x.k - 1 - v_off[x.b]), p_streams[x.b], v_ver[x.b] + (x.k - 1 - v_off[x.b]),
-                               x.id, x.t, x.o, v_now, x.m, x.d, x.c
-                          FROM unnest(p_ids, p_types, p_occurred, p_metas, p_datas, p_crcs, v_of)
-                               WITH ORDINALITY AS x(id, t, o, m, d, c, b, k)
-                         WHERE v_status[x.b] = 0;
+                    IF v_batches = 1 THEN
+                        -- One batch (a large append): no per-row look-up of its batch.
+                        IF v_status[1] = 0 THEN
+                            v_pos1 := v_pos[1]; v_ver1 := v_ver[1]; v_stream := p_streams[1];
+                            INSERT INTO chronik_events (position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc)
+                                SELECT v_pos1 + (x.k - 1), v_stream, v_ver1 + (x.k - 1), x.id, x.t, x.o, v_now, x.m, x.d, x.c
+                                  FROM unnest(p_ids, p_types, p_occurred, p_metas, p_datas, p_crcs)
+                                       WITH ORDINALITY AS x(id, t, o, m, d, c, k);
+                        END IF;
+                    ELSE
+                        INSERT INTO chronik_events (position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc)
+                            SELECT v_pos[x.b] + (x.k - 1 - v_off[x.b]), p_streams[x.b], v_ver[x.b] + (x.k - 1 - v_off[x.b]),
+                                   x.id, x.t, x.o, v_now, x.m, x.d, x.c
+                              FROM unnest(p_ids, p_types, p_occurred, p_metas, p_datas, p_crcs, v_of)
+                                   WITH ORDINALITY AS x(id, t, o, m, d, c, b, k)
+                             WHERE v_status[x.b] = 0;
+                    END IF;
                     INSERT INTO chronik_batches (first_position, event_count, chain)
                         SELECT v_pos[g.b], p_counts[g.b], v_chains[g.b] FROM generate_subscripts(p_streams, 1) AS g(b) WHERE v_status[g.b] = 0;
                     INSERT INTO chronik_streams (stream, last_version)

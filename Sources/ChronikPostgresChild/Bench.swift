@@ -55,7 +55,9 @@ enum Bench {
                       name, unit, runs([median(p)]), runs(p), runs([median(l)]), runs(l), median(p) / median(l))
     }
 
-    static func run(url: String, logDirectory: String) async throws {
+    /// `only`: "batches" or "concurrent" runs that workload alone (for
+    /// profiling one of them with pg_stat_statements or perf).
+    static func run(url: String, logDirectory: String, only: String? = nil) async throws {
         let pg = try PostgresStore(url: url)
         try await pg.migrate()
         try? FileManager.default.removeItem(atPath: logDirectory)
@@ -65,15 +67,21 @@ enum Bench {
         var pgB: [Double] = [], logB: [Double] = [], pgBms: [Double] = [], logBms: [Double] = []
         var pgC: [Double] = [], logC: [Double] = []
         for r in 0..<3 {
-            let (pb, pbms) = try await batches(pg, batches: 100, tag: "b\(r)")
-            let (lb, lbms) = try await batches(log, batches: 100, tag: "b\(r)")
-            pgB.append(pb); pgBms.append(pbms); logB.append(lb); logBms.append(lbms)
-            pgC.append(try await concurrent(pg, appenders: 64, each: 200, tag: "c\(r)"))
-            logC.append(try await concurrent(log, appenders: 64, each: 200, tag: "c\(r)"))
+            if only != "concurrent" {
+                let (pb, pbms) = try await batches(pg, batches: 100, tag: "b\(r)")
+                let (lb, lbms) = try await batches(log, batches: 100, tag: "b\(r)")
+                pgB.append(pb); pgBms.append(pbms); logB.append(lb); logBms.append(lbms)
+            }
+            if only != "batches" {
+                pgC.append(try await concurrent(pg, appenders: 64, each: 200, tag: "c\(r)"))
+                logC.append(try await concurrent(log, appenders: 64, each: 200, tag: "c\(r)"))
+            }
         }
-        print(line("1,000-event batches, 1 appender", pgB, logB))
-        print(line("1,000-event batch, median time of one", pgBms, logBms, unit: "ms"))
-        print(line("64 concurrent single-event appenders", pgC, logC))
+        if !pgB.isEmpty {
+            print(line("1,000-event batches, 1 appender", pgB, logB))
+            print(line("1,000-event batch, median time of one", pgBms, logBms, unit: "ms"))
+        }
+        if !pgC.isEmpty { print(line("64 concurrent single-event appenders", pgC, logC)) }
         print("load average after: \(loadAverage())")
         await pg.close()
     }

@@ -54,8 +54,8 @@ func appendConcurrently(url: String, appenders: Int, perAppender: Int, prefix: S
 }
 
 let args = CommandLine.arguments
-if args.count == 4, args[1] == "bench" {
-    try await Bench.run(url: args[2], logDirectory: args[3])
+if (4...5).contains(args.count), args[1] == "bench", args.count == 4 || ["batches", "concurrent"].contains(args[4]) {
+    try await Bench.run(url: args[2], logDirectory: args[3], only: args.count == 5 ? args[4] : nil)
 } else if args.count == 3, args[1] == "migrate" {
     let store = try PostgresStore(url: args[2])
     try await store.migrate()
@@ -65,6 +65,6 @@ if args.count == 4, args[1] == "bench" {
 } else if args.count == 5, let appenders = Int(args[2]), let perAppender = Int(args[3]) {
     if try await !appendConcurrently(url: args[1], appenders: appenders, perAppender: perAppender, prefix: args[4]) { exit(1) }
 } else {
-    FileHandle.standardError.write(Data("usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX | migrate URL | bench URL LOGDIR | reserve URL SKU ATTEMPTS\n".utf8))
+    FileHandle.standardError.write(Data("usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX | migrate URL | bench URL LOGDIR [batches|concurrent] | reserve URL SKU ATTEMPTS\n".utf8))
     exit(64)
 }

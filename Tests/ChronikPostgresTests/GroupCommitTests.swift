@@ -1,6 +1,8 @@
 import ChronikLog
 @testable import ChronikPostgres
 import Foundation
+import NIOCore
+import PostgresNIO
 import Testing
 
 // The set-based `chronik_append` decides a group of batches exactly as one
@@ -123,6 +125,110 @@ struct GroupCommitTests {
         #expect(results.filter { !$0.wasDuplicate }.count == 1)
         #expect(Set(results.map(\.positions)) == [[Position(0), Position(1)]])
         #expect(try await store.headPosition() == Position(2))
+        await store.close()
+    }
+
+    /// The client sends one digests element per batch (its events' digests
+    /// concatenated); a client of before that sends one per event, and the
+    /// function concatenates them itself. Both chain to the same values, so
+    /// `verify` accepts a history written by both; a digests argument that
+    /// fits neither is refused and writes nothing.
+    @Test func digestsPerBatchOrPerEventChainTheSameAndOtherShapesAreRefused() async throws {
+        let (_, store) = try await freshStore("t_digests")
+        // One batch of three and one of one, as today's client sends them.
+        let first = try await store.commit([batch("A", [event(0), event(1), event(2)], .noStream), batch("B", [event(3)], .noStream)])
+        #expect(first.allSatisfy { (try? $0.get()) != nil })
+
+        // The same shapes as an older client sends them: one digest per event.
+        func call(_ batches: [GroupBatch], digests: [ByteBuffer]) async throws -> [Int32] {
+            try await store.writerConnection.run { conn in
+                let events = batches.flatMap(\.events)
+                let streams = batches.map(\.stream), expected = batches.map { Schema.code($0.expected) }
+                let counts = batches.map { Int32($0.events.count) }
+                let ids = events.map(\.id.uuid), types = events.map(\.type), occurred = events.map(\.occurredAt.microseconds)
+                let metas = events.map { ByteBuffer(bytes: $0.metadata) }, datas = events.map { ByteBuffer(bytes: $0.data) }
+                let crcs = batches.flatMap(\.crcs)
+                var statuses: [Int32] = []
+                let rows = try await conn.query("""
+                    SELECT r_status FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
+                                                        \(metas), \(datas), \(crcs), \(digests))
+                    """, logger: store.logger)
+                for try await status in rows.decode(Int32.self) { statuses.append(status) }
+                return statuses
+            }
+        }
+        func perEvent(_ batches: [GroupBatch]) -> [ByteBuffer] {
+            batches.flatMap { b in stride(from: 0, to: b.digests.count, by: 32).map { ByteBuffer(bytes: b.digests[$0 ..< $0 + 32]) } }
+        }
+        let old = [batch("A", [event(4), event(5)], .exact(2)), batch("C", [event(6)], .noStream)]
+        #expect(try await call(old, digests: perEvent(old)) == [0, 0])
+
+        // Neither one per batch nor one per event, or a batch's element of
+        // the wrong length: refused whole.
+        let refused = [batch("A", [event(7), event(8)], .exact(4)), batch("D", [event(9)], .noStream)]
+        await #expect(throws: (any Error).self) { try await call(refused, digests: Array(perEvent(refused).prefix(2))) }
+        let short = [ByteBuffer(bytes: refused[0].digests.prefix(32)), ByteBuffer(bytes: refused[1].digests)]
+        await #expect(throws: (any Error).self) { try await call(refused, digests: short) }
+
+        #expect(try await store.headPosition() == Position(7), "the refused calls wrote nothing")
+        let report = try await store.verify()
+        #expect(report.events == 7 && report.batches == 4, "batches written with digests per batch and per event verify alike")
+        await store.close()
+    }
+
+    /// After answering a group the writer begins the next transaction, so
+    /// that the next append does not wait for BEGIN. Between appends its
+    /// connection is idle in a transaction that holds no snapshot (nothing
+    /// held back from vacuum); if that connection is gone when the next
+    /// append comes (terminated here, as idle_in_transaction_session_timeout
+    /// or a restart would), the append runs on a new connection: nothing was
+    /// committed on the old one.
+    @Test func aTransactionBegunBetweenAppendsHoldsNoSnapshotAndABrokenOneIsReplaced() async throws {
+        let (_, store) = try await freshStore("t_begun")
+        let first = try await store.append(to: "A", [event(0), event(1)], expected: .noStream)
+        #expect(first.positions == [Position(0), Position(1)])
+        func writers() async throws -> [(pid: Int32, xmin: String?)] {
+            try await store.readerConnection.read { conn in
+                var found: [(Int32, String?)] = []
+                let rows = try await conn.query("""
+                    SELECT pid, backend_xmin::text FROM pg_stat_activity
+                     WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()
+                    """, logger: store.logger)
+                for try await (pid, xmin) in rows.decode((Int32, String?).self) { found.append((pid, xmin)) }
+                return found
+            }
+        }
+        var idle: [(pid: Int32, xmin: String?)] = []
+        for _ in 0..<100 where idle.isEmpty {
+            idle = try await writers()
+            if idle.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(idle.count == 1, "the writer waits in a transaction it began for the next append")
+        #expect(idle.first?.xmin == nil, "that transaction holds no snapshot")
+
+        if let pid = idle.first?.pid {
+            _ = try await store.readerConnection.read { conn in
+                try await conn.query("SELECT pg_terminate_backend(\(pid))", logger: store.logger)
+            }
+        }
+        let second = try await store.append(to: "A", [event(2)], expected: .exact(1))
+        #expect(second.positions == [Position(2)] && second.versions == [StreamVersion(2)])
+
+        // A begun transaction that fails where the client cannot see it
+        // coming (here: made to fail by a statement on it, as a connection
+        // broken after the check would): the append's call fails on it, and
+        // runs again on a new connection.
+        var begun: PostgresConnection?
+        for _ in 0..<100 where begun == nil {
+            begun = store.queue.withLock { $0.begun }
+            if begun == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let spoilt = try #require(begun)
+        await #expect(throws: (any Error).self) { try await spoilt.query("SELECT 1 / 0", logger: store.logger) }
+        let third = try await store.append(to: "A", [event(3)], expected: .exact(2))
+        #expect(third.positions == [Position(3)] && third.versions == [StreamVersion(3)])
+        #expect(try await store.readAll(from: .start, limit: 10).count == 4)
+        #expect(try await store.verify().events == 4)
         await store.close()
     }
 }

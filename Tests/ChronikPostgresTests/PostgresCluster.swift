@@ -205,6 +205,7 @@ final class PostgresCluster: @unchecked Sendable {
                 shared_buffers = 64MB
                 synchronous_standby_names = 'FIRST 1 (s1)'
                 synchronous_commit = on
+                wal_writer_delay = 1ms
                 fsync = on
                 """
             try append(conf, to: primary.directory + "/postgresql.conf")
