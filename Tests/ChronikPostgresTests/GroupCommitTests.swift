@@ -205,6 +205,15 @@ struct GroupCommitTests {
         }
         #expect(idle.count == 1, "the writer waits in a transaction it began for the next append")
         #expect(idle.first?.xmin == nil, "that transaction holds no snapshot")
+        // Nor a lock: an index built concurrently (which waits for every
+        // transaction holding a lock on the table or an older snapshot) is
+        // not held up by it.
+        try await store.readerConnection.read { conn in
+            try await conn.query("SET statement_timeout = '10s'", logger: store.logger)
+            try await conn.query("CREATE INDEX CONCURRENTLY t_begun_type ON chronik_events (type)", logger: store.logger)
+            try await conn.query("DROP INDEX t_begun_type", logger: store.logger)
+            try await conn.query("SET statement_timeout = 0", logger: store.logger)
+        }
 
         if let pid = idle.first?.pid {
             _ = try await store.readerConnection.read { conn in
