@@ -19,6 +19,17 @@ struct GlobalOptions: ParsableArguments {
 
     static let defaultDirectory = "./chronik-data"
 
+    /// These options given after a subcommand, completed by those given
+    /// before it (`chronik query --log shop orders`): a directory given
+    /// after wins; a flag given at either place holds.
+    func after(_ outer: GlobalOptions) -> GlobalOptions {
+        var merged = self
+        merged.log = log ?? outer.log
+        merged.json = json || outer.json
+        merged.quiet = quiet || outer.quiet
+        return merged
+    }
+
     /// The log directory the user chose, or `fallback`.
     func directory(default fallback: String = GlobalOptions.defaultDirectory) -> String { log ?? fallback }
 

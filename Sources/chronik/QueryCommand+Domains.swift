@@ -132,7 +132,10 @@ struct ReconciliationQuery: AsyncParsableCommand {
               chronik query reconciliation --log shop --status mismatch
               chronik query reconciliation --log shop --payout po_1PBb7Q --json
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: "Only payments with this status (unknown, duplicate, mismatch, matched, unsettled, or overdue).")
     var status: String?
     @Option(help: "Only this payout (its payoutId) and the payments with a line in it.") var payout: String?
@@ -193,7 +196,10 @@ struct RecommendationsQuery: AsyncParsableCommand {
             Example:
               chronik query recommendations c-1 --log shop --limit 5
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Argument(help: "The customerId.") var customer: String
     @Option(help: "How many.") var limit: Int = 10
 
@@ -260,7 +266,10 @@ struct SuppliersQuery: AsyncParsableCommand {
             Example:
               chronik query suppliers --log shop --json
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["supply-chain"])
@@ -305,7 +314,10 @@ struct PurchaseOrdersQuery: AsyncParsableCommand {
               chronik query purchase-orders --log shop --open
               chronik query purchase-orders --log shop --supplier sup-1 --json
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Flag(help: "Only open (not received) orders.") var open = false
     @Option(help: "Only this supplier's orders.") var supplier: String?
 
@@ -332,7 +344,10 @@ struct SettingsQuery: AsyncParsableCommand {
               chronik query settings --log shop
               chronik query settings --log shop --at 2024-05-01T12:00:00Z
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: "As of this RFC 3339 time.") var at: String?
     @Option(help: "Only this key.") var key: String?
 
@@ -403,7 +418,10 @@ struct CampaignsQuery: AsyncParsableCommand {
             Example:
               chronik query campaigns --log shop --json
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["campaigns"])

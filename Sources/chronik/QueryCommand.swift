@@ -35,6 +35,10 @@ struct Query: AsyncParsableCommand {
             ReconciliationQuery.self, RecommendationsQuery.self, SuppliersQuery.self, PurchaseOrdersQuery.self,
             SettingsQuery.self, CampaignsQuery.self,
         ])
+
+    /// `chronik query --log shop orders` as well as `chronik query orders
+    /// --log shop`: what a user types first.
+    @OptionGroup var options: GlobalOptions
 }
 
 /// The models `only` names, built at the head (snapshot + tail).
@@ -136,7 +140,10 @@ struct ProductQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure (no such product), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Argument(help: "The productId.") var id: String
 
     func run() async throws {
@@ -158,7 +165,10 @@ struct CatalogQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no product in that category), \
             64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: "Only this category, as the catalog names it (\"Electronics > Speakers\").") var category: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products")) var limit: Int?
 
@@ -207,7 +217,10 @@ struct OrderQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Argument(help: "The orderId.") var id: String
 
     func run() async throws {
@@ -233,7 +246,10 @@ struct OrdersQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure, 64 usage error (unknown status).
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: "Only this customer's orders.") var customer: String?
     @Option(help: "Only orders with this financialStatus or fulfillmentStatus.") var status: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("orders, the first in log order")) var limit: Int?
@@ -301,7 +317,10 @@ struct CustomerQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure (no such customer), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @OptionGroup var keyOptions: KeyOptions
     @Argument(help: "The customerId.") var id: String
 
@@ -327,7 +346,10 @@ struct CustomersQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure (no orders in that currency), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("customers", hasDefault: true)) var limit: Int = 10
     @Option(help: "Rank by lifetime value in this currency, any case (default: the currency of most orders).") var currency: String?
 
@@ -355,7 +377,10 @@ struct InventoryQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: "Only this SKU.") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
     @Flag(help: "Only low stock (available ≤ reorder point).") var low = false
@@ -391,7 +416,10 @@ struct ReplenishmentQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("suggestions")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
@@ -422,7 +450,10 @@ struct SalesQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
     @Option(name: [.customLong("limit"), .customLong("top")],
             help: limitHelp("rows: days, or with --day the SKUs of that day")) var limit: Int?
@@ -461,7 +492,10 @@ struct FinanceQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows, the earliest days first")) var limit: Int?
 
@@ -494,7 +528,10 @@ struct SearchQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("queries, the most frequent first")) var limit: Int?
     @Flag(name: .customLong("zero-results"), help: "Only queries whose latest search found nothing.") var zeroResults = false
 
@@ -520,7 +557,10 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure (no such product), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @Argument(help: "The productId.") var product: String
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
@@ -557,7 +597,10 @@ struct FraudQuery: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var query: Query
+    /// --log, --json and --quiet, after the query or before it.
+    var options: GlobalOptions { ownOptions.after(query.options) }
     @OptionGroup var keyOptions: KeyOptions
     @Option(name: [.customLong("top"), .customLong("limit")], help: limitHelp("orders, the highest scores first", hasDefault: true))
     var top: Int = 10

@@ -20,6 +20,9 @@ struct Settle: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error.
             """,
         subcommands: [SettleImport.self, SettleExport.self])
+
+    /// `chronik settle --log shop import …` as well as after the subcommand.
+    @OptionGroup var options: GlobalOptions
 }
 
 extension SettlementGateway: ExpressibleByArgument {}
@@ -54,7 +57,10 @@ struct SettleImport: AsyncParsableCommand {
 
             Exit status: 0 imported, 1 bad file (nothing written) or failure, 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var settle: Settle
+    /// --log, --json and --quiet, after the settle or before it.
+    var options: GlobalOptions { ownOptions.after(settle.options) }
     @OptionGroup var creation: CreationOptions
     @Argument(help: ArgumentHelp("The settlement report (CSV).", valueName: "file")) var file: String
     @Option(help: "Its layout: stripe or adyen.") var gateway: SettlementGateway
@@ -163,7 +169,10 @@ struct SettleExport: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (--payout names no payout of \
             the gateway), 64 usage error.
             """)
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var ownOptions: GlobalOptions
+    @ParentCommand var settle: Settle
+    /// --log, --json and --quiet, after the settle or before it.
+    var options: GlobalOptions { ownOptions.after(settle.options) }
     @Option(help: "The layout and the gateway whose lines: stripe or adyen.") var gateway: SettlementGateway
     @Option(help: "Only this payout (its payoutId).") var payout: String?
 

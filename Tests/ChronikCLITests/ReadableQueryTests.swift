@@ -208,4 +208,23 @@ struct ReadableQueryTests {
         #expect(table.last?.contains("1,200") == true, "\(replay)")
         #expect(aligned(Array(table), column: "time", right: true) && aligned(Array(table), column: "events", right: true), "\(replay)")
     }
+
+    @Test func theLogAndJSONOptionsMayComeBeforeTheQuestion() async throws {
+        // `chronik query --log shop orders` is what a user types first; it was "Unknown option '--log'".
+        // Before or after the question the answer is the same; one given after wins.
+        let dir = try await shop()
+        defer { removeDir(dir) }
+        let after = try await chronik(["query", "orders", "--json", "--log", dir])
+        let before = try await chronik(["query", "--log", dir, "--json", "orders"])
+        #expect(after.exitCode == 0 && before.exitCode == 0, "\(before)")
+        #expect(before.stdout == after.stdout && before.stdout.contains("\"orderId\":\"o3\""), "\(before)")
+        let mixed = try await chronik(["query", "--json", "order", "o3", "--log", dir])
+        #expect(mixed.exitCode == 0 && mixed.stdout.hasPrefix("{"), "\(mixed)")
+        let overridden = try await chronik(["query", "--log", dir + "-missing", "orders", "--log", dir])
+        #expect(overridden.exitCode == 0 && overridden.stdout.contains("o3"), "\(overridden)")
+        let missing = try await chronik(["query", "--log", dir + "-missing", "orders"])
+        #expect(missing.exitCode == 1 && missing.stderr.contains("-missing"), "\(missing)")
+        let settle = try await chronik(["settle", "--log", dir, "export", "--gateway", "stripe"])
+        #expect(settle.exitCode == 0, "\(settle)")
+    }
 }
