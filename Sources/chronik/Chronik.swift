@@ -141,7 +141,9 @@ func describe(_ error: ChronikLogError) -> String {
         return String(label) + "\(path) at byte \(offset): " + error.message
     }
     if let path = error.path {
-        s += " (\(path))"
+        // A first command without --log looks in the default directory.
+        let hint = error.code == .notALog && path == GlobalOptions.defaultDirectory ? ", the default: name the log with --log DIR" : ""
+        s += " (\(path)\(hint))"
     }
     return s
 }

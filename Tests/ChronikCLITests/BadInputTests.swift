@@ -114,6 +114,22 @@ struct BadInputTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["notes.txt"])
     }
 
+    @Test("without --log, a command that finds no log in the default directory says how to name one")
+    func noLogInTheDefaultDirectory() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for args in [["stats"], ["read"], ["query", "orders"], ["verify"]] {
+            let r = try await chronik(args, in: dir)
+            #expect(r.exitCode == 1, "\(args): \(r)")
+            #expect(r.stderr.contains("(./chronik-data, the default: name the log with --log DIR)"), "\(args): \(r)")
+        }
+        // A directory the user named gets no such hint.
+        let named = try await chronik(["stats", "--log", dir + "/elsewhere"])
+        #expect(named.exitCode == 1 && !named.stderr.contains("--log DIR"), "\(named)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "nothing created")
+    }
+
     @Test("the writer keeps its lock when this process tries a second writer, opens a reader or asks whether a writer is active")
     func writerKeepsItsLockWhenThisProcessTouchesTheLockFile() async throws {
         // Proves: closing another descriptor of LOCK in the writer's process does not drop the writer's lock (POSIX record locks did: any close of the file released them), so another process is still refused.

@@ -42,8 +42,9 @@ struct Run: CustomStringConvertible {
 }
 
 /// Runs `chronik` with `arguments`, feeding `input` on stdin.
-func chronik(_ arguments: [String], input: String? = nil, platformOptions: PlatformOptions = PlatformOptions()) async throws -> Run {
-    try await run(.path(FilePath(chronikPath)), arguments, input: input, platformOptions: platformOptions)
+func chronik(_ arguments: [String], input: String? = nil, platformOptions: PlatformOptions = PlatformOptions(),
+             in workingDirectory: String? = nil) async throws -> Run {
+    try await run(.path(FilePath(chronikPath)), arguments, input: input, platformOptions: platformOptions, in: workingDirectory)
 }
 
 /// Runs any executable and collects its output.
@@ -53,20 +54,21 @@ func chronik(_ arguments: [String], input: String? = nil, platformOptions: Platf
 /// pipe write fail, which swift-subprocess 1.0.2 turns into a crash of the
 /// test process.
 func run(_ executable: Executable, _ arguments: [String], input: String? = nil,
-         platformOptions: PlatformOptions = PlatformOptions()) async throws -> Run {
+         platformOptions: PlatformOptions = PlatformOptions(), in workingDirectory: String? = nil) async throws -> Run {
     let limit = 64 << 20
+    let workingDirectory = workingDirectory.map { FilePath($0) }
     if let input {
         let path = FileManager.default.temporaryDirectory.path + "/chronik-stdin-" + UUID().uuidString
         try Data(input.utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let fd = try FileDescriptor.open(FilePath(path), .readOnly)
-        let r = try await Subprocess.run(executable, arguments: Arguments(arguments), platformOptions: platformOptions,
-                                         input: .fileDescriptor(fd, closeAfterSpawningProcess: true),
+        let r = try await Subprocess.run(executable, arguments: Arguments(arguments), workingDirectory: workingDirectory,
+                                         platformOptions: platformOptions, input: .fileDescriptor(fd, closeAfterSpawningProcess: true),
                                          output: .string(limit: limit), error: .string(limit: limit))
         return Run(status: r.terminationStatus, stdout: r.standardOutput, stderr: r.standardError)
     }
-    let r = try await Subprocess.run(executable, arguments: Arguments(arguments), platformOptions: platformOptions,
-                                     input: .none, output: .string(limit: limit), error: .string(limit: limit))
+    let r = try await Subprocess.run(executable, arguments: Arguments(arguments), workingDirectory: workingDirectory,
+                                     platformOptions: platformOptions, input: .none, output: .string(limit: limit), error: .string(limit: limit))
     return Run(status: r.terminationStatus, stdout: r.standardOutput, stderr: r.standardError)
 }
 
