@@ -61,6 +61,7 @@ let package = Package(
         .target(
             name: "ChronikAudit",
             dependencies: [
+                "CChronikSupport",
                 "ChronikLog",
                 "ChronikCommerce",
                 "ChronikProjections",

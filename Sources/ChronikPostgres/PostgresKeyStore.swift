@@ -97,9 +97,7 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         let revision = self.revision
         if let k = cached(subject, at: revision) { return k }
         if create {
-            var fresh = [UInt8](repeating: 0, count: 64)
-            var rng = SystemRandomNumberGenerator()
-            for i in fresh.indices { fresh[i] = rng.next() }
+            let fresh = try SubjectKeyMaterial.random()
             let sealed = ByteBuffer(bytes: try seal(fresh, subject: subject))
             // One round trip for a new subject: the read below only when
             // the subject already had a row (another server's key, or none).

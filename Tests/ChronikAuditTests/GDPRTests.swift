@@ -208,6 +208,24 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         }
     }
 
+    @Test func newKeysAreSixtyFourRandomBytesEach() throws {
+        // Proves every new subject's key is its own 64 bytes from the kernel (one getrandom call each): no two
+        // alike, no key with a zero half, and each half looks random (about half of its 256 bits set).
+        let f = GDPRFixture()
+        let store = try FileKeyStore(directory: f.keysPath, syncEachKey: false)
+        var seen = Set<[UInt8]>()
+        for n in 0..<2000 {
+            let key = try #require(try store.key(for: "customer:c-\(n)", create: true))
+            #expect(key.count == 64)
+            #expect(seen.insert(key).inserted, "key \(n) repeats an earlier one")
+            for half in [key[0..<32], key[32..<64]] {
+                let bits = half.reduce(0) { $0 + $1.nonzeroBitCount }
+                #expect((80...176).contains(bits), "key \(n): \(bits) of 256 bits set")
+            }
+        }
+        #expect(try store.key(for: "customer:c-7", create: true) == store.key(for: "customer:c-7", create: false))
+    }
+
     @Test func keyStoreSurvivesReopenAndNeverRecreatesADestroyedKey() throws {
         // Proves: keys persist across opens; a destroyed key stays destroyed and cannot be created again; modes are
         // 0700 (directory) and 0600 (file); a malformed key file is refused, not guessed around.

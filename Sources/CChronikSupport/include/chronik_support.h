@@ -28,4 +28,8 @@ int chronik_thread_nice(void);
 /// what `top -H` and `perf` show).
 void chronik_name_thread(const char *name);
 
+/// Fills `count` bytes from the kernel's CSPRNG (getrandom(2), retried on
+/// EINTR; at most 256 bytes come in one call). 0 on success, else errno.
+int chronik_random_bytes(void *buffer, size_t count);
+
 #endif
