@@ -102,6 +102,7 @@ let package = Package(
         .executableTarget(
             name: "chronik",
             dependencies: [
+                "CChronikSupport",
                 "ChronikLog",
                 "ChronikCommerce",
                 "ChronikProjections",

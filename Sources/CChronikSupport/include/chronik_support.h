@@ -32,4 +32,9 @@ void chronik_name_thread(const char *name);
 /// EINTR; at most 256 bytes come in one call). 0 on success, else errno.
 int chronik_random_bytes(void *buffer, size_t count);
 
+/// For a short-lived bulk process (glibc): allocations up to 32 MiB are
+/// served from the heap, not mmap, and freed memory is not returned to the
+/// kernel below 256 MiB. 1 when both settings took.
+int chronik_keep_large_blocks_on_the_heap(void);
+
 #endif
