@@ -278,75 +278,27 @@ public final class PostgresStore: EventStore, Sendable {
 
     /// One transaction: BEGIN, `chronik_append` with every batch, COMMIT.
     func commit(_ group: [GroupBatch]) async throws -> [Result<AppendResult, any Error>] {
-        var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
-        let n = group.reduce(0) { $0 + $1.events.count }
-        var ids: [UUID] = [], types: [String] = [], occurred: [Int64] = [], crcs: [Int64] = []
-        ids.reserveCapacity(n); types.reserveCapacity(n); occurred.reserveCapacity(n); crcs.reserveCapacity(n)
-        // The bytea elements are slices of three buffers (one allocation
-        // each, not one per element); postgres-nio copies each element's
-        // readable bytes into the message.
-        var metaBytes = ByteBuffer(), dataBytes = ByteBuffer(), digestBytes = ByteBuffer()
-        metaBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.metadata.count } })
-        dataBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.data.count } })
-        var metaLengths: [Int] = [], dataLengths: [Int] = []
-        metaLengths.reserveCapacity(n); dataLengths.reserveCapacity(n)
-        digestBytes.reserveCapacity(32 * n)
-        for r in group {
-            streams.append(r.stream); expected.append(Schema.code(r.expected)); counts.append(Int32(r.events.count))
-            crcs.append(contentsOf: r.crcs)
-            digestBytes.writeBytes(r.digests)
-            for e in r.events {
-                ids.append(e.id.uuid); types.append(e.type); occurred.append(e.occurredAt.microseconds)
-                metaLengths.append(metaBytes.writeBytes(e.metadata))
-                dataLengths.append(dataBytes.writeBytes(e.data))
-            }
-        }
-        // Sliced once every byte is written: a slice shares its buffer's
-        // storage, so a write after it would copy the buffer.
-        func slices(_ buffer: ByteBuffer, lengths: some Sequence<Int>) -> [ByteBuffer] {
-            var start = 0
-            return lengths.map { length in
-                defer { start += length }
-                return buffer.getSlice(at: start, length: length)!
-            }
-        }
-        let metas = slices(metaBytes, lengths: metaLengths), datas = slices(dataBytes, lengths: dataLengths)
-        // One element per batch: its events' digests, concatenated (the
-        // function chains them as they come).
-        let digests = slices(digestBytes, lengths: group.lazy.map { 32 * $0.events.count })
-        var (conn, begunEarlier) = try await begin()
-        var rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)] = []
-        while true {
-          do {
-            let logger = logger, conn = conn
-            let (streams, expected, counts, ids, types, occurred) = (streams, expected, counts, ids, types, occurred)
-            let (metas, datas, crcs, digests) = (metas, datas, crcs, digests)
-            rows = try await ConnectionSlot.whileOpen(conn) {
-                var rows: [(Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)] = []
-                let result = try await conn.query("""
-                    SELECT * FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
-                                                 \(metas), \(datas), \(crcs), \(digests))
-                    """, logger: logger)
-                for try await row in result.decode((Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?).self) {
-                    rows.append(row)
-                }
-                return rows
-            }
-            break
-          } catch {
+        let arguments = AppendArguments(group)
+        let (first, begunEarlier) = try await begin()
+        var conn = first
+        var rows: [AppendArguments.Row]
+        do {
+            rows = try await arguments.call(on: conn, logger: logger)
+        } catch {
             await writerConnection.drop(conn)
+            guard begunEarlier else { throw Self.ioError("append refused, nothing written", error) }
             // A transaction begun after the previous group may have waited
             // long enough for its connection to break (a restart, a failover,
             // idle_in_transaction_session_timeout): nothing was committed
             // (no COMMIT was sent), so it is safe to run again once on a
             // new connection, as a failed BEGIN is.
-            if begunEarlier {
-                begunEarlier = false
-                conn = try await begin(reuse: false).0
-                continue
+            conn = try await begin(reuse: false).0
+            do {
+                rows = try await arguments.call(on: conn, logger: logger)
+            } catch {
+                await writerConnection.drop(conn)
+                throw Self.ioError("append refused, nothing written", error)
             }
-            throw Self.ioError("append refused, nothing written", error)
-          }
         }
         do {
             // With synchronous_commit = on this returns once the standby has
@@ -403,7 +355,7 @@ public final class PostgresStore: EventStore, Sendable {
         }
     }
 
-    static func outcome(_ r: GroupBatch, _ row: (Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)) -> Result<AppendResult, any Error> {
+    static func outcome(_ r: GroupBatch, _ row: AppendArguments.Row) -> Result<AppendResult, any Error> {
         switch Schema.Status(rawValue: row.0) {
         case .appended:
             let p = UInt64(row.1 ?? 0), v = UInt64(row.2 ?? 0)
@@ -463,6 +415,71 @@ public final class PostgresStore: EventStore, Sendable {
 extension EventCanon {
     static func canonical(_ e: RecordedEvent) -> [UInt8] {
         bytes(stream: e.stream, id: e.id, type: e.type, occurredAt: e.occurredAt, metadata: e.metadata, data: e.data)
+    }
+}
+
+/// The arguments of one `chronik_append` call: a group's batches as
+/// per-batch and per-event arrays.
+struct AppendArguments: Sendable {
+    /// Per batch: status, first position, first version, actual version
+    /// (refused for its expected version), and a retry's original positions
+    /// and versions.
+    typealias Row = (Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?)
+
+    var streams: [String] = [], expected: [Int64] = [], counts: [Int32] = []
+    var ids: [UUID] = [], types: [String] = [], occurred: [Int64] = [], crcs: [Int64] = []
+    var metas: [ByteBuffer] = [], datas: [ByteBuffer] = []
+    /// One element per batch: its events' digests, concatenated (the
+    /// function chains them as they come).
+    var digests: [ByteBuffer] = []
+
+    init(_ group: [GroupBatch]) {
+        let n = group.reduce(0) { $0 + $1.events.count }
+        ids.reserveCapacity(n); types.reserveCapacity(n); occurred.reserveCapacity(n); crcs.reserveCapacity(n)
+        // The bytea elements are slices of three buffers (one allocation
+        // each, not one per element); postgres-nio copies each element's
+        // readable bytes into the message.
+        var metaBytes = ByteBuffer(), dataBytes = ByteBuffer(), digestBytes = ByteBuffer()
+        metaBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.metadata.count } })
+        dataBytes.reserveCapacity(group.reduce(0) { $0 + $1.events.reduce(0) { $0 + $1.data.count } })
+        var metaLengths: [Int] = [], dataLengths: [Int] = []
+        metaLengths.reserveCapacity(n); dataLengths.reserveCapacity(n)
+        digestBytes.reserveCapacity(32 * n)
+        for r in group {
+            streams.append(r.stream); expected.append(Schema.code(r.expected)); counts.append(Int32(r.events.count))
+            crcs.append(contentsOf: r.crcs)
+            digestBytes.writeBytes(r.digests)
+            for e in r.events {
+                ids.append(e.id.uuid); types.append(e.type); occurred.append(e.occurredAt.microseconds)
+                metaLengths.append(metaBytes.writeBytes(e.metadata))
+                dataLengths.append(dataBytes.writeBytes(e.data))
+            }
+        }
+        // Sliced once every byte is written: a slice shares its buffer's
+        // storage, so a write after it would copy the buffer.
+        func slices(_ buffer: ByteBuffer, lengths: some Sequence<Int>) -> [ByteBuffer] {
+            var start = 0
+            return lengths.map { length in
+                defer { start += length }
+                return buffer.getSlice(at: start, length: length)!
+            }
+        }
+        metas = slices(metaBytes, lengths: metaLengths)
+        datas = slices(dataBytes, lengths: dataLengths)
+        digests = slices(digestBytes, lengths: group.lazy.map { 32 * $0.events.count })
+    }
+
+    /// The call on `conn`, in its open transaction: one row per batch.
+    func call(on conn: PostgresConnection, logger: Logger) async throws -> [Row] {
+        try await ConnectionSlot.whileOpen(conn) { [self] in
+            var rows: [Row] = []
+            let result = try await conn.query("""
+                SELECT * FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
+                                             \(metas), \(datas), \(crcs), \(digests))
+                """, logger: logger)
+            for try await row in result.decode(Row.self) { rows.append(row) }
+            return rows
+        }
     }
 }
 
