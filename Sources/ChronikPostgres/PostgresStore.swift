@@ -279,32 +279,27 @@ public final class PostgresStore: EventStore, Sendable {
     /// One transaction: BEGIN, `chronik_append` with every batch, COMMIT.
     func commit(_ group: [GroupBatch]) async throws -> [Result<AppendResult, any Error>] {
         let arguments = AppendArguments(group)
-        let (first, begunEarlier) = try await begin()
-        var conn = first
-        var rows: [AppendArguments.Row]
-        do {
-            rows = try await arguments.call(on: conn, logger: logger)
-        } catch {
-            await writerConnection.drop(conn)
-            guard begunEarlier else { throw Self.ioError("append refused, nothing written", error) }
-            // A transaction begun after the previous group may have waited
-            // long enough for its connection to break (a restart, a failover,
-            // idle_in_transaction_session_timeout): nothing was committed
-            // (no COMMIT was sent), so it is safe to run again once on a
-            // new connection, as a failed BEGIN is.
-            conn = try await begin(reuse: false).0
+        var (conn, begunEarlier) = try await begin()
+        let rows: [AppendArguments.Row]
+        while true {
             do {
                 rows = try await arguments.call(on: conn, logger: logger)
+                break
             } catch {
                 await writerConnection.drop(conn)
-                throw Self.ioError("append refused, nothing written", error)
+                guard begunEarlier else { throw Self.ioError("append refused, nothing written", error) }
+                // A transaction begun after the previous group may have waited
+                // long enough for its connection to break (a restart, a failover,
+                // idle_in_transaction_session_timeout): nothing was committed
+                // (no COMMIT was sent), so it is safe to run again once on a
+                // new connection, as a failed BEGIN is.
+                (conn, begunEarlier) = try await begin(reuse: false)
             }
         }
         do {
             // With synchronous_commit = on this returns once the standby has
             // flushed the WAL: the acknowledgement below means two disks.
-            let logger = logger, conn = conn
-            try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("COMMIT", logger: logger) }
+            try await execute("COMMIT", on: conn)
         } catch {
             await writerConnection.drop(conn)
             throw Self.ioError("COMMIT did not complete: the group may or may not be stored; retrying with the same event ids is safe (idempotent)", error)
@@ -327,8 +322,7 @@ public final class PostgresStore: EventStore, Sendable {
         while true {
             let conn = try await writerConnection.get()
             do {
-                let logger = logger
-                try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("BEGIN", logger: logger) }
+                try await execute("BEGIN", on: conn)
                 return (conn, false)
             } catch {
                 await writerConnection.drop(conn)
@@ -347,12 +341,17 @@ public final class PostgresStore: EventStore, Sendable {
     func beginNext() async {
         guard let conn = try? await writerConnection.get() else { return }
         do {
-            let logger = logger
-            try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query("BEGIN", logger: logger) }
+            try await execute("BEGIN", on: conn)
             queue.withLock { $0.begun = conn }
         } catch {
             await writerConnection.drop(conn)
         }
+    }
+
+    /// A statement without parameters or rows (BEGIN, COMMIT) on `conn`.
+    func execute(_ sql: StaticString, on conn: PostgresConnection) async throws {
+        let logger = logger
+        try await ConnectionSlot.whileOpen(conn) { _ = try await conn.query(PostgresQuery(unsafeSQL: "\(sql)"), logger: logger) }
     }
 
     static func outcome(_ r: GroupBatch, _ row: AppendArguments.Row) -> Result<AppendResult, any Error> {

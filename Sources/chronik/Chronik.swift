@@ -46,8 +46,9 @@ struct Chronik: AsyncParsableCommand {
     /// themselves print one line, `chronik: <reason>`, and exit 1. Usage
     /// errors keep argument-parser's message and its exit status 64.
     static func main() async {
-        tuneMemory(for: Array(CommandLine.arguments.dropFirst()))
-        if let unknown = unknownSubcommand(in: Array(CommandLine.arguments.dropFirst())) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        tuneMemory(for: arguments)
+        if let unknown = unknownSubcommand(in: arguments) {
             printError("unknown command '\(unknown.word)' (\(unknown.path) commands: \(unknown.known.joined(separator: ", "))); see \(unknown.path) --help")
             exit(withError: ExitCode.validationFailure)
         }

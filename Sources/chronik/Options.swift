@@ -19,16 +19,6 @@ struct GlobalOptions: ParsableArguments {
 
     static let defaultDirectory = "./chronik-data"
 
-    /// These options given after a subcommand, completed by those given
-    /// before it (`chronik query --log shop orders`): a directory given
-    /// after wins; a flag given at either place holds.
-    func after(_ outer: GlobalOptions) -> GlobalOptions {
-        var merged = self
-        merged.log = log ?? outer.log
-        merged.json = json || outer.json
-        merged.quiet = quiet || outer.quiet
-        return merged
-    }
 
     /// The log directory the user chose, or `fallback`.
     func directory(default fallback: String = GlobalOptions.defaultDirectory) -> String { log ?? fallback }
@@ -204,3 +194,28 @@ extension EventLog {
 /// Set when a read-only command opened a damaged log up to the damage: the
 /// command does its work, then exits 1 (its result stops at the damage).
 let readStoppedAtDamage = Atomic<Bool>(false)
+
+/// A command group (`query`, `settle`) that takes the global options
+/// before its subcommand's name too: `chronik query --log shop orders`.
+protocol CommandGroup: ParsableCommand {
+    var options: GlobalOptions { get }
+}
+
+/// A subcommand of a `CommandGroup`: its `options` are those given after
+/// its name, completed by those given before it (a directory given after
+/// wins; a flag given at either place holds).
+protocol GroupedCommand {
+    associatedtype Group: CommandGroup
+    var ownOptions: GlobalOptions { get }
+    var parent: Group { get }
+}
+
+extension GroupedCommand {
+    var options: GlobalOptions {
+        var merged = ownOptions
+        merged.log = ownOptions.log ?? parent.options.log
+        merged.json = ownOptions.json || parent.options.json
+        merged.quiet = ownOptions.quiet || parent.options.quiet
+        return merged
+    }
+}

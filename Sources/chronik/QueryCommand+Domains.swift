@@ -114,7 +114,7 @@ func reconciliationSummaryText(_ s: ReconciliationSummary) -> String {
         + "  overdue \(s.overdue)  fees \(moneyList(s.fees))  payouts \(s.payouts)"
 }
 
-struct ReconciliationQuery: AsyncParsableCommand {
+struct ReconciliationQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconciliation",
         abstract: "Payments against the gateways' settlement lines: status per payment, per payout, per day.",
@@ -133,9 +133,7 @@ struct ReconciliationQuery: AsyncParsableCommand {
               chronik query reconciliation --log shop --payout po_1PBb7Q --json
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: "Only payments with this status (unknown, duplicate, mismatch, matched, unsettled, or overdue).")
     var status: String?
     @Option(help: "Only this payout (its payoutId) and the payments with a line in it.") var payout: String?
@@ -182,7 +180,7 @@ struct ReconciliationQuery: AsyncParsableCommand {
 
 // MARK: Recommendations
 
-struct RecommendationsQuery: AsyncParsableCommand {
+struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "recommendations",
         abstract: "Products to recommend to a customer, by score (also-bought with their purchases + sessions viewed).",
@@ -197,9 +195,7 @@ struct RecommendationsQuery: AsyncParsableCommand {
               chronik query recommendations c-1 --log shop --limit 5
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Argument(help: "The customerId.") var customer: String
     @Option(help: "How many.") var limit: Int = 10
 
@@ -254,7 +250,7 @@ func purchaseOrderText(_ p: PurchaseOrderRecord) -> String {
         + "  \(p.lines.count) line\(p.lines.count == 1 ? "" : "s"), \(units) units"
 }
 
-struct SuppliersQuery: AsyncParsableCommand {
+struct SuppliersQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "suppliers",
         abstract: "Suppliers: lead time, open and received purchase orders, on-time rate, average lead days, units on order.",
@@ -267,9 +263,7 @@ struct SuppliersQuery: AsyncParsableCommand {
               chronik query suppliers --log shop --json
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["supply-chain"])
@@ -302,7 +296,7 @@ struct SuppliersQuery: AsyncParsableCommand {
     }
 }
 
-struct PurchaseOrdersQuery: AsyncParsableCommand {
+struct PurchaseOrdersQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "purchase-orders",
         abstract: "Purchase orders by purchaseOrderId: placed, expected, received, open, late.",
@@ -315,9 +309,7 @@ struct PurchaseOrdersQuery: AsyncParsableCommand {
               chronik query purchase-orders --log shop --supplier sup-1 --json
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Flag(help: "Only open (not received) orders.") var open = false
     @Option(help: "Only this supplier's orders.") var supplier: String?
 
@@ -331,7 +323,7 @@ struct PurchaseOrdersQuery: AsyncParsableCommand {
 
 // MARK: Settings
 
-struct SettingsQuery: AsyncParsableCommand {
+struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "settings",
         abstract: "Site settings: value, actor, changedAt, changes; or as they were at a time.",
@@ -345,9 +337,7 @@ struct SettingsQuery: AsyncParsableCommand {
               chronik query settings --log shop --at 2024-05-01T12:00:00Z
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: "As of this RFC 3339 time.") var at: String?
     @Option(help: "Only this key.") var key: String?
 
@@ -403,7 +393,7 @@ func campaignText(_ c: CampaignRecord) -> String {
         + "revenue \(moneyList(c.revenue))  conversion \(c.conversionRate.map { "\($0)" } ?? "-")  roas \(c.roas.map { "\($0)" } ?? "-")"
 }
 
-struct CampaignsQuery: AsyncParsableCommand {
+struct CampaignsQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaigns",
         abstract: "Campaigns: sessions, attributed orders, revenue, conversion rate, ROAS.",
@@ -419,9 +409,7 @@ struct CampaignsQuery: AsyncParsableCommand {
               chronik query campaigns --log shop --json
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["campaigns"])

@@ -5,7 +5,7 @@ import ChronikCommerce
 import ChronikProjections
 import ChronikServer
 
-struct Query: AsyncParsableCommand {
+struct Query: AsyncParsableCommand, CommandGroup {
     static let configuration = CommandConfiguration(
         abstract: "Answer questions from the read models.",
         discussion: """
@@ -130,7 +130,7 @@ func catalogText(_ list: [CatalogProduct]) -> [String] {
     return t.lines
 }
 
-struct ProductQuery: AsyncParsableCommand {
+struct ProductQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "product", abstract: "One product: variants, prices, availability.",
         discussion: """
@@ -141,9 +141,7 @@ struct ProductQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no such product), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Argument(help: "The productId.") var id: String
 
     func run() async throws {
@@ -154,7 +152,7 @@ struct ProductQuery: AsyncParsableCommand {
     }
 }
 
-struct CatalogQuery: AsyncParsableCommand {
+struct CatalogQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog", abstract: "Products, sorted by productId (text: a row per variant).",
         discussion: """
@@ -166,9 +164,7 @@ struct CatalogQuery: AsyncParsableCommand {
             64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: "Only this category, as the catalog names it (\"Electronics > Speakers\").") var category: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products")) var limit: Int?
 
@@ -201,7 +197,7 @@ func ordersText(_ list: [OrderRecord]) -> [String] {
     return t.lines
 }
 
-struct OrderQuery: AsyncParsableCommand {
+struct OrderQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "order", abstract: "One order's story: lines and total, payments, shipments, returns.",
         discussion: """
@@ -218,9 +214,7 @@ struct OrderQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Argument(help: "The orderId.") var id: String
 
     func run() async throws {
@@ -236,7 +230,7 @@ struct OrderQuery: AsyncParsableCommand {
     }
 }
 
-struct OrdersQuery: AsyncParsableCommand {
+struct OrdersQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "orders", abstract: "Orders in log order, filtered.",
         discussion: """
@@ -247,9 +241,7 @@ struct OrdersQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error (unknown status).
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: "Only this customer's orders.") var customer: String?
     @Option(help: "Only orders with this financialStatus or fulfillmentStatus.") var status: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("orders, the first in log order")) var limit: Int?
@@ -304,7 +296,7 @@ func customerText(_ c: CustomerRecord, profile: Profile?) -> [String] {
     return text
 }
 
-struct CustomerQuery: AsyncParsableCommand {
+struct CustomerQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer", abstract: "One customer: profile (read from its stream), orders, value, consent, segment.",
         discussion: """
@@ -318,9 +310,7 @@ struct CustomerQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no such customer), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @OptionGroup var keyOptions: KeyOptions
     @Argument(help: "The customerId.") var id: String
 
@@ -336,7 +326,7 @@ struct CustomerQuery: AsyncParsableCommand {
     }
 }
 
-struct CustomersQuery: AsyncParsableCommand {
+struct CustomersQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "customers", abstract: "Top customers by lifetime value in one currency (ties by customerId).",
         discussion: """
@@ -347,9 +337,7 @@ struct CustomersQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no orders in that currency), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("customers", hasDefault: true)) var limit: Int = 10
     @Option(help: "Rank by lifetime value in this currency, any case (default: the currency of most orders).") var currency: String?
 
@@ -367,7 +355,7 @@ struct CustomersQuery: AsyncParsableCommand {
 
 // MARK: Inventory, replenishment
 
-struct InventoryQuery: AsyncParsableCommand {
+struct InventoryQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "inventory", abstract: "Stock per SKU and warehouse.",
         discussion: """
@@ -378,9 +366,7 @@ struct InventoryQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: "Only this SKU.") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
     @Flag(help: "Only low stock (available ≤ reorder point).") var low = false
@@ -406,7 +392,7 @@ struct InventoryQuery: AsyncParsableCommand {
     }
 }
 
-struct ReplenishmentQuery: AsyncParsableCommand {
+struct ReplenishmentQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "replenishment", abstract: "Low stock with no open purchase order: what to reorder.",
         discussion: """
@@ -417,9 +403,7 @@ struct ReplenishmentQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("suggestions")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
@@ -436,7 +420,7 @@ struct ReplenishmentQuery: AsyncParsableCommand {
 
 // MARK: Sales, finance
 
-struct SalesQuery: AsyncParsableCommand {
+struct SalesQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "sales", abstract: "Revenue and units per UTC day.",
         discussion: """
@@ -451,9 +435,7 @@ struct SalesQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
     @Option(name: [.customLong("limit"), .customLong("top")],
             help: limitHelp("rows: days, or with --day the SKUs of that day")) var limit: Int?
@@ -482,7 +464,7 @@ struct SalesQuery: AsyncParsableCommand {
     }
 }
 
-struct FinanceQuery: AsyncParsableCommand {
+struct FinanceQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "finance", abstract: "Captured, refunded and net per UTC day and currency.",
         discussion: """
@@ -493,9 +475,7 @@ struct FinanceQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows, the earliest days first")) var limit: Int?
 
@@ -518,7 +498,7 @@ struct FinanceQuery: AsyncParsableCommand {
 
 // MARK: Search, also-bought
 
-struct SearchQuery: AsyncParsableCommand {
+struct SearchQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "search", abstract: "Normalised search queries by count; zero-result ones.",
         discussion: """
@@ -529,9 +509,7 @@ struct SearchQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure, 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("queries, the most frequent first")) var limit: Int?
     @Flag(name: .customLong("zero-results"), help: "Only queries whose latest search found nothing.") var zeroResults = false
 
@@ -547,7 +525,7 @@ struct SearchQuery: AsyncParsableCommand {
     }
 }
 
-struct AlsoBoughtQuery: AsyncParsableCommand {
+struct AlsoBoughtQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "also-bought", abstract: "Products bought with a product, by number of orders (ties by productId).",
         discussion: """
@@ -558,9 +536,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no such product), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @Argument(help: "The productId.") var product: String
     @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
@@ -581,7 +557,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand {
 
 // MARK: Fraud
 
-struct FraudQuery: AsyncParsableCommand {
+struct FraudQuery: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "fraud", abstract: "Fraud scores (0–100) per order with their reasons (docs/FRAUD.md).",
         discussion: """
@@ -598,9 +574,7 @@ struct FraudQuery: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (no such order), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var query: Query
-    /// --log, --json and --quiet, after the query or before it.
-    var options: GlobalOptions { ownOptions.after(query.options) }
+    @ParentCommand var parent: Query
     @OptionGroup var keyOptions: KeyOptions
     @Option(name: [.customLong("top"), .customLong("limit")], help: limitHelp("orders, the highest scores first", hasDefault: true))
     var top: Int = 10

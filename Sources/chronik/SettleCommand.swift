@@ -4,7 +4,7 @@ import ChronikLog
 import Foundation
 
 /// `chronik settle`: a payment gateway's settlement report in and out.
-struct Settle: AsyncParsableCommand {
+struct Settle: AsyncParsableCommand, CommandGroup {
     static let configuration = CommandConfiguration(
         abstract: "Import or export a payment gateway's settlement report (CSV) as SettlementLineReported events.",
         discussion: """
@@ -27,7 +27,7 @@ struct Settle: AsyncParsableCommand {
 
 extension SettlementGateway: ExpressibleByArgument {}
 
-struct SettleImport: AsyncParsableCommand {
+struct SettleImport: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Append a settlement report's lines (all or nothing).",
@@ -58,9 +58,7 @@ struct SettleImport: AsyncParsableCommand {
             Exit status: 0 imported, 1 bad file (nothing written) or failure, 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var settle: Settle
-    /// --log, --json and --quiet, after the settle or before it.
-    var options: GlobalOptions { ownOptions.after(settle.options) }
+    @ParentCommand var parent: Settle
     @OptionGroup var creation: CreationOptions
     @Argument(help: ArgumentHelp("The settlement report (CSV).", valueName: "file")) var file: String
     @Option(help: "Its layout: stripe or adyen.") var gateway: SettlementGateway
@@ -153,7 +151,7 @@ struct SettleImport: AsyncParsableCommand {
     }
 }
 
-struct SettleExport: AsyncParsableCommand {
+struct SettleExport: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write a gateway's settlement lines as its report (CSV on stdout), in log order.",
@@ -170,9 +168,7 @@ struct SettleExport: AsyncParsableCommand {
             the gateway), 64 usage error.
             """)
     @OptionGroup var ownOptions: GlobalOptions
-    @ParentCommand var settle: Settle
-    /// --log, --json and --quiet, after the settle or before it.
-    var options: GlobalOptions { ownOptions.after(settle.options) }
+    @ParentCommand var parent: Settle
     @Option(help: "The layout and the gateway whose lines: stripe or adyen.") var gateway: SettlementGateway
     @Option(help: "Only this payout (its payoutId).") var payout: String?
 

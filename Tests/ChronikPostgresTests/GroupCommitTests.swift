@@ -141,21 +141,9 @@ struct GroupCommitTests {
 
         // The same shapes as an older client sends them: one digest per event.
         func call(_ batches: [GroupBatch], digests: [ByteBuffer]) async throws -> [Int32] {
-            try await store.writerConnection.run { conn in
-                let events = batches.flatMap(\.events)
-                let streams = batches.map(\.stream), expected = batches.map { Schema.code($0.expected) }
-                let counts = batches.map { Int32($0.events.count) }
-                let ids = events.map(\.id.uuid), types = events.map(\.type), occurred = events.map(\.occurredAt.microseconds)
-                let metas = events.map { ByteBuffer(bytes: $0.metadata) }, datas = events.map { ByteBuffer(bytes: $0.data) }
-                let crcs = batches.flatMap(\.crcs)
-                var statuses: [Int32] = []
-                let rows = try await conn.query("""
-                    SELECT r_status FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
-                                                        \(metas), \(datas), \(crcs), \(digests))
-                    """, logger: store.logger)
-                for try await status in rows.decode(Int32.self) { statuses.append(status) }
-                return statuses
-            }
+            var arguments = AppendArguments(batches)
+            arguments.digests = digests
+            return try await store.writerConnection.run { conn in try await arguments.call(on: conn, logger: store.logger).map(\.0) }
         }
         func perEvent(_ batches: [GroupBatch]) -> [ByteBuffer] {
             batches.flatMap { b in stride(from: 0, to: b.digests.count, by: 32).map { ByteBuffer(bytes: b.digests[$0 ..< $0 + 32]) } }

@@ -55,10 +55,11 @@ public struct KeyStoreError: Error, Sendable, CustomStringConvertible {
 public enum SubjectKeyMaterial {
     public static let byteCount = 64
 
-    public static func random() throws -> [UInt8] {
+    /// `path`: the key store's file it is for, named in the error.
+    public static func random(for path: String? = nil) throws -> [UInt8] {
         var key = [UInt8](repeating: 0, count: byteCount)
         let status = key.withUnsafeMutableBytes { chronik_random_bytes($0.baseAddress, $0.count) }
-        guard status == 0 else { throw KeyStoreError("getrandom failed: errno \(status)") }
+        guard status == 0 else { throw KeyStoreError("getrandom failed: errno \(status)", path: path) }
         return key
     }
 }
@@ -199,8 +200,7 @@ public final class FileKeyStore: SubjectKeyStore {
             guard Self.isValidSubject(subject) else {
                 throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name", path: shardPath(i))
             }
-            let key: [UInt8]
-            do { key = try SubjectKeyMaterial.random() } catch let e as KeyStoreError { throw KeyStoreError(e.message, path: shardPath(i)) }
+            let key = try SubjectKeyMaterial.random(for: shardPath(i))
             let line = Array("\(subject) \(Data(key).base64EncodedString())\n".utf8)
             try line.withUnsafeBytes { try s.file!.write($0, at: s.size) }
             s.size += Int64(line.count)
