@@ -14,6 +14,11 @@ enum Schema {
         }
     }
 
+    /// Text keys (`stream`, `subject`) are `COLLATE "C"`: their indexes
+    /// compare bytes, whatever locale the database was created with (a
+    /// locale's `strcoll` cost ~6 % of the 1,000-event batch rate here;
+    /// docs/POSTGRES.md, "Stop 31"). Equality is byte equality under every
+    /// deterministic collation, so uniqueness means the same under either.
     static let statements: [String] = [
         """
         CREATE TABLE IF NOT EXISTS chronik_head (
@@ -25,7 +30,7 @@ enum Schema {
         """
         CREATE TABLE IF NOT EXISTS chronik_events (
             position bigint PRIMARY KEY,
-            stream text NOT NULL,
+            stream text COLLATE "C" NOT NULL,
             version bigint NOT NULL,
             id uuid NOT NULL UNIQUE,
             type text NOT NULL,
@@ -42,12 +47,12 @@ enum Schema {
             event_count int NOT NULL,
             chain bytea NOT NULL)
         """,
-        "CREATE TABLE IF NOT EXISTS chronik_streams (stream text PRIMARY KEY, last_version bigint NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS chronik_streams (stream text COLLATE \"C\" PRIMARY KEY, last_version bigint NOT NULL)",
         // Per-subject keys of personal data, sealed under the servers' master
         // key (PostgresKeyStore); a destroyed subject keeps its row, keyless.
         """
         CREATE TABLE IF NOT EXISTS chronik_subject_keys (
-            subject text PRIMARY KEY,
+            subject text COLLATE "C" PRIMARY KEY,
             sealed bytea,
             destroyed_at timestamptz,
             CHECK ((sealed IS NULL) <> (destroyed_at IS NULL)))
@@ -158,7 +163,7 @@ enum Schema {
                     FOR r IN SELECT g.b, p_streams[g.b] AS s, p_expected[g.b] AS exp, p_counts[g.b] AS n,
                                     (SELECT st.last_version FROM chronik_streams st WHERE st.stream = p_streams[g.b]) AS cur
                                FROM generate_subscripts(p_streams, 1) AS g(b)
-                              ORDER BY p_streams[g.b], g.b LOOP
+                              ORDER BY p_streams[g.b] COLLATE "C", g.b LOOP
                         IF v_stream IS DISTINCT FROM r.s THEN v_stream := r.s; v_cur := r.cur; END IF;
                         IF v_known[r.b] > 0 THEN
                             v_status[r.b] := CASE WHEN v_known[r.b] = r.n AND v_same[r.b] = r.n THEN 1 ELSE 2 END;

@@ -81,6 +81,28 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    /// Stream names and subjects are keys compared as bytes (`COLLATE "C"`),
+    /// whatever locale the database has (this one: the cluster's, from the
+    /// environment); streams that a locale would sort together or a person
+    /// would read as one stay distinct.
+    @Test func textKeysCompareBytesWhateverTheDatabaseLocale() async throws {
+        let (cluster, store) = try await freshStore("t_collate")
+        let collations = try cluster.primary.psql("""
+            SELECT table_name || '.' || column_name || '=' || coalesce(collation_name, 'default')
+              FROM information_schema.columns
+             WHERE table_name IN ('chronik_events', 'chronik_streams', 'chronik_subject_keys')
+               AND column_name IN ('stream', 'subject') ORDER BY 1
+            """, database: "t_collate")
+        #expect(collations.split(separator: "\n") == ["chronik_events.stream=C", "chronik_streams.stream=C", "chronik_subject_keys.subject=C"])
+        // "é" precomposed and decomposed, and names differing in case: four streams.
+        for name in ["caf\u{E9}", "cafe\u{301}", "Cafe", "cafe"] {
+            let r = try await store.append(to: name, [event("A", "{}")], expected: .noStream)
+            #expect(r.versions == [StreamVersion(0)], "\(name)")
+        }
+        #expect(try await store.readStream("cafe\u{301}", from: StreamVersion(0), limit: 10).count == 1)
+        await store.close()
+    }
+
     @Test func concurrentAppendersInSeveralProcessesGetGapFreePositions() async throws {
         let (cluster, store) = try await freshStore("t_procs")
         let url = cluster.primary.url(database: "t_procs")
