@@ -183,10 +183,8 @@ extension EventLog {
 
     /// Checks what can be checked without the log's state.
     func validate(stream: String, events: [ProposedEvent]) throws {
+        try LogFormat.checkStreamName(stream)
         let n = stream.utf8.count
-        guard n >= 1, n <= LogFormat.maxStreamNameBytes else {
-            throw ChronikLogError(.invalidStreamName, n == 0 ? "stream name is empty" : "stream name is \(n) bytes, at most \(LogFormat.maxStreamNameBytes) allowed")
-        }
         guard !events.isEmpty else { throw ChronikLogError(.invalidBatch, "a batch needs at least one event") }
         guard events.count <= LogFormat.maxEventsPerBatch else {
             throw ChronikLogError(.invalidBatch, "a batch holds at most \(LogFormat.maxEventsPerBatch) events, got \(events.count)")

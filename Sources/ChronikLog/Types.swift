@@ -346,3 +346,29 @@ func varintSize(_ v: UInt64) -> Int {
     while v >= 0x80 { v >>= 7; n += 1 }
     return n
 }
+
+extension LogFormat {
+    /// Checks the name of a stream an append writes to: 1...256 bytes of
+    /// UTF-8, in Unicode Normalization Form C. Swift compares strings by
+    /// canonical equivalence, so "café" written precomposed (U+00E9) and
+    /// decomposed (e + U+0301) would be one stream in this process's
+    /// indexes and two in PostgreSQL's, or in any reader that compares
+    /// bytes. Names in NFC are equal exactly when their bytes are, so every
+    /// backend and every reader sees the same streams. Names already in a
+    /// log are read as they are.
+    ///
+    /// - Throws: `ChronikLogError(.invalidStreamName)`.
+    public static func checkStreamName(_ stream: String) throws {
+        let n = stream.utf8.count
+        guard n >= 1, n <= maxStreamNameBytes else {
+            throw ChronikLogError(.invalidStreamName, n == 0 ? "stream name is empty" : "stream name is \(n) bytes, at most \(maxStreamNameBytes) allowed")
+        }
+        guard stream.utf8.contains(where: { $0 >= 0x80 }) else { return }  // ASCII is NFC
+        let nfc = stream.precomposedStringWithCanonicalMapping
+        guard stream.utf8.elementsEqual(nfc.utf8) else {
+            func scalars(_ s: String) -> String { s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ") }
+            throw ChronikLogError(.invalidStreamName,
+                                  "stream name '\(stream)' (\(scalars(stream))) is not in Unicode NFC; its NFC form (\(scalars(nfc))) is the same name to a reader: send that")
+        }
+    }
+}

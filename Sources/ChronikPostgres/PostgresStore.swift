@@ -178,10 +178,7 @@ public final class PostgresStore: EventStore, Sendable {
     /// Checks what can be checked before the database, with the embedded
     /// log's limits and messages.
     static func validate(stream: String, events: [ProposedEvent]) throws {
-        let n = stream.utf8.count
-        guard n >= 1, n <= LogFormat.maxStreamNameBytes else {
-            throw ChronikLogError(.invalidStreamName, n == 0 ? "stream name is empty" : "stream name is \(n) bytes, at most \(LogFormat.maxStreamNameBytes) allowed")
-        }
+        try LogFormat.checkStreamName(stream)
         guard !events.isEmpty else { throw ChronikLogError(.invalidBatch, "a batch needs at least one event") }
         guard events.count <= maxEventsPerGroup else {
             throw ChronikLogError(.invalidBatch, "a batch holds at most \(maxEventsPerGroup) events on PostgreSQL, got \(events.count)")

@@ -108,6 +108,31 @@ struct EventLogTests {
         #expect(log.head == Position(0))
     }
 
+    @Test("a stream name must be in Unicode NFC: names a reader sees as one are one stream on every backend")
+    func streamNamesInNFC() async throws {
+        // Swift's String == is canonical equivalence: before this rule, "café" precomposed and decomposed were
+        // one stream here and two on PostgreSQL (which compares bytes). Decomposed is refused, nothing written;
+        // precomposed, non-ASCII, case variants and ASCII are names of their own.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        do {
+            try await log.append(to: "cafe\u{301}", [event("A", "x")])
+            Issue.record("a decomposed name was accepted")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .invalidStreamName)
+            #expect(e.message.contains("U+65 U+301") && e.message.contains("U+E9"), "\(e.message)")
+        }
+        #expect(log.head == Position(0))
+        await #expect(throws: ChronikLogError.self) { try await log.append(to: "A\u{30A}ngstr\u{F6}m", [event("A", "x")]) }
+        for name in ["caf\u{E9}", "Caf\u{E9}", "cafe", "\u{212B}".precomposedStringWithCanonicalMapping, "\u{1F6D2}-order-1"] {
+            let r = try await log.append(to: name, [event("A", "x")], expected: .noStream)
+            #expect(r.versions == [StreamVersion(0)], "\(name)")
+        }
+        #expect(try log.read(stream: "caf\u{E9}").collect().count == 1)
+    }
+
     @Test("a prepared batch appends as append(to:) does; prepared by a log of other settings, it is prepared again")
     func preparedBatches() async throws {
         // Proves `prepare` + `append(_:expected:)` (stop 28: chronik append encodes batches while it still checks
