@@ -99,6 +99,27 @@ public struct ChronikContext: RequestContext {
     }
 }
 
+extension ChronikContext {
+    /// A path parameter, percent-decoded (RFC 3986: clients encode "é", a
+    /// space or a "/" in a stream name; the router matches the raw path,
+    /// so "%2F" stays inside one segment). Hummingbird decodes query
+    /// values but not path segments. A bad encoding (a lone "%", "%ZZ",
+    /// bytes that are not UTF-8) is 400 with `code` and nothing done.
+    func pathParameter(_ name: String, code: String = "invalidParameter") throws -> String {
+        try optionalPathParameter(name, code: code) ?? parameters.require(name)
+    }
+
+    /// `pathParameter` for a parameter that some routes leave out.
+    func optionalPathParameter(_ name: String, code: String = "invalidParameter") throws -> String? {
+        guard let raw = parameters.get(name) else { return nil }
+        guard raw.contains("%") else { return raw }
+        guard let decoded = raw.removingPercentEncoding else {
+            throw ServerError(.badRequest, code, "the \(name) in the path, '\(raw)', is not valid percent-encoded UTF-8", field: name)
+        }
+        return decoded
+    }
+}
+
 /// 401 without a known bearer token (when there are tokens); the routes
 /// then check their scope. `/health`, `/ready`, `/openapi.json` and the
 /// dashboard's files (no data in them: the page asks for a token) are open.

@@ -2127,7 +2127,7 @@ public let openAPIDocument = #"""
         "name": "stream",
         "in": "path",
         "required": true,
-        "description": "The stream name (1–256 bytes).",
+        "description": "The stream name (1–256 bytes of UTF-8 in Unicode NFC), percent-encoded as any path segment (RFC 3986): `caf%C3%A9` is the stream `café`, `a%2Fb` the stream `a/b`. A bad encoding or a name not in NFC is 400 `invalidStreamName`.",
         "schema": {
           "type": "string",
           "minLength": 1,

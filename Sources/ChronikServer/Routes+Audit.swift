@@ -137,7 +137,7 @@ extension LogServer {
     /// a customer (`SubjectAccess.export`, as `chronik subject-export`).
     func subjectExport(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.pii)
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         guard log.lastVersion(of: "customer-" + id) != nil else {
             throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
         }
@@ -151,7 +151,7 @@ extension LogServer {
     func forget(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.pii)
         guard let vault else { throw ServerError(.serviceUnavailable, "noKeyStore", "this server has no key store") }
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         let stream = "customer-" + id
         guard try await eventStore.lastVersion(of: stream) != nil else {
             throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")

@@ -14,8 +14,8 @@ extension LogServer {
     func model(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
-        let name = try context.parameters.require("name")
-        let id = context.parameters.get("id")
+        let name = try context.pathParameter("name")
+        let id = try context.optionalPathParameter("id")
         let q = request.uri.queryParameters
         if let wait = try number(q, "waitFor") {
             try await waitForModels(live, past: wait, timeout: try timeout(q))

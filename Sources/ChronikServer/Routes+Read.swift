@@ -8,7 +8,7 @@ extension LogServer {
     /// `from` of the following page (null: no more events now).
     func readStream(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
-        let stream = try context.parameters.require("stream")
+        let stream = try context.pathParameter("stream", code: "invalidStreamName")
         let q = request.uri.queryParameters
         let limit = try pageSize(q)
         let from = try number(q, "from")
@@ -64,7 +64,7 @@ extension LogServer {
     /// `GET /events/{position}`: the event as `chronik read --json` prints it.
     func event(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
-        let raw = try context.parameters.require("position")
+        let raw = try context.pathParameter("position", code: "invalidPosition")
         guard let p = UInt64(raw) else {
             throw ServerError(.badRequest, "invalidPosition", "a position is a number (0 or more), got \(raw)", field: "position")
         }

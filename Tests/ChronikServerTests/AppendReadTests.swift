@@ -127,6 +127,33 @@ import Testing
         }
     }
 
+    /// A client percent-encodes a stream name in the path (RFC 3986), as
+    /// any HTTP library does for "é", a space or a "/": the server decodes
+    /// it, so the stream is the one named, not "caf%C3%A9". Bad encodings
+    /// and names that are not in NFC are 400, nothing written.
+    @Test func pathSegmentsArePercentDecoded() async throws {
+        try await withServer { server, client in
+            let r = try await client.post("/streams/caf%C3%A9", "[\(Self.note)]")
+            #expect(r.status == .created, "\(r.text)")
+            #expect(r.json["stream"] as? String == "caf\u{E9}")
+            #expect(try server.log.read(stream: "caf\u{E9}").collect().count == 1)
+            let slash = try await client.post("/streams/a%20b%2Fc", "[\(Self.note)]")
+            #expect(slash.json["stream"] as? String == "a b/c", "\(slash.text)")
+            #expect(try server.log.read(stream: "a b/c").collect().count == 1)
+
+            let read = try await client.get("/streams/caf%C3%A9")
+            #expect(read.status == .ok, "\(read.text)")
+            #expect((read.json["events"] as? [[String: Any]])?.map { $0["stream"] as? String } == ["caf\u{E9}"])
+
+            for bad in ["/streams/bad%ZZ", "/streams/bad%FF", "/streams/bad%", "/streams/cafe%CC%81"] {
+                let refused = try await client.post(bad, "[\(Self.note)]")
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+                #expect(refused.error["code"] as? String == "invalidStreamName", "\(bad): \(refused.text)")
+            }
+            #expect(server.log.head.value == 2)
+        }
+    }
+
     @Test func readsPageAndUnknownThingsAre404() async throws {
         try await withServer { _, client in
             for i in 0..<5 {
