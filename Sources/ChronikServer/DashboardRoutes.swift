@@ -12,7 +12,7 @@ extension LogServer {
     /// `GET /` (the page), `/dashboard.js`, `/dashboard.css`, and the two
     /// small JSON routes the page reads besides the models: `GET /stats`
     /// and `GET /stats/orders`.
-    func addDashboardRoutes(to router: Router<ChronikContext>) {
+    func addDashboardRoutes(to router: RecordingRouter) {
         router.get("/") { _, _ in Self.dashboardFile(Dashboard.html, type: "text/html; charset=utf-8") }
         router.get("dashboard.js") { _, _ in Self.dashboardFile(Dashboard.script, type: "text/javascript; charset=utf-8") }
         router.get("dashboard.css") { _, _ in Self.dashboardFile(Dashboard.style, type: "text/css; charset=utf-8") }

@@ -156,11 +156,17 @@ public final class LogServer: Sendable {
     /// Every route of the API. A server of another store than a local log
     /// answers the routes that read a log directory's files otherwise
     /// (`addStoreAnswers`, Routes+Store.swift).
+    ///
+    /// HEAD is answered for every GET route (as GET without the body), and
+    /// a known path asked with another method is 405 with `Allow`
+    /// (`RouteMethods`).
     public func router() -> Router<ChronikContext> {
-        let router = Router(context: ChronikContext.self)
+        let base = Router(context: ChronikContext.self, options: .autoGenerateHeadEndpoints)
+        let router = RecordingRouter(router: base, methods: RouteMethods())
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
+        router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))
         router.post("streams/:stream") { request, context in try await self.append(request, context) }
         router.get("streams/:stream") { request, context in try await self.readStream(request, context) }
         router.get("all") { request, context in try await self.readAll(request, context) }
@@ -183,7 +189,7 @@ public final class LogServer: Sendable {
         router.get("metrics") { _, context in try self.metricsText(context) }
         addDashboardRoutes(to: router)
         router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
-        return router
+        return base
     }
 
     /// The application on `host:port`; `onServerRunning` gets the bound port.

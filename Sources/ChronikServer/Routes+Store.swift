@@ -16,7 +16,7 @@ extension LogServer {
     /// The routes a server of another store answers otherwise than a
     /// local log's: 501 for what reads a log directory's files (and for
     /// personal data without `--master-key`), and its own `/ready`.
-    func addStoreAnswers(to router: Router<ChronikContext>) {
+    func addStoreAnswers(to router: RecordingRouter) {
         router.post("digest") { _, context in
             try Self.notAvailable(context, .audit, "POST /digest signs a log directory's files",
                                   "mirror the store (chronik mirror --store URL --log DIR), then chronik digest --log DIR")

@@ -154,6 +154,33 @@ import Testing
         }
     }
 
+    /// A path the API has, asked with a method it does not answer there,
+    /// is 405 with `Allow` (RFC 9110), not 404 as if it did not exist;
+    /// HEAD answers every GET route without a body.
+    @Test func otherMethodsAre405WithAllowAndHeadAnswersGetRoutes() async throws {
+        try await withServer { server, client in
+            _ = try await client.post("/streams/s", "[\(Self.note)]")
+            for (method, uri, allow) in [(HTTPRequest.Method.delete, "/streams/s", "GET, HEAD, POST"),
+                                         (.put, "/all", "GET, HEAD"), (.get, "/commands", "POST"),
+                                         (.post, "/models/orders/o-1", "GET, HEAD"), (.patch, "/events/0", "GET, HEAD")] {
+                let r = try await client.execute(uri: uri, method: method)
+                #expect(r.status == .methodNotAllowed, "\(method) \(uri): \(r.text)")
+                #expect(r.headers[.allow] == allow, "\(method) \(uri)")
+                #expect(r.error["code"] as? String == "methodNotAllowed", "\(method) \(uri)")
+            }
+            #expect(try await client.execute(uri: "/no/such/route", method: .delete).status == .notFound)
+            #expect(try await client.execute(uri: "/streams/s/extra", method: .get).status == .notFound)
+
+            let get = try await client.get("/streams/s")
+            let head = try await client.execute(uri: "/streams/s", method: .head)
+            #expect(head.status == .ok)
+            #expect(head.body.readableBytes == 0)
+            #expect(head.headers[.contentType] == get.headers[.contentType])
+            #expect(try await client.execute(uri: "/streams/nope", method: .head).status == .notFound)
+            #expect(server.log.head.value == 1, "nothing was appended by the refused methods")
+        }
+    }
+
     @Test func readsPageAndUnknownThingsAre404() async throws {
         try await withServer { _, client in
             for i in 0..<5 {

@@ -1,0 +1,78 @@
+import Hummingbird
+import Synchronization
+
+/// Which methods each route answers, recorded as the routes are added, so
+/// that a known path asked with another method is 405 `methodNotAllowed`
+/// with an `Allow` header (RFC 9110), not 404 as if the path did not
+/// exist. Hummingbird's router answers both cases alike.
+final class RouteMethods: Sendable {
+    /// Per route: its segments (`nil` for a `{parameter}`) and its method.
+    private let routes = Mutex<[(segments: [Substring?], method: HTTPRequest.Method)]>([])
+
+    func add(_ path: RouterPath, _ method: HTTPRequest.Method) {
+        let segments = path.components.map { c -> Substring? in
+            let s = Substring(c.description)
+            return s.first == "{" || s.first == "*" ? nil : s
+        }
+        routes.withLock { $0.append((segments, method)) }
+    }
+
+    /// The methods of the routes that match `path`, HEAD with GET (the
+    /// router answers HEAD for every GET route), in a fixed order.
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        var found = Set<HTTPRequest.Method>()
+        routes.withLock { routes in
+            for r in routes where r.segments.count == parts.count
+                && zip(r.segments, parts).allSatisfy({ pattern, part in pattern.map { $0 == part } ?? true }) {
+                found.insert(r.method)
+                if r.method == .get { found.insert(.head) }
+            }
+        }
+        return [.get, .head, .post, .put, .patch, .delete].filter(found.contains)
+    }
+}
+
+/// Registers routes on a router and records their methods in a
+/// `RouteMethods`: `LogServer.router()` adds every route through it.
+struct RecordingRouter: RouterMethods {
+    typealias Context = ChronikContext
+    let router: Router<ChronikContext>
+    let methods: RouteMethods
+
+    @discardableResult
+    func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
+    where Responder.Context == ChronikContext {
+        methods.add(path, method)
+        router.on(path, method: method, responder: responder)
+        return self
+    }
+
+    @discardableResult
+    func add(middleware: any MiddlewareProtocol<Request, Response, ChronikContext>) -> Self {
+        router.add(middleware: middleware)
+        return self
+    }
+}
+
+/// 405 with `Allow` for a path that exists under other methods; every
+/// other "not found" passes through unchanged.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = ChronikContext
+    let methods: RouteMethods
+
+    func handle(_ request: Request, context: ChronikContext,
+                next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = methods.methods(for: request.uri.path)
+            guard !allowed.isEmpty, !allowed.contains(request.method) else { throw error }
+            let list = allowed.map(\.rawValue).joined(separator: ", ")
+            var response = ServerError(.methodNotAllowed, "methodNotAllowed",
+                                       "\(request.method.rawValue) is not a method of \(request.uri.path): it answers \(list)").response
+            response.headers[.allow] = list
+            return response
+        }
+    }
+}
