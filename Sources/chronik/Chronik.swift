@@ -20,7 +20,10 @@ struct Chronik: AsyncParsableCommand {
 
               $ chronik demo
 
-            Services and data:   simulate, import, export, append, read, tail
+            Services and data:   simulate, import, export, append, read, tail, settle
+            Server:              serve (HTTP API, live subscriptions, dashboard)
+            PostgreSQL:          mirror; --store URL with serve, append, read, export,
+                                 verify, digest
             Read models:         replay, query, snapshot
             Auditors:            verify, digest, keygen, stats, inspect
             Damage:              repair (what a refused open would need cut)
