@@ -192,10 +192,7 @@ extension EventLog {
         var seen = EventIDTable(minimumCapacity: events.count)
         var total = 0
         for (i, e) in events.enumerated() {
-            let t = e.type.utf8.count
-            guard t >= 1, t <= LogFormat.maxEventTypeBytes else {
-                throw ChronikLogError(.invalidEventType, "event \(i): type must be 1...\(LogFormat.maxEventTypeBytes) bytes, got \(t)")
-            }
+            try LogFormat.checkEventType(e.type, index: i)
             let size = e.encodedSize
             guard size <= options.maxEventBytes else {
                 throw ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes encoded, at most \(options.maxEventBytes) allowed")

@@ -189,11 +189,8 @@ public final class PostgresStore: EventStore, Sendable {
         }
         var seen = Set<EventID>(minimumCapacity: events.count)
         for (i, e) in events.enumerated() {
-            let t = e.type.utf8.count
-            guard t >= 1, t <= LogFormat.maxEventTypeBytes else {
-                throw ChronikLogError(.invalidEventType, "event \(i): type must be 1...\(LogFormat.maxEventTypeBytes) bytes, got \(t)")
-            }
-            let size = e.metadata.count + e.data.count + t + 16
+            try LogFormat.checkEventType(e.type, index: i)
+            let size = e.metadata.count + e.data.count + e.type.utf8.count + 16
             guard size <= LogFormat.defaultMaxEventBytes else {
                 throw ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes, at most \(LogFormat.defaultMaxEventBytes) allowed")
             }

@@ -131,6 +131,16 @@ struct EventLogTests {
             #expect(r.versions == [StreamVersion(0)], "\(name)")
         }
         #expect(try log.read(stream: "caf\u{E9}").collect().count == 1)
+        // Event types likewise: a reader filtering by type compares them.
+        let head = log.head
+        do {
+            try await log.append(to: "s", [event("A", "x"), event("Cafe\u{301}Visited", "x")])
+            Issue.record("a decomposed type was accepted")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .invalidEventType && e.message.hasPrefix("event 1:"), "\(e.message)")
+        }
+        #expect(log.head == head, "nothing of the batch was written")
+        try await log.append(to: "s", [event("Caf\u{E9}Visited", "x")])
     }
 
     @Test("a prepared batch appends as append(to:) does; prepared by a log of other settings, it is prepared again")

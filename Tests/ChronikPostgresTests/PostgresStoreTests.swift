@@ -100,6 +100,7 @@ struct PostgresStoreTests {
             #expect(r.versions == [StreamVersion(0)], "\(name)")
         }
         await expectCode(.invalidStreamName) { _ = try await store.append(to: "cafe\u{301}", [self.event("A", "{}")], expected: .any) }
+        await expectCode(.invalidEventType) { _ = try await store.append(to: "s", [self.event("Cafe\u{301}Visited", "{}")], expected: .any) }
         #expect(try await store.headPosition() == Position(4))
         #expect(try await store.readStream("caf\u{E9}", from: StreamVersion(0), limit: 10).count == 1)
         await store.close()
