@@ -168,7 +168,7 @@ extension Serve {
         let vault = keys.map { SubjectKeyVault(store: $0) }
         let live: LiveProjections
         do {
-            try await store.migrate()
+            for note in try await store.migrate() { options.note("chronik: note: \(note)") }
             // Every key in one query: the models' replay opens one per order.
             if let keys {
                 let n = try await Task.detached { try keys.preload() }.value

@@ -106,6 +106,31 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    /// A database made before the stream key was `COLLATE "C"` keeps its
+    /// columns (`migrate()` rebuilds no index behind the operator's back)
+    /// and says so with the statements that convert it; those statements
+    /// work, and the history stays readable and verifiable through them.
+    @Test func anOlderDatabasesStreamKeyIsNamedWithTheStatementsThatConvertIt() async throws {
+        let (cluster, store) = try await freshStore("t_collate_old")
+        #expect(try await store.migrate().isEmpty, "a new database has nothing to convert")
+        _ = try await store.append(to: "order-1", [event("A", "{}"), event("B", "{}")], expected: .noStream)
+        for table in ["chronik_events", "chronik_streams"] {
+            try cluster.primary.psql("ALTER TABLE \(table) ALTER COLUMN stream TYPE text COLLATE \"default\"", database: "t_collate_old")
+        }
+        let notes = try await store.migrate()
+        #expect(notes.count == 1)
+        let note = try #require(notes.first)
+        #expect(note.hasPrefix("chronik_events.stream and chronik_streams.stream compare by the database's locale"), "\(note)")
+        let statements = note.components(separatedBy: "each rewrites that table's indexes): ").last ?? ""
+        #expect(statements.components(separatedBy: ";").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.count == 2, "\(note)")
+        try cluster.primary.psql(statements, database: "t_collate_old")
+        #expect(try await store.migrate().isEmpty)
+        _ = try await store.append(to: "order-1", [event("C", "{}")], expected: .exact(1))
+        #expect(try await store.readStream("order-1", from: StreamVersion(0), limit: 10).map(\.type) == ["A", "B", "C"])
+        #expect(try await store.verify().events == 3)
+        await store.close()
+    }
+
     @Test func concurrentAppendersInSeveralProcessesGetGapFreePositions() async throws {
         let (cluster, store) = try await freshStore("t_procs")
         let url = cluster.primary.url(database: "t_procs")
