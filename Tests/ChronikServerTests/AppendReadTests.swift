@@ -177,6 +177,10 @@ import Testing
             #expect(head.body.readableBytes == 0)
             #expect(head.headers[.contentType] == get.headers[.contentType])
             #expect(try await client.execute(uri: "/streams/nope", method: .head).status == .notFound)
+            // A streaming route's HEAD answers its headers and returns (the
+            // subscription lives in the body, which HEAD never starts).
+            let sse = try await client.execute(uri: "/subscribe?from=0", method: .head)
+            #expect(sse.status == .ok && sse.headers[.contentType] == "text/event-stream" && sse.body.readableBytes == 0)
             #expect(server.log.head.value == 1, "nothing was appended by the refused methods")
         }
     }
