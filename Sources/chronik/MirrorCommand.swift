@@ -88,7 +88,14 @@ struct Mirror: AsyncParsableCommand {
                     ProposedEvent(id: $0.id, type: $0.type, data: $0.data, metadata: $0.metadata, occurredAt: $0.occurredAt)
                 }
                 let expected: ExpectedVersion = first.version.value == 0 ? .noStream : .exact(first.version.value - 1)
-                let result = try await log.append(to: first.stream, proposed, expected: expected)
+                let result: AppendResult
+                do {
+                    result = try await log.append(to: first.stream, proposed, expected: expected)
+                } catch let e as ChronikLogError where [.invalidStreamName, .invalidEventType].contains(e.code) {
+                    // A name the store took before the local log's rules
+                    // (Unicode NFC since stop 31): say where, copy nothing more.
+                    throw CommandFailure("store position \(first.position): the local log refuses this batch (\(e.message)); the events before it are mirrored")
+                }
                 guard result.firstPosition == first.position, !result.wasDuplicate else {
                     throw CommandFailure("mirror diverged: store position \(first.position) became local position \(result.firstPosition)")
                 }
