@@ -98,32 +98,24 @@ struct PostgresKeyStoreTests {
     /// the wait, the other thread by another suite's long test), because the
     /// listener that had to take the LISTEN was a task of that same pool.
     @Test func theListenerTakesItsLISTENWhileEveryThreadOfTheTaskPoolIsHeld() async throws {
+        // In a child process (ChronikPostgresChild preload-held): holding
+        // every thread of this process's pool stalled other suites' servers
+        // past their timeouts (stop 31's CI: an SSE test).
         let (_, store) = try await freshStore("t_keys_pool")
         let writer = try PostgresKeyStore(location: store.location, masterKey: Self.master)
         _ = try writer.key(for: "customer:held", create: true)
-        let keys = try PostgresKeyStore(location: store.location, masterKey: Self.master)
-        let width = ProcessInfo.processInfo.activeProcessorCount
-        let release = DispatchSemaphore(value: 0)
-        let held = Counter()
-        let blockers = (0..<width).map { _ in
-            Task.detached {
-                held.value.add(1, ordering: .relaxed)
-                release.wait()
-            }
-        }
-        // preload() from a thread of its own; the pool's threads are held
-        // until it returns.
-        let loaded: Result<Int, any Error> = await withCheckedContinuation { c in
-            Thread.detachNewThread {
-                let until = ContinuousClock.now + .seconds(10)
-                while held.value.load(ordering: .relaxed) < UInt64(width), ContinuousClock.now < until { usleep(1_000) }
-                let r = Result { try keys.preload() }
-                for _ in 0..<width { release.signal() }
-                c.resume(returning: r)
-            }
-        }
-        for b in blockers { await b.value }
-        #expect(try loaded.get() == 1)
+        let out = NSTemporaryDirectory() + "chronik-preload-held-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: out + ".err") }
+        let hex = Self.master.map { String(format: "%02x", $0) }.joined()
+        let child = try ChildProcess(builtExecutable("ChronikPostgresChild"), ["preload-held", "\(store.location)", hex],
+                                     stdout: out, stderr: out + ".err")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while child.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if child.isRunning { child.terminate() }
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? ""
+        #expect(child.wait() == 0, "\(text) \(errors)")
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "loaded 1", "\(text)")
         await store.close()
     }
 
