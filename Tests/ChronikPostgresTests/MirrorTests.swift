@@ -71,7 +71,7 @@ extension PostgresStoreTests {
         }
         var reserved = 0
         for (p, out) in children {
-            let status = p.wait()
+            let status = try await p.exited()
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             try? FileManager.default.removeItem(atPath: out)
             #expect(status == 0)

@@ -96,6 +96,16 @@ final class ChildProcess: @unchecked Sendable {
 
     var isRunning: Bool { poll() == nil }
 
+    /// Waits for the child without holding a thread of the task pool (it
+    /// polls): a blocked pool thread stalls every in-process server of the
+    /// test run. SIGKILL after `timeout`; returns the exit code.
+    func exited(timeout: Duration = .seconds(120)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if isRunning { kill(pid, SIGKILL) }
+        return wait()
+    }
+
     func terminate() { kill(pid, SIGTERM) }
 
     private static func decode(_ raw: Int32) -> Int32 {

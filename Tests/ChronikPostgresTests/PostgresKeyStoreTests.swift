@@ -109,12 +109,10 @@ struct PostgresKeyStoreTests {
         let hex = Self.master.map { String(format: "%02x", $0) }.joined()
         let child = try ChildProcess(builtExecutable("ChronikPostgresChild"), ["preload-held", "\(store.location)", hex],
                                      stdout: out, stderr: out + ".err")
-        let deadline = ContinuousClock.now + .seconds(60)
-        while child.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        if child.isRunning { child.terminate() }
+        let status = try await child.exited(timeout: .seconds(60))
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? ""
-        #expect(child.wait() == 0, "\(text) \(errors)")
+        #expect(status == 0, "\(text) \(errors)")
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "loaded 1", "\(text)")
         await store.close()
     }
