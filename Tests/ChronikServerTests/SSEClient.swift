@@ -39,15 +39,21 @@ final class SSEClient: @unchecked Sendable {
 
     func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 
+    /// How long a test waits for an event it expects. Generous: in CI every
+    /// suite runs in one process on 2 cores, where a subscription test took
+    /// 62–69 s in all (stop 31) and once missed a 10 s wait. A test that
+    /// expects no event passes its own short timeout.
+    static let patience: Duration = .seconds(30)
+
     /// The next event, or nil when the stream ended or `timeout` passed.
-    func next(timeout: Duration = .seconds(10)) async -> Event? {
+    func next(timeout: Duration = SSEClient.patience) async -> Event? {
         await withCheckedContinuation { c in
             queue.async { c.resume(returning: self.blockingNext(deadline: .now + timeout)) }
         }
     }
 
     /// The next `n` events (fewer on timeout).
-    func events(_ n: Int, timeout: Duration = .seconds(10)) async -> [Event] {
+    func events(_ n: Int, timeout: Duration = SSEClient.patience) async -> [Event] {
         var out: [Event] = []
         while out.count < n, let e = await next(timeout: timeout) { out.append(e) }
         return out
