@@ -16,11 +16,11 @@ extension PostgresStoreTests {
         }
         let dir = NSTemporaryDirectory() + "chronik-mirror-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = try chronik(["mirror", "--store", url, "--log", dir, "--json"])
+        let first = try await chronik(["mirror", "--store", url, "--log", dir, "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout == "{\"copied\":40,\"head\":40}\n")
         for i in 0..<5 { _ = try await store.append(to: "n-\(i)", [event("C", "{\"i\":\(i)}")], expected: .noStream) }
-        let second = try chronik(["mirror", "--store", url, "--log", dir, "--json"])
+        let second = try await chronik(["mirror", "--store", url, "--log", dir, "--json"])
         #expect(second.stdout == "{\"copied\":5,\"head\":45}\n", "resumes after the local head: \(second.stderr)")
 
         let source = try await store.readAll(from: .start, limit: 1000)
@@ -36,16 +36,16 @@ extension PostgresStoreTests {
         #expect(local.count == 45)
         #expect(local.map(same) == source.map(same))
 
-        let localVerify = try chronik(["verify", "--log", dir])
+        let localVerify = try await chronik(["verify", "--log", dir])
         #expect(localVerify.status == 0, "\(localVerify)")
-        let storeVerify = try chronik(["verify", "--store", url, "--json"])
+        let storeVerify = try await chronik(["verify", "--store", url, "--json"])
         #expect(storeVerify.status == 0, "\(storeVerify)")
         #expect(storeVerify.stdout.contains("\"clean\":true,\"batches\":25,\"events\":45"), "\(storeVerify.stdout)")
 
         // Another store into the same directory: refused, nothing written.
         let (_, other) = try await freshStore("t_mirror_other")
         for i in 0..<50 { _ = try await other.append(to: "x", [event("X", "{\"i\":\(i)}")], expected: .any) }
-        let wrong = try chronik(["mirror", "--store", cluster.primary.url(database: "t_mirror_other"), "--log", dir])
+        let wrong = try await chronik(["mirror", "--store", cluster.primary.url(database: "t_mirror_other"), "--log", dir])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("does not mirror"), "\(wrong.stderr)")
         let reopened = try EventLog.open(at: dir, options: options)

@@ -116,13 +116,14 @@ func expectAcksStored(_ acks: [Ack], in store: PostgresStore, allAcked: Bool) as
 }
 
 /// Runs the real `chronik` binary; returns exit status, stdout and stderr.
-func chronik(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Waits without holding a thread of the task pool (`ChildProcess.exited`).
+func chronik(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
     let base = NSTemporaryDirectory() + "chronik-pg-cli-" + UUID().uuidString
     defer {
         try? FileManager.default.removeItem(atPath: base + ".out")
         try? FileManager.default.removeItem(atPath: base + ".err")
     }
-    let status = try ChildProcess(builtExecutable("chronik"), arguments, stdout: base + ".out", stderr: base + ".err").wait()
+    let status = try await ChildProcess(builtExecutable("chronik"), arguments, stdout: base + ".out", stderr: base + ".err").exited()
     return (status, try String(contentsOfFile: base + ".out", encoding: .utf8),
             try String(contentsOfFile: base + ".err", encoding: .utf8))
 }

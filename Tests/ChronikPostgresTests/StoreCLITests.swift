@@ -27,24 +27,24 @@ extension PostgresStoreTests {
         let file = try writeLines(Self.cliLines)
         defer { try? FileManager.default.removeItem(atPath: file) }
 
-        let first = try chronik(["append", "--store", url, file, "--json"])
+        let first = try await chronik(["append", "--store", url, file, "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains(#""appended":3,"batches":2,"streams":2"#), "\(first.stdout)")
         #expect(try await store.headPosition() == Position(3))
         // The same lines again: idempotent retries, nothing appended.
-        let again = try chronik(["append", "--store", url, file, "--json"])
+        let again = try await chronik(["append", "--store", url, file, "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains(#""appended":0"#) && again.stdout.contains(#""duplicates":3"#), "\(again.stdout)")
         // A reservation above what is available: refused by the guard, named, nothing written.
         let over = try writeLines([#"{"type":"StockReserved","time":"2024-05-01T10:00:04Z","data":{"sku":"A-1","warehouseId":"wh-1","qty":3,"orderId":"o-2"}}"#])
         defer { try? FileManager.default.removeItem(atPath: over) }
-        let refused = try chronik(["append", "--store", url, over])
+        let refused = try await chronik(["append", "--store", url, over])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("line 1") && refused.stderr.contains("insufficientStock"), "\(refused.stderr)")
         // A bad line refuses the input before anything is written.
         let bad = try writeLines([Self.cliLines[0].replacingOccurrences(of: "0001", with: "0009"), "{not json"])
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        let badRun = try chronik(["append", "--store", url, bad])
+        let badRun = try await chronik(["append", "--store", url, bad])
         #expect(badRun.status == 1)
         #expect(badRun.stderr.contains("line 2"), "\(badRun.stderr)")
         #expect(try await store.headPosition() == Position(3), "nothing written by the refused inputs")
@@ -52,27 +52,27 @@ extension PostgresStoreTests {
         // read --store prints what read --log prints on the store's mirror.
         let dir = NSTemporaryDirectory() + "chronik-pg-cli-mirror-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try chronik(["mirror", "--store", url, "--log", dir, "--quiet"]).status == 0)
+        #expect(try await chronik(["mirror", "--store", url, "--log", dir, "--quiet"]).status == 0)
         for args in [["read", "--json"], ["read", "--stream", "stock-A-1"], ["read", "--backward", "--limit", "2", "--json"],
                      ["read", "--stream", "stock-A-1", "--backward", "--from", "0"], ["read", "--from", "1", "--to", "1"],
                      ["export"], ["export", "--stream", "stock-A-1"], ["export", "--type", "NoteAdded", "--from", "1"]] {
-            let fromStore = try chronik(args + ["--store", url])
-            let fromMirror = try chronik(args + ["--log", dir])
+            let fromStore = try await chronik(args + ["--store", url])
+            let fromMirror = try await chronik(args + ["--log", dir])
             #expect(fromStore.status == 0, "\(args): \(fromStore.stderr)")
             #expect(!fromStore.stdout.isEmpty, "\(args)")
             // recordedAt is each side's own (docs/POSTGRES.md, "Mirror"); all else is equal.
             #expect(withoutRecordedAt(fromStore.stdout) == withoutRecordedAt(fromMirror.stdout), "\(args)")
         }
-        let missing = try chronik(["read", "--stream", "nope", "--store", url])
+        let missing = try await chronik(["read", "--stream", "nope", "--store", url])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no stream nope"), "\(missing.stderr)")
-        let unknownType = try chronik(["export", "--type", "NoteAded", "--store", url])
+        let unknownType = try await chronik(["export", "--type", "NoteAded", "--store", url])
         #expect(unknownType.status == 1)
         #expect(unknownType.stderr.contains("unknown event type NoteAded"), "\(unknownType.stderr)")
         await store.close()
     }
 
-    @Test func storeOptionUsageErrors() throws {
+    @Test func storeOptionUsageErrors() async throws {
         let url = "postgres://postgres@127.0.0.1:1/none"
         for (args, words) in [
             (["read", "--store", url, "--log", "x"], "exclusive"),
@@ -84,7 +84,7 @@ extension PostgresStoreTests {
             (["serve", "--store", url, "--keys", "k"], "--keys goes with --log"),
             (["serve", "--store", "mysql://a@b/c"], "not a postgres:// URL"),
         ] {
-            let r = try chronik(args)
+            let r = try await chronik(args)
             #expect(r.status == 64, "\(args): \(r.stderr)")
             #expect(r.stderr.contains(words), "\(args): \(r.stderr)")
         }
