@@ -363,10 +363,7 @@ extension LogFormat {
         guard n >= 1, n <= maxStreamNameBytes else {
             throw ChronikLogError(.invalidStreamName, n == 0 ? "stream name is empty" : "stream name is \(n) bytes, at most \(maxStreamNameBytes) allowed")
         }
-        if let nfc = notNFC(stream) {
-            throw ChronikLogError(.invalidStreamName,
-                                  "stream name '\(stream)' (\(scalars(stream))) is not in Unicode NFC; its NFC form (\(scalars(nfc))) is the same name to a reader: send that")
-        }
+        if let problem = notNFC(stream, same: "name") { throw ChronikLogError(.invalidStreamName, "stream name " + problem) }
     }
 
     /// Checks the type of the event at `index` of an append: 1...256 bytes
@@ -380,22 +377,17 @@ extension LogFormat {
         guard t >= 1, t <= maxEventTypeBytes else {
             throw ChronikLogError(.invalidEventType, "event \(index): type must be 1...\(maxEventTypeBytes) bytes, got \(t)")
         }
-        if let nfc = notNFC(type) {
-            throw ChronikLogError(.invalidEventType,
-                                  "event \(index): type '\(type)' (\(scalars(type))) is not in Unicode NFC; its NFC form (\(scalars(nfc))) is the same type to a reader: send that")
-        }
+        if let problem = notNFC(type, same: "type") { throw ChronikLogError(.invalidEventType, "event \(index): type " + problem) }
     }
 
-    /// The NFC form of `name` when `name` is not in NFC; nil when it is
+    /// Why `name` is not in NFC (both forms' scalars), or nil when it is
     /// (ASCII always is: one scan, no copy).
     @inline(__always)
-    static func notNFC(_ name: String) -> String? {
+    static func notNFC(_ name: String, same: String) -> String? {
         guard name.utf8.contains(where: { $0 >= 0x80 }) else { return nil }
         let nfc = name.precomposedStringWithCanonicalMapping
-        return name.utf8.elementsEqual(nfc.utf8) ? nil : nfc
-    }
-
-    static func scalars(_ s: String) -> String {
-        s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
+        if name.utf8.elementsEqual(nfc.utf8) { return nil }
+        func scalars(_ s: String) -> String { s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ") }
+        return "'\(name)' (\(scalars(name))) is not in Unicode NFC; its NFC form (\(scalars(nfc))) is the same \(same) to a reader: send that"
     }
 }

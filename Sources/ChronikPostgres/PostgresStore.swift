@@ -95,16 +95,15 @@ public final class PostgresStore: EventStore, Sendable {
         // On a connection of its own: the writer's may be in a transaction
         // begun for the next append (`beginNext`).
         let slot = ConnectionSlot(location: location, logger: logger)
-        let notes: [String]
         do {
             try await migrate(on: slot)
-            notes = try await schemaNotes(on: slot)
+            let notes = try await schemaNotes(on: slot)
+            await slot.close()
+            return notes
         } catch {
             await slot.close()
             throw error
         }
-        await slot.close()
-        return notes
     }
 
     /// The stream key's columns that a database created before stop 31

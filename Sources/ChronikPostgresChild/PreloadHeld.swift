@@ -3,18 +3,16 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// `ChronikPostgresChild preload-held URL MASTER-KEY-HEX`: holds every
+/// `ChronikPostgresChild preload-held URL MASTER-KEY-FILE`: holds every
 /// thread of this process's task pool with blocked tasks, then calls
 /// `PostgresKeyStore.preload()` from a thread of its own (its listener must
 /// take LISTEN without a thread of the pool) and prints `loaded N`. In a
 /// process of its own so that holding the pool stalls no other test (in the
 /// test process it did: another suite's subscriptions timed out behind it).
 enum PreloadHeld {
-    static func run(url: String, masterKeyHex: String) async throws {
-        var master: [UInt8] = []
-        var hex = masterKeyHex[...]
-        while hex.count >= 2, let b = UInt8(hex.prefix(2), radix: 16) { master.append(b); hex = hex.dropFirst(2) }
-        let keys = try PostgresKeyStore(location: try PostgresStore.Location(url: url), masterKey: master)
+    static func run(url: String, masterKeyFile: String) async throws {
+        let keys = try PostgresKeyStore(location: try PostgresStore.Location(url: url),
+                                        masterKey: try PostgresKeyStore.readMasterKey(path: masterKeyFile))
         let width = ProcessInfo.processInfo.activeProcessorCount
         let release = DispatchSemaphore(value: 0)
         let held = Held()

@@ -11,7 +11,7 @@
 //        ChronikPostgresChild migrate URL   (creates the schema)
 //        ChronikPostgresChild bench URL LOGDIR   (Benchmarks/postgres-bench.sh)
 //        ChronikPostgresChild reserve URL SKU ATTEMPTS   (the multi-writer guard test)
-//        ChronikPostgresChild preload-held URL MASTER-KEY-HEX   (PostgresKeyStoreTests)
+//        ChronikPostgresChild preload-held URL MASTER-KEY-FILE   (PostgresKeyStoreTests)
 import ChronikLog
 import ChronikPostgres
 import Foundation
@@ -62,12 +62,12 @@ if (4...5).contains(args.count), args[1] == "bench", args.count == 4 || ["batche
     try await store.migrate()
     await store.close()
 } else if args.count == 4, args[1] == "preload-held" {
-    try await PreloadHeld.run(url: args[2], masterKeyHex: args[3])
+    try await PreloadHeld.run(url: args[2], masterKeyFile: args[3])
 } else if args.count == 5, args[1] == "reserve", let attempts = Int(args[4]) {
     try await Reserve.run(url: args[2], sku: args[3], attempts: attempts)
 } else if args.count == 5, let appenders = Int(args[2]), let perAppender = Int(args[3]) {
     if try await !appendConcurrently(url: args[1], appenders: appenders, perAppender: perAppender, prefix: args[4]) { exit(1) }
 } else {
-    FileHandle.standardError.write(Data("usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX | migrate URL | bench URL LOGDIR [batches|concurrent] | reserve URL SKU ATTEMPTS | preload-held URL MASTER-KEY-HEX\n".utf8))
+    FileHandle.standardError.write(Data("usage: ChronikPostgresChild URL APPENDERS EVENTS STREAM-PREFIX | migrate URL | bench URL LOGDIR [batches|concurrent] | reserve URL SKU ATTEMPTS | preload-held URL MASTER-KEY-FILE\n".utf8))
     exit(64)
 }

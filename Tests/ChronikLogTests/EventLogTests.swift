@@ -117,13 +117,9 @@ struct EventLogTests {
         defer { removeDir(dir) }
         let log = try EventLog.open(at: dir)
         defer { try? log.close() }
-        do {
-            try await log.append(to: "cafe\u{301}", [event("A", "x")])
-            Issue.record("a decomposed name was accepted")
-        } catch let e as ChronikLogError {
-            #expect(e.code == .invalidStreamName)
-            #expect(e.message.contains("U+65 U+301") && e.message.contains("U+E9"), "\(e.message)")
-        }
+        let name = await #expect(throws: ChronikLogError.self) { try await log.append(to: "cafe\u{301}", [event("A", "x")]) }
+        #expect(name?.code == .invalidStreamName)
+        #expect(name?.message.contains("U+65 U+301") == true && name?.message.contains("U+E9") == true, "\(String(describing: name))")
         #expect(log.head == Position(0))
         await #expect(throws: ChronikLogError.self) { try await log.append(to: "A\u{30A}ngstr\u{F6}m", [event("A", "x")]) }
         for name in ["caf\u{E9}", "Caf\u{E9}", "cafe", "\u{212B}".precomposedStringWithCanonicalMapping, "\u{1F6D2}-order-1"] {
@@ -133,12 +129,10 @@ struct EventLogTests {
         #expect(try log.read(stream: "caf\u{E9}").collect().count == 1)
         // Event types likewise: a reader filtering by type compares them.
         let head = log.head
-        do {
+        let type = await #expect(throws: ChronikLogError.self) {
             try await log.append(to: "s", [event("A", "x"), event("Cafe\u{301}Visited", "x")])
-            Issue.record("a decomposed type was accepted")
-        } catch let e as ChronikLogError {
-            #expect(e.code == .invalidEventType && e.message.hasPrefix("event 1:"), "\(e.message)")
         }
+        #expect(type?.code == .invalidEventType && type?.message.hasPrefix("event 1:") == true, "\(String(describing: type))")
         #expect(log.head == head, "nothing of the batch was written")
         try await log.append(to: "s", [event("Caf\u{E9}Visited", "x")])
     }

@@ -64,18 +64,13 @@ extension PostgresStoreTests {
         let (cluster, store) = try await freshStore("t_oversell")
         let url = cluster.primary.url(database: "t_oversell")
         _ = try await store.append(to: "stock-SKU-1", [event("StockReceived", "{\"qty\":30}")], expected: .noStream)
-        let children = try (0..<2).map { _ in
-            let out = NSTemporaryDirectory() + "chronik-pg-reserve-" + UUID().uuidString
-            return (try ChildProcess(builtExecutable("ChronikPostgresChild"), ["reserve", url, "SKU-1", "25"],
-                                     stdout: out, stderr: "/dev/null"), out)
-        }
+        // Two writers at once, each its own process.
+        async let first = runBuilt("ChronikPostgresChild", ["reserve", url, "SKU-1", "25"])
+        async let second = runBuilt("ChronikPostgresChild", ["reserve", url, "SKU-1", "25"])
         var reserved = 0
-        for (p, out) in children {
-            let status = try await p.exited()
-            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-            try? FileManager.default.removeItem(atPath: out)
-            #expect(status == 0)
-            reserved += text.split(separator: "\n").filter { $0.hasPrefix("reserved ") }.count
+        for child in try await [first, second] {
+            #expect(child.status == 0)
+            reserved += child.stdout.split(separator: "\n").filter { $0.hasPrefix("reserved ") }.count
         }
         #expect(reserved == 30, "50 wanted, 30 in stock: exactly 30 reserved")
         let events = try await store.readStream("stock-SKU-1", from: StreamVersion(0), limit: 1000)

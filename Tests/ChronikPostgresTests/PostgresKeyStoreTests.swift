@@ -104,16 +104,12 @@ struct PostgresKeyStoreTests {
         let (_, store) = try await freshStore("t_keys_pool")
         let writer = try PostgresKeyStore(location: store.location, masterKey: Self.master)
         _ = try writer.key(for: "customer:held", create: true)
-        let out = NSTemporaryDirectory() + "chronik-preload-held-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: out + ".err") }
-        let hex = Self.master.map { String(format: "%02x", $0) }.joined()
-        let child = try ChildProcess(builtExecutable("ChronikPostgresChild"), ["preload-held", "\(store.location)", hex],
-                                     stdout: out, stderr: out + ".err")
-        let status = try await child.exited(timeout: .seconds(60))
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let errors = (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? ""
-        #expect(status == 0, "\(text) \(errors)")
-        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "loaded 1", "\(text)")
+        let keyFile = NSTemporaryDirectory() + "chronik-preload-held-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        #expect(FileManager.default.createFile(atPath: keyFile, contents: Data(Self.master), attributes: [.posixPermissions: 0o600]))
+        let child = try await runBuilt("ChronikPostgresChild", ["preload-held", "\(store.location)", keyFile])
+        #expect(child.status == 0, "\(child.stdout) \(child.stderr)")
+        #expect(child.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "loaded 1", "\(child.stdout)")
         await store.close()
     }
 

@@ -115,17 +115,23 @@ func expectAcksStored(_ acks: [Ack], in store: PostgresStore, allAcked: Bool) as
     return events
 }
 
-/// Runs the real `chronik` binary; returns exit status, stdout and stderr.
-/// Waits without holding a thread of the task pool (`ChildProcess.exited`).
-func chronik(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let base = NSTemporaryDirectory() + "chronik-pg-cli-" + UUID().uuidString
+/// Runs an executable built next to this test bundle; returns exit status,
+/// stdout and stderr. Waits without holding a thread of the task pool
+/// (`ChildProcess.exited`).
+func runBuilt(_ name: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let base = NSTemporaryDirectory() + "chronik-pg-run-" + UUID().uuidString
     defer {
         try? FileManager.default.removeItem(atPath: base + ".out")
         try? FileManager.default.removeItem(atPath: base + ".err")
     }
-    let status = try await ChildProcess(builtExecutable("chronik"), arguments, stdout: base + ".out", stderr: base + ".err").exited()
+    let status = try await ChildProcess(builtExecutable(name), arguments, stdout: base + ".out", stderr: base + ".err").exited()
     return (status, try String(contentsOfFile: base + ".out", encoding: .utf8),
             try String(contentsOfFile: base + ".err", encoding: .utf8))
+}
+
+/// Runs the real `chronik` binary (`runBuilt`).
+func chronik(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await runBuilt("chronik", arguments)
 }
 
 /// A value shared with tasks (a Mutex cannot be captured by them itself).
