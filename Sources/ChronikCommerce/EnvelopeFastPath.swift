@@ -244,6 +244,8 @@ struct CompactJSONCopier {
         /// Where `out` keeps its bytes (tests: one buffer serves every
         /// event of a body, none is allocated per event).
         var outStorage: UnsafeRawPointer? { out.withUnsafeBytes { $0.baseAddress } }
+        /// How many bytes `out` holds without growing.
+        var outCapacity: Int { out.capacity }
     }
 
     /// Whether `out` is a scratch buffer (`finish` copies it out).

@@ -271,25 +271,33 @@ private struct LineGenerator {
 
     @Test func theCopiersBuffersAreReusedNotReallocatedFromEventToEvent() {
         // Proves stop 21's fix: a copier given the previous one's buffers writes into the same storage (they were copied, so emptying them "keeping capacity" allocated a new buffer for every event of a body), and still gives each value exactly its bytes.
+        // A value longer than the capacity left may grow the buffer: Swift sizes an array from malloc_usable_size, so a larger chunk at one growth step can mean one doubling less and a smaller final capacity (the official CI run of stop 31 saw the 47-byte second value outgrow what the 35-byte first left). The promise is checked where it holds: a value that fits is written in place, and by the second round every value fits.
         let values = [#"{"b":1,"a":[true,null],"c":"x y z"}"#, #"{"note":"customer asked about delivery window"}"#, #"[1,2,{"z":0,"y":"w"}]"#]
         var scratch: CompactJSONCopier.Scratch? = CompactJSONCopier.Scratch()
         var storage: UnsafeRawPointer?
+        var capacity = 0
+        var inPlace = 0
         for (k, text) in (values + values).enumerated() {
             let bytes = Array(text.utf8)
+            let expected = try! JSONValue.parse(bytes).compactBytesSortingKeys
             bytes.withUnsafeBufferPointer { buffer in
                 var c = CompactJSONCopier(JSONParser(buffer), sortKeys: true, scratch: scratch.take())
                 let ok = c.value(depth: 1)
                 #expect(ok)
                 let copied = (consume c).finish()
-                let expected = try! JSONValue.parse(bytes).compactBytesSortingKeys
                 #expect(copied.value == expected, "\(text)")
                 #expect(copied.value.capacity <= copied.value.count + 32)
                 scratch = copied.scratch
             }
             let now = scratch?.outStorage
             #expect(now != nil)
-            if k > 0 { #expect(now == storage, "value \(k): the buffer was reallocated") }
+            if k > 0 && expected.count <= capacity {
+                #expect(now == storage, "value \(k) (\(expected.count) bytes, capacity \(capacity)): the buffer was reallocated")
+                inPlace += 1
+            }
             storage = now
+            capacity = scratch?.outCapacity ?? 0
         }
+        #expect(inPlace >= values.count, "only \(inPlace) values were checked in place")
     }
 }
