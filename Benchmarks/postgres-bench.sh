@@ -8,6 +8,13 @@
 #   2. failover: SIGKILL the primary under load, promote the standby, time
 #      the promotion and until a new process's first append is acknowledged
 #      (3 runs, median; fails if that append is not acknowledged).
+# Before 1., the WAL is warmed (COLD=1 skips it): ~300 MB of WAL written
+# and dropped, then a checkpoint on the primary and a restartpoint on the
+# standby, so that both hold recycled WAL segments, as a database that has
+# run for a while does. A cluster fresh from initdb has none: every 16 MB
+# of WAL (40 batches here) each server creates and zero-fills a new
+# segment, a ~25 ms stall of the batch that crosses it (docs/POSTGRES.md,
+# "Stop 32").
 # Run as root from the package directory, on a release build:
 #   swift build -c release --product ChronikPostgresChild
 #   CHILD=.build/release/ChronikPostgresChild bash Benchmarks/postgres-bench.sh
@@ -47,11 +54,24 @@ teardown() {
   rm -rf "$ROOT"
 }
 
+warm_wal() {
+  psql -XAtq -h 127.0.0.1 -p "$P" -U postgres \
+    -c "create table chronik_bench_warm as select g, repeat('x', 1000) as pad from generate_series(1, 250000) g" \
+    -c "drop table chronik_bench_warm" -c "checkpoint" >/dev/null
+  # A restartpoint needs the primary's checkpoint record replayed first.
+  local lsn; lsn=$(psql -XAtq -h 127.0.0.1 -p "$P" -U postgres -c "select pg_current_wal_lsn()")
+  until [ "$(psql -XAtq -h 127.0.0.1 -p "$S" -U postgres -c "select pg_last_wal_replay_lsn() >= '$lsn'")" = t ]; do sleep 0.1; done
+  psql -XAtq -h 127.0.0.1 -p "$S" -U postgres -c "checkpoint" >/dev/null
+  echo "WAL warmed: $(ls "$ROOT/primary/pg_wal" | grep -c '^[0-9A-F]\{24\}$') segments on the primary, $(ls "$ROOT/standby/pg_wal" | grep -c '^[0-9A-F]\{24\}$') on the standby"
+}
+
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 setup
 trap teardown EXIT
+if [ "${COLD:-0}" = 1 ]; then echo "WAL cold (COLD=1): a new segment is created and zero-filled every 16 MB"; else warm_wal; fi
 psql -XAtq -h 127.0.0.1 -p "$P" -U postgres -c "create database bench"
 "$CHILD" bench "postgres://postgres@127.0.0.1:$P/bench" "$ROOT/embedded-log"
+echo "WAL segments after the bench: $(ls "$ROOT/primary/pg_wal" | grep -c '^[0-9A-F]\{24\}$') on the primary, $(ls "$ROOT/standby/pg_wal" | grep -c '^[0-9A-F]\{24\}$') on the standby"
 teardown; trap - EXIT
 
 promote=(); total=()
