@@ -165,6 +165,7 @@ public final class LogServer: Sendable {
         let router = RecordingRouter(router: base, methods: RouteMethods())
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))
         router.post("streams/:stream") { request, context in try await self.append(request, context) }
