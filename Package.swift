@@ -110,6 +110,7 @@ let package = Package(
                 "ChronikServer",
                 "ChronikPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),

@@ -23,13 +23,7 @@ struct KeyOptions: ParsableArguments {
     /// The vault that seals and opens personal data. `syncEachKey: false`
     /// for bulk writers, which call `sync()` before closing the log.
     func vault(for eventLog: EventLog, syncEachKey: Bool = true) throws -> SubjectKeyVault {
-        let log = eventLog.directory
-        let dir = directory(forLog: log)
-        let logURL = URL(fileURLWithPath: log).standardizedFileURL.path
-        let keysURL = URL(fileURLWithPath: dir).standardizedFileURL.path
-        guard !(keysURL + "/").hasPrefix(logURL + "/") else {
-            throw CommandFailure("the key store (\(dir)) must not be inside the log directory (\(log)): erasing keys must never touch the log")
-        }
+        let dir = try checkedDirectory(forLog: eventLog.directory)
         let vault: SubjectKeyVault
         do {
             vault = SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey))
@@ -38,6 +32,17 @@ struct KeyOptions: ParsableArguments {
         }
         try Self.bind(keyDirectory: dir, to: eventLog)
         return vault
+    }
+
+    /// The key store's directory, refused inside the log directory.
+    func checkedDirectory(forLog log: String) throws -> String {
+        let dir = directory(forLog: log)
+        let logURL = URL(fileURLWithPath: log).standardizedFileURL.path
+        let keysURL = URL(fileURLWithPath: dir).standardizedFileURL.path
+        guard !(keysURL + "/").hasPrefix(logURL + "/") else {
+            throw CommandFailure("the key store (\(dir)) must not be inside the log directory (\(log)): erasing keys must never touch the log")
+        }
+        return dir
     }
 
     /// The file in a key store that names the log it belongs to.
@@ -120,10 +125,14 @@ struct KeyOptions: ParsableArguments {
     }
 
     /// For readers: the vault when the key store exists, else nil (every
-    /// sealed field then reads as erased, with a note).
+    /// sealed field then reads as erased, with a note). A directory that
+    /// holds no key store file at all (an empty one named by mistake) is
+    /// not opened either: opening binds a store to the log, and a reader
+    /// writes nothing (stop 32: `export --keys EMPTY` tied the directory
+    /// to the log and showed every field erased without a word).
     func existingVault(for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
         let dir = directory(forLog: log.directory)
-        guard FileManager.default.fileExists(atPath: dir) else {
+        guard Self.holdsKeyStore(dir) else {
             // Said only where it changes what the reader sees.
             if Self.holdsSealedPersonalData(log) {
                 note(Self.noKeyStoreNote(dir))
@@ -131,6 +140,39 @@ struct KeyOptions: ParsableArguments {
             return nil
         }
         return try vault(for: log)
+    }
+
+    /// Whether `dir` holds a key store: its owner file or a key file.
+    static func holdsKeyStore(_ dir: String) -> Bool {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return false }
+        return entries.contains { $0 == ownerFile || $0.hasPrefix("keys-") }
+    }
+
+    /// Whether the events of `stream` store sealed personal data.
+    static func streamHoldsSealedPersonalData(_ log: EventLog, stream: String) throws -> Bool {
+        let cursor = log.read(stream: stream)
+        while let e = try cursor.next() {
+            if e.data.withUnsafeBytes({ CommerceEvent.hasSealedPII($0) }) { return true }
+        }
+        return false
+    }
+
+    /// Refuses when customer `id`'s events hold sealed personal data and
+    /// `vault` (nil: no key store) has neither their key nor its
+    /// destruction: the store is not the one their data was sealed under
+    /// (a wrong `--keys`, a log moved without its `.keys`), so what a
+    /// command would say about their data or its erasure would be false.
+    func requireCustomerKey(_ vault: SubjectKeyVault?, customer id: String, in log: EventLog, doing what: String) throws {
+        guard try Self.streamHoldsSealedPersonalData(log, stream: "customer-" + id) else { return }
+        let dir = directory(forLog: log.directory)
+        let subject = PIISubject.customer(id)
+        guard let vault else {
+            throw CommandFailure("no key store of this log at \(dir): customer \(id)'s personal data is sealed under a key kept elsewhere; \(what) (use --keys DIR)")
+        }
+        if vault.store.isDestroyed(subject: subject) { return }
+        guard try vault.store.key(for: subject, create: false) != nil else {
+            throw CommandFailure("the key store at \(dir) holds no key for customer \(id), though this log holds their sealed personal data: it is not the store it was sealed under; \(what) (use --keys DIR)")
+        }
     }
 }
 
@@ -203,12 +245,21 @@ struct Forget: AsyncParsableCommand {
         let log: EventLog
         do { log = try EventLog.open(at: dir, options: logOptions) } catch let e as ChronikLogError { throw CommandFailure(describe(e)) }
         defer { try? log.close() }
-        let vault = try keyOptions.vault(for: log)
-        let store = CommerceStore(log: log, protector: vault)
         let stream = "customer-" + id
         guard log.lastVersion(of: stream) != nil else {
             throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty)")
         }
+        // The store must be the one the customer's data was sealed under,
+        // checked before anything is created or appended: with a wrong
+        // --keys, forget said "key destroyed" while the real key lived on
+        // (stop 32).
+        let doing = "forgetting them here would destroy nothing, so nothing was appended"
+        if !KeyOptions.holdsKeyStore(try keyOptions.checkedDirectory(forLog: log.directory)) {
+            try keyOptions.requireCustomerKey(nil, customer: id, in: log, doing: doing)
+        }
+        let vault = try keyOptions.vault(for: log)
+        try keyOptions.requireCustomerKey(vault, customer: id, in: log, doing: doing)
+        let store = CommerceStore(log: log, protector: vault)
         let out = Output()
         let subject = PIISubject.customer(id)
         if case .customer(let c) = try store.state(of: stream).state, c.isForgotten {
@@ -283,7 +334,11 @@ struct SubjectExport: AsyncParsableCommand {
     func run() async throws {
         let log = try options.openForReading()
         defer { try? log.close() }
-        let vault = try keyOptions.existingVault(for: log, note: options.note)
+        let vault = try keyOptions.existingVault(for: log, note: { _ in })
+        // Without the customer's key the answer would call their data
+        // erased (stop 32: "erased": true for a customer never forgotten).
+        try keyOptions.requireCustomerKey(vault, customer: id, in: log,
+                                          doing: "a subject export without it would call their data erased")
         let doc: ChronikCommerce.JSONValue
         do {
             doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)

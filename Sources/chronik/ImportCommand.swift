@@ -2,6 +2,7 @@ import ArgumentParser
 import ChronikCommerce
 import ChronikLog
 import Foundation
+import SystemPackage
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -100,15 +101,14 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         // Two passes need a file; stdin is spooled to a temporary one.
         var path = file ?? "-"
-        var spooled: String?
+        var spooled: FileDescriptor?
         if path == "-" {
             if isatty(STDIN_FILENO) == 1 { options.note("chronik: reading JSON Lines from the terminal; end with Ctrl-D") }
-            let tmp = FileManager.default.temporaryDirectory.path + "/chronik-import-" + UUID().uuidString
-            try spool(to: tmp)
-            spooled = tmp
-            path = tmp
+            let fd = try Self.spoolStandardInput()
+            spooled = fd
+            path = "/proc/self/fd/\(fd.rawValue)"
         }
-        defer { if let spooled { try? FileManager.default.removeItem(atPath: spooled) } }
+        defer { try? spooled?.close() }
 
         let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes, durability: .interval(.seconds(1)))
         defer { try? log.close() }
@@ -193,14 +193,30 @@ struct Import: AsyncParsableCommand {
         FileHandle.standardError.write(Data("\r\u{1B}[Kchronik: \(verb) \(lines) lines…".utf8))
     }
 
-    private func spool(to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw CommandFailure("cannot create a temporary file for stdin: \(path)")
+    /// Copies stdin into a temporary file that has no name: created 0600
+    /// in the temporary directory and unlinked at once, read back through
+    /// `/proc/self/fd/N`. Stdin holds personal data in clear (the log seals
+    /// it), so no copy of it may outlive the import, whatever ends it: a
+    /// Ctrl-C or a kill -9 left a world-readable `chronik-import-…` with
+    /// every e-mail and address of the input until stop 32.
+    static func spoolStandardInput() throws -> FileDescriptor {
+        let path = FileManager.default.temporaryDirectory.path + "/chronik-import-" + UUID().uuidString
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
+                                         permissions: [.ownerReadWrite])
+        } catch {
+            throw CommandFailure("cannot create a temporary file for stdin (\(path)): \(error)")
         }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? out.close() }
-        while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty {
-            try out.write(contentsOf: chunk)
+        _ = unlink(path)
+        do {
+            while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty {
+                _ = try chunk.withUnsafeBytes { try fd.writeAll($0) }
+            }
+        } catch {
+            try? fd.close()
+            throw CommandFailure("cannot spool stdin to a temporary file: \(error)")
         }
+        return fd
     }
 }

@@ -198,4 +198,41 @@ struct FraudPersonalDataTests {
         let silent = try await chronik(["replay", "--log", plain, "--no-snapshot"])
         #expect(silent.exitCode == 0 && !silent.stderr.contains("no key store"), "\(silent)")
     }
+
+    @Test func aKeyStoreWithoutTheCustomersKeyIsRefusedAndNothingIsWrittenOrBound() async throws {
+        // Proves stop 32's fix: `forget --keys WRONG` said "key destroyed" and appended CustomerForgotten while the
+        // real key lived on (exports still showed the e-mail), and `subject-export` without the key answered
+        // "erased": true for a customer never forgotten. Now both refuse, name the store, append and create nothing;
+        // a reader given an empty directory leaves it empty (it was bound to the log) and says the data reads as erased.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let missing = dir + ".nowhere", empty = dir + ".empty"
+        defer { removeDir(missing); removeDir(empty) }
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
+        let head = try await chronik(["stats", "--log", dir, "--json"]).stdout
+
+        for keys in [missing, empty] {
+            let forgot = try await chronik(["forget", "--log", dir, "--keys", keys, "customer", "c-1"])
+            #expect(forgot.exitCode == 1, "\(forgot)")
+            #expect(forgot.stderr.contains("no key store of this log at \(keys)") && forgot.stderr.contains("nothing was appended"), "\(forgot)")
+            #expect(!forgot.stdout.contains("destroyed"), "\(forgot)")
+            let subject = try await chronik(["subject-export", "--log", dir, "--keys", keys, "customer", "c-1"])
+            #expect(subject.exitCode == 1, "\(subject)")
+            #expect(!subject.stdout.contains(#""erased":true"#), "\(subject)")
+            let export = try await chronik(["export", "--log", dir, "--keys", keys])
+            #expect(export.exitCode == 0 && export.stderr.contains("personal data reads as erased"), "\(export)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: missing))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty)
+        #expect(try await chronik(["stats", "--log", dir, "--json"]).stdout == head)
+        // The right store still holds the key: the data is there, and forget works with it.
+        let subject = try await chronik(["subject-export", "--log", dir, "customer", "c-1"])
+        #expect(subject.exitCode == 0 && subject.stdout.contains("a@example.org"), "\(subject)")
+        let forgot = try await chronik(["forget", "--log", dir, "customer", "c-1"])
+        #expect(forgot.exitCode == 0, "\(forgot)")
+        let after = try await chronik(["export", "--log", dir])
+        #expect(!after.stdout.contains("a@example.org"), "\(after)")
+    }
 }
