@@ -335,11 +335,12 @@ struct CompactJSONCopier {
             while digit(i) { i += 1 }
         }
         if i < buf.count, buf[i] == UInt8(ascii: "e") || buf[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < buf.count, buf[i] == UInt8(ascii: "+") || buf[i] == UInt8(ascii: "-") { i += 1 }
-            guard digit(i) else { return false }
-            while digit(i) { i += 1 }
+            // The strict parser decides whether it is within a double's range.
+            return false
         }
+        // So does it for a run of digits that might not be (a double holds
+        // up to 309 integral digits).
+        guard i - start <= 300 else { return false }
         p.index = i
         copy(from: start)
         return true

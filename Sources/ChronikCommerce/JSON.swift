@@ -235,7 +235,15 @@ struct JSONParser {
                 }
             }
         }
-        return .number(String(decoding: UnsafeBufferPointer(rebasing: buf[start..<index]), as: UTF8.self))
+        let literal = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<index]), as: UTF8.self)
+        // Kept as written, but only within a double's range: JSON readers
+        // (JSONSerialization, JavaScript, Python's floats) cannot hold 1e309,
+        // and `read --json` then printed the data as not JSON (stop 32).
+        guard let value = Double(literal), value.isFinite else {
+            index = start
+            throw error("number out of range: \(literal.count > 40 ? literal.prefix(40) + "…" : literal) is beyond a double's ±1.8e308")
+        }
+        return .number(literal)
     }
 
     @inline(__always)

@@ -24,6 +24,25 @@ func jsonError(_ bytes: [UInt8]) -> CommerceError? {
         #expect(jsonError(Array(#""\ud83d\u0041""#.utf8))?.code == .invalidJSON)
     }
 
+    @Test func numbersBeyondADoubleAreRefusedWithTheirOffset() throws {
+        // Proves stop 32's rule: a number literal is kept as written only within a double's range (1e309 was stored,
+        // then read back as "not JSON": data null plus dataBase64); underflow and long exact integers stay accepted.
+        let beyond = ["1e309", "-1e999", "1E400", "1" + String(repeating: "0", count: 400), "-" + String(repeating: "9", count: 310) + ".5"]
+        for literal in beyond {
+            let e = jsonError(Array(#"{"a":[1,"# .utf8) + Array(literal.utf8) + Array("]}".utf8))
+            #expect(e?.code == .invalidJSON, "\(literal)")
+            #expect(e?.message.contains("number out of range") == true && e?.message.contains("byte 8") == true, "\(literal): \(String(describing: e))")
+        }
+        for literal in ["1e308", "-1.7976931348623157e308", "1e-400", "123456789012345678901234567890", "0.0000001", "-0"] {
+            #expect(try json(literal) == .number(literal), "\(literal)")
+        }
+        // The envelope's fast path leaves such a number to the strict parser, which refuses it.
+        for literal in beyond {
+            let line = Array(#"{"type":"Noted","stream":"s","data":{"x":"#.utf8) + Array(literal.utf8) + Array("}}".utf8)
+            #expect(EnvelopeFastPathTests.agrees(line, hasTime: false, .engine) != false, "\(literal)")
+        }
+    }
+
     @Test func integersStayExact() throws {
         // Proves Int64 edges are exact ints and anything else keeps its literal.
         #expect(try json("9223372036854775807") == .int(.max))

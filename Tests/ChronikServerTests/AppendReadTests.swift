@@ -154,6 +154,26 @@ import Testing
         }
     }
 
+    /// A number beyond a double's range is refused at the door, naming the
+    /// event, and nothing is written (stop 32: it was stored, then every
+    /// read gave its data as null, which this API reserves for erased data,
+    /// plus a dataBase64 the contract does not have).
+    @Test func aNumberBeyondADoubleIsRefusedAndNothingWritten() async throws {
+        try await withServer { server, client in
+            for literal in ["1e309", "-1e400", "1" + String(repeating: "0", count: 400)] {
+                let r = try await client.post("/streams/n", "[\(Self.note), {\"type\":\"N\",\"data\":{\"x\":\(literal)}}]")
+                #expect(r.status == .badRequest, "\(literal): \(r.text)")
+                #expect(r.error["code"] as? String == "invalidJSON", "\(literal): \(r.text)")
+                #expect((r.error["message"] as? String)?.contains("number out of range") == true, "\(literal): \(r.text)")
+            }
+            #expect(server.log.head.value == 0)
+            let fine = try await client.post("/streams/n", "[{\"type\":\"N\",\"data\":{\"x\":1e308,\"y\":1e-400}}]")
+            #expect(fine.status == .created, "\(fine.text)")
+            let read = try await client.get("/events/0")
+            #expect(read.text.contains(#""data":{"x":1e308,"y":1e-400}"#), "\(read.text)")
+        }
+    }
+
     /// A path the API has, asked with a method it does not answer there,
     /// is 405 with `Allow` (RFC 9110), not 404 as if it did not exist;
     /// HEAD answers every GET route without a body.
