@@ -439,10 +439,19 @@ struct VerifierRun {
         report.unverified = Self.unverifiedEntries(names)
         let bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
         let indexBases = Set(names.compactMap(LogFormat.baseFromIndexFileName))
-        for orphan in indexBases.subtracting(bases).sorted() {
-            warn(path(LogFormat.indexFileName(base: orphan)), 0, "index file without a segment (ignored when the log opens)")
+        // Chronik never deletes a segment, and writes a segment's index
+        // only when the segment exists: an index without its segment means
+        // the segment was lost (stop 32: deleting the newest segment, or the
+        // only one, verified "OK (with 1 warning)").
+        let orphans = indexBases.subtracting(bases).sorted()
+        func missingSegment(_ orphan: UInt64) -> Found {
+            fail(path(LogFormat.indexFileName(base: orphan)), 0,
+                 "segment missing: this is the index of the segment starting at position \(orphan), and \(LogFormat.segmentFileName(base: orphan)) is not there: its events are lost from this log (restore the segment from a copy)")
         }
-        guard let first = bases.first else { return }  // an empty log
+        guard let first = bases.first else {  // an empty log
+            if let orphan = orphans.first { throw missingSegment(orphan) }
+            return
+        }
         guard first == 0 else {
             throw fail(path(LogFormat.segmentFileName(base: first)), 0,
                        "first segment starts at position \(first), not 0: segments are missing")
@@ -494,6 +503,7 @@ struct VerifierRun {
             try verifySegment(base: base, isLast: i == bases.count - 1, hasIndex: indexBases.contains(base),
                               checker: checker, chunks: chunks)
         }
+        if let orphan = orphans.first { throw missingSegment(orphan) }
     }
 
     /// Verifies one segment: its header, then its batches in order, those

@@ -125,15 +125,16 @@ struct Verify: AsyncParsableCommand {
                 out.line("  not verified (no check for them yet): \(r.unverified.joined(separator: ", "))")
             }
             for w in r.warnings { out.line("  warning: \(w)") }
-            if let c = check {
-                if let p = c.problem {
-                    out.line("DIGEST FAILS: \(p.message)")
-                } else {
-                    out.line("digest holds: the log holds exactly the history signed at position \(c.digest.position) on \(c.digest.time.rfc3339) by key \(c.digest.keyID); \(c.appendedSince) event\(c.appendedSince == 1 ? "" : "s") appended since")
-                }
+            if let c = check, c.problem == nil {
+                out.line("digest holds: the log holds exactly the history signed at position \(c.digest.position) on \(c.digest.time.rfc3339) by key \(c.digest.keyID); \(c.appendedSince) event\(c.appendedSince == 1 ? "" : "s") appended since")
             }
+            // The last line is the verdict (stop 32: a failing digest was
+            // followed by "OK").
             if let f = r.failure {
+                if let p = check?.problem { out.line("DIGEST FAILS: \(p.message)") }
                 out.line("CORRUPT: \(f)")
+            } else if let p = check?.problem {
+                out.line("DIGEST FAILS: \(p.message)")
             } else {
                 out.line(r.warnings.isEmpty ? "OK" : "OK (with \(r.warnings.count) warning\(r.warnings.count == 1 ? "" : "s"))")
             }

@@ -72,11 +72,15 @@ struct AuditTests {
         r = try await chronik(["verify", "--log", copy, "--digest", longer, "--public-key", keys + "/k.pub"])
         #expect(r.exitCode == 1, "\(r)")
         #expect(r.stderr.contains("log truncated: digest covers 62 events, log has 60"), "\(r)")
+        // The last line is the verdict (stop 32: "OK" followed a failing digest).
+        #expect(r.stdoutLines.last?.hasPrefix("DIGEST FAILS: log truncated") == true, "\(r)")
+        #expect(!r.stdoutLines.contains("OK"), "\(r)")
 
         // Wrong key.
         r = try await chronik(["verify", "--log", dir, "--digest", digestFile, "--public-key", keys + "/other.pub"])
         #expect(r.exitCode == 1, "\(r)")
         #expect(r.stderr.contains("digest signature invalid (forged or wrong key)"), "\(r)")
+        #expect(r.stdoutLines.last?.hasPrefix("DIGEST FAILS: digest signature invalid") == true, "\(r)")
 
         // Forged: the position edited in the file.
         let forgedFile = keys + "/forged.json"

@@ -291,6 +291,27 @@ struct IndexFileTests {
         #expect(try LogRepair.plan(directory: "/disk/log", storage: storage) == nil)
     }
 
+    @Test("verify fails when a segment is gone and its index file is left: the newest segment, or every one")
+    func aMissingSegmentIsAFailureNotAWarning() async throws {
+        // Proves stop 32's fix: deleting the newest segment (or all of them) verified "OK (with 1 warning)" although
+        // its events were gone; Chronik never deletes a segment, so an index file without one is a lost segment.
+        let storage = FaultyStorage(seed: 57)
+        _ = try await Self.randomLog(storage, seed: 57, appends: 80)
+        let bases = storage.files(in: "/disk/log").compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        try #require(bases.count >= 3)
+        #expect(try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false).isClean)
+        #expect(storage.files(in: "/disk/log").contains(LogFormat.indexFileName(base: bases.last!)), "a clean close indexes the active segment")
+        try storage.remove("/disk/log/" + LogFormat.segmentFileName(base: bases.last!))
+        let newest = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(newest.failure?.file == "/disk/log/" + LogFormat.indexFileName(base: bases.last!), "\(String(describing: newest.failure))")
+        #expect(newest.failure?.reason.contains("segment missing") == true, "\(String(describing: newest.failure))")
+        #expect(newest.segments.count == bases.count - 1, "the segments that are there are verified first")
+        for base in bases.dropLast() { try storage.remove("/disk/log/" + LogFormat.segmentFileName(base: base)) }
+        let none = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(none.failure?.reason.contains("segment missing") == true, "\(String(describing: none.failure))")
+        #expect(none.failure?.file == "/disk/log/" + LogFormat.indexFileName(base: 0), "\(String(describing: none.failure))")
+    }
+
     @Test("a flipped bit in an index file's layout version is damage to verify, not an older build's file",
           arguments: 0..<16)
     func flippedLayoutVersionIsDamage(bit: Int) async throws {
