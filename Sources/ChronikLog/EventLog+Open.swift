@@ -125,6 +125,16 @@ extension EventLog {
         let besideWriter = options.readOnly && writerMayBeWriting(directory: dir, storage: storage)
         let readUpToDamage = options.readOnly && options.readUpToDamage
         var report = RecoveryReport(truncatedFile: nil, truncatedAtOffset: nil, bytesTruncated: 0, lastValidPosition: nil, rebuiltIndexes: [], segmentsScanned: 0)
+        // Chronik never deletes a segment and indexes only segments that
+        // exist: an index file without its segment is a lost segment. A
+        // writer would otherwise append a new history where its events were
+        // (stop 32: with the newest segment deleted, the log opened and
+        // took appends at the old positions). Opening up to the damage reads
+        // what is there.
+        if !readUpToDamage, let orphan = Set(names.compactMap(LogFormat.baseFromIndexFileName)).subtracting(bases).min() {
+            throw ChronikLogError.corrupt("segment missing: this is the index of the segment starting at position \(orphan), and \(LogFormat.segmentFileName(base: orphan)) is not there: its events are lost from this log (restore the segment from a copy, or move this index file away to accept the loss)",
+                                          path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
+        }
         if bases.isEmpty {
             if options.readOnly {
                 return EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: nil,

@@ -306,6 +306,13 @@ struct IndexFileTests {
         #expect(newest.failure?.file == "/disk/log/" + LogFormat.indexFileName(base: bases.last!), "\(String(describing: newest.failure))")
         #expect(newest.failure?.reason.contains("segment missing") == true, "\(String(describing: newest.failure))")
         #expect(newest.segments.count == bases.count - 1, "the segments that are there are verified first")
+        // A writer refuses the log rather than append where the lost events were.
+        #expect(throws: ChronikLogError.self) { try EventLog.open(at: "/disk/log", options: faultyOptions(storage)) }
+        do {
+            _ = try EventLog.open(at: "/disk/log", options: faultyOptions(storage))
+        } catch let e as ChronikLogError {
+            #expect(e.code == .corruption && e.message.contains("segment missing") && e.path == "/disk/log/" + LogFormat.indexFileName(base: bases.last!), "\(e)")
+        }
         for base in bases.dropLast() { try storage.remove("/disk/log/" + LogFormat.segmentFileName(base: base)) }
         let none = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
         #expect(none.failure?.reason.contains("segment missing") == true, "\(String(describing: none.failure))")
