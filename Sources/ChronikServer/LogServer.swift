@@ -43,6 +43,18 @@ public struct ServerConfiguration: Sendable {
     /// `--signing-key`) and returns its JSON; nil: `POST /digest` is 503.
     public var signDigest: (@Sendable (_ directory: String) throws -> String)?
 
+    /// How long a connection may go without sending a byte while its
+    /// request is incomplete (a stalled body, a half-sent head) or while it
+    /// waits between requests, before the server closes it. A response in
+    /// progress (a subscription, an export) is not cut. Until stop 32 there
+    /// was none: such a connection stayed open for ever, and held a
+    /// SIGTERM's drain with it.
+    public var idleTimeout: Duration = .seconds(30)
+    /// How long a SIGTERM's drain may take before the connections still
+    /// open are closed (their requests fail; nothing acknowledged is lost:
+    /// an append is acknowledged only once durable).
+    public var drainTimeout: Duration = .seconds(30)
+
     public init() {}
 }
 
@@ -199,6 +211,7 @@ public final class LogServer: Sendable {
         -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(host, port: port), serverName: "chronik"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
@@ -217,12 +230,28 @@ extension LogServer {
     /// is not lost: the server then does not start.
     public func serve(host: String, port: Int, signals: ShutdownSignals,
                       onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
-        let group = ServiceGroup(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: [application(host: host, port: port, onServerRunning: onServerRunning), ShutdownWatcher(server: self)],
             gracefulShutdownSignals: [],
             logger: logger)
-        guard signals.onSignal({ Task { await group.triggerGracefulShutdown() } }) else { return }
-        try await group.run()
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.drainTimeout
+        let group = ServiceGroup(configuration: groupConfiguration)
+        let logger = logger, drain = configuration.drainTimeout
+        guard signals.onSignal({
+            logger.info("draining: the requests in flight may take \(drain) to finish; new connections are refused")
+            Task { await group.triggerGracefulShutdown() }
+        }) else { return }
+        do {
+            try await group.run()
+        } catch where isStopping {
+            // The drain ran out of time and the group cancelled what was
+            // left: the log is still closed by the caller.
+            logger.warning("the drain took longer than \(drain): the connections still open were closed (\(error))")
+        }
+    }
+
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
     }
 }
 

@@ -77,9 +77,25 @@ struct Serve: AsyncParsableCommand {
                                valueName: "ms"))
     var livePace = 10
 
+    @Option(name: .customLong("idle-timeout"),
+            help: ArgumentHelp("Close a connection that sends nothing for <s> seconds while its request is incomplete or between requests (a response in progress, such as a subscription, is not cut).",
+                               valueName: "s"))
+    var idleTimeout = 30
+
+    @Option(name: .customLong("drain-timeout"),
+            help: ArgumentHelp("On SIGTERM or SIGINT, give the requests in flight at most <s> seconds to finish, then close what is left (nothing acknowledged is lost).",
+                               valueName: "s"))
+    var drainTimeout = 30
+
     func validate() throws {
         guard (0...1000).contains(livePace) else {
             throw ValidationError("--live-pace takes 0 to 1000 milliseconds, got \(livePace)")
+        }
+        guard (1...3600).contains(idleTimeout) else {
+            throw ValidationError("--idle-timeout takes 1 to 3600 seconds, got \(idleTimeout)")
+        }
+        guard (1...3600).contains(drainTimeout) else {
+            throw ValidationError("--drain-timeout takes 1 to 3600 seconds, got \(drainTimeout)")
         }
         if masterKey != nil, storeOptions.store == nil {
             throw ValidationError("--master-key goes with --store; a log directory's keys are --keys DIR")
@@ -117,6 +133,8 @@ struct Serve: AsyncParsableCommand {
         let (host, port) = try Self.address(listen)
         var configuration = ServerConfiguration()
         configuration.livePace = .milliseconds(livePace)
+        configuration.idleTimeout = .seconds(idleTimeout)
+        configuration.drainTimeout = .seconds(drainTimeout)
         if let tokens {
             do { configuration.tokens = try TokenTable.load(path: tokens) } catch let e as ServerError {
                 throw CommandFailure(e.message)

@@ -166,3 +166,68 @@ func post(port: Int, path: String, body: String) async -> (status: Int, firstPos
     }
     return (r.status, first)
 }
+
+/// Proves `chronik serve` closes connections that send nothing while their
+/// request is incomplete or between requests, and that a SIGTERM's drain
+/// ends although a client stalls mid-body (stop 32: such connections stayed
+/// open for ever, and SIGTERM waited for them), while a subscription, a
+/// response in progress, is not cut. The client is a Python script on raw
+/// sockets (a stalled body cannot be sent with an HTTP client library).
+@Suite struct ServeTimeoutTests {
+    static let script = #"""
+        import re, signal, socket, subprocess, sys, time
+        binary, log = sys.argv[1], sys.argv[2]
+        p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0", "--idle-timeout", "1", "--drain-timeout", "30"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        port = None
+        while port is None:
+            line = p.stderr.readline()
+            if not line: break
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
+            if m: port = int(m.group(1))
+        if port is None:
+            print("no port"); p.kill(); sys.exit(1)
+        def closed_within(sock, seconds):
+            sock.settimeout(seconds)
+            try:
+                while sock.recv(4096): pass
+                return True
+            except socket.timeout:
+                return False
+        stalled = b"POST /streams/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{"
+        s1 = socket.create_connection(("127.0.0.1", port)); s1.sendall(stalled)
+        s2 = socket.create_connection(("127.0.0.1", port))
+        s3 = socket.create_connection(("127.0.0.1", port)); s3.sendall(b"GET /subscribe?from=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        print("stalled body closed:", closed_within(s1, 20))
+        print("silent connection closed:", closed_within(s2, 20))
+        s3.settimeout(0.2); got = b""; t0 = time.time(); open_ = True
+        while time.time() - t0 < 3:
+            try:
+                d = s3.recv(4096)
+                if not d: open_ = False; break
+                got += d
+            except socket.timeout: pass
+        print("subscription open:", open_ and b" 200 " in got)
+        s4 = socket.create_connection(("127.0.0.1", port)); s4.sendall(stalled)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill(); rc = "hung"
+        print("sigterm exit:", rc)
+        """#
+
+    @Test func idleConnectionsAreClosedAndADrainEnds() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        let r = try await Subprocess.run(.name("python3"), arguments: ["-c", Self.script, chronikPath, dir],
+                                         output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        let lines = r.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines == ["stalled body closed: True", "silent connection closed: True", "subscription open: True", "sigterm exit: 0"],
+                "\(r.standardOutput)\n\(r.standardError)")
+    }
+}
