@@ -56,6 +56,9 @@ public struct TokenTable: Sendable {
 
     public static func parse(_ text: String, path: String = "tokens") throws -> TokenTable {
         var entries: [String: Entry] = [:]
+        // A byte order mark some editors put first is not part of the first
+        // token (stop 32: that token then never matched).
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })

@@ -326,6 +326,14 @@ extension LogServer {
     /// from Content-Length before reading, else while reading).
     func body(of request: Request) async throws -> ByteBuffer {
         let limit = configuration.maxBodyBytes
+        // A compressed body would be read as broken JSON, and a label on a
+        // plain one would be ignored: neither is what the client meant
+        // (RFC 9110 §15.5.16; stop 32).
+        if let encoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces),
+           !encoding.isEmpty, encoding.lowercased() != "identity" {
+            throw ServerError(.unsupportedMediaType, "unsupportedContentEncoding",
+                              "Content-Encoding \(encoding) is not supported: send the body uncompressed", field: "Content-Encoding")
+        }
         let tooLarge = ServerError(.contentTooLarge, "bodyTooLarge", "the body is larger than \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
         do { return try await request.body.collect(upTo: limit) } catch { throw tooLarge }

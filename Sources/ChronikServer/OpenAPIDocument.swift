@@ -126,6 +126,9 @@ public let openAPIDocument = #"""
           "413": {
             "$ref": "#/components/responses/E413"
           },
+          "415": {
+            "$ref": "#/components/responses/E415"
+          },
           "422": {
             "$ref": "#/components/responses/E422"
           }
@@ -450,6 +453,9 @@ public let openAPIDocument = #"""
           },
           "413": {
             "$ref": "#/components/responses/E413"
+          },
+          "415": {
+            "$ref": "#/components/responses/E415"
           },
           "422": {
             "$ref": "#/components/responses/E422"
@@ -1061,6 +1067,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
           }
         }
       }
@@ -1080,6 +1089,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
           },
           "503": {
             "$ref": "#/components/responses/E503"
@@ -1106,6 +1118,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
           }
         }
       }
@@ -1189,6 +1204,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
           }
         }
       }
@@ -1208,6 +1226,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
           }
         }
       }
@@ -1227,6 +1248,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
           }
         }
       }
@@ -1251,7 +1275,7 @@ public let openAPIDocument = #"""
             "properties": {
               "code": {
                 "type": "string",
-                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `internal`."
+                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `internal`."
               },
               "message": {
                 "type": "string",
@@ -2052,7 +2076,7 @@ public let openAPIDocument = #"""
         }
       },
       "E403": {
-        "description": "The token lacks the route's scope (`forbidden`).",
+        "description": "The token lacks the route's scope (`forbidden`); or a browser's request from another origin (`crossSiteRequest`: a foreign `Origin`, `Sec-Fetch-Site: cross-site` or `same-site`); or, without `--tokens`, a `Host` that is not a loopback name (`hostNotAllowed`). See docs/SERVER.md, \"Browsers\".",
         "content": {
           "application/json": {
             "schema": {
@@ -2113,6 +2137,16 @@ public let openAPIDocument = #"""
       },
       "E501": {
         "description": "Not available on a server of a shared store (`chronik serve --store`): `notAvailableWithStore`. The route needs the log's files (verify, export, digest) or one key store shared by every server (personal data); `error.instead` names what does it.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "E415": {
+        "description": "A `Content-Encoding` other than `identity` (`unsupportedContentEncoding`): send the body uncompressed.",
         "content": {
           "application/json": {
             "schema": {

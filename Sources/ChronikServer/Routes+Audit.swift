@@ -23,12 +23,15 @@ extension LogServer {
     /// and the seconds so far), then `done` with the report (ok, events,
     /// segments, and the failure with file and offset). `?restart=true`
     /// starts a new one after a finished one. 202 while running, 200 done.
+    /// HEAD reports the state's status and starts nothing.
     func verify(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.audit)
         let restart = request.uri.queryParameters["restart"] == "true"
         let directory = log.directory
         let head = log.head.value
-        let start: Bool = verifyJob.state.withLock { s in
+        // HEAD asks for the answer's headers and starts nothing (stop 32:
+        // `curl -I /verify` started a verification).
+        let start: Bool = request.method == .head ? false : verifyJob.state.withLock { s in
             switch s {
             case .running: return false
             case .done, .failed: if !restart { return false }

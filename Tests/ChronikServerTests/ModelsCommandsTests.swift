@@ -59,6 +59,31 @@ import Testing
         }
     }
 
+    /// A `waitTimeout` never contradicts itself: with `timeoutMs=0` right
+    /// after an append the wait may time out, but then the models are not
+    /// past the position (stop 32: "reached 10033, not past 10032" — they
+    /// applied it between the timer's end and the answer).
+    @Test func aWaitThatTimesOutIsNotPastThePosition() async throws {
+        try await withServer(models: true) { _, client in
+            _ = try await client.post("/commands", Self.variant)
+            var timedOut = 0
+            for _ in 1...40 {
+                let r = try await client.post("/commands", Self.received(1))
+                let at = try #require(r.json["lastPosition"] as? Int)
+                let wait = try await client.get("/models/inventory?waitFor=\(at)&timeoutMs=0")
+                guard wait.status == .serviceUnavailable else {
+                    #expect(wait.status == .ok, "\(wait.text)")
+                    continue
+                }
+                timedOut += 1
+                let message = try #require(wait.error["message"] as? String)
+                let reached = message.split(separator: " ").dropFirst(3).first.flatMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+                #expect(reached.map { $0 <= at } == true, "\(message)")
+            }
+            _ = timedOut  // how often depends on the scheduler; the claim is about each answer
+        }
+    }
+
     @Test func guardsRefuseWith422Or409AndWriteNothing() async throws {
         try await withServer(models: true) { server, client in
             _ = try await client.post("/commands", Self.variant)

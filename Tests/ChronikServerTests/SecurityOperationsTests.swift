@@ -44,6 +44,26 @@ import Testing
         }
     }
 
+    @Test func aByteOrderMarkIsNotPartOfTheFirstToken() throws {
+        // Proves stop 32's fix: a tokens file saved with a BOM loaded, but its first token never matched.
+        let table = try TokenTable.parse("\u{FEFF}\(Self.writer) append checkout\n\(Self.reader) read dashboard\n")
+        #expect(table.entry(for: Self.writer)?.name == "checkout")
+        #expect(table.entry(for: Self.reader)?.name == "dashboard")
+    }
+
+    @Test func aCompressedBodyIs415AndWritesNothing() async throws {
+        // Proves stop 32's fix: a gzip body was refused as broken JSON, and a plain body labelled br was accepted.
+        try await withServer { server, client in
+            for encoding in ["gzip", "br", "deflate"] {
+                let r = try await client.post("/streams/n", "[\(Self.note)]", headers: [.contentEncoding: encoding])
+                #expect(r.status == .unsupportedMediaType, "\(encoding): \(r.text)")
+                #expect(r.error["code"] as? String == "unsupportedContentEncoding", "\(encoding): \(r.text)")
+            }
+            #expect(server.log.head.value == 0)
+            #expect(try await client.post("/streams/n", "[\(Self.note)]", headers: [.contentEncoding: "identity"]).status == .created)
+        }
+    }
+
     @Test func personalDataIsInClearOnlyWithPII() async throws {
         var config = ServerConfiguration()
         config.tokens = Self.tokens
