@@ -183,7 +183,7 @@ extension EventLog {
 
     /// Checks what can be checked without the log's state.
     func validate(stream: String, events: [ProposedEvent]) throws {
-        try LogFormat.checkStreamName(stream)
+        try LogFormat.checkStreamName(stream, allowingControlCharacters: options.acceptsControlCharactersInNames)
         let n = stream.utf8.count
         guard !events.isEmpty else { throw ChronikLogError(.invalidBatch, "a batch needs at least one event") }
         guard events.count <= LogFormat.maxEventsPerBatch else {
@@ -192,7 +192,7 @@ extension EventLog {
         var seen = EventIDTable(minimumCapacity: events.count)
         var total = 0
         for (i, e) in events.enumerated() {
-            try LogFormat.checkEventType(e.type, index: i)
+            try LogFormat.checkEventType(e.type, index: i, allowingControlCharacters: options.acceptsControlCharactersInNames)
             let size = e.encodedSize
             guard size <= options.maxEventBytes else {
                 throw ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes encoded, at most \(options.maxEventBytes) allowed")

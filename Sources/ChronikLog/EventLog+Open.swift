@@ -36,8 +36,10 @@ extension EventLog {
             throw ChronikLogError(.notALog, "not a directory", path: dir)
         }
         // Refuse a foreign directory before taking the lock creates LOCK in it.
+        // So is a directory this open would not create a log in (stop 32:
+        // `forget` in an empty directory left a LOCK behind).
         if !options.readOnly, !storage.exists(metaPath),
-           try storage.listDirectory(dir).contains(where: { $0 != LogFormat.lockFileName }) {
+           try !options.createIfMissing || storage.listDirectory(dir).contains(where: { $0 != LogFormat.lockFileName }) {
             throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
         }
         var lock: (any StorageLock)?
@@ -131,12 +133,15 @@ extension EventLog {
         // (stop 32: with the newest segment deleted, the log opened and
         // took appends at the old positions). Opening up to the damage reads
         // what is there.
-        if !readUpToDamage, let orphan = Set(names.compactMap(LogFormat.baseFromIndexFileName)).subtracting(bases).min() {
-            throw ChronikLogError.corrupt("segment missing: this is the index of the segment starting at position \(orphan), and \(LogFormat.segmentFileName(base: orphan)) is not there: its events are lost from this log (restore the segment from a copy, or move this index file away to accept the loss)",
-                                          path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
+        var missingSegment: ChronikLogError?
+        if let orphan = Set(names.compactMap(LogFormat.baseFromIndexFileName)).subtracting(bases).min() {
+            missingSegment = ChronikLogError.corrupt("segment missing: this is the index of the segment starting at position \(orphan), and \(LogFormat.segmentFileName(base: orphan)) is not there: its events are lost from this log (restore the segment from a copy, or move this index file away to accept the loss)",
+                                                     path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
+            if !readUpToDamage { throw missingSegment! }
         }
         if bases.isEmpty {
             if options.readOnly {
+                report.damage = missingSegment
                 return EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: nil,
                                 segments: [], head: 0, lastHash: .genesis, writer: nil, toIndex: [])
             }
@@ -279,6 +284,7 @@ extension EventLog {
             preloaded = IndexLoader(toIndex.filter(\.ids.isHashOrdered), spare: spare)
         }
         report.lastValidPosition = head > 0 ? Position(head - 1) : nil
+        if report.damage == nil { report.damage = missingSegment }
         var writer: Writer?
         if !options.readOnly, let active = segments.last {
             writer = Writer(directory: dir, options: options, compression: compression, active: active,

@@ -98,6 +98,10 @@ public enum LogRepair {
     {
         var dir = directory
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        // Not a log: said before the lock would create LOCK in the directory.
+        guard storage.exists(dir + "/" + LogFormat.metaFileName) else {
+            throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+        }
         guard let lock = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) else {
             throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)); stop it first", path: dir)
         }

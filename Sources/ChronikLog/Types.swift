@@ -293,6 +293,10 @@ public struct LogOptions: Sendable {
     /// measurements (Benchmarks/README.md) did not show a consistent gain
     /// on the shared machine, see docs/FORMAT.md "Writing and durability".
     @_spi(Benchmarks) public var pipelinedWrites: Bool = false
+    /// Accepts stream names and event types with control characters, as
+    /// releases before stop 32 did: for tests that make the logs those
+    /// releases wrote, to prove readers still print them escaped.
+    @_spi(Testing) public var acceptsControlCharactersInNames: Bool = false
 
     public init() {}
 }
@@ -354,16 +358,20 @@ extension LogFormat {
     /// decomposed (e + U+0301) would be one stream in this process's
     /// indexes and two in PostgreSQL's, or in any reader that compares
     /// bytes. Names in NFC are equal exactly when their bytes are, so every
-    /// backend and every reader sees the same streams. Names already in a
-    /// log are read as they are.
+    /// backend and every reader sees the same streams. No control
+    /// characters (U+0000–U+001F, U+007F–U+009F): a name is printed one
+    /// per line, and "a\nb" printed one event over two lines (stop 32).
+    /// Names already in a log are read as they are.
     ///
     /// - Throws: `ChronikLogError(.invalidStreamName)`.
-    public static func checkStreamName(_ stream: String) throws {
+    public static func checkStreamName(_ stream: String, allowingControlCharacters: Bool = false) throws {
         let n = stream.utf8.count
         guard n >= 1, n <= maxStreamNameBytes else {
             throw ChronikLogError(.invalidStreamName, n == 0 ? "stream name is empty" : "stream name is \(n) bytes, at most \(maxStreamNameBytes) allowed")
         }
-        if let problem = notNFC(stream, same: "name") { throw ChronikLogError(.invalidStreamName, "stream name " + problem) }
+        if let problem = notPrintableNFC(stream, same: "name", allowingControl: allowingControlCharacters) {
+            throw ChronikLogError(.invalidStreamName, "stream name " + problem)
+        }
     }
 
     /// Checks the type of the event at `index` of an append: 1...256 bytes
@@ -372,22 +380,40 @@ extension LogFormat {
     ///
     /// - Throws: `ChronikLogError(.invalidEventType)`.
     @inline(__always)
-    public static func checkEventType(_ type: String, index: Int) throws {
+    public static func checkEventType(_ type: String, index: Int, allowingControlCharacters: Bool = false) throws {
         let t = type.utf8.count
         guard t >= 1, t <= maxEventTypeBytes else {
             throw ChronikLogError(.invalidEventType, "event \(index): type must be 1...\(maxEventTypeBytes) bytes, got \(t)")
         }
-        if let problem = notNFC(type, same: "type") { throw ChronikLogError(.invalidEventType, "event \(index): type " + problem) }
+        if let problem = notPrintableNFC(type, same: "type", allowingControl: allowingControlCharacters) {
+            throw ChronikLogError(.invalidEventType, "event \(index): type " + problem)
+        }
     }
 
-    /// Why `name` is not in NFC (both forms' scalars), or nil when it is
-    /// (ASCII always is: one scan, no copy).
+    /// Why `name` holds a control character (which, and where) or is not
+    /// in NFC (both forms' scalars), or nil when neither (printable ASCII:
+    /// one scan, no copy).
     @inline(__always)
-    static func notNFC(_ name: String, same: String) -> String? {
-        guard name.utf8.contains(where: { $0 >= 0x80 }) else { return nil }
+    static func notPrintableNFC(_ name: String, same: String, allowingControl: Bool = false) -> String? {
+        var high = false
+        for (i, b) in name.utf8.enumerated() {
+            if !allowingControl && (b < 0x20 || b == 0x7F) { return controlCharacter(UInt32(b), at: i) }
+            if b >= 0x80 { high = true }
+        }
+        guard high else { return nil }
+        var offset = 0
+        for scalar in name.unicodeScalars where !allowingControl {
+            if (0x80...0x9F).contains(scalar.value) { return controlCharacter(scalar.value, at: offset) }
+            offset += UTF8.width(scalar)
+        }
         let nfc = name.precomposedStringWithCanonicalMapping
         if name.utf8.elementsEqual(nfc.utf8) { return nil }
         func scalars(_ s: String) -> String { s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ") }
         return "'\(name)' (\(scalars(name))) is not in Unicode NFC; its NFC form (\(scalars(nfc))) is the same \(same) to a reader: send that"
+    }
+
+    static func controlCharacter(_ value: UInt32, at offset: Int) -> String {
+        let hex = String(value, radix: 16, uppercase: true)
+        return "holds the control character U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex) at byte \(offset): names are printed one per line, so control characters are not allowed"
     }
 }

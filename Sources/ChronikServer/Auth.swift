@@ -112,6 +112,65 @@ extension ChronikContext {
         try optionalPathParameter(name, code: code) ?? parameters.require(name)
     }
 
+    /// The `{stream}` of a path, decoded. `forAppend`: a name a new append
+    /// may use (`LogFormat.checkStreamName`: 1...256 bytes, NFC, no control
+    /// characters); else only one a log can hold (1...256 bytes: a reader
+    /// still finds names written before the later rules). 400
+    /// `invalidStreamName` with `field` "stream", before the body is read
+    /// (stop 32: a 257-byte name was "event 0: stream must be 1...256
+    /// bytes", and a GET of one was 404).
+    func streamPathParameter(forAppend: Bool) throws -> String {
+        let stream = try pathParameter("stream", code: "invalidStreamName")
+        do {
+            if forAppend {
+                try LogFormat.checkStreamName(stream)
+            } else if stream.utf8.count > LogFormat.maxStreamNameBytes {
+                throw ChronikLogError(.invalidStreamName, "stream name is \(stream.utf8.count) bytes, at most \(LogFormat.maxStreamNameBytes) allowed")
+            }
+        } catch let e as ChronikLogError {
+            throw ServerError(.badRequest, "invalidStreamName", e.message, field: "stream")
+        }
+        return stream
+    }
+
+    /// The request's query parameters, decoded as browsers and form
+    /// encoders write them (application/x-www-form-urlencoded): `+` is a
+    /// space and `%XX` a byte; a literal plus is `%2B`. Python's
+    /// `urlencode`, Go's `url.Values`, Java's `URLEncoder` and HTML forms
+    /// all write a space as `+`, and until stop 32 `?stream=sp+ace` read
+    /// the stream "sp+ace". Refused with 400 `invalidParameter`, naming the
+    /// parameter: a bad encoding (it was read as written), a parameter given
+    /// twice (the first won), and, when the route says which it takes
+    /// (`allowed`), any other (`?limt=5` or `direction` on /all answered as
+    /// if absent).
+    func query(of request: Request, allowed: Set<String>? = nil) throws -> Parameters {
+        guard let query = request.uri.query, !query.isEmpty else { return .init() }
+        var pairs: [(key: Substring, value: Substring)] = []
+        var seen = Set<String>()
+        for part in query.split(separator: "&") {
+            let eq = part.firstIndex(of: "=")
+            let rawKey = eq.map { part[..<$0] } ?? part
+            let rawValue = eq.map { part[part.index(after: $0)...] } ?? ""
+            func decode(_ s: Substring) throws -> String {
+                guard let d = String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw ServerError(.badRequest, "invalidParameter",
+                                      "the query parameter \(rawKey)=\(rawValue) is not valid percent-encoded UTF-8", field: String(rawKey))
+                }
+                return d
+            }
+            let key = try decode(rawKey), value = try decode(rawValue)
+            if let allowed, !allowed.contains(key) {
+                throw ServerError(.badRequest, "invalidParameter",
+                                  "\(request.uri.path) takes no parameter '\(key)'; it takes \(allowed.sorted().joined(separator: ", "))", field: key)
+            }
+            guard seen.insert(key).inserted else {
+                throw ServerError(.badRequest, "invalidParameter", "the query parameter '\(key)' is given twice", field: key)
+            }
+            pairs.append((key: key[...], value: value[...]))
+        }
+        return .init(pairs)
+    }
+
     /// `pathParameter` for a parameter that some routes leave out.
     func optionalPathParameter(_ name: String, code: String = "invalidParameter") throws -> String? {
         guard let raw = parameters.get(name) else { return nil }

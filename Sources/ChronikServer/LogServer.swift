@@ -211,7 +211,8 @@ public final class LogServer: Sendable {
         -> some ApplicationProtocol {
         Application(
             router: router(),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
+                                                idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(host, port: port), serverName: "chronik"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger

@@ -12,7 +12,7 @@ extension LogServer {
     /// idempotent retry (every id already in the log with the same content).
     func append(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.append)
-        let stream = try context.pathParameter("stream", code: "invalidStreamName")
+        let stream = try context.streamPathParameter(forAppend: true)
         let body = try await body(of: request)
         let parsed = try AppendBody.parse(Array(body.readableBytesView), stream: stream,
                                           ifMatch: request.headers[.ifMatch],

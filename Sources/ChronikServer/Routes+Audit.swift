@@ -26,7 +26,7 @@ extension LogServer {
     /// HEAD reports the state's status and starts nothing.
     func verify(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.audit)
-        let restart = request.uri.queryParameters["restart"] == "true"
+        let restart = try context.query(of: request, allowed: ["restart"])["restart"] == "true"
         let directory = log.directory
         let head = log.head.value
         // HEAD asks for the answer's headers and starts nothing (stop 32:
@@ -105,7 +105,7 @@ extension LogServer {
     /// clear with `pii`, else null.
     func export(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.audit)
-        let q = request.uri.queryParameters
+        let q = try context.query(of: request, allowed: ["stream", "type", "from", "to"])
         let filter = AuditExport(format: .jsonl, chainHashes: true,
                                  streams: q["stream"].map { [String($0)] }, types: q["type"].map { [String($0)] },
                                  fromPosition: try number(q, "from"), toPosition: try number(q, "to"))

@@ -16,7 +16,7 @@ extension LogServer {
         guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
         let name = try context.pathParameter("name")
         let id = try context.optionalPathParameter("id")
-        let q = request.uri.queryParameters
+        let q = try context.query(of: request, allowed: Self.modelParameters)
         if let wait = try number(q, "waitFor") {
             try await waitForModels(live, past: wait, timeout: try timeout(q))
         }
@@ -64,6 +64,21 @@ extension LogServer {
         guard reached || now > position else {
             throw ServerError(.serviceUnavailable, "waitTimeout",
                               "the models reached \(now), not past \(position), within \(timeout); ask again")
+        }
+    }
+
+    /// Every query parameter of /models: the wait, and the filters of
+    /// the models that have them.
+    static let modelParameters: Set<String> = ["waitFor", "timeoutMs", "limit", "day", "customer", "status", "currency",
+                                               "sku", "warehouse", "low", "category", "zeroResults"]
+
+    /// A boolean query parameter: true, false, or absent (false); anything
+    /// else is 400 (stop 32: `low=yes` answered every item, as if absent).
+    static func flag(_ q: Parameters, _ name: String) throws -> Bool {
+        switch q[name[...]] {
+        case nil, "false": return false
+        case "true": return true
+        case let other?: throw ServerError(.badRequest, "invalidParameter", "\(name) takes true or false, got \(other)", field: name)
         }
     }
 
@@ -117,7 +132,7 @@ extension LogServer {
         case "inventory":
             try noItems()
             return array(try limited(set.inventory?.levels(sku: q["sku"].map(String.init), warehouseId: q["warehouse"].map(String.init),
-                                                           lowOnly: q["low"] == "true") ?? []).map(stockLevelJSON))
+                                                           lowOnly: try flag(q, "low")) ?? []).map(stockLevelJSON))
         case "catalog":
             if let id { return try one(set.catalog?.product(id).map(productJSON), "product") }
             return array(try limited(set.catalog?.list(category: q["category"].map(String.init)) ?? []).map(productJSON))
@@ -132,7 +147,7 @@ extension LogServer {
             return array(try limited(set.sales?.list(day: try day()) ?? []).map(salesDayJSON))
         case "search":
             try noItems()
-            return array((set.search?.list(top: q["limit"].flatMap { Int($0) }, zeroResultsOnly: q["zeroResults"] == "true") ?? [])
+            return array((set.search?.list(top: q["limit"].flatMap { Int($0) }, zeroResultsOnly: try flag(q, "zeroResults")) ?? [])
                 .map(searchQueryJSON))
         case "also-bought":
             guard let id else {

@@ -8,8 +8,8 @@ extension LogServer {
     /// `from` of the following page (null: no more events now).
     func readStream(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
-        let stream = try context.pathParameter("stream", code: "invalidStreamName")
-        let q = request.uri.queryParameters
+        let stream = try context.streamPathParameter(forAppend: false)
+        let q = try context.query(of: request, allowed: ["from", "limit", "direction"])
         let limit = try pageSize(q)
         let from = try number(q, "from")
         let direction = try readDirection(q)
@@ -48,7 +48,7 @@ extension LogServer {
     /// page reached it, so polling with it never skips an event).
     func readAll(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
-        let q = request.uri.queryParameters
+        let q = try context.query(of: request, allowed: ["from", "limit"])
         let limit = try pageSize(q)
         let from = try number(q, "from") ?? 0
         let page = try await eventStore.readAll(from: Position(from), limit: limit)

@@ -21,7 +21,7 @@ extension LogServer {
     /// `EventStore` and waits on the store's subscription.
     func subscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
-        let q = request.uri.queryParameters
+        let q = try context.query(of: request, allowed: ["from", "stream", "type"])
         let start = try await subscriptionStart(q, lastEventID: request.headers[.init("Last-Event-ID")!])
         let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
         var headers = HTTPFields()
@@ -42,15 +42,35 @@ extension LogServer {
 
     /// Where a subscription starts: after `Last-Event-ID`, else `from`
     /// (`end`: the head, live events only), else the start of the log.
+    /// A position past the head is refused, not waited for (stop 32): a
+    /// client that saw an event this log does not have was reading another
+    /// log, or this one was restored from an older copy, and waiting would
+    /// skip every event up to its position without a word.
     func subscriptionStart(_ q: Parameters, lastEventID: String?) async throws -> UInt64 {
+        let head = try await eventStore.headPosition().value
         if let raw = lastEventID?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
             guard let p = UInt64(raw) else {
                 throw ServerError(.badRequest, "invalidLastEventID", "Last-Event-ID must be a position, got \(raw)", field: "Last-Event-ID")
             }
+            guard p < head else {
+                throw ServerError(.badRequest, "invalidLastEventID",
+                                  "Last-Event-ID \(p) is not an event of this log (its head is \(head)): the client read another log, or this one was restored from an older copy; resume from a position up to \(head)",
+                                  field: "Last-Event-ID")
+            }
             return p + 1
         }
-        if q["from"] == "end" { return try await eventStore.headPosition().value }
-        return try number(q, "from") ?? 0
+        if q["from"] == "end" { return head }
+        let from: UInt64?
+        do { from = try number(q, "from") } catch let e as ServerError {
+            throw ServerError(e.status, e.code, e.message + ", or end (the head: new events only)", field: "from")
+        }
+        guard let from else { return 0 }
+        guard from <= head else {
+            throw ServerError(.badRequest, "invalidPosition",
+                              "from=\(from) is past the head (\(head)): this log has no such position yet; from=end subscribes to new events only",
+                              field: "from")
+        }
+        return from
     }
 
     func stream(from start: UInt64, filter: SubscriptionFilter, printer p: EventPrinter, scope: HeadFrames.Scope,

@@ -13,9 +13,9 @@ struct Export: AsyncParsableCommand {
             --type (repeatable), and from --from to --to (inclusive): a \
             position (an integer) or an RFC 3339 time, compared with the \
             event's time (--from-time/--to-time are aliases that take a time \
-            only); at most --limit events. A --stream the log does not hold, \
-            or a --type that is neither a commerce type (EVENTS.md) nor in \
-            the log, is an error that lists the known ones. Events of types \
+            only); at most --limit events. A --stream the log does not hold \
+            is an error, and so is a --type that is neither a commerce type \
+            (EVENTS.md) nor in the log (it lists the known types). Events of types \
             Chronik does not know are exported untouched. The JSON Lines \
             output imports again (chronik import) into the same events.
 
@@ -94,6 +94,17 @@ struct Export: AsyncParsableCommand {
             throw ValidationError("give the end time once: --to TIME or --to-time TIME")
         }
         if audit && format == "csv" { throw ValidationError("--audit is for jsonl; csv always has the chainHash column") }
+        if options.json && format == "csv" { throw ValidationError("--json is for jsonl; --format csv prints CSV") }
+        // Two positions, or two times, in the wrong order select nothing:
+        // said, as `read` says it (stop 32: `export --from 5 --to 2` printed
+        // "exported 0 events").
+        let reversed: Bool
+        switch (from.flatMap(ExportFilter.Bound.init(argument:)), to.flatMap(ExportFilter.Bound.init(argument:))) {
+        case (.position(let a)?, .position(let b)?): reversed = a > b
+        case (.time(let a)?, .time(let b)?): reversed = a.microseconds > b.microseconds
+        default: reversed = false
+        }
+        if reversed { throw ValidationError("--from must not be after --to, got \(from!) and \(to!)") }
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
         try storeOptions.validate(with: options, notWith: [("--keys", keyOptions.keys != nil), ("--audit", audit),
                                                            ("--format csv", format == "csv")])

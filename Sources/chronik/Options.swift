@@ -19,6 +19,12 @@ struct GlobalOptions: ParsableArguments {
 
     static let defaultDirectory = "./chronik-data"
 
+    func validate() throws {
+        if let log, log.isEmpty {
+            throw ValidationError("--log must not be empty: name a directory, or leave the option out for \(Self.defaultDirectory)")
+        }
+    }
+
 
     /// The log directory the user chose, or `fallback`.
     func directory(default fallback: String = GlobalOptions.defaultDirectory) -> String { log ?? fallback }

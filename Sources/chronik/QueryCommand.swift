@@ -257,7 +257,14 @@ struct OrdersQuery: AsyncParsableCommand, GroupedCommand {
     func run() async throws {
         let (log, set) = try loadModels(options, ["orders"])
         defer { try? log.close() }
-        let list = limited(set.orders?.list(customerId: customer, status: status) ?? [], limit, options)
+        // An id the log does not know is an error, not an empty answer
+        // (stop 32: a mistyped --customer printed an empty table, exit 0).
+        let all = set.orders?.list(customerId: customer, status: status) ?? []
+        if let customer, all.isEmpty, log.lastVersion(of: "customer-" + customer) == nil,
+           set.orders?.list(customerId: customer, status: nil).isEmpty ?? true {
+            throw CommandFailure("no customer '\(customer)' in this log")
+        }
+        let list = limited(all, limit, options)
         emit(options, json: list.map(orderJSON), text: ordersText(list))
     }
 }
@@ -377,7 +384,11 @@ struct InventoryQuery: AsyncParsableCommand, GroupedCommand {
     func run() async throws {
         let (log, set) = try loadModels(options, ["inventory"])
         defer { try? log.close() }
-        let list = limited(set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? [], limit, options)
+        let all = set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? []
+        if let sku, all.isEmpty, log.lastVersion(of: "stock-" + sku) == nil {
+            throw CommandFailure("no stock of SKU '\(sku)' in this log (no stream stock-\(sku))")
+        }
+        let list = limited(all, limit, options)
         emit(options, json: list.map(stockLevelJSON), text: inventoryText(list))
     }
 

@@ -59,6 +59,10 @@ struct Replay: AsyncParsableCommand {
 
     func validate() throws {
         if let names = parseOnly(only) {
+            // Stop 32: --only "" replayed the whole log into no model.
+            if names.isEmpty {
+                throw ValidationError("--only needs at least one read model; the models are: \(Projections.allNames.joined(separator: ", "))")
+            }
             for n in names where !Projections.allNames.contains(n) {
                 throw ValidationError("unknown read model '\(n)'; the models are: \(Projections.allNames.joined(separator: ", "))")
             }

@@ -173,6 +173,9 @@ struct SettleExport: AsyncParsableCommand, GroupedCommand {
     @Option(help: "Only this payout (its payoutId).") var payout: String?
 
     func run() async throws {
+        // The report is CSV: --json asked for something this does not print
+        // (stop 32: it was taken and ignored).
+        if options.json { throw ValidationError("settle export prints the gateway's CSV report; --json does not apply") }
         let log = try options.openForReading()
         defer { try? log.close() }
         var lines: [SettlementLineReported] = []

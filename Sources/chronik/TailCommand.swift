@@ -32,8 +32,11 @@ struct Tail: AsyncParsableCommand {
     @OptionGroup var keyOptions: KeyOptions
 
     @Option(name: [.customLong("limit"), .customShort("n"), .customLong("lines")],
-            help: ArgumentHelp("Print this many of the last events (-n and --lines are aliases).", valueName: "n"))
-    var limit = 10
+            help: ArgumentHelp("Print this many of the last events (default 10; -n and --lines are aliases).", valueName: "n"))
+    var limitOption: Int?
+
+    /// The events to print back from the head (default 10).
+    var limit: Int { limitOption ?? 10 }
 
     @Option(help: ArgumentHelp("Start at this position (with --stream: stream version) or RFC 3339 time instead.",
                                valueName: "position|time"))
@@ -51,6 +54,10 @@ struct Tail: AsyncParsableCommand {
 
     func validate() throws {
         guard limit >= 0 else { throw ValidationError("--limit must be 0 or more, got \(limit)") }
+        if limitOption != nil, from != nil {
+            // Stop 32: --from with -n printed everything from --from, -n unsaid.
+            throw ValidationError("--from prints every event from there on and --limit counts back from the head: give one (a page from a position: chronik read --from X --limit N)")
+        }
         guard (1...60_000).contains(pollMilliseconds) else { throw ValidationError("--poll-ms must be 1...60000") }
         if let stream, stream.isEmpty { throw ValidationError("--stream needs a stream name") }
     }

@@ -104,7 +104,9 @@ struct BadInputTests {
         defer { removeDir(dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: dir + "/notes.txt"))
-        let commands: [[String]] = [["append"], ["read"], ["tail"], ["stats"], ["verify"], ["demo", "--events", "10"]]
+        // Stop 32: repair --truncate and forget left a LOCK behind.
+        let commands: [[String]] = [["append"], ["read"], ["tail"], ["stats"], ["verify"], ["demo", "--events", "10"],
+                                    ["repair", "--truncate"], ["forget", "customer", "c-1"]]
         for args in commands {
             let r = try await chronik(args + ["--log", dir], input: eventLine(stream: "s"))
             #expect(r.exitCode == 1, "\(args): \(r)")
@@ -112,6 +114,41 @@ struct BadInputTests {
             #expect(r.stderrLines.count == 1, "\(args): \(r)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["notes.txt"])
+        // An empty directory is no log either, for a command that does not create one.
+        let empty = makeTempDir("empty")
+        defer { removeDir(empty) }
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for args in [["forget", "customer", "c-1"], ["repair", "--truncate"]] {
+            let r = try await chronik(args + ["--log", empty])
+            #expect(r.exitCode == 1 && r.stderr.contains("not a Chronik log"), "\(args): \(r)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty)
+    }
+
+    @Test("options that contradict each other or select nothing are usage errors, not silently ignored",
+          arguments: [["tail", "--from", "3", "-n", "2"], ["replay", "--only", ""], ["replay", "--only", ","],
+                      ["export", "--from", "5", "--to", "2"], ["export", "--format", "csv", "--json"],
+                      ["settle", "export", "--gateway", "stripe", "--json"], ["stats", "--log", ""], ["read", "--log", ""]])
+    func contradictoryOptions(_ args: [String]) async throws {
+        // Proves stop 32's fixes: each of these exited 0 (or 1 with a path error) and printed something else than asked.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        #expect(try await chronik(["simulate", "--log", dir, "--events", "300", "-q"]).exitCode == 0)
+        let withLog = args.contains("--log") ? args : args + ["--log", dir]
+        let r = try await chronik(withLog)
+        #expect(r.exitCode == 64, "\(args): \(r)")
+        #expect(r.stdout.isEmpty, "\(args): \(r)")
+    }
+
+    @Test("a query filter naming an id the log does not hold is an error, not an empty table")
+    func unknownFilterIds() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        #expect(try await chronik(["simulate", "--log", dir, "--events", "3000", "-q"]).exitCode == 0)
+        for (args, what) in [(["query", "orders", "--customer", "ZZZ"], "no customer 'ZZZ'"), (["query", "inventory", "--sku", "ZZZ"], "no stock of SKU 'ZZZ'")] {
+            let r = try await chronik(args + ["--log", dir])
+            #expect(r.exitCode == 1 && r.stderr.contains(what), "\(args): \(r)")
+        }
     }
 
     @Test("without --log, a command that finds no log in the default directory says how to name one")

@@ -1,3 +1,4 @@
+@_spi(Testing) import ChronikLog
 import Foundation
 import Subprocess
 import SystemPackage
@@ -158,3 +159,14 @@ func writeFile(_ path: String, _ bytes: [UInt8]) throws {
 }
 
 let firstSegment = "00000000000000000000.log"
+
+extension LogOptions {
+    /// A log that takes stream names and types with control characters, as
+    /// releases before stop 32 wrote them: readers must still print them
+    /// escaped.
+    static var namesAsBeforeStop32: LogOptions {
+        var o = LogOptions()
+        o.acceptsControlCharactersInNames = true
+        return o
+    }
+}

@@ -1,4 +1,4 @@
-import ChronikLog
+@_spi(Testing) import ChronikLog
 import Foundation
 import Subprocess
 import SystemPackage
@@ -49,7 +49,7 @@ private func expectSameOutput(_ commands: [[String]], log dir: String,
 /// `anyBytes` also what only read prints (duplicate keys, not JSON at all,
 /// not an object, meta that is not JSON).
 private func appendGenericEvents(_ dir: String, count: Int, anyBytes: Bool = false) async throws {
-    let log = try EventLog.open(at: dir)
+    let log = try EventLog.open(at: dir, options: .namesAsBeforeStop32)
     var datas = [#"{"text":"quote \" backslash \\ tab \t nl \n","name":"Zoë 東京 🛒"}"#,
                  "{\n  \"z\": 1,\n  \"a\": \"é\"\n}", #"{"price":1.5e3,"n":-0,"big":123456789012345678901}"#, "{}"]
     var metas = ["", #"{"actor":"ana","note":"ü\u0001"}"#]
@@ -134,7 +134,7 @@ struct ParallelOutputCLITests {
         let dir = makeTempDir("parallel-output-batches")
         defer { removeDir(dir) }
         do {
-            let log = try EventLog.open(at: dir)
+            let log = try EventLog.open(at: dir, options: .namesAsBeforeStop32)
             defer { try? log.close() }
             for b in 0..<4 {
                 _ = try await log.append(to: "batch-\(b)", (0..<1500).map { i in
@@ -162,7 +162,7 @@ struct ParallelOutputCLITests {
             removeDir(dir)
             removeDir(dir + ".keys")
         }
-        let log = try EventLog.open(at: dir)
+        let log = try EventLog.open(at: dir, options: .namesAsBeforeStop32)
         _ = try await log.append(to: "order-broken", ProposedEvent(type: "PaymentCaptured", data: [0x01, 0x02, 0xFF]))
         try log.close()
         try await appendGenericEvents(dir, count: 10, anyBytes: true)

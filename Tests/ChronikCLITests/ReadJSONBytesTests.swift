@@ -1,4 +1,4 @@
-import ChronikLog
+@_spi(Testing) import ChronikLog
 import Foundation
 import Testing
 
@@ -15,7 +15,7 @@ struct ReadJSONBytesTests {
         // Proves each kind of stored data takes its documented form in the exact bytes, after the exact escaped head.
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        let log = try EventLog.open(at: dir)
+        let log = try EventLog.open(at: dir, options: .namesAsBeforeStop32)
         let id = try #require(EventID(string: "0123abcd-4567-89ef-0123-456789abcdef"))
         let cases: [(data: String, meta: String, printed: String)] = [
             (#"{"b":1,"a":[true,null,"x"]}"#, "", #""data":{"b":1,"a":[true,null,"x"]},"meta":{}}"#),

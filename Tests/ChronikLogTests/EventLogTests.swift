@@ -137,6 +137,29 @@ struct EventLogTests {
         try await log.append(to: "s", [event("Caf\u{E9}Visited", "x")])
     }
 
+    @Test("stream names and event types hold no control characters: one event is one line of text")
+    func noControlCharactersInNamesOrTypes() async throws {
+        // Proves stop 32's rule: "a\nb" as a stream or "No\nted" as a type printed one event over two lines of
+        // `chronik read`; C0, DEL and C1 characters are refused with the character and its byte named, nothing written.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        for (name, char, at) in [("a\nb", "U+000A", 1), ("\u{0}x", "U+0000", 0), ("tab\t", "U+0009", 3), ("del\u{7F}", "U+007F", 3),
+                                 ("caf\u{E9}\u{85}", "U+0085", 5), ("\r", "U+000D", 0)] {
+            let e = await #expect(throws: ChronikLogError.self) { try await log.append(to: name, [event("A", "x")]) }
+            #expect(e?.code == .invalidStreamName, "\(name.debugDescription)")
+            #expect(e?.message.contains("control character \(char) at byte \(at)") == true, "\(String(describing: e))")
+            let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event("A", "x"), event("No" + name, "x")]) }
+            #expect(t?.code == .invalidEventType && t?.message.hasPrefix("event 1:") == true, "\(String(describing: t))")
+        }
+        #expect(log.head == Position(0))
+        for name in ["a b", "caf\u{E9}", "x~y", "\u{A0}nbsp", "\u{1F6D2}"] {
+            _ = try await log.append(to: name, [event("Noted " + name, "x")])
+        }
+        #expect(log.head == Position(5))
+    }
+
     @Test("a prepared batch appends as append(to:) does; prepared by a log of other settings, it is prepared again")
     func preparedBatches() async throws {
         // Proves `prepare` + `append(_:expected:)` (stop 28: chronik append encodes batches while it still checks

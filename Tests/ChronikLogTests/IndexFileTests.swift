@@ -306,6 +306,14 @@ struct IndexFileTests {
         #expect(newest.failure?.file == "/disk/log/" + LogFormat.indexFileName(base: bases.last!), "\(String(describing: newest.failure))")
         #expect(newest.failure?.reason.contains("segment missing") == true, "\(String(describing: newest.failure))")
         #expect(newest.segments.count == bases.count - 1, "the segments that are there are verified first")
+        // A reader that opens up to the damage reads what is there and is told what is missing.
+        var upToDamage = faultyOptions(storage)
+        upToDamage.readOnly = true
+        upToDamage.readUpToDamage = true
+        let reader = try EventLog.open(at: "/disk/log", options: upToDamage)
+        #expect(reader.recovery.damage?.message.contains("segment missing") == true, "\(String(describing: reader.recovery.damage))")
+        #expect(reader.head.value == bases.last!)
+        try reader.close()
         // A writer refuses the log rather than append where the lost events were.
         #expect(throws: ChronikLogError.self) { try EventLog.open(at: "/disk/log", options: faultyOptions(storage)) }
         do {

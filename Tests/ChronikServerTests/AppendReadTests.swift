@@ -145,12 +145,17 @@ import Testing
             #expect(read.status == .ok, "\(read.text)")
             #expect((read.json["events"] as? [[String: Any]])?.map { $0["stream"] as? String } == ["caf\u{E9}"])
 
-            for bad in ["/streams/bad%ZZ", "/streams/bad%FF", "/streams/bad%", "/streams/cafe%CC%81"] {
+            let long = "/streams/" + String(repeating: "x", count: 257)
+            for bad in ["/streams/bad%ZZ", "/streams/bad%FF", "/streams/bad%", "/streams/cafe%CC%81", "/streams/a%0Ab", "/streams/a%00", long] {
                 let refused = try await client.post(bad, "[\(Self.note)]")
                 #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
                 #expect(refused.error["code"] as? String == "invalidStreamName", "\(bad): \(refused.text)")
+                #expect(refused.error["field"] as? String == "stream" && refused.error["index"] == nil, "\(bad): \(refused.text)")
             }
             #expect(server.log.head.value == 2)
+            // A name no log can hold is a bad request to read too, not an unknown stream.
+            let readLong = try await client.get(long)
+            #expect(readLong.status == .badRequest && readLong.error["code"] as? String == "invalidStreamName", "\(readLong.text)")
         }
     }
 
@@ -171,6 +176,31 @@ import Testing
             #expect(fine.status == .created, "\(fine.text)")
             let read = try await client.get("/events/0")
             #expect(read.text.contains(#""data":{"x":1e308,"y":1e-400}"#), "\(read.text)")
+        }
+    }
+
+    /// Query strings are read as browsers and form encoders write them, and
+    /// a mistake in one is said (stop 32): `+` is a space (Python's
+    /// urlencode wrote `stream=sp+ace` and the server read "sp+ace"); a
+    /// parameter twice, one the route does not take, a bad encoding, a
+    /// boolean other than true or false are 400 naming the parameter.
+    @Test func queryStringsAreDecodedAsFormsAndMistakesAreSaid() async throws {
+        try await withServer(models: true) { _, client in
+            _ = try await client.post("/streams/sp%20ace", "[\(Self.note)]")
+            _ = try await client.post("/streams/a%2Bb", "[\(Self.note)]")
+            let spaced = try await client.get("/export?stream=sp+ace")
+            #expect(spaced.status == .ok && spaced.text.contains(#""stream":"sp ace""#), "\(spaced.text)")
+            let plus = try await client.get("/export?stream=a%2Bb")
+            #expect(plus.status == .ok && plus.text.contains(#""stream":"a+b""#) && !plus.text.contains("sp ace"), "\(plus.text)")
+            for (uri, field) in [("/all?limit=1&limit=2", "limit"), ("/all?direction=backward", "direction"), ("/all?limt=5", "limt"),
+                                 ("/streams/sp%20ace?frm=0", "frm"), ("/subscribe?stream=a%FF", "stream"),
+                                 ("/models/inventory?low=yes", "low"), ("/models/search?zeroResults=1", "zeroResults"),
+                                 ("/models/orders?bogus=1", "bogus")] {
+                let r = try await client.get(uri)
+                #expect(r.status == .badRequest, "\(uri): \(r.text)")
+                #expect(r.error["code"] as? String == "invalidParameter" && r.error["field"] as? String == field, "\(uri): \(r.text)")
+            }
+            #expect(try await client.get("/models/inventory?low=true&limit=3").status == .ok)
         }
     }
 

@@ -231,3 +231,54 @@ func post(port: Int, path: String, body: String) async -> (status: Int, firstPos
                 "\(r.standardOutput)\n\(r.standardError)")
     }
 }
+
+/// Proves `Expect: 100-continue` is answered with `100 Continue` before the
+/// body is sent, then the append is answered as usual (stop 32: curl waited
+/// out its 1 s timer on every body over 1 MiB). The real binary: the
+/// handler is part of `LogServer.application`.
+@Suite struct ExpectContinueTests {
+    static let script = #"""
+        import re, signal, socket, subprocess, sys
+        binary, log = sys.argv[1], sys.argv[2]
+        p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        port = None
+        while port is None:
+            line = p.stderr.readline()
+            if not line: break
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
+            if m: port = int(m.group(1))
+        body = b'[{"type":"Noted","data":{"n":1}}]'
+        s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20)
+        s.sendall(b"POST /streams/e HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        first = b""
+        try:
+            while b"\r\n\r\n" not in first:
+                d = s.recv(4096)
+                if not d: break
+                first += d
+        except socket.timeout:
+            pass
+        print(first.split(b"\r\n")[0].decode() or "no answer before the body")
+        s.sendall(body)
+        rest = first.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in first else b""
+        while b"\r\n" not in rest:
+            d = s.recv(4096)
+            if not d: break
+            rest += d
+        print(rest.split(b"\r\n")[0].decode())
+        p.send_signal(signal.SIGTERM); p.wait(timeout=60)
+        """#
+
+    @Test func expectContinueIsAnsweredBeforeTheBody() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        let r = try await Subprocess.run(.name("python3"), arguments: ["-c", Self.script, chronikPath, dir],
+                                         output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
+        #expect(r.standardOutput.split(separator: "\n").map(String.init) == ["HTTP/1.1 100 Continue", "HTTP/1.1 201 Created"],
+                "\(r.standardOutput)\n\(r.standardError)")
+    }
+}

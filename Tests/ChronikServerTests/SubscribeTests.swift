@@ -46,6 +46,26 @@ import Testing
         }
     }
 
+    /// A start past the head is refused, not waited for (stop 32: a client
+    /// holding a position of another log, or of a log restored from an older
+    /// copy, waited in silence and would have skipped every event up to it;
+    /// Last-Event-ID 2^64-1 would have overflowed).
+    @Test func aStartPastTheHeadIsRefused() async throws {
+        try await withServer { server, client in
+            for _ in 0..<3 { _ = try await client.post("/streams/s", "[\(Self.note)]") }
+            for id in ["3", "99", "18446744073709551615"] {
+                let r = try await client.get("/subscribe", headers: [.init("Last-Event-ID")!: id])
+                #expect(r.status == .badRequest, "\(id): \(r.text)")
+                #expect(r.error["code"] as? String == "invalidLastEventID" && (r.error["message"] as? String)?.contains("head is 3") == true, "\(id): \(r.text)")
+            }
+            let past = try await client.get("/subscribe?from=4")
+            #expect(past.status == .badRequest && past.error["code"] as? String == "invalidPosition", "\(past.text)")
+            let word = try await client.get("/subscribe?from=END")
+            #expect(word.status == .badRequest && (word.error["message"] as? String)?.contains("or end") == true, "\(word.text)")
+            #expect(server.log.head.value == 3)
+        }
+    }
+
     @Test func idleSubscriptionsGetHeartbeatsAndFromEndIsLiveOnly() async throws {
         var config = ServerConfiguration()
         config.heartbeat = .milliseconds(300)
