@@ -179,6 +179,22 @@ import Testing
         }
     }
 
+    /// One id twice in one body is 400 naming the second event and the
+    /// first, nothing written (stop 32: 409 from the log, without an index).
+    @Test func anIdTwiceInOneBodyIsRefusedNamingBothEvents() async throws {
+        try await withServer { server, client in
+            let id = "0b7e5c1e-8d0f-4c1a-9a55-3c6a2d1f0e11"
+            let e = #"{"id":"\#(id)","type":"N","data":{"k":1}}"#
+            for body in ["[\(Self.note), \(e), \(Self.note), \(e)]", "{\"events\":[\(Self.note), \(e), \(Self.note), \(e)]}"] {
+                let r = try await client.post("/streams/d", body)
+                #expect(r.status == .badRequest, "\(r.text)")
+                #expect(r.error["code"] as? String == "duplicateEventId" && r.error["index"] as? Int == 3 && r.error["field"] as? String == "id", "\(r.text)")
+                #expect((r.error["message"] as? String)?.contains("of event 1") == true, "\(r.text)")
+            }
+            #expect(server.log.head.value == 0)
+        }
+    }
+
     /// Query strings are read as browsers and form encoders write them, and
     /// a mistake in one is said (stop 32): `+` is a space (Python's
     /// urlencode wrote `stream=sp+ace` and the server read "sp+ace"); a
