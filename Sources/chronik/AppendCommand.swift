@@ -128,7 +128,7 @@ struct Append: AsyncParsableCommand {
         if let url = storeOptions.store {
             var items: [EventLineParser.Parsed] = []
             try readEvents(from: input, rejects: &rejects) { item, _ in items.append(item) }
-            if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+            if !rejects.isEmpty && !skipInvalid { throw refusal(rejects) }
             // Looked at, not copied: a copy of every event line to see
             // whether there is one took 0.34 s of a 1 M-line append (stop 24).
             guard items.contains(where: { if case .event = $0 { true } else { false } }) else {
@@ -146,11 +146,12 @@ struct Append: AsyncParsableCommand {
             if checker == nil { checker = try Checker(for: self) }
             try checker!.take(item, rejects: &rejects, summary: &summary)
         }
-        if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+        if !rejects.isEmpty && !skipInvalid { throw refusal(rejects) }
         // No event line: nothing to check against a log, none is opened.
         guard checker != nil else { return try nothingToAppend(rejects) }
         rejects.report()
         summary.rejects = rejects.count
+        summary.rejected = rejects.sorted
         let log = try checker!.logToAppendTo()
         let batches = checker!.planner.batches
         // The events are freed by the exit, not one by one before it.
@@ -161,12 +162,26 @@ struct Append: AsyncParsableCommand {
         try summary.print(json: options.json, head: log.head)
     }
 
+    /// Bad lines refuse the whole input: with --json the report says so on
+    /// stdout too, with the lines (stop 32: it printed nothing, and a script
+    /// had to read stderr); the text goes to stderr as always.
+    private func refusal(_ rejects: Rejects) -> CommandFailure {
+        if options.json {
+            var s = Summary()
+            s.rejects = rejects.count
+            s.rejected = rejects.sorted
+            try? Output().line(encoding: s.report(head: nil))
+        }
+        return rejects.failure(verb: "appended")
+    }
+
     /// The end of an input with no event line (blank, bad or repeated
     /// lines only): nothing was appended, no log opened or created.
     private func nothingToAppend(_ rejects: Rejects) throws {
         rejects.report()
         var s = Summary()
         s.rejects = rejects.count
+        s.rejected = rejects.sorted
         if rejects.isEmpty { options.note("chronik: nothing to append: the input holds no event") }
         if options.json { try Output().line(encoding: s.report(head: nil)) } else if !rejects.isEmpty { Output().line(s.text) }
     }
@@ -484,6 +499,8 @@ struct Append: AsyncParsableCommand {
         var duplicateEvents = 0
         var retries = 0
         var rejects = 0
+        /// The bad lines kept (`Rejects.limit`), for the `--json` report.
+        var rejected: [CommerceError] = []
         var streams: Set<String> = []
         var first: Position?
         var last: Position?
@@ -522,14 +539,24 @@ struct Append: AsyncParsableCommand {
         /// The `--json` summary: the log's head after the append (nil when
         /// nothing was opened).
         struct Report: Encodable {
+            /// A bad line, as `import --json` lists them: its number and the
+            /// error's code, field and message.
+            struct Reject: Encodable {
+                var line: Int
+                var code: String
+                var field: String?
+                var message: String
+            }
             var appended, batches, streams, duplicates, retries, rejects: Int
             var firstPosition, lastPosition, head: UInt64?
+            var rejected: [Reject]
         }
 
         func report(head: Position?) -> Report {
             Report(appended: appended, batches: batches, streams: streams.count, duplicates: duplicateEvents,
                    retries: retries, rejects: rejects, firstPosition: first?.value, lastPosition: last?.value,
-                   head: head?.value)
+                   head: head?.value,
+                   rejected: rejected.map { Report.Reject(line: $0.line ?? 0, code: $0.code.name, field: $0.field, message: $0.message) })
         }
 
         /// The summary line: the `--json` report, or the text.
@@ -567,9 +594,12 @@ struct Rejects {
         return false
     }
 
+    /// The bad lines kept, in line order.
+    var sorted: [CommerceError] { kept.sorted { ($0.line ?? 0) < ($1.line ?? 0) } }
+
     /// The lines to print, in line order.
     var reportLines: [String] {
-        var out = kept.sorted { ($0.line ?? 0) < ($1.line ?? 0) }.map(\.description)
+        var out = sorted.map(\.description)
         if count > kept.count { out.append("… and \(count - kept.count) more bad lines") }
         return out
     }
@@ -608,8 +638,9 @@ extension Append {
                 }
             }
         }
-        if !rejects.isEmpty && !skipInvalid { throw rejects.failure(verb: "appended") }
+        if !rejects.isEmpty && !skipInvalid { throw refusal(rejects) }
         rejects.report()
+        summary.rejected = rejects.sorted
         let parseRejects = rejects.count
         var refused = 0
         try await storeOptions.withStore(url) { store in

@@ -5,6 +5,24 @@ import Testing
 
 @Suite("chronik append, read, stats")
 struct AppendReadTests {
+    @Test("append --json that refuses its input says so on stdout too, with the bad lines, and writes nothing")
+    func jsonRefusal() async throws {
+        // Proves stop 32's fix: a refusal printed no JSON, so a script had to read stderr.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let input = #"{"stream":"s","type":"Noted","data":{}}"# + "\nnope\n" + #"{"stream":"s","type":"Noted","data":{"n":1e999}}"#
+        let r = try await chronik(["append", "--json", "--log", dir], input: input)
+        #expect(r.exitCode == 1, "\(r)")
+        let report = try #require(jsonObjects(r.stdout).first)
+        #expect(report["appended"] as? Int == 0 && report["rejects"] as? Int == 2, "\(r)")
+        let rejected = try #require(report["rejected"] as? [[String: Any]])
+        #expect(rejected.map { $0["line"] as? Int } == [2, 3] && rejected.allSatisfy { $0["code"] as? String == "invalidJSON" }, "\(r)")
+        #expect(r.stderr.contains("nothing was appended"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        let fine = try await chronik(["append", "--json", "--log", dir], input: #"{"stream":"s","type":"Noted","data":{}}"#)
+        #expect((jsonObjects(fine.stdout).first?["rejected"] as? [Any])?.isEmpty == true, "\(fine)")
+    }
+
     @Test("append then read prints every event in order, as text and as JSON with stable keys")
     func roundTrip() async throws {
         // Proves the JSON Lines → log → text/JSON path keeps every field.
