@@ -118,6 +118,10 @@ public struct CommerceError: Error, Hashable, Sendable, CustomStringConvertible 
     public var field: String?
     /// 1-based line number on import; nil elsewhere.
     public var line: Int?
+    /// The 0-based index, in the batch `CommerceStore.append` was given, of
+    /// the event a guard refused; nil elsewhere (stop 32: a 422 for one
+    /// event of a 1,000-event POST did not say which).
+    public var index: Int?
     public var message: String
 
     public init(_ code: Code, field: String? = nil, line: Int? = nil, _ message: String) {

@@ -113,7 +113,7 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
         case .eventTooLarge: status = .contentTooLarge
         default: status = .badRequest
         }
-        return ServerError(status, e.code.description, e.message, field: e.field, index: e.line.map { $0 - 1 })
+        return ServerError(status, e.code.description, e.message, field: e.field, index: e.index ?? e.line.map { $0 - 1 })
     }
 }
 

@@ -656,7 +656,7 @@ extension Append {
                     }
                     continue
                 } catch var e as CommerceError {
-                    e.line = b[0].line
+                    e.line = b[min(e.index ?? 0, b.count - 1)].line
                     error = e.description
                 } catch let e as ChronikLogError where e.code != .io {
                     error = "line \(b[0].line): \(describe(e))"

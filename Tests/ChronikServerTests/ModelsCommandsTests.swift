@@ -84,6 +84,20 @@ import Testing
         }
     }
 
+    /// A guard that refuses one event of a batch names it (stop 32: a 422
+    /// for a 1,000-event POST did not say which event).
+    @Test func aGuardRefusingOneEventOfABatchNamesIt() async throws {
+        try await withServer(models: true) { server, client in
+            _ = try await client.post("/commands", Self.variant)
+            let head = server.log.head
+            let oversell = #"{"type":"StockReserved","time":"2024-05-02T10:00:01Z","data":{"sku":"P1-42","warehouseId":"wh-1","qty":99,"orderId":"o-1"}}"#
+            let r = try await client.post("/streams/stock-P1-42", "[\(Self.received(1)), \(Self.received(1)), \(oversell)]")
+            #expect(r.status == .unprocessableContent, "\(r.text)")
+            #expect(r.error["code"] as? String == "insufficientStock" && r.error["index"] as? Int == 2, "\(r.text)")
+            #expect(server.log.head == head)
+        }
+    }
+
     @Test func guardsRefuseWith422Or409AndWriteNothing() async throws {
         try await withServer(models: true) { server, client in
             _ = try await client.post("/commands", Self.variant)

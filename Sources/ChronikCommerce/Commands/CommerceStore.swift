@@ -297,8 +297,14 @@ public final class CommerceStore: Sendable {
     static func decide(_ envelopes: [CommerceEnvelope], on state: StreamState, version: UInt64?) throws(CommerceError) -> StreamState {
         var s = state
         var exists = version != nil
-        for e in envelopes {
-            try s.check(e.event, streamExists: exists)
+        for (i, e) in envelopes.enumerated() {
+            do throws(CommerceError) {
+                try s.check(e.event, streamExists: exists)
+            } catch {
+                var e = error
+                if envelopes.count > 1, e.index == nil { e.index = i }
+                throw e
+            }
             s.apply(e.event)
             exists = true
         }
