@@ -169,8 +169,8 @@ struct SimulationRun {
                      + "(\(s.forgottenCustomers) forgotten)")
         lines.append("  orders         \(group(s.orders)) placed, \(group(s.shipments)) shipments, \(group(s.cancelledOrders)) cancelled, "
                      + "\(group(s.returns)) returns, \(s.fraudLookingOrders) fraud-looking")
-        lines.append("  revenue        " + s.revenue.sorted { $0.key < $1.key }.map { money($0.value, $0.key) }
-            .joined(separator: ", ") + " (captured − refunded)")
+        lines.append("  revenue        " + (s.revenue.isEmpty ? "none" : s.revenue.sorted { $0.key < $1.key }.map { money($0.value, $0.key) }
+            .joined(separator: ", ")) + " (captured − refunded)")
         lines.append("  log            \(group(stats.streams)) streams, \(formatBytes(stats.bytesOnDisk)) on disk "
                      + "(\(s.events > 0 ? Int(stats.bytesOnDisk) / s.events : 0) B/event, \(stats.compression))")
         return lines

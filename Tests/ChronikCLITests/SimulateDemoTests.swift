@@ -10,6 +10,24 @@ struct SimulateDemoTests {
         return r.stdout.replacing(/"recordedAt":"[^"]*",/, with: "")
     }
 
+    @Test("the summary counts what was written, from the events, not what the shop planned", arguments: [10, 50, 3000])
+    func summaryCountsTheEventsWritten(events: Int) async throws {
+        // Proves stop 32's fix: 10 events claimed "192 products (703 SKUs), 8 suppliers" with none written, and
+        // 5,000 events counted 28 searches against 27 SearchPerformed.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        let r = try await chronik(["simulate", "--log", dir, "--events", String(events), "--json"])
+        #expect(r.exitCode == 0, "\(r)")
+        let s = try #require(jsonObjects(r.stdout).first)
+        let byType = try #require(s["eventsByType"] as? [String: Int])
+        func n(_ t: String) -> Int { byType[t] ?? 0 }
+        #expect(s["products"] as? Int == n("ProductCreated") - n("ProductDiscontinued"))
+        #expect(s["skus"] as? Int == n("VariantAdded") && s["suppliers"] as? Int == n("SupplierRegistered"))
+        #expect(s["searches"] as? Int == n("SearchPerformed") && s["sessions"] as? Int == n("SessionStarted"))
+        #expect(s["orders"] as? Int == n("OrderPlaced") && s["customers"] as? Int == n("CustomerRegistered"))
+        #expect(s["shipments"] as? Int == n("OrderShipped") && s["purchaseOrders"] as? Int == n("PurchaseOrderPlaced"))
+    }
+
     @Test("the same seed twice gives identical exports (but recordedAt); another seed another history")
     func sameSeedSameExport() async throws {
         // Proves determinism end to end through the binary: ids, times, data and log order.
