@@ -36,6 +36,20 @@ struct Inspect: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure("no segment file \(path)")
         }
+        // Said for what it is (stop 32: an empty file was a "torn tail",
+        // exit 0, and an index file "header DAMAGED").
+        if path.hasSuffix(LogFormat.indexSuffix) {
+            throw CommandFailure("\(path) is an index file (a cache of its segment's ids and positions, FORMAT.md); inspect reads segments: \(path.dropLast(LogFormat.indexSuffix.count))\(LogFormat.segmentSuffix)")
+        }
+        let magic = Array("CHRNKSEG".utf8)
+        let head = (FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: magic.count) }).map(Array.init) ?? []
+        // An empty file named as a segment is one whose creation was
+        // interrupted (it holds no event): inspected as such below.
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        let segmentName = file.hasSuffix(LogFormat.segmentSuffix) && file.dropLast(LogFormat.segmentSuffix.count).allSatisfy(\.isNumber)
+        guard (head.isEmpty && segmentName) || (!head.isEmpty && head.elementsEqual(magic.prefix(head.count))) else {
+            throw CommandFailure("\(path) is not a Chronik segment file: " + (head.isEmpty ? "it is empty" : "it does not begin with the segment magic CHRNKSEG"))
+        }
         let inspector = try SegmentInspector(path: path)
         let out = Output()
         let name = URL(fileURLWithPath: path).lastPathComponent

@@ -3,6 +3,23 @@ import Testing
 
 @Suite("chronik verify and inspect")
 struct VerifyInspectTests {
+    @Test("inspect says what a file is when it is not a segment: an index file, an empty or a foreign file, exit 1")
+    func inspectRefusesWhatIsNotASegment() async throws {
+        // Proves stop 32's fix: an empty file was "INCOMPLETE final batch (torn tail)" with exit 0, and an index file
+        // "header DAMAGED: bad segment magic".
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        #expect(try await chronik(["demo", "--events", "500", "--log", dir, "--quiet"]).exitCode == 0)
+        let index = try #require(try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasSuffix(".idx") })
+        try Data().write(to: URL(fileURLWithPath: dir + "/empty.txt"))
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: dir + "/junk.log"))
+        for (file, what) in [(index, "is an index file"), ("empty.txt", "is not a Chronik segment file: it is empty"),
+                             ("junk.log", "does not begin with the segment magic")] {
+            let r = try await chronik(["inspect", dir + "/" + file])
+            #expect(r.exitCode == 1 && r.stderr.contains(what) && r.stdout.isEmpty, "\(file): \(r)")
+        }
+    }
+
     @Test("verify on a sound multi-segment log exits 0 and counts every segment, batch, event and index")
     func verifyClean() async throws {
         // Proves a clean log passes and the summary matches what was written.
