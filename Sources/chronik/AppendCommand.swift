@@ -139,6 +139,7 @@ struct Append: AsyncParsableCommand {
         // Each line is checked as it comes out of the parse workers, on the
         // thread that takes their results (stop 28: the check had run after
         // the whole input was parsed, 0.2 s of one core with the other idle).
+        AppendInterrupt.shared.install()
         var summary = Summary()
         var checker: Checker?
         defer { checker?.close() }
@@ -153,6 +154,8 @@ struct Append: AsyncParsableCommand {
         summary.rejects = rejects.count
         summary.rejected = rejects.sorted
         let log = try checker!.logToAppendTo()
+        AppendInterrupt.shared.scratch(nil)
+        AppendInterrupt.shared.appending(to: log)
         let batches = checker!.planner.batches
         // The events are freed by the exit, not one by one before it.
         LeftToExit.keep(batches as AnyObject)
@@ -377,10 +380,12 @@ struct Append: AsyncParsableCommand {
         static func openScratch(_ options: LogOptions, beside path: String) throws -> (EventLog, String) {
             let name = "chronik-append-check-" + UUID().uuidString
             let tmp = FileManager.default.temporaryDirectory.path + "/" + name
+            AppendInterrupt.shared.scratch(tmp)
             do { return (try EventLog.open(at: tmp, options: options), tmp) } catch let inTemp {
                 try? FileManager.default.removeItem(atPath: tmp)
                 let parent = (path as NSString).deletingLastPathComponent
                 let sibling = (parent.isEmpty ? "." : parent) + "/." + name
+                AppendInterrupt.shared.scratch(sibling)
                 do { return (try EventLog.open(at: sibling, options: options), sibling) } catch {
                     try? FileManager.default.removeItem(atPath: sibling)
                     throw CommandFailure("cannot check the input against a new log: no scratch log could be created in \(tmp) (\(inTemp)) nor at \(sibling) (\(error)); nothing was appended")

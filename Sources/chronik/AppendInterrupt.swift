@@ -1,0 +1,64 @@
+import ChronikLog
+import Dispatch
+import Foundation
+
+/// What a Ctrl-C or SIGTERM during `chronik append` of a file leaves,
+/// tidied and said (stop 32: it ended silently, with part of the file
+/// appended and the scratch log of the check left in the temporary
+/// directory). The scratch log is removed; the message says which
+/// positions were appended before the interrupt (the log's head is
+/// published only once durable), so that the user knows what a re-run
+/// would append again (lines without an id get new ids).
+final class AppendInterrupt: @unchecked Sendable {
+    // @unchecked: the state below is guarded by `lock`; the sources are
+    // only kept alive.
+    static let shared = AppendInterrupt()
+    private let lock = NSLock()
+    private var scratch: String?
+    private var log: EventLog?
+    private var startHead: UInt64 = 0
+    private var sources: [any DispatchSourceSignal] = []
+
+    /// Catches SIGINT and SIGTERM from now on.
+    func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard sources.isEmpty else { return }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [unowned self] in self.fire(sig) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// The scratch log being written, or nil once it is gone.
+    func scratch(_ path: String?) {
+        lock.lock()
+        scratch = path
+        lock.unlock()
+    }
+
+    /// The batches go to `log` from now on.
+    func appending(to log: EventLog) {
+        lock.lock()
+        self.log = log
+        startHead = log.head.value
+        lock.unlock()
+    }
+
+    private func fire(_ sig: Int32) {
+        lock.lock()
+        let (scratch, log, start) = (self.scratch, self.log, startHead)
+        lock.unlock()
+        if let scratch { try? FileManager.default.removeItem(atPath: scratch) }
+        let head = log?.head.value ?? start
+        if head > start {
+            printError("chronik: interrupted: positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); the rest of the input was not. Lines without an id would be appended again by a re-run: give the lines ids, or append the rest only")
+        } else {
+            printError("chronik: interrupted: nothing was appended")
+        }
+        exit(128 + sig)
+    }
+}
