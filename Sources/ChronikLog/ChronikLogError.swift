@@ -49,6 +49,9 @@ public struct ChronikLogError: Error, Hashable, Sendable, CustomStringConvertibl
     public var expectedVersion: ExpectedVersion?
     /// The stream's actual last version (nil: no stream).
     public var actualVersion: UInt64??
+    /// The 0-based index, in the batch of an append, of the event refused
+    /// (a type, a size, an id repeated in the batch); nil elsewhere.
+    public var index: Int?
 
     public init(_ code: Code, _ message: String, path: String? = nil, offset: Int64? = nil, errno: Int32? = nil) {
         self.code = code

@@ -175,7 +175,7 @@ public final class LogServer: Sendable {
     public func router() -> Router<ChronikContext> {
         let base = Router(context: ChronikContext.self, options: .autoGenerateHeadEndpoints)
         let router = RecordingRouter(router: base, methods: RouteMethods())
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: MetricsMiddleware(metrics: metrics, methods: router.methods))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))

@@ -6,15 +6,26 @@ import Synchronization
 /// with an `Allow` header (RFC 9110), not 404 as if the path did not
 /// exist. Hummingbird's router answers both cases alike.
 final class RouteMethods: Sendable {
-    /// Per route: its segments (`nil` for a `{parameter}`) and its method.
-    private let routes = Mutex<[(segments: [Substring?], method: HTTPRequest.Method)]>([])
+    /// Per route: its segments (`nil` for a `{parameter}`), its method and
+    /// its pattern as `/metrics` names it.
+    private let routes = Mutex<[(segments: [Substring?], method: HTTPRequest.Method, pattern: String)]>([])
 
     func add(_ path: RouterPath, _ method: HTTPRequest.Method) {
         let segments = path.components.map { c -> Substring? in
             let s = Substring(c.description)
             return s.first == "{" || s.first == "*" ? nil : s
         }
-        routes.withLock { $0.append((segments, method)) }
+        routes.withLock { $0.append((segments, method, "/" + path.components.map(\.description).joined(separator: "/"))) }
+    }
+
+    /// The pattern of a route that matches `path` with some method (for a
+    /// 405's metrics label: stop 32 counted them as "NotFound").
+    func pattern(for path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.withLock { routes in
+            routes.first { r in r.segments.count == parts.count
+                && zip(r.segments, parts).allSatisfy({ pattern, part in pattern.map { $0 == part } ?? true }) }?.pattern
+        }
     }
 
     /// The methods of the routes that match `path`, HEAD with GET (the

@@ -96,7 +96,7 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
         if let path = e.path, e.code == .corruption || e.code == .io {
             message += " (\(path)\(e.offset.map { " at offset \($0)" } ?? ""))"
         }
-        return ServerError(status, e.code.name, message, details: details)
+        return ServerError(status, e.code.name, message, index: e.index, details: details)
     }
 
     /// Input errors are 400; a refused rule of EVENTS.md is 422; a

@@ -179,6 +179,21 @@ import Testing
         }
     }
 
+    /// An event the log refuses for its own sake (too large, a type with a
+    /// control character) is named by its index (stop 32: the index was
+    /// only in the message).
+    @Test func anEventTheLogRefusesIsNamedByItsIndex() async throws {
+        try await withServer { server, client in
+            let big = #"{"type":"N","data":{"pad":""# + String(repeating: "x", count: 4_300_000) + #""}}"#
+            let tooLarge = try await client.post("/streams/s", "[\(Self.note), \(Self.note), \(big)]")
+            #expect(tooLarge.status == .contentTooLarge && tooLarge.error["code"] as? String == "eventTooLarge", "\(tooLarge.text.prefix(300))")
+            #expect(tooLarge.error["index"] as? Int == 2, "\(tooLarge.text.prefix(300))")
+            let control = try await client.post("/streams/s", "[\(Self.note), {\"type\":\"a\\u0007b\",\"data\":{}}]")
+            #expect(control.status == .badRequest && control.error["index"] as? Int == 1, "\(control.text)")
+            #expect(server.log.head.value == 0)
+        }
+    }
+
     /// One id twice in one body is 400 naming the second event and the
     /// first, nothing written (stop 32: 409 from the log, without an index).
     @Test func anIdTwiceInOneBodyIsRefusedNamingBothEvents() async throws {
@@ -236,6 +251,10 @@ import Testing
             }
             #expect(try await client.execute(uri: "/no/such/route", method: .delete).status == .notFound)
             #expect(try await client.execute(uri: "/streams/s/extra", method: .get).status == .notFound)
+            // Counted under the route's pattern (stop 32: under "NotFound").
+            let metrics = try await client.get("/metrics").text
+            #expect(metrics.contains(#"route="/streams/{stream}",method="DELETE",status="405""#)
+                    || metrics.contains(#"method="DELETE",route="/streams/{stream}",status="405""#), "\(metrics)")
 
             let get = try await client.get("/streams/s")
             let head = try await client.execute(uri: "/streams/s", method: .head)
