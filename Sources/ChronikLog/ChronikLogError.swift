@@ -53,12 +53,13 @@ public struct ChronikLogError: Error, Hashable, Sendable, CustomStringConvertibl
     /// (a type, a size, an id repeated in the batch); nil elsewhere.
     public var index: Int?
 
-    public init(_ code: Code, _ message: String, path: String? = nil, offset: Int64? = nil, errno: Int32? = nil) {
+    public init(_ code: Code, _ message: String, path: String? = nil, offset: Int64? = nil, errno: Int32? = nil, index: Int? = nil) {
         self.code = code
         self.message = message
         self.path = path
         self.offset = offset
         self.errno = errno
+        self.index = index
     }
 
     public var description: String {

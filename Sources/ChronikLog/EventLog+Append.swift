@@ -192,17 +192,10 @@ extension EventLog {
         var seen = EventIDTable(minimumCapacity: events.count)
         var total = 0
         for (i, e) in events.enumerated() {
-            do {
-                try LogFormat.checkEventType(e.type, index: i, allowingControlCharacters: options.acceptsControlCharactersInNames)
-            } catch var error as ChronikLogError {
-                error.index = i
-                throw error
-            }
+            try LogFormat.checkEventType(e.type, index: i, allowingControlCharacters: options.acceptsControlCharactersInNames)
             let size = e.encodedSize
             guard size <= options.maxEventBytes else {
-                var error = ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes encoded, at most \(options.maxEventBytes) allowed")
-                error.index = i
-                throw error
+                throw ChronikLogError(.eventTooLarge, "event \(i) (\(e.type)) is \(size) bytes encoded, at most \(options.maxEventBytes) allowed", index: i)
             }
             guard seen.insert(e.id, position: UInt64(i)) == nil else {
                 throw ChronikLogError(.duplicateEventId, "event id \(e.id) appears twice in one batch")

@@ -135,8 +135,7 @@ extension EventLog {
         // what is there.
         var missingSegment: ChronikLogError?
         if let orphan = Set(names.compactMap(LogFormat.baseFromIndexFileName)).subtracting(bases).min() {
-            missingSegment = ChronikLogError.corrupt("segment missing: this is the index of the segment starting at position \(orphan), and \(LogFormat.segmentFileName(base: orphan)) is not there: its events are lost from this log (restore the segment from a copy, or move this index file away to accept the loss)",
-                                                     path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
+            missingSegment = ChronikLogError.corrupt(LogFormat.missingSegment(base: orphan), path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
             if !readUpToDamage { throw missingSegment! }
         }
         if bases.isEmpty {

@@ -25,7 +25,7 @@ public enum LogFormat {
 
     // MARK: Segment header (32 bytes)
 
-    static let segmentMagic: [UInt8] = Array("CHRNKSEG".utf8)
+    public static let segmentMagic: [UInt8] = Array("CHRNKSEG".utf8)
     static let segmentHeaderSize = 32
 
     // MARK: Batch header (96 bytes)
@@ -136,13 +136,20 @@ public enum LogFormat {
         stem(base) + indexSuffix
     }
 
+    /// What an index file without its segment means, as the open and the
+    /// verifier say it: Chronik never deletes a segment and indexes only
+    /// segments that exist, so the segment was lost.
+    static func missingSegment(base: UInt64) -> String {
+        "segment missing: this is the index of the segment starting at position \(base), and \(segmentFileName(base: base)) is not there: its events are lost from this log (restore the segment from a copy, or move this index file away to accept the loss)"
+    }
+
     static func stem(_ base: UInt64) -> String {
         let digits = String(base)
         return String(repeating: "0", count: 20 - digits.count) + digits
     }
 
     /// Parses a segment file name back to its base position.
-    static func baseFromSegmentFileName(_ name: String) -> UInt64? {
+    public static func baseFromSegmentFileName(_ name: String) -> UInt64? {
         base(fromFileName: name, suffix: segmentSuffix)
     }
 

@@ -445,8 +445,7 @@ struct VerifierRun {
         // only one, verified "OK (with 1 warning)").
         let orphans = indexBases.subtracting(bases).sorted()
         func missingSegment(_ orphan: UInt64) -> Found {
-            fail(path(LogFormat.indexFileName(base: orphan)), 0,
-                 "segment missing: this is the index of the segment starting at position \(orphan), and \(LogFormat.segmentFileName(base: orphan)) is not there: its events are lost from this log (restore the segment from a copy)")
+            fail(path(LogFormat.indexFileName(base: orphan)), 0, LogFormat.missingSegment(base: orphan))
         }
         guard let first = bases.first else {  // an empty log
             if let orphan = orphans.first { throw missingSegment(orphan) }

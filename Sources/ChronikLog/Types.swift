@@ -383,10 +383,10 @@ extension LogFormat {
     public static func checkEventType(_ type: String, index: Int, allowingControlCharacters: Bool = false) throws {
         let t = type.utf8.count
         guard t >= 1, t <= maxEventTypeBytes else {
-            throw ChronikLogError(.invalidEventType, "event \(index): type must be 1...\(maxEventTypeBytes) bytes, got \(t)")
+            throw ChronikLogError(.invalidEventType, "event \(index): type must be 1...\(maxEventTypeBytes) bytes, got \(t)", index: index)
         }
         if let problem = notPrintableNFC(type, same: "type", allowingControl: allowingControlCharacters) {
-            throw ChronikLogError(.invalidEventType, "event \(index): type " + problem)
+            throw ChronikLogError(.invalidEventType, "event \(index): type " + problem, index: index)
         }
     }
 
@@ -401,10 +401,12 @@ extension LogFormat {
             if b >= 0x80 { high = true }
         }
         guard high else { return nil }
-        var offset = 0
-        for scalar in name.unicodeScalars where !allowingControl {
-            if (0x80...0x9F).contains(scalar.value) { return controlCharacter(scalar.value, at: offset) }
-            offset += UTF8.width(scalar)
+        if !allowingControl {
+            var offset = 0
+            for scalar in name.unicodeScalars {
+                if (0x80...0x9F).contains(scalar.value) { return controlCharacter(scalar.value, at: offset) }
+                offset += UTF8.width(scalar)
+            }
         }
         let nfc = name.precomposedStringWithCanonicalMapping
         if name.utf8.elementsEqual(nfc.utf8) { return nil }

@@ -121,14 +121,14 @@ extension ChronikContext {
     /// bytes", and a GET of one was 404).
     func streamPathParameter(forAppend: Bool) throws -> String {
         let stream = try pathParameter("stream", code: "invalidStreamName")
+        let n = stream.utf8.count
         do {
-            if forAppend {
-                try LogFormat.checkStreamName(stream)
-            } else if stream.utf8.count > LogFormat.maxStreamNameBytes {
-                throw ChronikLogError(.invalidStreamName, "stream name is \(stream.utf8.count) bytes, at most \(LogFormat.maxStreamNameBytes) allowed")
-            }
+            if forAppend { try LogFormat.checkStreamName(stream) }
         } catch let e as ChronikLogError {
             throw ServerError(.badRequest, "invalidStreamName", e.message, field: "stream")
+        }
+        guard n <= LogFormat.maxStreamNameBytes else {
+            throw ServerError(.badRequest, "invalidStreamName", "stream name is \(n) bytes, at most \(LogFormat.maxStreamNameBytes) allowed", field: "stream")
         }
         return stream
     }

@@ -4,6 +4,7 @@ import ChronikLog
 import ChronikProjections
 import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -212,7 +213,7 @@ public final class LogServer: Sendable {
         Application(
             router: router(),
             server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
-                                                idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
+                                                idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: .init(address: .hostname(host, port: port), serverName: "chronik"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
@@ -250,10 +251,6 @@ extension LogServer {
             logger.warning("the drain took longer than \(drain): the connections still open were closed (\(error))")
         }
     }
-
-    static func nanoseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
-    }
 }
 
 extension LogServer {
@@ -278,35 +275,40 @@ public final class ShutdownSignals: @unchecked Sendable {
     // sources are only kept alive.
     private let lock = NSLock()
     private var requested = false
-    private var action: (@Sendable () -> Void)?
+    private var action: (@Sendable (Int32) -> Void)?
     private var sources: [any DispatchSourceSignal] = []
 
     public init() {
         for sig in [SIGTERM, SIGINT] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in self?.fire() }
+            source.setEventHandler { [weak self] in self?.fire(sig) }
             source.resume()
             sources.append(source)
         }
     }
 
-    private func fire() {
+    private func fire(_ sig: Int32) {
         lock.lock()
         requested = true
         let a = action
         lock.unlock()
-        a?()
+        a?(sig)
     }
 
-    /// Sets what a signal does; false (and `action` not set) when one has
-    /// already arrived.
-    func onSignal(_ action: @escaping @Sendable () -> Void) -> Bool {
+    /// Sets what a signal does, given its number (`chronik append` exits
+    /// 128 + it); false (and `action` not set) when one has already arrived.
+    public func onSignal(_ action: @escaping @Sendable (Int32) -> Void) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         if requested { return false }
         self.action = action
         return true
+    }
+
+    /// `onSignal` for an action that does not need the signal's number.
+    func onSignal(_ action: @escaping @Sendable () -> Void) -> Bool {
+        onSignal { (_: Int32) in action() }
     }
 }
 

@@ -18,27 +18,27 @@ final class RouteMethods: Sendable {
         routes.withLock { $0.append((segments, method, "/" + path.components.map(\.description).joined(separator: "/"))) }
     }
 
-    /// The pattern of a route that matches `path` with some method (for a
-    /// 405's metrics label: stop 32 counted them as "NotFound").
-    func pattern(for path: String) -> String? {
+    /// The routes, with any method, that `path` matches.
+    private func matching(_ path: String) -> [(segments: [Substring?], method: HTTPRequest.Method, pattern: String)] {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         return routes.withLock { routes in
-            routes.first { r in r.segments.count == parts.count
-                && zip(r.segments, parts).allSatisfy({ pattern, part in pattern.map { $0 == part } ?? true }) }?.pattern
+            routes.filter { r in
+                r.segments.count == parts.count && zip(r.segments, parts).allSatisfy { pattern, part in pattern.map { $0 == part } ?? true }
+            }
         }
     }
+
+    /// The pattern of a route that matches `path` with some method (for a
+    /// 405's metrics label: stop 32 counted them as "NotFound").
+    func pattern(for path: String) -> String? { matching(path).first?.pattern }
 
     /// The methods of the routes that match `path`, HEAD with GET (the
     /// router answers HEAD for every GET route), in a fixed order.
     func methods(for path: String) -> [HTTPRequest.Method] {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         var found = Set<HTTPRequest.Method>()
-        routes.withLock { routes in
-            for r in routes where r.segments.count == parts.count
-                && zip(r.segments, parts).allSatisfy({ pattern, part in pattern.map { $0 == part } ?? true }) {
-                found.insert(r.method)
-                if r.method == .get { found.insert(.head) }
-            }
+        for r in matching(path) {
+            found.insert(r.method)
+            if r.method == .get { found.insert(.head) }
         }
         return [.get, .head, .post, .put, .patch, .delete].filter(found.contains)
     }

@@ -126,12 +126,12 @@ struct MetricsMiddleware: RouterMiddleware {
     let metrics: ServerMetrics
     /// For a 405: the pattern of the route the path is (the router found
     /// none for the method, so its own name is "NotFound").
-    var methods: RouteMethods? = nil
+    let methods: RouteMethods
 
     func handle(_ request: Request, context: ChronikContext,
                 next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
         let response = try await next(request, context)
-        let route = response.status == .methodNotAllowed ? methods?.pattern(for: request.uri.path) : nil
+        let route = response.status == .methodNotAllowed ? methods.pattern(for: request.uri.path) : nil
         metrics.request(route: route ?? context.endpointPath ?? "unmatched", method: request.method.rawValue,
                         status: response.status.code)
         context.logger.debug("request", metadata: ["route": "\(context.endpointPath ?? request.uri.path)",

@@ -1,5 +1,5 @@
 import ChronikLog
-import Dispatch
+import ChronikServer
 import Foundation
 
 /// What a Ctrl-C or SIGTERM during `chronik append` of a file leaves,
@@ -8,28 +8,27 @@ import Foundation
 /// directory). The scratch log is removed; the message says which
 /// positions were appended before the interrupt (the log's head is
 /// published only once durable), so that the user knows what a re-run
-/// would append again (lines without an id get new ids).
+/// would append again (lines without an id get new ids). The signals are
+/// caught by `ShutdownSignals`, as `chronik serve` catches them.
 final class AppendInterrupt: @unchecked Sendable {
-    // @unchecked: the state below is guarded by `lock`; the sources are
-    // only kept alive.
+    // @unchecked: the state below is guarded by `lock`.
     static let shared = AppendInterrupt()
     private let lock = NSLock()
     private var scratch: String?
     private var log: EventLog?
     private var startHead: UInt64 = 0
-    private var sources: [any DispatchSourceSignal] = []
+    private var signals: ShutdownSignals?
 
     /// Catches SIGINT and SIGTERM from now on.
     func install() {
         lock.lock()
         defer { lock.unlock() }
-        guard sources.isEmpty else { return }
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [unowned self] in self.fire(sig) }
-            source.resume()
-            sources.append(source)
+        guard signals == nil else { return }
+        let s = ShutdownSignals()
+        signals = s
+        // One that came between the two calls: handled as a Ctrl-C.
+        if !s.onSignal({ [unowned self] sig in self.fire(sig) }) {
+            DispatchQueue.global().async { self.fire(SIGINT) }
         }
     }
 

@@ -98,13 +98,8 @@ struct Export: AsyncParsableCommand {
         // Two positions, or two times, in the wrong order select nothing:
         // said, as `read` says it (stop 32: `export --from 5 --to 2` printed
         // "exported 0 events").
-        let reversed: Bool
-        switch (from.flatMap(ExportFilter.Bound.init(argument:)), to.flatMap(ExportFilter.Bound.init(argument:))) {
-        case (.position(let a)?, .position(let b)?): reversed = a > b
-        case (.time(let a)?, .time(let b)?): reversed = a.microseconds > b.microseconds
-        default: reversed = false
-        }
-        if reversed { throw ValidationError("--from must not be after --to, got \(from!) and \(to!)") }
+        try validateRange(from: from.flatMap(PositionOrTime.init(argument:)), to: to.flatMap(PositionOrTime.init(argument:)),
+                          backward: nil)
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
         try storeOptions.validate(with: options, notWith: [("--keys", keyOptions.keys != nil), ("--audit", audit),
                                                            ("--format csv", format == "csv")])

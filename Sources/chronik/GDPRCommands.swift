@@ -76,12 +76,7 @@ struct KeyOptions: ParsableArguments {
         let dir = directory(forLog: log)
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { return }
-        func isKeyStoreFile(_ name: String) -> Bool {
-            let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
-            if base == Self.ownerFile { return true }
-            return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
-        }
-        guard entries.allSatisfy(isKeyStoreFile) else {
+        guard entries.allSatisfy(Self.isKeyStoreFile) else {
             throw CommandFailure("refusing to empty \(dir): it holds files that are not a Chronik key store")
         }
         for e in entries { try fm.removeItem(atPath: dir + "/" + e) }
@@ -142,10 +137,18 @@ struct KeyOptions: ParsableArguments {
         return try vault(for: log)
     }
 
+    /// Whether `name` is a file a key store holds: its owner file, a key
+    /// file (`keys-` and two hex digits), or one being written (`.tmp`).
+    static func isKeyStoreFile(_ name: String) -> Bool {
+        let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
+        if base == ownerFile { return true }
+        return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
+    }
+
     /// Whether `dir` holds a key store: its owner file or a key file.
     static func holdsKeyStore(_ dir: String) -> Bool {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return false }
-        return entries.contains { $0 == ownerFile || $0.hasPrefix("keys-") }
+        return entries.contains(where: isKeyStoreFile)
     }
 
     /// Whether the events of `stream` store sealed personal data.
@@ -157,13 +160,13 @@ struct KeyOptions: ParsableArguments {
         return false
     }
 
-    /// Refuses when customer `id`'s events hold sealed personal data and
-    /// `vault` (nil: no key store) has neither their key nor its
-    /// destruction: the store is not the one their data was sealed under
+    /// Refuses when `vault` (nil: no key store) has neither customer `id`'s
+    /// key nor its destruction, for a customer whose events hold sealed
+    /// personal data (`streamHoldsSealedPersonalData`, which the caller
+    /// asks once): the store is not the one their data was sealed under
     /// (a wrong `--keys`, a log moved without its `.keys`), so what a
     /// command would say about their data or its erasure would be false.
     func requireCustomerKey(_ vault: SubjectKeyVault?, customer id: String, in log: EventLog, doing what: String) throws {
-        guard try Self.streamHoldsSealedPersonalData(log, stream: "customer-" + id) else { return }
         let dir = directory(forLog: log.directory)
         let subject = PIISubject.customer(id)
         guard let vault else {
@@ -254,11 +257,12 @@ struct Forget: AsyncParsableCommand {
         // --keys, forget said "key destroyed" while the real key lived on
         // (stop 32).
         let doing = "forgetting them here would destroy nothing, so nothing was appended"
-        if !KeyOptions.holdsKeyStore(try keyOptions.checkedDirectory(forLog: log.directory)) {
+        let sealed = try KeyOptions.streamHoldsSealedPersonalData(log, stream: stream)
+        if sealed, !KeyOptions.holdsKeyStore(try keyOptions.checkedDirectory(forLog: log.directory)) {
             try keyOptions.requireCustomerKey(nil, customer: id, in: log, doing: doing)
         }
         let vault = try keyOptions.vault(for: log)
-        try keyOptions.requireCustomerKey(vault, customer: id, in: log, doing: doing)
+        if sealed { try keyOptions.requireCustomerKey(vault, customer: id, in: log, doing: doing) }
         let store = CommerceStore(log: log, protector: vault)
         let out = Output()
         let subject = PIISubject.customer(id)
@@ -337,8 +341,10 @@ struct SubjectExport: AsyncParsableCommand {
         let vault = try keyOptions.existingVault(for: log, note: { _ in })
         // Without the customer's key the answer would call their data
         // erased (stop 32: "erased": true for a customer never forgotten).
-        try keyOptions.requireCustomerKey(vault, customer: id, in: log,
-                                          doing: "a subject export without it would call their data erased")
+        if try KeyOptions.streamHoldsSealedPersonalData(log, stream: "customer-" + id) {
+            try keyOptions.requireCustomerKey(vault, customer: id, in: log,
+                                              doing: "a subject export without it would call their data erased")
+        }
         let doc: ChronikCommerce.JSONValue
         do {
             doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)

@@ -41,14 +41,14 @@ struct Inspect: AsyncParsableCommand {
         if path.hasSuffix(LogFormat.indexSuffix) {
             throw CommandFailure("\(path) is an index file (a cache of its segment's ids and positions, FORMAT.md); inspect reads segments: \(path.dropLast(LogFormat.indexSuffix.count))\(LogFormat.segmentSuffix)")
         }
-        let magic = Array("CHRNKSEG".utf8)
+        let magic = LogFormat.segmentMagic
         let head = (FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: magic.count) }).map(Array.init) ?? []
         // An empty file named as a segment is one whose creation was
         // interrupted (it holds no event): inspected as such below.
-        let file = URL(fileURLWithPath: path).lastPathComponent
-        let segmentName = file.hasSuffix(LogFormat.segmentSuffix) && file.dropLast(LogFormat.segmentSuffix.count).allSatisfy(\.isNumber)
+        let segmentName = LogFormat.baseFromSegmentFileName(URL(fileURLWithPath: path).lastPathComponent) != nil
         guard (head.isEmpty && segmentName) || (!head.isEmpty && head.elementsEqual(magic.prefix(head.count))) else {
-            throw CommandFailure("\(path) is not a Chronik segment file: " + (head.isEmpty ? "it is empty" : "it does not begin with the segment magic CHRNKSEG"))
+            throw CommandFailure("\(path) is not a Chronik segment file: "
+                                 + (head.isEmpty ? "it is empty" : "it does not begin with the segment magic \(String(decoding: magic, as: UTF8.self))"))
         }
         let inspector = try SegmentInspector(path: path)
         let out = Output()

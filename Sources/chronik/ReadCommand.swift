@@ -164,17 +164,19 @@ func requireStream(_ stream: String, in log: EventLog) throws {
     throw CommandFailure("no stream \(stream) in this log (\(log.directory))")
 }
 
-/// --from after --to in the reading direction selects nothing: a usage error.
-func validateRange(from: PositionOrTime?, to: PositionOrTime?, backward: Bool) throws {
+/// --from after --to in the reading direction selects nothing: a usage
+/// error. `backward`: nil for a command that reads forward only.
+func validateRange(from: PositionOrTime?, to: PositionOrTime?, backward: Bool?) throws {
     let reversed: Bool
+    let back = backward ?? false
     switch (from?.bound, to?.bound) {
-    case (.position(let f)?, .position(let t)?): reversed = backward ? f < t : f > t
-    case (.time(let f)?, .time(let t)?): reversed = backward ? f < t : f > t
+    case (.position(let f)?, .position(let t)?): reversed = back ? f < t : f > t
+    case (.time(let f)?, .time(let t)?): reversed = back ? f < t : f > t
     default: reversed = false
     }
     if reversed {
-        throw ValidationError(backward ? "with --backward, --from is the later end: --from must not be before --to"
-                                       : "--from must not be after --to (use --backward to read newest first)")
+        throw ValidationError(back ? "with --backward, --from is the later end: --from must not be before --to"
+                                   : "--from must not be after --to" + (backward == nil ? "" : " (use --backward to read newest first)"))
     }
 }
 

@@ -175,18 +175,6 @@ func post(port: Int, path: String, body: String) async -> (status: Int, firstPos
 /// sockets (a stalled body cannot be sent with an HTTP client library).
 @Suite struct ServeTimeoutTests {
     static let script = #"""
-        import re, signal, socket, subprocess, sys, time
-        binary, log = sys.argv[1], sys.argv[2]
-        p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0", "--idle-timeout", "1", "--drain-timeout", "30"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        port = None
-        while port is None:
-            line = p.stderr.readline()
-            if not line: break
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
-            if m: port = int(m.group(1))
-        if port is None:
-            print("no port"); p.kill(); sys.exit(1)
         def closed_within(sock, seconds):
             sock.settimeout(seconds)
             try:
@@ -219,16 +207,9 @@ func post(port: Int, path: String, body: String) async -> (status: Int, firstPos
         """#
 
     @Test func idleConnectionsAreClosedAndADrainEnds() async throws {
-        let dir = makeTempDir()
-        defer {
-            try? FileManager.default.removeItem(atPath: dir)
-            try? FileManager.default.removeItem(atPath: dir + ".keys")
-        }
-        let r = try await Subprocess.run(.name("python3"), arguments: ["-c", Self.script, chronikPath, dir],
-                                         output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
-        let lines = r.standardOutput.split(separator: "\n").map(String.init)
+        let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--idle-timeout", "1", "--drain-timeout", "30"])
         #expect(lines == ["stalled body closed: True", "silent connection closed: True", "subscription open: True", "sigterm exit: 0"],
-                "\(r.standardOutput)\n\(r.standardError)")
+                "\(lines)\n\(stderr)")
     }
 }
 
@@ -238,16 +219,6 @@ func post(port: Int, path: String, body: String) async -> (status: Int, firstPos
 /// handler is part of `LogServer.application`.
 @Suite struct ExpectContinueTests {
     static let script = #"""
-        import re, signal, socket, subprocess, sys
-        binary, log = sys.argv[1], sys.argv[2]
-        p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        port = None
-        while port is None:
-            line = p.stderr.readline()
-            if not line: break
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
-            if m: port = int(m.group(1))
         body = b'[{"type":"Noted","data":{"n":1}}]'
         s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20)
         s.sendall(b"POST /streams/e HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
@@ -271,14 +242,39 @@ func post(port: Int, path: String, body: String) async -> (status: Int, firstPos
         """#
 
     @Test func expectContinueIsAnsweredBeforeTheBody() async throws {
-        let dir = makeTempDir()
-        defer {
-            try? FileManager.default.removeItem(atPath: dir)
-            try? FileManager.default.removeItem(atPath: dir + ".keys")
-        }
-        let r = try await Subprocess.run(.name("python3"), arguments: ["-c", Self.script, chronikPath, dir],
-                                         output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
-        #expect(r.standardOutput.split(separator: "\n").map(String.init) == ["HTTP/1.1 100 Continue", "HTTP/1.1 201 Created"],
-                "\(r.standardOutput)\n\(r.standardError)")
+        let (lines, stderr) = try await runAgainstServe(Self.script)
+        #expect(lines == ["HTTP/1.1 100 Continue", "HTTP/1.1 201 Created"], "\(lines)\n\(stderr)")
     }
+}
+
+/// Runs a Python script on raw sockets against the real `chronik serve` on
+/// a fresh log (a stalled body or an `Expect` handshake cannot be sent with
+/// an HTTP client library). The script runs after a prelude that starts the
+/// server with `serveArguments` on a free loopback port: it has `p` (the
+/// server's process) and `port`, and the modules re, signal, socket,
+/// subprocess, sys and time. Returns its stdout lines and its stderr.
+func runAgainstServe(_ script: String, serveArguments: [String] = []) async throws -> (lines: [String], stderr: String) {
+    let prelude = #"""
+        import re, signal, socket, subprocess, sys, time
+        binary, log = sys.argv[1], sys.argv[2]
+        p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0"] + sys.argv[3:],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        port = None
+        while port is None:
+            line = p.stderr.readline()
+            if not line: break
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
+            if m: port = int(m.group(1))
+        if port is None:
+            print("no port"); p.kill(); sys.exit(1)
+
+        """#
+    let dir = makeTempDir()
+    defer {
+        try? FileManager.default.removeItem(atPath: dir)
+        try? FileManager.default.removeItem(atPath: dir + ".keys")
+    }
+    let r = try await Subprocess.run(.name("python3"), arguments: Arguments(["-c", prelude + script, chronikPath, dir] + serveArguments),
+                                     output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+    return (r.standardOutput.split(separator: "\n").map(String.init), r.standardError)
 }
