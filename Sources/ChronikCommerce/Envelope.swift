@@ -66,6 +66,9 @@ public struct CommerceEnvelope: Hashable, Sendable {
         guard (1...LogFormat.maxEventTypeBytes).contains(type.utf8.count) else {
             throw CommerceError(.invalidEventType, field: "type", "type must be 1...\(LogFormat.maxEventTypeBytes) bytes")
         }
+        // The log's own rules for names (no control characters, NFC), here so
+        // that an input is refused whole before anything of it is appended.
+        if let problem = LogFormat.eventTypeProblem(type) { throw CommerceError(.invalidEventType, field: "type", problem) }
         if let stream {
             guard (1...LogFormat.maxStreamNameBytes).contains(stream.utf8.count) else {
                 throw CommerceError(.invalidStream, field: "stream",
@@ -91,6 +94,7 @@ public struct CommerceEnvelope: Hashable, Sendable {
             }
             resolved = stream
         }
+        if let problem = LogFormat.streamNameProblem(resolved) { throw CommerceError(.invalidStream, field: "stream", problem) }
         self.event = event
         self.stream = resolved
         self.expectedVersion = expectedVersion
@@ -393,9 +397,12 @@ public enum CommerceExport {
         }
         if case .unknown = typed {
             // Compact form of the stored JSON: the same as stored for what
-            // the import wrote, and always a single line.
-            guard let v = try? JSONValue.parse(event.data), case .object = v else {
-                throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): data of an unknown type is not a JSON object")
+            // the import wrote, and always a single line. Any JSON value:
+            // `chronik append` and `POST /streams` take one that is not an
+            // object for a type EVENTS.md does not know, and an export that
+            // stopped at it left the rest of the log unexported (stop 33).
+            guard let v = try? JSONValue.parse(event.data) else {
+                throw CommerceError(.invalidData, "event at position \(event.position) (\(event.type)): data of an unknown type is not JSON")
             }
             w.value(v)
         } else if pii == .erased {

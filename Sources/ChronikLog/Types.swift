@@ -390,6 +390,19 @@ extension LogFormat {
         }
     }
 
+    /// Why `stream`, of an allowed length, is still not a name an append
+    /// takes (a control character, or not NFC: `checkStreamName`), or nil.
+    /// For a check made before anything is appended, so that a whole input
+    /// is refused, not cut at the bad line (`chronik append`, stop 33).
+    public static func streamNameProblem(_ stream: String) -> String? {
+        notPrintableNFC(stream, same: "name").map { "stream name " + $0 }
+    }
+
+    /// The same for an event type (`checkEventType`).
+    public static func eventTypeProblem(_ type: String) -> String? {
+        notPrintableNFC(type, same: "type").map { "type " + $0 }
+    }
+
     /// Why `name` holds a control character (which, and where) or is not
     /// in NFC (both forms' scalars), or nil when neither (printable ASCII:
     /// one scan, no copy).

@@ -39,7 +39,7 @@ struct ImportRetryCLITests {
         let r = try await chronik(["import", "--log", dir], input: [stock(1, id: idA), stock(1, qty: 6, id: idA)].joined(separator: "\n"))
         #expect(r.exitCode == 1, "\(r)")
         #expect(r.stderr.contains("line 2: duplicateEventId [id]: event id \(idA) is also on line 1"), "\(r)")
-        #expect(try await headPosition(dir) ?? 0 == 0)
+        #expect(try await holdsNoEvent(dir))
     }
 
     @Test func appendSkipsAndCountsRetriesAndRefusesConflicts() async throws {
@@ -103,7 +103,7 @@ struct ImportRetryCLITests {
         let expected = "line 1: missingField [data.paymentId]: required field paymentId is missing"
         #expect(appended.stderr.contains(expected), "\(appended)")
         #expect(imported.stderr.contains(expected), "\(imported)")
-        #expect(try await headPosition(dir) ?? 0 == 0)
+        #expect(try await holdsNoEvent(dir))
     }
 
     @Test func jsonErrorsReadTheSameInBoth() async throws {
@@ -132,6 +132,26 @@ struct ImportRetryCLITests {
             #expect(piped.exitCode == 0, "\(command) stdin: \(piped)")
             #expect(try await headPosition(dir) == 4, "\(command)")
         }
+    }
+
+    @Test func aControlCharacterInAStreamNameRefusesTheWholeInput() async throws {
+        // Proves stop 33's fix: the log's rule for names (no control characters, NFC) was met only at the write, so
+        // append wrote the lines before and after the bad one and exited 1; now the check refuses the input whole,
+        // and --skip-invalid appends the others and exits 0.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let input = [#"{"stream":"good","type":"Noted","data":{}}"#, #"{"stream":"a\u0007b","type":"Noted","data":{}}"#,
+                     #"{"stream":"good2","type":"Noted","data":{}}"#, #"{"stream":"t","type":"No\u0085ted","data":{}}"#,
+                     #"{"stream":"cafe\u0301","type":"Noted","data":{}}"#].joined(separator: "\n")
+        var r = try await chronik(["append", "--log", dir], input: input)
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("line 2: invalidStream [stream]: stream name holds the control character U+0007"), "\(r)")
+        #expect(r.stderr.contains("line 4: invalidEventType [type]: type holds the control character U+0085"), "\(r)")
+        #expect(r.stderr.contains("line 5: invalidStream [stream]") && r.stderr.contains("NFC"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/chronik.meta"), "nothing appended, no log created")
+        r = try await chronik(["append", "--log", dir, "--skip-invalid", "--json"], input: input)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(try await headPosition(dir) == 2)
     }
 
     @Test func appendSkipInvalidAppendsTheRest() async throws {
