@@ -24,7 +24,9 @@ struct Append: AsyncParsableCommand {
             validated and run through the commerce guards exactly as import \
             does, with the same messages: a PaymentCaptured without \
             paymentId is refused, never written. Types with personal data \
-            are refused here: they are stored only encrypted, by import.
+            are refused here: they are stored only encrypted, by import. \
+            So is CustomerForgotten: an erasure also destroys the \
+            customer's key, which chronik forget (or import) does.
 
             Ids: a line whose id is already in the log with the same stream, \
             type, data and meta is an idempotent retry (skipped, counted); \

@@ -59,9 +59,19 @@ struct EventLineParser {
                 // which takes the key store: such types go through `import`.
                 if case .object(let members) = value, let t = members.first(where: { $0.key == "type" }),
                    case .string(let name) = t.value,
-                   let known = CommerceEventType(name: name), !known.schema.piiFieldPaths.isEmpty {
-                    throw CommerceError(.invalidEventType, field: "type",
-                                        "\(name) carries personal data, which Chronik stores only encrypted: use `chronik import` for it")
+                   let known = CommerceEventType(name: name) {
+                    if !known.schema.piiFieldPaths.isEmpty {
+                        throw CommerceError(.invalidEventType, field: "type",
+                                            "\(name) carries personal data, which Chronik stores only encrypted: use `chronik import` for it")
+                    }
+                    // An erasure is the event and the key destroyed together
+                    // (docs/GDPR.md); append holds no key store, and a
+                    // CustomerForgotten appended here left the data readable
+                    // while the models said erased (stop 33).
+                    if known == .customerForgotten {
+                        throw CommerceError(.invalidEventType, field: "type",
+                                            "CustomerForgotten erases personal data, which takes destroying the customer's key too: use `chronik forget customer ID` (or `chronik import`)")
+                    }
                 }
                 parsed = try CommerceEnvelope.parseNotingID(value: value, rules: .engine)
             }

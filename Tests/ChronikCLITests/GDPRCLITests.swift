@@ -141,6 +141,32 @@ struct AppendPersonalDataTests {
     }
 }
 
+@Suite("append refuses an erasure it cannot carry out")
+struct AppendErasureTests {
+    @Test func customerForgottenIsRefusedAndTheDataStaysAsItWas() async throws {
+        // Proves stop 33's fix: `chronik append` took a CustomerForgotten and appended it without destroying the
+        // customer's key, so export and subject-export still printed the personal data while `query customer` said
+        // erased. Now the line is refused (pointing to forget), nothing is appended, and `forget` then erases.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        let registered = #"{"type":"CustomerRegistered","time":"2025-01-01T00:00:00Z","data":{"customerId":"C1","email":"ann@example.org","name":"Ann","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#
+        var r = try await chronik(["import", "--log", dir], input: registered + "\n")
+        #expect(r.exitCode == 0, "\(r)")
+        let input = [#"{"stream":"notes-1","type":"Noted","data":{}}"#,
+                     #"{"type":"CustomerForgotten","time":"2025-02-01T00:00:00Z","data":{"customerId":"C1"}}"#].joined(separator: "\n")
+        r = try await chronik(["append", "--log", dir], input: input)
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("line 2: invalidEventType [type]: CustomerForgotten") && r.stderr.contains("chronik forget"), "\(r)")
+        #expect(try await headPosition(dir) == 1)
+        r = try await chronik(["subject-export", "customer", "C1", "--log", dir])
+        #expect(r.exitCode == 0 && r.stdout.contains("ann@example.org") && r.stdout.contains(#""erased":false"#), "\(r)")
+        r = try await chronik(["forget", "customer", "C1", "--log", dir])
+        #expect(r.exitCode == 0, "\(r)")
+        r = try await chronik(["export", "--log", dir])
+        #expect(r.exitCode == 0 && !r.stdout.contains("ann@example.org") && r.stdout.contains("CustomerForgotten"), "\(r)")
+    }
+}
+
 @Suite("fraud reads sealed personal data")
 struct FraudPersonalDataTests {
     @Test func countryMismatchNeedsTheKeyAndDisappearsWhenTheCustomerIsForgotten() async throws {
