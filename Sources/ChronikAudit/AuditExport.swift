@@ -61,7 +61,9 @@ public struct AuditExport: Sendable {
     ///
     /// - Returns: the number of events written.
     /// - Throws: `CommerceError` for an event whose data does not decode;
-    ///   `ChronikLogError` from the log's reader.
+    ///   `ChronikLogError` from the log's reader. The lines of the events
+    ///   before the failing one are handed to `sink` first (what is intact
+    ///   up to the damage).
     /// - Complexity: O(bytes of the log from `fromPosition` on): the whole
     ///   range is scanned, since every batch's hash must be computed anyway.
     @discardableResult
@@ -105,7 +107,11 @@ public struct AuditExport: Sendable {
                     w.bytes.removeAll(keepingCapacity: true)
                 }
             }
-        } catch is Stop {}
+        } catch is Stop {
+        } catch {
+            if !w.bytes.isEmpty { try sink(w.bytes) }
+            throw error
+        }
         if !w.bytes.isEmpty { try sink(w.bytes) }
         return count
     }

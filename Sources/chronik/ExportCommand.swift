@@ -177,13 +177,18 @@ func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: Sub
         // Between positions: blocks of decoded batches to the workers,
         // which write each line from the stored bytes (no `RecordedEvent`).
         let last: UInt64? = if case .position(let p)? = filter.to { p } else { nil }
-        let count = try writeLinesInParallel(
-            log, from: start?.value ?? 0, through: last, limit: filter.limit,
-            makeFormatter: { _ in { e, w in try CommerceExport.write(e, to: &w, protector: opener, upcasters: .standard) } },
-            note: { _ in },
-            emit: { lines, ends in out.add(lines, lineEnds: ends) })
-        out.finish()
-        return count
+        do {
+            let count = try writeLinesInParallel(
+                log, from: start?.value ?? 0, through: last, limit: filter.limit,
+                makeFormatter: { _ in { e, w in try CommerceExport.write(e, to: &w, protector: opener, upcasters: .standard) } },
+                note: { _ in },
+                emit: { lines, ends in out.add(lines, lineEnds: ends) })
+            out.finish()
+            return count
+        } catch {
+            out.finish()
+            throw error
+        }
     }
     let cursor = if let streams = filter.streams, streams.count == 1, let only = streams.first {
         log.read(stream: only)
@@ -193,6 +198,7 @@ func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: Sub
     let limit = filter.limit ?? .max
     var count = 0
     var done = false
+    defer { out.finish() }
     try writeLinesInParallel(
         next: {
             while !done, count < limit, let e = try cursor.next() {
@@ -209,15 +215,14 @@ func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: Sub
         },
         note: { _ in },
         emit: { lines, ends in out.add(lines, lineEnds: ends) })
-    out.finish()
     return count
 }
 
 /// The stdout of `ExportFilter.export`, which hands its lines on in chunks
-/// of at least 64 KiB (and the rest at the end): lines given in larger
-/// pieces are written up to the last point where that export would have
-/// flushed, the rest is kept — so when an event fails, stdout holds
-/// exactly the bytes the one-thread export wrote.
+/// of at least 64 KiB (and the rest at the end, also when an event fails):
+/// lines given in larger pieces are written up to the last point where
+/// that export would have flushed, the rest is kept for `finish` — so
+/// stdout gets the same writes as from the one-thread export.
 struct ExportChunks {
     /// The lines after the last flush point.
     private var carry: [UInt8] = []
