@@ -112,25 +112,37 @@ extension LogServer {
         let protector = context.scopes.contains(.pii) ? vault : nil
         let log = self.log
         // The export runs on a thread of its own and hands chunks over a
-        // bounded stream: a slow reader stops the export, not memory.
-        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(4))
+        // bounded stream: a slow reader stops the export, not memory. An
+        // export that fails (damage) after the headers went out ends the
+        // response without its last chunk, so that the client sees a cut
+        // transfer, not a complete export (stop 33: it ended cleanly, and an
+        // auditor read a short export as the whole).
+        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream(bufferingPolicy: .bufferingOldest(4))
+        let logger = self.logger
         let body = ResponseBody { writer in
             let producer = Task.detached {
-                _ = try? filter.export(log, protector: protector) { bytes in
-                    while true {
-                        if Task.isCancelled { throw CancellationError() }
-                        switch continuation.yield(ByteBuffer(bytes: bytes)) {
-                        case .enqueued: return
-                        case .dropped: Thread.sleep(forTimeInterval: 0.002)
-                        case .terminated: throw CancellationError()
-                        @unknown default: return
+                do {
+                    _ = try filter.export(log, protector: protector) { bytes in
+                        while true {
+                            if Task.isCancelled { throw CancellationError() }
+                            switch continuation.yield(ByteBuffer(bytes: bytes)) {
+                            case .enqueued: return
+                            case .dropped: Thread.sleep(forTimeInterval: 0.002)
+                            case .terminated: throw CancellationError()
+                            @unknown default: return
+                            }
                         }
                     }
+                    continuation.finish()
+                } catch is CancellationError {
+                    continuation.finish()
+                } catch {
+                    logger.error("export failed, response cut: \(error)")
+                    continuation.finish(throwing: error)
                 }
-                continuation.finish()
             }
             defer { producer.cancel() }
-            for await chunk in stream { try await writer.write(chunk) }
+            for try await chunk in stream { try await writer.write(chunk) }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)

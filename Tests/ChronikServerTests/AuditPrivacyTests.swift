@@ -36,6 +36,46 @@ import Testing
         }
     }
 
+    @Test func exportOfAnyDataAndACutResponseOnDamage() async throws {
+        // Proves stop 33's fixes: an unknown type's data that is not an object (POST /streams takes any JSON value)
+        // is exported as stored, not the end of the export; and an export that meets damage after its headers went
+        // out does not end as a complete response (it ended cleanly, short, and an auditor took it for the whole).
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = LogOptions()
+        options.segmentSizeBytes = 64 << 10
+        options.compression = .none
+        let log = try EventLog.open(at: dir, options: options)
+        let text = String(repeating: "x", count: 200)
+        for i in 0..<1500 {
+            let data = i == 3 ? Array(#""just a string""#.utf8) : Array(#"{"n":\#(i),"text":"\#(text)"}"#.utf8)
+            _ = try await log.append(to: "s-\(i % 5)", [ProposedEvent(type: "Noted", data: data)])
+        }
+        try log.close()
+        try await withServer(.live, directory: dir) { _, client in
+            let r = try await client.get("/export?to=9")
+            #expect(r.status == .ok && r.text.split(separator: "\n").count == 10, "\(r.text.prefix(300))")
+            #expect(r.text.contains(#""data":"just a string""#), "\(r.text.prefix(2000))")
+        }
+        // A byte in the middle of the second segment flipped: the damage
+        // comes after more than 64 KiB of intact lines (the open checks a
+        // sealed segment's last batch, not the ones before it).
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
+        try #require(names.count >= 3, "\(names)")
+        let victim = dir + "/" + names[1]
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: victim)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: victim))
+        try await withServer(.live, directory: dir) { _, client in
+            do {
+                let r = try await client.get("/export")
+                Issue.record("a complete response of \(r.body.readableBytes) bytes, status \(r.status)")
+            } catch {
+                // The transfer was cut: the client cannot take it for a whole export.
+            }
+        }
+    }
+
     @Test func verifyRunsInTheBackgroundAndReports() async throws {
         try await withServer(models: true) { server, client in
             for _ in 0..<20 { _ = try await client.post("/streams/n", "[\(Self.note)]") }
