@@ -160,8 +160,9 @@ extension ChronikContext {
             }
             let key = try decode(rawKey), value = try decode(rawValue)
             if let allowed, !allowed.contains(key) {
-                throw ServerError(.badRequest, "invalidParameter",
-                                  "\(request.uri.path) takes no parameter '\(key)'; it takes \(allowed.sorted().joined(separator: ", "))", field: key)
+                throw ServerError(.badRequest, "invalidParameter", allowed.isEmpty
+                    ? "\(request.uri.path) takes no query parameters, not '\(key)'"
+                    : "\(request.uri.path) takes no parameter '\(key)'; it takes \(allowed.sorted().joined(separator: ", "))", field: key)
             }
             guard seen.insert(key).inserted else {
                 throw ServerError(.badRequest, "invalidParameter", "the query parameter '\(key)' is given twice", field: key)
@@ -169,6 +170,14 @@ extension ChronikContext {
             pairs.append((key: key[...], value: value[...]))
         }
         return .init(pairs)
+    }
+
+    /// Refuses any query parameter, for a route that takes none: 400
+    /// `invalidParameter`, not a request answered as if it had none (stop
+    /// 33: `POST /customers/{id}/forget?dryRun=true` erased the customer,
+    /// `POST /streams/s?expectedVersion=5` appended unchecked).
+    func refuseQuery(of request: Request) throws {
+        _ = try query(of: request, allowed: [])
     }
 
     /// `pathParameter` for a parameter that some routes leave out.

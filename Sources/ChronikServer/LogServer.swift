@@ -181,26 +181,53 @@ public final class LogServer: Sendable {
         router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))
-        router.post("streams/:stream") { request, context in try await self.append(request, context) }
+        router.post("streams/:stream") { request, context in
+            try context.refuseQuery(of: request)
+            return try await self.append(request, context)
+        }
         router.get("streams/:stream") { request, context in try await self.readStream(request, context) }
         router.get("all") { request, context in try await self.readAll(request, context) }
-        router.get("events/:position") { request, context in try await self.event(request, context) }
+        router.get("events/:position") { request, context in
+            try context.refuseQuery(of: request)
+            return try await self.event(request, context)
+        }
         router.get("subscribe") { request, context in try await self.subscribe(request, context) }
-        router.post("commands") { request, context in try await self.command(request, context) }
+        router.post("commands") { request, context in
+            try context.refuseQuery(of: request)
+            return try await self.command(request, context)
+        }
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
         if localLog != nil {
-            router.post("digest") { _, context in try self.digest(context) }
+            router.post("digest") { request, context in
+                try context.refuseQuery(of: request)
+                return try self.digest(context)
+            }
             router.get("verify") { request, context in try self.verify(request, context) }
             router.get("export") { request, context in try self.export(request, context) }
-            router.get("customers/:id/subject-export") { request, context in try self.subjectExport(request, context) }
-            router.post("customers/:id/forget") { request, context in try await self.forget(request, context) }
-            router.get("ready") { _, _ in try self.ready() }
+            router.get("customers/:id/subject-export") { request, context in
+                try context.refuseQuery(of: request)
+                return try self.subjectExport(request, context)
+            }
+            router.post("customers/:id/forget") { request, context in
+                try context.refuseQuery(of: request)
+                return try await self.forget(request, context)
+            }
+            router.get("ready") { request, context in
+                try context.refuseQuery(of: request)
+                return try self.ready()
+            }
         } else {
             addStoreAnswers(to: router)
         }
-        router.get("health") { _, _ in jsonResponse(#"{"status":"ok"}"#) }
-        router.get("metrics") { _, context in try self.metricsText(context) }
+        router.get("health") { request, context in
+            try context.refuseQuery(of: request)
+            return jsonResponse(#"{"status":"ok"}"#)
+        }
+        router.get("metrics") { request, context in
+            try context.refuseQuery(of: request)
+            return try self.metricsText(context)
+        }
         addDashboardRoutes(to: router)
         router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
         return base

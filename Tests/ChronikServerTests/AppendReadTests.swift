@@ -235,6 +235,36 @@ import Testing
         }
     }
 
+    /// A route that takes no query parameters refuses one, before it does
+    /// anything (stop 33: `POST /customers/{id}/forget?dryRun=true` erased
+    /// the customer; `POST /streams/s?expectedVersion=5` appended with no
+    /// check); and `POST /commands` takes `If-Match` as `POST /streams`
+    /// does (it was ignored, even when not a version).
+    @Test func routesWithoutParametersRefuseThemAndCommandsTakeIfMatch() async throws {
+        try await withServer(models: true) { server, client in
+            #expect(try await client.post("/streams/s", "[\(Self.note)]").status == .created)
+            let head = server.log.head.value
+            for (method, uri) in [(HTTPRequest.Method.post, "/streams/s?expectedVersion=5"), (.post, "/commands?dryRun=true"),
+                                  (.post, "/customers/c1/forget?dryRun=true"), (.post, "/digest?x=1"), (.get, "/events/0?x=1"),
+                                  (.get, "/health?x"), (.get, "/ready?x=1"), (.get, "/metrics?x=1"),
+                                  (.get, "/customers/c1/subject-export?x=1")] {
+                let r = try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "[\(Self.note)]"))
+                #expect(r.status == .badRequest, "\(method) \(uri): \(r.text)")
+                #expect(r.error["code"] as? String == "invalidParameter", "\(method) \(uri): \(r.text)")
+            }
+            #expect(server.log.head.value == head)
+            let stock = #"{"type":"StockReceived","time":"2024-05-01T09:00:00Z","data":{"sku":"SKU-1","warehouseId":"W1","qty":5}}"#
+            #expect(try await client.post("/commands", stock).status == .created)
+            var r = try await client.post("/commands", stock, headers: [.ifMatch: "garbage"])
+            #expect(r.status == .badRequest && r.error["code"] as? String == "invalidExpectedVersion", "\(r.text)")
+            r = try await client.post("/commands", stock, headers: [.ifMatch: "5"])
+            #expect(r.status == .conflict && r.error["code"] as? String == "wrongExpectedVersion", "\(r.text)")
+            #expect(server.log.head.value == head + 1)
+            r = try await client.post("/commands", stock, headers: [.ifMatch: "0"])
+            #expect(r.status == .created, "\(r.text)")
+        }
+    }
+
     /// A path the API has, asked with a method it does not answer there,
     /// is 405 with `Allow` (RFC 9110), not 404 as if it did not exist;
     /// HEAD answers every GET route without a body.
