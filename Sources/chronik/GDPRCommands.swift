@@ -22,15 +22,17 @@ struct KeyOptions: ParsableArguments {
 
     /// The vault that seals and opens personal data. `syncEachKey: false`
     /// for bulk writers, which call `sync()` before closing the log.
-    func vault(for eventLog: EventLog, syncEachKey: Bool = true) throws -> SubjectKeyVault {
+    /// `readOnly`: a reader's, which writes nothing into the key store
+    /// (`FileKeyStore(readOnly:)`).
+    func vault(for eventLog: EventLog, syncEachKey: Bool = true, readOnly: Bool = false) throws -> SubjectKeyVault {
         let dir = try checkedDirectory(forLog: eventLog.directory)
         let vault: SubjectKeyVault
         do {
-            vault = SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey))
+            vault = SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey, readOnly: readOnly))
         } catch {
             throw CommandFailure("key store: \(error)")
         }
-        try Self.bind(keyDirectory: dir, to: eventLog)
+        try Self.bind(keyDirectory: dir, to: eventLog, readOnly: readOnly)
         return vault
     }
 
@@ -51,7 +53,7 @@ struct KeyOptions: ParsableArguments {
     /// A key store belongs to one log (named by its creation time, from
     /// chronik.meta): keys and erasures of another log — say one deleted
     /// and created anew at the same path — must not be mixed in.
-    static func bind(keyDirectory dir: String, to log: EventLog) throws {
+    static func bind(keyDirectory dir: String, to log: EventLog, readOnly: Bool = false) throws {
         let identity = "chronik log created \(log.createdAt.rfc3339)\n"
         let path = dir + "/" + ownerFile
         if let existing = FileManager.default.contents(atPath: path) {
@@ -61,6 +63,7 @@ struct KeyOptions: ParsableArguments {
             }
             return
         }
+        if readOnly { return }  // a reader seals nothing; the next writer binds it
         // Durably (directory synced): the keys sealed next must never be
         // found beside a lost or empty owner file after a power loss.
         do {
@@ -96,7 +99,7 @@ struct KeyOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: dir) else {
             return NoKeyStore(note: quiet ? nil : Self.noKeyStoreNote(dir))
         }
-        return try vault(for: log)
+        return try vault(for: log, readOnly: true)
     }
 
     /// Whether any event of the log stores sealed personal data. Scans up
@@ -134,7 +137,7 @@ struct KeyOptions: ParsableArguments {
             }
             return nil
         }
-        return try vault(for: log)
+        return try vault(for: log, readOnly: true)
     }
 
     /// Whether `name` is a file a key store holds: its owner file, a key

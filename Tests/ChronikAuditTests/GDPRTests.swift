@@ -259,3 +259,56 @@ extension EventCursor {
         return out
     }
 }
+
+/// The POSIX storage that refuses, as EACCES, every open for writing and
+/// every new directory: a key store whose files are read-only to the
+/// reader (an auditor's copy, a backup).
+final class ReadOnlyFilesStorage: Storage, @unchecked Sendable {
+    let inner = PosixStorage()
+    func refused(_ path: String) -> ChronikLogError { ChronikLogError(.io, "cannot open: Permission denied", path: path, errno: EACCES) }
+    func createDirectory(_ path: String) throws { throw refused(path) }
+    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
+    func exists(_ path: String) -> Bool { inner.exists(path) }
+    func isDirectory(_ path: String) -> Bool { inner.isDirectory(path) }
+    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        guard readOnly, !create else { throw refused(path) }
+        return try inner.openFile(path, create: false, readOnly: true)
+    }
+    func remove(_ path: String) throws { throw refused(path) }
+    func rename(_ from: String, to: String) throws { throw refused(to) }
+    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
+    func lockExclusive(_ path: String) throws -> (any StorageLock)? { throw refused(path) }
+    func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
+    func setMode(_ path: String, _ mode: UInt16) throws { throw refused(path) }
+}
+
+@Suite("a key store opened for reading")
+struct ReadOnlyKeyStoreTests {
+    @Test func readersOpenKeysWithoutWritingAndCannotCreateOrDestroy() throws {
+        // Proves stop 33's fix: readers opened every key file for writing (and created missing ones), so replay and
+        // query failed on a read-only key store ("event does not decode: … Permission denied") and read printed raw
+        // bytes. A store opened read-only reads the keys there are, creates no file, and refuses to create or destroy.
+        let f = GDPRFixture()
+        let writer = try FileKeyStore(directory: f.keysPath)
+        let kept = try #require(try writer.key(for: "customer:c1", create: true))
+        _ = try writer.key(for: "customer:c2", create: true)
+        try writer.destroy(subject: "customer:c2")
+        let before = try FileManager.default.contentsOfDirectory(atPath: f.keysPath).sorted()
+
+        let reader = try FileKeyStore(directory: f.keysPath, readOnly: true, storage: ReadOnlyFilesStorage())
+        #expect(try reader.key(for: "customer:c1", create: false) == kept)
+        #expect(try reader.key(for: "customer:c2", create: false) == nil)
+        #expect(reader.isDestroyed(subject: "customer:c2"))
+        for i in 0..<300 { #expect(try reader.key(for: "customer:none-\(i)", create: false) == nil) }
+        #expect(throws: KeyStoreError.self) { try reader.key(for: "customer:c3", create: true) }
+        #expect(throws: KeyStoreError.self) { try reader.destroy(subject: "customer:c1") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.keysPath).sorted() == before)
+        #expect(try writer.key(for: "customer:c1", create: false) == kept)
+
+        // A key store directory that does not exist is not created by a reader.
+        let missing = f.root + "/no-keys"
+        let empty = try FileKeyStore(directory: missing, readOnly: true, storage: ReadOnlyFilesStorage())
+        #expect(try empty.key(for: "customer:c1", create: false) == nil)
+        #expect(!FileManager.default.fileExists(atPath: missing))
+    }
+}

@@ -108,12 +108,28 @@ public final class FileKeyStore: SubjectKeyStore {
     /// - Throws: when the directory cannot be created. A malformed shard is
     ///   refused when it is first read (never guessed around: a lost key is
     ///   lost data).
-    public init(directory: String, syncEachKey: Bool = true, storage: any Storage = PosixStorage()) throws {
+    ///
+    /// - Parameter readOnly: for readers (`read`, `replay`, `query`, …): the
+    ///   key files are opened for reading only and nothing is created — a
+    ///   key store whose files are read-only (an auditor's copy, a backup)
+    ///   opens (stop 33: every reader opened them for writing and failed,
+    ///   and created an empty file for every shard it looked into). Creating
+    ///   or destroying a key then throws.
+    public init(directory: String, syncEachKey: Bool = true, readOnly: Bool = false,
+                storage: any Storage = PosixStorage()) throws {
         self.directory = directory
         self.syncEachKey = syncEachKey
+        self.readOnly = readOnly
         self.storage = storage
-        try storage.createDirectory(directory)
+        if !readOnly { try storage.createDirectory(directory) }
         shards = (0..<Self.shardCount).map { _ in ShardBox() }
+    }
+
+    /// Opened by a reader: no key is created or destroyed.
+    public let readOnly: Bool
+
+    func refuseWriteIfReadOnly(_ path: String) throws {
+        if readOnly { throw KeyStoreError("the key store is open for reading only", path: path) }
     }
 
     deinit {
@@ -145,7 +161,11 @@ public final class FileKeyStore: SubjectKeyStore {
     func load(_ s: inout Shard, _ i: Int) throws {
         guard !s.loaded else { return }
         let path = shardPath(i)
-        let file = try storage.openFile(path, create: true, readOnly: false)
+        if readOnly, !storage.exists(path) {
+            s.loaded = true  // a shard never written holds no key
+            return
+        }
+        let file = try storage.openFile(path, create: !readOnly, readOnly: readOnly)
         do {
             let size = try file.size()
             var bytes = [UInt8](repeating: 0, count: Int(size))
@@ -200,6 +220,7 @@ public final class FileKeyStore: SubjectKeyStore {
             guard Self.isValidSubject(subject) else {
                 throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name", path: shardPath(i))
             }
+            try refuseWriteIfReadOnly(shardPath(i))
             let key = try SubjectKeyMaterial.random(for: shardPath(i))
             let line = Array("\(subject) \(Data(key).base64EncodedString())\n".utf8)
             try line.withUnsafeBytes { try s.file!.write($0, at: s.size) }
@@ -226,6 +247,7 @@ public final class FileKeyStore: SubjectKeyStore {
             }
             try load(&s, i)
             if s.destroyed.contains(subject) && s.keys[subject] == nil { return }
+            try refuseWriteIfReadOnly(path)
             var lines = ""
             for k in s.keys.keys.sorted() where k != subject {
                 lines += "\(k) \(Data(s.keys[k]!).base64EncodedString())\n"
