@@ -99,6 +99,36 @@ struct Import: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // An import that fails leaves no trace of itself: a log directory and
+        // a key store it created are removed when nothing was appended to the
+        // log (stop 33: a file of bad lines left an empty log and key store
+        // behind, "nothing was imported").
+        let fm = FileManager.default
+        let logDir = options.directory()
+        let keysDir = keyOptions.directory(forLog: logDir)
+        let newLog = !fm.fileExists(atPath: logDir), newKeys = !fm.fileExists(atPath: keysDir)
+        do {
+            try await importInput()
+        } catch {
+            if newLog, Self.holdsNoEvent(logDir) {
+                try? fm.removeItem(atPath: logDir)
+                if newKeys { try? fm.removeItem(atPath: keysDir) }
+            }
+            throw error
+        }
+    }
+
+    /// Whether the log at `dir` opens and holds no event (read-only).
+    static func holdsNoEvent(_ dir: String) -> Bool {
+        var o = LogOptions()
+        o.readOnly = true
+        o.createIfMissing = false
+        guard let log = try? EventLog.open(at: dir, options: o) else { return false }
+        defer { try? log.close() }
+        return log.head.value == 0
+    }
+
+    func importInput() async throws {
         // Two passes need a file; stdin is spooled to a temporary one.
         var path = file ?? "-"
         var spooled: FileDescriptor?

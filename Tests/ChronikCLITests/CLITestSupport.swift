@@ -123,6 +123,13 @@ func headPosition(_ dir: String, sourceLocation: SourceLocation = #_sourceLocati
     return jsonObjects(r.stdout, sourceLocation: sourceLocation).first?["headPosition"] as? Int
 }
 
+/// Whether nothing was written at `dir`: no log there (a failed command
+/// created none, or removed the one it created), or an empty one.
+func holdsNoEvent(_ dir: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Bool {
+    if !FileManager.default.fileExists(atPath: dir + "/chronik.meta") { return true }
+    return try await headPosition(dir, sourceLocation: sourceLocation) == 0
+}
+
 /// Batch offsets and lengths of a segment, read through `inspect --json`.
 func batches(_ dir: String, segment: String = "0") async throws -> [(offset: Int, length: Int)] {
     let r = try await chronik(["inspect", "--json", "--log", dir, segment])

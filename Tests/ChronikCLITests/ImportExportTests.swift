@@ -70,7 +70,9 @@ struct ImportExportTests {
         #expect(r.stderr.contains("overCapture"))
         #expect(r.stderr.contains("invalidAmount"))
         #expect(r.stderrLines.last?.contains("nothing was imported") == true)
-        #expect(try await headPosition(dir) ?? 0 == 0)
+        #expect(try await holdsNoEvent(dir))
+        // Nor a new log or key store left behind (stop 33).
+        #expect(!FileManager.default.fileExists(atPath: dir) && !FileManager.default.fileExists(atPath: dir + ".keys"))
     }
 
     @Test func skipInvalidAppendsTheRest() async throws {
@@ -94,7 +96,7 @@ struct ImportExportTests {
         let r = try await chronik(["import", "--log", dir, file])
         #expect(r.exitCode == 1, "\(r)")
         #expect(r.stderr.contains("line 2: invalidJSON"), "\(r)")
-        #expect(try await headPosition(dir) ?? 0 == 0)
+        #expect(try await holdsNoEvent(dir))
     }
 
     @Test func latin1Line() async throws {
@@ -128,7 +130,7 @@ struct ImportExportTests {
         let r = try await chronik(["import", "--log", dir, path])
         #expect(r.exitCode == 1, "\(r)")
         #expect(r.stderr.contains("line 2: lineTooLong"), "\(r)")
-        #expect(try await headPosition(dir) ?? 0 == 0)
+        #expect(try await holdsNoEvent(dir))
     }
 
     @Test func millionLinesWithOneBadLineWriteNothing() async throws {
@@ -161,7 +163,7 @@ struct ImportExportTests {
         let o = jsonObjects(r.stdout).first ?? [:]
         #expect(o["lines"] as? Int == count)
         #expect(o["events"] as? Int == 0)
-        #expect(try await headPosition(dir) ?? 0 == 0)
+        #expect(try await holdsNoEvent(dir))
     }
 
     @Test func importExportImportIsByteIdentical() async throws {

@@ -77,7 +77,7 @@ struct ParallelParseCLITests {
             #expect(r.exitCode == 1, "\(r)")
             #expect(r.stderr.contains("line 4322: invalidJSON"), "\(r.stderr)")
             #expect(r.stderr.contains("line 4501: "), "\(r.stderr)")
-            #expect(try await headPosition(dir) ?? 0 == 0, "nothing written")
+            #expect(try await holdsNoEvent(dir), "nothing written")
             errors.append(r.stderr)
         }
         #expect(errors[0] == errors[1])
