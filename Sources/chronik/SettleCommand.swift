@@ -60,16 +60,22 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Settle
     @OptionGroup var creation: CreationOptions
-    @Argument(help: ArgumentHelp("The settlement report (CSV).", valueName: "file")) var file: String
+    @Argument(help: ArgumentHelp("The settlement report (CSV); \"-\" reads it from stdin.", valueName: "file")) var file: String
     @Option(help: "Its layout: stripe or adyen.") var gateway: SettlementGateway
 
     func validate() throws {
-        if !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
+        if file != "-", !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
     }
 
     func run() async throws {
+        // The whole report is read before anything is checked or written (a
+        // report is small: one line per transaction of a payout period), from
+        // stdin as from a file.
         let bytes: [UInt8]
-        do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file))) } catch {
+        do {
+            bytes = file == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile())
+                : Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+        } catch {
             throw CommandFailure("cannot read \(file): \(error.localizedDescription)")
         }
         let parsed: SettlementReport.Parsed

@@ -64,8 +64,8 @@ struct SettleTests {
     }
 
     @Test func importingAgainIsANoOpAndExportRoundTrips() async throws {
-        // Proves a report imported twice adds nothing, and export → import into a fresh shop → export gives the
-        // same file and the same reconciliation.
+        // Proves a report imported twice adds nothing, and export → import into a fresh shop (from a file, and
+        // from stdin) → export gives the same file and the same reconciliation.
         let dir = try await settledShop()
         defer { removeDir(dir) }
         var r = try await chronik(["settle", "import", dataFile("settlement-stripe.csv"), "--gateway", "stripe", "--log", dir])
@@ -76,10 +76,15 @@ struct SettleTests {
         for gateway in ["stripe", "adyen"] {
             let exported = try await chronik(["settle", "export", "--gateway", gateway, "--log", dir])
             #expect(exported.exitCode == 0 && exported.stdout.hasSuffix("\r\n"), "\(exported)")
-            let file = try writeTemp(exported.stdout)
-            defer { try? FileManager.default.removeItem(atPath: file) }
-            r = try await chronik(["settle", "import", file, "--gateway", gateway, "--log", fresh])
-            #expect(r.exitCode == 0, "\(r)")
+            // One report from a file, the other from stdin ("-").
+            if gateway == "stripe" {
+                let file = try writeTemp(exported.stdout)
+                defer { try? FileManager.default.removeItem(atPath: file) }
+                r = try await chronik(["settle", "import", file, "--gateway", gateway, "--log", fresh])
+            } else {
+                r = try await chronik(["settle", "import", "-", "--gateway", gateway, "--log", fresh], input: exported.stdout)
+            }
+            #expect(r.exitCode == 0 && r.stdout.hasPrefix("imported ") && !r.stdout.hasPrefix("imported 0 "), "\(r)")
             let again = try await chronik(["settle", "export", "--gateway", gateway, "--log", fresh])
             #expect(again.stdout == exported.stdout)
         }
