@@ -395,6 +395,17 @@ public let openAPIDocument = #"""
           },
           {}
         ],
+        "parameters": [
+          {
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": "The batch's expected version: a version (quotes allowed), `*` (the stream exists), `any`, `noStream`. Must agree with the first event's expectedVersion when it gives one.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
         "requestBody": {
           "required": true,
           "description": "One commerce event of EVENTS.md (the envelope of `chronik import`) or an array of events of one stream.",
@@ -1275,7 +1286,7 @@ public let openAPIDocument = #"""
             "properties": {
               "code": {
                 "type": "string",
-                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `internal`."
+                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `lineTooLong`, `internal`."
               },
               "message": {
                 "type": "string",
