@@ -58,8 +58,11 @@ class Server:
             raise SystemExit("chronik serve did not start")
         while argv is None:  # chronik: the id index and the live models are loaded
             try:
-                if http_get(self.port, "/ready").startswith(b"HTTP/1.1 200"):
+                answer = http_get(self.port, "/ready")
+                if answer.startswith(b"HTTP/1.1 200"):
                     break
+                if not answer.startswith(b"HTTP/1.1 503"):  # not "not ready yet": say it, do not wait forever
+                    raise SystemExit(f"chronik serve answered /ready with {answer[:300]!r}")
             except OSError:
                 pass
             time.sleep(0.1)
@@ -79,7 +82,7 @@ class Server:
 
 def http_get(port, path):
     with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         out = b""
         while chunk := s.recv(65536):
             out += chunk
@@ -112,7 +115,7 @@ def fresh(path):
 
 def subscribe(port, start=0):
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(f"GET /subscribe?from={start} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.sendall(f"GET /subscribe?from={start} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     return s
 
 
@@ -146,7 +149,7 @@ class Subscribers:
                 "sel=selectors.DefaultSelector()\n"
                 f"for _ in range({n}):\n"
                 f" s=socket.create_connection(('127.0.0.1',{port}))\n"
-                " s.sendall(b'GET /subscribe?from=end HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+                " s.sendall(b'GET /subscribe?from=end HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n')\n"
                 " sel.register(s,selectors.EVENT_READ)\n"
                 "print('ready',flush=True)\n"
                 "while True:\n"

@@ -22,7 +22,7 @@ import selectors,socket,sys
 sel=selectors.DefaultSelector()
 for _ in range(100):
  s=socket.create_connection(('127.0.0.1',$PORT))
- s.sendall(b'GET /subscribe?from=end HTTP/1.1\r\nHost: x\r\n\r\n')
+ s.sendall(b'GET /subscribe?from=end HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
  sel.register(s,selectors.EVENT_READ)
 while True:
  for k,_ in sel.select():
