@@ -270,7 +270,7 @@ public struct CommerceEnvelope: Hashable, Sendable {
     static func envelopeTime(_ name: StaticString, _ v: JSONValue) throws(CommerceError) -> Timestamp {
         let s = try envelopeString(name, v)
         guard let t = Timestamp(rfc3339: s) else {
-            throw CommerceError(.invalidTime, field: name.text, "\(name) is not an RFC 3339 date-time: \"\(s.prefix(60))\"")
+            throw CommerceError(.invalidTime, field: name.text, "\(name) \(Timestamp.rfc3339Refusal(s)): \"\(s.prefix(60))\"")
         }
         return t
     }

@@ -143,7 +143,7 @@ struct JSONDecodingVisitor: FieldVisitor {
     mutating func timestamp(_ name: StaticString, _ value: inout Timestamp) throws(CommerceError) {
         let s = try string(name, required(name))
         guard let t = Timestamp(rfc3339: s) else {
-            throw CommerceError(.invalidTime, field: fieldPath(name), "\(name) is not an RFC 3339 date-time: \(s)")
+            throw CommerceError(.invalidTime, field: fieldPath(name), "\(name) \(Timestamp.rfc3339Refusal(s)): \(s)")
         }
         value = t
     }

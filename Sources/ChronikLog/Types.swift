@@ -52,6 +52,23 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return out + "Z"
     }
 
+    /// Why `s` is not taken as a time, in words for a message: a fraction
+    /// finer than the microsecond is named as such (an RFC 3339 time that
+    /// .NET, Java or Go write by default, with 7 or 9 digits), else "not an
+    /// RFC 3339 date-time".
+    public static func rfc3339Refusal(_ s: String) -> String {
+        let b = Array(s.utf8)
+        if let dot = b.firstIndex(of: UInt8(ascii: ".")) {
+            var end = dot + 1
+            while end < b.count, (48...57).contains(b[end]) { end += 1 }
+            let digits = end - dot - 1
+            if digits > 6, Timestamp(rfc3339: String(decoding: b[..<(dot + 7)] + b[end...], as: UTF8.self)) != nil {
+                return "has \(digits) fractional digits: times are kept to the microsecond, so give at most 6 (rounding is left to the sender)"
+            }
+        }
+        return "is not an RFC 3339 date-time"
+    }
+
     /// Parses an RFC 3339 date-time (any offset, optional fraction up to
     /// microseconds; more digits are refused rather than silently rounded).
     public init?(rfc3339 s: String) {

@@ -26,7 +26,7 @@ extension LogServer {
     /// HEAD reports the state's status and starts nothing.
     func verify(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.audit)
-        let restart = try context.query(of: request, allowed: ["restart"])["restart"] == "true"
+        let restart = try Self.flag(context.query(of: request, allowed: ["restart"]), "restart")
         let directory = log.directory
         let head = log.head.value
         // HEAD asks for the answer's headers and starts nothing (stop 32:
@@ -106,9 +106,33 @@ extension LogServer {
     func export(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.audit)
         let q = try context.query(of: request, allowed: ["stream", "type", "from", "to"])
+        // As `chronik export`: from and to are positions or RFC 3339 times,
+        // an unknown stream is an error and not an empty export, and a
+        // range that ends before it starts is refused (stop 33: all three
+        // answered 200 with nothing).
+        func bound(_ name: String) throws -> (position: UInt64?, time: Timestamp?) {
+            guard let raw = q[name[...]] else { return (nil, nil) }
+            if let p = UInt64(raw) { return (p, nil) }
+            if let t = Timestamp(rfc3339: String(raw)) { return (nil, t) }
+            throw ServerError(.badRequest, "invalidParameter",
+                              "\(name) must be a position (0 or more) or an RFC 3339 time, got \(raw)", field: name)
+        }
+        let from = try bound("from"), to = try bound("to")
+        if let a = from.position, let b = to.position, a > b {
+            throw ServerError(.badRequest, "invalidParameter", "from (\(a)) is after to (\(b))", field: "from")
+        }
+        if let a = from.time, let b = to.time, a > b {
+            throw ServerError(.badRequest, "invalidParameter", "from (\(a.rfc3339)) is after to (\(b.rfc3339))", field: "from")
+        }
+        for k in ["stream", "type"] where q[k[...]]?.isEmpty == true {
+            throw ServerError(.badRequest, "invalidParameter", "\(k)= is empty: give a \(k), or leave the parameter out", field: k)
+        }
+        if let stream = q["stream"], log.lastVersion(of: String(stream)) == nil {
+            throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
+        }
         let filter = AuditExport(format: .jsonl, chainHashes: true,
                                  streams: q["stream"].map { [String($0)] }, types: q["type"].map { [String($0)] },
-                                 fromPosition: try number(q, "from"), toPosition: try number(q, "to"))
+                                 fromPosition: from.position, toPosition: to.position, fromTime: from.time, toTime: to.time)
         let protector = context.scopes.contains(.pii) ? vault : nil
         let log = self.log
         // The export runs on a thread of its own and hands chunks over a

@@ -49,7 +49,7 @@ extension LogServer {
         let head = try await eventStore.headPosition().value
         guard position < head else {
             throw ServerError(.badRequest, "invalidParameter",
-                              "waitFor=\(position) is past the head (\(head)): no such event yet", field: "waitFor")
+                              "waitFor=\(position): no such event yet (\(head == 0 ? "the log is empty" : "the last is at position \(head - 1)"))", field: "waitFor")
         }
         let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await live.waitUntil(Position(position)); return true }
@@ -91,7 +91,7 @@ extension LogServer {
         func limited<T>(_ list: [T]) throws -> [T] {
             guard let raw = q["limit"] else { return list }
             guard let n = Int(raw), n >= 1 else {
-                throw ServerError(.badRequest, "invalidLimit", "limit must be 1 or more, got \(raw)", field: "limit")
+                throw ServerError(.badRequest, "invalidLimit", "limit must be a whole number from 1 to \(Int.max), got \(raw)", field: "limit")
             }
             return Array(list.prefix(n))
         }
@@ -124,7 +124,7 @@ extension LogServer {
             }
             let limit = try q["limit"].map { raw in
                 guard let n = Int(raw), n >= 1 else {
-                    throw ServerError(.badRequest, "invalidLimit", "limit must be 1 or more, got \(raw)", field: "limit")
+                    throw ServerError(.badRequest, "invalidLimit", "limit must be a whole number from 1 to \(Int.max), got \(raw)", field: "limit")
                 }
                 return n
             }

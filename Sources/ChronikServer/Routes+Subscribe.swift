@@ -22,6 +22,12 @@ extension LogServer {
     func subscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         let q = try context.query(of: request, allowed: ["from", "stream", "type"])
+        // An empty filter matches no event: a subscription that would never
+        // send one (stop 33) is refused instead.
+        for name in ["stream", "type"] where q[name[...]]?.isEmpty == true {
+            throw ServerError(.badRequest, "invalidParameter", "\(name)= is empty: give a \(name), or leave the parameter out for every \(name)",
+                              field: name)
+        }
         let start = try await subscriptionStart(q, lastEventID: request.headers[.init("Last-Event-ID")!])
         let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
         var headers = HTTPFields()
@@ -54,7 +60,7 @@ extension LogServer {
             }
             guard p < head else {
                 throw ServerError(.badRequest, "invalidLastEventID",
-                                  "Last-Event-ID \(p) is not an event of this log (its head is \(head)): the client read another log, or this one was restored from an older copy; resume from a position up to \(head)",
+                                  "Last-Event-ID \(p) is not an event of this log (its head is \(head)): the client read another log, or this one was restored from an older copy; resume after a position below \(head)",
                                   field: "Last-Event-ID")
             }
             return p + 1
@@ -67,7 +73,7 @@ extension LogServer {
         guard let from else { return 0 }
         guard from <= head else {
             throw ServerError(.badRequest, "invalidPosition",
-                              "from=\(from) is past the head (\(head)): this log has no such position yet; from=end subscribes to new events only",
+                              "from=\(from) is past the head: the next event will be at position \(head); from=end subscribes to new events only",
                               field: "from")
         }
         return from

@@ -97,6 +97,14 @@ func order(_ replace: String = "", with: String = "") -> String {
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: "2024-05-01 10:00"), .invalidTime, field: "time")
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: "2024-02-30T10:00:00Z"), .invalidTime, field: "time")
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: "2024-05-01T10:00:00.1234567Z"), .invalidTime, field: "time")
+        // A finer fraction is refused (times are kept to the microsecond) and the message says so, not "not RFC 3339"
+        // (stop 33: .NET, Java and Go write 7 or 9 digits by default).
+        for (time, digits) in [("2024-05-01T10:00:00.1234567Z", 7), ("2024-05-01T10:00:00.123456789+02:00", 9)] {
+            let e = expectError({ () throws(CommerceError) in _ = try parse(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: time)) })
+            #expect(e?.message.contains("has \(digits) fractional digits: times are kept to the microsecond") == true, "\(String(describing: e))")
+        }
+        let bad = expectError({ () throws(CommerceError) in _ = try parse(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: "2024-05-01T10:00:00.1234567")) })
+        #expect(bad?.message.contains("is not an RFC 3339 date-time") == true, "no offset: \(String(describing: bad))")
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: nil), .missingField, field: "time")
         expectRejected(importLine("PurchaseOrderPlaced", #"{"purchaseOrderId":"p","supplierId":"s","warehouseId":"w","lines":[{"sku":"k","qty":1,"unitCost":3}],"currency":"EUR","expectedAt":"tomorrow"}"#), .invalidTime, field: "data.expectedAt")
     }

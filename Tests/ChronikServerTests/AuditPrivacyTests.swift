@@ -33,6 +33,21 @@ import Testing
                                                   "--log", dir, "--quiet"])
             #expect(!cliOne.isEmpty)
             #expect(one.text == cliOne)
+            // As the CLI (stop 33): times for from/to, an unknown stream and a reversed range are errors.
+            let t = "2024-05-01T00:00:00Z"
+            let byTime = try await client.get("/export?from=\(t)&stream=n-3")
+            let cliTime = try await chronikOutput(["export", "--audit", "--from", t, "--stream", "n-3", "--log", dir, "--quiet"])
+            #expect(byTime.status == .ok && !cliTime.isEmpty && byTime.text == cliTime)
+            for (uri, status, code) in [("/export?stream=nope", HTTPResponse.Status.notFound, "streamNotFound"),
+                                        ("/export?from=5&to=1", .badRequest, "invalidParameter"),
+                                        ("/export?from=yesterday", .badRequest, "invalidParameter"),
+                                        ("/export?type=", .badRequest, "invalidParameter"),
+                                        ("/verify?restart=maybe", .badRequest, "invalidParameter"),
+                                        ("/subscribe?stream=", .badRequest, "invalidParameter"),
+                                        ("/subscribe?type=", .badRequest, "invalidParameter")] {
+                let r = try await client.get(uri)
+                #expect(r.status == status && r.error["code"] as? String == code, "\(uri): \(r.text)")
+            }
         }
     }
 
