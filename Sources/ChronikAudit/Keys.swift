@@ -36,6 +36,10 @@ public enum AuditKeys {
     public static func generate(at path: String, force: Bool = false,
                                 storage: any Storage = PosixStorage()) throws(AuditError) -> Curve25519.Signing.PrivateKey {
         let pub = path + ".pub"
+        // A directory is never a key file to replace, with --force neither.
+        for p in [path, pub] where storage.isDirectory(p) {
+            throw AuditError(.fileExists, "\(p) is a directory: give the path of the key file to create in it", path: p)
+        }
         if !force {
             for p in [path, pub] where storage.exists(p) {
                 throw AuditError(.fileExists, "refusing to overwrite an existing key file (use --force to replace it)", path: p)

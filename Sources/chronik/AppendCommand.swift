@@ -114,6 +114,9 @@ struct Append: AsyncParsableCommand {
         if let file, file != "-", !FileManager.default.fileExists(atPath: file) {
             throw ValidationError("no such input file: \(file)")
         }
+        if let file, file != "-", isDirectory(file) {
+            throw ValidationError("\(file) is a directory: give a file of JSON Lines, or - for stdin")
+        }
         try storeOptions.validate(with: options, notWith: [("--compression", creation.compression != nil),
                                                            ("--segment-size", creation.segmentSize != nil)])
     }

@@ -352,7 +352,8 @@ struct SubjectExport: AsyncParsableCommand {
         do {
             doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)
         } catch let e as CommerceError {
-            throw CommandFailure(e.description)
+            // Said as forget says it, not with the library's code and field.
+            throw CommandFailure(e.code == .invalidData && e.field == "customerId" ? "no customer \(id) in this log: \(e.message)" : e.description)
         }
         let out = Output()
         out.line(String(decoding: doc.compactBytes, as: UTF8.self))

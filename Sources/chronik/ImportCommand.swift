@@ -96,6 +96,9 @@ struct Import: AsyncParsableCommand {
         if let file, file != "-", !FileManager.default.fileExists(atPath: file) {
             throw ValidationError("no such input file: \(file)")
         }
+        if let file, file != "-", isDirectory(file) {
+            throw ValidationError("\(file) is a directory: give a file of JSON Lines, or - for stdin")
+        }
     }
 
     func run() async throws {
@@ -182,7 +185,7 @@ struct Import: AsyncParsableCommand {
                 seconds: (seconds * 1000).rounded() / 1000, eventsPerSecond: Int(rate), written: summary.wrote,
                 rejected: summary.rejects.map(Report.Reject.init)))
         } else {
-            var s = "imported \(summary.appended) event\(summary.appended == 1 ? "" : "s") to \(summary.streams) stream\(summary.streams == 1 ? "" : "s") in \(formatDuration(elapsed)) (\(Int(rate)) events/s)"
+            var s = "imported \(group(summary.appended)) event\(summary.appended == 1 ? "" : "s") to \(group(summary.streams)) stream\(summary.streams == 1 ? "" : "s") in \(formatDuration(elapsed)) (\(group(Int(rate))) events/s)"
             if summary.retries > 0 { s += ", \(summary.retries) retr\(summary.retries == 1 ? "y" : "ies") skipped" }
             s += "; \(summary.rejectCount) rejected"
             if summary.duplicates > 0 { s += "; \(summary.duplicates) already in the log (idempotent retry)" }

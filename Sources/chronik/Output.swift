@@ -187,3 +187,9 @@ extension EventPrinter {
         }
     }
 }
+
+/// Whether `path` names a directory (after symbolic links).
+func isDirectory(_ path: String) -> Bool {
+    var dir: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
+}

@@ -65,6 +65,7 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
 
     func validate() throws {
         if file != "-", !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
+        if file != "-", isDirectory(file) { throw ValidationError("\(file) is a directory: give the gateway's CSV report, or - for stdin") }
     }
 
     func run() async throws {
@@ -178,10 +179,14 @@ struct SettleExport: AsyncParsableCommand, GroupedCommand {
     @Option(help: "The layout and the gateway whose lines: stripe or adyen.") var gateway: SettlementGateway
     @Option(help: "Only this payout (its payoutId).") var payout: String?
 
-    func run() async throws {
+    func validate() throws {
         // The report is CSV: --json asked for something this does not print
-        // (stop 32: it was taken and ignored).
+        // (stop 32: it was taken and ignored). In validate, so that the
+        // usage shown is this command's.
         if options.json { throw ValidationError("settle export prints the gateway's CSV report; --json does not apply") }
+    }
+
+    func run() async throws {
         let log = try options.openForReading()
         defer { try? log.close() }
         var lines: [SettlementLineReported] = []

@@ -154,8 +154,8 @@ struct SimulationRun {
     func textLines(directory dir: String, seed: UInt64) -> [String] {
         let s = summary
         var lines: [String] = []
-        lines.append("simulated \(group(s.events)) events (seed \(seed)) into \(dir) in \(formatDuration(elapsed)) "
-                     + "(\(group(Int(rate))) events/s): \(group(s.appends)) guarded appends, 0 refused")
+        lines.append("simulated \(group(s.events)) event\(s.events == 1 ? "" : "s") (seed \(seed)) into \(dir) in \(formatDuration(elapsed)) "
+                     + "(\(group(Int(rate))) events/s): \(group(s.appends)) guarded append\(s.appends == 1 ? "" : "s"), 0 refused")
         if let from = s.firstTime, let to = s.lastTime {
             let days = Double(to.microseconds - from.microseconds) / 86_400e6
             lines.append("  business time  \(from.rfc3339) … \(to.rfc3339) (\(String(format: "%.1f", days)) days)")

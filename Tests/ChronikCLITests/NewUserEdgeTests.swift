@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+// What a new user met at stop 33 (a helper exploring the CLI as one):
+// each case failed, or said it unclearly, before that stop's fixes.
+@Suite("a new user's edges (stop 33)")
+struct NewUserEdgeTests {
+    @Test func aDirectoryWhereAFileIsExpectedIsAUsageError() async throws {
+        // Proves a directory as the input file is a usage error naming it (exit 64, as a missing file), not
+        // "invalidData: cannot read the input after line 0: errno 21" (append, import) or an NSCocoaErrorDomain error
+        // (settle import); and keygen --out DIR says it is a directory, not "an existing key file".
+        let input = makeTempDir("input")
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        let dir = makeTempDir()
+        defer { removeDir(input); removeDir(dir) }
+        for args in [["append", input], ["import", input], ["settle", "import", input, "--gateway", "stripe"]] {
+            let r = try await chronik(args + ["--log", dir])
+            #expect(r.exitCode == 64 && r.stderr.contains("\(input) is a directory"), "\(args): \(r)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        for force in [false, true] {
+            let r = try await chronik(["keygen", "--out", input] + (force ? ["--force"] : []))
+            #expect(r.exitCode == 1 && r.stderr.contains("is a directory") && !r.stderr.contains("existing key file"), "\(r)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: input).isEmpty)
+    }
+
+    @Test func messagesSayWhatIsWrongInTheCommandsOwnWords() async throws {
+        // Proves subject-export of an unknown customer says so as forget does (no library code and field), settle
+        // export --json shows settle export's own usage, and simulate's summary says "1 event", not "1 events".
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        var r = try await chronik(["simulate", "--events", "1", "--seed", "1", "--log", dir])
+        #expect(r.exitCode == 0 && r.stdout.contains("simulated 1 event (seed 1)") && r.stdout.contains("1 guarded append,"), "\(r)")
+        r = try await chronik(["subject-export", "customer", "NOPE", "--log", dir])
+        #expect(r.exitCode == 1 && r.stderr.contains("no customer NOPE in this log") && !r.stderr.contains("invalidData"), "\(r)")
+        r = try await chronik(["settle", "export", "--json", "--gateway", "stripe", "--log", dir])
+        #expect(r.exitCode == 64 && r.stderr.contains("Usage: chronik settle export"), "\(r)")
+    }
+}
