@@ -795,6 +795,9 @@ public let openAPIDocument = #"""
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
           "401": {
             "$ref": "#/components/responses/E401"
           },
@@ -832,6 +835,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "400": {
+            "$ref": "#/components/responses/E400"
           },
           "401": {
             "$ref": "#/components/responses/E401"
@@ -926,6 +932,9 @@ public let openAPIDocument = #"""
           "403": {
             "$ref": "#/components/responses/E403"
           },
+          "404": {
+            "$ref": "#/components/responses/E404"
+          },
           "501": {
             "$ref": "#/components/responses/E501"
           }
@@ -959,6 +968,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "400": {
+            "$ref": "#/components/responses/E400"
           },
           "401": {
             "$ref": "#/components/responses/E401"
@@ -1013,6 +1025,9 @@ public let openAPIDocument = #"""
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
           "401": {
             "$ref": "#/components/responses/E401"
           },
@@ -1054,6 +1069,9 @@ public let openAPIDocument = #"""
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
           "401": {
             "$ref": "#/components/responses/E401"
           },
@@ -1079,6 +1097,9 @@ public let openAPIDocument = #"""
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
           "403": {
             "$ref": "#/components/responses/E403"
           }
@@ -1100,6 +1121,9 @@ public let openAPIDocument = #"""
                 }
               }
             }
+          },
+          "400": {
+            "$ref": "#/components/responses/E400"
           },
           "403": {
             "$ref": "#/components/responses/E403"
