@@ -77,15 +77,21 @@ func counts<S: RawRepresentable>(_ d: [S: Int]) -> JSONValue where S.RawValue ==
 /// The figures of a log as `chronik stats --json` and `GET /stats` give
 /// them (one function, so the two keep the same keys): log, events,
 /// streams, segments, bytesOnDisk, headPosition, compression, headHash.
-public func logStatsJSON(_ log: EventLog, _ s: LogStats) -> JSONObject {
+///
+/// - Parameter intactEvents: set when damage was found in a sealed segment
+///   (`chronik stats`): the events before it, which `events` and
+///   `headPosition` then count; `streams` and `headHash` are null, not the
+///   whole log's (they are not known up to the damage without reading it;
+///   stop 33: the undamaged log's figures were given beside the damage).
+public func logStatsJSON(_ log: EventLog, _ s: LogStats, intactEvents: UInt64? = nil) -> JSONObject {
     var o = JSONObject()
     o.add("log", log.directory)
-    o.add("events", s.events)
-    o.add("streams", s.streams)
+    o.add("events", intactEvents ?? UInt64(s.events))
+    o.add("streams", intactEvents == nil ? JSONValue.uint(UInt64(s.streams)) : .null)
     o.add("segments", s.segments)
     o.add("bytesOnDisk", s.bytesOnDisk)
-    o.add("headPosition", s.headPosition.value)
+    o.add("headPosition", intactEvents ?? s.headPosition.value)
     o.add("compression", s.compression.rawValue)
-    o.add("headHash", log.headHash.description)
+    o.add("headHash", intactEvents == nil ? log.headHash.description : nil)
     return o
 }

@@ -15,7 +15,9 @@ struct Stats: AsyncParsableCommand {
             the last good position. The checksum of every batch in the \
             sealed segments is checked too, so damage there is reported \
             (chronik verify also checks the hash chain and decodes every \
-            event).
+            event); for damage there the streams and the head hash up to \
+            it are not known without reading the log and are given as \
+            such (null in --json).
 
             Examples:
               $ chronik stats
@@ -36,15 +38,19 @@ struct Stats: AsyncParsableCommand {
         // The damage an open found (the active segment), else the first in
         // a sealed segment: one value for the warning, the JSON and the text.
         var damage = log.recovery.damage.map { ($0, log.recovery.lastValidPosition) }
+        // Damage in a sealed segment: the open counted the whole log, so the
+        // counts are cut to what is intact here (the events before it).
+        var intactEvents: UInt64?
         if damage == nil, let sealed = try log.checkSealedSegments() {
             damage = (sealed.damage, sealed.lastGoodPosition)
+            intactEvents = sealed.lastGoodPosition.map { $0.value + 1 } ?? 0
             readStoppedAtDamage.store(true, ordering: .relaxed)
             let last = sealed.lastGoodPosition.map { "the last good position is \($0.value)" } ?? "no event before it is sound"
             printError("chronik: warning: \(describe(sealed.damage)); \(last); chronik verify tells more (exit status 1)")
         }
         let out = Output()
         if options.json {
-            var o = logStatsJSON(log, s)  // the figures of GET /stats too
+            var o = logStatsJSON(log, s, intactEvents: intactEvents)  // the figures of GET /stats too
             if let (d, last) = damage {
                 var dj = JSONObject()
                 dj.add("file", d.path)
@@ -68,6 +74,12 @@ struct Stats: AsyncParsableCommand {
                 ("head hash", log.headHash.description),
             ]
             var shown = rows
+            if let intactEvents {
+                let unknown = "not known up to the damage (chronik verify)"
+                shown[1] = ("events", group(intactEvents))
+                shown[2] = ("streams", unknown)
+                shown[7] = ("head hash", unknown)
+            }
             if let (d, last) = damage {
                 // The head of a damaged log is where the intact part ends.
                 shown[5] = ("last good position ", last.map { "\($0.value)" } ?? "none")

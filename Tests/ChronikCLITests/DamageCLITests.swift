@@ -242,7 +242,15 @@ struct StatsSealedDamageTests {
         #expect(text.stderrLines.count == 1 && text.stderr.contains("last good position is \(base - 1)"), "\(text)")
         let json = try await chronik(["stats", "--json", "--log", dir])
         #expect(json.exitCode == 1, "\(json)")
-        let damage = try #require(jsonObjects(json.stdout).first?["damage"] as? [String: Any], "\(json)")
+        let object = try #require(jsonObjects(json.stdout).first, "\(json)")
+        let damage = try #require(object["damage"] as? [String: Any], "\(json)")
         #expect(damage["offset"] as? Int == first.offset && damage["lastGoodPosition"] as? Int == base - 1, "\(json)")
+        // The counts are what is intact (stop 33: the whole log's events, streams and head hash were given beside
+        // the damage); what is not known up to it is null, and said so in the text.
+        #expect(object["events"] as? Int == base && object["headPosition"] as? Int == base, "\(json)")
+        #expect(object["streams"] is NSNull && object["headHash"] is NSNull, "\(json)")
+        let digits = Array(String(base))
+        let grouped = String(digits.enumerated().flatMap { i, c in (i > 0 && (digits.count - i) % 3 == 0) ? [",", c] : [c] })
+        #expect(text.stdout.contains("events         \(grouped)\n") && text.stdout.contains("head hash      not known up to the damage"), "\(text)")
     }
 }
