@@ -152,7 +152,7 @@ extension ChronikContext {
             let rawKey = eq.map { part[..<$0] } ?? part
             let rawValue = eq.map { part[part.index(after: $0)...] } ?? ""
             func decode(_ s: Substring) throws -> String {
-                guard let d = String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                guard let d = percentDecoded(s, plusIsSpace: true) else {
                     throw ServerError(.badRequest, "invalidParameter",
                                       "the query parameter \(rawKey)=\(rawValue) is not valid percent-encoded UTF-8", field: String(rawKey))
                 }
@@ -184,7 +184,7 @@ extension ChronikContext {
     func optionalPathParameter(_ name: String, code: String = "invalidParameter") throws -> String? {
         guard let raw = parameters.get(name) else { return nil }
         guard raw.contains("%") else { return raw }
-        guard let decoded = raw.removingPercentEncoding else {
+        guard let decoded = percentDecoded(raw[...], plusIsSpace: false) else {
             throw ServerError(.badRequest, code, "the \(name) in the path, '\(raw)', is not valid percent-encoded UTF-8", field: name)
         }
         return decoded
@@ -218,4 +218,34 @@ struct AuthMiddleware: RouterMiddleware {
         context.caller = entry.name
         return try await next(request, context)
     }
+}
+
+/// `%XX` decoded to bytes, which must be UTF-8; nil when an escape is bad
+/// or the bytes are not UTF-8. Byte for byte: Foundation's
+/// `removingPercentEncoding` dropped a leading byte-order mark, so
+/// `/streams/%EF%BB%BFx` appended to the stream "x" (stop 33).
+func percentDecoded(_ s: Substring, plusIsSpace: Bool) -> String? {
+    guard s.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else { return String(s) }
+    var out: [UInt8] = []
+    out.reserveCapacity(s.utf8.count)
+    var it = Array(s.utf8)[...]
+    func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+    while let c = it.popFirst() {
+        if c == UInt8(ascii: "%") {
+            guard let h = it.popFirst().flatMap(hex), let l = it.popFirst().flatMap(hex) else { return nil }
+            out.append(h << 4 | l)
+        } else if plusIsSpace && c == UInt8(ascii: "+") {
+            out.append(UInt8(ascii: " "))
+        } else {
+            out.append(c)
+        }
+    }
+    return String(validating: out, as: UTF8.self)
 }

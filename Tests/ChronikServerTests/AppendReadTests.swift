@@ -153,6 +153,12 @@ import Testing
                 #expect(refused.error["field"] as? String == "stream" && refused.error["index"] == nil, "\(bad): \(refused.text)")
             }
             #expect(server.log.head.value == 2)
+            // Byte for byte (stop 33: a leading byte-order mark was dropped, and the append went to "bom").
+            let bom = try await client.post("/streams/%EF%BB%BFbom", "[\(Self.note)]")
+            #expect(bom.status == .created && bom.text.utf8.starts(with: Array(#"{"stream":""#.utf8) + [0xEF, 0xBB, 0xBF] + Array("bom".utf8)), "\(bom.text)")
+            #expect(server.log.lastVersion(of: "\u{FEFF}bom")?.value == 0)
+            #expect(server.log.lastVersion(of: "bom") == nil)
+            #expect(server.log.head.value == 3)
             // A name no log can hold is a bad request to read too, not an unknown stream.
             let readLong = try await client.get(long)
             #expect(readLong.status == .badRequest && readLong.error["code"] as? String == "invalidStreamName", "\(readLong.text)")
