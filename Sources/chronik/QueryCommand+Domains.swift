@@ -197,16 +197,20 @@ struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @Argument(help: "The customerId.") var customer: String
-    @Option(help: "How many.") var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
     func validate() throws {
-        if limit < 0 { throw ValidationError("--limit must be ≥ 0") }
+        if limit < 0 { throw ValidationError("--limit must be ≥ 0, got \(limit)") }
     }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["recommendations"])
         defer { try? log.close() }
         let list = set.recommendations?.recommendations(for: customer, limit: limit) ?? []
+        // An unknown customer is an error, not an empty list (stop 33).
+        if list.isEmpty, log.lastVersion(of: "customer-" + customer) == nil {
+            throw CommandFailure("no customer \(customer) in this log (stream customer-\(customer) is empty)")
+        }
         emit(options, json: list.map { r in
             var o = JSONObject()
             o.add("customerId", customer)
@@ -264,11 +268,14 @@ struct SuppliersQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["supply-chain"])
         defer { try? log.close() }
-        let list = set.supplyChain?.supplierList() ?? []
+        let list = limited(set.supplyChain?.supplierList() ?? [], limit, options)
         emit(options, json: list.map { s in
             var o = JSONObject()
             o.add("supplierId", s.supplierId)
@@ -312,11 +319,20 @@ struct PurchaseOrdersQuery: AsyncParsableCommand, GroupedCommand {
     @ParentCommand var parent: Query
     @Flag(help: "Only open (not received) orders.") var open = false
     @Option(help: "Only this supplier's orders.") var supplier: String?
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["supply-chain"])
         defer { try? log.close() }
-        let list = set.supplyChain?.purchaseOrderList(openOnly: open, supplierId: supplier) ?? []
+        let all = set.supplyChain?.purchaseOrderList(openOnly: open, supplierId: supplier) ?? []
+        // An unknown supplier is an error, not an empty list (stop 33).
+        if let supplier, all.isEmpty, log.lastVersion(of: "supplier-" + supplier) == nil,
+           set.supplyChain?.purchaseOrderList(openOnly: false, supplierId: supplier).isEmpty ?? true {
+            throw CommandFailure("no supplier '\(supplier)' in this log (no stream supplier-\(supplier), no purchase order of it)")
+        }
+        let list = limited(all, limit, options)
         emit(options, json: list.map(purchaseOrderJSON), text: list.map(purchaseOrderText))
     }
 }
@@ -340,8 +356,10 @@ struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
     @ParentCommand var parent: Query
     @Option(help: "As of this RFC 3339 time.") var at: String?
     @Option(help: "Only this key.") var key: String?
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
 
     func validate() throws {
+        try checkLimit(limit)
         if let at, Timestamp(rfc3339: at) == nil {
             throw ValidationError("--at '\(at)' is not an RFC 3339 time (e.g. 2024-05-01T12:00:00Z)")
         }
@@ -358,6 +376,7 @@ struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
                 throw CommandFailure("no setting '\(key)'" + (at.map { " at \($0)" } ?? ""))
             }
         }
+        list = limited(list, limit, options)
         emit(options, json: list.map { s in
             var o = JSONObject()
             o.add("key", s.key)
@@ -410,11 +429,14 @@ struct CampaignsQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
+    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+
+    func validate() throws { try checkLimit(limit) }
 
     func run() async throws {
         let (log, set) = try loadModels(options, ["campaigns"])
         defer { try? log.close() }
-        let list = set.campaigns?.list() ?? []
+        let list = limited(set.campaigns?.list() ?? [], limit, options)
         emit(options, json: list.map(campaignJSON), text: list.map(campaignText))
     }
 }

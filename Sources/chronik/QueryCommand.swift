@@ -23,7 +23,9 @@ struct Query: AsyncParsableCommand, CommandGroup {
 
             Text shows money in the currency's units (EUR 1,234.56) and counts \
             with thousands separators; --json keeps integer minor units. \
-            --limit N (or --top N) caps the rows of every list.
+            --limit N (or --top N) caps the rows of every list \
+            (reconciliation, a report of payments, payouts and days, \
+            filters by --status and --payout instead).
 
             Exit status: 0 success, 1 failure (unknown id or currency, replay \
             stopped), 64 usage error.
@@ -387,6 +389,10 @@ struct InventoryQuery: AsyncParsableCommand, GroupedCommand {
         let all = set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: low) ?? []
         if let sku, all.isEmpty, log.lastVersion(of: "stock-" + sku) == nil {
             throw CommandFailure("no stock of SKU '\(sku)' in this log (no stream stock-\(sku))")
+        }
+        // An unknown warehouse is an error, not an empty table (stop 33).
+        if let warehouse, all.isEmpty, set.inventory?.levels(sku: nil, warehouseId: warehouse, lowOnly: false).isEmpty ?? true {
+            throw CommandFailure("no stock in warehouse '\(warehouse)' in this log")
         }
         let list = limited(all, limit, options)
         emit(options, json: list.map(stockLevelJSON), text: inventoryText(list))

@@ -37,4 +37,29 @@ struct NewUserEdgeTests {
         r = try await chronik(["settle", "export", "--json", "--gateway", "stripe", "--log", dir])
         #expect(r.exitCode == 64 && r.stderr.contains("Usage: chronik settle export"), "\(r)")
     }
+
+    @Test func queriesTakeLimitAndRefuseUnknownIds() async throws {
+        // Proves every list of query takes --limit / --top (suppliers, purchase-orders, settings, campaigns refused it
+        // with exit 64; recommendations had no --top), and an unknown customer, supplier or warehouse is exit 1 naming
+        // it, as --sku and --payout were, not an empty answer with exit 0.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        #expect(try await chronik(["simulate", "--events", "20000", "--seed", "1", "--log", dir, "--quiet"]).exitCode == 0)
+        for q in [["suppliers"], ["purchase-orders"], ["settings"], ["campaigns"]] {
+            let all = try await chronik(["query"] + q + ["--json", "--log", dir])
+            #expect(all.exitCode == 0 && all.stdoutLines.count >= 2, "\(q): \(all)")
+            for flag in ["--limit", "--top"] {
+                let one = try await chronik(["query"] + q + [flag, "1", "--json", "--log", dir])
+                #expect(one.exitCode == 0 && one.stdoutLines == Array(all.stdoutLines.prefix(1)), "\(q) \(flag): \(one)")
+            }
+        }
+        let customer = try #require(jsonObjects(try await chronik(["query", "customers", "--json", "--log", dir]).stdout).first?["customerId"] as? String)
+        let top = try await chronik(["query", "recommendations", customer, "--top", "1", "--log", dir])
+        #expect(top.exitCode == 0 && top.stdoutLines.count <= 1, "\(top)")
+        for (q, said) in [(["recommendations", "NOPE"], "no customer NOPE"), (["purchase-orders", "--supplier", "nope"], "no supplier 'nope'"),
+                          (["inventory", "--warehouse", "NOPE"], "no stock in warehouse 'NOPE'")] {
+            let r = try await chronik(["query"] + q + ["--log", dir])
+            #expect(r.exitCode == 1 && r.stdout.isEmpty && r.stderr.contains(said), "\(q): \(r)")
+        }
+    }
 }

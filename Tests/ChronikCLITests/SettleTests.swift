@@ -151,7 +151,10 @@ struct SettleTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         #expect(try await chronik(["simulate", "--events", "20000", "--seed", "3", "--log", dir, "--quiet"]).exitCode == 0)
-        for args in [["recommendations", "NW-C-1"], ["suppliers"], ["purchase-orders", "--open"], ["settings"], ["campaigns"]] {
+        // A customer of the shop (an unknown one is an error since stop 33).
+        let customers = jsonObjects(try await chronik(["query", "customers", "--json", "--log", dir]).stdout)
+        let customer = try #require(customers.first?["customerId"] as? String)
+        for args in [["recommendations", customer], ["suppliers"], ["purchase-orders", "--open"], ["settings"], ["campaigns"]] {
             let text = try await chronik(["query"] + args + ["--log", dir])
             #expect(text.exitCode == 0, "\(args) \(text)")
             let json = try await chronik(["query"] + args + ["--log", dir, "--json"])
