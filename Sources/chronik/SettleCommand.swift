@@ -123,6 +123,21 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
                 fresh.append((n, env))
             }
             envelopes = fresh
+            // A payout's totals per currency must fit in 64 bits, as an
+            // order's do: the models would otherwise add them up saturated
+            // and show a wrong total without a word (stop 33).
+            var totals: [String: (gross: Int64, fee: Int64, net: Int64)] = [:]
+            for (n, env) in envelopes {
+                guard case .settlementLineReported(let l) = env.event else { continue }
+                let key = l.stream + " " + l.currency
+                let t = totals[key] ?? (0, 0, 0)
+                let g = t.gross.addingReportingOverflow(l.gross), f = t.fee.addingReportingOverflow(l.fee),
+                    x = t.net.addingReportingOverflow(l.net)
+                guard !g.overflow, !f.overflow, !x.overflow else {
+                    throw CommandFailure("\(file): line \(n): payout \(l.payoutId)'s \(l.currency) total does not fit in 64 bits of minor units; nothing was imported")
+                }
+                totals[key] = (g.partialValue, f.partialValue, x.partialValue)
+            }
         }
         // Pass 2: one append per payout (a payout is one stream), in file order.
         var order: [String] = []
