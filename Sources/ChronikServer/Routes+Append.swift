@@ -54,7 +54,7 @@ enum AppendBody {
         if var events = commonEvents(bytes, stream: stream, maxEvents: maxEvents) {
             // The array form, every event accepted: only If-Match is left,
             // checked as below.
-            if let expected = try ifMatch.map(expectedVersion(ifMatch:)) { events[0].expectedVersion = expected }
+            if let expected = try ifMatch.map(expectedVersion(ifMatch:)) { try set(expected, on: &events) }
             try refuseRepeatedIDs(events)
             return events
         }
@@ -119,8 +119,20 @@ enum AppendBody {
         for (i, item) in items.enumerated() {
             envelopes.append(try event(item, index: i, stream: stream))
         }
-        if let expected = headerExpected ?? bodyExpected { envelopes[0].expectedVersion = expected }
+        if let expected = headerExpected ?? bodyExpected { try set(expected, on: &envelopes) }
         return envelopes
+    }
+
+    /// The request's expected version (If-Match, or the body's) on the
+    /// batch's first event; that event's own, when it gives one, must agree
+    /// (stop 33: it was overridden without a word).
+    static func set(_ expected: ExpectedVersion, on events: inout [CommerceEnvelope]) throws {
+        if events[0].expectedVersion != .any, events[0].expectedVersion != expected {
+            throw ServerError(.badRequest, "invalidExpectedVersion",
+                              "event 0's expectedVersion says \(events[0].expectedVersion) but the request's says \(expected)",
+                              field: "expectedVersion", index: 0)
+        }
+        events[0].expectedVersion = expected
     }
 
     /// The fast path of `parse` (`CommerceEnvelope.parseCommonArray`): an

@@ -54,6 +54,14 @@ extension LogServer {
         let page = try await eventStore.readAll(from: Position(from), limit: limit)
         // Read after the page: the head is never below where the page ends.
         let head = try await eventStore.headPosition().value
+        // A start past the head, as on /subscribe (stop 33: 200 with a `next`
+        // ahead of the log): the client read another log, or this one was
+        // restored from an older copy, and polling on would skip every event
+        // up to its position. The head itself is where a poller waits.
+        guard from <= head else {
+            throw ServerError(.badRequest, "invalidPosition",
+                              "from=\(from) is past the head: the next event will be at position \(head)", field: "from")
+        }
         var o = JSONObject()
         o.add("events", json: try eventsJSON(page[...], context))
         o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, head))

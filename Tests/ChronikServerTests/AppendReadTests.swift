@@ -58,6 +58,12 @@ import Testing
             let both = try await client.post("/streams/s", #"{"expectedVersion":1,"events":[\#(Self.note)]}"#, headers: [.ifMatch: "2"])
             #expect(both.status == .badRequest)
             #expect(both.error["code"] as? String == "invalidExpectedVersion")
+            // The first event's own expectedVersion against the request's (stop 33: overridden without a word).
+            let own = #"{"type":"NoteAdded","expectedVersion":7,"data":{"text":"hi"}}"#
+            for (body, ifMatch) in [("[\(own)]", "1"), (#"{"expectedVersion":1,"events":[\#(own)]}"#, nil)] {
+                let r = try await client.post("/streams/s", body, headers: ifMatch.map { [.ifMatch: $0] } ?? [:])
+                #expect(r.status == .badRequest && r.error["code"] as? String == "invalidExpectedVersion" && r.error["index"] as? Int == 0, "\(r.text)")
+            }
             #expect(server.log.head.value == 3)
         }
     }
@@ -317,6 +323,11 @@ import Testing
             #expect(page.json["next"] as? Int == 3)
             let tail = try await client.get("/all?from=3&limit=100")
             #expect(tail.json["next"] as? Int == 5)
+            // At the head: an empty page to poll on; past it: refused, as /subscribe does (stop 33).
+            let atHead = try await client.get("/all?from=5")
+            #expect(atHead.status == .ok && atHead.json["next"] as? Int == 5 && (atHead.json["events"] as? [Any])?.isEmpty == true)
+            let past = try await client.get("/all?from=6")
+            #expect(past.status == .badRequest && past.error["code"] as? String == "invalidPosition", "\(past.text)")
 
             let stream = try await client.get("/streams/s-0?limit=2")
             #expect(stream.json["next"] as? Int == 2)
