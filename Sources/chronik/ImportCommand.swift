@@ -106,29 +106,10 @@ struct Import: AsyncParsableCommand {
         // a key store it created are removed when nothing was appended to the
         // log (stop 33: a file of bad lines left an empty log and key store
         // behind, "nothing was imported").
-        let fm = FileManager.default
         let logDir = options.directory()
-        let keysDir = keyOptions.directory(forLog: logDir)
-        let newLog = !fm.fileExists(atPath: logDir), newKeys = !fm.fileExists(atPath: keysDir)
-        do {
+        try await leavingNoTraceOnFailure(log: logDir, keys: keyOptions.directory(forLog: logDir)) {
             try await importInput()
-        } catch {
-            if newLog, Self.holdsNoEvent(logDir) {
-                try? fm.removeItem(atPath: logDir)
-                if newKeys { try? fm.removeItem(atPath: keysDir) }
-            }
-            throw error
         }
-    }
-
-    /// Whether the log at `dir` opens and holds no event (read-only).
-    static func holdsNoEvent(_ dir: String) -> Bool {
-        var o = LogOptions()
-        o.readOnly = true
-        o.createIfMissing = false
-        guard let log = try? EventLog.open(at: dir, options: o) else { return false }
-        defer { try? log.close() }
-        return log.head.value == 0
     }
 
     func importInput() async throws {
@@ -252,4 +233,32 @@ struct Import: AsyncParsableCommand {
         }
         return fd
     }
+}
+
+/// Runs `body`, a command that creates the log at `dir` (and its key store
+/// at `keys`) when they do not exist; when it fails having appended
+/// nothing, removes what it created, so that "nothing was imported" leaves
+/// no empty log or key store behind (stop 33: import and simulate did).
+func leavingNoTraceOnFailure(log dir: String, keys: String, _ body: () async throws -> Void) async throws {
+    let fm = FileManager.default
+    let newLog = !fm.fileExists(atPath: dir), newKeys = !fm.fileExists(atPath: keys)
+    do {
+        try await body()
+    } catch {
+        if newLog, holdsNoEvent(dir) {
+            try? fm.removeItem(atPath: dir)
+            if newKeys { try? fm.removeItem(atPath: keys) }
+        }
+        throw error
+    }
+}
+
+/// Whether the log at `dir` opens and holds no event (read-only).
+func holdsNoEvent(_ dir: String) -> Bool {
+    var o = LogOptions()
+    o.readOnly = true
+    o.createIfMissing = false
+    guard let log = try? EventLog.open(at: dir, options: o) else { return false }
+    defer { try? log.close() }
+    return log.head.value == 0
 }

@@ -58,9 +58,13 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let dir = options.directory()
         try FreshLog.require(dir)
-        let run = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
-                                                  creation: creation, keyOptions: keyOptions,
-                                                  segmentSize: CreationOptions.defaultSegmentSize)
+        var done: SimulationRun?
+        try await leavingNoTraceOnFailure(log: dir, keys: keyOptions.directory(forLog: dir)) {
+            done = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
+                                                   creation: creation, keyOptions: keyOptions,
+                                                   segmentSize: CreationOptions.defaultSegmentSize)
+        }
+        guard let run = done else { return }
         let out = Output()
         if options.json {
             try out.line(encoding: run.report(directory: dir, seed: seed))

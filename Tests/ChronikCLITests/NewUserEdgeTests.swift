@@ -62,4 +62,16 @@ struct NewUserEdgeTests {
             #expect(r.exitCode == 1 && r.stdout.isEmpty && r.stderr.contains(said), "\(q): \(r)")
         }
     }
+
+    @Test func aRefusedSimulateLeavesNoLogBehind() async throws {
+        // Proves a simulate refused for another log's key store removes the empty log it created (stop 33), as a
+        // failed import does.
+        let a = makeTempDir("a"), b = makeTempDir("b")
+        defer { removeDir(a); removeDir(a + ".keys"); removeDir(b); removeDir(b + ".keys") }
+        #expect(try await chronik(["simulate", "--events", "10", "--seed", "1", "--log", a, "--quiet"]).exitCode == 0)
+        let r = try await chronik(["simulate", "--events", "10", "--seed", "1", "--log", b, "--keys", a + ".keys"])
+        #expect(r.exitCode == 1 && r.stderr.contains("belongs to another log"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: b))
+        #expect(try await headPosition(a) == 10)
+    }
 }
