@@ -276,7 +276,7 @@ struct ValidationVisitor: FieldVisitor {
     mutating func id(_ name: StaticString, _ value: inout String) throws(CommerceError) {
         guard Validation.isValidID(value) else {
             throw CommerceError(.invalidId, field: fieldPath(name),
-                                "\(name) must be 1–128 bytes of letters, digits and -_.: (got \(value.utf8.count) bytes: \"\(value.prefix(40))\")")
+                                "\(name) must be 1–128 bytes of letters, digits and -_.: (got \(value.utf8.count) bytes: \(String(value.prefix(40)).debugDescription))")  // escaped: one line per error
         }
         try checkCard(name, value)
     }

@@ -18,6 +18,11 @@ func order(_ replace: String = "", with: String = "") -> String {
         expectRejected(importLine("OrderPlaced", order(#""orderId":"o-1""#, with: #""orderId":"o 1""#)), .invalidId, field: "data.orderId")
         expectRejected(importLine("OrderPlaced", order(#""orderId":"o-1""#, with: #""orderId":"""#)), .invalidId, field: "data.orderId")
         expectRejected(importLine("OrderPlaced", order(#""sku":"s-1""#, with: #""sku":"s/1""#)), .invalidId, field: "data.lines[0].sku")
+        // A control character in a bad id is escaped in the message, which stays one line (stop 33).
+        let newline = expectError({ () throws(CommerceError) in
+            _ = try parse(importLine("OrderPlaced", order(#""orderId":"o-1""#, with: #""orderId":"o\n1""#)))
+        })
+        #expect(newline?.message.contains(#"bytes: "o\n1")"#) == true && newline?.message.contains("\n") == false, "\(String(describing: newline))")
         let long = String(repeating: "x", count: 129)
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"\#(long)"}"#), .invalidId, field: "data.productId")
         // 128 bytes and all allowed punctuation are fine.
