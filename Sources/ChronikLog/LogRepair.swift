@@ -58,7 +58,7 @@ public enum LogRepair {
         let bases = try storage.listDirectory(dir).compactMap(LogFormat.baseFromSegmentFileName).sorted()
         guard let last = bases.last, failure.file == dir + "/" + LogFormat.segmentFileName(base: last),
               failure.offset >= Int64(LogFormat.segmentHeaderSize) else {
-            throw ChronikLogError(.corruption, "the damage (\(failure)) is not in the active segment's batches: "
+            throw ChronikLogError(.corruption, "this damage (\(failure.reason)) is not in the active segment's batches: "
                                   + "cutting the end of the log cannot repair it; restore the log from a copy",
                                   path: failure.file, offset: failure.offset)
         }

@@ -74,4 +74,21 @@ struct NewUserEdgeTests {
         #expect(!FileManager.default.fileExists(atPath: b))
         #expect(try await headPosition(a) == 10)
     }
+
+    @Test func repairOfDamageInASealedSegmentSaysWhereOnce() async throws {
+        // Proves repair's refusal for damage it cannot cut names the file and offset once, then the reason (stop 33:
+        // the whole damage text, file and offset included, was repeated inside the message).
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        #expect(try await chronik(["simulate", "--events", "5000", "--seed", "1", "--segment-size", "64KiB", "--log", dir, "--quiet"]).exitCode == 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
+        try #require(names.count >= 3, "\(names)")
+        let victim = dir + "/" + names[1]
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: victim)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: victim))
+        let r = try await chronik(["repair", "--log", dir])
+        #expect(r.exitCode == 1 && r.stderr.contains("restore the log from a copy"), "\(r)")
+        #expect(r.stderr.components(separatedBy: names[1]).count == 2, "the file named once: \(r.stderr)")
+    }
 }
