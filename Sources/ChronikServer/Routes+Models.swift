@@ -16,7 +16,7 @@ extension LogServer {
         guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
         let name = try context.pathParameter("name")
         let id = try context.optionalPathParameter("id")
-        let q = try context.query(of: request, allowed: Self.modelParameters)
+        let q = try context.query(of: request, allowed: Self.modelParameters(name, item: id != nil))
         if let wait = try number(q, "waitFor") {
             try await waitForModels(live, past: wait, timeout: try timeout(q))
         }
@@ -72,6 +72,26 @@ extension LogServer {
     static let modelParameters: Set<String> = ["waitFor", "timeoutMs", "limit", "day", "customer", "status", "currency",
                                                "sku", "warehouse", "low", "category", "zeroResults"]
 
+    /// The parameters `name`'s list (or, `item`, one of its items) reads,
+    /// and waitFor / timeoutMs: another model's filter is refused, not
+    /// answered as if absent (stop 33: `/models/customers?low=true`). An
+    /// unknown model takes them all, so that its answer is 404.
+    static func modelParameters(_ name: String, item: Bool) -> Set<String> {
+        let wait: Set<String> = ["waitFor", "timeoutMs"]
+        if item && name != "also-bought" { return wait }
+        let own: Set<String>? = switch name {
+        case "orders": ["customer", "status", "limit"]
+        case "customers": ["currency", "limit"]
+        case "inventory": ["sku", "warehouse", "low", "limit"]
+        case "catalog": ["category", "limit"]
+        case "finance", "sales": ["day", "limit"]
+        case "search": ["zeroResults", "limit"]
+        case "fraud", "also-bought", "replenishment": ["limit"]
+        default: nil
+        }
+        return own.map { $0.union(wait) } ?? modelParameters
+    }
+
     /// A boolean query parameter: true, false, or absent (false); anything
     /// else is 400 (stop 32: `low=yes` answered every item, as if absent).
     static func flag(_ q: Parameters, _ name: String) throws -> Bool {
@@ -88,6 +108,15 @@ extension LogServer {
     /// The JSON of one model (or one of its items).
     static func modelJSON(_ name: String, id: String?, _ q: Parameters, _ set: ProjectionSet) throws -> String {
         func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+        /// `limit`, or `d` when absent; a limit that is not a whole number
+        /// from 1 up is refused (it defaulted to 10 without a word).
+        func count(default d: Int) throws -> Int {
+            guard let raw = q["limit"] else { return d }
+            guard let n = Int(raw), n >= 1 else {
+                throw ServerError(.badRequest, "invalidLimit", "limit must be a whole number from 1 to \(Int.max), got \(raw)", field: "limit")
+            }
+            return n
+        }
         func limited<T>(_ list: [T]) throws -> [T] {
             guard let raw = q["limit"] else { return list }
             guard let n = Int(raw), n >= 1 else {
@@ -138,7 +167,7 @@ extension LogServer {
             return array(try limited(set.catalog?.list(category: q["category"].map(String.init)) ?? []).map(productJSON))
         case "fraud":
             if let id { return try one(set.fraud?.score(order: id).map(fraudScoreJSON), "order") }
-            return array((set.fraud?.top(Int(q["limit"] ?? "10") ?? 10) ?? []).map(fraudScoreJSON))
+            return array((set.fraud?.top(try count(default: 10)) ?? []).map(fraudScoreJSON))
         case "finance":
             try noItems()
             return array(try limited(set.finance?.list(day: try day()) ?? []).map(financeDayJSON))
@@ -147,7 +176,7 @@ extension LogServer {
             return array(try limited(set.sales?.list(day: try day()) ?? []).map(salesDayJSON))
         case "search":
             try noItems()
-            return array((set.search?.list(top: q["limit"].flatMap { Int($0) }, zeroResultsOnly: try flag(q, "zeroResults")) ?? [])
+            return array((set.search?.list(top: q["limit"] == nil ? nil : try count(default: 0), zeroResultsOnly: try flag(q, "zeroResults")) ?? [])
                 .map(searchQueryJSON))
         case "also-bought":
             guard let id else {
@@ -156,7 +185,7 @@ extension LogServer {
             guard let model = set.alsoBought, model.knows(product: id) else {
                 throw ServerError(.notFound, "notFound", "no product '\(id)' (no VariantAdded names it)")
             }
-            return array(model.alsoBought(id, limit: Int(q["limit"] ?? "10") ?? 10).map(alsoBoughtJSON))
+            return array(model.alsoBought(id, limit: try count(default: 10)).map(alsoBoughtJSON))
         case "replenishment":
             try noItems()
             return array(try limited(set.replenishment?.suggestions() ?? []).map(replenishmentJSON))

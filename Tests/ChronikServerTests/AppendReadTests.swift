@@ -238,12 +238,20 @@ import Testing
             for (uri, field) in [("/all?limit=1&limit=2", "limit"), ("/all?direction=backward", "direction"), ("/all?limt=5", "limt"),
                                  ("/streams/sp%20ace?frm=0", "frm"), ("/subscribe?stream=a%FF", "stream"),
                                  ("/models/inventory?low=yes", "low"), ("/models/search?zeroResults=1", "zeroResults"),
-                                 ("/models/orders?bogus=1", "bogus")] {
+                                 ("/models/orders?bogus=1", "bogus"),
+                                 // Another model's filter, and a list filter on one item (stop 33: answered as if absent).
+                                 ("/models/customers?low=true", "low"), ("/models/finance?sku=x", "sku"),
+                                 ("/models/orders/o-1?status=placed", "status")] {
                 let r = try await client.get(uri)
                 #expect(r.status == .badRequest, "\(uri): \(r.text)")
                 #expect(r.error["code"] as? String == "invalidParameter" && r.error["field"] as? String == field, "\(uri): \(r.text)")
             }
             #expect(try await client.get("/models/inventory?low=true&limit=3").status == .ok)
+            #expect(try await client.get("/models/finance?waitFor=0&limit=2").status == .ok)
+            for uri in ["/models/fraud?limit=abc", "/models/search?limit=0"] {
+                let r = try await client.get(uri)
+                #expect(r.status == .badRequest && r.error["code"] as? String == "invalidLimit", "\(uri): \(r.text)")
+            }
         }
     }
 
