@@ -180,6 +180,16 @@ extension ChronikContext {
         _ = try query(of: request, allowed: [])
     }
 
+    /// 400 `invalidParameter` for a filter given empty (`stream=`), which
+    /// would match no event: an empty export, a subscription that never
+    /// sends (stop 33).
+    static func refuseEmptyFilters(_ q: Parameters, _ names: [String] = ["stream", "type"]) throws {
+        for name in names where q[name[...]]?.isEmpty == true {
+            throw ServerError(.badRequest, "invalidParameter", "\(name)= is empty: give a \(name), or leave the parameter out for every \(name)",
+                              field: name)
+        }
+    }
+
     /// `pathParameter` for a parameter that some routes leave out.
     func optionalPathParameter(_ name: String, code: String = "invalidParameter") throws -> String? {
         guard let raw = parameters.get(name) else { return nil }

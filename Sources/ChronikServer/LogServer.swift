@@ -173,6 +173,17 @@ public final class LogServer: Sendable {
     /// HEAD is answered for every GET route (as GET without the body), and
     /// a known path asked with another method is 405 with `Allow`
     /// (`RouteMethods`).
+    /// A route that takes no query parameters: one is refused (400
+    /// `invalidParameter`) before `handler` does anything (stop 33:
+    /// `forget?dryRun=true` erased the customer).
+    func noQuery(_ handler: @escaping @Sendable (Request, ChronikContext) async throws -> Response)
+        -> @Sendable (Request, ChronikContext) async throws -> Response {
+        { request, context in
+            try context.refuseQuery(of: request)
+            return try await handler(request, context)
+        }
+    }
+
     public func router() -> Router<ChronikContext> {
         let base = Router(context: ChronikContext.self, options: .autoGenerateHeadEndpoints)
         let router = RecordingRouter(router: base, methods: RouteMethods())
@@ -181,53 +192,26 @@ public final class LogServer: Sendable {
         router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))
-        router.post("streams/:stream") { request, context in
-            try context.refuseQuery(of: request)
-            return try await self.append(request, context)
-        }
+        router.post("streams/:stream", use: noQuery { request, context in try await self.append(request, context) })
         router.get("streams/:stream") { request, context in try await self.readStream(request, context) }
         router.get("all") { request, context in try await self.readAll(request, context) }
-        router.get("events/:position") { request, context in
-            try context.refuseQuery(of: request)
-            return try await self.event(request, context)
-        }
+        router.get("events/:position", use: noQuery { request, context in try await self.event(request, context) })
         router.get("subscribe") { request, context in try await self.subscribe(request, context) }
-        router.post("commands") { request, context in
-            try context.refuseQuery(of: request)
-            return try await self.command(request, context)
-        }
+        router.post("commands", use: noQuery { request, context in try await self.command(request, context) })
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
         if localLog != nil {
-            router.post("digest") { request, context in
-                try context.refuseQuery(of: request)
-                return try self.digest(context)
-            }
+            router.post("digest", use: noQuery { _, context in try self.digest(context) })
             router.get("verify") { request, context in try self.verify(request, context) }
             router.get("export") { request, context in try self.export(request, context) }
-            router.get("customers/:id/subject-export") { request, context in
-                try context.refuseQuery(of: request)
-                return try self.subjectExport(request, context)
-            }
-            router.post("customers/:id/forget") { request, context in
-                try context.refuseQuery(of: request)
-                return try await self.forget(request, context)
-            }
-            router.get("ready") { request, context in
-                try context.refuseQuery(of: request)
-                return try self.ready()
-            }
+            router.get("customers/:id/subject-export", use: noQuery { request, context in try self.subjectExport(request, context) })
+            router.post("customers/:id/forget", use: noQuery { request, context in try await self.forget(request, context) })
+            router.get("ready", use: noQuery { _, _ in try self.ready() })
         } else {
             addStoreAnswers(to: router)
         }
-        router.get("health") { request, context in
-            try context.refuseQuery(of: request)
-            return jsonResponse(#"{"status":"ok"}"#)
-        }
-        router.get("metrics") { request, context in
-            try context.refuseQuery(of: request)
-            return try self.metricsText(context)
-        }
+        router.get("health", use: noQuery { _, _ in jsonResponse(#"{"status":"ok"}"#) })
+        router.get("metrics", use: noQuery { _, context in try self.metricsText(context) })
         addDashboardRoutes(to: router)
         router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
         return base

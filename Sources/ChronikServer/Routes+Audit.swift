@@ -124,9 +124,7 @@ extension LogServer {
         if let a = from.time, let b = to.time, a > b {
             throw ServerError(.badRequest, "invalidParameter", "from (\(a.rfc3339)) is after to (\(b.rfc3339))", field: "from")
         }
-        for k in ["stream", "type"] where q[k[...]]?.isEmpty == true {
-            throw ServerError(.badRequest, "invalidParameter", "\(k)= is empty: give a \(k), or leave the parameter out", field: k)
-        }
+        try ChronikContext.refuseEmptyFilters(q)
         if let stream = q["stream"], log.lastVersion(of: String(stream)) == nil {
             throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
         }

@@ -52,13 +52,7 @@ extension LogServer {
         // If-Match as on `POST /streams/{stream}`: the batch's expected
         // version (stop 33: ignored here, even when not a version at all).
         if let header = request.headers[.ifMatch] {
-            let expected = try AppendBody.expectedVersion(ifMatch: header)
-            if envelopes[0].expectedVersion != .any, envelopes[0].expectedVersion != expected {
-                throw ServerError(.badRequest, "invalidExpectedVersion",
-                                  "If-Match says \(expected) but the first event's expectedVersion says \(envelopes[0].expectedVersion)",
-                                  field: "expectedVersion")
-            }
-            envelopes[0].expectedVersion = expected
+            try AppendBody.set(try AppendBody.expectedVersion(ifMatch: header), on: &envelopes)
         }
         let started = ContinuousClock.now
         let result = try await store.append(envelopes)

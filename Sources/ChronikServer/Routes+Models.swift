@@ -118,11 +118,8 @@ extension LogServer {
             return n
         }
         func limited<T>(_ list: [T]) throws -> [T] {
-            guard let raw = q["limit"] else { return list }
-            guard let n = Int(raw), n >= 1 else {
-                throw ServerError(.badRequest, "invalidLimit", "limit must be a whole number from 1 to \(Int.max), got \(raw)", field: "limit")
-            }
-            return Array(list.prefix(n))
+            guard q["limit"] != nil else { return list }
+            return Array(list.prefix(try count(default: 0)))
         }
         func one(_ json: String?, _ what: String) throws -> String {
             guard let json else { throw ServerError(.notFound, "notFound", "no \(what) '\(id ?? "")'") }
@@ -151,13 +148,7 @@ extension LogServer {
                     customerDetailJSON($0, profile: nil, channels: set.support?.channels(customer: id) ?? [:])
                 }, "customer")
             }
-            let limit = try q["limit"].map { raw in
-                guard let n = Int(raw), n >= 1 else {
-                    throw ServerError(.badRequest, "invalidLimit", "limit must be a whole number from 1 to \(Int.max), got \(raw)", field: "limit")
-                }
-                return n
-            }
-            return array((set.crm?.top(limit ?? 10, currency: q["currency"].map(String.init)) ?? []).map { customerJSON($0, profile: nil) })
+            return array((set.crm?.top(try count(default: 10), currency: q["currency"].map(String.init)) ?? []).map { customerJSON($0, profile: nil) })
         case "inventory":
             try noItems()
             return array(try limited(set.inventory?.levels(sku: q["sku"].map(String.init), warehouseId: q["warehouse"].map(String.init),

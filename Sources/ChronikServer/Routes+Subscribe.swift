@@ -22,12 +22,7 @@ extension LogServer {
     func subscribe(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         let q = try context.query(of: request, allowed: ["from", "stream", "type"])
-        // An empty filter matches no event: a subscription that would never
-        // send one (stop 33) is refused instead.
-        for name in ["stream", "type"] where q[name[...]]?.isEmpty == true {
-            throw ServerError(.badRequest, "invalidParameter", "\(name)= is empty: give a \(name), or leave the parameter out for every \(name)",
-                              field: name)
-        }
+        try ChronikContext.refuseEmptyFilters(q)
         let start = try await subscriptionStart(q, lastEventID: request.headers[.init("Last-Event-ID")!])
         let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
         var headers = HTTPFields()

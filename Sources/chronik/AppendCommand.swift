@@ -111,12 +111,7 @@ struct Append: AsyncParsableCommand {
         guard (1...LogFormat.maxEventBytesCeiling).contains(maxEventBytes.bytes) else {
             throw ValidationError("--max-event-bytes must be 1...\(LogFormat.maxEventBytesCeiling), got \(maxEventBytes.bytes)")
         }
-        if let file, file != "-", !FileManager.default.fileExists(atPath: file) {
-            throw ValidationError("no such input file: \(file)")
-        }
-        if let file, file != "-", isDirectory(file) {
-            throw ValidationError("\(file) is a directory: give a file of JSON Lines, or - for stdin")
-        }
+        try checkInputFile(file, holding: "a file of JSON Lines")
         try storeOptions.validate(with: options, notWith: [("--compression", creation.compression != nil),
                                                            ("--segment-size", creation.segmentSize != nil)])
     }

@@ -172,23 +172,17 @@ func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: Sub
     // allocated a box per line (profile of `export`, stop 26).
     let opener: (any PIIProtector)? = protector
     var out = ExportChunks()
+    defer { out.finish() }  // also when an event fails: every line before it
     let byTime = { (b: ExportFilter.Bound?) -> Bool in if case .time? = b { true } else { false } }
     if filter.streams == nil, filter.types == nil, !byTime(filter.from), !byTime(filter.to) {
         // Between positions: blocks of decoded batches to the workers,
         // which write each line from the stored bytes (no `RecordedEvent`).
         let last: UInt64? = if case .position(let p)? = filter.to { p } else { nil }
-        do {
-            let count = try writeLinesInParallel(
-                log, from: start?.value ?? 0, through: last, limit: filter.limit,
-                makeFormatter: { _ in { e, w in try CommerceExport.write(e, to: &w, protector: opener, upcasters: .standard) } },
-                note: { _ in },
-                emit: { lines, ends in out.add(lines, lineEnds: ends) })
-            out.finish()
-            return count
-        } catch {
-            out.finish()
-            throw error
-        }
+        return try writeLinesInParallel(
+            log, from: start?.value ?? 0, through: last, limit: filter.limit,
+            makeFormatter: { _ in { e, w in try CommerceExport.write(e, to: &w, protector: opener, upcasters: .standard) } },
+            note: { _ in },
+            emit: { lines, ends in out.add(lines, lineEnds: ends) })
     }
     let cursor = if let streams = filter.streams, streams.count == 1, let only = streams.first {
         log.read(stream: only)
@@ -198,7 +192,6 @@ func exportInParallel(_ filter: ExportFilter, from log: EventLog, protector: Sub
     let limit = filter.limit ?? .max
     var count = 0
     var done = false
-    defer { out.finish() }
     try writeLinesInParallel(
         next: {
             while !done, count < limit, let e = try cursor.next() {

@@ -93,12 +93,7 @@ struct Import: AsyncParsableCommand {
         if let maxLineBytes, maxLineBytes.bytes < 1 || maxLineBytes.bytes > LogFormat.maxEventBytesCeiling + Append.envelopeBytes {
             throw ValidationError("--max-line-bytes must be 1...\(LogFormat.maxEventBytesCeiling + Append.envelopeBytes)")
         }
-        if let file, file != "-", !FileManager.default.fileExists(atPath: file) {
-            throw ValidationError("no such input file: \(file)")
-        }
-        if let file, file != "-", isDirectory(file) {
-            throw ValidationError("\(file) is a directory: give a file of JSON Lines, or - for stdin")
-        }
+        try checkInputFile(file, holding: "a file of JSON Lines")
     }
 
     func run() async throws {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import ChronikCommerce
 import ChronikLog
 import Foundation
@@ -186,6 +187,14 @@ extension EventPrinter {
             out.line(try line(e))
         }
     }
+}
+
+/// A usage error for an input file that does not exist or is a directory
+/// (`what` says what to give instead); nil and "-" are stdin.
+func checkInputFile(_ file: String?, holding what: String) throws {
+    guard let file, file != "-" else { return }
+    if !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
+    if isDirectory(file) { throw ValidationError("\(file) is a directory: give \(what), or - for stdin") }
 }
 
 /// Whether `path` names a directory (after symbolic links).

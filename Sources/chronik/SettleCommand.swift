@@ -64,8 +64,7 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
     @Option(help: "Its layout: stripe or adyen.") var gateway: SettlementGateway
 
     func validate() throws {
-        if file != "-", !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
-        if file != "-", isDirectory(file) { throw ValidationError("\(file) is a directory: give the gateway's CSV report, or - for stdin") }
+        try checkInputFile(file, holding: "the gateway's CSV report")
     }
 
     func run() async throws {
