@@ -380,13 +380,11 @@ struct Append: AsyncParsableCommand {
         static func openScratch(_ options: LogOptions, beside path: String) throws -> (EventLog, String) {
             let name = "chronik-append-check-" + UUID().uuidString
             let tmp = FileManager.default.temporaryDirectory.path + "/" + name
-            AppendInterrupt.shared.scratch(tmp)
-            do { return (try EventLog.open(at: tmp, options: options), tmp) } catch let inTemp {
+            do { return (try AppendInterrupt.shared.creatingScratch(at: tmp) { try EventLog.open(at: tmp, options: options) }, tmp) } catch let inTemp {
                 try? FileManager.default.removeItem(atPath: tmp)
                 let parent = (path as NSString).deletingLastPathComponent
                 let sibling = (parent.isEmpty ? "." : parent) + "/." + name
-                AppendInterrupt.shared.scratch(sibling)
-                do { return (try EventLog.open(at: sibling, options: options), sibling) } catch {
+                do { return (try AppendInterrupt.shared.creatingScratch(at: sibling) { try EventLog.open(at: sibling, options: options) }, sibling) } catch {
                     try? FileManager.default.removeItem(atPath: sibling)
                     throw CommandFailure("cannot check the input against a new log: no scratch log could be created in \(tmp) (\(inTemp)) nor at \(sibling) (\(error)); nothing was appended")
                 }

@@ -39,6 +39,17 @@ final class AppendInterrupt: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Creates the scratch log at `path` with the lock held, so that an
+    /// interrupt waits until its files are all made before it removes them
+    /// (stop 33's CI: a Ctrl-C during the open removed the directory while
+    /// the open still made files in it, and one was left).
+    func creatingScratch<T>(at path: String, _ open: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        scratch = path
+        return try open()
+    }
+
     /// The batches go to `log` from now on.
     func appending(to log: EventLog) {
         lock.lock()
@@ -51,7 +62,7 @@ final class AppendInterrupt: @unchecked Sendable {
         lock.lock()
         let (scratch, log, start) = (self.scratch, self.log, startHead)
         lock.unlock()
-        if let scratch { try? FileManager.default.removeItem(atPath: scratch) }
+        if let scratch { Self.remove(scratch) }
         let head = log?.head.value ?? start
         if head > start {
             printError("chronik: interrupted: positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); the rest of the input was not. Lines without an id would be appended again by a re-run: give the lines ids, or append the rest only")
@@ -59,5 +70,15 @@ final class AppendInterrupt: @unchecked Sendable {
             printError("chronik: interrupted: nothing was appended")
         }
         exit(128 + sig)
+    }
+
+    /// Removes a directory that another thread may still be writing a file
+    /// into (a log's writer): again until it is gone, for at most a second.
+    static func remove(_ path: String) {
+        for _ in 0..<100 {
+            try? FileManager.default.removeItem(atPath: path)
+            if !FileManager.default.fileExists(atPath: path) { return }
+            usleep(10_000)
+        }
     }
 }
