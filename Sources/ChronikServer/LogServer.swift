@@ -4,6 +4,7 @@ import ChronikLog
 import ChronikProjections
 import Foundation
 import Hummingbird
+import NIOHTTP1
 import NIOCore
 import Logging
 import ServiceLifecycle
@@ -223,7 +224,7 @@ public final class LogServer: Sendable {
         -> some ApplicationProtocol {
         Application(
             router: router(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(), MalformedRequestHandler()],
                                                 idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: .init(address: .hostname(host, port: port), serverName: "chronik"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
@@ -350,7 +351,15 @@ extension LogServer {
         }
         let tooLarge = ServerError(.contentTooLarge, "bodyTooLarge", "the body is larger than \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
-        do { return try await request.body.collect(upTo: limit) } catch { throw tooLarge }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw tooLarge
+        } catch let e as HTTPParserError {
+            // Bad bytes inside the body (stop 34: this said "larger than").
+            throw ServerError(.badRequest, "badRequest",
+                              "the body is not valid HTTP/1.1: \(MalformedRequestHandler.reason(e)); the connection is closed")
+        }
     }
 }
 

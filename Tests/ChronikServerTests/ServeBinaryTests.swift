@@ -278,3 +278,75 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
                                      output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
     return (r.standardOutput.split(separator: "\n").map(String.init), r.standardError)
 }
+
+/// Proves a request that is not valid HTTP/1.1 (a header line without a
+/// colon, a Content-Length that is not a number, a request line of
+/// garbage) is answered like every other error: 400 with a JSON body that
+/// has a code and says what was wrong, then the connection is closed
+/// (stop 33's exploration: Hummingbird answered 400 with an empty body),
+/// and that a request after a good one on the same connection is answered
+/// the same way, after the good one's answer. And that an HTTP/1.0
+/// request without keep-alive has its connection closed after the answer
+/// (it was kept open until the idle timeout).
+@Suite struct MalformedRequestTests {
+    static let script = #"""
+        import json
+        def exchange(raw):
+            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20)
+            s.sendall(raw)
+            got = b""
+            while True:
+                d = s.recv(65536)
+                if not d: break
+                got += d
+            return got
+        def answers(got):
+            out = []
+            while got:
+                head, _, rest = got.partition(b"\r\n\r\n")
+                lines = head.decode("latin1").split("\r\n")
+                fields = {k.lower(): v for k, v in (l.split(": ", 1) for l in lines[1:])}
+                n = int(fields.get("content-length", "0"))
+                out.append((lines[0], fields, rest[:n])); got = rest[n:]
+            return out
+        for raw in [b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
+                    b"POST /streams/s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
+                    b"GARBAGE\r\n\r\n",
+                    b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nBad Header\r\n\r\n",
+                    b"POST /streams/s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[{\r\nzz\r\n"]:
+            for status, fields, body in answers(exchange(raw)):
+                if status.endswith(" 400 Bad Request"):
+                    e = json.loads(body)["error"]
+                    print(status, fields.get("content-type"), fields.get("connection"), e["code"], bool(e["message"]))
+                else:
+                    print(status, body.decode())
+        for version, connection in [("1.0", ""), ("1.0", "Connection: keep-alive\r\n"), ("1.1", "")]:
+            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(3)
+            s.sendall(f"GET /health HTTP/{version}\r\nHost: 127.0.0.1\r\n{connection}\r\n".encode())
+            got = b""
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d: break
+                    got += d
+                ending = "closed"
+            except socket.timeout:
+                ending = "kept open"
+            (status, fields, body), = answers(got)
+            print(f"HTTP/{version} {connection.strip()}:", status, fields.get("connection"), ending)
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /streams/s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        print("stream s:", s.recv(65536).split(b"\r\n")[0].decode())
+        p.send_signal(signal.SIGTERM); p.wait(timeout=60)
+        """#
+
+    @Test func aMalformedRequestIsAJSONErrorAndTheConnectionCloses() async throws {
+        let (lines, stderr) = try await runAgainstServe(Self.script)
+        let bad = "HTTP/1.1 400 Bad Request application/json close badRequest True"
+        #expect(lines == [bad, bad, bad, #"HTTP/1.1 200 OK {"status":"ok"}"#, bad, bad,
+                         "HTTP/1.0 : HTTP/1.1 200 OK close closed",
+                         "HTTP/1.0 Connection: keep-alive: HTTP/1.1 200 OK None kept open",
+                         "HTTP/1.1 : HTTP/1.1 200 OK None kept open",
+                         "stream s: HTTP/1.1 404 Not Found"], "\(lines)\n\(stderr)")
+    }
+}

@@ -1,0 +1,154 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// Answers a request that is not valid HTTP/1.1 like every other error:
+/// 400 with a JSON body that has a code (`badRequest`) and says what the
+/// parser refused, then closes the connection (nothing after the bad bytes
+/// can be read as a request). Hummingbird answered these with an empty 400
+/// (stop 33's exploration), so a client saw the one error without a body.
+///
+/// Bad bytes after a good request on the same connection can be read
+/// while that request is still being answered: the 400 then follows the
+/// answer's end (`refused`), so that the two never interleave. Bad bytes
+/// inside a body go on to the route that reads the body, which answers.
+final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// Requests whose head was read and whose answer has not ended.
+    private var answering = 0
+    /// A parser error read while an answer was under way: answered after it.
+    private var refused: HTTPParserError?
+    /// Whether a request's head was read and its end not yet: its body is
+    /// being read by the route.
+    private var bodyOpen = false
+    /// Set by bad bytes inside a body: the route's answer says the
+    /// connection closes (it does, after the answer).
+    private var closesAfterAnswer = false
+
+    /// Puts `HTTP10ConnectionHandler` before the codec.
+    func handlerAdded(context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        if let codec = try? pipeline.handler(type: HTTP1ToHTTPServerCodec.self) {
+            try? pipeline.addHandler(HTTP10ConnectionHandler(), position: .before(codec))
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: answering += 1; bodyOpen = true
+        case .end: bodyOpen = false
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let part = unwrapOutboundIn(data)
+        if closesAfterAnswer, case .head(var head) = part, head.status.kind != .informational {
+            head.headerFields[.connection] = "close"
+            return context.write(wrapOutboundOut(.head(head)), promise: promise)
+        }
+        guard case .end = part else { return context.write(data, promise: promise) }
+        answering = max(0, answering - 1)
+        context.write(data, promise: promise)
+        if answering == 0, let e = refused {
+            refused = nil
+            refuse(context, e)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Bad bytes inside a body (a chunk size that is not a number) end
+        // the body the route is reading: the route answers the error.
+        guard let parse = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        if bodyOpen {
+            closesAfterAnswer = true
+            return context.fireErrorCaught(error)
+        }
+        if answering > 0 {
+            if refused == nil { refused = parse }
+        } else {
+            refuse(context, parse)
+        }
+    }
+
+    /// Writes the 400 and closes the connection once it is sent.
+    private func refuse(_ context: ChannelHandlerContext, _ parse: HTTPParserError) {
+        let e = ServerError(.badRequest, "badRequest",
+                            "the request is not valid HTTP/1.1: \(Self.reason(parse)); the connection is closed")
+        let body = ByteBuffer(string: e.json + "\n")
+        var head = HTTPResponse(status: .badRequest)
+        head.headerFields[.contentType] = "application/json"
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        head.headerFields[.connection] = "close"
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        let loopBound = context.loopBound
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopBound.value.close(promise: nil) }
+    }
+
+    /// What the parser refused, in words.
+    static func reason(_ e: HTTPParserError) -> String {
+        switch e {
+        case .invalidHeaderToken: "a header line is not 'Name: value'"
+        case .invalidContentLength, .unexpectedContentLength: "Content-Length is not a number, or not allowed here"
+        case .headerOverflow: "the header is too large"
+        case .invalidMethod: "the request line does not start with a method"
+        case .invalidURL, .invalidPath, .invalidQueryString, .invalidHost, .invalidPort, .invalidFragment:
+            "the request target is not a valid URL"
+        case .invalidVersion: "the request line does not end in HTTP/1.1"
+        case .invalidChunkSize: "a chunk size of the body is not a hexadecimal number"
+        case .invalidCharactersUsed, .strictModeAssertion, .lfExpected, .invalidConstant:
+            "it holds a character or line ending HTTP does not allow there"
+        default: "\(e)"
+        }
+    }
+}
+
+/// Closes the connection after the answer to an HTTP/1.0 request that did
+/// not ask to keep it (`Connection: keep-alive`), as RFC 9112 §9.3 says,
+/// and says so in the answer. Hummingbird kept every connection open, so
+/// an HTTP/1.0 client that reads the answer until the connection closes
+/// (ApacheBench without -k, scripts on raw sockets) waited for the idle
+/// timeout. It sits before the HTTP/1 → HTTP types codec, where the
+/// request's version is still known; `MalformedRequestHandler` puts it there.
+final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Whether each request read and not yet answered ends its connection.
+    private var closes: [Bool] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data) {
+            closes.append(head.version.major == 1 && head.version.minor == 0 && !head.isKeepAlive)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where head.status.code >= 200 && closes.first == true:
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end where !closes.isEmpty:
+            let close = closes.removeFirst()
+            guard close else { return context.write(data, promise: promise) }
+            let loopBound = context.loopBound
+            context.write(data).whenComplete { result in
+                promise?.completeWith(result)
+                loopBound.value.close(promise: nil)
+            }
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+}
