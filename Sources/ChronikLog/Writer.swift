@@ -678,6 +678,15 @@ final class Writer: @unchecked Sendable {
         return (staged[lo].request, Int(position - staged[lo].base))
     }
 
+    /// What differs between an id's event and a new one with the same id:
+    /// the stream alone is said as such (stop 34: a retry sent to another
+    /// stream read "for other content" while type and data were the same).
+    static func otherContent(_ stream: String, to newStream: String, sameEvent: Bool) -> String {
+        stream != newStream && sameEvent
+            ? "in another stream: an id names one event of one stream; this append is to '\(newStream)'"
+            : "for other content"
+    }
+
     /// An append whose ids are already known: the same content everywhere
     /// is an idempotent retry; anything else is `duplicateEventId`.
     func resolveDuplicate(_ req: AppendRequest, prior: [UInt64?], priorStaged: [(Int, Int)?], requests: [AppendRequest], outcomes: [Outcome]) -> Outcome {
@@ -691,14 +700,15 @@ final class Writer: @unchecked Sendable {
                 guard case .done(let res) = outcomes[r] else { return dup("event id \(e.id) is used by a failed append in the same group") }
                 let o = requests[r]
                 guard o.stream == req.stream, o.events[k].type == e.type, o.events[k].data == e.data, o.events[k].metadata == e.metadata else {
-                    return dup("event id \(e.id) is already used (position \(pos)) for other content")
+                    return dup("event id \(e.id) is already used (position \(pos)) " + Self.otherContent(o.stream, to: req.stream, sameEvent: o.events[k].type == e.type && o.events[k].data == e.data && o.events[k].metadata == e.metadata))
                 }
                 versions.append(res.versions[k])
             } else {
                 do {
                     guard let original = try log.event(at: Position(pos)) else { return dup("event id \(e.id) points past the head") }
                     guard original.stream == req.stream, original.type == e.type, original.data == e.data, original.metadata == e.metadata else {
-                        return dup("event id \(e.id) is already used at position \(pos) (stream '\(original.stream)', type \(original.type)) for other content")
+                        return dup("event id \(e.id) is already used at position \(pos) (stream '\(original.stream)', type \(original.type)) "
+                                   + Self.otherContent(original.stream, to: req.stream, sameEvent: original.type == e.type && original.data == e.data && original.metadata == e.metadata))
                     }
                     versions.append(original.version)
                 } catch {

@@ -84,6 +84,16 @@ struct EventLogTests {
             Issue.record("should have thrown")
         } catch let e as ChronikLogError {
             #expect(e.code == .duplicateEventId)
+            #expect(e.message.hasSuffix("for other content"), "\(e.message)")
+        }
+        // The same event sent to another stream: said as such (stop 34: it
+        // read "for other content" while type and data were the same).
+        do {
+            try await log.append(to: "t", [a])
+            Issue.record("should have thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .duplicateEventId)
+            #expect(e.message.contains("(stream 's', type A) in another stream") && e.message.hasSuffix("this append is to 't'"), "\(e.message)")
         }
         await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [a, a]) }
         #expect(log.head == Position(3))
