@@ -111,6 +111,9 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
                     known += 1
                     continue
                 }
+                do { try store.settlements.checkCurrency(l) } catch {
+                    throw CommandFailure("\(file): line \(n): \(error.message); nothing was imported")
+                }
                 if let earlier = seen[l.gatewayRef] {
                     guard earlier.data == env.proposed.data else {
                         throw CommandFailure("\(file): line \(n): gatewayRef \(l.gatewayRef) is also on line \(earlier.line) with other content; nothing was imported")

@@ -26,6 +26,40 @@ struct SettleTests {
         return dir
     }
 
+    @Test func aLineInAnotherCurrencyThanItsPaymentIsRefused() async throws {
+        // Proves a settlement line in another currency than its payment's
+        // order is refused, by settle import (payment in the log) and by
+        // import (order earlier in the same input), with nothing written
+        // (stop 34: a USD line "matched" a EUR capture and the text showed
+        // the USD amount as EUR).
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var r = try await chronik(["import", "--log", dir, dataFile("settlement-shop.jsonl")])
+        #expect(r.exitCode == 0, "\(r)")
+        let head = try await chronik(["stats", "--log", dir, "--json"]).stdout
+        let csv = dir + ".usd.csv"
+        defer { try? FileManager.default.removeItem(atPath: csv) }
+        let stripe = try String(contentsOfFile: dataFile("settlement-stripe.csv"), encoding: .utf8).components(separatedBy: "\r\n")
+        try (stripe[0] + "\r\n" + stripe[1].replacingOccurrences(of: ",charge,eur,", with: ",charge,usd,") + "\r\n")
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        r = try await chronik(["settle", "import", csv, "--gateway", "stripe", "--log", dir])
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("line 2: stripe line txn_3PAa01 is in USD but payment pay-1001 is in EUR (order o-1001)"), "\(r)")
+        #expect(r.stderr.contains("nothing was imported"), "\(r)")
+        #expect(try await chronik(["stats", "--log", dir, "--json"]).stdout == head)
+
+        let fresh = makeTempDir("fresh")
+        defer { removeDir(fresh) }
+        let jsonl = dir + ".usd.jsonl"
+        defer { try? FileManager.default.removeItem(atPath: jsonl) }
+        let line = #"{"type":"SettlementLineReported","time":"2024-05-05T00:00:00Z","data":{"gateway":"stripe","payoutId":"po_B","paidOutAt":"2024-05-05T00:00:00Z","kind":"charge","gatewayRef":"ch1","paymentId":"pay-1001","gross":12990,"fee":30,"net":12960,"currency":"USD"}}"#
+        try (String(contentsOfFile: dataFile("settlement-shop.jsonl"), encoding: .utf8) + line + "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        r = try await chronik(["import", "--log", fresh, jsonl])
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("is in USD but payment pay-1001 is in EUR (order o-1001)"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: fresh + "/chronik.meta"), "\(r)")
+    }
+
     @Test func readmeWorkflowFindsEachDiscrepancy() async throws {
         // Proves the sample reports reconcile as the README says: each status once or more, by --status and --payout.
         let dir = try await settledShop()

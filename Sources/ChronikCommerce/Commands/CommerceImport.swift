@@ -564,6 +564,9 @@ public struct GuardModel {
     private var streams: [String: (state: StreamState, version: UInt64?)] = [:]
     /// The settlement lines admitted so far: (gateway, gatewayRef) → data.
     private var settlementLines: [String: [UInt8]] = [:]
+    /// The orders, payments and refunds admitted so far: what a settlement
+    /// line's currency is checked against before the log (stop 34).
+    private var paymentCurrencies = PaymentCurrencies()
 
     public init(store: CommerceStore) { self.store = store }
 
@@ -603,6 +606,7 @@ public struct GuardModel {
         if case .settlementLineReported(let l) = env.event {
             // A gatewayRef once per gateway (EVENTS.md v1.2): against the log, then the input.
             if try store.screenSettlementLines([env]).fresh.isEmpty { return .settlementAlreadyReported }
+            try store.settlements.checkCurrency(l, input: paymentCurrencies)
             let key = l.gateway + "\u{0}" + l.gatewayRef
             if let earlier = settlementLines[key] {
                 guard earlier == env.proposed.data else {
@@ -629,6 +633,7 @@ public struct GuardModel {
         try streams.values[i].state.check(env.event, streamExists: version != nil)
         streams.values[i].state.apply(env.event)
         streams.values[i].version = version.map { $0 + 1 } ?? 0
+        paymentCurrencies.note(env.event)
         return .admitted
     }
 

@@ -192,6 +192,7 @@ public final class CommerceStore: Sendable {
             switch try settlements.verdict(l, data: e.proposed.data) {
             case .same(let p): known.append(p)
             case .new:
+                try settlements.checkCurrency(l)
                 let key = l.gateway + "\u{0}" + l.gatewayRef
                 if let earlier = inBatch[key] {
                     guard earlier == e.proposed.data else {

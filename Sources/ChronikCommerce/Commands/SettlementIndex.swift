@@ -30,7 +30,19 @@ public final class SettlementIndex: Sendable {
     private struct State {
         var scannedTo: Position = .start
         var lines: [String: Entry] = [:]
+        /// What a line's currency is checked against (stop 34).
+        var payments = PaymentCurrencies()
     }
+
+    /// What a refresh found: lines by key, and the payments' currencies.
+    private struct Found {
+        var lines: [(String, Entry)] = []
+        var payments = PaymentCurrencies()
+    }
+
+    /// The types a refresh decodes.
+    static let indexedTypes: Set<String> = [SettlementLineReported.typeName, OrderPlaced.typeName,
+                                            PaymentAuthorized.typeName, RefundIssued.typeName]
 
     private let state = Mutex(State())
 
@@ -41,11 +53,11 @@ public final class SettlementIndex: Sendable {
     /// Brings the index up to the log's head (reads only new events).
     public func refresh(_ log: EventLog) throws {
         let from = state.withLock { $0.scannedTo }
-        var found: [(String, Entry)] = []
+        var found = Found()
         var end = from
         try log.scan(from: from) { view in
             end = Position(view.position.value + 1)
-            guard view.type == SettlementLineReported.typeName else { return }
+            guard Self.indexedTypes.contains(view.type) else { return }
             try Self.note(type: view.type, data: Array(view.data), at: view.position, in: &found)
         }
         record(found, scannedFrom: from, to: end)
@@ -57,13 +69,13 @@ public final class SettlementIndex: Sendable {
     public func refresh(reading store: any EventStore) async throws {
         if let log = store as? EventLog { return try refresh(log) }
         let from = state.withLock { $0.scannedTo }
-        var found: [(String, Entry)] = []
+        var found = Found()
         var end = from
         while true {
             let page = try await store.readAll(from: end, limit: Self.pageSize)
             for e in page {
                 end = Position(e.position.value + 1)
-                if e.type == SettlementLineReported.typeName { try Self.note(type: e.type, data: e.data, at: e.position, in: &found) }
+                if Self.indexedTypes.contains(e.type) { try Self.note(type: e.type, data: e.data, at: e.position, in: &found) }
             }
             if page.count < Self.pageSize { break }
         }
@@ -73,17 +85,37 @@ public final class SettlementIndex: Sendable {
     /// Events read per round trip from a store other than a local log.
     static let pageSize = 4096
 
-    private static func note(type: String, data: [UInt8], at position: Position, in found: inout [(String, Entry)]) throws {
-        guard case .settlementLineReported(let l) = try CommerceEvent.decode(type: type, data: data) else { return }
-        found.append((key(l.gateway, l.gatewayRef), Entry(position: position, data: data)))
+    private static func note(type: String, data: [UInt8], at position: Position, in found: inout Found) throws {
+        let event = try CommerceEvent.decode(type: type, data: data)
+        if case .settlementLineReported(let l) = event {
+            found.lines.append((key(l.gateway, l.gatewayRef), Entry(position: position, data: data)))
+        } else {
+            found.payments.note(event)
+        }
     }
 
-    private func record(_ found: [(String, Entry)], scannedFrom from: Position, to end: Position) {
+    private func record(_ found: Found, scannedFrom from: Position, to end: Position) {
         state.withLock { s in
             guard s.scannedTo == from else { return } // another caller refreshed meanwhile
-            for (k, e) in found where s.lines[k] == nil { s.lines[k] = e }
+            for (k, e) in found.lines where s.lines[k] == nil { s.lines[k] = e }
+            s.payments.merge(found.payments)
             s.scannedTo = end
         }
+    }
+
+    /// Refuses a line in another currency than its payment's (the order's:
+    /// "Payments and refunds are in the order's currency", EVENTS.md):
+    /// a gateway settles a payment in the currency it was taken in, and a
+    /// line in another would be summed into the payment's settled amount
+    /// as if it were in the payment's (stop 34: a USD line "matched" a EUR
+    /// capture). The payment is looked up in `input` (the events of an
+    /// import before the line), then in the log; a line whose payment is
+    /// in neither is not checked.
+    public func checkCurrency(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) throws(CommerceError) {
+        let found = state.withLock { s in input.currency(of: line, else: s.payments) }
+        guard let found, found.currency != line.currency else { return }
+        throw CommerceError(.invalidCurrency, field: "data.currency",
+                            "\(line.gateway) line \(line.gatewayRef) is in \(line.currency) but payment \(found.payment) is in \(found.currency) (order \(found.order)): a gateway settles a payment in its currency")
     }
 
     /// Decides one line against the log (after `refresh`).
@@ -97,5 +129,43 @@ public final class SettlementIndex: Sendable {
                                 "\(line.gateway) already reported gatewayRef \(line.gatewayRef) (position \(e.position)) with other content")
         }
         return .same(e.position)
+    }
+}
+
+/// Each order's currency, the order of each payment and the payment of
+/// each refund: what a settlement line's currency is checked against. The
+/// first of each wins, as the guards keep it (a second OrderPlaced of an
+/// order is refused; the first is the order).
+public struct PaymentCurrencies: Sendable {
+    var orderCurrency: [String: String] = [:]
+    var paymentOrder: [String: String] = [:]
+    var refundPayment: [String: String] = [:]
+
+    public init() {}
+
+    /// Notes what `event` says of an order's currency, a payment's order or
+    /// a refund's payment.
+    public mutating func note(_ event: CommerceEvent) {
+        switch event {
+        case .orderPlaced(let o): if orderCurrency[o.orderId] == nil { orderCurrency[o.orderId] = o.currency }
+        case .paymentAuthorized(let p): if paymentOrder[p.paymentId] == nil { paymentOrder[p.paymentId] = p.orderId }
+        case .refundIssued(let r): if refundPayment[r.refundId] == nil { refundPayment[r.refundId] = r.paymentId }
+        default: break
+        }
+    }
+
+    mutating func merge(_ other: PaymentCurrencies) {
+        orderCurrency.merge(other.orderCurrency) { old, _ in old }
+        paymentOrder.merge(other.paymentOrder) { old, _ in old }
+        refundPayment.merge(other.refundPayment) { old, _ in old }
+    }
+
+    /// The payment of `line`, its order and the order's currency, each
+    /// step looked up here and then in `other`; nil when one is unknown.
+    func currency(of line: SettlementLineReported, else other: PaymentCurrencies) -> (payment: String, order: String, currency: String)? {
+        let payment = line.paymentId ?? line.refundId.flatMap { refundPayment[$0] ?? other.refundPayment[$0] }
+        guard let payment, let order = paymentOrder[payment] ?? other.paymentOrder[payment],
+              let currency = orderCurrency[order] ?? other.orderCurrency[order] else { return nil }
+        return (payment, order, currency)
     }
 }
