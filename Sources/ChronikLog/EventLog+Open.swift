@@ -171,6 +171,14 @@ extension EventLog {
             let file = try storage.openFile(path, create: false, readOnly: options.readOnly || !isLast)
             do {
                 let size = try file.size()
+                // What the active segment's index file says was synced: the
+                // segment may not hold less (stop 34: a cut or zeroed tail
+                // of synced batches was taken for an interrupted write).
+                let synced = isLast && nameSet.contains(LogFormat.indexFileName(base: base))
+                    ? syncedExtent(directory: dir, base: base, storage: storage) : nil
+                if let synced, size < synced.bytes {
+                    throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: size), path: path, offset: size)
+                }
                 if isLast && size < Int64(LogFormat.segmentHeaderSize) && !options.readOnly {
                     // A segment whose creation was interrupted holds no event.
                     try file.truncate(to: 0)
@@ -239,6 +247,9 @@ extension EventLog {
                         break
                     }
                     scanned = result.segment
+                    if let torn = result.tornAt, let synced, torn < synced.bytes {
+                        throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: torn), path: path, offset: torn)
+                    }
                     if let torn = result.tornAt {
                         report.truncatedFile = path
                         report.truncatedAtOffset = torn
@@ -411,6 +422,27 @@ extension EventLog {
                                  batchOffsets: cp.batches.map(\.offset), batchBases: cp.batches.map(\.basePosition),
                                  lastHash: cp.lastHash, sealed: true),
             batches: cp.batches, ids: cp.ids))
+    }
+
+    /// The bytes and events an active segment's index file describes, when
+    /// it is whole (its checksum matches) and of this segment: the index is
+    /// written at a clean close after the segment's fdatasync, so those
+    /// bytes were synced and acknowledged. Nil when it is absent or broken.
+    static func syncedExtent(directory: String, base: UInt64, storage: any Storage) -> (bytes: Int64, events: UInt64)? {
+        let path = directory + "/" + LogFormat.indexFileName(base: base)
+        guard let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
+        defer { f.close() }
+        guard let size = try? f.size(), size < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(size), at: 0),
+              let cp = try? SegmentCheckpoint.decode(bytes), cp.base == base else { return nil }
+        return (cp.segmentBytes, cp.eventCount)
+    }
+
+    /// Why an active segment that holds less than its index file describes
+    /// is refused: synced, acknowledged events are gone.
+    static func syncedDataLost(_ synced: (bytes: Int64, events: UInt64), base: UInt64, endsAt end: Int64) -> String {
+        "the segment's data ends at byte \(end), but its index file \(LogFormat.indexFileName(base: base)), written at a clean close "
+            + "after the segment was synced, describes \(synced.events) event\(synced.events == 1 ? "" : "s") in \(synced.bytes) bytes: "
+            + "synced events are missing (restore the segment from a backup; an open does not cut acknowledged events)"
     }
 
     static func writeCheckpoint(directory: String, segment: ScannedSegment, base: UInt64, storage: any Storage) throws {

@@ -521,6 +521,10 @@ struct VerifierRun {
         let size = try file.size()
         report.bytes += size
         if size < Int64(LogFormat.segmentHeaderSize) && isLast {
+            // Unless its index file says synced batches were there (stop 34).
+            if hasIndex, let synced = EventLog.syncedExtent(directory: directory, base: base, storage: storage), synced.bytes > size {
+                throw fail(segPath, size, EventLog.syncedDataLost(synced, base: base, endsAt: size))
+            }
             // The writer creates a segment and then writes its header; a
             // crash in between leaves a short file that holds no event.
             warn(segPath, 0, "segment header incomplete (\(size) bytes): its creation was interrupted; it holds no event")
@@ -756,6 +760,13 @@ struct VerifierRun {
             return false
         }
         if let problem = Self.compare(index: bytes, with: expected) {
+            if isLast, let cp = try? SegmentCheckpoint.decode(bytes), cp.base == expected.base, cp.segmentBytes > expected.segmentBytes {
+                // Written at a clean close after the segment's fdatasync:
+                // what it describes was synced (stop 34: a cut tail was a
+                // warning, "stale", and the next append reused its positions).
+                throw fail(path(LogFormat.segmentFileName(base: expected.base)), expected.segmentBytes,
+                           EventLog.syncedDataLost((cp.segmentBytes, cp.eventCount), base: expected.base, endsAt: expected.segmentBytes))
+            }
             if isLast, Self.isStaleActiveIndex(bytes, expected) {
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
                 return false
@@ -768,7 +779,7 @@ struct VerifierRun {
 
     /// Whether an active segment's index file that differs from what its
     /// segment implies is merely stale: whole (its checksum matches) and
-    /// written for another length of the segment, as when the writer's
+    /// written for a shorter segment, as when the writer's
     /// removal of it at its first append did not reach the disk before a
     /// crash. An open does not use such a file (the lengths differ), so it
     /// is a warning; any other difference is damage to a file an open
@@ -776,7 +787,7 @@ struct VerifierRun {
     static func isStaleActiveIndex(_ bytes: [UInt8], _ expected: SegmentCheckpoint) -> Bool {
         guard bytes.count >= LogFormat.indexHeaderSize + 4, Array(bytes[0..<8]) == LogFormat.indexMagic,
               SegmentCheckpoint.checksumMatches(bytes) else { return false }
-        return Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) != expected.segmentBytes
+        return Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) < expected.segmentBytes
     }
 
     /// The first difference between an index file and the index its segment

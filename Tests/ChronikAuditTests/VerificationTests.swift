@@ -173,7 +173,12 @@ struct VerificationTests {
         #expect(r.failure?.offset == Int64(last.offset))
         #expect(r.failure?.reason.contains("reserved") == true, "\(String(describing: r.failure))")
 
-        try writeFile(segPath, try fileBytes(segPath).prefix(last.offset) + [])  // drop that batch: clean again
+        // Drop that batch: clean again once the active segment's index file,
+        // which the clean close wrote for it, is gone too (with it, the
+        // shorter segment is synced data lost: stop 34).
+        try writeFile(segPath, try fileBytes(segPath).prefix(last.offset) + [])
+        #expect(try LogVerifier.verify(directory: dir).failure?.reason.contains("synced events are missing") == true)
+        try FileManager.default.removeItem(atPath: dir + "/" + LogFormat.indexFileName(base: 0))
         #expect(try LogVerifier.verify(directory: dir).isClean)
         var meta = try fileBytes(dir + "/chronik.meta")
         meta[30] = 7

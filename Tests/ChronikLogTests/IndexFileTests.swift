@@ -586,6 +586,42 @@ struct IndexFileTests {
         #expect(fixed.recovery.segmentsScanned == 0)
     }
 
+    enum SyncedTailLoss: CaseIterable, Sendable { case cutAtBatchBoundary, cutToHeader, cutToNothing, lastBatchZeroed }
+
+    @Test("an active segment that holds less than its index file describes (synced batches cut or zeroed) is damage: the open is refused with file and offset, verify fails, nothing is cut",
+          arguments: SyncedTailLoss.allCases)
+    func syncedTailLossIsDamage(loss: SyncedTailLoss) async throws {
+        // Proves stop 34's finding: a cut or zeroed tail of synced batches was taken for an interrupted write (cut, "stale" index), and the next append reused the lost positions.
+        let storage = FaultyStorage(seed: 73)
+        _ = try await Self.randomLog(storage, seed: 73, appends: 40)
+        let index = try SegmentCheckpoint.decode(try #require(storage.contents(of: "/disk/log/" + Self.activeIndexName(storage))))
+        try #require(index.batches.count >= 2)
+        let segment = "/disk/log/" + LogFormat.segmentFileName(base: index.base)
+        let bytes = try #require(storage.contents(of: segment))
+        let last = Int(index.batches.last!.offset)
+        let damaged: [UInt8]
+        switch loss {
+        case .cutAtBatchBoundary: damaged = Array(bytes.prefix(last))
+        case .cutToHeader: damaged = Array(bytes.prefix(LogFormat.segmentHeaderSize))
+        case .cutToNothing: damaged = []
+        case .lastBatchZeroed: damaged = Array(bytes.prefix(last)) + [UInt8](repeating: 0, count: bytes.count - last)
+        }
+        storage.setContents(of: segment, damaged)
+        let end = loss == .lastBatchZeroed ? Int64(last) : Int64(damaged.count)
+        do {
+            let log = try openLog(storage)
+            try? log.close()
+            Issue.record("the open should refuse a segment that lost synced batches")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .corruption, "\(e)")
+            #expect(e.path == segment && e.offset == end, "\(e)")
+            #expect(e.message.contains("describes \(index.eventCount) events in \(bytes.count) bytes: synced events are missing"), "\(e)")
+        }
+        #expect(storage.contents(of: segment) == damaged, "the refused open cut nothing")
+        let report = try? LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(report == nil || report?.failure != nil, "\(String(describing: report))")
+    }
+
     @Test("an index file's id order (counting sort on the hash's top bits) is the comparison sort's, with repeated ids and crowded buckets",
           arguments: [0, 1, 64, 65, 1_000, 70_000])
     func hashOrderIsTheSortedOrder(n: Int) {
