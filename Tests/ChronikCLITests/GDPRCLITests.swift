@@ -18,6 +18,25 @@ struct GDPRCLITests {
         return out
     }
 
+    @Test func aForgottenCustomerReadsAsErasedInTheSubjectExportEvenWithTheKeyBack() async throws {
+        // Proves stop 34's finding: with the key store restored from a backup taken before the
+        // erasure, subject-export printed the profile beside "forgotten":true ("erased":false).
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".backup") }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let before = try await chronik(["subject-export", "--log", dir, "customer", "c-1"])
+        #expect(before.stdout.contains(#""forgotten":false"#) && before.stdout.contains("a@example.org"), "\(before)")
+        try FileManager.default.copyItem(atPath: dir + ".keys", toPath: dir + ".backup")
+        #expect(try await chronik(["forget", "--log", dir, "customer", "c-1"]).exitCode == 0)
+        try FileManager.default.removeItem(atPath: dir + ".keys")
+        try FileManager.default.moveItem(atPath: dir + ".backup", toPath: dir + ".keys")
+        let after = try await chronik(["subject-export", "--log", dir, "customer", "c-1"])
+        #expect(after.exitCode == 0, "\(after)")
+        for v in pii { #expect(!after.stdout.contains(v), "\(v) in the subject export of a forgotten customer") }
+        #expect(after.stdout.contains(#""erased":true"#) && after.stdout.contains(#""forgotten":true"#), "\(after)")
+    }
+
     @Test func forgetErasesTheCustomerEverywhereAndVerifyStillPasses() async throws {
         // Proves: PII is never in the log files; after `forget`, export and subject-export show null for it, the key
         // file no longer holds it, the order with its amounts stays, verify passes, and forgetting twice is harmless.

@@ -23,6 +23,14 @@ public enum SubjectAccess {
     /// - Throws: log errors (corruption with file and offset), decode errors.
     public static func export(customerId: String, from log: EventLog, protector: (any PIIProtector)?) throws -> JSONValue {
         let customerStream = "customer-" + customerId
+        // A forgotten customer's data reads as erased even while the key
+        // is still in the key store (a forget whose key removal failed, a
+        // key store restored from a backup): the log's CustomerForgotten
+        // decides (stop 34: the profile was printed beside "forgotten").
+        var protector = protector
+        if let base = protector, try log.read(stream: customerStream).collect().contains(where: { $0.type == "CustomerForgotten" }) {
+            protector = ForgottenSubject(base: base, subject: "customer:" + customerId)
+        }
         var orderStreams: Set<String> = []
         var sessionStreams: Set<String> = []
         var orders: [String] = []
@@ -55,6 +63,9 @@ public enum SubjectAccess {
         guard found else {
             throw CommerceError(.invalidData, field: "customerId", "the log holds nothing about customer \(customerId)")
         }
+        // The same keys for every customer (stop 34: `forgotten` was there
+        // only for a forgotten one).
+        profile["forgotten"] = profile["forgotten"] ?? .bool(false)
         let profileKeys = ["email", "name", "phone", "address", "marketingConsent", "forgotten"]
         return .object([
             JSONMember("customerId", .string(customerId)),
@@ -64,6 +75,22 @@ public enum SubjectAccess {
             JSONMember("sessions", .array(sessions.map(JSONValue.string))),
             JSONMember("events", .array(events)),
         ])
+    }
+
+    /// Opens nothing of `subject` (read as erased); the others through `base`.
+    struct ForgottenSubject: PIIProtector {
+        let base: any PIIProtector
+        let subject: String
+
+        func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
+            try base.seal(plaintext, subject: subject, context: context)
+        }
+
+        func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
+            subject == self.subject ? nil : try base.open(sealed, subject: subject, context: context)
+        }
+
+        func destroyKey(subject: String) throws { try base.destroyKey(subject: subject) }
     }
 
     static func fold(_ event: CommerceEvent, pii: PIIState, into p: inout [String: JSONValue]) {
