@@ -186,6 +186,22 @@ extension History {
         #expect(r.recommendations(for: "nobody").isEmpty)
     }
 
+    @Test func aViewLoggedBeforeItsSessionStartedCounts() throws {
+        // Proves stop 34's finding: viewed(C) is every session whose SessionStarted names C (EVENTS.md v1.2, no
+        // order in the log), so a view appended before its session's SessionStarted counts; a session started
+        // anonymously keeps its views out, before and after.
+        var h = Self.history()
+        h.add(.productViewed(ProductViewed(sessionId: "s9", productId: "P7")))   // before s9 started
+        h.add(.productViewed(ProductViewed(sessionId: "s9", productId: "P7")))
+        h.add(.productViewed(ProductViewed(sessionId: "s8", productId: "P3")))   // s8 starts anonymous
+        h.session("s9", customer: "C")
+        h.session("s8")
+        let r = try #require(try h.project(only: ["recommendations"]).recommendations)
+        // P7: s2 + s9 = 2 (was 1); P3 unchanged (s8 is anonymous).
+        #expect(r.recommendations(for: "C").map { "\($0.productId) \($0.score)" } == ["P4 3", "P3 2", "P7 2", "P2 1"])
+        #expect(r.pending.isEmpty && r.anonymous.contains("s8"))
+    }
+
     @Test func forgottenCustomerGetsNone() throws {
         // Proves a customer with CustomerForgotten gets no recommendations although its order scores products.
         var h = Self.history()

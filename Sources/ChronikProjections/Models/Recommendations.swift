@@ -22,14 +22,18 @@ public struct Recommendation: Sendable, Equatable {
 /// started which session and the products viewed in sessions that name a
 /// customer.
 ///
-/// A ProductViewed counts when its session's SessionStarted, naming the
-/// customer, came before it in the log; a view logged before its session
-/// started is not kept (keeping every anonymous session's views just in
-/// case would cost memory on the replay path for a case the shop never
-/// writes).
+/// A ProductViewed counts when its session's SessionStarted names the
+/// customer, whether it came before or after the view in the log (stop 34:
+/// a view logged before its session's first SessionStarted, as when the
+/// clickstream service appends ahead of the session service, was lost).
+/// Views of a session no SessionStarted has named yet wait in `pending`
+/// (nothing in a log whose sessions start first); a session started
+/// anonymously keeps none (keeping every anonymous session's views in
+/// case a later SessionStarted names a customer would cost memory on the
+/// replay path).
 public final class RecommendationsProjector: SnapshottableProjector {
     public let name = "recommendations"
-    public let snapshotVersion: UInt32 = 1
+    public let snapshotVersion: UInt32 = 2
     public let orders: OrdersProjector
     public let catalog: CatalogProjector
 
@@ -47,6 +51,10 @@ public final class RecommendationsProjector: SnapshottableProjector {
     /// Sessions whose SessionStarted names a customer (one dictionary, so
     /// a ProductViewed costs one lookup: most of a log is clickstream).
     var sessions: [String: Session] = [:]
+    /// Sessions started without a customer.
+    var anonymous = Set<String>()
+    /// Views of sessions not started yet, by session (distinct products).
+    var pending: [String: [String]] = [:]
     var forgotten = Set<String>()
 
     public init(orders: OrdersProjector, catalog: CatalogProjector) {
@@ -60,10 +68,20 @@ public final class RecommendationsProjector: SnapshottableProjector {
             // A SessionStarted naming a customer decides the session's
             // customer (a later one naming another replaces it; one naming
             // none changes nothing: anonymous sessions cost no lookup).
-            guard let c = s.customerId else { return }
+            let early = pending.isEmpty ? nil : pending.removeValue(forKey: s.sessionId)
+            guard let c = s.customerId else {
+                if sessions[s.sessionId] == nil { anonymous.insert(s.sessionId) }
+                return
+            }
+            anonymous.remove(s.sessionId)
             sessions[s.sessionId, default: Session(customerId: c)].customerId = c
+            for p in early ?? [] { sessions[s.sessionId]?.view(p) }
         case .productViewed(let v):
-            sessions[v.sessionId]?.view(v.productId)
+            // One look-up for a customer's session, a second for another.
+            if sessions[v.sessionId]?.view(v.productId) == nil, !anonymous.contains(v.sessionId) {
+                // Not started yet: kept until its SessionStarted.
+                if !(pending[v.sessionId]?.contains(v.productId) ?? false) { pending[v.sessionId, default: []].append(v.productId) }
+            }
         case .customerForgotten(let f):
             forgotten.insert(f.customerId)
         default:
@@ -125,6 +143,8 @@ public final class RecommendationsProjector: SnapshottableProjector {
             w.array(v.viewed) { $0.string($1) }
         })
         w.array(forgotten.sorted()) { $0.string($1) }
+        w.array(anonymous.sorted()) { $0.string($1) }
+        w.dictionary(pending, key: { $0.string($1) }, value: { w, v in w.array(v) { $0.string($1) } })
     }
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
@@ -134,6 +154,8 @@ public final class RecommendationsProjector: SnapshottableProjector {
             Session(customerId: try r.string(), viewed: try r.array(str))
         })
         forgotten = Set(try r.array(str))
+        anonymous = Set(try r.array(str))
+        pending = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.array(str) })
     }
 }
 
