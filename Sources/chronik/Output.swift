@@ -18,9 +18,26 @@ final class Output {
 
     deinit { flush() }
 
-    /// Writes `text` and a newline.
+    /// Writes `text` and a newline. A control character in it (from the
+    /// events' data: a name, a setting's value) is written as `\u001b`,
+    /// as JSON would: raw, it broke the line and its table, and a terminal
+    /// ran the escape sequences (stop 34).
     func line(_ text: String) {
-        writer.bytes.append(contentsOf: text.utf8)
+        var text = text
+        text.withUTF8 { bytes in
+            guard let first = bytes.firstIndex(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }) else {
+                return writer.bytes.append(contentsOf: bytes)
+            }
+            writer.bytes.append(contentsOf: bytes[..<first])
+            for scalar in String(decoding: bytes[first...], as: UTF8.self).unicodeScalars {
+                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                    let hex = String(scalar.value, radix: 16)
+                    writer.bytes.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+                } else {
+                    writer.bytes.append(contentsOf: String(scalar).utf8)
+                }
+            }
+        }
         endLine()
     }
 

@@ -5,6 +5,27 @@ import Testing
 // each case failed, or said it unclearly, before that stop's fixes.
 @Suite("a new user's edges (stop 33)")
 struct NewUserEdgeTests {
+    @Test func controlCharactersInTheDataAreEscapedInTextOutput() async throws {
+        // Proves stop 34's finding: an escape sequence or a newline in a name reached the terminal raw
+        // (tables broke, the terminal ran the escapes); text output now writes them as JSON would.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(#"""
+            {"type":"SupplierRegistered","time":"2024-05-01T00:00:00Z","data":{"supplierId":"s1","name":"Bad\u001b[31m\nName\u0085","leadTimeDays":1}}
+            {"type":"ProductCreated","time":"2024-05-01T00:00:00Z","data":{"productId":"p1","title":"Evil\u001b[2J\tTitle","category":"c"}}
+
+            """#)
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let suppliers = try await chronik(["query", "suppliers", "--log", dir])
+        #expect(suppliers.exitCode == 0 && suppliers.stdoutLines.count == 1, "\(suppliers)")
+        #expect(suppliers.stdout.contains(#"Bad\u001b[31m\u000aName\u0085"#), "\(suppliers)")
+        let catalog = try await chronik(["query", "catalog", "--log", dir])
+        #expect(catalog.stdout.contains(#"Evil\u001b[2J\u0009Title"#), "\(catalog)")
+        for out in [suppliers.stdout, catalog.stdout] {
+            #expect(!out.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value) })
+        }
+    }
+
     @Test func aDirectoryWhereAFileIsExpectedIsAUsageError() async throws {
         // Proves a directory as the input file is a usage error naming it (exit 64, as a missing file), not
         // "invalidData: cannot read the input after line 0: errno 21" (append, import) or an NSCocoaErrorDomain error
