@@ -222,8 +222,8 @@ struct SettleExport: AsyncParsableCommand, GroupedCommand {
             throw CommandFailure("no \(gateway.rawValue) payout '\(payout)' in the log")
         }
         let out = Output()
-        // The report ends in CRLF; `line` adds the LF.
-        out.line(String(decoding: SettlementReport.export(lines, gateway: gateway).utf8.dropLast(), as: UTF8.self))
+        // As is: its CRLFs are the format (`line` would escape the CRs).
+        out.write(Array(SettlementReport.export(lines, gateway: gateway).utf8))
         out.flush()
         options.note("chronik: exported \(lines.count) settlement line\(lines.count == 1 ? "" : "s") (\(gateway.rawValue))")
     }
