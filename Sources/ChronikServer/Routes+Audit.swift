@@ -175,10 +175,14 @@ extension LogServer {
     func subjectExport(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.pii)
         let id = try context.pathParameter("id")
-        guard log.lastVersion(of: "customer-" + id) != nil else {
+        // A guest (orders, no customer stream) is a data subject too (stop
+        // 34: 404); the export says when the log holds nothing about them.
+        let doc: JSONValue
+        do {
+            doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)
+        } catch let e as CommerceError where e.field == "customerId" {
             throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
         }
-        let doc = try SubjectAccess.export(customerId: id, from: log, protector: vault)
         return jsonResponse(String(decoding: doc.compactBytes, as: UTF8.self))
     }
 
@@ -190,10 +194,13 @@ extension LogServer {
         guard let vault else { throw ServerError(.serviceUnavailable, "noKeyStore", "this server has no key store") }
         let id = try context.pathParameter("id")
         let stream = "customer-" + id
-        guard try await eventStore.lastVersion(of: stream) != nil else {
+        let subject = PIISubject.customer(id)
+        // A guest (orders, no customer stream) is forgotten too when the key
+        // store holds their key (stop 34: 404).
+        guard try await eventStore.lastVersion(of: stream) != nil
+            || vault.store.isDestroyed(subject: subject) || vault.store.key(for: subject, create: false) != nil else {
             throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
         }
-        let subject = PIISubject.customer(id)
         var o = JSONObject()
         o.add("customerId", id)
         if case .customer(let c) = try await store.currentState(of: stream).state, c.isForgotten {

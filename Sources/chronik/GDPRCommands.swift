@@ -216,7 +216,8 @@ struct Forget: AsyncParsableCommand {
             fields read as null (text: ‹erased›) in exports, queries and \
             subject exports, also after a full replay; orders, amounts and \
             SKUs stay. `chronik verify` still passes. The customer takes no \
-            further events.
+            further events. A guest (orders placed without CustomerRegistered) \
+            is forgotten the same way.
 
             Running it again for a forgotten customer only makes sure the key \
             is gone (e.g. after a crash between the append and the key \
@@ -252,8 +253,18 @@ struct Forget: AsyncParsableCommand {
         do { log = try EventLog.open(at: dir, options: logOptions) } catch let e as ChronikLogError { throw CommandFailure(describe(e)) }
         defer { try? log.close() }
         let stream = "customer-" + id
+        let subject = PIISubject.customer(id)
         guard log.lastVersion(of: stream) != nil else {
-            throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty)")
+            // A guest (orders, no CustomerRegistered) is a data subject too:
+            // their personal data is sealed under their key (stop 34: they
+            // could not be forgotten).
+            let keys = try keyOptions.checkedDirectory(forLog: log.directory)
+            let vault = KeyOptions.holdsKeyStore(keys) ? try keyOptions.vault(for: log) : nil
+            let known = try vault.map { v in try v.store.isDestroyed(subject: subject) || v.store.key(for: subject, create: false) != nil } ?? false
+            guard let vault, known else {
+                throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty, and the key store holds no personal data of theirs)")
+            }
+            return try await forget(id, store: CommerceStore(log: log, protector: vault), vault: vault, alreadyForgotten: false)
         }
         // The store must be the one the customer's data was sealed under,
         // checked before anything is created or appended: with a wrong
@@ -267,9 +278,16 @@ struct Forget: AsyncParsableCommand {
         let vault = try keyOptions.vault(for: log)
         if sealed { try keyOptions.requireCustomerKey(vault, customer: id, in: log, doing: doing) }
         let store = CommerceStore(log: log, protector: vault)
+        let forgotten = if case .customer(let c) = try store.state(of: stream).state { c.isForgotten } else { false }
+        try await forget(id, store: store, vault: vault, alreadyForgotten: forgotten)
+    }
+
+    /// Appends CustomerForgotten (which destroys the key) or, for a
+    /// customer forgotten already, destroys the key again; says which.
+    private func forget(_ id: String, store: CommerceStore, vault: SubjectKeyVault, alreadyForgotten: Bool) async throws {
         let out = Output()
         let subject = PIISubject.customer(id)
-        if case .customer(let c) = try store.state(of: stream).state, c.isForgotten {
+        if alreadyForgotten {
             try vault.destroyKey(subject: subject)
             if options.json {
                 try out.line(encoding: ForgetReport(customerId: id, alreadyForgotten: true, position: nil, keyDestroyed: true))

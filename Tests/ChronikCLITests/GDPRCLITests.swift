@@ -37,6 +37,27 @@ struct GDPRCLITests {
         #expect(after.stdout.contains(#""erased":true"#) && after.stdout.contains(#""forgotten":true"#), "\(after)")
     }
 
+    @Test func aGuestIsForgottenLikeACustomer() async throws {
+        // Proves stop 34's finding: `forget customer G` for a guest (orders, no CustomerRegistered) said
+        // "no customer G in this log" although the order's address is sealed under G's key.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let guest = #"{"type":"OrderPlaced","time":"2024-05-03T10:00:00Z","data":{"orderId":"o-g","customerId":"g-7","lines":[{"sku":"sku-1","qty":1,"unitPrice":1000}],"currency":"EUR","shippingAddress":{"line1":"9 Guest Rd","city":"Paris","postalCode":"75001","country":"FR"}}}"#
+        let file = try writeTemp((shopLines + [guest]).joined(separator: "\n") + "\n")
+        let imported = try await chronik(["import", "--log", dir, file])
+        #expect(imported.exitCode == 0, "\(imported)")
+        #expect(try await chronik(["subject-export", "--log", dir, "customer", "g-7"]).stdout.contains("9 Guest Rd"))
+        let forgot = try await chronik(["forget", "--log", dir, "customer", "g-7"])
+        #expect(forgot.exitCode == 0 && forgot.stdout.contains("forgot customer g-7"), "\(forgot)")
+        let export = try await chronik(["export", "--log", dir])
+        #expect(export.exitCode == 0 && !export.stdout.contains("9 Guest Rd") && export.stdout.contains("Hauptstr. 1"), "\(export)")
+        let after = try await chronik(["subject-export", "--log", dir, "customer", "g-7"])
+        #expect(after.stdout.contains(#""erased":true"#) && after.stdout.contains(#""forgotten":true"#), "\(after)")
+        let nobody = try await chronik(["forget", "--log", dir, "customer", "nobody"])
+        #expect(nobody.exitCode == 1 && nobody.stderr.contains("no customer nobody in this log"), "\(nobody)")
+        #expect(try await chronik(["verify", "--log", dir]).exitCode == 0)
+    }
+
     @Test func forgetErasesTheCustomerEverywhereAndVerifyStillPasses() async throws {
         // Proves: PII is never in the log files; after `forget`, export and subject-export show null for it, the key
         // file no longer holds it, the order with its amounts stays, verify passes, and forgetting twice is harmless.

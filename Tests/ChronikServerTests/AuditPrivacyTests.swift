@@ -136,6 +136,25 @@ import Testing
         }
     }
 
+    @Test func aGuestIsExportedAndForgottenLikeACustomer() async throws {
+        // Proves stop 34's finding: a guest (an order, no CustomerRegistered) got 404 from both routes, though
+        // the order's address is sealed under the guest's key; a customer the log knows nothing of stays 404.
+        try await withServer(models: true) { server, client in
+            let order = #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o-g","customerId":"g7","lines":[{"sku":"s","qty":1,"unitPrice":500}],"currency":"EUR","shippingAddress":{"line1":"9 Guest Rd","city":"Paris","postalCode":"75001","country":"FR"}}}"#
+            let placed = try await client.post("/commands", order)
+            try #require(placed.status == .created, "\(placed.text)")
+            let access = try await client.get("/customers/g7/subject-export")
+            #expect(access.status == .ok && access.text.contains("9 Guest Rd"), "\(access.text)")
+            let forgot = try await client.post("/customers/g7/forget", "")
+            #expect(forgot.status == .created && forgot.json["keyDestroyed"] as? Bool == true, "\(forgot.text)")
+            let erased = try await client.get("/customers/g7/subject-export")
+            #expect(erased.status == .ok && !erased.text.contains("9 Guest Rd") && erased.text.contains(#""forgotten":true"#), "\(erased.text)")
+            #expect(try await client.post("/customers/nobody/forget", "").status == .notFound)
+            #expect(try await client.get("/customers/nobody/subject-export").status == .notFound)
+            #expect(server.log.head.value == 2)
+        }
+    }
+
     @Test func auditAndPrivacyNeedTheirScopes() async throws {
         var config = ServerConfiguration()
         let reader = "reader-0123456789abcdef"
