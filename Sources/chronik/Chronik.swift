@@ -1,6 +1,7 @@
 import ArgumentParser
 import CChronikSupport
 import ChronikAudit
+import ChronikCommerce
 import ChronikLog
 import Foundation
 
@@ -84,8 +85,20 @@ struct Chronik: AsyncParsableCommand {
             // internal types: argument-parser prints and exits as usual.
             exit(withError: error)
         } catch {
-            printError("\(error.localizedDescription)")
+            printError(Self.message(of: error))
             exit(withError: ExitCode.failure)
+        }
+    }
+
+    /// An error in words: the errors of Chronik's libraries by their own
+    /// description (a key store's error read "The operation could not be
+    /// completed. (ChronikAudit.KeyStoreError error 1.)", stop 34),
+    /// Foundation's by its localized one.
+    static func message(of error: any Error) -> String {
+        switch error {
+        case let e as KeyStoreError: e.description
+        case let e as CommerceError: e.description
+        default: error.localizedDescription
         }
     }
 }

@@ -58,6 +58,33 @@ struct GDPRCLITests {
         #expect(try await chronik(["verify", "--log", dir]).exitCode == 0)
     }
 
+    @Test func aDamagedKeyIsSaidInWords() async throws {
+        // Proves stop 34's finding: with one customer's key altered in the key store, subject-export printed
+        // "The operation could not be completed. (ChronikAudit.KeyStoreError error 1.)" and export a CryptoKit code.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let keys = try FileManager.default.contentsOfDirectory(atPath: dir + ".keys").filter { $0.hasPrefix("keys-") }
+        var altered = false
+        for name in keys {
+            let path = dir + ".keys/" + name
+            var text = try String(contentsOfFile: path, encoding: .utf8)
+            guard let r = text.range(of: "customer:c-1 ") else { continue }
+            let i = r.upperBound
+            text.replaceSubrange(i...i, with: text[i] == "A" ? "B" : "A")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            altered = true
+        }
+        try #require(altered, "c-1's key is in the key store")
+        for command in [["subject-export", "customer", "c-1"], ["export"]] {
+            let r = try await chronik(command + ["--log", dir])
+            #expect(r.exitCode == 1, "\(r)")
+            #expect(r.stderr.contains("personal data of customer:c-1 does not open under its key"), "\(r)")
+            #expect(!r.stderr.contains("could not be completed") && !r.stderr.contains("CoreCrypto"), "\(r)")
+        }
+    }
+
     @Test func forgetErasesTheCustomerEverywhereAndVerifyStillPasses() async throws {
         // Proves: PII is never in the log files; after `forget`, export and subject-export show null for it, the key
         // file no longer holds it, the order with its amounts stays, verify passes, and forgetting twice is harmless.

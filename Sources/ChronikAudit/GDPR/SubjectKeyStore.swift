@@ -46,6 +46,12 @@ public struct KeyStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { path.map { "\($0): \(message)" } ?? message }
 }
 
+/// Said in words wherever Foundation asks (`localizedDescription`), not as
+/// "The operation could not be completed" (stop 34).
+extension KeyStoreError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
 /// A new subject's key material: 64 bytes from the kernel's CSPRNG in one
 /// getrandom(2) call (32 for AES-256-GCM, 32 for deriving nonces).
 /// Eight `SystemRandomNumberGenerator` words were eight calls per new
@@ -421,7 +427,7 @@ public struct SubjectKeyVault: PIIProtector {
             let box = try AES.GCM.SealedBox(combined: sealed)
             return Array(try AES.GCM.open(box, using: key, authenticating: context))
         } catch {
-            throw KeyStoreError("personal data of \(subject) does not authenticate (corrupt or altered): \(error)")
+            throw KeyStoreError("personal data of \(subject) does not open under its key: the event's sealed bytes or the key in the key store are damaged or altered")
         }
     }
 
