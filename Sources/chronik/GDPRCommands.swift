@@ -28,7 +28,14 @@ struct KeyOptions: ParsableArguments {
         let dir = try checkedDirectory(forLog: eventLog.directory)
         let vault: SubjectKeyVault
         do {
-            vault = SubjectKeyVault(store: try FileKeyStore(directory: dir, syncEachKey: syncEachKey, readOnly: readOnly))
+            let file = try FileKeyStore(directory: dir, syncEachKey: syncEachKey, readOnly: readOnly)
+            // A customer whose sealed data is in the log gets no new key (stop 34).
+            vault = SubjectKeyVault(store: LogBoundKeyStore(file) { [eventLog] subject in
+                guard subject.hasPrefix("customer:") else { return false }
+                let stream = "customer-" + subject.dropFirst("customer:".count)
+                guard eventLog.lastVersion(of: stream) != nil else { return false }
+                return (try? Self.streamHoldsSealedPersonalData(eventLog, stream: stream)) ?? true
+            })
         } catch {
             throw CommandFailure("key store: \(error)")
         }

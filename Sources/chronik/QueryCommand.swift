@@ -288,8 +288,13 @@ func customersText(_ list: [CustomerRecord]) -> [String] {
 func customerText(_ c: CustomerRecord, profile: Profile?) -> [String] {
     let erased = c.forgotten || profile?.erased == true
     func shown(_ v: String?) -> String { erased ? "‹erased›" : (v ?? "-") }
-    let stored = erased ? " (as stored; customer forgotten)" : ""
-    var text = ["customer \(c.customerId)" + (erased ? "  forgotten: personal data erased (CustomerForgotten)" : "")]
+    let stored = c.forgotten ? " (as stored; customer forgotten)" : ""
+    // Erased without a CustomerForgotten: the key store has no key for them
+    // (stop 34: this said "forgotten … (CustomerForgotten)" while --json
+    // said "forgotten": false and no such event was in the log).
+    let why = c.forgotten ? "  forgotten: personal data erased (CustomerForgotten)"
+        : erased ? "  personal data erased: the key store holds no key for them (not forgotten: no CustomerForgotten)" : ""
+    var text = ["customer \(c.customerId)" + why]
     if profile != nil || erased {
         text.append("  name \(shown(profile?.name))  email \(shown(profile?.email))  phone \(shown(profile?.phone))")
     }

@@ -85,6 +85,33 @@ struct GDPRCLITests {
         }
     }
 
+    @Test func aCustomerWhoseKeyIsMissingGetsNoNewKey() async throws {
+        // Proves stop 34's finding: with c-1's key gone from the key store (not forgotten), an import of a new
+        // event for c-1 made a second key, and c-1's older events no longer opened (export and subject-export
+        // failed). Now it is refused, nothing is written, no key is made; query says why the data is erased.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir + ".keys") where name.hasPrefix("keys-") {
+            let path = dir + ".keys/" + name
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            try text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("customer:c-1 ") }
+                .joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let head = try await chronik(["stats", "--log", dir, "--json"]).stdout
+        let update = try writeTemp(#"{"type":"CustomerUpdated","time":"2024-06-01T10:00:00Z","data":{"customerId":"c-1","email":"new@example.org"}}"# + "\n")
+        let r = try await chronik(["import", "--log", dir, update])
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("the key store holds no key for customer:c-1, though the log holds personal data sealed under it"), "\(r)")
+        #expect(try await chronik(["stats", "--log", dir, "--json"]).stdout == head)
+        let keys = try FileManager.default.contentsOfDirectory(atPath: dir + ".keys").filter { $0.hasPrefix("keys-") }
+            .map { try String(contentsOfFile: dir + ".keys/" + $0, encoding: .utf8) }.joined()
+        #expect(!keys.contains("customer:c-1 "), "no new key for c-1")
+        let text = try await chronik(["query", "customer", "c-1", "--log", dir])
+        #expect(text.stdout.contains("the key store holds no key for them (not forgotten") && !text.stdout.contains("(CustomerForgotten)"), "\(text)")
+    }
+
     @Test func forgetErasesTheCustomerEverywhereAndVerifyStillPasses() async throws {
         // Proves: PII is never in the log files; after `forget`, export and subject-export show null for it, the key
         // file no longer holds it, the order with its amounts stays, verify passes, and forgetting twice is harmless.

@@ -440,3 +440,36 @@ public struct SubjectKeyVault: PIIProtector {
         (SymmetricKey(data: material[0..<32]), SymmetricKey(data: material[32..<64]))
     }
 }
+
+/// A key store that refuses to create a key for a subject whose personal
+/// data the log already holds sealed (`holdsSealedData`): that data was
+/// sealed under a key this store does not have (a wrong `--keys`, a key
+/// lost or deleted), and a new key would seal the new events under
+/// another one, leaving the old ones unreadable beside them (stop 34:
+/// `import` did so, and `subject-export` and `export` then failed). A
+/// destroyed key is the store's own refusal, as before.
+public struct LogBoundKeyStore: SubjectKeyStore {
+    public let base: any SubjectKeyStore
+    /// Whether the log holds personal data sealed under `subject`'s key.
+    let holdsSealedData: @Sendable (String) -> Bool
+
+    public init(_ base: any SubjectKeyStore, holdsSealedData: @escaping @Sendable (String) -> Bool) {
+        self.base = base
+        self.holdsSealedData = holdsSealedData
+    }
+
+    public func key(for subject: String, create: Bool) throws -> [UInt8]? {
+        if let key = try base.key(for: subject, create: false) { return key }
+        guard create else { return nil }
+        if !base.isDestroyed(subject: subject), holdsSealedData(subject) {
+            throw KeyStoreError("the key store holds no key for \(subject), though the log holds personal data sealed under it: "
+                                + "this is not the key store it was sealed under (--keys), or the key was lost; nothing was written for \(subject)")
+        }
+        return try base.key(for: subject, create: true)
+    }
+
+    public func destroy(subject: String) throws { try base.destroy(subject: subject) }
+    public func isDestroyed(subject: String) -> Bool { base.isDestroyed(subject: subject) }
+    public func sync() throws { try base.sync() }
+    public var revision: UInt64 { base.revision }
+}
