@@ -59,6 +59,14 @@ public enum AuditKeys {
 
     /// Reads a private key file written by `generate`.
     public static func loadPrivateKey(_ path: String) throws(AuditError) -> Curve25519.Signing.PrivateKey {
+        // Whoever can read it can sign digests as the auditor: only its
+        // owner may (as `serve` asks of its tokens file; stop 34: a key of
+        // mode 644 was used without a word).
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+            throw AuditError(.badKey, "the private key may be read by others (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 \(path)",
+                             path: path)
+        }
         let raw = try load(path, tag: privateTag, what: "private key")
         do { return try Curve25519.Signing.PrivateKey(rawRepresentation: raw) } catch {
             throw AuditError(.badKey, "not a valid Ed25519 private key", path: path)

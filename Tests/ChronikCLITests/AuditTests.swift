@@ -30,6 +30,17 @@ struct AuditTests {
 
         let usage = try await chronik(["keygen"])
         #expect(usage.exitCode == 64, "\(usage)")
+
+        // A private key others may read is refused, as serve refuses such a
+        // tokens file (stop 34: digest signed with a key of mode 644).
+        let log = makeTempDir("log")
+        defer { removeDir(log) }
+        _ = try await makeLog(log, count: 3, streams: 1, batch: 3)
+        #expect(chmod(key, 0o644) == 0)
+        let open = try await chronik(["digest", "--log", log, "--key", key])
+        #expect(open.exitCode == 1 && open.stderr.contains("may be read by others (mode 644): chmod 600"), "\(open)")
+        #expect(chmod(key, 0o600) == 0)
+        #expect(try await chronik(["digest", "--log", log, "--key", key]).exitCode == 0)
     }
 
     @Test("digest, then verify --digest: holds, holds after appends, fails on a forged digest, the wrong key, a truncated log")
