@@ -204,7 +204,7 @@ public final class LogServer: Sendable {
         if localLog != nil {
             router.post("digest", use: noQuery { _, context in try self.digest(context) })
             router.get("verify") { request, context in try self.verify(request, context) }
-            router.get("export") { request, context in try self.export(request, context) }
+            router.get("export") { request, context in try await self.export(request, context) }
             router.get("customers/:id/subject-export", use: noQuery { request, context in try self.subjectExport(request, context) })
             router.post("customers/:id/forget", use: noQuery { request, context in try await self.forget(request, context) })
             router.get("ready", use: noQuery { _, _ in try self.ready() })

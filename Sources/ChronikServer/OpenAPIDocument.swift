@@ -883,7 +883,7 @@ public let openAPIDocument = #"""
             "name": "type",
             "in": "query",
             "required": false,
-            "description": "Only this type.",
+            "description": "Only this type. One neither of EVENTS.md nor in the log is 400 invalidParameter.",
             "schema": {
               "type": "string"
             }

@@ -103,7 +103,7 @@ extension LogServer {
     /// `GET /export[?stream=…&type=…&from=…&to=…]`: the log as JSON Lines,
     /// as `chronik export --audit` writes it (with chain hashes), streamed in chunks; personal data in
     /// clear with `pii`, else null.
-    func export(_ request: Request, _ context: ChronikContext) throws -> Response {
+    func export(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.audit)
         let q = try context.query(of: request, allowed: ["stream", "type", "from", "to"])
         // As `chronik export`: from and to are positions or RFC 3339 times,
@@ -127,6 +127,17 @@ extension LogServer {
         try ChronikContext.refuseEmptyFilters(q)
         if let stream = q["stream"], log.lastVersion(of: String(stream)) == nil {
             throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
+        }
+        // A type that is neither a commerce type nor in the log is a typo,
+        // as `chronik export` says (stop 34: 200 with nothing). The log is
+        // read until the type's first event, on a thread of its own.
+        if let type = q["type"].map(String.init), CommerceEventType(name: type) == nil {
+            let log = self.log
+            let found = try await Task.detached { try Self.holds(type: type, log) }.value
+            guard found else {
+                throw ServerError(.badRequest, "invalidParameter",
+                                  "no event of type \(type) in the log, and it is not a commerce type (EVENTS.md)", field: "type")
+            }
         }
         let filter = AuditExport(format: .jsonl, chainHashes: true,
                                  streams: q["stream"].map { [String($0)] }, types: q["type"].map { [String($0)] },
@@ -168,6 +179,13 @@ extension LogServer {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+    }
+
+    /// Whether `log` holds an event of `type` (read up to the first).
+    static func holds(type: String, _ log: EventLog) throws -> Bool {
+        struct Found: Error {}
+        do { _ = try log.scan { view in if view.type == type { throw Found() } } } catch is Found { return true }
+        return false
     }
 
     /// `GET /customers/{id}/subject-export`: everything the log holds about

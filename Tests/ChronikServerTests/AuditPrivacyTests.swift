@@ -42,12 +42,19 @@ import Testing
                                         ("/export?from=5&to=1", .badRequest, "invalidParameter"),
                                         ("/export?from=yesterday", .badRequest, "invalidParameter"),
                                         ("/export?type=", .badRequest, "invalidParameter"),
+                                        // stop 34: a type neither of EVENTS.md nor in the log was 200 with nothing
+                                        ("/export?type=Bogus", .badRequest, "invalidParameter"),
                                         ("/verify?restart=maybe", .badRequest, "invalidParameter"),
                                         ("/subscribe?stream=", .badRequest, "invalidParameter"),
                                         ("/subscribe?type=", .badRequest, "invalidParameter")] {
                 let r = try await client.get(uri)
                 #expect(r.status == status && r.error["code"] as? String == code, "\(uri): \(r.text)")
             }
+            // A type in the log, or of EVENTS.md though not in the log, is exported as usual.
+            let notes = try await client.get("/export?type=NoteAdded")
+            #expect(notes.status == .ok && notes.text.split(separator: "\n").count == 600)
+            let orders = try await client.get("/export?type=OrderPlaced")
+            #expect(orders.status == .ok && orders.text.isEmpty)
         }
     }
 
