@@ -1915,6 +1915,16 @@ public let openAPIDocument = #"""
           "message": {
             "type": "string"
           },
+          "finishedAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the verification ended (done or failed)."
+          },
+          "eventsSince": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Events appended after what the verification read: a result is of the log as it was then; ?restart=true checks it again."
+          },
           "failure": {
             "type": "object",
             "required": [

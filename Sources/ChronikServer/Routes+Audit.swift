@@ -10,8 +10,8 @@ final class VerifyJob: Sendable {
     enum State: Sendable {
         case idle
         case running(started: ContinuousClock.Instant, head: UInt64)
-        case done(VerificationReport)
-        case failed(String)
+        case done(VerificationReport, at: Timestamp)
+        case failed(String, at: Timestamp)
     }
     let state = Mutex<State>(.idle)
 }
@@ -22,7 +22,8 @@ extension LogServer {
     /// runs, and reports its state: `running` (with the head when it began
     /// and the seconds so far), then `done` with the report (ok, events,
     /// segments, and the failure with file and offset). `?restart=true`
-    /// starts a new one after a finished one. 202 while running, 200 done.
+    /// starts a new one after a finished one. 202 while running, 200 done,
+    /// with when it finished and how many events were appended since.
     /// HEAD reports the state's status and starts nothing.
     func verify(_ request: Request, _ context: ChronikContext) throws -> Response {
         try context.require(.audit)
@@ -45,9 +46,9 @@ extension LogServer {
             Task.detached {
                 do {
                     let report = try LogVerifier.verify(directory: directory)
-                    job.state.withLock { $0 = .done(report) }
+                    job.state.withLock { $0 = .done(report, at: .now()) }
                 } catch {
-                    job.state.withLock { $0 = .failed(String(describing: error)) }
+                    job.state.withLock { $0 = .failed(String(describing: error), at: .now()) }
                 }
             }
         }
@@ -62,10 +63,14 @@ extension LogServer {
             o.add("state", "running")
             o.add("head", head)
             o.add("seconds", Double((ContinuousClock.now - started).components.seconds))
-        case .done(let r):
+        case .done(let r, let at):
             status = .ok
             o.add("state", "done")
             o.add("ok", r.failure == nil)
+            // When it ran and what was appended since: a result is of the
+            // log as it was then (stop 34: an old "ok" read as current).
+            o.add("finishedAt", at.rfc3339)
+            o.add("eventsSince", head >= r.headPosition.value ? head - r.headPosition.value : 0)
             o.add("events", r.events)
             o.add("batches", r.batches)
             o.add("segments", r.segments.count)
@@ -81,9 +86,10 @@ extension LogServer {
                 o.add("failure", fo)
             }
             o.add("warnings", .array(r.warnings.map { .string($0.description) }))
-        case .failed(let message):
+        case .failed(let message, let at):
             status = .ok
             o.add("state", "failed")
+            o.add("finishedAt", at.rfc3339)
             o.add("ok", false)
             o.add("message", message)
         }

@@ -117,6 +117,11 @@ import Testing
             #expect(r.status == .ok)
             #expect(r.json["ok"] as? Bool == true, "\(r.text)")
             #expect(r.json["events"] as? Int == 20)
+            #expect(r.json["eventsSince"] as? Int == 0 && (r.json["finishedAt"] as? String).flatMap(Timestamp.init(rfc3339:)) != nil, "\(r.text)")
+            // An old result says it is old (stop 34: it read as current after appends).
+            _ = try await client.post("/streams/n", "[\(Self.note)]")
+            let later = try await client.get("/verify")
+            #expect(later.json["state"] as? String == "done" && later.json["eventsSince"] as? Int == 1, "\(later.text)")
         }
     }
 
