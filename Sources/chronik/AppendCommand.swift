@@ -399,6 +399,7 @@ struct Append: AsyncParsableCommand {
                 do {
                     switch try model.admit(l.envelope, idWasGiven: l.hasExplicitID) {
                     case .alreadyInLog, .settlementAlreadyReported: summary.duplicateEvents += 1
+                    case .settlementRepeated: summary.retries += 1
                     case .admitted: planner.add(l)
                     }
                 } catch var e as CommerceError {

@@ -89,6 +89,9 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
         // anything is written.
         var envelopes: [(line: Int, envelope: CommerceEnvelope)] = []
         var known = 0
+        // Lines that repeat an earlier line of the file (stop 34: counted
+        // as "already in the log").
+        var repeated = 0
         do {
             for (n, line) in parsed.lines {
                 let env: CommerceEnvelope
@@ -118,7 +121,7 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
                     guard earlier.data == env.proposed.data else {
                         throw CommandFailure("\(file): line \(n): gatewayRef \(l.gatewayRef) is also on line \(earlier.line) with other content; nothing was imported")
                     }
-                    known += 1
+                    repeated += 1
                     continue
                 }
                 seen[l.gatewayRef] = (n, env.proposed.data)
@@ -161,13 +164,14 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
         if options.json {
             struct Report: Encodable {
                 var gateway: String
-                var lines, payouts, alreadyInLog, skippedRows: Int
+                var lines, payouts, alreadyInLog, repeatedInFile, skippedRows: Int
             }
             try out.line(encoding: Report(gateway: gateway.rawValue, lines: appended, payouts: order.count,
-                                          alreadyInLog: known, skippedRows: parsed.skippedRows))
+                                          alreadyInLog: known, repeatedInFile: repeated, skippedRows: parsed.skippedRows))
         } else {
             var s = "imported \(appended) settlement line\(appended == 1 ? "" : "s") of \(order.count) payout\(order.count == 1 ? "" : "s") (\(gateway.rawValue))"
             if known > 0 { s += "; \(known) already in the log" }
+            if repeated > 0 { s += "; \(repeated) repeated in the file, skipped" }
             if parsed.skippedRows > 0 { s += "; \(parsed.skippedRows) payout row\(parsed.skippedRows == 1 ? "" : "s") skipped" }
             out.line(s)
         }

@@ -60,6 +60,25 @@ struct SettleTests {
         #expect(!FileManager.default.fileExists(atPath: fresh + "/chronik.meta"), "\(r)")
     }
 
+    @Test func aLineRepeatedInTheInputIsNotCalledAlreadyInTheLog() async throws {
+        // Proves stop 34's finding: a settlement line twice in one file (or JSON Lines input) was counted as
+        // "already in the log"; it is a repeat of the input, skipped as a retry.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let rows = try String(contentsOfFile: dataFile("settlement-stripe.csv"), encoding: .utf8).components(separatedBy: "\r\n")
+        let csv = dir + ".twice.csv"
+        defer { try? FileManager.default.removeItem(atPath: csv) }
+        try ([rows[0], rows[1], rows[2], rows[1]].joined(separator: "\r\n") + "\r\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        var r = try await chronik(["settle", "import", csv, "--gateway", "stripe", "--log", dir])
+        #expect(r.stdout == "imported 2 settlement lines of 1 payout (stripe); 1 repeated in the file, skipped\n", "\(r)")
+        r = try await chronik(["settle", "import", csv, "--gateway", "stripe", "--log", dir, "--json"])
+        #expect(jsonObjects(r.stdout).first?["alreadyInLog"] as? Int == 3, "\(r)")
+        let line = #"{"type":"SettlementLineReported","time":"2024-05-05T00:00:00Z","data":{"gateway":"stripe","payoutId":"po_B","paidOutAt":"2024-05-05T00:00:00Z","kind":"fee","gatewayRef":"fe1","gross":0,"fee":50,"net":-50,"currency":"EUR"}}"#
+        let jsonl = try writeTemp(line + "\n" + line + "\n")
+        r = try await chronik(["import", "--log", dir, jsonl])
+        #expect(r.exitCode == 0 && r.stdout.contains("1 retry skipped") && !r.stdout.contains("already in the log"), "\(r)")
+    }
+
     @Test func readmeWorkflowFindsEachDiscrepancy() async throws {
         // Proves the sample reports reconcile as the README says: each status once or more, by --status and --payout.
         let dir = try await settledShop()

@@ -209,6 +209,10 @@ public enum CommerceImport {
                         summary.duplicates += 1
                         skipped.lines.insert(n)
                         continue
+                    case .settlementRepeated:
+                        summary.retries += 1
+                        skipped.lines.insert(n)
+                        continue
                     }
                 } catch let e as CommerceError { reject(n, e); continue } catch let e as ChronikLogError where e.code == .wrongExpectedVersion {
                     reject(n, CommerceError(.wrongExpectedVersion, field: "expectedVersion", e.message))
@@ -587,10 +591,12 @@ public struct GuardModel {
         /// Its id is in the log with the same content: an idempotent retry,
         /// not appended again (nothing checked: it was when first written).
         case alreadyInLog
-        /// A settlement line whose gateway and gatewayRef the log or an
-        /// earlier line holds with the same content (EVENTS.md v1.2): a
-        /// no-op, not appended.
+        /// A settlement line whose gateway and gatewayRef the log holds
+        /// with the same content (EVENTS.md v1.2): a no-op, not appended.
         case settlementAlreadyReported
+        /// The same for an earlier line of the same input: a retry, skipped
+        /// (stop 34: it was counted as "already in the log").
+        case settlementRepeated
     }
 
     /// Checks `env` as `CommerceStore.append` would; on success the model
@@ -613,7 +619,7 @@ public struct GuardModel {
                     throw CommerceError(.duplicateGatewayRef, field: "data.gatewayRef",
                                         "\(l.gateway) gatewayRef \(l.gatewayRef) is earlier in the input with other content")
                 }
-                return .settlementAlreadyReported
+                return .settlementRepeated
             }
             settlementLines[key] = env.proposed.data
         }
