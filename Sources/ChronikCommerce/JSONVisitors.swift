@@ -62,10 +62,17 @@ struct JSONDecodingVisitor: FieldVisitor {
     }
 
     mutating func required(_ name: StaticString) throws(CommerceError) -> JSONValue {
-        guard let v = lookup(name) else {
-            throw CommerceError(.missingField, field: fieldPath(name), "required field \(name) is missing")
-        }
+        guard let v = lookup(name) else { throw missing(name) }
         return v
+    }
+
+    /// A required field absent or null: said as which (stop 34: an
+    /// explicit `"value": null` read "is missing").
+    @inline(never)
+    func missing(_ name: StaticString) -> CommerceError {
+        let given = members.contains { $0.key.equals(name) }
+        return CommerceError(.missingField, field: fieldPath(name),
+                             given ? "required field \(name) is null: it needs a value" : "required field \(name) is missing")
     }
 
     @inline(never)
