@@ -208,8 +208,8 @@ struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
         defer { try? log.close() }
         let list = set.recommendations?.recommendations(for: customer, limit: limit) ?? []
         // An unknown customer is an error, not an empty list (stop 33).
-        if list.isEmpty, log.lastVersion(of: "customer-" + customer) == nil {
-            throw CommandFailure("no customer \(customer) in this log (stream customer-\(customer) is empty)")
+        if list.isEmpty, log.lastVersion(of: "customer-" + customer) == nil, set.recommendations?.knows(customer) != true {
+            throw CommandFailure("no customer \(customer) in this log (stream customer-\(customer) is empty, and no order or session names them)")
         }
         emit(options, json: list.map { r in
             var o = JSONObject()
@@ -219,7 +219,8 @@ struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
             o.add("boughtTogether", r.boughtTogether)
             o.add("viewedSessions", r.viewedSessions)
             return o.text
-        }, text: list.map { "\(pad($0.productId, 16)) score \($0.score)  (bought together \($0.boughtTogether), viewed in \($0.viewedSessions) session\($0.viewedSessions == 1 ? "" : "s"))" })
+        }, text: list.isEmpty ? ["no recommendations for customer \(customer): no product scores above 0"]
+            : list.map { "\(pad($0.productId, 16)) score \($0.score)  (bought together \($0.boughtTogether), viewed in \($0.viewedSessions) session\($0.viewedSessions == 1 ? "" : "s"))" })
     }
 }
 
@@ -251,7 +252,7 @@ func purchaseOrderText(_ p: PurchaseOrderRecord) -> String {
     return "\(pad(p.purchaseOrderId, 14)) \(pad(p.supplierId, 12)) \(pad(p.warehouseId, 8)) "
         + "placed \(p.placedAt.rfc3339)  expected \(p.expectedAt.rfc3339)  "
         + (p.receivedAt.map { "received \($0.rfc3339)" } ?? "open") + (p.late ? "  LATE" : "")
-        + "  \(p.lines.count) line\(p.lines.count == 1 ? "" : "s"), \(units) units"
+        + "  \(p.lines.count) line\(p.lines.count == 1 ? "" : "s"), \(group(units)) unit\(units == 1 ? "" : "s")"
 }
 
 struct SuppliersQuery: AsyncParsableCommand, GroupedCommand {
@@ -385,7 +386,8 @@ struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
             o.add("changedAt", s.changedAt.rfc3339)
             o.add("changes", s.changes)
             return o.text
-        }, text: list.map { "\(pad($0.key, 28)) \(pad($0.value, 16)) by \($0.actor) at \($0.changedAt.rfc3339)  (\($0.changes) change\($0.changes == 1 ? "" : "s"))" })
+        }, text: list.isEmpty ? ["no setting was set" + (at.map { " at \($0)" } ?? "")]
+            : list.map { "\(pad($0.key, 28)) \(pad($0.value, 16)) by \($0.actor) at \($0.changedAt.rfc3339)  (\($0.changes) change\($0.changes == 1 ? "" : "s"))" })
     }
 }
 

@@ -26,6 +26,30 @@ struct NewUserEdgeTests {
         }
     }
 
+    @Test func emptyTextAnswersSaySoAndCountsAgree() async throws {
+        // Proves stop 34's findings: settings --at before any change and recommendations with none printed
+        // nothing in text; a customer named only by a session was "no customer"; a PO line read "1 units".
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(#"""
+            {"type":"SettingChanged","time":"2024-05-02T00:00:00Z","data":{"key":"theme","value":"dark","actor":"ops"}}
+            {"type":"SessionStarted","time":"2024-05-01T09:00:00Z","data":{"sessionId":"s1","customerId":"g1","channel":"web"}}
+            {"type":"SupplierRegistered","time":"2024-05-01T00:00:00Z","data":{"supplierId":"sup","name":"Sup","leadTimeDays":3}}
+            {"type":"PurchaseOrderPlaced","time":"2024-05-01T00:00:00Z","data":{"purchaseOrderId":"po1","supplierId":"sup","warehouseId":"w1","lines":[{"sku":"a","qty":1,"unitCost":10}],"currency":"EUR","expectedAt":"2024-05-05T00:00:00Z"}}
+
+            """#)
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        let early = try await chronik(["query", "settings", "--at", "2024-05-01T00:00:00Z", "--log", dir])
+        #expect(early.exitCode == 0 && early.stdout == "no setting was set at 2024-05-01T00:00:00Z\n", "\(early)")
+        let json = try await chronik(["query", "settings", "--at", "2024-05-01T00:00:00Z", "--log", dir, "--json"])
+        #expect(json.exitCode == 0 && json.stdout.isEmpty, "\(json)")
+        let none = try await chronik(["query", "recommendations", "g1", "--log", dir])
+        #expect(none.exitCode == 0 && none.stdout.hasPrefix("no recommendations for customer g1"), "\(none)")
+        #expect(try await chronik(["query", "recommendations", "nobody", "--log", dir]).exitCode == 1)
+        let pos = try await chronik(["query", "purchase-orders", "--log", dir])
+        #expect(pos.stdout.contains("1 line, 1 unit") && !pos.stdout.contains("1 units"), "\(pos)")
+    }
+
     @Test func aDirectoryWhereAFileIsExpectedIsAUsageError() async throws {
         // Proves a directory as the input file is a usage error naming it (exit 64, as a missing file), not
         // "invalidData: cannot read the input after line 0: errno 21" (append, import) or an NSCocoaErrorDomain error

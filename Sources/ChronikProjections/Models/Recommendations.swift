@@ -137,6 +137,12 @@ public final class RecommendationsProjector: SnapshottableProjector {
 
     public func isForgotten(_ customerId: String) -> Bool { forgotten.contains(customerId) }
 
+    /// Whether a session or an order names `customerId` (a guest has no
+    /// customer stream). O(sessions + orders): for an empty answer only.
+    public func knows(_ customerId: String) -> Bool {
+        sessions.values.contains { $0.customerId == customerId } || orders.orders.values.contains { $0.customerId == customerId }
+    }
+
     public func encodeSnapshot(into w: inout SnapshotWriter) {
         w.dictionary(sessions, key: { $0.string($1) }, value: { w, v in
             w.string(v.customerId)
