@@ -104,9 +104,21 @@ struct KeyOptions: ParsableArguments {
         guard names.contains("fraud") else { return nil }
         let dir = directory(forLog: log.directory)
         guard FileManager.default.fileExists(atPath: dir) else {
+            try refuseMissingExplicitStore(dir, log: log)
             return NoKeyStore(note: quiet ? nil : Self.noKeyStoreNote(dir))
         }
         return try vault(for: log, readOnly: true)
+    }
+
+    /// A `--keys` given that names no key store, for a log that holds
+    /// sealed personal data, is a mistake to say, not a note (stop 34:
+    /// `export --keys typo -q` wrote null for every customer, exit 0, and
+    /// the export could not be imported again). Without `--keys`, a
+    /// missing default key store stays a note.
+    func refuseMissingExplicitStore(_ dir: String, log: EventLog) throws {
+        guard keys != nil, !Self.holdsKeyStore(dir), Self.holdsSealedPersonalData(log) else { return }
+        throw CommandFailure("no key store at \(dir) (--keys), and this log holds sealed personal data: "
+                             + "it would read as erased; give the directory of the log's key store")
     }
 
     /// Whether any event of the log stores sealed personal data. Scans up
@@ -138,6 +150,7 @@ struct KeyOptions: ParsableArguments {
     func existingVault(for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
         let dir = directory(forLog: log.directory)
         guard Self.holdsKeyStore(dir) else {
+            try refuseMissingExplicitStore(dir, log: log)
             // Said only where it changes what the reader sees.
             if Self.holdsSealedPersonalData(log) {
                 note(Self.noKeyStoreNote(dir))

@@ -323,7 +323,7 @@ struct FraudPersonalDataTests {
         // Proves stop 32's fix: `forget --keys WRONG` said "key destroyed" and appended CustomerForgotten while the
         // real key lived on (exports still showed the e-mail), and `subject-export` without the key answered
         // "erased": true for a customer never forgotten. Now both refuse, name the store, append and create nothing;
-        // a reader given an empty directory leaves it empty (it was bound to the log) and says the data reads as erased.
+        // a reader given an empty directory leaves it empty (it was bound to the log) and refuses too (stop 34).
         let dir = makeTempDir()
         defer { removeDir(dir); removeDir(dir + ".keys") }
         let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
@@ -341,8 +341,10 @@ struct FraudPersonalDataTests {
             let subject = try await chronik(["subject-export", "--log", dir, "--keys", keys, "customer", "c-1"])
             #expect(subject.exitCode == 1, "\(subject)")
             #expect(!subject.stdout.contains(#""erased":true"#), "\(subject)")
+            // Stop 34: a reader too refuses a --keys that names no key store (it exported null for every
+            // customer, exit 0 with a note, and the export could not be imported again).
             let export = try await chronik(["export", "--log", dir, "--keys", keys])
-            #expect(export.exitCode == 0 && export.stderr.contains("personal data reads as erased"), "\(export)")
+            #expect(export.exitCode == 1 && export.stderr.contains("no key store at \(keys) (--keys)") && export.stdout.isEmpty, "\(export)")
         }
         #expect(!FileManager.default.fileExists(atPath: missing))
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty)
