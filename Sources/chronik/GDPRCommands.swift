@@ -241,11 +241,14 @@ struct Forget: AsyncParsableCommand {
 
             Running it again for a forgotten customer only makes sure the key \
             is gone (e.g. after a crash between the append and the key \
-            deletion).
+            deletion). After restoring the key store from a backup, \
+            `chronik forget --reapply` destroys again the key of every \
+            customer the log says is forgotten.
 
             Examples:
               $ chronik forget customer C100042 --log shop
               $ chronik forget customer C100042 --log shop --json
+              $ chronik forget --reapply --log shop
 
             Exit status: 0 forgotten (or already forgotten), 1 failure (also: \
             no such customer in the log), 64 usage error.
@@ -255,17 +258,28 @@ struct Forget: AsyncParsableCommand {
     @OptionGroup var keyOptions: KeyOptions
 
     @Argument(help: ArgumentHelp("What to forget: customer.", valueName: "kind"))
-    var kind: String
+    var kind: String?
 
     @Argument(help: ArgumentHelp("The customer id.", valueName: "id"))
-    var id: String
+    var id: String?
+
+    @Flag(name: .customLong("reapply"), help: ArgumentHelp(
+        "Instead of one customer: destroy the key of every customer the log says is forgotten (after restoring a key store from a backup taken before an erasure)."))
+    var reapply = false
 
     func validate() throws {
+        if reapply {
+            guard kind == nil else { throw ValidationError("--reapply takes no customer: chronik forget --reapply") }
+            return
+        }
+        guard let kind, let id else { throw ValidationError("say whom to forget: chronik forget customer ID (or --reapply)") }
         guard kind == "customer" else { throw ValidationError("only customers can be forgotten: chronik forget customer ID") }
         guard Validation.isValidID(id) else { throw ValidationError("not a valid customer id: \(id)") }
     }
 
     func run() async throws {
+        if reapply { return try reapplyErasures() }
+        guard let id else { return }
         let dir = options.directory()
         var logOptions = LogOptions()
         logOptions.createIfMissing = false
@@ -328,6 +342,46 @@ struct Forget: AsyncParsableCommand {
                                                 keyDestroyed: vault.store.isDestroyed(subject: subject)))
         } else {
             out.line("forgot customer \(id): CustomerForgotten at position \(result.firstPosition.value); key destroyed, personal data now reads as erased")
+        }
+        out.flush()
+    }
+}
+
+extension Forget {
+    /// `--reapply`: every CustomerForgotten of the log destroys its
+    /// customer's key again (a no-op for a key already destroyed). A key
+    /// store restored from a backup taken before an erasure brings the
+    /// key back; `export` and `read` would then open the data (stop 34).
+    func reapplyErasures() throws {
+        let log = try options.openForReading()
+        defer { try? log.close() }
+        let keys = try keyOptions.checkedDirectory(forLog: log.directory)
+        guard KeyOptions.holdsKeyStore(keys) else {
+            throw CommandFailure("no key store at \(keys): nothing to destroy (use --keys DIR)")
+        }
+        let vault = try keyOptions.vault(for: log)
+        var customers: [String] = []
+        var seen = Set<String>()
+        try log.scan { view in
+            guard view.type == CustomerForgotten.typeName,
+                  case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)),
+                  seen.insert(f.customerId).inserted else { return }
+            customers.append(f.customerId)
+        }
+        var destroyedNow = 0
+        for c in customers {
+            let subject = PIISubject.customer(c)
+            if !vault.store.isDestroyed(subject: subject) { destroyedNow += 1 }
+            try vault.destroyKey(subject: subject)
+        }
+        try vault.store.sync()
+        let out = Output()
+        if options.json {
+            struct Report: Encodable { var forgottenCustomers, keysDestroyedNow: Int }
+            try out.line(encoding: Report(forgottenCustomers: customers.count, keysDestroyedNow: destroyedNow))
+        } else {
+            out.line("\(group(customers.count)) forgotten customer\(customers.count == 1 ? "" : "s") in the log; "
+                     + "\(group(destroyedNow)) key\(destroyedNow == 1 ? " was" : "s were") still in the key store and destroyed now")
         }
         out.flush()
     }

@@ -35,6 +35,17 @@ struct GDPRCLITests {
         #expect(after.exitCode == 0, "\(after)")
         for v in pii { #expect(!after.stdout.contains(v), "\(v) in the subject export of a forgotten customer") }
         #expect(after.stdout.contains(#""erased":true"#) && after.stdout.contains(#""forgotten":true"#), "\(after)")
+        // export still opens the restored key; forget --reapply destroys it again.
+        #expect(try await chronik(["export", "--log", dir]).stdout.contains("a@example.org"))
+        let reapplied = try await chronik(["forget", "--reapply", "--log", dir, "--json"])
+        #expect(reapplied.exitCode == 0, "\(reapplied)")
+        #expect(jsonObjects(reapplied.stdout).first?["forgottenCustomers"] as? Int == 1
+                && jsonObjects(reapplied.stdout).first?["keysDestroyedNow"] as? Int == 1, "\(reapplied)")
+        let export = try await chronik(["export", "--log", dir])
+        #expect(export.exitCode == 0 && !export.stdout.contains("a@example.org"), "\(export)")
+        let again = try await chronik(["forget", "--reapply", "--log", dir])
+        #expect(again.stdout == "1 forgotten customer in the log; 0 keys were still in the key store and destroyed now\n", "\(again)")
+        #expect(try await chronik(["forget", "--reapply", "customer", "c-1", "--log", dir]).exitCode == 64)
     }
 
     @Test func aGuestIsForgottenLikeACustomer() async throws {
