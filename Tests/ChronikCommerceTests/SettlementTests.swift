@@ -166,6 +166,12 @@ func line(_ ref: String, gateway: String = "stripe", payout: String = "po-1", gr
         #expect(at(error(header + "t2,po,2024-05-03 00:00:00,charge,10.00,0.30,9.70,eu\n")) == "2:8:currency")
         #expect(at(error("balance_transaction_id,gross\n")) == "1:0:automatic_payout_id")
         #expect(at(error(header + good)) == "accepted")
+        // Stripe's other per-transaction categories are adjustments (stop 34: they refused a real report).
+        for category in ["refund_failure", "partial_capture_reversal", "network_cost", "dispute_reversal"] {
+            let row = "t3,po,2024-05-03 00:00:00,\(category),-1.00,0.00,-1.00,eur\n"
+            let parsed = try? SettlementReport.parse(Array((header + row).utf8), gateway: .stripe)
+            #expect(parsed?.lines.first?.event.kind == .adjustment, "\(category)")
+        }
     }
 }
 

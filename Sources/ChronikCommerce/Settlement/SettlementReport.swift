@@ -116,16 +116,26 @@ public enum SettlementReport {
         public static let exported = [payoutId, paidOutAt, gatewayRef, kind, currency, gross, fee, net, paymentId, refundId]
 
         /// reporting_category → kind. `dispute` is Stripe's chargeback.
+        /// Stripe's other per-transaction categories of an itemized payout
+        /// report (a refund that failed and came back, a partial capture's
+        /// released remainder, card network costs) are adjustments with
+        /// their gross as reported (stop 34: they refused a real monthly
+        /// report). Anything else is refused, named.
         static func kind(_ s: String) -> SettlementKind? {
             switch s {
             case "charge": .charge
             case "refund": .refund
             case "dispute", "chargeback": .chargeback
             case "fee", "stripe_fee": .fee
-            case "adjustment", "other_adjustment", "dispute_reversal": .adjustment
+            case "adjustment", "other_adjustment", "dispute_reversal", "refund_failure", "partial_capture_reversal",
+                 "network_cost": .adjustment
             default: nil
             }
         }
+
+        /// The categories `kind` takes, for the refusal's message.
+        static let knownCategories = "charge, refund, dispute (chargeback), fee (stripe_fee), other_adjustment (adjustment), "
+            + "dispute_reversal, refund_failure, partial_capture_reversal, network_cost"
 
         static func category(_ k: SettlementKind) -> String {
             switch k {
@@ -296,7 +306,7 @@ public enum SettlementReport {
         let currency = try row.currency(S.currency)
         let category = try row.required(S.kind)
         guard let kind = S.kind(category) else {
-            throw row.error(S.kind, "\"\(category.prefix(40))\" is not a reporting_category Chronik knows (charge, refund, dispute, fee, other_adjustment)")
+            throw row.error(S.kind, "\"\(category.prefix(40))\" is not a reporting_category Chronik knows (\(S.knownCategories))")
         }
         let paidOutAt = try time(row, S.paidOutAt)
         let e = SettlementLineReported(
