@@ -52,6 +52,10 @@ struct Repair: AsyncParsableCommand {
         var wholeEventsCut: UInt64?
         /// The repair record written (`--truncate`).
         var record: String?
+        /// Damaged index files of sealed segments (a cache): what they are,
+        /// and whether `--truncate` rebuilt them from their segments.
+        var damagedIndexes: [String] = []
+        var indexesRebuilt = false
 
         init(log: String, plan p: RepairPlan?, record: String?) {
             self.log = log
@@ -83,9 +87,32 @@ struct Repair: AsyncParsableCommand {
             plan = try LogRepair.plan(directory: dir)
             record = nil
         }
+        // No cut needed, but verify may still fail on a damaged index file
+        // of a sealed segment: a cache the writer's open rebuilds from the
+        // segment (stop 34: repair said "nothing to repair" while verify
+        // kept failing). --truncate rebuilds them, the dry run names them.
+        var damagedIndexes: [String] = []
+        if plan == nil {
+            var o = LogOptions()
+            o.createIfMissing = false
+            o.readOnly = !truncate
+            let log = try EventLog.open(at: dir, options: o)
+            damagedIndexes = log.recovery.indexNotes
+            try log.close()
+        }
         let out = Output()
         if options.json {
-            try out.line(encoding: Report(log: dir, plan: plan, record: record))
+            var report = Report(log: dir, plan: plan, record: record)
+            report.damagedIndexes = damagedIndexes
+            report.indexesRebuilt = truncate && !damagedIndexes.isEmpty
+            try out.line(encoding: report)
+        } else if !damagedIndexes.isEmpty {
+            for note in damagedIndexes { out.line("\(dir)/\(note)") }
+            if truncate {
+                out.line("rebuilt \(damagedIndexes.count) index file\(damagedIndexes.count == 1 ? "" : "s") from \(damagedIndexes.count == 1 ? "its segment" : "their segments") (a cache: no event was touched); chronik verify passes now")
+            } else {
+                out.line("dry run: \(damagedIndexes.count == 1 ? "this index file is" : "these index files are") a cache of \(damagedIndexes.count == 1 ? "its segment" : "their segments"), no event is lost; chronik repair --truncate --log \(dir) rebuilds \(damagedIndexes.count == 1 ? "it" : "them")")
+            }
         } else if let p = plan {
             out.line("\(p.file) at byte \(p.offset): \(p.reason)")
             out.line("  \(record == nil ? "would cut" : "cut") \(p.bytes) bytes, from byte \(p.offset) to the end of the file")
@@ -103,7 +130,7 @@ struct Repair: AsyncParsableCommand {
             out.line("\(dir): nothing to repair (the log opens as it is)")
         }
         out.flush()
-        if plan != nil && record == nil { throw CommandFailure(lines: []) }
+        if (plan != nil && record == nil) || (!truncate && !damagedIndexes.isEmpty) { throw CommandFailure(lines: []) }
     }
 
     /// UTC time for the record's name: 20261202T071500Z.

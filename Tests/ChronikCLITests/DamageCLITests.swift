@@ -214,6 +214,32 @@ struct DamageCLITests {
 
 @Suite("stats checks the sealed segments")
 struct StatsSealedDamageTests {
+    @Test("a damaged index file of a sealed segment: repair names it (exit 1), --truncate rebuilds it from its segment, verify passes")
+    func repairRebuildsADamagedIndexFile() async throws {
+        // Proves stop 34's finding: verify failed on it while repair said "nothing to repair (the log opens as it is)".
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        _ = try await makeLog(dir, count: 200, streams: 20, batch: 10, extraArguments: ["--segment-size", "4KiB", "--compression", "none"])
+        let indexes = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".idx") }.sorted()
+        try #require(indexes.count >= 3, "\(indexes)")
+        let victim = dir + "/" + indexes[1]
+        var bytes = try fileBytes(victim)
+        bytes[bytes.count / 2] ^= 0x10
+        try writeFile(victim, bytes)
+        let head = try await chronik(["stats", "--json", "--log", dir]).stdout
+        #expect(try await chronik(["verify", "--log", dir]).exitCode == 1)
+        let dry = try await chronik(["repair", "--log", dir])
+        #expect(dry.exitCode == 1 && dry.stdout.contains(indexes[1]) && dry.stdout.contains("chronik repair --truncate --log \(dir) rebuilds it"), "\(dry)")
+        #expect(try fileBytes(victim) == bytes, "a dry run changes nothing")
+        let fixed = try await chronik(["repair", "--truncate", "--log", dir, "--json"])
+        #expect(fixed.exitCode == 0, "\(fixed)")
+        let report = try #require(jsonObjects(fixed.stdout).first)
+        #expect(report["indexesRebuilt"] as? Bool == true && (report["damagedIndexes"] as? [String])?.count == 1, "\(fixed)")
+        let verify = try await chronik(["verify", "--log", dir])
+        #expect(verify.exitCode == 0, "\(verify)")
+        #expect(try await chronik(["stats", "--json", "--log", dir]).stdout == head)
+    }
+
     @Test("stats on a log with a flipped byte in a sealed segment says so, with file, offset and last good position, and exits 1")
     func statsReportsDamageInASealedSegment() async throws {
         // Proves issue 10.10: the open trusts a sealed segment's index and never reads its batches; stats now does.
