@@ -38,7 +38,7 @@ struct DamageCLITests {
         #expect(repair.exitCode == 0, "\(repair)")
         #expect(repair.stdout == #"{"log":"\#(dir)","damaged":false,"truncated":false,"file":null,"offset":null,"bytes":null,"#
             + #""reason":null,"lastGoodPosition":null,"firstCutPosition":null,"damagedBatchEvents":null,"wholeBatchesCut":null,"#
-            + #""wholeEventsCut":null,"record":null}"# + "\n", "\(repair)")
+            + #""wholeEventsCut":null,"record":null,"damagedIndexes":[],"indexesRebuilt":false}"# + "\n", "\(repair)")
         let verify = try await chronik(["verify", "--log", dir, "--json"])
         #expect(verify.exitCode == 0, "\(verify)")
         let o = try #require(jsonObjects(verify.stdout).first)
