@@ -17,11 +17,24 @@ extension LogServer {
         let parsed = try AppendBody.parse(Array(body.readableBytesView), stream: stream,
                                           ifMatch: request.headers[.ifMatch],
                                           maxEvents: configuration.maxEventsPerRequest)
+        try Self.requireErasureScope(parsed, context)
         let started = ContinuousClock.now
         let result = try await store.append(parsed)
         if !result.wasDuplicate { metrics.appended(events: parsed.map(\.proposed), duration: .now - started) }
         return Response(status: result.wasDuplicate ? .ok : .created, headers: [.contentType: "application/json"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: Self.appendedJSON(stream: stream, result).bytes)))
+    }
+
+    /// A CustomerForgotten destroys the customer's key for good: it needs
+    /// the `pii` scope, as `POST /customers/{id}/forget` does (stop 34: an
+    /// `append`-only token erased a customer through `/commands`).
+    static func requireErasureScope(_ envelopes: [CommerceEnvelope], _ context: ChronikContext) throws {
+        guard let i = envelopes.firstIndex(where: { $0.event.knownType == .customerForgotten }) else { return }
+        do { try context.require(.pii) } catch var e as ServerError {
+            e.index = i
+            e.message = "event \(i): a CustomerForgotten erases the customer's personal data for good: " + e.message
+            throw e
+        }
     }
 
     /// `{"stream":…,"positions":[…],"firstPosition":…,"lastPosition":…,"version":…,"duplicate":…}`

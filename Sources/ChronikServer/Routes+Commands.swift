@@ -42,6 +42,7 @@ extension LogServer {
                 throw e
             }
         }
+        try Self.requireErasureScope(envelopes, context)
         if envelopes.contains(where: { !(CommerceEventType(name: $0.proposed.type)?.schema.piiFieldPaths.isEmpty ?? true) }) {
             guard vault != nil else {
                 throw ServerError(.serviceUnavailable, "noKeyStore", localLog == nil

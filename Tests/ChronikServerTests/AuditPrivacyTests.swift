@@ -178,6 +178,15 @@ import Testing
             #expect(try await client.get("/verify", headers: auth).status == .forbidden)
             #expect(try await client.get("/customers/c1/subject-export", headers: auth).status == .forbidden)
             #expect(try await client.post("/customers/c1/forget", "", headers: auth).status == .forbidden)
+            // Nor through the event itself (stop 34: an append-only token erased a customer via /commands).
+            #expect(try await client.post("/commands", Self.registered, headers: auth).status == .created)
+            let forgotten = #"{"type":"CustomerForgotten","time":"2024-05-02T09:00:00Z","data":{"customerId":"c1"}}"#
+            let viaCommands = try await client.post("/commands", forgotten, headers: auth)
+            #expect(viaCommands.status == .forbidden && viaCommands.error["index"] as? Int == 0, "\(viaCommands.text)")
+            let viaStreams = try await client.post("/streams/customer-c1", "[\(forgotten)]", headers: auth)
+            #expect(viaStreams.status == .forbidden, "\(viaStreams.text)")
+            let customer = try await client.get("/streams/customer-c1", headers: auth)
+            #expect(customer.json["events"].map { "\($0)" }?.contains("CustomerForgotten") == false, "\(customer.text)")
         }
     }
 }
