@@ -34,6 +34,31 @@ import Testing
         }
     }
 
+    @Test func everyEventsExpectedVersionIsChecked() async throws {
+        // Proves stop 34's finding: an expectedVersion on an event after the first was ignored (201 with 999).
+        try await withServer { server, client in
+            _ = try await client.post("/streams/s", "[\(Self.note)]")  // s at version 0
+            func batch(_ second: String) -> String {
+                "[\(Self.note),{\"type\":\"NoteAdded\",\"data\":{},\"expectedVersion\":\(second)}]"
+            }
+            let wrong = try await client.post("/streams/s", batch("999"))
+            #expect(wrong.status == .conflict && wrong.error["code"] as? String == "wrongExpectedVersion", "\(wrong.text)")
+            let never = try await client.post("/streams/s", batch("\"noStream\""))
+            #expect(never.status == .badRequest && never.error["code"] as? String == "invalidExpectedVersion", "\(never.text)")
+            let clash = try await client.post("/streams/s", #"{"expectedVersion":0,"events":\#(batch("5"))}"#)
+            #expect(clash.status == .badRequest && clash.error["code"] as? String == "invalidExpectedVersion", "\(clash.text)")
+            #expect(server.log.head.value == 1)
+            // Before the second event s is at version 1: right, written.
+            let right = try await client.post("/streams/s", batch("1"))
+            #expect(right.status == .created && right.json["version"] as? Int == 2, "\(right.text)")
+            // On a new stream, version 0 before the second event means no stream before the batch.
+            let fresh = try await client.post("/streams/t", batch("0"))
+            #expect(fresh.status == .created, "\(fresh.text)")
+            let taken = try await client.post("/streams/t", batch("0"))
+            #expect(taken.status == .conflict, "\(taken.text)")
+        }
+    }
+
     @Test func wrongExpectedVersionIs409WithTheCurrentVersion() async throws {
         try await withServer { server, client in
             _ = try await client.post("/streams/s", "[\(Self.note)]")

@@ -86,8 +86,8 @@ public final class CommerceStore: Sendable {
     /// Appends validated events of one stream as one atomic batch, checked
     /// as a whole: each event against the state the ones before it leave.
     ///
-    /// An `expectedVersion` on the first envelope is honoured; the others'
-    /// are ignored (the batch is one append). A batch whose ids are all in
+    /// Every envelope's `expectedVersion` is honoured, each at its place in
+    /// the batch (`batchExpectation`; stop 34: the others' were ignored). A batch whose ids are all in
     /// the log already is an idempotent retry: the log compares contents.
     ///
     /// - Throws: as `append(_:id:time:meta:stream:)`; `invalidStream` when
@@ -142,15 +142,16 @@ public final class CommerceStore: Sendable {
                 }
             }
             let next = try Self.decide(envelopes, on: current.state, version: current.version)
+            let asked = try Self.batchExpectation(envelopes)
             let expected: ExpectedVersion
             if case .unguarded = current.state {
                 // No invariant reads an unguarded stream: the log checks
                 // what the caller asked for, nothing more.
-                expected = first.expectedVersion
+                expected = asked
             } else {
                 // A guarded stream is always pinned to the version decided
                 // on; what the caller asked for is checked here first.
-                try Self.check(first.expectedVersion, stream: stream, actual: current.version)
+                try Self.check(asked, stream: stream, actual: current.version)
                 expected = current.version.map { .exact($0) } ?? .noStream
             }
             do {
@@ -219,6 +220,44 @@ public final class CommerceStore: Sendable {
             out.append(ProposedEvent(id: e.id, type: e.type, data: e.data, metadata: e.metadata, occurredAt: e.occurredAt))
         }
         return out
+    }
+
+    /// What the batch's events ask of the stream's version before the
+    /// batch: event 0's expectedVersion, and each later event's turned into
+    /// the same terms (before event `i` the stream is `i` events further
+    /// on: `exact(v)` there asks `exact(v − i)` before the batch, or no
+    /// stream when `v = i − 1`; `exists` always holds; `noStream` never).
+    /// Stop 34: the later events' were ignored, so a client that stamped
+    /// every event lost the check. `chronik append` checks each line.
+    ///
+    /// - Throws: `invalidExpectedVersion` when they cannot all hold.
+    static func batchExpectation(_ envelopes: [CommerceEnvelope]) throws(CommerceError) -> ExpectedVersion {
+        var asked = envelopes[0].expectedVersion
+        for i in envelopes.indices.dropFirst() {
+            let own = envelopes[i].expectedVersion
+            let before: ExpectedVersion
+            switch own {
+            case .any, .exists: continue
+            case .noStream:
+                throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                    "event \(i) expects no stream, but the events before it in this batch are in it")
+            case .exact(let v):
+                guard v + 1 >= UInt64(i) else {
+                    throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                        "event \(i) expects version \(v), but \(i) event\(i == 1 ? "" : "s") of this batch come before it")
+                }
+                before = v + 1 == UInt64(i) ? .noStream : .exact(v - UInt64(i))
+            }
+            switch (asked, before) {
+            case (.any, _), (.exists, .exact): asked = before
+            case (.exact(let a), .exact(let b)) where a == b: break
+            case (.noStream, .noStream): break
+            default:
+                throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                    "event \(i)'s expectedVersion (\(own)) and the batch's (\(asked), before its first event) cannot both hold")
+            }
+        }
+        return asked
     }
 
     /// Throws the log's `wrongExpectedVersion` when `asked` does not hold.
