@@ -716,7 +716,15 @@ final class Writer: @unchecked Sendable {
                 }
             }
         }
-        return .done(AppendResult(positions: prior.map { Position($0!) }, versions: versions, wasDuplicate: true))
+        // The same batch: its events where they were written, one after
+        // another (stop 34: a batch resent in another order was taken for
+        // a retry and answered firstPosition after lastPosition).
+        let positions = prior.map { $0! }
+        for i in positions.indices.dropFirst() where positions[i] != positions[0] + UInt64(i) {
+            return dup("event id \(req.events[i].id) is in the log at position \(positions[i]), not right after event \(i - 1)'s "
+                       + "(\(positions[i - 1])): a retry must resend the same batch, in its order")
+        }
+        return .done(AppendResult(positions: positions.map { Position($0) }, versions: versions, wasDuplicate: true))
     }
 
     // MARK: Segments

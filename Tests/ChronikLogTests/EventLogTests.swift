@@ -95,6 +95,13 @@ struct EventLogTests {
             #expect(e.code == .duplicateEventId)
             #expect(e.message.contains("(stream 's', type A) in another stream") && e.message.hasSuffix("this append is to 't'"), "\(e.message)")
         }
+        // The same batch in another order is not a retry (stop 34: accepted, first position after the last).
+        do {
+            try await log.append(to: "s", [b, a])
+            Issue.record("a reordered batch should have thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .duplicateEventId && e.message.contains("in its order"), "\(e.message)")
+        }
         await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [a, a]) }
         #expect(log.head == Position(3))
     }
