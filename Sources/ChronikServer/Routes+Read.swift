@@ -17,29 +17,32 @@ extension LogServer {
             throw ServerError(.notFound, "streamNotFound", "no stream \(stream) in the log")
         }
         // One event more than the page, to tell where the next page starts.
-        let page = try await streamPage(stream, from: from, direction: direction, last: last, count: limit + 1)
+        let (page, left) = try await streamPage(stream, from: from, direction: direction, last: last, count: limit + 1)
         var o = JSONObject()
         o.add("stream", stream)
         o.add("events", json: try eventsJSON(page.prefix(limit), context))
-        o.add("next", page.count > limit ? .uint(page[limit].version.value) : .null)
+        let next = page.count > limit ? page[limit] : left
+        o.add("next", next.map { .uint($0.version.value) } ?? .null)
         return jsonResponse(o.text)
     }
 
     /// Up to `count` events of `stream` (whose last version is `last`) from
-    /// `from` in `direction`. A local log reads backward itself; another
+    /// `from` in `direction`, and the event after them when the page ended
+    /// early at `pageBytes`. A local log reads backward itself; another
     /// store reads the versions below `from` forward and reverses them.
-    func streamPage(_ stream: String, from: UInt64?, direction: ReadDirection, last: UInt64, count: Int) async throws -> [RecordedEvent] {
+    func streamPage(_ stream: String, from: UInt64?, direction: ReadDirection, last: UInt64,
+                    count: Int) async throws -> (events: [RecordedEvent], left: RecordedEvent?) {
         if let log = localLog {
-            return try log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction).collect(limit: count)
+            return try Self.collect(log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction), count: count)
         }
         switch direction {
         case .forward:
-            return try await eventStore.readStream(stream, from: StreamVersion(from ?? 0), limit: count)
+            return (try await eventStore.readStream(stream, from: StreamVersion(from ?? 0), limit: count), nil)
         case .backward:
             let top = min(from ?? last, last)
             let low = top >= UInt64(count - 1) ? top - UInt64(count - 1) : 0
             let page = try await eventStore.readStream(stream, from: StreamVersion(low), limit: Int(top - low) + 1)
-            return page.filter { $0.version.value <= top }.reversed()
+            return (page.filter { $0.version.value <= top }.reversed(), nil)
         }
     }
 
@@ -51,7 +54,12 @@ extension LogServer {
         let q = try context.query(of: request, allowed: ["from", "limit"])
         let limit = try pageSize(q)
         let from = try number(q, "from") ?? 0
-        let page = try await eventStore.readAll(from: Position(from), limit: limit)
+        let page: [RecordedEvent]
+        if let log = localLog {
+            page = try Self.collect(log.readAll(from: Position(from)), count: limit).events
+        } else {
+            page = try await eventStore.readAll(from: Position(from), limit: limit)
+        }
         // Read after the page: the head is never below where the page ends.
         let head = try await eventStore.headPosition().value
         // A start past the head, as on /subscribe (stop 33: 200 with a `next`
@@ -67,6 +75,25 @@ extension LogServer {
         o.add("next", page.last.map { $0.position.value + 1 } ?? max(from, head))
         o.add("head", head)
         return jsonResponse(o.text)
+    }
+
+    /// The bytes of events' data and metadata a page holds at most (beyond
+    /// its first event): a page of 1,000 events of 4 MB each was one 4 GB
+    /// answer, built in memory, for any client with `read` (stop 34). The
+    /// page ends early and `next` says where to go on.
+    static let pageBytes = 16 << 20
+
+    /// Up to `count` events of `cursor`, fewer once they hold `pageBytes`;
+    /// then also the first event left out.
+    static func collect(_ cursor: EventCursor, count: Int) throws -> (events: [RecordedEvent], left: RecordedEvent?) {
+        var page: [RecordedEvent] = []
+        var bytes = 0
+        while page.count < count, let e = try cursor.next() {
+            bytes += e.data.count + e.metadata.count
+            if !page.isEmpty && bytes > pageBytes { return (page, e) }
+            page.append(e)
+        }
+        return (page, nil)
     }
 
     /// `GET /events/{position}`: the event as `chronik read --json` prints it.

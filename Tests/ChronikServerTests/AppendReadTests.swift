@@ -59,6 +59,28 @@ import Testing
         }
     }
 
+    @Test func aPageEndsAtSixteenMebibytesAndSaysWhereToGoOn() async throws {
+        // Proves stop 34's finding: a page of large events was limited by count only (25 events of 4 MB: one
+        // 100 MB answer, built in memory). Now it ends once its events hold 16 MiB; `next` goes on from there.
+        try await withServer { server, client in
+            let big = String(repeating: "x", count: 2_000_000)
+            for _ in 0..<10 {
+                let r = try await client.post("/streams/big", "[{\"type\":\"Blob\",\"data\":{\"b\":\"\(big)\"}}]")
+                try #require(r.status == .created, "\(r.text)")
+            }
+            let all = try await client.get("/all?limit=1000")
+            let events = try #require(all.json["events"] as? [[String: Any]])
+            #expect(events.count == 8 && all.json["next"] as? Int == 8, "\(events.count) \(String(describing: all.json["next"]))")
+            let rest = try await client.get("/all?from=8&limit=1000")
+            #expect((rest.json["events"] as? [[String: Any]])?.count == 2 && rest.json["next"] as? Int == 10)
+            let stream = try await client.get("/streams/big?limit=100")
+            #expect((stream.json["events"] as? [[String: Any]])?.count == 8 && stream.json["next"] as? Int == 8)
+            let back = try await client.get("/streams/big?limit=100&direction=backward")
+            #expect((back.json["events"] as? [[String: Any]])?.count == 8 && back.json["next"] as? Int == 1)
+            #expect(server.log.head.value == 10)
+        }
+    }
+
     @Test func wrongExpectedVersionIs409WithTheCurrentVersion() async throws {
         try await withServer { server, client in
             _ = try await client.post("/streams/s", "[\(Self.note)]")
