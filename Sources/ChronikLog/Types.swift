@@ -66,6 +66,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
                 return "has \(digits) fractional digits: times are kept to the microsecond, so give at most 6 (rounding is left to the sender)"
             }
         }
+        if s.utf8.count >= 20, let y = Int(s.prefix(4)), y == 0 || y == 9999,
+           Timestamp(rfc3339: String(s.prefix(19)) + "Z") != nil {
+            return "falls outside the years 0000–9999 once in UTC, as an export would write it"
+        }
         return "is not an RFC 3339 date-time"
     }
 
@@ -107,8 +111,16 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         guard d <= dim[mo - 1] else { return nil }
         let days = CivilDate.days(year: Int64(y), month: Int64(mo), day: Int64(d))
         let secs = days * 86_400 + Int64(h * 3600 + mi * 60 + min(se, 59)) - Int64(offset)
+        // In UTC it must still have a four-digit year, as RFC 3339 and the
+        // export write it (stop 34: 9999-12-31T23:59:59-23:59 was stored
+        // and exported as 10000-01-01…, which no import takes back).
+        guard (Self.earliest...Self.latest).contains(secs * 1_000_000 + Int64(micros)) else { return nil }
         microseconds = secs * 1_000_000 + Int64(micros)
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z.
+    static let earliest = CivilDate.days(year: 0, month: 1, day: 1) * 86_400_000_000
+    static let latest = CivilDate.days(year: 10_000, month: 1, day: 1) * 86_400_000_000 - 1
 }
 
 /// The proleptic Gregorian calendar counted in days since 1970-01-01

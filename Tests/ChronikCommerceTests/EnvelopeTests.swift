@@ -125,6 +125,16 @@ import Testing
             let env = try parse(importLine("OrderDelivered", data, time: given))
             #expect(try CommerceExport.line(for: recorded(env, position: 0, version: 0)).contains(#""time":"\#(exported)""#), "\(given)")
         }
+        // A time whose UTC form would leave the years 0000–9999 is refused, named (stop 34: stored and exported as
+        // 10000-01-01…, which no import takes back); the edges themselves are kept.
+        for given in ["9999-12-31T23:59:59.999999-23:59", "0000-01-01T00:00:00+00:01"] {
+            expectRejected(importLine("OrderDelivered", data, time: given), .invalidTime, field: "time")
+            #expect(Timestamp.rfc3339Refusal(given).contains("outside the years 0000–9999"), "\(given)")
+        }
+        for (given, exported) in [("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"), ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z")] {
+            let env = try parse(importLine("OrderDelivered", data, time: given))
+            #expect(try CommerceExport.line(for: recorded(env, position: 0, version: 0)).contains(#""time":"\#(exported)""#), "\(given)")
+        }
     }
 
     @Test func absentIdIsGeneratedAndGivenIdIsKept() throws {
