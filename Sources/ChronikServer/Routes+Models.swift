@@ -24,7 +24,7 @@ extension LogServer {
         if name == "customers", let id, context.scopes.contains(.pii), localLog != nil || vault != nil {
             // The profile is personal data: read from the customer's stream
             // with the key store, as `chronik query customer`.
-            let c = live.read { set in set.crm?.customer(id) }
+            let (c, channels) = live.read { set in (set.crm?.customer(id), set.support?.channels(customer: id) ?? [:]) }
             if let c {
                 let found = if let log = localLog {
                     readProfile(log, id, protector: vault)
@@ -32,7 +32,9 @@ extension LogServer {
                     (try? await eventStore.readStream("customer-" + id, from: StreamVersion(0), limit: 100_000))
                         .flatMap { profile(of: $0, protector: vault) }
                 }
-                return jsonResponse(customerJSON(c, profile: found))
+                // With the interactions per channel, as without pii and as
+                // `query customer --json` (stop 34: missing here).
+                return jsonResponse(customerDetailJSON(c, profile: found, channels: channels))
             }
         }
         return jsonResponse(json)
@@ -125,6 +127,16 @@ extension LogServer {
             guard let json else { throw ServerError(.notFound, "notFound", "no \(what) '\(id ?? "")'") }
             return json
         }
+        // A status that is none is a typo, as for `query orders --status`
+        // (stop 34: 200 with an empty list).
+        func orderStatus(_ q: Parameters) throws -> String? {
+            guard let raw = q["status"].map(String.init) else { return nil }
+            let all = FinancialStatus.allCases.map(\.rawValue) + FulfillmentStatus.allCases.map(\.rawValue)
+            guard all.contains(raw) else {
+                throw ServerError(.badRequest, "invalidParameter", "unknown status '\(raw)'; one of: \(all.joined(separator: ", "))", field: "status")
+            }
+            return raw
+        }
         func day() throws -> Day? {
             guard let raw = q["day"] else { return nil }
             guard let d = Day(string: String(raw)) else {
@@ -140,7 +152,7 @@ extension LogServer {
             if let id {
                 return try one(set.orders?.order(id).map { orderDetailJSON($0, contacts: set.support?.contacts(order: id) ?? []) }, "order")
             }
-            return array(try limited(set.orders?.list(customerId: q["customer"].map(String.init), status: q["status"].map(String.init)) ?? [])
+            return array(try limited(set.orders?.list(customerId: q["customer"].map(String.init), status: try orderStatus(q)) ?? [])
                 .map(orderJSON))
         case "customers":
             if let id {
@@ -148,7 +160,8 @@ extension LogServer {
                     customerDetailJSON($0, profile: nil, channels: set.support?.channels(customer: id) ?? [:])
                 }, "customer")
             }
-            return array((set.crm?.top(try count(default: 10), currency: q["currency"].map(String.init)) ?? []).map { customerJSON($0, profile: nil) })
+            // Any case, as `query customers --currency` (stop 34: "sek" found none).
+            return array((set.crm?.top(try count(default: 10), currency: q["currency"].map { $0.uppercased() }) ?? []).map { customerJSON($0, profile: nil) })
         case "inventory":
             try noItems()
             return array(try limited(set.inventory?.levels(sku: q["sku"].map(String.init), warehouseId: q["warehouse"].map(String.init),
