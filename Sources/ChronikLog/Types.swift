@@ -447,6 +447,10 @@ extension LogFormat {
             var offset = 0
             for scalar in name.unicodeScalars {
                 if (0x80...0x9F).contains(scalar.value) { return controlCharacter(scalar.value, at: offset) }
+                if let what = Self.invisibleFormat(scalar.value) {
+                    let hex = String(scalar.value, radix: 16, uppercase: true)
+                    return "holds U+\(hex) (\(what)) at byte \(offset): a name must read as what it is, so line separators and bidirectional controls are not allowed"
+                }
                 offset += UTF8.width(scalar)
             }
         }
@@ -454,6 +458,19 @@ extension LogFormat {
         if name.utf8.elementsEqual(nfc.utf8) { return nil }
         func scalars(_ s: String) -> String { s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ") }
         return "'\(name)' (\(scalars(name))) is not in Unicode NFC; its NFC form (\(scalars(nfc))) is the same \(same) to a reader: send that"
+    }
+
+    /// What a scalar that breaks a line or reorders what a name displays
+    /// is (stop 34: U+2028, U+2029 and U+202E were taken in names, beside
+    /// the control characters refused "because names are printed one per
+    /// line"); nil for any other.
+    static func invisibleFormat(_ v: UInt32) -> String? {
+        switch v {
+        case 0x2028: "a line separator"
+        case 0x2029: "a paragraph separator"
+        case 0x200E, 0x200F, 0x061C, 0x202A...0x202E, 0x2066...0x2069: "a bidirectional control"
+        default: nil
+        }
     }
 
     static func controlCharacter(_ value: UInt32, at offset: Int) -> String {

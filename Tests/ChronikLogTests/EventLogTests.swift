@@ -170,11 +170,21 @@ struct EventLogTests {
             let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event("A", "x"), event("No" + name, "x")]) }
             #expect(t?.code == .invalidEventType && t?.message.hasPrefix("event 1:") == true, "\(String(describing: t))")
         }
+        // Line and paragraph separators and bidirectional controls too (stop 34: "order-\u{202E}1" displays
+        // as something else, and U+2028 breaks the line as "\n" did).
+        for (name, char, at) in [("a\u{2028}b", "U+2028", 1), ("p\u{2029}", "U+2029", 1), ("order-\u{202E}1", "U+202E", 6),
+                                 ("x\u{2066}", "U+2066", 1), ("\u{200F}r", "U+200F", 0)] {
+            let e = await #expect(throws: ChronikLogError.self) { try await log.append(to: name, [event("A", "x")]) }
+            #expect(e?.code == .invalidStreamName && e?.message.contains("holds \(char) (") == true && e?.message.contains("at byte \(at)") == true,
+                    "\(String(describing: e))")
+            let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event("No" + name, "x")]) }
+            #expect(t?.code == .invalidEventType, "\(String(describing: t))")
+        }
         #expect(log.head == Position(0))
-        for name in ["a b", "caf\u{E9}", "x~y", "\u{A0}nbsp", "\u{1F6D2}"] {
+        for name in ["a b", "caf\u{E9}", "x~y", "\u{A0}nbsp", "\u{1F6D2}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}"] {
             _ = try await log.append(to: name, [event("Noted " + name, "x")])
         }
-        #expect(log.head == Position(5))
+        #expect(log.head == Position(6))
     }
 
     @Test("a prepared batch appends as append(to:) does; prepared by a log of other settings, it is prepared again")
