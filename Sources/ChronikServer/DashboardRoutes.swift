@@ -16,11 +16,13 @@ extension LogServer {
         router.get("/") { _, _ in Self.dashboardFile(Dashboard.html, type: "text/html; charset=utf-8") }
         router.get("dashboard.js") { _, _ in Self.dashboardFile(Dashboard.script, type: "text/javascript; charset=utf-8") }
         router.get("dashboard.css") { _, _ in Self.dashboardFile(Dashboard.style, type: "text/css; charset=utf-8") }
-        router.get("stats") { _, context in
+        // Their parameters as any route's (stop 34: /stats took any and
+        // /stats/orders ignored the dashboard's waitFor).
+        router.get("stats", use: noQuery { _, context in
             // A shared store has no segments or bytes on disk to count.
             self.localLog == nil ? try await self.storeStats(context) : try self.stats(context)
-        }
-        router.get("stats/orders") { _, context in try self.orderStats(context) }
+        })
+        router.get("stats/orders") { request, context in try await self.orderStats(request, context) }
     }
 
     /// One of the dashboard's files, with a policy that lets it load
@@ -50,10 +52,15 @@ extension LogServer {
 
     /// `GET /stats/orders`: how many orders the orders model holds, by
     /// fulfillment status and by financial status (every status, 0 when
-    /// none), and the models' position they reflect.
-    func orderStats(_ context: ChronikContext) throws -> Response {
+    /// none), and the models' position they reflect; `waitFor` and
+    /// `timeoutMs` as on `/models` (the dashboard waits for what it saw).
+    func orderStats(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.read)
         guard let live else { throw ServerError(.serviceUnavailable, "noModels", "this server keeps no live models") }
+        let q = try context.query(of: request, allowed: ["waitFor", "timeoutMs"])
+        if let wait = try number(q, "waitFor") {
+            try await waitForModels(live, past: wait, timeout: try timeout(q))
+        }
         let json: String = live.read { set in
             let orders = set.orders
             let (fulfillment, financial) = orders?.statusCounts() ?? ([:], [:])

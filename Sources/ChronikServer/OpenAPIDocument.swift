@@ -1183,6 +1183,9 @@ public let openAPIDocument = #"""
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
           "401": {
             "$ref": "#/components/responses/E401"
           },
@@ -1204,6 +1207,14 @@ public let openAPIDocument = #"""
           },
           {}
         ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/waitFor"
+          },
+          {
+            "$ref": "#/components/parameters/timeoutMs"
+          }
+        ],
         "responses": {
           "200": {
             "description": "Counts per status.",
@@ -1215,11 +1226,17 @@ public let openAPIDocument = #"""
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
           "401": {
             "$ref": "#/components/responses/E401"
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "503": {
+            "$ref": "#/components/responses/E503"
           }
         }
       }

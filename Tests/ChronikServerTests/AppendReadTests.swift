@@ -286,6 +286,8 @@ import Testing
                                  ("/streams/sp%20ace?frm=0", "frm"), ("/subscribe?stream=a%FF", "stream"),
                                  ("/models/inventory?low=yes", "low"), ("/models/search?zeroResults=1", "zeroResults"),
                                  ("/models/orders?bogus=1", "bogus"),
+                                 // stop 34: /stats took any parameter; /stats/orders takes only waitFor and timeoutMs.
+                                 ("/stats?x=1", "x"), ("/stats/orders?limit=5", "limit"),
                                  // Another model's filter, and a list filter on one item (stop 33: answered as if absent).
                                  ("/models/customers?low=true", "low"), ("/models/finance?sku=x", "sku"),
                                  ("/models/orders/o-1?status=placed", "status")] {
