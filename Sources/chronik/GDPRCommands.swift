@@ -353,7 +353,16 @@ extension Forget {
     /// store restored from a backup taken before an erasure brings the
     /// key back; `export` and `read` would then open the data (stop 34).
     func reapplyErasures() throws {
-        let log = try options.openForReading()
+        // As the log's writer, as `forget customer` does: the key store is
+        // written, and a writer beside it (serve, import) keeps key files
+        // open that a rewrite here would replace under it (stop 34: keys
+        // it made next went into a replaced file and were lost).
+        var logOptions = LogOptions()
+        logOptions.createIfMissing = false
+        let log: EventLog
+        do { log = try EventLog.open(at: options.directory(), options: logOptions) } catch let e as ChronikLogError {
+            throw CommandFailure(describe(e))
+        }
         defer { try? log.close() }
         let keys = try keyOptions.checkedDirectory(forLog: log.directory)
         guard KeyOptions.holdsKeyStore(keys) else {

@@ -1,3 +1,4 @@
+import ChronikLog
 import Foundation
 import Testing
 
@@ -46,6 +47,16 @@ struct GDPRCLITests {
         let again = try await chronik(["forget", "--reapply", "--log", dir])
         #expect(again.stdout == "1 forgotten customer in the log; 0 keys were still in the key store and destroyed now\n", "\(again)")
         #expect(try await chronik(["forget", "--reapply", "customer", "c-1", "--log", dir]).exitCode == 64)
+        // Beside a writer it is refused and changes nothing (stop 34: run beside serve, it rewrote a key file the
+        // server kept open, and the keys the server made next were lost).
+        let keysBefore = try FileManager.default.contentsOfDirectory(atPath: dir + ".keys").sorted()
+            .map { try Data(contentsOf: URL(fileURLWithPath: dir + ".keys/" + $0)) }
+        let writer = try EventLog.open(at: dir)
+        let refused = try await chronik(["forget", "--reapply", "--log", dir])
+        try writer.close()
+        #expect(refused.exitCode == 1 && refused.stderr.contains("another process"), "\(refused)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + ".keys").sorted()
+            .map { try Data(contentsOf: URL(fileURLWithPath: dir + ".keys/" + $0)) } == keysBefore)
     }
 
     @Test func aGuestIsForgottenLikeACustomer() async throws {
