@@ -215,6 +215,8 @@ struct Append: AsyncParsableCommand {
                     results[o.index] = o.result
                     inFlight -= 1
                 }
+                // Interrupted: nothing more is sent; those in flight finish.
+                if AppendInterrupt.shared.stopRequested { break }
                 let events = b.events
                 let stream = b.stream
                 let expected = b.expected
@@ -231,6 +233,7 @@ struct Append: AsyncParsableCommand {
             }
             while let o = try await group.next() { results[o.index] = o.result }
         }
+        if AppendInterrupt.shared.stopRequested { AppendInterrupt.shared.finishStopped(log) }
         var failure: (line: Int, error: ChronikLogError)?
         for (b, r) in zip(batches, results) {
             switch r {

@@ -18,6 +18,8 @@ final class AppendInterrupt: @unchecked Sendable {
     private var log: EventLog?
     private var startHead: UInt64 = 0
     private var signals: ShutdownSignals?
+    /// The signal that asked the appends to stop, once one did.
+    private var stopSignal: Int32?
 
     /// Catches SIGINT and SIGTERM from now on.
     func install() {
@@ -58,12 +60,52 @@ final class AppendInterrupt: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Whether a signal asked the appends to stop: no batch is sent after
+    /// it; those in flight finish, then `finishStopped` says what was
+    /// appended and exits.
+    var stopRequested: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopSignal != nil
+    }
+
+    /// While appending, the first signal stops the appends after the
+    /// batches in flight, so that what is said is exactly what the log
+    /// holds (stop 34: it exited at once and named only the positions
+    /// published so far, up to 64 events fewer than the log held, and a
+    /// re-run "of the rest" appended those lines again). A second signal,
+    /// or one while the input is checked, ends the process at once.
     private func fire(_ sig: Int32) {
         lock.lock()
         let (scratch, log, start) = (self.scratch, self.log, startHead)
+        let first = log != nil && stopSignal == nil
+        if first { stopSignal = sig }
         lock.unlock()
+        if first {
+            printError("chronik: interrupted: finishing the batches already sent, then stopping (interrupt again to stop at once)")
+            return
+        }
         if let scratch { Self.remove(scratch) }
         let head = log?.head.value ?? start
+        if head > start {
+            printError("chronik: interrupted: at least positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); batches in flight may have been written too: read the log's head (chronik stats) before appending the rest. Lines without an id would be appended again by a re-run")
+        } else if log != nil {
+            printError("chronik: interrupted: nothing was acknowledged; batches in flight may have been written: read the log's head (chronik stats) before a re-run")
+        } else {
+            printError("chronik: interrupted: nothing was appended")
+        }
+        exit(128 + sig)
+    }
+
+    /// After a stop: closes `log` (every batch sent is durable and in it)
+    /// and says exactly which positions were appended; exits 128 + the
+    /// signal.
+    func finishStopped(_ log: EventLog) -> Never {
+        lock.lock()
+        let (start, sig) = (startHead, stopSignal ?? SIGINT)
+        lock.unlock()
+        try? log.close()
+        let head = log.head.value
         if head > start {
             printError("chronik: interrupted: positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); the rest of the input was not. Lines without an id would be appended again by a re-run: give the lines ids, or append the rest only")
         } else {
