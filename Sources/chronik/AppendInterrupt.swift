@@ -20,6 +20,14 @@ final class AppendInterrupt: @unchecked Sendable {
     private var signals: ShutdownSignals?
     /// The signal that asked the appends to stop, once one did.
     private var stopSignal: Int32?
+    /// Whether the command checks `stopRequested` between batches
+    /// (`append`); else (`import`, `settle import`) a signal ends it at once.
+    private var stopsBetweenBatches = false
+    /// What the command is, for the messages ("append", "import").
+    private var command = "append"
+    /// Run before an immediate exit (import: sync the key store and the
+    /// log, which it syncs only at its end).
+    private var beforeExit: (@Sendable () -> Void)?
 
     /// Catches SIGINT and SIGTERM from now on.
     func install() {
@@ -52,11 +60,16 @@ final class AppendInterrupt: @unchecked Sendable {
         return try open()
     }
 
-    /// The batches go to `log` from now on.
-    func appending(to log: EventLog) {
+    /// The batches go to `log` from now on. `stopsBetweenBatches`: the
+    /// command stops after the batches in flight when asked (`append`).
+    func appending(to log: EventLog, stopsBetweenBatches: Bool = true, command: String = "append",
+                   beforeExit: (@Sendable () -> Void)? = nil) {
         lock.lock()
         self.log = log
         startHead = log.head.value
+        self.stopsBetweenBatches = stopsBetweenBatches
+        self.command = command
+        self.beforeExit = beforeExit
         lock.unlock()
     }
 
@@ -77,8 +90,8 @@ final class AppendInterrupt: @unchecked Sendable {
     /// or one while the input is checked, ends the process at once.
     private func fire(_ sig: Int32) {
         lock.lock()
-        let (scratch, log, start) = (self.scratch, self.log, startHead)
-        let first = log != nil && stopSignal == nil
+        let (scratch, log, start, command, beforeExit) = (self.scratch, self.log, startHead, self.command, self.beforeExit)
+        let first = log != nil && stopSignal == nil && stopsBetweenBatches
         if first { stopSignal = sig }
         lock.unlock()
         if first {
@@ -86,9 +99,10 @@ final class AppendInterrupt: @unchecked Sendable {
             return
         }
         if let scratch { Self.remove(scratch) }
+        beforeExit?()
         let head = log?.head.value ?? start
         if head > start {
-            printError("chronik: interrupted: at least positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); batches in flight may have been written too: read the log's head (chronik stats) before appending the rest. Lines without an id would be appended again by a re-run")
+            printError("chronik: interrupted: \(command) stopped; at least positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); batches in flight may have been written too: read the log's head (chronik stats) before a re-run. A re-run skips lines whose id is in the log; lines without an id would be appended again")
         } else if log != nil {
             printError("chronik: interrupted: nothing was acknowledged; batches in flight may have been written: read the log's head (chronik stats) before a re-run")
         } else {

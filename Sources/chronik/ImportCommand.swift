@@ -125,6 +125,14 @@ struct Import: AsyncParsableCommand {
         // Keys are synced with the log, before the summary (docs/GDPR.md).
         let vault = try keyOptions.vault(for: log, syncEachKey: false)
         let store = CommerceStore(log: log, protector: vault)
+        // A Ctrl-C or SIGTERM says what was appended (stop 34: import ended
+        // silently with part of the input written), after syncing the keys
+        // and the log, which an import syncs only at its end.
+        AppendInterrupt.shared.install()
+        AppendInterrupt.shared.appending(to: log, stopsBetweenBatches: false, command: "import") {
+            try? vault.store.sync()
+            try? log.sync()
+        }
         var importOptions = CommerceImport.Options()
         importOptions.skipInvalid = skipInvalid
         importOptions.maxLineBytes = lineLimit

@@ -30,12 +30,14 @@ extension SettlementGateway: ExpressibleByArgument {}
 struct SettleImport: AsyncParsableCommand, GroupedCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Append a settlement report's lines (all or nothing).",
+        abstract: "Append a settlement report's lines (checked all or nothing, then appended by payout).",
         discussion: """
             Stripe: balance_transaction_id → gatewayRef, automatic_payout_id \
             → payoutId, automatic_payout_effective_at → paidOutAt, \
             reporting_category → kind (charge, refund, dispute = chargeback, \
-            fee, other_adjustment), gross/fee/net in major units, currency, \
+            fee; other_adjustment, dispute_reversal, refund_failure, \
+            partial_capture_reversal and network_cost are adjustments), \
+            gross/fee/net in major units, currency, \
             payment_metadata[payment_id], refund_metadata[refund_id].
 
             Adyen: Psp Reference → gatewayRef, Batch Number → payoutId, \
@@ -50,7 +52,10 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
             written: a bad row is reported with its line and column and \
             nothing of the file is appended. A line whose gatewayRef the \
             gateway already reported with the same content is skipped (so a \
-            report can be imported again); with other content it is an error.
+            report can be imported again); with other content it is an error. \
+            The checked lines are then appended one payout (one stream) at a \
+            time: interrupted then, it says which positions were appended, \
+            and importing the file again appends the rest.
 
             Example:
               $ chronik settle import data/settlement-adyen.csv --gateway adyen
@@ -144,6 +149,10 @@ struct SettleImport: AsyncParsableCommand, GroupedCommand {
                 totals[key] = (g.partialValue, f.partialValue, x.partialValue)
             }
         }
+        // A Ctrl-C or SIGTERM from here says what was appended (stop 34:
+        // it ended silently with some payouts written).
+        AppendInterrupt.shared.install()
+        AppendInterrupt.shared.appending(to: log, stopsBetweenBatches: false, command: "settle import")
         // Pass 2: one append per payout (a payout is one stream), in file order.
         var order: [String] = []
         var byStream: [String: [CommerceEnvelope]] = [:]

@@ -67,4 +67,35 @@ import Testing
         #expect(Int(counted) == stats["events"] as? Int, "said \(said); the log holds \(String(describing: stats["events"]))")
         #expect((stats["events"] as? Int ?? 0) > 0 && (stats["events"] as? Int ?? 0) < 600_000, "\(r)")
     }
+
+    /// Proves stop 34's finding: `import` interrupted while it appended
+    /// ended silently (exit 130, part of the input written, nothing said).
+    /// Now it says at least which positions are in the log, and the log
+    /// holds at least those.
+    @Test func anInterruptedImportSaysWhatItAppended() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".input") }
+        try FileManager.default.createDirectory(atPath: dir + ".input", withIntermediateDirectories: true)
+        let script = #"""
+            L=$1; IN=$2; BIN=$3; GEN=$4
+            python3 "$GEN" 600000 "$IN" || exit 2
+            "$BIN" import --log "$L" "$IN" 2>"$L.stderr" >/dev/null &
+            P=$!
+            for i in $(seq 1500); do
+              [ "$(cat "$L"/*.log 2>/dev/null | wc -c)" -gt 2000000 ] && break
+              sleep 0.01
+            done
+            kill -INT $P; wait $P; echo "exit: $?"
+            cat "$L.stderr"; rm -f "$L.stderr"
+            "$BIN" stats --log "$L" --json
+            """#
+        let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/Benchmarks/scripts/gen-generic.py"
+        let r = try await run(.path("/bin/sh"), ["-c", script, "sh", dir, dir + ".input/lines.jsonl", chronikPath, generator])
+        #expect(r.stdoutLines.first == "exit: 130", "\(r)")
+        let said = try #require(r.stdoutLines.first { $0.contains("import stopped; at least positions 0–") }, "\(r)")
+        let counted = said.split(separator: "(")[1].split(separator: " ")[0].replacingOccurrences(of: ",", with: "")
+        let stats = try #require(jsonObjects(r.stdoutLines.last ?? "").first, "\(r)")
+        #expect((Int(counted) ?? .max) <= stats["events"] as? Int ?? 0, "said \(said); the log holds \(String(describing: stats["events"]))")
+    }
 }
