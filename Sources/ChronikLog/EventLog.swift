@@ -216,6 +216,11 @@ public final class EventLog: Sendable {
     /// The chain hash of the last batch (genesis for an empty log).
     public var headHash: ChainHash { state.withLock { $0.lastHash } }
 
+    /// Why this writer takes no more appends (a failed fdatasync poisoned
+    /// it: every append fails with this error until the log is reopened),
+    /// or nil while it takes them.
+    public var writerFailure: ChronikLogError? { state.withLock { $0.poisoned } }
+
     /// The last version of a stream, or nil when the stream has no event.
     public func lastVersion(of stream: String) -> StreamVersion? {
         waitUntilIndexed()

@@ -271,6 +271,12 @@ extension LogServer {
     func ready() throws -> Response {
         if isStopping { throw ServerError(.serviceUnavailable, "notReady", "shutting down") }
         if !log.isIndexed { throw ServerError(.serviceUnavailable, "notReady", "loading the event id index") }
+        // A writer that failed takes no append until a restart reopens the
+        // log (stop 34: /ready said ready while every append was 503).
+        if let failure = log.writerFailure {
+            throw ServerError(.serviceUnavailable, "writerPoisoned",
+                              "the log takes no appends: \(failure.message) (restart the server to reopen it)")
+        }
         var o = JSONObject()
         o.add("status", "ready")
         o.add("head", log.head.value)

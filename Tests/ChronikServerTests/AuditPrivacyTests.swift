@@ -4,6 +4,7 @@ import ChronikServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// Proves the auditor and privacy routes: /export streams what `chronik
@@ -217,5 +218,71 @@ import Testing
             #expect(r.status == .serviceUnavailable)
             #expect(r.error["code"] as? String == "noSigningKey")
         }
+    }
+}
+
+/// The local file system, except that every fdatasync of a file fails once
+/// `failing` is set: a writer poisoned as by a disk that stopped syncing.
+final class FailingSyncStorage: Storage {
+    let base = PosixStorage()
+    let failing = Atomic<Bool>(false)
+
+    final class File: StorageFile {
+        let base: any StorageFile
+        let owner: FailingSyncStorage
+        init(_ base: any StorageFile, _ owner: FailingSyncStorage) { self.base = base; self.owner = owner }
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try base.read(into: buffer, at: offset) }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try base.write(bytes, at: offset) }
+        func sync() throws {
+            if owner.failing.load(ordering: .relaxed) { throw ChronikLogError(.io, "injected: fdatasync failed") }
+            try base.sync()
+        }
+        func size() throws -> Int64 { try base.size() }
+        func truncate(to size: Int64) throws { try base.truncate(to: size) }
+        func close() { base.close() }
+    }
+
+    func createDirectory(_ path: String) throws { try base.createDirectory(path) }
+    func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
+    func exists(_ path: String) -> Bool { base.exists(path) }
+    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+    func openFile(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        File(try base.openFile(path, create: create, readOnly: readOnly), self)
+    }
+    func remove(_ path: String) throws { try base.remove(path) }
+    func rename(_ from: String, to: String) throws { try base.rename(from, to: to) }
+    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
+    func setMode(_ path: String, _ mode: UInt16) throws { try base.setMode(path, mode) }
+    func lockExclusive(_ path: String) throws -> (any StorageLock)? { try base.lockExclusive(path) }
+    func isWriterActive(_ path: String) -> Bool { base.isWriterActive(path) }
+    var allowsConcurrentReads: Bool { base.allowsConcurrentReads }
+}
+
+/// Proves stop 34's finding: after a failed fdatasync every append is 503
+/// `writerPoisoned`, and /ready said 200 "ready" all the same; now /ready
+/// is 503 `writerPoisoned` too, so a load balancer takes the server out.
+@Suite struct PoisonedWriterTests {
+    @Test func readyIs503OnceTheWriterFailed() async throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let storage = FailingSyncStorage()
+        var options = LogOptions()
+        options.storage = storage
+        let log = try EventLog.open(at: dir, options: options)
+        let server = LogServer(log: log, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "critical")
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.router) { client in
+            #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
+            storage.failing.store(true, ordering: .relaxed)
+            let refused = try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"[{"type":"NoteAdded","data":{}}]"#))
+            #expect(refused.status != .created)  // the failed fdatasync itself: 500 (io)
+            let next = try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
+                                                body: ByteBuffer(string: #"[{"type":"NoteAdded","data":{}}]"#))
+            #expect(next.status == .serviceUnavailable, "\(String(buffer: next.body))")
+            let ready = try await client.execute(uri: "/ready", method: .get)
+            #expect(ready.status == .serviceUnavailable && String(buffer: ready.body).contains("writerPoisoned"), "\(String(buffer: ready.body))")
+        }
+        try? log.close()
     }
 }
