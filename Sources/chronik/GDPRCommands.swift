@@ -116,6 +116,12 @@ struct KeyOptions: ParsableArguments {
     /// the export could not be imported again). Without `--keys`, a
     /// missing default key store stays a note.
     func refuseMissingExplicitStore(_ dir: String, log: EventLog) throws {
+        // Something else where the key store should be is a mistake too, given or not (stop 34: a file at
+        // LOG.keys read as "no key store", and export wrote null for every customer, exit 0).
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), !isDir.boolValue {
+            throw CommandFailure("\(dir) is a file, not a key store directory: move it away, or give the key store with --keys DIR")
+        }
         guard keys != nil, !Self.holdsKeyStore(dir), Self.holdsSealedPersonalData(log) else { return }
         throw CommandFailure("no key store at \(dir) (--keys), and this log holds sealed personal data: "
                              + "it would read as erased; give the directory of the log's key store")

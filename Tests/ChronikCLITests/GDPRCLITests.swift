@@ -371,6 +371,14 @@ struct FraudPersonalDataTests {
         #expect(!FileManager.default.fileExists(atPath: missing))
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty)
         #expect(try await chronik(["stats", "--log", dir, "--json"]).stdout == head)
+        // A file where the default key store should be is said, not read as "no key store" (stop 34: export
+        // wrote null for every customer, exit 0).
+        try FileManager.default.moveItem(atPath: dir + ".keys", toPath: dir + ".keys.moved")
+        try Data("not a key store".utf8).write(to: URL(fileURLWithPath: dir + ".keys"))
+        let onFile = try await chronik(["export", "--log", dir])
+        #expect(onFile.exitCode == 1 && onFile.stderr.contains("\(dir).keys is a file, not a key store directory") && onFile.stdout.isEmpty, "\(onFile)")
+        try FileManager.default.removeItem(atPath: dir + ".keys")
+        try FileManager.default.moveItem(atPath: dir + ".keys.moved", toPath: dir + ".keys")
         // The right store still holds the key: the data is there, and forget works with it.
         let subject = try await chronik(["subject-export", "--log", dir, "customer", "c-1"])
         #expect(subject.exitCode == 0 && subject.stdout.contains("a@example.org"), "\(subject)")
