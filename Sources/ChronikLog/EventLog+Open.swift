@@ -40,6 +40,12 @@ extension EventLog {
         // `forget` in an empty directory left a LOCK behind).
         if !options.readOnly, !storage.exists(metaPath),
            try !options.createIfMissing || storage.listDirectory(dir).contains(where: { $0 != LogFormat.lockFileName }) {
+            // Another writer creating this log right now (its files before
+            // its chronik.meta): said as the lock is (stop 34: "no
+            // chronik.meta" to the second of two creating it at once).
+            if storage.isWriterActive(dir + "/" + LogFormat.lockFileName) {
+                throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName))", path: dir)
+            }
             throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
         }
         var lock: (any StorageLock)?

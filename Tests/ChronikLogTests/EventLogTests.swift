@@ -106,6 +106,27 @@ struct EventLogTests {
         #expect(log.head == Position(3))
     }
 
+    @Test("a second writer that finds the log being created by the first is told the log is locked, not that it is no log")
+    func aLogBeingCreatedIsLocked() throws {
+        // Proves stop 34's finding: the loser of two writers creating one log was told "no chronik.meta".
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let storage = PosixStorage()
+        try storage.createDirectory(dir)
+        let lock = try #require(try storage.lockExclusive(dir + "/" + LogFormat.lockFileName))
+        let f = try storage.openFile(dir + "/" + LogFormat.segmentFileName(base: 0), create: true, readOnly: false)
+        f.close()
+        do {
+            let log = try EventLog.open(at: dir)
+            try? log.close()
+            Issue.record("the open should have been refused")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .locked, "\(e)")
+        }
+        lock.release()
+        #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }  // no writer: a directory without chronik.meta
+    }
+
     @Test("bad input is refused with a typed error and writes nothing")
     func badInput() async throws {
         let dir = makeTempDir()
