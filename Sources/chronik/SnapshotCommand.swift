@@ -52,6 +52,10 @@ struct Snapshot: AsyncParsableCommand {
         // Replace or remove what is invalid: a cache never keeps a bad entry.
         var removed: [(path: String, reason: String)] = []
         let store = SnapshotStore(logDirectory: log.directory)
+        // The writer's appends since this replay first: a snapshot another
+        // `snapshot` just wrote at a newer head is not "beyond the head"
+        // (stop 34: two runs beside a writer removed each other's).
+        try? log.refresh()
         for v in store.verifyAll(against: log) where v.path != info.path {
             guard let p = v.problem else { continue }
             do { try FileManager.default.removeItem(atPath: v.path) } catch {
