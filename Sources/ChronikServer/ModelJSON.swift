@@ -230,3 +230,89 @@ public func orderDetailJSON(_ o: OrderRecord, contacts: [SupportContact]) -> Str
 public func customerDetailJSON(_ c: CustomerRecord, profile: Profile?, channels: [SupportChannel: Int]) -> String {
     addingMember(customerJSON(c, profile: profile), "interactionsByChannel", supportChannelsJSON(channels))
 }
+
+// MARK: EVENTS.md v1.2: supply chain, settings, campaigns, recommendations
+// (as `chronik query … --json` prints them and `GET /models/…` answers).
+
+/// A rate or an average, or null.
+func optionalNumber(_ d: Double?) -> JSONValue { d.map(JSONValue.double) ?? .null }
+
+/// One supplier as `query suppliers --json` and `GET /models/suppliers` answer.
+public func supplierJSON(_ s: SupplierRecord) -> String {
+    var o = JSONObject()
+    o.add("supplierId", s.supplierId)
+    o.add("name", s.name)
+    o.add("leadTimeDays", s.leadTimeDays.map(JSONValue.int) ?? .null)
+    o.add("openOrders", s.openOrders)
+    o.add("receivedOrders", s.receivedOrders)
+    o.add("onTimeRate", optionalNumber(s.onTimeRate))
+    o.add("averageLeadDays", optionalNumber(s.averageLeadDays))
+    o.add("unitsOnOrder", s.unitsOnOrder.map { u in
+        var uo = JSONObject()
+        uo.add("sku", u.sku)
+        uo.add("warehouseId", u.warehouseId)
+        uo.add("qty", u.qty)
+        return uo
+    })
+    return o.text
+}
+
+/// One setting as `query settings --json` and `GET /models/settings` answer.
+public func settingJSON(_ s: SettingRecord) -> String {
+    var o = JSONObject()
+    o.add("key", s.key)
+    o.add("value", s.value)
+    o.add("actor", s.actor)
+    o.add("changedAt", s.changedAt.rfc3339)
+    o.add("changes", s.changes)
+    return o.text
+}
+
+/// One recommendation as `query recommendations --json` and
+/// `GET /models/recommendations/{customerId}` answer.
+public func recommendationJSON(_ r: Recommendation, customer: String) -> String {
+    var o = JSONObject()
+    o.add("customerId", customer)
+    o.add("productId", r.productId)
+    o.add("score", r.score)
+    o.add("boughtTogether", r.boughtTogether)
+    o.add("viewedSessions", r.viewedSessions)
+    return o.text
+}
+
+public func purchaseOrderJSON(_ p: PurchaseOrderRecord) -> String {
+    var o = JSONObject()
+    o.add("purchaseOrderId", p.purchaseOrderId)
+    o.add("supplierId", p.supplierId)
+    o.add("warehouseId", p.warehouseId)
+    o.add("lines", p.lines.map { l in
+        var lo = JSONObject()
+        lo.add("sku", l.sku)
+        lo.add("qty", l.qty)
+        lo.add("unitCost", l.unitCost)
+        return lo
+    })
+    o.add("currency", p.currency)
+    o.add("placedAt", p.placedAt.rfc3339)
+    o.add("expectedAt", p.expectedAt.rfc3339)
+    o.add("receivedAt", p.receivedAt?.rfc3339)
+    o.add("open", p.open)
+    o.add("late", p.late)
+    return o.text
+}
+
+public func campaignJSON(_ c: CampaignRecord) -> String {
+    var o = JSONObject()
+    o.add("campaignId", c.campaignId)
+    o.add("name", c.name)
+    o.add("channel", c.channel)
+    o.add("budget", c.budget.map(JSONValue.int) ?? .null)
+    o.add("currency", c.currency)
+    o.add("sessions", c.sessions)
+    o.add("orders", c.orders)
+    o.add("revenue", money(c.revenue))
+    o.add("conversionRate", optionalNumber(c.conversionRate))
+    o.add("roas", optionalNumber(c.roas))
+    return o.text
+}
+

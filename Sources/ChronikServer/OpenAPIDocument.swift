@@ -506,10 +506,14 @@ public let openAPIDocument = #"""
                 "sales",
                 "search",
                 "replenishment",
-                "also-bought"
+                "also-bought",
+                "suppliers",
+                "purchase-orders",
+                "settings",
+                "campaigns"
               ]
             },
-            "description": "`also-bought` has only the single-item form (400 `missingParameter`)."
+            "description": "`also-bought` and `recommendations` have only the single-item form (400 `missingParameter`). suppliers, purchase-orders, settings and campaigns are EVENTS.md v1.2's, as `chronik query` answers them."
           },
           {
             "$ref": "#/components/parameters/waitFor"
@@ -540,7 +544,7 @@ public let openAPIDocument = #"""
             "name": "status",
             "in": "query",
             "required": false,
-            "description": "orders: in this status",
+            "description": "orders: in this financialStatus or fulfillmentStatus (another is 400 invalidParameter)",
             "schema": {
               "type": "string"
             }
@@ -594,7 +598,7 @@ public let openAPIDocument = #"""
             "name": "currency",
             "in": "query",
             "required": false,
-            "description": "customers: ranked in this currency",
+            "description": "customers: ranked in this currency (any case)",
             "schema": {
               "type": "string"
             }
@@ -604,6 +608,47 @@ public let openAPIDocument = #"""
             "in": "query",
             "required": false,
             "description": "search: `true` for zero-result queries only",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "at",
+            "in": "query",
+            "required": false,
+            "description": "settings: the values as of this RFC 3339 time",
+            "schema": {
+              "type": "string",
+              "format": "date-time"
+            }
+          },
+          {
+            "name": "key",
+            "in": "query",
+            "required": false,
+            "description": "settings: only this key",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "open",
+            "in": "query",
+            "required": false,
+            "description": "purchase-orders: `true` for open (not received) orders only",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "true",
+                "false"
+              ]
+            }
+          },
+          {
+            "name": "supplier",
+            "in": "query",
+            "required": false,
+            "description": "purchase-orders: only this supplier's",
             "schema": {
               "type": "string"
             }
@@ -666,7 +711,8 @@ public let openAPIDocument = #"""
                 "customers",
                 "catalog",
                 "fraud",
-                "also-bought"
+                "also-bought",
+                "recommendations"
               ]
             }
           },
@@ -688,7 +734,7 @@ public let openAPIDocument = #"""
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "also-bought: at most this many.",
+            "description": "also-bought, recommendations: at most this many.",
             "schema": {
               "type": "integer",
               "minimum": 1

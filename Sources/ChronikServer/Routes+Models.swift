@@ -72,7 +72,7 @@ extension LogServer {
     /// Every query parameter of /models: the wait, and the filters of
     /// the models that have them.
     static let modelParameters: Set<String> = ["waitFor", "timeoutMs", "limit", "day", "customer", "status", "currency",
-                                               "sku", "warehouse", "low", "category", "zeroResults"]
+                                               "sku", "warehouse", "low", "category", "zeroResults", "at", "key", "open", "supplier"]
 
     /// The parameters `name`'s list (or, `item`, one of its items) reads,
     /// and waitFor / timeoutMs: another model's filter is refused, not
@@ -80,7 +80,7 @@ extension LogServer {
     /// unknown model takes them all, so that its answer is 404.
     static func modelParameters(_ name: String, item: Bool) -> Set<String> {
         let wait: Set<String> = ["waitFor", "timeoutMs"]
-        if item && name != "also-bought" { return wait }
+        if item && name != "also-bought" && name != "recommendations" { return wait }
         let own: Set<String>? = switch name {
         case "orders": ["customer", "status", "limit"]
         case "customers": ["currency", "limit"]
@@ -88,7 +88,9 @@ extension LogServer {
         case "catalog": ["category", "limit"]
         case "finance", "sales": ["day", "limit"]
         case "search": ["zeroResults", "limit"]
-        case "fraud", "also-bought", "replenishment": ["limit"]
+        case "fraud", "also-bought", "replenishment", "recommendations", "suppliers", "campaigns": ["limit"]
+        case "settings": ["at", "key", "limit"]
+        case "purchase-orders": ["open", "supplier", "limit"]
         default: nil
         }
         return own.map { $0.union(wait) } ?? modelParameters
@@ -105,7 +107,8 @@ extension LogServer {
     }
 
     static let modelNames = ["orders", "customers", "inventory", "catalog", "fraud", "finance", "sales", "search",
-                             "also-bought", "replenishment"]
+                             "also-bought", "replenishment", "recommendations", "suppliers", "purchase-orders", "settings",
+                             "campaigns"]
 
     /// The JSON of one model (or one of its items).
     static func modelJSON(_ name: String, id: String?, _ q: Parameters, _ set: ProjectionSet) throws -> String {
@@ -193,6 +196,39 @@ extension LogServer {
         case "replenishment":
             try noItems()
             return array(try limited(set.replenishment?.suggestions() ?? []).map(replenishmentJSON))
+        // EVENTS.md v1.2, as `chronik query` answers them (stop 34: not served).
+        case "recommendations":
+            guard let id else {
+                throw ServerError(.badRequest, "missingParameter", "recommendations are per customer: /models/recommendations/{customerId}")
+            }
+            guard let model = set.recommendations else { return "[]" }
+            let list = model.recommendations(for: id, limit: try count(default: 10))
+            if list.isEmpty, !model.knows(id), set.crm?.customer(id) == nil {
+                throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
+            }
+            return array(list.map { recommendationJSON($0, customer: id) })
+        case "suppliers":
+            try noItems()
+            return array(try limited(set.supplyChain?.supplierList() ?? []).map(supplierJSON))
+        case "purchase-orders":
+            try noItems()
+            return array(try limited(set.supplyChain?.purchaseOrderList(openOnly: try flag(q, "open"),
+                                                                          supplierId: q["supplier"].map(String.init)) ?? []).map(purchaseOrderJSON))
+        case "settings":
+            try noItems()
+            var at: Timestamp?
+            if let raw = q["at"] {
+                guard let t = Timestamp(rfc3339: String(raw)) else {
+                    throw ServerError(.badRequest, "invalidParameter", "at \(Timestamp.rfc3339Refusal(String(raw))): \(raw)", field: "at")
+                }
+                at = t
+            }
+            var list = set.settings?.list(at: at) ?? []
+            if let key = q["key"].map(String.init) { list = list.filter { $0.key == key } }
+            return array(try limited(list).map(settingJSON))
+        case "campaigns":
+            try noItems()
+            return array(try limited(set.campaigns?.list() ?? []).map(campaignJSON))
         default:
             throw ServerError(.notFound, "unknownModel", "no model \(name); models: \(modelNames.joined(separator: ", "))")
         }

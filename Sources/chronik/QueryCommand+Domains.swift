@@ -211,41 +211,12 @@ struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
         if list.isEmpty, log.lastVersion(of: "customer-" + customer) == nil, set.recommendations?.knows(customer) != true {
             throw CommandFailure("no customer \(customer) in this log (stream customer-\(customer) is empty, and no order or session names them)")
         }
-        emit(options, json: list.map { r in
-            var o = JSONObject()
-            o.add("customerId", customer)
-            o.add("productId", r.productId)
-            o.add("score", r.score)
-            o.add("boughtTogether", r.boughtTogether)
-            o.add("viewedSessions", r.viewedSessions)
-            return o.text
-        }, text: list.isEmpty ? ["no recommendations for customer \(customer): no product scores above 0"]
+        emit(options, json: list.map { recommendationJSON($0, customer: customer) }, text: list.isEmpty ? ["no recommendations for customer \(customer): no product scores above 0"]
             : list.map { "\(pad($0.productId, 16)) score \($0.score)  (bought together \($0.boughtTogether), viewed in \($0.viewedSessions) session\($0.viewedSessions == 1 ? "" : "s"))" })
     }
 }
 
 // MARK: Supply chain
-
-func purchaseOrderJSON(_ p: PurchaseOrderRecord) -> String {
-    var o = JSONObject()
-    o.add("purchaseOrderId", p.purchaseOrderId)
-    o.add("supplierId", p.supplierId)
-    o.add("warehouseId", p.warehouseId)
-    o.add("lines", p.lines.map { l in
-        var lo = JSONObject()
-        lo.add("sku", l.sku)
-        lo.add("qty", l.qty)
-        lo.add("unitCost", l.unitCost)
-        return lo
-    })
-    o.add("currency", p.currency)
-    o.add("placedAt", p.placedAt.rfc3339)
-    o.add("expectedAt", p.expectedAt.rfc3339)
-    o.add("receivedAt", p.receivedAt?.rfc3339)
-    o.add("open", p.open)
-    o.add("late", p.late)
-    return o.text
-}
 
 func purchaseOrderText(_ p: PurchaseOrderRecord) -> String {
     let units = p.lines.reduce(Int64(0)) { $0 + $1.qty }
@@ -277,24 +248,7 @@ struct SuppliersQuery: AsyncParsableCommand, GroupedCommand {
         let (log, set) = try loadModels(options, ["supply-chain"])
         defer { try? log.close() }
         let list = limited(set.supplyChain?.supplierList() ?? [], limit, options)
-        emit(options, json: list.map { s in
-            var o = JSONObject()
-            o.add("supplierId", s.supplierId)
-            o.add("name", s.name)
-            o.add("leadTimeDays", s.leadTimeDays.map(JSONValue.int) ?? .null)
-            o.add("openOrders", s.openOrders)
-            o.add("receivedOrders", s.receivedOrders)
-            o.add("onTimeRate", optionalDouble(s.onTimeRate))
-            o.add("averageLeadDays", optionalDouble(s.averageLeadDays))
-            o.add("unitsOnOrder", s.unitsOnOrder.map { u in
-                var uo = JSONObject()
-                uo.add("sku", u.sku)
-                uo.add("warehouseId", u.warehouseId)
-                uo.add("qty", u.qty)
-                return uo
-            })
-            return o.text
-        }, text: list.flatMap { s in
+        emit(options, json: list.map(supplierJSON), text: list.flatMap { s in
             ["\(pad(s.supplierId, 14)) \(pad(s.name ?? "-", 24)) lead \(s.leadTimeDays.map { "\($0) d" } ?? "-")  "
                 + "open \(s.openOrders)  received \(s.receivedOrders)  "
                 + "on time \(s.onTimeRate.map { "\(Int(($0 * 100).rounded())) %" } ?? "-")  "
@@ -378,35 +332,12 @@ struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
             }
         }
         list = limited(list, limit, options)
-        emit(options, json: list.map { s in
-            var o = JSONObject()
-            o.add("key", s.key)
-            o.add("value", s.value)
-            o.add("actor", s.actor)
-            o.add("changedAt", s.changedAt.rfc3339)
-            o.add("changes", s.changes)
-            return o.text
-        }, text: list.isEmpty ? ["no setting was set" + (at.map { " at \($0)" } ?? "")]
+        emit(options, json: list.map(settingJSON), text: list.isEmpty ? ["no setting was set" + (at.map { " at \($0)" } ?? "")]
             : list.map { "\(pad($0.key, 28)) \(pad($0.value, 16)) by \($0.actor) at \($0.changedAt.rfc3339)  (\($0.changes) change\($0.changes == 1 ? "" : "s"))" })
     }
 }
 
 // MARK: Campaigns
-
-func campaignJSON(_ c: CampaignRecord) -> String {
-    var o = JSONObject()
-    o.add("campaignId", c.campaignId)
-    o.add("name", c.name)
-    o.add("channel", c.channel)
-    o.add("budget", c.budget.map(JSONValue.int) ?? .null)
-    o.add("currency", c.currency)
-    o.add("sessions", c.sessions)
-    o.add("orders", c.orders)
-    o.add("revenue", money(c.revenue))
-    o.add("conversionRate", optionalDouble(c.conversionRate))
-    o.add("roas", optionalDouble(c.roas))
-    return o.text
-}
 
 func campaignText(_ c: CampaignRecord) -> String {
     "\(pad(c.campaignId, 16)) \(pad(c.name ?? "-", 22)) \(pad(c.channel ?? "-", 10)) "

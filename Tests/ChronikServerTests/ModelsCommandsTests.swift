@@ -50,6 +50,44 @@ import Testing
         }
     }
 
+    @Test func theV12ModelsAnswerWhatQueryJSONPrints() async throws {
+        // Proves stop 34's finding: the models of EVENTS.md v1.2 were not served (/models/recommendations was 404).
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        try await withServer(directory: dir, models: true) { _, client in
+            var last = 0
+            for body in [#"{"type":"ProductCreated","time":"2024-05-01T08:00:00Z","data":{"productId":"P1","title":"Shoe","category":"shoes"}}"#,
+                         Self.variant, Self.received(10), Self.order,
+                         #"{"type":"SupplierRegistered","time":"2024-05-01T00:00:00Z","data":{"supplierId":"sup","name":"Sup","leadTimeDays":3}}"#,
+                         #"{"type":"PurchaseOrderPlaced","time":"2024-05-01T00:00:00Z","data":{"purchaseOrderId":"po1","supplierId":"sup","warehouseId":"wh-1","lines":[{"sku":"P1-42","qty":5,"unitCost":10}],"currency":"EUR","expectedAt":"2024-05-05T00:00:00Z"}}"#,
+                         #"{"type":"SettingChanged","time":"2024-05-02T00:00:00Z","data":{"key":"theme","value":"dark","actor":"ops"}}"#,
+                         #"{"type":"CampaignLaunched","time":"2024-05-01T00:00:00Z","data":{"campaignId":"cmp","name":"Spring","channel":"email","budget":1000,"currency":"EUR"}}"#,
+                         #"{"type":"SessionStarted","time":"2024-05-01T09:00:00Z","data":{"sessionId":"s1","customerId":"c2","channel":"web","campaignId":"cmp"}}"#,
+                         #"{"type":"ProductViewed","time":"2024-05-01T09:01:00Z","data":{"sessionId":"s1","productId":"P1"}}"#] {
+                let r = try await client.post("/commands", body)
+                #expect(r.status == .created, "\(r.text)")
+                last = r.json["lastPosition"] as? Int ?? -1
+            }
+            for (route, query) in [("suppliers", ["suppliers"]), ("purchase-orders?open=true", ["purchase-orders", "--open"]),
+                                   ("settings?key=theme", ["settings", "--key", "theme"]),
+                                   ("settings?at=2024-05-03T00:00:00Z", ["settings", "--at", "2024-05-03T00:00:00Z"]),
+                                   ("campaigns", ["campaigns"]), ("recommendations/c2", ["recommendations", "c2"])] {
+                let r = try await client.get("/models/\(route)\(route.contains("?") ? "&" : "?")waitFor=\(last)")
+                #expect(r.status == .ok, "\(route): \(r.text)")
+                let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
+                let lines = cli.split(separator: "\n").map(String.init)
+                #expect(!lines.isEmpty, "\(route): chronik query printed nothing")
+                #expect(r.text == "[" + lines.joined(separator: ",") + "]\n", "\(route)")
+            }
+            #expect(try await client.get("/models/recommendations").error["code"] as? String == "missingParameter")
+            #expect(try await client.get("/models/recommendations/nobody").status == .notFound)
+            #expect(try await client.get("/models/settings?at=yesterday").error["field"] as? String == "at")
+        }
+    }
+
     @Test func waitForGivesReadYourWrites() async throws {
         try await withServer(models: true) { _, client in
             _ = try await client.post("/commands", Self.variant)
