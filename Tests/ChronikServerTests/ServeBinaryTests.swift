@@ -259,6 +259,9 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
         binary, log = sys.argv[1], sys.argv[2]
         p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0"] + sys.argv[3:],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # A script that fails midway must not leave its server running (stop 34: four were found an hour later).
+        import atexit
+        atexit.register(lambda: p.poll() is None and p.kill())
         port = None
         while port is None:
             line = p.stderr.readline()
