@@ -180,9 +180,8 @@ extension EventLog {
                 // What the active segment's index file says was synced: the
                 // segment may not hold less (stop 34: a cut or zeroed tail
                 // of synced batches was taken for an interrupted write).
-                let synced = isLast && nameSet.contains(LogFormat.indexFileName(base: base))
-                    ? syncedExtent(directory: dir, base: base, storage: storage) : nil
-                if let synced, size < synced.bytes {
+                let activeIndexed = isLast && nameSet.contains(LogFormat.indexFileName(base: base))
+                if activeIndexed, let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: size) {
                     throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: size), path: path, offset: size)
                 }
                 if isLast && size < Int64(LogFormat.segmentHeaderSize) && !options.readOnly {
@@ -253,7 +252,8 @@ extension EventLog {
                         break
                     }
                     scanned = result.segment
-                    if let torn = result.tornAt, let synced, torn < synced.bytes {
+                    if let torn = result.tornAt, activeIndexed,
+                       let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: torn) {
                         throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: torn), path: path, offset: torn)
                     }
                     if let torn = result.tornAt {
@@ -434,12 +434,21 @@ extension EventLog {
     /// it is whole (its checksum matches) and of this segment: the index is
     /// written at a clean close after the segment's fdatasync, so those
     /// bytes were synced and acknowledged. Nil when it is absent or broken.
-    static func syncedExtent(directory: String, base: UInt64, storage: any Storage) -> (bytes: Int64, events: UInt64)? {
+    ///
+    /// Only an index that claims more than `end` bytes is of interest (a
+    /// loss): its header's length is read first, and the whole file (to
+    /// check its checksum) only then, so that a clean reopen, whose index
+    /// describes the segment exactly, does not read it twice.
+    static func syncedExtent(directory: String, base: UInt64, storage: any Storage,
+                             beyond end: Int64) -> (bytes: Int64, events: UInt64)? {
         let path = directory + "/" + LogFormat.indexFileName(base: base)
         guard let f = try? storage.openFile(path, create: false, readOnly: true) else { return nil }
         defer { f.close() }
+        let headerEnd = LogFormat.IndexField.segmentBytes + 8
+        guard let header = try? f.readBytes(count: headerEnd, at: 0), header.count == headerEnd,
+              Int64(loadLE(header, LogFormat.IndexField.segmentBytes, as: UInt64.self)) > end else { return nil }
         guard let size = try? f.size(), size < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(size), at: 0),
-              let cp = try? SegmentCheckpoint.decode(bytes), cp.base == base else { return nil }
+              let cp = try? SegmentCheckpoint.decode(bytes), cp.base == base, cp.segmentBytes > end else { return nil }
         return (cp.segmentBytes, cp.eventCount)
     }
 

@@ -522,7 +522,7 @@ struct VerifierRun {
         report.bytes += size
         if size < Int64(LogFormat.segmentHeaderSize) && isLast {
             // Unless its index file says synced batches were there (stop 34).
-            if hasIndex, let synced = EventLog.syncedExtent(directory: directory, base: base, storage: storage), synced.bytes > size {
+            if hasIndex, let synced = EventLog.syncedExtent(directory: directory, base: base, storage: storage, beyond: size) {
                 throw fail(segPath, size, EventLog.syncedDataLost(synced, base: base, endsAt: size))
             }
             // The writer creates a segment and then writes its header; a

@@ -221,8 +221,7 @@ extension LogServer {
         let subject = PIISubject.customer(id)
         // A guest (orders, no customer stream) is forgotten too when the key
         // store holds their key (stop 34: 404).
-        guard try await eventStore.lastVersion(of: stream) != nil
-            || vault.store.isDestroyed(subject: subject) || vault.store.key(for: subject, create: false) != nil else {
+        guard try await eventStore.lastVersion(of: stream) != nil || vault.store.knows(subject: subject) else {
             throw ServerError(.notFound, "customerNotFound", "no customer \(id) in this log")
         }
         var o = JSONObject()

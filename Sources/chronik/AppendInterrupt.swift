@@ -102,7 +102,7 @@ final class AppendInterrupt: @unchecked Sendable {
         beforeExit?()
         let head = log?.head.value ?? start
         if head > start {
-            printError("chronik: interrupted: \(command) stopped; at least positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); batches in flight may have been written too: read the log's head (chronik stats) before a re-run. A re-run skips lines whose id is in the log; lines without an id would be appended again")
+            printError("chronik: interrupted: \(command) stopped; at least \(Self.appended(start, head)); batches in flight may have been written too: read the log's head (chronik stats) before a re-run. A re-run skips lines whose id is in the log; lines without an id would be appended again")
         } else if log != nil {
             printError("chronik: interrupted: nothing was acknowledged; batches in flight may have been written: read the log's head (chronik stats) before a re-run")
         } else {
@@ -121,11 +121,17 @@ final class AppendInterrupt: @unchecked Sendable {
         try? log.close()
         let head = log.head.value
         if head > start {
-            printError("chronik: interrupted: positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s")); the rest of the input was not. Lines without an id would be appended again by a re-run: give the lines ids, or append the rest only")
+            printError("chronik: interrupted: \(Self.appended(start, head)); the rest of the input was not. Lines without an id would be appended again by a re-run: give the lines ids, or append the rest only")
         } else {
             printError("chronik: interrupted: nothing was appended")
         }
         exit(128 + sig)
+    }
+
+    /// "positions 3–9 were appended (7 events)": what went in from `start`
+    /// up to `head`.
+    static func appended(_ start: UInt64, _ head: UInt64) -> String {
+        "positions \(start)–\(head - 1) were appended (\(head - start) event\(head - start == 1 ? "" : "s"))"
     }
 
     /// Removes a directory that another thread may still be writing a file

@@ -201,8 +201,7 @@ struct KeyOptions: ParsableArguments {
         guard let vault else {
             throw CommandFailure("no key store of this log at \(dir): customer \(id)'s personal data is sealed under a key kept elsewhere; \(what) (use --keys DIR)")
         }
-        if vault.store.isDestroyed(subject: subject) { return }
-        guard try vault.store.key(for: subject, create: false) != nil else {
+        guard try vault.store.knows(subject: subject) else {
             throw CommandFailure("the key store at \(dir) holds no key for customer \(id), though this log holds their sealed personal data: it is not the store it was sealed under; \(what) (use --keys DIR)")
         }
     }
@@ -286,11 +285,7 @@ struct Forget: AsyncParsableCommand {
     func run() async throws {
         if reapply { return try reapplyErasures() }
         guard let id else { return }
-        let dir = options.directory()
-        var logOptions = LogOptions()
-        logOptions.createIfMissing = false
-        let log: EventLog
-        do { log = try EventLog.open(at: dir, options: logOptions) } catch let e as ChronikLogError { throw CommandFailure(describe(e)) }
+        let log = try openAsWriter()
         defer { try? log.close() }
         let stream = "customer-" + id
         let subject = PIISubject.customer(id)
@@ -300,8 +295,7 @@ struct Forget: AsyncParsableCommand {
             // could not be forgotten).
             let keys = try keyOptions.checkedDirectory(forLog: log.directory)
             let vault = KeyOptions.holdsKeyStore(keys) ? try keyOptions.vault(for: log) : nil
-            let known = try vault.map { v in try v.store.isDestroyed(subject: subject) || v.store.key(for: subject, create: false) != nil } ?? false
-            guard let vault, known else {
+            guard let vault, try vault.store.knows(subject: subject) else {
                 throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty, and the key store holds no personal data of theirs)")
             }
             return try await forget(id, store: CommerceStore(log: log, protector: vault), vault: vault, alreadyForgotten: false)
@@ -354,6 +348,15 @@ struct Forget: AsyncParsableCommand {
 }
 
 extension Forget {
+    /// The log, as its one writer; one that does not exist is not created.
+    func openAsWriter() throws -> EventLog {
+        var logOptions = LogOptions()
+        logOptions.createIfMissing = false
+        do { return try EventLog.open(at: options.directory(), options: logOptions) } catch let e as ChronikLogError {
+            throw CommandFailure(describe(e))
+        }
+    }
+
     /// `--reapply`: every CustomerForgotten of the log destroys its
     /// customer's key again (a no-op for a key already destroyed). A key
     /// store restored from a backup taken before an erasure brings the
@@ -363,12 +366,7 @@ extension Forget {
         // written, and a writer beside it (serve, import) keeps key files
         // open that a rewrite here would replace under it (stop 34: keys
         // it made next went into a replaced file and were lost).
-        var logOptions = LogOptions()
-        logOptions.createIfMissing = false
-        let log: EventLog
-        do { log = try EventLog.open(at: options.directory(), options: logOptions) } catch let e as ChronikLogError {
-            throw CommandFailure(describe(e))
-        }
+        let log = try openAsWriter()
         defer { try? log.close() }
         let keys = try keyOptions.checkedDirectory(forLog: log.directory)
         guard KeyOptions.holdsKeyStore(keys) else {

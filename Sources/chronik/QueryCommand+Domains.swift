@@ -13,7 +13,6 @@ func moneyList(_ amounts: CurrencyAmounts) -> String {
     amounts.isEmpty ? "-" : amounts.keys.sorted().map { money(amounts[$0]!, $0) }.joined(separator: ", ")
 }
 
-func optionalDouble(_ d: Double?) -> JSONValue { d.map(JSONValue.double) ?? .null }
 
 // MARK: Reconciliation
 

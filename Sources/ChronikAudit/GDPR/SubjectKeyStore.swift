@@ -33,6 +33,12 @@ public protocol SubjectKeyStore: Sendable {
 
 extension SubjectKeyStore {
     public var revision: UInt64 { 0 }
+
+    /// Whether the store holds `subject`'s key or its destruction: the
+    /// store their personal data was sealed under (`forget`'s checks).
+    public func knows(subject: String) throws -> Bool {
+        try isDestroyed(subject: subject) || key(for: subject, create: false) != nil
+    }
 }
 
 /// A typed failure of the key store or of sealing personal data.
