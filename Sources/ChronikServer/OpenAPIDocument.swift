@@ -510,10 +510,11 @@ public let openAPIDocument = #"""
                 "suppliers",
                 "purchase-orders",
                 "settings",
-                "campaigns"
+                "campaigns",
+                "reconciliation"
               ]
             },
-            "description": "`also-bought` and `recommendations` have only the single-item form (400 `missingParameter`). suppliers, purchase-orders, settings and campaigns are EVENTS.md v1.2's, as `chronik query` answers them."
+            "description": "`also-bought` and `recommendations` have only the single-item form (400 `missingParameter`). suppliers, purchase-orders, settings, campaigns and reconciliation are EVENTS.md v1.2's, as `chronik query` answers them."
           },
           {
             "$ref": "#/components/parameters/waitFor"
@@ -544,7 +545,7 @@ public let openAPIDocument = #"""
             "name": "status",
             "in": "query",
             "required": false,
-            "description": "orders: in this financialStatus or fulfillmentStatus (another is 400 invalidParameter)",
+            "description": "orders: in this financialStatus or fulfillmentStatus; reconciliation: payments with this status (unknown, duplicate, mismatch, matched, unsettled) or `overdue` (another is 400 invalidParameter)",
             "schema": {
               "type": "string"
             }
@@ -652,6 +653,15 @@ public let openAPIDocument = #"""
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "name": "payout",
+            "in": "query",
+            "required": false,
+            "description": "reconciliation: only this payout (its payoutId) and the payments with a line in it; an unknown payout is 404",
+            "schema": {
+              "type": "string"
+            }
           }
         ],
         "responses": {
@@ -712,7 +722,8 @@ public let openAPIDocument = #"""
                 "catalog",
                 "fraud",
                 "also-bought",
-                "recommendations"
+                "recommendations",
+                "reconciliation"
               ]
             }
           },
@@ -743,7 +754,7 @@ public let openAPIDocument = #"""
         ],
         "responses": {
           "200": {
-            "description": "The item (an array for also-bought).",
+            "description": "The item (an array for also-bought and recommendations; for reconciliation the payment's record).",
             "content": {
               "application/json": {
                 "schema": {
@@ -761,13 +772,23 @@ public let openAPIDocument = #"""
                         },
                         {
                           "$ref": "#/components/schemas/FraudScore"
+                        },
+                        {
+                          "$ref": "#/components/schemas/ReconciliationRecord"
                         }
                       ]
                     },
                     {
                       "type": "array",
                       "items": {
-                        "$ref": "#/components/schemas/AlsoBought"
+                        "anyOf": [
+                          {
+                            "$ref": "#/components/schemas/AlsoBought"
+                          },
+                          {
+                            "$ref": "#/components/schemas/Recommendation"
+                          }
+                        ]
                       }
                     }
                   ]
@@ -1924,6 +1945,24 @@ public let openAPIDocument = #"""
           },
           {
             "$ref": "#/components/schemas/Replenishment"
+          },
+          {
+            "$ref": "#/components/schemas/Supplier"
+          },
+          {
+            "$ref": "#/components/schemas/PurchaseOrder"
+          },
+          {
+            "$ref": "#/components/schemas/Setting"
+          },
+          {
+            "$ref": "#/components/schemas/Campaign"
+          },
+          {
+            "$ref": "#/components/schemas/Recommendation"
+          },
+          {
+            "$ref": "#/components/schemas/ReconciliationRecord"
           }
         ]
       },
@@ -2160,6 +2199,339 @@ public let openAPIDocument = #"""
           }
         },
         "additionalProperties": false
+      },
+      "Supplier": {
+        "type": "object",
+        "description": "suppliers: a supplier (EVENTS.md v1.2).",
+        "required": [
+          "supplierId",
+          "name",
+          "leadTimeDays",
+          "openOrders",
+          "receivedOrders",
+          "onTimeRate",
+          "averageLeadDays",
+          "unitsOnOrder"
+        ],
+        "properties": {
+          "supplierId": {
+            "type": "string"
+          },
+          "name": {},
+          "leadTimeDays": {},
+          "openOrders": {},
+          "receivedOrders": {},
+          "onTimeRate": {},
+          "averageLeadDays": {},
+          "unitsOnOrder": {
+            "type": "array"
+          }
+        }
+      },
+      "PurchaseOrder": {
+        "type": "object",
+        "description": "purchase-orders: a purchase order (EVENTS.md v1.2).",
+        "required": [
+          "purchaseOrderId",
+          "supplierId",
+          "warehouseId",
+          "lines",
+          "currency",
+          "placedAt",
+          "expectedAt",
+          "receivedAt",
+          "open",
+          "late"
+        ],
+        "properties": {
+          "purchaseOrderId": {
+            "type": "string"
+          },
+          "supplierId": {},
+          "warehouseId": {},
+          "lines": {
+            "type": "array"
+          },
+          "currency": {},
+          "placedAt": {},
+          "expectedAt": {},
+          "receivedAt": {},
+          "open": {
+            "type": "boolean"
+          },
+          "late": {
+            "type": "boolean"
+          }
+        }
+      },
+      "Setting": {
+        "type": "object",
+        "description": "settings: a setting's value at the time asked (EVENTS.md v1.2).",
+        "required": [
+          "key",
+          "value",
+          "actor",
+          "changedAt",
+          "changes"
+        ],
+        "properties": {
+          "key": {
+            "type": "string"
+          },
+          "value": {},
+          "actor": {},
+          "changedAt": {},
+          "changes": {}
+        }
+      },
+      "Campaign": {
+        "type": "object",
+        "description": "campaigns: a campaign and what it brought (EVENTS.md v1.2).",
+        "required": [
+          "campaignId",
+          "name",
+          "channel",
+          "budget",
+          "currency",
+          "sessions",
+          "orders",
+          "revenue",
+          "conversionRate",
+          "roas"
+        ],
+        "properties": {
+          "campaignId": {
+            "type": "string"
+          },
+          "name": {},
+          "channel": {},
+          "budget": {},
+          "currency": {},
+          "sessions": {},
+          "orders": {},
+          "revenue": {
+            "type": "object"
+          },
+          "conversionRate": {},
+          "roas": {}
+        }
+      },
+      "Recommendation": {
+        "type": "object",
+        "description": "recommendations: a product for the customer, by score (EVENTS.md v1.2).",
+        "required": [
+          "customerId",
+          "productId",
+          "score",
+          "boughtTogether",
+          "viewedSessions"
+        ],
+        "properties": {
+          "customerId": {},
+          "productId": {
+            "type": "string"
+          },
+          "score": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "boughtTogether": {},
+          "viewedSessions": {}
+        }
+      },
+      "ReconciliationRecord": {
+        "description": "reconciliation: one record of `query reconciliation --json`, named by `record` (EVENTS.md v1.2): a payment, a payout, a day (UTC day of paidOutAt and currency) or the summary.",
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "record",
+              "paymentId",
+              "orderId",
+              "gateway",
+              "currency",
+              "status",
+              "overdue",
+              "captured",
+              "settled",
+              "refunded",
+              "refundSettled",
+              "fees",
+              "chargebacks",
+              "captures",
+              "chargeLines",
+              "refundLines",
+              "lines",
+              "firstCapturedAt",
+              "payouts"
+            ],
+            "properties": {
+              "record": {
+                "type": "string",
+                "enum": [
+                  "payment"
+                ]
+              },
+              "paymentId": {
+                "type": "string"
+              },
+              "status": {
+                "type": "string",
+                "enum": [
+                  "unknown",
+                  "duplicate",
+                  "mismatch",
+                  "matched",
+                  "unsettled"
+                ]
+              },
+              "overdue": {
+                "type": "boolean"
+              },
+              "captured": {
+                "type": "integer"
+              },
+              "settled": {
+                "type": "integer"
+              },
+              "refunded": {
+                "type": "integer"
+              },
+              "refundSettled": {
+                "type": "integer"
+              },
+              "fees": {
+                "type": "integer"
+              },
+              "chargebacks": {
+                "type": "integer"
+              },
+              "payouts": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "record",
+              "gateway",
+              "payoutId",
+              "paidOutAt",
+              "gross",
+              "fees",
+              "net",
+              "lines",
+              "currencies"
+            ],
+            "properties": {
+              "record": {
+                "type": "string",
+                "enum": [
+                  "payout"
+                ]
+              },
+              "payoutId": {
+                "type": "string"
+              },
+              "gross": {
+                "type": "integer"
+              },
+              "fees": {
+                "type": "integer"
+              },
+              "net": {
+                "type": "integer"
+              },
+              "lines": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "currencies": {
+                "type": "object"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "record",
+              "day",
+              "currency",
+              "fees",
+              "net",
+              "lines"
+            ],
+            "properties": {
+              "record": {
+                "type": "string",
+                "enum": [
+                  "day"
+                ]
+              },
+              "day": {
+                "type": "string"
+              },
+              "currency": {
+                "type": "string"
+              },
+              "fees": {
+                "type": "integer"
+              },
+              "net": {
+                "type": "integer"
+              },
+              "lines": {
+                "type": "integer",
+                "minimum": 1
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "record",
+              "counts",
+              "overdue",
+              "fees",
+              "net",
+              "payouts",
+              "unattributedLines"
+            ],
+            "properties": {
+              "record": {
+                "type": "string",
+                "enum": [
+                  "summary"
+                ]
+              },
+              "counts": {
+                "type": "object"
+              },
+              "overdue": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "fees": {
+                "type": "object"
+              },
+              "net": {
+                "type": "object"
+              },
+              "payouts": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "unattributedLines": {
+                "type": "integer",
+                "minimum": 0
+              }
+            }
+          }
+        ]
       }
     },
     "responses": {

@@ -91,6 +91,7 @@ extension LogServer {
         case "fraud", "also-bought", "replenishment", "recommendations", "suppliers", "campaigns": ["limit"]
         case "settings": ["at", "key", "limit"]
         case "purchase-orders": ["open", "supplier", "limit"]
+        case "reconciliation": ["status", "payout"]
         default: nil
         }
         return own.map { $0.union(wait) } ?? modelParameters
@@ -108,7 +109,7 @@ extension LogServer {
 
     static let modelNames = ["orders", "customers", "inventory", "catalog", "fraud", "finance", "sales", "search",
                              "also-bought", "replenishment", "recommendations", "suppliers", "purchase-orders", "settings",
-                             "campaigns"]
+                             "campaigns", "reconciliation"]
 
     /// The JSON of one model (or one of its items).
     static func modelJSON(_ name: String, id: String?, _ q: Parameters, _ set: ProjectionSet) throws -> String {
@@ -229,6 +230,27 @@ extension LogServer {
         case "campaigns":
             try noItems()
             return array(try limited(set.campaigns?.list() ?? []).map(campaignJSON))
+        case "reconciliation":
+            // The records of `query reconciliation --json`, one element each:
+            // payments, then payouts, days and the summary (with `payout`,
+            // that payout's records and its payments).
+            guard let model = set.reconciliation else { return "[]" }
+            if let id { return try one(model.payment(id).map(reconciliationJSON), "payment") }
+            var payments = model.all()
+            if let status = q["status"].map(String.init) {
+                let all = ReconciliationStatus.allCases.map(\.rawValue) + ["overdue"]
+                guard all.contains(status) else {
+                    throw ServerError(.badRequest, "invalidParameter", "unknown status '\(status)'; one of: \(all.joined(separator: ", "))", field: "status")
+                }
+                payments = payments.filter { status == "overdue" ? $0.overdue : $0.status.rawValue == status }
+            }
+            if let payout = q["payout"].map(String.init) {
+                let found = model.payouts(id: payout)
+                guard !found.isEmpty else { throw ServerError(.notFound, "notFound", "no payout '\(payout)'") }
+                return array(found.map(payoutJSON) + payments.filter { $0.payouts.contains(payout) }.map(reconciliationJSON))
+            }
+            return array(payments.map(reconciliationJSON) + model.payoutList().map(payoutJSON) + model.dayList().map(dayJSON)
+                         + [try JSONValue(encoding: ReconciliationSummaryLine(model.summary())).text])
         default:
             throw ServerError(.notFound, "unknownModel", "no model \(name); models: \(modelNames.joined(separator: ", "))")
         }

@@ -16,30 +16,6 @@ func moneyList(_ amounts: CurrencyAmounts) -> String {
 
 // MARK: Reconciliation
 
-func reconciliationJSON(_ p: PaymentReconciliation) -> String {
-    var o = JSONObject()
-    o.add("record", "payment")
-    o.add("paymentId", p.paymentId)
-    o.add("orderId", p.orderId)
-    o.add("gateway", p.gateway)
-    o.add("currency", p.currency)
-    o.add("status", p.status.rawValue)
-    o.add("overdue", p.overdue)
-    o.add("captured", p.captured)
-    o.add("settled", p.settled)
-    o.add("refunded", p.refunded)
-    o.add("refundSettled", p.refundSettled)
-    o.add("fees", p.fees)
-    o.add("chargebacks", p.chargebacks)
-    o.add("captures", p.captures)
-    o.add("chargeLines", p.chargeLines)
-    o.add("refundLines", p.refundLines)
-    o.add("lines", p.lines)
-    o.add("firstCapturedAt", p.firstCapturedAt?.rfc3339)
-    o.add("payouts", .array(p.payouts.map { .string($0) }))
-    return o.text
-}
-
 func reconciliationText(_ p: PaymentReconciliation) -> String {
     let c = p.currency ?? "???"
     return "\(pad(p.paymentId, 16)) \(pad(p.status.rawValue + (p.overdue ? " (overdue)" : ""), 20)) "
@@ -48,64 +24,12 @@ func reconciliationText(_ p: PaymentReconciliation) -> String {
         + (p.chargebacks != 0 ? "  chargebacks \(money(p.chargebacks, c))" : "")
 }
 
-func totalsJSON(_ d: [String: SettlementTotals]) -> JSONValue {
-    .object(sortingKeys: d.mapValues { t in
-        .object([JSONMember("gross", .int(t.gross)), JSONMember("fees", .int(t.fees)), JSONMember("net", .int(t.net)),
-                 JSONMember("lines", .int(Int64(t.lines)))])
-    })
-}
-
-func payoutJSON(_ p: PayoutSummary) -> String {
-    var o = JSONObject()
-    o.add("record", "payout")
-    o.add("gateway", p.gateway)
-    o.add("payoutId", p.payoutId)
-    o.add("paidOutAt", p.paidOutAt.rfc3339)
-    o.add("gross", p.gross)
-    o.add("fees", p.fees)
-    o.add("net", p.net)
-    o.add("lines", p.lines)
-    o.add("currencies", totalsJSON(p.byCurrency))
-    return o.text
-}
-
 func payoutText(_ p: PayoutSummary) -> String {
     let per = p.byCurrency.keys.sorted().map { c in
         let t = p.byCurrency[c]!
         return "gross \(money(t.gross, c))  fees \(money(t.fees, c))  net \(money(t.net, c))"
     }.joined(separator: "; ")
     return "payout \(p.gateway)/\(p.payoutId)  \(p.paidOutAt.rfc3339)  lines \(p.lines)  \(per)"
-}
-
-func dayJSON(_ d: SettlementDay) -> String {
-    var o = JSONObject()
-    o.add("record", "day")
-    o.add("day", d.day.description)
-    o.add("currency", d.currency)
-    o.add("fees", d.fees)
-    o.add("net", d.net)
-    o.add("lines", d.lines)
-    return o.text
-}
-
-/// The summary line of `query reconciliation --json` (and `demo --json`'s
-/// `reconciliation`): payments per status, overdue, fees and net per
-/// currency, payouts, unattributed settlement lines.
-struct ReconciliationSummaryLine: Encodable {
-    var record = "summary"
-    var counts: ObjectMembers<Int>
-    var overdue: Int
-    var fees, net: ObjectMembers<Int64>
-    var payouts, unattributedLines: Int
-
-    init(_ s: ReconciliationSummary) {
-        counts = ObjectMembers(ReconciliationStatus.allCases.map { ($0.rawValue, s.counts[$0] ?? 0) })
-        overdue = s.overdue
-        fees = ObjectMembers(sortingKeys: s.fees)
-        net = ObjectMembers(sortingKeys: s.net)
-        payouts = s.payouts
-        unattributedLines = s.unattributedLines
-    }
 }
 
 func reconciliationSummaryText(_ s: ReconciliationSummary) -> String {

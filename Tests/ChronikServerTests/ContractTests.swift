@@ -136,6 +136,17 @@ import Testing
         let scored = try #require(first["fraud"]?["orderId"] as? String)
         try await c.call(.get, item, "/models/fraud/\(scored)", expect: .ok)
         try await c.call(.get, item, "/models/also-bought/\(productId)", expect: .ok)
+        // EVENTS.md v1.2's models (stop 35: served since stop 34, their items not in the document).
+        for name in ["suppliers", "purchase-orders", "settings", "campaigns", "reconciliation"] {
+            let r = try await c.call(.get, m, "/models/\(name)", expect: .ok)
+            let items = (try? JSONSerialization.jsonObject(with: Data(r.text.utf8))) as? [[String: Any]] ?? []
+            first[name] = items.first
+        }
+        if let paymentId = first["reconciliation"]?["paymentId"] as? String {
+            try await c.call(.get, item, "/models/reconciliation/\(paymentId)", expect: .ok)
+        }
+        try await c.call(.get, item, "/models/recommendations/\(customerId)", expect: .ok)
+        try await c.call(.get, m, "/models/reconciliation?status=fine", expect: .badRequest)
         try await c.call(.get, item, "/models/orders/no-such-order", expect: .notFound)
         try await c.call(.get, item, "/models/orders/\(orderId)?waitFor=x", expect: .badRequest)
 

@@ -88,6 +88,43 @@ import Testing
         }
     }
 
+    @Test func reconciliationAnswersWhatQueryJSONPrints() async throws {
+        // Proves stop 34's note: the reconciliation model of EVENTS.md v1.2 was not served (/models/reconciliation 404).
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        try await withServer(directory: dir, models: true) { _, client in
+            var last = 0
+            for body in [Self.variant, Self.received(10), Self.order,
+                         #"{"type":"PaymentAuthorized","time":"2024-05-01T10:01:00Z","data":{"orderId":"o1","paymentId":"pay1","amount":9490,"method":"card","gateway":"stripe"}}"#,
+                         #"{"type":"PaymentCaptured","time":"2024-05-01T10:02:00Z","data":{"orderId":"o1","paymentId":"pay1","amount":9490}}"#,
+                         #"{"type":"SettlementLineReported","time":"2024-05-03T00:00:00Z","data":{"gateway":"stripe","payoutId":"po1","paidOutAt":"2024-05-03T00:00:00Z","kind":"charge","gatewayRef":"txn1","paymentId":"pay1","gross":9490,"fee":300,"net":9190,"currency":"EUR"}}"#] {
+                let r = try await client.post("/commands", body)
+                #expect(r.status == .created, "\(r.text)")
+                last = r.json["lastPosition"] as? Int ?? -1
+            }
+            for (route, query) in [("reconciliation", ["reconciliation"]), ("reconciliation?payout=po1", ["reconciliation", "--payout", "po1"]),
+                                   ("reconciliation?status=matched", ["reconciliation", "--status", "matched"])] {
+                let r = try await client.get("/models/\(route)\(route.contains("?") ? "&" : "?")waitFor=\(last)")
+                #expect(r.status == .ok, "\(route): \(r.text)")
+                let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
+                let lines = cli.split(separator: "\n").map(String.init)
+                #expect(lines.count >= 2, "\(route): chronik query printed \(cli)")
+                #expect(r.text == "[" + lines.joined(separator: ",") + "]\n", "\(route)")
+            }
+            let one = try await client.get("/models/reconciliation/pay1")
+            #expect(one.json["status"] as? String == "matched" && one.json["fees"] as? Int == 300, "\(one.text)")
+            #expect(try await client.get("/models/reconciliation/nope").status == .notFound)
+            #expect(try await client.get("/models/reconciliation?payout=nope").status == .notFound)
+            #expect(try await client.get("/models/reconciliation?status=fine").error["field"] as? String == "status")
+            let unsettled = try await client.get("/models/reconciliation?status=unsettled")
+            #expect(unsettled.status == .ok, "\(unsettled.text)")
+            #expect(!unsettled.text.contains("\"paymentId\":\"pay1\""), "\(unsettled.text)")
+        }
+    }
+
     @Test func waitForGivesReadYourWrites() async throws {
         try await withServer(models: true) { _, client in
             _ = try await client.post("/commands", Self.variant)
