@@ -126,12 +126,44 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Whether each request read and not yet answered ends its connection.
     private var closes: [Bool] = []
+    /// An HTTP/1.1 request without exactly one Host was read: it and
+    /// everything after it are dropped, and once the requests before it
+    /// are answered it gets a 400 and the connection closes (RFC 9112
+    /// §3.2: "A server MUST respond with a 400 … to any HTTP/1.1 request
+    /// message that lacks a Host header field and to any request message
+    /// that contains more than one Host header field"; stop 34's
+    /// exploration: it was answered 200).
+    private var refusingHost = false
+    private var hostsOfRefused = 0
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refusingHost else { return }
         if case .head(let head) = unwrapInboundIn(data) {
+            let hosts = head.headers["host"].count
+            if hosts > 1 || (hosts == 0 && head.version == .http1_1) {
+                refusingHost = true
+                hostsOfRefused = hosts
+                if closes.isEmpty { refuseHost(context, hosts) }
+                return
+            }
             closes.append(head.version.major == 1 && head.version.minor == 0 && !head.isKeepAlive)
         }
         context.fireChannelRead(data)
+    }
+
+    private func refuseHost(_ context: ChannelHandlerContext, _ hosts: Int) {
+        let e = ServerError(.badRequest, "badRequest",
+                            hosts == 0 ? "an HTTP/1.1 request needs a Host header; the connection is closed"
+                                       : "the request has \(hosts) Host headers, it may have one; the connection is closed")
+        let body = ByteBuffer(string: e.json + "\n")
+        var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
+        head.headers.add(name: "content-type", value: "application/json")
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        head.headers.add(name: "connection", value: "close")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let loopBound = context.loopBound
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopBound.value.close(promise: nil) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -141,6 +173,10 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end where !closes.isEmpty:
             let close = closes.removeFirst()
+            if !close, refusingHost, closes.isEmpty {
+                context.write(data, promise: promise)
+                return refuseHost(context, hostsOfRefused)
+            }
             guard close else { return context.write(data, promise: promise) }
             let loopBound = context.loopBound
             context.write(data).whenComplete { result in
