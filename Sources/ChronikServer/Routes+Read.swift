@@ -35,14 +35,21 @@ extension LogServer {
         if let log = localLog {
             return try Self.collect(log.read(stream: stream, from: from.map(StreamVersion.init), direction: direction), count: count)
         }
+        let store = eventStore
         switch direction {
         case .forward:
-            return (try await eventStore.readStream(stream, from: StreamVersion(from ?? 0), limit: count), nil)
+            return try await Self.collect(count: count) { after, n in
+                try await store.readStream(stream, from: StreamVersion(after.map { $0.version.value + 1 } ?? from ?? 0), limit: n)
+            }
         case .backward:
             let top = min(from ?? last, last)
-            let low = top >= UInt64(count - 1) ? top - UInt64(count - 1) : 0
-            let page = try await eventStore.readStream(stream, from: StreamVersion(low), limit: Int(top - low) + 1)
-            return (page.filter { $0.version.value <= top }.reversed(), nil)
+            return try await Self.collect(count: count) { after, n in
+                let high = after.map { $0.version.value } ?? top + 1  // the versions below `high`, downward
+                guard high > 0 else { return [] }
+                let low = high >= UInt64(n) ? high - UInt64(n) : 0
+                let chunk = try await store.readStream(stream, from: StreamVersion(low), limit: Int(high - low))
+                return chunk.filter { $0.version.value < high }.reversed()
+            }
         }
     }
 
@@ -58,7 +65,10 @@ extension LogServer {
         if let log = localLog {
             page = try Self.collect(log.readAll(from: Position(from)), count: limit).events
         } else {
-            page = try await eventStore.readAll(from: Position(from), limit: limit)
+            let store = eventStore
+            page = try await Self.collect(count: limit) { after, n in
+                try await store.readAll(from: Position(after.map { $0.position.value + 1 } ?? from), limit: n)
+            }.events
         }
         // Read after the page: the head is never below where the page ends.
         let head = try await eventStore.headPosition().value
@@ -92,6 +102,31 @@ extension LogServer {
             bytes += e.data.count + e.metadata.count
             if !page.isEmpty && bytes > pageBytes { return (page, e) }
             page.append(e)
+        }
+        return (page, nil)
+    }
+
+    /// The same for a store read in pages (PostgreSQL): its events are
+    /// fetched in chunks, the first of 8, the next sized by what the events
+    /// so far weighed, so that a page of large events is never fetched whole
+    /// (stop 34 capped only the local log's pages). `fetch(after, n)` gives
+    /// up to n events following `after` (nil: from the page's start), in
+    /// the page's order; fewer than n means there are no more.
+    static func collect(count: Int, fetch: (_ after: RecordedEvent?, _ n: Int) async throws -> [RecordedEvent])
+        async throws -> (events: [RecordedEvent], left: RecordedEvent?) {
+        var page: [RecordedEvent] = []
+        var bytes = 0
+        var n = min(count, 8)
+        while page.count < count {
+            let chunk = try await fetch(page.last, n)
+            for e in chunk.prefix(count - page.count) {
+                bytes += e.data.count + e.metadata.count
+                if !page.isEmpty && bytes > pageBytes { return (page, e) }
+                page.append(e)
+            }
+            if chunk.count < n { break }
+            let average = max(1, bytes / max(1, page.count))
+            n = max(1, min(count - page.count, (pageBytes - bytes) / average + 1))
         }
         return (page, nil)
     }

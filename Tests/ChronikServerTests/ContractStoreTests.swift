@@ -4,6 +4,7 @@ import ChronikServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// Proves a server of a shared store (`chronik serve --store`) answers what
@@ -83,4 +84,78 @@ struct ForwardingStore: EventStore {
     func headPosition() async throws -> Position { try await log.headPosition() }
     func lastVersion(of stream: String) async throws -> StreamVersion? { log.lastVersion(of: stream) }
     func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] { try await log.events(withIDs: ids) }
+}
+
+/// Proves stop 34's page cap holds for a shared store too (stop 35: it
+/// held for a local log only; a store's page was fetched whole, 1,000
+/// events of any size in one query): `/all` and `/streams/{s}` pages of
+/// a store end at 16 MiB, `next` goes on from there, and no fetch from
+/// the store asks for much more than that; a page of small events is
+/// still whole, in a few fetches.
+@Suite struct StorePageTests {
+    /// The forwarding store, noting the bytes and calls of each fetch.
+    final class Counting: EventStore {
+        let inner: ForwardingStore
+        let fetches = Mutex<[Int]>([])
+        init(inner: ForwardingStore) { self.inner = inner }
+        func note(_ events: [RecordedEvent]) -> [RecordedEvent] {
+            fetches.withLock { $0.append(events.reduce(0) { $0 + $1.data.count + $1.metadata.count }) }
+            return events
+        }
+        func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion) async throws -> AppendResult {
+            try await inner.append(to: stream, events, expected: expected)
+        }
+        func readStream(_ stream: String, from version: StreamVersion, limit: Int) async throws -> [RecordedEvent] {
+            note(try await inner.readStream(stream, from: version, limit: limit))
+        }
+        func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] {
+            note(try await inner.readAll(from: position, limit: limit))
+        }
+        func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> { inner.subscribeAll(from: position) }
+        func headPosition() async throws -> Position { try await inner.headPosition() }
+        func lastVersion(of stream: String) async throws -> StreamVersion? { try await inner.lastVersion(of: stream) }
+        func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] { try await inner.events(withIDs: ids) }
+    }
+
+    @Test func aStorePageEndsAtSixteenMebibytes() async throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try EventLog.open(at: dir)
+        let store = Counting(inner: ForwardingStore(log: log))
+        let server = LogServer(store: store, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "warning")
+        #expect(server.localLog == nil)
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.router) { client in
+            defer { server.beginShutdown() }
+            let big = String(repeating: "x", count: 2_000_000)
+            for _ in 0..<10 {
+                let r = try await client.post("/streams/big", "[{\"type\":\"Blob\",\"data\":{\"b\":\"\(big)\"}}]")
+                try #require(r.status == .created, "\(r.text)")
+            }
+            let small = (0..<300).map { _ in #"{"type":"Note","data":{"t":"hi"}}"# }.joined(separator: ",")
+            #expect(try await client.post("/streams/small", "[\(small)]").status == .created)
+            func page(_ uri: String) async throws -> (count: Int, next: Int?, largestFetch: Int) {
+                store.fetches.withLock { $0 = [] }
+                let r = try await client.get(uri)
+                #expect(r.status == .ok, "\(uri): \(r.text.prefix(300))")
+                let largest = store.fetches.withLock { $0.max() ?? 0 }
+                return ((r.json["events"] as? [[String: Any]])?.count ?? -1, r.json["next"] as? Int, largest)
+            }
+            let all = try await page("/all?limit=1000")
+            #expect(all.count == 8 && all.next == 8, "\(all)")
+            #expect(all.largestFetch <= 17_000_000, "\(all)")
+            let rest = try await page("/all?from=8&limit=1000")
+            #expect(rest.count == 302 && rest.next == 310, "\(rest)")
+            let stream = try await page("/streams/big?limit=100")
+            #expect(stream.count == 8 && stream.next == 8 && stream.largestFetch <= 17_000_000, "\(stream)")
+            let back = try await page("/streams/big?limit=100&direction=backward")
+            #expect(back.count == 8 && back.next == 1 && back.largestFetch <= 17_000_000, "\(back)")
+            let smallBack = try await page("/streams/small?limit=1000&direction=backward&from=299")
+            #expect(smallBack.count == 300 && smallBack.next == nil, "\(smallBack)")
+            let smallPage = try await page("/streams/small?limit=250")
+            #expect(smallPage.count == 250 && smallPage.next == 250, "\(smallPage)")
+            #expect(store.fetches.withLock { $0.count } <= 3, "a page of small events in a few fetches")
+        }
+        try log.close()
+    }
 }
