@@ -65,6 +65,10 @@ func captured(_ amount: Int64, payment: String = "pay-1") -> CommerceEvent {
     .paymentCaptured(PaymentCaptured(orderId: "o-1", paymentId: payment, amount: amount))
 }
 
+func refund(_ amount: Int64, payment: String = "pay-1") -> CommerceEvent {
+    .refundIssued(RefundIssued(orderId: "o-1", refundId: "rf-\(amount)", paymentId: payment, amount: amount, reason: "return"))
+}
+
 func shipped(_ order: String = "o-1") -> CommerceEvent {
     .orderShipped(OrderShipped(orderId: order, shipmentId: "sh-1", warehouseId: "wh-1", carrier: "DHL",
                                trackingNumber: "T1", lines: [ShipmentLine(sku: "sku-1", qty: 1)]))
@@ -127,6 +131,31 @@ func shipped(_ order: String = "o-1") -> CommerceEvent {
         try await shop.store.append(captured(600))
         await shop.refuses(captured(401), .overCapture)
         try await shop.store.append(captured(400))
+    }
+
+    @Test func paymentAndOrderSumsMustFitSixtyFourBits() async throws {
+        // Proves stop 35's finding: Σ authorized saturated, so a capture of Int64.max beside another passed
+        // overCapture, and the orders model then trapped on every query and at the server's start, for good.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(placed())
+        try await shop.store.append(authorized(.max))
+        await shop.refuses(authorized(1), .invalidAmount)
+        try await shop.store.append(captured(.max))
+        try await shop.store.append(authorized(5, payment: "pay-2"))
+        await shop.refuses(captured(1, payment: "pay-2"), .invalidAmount)
+        try await shop.store.append(refund(.max))
+        // The refusal names amounts in the currency's units, not minor units (stop 35: "capturing 600 EUR").
+        let other = try TempShop()
+        defer { other.close() }
+        try await other.store.append(placed())
+        try await other.store.append(authorized(1000))
+        do {
+            try await other.store.append(captured(1001))
+            Issue.record("a capture above the authorization was appended")
+        } catch let e as CommerceError {
+            #expect(e.code == .overCapture && e.message.contains("EUR 10.01") && e.message.contains("EUR 10.00 authorized"), "\(e.message)")
+        }
     }
 
     @Test func refundNeedsCapturesAndStaysWithinThem() async throws {

@@ -23,6 +23,27 @@ public func saturatingSubtract(_ a: Int64, _ b: Int64) -> Int64 {
     return o ? (b > 0 ? .min : .max) : r
 }
 
+/// Multiplies without trapping (see `saturatingAdd`).
+@inlinable @inline(__always)
+public func saturatingMultiply(_ a: Int64, _ b: Int64) -> Int64 {
+    let (r, o) = a.multipliedReportingOverflow(by: b)
+    return o ? ((a < 0) == (b < 0) ? .max : .min) : r
+}
+
+extension Int64 {
+    /// `self += b`, saturating instead of trapping: what the read models
+    /// fold sums with, so that no history (one written around the guards,
+    /// or sums across orders no guard bounds) stops a replay (stop 35: a
+    /// capture of Int64.max beside another crashed every money query and
+    /// the server's start, for good).
+    @inlinable @inline(__always)
+    public mutating func addSaturating(_ b: Int64) { self = saturatingAdd(self, b) }
+
+    /// `self -= b`, saturating instead of trapping.
+    @inlinable @inline(__always)
+    public mutating func subtractSaturating(_ b: Int64) { self = saturatingSubtract(self, b) }
+}
+
 /// Inventory of one SKU (`stock-{sku}`), per warehouse.
 public struct StockState: Hashable, Sendable {
     /// Per warehouse: Σ Received + Σ Returned + Σ Adjusted.delta − Σ Shipped ± Transferred.
@@ -168,23 +189,41 @@ public struct OrderState: Hashable, Sendable {
                 throw CommerceError(.orderAlreadyShipped, field: "data.orderId",
                                     "order \(e.orderId) has shipped \(shippedUnits) unit(s); it can no longer be cancelled")
             }
+        case .paymentAuthorized(let e):
+            // Σ authorized of a payment must fit 64 bits: it saturated, and a
+            // capture of Int64.max beside another then passed `overCapture`
+            // and crashed every read model that summed it (stop 35).
+            guard !(payments[e.paymentId]?.authorized ?? 0).addingReportingOverflow(e.amount).overflow else {
+                throw CommerceError(.invalidAmount, field: "data.amount",
+                                    "authorizing \(Money.text(e.amount, currency ?? "")) more would take payment \(e.paymentId) beyond 64 bits of minor units")
+            }
         case .paymentCaptured(let e):
             guard let p = payments[e.paymentId], p.authorized > 0 else {
                 throw CommerceError(.captureWithoutAuthorization, field: "data.paymentId",
                                     "payment \(e.paymentId) of order \(e.orderId) was never authorized")
             }
+            let c = currency ?? ""
             guard saturatingAdd(p.captured, e.amount) <= p.authorized else {
                 throw CommerceError(.overCapture, field: "data.amount",
-                                    "capturing \(e.amount) \(currency ?? "") would take payment \(e.paymentId) to \(saturatingAdd(p.captured, e.amount)), above the \(p.authorized) authorized")
+                                    "capturing \(Money.text(e.amount, c)) would take payment \(e.paymentId) to \(Money.text(saturatingAdd(p.captured, e.amount), c)), above the \(Money.text(p.authorized, c)) authorized")
+            }
+            // The order's captured amount (Σ over its payments) must fit 64
+            // bits too: the orders model sums it (stop 35).
+            var order = e.amount, overflow = false
+            for q in payments.values where !overflow { (order, overflow) = order.addingReportingOverflow(q.captured) }
+            guard !overflow else {
+                throw CommerceError(.invalidAmount, field: "data.amount",
+                                    "capturing \(Money.text(e.amount, c)) more would take order \(e.orderId)'s captured amount beyond 64 bits of minor units")
             }
         case .refundIssued(let e):
             guard let p = payments[e.paymentId], p.captured > 0 else {
                 throw CommerceError(.refundWithoutCapture, field: "data.paymentId",
                                     "payment \(e.paymentId) of order \(e.orderId) has nothing captured to refund")
             }
+            let c = currency ?? ""
             guard saturatingAdd(p.refunded, e.amount) <= p.captured else {
                 throw CommerceError(.overRefund, field: "data.amount",
-                                    "refunding \(e.amount) \(currency ?? "") would take payment \(e.paymentId) to \(saturatingAdd(p.refunded, e.amount)), above the \(p.captured) captured")
+                                    "refunding \(Money.text(e.amount, c)) would take payment \(e.paymentId) to \(Money.text(saturatingAdd(p.refunded, e.amount), c)), above the \(Money.text(p.captured, c)) captured")
             }
         default:
             break

@@ -131,8 +131,8 @@ public final class CRMProjector: SnapshottableProjector {
         var net: Int64 = 0
         for oid in c.orderIds {
             guard let o = orders.orders[oid] else { continue }
-            ltv[o.currency, default: 0] += o.captured - o.refunded
-            net += o.captured - o.refunded
+            ltv[o.currency, default: 0].addSaturating(saturatingSubtract(o.captured, o.refunded))
+            net.addSaturating(saturatingSubtract(o.captured, o.refunded))
         }
         return CustomerRecord(
             customerId: id, registered: c.registeredAt != nil, registeredAt: c.registeredAt, orders: c.orderIds.count,
@@ -159,7 +159,7 @@ public final class CRMProjector: SnapshottableProjector {
             var has = false
             for oid in c.orderIds {
                 guard let o = orders.orders[oid], o.currency == cur else { continue }
-                v += o.captured - o.refunded
+                v.addSaturating(saturatingSubtract(o.captured, o.refunded))
                 has = true
             }
             if has { ranked.append((id, v)) }

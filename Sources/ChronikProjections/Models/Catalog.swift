@@ -96,7 +96,7 @@ public final class CatalogProjector: SnapshottableProjector {
             guard let v = variants[sku] else { continue }
             let price = prices[sku]
             let available = inventory.available(sku: sku)
-            total += available
+            total.addSaturating(available)
             vs.append(CatalogVariant(sku: sku, options: v.options, price: price?.price ?? v.price,
                                      currency: price?.currency ?? v.currency, available: available))
         }

@@ -9,7 +9,7 @@ public struct FinanceEntry: Sendable, Equatable {
     public var captured: Int64
     /// Σ RefundIssued.amount on that day.
     public var refunded: Int64
-    public var net: Int64 { captured - refunded }
+    public var net: Int64 { saturatingSubtract(captured, refunded) }
 }
 
 /// Finance: captured, refunded and net per UTC day (of the capture's or
@@ -35,10 +35,10 @@ public final class FinanceProjector: SnapshottableProjector {
         switch e.event {
         case .paymentCaptured(let p):
             guard let cur = orders.currency(of: p.orderId, at: e.position.value) else { return }
-            entries[Key(day: Day(e.occurredAt).daysSinceEpoch, currency: cur), default: (0, 0)].captured += p.amount
+            entries[Key(day: Day(e.occurredAt).daysSinceEpoch, currency: cur), default: (0, 0)].captured.addSaturating(p.amount)
         case .refundIssued(let r):
             guard let cur = orders.currency(of: r.orderId, at: e.position.value) else { return }
-            entries[Key(day: Day(e.occurredAt).daysSinceEpoch, currency: cur), default: (0, 0)].refunded += r.amount
+            entries[Key(day: Day(e.occurredAt).daysSinceEpoch, currency: cur), default: (0, 0)].refunded.addSaturating(r.amount)
         default: break
         }
     }
@@ -100,13 +100,13 @@ public final class SalesProjector: SnapshottableProjector {
     public func list(day: Day? = nil) -> [SalesDay] {
         var byDay: [Int64: SalesDay] = [:]
         for f in finance.list(day: day) {
-            byDay[f.day.daysSinceEpoch, default: SalesDay(day: f.day, revenue: [:], units: [:])].revenue[f.currency, default: 0] += f.net
+            byDay[f.day.daysSinceEpoch, default: SalesDay(day: f.day, revenue: [:], units: [:])].revenue[f.currency, default: 0].addSaturating(f.net)
         }
         for o in orders.orders.values where !o.cancelled {
             let d = Day(o.placedAt)
             if let day, day != d { continue }
             for l in o.lines {
-                byDay[d.daysSinceEpoch, default: SalesDay(day: d, revenue: [:], units: [:])].units[l.sku, default: 0] += l.qty
+                byDay[d.daysSinceEpoch, default: SalesDay(day: d, revenue: [:], units: [:])].units[l.sku, default: 0].addSaturating(l.qty)
             }
         }
         return byDay.keys.sorted().map { byDay[$0]! }
@@ -116,7 +116,7 @@ public final class SalesProjector: SnapshottableProjector {
     public func unitsPerSKU() -> [String: Int64] {
         var units: [String: Int64] = [:]
         for o in orders.orders.values where !o.cancelled {
-            for l in o.lines { units[l.sku, default: 0] += l.qty }
+            for l in o.lines { units[l.sku, default: 0].addSaturating(l.qty) }
         }
         return units
     }

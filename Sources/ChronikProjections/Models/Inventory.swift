@@ -28,7 +28,7 @@ public struct StockLevel: Hashable, Sendable {
     public var reorderPoint: Int64?
     public var reorderQty: Int64?
 
-    public var available: Int64 { onHand - reserved }
+    public var available: Int64 { saturatingSubtract(onHand, reserved) }
     /// A reorder point is set here and available ≤ reorderPoint.
     public var isLow: Bool { reorderPoint.map { available <= $0 } ?? false }
 }
@@ -61,19 +61,19 @@ public final class InventoryProjector: SnapshottableProjector {
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
-        case .stockReceived(let s): update(s.sku, s.warehouseId) { $0.onHand += s.qty }
-        case .stockReturned(let s): update(s.sku, s.warehouseId) { $0.onHand += s.qty }
-        case .stockAdjusted(let s): update(s.sku, s.warehouseId) { $0.onHand += s.delta }
-        case .stockReserved(let s): update(s.sku, s.warehouseId) { $0.reserved += s.qty }
-        case .stockReleased(let s): update(s.sku, s.warehouseId) { $0.reserved -= s.qty }
+        case .stockReceived(let s): update(s.sku, s.warehouseId) { $0.onHand.addSaturating(s.qty) }
+        case .stockReturned(let s): update(s.sku, s.warehouseId) { $0.onHand.addSaturating(s.qty) }
+        case .stockAdjusted(let s): update(s.sku, s.warehouseId) { $0.onHand.addSaturating(s.delta) }
+        case .stockReserved(let s): update(s.sku, s.warehouseId) { $0.reserved.addSaturating(s.qty) }
+        case .stockReleased(let s): update(s.sku, s.warehouseId) { $0.reserved.subtractSaturating(s.qty) }
         case .stockShipped(let s):
             update(s.sku, s.warehouseId) {
-                $0.onHand -= s.qty
-                $0.reserved -= s.qty
+                $0.onHand.subtractSaturating(s.qty)
+                $0.reserved.subtractSaturating(s.qty)
             }
         case .stockTransferred(let s):
-            update(s.sku, s.fromWarehouseId) { $0.onHand -= s.qty }
-            update(s.sku, s.toWarehouseId) { $0.onHand += s.qty }
+            update(s.sku, s.fromWarehouseId) { $0.onHand.subtractSaturating(s.qty) }
+            update(s.sku, s.toWarehouseId) { $0.onHand.addSaturating(s.qty) }
         case .reorderPointSet(let s):
             update(s.sku, s.warehouseId) {
                 $0.reorderPoint = s.reorderPoint
@@ -112,7 +112,7 @@ public final class InventoryProjector: SnapshottableProjector {
     public func available(sku: String) -> Int64 {
         guard let whs = cells[sku] else { return 0 }
         var total: Int64 = 0
-        for c in whs.values { total += c.onHand - c.reserved }
+        for c in whs.values { total.addSaturating(saturatingSubtract(c.onHand, c.reserved)) }
         return total
     }
 

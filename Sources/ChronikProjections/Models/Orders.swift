@@ -53,9 +53,9 @@ public struct OrderRecord: Sendable, Equatable {
     public var returnedLines: [ShipmentLine] = []
 
     /// Shipped quantity per SKU.
-    public var shipped: [String: Int64] { Dictionary(shippedLines.map { ($0.sku, $0.qty) }, uniquingKeysWith: +) }
+    public var shipped: [String: Int64] { Dictionary(shippedLines.map { ($0.sku, $0.qty) }, uniquingKeysWith: saturatingAdd) }
     /// Returned quantity per SKU.
-    public var returned: [String: Int64] { Dictionary(returnedLines.map { ($0.sku, $0.qty) }, uniquingKeysWith: +) }
+    public var returned: [String: Int64] { Dictionary(returnedLines.map { ($0.sku, $0.qty) }, uniquingKeysWith: saturatingAdd) }
     /// Shipment ids of OrderShipped, in order.
     public var shipments: [String] { shipmentStates.filter(\.shipped).map(\.id) }
 
@@ -65,20 +65,20 @@ public struct OrderRecord: Sendable, Equatable {
                                       currency: "", lines: [], discount: 0, shippingFee: 0)
 
     static func add(_ qty: Int64, of sku: String, to lines: inout [ShipmentLine]) {
-        if let i = lines.firstIndex(where: { $0.sku == sku }) { lines[i].qty += qty } else { lines.append(ShipmentLine(sku: sku, qty: qty)) }
+        if let i = lines.firstIndex(where: { $0.sku == sku }) { lines[i].qty.addSaturating(qty) } else { lines.append(ShipmentLine(sku: sku, qty: qty)) }
     }
 
     /// Σ qty × unitPrice − discount + shippingFee.
     public var total: Int64 {
         var t: Int64 = 0
-        for l in lines { t += l.qty * l.unitPrice }
-        return t - discount + shippingFee
+        for l in lines { t.addSaturating(saturatingMultiply(l.qty, l.unitPrice)) }
+        return saturatingAdd(saturatingSubtract(t, discount), shippingFee)
     }
 
     /// Ordered quantity per SKU (lines of the same SKU add up).
     public var ordered: [String: Int64] {
         var d: [String: Int64] = [:]
-        for l in lines { d[l.sku, default: 0] += l.qty }
+        for l in lines { d[l.sku, default: 0].addSaturating(l.qty) }
         return d
     }
 
@@ -173,7 +173,7 @@ public final class OrdersProjector: SnapshottableProjector {
             }
         case .paymentCaptured(let p):
             update(p.orderId, PaymentCaptured.typeName, at: e.position.value) {
-                $0.captured += p.amount
+                $0.captured.addSaturating(p.amount)
                 $0.lastPaymentFailed = false
             }
         case .paymentFailed(let p):
@@ -182,7 +182,7 @@ public final class OrdersProjector: SnapshottableProjector {
                 $0.failedPayments += 1
             }
         case .refundIssued(let r):
-            update(r.orderId, RefundIssued.typeName, at: e.position.value) { $0.refunded += r.amount }
+            update(r.orderId, RefundIssued.typeName, at: e.position.value) { $0.refunded.addSaturating(r.amount) }
         case .orderCancelled(let c):
             update(c.orderId, OrderCancelled.typeName, at: e.position.value) { $0.cancelled = true }
         case .orderShipped(let s):
