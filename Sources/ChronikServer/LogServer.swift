@@ -244,8 +244,16 @@ extension LogServer {
     /// is not lost: the server then does not start.
     public func serve(host: String, port: Int, signals: ShutdownSignals,
                       onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        // Whether the server ever listened: a failure before (the port in
+        // use) is the command's failure, not a drain that ran out of time
+        // (stop 35: it was logged as one and the command exited 0).
+        let listened = Mutex(false)
+        let running: @Sendable (Int) async -> Void = { port in
+            listened.withLock { $0 = true }
+            await onServerRunning(port)
+        }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [application(host: host, port: port, onServerRunning: onServerRunning), ShutdownWatcher(server: self)],
+            services: [application(host: host, port: port, onServerRunning: running), ShutdownWatcher(server: self)],
             gracefulShutdownSignals: [],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.drainTimeout
@@ -257,11 +265,22 @@ extension LogServer {
         }) else { return }
         do {
             try await group.run()
-        } catch where isStopping {
+        } catch let e as IOError where e.errnoCode == EADDRINUSE && !listened.withLock({ $0 }) {
+            throw AddressInUse(host: host, port: port)
+        } catch where isStopping && listened.withLock({ $0 }) {
             // The drain ran out of time and the group cancelled what was
             // left: the log is still closed by the caller.
             logger.warning("the drain took longer than \(drain): the connections still open were closed (\(error))")
         }
+    }
+}
+
+/// The address to listen on is taken (another server on the port).
+public struct AddressInUse: Error, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public var description: String {
+        "cannot listen on \(host):\(port): the address is in use (another server on this port?); choose another with --listen"
     }
 }
 

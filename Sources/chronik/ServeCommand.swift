@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChronikAudit
+import ChronikCommerce
 import ChronikLog
 import ChronikPostgres
 import ChronikProjections
@@ -57,7 +58,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var keyOptions: KeyOptions
     @OptionGroup var storeOptions: StoreOptions
 
-    @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free port, printed).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free port; the address is printed on stdout with --json or --quiet, else on stderr).", valueName: "host:port"))
     var listen = "127.0.0.1:7070"
 
     @Option(help: ArgumentHelp("Bearer tokens and their scopes (a file only its owner may read).", valueName: "file"))
@@ -214,11 +215,27 @@ extension Serve {
     func serve(_ server: LogServer, live: LiveProjections, host: String, port: Int, signals: ShutdownSignals) async throws {
         if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
         defer { live.stop() }
-        let quiet = options.quiet
+        let quiet = options.quiet, json = options.json
         do {
             try await server.serve(host: host, port: port, signals: signals) { bound in
-                if !quiet { printError("chronik: note: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound)") }
+                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
+                // The address is the command's result for a script: on stdout
+                // with --json or --quiet (stop 35: `--listen 127.0.0.1:0
+                // --quiet`, an example of this help, never said which port),
+                // else a note on stderr beside the others.
+                if json {
+                    let out = Output()
+                    out.line(JSONValue.object([JSONMember("listening", .string(url)), JSONMember("port", .int(Int64(bound)))]).text)
+                    out.flush()
+                } else if quiet {
+                    let out = Output()
+                    out.line("listening on \(url)")
+                    out.flush()
+                }
+                if !quiet { printError("chronik: note: listening on \(url)") }
             }
+        } catch let e as AddressInUse {
+            throw CommandFailure("\(e)")
         } catch {
             throw CommandFailure("server: \(error)")
         }

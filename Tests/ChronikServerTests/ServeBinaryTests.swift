@@ -365,3 +365,40 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
                          "stream s: HTTP/1.1 404 Not Found"], "\(lines)\n\(stderr)")
     }
 }
+
+/// Proves stop 35's findings on `chronik serve`'s address: a port already
+/// taken is exit 1 with a message that says so (it was logged as a drain
+/// that "took longer than 30 seconds" and the command exited 0 at once),
+/// and the address of `--listen 127.0.0.1:0` is printed on stdout with
+/// `--quiet` (an example of its help, which printed nothing) or `--json`.
+@Suite struct ServeAddressTests {
+    @Test func aTakenPortIsAFailureAndTheChosenPortIsPrinted() async throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = #"""
+            import json, re, signal, socket, subprocess, sys
+            binary, log = sys.argv[1], sys.argv[2]
+            held = socket.socket(); held.bind(("127.0.0.1", 0)); held.listen()
+            port = held.getsockname()[1]
+            r = subprocess.run([binary, "serve", "--log", log, "--listen", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=60)
+            print("taken:", r.returncode, f"cannot listen on 127.0.0.1:{port}: the address is in use" in r.stderr, "drain" in r.stderr)
+            held.close()
+            for flag in ["--quiet", "--json"]:
+                p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0", flag], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                line = p.stdout.readline().strip()
+                if flag == "--json":
+                    o = json.loads(line); url, port = o["listening"], o["port"]
+                else:
+                    url = line.removeprefix("listening on "); port = int(url.rsplit(":", 1)[1])
+                s = socket.create_connection(("127.0.0.1", port)); s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                status = s.recv(4096).split(b"\r\n")[0].decode()
+                p.send_signal(signal.SIGTERM); p.wait(timeout=60)
+                print(flag, url.startswith("http://127.0.0.1:"), status, p.returncode)
+            """#
+        let r = try await Subprocess.run(.name("python3"), arguments: Arguments(["-c", script, chronikPath, dir]),
+                                         output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
+        let lines = r.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines == ["taken: 1 True False", "--quiet True HTTP/1.1 200 OK 0", "--json True HTTP/1.1 200 OK 0"],
+                "\(lines)\n\(r.standardError)")
+    }
+}
