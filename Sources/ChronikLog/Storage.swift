@@ -242,7 +242,32 @@ public struct PosixStorage: Storage {
         let deadline = ContinuousClock.now + Self.lockRetry
         while true {
             var request = wholeFileWriteLock()
-            if fcntl(file.fd.rawValue, ofdSetLock, &request) == 0 { return PosixLock(file: file) }
+            if fcntl(file.fd.rawValue, ofdSetLock, &request) == 0 {
+                // The directory is locked too (flock, which a directory's
+                // descriptor takes): the lock on LOCK alone held nothing once
+                // the file was deleted — a second writer made a new LOCK, and
+                // its append and the first writer's took the same position,
+                // losing an acknowledged event (stop 35).
+                let dir = parentDirectory(path)
+                let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard dfd >= 0 else { return PosixLock(file: file) }
+                while true {
+                    if flock(dfd, LOCK_EX | LOCK_NB) == 0 { return PosixLock(file: file, directory: dfd) }
+                    let e = errno
+                    if e == EINTR { continue }
+                    // Held by a writer whose LOCK was deleted, or for a moment
+                    // by one that just let go (as above): retried as long.
+                    guard e == EWOULDBLOCK, ContinuousClock.now < deadline else {
+                        Glibc.close(dfd)
+                        if e == EWOULDBLOCK {
+                            file.close()
+                            return nil
+                        }
+                        return PosixLock(file: file)  // a file system without flock: LOCK alone, as before
+                    }
+                    usleep(2_000)
+                }
+            }
             let e = errno
             if e == EINTR { continue }
             guard e == EAGAIN || e == EACCES else {
@@ -353,7 +378,12 @@ final class PosixLock: StorageLock, @unchecked Sendable {
     private let file: PosixFile
     private let released = Atomic<Bool>(false)
     #if os(Linux)
-    init(file: PosixFile) { self.file = file }
+    /// The log directory's descriptor, flock'ed; -1 when none.
+    private let directory: Int32
+    init(file: PosixFile, directory: Int32 = -1) {
+        self.file = file
+        self.directory = directory
+    }
     #else
     private let key: FileKey
     init(file: PosixFile, key: FileKey) {
@@ -367,6 +397,7 @@ final class PosixLock: StorageLock, @unchecked Sendable {
         guard released.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         #if os(Linux)
         file.close()
+        if directory >= 0 { Glibc.close(directory) }
         #else
         heldLocks.withLock { held in
             file.close()

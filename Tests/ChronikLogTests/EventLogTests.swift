@@ -127,6 +127,31 @@ struct EventLogTests {
         #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }  // no writer: a directory without chronik.meta
     }
 
+    @Test("a writer holds the log even when its LOCK file is deleted: a second writer is refused, the first appends on")
+    func deletingTheLockFileLetsNoSecondWriterIn() async throws {
+        // Proves stop 35's finding: after `rm LOCK` a second writer made a new LOCK, appended at the position
+        // the first writer then appended at too, and an acknowledged event was lost.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        _ = try await log.append(to: "s", [event("A", "1")])
+        try FileManager.default.removeItem(atPath: dir + "/" + LogFormat.lockFileName)
+        do {
+            let second = try EventLog.open(at: dir)
+            try? second.close()
+            Issue.record("a second writer opened the log")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .locked, "\(e)")
+        }
+        _ = try await log.append(to: "s", [event("A", "2")])
+        #expect(log.head == Position(2))
+        try log.close()
+        let reopened = try EventLog.open(at: dir)  // the first writer gone, the log opens again
+        #expect(reopened.head == Position(2))
+        try reopened.close()
+    }
+
     @Test("bad input is refused with a typed error and writes nothing")
     func badInput() async throws {
         let dir = makeTempDir()
