@@ -38,6 +38,8 @@ public struct ChronikLogError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidOption = Code("invalidOption")
         /// Digest or chain does not match.
         public static let chainMismatch = Code("chainMismatch")
+        /// A batch of an `AppendSequence` after one that failed: not appended.
+        public static let notAppended = Code("notAppended")
     }
 
     public var code: Code

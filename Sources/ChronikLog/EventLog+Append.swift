@@ -9,6 +9,36 @@ struct AppendRequest: Sendable {
     /// Encoded and compressed by the appending task, before queueing.
     var payload: EncodedPayload
     var reply: AppendReply
+    /// The sequence the request belongs to (`appendAll(_:sequence:)`) and
+    /// its place in it; nil for a plain append.
+    var sequence: AppendSequence? = nil
+    var sequenceIndex = 0
+}
+
+/// Batches that must reach the log as a prefix of their order, whatever
+/// calls carry them (`chronik import`'s pass 2, with several `appendAll`
+/// calls in flight): once batch i fails, no batch after i is appended —
+/// the writer refuses them `notAppended` — so the log holds batches
+/// 0..<i and nothing after a gap (stop 35: a disk-full import left 256
+/// lines out and appended the 64 after them, and its re-run put them
+/// behind those in their streams).
+public final class AppendSequence: Sendable {
+    private let stop = Atomic<Int>(.max)
+
+    public init() {}
+
+    /// Refuses batch `index` and every later one.
+    public func stop(at index: Int) {
+        var current = stop.load(ordering: .relaxed)
+        while index < current {
+            let (exchanged, now) = stop.compareExchange(expected: current, desired: index, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = now
+        }
+    }
+
+    /// Whether batch `index` may still be appended.
+    public func admits(_ index: Int) -> Bool { index < stop.load(ordering: .acquiring) }
 }
 
 /// Where the writer delivers a request's outcome.
@@ -129,7 +159,13 @@ extension EventLog {
     /// separate appends, a batch may fail while others succeed (a wrong
     /// expected version fails that batch only; after a failed write or
     /// fsync every later batch fails too).
-    public func appendAll(_ batches: [(batch: PreparedBatch, expected: ExpectedVersion)]) async -> [Result<AppendResult, any Error>] {
+    ///
+    /// With a `sequence`, batch k is the sequence's batch `indices[k]` and
+    /// the log takes a prefix of the sequence: a batch that fails stops
+    /// every later one (`AppendSequence`), of this call or another.
+    public func appendAll(_ batches: [(batch: PreparedBatch, expected: ExpectedVersion)], sequence: AppendSequence? = nil,
+                          indices: [Int] = []) async -> [Result<AppendResult, any Error>] {
+        precondition(sequence == nil || indices.count == batches.count, "one sequence index per batch")
         guard !batches.isEmpty else { return [] }
         guard let writer else {
             return batches.map { _ in .failure(ChronikLogError(.readOnly, "log opened read-only", path: directory)) }
@@ -141,11 +177,13 @@ extension EventLog {
             for (i, b) in batches.enumerated() {
                 let batch: PreparedBatch
                 do { batch = try preparedHere(b.batch) } catch {
+                    sequence?.stop(at: indices[i])
                     replies.set(i, .failure(error))
                     continue
                 }
                 requests.append(AppendRequest(stream: batch.stream, events: batch.events, expected: b.expected,
-                                              payload: batch.payload, reply: .batch(replies, index: i)))
+                                              payload: batch.payload, reply: .batch(replies, index: i),
+                                              sequence: sequence, sequenceIndex: sequence == nil ? 0 : indices[i]))
             }
             if let rejected = enqueue(requests, writer) {
                 for r in requests { r.reply.resume(throwing: rejected) }

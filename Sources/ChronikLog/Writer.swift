@@ -338,6 +338,16 @@ final class Writer: @unchecked Sendable {
         let inFlight = g.predecessor?.versions ?? [:]
         for ri in g.requests.indices {
             let req = g.requests[ri]
+            // A sequence that failed earlier takes nothing after the failure.
+            if let s = req.sequence {
+                guard s.admits(req.sequenceIndex) else {
+                    var e = ChronikLogError(.notAppended, "not appended: an earlier batch of the same sequence failed", path: directory)
+                    e.stream = req.stream
+                    g.outcomes[ri] = .failed(e)
+                    continue
+                }
+            }
+            defer { if let s = req.sequence, case .failed = g.outcomes[ri] { s.stop(at: req.sequenceIndex) } }
             // Idempotency: ids already in the log (or staged) decide first.
             // The per-event arrays are built only on that rare path.
             if committed[ri].anyKnown || (ri > 0 && req.events.contains(where: { stagedIDs.position(of: $0.id) != nil })) {
@@ -599,6 +609,7 @@ final class Writer: @unchecked Sendable {
             poison(error)
         }
         for (i, r) in g.requests.enumerated() {
+            r.sequence?.stop(at: r.sequenceIndex)
             if case .failed(let e) = g.outcomes[i] { r.reply.resume(throwing: e) } else { r.reply.resume(throwing: failure) }
         }
     }

@@ -326,6 +326,34 @@ struct EventLogTests {
         #expect(failureCode(refused[0]) == .closed)
     }
 
+    @Test("appendAll with a sequence: after a batch fails, no later batch of the sequence is appended, in that call or another")
+    func appendAllSequenceIsAPrefix() async throws {
+        // Proves stop 35's finding: import's pass 2 left a gap (a failed batch) and appended the batches after it,
+        // so the log held the file's lines out of order. With a sequence the log holds a prefix.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        let sequence = AppendSequence()
+        let first: [(batch: PreparedBatch, expected: ExpectedVersion)] = try [
+            (log.prepare(to: "a", [event("E", "0")]), .any),
+            (log.prepare(to: "b", [event("E", "1")]), .exact(7)),   // fails
+            (log.prepare(to: "c", [event("E", "2")]), .any),
+        ]
+        let second: [(batch: PreparedBatch, expected: ExpectedVersion)] = try [(log.prepare(to: "d", [event("E", "3")]), .any)]
+        let one = await log.appendAll(first, sequence: sequence, indices: [0, 1, 2])
+        let two = await log.appendAll(second, sequence: sequence, indices: [3])
+        #expect(try one[0].get().positions == [Position(0)])
+        #expect(failureCode(one[1]) == .wrongExpectedVersion)
+        #expect(failureCode(one[2]) == .notAppended)
+        #expect(failureCode(two[0]) == .notAppended)
+        #expect(log.head == Position(1))
+        // Without a sequence each batch is decided on its own, as before.
+        let free = await log.appendAll(try [(log.prepare(to: "b", [event("E", "4")]), .exact(7)),
+                                            (log.prepare(to: "c", [event("E", "5")]), .any)])
+        #expect(failureCode(free[0]) == .wrongExpectedVersion && (try? free[1].get()) != nil)
+        try log.close()
+    }
+
     @Test("a second writer is refused; read-only openers see the writer's appends")
     func singleWriter() async throws {
         let dir = makeTempDir()
@@ -396,7 +424,7 @@ struct EventLogTests {
 }
 
 /// The code of an append's `ChronikLogError`; nil on success or another error.
-private func failureCode(_ r: Result<AppendResult, any Error>) -> ChronikLogError.Code? {
+func failureCode(_ r: Result<AppendResult, any Error>) -> ChronikLogError.Code? {
     if case .failure(let e) = r { return (e as? ChronikLogError)?.code }
     return nil
 }

@@ -410,6 +410,29 @@ struct FaultInjectionTests {
         #expect(r.firstPosition.value == UInt64(types.count))
     }
 
+    @Test("a failed write ends an append sequence: the batches after it, in later calls too, are not appended")
+    func failedWriteEndsASequence() async throws {
+        // Proves stop 35's finding: a disk-full `chronik import` left the failed batches out and appended the
+        // batches of the chunks in flight after them (the undone write freed the space), a gap in file order.
+        let storage = FaultyStorage(seed: 35)
+        let log = try EventLog.open(at: "/disk/log", options: faultyOptions(storage))
+        _ = try await log.append(to: "s", [event("A", "before")])
+        let sequence = AppendSequence()
+        storage.arm([FaultyStorage.Fault(kind: .write, nth: 1, errno: ENOSPC, pathSuffix: ".log")])
+        let failed = await log.appendAll(try [(log.prepare(to: "s", [event("B", "0")]), .any),
+                                              (log.prepare(to: "t", [event("B", "1")]), .any)],
+                                         sequence: sequence, indices: [0, 1])
+        #expect(storage.firedFaults.count == 1)
+        for r in failed { #expect(failureCode(r) == .io, "\(r)") }
+        let later = await log.appendAll(try [(log.prepare(to: "u", [event("B", "2")]), .any)], sequence: sequence, indices: [2])
+        #expect(failureCode(later[0]) == .notAppended)
+        #expect(log.head == Position(1))
+        #expect(!isPoisoned(log))
+        _ = try await log.append(to: "s", [event("C", "after")])  // the log itself goes on
+        #expect(try log.readAll().collect().map(\.type) == ["A", "C"])
+        try log.close()
+    }
+
     // MARK: Failures while sealing a segment
 
     @Test("an I/O error while sealing a segment fails the group without poisoning; the next append seals and succeeds",

@@ -377,6 +377,9 @@ public enum CommerceImport {
         let window = 4
         let executor = SerialTaskExecutor()
         var chunk: [PlannedBatch] = []
+        // The log takes a prefix of the batches: after one fails, none of
+        // the chunks in flight appends a later one (stop 35).
+        let sequence = AppendSequence()
 
         try await withThrowingTaskGroup(of: [BatchOutcome].self) { group in
             var inFlight = 0
@@ -429,10 +432,11 @@ public enum CommerceImport {
                             prepared.append((try log.prepare(to: b.stream, b.events), b.expected))
                             slots.append(k)
                         } catch {
+                            sequence.stop(at: first + k)
                             outcomes[k] = outcome(k, .failure(refusal(error)))
                         }
                     }
-                    for (j, r) in (await log.appendAll(prepared)).enumerated() {
+                    for (j, r) in (await log.appendAll(prepared, sequence: sequence, indices: slots.map { first + $0 })).enumerated() {
                         outcomes[slots[j]] = outcome(slots[j], r.map(\.wasDuplicate).mapError(refusal))
                     }
                     return outcomes.map { $0! }
@@ -488,7 +492,7 @@ public enum CommerceImport {
         if let failure {
             var e = failure.error
             e.line = failure.line
-            e.message += " (pass 2; \(summary.appended) events were appended, the batches in flight with it included)"
+            e.message += " (pass 2; \(summary.appended) events were appended: the accepted lines before it, none after it)"
             throw e
         }
     }
