@@ -163,6 +163,11 @@ extension EventLog {
         var activeIDs: [EventID] = []
         // Stream and id indexes are built in the background from these.
         var toIndex: [IndexRun] = []
+        // Index files rebuilt for sealed segments, written only once every
+        // segment has passed: an open that refuses the log writes nothing
+        // (stop 35: a refused open had first rewritten the index of a
+        // sealed segment cut short, the one file that still said so).
+        var checkpoints: [(segment: ScannedSegment, base: UInt64)] = []
         var preloaded: IndexLoader?
         var activeIndex = Writer.ActiveIndex.none
 
@@ -267,9 +272,7 @@ extension EventLog {
                     }
                     if !isLast {
                         report.rebuiltIndexes.append(LogFormat.indexFileName(base: base))
-                        if !options.readOnly {
-                            try? writeCheckpoint(directory: dir, segment: result.segment, base: base, storage: storage)
-                        }
+                        if !options.readOnly { checkpoints.append((result.segment, base)) }
                     }
                 }
                 var s = scanned!
@@ -293,6 +296,8 @@ extension EventLog {
                 throw error
             }
         }
+        for c in checkpoints { try? writeCheckpoint(directory: dir, segment: c.segment, base: c.base, storage: storage) }
+        checkpoints = []
         if options.indexLoading != .onFirstUse, toIndex.contains(where: \.ids.isHashOrdered) {
             // The index files' id table, loaded once the gate is open.
             // Room for the ids scanned and for appends, without growing.

@@ -77,6 +77,43 @@ struct IndexFileTests {
         return LogFormat.indexFileName(base: bases.max() ?? 0)
     }
 
+    @Test("an open that refuses the log writes nothing: a sealed segment cut at a batch boundary keeps its index file, which still says so")
+    func aRefusedOpenRewritesNoIndexFile() async throws {
+        // Proves stop 35's finding: the writer's open rebuilt the index file of a sealed segment cut short (verify had
+        // named it: "index describes a segment of 8126 bytes, the file has 7984"), then refused the log at the next
+        // segment's gap — and the evidence of the lost batch was gone.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.compression = .none
+        options.segmentSizeBytes = 4096
+        let log = try EventLog.open(at: dir, options: options)
+        for i in 0..<60 { _ = try await log.append(to: "s", [event("E", String(format: "%04d", i) + String(repeating: "x", count: 100))]) }
+        try log.close()
+        let first = dir + "/" + LogFormat.segmentFileName(base: 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(LogFormat.segmentSuffix) }.sorted()
+        try #require(names.count >= 3)
+        let secondBase = try #require(UInt64(names[1].prefix { $0.isNumber }))
+        let size = try #require(FileManager.default.attributesOfItem(atPath: first)[.size] as? Int)
+        let body = size - LogFormat.segmentHeaderSize
+        try #require(body % Int(secondBase) == 0, "equal batches: \(body) bytes for \(secondBase)")
+        let cut = size - body / Int(secondBase)  // the last batch of the first segment, cut at its start
+        try #require(truncate(first, off_t(cut)) == 0)
+        let index = dir + "/" + LogFormat.indexFileName(base: 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: index))
+        do {
+            let reopened = try EventLog.open(at: dir, options: options)
+            try? reopened.close()
+            Issue.record("the open should refuse a log with a batch missing")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .corruption, "\(e)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: index)) == before, "the refused open rewrote the index file")
+        let failure = try #require(try LogVerifier.verify(directory: dir).failure)
+        #expect(failure.file.hasSuffix(LogFormat.indexFileName(base: 0)) || failure.file.hasSuffix(LogFormat.segmentFileName(base: 0)),
+                "verify still names the cut segment: \(failure)")
+    }
+
     @Test("a reopen after a clean close loads every segment's index file, the active one's too, and scans none; without the active one it scans only that")
     func reopenUsesIndexFiles() async throws {
         // Proves: the open report counts index files used; no sealed segment is scanned, and the active segment only when its index file is missing.
