@@ -140,6 +140,7 @@ struct Export: AsyncParsableCommand {
             } catch let e as CommerceError {
                 throw CommandFailure(e.description)
             }
+            try Self.refuseMissingKeys(vault)
             return
         }
         var filter = ExportFilter(streams: stream.isEmpty ? nil : Set(stream), types: type.isEmpty ? nil : Set(type),
@@ -155,6 +156,15 @@ struct Export: AsyncParsableCommand {
             options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
         } catch let e as CommerceError {
             throw CommandFailure(e.description)
+        }
+        try Self.refuseMissingKeys(vault)
+    }
+
+    /// An export is a backup: one whose personal data is null for lack of
+    /// a key (not an erasure) fails, after writing, naming the subjects.
+    static func refuseMissingKeys(_ vault: SubjectKeyVault?) throws {
+        if let warning = vault?.missing?.warning {
+            throw CommandFailure("the export is incomplete: \(warning)")
         }
     }
 }

@@ -153,7 +153,7 @@ struct KeyOptions: ParsableArguments {
     /// not opened either: opening binds a store to the log, and a reader
     /// writes nothing (stop 32: `export --keys EMPTY` tied the directory
     /// to the log and showed every field erased without a word).
-    func existingVault(for log: EventLog, note: (String) -> Void) throws -> SubjectKeyVault? {
+    func existingVault(for log: EventLog, note: (String) -> Void, missing: MissingKeys = MissingKeys()) throws -> SubjectKeyVault? {
         let dir = directory(forLog: log.directory)
         guard Self.holdsKeyStore(dir) else {
             try refuseMissingExplicitStore(dir, log: log)
@@ -163,7 +163,9 @@ struct KeyOptions: ParsableArguments {
             }
             return nil
         }
-        return try vault(for: log, readOnly: true)
+        var v = try vault(for: log, readOnly: true)
+        v.missing = missing
+        return v
     }
 
     /// Whether `name` is a file a key store holds: its owner file, a key

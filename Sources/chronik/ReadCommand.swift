@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikAudit
 import ChronikLog
 import ChronikPostgres
 
@@ -73,6 +74,9 @@ struct Read: AsyncParsableCommand {
         let log = try options.openForReading()
         defer { try? log.close() }
         if let stream { try requireStream(stream, in: log) }
+        // Keys lost, not destroyed: said once, at the end (stop 35).
+        let missing = MissingKeys()
+        defer { if let w = missing.warning { options.note("chronik: warning: \(w)") } }
         let direction: ReadDirection = backward ? .backward : .forward
         let start = from?.position
         let cursor = if let stream {
@@ -84,14 +88,14 @@ struct Read: AsyncParsableCommand {
         let out = Output()
         if options.json && OutputWorkers.count > 1 {
             if stream == nil, !backward, from?.time == nil, to?.time == nil {
-                try readJSONBlocksInParallel(log, out)
+                try readJSONBlocksInParallel(log, out, missing)
             } else {
-                try readJSONInParallel(log, cursor, range, out)
+                try readJSONInParallel(log, cursor, range, out, missing)
             }
             return
         }
         let printer = EventPrinter(json: options.json, note: options.note) {
-            try keyOptions.existingVault(for: log, note: options.note)
+            try keyOptions.existingVault(for: log, note: options.note, missing: missing)
         }
         var printed = 0
         let max = limit ?? .max
@@ -110,9 +114,9 @@ extension Read {
     /// the cursor, range and limit on this thread, the lines formatted by
     /// the workers, each with its own `EventPrinter` and one key store
     /// opened for all; the same bytes, notes and first error.
-    func readJSONInParallel(_ log: EventLog, _ cursor: EventCursor, _ range: ReadRange, _ out: Output) throws {
+    func readJSONInParallel(_ log: EventLog, _ cursor: EventCursor, _ range: ReadRange, _ out: Output, _ missing: MissingKeys) throws {
         let keyOptions = keyOptions, options = options
-        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note) }
+        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note, missing: missing) }
         var printed = 0
         var done = false
         let max = limit ?? .max
@@ -141,9 +145,9 @@ extension Read {
     /// `readJSONInParallel` of the whole log forward, between positions:
     /// blocks of decoded batches go to the workers, which format straight
     /// from the stored bytes (no `RecordedEvent`, no array per event).
-    func readJSONBlocksInParallel(_ log: EventLog, _ out: Output) throws {
+    func readJSONBlocksInParallel(_ log: EventLog, _ out: Output, _ missing: MissingKeys) throws {
         let keyOptions = keyOptions
-        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note) }
+        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note, missing: missing) }
         defer { out.flush() }
         // --to is inclusive; the limit counts the events printed.
         _ = try writeLinesInParallel(

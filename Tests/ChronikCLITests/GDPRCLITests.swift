@@ -107,6 +107,32 @@ struct GDPRCLITests {
         }
     }
 
+    @Test func aKeyLostNotErasedIsNotExportedSilentlyAsErased() async throws {
+        // Proves stop 35's finding: with c-1's key gone from the key store (a key file restored from an older backup;
+        // c-1 never forgotten), export wrote c-1's personal data as null with exit 0 — a backup that lost it without a
+        // word, and that does not import again. Now export fails after writing, naming c-1; read warns; a customer
+        // forgotten (its key destroyed) is no such case.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        var r = try await chronik(["export", "--log", dir])
+        #expect(r.exitCode == 0 && !r.stderr.contains("warning"), "\(r)")
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir + ".keys") where name.hasPrefix("keys-") {
+            let path = dir + ".keys/" + name
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            try text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("customer:c-1 ") }
+                .joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        r = try await chronik(["export", "--log", dir])
+        #expect(r.exitCode == 1 && r.stderr.contains("the export is incomplete") && r.stderr.contains("customer:c-1"), "\(r)")
+        #expect(r.stdout.split(separator: "\n").count == shopLines.count, "everything is written all the same")
+        for json in [[], ["--json"]] {
+            r = try await chronik(["read", "--log", dir] + json)
+            #expect(r.exitCode == 0 && r.stderr.contains("warning: the key store holds no key for 1 subject") && r.stderr.contains("customer:c-1"), "\(r)")
+        }
+    }
+
     @Test func aCustomerWhoseKeyIsMissingGetsNoNewKey() async throws {
         // Proves stop 34's finding: with c-1's key gone from the key store (not forgotten), an import of a new
         // event for c-1 made a second key, and c-1's older events no longer opened (export and subject-export

@@ -396,6 +396,14 @@ public struct SubjectKeyVault: PIIProtector {
     /// How many subjects' keys the cache holds (for tests).
     var cachedKeys: Int { cache.keys.withLock { $0.count } }
 
+    /// When set, the subjects whose sealed data found no key although the
+    /// key store holds no record of destroying it: a key lost (a key file
+    /// deleted or restored from an older backup), not an erasure. Their
+    /// data reads as null all the same; readers say so (stop 35: `export`
+    /// wrote them as erased without a word, and the export did not import
+    /// again).
+    public var missing: MissingKeys?
+
     public init(store: any SubjectKeyStore) { self.store = store }
 
     private func keys(_ subject: String, create: Bool) throws -> (SymmetricKey, SymmetricKey)? {
@@ -428,7 +436,10 @@ public struct SubjectKeyVault: PIIProtector {
     }
 
     public func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
-        guard let (key, _) = try keys(subject, create: false) else { return nil }
+        guard let (key, _) = try keys(subject, create: false) else {
+            if let missing, !store.isDestroyed(subject: subject) { missing.note(subject) }
+            return nil
+        }
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
             return Array(try AES.GCM.open(box, using: key, authenticating: context))
@@ -478,4 +489,24 @@ public struct LogBoundKeyStore: SubjectKeyStore {
     public func isDestroyed(subject: String) -> Bool { base.isDestroyed(subject: subject) }
     public func sync() throws { try base.sync() }
     public var revision: UInt64 { base.revision }
+}
+
+/// Subjects whose key was missing but not destroyed (`SubjectKeyVault.missing`).
+public final class MissingKeys: Sendable {
+    private let subjects = Mutex<Set<String>>([])
+
+    public init() {}
+
+    func note(_ subject: String) { subjects.withLock { _ = $0.insert(subject) } }
+
+    /// The subjects, sorted.
+    public var list: [String] { subjects.withLock { $0.sorted() } }
+
+    /// One sentence naming them (the first few) and what to do; nil when none.
+    public var warning: String? {
+        let all = list
+        guard !all.isEmpty else { return nil }
+        let named = all.prefix(5).joined(separator: ", ") + (all.count > 5 ? " and \(all.count - 5) more" : "")
+        return "the key store holds no key for \(all.count) subject\(all.count == 1 ? "" : "s") that \(all.count == 1 ? "was" : "were") never erased (\(named)): their personal data reads as null though it is in the log; restore the key store from a backup (chronik subject-export names what each holds)"
+    }
 }
