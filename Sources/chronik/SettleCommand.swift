@@ -194,7 +194,10 @@ struct SettleExport: AsyncParsableCommand, GroupedCommand {
         abstract: "Write a gateway's settlement lines as its report (CSV on stdout), in log order.",
         discussion: """
             The columns `settle import` reads, in the gateway's layout, so an \
-            exported report imports again unchanged.
+            exported report imports again unchanged — with one limit of \
+            Adyen's layout: its one reference column holds a refund row's \
+            refundId and any other row's paymentId, so a line that also \
+            carries the other id loses it (the export says how many).
 
             Examples:
               $ chronik settle export --gateway stripe > stripe.csv
@@ -239,5 +242,11 @@ struct SettleExport: AsyncParsableCommand, GroupedCommand {
         out.write(Array(SettlementReport.export(lines, gateway: gateway).utf8))
         out.flush()
         options.note("chronik: exported \(lines.count) settlement line\(lines.count == 1 ? "" : "s") (\(gateway.rawValue))")
+        if gateway == .adyen {
+            let lossy = lines.filter(SettlementReport.adyenLoses)
+            if let first = lossy.first {
+                options.note("chronik: warning: \(lossy.count) line\(lossy.count == 1 ? "" : "s") (the first gatewayRef \(first.gatewayRef)) carry an id Adyen's layout has no column for: Merchant Reference holds a refund's refundId and any other line's paymentId; imported again, they would differ from the log's")
+            }
+        }
     }
 }

@@ -146,6 +146,26 @@ func line(_ ref: String, gateway: String = "stripe", payout: String = "po-1", gr
         #expect(l.allSatisfy { $0.payoutId == "7" && $0.gateway == "adyen" })
         let exported = SettlementReport.export(l, gateway: .adyen)
         #expect(try SettlementReport.parse(Array(exported.utf8), gateway: .adyen).lines.map(\.event) == l)
+        #expect(!l.contains(where: SettlementReport.adyenLoses))
+    }
+
+    @Test func adyenExportKeepsAChargebacksPayment() throws {
+        // Proves stop 35's finding: a chargeback line carrying its payment and a refundId was exported with the
+        // refundId as Merchant Reference, which the import reads as the paymentId of any row but a refund's: the
+        // chargeback came back booked to a payment `rf-2` that does not exist. Now the reference is the id the import
+        // reads for the row's kind, and the line that loses the other id is told apart.
+        let t = Timestamp(rfc3339: "2024-05-03T00:00:00Z")!
+        func line(_ kind: SettlementKind, _ ref: String, payment: String?, refund: String?, gross: Int64) -> SettlementLineReported {
+            SettlementLineReported(gateway: "adyen", payoutId: "9", paidOutAt: t, kind: kind, gatewayRef: ref, paymentId: payment,
+                                   refundId: refund, gross: gross, fee: 0, net: gross, currency: "EUR")
+        }
+        let lines = [line(.chargeback, "A3", payment: "p2", refund: "rf-2", gross: -100),
+                     line(.refund, "A1", payment: "p2", refund: "rf-2", gross: -500),
+                     line(.charge, "A4", payment: "p2", refund: nil, gross: 900)]
+        let back = try SettlementReport.parse(Array(SettlementReport.export(lines, gateway: .adyen).utf8), gateway: .adyen).lines.map(\.event)
+        #expect(back.map { $0.paymentId } == ["p2", nil, "p2"])
+        #expect(back.map { $0.refundId } == [nil, "rf-2", nil])
+        #expect(lines.map(SettlementReport.adyenLoses) == [true, true, false])
     }
 
     @Test func badRowsNameLineAndColumn() {

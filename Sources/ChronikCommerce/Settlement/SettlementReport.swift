@@ -186,6 +186,12 @@ public enum SettlementReport {
             }
         }
 
+        /// `Merchant Reference` of a line: a refund row's refundId, any
+        /// other row's paymentId, as `settle import` reads them back.
+        static func reference(of l: SettlementLineReported) -> String {
+            (l.kind == .refund ? l.refundId : l.paymentId) ?? ""
+        }
+
         static func type(_ k: SettlementKind) -> String {
             switch k {
             case .charge: "Settled"
@@ -397,6 +403,16 @@ public enum SettlementReport {
         return t
     }
 
+    /// The lines an Adyen report cannot carry whole: its one reference
+    /// column holds a refund row's refundId and any other row's paymentId
+    /// (as `settle import` reads it), so a line with the other id too, or
+    /// only the other, loses it (stop 35: a chargeback's refundId was
+    /// written there and came back as its paymentId, booked to a payment
+    /// that does not exist).
+    public static func adyenLoses(_ l: SettlementLineReported) -> Bool {
+        l.kind == .refund ? l.paymentId != nil : l.refundId != nil
+    }
+
     /// `YYYY-MM-DD HH:MM:SS` in UTC when whole seconds, else RFC 3339.
     static func reportTime(_ t: Timestamp) -> String {
         let r = t.rfc3339
@@ -421,7 +437,7 @@ public enum SettlementReport {
             out += CSV.line(Adyen.exported)
             for l in lines {
                 let m = { (v: Int64) in v == 0 ? "" : CurrencyDecimals.major(v, currency: l.currency) }
-                out += CSV.line([l.gatewayRef, l.refundId ?? l.paymentId ?? "", l.payoutId, Adyen.type(l.kind),
+                out += CSV.line([l.gatewayRef, Adyen.reference(of: l), l.payoutId, Adyen.type(l.kind),
                                  reportTime(l.paidOutAt), "UTC", l.currency,
                                  m(l.gross < 0 ? -l.gross : 0), m(l.gross > 0 ? l.gross : 0), l.currency,
                                  m(l.net < 0 ? -l.net : 0), m(l.net > 0 ? l.net : 0), m(l.fee), "", "", ""])
