@@ -60,6 +60,40 @@ struct SettleTests {
         #expect(!FileManager.default.fileExists(atPath: fresh + "/chronik.meta"), "\(r)")
     }
 
+    @Test func aLineBeforeItsOrderInAnotherCurrencyIsRefusedToo() async throws {
+        // Proves stop 35's finding: the currency check was skipped when the settlement line came before its order
+        // (or its refund) in the input, and the USD line then "matched" the EUR capture. Now the PaymentAuthorized
+        // (or RefundIssued) that makes the mismatch is refused, naming the line, and nothing is written; and a line
+        // naming a payment and a refund of another payment is refused.
+        let place = #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o-1","customerId":"c-1","lines":[{"sku":"s","qty":1,"unitPrice":10000}],"currency":"EUR","shippingAddress":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}}"#
+        let auth = #"{"type":"PaymentAuthorized","time":"2024-05-01T10:01:00Z","data":{"orderId":"o-1","paymentId":"p1","amount":10000,"method":"card","gateway":"stripe"}}"#
+        let capture = #"{"type":"PaymentCaptured","time":"2024-05-01T10:02:00Z","data":{"orderId":"o-1","paymentId":"p1","amount":10000}}"#
+        let refund = #"{"type":"RefundIssued","time":"2024-05-02T10:00:00Z","data":{"orderId":"o-1","refundId":"r-1","paymentId":"p1","amount":500,"reason":"return"}}"#
+        func line(_ ref: String, _ kind: String, payment: String?, refund: String?, gross: Int, currency: String) -> String {
+            let ids = (payment.map { #","paymentId":"\#($0)""# } ?? "") + (refund.map { #","refundId":"\#($0)""# } ?? "")
+            return #"{"type":"SettlementLineReported","time":"2024-05-03T00:00:00Z","data":{"gateway":"stripe","payoutId":"po","paidOutAt":"2024-05-03T00:00:00Z","kind":"\#(kind)","gatewayRef":"\#(ref)"\#(ids),"gross":\#(gross),"fee":0,"net":\#(gross),"currency":"\#(currency)"}}"#
+        }
+        for (lines, expected) in [
+            ([line("t1", "charge", payment: "p1", refund: nil, gross: 10000, currency: "USD"), place, auth, capture],
+             "line 3: invalidCurrency [data.orderId]: order o-1 is in EUR, but stripe settlement line t1 earlier in the input settles it in USD"),
+            ([line("t2", "refund", payment: nil, refund: "r-1", gross: -500, currency: "USD"), place, auth, capture, refund],
+             "line 5: invalidCurrency [data.orderId]: order o-1 is in EUR, but stripe settlement line t2 earlier in the input settles it in USD"),
+            ([place, auth, capture, refund, line("t3", "refund", payment: "p9", refund: "r-1", gross: -500, currency: "EUR")],
+             "line 5: invalidId [data.refundId]: stripe line t3 names payment p9 and refund r-1, but refund r-1 is of payment p1 (RefundIssued)"),
+        ] {
+            let dir = makeTempDir()
+            defer { removeDir(dir) }
+            let r = try await chronik(["import", "--log", dir], input: lines.joined(separator: "\n") + "\n")
+            #expect(r.exitCode == 1 && r.stderr.contains(expected), "\(r)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/chronik.meta"), "nothing written: \(r)")
+        }
+        // In the right currency, the same orders import.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let ok = [line("t1", "charge", payment: "p1", refund: nil, gross: 10000, currency: "EUR"), place, auth, capture]
+        #expect(try await chronik(["import", "--log", dir], input: ok.joined(separator: "\n") + "\n").exitCode == 0)
+    }
+
     @Test func aLineRepeatedInTheInputIsNotCalledAlreadyInTheLog() async throws {
         // Proves stop 34's finding: a settlement line twice in one file (or JSON Lines input) was counted as
         // "already in the log"; it is a repeat of the input, skipped as a retry.

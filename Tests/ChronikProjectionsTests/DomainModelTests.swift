@@ -138,6 +138,33 @@ extension History {
         #expect(after.payment("p1")?.status == .matched && after.payment("p1")?.refundSettled == 300)
         #expect(after.summary().unattributedLines == 0)
     }
+
+    @Test func aLineInAnotherCurrencyIsAMismatchWhateverComesFirst() throws {
+        // Proves stop 35's finding: a USD charge line logged before its EUR order (which the guards cannot see)
+        // "matched" the EUR capture, and a USD refund line before its RefundIssued matched a EUR refund. Lines in
+        // another currency than the payment's order, or in several, make the payment a mismatch (Chronik's rule).
+        var h = History()
+        h.settle(payout: "P1", .charge, ref: "t1", payment: "p1", gross: 1000, fee: 0, paidOutAt: "2024-05-03T00:00:00Z", currency: "USD")
+        h.paid("o1", 1000, payment: "p1")
+        h.paid("o2", 1000, payment: "p2")
+        h.settle(payout: "P1", .charge, ref: "t2", payment: "p2", gross: 1000, fee: 0, paidOutAt: "2024-05-03T00:00:00Z")
+        h.settle(payout: "P1", .refund, ref: "t3", refund: "rf-2", gross: -300, fee: 0, paidOutAt: "2024-05-03T00:00:00Z", currency: "USD")
+        h.refund("o2", 300, refund: "rf-2", payment: "p2")
+        h.paid("o3", 1000, payment: "p3")
+        h.settle(payout: "P1", .charge, ref: "t4", payment: "p3", gross: 1000, fee: 0, paidOutAt: "2024-05-03T00:00:00Z")
+        let r = try #require(try h.project(only: ["reconciliation"]).reconciliation)
+        #expect(r.payment("p1")?.status == .mismatch && r.payment("p1")?.currency == "EUR")
+        #expect(r.payment("p2")?.status == .mismatch, "a refund line in USD for a EUR payment")
+        #expect(r.payment("p3")?.status == .matched)
+        // The snapshot keeps it.
+        let set = try h.project(only: ["reconciliation"])
+        var w = SnapshotWriter()
+        set.reconciliation!.encodeSnapshot(into: &w)
+        let copy = ReconciliationProjector(orders: set.orders!)
+        var reader = SnapshotReader(w.bytes)
+        try copy.decodeSnapshot(from: &reader)
+        #expect(copy.payment("p2")?.status == .mismatch && copy.payment("p3")?.status == .matched)
+    }
 }
 
 @Suite struct RecommendationTests {

@@ -575,8 +575,29 @@ public struct GuardModel {
     /// The orders, payments and refunds admitted so far: what a settlement
     /// line's currency is checked against before the log (stop 34).
     private var paymentCurrencies = PaymentCurrencies()
+    /// Settlement lines admitted before their payment (or refund) was
+    /// known, by "p:" paymentId or "r:" refundId: checked when the
+    /// PaymentAuthorized or RefundIssued comes (stop 35: a USD line before
+    /// its EUR order was taken, and "matched" the capture).
+    private var linesAhead: [String: (currency: String, gateway: String, gatewayRef: String)] = [:]
 
     public init(store: CommerceStore) { self.store = store }
+
+    /// Refuses a PaymentAuthorized or RefundIssued whose order's currency
+    /// differs from a settlement line earlier in the input that names it.
+    private mutating func checkLinesAhead(_ event: CommerceEvent) throws {
+        guard !linesAhead.isEmpty else { return }
+        let key: String, orderId: String
+        switch event {
+        case .paymentAuthorized(let a): (key, orderId) = ("p:" + a.paymentId, a.orderId)
+        case .refundIssued(let r): (key, orderId) = ("r:" + r.refundId, r.orderId)
+        default: return
+        }
+        guard let line = linesAhead[key], case .order(let o) = try load("order-" + orderId).state,
+              let currency = o.currency, currency != line.currency else { return }
+        throw CommerceError(.invalidCurrency, field: "data.orderId",
+                            "order \(orderId) is in \(currency), but \(line.gateway) settlement line \(line.gatewayRef) earlier in the input settles it in \(line.currency): a gateway settles a payment in its currency")
+    }
 
     private mutating func load(_ stream: String) throws -> (state: StreamState, version: UInt64?) {
         streams.values[try slot(stream)]
@@ -617,6 +638,11 @@ public struct GuardModel {
             // A gatewayRef once per gateway (EVENTS.md v1.2): against the log, then the input.
             if try store.screenSettlementLines([env]).fresh.isEmpty { return .settlementAlreadyReported }
             try store.settlements.checkCurrency(l, input: paymentCurrencies)
+            if !store.settlements.resolves(l, input: paymentCurrencies) {
+                let ahead = (l.currency, l.gateway, l.gatewayRef)
+                if let p = l.paymentId, linesAhead["p:" + p] == nil { linesAhead["p:" + p] = ahead }
+                if l.paymentId == nil, let r = l.refundId, linesAhead["r:" + r] == nil { linesAhead["r:" + r] = ahead }
+            }
             let key = l.gateway + "\u{0}" + l.gatewayRef
             if let earlier = settlementLines[key] {
                 guard earlier == env.proposed.data else {
@@ -635,6 +661,7 @@ public struct GuardModel {
         // `CommerceStore.decide` does for one event (stop 28: a copy of
         // the state, an array and a second look-up per line were a third
         // of `chronik append`'s check).
+        try checkLinesAhead(env.event)  // before `i`: it may load a stream
         let i = try slot(env.stream)
         let version = streams.values[i].version
         // Every stream's version is modelled, so a line's own

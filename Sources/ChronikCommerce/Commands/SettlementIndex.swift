@@ -111,11 +111,27 @@ public final class SettlementIndex: Sendable {
     /// capture). The payment is looked up in `input` (the events of an
     /// import before the line), then in the log; a line whose payment is
     /// in neither is not checked.
+    ///
+    /// A line naming both a paymentId and a refundId whose RefundIssued is
+    /// of another payment is refused as well (stop 35: it was booked to the
+    /// payment it named, and the refund's own payment never settled).
     public func checkCurrency(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) throws(CommerceError) {
+        if let payment = line.paymentId, let refund = line.refundId,
+           let owner = state.withLock({ s in input.refundPayment[refund] ?? s.payments.refundPayment[refund] }), owner != payment {
+            throw CommerceError(.invalidId, field: "data.refundId",
+                                "\(line.gateway) line \(line.gatewayRef) names payment \(payment) and refund \(refund), but refund \(refund) is of payment \(owner) (RefundIssued)")
+        }
         let found = state.withLock { s in input.currency(of: line, else: s.payments) }
         guard let found, found.currency != line.currency else { return }
         throw CommerceError(.invalidCurrency, field: "data.currency",
                             "\(line.gateway) line \(line.gatewayRef) is in \(line.currency) but payment \(found.payment) is in \(found.currency) (order \(found.order)): a gateway settles a payment in its currency")
+    }
+
+    /// Whether the payment of `line` (its own, or its refund's) and that
+    /// payment's order are known, in `input` or in the log: whether
+    /// `checkCurrency` could check it.
+    public func resolves(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) -> Bool {
+        state.withLock { s in input.currency(of: line, else: s.payments) } != nil
     }
 
     /// Decides one line against the log (after `refresh`).

@@ -96,7 +96,7 @@ public struct ReconciliationSummary: Sendable, Equatable {
 /// the orders model (a dependency).
 public final class ReconciliationProjector: SnapshottableProjector {
     public let name = "reconciliation"
-    public let snapshotVersion: UInt32 = 1
+    public let snapshotVersion: UInt32 = 2  // 2: Tally.mixedCurrencies (stop 35)
     public let orders: OrdersProjector
 
     /// What one payment (or one refundId with no payment yet) has seen.
@@ -104,6 +104,8 @@ public final class ReconciliationProjector: SnapshottableProjector {
         var orderId: String?
         var gateway: String?
         var lineCurrency: String?
+        /// Its lines are not all in one currency.
+        var mixedCurrencies = false
         /// A PaymentAuthorized was seen: its gateway is the payment's.
         var authorized = false
         var captured: Int64 = 0
@@ -150,7 +152,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
                 break
             }
             if gateway == nil { gateway = l.gateway }
-            if lineCurrency == nil { lineCurrency = l.currency }
+            if lineCurrency == nil { lineCurrency = l.currency } else if lineCurrency != l.currency { mixedCurrencies = true }
             if !payouts.contains(l.payoutId) { payouts.append(l.payoutId) }
         }
 
@@ -163,6 +165,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
             chargebacks = saturatingAdd(chargebacks, o.chargebacks)
             lines += o.lines
             if gateway == nil { gateway = o.gateway }
+            if o.mixedCurrencies || (lineCurrency != nil && o.lineCurrency != nil && lineCurrency != o.lineCurrency) { mixedCurrencies = true }
             if lineCurrency == nil { lineCurrency = o.lineCurrency }
             for p in o.payouts where !payouts.contains(p) { payouts.append(p) }
         }
@@ -258,12 +261,13 @@ public final class ReconciliationProjector: SnapshottableProjector {
     public func payment(_ id: String) -> PaymentReconciliation? { all().first { $0.paymentId == id } }
 
     func record(_ id: String, _ t: Tally) -> PaymentReconciliation {
-        let status = Self.status(t)
+        let orderCurrency = t.orderId.flatMap { orders.orders[$0]?.currency }
+        let status = Self.status(t, orderCurrency: orderCurrency)
         var overdue = false
         if status == .unsettled, let first = t.firstCapturedAt, let g = t.gateway, let latest = latestPaidOut[g] {
             overdue = latest.microseconds - first.microseconds > 7 * 86_400_000_000
         }
-        let currency = t.orderId.flatMap { orders.orders[$0]?.currency } ?? t.lineCurrency
+        let currency = orderCurrency ?? t.lineCurrency
         return PaymentReconciliation(
             paymentId: id, orderId: t.orderId, gateway: t.gateway, currency: currency,
             captured: t.captured, settled: t.settled, refunded: t.refunded, refundSettled: t.refundSettled,
@@ -272,11 +276,16 @@ public final class ReconciliationProjector: SnapshottableProjector {
             status: status, overdue: overdue)
     }
 
-    /// The rules of EVENTS.md v1.2, the first that holds.
-    static func status(_ t: Tally) -> ReconciliationStatus {
+    /// The rules of EVENTS.md v1.2, the first that holds. A payment with
+    /// a line in another currency than its order's (or lines in several)
+    /// is a `mismatch` too (Chronik's, stop 35: a USD line "matched" a EUR
+    /// capture when it came before the order, which the guards cannot
+    /// see; docs/PROJECTIONS.md).
+    static func status(_ t: Tally, orderCurrency: String?) -> ReconciliationStatus {
         if t.lines > 0 && t.captures == 0 { return .unknown }
         if t.chargeLines > t.captures { return .duplicate }
-        if (t.chargeLines > 0 && t.settled != t.captured) || (t.refundLines > 0 && t.refundSettled != t.refunded) {
+        let foreign = t.mixedCurrencies || (orderCurrency != nil && t.lineCurrency != nil && t.lineCurrency != orderCurrency)
+        if foreign || (t.chargeLines > 0 && t.settled != t.captured) || (t.refundLines > 0 && t.refundSettled != t.refunded) {
             return .mismatch
         }
         if t.chargeLines > 0 && t.settled == t.captured && t.refundSettled == t.refunded { return .matched }
@@ -347,6 +356,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
         w.int(t.chargebacks)
         w.int(t.lines)
         w.array(t.payouts) { $0.string($1) }
+        w.bool(t.mixedCurrencies)
     }
 
     static func read(_ r: inout SnapshotReader) throws(ProjectionError) -> Tally {
@@ -367,6 +377,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
         t.chargebacks = try r.int64()
         t.lines = try r.int()
         t.payouts = try r.array { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() }
+        t.mixedCurrencies = try r.bool()
         return t
     }
 
