@@ -62,12 +62,14 @@ public enum AuditKeys {
         // Whoever can read it can sign digests as the auditor: only its
         // owner may (as `serve` asks of its tokens file; stop 34: a key of
         // mode 644 was used without a word).
+        // The file's kind first: a public key given here needs no chmod
+        // (stop 35: the advice was to chmod it, then that it was public).
+        let raw = try load(path, tag: privateTag, what: "private key")
         var st = stat()
         if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
             throw AuditError(.badKey, "the private key may be read by others (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 \(path)",
                              path: path)
         }
-        let raw = try load(path, tag: privateTag, what: "private key")
         do { return try Curve25519.Signing.PrivateKey(rawRepresentation: raw) } catch {
             throw AuditError(.badKey, "not a valid Ed25519 private key", path: path)
         }

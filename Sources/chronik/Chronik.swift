@@ -24,7 +24,7 @@ struct Chronik: AsyncParsableCommand {
             Services and data:   simulate, import, export, append, read, tail, settle
             Server:              serve (HTTP API, live subscriptions, dashboard)
             PostgreSQL:          mirror; --store URL with serve, append, read, export,
-                                 verify, digest
+                                 verify (digest: sign a mirror)
             Read models:         replay, query, snapshot
             Auditors:            verify, digest, keygen, stats, inspect
             Damage:              repair (what a refused open would need cut)

@@ -32,7 +32,9 @@ struct Digest: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the digest to this file (replaced if it exists).", valueName: "file"))
     var out: String?
 
-    @OptionGroup var storeOptions: StoreOptions
+    // Hidden: a store is refused with a pointer to what does it (stop 35:
+    // the help offered --store, which was always refused).
+    @OptionGroup(visibility: .hidden) var storeOptions: StoreOptions
 
     func validate() throws {
         guard storeOptions.store == nil else {

@@ -89,6 +89,13 @@ func checkLimit(_ limit: Int?) throws {
     if let limit, limit < 0 { throw ValidationError("--limit must be ≥ 0, got \(limit)") }
 }
 
+/// Says on stderr that a list shows `shown` of `total` (a model that cuts
+/// the list itself, as `top` does).
+func noteCut(shown: Int, of total: Int, _ options: GlobalOptions) {
+    guard total > shown else { return }
+    options.note("chronik: showing \(group(shown)) of \(group(total)); --limit N for more")
+}
+
 /// The first `limit` of `list`; says on stderr how many were left out.
 func limited<T>(_ list: [T], _ limit: Int?, _ options: GlobalOptions) -> [T] {
     guard let limit, list.count > limit else { return list }
@@ -363,6 +370,7 @@ struct CustomersQuery: AsyncParsableCommand, GroupedCommand {
         guard let crm = set.crm else { throw CommandFailure("the crm model was not built") }
         let code = try currency.map { try knownCurrency($0, Set(crm.orders.orders.values.map(\.currency)).sorted()) }
         let list = crm.top(limit, currency: code)
+        noteCut(shown: list.count, of: crm.rankedCount(currency: code), options)
         emit(options, json: list.map { customerJSON($0, profile: nil) }, text: customersText(list))
     }
 }
@@ -540,7 +548,7 @@ struct SearchQuery: AsyncParsableCommand, GroupedCommand {
     func run() async throws {
         let (log, set) = try loadModels(options, ["search"])
         defer { try? log.close() }
-        let list = set.search?.list(top: limit, zeroResultsOnly: zeroResults) ?? []
+        let list = limited(set.search?.list(zeroResultsOnly: zeroResults) ?? [], limit, options)
         var t = TextTable(["count", "results", "query"], right: ["count", "results"])
         for q in list { t.add([group(q.count), q.zeroResults ? "none" : group(q.lastResultCount), q.query]) }
         emit(options, json: list.map(searchQueryJSON), text: t.lines)
@@ -570,7 +578,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand, GroupedCommand {
         guard let model = set.alsoBought, model.knows(product: product) else {
             throw CommandFailure("no product '\(product)' (no VariantAdded names it)")
         }
-        let list = model.alsoBought(product, limit: limit)
+        let list = limited(model.alsoBought(product, limit: .max), limit, options)
         var t = TextTable(["orders", "productId"], right: ["orders"])
         for e in list { t.add([group(e.count), e.productId]) }
         emit(options, json: list.map(alsoBoughtJSON), text: t.lines)
@@ -614,6 +622,7 @@ struct FraudQuery: AsyncParsableCommand, GroupedCommand {
             scores = [s]
         } else {
             scores = fraud.top(top)
+            noteCut(shown: scores.count, of: fraud.orderCount, options)
         }
         emit(options, json: scores.map(fraudScoreJSON), text: scores.flatMap { s in
             ["\(pad("\(s.score)", 4)) \(s.orderId)  customer \(s.customerId)"]

@@ -41,6 +41,10 @@ struct AuditTests {
         #expect(open.exitCode == 1 && open.stderr.contains("may be read by others (mode 644): chmod 600"), "\(open)")
         #expect(chmod(key, 0o600) == 0)
         #expect(try await chronik(["digest", "--log", log, "--key", key]).exitCode == 0)
+        // The public key given for the private one is named as such, not sent to chmod first (stop 35).
+        let pub = try await chronik(["digest", "--log", log, "--key", key + ".pub"])
+        #expect(pub.exitCode == 1 && pub.stderr.contains("this is a public key file, a private key is needed")
+                && !pub.stderr.contains("chmod"), "\(pub)")
     }
 
     @Test("digest, then verify --digest: holds, holds after appends, fails on a forged digest, the wrong key, a truncated log")

@@ -149,6 +149,14 @@ public final class CRMProjector: SnapshottableProjector {
         return counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }?.key
     }
 
+    /// How many customers `top` ranks in `currency` (those with an order in it).
+    public func rankedCount(currency: String? = nil) -> Int {
+        guard let cur = currency ?? mainCurrency() else { return 0 }
+        return customers.values.reduce(0) { n, c in
+            n + (c.orderIds.contains { orders.orders[$0]?.currency == cur } ? 1 : 0)
+        }
+    }
+
     /// The `n` customers with the highest lifetime value in `currency`
     /// (default: `mainCurrency()`), ties by customerId ascending.
     public func top(_ n: Int, currency: String? = nil) -> [CustomerRecord] {
