@@ -156,8 +156,15 @@ extension LogServer {
             if let id {
                 return try one(set.orders?.order(id).map { orderDetailJSON($0, contacts: set.support?.contacts(order: id) ?? []) }, "order")
             }
-            return array(try limited(set.orders?.list(customerId: q["customer"].map(String.init), status: try orderStatus(q)) ?? [])
-                .map(orderJSON))
+            let customer = q["customer"].map(String.init)
+            let all = set.orders?.list(customerId: customer, status: try orderStatus(q)) ?? []
+            // An unknown value of a filter is said, as `chronik query` says
+            // it (stop 35: 200 with an empty list where the CLI fails).
+            if let customer, all.isEmpty, set.crm?.customer(customer) == nil,
+               set.orders?.list(customerId: customer, status: nil).isEmpty ?? true {
+                throw ServerError(.notFound, "customerNotFound", "no customer \(customer) in this log")
+            }
+            return array(try limited(all).map(orderJSON))
         case "customers":
             if let id {
                 return try one(set.crm?.customer(id).map {
@@ -165,14 +172,37 @@ extension LogServer {
                 }, "customer")
             }
             // Any case, as `query customers --currency` (stop 34: "sek" found none).
-            return array((set.crm?.top(try count(default: 10), currency: q["currency"].map { $0.uppercased() }) ?? []).map { customerJSON($0, profile: nil) })
+            let currency = q["currency"].map { $0.uppercased() }
+            if let currency, let orders = set.orders {
+                let known = Set(orders.orders.values.map(\.currency)).sorted()
+                guard known.contains(currency) else {
+                    throw ServerError(.notFound, "notFound", "no orders in currency \(currency); the currencies in this log: "
+                                      + (known.isEmpty ? "none" : known.joined(separator: ", ")))
+                }
+            }
+            return array((set.crm?.top(try count(default: 10), currency: currency) ?? []).map { customerJSON($0, profile: nil) })
         case "inventory":
             try noItems()
-            return array(try limited(set.inventory?.levels(sku: q["sku"].map(String.init), warehouseId: q["warehouse"].map(String.init),
-                                                           lowOnly: try flag(q, "low")) ?? []).map(stockLevelJSON))
+            let sku = q["sku"].map(String.init), warehouse = q["warehouse"].map(String.init)
+            let all = set.inventory?.levels(sku: sku, warehouseId: warehouse, lowOnly: try flag(q, "low")) ?? []
+            if all.isEmpty, let inventory = set.inventory {
+                if let sku, inventory.levels(sku: sku, warehouseId: nil, lowOnly: false).isEmpty {
+                    throw ServerError(.notFound, "notFound", "no stock of SKU \(sku) in this log")
+                }
+                if let warehouse, inventory.levels(sku: nil, warehouseId: warehouse, lowOnly: false).isEmpty {
+                    throw ServerError(.notFound, "notFound", "no stock in warehouse \(warehouse) in this log")
+                }
+            }
+            return array(try limited(all).map(stockLevelJSON))
         case "catalog":
             if let id { return try one(set.catalog?.product(id).map(productJSON), "product") }
-            return array(try limited(set.catalog?.list(category: q["category"].map(String.init)) ?? []).map(productJSON))
+            let category = q["category"].map(String.init)
+            let all = set.catalog?.list(category: category) ?? []
+            if let category, all.isEmpty, let catalog = set.catalog {
+                let known = Set(catalog.list().map(\.category)).sorted()
+                throw ServerError(.notFound, "notFound", "no product in category \(category); categories: \(known.joined(separator: ", "))")
+            }
+            return array(try limited(all).map(productJSON))
         case "fraud":
             if let id { return try one(set.fraud?.score(order: id).map(fraudScoreJSON), "order") }
             return array((set.fraud?.top(try count(default: 10)) ?? []).map(fraudScoreJSON))

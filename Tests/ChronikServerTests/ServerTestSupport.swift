@@ -81,6 +81,12 @@ let chronikPath: String = {
     return (dirs.first ?? ".") + "/chronik"
 }()
 
+/// Runs `chronik` to completion; its exit status.
+func chronikStatus(_ arguments: [String]) async throws -> TerminationStatus {
+    try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(arguments),
+                             output: .discarded, error: .discarded).terminationStatus
+}
+
 /// Runs `chronik` to completion; its stdout.
 func chronikOutput(_ arguments: [String]) async throws -> String {
     let r = try await Subprocess.run(.path(FilePath(chronikPath)), arguments: Arguments(arguments),
