@@ -1413,8 +1413,8 @@ public let openAPIDocument = #"""
                 "type": "string"
               },
               "expectedVersion": {
-                "type": "string",
-                "description": "The expected version the request gave (409 wrongExpectedVersion)."
+                "description": "The expected version the request gave (409 wrongExpectedVersion).",
+                "$ref": "#/components/schemas/ExpectedVersion"
               },
               "currentVersion": {
                 "type": [

@@ -82,7 +82,13 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
         case .wrongExpectedVersion:
             status = .conflict
             if let s = e.stream { details.append(("stream", .string(s))) }
-            if let x = e.expectedVersion { details.append(("expectedVersion", .string(x.description))) }
+            // A number when it is one, as the request gave it and as
+            // `currentVersion` is (stop 35: "0" beside 1).
+            if let x = e.expectedVersion {
+                if case .exact(let v) = x { details.append(("expectedVersion", .uint(v))) } else {
+                    details.append(("expectedVersion", .string(x.description)))
+                }
+            }
             if let actual = e.actualVersion {
                 details.append(("currentVersion", actual.map { .uint($0) } ?? .null))
             }

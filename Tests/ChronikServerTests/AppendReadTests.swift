@@ -88,6 +88,15 @@ import Testing
             #expect(body.status == .conflict)
             #expect(body.error["code"] as? String == "wrongExpectedVersion")
             #expect(body.error["currentVersion"] as? Int == 0)
+            #expect(body.error["expectedVersion"] as? Int == 5, "a number, as given (stop 35: the string \"5\"): \(body.text)")
+            // A later event's expectedVersion is named in its own terms, with its index (stop 35: "expected
+            // version 4, actual 0", a number the caller never sent, and no index).
+            let later = try await client.post("/streams/s", "[\(Self.note),{\"type\":\"NoteAdded\",\"data\":{},\"expectedVersion\":5}]")
+            #expect(later.status == .conflict && later.error["index"] as? Int == 1, "\(later.text)")
+            let message = later.error["message"] as? String ?? ""
+            #expect(message.contains("event 1 expects 5 before it") && message.contains("the stream is at version 0"), "\(message)")
+            let contradicts = try await client.post("/streams/s", "[\(Self.note),{\"type\":\"NoteAdded\",\"data\":{},\"expectedVersion\":\"noStream\"}]")
+            #expect(contradicts.status == .badRequest && contradicts.error["index"] as? Int == 1, "\(contradicts.text)")
 
             let header = try await client.post("/streams/s", "[\(Self.note)]", headers: [.ifMatch: "\"3\""])
             #expect(header.status == .conflict)

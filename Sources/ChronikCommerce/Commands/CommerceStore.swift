@@ -151,7 +151,9 @@ public final class CommerceStore: Sendable {
             } else {
                 // A guarded stream is always pinned to the version decided
                 // on; what the caller asked for is checked here first.
-                try Self.check(asked, stream: stream, actual: current.version)
+                do { try Self.check(asked, stream: stream, actual: current.version) } catch let e as ChronikLogError {
+                    throw Self.naming(envelopes, e)
+                }
                 expected = current.version.map { .exact($0) } ?? .noStream
             }
             do {
@@ -162,7 +164,7 @@ public final class CommerceStore: Sendable {
                 try destroyKeys(of: envelopes)
                 return result
             } catch let error as ChronikLogError where error.code == .wrongExpectedVersion {
-                if case .unguarded = current.state { throw error }
+                if case .unguarded = current.state { throw Self.naming(envelopes, error) }
                 attempt += 1
                 guard attempt <= maxRetries else {
                     throw CommerceError(.concurrencyConflict, field: "stream",
@@ -231,7 +233,28 @@ public final class CommerceStore: Sendable {
     /// every event lost the check. `chronik append` checks each line.
     ///
     /// - Throws: `invalidExpectedVersion` when they cannot all hold.
+    /// A `wrongExpectedVersion` of a batch whose expectation an event after
+    /// the first gave, said in that event's terms and with its index (stop
+    /// 35: `[{…},{…,"expectedVersion":5}]` to a stream at 1 was "expected
+    /// version 4, actual 1", a number the caller never sent).
+    static func naming(_ envelopes: [CommerceEnvelope], _ error: ChronikLogError) -> ChronikLogError {
+        guard error.code == .wrongExpectedVersion, envelopes[0].expectedVersion == .any,
+              let i = envelopes.indices.dropFirst().first(where: { envelopes[$0].expectedVersion != .any }) else { return error }
+        var e = error
+        let actual = error.actualVersion.map { $0.map { "version \($0)" } ?? "no event (noStream)" } ?? "another version"
+        e.message = "wrong expected version for stream '\(error.stream ?? "")': event \(i) expects \(envelopes[i].expectedVersion) before it, "
+            + "so \(error.expectedVersion.map { "\($0)" } ?? "another version") before the batch's first event; the stream is at \(actual)"
+        e.index = i
+        return e
+    }
+
     static func batchExpectation(_ envelopes: [CommerceEnvelope]) throws(CommerceError) -> ExpectedVersion {
+        /// The error, naming the event (stop 35: these had no `index`).
+        func indexed(_ e: CommerceError, _ i: Int) -> CommerceError {
+            var e = e
+            e.index = i
+            return e
+        }
         var asked = envelopes[0].expectedVersion
         for i in envelopes.indices.dropFirst() {
             let own = envelopes[i].expectedVersion
@@ -239,12 +262,12 @@ public final class CommerceStore: Sendable {
             switch own {
             case .any, .exists: continue
             case .noStream:
-                throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
-                                    "event \(i) expects no stream, but the events before it in this batch are in it")
+                throw indexed(CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                            "event \(i) expects no stream, but the events before it in this batch are in it"), i)
             case .exact(let v):
                 guard v + 1 >= UInt64(i) else {
-                    throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
-                                        "event \(i) expects version \(v), but \(i) event\(i == 1 ? "" : "s") of this batch come before it")
+                    throw indexed(CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                                "event \(i) expects version \(v), but \(i) event\(i == 1 ? "" : "s") of this batch come before it"), i)
                 }
                 before = v + 1 == UInt64(i) ? .noStream : .exact(v - UInt64(i))
             }
@@ -253,8 +276,8 @@ public final class CommerceStore: Sendable {
             case (.exact(let a), .exact(let b)) where a == b: break
             case (.noStream, .noStream): break
             default:
-                throw CommerceError(.invalidExpectedVersion, field: "expectedVersion",
-                                    "event \(i)'s expectedVersion (\(own)) and the batch's (\(asked), before its first event) cannot both hold")
+                throw indexed(CommerceError(.invalidExpectedVersion, field: "expectedVersion",
+                                            "event \(i)'s expectedVersion (\(own)) and the batch's (\(asked), before its first event) cannot both hold"), i)
             }
         }
         return asked
