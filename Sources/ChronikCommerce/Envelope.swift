@@ -90,7 +90,12 @@ public struct CommerceEnvelope: Hashable, Sendable {
             resolved = derived
         } else {
             guard let stream else {
-                throw CommerceError(.invalidStream, field: "stream", "an unknown type (\(type.prefix(80))) needs an explicit stream")
+                // A typo of a type of EVENTS.md is named (stop 35: the advice
+                // to give a stream stored the typo as a type of its own).
+                let guess = type.count <= 80 ? closestName(to: type, among: CommerceEventType.allCases.map(\.rawValue)) : nil
+                throw CommerceError(guess == nil ? .invalidStream : .invalidEventType, field: guess == nil ? "stream" : "type",
+                                    guess.map { "unknown type \(type): did you mean \($0)? (a type outside EVENTS.md needs an explicit stream)" }
+                                        ?? "an unknown type (\(type.prefix(80))) needs an explicit stream")
             }
             resolved = stream
         }
@@ -525,4 +530,29 @@ enum EventIDText {
         let aboveNine = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
         return x &+ 0x3030_3030_3030_3030 &+ aboveNine &* 0x27
     }
+}
+
+/// The name in `names` a typo of `word` most likely meant: equal but for
+/// case, or at most two edits away; nil when none is that close.
+public func closestName(to word: String, among names: [String]) -> String? {
+    if let same = names.first(where: { $0.lowercased() == word.lowercased() }) { return same }
+    let best = names.map { ($0, editDistance(Array(word.lowercased()), Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+    guard let best, best.1 <= 2 else { return nil }
+    return best.0
+}
+
+/// Levenshtein distance.
+public func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+    guard !a.isEmpty else { return b.count }
+    var row = Array(0...b.count)
+    for i in 1...a.count {
+        var previous = row[0]
+        row[0] = i
+        for j in stride(from: 1, through: b.count, by: 1) {
+            let current = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = current
+        }
+    }
+    return row[b.count]
 }

@@ -295,31 +295,6 @@ func eventTypes(in log: EventLog, until wanted: Set<String>) throws -> Set<Strin
     return seen
 }
 
-/// The name in `names` a typo of `word` most likely meant: equal but for
-/// case, or at most two edits away; nil when none is that close.
-func closestName(to word: String, among names: [String]) -> String? {
-    if let same = names.first(where: { $0.lowercased() == word.lowercased() }) { return same }
-    let best = names.map { ($0, editDistance(Array(word.lowercased()), Array($0.lowercased()))) }.min { $0.1 < $1.1 }
-    guard let best, best.1 <= 2 else { return nil }
-    return best.0
-}
-
-/// Levenshtein distance.
-func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-    guard !a.isEmpty else { return b.count }
-    var row = Array(0...b.count)
-    for i in 1...a.count {
-        var previous = row[0]
-        row[0] = i
-        for j in stride(from: 1, through: b.count, by: 1) {
-            let current = row[j]
-            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-            previous = current
-        }
-    }
-    return row[b.count]
-}
-
 /// write(2) of every byte to stdout; stops silently when the reader is gone
 /// (EPIPE: `chronik export | head`).
 private func writeStandardOutput(_ bytes: [UInt8]) {
