@@ -28,6 +28,20 @@ final class AppendInterrupt: @unchecked Sendable {
     /// Run before an immediate exit (import: sync the key store and the
     /// log, which it syncs only at its end).
     private var beforeExit: (@Sendable () -> Void)?
+    /// Directories an interrupt removes and what they held (`simulate`:
+    /// an unfinished simulation is of no use, and it made them).
+    private var discard: (paths: [String], keep: Set<String>, what: String)?
+
+    /// An interrupt from now on removes `paths` (made by this command) and
+    /// says so: `simulate` into a fresh log (stop 35: Ctrl-C ended it
+    /// silently, leaving a partial log that every later simulate refused).
+    /// A path in `keep` was there before (an empty directory): it is
+    /// left empty.
+    func discarding(_ paths: [String], keeping keep: Set<String> = [], what: String) {
+        lock.lock()
+        discard = (paths, keep, what)
+        lock.unlock()
+    }
 
     /// Catches SIGINT and SIGTERM from now on.
     func install() {
@@ -90,6 +104,15 @@ final class AppendInterrupt: @unchecked Sendable {
     /// or one while the input is checked, ends the process at once.
     private func fire(_ sig: Int32) {
         lock.lock()
+        if let d = discard {
+            lock.unlock()
+            for p in d.paths {
+                Self.remove(p)
+                if d.keep.contains(p) { try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false) }
+            }
+            printError("chronik: interrupted: \(d.what) was removed (\(d.paths.joined(separator: ", "))); nothing is left of it")
+            exit(128 + sig)
+        }
         let (scratch, log, start, command, beforeExit) = (self.scratch, self.log, startHead, self.command, self.beforeExit)
         let first = log != nil && stopSignal == nil && stopsBetweenBatches
         if first { stopSignal = sig }

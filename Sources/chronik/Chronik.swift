@@ -30,9 +30,10 @@ struct Chronik: AsyncParsableCommand {
             Damage:              repair (what a refused open would need cut)
             Personal data:       forget, subject-export (keys in --keys, default LOG.keys)
 
-            Every command takes --log DIR (default ./chronik-data) and --json. \
-            Results go to stdout (text, or one JSON object per line with \
-            --json); progress and warnings go to stderr.
+            Every command takes --log DIR (default ./chronik-data) and --json \
+            (but settle export, whose result is a gateway's CSV). Results go \
+            to stdout (text, or one JSON object per line with --json); \
+            progress and warnings go to stderr.
 
             Exit status: 0 success, 1 failure (for verify: corruption found), \
             64 usage error.

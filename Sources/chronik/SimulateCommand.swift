@@ -58,6 +58,14 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let dir = options.directory()
         try FreshLog.require(dir)
+        // Ctrl-C: the unfinished simulation is removed, as a failure
+        // removes it, and said (stop 35: silent, and a partial log left).
+        let keysDir = keyOptions.directory(forLog: dir)
+        var made = [dir]
+        if !FileManager.default.fileExists(atPath: keysDir) { made.append(keysDir) }
+        AppendInterrupt.shared.install()
+        AppendInterrupt.shared.discarding(made, keeping: FileManager.default.fileExists(atPath: dir) ? [dir] : [],
+                                          what: "the unfinished simulation")
         var done: SimulationRun?
         try await leavingNoTraceOnFailure(log: dir, keys: keyOptions.directory(forLog: dir)) {
             done = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,

@@ -55,6 +55,36 @@ import Testing
         #expect(said <= held, "said \(said); the log holds \(held)")
     }
 
+    /// Proves stop 35's finding: `simulate` interrupted ended silently (exit
+    /// 130) and left a partial log that every later `simulate` refused. Now
+    /// the unfinished simulation is removed and said; an empty directory
+    /// given to it is left empty.
+    @Test func anInterruptedSimulationIsRemovedAndSaid() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        let script = #"""
+            L=$1; BIN=$2; PRE=$3
+            [ "$PRE" = yes ] && mkdir -p "$L"
+            "$BIN" simulate --events 5000000 --log "$L" 2>"$L.stderr" >/dev/null &
+            P=$!
+            for i in $(seq 1500); do
+              [ "$(cat "$L"/*.log 2>/dev/null | wc -c)" -gt 1000000 ] && break
+              sleep 0.01
+            done
+            kill -INT $P; wait $P; echo "exit: $?"
+            cat "$L.stderr"; rm -f "$L.stderr"
+            [ -e "$L" ] && echo "left: $(ls -A "$L" | wc -l) entries" || echo "left: nothing"
+            [ -e "$L.keys" ] && echo "keys left" || echo "no keys"
+            """#
+        for (pre, left) in [("no", "left: nothing"), ("yes", "left: 0 entries")] {
+            let r = try await run(.path("/bin/sh"), ["-c", script, "sh", dir, chronikPath, pre])
+            #expect(r.stdoutLines.first == "exit: 130", "\(r)")
+            #expect(r.stdoutLines.contains { $0.hasPrefix("chronik: interrupted: the unfinished simulation was removed") }, "\(r)")
+            #expect(r.stdoutLines.contains(left) && r.stdoutLines.contains("no keys"), "\(r)")
+            removeDir(dir)
+        }
+    }
+
     /// Runs `chronik COMMAND` on 600,000 generated lines into a new log,
     /// sends SIGINT once 2 MB of segments are written, and expects exit
     /// 130; returns the run, the event count of the stderr line holding
