@@ -38,15 +38,19 @@ extension EventLog {
         // Refuse a foreign directory before taking the lock creates LOCK in it.
         // So is a directory this open would not create a log in (stop 32:
         // `forget` in an empty directory left a LOCK behind).
+        // What a creation killed before its chronik.meta leaves (LOCK, the
+        // metadata's temporary file) is no log yet: created again (stop 35:
+        // every command then called the directory "no Chronik log").
+        let leftOfCreation: Set<String> = [LogFormat.lockFileName, LogFormat.metaFileName + ".tmp"]
         if !options.readOnly, !storage.exists(metaPath),
-           try !options.createIfMissing || storage.listDirectory(dir).contains(where: { $0 != LogFormat.lockFileName }) {
+           try !options.createIfMissing || storage.listDirectory(dir).contains(where: { !leftOfCreation.contains($0) }) {
             // Another writer creating this log right now (its files before
             // its chronik.meta): said as the lock is (stop 34: "no
             // chronik.meta" to the second of two creating it at once).
             if storage.isWriterActive(dir + "/" + LogFormat.lockFileName) {
                 throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName))", path: dir)
             }
-            throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+            throw Self.noMeta(dir, storage: storage)
         }
         var lock: (any StorageLock)?
         if !options.readOnly {
@@ -61,9 +65,9 @@ extension EventLog {
             if storage.exists(metaPath) {
                 (compression, createdAt) = try readMeta(metaPath, storage: storage)
             } else {
-                let entries = try storage.listDirectory(dir).filter { $0 != LogFormat.lockFileName }
+                let entries = try storage.listDirectory(dir).filter { !leftOfCreation.contains($0) }
                 guard entries.isEmpty, options.createIfMissing, !options.readOnly else {
-                    throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+                    throw Self.noMeta(dir, storage: storage)
                 }
                 createdAt = Timestamp.now()
                 try writeMeta(metaPath, compression: options.compression, createdAt: createdAt, storage: storage)
@@ -74,6 +78,17 @@ extension EventLog {
             lock?.release()
             throw error
         }
+    }
+
+    /// A directory without chronik.meta: no log, or a log that lost it
+    /// (segments beside it: said so, stop 35; it read as "no Chronik log").
+    static func noMeta(_ dir: String, storage: any Storage) -> ChronikLogError {
+        let segments = ((try? storage.listDirectory(dir)) ?? []).filter { $0.hasSuffix(LogFormat.segmentSuffix) }.count
+        guard segments > 0 else {
+            return ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
+        }
+        return ChronikLogError(.notALog, "\(LogFormat.metaFileName) is missing, beside \(segments) segment file\(segments == 1 ? "" : "s"): "
+                               + "the log lost its metadata file (its format version and codec); restore it from a backup of the log", path: dir)
     }
 
     static func writeMeta(_ path: String, compression: Compression, createdAt: Timestamp, storage: any Storage) throws {

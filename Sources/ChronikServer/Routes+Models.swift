@@ -221,7 +221,7 @@ extension LogServer {
                 throw ServerError(.badRequest, "missingParameter", "also-bought takes a product: /models/also-bought/{productId}")
             }
             guard let model = set.alsoBought, model.knows(product: id) else {
-                throw ServerError(.notFound, "notFound", "no product '\(id)' (no VariantAdded names it)")
+                throw ServerError(.notFound, "notFound", "no product '\(id)' (no ProductCreated or VariantAdded names it)")
             }
             return array(model.alsoBought(id, limit: try count(default: 10)).map(alsoBoughtJSON))
         case "replenishment":

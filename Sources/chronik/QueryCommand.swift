@@ -310,8 +310,9 @@ func customerText(_ c: CustomerRecord, profile: Profile?) -> [String] {
     text.append("  first order \(c.firstOrderAt.map(textTime) ?? "-")  last order \(c.lastOrderAt.map(textTime) ?? "-")")
     text.append("  interactions \(group(c.interactions))  payment methods \(group(c.paymentMethods))")
     text.append("  marketing consent \(c.marketingConsent.map { $0 ? "yes" : "no" } ?? "-")\(stored)")
-    text.append("  segment \(c.rfm.segment) (recency \(group(c.rfm.recency)) d, frequency \(group(c.rfm.frequency)), "
-                + "monetary \(group(c.rfm.monetary)))\(stored)")
+    // Scores 1–3, not days (stop 35: "recency 3 d").
+    text.append("  segment \(c.rfm.segment) (scores: recency \(c.rfm.recency), frequency \(c.rfm.frequency), "
+                + "monetary \(c.rfm.monetary))\(stored)")
     text.append("  order ids:")
     text += c.orderIds.isEmpty ? ["    -"] : c.orderIds.map { "    " + $0 }
     return text
@@ -576,7 +577,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand, GroupedCommand {
         let (log, set) = try loadModels(options, ["also-bought"])
         defer { try? log.close() }
         guard let model = set.alsoBought, model.knows(product: product) else {
-            throw CommandFailure("no product '\(product)' (no VariantAdded names it)")
+            throw CommandFailure("no product '\(product)' (no ProductCreated or VariantAdded names it)")
         }
         let list = limited(model.alsoBought(product, limit: .max), limit, options)
         var t = TextTable(["orders", "productId"], right: ["orders"])

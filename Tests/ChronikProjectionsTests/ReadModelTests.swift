@@ -361,10 +361,43 @@ import ChronikCommerce
         #expect(s.list(top: 1).map(\.query) == ["red shoes"])
         #expect(SearchProjector.normalise("a  b") == "a b")
         #expect(SearchProjector.normalise("İ") == "İ".lowercased())
+        // Unicode's default lower-casing: Σ at a word's end is ς (stop 35: "ΟΔΟΣ" and "οδος" were two queries).
+        #expect(SearchProjector.normalise("ΟΔΟΣ") == "οδος")
+        #expect(SearchProjector.normalise("ΣΟΦΟΣ ΟΔΟΣ.") == "σοφος οδος.")
+        #expect(SearchProjector.normalise("Σ") == "σ", "a Σ alone has no cased letter before it")
+    }
+
+    @Test func ratiosRoundTheirExactHalvesAwayFromZero() {
+        // Proves stop 35's finding: rounding through a Double took 3/20000 (0.00015) to 0.0001 and 1.005 to 1.0.
+        #expect(roundedRatio(3, 20000, places: 4) == 0.0002)
+        #expect(roundedRatio(86_832_000_000, 86_400_000_000, places: 2) == 1.01)
+        #expect(roundedRatio(1, 3, places: 4) == 0.3333 && roundedRatio(2, 3, places: 4) == 0.6667)
+        #expect(roundedRatio(-3, 20000, places: 4) == -0.0002)
+        #expect(roundedRatio(5, 0, places: 2) == nil)
+        #expect(roundedRatio(.max, 1, places: 4) == Double(Int64.max))
     }
 }
 
 @Suite struct AlsoBoughtModelTests {
+    @Test func aProductOfTheCatalogIsKnownThoughItsSKUMoved() throws {
+        // Proves stop 35's finding: a product whose only SKU moved to another product was "no product" to
+        // also-bought, though the catalog listed it; a ProductCreated makes it known (an empty answer).
+        var h = History()
+        h.product("p1")
+        h.variant("p1", "A")
+        h.variant("p2", "A")
+        let set = try h.project(only: ["also-bought"])
+        let m = try #require(set.alsoBought)
+        #expect(m.knows(product: "p1") && m.knows(product: "p2") && !m.knows(product: "p3"))
+        #expect(m.alsoBought("p1").isEmpty)
+        var w = SnapshotWriter()
+        m.encodeSnapshot(into: &w)
+        let copy = AlsoBoughtProjector(orders: set.orders!)
+        var r = SnapshotReader(w.bytes)
+        try copy.decodeSnapshot(from: &r)
+        #expect(copy.knows(product: "p1"))
+    }
+
     @Test func ranksByNonCancelledOrdersTiesByProductId() throws {
         // Proves: variants count for their product (once per order),
         // cancelled orders do not count, ties by productId ascending,

@@ -77,10 +77,10 @@ public final class CampaignsProjector: SnapshottableProjector {
             let n = orderCount[id] ?? 0
             let r = revenue[id] ?? [:]
             var roas: Double?
-            if let c, c.budget > 0 { roas = rounded(Double(r[c.currency] ?? 0) / Double(c.budget), places: 4) }
+            if let c, c.budget > 0 { roas = roundedRatio(r[c.currency] ?? 0, c.budget, places: 4) }
             return CampaignRecord(campaignId: id, name: c?.name, channel: c?.channel, budget: c?.budget,
                                   currency: c?.currency, sessions: s, orders: n, revenue: r,
-                                  conversionRate: s == 0 ? nil : rounded(Double(n) / Double(s), places: 4), roas: roas)
+                                  conversionRate: roundedRatio(Int64(n), Int64(s), places: 4), roas: roas)
         }
     }
 

@@ -50,7 +50,30 @@ public final class SearchProjector: SnapshottableProjector {
             }
             out.append(s)
         }
-        return String(out).lowercased()
+        return finalSigma(String(out).lowercased(), from: out)
+    }
+
+    /// Unicode's default lower-casing maps Σ to ς at the end of a word
+    /// (the Final_Sigma condition: a cased letter before it, past any
+    /// case-ignorable ones, and none after); `String.lowercased()` maps it
+    /// to σ everywhere (stop 35: "ΟΔΟΣ" and "οδος" were two queries).
+    static func finalSigma(_ lower: String, from original: String.UnicodeScalarView) -> String {
+        guard original.contains("\u{03A3}") else { return lower }
+        let o = Array(original), l = Array(lower.unicodeScalars)
+        guard o.count == l.count else { return lower }  // a mapping that changed the length: left as it is
+        var out = l
+        for i in o.indices where o[i] == "\u{03A3}" {
+            var j = i - 1
+            while j >= 0, o[j].properties.isCaseIgnorable { j -= 1 }
+            let casedBefore = j >= 0 && o[j].properties.isCased
+            var k = i + 1
+            while k < o.count, o[k].properties.isCaseIgnorable { k += 1 }
+            let casedAfter = k < o.count && o[k].properties.isCased
+            if casedBefore && !casedAfter { out[i] = "\u{03C2}" }
+        }
+        var v = String.UnicodeScalarView()
+        v.append(contentsOf: out)
+        return String(v)
     }
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
@@ -106,22 +129,29 @@ public struct AlsoBoughtEntry: Sendable, Equatable {
 /// counted.
 public final class AlsoBoughtProjector: SnapshottableProjector {
     public let name = "also-bought"
-    public let snapshotVersion: UInt32 = 1
+    public let snapshotVersion: UInt32 = 2  // 2: products of ProductCreated (stop 35)
     public let orders: OrdersProjector
 
     var productOfSKU: [String: String] = [:]
+    /// Products a ProductCreated named.
+    var created: Set<String> = []
 
     public init(orders: OrdersProjector) { self.orders = orders }
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
-        guard case .variantAdded(let v) = e.event else { return }
-        productOfSKU[v.sku] = v.productId
+        switch e.event {
+        case .variantAdded(let v): productOfSKU[v.sku] = v.productId
+        case .productCreated(let p): created.insert(p.productId)
+        default: break
+        }
     }
 
-    /// Whether a VariantAdded named `productId` (only such products can be
-    /// bought; `query also-bought` refuses any other id).
+    /// Whether a ProductCreated or a VariantAdded named `productId`
+    /// (`query also-bought` refuses any other id; stop 35: a product whose
+    /// only SKU moved to another was "no product", though the catalog
+    /// listed it).
     public func knows(product productId: String) -> Bool {
-        productOfSKU.values.contains(productId)
+        created.contains(productId) || productOfSKU.values.contains(productId)
     }
 
     /// The top `limit` products bought with `productId` (discontinued ones included).
@@ -143,11 +173,13 @@ public final class AlsoBoughtProjector: SnapshottableProjector {
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
         w.dictionary(productOfSKU, key: { $0.string($1) }, value: { $0.string($1) })
+        w.array(created.sorted()) { $0.string($1) }
     }
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         let str = { (r: inout SnapshotReader) throws(ProjectionError) -> String in try r.string() }
         productOfSKU = try r.dictionary(key: str, value: str)
+        created = Set(try r.array(str))
     }
 }
 
@@ -238,7 +270,7 @@ extension SearchProjector: FoldsOnlySomeTypes {
 }
 
 extension AlsoBoughtProjector: FoldsOnlySomeTypes {
-    var foldedTypes: [CommerceEventType] { [.variantAdded] }
+    var foldedTypes: [CommerceEventType] { [.variantAdded, .productCreated] }
 }
 
 extension ReplenishmentProjector: FoldsOnlySomeTypes {

@@ -122,14 +122,14 @@ public final class SupplyChainProjector: SnapshottableProjector {
 
     public func supplier(_ id: String) -> SupplierRecord {
         var open = 0, received = 0, onTime = 0
-        var leadMicros: Double = 0
+        var leadMicros: Int64 = 0
         var units: [StockKey: Int64] = [:]
         for (poId, p) in purchaseOrders where p.supplierId == id {
             let r = record(poId, p)
             if let at = p.receivedAt {
                 received += 1
                 if !r.late { onTime += 1 }
-                leadMicros += Double(at.microseconds - p.placedAt.microseconds)
+                leadMicros.addSaturating(saturatingSubtract(at.microseconds, p.placedAt.microseconds))
             } else {
                 open += 1
                 for l in p.lines {
@@ -141,8 +141,8 @@ public final class SupplyChainProjector: SnapshottableProjector {
         let s = suppliers[id]
         return SupplierRecord(
             supplierId: id, name: s?.name, leadTimeDays: s?.leadTimeDays, openOrders: open, receivedOrders: received,
-            onTimeRate: received == 0 ? nil : rounded(Double(onTime) / Double(received), places: 4),
-            averageLeadDays: received == 0 ? nil : rounded(leadMicros / Double(received) / 86_400_000_000, places: 2),
+            onTimeRate: roundedRatio(Int64(onTime), Int64(received), places: 4),
+            averageLeadDays: roundedRatio(leadMicros, saturatingMultiply(Int64(received), 86_400_000_000), places: 2),
             unitsOnOrder: units.map { UnitsOnOrder(sku: $0.key.sku, warehouseId: $0.key.warehouseId, qty: $0.value) }
                 .sorted { $0.sku != $1.sku ? $0.sku < $1.sku : $0.warehouseId < $1.warehouseId })
     }
