@@ -152,6 +152,33 @@ struct EventLogTests {
         try reopened.close()
     }
 
+    @Test("a creation killed before chronik.meta (LOCK and the metadata's temporary file left) is created again; a log that lost chronik.meta says so")
+    func anInterruptedCreationIsCreatedAgain() async throws {
+        // Proves stop 35's findings: after a kill -9 during creation every command called the directory
+        // "no Chronik log" and only deleting it by hand helped; a log whose chronik.meta was deleted read the same.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/" + LogFormat.lockFileName, contents: Data())
+        FileManager.default.createFile(atPath: dir + "/" + LogFormat.metaFileName + ".tmp", contents: Data([1, 2, 3]))
+        let log = try EventLog.open(at: dir)
+        _ = try await log.append(to: "s", [event("A", "1")])
+        try log.close()
+        try FileManager.default.removeItem(atPath: dir + "/" + LogFormat.metaFileName)
+        for readOnly in [false, true] {
+            var o = LogOptions()
+            o.readOnly = readOnly
+            o.createIfMissing = false
+            do {
+                let l = try EventLog.open(at: dir, options: o)
+                try? l.close()
+                Issue.record("a log without chronik.meta opened")
+            } catch let e as ChronikLogError {
+                #expect(e.code == .notALog && e.message.contains("chronik.meta is missing, beside 1 segment file"), "\(e)")
+            }
+        }
+    }
+
     @Test("bad input is refused with a typed error and writes nothing")
     func badInput() async throws {
         let dir = makeTempDir()
