@@ -474,9 +474,9 @@ extension EventLog {
 
     /// Why an active segment that holds less than its index file describes
     /// is refused: synced, acknowledged events are gone.
-    static func syncedDataLost(_ synced: (bytes: Int64, events: UInt64), base: UInt64, endsAt end: Int64) -> String {
-        "the segment's data ends at byte \(end), but its index file \(LogFormat.indexFileName(base: base)), written at a clean close "
-            + "after the segment was synced, describes \(synced.events) event\(synced.events == 1 ? "" : "s") in \(synced.bytes) bytes: "
+    static func syncedDataLost(_ synced: (bytes: Int64, events: UInt64), base: UInt64, endsAt end: Int64, sealed: Bool = false) -> String {
+        "the segment's data ends at byte \(end), but its index file \(LogFormat.indexFileName(base: base)), written "
+            + (sealed ? "when the segment was sealed" : "at a clean close") + " after the segment was synced, describes \(synced.events) event\(synced.events == 1 ? "" : "s") in \(synced.bytes) bytes: "
             + "synced events are missing (restore the segment from a backup; an open does not cut acknowledged events)"
     }
 

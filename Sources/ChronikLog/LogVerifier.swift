@@ -760,12 +760,18 @@ struct VerifierRun {
             return false
         }
         if let problem = Self.compare(index: bytes, with: expected) {
-            if isLast, let cp = try? SegmentCheckpoint.decode(bytes), cp.base == expected.base, cp.segmentBytes > expected.segmentBytes {
-                // Written at a clean close after the segment's fdatasync:
-                // what it describes was synced (stop 34: a cut tail was a
-                // warning, "stale", and the next append reused its positions).
-                throw fail(path(LogFormat.segmentFileName(base: expected.base)), expected.segmentBytes,
-                           EventLog.syncedDataLost((cp.segmentBytes, cp.eventCount), base: expected.base, endsAt: expected.segmentBytes))
+            if let cp = try? SegmentCheckpoint.decode(bytes), cp.base == expected.base,
+               cp.segmentBytes > expected.segmentBytes || cp.eventCount > expected.eventCount {
+                // Written at a clean close (or at sealing) after the
+                // segment's fdatasync: what it describes was synced (stop
+                // 34: a cut tail was a warning, "stale", and the next append
+                // reused its positions). The segment is what lost data, and
+                // is named where its data ends (stop 35: verify named the
+                // index file, the one file that was right).
+                let end = cp.eventCount > expected.eventCount && expected.batches.count < cp.batches.count
+                    ? cp.batches[expected.batches.count].offset : expected.segmentBytes
+                throw fail(path(LogFormat.segmentFileName(base: expected.base)), end,
+                           EventLog.syncedDataLost((cp.segmentBytes, cp.eventCount), base: expected.base, endsAt: end, sealed: !isLast))
             }
             if isLast, Self.isStaleActiveIndex(bytes, expected) {
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
