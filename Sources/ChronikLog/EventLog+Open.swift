@@ -201,7 +201,9 @@ extension EventLog {
                 // segment may not hold less (stop 34: a cut or zeroed tail
                 // of synced batches was taken for an interrupted write).
                 let activeIndexed = isLast && nameSet.contains(LogFormat.indexFileName(base: base))
-                if activeIndexed, let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: size) {
+                // Reading up to the damage, the segment's intact batches are
+                // read first and the loss reported after them (below).
+                if activeIndexed, !readUpToDamage, let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: size) {
                     throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: size), path: path, offset: size)
                 }
                 if isLast && size < Int64(LogFormat.segmentHeaderSize) && !options.readOnly {
@@ -272,9 +274,22 @@ extension EventLog {
                         break
                     }
                     scanned = result.segment
-                    if let torn = result.tornAt, activeIndexed,
-                       let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: torn) {
-                        throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: torn), path: path, offset: torn)
+                    let dataEnd = result.tornAt ?? size
+                    if activeIndexed, result.tornAt != nil || readUpToDamage,
+                       let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: dataEnd) {
+                        let lost = ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: dataEnd), path: path, offset: dataEnd)
+                        guard readUpToDamage else { throw lost }
+                        // Read-only, up to the damage: the batches before it
+                        // read (stop 35: the whole segment was left out, 70
+                        // intact events of 80).
+                        report.damage = lost
+                        var s = result.segment
+                        s.table.sealed = true
+                        toIndex.append(IndexRun(base: base, batches: s.batches, ids: s.ids))
+                        head = base + s.table.eventCount
+                        lastHash = s.table.lastHash
+                        segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
+                        break
                     }
                     if let torn = result.tornAt {
                         report.truncatedFile = path

@@ -105,6 +105,27 @@ struct DamageCLITests {
         #expect(text.stdout.contains("damage") && text.stdout.contains("last good position"), "\(text)")
     }
 
+    @Test("reading up to damage when the active segment lost synced batches: the batches before the loss read, as verify counts them")
+    func readUpToSyncedLoss() async throws {
+        // Proves stop 35's finding: an active segment cut at a batch boundary (its index file, written at a clean
+        // close, describing more) was left out whole by read, export and stats — 0 events where verify counted 90.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        _ = try await makeLog(dir, count: 100, streams: 100, batch: 1)
+        let segment = dir + "/" + firstSegment
+        let inspect = try await chronik(["inspect", "--json", "--log", dir, segment])
+        let cut = try #require(jsonObjects(inspect.stdout).first { $0["basePosition"] as? Int == 90 }?["offset"] as? Int, "\(inspect)")
+        #expect(truncate(segment, off_t(cut)) == 0)
+        let verify = try await chronik(["verify", "--json", "--log", dir])
+        #expect(verify.exitCode == 1 && verify.stdout.contains("\"lastGoodPosition\":89"), "\(verify)")
+        let read = try await chronik(["read", "--json", "--log", dir])
+        #expect(read.exitCode == 1 && jsonObjects(read.stdout).count == 90, "\(read)")
+        #expect(read.stderr.contains("\(firstSegment) at byte \(cut): ") && read.stderr.contains("last good position is 89"), "\(read)")
+        let export = try await chronik(["export", "--log", dir])
+        #expect(export.exitCode == 1 && export.stdout.split(separator: "\n").count == 90, "\(export)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: segment)).count == cut, "a reader cut nothing")
+    }
+
     @Test("tail -f on a log damaged while it follows: reports the corruption with file and offset and exits 1")
     func tailFollowReportsDamage() async throws {
         // Proves refresh no longer stops silently: the follower says what is wrong and where.
