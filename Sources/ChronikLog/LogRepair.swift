@@ -24,6 +24,11 @@ public struct RepairPlan: Hashable, Sendable, CustomStringConvertible {
     public var intactEventsCut: UInt64
     /// The damaged batch's own event count, when its header still parses.
     public var damagedBatchEvents: Int?
+    /// Events the active segment's index file (written after the segment
+    /// was synced) describes beyond what the segment still holds: synced,
+    /// acknowledged events already lost, which a cut accepts (stop 35: the
+    /// plan said "cut 0 bytes" and the loss went unsaid).
+    public var syncedEventsLost: UInt64?
 
     public var description: String {
         "\(file) at byte \(offset): cut \(bytes) bytes (\(reason))"
@@ -69,6 +74,14 @@ public enum LogRepair {
         var plan = RepairPlan(file: failure.file, offset: failure.offset, bytes: size - failure.offset, reason: failure.reason,
                               lastGoodPosition: report.headPosition.value > 0 ? Position(report.headPosition.value - 1) : nil,
                               firstLostPosition: report.headPosition, intactBatchesCut: 0, intactEventsCut: 0)
+        let index = String(failure.file.dropLast(LogFormat.segmentSuffix.count)) + LogFormat.indexSuffix
+        if let f = try? storage.openFile(index, create: false, readOnly: true) {
+            defer { f.close() }
+            if let n = try? f.size(), n < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(n), at: 0),
+               let cp = try? SegmentCheckpoint.decode(bytes), cp.base == last, cp.base + cp.eventCount > report.headPosition.value {
+                plan.syncedEventsLost = cp.base + cp.eventCount - report.headPosition.value
+            }
+        }
         rest.withUnsafeBytes { raw in
             if raw.count >= LogFormat.batchHeaderSize,
                case .success(let h)? = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: raw[0..<LogFormat.batchHeaderSize])) {
@@ -138,6 +151,9 @@ public enum LogRepair {
         ]
         if let n = plan.damagedBatchEvents { lines.append("damaged batch declares \(n) event\(n == 1 ? "" : "s")") }
         lines.append("whole batches cut after it: \(plan.intactBatchesCut) (\(plan.intactEventsCut) events)")
+        if let n = plan.syncedEventsLost {
+            lines.append("synced events lost before the repair (the index file described them): \(n)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -50,6 +50,8 @@ struct Repair: AsyncParsableCommand {
         var lastGoodPosition, firstCutPosition: UInt64?
         var damagedBatchEvents, wholeBatchesCut: Int?
         var wholeEventsCut: UInt64?
+        /// Synced events the index file described and the segment no longer holds (stop 35).
+        var syncedEventsLost: UInt64?
         /// The repair record written (`--truncate`).
         var record: String?
         /// Damaged index files of sealed segments (a cache): what they are,
@@ -70,6 +72,7 @@ struct Repair: AsyncParsableCommand {
             damagedBatchEvents = p?.damagedBatchEvents
             wholeBatchesCut = p?.intactBatchesCut
             wholeEventsCut = p?.intactEventsCut
+            syncedEventsLost = p?.syncedEventsLost
             self.record = record
         }
     }
@@ -121,6 +124,12 @@ struct Repair: AsyncParsableCommand {
             if let n = p.damagedBatchEvents { lost += " (the damaged batch declares \(n) event\(n == 1 ? "" : "s"))" }
             out.line(lost)
             out.line("  whole batches after the damage cut with it: \(p.intactBatchesCut) (\(p.intactEventsCut) events)")
+            if let n = p.syncedEventsLost {
+                let first = p.firstLostPosition.value
+                out.line("  synced events already lost: \(n) (positions \(first)–\(first + n - 1)), which the segment's index file describes; "
+                         + (record == nil ? "--truncate accepts their loss (restore the segment from a backup to keep them)"
+                                          : "their loss is accepted"))
+            }
             if let record {
                 out.line("repaired: the cut bytes and this record are in \(record) and its .cut file; chronik verify passes now")
             } else {

@@ -38,7 +38,7 @@ struct DamageCLITests {
         #expect(repair.exitCode == 0, "\(repair)")
         #expect(repair.stdout == #"{"log":"\#(dir)","damaged":false,"truncated":false,"file":null,"offset":null,"bytes":null,"#
             + #""reason":null,"lastGoodPosition":null,"firstCutPosition":null,"damagedBatchEvents":null,"wholeBatchesCut":null,"#
-            + #""wholeEventsCut":null,"record":null,"damagedIndexes":[],"indexesRebuilt":false}"# + "\n", "\(repair)")
+            + #""wholeEventsCut":null,"syncedEventsLost":null,"record":null,"damagedIndexes":[],"indexesRebuilt":false}"# + "\n", "\(repair)")
         let verify = try await chronik(["verify", "--log", dir, "--json"])
         #expect(verify.exitCode == 0, "\(verify)")
         let o = try #require(jsonObjects(verify.stdout).first)
@@ -124,6 +124,15 @@ struct DamageCLITests {
         let export = try await chronik(["export", "--log", dir])
         #expect(export.exitCode == 1 && export.stdout.split(separator: "\n").count == 90, "\(export)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: segment)).count == cut, "a reader cut nothing")
+        // repair says the loss (stop 35: "cut 0 bytes", and the 10 events went unsaid), and --truncate accepts it.
+        let dry = try await chronik(["repair", "--log", dir])
+        #expect(dry.exitCode == 1 && dry.stdout.contains("synced events already lost: 10 (positions 90–99)"), "\(dry)")
+        let json = try await chronik(["repair", "--json", "--log", dir])
+        #expect(jsonObjects(json.stdout).first?["syncedEventsLost"] as? Int == 10, "\(json)")
+        let done = try await chronik(["repair", "--truncate", "--log", dir])
+        #expect(done.exitCode == 0 && done.stdout.contains("their loss is accepted"), "\(done)")
+        #expect(try await chronik(["verify", "--log", dir]).exitCode == 0)
+        #expect(try await headPosition(dir) == 90)
     }
 
     @Test("tail -f on a log damaged while it follows: reports the corruption with file and offset and exits 1")
