@@ -381,6 +381,7 @@ struct Append: AsyncParsableCommand {
         /// created (a hidden sibling: the log's parent must take a new
         /// directory anyway).
         static func openScratch(_ options: LogOptions, beside path: String) throws -> (EventLog, String) {
+            removeAbandonedScratch(in: FileManager.default.temporaryDirectory.path)
             let name = "chronik-append-check-" + UUID().uuidString
             let tmp = FileManager.default.temporaryDirectory.path + "/" + name
             do { return (try AppendInterrupt.shared.creatingScratch(at: tmp) { try EventLog.open(at: tmp, options: options) }, tmp) } catch let inTemp {
@@ -391,6 +392,23 @@ struct Append: AsyncParsableCommand {
                     try? FileManager.default.removeItem(atPath: sibling)
                     throw CommandFailure("cannot check the input against a new log: no scratch log could be created in \(tmp) (\(inTemp)) nor at \(sibling) (\(error)); nothing was appended")
                 }
+            }
+        }
+
+        /// Removes the scratch logs of checks killed with SIGKILL (which no
+        /// handler sees; stop 35: 23 were found in /tmp): those whose writer
+        /// lock nobody holds, made more than a minute ago (a check that just
+        /// made its directory takes the lock at once).
+        static func removeAbandonedScratch(in tmp: String) {
+            let fm = FileManager.default
+            guard let names = try? fm.contentsOfDirectory(atPath: tmp) else { return }
+            let storage = PosixStorage()
+            for name in names where name.hasPrefix("chronik-append-check-") {
+                let dir = tmp + "/" + name
+                guard let made = (try? fm.attributesOfItem(atPath: dir))?[.modificationDate] as? Date,
+                      Date().timeIntervalSince(made) > 60,
+                      !storage.isWriterActive(dir + "/" + LogFormat.lockFileName) else { continue }
+                try? fm.removeItem(atPath: dir)
             }
         }
 

@@ -1,3 +1,4 @@
+import ChronikLog
 import Foundation
 import Testing
 
@@ -83,6 +84,33 @@ import Testing
             #expect(r.stdoutLines.contains(left) && r.stdoutLines.contains("no keys"), "\(r)")
             removeDir(dir)
         }
+    }
+
+    /// Proves stop 35's finding: a check's scratch log left by a `kill -9`
+    /// (no handler sees SIGKILL) stayed in the temporary directory for good
+    /// (23 were found). The next check removes those whose lock nobody holds
+    /// and that are over a minute old, and leaves a live one alone.
+    @Test func abandonedScratchLogsAreRemovedByTheNextCheck() async throws {
+        let tmp = FileManager.default.temporaryDirectory.path
+        let stale = tmp + "/chronik-append-check-" + UUID().uuidString
+        let young = tmp + "/chronik-append-check-" + UUID().uuidString
+        let live = tmp + "/chronik-append-check-" + UUID().uuidString
+        defer { for d in [stale, young, live] { removeDir(d) } }
+        for d in [stale, young] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: d + "/LOCK", contents: Data())
+        }
+        let held = try EventLog.open(at: live)
+        defer { try? held.close() }
+        let old = Date().addingTimeInterval(-600)
+        for d in [stale, live] { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: d) }
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let r = try await chronik(["append", "--log", dir], input: eventLine(stream: "s") + "\n")
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: stale), "the abandoned scratch log is removed")
+        #expect(FileManager.default.fileExists(atPath: young), "one made under a minute ago is left")
+        #expect(FileManager.default.fileExists(atPath: live), "one whose lock is held is left")
     }
 
     /// Runs `chronik COMMAND` on 600,000 generated lines into a new log,
