@@ -116,10 +116,12 @@ public final class SettlementIndex: Sendable {
     /// of another payment is refused as well (stop 35: it was booked to the
     /// payment it named, and the refund's own payment never settled).
     public func checkCurrency(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) throws(CommerceError) {
-        if let payment = line.paymentId, let refund = line.refundId,
-           let owner = state.withLock({ s in input.refundPayment[refund] ?? s.payments.refundPayment[refund] }), owner != payment {
-            throw CommerceError(.invalidId, field: "data.refundId",
-                                "\(line.gateway) line \(line.gatewayRef) names payment \(payment) and refund \(refund), but refund \(refund) is of payment \(owner) (RefundIssued)")
+        if let payment = line.paymentId, let refund = line.refundId {
+            let owners = state.withLock { s in input.refundPayments[refund, default: []].union(s.payments.refundPayments[refund, default: []]) }
+            if !owners.isEmpty, !owners.contains(payment) {
+                throw CommerceError(.invalidId, field: "data.refundId",
+                                    "\(line.gateway) line \(line.gatewayRef) names payment \(payment) and refund \(refund), but refund \(refund) is of payment \(owners.sorted().joined(separator: ", ")) (RefundIssued)")
+            }
         }
         let found = state.withLock { s in input.currency(of: line, else: s.payments) }
         guard let found, found.currency != line.currency else { return }
@@ -156,6 +158,9 @@ public struct PaymentCurrencies: Sendable {
     var orderCurrency: [String: String] = [:]
     var paymentOrder: [String: String] = [:]
     var refundPayment: [String: String] = [:]
+    /// Every payment a RefundIssued with the refundId named (EVENTS.md does
+    /// not make refundIds unique across orders).
+    var refundPayments: [String: Set<String>] = [:]
 
     public init() {}
 
@@ -165,7 +170,9 @@ public struct PaymentCurrencies: Sendable {
         switch event {
         case .orderPlaced(let o): if orderCurrency[o.orderId] == nil { orderCurrency[o.orderId] = o.currency }
         case .paymentAuthorized(let p): if paymentOrder[p.paymentId] == nil { paymentOrder[p.paymentId] = p.orderId }
-        case .refundIssued(let r): if refundPayment[r.refundId] == nil { refundPayment[r.refundId] = r.paymentId }
+        case .refundIssued(let r):
+            if refundPayment[r.refundId] == nil { refundPayment[r.refundId] = r.paymentId }
+            refundPayments[r.refundId, default: []].insert(r.paymentId)
         default: break
         }
     }
@@ -174,6 +181,7 @@ public struct PaymentCurrencies: Sendable {
         orderCurrency.merge(other.orderCurrency) { old, _ in old }
         paymentOrder.merge(other.paymentOrder) { old, _ in old }
         refundPayment.merge(other.refundPayment) { old, _ in old }
+        refundPayments.merge(other.refundPayments) { $0.union($1) }
     }
 
     /// The payment of `line`, its order and the order's currency, each
