@@ -42,6 +42,8 @@ extension Append {
         defer { try? log?.close() }
         var total = Summary()
         var atEnd = false
+        AppendInterrupt.shared.install()
+        AppendInterrupt.shared.appendingFromPipe()
         while !atEnd {
             var rejects = Rejects(limit: Self.maxReportedErrors)
             // A parser per group: a repeated id of an earlier group is in
@@ -62,6 +64,7 @@ extension Append {
             guard let lines else { break }
             if !rejects.isEmpty && !skipInvalid { throw refusal(rejects, lines: lines, total: total) }
             var group = Summary()
+            AppendInterrupt.shared.pipeGroup(inFlight: true)
             if items.contains(where: { if case .event = $0 { true } else { false } }) {
                 if log == nil { log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes) }
                 let planned = try check(items, in: log!, rejects: &rejects, summary: &group)
@@ -77,6 +80,8 @@ extension Append {
             group.rejects = rejects.count
             total.add(group)
             options.note("chronik: note: \(Self.lineRange(lines)): \(group.text)")
+            AppendInterrupt.shared.pipeGroup(inFlight: false, said: total.appended == 0 ? "nothing was appended" : total.text)
+            AppendInterrupt.shared.stopAfterGroupIfAsked()
         }
         if total.appended == 0 && total.rejects == 0 && total.duplicateEvents == 0 && total.retries == 0 {
             options.note("chronik: nothing to append: the input holds no event")

@@ -53,7 +53,9 @@ struct Append: AsyncParsableCommand {
             the input ends the command. A group with a bad line is not \
             appended and the command stops there with exit 1, naming the \
             line, so the producer notices; the groups before it stay in the \
-            log. With --skip-invalid the good lines go on. A file (FILE, or \
+            log. With --skip-invalid the good lines go on. Ctrl-C or SIGTERM \
+            ends it after the group being appended, saying what all groups \
+            appended (exit 130 or 143). A file (FILE, or \
             stdin redirected from a file) is checked whole before anything \
             is appended.
 

@@ -28,6 +28,38 @@ final class AppendInterrupt: @unchecked Sendable {
     /// Run before an immediate exit (import: sync the key store and the
     /// log, which it syncs only at its end).
     private var beforeExit: (@Sendable () -> Void)?
+    /// `append` from a pipe: whether a group is being appended, and what
+    /// the groups so far appended (said on an interrupt).
+    private var pipe: (inFlight: Bool, said: String)?
+
+    /// `append` from a pipe that stays open: an interrupt while waiting for
+    /// lines ends at once, one while a group is appended lets the group
+    /// finish (each is all-or-nothing); either way the groups appended are
+    /// said (stop 35: it ended with exit 130 and no word of it).
+    func appendingFromPipe() {
+        lock.lock()
+        pipe = (false, "nothing was appended")
+        lock.unlock()
+    }
+
+    /// A group starts (`inFlight`) or ends, and what all groups so far appended.
+    func pipeGroup(inFlight: Bool, said: String? = nil) {
+        lock.lock()
+        pipe?.inFlight = inFlight
+        if let said { pipe?.said = said }
+        lock.unlock()
+    }
+
+    /// After a group: ends the command when a signal asked it to stop.
+    func stopAfterGroupIfAsked() {
+        lock.lock()
+        let (sig, said) = (stopSignal, pipe?.said ?? "")
+        lock.unlock()
+        guard let sig else { return }
+        printError("chronik: interrupted: \(said); the lines after them were not read")
+        exit(128 + sig)
+    }
+
     /// Directories an interrupt removes and what they held (`simulate`:
     /// an unfinished simulation is of no use, and it made them).
     private var discard: (paths: [String], keep: Set<String>, what: String)?
@@ -104,6 +136,17 @@ final class AppendInterrupt: @unchecked Sendable {
     /// or one while the input is checked, ends the process at once.
     private func fire(_ sig: Int32) {
         lock.lock()
+        if let p = pipe {
+            if p.inFlight && stopSignal == nil {
+                stopSignal = sig
+                lock.unlock()
+                printError("chronik: interrupted: finishing the group being appended, then stopping (interrupt again to stop at once)")
+                return
+            }
+            lock.unlock()
+            printError("chronik: interrupted: \(p.said)" + (p.inFlight ? "; the group being appended may have been written too" : ""))
+            exit(128 + sig)
+        }
         if let d = discard {
             lock.unlock()
             for p in d.paths {
