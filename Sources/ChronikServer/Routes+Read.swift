@@ -112,7 +112,7 @@ extension LogServer {
     /// (stop 34 capped only the local log's pages). `fetch(after, n)` gives
     /// up to n events following `after` (nil: from the page's start), in
     /// the page's order; fewer than n means there are no more.
-    static func collect(count: Int, fetch: (_ after: RecordedEvent?, _ n: Int) async throws -> [RecordedEvent])
+    static func collect(count: Int, maxBytes: Int = pageBytes, fetch: (_ after: RecordedEvent?, _ n: Int) async throws -> [RecordedEvent])
         async throws -> (events: [RecordedEvent], left: RecordedEvent?) {
         var page: [RecordedEvent] = []
         var bytes = 0
@@ -121,12 +121,12 @@ extension LogServer {
             let chunk = try await fetch(page.last, n)
             for e in chunk.prefix(count - page.count) {
                 bytes += e.data.count + e.metadata.count
-                if !page.isEmpty && bytes > pageBytes { return (page, e) }
+                if !page.isEmpty && bytes > maxBytes { return (page, e) }
                 page.append(e)
             }
             if chunk.count < n { break }
             let average = max(1, bytes / max(1, page.count))
-            n = max(1, min(count - page.count, (pageBytes - bytes) / average + 1))
+            n = max(1, min(count - page.count, (maxBytes - bytes) / average + 1))
         }
         return (page, nil)
     }

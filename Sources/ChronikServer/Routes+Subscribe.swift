@@ -123,7 +123,10 @@ extension LogServer {
                    reader: inout SubscriptionReader) async throws -> SubscriptionChunk? {
         let limit = configuration.subscriptionChunk
         guard let log = localLog else {
-            let events = try await eventStore.readAll(from: Position(next), limit: limit)
+            let store = eventStore
+            let events = try await Self.collect(count: limit, maxBytes: SubscriptionReader.chunkBytes) { after, n in
+                try await store.readAll(from: Position(after.map { $0.position.value + 1 } ?? next), limit: n)
+            }.events
             guard let last = events.last else { return nil }
             var frames = FrameEncoder(forSharing: false)
             for e in events { try frames.add(e, filter: filter, printer: p) }
@@ -191,9 +194,27 @@ struct SubscriptionReader {
         if cursor == nil || cursor!.position != from || cursor!.isAtEnd { cursor = log.readViews(from: Position(from)) }
         let c = cursor!
         frames.reset(forSharing: forSharing)
-        let read = try c.next(limit) { v in try frames.add(v, filter: filter, printer: p) }
+        // At most `limit` events, and no more once the frames hold
+        // `chunkBytes` (at least one event): a chunk waits whole in the
+        // socket's buffers while its subscriber is slow (stop 35: 256
+        // events of 4 MB were a gigabyte per stalled subscriber).
+        var read = 0, step = 1
+        while read < limit, frames.bytes < Self.chunkBytes {
+            let before = frames.bytes
+            let n = try c.next(min(step, limit - read)) { v in try frames.add(v, filter: filter, printer: p) }
+            if n == 0 { break }
+            read += n
+            // As many more as the frames so far say fit (at most `step`).
+            let each = max(1, (frames.bytes - before) / n)
+            step = max(1, min(Self.step, (Self.chunkBytes - frames.bytes) / each))
+        }
         return read == 0 ? nil : frames.chunk(start: from, end: c.position)
     }
+
+    /// The bytes of frames after which a chunk ends (one event may pass it).
+    static let chunkBytes = 1 << 20
+    /// Events read between two looks at the chunk's size.
+    static let step = 32
 }
 
 /// Encodes a chunk's SSE frames into one buffer; for a chunk `forSharing`
@@ -206,9 +227,13 @@ struct FrameEncoder {
 
     init(forSharing: Bool) { self.forSharing = forSharing }
 
-    /// Empties the buffer, keeping its capacity.
+    /// The bytes of frames added since the last reset.
+    var bytes: Int { out.bytes.count }
+
+    /// Empties the buffer, keeping its capacity unless a chunk of large
+    /// events grew it past a few chunks' worth.
     mutating func reset(forSharing: Bool) {
-        out.bytes.removeAll(keepingCapacity: true)
+        out.bytes.removeAll(keepingCapacity: out.bytes.capacity <= 4 * SubscriptionReader.chunkBytes)
         offsets = []
         self.forSharing = forSharing
     }
