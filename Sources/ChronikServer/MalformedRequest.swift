@@ -126,6 +126,12 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Whether each request read and not yet answered ends its connection.
     private var closes: [Bool] = []
+    /// Whether each of them is HTTP/1.0: its answer is sent as HTTP/1.0,
+    /// so that a body of unknown length is not chunked (RFC 9112 §6.1: no
+    /// Transfer-Encoding to an HTTP/1.0 client; stop 35: /subscribe and
+    /// /export sent chunk sizes into the stream) but ends with the
+    /// connection.
+    private var http10: [Bool] = []
     /// An HTTP/1.1 request without exactly one Host was read: it and
     /// everything after it are dropped, and once the requests before it
     /// are answered it gets a 400 and the connection closes (RFC 9112
@@ -146,7 +152,9 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 if closes.isEmpty { refuseHost(context, hosts) }
                 return
             }
-            closes.append(head.version.major == 1 && head.version.minor == 0 && !head.isKeepAlive)
+            let old = head.version.major == 1 && head.version.minor == 0
+            closes.append(old && !head.isKeepAlive)
+            http10.append(old)
         }
         context.fireChannelRead(data)
     }
@@ -168,11 +176,24 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
+        case .head(var head) where head.status.code >= 200 && http10.first == true:
+            // NIO's encoder frames an HTTP/1.0 answer of unknown length by
+            // closing the connection, never by chunks.
+            head.version = .http1_0
+            if !head.headers.contains(name: "content-length") || closes.first == true {
+                head.headers.remove(name: "transfer-encoding")
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+                if !closes.isEmpty { closes[0] = true }
+            } else {
+                head.headers.replaceOrAdd(name: "connection", value: "keep-alive")  // as the client asked
+            }
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .head(var head) where head.status.code >= 200 && closes.first == true:
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end where !closes.isEmpty:
             let close = closes.removeFirst()
+            if !http10.isEmpty { http10.removeFirst() }
             if !close, refusingHost, closes.isEmpty {
                 context.write(data, promise: promise)
                 return refuseHost(context, hostsOfRefused)
