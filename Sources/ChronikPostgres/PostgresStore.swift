@@ -37,8 +37,17 @@ public final class PostgresStore: EventStore, Sendable {
             guard let host = c.host, !host.isEmpty else { throw bad("no host") }
             guard let user = c.user, !user.isEmpty else { throw bad("no user") }
             let db = String(c.path.drop(while: { $0 == "/" }))
-            guard !db.isEmpty, !db.contains("/") else { throw bad("no database") }
-            self.init(host: host, port: c.port ?? 5432, user: user, password: c.password, database: db)
+            guard !db.isEmpty, !db.contains("/") else { throw bad(db.contains("/") ? "a database name holds no '/' (\(db))" : "no database") }
+            // URLComponents takes any digits: 71139 reached port 5603
+            // (stop 35). Parameters (sslmode, …) are not taken silently:
+            // this build speaks plain TCP only.
+            if let port = c.port, !(1...65535).contains(port) { throw bad("port \(port) is not 1–65535") }
+            if let items = c.queryItems, let first = items.first {
+                throw bad("parameter '\(first.name)' is not supported (no TLS or other connection options in this build: use a loopback or private network, or a TLS tunnel)")
+            }
+            // [::1]: the brackets are the URL's, not the address's.
+            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            self.init(host: bare, port: c.port ?? 5432, user: user, password: c.password, database: db)
         }
 
         /// The URL without the password.

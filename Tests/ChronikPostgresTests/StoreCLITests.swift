@@ -83,6 +83,10 @@ extension PostgresStoreTests {
             (["serve", "--store", url, "--log", "x"], "exclusive"),
             (["serve", "--store", url, "--keys", "k"], "--keys goes with --log"),
             (["serve", "--store", "mysql://a@b/c"], "not a postgres:// URL"),
+            // Stop 35: port 71139 reached 5603, and sslmode=require was taken and ignored.
+            (["verify", "--store", "postgres://postgres@127.0.0.1:71139/db"], "port 71139 is not 1–65535"),
+            (["read", "--store", "postgres://postgres@127.0.0.1:5432/db?sslmode=require"], "parameter 'sslmode' is not supported"),
+            (["read", "--store", "postgres://postgres@127.0.0.1:5432/shop/extra"], "a database name holds no '/'"),
         ] {
             let r = try await chronik(args)
             #expect(r.status == 64, "\(args): \(r.stderr)")
