@@ -146,6 +146,11 @@ import Testing
             #expect(!event.text.contains("a@example.com"))
             let erased = try await client.get("/customers/c1/subject-export")
             #expect(!erased.text.contains("a@example.com"))
+            // An order for the forgotten customer is refused by the rule, as import refuses it (stop 35: 409
+            // appendFailed, "personal data cannot be sealed").
+            let order = #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o-f","customerId":"c1","lines":[{"sku":"s","qty":1,"unitPrice":500}],"currency":"EUR","shippingAddress":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}}"#
+            let refused = try await client.post("/commands", order)
+            #expect(refused.status == .unprocessableContent && refused.error["code"] as? String == "customerForgotten", "\(refused.text)")
         }
     }
 

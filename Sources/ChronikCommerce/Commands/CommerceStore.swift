@@ -123,7 +123,18 @@ public final class CommerceStore: Sendable {
             try destroyKeys(of: envelopes)
             return result
         }
-        let proposed = try sealed(envelopes)
+        let proposed: [ProposedEvent]
+        do { proposed = try sealed(envelopes) } catch {
+            // A forgotten customer's key is destroyed, so sealing fails
+            // first: the rule is said, as import says it (stop 35: 409
+            // appendFailed, "personal data cannot be sealed").
+            for e in envelopes {
+                if let ref = e.event.customerReference, case .customer(let c) = try await currentState(of: ref.stream).state {
+                    try c.check(customerId: ref.customerId, field: "data.customerId")
+                }
+            }
+            throw error
+        }
         if known > 0 {
             throw CommerceError(.appendFailed, field: "id",
                                 "\(known) of \(proposed.count) event ids are already in the log: a retry must resend the same batch")
