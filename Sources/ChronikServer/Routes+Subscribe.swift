@@ -25,6 +25,20 @@ extension LogServer {
         try ChronikContext.refuseEmptyFilters(q)
         let start = try await subscriptionStart(q, lastEventID: request.headers[.init("Last-Event-ID")!])
         let filter = SubscriptionFilter(stream: q["stream"].map(String.init), type: q["type"].map(String.init))
+        // A name no append can write and the log does not hold would wait
+        // forever: said (stop 35: 200 and heartbeats for "a\nb").
+        if let stream = filter.stream {
+            do { try LogFormat.checkStreamName(stream) } catch let e as ChronikLogError {
+                if try await eventStore.lastVersion(of: stream) == nil {
+                    throw ServerError(.badRequest, "invalidStreamName", e.message, field: "stream")
+                }
+            }
+        }
+        if let type = filter.type {
+            do { try LogFormat.checkEventType(type, index: 0) } catch let e as ChronikLogError {
+                throw ServerError(.badRequest, "invalidEventType", e.message.replacingOccurrences(of: "event 0: ", with: ""), field: "type")
+            }
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"

@@ -62,6 +62,12 @@ import Testing
             #expect(past.status == .badRequest && past.error["code"] as? String == "invalidPosition", "\(past.text)")
             let word = try await client.get("/subscribe?from=END")
             #expect(word.status == .badRequest && (word.error["message"] as? String)?.contains("or end") == true, "\(word.text)")
+            // A name no append can write waits forever: 400 (stop 35: 200 and heartbeats).
+            for (query, code) in [("stream=a%0Ab", "invalidStreamName"), ("stream=" + String(repeating: "x", count: 300), "invalidStreamName"),
+                                  ("type=a%0Ab", "invalidEventType")] {
+                let r = try await client.get("/subscribe?" + query)
+                #expect(r.status == .badRequest && r.error["code"] as? String == code, "\(query): \(r.text)")
+            }
             #expect(server.log.head.value == 3)
         }
     }
