@@ -1,6 +1,7 @@
 import ChronikLog
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// What a token may do.
 public enum Scope: String, Sendable, CaseIterable, Hashable {
@@ -90,8 +91,13 @@ public struct ChronikContext: RequestContext {
     /// The token's name, for logs.
     public var caller = "anonymous"
 
+    /// The request's connection (a subscription's is closed by a shutdown
+    /// that it does not end by itself).
+    public var channel: (any Channel)?
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Throws 403 unless the caller has `scope`.

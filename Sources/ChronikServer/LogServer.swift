@@ -93,7 +93,13 @@ public final class LogServer: Sendable {
     let headWatch: HeadWatch
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
-    private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64])>((0, [:]))
+    private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64], channels: [Int: any Channel])>((0, [:], [:]))
+
+    /// How long a shutdown lets subscriptions end by themselves before it
+    /// closes their connections: one that stopped reading waits in a write
+    /// and would hold the drain to its end (stop 35: a stalled consumer
+    /// kept SIGTERM waiting the whole `--drain-timeout`).
+    static let subscriptionGrace: Duration = .seconds(1)
 
     public convenience init(log: EventLog, live: LiveProjections?, vault: SubjectKeyVault?,
                             configuration: ServerConfiguration = ServerConfiguration(),
@@ -142,13 +148,20 @@ public final class LogServer: Sendable {
         stopping.withLock { $0 = true }
         storeHeadWatch?.stop()
         headWatch.wakeAll()
+        let grace = Self.subscriptionGrace
+        Task { [weak self] in
+            try? await Task.sleep(for: grace)
+            guard let self else { return }
+            for c in self.subscriptions.withLock({ Array($0.channels.values) }) { c.close(promise: nil) }
+        }
     }
 
-    /// Registers a subscription at `position`; returns its id.
-    func openSubscription(at position: UInt64) -> Int {
+    /// Registers a subscription at `position` on `channel`; returns its id.
+    func openSubscription(at position: UInt64, channel: (any Channel)? = nil) -> Int {
         subscriptions.withLock { s in
             s.next += 1
             s.positions[s.next] = position
+            if let channel { s.channels[s.next] = channel }
             return s.next
         }
     }
@@ -158,7 +171,10 @@ public final class LogServer: Sendable {
     }
 
     func closeSubscription(_ id: Int) {
-        _ = subscriptions.withLock { $0.positions.removeValue(forKey: id) }
+        subscriptions.withLock { s in
+            s.positions.removeValue(forKey: id)
+            s.channels.removeValue(forKey: id)
+        }
     }
 
     /// The next position each open subscription will read from disk (its

@@ -3,6 +3,7 @@ import ChronikCommerce
 import ChronikLog
 import Foundation
 import Hummingbird
+import NIOCore
 import Synchronization
 
 extension LogServer {
@@ -48,7 +49,8 @@ extension LogServer {
             // The subscription's reads, encoding and writes run on the
             // fan-out threads, below the appends (FanOutExecutor).
             try await withTaskExecutorPreference(FanOutExecutor.shared) {
-                try await self.stream(from: start, filter: filter, printer: self.printer(context), scope: scope, to: &writer)
+                try await self.stream(from: start, filter: filter, printer: self.printer(context), scope: scope,
+                                      channel: context.channel, to: &writer)
             }
             try await writer.finish(nil)
         }
@@ -89,11 +91,11 @@ extension LogServer {
     }
 
     func stream(from start: UInt64, filter: SubscriptionFilter, printer p: EventPrinter, scope: HeadFrames.Scope,
-                to writer: inout any ResponseBodyWriter) async throws {
+                channel: (any Channel)? = nil, to writer: inout any ResponseBodyWriter) async throws {
         var next = start
         var idleSince = ContinuousClock.now
         var reader = SubscriptionReader()
-        let id = openSubscription(at: start)
+        let id = openSubscription(at: start, channel: channel)
         defer { closeSubscription(id) }
         try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
         while !isStopping && !Task.isCancelled {
