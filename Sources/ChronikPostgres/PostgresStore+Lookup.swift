@@ -8,7 +8,7 @@ import PostgresNIO
 // append function's bookkeeping tables look like.
 extension PostgresStore {
     public func lastVersion(of stream: String) async throws -> StreamVersion? {
-        try await readerConnection.read { conn in
+        try await readerConnection.read { [logger] conn in
             let rows = try await conn.query("SELECT max(version) FROM chronik_events WHERE stream = \(stream)", logger: logger)
             for try await v in rows.decode(Int64?.self) { return v.map { StreamVersion(UInt64($0)) } }
             return nil
@@ -18,7 +18,7 @@ extension PostgresStore {
     public func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] {
         guard !ids.isEmpty else { return [] }
         let uuids = ids.map(\.uuid)
-        return try await readerConnection.read { conn in
+        return try await readerConnection.read { [logger] conn in
             let rows = try await conn.query("""
                 SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
                 FROM chronik_events WHERE id = ANY(\(uuids)) ORDER BY position

@@ -24,7 +24,7 @@ extension PostgresStore {
             ChronikLogError(code, "\(table) position \(position): \(why)", path: table, offset: Int64(position))
         }
         while true {
-            let page: [(Int64, Int32, ByteBuffer)] = try await readerConnection.read { conn in
+            let page: [(Int64, Int32, ByteBuffer)] = try await readerConnection.read { [logger, next, pageSize] conn in
                 let rows = try await conn.query("""
                     SELECT first_position, event_count, chain FROM chronik_batches
                     WHERE first_position >= \(Int64(next)) ORDER BY first_position LIMIT \(Int64(pageSize))
@@ -76,7 +76,7 @@ extension PostgresStore {
                 throw broken(.corruption, "chronik_events", next, "event outside any batch")
             }
         }
-        let (headNext, headChain): (Int64, ByteBuffer) = try await readerConnection.read { conn in
+        let (headNext, headChain): (Int64, ByteBuffer) = try await readerConnection.read { [logger, location] conn in
             let rows = try await conn.query("SELECT next_position, last_chain FROM chronik_head WHERE id = 1", logger: logger)
             for try await row in rows.decode((Int64, ByteBuffer).self) { return row }
             throw ChronikLogError(.notALog, "\(location): no chronik_head row")

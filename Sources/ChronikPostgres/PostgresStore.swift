@@ -176,7 +176,7 @@ public final class PostgresStore: EventStore, Sendable {
     }
 
     public func readStream(_ stream: String, from version: StreamVersion, limit: Int) async throws -> [RecordedEvent] {
-        try await readerConnection.read { conn in
+        try await readerConnection.read { [logger] conn in
             let rows = try await conn.query("""
                 SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
                 FROM chronik_events WHERE stream = \(stream) AND version >= \(Int64(version.value))
@@ -187,7 +187,7 @@ public final class PostgresStore: EventStore, Sendable {
     }
 
     public func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] {
-        try await readerConnection.read { conn in
+        try await readerConnection.read { [logger] conn in
             let rows = try await conn.query("""
                 SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
                 FROM chronik_events WHERE position >= \(Int64(position.value))
@@ -202,7 +202,7 @@ public final class PostgresStore: EventStore, Sendable {
     }
 
     public func headPosition() async throws -> Position {
-        try await readerConnection.read { conn in
+        try await readerConnection.read { [logger, location] conn in
             let rows = try await conn.query("SELECT next_position FROM chronik_head WHERE id = 1", logger: logger)
             for try await n in rows.decode(Int64.self) { return Position(UInt64(n)) }
             throw ChronikLogError(.notALog, "\(location): no chronik_head row; run migrate first")
@@ -705,11 +705,16 @@ final class ConnectionSlot: Sendable {
 
     /// `run` for reads, which are safe to repeat: one retry on a fresh
     /// connection after an I/O failure (a restart between two reads).
-    func read<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    ///
+    /// Each try is bounded by `whileOpen`: a query on a connection that a
+    /// restart closed never returned, and a subscription waiting on it
+    /// froze for good, without heartbeats (stop 35: after `pg_ctl restart`).
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let bounded: (PostgresConnection) async throws -> T = { c in try await Self.whileOpen(c) { try await body(c) } }
         do {
-            return try await run(body)
+            return try await run(bounded)
         } catch let e as ChronikLogError where e.code == .io {
-            return try await run(body)
+            return try await run(bounded)
         }
     }
 

@@ -1,5 +1,6 @@
 import ChronikLog
 @testable import ChronikPostgres
+import ChronikTestSupport
 import Foundation
 import Testing
 
@@ -51,5 +52,42 @@ struct FailoverTests {
         print("failover: \(acks.count) acknowledged appends, all on the promoted standby; appends accepted \(elapsed) after promotion began")
         _ = try await survivor.verify()
         await survivor.close()
+    }
+
+    /// Proves stop 35's finding: after `pg_ctl restart` of the primary a
+    /// live subscription of a `serve --store` server froze for good (no
+    /// events, no heartbeat, the connection open), while appends went on:
+    /// a read on the connection the restart closed never returned. Reads
+    /// are now bounded like the writer's queries; the subscription goes on.
+    @Test func aSubscriptionGoesOnAcrossARestartOfThePrimary() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.remove() }
+        let url = try cluster.primary.createDatabase("t_restart")
+        let server = try ServeProcess(store: url)
+        defer { server.stop() }
+        try await server.waitUntilReady()
+        let p = server.port
+        let note = #"[{"type":"NoteAdded","data":{"text":"n"}}]"#
+        async let live = http(p, "GET", "/subscribe?from=end&stream=after", untilBodyContains: "id: 3\n", timeoutSeconds: 90)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await http(p, "POST", "/streams/after", note)?.status == 201)
+        try await Task.sleep(for: .milliseconds(500))
+        try cluster.primary.stop()
+        try cluster.primary.start()
+        try cluster.waitForSyncStandby()
+        try await Task.sleep(for: .seconds(17))  // past a heartbeat, idle, as the finding's subscriber was
+        for _ in 0..<3 {
+            var status: Int?
+            for _ in 0..<50 {
+                status = await http(p, "POST", "/streams/after", note)?.status
+                if status == 201 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(status == 201)
+        }
+        let sse = await live
+        for id in 0...3 { #expect(sse?.body.contains("id: \(id)\n") == true, "\(String(describing: sse))") }
+        #expect(sse?.body.contains(": heartbeat") == true, "\(String(describing: sse))")
+        #expect(server.stop() == 0)
     }
 }
