@@ -143,8 +143,10 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
         while changes.value.load(ordering: .acquiring) == 0, ContinuousClock.now < deadline { usleep(5_000) }
         let revision = changes.value.load(ordering: .acquiring)
         guard revision > 0 else { throw KeyStoreError("PostgreSQL at \(location) did not take LISTEN in 10 s") }
+        let check = Self.masterCheckSubject
         let rows = try run { conn in
-            conn.query("SELECT subject, sealed FROM chronik_subject_keys WHERE sealed IS NOT NULL", logger: self.logger).map(\.rows)
+            conn.query("SELECT subject, sealed FROM chronik_subject_keys WHERE sealed IS NOT NULL AND subject <> \(check)",
+                       logger: self.logger).map(\.rows)
         }
         var keys: [String: [UInt8]] = [:]
         keys.reserveCapacity(rows.count)
@@ -152,10 +154,21 @@ public final class PostgresKeyStore: SubjectKeyStore, Sendable {
             let (subject, sealed) = try row.decode((String, ByteBuffer).self)
             keys[subject] = try open(Array(sealed.readableBytesView), subject: subject)
         }
+        // The store's master key, fixed by the first server that gets here
+        // (after the keys it holds opened): a row sealed under it that
+        // every later server must open (stop 35: on a fresh store two
+        // servers with different master keys both started, each sealing
+        // its customers under its own key).
+        do { _ = try key(for: check, create: true) } catch {
+            throw KeyStoreError("this master key is not the store's: \(location) was first used with another --master-key file (its check row does not open with this one)")
+        }
         let count = keys.count
         preloaded.withLock { $0 = (revision, keys) }
         return count
     }
+
+    /// The subject of the row that fixes a store's master key.
+    static let masterCheckSubject = "chronik:master-key-check"
 
     public func destroy(subject: String) throws {
         try Self.check(subject)

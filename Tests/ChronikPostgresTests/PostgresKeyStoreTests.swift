@@ -139,4 +139,17 @@ struct PostgresKeyStoreTests {
         #expect(try server.key(for: "customer:p1", create: false) == created["customer:p1"])
         await store.close()
     }
+
+    @Test func aFreshStoreTakesTheMasterKeyOfItsFirstServer() async throws {
+        // Proves stop 35's finding: on a store without keys, two servers with different master keys both started and
+        // each sealed its customers under its own key. The first to start fixes the store's key; another is refused.
+        let (_, store) = try await freshStore("t_keys_master")
+        let first = try PostgresKeyStore(location: store.location, masterKey: Self.master)
+        #expect(try await Task.detached { try first.preload() }.value == 0, "the check row is not counted as a key")
+        let other = try PostgresKeyStore(location: store.location, masterKey: [UInt8](repeating: 7, count: 32))
+        await #expect(throws: KeyStoreError.self) { try await Task.detached { try other.preload() }.value }
+        let again = try PostgresKeyStore(location: store.location, masterKey: Self.master)
+        #expect(try await Task.detached { try again.preload() }.value == 0)
+        await store.close()
+    }
 }
