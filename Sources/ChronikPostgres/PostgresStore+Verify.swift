@@ -88,6 +88,39 @@ extension PostgresStore {
         if let e = extra.first {
             throw broken(.corruption, "chronik_events", e.position.value, "event past the head")
         }
+        // An id stored twice (stop 35: with the unique index dropped by
+        // hand, retries appended again and verify passed).
+        let twice: (Int64, Int64)? = try await readerConnection.read { [logger] conn in
+            let rows = try await conn.query("""
+                SELECT min(position), max(position) FROM chronik_events GROUP BY id HAVING count(*) > 1 ORDER BY 2 LIMIT 1
+                """, logger: logger)
+            for try await row in rows.decode((Int64, Int64).self) { return row }
+            return nil
+        }
+        if let (first, second) = twice {
+            throw broken(.corruption, "chronik_events", UInt64(second), "the event id of position \(first) is stored again here")
+        }
+        // Each stream's row in chronik_streams, which the next append's
+        // version comes from (stop 35: an edited row went unseen until the
+        // next append wrote a gap, or every append failed).
+        let rows: [(String, Int64)] = try await readerConnection.read { [logger] conn in
+            let rows = try await conn.query("SELECT stream, last_version FROM chronik_streams", logger: logger)
+            var out: [(String, Int64)] = []
+            for try await row in rows.decode((String, Int64).self) { out.append(row) }
+            return out
+        }
+        var listed = 0
+        for (stream, last) in rows.sorted(by: { $0.0 < $1.0 }) {
+            guard let v = versions[stream], Int64(v) == last else {
+                throw ChronikLogError(.corruption, "chronik_streams row '\(stream)': last version \(last), its events end at "
+                                      + (versions[stream].map { "version \($0)" } ?? "no event (the stream has none)"), path: "chronik_streams")
+            }
+            listed += 1
+        }
+        if listed != versions.count, let missing = versions.keys.sorted().first(where: { s in !rows.contains { $0.0 == s } }) {
+            throw ChronikLogError(.corruption, "chronik_streams has no row for stream '\(missing)' (its events end at version \(versions[missing]!))",
+                                  path: "chronik_streams")
+        }
         return VerifyReport(events: next, batches: batches, headChain: ChainHash(bytes: chain))
     }
 }

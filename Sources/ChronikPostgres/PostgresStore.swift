@@ -148,6 +148,21 @@ public final class PostgresStore: EventStore, Sendable {
                 throw error
             }
             try await conn.query("SELECT pg_advisory_unlock(7281)", logger: logger)
+            // What idempotency and the versions rest on: a table made by
+            // hand, or altered, without them is refused (stop 35: without
+            // the unique index on id a retry appended again).
+            let rows = try await conn.query("""
+                SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_index i
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = 'chronik_events'::regclass AND i.indisunique GROUP BY i.indexrelid
+                """, logger: logger)
+            var unique: Set<String> = []
+            for try await columns in rows.decode(String.self) { unique.insert(columns) }
+            for (columns, add) in [("id", "ALTER TABLE chronik_events ADD UNIQUE (id)"),
+                                   ("stream,version", "ALTER TABLE chronik_events ADD UNIQUE (stream, version)")]
+            where !unique.contains(columns) {
+                throw ChronikLogError(.corruption, "the table chronik_events has no unique index on (\(columns)), which Chronik's idempotency and versions rely on: restore it (\(add); it fails while values repeat: chronik verify --store names them)", path: "chronik_events")
+            }
         }
     }
 

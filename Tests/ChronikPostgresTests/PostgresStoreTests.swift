@@ -206,6 +206,34 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    @Test func theStreamsTableAndTheUniqueIdsAreCheckedToo() async throws {
+        // Proves stop 35's findings: an edited chronik_streams row went unseen by verify (the next append wrote a
+        // version gap, or every append failed); with the unique index on id dropped a server started, retries
+        // appended again and verify passed.
+        let (cluster, store) = try await freshStore("t_streams_ids")
+        for i in 0..<3 { _ = try await store.append(to: "m-\(i % 2)", [event("E", "{\"i\":\(i)}")], expected: .any) }
+        _ = try await store.verify()
+        try cluster.primary.psql("UPDATE chronik_streams SET last_version = 20 WHERE stream = 'm-1'", database: "t_streams_ids")
+        let streams = await expectCode(.corruption) { _ = try await store.verify() }
+        #expect(streams?.message.contains("chronik_streams row 'm-1': last version 20, its events end at version 0") == true, "\(String(describing: streams))")
+        try cluster.primary.psql("UPDATE chronik_streams SET last_version = 0 WHERE stream = 'm-1'", database: "t_streams_ids")
+        _ = try await store.verify()
+        try cluster.primary.psql("ALTER TABLE chronik_events DROP CONSTRAINT chronik_events_id_key", database: "t_streams_ids")
+        let refused = await expectCode(.corruption) { _ = try await store.migrate() }
+        #expect(refused?.message.contains("no unique index on (id)") == true, "\(String(describing: refused))")
+        // Without the index, a retry of one event is stored twice (as the finding saw); verify names it.
+        let again = event("E", "{\"again\":1}")
+        _ = try? await store.append(to: "dup", [again], expected: .any)
+        _ = try? await store.append(to: "dup-2", [again], expected: .any)
+        let stored = try await store.readAll(from: .start, limit: 100).filter { $0.id == again.id }.count
+        #expect(stored == 2, "without the index the same id went in twice")
+        if stored > 1 {
+            let twice = await expectCode(.corruption) { _ = try await store.verify() }
+            #expect(twice?.message.contains("is stored again here") == true, "\(String(describing: twice))")
+        }
+        await store.close()
+    }
+
     @Test func appendsWaitForAStoppedStandbyAndContinueWhenItIsBack() async throws {
         let (cluster, store) = try await freshStore("t_standby")
         _ = try await store.append(to: "s", [event("E", "{}")], expected: .any)
