@@ -424,7 +424,27 @@ public final class PostgresStore: EventStore, Sendable {
 
     static func ioError(_ what: String, _ error: any Error) -> ChronikLogError {
         if let e = error as? ChronikLogError { return e }
+        if let said = plainly(error) { return ChronikLogError(.io, "PostgreSQL: \(what): \(said)") }
         return ChronikLogError(.io, "PostgreSQL: \(what): \(String(reflecting: error))")
+    }
+
+    /// What an operator can do about a server error, in words, for the
+    /// SQLSTATEs a misplaced or unprepared store gives (stop 35: the
+    /// driver's dump, SQL text included, for a database without the schema
+    /// or a standby).
+    static func plainly(_ error: any Error) -> String? {
+        guard let e = error as? PSQLError, let info = e.serverInfo, let state = info[.sqlState] else { return nil }
+        let message = info[.message] ?? ""
+        switch state {
+        case "42P01", "42883":
+            return "the database has no Chronik schema (\(message)): start chronik serve --store URL once, which creates it"
+        case "42703":
+            return "a Chronik table lacks a column (\(message)): the schema was altered, or made by another version"
+        case "25006":
+            return "this PostgreSQL is read-only (\(message)): a standby; point --store at the primary"
+        default:
+            return nil
+        }
     }
 
     // MARK: Reading

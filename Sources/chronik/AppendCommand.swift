@@ -114,8 +114,11 @@ struct Append: AsyncParsableCommand {
             throw ValidationError("--max-event-bytes must be 1...\(LogFormat.maxEventBytesCeiling), got \(maxEventBytes.bytes)")
         }
         try checkInputFile(file, holding: "a file of JSON Lines")
+        // A store takes events up to its own limit (stop 35: a larger
+        // --max-event-bytes was taken and ignored).
         try storeOptions.validate(with: options, notWith: [("--compression", creation.compression != nil),
-                                                           ("--segment-size", creation.segmentSize != nil)])
+                                                           ("--segment-size", creation.segmentSize != nil),
+                                                           ("--max-event-bytes", maxEventBytes.bytes != LogFormat.defaultMaxEventBytes)])
     }
 
     func run() async throws {

@@ -72,6 +72,20 @@ extension PostgresStoreTests {
         await store.close()
     }
 
+    @Test func aDatabaseWithoutTheSchemaIsSaidInWords() async throws {
+        // Proves stop 35's finding: append, read and verify on a database no server had prepared dumped the
+        // driver's error with its SQL text. It now says what to do.
+        _ = removeAtExit
+        let cluster = try sharedCluster.get()
+        let url = try cluster.primary.createDatabase("t_no_schema")
+        for args in [["read", "--store", url], ["verify", "--store", url]] {
+            let r = try await chronik(args)
+            #expect(r.status == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("has no Chronik schema") && r.stderr.contains("chronik serve --store URL once")
+                    && !r.stderr.contains("PSQLError"), "\(args): \(r.stderr)")
+        }
+    }
+
     @Test func storeOptionUsageErrors() async throws {
         let url = "postgres://postgres@127.0.0.1:1/none"
         for (args, words) in [
@@ -87,6 +101,7 @@ extension PostgresStoreTests {
             (["verify", "--store", "postgres://postgres@127.0.0.1:71139/db"], "port 71139 is not 1–65535"),
             (["read", "--store", "postgres://postgres@127.0.0.1:5432/db?sslmode=require"], "parameter 'sslmode' is not supported"),
             (["read", "--store", "postgres://postgres@127.0.0.1:5432/shop/extra"], "a database name holds no '/'"),
+            (["append", "--store", url, "--max-event-bytes", "20M", "/dev/null"], "--max-event-bytes works on a log directory"),
         ] {
             let r = try await chronik(args)
             #expect(r.status == 64, "\(args): \(r.stderr)")
