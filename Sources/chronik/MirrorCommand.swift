@@ -34,7 +34,7 @@ struct Mirror: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The PostgreSQL store to copy.", valueName: "postgres://user@host:port/db"))
     var store: String
 
-    @Flag(name: [.customShort("f"), .long], help: "Keep running and copy new events as they are committed (stop with Ctrl-C).")
+    @Flag(name: [.customShort("f"), .long], help: "Keep running and copy new events as they are committed, waiting out a store that is away (a restart, a failover); stop with Ctrl-C.")
     var follow = false
 
     @Option(name: .customLong("poll-ms"), help: ArgumentHelp("With --follow: how often to look for new events, in milliseconds.",
@@ -70,8 +70,26 @@ struct Mirror: AsyncParsableCommand {
             }
         }
         var copied: UInt64 = 0
+        var unreachableSince: ContinuousClock.Instant?
         while true {
-            let page = try await source.readAll(from: Position(next), limit: 4096)
+            let page: [RecordedEvent]
+            do {
+                page = try await source.readAll(from: Position(next), limit: 4096)
+                if let since = unreachableSince {
+                    options.note("chronik: note: \(source.location) answers again (after \(since.duration(to: .now)))")
+                    unreachableSince = nil
+                }
+            } catch let e as ChronikLogError where follow && e.code == .io {
+                // Following, a store that is away (a restart, a failover)
+                // is waited for, as a subscription waits (stop 35: a 0.4 s
+                // restart ended the command). Said once; tried every second.
+                if unreachableSince == nil {
+                    unreachableSince = .now
+                    options.note("chronik: warning: \(e.message); trying again every second (the log holds positions 0..<\(next))")
+                }
+                try await Task.sleep(for: .seconds(1))
+                continue
+            }
             if page.isEmpty {
                 if !follow { break }
                 try await Task.sleep(for: .milliseconds(pollMilliseconds))
