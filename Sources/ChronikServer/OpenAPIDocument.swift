@@ -131,6 +131,12 @@ public let openAPIDocument = #"""
           },
           "422": {
             "$ref": "#/components/responses/E422"
+          },
+          "500": {
+            "$ref": "#/components/responses/E500"
+          },
+          "503": {
+            "$ref": "#/components/responses/E503w"
           }
         }
       },
@@ -473,6 +479,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "500": {
+            "$ref": "#/components/responses/E500"
           }
         }
       }
@@ -2627,6 +2636,26 @@ public let openAPIDocument = #"""
       },
       "E415": {
         "description": "A `Content-Encoding` other than `identity` (`unsupportedContentEncoding`): send the body uncompressed.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "E500": {
+        "description": "The store failed (`io`): with `--store`, PostgreSQL could not be reached or did not answer (a restart, a failover), or a COMMIT did not complete — the batch may or may not be stored; retrying with the same event ids is safe (idempotent). A local log's failed write is `io` too.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "E503w": {
+        "description": "The log takes no append: `writerPoisoned` (a failed fsync; restart the server), `closed` (shutting down).",
         "content": {
           "application/json": {
             "schema": {
