@@ -99,7 +99,17 @@ extension LogServer {
         defer { closeSubscription(id) }
         try await writer.write(ByteBuffer(string: ": chronik subscription from \(start)\nretry: 1000\n\n"))
         while !isStopping && !Task.isCancelled {
-            if let chunk = try await nextChunk(from: next, filter: filter, printer: p, scope: scope, reader: &reader) {
+            let found: SubscriptionChunk?
+            do {
+                found = try await nextChunk(from: next, filter: filter, printer: p, scope: scope, reader: &reader)
+            } catch let e as ChronikLogError where e.code == .io && localLog == nil {
+                // A store that is away (a restart, a failover) is waited
+                // for, with heartbeats, as the promise says ("delays, never
+                // drops"; stop 35: the subscription ended, under load).
+                found = nil
+                try? await Task.sleep(for: .seconds(1))
+            }
+            if let chunk = found {
                 next = chunk.end
                 moveSubscription(id, to: next)
                 if chunk.frames.readableBytes > 0 {
