@@ -101,6 +101,15 @@ public final class LiveProjections: @unchecked Sendable {
 
     deinit { task?.cancel() }
 
+    /// Why the models stopped following the log, or nil while they follow
+    /// it (`/ready` says so: stop 35, it said ready while every model query
+    /// was 503 `projectionsStopped`).
+    public var stoppedBecause: ProjectionError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
+    }
+
     /// The position the models have reached (every event before it applied).
     public var position: Position {
         lock.lock()

@@ -305,6 +305,13 @@ extension LogServer {
     /// is not shutting down; 503 `notReady` with the reason otherwise.
     func ready() throws -> Response {
         if isStopping { throw ServerError(.serviceUnavailable, "notReady", "shutting down") }
+        // Models that stopped (an event that does not decode, a key that does
+        // not open) answer no query until a restart replays them (stop 35:
+        // /ready said ready meanwhile).
+        if let live, let why = live.stoppedBecause {
+            throw ServerError(.serviceUnavailable, "projectionsStopped",
+                              "the read models stopped at position \(live.position.value): \(why.description); fix the cause and restart the server")
+        }
         if !log.isIndexed { throw ServerError(.serviceUnavailable, "notReady", "loading the event id index") }
         // A writer that failed takes no append until a restart reopens the
         // log (stop 34: /ready said ready while every append was 503).

@@ -62,6 +62,13 @@ extension LogServer {
     /// answers, 503 `notReady` when it does not or the server is stopping.
     func storeReady() async throws -> Response {
         if isStopping { throw ServerError(.serviceUnavailable, "notReady", "shutting down") }
+        // Models that stopped (an event that does not decode, a key that does
+        // not open) answer no query until a restart replays them (stop 35:
+        // /ready said ready meanwhile).
+        if let live, let why = live.stoppedBecause {
+            throw ServerError(.serviceUnavailable, "projectionsStopped",
+                              "the read models stopped at position \(live.position.value): \(why.description); fix the cause and restart the server")
+        }
         let head: Position
         do { head = try await eventStore.headPosition() } catch {
             throw ServerError(.serviceUnavailable, "notReady", "the store does not answer: \(error)")

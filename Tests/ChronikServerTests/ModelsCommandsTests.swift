@@ -135,6 +135,22 @@ import Testing
         }
     }
 
+    @Test func readyIs503OnceTheModelsStopped() async throws {
+        // Proves stop 35's finding: with the live models stopped (an event they cannot read), every model query was
+        // 503 projectionsStopped while /ready answered 200 "ready".
+        try await withServer(models: true) { server, client in
+            #expect(try await client.get("/ready").status == .ok)
+            _ = try await server.log.append(to: "order-bad", [ProposedEvent(type: "OrderPlaced", data: Array("{\"not\":\"an order\"}".utf8))])
+            var ready = try await client.get("/ready")
+            for _ in 0..<100 where ready.status == .ok {
+                try await Task.sleep(for: .milliseconds(20))
+                ready = try await client.get("/ready")
+            }
+            #expect(ready.status == .serviceUnavailable && ready.error["code"] as? String == "projectionsStopped", "\(ready.text)")
+            #expect(try await client.get("/models/orders?waitFor=0").error["code"] as? String == "projectionsStopped")
+        }
+    }
+
     @Test func waitForGivesReadYourWrites() async throws {
         try await withServer(models: true) { _, client in
             _ = try await client.post("/commands", Self.variant)
