@@ -179,6 +179,9 @@ func describe(_ error: ChronikLogError) -> String {
     // Damage reads as everywhere else (verify, repair): FILE at byte N: REASON.
     if let path = error.path, let offset = error.offset, offset >= 0 {
         let label = s.dropLast(error.message.count)
+        // A PostgreSQL store's table: the message names it and the
+        // position (stop 35: "chronik_events at byte 33").
+        if !path.contains("/"), path.hasPrefix("chronik_") { return String(label) + error.message }
         return String(label) + "\(path) at byte \(offset): " + error.message
     }
     if let path = error.path {

@@ -86,6 +86,16 @@ extension PostgresStoreTests {
         }
     }
 
+    @Test func aChangedRowIsNamedByTableAndPosition() async throws {
+        // Proves stop 35's finding: a changed row read "chronik_events at byte 1", a byte of no file.
+        let (cluster, store) = try await freshStore("t_cli_tamper")
+        for i in 0..<2 { _ = try await store.append(to: "s", [event("E", "{\"i\":\(i)}")], expected: .any) }
+        await store.close()
+        try cluster.primary.psql("UPDATE chronik_events SET data = convert_to('{\"i\":7}', 'UTF8') WHERE position = 1", database: "t_cli_tamper")
+        let r = try await chronik(["read", "--store", cluster.primary.url(database: "t_cli_tamper")])
+        #expect(r.status == 1 && r.stderr.contains("chronik_events position 1") && !r.stderr.contains("at byte"), "\(r.stderr)")
+    }
+
     @Test func storeOptionUsageErrors() async throws {
         let url = "postgres://postgres@127.0.0.1:1/none"
         for (args, words) in [
