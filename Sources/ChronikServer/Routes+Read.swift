@@ -159,7 +159,12 @@ extension LogServer {
     }
 
     func pageSize(_ q: Parameters) throws -> Int {
-        guard let n = try number(q, "limit") else { return 100 }
+        // One code and one range for any bad limit (stop 35: -1 and "abc"
+        // were invalidParameter "(0 or more)", 0 invalidLimit "1...1000").
+        guard let raw = q["limit"] else { return 100 }
+        guard let n = UInt64(raw) else {
+            throw ServerError(.badRequest, "invalidLimit", "limit must be 1...\(configuration.maxPageSize), got \(raw)", field: "limit")
+        }
         guard n >= 1, n <= configuration.maxPageSize else {
             throw ServerError(.badRequest, "invalidLimit", "limit must be 1...\(configuration.maxPageSize), got \(n)", field: "limit")
         }
@@ -169,7 +174,10 @@ extension LogServer {
     func number(_ q: Parameters, _ name: String) throws -> UInt64? {
         guard let raw = q[name[...]] else { return nil }
         guard let n = UInt64(raw) else {
-            throw ServerError(.badRequest, "invalidParameter", "\(name) must be a number (0 or more), got \(raw)", field: name)
+            // All digits but too large is past any position, not "not a number" (stop 35).
+            let why = !raw.isEmpty && raw.allSatisfy(\.isASCII) && raw.allSatisfy(\.isNumber)
+                ? "\(name) is past any position (at most \(UInt64.max)), got \(raw)" : "\(name) must be a number (0 or more), got \(raw)"
+            throw ServerError(.badRequest, "invalidParameter", why, field: name)
         }
         return n
     }

@@ -404,6 +404,13 @@ import Testing
             #expect(try await client.get("/events/99").error["code"] as? String == "eventNotFound")
             #expect(try await client.get("/events/x").status == .badRequest)
             #expect(try await client.get("/all?limit=0").error["code"] as? String == "invalidLimit")
+            // One code for any bad limit, and a number too large is said as such (stop 35).
+            for limit in ["-1", "abc", "5000"] {
+                let r = try await client.get("/all?limit=\(limit)")
+                #expect(r.error["code"] as? String == "invalidLimit" && (r.error["message"] as? String)?.contains("1...") == true, "\(limit): \(r.text)")
+            }
+            let huge = try await client.get("/all?from=99999999999999999999")
+            #expect((huge.error["message"] as? String)?.contains("past any position") == true, "\(huge.text)")
             #expect(try await client.get("/streams/s-0?direction=sideways").status == .badRequest)
             let unknown = try await client.get("/no/such/route")
             #expect(unknown.status == .notFound)
