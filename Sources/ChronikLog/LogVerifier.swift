@@ -608,9 +608,14 @@ struct VerifierRun {
                         break scan
                     }
                     if damage == nil {
-                        let what = besideWriter ? "a final batch a live writer may be writing right now"
-                            : "an interrupted final write (pages that never reached the disk)"
-                        warn(segPath, offset, "torn tail: \(end - offset) bytes of \(what); a writer's open truncates them")
+                        // Beside a live writer this may be its write in progress,
+                        // or damage to a batch it acknowledged: not judged here
+                        // (stop 35: "a writer's open truncates them" was said of
+                        // a flipped acknowledged batch, which an open refuses).
+                        let said = besideWriter
+                            ? "a final batch a live writer may be writing right now (not judged while it runs: verify again once it is idle or stopped)"
+                            : "an interrupted final write (pages that never reached the disk); a writer's open truncates them"
+                        warn(segPath, offset, "torn tail: \(end - offset) bytes of \(said)")
                         break scan
                     }
                     // A live writer may be copying this batch in right now:

@@ -179,6 +179,24 @@ struct EventLogTests {
         }
     }
 
+    @Test("beside a live writer, a bad final batch is not judged, and verify does not promise that an open truncates it")
+    func verifyBesideALiveWriterJudgesNoFinalBatch() async throws {
+        // Proves stop 35's finding: a flipped byte in the last acknowledged batch, beside a running writer, was a
+        // warning saying "a writer's open truncates them" — a later open refuses it as damage.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        for i in 0..<3 { _ = try await log.append(to: "s", [event("A", "event \(i) " + String(repeating: "x", count: 40))]) }
+        let segment = dir + "/" + LogFormat.segmentFileName(base: 0)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: segment))
+        bytes[bytes.count - 5] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: segment))
+        let report = try LogVerifier.verify(directory: dir)
+        let warning = try #require(report.warnings.first, "\(report)")
+        #expect(warning.reason.contains("not judged while it runs") && !warning.reason.contains("truncates"), "\(warning)")
+    }
+
     @Test("bad input is refused with a typed error and writes nothing")
     func badInput() async throws {
         let dir = makeTempDir()
