@@ -141,12 +141,17 @@ struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
 
 // MARK: Supply chain
 
-func purchaseOrderText(_ p: PurchaseOrderRecord) -> String {
-    let units = p.lines.reduce(Int64(0)) { $0 + $1.qty }
-    return "\(pad(p.purchaseOrderId, 14)) \(pad(p.supplierId, 12)) \(pad(p.warehouseId, 8)) "
-        + "placed \(p.placedAt.rfc3339)  expected \(p.expectedAt.rfc3339)  "
-        + (p.receivedAt.map { "received \($0.rfc3339)" } ?? "open") + (p.late ? "  LATE" : "")
-        + "  \(p.lines.count) line\(p.lines.count == 1 ? "" : "s"), \(group(units)) unit\(units == 1 ? "" : "s")"
+/// Purchase orders as an aligned table, times as every text column gives
+/// them (stop 35: ragged lines, no header).
+func purchaseOrdersText(_ list: [PurchaseOrderRecord]) -> [String] {
+    var t = TextTable(["purchaseOrderId", "supplier", "warehouse", "placed", "expected", "received", "late", "lines", "units"],
+                      right: ["lines", "units"])
+    for p in list {
+        let units = p.lines.reduce(Int64(0)) { $0 + $1.qty }
+        t.add([p.purchaseOrderId, p.supplierId, p.warehouseId, textTime(p.placedAt), textTime(p.expectedAt),
+               p.receivedAt.map(textTime) ?? "open", p.late ? "LATE" : "", group(Int64(p.lines.count)), group(units)])
+    }
+    return t.lines
 }
 
 struct SuppliersQuery: AsyncParsableCommand, GroupedCommand {
@@ -211,7 +216,7 @@ struct PurchaseOrdersQuery: AsyncParsableCommand, GroupedCommand {
             throw CommandFailure("no supplier '\(supplier)' in this log (no stream supplier-\(supplier), no purchase order of it)")
         }
         let list = limited(all, limit, options)
-        emit(options, json: list.map(purchaseOrderJSON), text: list.map(purchaseOrderText))
+        emit(options, json: list.map(purchaseOrderJSON), text: purchaseOrdersText(list))
     }
 }
 
@@ -255,17 +260,23 @@ struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
             }
         }
         list = limited(list, limit, options)
-        emit(options, json: list.map(settingJSON), text: list.isEmpty ? ["no setting was set" + (at.map { " at \($0)" } ?? "")]
-            : list.map { "\(pad($0.key, 28)) \(pad($0.value, 16)) by \($0.actor) at \($0.changedAt.rfc3339)  (\($0.changes) change\($0.changes == 1 ? "" : "s"))" })
+        var t = TextTable(["key", "value", "actor", "changedAt", "changes"], right: ["changes"])
+        for s in list { t.add([s.key, s.value, s.actor, textTime(s.changedAt), group(Int64(s.changes))]) }
+        emit(options, json: list.map(settingJSON), text: list.isEmpty ? ["no setting was set" + (at.map { " at \($0)" } ?? "")] : t.lines)
     }
 }
 
 // MARK: Campaigns
 
-func campaignText(_ c: CampaignRecord) -> String {
-    "\(pad(c.campaignId, 16)) \(pad(c.name ?? "-", 22)) \(pad(c.channel ?? "-", 10)) "
-        + "budget \(c.budget.map { money($0, c.currency ?? "???") } ?? "-")  sessions \(c.sessions)  orders \(c.orders)  "
-        + "revenue \(moneyList(c.revenue))  conversion \(c.conversionRate.map { "\($0)" } ?? "-")  roas \(c.roas.map { "\($0)" } ?? "-")"
+func campaignsText(_ list: [CampaignRecord]) -> [String] {
+    var t = TextTable(["campaignId", "name", "channel", "budget", "sessions", "orders", "revenue", "conversion", "roas"],
+                      right: ["budget", "sessions", "orders", "conversion", "roas"])
+    for c in list {
+        t.add([c.campaignId, c.name ?? "-", c.channel ?? "-", c.budget.map { money($0, c.currency ?? "???") } ?? "-",
+               group(Int64(c.sessions)), group(Int64(c.orders)), moneyList(c.revenue),
+               c.conversionRate.map { "\($0)" } ?? "-", c.roas.map { "\($0)" } ?? "-"])
+    }
+    return t.lines
 }
 
 struct CampaignsQuery: AsyncParsableCommand, GroupedCommand {
@@ -293,7 +304,7 @@ struct CampaignsQuery: AsyncParsableCommand, GroupedCommand {
         let (log, set) = try loadModels(options, ["campaigns"])
         defer { try? log.close() }
         let list = limited(set.campaigns?.list() ?? [], limit, options)
-        emit(options, json: list.map(campaignJSON), text: list.map(campaignText))
+        emit(options, json: list.map(campaignJSON), text: campaignsText(list))
     }
 }
 
