@@ -263,7 +263,18 @@ extension EventLog {
                     report.segmentsScanned += 1
                     let result = try scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: isLast,
                                                  readOnly: besideWriter, stopAtDamage: readUpToDamage)
-                    if let damage = result.damage {
+                    var damage = result.damage
+                    let dataEnd = result.tornAt ?? size
+                    if damage == nil, activeIndexed, result.tornAt != nil || readUpToDamage,
+                       let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: dataEnd) {
+                        let lost = ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: dataEnd), path: path, offset: dataEnd)
+                        guard readUpToDamage else { throw lost }
+                        // Read-only, up to the damage: the batches before it
+                        // read (stop 35: the whole segment was left out, 70
+                        // intact events of 80).
+                        damage = lost
+                    }
+                    if let damage {
                         report.damage = damage
                         var s = result.segment
                         s.table.sealed = true
@@ -274,23 +285,6 @@ extension EventLog {
                         break
                     }
                     scanned = result.segment
-                    let dataEnd = result.tornAt ?? size
-                    if activeIndexed, result.tornAt != nil || readUpToDamage,
-                       let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: dataEnd) {
-                        let lost = ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: dataEnd), path: path, offset: dataEnd)
-                        guard readUpToDamage else { throw lost }
-                        // Read-only, up to the damage: the batches before it
-                        // read (stop 35: the whole segment was left out, 70
-                        // intact events of 80).
-                        report.damage = lost
-                        var s = result.segment
-                        s.table.sealed = true
-                        toIndex.append(IndexRun(base: base, batches: s.batches, ids: s.ids))
-                        head = base + s.table.eventCount
-                        lastHash = s.table.lastHash
-                        segments.append(Segment(base: base, directory: dir, file: file, table: s.table))
-                        break
-                    }
                     if let torn = result.tornAt {
                         report.truncatedFile = path
                         report.truncatedAtOffset = torn

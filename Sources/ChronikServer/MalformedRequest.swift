@@ -124,37 +124,33 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Whether each request read and not yet answered ends its connection.
-    private var closes: [Bool] = []
-    /// Whether each of them is HTTP/1.0: its answer is sent as HTTP/1.0,
-    /// so that a body of unknown length is not chunked (RFC 9112 §6.1: no
-    /// Transfer-Encoding to an HTTP/1.0 client; stop 35: /subscribe and
-    /// /export sent chunk sizes into the stream) but ends with the
+    /// Each request read and not yet answered, in order: whether its
+    /// answer ends the connection, and whether it is HTTP/1.0 — answered as
+    /// HTTP/1.0, so that a body of unknown length is not chunked (RFC 9112
+    /// §6.1: no Transfer-Encoding to an HTTP/1.0 client; stop 35: /subscribe
+    /// and /export sent chunk sizes into the stream) but ends with the
     /// connection.
-    private var http10: [Bool] = []
-    /// An HTTP/1.1 request without exactly one Host was read: it and
-    /// everything after it are dropped, and once the requests before it
-    /// are answered it gets a 400 and the connection closes (RFC 9112
-    /// §3.2: "A server MUST respond with a 400 … to any HTTP/1.1 request
-    /// message that lacks a Host header field and to any request message
-    /// that contains more than one Host header field"; stop 34's
+    private var pending: [(close: Bool, http10: Bool)] = []
+    /// The Host headers of an HTTP/1.1 request without exactly one, once
+    /// read: it and everything after it are dropped, and once the requests
+    /// before it are answered it gets a 400 and the connection closes (RFC
+    /// 9112 §3.2: "A server MUST respond with a 400 … to any HTTP/1.1
+    /// request message that lacks a Host header field and to any request
+    /// message that contains more than one Host header field"; stop 34's
     /// exploration: it was answered 200).
-    private var refusingHost = false
-    private var hostsOfRefused = 0
+    private var refusedHosts: Int?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !refusingHost else { return }
+        guard refusedHosts == nil else { return }
         if case .head(let head) = unwrapInboundIn(data) {
             let hosts = head.headers["host"].count
             if hosts > 1 || (hosts == 0 && head.version == .http1_1) {
-                refusingHost = true
-                hostsOfRefused = hosts
-                if closes.isEmpty { refuseHost(context, hosts) }
+                refusedHosts = hosts
+                if pending.isEmpty { refuseHost(context, hosts) }
                 return
             }
             let old = head.version.major == 1 && head.version.minor == 0
-            closes.append(old && !head.isKeepAlive)
-            http10.append(old)
+            pending.append((old && !head.isKeepAlive, old))
         }
         context.fireChannelRead(data)
     }
@@ -176,27 +172,26 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var head) where head.status.code >= 200 && http10.first == true:
+        case .head(var head) where head.status.code >= 200 && pending.first?.http10 == true:
             // NIO's encoder frames an HTTP/1.0 answer of unknown length by
             // closing the connection, never by chunks.
             head.version = .http1_0
-            if !head.headers.contains(name: "content-length") || closes.first == true {
+            if !head.headers.contains(name: "content-length") || pending[0].close {
                 head.headers.remove(name: "transfer-encoding")
                 head.headers.replaceOrAdd(name: "connection", value: "close")
-                if !closes.isEmpty { closes[0] = true }
+                pending[0].close = true
             } else {
                 head.headers.replaceOrAdd(name: "connection", value: "keep-alive")  // as the client asked
             }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .head(var head) where head.status.code >= 200 && closes.first == true:
+        case .head(var head) where head.status.code >= 200 && pending.first?.close == true:
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end where !closes.isEmpty:
-            let close = closes.removeFirst()
-            if !http10.isEmpty { http10.removeFirst() }
-            if !close, refusingHost, closes.isEmpty {
+        case .end where !pending.isEmpty:
+            let close = pending.removeFirst().close
+            if !close, let hosts = refusedHosts, pending.isEmpty {
                 context.write(data, promise: promise)
-                return refuseHost(context, hostsOfRefused)
+                return refuseHost(context, hosts)
             }
             guard close else { return context.write(data, promise: promise) }
             let loopBound = context.loopBound

@@ -174,7 +174,7 @@ extension LogServer {
             // Any case, as `query customers --currency` (stop 34: "sek" found none).
             let currency = q["currency"].map { $0.uppercased() }
             if let currency, let orders = set.orders {
-                let known = Set(orders.orders.values.map(\.currency)).sorted()
+                let known = orders.currencies
                 guard known.contains(currency) else {
                     throw ServerError(.notFound, "notFound", "no orders in currency \(currency); the currencies in this log: "
                                       + (known.isEmpty ? "none" : known.joined(separator: ", ")))
@@ -266,14 +266,12 @@ extension LogServer {
             // that payout's records and its payments).
             guard let model = set.reconciliation else { return "[]" }
             if let id { return try one(model.payment(id).map(reconciliationJSON), "payment") }
-            var payments = model.all()
-            if let status = q["status"].map(String.init) {
-                let all = ReconciliationStatus.allCases.map(\.rawValue) + ["overdue"]
-                guard all.contains(status) else {
-                    throw ServerError(.badRequest, "invalidParameter", "unknown status '\(status)'; one of: \(all.joined(separator: ", "))", field: "status")
-                }
-                payments = payments.filter { status == "overdue" ? $0.overdue : $0.status.rawValue == status }
+            let status = q["status"].map(String.init)
+            let filters = ReconciliationProjector.statusFilters
+            if let status, !filters.contains(status) {
+                throw ServerError(.badRequest, "invalidParameter", "unknown status '\(status)'; one of: \(filters.joined(separator: ", "))", field: "status")
             }
+            let payments = model.all(status: status)
             if let payout = q["payout"].map(String.init) {
                 let found = model.payouts(id: payout)
                 guard !found.isEmpty else { throw ServerError(.notFound, "notFound", "no payout '\(payout)'") }

@@ -62,7 +62,7 @@ struct ReconciliationQuery: AsyncParsableCommand, GroupedCommand {
     @Option(help: "Only this payout (its payoutId) and the payments with a line in it.") var payout: String?
 
     func validate() throws {
-        let all = ReconciliationStatus.allCases.map(\.rawValue) + ["overdue"]
+        let all = ReconciliationProjector.statusFilters
         if let status, !all.contains(status) {
             throw ValidationError("unknown status '\(status)'; one of: \(all.joined(separator: ", "))")
         }
@@ -72,10 +72,7 @@ struct ReconciliationQuery: AsyncParsableCommand, GroupedCommand {
         let (log, set) = try loadModels(options, ["reconciliation"])
         defer { try? log.close() }
         guard let r = set.reconciliation else { return }
-        var payments = r.all()
-        if let status {
-            payments = payments.filter { status == "overdue" ? $0.overdue : $0.status.rawValue == status }
-        }
+        var payments = r.all(status: status)
         var json: [String] = []
         var text: [String] = []
         if let payout {

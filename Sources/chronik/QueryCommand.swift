@@ -369,9 +369,9 @@ struct CustomersQuery: AsyncParsableCommand, GroupedCommand {
         let (log, set) = try loadModels(options, ["crm"])
         defer { try? log.close() }
         guard let crm = set.crm else { throw CommandFailure("the crm model was not built") }
-        let code = try currency.map { try knownCurrency($0, Set(crm.orders.orders.values.map(\.currency)).sorted()) }
-        let list = crm.top(limit, currency: code)
-        noteCut(shown: list.count, of: crm.rankedCount(currency: code), options)
+        let code = try currency.map { try knownCurrency($0, crm.orders.currencies) }
+        let (list, ranked) = crm.ranked(limit, currency: code)
+        noteCut(shown: list.count, of: ranked, options)
         emit(options, json: list.map { customerJSON($0, profile: nil) }, text: customersText(list))
     }
 }

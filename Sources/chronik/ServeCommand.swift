@@ -223,13 +223,10 @@ extension Serve {
                 // with --json or --quiet (stop 35: `--listen 127.0.0.1:0
                 // --quiet`, an example of this help, never said which port),
                 // else a note on stderr beside the others.
-                if json {
+                if json || quiet {
                     let out = Output()
-                    out.line(JSONValue.object([JSONMember("listening", .string(url)), JSONMember("port", .int(Int64(bound)))]).text)
-                    out.flush()
-                } else if quiet {
-                    let out = Output()
-                    out.line("listening on \(url)")
+                    out.line(json ? JSONValue.object([JSONMember("listening", .string(url)), JSONMember("port", .int(Int64(bound)))]).text
+                                  : "listening on \(url)")
                     out.flush()
                 }
                 if !quiet { printError("chronik: note: listening on \(url)") }

@@ -16,6 +16,27 @@ import Testing
     }
     static let order = #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o1","customerId":"c1","lines":[{"sku":"P1-42","qty":2,"unitPrice":4500}],"currency":"EUR","shippingFee":490,"shippingAddress":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}}"#
 
+    /// POSTs each body to `/commands`, each expected 201; the last position.
+    static func command(_ bodies: [String], _ client: any TestClientProtocol) async throws -> Int {
+        var last = 0
+        for body in bodies {
+            let r = try await client.post("/commands", body)
+            #expect(r.status == .created, "\(r.text)")
+            last = r.json["lastPosition"] as? Int ?? -1
+        }
+        return last
+    }
+
+    /// `GET /models/{route}` once the models applied `last` (expected 200),
+    /// and the lines `chronik query {query} --json` prints for the log.
+    static func answerAndQuery(_ route: String, _ query: [String], last: Int, dir: String,
+                               _ client: any TestClientProtocol) async throws -> (TestResponse, [String]) {
+        let r = try await client.get("/models/\(route)\(route.contains("?") ? "&" : "?")waitFor=\(last)")
+        #expect(r.status == .ok, "\(route): \(r.text)")
+        let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
+        return (r, cli.split(separator: "\n").map(String.init))
+    }
+
     @Test func modelsAnswerWhatQueryJSONPrints() async throws {
         let dir = makeTempDir()
         defer {
@@ -23,20 +44,12 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir + ".keys")
         }
         try await withServer(directory: dir, models: true) { server, client in
-            var last = 0
-            for body in [Self.variant, Self.received(10), Self.order] {
-                let r = try await client.post("/commands", body)
-                #expect(r.status == .created, "\(r.text)")
-                last = r.json["lastPosition"] as? Int ?? -1
-            }
+            let last = try await Self.command([Self.variant, Self.received(10), Self.order], client)
             // customers/c1 with its interactions per channel, and a currency in any case (stop 34: both differed).
             for (route, query) in [("orders", ["orders"]), ("inventory", ["inventory"]),
                                    ("orders/o1", ["order", "o1"]), ("customers/c1", ["customer", "c1"]),
                                    ("customers?currency=eur", ["customers", "--currency", "EUR"])] {
-                let r = try await client.get("/models/\(route)\(route.contains("?") ? "&" : "?")waitFor=\(last)")
-                #expect(r.status == .ok, "\(route): \(r.text)")
-                let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
-                let lines = cli.split(separator: "\n").map(String.init)
+                let (r, lines) = try await Self.answerAndQuery(route, query, last: last, dir: dir, client)
                 #expect(!lines.isEmpty, "\(route): chronik query printed nothing")
                 let expected = route.contains("/") && !route.contains("?") ? (lines.first ?? "") : "[" + lines.joined(separator: ",") + "]"
                 #expect(r.text == expected + "\n", "\(route)")
@@ -68,27 +81,19 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir + ".keys")
         }
         try await withServer(directory: dir, models: true) { _, client in
-            var last = 0
-            for body in [#"{"type":"ProductCreated","time":"2024-05-01T08:00:00Z","data":{"productId":"P1","title":"Shoe","category":"shoes"}}"#,
+            let last = try await Self.command([#"{"type":"ProductCreated","time":"2024-05-01T08:00:00Z","data":{"productId":"P1","title":"Shoe","category":"shoes"}}"#,
                          Self.variant, Self.received(10), Self.order,
                          #"{"type":"SupplierRegistered","time":"2024-05-01T00:00:00Z","data":{"supplierId":"sup","name":"Sup","leadTimeDays":3}}"#,
                          #"{"type":"PurchaseOrderPlaced","time":"2024-05-01T00:00:00Z","data":{"purchaseOrderId":"po1","supplierId":"sup","warehouseId":"wh-1","lines":[{"sku":"P1-42","qty":5,"unitCost":10}],"currency":"EUR","expectedAt":"2024-05-05T00:00:00Z"}}"#,
                          #"{"type":"SettingChanged","time":"2024-05-02T00:00:00Z","data":{"key":"theme","value":"dark","actor":"ops"}}"#,
                          #"{"type":"CampaignLaunched","time":"2024-05-01T00:00:00Z","data":{"campaignId":"cmp","name":"Spring","channel":"email","budget":1000,"currency":"EUR"}}"#,
                          #"{"type":"SessionStarted","time":"2024-05-01T09:00:00Z","data":{"sessionId":"s1","customerId":"c2","channel":"web","campaignId":"cmp"}}"#,
-                         #"{"type":"ProductViewed","time":"2024-05-01T09:01:00Z","data":{"sessionId":"s1","productId":"P1"}}"#] {
-                let r = try await client.post("/commands", body)
-                #expect(r.status == .created, "\(r.text)")
-                last = r.json["lastPosition"] as? Int ?? -1
-            }
+                         #"{"type":"ProductViewed","time":"2024-05-01T09:01:00Z","data":{"sessionId":"s1","productId":"P1"}}"#], client)
             for (route, query) in [("suppliers", ["suppliers"]), ("purchase-orders?open=true", ["purchase-orders", "--open"]),
                                    ("settings?key=theme", ["settings", "--key", "theme"]),
                                    ("settings?at=2024-05-03T00:00:00Z", ["settings", "--at", "2024-05-03T00:00:00Z"]),
                                    ("campaigns", ["campaigns"]), ("recommendations/c2", ["recommendations", "c2"])] {
-                let r = try await client.get("/models/\(route)\(route.contains("?") ? "&" : "?")waitFor=\(last)")
-                #expect(r.status == .ok, "\(route): \(r.text)")
-                let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
-                let lines = cli.split(separator: "\n").map(String.init)
+                let (r, lines) = try await Self.answerAndQuery(route, query, last: last, dir: dir, client)
                 #expect(!lines.isEmpty, "\(route): chronik query printed nothing")
                 #expect(r.text == "[" + lines.joined(separator: ",") + "]\n", "\(route)")
             }
@@ -106,22 +111,14 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir + ".keys")
         }
         try await withServer(directory: dir, models: true) { _, client in
-            var last = 0
-            for body in [Self.variant, Self.received(10), Self.order,
+            let last = try await Self.command([Self.variant, Self.received(10), Self.order,
                          #"{"type":"PaymentAuthorized","time":"2024-05-01T10:01:00Z","data":{"orderId":"o1","paymentId":"pay1","amount":9490,"method":"card","gateway":"stripe"}}"#,
                          #"{"type":"PaymentCaptured","time":"2024-05-01T10:02:00Z","data":{"orderId":"o1","paymentId":"pay1","amount":9490}}"#,
-                         #"{"type":"SettlementLineReported","time":"2024-05-03T00:00:00Z","data":{"gateway":"stripe","payoutId":"po1","paidOutAt":"2024-05-03T00:00:00Z","kind":"charge","gatewayRef":"txn1","paymentId":"pay1","gross":9490,"fee":300,"net":9190,"currency":"EUR"}}"#] {
-                let r = try await client.post("/commands", body)
-                #expect(r.status == .created, "\(r.text)")
-                last = r.json["lastPosition"] as? Int ?? -1
-            }
+                         #"{"type":"SettlementLineReported","time":"2024-05-03T00:00:00Z","data":{"gateway":"stripe","payoutId":"po1","paidOutAt":"2024-05-03T00:00:00Z","kind":"charge","gatewayRef":"txn1","paymentId":"pay1","gross":9490,"fee":300,"net":9190,"currency":"EUR"}}"#], client)
             for (route, query) in [("reconciliation", ["reconciliation"]), ("reconciliation?payout=po1", ["reconciliation", "--payout", "po1"]),
                                    ("reconciliation?status=matched", ["reconciliation", "--status", "matched"])] {
-                let r = try await client.get("/models/\(route)\(route.contains("?") ? "&" : "?")waitFor=\(last)")
-                #expect(r.status == .ok, "\(route): \(r.text)")
-                let cli = try await chronikOutput(["query"] + query + ["--json", "--log", dir, "--quiet"])
-                let lines = cli.split(separator: "\n").map(String.init)
-                #expect(lines.count >= 2, "\(route): chronik query printed \(cli)")
+                let (r, lines) = try await Self.answerAndQuery(route, query, last: last, dir: dir, client)
+                #expect(lines.count >= 2, "\(route): chronik query printed \(lines)")
                 #expect(r.text == "[" + lines.joined(separator: ",") + "]\n", "\(route)")
             }
             let one = try await client.get("/models/reconciliation/pay1")

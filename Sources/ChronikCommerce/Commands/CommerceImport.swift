@@ -637,8 +637,7 @@ public struct GuardModel {
         if case .settlementLineReported(let l) = env.event {
             // A gatewayRef once per gateway (EVENTS.md v1.2): against the log, then the input.
             if try store.screenSettlementLines([env]).fresh.isEmpty { return .settlementAlreadyReported }
-            try store.settlements.checkCurrency(l, input: paymentCurrencies)
-            if !store.settlements.resolves(l, input: paymentCurrencies) {
+            if try !store.settlements.checkCurrency(l, input: paymentCurrencies) {
                 let ahead = (l.currency, l.gateway, l.gatewayRef)
                 if let p = l.paymentId, linesAhead["p:" + p] == nil { linesAhead["p:" + p] = ahead }
                 if l.paymentId == nil, let r = l.refundId, linesAhead["r:" + r] == nil { linesAhead["r:" + r] = ahead }

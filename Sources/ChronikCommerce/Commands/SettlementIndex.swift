@@ -115,25 +115,22 @@ public final class SettlementIndex: Sendable {
     /// A line naming both a paymentId and a refundId whose RefundIssued is
     /// of another payment is refused as well (stop 35: it was booked to the
     /// payment it named, and the refund's own payment never settled).
-    public func checkCurrency(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) throws(CommerceError) {
+    ///
+    /// - Returns: whether the line's payment and its order were found (in
+    ///   `input` or the log), so that the currency was checked.
+    @discardableResult
+    public func checkCurrency(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) throws(CommerceError) -> Bool {
         if let payment = line.paymentId, let refund = line.refundId {
-            let owners = state.withLock { s in input.refundPayments[refund, default: []].union(s.payments.refundPayments[refund, default: []]) }
+            let owners = state.withLock { s in Set(input.refundPayments[refund, default: []] + s.payments.refundPayments[refund, default: []]) }
             if !owners.isEmpty, !owners.contains(payment) {
                 throw CommerceError(.invalidId, field: "data.refundId",
                                     "\(line.gateway) line \(line.gatewayRef) names payment \(payment) and refund \(refund), but refund \(refund) is of payment \(owners.sorted().joined(separator: ", ")) (RefundIssued)")
             }
         }
-        let found = state.withLock { s in input.currency(of: line, else: s.payments) }
-        guard let found, found.currency != line.currency else { return }
+        guard let found = state.withLock({ s in input.currency(of: line, else: s.payments) }) else { return false }
+        guard found.currency != line.currency else { return true }
         throw CommerceError(.invalidCurrency, field: "data.currency",
                             "\(line.gateway) line \(line.gatewayRef) is in \(line.currency) but payment \(found.payment) is in \(found.currency) (order \(found.order)): a gateway settles a payment in its currency")
-    }
-
-    /// Whether the payment of `line` (its own, or its refund's) and that
-    /// payment's order are known, in `input` or in the log: whether
-    /// `checkCurrency` could check it.
-    public func resolves(_ line: SettlementLineReported, input: PaymentCurrencies = PaymentCurrencies()) -> Bool {
-        state.withLock { s in input.currency(of: line, else: s.payments) } != nil
     }
 
     /// Decides one line against the log (after `refresh`).
@@ -157,10 +154,9 @@ public final class SettlementIndex: Sendable {
 public struct PaymentCurrencies: Sendable {
     var orderCurrency: [String: String] = [:]
     var paymentOrder: [String: String] = [:]
-    var refundPayment: [String: String] = [:]
-    /// Every payment a RefundIssued with the refundId named (EVENTS.md does
-    /// not make refundIds unique across orders).
-    var refundPayments: [String: Set<String>] = [:]
+    /// Every payment a RefundIssued with the refundId named, the first first
+    /// (EVENTS.md does not make refundIds unique across orders).
+    var refundPayments: [String: [String]] = [:]
 
     public init() {}
 
@@ -171,8 +167,7 @@ public struct PaymentCurrencies: Sendable {
         case .orderPlaced(let o): if orderCurrency[o.orderId] == nil { orderCurrency[o.orderId] = o.currency }
         case .paymentAuthorized(let p): if paymentOrder[p.paymentId] == nil { paymentOrder[p.paymentId] = p.orderId }
         case .refundIssued(let r):
-            if refundPayment[r.refundId] == nil { refundPayment[r.refundId] = r.paymentId }
-            refundPayments[r.refundId, default: []].insert(r.paymentId)
+            if refundPayments[r.refundId]?.contains(r.paymentId) != true { refundPayments[r.refundId, default: []].append(r.paymentId) }
         default: break
         }
     }
@@ -180,14 +175,13 @@ public struct PaymentCurrencies: Sendable {
     mutating func merge(_ other: PaymentCurrencies) {
         orderCurrency.merge(other.orderCurrency) { old, _ in old }
         paymentOrder.merge(other.paymentOrder) { old, _ in old }
-        refundPayment.merge(other.refundPayment) { old, _ in old }
-        refundPayments.merge(other.refundPayments) { $0.union($1) }
+        refundPayments.merge(other.refundPayments) { old, new in old + new.filter { !old.contains($0) } }
     }
 
     /// The payment of `line`, its order and the order's currency, each
     /// step looked up here and then in `other`; nil when one is unknown.
     func currency(of line: SettlementLineReported, else other: PaymentCurrencies) -> (payment: String, order: String, currency: String)? {
-        let payment = line.paymentId ?? line.refundId.flatMap { refundPayment[$0] ?? other.refundPayment[$0] }
+        let payment = line.paymentId ?? line.refundId.flatMap { refundPayments[$0]?.first ?? other.refundPayments[$0]?.first }
         guard let payment, let order = paymentOrder[payment] ?? other.paymentOrder[payment],
               let currency = orderCurrency[order] ?? other.orderCurrency[order] else { return nil }
         return (payment, order, currency)

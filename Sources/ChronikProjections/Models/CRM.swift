@@ -149,18 +149,14 @@ public final class CRMProjector: SnapshottableProjector {
         return counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }?.key
     }
 
-    /// How many customers `top` ranks in `currency` (those with an order in it).
-    public func rankedCount(currency: String? = nil) -> Int {
-        guard let cur = currency ?? mainCurrency() else { return 0 }
-        return customers.values.reduce(0) { n, c in
-            n + (c.orderIds.contains { orders.orders[$0]?.currency == cur } ? 1 : 0)
-        }
-    }
-
     /// The `n` customers with the highest lifetime value in `currency`
     /// (default: `mainCurrency()`), ties by customerId ascending.
-    public func top(_ n: Int, currency: String? = nil) -> [CustomerRecord] {
-        guard let cur = currency ?? mainCurrency() else { return [] }
+    public func top(_ n: Int, currency: String? = nil) -> [CustomerRecord] { ranked(n, currency: currency).top }
+
+    /// `top`, and how many customers it ranked (those with an order in the
+    /// currency): what a list cut at `n` says it left out.
+    public func ranked(_ n: Int, currency: String? = nil) -> (top: [CustomerRecord], ranked: Int) {
+        guard let cur = currency ?? mainCurrency() else { return ([], 0) }
         var ranked: [(String, Int64)] = []
         for (id, c) in customers where !c.orderIds.isEmpty {
             var v: Int64 = 0
@@ -173,7 +169,7 @@ public final class CRMProjector: SnapshottableProjector {
             if has { ranked.append((id, v)) }
         }
         ranked.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        return ranked.prefix(max(0, n)).compactMap { customer($0.0) }
+        return (ranked.prefix(max(0, n)).compactMap { customer($0.0) }, ranked.count)
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {

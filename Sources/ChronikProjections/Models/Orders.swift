@@ -231,6 +231,9 @@ public final class OrdersProjector: SnapshottableProjector {
 
     public func order(_ id: String) -> OrderRecord? { orders[id] }
 
+    /// The currencies of the orders, sorted: what a currency filter may name.
+    public var currencies: [String] { Set(orders.values.map(\.currency)).sorted() }
+
     /// How many orders are in each fulfillment and each financial status
     /// (every status present, 0 when none).
     public func statusCounts() -> (fulfillment: [FulfillmentStatus: Int], financial: [FinancialStatus: Int]) {

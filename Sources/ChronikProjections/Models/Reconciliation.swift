@@ -253,6 +253,16 @@ public final class ReconciliationProjector: SnapshottableProjector {
         }.sorted { $0.paymentId < $1.paymentId }
     }
 
+    /// What `query reconciliation --status` and `?status=` take: a status,
+    /// or `overdue`.
+    public static let statusFilters = ReconciliationStatus.allCases.map(\.rawValue) + ["overdue"]
+
+    /// The payments `status` (one of `statusFilters`) names; all when nil.
+    public func all(status: String?) -> [PaymentReconciliation] {
+        guard let status else { return all() }
+        return all().filter { status == "overdue" ? $0.overdue : $0.status.rawValue == status }
+    }
+
     /// Lines naming only a refundId that no RefundIssued names.
     var orphanRefundLines: Int {
         byRefund.reduce(0) { $0 + (refundPayment[$1.key] == nil ? $1.value.lines : 0) }
