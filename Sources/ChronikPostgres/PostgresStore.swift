@@ -326,9 +326,10 @@ public final class PostgresStore: EventStore, Sendable {
         let arguments = AppendArguments(group)
         var (conn, begunEarlier) = try await begin()
         let rows: [AppendArguments.Row]
+        let mark: SyncMark?
         while true {
             do {
-                rows = try await arguments.call(on: conn, logger: logger)
+                (rows, mark) = try await arguments.call(on: conn, logger: logger)
                 break
             } catch {
                 await writerConnection.drop(conn)
@@ -352,7 +353,62 @@ public final class PostgresStore: EventStore, Sendable {
         guard rows.count == group.count else {
             throw ChronikLogError(.io, "chronik_append answered \(rows.count) rows for \(group.count) batches")
         }
+        let stored: Set<Int32> = [Schema.Status.appended.rawValue, Schema.Status.idempotentRetry.rawValue]
+        if let mark, rows.contains(where: { stored.contains($0.0) }) {
+            do {
+                try await confirmReplicated(mark, on: conn)
+            } catch {
+                await writerConnection.drop(conn)
+                throw Self.ioError("the group is committed on the primary, but its synchronous standby was not seen to have it: retrying with the same event ids is safe (idempotent) and waits for the standby", error)
+            }
+        }
         return zip(group, rows).map { r, row in Self.outcome(r, row) }
+    }
+
+    /// Returns once a synchronous standby has reached `mark` (for
+    /// `synchronous_commit = on`, flushed it), as the COMMIT itself waits.
+    /// A COMMIT whose wait was cancelled returns early, and what it stored
+    /// is then on the primary's disk alone: a failover would lose it. So
+    /// the writer reads `pg_stat_replication` after every COMMIT that stored
+    /// events (one round trip a group), and when no synchronous standby has
+    /// the commit yet it waits for one, polling, as PostgreSQL would have
+    /// (with the standby down, as long as it is down). A role that may not
+    /// see the standbys' positions (neither superuser nor `pg_monitor` /
+    /// `pg_read_all_stats`) cannot check: the server logs it once and
+    /// trusts the COMMIT.
+    func confirmReplicated(_ mark: SyncMark, on conn: PostgresConnection) async throws {
+        guard let column = mark.column else { return }
+        let sql = """
+            SELECT count(*), count(sync_state),
+                   count(*) FILTER (WHERE sync_state IN ('sync', 'quorum') AND \(column) >= $1::pg_lsn)
+            FROM pg_stat_replication
+            """
+        var warned = false
+        while true {
+            var binds = PostgresBindings()
+            binds.append(mark.lsn)
+            let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+            let logger = logger
+            let (all, visible, reached) = try await ConnectionSlot.whileOpen(conn) {
+                var counts = (0, 0, 0)
+                for try await row in try await conn.query(query, logger: logger).decode((Int64, Int64, Int64).self) {
+                    counts = (Int(row.0), Int(row.1), Int(row.2))
+                }
+                return counts
+            }
+            if reached > 0 { return }
+            if all > 0, visible == 0 {
+                if queue.withLock({ state in defer { state.replicationUnseenLogged = true }; return !state.replicationUnseenLogged }) {
+                    logger.warning("cannot see the synchronous standby's position (pg_stat_replication needs superuser or pg_monitor): a COMMIT whose wait for the standby was cancelled cannot be detected; grant pg_monitor to the server's role")
+                }
+                return
+            }
+            if !warned {
+                warned = true
+                logger.warning("a COMMIT returned before a synchronous standby confirmed it (its wait was cancelled?): the append is acknowledged only once a standby has it", metadata: ["lsn": "\(mark.lsn)", "synchronous_commit": "\(mark.mode)"])
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// The writer connection in a transaction: the one `beginNext` opened
@@ -533,16 +589,51 @@ struct AppendArguments: Sendable {
         digests = slices(digestBytes, lengths: group.lazy.map { 32 * $0.events.count })
     }
 
-    /// The call on `conn`, in its open transaction: one row per batch.
-    func call(on conn: PostgresConnection, logger: Logger) async throws -> [Row] {
+    /// The call on `conn`, in its open transaction: one row per batch, and
+    /// what the commit must reach on a synchronous standby (nil when no
+    /// synchronous standby is configured).
+    func call(on conn: PostgresConnection, logger: Logger) async throws -> ([Row], SyncMark?) {
         try await ConnectionSlot.whileOpen(conn) { [self] in
             var rows: [Row] = []
+            var mark: SyncMark?
+            // The WAL insert position is read after the function has inserted
+            // every row (a PL/pgSQL set-returning function is run whole
+            // first): the commit record comes after it, so a standby that
+            // flushed the commit has flushed past it.
             let result = try await conn.query("""
-                SELECT * FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
-                                             \(metas), \(datas), \(crcs), \(digests))
+                SELECT a.*, pg_current_wal_insert_lsn()::text,
+                       CASE WHEN current_setting('synchronous_standby_names') = '' THEN NULL
+                            ELSE current_setting('synchronous_commit') END
+                FROM chronik_append(\(streams), \(expected), \(counts), \(ids), \(types), \(occurred),
+                                    \(metas), \(datas), \(crcs), \(digests)) a
                 """, logger: logger)
-            for try await row in result.decode(Row.self) { rows.append(row) }
-            return rows
+            for try await row in result.decode((Int32, Int64?, Int64?, Int64?, [Int64]?, [Int64]?, String, String?).self) {
+                rows.append((row.0, row.1, row.2, row.3, row.4, row.5))
+                if mark == nil, let mode = row.7 { mark = SyncMark(lsn: row.6, mode: mode) }
+            }
+            return (rows, mark)
+        }
+    }
+}
+
+/// What a group's COMMIT must have reached on a synchronous standby before
+/// it is acknowledged: a WAL position and the `synchronous_commit` level.
+/// A COMMIT whose wait for the standby was cancelled (`pg_cancel_backend`)
+/// returns as if it had waited — PostgreSQL says otherwise only in a
+/// WARNING, which postgres-nio drops — so the writer asks the standby's
+/// position itself (`PostgresStore.confirmReplicated`).
+struct SyncMark: Sendable, Equatable {
+    var lsn: String
+    var mode: String
+
+    /// The `pg_stat_replication` column that `synchronous_commit` waits on,
+    /// or nil for the levels that wait for no standby.
+    var column: String? {
+        switch mode {
+        case "on": "flush_lsn"
+        case "remote_apply": "replay_lsn"
+        case "remote_write": "write_lsn"
+        default: nil
         }
     }
 }
@@ -589,6 +680,9 @@ struct WriteQueue {
     /// The writer connection, in a transaction `beginNext` opened and no
     /// group has used yet.
     var begun: PostgresConnection?
+    /// Whether the server said once that it cannot see the standbys'
+    /// positions (`confirmReplicated`).
+    var replicationUnseenLogged = false
 }
 
 /// One lazily opened connection, reopened after a failure.

@@ -143,7 +143,7 @@ struct GroupCommitTests {
         func call(_ batches: [GroupBatch], digests: [ByteBuffer]) async throws -> [Int32] {
             var arguments = AppendArguments(batches)
             arguments.digests = digests
-            return try await store.writerConnection.run { conn in try await arguments.call(on: conn, logger: store.logger).map(\.0) }
+            return try await store.writerConnection.run { conn in try await arguments.call(on: conn, logger: store.logger).0.map(\.0) }
         }
         func perEvent(_ batches: [GroupBatch]) -> [ByteBuffer] {
             batches.flatMap { b in stride(from: 0, to: b.digests.count, by: 32).map { ByteBuffer(bytes: b.digests[$0 ..< $0 + 32]) } }

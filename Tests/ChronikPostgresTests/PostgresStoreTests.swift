@@ -234,6 +234,49 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    /// Stop 35's finding: a COMMIT waiting for a stopped standby that an
+    /// operator cancels (`pg_cancel_backend`) commits on the primary alone
+    /// and returns as if replicated (PostgreSQL says otherwise only in a
+    /// WARNING the driver drops). The append was acknowledged, and a
+    /// failover then lost it. Now the writer sees that no synchronous
+    /// standby has the commit and acknowledges only once one has.
+    @Test func aCancelledWaitForTheStandbyIsNotAnAcknowledgement() async throws {
+        let (cluster, store) = try await freshStore("t_cancelled_wait")
+        _ = try await store.append(to: "s", [event("E", "{}")], expected: .any)
+        try cluster.standby.stop()
+        let done = Shared(false)
+        let pending = Task {
+            let r = try await store.append(to: "s", [event("E", "{\"late\":1}")], expected: .any)
+            done.withLock { $0 = true }
+            return r
+        }
+        var cancelled = "0"
+        for _ in 0..<200 where cancelled == "0" {
+            try await Task.sleep(for: .milliseconds(100))
+            cancelled = try cluster.primary.psql("""
+                SELECT count(*) FROM (SELECT pg_cancel_backend(pid) AS c FROM pg_stat_activity
+                                      WHERE wait_event = 'SyncRep' AND datname = 't_cancelled_wait') x WHERE c
+                """)
+        }
+        #expect(cancelled == "1", "the writer's COMMIT waited for the standby and was cancelled")
+        let other = try PostgresStore(url: cluster.primary.url(database: "t_cancelled_wait"))
+        var head = try await other.headPosition()
+        for _ in 0..<100 where head != Position(2) {
+            try await Task.sleep(for: .milliseconds(50))
+            head = try await other.headPosition()
+        }
+        #expect(head == Position(2), "the cancelled COMMIT committed on the primary alone")
+        try await Task.sleep(for: .seconds(1))
+        #expect(!done.withLock { $0 }, "not acknowledged while only the primary has it")
+        try cluster.standby.start()
+        try cluster.waitForSyncStandby()
+        let r = try await pending.value
+        #expect(r.positions == [Position(1)])
+        #expect(try cluster.standby.psql("SELECT count(*) FROM chronik_events", database: "t_cancelled_wait") == "2")
+        await other.close()
+        await store.close()
+    }
+
     @Test func appendsWaitForAStoppedStandbyAndContinueWhenItIsBack() async throws {
         let (cluster, store) = try await freshStore("t_standby")
         _ = try await store.append(to: "s", [event("E", "{}")], expected: .any)
