@@ -779,6 +779,15 @@ struct VerifierRun {
                            EventLog.syncedDataLost((cp.segmentBytes, cp.eventCount), base: expected.base, endsAt: end, sealed: !isLast))
             }
             if isLast, Self.isStaleActiveIndex(bytes, expected) {
+                // Stale means written for a prefix of this segment: byte for
+                // byte the index of its first batches, whose chain hash the
+                // next batch names as its previous one. Anything else is a
+                // segment changed under its index (stop 36: an auditor
+                // rewrote the last batch, longer, with its CRC recomputed,
+                // and verify called the index "stale" and the log clean).
+                if let changed = try staleIndexDisagreement(bytes, expected) {
+                    throw fail(path(LogFormat.segmentFileName(base: expected.base)), changed.offset, changed.reason)
+                }
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
                 return false
             }
@@ -786,6 +795,46 @@ struct VerifierRun {
         }
         report.indexesChecked += 1
         return true
+    }
+
+    /// Where a whole index file written for a shorter active segment fails
+    /// to describe the segment's first batches, or nil when it is their
+    /// index: the same batch table, ids and length, and a last hash equal
+    /// to the previous hash of the batch after them.
+    private func staleIndexDisagreement(_ bytes: [UInt8], _ expected: SegmentCheckpoint) throws -> (offset: Int64, reason: String)? {
+        let segmentPath = path(LogFormat.segmentFileName(base: expected.base))
+        let describes = "its index file (written at a clean close for \(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) bytes) does not describe the segment's first batches"
+        guard let cp = try? SegmentCheckpoint.decode(bytes), cp.base == expected.base else {
+            return (0, "the segment changed under its index: \(describes)")
+        }
+        let k = cp.batches.count
+        guard k < expected.batches.count, Array(expected.batches[0..<k]) == cp.batches,
+              cp.segmentBytes == expected.batches[k].offset,
+              cp.eventCount == expected.batches[k].basePosition - expected.base else {
+            // The first batch that differs; when the table agrees, its last
+            // batch, whose length the index's end contradicts.
+            let i = zip(cp.batches, expected.batches).prefix(while: { $0 == $1 }).count
+            let at = i < k ? (i < expected.batches.count ? expected.batches[i] : cp.batches[i]).offset
+                : k > 0 ? cp.batches[k - 1].offset : Int64(LogFormat.segmentHeaderSize)
+            return (at, "the segment changed under its index: \(describes) (batch at byte \(at))")
+        }
+        var prefix = expected
+        prefix.batches = cp.batches
+        prefix.segmentBytes = cp.segmentBytes
+        prefix.eventCount = cp.eventCount
+        prefix.ids = expected.ids.prefix(Int(cp.eventCount))
+        prefix.lastHash = cp.lastHash
+        let next = expected.batches[k].offset
+        let file = try storage.openFile(segmentPath, create: false, readOnly: true)
+        defer { file.close() }
+        let previous = try file.readBytes(count: 32, at: next + Int64(LogFormat.BatchField.previousHash))
+        guard previous == cp.lastHash.bytes else {
+            return (expected.batches[max(k - 1, 0)].offset, "the segment changed under its index: the batch at byte \(next) follows a chain hash other than the one the index file recorded for the batches before it")
+        }
+        guard prefix.encode() == bytes else {
+            return (next, "the segment changed under its index: \(describes) (its ids differ)")
+        }
+        return nil
     }
 
     /// Whether an active segment's index file that differs from what its

@@ -156,6 +156,13 @@ struct IDList: Hashable, Sendable {
         self.count = count
     }
 
+    /// The first `n` ids of a list in position order (an index file's
+    /// hash-ordered entries have no such prefix: empty).
+    func prefix(_ n: Int) -> IDList {
+        guard raw.isEmpty else { return IDList([]) }
+        return IDList(Array(decoded.prefix(n)))
+    }
+
     /// Whether the ids are an index file's hash-ordered entries.
     var isHashOrdered: Bool { !raw.isEmpty }
 

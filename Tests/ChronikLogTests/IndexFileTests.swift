@@ -623,6 +623,41 @@ struct IndexFileTests {
         #expect(fixed.recovery.segmentsScanned == 0)
     }
 
+    @Test("a last batch rewritten longer (its CRC and chain recomputed) under the active segment's clean-close index file fails verify: the index describes no prefix of the segment")
+    func rewrittenLastBatchUnderItsIndexFails() async throws {
+        // Proves stop 36's finding (an auditor): the last batch rewritten so that it grew, its CRC fixed, left the
+        // clean-close index file "written for a shorter segment"; verify called it stale and the log clean.
+        let storage = FaultyStorage(seed: 74)
+        var options = faultyOptions(storage)
+        options.segmentSizeBytes = 1 << 20
+        var log = try EventLog.open(at: "/disk/log", options: options)
+        for i in 0..<4 { _ = try await log.append(to: "s", [event("T", "batch \(i)"), event("T", "batch \(i)b")]) }
+        try log.close()
+        let segment = "/disk/log/" + LogFormat.segmentFileName(base: 0)
+        let index = "/disk/log/" + LogFormat.indexFileName(base: 0)
+        let fourBatches = try #require(storage.contents(of: segment)), fourIndex = try #require(storage.contents(of: index))
+        log = try EventLog.open(at: "/disk/log", options: options)
+        let original = event("PaymentCaptured", "{\"amount\":100}")
+        _ = try await log.append(to: "s", [original])
+        try log.close()
+        let indexOfFive = try #require(storage.contents(of: index))
+        // The forger: the same four batches, then the fifth with other, longer content and the same id, written by a
+        // writer (so every CRC and the chain are right), and the clean close's index of the original put back.
+        storage.setContents(of: segment, fourBatches)
+        storage.setContents(of: index, fourIndex)
+        log = try EventLog.open(at: "/disk/log", options: options)
+        _ = try await log.append(to: "s", [event("PaymentCaptured", "{\"amount\":100000000}", id: original.id)])
+        try log.close()
+        let forged = try #require(storage.contents(of: segment))
+        try #require(forged.count > fourBatches.count && forged.prefix(fourBatches.count) == fourBatches[...])
+        storage.setContents(of: index, indexOfFive)
+        let report = try? LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        let failure = try #require(report?.failure, "\(String(describing: report))")
+        let fifth = try SegmentCheckpoint.decode(indexOfFive).batches[4].offset
+        #expect(failure.file == segment && failure.offset == fifth, "\(failure)")
+        #expect(failure.reason.contains("changed under its index"), "\(failure)")
+    }
+
     enum SyncedTailLoss: CaseIterable, Sendable { case cutAtBatchBoundary, cutToHeader, cutToNothing, lastBatchZeroed }
 
     @Test("an active segment that holds less than its index file describes (synced batches cut or zeroed) is damage: the open is refused with file and offset, verify fails, nothing is cut",
