@@ -581,6 +581,9 @@ struct VerifierRun {
             throw found
         }
         var scanner = BatchScanner(file: file, path: segPath, start: checked, end: end)
+        // Where the segment's whole batches end: before a torn tail, else
+        // at its end.
+        var intactEnd = end
         do {
             scan: while true {
                 let step = try scanner.next { header, bytes, offset -> Void in
@@ -605,6 +608,7 @@ struct VerifierRun {
                     if case .incomplete = failure {
                         if let damage { throw fail(segPath, offset, damage) }
                         warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
+                        intactEnd = offset
                         break scan
                     }
                     if damage == nil {
@@ -616,6 +620,7 @@ struct VerifierRun {
                             ? "a final batch a live writer may be writing right now (not judged while it runs: verify again once it is idle or stopped)"
                             : "an interrupted final write (pages that never reached the disk); a writer's open truncates them"
                         warn(segPath, offset, "torn tail: \(end - offset) bytes of \(said)")
+                        intactEnd = offset
                         break scan
                     }
                     // A live writer may be copying this batch in right now:
@@ -623,6 +628,7 @@ struct VerifierRun {
                     if rescans < Self.maxRescans, let grown = try Self.settledEnd(file: file, path: segPath, at: offset) {
                         rescans += 1
                         end = grown
+                        intactEnd = end
                         scanner = BatchScanner(file: file, path: segPath, start: offset, end: end)
                         continue
                     }
@@ -640,7 +646,7 @@ struct VerifierRun {
         if hasIndex {
             let expectedIndex = SegmentCheckpoint(base: base, eventCount: expected - base, segmentBytes: end, lastHash: hash,
                                                   batches: batches, ids: IDList(ids))
-            report.segments[report.segments.count - 1].indexChecked = try verifyIndex(expectedIndex, isLast: isLast)
+            report.segments[report.segments.count - 1].indexChecked = try verifyIndex(expectedIndex, isLast: isLast, intactEnd: intactEnd)
         } else if !isLast {
             warn(path(LogFormat.indexFileName(base: base)), 0, "sealed segment \(name) has no index file; opening the log rebuilds it")
         }
@@ -748,7 +754,7 @@ struct VerifierRun {
     /// Compares a segment's index file with what the scan found. Returns
     /// whether it matched; a mismatch is a failure for a sealed segment and
     /// a warning for the active one, whose index open never reads.
-    private mutating func verifyIndex(_ expected: SegmentCheckpoint, isLast: Bool) throws -> Bool {
+    private mutating func verifyIndex(_ expected: SegmentCheckpoint, isLast: Bool, intactEnd: Int64) throws -> Bool {
         let idxPath = path(LogFormat.indexFileName(base: expected.base))
         let file = try storage.openFile(idxPath, create: false, readOnly: true)
         defer { file.close() }
@@ -785,7 +791,7 @@ struct VerifierRun {
                 // segment changed under its index (stop 36: an auditor
                 // rewrote the last batch, longer, with its CRC recomputed,
                 // and verify called the index "stale" and the log clean).
-                if let changed = try staleIndexDisagreement(bytes, expected) {
+                if let changed = try staleIndexDisagreement(bytes, expected, intactEnd: intactEnd) {
                     throw fail(path(LogFormat.segmentFileName(base: expected.base)), changed.offset, changed.reason)
                 }
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
@@ -800,17 +806,20 @@ struct VerifierRun {
     /// Where a whole index file written for a shorter active segment fails
     /// to describe the segment's first batches, or nil when it is their
     /// index: the same batch table, ids and length, and a last hash equal
-    /// to the previous hash of the batch after them.
-    private func staleIndexDisagreement(_ bytes: [UInt8], _ expected: SegmentCheckpoint) throws -> (offset: Int64, reason: String)? {
+    /// to the previous hash of the batch after them (or, when it describes
+    /// every whole batch and a torn tail follows, to the head's hash).
+    /// `intactEnd` is where the whole batches end.
+    private func staleIndexDisagreement(_ bytes: [UInt8], _ expected: SegmentCheckpoint, intactEnd: Int64) throws -> (offset: Int64, reason: String)? {
         let segmentPath = path(LogFormat.segmentFileName(base: expected.base))
         let describes = "its index file (written at a clean close for \(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) bytes) does not describe the segment's first batches"
         guard let cp = try? SegmentCheckpoint.decode(bytes), cp.base == expected.base else {
             return (0, "the segment changed under its index: \(describes)")
         }
         let k = cp.batches.count
-        guard k < expected.batches.count, Array(expected.batches[0..<k]) == cp.batches,
-              cp.segmentBytes == expected.batches[k].offset,
-              cp.eventCount == expected.batches[k].basePosition - expected.base else {
+        let whole = k == expected.batches.count
+        guard k <= expected.batches.count, Array(expected.batches[0..<k]) == cp.batches,
+              cp.segmentBytes == (whole ? intactEnd : expected.batches[k].offset),
+              cp.eventCount == (whole ? expected.eventCount : expected.batches[k].basePosition - expected.base) else {
             // The first batch that differs; when the table agrees, its last
             // batch, whose length the index's end contradicts.
             let i = zip(cp.batches, expected.batches).prefix(while: { $0 == $1 }).count
@@ -824,6 +833,12 @@ struct VerifierRun {
         prefix.eventCount = cp.eventCount
         prefix.ids = expected.ids.prefix(Int(cp.eventCount))
         prefix.lastHash = cp.lastHash
+        if whole {
+            guard cp.lastHash == expected.lastHash else {
+                return (expected.batches.last?.offset ?? Int64(LogFormat.segmentHeaderSize), "the segment changed under its index: its batches end in a chain hash other than the one the index file recorded")
+            }
+            return prefix.encode() == bytes ? nil : (intactEnd, "the segment changed under its index: \(describes) (its ids differ)")
+        }
         let next = expected.batches[k].offset
         let file = try storage.openFile(segmentPath, create: false, readOnly: true)
         defer { file.close() }

@@ -47,6 +47,12 @@ public struct BatchSummary: Hashable, Sendable {
     public var previousHash: ChainHash
     /// This batch's chain hash (computed).
     public var chainHash: ChainHash
+    /// The header's flags byte: the codec in the low two bits, bit 2
+    /// "unsynced predecessor" (FORMAT.md, recovery rule 4).
+    public var flags: UInt8 = 0
+    /// Whether bytes before this batch were not yet synced when it was
+    /// written (flag bit 2).
+    public var unsyncedPredecessor: Bool { flags & LogFormat.unsyncedPredecessorFlag != 0 }
 }
 
 /// How the scan of a segment ended.
@@ -144,7 +150,8 @@ public final class SegmentInspector {
                     recordedAt: Timestamp(microseconds: header.recordedAt),
                     minOccurredAt: Timestamp(microseconds: header.minOccurredAt),
                     maxOccurredAt: Timestamp(microseconds: header.maxOccurredAt),
-                    checksum: header.crc, previousHash: header.previousHash, chainHash: chainHash(ofBatch: bytes)))
+                    checksum: header.crc, previousHash: header.previousHash, chainHash: chainHash(ofBatch: bytes),
+                    flags: header.flags))
             } catch {
                 return .failure(UndecodableBatch(offset: offset, reason: reason(error)))
             }

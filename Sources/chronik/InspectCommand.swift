@@ -7,7 +7,9 @@ struct Inspect: AsyncParsableCommand {
         abstract: "Show one segment file batch by batch.",
         discussion: """
             Prints the segment header, then one line per batch: byte offset, \
-            length, base position, event count, codec, raw and stored payload \
+            length, base position, event count, codec, the header's flags \
+            byte (with "u" when bit 2, "unsynced predecessor", is set: \
+            FORMAT.md's recovery rule 4), raw and stored payload \
             bytes, first stream version, recordedAt, CRC32C, the first 12 hex \
             digits of the batch's chain hash, and its stream. The last line \
             says how the file ends: cleanly, in an incomplete (torn) batch, \
@@ -113,13 +115,13 @@ struct Inspect: AsyncParsableCommand {
     }
 
     static let columns: [(String, Int)] = [
-        ("offset", 10), ("length", 8), ("base", 10), ("count", 6), ("codec", 5), ("raw", 8), ("stored", 8),
+        ("offset", 10), ("length", 8), ("base", 10), ("count", 6), ("codec", 5), ("flags", 5), ("raw", 8), ("stored", 8),
         ("version", 8), ("recordedAt", 27), ("crc", 10), ("hash", 12),
     ]
 
     static func text(_ b: BatchSummary) -> String {
         let values = [
-            "\(b.offset)", "\(b.length)", "\(b.basePosition)", "\(b.count)", b.compression.rawValue,
+            "\(b.offset)", "\(b.length)", "\(b.basePosition)", "\(b.count)", b.compression.rawValue, flagsText(b.flags),
             "\(b.rawPayloadBytes)", "\(b.storedPayloadBytes)", "\(b.firstStreamVersion)", b.recordedAt.rfc3339,
             hex32(b.checksum), b.chainHash.shortHex,
         ]
@@ -145,6 +147,9 @@ struct Inspect: AsyncParsableCommand {
         var basePosition: UInt64
         var count: Int
         var codec: String
+        /// The flags byte, and its bit 2 spelt out.
+        var flags: Int
+        var unsyncedPredecessor: Bool
         var rawPayloadBytes, storedPayloadBytes: Int
         var stream: String
         var firstVersion: UInt64
@@ -156,6 +161,8 @@ struct Inspect: AsyncParsableCommand {
             basePosition = b.basePosition.value
             count = b.count
             codec = b.compression.rawValue
+            flags = Int(b.flags)
+            unsyncedPredecessor = b.unsyncedPredecessor
             rawPayloadBytes = b.rawPayloadBytes
             storedPayloadBytes = b.storedPayloadBytes
             stream = b.stream
@@ -176,6 +183,13 @@ struct Inspect: AsyncParsableCommand {
         var reason: String?
         var batches, events: Int
     }
+}
+
+/// The flags byte as `0x` and two hex digits, with `u` when bit 2
+/// (unsynced predecessor) is set: `0x05u`.
+func flagsText(_ flags: UInt8) -> String {
+    let hex = String(flags, radix: 16)
+    return "0x" + (hex.count < 2 ? "0" : "") + hex + (flags & 0b100 != 0 ? "u" : "")
 }
 
 /// `0x` and eight hex digits.

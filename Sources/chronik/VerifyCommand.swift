@@ -161,8 +161,10 @@ struct Verify: AsyncParsableCommand {
             var offset: Int64
             var reason: String
 
-            init(_ i: VerificationIssue) {
-                code = i.code.name
+            /// A warning's code is `warning`: what it found is not damage
+            /// (stop 36: every warning said `corruption`).
+            init(_ i: VerificationIssue, warning: Bool = false) {
+                code = warning ? "warning" : i.code.name
                 file = i.file
                 offset = i.offset
                 reason = i.reason
@@ -210,9 +212,9 @@ struct Verify: AsyncParsableCommand {
             headPosition = r.headPosition.value
             headHash = r.headHash.description
             lastGoodPosition = r.headPosition.value > 0 ? r.headPosition.value - 1 : nil
-            self.snapshotProblems = snapshotProblems.map(Issue.init)
-            failure = r.failure.map(Issue.init)
-            warnings = r.warnings.map(Issue.init)
+            self.snapshotProblems = snapshotProblems.map { Issue($0) }
+            failure = r.failure.map { Issue($0) }
+            warnings = r.warnings.map { Issue($0, warning: true) }
             unverified = r.unverified
             digest = check.map { c in
                 Digest(holds: c.holds, position: c.digest.position.value, chainHash: c.digest.chainHash.description,

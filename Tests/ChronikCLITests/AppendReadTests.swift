@@ -103,8 +103,25 @@ struct AppendReadTests {
         let r = try await chronik(["append", "--batch", "2", "--log", dir], input: lines.joined(separator: "\n"))
         #expect(r.exitCode == 0, "\(r)")
         let inspect = try await chronik(["inspect", "--json", "--log", dir, "0"])
-        let batchCounts = jsonObjects(inspect.stdout).filter { $0["kind"] as? String == "batch" }.compactMap { $0["count"] as? Int }
+        let batches = jsonObjects(inspect.stdout).filter { $0["kind"] as? String == "batch" }
+        let batchCounts = batches.compactMap { $0["count"] as? Int }
         #expect(batchCounts == [2, 2, 1, 2, 2])
+        // The header's flags (stop 36: an auditor could not see bit 2, which recovery rule 4 turns on): the codec in
+        // the low bits, bit 2 spelt out; the log's first batch had nothing before it to be unsynced.
+        for b in batches {
+            let flags = try #require(b["flags"] as? Int, "\(b)")
+            #expect(flags & 3 == (b["codec"] as? String == "lz4" ? 1 : 0) && flags & ~7 == 0, "\(b)")
+            #expect(b["unsyncedPredecessor"] as? Bool == (flags & 4 != 0), "\(b)")
+        }
+        #expect(batches.first?["unsyncedPredecessor"] as? Bool == false)
+        let text = try await chronik(["inspect", "--log", dir, "0"])
+        #expect(text.stdout.contains(" flags "), "\(text.stdout)")
+        for b in batches {
+            let flags = b["flags"] as! Int, offset = b["offset"] as! Int
+            let shown = "0x0\(flags)" + (flags & 4 != 0 ? "u" : "")
+            #expect(text.stdout.split(separator: "\n").contains { $0.hasPrefix("\(offset) ") && $0.split(separator: " ").contains(Substring(shown)) },
+                    "batch at \(offset): \(shown) in \(text.stdout)")
+        }
     }
 
     @Test("batches of interleaved streams are pinned to each stream's version: the log's, then the batches before")

@@ -150,6 +150,13 @@ struct VerifyInspectTests {
         #expect(verify.stdout.contains("warning"), "\(verify)")
         #expect(verify.stdout.contains("torn tail"), "\(verify)")
         #expect(verify.stdout.contains("at byte \(sound)"), "\(verify)")
+        // --json: a warning's code says warning (stop 36: an auditor's consumer read `corruption` in every warning).
+        let json = try #require(jsonObjects(try await chronik(["verify", "--json", "--log", dir]).stdout).first)
+        let warnings = try #require(json["warnings"] as? [[String: Any]])
+        // The torn tail, and the clean close's index file (written for the whole batches before it).
+        #expect(json["clean"] as? Bool == true && warnings.count == 2, "\(json)")
+        #expect(warnings.allSatisfy { $0["code"] as? String == "warning" }, "\(json)")
+        #expect(warnings.first?["offset"] as? Int == sound, "\(json)")
 
         let read = try await chronik(["read", "--log", dir])
         #expect(read.exitCode == 0, "\(read)")
