@@ -701,25 +701,27 @@ final class Writer: @unchecked Sendable {
     /// An append whose ids are already known: the same content everywhere
     /// is an idempotent retry; anything else is `duplicateEventId`.
     func resolveDuplicate(_ req: AppendRequest, prior: [UInt64?], priorStaged: [(Int, Int)?], requests: [AppendRequest], outcomes: [Outcome]) -> Outcome {
-        func dup(_ why: String) -> Outcome { .failed(ChronikLogError(.duplicateEventId, why)) }
+        // `index`: the event of the batch the refusal is about (stop 36: a
+        // service saw only the message name it).
+        func dup(_ why: String, _ index: Int) -> Outcome { .failed(ChronikLogError(.duplicateEventId, why, index: index)) }
         var versions: [StreamVersion] = []
         for (i, e) in req.events.enumerated() {
             guard let pos = prior[i] else {
-                return dup("event id \(req.events[0].id) of this batch is already in the log but \(e.id) is not: a retry must resend the same batch")
+                return dup("event id \(req.events[0].id) of this batch is already in the log but \(e.id) is not: a retry must resend the same batch", i)
             }
             if let (r, k) = priorStaged[i] {
-                guard case .done(let res) = outcomes[r] else { return dup("event id \(e.id) is used by a failed append in the same group") }
+                guard case .done(let res) = outcomes[r] else { return dup("event id \(e.id) is used by a failed append in the same group", i) }
                 let o = requests[r]
                 guard o.stream == req.stream, o.events[k].type == e.type, o.events[k].data == e.data, o.events[k].metadata == e.metadata else {
-                    return dup("event id \(e.id) is already used (position \(pos)) " + Self.otherContent(o.stream, to: req.stream, sameEvent: o.events[k].type == e.type && o.events[k].data == e.data && o.events[k].metadata == e.metadata))
+                    return dup("event id \(e.id) is already used (position \(pos)) " + Self.otherContent(o.stream, to: req.stream, sameEvent: o.events[k].type == e.type && o.events[k].data == e.data && o.events[k].metadata == e.metadata), i)
                 }
                 versions.append(res.versions[k])
             } else {
                 do {
-                    guard let original = try log.event(at: Position(pos)) else { return dup("event id \(e.id) points past the head") }
+                    guard let original = try log.event(at: Position(pos)) else { return dup("event id \(e.id) points past the head", i) }
                     guard original.stream == req.stream, original.type == e.type, original.data == e.data, original.metadata == e.metadata else {
                         return dup("event id \(e.id) is already used at position \(pos) (stream '\(original.stream)', type \(original.type)) "
-                                   + Self.otherContent(original.stream, to: req.stream, sameEvent: original.type == e.type && original.data == e.data && original.metadata == e.metadata))
+                                   + Self.otherContent(original.stream, to: req.stream, sameEvent: original.type == e.type && original.data == e.data && original.metadata == e.metadata), i)
                     }
                     versions.append(original.version)
                 } catch {
@@ -733,7 +735,7 @@ final class Writer: @unchecked Sendable {
         let positions = prior.map { $0! }
         for i in positions.indices.dropFirst() where positions[i] != positions[0] + UInt64(i) {
             return dup("event id \(req.events[i].id) is in the log at position \(positions[i]), not right after event \(i - 1)'s "
-                       + "(\(positions[i - 1])): a retry must resend the same batch, in its order")
+                       + "(\(positions[i - 1])): a retry must resend the same batch, in its order", i)
         }
         return .done(AppendResult(positions: positions.map { Position($0) }, versions: versions, wasDuplicate: true))
     }

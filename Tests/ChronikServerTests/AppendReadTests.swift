@@ -141,6 +141,12 @@ import Testing
             #expect(clash.status == .conflict)
             #expect(clash.error["code"] as? String == "duplicateEventId")
             #expect(server.log.head.value == 2)
+            // The 409 names the event of the batch (stop 36: only the message did): the second one here.
+            let a = #"{"id":"00000000-0000-4000-8000-0000000000b1","type":"NoteAdded","data":{"text":"a"}}"#
+            let b = #"{"id":"00000000-0000-4000-8000-0000000000b2","type":"NoteAdded","data":{"text":"b"}}"#
+            #expect(try await client.post("/streams/m", "[\(a),\(b)]").status == .created)
+            let changed = try await client.post("/streams/m", "[\(a),\(b.replacingOccurrences(of: #""b"}"#, with: #""B"}"#))]")
+            #expect(changed.status == .conflict && changed.error["code"] as? String == "duplicateEventId" && changed.error["index"] as? Int == 1, "\(changed.text)")
         }
     }
 
