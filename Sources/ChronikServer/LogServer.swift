@@ -215,6 +215,7 @@ public final class LogServer: Sendable {
         router.get("events/:position", use: noQuery { request, context in try await self.event(request, context) })
         router.get("subscribe") { request, context in try await self.subscribe(request, context) }
         router.post("commands", use: noQuery { request, context in try await self.command(request, context) })
+        router.post("commands/ship", use: noQuery { request, context in try await self.shipCommand(request, context) })
         router.get("models/:name") { request, context in try await self.model(request, context) }
         router.get("models/:name/:id") { request, context in try await self.model(request, context) }
         if localLog != nil {

@@ -486,6 +486,82 @@ public let openAPIDocument = #"""
         }
       }
     },
+    "/commands/ship": {
+      "post": {
+        "operationId": "ship",
+        "summary": "EVENTS.md's command that ships: an OrderShipped and one StockShipped per line",
+        "security": [
+          {
+            "bearer": [
+              "append"
+            ]
+          },
+          {}
+        ],
+        "parameters": [],
+        "requestBody": {
+          "required": true,
+          "description": "One OrderShipped in the envelope of `POST /commands` (type, data, optional id, time, meta).",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/NewEvent"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Every part was in the log already: a retry.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ShipResult"
+                }
+              }
+            }
+          },
+          "201": {
+            "description": "Appended and durable.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ShipResult"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/E400"
+          },
+          "401": {
+            "$ref": "#/components/responses/E401"
+          },
+          "403": {
+            "$ref": "#/components/responses/E403"
+          },
+          "409": {
+            "$ref": "#/components/responses/E409"
+          },
+          "413": {
+            "$ref": "#/components/responses/E413"
+          },
+          "415": {
+            "$ref": "#/components/responses/E415"
+          },
+          "422": {
+            "$ref": "#/components/responses/E422"
+          },
+          "503": {
+            "$ref": "#/components/responses/E503"
+          },
+          "500": {
+            "$ref": "#/components/responses/E500"
+          }
+        },
+        "description": "Appends the OrderShipped to the order's stream, then for each line a StockShipped (sku, the shipment's warehouse, qty, the order) to stock-{sku}, so the order's reserved units leave stock. Every line is checked against what the order holds reserved in that warehouse before anything is written (422 overShipment, field data.lines[i].qty). The StockShipped ids are derived from the command's id: a retry with the same id completes what is missing and repeats what was written as idempotent retries. No expected version (400 invalidExpectedVersion)."
+      }
+    },
     "/models/{name}": {
       "get": {
         "operationId": "model",
@@ -2541,6 +2617,77 @@ public let openAPIDocument = #"""
             }
           }
         ]
+      },
+      "ShipResult": {
+        "type": "object",
+        "required": [
+          "stream",
+          "positions",
+          "version",
+          "stock",
+          "lastPosition",
+          "duplicate"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "stream": {
+            "type": "string",
+            "description": "The order's stream."
+          },
+          "positions": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "minItems": 1,
+            "description": "The OrderShipped's position."
+          },
+          "version": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The order stream's version after it."
+          },
+          "stock": {
+            "type": "array",
+            "description": "One StockShipped per shipment line, in line order.",
+            "items": {
+              "type": "object",
+              "required": [
+                "stream",
+                "position",
+                "version",
+                "duplicate"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "stream": {
+                  "type": "string"
+                },
+                "position": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "version": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "duplicate": {
+                  "type": "boolean"
+                }
+              }
+            }
+          },
+          "lastPosition": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The highest position of the command's events: the waitFor for read-your-writes."
+          },
+          "duplicate": {
+            "type": "boolean",
+            "description": "true: every part was in the log already (status 200)."
+          }
+        }
       }
     },
     "responses": {

@@ -67,4 +67,59 @@ extension LogServer {
         o.add("duplicate", result.wasDuplicate)
         return jsonResponse(o.text, status: result.wasDuplicate ? .ok : .created)
     }
+
+    /// `POST /commands/ship`: one `OrderShipped` (the envelope of
+    /// `POST /commands`), appended with one `StockShipped` per line, as
+    /// EVENTS.md's "commerce command that ships" (`CommerceStore.ship`).
+    /// 201 with the order's append and each stock stream's; 200 when every
+    /// part was in the log already (a retry with the same id).
+    func shipCommand(_ request: Request, _ context: ChronikContext) async throws -> Response {
+        try context.require(.append)
+        let body = try await body(of: request)
+        let value: ChronikCommerce.JSONValue
+        do { value = try ChronikCommerce.JSONValue.parse(body.readableBytesView) } catch {
+            throw ServerError(.badRequest, error.code.description, "the body is not JSON: \(error.message)")
+        }
+        guard case .object = value else {
+            throw ServerError(.badRequest, "wrongType", "the body must be one OrderShipped event object")
+        }
+        let envelope: CommerceEnvelope
+        do throws(CommerceError) {
+            envelope = try CommerceEnvelope.parseNotingID(value: value, rules: .commerce).envelope
+        } catch {
+            throw ServerError.from(commerce: error)
+        }
+        guard case .orderShipped(let shipped) = envelope.event else {
+            throw ServerError(.badRequest, "invalidEventType", "POST /commands/ship takes one OrderShipped, got \(envelope.proposed.type); other events go to POST /commands",
+                              field: "type")
+        }
+        guard case .any = envelope.expectedVersion, request.headers[.ifMatch] == nil else {
+            throw ServerError(.badRequest, "invalidExpectedVersion",
+                              "POST /commands/ship takes no expected version: it appends to several streams, each checked by the guards", field: "expectedVersion")
+        }
+        // The envelope checked meta: an object of strings.
+        var meta: [(key: String, value: String)] = []
+        if case .object(let members) = value, let m = members.first(where: { $0.key == "meta" }), case .object(let pairs) = m.value {
+            for p in pairs { if case .string(let v) = p.value { meta.append((p.key, v)) } }
+        }
+        let started = ContinuousClock.now
+        let result = try await store.ship(shipped, id: envelope.proposed.id, time: envelope.proposed.occurredAt, meta: meta)
+        if !result.order.wasDuplicate { metrics.appended(events: [envelope.proposed], duration: .now - started) }
+        var o = JSONObject()
+        o.add("stream", envelope.stream)
+        o.add("positions", .array(result.order.positions.map { .uint($0.value) }))
+        o.add("version", result.order.lastVersion.value)
+        o.add("stock", result.stock.map { part in
+            var s = JSONObject()
+            s.add("stream", part.stream)
+            s.add("position", part.result.firstPosition.value)
+            s.add("version", part.result.lastVersion.value)
+            s.add("duplicate", part.result.wasDuplicate)
+            return s
+        })
+        let last = ([result.order.lastPosition] + result.stock.map(\.result.lastPosition)).max()!
+        o.add("lastPosition", last.value)
+        o.add("duplicate", result.wasDuplicate)
+        return jsonResponse(o.text, status: result.wasDuplicate ? .ok : .created)
+    }
 }

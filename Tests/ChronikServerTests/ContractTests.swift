@@ -112,6 +112,18 @@ import Testing
         try await c.call(.post, "/commands", "/commands", "[" + Array(repeating: variant, count: 1001).joined(separator: ",") + "]",
                          expect: .contentTooLarge)
 
+        // The command that ships: 201, 200 (retry), 422 (more than reserved), 400 (not an OrderShipped).
+        let received = #"{"type":"StockReceived","time":"2024-05-01T09:00:00Z","data":{"sku":"PC-1","warehouseId":"wh-c","qty":5}}"#
+        let placed = #"{"type":"OrderPlaced","time":"2024-05-01T10:00:00Z","data":{"orderId":"o-contract-ship","customerId":"c-contract","lines":[{"sku":"PC-1","qty":2,"unitPrice":5000}],"currency":"EUR","shippingAddress":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"}}}"#
+        let reserved = #"{"type":"StockReserved","time":"2024-05-01T10:00:01Z","data":{"sku":"PC-1","warehouseId":"wh-c","qty":2,"orderId":"o-contract-ship"}}"#
+        for body in [received, placed, reserved] { try await c.call(.post, "/commands", "/commands", body, expect: .created) }
+        let shipped = #"{"id":"0b5e7c1a-2222-4a2b-8c3d-4e5f6a7b8c9d","type":"OrderShipped","time":"2024-05-02T09:00:00Z","data":{"orderId":"o-contract-ship","shipmentId":"sh-c","warehouseId":"wh-c","carrier":"DHL","trackingNumber":"T-C","lines":[{"sku":"PC-1","qty":2}]}}"#
+        let ship = "/commands/ship"
+        try await c.call(.post, ship, ship, shipped, expect: .created)
+        try await c.call(.post, ship, ship, shipped, expect: .ok)
+        try await c.call(.post, ship, ship, shipped.replacingOccurrences(of: "2222", with: "3333"), expect: .unprocessableContent)
+        try await c.call(.post, ship, ship, received, expect: .badRequest)
+
         // Models: every list, every single-item form, the errors.
         let head = try await c.call(.get, "/ready", "/ready", token: nil, expect: .ok).json["head"] as? Int ?? 1
         let m = "/models/{name}"

@@ -223,6 +223,66 @@ import Testing
         }
     }
 
+    /// EVENTS.md: "OrderShipped moves no stock by itself (the commerce
+    /// command that ships appends both)". Stop 36: a service found no such
+    /// command; `POST /commands` with an OrderShipped left the units
+    /// reserved for good. `POST /commands/ship` appends both.
+    @Test func shipAppendsTheOrderAndItsStock() async throws {
+        try await withServer(models: true) { server, client in
+            func reserve(_ qty: Int) -> String {
+                #"{"type":"StockReserved","time":"2024-05-01T10:00:02Z","data":{"sku":"P1-42","warehouseId":"wh-1","qty":\#(qty),"orderId":"o1"}}"#
+            }
+            func ship(_ id: String, _ qty: Int, _ shipment: String) -> String {
+                #"{"id":"\#(id)","type":"OrderShipped","time":"2024-05-02T09:00:00Z","meta":{"actor":"wms"},"data":{"orderId":"o1","shipmentId":"\#(shipment)","warehouseId":"wh-1","carrier":"DHL","trackingNumber":"T-1","lines":[{"sku":"P1-42","qty":\#(qty)}]}}"#
+            }
+            func stock(after position: Int) async throws -> [String: Any]? {
+                let r = try await client.get("/models/inventory?waitFor=\(position)")
+                return ((try? JSONSerialization.jsonObject(with: Data(r.text.utf8))) as? [[String: Any]])?.first
+            }
+            _ = try await Self.command([Self.variant, Self.received(10), Self.order, reserve(2)], client)
+            let first = ship("00000000-0000-4000-8000-00000000c001", 2, "sh-1")
+            let r = try await client.post("/commands/ship", first)
+            #expect(r.status == .created, "\(r.text)")
+            let parts = try #require(r.json["stock"] as? [[String: Any]], "\(r.text)")
+            #expect(r.json["stream"] as? String == "order-o1" && parts.count == 1 && parts[0]["stream"] as? String == "stock-P1-42", "\(r.text)")
+            let last = try #require(r.json["lastPosition"] as? Int)
+            var row = try await stock(after: last)
+            #expect(row?["onHand"] as? Int == 8 && row?["reserved"] as? Int == 0, "\(String(describing: row))")
+            let order = try await client.get("/models/orders/o1?waitFor=\(last)")
+            #expect(order.json["fulfillmentStatus"] as? String == "shipped", "\(order.text)")
+            // The StockShipped carries the order, the shipment's warehouse and the command's meta.
+            let stockEvent = try await client.get("/events/\(try #require(parts[0]["position"] as? Int))")
+            #expect(stockEvent.json["type"] as? String == "StockShipped" && (stockEvent.json["meta"] as? [String: Any])?["actor"] as? String == "wms", "\(stockEvent.text)")
+            #expect((stockEvent.json["data"] as? [String: Any])?["orderId"] as? String == "o1", "\(stockEvent.text)")
+
+            // A retry of the command: the same positions, nothing written.
+            let head = server.log.head
+            let retry = try await client.post("/commands/ship", first)
+            #expect(retry.status == .ok && retry.json["duplicate"] as? Bool == true && retry.json["lastPosition"] as? Int == last, "\(retry.text)")
+            #expect(server.log.head == head)
+
+            // More than the order holds reserved: 422 naming the line, and not even the OrderShipped is written.
+            let over = try await client.post("/commands/ship", ship("00000000-0000-4000-8000-00000000c002", 1, "sh-2"))
+            #expect(over.status == .unprocessableContent && over.error["code"] as? String == "overShipment", "\(over.text)")
+            #expect(over.error["field"] as? String == "data.lines[0].qty", "\(over.text)")
+            #expect(server.log.head == head)
+
+            // A command cut short after its OrderShipped (as a crash would leave it): the retry completes it.
+            _ = try await Self.command([reserve(1)], client)
+            let third = ship("00000000-0000-4000-8000-00000000c003", 1, "sh-3")
+            #expect(try await client.post("/commands", third).status == .created)
+            let completed = try await client.post("/commands/ship", third)
+            #expect(completed.status == .created && completed.json["duplicate"] as? Bool == false, "\(completed.text)")
+            row = try await stock(after: try #require(completed.json["lastPosition"] as? Int))
+            #expect(row?["onHand"] as? Int == 7 && row?["reserved"] as? Int == 0, "\(String(describing: row))")
+
+            let wrong = try await client.post("/commands/ship", Self.received(1))
+            #expect(wrong.status == .badRequest && wrong.error["code"] as? String == "invalidEventType", "\(wrong.text)")
+            let versioned = try await client.post("/commands/ship", first, headers: [.ifMatch: "3"])
+            #expect(versioned.status == .badRequest && versioned.error["code"] as? String == "invalidExpectedVersion", "\(versioned.text)")
+        }
+    }
+
     @Test func personalDataIsSealedAndReadableOnlyWithPII() async throws {
         try await withServer(models: true) { server, client in
             let registered = #"{"type":"CustomerRegistered","time":"2024-05-01T09:00:00Z","data":{"customerId":"c1","email":"a@example.com","name":"Ada","address":{"line1":"1 Main St","city":"Berlin","postalCode":"10115","country":"DE"},"marketingConsent":false}}"#

@@ -1,0 +1,77 @@
+// The command that ships (EVENTS.md: "OrderShipped moves no stock by
+// itself (the commerce command that ships appends both)").
+
+/// What `CommerceStore.ship` appended: the `OrderShipped`, then one
+/// `StockShipped` per shipment line, each with its stream.
+public struct ShipResult: Sendable {
+    public var order: AppendResult
+    public var stock: [(stream: String, result: AppendResult)]
+
+    /// Every part was already in the log: a retry of the whole command.
+    public var wasDuplicate: Bool { order.wasDuplicate && stock.allSatisfy { $0.result.wasDuplicate } }
+}
+
+extension CommerceStore {
+    /// Ships: appends `OrderShipped` to the order's stream and, for each of
+    /// its lines, `StockShipped` (sku, the shipment's warehouse, qty, the
+    /// order) to `stock-{sku}`, so that the order's reserved units leave
+    /// the warehouse's stock as the order says they shipped.
+    ///
+    /// Checked before anything is written: the order's guards (it exists,
+    /// it is not cancelled) when its `OrderShipped` goes in, and before
+    /// that every line's units against what the order still holds reserved
+    /// in that warehouse, per SKU (`overShipment`, field
+    /// `data.lines[i].qty`). The streams are appended one after another —
+    /// one append takes one stream — so the `StockShipped` ids are derived
+    /// from `id` (`EventID.derived(from:_:_:)`): a retry of the command with
+    /// the same id after a crash or a timeout completes what is missing and
+    /// is an idempotent retry of what was written. A concurrent append
+    /// between the check and a `StockShipped` (another shipment or release
+    /// of the same reservation) can still refuse that `StockShipped` after
+    /// the `OrderShipped` went in; the error says so, and the units are
+    /// then not reserved for the order any more.
+    ///
+    /// - Throws: `CommerceError` as `append` (nothing written when the
+    ///   check or the order's guard refuses), or a `ChronikLogError`.
+    public func ship(_ shipped: OrderShipped, id: EventID = .random(), time: Timestamp = .now(),
+                     meta: [(key: String, value: String)] = []) async throws -> ShipResult {
+        let order = try CommerceEnvelope(.orderShipped(shipped), id: id, time: time, meta: meta)
+        let stock = try shipped.lines.enumerated().map { i, line in
+            do throws(CommerceError) {
+                return try CommerceEnvelope(.stockShipped(StockShipped(sku: line.sku, warehouseId: shipped.warehouseId,
+                                                                        qty: line.qty, orderId: shipped.orderId)),
+                                            id: .derived(from: id, StockShipped.typeName, i), time: time, meta: meta)
+            } catch {
+                var e = error
+                e.field = "data.lines[\(i)]" + (e.field.map { "." + ($0.hasPrefix("data.") ? String($0.dropFirst(5)) : $0) } ?? "")
+                throw e
+            }
+        }
+        // What is not in the log yet must fit what the order holds reserved.
+        var states: [String: StreamState] = [:]
+        for (i, e) in stock.enumerated() where try await store.storedCount(ofIDs: [e.proposed.id]) == 0 {
+            if states[e.stream] == nil { states[e.stream] = try await currentState(of: e.stream).state }
+            do throws(CommerceError) {
+                try states[e.stream]!.check(e.event, streamExists: true)
+            } catch {
+                var refused = error
+                refused.field = "data.lines[\(i)].qty"
+                refused.message += " (line \(i) of shipment \(shipped.shipmentId); nothing was written)"
+                throw refused
+            }
+            states[e.stream]!.apply(e.event)
+        }
+        let orderResult = try await append([order])
+        var results: [(stream: String, result: AppendResult)] = []
+        for (i, e) in stock.enumerated() {
+            do {
+                results.append((e.stream, try await append([e])))
+            } catch var refused as CommerceError {
+                refused.field = "data.lines[\(i)].qty"
+                refused.message += " (line \(i) of shipment \(shipped.shipmentId): its OrderShipped and the lines before it were appended; a concurrent append changed the reservation)"
+                throw refused
+            }
+        }
+        return ShipResult(order: orderResult, stock: results)
+    }
+}
