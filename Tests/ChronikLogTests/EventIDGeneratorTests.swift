@@ -66,4 +66,18 @@ struct EventIDGeneratorTests {
             #expect(bytes[8] == UInt8(id.low >> 56) && bytes[15] == UInt8(truncatingIfNeeded: id.low))
         }
     }
+
+    @Test("a derived id is a version 8 UUID of the RFC variant, the same for the same base, label and index, and different otherwise")
+    func derivedIDs() {
+        let base = EventID(string: "0b5e7c1a-2222-4a2b-8c3d-4e5f6a7b8c9d")!
+        let a = EventID.derived(from: base, "StockShipped", 0)
+        #expect(a == EventID.derived(from: base, "StockShipped", 0))
+        let u = a.uuid.uuidString.lowercased()
+        #expect(Array(u)[14] == "8" && "89ab".contains(Array(u)[19]), "\(u)")
+        var seen: Set<EventID> = [a, base]
+        for i in 1..<1_000 { seen.insert(.derived(from: base, "StockShipped", i)) }
+        seen.insert(.derived(from: base, "StockShippeD", 0))
+        seen.insert(.derived(from: EventID(high: base.high, low: base.low ^ 1), "StockShipped", 0))
+        #expect(seen.count == 1_003)
+    }
 }
