@@ -381,7 +381,7 @@ public final class PostgresStore: EventStore, Sendable {
         let sql = """
             SELECT count(*), count(sync_state),
                    count(*) FILTER (WHERE sync_state IN ('sync', 'quorum') AND \(column) >= $1::pg_lsn)
-            FROM pg_stat_replication
+            FROM pg_stat_get_wal_senders()
             """
         var warned = false
         while true {
