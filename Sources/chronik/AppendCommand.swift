@@ -90,7 +90,7 @@ struct Append: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("JSON Lines to append; - or nothing reads stdin.", valueName: "file"))
     var file: String?
 
-    @Option(help: ArgumentHelp("At most this many events per batch.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("At most this many events per batch.", valueName: "n"))
     var batch = 1000
 
     @Option(name: .customLong("max-event-bytes"), help: ArgumentHelp(

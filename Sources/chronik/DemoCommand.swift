@@ -35,10 +35,10 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var creation: CreationOptions
     @OptionGroup var keyOptions: KeyOptions
 
-    @Option(help: ArgumentHelp("How many events to simulate (1...100000000).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many events to simulate (1...100000000).", valueName: "n"))
     var events = 100_000
 
-    @Option(help: ArgumentHelp("The seed of the shop's history.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The seed of the shop's history.", valueName: "s"))
     var seed: UInt64 = 1
 
     static let defaultSegmentSize = ByteSize(bytes: 256 << 10)

@@ -68,7 +68,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: .customLong("to-time"), help: ArgumentHelp("Alias of --to with a time.", valueName: "time"))
     var toTime: String?
 
-    @Option(help: ArgumentHelp("Write at most this many events.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Write at most this many events.", valueName: "n"))
     var limit: Int?
 
     @Option(help: ArgumentHelp("Output format: jsonl or csv.", valueName: "format"))

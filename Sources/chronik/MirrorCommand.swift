@@ -37,7 +37,7 @@ struct Mirror: AsyncParsableCommand {
     @Flag(name: [.customShort("f"), .long], help: "Keep running and copy new events as they are committed, waiting out a store that is away (a restart, a failover); stop with Ctrl-C.")
     var follow = false
 
-    @Option(name: .customLong("poll-ms"), help: ArgumentHelp("With --follow: how often to look for new events, in milliseconds.",
+    @Option(name: .customLong("poll-ms"), parsing: .unconditional, help: ArgumentHelp("With --follow: how often to look for new events, in milliseconds.",
                                                             valueName: "ms"))
     var pollMilliseconds = 200
 

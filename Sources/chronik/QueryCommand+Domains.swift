@@ -117,7 +117,7 @@ struct RecommendationsQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @Argument(help: "The customerId.") var customer: String
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
     func validate() throws {
         if limit < 0 { throw ValidationError("--limit must be ≥ 0, got \(limit)") }
@@ -165,7 +165,7 @@ struct SuppliersQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("rows")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
 
@@ -199,7 +199,7 @@ struct PurchaseOrdersQuery: AsyncParsableCommand, GroupedCommand {
     @ParentCommand var parent: Query
     @Flag(help: "Only open (not received) orders.") var open = false
     @Option(help: "Only this supplier's orders.") var supplier: String?
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("rows")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
 
@@ -236,7 +236,7 @@ struct SettingsQuery: AsyncParsableCommand, GroupedCommand {
     @ParentCommand var parent: Query
     @Option(help: "As of this RFC 3339 time.") var at: String?
     @Option(help: "Only this key.") var key: String?
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("rows")) var limit: Int?
 
     func validate() throws {
         try checkLimit(limit)
@@ -293,7 +293,7 @@ struct CampaignsQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("rows")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
 

@@ -175,7 +175,7 @@ struct CatalogQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @Option(help: "Only this category, as the catalog names it (\"Electronics > Speakers\").") var category: String?
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("products")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
 
@@ -253,7 +253,7 @@ struct OrdersQuery: AsyncParsableCommand, GroupedCommand {
     @ParentCommand var parent: Query
     @Option(help: "Only this customer's orders.") var customer: String?
     @Option(help: "Only orders with this financialStatus or fulfillmentStatus.") var status: String?
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("orders, the first in log order")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("orders, the first in log order")) var limit: Int?
 
     func validate() throws {
         try checkLimit(limit)
@@ -360,7 +360,7 @@ struct CustomersQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("customers", hasDefault: true)) var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("customers", hasDefault: true)) var limit: Int = 10
     @Option(help: "Rank by lifetime value in this currency, any case (default: the currency of most orders).") var currency: String?
 
     func validate() throws { try checkLimit(limit) }
@@ -393,7 +393,7 @@ struct InventoryQuery: AsyncParsableCommand, GroupedCommand {
     @Option(help: "Only this SKU.") var sku: String?
     @Option(help: "Only this warehouse.") var warehouse: String?
     @Flag(help: "Only low stock (available ≤ reorder point).") var low = false
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("rows")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
 
@@ -435,7 +435,7 @@ struct ReplenishmentQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("suggestions")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("suggestions")) var limit: Int?
 
     func validate() throws { try checkLimit(limit) }
 
@@ -468,7 +468,7 @@ struct SalesQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
-    @Option(name: [.customLong("limit"), .customLong("top")],
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional,
             help: limitHelp("rows: days, or with --day the SKUs of that day")) var limit: Int?
 
     func validate() throws {
@@ -508,7 +508,7 @@ struct FinanceQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @Option(help: ArgumentHelp("Only this UTC day.", valueName: "YYYY-MM-DD")) var day: String?
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("rows, the earliest days first")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("rows, the earliest days first")) var limit: Int?
 
     func validate() throws {
         try checkLimit(limit)
@@ -541,7 +541,7 @@ struct SearchQuery: AsyncParsableCommand, GroupedCommand {
             """)
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("queries, the most frequent first")) var limit: Int?
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("queries, the most frequent first")) var limit: Int?
     @Flag(name: .customLong("zero-results"), help: "Only queries whose latest search found nothing.") var zeroResults = false
 
     func validate() throws { try checkLimit(limit) }
@@ -569,7 +569,7 @@ struct AlsoBoughtQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @Argument(help: "The productId.") var product: String
-    @Option(name: [.customLong("limit"), .customLong("top")], help: limitHelp("products", hasDefault: true)) var limit: Int = 10
+    @Option(name: [.customLong("limit"), .customLong("top")], parsing: .unconditional, help: limitHelp("products", hasDefault: true)) var limit: Int = 10
 
     func validate() throws { try checkLimit(limit) }
 
@@ -607,7 +607,7 @@ struct FraudQuery: AsyncParsableCommand, GroupedCommand {
     @OptionGroup var ownOptions: GlobalOptions
     @ParentCommand var parent: Query
     @OptionGroup var keyOptions: KeyOptions
-    @Option(name: [.customLong("top"), .customLong("limit")], help: limitHelp("orders, the highest scores first", hasDefault: true))
+    @Option(name: [.customLong("top"), .customLong("limit")], parsing: .unconditional, help: limitHelp("orders, the highest scores first", hasDefault: true))
     var top: Int = 10
     @Argument(help: "One order.") var order: String?
 

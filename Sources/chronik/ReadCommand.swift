@@ -56,7 +56,7 @@ struct Read: AsyncParsableCommand {
                                valueName: "position|time"))
     var to: PositionOrTime?
 
-    @Option(help: ArgumentHelp("Print at most this many events.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print at most this many events.", valueName: "n"))
     var limit: Int?
 
     @Flag(help: "Read from newest to oldest.")

@@ -73,17 +73,17 @@ struct Serve: AsyncParsableCommand {
                                valueName: "file"))
     var masterKey: String?
 
-    @Option(name: .customLong("live-pace"),
+    @Option(name: .customLong("live-pace"), parsing: .unconditional,
             help: ArgumentHelp("With 8 or more live subscribers at the head, wake them at most every <ms> milliseconds, each sending what was appended since in one write; 0: at every group commit (more writes, less delay).",
                                valueName: "ms"))
     var livePace = 10
 
-    @Option(name: .customLong("idle-timeout"),
+    @Option(name: .customLong("idle-timeout"), parsing: .unconditional,
             help: ArgumentHelp("Close a connection that sends nothing for <s> seconds while its request is incomplete or between requests (a response in progress, such as a subscription, is not cut).",
                                valueName: "s"))
     var idleTimeout = 30
 
-    @Option(name: .customLong("drain-timeout"),
+    @Option(name: .customLong("drain-timeout"), parsing: .unconditional,
             help: ArgumentHelp("On SIGTERM or SIGINT, give the requests in flight at most <s> seconds to finish, then close what is left (nothing acknowledged is lost).",
                                valueName: "s"))
     var drainTimeout = 30

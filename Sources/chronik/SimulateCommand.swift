@@ -41,10 +41,10 @@ struct Simulate: AsyncParsableCommand {
     @OptionGroup var creation: CreationOptions
     @OptionGroup var keyOptions: KeyOptions
 
-    @Option(help: ArgumentHelp("How many events to append, exactly (1...100000000).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many events to append, exactly (1...100000000).", valueName: "n"))
     var events = 1_000_000
 
-    @Option(help: ArgumentHelp("The seed of the history, 0...18446744073709551615.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The seed of the history, 0...18446744073709551615.", valueName: "s"))
     var seed: UInt64 = 1
 
     static let maxEvents = 100_000_000

@@ -31,7 +31,7 @@ struct Tail: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
     @OptionGroup var keyOptions: KeyOptions
 
-    @Option(name: [.customLong("limit"), .customShort("n"), .customLong("lines")],
+    @Option(name: [.customLong("limit"), .customShort("n"), .customLong("lines")], parsing: .unconditional,
             help: ArgumentHelp("Print this many of the last events (default 10; -n and --lines are aliases).", valueName: "n"))
     var limitOption: Int?
 
@@ -48,7 +48,7 @@ struct Tail: AsyncParsableCommand {
     @Flag(name: [.customShort("f"), .long], help: "Keep running and print events as they are appended.")
     var follow = false
 
-    @Option(name: .customLong("poll-ms"), help: ArgumentHelp("With -f: how often to look for new events, in milliseconds.",
+    @Option(name: .customLong("poll-ms"), parsing: .unconditional, help: ArgumentHelp("With -f: how often to look for new events, in milliseconds.",
                                                              valueName: "ms"))
     var pollMilliseconds = 100
 

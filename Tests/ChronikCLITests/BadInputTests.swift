@@ -140,6 +140,19 @@ struct BadInputTests {
         #expect(r.stdout.isEmpty, "\(args): \(r)")
     }
 
+    @Test("a negative number is read as the option's value and refused with the option's range, not as a missing value",
+          arguments: [(["query", "orders", "--limit", "-1"], "--limit must be ≥ 0, got -1"), (["read", "--limit", "-1"], "--limit must be 0 or more, got -1"),
+                      (["tail", "-n", "-2"], "--limit must be 0 or more, got -2"), (["export", "--limit", "-3"], "--limit must be 0 or more, got -3"),
+                      (["simulate", "--events", "-5"], "--events must be 1...100000000, got -5"), (["append", "--batch", "-1"], "--batch must be 1...1048576, got -1")])
+    func negativeNumbers(_ args: [String], _ message: String) async throws {
+        // Proves stop 36's finding: `--limit -1` said "Missing value for '--limit <N>'" (the parser took -1 for an option).
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        let r = try await chronik(args + ["--log", dir + "/log"], input: "")
+        #expect(r.exitCode == 64, "\(args): \(r)")
+        #expect(r.stderr.contains(message), "\(args): \(r)")
+    }
+
     @Test("a query filter naming an id the log does not hold is an error, not an empty table")
     func unknownFilterIds() async throws {
         let dir = makeTempDir()
