@@ -26,59 +26,28 @@ struct KeyOptions: ParsableArguments {
     /// (`FileKeyStore(readOnly:)`).
     func vault(for eventLog: EventLog, syncEachKey: Bool = true, readOnly: Bool = false) throws -> SubjectKeyVault {
         let dir = try checkedDirectory(forLog: eventLog.directory)
-        let vault: SubjectKeyVault
         do {
-            let file = try FileKeyStore(directory: dir, syncEachKey: syncEachKey, readOnly: readOnly)
-            // A customer whose sealed data is in the log gets no new key (stop 34).
-            vault = SubjectKeyVault(store: LogBoundKeyStore(file) { [eventLog] subject in
-                guard subject.hasPrefix("customer:") else { return false }
-                let stream = "customer-" + subject.dropFirst("customer:".count)
-                guard eventLog.lastVersion(of: stream) != nil else { return false }
-                return (try? Self.streamHoldsSealedPersonalData(eventLog, stream: stream)) ?? true
-            })
+            // ChronikAudit's safeguards (docs/GDPR.md); stop 34: a customer
+            // whose sealed data is in the log gets no new key.
+            return try SubjectKeyVault.forLog(eventLog, keyDirectory: dir, syncEachKey: syncEachKey, readOnly: readOnly)
+        } catch let e as KeyStoreError where e.message.contains("belongs to another log") {
+            throw CommandFailure(e.message + " (choose --keys)")
+        } catch let e as KeyStoreError where e.path == nil {
+            throw CommandFailure("key store: \(e.message)")
         } catch {
             throw CommandFailure("key store: \(error)")
         }
-        try Self.bind(keyDirectory: dir, to: eventLog, readOnly: readOnly)
-        return vault
     }
 
     /// The key store's directory, refused inside the log directory.
     func checkedDirectory(forLog log: String) throws -> String {
         let dir = directory(forLog: log)
-        let logURL = URL(fileURLWithPath: log).standardizedFileURL.path
-        let keysURL = URL(fileURLWithPath: dir).standardizedFileURL.path
-        guard !(keysURL + "/").hasPrefix(logURL + "/") else {
-            throw CommandFailure("the key store (\(dir)) must not be inside the log directory (\(log)): erasing keys must never touch the log")
-        }
+        do { try LogKeyStore.checkOutside(log: log, keyDirectory: dir) } catch let e as KeyStoreError { throw CommandFailure(e.message) }
         return dir
     }
 
     /// The file in a key store that names the log it belongs to.
-    static let ownerFile = "log"
-
-    /// A key store belongs to one log (named by its creation time, from
-    /// chronik.meta): keys and erasures of another log — say one deleted
-    /// and created anew at the same path — must not be mixed in.
-    static func bind(keyDirectory dir: String, to log: EventLog, readOnly: Bool = false) throws {
-        let identity = "chronik log created \(log.createdAt.rfc3339)\n"
-        let path = dir + "/" + ownerFile
-        if let existing = FileManager.default.contents(atPath: path) {
-            guard String(decoding: existing, as: UTF8.self) == identity else {
-                throw CommandFailure("the key store \(dir) belongs to another log (\(String(decoding: existing, as: UTF8.self).trimmingCharacters(in: .newlines))); "
-                                     + "this one is a \(identity.trimmingCharacters(in: .newlines)): choose --keys, or move the old key store away")
-            }
-            return
-        }
-        if readOnly { return }  // a reader seals nothing; the next writer binds it
-        // Durably (directory synced): the keys sealed next must never be
-        // found beside a lost or empty owner file after a power loss.
-        do {
-            try PosixStorage().writeFileDurably(path, bytes: Array(identity.utf8))
-        } catch {
-            throw CommandFailure("key store: cannot write \(path): \(ChronikLogError.message(of: error))")
-        }
-    }
+    static let ownerFile = LogKeyStore.ownerFile
 
     /// Removes the key store of a log that is being replaced (the demo's):
     /// only the files a key store holds, one by one; refuses anything else.
@@ -184,11 +153,7 @@ struct KeyOptions: ParsableArguments {
 
     /// Whether the events of `stream` store sealed personal data.
     static func streamHoldsSealedPersonalData(_ log: EventLog, stream: String) throws -> Bool {
-        let cursor = log.read(stream: stream)
-        while let e = try cursor.next() {
-            if e.data.withUnsafeBytes({ CommerceEvent.hasSealedPII($0) }) { return true }
-        }
-        return false
+        try LogKeyStore.streamHoldsSealedPersonalData(log, stream: stream)
     }
 
     /// Refuses when `vault` (nil: no key store) has neither customer `id`'s

@@ -312,3 +312,34 @@ struct ReadOnlyKeyStoreTests {
         #expect(!FileManager.default.fileExists(atPath: missing))
     }
 }
+
+/// `SubjectKeyVault.forLog`: docs/GDPR.md's safeguards for library users
+/// (stop 36: they lived in the CLI; a library user's vault accepted a key
+/// store inside the log directory and made a second key for a customer
+/// whose data was sealed under another store's).
+@Suite struct LogKeyStoreTests {
+    @Test func theSafeguardsHoldForALibraryUser() async throws {
+        let f = GDPRFixture()
+        let log = try EventLog.open(at: f.logPath)
+        #expect(throws: KeyStoreError.self) { _ = try SubjectKeyVault.forLog(log, keyDirectory: f.logPath + "/keys") }
+        #expect(!FileManager.default.fileExists(atPath: f.logPath + "/keys"), "nothing made inside the log directory")
+        let shop = CommerceStore(log: log, protector: try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath))
+        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        try await shop.append(.customerRegistered(CustomerRegistered(customerId: "c-1", email: "a@example.com", name: "Ada",
+                                                                     address: address, marketingConsent: false)))
+        // Another store for the same log: no second key for c-1, whose data is sealed under the first one's.
+        let other = CommerceStore(log: log, protector: try SubjectKeyVault.forLog(log, keyDirectory: f.root + "/other.keys"))
+        await #expect(throws: (any Error).self) {
+            try await other.append(.addressChanged(AddressChanged(customerId: "c-1", address: address)))
+        }
+        #expect(try FileKeyStore(directory: f.root + "/other.keys").key(for: "customer:c-1", create: false) == nil)
+        // A store bound to another log is refused.
+        let second = try EventLog.open(at: f.root + "/log2")
+        #expect { _ = try SubjectKeyVault.forLog(second, keyDirectory: f.keysPath) } throws: { error in
+            (error as? KeyStoreError)?.message.contains("belongs to another log") == true
+        }
+        try second.close()
+        try log.close()
+    }
+}
+

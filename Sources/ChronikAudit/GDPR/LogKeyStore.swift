@@ -1,0 +1,92 @@
+// A log's key store with docs/GDPR.md's safeguards, for every writer and
+// reader of personal data: the CLI, the server and library users (stop 36:
+// the safeguards lived in the CLI, and a library user's vault had none).
+
+import ChronikCommerce
+import ChronikLog
+import Foundation
+
+extension SubjectKeyVault {
+    /// The vault of `log`'s key store in `keyDirectory`, with the
+    /// safeguards of docs/GDPR.md:
+    /// - the directory must not be inside the log directory (erasing a key
+    ///   must never touch the log, and keys must not travel with copies of
+    ///   the log);
+    /// - the store belongs to one log: a file `log` in it names the log's
+    ///   creation time (written by the first writer), and a store of
+    ///   another log is refused;
+    /// - a customer whose sealed personal data is in the log but whose key
+    ///   is not in the store gets no new key (`LogBoundKeyStore`): the data
+    ///   was sealed under another store's key.
+    ///
+    /// Use it instead of `SubjectKeyVault(store: FileKeyStore(…))`, which
+    /// has none of them.
+    ///
+    /// - Parameters:
+    ///   - syncEachKey: false for bulk writers that call `sync()` on the
+    ///     store before they close the log.
+    ///   - readOnly: a reader's vault, which writes nothing into the store.
+    /// - Throws: `KeyStoreError` naming what was refused. Blocks on file I/O.
+    public static func forLog(_ log: EventLog, keyDirectory: String, syncEachKey: Bool = true,
+                              readOnly: Bool = false) throws -> SubjectKeyVault {
+        try LogKeyStore.checkOutside(log: log.directory, keyDirectory: keyDirectory)
+        let file = try FileKeyStore(directory: keyDirectory, syncEachKey: syncEachKey, readOnly: readOnly)
+        let vault = SubjectKeyVault(store: LogBoundKeyStore(file) { [log] subject in
+            guard subject.hasPrefix("customer:") else { return false }
+            let stream = "customer-" + subject.dropFirst("customer:".count)
+            guard log.lastVersion(of: stream) != nil else { return false }
+            return (try? LogKeyStore.streamHoldsSealedPersonalData(log, stream: stream)) ?? true
+        })
+        try LogKeyStore.bind(keyDirectory: keyDirectory, to: log, readOnly: readOnly)
+        return vault
+    }
+}
+
+/// The checks `SubjectKeyVault.forLog` makes, for callers that need one.
+public enum LogKeyStore {
+    /// The file in a key store that names the log it belongs to.
+    public static let ownerFile = "log"
+
+    /// Refuses a key directory inside the log directory.
+    public static func checkOutside(log: String, keyDirectory dir: String) throws {
+        let logPath = URL(fileURLWithPath: log).standardizedFileURL.path
+        let keysPath = URL(fileURLWithPath: dir).standardizedFileURL.path
+        guard !(keysPath + "/").hasPrefix(logPath + "/") else {
+            throw KeyStoreError("the key store (\(dir)) must not be inside the log directory (\(log)): erasing keys must never touch the log")
+        }
+    }
+
+    /// Binds the key store in `dir` to `log` (its owner file names the
+    /// log's creation time, from chronik.meta), or checks that it is bound
+    /// to it: keys and erasures of another log — say one deleted and
+    /// created anew at the same path — must not be mixed in. A reader
+    /// (`readOnly`) writes nothing; the next writer binds the store.
+    public static func bind(keyDirectory dir: String, to log: EventLog, readOnly: Bool = false) throws {
+        let identity = "chronik log created \(log.createdAt.rfc3339)\n"
+        let path = dir + "/" + ownerFile
+        if let existing = FileManager.default.contents(atPath: path) {
+            guard String(decoding: existing, as: UTF8.self) == identity else {
+                throw KeyStoreError("the key store \(dir) belongs to another log (\(String(decoding: existing, as: UTF8.self).trimmingCharacters(in: .newlines))); "
+                                    + "this one is a \(identity.trimmingCharacters(in: .newlines)): use this log's key store, or move the old one away")
+            }
+            return
+        }
+        if readOnly { return }
+        // Durably (directory synced): the keys sealed next must never be
+        // found beside a lost or empty owner file after a power loss.
+        do {
+            try PosixStorage().writeFileDurably(path, bytes: Array(identity.utf8))
+        } catch {
+            throw KeyStoreError("cannot write \(path): \(ChronikLogError.message(of: error))")
+        }
+    }
+
+    /// Whether the events of `stream` store sealed personal data.
+    public static func streamHoldsSealedPersonalData(_ log: EventLog, stream: String) throws -> Bool {
+        let cursor = log.read(stream: stream)
+        while let e = try cursor.next() {
+            if e.data.withUnsafeBytes({ CommerceEvent.hasSealedPII($0) }) { return true }
+        }
+        return false
+    }
+}
