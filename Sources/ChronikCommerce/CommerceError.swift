@@ -110,6 +110,14 @@ public struct CommerceError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let wrongExpectedVersion = Code("wrongExpectedVersion")
         /// The log refused the append (its `ChronikLogError` in the message).
         public static let appendFailed = Code("appendFailed")
+        /// A `CustomerForgotten` is in the log but destroying the customer's
+        /// key failed: the erasure is not complete. Appending a
+        /// `CustomerForgotten` for the customer again (any id) destroys the
+        /// key; until then their sealed data still opens.
+        public static let erasureIncomplete = Code("erasureIncomplete")
+        /// Personal data cannot be erased: the `CommerceStore` has no
+        /// protector, so its personal data was stored in plaintext.
+        public static let noProtector = Code("noProtector")
     }
 
     public var code: Code

@@ -117,6 +117,8 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
              .customerForgotten:
             status = .unprocessableContent
         case .eventTooLarge: status = .contentTooLarge
+        case .erasureIncomplete: status = .internalServerError
+        case .noProtector: status = .serviceUnavailable
         default: status = .badRequest
         }
         return ServerError(status, e.code.description, e.message, field: e.field, index: e.index ?? e.line.map { $0 - 1 })

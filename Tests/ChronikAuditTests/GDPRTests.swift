@@ -341,5 +341,42 @@ struct ReadOnlyKeyStoreTests {
         try second.close()
         try log.close()
     }
+
+    /// Stop 36 (a library user): a forget whose key destruction failed threw
+    /// `appendFailed` though the event was written, and the natural retry (a
+    /// new id) was refused as "customer forgotten" with the key alive.
+    @Test func aForgetWhoseKeyWasNotDestroyedSaysSoAndAnyRetryCompletesIt() async throws {
+        let f = GDPRFixture()
+        let (log, shop, keys) = try f.open()
+        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        try await shop.append(.customerRegistered(CustomerRegistered(customerId: "c-9", email: "n@example.com", name: "N",
+                                                                     address: address, marketingConsent: false)))
+        let readOnly = CommerceStore(log: log, protector: SubjectKeyVault(store: try FileKeyStore(directory: f.keysPath, readOnly: true)))
+        await #expect { try await readOnly.append(.customerForgotten(CustomerForgotten(customerId: "c-9"))) } throws: { error in
+            (error as? CommerceError)?.code == .erasureIncomplete
+        }
+        #expect(log.lastVersion(of: "customer-c-9")?.value == 1, "the CustomerForgotten is in the log")
+        #expect(try keys.key(for: "customer:c-9", create: false) != nil, "the key is not destroyed yet")
+        await #expect { try await shop.append(.customerForgotten(CustomerForgotten(customerId: "c-9"))) } throws: { error in
+            (error as? CommerceError)?.code == .customerForgotten
+        }
+        #expect(try FileKeyStore(directory: f.keysPath).key(for: "customer:c-9", create: false) == nil, "the retry destroyed the key")
+        try log.close()
+    }
+
+    /// Stop 36 (a library user): `CommerceStore(log:)` without a protector
+    /// took a CustomerForgotten, and the plaintext email stayed readable.
+    @Test func aStoreWithoutProtectorRefusesAnErasure() async throws {
+        let f = GDPRFixture()
+        let log = try EventLog.open(at: f.logPath)
+        let plain = CommerceStore(log: log)
+        await #expect { try await plain.append(.customerForgotten(CustomerForgotten(customerId: "c-1"))) } throws: { error in
+            (error as? CommerceError)?.code == .noProtector
+        }
+        #expect(log.head.value == 0)
+        try await CommerceStore(log: log, forgetsInPlaintext: true).append(.customerForgotten(CustomerForgotten(customerId: "c-1")))
+        #expect(log.head.value == 1)
+        try log.close()
+    }
 }
 

@@ -15,7 +15,7 @@ final class TempShop {
         var options = LogOptions()
         options.durability = .none
         log = try EventLog.open(at: dir, options: options)
-        store = CommerceStore(log: log)
+        store = CommerceStore(log: log, forgetsInPlaintext: true)
     }
 
     func close() {

@@ -33,6 +33,7 @@ extension CommerceStore {
     ///
     /// - Throws: `CommerceError` as `append` (nothing written when the
     ///   check or the order's guard refuses), or a `ChronikLogError`.
+    @discardableResult
     public func ship(_ shipped: OrderShipped, id: EventID = .random(), time: Timestamp = .now(),
                      meta: [(key: String, value: String)] = []) async throws -> ShipResult {
         let order = try CommerceEnvelope(.orderShipped(shipped), id: id, time: time, meta: meta)

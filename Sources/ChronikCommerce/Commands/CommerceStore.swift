@@ -32,6 +32,11 @@ public final class CommerceStore: Sendable {
     /// Seals the PII fields of every event that has any (docs/GDPR.md);
     /// nil stores them in plaintext (tests and tools that want that).
     public let protector: (any PIIProtector)?
+    /// Whether a `CustomerForgotten` is accepted without a protector (the
+    /// personal data stays readable: it was stored in plaintext). False
+    /// unless asked for, by tests and tools that store plaintext on
+    /// purpose; otherwise such an erasure is `noProtector`.
+    public let forgetsInPlaintext: Bool
 
     private struct Cached: Sendable {
         var state: StreamState
@@ -46,14 +51,19 @@ public final class CommerceStore: Sendable {
     /// - Parameter maxRetries: bounded, so that a hot stream turns into an
     ///   error (`concurrencyConflict`) instead of a livelock; 16 covers far
     ///   more contention than one stream sees in practice.
-    public convenience init(log: EventLog, maxRetries: Int = 16, protector: (any PIIProtector)? = nil) {
-        self.init(store: log, maxRetries: maxRetries, protector: protector)
+    ///   Without a `protector` personal data is stored in plaintext and a
+    ///   `CustomerForgotten` is refused (`noProtector`) unless
+    ///   `forgetsInPlaintext`; a service seals it with
+    ///   `SubjectKeyVault.forLog` (ChronikAudit, docs/GDPR.md).
+    public convenience init(log: EventLog, maxRetries: Int = 16, protector: (any PIIProtector)? = nil, forgetsInPlaintext: Bool = false) {
+        self.init(store: log, maxRetries: maxRetries, protector: protector, forgetsInPlaintext: forgetsInPlaintext)
     }
 
     /// A store over any `EventStore`; `append` and `currentState(of:)`
     /// work on every one, the synchronous readers on a local log only.
-    public init(store: any EventStore, maxRetries: Int = 16, protector: (any PIIProtector)? = nil) {
+    public init(store: any EventStore, maxRetries: Int = 16, protector: (any PIIProtector)? = nil, forgetsInPlaintext: Bool = false) {
         precondition(maxRetries >= 0)
+        self.forgetsInPlaintext = forgetsInPlaintext
         self.store = store
         // The one place a local log is told apart: the synchronous readers
         // and the settlement index's scan use it.
@@ -114,6 +124,15 @@ public final class CommerceStore: Sendable {
             throw CommerceError(.missingField, field: e.erasure.flatMap { if case .required(let f) = $0 { f } else { nil } } ?? "data",
                                 "personal data given as null (erased) is accepted only by an import, where the customer is forgotten")
         }
+        // Erasure destroys a key; without a protector there is none, and
+        // what was stored is plaintext for good (stop 36: a library user's
+        // CommerceStore(log:) took the CustomerForgotten and every email
+        // stayed readable).
+        if protector == nil, !forgetsInPlaintext, let e = envelopes.first(where: { $0.event.knownType == .customerForgotten }) {
+            throw CommerceError(.noProtector, field: "type",
+                                "\(e.proposed.type) needs a CommerceStore with a protector (SubjectKeyVault.forLog): this store has none, "
+                                + "so the personal data it appended is in plaintext and cannot be erased")
+        }
         let plain = envelopes.map(\.proposed)
         let known = try await store.storedCount(ofIDs: plain.map(\.id))
         if known == plain.count {
@@ -152,7 +171,7 @@ public final class CommerceStore: Sendable {
                     try c.check(customerId: ref.customerId, field: "data.customerId")
                 }
             }
-            let next = try Self.decide(envelopes, on: current.state, version: current.version)
+            let next = try decideCompletingErasure(envelopes, on: current.state, version: current.version)
             let asked = try Self.batchExpectation(envelopes)
             let expected: ExpectedVersion
             if case .unguarded = current.state {
@@ -333,8 +352,11 @@ public final class CommerceStore: Sendable {
         do {
             try protector.destroyKey(subject: PIISubject.customer(customerId))
         } catch {
-            throw CommerceError(.appendFailed, field: "data.customerId",
-                                "CustomerForgotten for \(customerId) is in the log but destroying the key failed: \(error); run `chronik forget customer \(customerId)` again")
+            // Not appendFailed: the event is in the log (stop 36: a library
+            // user read "appendFailed" as "nothing written").
+            throw CommerceError(.erasureIncomplete, field: "data.customerId",
+                                "CustomerForgotten for \(customerId) is in the log but destroying the key failed: \(error); "
+                                + "append a CustomerForgotten for \(customerId) again (or run `chronik forget customer \(customerId)`) to destroy it")
         }
     }
 
@@ -348,6 +370,23 @@ public final class CommerceStore: Sendable {
     private func destroyKeys(of envelopes: [CommerceEnvelope]) throws {
         for e in envelopes {
             if case .customerForgotten(let f) = e.event { try destroyKey(ofForgotten: f.customerId) }
+        }
+    }
+
+    /// `decide`, and when it refuses a `CustomerForgotten` for a customer
+    /// already forgotten, the key destroyed again first (idempotent): that
+    /// completes an erasure whose key destruction failed
+    /// (`erasureIncomplete`), whatever the retry's event id.
+    private func decideCompletingErasure(_ envelopes: [CommerceEnvelope], on state: StreamState, version: UInt64?) throws -> StreamState {
+        do {
+            return try Self.decide(envelopes, on: state, version: version)
+        } catch {
+            if error.code == .customerForgotten {
+                for e in envelopes {
+                    if case .customerForgotten(let f) = e.event { try destroyKey(ofForgotten: f.customerId) }
+                }
+            }
+            throw error
         }
     }
 
