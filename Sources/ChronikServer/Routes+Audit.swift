@@ -43,7 +43,7 @@ extension LogServer {
         }
         if start {
             let job = verifyJob
-            Task.detached {
+            startOwnThread("chronik-verify") {
                 do {
                     let report = try LogVerifier.verify(directory: directory)
                     job.state.withLock { $0 = .done(report, at: .now()) }
@@ -139,7 +139,7 @@ extension LogServer {
         // read until the type's first event, on a thread of its own.
         if let type = q["type"].map(String.init), CommerceEventType(name: type) == nil {
             let log = self.log
-            let found = try await Task.detached { try Self.holds(type: type, log) }.value
+            let found = try await onOwnThread("chronik-export-type") { try Self.holds(type: type, log) }
             guard found else {
                 throw ServerError(.badRequest, "invalidParameter",
                                   "no event of type \(type) in the log, and it is not a commerce type (EVENTS.md)", field: "type")
@@ -159,11 +159,15 @@ extension LogServer {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream(bufferingPolicy: .bufferingOldest(4))
         let logger = self.logger
         let body = ResponseBody { writer in
-            let producer = Task.detached {
+            // The producer waits for room on its own thread (stop 36: as a
+            // detached task it slept on a pool thread, and two exports at
+            // once froze the whole server on 2 cores).
+            let cancelled = Atomic<Bool>(false)
+            startOwnThread("chronik-export") {
                 do {
                     _ = try filter.export(log, protector: protector) { bytes in
                         while true {
-                            if Task.isCancelled { throw CancellationError() }
+                            if cancelled.load(ordering: .relaxed) { throw CancellationError() }
                             switch continuation.yield(ByteBuffer(bytes: bytes)) {
                             case .enqueued: return
                             case .dropped: Thread.sleep(forTimeInterval: 0.002)
@@ -180,7 +184,7 @@ extension LogServer {
                     continuation.finish(throwing: error)
                 }
             }
-            defer { producer.cancel() }
+            defer { cancelled.store(true, ordering: .relaxed) }
             for try await chunk in stream { try await writer.write(chunk) }
             try await writer.finish(nil)
         }

@@ -93,4 +93,20 @@ func jsonError(_ bytes: [UInt8]) -> CommerceError? {
         let s = #"{"z":[true,false,null],"a":{"y":-12,"x":"\u0001"},"m":1.25e-7,"e":{}, "f":[]}"#
         #expect(String(decoding: try json(s).compactBytes, as: UTF8.self) == s.replacingOccurrences(of: ", ", with: ","))
     }
+
+    @Test("a duplicate key is found at any place of an object with many keys, and every key of one without is kept",
+          arguments: [1, 15, 16, 17, 40, 5_000])
+    func duplicateKeysInWideObjects(n: Int) throws {
+        // Proves stop 36's set of seen keys (past 16 keys) finds what the linear look-up found: the finding was an
+        // object of n keys costing n² (a 12 MB body of 1 M keys held a core for tens of minutes).
+        let keys = (0..<n).map { "k\($0)" }
+        let object = "{" + keys.map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+        guard case .object(let members) = try json(object) else { Issue.record("not an object"); return }
+        #expect(members.map(\.key) == keys)
+        for repeatAt in Set([0, n / 2, n - 1]) {
+            let withRepeat = "{" + (keys + [keys[repeatAt]]).map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+            #expect(throws: CommerceError.self) { _ = try json(withRepeat) }
+        }
+    }
 }
+

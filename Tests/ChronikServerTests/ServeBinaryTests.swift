@@ -450,3 +450,45 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
         #expect(lines == ["stopped within 10 s: True exit: 0"], "\(lines)\n\(stderr)")
     }
 }
+
+/// Proves stop 36's finding (a security review): two `GET /export` whose
+/// readers stalled froze the whole server, `/health` and SIGTERM included
+/// (each export's producer slept on a thread of the cooperative pool, which
+/// has one per core). Exports now wait on threads of their own.
+@Suite struct StalledExportsTests {
+    static let script = #"""
+        import json, os
+        body = json.dumps([{"type": "Filler", "data": {"x": "y" * 1000}} for _ in range(1000)]).encode()
+        for i in range(10):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /streams/fill-%d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (i, len(body)) + body)
+            while s.recv(65536): pass
+            s.close()
+        stalled = []
+        for i in range(2 * (os.cpu_count() or 2) + 2):
+            e = socket.socket(); e.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            e.connect(("127.0.0.1", port))
+            e.sendall(b"GET /export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            stalled.append(e)
+        time.sleep(2)
+        h = socket.create_connection(("127.0.0.1", port)); h.settimeout(10)
+        h.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        try:
+            print("health:", h.recv(64).split(b"\r\n")[0].decode())
+        except socket.timeout:
+            print("health: no answer in 10 s")
+        start = time.time()
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill(); p.wait()
+        print("stopped within 10 s:", time.time() - start < 10)
+        """#
+
+    @Test func stalledExportsDoNotStopTheServer() async throws {
+        // The exports are requests in flight: the drain waits for them, at most --drain-timeout.
+        let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--drain-timeout", "3"])
+        #expect(lines == ["health: HTTP/1.1 200 OK", "stopped within 10 s: True"], "\(lines)\n\(stderr)")
+    }
+}
