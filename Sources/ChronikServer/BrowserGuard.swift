@@ -55,17 +55,33 @@ struct BrowserGuardMiddleware: RouterMiddleware {
     }
 
     /// `host` (an authority: a name or address and an optional port) is a
-    /// loopback name.
+    /// loopback name. Anything after the name but a port (`:` and 1–5
+    /// digits) is not one (stop 36: `localhost:7070@evil.com`, `[::1]evil`
+    /// and `127.0.0.1:evil` passed).
     static func isLoopback(host authority: String) -> Bool {
-        var name = Substring(authority.lowercased())
-        if name.hasPrefix("[") {
-            guard let end = name.firstIndex(of: "]") else { return false }
-            return name[name.index(after: name.startIndex)..<end] == "::1"
+        let a = Substring(authority.lowercased())
+        var name: Substring, rest: Substring
+        let bracketed = a.hasPrefix("[")
+        if bracketed {
+            guard let end = a.firstIndex(of: "]") else { return false }
+            name = a[a.index(after: a.startIndex)..<end]
+            rest = a[a.index(after: end)...]
+        } else if let colon = a.firstIndex(of: ":") {
+            name = a[..<colon]
+            rest = a[colon...]
+        } else {
+            name = a
+            rest = ""
         }
-        if let colon = name.lastIndex(of: ":") { name = name[..<colon] }
+        if !rest.isEmpty {
+            guard rest.first == ":", (2...6).contains(rest.count),
+                  rest.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        }
+        if bracketed { return name == "::1" }
         if name.hasSuffix(".") { name = name.dropLast() }
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else { return false }
         if name == "localhost" || name.hasSuffix(".localhost") { return true }
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && UInt8($0) != nil }
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { !$0.isEmpty && UInt8($0) != nil }
     }
 }

@@ -48,7 +48,10 @@ import Testing
                       ("localhost.:7070", true),
                       ("attacker.example", false), ("attacker.example:7070", false), ("127.0.0.1.attacker.example", false),
                       ("localhost.attacker.example:7070", false), ("128.0.0.1:7070", false), ("0.0.0.0:7070", false),
-                      ("[::2]:7070", false), ("[::1", false), ("127.0.0:7070", false), ("127.0.0.256", false), ("", false)])
+                      ("[::2]:7070", false), ("[::1", false), ("127.0.0:7070", false), ("127.0.0.256", false), ("", false),
+                      // Stop 36 (a security review): these passed as loopback.
+                      ("localhost:18102@evil.com", false), ("[::1]evil", false), ("127.0.0.1:evil", false), ("localhost:", false),
+                      ("localhost:1234567", false), ("local host", false), ("localhost:80:80", false)])
     func loopbackNames(host: String, loopback: Bool) {
         #expect(BrowserGuardMiddleware.isLoopback(host: host) == loopback, "\(host)")
     }
