@@ -442,7 +442,16 @@ extension LogFormat {
             if !allowingControl && (b < 0x20 || b == 0x7F) { return controlCharacter(UInt32(b), at: i) }
             if b >= 0x80 { high = true }
         }
-        guard high else { return nil }
+        // Stop 36 (a security review): "CustomerUpdated " was taken as a
+        // type of its own and kept an email in plaintext on a customer's
+        // stream; it reads as the EVENTS.md type.
+        func paddedWithSpace() -> String? {
+            guard !allowingControl, name.utf8.first == 0x20 || name.utf8.last == 0x20
+                    || (high && (name.unicodeScalars.first!.properties.isWhitespace || name.unicodeScalars.last!.properties.isWhitespace))
+            else { return nil }
+            return "'\(name)' begins or ends with white space: it would read as another \(same), so that is not allowed"
+        }
+        guard high else { return paddedWithSpace() }
         if !allowingControl {
             var offset = 0
             for scalar in name.unicodeScalars {
@@ -454,6 +463,7 @@ extension LogFormat {
                 offset += UTF8.width(scalar)
             }
         }
+        if let padded = paddedWithSpace() { return padded }
         let nfc = name.precomposedStringWithCanonicalMapping
         if name.utf8.elementsEqual(nfc.utf8) { return nil }
         func scalars(_ s: String) -> String { s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " ") }
@@ -469,6 +479,7 @@ extension LogFormat {
         case 0x2028: "a line separator"
         case 0x2029: "a paragraph separator"
         case 0x200E, 0x200F, 0x061C, 0x202A...0x202E, 0x2066...0x2069: "a bidirectional control"
+        case 0xFEFF: "a byte-order mark, invisible"
         default: nil
         }
     }

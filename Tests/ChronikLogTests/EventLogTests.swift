@@ -271,8 +271,16 @@ struct EventLogTests {
             let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event("No" + name, "x")]) }
             #expect(t?.code == .invalidEventType, "\(String(describing: t))")
         }
+        // White space at either end, and a byte-order mark (stop 36, a security review: "CustomerUpdated " was a type
+        // of its own on a customer's stream, its email in plaintext; "\u{FEFF}x" read as "x").
+        for name in ["CustomerUpdated ", " x", "\u{A0}nbsp", "x\u{3000}", "\u{FEFF}x"] {
+            let e = await #expect(throws: ChronikLogError.self) { try await log.append(to: name, [event("A", "x")]) }
+            #expect(e?.code == .invalidStreamName, "\(name.debugDescription): \(String(describing: e))")
+            let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event(name, "x")]) }
+            #expect(t?.code == .invalidEventType, "\(name.debugDescription): \(String(describing: t))")
+        }
         #expect(log.head == Position(0))
-        for name in ["a b", "caf\u{E9}", "x~y", "\u{A0}nbsp", "\u{1F6D2}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}"] {
+        for name in ["a b", "caf\u{E9}", "x~y", "nb\u{A0}sp", "\u{1F6D2}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}"] {
             _ = try await log.append(to: name, [event("Noted " + name, "x")])
         }
         #expect(log.head == Position(6))
