@@ -96,19 +96,8 @@ struct KeyOptions: ParsableArguments {
                              + "it would read as erased; give the directory of the log's key store")
     }
 
-    /// Whether any event of the log stores sealed personal data. Scans up
-    /// to the first one (a shop's first customer comes early), so the whole
-    /// log only when it holds none; asked only when the key store is missing.
-    /// A log that cannot be scanned to the end counts as holding some.
-    static func holdsSealedPersonalData(_ log: EventLog) -> Bool {
-        struct Found: Error {}
-        do {
-            try log.scan { if CommerceEvent.hasSealedPII($0.data) { throw Found() } }
-        } catch {
-            return true
-        }
-        return false
-    }
+    /// Whether any event of the log stores sealed personal data.
+    static func holdsSealedPersonalData(_ log: EventLog) -> Bool { LogKeyStore.holdsSealedPersonalData(log) }
 
     /// What a reader is told when the key store `dir` is missing and the
     /// log holds sealed personal data.
@@ -137,19 +126,8 @@ struct KeyOptions: ParsableArguments {
         return v
     }
 
-    /// Whether `name` is a file a key store holds: its owner file, a key
-    /// file (`keys-` and two hex digits), or one being written (`.tmp`).
-    static func isKeyStoreFile(_ name: String) -> Bool {
-        let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
-        if base == ownerFile { return true }
-        return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
-    }
-
-    /// Whether `dir` holds a key store: its owner file or a key file.
-    static func holdsKeyStore(_ dir: String) -> Bool {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return false }
-        return entries.contains(where: isKeyStoreFile)
-    }
+    static func isKeyStoreFile(_ name: String) -> Bool { LogKeyStore.isKeyStoreFile(name) }
+    static func holdsKeyStore(_ dir: String) -> Bool { LogKeyStore.holdsKeyStore(dir) }
 
     /// Whether the events of `stream` store sealed personal data.
     static func streamHoldsSealedPersonalData(_ log: EventLog, stream: String) throws -> Bool {

@@ -324,11 +324,18 @@ struct ReadOnlyKeyStoreTests {
         #expect(throws: KeyStoreError.self) { _ = try SubjectKeyVault.forLog(log, keyDirectory: f.logPath + "/keys") }
         #expect(!FileManager.default.fileExists(atPath: f.logPath + "/keys"), "nothing made inside the log directory")
         let shop = CommerceStore(log: log, protector: try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath))
+        // A second store bound to the same log while it held no personal data yet.
+        let other = CommerceStore(log: log, protector: try SubjectKeyVault.forLog(log, keyDirectory: f.root + "/other.keys"))
         let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
         try await shop.append(.customerRegistered(CustomerRegistered(customerId: "c-1", email: "a@example.com", name: "Ada",
                                                                      address: address, marketingConsent: false)))
-        // Another store for the same log: no second key for c-1, whose data is sealed under the first one's.
-        let other = CommerceStore(log: log, protector: try SubjectKeyVault.forLog(log, keyDirectory: f.root + "/other.keys"))
+        // A new key store for a log that holds sealed data is refused (stop 36: an operator's serve of a log copied
+        // without its .keys started ready, every customer erased).
+        #expect { _ = try SubjectKeyVault.forLog(log, keyDirectory: f.root + "/third.keys") } throws: { error in
+            (error as? KeyStoreError)?.message.contains("this log holds sealed personal data") == true
+        }
+        #expect(!LogKeyStore.holdsKeyStore(f.root + "/third.keys"))
+        // The other store: no second key for c-1, whose data is sealed under the first one's.
         await #expect(throws: (any Error).self) {
             try await other.append(.addressChanged(AddressChanged(customerId: "c-1", address: address)))
         }

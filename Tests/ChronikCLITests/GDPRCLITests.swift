@@ -259,6 +259,17 @@ struct GDPRCLITests {
         let inside = try await chronik(["forget", "--log", dir, "--keys", dir + "/keys", "customer", "c-1"])
         #expect(inside.exitCode == 1 && inside.stderr.contains("must not be inside the log directory"), "\(inside)")
         #expect(try await headPosition(dir) == 9)
+        // A writer of a log copied without its key store (stop 36: `serve` of such a copy started ready, every
+        // customer's data read as erased, and new keys went into a new store): refused, no key store made.
+        let copy = dir + "-copy"
+        defer { removeDir(copy); removeDir(copy + ".keys") }
+        try FileManager.default.copyItem(atPath: dir, toPath: copy)
+        let empty = copy + "-empty.jsonl"
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        let writer = try await chronik(["import", "--log", copy, empty])
+        #expect(writer.exitCode == 1 && writer.stderr.contains("this log holds sealed personal data"), "\(writer)")
+        #expect(!FileManager.default.fileExists(atPath: copy + ".keys"))
     }
 }
 

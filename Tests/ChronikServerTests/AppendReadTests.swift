@@ -221,12 +221,12 @@ import Testing
                 #expect(refused.error["field"] as? String == "stream" && refused.error["index"] == nil, "\(bad): \(refused.text)")
             }
             #expect(server.log.head.value == 2)
-            // Byte for byte (stop 33: a leading byte-order mark was dropped, and the append went to "bom").
+            // Stop 33: a leading byte-order mark was dropped, and the append went to "bom"; stop 36: a name holding one
+            // reads as another (a security review), so it is refused, and nothing goes to "bom" either.
             let bom = try await client.post("/streams/%EF%BB%BFbom", "[\(Self.note)]")
-            #expect(bom.status == .created && bom.text.utf8.starts(with: Array(#"{"stream":""#.utf8) + [0xEF, 0xBB, 0xBF] + Array("bom".utf8)), "\(bom.text)")
-            #expect(server.log.lastVersion(of: "\u{FEFF}bom")?.value == 0)
+            #expect(bom.status == .badRequest && bom.error["code"] as? String == "invalidStreamName", "\(bom.text)")
             #expect(server.log.lastVersion(of: "bom") == nil)
-            #expect(server.log.head.value == 3)
+            #expect(server.log.head.value == 2)
             // A name no log can hold is a bad request to read too, not an unknown stream.
             let readLong = try await client.get(long)
             #expect(readLong.status == .badRequest && readLong.error["code"] as? String == "invalidStreamName", "\(readLong.text)")

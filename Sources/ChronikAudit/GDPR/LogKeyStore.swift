@@ -30,6 +30,14 @@ extension SubjectKeyVault {
     public static func forLog(_ log: EventLog, keyDirectory: String, syncEachKey: Bool = true,
                               readOnly: Bool = false) throws -> SubjectKeyVault {
         try LogKeyStore.checkOutside(log: log.directory, keyDirectory: keyDirectory)
+        // A writer that would start a new key store beside a log that holds
+        // sealed personal data: every customer would read as erased, and new
+        // keys would split the store in two (stop 36: an operator's `serve`
+        // of a copied log without its .keys started "ready" that way).
+        if !readOnly, !LogKeyStore.holdsKeyStore(keyDirectory), LogKeyStore.holdsSealedPersonalData(log) {
+            throw KeyStoreError("no key store at \(keyDirectory), and this log holds sealed personal data: a new key store would read every "
+                                + "customer as erased and seal new data under other keys; give the key store this log's data was sealed with")
+        }
         let file = try FileKeyStore(directory: keyDirectory, syncEachKey: syncEachKey, readOnly: readOnly)
         let vault = SubjectKeyVault(store: LogBoundKeyStore(file) { [log] subject in
             guard subject.hasPrefix("customer:") else { return false }
@@ -79,6 +87,34 @@ public enum LogKeyStore {
         } catch {
             throw KeyStoreError("cannot write \(path): \(ChronikLogError.message(of: error))")
         }
+    }
+
+    /// Whether `name` is a file a key store holds: its owner file, a key
+    /// file (`keys-` and two hex digits), or one being written (`.tmp`).
+    public static func isKeyStoreFile(_ name: String) -> Bool {
+        let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
+        if base == ownerFile { return true }
+        return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
+    }
+
+    /// Whether `dir` holds a key store: its owner file or a key file.
+    public static func holdsKeyStore(_ dir: String) -> Bool {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return false }
+        return entries.contains(where: isKeyStoreFile)
+    }
+
+    /// Whether any event of the log stores sealed personal data. Scans up
+    /// to the first one (a shop's first customer comes early), so the whole
+    /// log only when it holds none. A log that cannot be scanned to the end
+    /// counts as holding some.
+    public static func holdsSealedPersonalData(_ log: EventLog) -> Bool {
+        struct Found: Error {}
+        do {
+            try log.scan { if CommerceEvent.hasSealedPII($0.data) { throw Found() } }
+        } catch {
+            return true
+        }
+        return false
     }
 
     /// Whether the events of `stream` store sealed personal data.
