@@ -148,7 +148,16 @@ struct Serve: AsyncParsableCommand {
         if let store = storeOptions.store {
             return try await serveStore(store, host: host, port: port, configuration: configuration, signals: signals)
         }
+        let path = options.directory()
+        let existed = FileManager.default.fileExists(atPath: path + "/" + LogFormat.metaFileName)
         let log = try options.openForWriting(creation)
+        if !existed {
+            // Said even with --quiet (stop 36, an operator: a typo in --log or
+            // an unmounted volume started a second, empty shop, "ready").
+            printError("chronik: warning: there was no log at \(path): this server created a new, empty one. If a shop's history should be here, stop it and check --log (and that its volume is mounted)")
+        } else {
+            options.note("chronik: note: opened the log at \(path): \(log.head.value) events")
+        }
         let vault = try keyOptions.vault(for: log)
         let live: LiveProjections
         do { live = try LiveProjections.start(log: log, protector: vault) } catch {

@@ -492,3 +492,32 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
         #expect(lines == ["health: HTTP/1.1 200 OK", "stopped within 10 s: True"], "\(lines)\n\(stderr)")
     }
 }
+
+/// Proves stop 36's finding (an operator): `serve --log` of a path with no
+/// log (a typo, an unmounted volume) started a second, empty shop, "ready",
+/// without a word. It now warns, even with --quiet; a second start on the
+/// same directory opens the log it made and says how many events it holds.
+@Suite struct ServeNewLogWarningTests {
+    static let script = #"""
+        import subprocess, sys
+        binary, log = sys.argv[1], sys.argv[2]
+        for run in range(2):
+            p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0", "--quiet"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p.stdout.readline()  # the address: the server is up
+            p.terminate()
+            _, err = p.communicate(timeout=60)
+            print(run, "warned" if "there was no log at " + log + ": this server created a new, empty one" in err else "silent")
+        """#
+
+    @Test func aServerThatCreatesItsLogSaysSo() async throws {
+        let dir = makeTempDir() + "-new"
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        let r = try await Subprocess.run(.name("python3"), arguments: Arguments(["-c", Self.script, chronikPath, dir]),
+                                         output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        #expect(r.standardOutput.split(separator: "\n") == ["0 warned", "1 silent"], "\(r.standardOutput)\(r.standardError)")
+    }
+}
