@@ -11,7 +11,9 @@ import Foundation
 /// `waitUntil(_:)` returns once an appended position is applied.
 public final class LiveProjections: @unchecked Sendable {
     // `set`, `failure` and `waiters` are guarded by `lock`.
-    private let lock = NSLock()
+    /// Re-entrant: `position` and `stoppedBecause` may be read inside
+    /// `read` (stop 36: a library user's `read` that asked `position` hung).
+    private let lock = NSRecursiveLock()
     private let set: ProjectionSet
     /// How arriving events are decoded (the set's protector, taken at init).
     private let decoder: Replayer.Decoder
@@ -117,8 +119,13 @@ public final class LiveProjections: @unchecked Sendable {
         return set.position
     }
 
-    /// Runs `body` with the models, while no event is being applied.
-    public func read<T>(_ body: (ProjectionSet) throws -> T) rethrows -> T {
+    /// Runs `body` with the models, while no event is being applied: keep
+    /// it short, the applying task waits for it. The models are not
+    /// thread-safe, so what `body` returns is a value (`Sendable`: a record,
+    /// a list of them), never a model (stop 36: a library user kept
+    /// `$0.inventory` and read it while events were applied, a data race the
+    /// compiler did not flag).
+    public func read<T: Sendable>(_ body: (ProjectionSet) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(set)

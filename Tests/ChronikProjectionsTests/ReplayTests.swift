@@ -273,6 +273,9 @@ extension PageViewed {
         #expect(live.position.value == r.lastPosition.value + 1)
         let orders = live.read { $0.crm?.customer("C-live")?.orders }
         #expect(orders == 1)
+        // Re-entrant (stop 36: a library user's read that asked the position inside it hung for good).
+        let inside = live.read { set in (set.position, live.position, live.stoppedBecause == nil) }
+        #expect(inside.0 == inside.1 && inside.2)
     }
 }
 
