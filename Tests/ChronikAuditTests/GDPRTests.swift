@@ -385,5 +385,39 @@ struct ReadOnlyKeyStoreTests {
         #expect(log.head.value == 1)
         try log.close()
     }
+
+    /// Stop 36 (a security review): after an erasure the order's `ip` read
+    /// null, but its `sessionId`, in clear, led to the anonymous session it
+    /// was placed from, whose IP still read in clear (sealed under the
+    /// session's own key); and the subject export left that session out.
+    @Test func anErasureReachesTheSessionsTheCustomersOrdersName() async throws {
+        let f = GDPRFixture()
+        let log = try EventLog.open(at: f.logPath)
+        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
+        let shop = CommerceStore(log: log, protector: vault)
+        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "193.56.29.102")))
+        try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-other", channel: "web", ip: "10.1.2.3")))
+        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
+                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
+                                                       shippingAddress: address, ip: "193.56.29.102")))
+        func sessionIP(_ id: String) throws -> (String?, PIIState) {
+            let e = try #require(try log.read(stream: "session-" + id).collect().first)
+            let (typed, pii) = try CommerceEvent.decode(type: e.type, data: e.data, protector: vault)
+            guard case .sessionStarted(let s) = typed else { return (nil, pii) }
+            return (s.ip, pii)
+        }
+        #expect(try sessionIP("s-anon").0 == "193.56.29.102")
+        let before = try SubjectAccess.export(customerId: "c-1", from: log, protector: vault)
+        guard case .object(let members) = before, case .array(let sessions)? = members.first(where: { $0.key == "sessions" })?.value else {
+            Issue.record("no sessions in \(before)"); return
+        }
+        #expect(sessions == [.string("s-anon")], "the session the order was placed from is the customer's")
+        try await shop.append(.customerForgotten(CustomerForgotten(customerId: "c-1")))
+        let (ip, pii) = try sessionIP("s-anon")
+        #expect(ip == nil && pii == .erased, "the session's IP is erased with the customer")
+        #expect(try sessionIP("s-other").0 == "10.1.2.3", "another session is untouched")
+        try log.close()
+    }
 }
 

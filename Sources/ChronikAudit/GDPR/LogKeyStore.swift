@@ -17,7 +17,10 @@ extension SubjectKeyVault {
     ///   another log is refused;
     /// - a customer whose sealed personal data is in the log but whose key
     ///   is not in the store gets no new key (`LogBoundKeyStore`): the data
-    ///   was sealed under another store's key.
+    ///   was sealed under another store's key;
+    /// - destroying a customer's key destroys those of the anonymous
+    ///   sessions their orders name (`SessionLinks`): an order's IP is its
+    ///   session's.
     ///
     /// Use it instead of `SubjectKeyVault(store: FileKeyStore(…))`, which
     /// has none of them.
@@ -39,12 +42,17 @@ extension SubjectKeyVault {
                                 + "customer as erased and seal new data under other keys; give the key store this log's data was sealed with")
         }
         let file = try FileKeyStore(directory: keyDirectory, syncEachKey: syncEachKey, readOnly: readOnly)
-        let vault = SubjectKeyVault(store: LogBoundKeyStore(file) { [log] subject in
+        let links = SessionLinks()
+        let vault = SubjectKeyVault(store: LogBoundKeyStore(file, holdsSealedData: { [log] subject in
             guard subject.hasPrefix("customer:") else { return false }
             let stream = "customer-" + subject.dropFirst("customer:".count)
             guard log.lastVersion(of: stream) != nil else { return false }
             return (try? LogKeyStore.streamHoldsSealedPersonalData(log, stream: stream)) ?? true
-        })
+        }, linked: { [log] subject in
+            // An erased customer's orders name sessions whose IP is theirs.
+            guard subject.hasPrefix("customer:") else { return [] }
+            return try links.sessions(of: String(subject.dropFirst("customer:".count)), in: log).sorted().map { PIISubject.session($0) }
+        }))
         try LogKeyStore.bind(keyDirectory: keyDirectory, to: log, readOnly: readOnly)
         return vault
     }

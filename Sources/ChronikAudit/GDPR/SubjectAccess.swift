@@ -32,7 +32,12 @@ public enum SubjectAccess {
             protector = ForgottenSubject(base: base, subject: "customer:" + customerId)
         }
         var orderStreams: Set<String> = []
-        var sessionStreams: Set<String> = []
+        // The anonymous sessions the customer's orders name are theirs too
+        // (an order's IP is its session's; stop 36: a subject export left
+        // out the session a customer ordered from). Found first: a session
+        // starts before the order that names it.
+        let linked = try SessionLinks().sessions(of: customerId, in: log)
+        var sessionStreams = Set(linked.map { "session-" + $0 })
         var orders: [String] = []
         var sessions: [String] = []
         var events: [JSONValue] = []
@@ -51,6 +56,9 @@ public enum SubjectAccess {
                 } else if case .sessionStarted(let s) = typed, s.customerId == customerId {
                     sessionStreams.insert(e.stream); sessions.append(s.sessionId); include = true
                 }
+            } else if include, e.type == "SessionStarted", case .sessionStarted(let s) = try CommerceEvent.decode(type: e.type, data: e.data),
+                      linked.contains(s.sessionId) {
+                sessions.append(s.sessionId)
             }
             guard include else { continue }
             found = true

@@ -451,6 +451,10 @@ public struct SubjectKeyVault: PIIProtector {
     public func destroyKey(subject: String) throws {
         cache.keys.withLock { $0.remove(subject) }
         try store.destroy(subject: subject)
+        // The store may destroy linked keys with it (`LogBoundKeyStore`: the
+        // sessions a customer's orders name), which this cache does not
+        // know: an erasure is rare, so every cached key goes.
+        cache.keys.withLock { c in c = KeyCache.Generations(revision: c.revision) }
     }
 
     static func split(_ material: [UInt8]) -> (SymmetricKey, SymmetricKey) {
@@ -469,10 +473,15 @@ public struct LogBoundKeyStore: SubjectKeyStore {
     public let base: any SubjectKeyStore
     /// Whether the log holds personal data sealed under `subject`'s key.
     let holdsSealedData: @Sendable (String) -> Bool
+    /// The subjects whose keys go with `subject`'s when it is destroyed
+    /// (a customer's: the anonymous sessions their orders name).
+    let linked: @Sendable (String) throws -> [String]
 
-    public init(_ base: any SubjectKeyStore, holdsSealedData: @escaping @Sendable (String) -> Bool) {
+    public init(_ base: any SubjectKeyStore, holdsSealedData: @escaping @Sendable (String) -> Bool,
+                linked: @escaping @Sendable (String) throws -> [String] = { _ in [] }) {
         self.base = base
         self.holdsSealedData = holdsSealedData
+        self.linked = linked
     }
 
     public func key(for subject: String, create: Bool) throws -> [UInt8]? {
@@ -485,7 +494,11 @@ public struct LogBoundKeyStore: SubjectKeyStore {
         return try base.key(for: subject, create: true)
     }
 
-    public func destroy(subject: String) throws { try base.destroy(subject: subject) }
+    /// Destroys `subject`'s key, then those of its linked subjects.
+    public func destroy(subject: String) throws {
+        try base.destroy(subject: subject)
+        for other in try linked(subject) where !base.isDestroyed(subject: other) { try base.destroy(subject: other) }
+    }
     public func isDestroyed(subject: String) -> Bool { base.isDestroyed(subject: subject) }
     public func sync() throws { try base.sync() }
     public var revision: UInt64 { base.revision }
