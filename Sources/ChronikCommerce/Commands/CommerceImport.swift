@@ -155,6 +155,8 @@ public enum CommerceImport {
         var model = GuardModel(store: store)
         var ids = InputIDs()
         var claims: [ErasureClaim] = []
+        // The customer whose order names each session (an erased session: `decide`).
+        var sessionCustomers: [String: String] = [:]
         var rejected = Set<Int>()
         func reject(_ line: Int, _ error: CommerceError) {
             summary.rejectCount += 1
@@ -218,6 +220,7 @@ public enum CommerceImport {
                     reject(n, CommerceError(.wrongExpectedVersion, field: "expectedVersion", e.message))
                     continue
                 }
+                if case .orderPlaced(let o) = env.event, let session = o.sessionId { sessionCustomers[session] = o.customerId }
                 if env.erasure != nil { claims.append(ErasureClaim(line: n, envelope: env, keptIndex: kept?.count)) }
                 if kept != nil {
                     let stored: ProposedEvent
@@ -233,7 +236,8 @@ public enum CommerceImport {
                 }
             }
         }
-        let (erased, refused) = try decide(claims, model: &model, store: store, skipping: skipped.lines, kept: &kept)
+        let (erased, refused) = try decide(claims, model: &model, store: store, skipping: skipped.lines, kept: &kept,
+                                           sessionCustomers: sessionCustomers)
         skipped.erased = erased
         if !refused.isEmpty {
             for (n, e) in refused { reject(n, e) }
@@ -284,17 +288,32 @@ public enum CommerceImport {
     /// Erased personal data (`null` where an export wrote a forgotten
     /// customer's data) is accepted exactly where the customer is
     /// forgotten — by a CustomerForgotten in the log or anywhere in the
-    /// input — and stored erased; a `null` required field of anyone else is
-    /// refused; `null` optional fields of anyone else read as absent.
+    /// input — and stored erased; so is the `ip: null` of an anonymous
+    /// session that an order of such a customer in the input names (erased
+    /// with them); a `null` required field of
+    /// anyone else is refused; `null` optional fields of anyone else read
+    /// as absent.
     static func decide(_ claims: [ErasureClaim], model: inout GuardModel, store: CommerceStore, skipping: Set<Int>,
-                       kept: inout [AcceptedLine]?) throws -> (erased: Set<Int>, refused: [(line: Int, error: CommerceError)]) {
+                       kept: inout [AcceptedLine]?, sessionCustomers: [String: String] = [:])
+        throws -> (erased: Set<Int>, refused: [(line: Int, error: CommerceError)]) {
         var erased = Set<Int>()
         var refused: [(line: Int, error: CommerceError)] = []
         for c in claims where !skipping.contains(c.line) {
             let customer = c.envelope.event.piiSubjectKey.flatMap { key -> String? in
                 key.hasPrefix("customer:") ? String(key.dropFirst("customer:".count)) : nil
             }
-            if let customer, try model.isForgotten(customer) {
+            // An anonymous session's IP given as null, named by an order of
+            // a forgotten customer, is what an export writes for a session
+            // erased with them (stop 36): stored erased, so that export →
+            // import → export is the same.
+            var forgotten = false
+            if let customer {
+                forgotten = try model.isForgotten(customer)
+            } else if c.envelope.erasure == .ifForgotten, let key = c.envelope.event.piiSubjectKey, key.hasPrefix("session:"),
+                      let owner = sessionCustomers[String(key.dropFirst("session:".count))] {
+                forgotten = try model.isForgotten(owner)
+            }
+            if forgotten {
                 erased.insert(c.line)
                 if let i = c.keptIndex, kept != nil, i < kept!.count, kept![i].line == c.line {
                     kept![i].event = store.storedErased(c.envelope)
