@@ -86,6 +86,8 @@ public final class LogServer: Sendable {
     public let configuration: ServerConfiguration
     let logger: Logger
     public let metrics = ServerMetrics()
+    /// Whether appends keep failing (`/ready`), and the error log's pace.
+    public let writeHealth = WriteHealth()
     let verifyJob = VerifyJob()
     /// The newest SSE frames read at the head, shared by the subscriptions there.
     let headFrames = HeadFrames()
@@ -205,7 +207,7 @@ public final class LogServer: Sendable {
         let base = Router(context: ChronikContext.self, options: .autoGenerateHeadEndpoints)
         let router = RecordingRouter(router: base, methods: RouteMethods())
         router.add(middleware: MetricsMiddleware(metrics: metrics, methods: router.methods))
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(health: writeHealth))
         router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))
@@ -319,6 +321,14 @@ extension LogServer {
         if let failure = log.writerFailure {
             throw ServerError(.serviceUnavailable, "writerPoisoned",
                               "the log takes no appends: \(failure.message) (restart the server to reopen it)")
+        }
+        // Appends failing (a full disk) since the last that went in: not
+        // ready to take appends, reads still served (stop 36, an operator:
+        // /ready said ready for the 13 s every append was 500).
+        if let failing = writeHealth.failing {
+            let seconds = Double((ContinuousClock.now - failing.since).components.seconds)
+            throw ServerError(.serviceUnavailable, "appendsFailing",
+                              "appends have failed for \(Int(seconds)) s, the last: \(failing.message); reads are served; the server is ready again once an append goes in, or \(Int(WriteHealth.failingFor.components.seconds)) s after the last failure")
         }
         var o = JSONObject()
         o.add("status", "ready")

@@ -1479,7 +1479,7 @@ public let openAPIDocument = #"""
             "properties": {
               "code": {
                 "type": "string",
-                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `writerPoisoned`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `erasureIncomplete`, `noProtector`, `lineTooLong`, `internal`."
+                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `writerPoisoned`, `appendsFailing`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `erasureIncomplete`, `noProtector`, `lineTooLong`, `internal`."
               },
               "message": {
                 "type": "string",
@@ -2762,7 +2762,7 @@ public let openAPIDocument = #"""
         }
       },
       "E503": {
-        "description": "Not available: `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`.",
+        "description": "Not available: `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `appendsFailing` (/ready: appends failing, e.g. a full disk).",
         "content": {
           "application/json": {
             "schema": {

@@ -231,13 +231,22 @@ import Testing
 final class FailingSyncStorage: Storage {
     let base = PosixStorage()
     let failing = Atomic<Bool>(false)
+    /// Every write fails, as on a full disk (the writer undoes, not poisoned).
+    let writesFail = Atomic<Bool>(false)
 
     final class File: StorageFile {
         let base: any StorageFile
         let owner: FailingSyncStorage
         init(_ base: any StorageFile, _ owner: FailingSyncStorage) { self.base = base; self.owner = owner }
         func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try base.read(into: buffer, at: offset) }
-        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try base.write(bytes, at: offset) }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+            if owner.writesFail.load(ordering: .relaxed) {
+                var e = ChronikLogError(.io, "injected: write failed: No space left on device")
+                e.errno = ENOSPC
+                throw e
+            }
+            try base.write(bytes, at: offset)
+        }
         func sync() throws {
             if owner.failing.load(ordering: .relaxed) { throw ChronikLogError(.io, "injected: fdatasync failed") }
             try base.sync()
@@ -287,6 +296,36 @@ final class FailingSyncStorage: Storage {
             #expect(next.status == .serviceUnavailable, "\(String(buffer: next.body))")
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .serviceUnavailable && String(buffer: ready.body).contains("writerPoisoned"), "\(String(buffer: ready.body))")
+        }
+        try? log.close()
+    }
+
+    /// Stop 36 (an operator): with the disk full every append was 500 and
+    /// /ready said 200 for all of it. Now /ready is 503 `appendsFailing`
+    /// until an append goes in again.
+    @Test func readyIs503WhileAppendsFail() async throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let storage = FailingSyncStorage()
+        var options = LogOptions()
+        options.storage = storage
+        let log = try EventLog.open(at: dir, options: options)
+        let server = LogServer(log: log, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "critical")
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.router) { client in
+            func append() async throws -> HTTPResponse.Status {
+                try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
+                                         body: ByteBuffer(string: #"[{"type":"NoteAdded","data":{}}]"#)).status
+            }
+            #expect(try await append() == .created)
+            storage.writesFail.store(true, ordering: .relaxed)
+            #expect(try await append() == .internalServerError)
+            let ready = try await client.execute(uri: "/ready", method: .get)
+            #expect(ready.status == .serviceUnavailable && String(buffer: ready.body).contains("appendsFailing"), "\(String(buffer: ready.body))")
+            #expect(String(buffer: ready.body).contains("No space left on device"), "\(String(buffer: ready.body))")
+            storage.writesFail.store(false, ordering: .relaxed)
+            #expect(try await append() == .created, "the writer was not poisoned: the disk has room again")
+            #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
         }
         try? log.close()
     }
