@@ -514,6 +514,10 @@ public enum CommerceEvent: Hashable, Sendable {
 
     /// Decodes stored data of the event type `type`.
     ///
+    /// Sealed personal data is not opened here: its fields read blank (`""`
+    /// or nil), as genuinely blank ones do. To read personal data, or to
+    /// know whether it was sealed, erased or plain, use
+    /// `decode(type:data:protector:)`, which returns the `PIIState`.
     /// A type not in EVENTS.md decodes to `.unknown` with the data as is.
     /// - Throws: `CommerceError` (`invalidData`, `unsupportedSchemaVersion`,
     ///   `missingUpcaster`).
