@@ -151,7 +151,8 @@ public struct SnapshotStore: Sendable {
         let path = directory + "/" + Self.fileName(set.position)
         do {
             try storage.createDirectory(directory)
-            try storage.writeFileDurably(path, bytes: bytes, mode: 0o644, concurrentWriters: true)
+            // 0600 as every file of a log (stop 36, an operator: snapshots were 0644).
+            try storage.writeFileDurably(path, bytes: bytes, mode: 0o600, concurrentWriters: true)
         } catch {
             throw ProjectionError(.io, "cannot write \(path): \(ChronikLogError.message(of: error))")
         }

@@ -195,7 +195,10 @@ extension PageViewed {
         let store = SnapshotStore(logDirectory: path)
         let set = try Projections.standard()
         try Replayer.replay(log, into: set, upTo: Position(100))
-        try store.write(set, log: log)                          // valid, at 100
+        let valid = try store.write(set, log: log)              // valid, at 100
+        // Mode 0600, as every file of a log (stop 36, an operator: 0644).
+        let mode = (try FileManager.default.attributesOfItem(atPath: valid.path)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
         try Replayer.replay(log, into: set, upTo: Position(200))
         let corrupt = try store.write(set, log: log)             // at 200, then corrupted
         var bytes = Array(FileManager.default.contents(atPath: corrupt.path)!)
