@@ -278,12 +278,23 @@ extension LogServer {
         groupConfiguration.maximumGracefulShutdownDuration = configuration.drainTimeout
         let group = ServiceGroup(configuration: groupConfiguration)
         let logger = logger, drain = configuration.drainTimeout
+        // A second signal stops at once (stop 36, an operator: each one
+        // logged the drain's message again and changed nothing).
+        let runner = Mutex<Task<Void, any Error>?>(nil)
+        let signalsSeen = Atomic<Int>(0)
         guard signals.onSignal({
-            logger.info("draining: the requests in flight may take \(drain) to finish; new connections are refused")
-            Task { await group.triggerGracefulShutdown() }
+            if signalsSeen.add(1, ordering: .relaxed).newValue == 1 {
+                logger.info("draining: the requests in flight may take up to \(drain) to finish; new connections are refused; a second signal stops at once")
+                Task { await group.triggerGracefulShutdown() }
+            } else {
+                logger.warning("a second signal: stopping at once; the requests still in flight are cut (the log is closed as always: nothing acknowledged is lost)")
+                runner.withLock { $0 }?.cancel()
+            }
         }) else { return }
+        let task = Task { try await group.run() }
+        runner.withLock { $0 = task }
         do {
-            try await group.run()
+            try await task.value
         } catch let e as IOError where e.errnoCode == EADDRINUSE && !listened.withLock({ $0 }) {
             throw AddressInUse(host: host, port: port)
         } catch where isStopping && listened.withLock({ $0 }) {

@@ -521,3 +521,36 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
         #expect(r.standardOutput.split(separator: "\n") == ["0 warned", "1 silent"], "\(r.standardOutput)\(r.standardError)")
     }
 }
+
+/// Proves stop 36's finding (an operator): a second SIGTERM during a drain
+/// that waits for a slow export changed nothing (the whole drain timeout,
+/// 30 s by default). It now stops at once, exit 0, and the log is closed.
+@Suite struct SecondSignalTests {
+    static let script = #"""
+        import json
+        body = json.dumps([{"type": "Filler", "data": {"x": "y" * 1000}} for _ in range(1000)]).encode()
+        for i in range(10):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /streams/fill-%d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (i, len(body)) + body)
+            while s.recv(65536): pass
+            s.close()
+        slow = socket.socket(); slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", port))
+        slow.sendall(b"GET /export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        time.sleep(1)
+        start = time.time()
+        p.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill(); p.wait()
+        print("stopped within 6 s:", time.time() - start < 6, "exit:", p.returncode)
+        """#
+
+    @Test func aSecondSignalStopsAtOnce() async throws {
+        let (lines, stderr) = try await runAgainstServe(Self.script)
+        #expect(lines == ["stopped within 6 s: True exit: 0"], "\(lines)\n\(stderr)")
+    }
+}
