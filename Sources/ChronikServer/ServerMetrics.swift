@@ -20,6 +20,9 @@ public final class ServerMetrics: Sendable {
     let subscriberLagSum: Metrics.Gauge
     let modelsPosition: Metrics.Gauge
     let head: Metrics.Gauge
+    /// 1 when `/ready` would answer 200, else 0 (stop 36, an operator: no
+    /// metric said a server was poisoned, or its appends failing).
+    let ready: Metrics.Gauge
     let fsyncDuration: Metrics.Timer
     let fsyncGroupEvents: Metrics.Recorder
     let fsyncGroupBytes: Metrics.Recorder
@@ -52,6 +55,7 @@ public final class ServerMetrics: Sendable {
         subscriberLagSum = Metrics.Gauge(label: "chronik_subscriber_lag_events_sum", dimensions: [], factory: f)
         modelsPosition = Metrics.Gauge(label: "chronik_models_position", dimensions: [], factory: f)
         head = Metrics.Gauge(label: "chronik_log_head_position", dimensions: [], factory: f)
+        ready = Metrics.Gauge(label: "chronik_ready", dimensions: [], factory: f)
         fsyncDuration = Metrics.Timer(label: "chronik_fsync_seconds", dimensions: [], factory: f)
         fsyncGroupEvents = Metrics.Recorder(label: "chronik_fsync_group_events", dimensions: [], aggregate: true, factory: f)
         fsyncGroupBytes = Metrics.Recorder(label: "chronik_fsync_group_bytes", dimensions: [], aggregate: true, factory: f)
@@ -115,6 +119,10 @@ extension LogServer {
         metrics.subscriberLagSum.record(Int64(lags.reduce(0, +)))
         metrics.head.record(Int64(headValue))
         if let live { metrics.modelsPosition.record(Int64(live.position.value)) }
+        // A store's server: not stopping and its models following (whether
+        // the store answers is /ready's own round trip).
+        let isReady = localLog != nil ? (try? ready()) != nil : !isStopping && live?.stoppedBecause == nil
+        metrics.ready.record(isReady ? 1 : 0)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
     }

@@ -323,9 +323,15 @@ final class FailingSyncStorage: Storage {
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .serviceUnavailable && String(buffer: ready.body).contains("appendsFailing"), "\(String(buffer: ready.body))")
             #expect(String(buffer: ready.body).contains("No space left on device"), "\(String(buffer: ready.body))")
+            func readyGauge() async throws -> String? {
+                let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+                return text.split(separator: "\n").first { $0.hasPrefix("chronik_ready ") }.map(String.init)
+            }
+            #expect(try await readyGauge() == "chronik_ready 0.0")
             storage.writesFail.store(false, ordering: .relaxed)
             #expect(try await append() == .created, "the writer was not poisoned: the disk has room again")
             #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
+            #expect(try await readyGauge() == "chronik_ready 1.0")
         }
         try? log.close()
     }
