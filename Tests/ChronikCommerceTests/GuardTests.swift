@@ -302,3 +302,38 @@ func shipped(_ order: String = "o-1") -> CommerceEvent {
         #expect(codes.filter { $0 == .insufficientStock }.count == 6)
     }
 }
+
+/// A store that forwards to a local log, as a service's metrics or tracing
+/// decorator would.
+private struct ForwardingStore: EventStore {
+    let base: EventLog
+    func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion) async throws -> AppendResult {
+        try await base.append(to: stream, events, expected: expected)
+    }
+    func readStream(_ stream: String, from version: StreamVersion, limit: Int) async throws -> [RecordedEvent] {
+        try await base.readStream(stream, from: version, limit: limit)
+    }
+    func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] { try await base.readAll(from: position, limit: limit) }
+    func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> { base.subscribeAll(from: position) }
+    func headPosition() async throws -> Position { try await base.headPosition() }
+    func lastVersion(of stream: String) async throws -> StreamVersion? { try await base.lastVersion(of: stream) }
+    func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] { try await base.events(withIDs: ids) }
+}
+
+@Suite struct DecoratedStoreTests {
+    /// Stop 36 (a library user): a decorator around the log compiled, and
+    /// `state(of:)` then trapped (`preconditionFailure`). It throws now,
+    /// naming the async API; the guards work through the decorator.
+    @Test func theSynchronousReadersThrowOnAnotherStore() async throws {
+        let shop = try TempShop()
+        defer { shop.close() }
+        let decorated = CommerceStore(store: ForwardingStore(base: shop.log))
+        try await decorated.append(.stockReceived(StockReceived(sku: "S", warehouseId: "W", qty: 1)))
+        #expect { _ = try decorated.state(of: "stock-S") } throws: { error in
+            (error as? ChronikLogError)?.code == .invalidOption && "\(error)".contains("currentState(of:)")
+        }
+        guard case .stock(let s) = try await decorated.currentState(of: "stock-S").state else { Issue.record("not stock"); return }
+        #expect(s.available(in: "W") == 1)
+    }
+}
+

@@ -380,7 +380,7 @@ public enum CommerceImport {
         var source = AcceptedLines(kept: kept)
         if kept == nil { try source.open(path: path, options: options, skipping: rejected, erased: erased, store: store) }
         defer { source.close() }
-        let log = store.localLog("import")
+        let log = try store.localLog("import")
         var versions: [String: UInt64?] = [:]
         var guarded: [String: Bool] = [:]
         var current: PlannedBatch?

@@ -72,11 +72,14 @@ public final class CommerceStore: Sendable {
         self.protector = protector
     }
 
-    /// The local log, for the synchronous readers only a local log serves;
-    /// calling one on another store is a programming error.
-    func localLog(_ api: String) -> EventLog {
+    /// The local log, for the synchronous readers only a local log serves.
+    /// On another store (a PostgreSQL store, or a decorator around a local
+    /// log) they throw `ChronikLogError(.invalidOption)` naming the async
+    /// API to use (stop 36, a library user: a metrics decorator around the
+    /// log compiled and then trapped here).
+    func localLog(_ api: String) throws -> EventLog {
         guard let log else {
-            preconditionFailure("CommerceStore.\(api) reads a local EventLog; on \(type(of: store)) use the async API (append, currentState(of:))")
+            throw ChronikLogError(.invalidOption, "CommerceStore.\(api) reads a local EventLog synchronously; this store is a \(type(of: store)): use the async API (append, currentState(of:))")
         }
         return log
     }
@@ -211,7 +214,7 @@ public final class CommerceStore: Sendable {
     /// - Throws: `duplicateGatewayRef` for a gatewayRef reported with
     ///   other content, in the log or earlier in `envelopes`.
     public func screenSettlementLines(_ envelopes: [CommerceEnvelope]) throws -> (fresh: [CommerceEnvelope], known: [Position]) {
-        try settlements.refresh(localLog("screenSettlementLines"))
+        try settlements.refresh(try localLog("screenSettlementLines"))
         return try screenRefreshed(envelopes)
     }
 
@@ -429,7 +432,7 @@ public final class CommerceStore: Sendable {
     ///
     /// - Complexity: O(events appended to the stream since the last call).
     public func state(of stream: String) throws -> (state: StreamState, version: UInt64?) {
-        let log = localLog("state(of:)")
+        let log = try localLog("state(of:)")
         var c = cached(stream)
         let last = log.lastVersion(of: stream)?.value
         if case .unguarded = c.state { return (c.state, last) }

@@ -125,7 +125,7 @@ extension CommerceStore {
     /// - Throws: `CommerceError` `duplicateEventId` when the content
     ///   differs; a read or decode error of the original.
     public func checkRetry(_ env: CommerceEnvelope) throws -> Bool {
-        let log = localLog("checkRetry")
+        let log = try localLog("checkRetry")
         guard let position = log.position(ofEventID: env.proposed.id),
               let original = try log.event(at: position) else { return false }
         guard original.stream == env.stream, original.type == env.proposed.type,
