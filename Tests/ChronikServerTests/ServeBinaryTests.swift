@@ -442,12 +442,14 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=60)
         took = time.time() - start
-        print("stopped within 10 s:", took < 10, "exit:", p.returncode)
+        print("stopped within 25 s:", took < 25, "exit:", p.returncode)
         """#
 
     @Test func aStalledSubscriberDoesNotHoldTheShutdown() async throws {
-        let (lines, stderr) = try await runAgainstServe(Self.script)
-        #expect(lines == ["stopped within 10 s: True exit: 0"], "\(lines)\n\(stderr)")
+        // A drain timeout far above the bound, so that only the grace's close can meet it, with room for a loaded
+        // machine (stop 36: 10 s under the whole suite on 2 cores was not enough).
+        let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--drain-timeout", "120"])
+        #expect(lines == ["stopped within 25 s: True exit: 0"], "\(lines)\n\(stderr)")
     }
 }
 
@@ -471,25 +473,25 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
             e.sendall(b"GET /export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             stalled.append(e)
         time.sleep(2)
-        h = socket.create_connection(("127.0.0.1", port)); h.settimeout(10)
+        h = socket.create_connection(("127.0.0.1", port)); h.settimeout(30)
         h.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         try:
             print("health:", h.recv(64).split(b"\r\n")[0].decode())
         except socket.timeout:
-            print("health: no answer in 10 s")
+            print("health: no answer in 30 s")
         start = time.time()
         p.send_signal(signal.SIGTERM)
         try:
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill(); p.wait()
-        print("stopped within 10 s:", time.time() - start < 10)
+        print("stopped within 20 s:", time.time() - start < 20)
         """#
 
     @Test func stalledExportsDoNotStopTheServer() async throws {
         // The exports are requests in flight: the drain waits for them, at most --drain-timeout.
         let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--drain-timeout", "3"])
-        #expect(lines == ["health: HTTP/1.1 200 OK", "stopped within 10 s: True"], "\(lines)\n\(stderr)")
+        #expect(lines == ["health: HTTP/1.1 200 OK", "stopped within 20 s: True"], "\(lines)\n\(stderr)")
     }
 }
 
@@ -543,14 +545,15 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
         time.sleep(1)
         p.send_signal(signal.SIGTERM)
         try:
-            p.wait(timeout=30)
+            p.wait(timeout=90)
         except subprocess.TimeoutExpired:
             p.kill(); p.wait()
-        print("stopped within 6 s:", time.time() - start < 6, "exit:", p.returncode)
+        print("stopped within 30 s:", time.time() - start < 30, "exit:", p.returncode)
         """#
 
     @Test func aSecondSignalStopsAtOnce() async throws {
-        let (lines, stderr) = try await runAgainstServe(Self.script)
-        #expect(lines == ["stopped within 6 s: True exit: 0"], "\(lines)\n\(stderr)")
+        // The drain would wait 120 s for the slow export; the second signal ends it (room for a loaded machine).
+        let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--drain-timeout", "120"])
+        #expect(lines == ["stopped within 30 s: True exit: 0"], "\(lines)\n\(stderr)")
     }
 }
