@@ -810,7 +810,6 @@ struct VerifierRun {
     /// every whole batch and a torn tail follows, to the head's hash).
     /// `intactEnd` is where the whole batches end.
     private func staleIndexDisagreement(_ bytes: [UInt8], _ expected: SegmentCheckpoint, intactEnd: Int64) throws -> (offset: Int64, reason: String)? {
-        let segmentPath = path(LogFormat.segmentFileName(base: expected.base))
         let describes = "its index file (written at a clean close for \(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) bytes) does not describe the segment's first batches"
         guard let cp = try? SegmentCheckpoint.decode(bytes), cp.base == expected.base else {
             return (0, "the segment changed under its index: \(describes)")
@@ -827,27 +826,24 @@ struct VerifierRun {
                 : k > 0 ? cp.batches[k - 1].offset : Int64(LogFormat.segmentHeaderSize)
             return (at, "the segment changed under its index: \(describes) (batch at byte \(at))")
         }
-        var prefix = expected
-        prefix.batches = cp.batches
-        prefix.segmentBytes = cp.segmentBytes
-        prefix.eventCount = cp.eventCount
-        prefix.ids = expected.ids.prefix(Int(cp.eventCount))
-        prefix.lastHash = cp.lastHash
+        // The chain hash after the index's batches: the head's when they are
+        // every whole batch, else the previous hash of the batch after them.
+        let after: [UInt8]
         if whole {
-            guard cp.lastHash == expected.lastHash else {
-                return (expected.batches.last?.offset ?? Int64(LogFormat.segmentHeaderSize), "the segment changed under its index: its batches end in a chain hash other than the one the index file recorded")
-            }
-            return prefix.encode() == bytes ? nil : (intactEnd, "the segment changed under its index: \(describes) (its ids differ)")
+            after = expected.lastHash.bytes
+        } else {
+            let file = try storage.openFile(path(LogFormat.segmentFileName(base: expected.base)), create: false, readOnly: true)
+            defer { file.close() }
+            after = try file.readBytes(count: 32, at: expected.batches[k].offset + Int64(LogFormat.BatchField.previousHash))
         }
-        let next = expected.batches[k].offset
-        let file = try storage.openFile(segmentPath, create: false, readOnly: true)
-        defer { file.close() }
-        let previous = try file.readBytes(count: 32, at: next + Int64(LogFormat.BatchField.previousHash))
-        guard previous == cp.lastHash.bytes else {
-            return (expected.batches[max(k - 1, 0)].offset, "the segment changed under its index: the batch at byte \(next) follows a chain hash other than the one the index file recorded for the batches before it")
+        guard after == cp.lastHash.bytes else {
+            return (k > 0 ? expected.batches[k - 1].offset : Int64(LogFormat.segmentHeaderSize),
+                    "the segment changed under its index: its first \(k) batches end in a chain hash other than the one the index file recorded")
         }
+        let prefix = SegmentCheckpoint(base: expected.base, eventCount: cp.eventCount, segmentBytes: cp.segmentBytes, lastHash: cp.lastHash,
+                                       batches: cp.batches, ids: expected.ids.prefix(Int(cp.eventCount)))
         guard prefix.encode() == bytes else {
-            return (next, "the segment changed under its index: \(describes) (its ids differ)")
+            return (cp.segmentBytes, "the segment changed under its index: \(describes) (its ids differ)")
         }
         return nil
     }

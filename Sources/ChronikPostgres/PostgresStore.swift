@@ -369,8 +369,9 @@ public final class PostgresStore: EventStore, Sendable {
     /// `synchronous_commit = on`, flushed it), as the COMMIT itself waits.
     /// A COMMIT whose wait was cancelled returns early, and what it stored
     /// is then on the primary's disk alone: a failover would lose it. So
-    /// the writer reads `pg_stat_replication` after every COMMIT that stored
-    /// events (one round trip a group), and when no synchronous standby has
+    /// the writer reads the WAL senders' positions (`pg_stat_get_wal_senders()`,
+    /// what `pg_stat_replication` shows without joining every backend's
+    /// activity) after every COMMIT that stored events (one round trip a group), and when no synchronous standby has
     /// the commit yet it waits for one, polling, as PostgreSQL would have
     /// (with the standby down, as long as it is down). A role that may not
     /// see the standbys' positions (neither superuser nor `pg_monitor` /

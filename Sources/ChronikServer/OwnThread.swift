@@ -7,11 +7,7 @@ import Foundation
 /// included).
 func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-        let thread = Thread {
-            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
-        }
-        thread.name = name
-        thread.start()
+        startOwnThread(name) { c.resume(with: Result { try body() }) }
     }
 }
 

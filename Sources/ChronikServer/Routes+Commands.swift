@@ -14,11 +14,7 @@ extension LogServer {
     /// reading it in clear needs `pii`.
     func command(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.append)
-        let body = try await body(of: request)
-        let value: ChronikCommerce.JSONValue
-        do { value = try ChronikCommerce.JSONValue.parse(body.readableBytesView) } catch {
-            throw ServerError(.badRequest, error.code.description, "the body is not JSON: \(error.message)")
-        }
+        let value = try await commerceJSON(of: request)
         let items: [ChronikCommerce.JSONValue]
         switch value {
         case .array(let a): items = a
@@ -75,11 +71,7 @@ extension LogServer {
     /// part was in the log already (a retry with the same id).
     func shipCommand(_ request: Request, _ context: ChronikContext) async throws -> Response {
         try context.require(.append)
-        let body = try await body(of: request)
-        let value: ChronikCommerce.JSONValue
-        do { value = try ChronikCommerce.JSONValue.parse(body.readableBytesView) } catch {
-            throw ServerError(.badRequest, error.code.description, "the body is not JSON: \(error.message)")
-        }
+        let value = try await commerceJSON(of: request)
         guard case .object = value else {
             throw ServerError(.badRequest, "wrongType", "the body must be one OrderShipped event object")
         }
@@ -89,7 +81,7 @@ extension LogServer {
         } catch {
             throw ServerError.from(commerce: error)
         }
-        guard case .orderShipped(let shipped) = envelope.event else {
+        guard case .orderShipped = envelope.event else {
             throw ServerError(.badRequest, "invalidEventType", "POST /commands/ship takes one OrderShipped, got \(envelope.proposed.type); other events go to POST /commands",
                               field: "type")
         }
@@ -97,13 +89,8 @@ extension LogServer {
             throw ServerError(.badRequest, "invalidExpectedVersion",
                               "POST /commands/ship takes no expected version: it appends to several streams, each checked by the guards", field: "expectedVersion")
         }
-        // The envelope checked meta: an object of strings.
-        var meta: [(key: String, value: String)] = []
-        if case .object(let members) = value, let m = members.first(where: { $0.key == "meta" }), case .object(let pairs) = m.value {
-            for p in pairs { if case .string(let v) = p.value { meta.append((p.key, v)) } }
-        }
         let started = ContinuousClock.now
-        let result = try await store.ship(shipped, id: envelope.proposed.id, time: envelope.proposed.occurredAt, meta: meta)
+        let result = try await store.ship(envelope)
         if !result.order.wasDuplicate { metrics.appended(events: [envelope.proposed], duration: .now - started) }
         var o = JSONObject()
         o.add("stream", envelope.stream)
@@ -121,5 +108,13 @@ extension LogServer {
         o.add("lastPosition", last.value)
         o.add("duplicate", result.wasDuplicate)
         return jsonResponse(o.text, status: result.wasDuplicate ? .ok : .created)
+    }
+
+    /// The request body parsed as the commerce API's strict JSON.
+    func commerceJSON(of request: Request) async throws -> ChronikCommerce.JSONValue {
+        let body = try await body(of: request)
+        do { return try ChronikCommerce.JSONValue.parse(body.readableBytesView) } catch {
+            throw ServerError(.badRequest, error.code.description, "the body is not JSON: \(error.message)")
+        }
     }
 }

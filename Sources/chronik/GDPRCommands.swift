@@ -30,12 +30,8 @@ struct KeyOptions: ParsableArguments {
             // ChronikAudit's safeguards (docs/GDPR.md); stop 34: a customer
             // whose sealed data is in the log gets no new key.
             return try SubjectKeyVault.forLog(eventLog, keyDirectory: dir, syncEachKey: syncEachKey, readOnly: readOnly)
-        } catch let e as KeyStoreError where e.message.contains("belongs to another log") {
-            throw CommandFailure(e.message + " (choose --keys)")
-        } catch let e as KeyStoreError where e.path == nil {
-            throw CommandFailure("key store: \(e.message)")
         } catch {
-            throw CommandFailure("key store: \(error)")
+            throw CommandFailure("key store: \(error) (the key store is --keys DIR, default the log's path + .keys)")
         }
     }
 
@@ -46,16 +42,13 @@ struct KeyOptions: ParsableArguments {
         return dir
     }
 
-    /// The file in a key store that names the log it belongs to.
-    static let ownerFile = LogKeyStore.ownerFile
-
     /// Removes the key store of a log that is being replaced (the demo's):
     /// only the files a key store holds, one by one; refuses anything else.
     func clear(forLog log: String) throws {
         let dir = directory(forLog: log)
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { return }
-        guard entries.allSatisfy(Self.isKeyStoreFile) else {
+        guard entries.allSatisfy(LogKeyStore.isKeyStoreFile) else {
             throw CommandFailure("refusing to empty \(dir): it holds files that are not a Chronik key store")
         }
         for e in entries { try fm.removeItem(atPath: dir + "/" + e) }
@@ -91,13 +84,10 @@ struct KeyOptions: ParsableArguments {
         if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), !isDir.boolValue {
             throw CommandFailure("\(dir) is a file, not a key store directory: move it away, or give the key store with --keys DIR")
         }
-        guard keys != nil, !Self.holdsKeyStore(dir), Self.holdsSealedPersonalData(log) else { return }
+        guard keys != nil, !LogKeyStore.holdsKeyStore(dir), LogKeyStore.holdsSealedPersonalData(log) else { return }
         throw CommandFailure("no key store at \(dir) (--keys), and this log holds sealed personal data: "
                              + "it would read as erased; give the directory of the log's key store")
     }
-
-    /// Whether any event of the log stores sealed personal data.
-    static func holdsSealedPersonalData(_ log: EventLog) -> Bool { LogKeyStore.holdsSealedPersonalData(log) }
 
     /// What a reader is told when the key store `dir` is missing and the
     /// log holds sealed personal data.
@@ -113,10 +103,10 @@ struct KeyOptions: ParsableArguments {
     /// to the log and showed every field erased without a word).
     func existingVault(for log: EventLog, note: (String) -> Void, missing: MissingKeys = MissingKeys()) throws -> SubjectKeyVault? {
         let dir = directory(forLog: log.directory)
-        guard Self.holdsKeyStore(dir) else {
+        guard LogKeyStore.holdsKeyStore(dir) else {
             try refuseMissingExplicitStore(dir, log: log)
             // Said only where it changes what the reader sees.
-            if Self.holdsSealedPersonalData(log) {
+            if LogKeyStore.holdsSealedPersonalData(log) {
                 note(Self.noKeyStoreNote(dir))
             }
             return nil
@@ -124,14 +114,6 @@ struct KeyOptions: ParsableArguments {
         var v = try vault(for: log, readOnly: true)
         v.missing = missing
         return v
-    }
-
-    static func isKeyStoreFile(_ name: String) -> Bool { LogKeyStore.isKeyStoreFile(name) }
-    static func holdsKeyStore(_ dir: String) -> Bool { LogKeyStore.holdsKeyStore(dir) }
-
-    /// Whether the events of `stream` store sealed personal data.
-    static func streamHoldsSealedPersonalData(_ log: EventLog, stream: String) throws -> Bool {
-        try LogKeyStore.streamHoldsSealedPersonalData(log, stream: stream)
     }
 
     /// Refuses when `vault` (nil: no key store) has neither customer `id`'s
@@ -239,7 +221,7 @@ struct Forget: AsyncParsableCommand {
             // their personal data is sealed under their key (stop 34: they
             // could not be forgotten).
             let keys = try keyOptions.checkedDirectory(forLog: log.directory)
-            let vault = KeyOptions.holdsKeyStore(keys) ? try keyOptions.vault(for: log) : nil
+            let vault = LogKeyStore.holdsKeyStore(keys) ? try keyOptions.vault(for: log) : nil
             guard let vault, try vault.store.knows(subject: subject) else {
                 throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty, and the key store holds no personal data of theirs)")
             }
@@ -250,8 +232,8 @@ struct Forget: AsyncParsableCommand {
         // --keys, forget said "key destroyed" while the real key lived on
         // (stop 32).
         let doing = "forgetting them here would destroy nothing, so nothing was appended"
-        let sealed = try KeyOptions.streamHoldsSealedPersonalData(log, stream: stream)
-        if sealed, !KeyOptions.holdsKeyStore(try keyOptions.checkedDirectory(forLog: log.directory)) {
+        let sealed = try LogKeyStore.streamHoldsSealedPersonalData(log, stream: stream)
+        if sealed, !LogKeyStore.holdsKeyStore(try keyOptions.checkedDirectory(forLog: log.directory)) {
             try keyOptions.requireCustomerKey(nil, customer: id, in: log, doing: doing)
         }
         let vault = try keyOptions.vault(for: log)
@@ -314,7 +296,7 @@ extension Forget {
         let log = try openAsWriter()
         defer { try? log.close() }
         let keys = try keyOptions.checkedDirectory(forLog: log.directory)
-        guard KeyOptions.holdsKeyStore(keys) else {
+        guard LogKeyStore.holdsKeyStore(keys) else {
             throw CommandFailure("no key store at \(keys): nothing to destroy (use --keys DIR)")
         }
         let vault = try keyOptions.vault(for: log)
@@ -394,7 +376,7 @@ struct SubjectExport: AsyncParsableCommand {
         let vault = try keyOptions.existingVault(for: log, note: { _ in })
         // Without the customer's key the answer would call their data
         // erased (stop 32: "erased": true for a customer never forgotten).
-        if try KeyOptions.streamHoldsSealedPersonalData(log, stream: "customer-" + id) {
+        if try LogKeyStore.streamHoldsSealedPersonalData(log, stream: "customer-" + id) {
             try keyOptions.requireCustomerKey(vault, customer: id, in: log,
                                               doing: "a subject export without it would call their data erased")
         }

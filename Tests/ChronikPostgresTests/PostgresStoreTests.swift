@@ -234,14 +234,10 @@ struct PostgresStoreTests {
         await store.close()
     }
 
-    /// Stop 35's finding: a COMMIT waiting for a stopped standby that an
-    /// operator cancels (`pg_cancel_backend`) commits on the primary alone
-    /// and returns as if replicated (PostgreSQL says otherwise only in a
-    /// WARNING the driver drops). The append was acknowledged, and a
-    /// failover then lost it. Now the writer sees that no synchronous
-    /// standby has the commit and acknowledges only once one has.
-    @Test func aCancelledWaitForTheStandbyIsNotAnAcknowledgement() async throws {
-        let (cluster, store) = try await freshStore("t_cancelled_wait")
+    /// One append, then the standby stopped and a second append begun
+    /// (COMMIT waits for the standby): its task, and whether it returned.
+    func appendWithStandbyStopped(_ store: PostgresStore, _ cluster: PostgresCluster) async throws
+        -> (Task<AppendResult, any Error>, Shared<Bool>) {
         _ = try await store.append(to: "s", [event("E", "{}")], expected: .any)
         try cluster.standby.stop()
         let done = Shared(false)
@@ -250,6 +246,18 @@ struct PostgresStoreTests {
             done.withLock { $0 = true }
             return r
         }
+        return (pending, done)
+    }
+
+    /// Stop 35's finding: a COMMIT waiting for a stopped standby that an
+    /// operator cancels (`pg_cancel_backend`) commits on the primary alone
+    /// and returns as if replicated (PostgreSQL says otherwise only in a
+    /// WARNING the driver drops). The append was acknowledged, and a
+    /// failover then lost it. Now the writer sees that no synchronous
+    /// standby has the commit and acknowledges only once one has.
+    @Test func aCancelledWaitForTheStandbyIsNotAnAcknowledgement() async throws {
+        let (cluster, store) = try await freshStore("t_cancelled_wait")
+        let (pending, done) = try await appendWithStandbyStopped(store, cluster)
         var cancelled = "0"
         for _ in 0..<200 where cancelled == "0" {
             try await Task.sleep(for: .milliseconds(100))
@@ -279,14 +287,7 @@ struct PostgresStoreTests {
 
     @Test func appendsWaitForAStoppedStandbyAndContinueWhenItIsBack() async throws {
         let (cluster, store) = try await freshStore("t_standby")
-        _ = try await store.append(to: "s", [event("E", "{}")], expected: .any)
-        try cluster.standby.stop()
-        let done = Shared(false)
-        let pending = Task {
-            let r = try await store.append(to: "s", [event("E", "{\"late\":1}")], expected: .any)
-            done.withLock { $0 = true }
-            return r
-        }
+        let (pending, done) = try await appendWithStandbyStopped(store, cluster)
         try await Task.sleep(for: .seconds(2))
         #expect(!done.withLock { $0 }, "never acknowledged without the standby")
         let other = try PostgresStore(url: cluster.primary.url(database: "t_standby"))

@@ -276,16 +276,22 @@ final class FailingSyncStorage: Storage {
 /// `writerPoisoned`, and /ready said 200 "ready" all the same; now /ready
 /// is 503 `writerPoisoned` too, so a load balancer takes the server out.
 @Suite struct PoisonedWriterTests {
-    @Test func readyIs503OnceTheWriterFailed() async throws {
+    /// A server on a fresh log whose storage fails on demand.
+    static func withServer(_ body: @Sendable (FailingSyncStorage, any TestClientProtocol) async throws -> Void) async throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let storage = FailingSyncStorage()
         var options = LogOptions()
         options.storage = storage
         let log = try EventLog.open(at: dir, options: options)
+        defer { try? log.close() }
         let server = LogServer(log: log, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "critical")
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.router) { client in
+        try await app.test(.router) { client in try await body(storage, client) }
+    }
+
+    @Test func readyIs503OnceTheWriterFailed() async throws {
+        try await Self.withServer { storage, client in
             #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
             storage.failing.store(true, ordering: .relaxed)
             let refused = try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
@@ -297,22 +303,13 @@ final class FailingSyncStorage: Storage {
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .serviceUnavailable && String(buffer: ready.body).contains("writerPoisoned"), "\(String(buffer: ready.body))")
         }
-        try? log.close()
     }
 
     /// Stop 36 (an operator): with the disk full every append was 500 and
     /// /ready said 200 for all of it. Now /ready is 503 `appendsFailing`
     /// until an append goes in again.
     @Test func readyIs503WhileAppendsFail() async throws {
-        let dir = makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let storage = FailingSyncStorage()
-        var options = LogOptions()
-        options.storage = storage
-        let log = try EventLog.open(at: dir, options: options)
-        let server = LogServer(log: log, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "critical")
-        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.router) { client in
+        try await Self.withServer { storage, client in
             func append() async throws -> HTTPResponse.Status {
                 try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
                                          body: ByteBuffer(string: #"[{"type":"NoteAdded","data":{}}]"#)).status
@@ -333,6 +330,5 @@ final class FailingSyncStorage: Storage {
             #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
             #expect(try await readyGauge() == "chronik_ready 1.0")
         }
-        try? log.close()
     }
 }

@@ -421,12 +421,10 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
     }
 }
 
-/// Proves stop 35's finding: a subscriber that stopped reading waits in a
-/// write and held a SIGTERM for the whole `--drain-timeout` (30 s by
-/// default). A shutdown now closes, after a second's grace, the
-/// subscriptions that did not end by themselves.
-@Suite struct StalledSubscriberShutdownTests {
-    static let script = #"""
+/// A script step for `runAgainstServe`: ten POSTs of 1,000 events of ~1 KB
+/// each (~10 MB in the log), so that an export or a subscription from 0
+/// has more to send than a stalled reader's socket buffers hold.
+let fillTenMegabytes = #"""
         import json
         body = json.dumps([{"type": "Filler", "data": {"x": "y" * 1000}} for _ in range(1000)]).encode()
         for i in range(10):
@@ -434,6 +432,15 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
             s.sendall(b"POST /streams/fill-%d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (i, len(body)) + body)
             while s.recv(65536): pass
             s.close()
+
+        """#
+
+/// Proves stop 35's finding: a subscriber that stopped reading waits in a
+/// write and held a SIGTERM for the whole `--drain-timeout` (30 s by
+/// default). A shutdown now closes, after a second's grace, the
+/// subscriptions that did not end by themselves.
+@Suite struct StalledSubscriberShutdownTests {
+    static let script = fillTenMegabytes + #"""
         stalled = socket.socket(); stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", port))
         stalled.sendall(b"GET /subscribe?from=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -458,14 +465,8 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
 /// (each export's producer slept on a thread of the cooperative pool, which
 /// has one per core). Exports now wait on threads of their own.
 @Suite struct StalledExportsTests {
-    static let script = #"""
-        import json, os
-        body = json.dumps([{"type": "Filler", "data": {"x": "y" * 1000}} for _ in range(1000)]).encode()
-        for i in range(10):
-            s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(b"POST /streams/fill-%d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (i, len(body)) + body)
-            while s.recv(65536): pass
-            s.close()
+    static let script = fillTenMegabytes + #"""
+        import os
         stalled = []
         for i in range(2 * (os.cpu_count() or 2) + 2):
             e = socket.socket(); e.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -528,14 +529,7 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
 /// that waits for a slow export changed nothing (the whole drain timeout,
 /// 30 s by default). It now stops at once, exit 0, and the log is closed.
 @Suite struct SecondSignalTests {
-    static let script = #"""
-        import json
-        body = json.dumps([{"type": "Filler", "data": {"x": "y" * 1000}} for _ in range(1000)]).encode()
-        for i in range(10):
-            s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(b"POST /streams/fill-%d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (i, len(body)) + body)
-            while s.recv(65536): pass
-            s.close()
+    static let script = fillTenMegabytes + #"""
         slow = socket.socket(); slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.connect(("127.0.0.1", port))
         slow.sendall(b"GET /export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

@@ -36,21 +36,29 @@ extension CommerceStore {
     @discardableResult
     public func ship(_ shipped: OrderShipped, id: EventID = .random(), time: Timestamp = .now(),
                      meta: [(key: String, value: String)] = []) async throws -> ShipResult {
-        let order = try CommerceEnvelope(.orderShipped(shipped), id: id, time: time, meta: meta)
+        try await ship(try CommerceEnvelope(.orderShipped(shipped), id: id, time: time, meta: meta))
+    }
+
+    /// `ship` of a parsed `OrderShipped` envelope (`POST /commands/ship`):
+    /// the `StockShipped` take its time and meta.
+    @discardableResult
+    public func ship(_ order: CommerceEnvelope) async throws -> ShipResult {
+        guard case .orderShipped(let shipped) = order.event else {
+            throw CommerceError(.invalidEventType, field: "type", "ship takes an OrderShipped, got \(order.proposed.type)")
+        }
+        // The OrderShipped's envelope checked every field the StockShipped
+        // take (sku, warehouseId, qty, orderId).
         let stock = try shipped.lines.enumerated().map { i, line in
-            do throws(CommerceError) {
-                return try CommerceEnvelope(.stockShipped(StockShipped(sku: line.sku, warehouseId: shipped.warehouseId,
-                                                                        qty: line.qty, orderId: shipped.orderId)),
-                                            id: .derived(from: id, StockShipped.typeName, i), time: time, meta: meta)
-            } catch {
-                var e = error
-                e.field = "data.lines[\(i)]" + (e.field.map { "." + ($0.hasPrefix("data.") ? String($0.dropFirst(5)) : $0) } ?? "")
-                throw e
-            }
+            var e = try CommerceEnvelope(.stockShipped(StockShipped(sku: line.sku, warehouseId: shipped.warehouseId,
+                                                                     qty: line.qty, orderId: shipped.orderId)),
+                                         id: .derived(from: order.proposed.id, StockShipped.typeName, i), time: order.proposed.occurredAt)
+            e.proposed.metadata = order.proposed.metadata
+            return e
         }
         // What is not in the log yet must fit what the order holds reserved.
+        let written = Set(try await store.events(withIDs: stock.map(\.proposed.id)).map(\.id))
         var states: [String: StreamState] = [:]
-        for (i, e) in stock.enumerated() where try await store.storedCount(ofIDs: [e.proposed.id]) == 0 {
+        for (i, e) in stock.enumerated() where !written.contains(e.proposed.id) {
             if states[e.stream] == nil { states[e.stream] = try await currentState(of: e.stream).state }
             do throws(CommerceError) {
                 try states[e.stream]!.check(e.event, streamExists: true)
