@@ -56,6 +56,10 @@ public struct ServerConfiguration: Sendable {
     /// open are closed (their requests fail; nothing acknowledged is lost:
     /// an append is acknowledged only once durable).
     public var drainTimeout: Duration = .seconds(30)
+    /// How long after the last failed append `/ready` still answers 503
+    /// `appendsFailing`: a load balancer that stops sending appends must
+    /// see the server ready again to find out whether they go in.
+    public var appendsFailingFor: Duration = .seconds(10)
 
     public init() {}
 }
@@ -87,7 +91,7 @@ public final class LogServer: Sendable {
     let logger: Logger
     public let metrics = ServerMetrics()
     /// Whether appends keep failing (`/ready`), and the error log's pace.
-    public let writeHealth = WriteHealth()
+    public let writeHealth: WriteHealth
     let verifyJob = VerifyJob()
     /// The newest SSE frames read at the head, shared by the subscriptions there.
     let headFrames = HeadFrames()
@@ -122,6 +126,7 @@ public final class LogServer: Sendable {
         self.live = live
         self.vault = vault
         self.configuration = configuration
+        writeHealth = WriteHealth(failingFor: configuration.appendsFailingFor)
         headWatch = HeadWatch(pace: configuration.livePace)
         self.logger = logger
         // Every key destroyed through the store (a CustomerForgotten through
@@ -339,7 +344,7 @@ extension LogServer {
         if let failing = writeHealth.failing {
             let seconds = Double((ContinuousClock.now - failing.since).components.seconds)
             throw ServerError(.serviceUnavailable, "appendsFailing",
-                              "appends have failed for \(Int(seconds)) s, the last: \(failing.message); reads are served; the server is ready again once an append goes in, or \(Int(WriteHealth.failingFor.components.seconds)) s after the last failure")
+                              "appends have failed for \(Int(seconds)) s, the last: \(failing.message); reads are served; the server is ready again once an append goes in, or \(Int(writeHealth.failingFor.components.seconds)) s after the last failure")
         }
         var o = JSONObject()
         o.add("status", "ready")

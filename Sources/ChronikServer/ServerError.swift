@@ -158,10 +158,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// logged.
 public final class WriteHealth: Sendable {
     static let logEvery = Duration.seconds(10)
-    /// How long after the last failed append `/ready` still says so: a
-    /// load balancer that stops sending appends must see the server ready
-    /// again to find out whether they go in.
-    static let failingFor = Duration.seconds(10)
+    /// How long after the last failed append `/ready` still says so
+    /// (`ServerConfiguration.appendsFailingFor`).
+    let failingFor: Duration
     private struct State {
         var failingSince: ContinuousClock.Instant?
         var lastFailureAt: ContinuousClock.Instant?
@@ -170,7 +169,7 @@ public final class WriteHealth: Sendable {
     }
     private let state = Mutex(State())
 
-    public init() {}
+    public init(failingFor: Duration = .seconds(10)) { self.failingFor = failingFor }
 
     func failed(_ message: String) {
         state.withLock { s in
@@ -188,7 +187,7 @@ public final class WriteHealth: Sendable {
     /// in, or once `failingFor` passed without another failure.
     public var failing: (since: ContinuousClock.Instant, message: String)? {
         state.withLock { s in
-            guard let since = s.failingSince, let last = s.lastFailureAt, ContinuousClock.now - last < Self.failingFor else { return nil }
+            guard let since = s.failingSince, let last = s.lastFailureAt, ContinuousClock.now - last < failingFor else { return nil }
             return (since, s.lastFailure)
         }
     }

@@ -277,7 +277,13 @@ final class FailingSyncStorage: Storage {
 /// is 503 `writerPoisoned` too, so a load balancer takes the server out.
 @Suite struct PoisonedWriterTests {
     /// A server on a fresh log whose storage fails on demand.
-    static func withServer(_ body: @Sendable (FailingSyncStorage, any TestClientProtocol) async throws -> Void) async throws {
+    static func withServer(appendsFailingFor: Duration = .seconds(3600),
+                           _ body: @Sendable (FailingSyncStorage, any TestClientProtocol) async throws -> Void) async throws {
+        // The window of `appendsFailing` far above any stall of a loaded
+        // machine (the CI of stop 36 failed: over 10 s passed between the
+        // failed append and the read of the gauge, and /ready was 200 again).
+        var configuration = ServerConfiguration()
+        configuration.appendsFailingFor = appendsFailingFor
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let storage = FailingSyncStorage()
@@ -285,7 +291,7 @@ final class FailingSyncStorage: Storage {
         options.storage = storage
         let log = try EventLog.open(at: dir, options: options)
         defer { try? log.close() }
-        let server = LogServer(log: log, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "critical")
+        let server = LogServer(log: log, live: nil, vault: nil, configuration: configuration, logLevel: "critical")
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.router) { client in try await body(storage, client) }
     }
@@ -329,6 +335,21 @@ final class FailingSyncStorage: Storage {
             #expect(try await append() == .created, "the writer was not poisoned: the disk has room again")
             #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
             #expect(try await readyGauge() == "chronik_ready 1.0")
+        }
+    }
+
+    /// Without another failure, /ready says ready again once the window
+    /// passed (a load balancer that stopped sending appends must find out
+    /// whether they go in), though no append went in meanwhile.
+    @Test func readyAgainOnceTheWindowPassedWithoutAFailure() async throws {
+        try await Self.withServer(appendsFailingFor: .milliseconds(200)) { storage, client in
+            storage.writesFail.store(true, ordering: .relaxed)
+            let refused = try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"[{"type":"NoteAdded","data":{}}]"#))
+            #expect(refused.status == .internalServerError)
+            try await Task.sleep(for: .seconds(1))
+            let ready = try await client.execute(uri: "/ready", method: .get)
+            #expect(ready.status == .ok, "\(String(buffer: ready.body))")
         }
     }
 }
