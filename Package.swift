@@ -192,6 +192,7 @@ let package = Package(
         .testTarget(
             name: "ChronikCLITests",
             dependencies: [
+                "ChronikTestSupport",
                 "ChronikLog",
                 "chronik",
                 .product(name: "Subprocess", package: "swift-subprocess"),

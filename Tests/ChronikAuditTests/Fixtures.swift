@@ -2,10 +2,19 @@ import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 
+/// This test process's own directory under chronik-audit-tests, removed when the
+/// process exits: what a test leaves (its input files, a log of a test that
+/// failed before its clean-up) does not pile up in /tmp run after run.
+let auditTestRunDirectory: String = {
+    let dir = FileManager.default.temporaryDirectory.path + "/chronik-audit-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { removeTestRunDirectory(auditTestRunDirectory) }
+    return dir
+}()
+
 /// A fresh temporary directory path (not created), one per test.
 func makeTempDir(_ name: String = #function) -> String {
-    let base = FileManager.default.temporaryDirectory.path + "/chronik-audit-tests"
-    try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+    let base = auditTestRunDirectory
     return base + "/" + name.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString.prefix(8)
 }
 

@@ -122,7 +122,7 @@ import Testing
         defer { for d in [stale, young, live] { removeDir(d) } }
         for d in [stale, young] {
             try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: d + "/LOCK", contents: Data())
+            _ = FileManager.default.createFile(atPath: d + "/LOCK", contents: Data())
         }
         let held = try EventLog.open(at: live)
         defer { try? held.close() }

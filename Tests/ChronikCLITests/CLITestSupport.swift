@@ -1,4 +1,5 @@
 @_spi(Testing) import ChronikLog
+import ChronikTestSupport
 import Foundation
 import Subprocess
 import SystemPackage
@@ -73,10 +74,19 @@ func run(_ executable: Executable, _ arguments: [String], input: String? = nil,
     return Run(status: r.terminationStatus, stdout: r.standardOutput, stderr: r.standardError)
 }
 
+/// This test process's own directory under chronik-cli-tests, removed when the
+/// process exits: what a test leaves (its input files, a log of a test that
+/// failed before its clean-up) does not pile up in /tmp run after run.
+let cliTestRunDirectory: String = {
+    let dir = FileManager.default.temporaryDirectory.path + "/chronik-cli-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { removeTestRunDirectory(cliTestRunDirectory) }
+    return dir
+}()
+
 /// A fresh path for a log (not created), under one directory per run.
 func makeTempDir(_ name: String = #function) -> String {
-    let base = FileManager.default.temporaryDirectory.path + "/chronik-cli-tests"
-    try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+    let base = cliTestRunDirectory
     return base + "/" + name.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString.prefix(8)
 }
 

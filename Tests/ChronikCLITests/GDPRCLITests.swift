@@ -266,7 +266,7 @@ struct GDPRCLITests {
         try FileManager.default.copyItem(atPath: dir, toPath: copy)
         let empty = copy + "-empty.jsonl"
         defer { try? FileManager.default.removeItem(atPath: empty) }
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         let writer = try await chronik(["import", "--log", copy, empty])
         #expect(writer.exitCode == 1 && writer.stderr.contains("this log holds sealed personal data"), "\(writer)")
         #expect(!FileManager.default.fileExists(atPath: copy + ".keys"))

@@ -2,10 +2,19 @@ import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 
+/// This test process's own directory under chronik-tests, removed when the
+/// process exits: what a test leaves (its input files, a log of a test that
+/// failed before its clean-up) does not pile up in /tmp run after run.
+let logTestRunDirectory: String = {
+    let dir = FileManager.default.temporaryDirectory.path + "/chronik-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { removeTestRunDirectory(logTestRunDirectory) }
+    return dir
+}()
+
 /// A fresh temporary directory, removed when the test ends (via `defer`).
 func makeTempDir(_ name: String = #function) -> String {
-    let base = FileManager.default.temporaryDirectory.path + "/chronik-tests"
-    try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+    let base = logTestRunDirectory
     let dir = base + "/" + name.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString.prefix(8)
     return dir
 }

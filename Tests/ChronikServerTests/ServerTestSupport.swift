@@ -2,6 +2,7 @@ import ChronikAudit
 import ChronikLog
 import ChronikProjections
 import ChronikServer
+import ChronikTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -12,9 +13,18 @@ import Testing
 // Helpers: a LogServer on a fresh log in a temporary directory, driven
 // through HummingbirdTesting (in memory) or on a loopback port (live).
 
+/// This test process's own directory under chronik-server-tests, removed when the
+/// process exits: what a test leaves (its input files, a log of a test that
+/// failed before its clean-up) does not pile up in /tmp run after run.
+let serverTestRunDirectory: String = {
+    let dir = FileManager.default.temporaryDirectory.path + "/chronik-server-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { removeTestRunDirectory(serverTestRunDirectory) }
+    return dir
+}()
+
 func makeTempDir(_ name: String = #function) -> String {
-    let base = FileManager.default.temporaryDirectory.path + "/chronik-server-tests"
-    try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+    let base = serverTestRunDirectory
     return base + "/" + name.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString.prefix(8)
 }
 
