@@ -356,7 +356,7 @@ public let openAPIDocument = #"""
             "name": "Last-Event-ID",
             "in": "header",
             "required": false,
-            "description": "Resume right after this position (what EventSource sends on reconnect); wins over `from`.",
+            "description": "Resume right after this position (what EventSource sends on reconnect); wins over `from`, which is still checked (a bad `from` is 400).",
             "schema": {
               "type": "integer",
               "minimum": 0

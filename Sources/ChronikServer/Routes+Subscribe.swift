@@ -65,6 +65,14 @@ extension LogServer {
     /// skip every event up to its position without a word.
     func subscriptionStart(_ q: Parameters, lastEventID: String?) async throws -> UInt64 {
         let head = try await eventStore.headPosition().value
+        // `from` is checked whether or not the header wins: a request with a
+        // bad parameter is refused, not half read (stop 36, a service
+        // author: `from=abc` passed beside a Last-Event-ID).
+        let fromEnd = q["from"] == "end"
+        let from: UInt64?
+        do { from = fromEnd ? nil : try number(q, "from") } catch let e as ServerError {
+            throw ServerError(e.status, e.code, e.message + ", or end (the head: new events only)", field: "from")
+        }
         if let raw = lastEventID?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
             guard let p = UInt64(raw) else {
                 throw ServerError(.badRequest, "invalidLastEventID", "Last-Event-ID must be a position, got \(raw)", field: "Last-Event-ID")
@@ -76,11 +84,7 @@ extension LogServer {
             }
             return p + 1
         }
-        if q["from"] == "end" { return head }
-        let from: UInt64?
-        do { from = try number(q, "from") } catch let e as ServerError {
-            throw ServerError(e.status, e.code, e.message + ", or end (the head: new events only)", field: "from")
-        }
+        if fromEnd { return head }
         guard let from else { return 0 }
         guard from <= head else {
             throw ServerError(.badRequest, "invalidPosition",

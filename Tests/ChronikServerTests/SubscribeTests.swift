@@ -62,6 +62,12 @@ import Testing
             #expect(past.status == .badRequest && past.error["code"] as? String == "invalidPosition", "\(past.text)")
             let word = try await client.get("/subscribe?from=END")
             #expect(word.status == .badRequest && (word.error["message"] as? String)?.contains("or end") == true, "\(word.text)")
+            // A bad `from` beside a Last-Event-ID that wins is still refused
+            // (stop 36, a service author: it passed unread).
+            for query in ["from=abc", "from=-1", "from=END"] {
+                let r = try await client.get("/subscribe?" + query, headers: [.init("Last-Event-ID")!: "1"])
+                #expect(r.status == .badRequest && r.error["field"] as? String == "from", "\(query): \(r.text)")
+            }
             // A name no append can write waits forever: 400 (stop 35: 200 and heartbeats).
             for (query, code) in [("stream=a%0Ab", "invalidStreamName"), ("stream=" + String(repeating: "x", count: 300), "invalidStreamName"),
                                   ("type=a%0Ab", "invalidEventType")] {
