@@ -212,7 +212,7 @@ public final class LogServer: Sendable {
         let base = Router(context: ChronikContext.self, options: .autoGenerateHeadEndpoints)
         let router = RecordingRouter(router: base, methods: RouteMethods())
         router.add(middleware: MetricsMiddleware(metrics: metrics, methods: router.methods))
-        router.add(middleware: ErrorMiddleware(health: writeHealth))
+        router.add(middleware: ErrorMiddleware(health: writeHealth, metrics: metrics))
         router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))

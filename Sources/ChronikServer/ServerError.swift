@@ -134,6 +134,7 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
 /// noted for `/ready`.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let health: WriteHealth
+    let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -142,6 +143,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch {
             let e = ServerError.from(error)
+            metrics.error(code: e.code)
             if e.code == "io", request.method == .post { health.failed(e.message) }
             if e.status.code >= 500, let suppressed = health.shouldLog(code: e.code) {
                 var metadata: Logger.Metadata = ["path": "\(request.uri.path)", "error": "\(e)"]

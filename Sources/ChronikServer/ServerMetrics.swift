@@ -26,6 +26,8 @@ public final class ServerMetrics: Sendable {
     let fsyncDuration: Metrics.Timer
     let fsyncGroupEvents: Metrics.Recorder
     let fsyncGroupBytes: Metrics.Recorder
+    let diskFree: Metrics.Gauge
+    let diskSize: Metrics.Gauge
 
     init() {
         var f = PrometheusMetricsFactory(registry: registry)
@@ -59,6 +61,8 @@ public final class ServerMetrics: Sendable {
         fsyncDuration = Metrics.Timer(label: "chronik_fsync_seconds", dimensions: [], factory: f)
         fsyncGroupEvents = Metrics.Recorder(label: "chronik_fsync_group_events", dimensions: [], aggregate: true, factory: f)
         fsyncGroupBytes = Metrics.Recorder(label: "chronik_fsync_group_bytes", dimensions: [], aggregate: true, factory: f)
+        diskFree = Metrics.Gauge(label: "chronik_disk_free_bytes", dimensions: [], factory: f)
+        diskSize = Metrics.Gauge(label: "chronik_disk_size_bytes", dimensions: [], factory: f)
     }
 
     /// One fdatasync of the log (`EventLog.observeSyncs`): its duration,
@@ -103,6 +107,112 @@ public final class ServerMetrics: Sendable {
     }
 
     private let requestCounters = Mutex<[RequestKey: Metrics.Counter]>([:])
+
+    /// Counts an error response by its code (`notFound`, `conflict`,
+    /// `io`, …): what the status alone does not say (stop 37, an
+    /// operator's list: a full disk and a bad request were both just 5xx
+    /// and 4xx counts).
+    func error(code: String) {
+        let counter = errorCounters.withLock { counters in
+            if let known = counters[code] { return known }
+            let made = Metrics.Counter(label: "chronik_errors_total", dimensions: [("code", code)], factory: factory)
+            counters[code] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    private let errorCounters = Mutex<[String: Metrics.Counter]>([:])
+
+    /// The `# HELP` text of each metric (swift-metrics has no place for
+    /// it, so it is written into the registry's text at each scrape).
+    static let help: [String: String] = [
+        "chronik_append_duration_seconds": "Time from receiving an append request to its durable acknowledgement (new events only).",
+        "chronik_append_batch_events": "Events per acknowledged append request.",
+        "chronik_events_written_total": "Events appended through this server (retries not counted).",
+        "chronik_bytes_written_total": "Encoded bytes of the events appended through this server.",
+        "chronik_subscribers": "Open subscriptions (GET /subscribe).",
+        "chronik_subscriber_lag_events_max": "The largest number of events between the head and a subscription's cursor.",
+        "chronik_subscriber_lag_events_sum": "The events between the head and each subscription's cursor, summed.",
+        "chronik_models_position": "The next position the live read models apply.",
+        "chronik_log_head_position": "The log's head: the position of the next event appended.",
+        "chronik_ready": "1 when GET /ready answers 200, else 0.",
+        "chronik_fsync_seconds": "Duration of each fdatasync of the log.",
+        "chronik_fsync_group_events": "Events made durable by each fdatasync (one group commit).",
+        "chronik_fsync_group_bytes": "Bytes made durable by each fdatasync (one group commit).",
+        "chronik_http_requests_total": "HTTP responses by route pattern, method and status.",
+        "chronik_errors_total": "Error responses by their JSON error code.",
+        "chronik_disk_free_bytes": "Bytes free for the log's writer on the file system of the log directory.",
+        "chronik_disk_size_bytes": "Size of the file system of the log directory.",
+    ]
+
+    /// The registry's text with a `# HELP` line before each `# TYPE` line
+    /// of a metric named in `help`, then the process's own metrics.
+    func exposition() -> [UInt8] {
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 4096)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE ") {
+                let name = line.dropFirst(7).prefix { $0 != " " }
+                if let h = Self.help[String(name)] { out += "# HELP \(name) \(h)\n" }
+            }
+            out += line
+            out += "\n"
+        }
+        if out.hasSuffix("\n\n") { out.removeLast() }
+        out += ProcessMetrics.read()?.text ?? ""
+        return Array(out.utf8)
+    }
+}
+
+/// The process's own figures, named as Prometheus clients name them
+/// (`process_…`), read from /proc at each scrape (Linux; nil elsewhere).
+struct ProcessMetrics {
+    var cpuSeconds: Double
+    var residentBytes: Int64
+    var virtualBytes: Int64
+    var openFDs: Int
+    var maxFDs: Int64
+    var startTimeSeconds: Double
+
+    static func read() -> ProcessMetrics? {
+        #if os(Linux)
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command's ")": state is field 3, so field n is at n - 3.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        func field(_ n: Int) -> Double? { n - 3 < fields.count ? Double(fields[n - 3]) : nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        guard ticks > 0, let utime = field(14), let stime = field(15), let start = field(22),
+              let vsize = field(23), let rss = field(24) else { return nil }
+        var bootTime: Double = 0
+        if let procStat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+           let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }) {
+            bootTime = Double(line.dropFirst(6)) ?? 0
+        }
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        var limit = rlimit()
+        let maxFDs: Int64 = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int64(clamping: limit.rlim_cur) : 0
+        return ProcessMetrics(cpuSeconds: (utime + stime) / ticks, residentBytes: Int64(rss * page), virtualBytes: Int64(vsize),
+                              openFDs: fds, maxFDs: maxFDs, startTimeSeconds: bootTime + start / ticks)
+        #else
+        return nil
+        #endif
+    }
+
+    var text: String {
+        func metric(_ name: String, _ type: String, _ help: String, _ value: String) -> String {
+            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        return metric("process_cpu_seconds_total", "counter", "User and system CPU time of the server process, in seconds.", "\(cpuSeconds)")
+            + metric("process_resident_memory_bytes", "gauge", "Resident memory of the server process.", "\(residentBytes)")
+            + metric("process_virtual_memory_bytes", "gauge", "Virtual memory of the server process.", "\(virtualBytes)")
+            + metric("process_open_fds", "gauge", "Open file descriptors of the server process.", "\(openFDs)")
+            + metric("process_max_fds", "gauge", "The process's limit of open file descriptors.", "\(maxFDs)")
+            + metric("process_start_time_seconds", "gauge", "Start time of the server process, seconds since the Unix epoch.", "\(startTimeSeconds)")
+    }
 }
 
 extension LogServer {
@@ -123,8 +233,17 @@ extension LogServer {
         // the store answers is /ready's own round trip).
         let isReady = localLog != nil ? (try? ready()) != nil : !isStopping && live?.stoppedBecause == nil
         metrics.ready.record(isReady ? 1 : 0)
+        // The room left for the log (a full disk stops every append; stop
+        // 36's operator found out from the 500s).
+        if let localLog {
+            var fs = statvfs()
+            if statvfs(localLog.directory, &fs) == 0 {
+                metrics.diskFree.record(Int64(clamping: UInt64(fs.f_bavail) &* UInt64(fs.f_frsize)))
+                metrics.diskSize.record(Int64(clamping: UInt64(fs.f_blocks) &* UInt64(fs.f_frsize)))
+            }
+        }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
 }
 
