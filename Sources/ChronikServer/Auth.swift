@@ -13,6 +13,9 @@ public enum Scope: String, Sendable, CaseIterable, Hashable {
     case audit
     /// See personal data in clear, export a subject's data, forget a customer.
     case pii
+    /// `GET /metrics` only: a Prometheus scraper's token reads no event
+    /// (stop 37; before, it needed `read`).
+    case metrics
 }
 
 /// The bearer tokens of `--tokens FILE`: one token a line, then its
@@ -65,7 +68,7 @@ public struct TokenTable: Sendable {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if words.isEmpty { continue }
             func fail(_ m: String) -> ServerError { ServerError(.internalServerError, "tokensFile", "\(path):\(n + 1): \(m)") }
-            guard words.count >= 2 else { throw fail("a token needs its scopes: TOKEN append,read[,audit,pii] [name]") }
+            guard words.count >= 2 else { throw fail("a token needs its scopes: TOKEN append,read[,audit,pii,metrics] [name]") }
             let token = String(words[0])
             guard token.count >= minimumTokenLength else { throw fail("a token needs at least \(minimumTokenLength) characters") }
             var scopes = Set<Scope>()
@@ -104,6 +107,13 @@ public struct ChronikContext: RequestContext {
     public func require(_ scope: Scope) throws {
         guard scopes.contains(scope) else {
             throw ServerError(.forbidden, "forbidden", "this token lacks the \(scope.rawValue) scope")
+        }
+    }
+
+    /// Throws 403 unless the caller has one of `anyOf`.
+    public func require(anyOf: [Scope]) throws {
+        guard anyOf.contains(where: scopes.contains) else {
+            throw ServerError(.forbidden, "forbidden", "this token lacks the \(anyOf.map(\.rawValue).joined(separator: " or ")) scope")
         }
     }
 }

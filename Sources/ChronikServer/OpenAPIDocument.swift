@@ -1208,7 +1208,11 @@ public let openAPIDocument = #"""
               "read"
             ]
           },
-          {}
+          {
+            "bearer": [
+              "metrics"
+            ]
+          }
         ],
         "responses": {
           "200": {
@@ -2869,7 +2873,7 @@ public let openAPIDocument = #"""
       "bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "A token of `--tokens FILE` (one a line: TOKEN scopes [name]). Scopes: `append` (append events, commands), `read` (read, subscribe, models, metrics), `audit` (verify, digest, export), `pii` (personal data in clear, subject export, forget). A missing or unknown token is 401, a missing scope 403. OpenAPI has no scopes for `http` schemes; each operation lists the scope it needs in its security requirement."
+        "description": "A token of `--tokens FILE` (one a line: TOKEN scopes [name]). Scopes: `append` (append events, commands), `read` (read, subscribe, models, metrics), `audit` (verify, digest, export), `pii` (personal data in clear, subject export, forget), `metrics` (`/metrics` only, for a scraper). A missing or unknown token is 401, a missing scope 403. OpenAPI has no scopes for `http` schemes; each operation lists the scope it needs in its security requirement."
       }
     }
   }

@@ -220,7 +220,7 @@ extension LogServer {
     /// (subscribers and their lag, the models' position, the head) are
     /// set at each scrape.
     func metricsText(_ context: ChronikContext) throws -> Response {
-        try context.require(.read)
+        try context.require(anyOf: [.read, .metrics])
         let headValue = knownHead
         let cursors = subscriptionPositions()
         let lags = cursors.map { headValue > $0 ? headValue - $0 : 0 }

@@ -20,7 +20,8 @@ struct Serve: AsyncParsableCommand {
             Without --tokens there is no authentication, so the server \
             listens on loopback only (127.0.0.1 or ::1) and says so. The \
             tokens file (mode 600: a file others may read is refused) holds \
-            a token a line with its scopes: append, read, audit, pii.
+            a token a line with its scopes: append, read, audit, pii, \
+            metrics (/metrics only, for a scraper).
 
               3f6c1e0a9b7d4c2e8f1a5b6c7d8e9f00 append,read checkout
 

@@ -12,11 +12,13 @@ import Testing
     static let writer = "writer-0123456789abcdef"
     static let reader = "reader-0123456789abcdef"
     static let auditor = "auditor-0123456789abcdef"
+    static let scraper = "scraper-0123456789abcdef"
     static let tokens = try! TokenTable.parse("""
         # token scopes name
         \(writer) append checkout
         \(reader) read dashboard
         \(auditor) read,audit,pii auditor
+        \(scraper) metrics prometheus
         """)
     static let note = #"{"type":"NoteAdded","data":{"text":"hi"}}"#
 
@@ -41,6 +43,14 @@ import Testing
             #expect(try await client.get("/events/0", headers: Self.bearer(Self.reader)).status == .ok)
             #expect(try await client.get("/health").status == .ok)
             #expect(try await client.get("/metrics").status == .unauthorized)
+            // Stop 37: a scraper's token reads /metrics and no event.
+            #expect(try await client.get("/metrics", headers: Self.bearer(Self.scraper)).status == .ok)
+            #expect(try await client.get("/metrics", headers: Self.bearer(Self.reader)).status == .ok)
+            #expect(try await client.get("/metrics", headers: Self.bearer(Self.writer)).status == .forbidden)
+            for path in ["/events/0", "/all", "/streams/n", "/models/orders", "/subscribe"] {
+                let r = try await client.get(path, headers: Self.bearer(Self.scraper))
+                #expect(r.status == .forbidden, "\(path): \(r.text)")
+            }
         }
     }
 
