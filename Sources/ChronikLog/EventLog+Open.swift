@@ -1,5 +1,10 @@
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension EventLog {
     /// Opens the log in `directory`, creating it when absent (and allowed).
@@ -48,16 +53,17 @@ extension EventLog {
             // its chronik.meta): said as the lock is (stop 34: "no
             // chronik.meta" to the second of two creating it at once).
             if storage.isWriterActive(dir + "/" + LogFormat.lockFileName) {
-                throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName))", path: dir)
+                throw Self.lockedError(dir, storage: storage)
             }
             throw Self.noMeta(dir, storage: storage)
         }
         var lock: (any StorageLock)?
         if !options.readOnly {
             guard let l = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) else {
-                throw ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName))", path: dir)
+                throw Self.lockedError(dir, storage: storage)
             }
             lock = l
+            Self.noteHolder(dir, storage: storage)
         }
         do {
             let compression: Compression
@@ -560,5 +566,40 @@ extension EventLog {
         return (ScannedSegment(table: Segment.Table(committedBytes: end, eventCount: expected - base, batchOffsets: offsets,
                                                    batchBases: bases, lastHash: hash, sealed: !isLast),
                                batches: batches, ids: IDList(ids)), tornAt, damage)
+    }
+}
+
+extension EventLog {
+    /// Writes who holds the writer lock into `LOCK` (its content is only a
+    /// note: the lock is the fcntl lock), so that a second writer is told
+    /// which process to stop (stop 37, an operator: "another process" named
+    /// none). Best effort: a failure leaves the note out, not the open.
+    static func noteHolder(_ dir: String, storage: any Storage) {
+        let path = dir + "/" + LogFormat.lockFileName
+        let command = CommandLine.arguments.prefix(4).map { $0.count > 120 ? String($0.prefix(120)) + "…" : $0 }.joined(separator: " ")
+        let since = Timestamp(microseconds: Timestamp.now().microseconds / 1_000_000 * 1_000_000)
+        let note = "pid \(getpid()), since \(since.rfc3339), \(command)\n"
+        guard let file = try? storage.openFile(path, create: true, readOnly: false) else { return }
+        defer { file.close() }
+        let bytes = Array(note.utf8)
+        try? file.truncate(to: 0)
+        try? bytes.withUnsafeBytes { try file.write($0, at: 0) }
+    }
+
+    /// `.locked`, naming the holder as its note in `LOCK` says (when it
+    /// left one).
+    static func lockedError(_ dir: String, storage: any Storage) -> ChronikLogError {
+        var holder = ""
+        if let file = try? storage.openFile(dir + "/" + LogFormat.lockFileName, create: false, readOnly: true) {
+            defer { file.close() }
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let n = (try? buffer.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }) ?? 0
+            let text = String(decoding: buffer.prefix(n), as: UTF8.self)
+            if let line = text.split(separator: "\n").first, line.hasPrefix("pid "),
+               line.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) {
+                holder = " by \(line)"
+            }
+        }
+        return ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)\(holder))", path: dir)
     }
 }

@@ -316,7 +316,7 @@ private struct ForwardingStore: EventStore {
     func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] { try await base.readAll(from: position, limit: limit) }
     func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> { base.subscribeAll(from: position) }
     func headPosition() async throws -> Position { try await base.headPosition() }
-    func lastVersion(of stream: String) async throws -> StreamVersion? { try await base.lastVersion(of: stream) }
+    func lastVersion(of stream: String) async throws -> StreamVersion? { base.lastVersion(of: stream) }
     func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] { try await base.events(withIDs: ids) }
 }
 

@@ -127,6 +127,29 @@ struct EventLogTests {
         #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }  // no writer: a directory without chronik.meta
     }
 
+    @Test("a second writer is told which process holds the log: its pid, since when and its command, from LOCK")
+    func theSecondWriterIsToldWhoHoldsTheLog() throws {
+        // Proves stop 37's fix (an operator): "another process is writing this log" named none.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        let note = try String(contentsOfFile: dir + "/" + LogFormat.lockFileName, encoding: .utf8)
+        #expect(note.hasPrefix("pid \(getpid()), since 20") && note.hasSuffix("\n"), "\(note)")
+        do {
+            let second = try EventLog.open(at: dir)
+            try? second.close()
+            Issue.record("a second writer opened the log")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .locked && e.message.contains("by pid \(getpid()), since "), "\(e)")
+        }
+        var readOnly = LogOptions()
+        readOnly.readOnly = true
+        let reader = try EventLog.open(at: dir, options: readOnly)  // a reader neither needs nor changes the note
+        try reader.close()
+        #expect(try String(contentsOfFile: dir + "/" + LogFormat.lockFileName, encoding: .utf8) == note)
+    }
+
     @Test("a writer holds the log even when its LOCK file is deleted: a second writer is refused, the first appends on")
     func deletingTheLockFileLetsNoSecondWriterIn() async throws {
         // Proves stop 35's finding: after `rm LOCK` a second writer made a new LOCK, appended at the position
@@ -159,8 +182,8 @@ struct EventLogTests {
         let dir = makeTempDir()
         defer { removeDir(dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/" + LogFormat.lockFileName, contents: Data())
-        FileManager.default.createFile(atPath: dir + "/" + LogFormat.metaFileName + ".tmp", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: dir + "/" + LogFormat.lockFileName, contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/" + LogFormat.metaFileName + ".tmp", contents: Data([1, 2, 3]))
         let log = try EventLog.open(at: dir)
         _ = try await log.append(to: "s", [event("A", "1")])
         try log.close()
