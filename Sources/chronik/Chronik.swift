@@ -42,7 +42,7 @@ struct Chronik: AsyncParsableCommand {
         subcommands: [
             Demo.self, Simulate.self, Import.self, Export.self, Append.self, Read.self, Tail.self,
             Replay.self, Query.self, Snapshot.self,
-            Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self, Repair.self,
+            Verify.self, Digest.self, Keygen.self, Stats.self, Inspect.self, Repair.self, Backup.self,
             Forget.self, SubjectExport.self, Mirror.self,
             Settle.self, Serve.self,
         ])

@@ -14,7 +14,11 @@ struct KeyOptions: ParsableArguments {
     var keys: String?
 
     func directory(forLog log: String) -> String {
-        if let keys { return keys }
+        keys ?? Self.defaultDirectory(forLog: log)
+    }
+
+    /// The log's path + .keys.
+    static func defaultDirectory(forLog log: String) -> String {
         var base = log
         while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
         return base + ".keys"
