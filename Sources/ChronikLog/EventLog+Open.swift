@@ -162,7 +162,8 @@ extension EventLog {
         // what is there.
         var missingSegment: ChronikLogError?
         if let orphan = Set(names.compactMap(LogFormat.baseFromIndexFileName)).subtracting(bases).min() {
-            missingSegment = ChronikLogError.corrupt(LogFormat.missingSegment(base: orphan), path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
+            missingSegment = ChronikLogError.corrupt(LogFormat.missingSegment(base: orphan, newest: orphan > (bases.last ?? 0)),
+                                                     path: dir + "/" + LogFormat.indexFileName(base: orphan), offset: 0)
             if !readUpToDamage { throw missingSegment! }
         }
         if bases.isEmpty {
@@ -198,7 +199,14 @@ extension EventLog {
             let isLast = i == bases.count - 1
             let path = dir + "/" + LogFormat.segmentFileName(base: base)
             guard base == head else {
-                throw ChronikLogError.corrupt("segment starts at position \(base) but the previous one ends at \(head): gap or overlap", path: path, offset: 0)
+                // The missing segment's own index names it best.
+                let gap = missingSegment.flatMap { m in m.path == dir + "/" + LogFormat.indexFileName(base: head) ? m : nil }
+                    ?? ChronikLogError.corrupt(LogFormat.segmentGap(base: base, previousEnd: head), path: path, offset: 0)
+                // Reading up to the damage: the segments before the gap read
+                // (stop 37: read, export and stats printed nothing).
+                guard readUpToDamage else { throw gap }
+                report.damage = gap
+                break
             }
             let file = try storage.openFile(path, create: false, readOnly: options.readOnly || !isLast)
             do {

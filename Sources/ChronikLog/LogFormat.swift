@@ -139,8 +139,25 @@ public enum LogFormat {
     /// What an index file without its segment means, as the open and the
     /// verifier say it: Chronik never deletes a segment and indexes only
     /// segments that exist, so the segment was lost.
-    static func missingSegment(base: UInt64) -> String {
-        "segment missing: this is the index of the segment starting at position \(base), and \(segmentFileName(base: base)) is not there: its events are lost from this log (restore the segment from a copy, or move this index file away to accept the loss)"
+    /// `newest`: no segment of the log starts after it. Only then can the
+    /// loss be accepted by moving the index file away; a segment missing in
+    /// the middle leaves a gap no open accepts (stop 37: the advice to move
+    /// the index away led to a second refusal, "gap or overlap").
+    static func missingSegment(base: UInt64, newest: Bool) -> String {
+        let advice = newest
+            ? "restore the segment from a copy, or move this index file away to accept the loss"
+            : "restore the segment from a copy (chronik backup makes them); the events after it cannot be read without it, read-only commands read those before it"
+        return "segment missing: this is the index of the segment starting at position \(base), and \(segmentFileName(base: base)) is not there: its events are lost from this log (\(advice))"
+    }
+
+    /// Two segment files that do not follow each other: one message for the
+    /// open and for verify (stop 37: "gap or overlap" and "a gap between
+    /// segment files" for one damage).
+    static func segmentGap(base: UInt64, previousEnd head: UInt64) -> String {
+        if base > head {
+            return "segment starts at position \(base) but the previous one ends at \(head): a gap between segment files (events \(head)…\(base - 1) are not in this log: restore the segment \(segmentFileName(base: head)) from a copy; read-only commands read the events before it)"
+        }
+        return "segment starts at position \(base) but the previous one ends at \(head): an overlap between segment files"
     }
 
     static func stem(_ base: UInt64) -> String {

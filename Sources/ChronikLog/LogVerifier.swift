@@ -445,7 +445,7 @@ struct VerifierRun {
         // only one, verified "OK (with 1 warning)").
         let orphans = indexBases.subtracting(bases).sorted()
         func missingSegment(_ orphan: UInt64) -> Found {
-            fail(path(LogFormat.indexFileName(base: orphan)), 0, LogFormat.missingSegment(base: orphan))
+            fail(path(LogFormat.indexFileName(base: orphan)), 0, LogFormat.missingSegment(base: orphan, newest: orphan > (bases.last ?? 0)))
         }
         guard let first = bases.first else {  // an empty log
             if let orphan = orphans.first { throw missingSegment(orphan) }
@@ -513,8 +513,7 @@ struct VerifierRun {
         let segPath = path(name)
         let head = report.headPosition.value
         guard base == head else {
-            let what = base > head ? "a gap" : "an overlap"
-            throw fail(segPath, 0, "segment starts at position \(base) but the previous one ends at \(head): \(what) between segment files")
+            throw fail(segPath, 0, LogFormat.segmentGap(base: base, previousEnd: head))
         }
         let file = try storage.openFile(segPath, create: false, readOnly: true)
         defer { file.close() }

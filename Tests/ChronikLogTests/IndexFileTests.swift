@@ -364,6 +364,44 @@ struct IndexFileTests {
         #expect(none.failure?.file == "/disk/log/" + LogFormat.indexFileName(base: 0), "\(String(describing: none.failure))")
     }
 
+    @Test("a segment missing in the middle: readers read up to it, the advice is to restore it, and moving its index away is no way out")
+    func aSegmentMissingInTheMiddle() async throws {
+        // Proves stop 37's fixes (an operator's backups): read-only opens refused a gap between segment files
+        // outright (read, export and stats printed nothing), and the message advised moving the index file away
+        // "to accept the loss", after which the open refused again ("gap or overlap").
+        let storage = FaultyStorage(seed: 58)
+        _ = try await Self.randomLog(storage, seed: 58, appends: 80)
+        let bases = storage.files(in: "/disk/log").compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        try #require(bases.count >= 3)
+        let lost = bases[1]
+        try storage.remove("/disk/log/" + LogFormat.segmentFileName(base: lost))
+        var upToDamage = faultyOptions(storage)
+        upToDamage.readOnly = true
+        upToDamage.readUpToDamage = true
+        let reader = try EventLog.open(at: "/disk/log", options: upToDamage)
+        #expect(reader.head.value == lost, "the events before the missing segment read")
+        #expect(try reader.readAll().collect().count == Int(lost))
+        let damage = try #require(reader.recovery.damage)
+        #expect(damage.message.contains("segment missing") && damage.message.contains("restore the segment from a copy")
+                && !damage.message.contains("move this index file away"), "\(damage)")
+        try reader.close()
+        do {
+            _ = try EventLog.open(at: "/disk/log", options: faultyOptions(storage))
+            Issue.record("a writer opened a log with a segment missing")
+        } catch let e as ChronikLogError {
+            #expect(e.path == "/disk/log/" + LogFormat.indexFileName(base: lost) && !e.message.contains("move this index file away"), "\(e)")
+        }
+        // Without its index file too: the same reading, named as the gap it is, by the open and by verify alike.
+        try storage.remove("/disk/log/" + LogFormat.indexFileName(base: lost))
+        let again = try EventLog.open(at: "/disk/log", options: upToDamage)
+        #expect(again.head.value == lost && again.recovery.damage?.message.contains("a gap between segment files (events \(lost)…\(bases[2] - 1)") == true,
+                "\(String(describing: again.recovery.damage))")
+        try again.close()
+        let verified = try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false)
+        #expect(verified.failure?.reason == again.recovery.damage?.message, "\(String(describing: verified.failure))")
+        #expect(throws: ChronikLogError.self) { try EventLog.open(at: "/disk/log", options: faultyOptions(storage)) }
+    }
+
     @Test("a flipped bit in an index file's layout version is damage to verify, not an older build's file",
           arguments: 0..<16)
     func flippedLayoutVersionIsDamage(bit: Int) async throws {
