@@ -218,7 +218,13 @@ extension EventLog {
                 // Reading up to the damage, the segment's intact batches are
                 // read first and the loss reported after them (below).
                 if activeIndexed, !readUpToDamage, let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: size) {
-                    throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: size), path: path, offset: size)
+                    // Named where the whole batches end, as verify names it
+                    // (stop 37: the open said the file's size, verify the
+                    // end of the last whole batch, for one damage).
+                    let scan = try? scanSegment(file: file, path: path, base: base, size: size, previousHash: lastHash, isLast: true,
+                                                readOnly: true, stopAtDamage: true)
+                    let end = scan?.tornAt ?? size
+                    throw ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: end), path: path, offset: end)
                 }
                 if isLast && size < Int64(LogFormat.segmentHeaderSize) && !options.readOnly {
                     // A segment whose creation was interrupted holds no event.
@@ -498,8 +504,8 @@ extension EventLog {
     /// Why an active segment that holds less than its index file describes
     /// is refused: synced, acknowledged events are gone.
     static func syncedDataLost(_ synced: (bytes: Int64, events: UInt64), base: UInt64, endsAt end: Int64, sealed: Bool = false) -> String {
-        "the segment's data ends at byte \(end), but its index file \(LogFormat.indexFileName(base: base)), written "
-            + (sealed ? "when the segment was sealed" : "at a clean close") + " after the segment was synced, describes \(synced.events) event\(synced.events == 1 ? "" : "s") in \(synced.bytes) bytes: "
+        "the segment's data ends at byte \(end), but its index file \(LogFormat.indexFileName(base: base)) (written after the segment was synced, "
+            + (sealed ? "when it was sealed" : "at a clean close or when it was sealed") + ") describes \(synced.events) event\(synced.events == 1 ? "" : "s") in \(synced.bytes) bytes: "
             + "synced events are missing (restore the segment from a backup; an open does not cut acknowledged events)"
     }
 

@@ -696,7 +696,8 @@ struct IndexFileTests {
         #expect(failure.reason.contains("changed under its index"), "\(failure)")
     }
 
-    enum SyncedTailLoss: CaseIterable, Sendable { case cutAtBatchBoundary, cutToHeader, cutToNothing, lastBatchZeroed }
+    /// `cutInsideLastBatch` (stop 37): the open named the file's size, verify the end of the last whole batch.
+    enum SyncedTailLoss: CaseIterable, Sendable { case cutAtBatchBoundary, cutToHeader, cutToNothing, lastBatchZeroed, cutInsideLastBatch }
 
     @Test("an active segment that holds less than its index file describes (synced batches cut or zeroed) is damage: the open is refused with file and offset, verify fails, nothing is cut",
           arguments: SyncedTailLoss.allCases)
@@ -715,9 +716,10 @@ struct IndexFileTests {
         case .cutToHeader: damaged = Array(bytes.prefix(LogFormat.segmentHeaderSize))
         case .cutToNothing: damaged = []
         case .lastBatchZeroed: damaged = Array(bytes.prefix(last)) + [UInt8](repeating: 0, count: bytes.count - last)
+        case .cutInsideLastBatch: damaged = Array(bytes.prefix(last + (bytes.count - last) / 2))
         }
         storage.setContents(of: segment, damaged)
-        let end = loss == .lastBatchZeroed ? Int64(last) : Int64(damaged.count)
+        let end = loss == .lastBatchZeroed || loss == .cutInsideLastBatch ? Int64(last) : Int64(damaged.count)
         do {
             let log = try openLog(storage)
             try? log.close()
