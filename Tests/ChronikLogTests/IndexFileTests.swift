@@ -111,7 +111,7 @@ struct IndexFileTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: index)) == before, "the refused open rewrote the index file")
         let failure = try #require(try LogVerifier.verify(directory: dir).failure)
         #expect(failure.file.hasSuffix(LogFormat.segmentFileName(base: 0)) && failure.offset == Int64(cut)
-                && failure.reason.contains("written when the segment was sealed"), "verify names the cut segment: \(failure)")
+                && failure.reason.contains("(written after the segment was synced, when it was sealed)"), "verify names the cut segment: \(failure)")
     }
 
     @Test("a reopen after a clean close loads every segment's index file, the active one's too, and scans none; without the active one it scans only that")
