@@ -140,7 +140,7 @@ struct Export: AsyncParsableCommand {
             } catch let e as CommerceError {
                 throw CommandFailure(e.description)
             }
-            try Self.refuseMissingKeys(vault)
+            try Self.refuseMissingKeys(vault, log: log)
             return
         }
         var filter = ExportFilter(streams: stream.isEmpty ? nil : Set(stream), types: type.isEmpty ? nil : Set(type),
@@ -157,15 +157,33 @@ struct Export: AsyncParsableCommand {
         } catch let e as CommerceError {
             throw CommandFailure(e.description)
         }
-        try Self.refuseMissingKeys(vault)
+        try Self.refuseMissingKeys(vault, log: log)
     }
 
     /// An export is a backup: one whose personal data is null for lack of
     /// a key (not an erasure) fails, after writing, naming the subjects.
-    static func refuseMissingKeys(_ vault: SubjectKeyVault?) throws {
+    /// So does one with a customer's key destroyed whose `CustomerForgotten`
+    /// is not in the log (a key store newer than the log, or an erasure
+    /// between a backup's two copies): the export would not import again
+    /// (stop 37, an operator's restores: it exited 0).
+    static func refuseMissingKeys(_ vault: SubjectKeyVault?, log: EventLog) throws {
         if let warning = vault?.missing?.warning {
             throw CommandFailure("the export is incomplete: \(warning)")
         }
+        let erased = (vault?.missing?.erased ?? []).filter { $0.hasPrefix("customer:") }.map { String($0.dropFirst("customer:".count)) }
+        guard !erased.isEmpty else { return }
+        var forgotten = Set<String>()
+        try log.scan { view in
+            guard view.type == CustomerForgotten.typeName,
+                  case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)) else { return }
+            forgotten.insert(f.customerId)
+        }
+        let unsaid = erased.filter { !forgotten.contains($0) }
+        guard !unsaid.isEmpty else { return }
+        let named = unsaid.prefix(5).joined(separator: ", ") + (unsaid.count > 5 ? " and \(unsaid.count - 5) more" : "")
+        throw CommandFailure("the export will not import: the key store has destroyed the keys of \(unsaid.count) customer\(unsaid.count == 1 ? "" : "s") "
+                             + "whose CustomerForgotten is not in the log (\(named)): a key store newer than the log? "
+                             + "chronik forget customer ID for each writes the event, or use the key store that goes with this log")
     }
 }
 

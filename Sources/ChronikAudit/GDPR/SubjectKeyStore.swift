@@ -437,7 +437,9 @@ public struct SubjectKeyVault: PIIProtector {
 
     public func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
         guard let (key, _) = try keys(subject, create: false) else {
-            if let missing, !store.isDestroyed(subject: subject) { missing.note(subject) }
+            if let missing {
+                if store.isDestroyed(subject: subject) { missing.noteErased(subject) } else { missing.note(subject) }
+            }
             return nil
         }
         do {
@@ -507,10 +509,17 @@ public struct LogBoundKeyStore: SubjectKeyStore {
 /// Subjects whose key was missing but not destroyed (`SubjectKeyVault.missing`).
 public final class MissingKeys: Sendable {
     private let subjects = Mutex<Set<String>>([])
+    private let erasedSubjects = Mutex<Set<String>>([])
 
     public init() {}
 
     func note(_ subject: String) { subjects.withLock { _ = $0.insert(subject) } }
+    func noteErased(_ subject: String) { erasedSubjects.withLock { _ = $0.insert(subject) } }
+
+    /// The subjects whose sealed data met a destroyed key, sorted: an
+    /// erasure, which the log should say with a `CustomerForgotten` (a key
+    /// store newer than the log does not; `chronik export` checks).
+    public var erased: [String] { erasedSubjects.withLock { $0.sorted() } }
 
     /// The subjects, sorted.
     public var list: [String] { subjects.withLock { $0.sorted() } }
