@@ -24,6 +24,7 @@ enum Dashboard {
   <span id="updated"></span>
   <span id="status" role="status"></span>
 </header>
+<p id="not-ready" role="alert" hidden></p>
 <form id="token-form" hidden>
   <label for="token-input">This server needs a bearer token with the <code>read</code> scope:</label>
   <input id="token-input" type="password" autocomplete="off" spellcheck="false">
@@ -105,6 +106,8 @@ header h1 small { font-weight: normal; color: #aab3c5; }
 body[data-state="error"] #status, body[data-state="needs-token"] #status { color: #ffb4a8; }
 #token-form { margin: 1rem 1.2rem; padding: 1rem; background: #fff3cd; border: 1px solid #e5c866; border-radius: 6px; display: flex; gap: .6rem; align-items: center; flex-wrap: wrap; }
 #token-form[hidden] { display: none; }
+#not-ready { margin: 1rem 1.2rem; padding: .8rem 1rem; background: #fde2dd; border: 1px solid #d9534f; border-radius: 6px; color: #6b1a12; font-weight: 600; }
+#not-ready[hidden] { display: none; }
 main { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); grid-auto-flow: row dense; gap: 1rem; padding: 1rem 1.2rem; }
 #feed-card { grid-column: 4; grid-row: 1 / span 4; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; overflow: hidden; }

@@ -210,10 +210,15 @@ function onMessage(block) {
   scheduleRefresh();
 }
 
+let connected = false, serverReady = true;
 function setLive(live) {
-  $("conn").textContent = live ? "live" : "reconnecting…";
-  $("conn").className = live ? "live" : "down";
+  connected = live;
   document.body.dataset.live = String(live);
+  showConnection();
+}
+function showConnection() {
+  $("conn").textContent = !serverReady ? "not ready" : connected ? "live" : "reconnecting…";
+  $("conn").className = serverReady && connected ? "live" : "down";
 }
 
 // ---- debounced refresh: at most one in flight, one more queued ----
@@ -262,6 +267,25 @@ function drawRate() {
   $("rate-now").dataset.recent = String(arrivals.length);
 }
 
+// ---- the server's readiness (/ready needs no token): a writer that
+// failed, appends failing (a full disk), stopped models or a shutdown
+// (stop 37, an operator: the page said "live" while every append failed) ----
+async function checkReady() {
+  let ok = true, why = "";
+  try {
+    const r = await fetch("/ready", { cache: "no-store" });
+    if (r.status !== 200) {
+      ok = false;
+      try { const j = await r.json(); why = j.error.code + ": " + j.error.message; } catch (_) { why = "HTTP " + r.status; }
+    }
+  } catch (_) { ok = false; why = "the server does not answer"; }
+  serverReady = ok;
+  document.body.dataset.ready = String(ok);
+  $("not-ready").hidden = ok;
+  $("not-ready").textContent = ok ? "" : "The server is not ready — " + why;
+  showConnection();
+}
+
 // ---- token form ----
 function askToken(message) {
   setState("needs-token", message || "this server needs a token");
@@ -294,6 +318,8 @@ async function start() {
   liveFrom = head;
   follow(Math.max(0, head - backlog));
   setInterval(drawRate, 1000);
+  checkReady();
+  setInterval(checkReady, 3000);
   setInterval(scheduleRefresh, 30000);  // figures that change without events (none today) and a safety net
   drawRate();
 }

@@ -146,6 +146,17 @@ import Testing
             let kept = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent(".build/dashboard.png")
             try? png.write(to: kept)
+            // Stop 37 (an operator: the page said "live" while every append failed): once /ready is 503 the page
+            // says so, with the reason, and the connection badge no longer says "live".
+            #expect(try await Chromium.run { try browser.evaluate("document.body.dataset.ready") as? String } == "true")
+            server.beginShutdown()
+            let notReady = try await Chromium.run { () -> String in
+                try browser.waitUntil(#"document.body.dataset.ready === "false""#, timeout: 60)
+                return try browser.evaluate(#"document.getElementById("not-ready").hidden + "|" + document.getElementById("not-ready").textContent + "|" + document.getElementById("conn").textContent"#) as? String ?? ""
+            }
+            #expect(notReady == "false|The server is not ready — notReady: shutting down|not ready", "\(notReady)")
+            let notReadyPNG = try await Chromium.run { try browser.screenshot() }
+            try? notReadyPNG.write(to: kept.deletingLastPathComponent().appendingPathComponent("dashboard-not-ready.png"))
         }
     }
 
