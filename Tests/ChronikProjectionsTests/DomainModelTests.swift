@@ -216,7 +216,8 @@ extension History {
     @Test func aViewLoggedBeforeItsSessionStartedCounts() throws {
         // Proves stop 34's finding: viewed(C) is every session whose SessionStarted names C (EVENTS.md v1.2, no
         // order in the log), so a view appended before its session's SessionStarted counts; a session started
-        // anonymously keeps its views out, before and after.
+        // anonymously keeps its views waiting, before and after, and they count once a SessionStarted names C
+        // (stop 37: they were dropped).
         var h = Self.history()
         h.add(.productViewed(ProductViewed(sessionId: "s9", productId: "P7")))   // before s9 started
         h.add(.productViewed(ProductViewed(sessionId: "s9", productId: "P7")))
@@ -226,7 +227,13 @@ extension History {
         let r = try #require(try h.project(only: ["recommendations"]).recommendations)
         // P7: s2 + s9 = 2 (was 1); P3 unchanged (s8 is anonymous).
         #expect(r.recommendations(for: "C").map { "\($0.productId) \($0.score)" } == ["P4 3", "P3 2", "P7 2", "P2 1"])
-        #expect(r.pending.isEmpty && r.anonymous.contains("s8"))
+        #expect(r.pending == ["s3": ["P3"], "s8": ["P3"]], "\(r.pending)")
+        // s8 named C later (a login): its views before and after count; s3 (anonymous) still waits.
+        h.add(.productViewed(ProductViewed(sessionId: "s8", productId: "P2")))
+        h.session("s8", customer: "C")
+        let named = try #require(try h.project(only: ["recommendations"]).recommendations)
+        #expect(named.recommendations(for: "C").map { "\($0.productId) \($0.score)" } == ["P3 3", "P4 3", "P2 2", "P7 2"])
+        #expect(named.pending == ["s3": ["P3"]], "\(named.pending)")
     }
 
     @Test func forgottenCustomerGetsNone() throws {

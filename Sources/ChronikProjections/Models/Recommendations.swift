@@ -26,14 +26,15 @@ public struct Recommendation: Sendable, Equatable {
 /// customer, whether it came before or after the view in the log (stop 34:
 /// a view logged before its session's first SessionStarted, as when the
 /// clickstream service appends ahead of the session service, was lost).
-/// Views of a session no SessionStarted has named yet wait in `pending`
-/// (nothing in a log whose sessions start first); a session started
-/// anonymously keeps none (keeping every anonymous session's views in
-/// case a later SessionStarted names a customer would cost memory on the
-/// replay path).
+/// Views of a session no SessionStarted has named a customer for yet wait
+/// in `pending` — also those of a session started anonymously, which a
+/// later SessionStarted may name (stop 37, a finance analyst's check of
+/// EVENTS.md: "ProductViewed in sessions whose SessionStarted names C" —
+/// such views were dropped, to save the memory they now take on the
+/// replay path: the distinct products of each anonymous session).
 public final class RecommendationsProjector: SnapshottableProjector {
     public let name = "recommendations"
-    public let snapshotVersion: UInt32 = 2
+    public let snapshotVersion: UInt32 = 3
     public let orders: OrdersProjector
     public let catalog: CatalogProjector
 
@@ -51,9 +52,8 @@ public final class RecommendationsProjector: SnapshottableProjector {
     /// Sessions whose SessionStarted names a customer (one dictionary, so
     /// a ProductViewed costs one lookup: most of a log is clickstream).
     var sessions: [String: Session] = [:]
-    /// Sessions started without a customer.
-    var anonymous = Set<String>()
-    /// Views of sessions not started yet, by session (distinct products).
+    /// Views of sessions no SessionStarted has named a customer for (not
+    /// started yet, or started anonymously), by session (distinct products).
     var pending: [String: [String]] = [:]
     var forgotten = Set<String>()
 
@@ -67,19 +67,15 @@ public final class RecommendationsProjector: SnapshottableProjector {
         case .sessionStarted(let s):
             // A SessionStarted naming a customer decides the session's
             // customer (a later one naming another replaces it; one naming
-            // none changes nothing: anonymous sessions cost no lookup).
+            // none changes nothing, and its views wait as before).
+            guard let c = s.customerId else { return }
             let early = pending.isEmpty ? nil : pending.removeValue(forKey: s.sessionId)
-            guard let c = s.customerId else {
-                if sessions[s.sessionId] == nil { anonymous.insert(s.sessionId) }
-                return
-            }
-            anonymous.remove(s.sessionId)
             sessions[s.sessionId, default: Session(customerId: c)].customerId = c
             for p in early ?? [] { sessions[s.sessionId]?.view(p) }
         case .productViewed(let v):
             // One look-up for a customer's session, a second for another.
-            if sessions[v.sessionId]?.view(v.productId) == nil, !anonymous.contains(v.sessionId) {
-                // Not started yet: kept until its SessionStarted.
+            if sessions[v.sessionId]?.view(v.productId) == nil {
+                // No customer named yet: kept until a SessionStarted names one.
                 if !(pending[v.sessionId]?.contains(v.productId) ?? false) { pending[v.sessionId, default: []].append(v.productId) }
             }
         case .customerForgotten(let f):
@@ -149,7 +145,6 @@ public final class RecommendationsProjector: SnapshottableProjector {
             w.array(v.viewed) { $0.string($1) }
         })
         w.array(forgotten.sorted()) { $0.string($1) }
-        w.array(anonymous.sorted()) { $0.string($1) }
         w.dictionary(pending, key: { $0.string($1) }, value: { w, v in w.array(v) { $0.string($1) } })
     }
 
@@ -160,7 +155,6 @@ public final class RecommendationsProjector: SnapshottableProjector {
             Session(customerId: try r.string(), viewed: try r.array(str))
         })
         forgotten = Set(try r.array(str))
-        anonymous = Set(try r.array(str))
         pending = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.array(str) })
     }
 }
