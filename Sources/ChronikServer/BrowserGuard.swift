@@ -26,6 +26,9 @@ struct BrowserGuardMiddleware: RouterMiddleware {
 
     static let origin = HTTPField.Name("Origin")!
     static let fetchSite = HTTPField.Name("Sec-Fetch-Site")!
+    /// Headers a reverse proxy adds to what it forwards.
+    static let proxyHeaders = ["Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP", "Via"]
+        .map { HTTPField.Name($0)! }
 
     func handle(_ request: Request, context: ChronikContext,
                 next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
@@ -33,6 +36,18 @@ struct BrowserGuardMiddleware: RouterMiddleware {
         if loopbackHostOnly, let host, !Self.isLoopback(host: host) {
             throw ServerError(.forbidden, "hostNotAllowed",
                               "without --tokens the server answers only requests addressed to a loopback name (localhost, 127.0.0.1, [::1]), not '\(host)': this keeps a web page whose name points at this machine (DNS rebinding) out; serve with --tokens to be reached under other names")
+        }
+        // Without tokens every caller has every scope, which is safe only
+        // while every caller is on this machine. A reverse proxy on this
+        // machine makes any client a local one (nginx's default even sends
+        // Host: 127.0.0.1:PORT, so the check above passes; stop 37, behind a
+        // proxy a subject export answered personal data to anyone). A
+        // request a proxy marked as forwarded is refused; /health, /ready
+        // and /openapi.json hold no data and stay open for load balancers.
+        if loopbackHostOnly, let header = Self.proxyHeaders.first(where: { request.headers[$0] != nil }),
+           !AuthMiddleware.openPaths.contains(request.uri.path) {
+            throw ServerError(.forbidden, "proxiedWithoutTokens",
+                              "this server has no --tokens, so it serves only clients on this machine, and this request came through a proxy (\(header)): behind a reverse proxy, serve with --tokens FILE (docs/SERVER.md, \"Behind a reverse proxy\")")
         }
         if let origin = request.headers[Self.origin], !Self.isSameOrigin(origin, host: host) {
             throw ServerError(.forbidden, "crossSiteRequest",

@@ -365,7 +365,7 @@ public let openAPIDocument = #"""
         ],
         "responses": {
           "200": {
-            "description": "An endless `text/event-stream`: each event is `id: POSITION` and `data:` the JSON of `GET /events/{position}` on one line; `: heartbeat N` comments when idle; `retry: 1000`. Headers `Cache-Control: no-cache`, `X-Accel-Buffering: no`.",
+            "description": "An endless `text/event-stream`: each event is `id: POSITION` and `data:` the JSON of `GET /events/{position}` on one line; `: heartbeat N` comments when idle; `retry: 1000`. Headers `Cache-Control: no-cache, no-transform` (no proxy may compress it), `X-Accel-Buffering: no`.",
             "content": {
               "text/event-stream": {
                 "schema": {
@@ -1483,7 +1483,7 @@ public let openAPIDocument = #"""
             "properties": {
               "code": {
                 "type": "string",
-                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `writerPoisoned`, `appendsFailing`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `erasureIncomplete`, `noProtector`, `lineTooLong`, `internal`."
+                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `writerPoisoned`, `appendsFailing`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `proxiedWithoutTokens`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `erasureIncomplete`, `noProtector`, `lineTooLong`, `internal`."
               },
               "message": {
                 "type": "string",
@@ -2716,7 +2716,7 @@ public let openAPIDocument = #"""
         }
       },
       "E403": {
-        "description": "The token lacks the route's scope (`forbidden`); or a browser's request from another origin (`crossSiteRequest`: a foreign `Origin`, `Sec-Fetch-Site: cross-site` or `same-site`); or, without `--tokens`, a `Host` that is not a loopback name (`hostNotAllowed`). See docs/SERVER.md, \"Browsers\".",
+        "description": "The token lacks the route's scope (`forbidden`); or a browser's request from another origin (`crossSiteRequest`: a foreign `Origin`, `Sec-Fetch-Site: cross-site` or `same-site`); or, without `--tokens`, a `Host` that is not a loopback name (`hostNotAllowed`) or a request a proxy marked as forwarded (`proxiedWithoutTokens`). See docs/SERVER.md, \"Browsers\" and \"Behind a reverse proxy\".",
         "content": {
           "application/json": {
             "schema": {

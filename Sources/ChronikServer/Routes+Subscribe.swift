@@ -42,7 +42,7 @@ extension LogServer {
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
+        headers[.cacheControl] = "no-cache, no-transform"  // no-transform: a proxy must not compress it (HAProxy held each event back until the next write; stop 37)
         headers[.init("X-Accel-Buffering")!] = "no"
         let scope = HeadFrames.Scope(context)
         let body = ResponseBody { writer in

@@ -18,7 +18,10 @@ struct Serve: AsyncParsableCommand {
             docs/SERVER.md.
 
             Without --tokens there is no authentication, so the server \
-            listens on loopback only (127.0.0.1 or ::1) and says so. The \
+            listens on loopback only (127.0.0.1 or ::1) and says so, and \
+            refuses requests a reverse proxy forwarded (X-Forwarded-For, \
+            Forwarded, Via, …): behind a proxy, serve with --tokens \
+            (docs/SERVER.md, "Behind a reverse proxy"). The \
             tokens file (mode 600: a file others may read is refused) holds \
             a token a line with its scopes: append, read, audit, pii, \
             metrics (/metrics only, for a scraper).
@@ -89,7 +92,15 @@ struct Serve: AsyncParsableCommand {
                                valueName: "s"))
     var drainTimeout = 30
 
+    @Option(name: .customLong("heartbeat"), parsing: .unconditional,
+            help: ArgumentHelp("Send a comment line on an idle subscription every <s> seconds; keep it below a proxy's read timeout (nginx proxy_read_timeout, HAProxy timeout server).",
+                               valueName: "s"))
+    var heartbeat = 15
+
     func validate() throws {
+        guard (1...3600).contains(heartbeat) else {
+            throw ValidationError("--heartbeat takes 1 to 3600 seconds, got \(heartbeat)")
+        }
         guard (0...1000).contains(livePace) else {
             throw ValidationError("--live-pace takes 0 to 1000 milliseconds, got \(livePace)")
         }
@@ -136,6 +147,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.livePace = .milliseconds(livePace)
         configuration.idleTimeout = .seconds(idleTimeout)
+        configuration.heartbeat = .seconds(heartbeat)
         configuration.drainTimeout = .seconds(drainTimeout)
         if let tokens {
             do { configuration.tokens = try TokenTable.load(path: tokens) } catch let e as ServerError {
@@ -223,7 +235,7 @@ extension Serve {
     /// Serves until SIGINT or SIGTERM, then stops the live models (the
     /// caller closes its log or store, after a failure too).
     func serve(_ server: LogServer, live: LiveProjections, host: String, port: Int, signals: ShutdownSignals) async throws {
-        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only") }
+        if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only (behind a reverse proxy, serve with --tokens)") }
         defer { live.stop() }
         let quiet = options.quiet, json = options.json
         do {

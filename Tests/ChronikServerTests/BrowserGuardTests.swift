@@ -85,8 +85,40 @@ import Testing
         }
     }
 
-    static func curl(port: Int, host: String, path: String, post: String? = nil) async throws -> (status: String, body: String) {
+    /// Stop 37 (an SRE behind nginx): nginx's default proxy_pass sends
+    /// `Host: 127.0.0.1:PORT`, so a server without tokens answered every
+    /// client of the proxy — a subject export with personal data in clear.
+    /// A request a proxy marked as forwarded is now refused without tokens
+    /// (but /health and /ready), and served with them.
+    @Test func withoutTokensAForwardedRequestIsRefused() async throws {
+        try await withServer(.live) { server, client in
+            let port = try #require(client.port)
+            for header in ["X-Forwarded-For: 203.0.113.9", "X-Real-IP: 203.0.113.9", "Forwarded: for=203.0.113.9", "Via: 1.1 nginx",
+                           "X-Forwarded-Proto: https", "X-Forwarded-Host: shop.example.com"] {
+                let read = try await Self.curl(port: port, host: "127.0.0.1:\(port)", path: "/all", headers: [header])
+                #expect(read.status == "403" && read.body.contains("\"proxiedWithoutTokens\""), "\(header): \(read.body)")
+                let append = try await Self.curl(port: port, host: "127.0.0.1:\(port)", path: "/streams/x", post: "[\(Self.note)]", headers: [header])
+                #expect(append.status == "403", "\(header): \(append.body)")
+                for open in ["/health", "/ready"] {
+                    #expect(try await Self.curl(port: port, host: "127.0.0.1:\(port)", path: open, headers: [header]).status == "200", "\(open) \(header)")
+                }
+            }
+            #expect(server.log.head.value == 0)
+            #expect(try await Self.curl(port: port, host: "127.0.0.1:\(port)", path: "/all").status == "200")
+        }
+        var config = ServerConfiguration()
+        config.tokens = try TokenTable.parse("reader-0123456789abcdef read dashboard")
+        try await withServer(.live, configuration: config) { _, client in
+            let port = try #require(client.port)
+            let proxied = try await Self.curl(port: port, host: "shop.example.com", path: "/all",
+                                              headers: ["X-Forwarded-For: 203.0.113.9", "Authorization: Bearer reader-0123456789abcdef"])
+            #expect(proxied.status == "200", "\(proxied.body)")
+        }
+    }
+
+    static func curl(port: Int, host: String, path: String, post: String? = nil, headers: [String] = []) async throws -> (status: String, body: String) {
         var arguments = ["-s", "-w", "\n%{http_code}", "-H", "Host: \(host)", "http://127.0.0.1:\(port)\(path)"]
+        for h in headers { arguments += ["-H", h] }
         if let post { arguments += ["-H", "Content-Type: application/json", "--data-binary", post] }
         let r = try await Subprocess.run(.name("curl"), arguments: Arguments(arguments), output: .string(limit: 1 << 20), error: .discarded)
         let out = r.standardOutput

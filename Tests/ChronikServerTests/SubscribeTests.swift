@@ -22,6 +22,7 @@ import Testing
             #expect(sse.status == 200)
             #expect(sse.headers["content-type"] == "text/event-stream")
             #expect(sse.headers["x-accel-buffering"] == "no")
+            #expect(sse.headers["cache-control"] == "no-cache, no-transform", "no proxy may compress it (stop 37: HAProxy's gzip held each event back)")
             // Appends while the subscriber is at the head arrive live, in order.
             for _ in 0..<4 { _ = try await client.post("/streams/b", "[\(Self.note),\(Self.note)]") }
             let live = await sse.events(8)
