@@ -65,6 +65,13 @@ struct Backup: AsyncParsableCommand {
         // A damaged log is refused, not copied up to its damage.
         let log = try options.openForReading(upToDamage: false)
         defer { try? log.close() }
+        // A copy inside the log (or the log inside the copy's path) would
+        // be a stray directory of the log, copied into itself next time.
+        let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        let logPath = absolute(log.directory), targetPath = absolute(target)
+        if targetPath == logPath || targetPath.hasPrefix(logPath + "/") {
+            throw CommandFailure("\(target) is inside the log directory \(log.directory): a copy goes outside it")
+        }
         let keysSource = keyOptions.directory(forLog: log.directory)
         let hasKeys = LogKeyStore.holdsKeyStore(keysSource)
         var keysTo = keysTarget ?? KeyOptions.defaultDirectory(forLog: target)

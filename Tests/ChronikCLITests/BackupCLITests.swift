@@ -37,6 +37,9 @@ struct BackupCLITests {
         #expect(keysTaken.exitCode == 1 && keysTaken.stderr.contains("exists"), "\(keysTaken)")
         #expect(!FileManager.default.fileExists(atPath: target + "-again"))
         #expect(try await chronik(["backup", "--log", dir, "--to", ""]).exitCode == 64)
+        let inside = try await chronik(["backup", "--log", dir, "--to", dir + "/copy"])
+        #expect(inside.exitCode == 1 && inside.stderr.contains("inside the log directory"), "\(inside)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/copy"))
     }
 
     @Test func aCustomerForgottenBetweenTheLogsCopyAndTheKeysIsNamed() async throws {
