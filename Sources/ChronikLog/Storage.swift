@@ -117,6 +117,69 @@ extension Storage {
         try syncDirectory(parent.isEmpty ? "." : parent)
     }
 
+    /// Makes the new directory `destination` whole or not at all (copies:
+    /// `EventLog.copy(to:)`, `FileKeyStore.copy(from:to:)`): `fill` writes
+    /// into `destination.partial` and syncs each file it writes; the
+    /// directory is then synced, renamed to `destination` and its parent
+    /// synced. When `fill` throws, the partial directory is removed. An
+    /// existing `destination` or `destination.partial` is refused
+    /// (`.invalidOption`).
+    public func createDirectoryDurably<T>(_ destination: String, _ fill: (_ partial: String) throws -> T) throws -> T {
+        guard !exists(destination) else {
+            throw ChronikLogError(.invalidOption, "\(destination) exists: a copy goes into a new directory", path: destination)
+        }
+        let partial = destination + ".partial"
+        guard !exists(partial) else {
+            throw ChronikLogError(.invalidOption, "\(partial) exists (a copy that did not finish?): remove it first", path: partial)
+        }
+        try createDirectory(partial)
+        do {
+            let result = try fill(partial)
+            try syncDirectory(partial)
+            try rename(partial, to: destination)
+            let parent = parentDirectory(destination)
+            try syncDirectory(parent.isEmpty ? "." : parent)
+            return result
+        } catch {
+            for name in (try? listDirectory(partial)) ?? [] { try? remove(partial + "/" + name) }
+            try? remove(partial)
+            throw error
+        }
+    }
+
+    /// Writes `bytes` as the new file `path` and syncs it (no rename: for
+    /// a directory made by `createDirectoryDurably`).
+    public func writeNewFile(_ path: String, bytes: [UInt8]) throws {
+        let f = try openFile(path, create: true, readOnly: false)
+        defer { f.close() }
+        try f.write(bytes, at: 0)
+        try f.sync()
+    }
+
+    /// Copies the first `length` bytes of `source` (all of it when nil) to
+    /// the new file `target`, 1 MiB at a time, and syncs it; returns the
+    /// bytes copied.
+    public func copyFile(_ source: String, to target: String, length: Int64? = nil) throws -> Int64 {
+        let input = try openFile(source, create: false, readOnly: true)
+        defer { input.close() }
+        let total = try length ?? input.size()
+        let output = try openFile(target, create: true, readOnly: false)
+        defer { output.close() }
+        var offset: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while offset < total {
+            let want = Int(min(Int64(buffer.count), total - offset))
+            let got = try buffer.withUnsafeMutableBytes { try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<want]), at: offset) }
+            guard got == want else {
+                throw ChronikLogError(.io, "\(source) ended at byte \(offset + Int64(got)) while copying \(total) bytes", path: source)
+            }
+            try buffer.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[..<want]), at: offset) }
+            offset += Int64(want)
+        }
+        try output.sync()
+        return total
+    }
+
     /// The whole of a file.
     public func readFile(_ path: String) throws -> [UInt8] {
         let f = try openFile(path, create: false, readOnly: true)

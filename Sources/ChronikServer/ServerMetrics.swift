@@ -83,21 +83,25 @@ public final class ServerMetrics: Sendable {
         bytesWritten.increment(by: events.reduce(0) { $0 + $1.encodedByteCount })
     }
 
-    /// Counts a finished request by route, method and status. The counter
-    /// of each combination is made once and kept: making one per request
-    /// (dimensions, label strings, a registry lookup) cost more than the
-    /// rest of the middleware.
-    func request(route: String, method: String, status: Int) {
-        let key = RequestKey(route: route, method: method, status: status)
-        let counter = requestCounters.withLock { counters in
+    /// The counter of `key` in `cache`, made once and kept: making one per
+    /// request (dimensions, label strings, a registry lookup) cost more
+    /// than the rest of the middleware.
+    private func counter<Key: Hashable & Sendable>(_ cache: borrowing Mutex<[Key: Metrics.Counter]>, _ key: Key,
+                                        _ make: () -> Metrics.Counter) -> Metrics.Counter {
+        cache.withLock { counters in
             if let known = counters[key] { return known }
-            let made = Metrics.Counter(label: "chronik_http_requests_total",
-                                       dimensions: [("route", route), ("method", method), ("status", String(status))],
-                                       factory: factory)
+            let made = make()
             counters[key] = made
             return made
         }
-        counter.increment()
+    }
+
+    /// Counts a finished request by route, method and status.
+    func request(route: String, method: String, status: Int) {
+        counter(requestCounters, RequestKey(route: route, method: method, status: status)) {
+            Metrics.Counter(label: "chronik_http_requests_total",
+                            dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+        }.increment()
     }
 
     private struct RequestKey: Hashable {
@@ -113,13 +117,7 @@ public final class ServerMetrics: Sendable {
     /// operator's list: a full disk and a bad request were both just 5xx
     /// and 4xx counts).
     func error(code: String) {
-        let counter = errorCounters.withLock { counters in
-            if let known = counters[code] { return known }
-            let made = Metrics.Counter(label: "chronik_errors_total", dimensions: [("code", code)], factory: factory)
-            counters[code] = made
-            return made
-        }
-        counter.increment()
+        counter(errorCounters, code) { Metrics.Counter(label: "chronik_errors_total", dimensions: [("code", code)], factory: factory) }.increment()
     }
 
     private let errorCounters = Mutex<[String: Metrics.Counter]>([:])

@@ -74,7 +74,7 @@ struct Backup: AsyncParsableCommand {
         }
         let keysSource = keyOptions.directory(forLog: log.directory)
         let hasKeys = LogKeyStore.holdsKeyStore(keysSource)
-        var keysTo = keysTarget ?? KeyOptions.defaultDirectory(forLog: target)
+        let keysTo = keysTarget ?? KeyOptions.defaultDirectory(forLog: target)
         if hasKeys, FileManager.default.fileExists(atPath: keysTo) {
             throw CommandFailure("\(keysTo) exists: the key store's copy goes into a new directory (--keys-to DIR)")
         }
@@ -92,8 +92,6 @@ struct Backup: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("the log was copied to \(target), its key store was not: \(error)")
             }
-        } else {
-            keysTo = ""
         }
         options.note("verifying \(target) …")
         let verified = try LogVerifier.verify(directory: target)
@@ -113,28 +111,10 @@ struct Backup: AsyncParsableCommand {
             throw CommandFailure("the copy ended at \(verified.headPosition.value) (\(verified.headHash)), the log was copied at \(copied.head.value) (\(copied.headHash)); no copy was kept")
         }
         // Customers forgotten between the log's copy and the keys': a key
-        // destroyed and no CustomerForgotten in the copy.
-        var erasedAfter: [String] = []
-        if let keys, keys.destroyed.contains(where: { $0.hasPrefix("customer:") }) {
-            var forgotten = Set<String>()
-            var readOnly = LogOptions()
-            readOnly.readOnly = true
-            readOnly.createIfMissing = false
-            let copy = try EventLog.open(at: target, options: readOnly)
-            defer { try? copy.close() }
-            try copy.scan { view in
-                guard view.type == CustomerForgotten.typeName,
-                      case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)) else { return }
-                forgotten.insert(f.customerId)
-            }
-            erasedAfter = keys.destroyed.compactMap { subject in
-                guard subject.hasPrefix("customer:") else { return nil }
-                let id = String(subject.dropFirst("customer:".count))
-                return forgotten.contains(id) ? nil : id
-            }
-        }
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - started).components.seconds)
+        // destroyed and no CustomerForgotten in the copy (read from this
+        // open of the log, whose head is the copy's).
+        let erasedAfter = try customersErasedWithoutEvent(keys?.destroyed ?? [], in: log)
+        let elapsed = seconds(ContinuousClock.now - started)
         let out = Output()
         if options.json {
             struct KeysJSON: Encodable { var directory: String; var files: Int; var keys: Int; var destroyed: Int }
@@ -147,7 +127,7 @@ struct Backup: AsyncParsableCommand {
                 log: log.directory, copy: target, head: copied.head.value, headHash: copied.headHash.description,
                 events: verified.events, segments: copied.segments, bytes: copied.bytes, verified: true,
                 keyStore: keys.map { KeysJSON(directory: keysTo, files: $0.files, keys: $0.keys, destroyed: $0.destroyed.count) },
-                forgottenAfterTheCopiedHead: erasedAfter, seconds: (seconds * 1000).rounded() / 1000))
+                forgottenAfterTheCopiedHead: erasedAfter, seconds: (elapsed * 1000).rounded() / 1000))
         } else {
             out.line("copied \(log.directory) to \(target): \(group(verified.events)) events up to head \(group(copied.head.value)), "
                      + "\(group(copied.segments)) segment\(copied.segments == 1 ? "" : "s"), \(formatBytes(copied.bytes)); verified, "

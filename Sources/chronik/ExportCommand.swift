@@ -170,15 +170,7 @@ struct Export: AsyncParsableCommand {
         if let warning = vault?.missing?.warning {
             throw CommandFailure("the export is incomplete: \(warning)")
         }
-        let erased = (vault?.missing?.erased ?? []).filter { $0.hasPrefix("customer:") }.map { String($0.dropFirst("customer:".count)) }
-        guard !erased.isEmpty else { return }
-        var forgotten = Set<String>()
-        try log.scan { view in
-            guard view.type == CustomerForgotten.typeName,
-                  case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)) else { return }
-            forgotten.insert(f.customerId)
-        }
-        let unsaid = erased.filter { !forgotten.contains($0) }
+        let unsaid = try customersErasedWithoutEvent(vault?.missing?.erased ?? [], in: log)
         guard !unsaid.isEmpty else { return }
         let named = unsaid.prefix(5).joined(separator: ", ") + (unsaid.count > 5 ? " and \(unsaid.count - 5) more" : "")
         throw CommandFailure("the export will not import: the key store has destroyed the keys of \(unsaid.count) customer\(unsaid.count == 1 ? "" : "s") "

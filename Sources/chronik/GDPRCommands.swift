@@ -304,14 +304,7 @@ extension Forget {
             throw CommandFailure("no key store at \(keys): nothing to destroy (use --keys DIR)")
         }
         let vault = try keyOptions.vault(for: log)
-        var customers: [String] = []
-        var seen = Set<String>()
-        try log.scan { view in
-            guard view.type == CustomerForgotten.typeName,
-                  case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)),
-                  seen.insert(f.customerId).inserted else { return }
-            customers.append(f.customerId)
-        }
+        let customers = try forgottenCustomers(in: log)
         var destroyedNow = 0
         for c in customers {
             let subject = PIISubject.customer(c)
@@ -395,4 +388,30 @@ struct SubjectExport: AsyncParsableCommand {
         out.line(String(decoding: doc.compactBytes, as: UTF8.self))
         out.flush()
     }
+}
+
+/// The customers a log's `CustomerForgotten` events name, in log order,
+/// once each (one read of the log).
+func forgottenCustomers(in log: EventLog) throws -> [String] {
+    var customers: [String] = []
+    var seen = Set<String>()
+    try log.scan { view in
+        guard view.type == CustomerForgotten.typeName,
+              case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)),
+              seen.insert(f.customerId).inserted else { return }
+        customers.append(f.customerId)
+    }
+    return customers
+}
+
+/// The customers among the key-store `subjects` (`customer:ID`; others are
+/// passed over) whom no `CustomerForgotten` of `log` names: erasures the
+/// log does not record (a key store newer than the log). Reads the log
+/// only when there is a customer to check.
+func customersErasedWithoutEvent(_ subjects: [String], in log: EventLog) throws -> [String] {
+    let prefix = PIISubject.customer("")
+    let customers = subjects.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    guard !customers.isEmpty else { return [] }
+    let forgotten = Set(try forgottenCustomers(in: log))
+    return customers.filter { !forgotten.contains($0) }
 }

@@ -2,15 +2,8 @@ import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 
-/// This test process's own directory under chronik-audit-tests, removed when the
-/// process exits: what a test leaves (its input files, a log of a test that
-/// failed before its clean-up) does not pile up in /tmp run after run.
-let auditTestRunDirectory: String = {
-    let dir = FileManager.default.temporaryDirectory.path + "/chronik-audit-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    atexit { removeTestRunDirectory(auditTestRunDirectory) }
-    return dir
-}()
+/// This test process's own directory (removed at exit).
+let auditTestRunDirectory = makeTestRunDirectory("chronik-audit-tests")
 
 /// A fresh temporary directory path (not created), one per test.
 func makeTempDir(_ name: String = #function) -> String {

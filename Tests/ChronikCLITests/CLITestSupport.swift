@@ -74,15 +74,8 @@ func run(_ executable: Executable, _ arguments: [String], input: String? = nil,
     return Run(status: r.terminationStatus, stdout: r.standardOutput, stderr: r.standardError)
 }
 
-/// This test process's own directory under chronik-cli-tests, removed when the
-/// process exits: what a test leaves (its input files, a log of a test that
-/// failed before its clean-up) does not pile up in /tmp run after run.
-let cliTestRunDirectory: String = {
-    let dir = FileManager.default.temporaryDirectory.path + "/chronik-cli-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    atexit { removeTestRunDirectory(cliTestRunDirectory) }
-    return dir
-}()
+/// This test process's own directory (removed at exit).
+let cliTestRunDirectory = makeTestRunDirectory("chronik-cli-tests")
 
 /// A fresh path for a log (not created), under one directory per run.
 func makeTempDir(_ name: String = #function) -> String {

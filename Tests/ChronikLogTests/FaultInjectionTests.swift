@@ -880,6 +880,15 @@ func faultyOptions(_ storage: FaultyStorage) -> LogOptions {
     return options
 }
 
+/// `faultyOptions`, read-only, opening up to the damage (the readers'
+/// open: `read`, `export`, `stats`).
+func upToDamageOptions(_ storage: FaultyStorage) -> LogOptions {
+    var options = faultyOptions(storage)
+    options.readOnly = true
+    options.readUpToDamage = true
+    return options
+}
+
 /// Events for `stream` whose batch encodes (uncompressed) to exactly `bytes`.
 func eventsEncoding(toExactly bytes: Int, stream: String) throws -> [ProposedEvent] {
     func size(_ events: [ProposedEvent]) -> Int {

@@ -328,14 +328,20 @@ struct IndexFileTests {
         #expect(try LogRepair.plan(directory: "/disk/log", storage: storage) == nil)
     }
 
+    /// A random log of at least three segments, and their bases.
+    static func segmentedLog(seed: UInt64) async throws -> (FaultyStorage, [UInt64]) {
+        let storage = FaultyStorage(seed: seed)
+        _ = try await randomLog(storage, seed: seed, appends: 80)
+        let bases = storage.files(in: "/disk/log").compactMap(LogFormat.baseFromSegmentFileName).sorted()
+        try #require(bases.count >= 3)
+        return (storage, bases)
+    }
+
     @Test("verify fails when a segment is gone and its index file is left: the newest segment, or every one")
     func aMissingSegmentIsAFailureNotAWarning() async throws {
         // Proves stop 32's fix: deleting the newest segment (or all of them) verified "OK (with 1 warning)" although
         // its events were gone; Chronik never deletes a segment, so an index file without one is a lost segment.
-        let storage = FaultyStorage(seed: 57)
-        _ = try await Self.randomLog(storage, seed: 57, appends: 80)
-        let bases = storage.files(in: "/disk/log").compactMap(LogFormat.baseFromSegmentFileName).sorted()
-        try #require(bases.count >= 3)
+        let (storage, bases) = try await Self.segmentedLog(seed: 57)
         #expect(try LogVerifier.verify(directory: "/disk/log", anchor: nil, storage: storage, holdingWriterLock: false).isClean)
         #expect(storage.files(in: "/disk/log").contains(LogFormat.indexFileName(base: bases.last!)), "a clean close indexes the active segment")
         try storage.remove("/disk/log/" + LogFormat.segmentFileName(base: bases.last!))
@@ -344,9 +350,7 @@ struct IndexFileTests {
         #expect(newest.failure?.reason.contains("segment missing") == true, "\(String(describing: newest.failure))")
         #expect(newest.segments.count == bases.count - 1, "the segments that are there are verified first")
         // A reader that opens up to the damage reads what is there and is told what is missing.
-        var upToDamage = faultyOptions(storage)
-        upToDamage.readOnly = true
-        upToDamage.readUpToDamage = true
+        let upToDamage = upToDamageOptions(storage)
         let reader = try EventLog.open(at: "/disk/log", options: upToDamage)
         #expect(reader.recovery.damage?.message.contains("segment missing") == true, "\(String(describing: reader.recovery.damage))")
         #expect(reader.head.value == bases.last!)
@@ -369,15 +373,10 @@ struct IndexFileTests {
         // Proves stop 37's fixes (an operator's backups): read-only opens refused a gap between segment files
         // outright (read, export and stats printed nothing), and the message advised moving the index file away
         // "to accept the loss", after which the open refused again ("gap or overlap").
-        let storage = FaultyStorage(seed: 58)
-        _ = try await Self.randomLog(storage, seed: 58, appends: 80)
-        let bases = storage.files(in: "/disk/log").compactMap(LogFormat.baseFromSegmentFileName).sorted()
-        try #require(bases.count >= 3)
+        let (storage, bases) = try await Self.segmentedLog(seed: 58)
         let lost = bases[1]
         try storage.remove("/disk/log/" + LogFormat.segmentFileName(base: lost))
-        var upToDamage = faultyOptions(storage)
-        upToDamage.readOnly = true
-        upToDamage.readUpToDamage = true
+        let upToDamage = upToDamageOptions(storage)
         let reader = try EventLog.open(at: "/disk/log", options: upToDamage)
         #expect(reader.head.value == lost, "the events before the missing segment read")
         #expect(try reader.readAll().collect().count == Int(lost))

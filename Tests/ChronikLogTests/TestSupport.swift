@@ -2,15 +2,8 @@ import ChronikTestSupport
 import Foundation
 @testable import ChronikLog
 
-/// This test process's own directory under chronik-tests, removed when the
-/// process exits: what a test leaves (its input files, a log of a test that
-/// failed before its clean-up) does not pile up in /tmp run after run.
-let logTestRunDirectory: String = {
-    let dir = FileManager.default.temporaryDirectory.path + "/chronik-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    atexit { removeTestRunDirectory(logTestRunDirectory) }
-    return dir
-}()
+/// This test process's own directory (removed at exit).
+let logTestRunDirectory = makeTestRunDirectory("chronik-tests")
 
 /// A fresh temporary directory, removed when the test ends (via `defer`).
 func makeTempDir(_ name: String = #function) -> String {

@@ -423,9 +423,16 @@ func runAgainstServe(_ script: String, serveArguments: [String] = []) async thro
 
 /// A script step for `runAgainstServe`: ten POSTs of 1,000 events of ~1 KB
 /// each (~10 MB in the log), so that an export or a subscription from 0
-/// has more to send than a stalled reader's socket buffers hold.
+/// has more to send than a stalled reader's socket buffers hold; and
+/// `stalled_get(path)`, a connection that sends `GET path` and reads
+/// nothing (a 4 KiB receive buffer).
 let fillTenMegabytes = #"""
         import json
+        def stalled_get(path):
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            return s
         body = json.dumps([{"type": "Filler", "data": {"x": "y" * 1000}} for _ in range(1000)]).encode()
         for i in range(10):
             s = socket.create_connection(("127.0.0.1", port))
@@ -441,9 +448,7 @@ let fillTenMegabytes = #"""
 /// subscriptions that did not end by themselves.
 @Suite struct StalledSubscriberShutdownTests {
     static let script = fillTenMegabytes + #"""
-        stalled = socket.socket(); stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.connect(("127.0.0.1", port))
-        stalled.sendall(b"GET /subscribe?from=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        stalled = stalled_get(b"/subscribe?from=0")
         time.sleep(2)
         start = time.time()
         p.send_signal(signal.SIGTERM)
@@ -469,10 +474,7 @@ let fillTenMegabytes = #"""
         import os
         stalled = []
         for i in range(2 * (os.cpu_count() or 2) + 2):
-            e = socket.socket(); e.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            e.connect(("127.0.0.1", port))
-            e.sendall(b"GET /export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            stalled.append(e)
+            stalled.append(stalled_get(b"/export"))
         time.sleep(2)
         h = socket.create_connection(("127.0.0.1", port)); h.settimeout(30)
         h.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
@@ -530,9 +532,7 @@ let fillTenMegabytes = #"""
 /// 30 s by default). It now stops at once, exit 0, and the log is closed.
 @Suite struct SecondSignalTests {
     static let script = fillTenMegabytes + #"""
-        slow = socket.socket(); slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.connect(("127.0.0.1", port))
-        slow.sendall(b"GET /export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        slow = stalled_get(b"/export")
         time.sleep(1)
         start = time.time()
         p.send_signal(signal.SIGTERM)

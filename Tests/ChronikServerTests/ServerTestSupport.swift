@@ -13,15 +13,8 @@ import Testing
 // Helpers: a LogServer on a fresh log in a temporary directory, driven
 // through HummingbirdTesting (in memory) or on a loopback port (live).
 
-/// This test process's own directory under chronik-server-tests, removed when the
-/// process exits: what a test leaves (its input files, a log of a test that
-/// failed before its clean-up) does not pile up in /tmp run after run.
-let serverTestRunDirectory: String = {
-    let dir = FileManager.default.temporaryDirectory.path + "/chronik-server-tests/run-\(getpid())-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    atexit { removeTestRunDirectory(serverTestRunDirectory) }
-    return dir
-}()
+/// This test process's own directory (removed at exit).
+let serverTestRunDirectory = makeTestRunDirectory("chronik-server-tests")
 
 func makeTempDir(_ name: String = #function) -> String {
     let base = serverTestRunDirectory
