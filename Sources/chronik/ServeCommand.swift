@@ -177,6 +177,19 @@ struct Serve: AsyncParsableCommand {
             try? log.close()
             throw CommandFailure("live models: \(error)")
         }
+        // The key store against the log's customers, before the first
+        // request: a key store restored alone from an older backup brought
+        // erased customers' keys back, and exports opened their data until
+        // someone ran `forget --reapply` (stop 38).
+        do {
+            let ids = live.read { $0.crm?.customerIds() } ?? (forgotten: [], notForgotten: [])
+            let check = try LogKeyStore.reconcile(vault, log: log, forgotten: ids.forgotten, notForgotten: ids.notForgotten)
+            for w in check.warnings { printError("chronik: warning: \(w)") }
+        } catch {
+            live.stop()
+            try? log.close()
+            throw CommandFailure("key store: \(error)")
+        }
         let server = LogServer(log: log, live: live, vault: vault, configuration: configuration, logLevel: options.quiet ? "warning" : "info")
         do {
             try await serve(server, live: live, host: host, port: port, signals: signals)

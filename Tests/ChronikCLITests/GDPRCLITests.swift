@@ -59,6 +59,69 @@ struct GDPRCLITests {
             .map { try Data(contentsOf: URL(fileURLWithPath: dir + ".keys/" + $0)) } == keysBefore)
     }
 
+    /// The warnings `chronik serve` prints before it listens (its stderr up
+    /// to the line with its address); the server is then stopped.
+    func serveStartWarnings(_ dir: String) async throws -> [String] {
+        let script = #"""
+            import subprocess, sys
+            p = subprocess.Popen([sys.argv[1], "serve", "--log", sys.argv[2], "--listen", "127.0.0.1:0"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            while True:
+                line = p.stderr.readline()
+                if not line or "listening on" in line: break
+                print(line, end="")
+            p.terminate()
+            p.communicate(timeout=60)
+            print("exit", p.returncode)
+
+            """#
+        let r = try await run(.name("python3"), ["-c", script, chronikPath, dir])
+        #expect(r.stdoutLines.last == "exit 0", "\(r)")
+        return r.stdoutLines.filter { $0.hasPrefix("chronik: warning:") }
+    }
+
+    @Test func serveChecksTheKeyStoreAgainstTheLogWhenItStarts() async throws {
+        // Proves a finding of stop 38: a key store restored alone from a backup taken before an erasure brought
+        // the forgotten customer's key back, and `export` opened their data until someone ran `forget --reapply`.
+        // serve, the log's writer, now destroys such keys when it starts, and names the other two mismatches.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".old"); removeDir(dir + ".keysbackup") }
+        let c2 = #"{"type":"CustomerRegistered","time":"2024-05-05T10:00:00Z","data":{"customerId":"c-2","email":"b@example.org","name":"Bo","address":{"line1":"Elm St 2","city":"Oslo","postalCode":"0150","country":"NO"},"marketingConsent":false}}"#
+        let file = try writeTemp((shopLines + [c2]).joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        #expect(try await serveStartWarnings(dir) == [], "a healthy key store is not warned about")
+
+        // 1. A key store older than the erasure: the key is destroyed at start, and export no longer opens it.
+        try FileManager.default.copyItem(atPath: dir + ".keys", toPath: dir + ".keysbackup")
+        try FileManager.default.copyItem(atPath: dir, toPath: dir + ".old")  // the log before the erasure, for 2.
+        #expect(try await chronik(["forget", "--log", dir, "customer", "c-1"]).exitCode == 0)
+        try FileManager.default.removeItem(atPath: dir + ".keys")
+        try FileManager.default.copyItem(atPath: dir + ".keysbackup", toPath: dir + ".keys")
+        #expect(try await chronik(["export", "--log", dir]).stdout.contains("a@example.org"), "the restored key opens the data")
+        let restored = try await serveStartWarnings(dir)
+        #expect(restored.count == 1 && restored[0].contains("the keys of 1 customer the log says are forgotten (c-1)")
+                && restored[0].contains("Destroyed them now"), "\(restored)")
+        let export = try await chronik(["export", "--log", dir])
+        #expect(export.exitCode == 0 && !export.stdout.contains("a@example.org") && export.stdout.contains("b@example.org"), "\(export)")
+        #expect(try await serveStartWarnings(dir) == [], "once destroyed, the next start says nothing")
+
+        // 2. A log older than its key store: c-1's key is destroyed but the log has no CustomerForgotten.
+        try FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.moveItem(atPath: dir + ".old", toPath: dir)
+        let older = try await serveStartWarnings(dir)
+        #expect(older.count == 1 && older[0].contains("destroyed the keys of 1 customer whose CustomerForgotten is not in the log (c-1)"),
+                "\(older)")
+
+        // 3. A key lost: the key file holding c-2's key removed (its other keys with it).
+        let shards = try FileManager.default.contentsOfDirectory(atPath: dir + ".keys").filter { $0.hasPrefix("keys-") }
+        let holder = try #require(shards.first {
+            (try? String(contentsOfFile: dir + ".keys/" + $0, encoding: .utf8))?.contains("customer:c-2 ") == true
+        })
+        try FileManager.default.removeItem(atPath: dir + ".keys/" + holder)
+        let lost = try await serveStartWarnings(dir)
+        #expect(lost.contains { $0.contains("holds no key for 1 customer whose personal data is sealed in the log (c-2)") }, "\(lost)")
+    }
+
     @Test func aGuestIsForgottenLikeACustomer() async throws {
         // Proves stop 34's finding: `forget customer G` for a guest (orders, no CustomerRegistered) said
         // "no customer G in this log" although the order's address is sealed under G's key.

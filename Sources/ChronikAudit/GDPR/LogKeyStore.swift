@@ -134,3 +134,84 @@ public enum LogKeyStore {
         return false
     }
 }
+
+/// What `LogKeyStore.reconcile` found in a key store beside its log, and
+/// what it did.
+public struct KeyStoreReconciliation: Sendable, Equatable, Encodable {
+    /// Customers the log says are forgotten whose key was still in the
+    /// store (a key store restored from a backup taken before their
+    /// erasure): destroyed now.
+    public var keysDestroyedNow: [String] = []
+    /// Customers whose key the store destroyed though no
+    /// `CustomerForgotten` in the log names them (a key store newer than
+    /// the log): their data reads as erased, and an export would not import.
+    public var erasedWithoutEvent: [String] = []
+    /// Customers whose sealed personal data is in the log but whose key is
+    /// not in the store and was never destroyed (a key store older than the
+    /// log, a key file lost): their data reads as erased. Checked for at
+    /// most `LogKeyStore.missingKeyChecks` customers.
+    public var missingKeys: [String] = []
+
+    public init() {}
+
+    /// One warning per finding, for an operator.
+    public var warnings: [String] {
+        func named(_ ids: [String]) -> String {
+            ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? " and \(ids.count - 5) more" : "")
+        }
+        func customers(_ n: Int) -> String { "\(n) customer\(n == 1 ? "" : "s")" }
+        var w: [String] = []
+        if !keysDestroyedNow.isEmpty {
+            w.append("the key store still held the keys of \(customers(keysDestroyedNow.count)) the log says are forgotten "
+                     + "(\(named(keysDestroyedNow))): a key store restored from a backup older than their erasure? "
+                     + "Destroyed them now, as `chronik forget --reapply` does")
+        }
+        if !erasedWithoutEvent.isEmpty {
+            w.append("the key store has destroyed the keys of \(customers(erasedWithoutEvent.count)) whose CustomerForgotten is not in the log "
+                     + "(\(named(erasedWithoutEvent))): a key store newer than the log? Their data reads as erased; "
+                     + "`chronik forget customer ID` for each writes the event, or use the key store that goes with this log")
+        }
+        if !missingKeys.isEmpty {
+            w.append("the key store holds no key for \(customers(missingKeys.count)) whose personal data is sealed in the log "
+                     + "(\(named(missingKeys))): a key store older than the log, or a key file lost? Their data reads as erased "
+                     + "and their events are refused; restore the key store from a backup taken after the log's newest customer")
+        }
+        return w
+    }
+}
+
+extension LogKeyStore {
+    /// Customers without a key whose streams `reconcile` reads for sealed
+    /// data: a key store far older than the log is reported from these.
+    public static let missingKeyChecks = 1_000
+
+    /// Checks `vault`'s key store against what `log` says about its
+    /// customers (`forgotten` and `notForgotten`: the CRM model's
+    /// `customerIds()`), as a writer does when it starts (`chronik serve`):
+    /// destroys the keys of forgotten customers still in the store (with
+    /// their linked sessions'), and reports erasures the log does not
+    /// record and keys missing for sealed data. A healthy store costs one
+    /// in-memory look-up per customer.
+    ///
+    /// - Throws: `KeyStoreError` when a key cannot be destroyed.
+    public static func reconcile(_ vault: SubjectKeyVault, log: EventLog,
+                                 forgotten: [String], notForgotten: [String]) throws -> KeyStoreReconciliation {
+        var r = KeyStoreReconciliation()
+        for c in forgotten where try vault.store.key(for: PIISubject.customer(c), create: false) != nil {
+            try vault.destroyKey(subject: PIISubject.customer(c))
+            r.keysDestroyedNow.append(c)
+        }
+        if !r.keysDestroyedNow.isEmpty { try vault.store.sync() }
+        var checked = 0
+        for c in notForgotten {
+            let subject = PIISubject.customer(c)
+            if vault.store.isDestroyed(subject: subject) {
+                r.erasedWithoutEvent.append(c)
+            } else if checked < missingKeyChecks, try vault.store.key(for: subject, create: false) == nil {
+                checked += 1
+                if try streamHoldsSealedPersonalData(log, stream: "customer-" + c) { r.missingKeys.append(c) }
+            }
+        }
+        return r
+    }
+}

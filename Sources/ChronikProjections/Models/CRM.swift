@@ -142,6 +142,15 @@ public final class CRMProjector: SnapshottableProjector {
             rfm: .of(orders: c.orderIds.count, lastOrderAt: c.lastOrderAt, net: net, reference: latestOrderAt))
     }
 
+    /// Every customer id the model knows, sorted, split by whether a
+    /// `CustomerForgotten` named them: what `chronik serve` checks its key
+    /// store against at start (`LogKeyStore.reconcile`).
+    public func customerIds() -> (forgotten: [String], notForgotten: [String]) {
+        var forgotten: [String] = [], others: [String] = []
+        for (id, c) in customers { if c.forgotten { forgotten.append(id) } else { others.append(id) } }
+        return (forgotten.sorted(), others.sorted())
+    }
+
     /// The currency most orders are in (ties: alphabetical), nil without orders.
     public func mainCurrency() -> String? {
         var counts: [String: Int] = [:]
