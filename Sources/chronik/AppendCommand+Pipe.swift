@@ -62,15 +62,16 @@ extension Append {
                 throw CommandFailure(error.description)
             }
             guard let lines else { break }
-            if !rejects.isEmpty && !skipInvalid { throw refusal(rejects, lines: lines, total: total) }
+            if !rejects.isEmpty && !skipInvalid { throw refusal(rejects, lines: lines, total: total, head: log?.head) }
             var group = Summary()
             AppendInterrupt.shared.pipeGroup(inFlight: true)
             if items.contains(where: { if case .event = $0 { true } else { false } }) {
                 if log == nil { log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes) }
                 let planned = try check(items, in: log!, rejects: &rejects, summary: &group)
-                if !rejects.isEmpty && !skipInvalid { throw refusal(rejects, lines: lines, total: total) }
+                if !rejects.isEmpty && !skipInvalid { throw refusal(rejects, lines: lines, total: total, head: log?.head) }
                 if let failure = try await append(planned, to: log!, summary: &group) {
                     total.add(group)
+                    if options.json { try? Output().line(encoding: total.report(head: log?.head)) }
                     throw CommandFailure("line \(failure.line): \(describe(failure.error)); \(total.soFar)")
                 }
             } else {
@@ -78,6 +79,7 @@ extension Append {
             }
             rejects.report()
             group.rejects = rejects.count
+            group.rejected = rejects.sorted
             total.add(group)
             options.note("chronik: note: \(Self.lineRange(lines)): \(group.text)")
             AppendInterrupt.shared.pipeGroup(inFlight: false, said: total.appended == 0 ? "nothing was appended" : total.text)
@@ -91,7 +93,17 @@ extension Append {
 
     /// The failure of a group with bad lines: each named by its number,
     /// and what the groups before it appended.
-    private func refusal(_ rejects: Rejects, lines: ClosedRange<Int>, total: Summary) -> CommandFailure {
+    /// With --json the summary of what was appended, and the group's bad
+    /// lines, goes to stdout first, as for a file (stop 38, a migration:
+    /// stdout was empty, and a script could not tell that the lines before
+    /// were in the log).
+    private func refusal(_ rejects: Rejects, lines: ClosedRange<Int>, total: Summary, head: Position?) -> CommandFailure {
+        if options.json {
+            var s = total
+            s.rejects += rejects.count
+            s.rejected += rejects.sorted
+            try? Output().line(encoding: s.report(head: head))
+        }
         var last = "\(rejects.count) bad line\(rejects.count == 1 ? "" : "s"); nothing of \(Self.lineRange(lines)) was appended"
         if total.appended > 0 {
             last += "; the \(total.appended) event\(total.appended == 1 ? "" : "s") of the lines before \(total.appended == 1 ? "is" : "are") in the log (\(total.range))"
@@ -122,6 +134,9 @@ extension Append.Summary {
         duplicateEvents += other.duplicateEvents
         retries += other.retries
         rejects += other.rejects
+        // As many bad lines as one input reports (stop 38: with
+        // --skip-invalid, `rejected` stayed empty beside `rejects: 1`).
+        rejected += other.rejected.prefix(max(0, Append.maxReportedErrors - rejected.count))
         streams.formUnion(other.streams)
         first = first ?? other.first
         last = other.last ?? last

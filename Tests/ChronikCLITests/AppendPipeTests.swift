@@ -132,4 +132,44 @@ import Glibc
         let read = try await chronik(["read", "--json", "--log", dir])
         #expect(jsonObjects(read.stdout).map { ($0["data"] as? [String: Any])?["i"] as? Int } == [0, 1])
     }
+
+    @Test func withJSONARefusedGroupStillPrintsTheSummary() async throws {
+        // Proves stop 38's finding (a migration): from a pipe, --json printed nothing on stdout when a bad line
+        // stopped the command, so a script could not tell that the lines before it were in the log.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let pipe = try HeldPipe()
+        let (r, _) = try await Self.appendFromPipe(dir, pipe, extra: ["--json"]) {
+            pipe.write([Self.line(0), Self.line(1)])
+            _ = try await Self.waitForEvents(dir, count: 2)
+            pipe.write([Self.line(2), #"{"stream":"pipe-1","type":"Piped"}"#])
+            return []
+        }
+        #expect(r.exitCode == 1, "\(r)")
+        let report = try #require(jsonObjects(r.stdout).first, "\(r)")
+        #expect(report["appended"] as? Int == 2 && report["firstPosition"] as? Int == 0 && report["lastPosition"] as? Int == 1
+                && report["head"] as? Int == 2 && report["rejects"] as? Int == 1, "\(r)")
+        let rejected = report["rejected"] as? [[String: Any]]
+        #expect(rejected?.count == 1 && rejected?.first?["line"] as? Int == 4 && rejected?.first?["code"] as? String == "missingField", "\(r)")
+    }
+
+    @Test func skippedLinesAreListedInTheJSONSummary() async throws {
+        // Proves stop 38's finding (a migration): from a pipe with --skip-invalid --json, "rejects": 1 came with
+        // "rejected": [] (a file listed the line).
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let pipe = try HeldPipe()
+        let (r, _) = try await Self.appendFromPipe(dir, pipe, extra: ["--json", "--skip-invalid"]) {
+            pipe.write([Self.line(0), #"{"stream":"pipe-1","type":"Piped"}"#])
+            _ = try await Self.waitForEvents(dir, count: 1)
+            pipe.write([#"{"stream":"pipe-1"}"#, Self.line(3)])
+            _ = try await Self.waitForEvents(dir, count: 2)
+            pipe.close()
+            return []
+        }
+        #expect(r.exitCode == 0, "\(r)")
+        let report = try #require(jsonObjects(r.stdout).first, "\(r)")
+        #expect(report["appended"] as? Int == 2 && report["rejects"] as? Int == 2, "\(r)")
+        #expect((report["rejected"] as? [[String: Any]])?.map { $0["line"] as? Int } == [2, 3], "\(r)")
+    }
 }
