@@ -66,6 +66,11 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
                 return "has \(digits) fractional digits: times are kept to the microsecond, so give at most 6 (rounding is left to the sender)"
             }
         }
+        if b.count >= 20, b[16] == 58, b[17] == 54, b[18] == 48,  // ":60"
+           Timestamp(rfc3339: String(s.prefix(17)) + "59" + String(s.dropFirst(19))) != nil {
+            return "is a leap second (:60): times are kept as UTC microseconds without leap seconds, and it would be stored "
+                + "as :59, another time than the one given; give 23:59:59.999999 or the next second instead"
+        }
         if s.utf8.count >= 20, let y = Int(s.prefix(4)), y == 0 || y == 9999,
            Timestamp(rfc3339: String(s.prefix(19)) + "Z") != nil {
             return "falls outside the years 0000–9999 once in UTC, as an export would write it"
@@ -86,7 +91,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         guard b.count >= 20, let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2),
               b[10] == 84 || b[10] == 116 || b[10] == 32, let h = num(11, 2), b[13] == 58, let mi = num(14, 2), b[16] == 58,
               let se = num(17, 2) else { return nil }
-        guard (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61 else { return nil }
+        // No leap second: it would be stored as :59, a time other than
+        // the one given (stop 38, a migration: it was changed silently).
+        guard (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 60 else { return nil }
         var i = 19
         var micros = 0
         if i < b.count, b[i] == 46 {
@@ -110,7 +117,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let dim = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard d <= dim[mo - 1] else { return nil }
         let days = CivilDate.days(year: Int64(y), month: Int64(mo), day: Int64(d))
-        let secs = days * 86_400 + Int64(h * 3600 + mi * 60 + min(se, 59)) - Int64(offset)
+        let secs = days * 86_400 + Int64(h * 3600 + mi * 60 + se) - Int64(offset)
         // In UTC it must still have a four-digit year, as RFC 3339 and the
         // export write it (stop 34: 9999-12-31T23:59:59-23:59 was stored
         // and exported as 10000-01-01…, which no import takes back).

@@ -110,6 +110,14 @@ func order(_ replace: String = "", with: String = "") -> String {
         }
         let bad = expectError({ () throws(CommerceError) in _ = try parse(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: "2024-05-01T10:00:00.1234567")) })
         #expect(bad?.message.contains("is not an RFC 3339 date-time") == true, "no offset: \(String(describing: bad))")
+        // A leap second is refused, saying why (stop 38, a migration: 2016-12-31T23:59:60Z was stored and exported
+        // as 23:59:59, silently another time); the second before it still parses.
+        for time in ["2016-12-31T23:59:60Z", "2017-01-01T00:59:60+01:00"] {
+            let e = expectError({ () throws(CommerceError) in _ = try parse(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: time)) })
+            #expect(e?.code == .invalidTime && e?.message.contains("is a leap second (:60)") == true, "\(String(describing: e))")
+        }
+        #expect(Timestamp(rfc3339: "2016-12-31T23:59:59.999999Z")?.rfc3339 == "2016-12-31T23:59:59.999999Z")
+        #expect(Timestamp(rfc3339: "2016-12-31T23:59:61Z") == nil && Timestamp.rfc3339Refusal("2016-12-31T23:59:61Z") == "is not an RFC 3339 date-time")
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: nil), .missingField, field: "time")
         expectRejected(importLine("PurchaseOrderPlaced", #"{"purchaseOrderId":"p","supplierId":"s","warehouseId":"w","lines":[{"sku":"k","qty":1,"unitCost":3}],"currency":"EUR","expectedAt":"tomorrow"}"#), .invalidTime, field: "data.expectedAt")
     }
