@@ -122,6 +122,21 @@ func order(_ replace: String = "", with: String = "") -> String {
         expectRejected(importLine("PurchaseOrderPlaced", #"{"purchaseOrderId":"p","supplierId":"s","warehouseId":"w","lines":[{"sku":"k","qty":1,"unitCost":3}],"currency":"EUR","expectedAt":"tomorrow"}"#), .invalidTime, field: "data.expectedAt")
     }
 
+    @Test func aBarcodeInASearchIsNotACardNumber() throws {
+        // Proves stop 38's finding (a migration): a search for the EAN-13 barcode 4006381333924 (valid GS1 check digit,
+        // and passing Luhn as one barcode in ten does) was refused as a card number, and the whole import with it.
+        for query in ["4006381333924", "gtin 10012345678902", "ean 4006381333924 in stock"] {
+            _ = try parse(importLine("SearchPerformed", #"{"sessionId":"s","query":"\#(query)","resultCount":0}"#))
+        }
+        // Card numbers in prose are still refused: a 16-digit card, and 13 digits passing Luhn but not GS1.
+        expectRejected(importLine("SearchPerformed", #"{"sessionId":"s","query":"4111111111111111","resultCount":0}"#), .cardNumber, field: "data.query")
+        expectRejected(importLine("SearchPerformed", #"{"sessionId":"s","query":"4222222222222","resultCount":0}"#), .cardNumber, field: "data.query")
+        // Spaced in groups it is written as a card, not a barcode.
+        expectRejected(importLine("SearchPerformed", #"{"sessionId":"s","query":"4006 3813 33924","resultCount":0}"#), .cardNumber, field: "data.query")
+        // In a payment event EVENTS.md's rule holds for every string: refused there.
+        expectRejected(importLine("RefundIssued", #"{"orderId":"o","refundId":"r","paymentId":"p","amount":1,"reason":"4006381333924"}"#), .cardNumber, field: "data.reason")
+    }
+
     @Test func cardNumbersInPaymentEvents() {
         // Proves a Luhn-valid 13–19 digit string (plain, spaced or dashed) in any string of a payment event, meta included, is refused.
         expectRejected(importLine("PaymentMethodAdded", #"{"customerId":"c","token":"4111111111111111","brand":"visa","last4":"1111"}"#), .cardNumber, field: "data.token")
