@@ -28,6 +28,12 @@ struct Export: AsyncParsableCommand {
             and meta as compact JSON). chronik import refuses the chainHash \
             key: import the plain export.
 
+            Personal data is opened with the log's key store (--keys, default \
+            the log's path + .keys). A log holding sealed personal data without \
+            its key store is refused (nothing written): an export is a backup. \
+            --without-personal-data writes it as null instead, for a reader who \
+            must not see it.
+
             Examples:
               $ chronik export --stream order-NW1000001
               $ chronik export --type OrderPlaced --limit 3
@@ -76,6 +82,10 @@ struct Export: AsyncParsableCommand {
 
     @Flag(help: "Add the batch's chain hash (\"chainHash\") to each JSON line.")
     var audit = false
+
+    @Flag(name: .customLong("without-personal-data"), help: ArgumentHelp(
+        "Write every customer's personal data as null, with or without a key store (for a reader who must not see it; such an export does not import again)."))
+    var withoutPersonalData = false
 
     func validate() throws {
         guard AuditExport.Format(rawValue: format) != nil else { throw ValidationError("--format must be jsonl or csv, got \(format)") }
@@ -132,7 +142,7 @@ struct Export: AsyncParsableCommand {
         let log = try options.openForReading()
         defer { try? log.close() }
         try checkFilters(log)
-        let vault = try keyOptions.existingVault(for: log, note: options.note)
+        let vault = try personalDataVault(log)
         if let x = auditExport {
             do {
                 let n = try x.export(log, protector: vault) { bytes in writeStandardOutput(bytes) }
@@ -158,6 +168,26 @@ struct Export: AsyncParsableCommand {
             throw CommandFailure(e.description)
         }
         try Self.refuseMissingKeys(vault, log: log)
+    }
+
+    /// The key store that opens the personal data. A log that holds
+    /// sealed personal data and has no key store is refused before a line
+    /// is written, unless --without-personal-data says that null is meant
+    /// (stop 38, a migration: a log copied without its .keys exported null
+    /// for every customer with exit 0, a backup that did not import).
+    func personalDataVault(_ log: EventLog) throws -> SubjectKeyVault? {
+        if withoutPersonalData {
+            options.note("chronik: note: personal data is written as null (--without-personal-data): this export will not import again")
+            return nil
+        }
+        var noKeyStore: String?
+        let vault = try keyOptions.existingVault(for: log, note: { noKeyStore = $0 })
+        if vault == nil, noKeyStore != nil {
+            throw CommandFailure("no key store at \(keyOptions.directory(forLog: log.directory)), and this log holds sealed personal data: "
+                                 + "every customer's would be written as null, an export that does not import again; nothing was written. "
+                                 + "Give the log's key store (--keys DIR), or --without-personal-data for an export without it")
+        }
+        return vault
     }
 
     /// An export is a backup: one whose personal data is null for lack of

@@ -122,6 +122,35 @@ struct GDPRCLITests {
         #expect(lost.contains { $0.contains("holds no key for 1 customer whose personal data is sealed in the log (c-2)") }, "\(lost)")
     }
 
+    @Test func anExportWithoutTheKeyStoreIsRefusedUnlessNullIsMeant() async throws {
+        // Proves stop 38's finding (a migration): a log copied without its .keys exported null for every customer's
+        // personal data with exit 0 (and -q said nothing), a backup that did not import again.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".copy") }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        try FileManager.default.copyItem(atPath: dir, toPath: dir + ".copy")
+        for extra in [[], ["-q"], ["--audit"], ["--format", "csv"]] {
+            let refused = try await chronik(["export", "--log", dir + ".copy"] + extra)
+            #expect(refused.exitCode == 1 && refused.stdout.isEmpty, "\(extra): \(refused)")
+            #expect(refused.stderr.contains("no key store at \(dir).copy.keys, and this log holds sealed personal data")
+                    && refused.stderr.contains("--without-personal-data"), "\(refused)")
+        }
+        // Meant: null, exit 0, said on stderr; with the key store too.
+        for log in [dir + ".copy", dir] {
+            let meant = try await chronik(["export", "--log", log, "--without-personal-data"])
+            #expect(meant.exitCode == 0 && meant.stdoutLines.count == shopLines.count, "\(meant)")
+            for v in pii { #expect(!meant.stdout.contains(v), "\(v) in an export without personal data") }
+            #expect(meant.stdout.contains(#""email":null"#) && meant.stderr.contains("will not import again"), "\(meant)")
+        }
+        // A log without sealed personal data exports without a key store, as before.
+        let plain = makeTempDir()
+        defer { removeDir(plain) }
+        #expect(try await chronik(["append", "--log", plain], input: eventLine(stream: "s-1", type: "Note", data: "{}") + "\n").exitCode == 0)
+        let noPII = try await chronik(["export", "--log", plain])
+        #expect(noPII.exitCode == 0 && noPII.stdoutLines.count == 1, "\(noPII)")
+    }
+
     @Test func aGuestIsForgottenLikeACustomer() async throws {
         // Proves stop 34's finding: `forget customer G` for a guest (orders, no CustomerRegistered) said
         // "no customer G in this log" although the order's address is sealed under G's key.
