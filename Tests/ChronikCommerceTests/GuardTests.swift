@@ -337,3 +337,56 @@ private struct ForwardingStore: EventStore {
     }
 }
 
+
+/// A store whose first id look-up answers as if none of the ids were in
+/// the log: the look-up of a retry made just before its original landed.
+private final class StaleFirstLookup: EventStore, @unchecked Sendable {
+    // @unchecked: `stale` is read and cleared by the one test task.
+    let base: EventLog
+    var stale = true
+    init(base: EventLog) { self.base = base }
+    func storedCount(ofIDs ids: [EventID]) async throws -> Int {
+        if stale { stale = false; return 0 }
+        return try await base.storedCount(ofIDs: ids)
+    }
+    func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion) async throws -> AppendResult {
+        try await base.append(to: stream, events, expected: expected)
+    }
+    func readStream(_ stream: String, from version: StreamVersion, limit: Int) async throws -> [RecordedEvent] {
+        try await base.readStream(stream, from: version, limit: limit)
+    }
+    func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] { try await base.readAll(from: position, limit: limit) }
+    func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> { base.subscribeAll(from: position) }
+    func headPosition() async throws -> Position { try await base.headPosition() }
+    func lastVersion(of stream: String) async throws -> StreamVersion? { base.lastVersion(of: stream) }
+    func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] { try await base.events(withIDs: ids) }
+}
+
+@Suite struct RetryRacingItsOriginalTests {
+    /// Stop 38 (a checkout service, 8 threads sending one request): a retry
+    /// whose id look-up ran before its original landed met the state the
+    /// original left, and was refused — 422 insufficientStock for a
+    /// reservation that was written, 409 orderExists for a placed order. It
+    /// is the idempotent retry it is: the original's positions, nothing
+    /// written twice.
+    @Test(arguments: ["reserve", "place"])
+    func aRetryThatLooksUpItsIdsTooEarlyIsStillARetry(_ kind: String) async throws {
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(1))
+        let event = kind == "reserve" ? reserved(1) : placed()
+        let id = EventID.random()
+        let time = Timestamp(rfc3339: "2024-05-01T10:00:00Z")!
+        let original = try await shop.store.append(event, id: id, time: time)
+        let head = shop.head
+        let retry = try await CommerceStore(store: StaleFirstLookup(base: shop.log), forgetsInPlaintext: true)
+            .append(event, id: id, time: time)
+        #expect(retry.wasDuplicate && retry.firstPosition == original.firstPosition && retry.lastVersion == original.lastVersion)
+        #expect(shop.head == head, "nothing written twice")
+        // The same id with other content is still refused as such, not by a guard.
+        let other = kind == "reserve" ? reserved(1, order: "o-2") : placed("o-1", customer: "c-2")
+        await #expect { try await CommerceStore(store: StaleFirstLookup(base: shop.log), forgetsInPlaintext: true).append(other, id: id, time: time) }
+            throws: { error in "\(error)".contains("duplicate") || "\(error)".contains("other content") }
+        #expect(shop.head == head)
+    }
+}

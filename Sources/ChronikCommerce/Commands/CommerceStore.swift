@@ -162,19 +162,39 @@ public final class CommerceStore: Sendable {
                                 "\(known) of \(proposed.count) event ids are already in the log: a retry must resend the same batch")
         }
 
+        // A retry racing its original (a client's timeout while the first
+        // request is still in flight): when the original lands first, this
+        // one meets the state it left, and a guard refuses (stop 38, a
+        // checkout service: 422 insufficientStock for a reservation that
+        // was written). Before a refusal or another attempt, the ids are
+        // looked up again; all in the log now is an idempotent retry, which
+        // the log compares as ever.
+        func writtenMeanwhile() async throws -> AppendResult? {
+            guard try await store.storedCount(ofIDs: plain.map(\.id)) == plain.count else { return nil }
+            let result = try await store.append(to: stream, proposed, expected: .any)
+            try destroyKeys(of: envelopes)
+            return result
+        }
         var attempt = 0
         while true {
+            if attempt > 0, let result = try await writtenMeanwhile() { return result }
             let current = try await currentState(of: stream)
-            // The forgotten-customer rule reaches across streams. It is
-            // checked, not locked: a CustomerForgotten appended between this
-            // read and the append below is not seen (docs/COMMANDS.md).
-            for e in envelopes {
-                if let ref = e.event.customerReference, ref.stream != stream,
-                   case .customer(let c) = try await currentState(of: ref.stream).state {
-                    try c.check(customerId: ref.customerId, field: "data.customerId")
+            let next: StreamState
+            do {
+                // The forgotten-customer rule reaches across streams. It is
+                // checked, not locked: a CustomerForgotten appended between this
+                // read and the append below is not seen (docs/COMMANDS.md).
+                for e in envelopes {
+                    if let ref = e.event.customerReference, ref.stream != stream,
+                       case .customer(let c) = try await currentState(of: ref.stream).state {
+                        try c.check(customerId: ref.customerId, field: "data.customerId")
+                    }
                 }
+                next = try decideCompletingErasure(envelopes, on: current.state, version: current.version)
+            } catch let refusal as CommerceError {
+                if let result = try await writtenMeanwhile() { return result }
+                throw refusal
             }
-            let next = try decideCompletingErasure(envelopes, on: current.state, version: current.version)
             let asked = try Self.batchExpectation(envelopes)
             let expected: ExpectedVersion
             if case .unguarded = current.state {
@@ -185,6 +205,7 @@ public final class CommerceStore: Sendable {
                 // A guarded stream is always pinned to the version decided
                 // on; what the caller asked for is checked here first.
                 do { try Self.check(asked, stream: stream, actual: current.version) } catch let e as ChronikLogError {
+                    if let result = try await writtenMeanwhile() { return result }
                     throw Self.naming(envelopes, e)
                 }
                 expected = current.version.map { .exact($0) } ?? .noStream
