@@ -390,3 +390,41 @@ private final class StaleFirstLookup: EventStore, @unchecked Sendable {
         #expect(shop.head == head)
     }
 }
+
+@Suite struct ConcurrentShipsTests {
+    /// Stop 38 (a checkout service): 4 concurrent ships of an order's one
+    /// reserved unit each passed the check and appended an OrderShipped; 3
+    /// were then refused 422 overShipment, and the orders model counted 4
+    /// shipped of 1. Ships of one order now take turns: one ships, the
+    /// other three are refused with nothing written.
+    @Test func concurrentShipsOfOneReservationWriteOneShipment() async throws {
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(5))
+        try await shop.store.append(placed())
+        try await shop.store.append(reserved(1))
+        let store = shop.store
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for t in 0..<4 {
+                group.addTask {
+                    var s = OrderShipped()
+                    s.orderId = "o-1"
+                    s.shipmentId = "s\(t)"
+                    s.warehouseId = "wh-1"
+                    s.carrier = "DHL"
+                    s.trackingNumber = "T\(t)"
+                    s.lines = [ShipmentLine(sku: "sku-1", qty: 1)]
+                    do { try await store.ship(s); return "shipped" } catch let e as CommerceError { return e.code.name } catch { return "\(error)" }
+                }
+            }
+            var all: [String] = []
+            for await o in group { all.append(o) }
+            return all
+        }
+        #expect(outcomes.sorted() == ["overShipment", "overShipment", "overShipment", "shipped"], "\(outcomes)")
+        let order = try await shop.log.readStream("order-o-1", from: StreamVersion(0), limit: 100)
+        #expect(order.filter { $0.type == "OrderShipped" }.count == 1, "\(order.map(\.type))")
+        let stock = try await shop.log.readStream("stock-sku-1", from: StreamVersion(0), limit: 100)
+        #expect(stock.filter { $0.type == "StockShipped" }.count == 1)
+    }
+}

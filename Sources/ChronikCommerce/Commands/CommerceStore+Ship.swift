@@ -1,3 +1,5 @@
+import Synchronization
+
 // The command that ships (EVENTS.md: "OrderShipped moves no stock by
 // itself (the commerce command that ships appends both)").
 
@@ -55,6 +57,14 @@ extension CommerceStore {
             e.proposed.metadata = order.proposed.metadata
             return e
         }
+        // Ships of one order take turns through this store, from the check
+        // to the last StockShipped (stop 38, a checkout service: 4
+        // concurrent ships of a 1-unit order each passed the check, each
+        // appended its OrderShipped, 3 were then refused 422 overShipment,
+        // and the orders model counted 4 shipped). A store is its
+        // process's, and the log has one writing process.
+        await shipping.begin(shipped.orderId)
+        defer { shipping.end(shipped.orderId) }
         // What is not in the log yet must fit what the order holds reserved.
         let written = Set(try await store.events(withIDs: stock.map(\.proposed.id)).map(\.id))
         var states: [String: StreamState] = [:]
@@ -82,5 +92,40 @@ extension CommerceStore {
             }
         }
         return ShipResult(order: orderResult, stock: results)
+    }
+}
+
+/// Turns per key: `begin(key)` returns once no other holder of `key` is
+/// between its `begin` and `end`; waiters go in arrival order.
+final class KeyedTurns: Sendable {
+    private struct State {
+        var held: Set<String> = []
+        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+    }
+    private let state = Mutex(State())
+
+    func begin(_ key: String) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.held.insert(key).inserted { return true }
+                s.waiting[key, default: []].append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func end(_ key: String) {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard var queue = s.waiting[key], !queue.isEmpty else {
+                s.held.remove(key)
+                s.waiting[key] = nil
+                return nil
+            }
+            let first = queue.removeFirst()
+            s.waiting[key] = queue.isEmpty ? nil : queue
+            return first  // the key stays held, by the next in line
+        }
+        next?.resume()
     }
 }

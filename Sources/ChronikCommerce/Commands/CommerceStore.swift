@@ -45,6 +45,8 @@ public final class CommerceStore: Sendable {
     }
 
     private let cache = Mutex<[String: Cached]>([:])
+    /// Ships of one order, one at a time (`ship`).
+    let shipping = KeyedTurns()
     /// Every settlement line of the log by (gateway, gatewayRef).
     public let settlements = SettlementIndex()
 
