@@ -52,6 +52,8 @@ final class ClosableFile: StorageFile, Sendable {
 
     func size() throws -> Int64 { try use { try $0.size() } }
 
+    func linkCount() throws -> Int { try use { try $0.linkCount() } }
+
     func truncate(to size: Int64) throws { try use { try $0.truncate(to: size) } }
 
     /// Refuses every later call; closes the descriptor now, or when the

@@ -58,6 +58,9 @@ public protocol StorageFile: AnyObject, Sendable {
     func sync() throws
     /// Current size in bytes.
     func size() throws -> Int64
+    /// How many directory entries name the file: 0 once it was deleted
+    /// while open (its writes then reach no file anyone can open).
+    func linkCount() throws -> Int
     /// Cuts the file to `size` bytes. Not durable until `sync`.
     func truncate(to size: Int64) throws
     /// Closes the descriptor; further calls are errors.
@@ -70,6 +73,9 @@ public protocol StorageLock: AnyObject, Sendable {
 }
 
 extension StorageFile {
+    /// Files that cannot tell (test doubles) count as in place.
+    public func linkCount() throws -> Int { 1 }
+
     /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
     func readBytes(count: Int, at offset: Int64) throws -> [UInt8] {
         // Not zero-filled first: a reopen reads every index file whole
@@ -519,6 +525,14 @@ final class PosixFile: StorageFile, @unchecked Sendable {
             throw ChronikLogError(.io, "fstat failed: \(Errno(rawValue: errno))", path: path, errno: errno)
         }
         return Int64(st.st_size)
+    }
+
+    func linkCount() throws -> Int {
+        var st = stat()
+        if fstat(fd.rawValue, &st) != 0 {
+            throw ChronikLogError(.io, "fstat failed: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+        return Int(st.st_nlink)
     }
 
     func truncate(to size: Int64) throws {

@@ -250,7 +250,10 @@ final class Writer: @unchecked Sendable {
         // From here on the next group may stage and write beside us.
         var syncFailure: (any Error)?
         if !g.staged.isEmpty, let file = g.syncFile {
-            do { try sync(file) } catch { syncFailure = FsyncFailed(error: error) }
+            do {
+                try sync(file)
+                try Self.checkInPlace(g.staged[g.staged.count - 1], file)
+            } catch { syncFailure = FsyncFailed(error: error) }
         }
         g.predecessor?.wait()
         if let syncFailure {
@@ -459,6 +462,18 @@ final class Writer: @unchecked Sendable {
             try? options.storage.remove(directory + "/" + LogFormat.indexFileName(base: active.base))
             activeIndex = .none
         }
+        // The segment must still hold what was written before: a file cut
+        // under the writer would take this write after a hole of zeros
+        // (stop 38, a chaos test: acknowledged, while the batches cut away
+        // were gone). One fstat a group; it poisons the writer like a
+        // failed fdatasync, and takes nothing back (a cut back to the
+        // committed end would fill the hole with zeros).
+        let size = try active.file.size()
+        if size < offset {
+            throw FsyncFailed(error: ChronikLogError(
+                .io, "the segment file is \(size) bytes, shorter than the \(offset) already written to it: it was cut while the log "
+                    + "was open; nothing more is acknowledged, and the next open names the damage", path: active.path))
+        }
         try buffer.withUnsafeBytes { try active.file.write($0, at: offset) }
         writtenEnd = offset + Int64(buffer.count)
         syncState.withLock { s in
@@ -467,6 +482,22 @@ final class Writer: @unchecked Sendable {
             s.writtenBytes += buffer.count
         }
         g.bufferEvents = 0
+    }
+
+    /// After step 4, before anything is acknowledged: the segment the
+    /// group's last batch went to must still be a file of the log (stop
+    /// 38, a chaos test: with the log directory deleted under a running
+    /// server, appends were acknowledged into files no path named, and
+    /// lost at exit). One fstat a group. A failure poisons the writer like
+    /// a failed fdatasync: what was acknowledged before is gone too, which
+    /// only a copy can bring back.
+    private static func checkInPlace(_ last: Staged, _ file: any StorageFile) throws {
+        guard last.segment.file === file else { return }
+        if try file.linkCount() == 0 {
+            throw ChronikLogError(.io, "the segment file was deleted while the log was open: the appends written to it are in no file "
+                                  + "(was the log directory removed?); nothing more is acknowledged, restore the log from a copy",
+                                  path: last.segment.path)
+        }
     }
 
     /// Step 4: makes the write durable as the durability mode promises.
