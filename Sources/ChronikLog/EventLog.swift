@@ -221,6 +221,21 @@ public final class EventLog: Sendable {
     /// or nil while it takes them.
     public var writerFailure: ChronikLogError? { state.withLock { $0.poisoned } }
 
+    /// A writer's check of its files, for a health probe (`GET /ready`):
+    /// when the newest segment was deleted while the log was open (the log
+    /// directory removed), the writer is poisoned at once, before an append
+    /// is written into a file no path names, and the failure is returned;
+    /// else `writerFailure`. One fstat. A reader's log returns nil.
+    public func checkFilesInPlace() -> ChronikLogError? {
+        guard writer != nil else { return nil }
+        if let failure = writerFailure { return failure }
+        guard let newest = state.withLock({ $0.segments.last }), (try? newest.file.linkCount()) == 0 else { return nil }
+        let error = ChronikLogError(.io, "the segment file was deleted while the log was open (was the log directory removed?); "
+                                    + "nothing more is acknowledged, restore the log from a copy", path: newest.path)
+        writer?.poison(error)
+        return writerFailure
+    }
+
     /// The last version of a stream, or nil when the stream has no event.
     public func lastVersion(of stream: String) -> StreamVersion? {
         waitUntilIndexed()

@@ -334,7 +334,9 @@ extension LogServer {
         if !log.isIndexed { throw ServerError(.serviceUnavailable, "notReady", "loading the event id index") }
         // A writer that failed takes no append until a restart reopens the
         // log (stop 34: /ready said ready while every append was 503).
-        if let failure = log.writerFailure {
+        // Its files checked too (stop 38, a chaos test: with the log
+        // directory deleted, /ready said ready and appends were 201).
+        if let failure = log.checkFilesInPlace() {
             throw ServerError(.serviceUnavailable, "writerPoisoned",
                               "the log takes no appends: \(failure.message) (restart the server to reopen it)")
         }

@@ -35,6 +35,21 @@ import Testing
         }
     }
 
+    @Test func aHealthProbeFindsADeletedLogBeforeAnAppend() async throws {
+        // /ready asks this: it said ready with the log directory deleted.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try await openWithOneBatch(dir)
+        defer { try? log.close() }
+        #expect(log.checkFilesInPlace() == nil)
+        try FileManager.default.removeItem(atPath: dir)
+        let failure = try #require(log.checkFilesInPlace())
+        #expect(failure.code == .writerPoisoned && failure.message.contains("deleted while the log was open"), "\(failure)")
+        await #expect { try await log.append(to: "s", [event("E", "after")]) } throws: { error in
+            (error as? ChronikLogError)?.code == .writerPoisoned
+        }
+    }
+
     @Test func anAppendAfterTheSegmentWasCutIsNotAcknowledged() async throws {
         let dir = makeTempDir()
         defer { removeDir(dir) }
