@@ -40,6 +40,9 @@ extension LogServer {
                 throw ServerError(.badRequest, "invalidEventType", e.message.replacingOccurrences(of: "event 0: ", with: ""), field: "type")
             }
         }
+        if let refusal = FileDescriptors.refusalOfASubscription() {
+            throw ServerError(.serviceUnavailable, "tooManyOpenFiles", refusal)
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache, no-transform"  // no-transform: a proxy must not compress it (HAProxy held each event back until the next write; stop 37)

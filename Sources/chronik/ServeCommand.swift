@@ -158,6 +158,11 @@ struct Serve: AsyncParsableCommand {
             let key = try AuditKeys.loadPrivateKey(signingKey)
             configuration.signDigest = { directory in try LogDigest.make(directory: directory, key: key).0.json }
         }
+        // Every connection and subscription holds a descriptor (stop 38:
+        // running out crashed the server); the soft limit is often 1,024.
+        let descriptors = FileDescriptors.raiseSoftLimit()
+        options.note("chronik: note: up to \(descriptors == Int.max ? "unlimited" : String(descriptors)) open files; "
+                     + "subscriptions are refused (503 tooManyOpenFiles) while fewer than \(FileDescriptors.reserve(for: descriptors)) are left")
         if let store = storeOptions.store {
             return try await serveStore(store, host: host, port: port, configuration: configuration, signals: signals)
         }

@@ -551,3 +551,74 @@ let fillTenMegabytes = #"""
         #expect(lines == ["stopped within 30 s: True exit: 0"], "\(lines)\n\(stderr)")
     }
 }
+
+/// Proves stop 38's finding (a chaos test): with few file descriptors
+/// (`ulimit -n 64`) and many subscribers, the server reset connections,
+/// left /health unanswered, and with appends beside them crashed (SIGILL in
+/// libdispatch, which could not open /proc files for its threads). A
+/// subscription is now refused (503 tooManyOpenFiles) while fewer than
+/// `FileDescriptors.reserve` descriptors are left: nothing is reset,
+/// /health answers, appends go in, and SIGTERM ends it with exit 0.
+@Suite struct FileDescriptorLimitTests {
+    static let script = #"""
+        import re, resource, socket, subprocess, sys, time
+        binary, log = sys.argv[1], sys.argv[2]
+        def limit(): resource.setrlimit(resource.RLIMIT_NOFILE, (96, 96))
+        p = subprocess.Popen([binary, "serve", "--log", log, "--listen", "127.0.0.1:0"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+        import atexit
+        atexit.register(lambda: p.poll() is None and p.kill())
+        port = None
+        while port is None:
+            line = p.stderr.readline()
+            if not line: break
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
+            if m: port = int(m.group(1))
+        def answer(s):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk: break
+                data += chunk
+            return data
+        def request(method, path, body=b""):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=20)
+                s.sendall(method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+                          + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                data = answer(s); s.close()
+                return data[9:12].decode()
+            except OSError:
+                return "reset"
+        held, outcomes = [], []
+        for i in range(90):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=20)
+                s.sendall(b"GET /subscribe?from=end HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                data = answer(s)
+                if data.startswith(b"HTTP/1.1 200"): held.append(s); outcomes.append("subscribed")
+                else: outcomes.append("refused" if b"tooManyOpenFiles" in data else data[:12].decode()); s.close()
+            except OSError:
+                outcomes.append("reset")
+        print("subscribed", outcomes.count("subscribed") > 20, "refused", outcomes.count("refused") > 0,
+              "other", sorted(set(o for o in outcomes if o not in ("subscribed", "refused"))))
+        print("health", request("GET", "/health"))
+        print("appended", [request("POST", "/streams/s-1", b'[{"type":"A","data":{"n":1}}]') for _ in range(20)].count("201"))
+        for s in held: s.close()
+        p.terminate()
+        p.communicate(timeout=60)
+        print("exit", p.returncode)
+        """#
+
+    @Test func subscriptionsStopShortOfTheDescriptorLimit() async throws {
+        let dir = makeTempDir()
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".keys")
+        }
+        let r = try await Subprocess.run(.name("python3"), arguments: Arguments(["-c", Self.script, chronikPath, dir]),
+                                         output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        #expect(r.standardOutput.split(separator: "\n") == ["subscribed True refused True other []", "health 200", "appended 20", "exit 0"],
+                "\(r.standardOutput)\(r.standardError)")
+    }
+}
