@@ -34,12 +34,16 @@ struct Append: AsyncParsableCommand {
             retry too (skipped, counted). The same id with other content is \
             an error naming both lines (or the position in the log).
 
-            All or nothing: every line is parsed and checked against the \
-            log (ids, expected versions, guards) before the first write; \
-            when any line is bad, each bad line is reported with its number \
-            and nothing is appended. With --skip-invalid the good lines are \
-            appended, the bad ones reported on stderr, and the lines after \
-            a refused one are checked without it.
+            Bad input writes nothing: every line is parsed and checked \
+            against the log (ids, expected versions, guards) before the \
+            first write; when any line is bad, each bad line is reported \
+            with its number and nothing is appended. With --skip-invalid \
+            the good lines are appended, the bad ones reported on stderr, \
+            and the lines after a refused one are checked without it. A \
+            failure while writing (a full disk) keeps the batches written \
+            before it, each whole, and says their positions: run the same \
+            input again, and the lines already in the log (by id) are \
+            skipped as retries — give lines an id for that.
 
             Consecutive lines of a stream are appended as one atomic batch \
             (at most --batch events). A UTF-8 byte-order mark and CRLF line \

@@ -322,7 +322,12 @@ final class FailingSyncStorage: Storage {
             }
             #expect(try await append() == .created)
             storage.writesFail.store(true, ordering: .relaxed)
-            #expect(try await append() == .internalServerError)
+            let failed = try await client.execute(uri: "/streams/s", method: .post, headers: [.contentType: "application/json"],
+                                                  body: ByteBuffer(string: #"[{"type":"NoteAdded","data":{}}]"#))
+            // Stop 38 (a chaos test): the 500 says the outcome is open and how to settle it.
+            #expect(failed.status == .internalServerError
+                    && String(buffer: failed.body).contains("may or may not be in the log: retry it with the same event ids"),
+                    "\(String(buffer: failed.body))")
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .serviceUnavailable && String(buffer: ready.body).contains("appendsFailing"), "\(String(buffer: ready.body))")
             #expect(String(buffer: ready.body).contains("No space left on device"), "\(String(buffer: ready.body))")
@@ -331,6 +336,10 @@ final class FailingSyncStorage: Storage {
                 return text.split(separator: "\n").first { $0.hasPrefix("chronik_ready ") }.map(String.init)
             }
             #expect(try await readyGauge() == "chronik_ready 0.0")
+            // A probe's 503 is not counted as an error (stop 38); the failed append is.
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(!metrics.contains(#"chronik_errors_total{code="appendsFailing"}"#) && metrics.contains(#"chronik_errors_total{code="io"}"#),
+                    "\(metrics)")
             storage.writesFail.store(false, ordering: .relaxed)
             #expect(try await append() == .created, "the writer was not poisoned: the disk has room again")
             #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
