@@ -428,3 +428,30 @@ private final class StaleFirstLookup: EventStore, @unchecked Sendable {
         #expect(stock.filter { $0.type == "StockShipped" }.count == 1)
     }
 }
+
+@Suite struct HotStreamTests {
+    /// Stop 38 (a checkout service): 32 threads reserving one unit each of a
+    /// SKU with plenty of stock, and a quarter of them got 409
+    /// concurrencyConflict after losing every retry. Appends to one stream
+    /// through one store take turns now: with no retry at all
+    /// (`maxRetries: 0`) every reservation goes in.
+    @Test func concurrentReservationsOfOneSKUAllGoIn() async throws {
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(1_000))
+        let store = CommerceStore(log: shop.log, maxRetries: 0, forgetsInPlaintext: true)
+        let failures = await withTaskGroup(of: String?.self) { group in
+            for t in 0..<32 {
+                group.addTask {
+                    do { try await store.append(reserved(1, order: "o-\(t)")); return nil } catch { return "\(error)" }
+                }
+            }
+            var all: [String] = []
+            for await f in group { if let f { all.append(f) } }
+            return all
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        guard case .stock(let s) = try await store.currentState(of: "stock-sku-1").state else { Issue.record("not stock"); return }
+        #expect(s.available(in: "wh-1") == 1_000 - 32)
+    }
+}
