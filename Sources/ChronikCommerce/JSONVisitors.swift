@@ -126,8 +126,11 @@ struct JSONDecodingVisitor: FieldVisitor {
         switch v {
         case .int(let i): return i
         case .number(let literal):
+            // Stop 38, a newcomer: `"price": 12.50` said nothing of minor units.
+            let fraction = literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
             throw CommerceError(.wrongType, field: fieldPath(name),
-                                "\(name) must be an integer within 64 bits, got \(literal)")
+                                fraction ? "\(name) must be an integer, got \(literal): amounts are whole minor units (cents: 12.50 is 1250), quantities whole units"
+                                         : "\(name) must be an integer within 64 bits, got \(literal)")
         default: throw wrongType(name, "an integer", v)
         }
     }

@@ -323,13 +323,16 @@ struct ValidationVisitor: FieldVisitor {
 
     mutating func currency(_ name: StaticString, _ value: inout String) throws(CommerceError) {
         guard Validation.isCurrency(value) else {
-            throw CommerceError(.invalidCurrency, field: fieldPath(name), "\(name) \"\(value.prefix(40))\" is not an ISO 4217 code")
+            // Stop 38, a newcomer: "eur" is one, in the wrong case.
+            let hint = Validation.isCurrency(value.uppercased()) ? ": codes are upper case (\(value.uppercased()))" : ""
+            throw CommerceError(.invalidCurrency, field: fieldPath(name), "\(name) \"\(value.prefix(40))\" is not an ISO 4217 code\(hint)")
         }
     }
 
     mutating func country(_ name: StaticString, _ value: inout String) throws(CommerceError) {
         guard Validation.isCountry(value) else {
-            throw CommerceError(.invalidCountry, field: fieldPath(name), "\(name) \"\(value.prefix(40))\" is not an ISO 3166-1 alpha-2 code")
+            let hint = Validation.isCountry(value.uppercased()) ? ": codes are upper case (\(value.uppercased()))" : ""
+            throw CommerceError(.invalidCountry, field: fieldPath(name), "\(name) \"\(value.prefix(40))\" is not an ISO 3166-1 alpha-2 code\(hint)")
         }
     }
 

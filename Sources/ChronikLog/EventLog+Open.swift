@@ -614,6 +614,9 @@ extension EventLog {
                 holder = " by \(line)"
             }
         }
-        return ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)\(holder))", path: dir)
+        // A server holds it: its API takes the same writes (stop 38, a
+        // newcomer's `import` beside `serve`).
+        let beside = holder.contains(" serve ") ? "; append through that server (POST /streams/{stream}, POST /commands), or stop it first" : ""
+        return ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)\(holder))\(beside)", path: dir)
     }
 }

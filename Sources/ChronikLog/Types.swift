@@ -75,6 +75,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
            Timestamp(rfc3339: String(s.prefix(19)) + "Z") != nil {
             return "falls outside the years 0000–9999 once in UTC, as an export would write it"
         }
+        // Stop 38, a newcomer: "2024-06-06T10:00:00" said only "not RFC 3339".
+        if Timestamp(rfc3339: s + "Z") != nil {
+            return "has no time zone: add Z (UTC) or an offset such as +02:00"
+        }
         return "is not an RFC 3339 date-time"
     }
 

@@ -143,6 +143,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch {
             var e = ServerError.from(error)
+            if e.code == "notFound", error is HTTPError { e.message = Self.noRoute(request) }
             // Health probes answer 503 by design while not ready; counted,
             // they would read as client errors (stop 38, a chaos test).
             let probe = request.uri.path == "/ready" || request.uri.path == "/health"
@@ -162,6 +163,27 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return e.response
         }
+    }
+}
+
+extension ErrorMiddleware {
+    /// The first path segment of every route (`GET /openapi.json` has them all).
+    static var routeRoots: [String] {
+        ["all", "commands", "customers", "digest", "events", "export", "health", "metrics", "models", "openapi.json",
+         "ready", "stats", "streams", "subscribe", "verify"]
+    }
+
+    /// A 404 of the router in words (stop 38, a newcomer: `GET /stream/x`
+    /// was answered "Not Found" alone): the route asked for, the nearest
+    /// one when a segment is near, and where the routes are listed.
+    static func noRoute(_ request: Request) -> String {
+        let path = request.uri.path
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        var said = "no route \(request.method) \(path.prefix(200))"
+        if let first = segments.first, !routeRoots.contains(first), let near = closestName(to: first, among: routeRoots) {
+            said += ": did you mean /\(([near] + segments.dropFirst()).joined(separator: "/").prefix(200))?"
+        }
+        return said + " (the routes: GET /openapi.json, or docs/SERVER.md)"
     }
 }
 

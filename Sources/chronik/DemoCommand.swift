@@ -104,7 +104,16 @@ struct Demo: AsyncParsableCommand {
             out.line("")
             out.line("Try next:")
             let logArg = dir.contains(" ") ? "'\(dir)'" : dir
-            if s.orders > 0 { out.line("  chronik read --log \(logArg) --stream order-NW1000001") }
+            // An order whose customer was not forgotten: its address reads in
+            // clear (stop 38, a newcomer: NW1000001's read ‹erased› with no
+            // word why).
+            if s.orders > 0 {
+                let shown = (1_000_001...1_000_100).map { "NW\($0)" }.first { id in
+                    guard let o = models.orders?.order(id) else { return false }
+                    return models.crm?.customer(o.customerId)?.forgotten == false
+                } ?? "NW1000001"
+                out.line("  chronik read --log \(logArg) --stream order-\(shown)")
+            }
             out.line("  chronik export --log \(logArg) --type OrderPlaced | head -3")
             out.line("  chronik query fraud --top 5 --log \(logArg)")
             out.line("  chronik query customers --top 5 --log \(logArg)")

@@ -102,9 +102,13 @@ struct Import: AsyncParsableCommand {
         // log (stop 33: a file of bad lines left an empty log and key store
         // behind, "nothing was imported").
         let logDir = options.directory()
+        let created = !FileManager.default.fileExists(atPath: logDir + "/" + LogFormat.metaFileName)
         try await leavingNoTraceOnFailure(log: logDir, keys: keyOptions.directory(forLog: logDir)) {
             try await importInput()
         }
+        // After the import, which leaves no log when it fails (stop 38, a
+        // newcomer: `import --log shpo`, a typo, made a second shop unsaid).
+        if created { options.note(GlobalOptions.createdNote(logDir)) }
     }
 
     func importInput() async throws {
@@ -119,7 +123,8 @@ struct Import: AsyncParsableCommand {
         }
         defer { try? spooled?.close() }
 
-        let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes, durability: .interval(.seconds(1)))
+        let log = try options.openForWriting(creation, maxEventBytes: maxEventBytes.bytes, durability: .interval(.seconds(1)),
+                                             sayWhenCreated: false)
         defer { try? log.close() }
         let startHead = log.head
         // Keys are synced with the log, before the summary (docs/GDPR.md).

@@ -58,7 +58,7 @@ struct Mirror: AsyncParsableCommand {
     }
 
     func copy(from source: PostgresStore) async throws {
-        let log = try options.openForWriting(try CreationOptions.parse([]))
+        let log = try options.openForWriting(try CreationOptions.parse([]), sayWhenCreated: false)
         defer { try? log.close() }
         log.waitUntilIndexed()
         var next = log.head.value

@@ -55,15 +55,21 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the log as its single writer, creating it when absent.
+    /// What a writing command says when it created its log.
+    static func createdNote(_ path: String) -> String {
+        "chronik: note: there was no log at \(path): created a new one (if a shop's history should be there, check --log)"
+    }
+
     func openForWriting(_ creation: CreationOptions, maxEventBytes: Int = LogFormat.defaultMaxEventBytes,
                         directory dir: String? = nil, defaultSegmentSize: ByteSize = CreationOptions.defaultSegmentSize,
-                        durability: Durability = .fsync) throws -> EventLog {
+                        durability: Durability = .fsync, sayWhenCreated: Bool = true) throws -> EventLog {
         var options = LogOptions()
         options.durability = durability
         options.segmentSizeBytes = (creation.segmentSize ?? defaultSegmentSize).bytes
         options.compression = creation.compression?.value ?? .lz4
         options.maxEventBytes = maxEventBytes
         let path = dir ?? directory()
+        let existed = FileManager.default.fileExists(atPath: path + "/" + LogFormat.metaFileName)
         let log: EventLog
         do {
             log = try EventLog.open(at: path, options: options)
@@ -74,6 +80,11 @@ struct GlobalOptions: ParsableArguments {
             throw error
         }
         reportRecovery(of: log)
+        if !existed, sayWhenCreated {
+            // Stop 38, a newcomer: `import --log shpo` (a typo) made a second,
+            // empty shop without a word; serve says so (its own warning).
+            note(Self.createdNote(path))
+        }
         if let asked = creation.compression?.value, asked != log.compression {
             note("chronik: note: this log was created with \(log.compression) compression; --compression applies only to a new log")
         }

@@ -168,7 +168,7 @@ struct Serve: AsyncParsableCommand {
         }
         let path = options.directory()
         let existed = FileManager.default.fileExists(atPath: path + "/" + LogFormat.metaFileName)
-        let log = try options.openForWriting(creation)
+        let log = try options.openForWriting(creation, sayWhenCreated: false)
         if !existed {
             // Said even with --quiet (stop 36, an operator: a typo in --log or
             // an unmounted volume started a second, empty shop, "ready").

@@ -92,7 +92,7 @@ struct SimulationRun {
     static func perform(directory dir: String, events: Int, seed: UInt64, options: GlobalOptions,
                         creation: CreationOptions, keyOptions: KeyOptions, segmentSize: ByteSize) async throws -> SimulationRun {
         let log = try options.openForWriting(creation, directory: dir, defaultSegmentSize: segmentSize,
-                                             durability: .interval(.seconds(1)))
+                                             durability: .interval(.seconds(1)), sayWhenCreated: false)
         defer { try? log.close() }
         let startHead = log.head
         // Personal data sealed per customer / session (docs/GDPR.md); keys

@@ -110,12 +110,15 @@ import Testing
     @Test func unknownTypeWithoutStreamIsRejected() {
         // Proves an unknown type needs an explicit stream.
         expectRejected(#"{"type":"Custom.Thing","time":"2024-05-01T10:00:00Z","data":{}}"#, .invalidStream, field: "stream")
+        expectRejected(#"{"type":"Payment","time":"2024-05-01T10:00:00Z","data":{}}"#, .invalidStream, field: "stream")
     }
 
     @Test func aTypoOfACommerceTypeIsNamed() {
         // Proves stop 35's finding: "PageVeiwed" was told it needs an explicit stream, and following that advice
         // stored the typo as a type of its own. A type two edits (or a case) away from one of EVENTS.md is named.
-        for (typo, meant) in [("PageVeiwed", "PageViewed"), ("StockRecieved", "StockReceived"), ("orderplaced", "OrderPlaced")] {
+        // Stop 38 (a newcomer): the start of one type's name too ("PaymentAuth"); "Payment" starts three, so none.
+        for (typo, meant) in [("PageVeiwed", "PageViewed"), ("StockRecieved", "StockReceived"), ("orderplaced", "OrderPlaced"),
+                              ("PaymentAuth", "PaymentAuthorized")] {
             let line = #"{"type":"\#(typo)","time":"2024-05-01T10:00:00Z","data":{}}"#
             guard let e = expectError({ () throws(CommerceError) in _ = try parse(line, lineNumber: 7) }) else { continue }
             #expect(e.code == .invalidEventType && e.field == "type" && e.message.contains("did you mean \(meant)?"), "\(e)")

@@ -119,6 +119,13 @@ func order(_ replace: String = "", with: String = "") -> String {
         #expect(Timestamp(rfc3339: "2016-12-31T23:59:59.999999Z")?.rfc3339 == "2016-12-31T23:59:59.999999Z")
         #expect(Timestamp(rfc3339: "2016-12-31T23:59:61Z") == nil && Timestamp.rfc3339Refusal("2016-12-31T23:59:61Z") == "is not an RFC 3339 date-time")
         expectRejected(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: nil), .missingField, field: "time")
+        // Stop 38 (a newcomer): the messages say the fix — the zone, the case, the minor units.
+        let noZone = expectError({ () throws(CommerceError) in _ = try parse(importLine("ProductDiscontinued", #"{"productId":"p"}"#, time: "2024-06-06T10:00:00")) })
+        #expect(noZone?.message.contains("has no time zone: add Z (UTC) or an offset") == true, "\(String(describing: noZone))")
+        let lower = expectError({ () throws(CommerceError) in _ = try parse(importLine("PriceChanged", #"{"sku":"s","price":1250,"currency":"eur"}"#)) })
+        #expect(lower?.code == .invalidCurrency && lower?.message.hasSuffix("codes are upper case (EUR)") == true, "\(String(describing: lower))")
+        let decimal = expectError({ () throws(CommerceError) in _ = try parse(importLine("PriceChanged", #"{"sku":"s","price":12.50,"currency":"EUR"}"#)) })
+        #expect(decimal?.code == .wrongType && decimal?.message.contains("cents: 12.50 is 1250") == true, "\(String(describing: decimal))")
         expectRejected(importLine("PurchaseOrderPlaced", #"{"purchaseOrderId":"p","supplierId":"s","warehouseId":"w","lines":[{"sku":"k","qty":1,"unitCost":3}],"currency":"EUR","expectedAt":"tomorrow"}"#), .invalidTime, field: "data.expectedAt")
     }
 

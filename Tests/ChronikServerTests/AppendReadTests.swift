@@ -365,6 +365,10 @@ import Testing
             }
             #expect(try await client.execute(uri: "/no/such/route", method: .delete).status == .notFound)
             #expect(try await client.execute(uri: "/streams/s/extra", method: .get).status == .notFound)
+            // Stop 38 (a newcomer): a 404 of the router names the route, a near one, and where the routes are.
+            let typo = try await client.execute(uri: "/stream/notes-1", method: .get)
+            #expect(typo.status == .notFound && typo.error["message"] as? String
+                    == "no route GET /stream/notes-1: did you mean /streams/notes-1? (the routes: GET /openapi.json, or docs/SERVER.md)", "\(typo.text)")
             // Counted under the route's pattern (stop 32: under "NotFound").
             let metrics = try await client.get("/metrics").text
             #expect(metrics.contains(#"route="/streams/{stream}",method="DELETE",status="405""#)
