@@ -91,7 +91,11 @@ extension LogServer {
         }
         let started = ContinuousClock.now
         let result = try await store.ship(envelope)
-        if !result.order.wasDuplicate { metrics.appended(events: [envelope.proposed], duration: .now - started) }
+        // Every event the command wrote (stop 38: the StockShipped were not
+        // counted in chronik_events_written_total).
+        let written = (result.order.wasDuplicate ? [] : [envelope.proposed])
+            + zip(result.stock, result.stockEvents).filter { !$0.0.result.wasDuplicate }.map(\.1)
+        if !written.isEmpty { metrics.appended(events: written, duration: .now - started) }
         var o = JSONObject()
         o.add("stream", envelope.stream)
         o.add("positions", .array(result.order.positions.map { .uint($0.value) }))

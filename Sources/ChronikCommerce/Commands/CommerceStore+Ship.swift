@@ -8,6 +8,8 @@ import Synchronization
 public struct ShipResult: Sendable {
     public var order: AppendResult
     public var stock: [(stream: String, result: AppendResult)]
+    /// The `StockShipped` events, in the order of `stock`.
+    public var stockEvents: [ProposedEvent] = []
 
     /// Every part was already in the log: a retry of the whole command.
     public var wasDuplicate: Bool { order.wasDuplicate && stock.allSatisfy { $0.result.wasDuplicate } }
@@ -91,7 +93,7 @@ extension CommerceStore {
                 throw refused
             }
         }
-        return ShipResult(order: orderResult, stock: results)
+        return ShipResult(order: orderResult, stock: results, stockEvents: stock.map(\.proposed))
     }
 }
 
