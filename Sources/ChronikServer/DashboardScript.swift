@@ -148,12 +148,12 @@ function showStock(low, reorder) {
 
 function showSearch(queries) {
   fill("zero-searches", queries.map((s) => el("tr", { "data-query": s.query, "data-count": String(s.count) },
-    el("th", {}, "“" + s.query + "”"), el("td", { class: "num" }, count(s.count)))), "every search found something", 2);
+    el("th", {}, "“" + s.query + "”"), el("td", { class: "num" }, count(s.count)))), "no search without results", 2);
 }
 
 function showFraud(scores) {
   fill("fraud", scores.map((s) => el("tr", { "data-order": s.orderId, "data-score": String(s.score) },
-    el("th", {}, s.orderId), el("td", { class: "num score" }, String(s.score)),
+    el("th", {}, s.orderId), el("td", { class: s.score > 0 ? "num score" : "num" }, String(s.score)),
     el("td", { class: "reasons" }, ...s.reasons.map((r) => el("span", { class: "reason", title: r.detail, "data-code": r.code },
       r.code + " +" + r.points))))), "no scores yet", 3);
 }
