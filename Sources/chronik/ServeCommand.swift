@@ -168,7 +168,16 @@ struct Serve: AsyncParsableCommand {
         }
         let path = options.directory()
         let existed = FileManager.default.fileExists(atPath: path + "/" + LogFormat.metaFileName)
+        let directoryExisted = FileManager.default.fileExists(atPath: path)
         let log = try options.openForWriting(creation, sayWhenCreated: false)
+        let vault: SubjectKeyVault
+        do { vault = try keyOptions.vault(for: log) } catch {
+            // A log this start made, refused for its key store (one of
+            // another log): none is left behind (stop 38, a chaos test).
+            try? log.close()
+            if !directoryExisted, log.head.value == 0 { try? FileManager.default.removeItem(atPath: path) }
+            throw error
+        }
         if !existed {
             // Said even with --quiet (stop 36, an operator: a typo in --log or
             // an unmounted volume started a second, empty shop, "ready").
@@ -176,7 +185,6 @@ struct Serve: AsyncParsableCommand {
         } else {
             options.note("chronik: note: opened the log at \(path): \(log.head.value) events")
         }
-        let vault = try keyOptions.vault(for: log)
         let live: LiveProjections
         do { live = try LiveProjections.start(log: log, protector: vault) } catch {
             try? log.close()

@@ -151,6 +151,21 @@ struct GDPRCLITests {
         #expect(noPII.exitCode == 0 && noPII.stdoutLines.count == 1, "\(noPII)")
     }
 
+    @Test func aServerRefusedForAnotherLogsKeyStoreLeavesNoLogBehind() async throws {
+        // Proves stop 38's finding (a chaos test): `serve --log NEW` beside NEW.keys of another log warned that it
+        // created a new log, exited 1 for the key store, and left the new, empty log directory behind.
+        let dir = makeTempDir()
+        let other = dir + "-other"
+        defer { removeDir(dir); removeDir(other) }
+        let file = try writeTemp(shopLines[0] + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        try FileManager.default.moveItem(atPath: dir + ".keys", toPath: other + ".keys")
+        let refused = try await chronik(["serve", "--log", other, "--listen", "127.0.0.1:0"])
+        #expect(refused.exitCode == 1 && refused.stderr.contains("belongs to another log"), "\(refused)")
+        #expect(!refused.stderr.contains("created a new, empty one"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: other), "no log left behind")
+    }
+
     @Test func aGuestIsForgottenLikeACustomer() async throws {
         // Proves stop 34's finding: `forget customer G` for a guest (orders, no CustomerRegistered) said
         // "no customer G in this log" although the order's address is sealed under G's key.
