@@ -107,6 +107,10 @@ final class KeyedTurns: Sendable {
     private let state = Mutex(State())
 
     func begin(_ key: String) async {
+        // Free: no suspension at all (the simulator's appends run on a
+        // serial executor up to the log's queue, in order, and must not
+        // yield here).
+        if state.withLock({ $0.held.insert(key).inserted }) { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
                 if s.held.insert(key).inserted { return true }
