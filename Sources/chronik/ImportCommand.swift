@@ -3,6 +3,7 @@ import ChronikCommerce
 import ChronikLog
 import Foundation
 import SystemPackage
+import Synchronization
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,6 +69,9 @@ struct Import: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp("JSON Lines to import; - or nothing reads stdin.", valueName: "file"))
     var file: String?
+
+    @Flag(help: ArgumentHelp("Progress on stderr also when it is not a terminal (a log file, cron, CI): a line every 10 s. On a terminal it is shown anyway, in place."))
+    var progress = false
 
     @Flag(name: .customLong("skip-invalid"), help: "Append the valid lines and report the rest.")
     var skipInvalid = false
@@ -144,12 +148,19 @@ struct Import: AsyncParsableCommand {
         importOptions.maxEventBytes = maxEventBytes.bytes
         importOptions.maxRejectsKept = Self.maxListedRejects
 
-        let showProgress = !options.quiet && isatty(STDERR_FILENO) == 1
+        let onTerminal = isatty(STDERR_FILENO) == 1
+        let showProgress = !options.quiet && onTerminal
+        // Stop 38, a migration: progress only on a terminal, none in the
+        // log file of a long import run by cron.
+        var report: (@Sendable (CommerceImport.Phase, Int) -> Void)? = showProgress ? Self.progress : nil
+        if !options.quiet && !onTerminal && progress {
+            let lines = ProgressLines(every: .seconds(10))
+            report = { phase, n in lines.report(phase, n) }
+        }
         let started = ContinuousClock.now
         let summary: CommerceImport.Summary
         do {
-            summary = try await CommerceImport.run(path: path, into: store, options: importOptions,
-                                                   progress: showProgress ? Self.progress : nil)
+            summary = try await CommerceImport.run(path: path, into: store, options: importOptions, progress: report)
         } catch let e as CommerceError {
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             throw CommandFailure(e.description)
@@ -208,6 +219,28 @@ struct Import: AsyncParsableCommand {
         var eventsPerSecond: Int
         var written: Bool
         var rejected: [Reject]
+    }
+
+    /// `--progress` away from a terminal: a whole line, at most every
+    /// `every` (the first at once), with the time since the start.
+    final class ProgressLines: Sendable {
+        private let every: Duration
+        private let started = ContinuousClock.now
+        private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+        init(every: Duration) { self.every = every }
+
+        func report(_ phase: CommerceImport.Phase, _ lines: Int) {
+            let now = ContinuousClock.now
+            let due = last.withLock { l -> Bool in
+                if let t = l, now - t < every { return false }
+                l = now
+                return true
+            }
+            guard due else { return }
+            let verb = phase == .checking ? "checked" : "appended"
+            printError("chronik: import: \(verb) \(group(lines)) lines (\(formatDuration(now - started)))")
+        }
     }
 
     @Sendable static func progress(_ phase: CommerceImport.Phase, _ lines: Int) {

@@ -19,3 +19,20 @@ import Testing
         #expect(quiet.exitCode == 0 && !quiet.stderr.contains("there was no log"), "-q says nothing: \(quiet)")
     }
 }
+
+/// Proves stop 38's finding (a migration): `import` showed progress only
+/// on a terminal, so a long import run by cron logged nothing until its
+/// end. `--progress` writes whole lines on stderr away from a terminal.
+@Suite struct ImportProgressLinesTests {
+    @Test func progressLinesAwayFromATerminal() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + "-copy"); removeDir(dir + "-plain") }
+        #expect(try await chronik(["simulate", "--events", "80000", "--seed", "4", "--log", dir, "-q"]).exitCode == 0)
+        let export = try await chronik(["export", "--log", dir, "-q"])
+        let file = try writeTemp(export.stdout)
+        let shown = try await chronik(["import", "--log", dir + "-copy", "--progress", file])
+        #expect(shown.exitCode == 0 && shown.stderr.contains("chronik: import: checked 65,536 lines ("), "\(shown.stderr)")
+        let plain = try await chronik(["import", "--log", dir + "-plain", file])
+        #expect(plain.exitCode == 0 && !plain.stderr.contains("chronik: import: checked"), "\(plain.stderr)")
+    }
+}
