@@ -36,3 +36,34 @@ import Testing
         #expect(plain.exitCode == 0 && !plain.stderr.contains("chronik: import: checked"), "\(plain.stderr)")
     }
 }
+
+/// Proves stop 38's finding (a chaos test on a full disk): `simulate`
+/// failed without saying how many events went in (93,583 had). A file
+/// size limit (RLIMIT_FSIZE) stands in for the full disk: the segment's
+/// write fails with EFBIG.
+@Suite struct SimulateFailureTests {
+    @Test func aFailedSimulationSaysWhatItAppended() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let script = #"""
+            import resource, signal, subprocess, sys
+            def limit():
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, 2 << 20))
+            r = subprocess.run([sys.argv[1], "simulate", "--events", "100000", "--seed", "1", "--log", sys.argv[2]],
+                               preexec_fn=limit, capture_output=True, text=True)
+            print(r.returncode)
+            print(r.stderr.strip().splitlines()[-1])
+
+            """#
+        let r = try await run(.name("python3"), ["-c", script, chronikPath, dir])
+        let lines = r.stdoutLines
+        #expect(lines.first == "1", "\(r)")
+        let said = try #require(lines.last.flatMap { $0.firstMatch(of: /; ([0-9,]+) events were appended before it and stay in the log \(positions 0–([0-9]+)\)/) },
+                                "\(r)")
+        let stats = try await chronik(["stats", "--log", dir, "--json"])
+        let events = jsonObjects(stats.stdout).first?["events"] as? Int
+        #expect(events != nil && events == Int(said.output.2).map { $0 + 1 }
+                && events == Int(said.output.1.replacingOccurrences(of: ",", with: "")), "\(said.output.0) vs \(stats.stdout)")
+    }
+}
