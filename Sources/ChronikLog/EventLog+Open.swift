@@ -611,7 +611,16 @@ extension EventLog {
             let text = String(decoding: buffer.prefix(n), as: UTF8.self)
             if let line = text.split(separator: "\n").first, line.hasPrefix("pid "),
                line.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) {
-                holder = " by \(line)"
+                // The note of an earlier writer outlives it; a holder from
+                // before stop 37 writes none (stop 38, an upgrade: a stale
+                // note named a process that had exited, one an operator
+                // might have killed once its pid was reused).
+                let pid = line.dropFirst(4).prefix { $0.isNumber }
+                if let n = Int32(pid), kill(n, 0) == 0 || errno == EPERM {
+                    holder = " by \(line)"
+                } else {
+                    holder = "; its holder left no note (the note there names pid \(pid), which is not running)"
+                }
             }
         }
         // A server holds it: its API takes the same writes (stop 38, a

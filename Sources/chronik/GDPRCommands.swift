@@ -305,6 +305,10 @@ extension Forget {
         }
         let vault = try keyOptions.vault(for: log)
         let customers = try forgottenCustomers(in: log)
+        // The sessions their orders name first, counted (stop 38, an
+        // upgrade: erasures of a release before stop 36 left them, and
+        // this said "0 keys" while destroying 120).
+        let sessions = try LogKeyStore.destroyLinkedSessionKeys(of: customers, vault: vault, log: log)
         var destroyedNow = 0
         for c in customers {
             let subject = PIISubject.customer(c)
@@ -314,11 +318,13 @@ extension Forget {
         try vault.store.sync()
         let out = Output()
         if options.json {
-            struct Report: Encodable { var forgottenCustomers, keysDestroyedNow: Int }
-            try out.line(encoding: Report(forgottenCustomers: customers.count, keysDestroyedNow: destroyedNow))
+            struct Report: Encodable { var forgottenCustomers, keysDestroyedNow, sessionKeysDestroyedNow: Int }
+            try out.line(encoding: Report(forgottenCustomers: customers.count, keysDestroyedNow: destroyedNow,
+                                          sessionKeysDestroyedNow: sessions.count))
         } else {
             out.line("\(group(customers.count)) forgotten customer\(customers.count == 1 ? "" : "s") in the log; "
-                     + "\(group(destroyedNow)) key\(destroyedNow == 1 ? " was" : "s were") still in the key store and destroyed now")
+                     + "\(group(destroyedNow)) key\(destroyedNow == 1 ? " was" : "s were") still in the key store and destroyed now"
+                     + (sessions.isEmpty ? "" : ", and \(group(sessions.count)) key\(sessions.count == 1 ? "" : "s") of anonymous sessions their orders name"))
         }
         out.flush()
     }

@@ -151,6 +151,43 @@ struct GDPRCLITests {
         #expect(noPII.exitCode == 0 && noPII.stdoutLines.count == 1, "\(noPII)")
     }
 
+    @Test func erasuresOfAnOlderReleaseGetTheirSessionKeysDestroyed() async throws {
+        // Proves stop 38's finding (an upgrade): a release before stop 36 destroyed only the customer's key, so the
+        // anonymous session their order names kept its IP readable; serve said nothing, and forget --reapply fixed it
+        // while reporting "0 keys". Both now destroy those session keys and say so.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keysbackup") }
+        let session = #"{"type":"SessionStarted","time":"2024-05-01T09:00:00Z","data":{"sessionId":"s-9","channel":"web","ip":"203.0.113.7"}}"#
+        let order = #"{"type":"OrderPlaced","time":"2024-05-02T10:00:00Z","data":{"orderId":"o-9","customerId":"c-1","sessionId":"s-9","lines":[{"sku":"sku-1","qty":1,"unitPrice":1000}],"currency":"EUR","shippingAddress":{"line1":"Hauptstr. 1","city":"Berlin","postalCode":"10115","country":"DE"}}}"#
+        let file = try writeTemp([shopLines[0], session, shopLines[1], order].joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        try FileManager.default.copyItem(atPath: dir + ".keys", toPath: dir + ".keysbackup")
+        #expect(try await chronik(["forget", "--log", dir, "customer", "c-1"]).exitCode == 0)
+        /// The key store as the older release's erasure left it: c-1's key destroyed, the session's kept.
+        func olderErasure() throws {
+            try FileManager.default.removeItem(atPath: dir + ".keys")
+            try FileManager.default.copyItem(atPath: dir + ".keysbackup", toPath: dir + ".keys")
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir + ".keys") where name.hasPrefix("keys-") {
+                let path = dir + ".keys/" + name
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                guard text.contains("customer:c-1 ") else { continue }
+                let lines = text.split(separator: "\n").map { $0.hasPrefix("customer:c-1 ") ? "customer:c-1 -" : String($0) }
+                try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            }
+        }
+        try olderErasure()
+        #expect(try await chronik(["export", "--log", dir, "--stream", "session-s-9"]).stdout.contains("203.0.113.7"), "the session's IP reads")
+        let warned = try await serveStartWarnings(dir)
+        #expect(warned.count == 1 && warned[0].contains("the keys of 1 anonymous session that forgotten customers' orders name (s-9)"), "\(warned)")
+        #expect(!(try await chronik(["export", "--log", dir, "--stream", "session-s-9"]).stdout.contains("203.0.113.7")))
+
+        try olderErasure()
+        let reapplied = try await chronik(["forget", "--reapply", "--log", dir, "--json"])
+        let report = jsonObjects(reapplied.stdout).first
+        #expect(report?["sessionKeysDestroyedNow"] as? Int == 1 && report?["keysDestroyedNow"] as? Int == 0, "\(reapplied)")
+        #expect(!(try await chronik(["export", "--log", dir, "--stream", "session-s-9"]).stdout.contains("203.0.113.7")))
+    }
+
     @Test func aServerRefusedForAnotherLogsKeyStoreLeavesNoLogBehind() async throws {
         // Proves stop 38's finding (a chaos test): `serve --log NEW` beside NEW.keys of another log warned that it
         // created a new log, exited 1 for the key store, and left the new, empty log directory behind.

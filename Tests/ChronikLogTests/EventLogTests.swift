@@ -127,6 +127,23 @@ struct EventLogTests {
         #expect(throws: ChronikLogError.self) { try EventLog.open(at: dir) }  // no writer: a directory without chronik.meta
     }
 
+    @Test("a note in LOCK that names a process no longer running is not quoted as the holder")
+    func aStaleLockNoteIsNotQuoted() throws {
+        // Proves stop 38's finding (an upgrade): a writer of a release before stop 37 writes no note, so a refused
+        // writer quoted the note an earlier, exited writer had left, naming a pid that could since be anyone's.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        try "pid 2147483646, since 2026-12-06T09:00:00Z, chronik append --log x\n"
+            .write(toFile: dir + "/" + LogFormat.lockFileName, atomically: false, encoding: .utf8)
+        #expect { _ = try EventLog.open(at: dir) } throws: { error in
+            let e = error as? ChronikLogError
+            return e?.code == .locked && e?.message.contains("its holder left no note (the note there names pid 2147483646, which is not running)") == true
+                && e?.message.contains("by pid") == false
+        }
+    }
+
     @Test("a second writer is told which process holds the log: its pid, since when and its command, from LOCK")
     func theSecondWriterIsToldWhoHoldsTheLog() throws {
         // Proves stop 37's fix (an operator): "another process is writing this log" named none.

@@ -151,6 +151,10 @@ public struct KeyStoreReconciliation: Sendable, Equatable, Encodable {
     /// log, a key file lost): their data reads as erased. Checked for at
     /// most `LogKeyStore.missingKeyChecks` customers.
     public var missingKeys: [String] = []
+    /// Anonymous sessions named by forgotten customers' orders whose keys
+    /// were still in the store (an erasure by a release before stop 36,
+    /// which destroyed only the customer's key): destroyed now.
+    public var sessionKeysDestroyedNow: [String] = []
 
     public init() {}
 
@@ -165,6 +169,11 @@ public struct KeyStoreReconciliation: Sendable, Equatable, Encodable {
             w.append("the key store still held the keys of \(customers(keysDestroyedNow.count)) the log says are forgotten "
                      + "(\(named(keysDestroyedNow))): a key store restored from a backup older than their erasure? "
                      + "Destroyed them now, as `chronik forget --reapply` does")
+        }
+        if !sessionKeysDestroyedNow.isEmpty {
+            w.append("the key store still held the keys of \(sessionKeysDestroyedNow.count) anonymous session\(sessionKeysDestroyedNow.count == 1 ? "" : "s") "
+                     + "that forgotten customers' orders name (\(named(sessionKeysDestroyedNow))): erasures made by a release before stop 36, "
+                     + "which left them? Destroyed them now, as `chronik forget --reapply` does")
         }
         if !erasedWithoutEvent.isEmpty {
             w.append("the key store has destroyed the keys of \(customers(erasedWithoutEvent.count)) whose CustomerForgotten is not in the log "
@@ -181,6 +190,28 @@ public struct KeyStoreReconciliation: Sendable, Equatable, Encodable {
 }
 
 extension LogKeyStore {
+    /// Destroys the keys still in the store of the anonymous sessions that
+    /// the orders of `customers` (forgotten) name, and returns those
+    /// sessions. A release before stop 36 destroyed only the customer's
+    /// key, and its erasures kept those sessions' IPs readable (stop 38,
+    /// an upgrade: `forget --reapply` fixed them and said "0 keys").
+    /// Reads the log's OrderPlaced once when `customers` is not empty.
+    public static func destroyLinkedSessionKeys(of customers: [String], vault: SubjectKeyVault, log: EventLog) throws -> [String] {
+        guard !customers.isEmpty else { return [] }
+        let links = SessionLinks()
+        var destroyed: [String] = []
+        for c in customers {
+            for session in try links.sessions(of: c, in: log).sorted() {
+                let subject = PIISubject.session(session)
+                guard try vault.store.key(for: subject, create: false) != nil else { continue }
+                try vault.destroyKey(subject: subject)
+                destroyed.append(session)
+            }
+        }
+        if !destroyed.isEmpty { try vault.store.sync() }
+        return destroyed
+    }
+
     /// Customers without a key whose streams `reconcile` reads for sealed
     /// data: a key store far older than the log is reported from these.
     public static let missingKeyChecks = 1_000
@@ -202,6 +233,7 @@ extension LogKeyStore {
             r.keysDestroyedNow.append(c)
         }
         if !r.keysDestroyedNow.isEmpty { try vault.store.sync() }
+        r.sessionKeysDestroyedNow = try destroyLinkedSessionKeys(of: forgotten, vault: vault, log: log)
         var checked = 0
         for c in notForgotten {
             let subject = PIISubject.customer(c)
