@@ -17,7 +17,10 @@ struct Export: AsyncParsableCommand {
             is an error, and so is a --type that is neither a commerce type \
             (EVENTS.md) nor in the log (it lists the known types). Events of types \
             Chronik does not know are exported untouched. The JSON Lines \
-            output imports again (chronik import) into the same events.
+            output imports again (chronik import) into the same events \
+            (but for an unknown type's data that is not a JSON object, which \
+            chronik append takes and import refuses: chronik backup copies \
+            such a log).
 
             For auditors: --audit adds to each JSON line a last key \
             "chainHash", the chain hash of the batch holding the event; the \
