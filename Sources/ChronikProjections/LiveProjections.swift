@@ -37,9 +37,15 @@ public final class LiveProjections: @unchecked Sendable {
     }
 
     /// Builds the models (snapshot + tail) and starts following the log.
+    /// - Parameter note: told why a snapshot was not used (another model
+    ///   version, corrupt, beyond the head): the server says it (stop 38,
+    ///   an upgrade: it rebuilt without a word).
     public static func start(log: EventLog, only: [String]? = nil,
-                             protector: (any PIIProtector)? = nil) throws(ProjectionError) -> LiveProjections {
-        let live = LiveProjections(log: log, set: try Replayer.rebuild(log, only: only, protector: protector).set)
+                             protector: (any PIIProtector)? = nil,
+                             note: ((String) -> Void)? = nil) throws(ProjectionError) -> LiveProjections {
+        let (set, report) = try Replayer.rebuild(log, only: only, protector: protector)
+        for m in report.messages { note?(m) }
+        let live = LiveProjections(log: log, set: set)
         live.start()
         return live
     }

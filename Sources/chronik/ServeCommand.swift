@@ -186,7 +186,7 @@ struct Serve: AsyncParsableCommand {
             options.note("chronik: note: opened the log at \(path): \(log.head.value) events")
         }
         let live: LiveProjections
-        do { live = try LiveProjections.start(log: log, protector: vault) } catch {
+        do { live = try LiveProjections.start(log: log, protector: vault, note: { options.note("chronik: note: \($0)") }) } catch {
             try? log.close()
             throw CommandFailure("live models: \(error)")
         }

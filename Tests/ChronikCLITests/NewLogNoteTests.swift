@@ -67,3 +67,35 @@ import Testing
                 && events == Int(said.output.1.replacingOccurrences(of: ",", with: "")), "\(said.output.0) vs \(stats.stdout)")
     }
 }
+
+/// Proves stop 38's finding (an upgrade): `serve` rebuilt its models from
+/// the whole log without a word when it could not use a snapshot (another
+/// model version after an upgrade, or a damaged file); `replay` said why.
+@Suite struct ServeSnapshotNoteTests {
+    @Test func serveSaysWhyASnapshotWasNotUsed() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        #expect(try await chronik(["simulate", "--events", "2000", "--seed", "2", "--log", dir, "-q"]).exitCode == 0)
+        #expect(try await chronik(["snapshot", "--log", dir]).exitCode == 0)
+        let snaps = try FileManager.default.contentsOfDirectory(atPath: dir + "/snapshots").filter { $0.hasSuffix(".snap") }
+        let snap = dir + "/snapshots/" + (try #require(snaps.first))
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: snap))
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
+        try handle.close()
+        let script = #"""
+            import subprocess, sys
+            p = subprocess.Popen([sys.argv[1], "serve", "--log", sys.argv[2], "--listen", "127.0.0.1:0"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            while True:
+                line = p.stderr.readline()
+                if not line or "listening on" in line: break
+                print(line, end="")
+            p.terminate()
+            p.communicate(timeout=60)
+
+            """#
+        let r = try await run(.name("python3"), ["-c", script, chronikPath, dir])
+        #expect(r.stdoutLines.contains { $0.hasPrefix("chronik: note: ignoring snapshot \(snap)") }, "\(r)")
+    }
+}
