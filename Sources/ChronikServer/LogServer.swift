@@ -236,7 +236,7 @@ public final class LogServer: Sendable {
             addStoreAnswers(to: router)
         }
         router.get("health", use: noQuery { _, _ in jsonResponse(#"{"status":"ok"}"#) })
-        router.get("metrics", use: noQuery { _, context in try self.metricsText(context) })
+        router.get("metrics", use: noQuery { _, context in try await self.metricsText(context) })
         addDashboardRoutes(to: router)
         router.get("openapi.json") { _, _ in LogServer.openAPIResponse() }
         return base

@@ -58,6 +58,25 @@ extension LogServer {
         return storeHeadWatch?.head ?? 0
     }
 
+    /// Whether the store answers a head query within `limit`. A query that
+    /// hangs (a table locked, a database away) is left to finish on its own.
+    func storeAnswers(within limit: Duration) async -> Bool {
+        let waiting = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        let finish: @Sendable (Bool) -> Void = { answered in
+            waiting.withLock { c -> CheckedContinuation<Bool, Never>? in
+                let first = c
+                c = nil
+                return first
+            }?.resume(returning: answered)
+        }
+        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            waiting.withLock { $0 = c }
+            let store = eventStore
+            Task { finish((try? await store.headPosition()) != nil) }
+            Task { try? await Task.sleep(for: limit); finish(false) }
+        }
+    }
+
     /// `GET /ready` of a shared store: 200 with the head once the store
     /// answers, 503 `notReady` when it does not or the server is stopping.
     func storeReady() async throws -> Response {

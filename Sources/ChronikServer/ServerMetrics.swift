@@ -217,7 +217,7 @@ extension LogServer {
     /// `GET /metrics`: the Prometheus text format. Gauges of the moment
     /// (subscribers and their lag, the models' position, the head) are
     /// set at each scrape.
-    func metricsText(_ context: ChronikContext) throws -> Response {
+    func metricsText(_ context: ChronikContext) async throws -> Response {
         try context.require(anyOf: [.read, .metrics])
         let headValue = knownHead
         let cursors = subscriptionPositions()
@@ -227,9 +227,14 @@ extension LogServer {
         metrics.subscriberLagSum.record(Int64(lags.reduce(0, +)))
         metrics.head.record(Int64(headValue))
         if let live { metrics.modelsPosition.record(Int64(live.position.value)) }
-        // A store's server: not stopping and its models following (whether
-        // the store answers is /ready's own round trip).
-        let isReady = localLog != nil ? (try? ready()) != nil : !isStopping && live?.stoppedBecause == nil
+        // A store's server: not stopping, its models following, and the
+        // store answering within 2 s, as /ready asks it (stop 38, a DBA:
+        // with the database down, /ready was 503 and the gauge said 1).
+        let isReady = if localLog != nil {
+            (try? ready()) != nil
+        } else {
+            !isStopping && live?.stoppedBecause == nil ? await storeAnswers(within: .seconds(2)) : false
+        }
         metrics.ready.record(isReady ? 1 : 0)
         // The room left for the log (a full disk stops every append; stop
         // 36's operator found out from the 500s).

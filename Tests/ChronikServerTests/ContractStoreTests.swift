@@ -159,3 +159,60 @@ struct ForwardingStore: EventStore {
         try log.close()
     }
 }
+
+/// Proves stop 38's finding (a DBA): with the database of a `--store`
+/// server down, `/ready` answered 503 while `chronik_ready` said 1. The
+/// gauge now asks the store as `/ready` does, and a store that does not
+/// answer at all (a table locked) reads 0 after 2 s instead of holding
+/// the scrape.
+@Suite struct StoreReadyGaugeTests {
+    final class Switchable: EventStore, Sendable {
+        let inner: ForwardingStore
+        let mode = Mutex("up")  // "up", "down" (fails at once), "hung" (never answers)
+        init(inner: ForwardingStore) { self.inner = inner }
+        func append(to stream: String, _ events: [ProposedEvent], expected: ExpectedVersion) async throws -> AppendResult {
+            try await inner.append(to: stream, events, expected: expected)
+        }
+        func readStream(_ stream: String, from version: StreamVersion, limit: Int) async throws -> [RecordedEvent] {
+            try await inner.readStream(stream, from: version, limit: limit)
+        }
+        func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] { try await inner.readAll(from: position, limit: limit) }
+        func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> { inner.subscribeAll(from: position) }
+        func headPosition() async throws -> Position {
+            switch mode.withLock({ $0 }) {
+            case "down": throw ChronikLogError(.io, "connection refused")
+            case "hung": try await Task.sleep(for: .seconds(30)); return try await inner.headPosition()
+            default: return try await inner.headPosition()
+            }
+        }
+        func lastVersion(of stream: String) async throws -> StreamVersion? { try await inner.lastVersion(of: stream) }
+        func events(withIDs ids: [EventID]) async throws -> [RecordedEvent] { try await inner.events(withIDs: ids) }
+    }
+
+    @Test func theReadyGaugeFollowsTheStore() async throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        let store = Switchable(inner: ForwardingStore(log: log))
+        let server = LogServer(store: store, live: nil, vault: nil, configuration: ServerConfiguration(), logLevel: "warning")
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.router) { client async throws in
+            defer { server.beginShutdown() }
+            func gauge() async throws -> String? {
+                let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+                return text.split(separator: "\n").first { $0.hasPrefix("chronik_ready ") }.map(String.init)
+            }
+            #expect(try await gauge() == "chronik_ready 1.0")
+            store.mode.withLock { $0 = "down" }
+            #expect(try await client.execute(uri: "/ready", method: .get).status == .serviceUnavailable)
+            #expect(try await gauge() == "chronik_ready 0.0")
+            store.mode.withLock { $0 = "hung" }
+            let started = ContinuousClock.now
+            #expect(try await gauge() == "chronik_ready 0.0")
+            #expect(ContinuousClock.now - started < .seconds(20), "the scrape waited for the hung store")
+            store.mode.withLock { $0 = "up" }
+            #expect(try await gauge() == "chronik_ready 1.0")
+        }
+    }
+}
