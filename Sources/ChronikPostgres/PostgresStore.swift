@@ -55,7 +55,13 @@ public final class PostgresStore: EventStore, Sendable {
     }
 
     public let location: Location
+    /// postgres-nio's own logger: its messages are the errors the store
+    /// throws, so only critical ones show.
     let logger: Logger
+    /// The store's own warnings (a standby's position unseen, a cancelled
+    /// wait): shown (stop 38, a DBA: they were logged at `.warning` through
+    /// the critical-only logger and never printed).
+    let notices: Logger
     let writerConnection: ConnectionSlot
     let readerConnection: ConnectionSlot
     let queue = Mutex(WriteQueue())
@@ -85,6 +91,9 @@ public final class PostgresStore: EventStore, Sendable {
         logger.logLevel = .critical
         self.location = location
         self.logger = logger
+        var notices = Logger(label: "chronik.postgres")
+        notices.logLevel = .warning
+        self.notices = notices
         self.pollInterval = pollInterval
         writerConnection = ConnectionSlot(location: location, logger: logger)
         readerConnection = ConnectionSlot(location: location, logger: logger)
@@ -400,13 +409,13 @@ public final class PostgresStore: EventStore, Sendable {
             if reached > 0 { return }
             if all > 0, visible == 0 {
                 if queue.withLock({ state in defer { state.replicationUnseenLogged = true }; return !state.replicationUnseenLogged }) {
-                    logger.warning("cannot see the synchronous standby's position (pg_stat_replication needs superuser or pg_monitor): a COMMIT whose wait for the standby was cancelled cannot be detected; grant pg_monitor to the server's role")
+                    notices.warning("cannot see the synchronous standby's position (pg_stat_replication needs superuser or pg_monitor): a COMMIT whose wait for the standby was cancelled cannot be detected; grant pg_monitor to the server's role")
                 }
                 return
             }
             if !warned {
                 warned = true
-                logger.warning("a COMMIT returned before a synchronous standby confirmed it (its wait was cancelled?): the append is acknowledged only once a standby has it", metadata: ["lsn": "\(mark.lsn)", "synchronous_commit": "\(mark.mode)"])
+                notices.warning("a COMMIT returned before a synchronous standby confirmed it (its wait was cancelled?): the append is acknowledged only once a standby has it", metadata: ["lsn": "\(mark.lsn)", "synchronous_commit": "\(mark.mode)"])
             }
             try await Task.sleep(for: .milliseconds(20))
         }
