@@ -86,6 +86,10 @@ struct Export: AsyncParsableCommand {
     @Flag(help: "Add the batch's chain hash (\"chainHash\") to each JSON line.")
     var audit = false
 
+    @Option(name: .customLong("master-key"), help: ArgumentHelp(
+        "With --store: the master key file that opens personal data (as serve --store --master-key).", valueName: "file"))
+    var masterKey: String?
+
     @Flag(name: .customLong("without-personal-data"), help: ArgumentHelp(
         "Write every customer's personal data as null, with or without a key store (for a reader who must not see it; such an export does not import again)."))
     var withoutPersonalData = false
@@ -114,6 +118,10 @@ struct Export: AsyncParsableCommand {
         try validateRange(from: from.flatMap(PositionOrTime.init(argument:)), to: to.flatMap(PositionOrTime.init(argument:)),
                           backward: nil)
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, got \(limit)") }
+        if masterKey != nil, storeOptions.store == nil {
+            throw ValidationError("--master-key goes with --store; a log directory's keys are --keys DIR")
+        }
+        if masterKey != nil, withoutPersonalData { throw ValidationError("--master-key opens personal data, --without-personal-data leaves it out: give one") }
         try storeOptions.validate(with: options, notWith: [("--keys", keyOptions.keys != nil), ("--audit", audit),
                                                            ("--format csv", format == "csv")])
     }
@@ -373,12 +381,44 @@ extension Export {
                 filter.to = .time(t)
             }
             filter.limit = limit
+            // Personal data opened with the master key, or left out on
+            // purpose; a store that holds some is not exported as null by
+            // default (stop 38, a DBA: exit 0, every customer null, and no
+            // way to export it whole).
+            var vault: SubjectKeyVault?
+            if let masterKey {
+                do {
+                    vault = SubjectKeyVault(store: try PostgresKeyStore(location: store.location,
+                                                                        masterKey: try PostgresKeyStore.readMasterKey(path: masterKey)))
+                } catch let e as KeyStoreError {
+                    throw CommandFailure("--master-key: \(e)")
+                }
+            } else if withoutPersonalData {
+                options.note("chronik: note: personal data is written as null (--without-personal-data): this export will not import again")
+            } else if try await Self.holdsSealedPersonalData(store) {
+                throw CommandFailure("this store holds sealed personal data and no --master-key was given: every customer's would be written as null, "
+                                     + "an export that does not import again; nothing was written. Give --master-key FILE (the servers'), "
+                                     + "or --without-personal-data for an export without it")
+            }
             do {
-                let n = try await filter.export(store: store) { bytes in writeStandardOutput(bytes) }
+                let n = try await filter.export(store: store, protector: vault) { bytes in writeStandardOutput(bytes) }
                 options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
             } catch let e as CommerceError {
                 throw CommandFailure(e.description)
             }
+        }
+    }
+
+    /// Whether any event of `store` holds sealed personal data: read up to
+    /// the first (a shop's first customer comes early), the whole store
+    /// only when it holds none.
+    static func holdsSealedPersonalData(_ store: PostgresStore) async throws -> Bool {
+        var next = Position(0)
+        while true {
+            let page = try await store.readAll(from: next, limit: 4096)
+            if page.contains(where: { e in e.data.withUnsafeBytes { CommerceEvent.hasSealedPII($0) } }) { return true }
+            guard let last = page.last, page.count == 4096 else { return false }
+            next = Position(last.position.value + 1)
         }
     }
 

@@ -15,7 +15,10 @@ struct Mirror: AsyncParsableCommand {
             Appends every event of the store that the local log does not hold \
             yet, with the same positions, streams, stream versions, ids, types, \
             times, data and meta; the local log is then a normal Chronik log \
-            (replay, query, export, verify). Consecutive events of one stream \
+            (replay, query, export, verify). Its personal data stays sealed \
+            under the store's master key, which a log's key store is not: \
+            export the mirror with --without-personal-data, or the store \
+            itself with --master-key FILE. Consecutive events of one stream \
             appended together in the store are appended as one batch. The \
             recorded-at time and the chain hash are the local log's own: each \
             side verifies its own chain.

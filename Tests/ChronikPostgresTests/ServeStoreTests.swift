@@ -188,6 +188,13 @@ extension PostgresStoreTests {
         // The stored data is sealed: the address is not in the database in clear.
         let stored = try await store.readAll(from: .start, limit: 10)
         #expect(stored.count == 2 && !stored.contains { String(decoding: $0.data, as: UTF8.self).contains("ada@example.com") })
+        // Stop 38 (a DBA): export --store wrote null for every customer with exit 0, and could not open the data.
+        let noKey = try await chronik(["export", "--store", url])
+        #expect(noKey.status == 1 && noKey.stdout.isEmpty && noKey.stderr.contains("no --master-key was given"), "\(noKey)")
+        let opened = try await chronik(["export", "--store", url, "--master-key", keyPath])
+        #expect(opened.status == 0 && opened.stdout.contains(#""email":"ada@example.com""#), "\(opened)")
+        let without = try await chronik(["export", "--store", url, "--without-personal-data"])
+        #expect(without.status == 0 && without.stdout.contains(#""email":null"#) && !without.stdout.contains("ada@example.com"), "\(without)")
 
         let forgot = await http(servers[1].port, "POST", "/customers/c1/forget")
         #expect(forgot?.status == 201, "\(forgot?.body ?? "")")
