@@ -206,6 +206,20 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    @Test func aRowDeletedBehindChroniksBackIsRefusedByReaders() async throws {
+        // Proves stop 38's finding (a DBA): with a row deleted in SQL, verify named it but read, export, serve and
+        // subscriptions skipped it without a word (positions 198, 199, 201).
+        let (cluster, store) = try await freshStore("t_deleted_row")
+        for i in 0..<5 { _ = try await store.append(to: "d-\(i)", [event("E", "{\"i\":\(i)}")], expected: .any) }
+        #expect(try await store.readAll(from: .start, limit: 100).count == 5)
+        try cluster.primary.psql("DELETE FROM chronik_events WHERE position = 2", database: "t_deleted_row")
+        let error = await expectCode(.corruption) { _ = try await store.readAll(from: .start, limit: 100) }
+        #expect(error?.message.contains("position 2 is missing (the next row is at 3)") == true, "\(String(describing: error))")
+        await expectCode(.corruption) { _ = try await store.readAll(from: Position(2), limit: 10) }
+        #expect(try await store.readAll(from: Position(3), limit: 10).map(\.position.value) == [3, 4], "after the hole reads as before")
+        await store.close()
+    }
+
     @Test func theStreamsTableAndTheUniqueIdsAreCheckedToo() async throws {
         // Proves stop 35's findings: an edited chronik_streams row went unseen by verify (the next append wrote a
         // version gap, or every append failed); with the unique index on id dropped a server started, retries
