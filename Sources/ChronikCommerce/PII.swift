@@ -27,6 +27,12 @@ import ChronikLog
 /// (`CommerceStore(protector:)`); ChronikAudit's `SubjectKeyVault`
 /// implements it with AES-GCM and a key store kept outside the log; a KMS
 /// can replace it.
+/// An error by which a key store refuses (a destroyed key, a key it
+/// should hold and does not), as against one where it did not answer: a
+/// refusal is a conflict with the data (409 `appendFailed`), a failure to
+/// answer is one of the moment (`ChronikAudit.KeyStoreError` conforms).
+public protocol PIIKeyRefusal: Error {}
+
 public protocol PIIProtector: Sendable {
     /// Seals `plaintext` under `subject`'s key, creating the key when the
     /// subject has none (durable no later than the log append it serves).

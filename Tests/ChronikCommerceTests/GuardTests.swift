@@ -455,3 +455,35 @@ private final class StaleFirstLookup: EventStore, @unchecked Sendable {
         #expect(s.available(in: "wh-1") == 1_000 - 32)
     }
 }
+
+@Suite struct KeyStoreAwayTests {
+    struct Away: Error {}
+    struct Refused: PIIKeyRefusal {}
+    /// A protector whose key store fails in the way `failure` says.
+    struct Failing: PIIProtector {
+        let refuses: Bool
+        func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
+            if refuses { throw Refused() } else { throw Away() }
+        }
+        func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? { nil }
+        func destroyKey(subject: String) throws {}
+    }
+
+    /// Stop 38 (a DBA): with PostgreSQL out of connections, sealing failed and
+    /// the command was 409 appendFailed, which a client takes as a final
+    /// refusal. A key store that does not answer is an I/O failure of the
+    /// moment now; one that refuses stays appendFailed. Nothing is written.
+    @Test func aKeyStoreThatDoesNotAnswerIsNotARefusal() async throws {
+        let shop = try TempShop()
+        defer { shop.close() }
+        let registered = CommerceEvent.customerRegistered(CustomerRegistered(customerId: "c-1", email: "a@example.org", name: "A",
+                                                                            address: berlin, marketingConsent: false))
+        await #expect { try await CommerceStore(log: shop.log, protector: Failing(refuses: false)).append(registered) } throws: { error in
+            (error as? ChronikLogError)?.code == .io && "\(error)".contains("the key store did not answer")
+        }
+        await #expect { try await CommerceStore(log: shop.log, protector: Failing(refuses: true)).append(registered) } throws: { error in
+            (error as? CommerceError)?.code == .appendFailed
+        }
+        #expect(shop.head == 0)
+    }
+}

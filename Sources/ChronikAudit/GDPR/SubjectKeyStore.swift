@@ -52,6 +52,8 @@ public struct KeyStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { path.map { "\($0): \(message)" } ?? message }
 }
 
+extension KeyStoreError: PIIKeyRefusal {}
+
 /// Said in words wherever Foundation asks (`localizedDescription`), not as
 /// "The operation could not be completed" (stop 34).
 extension KeyStoreError: LocalizedError {

@@ -365,8 +365,17 @@ public final class CommerceStore: Sendable {
             p.data = try e.event.encodedData(protector: protector)
         } catch let error as CommerceError {
             throw error
-        } catch {
+        } catch let error as ChronikLogError {
+            throw error
+        } catch let error as any PIIKeyRefusal {
+            // The key store refused (a destroyed key, a key it should hold):
+            // a conflict with the data, as before.
             throw CommerceError(.appendFailed, field: "data", "personal data cannot be sealed: \(error)")
+        } catch {
+            // The key store did not answer (a database away, "too many
+            // clients"): a failure of the moment, not a refusal (stop 38, a
+            // DBA: 409 appendFailed, which a client takes as final).
+            throw ChronikLogError(.io, "personal data cannot be sealed now, the key store did not answer: \(error); nothing was written")
         }
         return p
     }
