@@ -83,19 +83,29 @@ import Testing
         try handle.seek(toOffset: 100)
         try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
         try handle.close()
-        let script = #"""
-            import subprocess, sys
-            p = subprocess.Popen([sys.argv[1], "serve", "--log", sys.argv[2], "--listen", "127.0.0.1:0"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            while True:
-                line = p.stderr.readline()
-                if not line or "listening on" in line: break
-                print(line, end="")
-            p.terminate()
-            p.communicate(timeout=60)
-
-            """#
-        let r = try await run(.name("python3"), ["-c", script, chronikPath, dir])
-        #expect(r.stdoutLines.contains { $0.hasPrefix("chronik: note: ignoring snapshot \(snap)") }, "\(r)")
+        let lines = try await serveStartLines(dir)
+        #expect(lines.contains { $0.hasPrefix("chronik: note: ignoring snapshot \(snap)") }, "\(lines)")
     }
+}
+
+/// What `chronik serve --log dir` prints on stderr before it listens (up
+/// to the line with its address); the server is then stopped, and its
+/// exit status must be 0.
+func serveStartLines(_ dir: String) async throws -> [String] {
+    let script = #"""
+        import subprocess, sys
+        p = subprocess.Popen([sys.argv[1], "serve", "--log", sys.argv[2], "--listen", "127.0.0.1:0"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        while True:
+            line = p.stderr.readline()
+            if not line or "listening on" in line: break
+            print(line, end="")
+        p.terminate()
+        p.communicate(timeout=60)
+        print("exit", p.returncode)
+
+        """#
+    let r = try await run(.name("python3"), ["-c", script, chronikPath, dir])
+    #expect(r.stdoutLines.last == "exit 0", "\(r)")
+    return r.stdoutLines.dropLast().map { $0 }
 }
