@@ -452,16 +452,17 @@ let fillTenMegabytes = #"""
         time.sleep(2)
         start = time.time()
         p.send_signal(signal.SIGTERM)
-        p.wait(timeout=60)
+        p.wait(timeout=240)
         took = time.time() - start
-        print("stopped within 25 s:", took < 25, "exit:", p.returncode)
+        print("stopped within 100 s:", took < 100, "exit:", p.returncode)
         """#
 
     @Test func aStalledSubscriberDoesNotHoldTheShutdown() async throws {
         // A drain timeout far above the bound, so that only the grace's close can meet it, with room for a loaded
-        // machine (stop 36: 10 s under the whole suite on 2 cores was not enough).
-        let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--drain-timeout", "120"])
-        #expect(lines == ["stopped within 25 s: True exit: 0"], "\(lines)\n\(stderr)")
+        // machine (stop 36: 10 s under the whole suite on 2 cores was not enough; stop 38's CI: a debug server's
+        // subscription, on its nice-10 threads under the whole suite, took more than 60 s; alone it takes ~1 s).
+        let (lines, stderr) = try await runAgainstServe(Self.script, serveArguments: ["--drain-timeout", "300"])
+        #expect(lines == ["stopped within 100 s: True exit: 0"], "\(lines)\n\(stderr)")
     }
 }
 
