@@ -230,9 +230,7 @@ public final class EventLog: Sendable {
         guard writer != nil else { return nil }
         if let failure = writerFailure { return failure }
         guard let newest = state.withLock({ $0.segments.last }), (try? newest.file.linkCount()) == 0 else { return nil }
-        let error = ChronikLogError(.io, "the segment file was deleted while the log was open (was the log directory removed?); "
-                                    + "nothing more is acknowledged, restore the log from a copy", path: newest.path)
-        writer?.poison(error)
+        writer?.poison(Writer.segmentDeleted(newest.path))
         return writerFailure
     }
 

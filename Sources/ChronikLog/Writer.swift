@@ -493,11 +493,14 @@ final class Writer: @unchecked Sendable {
     /// only a copy can bring back.
     private static func checkInPlace(_ last: Staged, _ file: any StorageFile) throws {
         guard last.segment.file === file else { return }
-        if try file.linkCount() == 0 {
-            throw ChronikLogError(.io, "the segment file was deleted while the log was open: the appends written to it are in no file "
-                                  + "(was the log directory removed?); nothing more is acknowledged, restore the log from a copy",
-                                  path: last.segment.path)
-        }
+        if try file.linkCount() == 0 { throw segmentDeleted(last.segment.path) }
+    }
+
+    /// What a writer says of a segment deleted under it (also a probe's
+    /// `EventLog.checkFilesInPlace`).
+    static func segmentDeleted(_ path: String) -> ChronikLogError {
+        ChronikLogError(.io, "the segment file was deleted while the log was open: the appends written to it are in no file "
+                        + "(was the log directory removed?); nothing more is acknowledged, restore the log from a copy", path: path)
     }
 
     /// Step 4: makes the write durable as the durability mode promises.

@@ -190,11 +190,8 @@ struct ProcessMetrics {
            let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }) {
             bootTime = Double(line.dropFirst(6)) ?? 0
         }
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
-        var limit = rlimit()
-        let maxFDs: Int64 = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int64(clamping: limit.rlim_cur) : 0
         return ProcessMetrics(cpuSeconds: (utime + stime) / ticks, residentBytes: Int64(rss * page), virtualBytes: Int64(vsize),
-                              openFDs: fds, maxFDs: maxFDs, startTimeSeconds: bootTime + start / ticks)
+                              openFDs: FileDescriptors.open, maxFDs: Int64(FileDescriptors.limit), startTimeSeconds: bootTime + start / ticks)
         #else
         return nil
         #endif

@@ -188,17 +188,27 @@ struct Export: AsyncParsableCommand {
     /// for every customer with exit 0, a backup that did not import).
     func personalDataVault(_ log: EventLog) throws -> SubjectKeyVault? {
         if withoutPersonalData {
-            options.note("chronik: note: personal data is written as null (--without-personal-data): this export will not import again")
+            noteWithoutPersonalData()
             return nil
         }
         var noKeyStore: String?
         let vault = try keyOptions.existingVault(for: log, note: { noKeyStore = $0 })
         if vault == nil, noKeyStore != nil {
-            throw CommandFailure("no key store at \(keyOptions.directory(forLog: log.directory)), and this log holds sealed personal data: "
-                                 + "every customer's would be written as null, an export that does not import again; nothing was written. "
-                                 + "Give the log's key store (--keys DIR), or --without-personal-data for an export without it")
+            throw Self.nullRefusal("no key store at \(keyOptions.directory(forLog: log.directory)), and this log holds sealed personal data",
+                                   give: "the log's key store (--keys DIR)")
         }
         return vault
+    }
+
+    func noteWithoutPersonalData() {
+        options.note("chronik: note: personal data is written as null (--without-personal-data): this export will not import again")
+    }
+
+    /// An export refused because its personal data would be null: `why`,
+    /// and what opens it.
+    static func nullRefusal(_ why: String, give: String) -> CommandFailure {
+        CommandFailure("\(why): every customer's would be written as null, an export that does not import again; nothing was written. "
+                       + "Give \(give), or --without-personal-data for an export without it")
     }
 
     /// An export is a backup: one whose personal data is null for lack of
@@ -387,18 +397,12 @@ extension Export {
             // way to export it whole).
             var vault: SubjectKeyVault?
             if let masterKey {
-                do {
-                    vault = SubjectKeyVault(store: try PostgresKeyStore(location: store.location,
-                                                                        masterKey: try PostgresKeyStore.readMasterKey(path: masterKey)))
-                } catch let e as KeyStoreError {
-                    throw CommandFailure("--master-key: \(e)")
-                }
+                vault = SubjectKeyVault(store: try masterKeyStore(masterKey, for: store))
             } else if withoutPersonalData {
-                options.note("chronik: note: personal data is written as null (--without-personal-data): this export will not import again")
+                noteWithoutPersonalData()
             } else if try await Self.holdsSealedPersonalData(store) {
-                throw CommandFailure("this store holds sealed personal data and no --master-key was given: every customer's would be written as null, "
-                                     + "an export that does not import again; nothing was written. Give --master-key FILE (the servers'), "
-                                     + "or --without-personal-data for an export without it")
+                throw Self.nullRefusal("this store holds sealed personal data and no --master-key was given",
+                                       give: "--master-key FILE (the servers')")
             }
             do {
                 let n = try await filter.export(store: store, protector: vault) { bytes in writeStandardOutput(bytes) }

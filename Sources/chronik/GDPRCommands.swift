@@ -308,7 +308,7 @@ extension Forget {
         // The sessions their orders name first, counted (stop 38, an
         // upgrade: erasures of a release before stop 36 left them, and
         // this said "0 keys" while destroying 120).
-        let sessions = try LogKeyStore.destroyLinkedSessionKeys(of: customers, vault: vault, log: log)
+        let sessions = try LogKeyStore.destroyLinkedSessionKeys(of: customers, vault: vault)
         var destroyedNow = 0
         for c in customers {
             let subject = PIISubject.customer(c)

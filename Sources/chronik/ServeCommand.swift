@@ -224,14 +224,7 @@ extension Serve {
     func serveStore(_ url: String, host: String, port: Int, configuration: ServerConfiguration,
                     signals: ShutdownSignals) async throws {
         let store = try PostgresStore(url: url)
-        var keys: PostgresKeyStore?
-        if let masterKey {
-            do {
-                keys = try PostgresKeyStore(location: store.location, masterKey: try PostgresKeyStore.readMasterKey(path: masterKey))
-            } catch let e as KeyStoreError {
-                throw CommandFailure("--master-key: \(e)")
-            }
-        }
+        let keys = try masterKey.map { try masterKeyStore($0, for: store) }
         let vault = keys.map { SubjectKeyVault(store: $0) }
         let live: LiveProjections
         do {

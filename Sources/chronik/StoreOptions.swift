@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronikAudit
 import ChronikCommerce
 import ChronikLog
 import ChronikPostgres
@@ -79,5 +80,16 @@ func readForward(_ store: PostgresStore, stream: String?, from start: UInt64,
         for e in page { guard try body(e) else { return } }
         guard let last = page.last, page.count == pageSize else { return }
         next = (stream == nil ? last.position.value : last.version.value) + 1
+    }
+}
+
+/// The key store of a PostgreSQL store, opened with the master key in the
+/// file at `path` (`serve --store` and `export --store` take it as
+/// --master-key).
+func masterKeyStore(_ path: String, for store: PostgresStore) throws -> PostgresKeyStore {
+    do {
+        return try PostgresKeyStore(location: store.location, masterKey: try PostgresKeyStore.readMasterKey(path: path))
+    } catch let e as KeyStoreError {
+        throw CommandFailure("--master-key: \(e)")
     }
 }

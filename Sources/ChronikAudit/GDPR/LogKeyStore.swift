@@ -195,17 +195,16 @@ extension LogKeyStore {
     /// sessions. A release before stop 36 destroyed only the customer's
     /// key, and its erasures kept those sessions' IPs readable (stop 38,
     /// an upgrade: `forget --reapply` fixed them and said "0 keys").
-    /// Reads the log's OrderPlaced once when `customers` is not empty.
-    public static func destroyLinkedSessionKeys(of customers: [String], vault: SubjectKeyVault, log: EventLog) throws -> [String] {
-        guard !customers.isEmpty else { return [] }
-        let links = SessionLinks()
+    /// The links are the vault's own (`SubjectKeyVault.forLog`): the log's
+    /// OrderPlaced are read once, for these and for the vault's later
+    /// erasures; a vault without them knows no link.
+    public static func destroyLinkedSessionKeys(of customers: [String], vault: SubjectKeyVault) throws -> [String] {
+        guard !customers.isEmpty, let bound = vault.store as? LogBoundKeyStore else { return [] }
         var destroyed: [String] = []
         for c in customers {
-            for session in try links.sessions(of: c, in: log).sorted() {
-                let subject = PIISubject.session(session)
-                guard try vault.store.key(for: subject, create: false) != nil else { continue }
+            for subject in try bound.linked(PIISubject.customer(c)) where try vault.store.key(for: subject, create: false) != nil {
                 try vault.destroyKey(subject: subject)
-                destroyed.append(session)
+                destroyed.append(String(subject.dropFirst(PIISubject.session("").count)))
             }
         }
         if !destroyed.isEmpty { try vault.store.sync() }
@@ -233,7 +232,7 @@ extension LogKeyStore {
             r.keysDestroyedNow.append(c)
         }
         if !r.keysDestroyedNow.isEmpty { try vault.store.sync() }
-        r.sessionKeysDestroyedNow = try destroyLinkedSessionKeys(of: forgotten, vault: vault, log: log)
+        r.sessionKeysDestroyedNow = try destroyLinkedSessionKeys(of: forgotten, vault: vault)
         var checked = 0
         for c in notForgotten {
             let subject = PIISubject.customer(c)
