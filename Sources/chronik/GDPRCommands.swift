@@ -13,6 +13,10 @@ struct KeyOptions: ParsableArguments {
         valueName: "dir"))
     var keys: String?
 
+    @Sendable static func warnErasedKeys(_ customers: [String]) {
+        printError("chronik: warning: " + LogKeyStore.erasedKeysWarning(customers: customers))
+    }
+
     func directory(forLog log: String) -> String {
         keys ?? Self.defaultDirectory(forLog: log)
     }
@@ -28,12 +32,16 @@ struct KeyOptions: ParsableArguments {
     /// for bulk writers, which call `sync()` before closing the log.
     /// `readOnly`: a reader's, which writes nothing into the key store
     /// (`FileKeyStore(readOnly:)`).
-    func vault(for eventLog: EventLog, syncEachKey: Bool = true, readOnly: Bool = false) throws -> SubjectKeyVault {
+    /// A reader's vault says (unless `quiet`) when its key store still
+    /// holds keys the log says are destroyed, which read as destroyed.
+    func vault(for eventLog: EventLog, syncEachKey: Bool = true, readOnly: Bool = false, quiet: Bool = false) throws -> SubjectKeyVault {
         let dir = try checkedDirectory(forLog: eventLog.directory)
         do {
             // ChronikAudit's safeguards (docs/GDPR.md); stop 34: a customer
             // whose sealed data is in the log gets no new key.
-            return try SubjectKeyVault.forLog(eventLog, keyDirectory: dir, syncEachKey: syncEachKey, readOnly: readOnly)
+            let warn: (@Sendable ([String]) -> Void)? = quiet ? nil : Self.warnErasedKeys
+            return try SubjectKeyVault.forLog(eventLog, keyDirectory: dir, syncEachKey: syncEachKey, readOnly: readOnly,
+                                              onErasedKeysFound: warn)
         } catch {
             throw CommandFailure("key store: \(error) (the key store is --keys DIR, default the log's path + .keys)")
         }
@@ -73,7 +81,7 @@ struct KeyOptions: ParsableArguments {
             try refuseMissingExplicitStore(dir, log: log)
             return NoKeyStore(note: quiet ? nil : Self.noKeyStoreNote(dir))
         }
-        return try vault(for: log, readOnly: true)
+        return try vault(for: log, readOnly: true, quiet: quiet)
     }
 
     /// A `--keys` given that names no key store, for a log that holds
@@ -105,7 +113,7 @@ struct KeyOptions: ParsableArguments {
     /// not opened either: opening binds a store to the log, and a reader
     /// writes nothing (stop 32: `export --keys EMPTY` tied the directory
     /// to the log and showed every field erased without a word).
-    func existingVault(for log: EventLog, note: (String) -> Void, missing: MissingKeys = MissingKeys()) throws -> SubjectKeyVault? {
+    func existingVault(for log: EventLog, note: (String) -> Void, missing: MissingKeys = MissingKeys(), quiet: Bool = false) throws -> SubjectKeyVault? {
         let dir = directory(forLog: log.directory)
         guard LogKeyStore.holdsKeyStore(dir) else {
             try refuseMissingExplicitStore(dir, log: log)
@@ -115,9 +123,20 @@ struct KeyOptions: ParsableArguments {
             }
             return nil
         }
-        var v = try vault(for: log, readOnly: true)
+        var v = try vault(for: log, readOnly: true, quiet: quiet)
         v.missing = missing
         return v
+    }
+
+    /// After a writer closed its log: the key store's `erasures` record
+    /// moves to the head when it was there at open and every key the writer
+    /// had to destroy was (`LogKeyStore.recordErasuresAtClose`), so readers
+    /// do not read the log for erasures. A failure costs readers that read,
+    /// not data: a warning.
+    func recordErasures(_ vault: SubjectKeyVault, log: EventLog, note: (String) -> Void) {
+        do { try LogKeyStore.recordErasuresAtClose(vault, log: log) } catch {
+            note("chronik: warning: key store: \(error) (readers will read the log for erasures instead)")
+        }
     }
 
     /// Refuses when `vault` (nil: no key store) has neither customer `id`'s
@@ -229,7 +248,8 @@ struct Forget: AsyncParsableCommand {
             guard let vault, try vault.store.knows(subject: subject) else {
                 throw CommandFailure("no customer \(id) in this log (stream \(stream) is empty, and the key store holds no personal data of theirs)")
             }
-            return try await forget(id, store: CommerceStore(log: log, protector: vault), vault: vault, alreadyForgotten: false)
+            try await forget(id, store: CommerceStore(log: log, protector: vault), vault: vault, alreadyForgotten: false)
+            return keyOptions.recordErasures(vault, log: log, note: options.note)
         }
         // The store must be the one the customer's data was sealed under,
         // checked before anything is created or appended: with a wrong
@@ -245,6 +265,7 @@ struct Forget: AsyncParsableCommand {
         let store = CommerceStore(log: log, protector: vault)
         let forgotten = if case .customer(let c) = try store.state(of: stream).state { c.isForgotten } else { false }
         try await forget(id, store: store, vault: vault, alreadyForgotten: forgotten)
+        keyOptions.recordErasures(vault, log: log, note: options.note)
     }
 
     /// Appends CustomerForgotten (which destroys the key) or, for a
@@ -316,6 +337,9 @@ extension Forget {
             try vault.destroyKey(subject: subject)
         }
         try vault.store.sync()
+        // Every erasure of the log reflected, as its one writer: readers
+        // read no more of the log for them.
+        try LogKeyStore.recordErasuresReflected(keyDirectory: keys, before: log.head)
         let out = Output()
         if options.json {
             struct Report: Encodable { var forgottenCustomers, keysDestroyedNow, sessionKeysDestroyedNow: Int }

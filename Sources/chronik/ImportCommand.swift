@@ -168,6 +168,7 @@ struct Import: AsyncParsableCommand {
         do { try vault.store.sync() } catch { throw CommandFailure("key store: \(error)") }
         // Syncs: the summary promises durability.
         try log.closeAfterWriting(appendedFrom: startHead)
+        keyOptions.recordErasures(vault, log: log, note: options.note)
         let elapsed = ContinuousClock.now - started
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 

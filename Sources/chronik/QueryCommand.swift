@@ -341,7 +341,7 @@ struct CustomerQuery: AsyncParsableCommand, GroupedCommand {
         defer { try? log.close() }
         guard let c = set.crm?.customer(id) else { throw CommandFailure("no customer '\(id)'") }
         let channels = set.support?.channels(customer: id) ?? [:]
-        let vault = try keyOptions.existingVault(for: log, note: options.note)
+        let vault = try keyOptions.existingVault(for: log, note: options.note, quiet: options.quiet)
         let profile = readProfile(log, id, protector: vault)
         emit(options, json: [customerDetailJSON(c, profile: profile, channels: channels)],
              text: customerText(c, profile: profile) + [supportChannelsText(channels)])

@@ -95,7 +95,7 @@ struct Read: AsyncParsableCommand {
             return
         }
         let printer = EventPrinter(json: options.json, note: options.note) {
-            try keyOptions.existingVault(for: log, note: options.note, missing: missing)
+            try keyOptions.existingVault(for: log, note: options.note, missing: missing, quiet: options.quiet)
         }
         var printed = 0
         let max = limit ?? .max
@@ -116,7 +116,7 @@ extension Read {
     /// opened for all; the same bytes, notes and first error.
     func readJSONInParallel(_ log: EventLog, _ cursor: EventCursor, _ range: ReadRange, _ out: Output, _ missing: MissingKeys) throws {
         let keyOptions = keyOptions, options = options
-        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note, missing: missing) }
+        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note, missing: missing, quiet: options.quiet) }
         var printed = 0
         var done = false
         let max = limit ?? .max
@@ -147,7 +147,7 @@ extension Read {
     /// from the stored bytes (no `RecordedEvent`, no array per event).
     func readJSONBlocksInParallel(_ log: EventLog, _ out: Output, _ missing: MissingKeys) throws {
         let keyOptions = keyOptions
-        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note, missing: missing) }
+        let vault = OpenOnce { note in try keyOptions.existingVault(for: log, note: note, missing: missing, quiet: options.quiet) }
         defer { out.flush() }
         // --to is inclusive; the limit counts the events printed.
         _ = try writeLinesInParallel(

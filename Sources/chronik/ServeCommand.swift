@@ -195,8 +195,7 @@ struct Serve: AsyncParsableCommand {
         // erased customers' keys back, and exports opened their data until
         // someone ran `forget --reapply` (stop 38).
         do {
-            let ids = live.read { $0.crm?.customerIds() } ?? (forgotten: [], notForgotten: [])
-            let check = try LogKeyStore.reconcile(vault, log: log, forgotten: ids.forgotten, notForgotten: ids.notForgotten)
+            let check = try reconcileKeyStore(vault, log: log, live: live)
             for w in check.warnings { printError("chronik: warning: \(w)") }
         } catch {
             live.stop()
@@ -210,6 +209,17 @@ struct Serve: AsyncParsableCommand {
             try? log.close()
             throw error
         }
+        // The key store against the log once more, now that no request
+        // runs: an erasure whose key removal failed is done now, and the
+        // store's `erasures` record moves to the head, so readers do not
+        // read what this server appended for erasures (docs/GDPR.md).
+        if live.stoppedBecause == nil {
+            do {
+                for w in try reconcileKeyStore(vault, log: log, live: live).warnings { printError("chronik: warning: \(w)") }
+            } catch {
+                printError("chronik: warning: key store: \(error)")
+            }
+        }
         // With fsync durability every acknowledged append is on disk; a
         // failure here (a poisoned writer) is still reported, exit 1.
         try log.close()
@@ -218,6 +228,16 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// `LogKeyStore.reconcile` from the live CRM model, recording the
+    /// position the model reached.
+    func reconcileKeyStore(_ vault: SubjectKeyVault, log: EventLog, live: LiveProjections) throws -> KeyStoreReconciliation {
+        let (ids, position) = live.read { set in
+            (set.crm?.customerIds() ?? (forgotten: [], notForgotten: []), set.position)
+        }
+        return try LogKeyStore.reconcile(vault, log: log, forgotten: ids.forgotten, notForgotten: ids.notForgotten,
+                                         reflecting: position)
+    }
+
     /// `--store`: the same server over a PostgreSQL store. The schema is
     /// created when missing (`migrate`, idempotent, as `serve --log`
     /// creates a missing log); the models are built from the store.

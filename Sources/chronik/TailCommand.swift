@@ -72,7 +72,7 @@ struct Tail: AsyncParsableCommand {
         let start = try startPosition(in: log)
         let out = Output()
         let printer = EventPrinter(json: options.json, note: options.note) {
-            try keyOptions.existingVault(for: log, note: options.note)
+            try keyOptions.existingVault(for: log, note: options.note, quiet: options.quiet)
         }
         let since = from?.time
         func emit(_ e: RecordedEvent) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 import ChronikLog
 import ChronikCommerce
 @testable import ChronikAudit
@@ -418,6 +419,83 @@ struct ReadOnlyKeyStoreTests {
         #expect(ip == nil && pii == .erased, "the session's IP is erased with the customer")
         #expect(try sessionIP("s-other").0 == "10.1.2.3", "another session is untouched")
         try log.close()
+    }
+
+    /// Stop 39 (left from stop 38): a key store restored alone from a
+    /// backup taken before an erasure brought the forgotten customer's key
+    /// back, and every reader (export, read, replay's fraud) opened their
+    /// data until serve started or someone ran `forget --reapply`. A
+    /// reader's vault now reads the log's erasures since the store's
+    /// `erasures` record and treats those keys as destroyed.
+    @Test func aReaderBesideAKeyStoreRestoredFromBeforeAnErasureReadsTheCustomerAsErased() async throws {
+        let f = GDPRFixture()
+        let log = try EventLog.open(at: f.logPath)
+        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
+        let shop = CommerceStore(log: log, protector: vault)
+        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "193.56.29.102")))
+        for c in ["c-1", "c-2"] {
+            try await shop.append(.customerRegistered(CustomerRegistered(customerId: c, email: "\(c)@example.com", name: c,
+                                                                         address: address, marketingConsent: false)))
+        }
+        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
+                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
+                                                       shippingAddress: address)))
+        try LogKeyStore.recordErasuresAtClose(vault, log: log)
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == log.head, "a writer that found the record at the head moves it")
+        let backup = f.root + "/keys.backup"
+        try FileManager.default.copyItem(atPath: f.keysPath, toPath: backup)
+        try await shop.append(.customerForgotten(CustomerForgotten(customerId: "c-1")))
+        try LogKeyStore.recordErasuresAtClose(vault, log: log)
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == log.head)
+        try log.close()
+
+        // The key store restored alone: c-1's and the session's keys are back, the record at the backup's head.
+        try FileManager.default.removeItem(atPath: f.keysPath)
+        try FileManager.default.moveItem(atPath: backup, toPath: f.keysPath)
+        #expect(try FileKeyStore(directory: f.keysPath, readOnly: true).key(for: "customer:c-1", create: false) != nil)
+        var readerOptions = LogOptions()
+        readerOptions.readOnly = true
+        let reader = try EventLog.open(at: f.logPath, options: readerOptions)
+        let found = Mutex<[[String]]>([])
+        let readerVault = try SubjectKeyVault.forLog(reader, keyDirectory: f.keysPath, readOnly: true,
+                                                     onErasedKeysFound: { c in found.withLock { $0.append(c) } })
+        func email(_ customer: String) throws -> (String?, PIIState) {
+            let e = try #require(try reader.read(stream: "customer-" + customer).collect().first)
+            let (typed, pii) = try CommerceEvent.decode(type: e.type, data: e.data, protector: readerVault)
+            guard case .customerRegistered(let r) = typed else { return (nil, pii) }
+            return (r.email, pii)
+        }
+        let (c1, c1State) = try email("c-1")
+        #expect(c1 != "c-1@example.com" && c1State == .erased, "the forgotten customer reads as erased with their key back")
+        #expect(try email("c-2").0 == "c-2@example.com", "another customer still opens")
+        let session = try #require(try reader.read(stream: "session-s-anon").collect().first)
+        let (typed, sessionState) = try CommerceEvent.decode(type: session.type, data: session.data, protector: readerVault)
+        if case .sessionStarted(let s) = typed { #expect(s.ip == nil && sessionState == .erased, "the session their order names too") }
+        #expect(found.withLock { $0 } == [["c-1"]], "said once, naming the customer")
+        #expect(try (readerVault.store as? LogBoundKeyStore)?.customersErasedByLog() == ["c-1"])
+        #expect(try readerVault.store.knows(subject: "customer:c-1") && readerVault.store.isDestroyed(subject: "customer:c-1"))
+        #expect(try FileKeyStore(directory: f.keysPath, readOnly: true).key(for: "customer:c-1", create: false) != nil,
+                "a reader destroys nothing")
+        try reader.close()
+
+        // A writer that finds the record behind the head leaves it there: its readers still read the erasure.
+        let writer = try EventLog.open(at: f.logPath)
+        let writerVault = try SubjectKeyVault.forLog(writer, keyDirectory: f.keysPath)
+        try await CommerceStore(log: writer, protector: writerVault)
+            .append(.customerRegistered(CustomerRegistered(customerId: "c-3", email: "c-3@example.com", name: "c-3",
+                                                           address: address, marketingConsent: false)))
+        let backupHead = LogKeyStore.erasuresReflected(keyDirectory: f.keysPath)
+        try LogKeyStore.recordErasuresAtClose(writerVault, log: writer)
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == backupHead && backupHead < writer.head)
+        // reconcile (serve's start) destroys the keys and moves the record.
+        let r = try LogKeyStore.reconcile(writerVault, log: writer, forgotten: ["c-1"], notForgotten: ["c-2", "c-3"],
+                                          reflecting: writer.head)
+        #expect(r.keysDestroyedNow == ["c-1"], "\(r)")
+        let keys = try FileKeyStore(directory: f.keysPath, readOnly: true)
+        #expect(keys.isDestroyed(subject: "customer:c-1") && keys.isDestroyed(subject: "session:s-anon"))
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == writer.head)
+        try writer.close()
     }
 }
 

@@ -30,8 +30,14 @@ extension SubjectKeyVault {
     ///     store before they close the log.
     ///   - readOnly: a reader's vault, which writes nothing into the store.
     /// - Throws: `KeyStoreError` naming what was refused. Blocks on file I/O.
+    ///   - onErasedKeysFound: for a reader, called once, when its first
+    ///     key look-up finds keys the log says are destroyed still in the
+    ///     store (a key store restored alone from a backup taken before an
+    ///     erasure), with the customers concerned; those keys read as
+    ///     destroyed (`LogKeyStore.erasedKeysWarning` says it).
     public static func forLog(_ log: EventLog, keyDirectory: String, syncEachKey: Bool = true,
-                              readOnly: Bool = false) throws -> SubjectKeyVault {
+                              readOnly: Bool = false,
+                              onErasedKeysFound: (@Sendable ([String]) -> Void)? = nil) throws -> SubjectKeyVault {
         try LogKeyStore.checkOutside(log: log.directory, keyDirectory: keyDirectory)
         // A writer that would start a new key store beside a log that holds
         // sealed personal data: every customer would read as erased, and new
@@ -43,6 +49,11 @@ extension SubjectKeyVault {
         }
         let file = try FileKeyStore(directory: keyDirectory, syncEachKey: syncEachKey, readOnly: readOnly)
         let links = SessionLinks()
+        // Read before the store's files are used: a reader takes the
+        // record as it was when it opened (it only ever moves forward).
+        let mark = readOnly ? nil : WriterErasureMark(keyDirectory: keyDirectory, log: log)
+        let erased = readOnly ? ErasedByLog(log: log, from: LogKeyStore.erasuresReflected(keyDirectory: keyDirectory),
+                                            links: links, onFound: onErasedKeysFound) : nil
         let vault = SubjectKeyVault(store: LogBoundKeyStore(file, holdsSealedData: { [log] subject in
             guard subject.hasPrefix("customer:") else { return false }
             let stream = "customer-" + subject.dropFirst("customer:".count)
@@ -52,7 +63,7 @@ extension SubjectKeyVault {
             // An erased customer's orders name sessions whose IP is theirs.
             guard subject.hasPrefix("customer:") else { return [] }
             return try links.sessions(of: String(subject.dropFirst("customer:".count)), in: log).sorted().map { PIISubject.session($0) }
-        }))
+        }, writerMark: mark, erasedByLog: erased))
         try LogKeyStore.bind(keyDirectory: keyDirectory, to: log, readOnly: readOnly)
         return vault
     }
@@ -101,7 +112,7 @@ public enum LogKeyStore {
     /// file (`keys-` and two hex digits), or one being written (`.tmp`).
     public static func isKeyStoreFile(_ name: String) -> Bool {
         let base = name.hasSuffix(".tmp") ? String(name.dropLast(4)) : name
-        if base == ownerFile { return true }
+        if base == ownerFile || base == erasuresFile { return true }
         return base.hasPrefix("keys-") && base.count == 7 && base.dropFirst(5).allSatisfy(\.isHexDigit)
     }
 
@@ -223,9 +234,16 @@ extension LogKeyStore {
     /// record and keys missing for sealed data. A healthy store costs one
     /// in-memory look-up per customer.
     ///
+    /// With `reflecting` (the position before which the CRM model saw
+    /// every event), the key store's `erasures` record moves there once
+    /// the keys are destroyed, and a writer's vault may move it on at
+    /// close (`recordErasuresAtClose`): readers then read no more of the
+    /// log for erasures (docs/GDPR.md).
+    ///
     /// - Throws: `KeyStoreError` when a key cannot be destroyed.
     public static func reconcile(_ vault: SubjectKeyVault, log: EventLog,
-                                 forgotten: [String], notForgotten: [String]) throws -> KeyStoreReconciliation {
+                                 forgotten: [String], notForgotten: [String],
+                                 reflecting position: Position? = nil) throws -> KeyStoreReconciliation {
         var r = KeyStoreReconciliation()
         for c in forgotten where try vault.store.key(for: PIISubject.customer(c), create: false) != nil {
             try vault.destroyKey(subject: PIISubject.customer(c))
@@ -233,6 +251,11 @@ extension LogKeyStore {
         }
         if !r.keysDestroyedNow.isEmpty { try vault.store.sync() }
         r.sessionKeysDestroyedNow = try destroyLinkedSessionKeys(of: forgotten, vault: vault)
+        if let position, let bound = vault.store as? LogBoundKeyStore, let mark = bound.writerMark {
+            try vault.store.sync()
+            try recordErasuresReflected(keyDirectory: mark.keyDirectory, before: position)
+            mark.set(true)
+        }
         var checked = 0
         for c in notForgotten {
             let subject = PIISubject.customer(c)

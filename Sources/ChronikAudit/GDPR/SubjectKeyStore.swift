@@ -480,15 +480,37 @@ public struct LogBoundKeyStore: SubjectKeyStore {
     /// The subjects whose keys go with `subject`'s when it is destroyed
     /// (a customer's: the anonymous sessions their orders name).
     let linked: @Sendable (String) throws -> [String]
+    /// A writer's: whether the store's `erasures` record may move to the
+    /// head at close (`LogKeyStore.recordErasuresAtClose`).
+    let writerMark: WriterErasureMark?
+    /// A reader's: the keys the log says are destroyed that the store
+    /// still holds (a key store restored alone from an older backup),
+    /// which read as destroyed.
+    let erasedByLog: ErasedByLog?
 
     public init(_ base: any SubjectKeyStore, holdsSealedData: @escaping @Sendable (String) -> Bool,
                 linked: @escaping @Sendable (String) throws -> [String] = { _ in [] }) {
+        self.init(base, holdsSealedData: holdsSealedData, linked: linked, writerMark: nil, erasedByLog: nil)
+    }
+
+    init(_ base: any SubjectKeyStore, holdsSealedData: @escaping @Sendable (String) -> Bool,
+         linked: @escaping @Sendable (String) throws -> [String], writerMark: WriterErasureMark?, erasedByLog: ErasedByLog?) {
         self.base = base
         self.holdsSealedData = holdsSealedData
         self.linked = linked
+        self.writerMark = writerMark
+        self.erasedByLog = erasedByLog
+    }
+
+    /// The customers whose keys this reader's store still held although
+    /// the log says they are forgotten (read from the log on the first
+    /// call; empty for a writer's store).
+    public func customersErasedByLog() throws -> [String] {
+        try erasedByLog?.customers(base: base) ?? []
     }
 
     public func key(for subject: String, create: Bool) throws -> [UInt8]? {
+        if let erasedByLog, try erasedByLog.contains(subject, base: base) { return nil }
         if let key = try base.key(for: subject, create: false) { return key }
         guard create else { return nil }
         if !base.isDestroyed(subject: subject), holdsSealedData(subject) {
@@ -500,10 +522,20 @@ public struct LogBoundKeyStore: SubjectKeyStore {
 
     /// Destroys `subject`'s key, then those of its linked subjects.
     public func destroy(subject: String) throws {
-        try base.destroy(subject: subject)
-        for other in try linked(subject) where !base.isDestroyed(subject: other) { try base.destroy(subject: other) }
+        do {
+            try base.destroy(subject: subject)
+            for other in try linked(subject) where !base.isDestroyed(subject: other) { try base.destroy(subject: other) }
+        } catch {
+            // A key the log may say is destroyed lives on: the store's
+            // `erasures` record must not move past this erasure.
+            writerMark?.set(false)
+            throw error
+        }
     }
-    public func isDestroyed(subject: String) -> Bool { base.isDestroyed(subject: subject) }
+    public func isDestroyed(subject: String) -> Bool {
+        if let erasedByLog, (try? erasedByLog.contains(subject, base: base)) == true { return true }
+        return base.isDestroyed(subject: subject)
+    }
     public func sync() throws { try base.sync() }
     public var revision: UInt64 { base.revision }
 }
