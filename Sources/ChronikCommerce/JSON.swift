@@ -671,6 +671,22 @@ public enum JSONWord {
         return (~(((notDigit & lows) &+ lows) | notDigit | lows)).nonzeroBitCount
     }
 
+    /// Whether any byte of `bytes` is not ASCII, eight at a time.
+    public static func hasNonASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        var i = 0
+        var high: UInt64 = 0
+        while bytes.count - i >= 8 {
+            high |= UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            i += 8
+        }
+        while i < bytes.count {
+            high |= UInt64(bytes[i])
+            i += 1
+        }
+        return high & 0x8080_8080_8080_8080 != 0
+    }
+
     /// How many bytes of `bytes` are ASCII digits, eight at a time (the
     /// byte loop this replaces did not vectorise: stop 24 measured it at
     /// 9 % of `chronik append`'s line parsing).

@@ -33,19 +33,63 @@ public enum Validation {
         return countryBits.contains(i)
     }
 
-    /// Whether `s` is a card number: after removing spaces and dashes, 13–19
-    /// digits that pass the Luhn check (and nothing else).
+    /// Whether `s` is a card number: after removing separators (spaces,
+    /// tabs, dashes, dots, slashes), 13–19 digits that pass the Luhn check
+    /// (and nothing else). Digits and separators as people type or paste
+    /// them count too: any Unicode decimal digit (full-width `４１１１`,
+    /// Arabic-Indic `٤١١١`), any Unicode space (no-break, narrow no-break,
+    /// figure, ideographic), any dash (en, em, minus) and invisible
+    /// characters (zero-width space) — stop 39, an i18n review: all of
+    /// these were taken as a payment token.
     public static func looksLikeCardNumber(_ s: String) -> Bool {
         let u = s.utf8
-        // 19 digits plus separators; longer strings hold something else too
-        // or are too long, but separators may repeat, so only a cheap cut.
+        // 13 digits at least; a digit is one UTF-8 byte or more.
         guard u.count >= 13 else { return false }
         var digits = 0
         for c in u {
-            if c &- 48 < 10 { digits += 1 } else if c != 0x20 && c != 0x2D { return false }
+            if c &- 48 < 10 {
+                digits += 1
+            } else if c >= 0x80 {
+                // Rare: fold once and look again (the folded text has no
+                // foldable character left, so this happens once).
+                guard let folded = foldedForCardCheck(s) else { return false }
+                return looksLikeCardNumber(folded)
+            } else if c != 0x20 && c != 0x2D && c != 0x2E && c != 0x2F && c != 0x09 {
+                return false
+            }
         }
         guard digits >= 13, digits <= 19 else { return false }
         return luhn(u)
+    }
+
+    /// `s` with the digits and separators people type folded to ASCII:
+    /// Unicode decimal digits to `0`–`9`, spaces (tab, no-break, narrow,
+    /// figure, ideographic …) to a space, dashes to `-`, invisible
+    /// characters (zero-width space, soft hyphen, joiners) removed. Nil
+    /// when nothing changes.
+    static func foldedForCardCheck(_ s: String) -> String? {
+        var out = String.UnicodeScalarView()
+        var changed = false
+        for scalar in s.unicodeScalars {
+            let p = scalar.properties
+            if scalar.isASCII && scalar != "\t" {
+                out.append(scalar)
+            } else if p.numericType == .decimal, let v = p.numericValue, v >= 0, v <= 9 {
+                out.append(Unicode.Scalar(UInt8(48 + Int(v))))
+                changed = true
+            } else if p.isWhitespace {
+                out.append(" ")
+                changed = true
+            } else if p.generalCategory == .dashPunctuation || scalar == "\u{2212}" {
+                out.append("-")
+                changed = true
+            } else if p.isDefaultIgnorableCodePoint {
+                changed = true
+            } else {
+                out.append(scalar)
+            }
+        }
+        return changed ? String(out) : nil
     }
 
     /// The fields whose values people type as prose (a support summary,
@@ -77,11 +121,14 @@ public enum Validation {
     public static func containsCardNumber(inText s: String) -> Bool {
         // The usual prose has few digits: one pass, no allocation.
         var s = s
-        let digitCount = s.withUTF8 { JSONWord.digitCount($0) }
+        let (digitCount, nonASCII) = s.withUTF8 { (JSONWord.digitCount($0), JSONWord.hasNonASCII($0)) }
+        // Digits and separators typed otherwise (no-break spaces, en
+        // dashes, full-width digits) are folded first (stop 39).
+        if nonASCII, let folded = foldedForCardCheck(s) { return containsCardNumber(inText: folded) }
         guard digitCount >= 13 else { return false }
         let u = Array(s.utf8)
         @inline(__always) func isDigit(_ i: Int) -> Bool { i >= 0 && i < u.count && u[i] &- 48 < 10 }
-        @inline(__always) func isSeparator(_ i: Int) -> Bool { i >= 0 && i < u.count && (u[i] == 0x20 || u[i] == 0x2D) }
+        @inline(__always) func isSeparator(_ i: Int) -> Bool { i >= 0 && i < u.count && (u[i] == 0x20 || u[i] == 0x2D || u[i] == 0x09) }
         @inline(__always) func isWordByte(_ i: Int) -> Bool {
             guard i >= 0 && i < u.count else { return false }
             let c = u[i]
@@ -125,9 +172,21 @@ public enum Validation {
         // eight bytes at a time (stop 21: a byte loop was ~3 % of a
         // 1,000-event request's server CPU, for data that almost never has
         // 13 digits; it did not vectorise).
-        let digits = bytes.withUnsafeBufferPointer { JSONWord.digitCount($0) }
-        guard digits >= 13, let value = try? JSONValue.parse(bytes) else { return nil }
+        let (digits, nonASCII) = bytes.withUnsafeBufferPointer { (JSONWord.digitCount($0), JSONWord.hasNonASCII($0)) }
+        // Digits other than ASCII ones (full-width, Arabic-Indic) count
+        // too, looked for only in text that has non-ASCII bytes (stop 39).
+        guard digits >= 13 || (nonASCII && digits + unicodeDigitCount(bytes) >= 13),
+              let value = try? JSONValue.parse(bytes) else { return nil }
         return cardNumberInFreeText(value, path: "")
+    }
+
+    /// How many non-ASCII Unicode decimal digits the UTF-8 `bytes` hold.
+    static func unicodeDigitCount(_ bytes: [UInt8]) -> Int {
+        var n = 0
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars where !scalar.isASCII {
+            if scalar.properties.numericType == .decimal { n += 1 }
+        }
+        return n
     }
 
     static func cardNumberInFreeText(_ value: JSONValue, path: String) -> String? {

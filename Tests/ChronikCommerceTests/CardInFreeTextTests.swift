@@ -71,4 +71,32 @@ import Testing
         await shop.refuses(event, .cardNumber)
         #expect(shop.head == 0)
     }
+
+    @Test func cardNumbersTypedWithOtherDigitsOrSeparatorsAreRefusedToo() throws {
+        // Proves stop 39's finding (an i18n review): a token written with no-break, narrow, figure or ideographic
+        // spaces, tabs, en dashes, zero-width spaces, dots or slashes, or in full-width or Arabic-Indic digits, was
+        // taken as a payment token (only ASCII spaces and dashes were removed before the Luhn check).
+        let tokens = ["4111\u{00A0}1111\u{00A0}1111\u{00A0}1111", "4111\u{202F}1111\u{202F}1111\u{202F}1111", "4111\u{2007}1111 1111 1111",
+                      "4111\u{3000}1111\u{3000}1111\u{3000}1111", "4111\t1111\t1111\t1111", "4111\u{2013}1111\u{2013}1111\u{2013}1111",
+                      "4111\u{200B}1111\u{200B}1111\u{200B}1111", "4111.1111.1111.1111", "4111/1111/1111/1111",
+                      "\u{FF14}\u{FF11}\u{FF11}\u{FF11}" + String(repeating: "\u{FF11}", count: 12),
+                      "\u{0664}\u{0661}\u{0661}\u{0661}" + String(repeating: "\u{0661}", count: 12)]
+        for token in tokens {
+            #expect(Validation.looksLikeCardNumber(token), "\(token.unicodeScalars.map { String($0.value, radix: 16) })")
+            let json = String(decoding: try JSONEncoder().encode(token), as: UTF8.self)
+            expectRejected(importLine("PaymentMethodAdded", #"{"customerId":"c","token":\#(json),"brand":"visa","last4":"1111"}"#),
+                           .cardNumber, field: "data.token")
+            // In prose, dots and slashes separate numbers (a list, a date), so those two are a whole field's rule only.
+            guard !token.contains(".") && !token.contains("/") else { continue }
+            expectRejected(support("my card is \(json.dropFirst().dropLast()) thanks"), .cardNumber, field: "data.summary")
+            #expect(Validation.cardNumberInFreeText(json: Array(#"{"note":\#(json)}"#.utf8)) == "note", "raw JSON: \(json)")
+        }
+        // Near misses still pass: Luhn fails, or the folded text is not only digits and separators.
+        #expect(!Validation.looksLikeCardNumber("4111\u{00A0}1111\u{00A0}1111\u{00A0}1112"))
+        #expect(!Validation.looksLikeCardNumber("\u{FF14}\u{FF11}\u{FF11}\u{FF11}" + String(repeating: "\u{FF11}", count: 11) + "\u{FF12}"))
+        #expect(!Validation.looksLikeCardNumber("Kastanienallee 4111\u{00A0}1111\u{00A0}1111\u{00A0}1111"))
+        #expect(!Validation.looksLikeCardNumber("tok_4111\u{00A0}1111\u{00A0}1111\u{00A0}1111"))
+        _ = try parse(support("Stra\u{00DF}e 12 \u{2013} T\u{00FC}r 3, caf\u{00E9} \u{FF12}\u{FF10}\u{FF12}\u{FF14}, 0048\u{00A0}601\u{00A0}234\u{00A0}569"))
+        #expect(Validation.cardNumberInFreeText(json: Array(#"{"note":"M\u00fcller, Tel. 0048 601 234 569"}"#.utf8)) == nil)
+    }
 }
