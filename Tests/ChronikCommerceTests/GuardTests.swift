@@ -120,6 +120,26 @@ func shipped(_ order: String = "o-1") -> CommerceEvent {
         try await shop.store.append(.stockAdjusted(StockAdjusted(sku: "sku-1", warehouseId: "wh-2", delta: -2, reason: "count")))
     }
 
+    @Test func stockOnHandMustFitSixtyFourBits() async throws {
+        // Proves stop 39's finding (a merchandiser): receipts of Int64.max in two warehouses went through the guards,
+        // and a transfer there and back clipped the sum and lost 10 units; a receipt past Int64.max made a later
+        // negative adjustment of available units fail. Units that would not fit are refused, as an order's total is.
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(.stockReceived(StockReceived(sku: "sku-1", warehouseId: "A", qty: .max)))
+        try await shop.store.append(.stockReceived(StockReceived(sku: "sku-1", warehouseId: "B", qty: .max)))
+        await shop.refuses(.stockTransferred(StockTransferred(sku: "sku-1", fromWarehouseId: "A", toWarehouseId: "B", qty: 10)), .invalidQuantity)
+        await shop.refuses(.stockReceived(StockReceived(sku: "sku-1", warehouseId: "A", qty: 5)), .invalidQuantity)
+        await shop.refuses(.stockAdjusted(StockAdjusted(sku: "sku-1", warehouseId: "B", delta: 1, reason: "count")), .invalidQuantity)
+        // A transfer within one warehouse nets to 0; a return into the other after units left it fits again.
+        try await shop.store.append(.stockTransferred(StockTransferred(sku: "sku-1", fromWarehouseId: "A", toWarehouseId: "A", qty: 10)))
+        try await shop.store.append(.stockAdjusted(StockAdjusted(sku: "sku-1", warehouseId: "A", delta: -10, reason: "count")))
+        try await shop.store.append(.stockTransferred(StockTransferred(sku: "sku-1", fromWarehouseId: "B", toWarehouseId: "A", qty: 10)))
+        let state = try shop.store.state(of: "stock-sku-1")
+        guard case .stock(let stock) = state.state else { Issue.record("\(state)"); return }
+        #expect(stock.onHand == ["A": .max, "B": .max - 10], "no unit lost: \(stock.onHand)")
+    }
+
     @Test func captureNeedsAuthorizationAndStaysWithinIt() async throws {
         // Proves a capture needs an earlier authorization of its paymentId and Σ captured ≤ Σ authorized.
         let shop = try TempShop()
@@ -426,6 +446,40 @@ private final class StaleFirstLookup: EventStore, @unchecked Sendable {
         #expect(order.filter { $0.type == "OrderShipped" }.count == 1, "\(order.map(\.type))")
         let stock = try await shop.log.readStream("stock-sku-1", from: StreamVersion(0), limit: 100)
         #expect(stock.filter { $0.type == "StockShipped" }.count == 1)
+    }
+}
+
+extension ConcurrentShipsTests {
+    /// Stop 39 (a merchandiser): shipping an order that was never placed
+    /// was refused as overShipment ("order nope holds 0 reserved there"),
+    /// and orderNotFound only once some stock happened to be reserved for
+    /// that id; a cancelled order with units still reserved was refused only
+    /// by its OrderShipped's own guard. The order is checked first.
+    @Test func shippingAnUnknownOrCancelledOrderIsRefusedByTheOrdersRule() async throws {
+        let shop = try TempShop()
+        defer { shop.close() }
+        try await shop.store.append(received(5))
+        try await shop.store.append(reserved(1, order: "ghost"))
+        try await shop.store.append(placed())
+        try await shop.store.append(reserved(1))
+        try await shop.store.append(.orderCancelled(OrderCancelled(orderId: "o-1", reason: "test")))
+        func ship(_ order: String, qty: Int64) async -> CommerceError? {
+            var s = OrderShipped()
+            s.orderId = order
+            s.shipmentId = "s-\(order)-\(qty)"
+            s.warehouseId = "wh-1"
+            s.carrier = "DHL"
+            s.trackingNumber = "T1"
+            s.lines = [ShipmentLine(sku: "sku-1", qty: qty)]
+            do { try await shop.store.ship(s); return nil } catch let e as CommerceError { return e } catch { return nil }
+        }
+        let head = shop.head
+        for (order, qty, code) in [("nope", Int64(1), CommerceError.Code.orderNotFound), ("ghost", 1, .orderNotFound),
+                                   ("o-1", 1, .orderCancelled), ("o-1", 3, .orderCancelled)] {
+            let refused = await ship(order, qty: qty)
+            #expect(refused?.code == code && refused?.message.contains("nothing was written") == true, "\(order): \(String(describing: refused))")
+        }
+        #expect(shop.head == head, "nothing written")
     }
 }
 

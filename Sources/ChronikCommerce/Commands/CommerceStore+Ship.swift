@@ -65,8 +65,22 @@ extension CommerceStore {
         // process's, and the log has one writing process.
         await shipping.begin(shipped.orderId)
         defer { shipping.end(shipped.orderId) }
+        let written = Set(try await store.events(withIDs: [order.proposed.id] + stock.map(\.proposed.id)).map(\.id))
+        // The order first: one not placed is `orderNotFound`, a cancelled one
+        // `orderCancelled`, as the OrderShipped's own append would say (stop
+        // 39, a merchandiser: an unknown order was refused as overShipment,
+        // "order nope holds 0 reserved there").
+        if !written.contains(order.proposed.id) {
+            let current = try await currentState(of: order.stream)
+            do throws(CommerceError) {
+                try current.state.check(order.event, streamExists: current.version != nil)
+            } catch {
+                var refused = error
+                refused.message += " (nothing was written)"
+                throw refused
+            }
+        }
         // What is not in the log yet must fit what the order holds reserved.
-        let written = Set(try await store.events(withIDs: stock.map(\.proposed.id)).map(\.id))
         var states: [String: StreamState] = [:]
         for (i, e) in stock.enumerated() where !written.contains(e.proposed.id) {
             if states[e.stream] == nil { states[e.stream] = try await currentState(of: e.stream).state }
