@@ -100,6 +100,13 @@ import Testing
             #expect(try await client.get("/models/recommendations").error["code"] as? String == "missingParameter")
             #expect(try await client.get("/models/recommendations/nobody").status == .notFound)
             #expect(try await client.get("/models/settings?at=yesterday").error["field"] as? String == "at")
+            // Stop 39 (a merchandiser): an unknown supplier was 200 [] here while `chronik query` fails on it.
+            let nobody = try await client.get("/models/purchase-orders?supplier=nobody")
+            #expect(nobody.status == .notFound && (nobody.error["message"] as? String)?.contains("no supplier 'nobody'") == true, "\(nobody.text)")
+            #expect(try await client.get("/models/purchase-orders?supplier=sup&open=true").text.contains(#""po1""#))
+            // A known supplier with no open order is an empty list, not a 404.
+            let received = try await Self.command([#"{"type":"PurchaseOrderReceived","time":"2024-05-04T00:00:00Z","data":{"purchaseOrderId":"po1"}}"#], client)
+            #expect(try await client.get("/models/purchase-orders?supplier=sup&open=true&waitFor=\(received)").text == "[]\n")
         }
     }
 
