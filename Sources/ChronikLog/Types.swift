@@ -465,11 +465,13 @@ extension LogFormat {
         guard high else { return paddedWithSpace() }
         if !allowingControl {
             var offset = 0
-            for scalar in name.unicodeScalars {
+            let last = name.unicodeScalars.count - 1
+            for (i, scalar) in name.unicodeScalars.enumerated() {
                 if (0x80...0x9F).contains(scalar.value) { return controlCharacter(scalar.value, at: offset) }
-                if let what = Self.invisibleFormat(scalar.value) {
-                    let hex = String(scalar.value, radix: 16, uppercase: true)
-                    return "holds U+\(hex) (\(what)) at byte \(offset): a name must read as what it is, so line separators and bidirectional controls are not allowed"
+                if let what = Self.invisibleFormat(scalar.value) ?? ((i == 0 || i == last) ? Self.invisibleAtTheEdge(scalar.value) : nil) {
+                    var hex = String(scalar.value, radix: 16, uppercase: true)
+                    if hex.count < 4 { hex = String(repeating: "0", count: 4 - hex.count) + hex }
+                    return "holds U+\(hex) (\(what)) at byte \(offset): a name must read as what it is, so invisible characters, line separators and bidirectional controls are not allowed"
                 }
                 offset += UTF8.width(scalar)
             }
@@ -491,6 +493,28 @@ extension LogFormat {
         case 0x2029: "a paragraph separator"
         case 0x200E, 0x200F, 0x061C, 0x202A...0x202E, 0x2066...0x2069: "a bidirectional control"
         case 0xFEFF: "a byte-order mark, invisible"
+        // Stop 39 (an i18n review): `x` + U+200B was taken as a stream of its
+        // own that reads as `x`.
+        case 0x200B: "a zero-width space, invisible"
+        case 0x2060: "a word joiner, invisible"
+        case 0x00AD: "a soft hyphen, invisible"
+        case 0x180E: "a Mongolian vowel separator, invisible"
+        case 0x115F, 0x1160, 0x3164, 0xFFA0: "a Hangul filler, invisible"
+        case 0xE0000...0xE007F: "a tag character, invisible"
+        case 0xFDD0...0xFDEF: "a noncharacter"
+        case _ where v & 0xFFFE == 0xFFFE: "a noncharacter"
+        default: nil
+        }
+    }
+
+    /// Scalars that are invisible on their own but join letters or pick an
+    /// emoji's form inside a name (Persian words, 👩‍💻): refused only as a
+    /// name's first or last scalar, where they join nothing.
+    static func invisibleAtTheEdge(_ v: UInt32) -> String? {
+        switch v {
+        case 0x200C: "a zero-width non-joiner, invisible"
+        case 0x200D: "a zero-width joiner, invisible"
+        case 0xFE00...0xFE0F where v != 0xFE0F: "a variation selector, invisible"
         default: nil
         }
     }

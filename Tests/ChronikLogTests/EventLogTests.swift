@@ -319,11 +319,23 @@ struct EventLogTests {
             let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event(name, "x")]) }
             #expect(t?.code == .invalidEventType, "\(name.debugDescription): \(String(describing: t))")
         }
+        // Invisible characters (stop 39, an i18n review: "x" + U+200B was a stream of its own that reads as "x"),
+        // and joiners or variation selectors at either end, where they join nothing.
+        for (name, char) in [("x\u{200B}", "U+200B"), ("\u{2060}x", "U+2060"), ("ab\u{AD}c", "U+00AD"), ("\u{3164}", "U+3164"),
+                             ("x\u{E0041}", "U+E0041"), ("x\u{FFFF}", "U+FFFF"), ("\u{200D}x", "U+200D"), ("x\u{200C}", "U+200C"),
+                             ("x\u{FE0E}", "U+FE0E")] {
+            let e = await #expect(throws: ChronikLogError.self) { try await log.append(to: name, [event("A", "x")]) }
+            #expect(e?.code == .invalidStreamName && e?.message.contains("holds \(char) (") == true, "\(String(describing: e))")
+            let t = await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", [event(name, "x")]) }
+            #expect(t?.code == .invalidEventType, "\(String(describing: t))")
+        }
         #expect(log.head == Position(0))
-        for name in ["a b", "caf\u{E9}", "x~y", "nb\u{A0}sp", "\u{1F6D2}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}"] {
+        // Inside a name, joiners and the emoji selector stay: a Persian word, a ZWJ emoji, a heart.
+        let joined = ["\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}", "\u{1F469}\u{200D}\u{1F4BB}", "\u{2764}\u{FE0F}"]
+        for name in ["a b", "caf\u{E9}", "x~y", "nb\u{A0}sp", "\u{1F6D2}", "\u{5E9}\u{5DC}\u{5D5}\u{5DD}"] + joined {
             _ = try await log.append(to: name, [event("Noted " + name, "x")])
         }
-        #expect(log.head == Position(6))
+        #expect(log.head == Position(9))
     }
 
     @Test("a prepared batch appends as append(to:) does; prepared by a log of other settings, it is prepared again")
