@@ -125,6 +125,9 @@ struct JSONDecodingVisitor: FieldVisitor {
     mutating func integer(_ name: StaticString, _ v: JSONValue) throws(CommerceError) -> Int64 {
         switch v {
         case .int(let i): return i
+        // JSON's -0 is the integer zero (stop 39, an i18n review: "discount":
+        // -0 was refused as "not within 64 bits"); the field's rule decides.
+        case .number("-0"): return 0
         case .number(let literal):
             // Stop 38, a newcomer: `"price": 12.50` said nothing of minor units.
             let fraction = literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })

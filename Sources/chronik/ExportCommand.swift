@@ -98,11 +98,16 @@ struct Export: AsyncParsableCommand {
         guard AuditExport.Format(rawValue: format) != nil else { throw ValidationError("--format must be jsonl or csv, got \(format)") }
         for (name, v) in [("--from", from), ("--to", to)] {
             if let v, ExportFilter.Bound(argument: v) == nil {
-                throw ValidationError("\(name) must be a position (an integer ≥ 0) or an RFC 3339 time, got \(v)")
+                // A time refused for a reason of its own says it (stop 39: a
+                // 7-digit fraction read "must be … an RFC 3339 time").
+                let why = v.contains("T") || v.contains("t") ? ": it " + Timestamp.rfc3339Refusal(v) : ""
+                throw ValidationError("\(name) must be a position (an integer ≥ 0) or an RFC 3339 time, got \(v)\(why)")
             }
         }
         for (name, v) in [("--from-time", fromTime), ("--to-time", toTime)] {
-            if let v, Timestamp(rfc3339: v) == nil { throw ValidationError("\(name) must be an RFC 3339 time, got \(v)") }
+            if let v, Timestamp(rfc3339: v) == nil {
+                throw ValidationError("\(name) must be an RFC 3339 time, got \(v): it \(Timestamp.rfc3339Refusal(v))")
+            }
         }
         if fromTime != nil, case .time? = from.flatMap(ExportFilter.Bound.init(argument:)) {
             throw ValidationError("give the start time once: --from TIME or --from-time TIME")
@@ -192,7 +197,7 @@ struct Export: AsyncParsableCommand {
             return nil
         }
         var noKeyStore: String?
-        let vault = try keyOptions.existingVault(for: log, note: { noKeyStore = $0 })
+        let vault = try keyOptions.existingVault(for: log, note: { noKeyStore = $0 }, quiet: options.quiet)
         if vault == nil, noKeyStore != nil {
             throw Self.nullRefusal("no key store at \(keyOptions.directory(forLog: log.directory)), and this log holds sealed personal data",
                                    give: "the log's key store (--keys DIR)")

@@ -24,20 +24,7 @@ final class Output {
     /// ran the escape sequences (stop 34).
     func line(_ text: String) {
         var text = text
-        text.withUTF8 { bytes in
-            guard let first = bytes.firstIndex(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }) else {
-                return writer.bytes.append(contentsOf: bytes)
-            }
-            writer.bytes.append(contentsOf: bytes[..<first])
-            for scalar in String(decoding: bytes[first...], as: UTF8.self).unicodeScalars {
-                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                    let hex = String(scalar.value, radix: 16)
-                    writer.bytes.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
-                } else {
-                    writer.bytes.append(contentsOf: String(scalar).utf8)
-                }
-            }
-        }
+        text.withUTF8 { bytes in appendTerminalSafe(bytes, to: &writer.bytes, keepingNewlines: false) }
         endLine()
     }
 
@@ -77,10 +64,41 @@ final class Output {
 }
 
 /// Writes one line to stderr at once (unbuffered), prefixed by `chronik: `
-/// unless it already is.
+/// unless it already is. Control characters in it are escaped as on stdout
+/// (`Output.line`): an error quotes its input — an unknown field's name, a
+/// bad time or currency — and raw, an escape sequence there ran in the
+/// terminal (stop 39, an i18n review: `\u001b]0;…\u0007` retitled it).
 func printError(_ message: String) {
-    let text = message.hasPrefix("chronik: ") ? message : "chronik: " + message
-    writeAll(STDERR_FILENO, Array((text + "\n").utf8))
+    var text = message.hasPrefix("chronik: ") ? message : "chronik: " + message
+    var out: [UInt8] = []
+    out.reserveCapacity(text.utf8.count + 1)
+    text.withUTF8 { appendTerminalSafe($0, to: &out, keepingNewlines: true) }
+    out.append(0x0A)
+    writeAll(STDERR_FILENO, out)
+}
+
+/// Appends the UTF-8 `bytes` with every character a terminal would act on
+/// written as `\u001b` (as JSON would): C0 controls (a newline kept when
+/// `keepingNewlines`), DEL, C1 controls, the bidirectional overrides and
+/// isolates (U+202A–U+202E, U+2066–U+2069) and the line and paragraph
+/// separators (U+2028, U+2029), which reorder or break what follows.
+func appendTerminalSafe(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8], keepingNewlines: Bool) {
+    // 0xC2 starts the C1 controls, 0xE2 the others: the usual text has none.
+    guard let first = bytes.firstIndex(where: { ($0 < 0x20 && !(keepingNewlines && $0 == 0x0A)) || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }) else {
+        return out.append(contentsOf: bytes)
+    }
+    out.append(contentsOf: bytes[..<first])
+    for scalar in String(decoding: bytes[first...], as: UTF8.self).unicodeScalars {
+        let v = scalar.value
+        let escaped = (v < 0x20 && !(keepingNewlines && v == 0x0A)) || (0x7F...0x9F).contains(v)
+            || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) || v == 0x2028 || v == 0x2029
+        if escaped {
+            let hex = String(v, radix: 16)
+            out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+        } else {
+            out.append(contentsOf: String(scalar).utf8)
+        }
+    }
 }
 
 /// write(2) until every byte is out; gives up silently when the reader is

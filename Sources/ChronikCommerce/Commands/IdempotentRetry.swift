@@ -141,7 +141,12 @@ extension CommerceStore {
             throw CommerceError(.duplicateEventId, field: "id",
                                 "event id \(env.proposed.id) is already in the log at position \(original.position), whose data does not decode (\(e.message)): not comparable, so not a retry")
         }
-        let same = pii == .erased ? decoded.blankingPII() == env.event.blankingPII() : decoded == env.event
+        // Compared as encoded bytes, not as Swift values: `String ==` takes
+        // "café" in NFC and in NFD as equal, while the log, the server's
+        // retries and a line against an earlier line compare bytes (stop 39,
+        // an i18n review: the same retry was a no-op here and 409 there).
+        let same = pii == .erased ? decoded.blankingPII().encodedData() == env.event.blankingPII().encodedData()
+            : decoded.encodedData() == env.event.encodedData()
         guard same else { throw IdempotentRetry.conflict(env.proposed.id, original) }
         return true
     }
