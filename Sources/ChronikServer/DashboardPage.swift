@@ -110,7 +110,7 @@ body[data-state="error"] #status, body[data-state="needs-token"] #status { color
 #not-ready[hidden] { display: none; }
 main { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); grid-auto-flow: row dense; gap: 1rem; padding: 1rem 1.2rem; }
 #feed-card { grid-column: 4; grid-row: 1 / span 4; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; overflow: hidden; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; overflow-x: auto; min-width: 0; }
 .card.wide { grid-column: span 2; }
 h2 { margin: 0 0 .5rem; font-size: 1rem; }
 h2 small { font-weight: normal; color: var(--muted); margin-left: .4rem; }

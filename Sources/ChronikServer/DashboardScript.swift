@@ -46,7 +46,15 @@ async function api(path) {
   const r = await fetch(path, { headers: authHeaders(), cache: "no-store" });
   if (r.status === 401 || r.status === 403) throw new NeedsToken(await errorText(r));
   if (!r.ok) throw new Error(path + ": " + await errorText(r));
-  return r.json();
+  return parseJSON(await r.text());
+}
+// Integers past 2^53 (money in minor units can reach 2^63) as BigInt, from
+// their source text: r.json() rounded them before money() saw them (stop 39,
+// a finance controller: EUR 90,071,992,547,409.93 shown as …09.92).
+function parseJSON(text) {
+  return JSON.parse(text, (key, value, context) =>
+    typeof value === "number" && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source)
+      ? BigInt(context.source) : value);
 }
 async function errorText(r) {
   try { const j = await r.json(); return r.status + " " + j.error.code + ": " + j.error.message; } catch (_) { return String(r.status); }
@@ -163,13 +171,22 @@ function showFraud(scores) {
 const feedSize = 25;
 const arrivals = [];     // arrival times (ms) of live events, for the rate chart
 let liveFrom = Infinity;   // events from here on arrived live (the rest is the backlog shown at start)
+let following = false;     // a follow() loop is running
 async function follow(from) {
+  following = true;
   for (;;) {
     try {
       const headers = authHeaders();
       if (lastSeen !== null) headers["Last-Event-ID"] = String(lastSeen);
       const r = await fetch("/subscribe?from=" + from, { headers, cache: "no-store" });
-      if (r.status === 401 || r.status === 403) { askToken(await errorText(r)); return; }
+      if (r.status === 401 || r.status === 403) {
+        // Ended: start() follows again once a token is given (stop 39, a
+        // rotated token: the figures came back, the feed never did).
+        following = false;
+        setLive(false);
+        askToken(await errorText(r));
+        return;
+      }
       if (!r.ok || !r.body) throw new Error("subscribe: " + r.status);
       setLive(true);
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -282,7 +299,10 @@ async function checkReady() {
   serverReady = ok;
   document.body.dataset.ready = String(ok);
   $("not-ready").hidden = ok;
-  $("not-ready").textContent = ok ? "" : "The server is not ready — " + why;
+  // Written only when it changes: the banner is an alert, and a screen
+  // reader reads an alert again each time its text is set (stop 39).
+  const text = ok ? "" : "The server is not ready — " + why;
+  if ($("not-ready").textContent !== text) $("not-ready").textContent = text;
   showConnection();
 }
 
@@ -302,21 +322,28 @@ $("token-form").addEventListener("submit", (ev) => {
 
 // ---- start: the figures, then the feed from a little before the head ----
 const backlog = 15;
-let started = false;
+let started = false, retry = null;
 async function start() {
   setState("loading", "loading…");
+  if (retry !== null) { clearTimeout(retry); retry = null; }
   try {
     await refresh();
   } catch (e) {
-    if (e instanceof NeedsToken) askToken(e.message); else setState("error", String(e.message || e));
+    if (e instanceof NeedsToken) { askToken(e.message); return; }
+    // Tried again until it answers (stop 39: a first load that failed — the
+    // server restarting just after the page — stayed failed for good).
+    setState("error", String(e.message || e) + " (trying again)");
+    retry = setTimeout(start, 3000);
     return;
   }
   setState("ready", "");
+  if (!following) {
+    const head = Number(document.body.dataset.head);
+    if (lastSeen === null) liveFrom = head;
+    follow(lastSeen !== null ? lastSeen + 1 : Math.max(0, head - backlog));
+  }
   if (started) return;
   started = true;
-  const head = Number(document.body.dataset.head);
-  liveFrom = head;
-  follow(Math.max(0, head - backlog));
   setInterval(drawRate, 1000);
   checkReady();
   setInterval(checkReady, 3000);
