@@ -61,9 +61,22 @@ struct Demo: AsyncParsableCommand {
             try keyOptions.clear(forLog: dir)
         }
         options.note("chronik: demo: simulating \(group(events)) events of a shop into \(dir)…")
-        let run = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
-                                                  creation: creation, keyOptions: keyOptions,
-                                                  segmentSize: Self.defaultSegmentSize)
+        // Ctrl-C as simulate's: the unfinished tour is removed and said (stop
+        // 39: the demo left a partial log and its keys without a word, and
+        // ran on when started in the background of a script).
+        let keysDir = keyOptions.directory(forLog: dir)
+        var made = [dir]
+        if !FileManager.default.fileExists(atPath: keysDir) || options.log == nil { made.append(keysDir) }
+        AppendInterrupt.shared.install()
+        AppendInterrupt.shared.discarding(made, keeping: FileManager.default.fileExists(atPath: dir) ? [dir] : [],
+                                          what: "the unfinished demo")
+        var done: SimulationRun?
+        try await leavingNoTraceOnFailure(log: dir, keys: keysDir) {
+            done = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
+                                                   creation: creation, keyOptions: keyOptions,
+                                                   segmentSize: Self.defaultSegmentSize)
+        }
+        guard let run = done else { return }
         let report = try LogVerifier.verify(directory: dir)
         // 3. The read side: every read model rebuilt from the log.
         let reader = try options.openForReading(directory: dir)
@@ -121,7 +134,12 @@ struct Demo: AsyncParsableCommand {
             out.line("  chronik stats --log \(logArg)")
             out.line("  chronik verify --log \(logArg)")
             out.line("  chronik serve --log \(logArg)      # then open http://127.0.0.1:7070/ (the live dashboard)")
-            out.line("  chronik simulate --events 1000000 --seed 2 --log ./shop-log")
+            // A fresh directory: simulate refuses a log that holds events (stop
+            // 39: after the help's `demo --log ./shop-log` this line failed).
+            let fresh = (["./big-shop"] + (2...99).map { "./big-shop-\($0)" }).first {
+                !FileManager.default.fileExists(atPath: $0) && URL(fileURLWithPath: $0).standardizedFileURL.path != URL(fileURLWithPath: dir).standardizedFileURL.path
+            } ?? "./big-shop"
+            out.line("  chronik simulate --events 1000000 --seed 2 --log \(fresh)")
         }
         out.flush()
         if let f = report.failure { throw CommandFailure("corruption found: \(f)") }

@@ -305,7 +305,11 @@ extension Forget {
         var logOptions = LogOptions()
         logOptions.createIfMissing = false
         do { return try EventLog.open(at: options.directory(), options: logOptions) } catch let e as ChronikLogError {
-            throw CommandFailure(describe(e))
+            // The server's own route for it, not its append routes (stop 39).
+            let routes = "append through that server (POST /streams/{stream}, POST /commands)"
+            let instead = reapply ? "restart that server (it destroys such keys when it starts)"
+                : "erase through that server (POST /customers/{id}/forget, scope pii)"
+            throw CommandFailure(describe(e).replacingOccurrences(of: routes, with: instead))
         }
     }
 

@@ -51,11 +51,17 @@ struct Mirror: AsyncParsableCommand {
 
     func run() async throws {
         let source = try PostgresStore(url: store)
+        let path = options.directory()
+        let existed = FileManager.default.fileExists(atPath: path)
         do {
             try await copy(from: source)
             await source.close()
         } catch {
             await source.close()
+            // A log this run created and left empty (the store unreachable,
+            // refused) is not left behind (stop 39: `mirror --log NEW` of an
+            // unreachable store left NEW with a segment and a LOCK file).
+            if !existed, holdsNoEvent(path) { try? FileManager.default.removeItem(atPath: path) }
             throw error
         }
     }

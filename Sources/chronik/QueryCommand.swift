@@ -292,15 +292,18 @@ func customersText(_ list: [CustomerRecord]) -> [String] {
 /// One customer: the profile (erased after CustomerForgotten), the CRM
 /// figures, consent and segment; a forgotten customer's text says so, and
 /// marks consent and segment as what was stored before.
-func customerText(_ c: CustomerRecord, profile: Profile?) -> [String] {
+func customerText(_ c: CustomerRecord, profile: Profile?, keyStore: String? = nil) -> [String] {
     let erased = c.forgotten || profile?.erased == true
     func shown(_ v: String?) -> String { erased ? "‹erased›" : (v ?? "-") }
     let stored = c.forgotten ? " (as stored; customer forgotten)" : ""
     // Erased without a CustomerForgotten: the key store has no key for them
     // (stop 34: this said "forgotten … (CustomerForgotten)" while --json
     // said "forgotten": false and no such event was in the log).
+    // Without a key store at all, that is what it says (stop 39: a log copied
+    // without its .keys read "the key store holds no key for them").
     let why = c.forgotten ? "  forgotten: personal data erased (CustomerForgotten)"
-        : erased ? "  personal data erased: the key store holds no key for them (not forgotten: no CustomerForgotten)" : ""
+        : erased ? (keyStore.map { "  personal data not shown: no key store at \($0) (not forgotten: no CustomerForgotten)" }
+                    ?? "  personal data erased: the key store holds no key for them (not forgotten: no CustomerForgotten)") : ""
     var text = ["customer \(c.customerId)" + why]
     if profile != nil || erased {
         text.append("  name \(shown(profile?.name))  email \(shown(profile?.email))  phone \(shown(profile?.phone))")
@@ -344,7 +347,8 @@ struct CustomerQuery: AsyncParsableCommand, GroupedCommand {
         let vault = try keyOptions.existingVault(for: log, note: options.note, quiet: options.quiet)
         let profile = readProfile(log, id, protector: vault)
         emit(options, json: [customerDetailJSON(c, profile: profile, channels: channels)],
-             text: customerText(c, profile: profile) + [supportChannelsText(channels)])
+             text: customerText(c, profile: profile, keyStore: vault == nil ? keyOptions.directory(forLog: log.directory) : nil)
+                + [supportChannelsText(channels)])
     }
 }
 
