@@ -93,7 +93,7 @@ enum Dashboard {
 """#
 
     static let style = #"""
-:root { --bg: #f4f5f7; --card: #fff; --ink: #1d2330; --muted: #687083; --line: #e3e6ec; --accent: #2f6fdf; --bad: #c0392b; --good: #1e8a4c; }
+:root { --bg: #f4f5f7; --card: #fff; --ink: #1d2330; --muted: #687083; --line: #e3e6ec; --accent: #2f6fdf; --bad: #c0392b; --good: #1a7f45; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink); font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
 header { display: flex; align-items: baseline; gap: 1rem; padding: .8rem 1.2rem; background: var(--ink); color: #fff; }
