@@ -429,7 +429,13 @@ extension LogServer {
         let tooLarge = ServerError(.contentTooLarge, "bodyTooLarge", "the body is larger than \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
         do {
-            return try await request.body.collect(upTo: limit)
+            var body = try await request.body.collect(upTo: limit)
+            // A UTF-8 byte-order mark, as `chronik import` and `append` take
+            // one (stop 39, an i18n review: a file saved by a Windows editor
+            // and sent with curl --data-binary was "unexpected character at
+            // byte 0").
+            if body.readableBytesView.starts(with: [0xEF, 0xBB, 0xBF]) { body.moveReaderIndex(forwardBy: 3) }
+            return body
         } catch let e as HTTPError where e.status == .contentTooLarge {
             throw tooLarge
         } catch let e as HTTPParserError {

@@ -233,6 +233,23 @@ import Testing
         }
     }
 
+    /// Stop 39 (an i18n review): a body starting with a UTF-8 byte-order
+    /// mark (a file saved by a Windows editor, sent with curl
+    /// --data-binary) was 400 "unexpected character at byte 0", while
+    /// `chronik import` and `append` take one.
+    @Test func aBodyAfterAByteOrderMarkIsTaken() async throws {
+        try await withServer(models: true) { server, client in
+            let bom = "\u{FEFF}"
+            let r = try await client.post("/streams/n", bom + "[\(Self.note)]")
+            #expect(r.status == .created, "\(r.text)")
+            let c = try await client.post("/commands", bom + #"{"type":"PageViewed","time":"2024-05-01T10:00:00Z","data":{"sessionId":"s-1","path":"/"}}"#)
+            #expect(c.status == .created, "\(c.text)")
+            #expect(server.log.head.value == 2)
+            // Only at the start: a second one is not JSON.
+            #expect(try await client.post("/streams/n", bom + bom + "[\(Self.note)]").status == .badRequest)
+        }
+    }
+
     /// A number beyond a double's range is refused at the door, naming the
     /// event, and nothing is written (stop 32: it was stored, then every
     /// read gave its data as null, which this API reserves for erased data,
