@@ -271,13 +271,13 @@ struct Append: AsyncParsableCommand {
     /// The line reader of append and import: bounded lines, CRLF, a
     /// byte-order mark.
     func lineReader(_ fd: Int32) -> BoundedLineReader {
-        BoundedLineReader(fd: fd, maxLineBytes: maxEventBytes.bytes + Self.envelopeBytes)
+        BoundedLineReader(fd: fd, maxLineBytes: Self.lineBytes(forEvent: maxEventBytes.bytes))
     }
 
     /// A line longer than an event may be, with its envelope.
     func tooLong(line n: Int, bytes: Int) -> CommerceError {
         CommerceError(.lineTooLong, line: n,
-                      "line is \(bytes) bytes, longer than \(maxEventBytes.bytes + Self.envelopeBytes) (--max-event-bytes plus envelope)")
+                      "line is \(bytes) bytes, longer than \(Self.lineBytes(forEvent: maxEventBytes.bytes)) (--max-event-bytes written with every character escaped, plus envelope)")
     }
 
     /// Parses one item of the reader into `items`, or `rejects`.
@@ -323,9 +323,15 @@ struct Append: AsyncParsableCommand {
         }
     }
 
-    /// Room for the envelope and the JSON form's escaping around the
-    /// largest event, as import allows.
+    /// Room for the envelope around the largest event.
     static let envelopeBytes = 1 << 20
+
+    /// The longest line for events of at most `eventBytes`: the event with
+    /// every character escaped (`\u0001` is 6 bytes for 1; Python's default
+    /// `ensure_ascii` writes "é" as 6 bytes for 2), plus the envelope (stop
+    /// 39, an i18n review: a 2 MB event of accented text, 6.3 MB as Python
+    /// wrote it, was `lineTooLong` for import and 201 over HTTP).
+    static func lineBytes(forEvent eventBytes: Int) -> Int { eventBytes * 6 + envelopeBytes }
 
     /// Decides every line on a model of the log, in input order, before
     /// anything is written (`Checker`). Returns the accepted lines grouped

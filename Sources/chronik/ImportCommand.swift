@@ -77,7 +77,7 @@ struct Import: AsyncParsableCommand {
     var skipInvalid = false
 
     @Option(name: .customLong("max-event-bytes"), help: ArgumentHelp(
-        "Refuse an event larger than this, encoded; a line may be 1M longer.", valueName: "size"))
+        "Refuse an event larger than this, encoded; a line may hold it with every character escaped (6 times), plus 1M.", valueName: "size"))
     var maxEventBytes = ByteSize(bytes: LogFormat.defaultMaxEventBytes)
 
     /// The name before `--max-event-bytes`, kept so scripts keep working.
@@ -88,14 +88,14 @@ struct Import: AsyncParsableCommand {
     static let maxListedRejects = 1000
 
     /// The longest line read: the largest event plus its envelope.
-    var lineLimit: Int { maxLineBytes?.bytes ?? maxEventBytes.bytes + Append.envelopeBytes }
+    var lineLimit: Int { maxLineBytes?.bytes ?? Append.lineBytes(forEvent: maxEventBytes.bytes) }
 
     func validate() throws {
         guard (1...LogFormat.maxEventBytesCeiling).contains(maxEventBytes.bytes) else {
             throw ValidationError("--max-event-bytes must be 1...\(LogFormat.maxEventBytesCeiling), got \(maxEventBytes.bytes)")
         }
-        if let maxLineBytes, maxLineBytes.bytes < 1 || maxLineBytes.bytes > LogFormat.maxEventBytesCeiling + Append.envelopeBytes {
-            throw ValidationError("--max-line-bytes must be 1...\(LogFormat.maxEventBytesCeiling + Append.envelopeBytes)")
+        if let maxLineBytes, maxLineBytes.bytes < 1 || maxLineBytes.bytes > Append.lineBytes(forEvent: LogFormat.maxEventBytesCeiling) {
+            throw ValidationError("--max-line-bytes must be 1...\(Append.lineBytes(forEvent: LogFormat.maxEventBytesCeiling))")
         }
         try checkInputFile(file, holding: "a file of JSON Lines")
     }

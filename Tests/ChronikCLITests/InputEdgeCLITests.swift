@@ -80,4 +80,20 @@ struct InputEdgeCLITests {
         let noZone = try await chronik(["export", "--log", dir, "--from-time", "2024-03-10T00:00:00"])
         #expect(noZone.exitCode == 64 && noZone.stderr.contains("no time zone"), "\(noZone)")
     }
+
+    @Test func anEventWrittenWithEveryCharacterEscapedFitsItsLine() async throws {
+        // Proves stop 39's finding: a 2 MB event of accented text, 6.3 MB as Python's json.dumps writes it
+        // (ensure_ascii: "é" is the 6 bytes \u00e9), was lineTooLong for import and append, and 201 over HTTP.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let line = #"{"type":"PageViewed","time":"2024-05-01T10:00:00Z","data":{"sessionId":"s-1","path":""#
+            + String(repeating: #"\u00e9"#, count: 1 << 20) + "\"}}\n"
+        #expect(line.utf8.count > (4 << 20) + (1 << 20), "longer than the old limit")
+        let file = try writeTemp(line)
+        let imported = try await chronik(["import", "--log", dir, file])
+        #expect(imported.exitCode == 0, "\(imported.stderr)")
+        let appended = try await chronik(["append", "--log", dir, file])
+        #expect(appended.exitCode == 0 && appended.stdout.contains("already in the log") == false, "\(appended.stderr)")
+        #expect(try await headPosition(dir) == 2)
+    }
 }
