@@ -329,7 +329,7 @@ extension Forget {
             throw CommandFailure("no key store at \(keys): nothing to destroy (use --keys DIR)")
         }
         let vault = try keyOptions.vault(for: log)
-        let customers = try forgottenCustomers(in: log)
+        let customers = try LogKeyStore.forgottenCustomers(in: log)
         // The sessions their orders name first, counted (stop 38, an
         // upgrade: erasures of a release before stop 36 left them, and
         // this said "0 keys" while destroying 120).
@@ -424,19 +424,6 @@ struct SubjectExport: AsyncParsableCommand {
     }
 }
 
-/// The customers a log's `CustomerForgotten` events name, in log order,
-/// once each (one read of the log).
-func forgottenCustomers(in log: EventLog) throws -> [String] {
-    var customers: [String] = []
-    var seen = Set<String>()
-    try log.scan { view in
-        guard view.type == CustomerForgotten.typeName,
-              case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, data: Array(view.data)),
-              seen.insert(f.customerId).inserted else { return }
-        customers.append(f.customerId)
-    }
-    return customers
-}
 
 /// The customers among the key-store `subjects` (`customer:ID`; others are
 /// passed over) whom no `CustomerForgotten` of `log` names: erasures the
@@ -446,6 +433,6 @@ func customersErasedWithoutEvent(_ subjects: [String], in log: EventLog) throws 
     let prefix = PIISubject.customer("")
     let customers = subjects.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     guard !customers.isEmpty else { return [] }
-    let forgotten = Set(try forgottenCustomers(in: log))
+    let forgotten = Set(try LogKeyStore.forgottenCustomers(in: log))
     return customers.filter { !forgotten.contains($0) }
 }

@@ -117,15 +117,7 @@ public final class ErasedByLog: Sendable {
         var first = false
         let result = try state.withLock { s -> (subjects: Set<String>, customers: [String]) in
             if let s { return s }
-            var forgotten: [String] = []
-            if from < log.head {
-                let typeName = CustomerForgotten.typeName
-                try log.scan(from: from) { view in
-                    guard view.type == typeName,
-                          case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, bytes: view.data) else { return }
-                    forgotten.append(f.customerId)
-                }
-            }
+            let forgotten = try LogKeyStore.forgottenCustomers(in: log, from: from)
             var subjects = Set<String>()
             var customers = Set<String>()
             for c in forgotten {
@@ -152,6 +144,22 @@ public final class ErasedByLog: Sendable {
 }
 
 extension LogKeyStore {
+    /// The customers of the log's `CustomerForgotten` events from `position`
+    /// on, each once, in log order (one read of the log from there).
+    public static func forgottenCustomers(in log: EventLog, from position: Position = .start) throws -> [String] {
+        var customers: [String] = []
+        var seen = Set<String>()
+        guard position < log.head else { return [] }
+        let typeName = CustomerForgotten.typeName
+        try log.scan(from: position) { view in
+            guard view.type == typeName,
+                  case .customerForgotten(let f) = try CommerceEvent.decode(type: view.type, bytes: view.data),
+                  seen.insert(f.customerId).inserted else { return }
+            customers.append(f.customerId)
+        }
+        return customers
+    }
+
     /// What a reader says when its key store still holds keys the log says
     /// are destroyed (`SubjectKeyVault.forLog(readOnly: true, onErasedKeysFound:)`).
     public static func erasedKeysWarning(customers: [String]) -> String {
