@@ -57,6 +57,9 @@ struct Demo: AsyncParsableCommand {
         } else {
             let tmp = NSTemporaryDirectory()
             dir = (tmp.hasSuffix("/") ? tmp : tmp + "/") + "chronik-demo"
+            // Both checked before either is emptied (stop 39: a key store
+            // holding a file not its own was refused after the log was gone).
+            _ = try keyOptions.clearableEntries(forLog: dir)
             try LogDirectory.clear(dir)
             try keyOptions.clear(forLog: dir)
         }
@@ -188,7 +191,10 @@ enum LogDirectory {
     static func clear(_ dir: String) throws {
         let fm = FileManager.default
         let entries = try logEntries(dir, refusingTo: "empty")
-        if entries.isEmpty { return }
+        // Only the lock file: what a clear leaves (stop 39: an older
+        // release's demo emptied the log, then refused its key store, and
+        // this refused the directory for lacking chronik.meta).
+        if entries.isEmpty || entries == [LogFormat.lockFileName] { return }
         let metaPath = dir + "/" + LogFormat.metaFileName
         guard let meta = fm.contents(atPath: metaPath), LogFormat.hasMetaMagic(meta) else {
             throw CommandFailure("refusing to empty \(dir): it is not a Chronik log (no valid \(LogFormat.metaFileName)); choose another --log")

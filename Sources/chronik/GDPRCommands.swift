@@ -58,12 +58,18 @@ struct KeyOptions: ParsableArguments {
     /// only the files a key store holds, one by one; refuses anything else.
     func clear(forLog log: String) throws {
         let dir = directory(forLog: log)
-        let fm = FileManager.default
-        guard let entries = try? fm.contentsOfDirectory(atPath: dir) else { return }
+        for e in try clearableEntries(forLog: log) { try FileManager.default.removeItem(atPath: dir + "/" + e) }
+    }
+
+    /// The files `clear` would remove; refuses, removing nothing, when the
+    /// directory holds anything else.
+    func clearableEntries(forLog log: String) throws -> [String] {
+        let dir = directory(forLog: log)
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
         guard entries.allSatisfy(LogKeyStore.isKeyStoreFile) else {
             throw CommandFailure("refusing to empty \(dir): it holds files that are not a Chronik key store")
         }
-        for e in entries { try fm.removeItem(atPath: dir + "/" + e) }
+        return entries
     }
 
     /// For a replay: the vault when a model to build reads personal data
@@ -341,9 +347,6 @@ extension Forget {
             try vault.destroyKey(subject: subject)
         }
         try vault.store.sync()
-        // Every erasure of the log reflected, as its one writer: readers
-        // read no more of the log for them.
-        try LogKeyStore.recordErasuresReflected(keyDirectory: keys, before: log.head)
         let out = Output()
         if options.json {
             struct Report: Encodable { var forgottenCustomers, keysDestroyedNow, sessionKeysDestroyedNow: Int }
@@ -355,6 +358,15 @@ extension Forget {
                      + (sessions.isEmpty ? "" : ", and \(group(sessions.count)) key\(sessions.count == 1 ? "" : "s") of anonymous sessions their orders name"))
         }
         out.flush()
+        // Every erasure of the log reflected, as its one writer: readers read
+        // no more of the log for them. After the summary, and a warning when
+        // it fails: the keys are destroyed either way (stop 39: an unwritable
+        // record exited 1 without saying so).
+        do {
+            try LogKeyStore.recordErasuresReflected(keyDirectory: keys, before: log.head, log: log)
+        } catch {
+            options.note("chronik: warning: key store: \(error) (the keys are destroyed; readers will read the log for erasures instead)")
+        }
     }
 }
 
@@ -404,7 +416,7 @@ struct SubjectExport: AsyncParsableCommand {
     func run() async throws {
         let log = try options.openForReading()
         defer { try? log.close() }
-        let vault = try keyOptions.existingVault(for: log, note: { _ in })
+        let vault = try keyOptions.existingVault(for: log, note: { _ in }, quiet: options.quiet)
         // Without the customer's key the answer would call their data
         // erased (stop 32: "erased": true for a customer never forgotten).
         if try LogKeyStore.streamHoldsSealedPersonalData(log, stream: "customer-" + id) {

@@ -206,6 +206,7 @@ struct Serve: AsyncParsableCommand {
         do {
             try await serve(server, live: live, host: host, port: port, signals: signals)
         } catch {
+            live.stop()
             try? log.close()
             throw error
         }
@@ -213,6 +214,9 @@ struct Serve: AsyncParsableCommand {
         // runs: an erasure whose key removal failed is done now, and the
         // store's `erasures` record moves to the head, so readers do not
         // read what this server appended for erasures (docs/GDPR.md).
+        // (The models are stopped after it: a stopped set's failure is set,
+        // and stop 39's first version checked after the stop, so this never
+        // ran.)
         if live.stoppedBecause == nil {
             do {
                 for w in try reconcileKeyStore(vault, log: log, live: live).warnings { printError("chronik: warning: \(w)") }
@@ -220,6 +224,7 @@ struct Serve: AsyncParsableCommand {
                 printError("chronik: warning: key store: \(error)")
             }
         }
+        live.stop()
         // With fsync durability every acknowledged append is on disk; a
         // failure here (a poisoned writer) is still reported, exit 1.
         try log.close()
@@ -265,17 +270,17 @@ extension Serve {
         options.note("chronik: note: serving \(store.location); models at position \(live.position.value)")
         var failure: (any Error)?
         do { try await serve(server, live: live, host: host, port: port, signals: signals) } catch { failure = error }
+        live.stop()
         server.beginShutdown()
         await store.close()
         if let failure { throw failure }
         options.note("chronik: note: stopped")
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops the live models (the
-    /// caller closes its log or store, after a failure too).
+    /// Serves until SIGINT or SIGTERM (the caller stops the live models and
+    /// closes its log or store, after a failure too).
     func serve(_ server: LogServer, live: LiveProjections, host: String, port: Int, signals: ShutdownSignals) async throws {
         if tokens == nil { options.note("chronik: note: no --tokens: no authentication, so listening on loopback only (behind a reverse proxy, serve with --tokens)") }
-        defer { live.stop() }
         let quiet = options.quiet, json = options.json
         do {
             try await server.serve(host: host, port: port, signals: signals) { bound in

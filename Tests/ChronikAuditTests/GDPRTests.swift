@@ -442,12 +442,12 @@ struct ReadOnlyKeyStoreTests {
                                                        lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
                                                        shippingAddress: address)))
         try LogKeyStore.recordErasuresAtClose(vault, log: log)
-        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == log.head, "a writer that found the record at the head moves it")
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath, log: log) == log.head, "a writer that found the record at the head moves it")
         let backup = f.root + "/keys.backup"
         try FileManager.default.copyItem(atPath: f.keysPath, toPath: backup)
         try await shop.append(.customerForgotten(CustomerForgotten(customerId: "c-1")))
         try LogKeyStore.recordErasuresAtClose(vault, log: log)
-        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == log.head)
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath, log: log) == log.head)
         try log.close()
 
         // The key store restored alone: c-1's and the session's keys are back, the record at the backup's head.
@@ -485,17 +485,43 @@ struct ReadOnlyKeyStoreTests {
         try await CommerceStore(log: writer, protector: writerVault)
             .append(.customerRegistered(CustomerRegistered(customerId: "c-3", email: "c-3@example.com", name: "c-3",
                                                            address: address, marketingConsent: false)))
-        let backupHead = LogKeyStore.erasuresReflected(keyDirectory: f.keysPath)
+        let backupHead = LogKeyStore.erasuresReflected(keyDirectory: f.keysPath, log: writer)
         try LogKeyStore.recordErasuresAtClose(writerVault, log: writer)
-        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == backupHead && backupHead < writer.head)
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath, log: writer) == backupHead && backupHead < writer.head)
         // reconcile (serve's start) destroys the keys and moves the record.
         let r = try LogKeyStore.reconcile(writerVault, log: writer, forgotten: ["c-1"], notForgotten: ["c-2", "c-3"],
                                           reflecting: writer.head)
         #expect(r.keysDestroyedNow == ["c-1"], "\(r)")
         let keys = try FileKeyStore(directory: f.keysPath, readOnly: true)
         #expect(keys.isDestroyed(subject: "customer:c-1") && keys.isDestroyed(subject: "session:s-anon"))
-        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath) == writer.head)
+        #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath, log: writer) == writer.head)
         try writer.close()
+    }
+
+    /// Stop 39 (a GDPR review): `SubjectAccess.export` of a forgotten
+    /// customer read their own data as erased whatever the key store held,
+    /// but the sessions their orders name only through the key store: with
+    /// those keys restored, the export showed the IP.
+    @Test func aForgottenCustomersSubjectExportNeverOpensTheirSessions() async throws {
+        let f = GDPRFixture()
+        let log = try EventLog.open(at: f.logPath)
+        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
+        let shop = CommerceStore(log: log, protector: vault)
+        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "193.56.29.102")))
+        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
+                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
+                                                       shippingAddress: address)))
+        let backup = f.root + "/keys.backup"
+        try FileManager.default.copyItem(atPath: f.keysPath, toPath: backup)
+        try await shop.append(.customerForgotten(CustomerForgotten(customerId: "c-1")))
+        // A protector over the older keys with none of forLog's checks: the subject export's own rule decides.
+        let restored = SubjectKeyVault(store: try FileKeyStore(directory: backup, readOnly: true))
+        let doc = try SubjectAccess.export(customerId: "c-1", from: log, protector: restored)
+        let text = String(describing: doc)
+        #expect(!text.contains("193.56.29.102"), "\(text)")
+        #expect(text.contains("s-anon"), "the session is still listed as theirs")
+        try log.close()
     }
 }
 

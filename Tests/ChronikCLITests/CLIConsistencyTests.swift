@@ -74,4 +74,29 @@ struct CLIConsistencyTests {
         #expect(r.stdout.contains("restart that server (it destroys such keys when it starts)"), "\(r)")
         #expect(!r.stdout.contains("POST /commands"), "\(r)")
     }
+
+    @Test func theDemoChecksItsKeyStoreBeforeEmptyingItsLog() async throws {
+        // Proves stop 39's finding (a downgrade): the demo emptied its log, then refused its key store for a file
+        // not its own, and left 256 key files beside a log of nothing but LOCK, which the next demo refused.
+        let tmp = makeTempDir()
+        defer { removeDir(tmp) }
+        let script = #"""
+            T=$1; BIN=$2
+            mkdir -p "$T"; export TMPDIR="$T"
+            "$BIN" demo --events 2000 >/dev/null 2>&1; echo "first: $?"
+            touch "$T/chronik-demo.keys/not-a-key"
+            "$BIN" demo --events 2000 >/dev/null 2>"$T/err"; echo "refused: $?"
+            [ -e "$T/chronik-demo/chronik.meta" ] && echo "log kept" || echo "log emptied"
+            cat "$T/err"
+            rm "$T/chronik-demo.keys/not-a-key"
+            for f in "$T"/chronik-demo/*; do [ "$(basename "$f")" = LOCK ] || rm -rf "$f"; done
+            "$BIN" demo --events 2000 >/dev/null 2>"$T/err"; echo "after: $?"
+            cat "$T/err"
+            """#
+        let r = try await run(.path("/bin/sh"), ["-c", script, "sh", tmp, chronikPath])
+        #expect(r.stdoutLines.first == "first: 0", "\(r)")
+        #expect(r.stdoutLines.contains("refused: 1") && r.stdoutLines.contains("log kept"), "\(r)")
+        #expect(r.stdout.contains("holds files that are not a Chronik key store"), "\(r)")
+        #expect(r.stdoutLines.contains("after: 0"), "a log of nothing but LOCK is taken as empty: \(r)")
+    }
 }

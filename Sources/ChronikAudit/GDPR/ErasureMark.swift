@@ -5,7 +5,9 @@
 //
 // The key store's file `erasures` says "every CustomerForgotten of the log
 // before position P has its key (and the keys of the sessions the
-// customer's orders name) destroyed in this store". A writer moves P to
+// customer's orders name) destroyed in this store", with the log's chain
+// hash at P, so that a record of another history (a log restored alone, or
+// cut back) is not taken for this one's. A writer moves P to
 // the head when it closes, if P was at the head when it opened and every
 // key it had to destroy was destroyed; `LogKeyStore.reconcile` (serve's
 // start and stop) and `forget --reapply` move it after destroying what the
@@ -27,27 +29,70 @@ extension LogKeyStore {
     /// the keys it copies are never older than the position it copied.
     public static let erasuresFile = "erasures"
 
-    /// The position before which every `CustomerForgotten` of the log has
-    /// its keys destroyed in the key store in `keyDirectory`; 0 when the
-    /// store does not say (a store of an older release, or damaged file).
-    public static func erasuresReflected(keyDirectory dir: String) -> Position {
-        guard let data = FileManager.default.contents(atPath: dir + "/" + erasuresFile),
-              let text = String(data: data, encoding: .utf8),
-              text.hasPrefix(erasuresPrefix), text.hasSuffix("\n"),
-              let value = UInt64(text.dropFirst(erasuresPrefix.count).dropLast()) else { return .start }
-        return Position(value)
-    }
-
     static let erasuresPrefix = "every CustomerForgotten before position "
 
-    /// Records that the store reflects every erasure before `position`
-    /// (durably: written after the key store's own sync by the callers).
-    /// Never moves the record back.
-    public static func recordErasuresReflected(keyDirectory dir: String, before position: Position) throws {
-        guard position > erasuresReflected(keyDirectory: dir) else { return }
+    /// The record as written: a position and the log's chain hash there.
+    struct ErasuresRecord: Equatable {
+        var position: Position
+        var hash: ChainHash
+    }
+
+    /// The record in `dir`, nil when there is none or it does not parse.
+    static func erasuresRecord(keyDirectory dir: String) -> ErasuresRecord? {
+        guard let data = FileManager.default.contents(atPath: dir + "/" + erasuresFile),
+              let text = String(data: data, encoding: .utf8),
+              text.hasPrefix(erasuresPrefix), text.hasSuffix("\n") else { return nil }
+        let parts = text.dropFirst(erasuresPrefix.count).dropLast().split(separator: " ")
+        guard parts.count == 4, parts[1] == "chain", parts[2] == "hash",
+              let value = UInt64(parts[0].hasSuffix(",") ? parts[0].dropLast() : parts[0]),
+              let hash = ChainHash(hex: String(parts[3])) else { return nil }
+        return ErasuresRecord(position: Position(value), hash: hash)
+    }
+
+    /// The log's chain hash before `position` (a batch boundary): the hash
+    /// of the batch that holds the event before it; genesis at 0.
+    static func chainHash(of log: EventLog, before position: Position) throws -> ChainHash {
+        guard position.value > 0 else { return .genesis }
+        if position == log.head { return log.headHash }
+        struct Found: Error { let hash: ChainHash }
+        do {
+            try log.scanWithChainHashes(from: Position(position.value - 1)) { _, hash in throw Found(hash: hash) }
+        } catch let found as Found {
+            return found.hash
+        }
+        throw KeyStoreError("no event before position \(position.value) in \(log.directory)")
+    }
+
+    /// The position before which every `CustomerForgotten` of `log` has
+    /// its keys destroyed in the key store in `keyDirectory`: the record's,
+    /// when it names a point of this log's history — its position at or
+    /// before the head, and the log's chain hash there the one recorded.
+    /// Otherwise 0, the whole log: no record (a store of an older release),
+    /// one that does not parse, or one of another history — a log restored
+    /// alone from an older backup, or cut back, after which the same
+    /// position holds other events (stop 39, a restore: a record past the
+    /// head was trusted, and a key store restored next opened a customer
+    /// forgotten since).
+    public static func erasuresReflected(keyDirectory dir: String, log: EventLog) -> Position {
+        validErasuresRecord(keyDirectory: dir, log: log)?.position ?? .start
+    }
+
+    static func validErasuresRecord(keyDirectory dir: String, log: EventLog) -> ErasuresRecord? {
+        guard let r = erasuresRecord(keyDirectory: dir), r.position <= log.head,
+              (try? chainHash(of: log, before: r.position)) == r.hash else { return nil }
+        return r
+    }
+
+    /// Records that the store reflects every erasure of `log` before
+    /// `position` (durably: written after the key store's own sync by the
+    /// callers). Never moves a record of this history back; one of another
+    /// history is replaced.
+    public static func recordErasuresReflected(keyDirectory dir: String, before position: Position, log: EventLog) throws {
+        if let current = validErasuresRecord(keyDirectory: dir, log: log), current.position >= position { return }
+        let hash = try chainHash(of: log, before: position)
         do {
             try PosixStorage().writeFileDurably(dir + "/" + erasuresFile,
-                                                bytes: Array((erasuresPrefix + "\(position.value)\n").utf8))
+                                                bytes: Array((erasuresPrefix + "\(position.value), chain hash \(hash)\n").utf8))
         } catch {
             throw KeyStoreError("cannot write \(dir)/\(erasuresFile): \(ChronikLogError.message(of: error))")
         }
@@ -61,7 +106,7 @@ extension LogKeyStore {
     public static func recordErasuresAtClose(_ vault: SubjectKeyVault, log: EventLog) throws {
         guard let bound = vault.store as? LogBoundKeyStore, let mark = bound.writerMark, mark.stillReflected else { return }
         try vault.store.sync()
-        try recordErasuresReflected(keyDirectory: mark.keyDirectory, before: log.head)
+        try recordErasuresReflected(keyDirectory: mark.keyDirectory, before: log.head, log: log)
     }
 }
 
@@ -75,7 +120,8 @@ final class WriterErasureMark: Sendable {
 
     init(keyDirectory: String, log: EventLog) {
         self.keyDirectory = keyDirectory
-        reflected = Mutex(LogKeyStore.erasuresReflected(keyDirectory: keyDirectory) >= log.head)
+        // An empty log has no erasure to reflect, record or not.
+        reflected = Mutex(log.head == .start || LogKeyStore.validErasuresRecord(keyDirectory: keyDirectory, log: log)?.position == log.head)
     }
 
     var stillReflected: Bool { reflected.withLock { $0 } }

@@ -52,7 +52,7 @@ extension SubjectKeyVault {
         // Read before the store's files are used: a reader takes the
         // record as it was when it opened (it only ever moves forward).
         let mark = readOnly ? nil : WriterErasureMark(keyDirectory: keyDirectory, log: log)
-        let erased = readOnly ? ErasedByLog(log: log, from: LogKeyStore.erasuresReflected(keyDirectory: keyDirectory),
+        let erased = readOnly ? ErasedByLog(log: log, from: LogKeyStore.erasuresReflected(keyDirectory: keyDirectory, log: log),
                                             links: links, onFound: onErasedKeysFound) : nil
         let vault = SubjectKeyVault(store: LogBoundKeyStore(file, holdsSealedData: { [log] subject in
             guard subject.hasPrefix("customer:") else { return false }
@@ -253,7 +253,7 @@ extension LogKeyStore {
         r.sessionKeysDestroyedNow = try destroyLinkedSessionKeys(of: forgotten, vault: vault)
         if let position, let bound = vault.store as? LogBoundKeyStore, let mark = bound.writerMark {
             try vault.store.sync()
-            try recordErasuresReflected(keyDirectory: mark.keyDirectory, before: position)
+            try recordErasuresReflected(keyDirectory: mark.keyDirectory, before: position, log: log)
             mark.set(true)
         }
         var checked = 0

@@ -27,16 +27,18 @@ public enum SubjectAccess {
         // is still in the key store (a forget whose key removal failed, a
         // key store restored from a backup): the log's CustomerForgotten
         // decides (stop 34: the profile was printed beside "forgotten").
-        var protector = protector
-        if let base = protector, try log.read(stream: customerStream).collect().contains(where: { $0.type == "CustomerForgotten" }) {
-            protector = ForgottenSubject(base: base, subject: "customer:" + customerId)
-        }
         var orderStreams: Set<String> = []
         // The anonymous sessions the customer's orders name are theirs too
         // (an order's IP is its session's; stop 36: a subject export left
         // out the session a customer ordered from). Found first: a session
         // starts before the order that names it.
         let linked = try SessionLinks().sessions(of: customerId, in: log)
+        // Those sessions' keys go with the customer's (stop 39: with a
+        // session key restored, a forgotten customer's export showed the IP).
+        var protector = protector
+        if let base = protector, try log.read(stream: customerStream).collect().contains(where: { $0.type == "CustomerForgotten" }) {
+            protector = ForgottenSubject(base: base, subjects: Set([PIISubject.customer(customerId)] + linked.map(PIISubject.session)))
+        }
         var sessionStreams = Set(linked.map { "session-" + $0 })
         var orders: [String] = []
         var sessions: [String] = []
@@ -85,17 +87,17 @@ public enum SubjectAccess {
         ])
     }
 
-    /// Opens nothing of `subject` (read as erased); the others through `base`.
+    /// Opens nothing of `subjects` (read as erased); the others through `base`.
     struct ForgottenSubject: PIIProtector {
         let base: any PIIProtector
-        let subject: String
+        let subjects: Set<String>
 
         func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
             try base.seal(plaintext, subject: subject, context: context)
         }
 
         func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
-            subject == self.subject ? nil : try base.open(sealed, subject: subject, context: context)
+            subjects.contains(subject) ? nil : try base.open(sealed, subject: subject, context: context)
         }
 
         func destroyKey(subject: String) throws { try base.destroyKey(subject: subject) }
