@@ -52,7 +52,7 @@ public let openAPIDocument = #"""
         ],
         "requestBody": {
           "required": true,
-          "description": "A JSON array of events, or an object with `events` and `expectedVersion`. At most 1000 events, 16 MiB.",
+          "description": "A JSON array of events, or an object with `events` and `expectedVersion`. At most 1000 events, 16 MiB; each event at most the server's --max-event-bytes encoded (4 MiB by default: 413 eventTooLarge).",
           "content": {
             "application/json": {
               "schema": {
@@ -137,6 +137,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503w"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       },
@@ -201,6 +204,9 @@ public let openAPIDocument = #"""
           },
           "404": {
             "$ref": "#/components/responses/E404"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -251,6 +257,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -300,6 +309,9 @@ public let openAPIDocument = #"""
           },
           "404": {
             "$ref": "#/components/responses/E404"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -388,6 +400,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -485,6 +500,9 @@ public let openAPIDocument = #"""
           },
           "500": {
             "$ref": "#/components/responses/E500"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -560,6 +578,9 @@ public let openAPIDocument = #"""
           },
           "500": {
             "$ref": "#/components/responses/E500"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         },
         "description": "Appends the OrderShipped to the order's stream, then for each line a StockShipped (sku, the shipment's warehouse, qty, the order) to stock-{sku}, so the order's reserved units leave stock. Every line is checked against what the order holds reserved in that warehouse before anything is written (422 overShipment, field data.lines[i].qty). The StockShipped ids are derived from the command's id: a retry with the same id completes what is missing and repeats what was written as idempotent retries. No expected version (400 invalidExpectedVersion)."
@@ -614,7 +635,7 @@ public let openAPIDocument = #"""
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "At most this many items.",
+            "description": "At most this many items (every list model but reconciliation, which takes no limit: 400 invalidParameter).",
             "schema": {
               "type": "integer",
               "minimum": 1
@@ -780,6 +801,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -898,6 +922,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -961,6 +988,9 @@ public let openAPIDocument = #"""
           },
           "501": {
             "$ref": "#/components/responses/E501"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1008,6 +1038,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1047,20 +1080,36 @@ public let openAPIDocument = #"""
             "name": "from",
             "in": "query",
             "required": false,
-            "description": "From this position.",
+            "description": "From this position, or from this time (RFC 3339, compared with each event's time).",
             "schema": {
-              "type": "integer",
-              "minimum": 0
+              "oneOf": [
+                {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              ]
             }
           },
           {
             "name": "to",
             "in": "query",
             "required": false,
-            "description": "Up to this position.",
+            "description": "Up to this position, or up to this time (RFC 3339), inclusive.",
             "schema": {
-              "type": "integer",
-              "minimum": 0
+              "oneOf": [
+                {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              ]
             }
           }
         ],
@@ -1092,6 +1141,9 @@ public let openAPIDocument = #"""
           },
           "501": {
             "$ref": "#/components/responses/E501"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1138,6 +1190,9 @@ public let openAPIDocument = #"""
           },
           "501": {
             "$ref": "#/components/responses/E501"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1197,6 +1252,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1236,6 +1294,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1261,6 +1322,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1289,6 +1353,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1315,6 +1382,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1350,6 +1420,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1396,6 +1469,9 @@ public let openAPIDocument = #"""
           },
           "503": {
             "$ref": "#/components/responses/E503"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1418,6 +1494,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1440,6 +1519,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1462,6 +1544,9 @@ public let openAPIDocument = #"""
           },
           "403": {
             "$ref": "#/components/responses/E403"
+          },
+          "405": {
+            "$ref": "#/components/responses/E405"
           }
         }
       }
@@ -1486,7 +1571,7 @@ public let openAPIDocument = #"""
             "properties": {
               "code": {
                 "type": "string",
-                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `writerPoisoned`, `appendsFailing`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `proxiedWithoutTokens`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `erasureIncomplete`, `noProtector`, `lineTooLong`, `tooManyOpenFiles`, `internal`."
+                "description": "Stable, camelCase: `badRequest`, `invalidJSON`, `wrongType`, `missingField`, `unknownField`, `invalidBatch`, `invalidEventType`, `invalidStreamName`, `invalidExpectedVersion`, `invalidLimit`, `invalidParameter`, `invalidPosition`, `invalidLastEventID`, `missingParameter`, `cardNumber`, `streamMismatch`, `unauthorized`, `forbidden`, `notFound`, `streamNotFound`, `eventNotFound`, `unknownModel`, `customerNotFound`, `wrongExpectedVersion`, `duplicateEventId`, `appendFailed`, `orderExists`, `concurrencyConflict`, `logDamaged`, `bodyTooLarge`, `tooManyEvents`, `eventTooLarge`, `insufficientStock`, `overRefund`, `overCapture`, `orderNotFound`, `notReady`, `writerPoisoned`, `appendsFailing`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `notAvailableWithStore`, `methodNotAllowed`, `crossSiteRequest`, `hostNotAllowed`, `proxiedWithoutTokens`, `unsupportedContentEncoding`, `invalidTime`, `invalidEventId`, `invalidMeta`, `invalidQuantity`, `invalidStream`, `invalidId`, `invalidCurrency`, `invalidCountry`, `invalidDelta`, `invalidAmount`, `emptyOrder`, `invalidEnumValue`, `invalidData`, `unsupportedSchemaVersion`, `missingUpcaster`, `overRelease`, `overShipment`, `captureWithoutAuthorization`, `refundWithoutCapture`, `duplicateGatewayRef`, `orderCancelled`, `orderAlreadyShipped`, `customerForgotten`, `erasureIncomplete`, `noProtector`, `lineTooLong`, `tooManyOpenFiles`, `io`, `closed`, `internal`."
               },
               "message": {
                 "type": "string",
@@ -1808,7 +1893,14 @@ public let openAPIDocument = #"""
             "type": "string"
           },
           "shipped": {},
-          "returned": {}
+          "returned": {},
+          "support": {
+            "type": "array",
+            "description": "GET /models/orders/{id} only: the support interactions that name the order.",
+            "items": {
+              "type": "object"
+            }
+          }
         }
       },
       "Customer": {
@@ -1851,7 +1943,35 @@ public let openAPIDocument = #"""
             "type": "boolean"
           },
           "rfm": {},
-          "segment": {}
+          "segment": {},
+          "interactionsByChannel": {
+            "type": "object",
+            "description": "GET /models/customers/{id} only: support interactions per channel.",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "name": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "GET /models/customers/{id} with the `pii` scope only: the profile's latest value (null when erased)."
+          },
+          "email": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "GET /models/customers/{id} with the `pii` scope only: the profile's latest value (null when erased)."
+          },
+          "phone": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "GET /models/customers/{id} with the `pii` scope only: the profile's latest value (null when erased)."
+          }
         }
       },
       "StockLevel": {
@@ -2769,7 +2889,7 @@ public let openAPIDocument = #"""
         }
       },
       "E503": {
-        "description": "Not available: `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `appendsFailing` (/ready: appends failing, e.g. a full disk).",
+        "description": "Not available: `notReady`, `noModels`, `waitTimeout`, `noSigningKey`, `noKeyStore`, `projectionsStopped`, `appendsFailing` (/ready: appends failing, e.g. a full disk); `tooManyOpenFiles` (/subscribe: the server's descriptors are nearly used up).",
         "content": {
           "application/json": {
             "schema": {
@@ -2810,6 +2930,24 @@ public let openAPIDocument = #"""
       },
       "E503w": {
         "description": "The log takes no append: `writerPoisoned` (a failed fsync; restart the server), `closed` (shutting down).",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "E405": {
+        "description": "`methodNotAllowed`: the path exists, the method does not; the `Allow` header lists the methods it takes (HEAD is taken wherever GET is).",
+        "headers": {
+          "Allow": {
+            "description": "The methods this path takes.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        },
         "content": {
           "application/json": {
             "schema": {
