@@ -53,6 +53,7 @@ final class ClosableFile: StorageFile, Sendable {
     func size() throws -> Int64 { try use { try $0.size() } }
 
     func linkCount() throws -> Int { try use { try $0.linkCount() } }
+    func identity() throws -> FileIdentity? { try use { try $0.identity() } }
 
     func truncate(to size: Int64) throws { try use { try $0.truncate(to: size) } }
 

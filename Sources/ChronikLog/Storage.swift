@@ -39,6 +39,9 @@ public protocol Storage: Sendable {
     /// such as a fault injector that fires on its n-th read, says no and
     /// gets them one after another, in log order.
     var allowsConcurrentReads: Bool { get }
+    /// The device and inode of the file at `path`, nil when there is none
+    /// or the storage cannot tell (test doubles).
+    func identity(of path: String) -> FileIdentity?
 }
 
 extension Storage {
@@ -61,6 +64,9 @@ public protocol StorageFile: AnyObject, Sendable {
     /// How many directory entries name the file: 0 once it was deleted
     /// while open (its writes then reach no file anyone can open).
     func linkCount() throws -> Int
+    /// The file's device and inode, whatever path names it; nil for files
+    /// that cannot tell (test doubles).
+    func identity() throws -> FileIdentity?
     /// Cuts the file to `size` bytes. Not durable until `sync`.
     func truncate(to size: Int64) throws
     /// Closes the descriptor; further calls are errors.
@@ -72,9 +78,17 @@ public protocol StorageLock: AnyObject, Sendable {
     func release()
 }
 
+extension Storage {
+    /// Storages that cannot tell (test doubles) have none.
+    public func identity(of path: String) -> FileIdentity? { nil }
+}
+
 extension StorageFile {
     /// Files that cannot tell (test doubles) count as in place.
     public func linkCount() throws -> Int { 1 }
+
+    /// Files that cannot tell (test doubles) have none.
+    public func identity() throws -> FileIdentity? { nil }
 
     /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
     func readBytes(count: Int, at offset: Int64) throws -> [UInt8] {
@@ -237,6 +251,12 @@ public struct PosixStorage: Storage {
     public func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
+    }
+
+    public func identity(of path: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     public func isDirectory(_ path: String) -> Bool {
@@ -424,6 +444,17 @@ func wholeFileWriteLock() -> flock {
     return request
 }
 
+/// Identifies a file whatever path names it: its device and inode
+/// (`StorageFile.identity`, `Storage.identity(of:)`).
+public struct FileIdentity: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}
+
 /// Identifies a file whatever path names it.
 struct FileKey: Hashable, Sendable {
     var device: UInt64
@@ -533,6 +564,14 @@ final class PosixFile: StorageFile, @unchecked Sendable {
             throw ChronikLogError(.io, "fstat failed: \(Errno(rawValue: errno))", path: path, errno: errno)
         }
         return Int(st.st_nlink)
+    }
+
+    func identity() throws -> FileIdentity? {
+        var st = stat()
+        if fstat(fd.rawValue, &st) != 0 {
+            throw ChronikLogError(.io, "fstat failed: \(Errno(rawValue: errno))", path: path, errno: errno)
+        }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     func truncate(to size: Int64) throws {

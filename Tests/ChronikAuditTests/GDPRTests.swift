@@ -523,5 +523,30 @@ struct ReadOnlyKeyStoreTests {
         #expect(text.contains("s-anon"), "the session is still listed as theirs")
         try log.close()
     }
+
+    /// Stop 39 (an operator): a key store restored under a running writer
+    /// (the directory moved away, a backup moved in) kept taking the
+    /// writer's new keys into the moved-away files, and a destroy would
+    /// have written the writer's old view of a shard over the restored one.
+    @Test func aKeyStoreMovedAwayUnderAWriterIsNotWrittenThrough() throws {
+        let f = GDPRFixture()
+        let store = try FileKeyStore(directory: f.keysPath)
+        let a = "customer:c-1"
+        let b = try #require((2...100_000).lazy.map { "customer:c-\($0)" }.first { FileKeyStore.shardIndex($0) == FileKeyStore.shardIndex(a) })
+        _ = try store.key(for: a, create: true)
+        try FileManager.default.copyItem(atPath: f.keysPath, toPath: f.root + "/backup")
+        try FileManager.default.moveItem(atPath: f.keysPath, toPath: f.root + "/moved")
+        try FileManager.default.moveItem(atPath: f.root + "/backup", toPath: f.keysPath)
+        #expect { _ = try store.key(for: b, create: true) } throws: { error in
+            (error as? KeyStoreError)?.message.contains("not the one this process opened") == true
+        }
+        #expect(throws: KeyStoreError.self) { try store.destroy(subject: a) }
+        #expect(try FileKeyStore(directory: f.root + "/moved", readOnly: true).key(for: b, create: false) == nil, "nothing into the moved files")
+        let restored = try FileKeyStore(directory: f.keysPath, readOnly: true)
+        #expect(try restored.key(for: a, create: false) != nil && restored.key(for: b, create: false) == nil && !restored.isDestroyed(subject: a))
+        // Keys already read still open (reads are not refused), and a store opened anew works.
+        #expect(try store.key(for: a, create: false) != nil)
+        #expect(try FileKeyStore(directory: f.keysPath).key(for: b, create: true) != nil)
+    }
 }
 

@@ -146,6 +146,20 @@ public final class FileKeyStore: SubjectKeyStore {
         if readOnly { throw KeyStoreError("the key store is open for reading only", path: path) }
     }
 
+    /// Refuses to write through a shard whose path no longer names the file
+    /// this store read (stop 39, an operator: a key store restored under a
+    /// running `serve` — the directory moved away, a backup copied in — and
+    /// the server's next keys went into the moved-away files; a destroy
+    /// would have written its old view of the shard over the restored one).
+    func requireInPlace(_ s: Shard, _ path: String) throws {
+        guard let file = s.file, let open = try file.identity() else { return }
+        guard storage.identity(of: path) == open else {
+            throw KeyStoreError("the key store's file \(path) is not the one this process opened (the key store was moved, restored "
+                                + "or replaced while it ran): nothing was written; restart the process so that it reads the key store in place",
+                                path: path)
+        }
+    }
+
     deinit {
         for shard in shards {
             shard.withLock { s in
@@ -235,6 +249,7 @@ public final class FileKeyStore: SubjectKeyStore {
                 throw KeyStoreError("subject \"\(subject.prefix(80))\" is not a valid key name", path: shardPath(i))
             }
             try refuseWriteIfReadOnly(shardPath(i))
+            try requireInPlace(s, shardPath(i))
             let key = try SubjectKeyMaterial.random(for: shardPath(i))
             let line = Array("\(subject) \(Data(key).base64EncodedString())\n".utf8)
             try line.withUnsafeBytes { try s.file!.write($0, at: s.size) }
@@ -262,6 +277,7 @@ public final class FileKeyStore: SubjectKeyStore {
             try load(&s, i)
             if s.destroyed.contains(subject) && s.keys[subject] == nil { return }
             try refuseWriteIfReadOnly(path)
+            try requireInPlace(s, path)
             var lines = ""
             for k in s.keys.keys.sorted() where k != subject {
                 lines += "\(k) \(Data(s.keys[k]!).base64EncodedString())\n"
