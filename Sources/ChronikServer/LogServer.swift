@@ -213,6 +213,7 @@ public final class LogServer: Sendable {
         let router = RecordingRouter(router: base, methods: RouteMethods())
         router.add(middleware: MetricsMiddleware(metrics: metrics, methods: router.methods))
         router.add(middleware: ErrorMiddleware(health: writeHealth, metrics: metrics))
+        router.add(middleware: RequestTargetMiddleware())
         router.add(middleware: BrowserGuardMiddleware(loopbackHostOnly: configuration.tokens == nil))
         router.add(middleware: AuthMiddleware(tokens: configuration.tokens))
         router.add(middleware: MethodNotAllowedMiddleware(methods: router.methods))

@@ -87,3 +87,26 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         }
     }
 }
+
+/// Refuses request targets the router would otherwise read as another path
+/// (stop 39, an i18n review): `POST /streams//double` appended to stream
+/// `double` (the router skips empty segments), and a raw `#` — a fragment,
+/// which a client never sends (RFC 9110 §4.2.4) — became part of the
+/// stream's name. A `#` or `/` inside a name is sent as `%23` or `%2F`.
+struct RequestTargetMiddleware: RouterMiddleware {
+    typealias Context = ChronikContext
+
+    func handle(_ request: Request, context: ChronikContext,
+                next: (Request, ChronikContext) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if path.utf8.contains(UInt8(ascii: "#")) {
+            throw ServerError(.badRequest, "badRequest",
+                              "the request target holds a fragment (#): a client sends none; a # in a stream name is sent as %23")
+        }
+        if path.count > 1, path.contains("//") {
+            throw ServerError(.notFound, "notFound",
+                              "no route for \(path.prefix(200)): it has an empty segment (//), and a stream name is never empty")
+        }
+        return try await next(request, context)
+    }
+}

@@ -250,6 +250,24 @@ import Testing
         }
     }
 
+    /// Stop 39 (an i18n review): `POST /streams//double` appended to stream
+    /// `double`, and a raw `#` in the request target became part of the
+    /// stream's name. Both are refused, nothing written; `%23` and `%2F`
+    /// inside a name still work.
+    @Test func aTargetWithAnEmptySegmentOrAFragmentIsRefused() async throws {
+        try await withServer { server, client in
+            let double = try await client.post("/streams//double", "[\(Self.note)]")
+            #expect(double.status == .notFound && (double.error["message"] as? String)?.contains("empty segment") == true, "\(double.text)")
+            let fragment = try await client.post("/streams/raw%C3%A9#frag", "[\(Self.note)]")
+            #expect(fragment.status == .badRequest && (fragment.error["message"] as? String)?.contains("%23") == true, "\(fragment.text)")
+            #expect(try await client.get("/streams//double").status == .notFound)
+            #expect(server.log.head.value == 0, "nothing written")
+            let encoded = try await client.post("/streams/a%23b%2F%2Fc", "[\(Self.note)]")
+            #expect(encoded.status == .created && encoded.json["stream"] as? String == "a#b//c", "\(encoded.text)")
+            #expect(try await client.get("/health").status == .ok)
+        }
+    }
+
     /// A number beyond a double's range is refused at the door, naming the
     /// event, and nothing is written (stop 32: it was stored, then every
     /// read gave its data as null, which this API reserves for erased data,
