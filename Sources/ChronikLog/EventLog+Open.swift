@@ -603,29 +603,45 @@ extension EventLog {
     /// `.locked`, naming the holder as its note in `LOCK` says (when it
     /// left one).
     static func lockedError(_ dir: String, storage: any Storage) -> ChronikLogError {
-        var holder = ""
-        if let file = try? storage.openFile(dir + "/" + LogFormat.lockFileName, create: false, readOnly: true) {
-            defer { file.close() }
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let n = (try? buffer.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }) ?? 0
-            let text = String(decoding: buffer.prefix(n), as: UTF8.self)
-            if let line = text.split(separator: "\n").first, line.hasPrefix("pid "),
-               line.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) {
-                // The note of an earlier writer outlives it; a holder from
-                // before stop 37 writes none (stop 38, an upgrade: a stale
-                // note named a process that had exited, one an operator
-                // might have killed once its pid was reused).
-                let pid = line.dropFirst(4).prefix { $0.isNumber }
-                if let n = Int32(pid), kill(n, 0) == 0 || errno == EPERM {
-                    holder = " by \(line)"
-                } else {
-                    holder = "; its holder left no note (the note there names pid \(pid), which is not running)"
-                }
-            }
+        let holder: String
+        switch lockNote(dir, storage: storage) {
+        case .running(let line)?: holder = " by \(line)"
+        // The note of an earlier writer outlives it; a holder from before
+        // stop 37 writes none (stop 38, an upgrade: a stale note named a
+        // process that had exited, one an operator might have killed once
+        // its pid was reused).
+        case .gone(let pid)?: holder = "; its holder left no note (the note there names pid \(pid), which is not running)"
+        case nil: holder = ""
         }
-        // A server holds it: its API takes the same writes (stop 38, a
-        // newcomer's `import` beside `serve`).
-        let beside = holder.contains(" serve ") ? "; append through that server (POST /streams/{stream}, POST /commands), or stop it first" : ""
-        return ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)\(holder))\(beside)", path: dir)
+        return ChronikLogError(.locked, "another process is writing this log (lock held on \(LogFormat.lockFileName)\(holder))", path: dir)
+    }
+
+    /// What the note in a log's `LOCK` says of its writer.
+    enum LockNote {
+        /// A running process: its note line (pid, since, command line).
+        case running(String)
+        /// A process no longer running, by pid.
+        case gone(Substring)
+    }
+
+    static func lockNote(_ dir: String, storage: any Storage) -> LockNote? {
+        guard let file = try? storage.openFile(dir + "/" + LogFormat.lockFileName, create: false, readOnly: true) else { return nil }
+        defer { file.close() }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = (try? buffer.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }) ?? 0
+        let text = String(decoding: buffer.prefix(n), as: UTF8.self)
+        guard let line = text.split(separator: "\n").first, line.hasPrefix("pid "),
+              line.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else { return nil }
+        let pid = line.dropFirst(4).prefix { $0.isNumber }
+        if let n = Int32(pid), kill(n, 0) == 0 || errno == EPERM { return .running(String(line)) }
+        return .gone(pid)
+    }
+
+    /// The note line (pid, since, command line) of the running process that
+    /// holds the log in `dir`, when it left one: a command refused by the
+    /// lock can say what to do beside that holder (a server's API).
+    public static func lockHolder(_ dir: String, storage: any Storage = PosixStorage()) -> String? {
+        if case .running(let line)? = lockNote(dir, storage: storage) { return line }
+        return nil
     }
 }

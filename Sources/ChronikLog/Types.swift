@@ -469,9 +469,7 @@ extension LogFormat {
             for (i, scalar) in name.unicodeScalars.enumerated() {
                 if (0x80...0x9F).contains(scalar.value) { return controlCharacter(scalar.value, at: offset) }
                 if let what = Self.invisibleFormat(scalar.value) ?? ((i == 0 || i == last) ? Self.invisibleAtTheEdge(scalar.value) : nil) {
-                    var hex = String(scalar.value, radix: 16, uppercase: true)
-                    if hex.count < 4 { hex = String(repeating: "0", count: 4 - hex.count) + hex }
-                    return "holds U+\(hex) (\(what)) at byte \(offset): a name must read as what it is, so invisible characters, line separators and bidirectional controls are not allowed"
+                    return "holds \(scalarName(scalar.value)) (\(what)) at byte \(offset): a name must read as what it is, so invisible characters, line separators and bidirectional controls are not allowed"
                 }
                 offset += UTF8.width(scalar)
             }
@@ -520,7 +518,12 @@ extension LogFormat {
     }
 
     static func controlCharacter(_ value: UInt32, at offset: Int) -> String {
+        "holds the control character \(scalarName(value)) at byte \(offset): names are printed one per line, so control characters are not allowed"
+    }
+
+    /// `U+` and at least four upper-case hex digits.
+    static func scalarName(_ value: UInt32) -> String {
         let hex = String(value, radix: 16, uppercase: true)
-        return "holds the control character U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex) at byte \(offset): names are printed one per line, so control characters are not allowed"
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }

@@ -67,19 +67,9 @@ struct Demo: AsyncParsableCommand {
         // Ctrl-C as simulate's: the unfinished tour is removed and said (stop
         // 39: the demo left a partial log and its keys without a word, and
         // ran on when started in the background of a script).
-        let keysDir = keyOptions.directory(forLog: dir)
-        var made = [dir]
-        if !FileManager.default.fileExists(atPath: keysDir) || options.log == nil { made.append(keysDir) }
-        AppendInterrupt.shared.install()
-        AppendInterrupt.shared.discarding(made, keeping: FileManager.default.fileExists(atPath: dir) ? [dir] : [],
-                                          what: "the unfinished demo")
-        var done: SimulationRun?
-        try await leavingNoTraceOnFailure(log: dir, keys: keysDir) {
-            done = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
-                                                   creation: creation, keyOptions: keyOptions,
-                                                   segmentSize: Self.defaultSegmentSize)
-        }
-        guard let run = done else { return }
+        let run = try await SimulationRun.performRemovedIfStopped(
+            directory: dir, events: events, seed: seed, options: options, creation: creation, keyOptions: keyOptions,
+            segmentSize: Self.defaultSegmentSize, what: "the unfinished demo", ownsKeys: options.log == nil)
         let report = try LogVerifier.verify(directory: dir)
         // 3. The read side: every read model rebuilt from the log.
         let reader = try options.openForReading(directory: dir)

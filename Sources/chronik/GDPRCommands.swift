@@ -312,10 +312,9 @@ extension Forget {
         logOptions.createIfMissing = false
         do { return try EventLog.open(at: options.directory(), options: logOptions) } catch let e as ChronikLogError {
             // The server's own route for it, not its append routes (stop 39).
-            let routes = "append through that server (POST /streams/{stream}, POST /commands)"
-            let instead = reapply ? "restart that server (it destroys such keys when it starts)"
-                : "erase through that server (POST /customers/{id}/forget, scope pii)"
-            throw CommandFailure(describe(e).replacingOccurrences(of: routes, with: instead))
+            throw CommandFailure(describe(options.besideServer(e, path: options.directory(), through: reapply
+                ? "restart that server (it destroys such keys when it starts)"
+                : "erase through that server (POST /customers/{id}/forget, scope pii)")))
         }
     }
 

@@ -281,11 +281,11 @@ struct Import: AsyncParsableCommand {
 /// at `keys`) when they do not exist; when it fails having appended
 /// nothing, removes what it created, so that "nothing was imported" leaves
 /// no empty log or key store behind (stop 33: import and simulate did).
-func leavingNoTraceOnFailure(log dir: String, keys: String, _ body: () async throws -> Void) async throws {
+func leavingNoTraceOnFailure<T>(log dir: String, keys: String, _ body: () async throws -> T) async throws -> T {
     let fm = FileManager.default
     let newLog = !fm.fileExists(atPath: dir), newKeys = !fm.fileExists(atPath: keys)
     do {
-        try await body()
+        return try await body()
     } catch {
         if newLog, holdsNoEvent(dir) {
             try? fm.removeItem(atPath: dir)

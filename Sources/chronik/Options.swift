@@ -60,6 +60,17 @@ struct GlobalOptions: ParsableArguments {
         "chronik: note: there was no log at \(path): created a new one (if a shop's history should be there, check --log)"
     }
 
+    /// A writer refused because `serve` holds the log: its API takes the
+    /// same writes (stop 38, a newcomer's `import` beside `serve`), through
+    /// the route `through` names.
+    func besideServer(_ error: ChronikLogError, path: String,
+                      through: String = "append through that server (POST /streams/{stream}, POST /commands)") -> ChronikLogError {
+        guard error.code == .locked, EventLog.lockHolder(path)?.contains(" serve ") == true else { return error }
+        var e = error
+        e.message += "; \(through), or stop it first"
+        return e
+    }
+
     func openForWriting(_ creation: CreationOptions, maxEventBytes: Int = LogFormat.defaultMaxEventBytes,
                         directory dir: String? = nil, defaultSegmentSize: ByteSize = CreationOptions.defaultSegmentSize,
                         durability: Durability = .fsync, sayWhenCreated: Bool = true) throws -> EventLog {
@@ -77,7 +88,7 @@ struct GlobalOptions: ParsableArguments {
             if error.code == .io, let e = error.errno, [EACCES, EPERM, EROFS].contains(e) {
                 error.message += "; the log directory is not writable (read, tail, stats, inspect and verify open it read-only)"
             }
-            throw error
+            throw besideServer(error, path: path)
         }
         reportRecovery(of: log)
         if !existed, sayWhenCreated {

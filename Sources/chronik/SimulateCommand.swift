@@ -58,21 +58,9 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let dir = options.directory()
         try FreshLog.require(dir)
-        // Ctrl-C: the unfinished simulation is removed, as a failure
-        // removes it, and said (stop 35: silent, and a partial log left).
-        let keysDir = keyOptions.directory(forLog: dir)
-        var made = [dir]
-        if !FileManager.default.fileExists(atPath: keysDir) { made.append(keysDir) }
-        AppendInterrupt.shared.install()
-        AppendInterrupt.shared.discarding(made, keeping: FileManager.default.fileExists(atPath: dir) ? [dir] : [],
-                                          what: "the unfinished simulation")
-        var done: SimulationRun?
-        try await leavingNoTraceOnFailure(log: dir, keys: keyOptions.directory(forLog: dir)) {
-            done = try await SimulationRun.perform(directory: dir, events: events, seed: seed, options: options,
-                                                   creation: creation, keyOptions: keyOptions,
-                                                   segmentSize: CreationOptions.defaultSegmentSize)
-        }
-        guard let run = done else { return }
+        let run = try await SimulationRun.performRemovedIfStopped(
+            directory: dir, events: events, seed: seed, options: options, creation: creation, keyOptions: keyOptions,
+            segmentSize: CreationOptions.defaultSegmentSize, what: "the unfinished simulation")
         let out = Output()
         if options.json {
             try out.line(encoding: run.report(directory: dir, seed: seed))
@@ -80,6 +68,26 @@ struct Simulate: AsyncParsableCommand {
             for line in run.textLines(directory: dir, seed: seed) { out.line(line) }
         }
         out.flush()
+    }
+}
+
+extension SimulationRun {
+    /// `perform`, with the fresh log and the key store it made removed when
+    /// it fails or is interrupted (Ctrl-C, SIGTERM: said, stop 35: silent,
+    /// and a partial log left). `ownsKeys`: the key store is the caller's
+    /// to remove even though its directory is there (the demo's, emptied).
+    static func performRemovedIfStopped(directory dir: String, events: Int, seed: UInt64, options: GlobalOptions,
+                                        creation: CreationOptions, keyOptions: KeyOptions, segmentSize: ByteSize,
+                                        what: String, ownsKeys: Bool = false) async throws -> SimulationRun {
+        let keysDir = keyOptions.directory(forLog: dir)
+        var made = [dir]
+        if ownsKeys || !FileManager.default.fileExists(atPath: keysDir) { made.append(keysDir) }
+        AppendInterrupt.shared.install()
+        AppendInterrupt.shared.discarding(made, keeping: FileManager.default.fileExists(atPath: dir) ? [dir] : [], what: what)
+        return try await leavingNoTraceOnFailure(log: dir, keys: keysDir) {
+            try await perform(directory: dir, events: events, seed: seed, options: options, creation: creation,
+                              keyOptions: keyOptions, segmentSize: segmentSize)
+        }
     }
 }
 

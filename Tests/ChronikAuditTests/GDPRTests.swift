@@ -319,6 +319,22 @@ struct ReadOnlyKeyStoreTests {
 /// store inside the log directory and made a second key for a customer
 /// whose data was sealed under another store's).
 @Suite struct LogKeyStoreTests {
+    static let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+
+    /// A log in `f` and a store sealing through the log's vault (`forLog`).
+    func shop(_ f: GDPRFixture) throws -> (EventLog, SubjectKeyVault, CommerceStore) {
+        let log = try EventLog.open(at: f.logPath)
+        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
+        return (log, vault, CommerceStore(log: log, protector: vault))
+    }
+
+    /// Order o-1 of c-1, placed from the anonymous session s-anon.
+    func placeOrderFromSession(_ shop: CommerceStore, ip: String? = nil) async throws {
+        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
+                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
+                                                       shippingAddress: Self.address, ip: ip)))
+    }
+
     @Test func theSafeguardsHoldForALibraryUser() async throws {
         let f = GDPRFixture()
         let log = try EventLog.open(at: f.logPath)
@@ -393,15 +409,10 @@ struct ReadOnlyKeyStoreTests {
     /// session's own key); and the subject export left that session out.
     @Test func anErasureReachesTheSessionsTheCustomersOrdersName() async throws {
         let f = GDPRFixture()
-        let log = try EventLog.open(at: f.logPath)
-        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
-        let shop = CommerceStore(log: log, protector: vault)
-        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        let (log, vault, shop) = try shop(f)
         try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "193.56.29.102")))
         try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-other", channel: "web", ip: "10.1.2.3")))
-        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
-                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
-                                                       shippingAddress: address, ip: "193.56.29.102")))
+        try await placeOrderFromSession(shop, ip: "193.56.29.102")
         func sessionIP(_ id: String) throws -> (String?, PIIState) {
             let e = try #require(try log.read(stream: "session-" + id).collect().first)
             let (typed, pii) = try CommerceEvent.decode(type: e.type, data: e.data, protector: vault)
@@ -429,18 +440,14 @@ struct ReadOnlyKeyStoreTests {
     /// `erasures` record and treats those keys as destroyed.
     @Test func aReaderBesideAKeyStoreRestoredFromBeforeAnErasureReadsTheCustomerAsErased() async throws {
         let f = GDPRFixture()
-        let log = try EventLog.open(at: f.logPath)
-        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
-        let shop = CommerceStore(log: log, protector: vault)
-        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        let (log, vault, shop) = try shop(f)
+        let address = Self.address
         try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "193.56.29.102")))
         for c in ["c-1", "c-2"] {
             try await shop.append(.customerRegistered(CustomerRegistered(customerId: c, email: "\(c)@example.com", name: c,
                                                                          address: address, marketingConsent: false)))
         }
-        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
-                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
-                                                       shippingAddress: address)))
+        try await placeOrderFromSession(shop)
         try LogKeyStore.recordErasuresAtClose(vault, log: log)
         #expect(LogKeyStore.erasuresReflected(keyDirectory: f.keysPath, log: log) == log.head, "a writer that found the record at the head moves it")
         let backup = f.root + "/keys.backup"
@@ -504,14 +511,9 @@ struct ReadOnlyKeyStoreTests {
     /// those keys restored, the export showed the IP.
     @Test func aForgottenCustomersSubjectExportNeverOpensTheirSessions() async throws {
         let f = GDPRFixture()
-        let log = try EventLog.open(at: f.logPath)
-        let vault = try SubjectKeyVault.forLog(log, keyDirectory: f.keysPath)
-        let shop = CommerceStore(log: log, protector: vault)
-        let address = Address(line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE")
+        let (log, _, shop) = try shop(f)
         try await shop.append(.sessionStarted(SessionStarted(sessionId: "s-anon", channel: "web", ip: "193.56.29.102")))
-        try await shop.append(.orderPlaced(OrderPlaced(orderId: "o-1", customerId: "c-1", sessionId: "s-anon",
-                                                       lines: [OrderLine(sku: "A", qty: 1, unitPrice: 100)], currency: "EUR",
-                                                       shippingAddress: address)))
+        try await placeOrderFromSession(shop)
         let backup = f.root + "/keys.backup"
         try FileManager.default.copyItem(atPath: f.keysPath, toPath: backup)
         try await shop.append(.customerForgotten(CustomerForgotten(customerId: "c-1")))

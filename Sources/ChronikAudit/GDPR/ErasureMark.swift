@@ -30,6 +30,7 @@ extension LogKeyStore {
     public static let erasuresFile = "erasures"
 
     static let erasuresPrefix = "every CustomerForgotten before position "
+    static let erasuresHashLabel = ", chain hash "
 
     /// The record as written: a position and the log's chain hash there.
     struct ErasuresRecord: Equatable {
@@ -42,10 +43,8 @@ extension LogKeyStore {
         guard let data = FileManager.default.contents(atPath: dir + "/" + erasuresFile),
               let text = String(data: data, encoding: .utf8),
               text.hasPrefix(erasuresPrefix), text.hasSuffix("\n") else { return nil }
-        let parts = text.dropFirst(erasuresPrefix.count).dropLast().split(separator: " ")
-        guard parts.count == 4, parts[1] == "chain", parts[2] == "hash",
-              let value = UInt64(parts[0].hasSuffix(",") ? parts[0].dropLast() : parts[0]),
-              let hash = ChainHash(hex: String(parts[3])) else { return nil }
+        let parts = text.dropFirst(erasuresPrefix.count).dropLast().components(separatedBy: erasuresHashLabel)
+        guard parts.count == 2, let value = UInt64(parts[0]), let hash = ChainHash(hex: parts[1]) else { return nil }
         return ErasuresRecord(position: Position(value), hash: hash)
     }
 
@@ -92,7 +91,7 @@ extension LogKeyStore {
         let hash = try chainHash(of: log, before: position)
         do {
             try PosixStorage().writeFileDurably(dir + "/" + erasuresFile,
-                                                bytes: Array((erasuresPrefix + "\(position.value), chain hash \(hash)\n").utf8))
+                                                bytes: Array((erasuresPrefix + "\(position.value)\(erasuresHashLabel)\(hash)\n").utf8))
         } catch {
             throw KeyStoreError("cannot write \(dir)/\(erasuresFile): \(ChronikLogError.message(of: error))")
         }
@@ -133,7 +132,7 @@ final class WriterErasureMark: Sendable {
 /// events since the store's `erasures` record, and the anonymous sessions
 /// their orders name. Read from the log the first time a key is looked up
 /// (a reader that opens no personal data reads nothing).
-public final class ErasedByLog: Sendable {
+final class ErasedByLog: Sendable {
     private let log: EventLog
     private let from: Position
     private let links: SessionLinks

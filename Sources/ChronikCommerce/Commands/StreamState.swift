@@ -44,22 +44,6 @@ extension Int64 {
     public mutating func subtractSaturating(_ b: Int64) { self = saturatingSubtract(self, b) }
 }
 
-extension CommerceEvent {
-    /// The SKU of a stock event, nil for others.
-    var stockSKU: String? {
-        switch self {
-        case .stockReceived(let e): e.sku
-        case .stockReturned(let e): e.sku
-        case .stockAdjusted(let e): e.sku
-        case .stockTransferred(let e): e.sku
-        case .stockReserved(let e): e.sku
-        case .stockReleased(let e): e.sku
-        case .stockShipped(let e): e.sku
-        default: nil
-        }
-    }
-}
-
 /// Inventory of one SKU (`stock-{sku}`), per warehouse.
 public struct StockState: Hashable, Sendable {
     /// Per warehouse: Σ Received + Σ Returned + Σ Adjusted.delta − Σ Shipped ± Transferred.
@@ -129,16 +113,16 @@ public struct StockState: Hashable, Sendable {
         // A stock that would not fit in 64 bits: the sum would clip and
         // units would vanish (stop 39, a merchandiser: a transfer there
         // and back lost 10 units), where an order's total is refused alike.
-        let added: (warehouse: String, qty: Int64, field: String)? = switch event {
-        case .stockReceived(let e): (e.warehouseId, e.qty, "data.qty")
-        case .stockReturned(let e): (e.warehouseId, e.qty, "data.qty")
-        case .stockAdjusted(let e) where e.delta > 0: (e.warehouseId, e.delta, "data.delta")
-        case .stockTransferred(let e) where e.fromWarehouseId != e.toWarehouseId: (e.toWarehouseId, e.qty, "data.qty")
+        let added: (sku: String, warehouse: String, qty: Int64, field: String)? = switch event {
+        case .stockReceived(let e): (e.sku, e.warehouseId, e.qty, "data.qty")
+        case .stockReturned(let e): (e.sku, e.warehouseId, e.qty, "data.qty")
+        case .stockAdjusted(let e) where e.delta > 0: (e.sku, e.warehouseId, e.delta, "data.delta")
+        case .stockTransferred(let e) where e.fromWarehouseId != e.toWarehouseId: (e.sku, e.toWarehouseId, e.qty, "data.qty")
         default: nil
         }
         if let added, onHand[added.warehouse, default: 0].addingReportingOverflow(added.qty).overflow {
             throw CommerceError(.invalidQuantity, field: added.field,
-                                "\(added.qty) more of \(event.stockSKU ?? "this SKU") in \(added.warehouse) would take its stock on hand (\(onHand[added.warehouse, default: 0])) past 9223372036854775807, the most a 64-bit count holds")
+                                "\(added.qty) more of \(added.sku) in \(added.warehouse) would take its stock on hand (\(onHand[added.warehouse, default: 0])) past 9223372036854775807, the most a 64-bit count holds")
         }
     }
 
