@@ -70,7 +70,7 @@ struct BatchHeader: Hashable, Sendable {
         guard h.length > LogFormat.batchHeaderSize else { return .failure(MalformedBytes(reason: "batch length \(h.length) too small")) }
         guard h.version == 1 else { return .failure(MalformedBytes(reason: "unknown batch format version \(h.version)")) }
         guard h.count >= 1, h.count <= LogFormat.maxEventsPerBatch else { return .failure(MalformedBytes(reason: "bad event count \(h.count)")) }
-        guard h.codec <= LogFormat.codecLZ4, h.flags & ~(LogFormat.codecMask | LogFormat.unsyncedPredecessorFlag) == 0 else { return .failure(MalformedBytes(reason: "unknown batch flags \(h.flags)")) }
+        guard h.codec <= LogFormat.codecLZ4Blocks, h.flags & ~(LogFormat.codecMask | LogFormat.unsyncedPredecessorFlag) == 0 else { return .failure(MalformedBytes(reason: "unknown batch flags \(h.flags)")) }
         guard h.rawPayloadLength <= LogFormat.maxBatchPayloadBytes else { return .failure(MalformedBytes(reason: "payload too large")) }
         return .success(h)
     }
@@ -93,7 +93,7 @@ func chainHash(ofBatch batch: UnsafeRawBufferPointer) -> ChainHash {
 /// before queueing, and LZ4 runs on the callers' cores in parallel instead
 /// of on the single writer thread.
 struct EncodedPayload: Sendable {
-    /// The stored payload: raw, or one LZ4 block.
+    /// The stored payload: raw, one LZ4 block, or LZ4 in blocks (`codec`).
     var bytes: [UInt8]
     var codec: UInt8
     var rawLength: Int
@@ -115,20 +115,25 @@ struct EncodedPayload: Sendable {
             maxOcc = max(maxOcc, e.occurredAt.microseconds)
             rawSize += e.encodedSize
         }
-        var raw: [UInt8] = []
-        raw.reserveCapacity(rawSize)
-        raw.appendVarint(UInt64(stream.utf8.count))
-        raw.append(contentsOf: stream.utf8)
-        for e in events {
-            raw.appendVarint(UInt64(e.type.utf8.count))
-            raw.append(contentsOf: e.type.utf8)
-            raw.appendUUID(e.id)
-            // occurredAt - minOcc is ≥ 0 and fits: both are Int64 in the same batch.
-            raw.appendVarint(UInt64(bitPattern: e.occurredAt.microseconds &- minOcc))
-            raw.appendVarint(UInt64(e.metadata.count))
-            raw.append(contentsOf: e.metadata)
-            raw.appendVarint(UInt64(e.data.count))
-            raw.append(contentsOf: e.data)
+        // Written through a pointer into an array of the bound's capacity:
+        // `append(contentsOf:)` per field checked uniqueness and capacity
+        // and took the type's UTF-8 through the string's slow path, ~40 %
+        // of the encoding (stop 40).
+        let raw = [UInt8](unsafeUninitializedCapacity: rawSize) { buffer, initialized in
+            var w = RecordWriter(buffer.baseAddress!)
+            w.string(stream)
+            events.withUnsafeBufferPointer { events in
+                for i in events.indices {
+                    w.string(events[i].type)
+                    w.uuid(events[i].id)
+                    // occurredAt - minOcc is ≥ 0 and fits: both are Int64 in the same batch.
+                    w.varint(UInt64(bitPattern: events[i].occurredAt.microseconds &- minOcc))
+                    w.bytes(events[i].metadata)
+                    w.bytes(events[i].data)
+                }
+            }
+            precondition(w.count <= rawSize, "a payload beyond its encoded size's bound")
+            initialized = w.count
         }
         rawLength = raw.count
         count = events.count
@@ -137,22 +142,156 @@ struct EncodedPayload: Sendable {
         codec = LogFormat.codecNone
         bytes = raw
         if compression == .lz4, raw.count >= 64 {
-            let bound = Int(LZ4_compressBound(Int32(raw.count)))
-            var n: Int32 = 0
-            let compressed = [UInt8](unsafeUninitializedCapacity: bound) { dst, initialized in
-                n = raw.withUnsafeBytes { src in
-                    LZ4_compress_default(
-                        src.baseAddress!.assumingMemoryBound(to: CChar.self),
-                        UnsafeMutableRawPointer(dst.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(bound))
-                }
-                initialized = max(0, Int(n))
-            }
+            let blocks = LZ4Blocks.count(rawLength: raw.count)
+            let (compressed, n) = blocks > 1 ? LZ4Blocks.compress(raw, blocks: blocks) : LZ4Blocks.compressOne(raw)
             // Keep the compressed form only when it saves at least 1/8.
-            if n > 0 && Int(n) < raw.count - raw.count / 8 {
-                codec = LogFormat.codecLZ4
+            if n > 0 && n < raw.count - raw.count / 8 {
+                codec = blocks > 1 ? LogFormat.codecLZ4Blocks : LogFormat.codecLZ4
                 bytes = compressed
             }
         }
+    }
+}
+
+/// Writes a raw payload's fields through a pointer into memory the caller
+/// sized (`ProposedEvent.encodedSize` is each record's bound).
+private struct RecordWriter {
+    let base: UnsafeMutablePointer<UInt8>
+    var count = 0
+    init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+    @inline(__always) mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            base[count] = UInt8(truncatingIfNeeded: v) | 0x80
+            count += 1
+            v >>= 7
+        }
+        base[count] = UInt8(v)
+        count += 1
+    }
+
+    /// A varint length, then the bytes.
+    @inline(__always) mutating func bytes(_ b: [UInt8]) {
+        varint(UInt64(b.count))
+        b.withUnsafeBufferPointer { b in
+            guard let src = b.baseAddress else { return }
+            (base + count).update(from: src, count: b.count)
+        }
+        count += b.count
+    }
+
+    /// A varint length, then the UTF-8 bytes.
+    @inline(__always) mutating func string(_ s: String) {
+        let n = s.utf8.count
+        varint(UInt64(n))
+        let copied: Void? = s.utf8.withContiguousStorageIfAvailable { u in
+            if let src = u.baseAddress { (base + count).update(from: src, count: n) }
+        }
+        if copied == nil { for (k, byte) in s.utf8.enumerated() { base[count + k] = byte } }
+        count += n
+    }
+
+    /// An event id's 16 bytes in RFC 4122 order.
+    @inline(__always) mutating func uuid(_ id: EventID) {
+        UnsafeMutableRawPointer(base + count).storeBytes(of: id.high.bigEndian, as: UInt64.self)
+        UnsafeMutableRawPointer(base + count + 8).storeBytes(of: id.low.bigEndian, as: UInt64.self)
+        count += 16
+    }
+}
+
+/// Compression of a payload: one LZ4 block (`codecLZ4`), or, for a large
+/// payload, pieces of `LogFormat.lz4BlocksPieceBytes` or more each
+/// compressed as its own block on its own core (`codecLZ4Blocks`,
+/// docs/FORMAT.md "LZ4 in blocks"; stop 40: one 284 KB batch's LZ4 was
+/// ~40 % of a batched append).
+enum LZ4Blocks {
+    /// How many blocks a payload of `rawLength` bytes is compressed in:
+    /// one per core, each at least `lz4BlocksPieceBytes` raw.
+    static func count(rawLength: Int) -> Int {
+        max(1, min(Helpers.cores, LogFormat.lz4BlocksMax, rawLength / LogFormat.lz4BlocksPieceBytes))
+    }
+
+    /// `raw` as one LZ4 block, and its length (0 when LZ4 failed).
+    static func compressOne(_ raw: [UInt8]) -> ([UInt8], Int) {
+        let bound = Int(LZ4_compressBound(Int32(raw.count)))
+        var n: Int32 = 0
+        let compressed = [UInt8](unsafeUninitializedCapacity: bound) { dst, initialized in
+            n = raw.withUnsafeBytes { src in
+                LZ4_compress_default(
+                    src.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    UnsafeMutableRawPointer(dst.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(bound))
+            }
+            initialized = max(0, Int(n))
+        }
+        return (compressed, max(0, Int(n)))
+    }
+
+    /// `raw` in `blocks` pieces of (nearly) equal length, each compressed
+    /// on its own thread: the block table (count, then each block's raw
+    /// and stored length) and the blocks; and the stored length (0 when
+    /// LZ4 failed on any piece).
+    static func compress(_ raw: [UInt8], blocks: Int) -> ([UInt8], Int) {
+        let piece = raw.count / blocks
+        let starts = (0..<blocks).map { $0 * piece }
+        let ends = (1...blocks).map { $0 == blocks ? raw.count : $0 * piece }
+        let bounds = (0..<blocks).map { Int(LZ4_compressBound(Int32(ends[$0] - starts[$0]))) }
+        let table = 4 + 8 * blocks
+        var regions = [Int](repeating: table, count: blocks)
+        for i in 1..<blocks { regions[i] = regions[i - 1] + bounds[i - 1] }
+        let regionStart = regions
+        let capacity = regionStart[blocks - 1] + bounds[blocks - 1]
+        var stored = [Int32](repeating: 0, count: blocks)
+        var total = 0
+        let out = [UInt8](unsafeUninitializedCapacity: capacity) { dst, initialized in
+            raw.withUnsafeBytes { src in
+                stored.withUnsafeMutableBufferPointer { lengths in
+                    nonisolated(unsafe) let src = src, dst = dst, lengths = lengths
+                    Helpers.inParallel(blocks) { i in
+                        lengths[i] = LZ4_compress_default(
+                            src.baseAddress!.advanced(by: starts[i]).assumingMemoryBound(to: CChar.self),
+                            UnsafeMutableRawPointer(dst.baseAddress!.advanced(by: regionStart[i])).assumingMemoryBound(to: CChar.self),
+                            Int32(ends[i] - starts[i]), Int32(bounds[i]))
+                    }
+                }
+            }
+            guard stored.allSatisfy({ $0 > 0 }) else { initialized = 0; return }
+            // The table, then the blocks moved down to follow each other.
+            let base = UnsafeMutableRawPointer(dst.baseAddress!)
+            base.storeBytes(of: UInt32(blocks).littleEndian, toByteOffset: 0, as: UInt32.self)
+            var at = table
+            for i in 0..<blocks {
+                base.storeBytes(of: UInt32(ends[i] - starts[i]).littleEndian, toByteOffset: 4 + 8 * i, as: UInt32.self)
+                base.storeBytes(of: UInt32(stored[i]).littleEndian, toByteOffset: 8 + 8 * i, as: UInt32.self)
+                if at != regionStart[i] { (base + at).copyMemory(from: base + regionStart[i], byteCount: Int(stored[i])) }
+                at += Int(stored[i])
+            }
+            initialized = at
+            total = at
+        }
+        return (out, total)
+    }
+
+    /// Decodes a `codecLZ4Blocks` payload into all of `dst`.
+    static func decode(_ stored: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) throws {
+        guard stored.count >= 4 else { throw MalformedBytes(reason: "LZ4 block table truncated") }
+        let n = Int(stored.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
+        guard n >= 2, n <= LogFormat.lz4BlocksMax else { throw MalformedBytes(reason: "LZ4 block count \(n) out of 2…\(LogFormat.lz4BlocksMax)") }
+        let table = 4 + 8 * n
+        guard stored.count >= table else { throw MalformedBytes(reason: "LZ4 block table truncated") }
+        var at = table, out = 0
+        for i in 0..<n {
+            let rawLength = Int(stored.loadUnaligned(fromByteOffset: 4 + 8 * i, as: UInt32.self).littleEndian)
+            let length = Int(stored.loadUnaligned(fromByteOffset: 8 + 8 * i, as: UInt32.self).littleEndian)
+            guard rawLength > 0, length > 0, length <= stored.count - at, rawLength <= dst.count - out else {
+                throw MalformedBytes(reason: "LZ4 block \(i) of \(n) does not fit the payload")
+            }
+            try decodeLZ4(UnsafeRawBufferPointer(rebasing: stored[at..<(at + length)]),
+                          into: UnsafeMutableRawBufferPointer(rebasing: dst[out..<(out + rawLength)]))
+            at += length
+            out += rawLength
+        }
+        guard at == stored.count, out == dst.count else { throw MalformedBytes(reason: "LZ4 blocks do not cover the payload") }
     }
 }
 
@@ -162,6 +301,17 @@ enum BatchEncoder {
         _ payload: EncodedPayload, basePosition: UInt64, firstStreamVersion: UInt64,
         recordedAt: Timestamp, previousHash: ChainHash, unsyncedPredecessor: Bool = false, into out: inout [UInt8]
     ) -> ChainHash {
+        append(payload, basePosition: basePosition, firstStreamVersion: firstStreamVersion, recordedAt: recordedAt,
+               previousHash: previousHash, unsyncedPredecessor: unsyncedPredecessor, hashing: true, into: &out)!
+    }
+
+    /// Appends one batch (header + payload) to `out` and returns its chain
+    /// hash, or nil when not `hashing` (the writer's last batch of a group:
+    /// `chainHash(ofBatch:)` of its bytes later, beside the fdatasync).
+    static func append(
+        _ payload: EncodedPayload, basePosition: UInt64, firstStreamVersion: UInt64,
+        recordedAt: Timestamp, previousHash: ChainHash, unsyncedPredecessor: Bool, hashing: Bool, into out: inout [UInt8]
+    ) -> ChainHash? {
         let start = out.count
         let length = payload.batchLength
         out.reserveCapacity(start + length)
@@ -182,7 +332,7 @@ enum BatchEncoder {
         out.append(contentsOf: payload.bytes)
         let (crc, hash) = out.withUnsafeBytes { all in
             let batch = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
-            return (batchChecksum(batch), chainHash(ofBatch: batch))
+            return (batchChecksum(batch), hashing ? chainHash(ofBatch: batch) : nil)
         }
         out.storeLE(crc, at: start + LogFormat.BatchField.crc)
         return hash
@@ -329,6 +479,8 @@ func decodePayload(header: BatchHeader, batch: UnsafeRawBufferPointer, into dst:
     let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
     if header.codec == LogFormat.codecLZ4 {
         try decodeLZ4(stored, into: dst)
+    } else if header.codec == LogFormat.codecLZ4Blocks {
+        try LZ4Blocks.decode(stored, into: dst)
     } else {
         guard stored.count == dst.count else { throw MalformedBytes(reason: "payload length mismatch") }
         dst.copyMemory(from: stored)
@@ -343,14 +495,14 @@ func withRawPayload<R>(header: BatchHeader, batch: UnsafeRawBufferPointer, buffe
                        _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
     let stored = UnsafeRawBufferPointer(rebasing: batch[LogFormat.batchHeaderSize...])
     let rawLength = header.rawPayloadLength
-    guard header.codec == LogFormat.codecLZ4 else {
+    guard header.codec != LogFormat.codecNone else {
         guard stored.count == rawLength else { throw MalformedBytes(reason: "payload length mismatch") }
         return try body(stored)
     }
     if buffer.count < rawLength { buffer = [UInt8](repeating: 0, count: max(rawLength, buffer.count * 2)) }
     return try buffer.withUnsafeMutableBytes { all in
         let dst = UnsafeMutableRawBufferPointer(rebasing: all[0..<rawLength])
-        try decodeLZ4(stored, into: dst)
+        if header.codec == LogFormat.codecLZ4Blocks { try LZ4Blocks.decode(stored, into: dst) } else { try decodeLZ4(stored, into: dst) }
         return try body(UnsafeRawBufferPointer(dst))
     }
 }

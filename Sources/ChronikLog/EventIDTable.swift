@@ -134,7 +134,10 @@ struct EventIDTable: Sendable {
     @inline(__always)
     private static func prefetching(_ slots: UnsafePointer<Slot>, shift: UInt64, count: Int, id: (Int) -> EventID,
                                     _ body: (Int) -> Bool) {
-        let ahead = 8
+        // 32 ahead, not 8 (stop 40): the writer's look-up of a 1,000-event
+        // batch's ids in a table of a million, medians 56–62 µs instead of
+        // 58–86 µs in noisy runs.
+        let ahead = 32
         for k in 0..<min(ahead, count) { chronik_prefetch(slots + Int(truncatingIfNeeded: hash(id(k)) >> shift)) }
         for k in 0..<count {
             if k + ahead < count { chronik_prefetch(slots + Int(truncatingIfNeeded: hash(id(k + ahead)) >> shift)) }

@@ -54,6 +54,14 @@ public enum LogFormat {
     /// Codec values in the low two bits of the batch flags.
     static let codecNone: UInt8 = 0
     static let codecLZ4: UInt8 = 1
+    /// The payload in LZ4 blocks: a table (count, each block's raw and
+    /// stored length), then the blocks (FORMAT.md "LZ4 in blocks").
+    static let codecLZ4Blocks: UInt8 = 2
+    /// Most blocks a `codecLZ4Blocks` payload may have.
+    static let lz4BlocksMax = 64
+    /// The writer's choice: a payload is split only into pieces of at
+    /// least this many raw bytes.
+    static let lz4BlocksPieceBytes = 64 * 1024
     static let codecMask: UInt8 = 0b11
     /// Batch flag: bytes before this batch were not yet synced when it was
     /// written (FORMAT.md, batch header; recovery rule 4).

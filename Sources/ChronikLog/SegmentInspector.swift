@@ -144,7 +144,7 @@ public final class SegmentInspector {
                 let decoded = try DecodedBatch(batch: bytes, header: header, verifyChecksum: false)
                 return .success(BatchSummary(
                     offset: offset, length: header.length, basePosition: Position(header.basePosition), count: header.count,
-                    compression: header.codec == LogFormat.codecLZ4 ? .lz4 : .none,
+                    compression: header.codec == LogFormat.codecNone ? .none : .lz4,
                     rawPayloadBytes: header.rawPayloadLength, storedPayloadBytes: header.length - LogFormat.batchHeaderSize,
                     stream: decoded.stream, firstStreamVersion: StreamVersion(header.firstStreamVersion),
                     recordedAt: Timestamp(microseconds: header.recordedAt),

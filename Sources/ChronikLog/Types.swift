@@ -448,6 +448,15 @@ extension LogFormat {
     /// one scan, no copy).
     @inline(__always)
     static func notPrintableNFC(_ name: String, same: String, allowingControl: Bool = false) -> String? {
+        // The common case in one pass over the bytes: printable ASCII with
+        // no space at either end is a name under every rule below (stop 40:
+        // the enumerated scan was ~30 % of validating a batch).
+        let plain = name.utf8.withContiguousStorageIfAvailable { u -> Bool in
+            guard let first = u.first, let last = u.last, first != 0x20, last != 0x20 else { return false }
+            for b in u where b < 0x20 || b >= 0x7F { return false }
+            return true
+        }
+        if plain == true { return nil }
         var high = false
         for (i, b) in name.utf8.enumerated() {
             if !allowingControl && (b < 0x20 || b == 0x7F) { return controlCharacter(UInt32(b), at: i) }
