@@ -373,14 +373,20 @@ struct FaultInjectionTests {
     // MARK: Failed fsync
 
     @Test("a failed fsync fails the append, poisons the writer until reopen, and the reopen recovers what is on disk",
-          arguments: [false, true])
-    func failedFsyncPoisons(kernelKeptData: Bool) async throws {
-        // Proves: a failed fsync is never retried as if the data were safe.
+          arguments: [false, true], [false, true])
+    func failedFsyncPoisons(kernelKeptData: Bool, large: Bool) async throws {
+        // Proves: a failed fsync is never retried as if the data were safe. `large`: a batch of 64 KiB
+        // or more, whose chain hash the writer computes beside the fdatasync (stop 40).
         let storage = FaultyStorage(seed: 3)
-        let log = try EventLog.open(at: "/disk/log", options: faultyOptions(storage))
+        var options = faultyOptions(storage)
+        // The large batch in the same segment as the first (no roll, whose own fsyncs the fault would hit).
+        // Stored raw, ~190 KB: past the 64 KiB from which the hash waits for the fdatasync.
+        if large { options.segmentSizeBytes = 8 << 20; options.compression = .none }
+        let log = try EventLog.open(at: "/disk/log", options: options)
         try await log.append(to: "s", [event("A", "one")])
         storage.arm([.init(kind: .sync, nth: 1, errno: EIO, pathSuffix: ".log", keepsData: kernelKeptData)])
-        let lost = [event("B", "two"), event("B", "three")]
+        let lost = large ? (0..<1000).map { event("B", "\($0) " + String(repeating: "\($0 &* 7919)", count: 20)) }
+                         : [event("B", "two"), event("B", "three")]
         do {
             try await log.append(to: "s", lost)
             Issue.record("the append whose fsync failed should have failed")
@@ -401,13 +407,26 @@ struct FaultInjectionTests {
         try log.close()
         storage.crash(.keepUnsynced)
         storage.restart()
-        let reopened = try EventLog.open(at: "/disk/log", options: faultyOptions(storage))
+        let reopened = try EventLog.open(at: "/disk/log", options: options)
         defer { try? reopened.close() }
         // What the disk holds decides: the failed batch whole, or not at all.
         let types = try reopened.readAll().collect().map(\.type)
-        #expect(types == (kernelKeptData ? ["A", "B", "B"] : ["A"]))
+        #expect(types == (kernelKeptData ? ["A"] + lost.map(\.type) : ["A"]))
         let r = try await reopened.append(to: "s", [event("D", "after reopen")])
         #expect(r.firstPosition.value == UInt64(types.count))
+        if large {
+            // The same large batch again, its fsync fine: the hash computed beside it chains on.
+            let again = lost.map { event("E", String(decoding: $0.data, as: UTF8.self)) }
+            try await reopened.append(to: "s", again)
+            try await reopened.append(to: "s", [event("F", "after the large batch")])
+            try reopened.close()
+            let third = try EventLog.open(at: "/disk/log", options: options)
+            defer { try? third.close() }
+            #expect(try third.readAll().collect().map(\.type).suffix(1002) == ["D"] + again.map(\.type) + ["F"])
+            try third.close()
+            let report = try LogVerifier.verify(directory: "/disk/log", storage: storage)
+            #expect(report.failure == nil, "\(report)")
+        }
     }
 
     @Test("a failed write ends an append sequence: the batches after it, in later calls too, are not appended")
