@@ -69,7 +69,15 @@ extension EventLog {
             let compression: Compression
             let createdAt: Timestamp
             if storage.exists(metaPath) {
-                (compression, createdAt) = try readMeta(metaPath, storage: storage)
+                let version: UInt16
+                (compression, createdAt, version) = try readMeta(metaPath, storage: storage)
+                // A writer of this build may store batches in LZ4 blocks:
+                // the log says so first, so that an older build refuses it
+                // as a newer format instead of reading those batches as
+                // damage (and offering `repair`).
+                if !options.readOnly && version < LogFormat.metaVersion(for: compression) {
+                    try writeMeta(metaPath, compression: compression, createdAt: createdAt, storage: storage)
+                }
             } else {
                 let entries = try storage.listDirectory(dir).filter { !leftOfCreation.contains($0) }
                 guard entries.isEmpty, options.createIfMissing, !options.readOnly else {
@@ -100,7 +108,7 @@ extension EventLog {
     static func writeMeta(_ path: String, compression: Compression, createdAt: Timestamp, storage: any Storage) throws {
         var m: [UInt8] = []
         m.append(contentsOf: LogFormat.metaMagic)
-        m.appendLE(LogFormat.version)
+        m.appendLE(LogFormat.metaVersion(for: compression))
         m.append(compression == .lz4 ? LogFormat.codecLZ4 : LogFormat.codecNone)
         m.append(0)
         m.appendLE(UInt32(0))
@@ -110,7 +118,7 @@ extension EventLog {
         try storage.writeFileDurably(path, bytes: m)
     }
 
-    static func readMeta(_ path: String, storage: any Storage) throws -> (Compression, createdAt: Timestamp) {
+    static func readMeta(_ path: String, storage: any Storage) throws -> (Compression, createdAt: Timestamp, version: UInt16) {
         let f = try storage.openFile(path, create: false, readOnly: true)
         defer { f.close() }
         let m = try f.readBytes(count: LogFormat.metaSize + 1, at: 0)
@@ -122,14 +130,14 @@ extension EventLog {
             throw ChronikLogError.corrupt("metadata file checksum mismatch or wrong size", path: path, offset: 0)
         }
         let version = loadLE(m, LogFormat.MetaField.formatVersion, as: UInt16.self)
-        guard version == LogFormat.version else {
-            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
+        guard LogFormat.readableMetaVersions.contains(version) else {
+            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.readableMetaVersionsText)", path: path)
         }
         let createdAt = Timestamp(microseconds: loadLE(m, LogFormat.MetaField.createdAt, as: Int64.self))
         let compression = m[LogFormat.MetaField.compression]
         switch compression {
-        case LogFormat.codecNone: return (.none, createdAt)
-        case LogFormat.codecLZ4: return (.lz4, createdAt)
+        case LogFormat.codecNone: return (.none, createdAt, version)
+        case LogFormat.codecLZ4: return (.lz4, createdAt, version)
         default:
             throw ChronikLogError.corrupt("unknown compression \(compression) in metadata", path: path,
                                           offset: Int64(LogFormat.MetaField.compression))

@@ -20,6 +20,16 @@ public enum LogFormat {
 
     // MARK: Meta file (64 bytes)
 
+    /// The metadata file's format version for a log of `compression`:
+    /// 2 for LZ4 since stop 40 (its batches may be in LZ4 blocks, which a
+    /// build that reads only 1 would call damage: FORMAT.md,
+    /// "Versioning"), 1 without compression.
+    static func metaVersion(for compression: Compression) -> UInt16 { compression == .lz4 ? 2 : 1 }
+    /// The metadata versions this build reads.
+    static let readableMetaVersions: ClosedRange<UInt16> = 1...2
+    /// What a refusal of another version says this build reads.
+    static let readableMetaVersionsText = "1 and 2"
+
     static let metaMagic: [UInt8] = Array("CHRNKLOG".utf8)
     static let metaSize = 64
 

@@ -415,8 +415,8 @@ struct VerifierRun {
             throw fail(path, Int64(LogFormat.MetaField.checksum), "metadata checksum mismatch: stored \(hex32(stored)), computed \(hex32(actual))")
         }
         let version = loadLE(m, LogFormat.MetaField.formatVersion, as: UInt16.self)
-        guard version == LogFormat.version else {
-            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.version)", path: path)
+        guard LogFormat.readableMetaVersions.contains(version) else {
+            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.readableMetaVersionsText)", path: path)
         }
         let compression = m[LogFormat.MetaField.compression]
         switch compression {

@@ -165,4 +165,58 @@ struct LZ4BlocksTests {
             #expect(e.path?.hasSuffix(LogFormat.segmentFileName(base: 0)) == true && e.offset == target.offset, "\(e)")
         }
     }
+
+    /// The metadata file's version field, and a copy with another version (CRC recomputed).
+    static func metaVersion(_ dir: String) throws -> UInt16 {
+        let m = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + LogFormat.metaFileName)))
+        return UInt16(m[LogFormat.MetaField.formatVersion]) | UInt16(m[LogFormat.MetaField.formatVersion + 1]) << 8
+    }
+
+    static func setMetaVersion(_ dir: String, _ version: UInt16) throws {
+        let path = dir + "/" + LogFormat.metaFileName
+        var m = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        m[LogFormat.MetaField.formatVersion] = UInt8(version & 0xFF)
+        m[LogFormat.MetaField.formatVersion + 1] = UInt8(version >> 8)
+        let crc = crc32c(Array(m[0..<LogFormat.MetaField.checksum]))
+        withUnsafeBytes(of: crc.littleEndian) { for k in 0..<4 { m[LogFormat.MetaField.checksum + k] = $0[k] } }
+        try Data(m).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test("an LZ4 log's chronik.meta says version 2, so that older builds refuse it instead of calling its blocks damage; a writer upgrades a version 1 log, a reader does not")
+    func metaVersionTellsOlderBuilds() async throws {
+        let lz4 = makeTempDir("lz4"), plain = makeTempDir("plain")
+        defer { removeDir(lz4); removeDir(plain) }
+        try EventLog.open(at: lz4).close()
+        var none = LogOptions()
+        none.compression = .none
+        try EventLog.open(at: plain, options: none).close()
+        #expect(try Self.metaVersion(lz4) == 2)
+        // No batch of a log without compression is ever in blocks: older builds still read it.
+        #expect(try Self.metaVersion(plain) == 1)
+
+        // A log an older build made (version 1): readers leave it as it is, the first writer upgrades it.
+        try Self.setMetaVersion(lz4, 1)
+        var readOnly = LogOptions()
+        readOnly.readOnly = true
+        try EventLog.open(at: lz4, options: readOnly).close()
+        #expect(try LogVerifier.verify(directory: lz4).failure == nil)
+        #expect(try Self.metaVersion(lz4) == 1)
+        let log = try EventLog.open(at: lz4)
+        try await log.append(to: "orders", Self.largeBatch(1))
+        try log.close()
+        #expect(try Self.metaVersion(lz4) == 2)
+        #expect(try LogVerifier.verify(directory: lz4).failure == nil)
+
+        // A version this build does not know is refused by name, by readers, writers and verify alike.
+        try Self.setMetaVersion(lz4, 3)
+        for options in [LogOptions(), readOnly] {
+            do {
+                try EventLog.open(at: lz4, options: options).close()
+                Issue.record("a version 3 log was opened")
+            } catch let e as ChronikLogError {
+                #expect(e.code == .unsupportedVersion && e.message.contains("version 3") && e.message.contains("1 and 2"), "\(e)")
+            }
+        }
+        #expect(throws: ChronikLogError.self) { _ = try LogVerifier.verify(directory: lz4) }
+    }
 }
