@@ -26,6 +26,19 @@ enum Helpers {
         work.finished.wait()
     }
 
+    /// Runs `main` on the calling thread and `side` beside it on a helper,
+    /// or after `main` on the calling thread when no helper has taken it
+    /// by then; returns when both have run (also when `main` throws).
+    static func beside<R>(_ side: @escaping @Sendable () -> Void, _ main: () throws -> R) rethrows -> R {
+        let work = Pieces(count: 1) { _ in side() }
+        queues.first?.async { work.run() }
+        defer {
+            work.run()
+            work.finished.wait()
+        }
+        return try main()
+    }
+
     private final class Pieces: Sendable {
         let count: Int
         let body: @Sendable (Int) -> Void

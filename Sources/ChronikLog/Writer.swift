@@ -588,24 +588,18 @@ final class Writer: @unchecked Sendable {
     /// the group, its last `Staged`, and `stagedHash` for the next group.
     private func syncHashing(_ file: any StorageFile, _ g: inout Group) throws {
         let range = g.unhashed!
-        let outcome = Mutex<(hash: ChainHash?, error: (any Error)?)>((nil, nil))
-        buffer.withUnsafeBytes { all in
+        let hash = Mutex<ChainHash?>(nil)
+        // The fdatasync stays on the writer's thread (the sync observer
+        // runs there); the hash goes to a helper.
+        let synced: Result<Void, any Error> = buffer.withUnsafeBytes { all in
             nonisolated(unsafe) let batch = UnsafeRawBufferPointer(rebasing: all[range])
-            Helpers.inParallel(2) { [self] piece in
-                if piece == 0 {
-                    do { try sync(file) } catch { outcome.withLock { $0.error = error } }
-                } else {
-                    let hash = chainHash(ofBatch: batch)
-                    outcome.withLock { $0.hash = hash }
-                }
-            }
+            return Helpers.beside({ hash.withLock { $0 = chainHash(ofBatch: batch) } }) { Result { try sync(file) } }
         }
-        let (hash, error) = outcome.withLock { $0 }
-        setLastHash(hash!, &g)
+        setLastHash(hash.withLock { $0 }!, &g)
         stageLock.wait()
         stagedHash = g.hash
         stageLock.signal()
-        if let error { throw error }
+        try synced.get()
     }
 
     /// The one fdatasync of the active segment after writes: timed and
