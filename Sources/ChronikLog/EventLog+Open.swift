@@ -68,16 +68,9 @@ extension EventLog {
         do {
             let compression: Compression
             let createdAt: Timestamp
+            let version: UInt16
             if storage.exists(metaPath) {
-                let version: UInt16
                 (compression, createdAt, version) = try readMeta(metaPath, storage: storage)
-                // A writer of this build may store batches in LZ4 blocks:
-                // the log says so first, so that an older build refuses it
-                // as a newer format instead of reading those batches as
-                // damage (and offering `repair`).
-                if !options.readOnly && version < LogFormat.metaVersion(for: compression) {
-                    try writeMeta(metaPath, compression: compression, createdAt: createdAt, storage: storage)
-                }
             } else {
                 let entries = try storage.listDirectory(dir).filter { !leftOfCreation.contains($0) }
                 guard entries.isEmpty, options.createIfMissing, !options.readOnly else {
@@ -86,8 +79,10 @@ extension EventLog {
                 createdAt = Timestamp.now()
                 try writeMeta(metaPath, compression: options.compression, createdAt: createdAt, storage: storage)
                 compression = options.compression
+                version = LogFormat.metaVersion(for: compression)
             }
-            return try recover(directory: dir, compression: compression, createdAt: createdAt, options: options, lock: lock)
+            return try recover(directory: dir, compression: compression, createdAt: createdAt, formatVersion: version, options: options,
+                               lock: lock)
         } catch {
             lock?.release()
             throw error
@@ -108,6 +103,7 @@ extension EventLog {
     static func writeMeta(_ path: String, compression: Compression, createdAt: Timestamp, storage: any Storage) throws {
         var m: [UInt8] = []
         m.append(contentsOf: LogFormat.metaMagic)
+        // A new log states the version its batches may need from the start.
         m.appendLE(LogFormat.metaVersion(for: compression))
         m.append(compression == .lz4 ? LogFormat.codecLZ4 : LogFormat.codecNone)
         m.append(0)
@@ -151,8 +147,8 @@ extension EventLog {
         var ids: IDList
     }
 
-    static func recover(directory dir: String, compression: Compression, createdAt: Timestamp, options: LogOptions,
-                        lock: (any StorageLock)?) throws -> EventLog {
+    static func recover(directory dir: String, compression: Compression, createdAt: Timestamp, formatVersion: UInt16,
+                        options: LogOptions, lock: (any StorageLock)?) throws -> EventLog {
         let storage = options.storage
         let names = try storage.listDirectory(dir)
         var bases = names.compactMap(LogFormat.baseFromSegmentFileName).sorted()
@@ -177,7 +173,8 @@ extension EventLog {
         if bases.isEmpty {
             if options.readOnly {
                 report.damage = missingSegment
-                return EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: nil,
+                return EventLog(directory: dir, compression: compression, createdAt: createdAt, formatVersion: formatVersion, recovery: report,
+                                options: options, lock: nil,
                                 segments: [], head: 0, lastHash: .genesis, writer: nil, toIndex: [])
             }
             try createSegmentFile(directory: dir, base: 0, storage: storage).close()
@@ -363,7 +360,8 @@ extension EventLog {
             writer = Writer(directory: dir, options: options, compression: compression, active: active,
                             activeBatches: activeBatches, activeIDs: activeIDs, activeIndex: activeIndex, head: head, lastHash: lastHash)
         }
-        let log = EventLog(directory: dir, compression: compression, createdAt: createdAt, recovery: report, options: options, lock: lock,
+        let log = EventLog(directory: dir, compression: compression, createdAt: createdAt, formatVersion: formatVersion, recovery: report,
+                           options: options, lock: lock,
                            segments: segments, head: head, lastHash: lastHash, writer: writer, toIndex: toIndex,
                            preloaded: preloaded)
         writer?.log = log

@@ -62,6 +62,11 @@ public final class EventLog: Sendable {
     /// When the log was created (from `chronik.meta`): with the directory,
     /// what tells one log from another (digests, key stores).
     public let createdAt: Timestamp
+    /// The format version `chronik.meta` states (FORMAT.md, "Versioning"):
+    /// 1, or 2 once the log may hold batches in LZ4 blocks. A writer moves
+    /// a version 1 log to 2 just before its first such batch.
+    public var formatVersion: Int { Int(formatVersionValue.load(ordering: .relaxed)) }
+    let formatVersionValue: Atomic<UInt16>
     /// What recovery did when the log was opened.
     public let recovery: RecoveryReport
     public let isReadOnly: Bool
@@ -101,12 +106,13 @@ public final class EventLog: Sendable {
         }
     }
 
-    init(directory: String, compression: Compression, createdAt: Timestamp, recovery: RecoveryReport, options: LogOptions,
-         lock: (any StorageLock)?, segments: [Segment], head: UInt64, lastHash: ChainHash,
+    init(directory: String, compression: Compression, createdAt: Timestamp, formatVersion: UInt16, recovery: RecoveryReport,
+         options: LogOptions, lock: (any StorageLock)?, segments: [Segment], head: UInt64, lastHash: ChainHash,
          writer: Writer?, toIndex: [IndexRun], preloaded: IndexLoader? = nil) {
         self.directory = directory
         self.compression = compression
         self.createdAt = createdAt
+        self.formatVersionValue = Atomic(formatVersion)
         self.recovery = recovery
         self.options = options
         self.storage = options.storage

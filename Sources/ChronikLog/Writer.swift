@@ -346,6 +346,7 @@ final class Writer: @unchecked Sendable {
             p.wait()
             g.predecessor = nil
         }
+        try upgradeFormatIfNeeded(for: g.requests)
         // One look at the committed state for the whole group: whether any
         // of a request's ids is already in the log, and its stream's version.
         // Only the writer changes that state, and a group still in flight
@@ -382,6 +383,20 @@ final class Writer: @unchecked Sendable {
             }
             try stageBatch(ri, firstVersion: current.map { $0 + 1 } ?? 0, &g)
         }
+    }
+
+    /// Moves a version 1 log to version 2 in `chronik.meta` (durably)
+    /// before the first batch in LZ4 blocks is staged, so that an older
+    /// build refuses the log instead of reading that batch as damage
+    /// (FORMAT.md, "Versioning"; stop 40: at open, a writer that then
+    /// wrote nothing, or refused the log as damaged, had upgraded it). A
+    /// failure fails the group with nothing written.
+    private func upgradeFormatIfNeeded(for requests: [AppendRequest]) throws {
+        let needed = LogFormat.metaVersion(for: compression)
+        guard log.formatVersion < needed, requests.contains(where: { $0.payload.codec == LogFormat.codecLZ4Blocks }) else { return }
+        try EventLog.writeMeta(directory + "/" + LogFormat.metaFileName, compression: compression, createdAt: log.createdAt,
+                               storage: options.storage)
+        log.formatVersionValue.store(needed, ordering: .relaxed)
     }
 
     /// Whether any event of `requests` has an id that group `p` staged.

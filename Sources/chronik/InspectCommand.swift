@@ -7,7 +7,8 @@ struct Inspect: AsyncParsableCommand {
         abstract: "Show one segment file batch by batch.",
         discussion: """
             Prints the segment header, then one line per batch: byte offset, \
-            length, base position, event count, codec, the header's flags \
+            length, base position, event count, codec ("none", "lz4" for one \
+            LZ4 block, "lz4b" for LZ4 in blocks: FORMAT.md), the header's flags \
             byte (with "u" when bit 2, "unsynced predecessor", is set: \
             FORMAT.md's recovery rule 4), raw and stored payload \
             bytes, first stream version, recordedAt, CRC32C, the first 12 hex \
@@ -160,7 +161,9 @@ struct Inspect: AsyncParsableCommand {
             length = b.length
             basePosition = b.basePosition.value
             count = b.count
-            codec = b.compression.rawValue
+            // Codec 2, LZ4 in blocks (stop 40), by its own name: the flags
+            // byte alone told it from one block.
+            codec = b.flags & 0b11 == 2 ? "lz4b" : b.compression.rawValue
             flags = Int(b.flags)
             unsyncedPredecessor = b.unsyncedPredecessor
             rawPayloadBytes = b.rawPayloadBytes

@@ -51,6 +51,7 @@ struct Stats: AsyncParsableCommand {
         let out = Output()
         if options.json {
             var o = logStatsJSON(log, s, intactEvents: intactEvents)  // the figures of GET /stats too
+            o.add("formatVersion", log.formatVersion)
             if let (d, last) = damage {
                 var dj = JSONObject()
                 dj.add("file", d.path)
@@ -72,6 +73,8 @@ struct Stats: AsyncParsableCommand {
                 ("head position", group(s.headPosition.value)),
                 ("compression", s.compression.rawValue),
                 ("head hash", log.headHash.description),
+                // 2: releases before stop 40 refuse the log (FORMAT.md, "Versioning").
+                ("format version", log.formatVersion == 1 ? "1" : "\(log.formatVersion) (releases before stop 40 do not read it)"),
             ]
             var shown = rows
             if let intactEvents {

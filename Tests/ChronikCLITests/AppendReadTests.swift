@@ -89,6 +89,30 @@ struct AppendReadTests {
         #expect(unknown.exitCode == 1 && unknown.stdout.isEmpty && unknown.stderr.contains("no stream no-such-stream"), "\(unknown)")
     }
 
+    @Test("a batch of 128 KiB or more shows as lz4b in inspect, and stats names the format version it gave the log")
+    func largeBatchCodecAndFormatVersion() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let lines = (0..<1000).map { i in
+            eventLine(stream: "orders", data: "{\"orderId\":\"ord-\(i &* 7919 % 100_003)\",\"note\":\"" + String(repeating: "gift wrap \(i % 97) ", count: 14) + "\"}")
+        }
+        let small = try await chronik(["append", "--log", dir], input: eventLine(stream: "first", data: "{}"))
+        #expect(small.exitCode == 0, "\(small)")
+        let r = try await chronik(["append", "--log", dir], input: lines.joined(separator: "\n"))
+        #expect(r.exitCode == 0, "\(r)")
+        let inspect = try await chronik(["inspect", "--json", "--log", dir, "0"])
+        let batches = jsonObjects(inspect.stdout).filter { $0["kind"] as? String == "batch" }
+        let large = try #require(batches.last)
+        #expect((large["rawPayloadBytes"] as? Int ?? 0) >= 128 << 10, "\(large)")
+        let multiCore = ProcessInfo.processInfo.activeProcessorCount > 1
+        #expect(large["codec"] as? String == (multiCore ? "lz4b" : "lz4") && (large["flags"] as? Int ?? 0) & 3 == (multiCore ? 2 : 1), "\(large)")
+        #expect(batches.first?["codec"] as? String == "none", "\(batches.first ?? [:])")
+        let stats = try await chronik(["stats", "--json", "--log", dir])
+        #expect(jsonObjects(stats.stdout).first?["formatVersion"] as? Int == 2, "\(stats.stdout)")
+        let text = try await chronik(["stats", "--log", dir])
+        #expect(text.stdout.contains("format version 2 (releases before stop 40 do not read it)"), "\(text.stdout)")
+    }
+
     @Test("consecutive lines of one stream form one batch, cut at --batch N and at a line with its own expectedVersion")
     func batching() async throws {
         // Proves the batching rule by reading the batch table back with inspect.

@@ -182,7 +182,7 @@ struct LZ4BlocksTests {
         try Data(m).write(to: URL(fileURLWithPath: path))
     }
 
-    @Test("an LZ4 log's chronik.meta says version 2, so that older builds refuse it instead of calling its blocks damage; a writer upgrades a version 1 log, a reader does not")
+    @Test("an LZ4 log's chronik.meta says version 2, so that older builds refuse it instead of calling its blocks damage; a version 1 log moves to 2 only with its first batch in blocks")
     func metaVersionTellsOlderBuilds() async throws {
         let lz4 = makeTempDir("lz4"), plain = makeTempDir("plain")
         defer { removeDir(lz4); removeDir(plain) }
@@ -201,10 +201,16 @@ struct LZ4BlocksTests {
         try EventLog.open(at: lz4, options: readOnly).close()
         #expect(try LogVerifier.verify(directory: lz4).failure == nil)
         #expect(try Self.metaVersion(lz4) == 1)
+        // A writer that writes nothing, or only batches in one block, leaves it readable by older builds
+        // (stop 40's helper: an open that appended nothing, or refused the log as damaged, had upgraded it).
         let log = try EventLog.open(at: lz4)
+        #expect(log.formatVersion == 1)
+        try await log.append(to: "small", [event("E", "one block")])
+        #expect(try Self.metaVersion(lz4) == 1 && log.formatVersion == 1)
         try await log.append(to: "orders", Self.largeBatch(1))
+        #expect(log.formatVersion == (Helpers.cores > 1 ? 2 : 1))
         try log.close()
-        #expect(try Self.metaVersion(lz4) == 2)
+        #expect(try Self.metaVersion(lz4) == (Helpers.cores > 1 ? 2 : 1))
         #expect(try LogVerifier.verify(directory: lz4).failure == nil)
 
         // A version this build does not know is refused by name, by readers, writers and verify alike.
@@ -218,5 +224,41 @@ struct LZ4BlocksTests {
             }
         }
         #expect(throws: ChronikLogError.self) { _ = try LogVerifier.verify(directory: lz4) }
+    }
+
+    @Test("a failed rewrite of chronik.meta before the first batch in blocks fails that append with nothing written; the next one upgrades")
+    func failedUpgradeWritesNothing() async throws {
+        guard Helpers.cores > 1 else { return }
+        let storage = FaultyStorage(seed: 40)
+        var options = LogOptions()
+        options.storage = storage
+        options.segmentSizeBytes = 8 << 20
+        try EventLog.open(at: "/disk/log", options: options).close()
+        // Made by an older build: version 1.
+        let meta = "/disk/log/" + LogFormat.metaFileName
+        var m = try #require(storage.contents(of: meta))
+        m[LogFormat.MetaField.formatVersion] = 1
+        let crc = crc32c(Array(m[0..<LogFormat.MetaField.checksum]))
+        withUnsafeBytes(of: crc.littleEndian) { for k in 0..<4 { m[LogFormat.MetaField.checksum + k] = $0[k] } }
+        try storage.writeFileDurably(meta, bytes: m)
+
+        let log = try EventLog.open(at: "/disk/log", options: options)
+        defer { try? log.close() }
+        try await log.append(to: "small", [event("E", "before")])
+        storage.arm([.init(kind: .sync, nth: 1, errno: EIO, pathSuffix: ".tmp")])
+        let batch = Self.largeBatch(2)
+        do {
+            try await log.append(to: "orders", batch)
+            Issue.record("the append whose format upgrade failed was acknowledged")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .io, "\(e)")
+        }
+        #expect(storage.firedFaults.count == 1)
+        #expect(log.head == Position(1) && log.formatVersion == 1)
+        #expect(try log.readAll().collect().count == 1)
+        // Not poisoned: the retry upgrades, then appends.
+        try await log.append(to: "orders", batch)
+        #expect(log.formatVersion == 2 && log.head == Position(1001))
+        #expect(storage.contents(of: meta)?[LogFormat.MetaField.formatVersion] == 2)
     }
 }
