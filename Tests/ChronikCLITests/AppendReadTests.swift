@@ -1,4 +1,5 @@
 import Foundation
+@testable import ChronikLog
 import Subprocess
 import SystemPackage
 import Testing
@@ -87,6 +88,46 @@ struct AppendReadTests {
         // Issue 10.7: an unknown stream is an error (it was an empty answer with exit 0).
         let unknown = try await chronik(["read", "--json", "--log", dir, "--stream", "no-such-stream"])
         #expect(unknown.exitCode == 1 && unknown.stdout.isEmpty && unknown.stderr.contains("no stream no-such-stream"), "\(unknown)")
+    }
+
+    @Test("export of a log whose batch does not decode under a valid CRC names the corruption, not a missing key store")
+    func exportNamesUndecodableBatch() async throws {
+        guard ProcessInfo.processInfo.activeProcessorCount > 1 else { return }
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let lines = (0..<1000).map { i in
+            eventLine(stream: "orders", data: "{\"orderId\":\"ord-\(i &* 7919 % 100_003)\",\"note\":\"" + String(repeating: "gift wrap \(i % 97) ", count: 14) + "\"}")
+        }
+        #expect(try await chronik(["append", "--log", dir], input: eventLine(stream: "first", data: "{}")).exitCode == 0)
+        #expect(try await chronik(["append", "--log", dir], input: lines.joined(separator: "\n")).exitCode == 0)
+        #expect(try await chronik(["append", "--log", dir], input: eventLine(stream: "after", data: "{}")).exitCode == 0)
+        // Swap the two blocks' stored lengths in the block table of the batch in the middle and recompute the
+        // CRC (the helper's case: not the last batch, which an open checks more closely).
+        let segment = dir + "/" + LogFormat.segmentFileName(base: 0)
+        let inspector = try SegmentInspector(path: segment)
+        var batches: [BatchSummary] = []
+        while let b = try inspector.nextBatch() { batches.append(b) }
+        try #require(batches.count == 3)
+        let target = batches[1]
+        try #require(target.flags & 3 == 2)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segment)))
+        let payload = Int(target.offset) + 96
+        let a = Array(bytes[(payload + 8)..<(payload + 12)]), b = Array(bytes[(payload + 16)..<(payload + 20)])
+        try #require(a != b)
+        bytes.replaceSubrange((payload + 8)..<(payload + 12), with: b)
+        bytes.replaceSubrange((payload + 16)..<(payload + 20), with: a)
+        let start = Int(target.offset), end = start + target.length
+        let crc = crc32c(Array(bytes[(start + 12)..<end]))
+        withUnsafeBytes(of: crc.littleEndian) { for k in 0..<4 { bytes[start + 8 + k] = $0[k] } }
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        // The segment's index file stays: the open trusts it and decodes no payload, so the first to meet the
+        // damage was the check for sealed personal data.
+        #expect(FileManager.default.fileExists(atPath: dir + "/" + LogFormat.indexFileName(base: 0)))
+
+        let r = try await chronik(["export", "--log", dir])
+        #expect(r.exitCode != 0, "\(r)")
+        #expect(r.stderr.contains("corruption") && r.stderr.contains("\(target.offset)"), "\(r.stderr)")
+        #expect(!r.stderr.contains("key store"), "\(r.stderr)")
     }
 
     @Test("a batch of 128 KiB or more shows as lz4b in inspect, and stats names the format version it gave the log")

@@ -130,8 +130,15 @@ public enum LogKeyStore {
         struct Found: Error {}
         do {
             try log.scan { if CommerceEvent.hasSealedPII($0.data) { throw Found() } }
-        } catch {
+        } catch is Found {
             return true
+        } catch {
+            // Damage (or a failed read) before any sealed data: not a
+            // reason to ask for a key store. The caller's own read meets
+            // the same error and names it (stop 40: `export` of a log with
+            // a batch that does not decode said "no key store … sealed
+            // personal data" of a log that held none).
+            return false
         }
         return false
     }
