@@ -15,10 +15,10 @@ enum Helpers {
     static let queues = (1..<cores).map { DispatchQueue(label: "chronik.helper.\($0)", qos: .userInitiated) }
 
     /// Runs `body(0..<count)`, each index once, on the calling thread and
-    /// on the helpers, and returns when every call has. The caller takes
-    /// indices in order from 0; a helper that wakes late finds them taken
-    /// and does nothing, so this is never much slower than running them all
-    /// on the caller.
+    /// on the helpers, and returns when every call has. Whoever is running
+    /// takes the next index; a helper that wakes late finds them taken and
+    /// does nothing, so this is never much slower than running them all on
+    /// the caller.
     static func inParallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let work = Pieces(count: count, body: body)
         for q in queues.prefix(count - 1) { q.async { work.run() } }
