@@ -24,10 +24,11 @@ public struct RepairPlan: Hashable, Sendable, CustomStringConvertible {
     public var intactEventsCut: UInt64
     /// The damaged batch's own event count, when its header still parses.
     public var damagedBatchEvents: Int?
-    /// Events the active segment's index file (written after the segment
-    /// was synced) describes beyond what the segment still holds: synced,
+    /// Events of the batches the active segment's index file (written
+    /// after the segment was synced) places past the segment's end: synced,
     /// acknowledged events already lost, which a cut accepts (stop 35: the
-    /// plan said "cut 0 bytes" and the loss went unsaid).
+    /// plan said "cut 0 bytes" and the loss went unsaid). Events still in
+    /// the file are the cut's, not counted here.
     public var syncedEventsLost: UInt64?
 
     public var description: String {
@@ -77,9 +78,14 @@ public enum LogRepair {
         let index = String(failure.file.dropLast(LogFormat.segmentSuffix.count)) + LogFormat.indexSuffix
         if let f = try? storage.openFile(index, create: false, readOnly: true) {
             defer { f.close() }
+            // Only the batches the index places where the file no longer
+            // has bytes are lost already; those still in the file are cut
+            // (stop 40, a helper: damage in the middle of an intact file
+            // was called "15000 synced events already lost").
             if let n = try? f.size(), n < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(n), at: 0),
-               let cp = try? SegmentCheckpoint.decode(bytes), cp.base == last, cp.base + cp.eventCount > report.headPosition.value {
-                plan.syncedEventsLost = cp.base + cp.eventCount - report.headPosition.value
+               let cp = try? SegmentCheckpoint.decode(bytes), cp.base == last {
+                let gone = cp.batches.reduce(UInt64(0)) { $0 + ($1.offset >= size ? UInt64($1.count) : 0) }
+                if gone > 0 { plan.syncedEventsLost = gone }
             }
         }
         rest.withUnsafeBytes { raw in

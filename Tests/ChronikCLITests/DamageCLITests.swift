@@ -135,6 +135,28 @@ struct DamageCLITests {
         #expect(try await headPosition(dir) == 90)
     }
 
+    @Test("repair of damage in the middle of an intact active segment says what the cut removes, not that synced events are lost already")
+    func repairDoesNotCallCutEventsLost() async throws {
+        // Proves stop 40's finding (a helper): with the index file present, every event after the damage was
+        // called "synced events already lost", though the file still held them and only the cut would remove them.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        _ = try await makeLog(dir, count: 100, streams: 100, batch: 1)
+        let segment = dir + "/" + firstSegment
+        #expect(FileManager.default.fileExists(atPath: dir + "/00000000000000000000.idx"))
+        let inspect = try await chronik(["inspect", "--json", "--log", dir, segment])
+        let at = try #require(jsonObjects(inspect.stdout).first { $0["basePosition"] as? Int == 50 }?["offset"] as? Int, "\(inspect)")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segment)))
+        bytes[at + 100] ^= 0x20  // in its payload: the checksum no longer matches
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        let dry = try await chronik(["repair", "--log", dir])
+        #expect(dry.exitCode == 1 && dry.stdout.contains("positions cut: from 50 on"), "\(dry)")
+        #expect(dry.stdout.contains("whole batches after the damage cut with it: 49 (49 events)"), "\(dry)")
+        #expect(!dry.stdout.contains("already lost"), "\(dry)")
+        let json = try await chronik(["repair", "--json", "--log", dir])
+        #expect(jsonObjects(json.stdout).first.map { $0["syncedEventsLost"] is NSNull } == true, "\(json)")
+    }
+
     @Test("tail -f on a log damaged while it follows: reports the corruption with file and offset and exits 1")
     func tailFollowReportsDamage() async throws {
         // Proves refresh no longer stops silently: the follower says what is wrong and where.
