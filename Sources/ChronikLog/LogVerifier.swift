@@ -373,6 +373,10 @@ struct VerifierRun {
     var chunkBytes = ChunkChecker.defaultChunkBytes
     /// Next version of each stream seen so far.
     private var nextVersion: [String: UInt64] = [:]
+    /// `chronik.meta`'s format version, and whether a batch in LZ4 blocks
+    /// under version 1 was warned about (once).
+    private var metaVersion: UInt16 = 1
+    private var warnedBlocksUnderVersion1 = false
     /// Position of every event id seen so far.
     private var positions = EventIDTable()
     /// The decompressed payload of the current batch (reused).
@@ -418,6 +422,7 @@ struct VerifierRun {
         guard LogFormat.readableMetaVersions.contains(version) else {
             throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.readableMetaVersionsText)", path: path)
         }
+        metaVersion = version
         let compression = m[LogFormat.MetaField.compression]
         switch compression {
         case LogFormat.codecNone: report.compression = Compression.none
@@ -682,6 +687,16 @@ struct VerifierRun {
             throw fail(path, offset, "occurredAt range is inverted")
         }
         if let problem = a.decodeError { throw fail(path, offset, "batch payload does not decode: \(problem)") }
+        if header.codec == LogFormat.codecLZ4Blocks && metaVersion < 2 && !warnedBlocksUnderVersion1 {
+            // This build reads it; an older one, let in by version 1, would
+            // call the batch damage and its repair would cut the log here
+            // (a chronik.meta of version 1 put back over a log that had
+            // moved on: FORMAT.md, "Versioning").
+            warnedBlocksUnderVersion1 = true
+            warn(path, offset, "a batch in LZ4 blocks in a log whose \(LogFormat.metaFileName) says format version 1: releases "
+                 + "before stop 40 would read it as damage (was an older \(LogFormat.metaFileName) put back?); the first append "
+                 + "of a batch in blocks sets version 2 again")
+        }
         let idsBefore = ids.count
         ids += a.ids
         let stream = a.stream, badType = a.badType, minSeen = a.minSeen, maxSeen = a.maxSeen
