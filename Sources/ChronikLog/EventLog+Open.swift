@@ -126,9 +126,7 @@ extension EventLog {
             throw ChronikLogError.corrupt("metadata file checksum mismatch or wrong size", path: path, offset: 0)
         }
         let version = loadLE(m, LogFormat.MetaField.formatVersion, as: UInt16.self)
-        guard LogFormat.readableMetaVersions.contains(version) else {
-            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.readableMetaVersionsText)", path: path)
-        }
+        try LogFormat.checkMetaVersion(version, path: path)
         let createdAt = Timestamp(microseconds: loadLE(m, LogFormat.MetaField.createdAt, as: Int64.self))
         let compression = m[LogFormat.MetaField.compression]
         switch compression {

@@ -27,8 +27,15 @@ public enum LogFormat {
     static func metaVersion(for compression: Compression) -> UInt16 { compression == .lz4 ? 2 : 1 }
     /// The metadata versions this build reads.
     static let readableMetaVersions: ClosedRange<UInt16> = 1...2
-    /// What a refusal of another version says this build reads.
-    static let readableMetaVersionsText = "1 and 2"
+
+    /// Refuses a `chronik.meta` version this build does not read (the
+    /// open's and `verify`'s one check).
+    static func checkMetaVersion(_ version: UInt16, path: String) throws {
+        guard readableMetaVersions.contains(version) else {
+            let readable = readableMetaVersions.map(String.init).joined(separator: " and ")
+            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(readable)", path: path)
+        }
+    }
 
     static let metaMagic: [UInt8] = Array("CHRNKLOG".utf8)
     static let metaSize = 64

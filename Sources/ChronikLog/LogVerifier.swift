@@ -419,9 +419,7 @@ struct VerifierRun {
             throw fail(path, Int64(LogFormat.MetaField.checksum), "metadata checksum mismatch: stored \(hex32(stored)), computed \(hex32(actual))")
         }
         let version = loadLE(m, LogFormat.MetaField.formatVersion, as: UInt16.self)
-        guard LogFormat.readableMetaVersions.contains(version) else {
-            throw ChronikLogError(.unsupportedVersion, "log format version \(version); this build reads \(LogFormat.readableMetaVersionsText)", path: path)
-        }
+        try LogFormat.checkMetaVersion(version, path: path)
         metaVersion = version
         let compression = m[LogFormat.MetaField.compression]
         switch compression {

@@ -50,6 +50,9 @@ public struct BatchSummary: Hashable, Sendable {
     /// The header's flags byte: the codec in the low two bits, bit 2
     /// "unsynced predecessor" (FORMAT.md, recovery rule 4).
     public var flags: UInt8 = 0
+    /// Whether the payload is stored in LZ4 blocks (codec 2, FORMAT.md
+    /// "LZ4 in blocks"), not in one block; `compression` is `.lz4` for both.
+    public var isInLZ4Blocks: Bool { flags & LogFormat.codecMask == LogFormat.codecLZ4Blocks }
     /// Whether bytes before this batch were not yet synced when it was
     /// written (flag bit 2).
     public var unsyncedPredecessor: Bool { flags & LogFormat.unsyncedPredecessorFlag != 0 }

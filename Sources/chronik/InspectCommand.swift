@@ -161,9 +161,9 @@ struct Inspect: AsyncParsableCommand {
             length = b.length
             basePosition = b.basePosition.value
             count = b.count
-            // Codec 2, LZ4 in blocks (stop 40), by its own name: the flags
-            // byte alone told it from one block.
-            codec = b.flags & 0b11 == 2 ? "lz4b" : b.compression.rawValue
+            // Codec 2 by its own name: the flags byte alone told it from
+            // one block.
+            codec = b.isInLZ4Blocks ? "lz4b" : b.compression.rawValue
             flags = Int(b.flags)
             unsyncedPredecessor = b.unsyncedPredecessor
             rawPayloadBytes = b.rawPayloadBytes

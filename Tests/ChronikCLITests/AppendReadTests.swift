@@ -90,16 +90,18 @@ struct AppendReadTests {
         #expect(unknown.exitCode == 1 && unknown.stdout.isEmpty && unknown.stderr.contains("no stream no-such-stream"), "\(unknown)")
     }
 
+    /// 1,000 events of ~300 B for one stream: one batch of ~300 KB, stored in LZ4 blocks on a multi-core machine.
+    static let largeBatchInput = (0..<1000).map { i in
+        eventLine(stream: "orders", data: "{\"orderId\":\"ord-\(i &* 7919 % 100_003)\",\"note\":\"" + String(repeating: "gift wrap \(i % 97) ", count: 14) + "\"}")
+    }.joined(separator: "\n")
+
     @Test("export of a log whose batch does not decode under a valid CRC names the corruption, not a missing key store")
     func exportNamesUndecodableBatch() async throws {
         guard ProcessInfo.processInfo.activeProcessorCount > 1 else { return }
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        let lines = (0..<1000).map { i in
-            eventLine(stream: "orders", data: "{\"orderId\":\"ord-\(i &* 7919 % 100_003)\",\"note\":\"" + String(repeating: "gift wrap \(i % 97) ", count: 14) + "\"}")
-        }
         #expect(try await chronik(["append", "--log", dir], input: eventLine(stream: "first", data: "{}")).exitCode == 0)
-        #expect(try await chronik(["append", "--log", dir], input: lines.joined(separator: "\n")).exitCode == 0)
+        #expect(try await chronik(["append", "--log", dir], input: Self.largeBatchInput).exitCode == 0)
         #expect(try await chronik(["append", "--log", dir], input: eventLine(stream: "after", data: "{}")).exitCode == 0)
         // Swap the two blocks' stored lengths in the block table of the batch in the middle and recompute the
         // CRC (the helper's case: not the last batch, which an open checks more closely).
@@ -134,12 +136,9 @@ struct AppendReadTests {
     func largeBatchCodecAndFormatVersion() async throws {
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        let lines = (0..<1000).map { i in
-            eventLine(stream: "orders", data: "{\"orderId\":\"ord-\(i &* 7919 % 100_003)\",\"note\":\"" + String(repeating: "gift wrap \(i % 97) ", count: 14) + "\"}")
-        }
         let small = try await chronik(["append", "--log", dir], input: eventLine(stream: "first", data: "{}"))
         #expect(small.exitCode == 0, "\(small)")
-        let r = try await chronik(["append", "--log", dir], input: lines.joined(separator: "\n"))
+        let r = try await chronik(["append", "--log", dir], input: Self.largeBatchInput)
         #expect(r.exitCode == 0, "\(r)")
         let inspect = try await chronik(["inspect", "--json", "--log", dir, "0"])
         let batches = jsonObjects(inspect.stdout).filter { $0["kind"] as? String == "batch" }

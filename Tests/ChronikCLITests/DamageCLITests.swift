@@ -105,16 +105,26 @@ struct DamageCLITests {
         #expect(text.stdout.contains("damage") && text.stdout.contains("last good position"), "\(text)")
     }
 
+    /// A log of 100 one-event batches in 100 streams, closed cleanly (its index file written); its segment's path.
+    static func oneEventBatches(_ dir: String) async throws -> String {
+        _ = try await makeLog(dir, count: 100, streams: 100, batch: 1)
+        return dir + "/" + firstSegment
+    }
+
+    /// The byte offset of the batch that begins at `base` in the log's first segment (`chronik inspect --json`).
+    static func offset(ofBatchAt base: Int, in dir: String) async throws -> Int {
+        let inspect = try await chronik(["inspect", "--json", "--log", dir, dir + "/" + firstSegment])
+        return try #require(jsonObjects(inspect.stdout).first { $0["basePosition"] as? Int == base }?["offset"] as? Int, "\(inspect)")
+    }
+
     @Test("reading up to damage when the active segment lost synced batches: the batches before the loss read, as verify counts them")
     func readUpToSyncedLoss() async throws {
         // Proves stop 35's finding: an active segment cut at a batch boundary (its index file, written at a clean
         // close, describing more) was left out whole by read, export and stats — 0 events where verify counted 90.
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        _ = try await makeLog(dir, count: 100, streams: 100, batch: 1)
-        let segment = dir + "/" + firstSegment
-        let inspect = try await chronik(["inspect", "--json", "--log", dir, segment])
-        let cut = try #require(jsonObjects(inspect.stdout).first { $0["basePosition"] as? Int == 90 }?["offset"] as? Int, "\(inspect)")
+        let segment = try await Self.oneEventBatches(dir)
+        let cut = try await Self.offset(ofBatchAt: 90, in: dir)
         #expect(truncate(segment, off_t(cut)) == 0)
         let verify = try await chronik(["verify", "--json", "--log", dir])
         #expect(verify.exitCode == 1 && verify.stdout.contains("\"lastGoodPosition\":89"), "\(verify)")
@@ -141,11 +151,9 @@ struct DamageCLITests {
         // called "synced events already lost", though the file still held them and only the cut would remove them.
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        _ = try await makeLog(dir, count: 100, streams: 100, batch: 1)
-        let segment = dir + "/" + firstSegment
+        let segment = try await Self.oneEventBatches(dir)
         #expect(FileManager.default.fileExists(atPath: dir + "/00000000000000000000.idx"))
-        let inspect = try await chronik(["inspect", "--json", "--log", dir, segment])
-        let at = try #require(jsonObjects(inspect.stdout).first { $0["basePosition"] as? Int == 50 }?["offset"] as? Int, "\(inspect)")
+        let at = try await Self.offset(ofBatchAt: 50, in: dir)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segment)))
         bytes[at + 100] ^= 0x20  // in its payload: the checksum no longer matches
         try Data(bytes).write(to: URL(fileURLWithPath: segment))
