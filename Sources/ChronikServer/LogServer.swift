@@ -99,7 +99,9 @@ public final class LogServer: Sendable {
     let headWatch: HeadWatch
     private let stopping = Mutex(false)
     /// The next position each open subscription reads, by an id of its own.
-    private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64], channels: [Int: any Channel])>((0, [:], [:]))
+    /// `closing`: the shutdown's grace is over, so a subscription that
+    /// registers after it has its connection closed at once.
+    private let subscriptions = Mutex<(next: Int, positions: [Int: UInt64], channels: [Int: any Channel], closing: Bool)>((0, [:], [:], false))
 
     /// How long a shutdown lets subscriptions end by themselves before it
     /// closes their connections: one that stopped reading waits in a write
@@ -155,22 +157,34 @@ public final class LogServer: Sendable {
         stopping.withLock { $0 = true }
         storeHeadWatch?.stop()
         headWatch.wakeAll()
-        let grace = Self.subscriptionGrace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
+        // On a Dispatch timer, not a task: the close must not wait for a
+        // thread of the cooperative pool, which a loaded machine may keep
+        // busy (stop 41: a SIGTERM once waited 240 s with a stalled
+        // subscriber, under the whole suite, cause not caught).
+        let grace = Self.subscriptionGrace.components
+        let nanoseconds = Int(grace.seconds) * 1_000_000_000 + Int(grace.attoseconds / 1_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak self] in
             guard let self else { return }
-            for c in self.subscriptions.withLock({ Array($0.channels.values) }) { c.close(promise: nil) }
+            let open = self.subscriptions.withLock { s in
+                s.closing = true
+                return Array(s.channels.values)
+            }
+            for c in open { c.close(promise: nil) }
         }
     }
 
     /// Registers a subscription at `position` on `channel`; returns its id.
+    /// After the shutdown's grace (one that registers late, on a loaded
+    /// machine), its connection is closed at once.
     func openSubscription(at position: UInt64, channel: (any Channel)? = nil) -> Int {
-        subscriptions.withLock { s in
+        let (id, late) = subscriptions.withLock { s in
             s.next += 1
             s.positions[s.next] = position
             if let channel { s.channels[s.next] = channel }
-            return s.next
+            return (s.next, s.closing)
         }
+        if late { channel?.close(promise: nil) }
+        return id
     }
 
     func moveSubscription(_ id: Int, to position: UInt64) {
