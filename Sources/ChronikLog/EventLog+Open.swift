@@ -309,9 +309,19 @@ extension EventLog {
                     }
                     scanned = result.segment
                     if let torn = result.tornAt {
-                        report.truncatedFile = path
-                        report.truncatedAtOffset = torn
-                        report.bytesTruncated = size - torn
+                        // Zeros to the end from a batch boundary hold no
+                        // batch: the space a writer zeroes ahead of its
+                        // writes (LogOptions.zeroAheadBytes), or a write none
+                        // of whose pages reached the disk. Cut by a writer
+                        // like a torn tail, but not called one.
+                        if try BatchScanner(file: file, path: path, start: torn, end: size).isZero(from: torn) {
+                            report.zeroedBytesCut = size - torn
+                            report.zeroedFile = path
+                        } else {
+                            report.truncatedFile = path
+                            report.truncatedAtOffset = torn
+                            report.bytesTruncated = size - torn
+                        }
                         if !options.readOnly {
                             try file.truncate(to: torn)
                             try file.sync()

@@ -605,6 +605,14 @@ struct VerifierRun {
                         if case .incomplete = failure { throw fail(segPath, offset, "sealed segment ends inside a batch: \(reason)") }
                         throw fail(segPath, offset, "damaged batch in a sealed segment: \(reason)")
                     }
+                    // Zeros from the last batch to the end of the file: the
+                    // space a writer zeroes ahead of its writes (stop 41), or
+                    // a write none of whose pages reached the disk. No batch,
+                    // nothing to say (a writer's open cuts it).
+                    if try scanner.isZero(from: offset) {
+                        intactEnd = offset
+                        break scan
+                    }
                     let besideWriter = !holdingWriterLock && EventLog.writerMayBeWriting(directory: directory, storage: storage)
                     let damage = try scanner.corruptionReason(for: failure, lenient: besideWriter)
                     if case .incomplete = failure {

@@ -226,6 +226,11 @@ struct BatchScanner {
         switch failure {
         case .end:
             return nil
+        case .incomplete(let offset, _) where try isZero(from: offset), .bad(let offset, _, _) where try isZero(from: offset):
+            // Zeros to the end of the file: no batch can start there (a
+            // writer's zeroed space, or pages that never reached the disk).
+            // What the checks below would decide, in one quick pass.
+            return nil
         case .incomplete(let offset, let reason):
             // Cut short by the end of the file: a torn write — unless a valid
             // batch follows somewhere, or the rest of the file is that batch
@@ -249,8 +254,24 @@ struct BatchScanner {
             // (b) Only pages that never reached the disk make a torn write.
             if try isZero(from: offset) { return nil }
             if try hasLostPage(batchAt: offset, declaredLength: declared) { return nil }
+            // (c) A write that landed a prefix over zeroed space: the
+            // batch's end, and all after it, reads as zeros.
+            if try endsInZeros(batchAt: offset, declaredLength: declared) { return nil }
             return reason
         }
+    }
+
+    /// Whether the batch at `start` ends in zeros that run to the end of
+    /// the file: its last byte (by its declared length, or the header's
+    /// when that does not parse) and every byte after it are zero — what
+    /// a write that landed only a prefix leaves over zeroed space
+    /// (`LogOptions.zeroAheadBytes`), as the end of the file cuts it short
+    /// in a file that grows (recovery rule 4 (c)).
+    func endsInZeros(batchAt start: Int64, declaredLength: Int?) throws -> Bool {
+        let length = Int64(max(declaredLength ?? LogFormat.batchHeaderSize, LogFormat.batchHeaderSize))
+        let last = start + length - 1
+        guard last < end else { return false }
+        return try isZero(from: last)
     }
 
     /// Whether one page of the batch at `start` reads as all zeros: the
@@ -281,10 +302,23 @@ struct BatchScanner {
             let n = Int(min(Int64(1 << 20), end - at))
             let chunk = try file.readBytes(count: n, at: at)
             if chunk.isEmpty { return true }
-            if chunk.contains(where: { $0 != 0 }) { return false }
+            if !Self.allZero(chunk) { return false }
             at += Int64(chunk.count)
         }
         return true
+    }
+
+    /// Whether every byte is zero, eight at a time: a writer's zeroed
+    /// space (up to `LogOptions.zeroAheadBytes`) is read by every
+    /// `refresh()` of a reader beside it.
+    static func allZero(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            let words = raw.count / 8
+            var any: UInt64 = 0
+            for i in 0..<words { any |= raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+            for i in (words * 8)..<raw.count { any |= UInt64(raw[i]) }
+            return any == 0
+        }
     }
 
     /// Whether a complete batch with a valid checksum starts anywhere after

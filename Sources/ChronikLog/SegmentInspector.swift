@@ -68,6 +68,11 @@ public enum SegmentEnd: Hashable, Sendable {
     case incomplete(offset: Int64, reason: String)
     /// The bytes at `offset` are not a valid batch.
     case damaged(offset: Int64, reason: String)
+    /// From `offset`, right after the last batch, to the end of the file
+    /// every byte is zero: space a writer keeps zeroed ahead of its writes
+    /// (`LogOptions.zeroAheadBytes`), or a write none of whose pages
+    /// reached the disk. No batch is there (a writer's open cuts it).
+    case zeroed(offset: Int64, bytes: Int64)
 }
 
 /// Reads one segment file batch by batch without opening the log.
@@ -171,9 +176,12 @@ public final class SegmentInspector {
         case .failure(.incomplete(let offset, let reason)):
             end = .incomplete(offset: offset, reason: reason)
             return nil
-        case .failure(.bad(let offset, let reason, _)):
+        case .failure(.bad(let offset, let reason, let declared)):
             if try s.isZero(from: offset) {
-                end = .incomplete(offset: offset, reason: "\(fileBytes - offset) zero bytes where a batch should start")
+                end = .zeroed(offset: offset, bytes: fileBytes - offset)
+            } else if try s.endsInZeros(batchAt: offset, declaredLength: declared) {
+                // Recovery rule 4 (c): a write that landed only a prefix over zeroed space.
+                end = .incomplete(offset: offset, reason: "\(reason); the batch's end and the \(fileBytes - offset) bytes to the end of the file hold zeros after the first that landed")
             } else {
                 end = .damaged(offset: offset, reason: reason)
             }

@@ -333,6 +333,16 @@ public struct LogOptions: Sendable {
     /// measurements (Benchmarks/README.md) did not show a consistent gain
     /// on the shared machine, see docs/FORMAT.md "Writing and durability".
     @_spi(Benchmarks) public var pipelinedWrites: Bool = false
+    /// With durability `.fsync`, how far ahead of its writes the writer
+    /// keeps the active segment filled with zeros and synced (0: not at
+    /// all). An fdatasync of bytes written over such space commits no new
+    /// file size; on this machine's ext4 that is one synchronous write of
+    /// the inode less per group commit (docs/FORMAT.md, "Zeroed space
+    /// ahead of the writes"; stop 41). The zeros are written, and synced,
+    /// right after a group is acknowledged, a quarter of this at a time
+    /// once less than half of it is left; sealing and a clean close cut
+    /// what is unused. At most 16 MiB.
+    public var zeroAheadBytes: Int = 1 << 20
     /// Accepts stream names and event types with control characters, as
     /// releases before stop 32 did: for tests that make the logs those
     /// releases wrote, to prove readers still print them escaped.
@@ -369,6 +379,15 @@ public struct RecoveryReport: Hashable, Sendable {
     /// With `LogOptions.readUpToDamage`: the damage the open stopped at
     /// (file and offset); the log reads up to `lastValidPosition`.
     public var damage: ChronikLogError? = nil
+    /// Zeros from the end of the last batch of the active segment to the
+    /// end of its file, in bytes: the space a writer keeps zeroed ahead of
+    /// its writes (`LogOptions.zeroAheadBytes`), left by a crash, or a
+    /// write none of whose pages reached the disk. No batch is there; a
+    /// writer's open cuts it (a read-only one leaves it), and it is not
+    /// counted as a torn tail.
+    public var zeroedBytesCut: Int64 = 0
+    /// The segment file those zeros were in.
+    public var zeroedFile: String? = nil
 
     public var didTruncate: Bool { bytesTruncated > 0 }
 }

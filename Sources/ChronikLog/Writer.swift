@@ -83,6 +83,13 @@ final class Writer: @unchecked Sendable {
     /// next batch gets and its previous chain hash: ahead of the committed
     /// state while a written group waits for its fdatasync.
     var writtenEnd: Int64
+    /// The end of the zeroed, synced space ahead of `writtenEnd` in the
+    /// active segment (`LogOptions.zeroAheadBytes`); at most `writtenEnd`
+    /// when there is none.
+    var zeroedEnd: Int64
+    /// Zeroing ahead failed in the active segment (a full disk): not tried
+    /// again before the next segment.
+    var zeroingFailed = false
     var stagedHead: UInt64
     var stagedHash: ChainHash
     /// The last group that staged batches, while it may still be in flight.
@@ -142,6 +149,7 @@ final class Writer: @unchecked Sendable {
         self.activeIDs = activeIDs
         self.activeIndex = activeIndex
         writtenEnd = active.committedBytes
+        zeroedEnd = active.committedBytes
         stagedHead = head
         stagedHash = lastHash
     }
@@ -283,8 +291,61 @@ final class Writer: @unchecked Sendable {
         // next append's path (stop 40).
         stageLock.wait()
         if previous?.done === g.done { previous = nil }
+        // The appender, acknowledged, prepares its next batch meanwhile.
+        if previous == nil && syncFailure == nil { zeroAhead() }
         stageLock.signal()
     }
+
+    /// Keeps zeroed, synced space ahead of the writes in the active
+    /// segment (`LogOptions.zeroAheadBytes`): a group written over it
+    /// changes no file size, so its fdatasync writes no inode (stop 41).
+    /// Called under `stageLock` with no group in flight, so no write of a
+    /// batch runs beside it: the space past `writtenEnd` holds no batch,
+    /// and nothing acknowledged is at stake if it fails. A failure (a full
+    /// disk) cuts the file back to `writtenEnd`, so that no half-written
+    /// block follows the log's end, and stops zeroing until the next
+    /// segment; when even that cut fails, the writer is poisoned (what
+    /// follows the end is then unknown).
+    private func zeroAhead() {
+        let ahead = Int64(min(max(0, options.zeroAheadBytes), Self.maxZeroAhead))
+        guard ahead > 0, !zeroingFailed, case .fsync = options.durability, !options.pipelinedWrites else { return }
+        let from = max(zeroedEnd, writtenEnd)
+        guard from - writtenEnd < ahead / 2 else { return }
+        let to = min(from + max(ahead / 4, 4096), writtenEnd + ahead, Int64(options.segmentSizeBytes))
+        guard to > from, log.state.withLock({ $0.poisoned == nil }) else { return }
+        do {
+            var at = from
+            while at < to {
+                let n = Int(min(to - at, Int64(Self.zeros.count)))
+                try Self.zeros.withUnsafeBytes { try active.file.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: at) }
+                at += Int64(n)
+            }
+            try active.file.sync()
+            zeroedEnd = to
+        } catch {
+            zeroingFailed = true
+            do {
+                try active.file.truncate(to: writtenEnd)
+                try active.file.sync()
+                zeroedEnd = writtenEnd
+            } catch {
+                poison(ChronikLogError(.io, "zeroing ahead of the writes failed and the segment could not be cut back to its end: \(error)",
+                                       path: active.path))
+            }
+        }
+    }
+
+    /// The space past the log's end in the active segment, cut (sealing,
+    /// a clean close): the segment is then exactly its batches, as its
+    /// index file says.
+    private func cutZeroedSpace(at end: Int64) throws {
+        guard zeroedEnd > end else { return }
+        try active.file.truncate(to: end)
+        zeroedEnd = end
+    }
+
+    static let maxZeroAhead = 16 << 20
+    private static let zeros = [UInt8](repeating: 0, count: 256 << 10)
 
     /// Waits until every group staged so far is published, acknowledged or
     /// failed (`sync()`, `close()`).
@@ -767,6 +828,7 @@ final class Writer: @unchecked Sendable {
                 s.writtenBytes = s.syncedBytes
             }
             writtenEnd = committedBytes
+            zeroedEnd = committedBytes
             (stagedHead, stagedHash) = log.state.withLock { ($0.head, $0.lastHash) }
             previous = nil
             return true
@@ -860,6 +922,7 @@ final class Writer: @unchecked Sendable {
 
     /// Seals the active segment (fsync, index file) and starts a new one.
     private func roll(sealedEnd: Int64, lastHash: ChainHash, stagedHere: [Staged]) throws {
+        try cutZeroedSpace(at: sealedEnd)
         do { try syncActive(active.file) } catch { throw FsyncFailed(error: error) }
         let committed = active.snapshot
         var table = committed
@@ -887,6 +950,8 @@ final class Writer: @unchecked Sendable {
         active = next
         activeBatches = []
         activeIDs = []
+        zeroedEnd = next.committedBytes
+        zeroingFailed = false
     }
 
     // MARK: Close and explicit sync
@@ -905,6 +970,13 @@ final class Writer: @unchecked Sendable {
             try syncActiveIfUnsynced()
         } catch {
             return error as? ChronikLogError ?? ChronikLogError(.io, "final fdatasync failed: \(error)", path: directory)
+        }
+        // The unused zeroed space: a closed log's segment ends at its last
+        // batch. If the cut fails, the next open finds the zeros and cuts
+        // them (FORMAT.md, recovery rule 4).
+        if zeroedEnd > writtenEnd, log.state.withLock({ $0.poisoned == nil }),
+           (try? cutZeroedSpace(at: writtenEnd)) != nil {
+            try? active.file.sync()
         }
         writeActiveIndex()
         return nil

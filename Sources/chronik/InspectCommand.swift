@@ -13,9 +13,10 @@ struct Inspect: AsyncParsableCommand {
             FORMAT.md's recovery rule 4), raw and stored payload \
             bytes, first stream version, recordedAt, CRC32C, the first 12 hex \
             digits of the batch's chain hash, and its stream. The last line \
-            says how the file ends: cleanly, in an incomplete (torn) batch, \
-            or in damaged bytes. --json prints the same as objects with a \
-            "kind" of segment, batch or end.
+            says how the file ends: cleanly, in zeros (the space a running \
+            writer zeroes ahead of its writes: no batch), in an incomplete \
+            (torn) batch, or in damaged bytes. --json prints the same as \
+            objects with a "kind" of segment, batch or end.
 
             SEGMENT is a file name in the log directory \
             (00000000000000000000.log), a path, or a segment's base position \
@@ -83,6 +84,7 @@ struct Inspect: AsyncParsableCommand {
         case .clean(let offset): ("clean", offset, nil)
         case .incomplete(let offset, let reason): ("incomplete", offset, reason)
         case .damaged(let offset, let reason): ("damaged", offset, reason)
+        case .zeroed(let offset, let bytes): ("zeroed", offset, "\(bytes) zero bytes to the end of the file")
         }
         if options.json {
             try out.line(encoding: EndLine(status: status, offset: offset, reason: reason, batches: batches, events: events))
@@ -91,12 +93,13 @@ struct Inspect: AsyncParsableCommand {
             case .clean: "end of segment"
             case .incomplete(_, let reason): "INCOMPLETE final batch (torn tail): \(reason)"
             case .damaged(_, let reason): "DAMAGED: \(reason)"
+            case .zeroed(_, let bytes): "end of the batches; \(bytes) zero bytes follow (space the writer zeroes ahead, or a write that never reached the disk: no batch)"
             }
             out.line("\(offset): \(what); \(batches) batches, \(events) events")
         }
         out.flush()
         switch end {
-        case .clean: break
+        case .clean, .zeroed: break
         case .incomplete(let offset, let reason):
             options.note("chronik: warning: \(path) at byte \(offset): incomplete final batch (\(reason))")
         case .damaged(let offset, let reason):

@@ -121,6 +121,9 @@ struct GlobalOptions: ParsableArguments {
                 note("chronik: recovery: truncated a torn tail of \(r.bytesTruncated) bytes in \(file)\(at); \(last)")
             }
         }
+        if r.zeroedBytesCut > 0, !log.isReadOnly, let file = r.zeroedFile {
+            note("chronik: recovery: cut \(r.zeroedBytesCut) bytes of zeros after the last batch of \(file) (space the writer had zeroed ahead, left by a stop without close; no batch was there)")
+        }
         if !r.rebuiltIndexes.isEmpty {
             note("chronik: recovery: \(log.isReadOnly ? "scanned" : "rebuilt") \(r.rebuiltIndexes.count) missing or stale index file(s): \(r.rebuiltIndexes.joined(separator: ", "))")
             for n in r.indexNotes { note("chronik: recovery: index file \(n)") }

@@ -1,0 +1,176 @@
+import ChronikTestSupport
+import Foundation
+import Testing
+@testable import ChronikLog
+
+/// Stop 41: with durability `.fsync` the writer keeps the active segment
+/// zeroed and synced ahead of its writes (`LogOptions.zeroAheadBytes`), so
+/// that a group's fdatasync commits no new file size. The segment's end is
+/// then its last batch, not its file size: a clean close and sealing cut
+/// the zeros, a reopen after a stop without close finds and cuts them
+/// (`RecoveryReport.zeroedBytesCut`, not a torn tail), and a reader beside
+/// the writer reads past none of them.
+@Suite struct ZeroAheadTests {
+    static func fileSize(_ path: String) throws -> Int {
+        try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+    }
+
+    static func segments(_ dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
+    }
+
+    @Test("the open log's active segment runs on in zeros; a clean close cuts them; a copy taken while it was open opens with every event and no torn tail")
+    func zerosAheadAndTheirCut() async throws {
+        let dir = makeTempDir()
+        let copy = dir + "-as-left"
+        defer { removeDir(dir); removeDir(copy) }
+        var options = LogOptions()
+        options.zeroAheadBytes = 256 << 10
+        let log = try EventLog.open(at: dir, options: options)
+        var ids: [EventID] = []
+        for i in 0..<20 {
+            let e = event("E", "\(i) " + String(repeating: "x", count: i * 37))
+            try await log.append(to: "s\(i % 3)", [e])
+            ids.append(e.id)
+        }
+        let path = dir + "/" + LogFormat.segmentFileName(base: 0)
+        let committed = Int(log.state.withLock { $0.segments.last!.committedBytes })
+        let size = try Self.fileSize(path)
+        #expect(size > committed, "the writer keeps zeroed space ahead: \(size) bytes, batches end at \(committed)")
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        #expect(bytes[committed...].allSatisfy { $0 == 0 })
+        // What a kill -9 leaves: the files as they are, the zeros included.
+        try FileManager.default.copyItem(atPath: dir, toPath: copy)
+        try? FileManager.default.removeItem(atPath: copy + "/LOCK")
+        // A reader beside the writer reads every event and reports nothing cut.
+        var readOnly = LogOptions()
+        readOnly.readOnly = true
+        let reader = try EventLog.open(at: dir, options: readOnly)
+        #expect(try reader.readAll().collect().map(\.id) == ids)
+        #expect(!reader.recovery.didTruncate && reader.recovery.damage == nil)
+        let more = event("E", "more")
+        try await log.append(to: "s0", [more])
+        try reader.refresh()
+        #expect(try reader.readAll().collect().map(\.id) == ids + [more.id])
+        try reader.close()
+        try log.close()
+        #expect(try Self.fileSize(path) == Int(log.state.withLock { $0.segments.last!.committedBytes }), "a clean close cuts the zeros")
+        #expect(try LogVerifier.verify(directory: dir).isClean)
+
+        let reopened = try EventLog.open(at: copy)
+        defer { try? reopened.close() }
+        let r = reopened.recovery
+        #expect(!r.didTruncate && r.damage == nil, "\(r)")
+        #expect(r.zeroedBytesCut == Int64(size - committed) && r.zeroedFile == copy + "/" + LogFormat.segmentFileName(base: 0))
+        #expect(try reopened.readAll().collect().map(\.id) == ids)
+        #expect(try Self.fileSize(copy + "/" + LogFormat.segmentFileName(base: 0)) == committed)
+        let next = try await reopened.append(to: "s0", [event("E", "after")])
+        #expect(next.firstPosition == Position(20))
+    }
+
+    @Test("inspect: zeros after the last batch are no batch (not a torn tail); a batch whose end landed as zeros is incomplete, not damaged")
+    func inspectorTellsZerosFromBatches() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.compression = .none
+        options.zeroAheadBytes = 64 << 10
+        let log = try EventLog.open(at: dir, options: options)
+        defer { try? log.close() }
+        for i in 0..<3 { try await log.append(to: "s", [event("E", "\(i) " + String(repeating: "z", count: 300))]) }
+        let path = dir + "/" + LogFormat.segmentFileName(base: 0)
+        let committed = log.state.withLock { $0.segments.last!.committedBytes }
+        func end(of bytes: [UInt8]) throws -> SegmentEnd? {
+            let copy = dir + "/copy.bin"
+            _ = FileManager.default.createFile(atPath: copy, contents: Data(bytes))
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            let inspector = try SegmentInspector(path: copy)
+            var n = 0
+            while try inspector.nextBatch() != nil { n += 1 }
+            return inspector.end
+        }
+        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        #expect(bytes.count > Int(committed))
+        #expect(try end(of: bytes) == .zeroed(offset: committed, bytes: Int64(bytes.count) - committed))
+        // The last batch's last 100 bytes never landed: zeros, like the space after it.
+        let lastBatch = try #require(log.state.withLock { $0.segments.last!.snapshot.batchOffsets.last })
+        var torn = bytes
+        for i in (Int(committed) - 100)..<Int(committed) { torn[i] = 0 }
+        guard case .incomplete(let offset, _)? = try end(of: torn) else {
+            Issue.record("a batch whose end is zeros: \(String(describing: try end(of: torn)))")
+            return
+        }
+        #expect(offset == lastBatch)
+        // A byte flipped inside the batch, its end intact: damage.
+        var flipped = bytes
+        flipped[Int(lastBatch) + 150] ^= 0x40
+        guard case .damaged(let at, _)? = try end(of: flipped) else {
+            Issue.record("a flipped byte: \(String(describing: try end(of: flipped)))")
+            return
+        }
+        #expect(at == lastBatch)
+    }
+
+    @Test("every sealed segment ends at its last batch, as its index file says; the log verifies")
+    func sealingCutsTheZeros() async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.segmentSizeBytes = 64 << 10
+        options.compression = .none
+        let log = try EventLog.open(at: dir, options: options)
+        for i in 0..<60 {
+            try await log.append(to: "s", (0..<4).map { event("E", "\(i).\($0) " + String(repeating: "y", count: 700)) })
+        }
+        let tables = log.state.withLock { $0.segments.map { ($0.base, Int($0.committedBytes)) } }
+        #expect(tables.count > 2)
+        for (base, committed) in tables.dropLast() {
+            #expect(try Self.fileSize(dir + "/" + LogFormat.segmentFileName(base: base)) == committed, "segment \(base)")
+        }
+        let (activeBase, activeEnd) = tables.last!
+        #expect(try Self.fileSize(dir + "/" + LogFormat.segmentFileName(base: activeBase)) > activeEnd)
+        try log.close()
+        let verified = try LogVerifier.verify(directory: dir)
+        #expect(verified.isClean, "\(String(describing: verified.failure))")
+        let reopened = try EventLog.open(at: dir)
+        defer { try? reopened.close() }
+        #expect(reopened.recovery.rebuiltIndexes.isEmpty && reopened.recovery.zeroedBytesCut == 0)
+        #expect(reopened.head == Position(240))
+    }
+
+    @Test("a full disk stops the zeroing, not the appends: they go on at the end of the file until the disk is full, nothing is poisoned")
+    func zeroingAheadOnAFullDisk() async throws {
+        let storage = FaultyStorage(seed: 11)
+        var options = faultyOptions(storage)
+        options.segmentSizeBytes = 1 << 20
+        options.zeroAheadBytes = 256 << 10
+        let log = try EventLog.open(at: "/disk/log", options: options)
+        // Room for some appends, not for zeroing 64 KiB ahead.
+        storage.setCapacity(storage.usedBytes + 4000)
+        var acked: [EventID] = []
+        var failures = 0
+        for i in 0..<40 {
+            let e = event("B", "\(i) " + String(repeating: "x", count: 150))
+            do {
+                try await log.append(to: "s", [e])
+                acked.append(e.id)
+            } catch let error as ChronikLogError {
+                #expect(error.code == .io && error.errno == ENOSPC, "append \(i): \(error)")
+                failures += 1
+            }
+        }
+        #expect(acked.count > 10 && failures > 0, "\(acked.count) acknowledged, \(failures) failed")
+        #expect(log.state.withLock { $0.poisoned } == nil)
+        #expect(try log.readAll().collect().map(\.id) == acked)
+        let path = "/disk/log/" + LogFormat.segmentFileName(base: 0)
+        #expect(storage.contents(of: path)!.count == Int(log.state.withLock { $0.segments.last!.committedBytes }),
+                "the failed zeroing was cut back")
+        storage.setCapacity(nil)
+        let later = event("C", "space back")
+        try await log.append(to: "s", [later])
+        try log.close()
+        let reopened = try EventLog.open(at: "/disk/log", options: options)
+        defer { try? reopened.close() }
+        #expect(try reopened.readAll().collect().map(\.id) == acked + [later.id])
+    }
+}
