@@ -313,8 +313,13 @@ extension EventLog {
                         // batch: the space a writer zeroes ahead of its
                         // writes (LogOptions.zeroAheadBytes), or a write none
                         // of whose pages reached the disk. Cut by a writer
-                        // like a torn tail, but not called one.
-                        if try BatchScanner(file: file, path: path, start: torn, end: size).isZero(from: torn) {
+                        // like a torn tail, but not called one. Beside a
+                        // live writer, a batch whole there now is its
+                        // latest append, read on the next refresh.
+                        let tail = BatchScanner(file: file, path: path, start: torn, end: size)
+                        if besideWriter, try tail.isValidBatchNow(at: torn) {
+                            // Nothing to report.
+                        } else if try tail.isZero(from: torn) {
                             report.zeroedBytesCut = size - torn
                             report.zeroedFile = path
                         } else {

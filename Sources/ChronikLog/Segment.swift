@@ -223,6 +223,19 @@ struct BatchScanner {
     ///   decide it with `EventLog.writerMayBeWriting` (one rule for the
     ///   open, `refresh()` and `LogVerifier`).
     func corruptionReason(for failure: Step, lenient: Bool = false) throws -> String? {
+        guard let damage = try judge(failure, lenient: lenient) else { return nil }
+        // Beside a live writer the bytes read may be stale: zeros it has
+        // overwritten with a batch since (its zeroed space, stop 41; a
+        // helper: `read`, `tail -f`, `stats` beside a writer called a
+        // healthy log damaged, "a batch written after a completed sync
+        // follows it"). A batch whole there now is no damage; the next
+        // look reads it. (The writer copies a group in offset order: a
+        // later batch whole means this one is whole, unless damaged.)
+        if lenient, try isValidBatchNow(at: failure.location.offset) { return nil }
+        return damage
+    }
+
+    private func judge(_ failure: Step, lenient: Bool) throws -> String? {
         switch failure {
         case .end:
             return nil
@@ -234,13 +247,14 @@ struct BatchScanner {
         case .incomplete(let offset, let reason):
             // Cut short by the end of the file: a torn write — unless a valid
             // batch follows somewhere, or the rest of the file is that batch
-            // whole and matching its checksum; either way its length field
-            // was damaged and truncating would drop acknowledged data.
+            // whole and matching its checksum (followed, perhaps, by zeroed
+            // space); either way its length field was damaged and
+            // truncating would drop acknowledged data.
             if try anyValidBatch(after: offset) {
                 return "batch cut short (\(reason)) with valid data after it: its length field is damaged"
             }
-            if try isCompleteBatchWithDamagedLength(at: offset) {
-                return "batch length field damaged: the \(end - offset) bytes to the end of the file are a complete batch that matches its checksum (\(reason))"
+            if let length = try completeBatchBeforeTrailingZeros(at: offset, limit: end) {
+                return "batch length field damaged: the \(length) bytes from here are a complete batch that matches its checksum (\(reason))"
             }
             return nil
         case .bad(let offset, let reason, let declared):
@@ -249,8 +263,20 @@ struct BatchScanner {
             if try anyValidBatch(after: offset, syncedPredecessorOnly: true) {
                 return "\(reason), and a batch written after a completed sync follows it: damage to synced data"
             }
-            // Beside a live writer the batch may be one it is copying in.
-            if lenient { return nil }
+            // (d) Its declared end reaches into the zeros that end the file
+            // (zeroed space, stop 41): as for a batch that the end of the
+            // file cuts short, a valid batch inside it, or its bytes up to
+            // a point in those zeros matching its checksum, mean its length
+            // field is damaged (a helper: one flipped bit of a length cut
+            // acknowledged batches as torn).
+            if let declared, try offset + Int64(declared) > trailingZerosStart(from: offset) {
+                if try anyValidBatch(after: offset) {
+                    return "\(reason), with a valid batch inside its declared length: its length field is damaged"
+                }
+                if let length = try completeBatchBeforeTrailingZeros(at: offset, limit: offset + Int64(declared)) {
+                    return "batch length field damaged: the \(length) bytes from here are a complete batch that matches its checksum (\(reason))"
+                }
+            }
             // (b) Only pages that never reached the disk make a torn write.
             if try isZero(from: offset) { return nil }
             if try hasLostPage(batchAt: offset, declaredLength: declared) { return nil }
@@ -354,11 +380,61 @@ struct BatchScanner {
     /// length field of a complete batch was damaged. A torn write cannot do
     /// this, since a cut-off batch does not match its checksum.
     func isCompleteBatchWithDamagedLength(at: Int64) throws -> Bool {
-        let count = end - at
-        guard count > Int64(LogFormat.batchHeaderSize), count <= Int64(LogFormat.maxBatchPayloadBytes) else { return false }
-        let bytes = try file.readBytes(count: Int(count), at: at)
-        guard bytes.count == Int(count) else { return false }
-        return bytes.withUnsafeBytes { batchChecksum($0) == loadLE($0, LogFormat.BatchField.crc, as: UInt32.self) }
+        try completeBatchBeforeTrailingZeros(at: at, limit: end) != nil
+    }
+
+    /// The length of a complete batch at `start` that matches its checksum
+    /// although its length field says otherwise: its bytes run to some
+    /// point at or after the last non-zero byte before `limit` (at most the
+    /// end of the file), and only zeros follow it — the file's end, or
+    /// zeroed space (stop 41). The checksum does not cover the length
+    /// field, so it still matches; it is extended one zero at a time.
+    func completeBatchBeforeTrailingZeros(at start: Int64, limit: Int64) throws -> Int? {
+        let count = Int(min(limit, end) - start)
+        guard count > LogFormat.batchHeaderSize, count <= LogFormat.maxBatchPayloadBytes + LogFormat.batchHeaderSize else { return nil }
+        let bytes = try file.readBytes(count: count, at: start)
+        guard bytes.count == count else { return nil }
+        return bytes.withUnsafeBytes { raw -> Int? in
+            var last = count - 1
+            while last >= LogFormat.batchHeaderSize && raw[last] == 0 { last -= 1 }
+            let stored = loadLE(raw, LogFormat.BatchField.crc, as: UInt32.self)
+            let from = LogFormat.BatchField.version
+            var length = max(last + 1, LogFormat.batchHeaderSize)
+            var crc = crc32c(UnsafeRawBufferPointer(rebasing: raw[from..<length]))
+            var zero: UInt8 = 0
+            while true {
+                if crc == stored { return length }
+                guard length < count else { return nil }
+                crc = withUnsafeBytes(of: &zero) { crc32c($0, seed: crc) }
+                length += 1
+            }
+        }
+    }
+
+    /// Where the zeros that run to the end of the file begin, at or after
+    /// `from` (the end of the file when its last byte is not zero).
+    func trailingZerosStart(from: Int64) throws -> Int64 {
+        var at = end
+        while at > from {
+            let n = Int(min(Int64(1 << 20), at - from))
+            let chunk = try file.readBytes(count: n, at: at - Int64(n))
+            guard chunk.count == n else { return at }
+            if let i = chunk.lastIndex(where: { $0 != 0 }) { return at - Int64(n) + Int64(i) + 1 }
+            at -= Int64(n)
+        }
+        return from
+    }
+
+    /// Whether a complete batch that matches its checksum is at `start`
+    /// now, read again from the file past this scan's end: beside a live
+    /// writer, bytes the scan read as zeros may since hold a batch.
+    func isValidBatchNow(at start: Int64) throws -> Bool {
+        let head = try file.readBytes(count: LogFormat.batchHeaderSize, at: start)
+        guard head.count == LogFormat.batchHeaderSize,
+              case .success(let h)? = head.withUnsafeBytes({ BatchHeader.parse($0) }) else { return false }
+        let bytes = try file.readBytes(count: h.length, at: start)
+        guard bytes.count == h.length else { return false }
+        return bytes.withUnsafeBytes { batchChecksum($0) == h.crc }
     }
 }
 

@@ -173,17 +173,20 @@ public final class SegmentInspector {
         case .failure(.end):
             end = .clean(offset: s.offset)
             return nil
-        case .failure(.incomplete(let offset, let reason)):
-            end = .incomplete(offset: offset, reason: reason)
-            return nil
-        case .failure(.bad(let offset, let reason, let declared)):
+        case .failure(let failure):
+            // As recovery decides it (FORMAT.md, rule 4), with no writer
+            // assumed; except that a batch whole there now was written while
+            // this read (a live writer over its zeroed space, stop 41: a
+            // helper saw DAMAGED for a healthy live log).
+            let (offset, reason) = failure.location
             if try s.isZero(from: offset) {
                 end = .zeroed(offset: offset, bytes: fileBytes - offset)
-            } else if try s.endsInZeros(batchAt: offset, declaredLength: declared) {
-                // Recovery rule 4 (c): a write that landed only a prefix over zeroed space.
-                end = .incomplete(offset: offset, reason: "\(reason); the batch's end and the \(fileBytes - offset) bytes to the end of the file hold zeros after the first that landed")
+            } else if try s.isValidBatchNow(at: offset) {
+                end = .clean(offset: offset)
+            } else if let damage = try s.corruptionReason(for: failure) {
+                end = .damaged(offset: offset, reason: damage)
             } else {
-                end = .damaged(offset: offset, reason: reason)
+                end = .incomplete(offset: offset, reason: reason)
             }
             return nil
         }

@@ -111,6 +111,73 @@ import Testing
         #expect(at == lastBatch)
     }
 
+    /// A log of three single-event batches (each its own group: the last two
+    /// have the unsynced-predecessor bit clear), its active segment followed
+    /// by zeroed space, as a kill -9 leaves it; and the batches' offsets.
+    static func crashImage(_ dir: String) async throws -> (bytes: [UInt8], offsets: [Int64], committed: Int64) {
+        var options = LogOptions()
+        options.compression = .none
+        options.zeroAheadBytes = 64 << 10
+        let log = try EventLog.open(at: dir, options: options)
+        defer { try? log.close() }
+        for i in 0..<3 { try await log.append(to: "s", [event("E", "\(i) " + String(repeating: "q", count: 200))]) }
+        let table = log.state.withLock { $0.segments.last!.snapshot }
+        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: dir + "/" + LogFormat.segmentFileName(base: 0))))
+        #expect(bytes.count > Int(table.committedBytes))
+        return (bytes, table.batchOffsets, table.committedBytes)
+    }
+
+    @Test("a damaged length field of one of the last batches, over zeroed space, is corruption: not cut as a torn write",
+          arguments: [(2, 1), (2, 4000), (2, 1 << 24), (1, 1 << 16)])
+    func aDamagedLengthIsNotATornWrite(batch: Int, added: Int) async throws {
+        // Proves a helper's finding (stop 41): one flipped bit of a length field made the open cut acknowledged
+        // batches as torn (rules (b) and (c) in the zeros), where a file without zeroed space refused the open.
+        let dir = makeTempDir() + "-\(batch)-\(added)"
+        let copy = dir + "-damaged"
+        defer { removeDir(dir); removeDir(copy) }
+        let (bytes, offsets, _) = try await Self.crashImage(dir)
+        var damaged = bytes
+        let at = Int(offsets[batch]) + LogFormat.BatchField.length
+        let length = Int(loadLE(damaged, at, as: UInt32.self))
+        withUnsafeBytes(of: UInt32(length + added).littleEndian) { for (i, b) in $0.enumerated() { damaged[at + i] = b } }
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        // What a kill -9 leaves: no index file of the active segment (its first write after an open removes it).
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
+            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
+        }
+        _ = FileManager.default.createFile(atPath: copy + "/" + LogFormat.segmentFileName(base: 0), contents: Data(damaged))
+        #expect(throws: ChronikLogError.self, "batch \(batch), length + \(added)") { try EventLog.open(at: copy).close() }
+        let verified = try LogVerifier.verify(directory: copy)
+        #expect(!verified.isClean, "batch \(batch), length + \(added)")
+    }
+
+    @Test("beside a live writer, zeros read at a batch boundary that a batch (and synced ones after it) have since replaced are no damage")
+    func staleZerosBesideAWriterAreNoDamage() async throws {
+        // Proves a helper's finding (stop 41): `read`, `stats`, `tail -f` beside a writer failed 33 of 60 times with
+        // "bad batch magic, and a batch written after a completed sync follows it": the scan read the zeroed space,
+        // then the writer wrote its next groups there before the check re-read the file.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let (bytes, offsets, committed) = try await Self.crashImage(dir)
+        let path = dir + "/file.log"
+        var first = bytes
+        for i in Int(offsets[1])..<Int(committed) { first[i] = 0 }  // as the scan saw it: one batch, then zeros
+        _ = FileManager.default.createFile(atPath: path, contents: Data(first))
+        let file = try PosixStorage().openFile(path, create: false, readOnly: false)
+        defer { file.close() }
+        var scanner = BatchScanner(file: file, path: path, start: offsets[0], end: Int64(first.count))
+        guard case .success = try scanner.next({ _, _, _ in () }), case .failure(let failure) = try scanner.next({ _, _, _ in () }) else {
+            Issue.record("the scan should read one batch, then stop at the zeros")
+            return
+        }
+        #expect(failure.location.offset == offsets[1])
+        // The writer's next two groups land where the zeros were.
+        try bytes.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[Int(offsets[1])..<Int(committed)]), at: offsets[1]) }
+        #expect(try scanner.corruptionReason(for: failure, lenient: true) == nil)
+        // Without a writer (not lenient) the same bytes are judged as recovery judges them: here, whole batches.
+        #expect(try scanner.isValidBatchNow(at: offsets[1]))
+    }
+
     @Test("every sealed segment ends at its last batch, as its index file says; the log verifies")
     func sealingCutsTheZeros() async throws {
         let dir = makeTempDir()
