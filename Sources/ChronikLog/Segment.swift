@@ -263,6 +263,8 @@ struct BatchScanner {
             if try anyValidBatch(after: offset, syncedPredecessorOnly: true) {
                 return "\(reason), and a batch written after a completed sync follows it: damage to synced data"
             }
+            // Beside a live writer the batch may be one it is copying in.
+            if lenient { return nil }
             // (d) Its declared end reaches into the zeros that end the file
             // (zeroed space, stop 41): as for a batch that the end of the
             // file cuts short, a valid batch inside it, or its bytes up to

@@ -178,6 +178,30 @@ import Testing
         #expect(try scanner.isValidBatchNow(at: offsets[1]))
     }
 
+    @Test("beside a live writer a damaged final batch is not judged (it may be one being copied in); without one it is damage")
+    func aDamagedFinalBatchBesideAWriterIsNotJudged() async throws {
+        // Proves the second helper's finding (stop 41): the fix for stale zeros had dropped the live-writer rule,
+        // so readers beside a writer judged its final batch by rules (b)-(d), as if no writer could be copying it.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let (bytes, offsets, _) = try await Self.crashImage(dir)
+        var flipped = bytes
+        flipped[Int(offsets[2]) + 120] ^= 0x10
+        let path = dir + "/file.log"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(flipped))
+        let file = try PosixStorage().openFile(path, create: false, readOnly: true)
+        defer { file.close() }
+        var scanner = BatchScanner(file: file, path: path, start: offsets[0], end: Int64(flipped.count))
+        var failure: BatchScanner.Step?
+        while failure == nil {
+            if case .failure(let f) = try scanner.next({ _, _, _ in () }) { failure = f }
+        }
+        let f = try #require(failure)
+        #expect(f.location.offset == offsets[2])
+        #expect(try scanner.corruptionReason(for: f, lenient: true) == nil)
+        #expect(try scanner.corruptionReason(for: f, lenient: false) != nil)
+    }
+
     @Test("every sealed segment ends at its last batch, as its index file says; the log verifies")
     func sealingCutsTheZeros() async throws {
         let dir = makeTempDir()

@@ -522,7 +522,14 @@ let fillTenMegabytes = #"""
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             p.stdout.readline()  # the address: the server is up
             p.terminate()
-            _, err = p.communicate(timeout=60)
+            try:
+                _, err = p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                # Stop 41's CI: once it did not stop (no request at all): keep where its threads were.
+                bt = subprocess.run(["gdb", "-p", str(p.pid), "-batch", "-ex", "thread apply all bt 30"],
+                                    capture_output=True, text=True, timeout=120).stdout
+                sys.stderr.write("the server's threads:\n" + bt[-60000:])
+                raise
             print(run, "warned" if "there was no log at " + log + ": this server created a new, empty one" in err else "silent")
         """#
 
