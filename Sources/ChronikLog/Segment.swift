@@ -236,15 +236,17 @@ struct BatchScanner {
     }
 
     private func judge(_ failure: Step, lenient: Bool) throws -> String? {
+        if case .end = failure { return nil }
+        let offset = failure.location.offset
+        // Where the zeros that end the file begin. From `offset` on: no
+        // batch can start there (a writer's zeroed space, or pages that
+        // never reached the disk), what the checks below would decide.
+        let zerosFrom = try trailingZerosStart(from: offset)
+        if zerosFrom == offset { return nil }
         switch failure {
         case .end:
             return nil
-        case .incomplete(let offset, _) where try isZero(from: offset), .bad(let offset, _, _) where try isZero(from: offset):
-            // Zeros to the end of the file: no batch can start there (a
-            // writer's zeroed space, or pages that never reached the disk).
-            // What the checks below would decide, in one quick pass.
-            return nil
-        case .incomplete(let offset, let reason):
+        case .incomplete(_, let reason):
             // Cut short by the end of the file: a torn write — unless a valid
             // batch follows somewhere, or the rest of the file is that batch
             // whole and matching its checksum (followed, perhaps, by zeroed
@@ -253,11 +255,11 @@ struct BatchScanner {
             if try anyValidBatch(after: offset) {
                 return "batch cut short (\(reason)) with valid data after it: its length field is damaged"
             }
-            if let length = try completeBatchBeforeTrailingZeros(at: offset, limit: end) {
+            if let length = try completeBatchBeforeTrailingZeros(at: offset, zerosFrom: zerosFrom, limit: end) {
                 return "batch length field damaged: the \(length) bytes from here are a complete batch that matches its checksum (\(reason))"
             }
             return nil
-        case .bad(let offset, let reason, let declared):
+        case .bad(_, let reason, let declared):
             // (a) A later batch written after a completed sync proves the
             // bytes here were synced, so acknowledged: damage.
             if try anyValidBatch(after: offset, syncedPredecessorOnly: true) {
@@ -271,35 +273,24 @@ struct BatchScanner {
             // a point in those zeros matching its checksum, mean its length
             // field is damaged (a helper: one flipped bit of a length cut
             // acknowledged batches as torn).
-            if let declared, try offset + Int64(declared) > trailingZerosStart(from: offset) {
+            if let declared, offset + Int64(declared) > zerosFrom {
                 if try anyValidBatch(after: offset) {
                     return "\(reason), with a valid batch inside its declared length: its length field is damaged"
                 }
-                if let length = try completeBatchBeforeTrailingZeros(at: offset, limit: offset + Int64(declared)) {
+                if let length = try completeBatchBeforeTrailingZeros(at: offset, zerosFrom: zerosFrom, limit: offset + Int64(declared)) {
                     return "batch length field damaged: the \(length) bytes from here are a complete batch that matches its checksum (\(reason))"
                 }
             }
             // (b) Only pages that never reached the disk make a torn write.
-            if try isZero(from: offset) { return nil }
             if try hasLostPage(batchAt: offset, declaredLength: declared) { return nil }
             // (c) A write that landed a prefix over zeroed space: the
-            // batch's end, and all after it, reads as zeros.
-            if try endsInZeros(batchAt: offset, declaredLength: declared) { return nil }
+            // batch's last byte (by its declared length, or the header's
+            // when that does not parse) lies in the zeros that end the file,
+            // as the end of the file cuts it short in a file that grows.
+            let last = offset + Int64(max(declared ?? LogFormat.batchHeaderSize, LogFormat.batchHeaderSize)) - 1
+            if last < end && last >= zerosFrom { return nil }
             return reason
         }
-    }
-
-    /// Whether the batch at `start` ends in zeros that run to the end of
-    /// the file: its last byte (by its declared length, or the header's
-    /// when that does not parse) and every byte after it are zero — what
-    /// a write that landed only a prefix leaves over zeroed space
-    /// (`LogOptions.zeroAheadBytes`), as the end of the file cuts it short
-    /// in a file that grows (recovery rule 4 (c)).
-    func endsInZeros(batchAt start: Int64, declaredLength: Int?) throws -> Bool {
-        let length = Int64(max(declaredLength ?? LogFormat.batchHeaderSize, LogFormat.batchHeaderSize))
-        let last = start + length - 1
-        guard last < end else { return false }
-        return try isZero(from: last)
     }
 
     /// Whether one page of the batch at `start` reads as all zeros: the
@@ -325,15 +316,22 @@ struct BatchScanner {
     /// Whether every byte from `from` to the end is zero (a preallocated or
     /// lost tail, not corruption).
     func isZero(from: Int64) throws -> Bool {
-        var at = from
-        while at < end {
-            let n = Int(min(Int64(1 << 20), end - at))
-            let chunk = try file.readBytes(count: n, at: at)
-            if chunk.isEmpty { return true }
-            if !Self.allZero(chunk) { return false }
-            at += Int64(chunk.count)
+        try trailingZerosStart(from: from) == from
+    }
+
+    /// Where the zeros that run to the end of the file begin, at or after
+    /// `from` (the end of the file when its last byte is not zero). Bytes
+    /// past the file's actual end, when it is shorter than `end`, count as
+    /// zeros.
+    func trailingZerosStart(from: Int64) throws -> Int64 {
+        var at = end
+        while at > from {
+            let start = max(from, at - Int64(1 << 20))
+            let chunk = try file.readBytes(count: Int(at - start), at: start)
+            if !Self.allZero(chunk), let i = chunk.lastIndex(where: { $0 != 0 }) { return start + Int64(i) + 1 }
+            at = start
         }
-        return true
+        return from
     }
 
     /// Whether every byte is zero, eight at a time: a writer's zeroed
@@ -377,54 +375,29 @@ struct BatchScanner {
         }
     }
 
-    /// Whether the bytes from `at` to the end are one complete batch whose
-    /// checksum matches although its length field points past the end: the
-    /// length field of a complete batch was damaged. A torn write cannot do
-    /// this, since a cut-off batch does not match its checksum.
-    func isCompleteBatchWithDamagedLength(at: Int64) throws -> Bool {
-        try completeBatchBeforeTrailingZeros(at: at, limit: end) != nil
-    }
-
     /// The length of a complete batch at `start` that matches its checksum
-    /// although its length field says otherwise: its bytes run to some
-    /// point at or after the last non-zero byte before `limit` (at most the
-    /// end of the file), and only zeros follow it — the file's end, or
-    /// zeroed space (stop 41). The checksum does not cover the length
-    /// field, so it still matches; it is extended one zero at a time.
-    func completeBatchBeforeTrailingZeros(at start: Int64, limit: Int64) throws -> Int? {
+    /// although its length field says otherwise (a torn write cannot do
+    /// this, since a cut-off batch does not match its checksum): its bytes
+    /// run to some point from `zerosFrom` (where the zeros that end the
+    /// file begin, `trailingZerosStart`) up to `limit`, and only zeros
+    /// follow it — the file's end, or zeroed space (stop 41). The checksum
+    /// does not cover the length field, so it still matches; it is
+    /// extended one zero at a time, and the zeros are not read.
+    func completeBatchBeforeTrailingZeros(at start: Int64, zerosFrom: Int64, limit: Int64) throws -> Int? {
         let count = Int(min(limit, end) - start)
         guard count > LogFormat.batchHeaderSize, count <= LogFormat.maxBatchPayloadBytes + LogFormat.batchHeaderSize else { return nil }
-        let bytes = try file.readBytes(count: count, at: start)
-        guard bytes.count == count else { return nil }
-        return bytes.withUnsafeBytes { raw -> Int? in
-            var last = count - 1
-            while last >= LogFormat.batchHeaderSize && raw[last] == 0 { last -= 1 }
-            let stored = loadLE(raw, LogFormat.BatchField.crc, as: UInt32.self)
-            let from = LogFormat.BatchField.version
-            var length = max(last + 1, LogFormat.batchHeaderSize)
-            var crc = crc32c(UnsafeRawBufferPointer(rebasing: raw[from..<length]))
-            var zero: UInt8 = 0
-            while true {
-                if crc == stored { return length }
-                guard length < count else { return nil }
-                crc = withUnsafeBytes(of: &zero) { crc32c($0, seed: crc) }
-                length += 1
-            }
+        var length = min(max(Int(zerosFrom - start), LogFormat.batchHeaderSize), count)
+        let bytes = try file.readBytes(count: length, at: start)
+        guard bytes.count == length else { return nil }
+        let stored = loadLE(bytes, LogFormat.BatchField.crc, as: UInt32.self)
+        var crc = bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[LogFormat.BatchField.version...])) }
+        var zero: UInt8 = 0
+        while true {
+            if crc == stored { return length }
+            guard length < count else { return nil }
+            crc = withUnsafeBytes(of: &zero) { crc32c($0, seed: crc) }
+            length += 1
         }
-    }
-
-    /// Where the zeros that run to the end of the file begin, at or after
-    /// `from` (the end of the file when its last byte is not zero).
-    func trailingZerosStart(from: Int64) throws -> Int64 {
-        var at = end
-        while at > from {
-            let n = Int(min(Int64(1 << 20), at - from))
-            let chunk = try file.readBytes(count: n, at: at - Int64(n))
-            guard chunk.count == n else { return at }
-            if let i = chunk.lastIndex(where: { $0 != 0 }) { return at - Int64(n) + Int64(i) + 1 }
-            at -= Int64(n)
-        }
-        return from
     }
 
     /// Whether a complete batch that matches its checksum is at `start`

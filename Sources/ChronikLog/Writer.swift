@@ -337,11 +337,13 @@ final class Writer: @unchecked Sendable {
 
     /// The space past the log's end in the active segment, cut (sealing,
     /// a clean close): the segment is then exactly its batches, as its
-    /// index file says.
-    private func cutZeroedSpace(at end: Int64) throws {
-        guard zeroedEnd > end else { return }
+    /// index file says. Whether there was any.
+    @discardableResult
+    private func cutZeroedSpace(at end: Int64) throws -> Bool {
+        guard zeroedEnd > end else { return false }
         try active.file.truncate(to: end)
         zeroedEnd = end
+        return true
     }
 
     static let maxZeroAhead = 16 << 20
@@ -974,8 +976,7 @@ final class Writer: @unchecked Sendable {
         // The unused zeroed space: a closed log's segment ends at its last
         // batch. If the cut fails, the next open finds the zeros and cuts
         // them (FORMAT.md, recovery rule 4).
-        if zeroedEnd > writtenEnd, log.state.withLock({ $0.poisoned == nil }),
-           (try? cutZeroedSpace(at: writtenEnd)) != nil {
+        if log.state.withLock({ $0.poisoned == nil }), (try? cutZeroedSpace(at: writtenEnd)) == true {
             try? active.file.sync()
         }
         writeActiveIndex()

@@ -107,7 +107,7 @@ public final class LogServer: Sendable {
     /// closes their connections: one that stopped reading waits in a write
     /// and would hold the drain to its end (stop 35: a stalled consumer
     /// kept SIGTERM waiting the whole `--drain-timeout`).
-    static let subscriptionGrace: Duration = .seconds(1)
+    static let subscriptionGrace: DispatchTimeInterval = .seconds(1)
 
     public convenience init(log: EventLog, live: LiveProjections?, vault: SubjectKeyVault?,
                             configuration: ServerConfiguration = ServerConfiguration(),
@@ -161,9 +161,7 @@ public final class LogServer: Sendable {
         // thread of the cooperative pool, which a loaded machine may keep
         // busy (stop 41: a SIGTERM once waited 240 s with a stalled
         // subscriber, under the whole suite, cause not caught).
-        let grace = Self.subscriptionGrace.components
-        let nanoseconds = Int(grace.seconds) * 1_000_000_000 + Int(grace.attoseconds / 1_000_000_000)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak self] in
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.subscriptionGrace) { [weak self] in
             guard let self else { return }
             let open = self.subscriptions.withLock { s in
                 s.closing = true

@@ -344,19 +344,9 @@ struct FaultInjectionTests {
             acked.append(e.id)
         }
         storage.setCapacity(storage.usedBytes + 200)
-        var failures = 0
         // Fill the disk: small appends fit until the space is gone, then
         // every append fails (including the seal of a segment).
-        for i in 0..<40 {
-            let e = event("B", "\(i) " + String(repeating: "x", count: 150))
-            do {
-                try await log.append(to: "s", [e])
-                acked.append(e.id)
-            } catch let e as ChronikLogError {
-                #expect(e.code == .io && e.errno == ENOSPC, "append \(i): \(e)")
-                failures += 1
-            }
-        }
+        let failures = try await appendOnAFullDisk(log, count: 40, acked: &acked)
         #expect(failures > 30)
         #expect(!isPoisoned(log))
         #expect(try log.readAll().collect().map(\.id) == acked)
@@ -906,6 +896,25 @@ struct FaultInjectionTests {
 }
 
 // MARK: Helpers
+
+/// Appends `count` events of ~160 B one at a time, adding those acknowledged
+/// to `acked`; each failure must be ENOSPC (a full disk). Returns how many
+/// failed.
+func appendOnAFullDisk(_ log: EventLog, count: Int, acked: inout [EventID],
+                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
+    var failures = 0
+    for i in 0..<count {
+        let e = event("B", "\(i) " + String(repeating: "x", count: 150))
+        do {
+            try await log.append(to: "s", [e])
+            acked.append(e.id)
+        } catch let error as ChronikLogError {
+            #expect(error.code == .io && error.errno == ENOSPC, "append \(i): \(error)", sourceLocation: sourceLocation)
+            failures += 1
+        }
+    }
+    return failures
+}
 
 func faultyOptions(_ storage: FaultyStorage) -> LogOptions {
     var options = LogOptions()

@@ -72,14 +72,7 @@ import Testing
     func inspectorTellsZerosFromBatches() async throws {
         let dir = makeTempDir()
         defer { removeDir(dir) }
-        var options = LogOptions()
-        options.compression = .none
-        options.zeroAheadBytes = 64 << 10
-        let log = try EventLog.open(at: dir, options: options)
-        defer { try? log.close() }
-        for i in 0..<3 { try await log.append(to: "s", [event("E", "\(i) " + String(repeating: "z", count: 300))]) }
-        let path = dir + "/" + LogFormat.segmentFileName(base: 0)
-        let committed = log.state.withLock { $0.segments.last!.committedBytes }
+        let (bytes, offsets, committed) = try await Self.crashImage(dir)
         func end(of bytes: [UInt8]) throws -> SegmentEnd? {
             let copy = dir + "/copy.bin"
             _ = FileManager.default.createFile(atPath: copy, contents: Data(bytes))
@@ -89,11 +82,10 @@ import Testing
             while try inspector.nextBatch() != nil { n += 1 }
             return inspector.end
         }
-        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
         #expect(bytes.count > Int(committed))
         #expect(try end(of: bytes) == .zeroed(offset: committed, bytes: Int64(bytes.count) - committed))
         // The last batch's last 100 bytes never landed: zeros, like the space after it.
-        let lastBatch = try #require(log.state.withLock { $0.segments.last!.snapshot.batchOffsets.last })
+        let lastBatch = try #require(offsets.last)
         var torn = bytes
         for i in (Int(committed) - 100)..<Int(committed) { torn[i] = 0 }
         guard case .incomplete(let offset, _)? = try end(of: torn) else {
@@ -239,17 +231,7 @@ import Testing
         // Room for some appends, not for zeroing 64 KiB ahead.
         storage.setCapacity(storage.usedBytes + 4000)
         var acked: [EventID] = []
-        var failures = 0
-        for i in 0..<40 {
-            let e = event("B", "\(i) " + String(repeating: "x", count: 150))
-            do {
-                try await log.append(to: "s", [e])
-                acked.append(e.id)
-            } catch let error as ChronikLogError {
-                #expect(error.code == .io && error.errno == ENOSPC, "append \(i): \(error)")
-                failures += 1
-            }
-        }
+        let failures = try await appendOnAFullDisk(log, count: 40, acked: &acked)
         #expect(acked.count > 10 && failures > 0, "\(acked.count) acknowledged, \(failures) failed")
         #expect(log.state.withLock { $0.poisoned } == nil)
         #expect(try log.readAll().collect().map(\.id) == acked)
