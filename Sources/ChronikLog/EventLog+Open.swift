@@ -323,9 +323,18 @@ extension EventLog {
                             report.zeroedBytesCut = size - torn
                             report.zeroedFile = path
                         } else {
+                            // The torn batch's bytes, and apart from them the
+                            // zeros after them (stop 42: a 154-byte torn batch
+                            // over zeroed space was "a torn tail of 673,988
+                            // bytes").
+                            let zeros = try tail.tornBatchEnd(at: torn)
                             report.truncatedFile = path
                             report.truncatedAtOffset = torn
-                            report.bytesTruncated = size - torn
+                            report.bytesTruncated = zeros - torn
+                            if zeros < size {
+                                report.zeroedBytesCut = size - zeros
+                                report.zeroedFile = path
+                            }
                         }
                         if !options.readOnly {
                             try file.truncate(to: torn)

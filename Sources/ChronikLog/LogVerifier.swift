@@ -617,7 +617,8 @@ struct VerifierRun {
                     let damage = try scanner.corruptionReason(for: failure, lenient: besideWriter)
                     if case .incomplete = failure {
                         if let damage { throw fail(segPath, offset, damage) }
-                        warn(segPath, offset, "torn tail: \(end - offset) bytes of a final batch that was never completed (\(reason)); a writer's open truncates it")
+                        let torn = try Self.tornExtent(scanner, offset, end)
+                        warn(segPath, offset, "torn tail: \(torn.bytes) bytes of a final batch that was never completed (\(reason))\(torn.zeros); a writer's open truncates it")
                         intactEnd = offset
                         break scan
                     }
@@ -626,10 +627,11 @@ struct VerifierRun {
                         // or damage to a batch it acknowledged: not judged here
                         // (stop 35: "a writer's open truncates them" was said of
                         // a flipped acknowledged batch, which an open refuses).
+                        let torn = try Self.tornExtent(scanner, offset, end)
                         let said = besideWriter
-                            ? "a final batch a live writer may be writing right now (not judged while it runs: verify again once it is idle or stopped)"
-                            : "an interrupted final write (pages that never reached the disk); a writer's open truncates them"
-                        warn(segPath, offset, "torn tail: \(end - offset) bytes of \(said)")
+                            ? "a final batch a live writer may be writing right now\(torn.zeros) (not judged while it runs: verify again once it is idle or stopped)"
+                            : "an interrupted final write (pages that never reached the disk)\(torn.zeros); a writer's open truncates them"
+                        warn(segPath, offset, "torn tail: \(torn.bytes) bytes of \(said)")
                         intactEnd = offset
                         break scan
                     }
@@ -953,6 +955,14 @@ struct VerifierRun {
 
     /// How often a suspicious final batch is looked at again.
     static let maxRescans = 3
+
+    /// A torn tail's bytes (`BatchScanner.tornBatchEnd`), and in words the
+    /// zeros after them to the end of the file, a writer's zeroed space
+    /// (stop 42: a 154-byte torn batch was "673,988 bytes").
+    static func tornExtent(_ scanner: BatchScanner, _ offset: Int64, _ end: Int64) throws -> (bytes: Int64, zeros: String) {
+        let zeros = try scanner.tornBatchEnd(at: offset)
+        return (zeros - offset, zeros < end ? ", then \(end - zeros) bytes of zeros (space zeroed ahead of the writes)" : "")
+    }
 
     /// Waits briefly, then returns the file's size if a valid batch now
     /// starts at `offset` (a writer finished copying it in), else nil.

@@ -334,6 +334,22 @@ struct BatchScanner {
         return from
     }
 
+    /// Where the bytes of a torn final batch at `start` end: its declared
+    /// end (cut at the end of the file) when its length field landed, at
+    /// least to the last byte that is not zero. What follows is zeros a
+    /// writer had zeroed ahead of its writes, not the batch (stop 42: a
+    /// torn batch over zeroed space was reported with every zero after it).
+    func tornBatchEnd(at start: Int64) throws -> Int64 {
+        let zeros = try trailingZerosStart(from: start)
+        let field = Int64(LogFormat.BatchField.length)
+        guard end - start >= field + 4 else { return zeros }
+        let bytes = try file.readBytes(count: 4, at: start + field)
+        guard bytes.count == 4 else { return zeros }
+        let declared = Int64(bytes.withUnsafeBytes { loadLE($0, 0, as: UInt32.self) })
+        guard declared >= Int64(LogFormat.batchHeaderSize) else { return zeros }
+        return max(zeros, min(end, start + declared))
+    }
+
     /// Whether every byte is zero, eight at a time: a writer's zeroed
     /// space (up to `LogOptions.zeroAheadBytes`) is read by every
     /// `refresh()` of a reader beside it.

@@ -379,12 +379,13 @@ public struct RecoveryReport: Hashable, Sendable {
     /// With `LogOptions.readUpToDamage`: the damage the open stopped at
     /// (file and offset); the log reads up to `lastValidPosition`.
     public var damage: ChronikLogError? = nil
-    /// Zeros from the end of the last batch of the active segment to the
-    /// end of its file, in bytes: the space a writer keeps zeroed ahead of
-    /// its writes (`LogOptions.zeroAheadBytes`), left by a crash, or a
-    /// write none of whose pages reached the disk. No batch is there; a
-    /// writer's open cuts it (a read-only one leaves it), and it is not
-    /// counted as a torn tail.
+    /// Zeros from the end of the last batch of the active segment (or of
+    /// the torn tail after it) to the end of its file, in bytes: the space
+    /// a writer keeps zeroed ahead of its writes
+    /// (`LogOptions.zeroAheadBytes`), left by a crash, or a write none of
+    /// whose pages reached the disk. No batch is there; a writer's open
+    /// cuts it (a read-only one leaves it), and it is not counted in
+    /// `bytesTruncated`.
     public var zeroedBytesCut: Int64 = 0
     /// The segment file those zeros were in.
     public var zeroedFile: String? = nil

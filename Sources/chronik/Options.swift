@@ -122,7 +122,7 @@ struct GlobalOptions: ParsableArguments {
             }
         }
         if r.zeroedBytesCut > 0, !log.isReadOnly, let file = r.zeroedFile {
-            note("chronik: recovery: cut \(r.zeroedBytesCut) bytes of zeros after the last batch of \(file) (space the writer had zeroed ahead, left by a stop without close; no batch was there)")
+            note("chronik: recovery: cut \(r.zeroedBytesCut) bytes of zeros at the end of \(file) (space the writer had zeroed ahead of its writes, left by a stop without close; no batch was there)")
         }
         if !r.rebuiltIndexes.isEmpty {
             note("chronik: recovery: \(log.isReadOnly ? "scanned" : "rebuilt") \(r.rebuiltIndexes.count) missing or stale index file(s): \(r.rebuiltIndexes.joined(separator: ", "))")

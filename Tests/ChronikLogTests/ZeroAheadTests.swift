@@ -119,6 +119,45 @@ import Testing
         return (bytes, table.batchOffsets, table.committedBytes)
     }
 
+    @Test("a torn final batch over zeroed space is counted apart from the zeros after it: the open and verify name its own bytes, then the zeros")
+    func aTornBatchIsCountedApartFromTheZeros() async throws {
+        // Stop 42: a 154-byte torn batch over zeroed space was "a torn tail of 673,988 bytes" (the zeros counted in).
+        let dir = makeTempDir()
+        let copy = dir + "-torn"
+        defer { removeDir(dir); removeDir(copy) }
+        let (bytes, offsets, committed) = try await Self.crashImage(dir)
+        // The last batch's write landed only a prefix; the rest of its bytes are still the zeros it was written over.
+        var torn = bytes
+        let last = Int(offsets[2])
+        let kept = (Int(committed) - last) / 2
+        for i in (last + kept)..<Int(committed) { torn[i] = 0 }
+        // The torn batch is its declared length (its header landed); the zeros after it are the writer's.
+        let batch = Int(committed) - last
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
+            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
+        }
+        let segment = copy + "/" + LogFormat.segmentFileName(base: 0)
+        _ = FileManager.default.createFile(atPath: segment, contents: Data(torn))
+        let zeros = torn.count - Int(committed)
+        #expect(zeros > 0)
+
+        let verified = try LogVerifier.verify(directory: copy)
+        #expect(verified.isClean)
+        let warning = try #require(verified.warnings.first { $0.reason.hasPrefix("torn tail") })
+        #expect(warning.offset == Int64(last))
+        #expect(warning.reason.hasPrefix("torn tail: \(batch) bytes of "), "\(warning.reason)")
+        #expect(warning.reason.contains("then \(zeros) bytes of zeros"), "\(warning.reason)")
+
+        let reopened = try EventLog.open(at: copy)
+        defer { try? reopened.close() }
+        let r = reopened.recovery
+        #expect(r.truncatedAtOffset == Int64(last) && r.bytesTruncated == Int64(batch), "\(r)")
+        #expect(r.zeroedBytesCut == Int64(zeros) && r.zeroedFile == segment, "\(r)")
+        #expect(try reopened.readAll().collect().count == 2)
+        #expect(try Self.fileSize(segment) == last)
+    }
+
     @Test("a damaged length field of one of the last batches, over zeroed space, is corruption: not cut as a torn write",
           arguments: [(2, 1), (2, 4000), (2, 1 << 24), (1, 1 << 16)])
     func aDamagedLengthIsNotATornWrite(batch: Int, added: Int) async throws {
