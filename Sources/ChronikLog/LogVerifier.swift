@@ -77,8 +77,18 @@ public struct VerificationReport: Hashable, Sendable {
     public var headHash: ChainHash
     /// One past the last sound event: the head of the log.
     public var headPosition: Position
-    /// The first damage found; verification stops there.
+    /// The first damage found: where verification stopped (`stoppedEarly`),
+    /// or, when only index files are damaged, the first of them.
     public var failure: VerificationIssue?
+    /// Index files that do not describe their segment (each segment itself
+    /// verified sound): damage, but to a cache of the segment, which
+    /// `chronik repair --truncate` rewrites; verification goes on past them
+    /// (stop 42: one damaged index stopped it there, and the report said
+    /// the log was sound only up to that segment).
+    public var damagedIndexes: [VerificationIssue] = []
+    /// Whether verification stopped at `failure`: then the figures cover
+    /// the log up to it only.
+    public var stoppedEarly = false
     /// Findings that are not damage to acknowledged data: a torn tail in
     /// the last segment, a missing or stale index file.
     public var warnings: [VerificationIssue]
@@ -163,7 +173,9 @@ public enum LogVerifier {
             try run.verifySegments()
         } catch let found as VerifierRun.Found {
             run.report.failure = found.issue
+            run.report.stoppedEarly = true
         }
+        if run.report.failure == nil { run.report.failure = run.report.damagedIndexes.first }
         run.report.duration = clock.now - started
         return run.report
     }
@@ -774,14 +786,17 @@ struct VerifierRun {
     }
 
     /// Compares a segment's index file with what the scan found. Returns
-    /// whether it matched; a mismatch is a failure for a sealed segment and
-    /// a warning for the active one, whose index open never reads.
+    /// whether it matched. A mismatch is damage to the index
+    /// (`damagedIndexes`), a warning for an active segment's index written
+    /// for a prefix of it (stale: an open does not use it), and a failure
+    /// of the segment when the index describes synced data the segment
+    /// lost or other batches than the segment's.
     private mutating func verifyIndex(_ expected: SegmentCheckpoint, isLast: Bool, intactEnd: Int64) throws -> Bool {
         let idxPath = path(LogFormat.indexFileName(base: expected.base))
         let file = try storage.openFile(idxPath, create: false, readOnly: true)
         defer { file.close() }
         let size = try file.size()
-        guard size < Int64(Int32.max) else { throw fail(idxPath, 0, "index file of \(size) bytes is implausibly large") }
+        guard size < Int64(Int32.max) else { return damagedIndex(idxPath, 0, "index file of \(size) bytes is implausibly large") }
         let bytes = try file.readBytes(count: Int(size), at: 0)
         report.bytes += Int64(bytes.count)
         if bytes.count >= LogFormat.indexHeaderSize, Array(bytes[0..<8]) == LogFormat.indexMagic,
@@ -819,10 +834,17 @@ struct VerifierRun {
                 warn(idxPath, problem.offset, "index file of the active segment is stale (\(problem.reason)); it is not used")
                 return false
             }
-            throw fail(idxPath, problem.offset, problem.reason)
+            return damagedIndex(idxPath, problem.offset, problem.reason)
         }
         report.indexesChecked += 1
         return true
+    }
+
+    /// An index file that does not describe its segment, which verified
+    /// sound: recorded, and verification goes on (`damagedIndexes`).
+    private mutating func damagedIndex(_ file: String, _ offset: Int64, _ reason: String) -> Bool {
+        report.damagedIndexes.append(VerificationIssue(code: .corruption, file: file, offset: offset, reason: reason))
+        return false
     }
 
     /// Where a whole index file written for a shorter active segment fails

@@ -281,6 +281,16 @@ struct BatchScanner {
                     return "batch length field damaged: the \(length) bytes from here are a complete batch that matches its checksum (\(reason))"
                 }
             }
+            // (e) (stop 42) A length no batch has, under a whole magic
+            // number, with bytes of the batch after the length field on
+            // disk: a write that lands a prefix lands the length field
+            // before them, and the page holding the magic number and the
+            // length field landed whole; the length was damaged after it
+            // landed (a helper: one bit took a final batch's 126 to 62, and
+            // over zeroed space the open cut it, acknowledged, as torn).
+            if let declared, declared <= LogFormat.batchHeaderSize, try lengthFieldLanded(batchAt: offset, zerosFrom: zerosFrom) {
+                return "\(reason), with the batch's bytes after its length field: its length field is damaged"
+            }
             // (b) Only pages that never reached the disk make a torn write.
             if try hasLostPage(batchAt: offset, declaredLength: declared) { return nil }
             // (c) A write that landed a prefix over zeroed space: the
@@ -291,6 +301,18 @@ struct BatchScanner {
             if last < end && last >= zerosFrom { return nil }
             return reason
         }
+    }
+
+    /// Whether the length field of the batch at `start` reached the disk
+    /// whole, as a write lands it: the magic number before it is whole,
+    /// on the same page, and bytes after it are not the zeros that end
+    /// the file (`zerosFrom`). Recovery rule 4 (e).
+    func lengthFieldLanded(batchAt start: Int64, zerosFrom: Int64) throws -> Bool {
+        let fieldEnd = start + Int64(LogFormat.BatchField.length + 4)
+        let page = Int64(LogFormat.pageBytes)
+        guard zerosFrom > fieldEnd, start / page == (fieldEnd - 1) / page else { return false }
+        let magic = try file.readBytes(count: 4, at: start + Int64(LogFormat.BatchField.magic))
+        return magic.count == 4 && magic.withUnsafeBytes { loadLE($0, 0, as: UInt32.self) } == LogFormat.batchMagic
     }
 
     /// Whether one page of the batch at `start` reads as all zeros: the
@@ -342,7 +364,8 @@ struct BatchScanner {
     func tornBatchEnd(at start: Int64) throws -> Int64 {
         let zeros = try trailingZerosStart(from: start)
         let field = Int64(LogFormat.BatchField.length)
-        guard end - start >= field + 4 else { return zeros }
+        // A file that ends inside the length field holds no zeroed space.
+        guard end - start >= field + 4 else { return end }
         let bytes = try file.readBytes(count: 4, at: start + field)
         guard bytes.count == 4 else { return zeros }
         let declared = Int64(bytes.withUnsafeBytes { loadLE($0, 0, as: UInt32.self) })

@@ -54,7 +54,7 @@ struct Repair: AsyncParsableCommand {
         var syncedEventsLost: UInt64?
         /// The repair record written (`--truncate`).
         var record: String?
-        /// Damaged index files of sealed segments (a cache): what they are,
+        /// Damaged index files (a cache of their segments): what they are,
         /// and whether `--truncate` rebuilt them from their segments.
         var damagedIndexes: [String] = []
         var indexesRebuilt = false
@@ -94,13 +94,23 @@ struct Repair: AsyncParsableCommand {
         // of a sealed segment: a cache the writer's open rebuilds from the
         // segment (stop 34: repair said "nothing to repair" while verify
         // kept failing). --truncate rebuilds them, the dry run names them.
+        // Which ones verify finds (stop 42: a damaged index of the active
+        // segment, or one that decodes but does not match its segment,
+        // failed verify while repair said "nothing to repair"): --truncate
+        // removes them, and the writer's open and close write them again
+        // from their segments.
         var damagedIndexes: [String] = []
         if plan == nil {
+            let damaged = try LogVerifier.verify(directory: dir).damagedIndexes
+            damagedIndexes = damaged.map { "\($0)" }
+            if truncate {
+                for i in damaged { try FileManager.default.removeItem(atPath: i.file) }
+            }
             var o = LogOptions()
             o.createIfMissing = false
             o.readOnly = !truncate
             let log = try EventLog.open(at: dir, options: o)
-            damagedIndexes = log.recovery.indexNotes
+            if damaged.isEmpty { damagedIndexes = log.recovery.indexNotes.map { "\(dir)/\($0)" } }
             try log.close()
         }
         let out = Output()
@@ -110,7 +120,7 @@ struct Repair: AsyncParsableCommand {
             report.indexesRebuilt = truncate && !damagedIndexes.isEmpty
             try out.line(encoding: report)
         } else if !damagedIndexes.isEmpty {
-            for note in damagedIndexes { out.line("\(dir)/\(note)") }
+            for note in damagedIndexes { out.line(note) }
             if truncate {
                 out.line("rebuilt \(damagedIndexes.count) index file\(damagedIndexes.count == 1 ? "" : "s") from \(damagedIndexes.count == 1 ? "its segment" : "their segments") (a cache: no event was touched); chronik verify passes now")
             } else {

@@ -115,11 +115,11 @@ struct Verify: AsyncParsableCommand {
         if options.json {
             try out.line(encoding: Report(r, check: check, snapshots: snapshots.count, snapshotProblems: snapshotProblems))
         } else {
-            let scope = r.isClean ? "" : " up to the damage"
+            let scope = r.stoppedEarly ? " up to the damage" : ""
             out.line("verified \(r.directory)\(scope): \(r.segments.count) segment\(r.segments.count == 1 ? "" : "s"), \(r.batches) batches, "
                      + "\(r.events) events, \(formatBytes(r.bytes)) in \(formatDuration(r.duration))")
             out.line("  checksums, payloads, positions, stream versions, event ids, hash chain from genesis, \(r.indexesChecked) index file\(r.indexesChecked == 1 ? "" : "s"), \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s")")
-            out.line(r.isClean ? "  head position \(r.headPosition), head hash \(r.headHash)"
+            out.line(!r.stoppedEarly ? "  head position \(r.headPosition), head hash \(r.headHash)"
                      : "  last good position \(r.headPosition.value > 0 ? "\(r.headPosition.value - 1)" : "none (no sound event)"), its chain hash \(r.headHash)")
             if !r.unverified.isEmpty {
                 out.line("  not verified (no check for them yet): \(r.unverified.joined(separator: ", "))")
@@ -132,6 +132,11 @@ struct Verify: AsyncParsableCommand {
             // followed by "OK").
             if let f = r.failure {
                 if let p = check?.problem { out.line("DIGEST FAILS: \(p.message)") }
+                for i in r.damagedIndexes where i != f { out.line("  damaged index: \(i)") }
+                if !r.damagedIndexes.isEmpty {
+                    out.line("  an index file is a cache of its segment, and \(r.stoppedEarly ? "the segments before the damage" : "every segment") verified sound: "
+                             + "`chronik repair --log \(r.directory) --truncate` rewrites \(r.damagedIndexes.count == 1 ? "it" : "them") from the segment\(r.damagedIndexes.count == 1 ? "" : "s")")
+                }
                 out.line("CORRUPT: \(f)")
             } else if let p = check?.problem {
                 out.line("DIGEST FAILS: \(p.message)")
@@ -193,6 +198,10 @@ struct Verify: AsyncParsableCommand {
         var lastGoodPosition: UInt64?
         var snapshotProblems: [Issue]
         var failure: Issue?
+        /// Index files that do not describe their segment (verified sound).
+        var damagedIndexes: [Issue]
+        /// Whether the figures stop at `failure` (damage to the segments).
+        var stoppedEarly: Bool
         var warnings: [Issue]
         var unverified: [String]
         /// Null unless `--digest` was given.
@@ -214,6 +223,8 @@ struct Verify: AsyncParsableCommand {
             lastGoodPosition = r.headPosition.value > 0 ? r.headPosition.value - 1 : nil
             self.snapshotProblems = snapshotProblems.map { Issue($0) }
             failure = r.failure.map { Issue($0) }
+            damagedIndexes = r.damagedIndexes.map { Issue($0) }
+            stoppedEarly = r.stoppedEarly
             warnings = r.warnings.map { Issue($0, warning: true) }
             unverified = r.unverified
             digest = check.map { c in

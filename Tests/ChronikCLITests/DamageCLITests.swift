@@ -44,7 +44,8 @@ struct DamageCLITests {
         let o = try #require(jsonObjects(verify.stdout).first)
         #expect(o["digest"] is NSNull && o["failure"] is NSNull && o["lastGoodPosition"] as? Int == 2, "\(verify)")
         #expect(verify.stdout.hasPrefix(#"{"clean":true,"log":"\#(dir)","compression":"#), "\(verify)")
-        #expect(verify.stdout.hasSuffix(#","snapshotProblems":[],"failure":null,"warnings":[],"unverified":[],"digest":null}"# + "\n"),
+        #expect(verify.stdout.hasSuffix(#","snapshotProblems":[],"failure":null,"damagedIndexes":[],"stoppedEarly":false,"warnings":[],"#
+                                        + #""unverified":[],"digest":null}"# + "\n"),
                 "\(verify)")
     }
 
@@ -274,22 +275,34 @@ struct DamageCLITests {
 
 @Suite("stats checks the sealed segments")
 struct StatsSealedDamageTests {
-    @Test("a damaged index file of a sealed segment: repair names it (exit 1), --truncate rebuilds it from its segment, verify passes")
-    func repairRebuildsADamagedIndexFile() async throws {
-        // Proves stop 34's finding: verify failed on it while repair said "nothing to repair (the log opens as it is)".
+    @Test("a damaged index file, of a sealed segment or of the active one: verify checks every segment past it and fails, repair names it (exit 1), --truncate rebuilds it from its segment, verify passes",
+          arguments: [false, true])
+    func repairRebuildsADamagedIndexFile(active: Bool) async throws {
+        // Proves stop 34's finding: verify failed on it while repair said "nothing to repair (the log opens as it is)";
+        // and stop 42's (two helpers): verify stopped at a sealed segment's damaged index and said the log was sound
+        // only up to it, and for the active segment's index repair said "nothing to repair" again.
         let dir = makeTempDir()
         defer { removeDir(dir) }
         _ = try await makeLog(dir, count: 200, streams: 20, batch: 10, extraArguments: ["--segment-size", "4KiB", "--compression", "none"])
         let indexes = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".idx") }.sorted()
         try #require(indexes.count >= 3, "\(indexes)")
-        let victim = dir + "/" + indexes[1]
-        var bytes = try fileBytes(victim)
-        bytes[bytes.count / 2] ^= 0x10
-        try writeFile(victim, bytes)
+        let name = active ? indexes[indexes.count - 1] : indexes[1]
+        let victim = dir + "/" + name
         let head = try await chronik(["stats", "--json", "--log", dir]).stdout
-        #expect(try await chronik(["verify", "--log", dir]).exitCode == 1)
+        var bytes = try fileBytes(victim)
+        if active { bytes = Array(bytes.prefix(10)) } else { bytes[bytes.count / 2] ^= 0x10 }
+        try writeFile(victim, bytes)
+        let damaged = try await chronik(["verify", "--log", dir, "--json"])
+        #expect(damaged.exitCode == 1)
+        let v = try #require(jsonObjects(damaged.stdout).first)
+        #expect(v["clean"] as? Bool == false && v["stoppedEarly"] as? Bool == false && v["events"] as? Int == 200
+                && v["segments"] as? Int == indexes.count, "\(damaged)")
+        let named = (v["damagedIndexes"] as? [[String: Any]])?.map { $0["file"] as? String }
+        #expect(named == [victim] && (v["failure"] as? [String: Any])?["file"] as? String == victim, "\(damaged)")
+        let text = try await chronik(["verify", "--log", dir])
+        #expect(!text.stdout.contains("up to the damage") && text.stdout.contains("repair --log \(dir) --truncate"), "\(text)")
         let dry = try await chronik(["repair", "--log", dir])
-        #expect(dry.exitCode == 1 && dry.stdout.contains(indexes[1]) && dry.stdout.contains("chronik repair --truncate --log \(dir) rebuilds it"), "\(dry)")
+        #expect(dry.exitCode == 1 && dry.stdout.contains(name) && dry.stdout.contains("chronik repair --truncate --log \(dir) rebuilds it"), "\(dry)")
         #expect(try fileBytes(victim) == bytes, "a dry run changes nothing")
         let fixed = try await chronik(["repair", "--truncate", "--log", dir, "--json"])
         #expect(fixed.exitCode == 0, "\(fixed)")

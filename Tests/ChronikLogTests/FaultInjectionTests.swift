@@ -512,7 +512,7 @@ struct FaultInjectionTests {
     // MARK: Torn final batch
 
     @Test("a torn final batch is truncated on reopen and reported: file, offset, bytes, last valid position",
-          arguments: [1, 40, 96, 97, 300], [0, 1 << 20])
+          arguments: [1, 5, 7, 40, 96, 97, 300], [0, 1 << 20])
     func tornFinalBatch(landing: Int, zeroAhead: Int) async throws {
         // Proves: a torn, never-acknowledged tail is cut off and reported exactly,
         // at the end of a growing file and over zeroed space (recovery rule 4 (c)).
@@ -532,7 +532,8 @@ struct FaultInjectionTests {
         try log.close()
         storage.restart()
         let path = "/disk/log/" + LogFormat.segmentFileName(base: 0)
-        let size = storage.contents(of: path)!.count
+        let crashed = storage.contents(of: path)!
+        let size = crashed.count
         if zeroAhead == 0 {
             #expect(size == Int(end) + landing)
         } else {
@@ -556,7 +557,9 @@ struct FaultInjectionTests {
             try await probe.append(to: "s", [event("B", String(repeating: "z", count: 400))])
             let batch = probe.state.withLock { $0.segments.last!.committedBytes } - Int64(LogFormat.segmentHeaderSize)
             try probe.close()
-            let torn = landing >= LogFormat.BatchField.length + 4 ? batch : Int64(landing)
+            // The length field as it landed (the bytes that did not land are zeros): the batch's when it says a length.
+            let landed = Int(loadLE(Array(crashed[(Int(end) + LogFormat.BatchField.length)...].prefix(4)), 0, as: UInt32.self))
+            let torn = landed > LogFormat.batchHeaderSize ? batch : Int64(landing)
             #expect(r.bytesTruncated == torn)
             #expect(r.zeroedBytesCut == Int64(size) - end - torn && r.zeroedFile == path)
         }

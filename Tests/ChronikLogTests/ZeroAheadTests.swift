@@ -158,6 +158,30 @@ import Testing
         #expect(try Self.fileSize(segment) == last)
     }
 
+    @Test("a final batch whose length field says less than a header, with its bytes after the field and zeroed space after it, is corruption (rule 4 (e))",
+          arguments: [0, 62, 96])
+    func aLengthNoBatchHasIsDamage(length: Int) async throws {
+        // Proves a helper's finding (stop 42): one bit took the final batch's length 126 to 62; rule (b) then read
+        // the zeroed space after it as a lost page of the batch, and the open cut the acknowledged batch as torn.
+        let dir = makeTempDir() + "-\(length)"
+        let copy = dir + "-damaged"
+        defer { removeDir(dir); removeDir(copy) }
+        let (bytes, offsets, _) = try await Self.crashImage(dir)
+        var damaged = bytes
+        let at = Int(offsets[2]) + LogFormat.BatchField.length
+        withUnsafeBytes(of: UInt32(length).littleEndian) { for (i, b) in $0.enumerated() { damaged[at + i] = b } }
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
+            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
+        }
+        _ = FileManager.default.createFile(atPath: copy + "/" + LogFormat.segmentFileName(base: 0), contents: Data(damaged))
+        let error = try #require(throws: ChronikLogError.self, "length \(length)") { try EventLog.open(at: copy).close() }
+        #expect(error.offset == offsets[2] && error.message.contains("length field is damaged"), "\(error)")
+        let verified = try LogVerifier.verify(directory: copy)
+        #expect(verified.failure?.offset == offsets[2], "\(verified)")
+        #expect(try Self.fileSize(copy + "/" + LogFormat.segmentFileName(base: 0)) == bytes.count, "nothing was cut")
+    }
+
     @Test("a damaged length field of one of the last batches, over zeroed space, is corruption: not cut as a torn write",
           arguments: [(2, 1), (2, 4000), (2, 1 << 24), (1, 1 << 16)])
     func aDamagedLengthIsNotATornWrite(batch: Int, added: Int) async throws {
