@@ -180,7 +180,10 @@ public enum LogFormat {
     /// segment files" for one damage).
     static func segmentGap(base: UInt64, previousEnd head: UInt64) -> String {
         if base > head {
-            return "segment starts at position \(base) but the previous one ends at \(head): a gap between segment files (events \(head)…\(base - 1) are not in this log: restore the segment \(segmentFileName(base: head)) from a copy; read-only commands read the events before it)"
+            // Not only a missing file: a previous segment cut at a batch
+            // boundary ends early too (stop 42, a helper: the message named
+            // a file that never existed as the one to restore).
+            return "segment starts at position \(base) but the previous one ends at \(head): a gap between segment files (events \(head)…\(base - 1) are not in this log: the previous segment was cut short, or a segment \(segmentFileName(base: head)) is missing; restore from a copy; read-only commands read the events before it)"
         }
         return "segment starts at position \(base) but the previous one ends at \(head): an overlap between segment files"
     }

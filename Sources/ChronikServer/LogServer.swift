@@ -451,6 +451,10 @@ extension LogServer {
             return body
         } catch let e as HTTPError where e.status == .contentTooLarge {
             throw tooLarge
+        } catch is NIOTooManyBytesError {
+            // A chunked body (no Content-Length) past the limit (stop 42, a
+            // helper: it was 500 internal, which a client retries).
+            throw tooLarge
         } catch let e as HTTPParserError {
             // Bad bytes inside the body (stop 34: this said "larger than").
             throw ServerError(.badRequest, "badRequest",

@@ -125,7 +125,7 @@ struct Inspect: AsyncParsableCommand {
 
     static func text(_ b: BatchSummary) -> String {
         let values = [
-            "\(b.offset)", "\(b.length)", "\(b.basePosition)", "\(b.count)", b.compression.rawValue, flagsText(b.flags),
+            "\(b.offset)", "\(b.length)", "\(b.basePosition)", "\(b.count)", b.isInLZ4Blocks ? "lz4b" : b.compression.rawValue, flagsText(b.flags),
             "\(b.rawPayloadBytes)", "\(b.storedPayloadBytes)", "\(b.firstStreamVersion)", b.recordedAt.rfc3339,
             hex32(b.checksum), b.chainHash.shortHex,
         ]

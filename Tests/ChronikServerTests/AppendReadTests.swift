@@ -3,6 +3,7 @@ import ChronikServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Subprocess
 import Testing
 
 /// Proves the append and read routes map onto the log with every status
@@ -191,6 +192,39 @@ import Testing
             let many = try await client.post("/streams/n", "[" + Array(repeating: Self.note, count: 4).joined(separator: ",") + "]")
             #expect(many.status == .contentTooLarge)
             #expect(many.error["code"] as? String == "tooManyEvents")
+            #expect(server.log.head.value == 0)
+        }
+    }
+
+    static let chunkedPost = #"""
+        import socket, sys
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        s.settimeout(30)
+        body = b'[{"type":"NoteAdded","data":{"text":"' + b'x' * 3000 + b'"}}]'
+        chunks = b''.join(b'%x\r\n%s\r\n' % (len(body[i:i + 500]), body[i:i + 500]) for i in range(0, len(body), 500))
+        s.sendall(b'POST /streams/n HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' + chunks + b'0\r\n\r\n')
+        data = b''
+        while True:
+            head, sep, rest = data.partition(b'\r\n\r\n')
+            if sep:
+                lengths = [int(l.split(b':')[1]) for l in head.split(b'\r\n') if l.lower().startswith(b'content-length:')]
+                if lengths and len(rest) >= lengths[0]: break
+            c = s.recv(65536)
+            if not c: break
+            data += c
+        print(data.split(b'\r\n')[0].split(b' ')[1].decode(), b'"bodyTooLarge"' in data)
+        """#
+
+    @Test func aChunkedBodyPastTheLimitIs413() async throws {
+        // Proves a helper's finding (stop 42): a chunked body (no Content-Length) past the limit was 500 internal
+        // (NIOTooManyBytesError), which a client retries; with Content-Length it was 413.
+        var config = ServerConfiguration()
+        config.maxBodyBytes = 1000
+        try await withServer(.live, configuration: config) { server, client in
+            let port = try #require(client.port)
+            let r = try await Subprocess.run(.name("python3"), arguments: Arguments(["-c", Self.chunkedPost, String(port)]),
+                                             output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
+            #expect(r.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "413 True", "\(r.standardOutput)\(r.standardError)")
             #expect(server.log.head.value == 0)
         }
     }
