@@ -102,6 +102,12 @@ struct KeyOptions: ParsableArguments {
         if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), !isDir.boolValue {
             throw CommandFailure("\(dir) is a file, not a key store directory: move it away, or give the key store with --keys DIR")
         }
+        // One this user may not read is not a missing one (stop 42, a
+        // helper: "no key store at …: personal data reads as erased").
+        if isDir.boolValue, !FileManager.default.isReadableFile(atPath: dir) || !FileManager.default.isExecutableFile(atPath: dir) {
+            throw CommandFailure("cannot read the key store at \(dir): permission denied (personal data would read as erased); "
+                                 + "run as the user that owns it")
+        }
         guard keys != nil, !LogKeyStore.holdsKeyStore(dir), LogKeyStore.holdsSealedPersonalData(log) else { return }
         throw CommandFailure("no key store at \(dir) (--keys), and this log holds sealed personal data: "
                              + "it would read as erased; give the directory of the log's key store")

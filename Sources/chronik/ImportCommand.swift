@@ -42,9 +42,10 @@ struct Import: AsyncParsableCommand {
             after it are checked without it.
 
             An event larger than --max-event-bytes (default 4 MiB, the name \
-            append uses too) is refused; a line longer than that plus 1 MiB \
-            of envelope is refused with its number without being read into \
-            memory.
+            append uses too) is refused; a line longer than six times that \
+            (every character escaped: \\u0001 is 6 bytes for 1) plus 1 MiB \
+            of envelope, 25 MiB by default, is refused with its number \
+            without being read into memory.
 
             Appends are synced to disk at least every second and once more \
             before the summary: when import reports, all of it is durable.

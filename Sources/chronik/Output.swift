@@ -230,6 +230,12 @@ func checkInputFile(_ file: String?, holding what: String) throws {
     guard let file, file != "-" else { return }
     if !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such input file: \(file)") }
     if isDirectory(file) { throw ValidationError("\(file) is a directory: give \(what), or - for stdin") }
+    // Said plainly before anything starts (stop 42, a helper: "invalidData:
+    // cannot open good.jsonl: errno 13", or Foundation's "The operation
+    // could not be completed").
+    if !FileManager.default.isReadableFile(atPath: file) {
+        throw CommandFailure("cannot read \(file): permission denied")
+    }
 }
 
 /// Whether `path` names a directory (after symbolic links).

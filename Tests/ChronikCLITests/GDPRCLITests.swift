@@ -1,5 +1,6 @@
 import ChronikLog
 import Foundation
+import Subprocess
 import Testing
 
 // `chronik forget` and `chronik subject-export`, run as a user would, on a
@@ -17,6 +18,38 @@ struct GDPRCLITests {
             if let d = FileManager.default.contents(atPath: dir + "/" + rel) { out.append((rel, d)) }
         }
         return out
+    }
+
+    @Test(.enabled(if: getuid() == 0, "runs chronik as nobody, which needs root"))
+    func aKeyStoreOrInputThisUserMayNotReadIsSaidSoNotCalledMissing() async throws {
+        // Proves a helper's findings (stop 42): run as a user who may read the log but not its key store, `read`
+        // said "no key store at …: personal data reads as erased"; an input file it may not read was "invalidData:
+        // cannot open good.jsonl: errno 13" (import) or Foundation's "The operation could not be completed" (append).
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let file = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, file]).exitCode == 0)
+        // The log readable by everyone, the key store (mode 700) by its owner only; the input file by nobody.
+        var parent = dir
+        while parent != "/" && !parent.isEmpty {
+            chmod(parent, 0o755)
+            parent = (parent as NSString).deletingLastPathComponent
+            if parent == NSTemporaryDirectory() || parent == "/tmp" { break }
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) { chmod(dir + "/" + name, 0o644) }
+        chmod(file, 0o600)
+        var nobody = PlatformOptions()
+        nobody.userID = 65534
+        nobody.groupID = 65534
+        let read = try await chronik(["read", "--log", dir], platformOptions: nobody)
+        #expect(read.exitCode == 1 && read.stderr.contains("cannot read the key store at \(dir).keys: permission denied"), "\(read)")
+        #expect(!read.stderr.contains("no key store"), "\(read)")
+        for command in ["import", "append"] {
+            let other = makeTempDir() + "-" + command
+            let r = try await chronik([command, "--log", other, file], platformOptions: nobody, in: "/tmp")
+            #expect(r.exitCode == 1 && r.stderr.contains("cannot read \(file): permission denied"), "\(command): \(r)")
+            #expect(!FileManager.default.fileExists(atPath: other), "\(command) created nothing")
+        }
     }
 
     @Test func aForgottenCustomerReadsAsErasedInTheSubjectExportEvenWithTheKeyBack() async throws {

@@ -30,9 +30,11 @@ public enum CommerceImport {
         /// nothing when any line is bad.
         public var skipInvalid = false
         /// A longer line is refused with its number, never held in memory:
-        /// the log's default maximum event (4 MiB) plus 1 MiB for the
-        /// envelope and the JSON form's escaping.
-        public var maxLineBytes = LogFormat.defaultMaxEventBytes + (1 << 20)
+        /// six times the log's default maximum event (4 MiB, every
+        /// character escaped) plus 1 MiB for the envelope, as `chronik
+        /// import` and `append` take it (stop 42: this default was 5 MiB, a
+        /// line the CLI takes).
+        public var maxLineBytes = LogFormat.defaultMaxEventBytes * 6 + (1 << 20)
         /// A larger event (encoded, personal data sealed) is refused in pass
         /// 1, as the log would refuse it in pass 2; the log's own limit.
         public var maxEventBytes = LogFormat.defaultMaxEventBytes
@@ -112,7 +114,7 @@ public enum CommerceImport {
 
     private static func open(_ path: String) throws(CommerceError) -> Int32 {
         let fd = systemOpen(path, O_RDONLY)
-        guard fd >= 0 else { throw CommerceError(.invalidData, "cannot open \(path): errno \(errno)") }
+        guard fd >= 0 else { throw CommerceError(.invalidData, "cannot open \(path): \(String(cString: strerror(errno)))") }
         return fd
     }
 
@@ -554,7 +556,7 @@ struct AcceptedLines {
         self.store = store
         self.erased = erased
         fd = systemOpen(path, O_RDONLY)
-        guard fd >= 0 else { throw CommerceError(.invalidData, "cannot open \(path): errno \(errno)") }
+        guard fd >= 0 else { throw CommerceError(.invalidData, "cannot open \(path): \(String(cString: strerror(errno)))") }
         reader = BoundedLineReader(fd: fd, maxLineBytes: options.maxLineBytes)
         self.rejected = rejected
     }
