@@ -243,6 +243,15 @@ extension EventLog {
                 if let problem = Segment.checkHeader(header, base: base) {
                     if isLast && options.readOnly && header.count < LogFormat.segmentHeaderSize {
                         file.close()
+                        // Its index file says it held synced batches: not one
+                        // a writer is creating, but one cut below its header
+                        // (stop 42, a helper: stats, read and export showed
+                        // the log without them, exit 0).
+                        if activeIndexed, let synced = syncedExtent(directory: dir, base: base, storage: storage, beyond: size) {
+                            let lost = ChronikLogError.corrupt(Self.syncedDataLost(synced, base: base, endsAt: size), path: path, offset: size)
+                            guard readUpToDamage else { throw lost }
+                            report.damage = lost
+                        }
                         continue  // the writer is creating it right now
                     }
                     throw ChronikLogError.corrupt(problem, path: path, offset: 0)

@@ -146,6 +146,30 @@ struct DamageCLITests {
         #expect(try await headPosition(dir) == 90)
     }
 
+    @Test("an active segment cut below its header, whose index file says it held synced batches: readers say so and exit 1, the writer refuses",
+          arguments: [0, 20])
+    func anActiveSegmentCutBelowItsHeader(size: Int) async throws {
+        // Proves a helper's finding (stop 42): stats, read and export exit 0 and showed the log without the active
+        // segment's synced events, as for a segment a writer is creating; verify and the writer refused.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        _ = try await makeLog(dir, count: 60, streams: 6, batch: 1, extraArguments: ["--segment-size", "4KiB", "--compression", "none"])
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
+        try #require(segments.count >= 2, "\(segments)")
+        let active = segments[segments.count - 1]
+        let base = try #require(UInt64(active.prefix(20)))
+        #expect(FileManager.default.fileExists(atPath: dir + "/" + active.replacingOccurrences(of: ".log", with: ".idx")))
+        #expect(truncate(dir + "/" + active, off_t(size)) == 0)
+        for command in [["stats"], ["read", "--json"], ["export"]] {
+            let r = try await chronik(command + ["--log", dir])
+            #expect(r.exitCode == 1 && r.stderr.contains("\(active) at byte \(size)") && r.stderr.contains("synced"), "\(command): \(r)")
+        }
+        let read = try await chronik(["read", "--json", "--log", dir])
+        #expect(jsonObjects(read.stdout).count == Int(base), "the events before the damage read: \(read)")
+        let append = try await chronik(["append", "--log", dir], input: #"{"stream":"s","type":"T","data":{}}"# + "\n")
+        #expect(append.exitCode == 1, "\(append)")
+    }
+
     @Test("repair of damage in the middle of an intact active segment says what the cut removes, not that synced events are lost already")
     func repairDoesNotCallCutEventsLost() async throws {
         // Proves stop 40's finding (a helper): with the index file present, every event after the damage was
