@@ -146,6 +146,20 @@ struct DamageCLITests {
         #expect(try await headPosition(dir) == 90)
     }
 
+    @Test("an active segment cut inside a synced batch its index file describes: verify calls it lost synced data, not also a torn tail the open cuts")
+    func aCutInsideASyncedBatchIsNotAlsoATornTail() async throws {
+        // Proves a helper's finding (stop 42): verify warned "torn tail … a writer's open truncates it" and failed
+        // "synced events are missing … an open does not cut acknowledged events" at the same byte.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let segment = try await Self.oneEventBatches(dir)
+        let cut = try await Self.offset(ofBatchAt: 90, in: dir) + 40
+        #expect(truncate(segment, off_t(cut)) == 0)
+        let verify = try await chronik(["verify", "--log", dir])
+        #expect(verify.exitCode == 1 && verify.stdout.contains("synced events are missing"), "\(verify)")
+        #expect(!verify.stdout.contains("torn tail"), "\(verify)")
+    }
+
     @Test("an active segment cut below its header, whose index file says it held synced batches: readers say so and exit 1, the writer refuses",
           arguments: [0, 20])
     func anActiveSegmentCutBelowItsHeader(size: Int) async throws {
