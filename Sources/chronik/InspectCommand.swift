@@ -74,12 +74,34 @@ struct Inspect: AsyncParsableCommand {
         }
         var batches = 0
         var events = 0
+        // Positions run on from the header's base, batch after batch (stop
+        // 42, a helper: a copy of the last batch appended after it was
+        // "end of segment" here, and damage to verify).
+        var next = inspector.header?.basePosition.value
+        var outOfOrder: SegmentEnd?
         while let b = try inspector.nextBatch() {
+            if let n = next, b.basePosition.value != n {
+                outOfOrder = .damaged(offset: b.offset, reason: "batch base position \(b.basePosition.value), expected \(n)")
+                break
+            }
+            next = b.basePosition.value + UInt64(b.count)
             batches += 1
             events += b.count
             if options.json { try out.line(encoding: BatchLine(b)) } else { out.line(Self.text(b)) }
         }
-        let end = inspector.end ?? .clean(offset: inspector.fileBytes)
+        var end = outOfOrder ?? inspector.end ?? .clean(offset: inspector.fileBytes)
+        // A segment a later one follows was sealed at a batch boundary: no
+        // torn tail or zeros end it (stop 42, a helper: inspect said "torn
+        // tail", exit 0, where verify and the open refuse the log).
+        if Self.isFollowed(path) {
+            switch end {
+            case .incomplete(let offset, let reason):
+                end = .damaged(offset: offset, reason: "a sealed segment (a later one follows it) ends inside a batch: \(reason)")
+            case .zeroed(let offset, let bytes):
+                end = .damaged(offset: offset, reason: "a sealed segment (a later one follows it) has \(bytes) zero bytes after its last batch")
+            case .clean, .damaged: break
+            }
+        }
         let (status, offset, reason): (String, Int64, String?) = switch end {
         case .clean(let offset): ("clean", offset, nil)
         case .incomplete(let offset, let reason): ("incomplete", offset, reason)
@@ -105,6 +127,15 @@ struct Inspect: AsyncParsableCommand {
         case .damaged(let offset, let reason):
             throw CommandFailure("\(path) at byte \(offset): \(reason)")
         }
+    }
+
+    /// Whether a segment file with a higher base is beside `path`: then
+    /// `path` is sealed.
+    static func isFollowed(_ path: String) -> Bool {
+        let url = URL(fileURLWithPath: path)
+        guard let base = LogFormat.baseFromSegmentFileName(url.lastPathComponent),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path) else { return false }
+        return names.contains { LogFormat.baseFromSegmentFileName($0).map { $0 > base } ?? false }
     }
 
     /// SEGMENT as a path: a number is a base position, a bare name is a

@@ -206,6 +206,33 @@ struct VerifyInspectTests {
         #expect(missing.stderr.contains("not a Chronik log"), "\(missing)")
     }
 
+    @Test("inspect calls a sealed segment that ends inside a batch, and a batch out of position order, damage (exit 1), as verify does")
+    func inspectKnowsSealedSegmentsAndPositions() async throws {
+        // Proves a helper's findings (stop 42): for a sealed segment cut inside its last batch inspect said
+        // "INCOMPLETE final batch (torn tail)", exit 0, and for a copy of the active segment's last batch appended
+        // after it "end of segment"; verify and the open refuse both.
+        let dir = try await makeLog(makeTempDir(), count: 200, streams: 2, batch: 4, extraArguments: ["--segment-size", "4K", "--compression", "none"])
+        defer { removeDir(dir) }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted()
+        try #require(segments.count >= 2)
+        let sealed = dir + "/" + segments[0]
+        let size = try fileBytes(sealed).count
+        #expect(truncate(sealed, off_t(size - 10)) == 0)
+        let cut = try await chronik(["inspect", "--log", dir, segments[0]])
+        #expect(cut.exitCode == 1 && cut.stderr.contains("a sealed segment (a later one follows it) ends inside a batch"), "\(cut)")
+
+        let active = dir + "/" + segments[segments.count - 1]
+        let batches = jsonObjects(try await chronik(["inspect", "--json", "--log", dir, segments[segments.count - 1]]).stdout)
+            .filter { $0["kind"] as? String == "batch" }
+        let last = try #require(batches.last)
+        let (offset, length) = (try #require(last["offset"] as? Int), try #require(last["length"] as? Int))
+        var bytes = try fileBytes(active)
+        bytes += Array(bytes[offset..<(offset + length)])
+        try writeFile(active, bytes)
+        let copied = try await chronik(["inspect", "--log", dir, segments[segments.count - 1]])
+        #expect(copied.exitCode == 1 && copied.stderr.contains("at byte \(offset + length)") && copied.stderr.contains("expected"), "\(copied)")
+    }
+
     @Test("inspect prints the header and one line per batch, as text and JSON, and exits 1 on damage")
     func inspect() async throws {
         // Proves inspect shows every batch with its fields and reports where a segment is damaged.
