@@ -52,18 +52,26 @@ extension EventLog {
             // Another writer creating this log right now (its files before
             // its chronik.meta): said as the lock is (stop 34: "no
             // chronik.meta" to the second of two creating it at once).
-            if storage.isWriterActive(dir + "/" + LogFormat.lockFileName) {
-                throw Self.lockedError(dir, storage: storage)
+            var active = storage.isWriterActive(dir + "/" + LogFormat.lockFileName)
+            let deadline = ContinuousClock.now + Self.forkedChildWait
+            while active, Self.heldByAForkedChild(dir, storage: storage), ContinuousClock.now < deadline {
+                usleep(10_000)
+                active = storage.isWriterActive(dir + "/" + LogFormat.lockFileName)
             }
+            if active { throw Self.lockedError(dir, storage: storage) }
             throw Self.noMeta(dir, storage: storage)
         }
         var lock: (any StorageLock)?
         if !options.readOnly {
-            guard let l = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) else {
-                throw Self.lockedError(dir, storage: storage)
+            var taken = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName)
+            let deadline = ContinuousClock.now + Self.forkedChildWait
+            while taken == nil, Self.heldByAForkedChild(dir, storage: storage), ContinuousClock.now < deadline {
+                taken = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName)
             }
+            guard let l = taken else { throw Self.lockedError(dir, storage: storage) }
             lock = l
             Self.noteHolder(dir, storage: storage)
+            writersHere.withLock { _ = $0.insert(dir) }
         }
         do {
             let compression: Compression
@@ -84,7 +92,10 @@ extension EventLog {
             return try recover(directory: dir, compression: compression, createdAt: createdAt, formatVersion: version, options: options,
                                lock: lock)
         } catch {
-            lock?.release()
+            if let lock {
+                lock.release()
+                _ = writersHere.withLock { $0.remove(dir) }
+            }
             throw error
         }
     }
@@ -98,6 +109,21 @@ extension EventLog {
         }
         return ChronikLogError(.notALog, "\(LogFormat.metaFileName) is missing, beside \(segments) segment file\(segments == 1 ? "" : "s"): "
                                + "the log lost its metadata file (its format version and codec); restore it from a backup of the log", path: dir)
+    }
+
+    /// A chronik.meta without the metadata magic: with segment files beside
+    /// it, a damaged one (stop 42, a helper: one flipped bit of the magic
+    /// read as "not a Chronik log", no offset).
+    static func badMetaMagic(_ path: String, storage: any Storage) -> ChronikLogError {
+        let dir = parentDirectory(path)
+        let segments = ((try? storage.listDirectory(dir)) ?? []).filter { $0.hasSuffix(LogFormat.segmentSuffix) }.count
+        guard segments > 0 else {
+            return ChronikLogError(.notALog, "\(LogFormat.metaFileName) is not a Chronik metadata file", path: path)
+        }
+        var e = ChronikLogError(.corruption, "\(LogFormat.metaFileName) does not begin with the metadata magic, beside \(segments) segment file\(segments == 1 ? "" : "s"): "
+                                + "the log's metadata file is damaged; restore it from a backup of the log", path: path)
+        e.offset = 0
+        return e
     }
 
     static func writeMeta(_ path: String, compression: Compression, createdAt: Timestamp, storage: any Storage) throws {
@@ -119,7 +145,7 @@ extension EventLog {
         defer { f.close() }
         let m = try f.readBytes(count: LogFormat.metaSize + 1, at: 0)
         guard m.count >= 8, Array(m[0..<8]) == LogFormat.metaMagic else {
-            throw ChronikLogError(.notALog, "\(LogFormat.metaFileName) is not a Chronik metadata file", path: path)
+            throw Self.badMetaMagic(path, storage: storage)
         }
         guard m.count == LogFormat.metaSize,
               loadLE(m, LogFormat.MetaField.checksum, as: UInt32.self) == crc32c(Array(m[0..<LogFormat.MetaField.checksum])) else {
@@ -635,6 +661,24 @@ extension EventLog {
         let bytes = Array(note.utf8)
         try? file.truncate(to: 0)
         try? bytes.withUnsafeBytes { try file.write($0, at: 0) }
+    }
+
+    /// The logs this process holds as their writer (by directory).
+    static let writersHere = Mutex<Set<String>>([])
+
+    /// How long a lock that a child of this process may share is waited for.
+    static let forkedChildWait: Duration = .seconds(5)
+
+    /// Whether the lock on `dir` may be held only by a child this process
+    /// forked: `LOCK`'s note names this process, and no log of this process
+    /// holds it. A child another thread forks while a log is open shares
+    /// its lock until it execs (the descriptor is close-on-exec), which on
+    /// a loaded machine outlasts `PosixStorage.lockRetry` (stop 42: a test
+    /// that reopened a log while others spawned processes failed one run
+    /// in three, "lock held … by pid" of its own process).
+    static func heldByAForkedChild(_ dir: String, storage: any Storage) -> Bool {
+        guard case .running(let line)? = lockNote(dir, storage: storage), line.hasPrefix("pid \(getpid()),") else { return false }
+        return !writersHere.withLock { $0.contains(dir) }
     }
 
     /// `.locked`, naming the holder as its note in `LOCK` says (when it

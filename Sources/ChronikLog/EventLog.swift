@@ -325,7 +325,10 @@ public final class EventLog: Sendable {
         }
         for w in waiters.values { w.resume() }
         for s in segments { s.file.close() }
-        lock?.release()
+        if let lock {
+            lock.release()
+            _ = Self.writersHere.withLock { $0.remove(directory) }
+        }
         return failure
     }
 

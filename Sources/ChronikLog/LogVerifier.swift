@@ -159,9 +159,7 @@ public enum LogVerifier {
             throw ChronikLogError(.notALog, storage.exists(dir) ? "not a directory" : "no log at this path", path: dir)
         }
         let metaPath = dir + "/" + LogFormat.metaFileName
-        guard storage.exists(metaPath) else {
-            throw ChronikLogError(.notALog, "directory holds no Chronik log (no \(LogFormat.metaFileName))", path: dir)
-        }
+        guard storage.exists(metaPath) else { throw EventLog.noMeta(dir, storage: storage) }
         var run = VerifierRun(directory: dir, storage: storage)
         run.holdingWriterLock = holdingWriterLock
         run.parallel = parallel
@@ -420,7 +418,9 @@ struct VerifierRun {
         let m = try file.readBytes(count: LogFormat.metaSize + 1, at: 0)
         report.bytes += Int64(m.count)
         guard m.count >= 8, Array(m[0..<8]) == LogFormat.metaMagic else {
-            throw ChronikLogError(.notALog, "\(LogFormat.metaFileName) is not a Chronik metadata file", path: path)
+            let e = EventLog.badMetaMagic(path, storage: storage)
+            guard e.code == .corruption else { throw e }
+            throw fail(path, 0, e.message)
         }
         guard m.count == LogFormat.metaSize else {
             throw fail(path, 0, "metadata file is \(m.count) bytes, expected \(LogFormat.metaSize)")

@@ -206,6 +206,30 @@ struct VerifyInspectTests {
         #expect(missing.stderr.contains("not a Chronik log"), "\(missing)")
     }
 
+    @Test("a damaged magic of chronik.meta beside segments is a damaged metadata file (verify reports it, --json too), a missing one is said alike by verify and the open")
+    func damagedOrMissingMetadata() async throws {
+        // Proves a helper's findings (stop 42): one flipped bit of the magic read as "not a Chronik log" with no
+        // offset and verify --json printed nothing; with chronik.meta deleted verify said "directory holds no
+        // Chronik log" and stats "missing, beside 3 segment files".
+        let dir = try await makeLog(makeTempDir(), count: 20, streams: 2, batch: 4)
+        defer { removeDir(dir) }
+        let meta = dir + "/chronik.meta"
+        let original = try fileBytes(meta)
+        var bytes = original
+        bytes[2] ^= 0x04
+        try writeFile(meta, bytes)
+        let verify = try await chronik(["verify", "--json", "--log", dir])
+        let report = try #require(jsonObjects(verify.stdout).first, "\(verify)")
+        let failure = try #require(report["failure"] as? [String: Any], "\(verify)")
+        #expect(verify.exitCode == 1 && failure["file"] as? String == meta && failure["offset"] as? Int == 0, "\(verify)")
+        #expect((failure["reason"] as? String)?.contains("does not begin with the metadata magic") == true, "\(verify)")
+        let stats = try await chronik(["stats", "--log", dir])
+        #expect(stats.exitCode == 1 && stats.stderr.contains("does not begin with the metadata magic, beside 1 segment file"), "\(stats)")
+        try FileManager.default.removeItem(atPath: meta)
+        let missing = try await chronik(["verify", "--log", dir])
+        #expect(missing.exitCode == 1 && missing.stderr.contains("chronik.meta is missing, beside 1 segment file"), "\(missing)")
+    }
+
     @Test("inspect calls a sealed segment that ends inside a batch, and a batch out of position order, damage (exit 1), as verify does")
     func inspectKnowsSealedSegmentsAndPositions() async throws {
         // Proves a helper's findings (stop 42): for a sealed segment cut inside its last batch inspect said
