@@ -96,6 +96,8 @@ import Testing
             #expect(later.status == .conflict && later.error["index"] as? Int == 1, "\(later.text)")
             let message = later.error["message"] as? String ?? ""
             #expect(message.contains("event 1 expects 5 before it") && message.contains("the stream is at version 0"), "\(message)")
+            // So is the field (stop 42, a helper: it was 4, the batch's).
+            #expect(later.error["expectedVersion"] as? Int == 5, "\(later.text)")
             let contradicts = try await client.post("/streams/s", "[\(Self.note),{\"type\":\"NoteAdded\",\"data\":{},\"expectedVersion\":\"noStream\"}]")
             #expect(contradicts.status == .badRequest && contradicts.error["index"] as? Int == 1, "\(contradicts.text)")
 

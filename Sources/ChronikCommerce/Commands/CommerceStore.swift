@@ -311,6 +311,9 @@ public final class CommerceStore: Sendable {
         e.message = "wrong expected version for stream '\(error.stream ?? "")': event \(i) expects \(envelopes[i].expectedVersion) before it, "
             + "so \(error.expectedVersion.map { "\($0)" } ?? "another version") before the batch's first event; the stream is at \(actual)"
         e.index = i
+        // The field is what the request gave, for that event (stop 42, a
+        // helper: it was the batch's, a number the client never sent).
+        e.expectedVersion = envelopes[i].expectedVersion
         return e
     }
 
