@@ -283,6 +283,10 @@ extension EventLog {
                     throw ChronikLogError.corrupt(problem, path: path, offset: 0)
                 }
                 var scanned: ScannedSegment?
+                /// Where the active segment's last batch differs from the
+                /// one a whole index file, written for exactly its size,
+                /// describes (judged once the scan found it whole).
+                var changedUnderIndex: Int64?
                 // The active segment's index file, written at the last clean
                 // close, serves only while it describes every byte of the
                 // segment (FORMAT.md, "Index file"); once appends grew the
@@ -302,6 +306,7 @@ extension EventLog {
                     case .failure(let problem):
                         if isLast {
                             activeIndex = .stale
+                            changedUnderIndex = problem.changedAt
                         } else if let note = problem.note {
                             report.indexNotes.append("\(LogFormat.indexFileName(base: base)): \(note)")
                         }
@@ -343,6 +348,20 @@ extension EventLog {
                         break
                     }
                     scanned = result.segment
+                    if let at = changedUnderIndex, result.tornAt == nil {
+                        // A whole index written at a clean close for exactly
+                        // this many bytes, and the last batch is whole but
+                        // not the one it describes: changed, not stale
+                        // (stop 42, a helper: a last batch rewritten with
+                        // its checksum recomputed was taken, the index
+                        // dropped at the first append, and verify then
+                        // passed). Damage, as verify calls it.
+                        let changed = ChronikLogError.corrupt(
+                            "the segment changed under its index file \(LogFormat.indexFileName(base: base)), written at a clean close "
+                                + "for exactly its \(size) bytes: the batch at byte \(at) is not the one it describes", path: path, offset: at)
+                        guard readUpToDamage else { throw changed }
+                        if report.damage == nil { report.damage = changed }
+                    }
                     if let torn = result.tornAt {
                         // Zeros to the end from a batch boundary hold no
                         // batch: the space a writer zeroes ahead of its
@@ -452,6 +471,9 @@ extension EventLog {
     struct IndexProblem: Error {
         /// Nil when the file is simply absent (nothing to note).
         var note: String?
+        /// Where the segment differs from a whole index file written for
+        /// exactly its size: the segment changed under its index.
+        var changedAt: Int64? = nil
     }
 
     /// The index files of `bases`' segments, each checked against its
@@ -533,7 +555,7 @@ extension EventLog {
         guard let last = cp.batches.last, last.offset >= Int64(LogFormat.segmentHeaderSize), last.offset < segmentSize,
               let tail = try? segment.readBytes(count: Int(segmentSize - last.offset), at: last.offset),
               tail.count >= LogFormat.batchHeaderSize, tail.withUnsafeBytes({ chainHash(ofBatch: $0) }) == cp.lastHash else {
-            return .failure(IndexProblem(note: "its last chain hash does not match the segment's last batch"))
+            return .failure(IndexProblem(note: "its last chain hash does not match the segment's last batch", changedAt: cp.batches.last?.offset))
         }
         return .success(ScannedSegment(
             table: Segment.Table(committedBytes: cp.segmentBytes, eventCount: cp.eventCount,

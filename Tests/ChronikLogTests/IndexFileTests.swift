@@ -10,6 +10,38 @@ import Testing
 /// over the segment.
 @Suite("Index files of sealed segments")
 struct IndexFileTests {
+    @Test("an active segment whose last batch was rewritten (its checksum recomputed) under the index file a clean close wrote is refused by a writer, reported by a reader, and verify fails")
+    func anActiveSegmentChangedUnderItsIndexIsDamage() async throws {
+        // Proves a helper's finding (stop 42): the writer's open took the rewritten batch (the index disagreed, so
+        // it scanned), dropped the index at its first append, and verify then passed: only a digest still caught it.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.compression = .none
+        let log = try EventLog.open(at: dir, options: options)
+        for i in 0..<4 { try await log.append(to: "s", [event("A", "{\"i\":\(i)1}")]) }
+        let last = log.state.withLock { $0.segments.last!.snapshot.batchOffsets.last! }
+        try log.close()
+        let path = dir + "/" + LogFormat.segmentFileName(base: 0)
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        let digit = bytes.count - 3
+        try #require(bytes[digit] == UInt8(ascii: "3"), "\(String(decoding: bytes.suffix(8), as: UTF8.self))")
+        bytes[digit] = UInt8(ascii: "7")
+        let crc = crc32c(Array(bytes[(Int(last) + 12)...]))
+        withUnsafeBytes(of: crc.littleEndian) { for (k, b) in $0.enumerated() { bytes[Int(last) + 8 + k] = b } }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+
+        let refused = try #require(throws: ChronikLogError.self) { try EventLog.open(at: dir).close() }
+        #expect(refused.code == .corruption && refused.offset == last && refused.message.contains("changed under its index"), "\(refused)")
+        var readOnly = LogOptions()
+        readOnly.readOnly = true
+        readOnly.readUpToDamage = true
+        let reader = try EventLog.open(at: dir, options: readOnly)
+        #expect(reader.recovery.damage?.offset == last, "\(reader.recovery)")
+        try reader.close()
+        #expect(try !LogVerifier.verify(directory: dir).isClean)
+    }
+
     /// Everything the stream and id indexes answer, to compare two opens.
     struct Answers: Equatable {
         var head: Position
