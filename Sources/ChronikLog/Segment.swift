@@ -292,7 +292,7 @@ struct BatchScanner {
                 return "\(reason), with the batch's bytes after its length field: its length field is damaged"
             }
             // (b) Only pages that never reached the disk make a torn write.
-            if try hasLostPage(batchAt: offset, declaredLength: declared) { return nil }
+            if try hasLostPage(batchAt: offset, declaredLength: declared, zerosFrom: zerosFrom) { return nil }
             // (c) A write that landed a prefix over zeroed space: the
             // batch's last byte (by its declared length, or the header's
             // when that does not parse) lies in the zeros that end the file,
@@ -304,23 +304,40 @@ struct BatchScanner {
     }
 
     /// Whether the length field of the batch at `start` reached the disk
-    /// whole, as a write lands it: the magic number before it is whole,
-    /// on the same page, and bytes after it are not the zeros that end
-    /// the file (`zerosFrom`). Recovery rule 4 (e).
+    /// whole, as a write lands it: bytes after it are not the zeros that
+    /// end the file (`zerosFrom`; a write landing a prefix lands the field
+    /// before them), and each page it is on holds a byte that is not zero
+    /// from the batch on (a page that did not land reads as zeros).
+    /// Recovery rule 4 (e).
     func lengthFieldLanded(batchAt start: Int64, zerosFrom: Int64) throws -> Bool {
-        let fieldEnd = start + Int64(LogFormat.BatchField.length + 4)
+        let fieldStart = start + Int64(LogFormat.BatchField.length)
+        let fieldEnd = fieldStart + 4
+        guard zerosFrom > fieldEnd else { return false }
+        // Every page the field is on landed: a page that did not reads as
+        // zeros from the batch's first byte on it (stop 42, a helper: with
+        // the field on the page after the magic number's, the old test
+        // left it to rule (b), which cut the batch).
         let page = Int64(LogFormat.pageBytes)
-        guard zerosFrom > fieldEnd, start / page == (fieldEnd - 1) / page else { return false }
-        let magic = try file.readBytes(count: 4, at: start + Int64(LogFormat.BatchField.magic))
-        return magic.count == 4 && magic.withUnsafeBytes { loadLE($0, 0, as: UInt32.self) } == LogFormat.batchMagic
+        var p = fieldStart / page
+        while p <= (fieldEnd - 1) / page {
+            let from = max(start, p * page), to = min((p + 1) * page, zerosFrom)
+            let bytes = try file.readBytes(count: Int(to - from), at: from)
+            if Self.allZero(bytes) { return false }
+            p += 1
+        }
+        return true
     }
 
     /// Whether one page of the batch at `start` reads as all zeros: the
     /// part of a `LogFormat.pageBytes` page of the file from `start` (or
     /// its page boundary) to the next boundary, the batch's declared end
     /// or the end of the file, whichever comes first (recovery rule 4 (b)).
-    func hasLostPage(batchAt start: Int64, declaredLength: Int?) throws -> Bool {
-        var batchEnd = end
+    func hasLostPage(batchAt start: Int64, declaredLength: Int?, zerosFrom: Int64? = nil) throws -> Bool {
+        // With no length to go by, the batch ends at the latest where the
+        // zeros that end the file begin: they are no page of it (stop 42, a
+        // helper: a batch whose first bytes were zeroed, over a writer's
+        // zeroed space, was cut as torn for the zeroed pages after it).
+        var batchEnd = zerosFrom.map { min(end, $0) } ?? end
         if let declaredLength, declaredLength >= LogFormat.batchHeaderSize, start + Int64(declaredLength) < end {
             batchEnd = start + Int64(declaredLength)
         }

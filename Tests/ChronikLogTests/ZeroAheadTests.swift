@@ -182,6 +182,69 @@ import Testing
         #expect(try Self.fileSize(copy + "/" + LogFormat.segmentFileName(base: 0)) == bytes.count, "nothing was cut")
     }
 
+    /// A crashed log (zeroed space after it) whose last batch starts `into`
+    /// bytes into a 4 KiB page; its bytes and that batch's offset.
+    static func crashImage(_ dir: String, lastBatchInto into: Int64) async throws -> (bytes: [UInt8], last: Int64) {
+        var padding = 200
+        for attempt in 0..<6 {
+            let d = dir + "-\(attempt)"
+            defer { removeDir(d) }
+            var options = LogOptions()
+            options.compression = .none
+            options.zeroAheadBytes = 64 << 10
+            let log = try EventLog.open(at: d, options: options)
+            try await log.append(to: "s", [event("P", String(repeating: "p", count: padding))])
+            try await log.append(to: "s", [event("E", "{\"i\":1}")])
+            let last = log.state.withLock { $0.segments.last!.snapshot.batchOffsets.last! }
+            let bytes = [UInt8](try #require(FileManager.default.contents(atPath: d + "/" + LogFormat.segmentFileName(base: 0))))
+            try log.close()
+            if last % 4096 == into { return (bytes, last) }
+            padding += Int((into - last % 4096 + 4096) % 4096)
+            if attempt > 2 { padding -= 1 }
+        }
+        Issue.record("could not place the last batch \(into) bytes into a page")
+        return ([], 0)
+    }
+
+    /// Opens a copy of `bytes` as segment 0 of a new log (no index file, as a kill -9 leaves it).
+    static func openCopy(_ bytes: [UInt8], _ dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var options = LogOptions()
+        options.compression = .none
+        let log = try EventLog.open(at: dir, options: options)  // writes chronik.meta and an empty segment
+        try log.close()
+        _ = FileManager.default.createFile(atPath: dir + "/" + LogFormat.segmentFileName(base: 0), contents: Data(bytes))
+        try? FileManager.default.removeItem(atPath: dir + "/" + LogFormat.indexFileName(base: 0))
+        try EventLog.open(at: dir).close()
+    }
+
+    @Test("rule 4 (e) wherever the length field falls on its page, and a batch whose first bytes were zeroed, over zeroed space, are corruption",
+          arguments: [Int64(4092), 4089, 4095, 100])
+    func aDamagedHeaderIsDamageAtAnyPagePosition(into: Int64) async throws {
+        // Proves a helper's findings (stop 42): with the length field on the page after the magic number's, a length
+        // of 50 (or one flipped bit) was still cut as torn; and a batch whose first 6 bytes were zeroed was cut as
+        // torn for the zeroed pages after it, at any page position.
+        let dir = makeTempDir() + "-\(into)"
+        defer { removeDir(dir); for k in 0..<3 { removeDir(dir + "-copy\(k)") } }
+        let (bytes, last) = try await Self.crashImage(dir, lastBatchInto: into)
+        try #require(!bytes.isEmpty && bytes.count > Int(last) + 200 && bytes[(Int(last) + 150)...].allSatisfy { $0 == 0 })
+        // (At 4089 the zeroed bytes and the length's zero high bytes are all of the batch's first page: a page that
+        // did not land reads so, and the batch is torn by rule (b), as it must be for a write whose first page was lost.)
+        let cases = [(0, "length 50"), (1, "length 0")] + (into == 4089 ? [] : [(2, "first 6 bytes zeroed")])
+        for (k, damage) in cases {
+            var damaged = bytes
+            let at = Int(last)
+            switch k {
+            case 0: withUnsafeBytes(of: UInt32(50).littleEndian) { for (i, b) in $0.enumerated() { damaged[at + 4 + i] = b } }
+            case 1: for i in 4..<8 { damaged[at + i] = 0 }
+            default: for i in 0..<6 { damaged[at + i] = 0 }
+            }
+            #expect(throws: ChronikLogError.self, "\(damage) at \(into) into a page") {
+                try Self.openCopy(damaged, dir + "-copy\(k)")
+            }
+        }
+    }
+
     @Test("a damaged length field of one of the last batches, over zeroed space, is corruption: not cut as a torn write",
           arguments: [(2, 1), (2, 4000), (2, 1 << 24), (1, 1 << 16)])
     func aDamagedLengthIsNotATornWrite(batch: Int, added: Int) async throws {

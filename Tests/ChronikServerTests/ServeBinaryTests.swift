@@ -442,12 +442,31 @@ let fillTenMegabytes = #"""
 
         """#
 
+/// A server's signal state by thread, from /proc (a script's diagnosis
+/// when it outlives SIGTERM): pending and blocked signals of each thread.
+let signalStatePython = #"""
+        def signal_state(pid):
+            import glob
+            out = []
+            try:
+                status = open("/proc/%d/status" % pid).read()
+                out.append(" ".join(l for l in status.splitlines() if l.startswith(("ShdPnd", "SigPnd", "SigBlk", "SigIgn", "SigCgt"))))
+                for t in sorted(glob.glob("/proc/%d/task/*" % pid)):
+                    st = open(t + "/status").read()
+                    comm = open(t + "/comm").read().strip()
+                    out.append("%s %s %s" % (t.rsplit("/", 1)[1], comm, " ".join(l for l in st.splitlines() if l.startswith(("SigPnd", "SigBlk")))))
+            except Exception as e:
+                out.append("no /proc: %s" % e)
+            return "signals (ShdPnd: pending for the process; SigPnd: for a thread; SigBlk: blocked):\n" + "\n".join(out)
+
+        """#
+
 /// Proves stop 35's finding: a subscriber that stopped reading waits in a
 /// write and held a SIGTERM for the whole `--drain-timeout` (30 s by
 /// default). A shutdown now closes, after a second's grace, the
 /// subscriptions that did not end by themselves.
 @Suite struct StalledSubscriberShutdownTests {
-    static let script = fillTenMegabytes + #"""
+    static let script = fillTenMegabytes + signalStatePython + #"""
         stalled = stalled_get(b"/subscribe?from=0")
         time.sleep(2)
         start = time.time()
@@ -462,6 +481,14 @@ let fillTenMegabytes = #"""
             except Exception as e:
                 bt = "no backtrace: %s" % e
             sys.stderr.write("the server's threads:\n" + bt[-60000:])
+            # Stop 42's CI: every thread idle. Whether the SIGTERM is pending somewhere (lost), and what it logged.
+            sys.stderr.write("\n" + signal_state(p.pid))
+            try:
+                import os
+                os.set_blocking(p.stderr.fileno(), False)
+                sys.stderr.write("\nthe server's stderr (tail):\n" + (p.stderr.read() or "")[-6000:])
+            except Exception as e:
+                sys.stderr.write("\nno stderr: %s" % e)
             p.kill(); p.wait()
         took = time.time() - start
         print("stopped within 100 s:", took < 100, "exit:", p.returncode)
@@ -514,7 +541,7 @@ let fillTenMegabytes = #"""
 /// without a word. It now warns, even with --quiet; a second start on the
 /// same directory opens the log it made and says how many events it holds.
 @Suite struct ServeNewLogWarningTests {
-    static let script = #"""
+    static let script = signalStatePython + #"""
         import subprocess, sys
         binary, log = sys.argv[1], sys.argv[2]
         for run in range(2):
@@ -524,11 +551,13 @@ let fillTenMegabytes = #"""
             p.terminate()
             try:
                 _, err = p.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as timeout:
                 # Stop 41's CI: once it did not stop (no request at all): keep where its threads were.
                 bt = subprocess.run(["gdb", "-p", str(p.pid), "-batch", "-ex", "thread apply all bt 30"],
                                     capture_output=True, text=True, timeout=120).stdout
                 sys.stderr.write("the server's threads:\n" + bt[-60000:])
+                sys.stderr.write("\n" + signal_state(p.pid))
+                sys.stderr.write("\nthe server's stderr:\n%s" % (timeout.stderr,))
                 raise
             print(run, "warned" if "there was no log at " + log + ": this server created a new, empty one" in err else "silent")
         """#
