@@ -382,12 +382,39 @@ public final class ShutdownSignals: @unchecked Sendable {
 
     public init() {
         for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
+            // Ignored until the source's handler is in place, so that the
+            // default action does not end the process meanwhile; never over
+            // a handler already there: libdispatch installs its own once per
+            // signal and process, and a second `ShutdownSignals` left SIG_IGN
+            // for good (stop 42, a test: every later signal was dropped).
+            if Self.hasDefaultAction(sig) { signal(sig, SIG_IGN) }
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [weak self] in self?.fire(sig) }
             source.resume()
             sources.append(source)
         }
+        // On Linux the sources take effect once libdispatch installs its
+        // handler, on its manager thread a moment later; until then SIG_IGN
+        // drops a signal. Waited for (bounded), so that one sent once this
+        // returns is never lost (stop 42: a server outlived SIGTERM with
+        // every thread idle, in 1 of ~6 CI runs; this is one way).
+        let deadline = ContinuousClock.now + .seconds(2)
+        for sig in [SIGTERM, SIGINT] {
+            while Self.ignores(sig), ContinuousClock.now < deadline { usleep(500) }
+        }
+    }
+
+    /// Whether `sig`'s disposition is SIG_IGN (a signal sent is dropped).
+    public static func ignores(_ sig: Int32) -> Bool { disposition(sig) == 1 }
+
+    /// Whether `sig`'s disposition is SIG_DFL.
+    static func hasDefaultAction(_ sig: Int32) -> Bool { disposition(sig) == 0 }
+
+    /// `sig`'s handler as a number: 0 SIG_DFL, 1 SIG_IGN, else a function.
+    private static func disposition(_ sig: Int32) -> Int {
+        var current = sigaction()
+        guard sigaction(sig, nil, &current) == 0 else { return -1 }
+        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
     }
 
     private func fire(_ sig: Int32) {
