@@ -52,23 +52,16 @@ extension EventLog {
             // Another writer creating this log right now (its files before
             // its chronik.meta): said as the lock is (stop 34: "no
             // chronik.meta" to the second of two creating it at once).
-            var active = storage.isWriterActive(dir + "/" + LogFormat.lockFileName)
-            let deadline = ContinuousClock.now + Self.forkedChildWait
-            while active, Self.heldByAForkedChild(dir, storage: storage), ContinuousClock.now < deadline {
-                usleep(10_000)
-                active = storage.isWriterActive(dir + "/" + LogFormat.lockFileName)
+            let free: Void? = Self.retryingPastAForkedChild(dir, storage: storage) {
+                storage.isWriterActive(dir + "/" + LogFormat.lockFileName) ? nil : ()
             }
-            if active { throw Self.lockedError(dir, storage: storage) }
+            if free == nil { throw Self.lockedError(dir, storage: storage) }
             throw Self.noMeta(dir, storage: storage)
         }
         var lock: (any StorageLock)?
         if !options.readOnly {
-            var taken = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName)
-            let deadline = ContinuousClock.now + Self.forkedChildWait
-            while taken == nil, Self.heldByAForkedChild(dir, storage: storage), ContinuousClock.now < deadline {
-                taken = try storage.lockExclusive(dir + "/" + LogFormat.lockFileName)
-            }
-            guard let l = taken else { throw Self.lockedError(dir, storage: storage) }
+            guard let l = try Self.retryingPastAForkedChild(dir, storage: storage, { try storage.lockExclusive(dir + "/" + LogFormat.lockFileName) })
+            else { throw Self.lockedError(dir, storage: storage) }
             lock = l
             Self.noteHolder(dir, storage: storage)
             writersHere.withLock { _ = $0.insert(dir) }
@@ -371,9 +364,10 @@ extension EventLog {
                         // live writer, a batch whole there now is its
                         // latest append, read on the next refresh.
                         let tail = BatchScanner(file: file, path: path, start: torn, end: size)
+                        let zerosFrom = try tail.trailingZerosStart(from: torn)
                         if besideWriter, try tail.isValidBatchNow(at: torn) {
                             // Nothing to report.
-                        } else if try tail.isZero(from: torn) {
+                        } else if zerosFrom == torn {
                             report.zeroedBytesCut = size - torn
                             report.zeroedFile = path
                         } else {
@@ -381,7 +375,7 @@ extension EventLog {
                             // zeros after them (stop 42: a 154-byte torn batch
                             // over zeroed space was "a torn tail of 673,988
                             // bytes").
-                            let zeros = try tail.tornBatchEnd(at: torn)
+                            let zeros = try tail.tornBatchEnd(at: torn, zerosFrom: zerosFrom)
                             report.truncatedFile = path
                             report.truncatedAtOffset = torn
                             report.bytesTruncated = zeros - torn
@@ -701,6 +695,18 @@ extension EventLog {
     static func heldByAForkedChild(_ dir: String, storage: any Storage) -> Bool {
         guard case .running(let line)? = lockNote(dir, storage: storage), line.hasPrefix("pid \(getpid()),") else { return false }
         return !writersHere.withLock { $0.contains(dir) }
+    }
+
+    /// `attempt` (taking or testing the lock on `dir`), tried again while
+    /// its refusal may come only from a forked child (`heldByAForkedChild`),
+    /// for at most `forkedChildWait`; nil when it still refuses.
+    static func retryingPastAForkedChild<T>(_ dir: String, storage: any Storage, _ attempt: () throws -> T?) rethrows -> T? {
+        let deadline = ContinuousClock.now + forkedChildWait
+        while true {
+            if let done = try attempt() { return done }
+            guard heldByAForkedChild(dir, storage: storage), ContinuousClock.now < deadline else { return nil }
+            usleep(10_000)
+        }
     }
 
     /// `.locked`, naming the holder as its note in `LOCK` says (when it

@@ -598,6 +598,9 @@ struct VerifierRun {
         // Where the segment's whole batches end: before a torn tail, else
         // at its end.
         var intactEnd = end
+        // Said once the index file (when there is one) has not shown the
+        // bytes to be synced data the segment lost.
+        var tornTail: (issue: VerificationIssue, at: Int)?
         do {
             scan: while true {
                 let step = try scanner.next { header, bytes, offset -> Void in
@@ -621,7 +624,8 @@ struct VerifierRun {
                     // space a writer zeroes ahead of its writes (stop 41), or
                     // a write none of whose pages reached the disk. No batch,
                     // nothing to say (a writer's open cuts it).
-                    if try scanner.isZero(from: offset) {
+                    let zerosFrom = try scanner.trailingZerosStart(from: offset)
+                    if zerosFrom == offset {
                         intactEnd = offset
                         break scan
                     }
@@ -629,8 +633,10 @@ struct VerifierRun {
                     let damage = try scanner.corruptionReason(for: failure, lenient: besideWriter)
                     if case .incomplete = failure {
                         if let damage { throw fail(segPath, offset, damage) }
-                        let torn = try Self.tornExtent(scanner, offset, end)
-                        warn(segPath, offset, "torn tail: \(torn.bytes) bytes of a final batch that was never completed (\(reason))\(torn.zeros); a writer's open truncates it")
+                        let torn = try Self.tornExtent(scanner, offset, end, zerosFrom: zerosFrom)
+                        tornTail = (VerificationIssue(code: .corruption, file: segPath, offset: offset,
+                                                      reason: "torn tail: \(torn.bytes) bytes of a final batch that was never completed (\(reason))\(torn.zeros); a writer's open truncates it"),
+                                    report.warnings.count)
                         intactEnd = offset
                         break scan
                     }
@@ -639,11 +645,12 @@ struct VerifierRun {
                         // or damage to a batch it acknowledged: not judged here
                         // (stop 35: "a writer's open truncates them" was said of
                         // a flipped acknowledged batch, which an open refuses).
-                        let torn = try Self.tornExtent(scanner, offset, end)
+                        let torn = try Self.tornExtent(scanner, offset, end, zerosFrom: zerosFrom)
                         let said = besideWriter
                             ? "a final batch a live writer may be writing right now\(torn.zeros) (not judged while it runs: verify again once it is idle or stopped)"
                             : "an interrupted final write (pages that never reached the disk)\(torn.zeros); a writer's open truncates them"
-                        warn(segPath, offset, "torn tail: \(torn.bytes) bytes of \(said)")
+                        tornTail = (VerificationIssue(code: .corruption, file: segPath, offset: offset, reason: "torn tail: \(torn.bytes) bytes of \(said)"),
+                                    report.warnings.count)
                         intactEnd = offset
                         break scan
                     }
@@ -674,6 +681,8 @@ struct VerifierRun {
         } else if !isLast {
             warn(path(LogFormat.indexFileName(base: base)), 0, "sealed segment \(name) has no index file; opening the log rebuilds it")
         }
+        // Where the scan found it, before what the index check said.
+        if let tornTail { report.warnings.insert(tornTail.issue, at: tornTail.at) }
     }
 
     /// Checks one batch whose checksum already passed; returns its entry.
@@ -818,11 +827,9 @@ struct VerifierRun {
                 // index file, the one file that was right).
                 let end = cp.eventCount > expected.eventCount && expected.batches.count < cp.batches.count
                     ? cp.batches[expected.batches.count].offset : expected.segmentBytes
-                // The scan's "torn tail" there was synced data, not a write
-                // the next open cuts (stop 42, a helper: verify said both).
-                let segmentPath = path(LogFormat.segmentFileName(base: expected.base))
-                report.warnings.removeAll { $0.file == segmentPath && $0.reason.hasPrefix("torn tail") }
-                throw fail(segmentPath, end,
+                // (The scan's torn tail there is synced data, so it is not
+                // said: stop 42, a helper: verify said both.)
+                throw fail(path(LogFormat.segmentFileName(base: expected.base)), end,
                            EventLog.syncedDataLost((cp.segmentBytes, cp.eventCount), base: expected.base, endsAt: end, sealed: !isLast))
             }
             if isLast, Self.isStaleActiveIndex(bytes, expected) {
@@ -985,8 +992,8 @@ struct VerifierRun {
     /// A torn tail's bytes (`BatchScanner.tornBatchEnd`), and in words the
     /// zeros after them to the end of the file, a writer's zeroed space
     /// (stop 42: a 154-byte torn batch was "673,988 bytes").
-    static func tornExtent(_ scanner: BatchScanner, _ offset: Int64, _ end: Int64) throws -> (bytes: Int64, zeros: String) {
-        let zeros = try scanner.tornBatchEnd(at: offset)
+    static func tornExtent(_ scanner: BatchScanner, _ offset: Int64, _ end: Int64, zerosFrom: Int64) throws -> (bytes: Int64, zeros: String) {
+        let zeros = try scanner.tornBatchEnd(at: offset, zerosFrom: zerosFrom)
         return (zeros - offset, zeros < end ? ", then \(end - zeros) bytes of zeros (space zeroed ahead of the writes)" : "")
     }
 

@@ -332,12 +332,12 @@ struct BatchScanner {
     /// part of a `LogFormat.pageBytes` page of the file from `start` (or
     /// its page boundary) to the next boundary, the batch's declared end
     /// or the end of the file, whichever comes first (recovery rule 4 (b)).
-    func hasLostPage(batchAt start: Int64, declaredLength: Int?, zerosFrom: Int64? = nil) throws -> Bool {
+    func hasLostPage(batchAt start: Int64, declaredLength: Int?, zerosFrom: Int64) throws -> Bool {
         // With no length to go by, the batch ends at the latest where the
         // zeros that end the file begin: they are no page of it (stop 42, a
         // helper: a batch whose first bytes were zeroed, over a writer's
         // zeroed space, was cut as torn for the zeroed pages after it).
-        var batchEnd = zerosFrom.map { min(end, $0) } ?? end
+        var batchEnd = min(end, zerosFrom)
         if let declaredLength, declaredLength >= LogFormat.batchHeaderSize, start + Int64(declaredLength) < end {
             batchEnd = start + Int64(declaredLength)
         }
@@ -378,8 +378,8 @@ struct BatchScanner {
     /// least to the last byte that is not zero. What follows is zeros a
     /// writer had zeroed ahead of its writes, not the batch (stop 42: a
     /// torn batch over zeroed space was reported with every zero after it).
-    func tornBatchEnd(at start: Int64) throws -> Int64 {
-        let zeros = try trailingZerosStart(from: start)
+    /// `zeros` is `trailingZerosStart(from: start)`, which the caller has.
+    func tornBatchEnd(at start: Int64, zerosFrom zeros: Int64) throws -> Int64 {
         let field = Int64(LogFormat.BatchField.length)
         // A file that ends inside the length field holds no zeroed space.
         guard end - start >= field + 4 else { return end }

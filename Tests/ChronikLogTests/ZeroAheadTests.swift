@@ -119,6 +119,17 @@ import Testing
         return (bytes, table.batchOffsets, table.committedBytes)
     }
 
+    /// `dir` copied to `copy` as a kill -9 leaves it: no LOCK, no index file
+    /// of the active segment (its first write after an open removes it),
+    /// and segment 0 holding `segment`.
+    static func copyAsACrashLeavesIt(_ dir: String, to copy: String, segment: [UInt8]) throws {
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
+            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
+        }
+        _ = FileManager.default.createFile(atPath: copy + "/" + LogFormat.segmentFileName(base: 0), contents: Data(segment))
+    }
+
     @Test("a torn final batch over zeroed space is counted apart from the zeros after it: the open and verify name its own bytes, then the zeros")
     func aTornBatchIsCountedApartFromTheZeros() async throws {
         // Stop 42: a 154-byte torn batch over zeroed space was "a torn tail of 673,988 bytes" (the zeros counted in).
@@ -133,12 +144,8 @@ import Testing
         for i in (last + kept)..<Int(committed) { torn[i] = 0 }
         // The torn batch is its declared length (its header landed); the zeros after it are the writer's.
         let batch = Int(committed) - last
-        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
-            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
-        }
+        try Self.copyAsACrashLeavesIt(dir, to: copy, segment: torn)
         let segment = copy + "/" + LogFormat.segmentFileName(base: 0)
-        _ = FileManager.default.createFile(atPath: segment, contents: Data(torn))
         let zeros = torn.count - Int(committed)
         #expect(zeros > 0)
 
@@ -170,11 +177,7 @@ import Testing
         var damaged = bytes
         let at = Int(offsets[2]) + LogFormat.BatchField.length
         withUnsafeBytes(of: UInt32(length).littleEndian) { for (i, b) in $0.enumerated() { damaged[at + i] = b } }
-        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
-            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
-        }
-        _ = FileManager.default.createFile(atPath: copy + "/" + LogFormat.segmentFileName(base: 0), contents: Data(damaged))
+        try Self.copyAsACrashLeavesIt(dir, to: copy, segment: damaged)
         let error = try #require(throws: ChronikLogError.self, "length \(length)") { try EventLog.open(at: copy).close() }
         #expect(error.offset == offsets[2] && error.message.contains("length field is damaged"), "\(error)")
         let verified = try LogVerifier.verify(directory: copy)
@@ -258,12 +261,7 @@ import Testing
         let at = Int(offsets[batch]) + LogFormat.BatchField.length
         let length = Int(loadLE(damaged, at, as: UInt32.self))
         withUnsafeBytes(of: UInt32(length + added).littleEndian) { for (i, b) in $0.enumerated() { damaged[at + i] = b } }
-        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-        // What a kill -9 leaves: no index file of the active segment (its first write after an open removes it).
-        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name != "LOCK" && !name.hasSuffix(".idx") {
-            try FileManager.default.copyItem(atPath: dir + "/" + name, toPath: copy + "/" + name)
-        }
-        _ = FileManager.default.createFile(atPath: copy + "/" + LogFormat.segmentFileName(base: 0), contents: Data(damaged))
+        try Self.copyAsACrashLeavesIt(dir, to: copy, segment: damaged)
         #expect(throws: ChronikLogError.self, "batch \(batch), length + \(added)") { try EventLog.open(at: copy).close() }
         let verified = try LogVerifier.verify(directory: copy)
         #expect(!verified.isClean, "batch \(batch), length + \(added)")
