@@ -86,6 +86,11 @@ public enum LogFormat {
     /// Page size of the crash model: a power cut persists an unsynced
     /// write's pages of this size in any order (recovery rule 4 (b)).
     static let pageBytes = 4096
+    /// The smallest unit a write lands whole: a power cut persists whole
+    /// sectors, a kill -9 stops a write at a page boundary. So a torn write
+    /// over zeroed space ends at a multiple of this in the file (recovery
+    /// rule 4 (c), stop 43).
+    static let sectorBytes = 512
 
     /// The chain hash that the first batch of a log points back to.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)

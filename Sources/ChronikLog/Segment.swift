@@ -297,8 +297,14 @@ struct BatchScanner {
             // batch's last byte (by its declared length, or the header's
             // when that does not parse) lies in the zeros that end the file,
             // as the end of the file cuts it short in a file that grows.
+            // A write lands whole sectors, so the sector holding the last
+            // byte that is not zero landed whole: the batch must go on past
+            // it (stop 43: a final batch's last bytes zeroed at rest, inside
+            // one sector, were cut as torn).
             let last = offset + Int64(max(declared ?? LogFormat.batchHeaderSize, LogFormat.batchHeaderSize)) - 1
-            if last < end && last >= zerosFrom { return nil }
+            let sector = Int64(LogFormat.sectorBytes)
+            let landedEnd = (zerosFrom + sector - 1) / sector * sector
+            if last < end && last >= landedEnd { return nil }
             return reason
         }
     }

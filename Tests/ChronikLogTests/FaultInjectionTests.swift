@@ -516,13 +516,29 @@ struct FaultInjectionTests {
     func tornFinalBatch(landing: Int, zeroAhead: Int) async throws {
         // Proves: a torn, never-acknowledged tail is cut off and reported exactly,
         // at the end of a growing file and over zeroed space (recovery rule 4 (c)).
-        let storage = FaultyStorage(seed: 5)
+        // Over zeroed space a write lands whole sectors (stop 43): the first event is
+        // padded so that the `landing` bytes end at a sector boundary of the file.
+        var padding = 0
+        var storage = FaultyStorage(seed: 5)
         var options = faultyOptions(storage)
-        options.compression = .none
-        options.zeroAheadBytes = zeroAhead
-        let log = try EventLog.open(at: "/disk/log", options: options)
-        for i in 0..<4 { try await log.append(to: "s", [event("A", "\(i)"), event("A", "\(i)b")]) }
-        let end = log.state.withLock { $0.segments.last!.committedBytes }
+        var log: EventLog!
+        var end = Int64(0)
+        for _ in 0..<4 {
+            storage = FaultyStorage(seed: 5)
+            options = faultyOptions(storage)
+            options.compression = .none
+            options.zeroAheadBytes = zeroAhead
+            log = try EventLog.open(at: "/disk/log", options: options)
+            for i in 0..<4 {
+                try await log.append(to: "s", [event("A", "\(i)" + String(repeating: "p", count: i == 0 ? padding : 0)), event("A", "\(i)b")])
+            }
+            end = log.state.withLock { $0.segments.last!.committedBytes }
+            let short = (Int(end) + landing) % LogFormat.sectorBytes
+            if zeroAhead == 0 || short == 0 { break }
+            padding = padding >= short ? padding - short : padding + LogFormat.sectorBytes - short
+            try log.close()
+        }
+        try #require(zeroAhead == 0 || (Int(end) + landing) % LogFormat.sectorBytes == 0, "could not pad to a sector boundary")
         // The power fails while the next batch is being written: `landing`
         // bytes of it reach the disk.
         storage.crash(atCall: 1, mode: .keepUnsynced, landing: landing)

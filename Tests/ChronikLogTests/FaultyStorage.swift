@@ -21,7 +21,8 @@ import Glibc
 /// - `crash()` is a power loss: every name reverts to its durable entry and
 ///   every file to its durable content plus a prefix of its pending
 ///   operations (none, all, or a random prefix whose last write may be torn:
-///   only a prefix of its bytes lands), or (`reorderPages`) any subset of
+///   only a prefix of its bytes lands, up to a sector boundary of the file,
+///   `LogFormat.sectorBytes`: a disk persists whole sectors), or (`reorderPages`) any subset of
 ///   the 4 KiB pages the unsynced writes changed. Open handles die; the lock table
 ///   empties (the process is gone). The storage then refuses every call
 ///   with EIO until `restart()`, so the dead log cannot touch the new state.
@@ -75,7 +76,9 @@ final class FaultyStorage: Storage, @unchecked Sendable {
         var kind: Kind
         var nth: Int
         var errno: Int32 = EIO
-        /// For writes: a random prefix of the bytes lands before the error.
+        /// For writes: a random prefix of the bytes lands before the error
+        /// (up to a sector boundary of the file, as a kernel's buffered
+        /// write stops at a page; none when the write crosses none).
         var partial = false
         /// Only calls on paths with this suffix count ("" = all).
         var pathSuffix = ""
@@ -122,8 +125,9 @@ final class FaultyStorage: Storage, @unchecked Sendable {
 
     /// Crashes (as `crash(mode)`) on the `nth` mutating call from now on
     /// (write, truncate, sync, create, rename, remove, directory sync). A
-    /// write that is hit first lands `landing` bytes of its start (random
-    /// when nil) as an unsynced write, which `mode` then keeps or drops.
+    /// write that is hit first lands `landing` bytes of its start (when nil,
+    /// a random prefix ending at a sector boundary of the file, or none or
+    /// all of it) as an unsynced write, which `mode` then keeps or drops.
     func crash(atCall nth: Int, mode: CrashMode, landing: Int? = nil) {
         lock.withLock {
             crashAtCall = mutatingCalls + nth
@@ -363,7 +367,7 @@ final class FaultyStorage: Storage, @unchecked Sendable {
             if let crashAt = crashAtCall, mutatingCalls + 1 >= crashAt {
                 // The power fails during this write: a prefix of it may land.
                 mutatingCalls += 1
-                let landed = min(crashLanding ?? rng.int(0...all.count), all.count)
+                let landed = min(crashLanding ?? tornLanding(offset: Int(offset), count: all.count), all.count)
                 if landed > 0 { apply(.write(offset: Int(offset), bytes: Array(all.prefix(landed))), to: file.inode) }
                 fired.append("crash during write of \(all.count) bytes at \(file.path)+\(offset) (\(landed) landed)")
                 crashLocked(crashMode)
@@ -371,8 +375,8 @@ final class FaultyStorage: Storage, @unchecked Sendable {
             }
             try mutatingCall(.write, file.path) { f in
                 guard f.partial, all.count > 1 else { return nil }
-                let landed = rng.int(1...(all.count - 1))
-                apply(.write(offset: Int(offset), bytes: Array(all.prefix(landed))), to: file.inode)
+                let landed = tornLanding(offset: Int(offset), count: all.count, strict: true)
+                if landed > 0 { apply(.write(offset: Int(offset), bytes: Array(all.prefix(landed))), to: file.inode) }
                 return "\(landed) of \(all.count) bytes landed"
             }
             if let capacity {
@@ -487,7 +491,7 @@ final class FaultyStorage: Storage, @unchecked Sendable {
             for op in inode.pending.prefix(keep) { Self.apply(op, to: &data) }
             if mode == .random, keep < inode.pending.count, case .write(let offset, let bytes) = inode.pending[keep], rng.chance(1, in: 2) {
                 // A torn write: only a prefix of its bytes reached the disk.
-                let landed = rng.int(0...bytes.count)
+                let landed = tornLanding(offset: offset, count: bytes.count)
                 Self.apply(.write(offset: offset, bytes: Array(bytes.prefix(landed))), to: &data)
             }
             inode.durable = data
@@ -500,6 +504,18 @@ final class FaultyStorage: Storage, @unchecked Sendable {
         halted = true
         crashAtCall = nil
         fired.append("crash (\(mode.rawValue))")
+    }
+
+    private func tornLanding(offset: Int, count: Int, strict: Bool = false) -> Int {
+        // How much of a write of `count` bytes at `offset` lands when it is
+        // cut short: up to a sector boundary inside it (a power cut persists
+        // whole sectors; a kill -9 or a failed buffered write stops at a
+        // page). Unless `strict` (some but not all of it), also none or all.
+        let sector = LogFormat.sectorBytes
+        var cuts = strict ? [] : [0, count]
+        var b = (offset / sector + 1) * sector
+        while b < offset + count { cuts.append(b - offset); b += sector }
+        return cuts.isEmpty ? 0 : cuts[rng.int(0...(cuts.count - 1))]
     }
 
     /// What a power cut keeps of a file whose pages were written back in

@@ -84,10 +84,12 @@ import Testing
         }
         #expect(bytes.count > Int(committed))
         #expect(try end(of: bytes) == .zeroed(offset: committed, bytes: Int64(bytes.count) - committed))
-        // The last batch's last 100 bytes never landed: zeros, like the space after it.
+        // The last batch's sectors after its first never landed: zeros, like the space after it.
         let lastBatch = try #require(offsets.last)
+        let boundary = Self.lastSectorBoundary(in: lastBatch, committed)
+        try #require(boundary > Int(lastBatch) + LogFormat.batchHeaderSize, "the final batch should span a sector boundary")
         var torn = bytes
-        for i in (Int(committed) - 100)..<Int(committed) { torn[i] = 0 }
+        for i in boundary..<Int(committed) { torn[i] = 0 }
         guard case .incomplete(let offset, _)? = try end(of: torn) else {
             Issue.record("a batch whose end is zeros: \(String(describing: try end(of: torn)))")
             return
@@ -119,6 +121,44 @@ import Testing
         return (bytes, table.batchOffsets, table.committedBytes)
     }
 
+    /// The last multiple of `LogFormat.sectorBytes` inside the batch from
+    /// `start` to `end`, before its last byte (its start when none is).
+    static func lastSectorBoundary(in start: Int64, _ end: Int64) -> Int {
+        let sector = Int64(LogFormat.sectorBytes)
+        return Int(max(start, (end - 1) / sector * sector))
+    }
+
+    @Test("an acknowledged final batch whose last bytes were zeroed at rest inside one sector, over zeroed space, is corruption; zeros from a sector boundary are a torn write")
+    func zeroedLastBytesInsideASectorAreDamage() async throws {
+        // Proves a helper's finding (stop 42): one zeroed final `}` of an acknowledged final batch was cut as torn by
+        // rule (c). A write lands whole sectors, so the sector holding a torn batch's last landed byte is whole.
+        let dir = makeTempDir()
+        defer { removeDir(dir); for k in 0..<4 { removeDir(dir + "-copy\(k)") } }
+        let (bytes, offsets, committed) = try await Self.crashImage(dir)
+        let last = Int(offsets[2]), end = Int(committed)
+        let boundary = Self.lastSectorBoundary(in: offsets[2], committed)
+        try #require(boundary > last + LogFormat.batchHeaderSize && bytes[end - 1] != 0 && bytes[boundary] != 0)
+        for (k, zeroed) in [1, 2, end - boundary - 1].enumerated() {
+            var damaged = bytes
+            for i in (end - zeroed)..<end { damaged[i] = 0 }
+            let copy = dir + "-copy\(k)"
+            try Self.copyAsACrashLeavesIt(dir, to: copy, segment: damaged)
+            let error = try #require(throws: ChronikLogError.self, "last \(zeroed) bytes zeroed") { try EventLog.open(at: copy).close() }
+            #expect(error.offset == offsets[2], "\(error)")
+            #expect(try LogVerifier.verify(directory: copy).failure?.offset == offsets[2], "last \(zeroed) bytes zeroed")
+            #expect(try Self.fileSize(copy + "/" + LogFormat.segmentFileName(base: 0)) == bytes.count, "nothing was cut")
+        }
+        // From the sector boundary on: a write that landed the sectors before it, torn, cut on open.
+        var torn = bytes
+        for i in boundary..<end { torn[i] = 0 }
+        let copy = dir + "-copy3"
+        try Self.copyAsACrashLeavesIt(dir, to: copy, segment: torn)
+        let reopened = try EventLog.open(at: copy)
+        defer { try? reopened.close() }
+        #expect(reopened.recovery.truncatedAtOffset == offsets[2], "\(reopened.recovery)")
+        #expect(try reopened.readAll().collect().count == 2)
+    }
+
     /// `dir` copied to `copy` as a kill -9 leaves it: no LOCK, no index file
     /// of the active segment (its first write after an open removes it),
     /// and segment 0 holding `segment`.
@@ -137,11 +177,13 @@ import Testing
         let copy = dir + "-torn"
         defer { removeDir(dir); removeDir(copy) }
         let (bytes, offsets, committed) = try await Self.crashImage(dir)
-        // The last batch's write landed only a prefix; the rest of its bytes are still the zeros it was written over.
+        // The last batch's write landed only a prefix, up to a sector boundary; the rest of its bytes are still the
+        // zeros it was written over.
         var torn = bytes
         let last = Int(offsets[2])
-        let kept = (Int(committed) - last) / 2
-        for i in (last + kept)..<Int(committed) { torn[i] = 0 }
+        let boundary = Self.lastSectorBoundary(in: offsets[2], committed)
+        try #require(boundary > last + LogFormat.batchHeaderSize, "the final batch should span a sector boundary")
+        for i in boundary..<Int(committed) { torn[i] = 0 }
         // The torn batch is its declared length (its header landed); the zeros after it are the writer's.
         let batch = Int(committed) - last
         try Self.copyAsACrashLeavesIt(dir, to: copy, segment: torn)
