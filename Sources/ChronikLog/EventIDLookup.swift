@@ -7,7 +7,7 @@ extension EventLog {
     /// of the last `refresh()`.
     public func position(ofEventID id: EventID) -> Position? {
         waitUntilIndexed()
-        return state.withLock { $0.ids.position(of: id).map(Position.init) }
+        return state.withLock { $0.visiblePosition(of: id).map(Position.init) }
     }
 }
 

@@ -99,6 +99,15 @@ public final class EventLog: Sendable {
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
 
+        /// The position of the event with `id` among those readers see
+        /// (below the head): the writer puts a large group's ids in `ids`
+        /// beside its fdatasync, before it publishes the group (stop 43,
+        /// `Writer.insertsIDsBeside`).
+        func visiblePosition(of id: EventID) -> UInt64? {
+            guard let p = ids.position(of: id), p < head else { return nil }
+            return p
+        }
+
         /// Adds one committed batch to the stream and id indexes.
         mutating func index<IDs: Sequence<EventID>>(stream: String, firstVersion: UInt64, basePosition: UInt64, count: UInt32, ids: IDs) {
             streams[stream, default: StreamEntry()].add(firstVersion: firstVersion, firstPosition: basePosition, count: count)

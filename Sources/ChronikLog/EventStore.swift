@@ -83,7 +83,7 @@ extension EventLog: EventStore {
     /// `chronik serve` asked it 1,000 times, each under the lock: stop 21).
     public func storedCount(ofIDs ids: [EventID]) async throws -> Int {
         waitUntilIndexed()
-        return state.withLock { s in ids.reduce(0) { $0 + (s.ids.position(of: $1) == nil ? 0 : 1) } }
+        return state.withLock { s in ids.reduce(0) { $0 + (s.visiblePosition(of: $1) == nil ? 0 : 1) } }
     }
 }
 

@@ -64,6 +64,32 @@ struct EventLogTests {
         #expect(log.lastVersion(of: "order-1") == StreamVersion(3))
     }
 
+    @Test("a 1,000-event batch, whose ids the writer indexes beside its fdatasync, is found by id at its positions, and appended again is a duplicate",
+          arguments: [false, true])
+    func largeBatchIdempotency(mixed: Bool) async throws {
+        // Stop 43: a group of 256 events or more has its ids put in the id table on a helper while its fdatasync
+        // runs, not after it. `mixed`: the retry carries one new event, which makes it a conflict, not a duplicate.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        try await log.append(to: "before", [event("A", "zero")])
+        let batch = (0..<1000).map { event("B", "\($0)") }
+        let first = try await log.append(to: "s", batch)
+        #expect(first.firstPosition == Position(1))
+        for (i, e) in batch.enumerated() { #expect(log.position(ofEventID: e.id) == Position(UInt64(1 + i))) }
+        #expect(try await log.storedCount(ofIDs: batch.map(\.id)) == 1000)
+        if mixed {
+            await #expect(throws: ChronikLogError.self) { try await log.append(to: "s", batch + [event("C", "new")]) }
+        } else {
+            let again = try await log.append(to: "s", batch)
+            #expect(again.wasDuplicate && again.positions == first.positions)
+        }
+        #expect(log.head == Position(1001))
+        let next = try await log.append(to: "s", (0..<300).map { event("D", "\($0)") })
+        #expect(next.firstPosition == Position(1001) && next.versions.first == StreamVersion(1000))
+    }
+
     @Test("re-appending the same ids returns the original positions; other content is an error")
     func idempotency() async throws {
         let dir = makeTempDir()
