@@ -648,7 +648,7 @@ struct VerifierRun {
                         let torn = try Self.tornExtent(scanner, offset, end, zerosFrom: zerosFrom)
                         let said = besideWriter
                             ? "a final batch a live writer may be writing right now\(torn.zeros) (not judged while it runs: verify again once it is idle or stopped)"
-                            : "an interrupted final write (pages that never reached the disk)\(torn.zeros); a writer's open truncates them"
+                            : "an interrupted final write (sectors that never reached the disk)\(torn.zeros); a writer's open truncates them"
                         tornTail = (VerificationIssue(code: .corruption, file: segPath, offset: offset, reason: "torn tail: \(torn.bytes) bytes of \(said)"),
                                     report.warnings.count)
                         intactEnd = offset
@@ -663,7 +663,10 @@ struct VerifierRun {
                         scanner = BatchScanner(file: file, path: segPath, start: offset, end: end)
                         continue
                     }
-                    throw fail(segPath, offset, reason)
+                    // The reason the open gives (stop 43, a helper: verify and
+                    // repair said "batch checksum mismatch" where the open
+                    // said the length field was damaged).
+                    throw fail(segPath, offset, damage ?? reason)
                 }
             }
         } catch let found as Found {

@@ -304,9 +304,13 @@ import Testing
         let length = Int(loadLE(damaged, at, as: UInt32.self))
         withUnsafeBytes(of: UInt32(length + added).littleEndian) { for (i, b) in $0.enumerated() { damaged[at + i] = b } }
         try Self.copyAsACrashLeavesIt(dir, to: copy, segment: damaged)
-        #expect(throws: ChronikLogError.self, "batch \(batch), length + \(added)") { try EventLog.open(at: copy).close() }
+        let error = try #require(throws: ChronikLogError.self, "batch \(batch), length + \(added)") { try EventLog.open(at: copy).close() }
         let verified = try LogVerifier.verify(directory: copy)
         #expect(!verified.isClean, "batch \(batch), length + \(added)")
+        // verify (and repair, which takes its finding) gives the open's reason (stop 43, a helper: "batch checksum
+        // mismatch" where the open said the length field was damaged).
+        let reason = try #require(verified.failure?.reason)
+        #expect(error.message.contains(reason) && reason.contains("length"), "open: \(error.message); verify: \(reason)")
     }
 
     @Test("beside a live writer, zeros read at a batch boundary that a batch (and synced ones after it) have since replaced are no damage")
