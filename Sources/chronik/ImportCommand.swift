@@ -108,15 +108,26 @@ struct Import: AsyncParsableCommand {
         // behind, "nothing was imported").
         let logDir = options.directory()
         let created = !FileManager.default.fileExists(atPath: logDir + "/" + LogFormat.metaFileName)
-        try await leavingNoTraceOnFailure(log: logDir, keys: keyOptions.directory(forLog: logDir)) {
+        let keys = keyOptions.directory(forLog: logDir)
+        let newKeys = !FileManager.default.fileExists(atPath: keys)
+        let appended = try await leavingNoTraceOnFailure(log: logDir, keys: keys) {
             try await importInput()
+        }
+        // Nor when it imports nothing (stop 43, a helper: an empty file made
+        // an empty log, and a wrong path then opened it without a word).
+        if created && appended == 0 && holdsNoEvent(logDir) {
+            try? FileManager.default.removeItem(atPath: logDir)
+            if newKeys { try? FileManager.default.removeItem(atPath: keys) }
+            options.note("chronik: note: the input held no event to import: no log was created at \(logDir)")
+            return
         }
         // After the import, which leaves no log when it fails (stop 38, a
         // newcomer: `import --log shpo`, a typo, made a second shop unsaid).
         if created { options.note(GlobalOptions.createdNote(logDir)) }
     }
 
-    func importInput() async throws {
+    /// Imports the input; how many events it appended.
+    func importInput() async throws -> Int {
         // Two passes need a file; stdin is spooled to a temporary one.
         var path = file ?? "-"
         var spooled: FileDescriptor?
@@ -197,6 +208,7 @@ struct Import: AsyncParsableCommand {
         if summary.rejectCount > 0 && !skipInvalid {
             throw CommandFailure("\(summary.rejectCount) bad line\(summary.rejectCount == 1 ? "" : "s"); nothing was imported")
         }
+        return summary.appended
     }
 
     /// The `--json` summary.

@@ -75,6 +75,27 @@ struct ImportExportTests {
         #expect(!FileManager.default.fileExists(atPath: dir) && !FileManager.default.fileExists(atPath: dir + ".keys"))
     }
 
+    @Test("an import of no event (an empty file, blank lines, only bad lines skipped) creates no log and says so; into a log that exists it changes nothing",
+          arguments: ["", "\n\n", "{\"type\":\"PriceChanged\",\"data\":{}}\n"])
+    func importOfNoEventCreatesNoLog(input: String) async throws {
+        // Stop 43, a helper: an empty file made an empty log (exit 0), which a mistyped --log then opened unsaid.
+        let dir = makeTempDir()
+        defer { removeDir(dir); removeDir(dir + ".keys") }
+        let file = try writeTemp(input)
+        let r = try await chronik(["import", "--skip-invalid", "--log", dir, file])
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("imported 0 events"), "\(r)")
+        #expect(r.stderr.contains("no log was created at \(dir)") && !r.stderr.contains("created a new one"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: dir) && !FileManager.default.fileExists(atPath: dir + ".keys"))
+        // A log that exists stays, with what it held.
+        let seeded = try writeTemp(shopLines.joined(separator: "\n") + "\n")
+        #expect(try await chronik(["import", "--log", dir, seeded]).exitCode == 0)
+        let again = try await chronik(["import", "--skip-invalid", "--log", dir, file])
+        #expect(again.exitCode == 0 && !again.stderr.contains("no log was created"), "\(again)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/chronik.meta"))
+        #expect(try await !holdsNoEvent(dir))
+    }
+
     @Test func skipInvalidAppendsTheRest() async throws {
         // Proves --skip-invalid appends the valid lines, reports the bad ones and exits 0.
         let dir = makeTempDir()
