@@ -39,7 +39,8 @@ struct Import: AsyncParsableCommand {
             line is listed on stderr with its number and reason. With \
             --skip-invalid the good lines are appended and the bad ones \
             reported; a line refused by a guard is skipped and the lines \
-            after it are checked without it.
+            after it are checked without it. An import that appends no \
+            event leaves no new log behind (nor a new key store).
 
             An event larger than --max-event-bytes (default 4 MiB, the name \
             append uses too) is refused; a line longer than six times that \
