@@ -1,5 +1,6 @@
 import ChronikLog
 import PostgresNIO
+import Logging
 
 extension PostgresStore {
     /// What `verify` checked.
@@ -16,6 +17,28 @@ extension PostgresStore {
     /// hash, and the head row. The first disagreement is thrown with the
     /// table and position (`corruption` or `chainMismatch`).
     public func verify(pageSize: Int = 10_000) async throws -> VerifyReport {
+        // Every read in one snapshot, on a connection of its own (stop 43, a
+        // helper: beside appends, the head row read last was ahead of the
+        // rows read before it, and a healthy store failed with
+        // chainMismatch; the reader connection is shared with other reads,
+        // which must not see an old snapshot).
+        let slot = ConnectionSlot(location: location, logger: logger)
+        do {
+            let report = try await slot.read { [logger, location] conn in
+                _ = try await conn.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+                let report = try await Self.verify(on: conn, pageSize: pageSize, logger: logger, location: location)
+                _ = try await conn.query("COMMIT", logger: logger)
+                return report
+            }
+            await slot.close()
+            return report
+        } catch {
+            await slot.close()
+            throw error
+        }
+    }
+
+    private static func verify(on conn: PostgresConnection, pageSize: Int, logger: Logger, location: Location) async throws -> VerifyReport {
         var chain = ChainHash.genesis.bytes
         var next: UInt64 = 0
         var batches: UInt64 = 0
@@ -24,19 +47,16 @@ extension PostgresStore {
             ChronikLogError(code, "\(table) position \(position): \(why)", path: table, offset: Int64(position))
         }
         while true {
-            let page: [(Int64, Int32, ByteBuffer)] = try await readerConnection.read { [logger, next, pageSize] conn in
-                let rows = try await conn.query("""
-                    SELECT first_position, event_count, chain FROM chronik_batches
-                    WHERE first_position >= \(Int64(next)) ORDER BY first_position LIMIT \(Int64(pageSize))
-                    """, logger: logger)
-                var out: [(Int64, Int32, ByteBuffer)] = []
-                for try await row in rows.decode((Int64, Int32, ByteBuffer).self) { out.append(row) }
-                return out
-            }
+            let pageRows = try await conn.query("""
+                SELECT first_position, event_count, chain FROM chronik_batches
+                WHERE first_position >= \(Int64(next)) ORDER BY first_position LIMIT \(Int64(pageSize))
+                """, logger: logger)
+            var page: [(Int64, Int32, ByteBuffer)] = []
+            for try await row in pageRows.decode((Int64, Int32, ByteBuffer).self) { page.append(row) }
             if page.isEmpty { break }
             let last = page[page.count - 1]
             let through = UInt64(last.0) + UInt64(last.1)
-            let events = try await readAll(from: Position(next), limit: Int(through - next))
+            let events = try await readAll(on: conn, from: Position(next), limit: Int(through - next), logger: logger)
             var i = 0
             for (first, count, storedChain) in page {
                 guard UInt64(first) == next else {
@@ -76,39 +96,32 @@ extension PostgresStore {
                 throw broken(.corruption, "chronik_events", next, "event outside any batch")
             }
         }
-        let (headNext, headChain): (Int64, ByteBuffer) = try await readerConnection.read { [logger, location] conn in
-            let rows = try await conn.query("SELECT next_position, last_chain FROM chronik_head WHERE id = 1", logger: logger)
-            for try await row in rows.decode((Int64, ByteBuffer).self) { return row }
-            throw ChronikLogError(.notALog, "\(location): no chronik_head row")
-        }
+        var head: (Int64, ByteBuffer)?
+        for try await row in try await conn.query("SELECT next_position, last_chain FROM chronik_head WHERE id = 1", logger: logger)
+            .decode((Int64, ByteBuffer).self) { head = row }
+        guard let (headNext, headChain) = head else { throw ChronikLogError(.notALog, "\(location): no chronik_head row") }
         guard UInt64(headNext) == next, Array(headChain.readableBytesView) == chain else {
             throw broken(.chainMismatch, "chronik_head", next, "head row says next position \(headNext), the rows end at \(next) (or its chain hash differs)")
         }
-        let extra = try await readAll(from: Position(next), limit: 1)
+        let extra = try await readAll(on: conn, from: Position(next), limit: 1, logger: logger)
         if let e = extra.first {
             throw broken(.corruption, "chronik_events", e.position.value, "event past the head")
         }
         // An id stored twice (stop 35: with the unique index dropped by
         // hand, retries appended again and verify passed).
-        let twice: (Int64, Int64)? = try await readerConnection.read { [logger] conn in
-            let rows = try await conn.query("""
-                SELECT min(position), max(position) FROM chronik_events GROUP BY id HAVING count(*) > 1 ORDER BY 2 LIMIT 1
-                """, logger: logger)
-            for try await row in rows.decode((Int64, Int64).self) { return row }
-            return nil
-        }
+        var twice: (Int64, Int64)?
+        for try await row in try await conn.query("""
+            SELECT min(position), max(position) FROM chronik_events GROUP BY id HAVING count(*) > 1 ORDER BY 2 LIMIT 1
+            """, logger: logger).decode((Int64, Int64).self) { twice = row }
         if let (first, second) = twice {
             throw broken(.corruption, "chronik_events", UInt64(second), "the event id of position \(first) is stored again here")
         }
         // Each stream's row in chronik_streams, which the next append's
         // version comes from (stop 35: an edited row went unseen until the
         // next append wrote a gap, or every append failed).
-        let rows: [(String, Int64)] = try await readerConnection.read { [logger] conn in
-            let rows = try await conn.query("SELECT stream, last_version FROM chronik_streams", logger: logger)
-            var out: [(String, Int64)] = []
-            for try await row in rows.decode((String, Int64).self) { out.append(row) }
-            return out
-        }
+        var rows: [(String, Int64)] = []
+        for try await row in try await conn.query("SELECT stream, last_version FROM chronik_streams", logger: logger)
+            .decode((String, Int64).self) { rows.append(row) }
         var listed = 0
         for (stream, last) in rows.sorted(by: { $0.0 < $1.0 }) {
             guard let v = versions[stream], Int64(v) == last else {

@@ -211,22 +211,25 @@ public final class PostgresStore: EventStore, Sendable {
     }
 
     public func readAll(from position: Position, limit: Int) async throws -> [RecordedEvent] {
-        try await readerConnection.read { [logger] conn in
-            let rows = try await conn.query("""
-                SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
-                FROM chronik_events WHERE position >= \(Int64(position.value))
-                ORDER BY position LIMIT \(Int64(limit))
-                """, logger: logger)
-            let events = try await Self.decode(rows)
-            // Positions are dense by construction: a hole is a row deleted
-            // outside Chronik, refused as a changed row is (stop 38, a DBA:
-            // read, export, serve and subscriptions skipped it unsaid).
-            for (i, e) in events.enumerated() where e.position.value != position.value + UInt64(i) {
-                throw ChronikLogError(.corruption, "chronik_events position \(position.value + UInt64(i)) is missing (the next row is at "
-                                      + "\(e.position.value)): a row was deleted outside Chronik; chronik verify --store names the damage")
-            }
-            return events
+        try await readerConnection.read { [logger] conn in try await Self.readAll(on: conn, from: position, limit: limit, logger: logger) }
+    }
+
+    /// `readAll` on `conn` (`verify` reads in one snapshot on its own).
+    static func readAll(on conn: PostgresConnection, from position: Position, limit: Int, logger: Logger) async throws -> [RecordedEvent] {
+        let rows = try await conn.query("""
+            SELECT position, stream, version, id, type, occurred_at, recorded_at, meta, data, crc
+            FROM chronik_events WHERE position >= \(Int64(position.value))
+            ORDER BY position LIMIT \(Int64(limit))
+            """, logger: logger)
+        let events = try await decode(rows)
+        // Positions are dense by construction: a hole is a row deleted
+        // outside Chronik, refused as a changed row is (stop 38, a DBA:
+        // read, export, serve and subscriptions skipped it unsaid).
+        for (i, e) in events.enumerated() where e.position.value != position.value + UInt64(i) {
+            throw ChronikLogError(.corruption, "chronik_events position \(position.value + UInt64(i)) is missing (the next row is at "
+                                  + "\(e.position.value)): a row was deleted outside Chronik; chronik verify --store names the damage")
         }
+        return events
     }
 
     public func subscribeAll(from position: Position) -> any AsyncSequence<RecordedEvent, any Error> {

@@ -81,6 +81,31 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    /// `verify` beside appends checks one snapshot (stop 43, a helper: about
+    /// half the runs of `chronik verify --store` during `append --store`
+    /// failed with chainMismatch, the head row read after the rows).
+    @Test func verifyBesideAppendsChecksOneSnapshot() async throws {
+        let (cluster, store) = try await freshStore("t_verify_live")
+        let writer = try PostgresStore(url: cluster.primary.url(database: "t_verify_live"))
+        for i in 0..<20 { _ = try await writer.append(to: "s-\(i % 7)", (0..<20).map { self.event("A", "{\"i\":\($0)}") }, expected: .any) }
+        let appends = Task {
+            for i in 0..<300 { _ = try await writer.append(to: "live-\(i % 11)", [self.event("B", "{\"i\":\(i)}")], expected: .any) }
+        }
+        var verified: [UInt64] = []
+        while !appends.isCancelled, verified.count < 40 {
+            // Small pages: many reads, each a chance for an append to commit between them.
+            let report = try await store.verify(pageSize: 7)
+            verified.append(report.events)
+            if report.events >= 700 { break }
+        }
+        try await appends.value
+        #expect(verified.count >= 2, "verify ran beside the appends: \(verified)")
+        #expect(verified == verified.sorted() && verified.first! >= 400, "\(verified)")
+        #expect(try await store.verify().events == 700)
+        await writer.close()
+        await store.close()
+    }
+
     /// Stream names and subjects are keys compared as bytes (`COLLATE "C"`),
     /// whatever locale the database has (this one: the cluster's, from the
     /// environment).
