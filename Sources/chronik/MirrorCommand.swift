@@ -24,8 +24,13 @@ struct Mirror: AsyncParsableCommand {
             side verifies its own chain.
 
             Before copying, the local log's last event must be the store's \
-            event at that position (same id); otherwise nothing is written and \
-            the command exits 1: the directory mirrors another store.
+            event at that position, the same in every field but the \
+            recorded-at time; otherwise nothing is written and the command \
+            exits 1: the directory mirrors another store. Following, the \
+            same is checked again whenever the store answers after being \
+            away, and a store that holds fewer events than the local log \
+            stops the command: it was recreated or restored from an older \
+            backup, and is no longer the store this log mirrors.
 
             Examples (they need a PostgreSQL server; ChronikPostgresTests runs them):
               chronik mirror --log mirror --store postgres://chronik@db:5432/shop
@@ -71,13 +76,7 @@ struct Mirror: AsyncParsableCommand {
         defer { try? log.close() }
         log.waitUntilIndexed()
         var next = log.head.value
-        if next > 0 {
-            let local = try log.event(at: Position(next - 1))
-            let remote = try await source.readAll(from: Position(next - 1), limit: 1).first
-            guard let local, let remote, local.id == remote.id else {
-                throw CommandFailure("the log in \(log.directory) does not mirror \(source.location): position \(next - 1) is \(local.map { "\($0.id)" } ?? "absent") here and \(remote.map { "\($0.id)" } ?? "absent") in the store; nothing written")
-            }
-        }
+        try await Self.checkMirrors(log, source, next: next)
         var copied: UInt64 = 0
         var unreachableSince: ContinuousClock.Instant?
         while true {
@@ -85,8 +84,13 @@ struct Mirror: AsyncParsableCommand {
             do {
                 page = try await source.readAll(from: Position(next), limit: 4096)
                 if let since = unreachableSince {
-                    options.note("chronik: note: \(source.location) answers again (after \(since.duration(to: .now)))")
+                    let away = since.duration(to: .now)
+                    options.note("chronik: note: \(source.location) answers again (after \(String(format: "%.1f", Double(away.components.seconds) + Double(away.components.attoseconds) / 1e18)) s)")
                     unreachableSince = nil
+                    // Away, it may have been recreated or restored (stop 43, a
+                    // helper: a recreated store's events were appended after
+                    // the old store's, unsaid).
+                    try await Self.checkMirrors(log, source, next: next)
                 }
             } catch let e as ChronikLogError where follow && e.code == .io {
                 // Following, a store that is away (a restart, a failover)
@@ -100,6 +104,19 @@ struct Mirror: AsyncParsableCommand {
                 continue
             }
             if page.isEmpty {
+                // A store that holds fewer events than mirrored here is not
+                // the store this log mirrors (stop 43, a helper: following
+                // said nothing while it did).
+                let head = try await source.headPosition().value
+                if head < next {
+                    throw CommandFailure("\(source.location) holds \(head) events, fewer than the \(next) mirrored in \(log.directory): it is not the store this log mirrors (recreated, or restored from an older backup); nothing more written")
+                }
+                // Its head row says more than its rows hold, unless an append
+                // committed since the read: rows deleted at its end (stop 43,
+                // a helper: mirrored as if the store ended there, exit 0).
+                if head > next, try await source.readAll(from: Position(next), limit: 1).isEmpty {
+                    throw CommandFailure("\(source.location): its head row says \(head) events, its rows end at position \(next): rows were deleted outside Chronik; chronik verify --store names the damage (mirrored up to \(next))")
+                }
                 if !follow { break }
                 try await Task.sleep(for: .milliseconds(pollMilliseconds))
                 continue
@@ -135,5 +152,22 @@ struct Mirror: AsyncParsableCommand {
         struct Report: Encodable { var copied, head: UInt64 }
         emit(options, json: [try JSONValue(encoding: Report(copied: copied, head: next)).text],
              text: ["copied \(copied) events from \(source.location); local log \(log.directory) holds positions 0..<\(next)"])
+    }
+
+    /// Refuses a local log whose last event (at `next - 1`) is not the
+    /// store's event there, the same in every field but the recorded-at
+    /// time, which each side keeps its own (stop 43, a helper: only the id
+    /// was compared, and events with another time or other data passed).
+    static func checkMirrors(_ log: EventLog, _ source: PostgresStore, next: UInt64) async throws {
+        guard next > 0 else { return }
+        let local = try log.event(at: Position(next - 1))
+        let remote = try await source.readAll(from: Position(next - 1), limit: 1).first
+        guard let local, let remote, local.id == remote.id, local.stream == remote.stream, local.version == remote.version,
+              local.type == remote.type, local.occurredAt == remote.occurredAt, local.data == remote.data,
+              local.metadata == remote.metadata else {
+            let here = local.map { "\($0.id)" } ?? "absent", there = remote.map { "\($0.id)" } ?? "absent"
+            let what = here == there ? "event \(here), with other content" : "\(here) here and \(there) in the store"
+            throw CommandFailure("the log in \(log.directory) does not mirror \(source.location): position \(next - 1) is \(what); nothing written")
+        }
     }
 }

@@ -56,6 +56,65 @@ extension PostgresStoreTests {
     }
 }
 
+// A local log is checked against the store event by event where it ends,
+// every field but the recorded-at time; a follower stops when the store no
+// longer holds what was mirrored, or its rows end before its head row.
+extension PostgresStoreTests {
+    @Test func mirrorRefusesAnotherHistoryAndAStoreThatLostEvents() async throws {
+        // Stop 43, a helper: only the id at the local log's last position was compared (another time passed), and a
+        // follower appended a recreated store's events after the old store's, unsaid.
+        let (cluster, store) = try await freshStore("t_mirror_fields")
+        let url = cluster.primary.url(database: "t_mirror_fields")
+        let events = (0..<3).map { event("A", "{\"i\":\($0)}") }
+        for e in events { _ = try await store.append(to: "a", [e], expected: .any) }
+        let dir = NSTemporaryDirectory() + "chronik-mirror-fields-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var changed = events[2]
+        changed.occurredAt = Timestamp(microseconds: changed.occurredAt.microseconds + 1)
+        let local = try EventLog.open(at: dir)
+        for e in [events[0], events[1], changed] { try await local.append(to: "a", [e]) }
+        try local.close()
+        let refused = try await chronik(["mirror", "--store", url, "--log", dir])
+        #expect(refused.status == 1 && refused.stderr.contains("position 2 is event \(events[2].id), with other content"), "\(refused)")
+
+        // Following: rows deleted at the store's end are damage; a store holding fewer events than mirrored stops it.
+        let followed = dir + "-followed"
+        let err = followed + ".err"
+        defer { try? FileManager.default.removeItem(atPath: followed); try? FileManager.default.removeItem(atPath: err) }
+        func follower() throws -> ChildProcess {
+            try ChildProcess(builtExecutable("chronik"), ["mirror", "--store", url, "--log", followed, "-f", "--poll-ms", "50"],
+                             stdout: "/dev/null", stderr: err)
+        }
+        func exitStatus(_ p: ChildProcess) async throws -> Int32? {
+            for _ in 0..<100 {
+                if let s = p.poll() { return s }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return nil
+        }
+        func said() -> String { (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }
+        // The store's rows cut to 2 under a head row of 3.
+        _ = try cluster.primary.psql("DELETE FROM chronik_events WHERE position >= 2; DELETE FROM chronik_batches WHERE first_position >= 2",
+                                     database: "t_mirror_fields")
+        let first = try follower()
+        defer { first.terminate(); _ = first.wait() }
+        let status = try await exitStatus(first)
+        #expect(status == 1 && said().contains("its rows end at position 2"), "\(String(describing: status)): \(said())")
+        // The head row mended (2 events, as the follower holds), then the store cut to 1 event, rows and head row,
+        // as an older backup restored: the running follower stops.
+        _ = try cluster.primary.psql("UPDATE chronik_head SET next_position = 2 WHERE id = 1", database: "t_mirror_fields")
+        let second = try follower()
+        defer { second.terminate(); _ = second.wait() }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(second.poll() == nil, "following a store that holds what it mirrored: \(said())")
+        _ = try cluster.primary.psql("DELETE FROM chronik_events WHERE position >= 1; DELETE FROM chronik_batches WHERE first_position >= 1; "
+                                     + "UPDATE chronik_head SET next_position = 1 WHERE id = 1", database: "t_mirror_fields")
+        let stopped = try await exitStatus(second)
+        #expect(stopped == 1 && said().contains("holds 1 events, fewer than the 2"), "\(String(describing: stopped)): \(said())")
+        await store.close()
+    }
+}
+
 // Two processes reserving the same SKU concurrently through the store, each
 // with optimistic concurrency on `stock-{sku}` (expected version of what it
 // read, re-read on a conflict), never reserve more than was received.
