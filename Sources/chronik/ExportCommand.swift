@@ -409,6 +409,7 @@ extension Export {
                 throw Self.nullRefusal("this store holds sealed personal data and no --master-key was given",
                                        give: "--master-key FILE (the servers')")
             }
+            try await checkLastRowPresent(store)
             do {
                 let n = try await filter.export(store: store, protector: vault) { bytes in writeStandardOutput(bytes) }
                 options.note("chronik: exported \(n) event\(n == 1 ? "" : "s")")
