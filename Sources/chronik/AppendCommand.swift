@@ -685,7 +685,23 @@ extension Append {
         var refused = 0
         try await storeOptions.withStore(url) { store in
             let commerce = CommerceStore(store: store)
-            for b in batches {
+            for var b in batches {
+                // Lines whose id the store holds with the same stream, type,
+                // data and meta are retries, skipped one by one as on a log
+                // (stop 43, a helper: a batch of which 2 of 3 lines were
+                // stored was refused whole, "a retry must resend the same
+                // batch"). Other content is left to the store to refuse.
+                let given = b.filter(\.hasExplicitID).map(\.event.id)
+                if !given.isEmpty {
+                    let stored = Dictionary(try await store.events(withIDs: given).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                    let kept = b.filter { l in
+                        guard let e = stored[l.event.id] else { return true }
+                        return !(e.stream == l.stream && e.type == l.event.type && e.data == l.event.data && e.metadata == l.event.metadata)
+                    }
+                    summary.duplicateEvents += b.count - kept.count
+                    if kept.isEmpty { continue }
+                    b = kept
+                }
                 let error: String
                 do {
                     let r = try await commerce.append(b.map(\.envelope))

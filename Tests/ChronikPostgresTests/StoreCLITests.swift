@@ -35,6 +35,13 @@ extension PostgresStoreTests {
         let again = try await chronik(["append", "--store", url, file, "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains(#""appended":0"#) && again.stdout.contains(#""duplicates":3"#), "\(again.stdout)")
+        // The same lines and one more in the note's stream: the stored ones skipped one by one, the new one appended, as on a
+        // log (stop 43, a helper: the batch was refused whole, "a retry must resend the same batch").
+        let more = try writeLines(Self.cliLines + [#"{"id":"6f1c0c1e-0000-4000-8000-000000000004","stream":"notes-1","type":"NoteAdded","time":"2024-05-01T10:00:05Z","data":{"text":"more"}}"#])
+        defer { try? FileManager.default.removeItem(atPath: more) }
+        let partial = try await chronik(["append", "--store", url, more, "--json"])
+        #expect(partial.status == 0 && partial.stdout.contains(#""appended":1"#) && partial.stdout.contains(#""duplicates":3"#), "\(partial)")
+        #expect(try await store.headPosition() == Position(4))
         // A reservation above what is available: refused by the guard, named, nothing written.
         let over = try writeLines([#"{"type":"StockReserved","time":"2024-05-01T10:00:04Z","data":{"sku":"A-1","warehouseId":"wh-1","qty":3,"orderId":"o-2"}}"#])
         defer { try? FileManager.default.removeItem(atPath: over) }
@@ -47,7 +54,7 @@ extension PostgresStoreTests {
         let badRun = try await chronik(["append", "--store", url, bad])
         #expect(badRun.status == 1)
         #expect(badRun.stderr.contains("line 2"), "\(badRun.stderr)")
-        #expect(try await store.headPosition() == Position(3), "nothing written by the refused inputs")
+        #expect(try await store.headPosition() == Position(4), "nothing written by the refused inputs")
 
         // read --store prints what read --log prints on the store's mirror.
         let dir = NSTemporaryDirectory() + "chronik-pg-cli-mirror-" + UUID().uuidString
