@@ -547,7 +547,11 @@ struct Append: AsyncParsableCommand {
 
         var range: String {
             guard let first, let last else { return "" }
-            return first == last ? "position \(first)" : "positions \(first)-\(last)"
+            if first == last { return "position \(first)" }
+            // On a store other writers append between our batches (stop 43,
+            // a helper: "600 events … positions 24949-25549" held 601).
+            let among = last.value - first.value + 1 > UInt64(appended) ? ", with other writers' events among them" : ""
+            return "positions \(first)-\(last)\(among)"
         }
 
         /// A batch of `events` events of `stream` stored as `result`.

@@ -21,6 +21,31 @@ extension PostgresStoreTests {
         return path
     }
 
+    @Test func appendBesideAnotherWriterSaysItsPositionsHoldOthersEvents() async throws {
+        // Stop 43, a helper: "600 events … were appended (positions 24949-25549)": 601 positions, one another writer's.
+        let (cluster, store) = try await freshStore("t_cli_among")
+        let url = cluster.primary.url(database: "t_cli_among")
+        let lines = (0..<200).map { #"{"stream":"n-\#($0 % 2)","type":"NoteAdded","time":"2024-05-01T10:00:03Z","data":{"text":"\#($0)"}}"# }
+        let file = try writeLines(lines)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let other = Task {
+            for i in 0..<100 {
+                _ = try await store.append(to: "other", [self.event("X", "{\"i\":\(i)}")], expected: .any)
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let r = try await chronik(["append", "--store", url, file])
+        try await other.value
+        #expect(r.status == 0, "\(r)")
+        let span = r.stdout.split(separator: "positions ").last.map { $0.split(whereSeparator: { ",;\n ".contains($0) })[0].split(separator: "-").compactMap { Int($0) } } ?? []
+        #expect(span.count == 2, "\(r.stdout)")
+        if span.count == 2 {
+            #expect(span[1] - span[0] + 1 > 200, "another writer appended between the batches: \(r.stdout)")
+            #expect(r.stdout.contains("with other writers' events among them"), "\(r.stdout)")
+        }
+        await store.close()
+    }
+
     @Test func appendReadAndExportWorkOnAStore() async throws {
         let (cluster, store) = try await freshStore("t_cli")
         let url = cluster.primary.url(database: "t_cli")
