@@ -26,10 +26,20 @@ public final class PostgresStore: EventStore, Sendable {
             self.host = host; self.port = port; self.user = user; self.password = password; self.database = database
         }
 
+        /// `url` with the password of its user info as `***` (stop 43, a
+        /// helper: usage errors printed it).
+        static func redacted(_ url: String) -> String {
+            guard let scheme = url.range(of: "://") else { return url }
+            let authorityEnd = url[scheme.upperBound...].firstIndex(where: { "/?#".contains($0) }) ?? url.endIndex
+            guard let at = url[scheme.upperBound..<authorityEnd].lastIndex(of: "@"),
+                  let colon = url[scheme.upperBound..<at].firstIndex(of: ":") else { return url }
+            return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+        }
+
         /// Parses a `postgres://` (or `postgresql://`) URL.
         public init(url: String) throws {
             func bad(_ why: String) -> ChronikLogError {
-                ChronikLogError(.invalidOption, "store URL '\(url)': \(why); expected postgres://user@host:port/database")
+                ChronikLogError(.invalidOption, "store URL '\(Self.redacted(url))': \(why); expected postgres://user@host:port/database")
             }
             guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme) else {
                 throw bad("not a postgres:// URL")
@@ -759,7 +769,23 @@ final class ConnectionSlot: Sendable {
     private static func nextID() -> Int { ids.add(1, ordering: .relaxed).newValue }
 
     private func unreachable(_ error: any Error) -> ChronikLogError {
-        ChronikLogError(.io, "PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
+        // A server that answered and refused is said as such, with its own
+        // words (stop 43, a helper: a wrong password, user or database was
+        // "cannot be reached" and a dump of the error value).
+        if let e = error as? PSQLError {
+            if e.code == .authMechanismRequiresPassword {
+                return ChronikLogError(.io, "PostgreSQL at \(location) asks for a password: give it in the URL (postgres://user:password@host:port/database)")
+            }
+            if let info = e.serverInfo, let state = info[.sqlState] {
+                let what = switch state {
+                case "28P01", "28000": "refused the login"
+                case "3D000": "has no such database"
+                default: "refused the connection"
+                }
+                return ChronikLogError(.io, "PostgreSQL at \(location) \(what): \(info[.message] ?? "no message") (SQLSTATE \(state))")
+            }
+        }
+        return ChronikLogError(.io, "PostgreSQL at \(location) cannot be reached: \(String(reflecting: error))")
     }
 
     /// Makes `c` the slot's connection, closing the one it replaces.

@@ -8,7 +8,6 @@ extension Verify {
     /// (PostgresStore.verify). Damage is told on stdout with table and
     /// position; exit 1.
     func verifyStore(_ url: String) async throws {
-        guard digest == nil else { throw ValidationError("--digest works on a log directory, not with --store") }
         let store: PostgresStore
         do { store = try PostgresStore(url: url) } catch let e as ChronikLogError { throw ValidationError(e.message) }
         let out = Output()

@@ -245,6 +245,22 @@ struct PostgresStoreTests {
         await store.close()
     }
 
+    @Test func aBadURLHidesItsPasswordAndARefusalSaysWhatRefused() async throws {
+        // Stop 43, a helper: usage errors printed the URL's password, and an unknown database (or a wrong password)
+        // was "cannot be reached" with a dump of the error value.
+        for url in ["http://chronik:s3cretpw@127.0.0.1:5432/shop", "postgres://chronik:s3cretpw@127.0.0.1:70000/shop",
+                    "postgres://chronik:s3cretpw@127.0.0.1:5432/shop?sslmode=disable"] {
+            let e = try #require(throws: ChronikLogError.self) { _ = try PostgresStore.Location(url: url) }
+            #expect(!e.message.contains("s3cretpw") && e.message.contains("chronik:***@127.0.0.1"), "\(e.message)")
+        }
+        let (cluster, store) = try await freshStore("t_refusals")
+        await store.close()
+        let missing = try PostgresStore(url: cluster.primary.url(database: "t_no_such_database"))
+        let e = await expectCode(.io) { _ = try await missing.headPosition() }
+        #expect(e?.message.contains("has no such database") == true && e?.message.contains("SQLSTATE 3D000") == true, "\(String(describing: e))")
+        await missing.close()
+    }
+
     @Test func rowsDeletedAtTheEndAreRefusedByTheCLIsReaders() async throws {
         // Stop 43, a helper: with the last row deleted in SQL (the head row still saying 4), read and export --store
         // returned 3 events, exit 0; only verify flagged it.

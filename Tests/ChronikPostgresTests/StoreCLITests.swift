@@ -144,6 +144,10 @@ extension PostgresStoreTests {
             (["read", "--store", "postgres://postgres@127.0.0.1:5432/db?sslmode=require"], "parameter 'sslmode' is not supported"),
             (["read", "--store", "postgres://postgres@127.0.0.1:5432/shop/extra"], "a database name holds no '/'"),
             (["append", "--store", url, "--max-event-bytes", "20M", "/dev/null"], "--max-event-bytes works on a log directory"),
+            // Stop 43, a helper: verify --store took --log and ignored it (exit 0); --digest printed the top usage.
+            (["verify", "--store", url, "--log", "x"], "exclusive"),
+            (["verify", "--store", url, "--digest", "d", "--public-key", "k"], "--digest works on a log directory"),
+            (["verify", "--store", url, "--strict-snapshots"], "--strict-snapshots works on a log directory"),
         ] {
             let r = try await chronik(args)
             #expect(r.status == 64, "\(args): \(r.stderr)")
