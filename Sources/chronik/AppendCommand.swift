@@ -707,6 +707,7 @@ extension Append {
                     b = kept
                 }
                 let error: String
+                let refusal: CommerceError
                 do {
                     let r = try await commerce.append(b.map(\.envelope))
                     if r.wasDuplicate {
@@ -718,10 +719,26 @@ extension Append {
                 } catch var e as CommerceError {
                     e.line = b[min(e.index ?? 0, b.count - 1)].line
                     error = e.description
+                    refusal = e
                 } catch let e as ChronikLogError where e.code != .io {
                     error = "line \(b[0].line): \(describe(e))"
+                    let code: CommerceError.Code = switch e.code {
+                    case .wrongExpectedVersion: .wrongExpectedVersion
+                    case .duplicateEventId: .duplicateEventId
+                    default: .appendFailed
+                    }
+                    refusal = CommerceError(code, field: e.code == .wrongExpectedVersion ? "expectedVersion" : nil, line: b[0].line, e.message)
                 }
-                guard skipInvalid else { throw CommandFailure("\(error); \(summary.soFar)") }
+                // Listed in --json as a log lists its refusals (stop 43, a
+                // helper: nothing on stdout, or "rejected":[] with a count).
+                summary.rejected.append(refusal)
+                guard skipInvalid else {
+                    if options.json {
+                        summary.rejects = parseRejects + refused + b.count
+                        try summary.print(json: true, head: try? await store.headPosition())
+                    }
+                    throw CommandFailure("\(error); \(summary.soFar)")
+                }
                 printError(error)
                 refused += b.count
             }

@@ -73,6 +73,13 @@ extension PostgresStoreTests {
         let refused = try await chronik(["append", "--store", url, over])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("line 1") && refused.stderr.contains("insufficientStock"), "\(refused.stderr)")
+        // With --json the refusal is on stdout as a log's is, skipped or not (stop 43, a helper: nothing on stdout,
+        // or "rejects":1 with "rejected":[]).
+        for skip in [false, true] {
+            let r = try await chronik(["append", "--store", url, over, "--json"] + (skip ? ["--skip-invalid"] : []))
+            #expect(r.status == (skip ? 0 : 1), "\(r)")
+            #expect(r.stdout.contains(#""rejects":1"#) && r.stdout.contains(#""rejected":[{"line":1,"code":"insufficientStock""#), "\(skip): \(r)")
+        }
         // A bad line refuses the input before anything is written.
         let bad = try writeLines([Self.cliLines[0].replacingOccurrences(of: "0001", with: "0009"), "{not json"])
         defer { try? FileManager.default.removeItem(atPath: bad) }
