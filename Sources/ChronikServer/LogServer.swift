@@ -154,7 +154,9 @@ public final class LogServer: Sendable {
     /// Ends the subscriptions (at once: their waits at the head are woken);
     /// requests in flight finish.
     public func beginShutdown() {
-        stopping.withLock { $0 = true }
+        // Once: the first signal calls it, and the service group's graceful
+        // shutdown again (`ShutdownWatcher`).
+        guard stopping.withLock({ s in defer { s = true }; return !s }) else { return }
         storeHeadWatch?.stop()
         headWatch.wakeAll()
         // On a Dispatch timer, not a task: the close must not wait for a
@@ -166,6 +168,9 @@ public final class LogServer: Sendable {
             let open = self.subscriptions.withLock { s in
                 s.closing = true
                 return Array(s.channels.values)
+            }
+            if !open.isEmpty {
+                self.logger.info("closing \(open.count) subscription connection\(open.count == 1 ? "" : "s") still open after the shutdown's grace")
             }
             for c in open { c.close(promise: nil) }
         }
@@ -303,6 +308,12 @@ extension LogServer {
         guard signals.onSignal({
             if signalsSeen.add(1, ordering: .relaxed).newValue == 1 {
                 logger.info("draining: the requests in flight may take up to \(drain) to finish; new connections are refused; a second signal stops at once")
+                // The subscriptions end from here, on Dispatch, not only once
+                // the service group's graceful shutdown reaches
+                // `ShutdownWatcher` (stop 43's CI: a server logged this line
+                // and then waited the whole drain with a stalled subscriber,
+                // every thread idle: the close after the grace never came).
+                self.beginShutdown()
                 Task { await group.triggerGracefulShutdown() }
             } else {
                 logger.warning("a second signal: stopping at once; the requests still in flight are cut (the log is closed as always: nothing acknowledged is lost)")
