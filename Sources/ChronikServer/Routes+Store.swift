@@ -19,7 +19,7 @@ extension LogServer {
     func addStoreAnswers(to router: RecordingRouter) {
         router.post("digest") { _, context in
             try Self.notAvailable(context, .audit, "POST /digest signs a log directory's files",
-                                  "mirror the store (chronik mirror --store URL --log DIR), then chronik digest --log DIR")
+                                  "chronik mirror --store URL --log DIR (a mirror of the store), then chronik digest --log DIR")
         }
         router.get("verify") { _, context in
             try Self.notAvailable(context, .audit, "GET /verify checks a log directory's files", "chronik verify --store URL")

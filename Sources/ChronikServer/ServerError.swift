@@ -156,7 +156,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 e.message += "; what this request wrote may or may not be in the log: retry it with the same event ids "
                     + "(a retry of what went in answers with its positions)"
             }
-            if e.status.code >= 500, let suppressed = health.shouldLog(code: e.code) {
+            // 501 is an answer about this server (a route a store's server
+            // leaves to a command), not its failure (stop 43, a helper: each
+            // was logged at error level).
+            if e.status.code >= 500, e.status != .notImplemented, let suppressed = health.shouldLog(code: e.code) {
                 var metadata: Logger.Metadata = ["path": "\(request.uri.path)", "error": "\(e)"]
                 if suppressed > 0 { metadata["notLogged"] = "\(suppressed) more \(e.code) errors in the last \(WriteHealth.logEvery)" }
                 context.logger.error("request failed", metadata: metadata)
