@@ -198,6 +198,10 @@ extension PostgresStoreTests {
         #expect(opened.status == 0 && opened.stdout.contains(#""email":"ada@example.com""#), "\(opened)")
         let without = try await chronik(["export", "--store", url, "--without-personal-data"])
         #expect(without.status == 0 && without.stdout.contains(#""email":null"#) && !without.stdout.contains("ada@example.com"), "\(without)")
+        // read --store opens no personal data, and says so once (stop 43, a helper: ‹erased› without a word).
+        let read = try await chronik(["read", "--store", url])
+        #expect(read.status == 0 && !read.stdout.contains("ada@example.com"), "\(read)")
+        #expect(read.stderr.components(separatedBy: "read --store opens no personal data").count == 2, "\(read)")
 
         let forgot = await http(servers[1].port, "POST", "/customers/c1/forget")
         #expect(forgot?.status == 201, "\(forgot?.body ?? "")")
