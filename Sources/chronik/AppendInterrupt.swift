@@ -180,13 +180,15 @@ final class AppendInterrupt: @unchecked Sendable {
     /// After a stop: closes `log` (every batch sent is durable and in it)
     /// and says exactly which positions were appended; exits 128 + the
     /// signal.
-    func finishStopped(_ log: EventLog) -> Never {
+    func finishStopped(_ log: EventLog, saying said: ((_ start: UInt64, _ head: UInt64) -> String)? = nil) -> Never {
         lock.lock()
         let (start, sig) = (startHead, stopSignal ?? SIGINT)
         lock.unlock()
         try? log.close()
         let head = log.head.value
-        if head > start {
+        if let said {
+            printError("chronik: interrupted: " + said(start, head))
+        } else if head > start {
             printError("chronik: interrupted: \(Self.appended(start, head)); the rest of the input was not. Lines without an id would be appended again by a re-run: give the lines ids, or append the rest only")
         } else {
             printError("chronik: interrupted: nothing was appended")

@@ -115,6 +115,36 @@ extension PostgresStoreTests {
     }
 }
 
+// A Ctrl-C or SIGTERM stops a following mirror between batches: the local
+// log is closed (no zeroed space for the next open to cut) and the command
+// says how far it got.
+extension PostgresStoreTests {
+    @Test func aFollowingMirrorStopsCleanlyOnSIGTERM() async throws {
+        // Stop 43, a helper: the signal ended mirror at once, without a word, and the next open printed
+        // "recovery: cut N bytes of zeros … left by a stop without close".
+        let (cluster, store) = try await freshStore("t_mirror_stop")
+        let url = cluster.primary.url(database: "t_mirror_stop")
+        for i in 0..<5 { _ = try await store.append(to: "s-\(i % 2)", [event("A", "{\"i\":\(i)}")], expected: .any) }
+        let dir = NSTemporaryDirectory() + "chronik-mirror-stop-" + UUID().uuidString
+        let err = dir + ".err"
+        defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: err) }
+        let mirror = try ChildProcess(builtExecutable("chronik"), ["mirror", "--store", url, "--log", dir, "-f", "--poll-ms", "50"],
+                                      stdout: "/dev/null", stderr: err)
+        defer { mirror.terminate(); _ = mirror.wait() }
+        for _ in 0..<100 where !((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").contains("mirrored up to position 5") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        mirror.terminate()
+        let status = try await mirror.exited(timeout: .seconds(30))
+        let said = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        #expect(status == 128 + SIGTERM && said.contains("mirror stopped; copied 5 events") && said.contains("holds positions 0..<5"), "\(status): \(said)")
+        let reopened = try EventLog.open(at: dir)
+        #expect(reopened.head == Position(5) && reopened.recovery.zeroedBytesCut == 0 && !reopened.recovery.didTruncate, "\(reopened.recovery)")
+        try reopened.close()
+        await store.close()
+    }
+}
+
 // Two processes reserving the same SKU concurrently through the store, each
 // with optimistic concurrency on `stock-{sku}` (expected version of what it
 // read, re-read on a conflict), never reserve more than was received.
