@@ -104,6 +104,10 @@ struct Mirror: AsyncParsableCommand {
                     // the old store's, unsaid).
                     try await Self.checkMirrors(log, source, next: next)
                 }
+                // Here, where a store that is away is waited for (a read of
+                // its head that a restart breaks must not end a follower:
+                // stop 43, the failover test under load).
+                if page.isEmpty { try await Self.checkHead(log, source, next: next) }
             } catch let e as ChronikLogError where follow && e.code == .io {
                 // Following, a store that is away (a restart, a failover)
                 // is waited for, as a subscription waits (stop 35: a 0.4 s
@@ -117,19 +121,6 @@ struct Mirror: AsyncParsableCommand {
                 continue
             }
             if page.isEmpty {
-                // A store that holds fewer events than mirrored here is not
-                // the store this log mirrors (stop 43, a helper: following
-                // said nothing while it did).
-                let head = try await source.headPosition().value
-                if head < next {
-                    throw CommandFailure("\(source.location) holds \(head) events, fewer than the \(next) mirrored in \(log.directory): it is not the store this log mirrors (recreated, or restored from an older backup); nothing more written")
-                }
-                // Its head row says more than its rows hold, unless an append
-                // committed since the read: rows deleted at its end (stop 43,
-                // a helper: mirrored as if the store ended there, exit 0).
-                if head > next, try await source.readAll(from: Position(next), limit: 1).isEmpty {
-                    throw CommandFailure("\(source.location): its head row says \(head) events, its rows end at position \(next): rows were deleted outside Chronik; chronik verify --store names the damage (mirrored up to \(next))")
-                }
                 if !follow { break }
                 try await Task.sleep(for: .milliseconds(pollMilliseconds))
                 stopIfAsked()
@@ -167,6 +158,21 @@ struct Mirror: AsyncParsableCommand {
         struct Report: Encodable { var copied, head: UInt64 }
         emit(options, json: [try JSONValue(encoding: Report(copied: copied, head: next)).text],
              text: ["copied \(copied) events from \(source.location); local log \(log.directory) holds positions 0..<\(next)"])
+    }
+
+    /// At the end of the store's rows (`next`): a store that holds fewer
+    /// events than mirrored here is not the store this log mirrors (stop
+    /// 43, a helper: following said nothing while it did); one whose head
+    /// row says more than its rows hold, unless an append committed since
+    /// the read, lost rows at its end (mirrored as if it ended there).
+    static func checkHead(_ log: EventLog, _ source: PostgresStore, next: UInt64) async throws {
+        let head = try await source.headPosition().value
+        if head < next {
+            throw CommandFailure("\(source.location) holds \(head) events, fewer than the \(next) mirrored in \(log.directory): it is not the store this log mirrors (recreated, or restored from an older backup); nothing more written")
+        }
+        if head > next, try await source.readAll(from: Position(next), limit: 1).isEmpty {
+            throw CommandFailure("\(source.location): its head row says \(head) events, its rows end at position \(next): rows were deleted outside Chronik; chronik verify --store names the damage (mirrored up to \(next))")
+        }
     }
 
     /// Refuses a local log whose last event (at `next - 1`) is not the
