@@ -689,7 +689,14 @@ extension Append {
         var refused = 0
         try await storeOptions.withStore(url) { store in
             let commerce = CommerceStore(store: store)
+            let interrupt = AppendInterrupt.shared
+            interrupt.install()
+            interrupt.appendingToStore()
             for var b in batches {
+                if interrupt.stopRequested {
+                    let went = summary.appended == 0 ? "nothing was appended" : "\(summary.appended) event\(summary.appended == 1 ? " was" : "s were") appended (\(summary.range))"
+                    interrupt.exitStopped("append stopped; \(went); the rest of the input was not. A re-run skips lines whose id is in the store; lines without an id would be appended again")
+                }
                 // Lines whose id the store holds with the same stream, type,
                 // data and meta are retries, skipped one by one as on a log
                 // (stop 43, a helper: a batch of which 2 of 3 lines were

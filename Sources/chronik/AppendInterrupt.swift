@@ -31,6 +31,8 @@ final class AppendInterrupt: @unchecked Sendable {
     /// `append` from a pipe: whether a group is being appended, and what
     /// the groups so far appended (said on an interrupt).
     private var pipe: (inFlight: Bool, said: String)?
+    /// `append --store`: the batches go to a PostgreSQL store.
+    private var toStore = false
 
     /// `append` from a pipe that stays open: an interrupt while waiting for
     /// lines ends at once, one while a group is appended lets the group
@@ -73,6 +75,25 @@ final class AppendInterrupt: @unchecked Sendable {
         lock.lock()
         discard = (paths, keep, what)
         lock.unlock()
+    }
+
+    /// `append --store`: the first signal stops after the batch being
+    /// appended (`stopRequested`, asked between batches; then
+    /// `exitStopped` says what went in), a second one at once (stop 43, a
+    /// helper: a signal ended it at once, without a word).
+    func appendingToStore() {
+        lock.lock()
+        toStore = true
+        lock.unlock()
+    }
+
+    /// Says `said` and exits 128 + the signal that asked the stop.
+    func exitStopped(_ said: String) -> Never {
+        lock.lock()
+        let sig = stopSignal ?? SIGINT
+        lock.unlock()
+        printError("chronik: interrupted: " + said)
+        exit(128 + sig)
     }
 
     /// Catches SIGINT and SIGTERM from now on.
@@ -154,6 +175,17 @@ final class AppendInterrupt: @unchecked Sendable {
                 if d.keep.contains(p) { try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false) }
             }
             printError("chronik: interrupted: \(d.what) was removed (\(d.paths.joined(separator: ", "))); nothing is left of it")
+            exit(128 + sig)
+        }
+        if toStore {
+            let first = stopSignal == nil
+            if first { stopSignal = sig }
+            lock.unlock()
+            if first {
+                printError("chronik: interrupted: finishing the batch being appended, then stopping (interrupt again to stop at once)")
+                return
+            }
+            printError("chronik: interrupted: stopped at once; the batch being appended may have been stored: a re-run skips lines whose id is in the store (lines without an id would be appended again)")
             exit(128 + sig)
         }
         let (scratch, log, start, command, beforeExit) = (self.scratch, self.log, startHead, self.command, self.beforeExit)

@@ -46,6 +46,26 @@ extension PostgresStoreTests {
         await store.close()
     }
 
+    @Test func appendToAStoreStopsBetweenBatchesOnSIGTERMAndSaysWhatWentIn() async throws {
+        // Stop 43, a helper: a signal ended `append --store` at once, without a word of what was stored.
+        let (cluster, store) = try await freshStore("t_cli_stop")
+        let url = cluster.primary.url(database: "t_cli_stop")
+        let lines = (0..<3000).map { #"{"stream":"n-\#($0 % 2)","type":"NoteAdded","time":"2024-05-01T10:00:03Z","data":{"text":"\#($0)"}}"# }
+        let file = try writeLines(lines)
+        let err = file + ".err"
+        defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: err) }
+        let append = try ChildProcess(builtExecutable("chronik"), ["append", "--store", url, file], stdout: "/dev/null", stderr: err)
+        defer { append.terminate(); _ = append.wait() }
+        for _ in 0..<200 where try await store.headPosition().value < 20 { try await Task.sleep(for: .milliseconds(50)) }
+        append.terminate()
+        let status = try await append.exited(timeout: .seconds(60))
+        let said = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        let head = try await store.headPosition().value
+        #expect(status == 128 + SIGTERM && head > 0 && head < 3000, "\(status), head \(head): \(said)")
+        #expect(said.contains("append stopped; \(head) events were appended (positions 0-\(head - 1))"), "head \(head): \(said)")
+        await store.close()
+    }
+
     @Test func appendReadAndExportWorkOnAStore() async throws {
         let (cluster, store) = try await freshStore("t_cli")
         let url = cluster.primary.url(database: "t_cli")
