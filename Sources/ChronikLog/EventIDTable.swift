@@ -102,7 +102,7 @@ struct EventIDTable: Sendable {
         let mask = self.mask, shift = self.shift
         return slots.withUnsafeBufferPointer { slots in
             tags.withUnsafeBufferPointer { tags in
-                let (i, found) = Self.probe(slots.baseAddress!, tags.baseAddress!, id, mask: mask, shift: shift)
+                let (i, found, _) = Self.probe(slots.baseAddress!, tags.baseAddress!, id, mask: mask, shift: shift)
                 return found ? slots[i].value - 1 : nil
             }
         }
@@ -117,10 +117,10 @@ struct EventIDTable: Sendable {
         let mask = self.mask, shift = self.shift
         let prior: UInt64? = slots.withUnsafeMutableBufferPointer { slots in
             tags.withUnsafeMutableBufferPointer { tags in
-                let (i, found) = Self.probe(slots.baseAddress!, tags.baseAddress!, id, mask: mask, shift: shift)
+                let (i, found, tag) = Self.probe(slots.baseAddress!, tags.baseAddress!, id, mask: mask, shift: shift)
                 if found { return slots[i].value - 1 }
                 slots[i] = Slot(high: id.high, low: id.low, value: position + 1)
-                tags[i] = Self.tag(Self.hash(id))
+                tags[i] = tag
                 return nil
             }
         }
@@ -128,20 +128,21 @@ struct EventIDTable: Sendable {
         return prior
     }
 
-    /// The slot holding `id`, or the empty slot where its probe ends. Reads
-    /// a slot only where its tag is the id's.
+    /// The slot holding `id`, or the empty slot where its probe ends, and
+    /// the id's tag (what an insert stores there). Reads a slot only where
+    /// its tag is the id's.
     @inline(__always)
     private static func probe(_ slots: UnsafePointer<Slot>, _ tags: UnsafePointer<UInt8>, _ id: EventID, mask: Int,
-                              shift: UInt64) -> (index: Int, found: Bool) {
+                              shift: UInt64) -> (index: Int, found: Bool, tag: UInt8) {
         let h = hash(id)
         let t = tag(h)
         var i = Int(truncatingIfNeeded: h >> shift)
         while true {
             let g = tags[i]
-            if g == 0 { return (i, false) }
+            if g == 0 { return (i, false, t) }
             if g == t {
                 let s = slots[i]
-                if s.high == id.high && s.low == id.low { return (i, true) }
+                if s.high == id.high && s.low == id.low { return (i, true, t) }
             }
             i = (i + 1) & mask
         }
@@ -195,13 +196,13 @@ struct EventIDTable: Sendable {
                 let base = slots.baseAddress!, tagBase = tags.baseAddress!
                 Self.prefetching(tagBase, slots: base, shift: shift, count: count, id: id) { k in
                     let id = id(k)
-                    let (i, present) = Self.probe(base, tagBase, id, mask: mask, shift: shift)
+                    let (i, present, tag) = Self.probe(base, tagBase, id, mask: mask, shift: shift)
                     if present {
                         if stopAtPresent { found = (k, base[i].value - 1) }
                         return !stopAtPresent
                     }
                     base[i] = Slot(high: id.high, low: id.low, value: first + UInt64(k) + 1)
-                    tagBase[i] = Self.tag(Self.hash(id))
+                    tagBase[i] = tag
                     added += 1
                     return true
                 }
@@ -258,7 +259,7 @@ struct EventIDTable: Sendable {
         pendingRuns = []
         guard count > 0 else { return }
         for i in slots.indices { slots[i].value = 0 }
-        for i in tags.indices { tags[i] = 0 }
+        tags.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         count = 0
     }
 
@@ -268,7 +269,6 @@ struct EventIDTable: Sendable {
         tags = [UInt8](repeating: 0, count: old.count * 2)
         mask = slots.count - 1
         shift -= 1
-        count = 0
         let mask = self.mask, shift = self.shift
         var moved = 0
         slots.withUnsafeMutableBufferPointer { slots in
@@ -317,10 +317,10 @@ struct EventIDTable: Sendable {
             tags.withUnsafeMutableBufferPointer { tags in
                 let slots = slots.baseAddress!, tags = tags.baseAddress!
                 ids.forEachEntry { offset, id in
-                    let (i, present) = Self.probe(slots, tags, id, mask: mask, shift: shift)
+                    let (i, present, tag) = Self.probe(slots, tags, id, mask: mask, shift: shift)
                     guard !present else { return }
                     slots[i] = Slot(high: id.high, low: id.low, value: base + offset + 1)
-                    tags[i] = Self.tag(Self.hash(id))
+                    tags[i] = tag
                     added += 1
                 }
             }

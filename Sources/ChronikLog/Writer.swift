@@ -569,18 +569,11 @@ final class Writer: @unchecked Sendable {
         g.staged[g.staged.count - 1].hash = hash
     }
 
-    /// Whether the last batch's chain hash waits for the sync step, to be
-    /// computed on a helper beside the fdatasync (stop 40: ~60–90 µs of a
-    /// 1,000-event batch's SHA-256 off its path). Only for a batch of 64 KiB
-    /// or more (a small one's hash costs less than waking the helper: with
-    /// every batch deferred, 64 single-event appenders lost ~10 %), with
-    /// one group in flight and an fdatasync per group: then no other group
-    /// stages before this flush has set `stagedHash`.
     /// Whether the group's ids go into the log's id table beside its
     /// fdatasync, on a helper, rather than in `publish` after it (stop 43):
     /// a 1,000-event batch's inserts in a table of a million took ~70 µs of
     /// cache misses between the fdatasync and the acknowledgement. Readers
-    /// take an id only below the head (`EventLog.visiblePosition`); the
+    /// take an id only below the head (`EventLog.State.visiblePosition`); the
     /// writer stages no id of a group in flight (a request holding one waits
     /// for it, `stage`), and a failed fdatasync poisons the writer, so an id
     /// in the table above the head is never one the log holds or accepts.
@@ -595,6 +588,13 @@ final class Writer: @unchecked Sendable {
         events.withUnsafeBufferPointer { e in ids.insertAll(count: e.count, from: base) { e[$0].id } }
     }
 
+    /// Whether the last batch's chain hash waits for the sync step, to be
+    /// computed on a helper beside the fdatasync (stop 40: ~60–90 µs of a
+    /// 1,000-event batch's SHA-256 off its path). Only for a batch of 64 KiB
+    /// or more (a small one's hash costs less than waking the helper: with
+    /// every batch deferred, 64 single-event appenders lost ~10 %), with
+    /// one group in flight and an fdatasync per group: then no other group
+    /// stages before this flush has set `stagedHash`.
     private func defersHash(_ g: Group) -> Bool {
         guard let range = g.unhashed, range.count >= 64 << 10, !options.pipelinedWrites,
               case .fsync = options.durability else { return false }
@@ -683,9 +683,11 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    /// Step 4 with the last batch's chain hash computed beside the
-    /// fdatasync (`defersHash`), then set where staging left placeholders:
-    /// the group, its last `Staged`, and `stagedHash` for the next group.
+    /// Step 4 with work beside the fdatasync on a helper: with `hashing`,
+    /// the last batch's chain hash (`defersHash`), then set where staging
+    /// left placeholders: the group, its last `Staged`, and `stagedHash` for
+    /// the next group; with `insertingIDs`, the group's ids into the log's
+    /// id table (`insertsIDsBeside`).
     private func syncBeside(_ file: any StorageFile, _ g: inout Group, hashing: Bool, insertingIDs: Bool) throws {
         let range = hashing ? g.unhashed! : 0..<0
         let hash = Mutex<ChainHash?>(nil)

@@ -707,7 +707,7 @@ extension Append {
                     let stored = Dictionary(try await store.events(withIDs: given).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                     let kept = b.filter { l in
                         guard let e = stored[l.event.id] else { return true }
-                        return !(e.stream == l.stream && e.type == l.event.type && e.data == l.event.data && e.metadata == l.event.metadata)
+                        return EventContent(stream: e.stream, type: e.type, data: e.data, metadata: e.metadata) != EventContent(l.envelope)
                     }
                     summary.duplicateEvents += b.count - kept.count
                     if kept.isEmpty { continue }

@@ -110,15 +110,13 @@ struct Import: AsyncParsableCommand {
         let logDir = options.directory()
         let created = !FileManager.default.fileExists(atPath: logDir + "/" + LogFormat.metaFileName)
         let keys = keyOptions.directory(forLog: logDir)
-        let newKeys = !FileManager.default.fileExists(atPath: keys)
+        let newLog = !FileManager.default.fileExists(atPath: logDir), newKeys = !FileManager.default.fileExists(atPath: keys)
         let appended = try await leavingNoTraceOnFailure(log: logDir, keys: keys) {
             try await importInput()
         }
         // Nor when it imports nothing (stop 43, a helper: an empty file made
         // an empty log, and a wrong path then opened it without a word).
-        if created && appended == 0 && holdsNoEvent(logDir) {
-            try? FileManager.default.removeItem(atPath: logDir)
-            if newKeys { try? FileManager.default.removeItem(atPath: keys) }
+        if appended == 0, removeIfLeftEmpty(log: logDir, newLog: newLog, keys: keys, newKeys: newKeys) {
             options.note("chronik: note: the input held no event to import: no log was created at \(logDir)")
             return
         }
@@ -301,12 +299,20 @@ func leavingNoTraceOnFailure<T>(log dir: String, keys: String, _ body: () async 
     do {
         return try await body()
     } catch {
-        if newLog, holdsNoEvent(dir) {
-            try? fm.removeItem(atPath: dir)
-            if newKeys { try? fm.removeItem(atPath: keys) }
-        }
+        removeIfLeftEmpty(log: dir, newLog: newLog, keys: keys, newKeys: newKeys)
         throw error
     }
+}
+
+/// Removes the log directory at `dir` when this command made it
+/// (`newLog`) and it holds no event, with the key store it made
+/// (`newKeys`); whether it did.
+@discardableResult
+func removeIfLeftEmpty(log dir: String, newLog: Bool, keys: String, newKeys: Bool) -> Bool {
+    guard newLog, holdsNoEvent(dir) else { return false }
+    try? FileManager.default.removeItem(atPath: dir)
+    if newKeys { try? FileManager.default.removeItem(atPath: keys) }
+    return true
 }
 
 /// Whether the log at `dir` opens and holds no event (read-only).

@@ -96,8 +96,7 @@ struct Mirror: AsyncParsableCommand {
             do {
                 page = try await source.readAll(from: Position(next), limit: 4096)
                 if let since = unreachableSince {
-                    let away = since.duration(to: .now)
-                    options.note("chronik: note: \(source.location) answers again (after \(String(format: "%.1f", Double(away.components.seconds) + Double(away.components.attoseconds) / 1e18)) s)")
+                    options.note("chronik: note: \(source.location) answers again (after \(formatDuration(since.duration(to: .now))))")
                     unreachableSince = nil
                     // Away, it may have been recreated or restored (stop 43, a
                     // helper: a recreated store's events were appended after
@@ -163,16 +162,14 @@ struct Mirror: AsyncParsableCommand {
     /// At the end of the store's rows (`next`): a store that holds fewer
     /// events than mirrored here is not the store this log mirrors (stop
     /// 43, a helper: following said nothing while it did); one whose head
-    /// row says more than its rows hold, unless an append committed since
-    /// the read, lost rows at its end (mirrored as if it ended there).
+    /// row says more than its rows hold lost rows at its end
+    /// (`checkRowsReachHead`, as `read` checks: mirrored as if it ended there).
     static func checkHead(_ log: EventLog, _ source: PostgresStore, next: UInt64) async throws {
         let head = try await source.headPosition().value
         if head < next {
             throw CommandFailure("\(source.location) holds \(head) events, fewer than the \(next) mirrored in \(log.directory): it is not the store this log mirrors (recreated, or restored from an older backup); nothing more written")
         }
-        if head > next, try await source.readAll(from: Position(next), limit: 1).isEmpty {
-            throw CommandFailure("\(source.location): its head row says \(head) events, its rows end at position \(next): rows were deleted outside Chronik; chronik verify --store names the damage (mirrored up to \(next))")
-        }
+        try await checkRowsReachHead(source, from: next, head: head)
     }
 
     /// Refuses a local log whose last event (at `next - 1`) is not the

@@ -16,6 +16,11 @@ struct StoreOptions: ParsableArguments {
     /// `--store`, a malformed URL, and `others`, the options of the
     /// command that only a log directory has.
     func validate(with options: GlobalOptions, notWith others: [(name: String, given: Bool)] = []) throws {
+        try Self.validate(store, with: options, notWith: others)
+    }
+
+    /// The same for a command whose `--store` is its own option (`verify`).
+    static func validate(_ store: String?, with options: GlobalOptions, notWith others: [(name: String, given: Bool)] = []) throws {
         guard let store else { return }
         if options.log != nil { throw ValidationError("--log and --store are exclusive: use a log directory or a PostgreSQL store") }
         for o in others where o.given {
@@ -95,8 +100,9 @@ func readForward(_ store: PostgresStore, stream: String?, from start: UInt64,
 /// (unless an append committed there since the read): rows deleted outside
 /// Chronik at its end, which a read would otherwise take for the end (stop
 /// 43, a helper: `read` and `export --store` returned 3 of 4 events, exit 0).
-func checkRowsReachHead(_ store: PostgresStore, from: UInt64) async throws {
-    let head = try await store.headPosition().value
+/// `head`: the head row's, when the caller has just read it.
+func checkRowsReachHead(_ store: PostgresStore, from: UInt64, head known: UInt64? = nil) async throws {
+    let head = if let known { known } else { try await store.headPosition().value }
     guard head > from, try await store.readAll(from: Position(from), limit: 1).isEmpty else { return }
     throw rowsEndBeforeHead(store, at: from, head: head)
 }

@@ -4,7 +4,6 @@ import ChronikProjections
 import ChronikAudit
 import ChronikCommerce
 import ChronikLog
-import ChronikPostgres
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,12 +74,8 @@ struct Verify: AsyncParsableCommand {
         // With --store, what only a log directory has is a usage error here,
         // as in read and export (stop 43, a helper: --log was ignored, exit
         // 0, and --digest printed the top command's usage).
-        if let store {
-            if options.log != nil { throw ValidationError("--log and --store are exclusive: use a log directory or a PostgreSQL store") }
-            if digest != nil || publicKey != nil { throw ValidationError("--digest works on a log directory, not with --store") }
-            if strictSnapshots { throw ValidationError("--strict-snapshots works on a log directory, not with --store") }
-            do { _ = try PostgresStore.Location(url: store) } catch let e as ChronikLogError { throw ValidationError(e.message) }
-        }
+        try StoreOptions.validate(store, with: options, notWith: [("--digest", digest != nil || publicKey != nil),
+                                                                  ("--strict-snapshots", strictSnapshots)])
         if (digest == nil) != (publicKey == nil) {
             throw ValidationError("--digest and --public-key go together")
         }
