@@ -574,7 +574,10 @@ extension EventLog {
         defer { f.close() }
         let headerEnd = LogFormat.IndexField.segmentBytes + 8
         guard let header = try? f.readBytes(count: headerEnd, at: 0), header.count == headerEnd,
-              Int64(loadLE(header, LogFormat.IndexField.segmentBytes, as: UInt64.self)) > end else { return nil }
+              // Compared unsigned: the header is read before the checksum, so
+              // it may be damaged (stop 43's CI: a flipped top bit trapped in
+              // the conversion to Int64 and crashed the open).
+              loadLE(header, LogFormat.IndexField.segmentBytes, as: UInt64.self) > UInt64(max(end, 0)) else { return nil }
         guard let size = try? f.size(), size < Int64(Int32.max), let bytes = try? f.readBytes(count: Int(size), at: 0),
               let cp = try? SegmentCheckpoint.decode(bytes), cp.base == base, cp.segmentBytes > end else { return nil }
         return (cp.segmentBytes, cp.eventCount)

@@ -916,7 +916,7 @@ struct VerifierRun {
     static func isStaleActiveIndex(_ bytes: [UInt8], _ expected: SegmentCheckpoint) -> Bool {
         guard bytes.count >= LogFormat.indexHeaderSize + 4, Array(bytes[0..<8]) == LogFormat.indexMagic,
               SegmentCheckpoint.checksumMatches(bytes) else { return false }
-        return Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) < expected.segmentBytes
+        return loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self) < UInt64(max(expected.segmentBytes, 0))
     }
 
     /// The first difference between an index file and the index its segment

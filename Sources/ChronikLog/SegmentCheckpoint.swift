@@ -97,7 +97,9 @@ struct SegmentCheckpoint: Hashable, Sendable {
         }
         let base = loadLE(bytes, LogFormat.IndexField.base, as: UInt64.self)
         let eventCount = loadLE(bytes, LogFormat.IndexField.eventCount, as: UInt64.self)
-        let segmentBytes = Int64(loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self))
+        guard let segmentBytes = Int64(exactly: loadLE(bytes, LogFormat.IndexField.segmentBytes, as: UInt64.self)) else {
+            throw MalformedBytes(reason: "index segment length out of range")
+        }
         let batchCount = Int(loadLE(bytes, LogFormat.IndexField.batchCount, as: UInt32.self))
         let streamCount = Int(loadLE(bytes, LogFormat.IndexField.streamCount, as: UInt32.self))
         let lastHash = ChainHash(bytes: Array(bytes[LogFormat.IndexField.lastHash..<(LogFormat.IndexField.lastHash + 32)]))

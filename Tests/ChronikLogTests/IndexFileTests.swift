@@ -109,6 +109,25 @@ struct IndexFileTests {
         return LogFormat.indexFileName(base: bases.max() ?? 0)
     }
 
+    @Test("an active segment's index file whose length field has its top bit flipped is a damaged index, not a crash of the open")
+    func aFlippedTopBitOfAnIndexLengthDoesNotCrashTheOpen() async throws {
+        // Stop 43's CI (randomBitFlips, seed 14615745404502178602): the open read the active index's length before
+        // its checksum and converted it to Int64, which trapped ("Not enough bits to represent the passed value").
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        for i in 0..<4 { try await log.append(to: "s", [event("A", "\(i)")]) }
+        try log.close()
+        let idx = dir + "/" + LogFormat.indexFileName(base: 0)
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: idx)))
+        bytes[LogFormat.IndexField.segmentBytes + 7] ^= 0x80
+        _ = FileManager.default.createFile(atPath: idx, contents: Data(bytes))
+        // The segment is whole: the damaged index is not used, and every event reads.
+        let reopened = try EventLog.open(at: dir)
+        defer { try? reopened.close() }
+        #expect(try reopened.readAll().collect().count == 4)
+    }
+
     @Test("an open that refuses the log writes nothing: a sealed segment cut at a batch boundary keeps its index file, which still says so")
     func aRefusedOpenRewritesNoIndexFile() async throws {
         // Proves stop 35's finding: the writer's open rebuilt the index file of a sealed segment cut short (verify had
