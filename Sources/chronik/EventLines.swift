@@ -6,8 +6,11 @@ import Foundation
 struct EventLine: Sendable {
     var line: Int
     var envelope: CommerceEnvelope
+    /// The content's digest when the line carried its own `id` (nil: one
+    /// was generated), computed by the parse worker for `InputIDs.admit`.
+    var digest: ContentDigest?
     /// Whether the line carried its own `id` (else one was generated).
-    var hasExplicitID: Bool
+    var hasExplicitID: Bool { digest != nil }
 
     var stream: String { envelope.stream }
     var event: ProposedEvent { envelope.proposed }
@@ -89,7 +92,7 @@ struct EventLineParser {
                 throw CommerceError(.eventTooLarge,
                                     "event is \(size) bytes encoded, at most \(maxEventBytes) allowed (see --max-event-bytes)")
             }
-            return .success(EventLine(line: line, envelope: env, hasExplicitID: hasID))
+            return .success(EventLine(line: line, envelope: env, digest: hasID ? ContentDigest(env) : nil))
         } catch {
             var e = error
             e.line = line
@@ -106,9 +109,9 @@ struct EventLineParser {
         case .failure(let e)?: return .failure(e)
         case .success(let parsedLine)?: l = parsedLine
         }
-        guard l.hasExplicitID else { return .success(.event(l)) }
+        guard let digest = l.digest else { return .success(.event(l)) }
         do throws(CommerceError) {
-            if case .retry(let first) = try ids.admit(l.event.id, content: EventContent(l.envelope), line: l.line) {
+            if case .retry(let first) = try ids.admit(l.event.id, digest: digest, line: l.line) {
                 return .success(.retry(line: l.line, of: first))
             }
             return .success(.event(l))

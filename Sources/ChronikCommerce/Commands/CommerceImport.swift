@@ -176,18 +176,19 @@ public enum CommerceImport {
                 summary.lines += 1
                 if summary.lines & 0xFFFF == 0 { progress?(.checking, summary.lines) }
                 let env: CommerceEnvelope
-                let idWasGiven: Bool
                 let sealed: Result<ProposedEvent, CommerceError>?
+                let digest: ContentDigest?
                 switch parsed {
-                case .success(let p): (env, idWasGiven, sealed) = (p.envelope, p.idWasGiven, p.stored)
+                case .success(let p): (env, digest, sealed) = (p.envelope, p.digest, p.stored)
                 case .failure(let error): reject(n, error); continue
                 }
-                if idWasGiven {
+                let idWasGiven = digest != nil
+                if let digest {
                     // A generated id is unique by construction. The same
                     // line again is a retry (an at-least-once producer):
                     // skipped, as the log would take it.
                     do {
-                        if case .retry(let first) = try ids.admit(env.proposed.id, content: EventContent(env), line: n) {
+                        if case .retry(let first) = try ids.admit(env.proposed.id, digest: digest, line: n) {
                             if rejected.contains(first) {
                                 reject(n, CommerceError(.duplicateEventId, field: "id", "event id \(env.proposed.id) repeats line \(first), which was refused"))
                             } else {
@@ -257,13 +258,15 @@ public enum CommerceImport {
     /// always could.
     struct ParsedLine: Sendable {
         var envelope: CommerceEnvelope
-        var idWasGiven: Bool
+        /// The content's digest when the line gave its id (nil: the id was
+        /// generated, unique by construction), for `InputIDs.admit`.
+        var digest: ContentDigest?
         /// nil: nothing to seal (no protector, or no personal data).
         var stored: Result<ProposedEvent, CommerceError>?
 
         init(_ p: (envelope: CommerceEnvelope, idWasGiven: Bool), sealedBy store: CommerceStore) {
             envelope = p.envelope
-            idWasGiven = p.idWasGiven
+            digest = p.idWasGiven ? ContentDigest(p.envelope) : nil
             guard store.protector != nil, p.envelope.event.piiSubjectKey != nil else { return }
             do {
                 stored = .success(try store.stored(p.envelope))
