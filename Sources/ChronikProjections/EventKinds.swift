@@ -67,6 +67,15 @@ func kindIndex(_ t: CommerceEventType) -> Int { CommerceEventType.allCases.first
 /// letting them double step by step: each doubling of a table of a million
 /// orders moves (and rehashes) every entry, a fifth of a big shop's replay
 /// before this existed (Benchmarks/README.md, stop 18).
+/// A projector that reads no other model, that no other model reads, and
+/// whose fold cannot fail: a replay on two threads may fold it on either
+/// (`ProjectionSet.Lane.either`), a chunk at a time, so long as one thread
+/// at a time does and each event once, in log order.
+protocol FoldsOnEitherThread: SnapshottableProjector {
+    /// `apply(_:)`, which for such a projector never throws.
+    func fold(_ event: ProjectedEvent)
+}
+
 protocol GrowsWithLog: AnyObject {
     /// The log will have about `growth` times the events folded so far:
     /// reserve what that many events need, in proportion to each table's

@@ -14,8 +14,13 @@ public final class ProjectionSet {
     public private(set) var projectors: [any SnapshottableProjector] = []
     /// Per `kindIndex`, the projectors that fold that type, in set order.
     private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
-    /// The same per lane (`Lane`), for the replay on two threads.
+    /// The same per lane (`Lane`: decoding, projecting), for the replay on
+    /// two threads.
     private var laneByKind: [[[any SnapshottableProjector]]] = Array(repeating: Array(repeating: [], count: kindCount), count: 2)
+    /// The projectors of lane `.either`, per `kindIndex`.
+    private var eitherByKind: [[any FoldsOnEitherThread]] = Array(repeating: [], count: kindCount)
+    /// Whether the set has a projector of lane `.either`.
+    var hasEitherLane = false
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
     /// The `time` of the latest event folded (log order), for the models
@@ -51,18 +56,17 @@ public final class ProjectionSet {
     public func add(_ p: any SnapshottableProjector) {
         precondition(projector(named: p.name) == nil, "two read models named \(p.name)")
         projectors.append(p)
-        let lane = Lane.of(p).rawValue
-        if let filtered = p as? FoldsOnlySomeTypes {
-            for t in filtered.foldedTypes {
-                byKind[kindIndex(t)].append(p)
-                laneByKind[lane][kindIndex(t)].append(p)
-            }
-        } else {
-            for k in 0..<kindCount {
-                byKind[k].append(p)
-                laneByKind[lane][k].append(p)
+        let lane = Lane.of(p)
+        let kinds = (p as? FoldsOnlySomeTypes).map { $0.foldedTypes.map(kindIndex) } ?? Array(0..<kindCount)
+        for k in kinds {
+            byKind[k].append(p)
+            if lane == .either, let e = p as? FoldsOnEitherThread {
+                eitherByKind[k].append(e)
+            } else {
+                laneByKind[lane.rawValue][k].append(p)
             }
         }
+        if lane == .either { hasEitherLane = true }
     }
 
     /// Where a replay on two threads folds a projector.
@@ -73,23 +77,30 @@ public final class ProjectionSet {
         /// Supply chain holds `clock`, but reads it only when queried or
         /// snapshotted, never in `apply`.
         ///
-        /// Fraud reads no other model either, but folds on the projecting
-        /// thread (stop 28): with it here the decoding thread was busy all
-        /// the time and the projecting one 50–70 %; without it both are
-        /// ~95 % busy, and a replay takes 0.90–0.93 × the time on a big
-        /// shop's history, a simulated shop's and one with sealed data
-        /// opened (Benchmarks/README.md, stop 28).
         case decoding = 0
         /// On the calling thread, in set order: every other projector
-        /// (inventory, orders and the models built on them, fraud; any
-        /// projector the registry does not know). It also moves `clock` and
+        /// (inventory, orders and the models built on them; any projector
+        /// the registry does not know). It also moves `clock` and
         /// `position`.
         case projecting = 1
+        /// On either thread, a chunk at a time, where the replay finds the
+        /// work shorter (`Replayer`'s `EitherPlacement`): fraud, which reads
+        /// no other model, is read by none and never fails a fold. Stop 28
+        /// put it on the projecting thread, which was then the shorter one
+        /// on the histories measured; by stop 44 which thread is shorter
+        /// depends on the history: with fraud on the projecting thread a
+        /// big shop's replay kept that thread ~60 % busier than the
+        /// decoding one, and with fraud on the decoding thread a simulated
+        /// shop's kept the decoding thread ~75 % busier
+        /// (Benchmarks/README.md, stop 44).
+        case either = 2
 
         static func of(_ p: any SnapshottableProjector) -> Lane {
             switch p {
             case is SearchProjector, is SupplyChainProjector, is SettingsProjector, is SupportProjector:
                 return .decoding
+            case is FoldsOnEitherThread:
+                return .either
             default:
                 return .projecting
             }
@@ -128,6 +139,14 @@ public final class ProjectionSet {
         if lane == .projecting {
             clock.latest = event.occurredAt
             position = Position(event.position.value + 1)
+        }
+    }
+
+    /// Folds `events` into the projectors of lane `.either`, on the thread
+    /// that holds them for this chunk; they never fail.
+    func applyEither(_ events: [ProjectedEvent]) {
+        for event in events {
+            for p in eitherByKind[kindIndex(event.event)] { p.fold(event) }
         }
     }
 

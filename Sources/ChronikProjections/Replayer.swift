@@ -22,6 +22,9 @@ public struct ReplayStats: Sendable {
     public var skipped: [SkippedEvent] = []
     /// How many were left out, all counted.
     public var skippedCount = 0
+    /// How many times the `.either` projectors changed threads (a
+    /// parallel replay's; tests).
+    var eitherMoves = 0
     public var eventsPerSecond: Double {
         let s = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return s > 0 ? Double(events) / s : 0
@@ -57,6 +60,17 @@ public enum Replayer {
                               parallel: Bool = true, chunkSize: Int = 4096, queueDepth: Int = 4,
                               skipUndecodable: Bool = false,
                               progress: ((UInt64, UInt64) -> Void)? = nil) throws(ProjectionError) -> ReplayStats {
+        try replay(log, into: set, upTo: end, parallel: parallel, chunkSize: chunkSize, queueDepth: queueDepth,
+                   skipUndecodable: skipUndecodable, eitherPolicy: .measured, progress: progress)
+    }
+
+    /// `replay`, with how the `.either` projectors are placed (tests: moved
+    /// at every epoch).
+    @discardableResult
+    static func replay(_ log: EventLog, into set: ProjectionSet, upTo end: Position? = nil,
+                       parallel: Bool = true, chunkSize: Int = 4096, queueDepth: Int = 4,
+                       skipUndecodable: Bool = false, eitherPolicy: EitherPlacement.Policy,
+                       progress: ((UInt64, UInt64) -> Void)? = nil) throws(ProjectionError) -> ReplayStats {
         let clock = ContinuousClock()
         let started = clock.now
         let from = set.position
@@ -64,13 +78,16 @@ public enum Replayer {
         guard from < end else { return ReplayStats(events: 0, duration: clock.now - started) }
         let total = end.value - from.value
         let skips = Skips(enabled: skipUndecodable)
+        var moves = 0
         if parallel {
-            try replayParallel(log, set, from, end, chunkSize, queueDepth, total, skips, progress)
+            moves = try replayParallel(log, set, from, end, chunkSize, queueDepth, total, skips, progress, eitherPolicy)
         } else {
             try replaySerial(log, set, from, end, chunkSize, total, skips, progress)
         }
-        return ReplayStats(events: Int(set.position.value - from.value), duration: clock.now - started,
-                           skipped: skips.kept, skippedCount: skips.count)
+        var stats = ReplayStats(events: Int(set.position.value - from.value), duration: clock.now - started,
+                                skipped: skips.kept, skippedCount: skips.count)
+        stats.eitherMoves = moves
+        return stats
     }
 
     /// At most this many skipped events are listed (all are counted).
@@ -206,7 +223,8 @@ public enum Replayer {
 
     private static func replayParallel(_ log: EventLog, _ set: ProjectionSet, _ from: Position, _ end: Position,
                                        _ chunkSize: Int, _ queueDepth: Int, _ total: UInt64, _ skips: Skips,
-                                       _ progress: ((UInt64, UInt64) -> Void)?) throws(ProjectionError) {
+                                       _ progress: ((UInt64, UInt64) -> Void)?,
+                                       _ eitherPolicy: EitherPlacement.Policy) throws(ProjectionError) -> Int {
         let queue = ChunkQueue(capacity: queueDepth)
         let finished = DispatchSemaphore(value: 0)
         let decoder = Decoder(set)
@@ -214,6 +232,8 @@ public enum Replayer {
         // Both made before the thread starts: `position` moves after.
         let decodingReservations = Reservations(set, total: total)
         var reservations = decodingReservations
+        // Set by the decoding thread before it signals `finished`.
+        let moves = DecodingLane.Count()
         let thread = Thread {
             let set = decodingLane.set
             var reservations = decodingReservations
@@ -221,6 +241,27 @@ public enum Replayer {
             var chunk: [ProjectedEvent] = []
             chunk.reserveCapacity(chunkSize)
             var failure: ProjectionSet.LaneFailure?
+            var either = EitherPlacement(enabled: set.hasEitherLane, policy: eitherPolicy)
+            /// Hands the chunk over (the `.either` projectors folded into it
+            /// first, when this thread holds them); false once the consumer
+            /// cancelled.
+            func push(_ chunk: [ProjectedEvent]) -> Bool {
+                let onDecoder = either.onDecoder
+                if onDecoder {
+                    let t = either.now()
+                    set.applyEither(chunk)
+                    either.eitherNanos &+= either.now() &- t
+                }
+                either.endBusy()
+                guard queue.push(Chunk(events: chunk, eitherFolded: onDecoder)) else { return false }
+                if either.chunkPushed(), either.decide(queue.takeConsumerTimes()) {
+                    // To this thread: once the projecting thread has folded
+                    // every chunk before, it no longer touches them.
+                    guard queue.waitUntilConsumed() else { return false }
+                }
+                either.beginBusy()
+                return true
+            }
             do {
                 try log.scan(from: from) { view in
                     guard view.position < end else { throw Stop() }
@@ -240,14 +281,17 @@ public enum Replayer {
                         // The event goes on to the projecting thread, which
                         // may fail on it (or before it) first.
                         failure = error
-                        _ = queue.push(chunk)
+                        _ = push(chunk)
                         chunk = []
                         throw Stop()
                     }
                     decoded += 1
-                    if let growth = reservations.due(after: decoded) { set.reserve(growth: growth, lane: .decoding) }
+                    if let growth = reservations.due(after: decoded) {
+                        set.reserve(growth: growth, lane: .decoding)
+                        if either.onDecoder { set.reserve(growth: growth, lane: .either) }
+                    }
                     if chunk.count == chunkSize {
-                        guard queue.push(chunk) else { throw Stop() }
+                        guard push(chunk) else { throw Stop() }
                         // Reuse a chunk the projector is done with: its
                         // events are freed here, on the thread (and malloc
                         // arena) that allocated them.
@@ -260,7 +304,8 @@ public enum Replayer {
             } catch {
                 failure = ProjectionSet.LaneFailure(error: logError(error), position: UInt64.max, model: Int.min)
             }
-            if !chunk.isEmpty { _ = queue.push(chunk) }
+            if !chunk.isEmpty { _ = push(chunk) }
+            moves.value = either.moves
             queue.finish(failure)
             finished.signal()
         }
@@ -268,23 +313,35 @@ public enum Replayer {
         thread.start()
         var done: UInt64 = 0
         var failure: ProjectionSet.LaneFailure?
+        let clock = ContinuousClock()
         while let chunk = queue.pop() {
+            let started = clock.now
+            var eitherTime = Duration.zero
             do throws(ProjectionSet.LaneFailure) {
-                for e in chunk { try set.apply(e, lane: .projecting) }
+                for e in chunk.events { try set.apply(e, lane: .projecting) }
             } catch {
                 failure = error
                 queue.cancel()
                 break
             }
-            done += UInt64(chunk.count)
-            if let growth = reservations.due(after: done) { set.reserve(growth: growth, lane: .projecting) }
-            queue.giveBack(chunk)
+            if !chunk.eitherFolded {
+                let t = clock.now
+                set.applyEither(chunk.events)
+                eitherTime = clock.now - t
+            }
+            done += UInt64(chunk.events.count)
+            if let growth = reservations.due(after: done) {
+                set.reserve(growth: growth, lane: .projecting)
+                if !chunk.eitherFolded { set.reserve(growth: growth, lane: .either) }
+            }
+            queue.giveBack(chunk.events, busy: clock.now - started, either: chunk.eitherFolded ? nil : eitherTime)
             progress?(done, total)
         }
         finished.wait()
         // The error a serial replay would have met first: the earlier
         // position, then the model earlier in the set.
         if let f = ProjectionSet.LaneFailure.first(failure, queue.failure) { throw f.error }
+        return moves.value
     }
 }
 
@@ -323,6 +380,105 @@ struct Reservations {
 private final class DecodingLane: @unchecked Sendable {
     let set: ProjectionSet
     init(_ set: ProjectionSet) { self.set = set }
+
+    /// A number the decoding thread hands back (read after it ended).
+    final class Count: @unchecked Sendable {
+        var value = 0
+    }
+}
+
+/// Decoded events on their way to the projecting thread, and whether the
+/// `.either` projectors have folded them already (on the decoding thread).
+struct Chunk {
+    var events: [ProjectedEvent]
+    var eitherFolded: Bool
+}
+
+/// On which thread of a replay the projectors of lane `.either` (fraud)
+/// fold, decided by the decoding thread every `epoch` chunks: each thread
+/// measures the time it works on a chunk (not the time it waits for the
+/// other) and the time the `.either` projectors took; they move when the
+/// busier thread would then be at least `margin` less busy. Held by the
+/// decoding thread.
+///
+/// Cost: four clock reads and a lock per chunk of 4,096 events on each
+/// thread, and a move to the decoding thread waits until the projecting
+/// one has folded the chunks before it (at most `queueDepth` chunks).
+struct EitherPlacement {
+    enum Policy: Sendable {
+        /// Where the busier thread would be less busy (the replay's).
+        case measured
+        /// To the other thread at every epoch (tests).
+        case alternating
+    }
+    let enabled: Bool
+    let policy: Policy
+    /// Whether the decoding thread folds them (from the next chunk on).
+    private(set) var onDecoder = false
+    static let epoch = 16
+    static let margin = 0.05
+    private var chunks = 0
+    private var busy: UInt64 = 0
+    private var busySince: UInt64
+    /// The time the `.either` projectors took on this thread in the epoch.
+    var eitherNanos: UInt64 = 0
+    private var eitherChunks = 0
+    /// How many times they changed threads.
+    private(set) var moves = 0
+
+    init(enabled: Bool, policy: Policy = .measured) {
+        self.enabled = enabled
+        self.policy = policy
+        busySince = 0
+        busySince = now()
+    }
+
+    @inline(__always)
+    func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    mutating func beginBusy() { busySince = now() }
+    mutating func endBusy() { busy &+= now() &- busySince }
+
+    /// Counts a chunk handed over; true at the end of an epoch.
+    mutating func chunkPushed() -> Bool {
+        guard enabled else { return false }
+        chunks += 1
+        if onDecoder { eitherChunks += 1 }
+        return chunks % Self.epoch == 0
+    }
+
+    /// Whether the `.either` projectors should change threads, from the
+    /// time per chunk each thread worked (`either`'s included on the one
+    /// that holds them) and the time they took: when the busier thread
+    /// would be at least `margin` less busy after the move.
+    static func shouldMove(onDecoder: Bool, decoder: Double, projecting: Double, either: Double) -> Bool {
+        let now = max(decoder, projecting)
+        let moved = onDecoder ? max(decoder - either, projecting + either) : max(decoder + either, projecting - either)
+        return moved < now * (1 - margin)
+    }
+
+    /// Decides for the next epoch from this thread's times and the
+    /// consumer's (`ChunkQueue.takeConsumerTimes`); true when the
+    /// projectors move to this thread (the caller then waits until the
+    /// consumer has folded every chunk before).
+    mutating func decide(_ consumer: ChunkQueue.ConsumerTimes) -> Bool {
+        defer { busy = 0; eitherNanos = 0; eitherChunks = 0 }
+        if policy == .alternating {
+            onDecoder.toggle()
+            moves += 1
+            return onDecoder
+        }
+        let mine = Double(busy) / Double(Self.epoch)
+        guard consumer.chunks >= Self.epoch / 2 else { return false }
+        let theirs = Double(consumer.busyNanos) / Double(consumer.chunks)
+        let eitherRuns = eitherChunks + consumer.eitherChunks
+        guard eitherRuns > 0 else { return false }
+        let f = Double(eitherNanos &+ consumer.eitherNanos) / Double(eitherRuns)
+        guard Self.shouldMove(onDecoder: onDecoder, decoder: mine, projecting: theirs, either: f) else { return false }
+        onDecoder.toggle()
+        moves += 1
+        return onDecoder
+    }
 }
 
 /// A bounded hand-off of decoded chunks from the decoding thread to the
@@ -330,7 +486,7 @@ private final class DecodingLane: @unchecked Sendable {
 final class ChunkQueue: @unchecked Sendable {
     // Every field is guarded by `condition`.
     private let condition = NSCondition()
-    private var chunks: [[ProjectedEvent]] = []
+    private var chunks: [Chunk] = []
     private var head = 0
     private let capacity: Int
     private var ended = false
@@ -341,15 +497,48 @@ final class ChunkQueue: @unchecked Sendable {
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
+    /// Chunks pushed, and chunks the consumer has given back.
+    private var pushed = 0
+    private var consumed = 0
+
+    /// What the consumer measured since the producer last asked.
+    struct ConsumerTimes {
+        var chunks = 0
+        /// The time it worked on them (not waiting for the next).
+        var busyNanos: UInt64 = 0
+        /// Of which the `.either` projectors, on this many of them.
+        var eitherNanos: UInt64 = 0
+        var eitherChunks = 0
+    }
+    private var consumerTimes = ConsumerTimes()
+
     /// Blocks while the queue is full; false once the consumer cancelled.
-    func push(_ chunk: [ProjectedEvent]) -> Bool {
+    func push(_ chunk: Chunk) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while chunks.count - head >= capacity && !cancelled { condition.wait() }
         if cancelled { return false }
         chunks.append(chunk)
+        pushed += 1
         condition.broadcast()
         return true
+    }
+
+    /// Blocks until the consumer has given back every chunk pushed; false
+    /// once it cancelled.
+    func waitUntilConsumed() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while consumed < pushed && !cancelled { condition.wait() }
+        return !cancelled
+    }
+
+    /// The consumer's times since the last call.
+    func takeConsumerTimes() -> ConsumerTimes {
+        condition.lock()
+        defer { condition.unlock() }
+        defer { consumerTimes = ConsumerTimes() }
+        return consumerTimes
     }
 
     /// No more chunks will come; `failure` says why, if it is an error.
@@ -362,13 +551,13 @@ final class ChunkQueue: @unchecked Sendable {
     }
 
     /// The next chunk, or nil once the producer finished and all are taken.
-    func pop() -> [ProjectedEvent]? {
+    func pop() -> Chunk? {
         condition.lock()
         defer { condition.unlock() }
         while head == chunks.count && !ended { condition.wait() }
         guard head < chunks.count else { return nil }
         let c = chunks[head]
-        chunks[head] = []
+        chunks[head].events = []
         head += 1
         if head == chunks.count {
             chunks.removeAll(keepingCapacity: true)
@@ -378,11 +567,26 @@ final class ChunkQueue: @unchecked Sendable {
         return c
     }
 
-    /// Hands a finished chunk back (bounded: beyond `capacity`, dropped here).
-    func giveBack(_ chunk: [ProjectedEvent]) {
+    /// Hands a finished chunk back (bounded: beyond `capacity`, dropped
+    /// here) with the time the consumer worked on it, of which `either` on
+    /// the `.either` projectors when it folded them.
+    func giveBack(_ chunk: [ProjectedEvent], busy: Duration, either: Duration?) {
         condition.lock()
         defer { condition.unlock() }
         if returned.count < capacity { returned.append(chunk) }
+        consumed += 1
+        consumerTimes.chunks += 1
+        consumerTimes.busyNanos &+= Self.nanoseconds(busy)
+        if let either {
+            consumerTimes.eitherNanos &+= Self.nanoseconds(either)
+            consumerTimes.eitherChunks += 1
+        }
+        condition.broadcast()
+    }
+
+    static func nanoseconds(_ d: Duration) -> UInt64 {
+        let (s, a) = d.components
+        return UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a / 1_000_000_000))
     }
 
     /// A chunk handed back, if any.

@@ -129,14 +129,65 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
     }
 
     @Test func everyModelFoldsOnExactlyOneLane() throws {
-        // Proves the two lanes split the set without loss or overlap, and
-        // that the decoding lane holds only models no other model reads.
+        // Proves the lanes split the set without loss or overlap, and that
+        // the decoding lane and the lane of either thread hold only models
+        // no other model reads.
         let set = try Projections.standard()
         let decoding = set.projectors.filter { ProjectionSet.Lane.of($0) == .decoding }.map(\.name)
+        let either = set.projectors.filter { ProjectionSet.Lane.of($0) == .either }.map(\.name)
         #expect(Set(decoding) == ["search", "supply-chain", "settings", "support"])
-        for name in decoding {
+        #expect(either == ["fraud"])
+        #expect(set.hasEitherLane)
+        for name in decoding + either {
             #expect(Projections.dependencies[name] == [])
             #expect(!Projections.dependencies.values.contains { $0.contains(name) })
+        }
+    }
+
+    @Test func fraudMovesToTheThreadThatWouldThenBeLessBusy() {
+        // Times per chunk (ns): the decoding thread's, the projecting
+        // thread's, and fraud's (counted in the thread that holds it).
+        // A big shop: the projecting thread, holding fraud, is the busier
+        // one, and would stay busier by less after the move.
+        #expect(EitherPlacement.shouldMove(onDecoder: false, decoder: 2_000, projecting: 3_200, either: 500))
+        // A clickstream shop: the decoding thread is the busier one
+        // already; fraud on it would make things worse.
+        #expect(!EitherPlacement.shouldMove(onDecoder: false, decoder: 3_000, projecting: 2_500, either: 400))
+        // Fraud on the decoding thread, which became the busier one.
+        #expect(EitherPlacement.shouldMove(onDecoder: true, decoder: 3_400, projecting: 2_000, either: 600))
+        // Balanced to within the margin: no move (it would swing back and
+        // forth, each move to the decoding thread costing a wait).
+        #expect(!EitherPlacement.shouldMove(onDecoder: false, decoder: 2_000, projecting: 2_080, either: 50))
+        #expect(!EitherPlacement.shouldMove(onDecoder: true, decoder: 2_100, projecting: 2_000, either: 1_000))
+    }
+
+    @Test func fraudMovingBetweenTheThreadsEveryEpochGivesTheModelsOfTheSerialReplay() async throws {
+        // Proves that the projectors of either thread (fraud) see every
+        // event once and in order while they move between the decoding
+        // and the projecting thread (here at every epoch of 16 chunks, with
+        // the wait for the projecting thread before each move to the
+        // decoding one): every model, fraud's included, byte for byte as
+        // the serial replay's. A replay that lost or repeated a chunk at a
+        // move, or folded one on both threads at once, differs (or trips
+        // the thread sanitizer).
+        let path = tempLogPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let events = bigShopHistory(count: 20_000, seed: 29)
+        let log = try await makeLog(events, at: path)
+        let serial = try Projections.standard()
+        try Replayer.replay(log, into: serial, parallel: false)
+        let fraudOrders = try #require(serial.fraud).orderCount
+        #expect(fraudOrders > 500, "fraud scored the big shop's orders")
+        for (chunkSize, depth) in [(16, 1), (16, 3), (37, 2)] {
+            let moving = try Projections.standard()
+            let stats = try Replayer.replay(log, into: moving, chunkSize: chunkSize, queueDepth: depth, eitherPolicy: .alternating)
+            #expect(stats.events == events.count)
+            #expect(stats.eitherMoves >= events.count / chunkSize / EitherPlacement.epoch - 1,
+                    "fraud moved at every epoch (\(stats.eitherMoves) moves)")
+            #expect(moving.position == serial.position)
+            for name in Projections.allNames {
+                #expect(moving.snapshotBytes()[name] == serial.snapshotBytes()[name], "\(name), chunks of \(chunkSize), queue \(depth)")
+            }
         }
     }
 }

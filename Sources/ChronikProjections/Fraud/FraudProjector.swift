@@ -10,7 +10,7 @@ import ChronikCommerce
 /// clock that never goes backwards: the latest business `time` read so far.
 /// The model keeps no personal data: IPs only as a 64-bit digest for 24 h
 /// of business time, and no address at all.
-public final class FraudProjector: SnapshottableProjector {
+public final class FraudProjector: SnapshottableProjector, FoldsOnEitherThread {
     public let name = "fraud"
     public var snapshotVersion: UInt32 { 2 }
 
@@ -27,7 +27,10 @@ public final class FraudProjector: SnapshottableProjector {
 
     public init() {}
 
-    public func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+    public func apply(_ event: ProjectedEvent) throws(ProjectionError) { fold(event) }
+
+    /// `apply`, which never fails (`FoldsOnEitherThread`).
+    func fold(_ event: ProjectedEvent) {
         // Filter before touching `model`: the events this model ignores
         // (most of a log) then cost a tag test, not an exclusivity check.
         switch event.event {
