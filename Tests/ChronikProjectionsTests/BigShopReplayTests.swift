@@ -190,4 +190,52 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
             }
         }
     }
+
+    @Test(arguments: [1, 3])
+    func aFailureStopsAReplayWhoseFraudMovesEveryEpochAtTheSerialReplaysPosition(queueDepth: Int) async throws {
+        // Proves a replay whose fraud moves between the threads stops, and
+        // does not hang in the wait before a move, when a projector of the
+        // projecting thread fails (the projecting thread cancels) or an
+        // event does not decode (the decoding thread stops), with the
+        // serial replay's error.
+        let path = tempLogPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let events = bigShopHistory(count: 6_000, seed: 31)
+        let log = try await makeLog(events, at: path)
+        // Chunks of 8 events, a move every 16 chunks, to the decoding
+        // thread at chunks 16, 48, 80, …: 370 and 380 are in the chunks
+        // just before one (46 and 47), which the decoding thread waits
+        // for when the projecting one fails on them.
+        for failAt in [UInt64(5), 370, 380, 1_000, 4_321] {
+            let set = try Projections.standard()
+            set.add(FailingProjector(at: failAt))
+            let error = try #require(throws: ProjectionError.self) {
+                try Replayer.replay(log, into: set, chunkSize: 8, queueDepth: queueDepth, eitherPolicy: .alternating)
+            }
+            #expect(error.position == Position(failAt), "a projector failing at \(failAt)")
+        }
+        _ = try await log.append(to: "order-bad", ProposedEvent(type: "OrderPlaced", data: [0xFF, 0x00, 0x13]))
+        let set = try Projections.standard()
+        let error = try #require(throws: ProjectionError.self) {
+            try Replayer.replay(log, into: set, chunkSize: 8, queueDepth: queueDepth, eitherPolicy: .alternating)
+        }
+        #expect(error.code == .invalidEvent)
+        #expect(error.position == Position(UInt64(events.count)))
+    }
+}
+
+/// A model that fails to fold the event at one position (on the projecting
+/// thread: the registry does not know it).
+final class FailingProjector: SnapshottableProjector {
+    let name = "failing"
+    let snapshotVersion: UInt32 = 1
+    let position: UInt64
+    init(at position: UInt64) { self.position = position }
+    func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+        if event.position.value == position {
+            throw ProjectionError(.invalidEvent, "cannot fold", position: event.position, eventType: "test")
+        }
+    }
+    func encodeSnapshot(into writer: inout SnapshotWriter) {}
+    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
 }
