@@ -66,37 +66,69 @@ private func runAndKill(_ executable: String, arguments: [String], delay: Durati
     -> (output: [UInt8], status: TerminationStatus, stderr: String, hung: Bool)
 {
     let hung = DoneFlag()
-    let result = try await Subprocess.run(
-        .path(FilePath(executable)), arguments: Arguments(arguments),
-        input: .none, output: .sequence, error: .string(limit: 1 << 16)
-    ) { execution -> [UInt8] in
-        // Timers of Dispatch, not tasks: the task pool (2 threads here) is
-        // shared with every test running in parallel, and a sleeping task's
-        // wake-up could wait behind them long enough for the watchdog to
-        // fire first (stop 19, at load 9: a child "hung" that was only not
-        // killed yet).
-        func kill(after: Duration, watchdog: Bool = false) -> DispatchWorkItem {
-            let item = DispatchWorkItem {
-                if watchdog { hung.set() }
-                try? execution.send(signal: .kill)
+    // The child's stdout is a pipe read by a thread of its own, and the
+    // kills are timers of Dispatch, not tasks: the task pool (2 threads
+    // here) is shared with every test running in parallel, and a task
+    // reading the pipe or sleeping could wait behind them long enough for
+    // the watchdog to fire first (stop 19, at load 9: a child "hung" that
+    // was only not killed yet; stop 44's CI: two replay tests held both
+    // threads of the pool for over a minute, and the reading task saw the
+    // child's "ready" only after the watchdog had killed it).
+    let pipe = try FileDescriptor.pipe()
+    let result: ExecutionResult<[UInt8], FileDescriptorOutput, StringOutput<UTF8>>
+    do {
+        result = try await Subprocess.run(
+            .path(FilePath(executable)), arguments: Arguments(arguments),
+            input: .none, output: .fileDescriptor(pipe.writeEnd, closeAfterSpawningProcess: true), error: .string(limit: 1 << 16)
+        ) { execution -> [UInt8] in
+            @Sendable func kill(after: Duration, watchdog: Bool = false) -> DispatchWorkItem {
+                let item = DispatchWorkItem {
+                    if watchdog { hung.set() }
+                    try? execution.send(signal: .kill)
+                }
+                let ms = Int(after / .milliseconds(1))
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms), execute: item)
+                return item
             }
-            let ms = Int(after / .milliseconds(1))
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms), execute: item)
-            return item
+            let watchdog = kill(after: .seconds(60), watchdog: true)
+            let killer = KillTimer(countFromReady ? nil : kill(after: delay))
+            // Read until the pipe closes, which happens when the child is dead.
+            let output: [UInt8] = await withCheckedContinuation { done in
+                Thread {
+                    var output: [UInt8] = []
+                    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                    while let n = try? buffer.withUnsafeMutableBytes({ try pipe.readEnd.read(into: $0) }), n > 0 {
+                        output.append(contentsOf: buffer[0..<n])
+                        if countFromReady, output.contains(0x0A) {
+                            killer.startOnce { kill(after: delay) }
+                        }
+                    }
+                    done.resume(returning: output)
+                }.start()
+            }
+            killer.cancel()
+            watchdog.cancel()
+            return output
         }
-        let watchdog = kill(after: .seconds(60), watchdog: true)
-        var killer = countFromReady ? nil : kill(after: delay)
-        var output: [UInt8] = []
-        // Read until the pipe closes, which happens when the child is dead.
-        for try await chunk in execution.standardOutput {
-            chunk.withUnsafeBytes { output.append(contentsOf: $0) }
-            if killer == nil && output.contains(0x0A) { killer = kill(after: delay) }
-        }
-        killer?.cancel()
-        watchdog.cancel()
-        return output
+    } catch {
+        try? pipe.readEnd.close()
+        throw error
     }
+    try? pipe.readEnd.close()
     return (result.closureResult, result.terminationStatus, result.standardError, hung.isSet)
+}
+
+/// The kill of one run, started once (by the thread reading the child's
+/// output when it counts from "ready").
+private final class KillTimer: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var item: DispatchWorkItem?
+    init(_ item: DispatchWorkItem?) { self.item = item }
+    func startOnce(_ start: () -> DispatchWorkItem) {
+        lock.withLock { if item == nil { item = start() } }
+    }
+    func cancel() { lock.withLock { item?.cancel() } }
 }
 
 @Suite("Crash: kill -9 while appending durably")
