@@ -324,7 +324,7 @@ public enum Replayer {
                 queue.cancel()
                 break
             }
-            if !chunk.eitherFolded {
+            if !chunk.eitherFolded, set.hasEitherLane {
                 let t = clock.now
                 set.applyEither(chunk.events)
                 eitherTime = clock.now - t
