@@ -24,9 +24,16 @@ import Glibc
         }
         let state = LoadState()
         let startedAt = ContinuousClock.now
+        // The server's stderr is a pipe read by a thread of its own, not a
+        // task: when the suite holds the task pool (stop 44's CI: over a
+        // minute at its start), a reading task falls behind, the pipe can
+        // fill (every refused request after the SIGTERM logs a line), and
+        // the server's logging would then block in the middle of its drain.
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
         let result = try await Subprocess.run(
             .path(FilePath(chronikPath)), arguments: ["serve", "--log", dir, "--listen", "127.0.0.1:0"],
-            input: .none, output: .discarded, error: .sequence
+            input: .none, output: .discarded, error: .fileDescriptor(pipe.writeEnd, closeAfterSpawningProcess: true)
         ) { execution -> String in
             // Kills the server only when it has not stopped 30 s after the
             // SIGTERM (or 240 s after its start if SIGTERM was never sent):
@@ -46,55 +53,66 @@ import Glibc
                 try? execution.send(signal: .kill)
             }
             defer { watchdog.cancel() }
-            var stderr = ""
-            var port: Int?
-            var load: Task<Void, Never>?
-            for try await chunk in execution.standardError {
-                stderr += chunk.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-                if port == nil, let r = stderr.range(of: "listening on http://127.0.0.1:") {
-                    let digits = stderr[r.upperBound...].prefix { $0.isNumber }
-                    guard let p = Int(digits), stderr[r.upperBound...].dropFirst(digits.count).first == "\n" else { continue }
-                    port = p
-                    load = Task {
-                        // 8 clients append one event per request until the server stops answering.
-                        await withTaskGroup(of: Void.self) { group in
-                            for client in 0..<8 {
-                                group.addTask {
-                                    var misses = 0
-                                    while misses < 3 {
-                                        let id = UUID().uuidString.lowercased()
-                                        let body = #"[{"id":"\#(id)","type":"Loaded","data":{"client":\#(client)}}]"#
-                                        let r = await post(port: p, path: "/streams/load-\(client)", body: body)
-                                        if r?.status == 201, let pos = r?.firstPosition {
-                                            state.acks.withLock { $0.append(Ack(id: id, position: pos)) }
-                                            misses = 0
-                                        } else {
-                                            state.failures.withLock { $0 += 1 }
-                                            misses += 1
-                                            try? await Task.sleep(for: .milliseconds(20))
-                                        }
+            @Sendable func startLoad(port p: Int) {
+                state.load.withLock { $0 = Task {
+                    // 8 clients append one event per request until the server stops answering.
+                    await withTaskGroup(of: Void.self) { group in
+                        for client in 0..<8 {
+                            group.addTask {
+                                var misses = 0
+                                while misses < 3 {
+                                    let id = UUID().uuidString.lowercased()
+                                    let body = #"[{"id":"\#(id)","type":"Loaded","data":{"client":\#(client)}}]"#
+                                    let r = await post(port: p, path: "/streams/load-\(client)", body: body)
+                                    if r?.status == 201, let pos = r?.firstPosition {
+                                        state.acks.withLock { $0.append(Ack(id: id, position: pos)) }
+                                        misses = 0
+                                    } else {
+                                        state.failures.withLock { $0 += 1 }
+                                        misses += 1
+                                        try? await Task.sleep(for: .milliseconds(20))
                                     }
                                 }
                             }
                         }
                     }
-                    Task {
-                        // SIGTERM once the load is well under way (300
-                        // acknowledged appends), or after 180 s at most:
-                        // a debug server among the whole suite on 2 cores
-                        // acknowledged only 257 in 60 s once (stop 21's
-                        // CI), and the test is about losing none, not about
-                        // how fast they come.
-                        let deadline = ContinuousClock.now + .seconds(180)
-                        while state.acks.withLock({ $0.count }) < 300, ContinuousClock.now < deadline {
-                            try? await Task.sleep(for: .milliseconds(25))
-                        }
-                        state.sigtermAt.withLock { $0 = .now }
-                        try? execution.send(signal: .terminate)
+                } }
+                Task {
+                    // SIGTERM once the load is well under way (300
+                    // acknowledged appends), or after 180 s at most:
+                    // a debug server among the whole suite on 2 cores
+                    // acknowledged only 257 in 60 s once (stop 21's
+                    // CI), and the test is about losing none, not about
+                    // how fast they come.
+                    let deadline = ContinuousClock.now + .seconds(180)
+                    while state.acks.withLock({ $0.count }) < 300, ContinuousClock.now < deadline {
+                        try? await Task.sleep(for: .milliseconds(25))
                     }
+                    state.sigtermAt.withLock { $0 = .now }
+                    try? execution.send(signal: .terminate)
                 }
             }
-            await load?.value
+            // Read until the pipe closes, which happens when the server is gone.
+            let stderr: String = await withCheckedContinuation { done in
+                Thread {
+                    var bytes: [UInt8] = []
+                    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                    var port: Int?
+                    while let n = try? buffer.withUnsafeMutableBytes({ try pipe.readEnd.read(into: $0) }), n > 0 {
+                        bytes.append(contentsOf: buffer[0..<n])
+                        guard port == nil else { continue }
+                        let text = String(decoding: bytes, as: UTF8.self)
+                        if let r = text.range(of: "listening on http://127.0.0.1:") {
+                            let digits = text[r.upperBound...].prefix { $0.isNumber }
+                            guard let p = Int(digits), text[r.upperBound...].dropFirst(digits.count).first == "\n" else { continue }
+                            port = p
+                            startLoad(port: p)
+                        }
+                    }
+                    done.resume(returning: String(decoding: bytes, as: UTF8.self))
+                }.start()
+            }
+            await state.load.withLock({ $0 })?.value
             return stderr
         }
         let stderr = result.closureResult
@@ -154,6 +172,8 @@ final class LoadState: Sendable {
     let failures = Mutex(0)
     /// When the test sent SIGTERM; nil before.
     let sigtermAt = Mutex<ContinuousClock.Instant?>(nil)
+    /// The clients, started once the server says where it listens.
+    let load = Mutex<Task<Void, Never>?>(nil)
 }
 
 /// One POST over a fresh loopback connection (Connection: close), on a
