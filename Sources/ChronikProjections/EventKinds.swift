@@ -62,11 +62,6 @@ let kindCount = CommerceEventType.allCases.count + 1
 
 func kindIndex(_ t: CommerceEventType) -> Int { CommerceEventType.allCases.firstIndex(of: t)! }
 
-/// A projector whose tables grow with the log (one entry per order,
-/// customer, payment…), so that a replay can size them once instead of
-/// letting them double step by step: each doubling of a table of a million
-/// orders moves (and rehashes) every entry, a fifth of a big shop's replay
-/// before this existed (Benchmarks/README.md, stop 18).
 /// A projector that reads no other model, that no other model reads, and
 /// whose fold cannot fail: a replay on two threads may fold it on either
 /// (`ProjectionSet.Lane.either`), a chunk at a time, so long as one thread
@@ -76,6 +71,11 @@ protocol FoldsOnEitherThread: SnapshottableProjector {
     func fold(_ event: ProjectedEvent)
 }
 
+/// A projector whose tables grow with the log (one entry per order,
+/// customer, payment…), so that a replay can size them once instead of
+/// letting them double step by step: each doubling of a table of a million
+/// orders moves (and rehashes) every entry, a fifth of a big shop's replay
+/// before this existed (Benchmarks/README.md, stop 18).
 protocol GrowsWithLog: AnyObject {
     /// The log will have about `growth` times the events folded so far:
     /// reserve what that many events need, in proportion to each table's

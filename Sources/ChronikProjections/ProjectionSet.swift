@@ -20,7 +20,7 @@ public final class ProjectionSet {
     /// The projectors of lane `.either`, per `kindIndex`.
     private var eitherByKind: [[any FoldsOnEitherThread]] = Array(repeating: [], count: kindCount)
     /// Whether the set has a projector of lane `.either`.
-    var hasEitherLane = false
+    private(set) var hasEitherLane = false
     /// The next position to apply: every event before it has been folded.
     public internal(set) var position: Position = .start
     /// The `time` of the latest event folded (log order), for the models

@@ -248,9 +248,9 @@ public enum Replayer {
             func push(_ chunk: [ProjectedEvent]) -> Bool {
                 let onDecoder = either.onDecoder
                 if onDecoder {
-                    let t = either.now()
+                    let t = EitherPlacement.now()
                     set.applyEither(chunk)
-                    either.eitherNanos &+= either.now() &- t
+                    either.eitherNanos &+= EitherPlacement.now() &- t
                 }
                 either.endBusy()
                 guard queue.push(Chunk(events: chunk, eitherFolded: onDecoder)) else { return false }
@@ -313,10 +313,9 @@ public enum Replayer {
         thread.start()
         var done: UInt64 = 0
         var failure: ProjectionSet.LaneFailure?
-        let clock = ContinuousClock()
         while let chunk = queue.pop() {
-            let started = clock.now
-            var eitherTime = Duration.zero
+            let started = EitherPlacement.now()
+            var eitherNanos: UInt64 = 0
             do throws(ProjectionSet.LaneFailure) {
                 for e in chunk.events { try set.apply(e, lane: .projecting) }
             } catch {
@@ -325,16 +324,16 @@ public enum Replayer {
                 break
             }
             if !chunk.eitherFolded, set.hasEitherLane {
-                let t = clock.now
+                let t = EitherPlacement.now()
                 set.applyEither(chunk.events)
-                eitherTime = clock.now - t
+                eitherNanos = EitherPlacement.now() &- t
             }
             done += UInt64(chunk.events.count)
             if let growth = reservations.due(after: done) {
                 set.reserve(growth: growth, lane: .projecting)
                 if !chunk.eitherFolded { set.reserve(growth: growth, lane: .either) }
             }
-            queue.giveBack(chunk.events, busy: clock.now - started, either: chunk.eitherFolded ? nil : eitherTime)
+            queue.giveBack(chunk.events, busyNanos: EitherPlacement.now() &- started, eitherNanos: chunk.eitherFolded ? nil : eitherNanos)
             progress?(done, total)
         }
         finished.wait()
@@ -429,15 +428,15 @@ struct EitherPlacement {
     init(enabled: Bool, policy: Policy = .measured) {
         self.enabled = enabled
         self.policy = policy
-        busySince = 0
-        busySince = now()
+        busySince = Self.now()
     }
 
+    /// The clock both threads measure with, in nanoseconds.
     @inline(__always)
-    func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    mutating func beginBusy() { busySince = now() }
-    mutating func endBusy() { busy &+= now() &- busySince }
+    mutating func beginBusy() { busySince = Self.now() }
+    mutating func endBusy() { busy &+= Self.now() &- busySince }
 
     /// Counts a chunk handed over; true at the end of an epoch.
     mutating func chunkPushed() -> Bool {
@@ -568,25 +567,20 @@ final class ChunkQueue: @unchecked Sendable {
     }
 
     /// Hands a finished chunk back (bounded: beyond `capacity`, dropped
-    /// here) with the time the consumer worked on it, of which `either` on
-    /// the `.either` projectors when it folded them.
-    func giveBack(_ chunk: [ProjectedEvent], busy: Duration, either: Duration?) {
+    /// here) with the time the consumer worked on it, of which
+    /// `eitherNanos` on the `.either` projectors when it folded them.
+    func giveBack(_ chunk: [ProjectedEvent], busyNanos: UInt64, eitherNanos: UInt64?) {
         condition.lock()
         defer { condition.unlock() }
         if returned.count < capacity { returned.append(chunk) }
         consumed += 1
         consumerTimes.chunks += 1
-        consumerTimes.busyNanos &+= Self.nanoseconds(busy)
-        if let either {
-            consumerTimes.eitherNanos &+= Self.nanoseconds(either)
+        consumerTimes.busyNanos &+= busyNanos
+        if let eitherNanos {
+            consumerTimes.eitherNanos &+= eitherNanos
             consumerTimes.eitherChunks += 1
         }
         condition.broadcast()
-    }
-
-    static func nanoseconds(_ d: Duration) -> UInt64 {
-        let (s, a) = d.components
-        return UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a / 1_000_000_000))
     }
 
     /// A chunk handed back, if any.

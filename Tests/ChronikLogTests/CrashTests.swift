@@ -75,46 +75,30 @@ private func runAndKill(_ executable: String, arguments: [String], delay: Durati
     // threads of the pool for over a minute, and the reading task saw the
     // child's "ready" only after the watchdog had killed it).
     let pipe = try FileDescriptor.pipe()
-    let result: ExecutionResult<[UInt8], FileDescriptorOutput, StringOutput<UTF8>>
-    do {
-        result = try await Subprocess.run(
-            .path(FilePath(executable)), arguments: Arguments(arguments),
-            input: .none, output: .fileDescriptor(pipe.writeEnd, closeAfterSpawningProcess: true), error: .string(limit: 1 << 16)
-        ) { execution -> [UInt8] in
-            @Sendable func kill(after: Duration, watchdog: Bool = false) -> DispatchWorkItem {
-                let item = DispatchWorkItem {
-                    if watchdog { hung.set() }
-                    try? execution.send(signal: .kill)
-                }
-                let ms = Int(after / .milliseconds(1))
-                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms), execute: item)
-                return item
+    defer { try? pipe.readEnd.close() }
+    let result = try await Subprocess.run(
+        .path(FilePath(executable)), arguments: Arguments(arguments),
+        input: .none, output: .fileDescriptor(pipe.writeEnd, closeAfterSpawningProcess: true), error: .string(limit: 1 << 16)
+    ) { execution -> [UInt8] in
+        @Sendable func kill(after: Duration, watchdog: Bool = false) -> DispatchWorkItem {
+            let item = DispatchWorkItem {
+                if watchdog { hung.set() }
+                try? execution.send(signal: .kill)
             }
-            let watchdog = kill(after: .seconds(60), watchdog: true)
-            let killer = KillTimer(countFromReady ? nil : kill(after: delay))
-            // Read until the pipe closes, which happens when the child is dead.
-            let output: [UInt8] = await withCheckedContinuation { done in
-                Thread {
-                    var output: [UInt8] = []
-                    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-                    while let n = try? buffer.withUnsafeMutableBytes({ try pipe.readEnd.read(into: $0) }), n > 0 {
-                        output.append(contentsOf: buffer[0..<n])
-                        if countFromReady, output.contains(0x0A) {
-                            killer.startOnce { kill(after: delay) }
-                        }
-                    }
-                    done.resume(returning: output)
-                }.start()
-            }
-            killer.cancel()
-            watchdog.cancel()
-            return output
+            let ms = Int(after / .milliseconds(1))
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms), execute: item)
+            return item
         }
-    } catch {
-        try? pipe.readEnd.close()
-        throw error
+        let watchdog = kill(after: .seconds(60), watchdog: true)
+        let killer = KillTimer(countFromReady ? nil : kill(after: delay))
+        // Read until the pipe closes, which happens when the child is dead.
+        let output = try await readToEnd(pipe.readEnd.rawValue) { output in
+            if countFromReady, output.contains(0x0A) { killer.startOnce { kill(after: delay) } }
+        }
+        killer.cancel()
+        watchdog.cancel()
+        return output
     }
-    try? pipe.readEnd.close()
     return (result.closureResult, result.terminationStatus, result.standardError, hung.isSet)
 }
 

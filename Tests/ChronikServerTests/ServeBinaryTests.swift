@@ -93,25 +93,14 @@ import Glibc
                 }
             }
             // Read until the pipe closes, which happens when the server is gone.
-            let stderr: String = await withCheckedContinuation { done in
-                Thread {
-                    var bytes: [UInt8] = []
-                    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-                    var port: Int?
-                    while let n = try? buffer.withUnsafeMutableBytes({ try pipe.readEnd.read(into: $0) }), n > 0 {
-                        bytes.append(contentsOf: buffer[0..<n])
-                        guard port == nil else { continue }
-                        let text = String(decoding: bytes, as: UTF8.self)
-                        if let r = text.range(of: "listening on http://127.0.0.1:") {
-                            let digits = text[r.upperBound...].prefix { $0.isNumber }
-                            guard let p = Int(digits), text[r.upperBound...].dropFirst(digits.count).first == "\n" else { continue }
-                            port = p
-                            startLoad(port: p)
-                        }
-                    }
-                    done.resume(returning: String(decoding: bytes, as: UTF8.self))
-                }.start()
-            }
+            let stderr = String(decoding: try await readToEnd(pipe.readEnd.rawValue) { bytes in
+                guard state.load.withLock({ $0 == nil }) else { return }
+                let text = String(decoding: bytes, as: UTF8.self)
+                guard let r = text.range(of: "listening on http://127.0.0.1:") else { return }
+                let digits = text[r.upperBound...].prefix { $0.isNumber }
+                guard let p = Int(digits), text[r.upperBound...].dropFirst(digits.count).first == "\n" else { return }
+                startLoad(port: p)
+            }, as: UTF8.self)
             await state.load.withLock({ $0 })?.value
             return stderr
         }

@@ -12,3 +12,23 @@ public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T)
         Thread { c.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// Reads `fd` (a child's output pipe) until end of file on a thread of its
+/// own, not the task pool's: a reading task held up behind other tests let
+/// a watchdog fire on a child that was not hung (stop 44's CI), and lets a
+/// pipe fill and block the child's writes. `onData` is called on that
+/// thread with everything read so far, after each read.
+public func readToEnd(_ fd: Int32, onData: @escaping @Sendable ([UInt8]) -> Void = { _ in }) async throws -> [UInt8] {
+    try await onOwnThread {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes.append(contentsOf: buffer[0..<n])
+            onData(bytes)
+        }
+        return bytes
+    }
+}

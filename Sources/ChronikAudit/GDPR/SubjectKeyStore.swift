@@ -165,7 +165,7 @@ public final class FileKeyStore: SubjectKeyStore {
     /// `stat` of the path (stop 44: an `fstat` and a `stat` per key created
     /// were 2 % of an import's CPU).
     func requireInPlace(_ s: Shard, _ path: String) throws {
-        guard s.file != nil, let open = s.fileIdentity else { return }
+        guard let open = s.fileIdentity else { return }
         guard storage.identity(of: path) == open else {
             throw KeyStoreError("the key store's file \(path) is not the one this process opened (the key store was moved, restored "
                                 + "or replaced while it ran): nothing was written; restart the process so that it reads the key store in place",

@@ -28,7 +28,8 @@ public struct EventContent: Hashable, Sendable {
     }
 }
 
-/// A fingerprint of an `EventContent`: one 64-bit keyed hash per part.
+/// A fingerprint of a line's content (what `EventContent` holds): one
+/// 64-bit keyed hash per part.
 ///
 /// `Hasher` is SipHash-1-3 under a key drawn at random per process, so an
 /// input cannot be crafted to collide; by accident two different contents
@@ -44,25 +45,18 @@ public struct ContentDigest: Hashable, Sendable {
     var data: UInt64
     var metadata: UInt64
 
-    public init(_ c: EventContent) {
-        self.init(stream: c.stream, type: c.type, data: c.data, metadata: c.metadata)
-    }
-
-    /// The digest of `env`'s content, as `EventContent(env)` gives it.
+    /// The digest of `env`'s content: its stream, type, data and meta (as
+    /// `EventContent(env)` holds them).
     public init(_ env: CommerceEnvelope) {
-        self.init(stream: env.stream, type: env.proposed.type, data: env.proposed.data, metadata: env.proposed.metadata)
-    }
-
-    init(stream: String, type: String, data: [UInt8], metadata: [UInt8]) {
         func h<T: Hashable>(_ v: T) -> UInt64 {
             var hasher = Hasher()
             hasher.combine(v)
             return UInt64(bitPattern: Int64(hasher.finalize()))
         }
-        self.stream = h(stream)
-        self.type = h(type)
-        self.data = h(data)
-        self.metadata = h(metadata)
+        stream = h(env.stream)
+        type = h(env.proposed.type)
+        data = h(env.proposed.data)
+        metadata = h(env.proposed.metadata)
     }
 
     /// Which parts differ, for messages.
@@ -98,15 +92,11 @@ public struct InputIDs: Sendable {
     }
 
     /// Records `id` for `line`, or decides the line against the first one
-    /// with that id.
+    /// with that id, by the digest of the line's content (computed where
+    /// the line was parsed).
     ///
     /// - Throws: `CommerceError` `duplicateEventId` naming both lines when
     ///   the content differs.
-    public mutating func admit(_ id: EventID, content: EventContent, line: Int) throws(CommerceError) -> Verdict {
-        try admit(id, digest: ContentDigest(content), line: line)
-    }
-
-    /// `admit(_:content:line:)` with the content's digest computed already.
     public mutating func admit(_ id: EventID, digest: ContentDigest, line: Int) throws(CommerceError) -> Verdict {
         guard let at = index.insert(id, value: UInt64(firsts.count)) else {
             firsts.append((line, digest))
