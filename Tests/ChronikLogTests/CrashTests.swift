@@ -74,7 +74,10 @@ private func runAndKill(_ executable: String, arguments: [String], delay: Durati
     // was only not killed yet; stop 44's CI: two replay tests held both
     // threads of the pool for over a minute, and the reading task saw the
     // child's "ready" only after the watchdog had killed it).
-    let pipe = try FileDescriptor.pipe()
+    // Close-on-exec: another test's child spawned while this one starts
+    // must not inherit the write end, or the pipe never reaches its end
+    // while that child lives (stop 44: a filtered run hung in the read).
+    let pipe = try FileDescriptor.pipe(options: .closeOnExec)
     defer { try? pipe.readEnd.close() }
     let result = try await Subprocess.run(
         .path(FilePath(executable)), arguments: Arguments(arguments),

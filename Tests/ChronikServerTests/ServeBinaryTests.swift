@@ -29,7 +29,10 @@ import Glibc
         // minute at its start), a reading task falls behind, the pipe can
         // fill (every refused request after the SIGTERM logs a line), and
         // the server's logging would then block in the middle of its drain.
-        let pipe = try FileDescriptor.pipe()
+        // Close-on-exec: another test's child spawned while this one starts
+        // must not inherit the write end, or the pipe never reaches its end
+        // while that child lives (stop 44: a filtered run hung in the read).
+        let pipe = try FileDescriptor.pipe(options: .closeOnExec)
         defer { try? pipe.readEnd.close() }
         let result = try await Subprocess.run(
             .path(FilePath(chronikPath)), arguments: ["serve", "--log", dir, "--listen", "127.0.0.1:0"],
