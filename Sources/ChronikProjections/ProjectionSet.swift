@@ -126,8 +126,12 @@ public final class ProjectionSet {
     /// threads calls it once per lane, in log order on each); the
     /// projecting lane then moves `clock` and `position`. Both lanes
     /// together fold exactly what `apply(_:)` folds.
+    ///
+    /// `event` is `inout` only to be borrowed where it lies (a chunk's
+    /// element, the decoding thread's local) rather than copied for the
+    /// call: nothing here writes it.
     @inline(__always)
-    func apply(_ event: ProjectedEvent, lane: Lane) throws(LaneFailure) {
+    func apply(_ event: inout ProjectedEvent, lane: Lane) throws(LaneFailure) {
         for p in laneByKind[lane.rawValue][kindIndex(event.event)] {
             do {
                 try p.apply(event)
@@ -145,9 +149,18 @@ public final class ProjectionSet {
     /// Folds `events` into the projectors of lane `.either`, on the thread
     /// that holds them for this chunk; they never fail.
     func applyEither(_ events: [ProjectedEvent]) {
-        for event in events {
-            for p in eitherByKind[kindIndex(event.event)] { p.fold(event) }
+        events.withUnsafeBufferPointer { events in
+            // Borrowed in place, as in the projecting loop (`Replayer`): an
+            // `inout` the fold never writes, because `for e in events`
+            // copied each event out (a retain and a release of its parts).
+            guard let base = events.baseAddress.map(UnsafeMutablePointer.init(mutating:)) else { return }
+            for i in events.indices { foldEither(&base[i]) }
         }
+    }
+
+    @inline(__always)
+    private func foldEither(_ event: inout ProjectedEvent) {
+        for p in eitherByKind[kindIndex(event.event)] { p.fold(event) }
     }
 
     /// A replay of fewer events than this does not size the tables ahead

@@ -265,7 +265,7 @@ public enum Replayer {
             do {
                 try log.scan(from: from) { view in
                     guard view.position < end else { throw Stop() }
-                    let event: ProjectedEvent
+                    var event: ProjectedEvent
                     do throws(ProjectionError) {
                         event = try skips.decode(view, decoder)
                     } catch {
@@ -274,17 +274,19 @@ public enum Replayer {
                         failure = ProjectionSet.LaneFailure(error: error, position: view.position.value, model: Int.min)
                         throw Stop()
                     }
-                    chunk.append(event)
                     do throws(ProjectionSet.LaneFailure) {
-                        try set.apply(event, lane: .decoding)
+                        try set.apply(&event, lane: .decoding)
                     } catch {
                         // The event goes on to the projecting thread, which
                         // may fail on it (or before it) first.
                         failure = error
+                        chunk.append(event)
                         _ = push(chunk)
                         chunk = []
                         throw Stop()
                     }
+                    // Last: the event moves into the chunk, not copied.
+                    chunk.append(consume event)
                     decoded += 1
                     if let growth = reservations.due(after: decoded) {
                         set.reserve(growth: growth, lane: .decoding)
@@ -317,7 +319,13 @@ public enum Replayer {
             let started = EitherPlacement.now()
             var eitherNanos: UInt64 = 0
             do throws(ProjectionSet.LaneFailure) {
-                for e in chunk.events { try set.apply(e, lane: .projecting) }
+                // Each event borrowed where it lies (`apply` never writes
+                // it): `for e in chunk.events` copied it out, a retain and a
+                // release of its parts, ~2 % of the replay's samples.
+                try chunk.events.withUnsafeBufferPointer { events throws(ProjectionSet.LaneFailure) in
+                    guard let base = events.baseAddress.map(UnsafeMutablePointer.init(mutating:)) else { return }
+                    for i in events.indices { try set.apply(&base[i], lane: .projecting) }
+                }
             } catch {
                 failure = error
                 queue.cancel()
