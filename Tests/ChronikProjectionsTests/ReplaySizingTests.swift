@@ -69,8 +69,8 @@ import ChronikCommerce
                 #expect(set.snapshotBytes()[name] == expected[name], "\(name), parallel: \(parallel)")
             }
             // Sized ahead: the order table had room for the whole log early.
-            let orders = try #require(set.orders).orders
-            #expect(orders.capacity >= orders.count && orders.count > 1_000)
+            let orders = try #require(set.orders)
+            #expect(orders.slotCapacity >= orders.orders.count && orders.orders.count > 1_000)
         }
     }
 

@@ -130,7 +130,7 @@ public final class CRMProjector: SnapshottableProjector {
         var ltv: CurrencyAmounts = [:]
         var net: Int64 = 0
         for oid in c.orderIds {
-            guard let o = orders.orders[oid] else { continue }
+            guard let o = orders.order(oid) else { continue }
             ltv[o.currency, default: 0].addSaturating(saturatingSubtract(o.captured, o.refunded))
             net.addSaturating(saturatingSubtract(o.captured, o.refunded))
         }
@@ -171,7 +171,7 @@ public final class CRMProjector: SnapshottableProjector {
             var v: Int64 = 0
             var has = false
             for oid in c.orderIds {
-                guard let o = orders.orders[oid], o.currency == cur else { continue }
+                guard let o = orders.order(oid), o.currency == cur else { continue }
                 v.addSaturating(saturatingSubtract(o.captured, o.refunded))
                 has = true
             }

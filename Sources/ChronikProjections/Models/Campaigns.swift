@@ -65,7 +65,7 @@ public final class CampaignsProjector: SnapshottableProjector {
         var orderCount: [String: Int] = [:]
         var revenue: [String: CurrencyAmounts] = [:]
         for (orderId, session) in orderSession {
-            guard let c = sessionCampaign[session], let o = orders.orders[orderId] else { continue }
+            guard let c = sessionCampaign[session], let o = orders.order(orderId) else { continue }
             orderCount[c, default: 0] += 1
             let net = saturatingSubtract(o.captured, o.refunded)
             revenue[c, default: [:]][o.currency] = saturatingAdd(revenue[c]?[o.currency] ?? 0, net)

@@ -59,11 +59,6 @@ public struct OrderRecord: Sendable, Equatable {
     /// Shipment ids of OrderShipped, in order.
     public var shipments: [String] { shipmentStates.filter(\.shipped).map(\.id) }
 
-    /// A slot no OrderPlaced has filled yet (never left in the model: no
-    /// event sits at position `UInt64.max`).
-    static let unplaced = OrderRecord(orderId: "", customerId: "", placedPosition: .max, placedAt: Timestamp(microseconds: 0),
-                                      currency: "", lines: [], discount: 0, shippingFee: 0)
-
     static func add(_ qty: Int64, of sku: String, to lines: inout [ShipmentLine]) {
         if let i = lines.firstIndex(where: { $0.sku == sku }) { lines[i].qty.addSaturating(qty) } else { lines.append(ShipmentLine(sku: sku, qty: qty)) }
     }
@@ -117,7 +112,33 @@ public final class OrdersProjector: SnapshottableProjector {
     public let name = "orders"
     public let snapshotVersion: UInt32 = 2
 
-    public internal(set) var orders: [String: OrderRecord] = [:]
+    /// The orders, by id.
+    public var orders: Table { Table(records: records, slots: slots) }
+
+    /// The orders in the order they were placed, and each order id's index
+    /// among them (stop 45: an order's later events — its payments, a few
+    /// events after it was placed — find its record among the ones written
+    /// last, where a dictionary's values lay anywhere in a table of every
+    /// order).
+    private(set) var records: [OrderRecord] = []
+    private var slots: [String: Int] = [:]
+    /// The id table's capacity (tests of `reserve(growth:)`).
+    var slotCapacity: Int { slots.capacity }
+
+    /// The orders by id, as `orders` gives them: a view of the projector's
+    /// tables at the moment it was taken.
+    public struct Table: Sendable {
+        let records: [OrderRecord]
+        let slots: [String: Int]
+
+        public subscript(id: String) -> OrderRecord? { slots[id].map { records[$0] } }
+        public var count: Int { records.count }
+        public var isEmpty: Bool { records.isEmpty }
+        /// In no particular order (the order they were placed, after a
+        /// replay from the start; by id, after a snapshot).
+        public var values: [OrderRecord] { records }
+        public var keys: Dictionary<String, Int>.Keys { slots.keys }
+    }
     /// Order events not folded (order never placed, or placed twice), by type.
     public internal(set) var ignoredEvents: [String: Int] = [:]
     /// The order the latest event was folded into: where that event sits,
@@ -142,16 +163,14 @@ public final class OrdersProjector: SnapshottableProjector {
     @inline(__always)
     func kept(placement orderId: String, at position: UInt64) -> Bool {
         if let f = lastFolded, f.position == position { return f.placedPosition == position }
-        return orders[orderId]?.placedPosition == position
+        return order(orderId)?.placedPosition == position
     }
 
     @inline(__always)
     private func update(_ id: String, _ type: String, at position: UInt64, _ body: (inout OrderRecord) -> Void) {
         // One hash of the id: the record is found once and changed in place.
-        if let i = orders.index(forKey: id) {
-            // In place (reading a field through `values[i]` would copy
-            // the whole record: a retain of each of its arrays).
-            Self.fold(into: &orders.values[i], at: position, noting: &lastFolded, body)
+        if let i = slots[id] {
+            Self.fold(into: &records[i], at: position, noting: &lastFolded, body)
         } else {
             ignoredEvents[type, default: 0] += 1
         }
@@ -160,11 +179,15 @@ public final class OrdersProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .orderPlaced(let o):
-            // One hash of the id: a new order's slot is made and filled in place.
-            guard Self.place(o, at: e, into: &orders[o.orderId, default: .unplaced]) else {
+            // One hash of the id: its index is taken, or made, at once.
+            let next = records.count
+            guard Self.claim(&slots[o.orderId, default: next], next) else {
                 ignoredEvents[OrderPlaced.typeName, default: 0] += 1
                 return
             }
+            records.append(OrderRecord(
+                orderId: o.orderId, customerId: o.customerId, placedPosition: e.position.value, placedAt: e.occurredAt,
+                currency: o.currency, lines: o.lines, discount: o.discount, shippingFee: o.shippingFee))
             lastFolded = (e.position.value, e.position.value, o.currency)
         case .paymentAuthorized(let p):
             update(p.orderId, PaymentAuthorized.typeName, at: e.position.value) {
@@ -218,28 +241,23 @@ public final class OrdersProjector: SnapshottableProjector {
         last = (position, record.placedPosition, record.currency)
     }
 
-    /// Fills a slot no OrderPlaced has filled yet; false (and the slot
-    /// unchanged) for a repeat of a placed id.
+    /// Whether an order id's index, read through `slots[id, default: next]`
+    /// (which inserts `next` for a new id), is the new one: false for a
+    /// repeat of a placed id (the first OrderPlaced counts).
     @inline(__always)
-    private static func place(_ o: OrderPlaced, at e: ProjectedEvent, into slot: inout OrderRecord) -> Bool {
-        guard slot.placedPosition == OrderRecord.unplaced.placedPosition else { return false }
-        slot = OrderRecord(
-            orderId: o.orderId, customerId: o.customerId, placedPosition: e.position.value, placedAt: e.occurredAt,
-            currency: o.currency, lines: o.lines, discount: o.discount, shippingFee: o.shippingFee)
-        return true
-    }
+    private static func claim(_ slot: inout Int, _ next: Int) -> Bool { slot == next }
 
-    public func order(_ id: String) -> OrderRecord? { orders[id] }
+    public func order(_ id: String) -> OrderRecord? { slots[id].map { records[$0] } }
 
     /// The currencies of the orders, sorted: what a currency filter may name.
-    public var currencies: [String] { Set(orders.values.map(\.currency)).sorted() }
+    public var currencies: [String] { Set(records.map(\.currency)).sorted() }
 
     /// How many orders are in each fulfillment and each financial status
     /// (every status present, 0 when none).
     public func statusCounts() -> (fulfillment: [FulfillmentStatus: Int], financial: [FinancialStatus: Int]) {
         var fulfillment = Dictionary(uniqueKeysWithValues: FulfillmentStatus.allCases.map { ($0, 0) })
         var financial = Dictionary(uniqueKeysWithValues: FinancialStatus.allCases.map { ($0, 0) })
-        for o in orders.values {
+        for o in records {
             fulfillment[o.fulfillmentStatus, default: 0] += 1
             financial[o.financialStatus, default: 0] += 1
         }
@@ -248,13 +266,13 @@ public final class OrdersProjector: SnapshottableProjector {
 
     /// The currency of a placed order.
     @inline(__always)
-    public func currency(of orderId: String) -> String? { orders[orderId]?.currency }
+    public func currency(of orderId: String) -> String? { slots[orderId].map { records[$0].currency } }
 
     /// Orders in log order of their OrderPlaced, filtered by customer and by
     /// a financial or fulfillment status value (`paid`, `shipped`, …).
     public func list(customerId: String? = nil, status: String? = nil) -> [OrderRecord] {
         var out: [OrderRecord] = []
-        for o in orders.values {
+        for o in records {
             if let customerId, o.customerId != customerId { continue }
             if let status, o.financialStatus.rawValue != status, o.fulfillmentStatus.rawValue != status { continue }
             out.append(o)
@@ -263,7 +281,12 @@ public final class OrdersProjector: SnapshottableProjector {
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(orders, key: { $0.string($1) }, value: { w, o in
+        // By order id, as when the orders were a dictionary (snapshot
+        // version 2's layout).
+        w.uint(UInt64(records.count))
+        for id in slots.keys.sorted() {
+            let o = records[slots[id]!]
+            w.string(id)
             w.string(o.customerId)
             w.uint(o.placedPosition)
             w.timestamp(o.placedAt)
@@ -293,7 +316,7 @@ public final class OrdersProjector: SnapshottableProjector {
                 w.string(l.sku)
                 w.int(l.qty)
             }
-        })
+        }
         w.dictionary(ignoredEvents, key: { $0.string($1) }, value: { $0.int($1) })
     }
 
@@ -304,8 +327,10 @@ public final class OrdersProjector: SnapshottableProjector {
         // Not `r.dictionary`: the key is the record's orderId too, so each
         // record is built whole and inserted once.
         let n = try r.count()
-        var decoded: [String: OrderRecord] = [:]
+        var decoded: [OrderRecord] = []
+        var decodedSlots: [String: Int] = [:]
         decoded.reserveCapacity(n)
+        decodedSlots.reserveCapacity(n)
         for _ in 0..<n {
             let orderId = try r.string()
             let customerId = try r.string()
@@ -332,17 +357,23 @@ public final class OrdersProjector: SnapshottableProjector {
                 return ShipmentState(id: id, shipped: flags & 1 != 0, delivered: flags & 2 != 0)
             }
             o.returnedLines = try r.array(line)
-            decoded[orderId] = o
+            guard decodedSlots.updateValue(decoded.count, forKey: orderId) == nil else {
+                throw ProjectionError(.badSnapshot, "orders: repeated order id")
+            }
+            decoded.append(o)
         }
-        guard decoded.count == n else { throw ProjectionError(.badSnapshot, "orders: repeated order id") }
-        orders = decoded
+        records = decoded
+        slots = decodedSlots
         lastFolded = nil
         ignoredEvents = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.int() })
     }
 }
 
 extension OrdersProjector: GrowsWithLog {
-    func reserve(growth: Double) { orders.reserve(growth: growth) }
+    func reserve(growth: Double) {
+        records.reserve(growth: growth)
+        slots.reserve(growth: growth)
+    }
 }
 
 extension OrdersProjector: FoldsOnlySomeTypes {

@@ -271,7 +271,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
     public func payment(_ id: String) -> PaymentReconciliation? { all().first { $0.paymentId == id } }
 
     func record(_ id: String, _ t: Tally) -> PaymentReconciliation {
-        let orderCurrency = t.orderId.flatMap { orders.orders[$0]?.currency }
+        let orderCurrency = t.orderId.flatMap { orders.currency(of: $0) }
         let status = Self.status(t, orderCurrency: orderCurrency)
         var overdue = false
         if status == .unsettled, let first = t.firstCapturedAt, let g = t.gateway, let latest = latestPaidOut[g] {
