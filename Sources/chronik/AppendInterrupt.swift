@@ -65,6 +65,34 @@ final class AppendInterrupt: @unchecked Sendable {
     /// Directories an interrupt removes and what they held (`simulate`:
     /// an unfinished simulation is of no use, and it made them).
     private var discard: (paths: [String], keep: Set<String>, what: String)?
+    /// The log the discarded command writes, once open: an interrupt
+    /// closes it before removing its directory.
+    private var discardLog: EventLog?
+    /// An interrupt is removing what the command made, and will exit.
+    private var discardStarted = false
+
+    /// An interrupt closes `log` before it removes the directories of
+    /// `discarding(_:keeping:what:)`, so that its writer makes no file in
+    /// them after (stop 45's CI: the demo's 256 KiB segments roll every
+    /// few milliseconds, and a new segment made between the removal and
+    /// the exit was left in the emptied directory, which the message had
+    /// just called empty).
+    func discardingWrites(of log: EventLog) {
+        lock.lock()
+        discardLog = log
+        lock.unlock()
+    }
+
+    /// Blocks the calling thread for good when an interrupt is removing
+    /// what the command made: what failed there (an append to the log the
+    /// interrupt closed) is not the command's end, the interrupt's exit is.
+    func parkIfDiscarding() {
+        lock.lock()
+        let parked = discardStarted
+        lock.unlock()
+        guard parked else { return }
+        while true { sleep(3600) }
+    }
 
     /// An interrupt from now on removes `paths` (made by this command) and
     /// says so: `simulate` into a fresh log (stop 35: Ctrl-C ended it
@@ -169,7 +197,10 @@ final class AppendInterrupt: @unchecked Sendable {
             exit(128 + sig)
         }
         if let d = discard {
+            discardStarted = true
+            let log = discardLog
             lock.unlock()
+            try? log?.close()
             for p in d.paths {
                 Self.remove(p)
                 if d.keep.contains(p) { try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false) }

@@ -299,6 +299,9 @@ func leavingNoTraceOnFailure<T>(log dir: String, keys: String, _ body: () async 
     do {
         return try await body()
     } catch {
+        // An interrupt that closed the log under `body` removes it and
+        // exits itself (`simulate`, `demo`).
+        AppendInterrupt.shared.parkIfDiscarding()
         removeIfLeftEmpty(log: dir, newLog: newLog, keys: keys, newKeys: newKeys)
         throw error
     }

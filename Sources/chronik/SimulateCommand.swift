@@ -101,6 +101,7 @@ struct SimulationRun {
                         creation: CreationOptions, keyOptions: KeyOptions, segmentSize: ByteSize) async throws -> SimulationRun {
         let log = try options.openForWriting(creation, directory: dir, defaultSegmentSize: segmentSize,
                                              durability: .interval(.seconds(1)), sayWhenCreated: false)
+        AppendInterrupt.shared.discardingWrites(of: log)
         defer { try? log.close() }
         let startHead = log.head
         // Personal data sealed per customer / session (docs/GDPR.md); keys
