@@ -65,10 +65,18 @@ struct Chronik: AsyncParsableCommand {
         }
         do {
             var command = command
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                if var asyncCommand = command as? any AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            } catch {
+                // An interrupt removing what the command made (`simulate`,
+                // `demo`) exits itself: an error it caused (a file gone
+                // under a step that reads it) does not end the process first.
+                AppendInterrupt.shared.parkIfDiscarding()
+                throw error
             }
             // Read up to damage: the output is all that was intact (Options.swift).
             if readStoppedAtDamage.load(ordering: .relaxed) { exit(withError: ExitCode.failure) }
