@@ -149,13 +149,7 @@ public final class ProjectionSet {
     /// Folds `events` into the projectors of lane `.either`, on the thread
     /// that holds them for this chunk; they never fail.
     func applyEither(_ events: [ProjectedEvent]) {
-        events.withUnsafeBufferPointer { events in
-            // Borrowed in place, as in the projecting loop (`Replayer`): an
-            // `inout` the fold never writes, because `for e in events`
-            // copied each event out (a retain and a release of its parts).
-            guard let base = events.baseAddress.map(UnsafeMutablePointer.init(mutating:)) else { return }
-            for i in events.indices { foldEither(&base[i]) }
-        }
+        events.forEachInPlace { foldEither(&$0) }
     }
 
     @inline(__always)
@@ -328,5 +322,20 @@ public enum Projections {
             }
         }
         return set
+    }
+}
+
+extension Array where Element == ProjectedEvent {
+    /// Hands each event to `body` where it lies in the array's buffer, in
+    /// order. `for e in events` copied each one out (a retain and a release
+    /// of its parts, ~2 % of a replay's samples, stop 45); `body` takes it
+    /// `inout` only to borrow it, and must not write it (the buffer may be
+    /// shared).
+    @inline(__always)
+    func forEachInPlace<E: Error>(_ body: (inout ProjectedEvent) throws(E) -> Void) throws(E) {
+        try withUnsafeBufferPointer { events throws(E) in
+            guard let base = events.baseAddress.map(UnsafeMutablePointer.init(mutating:)) else { return }
+            for i in events.indices { try body(&base[i]) }
+        }
     }
 }

@@ -319,12 +319,8 @@ public enum Replayer {
             let started = EitherPlacement.now()
             var eitherNanos: UInt64 = 0
             do throws(ProjectionSet.LaneFailure) {
-                // Each event borrowed where it lies (`apply` never writes
-                // it): `for e in chunk.events` copied it out, a retain and a
-                // release of its parts, ~2 % of the replay's samples.
-                try chunk.events.withUnsafeBufferPointer { events throws(ProjectionSet.LaneFailure) in
-                    guard let base = events.baseAddress.map(UnsafeMutablePointer.init(mutating:)) else { return }
-                    for i in events.indices { try set.apply(&base[i], lane: .projecting) }
+                try chunk.events.forEachInPlace { (e: inout ProjectedEvent) throws(ProjectionSet.LaneFailure) in
+                    try set.apply(&e, lane: .projecting)
                 }
             } catch {
                 failure = error
