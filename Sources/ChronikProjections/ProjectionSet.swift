@@ -11,17 +11,23 @@ import ChronikCommerce
 /// Not thread-safe: one replayer or one `LiveProjections` owns a set.
 public final class ProjectionSet {
     /// The projectors, dependencies first.
+    @exclusivity(unchecked)
     public private(set) var projectors: [any SnapshottableProjector] = []
     /// Per `kindIndex`, the projectors that fold that type, in set order.
+    @exclusivity(unchecked)
     private var byKind: [[any SnapshottableProjector]] = Array(repeating: [], count: kindCount)
     /// The same per lane (`Lane`: decoding, projecting), for the replay on
     /// two threads.
+    @exclusivity(unchecked)
     private var laneByKind: [[[any SnapshottableProjector]]] = Array(repeating: Array(repeating: [], count: kindCount), count: 2)
     /// The projectors of lane `.either`, per `kindIndex`.
+    @exclusivity(unchecked)
     private var eitherByKind: [[any FoldsOnEitherThread]] = Array(repeating: [], count: kindCount)
     /// Whether the set has a projector of lane `.either`.
+    @exclusivity(unchecked)
     private(set) var hasEitherLane = false
     /// The next position to apply: every event before it has been folded.
+    @exclusivity(unchecked)
     public internal(set) var position: Position = .start
     /// The `time` of the latest event folded (log order), for the models
     /// that need it (supply chain: `late` of an open purchase order). One
@@ -159,6 +165,7 @@ public final class ProjectionSet {
 
     /// A replay of fewer events than this does not size the tables ahead
     /// (`reserve(growth:lane:)`): doubling is cheap while they are small.
+    @exclusivity(unchecked)
     var reservationMinimum: UInt64 = 65_536
 
     /// Sizes the tables of the projectors of `lane` (all with nil) that
@@ -235,6 +242,7 @@ public final class ProjectionSet {
 
 /// The `time` of the latest event a set folded (log order).
 public final class EventClock {
+    @exclusivity(unchecked)
     public internal(set) var latest: Timestamp?
     public init() {}
 }

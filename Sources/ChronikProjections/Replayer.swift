@@ -99,7 +99,9 @@ public enum Replayer {
         // Written only by the one thread that decodes, read after it ended
         // (the replay waits on its semaphore: a happens-before edge).
         let enabled: Bool
+        @exclusivity(unchecked)
         var kept: [SkippedEvent] = []
+        @exclusivity(unchecked)
         var count = 0
 
         init(enabled: Bool) { self.enabled = enabled }
@@ -137,6 +139,7 @@ public enum Replayer {
         /// when it needs them.
         let deferred: Set<String>
 
+        @exclusivity(unchecked)
         private var types = TypeCache()
 
         init(_ set: ProjectionSet) {

@@ -16,6 +16,7 @@ public final class FraudProjector: SnapshottableProjector, FoldsOnEitherThread {
 
     /// The whole model as one value: `apply` makes one access to it (class
     /// properties each pay a dynamic exclusivity check per access).
+    @exclusivity(unchecked)
     var model = FraudModel()
 
     /// Opens a session's sealed IP when an order refers to the session

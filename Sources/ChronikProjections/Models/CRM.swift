@@ -83,8 +83,10 @@ public final class CRMProjector: SnapshottableProjector {
         var forgotten = false
     }
 
+    @exclusivity(unchecked)
     var customers: [String: Customer] = [:]
     /// The `time` of the latest OrderPlaced in log order: RFM's reference.
+    @exclusivity(unchecked)
     var latestOrderAt: Timestamp?
 
     public init(orders: OrdersProjector) { self.orders = orders }

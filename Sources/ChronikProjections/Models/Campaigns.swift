@@ -33,10 +33,13 @@ public final class CampaignsProjector: SnapshottableProjector {
     public let snapshotVersion: UInt32 = 1
     public let orders: OrdersProjector
 
+    @exclusivity(unchecked)
     var campaigns: [String: (name: String, channel: String, budget: Int64, currency: String)] = [:]
     /// Sessions whose SessionStarted names a campaign (the latest that names one).
+    @exclusivity(unchecked)
     var sessionCampaign: [String: String] = [:]
     /// Orders placed with a sessionId: the session (the first OrderPlaced counts).
+    @exclusivity(unchecked)
     var orderSession: [String: String] = [:]
 
     public init(orders: OrdersProjector) { self.orders = orders }

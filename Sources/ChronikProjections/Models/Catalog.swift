@@ -52,9 +52,12 @@ public final class CatalogProjector: SnapshottableProjector {
         var currency: String
     }
 
+    @exclusivity(unchecked)
     var products: [String: Product] = [:]
+    @exclusivity(unchecked)
     var variants: [String: Variant] = [:]
     /// The last PriceChanged per SKU: price and currency.
+    @exclusivity(unchecked)
     var prices: [String: (price: Int64, currency: String)] = [:]
 
     public init(inventory: InventoryProjector) { self.inventory = inventory }

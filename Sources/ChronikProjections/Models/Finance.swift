@@ -27,6 +27,7 @@ public final class FinanceProjector: SnapshottableProjector {
         var currency: String
         static func < (a: Key, b: Key) -> Bool { a.day != b.day ? a.day < b.day : a.currency < b.currency }
     }
+    @exclusivity(unchecked)
     var entries: [Key: (captured: Int64, refunded: Int64)] = [:]
 
     public init(orders: OrdersProjector) { self.orders = orders }

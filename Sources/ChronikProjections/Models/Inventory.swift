@@ -50,6 +50,7 @@ public final class InventoryProjector: SnapshottableProjector {
 
     /// sku → warehouse → cell: one hash of the SKU per event, and a SKU's
     /// warehouses together for the catalog's per-product sums.
+    @exclusivity(unchecked)
     var cells: [String: [String: Cell]] = [:]
 
     public init() {}

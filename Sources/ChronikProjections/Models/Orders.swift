@@ -120,7 +120,9 @@ public final class OrdersProjector: SnapshottableProjector {
     /// events after it was placed — find its record among the ones written
     /// last, where a dictionary's values lay anywhere in a table of every
     /// order).
+    @exclusivity(unchecked)
     private(set) var records: [OrderRecord] = []
+    @exclusivity(unchecked)
     private var slots: [String: Int] = [:]
     /// The id table's capacity (tests of `reserve(growth:)`).
     var slotCapacity: Int { slots.capacity }
@@ -145,6 +147,7 @@ public final class OrdersProjector: SnapshottableProjector {
     /// and the order's OrderPlaced position and currency. The models built
     /// on orders that fold the same event right after (CRM, finance) read
     /// it instead of looking the order id up again.
+    @exclusivity(unchecked)
     private(set) var lastFolded: (position: UInt64, placedPosition: UInt64, currency: String)?
 
     public init() {}

@@ -51,10 +51,13 @@ public final class RecommendationsProjector: SnapshottableProjector {
 
     /// Sessions whose SessionStarted names a customer (one dictionary, so
     /// a ProductViewed costs one lookup: most of a log is clickstream).
+    @exclusivity(unchecked)
     var sessions: [String: Session] = [:]
     /// Views of sessions no SessionStarted has named a customer for (not
     /// started yet, or started anonymously), by session (distinct products).
+    @exclusivity(unchecked)
     var pending: [String: [String]] = [:]
+    @exclusivity(unchecked)
     var forgotten = Set<String>()
 
     public init(orders: OrdersProjector, catalog: CatalogProjector) {

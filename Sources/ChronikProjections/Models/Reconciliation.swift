@@ -187,17 +187,24 @@ public final class ReconciliationProjector: SnapshottableProjector {
         }
     }
 
+    @exclusivity(unchecked)
     var payments: [String: Tally] = [:]
     /// Lines that name a refundId but no paymentId, by refundId.
+    @exclusivity(unchecked)
     var byRefund: [String: Tally] = [:]
     /// refundId → paymentId of RefundIssued (only refunds some line names
     /// without a paymentId need it, but the line may come later).
+    @exclusivity(unchecked)
     var refundPayment: [String: String] = [:]
+    @exclusivity(unchecked)
     var payouts: [PayoutKey: (paidOutAt: Timestamp, totals: [String: SettlementTotals])] = [:]
+    @exclusivity(unchecked)
     var days: [DayKey: SettlementTotals] = [:]
     /// Per gateway, the `paidOutAt` of its latest settlement line (log order).
+    @exclusivity(unchecked)
     var latestPaidOut: [String: Timestamp] = [:]
     /// Lines with neither paymentId nor refundId (fees, adjustments).
+    @exclusivity(unchecked)
     var unattributed = 0
 
     public init(orders: OrdersProjector) { self.orders = orders }

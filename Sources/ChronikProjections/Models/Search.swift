@@ -17,6 +17,7 @@ public final class SearchProjector: SnapshottableProjector {
     public let name = "search"
     public let snapshotVersion: UInt32 = 1
 
+    @exclusivity(unchecked)
     var queries: [String: (count: Int, last: Int64)] = [:]
 
     public init() {}
@@ -132,8 +133,10 @@ public final class AlsoBoughtProjector: SnapshottableProjector {
     public let snapshotVersion: UInt32 = 2  // 2: products of ProductCreated (stop 35)
     public let orders: OrdersProjector
 
+    @exclusivity(unchecked)
     var productOfSKU: [String: String] = [:]
     /// Products a ProductCreated named.
+    @exclusivity(unchecked)
     var created: Set<String> = []
 
     public init(orders: OrdersProjector) { self.orders = orders }
@@ -206,8 +209,10 @@ public final class ReplenishmentProjector: SnapshottableProjector {
         var skus: [String]
         var open: Bool
     }
+    @exclusivity(unchecked)
     var purchaseOrders: [String: PurchaseOrder] = [:]
     /// Open purchase orders per (sku, warehouse).
+    @exclusivity(unchecked)
     var openCount: [StockKey: Int] = [:]
 
     public init(inventory: InventoryProjector) { self.inventory = inventory }

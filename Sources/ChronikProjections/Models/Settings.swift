@@ -28,6 +28,7 @@ public final class SettingsProjector: SnapshottableProjector {
     }
 
     /// Per key, its changes in log order.
+    @exclusivity(unchecked)
     var history: [String: [Change]] = [:]
 
     public init() {}

@@ -64,7 +64,9 @@ public final class SupplyChainProjector: SnapshottableProjector {
         var position: UInt64
     }
 
+    @exclusivity(unchecked)
     var suppliers: [String: (name: String, leadTimeDays: Int64)] = [:]
+    @exclusivity(unchecked)
     var purchaseOrders: [String: PO] = [:]
     /// The `time` of the latest event of the log (log order).
     public let clock: EventClock

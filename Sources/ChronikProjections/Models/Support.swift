@@ -17,8 +17,10 @@ public final class SupportProjector: SnapshottableProjector {
     public let snapshotVersion: UInt32 = 1
 
     /// Per order, its contacts in log order.
+    @exclusivity(unchecked)
     var byOrder: [String: [SupportContact]] = [:]
     /// Per customer, interactions per channel.
+    @exclusivity(unchecked)
     var byCustomer: [String: [SupportChannel: Int]] = [:]
 
     public init() {}
