@@ -160,6 +160,13 @@ func decodeUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
     return String(validating: bytes, as: UTF8.self)
 }
 
+/// Whether `raw` is valid UTF-8, without making a String of it when it is
+/// ASCII (a stream's name, checked once per batch by `scan`).
+func isValidUTF8(_ raw: UnsafeRawBufferPointer) -> Bool {
+    for b in raw where b >= 0x80 { return decodeUTF8(raw) != nil }
+    return true
+}
+
 /// The reason of a decoding failure, for error messages.
 func reason(_ error: any Error) -> String {
     (error as? MalformedBytes)?.reason ?? "\(error)"

@@ -41,4 +41,43 @@ struct ScanTests {
         // Everything handed out before the damage was intact.
         #expect(payloads == (0..<payloads.count).map { "event number \($0)" })
     }
+
+    @Test("a view from scan gives every stream's name, asked once or twice: short, long and non-ASCII names, across batches")
+    func scanStreamNames() async throws {
+        let dir = makeTempDir("scanstreams")
+        defer { removeDir(dir) }
+        var options = LogOptions()
+        options.durability = .none
+        let log = try EventLog.open(at: dir, options: options)
+        defer { try? log.close() }
+        // A String of up to 15 UTF-8 bytes is stored inline, a longer one on
+        // the heap: both sides of that line, and names that are not ASCII.
+        let names = ["s", "fifteen-bytes-1", "sixteen-bytes-12", "order-" + String(repeating: "x", count: 40),
+                     "bestellung-zürich-größe", "注文-42", "🛒-cart-" + String(repeating: "é", count: 30)]
+        for round in 0..<3 {
+            for (k, name) in names.enumerated() {
+                try await log.append(to: name, (0...(k % 3)).map { j in event("E", "\(name) \(round) \(j)") })
+            }
+        }
+        let all = try log.readAll().collect()
+        var seen: [(String, String)] = []
+        let visited = try log.scan { view in seen.append((view.stream, view.stream)) }
+        #expect(visited == all.count)
+        #expect(seen.map(\.0) == all.map(\.stream))
+        #expect(seen.map(\.1) == all.map(\.stream))
+        #expect(Set(seen.map(\.0)) == Set(names))
+    }
+
+    @Test("the check of a stream name's bytes: ASCII and valid UTF-8 pass; a stray, truncated or overlong sequence does not")
+    func streamNameUTF8Check() {
+        func valid(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { isValidUTF8($0) } }
+        #expect(valid([]))
+        #expect(valid(Array("order-ord-123456".utf8)))
+        #expect(valid(Array("bestellung-zürich".utf8)))
+        #expect(valid(Array("🛒".utf8)))
+        #expect(!valid([0x6F, 0xFF, 0x6F]))           // never in UTF-8
+        #expect(!valid(Array("z".utf8) + [0xC3]))     // a two-byte sequence cut short
+        #expect(!valid([0xC0, 0xAF]))                 // an overlong "/"
+        #expect(!valid([0xED, 0xA0, 0x80]))           // a UTF-16 surrogate
+    }
 }
