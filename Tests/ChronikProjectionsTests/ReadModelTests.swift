@@ -1,3 +1,4 @@
+import ChronikTestSupport
 import Testing
 import ChronikLog
 import ChronikCommerce
@@ -166,6 +167,53 @@ import ChronikCommerce
         #expect(low.first?.reorderQty == 10)
         #expect(inv.levels(warehouseId: "W1").map(\.sku) == ["S", "T"])
         #expect(inv.levels(sku: "S").map(\.warehouseId) == ["W1", "W2"])
+    }
+
+    @Test func aSkuInMoreWarehousesThanAreKeptInlineCountsEveryOne() throws {
+        // Proves the cells of a SKU stocked in more warehouses than its
+        // entry keeps inline (the rest in a table of their own) sum, list,
+        // sort and survive a snapshot like the first ones, with transfers
+        // both ways across that line; checked against a plain tally.
+        let warehouses = (1...(InventoryProjector.Warehouses.inlineCount + 3)).map { "W\($0)" }.reversed().map { $0 }
+        var h = History()
+        var expected: [String: (onHand: Int64, reserved: Int64)] = [:]
+        var rng = SplitMix64(seed: 46)
+        for round in 0..<40 {
+            let w = warehouses[Int(rng.next() % UInt64(warehouses.count))], v = warehouses[Int(rng.next() % UInt64(warehouses.count))]
+            let qty = Int64(1 + rng.next() % 9)
+            switch round % 4 {
+            case 0: h.receive("S", w, qty); expected[w, default: (0, 0)].onHand += qty
+            case 1: h.add(.stockReserved(StockReserved(sku: "S", warehouseId: w, qty: qty, orderId: "o\(round)")))
+                    expected[w, default: (0, 0)].reserved += qty
+            case 2: h.add(.stockTransferred(StockTransferred(sku: "S", fromWarehouseId: w, toWarehouseId: v, qty: qty)))
+                    expected[w, default: (0, 0)].onHand -= qty
+                    expected[v, default: (0, 0)].onHand += qty
+            default: h.add(.stockAdjusted(StockAdjusted(sku: "S", warehouseId: w, delta: -qty, reason: "count")))
+                     expected[w, default: (0, 0)].onHand -= qty
+            }
+        }
+        h.reorderPoint("S", warehouses[0], point: 1_000, qty: 7)   // low there, and only there
+        let inv = try #require(try h.project(only: ["inventory"]).inventory)
+        let levels = inv.levels(sku: "S")
+        #expect(levels.map(\.warehouseId) == expected.keys.sorted())
+        #expect(expected.count > InventoryProjector.Warehouses.inlineCount)
+        for l in levels {
+            #expect(l.onHand == expected[l.warehouseId]?.onHand && l.reserved == expected[l.warehouseId]?.reserved, "\(l.warehouseId)")
+            #expect(inv.level(sku: "S", warehouseId: l.warehouseId) == l)
+        }
+        #expect(inv.available(sku: "S") == expected.values.reduce(0) { $0 + $1.onHand - $1.reserved })
+        #expect(inv.levels(lowOnly: true).map(\.warehouseId) == [warehouses[0]])
+        #expect(inv.level(sku: "S", warehouseId: "W99") == nil)
+        // A snapshot of it loads into the same model, byte for byte.
+        var w = SnapshotWriter()
+        inv.encodeSnapshot(into: &w)
+        let loaded = InventoryProjector()
+        var r = SnapshotReader(w.bytes)
+        try loaded.decodeSnapshot(from: &r)
+        #expect(loaded.levels() == inv.levels())
+        var again = SnapshotWriter()
+        loaded.encodeSnapshot(into: &again)
+        #expect(again.bytes == w.bytes)
     }
 }
 
