@@ -55,6 +55,7 @@ public final class InventoryProjector: SnapshottableProjector {
     /// cache miss on every stock event (its uniqueness check and its
     /// buckets were ~13 % of the projecting thread, stop 46).
     struct Warehouses {
+        /// The size of the two inline arrays below.
         static let inlineCount = 4
         var count = 0
         var ids = InlineArray<4, String>(repeating: "")
@@ -67,7 +68,7 @@ public final class InventoryProjector: SnapshottableProjector {
                 body(&cells[i])
                 return
             }
-            if count < Self.inlineCount {
+            if count < ids.count {
                 ids[count] = warehouse
                 body(&cells[count])
                 count += 1
