@@ -76,23 +76,25 @@ public struct AuditExport: Sendable {
         var count = 0
         var lastHash = ChainHash.genesis
         var lastHex = Array(lastHash.description.utf8)
-        var stream: String?
+        // A batch's events share its chain hash and its stream: the stream's
+        // String is made once per batch (a view makes it each time it is
+        // asked), the hash's hex once per batch that is exported.
+        var streamHash: ChainHash?
+        var stream = ""
         do {
             try log.scanWithChainHashes(from: Position(fromPosition ?? 0)) { view, hash in
                 if let toPosition, view.position.value > toPosition { throw Stop() }
                 if let limit, count >= limit { throw Stop() }
-                // A batch's events share its chain hash and its stream: the
-                // stream's String is made once per batch (a view makes it
-                // each time it is asked).
-                if hash != lastHash || stream == nil {
-                    lastHash = hash
-                    lastHex = Array(hash.description.utf8)
+                if hash != streamHash {
+                    streamHash = hash
                     stream = view.stream
                 }
-                guard let stream, matches(stream: stream, type: view.type, position: view.position.value, time: view.occurredAt) else { return }
-                let e = RecordedEvent(position: view.position, stream: stream, version: view.version, id: view.id, type: view.type,
-                                      occurredAt: view.occurredAt, recordedAt: view.recordedAt,
-                                      metadata: Array(view.metadata), data: Array(view.data))
+                guard matches(stream: stream, type: view.type, position: view.position.value, time: view.occurredAt) else { return }
+                if hash != lastHash {
+                    lastHash = hash
+                    lastHex = Array(hash.description.utf8)
+                }
+                let e = view.materialize(stream: stream)
                 line.bytes.removeAll(keepingCapacity: true)
                 try CommerceExport.write(e, to: &line, protector: protector, upcasters: .standard)
                 switch format {

@@ -11,7 +11,6 @@ import ChronikCommerce
 /// Not thread-safe: one replayer or one `LiveProjections` owns a set.
 public final class ProjectionSet {
     /// The projectors, dependencies first.
-    @exclusivity(unchecked)
     public private(set) var projectors: [any SnapshottableProjector] = []
     /// Per `kindIndex`, the projectors that fold that type, in set order.
     @exclusivity(unchecked)
@@ -165,7 +164,6 @@ public final class ProjectionSet {
 
     /// A replay of fewer events than this does not size the tables ahead
     /// (`reserve(growth:lane:)`): doubling is cheap while they are small.
-    @exclusivity(unchecked)
     var reservationMinimum: UInt64 = 65_536
 
     /// Sizes the tables of the projectors of `lane` (all with nil) that

@@ -99,9 +99,7 @@ public enum Replayer {
         // Written only by the one thread that decodes, read after it ended
         // (the replay waits on its semaphore: a happens-before edge).
         let enabled: Bool
-        @exclusivity(unchecked)
         var kept: [SkippedEvent] = []
-        @exclusivity(unchecked)
         var count = 0
 
         init(enabled: Bool) { self.enabled = enabled }
