@@ -39,7 +39,40 @@ struct BatchHeader: Hashable, Sendable {
     var minOccurredAt: Int64
     var maxOccurredAt: Int64
     var firstStreamVersion: UInt64
-    var previousHash: ChainHash
+    /// The previous batch's chain hash, as stored (read as four words: a
+    /// header is parsed for every batch a scan reads, and a `ChainHash`
+    /// is an array, one allocation and one free per batch that only the
+    /// chain checks need; ~1.5 % of a replay's samples, stop 47).
+    var previousHashWords: HashWords
+
+    /// The previous batch's chain hash.
+    var previousHash: ChainHash { previousHashWords.chainHash }
+
+    /// Whether the batch names `hash` as its predecessor's chain hash.
+    func chains(to hash: ChainHash) -> Bool { previousHashWords == HashWords(hash) }
+
+    /// 32 hash bytes as four little-endian words.
+    struct HashWords: Hashable, Sendable {
+        var w0, w1, w2, w3: UInt64
+
+        init(_ raw: UnsafeRawBufferPointer, at offset: Int) {
+            w0 = loadLE(raw, offset, as: UInt64.self)
+            w1 = loadLE(raw, offset + 8, as: UInt64.self)
+            w2 = loadLE(raw, offset + 16, as: UInt64.self)
+            w3 = loadLE(raw, offset + 24, as: UInt64.self)
+        }
+
+        init(_ hash: ChainHash) {
+            self = hash.bytes.withUnsafeBytes { HashWords($0, at: 0) }
+        }
+
+        var chainHash: ChainHash {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(32)
+            for w in [w0, w1, w2, w3] { withUnsafeBytes(of: w.littleEndian) { bytes.append(contentsOf: $0) } }
+            return ChainHash(bytes: bytes)
+        }
+    }
 
     var codec: UInt8 { flags & LogFormat.codecMask }
     /// Whether bytes before this batch were still unsynced when it was
@@ -66,7 +99,7 @@ struct BatchHeader: Hashable, Sendable {
             minOccurredAt: loadLE(raw, F.minOccurredAt, as: Int64.self),
             maxOccurredAt: loadLE(raw, F.maxOccurredAt, as: Int64.self),
             firstStreamVersion: loadLE(raw, F.firstStreamVersion, as: UInt64.self),
-            previousHash: ChainHash(bytes: Array(raw[F.previousHash..<(F.previousHash + 32)])))
+            previousHashWords: HashWords(raw, at: F.previousHash))
         guard h.length > LogFormat.batchHeaderSize else { return .failure(MalformedBytes(reason: "batch length \(h.length) too small")) }
         guard h.version == 1 else { return .failure(MalformedBytes(reason: "unknown batch format version \(h.version)")) }
         guard h.count >= 1, h.count <= LogFormat.maxEventsPerBatch else { return .failure(MalformedBytes(reason: "bad event count \(h.count)")) }

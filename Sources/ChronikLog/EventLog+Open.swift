@@ -620,7 +620,7 @@ extension EventLog {
                 guard header.basePosition == expected else {
                     throw ChronikLogError.corrupt("batch base position \(header.basePosition), expected \(expected)", path: path, offset: offset)
                 }
-                guard header.previousHash == hash else {
+                guard header.chains(to: hash) else {
                     throw ChronikLogError(.chainMismatch, "batch does not chain to the previous batch (hash chain broken)", path: path, offset: offset)
                 }
                 do {

@@ -26,7 +26,7 @@ extension EventLog {
                             guard header.basePosition == head else {
                                 throw ChronikLogError.corrupt("batch base position \(header.basePosition), expected \(head)", path: seg.path, offset: offset)
                             }
-                            guard header.previousHash == hash else {
+                            guard header.chains(to: hash) else {
                                 throw ChronikLogError(.chainMismatch, "batch does not chain to the previous batch (hash chain broken)", path: seg.path, offset: offset)
                             }
                             var d: DecodedBatch

@@ -697,7 +697,7 @@ struct VerifierRun {
         guard header.basePosition == expected else {
             throw fail(path, offset, "batch base position \(header.basePosition), expected \(expected)")
         }
-        guard header.previousHash == previousHash else {
+        guard header.chains(to: previousHash) else {
             // The batch before passed its own checksum, so it was rewritten
             // (checksum recomputed) after this one was written — or this
             // link itself was edited. Name both.

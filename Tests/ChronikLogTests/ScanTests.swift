@@ -80,4 +80,23 @@ struct ScanTests {
         #expect(!valid([0xC0, 0xAF]))                 // an overlong "/"
         #expect(!valid([0xED, 0xA0, 0x80]))           // a UTF-16 surrogate
     }
+    @Test("a parsed header gives back the previous hash it was written with, and chains only to that hash")
+    func headerKeepsThePreviousHash() throws {
+        // 32 distinct bytes, so a word read in the wrong order or place shows.
+        let previous = ChainHash(bytes: (0..<32).map { UInt8(3 * $0 + 1) })
+        var out: [UInt8] = []
+        _ = BatchEncoder.encode(stream: "s", events: [ProposedEvent(type: "T", data: [1, 2, 3])], basePosition: 5,
+                                firstStreamVersion: 0, recordedAt: Timestamp(microseconds: 1), previousHash: previous,
+                                compression: .none, into: &out)
+        let header = try #require(try out.withUnsafeBytes { try BatchHeader.parse($0)?.get() })
+        #expect(header.previousHash == previous)
+        #expect(header.chains(to: previous))
+        #expect(!header.chains(to: .genesis))
+        // One byte changed in each of the four words is another hash.
+        for i in [0, 9, 18, 31] {
+            var other = previous.bytes
+            other[i] ^= 0x80
+            #expect(!header.chains(to: ChainHash(bytes: other)), "byte \(i)")
+        }
+    }
 }
