@@ -65,17 +65,17 @@ extension FraudModel {
         // Sealed IPs are opened here, so a snapshot holds what an eager
         // model would (digests), and one whose IP cannot be read is left
         // out, as an eager model never stored it.
-        var liveSessions: [String: SessionLink] = [:]
+        var liveSessions: [IDKey: SessionLink] = [:]
         for (id, link) in sessions where link.time > short {
             let ip = ipDigest(link)
             if ip != 0 { liveSessions[id] = SessionLink(ip: ip, time: link.time) }
         }
-        w.dictionary(liveSessions, key: { $0.string($1) }, value: { w, s in
+        w.dictionary(liveSessions, key: { $0.string($1.string) }, value: { w, s in
             w.uint(s.ip)
             w.int(s.time)
         })
 
-        w.dictionary(orders, key: { $0.string($1) }, value: { w, o in
+        w.dictionary(orders, key: { $0.string($1.string) }, value: { w, o in
             w.int(Int64(o.customer))
             w.int(Int64(o.card))
             w.uint(o.placedAt > short ? o.ip : 0)
@@ -138,13 +138,13 @@ extension FraudModel {
             value: { (r: inout SnapshotReader) throws(ProjectionError) in
                 IPState(orders: try Self.readRefs(&r, now: now), failureTimes: try Self.readTimes(&r, now: now))
             })
-        let sessions: [String: SessionLink] = try r.dictionary(
-            key: { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() },
+        let sessions: [IDKey: SessionLink] = try r.dictionary(
+            key: { (r: inout SnapshotReader) throws(ProjectionError) in IDKey(try r.string()) },
             value: { (r: inout SnapshotReader) throws(ProjectionError) in
                 SessionLink(ip: try r.uint(), time: try Self.time(&r, now: now))
             })
-        let orders: [String: OrderState] = try r.dictionary(
-            key: { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() },
+        let orders: [IDKey: OrderState] = try r.dictionary(
+            key: { (r: inout SnapshotReader) throws(ProjectionError) in IDKey(try r.string()) },
             value: { (r: inout SnapshotReader) throws(ProjectionError) in
                 let customer = try Self.index(&r, below: customers.count, orNone: false)
                 let card = try Self.index(&r, below: cards.count, orNone: true)
@@ -181,19 +181,19 @@ extension FraudModel {
         }
 
         // Cross references.
-        var customerIndex: [String: Int32] = [:]
+        var customerIndex: [IDKey: Int32] = [:]
         customerIndex.reserveCapacity(customers.count)
         for (i, c) in customers.enumerated() {
-            guard customerIndex.updateValue(Int32(i), forKey: c.id) == nil,
+            guard customerIndex.updateValue(Int32(i), forKey: IDKey(c.id)) == nil,
                   c.latestAddedCard < cards.count,
                   c.cardUses.allSatisfy({ $0.ref >= 0 && $0.ref < cards.count }) else {
                 throw Self.bad("a customer (repeated id or card out of range)")
             }
         }
-        var cardIndex: [String: Int32] = [:]
+        var cardIndex: [IDKey: Int32] = [:]
         cardIndex.reserveCapacity(cards.count)
         for (i, k) in cards.enumerated() {
-            guard cardIndex.updateValue(Int32(i), forKey: k.token) == nil,
+            guard cardIndex.updateValue(Int32(i), forKey: IDKey(k.token)) == nil,
                   k.users.allSatisfy({ $0.ref >= 0 && $0.ref < customers.count }) else {
                 throw Self.bad("a card (repeated token or customer out of range)")
             }

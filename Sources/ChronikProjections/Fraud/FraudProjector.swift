@@ -177,13 +177,13 @@ struct FraudModel {
     /// When the IP and session tables are next swept (not part of the
     /// model's meaning: sweeping drops only what no longer counts).
     var nextSweep: Int64 = .min
-    var customerIndex: [String: Int32] = [:]
+    var customerIndex: [IDKey: Int32] = [:]
     var customers: [CustomerState] = []
-    var cardIndex: [String: Int32] = [:]
+    var cardIndex: [IDKey: Int32] = [:]
     var cards: [CardState] = []
     var ips: [UInt64: IPState] = [:]
-    var sessions: [String: SessionLink] = [:]
-    var orders: [String: OrderState] = [:]
+    var sessions: [IDKey: SessionLink] = [:]
+    var orders: [IDKey: OrderState] = [:]
     /// Count and sum of the totals of every order placed so far, per
     /// currency in first-seen order: the shop's typical order in each
     /// currency (newAccountHighOrder judges "high" against it).
@@ -218,9 +218,9 @@ struct FraudModel {
         case .sessionStarted(let e):
             tick(event.occurredAt)
             if let ip = e.ip, !ip.isEmpty {
-                sessions[e.sessionId] = SessionLink(ip: IPDigest.of(ip), time: now)
+                sessions[IDKey(e.sessionId)] = SessionLink(ip: IPDigest.of(ip), time: now)
             } else if let sealed = event.sealedData {
-                sessions[e.sessionId] = SessionLink(ip: 0, time: now, sealed: sealed)
+                sessions[IDKey(e.sessionId)] = SessionLink(ip: 0, time: now, sealed: sealed)
             }
         default:
             return
@@ -255,18 +255,18 @@ struct FraudModel {
     }
 
     mutating func customerSlot(_ id: String) -> Int {
-        if let c = customerIndex[id] { return Int(c) }
+        if let c = customerIndex[IDKey(id)] { return Int(c) }
         let c = customers.count
         customers.append(CustomerState(id: id))
-        customerIndex[id] = Int32(c)
+        customerIndex[IDKey(id)] = Int32(c)
         return c
     }
 
     mutating func cardSlot(_ token: String) -> Int {
-        if let k = cardIndex[token] { return Int(k) }
+        if let k = cardIndex[IDKey(token)] { return Int(k) }
         let k = cards.count
         cards.append(CardState(token: token))
-        cardIndex[token] = Int32(k)
+        cardIndex[IDKey(token)] = Int32(k)
         return k
     }
 
@@ -276,7 +276,7 @@ struct FraudModel {
         // the model changes.
         var orders = self.orders
         self.orders = [:]
-        place(e, into: &orders[e.orderId, default: OrderState.unplaced])
+        place(e, into: &orders[IDKey(e.orderId), default: OrderState.unplaced])
         self.orders = orders
     }
 
@@ -289,7 +289,7 @@ struct FraudModel {
         var ip: UInt64 = 0
         if let raw = e.ip, !raw.isEmpty {
             ip = IPDigest.of(raw)
-        } else if let sid = e.sessionId, let link = sessions[sid], link.time > short {
+        } else if let sid = e.sessionId.map({ IDKey($0) }), let link = sessions[sid], link.time > short {
             ip = ipDigest(link)
             if link.ip == 0 {
                 // Opened once: remembered as a digest, the sealed bytes dropped.
@@ -386,7 +386,7 @@ struct FraudModel {
     }
 
     mutating func authorize(_ e: PaymentAuthorized) {
-        guard let i = orders.index(forKey: e.orderId) else { return }
+        guard let i = orders.index(forKey: IDKey(e.orderId)) else { return }
         let c = Int(orders.values[i].customer)
         if let token = e.cardToken, !token.isEmpty {
             let k = cardSlot(token)
@@ -397,7 +397,7 @@ struct FraudModel {
     }
 
     mutating func fail(_ e: PaymentFailed) {
-        guard let i = orders.index(forKey: e.orderId) else { return }
+        guard let i = orders.index(forKey: IDKey(e.orderId)) else { return }
         let c = Int(orders.values[i].customer), ip = orders.values[i].ip, placedAt = orders.values[i].placedAt
         let short = cutoff(FraudRules.shortWindow)
         Self.prune(&customers[c].failureTimes, after: short)
@@ -414,7 +414,7 @@ struct FraudModel {
     }
 
     mutating func mark(_ orderId: String, _ flag: UInt8) {
-        guard let i = orders.index(forKey: orderId) else { return }
+        guard let i = orders.index(forKey: IDKey(orderId)) else { return }
         guard orders.values[i].flags & flag == 0 else { return }
         orders.values[i].flags |= flag
         let c = Int(orders.values[i].customer)
@@ -497,7 +497,7 @@ struct FraudModel {
         if q > 0 { found.append(StoredReason(signal: .manyCards, points: q, a: distinctCards)) }
     }
 
-    mutating func reevaluate(_ i: Dictionary<String, OrderState>.Index) {
+    mutating func reevaluate(_ i: Dictionary<IDKey, OrderState>.Index) {
         var found: [StoredReason] = []
         paymentSignals(customer: Int(orders.values[i].customer), card: orders.values[i].card,
                        ipFailures: ipFailures(ip: orders.values[i].ip, placedAt: orders.values[i].placedAt), into: &found)
@@ -591,7 +591,7 @@ struct FraudModel {
     // MARK: Queries
 
     func score(order orderId: String) -> FraudScore? {
-        orders[orderId].map { makeScore(orderId, $0) }
+        orders[IDKey(orderId)].map { makeScore(orderId, $0) }
     }
 
     func top(_ n: Int) -> [FraudScore] {
@@ -606,7 +606,7 @@ struct FraudModel {
         }
         var picked: [(id: String, order: OrderState)] = []
         picked.reserveCapacity(atOrAbove)
-        for (id, o) in orders where Int(o.score) >= threshold { picked.append((id, o)) }
+        for (id, o) in orders where Int(o.score) >= threshold { picked.append((id.string, o)) }
         picked.sort { $0.order.score != $1.order.score ? $0.order.score > $1.order.score : $0.id < $1.id }
         return picked.prefix(n).map { makeScore($0.id, $0.order) }
     }

@@ -98,7 +98,7 @@ public final class CRMProjector: SnapshottableProjector {
     }
 
     @exclusivity(unchecked)
-    var customers: [String: Customer] = [:]
+    var customers: [IDKey: Customer] = [:]
     /// The `time` of the latest OrderPlaced in log order: RFM's reference.
     @exclusivity(unchecked)
     var latestOrderAt: Timestamp?
@@ -108,19 +108,19 @@ public final class CRMProjector: SnapshottableProjector {
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .customerRegistered(let c):
-            Self.register(&customers[c.customerId, default: Customer()], at: e.occurredAt, consent: c.marketingConsent)
+            Self.register(&customers[IDKey(c.customerId), default: Customer()], at: e.occurredAt, consent: c.marketingConsent)
         case .consentChanged(let c):
-            customers[c.customerId, default: Customer()].consent = c.marketingConsent ? 1 : 0
+            customers[IDKey(c.customerId), default: Customer()].consent = c.marketingConsent ? 1 : 0
         case .supportInteraction(let s):
-            customers[s.customerId, default: Customer()].interactions += 1
+            customers[IDKey(s.customerId), default: Customer()].interactions += 1
         case .paymentMethodAdded(let p):
-            customers[p.customerId, default: Customer()].paymentMethods += 1
+            customers[IDKey(p.customerId), default: Customer()].paymentMethods += 1
         case .customerForgotten(let c):
-            customers[c.customerId, default: Customer()].forgotten = true
+            customers[IDKey(c.customerId), default: Customer()].forgotten = true
         case .orderPlaced(let o):
             // Only the OrderPlaced the orders model kept (not a repeat of an id).
             guard orders.kept(placement: o.orderId, at: e.position.value) else { return }
-            Self.addOrder(o.orderId, at: e.occurredAt, to: &customers[o.customerId, default: Customer()])
+            Self.addOrder(o.orderId, at: e.occurredAt, to: &customers[IDKey(o.customerId), default: Customer()])
             latestOrderAt = e.occurredAt
         default: break
         }
@@ -142,7 +142,7 @@ public final class CRMProjector: SnapshottableProjector {
     }
 
     public func customer(_ id: String) -> CustomerRecord? {
-        guard let c = customers[id] else { return nil }
+        guard let c = customers[IDKey(id)] else { return nil }
         let orderIds = c.orderIds
         var ltv: CurrencyAmounts = [:]
         var net: Int64 = 0
@@ -164,7 +164,7 @@ public final class CRMProjector: SnapshottableProjector {
     /// store against at start (`LogKeyStore.reconcile`).
     public func customerIds() -> (forgotten: [String], notForgotten: [String]) {
         var forgotten: [String] = [], others: [String] = []
-        for (id, c) in customers { if c.forgotten { forgotten.append(id) } else { others.append(id) } }
+        for (id, c) in customers { if c.forgotten { forgotten.append(id.string) } else { others.append(id.string) } }
         return (forgotten.sorted(), others.sorted())
     }
 
@@ -192,14 +192,14 @@ public final class CRMProjector: SnapshottableProjector {
                 v.addSaturating(saturatingSubtract(o.captured, o.refunded))
                 has = true
             }
-            if has { ranked.append((id, v)) }
+            if has { ranked.append((id.string, v)) }
         }
         ranked.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         return (ranked.prefix(max(0, n)).compactMap { customer($0.0) }, ranked.count)
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(customers, key: { $0.string($1) }, value: { w, c in
+        w.dictionary(customers, key: { $0.string($1.string) }, value: { w, c in
             w.optionalTimestamp(c.registeredAt)
             w.array(c.orderIds) { $0.string($1) }
             w.optionalTimestamp(c.firstOrderAt)
@@ -215,7 +215,8 @@ public final class CRMProjector: SnapshottableProjector {
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         typealias R = SnapshotReader
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
-        customers = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+        customers = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in IDKey(try r.string()) },
+                                     value: { (r: inout R) throws(ProjectionError) in
             var c = Customer()
             c.registeredAt = try r.optionalTimestamp()
             let orderIds = try r.array(str)

@@ -53,51 +53,58 @@ public final class CatalogProjector: SnapshottableProjector {
     }
 
     @exclusivity(unchecked)
-    var products: [String: Product] = [:]
+    var products: [IDKey: Product] = [:]
     @exclusivity(unchecked)
-    var variants: [String: Variant] = [:]
+    var variants: [IDKey: Variant] = [:]
     /// The last PriceChanged per SKU: price and currency.
     @exclusivity(unchecked)
-    var prices: [String: (price: Int64, currency: String)] = [:]
+    var prices: [IDKey: (price: Int64, currency: String)] = [:]
 
     public init(inventory: InventoryProjector) { self.inventory = inventory }
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         switch e.event {
         case .priceChanged(let p):
-            prices[p.sku] = (p.price, p.currency)
+            prices[IDKey(p.sku)] = (p.price, p.currency)
         case .productCreated(let p):
-            products[p.productId, default: Product()].created = true
-            products[p.productId]!.title = p.title
-            products[p.productId]!.category = p.category
-            products[p.productId]!.brand = p.brand
+            Self.change(&products[IDKey(p.productId), default: Product()]) {
+                $0.created = true
+                $0.title = p.title
+                $0.category = p.category
+                $0.brand = p.brand
+            }
         case .productUpdated(let p):
-            if let t = p.title { products[p.productId, default: Product()].title = t }
-            if let c = p.category { products[p.productId, default: Product()].category = c }
+            if let t = p.title { products[IDKey(p.productId), default: Product()].title = t }
+            if let c = p.category { products[IDKey(p.productId), default: Product()].category = c }
         case .productDiscontinued(let p):
-            products[p.productId, default: Product()].discontinued = true
+            products[IDKey(p.productId), default: Product()].discontinued = true
         case .variantAdded(let v):
-            if let old = variants[v.sku], old.productId != v.productId {
-                products[old.productId]?.skus.removeAll { $0 == v.sku }
+            let sku = IDKey(v.sku)
+            if let old = variants[sku], old.productId != v.productId {
+                products[IDKey(old.productId)]?.skus.removeAll { $0 == v.sku }
             }
-            if !(products[v.productId]?.skus.contains(v.sku) ?? false) {
-                products[v.productId, default: Product()].skus.append(v.sku)
+            Self.change(&products[IDKey(v.productId), default: Product()]) {
+                if !$0.skus.contains(v.sku) { $0.skus.append(v.sku) }
             }
-            variants[v.sku] = Variant(productId: v.productId, options: v.options ?? [:], price: v.price, currency: v.currency)
+            variants[sku] = Variant(productId: v.productId, options: v.options ?? [:], price: v.price, currency: v.currency)
         default: break
         }
     }
 
+    /// Changes a table's entry in place with one lookup of its key.
+    @inline(__always)
+    private static func change(_ product: inout Product, _ body: (inout Product) -> Void) { body(&product) }
+
     /// The product of a SKU added by VariantAdded.
-    public func productId(ofSKU sku: String) -> String? { variants[sku]?.productId }
+    public func productId(ofSKU sku: String) -> String? { variants[IDKey(sku)]?.productId }
 
     public func product(_ id: String) -> CatalogProduct? {
-        guard let p = products[id], p.created else { return nil }
+        guard let p = products[IDKey(id)], p.created else { return nil }
         var vs: [CatalogVariant] = []
         var total: Int64 = 0
         for sku in p.skus {
-            guard let v = variants[sku] else { continue }
-            let price = prices[sku]
+            guard let v = variants[IDKey(sku)] else { continue }
+            let price = prices[IDKey(sku)]
             let available = inventory.available(sku: sku)
             total.addSaturating(available)
             vs.append(CatalogVariant(sku: sku, options: v.options, price: price?.price ?? v.price,
@@ -111,12 +118,12 @@ public final class CatalogProjector: SnapshottableProjector {
     public func list(category: String? = nil) -> [CatalogProduct] {
         products.keys.sorted().compactMap { id in
             guard let p = products[id], p.created, category == nil || p.category == category else { return nil }
-            return product(id)
+            return product(id.string)
         }
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(products, key: { $0.string($1) }, value: { w, p in
+        w.dictionary(products, key: { $0.string($1.string) }, value: { w, p in
             w.bool(p.created)
             w.string(p.title)
             w.string(p.category)
@@ -124,13 +131,13 @@ public final class CatalogProjector: SnapshottableProjector {
             w.bool(p.discontinued)
             w.array(p.skus) { $0.string($1) }
         })
-        w.dictionary(variants, key: { $0.string($1) }, value: { w, v in
+        w.dictionary(variants, key: { $0.string($1.string) }, value: { w, v in
             w.string(v.productId)
             w.dictionary(v.options, key: { $0.string($1) }, value: { $0.string($1) })
             w.int(v.price)
             w.string(v.currency)
         })
-        w.dictionary(prices, key: { $0.string($1) }, value: { w, p in
+        w.dictionary(prices, key: { $0.string($1.string) }, value: { w, p in
             w.int(p.price)
             w.string(p.currency)
         })
@@ -139,15 +146,16 @@ public final class CatalogProjector: SnapshottableProjector {
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         typealias R = SnapshotReader
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
-        products = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+        let id = { (r: inout R) throws(ProjectionError) -> IDKey in IDKey(try r.string()) }
+        products = try r.dictionary(key: id, value: { (r: inout R) throws(ProjectionError) in
             Product(created: try r.bool(), title: try r.string(), category: try r.string(), brand: try r.optionalString(),
                     discontinued: try r.bool(), skus: try r.array(str))
         })
-        variants = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+        variants = try r.dictionary(key: id, value: { (r: inout R) throws(ProjectionError) in
             Variant(productId: try r.string(), options: try r.dictionary(key: str, value: str), price: try r.int64(),
                     currency: try r.string())
         })
-        prices = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+        prices = try r.dictionary(key: id, value: { (r: inout R) throws(ProjectionError) in
             (price: try r.int64(), currency: try r.string())
         })
     }

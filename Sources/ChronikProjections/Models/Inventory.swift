@@ -90,13 +90,13 @@ public final class InventoryProjector: SnapshottableProjector {
 
     /// sku → its warehouses' cells: one hash of the SKU per event.
     @exclusivity(unchecked)
-    var cells: [String: Warehouses] = [:]
+    var cells: [IDKey: Warehouses] = [:]
 
     public init() {}
 
     @inline(__always)
     private func update(_ sku: String, _ warehouse: String, _ body: (inout Cell) -> Void) {
-        cells[sku, default: Warehouses()].update(warehouse, body)
+        cells[IDKey(sku), default: Warehouses()].update(warehouse, body)
     }
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
@@ -132,9 +132,9 @@ public final class InventoryProjector: SnapshottableProjector {
     /// Stock levels, sorted by sku then warehouse, optionally filtered.
     public func levels(sku: String? = nil, warehouseId: String? = nil, lowOnly: Bool = false) -> [StockLevel] {
         var out: [StockLevel] = []
-        let skus: [String] = sku.map { cells[$0] == nil ? [] : [$0] } ?? cells.keys.sorted()
+        let skus: [String] = sku.map { cells[IDKey($0)] == nil ? [] : [$0] } ?? cells.keys.sorted().map(\.string)
         for s in skus {
-            guard let whs = cells[s] else { continue }
+            guard let whs = cells[IDKey(s)] else { continue }
             for (w, c) in whs.all.sorted(by: { $0.warehouse < $1.warehouse }) where warehouseId == nil || w == warehouseId {
                 let l = Self.level(s, w, c)
                 if !lowOnly || l.isLow { out.append(l) }
@@ -145,19 +145,19 @@ public final class InventoryProjector: SnapshottableProjector {
 
     /// The stock of one (sku, warehouse), nil when no event named it.
     public func level(sku: String, warehouseId: String) -> StockLevel? {
-        cells[sku]?[warehouseId].map { Self.level(sku, warehouseId, $0) }
+        cells[IDKey(sku)]?[warehouseId].map { Self.level(sku, warehouseId, $0) }
     }
 
     /// Σ available of `sku` over all warehouses.
     public func available(sku: String) -> Int64 {
-        guard let whs = cells[sku] else { return 0 }
+        guard let whs = cells[IDKey(sku)] else { return 0 }
         var total: Int64 = 0
         for (_, c) in whs.all { total.addSaturating(saturatingSubtract(c.onHand, c.reserved)) }
         return total
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(cells, key: { $0.string($1) }, value: { w, whs in
+        w.dictionary(cells, key: { $0.string($1.string) }, value: { w, whs in
             w.dictionary(Dictionary(uniqueKeysWithValues: whs.all), key: { $0.string($1) }, value: { w, c in
                 w.int(c.onHand)
                 w.int(c.reserved)
@@ -168,7 +168,7 @@ public final class InventoryProjector: SnapshottableProjector {
     }
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
-        let nested = try r.dictionary(key: { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() },
+        let nested = try r.dictionary(key: { (r: inout SnapshotReader) throws(ProjectionError) in IDKey(try r.string()) },
                                       value: { (r: inout SnapshotReader) throws(ProjectionError) in
             try r.dictionary(key: { (r: inout SnapshotReader) throws(ProjectionError) in try r.string() },
                              value: { (r: inout SnapshotReader) throws(ProjectionError) in

@@ -123,7 +123,7 @@ public final class OrdersProjector: SnapshottableProjector {
     @exclusivity(unchecked)
     private(set) var records: [OrderRecord] = []
     @exclusivity(unchecked)
-    private var slots: [String: Int] = [:]
+    private var slots: [IDKey: Int] = [:]
     /// The id table's capacity (tests of `reserve(growth:)`).
     var slotCapacity: Int { slots.capacity }
 
@@ -131,15 +131,16 @@ public final class OrdersProjector: SnapshottableProjector {
     /// tables at the moment it was taken.
     public struct Table: Sendable {
         let records: [OrderRecord]
-        let slots: [String: Int]
+        let slots: [IDKey: Int]
 
-        public subscript(id: String) -> OrderRecord? { slots[id].map { records[$0] } }
+        public subscript(id: String) -> OrderRecord? { slots[IDKey(id)].map { records[$0] } }
         public var count: Int { records.count }
         public var isEmpty: Bool { records.isEmpty }
         /// In no particular order (the order they were placed, after a
         /// replay from the start; by id, after a snapshot).
         public var values: [OrderRecord] { records }
-        public var keys: Dictionary<String, Int>.Keys { slots.keys }
+        /// The order ids, in no particular order.
+        public var keys: [String] { slots.keys.map(\.string) }
     }
     /// Order events not folded (order never placed, or placed twice), by type.
     public internal(set) var ignoredEvents: [String: Int] = [:]
@@ -172,7 +173,7 @@ public final class OrdersProjector: SnapshottableProjector {
     @inline(__always)
     private func update(_ id: String, _ type: String, at position: UInt64, _ body: (inout OrderRecord) -> Void) {
         // One hash of the id: the record is found once and changed in place.
-        if let i = slots[id] {
+        if let i = slots[IDKey(id)] {
             Self.fold(into: &records[i], at: position, noting: &lastFolded, body)
         } else {
             ignoredEvents[type, default: 0] += 1
@@ -184,7 +185,7 @@ public final class OrdersProjector: SnapshottableProjector {
         case .orderPlaced(let o):
             // One hash of the id: its index is taken, or made, at once.
             let next = records.count
-            guard Self.claim(&slots[o.orderId, default: next], next) else {
+            guard Self.claim(&slots[IDKey(o.orderId), default: next], next) else {
                 ignoredEvents[OrderPlaced.typeName, default: 0] += 1
                 return
             }
@@ -250,7 +251,7 @@ public final class OrdersProjector: SnapshottableProjector {
     @inline(__always)
     private static func claim(_ slot: inout Int, _ next: Int) -> Bool { slot == next }
 
-    public func order(_ id: String) -> OrderRecord? { slots[id].map { records[$0] } }
+    public func order(_ id: String) -> OrderRecord? { slots[IDKey(id)].map { records[$0] } }
 
     /// The currencies of the orders, sorted: what a currency filter may name.
     public var currencies: [String] { Set(records.map(\.currency)).sorted() }
@@ -269,7 +270,7 @@ public final class OrdersProjector: SnapshottableProjector {
 
     /// The currency of a placed order.
     @inline(__always)
-    public func currency(of orderId: String) -> String? { slots[orderId].map { records[$0].currency } }
+    public func currency(of orderId: String) -> String? { slots[IDKey(orderId)].map { records[$0].currency } }
 
     /// Orders in log order of their OrderPlaced, filtered by customer and by
     /// a financial or fulfillment status value (`paid`, `shipped`, …).
@@ -289,7 +290,7 @@ public final class OrdersProjector: SnapshottableProjector {
         w.uint(UInt64(records.count))
         for id in slots.keys.sorted() {
             let o = records[slots[id]!]
-            w.string(id)
+            w.string(id.string)
             w.string(o.customerId)
             w.uint(o.placedPosition)
             w.timestamp(o.placedAt)
@@ -331,7 +332,7 @@ public final class OrdersProjector: SnapshottableProjector {
         // record is built whole and inserted once.
         let n = try r.count()
         var decoded: [OrderRecord] = []
-        var decodedSlots: [String: Int] = [:]
+        var decodedSlots: [IDKey: Int] = [:]
         decoded.reserveCapacity(n)
         decodedSlots.reserveCapacity(n)
         for _ in 0..<n {
@@ -360,7 +361,7 @@ public final class OrdersProjector: SnapshottableProjector {
                 return ShipmentState(id: id, shipped: flags & 1 != 0, delivered: flags & 2 != 0)
             }
             o.returnedLines = try r.array(line)
-            guard decodedSlots.updateValue(decoded.count, forKey: orderId) == nil else {
+            guard decodedSlots.updateValue(decoded.count, forKey: IDKey(orderId)) == nil else {
                 throw ProjectionError(.badSnapshot, "orders: repeated order id")
             }
             decoded.append(o)

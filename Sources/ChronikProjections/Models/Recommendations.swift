@@ -52,11 +52,11 @@ public final class RecommendationsProjector: SnapshottableProjector {
     /// Sessions whose SessionStarted names a customer (one dictionary, so
     /// a ProductViewed costs one lookup: most of a log is clickstream).
     @exclusivity(unchecked)
-    var sessions: [String: Session] = [:]
+    var sessions: [IDKey: Session] = [:]
     /// Views of sessions no SessionStarted has named a customer for (not
     /// started yet, or started anonymously), by session (distinct products).
     @exclusivity(unchecked)
-    var pending: [String: [String]] = [:]
+    var pending: [IDKey: [String]] = [:]
     @exclusivity(unchecked)
     var forgotten = Set<String>()
 
@@ -72,20 +72,28 @@ public final class RecommendationsProjector: SnapshottableProjector {
             // customer (a later one naming another replaces it; one naming
             // none changes nothing, and its views wait as before).
             guard let c = s.customerId else { return }
-            let early = pending.isEmpty ? nil : pending.removeValue(forKey: s.sessionId)
-            sessions[s.sessionId, default: Session(customerId: c)].customerId = c
-            for p in early ?? [] { sessions[s.sessionId]?.view(p) }
+            let session = IDKey(s.sessionId)
+            let early = pending.isEmpty ? nil : pending.removeValue(forKey: session)
+            sessions[session, default: Session(customerId: c)].customerId = c
+            for p in early ?? [] { sessions[session]?.view(p) }
         case .productViewed(let v):
             // One look-up for a customer's session, a second for another.
-            if sessions[v.sessionId]?.view(v.productId) == nil {
-                // No customer named yet: kept until a SessionStarted names one.
-                if !(pending[v.sessionId]?.contains(v.productId) ?? false) { pending[v.sessionId, default: []].append(v.productId) }
+            let session = IDKey(v.sessionId)
+            if sessions[session]?.view(v.productId) == nil {
+                // No customer named yet: kept until a SessionStarted names
+                // one (one lookup: the list is changed where it lies).
+                Self.addView(v.productId, to: &pending[session, default: []])
             }
         case .customerForgotten(let f):
             forgotten.insert(f.customerId)
         default:
             break
         }
+    }
+
+    @inline(__always)
+    private static func addView(_ productId: String, to views: inout [String]) {
+        if !views.contains(productId) { views.append(productId) }
     }
 
     /// The products of an order (via the catalog's SKU → product map).
@@ -143,27 +151,32 @@ public final class RecommendationsProjector: SnapshottableProjector {
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(sessions, key: { $0.string($1) }, value: { w, v in
+        w.dictionary(sessions, key: { $0.string($1.string) }, value: { w, v in
             w.string(v.customerId)
             w.array(v.viewed) { $0.string($1) }
         })
         w.array(forgotten.sorted()) { $0.string($1) }
-        w.dictionary(pending, key: { $0.string($1) }, value: { w, v in w.array(v) { $0.string($1) } })
+        w.dictionary(pending, key: { $0.string($1.string) }, value: { w, v in w.array(v) { $0.string($1) } })
     }
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         typealias R = SnapshotReader
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
-        sessions = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in
+        sessions = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in IDKey(try r.string()) },
+                                    value: { (r: inout R) throws(ProjectionError) in
             Session(customerId: try r.string(), viewed: try r.array(str))
         })
         forgotten = Set(try r.array(str))
-        pending = try r.dictionary(key: str, value: { (r: inout R) throws(ProjectionError) in try r.array(str) })
+        pending = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in IDKey(try r.string()) },
+                                   value: { (r: inout R) throws(ProjectionError) in try r.array(str) })
     }
 }
 
 extension RecommendationsProjector: GrowsWithLog {
-    func reserve(growth: Double) { sessions.reserve(growth: growth) }
+    func reserve(growth: Double) {
+        sessions.reserve(growth: growth)
+        pending.reserve(growth: growth)
+    }
 }
 
 extension RecommendationsProjector: FoldsOnlySomeTypes {

@@ -188,10 +188,10 @@ public final class ReconciliationProjector: SnapshottableProjector {
     }
 
     @exclusivity(unchecked)
-    var payments: [String: Tally] = [:]
+    var payments: [IDKey: Tally] = [:]
     /// Lines that name a refundId but no paymentId, by refundId.
     @exclusivity(unchecked)
-    var byRefund: [String: Tally] = [:]
+    var byRefund: [IDKey: Tally] = [:]
     /// refundId → paymentId of RefundIssued (only refunds some line names
     /// without a paymentId need it, but the line may come later).
     @exclusivity(unchecked)
@@ -214,11 +214,11 @@ public final class ReconciliationProjector: SnapshottableProjector {
         case .paymentAuthorized(let a):
             // The first authorization names the gateway; a settlement line
             // seen earlier only stood in for it.
-            payments[a.paymentId, default: Tally()].authorize(a)
+            payments[IDKey(a.paymentId), default: Tally()].authorize(a)
         case .paymentCaptured(let c):
-            payments[c.paymentId, default: Tally()].capture(c, at: e.occurredAt)
+            payments[IDKey(c.paymentId), default: Tally()].capture(c, at: e.occurredAt)
         case .refundIssued(let r):
-            payments[r.paymentId, default: Tally()].refund(r.amount)
+            payments[IDKey(r.paymentId), default: Tally()].refund(r.amount)
             if refundPayment[r.refundId] == nil { refundPayment[r.refundId] = r.paymentId }
         case .settlementLineReported(let l):
             fold(l)
@@ -229,9 +229,9 @@ public final class ReconciliationProjector: SnapshottableProjector {
 
     func fold(_ l: SettlementLineReported) {
         if let p = l.paymentId {
-            payments[p, default: Tally()].add(l)
+            payments[IDKey(p), default: Tally()].add(l)
         } else if let r = l.refundId {
-            byRefund[r, default: Tally()].add(l)
+            byRefund[IDKey(r), default: Tally()].add(l)
         } else {
             unattributed += 1
         }
@@ -248,15 +248,15 @@ public final class ReconciliationProjector: SnapshottableProjector {
     public func all() -> [PaymentReconciliation] {
         var merged = payments
         for (refundId, t) in byRefund {
-            if let p = refundPayment[refundId] {
-                merged[p, default: Tally()].merge(t)
+            if let p = refundPayment[refundId.string] {
+                merged[IDKey(p), default: Tally()].merge(t)
             }
         }
         return merged.compactMap { id, t in
             // Only authorized or refunded, never captured nor settled: not
             // a payment reconciliation follows.
             guard t.captures > 0 || t.lines > 0 else { return nil }
-            return record(id, t)
+            return record(id.string, t)
         }.sorted { $0.paymentId < $1.paymentId }
     }
 
@@ -272,7 +272,7 @@ public final class ReconciliationProjector: SnapshottableProjector {
 
     /// Lines naming only a refundId that no RefundIssued names.
     var orphanRefundLines: Int {
-        byRefund.reduce(0) { $0 + (refundPayment[$1.key] == nil ? $1.value.lines : 0) }
+        byRefund.reduce(0) { $0 + (refundPayment[$1.key.string] == nil ? $1.value.lines : 0) }
     }
 
     public func payment(_ id: String) -> PaymentReconciliation? { all().first { $0.paymentId == id } }
@@ -410,8 +410,8 @@ public final class ReconciliationProjector: SnapshottableProjector {
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(payments, key: { $0.string($1) }, value: { Self.write($1, &$0) })
-        w.dictionary(byRefund, key: { $0.string($1) }, value: { Self.write($1, &$0) })
+        w.dictionary(payments, key: { $0.string($1.string) }, value: { Self.write($1, &$0) })
+        w.dictionary(byRefund, key: { $0.string($1.string) }, value: { Self.write($1, &$0) })
         w.dictionary(refundPayment, key: { $0.string($1) }, value: { $0.string($1) })
         w.dictionary(payouts, key: { w, k in w.string(k.gateway); w.string(k.payoutId) }, value: { w, p in
             w.timestamp(p.paidOutAt)
@@ -428,8 +428,9 @@ public final class ReconciliationProjector: SnapshottableProjector {
         let str = { (r: inout R) throws(ProjectionError) -> String in try r.string() }
         let tally = { (r: inout R) throws(ProjectionError) -> Tally in try Self.read(&r) }
         let totals = { (r: inout R) throws(ProjectionError) -> SettlementTotals in try Self.readTotals(&r) }
-        payments = try r.dictionary(key: str, value: tally)
-        byRefund = try r.dictionary(key: str, value: tally)
+        let id = { (r: inout R) throws(ProjectionError) -> IDKey in IDKey(try r.string()) }
+        payments = try r.dictionary(key: id, value: tally)
+        byRefund = try r.dictionary(key: id, value: tally)
         refundPayment = try r.dictionary(key: str, value: str)
         payouts = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in
             PayoutKey(gateway: try r.string(), payoutId: try r.string())

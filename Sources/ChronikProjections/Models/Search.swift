@@ -18,7 +18,7 @@ public final class SearchProjector: SnapshottableProjector {
     public let snapshotVersion: UInt32 = 1
 
     @exclusivity(unchecked)
-    var queries: [String: (count: Int, last: Int64)] = [:]
+    var queries: [IDKey: (count: Int, last: Int64)] = [:]
 
     public init() {}
 
@@ -79,20 +79,26 @@ public final class SearchProjector: SnapshottableProjector {
 
     public func apply(_ e: ProjectedEvent) throws(ProjectionError) {
         guard case .searchPerformed(let s) = e.event else { return }
-        let key = Self.normalise(s.query)
-        queries[key, default: (0, 0)].count += 1
-        queries[key]!.last = s.resultCount
+        Self.count(s.resultCount, into: &queries[IDKey(Self.normalise(s.query)), default: (0, 0)])
+    }
+
+    /// One search more of a query, with its latest result count (one
+    /// lookup: the entry is changed where it lies).
+    @inline(__always)
+    private static func count(_ resultCount: Int64, into entry: inout (count: Int, last: Int64)) {
+        entry.count += 1
+        entry.last = resultCount
     }
 
     public func stats(_ query: String) -> SearchQueryStats? {
         let key = Self.normalise(query)
-        return queries[key].map { SearchQueryStats(query: key, count: $0.count, lastResultCount: $0.last) }
+        return queries[IDKey(key)].map { SearchQueryStats(query: key, count: $0.count, lastResultCount: $0.last) }
     }
 
     /// Queries by count descending, ties by query ascending; only the
     /// zero-result ones when asked; the first `top` when given.
     public func list(top: Int? = nil, zeroResultsOnly: Bool = false) -> [SearchQueryStats] {
-        var all = queries.map { SearchQueryStats(query: $0.key, count: $0.value.count, lastResultCount: $0.value.last) }
+        var all = queries.map { SearchQueryStats(query: $0.key.string, count: $0.value.count, lastResultCount: $0.value.last) }
         if zeroResultsOnly { all.removeAll { !$0.zeroResults } }
         all.sort { $0.count != $1.count ? $0.count > $1.count : $0.query < $1.query }
         if let top { return Array(all.prefix(max(0, top))) }
@@ -100,7 +106,7 @@ public final class SearchProjector: SnapshottableProjector {
     }
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
-        w.dictionary(queries, key: { $0.string($1) }, value: { w, v in
+        w.dictionary(queries, key: { $0.string($1.string) }, value: { w, v in
             w.int(v.count)
             w.int(v.last)
         })
@@ -108,7 +114,7 @@ public final class SearchProjector: SnapshottableProjector {
 
     public func decodeSnapshot(from r: inout SnapshotReader) throws(ProjectionError) {
         typealias R = SnapshotReader
-        queries = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in try r.string() },
+        queries = try r.dictionary(key: { (r: inout R) throws(ProjectionError) in IDKey(try r.string()) },
                                    value: { (r: inout R) throws(ProjectionError) in (count: try r.int(), last: try r.int64()) })
     }
 }
