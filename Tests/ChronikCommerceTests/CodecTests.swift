@@ -129,6 +129,38 @@ import Testing
         #expect(s.bytes.count == 2)
     }
 
+    @Test func stringsOfEveryShortLengthRoundTripAndBadUTF8IsRefused() throws {
+        // Proves strings read back as written on both sides of the 15-byte
+        // small-string limit (ASCII, which the reader builds in place, and
+        // not), and that bytes that are not UTF-8 are refused at any length.
+        var written: [String] = []
+        for n in 0...40 {
+            written.append(String((0..<n).map { Character(Unicode.Scalar(UInt8(33 + ($0 * 11 + n) % 94))) }))
+            if n >= 2 { written.append(String(repeating: "a", count: n - 2) + "é") }  // é is 2 bytes
+        }
+        var w = BinaryWriter()
+        for s in written { w.string(s) }
+        try w.bytes.withUnsafeBufferPointer { (buf) throws(CommerceError) in
+            var r = BinaryReader(buf)
+            for s in written {
+                let read = try r.string()
+                #expect(read == s)
+                #expect(Array(read.utf8) == Array(s.utf8), "\(s.utf8.count) bytes")
+            }
+            try r.finish()
+        }
+        for bad: [UInt8] in [[0xFF], Array("abc".utf8) + [0xC3], Array("fourteen bytes".utf8) + [0x80],
+                             Array("sixteen bytes ok".utf8) + [0xED, 0xA0, 0x80]] {
+            let e = expectError { () throws(CommerceError) in
+                try ([UInt8(bad.count)] + bad).withUnsafeBufferPointer { (buf) throws(CommerceError) in
+                    var r = BinaryReader(buf)
+                    _ = try r.string()
+                }
+            }
+            #expect(e?.code == .invalidData, "\(bad)")
+        }
+    }
+
     @Test func mapsEncodeCanonically() {
         // Proves equal maps give equal bytes whatever their insertion order (idempotent appends compare bytes).
         var a: [String: String] = [:]
