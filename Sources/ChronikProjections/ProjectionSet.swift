@@ -88,9 +88,10 @@ public final class ProjectionSet {
         /// the registry does not know). It also moves `clock` and
         /// `position`.
         case projecting = 1
-        /// On either thread, a chunk at a time, where the replay finds the
-        /// work shorter (`Replayer`'s `EitherPlacement`): fraud, which reads
-        /// no other model, is read by none and never fails a fold. Stop 28
+        /// On either thread, a chunk at a time, each thread folding the
+        /// share of the chunks that balances the two (`Replayer`'s
+        /// `EitherPlacement`, stop 47): fraud, which reads no other model,
+        /// is read by none and never fails a fold. Stop 28
         /// put it on the projecting thread, which was then the shorter one
         /// on the histories measured; by stop 44 which thread is shorter
         /// depends on the history: with fraud on the projecting thread a

@@ -151,21 +151,39 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         }
     }
 
-    @Test func fraudMovesToTheThreadThatWouldThenBeLessBusy() {
-        // Times per chunk (ns): the decoding thread's, the projecting
-        // thread's, and fraud's (counted in the thread that holds it).
-        // A big shop: the projecting thread, holding fraud, is the busier
-        // one, and would stay busier by less after the move.
-        #expect(EitherPlacement.shouldMove(onDecoder: false, decoder: 2_000, projecting: 3_200, either: 500))
-        // A clickstream shop: the decoding thread is the busier one
-        // already; fraud on it would make things worse.
-        #expect(!EitherPlacement.shouldMove(onDecoder: false, decoder: 3_000, projecting: 2_500, either: 400))
-        // Fraud on the decoding thread, which became the busier one.
-        #expect(EitherPlacement.shouldMove(onDecoder: true, decoder: 3_400, projecting: 2_000, either: 600))
-        // Balanced to within the margin: no move (it would swing back and
-        // forth, each move to the decoding thread costing a wait).
-        #expect(!EitherPlacement.shouldMove(onDecoder: false, decoder: 2_000, projecting: 2_080, either: 50))
-        #expect(!EitherPlacement.shouldMove(onDecoder: true, decoder: 2_100, projecting: 2_000, either: 1_000))
+    @Test func fraudsShareOfChunksOnTheDecodingThreadBalancesTheThreads() {
+        // Times per chunk (ns) each thread works without fraud, and
+        // fraud's; the answer is of 16 chunks per epoch.
+        // Stop 47's big shop: decoding 30.5, projecting 34.1, fraud 7.6
+        // (k samples): the share x with 30.5 + 7.6x = 34.1 + 7.6(1 − x)
+        // is 0.74, 12 of 16 chunks.
+        #expect(EitherPlacement.decoderChunks(decoder: 30_462, projecting: 34_087, either: 7_578) == 12)
+        // Equal without fraud: half each.
+        #expect(EitherPlacement.decoderChunks(decoder: 2_000, projecting: 2_000, either: 500) == 8)
+        // The decoding thread busier by more than fraud takes: none of it
+        // there; the projecting one busier by more: all of it there.
+        #expect(EitherPlacement.decoderChunks(decoder: 3_000, projecting: 2_500, either: 400) == 0)
+        #expect(EitherPlacement.decoderChunks(decoder: 2_000, projecting: 3_200, either: 500) == 16)
+        // Fraud that takes no measurable time goes to the less busy thread.
+        #expect(EitherPlacement.decoderChunks(decoder: 2_000, projecting: 2_100, either: 0) == 16)
+        #expect(EitherPlacement.decoderChunks(decoder: 2_200, projecting: 2_100, either: 0) == 0)
+    }
+
+    @Test func fraudsPlanMovesItAtMostOncePerEpochToTheDecodingThread() {
+        // The last n chunks of each epoch on the decoding thread: a move
+        // there at chunk 16 − n of each epoch, a move back at its end.
+        var p = EitherPlacement(enabled: true, policy: .fixed(5))
+        var onDecoder: [Bool] = [p.onDecoder]
+        var movesThere = 0
+        for _ in 0..<(3 * EitherPlacement.epoch - 1) {
+            if p.chunkPushed() { p.plan(ChunkQueue.ConsumerTimes()) }
+            if p.placeNext() { movesThere += 1 }
+            onDecoder.append(p.onDecoder)
+        }
+        let epoch = (0..<EitherPlacement.epoch).map { $0 >= EitherPlacement.epoch - 5 }
+        #expect(onDecoder == epoch + epoch + epoch)
+        #expect(movesThere == 3)
+        #expect(p.moves == 5)
     }
 
     @Test func fraudMovingBetweenTheThreadsEveryEpochGivesTheModelsOfTheSerialReplay() async throws {
@@ -187,17 +205,18 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
             return (set.snapshotBytes(), set.fraud?.orderCount ?? 0)
         }
         #expect(fraudOrders > 300, "fraud scored the big shop's orders")
-        for (chunkSize, depth) in [(16, 1), (16, 3), (37, 2)] {
+        for (chunkSize, depth, policy) in [(16, 1, EitherPlacement.Policy.alternating), (16, 3, .alternating), (37, 2, .alternating),
+                                           (16, 1, .fixed(5)), (37, 3, .fixed(11))] {
             let (count, moves, position, bytes) = try await onOwnThread {
                 let set = try Projections.standard()
-                let stats = try Replayer.replay(log, into: set, chunkSize: chunkSize, queueDepth: depth, eitherPolicy: .alternating)
+                let stats = try Replayer.replay(log, into: set, chunkSize: chunkSize, queueDepth: depth, eitherPolicy: policy)
                 return (stats.events, stats.eitherMoves, set.position, set.snapshotBytes())
             }
             #expect(count == events.count)
             #expect(moves >= events.count / chunkSize / EitherPlacement.epoch - 1, "fraud moved at every epoch (\(moves) moves)")
             #expect(position == Position(UInt64(events.count)))
             for name in Projections.allNames {
-                #expect(bytes[name] == serial[name], "\(name), chunks of \(chunkSize), queue \(depth)")
+                #expect(bytes[name] == serial[name], "\(name), chunks of \(chunkSize), queue \(depth), \(policy)")
             }
         }
     }
@@ -213,11 +232,12 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let events = bigShopHistory(count: 6_000, seed: 31)
         let log = try await makeLog(events, at: path)
-        @Sendable func failure(_ extra: (any SnapshottableProjector & Sendable)?) throws -> ProjectionError? {
+        @Sendable func failure(_ extra: (any SnapshottableProjector & Sendable)?,
+                               _ policy: EitherPlacement.Policy = .alternating) throws -> ProjectionError? {
             let set = try Projections.standard()
             if let extra { set.add(extra) }
             do {
-                try Replayer.replay(log, into: set, chunkSize: 8, queueDepth: queueDepth, eitherPolicy: .alternating)
+                try Replayer.replay(log, into: set, chunkSize: 8, queueDepth: queueDepth, eitherPolicy: policy)
                 return nil
             } catch {
                 return error
@@ -230,6 +250,13 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         for failAt in [UInt64(5), 370, 380, 1_000, 4_321] {
             let error = try await onOwnThread { try failure(FailingProjector(at: failAt)) }
             #expect(error?.position == Position(failAt), "a projector failing at \(failAt)")
+        }
+        // The last 5 chunks of each epoch on the decoding thread: moves
+        // there at chunks 11, 27, 43, …; 85 and 343 are in the chunks just
+        // before two of them (10 and 42).
+        for failAt in [UInt64(85), 343, 2_000] {
+            let error = try await onOwnThread { try failure(FailingProjector(at: failAt), .fixed(5)) }
+            #expect(error?.position == Position(failAt), "a projector failing at \(failAt), fraud's last 5 chunks of 16 on the decoding thread")
         }
         _ = try await log.append(to: "order-bad", ProposedEvent(type: "OrderPlaced", data: [0xFF, 0x00, 0x13]))
         let error = try await onOwnThread { try failure(nil) }
