@@ -245,26 +245,51 @@ public enum Replayer {
             chunk.reserveCapacity(chunkSize)
             var failure: ProjectionSet.LaneFailure?
             var either = EitherPlacement(enabled: set.hasEitherLane, policy: eitherPolicy)
-            /// Hands the chunk over (the `.either` projectors folded into it
-            /// first, when this thread holds them); false once the consumer
-            /// cancelled.
-            func push(_ chunk: [ProjectedEvent]) -> Bool {
-                let onDecoder = either.onDecoder
-                if onDecoder {
+            /// Decoded chunks whose `.either` folds are this thread's but
+            /// must wait until the projecting thread has folded the chunks
+            /// before (at most `queueDepth`): this thread decodes on
+            /// meanwhile instead of waiting.
+            var held: [[ProjectedEvent]] = []
+            /// Hands a chunk over, the `.either` projectors folded into it
+            /// first when `folded`; false once the consumer cancelled.
+            func handOver(_ chunk: [ProjectedEvent], folded: Bool) -> Bool {
+                if folded {
                     let t = EitherPlacement.now()
                     set.applyEither(chunk)
-                    either.eitherNanos &+= EitherPlacement.now() &- t
+                    either.folded(nanos: EitherPlacement.now() &- t)
                 }
                 either.endBusy()
-                guard queue.push(Chunk(events: chunk, eitherFolded: onDecoder)) else { return false }
-                if either.chunkPushed() { either.plan(queue.takeConsumerTimes()) }
-                if either.placeNext() {
-                    // To this thread: once the projecting thread has folded
-                    // every chunk before, it no longer touches them.
-                    guard queue.waitUntilConsumed() else { return false }
+                defer { either.beginBusy() }
+                return queue.push(Chunk(events: chunk, eitherFolded: folded))
+            }
+            /// Hands the held chunks over once the projecting thread is done
+            /// with the `.either` projectors (waiting for it when `wait`).
+            func flushHeld(wait: Bool) -> Bool {
+                guard !held.isEmpty else { return true }
+                if either.awaitingHandOff {
+                    if wait {
+                        either.endBusy()
+                        defer { either.beginBusy() }
+                        guard queue.waitUntilConsumed() else { return false }
+                    } else if !queue.allConsumed() {
+                        return true
+                    }
+                    either.handedOff()
                 }
-                either.beginBusy()
+                for c in held { guard handOver(c, folded: true) else { return false } }
+                held.removeAll()
                 return true
+            }
+            /// A decoded chunk: handed over now, or held until this thread
+            /// may fold the `.either` projectors into it.
+            func complete(_ chunk: [ProjectedEvent]) -> Bool {
+                guard either.assign(consumerTimes: queue.takeConsumerTimes) else {
+                    // The projecting thread's: after every chunk before.
+                    guard flushHeld(wait: true) else { return false }
+                    return handOver(chunk, folded: false)
+                }
+                held.append(chunk)
+                return flushHeld(wait: held.count > queueDepth)
             }
             do {
                 try log.scan(from: from) { view in
@@ -285,7 +310,7 @@ public enum Replayer {
                         // may fail on it (or before it) first.
                         failure = error
                         chunk.append(event)
-                        _ = push(chunk)
+                        _ = complete(chunk)
                         chunk = []
                         throw Stop()
                     }
@@ -294,10 +319,10 @@ public enum Replayer {
                     decoded += 1
                     if let growth = reservations.due(after: decoded) {
                         set.reserve(growth: growth, lane: .decoding)
-                        if either.onDecoder { set.reserve(growth: growth, lane: .either) }
+                        if either.owned { set.reserve(growth: growth, lane: .either) }
                     }
                     if chunk.count == chunkSize {
-                        guard push(chunk) else { throw Stop() }
+                        guard complete(chunk) else { throw Stop() }
                         // Reuse a chunk the projector is done with: its
                         // events are freed here, on the thread (and malloc
                         // arena) that allocated them.
@@ -310,7 +335,8 @@ public enum Replayer {
             } catch {
                 failure = ProjectionSet.LaneFailure(error: logError(error), position: UInt64.max, model: Int.min)
             }
-            if !chunk.isEmpty { _ = push(chunk) }
+            if !chunk.isEmpty { _ = complete(chunk) }
+            _ = flushHeld(wait: true)
             moves.value = either.moves
             queue.finish(failure)
             finished.signal()
@@ -416,12 +442,14 @@ struct Chunk {
 /// some chunks and on the other for the rest splits it.
 ///
 /// Cost: four clock reads and a lock per chunk of 4,096 events on each
-/// thread, and at most one move per epoch to the decoding thread, which
-/// waits until the projecting one has folded the chunks before (at most
-/// `queueDepth` chunks; the decoding thread has decoded its chunk by
-/// then, so the projecting one waits only for its `.either` folds). A
-/// move to the projecting thread costs nothing: it folds a chunk's after
-/// those of every chunk before.
+/// thread, and at most one move per epoch to the decoding thread. After
+/// one, it may fold them only once the projecting thread has folded the
+/// chunks before: it decodes on meanwhile and holds what it decoded (at
+/// most `queueDepth` chunks more, then it waits). Waiting at once cost
+/// the decoding thread up to `queueDepth` chunks' time at every move,
+/// ~18 % of the replay's wall time idle on both threads (stop 47). A move
+/// to the projecting thread costs nothing: it folds a chunk's after those
+/// of every chunk before.
 struct EitherPlacement {
     enum Policy: Sendable, Equatable {
         /// The share that balances the threads (the replay's).
@@ -435,8 +463,13 @@ struct EitherPlacement {
     }
     let enabled: Bool
     let policy: Policy
-    /// Whether the decoding thread folds them (from the next chunk on).
+    /// Whether the decoding thread folds them for the latest chunk assigned.
     private(set) var onDecoder = false
+    /// Moved to the decoding thread, which may fold them only once the
+    /// projecting thread has folded every chunk before (`handedOff()`).
+    private(set) var awaitingHandOff = false
+    /// Whether the decoding thread may touch them now.
+    var owned: Bool { onDecoder && !awaitingHandOff }
     static let epoch = 16
     /// How many of the current epoch's chunks, its last ones, the decoding
     /// thread folds them for.
@@ -444,8 +477,9 @@ struct EitherPlacement {
     private var chunks = 0
     private var busy: UInt64 = 0
     private var busySince: UInt64
-    /// The time the `.either` projectors took on this thread in the epoch.
-    var eitherNanos: UInt64 = 0
+    /// The time the `.either` projectors took on this thread in the epoch,
+    /// and on how many chunks.
+    private var eitherNanos: UInt64 = 0
     private var eitherChunks = 0
     /// How many times they changed threads.
     private(set) var moves = 0
@@ -464,24 +498,30 @@ struct EitherPlacement {
     mutating func beginBusy() { busySince = Self.now() }
     mutating func endBusy() { busy &+= Self.now() &- busySince }
 
-    /// Counts a chunk handed over; true at the end of an epoch.
-    mutating func chunkPushed() -> Bool {
-        guard enabled else { return false }
-        chunks += 1
-        if onDecoder { eitherChunks += 1 }
-        return chunks % Self.epoch == 0
+    /// Counts a fold of the `.either` projectors on this thread.
+    mutating func folded(nanos: UInt64) {
+        eitherNanos &+= nanos
+        eitherChunks += 1
     }
 
-    /// Places the next chunk's `.either` folds by the plan; true when that
-    /// moves them to this thread (the caller then waits until the consumer
-    /// has folded every chunk before).
-    mutating func placeNext() -> Bool {
+    /// The projecting thread has folded every chunk before the move.
+    mutating func handedOff() { awaitingHandOff = false }
+
+    /// Whose the next chunk's `.either` folds are, by the plan (planning
+    /// the next epoch first at an epoch's start): true for this thread's.
+    mutating func assign(consumerTimes: () -> ChunkQueue.ConsumerTimes) -> Bool {
         guard enabled else { return false }
-        let wanted = chunks % Self.epoch >= Self.epoch - decoderChunks
-        guard wanted != onDecoder else { return false }
-        onDecoder = wanted
-        moves += 1
-        return wanted
+        if chunks > 0, chunks % Self.epoch == 0 { plan(consumerTimes()) }
+        let mine = chunks % Self.epoch >= Self.epoch - decoderChunks
+        chunks += 1
+        if mine != onDecoder {
+            onDecoder = mine
+            // Back to the projecting thread, the chunks this thread holds
+            // still wait for their hand-off (`flushHeld` before this one).
+            if mine { awaitingHandOff = true }
+            moves += 1
+        }
+        return mine
     }
 
     /// How many of an epoch's chunks the decoding thread should fold the
@@ -496,7 +536,7 @@ struct EitherPlacement {
 
     /// Plans the next epoch from this thread's times and the consumer's
     /// (`ChunkQueue.takeConsumerTimes`).
-    mutating func plan(_ consumer: ChunkQueue.ConsumerTimes) {
+    private mutating func plan(_ consumer: ChunkQueue.ConsumerTimes) {
         defer { busy = 0; eitherNanos = 0; eitherChunks = 0 }
         switch policy {
         case .fixed:
@@ -567,6 +607,14 @@ final class ChunkQueue: @unchecked Sendable {
         defer { condition.unlock() }
         while consumed < pushed && !cancelled { condition.wait() }
         return !cancelled
+    }
+
+    /// Whether the consumer has given back every chunk pushed (or
+    /// cancelled): no wait.
+    func allConsumed() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return consumed >= pushed || cancelled
     }
 
     /// The consumer's times since the last call.

@@ -1,6 +1,7 @@
 import ChronikTestSupport
 import Testing
 import Foundation
+import Synchronization
 import ChronikLog
 import ChronikCommerce
 @testable import ChronikProjections
@@ -171,19 +172,40 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
 
     @Test func fraudsPlanMovesItAtMostOncePerEpochToTheDecodingThread() {
         // The last n chunks of each epoch on the decoding thread: a move
-        // there at chunk 16 − n of each epoch, a move back at its end.
+        // there at chunk 16 − n of each epoch, which waits for a hand-off,
+        // and a move back at the epoch's end.
         var p = EitherPlacement(enabled: true, policy: .fixed(5))
-        var onDecoder: [Bool] = [p.onDecoder]
-        var movesThere = 0
-        for _ in 0..<(3 * EitherPlacement.epoch - 1) {
-            if p.chunkPushed() { p.plan(ChunkQueue.ConsumerTimes()) }
-            if p.placeNext() { movesThere += 1 }
-            onDecoder.append(p.onDecoder)
+        var mine: [Bool] = []
+        var handOffs = 0
+        for _ in 0..<(3 * EitherPlacement.epoch) {
+            let m = p.assign(consumerTimes: { ChunkQueue.ConsumerTimes() })
+            mine.append(m)
+            #expect(p.owned == false || !p.awaitingHandOff)
+            if p.awaitingHandOff {
+                handOffs += 1
+                p.handedOff()
+            }
+            #expect(p.owned == mine.last)
         }
         let epoch = (0..<EitherPlacement.epoch).map { $0 >= EitherPlacement.epoch - 5 }
-        #expect(onDecoder == epoch + epoch + epoch)
-        #expect(movesThere == 3)
+        #expect(mine == epoch + epoch + epoch)
+        #expect(handOffs == 3)
         #expect(p.moves == 5)
+
+        // Chunks held for a hand-off that has not come yet still wait for
+        // it when the next chunk is the projecting thread's: the decoding
+        // thread must not fold them while the projecting one may.
+        var q = EitherPlacement(enabled: true, policy: .fixed(5))
+        for i in 0..<EitherPlacement.epoch {
+            let mine = q.assign(consumerTimes: { ChunkQueue.ConsumerTimes() })
+            #expect(mine == (i >= 11))
+        }
+        #expect(q.awaitingHandOff && !q.owned)
+        let next = q.assign(consumerTimes: { ChunkQueue.ConsumerTimes() })
+        #expect(!next)
+        #expect(q.awaitingHandOff, "the held chunks' hand-off is still due")
+        q.handedOff()
+        #expect(!q.awaitingHandOff && !q.owned)
     }
 
     @Test func fraudMovingBetweenTheThreadsEveryEpochGivesTheModelsOfTheSerialReplay() async throws {
@@ -205,18 +227,27 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
             return (set.snapshotBytes(), set.fraud?.orderCount ?? 0)
         }
         #expect(fraudOrders > 300, "fraud scored the big shop's orders")
-        for (chunkSize, depth, policy) in [(16, 1, EitherPlacement.Policy.alternating), (16, 3, .alternating), (37, 2, .alternating),
-                                           (16, 1, .fixed(5)), (37, 3, .fixed(11))] {
+        // The last cases slow the projecting thread down, so that the
+        // decoding one holds chunks it decoded while it waits to fold
+        // fraud into them, across the end of an epoch.
+        for (chunkSize, depth, policy, slow) in [(16, 1, EitherPlacement.Policy.alternating, false), (16, 3, .alternating, false),
+                                                 (37, 2, .alternating, false), (16, 1, .fixed(5), false), (37, 3, .fixed(11), false),
+                                                 (16, 4, .fixed(2), true), (8, 3, .fixed(3), true), (16, 2, .fixed(9), true)] {
+            let probe = OverlapProbe()
             let (count, moves, position, bytes) = try await onOwnThread {
                 let set = try Projections.standard()
+                set.add(probe)
+                if slow { set.add(SlowProjector(nanosPerEvent: 3_000)) }
                 let stats = try Replayer.replay(log, into: set, chunkSize: chunkSize, queueDepth: depth, eitherPolicy: policy)
                 return (stats.events, stats.eitherMoves, set.position, set.snapshotBytes())
             }
             #expect(count == events.count)
+            #expect(probe.folded.load(ordering: .relaxed) == events.count)
+            #expect(probe.overlaps.load(ordering: .relaxed) == 0, "folded on both threads at once, \(policy), slow \(slow)")
             #expect(moves >= events.count / chunkSize / EitherPlacement.epoch - 1, "fraud moved at every epoch (\(moves) moves)")
             #expect(position == Position(UInt64(events.count)))
             for name in Projections.allNames {
-                #expect(bytes[name] == serial[name], "\(name), chunks of \(chunkSize), queue \(depth), \(policy)")
+                #expect(bytes[name] == serial[name], "\(name), chunks of \(chunkSize), queue \(depth), \(policy), slow \(slow)")
             }
         }
     }
@@ -263,6 +294,42 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
         #expect(error?.code == .invalidEvent)
         #expect(error?.position == Position(UInt64(events.count)))
     }
+}
+
+/// A projector of lane `.either`, like fraud, that notices a fold while
+/// another is under way (on the other thread), and takes a while for each
+/// event so that such an overlap would be seen.
+final class OverlapProbe: SnapshottableProjector, FoldsOnEitherThread, Sendable {
+    let name = "overlap-probe"
+    let snapshotVersion: UInt32 = 1
+    let inside = Atomic<Int>(0)
+    let overlaps = Atomic<Int>(0)
+    let folded = Atomic<Int>(0)
+    func apply(_ event: ProjectedEvent) throws(ProjectionError) { fold(event) }
+    func fold(_ event: ProjectedEvent) {
+        if inside.add(1, ordering: .acquiringAndReleasing).newValue > 1 { overlaps.add(1, ordering: .relaxed) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        while DispatchTime.now().uptimeNanoseconds - start < 500 {}
+        folded.add(1, ordering: .relaxed)
+        inside.subtract(1, ordering: .acquiringAndReleasing)
+    }
+    func encodeSnapshot(into writer: inout SnapshotWriter) {}
+    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
+}
+
+/// A model that takes a while for every event (on the projecting thread:
+/// the registry does not know it), and keeps nothing.
+final class SlowProjector: SnapshottableProjector, Sendable {
+    let name = "slow"
+    let snapshotVersion: UInt32 = 1
+    let nanosPerEvent: UInt64
+    init(nanosPerEvent: UInt64) { self.nanosPerEvent = nanosPerEvent }
+    func apply(_ event: ProjectedEvent) throws(ProjectionError) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        while DispatchTime.now().uptimeNanoseconds - start < nanosPerEvent {}
+    }
+    func encodeSnapshot(into writer: inout SnapshotWriter) {}
+    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
 }
 
 /// A model that fails to fold the event at one position (on the projecting
