@@ -155,9 +155,10 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
     @Test func fraudsShareOfChunksOnTheDecodingThreadBalancesTheThreads() {
         // Times per chunk (ns) each thread works without fraud, and
         // fraud's; the answer is of 16 chunks per epoch.
-        // Stop 47's big shop: decoding 30.5, projecting 34.1, fraud 7.6
-        // (k samples): the share x with 30.5 + 7.6x = 34.1 + 7.6(1 − x)
-        // is 0.74, 12 of 16 chunks.
+        // An epoch of stop 47's big shop: decoding 1.404 ms, projecting
+        // 1.525 ms, fraud 0.658 ms; the share x with 1.404 + 0.658x =
+        // 1.525 + 0.658(1 − x) is 0.59, 9 of 16 chunks.
+        #expect(EitherPlacement.decoderChunks(decoder: 1_404_000, projecting: 1_525_000, either: 658_000) == 9)
         #expect(EitherPlacement.decoderChunks(decoder: 30_462, projecting: 34_087, either: 7_578) == 12)
         // Equal without fraud: half each.
         #expect(EitherPlacement.decoderChunks(decoder: 2_000, projecting: 2_000, either: 500) == 8)
