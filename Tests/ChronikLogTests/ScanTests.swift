@@ -99,4 +99,31 @@ struct ScanTests {
             #expect(!header.chains(to: ChainHash(bytes: other)), "byte \(i)")
         }
     }
+    @Test("the scan's type names: every length, names alike but for one byte anywhere, and past the cache's bound")
+    func typeInternerTellsNamesApart() {
+        var interner = TypeInterner()
+        var names: [String] = []
+        for n in [0, 1, 7, 8, 9, 15, 16, 17, 24, 40, 63, 64, 80] {
+            let base = String((0..<n).map { Character(Unicode.Scalar(UInt8(65 + ($0 * 7 + n) % 26))) })
+            names.append(base)
+            // One byte changed at the start, in the middle (inside neither
+            // the first nor the last eight bytes once n > 16) and at the end.
+            for at in Set([0, n / 2, n - 1]) where n > 0 {
+                var bytes = Array(base.utf8)
+                bytes[at] = bytes[at] == 0x7A ? 0x61 : 0x7A
+                names.append(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        names.append("Ünïcödé")
+        // Past 256 names the interner stops caching but still answers.
+        names += (0..<300).map { "Type\($0)" }
+        #expect(Set(names).count == names.count)
+        for round in 0..<2 {
+            for name in names {
+                let got = Array(name.utf8).withUnsafeBytes { interner.intern($0) }
+                #expect(got == name, "round \(round): \(name)")
+            }
+        }
+        #expect([0xFF, 0x41].withUnsafeBytes { interner.intern($0) } == nil)
+    }
 }
