@@ -18,6 +18,12 @@
 /// so the order of a table's entries is no more predictable than with a
 /// `String` key; nothing that must be deterministic (snapshots, query
 /// output) iterates a table unsorted.
+///
+/// Ids come from the services that append, so the hash must not let them
+/// choose collisions: a multiply-mix collapses when one factor is zero,
+/// and each factor is an id word xor'ed with a constant whose bytes are
+/// not all ASCII (`p1`) or with the unknown seed, so no ASCII id zeroes
+/// one.
 struct IDKey: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
     let string: String
 
