@@ -74,26 +74,24 @@ public struct AuditExport: Sendable {
             w.bytes += Array(Self.csvColumns.joined(separator: ",").utf8) + [0x0D, 0x0A]
         }
         var count = 0
-        var lastHash = ChainHash.genesis
-        var lastHex = Array(lastHash.description.utf8)
         // A batch's events share its chain hash and its stream: the stream's
         // String is made once per batch (a view makes it each time it is
         // asked), the hash's hex once per batch that is exported.
-        var streamHash: ChainHash?
+        var batchHash: ChainHash?
         var stream = ""
+        var batchHex: [UInt8]?
         do {
             try log.scanWithChainHashes(from: Position(fromPosition ?? 0)) { view, hash in
                 if let toPosition, view.position.value > toPosition { throw Stop() }
                 if let limit, count >= limit { throw Stop() }
-                if hash != streamHash {
-                    streamHash = hash
+                if hash != batchHash {
+                    batchHash = hash
                     stream = view.stream
+                    batchHex = nil
                 }
                 guard matches(stream: stream, type: view.type, position: view.position.value, time: view.occurredAt) else { return }
-                if hash != lastHash {
-                    lastHash = hash
-                    lastHex = Array(hash.description.utf8)
-                }
+                let hashHex = batchHex ?? Array(hash.description.utf8)
+                batchHex = hashHex
                 let e = view.materialize(stream: stream)
                 line.bytes.removeAll(keepingCapacity: true)
                 try CommerceExport.write(e, to: &line, protector: protector, upcasters: .standard)
@@ -102,13 +100,13 @@ public struct AuditExport: Sendable {
                     if chainHashes {
                         line.bytes.removeLast()  // the closing brace
                         line.raw(",\"chainHash\":\"")
-                        line.bytes += lastHex
+                        line.bytes += hashHex
                         line.raw("\"}")
                     }
                     w.bytes += line.bytes
                     w.byte(0x0A)
                 case .csv:
-                    try Self.csvRow(e, exportLine: line.bytes, chainHashHex: lastHex, into: &w.bytes)
+                    try Self.csvRow(e, exportLine: line.bytes, chainHashHex: hashHex, into: &w.bytes)
                 }
                 count += 1
                 if w.bytes.count >= 1 << 16 {

@@ -2,6 +2,8 @@
 // need a stream's state (stock, payments per paymentId, order existence)
 // belong to the guarded commands and are not here.
 
+import ChronikLog
+
 /// Rule checks and reference lists.
 public enum Validation {
     /// The id rule: 1–128 bytes of ASCII letters, digits and `-_.:`.
@@ -258,21 +260,7 @@ public enum Validation {
     /// A `String` from bytes that must be UTF-8; nil when they are not.
     @inline(__always)
     static func string(utf8 bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        var ascii = true
-        for b in bytes where b >= 0x80 { ascii = false; break }
-        guard ascii else { return String(validating: bytes, as: UTF8.self) }
-        // Up to 15 ASCII bytes make a small string, written in place by
-        // this initializer with no second check of the bytes; through
-        // `String(decoding:as:)` they went through the standard library's
-        // UTF-8 validation and repair first (~8 % of a replay's decoding
-        // thread, where most strings are ids of 9–12 bytes; stop 47).
-        if bytes.count <= 15 {
-            return String(unsafeUninitializedCapacity: bytes.count) { out in
-                _ = out.initialize(fromContentsOf: bytes)
-                return bytes.count
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        decodeUTF8(UnsafeRawBufferPointer(bytes))
     }
 
     static func letterIndex(_ s: String, count: Int) -> Int? {

@@ -451,7 +451,7 @@ struct Chunk {
 /// to the projecting thread costs nothing: it folds a chunk's after those
 /// of every chunk before.
 struct EitherPlacement {
-    enum Policy: Sendable, Equatable {
+    enum Policy: Sendable {
         /// The share that balances the threads (the replay's).
         case measured
         /// All of an epoch on one thread, all of the next on the other

@@ -297,47 +297,51 @@ func bigShopHistory(count: Int, seed: UInt64) -> [(Timestamp, CommerceEvent)] {
     }
 }
 
+/// A test projector that keeps nothing a snapshot would hold.
+protocol KeepsNothing: SnapshottableProjector {}
+
+extension KeepsNothing {
+    var snapshotVersion: UInt32 { 1 }
+    func encodeSnapshot(into writer: inout SnapshotWriter) {}
+    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
+
+    /// Busy for `nanos` (a fold that takes time, on whichever thread).
+    func spin(_ nanos: UInt64) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        while DispatchTime.now().uptimeNanoseconds - start < nanos {}
+    }
+}
+
 /// A projector of lane `.either`, like fraud, that notices a fold while
 /// another is under way (on the other thread), and takes a while for each
 /// event so that such an overlap would be seen.
-final class OverlapProbe: SnapshottableProjector, FoldsOnEitherThread, Sendable {
+final class OverlapProbe: KeepsNothing, FoldsOnEitherThread, Sendable {
     let name = "overlap-probe"
-    let snapshotVersion: UInt32 = 1
     let inside = Atomic<Int>(0)
     let overlaps = Atomic<Int>(0)
     let folded = Atomic<Int>(0)
     func apply(_ event: ProjectedEvent) throws(ProjectionError) { fold(event) }
     func fold(_ event: ProjectedEvent) {
         if inside.add(1, ordering: .acquiringAndReleasing).newValue > 1 { overlaps.add(1, ordering: .relaxed) }
-        let start = DispatchTime.now().uptimeNanoseconds
-        while DispatchTime.now().uptimeNanoseconds - start < 500 {}
+        spin(500)
         folded.add(1, ordering: .relaxed)
         inside.subtract(1, ordering: .acquiringAndReleasing)
     }
-    func encodeSnapshot(into writer: inout SnapshotWriter) {}
-    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
 }
 
 /// A model that takes a while for every event (on the projecting thread:
 /// the registry does not know it), and keeps nothing.
-final class SlowProjector: SnapshottableProjector, Sendable {
+final class SlowProjector: KeepsNothing, Sendable {
     let name = "slow"
-    let snapshotVersion: UInt32 = 1
     let nanosPerEvent: UInt64
     init(nanosPerEvent: UInt64) { self.nanosPerEvent = nanosPerEvent }
-    func apply(_ event: ProjectedEvent) throws(ProjectionError) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        while DispatchTime.now().uptimeNanoseconds - start < nanosPerEvent {}
-    }
-    func encodeSnapshot(into writer: inout SnapshotWriter) {}
-    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
+    func apply(_ event: ProjectedEvent) throws(ProjectionError) { spin(nanosPerEvent) }
 }
 
 /// A model that fails to fold the event at one position (on the projecting
 /// thread: the registry does not know it).
-final class FailingProjector: SnapshottableProjector, Sendable {
+final class FailingProjector: KeepsNothing, Sendable {
     let name = "failing"
-    let snapshotVersion: UInt32 = 1
     let position: UInt64
     init(at position: UInt64) { self.position = position }
     func apply(_ event: ProjectedEvent) throws(ProjectionError) {
@@ -345,6 +349,4 @@ final class FailingProjector: SnapshottableProjector, Sendable {
             throw ProjectionError(.invalidEvent, "cannot fold", position: event.position, eventType: "test")
         }
     }
-    func encodeSnapshot(into writer: inout SnapshotWriter) {}
-    func decodeSnapshot(from reader: inout SnapshotReader) throws(ProjectionError) {}
 }

@@ -55,11 +55,12 @@ public final class InventoryProjector: SnapshottableProjector {
     /// cache miss on every stock event (its uniqueness check and its
     /// buckets were ~13 % of the projecting thread, stop 46).
     struct Warehouses {
-        /// The size of the two inline arrays below.
-        static let inlineCount = 4
+        typealias Inline<Element> = InlineArray<4, Element>
+        /// How many warehouses the entry holds itself.
+        static var inlineCount: Int { Inline<String>.count }
         var count = 0
-        var ids = InlineArray<4, String>(repeating: "")
-        var cells = InlineArray<4, Cell>(repeating: Cell())
+        var ids = Inline<String>(repeating: "")
+        var cells = Inline<Cell>(repeating: Cell())
         var more: [String: Cell] = [:]
 
         @inline(__always)
@@ -86,6 +87,9 @@ public final class InventoryProjector: SnapshottableProjector {
         var all: [(warehouse: String, cell: Cell)] {
             (0..<count).map { (ids[$0], cells[$0]) } + more.map { ($0.key, $0.value) }
         }
+
+        /// Every (warehouse, cell), by warehouse.
+        var sorted: [(warehouse: String, cell: Cell)] { all.sorted { $0.warehouse < $1.warehouse } }
     }
 
     /// sku → its warehouses' cells: one hash of the SKU per event.
@@ -135,7 +139,7 @@ public final class InventoryProjector: SnapshottableProjector {
         let skus: [String] = sku.map { cells[IDKey($0)] == nil ? [] : [$0] } ?? cells.keys.sorted().map(\.string)
         for s in skus {
             guard let whs = cells[IDKey(s)] else { continue }
-            for (w, c) in whs.all.sorted(by: { $0.warehouse < $1.warehouse }) where warehouseId == nil || w == warehouseId {
+            for (w, c) in whs.sorted where warehouseId == nil || w == warehouseId {
                 let l = Self.level(s, w, c)
                 if !lowOnly || l.isLow { out.append(l) }
             }
@@ -158,12 +162,15 @@ public final class InventoryProjector: SnapshottableProjector {
 
     public func encodeSnapshot(into w: inout SnapshotWriter) {
         w.dictionary(cells, key: { $0.string($1.string) }, value: { w, whs in
-            w.dictionary(Dictionary(uniqueKeysWithValues: whs.all), key: { $0.string($1) }, value: { w, c in
-                w.int(c.onHand)
-                w.int(c.reserved)
-                w.int(c.reorderPoint)
-                w.int(c.reorderQty)
-            })
+            // The layout of a warehouse → cell dictionary (count, then
+            // the pairs by warehouse), written from the entry as it is.
+            w.array(whs.sorted) { w, e in
+                w.string(e.warehouse)
+                w.int(e.cell.onHand)
+                w.int(e.cell.reserved)
+                w.int(e.cell.reorderPoint)
+                w.int(e.cell.reorderQty)
+            }
         })
     }
 
