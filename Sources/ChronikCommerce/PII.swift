@@ -51,6 +51,19 @@ public protocol PIIProtector: Sendable {
 
     /// Destroys `subject`'s key for good (and refuses to create it again).
     func destroyKey(subject: String) throws
+
+    /// Keys created from now on may stay in memory until
+    /// `writeHeldKeys()`: for a bulk writer that seals before it appends
+    /// anything (`CommerceImport`'s first pass).
+    func holdNewKeys()
+    /// Writes the keys held since `holdNewKeys()`; called before anything
+    /// sealed with them is appended.
+    func writeHeldKeys() throws
+}
+
+extension PIIProtector {
+    public func holdNewKeys() {}
+    public func writeHeldKeys() throws {}
 }
 
 /// What a decode found of an event's personal data.

@@ -227,6 +227,59 @@ func contains(_ haystack: Data, _ needle: String) -> Bool {
         #expect(try store.key(for: "customer:c-7", create: true) == store.key(for: "customer:c-7", create: false))
     }
 
+    @Test func heldKeysReachTheFilesInOneGoAndNeverAfterTheirShardIsRewritten() throws {
+        // Proves: keys created while holding are handed out (and found again) but not in the files until
+        // writeHeldKeys; an erasure in their shard meanwhile rewrites it with them, and they are not written a
+        // second time after the erasure's line (which would make the shard unreadable); sync and the store's end
+        // write held keys too; a store that syncs each key never holds.
+        let f = GDPRFixture()
+        let store = try FileKeyStore(directory: f.keysPath, syncEachKey: false)
+        func sameShard(as subject: String, after: Int) -> String {
+            (after...1_000_000).lazy.map { "customer:c-\($0)" }.first { FileKeyStore.shardIndex($0) == FileKeyStore.shardIndex(subject) }!
+        }
+        let a = "customer:c-1", b = sameShard(as: a, after: 2), c = "customer:c-2"
+        #expect(FileKeyStore.shardIndex(c) != FileKeyStore.shardIndex(a))
+        store.holdNewKeys()
+        let ka = try #require(try store.key(for: a, create: true))
+        let kb = try #require(try store.key(for: b, create: true))
+        let kc = try #require(try store.key(for: c, create: true))
+        #expect(try store.key(for: a, create: false) == ka && store.key(for: b, create: true) == kb)
+        func reread() throws -> FileKeyStore { try FileKeyStore(directory: f.keysPath, readOnly: true) }
+        #expect(try reread().key(for: a, create: false) == nil && reread().key(for: c, create: false) == nil, "held: not in the files")
+
+        try store.destroy(subject: b)
+        #expect(try reread().key(for: a, create: false) == ka, "the erasure's rewrite holds the shard's held key")
+        #expect(try reread().key(for: c, create: false) == nil, "another shard's held key is still held")
+        try store.writeHeldKeys()
+        let after = try reread()
+        #expect(try after.key(for: a, create: false) == ka && after.key(for: c, create: false) == kc)
+        #expect(after.isDestroyed(subject: b))
+        let shard = try String(contentsOfFile: store.shardPath(for: a), encoding: .utf8)
+        #expect(shard.components(separatedBy: "\n").filter { $0.hasPrefix(a + " ") }.count == 1, "\(shard)")
+
+        // No longer holding: a new key is in the files at once.
+        let d = "customer:c-3"
+        let kd = try #require(try store.key(for: d, create: true))
+        #expect(try reread().key(for: d, create: false) == kd)
+
+        // sync writes held keys, and so does the store's end.
+        store.holdNewKeys()
+        let ke = try #require(try store.key(for: "customer:c-4", create: true))
+        try store.sync()
+        #expect(try reread().key(for: "customer:c-4", create: false) == ke)
+        var last: FileKeyStore? = try FileKeyStore(directory: f.keysPath, syncEachKey: false)
+        last!.holdNewKeys()
+        let kf = try #require(try last!.key(for: "customer:c-5", create: true))
+        last = nil
+        #expect(try reread().key(for: "customer:c-5", create: false) == kf)
+
+        // A store that syncs each key writes each at once, holding or not.
+        let eager = try FileKeyStore(directory: f.root + "/eager")
+        eager.holdNewKeys()
+        let kg = try #require(try eager.key(for: a, create: true))
+        #expect(try FileKeyStore(directory: f.root + "/eager", readOnly: true).key(for: a, create: false) == kg)
+    }
+
     @Test func keyStoreSurvivesReopenAndNeverRecreatesADestroyedKey() throws {
         // Proves: keys persist across opens; a destroyed key stays destroyed and cannot be created again; modes are
         // 0700 (directory) and 0600 (file); a malformed key file is refused, not guessed around.

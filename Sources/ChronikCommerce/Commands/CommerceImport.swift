@@ -101,8 +101,20 @@ public enum CommerceImport {
         var summary = Summary()
         var skipped = Skipped()
         var kept: [AcceptedLine]? = []
-        try check(path: path, store: store, options: options, summary: &summary, skipped: &skipped, kept: &kept,
-                  progress: progress)
+        // Pass 1 seals (creating keys) and appends nothing: its new keys
+        // are written in one go after it (stop 48: a write and a stat per
+        // key created), whatever its outcome, before pass 2's first append.
+        store.protector?.holdNewKeys()
+        do {
+            try check(path: path, store: store, options: options, summary: &summary, skipped: &skipped, kept: &kept,
+                      progress: progress)
+        } catch {
+            try? store.protector?.writeHeldKeys()
+            throw error
+        }
+        do { try store.protector?.writeHeldKeys() } catch {
+            throw CommerceError(.appendFailed, "the key store cannot be written, nothing was imported: \(error)")
+        }
         if summary.rejectCount > 0 && !options.skipInvalid { return summary }
         try await append(path: path, store: store, options: options, skipping: skipped.lines, erased: skipped.erased,
                          kept: kept, summary: &summary, progress: progress)
