@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ChronikLog
 @testable import ChronikCommerce
@@ -93,5 +94,77 @@ private let erasedLines = [
         #expect(pii == .erased)
         guard case .customerRegistered(let back) = event else { Issue.record("\(event)"); return }
         #expect(back.email.isEmpty && back.customerId == "c-3")
+    }
+}
+
+/// The vault, with the destruction of one subject's key refused, and the
+/// order of the destructions asked recorded.
+private final class RefusingOneErasure: PIIProtector {
+    let vault: SubjectKeyVault
+    let refused: String?
+    let asked = Mutex<[String]>([])
+    init(_ vault: SubjectKeyVault, refusing refused: String?) {
+        self.vault = vault
+        self.refused = refused
+    }
+    func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
+        try vault.seal(plaintext, subject: subject, context: context)
+    }
+    func open(_ sealed: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8]? {
+        try vault.open(sealed, subject: subject, context: context)
+    }
+    func destroyKey(subject: String) throws {
+        asked.withLock { $0.append(subject) }
+        if subject == refused { throw KeyStoreError("refused by the test") }
+        try vault.destroyKey(subject: subject)
+    }
+    func holdNewKeys() { vault.holdNewKeys() }
+    func writeHeldKeys() throws { try vault.writeHeldKeys() }
+}
+
+@Suite struct ImportErasureTests {
+    static func lines(forgetting forgotten: [Int]) -> [String] {
+        var lines = (1...4).map { c in
+            #"{"type":"CustomerRegistered","time":"2024-05-01T10:00:00Z","data":{"customerId":"c-\#(c)","email":"c\#(c)@example.org","name":"C","address":{"line1":"a","city":"b","postalCode":"1","country":"SE"},"marketingConsent":false}}"#
+        }
+        for c in forgotten {
+            // Chunks of appends between the erasures.
+            lines += (0..<700).map { i in #"{"type":"StockReceived","time":"2024-05-01T11:00:00Z","data":{"sku":"s-\#(i % 50)","warehouseId":"wh-1","qty":1}}"# }
+            lines.append(#"{"type":"CustomerForgotten","time":"2024-05-02T10:00:00Z","data":{"customerId":"c-\#(c)"}}"#)
+        }
+        return lines
+    }
+
+    @Test func everyImportedErasureDestroysItsKeyInLineOrder() async throws {
+        // Proves pass 2's key destructions (run beside the appends) all happen before the import returns, in line
+        // order, and only for the customers forgotten.
+        let f = GDPRFixture()
+        let (log, plain, keys) = try f.open()
+        defer { try? log.close() }
+        let protector = RefusingOneErasure(plain.protector as! SubjectKeyVault, refusing: nil)
+        let store = CommerceStore(log: log, protector: protector)
+        let s = try await importLines(Self.lines(forgetting: [3, 1, 4]), into: store)
+        #expect(s.rejectCount == 0 && s.appended == 4 + 3 * 701, "\(s.rejects)")
+        #expect(protector.asked.withLock { $0 } == ["customer:c-3", "customer:c-1", "customer:c-4"])
+        #expect(keys.isDestroyed(subject: "customer:c-1") && keys.isDestroyed(subject: "customer:c-3") && keys.isDestroyed(subject: "customer:c-4"))
+        #expect(try keys.key(for: "customer:c-2", create: false) != nil)
+    }
+
+    @Test func aFailedErasureFailsTheImportAtItsLine() async throws {
+        // Proves a key destruction that fails in pass 2 is the import's error, erasureIncomplete at the line of its
+        // CustomerForgotten (which is in the log), the erasures before it done.
+        let f = GDPRFixture()
+        let (log, plain, keys) = try f.open()
+        defer { try? log.close() }
+        let store = CommerceStore(log: log, protector: RefusingOneErasure(plain.protector as! SubjectKeyVault, refusing: "customer:c-2"))
+        let lines = Self.lines(forgetting: [1, 2, 3])
+        let line = lines.firstIndex(of: lines.first { $0.contains(#""CustomerForgotten""#) && $0.contains("c-2") }!)! + 1
+        await #expect { _ = try await importLines(lines, into: store) } throws: { error in
+            guard let e = error as? CommerceError else { return false }
+            return e.code == .erasureIncomplete && e.line == line && e.message.contains("refused by the test")
+        }
+        #expect(keys.isDestroyed(subject: "customer:c-1") && !keys.isDestroyed(subject: "customer:c-2"))
+        let forgotten = try log.readAll().collect().filter { $0.type == "CustomerForgotten" }
+        #expect(forgotten.count >= 2)
     }
 }

@@ -16,6 +16,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import Synchronization
 
 /// open(2) and close(2), under names the types' own `open`/`close` do not
 /// shadow.
@@ -416,6 +417,7 @@ public enum CommerceImport {
         // The log takes a prefix of the batches: after one fails, none of
         // the chunks in flight appends a later one (stop 35).
         let sequence = AppendSequence()
+        let erasures = Erasures(store: store)
 
         try await withThrowingTaskGroup(of: [BatchOutcome].self) { group in
             var inFlight = 0
@@ -429,11 +431,7 @@ public enum CommerceImport {
                             streams.insert(o.stream)
                         }
                         // GDPR: a CustomerForgotten in the log destroys the key.
-                        for event in o.forgotten {
-                            do { try store.destroyKey(ofForgotten: event) } catch let e as CommerceError {
-                                if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
-                            } catch {}
-                        }
+                        for event in o.forgotten { erasures.destroyKey(ofForgotten: event, line: o.firstLine) }
                     case .failure(let e):
                         if failure.map({ o.firstLine < $0.line }) ?? true { failure = (o.firstLine, e) }
                     }
@@ -485,7 +483,7 @@ public enum CommerceImport {
                 if chunk.count >= chunkBatches { try await submitChunk() }
             }
 
-            while failure == nil, let accepted = try source.next() {
+            while failure == nil, !erasures.failed, let accepted = try source.next() {
                 let n = accepted.line
                 done += 1
                 if done & 0xFFFF == 0 { progress?(.appending, done) }
@@ -518,18 +516,60 @@ public enum CommerceImport {
                     versions[stream] = .some(v.map { $0 + 1 } ?? 0)
                 }
             }
-            if failure == nil {
+            if failure == nil, !erasures.failed {
                 try await flush()
                 try await submitChunk()
             }
             while let o = try await group.next() { collect(o) }
         }
         summary.streams = streams.count
+        let erasureFailure = await erasures.finish()
+        if let erasureFailure, failure.map({ erasureFailure.line < $0.line }) ?? true {
+            var e = erasureFailure.error
+            e.line = erasureFailure.line
+            e.message += " (pass 2; \(summary.appended) events were appended: the accepted lines before it, it, and the batches already on their way to the log after it)"
+            throw e
+        }
         if let failure {
             var e = failure.error
             e.line = failure.line
             e.message += " (pass 2; \(summary.appended) events were appended: the accepted lines before it, none after it)"
             throw e
+        }
+    }
+
+    /// Pass 2's key destructions, one after another in log order on a
+    /// queue of their own, beside the appends: each one rewrites a key
+    /// file durably, with its customer's sessions' (stop 48: done between
+    /// the appends they were a quarter of pass 2's time, the writer idle).
+    /// Each starts after its CustomerForgotten was appended; the first to
+    /// fail stops the appends at the next chunk, and the import reports
+    /// it.
+    final class Erasures: Sendable {
+        private let queue = DispatchQueue(label: "chronik.import.erasures")
+        private let store: CommerceStore
+        private let firstFailure = Mutex<(line: Int, error: CommerceError)?>(nil)
+
+        init(store: CommerceStore) { self.store = store }
+
+        /// Destroys the key of `event`'s customer, the CustomerForgotten
+        /// of line `line`, once the destructions before it are done.
+        func destroyKey(ofForgotten event: ProposedEvent, line: Int) {
+            queue.async { [self] in
+                do { try store.destroyKey(ofForgotten: event) } catch {
+                    let e = error as? CommerceError ?? CommerceError(.erasureIncomplete, field: "data.customerId", "\(error)")
+                    firstFailure.withLock { f in if f.map({ line < $0.line }) ?? true { f = (line, e) } }
+                }
+            }
+        }
+
+        /// Whether a destruction failed.
+        var failed: Bool { firstFailure.withLock { $0 != nil } }
+
+        /// Waits for every destruction asked; the first failure in line order.
+        func finish() async -> (line: Int, error: CommerceError)? {
+            await withCheckedContinuation { c in queue.async { c.resume() } }
+            return firstFailure.withLock { $0 }
         }
     }
 
