@@ -467,29 +467,41 @@ enum EventIDText {
         return s.withUTF8 { parse(bytes: $0) }
     }
 
-    /// `parse` of the text's UTF-8 bytes.
+    /// `parse` of the text's UTF-8 bytes. Each digit is looked up in a
+    /// table rather than classified by comparisons (stop 48: a UUID's
+    /// digits and letters come in no pattern a branch predictor learns;
+    /// the parse was 1.7 % of an import).
     static func parse(bytes u: UnsafeBufferPointer<UInt8>) -> EventID? {
-        guard u.count == 36 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        var nibbles = 0
-        for i in 0..<36 {
-            let c = u[i]
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard c == UInt8(ascii: "-") else { return nil }
-                continue
+        let dash = UInt8(ascii: "-")
+        guard u.count == 36, u[8] == dash, u[13] == dash, u[18] == dash, u[23] == dash else { return nil }
+        return hexValues.withUnsafeBufferPointer { t -> EventID? in
+            var bad: UInt8 = 0
+            func digits(_ range: Range<Int>, into v: inout UInt64) {
+                for i in range {
+                    let d = t[Int(u[i])]
+                    bad |= d
+                    v = v << 4 | UInt64(d & 0x0F)
+                }
             }
-            let d: UInt64
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt64(c - 48)
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt64(c - 87)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt64(c - 55)
-            default: return nil
-            }
-            if nibbles < 16 { high = high << 4 | d } else { low = low << 4 | d }
-            nibbles += 1
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            digits(0..<8, into: &high)
+            digits(9..<13, into: &high)
+            digits(14..<18, into: &high)
+            digits(19..<23, into: &low)
+            digits(24..<36, into: &low)
+            return bad & 0xF0 == 0 ? EventID(high: high, low: low) : nil
         }
-        return EventID(high: high, low: low)
+    }
+
+    /// Each byte's hex value, or 0xFF for a byte that is not a hex digit.
+    private static let hexValues: [UInt8] = (0..<256).map { c -> UInt8 in
+        switch c {
+        case 0x30...0x39: UInt8(c - 0x30)
+        case 0x61...0x66: UInt8(c - 0x61 + 10)
+        case 0x41...0x46: UInt8(c - 0x41 + 10)
+        default: 0xFF
+        }
     }
 
     /// Appends the lower-case canonical form: the 32 digits made eight at

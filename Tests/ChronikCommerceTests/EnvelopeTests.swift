@@ -1,8 +1,56 @@
 import Foundation
 import Testing
 @testable import ChronikCommerce
+import ChronikLog
 
 @Suite struct EnvelopeTests {
+    /// The canonical 8-4-4-4-12 form, digit by digit: the reference for
+    /// `EventIDText.parse`.
+    static func referenceID(_ s: String) -> EventID? {
+        let b = Array(s.utf8)
+        guard b.count == 36 else { return nil }
+        var nibbles: [UInt64] = []
+        for (i, c) in b.enumerated() {
+            if [8, 13, 18, 23].contains(i) {
+                guard c == UInt8(ascii: "-") else { return nil }
+            } else if let d = Int(String(UnicodeScalar(c)), radix: 16) {
+                nibbles.append(UInt64(d))
+            } else {
+                return nil
+            }
+        }
+        return EventID(high: nibbles[0..<16].reduce(0) { $0 << 4 | $1 }, low: nibbles[16..<32].reduce(0) { $0 << 4 | $1 })
+    }
+
+    @Test func eventIdTextParsesExactlyTheCanonicalForm() {
+        // Proves the table-driven id parse: random ids written and read back in both cases (and equal to Foundation's
+        // UUID for them), and every single byte of a valid id replaced by each of the 256 byte values, accepted exactly
+        // when a digit-by-digit reference accepts it and then to the same id.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let id = EventID(high: rng.next(), low: rng.next())
+            var text: [UInt8] = []
+            EventIDText.write(id, to: &text)
+            let s = String(decoding: text, as: UTF8.self)
+            #expect(EventIDText.parse(s) == id && EventIDText.parse(s.uppercased()) == id, "\(s)")
+            #expect(UUID(uuidString: s).map(EventID.init) == id)
+        }
+        let valid = Array("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".utf8)
+        var accepted = 0
+        for i in valid.indices {
+            for b in 0...255 {
+                var bytes = valid
+                bytes[i] = UInt8(b)
+                let s = String(decoding: bytes, as: UTF8.self)
+                let expected = Self.referenceID(s)
+                #expect(EventIDText.parse(s) == expected, "byte \(i) = \(b): \(s)")
+                if expected != nil { accepted += 1 }
+            }
+        }
+        #expect(accepted == 32 * 22 + 4, "22 digit bytes at each of 32 places, the dash at 4")
+        #expect(EventIDText.parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f") == nil && EventIDText.parse("0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0a") == nil)
+    }
+
     @Test func everyTypeParsesEncodesDecodesAndExports() throws {
         // Proves for each type: JSON line → typed → binary → typed → export line with the data object unchanged and the export fields.
         var versions: [String: UInt64] = [:]

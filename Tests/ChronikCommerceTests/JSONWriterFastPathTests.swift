@@ -22,6 +22,29 @@ import Testing
         }
     }
 
+    @Test func parsingTakesBackEveryWrittenTimeAndOnlyRealCalendarDays() {
+        // Proves Timestamp(rfc3339:) reads back what rfc3339 writes (random times, offsets given as +hh:mm and
+        // -hh:mm), and takes a day 1–31 of a month exactly when the calendar (CivilDate's day count) has it, in
+        // leap and common years and the century rules (1900, 2000, 2100, 2400).
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let t = Timestamp(microseconds: Int64.random(in: -62_167_219_200_000_000...253_402_300_799_999_999, using: &rng))
+            #expect(Timestamp(rfc3339: t.rfc3339) == t, "\(t.rfc3339)")
+        }
+        let noon = Timestamp(rfc3339: "2024-05-01T12:00:00Z")!
+        #expect(Timestamp(rfc3339: "2024-05-01T14:30:00+02:30") == noon && Timestamp(rfc3339: "2024-05-01T09:30:00-02:30") == noon)
+        for year in [1900, 1999, 2000, 2023, 2024, 2100, 2400] {
+            for month in 1...12 {
+                let first = CivilDate.days(year: Int64(year), month: Int64(month), day: 1)
+                for day in 1...31 {
+                    let real = CivilDate.date(days: first + Int64(day) - 1).month == Int64(month)
+                    let text = String(format: "%04d-%02d-%02dT00:00:00Z", year, month, day)
+                    #expect((Timestamp(rfc3339: text) != nil) == real, "\(text)")
+                }
+            }
+        }
+    }
+
     @Test func oneWriterKeepsWritingTheRightTimeThroughItsSecondCache() {
         // Proves the cache of the last two seconds' text never gives a wrong time: one writer, times alternating between seconds (an event's time and recordedAt), repeating, stepping over day and year ends, negatives, and years it cannot write in its fast form in between.
         let day: Int64 = 86_400_000_000

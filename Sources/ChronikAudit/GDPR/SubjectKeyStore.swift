@@ -438,7 +438,9 @@ public struct SubjectKeyVault: PIIProtector {
     /// once), and a key used again within a generation is never dropped,
     /// where emptying one table when full dropped every key at once.
     final class KeyCache: Sendable {
-        typealias Keys = (SymmetricKey, SymmetricKey)
+        /// The data key, and the nonce key as an HMAC already keyed
+        /// (stop 48: keying it per seal was ~1.3 % of an import).
+        typealias Keys = (SymmetricKey, HMAC<SHA256>)
         static let generation = 4096
 
         struct Generations {
@@ -488,7 +490,7 @@ public struct SubjectKeyVault: PIIProtector {
 
     public init(store: any SubjectKeyStore) { self.store = store }
 
-    private func keys(_ subject: String, create: Bool) throws -> (SymmetricKey, SymmetricKey)? {
+    private func keys(_ subject: String, create: Bool) throws -> KeyCache.Keys? {
         // Read before the lookup: a key destroyed elsewhere after this is
         // dropped at the next call, one destroyed before is not cached.
         let revision = store.revision
@@ -506,10 +508,10 @@ public struct SubjectKeyVault: PIIProtector {
     }
 
     public func seal(_ plaintext: [UInt8], subject: String, context: [UInt8]) throws -> [UInt8] {
-        guard let (key, nonceKey) = try keys(subject, create: true) else {
+        guard let (key, keyedMac) = try keys(subject, create: true) else {
             throw KeyStoreError("the key of \(subject) was destroyed (erased): no personal data can be stored for it")
         }
-        var mac = HMAC<SHA256>(key: nonceKey)
+        var mac = keyedMac
         mac.update(data: context)
         mac.update(data: plaintext)
         let nonce = try AES.GCM.Nonce(data: Array(mac.finalize()).prefix(12))
@@ -544,8 +546,8 @@ public struct SubjectKeyVault: PIIProtector {
     public func holdNewKeys() { store.holdNewKeys() }
     public func writeHeldKeys() throws { try store.writeHeldKeys() }
 
-    static func split(_ material: [UInt8]) -> (SymmetricKey, SymmetricKey) {
-        (SymmetricKey(data: material[0..<32]), SymmetricKey(data: material[32..<64]))
+    static func split(_ material: [UInt8]) -> KeyCache.Keys {
+        (SymmetricKey(data: material[0..<32]), HMAC<SHA256>(key: SymmetricKey(data: material[32..<64])))
     }
 }
 
