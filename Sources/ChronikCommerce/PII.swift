@@ -56,8 +56,8 @@ public protocol PIIProtector: Sendable {
     /// `writeHeldKeys()`: for a bulk writer that seals before it appends
     /// anything (`CommerceImport`'s first pass).
     func holdNewKeys()
-    /// Writes the keys held since `holdNewKeys()`; called before anything
-    /// sealed with them is appended.
+    /// Writes the keys held since `holdNewKeys()`, durably; called before
+    /// anything sealed with them is appended.
     func writeHeldKeys() throws
 }
 

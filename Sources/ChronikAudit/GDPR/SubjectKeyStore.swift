@@ -31,8 +31,8 @@ public protocol SubjectKeyStore: Sendable {
     /// that syncs each key keeps writing each one at once.
     func holdNewKeys()
     /// Writes the keys held since `holdNewKeys()`, one write per file,
-    /// and stops holding. Called before anything sealed with them is
-    /// appended.
+    /// makes every key durable (`sync`) and stops holding. Called before
+    /// anything sealed with them is appended.
     func writeHeldKeys() throws
     /// Changes when keys may have been destroyed behind this object's back
     /// (by another server sharing the store): a `SubjectKeyVault` then
@@ -109,8 +109,10 @@ public enum SubjectKeyMaterial {
 /// (`import`'s first pass) calls `holdNewKeys()`, and `writeHeldKeys()`
 /// before its first append. New keys then stay in memory, each shard's
 /// lines written in one `pwrite` (stop 48: a `pwrite` and a `stat` per
-/// key were 6 % of an import's CPU, on the threads that set its pace). A
-/// process killed while holding loses keys of which nothing was appended.
+/// key were 6 % of an import's CPU, on the threads that set its pace), and
+/// synced: every key is durable before an event sealed with it is
+/// appended. A process killed while holding loses keys of which nothing
+/// was appended.
 public final class FileKeyStore: SubjectKeyStore {
     public let directory: String
     public let syncEachKey: Bool
@@ -307,7 +309,7 @@ public final class FileKeyStore: SubjectKeyStore {
 
     public func writeHeldKeys() throws {
         holding.store(false, ordering: .relaxed)
-        for (i, shard) in shards.enumerated() { try shard.withLock { try writeHeld(&$0, i) } }
+        try sync()
     }
 
     /// Writes shard `i`'s held lines after its other lines.
