@@ -146,7 +146,8 @@ public final class FileKeyStore: SubjectKeyStore {
     /// Each shard's file, named once (stop 44: three names built per key
     /// created were ~1 % of an import that creates 29 k keys).
     private let paths: [String]
-    /// Whether new keys are held (`holdNewKeys`); only without `syncEachKey`.
+    /// Whether new keys are held (`holdNewKeys`, which sets it only without
+    /// `syncEachKey`).
     private let holding = Atomic<Bool>(false)
 
     /// Opens (or creates) the store in `directory`.
@@ -290,7 +291,7 @@ public final class FileKeyStore: SubjectKeyStore {
             try refuseWriteIfReadOnly(path)
             let key = try SubjectKeyMaterial.random(for: path)
             let line = Array("\(subject) \(Data(key).base64EncodedString())\n".utf8)
-            if !syncEachKey && holding.load(ordering: .relaxed) {
+            if holding.load(ordering: .relaxed) {
                 s.held.append(contentsOf: line)
             } else {
                 try requireInPlace(s, path)

@@ -549,6 +549,9 @@ public enum CommerceImport {
         private let queue = DispatchQueue(label: "chronik.import.erasures")
         private let store: CommerceStore
         private let firstFailure = Mutex<(line: Int, error: CommerceError)?>(nil)
+        /// Whether `firstFailure` is set: read for every line appended,
+        /// without taking the lock.
+        private let anyFailed = Atomic<Bool>(false)
 
         init(store: CommerceStore) { self.store = store }
 
@@ -559,12 +562,13 @@ public enum CommerceImport {
                 do { try store.destroyKey(ofForgotten: event) } catch {
                     let e = error as? CommerceError ?? CommerceError(.erasureIncomplete, field: "data.customerId", "\(error)")
                     firstFailure.withLock { f in if f.map({ line < $0.line }) ?? true { f = (line, e) } }
+                    anyFailed.store(true, ordering: .relaxed)
                 }
             }
         }
 
         /// Whether a destruction failed.
-        var failed: Bool { firstFailure.withLock { $0 != nil } }
+        var failed: Bool { anyFailed.load(ordering: .relaxed) }
 
         /// Waits for every destruction asked; the first failure in line order.
         func finish() async -> (line: Int, error: CommerceError)? {
