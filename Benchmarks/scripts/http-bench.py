@@ -142,26 +142,52 @@ def catch_up(port, events):
 
 
 class Subscribers:
-    """`n` live subscribers from the head, drained by one selector loop in a child process."""
+    """`n` live subscribers from the head, drained by one selector loop in a child process.
+    Each read also notes how late the first event it holds arrived: now minus that
+    event's `recordedAt` (the group commit's clock; the same machine clock), the
+    delay a subscriber sees, fsync and pacing included. `stop()` returns its
+    median and p99 in ms."""
 
     def __init__(self, port, n):
-        code = ("import selectors,socket,sys\n"
+        code = ("import selectors,socket,sys,time,datetime,json\n"
                 "sel=selectors.DefaultSelector()\n"
                 f"for _ in range({n}):\n"
                 f" s=socket.create_connection(('127.0.0.1',{port}))\n"
                 " s.sendall(b'GET /subscribe?from=end HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n')\n"
                 " sel.register(s,selectors.EVENT_READ)\n"
+                "sel.register(sys.stdin,selectors.EVENT_READ)\n"
+                "lags=[]\n"
+                "K=b'\"recordedAt\":\"'\n"
                 "print('ready',flush=True)\n"
                 "while True:\n"
                 " for k,_ in sel.select():\n"
-                "  if not k.fileobj.recv(1<<20): sys.exit(0)\n")
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+                "  if k.fileobj is sys.stdin:\n"
+                "   lags.sort(); m=len(lags)\n"
+                "   print(json.dumps({'reads':m,'p50':lags[m//2]*1e3 if m else None,'p99':lags[min(m-1,m*99//100)]*1e3 if m else None}),flush=True)\n"
+                "   sys.exit(0)\n"
+                "  b=k.fileobj.recv(1<<20)\n"
+                "  if not b: sys.exit(0)\n"
+                "  i=b.find(K)\n"
+                "  if i>=0 and len(b)>=i+len(K)+26:\n"
+                "   t=b[i+len(K):i+len(K)+26].decode()\n"
+                "   try: lags.append(time.time()-datetime.datetime.strptime(t,'%Y-%m-%dT%H:%M:%S.%f').replace(tzinfo=datetime.timezone.utc).timestamp())\n"
+                "   except ValueError: pass\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)
 
     def stop(self):
-        self.proc.kill()
-        self.proc.wait()
+        """The subscribers' delay, {'reads', 'p50', 'p99'} (ms), or None."""
+        try:
+            self.proc.stdin.write("stop\n")
+            self.proc.stdin.flush()
+            out = self.proc.stdout.readline()
+            self.proc.wait(timeout=10)
+            return json.loads(out) if out.strip() else None
+        except (BrokenPipeError, subprocess.TimeoutExpired, ValueError):
+            self.proc.kill()
+            self.proc.wait()
+            return None
 
 
 def main():
@@ -247,19 +273,22 @@ def main():
         their increase over none, as a ratio of the medians and as the median
         of each pair's own ratio (the fsync moves the no-subscriber p50 from
         run to run)."""
-        base, live, loads = [], [], []
+        base, live, loads, lags = [], [], [], []
         for r in range(a.runs):
             for n, into in ((0, base), (100, live)):
                 loads.append(load())
                 srv = Server(chronik, fresh(f"{a.dir}/live"))
                 subs = Subscribers(srv.port, n) if n else None
                 into.append(wrk(srv, a.seconds, 64, 1, run=run_base + 2 * r + (n > 0), **extra))
-                if subs:
-                    subs.stop()
+                lag = subs.stop() if subs else None
+                if lag and lag["reads"]:
+                    lags.append(lag)
                 srv.stop()
                 note(f"{name} run {r}, {n} subscribers: {into[-1]['eventsPerSecond']:,.0f}/s "
                      f"p50 {into[-1]['p50ms']:.2f} ms p99 {into[-1]['p99ms']:.2f} ms, "
-                     f"server {into[-1]['cpuMicrosPerEvent']:.1f} µs CPU/event, load {loads[-1]:.1f}")
+                     f"server {into[-1]['cpuMicrosPerEvent']:.1f} µs CPU/event, load {loads[-1]:.1f}"
+                     + (f"; subscribers' delay p50 {lag['p50']:.1f} ms p99 {lag['p99']:.1f} ms over {lag['reads']:,} reads"
+                        if lag and lag["reads"] else ""))
         b50, l50 = med(x["p50ms"] for x in base), med(x["p50ms"] for x in live)
         b99, l99 = med(x["p99ms"] for x in base), med(x["p99ms"] for x in live)
         rows.append((label, med(x["eventsPerSecond"] for x in live), l50, l99,
@@ -267,7 +296,10 @@ def main():
                      f"p50 {100 * (l50 / b50 - 1):+.0f} %, p99 {100 * (l99 / b99 - 1):+.0f} %; "
                      f"median of the runs' own ratios (each with/without pair back to back): "
                      f"p50 {100 * (med(l['p50ms'] / b['p50ms'] for b, l in zip(base, live)) - 1):+.0f} %, "
-                     f"p99 {100 * (med(l['p99ms'] / b['p99ms'] for b, l in zip(base, live)) - 1):+.0f} %", med(loads)))
+                     f"p99 {100 * (med(l['p99ms'] / b['p99ms'] for b, l in zip(base, live)) - 1):+.0f} %"
+                     + (f"; subscribers' delay (now − the first event's recordedAt, per read) p50 "
+                        f"{med(x['p50'] for x in lags):.1f} ms, p99 {med(x['p99'] for x in lags):.1f} ms" if lags else ""),
+                     med(loads)))
 
     if "sse-live" in a.only:
         live_pairs("sse-live", "64 HTTP clients + 100 live SSE subscribers", 300)
