@@ -145,7 +145,7 @@ extension LogServer {
 
     /// The frames of the events from `next` on (at most a chunk); nil when
     /// there is none yet. Near the head of a local log (within
-    /// `headChunk`), an unfiltered subscription shares them through
+    /// `sharedChunks` × `headChunk`), an unfiltered subscription shares them through
     /// `headFrames`: with many subscribers of its `scope` there, one reads
     /// and encodes up to `headChunk` new events and the others send the
     /// same bytes. Further back (catching up) or filtered, it reads
@@ -165,7 +165,7 @@ extension LogServer {
             for e in events { try frames.add(e, filter: filter, printer: p) }
             return frames.chunk(start: next, end: last.position.value + 1)
         }
-        guard filter.isEmpty, isNearHead(log, next) else {
+        guard filter.isEmpty, isSharing(log, next) else {
             return try reader.chunk(log, from: next, limit: limit, filter: filter, printer: p)
         }
         reader = SubscriptionReader()  // at the head: its window and buffers are let go
@@ -181,6 +181,21 @@ extension LogServer {
     func isNearHead(_ log: EventLog, _ next: UInt64) -> Bool {
         log.head.value <= next + UInt64(configuration.headChunk)
     }
+
+    /// Whether `next` is within `sharedChunks` head chunks of the head:
+    /// where an unfiltered subscription takes its frames from `headFrames`.
+    /// Wider than where it waits paced: a crowd that fell a little behind
+    /// together (a saturated machine starving the fan-out) catches up
+    /// sharing its reads. Stop 49: with sharing only within one chunk of
+    /// the head, 100 subscribers that fell out of it each read and encoded
+    /// the same events on its own, 4 M reads in 8 s, and never came back
+    /// (their delay grew to seconds).
+    func isSharing(_ log: EventLog, _ next: UInt64) -> Bool {
+        log.head.value <= next + UInt64(configuration.headChunk * Self.sharedChunks)
+    }
+
+    /// How many head chunks behind the head subscriptions still share.
+    static let sharedChunks = 4
 
     /// Appends the event `e` of a subscription to `w`: `id: POSITION`, a
     /// `data:` line with the JSON of `GET /events/{position}` (one line:
@@ -361,13 +376,19 @@ final class HeadFrames: Sendable {
         }
     }
 
+    /// How many chunks a scope keeps: the crowd at the head and a crowd
+    /// that fell behind it (`LogServer.isSharing`) read into chunks of
+    /// their own instead of each replacing the other's (stop 49).
+    static let slots = 4
+
     private struct Kept {
-        var personalData: SubscriptionChunk?
-        var withoutPersonalData: SubscriptionChunk?
+        /// Oldest first.
+        var personalData: [SubscriptionChunk] = []
+        var withoutPersonalData: [SubscriptionChunk] = []
         /// Events read (not taken from a kept chunk), for tests.
         var eventsRead = 0
 
-        subscript(scope: Scope) -> SubscriptionChunk? {
+        subscript(scope: Scope) -> [SubscriptionChunk] {
             get { scope == .personalData ? personalData : withoutPersonalData }
             set { if scope == .personalData { personalData = newValue } else { withoutPersonalData = newValue } }
         }
@@ -379,16 +400,22 @@ final class HeadFrames: Sendable {
     /// tests.
     var eventsRead: Int { kept.withLock { $0.eventsRead } }
 
-    /// The chunk kept for `scope` from `position` when it holds `position`,
-    /// else the one `read` makes (kept for the next subscriber of `scope`
-    /// when shareable). One subscriber reads at a time, so the others wait
-    /// for its chunk instead of reading the same events.
+    /// The chunk kept for `scope` that holds `position`, if any, else the
+    /// one `read` makes (kept for the next subscribers of `scope` when
+    /// shareable, in place of the oldest of `slots`). One subscriber reads
+    /// at a time, so the others wait for its chunk instead of reading the
+    /// same events.
     func chunk(from position: UInt64, scope: Scope, read: (UInt64) throws -> SubscriptionChunk?) throws -> SubscriptionChunk? {
         try kept.withLock { kept in
-            if let k = kept[scope], k.start <= position, position < k.end { return k.suffix(from: position) }
+            if let k = kept[scope].last(where: { $0.start <= position && position < $0.end }) { return k.suffix(from: position) }
             guard let fresh = try read(position) else { return nil }
             kept.eventsRead += Int(fresh.end - fresh.start)
-            if fresh.shareable { kept[scope] = fresh }
+            if fresh.shareable {
+                var chunks = kept[scope]
+                if chunks.count >= Self.slots { chunks.removeFirst(chunks.count - Self.slots + 1) }
+                chunks.append(fresh)
+                kept[scope] = chunks
+            }
             return fresh
         }
     }
@@ -397,8 +424,8 @@ final class HeadFrames: Sendable {
     /// subscriber is sent frames opened before.
     func clear() {
         kept.withLock { kept in
-            kept.personalData = nil
-            kept.withoutPersonalData = nil
+            kept.personalData = []
+            kept.withoutPersonalData = []
         }
     }
 }
@@ -421,6 +448,18 @@ final class HeadFrames: Sendable {
 /// subscription that has just sent a chunk near the head waits for it
 /// (`paced`) even when newer events are there: 100 subscribers then make
 /// 100 writes per `pace`, not 100 per group commit.
+///
+/// Rounds (stop 49): a crowd is woken in a round that lasts `pace`, or
+/// longer when the crowd is large: `wakesPerSecond` bounds the wakes (each
+/// a read of the shared frames and a socket write) the crowd costs the
+/// server per second, so 100 subscribers cost what 20 did, each woken
+/// less often. A round never lasts so long that the appends of a round
+/// (at the rate measured over the one before) pass `window` events, nor
+/// longer than `maxRound`; the first round of a crowd, the rate unknown,
+/// lasts `pace`. In a round longer than twice the pace the crowd is woken
+/// `crowd` at a time, the slices spread evenly over it: their writes no
+/// longer reach the event loops in one burst, in front of the appends'
+/// answers (stop 30: a 50 ms pace took the append p99 +235 %).
 final class HeadWatch: Sendable {
     /// How often waits that are over are ended: the most a wait lasts
     /// beyond its `atMost`.
@@ -428,13 +467,41 @@ final class HeadWatch: Sendable {
     /// How many subscriptions woken at once make the next wake wait `pace`.
     static let crowd = 8
 
+    /// The longest round, whatever the crowd: how late an event reaches a
+    /// subscriber at the head at most, beyond the group commit.
+    static let maxRound: Duration = .milliseconds(100)
+
     /// The least time between two wakes of a crowd; zero: no pacing.
     let pace: Duration
+    /// The wakes per second a crowd may cost at most (rounds grow with it);
+    /// zero: rounds of `pace` whatever the crowd.
+    let wakesPerSecond: Int
+    /// The most events a round may let the head move, at the append rate of
+    /// the round before: a subscriber stays within the shared chunk.
+    let window: Int
 
-    init(pace: Duration = .zero) { self.pace = pace }
+    init(pace: Duration = .zero, wakesPerSecond: Int = 0, window: Int = 512) {
+        self.pace = pace
+        self.wakesPerSecond = wakesPerSecond
+        self.window = window
+    }
 
-    /// Wake passes that woke a crowd (and so paced the next), for tests.
+    /// Rounds that woke a crowd (and so paced the next), for tests.
     var crowdWakes: Int { state.withLock { $0.crowdWakes } }
+    /// The most subscriptions resumed at once in a sliced round, for tests.
+    var largestSlice: Int { state.withLock { $0.largestSlice } }
+
+    /// How long a round of `woken` subscriptions lasts, the head having
+    /// moved at `eventsPerSecond` (0: not known) over the round before.
+    func round(woken: Int, eventsPerSecond: Double) -> Duration {
+        // Without the append rate (the first round of a crowd) a round
+        // cannot be sized against the window: the pace alone.
+        guard eventsPerSecond > 0, wakesPerSecond > 0 else { return pace }
+        var r = max(pace, .nanoseconds(Int64(woken) * 1_000_000_000 / Int64(wakesPerSecond)))
+        let nanoseconds = min(Double(window) / eventsPerSecond * 1e9, 1e12).rounded()
+        r = min(r, max(pace, .nanoseconds(Int64(nanoseconds))))
+        return min(r, max(pace, Self.maxRound))
+    }
 
     private struct Waiter {
         var beyond: UInt64
@@ -451,6 +518,7 @@ final class HeadWatch: Sendable {
         /// wait then waits for it even when the head is beyond.
         var pacing = false
         var crowdWakes = 0
+        var largestSlice = 0
     }
 
     private let state = Mutex(State())
@@ -501,36 +569,69 @@ final class HeadWatch: Sendable {
     /// Resumes (outside the lock) the waiters `done` picks; how many.
     @discardableResult
     private func wake(_ done: (Waiter) -> Bool) -> Int {
-        let ready: [CheckedContinuation<Void, Never>] = state.withLock { s in
-            var ready: [CheckedContinuation<Void, Never>] = []
-            s.waiters = s.waiters.filter { _, w in
-                if done(w) { ready.append(w.continuation) }
-                return !done(w)
-            }
-            return ready
-        }
+        let ready = take(done)
         for c in ready { c.resume() }
         return ready.count
     }
 
+    /// Takes the waiters `done` picks out of the watch, in the order they
+    /// began to wait.
+    private func take(_ done: (Waiter) -> Bool) -> [CheckedContinuation<Void, Never>] {
+        state.withLock { s in
+            var ready: [(id: Int, continuation: CheckedContinuation<Void, Never>)] = []
+            s.waiters = s.waiters.filter { id, w in
+                if done(w) { ready.append((id, w.continuation)) }
+                return !done(w)
+            }
+            return ready.sorted { $0.id < $1.id }.map(\.continuation)
+        }
+    }
+
     /// One task for the server: waits for each new head and wakes the
-    /// subscriptions it lets read; after waking a crowd, waits `pace`
-    /// before the next wake; ends when the log closes (waking all).
+    /// subscriptions it lets read; a crowd in a round (`round`), a slice at
+    /// a time; ends when the log closes (waking all).
     private func follow(_ log: EventLog) {
         Task.detached {
+            var lastRound: (head: UInt64, at: ContinuousClock.Instant)?
             while !log.isClosed {
                 // Read before waking: a subscription that registers after
                 // this wake finds the head at `seen` or beyond.
                 let seen = log.head.value
-                let woken = self.wake { $0.beyond < seen }
-                if woken >= Self.crowd, self.pace > .zero {
-                    self.state.withLock { $0.pacing = true; $0.crowdWakes += 1 }
-                    try? await Task.sleep(for: self.pace)
-                    self.state.withLock { $0.pacing = false }
-                    // Those that waited paced behind `seen` are woken now.
+                let ready = self.take { $0.beyond < seen }
+                guard ready.count >= Self.crowd, self.pace > .zero else {
+                    for c in ready { c.resume() }
+                    lastRound = nil
+                    await log.waitForHead(beyond: seen)
                     continue
                 }
-                await log.waitForHead(beyond: seen)
+                let now = ContinuousClock.now
+                var rate = 0.0
+                if let last = lastRound, now > last.at, seen >= last.head {
+                    rate = Double(seen - last.head) / ((now - last.at) / .seconds(1))
+                }
+                lastRound = (seen, now)
+                let round = self.round(woken: ready.count, eventsPerSecond: rate)
+                // Sliced only in a round longer than twice the pace (a large
+                // crowd at a moderate append rate): on a saturated machine
+                // the rounds shrink to the pace (`window`) and a crowd
+                // woken a slice at a time fell behind the head (stop 49).
+                let slices = round > self.pace * 2 ? (ready.count + Self.crowd - 1) / Self.crowd : 1
+                self.state.withLock { $0.pacing = true; $0.crowdWakes += 1 }
+                // Each slice at its own instant of the round: a follower
+                // that wakes late (a saturated pool) catches up at once
+                // instead of stretching the round.
+                var start = 0
+                var slice = 0
+                while start < ready.count {
+                    let end = log.isClosed || slices == 1 ? ready.count : min(start + Self.crowd, ready.count)
+                    if slices > 1 { self.state.withLock { $0.largestSlice = max($0.largestSlice, end - start) } }
+                    for c in ready[start..<end] { c.resume() }
+                    start = end
+                    slice += 1
+                    try? await Task.sleep(until: now + round * slice / slices, clock: .continuous)
+                }
+                self.state.withLock { $0.pacing = false }
+                // Those that waited paced behind `seen` are woken now.
             }
             self.wakeAll()
         }

@@ -82,6 +82,11 @@ struct Serve: AsyncParsableCommand {
                                valueName: "ms"))
     var livePace = 10
 
+    @Option(name: .customLong("live-wakes"), parsing: .unconditional,
+            help: ArgumentHelp("With pacing, the most wakes per second all live subscribers at the head may cost together: a crowd larger than <n> × the pace (20 by default) is woken less often than the pace, spread over the round, each write carrying more events (100 subscribers: every 50 ms at most, shorter when the appends are fast; never past 100 ms). Less CPU for the appends, later events for the subscribers; 0: every subscriber at the pace.",
+                               valueName: "n"))
+    var liveWakes = 2000
+
     @Option(name: .customLong("idle-timeout"), parsing: .unconditional,
             help: ArgumentHelp("Close a connection that sends nothing for <s> seconds while its request is incomplete or between requests (a response in progress, such as a subscription, is not cut).",
                                valueName: "s"))
@@ -103,6 +108,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...1000).contains(livePace) else {
             throw ValidationError("--live-pace takes 0 to 1000 milliseconds, got \(livePace)")
+        }
+        guard (0...1_000_000).contains(liveWakes) else {
+            throw ValidationError("--live-wakes takes 0 to 1000000 wakes per second, got \(liveWakes)")
         }
         guard (1...3600).contains(idleTimeout) else {
             throw ValidationError("--idle-timeout takes 1 to 3600 seconds, got \(idleTimeout)")
@@ -146,6 +154,7 @@ struct Serve: AsyncParsableCommand {
         let (host, port) = try Self.address(listen)
         var configuration = ServerConfiguration()
         configuration.livePace = .milliseconds(livePace)
+        configuration.liveWakesPerSecond = liveWakes
         configuration.idleTimeout = .seconds(idleTimeout)
         configuration.heartbeat = .seconds(heartbeat)
         configuration.drainTimeout = .seconds(drainTimeout)

@@ -49,6 +49,27 @@ import Testing
         #expect(frames.eventsRead == 5)
     }
 
+    /// Stop 49: a scope keeps up to `HeadFrames.slots` chunks, so a crowd
+    /// at the head and a crowd behind it do not replace each other's chunk
+    /// at every read (one kept chunk made every subscriber of both read).
+    @Test func aCrowdBehindAndTheCrowdAtTheHeadKeepTheirOwnChunks() throws {
+        let frames = HeadFrames()
+        _ = try frames.chunk(from: 0, scope: .withoutPersonalData) { Self.chunk($0, 4, tag: "behind") }
+        _ = try frames.chunk(from: 100, scope: .withoutPersonalData) { Self.chunk($0, 104, tag: "head") }
+        let behind = try frames.chunk(from: 1, scope: .withoutPersonalData) { _ in Issue.record("read again"); return nil }
+        let head = try frames.chunk(from: 102, scope: .withoutPersonalData) { _ in Issue.record("read again"); return nil }
+        #expect(Self.text(behind) == Self.text(Self.chunk(1, 4, tag: "behind")))
+        #expect(Self.text(head) == Self.text(Self.chunk(102, 104, tag: "head")))
+        #expect(frames.eventsRead == 8)
+        // Past `slots` chunks the oldest goes.
+        for k in 1...HeadFrames.slots {
+            let from = UInt64(1000 * k)
+            _ = try frames.chunk(from: from, scope: .withoutPersonalData) { Self.chunk($0, from + 1, tag: "more") }
+        }
+        _ = try frames.chunk(from: 0, scope: .withoutPersonalData) { Self.chunk($0, 4, tag: "behind, again") }
+        #expect(frames.eventsRead == 8 + HeadFrames.slots + 4)
+    }
+
     @Test func theScopesNeverShareAChunk() throws {
         let frames = HeadFrames()
         _ = try frames.chunk(from: 10, scope: .personalData) { Self.chunk($0, 14, tag: "clear") }
@@ -110,6 +131,35 @@ import Testing
             let read = server.headFrames.eventsRead - before
             #expect(read >= 300, "only \(read) of the burst's 300 events were read at the head")
             #expect(read <= 600, "\(read) events read at the head for 10 subscribers of a 300-event burst")
+        }
+    }
+
+    /// Stop 49: ten subscribers that a burst leaves further behind than a
+    /// head chunk (48 here; 150 events) but within `sharedChunks` of them
+    /// still share their reads (before, each read the burst on its own: on
+    /// a saturated machine a crowd that fell out of the head chunk never
+    /// came back), and each gets every event once, in order.
+    @Test func aCrowdFurtherBehindThanAHeadChunkStillShares() async throws {
+        var config = ServerConfiguration()
+        config.subscriptionChunk = 8
+        config.headChunk = 48
+        #expect(150 < config.headChunk * LogServer.sharedChunks)
+        try await withServer(.live, configuration: config) { server, client in
+            let port = try #require(client.port)
+            _ = try await client.post("/streams/warm", #"[{"type":"Noted","data":{"n":0}}]"#)
+            let subscribers = try (0..<10).map { _ in try SSEClient(port: port, path: "/subscribe?from=1") }
+            try await Task.sleep(for: .milliseconds(300))
+            let before = server.headFrames.eventsRead
+            let events = (0..<150).map { i in ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8)) }
+            try await server.log.append(to: "burst", events)
+            for sse in subscribers {
+                let got = await sse.events(150)
+                #expect(got.map(\.id) == (1...150).map { UInt64($0) })
+                sse.close()
+            }
+            let read = server.headFrames.eventsRead - before
+            #expect(read >= 150, "only \(read) of the burst's 150 events were read shared")
+            #expect(read <= 450, "\(read) events read shared for 10 subscribers of a 150-event burst")
         }
     }
 

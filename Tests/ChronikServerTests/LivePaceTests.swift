@@ -54,9 +54,75 @@ import Testing
         #expect(median <= 2 * paces + 10, "median \(median) wakes per waiter for \(appends) appends in \(elapsed) (\(paces) paces)")
     }
 
-    @Test func aPacedServerStillSendsEveryEventOnceInOrder() async throws {
+    /// Stop 49: a crowd larger than the wake budget allows at the pace is
+    /// woken in longer rounds (40 waiters at 1,000 wakes/s: every 40 ms,
+    /// not every 5, once the append rate is known), `HeadWatch.crowd` at a
+    /// time; every waiter still reaches the last append.
+    @Test func aLargeCrowdIsWokenInLongerRoundsASliceAtATime() async throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = LogOptions()
+        options.durability = .none
+        let log = try EventLog.open(at: dir, options: options)
+        defer { try? log.close() }
+        let watch = HeadWatch(pace: .milliseconds(5), wakesPerSecond: 1000, window: 1 << 20)
+        let waiters = 40
+        let appends = 400
+        let started = ContinuousClock.now
+        let wakes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<waiters {
+                group.addTask {
+                    var seen: UInt64 = 0
+                    var wakes = 0
+                    while seen < UInt64(appends) {
+                        await watch.wait(log, beyond: seen, atMost: .seconds(2), paced: true)
+                        wakes += 1
+                        seen = log.head.value
+                    }
+                    return wakes
+                }
+            }
+            for i in 0..<appends {
+                try await log.append(to: "s-\(i % 8)", [ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8))])
+                if i % 10 == 9 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(wakes.count == waiters)
+        #expect(watch.crowdWakes >= 1)
+        // Rounds of 40 ms once the append rate is known (the first at the
+        // pace): at the 5 ms pace alone there would be 8 times more.
+        let rounds = Int(elapsed / .milliseconds(40)) + 3
+        #expect(watch.crowdWakes <= rounds, "\(watch.crowdWakes) rounds in \(elapsed)")
+        #expect(watch.largestSlice >= 1)
+        #expect(watch.largestSlice <= HeadWatch.crowd, "\(watch.largestSlice) subscriptions resumed at once")
+    }
+
+    /// A round's length: the pace, longer for a crowd beyond the wake
+    /// budget, never past `window` events at the measured append rate (but
+    /// never below the pace), never past `maxRound`; the pace while the
+    /// rate is not known.
+    @Test func aRoundGrowsWithTheCrowdWithinTheWindowAndTheCap() {
+        let watch = HeadWatch(pace: .milliseconds(10), wakesPerSecond: 2000, window: 512)
+        #expect(watch.round(woken: 8, eventsPerSecond: 0) == .milliseconds(10))
+        #expect(watch.round(woken: 20, eventsPerSecond: 4000) == .milliseconds(10))
+        #expect(watch.round(woken: 100, eventsPerSecond: 4000) == .milliseconds(50))
+        #expect(watch.round(woken: 100, eventsPerSecond: 0) == .milliseconds(10))
+        // 512 events at 20,000/s: 25.6 ms.
+        #expect(watch.round(woken: 100, eventsPerSecond: 20000) == .microseconds(25600))
+        #expect(watch.round(woken: 100, eventsPerSecond: 1_000_000) == .milliseconds(10))
+        #expect(watch.round(woken: 1000, eventsPerSecond: 1000) == HeadWatch.maxRound)
+        let flat = HeadWatch(pace: .milliseconds(10), wakesPerSecond: 0, window: 512)
+        #expect(flat.round(woken: 1000, eventsPerSecond: 0) == .milliseconds(10))
+    }
+
+    @Test(arguments: [2000, 100])
+    func aPacedServerStillSendsEveryEventOnceInOrder(wakesPerSecond: Int) async throws {
         var config = ServerConfiguration()
         config.livePace = .milliseconds(15)
+        // 100: the 12 subscribers are woken in rounds of 100 ms, 8 then 4.
+        config.liveWakesPerSecond = wakesPerSecond
         try await withServer(.live, configuration: config) { server, client in
             let port = try #require(client.port)
             let subscribers = try (0..<12).map { _ in try SSEClient(port: port, path: "/subscribe?from=0") }
