@@ -116,6 +116,9 @@ public enum CommerceImport {
         do { try store.protector?.writeHeldKeys() } catch {
             throw CommerceError(.appendFailed, "the key store cannot be written, nothing was imported: \(error)")
         }
+        // The kept lines are let go of beside what follows the import (the
+        // log's closing sync and index), not in front of it.
+        defer { releaseAside(&kept) }
         if summary.rejectCount > 0 && !options.skipInvalid { return summary }
         try await append(path: path, store: store, options: options, skipping: skipped.lines, erased: skipped.erased,
                          kept: kept, summary: &summary, progress: progress)
@@ -123,6 +126,25 @@ public enum CommerceImport {
         // erasure (destroying a destroyed key is a no-op).
         for customerId in skipped.forgottenRetries { try store.destroyKey(ofForgotten: customerId) }
         return summary
+    }
+
+    /// Frees `lines` on another thread. Stop 49: freeing the 500 k lines
+    /// pass 1 kept (their strings and byte arrays) took ~0.1 s at the end
+    /// of an import, after its last append and before the log's close.
+    static func releaseAside(_ lines: inout [AcceptedLine]?) {
+        guard let taken = lines.take(), !taken.isEmpty else { return }
+        let box = ReleaseBox(consume taken)
+        DispatchQueue.global(qos: .utility).async { box.release() }
+    }
+
+    /// Holds what `releaseAside` frees, so that its last reference is the
+    /// one the other thread drops.
+    private final class ReleaseBox: @unchecked Sendable {
+        // @unchecked: `lines` is touched by one thread at a time, first the
+        // one that boxes it, then the one that releases it.
+        private var lines: [AcceptedLine]?
+        init(_ lines: [AcceptedLine]) { self.lines = lines }
+        func release() { lines = nil }
     }
 
     private static func open(_ path: String) throws(CommerceError) -> Int32 {
