@@ -11,25 +11,24 @@ import Testing
 /// and not the appends; none is left behind when the appends stop; and
 /// subscribers of a server that paces still get every event once, in order.
 @Suite struct LivePaceTests {
-    @Test func aCrowdAtTheHeadIsWokenOncePerPaceNotOncePerAppend() async throws {
+    /// `waiters` tasks waiting on `watch` as subscriptions do after each
+    /// write (a paced wait beyond what they have sent) while `appends`
+    /// events are appended, a pause of 5 ms after every `pauseEvery`; each
+    /// one's wakes until it saw the last append, and the time it all took.
+    static func crowd(of waiters: Int, on watch: HeadWatch, appends: Int, pauseEvery: Int) async throws
+        -> (wakes: [Int], elapsed: Duration) {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = LogOptions()
         options.durability = .none
         let log = try EventLog.open(at: dir, options: options)
         defer { try? log.close() }
-        let pace = Duration.milliseconds(20)
-        let watch = HeadWatch(pace: pace)
-        let appends = 600
-        let waiters = 16
         let started = ContinuousClock.now
         let wakes = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<waiters {
                 group.addTask {
                     var seen: UInt64 = 0
                     var wakes = 0
-                    // As a subscription after each write: a paced wait
-                    // beyond what it has sent.
                     while seen < UInt64(appends) {
                         await watch.wait(log, beyond: seen, atMost: .seconds(2), paced: true)
                         wakes += 1
@@ -40,11 +39,19 @@ import Testing
             }
             for i in 0..<appends {
                 try await log.append(to: "s-\(i % 8)", [ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8))])
-                if i % 50 == 49 { try await Task.sleep(for: .milliseconds(5)) }
+                if i % pauseEvery == pauseEvery - 1 { try await Task.sleep(for: .milliseconds(5)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        let elapsed = ContinuousClock.now - started
+        return (wakes, ContinuousClock.now - started)
+    }
+
+    @Test func aCrowdAtTheHeadIsWokenOncePerPaceNotOncePerAppend() async throws {
+        let pace = Duration.milliseconds(20)
+        let watch = HeadWatch(pace: pace)
+        let appends = 600
+        let waiters = 16
+        let (wakes, elapsed) = try await Self.crowd(of: waiters, on: watch, appends: appends, pauseEvery: 50)
         let paces = Int(elapsed / pace) + 1
         #expect(wakes.count == waiters)  // every waiter reached the last append
         #expect(watch.crowdWakes >= 1)
@@ -59,37 +66,9 @@ import Testing
     /// not every 5, once the append rate is known), `HeadWatch.crowd` at a
     /// time; every waiter still reaches the last append.
     @Test func aLargeCrowdIsWokenInLongerRoundsASliceAtATime() async throws {
-        let dir = makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var options = LogOptions()
-        options.durability = .none
-        let log = try EventLog.open(at: dir, options: options)
-        defer { try? log.close() }
         let watch = HeadWatch(pace: .milliseconds(5), wakesPerSecond: 1000, window: 1 << 20)
-        let waiters = 40
-        let appends = 400
-        let started = ContinuousClock.now
-        let wakes = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<waiters {
-                group.addTask {
-                    var seen: UInt64 = 0
-                    var wakes = 0
-                    while seen < UInt64(appends) {
-                        await watch.wait(log, beyond: seen, atMost: .seconds(2), paced: true)
-                        wakes += 1
-                        seen = log.head.value
-                    }
-                    return wakes
-                }
-            }
-            for i in 0..<appends {
-                try await log.append(to: "s-\(i % 8)", [ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8))])
-                if i % 10 == 9 { try await Task.sleep(for: .milliseconds(5)) }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        let elapsed = ContinuousClock.now - started
-        #expect(wakes.count == waiters)
+        let (wakes, elapsed) = try await Self.crowd(of: 40, on: watch, appends: 400, pauseEvery: 10)
+        #expect(wakes.count == 40)
         #expect(watch.crowdWakes >= 1)
         // Rounds of 40 ms once the append rate is known (the first at the
         // pace): at the 5 ms pace alone there would be 8 times more.
