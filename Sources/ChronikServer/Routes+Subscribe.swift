@@ -194,8 +194,9 @@ extension LogServer {
         log.head.value <= next + UInt64(configuration.headChunk * Self.sharedChunks)
     }
 
-    /// How many head chunks behind the head subscriptions still share.
-    static let sharedChunks = 4
+    /// How many head chunks behind the head subscriptions still share: as
+    /// many as `HeadFrames` keeps per scope, one for each crowd in the span.
+    static var sharedChunks: Int { HeadFrames.slots }
 
     /// Appends the event `e` of a subscription to `w`: `id: POSITION`, a
     /// `data:` line with the JSON of `GET /events/{position}` (one line:

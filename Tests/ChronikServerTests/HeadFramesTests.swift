@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 @testable import ChronikServer
 
@@ -113,25 +114,11 @@ import Testing
         var config = ServerConfiguration()
         config.subscriptionChunk = 8
         #expect(config.headChunk >= 300)
-        try await withServer(.live, configuration: config) { server, client in
-            let port = try #require(client.port)
-            _ = try await client.post("/streams/warm", #"[{"type":"Noted","data":{"n":0}}]"#)
-            let subscribers = try (0..<10).map { _ in try SSEClient(port: port, path: "/subscribe?from=1") }
-            try await Task.sleep(for: .milliseconds(300))  // all ten wait at the head
-            let before = server.headFrames.eventsRead
-            let events = (0..<300).map { i in ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8)) }
-            try await server.log.append(to: "burst", events)
-            for sse in subscribers {
-                let got = await sse.events(300)
-                #expect(got.map(\.id) == (1...300).map { UInt64($0) })
-                sse.close()
-            }
-            // Read at the head (shared), not chunk by chunk on each
-            // subscriber's own cursor, and not once per subscriber.
-            let read = server.headFrames.eventsRead - before
-            #expect(read >= 300, "only \(read) of the burst's 300 events were read at the head")
-            #expect(read <= 600, "\(read) events read at the head for 10 subscribers of a 300-event burst")
-        }
+        // Read at the head (shared), not chunk by chunk on each
+        // subscriber's own cursor, and not once per subscriber.
+        let read = try await Self.sharedReads(ofBurst: 300, toTen: config)
+        #expect(read >= 300, "only \(read) of the burst's 300 events were read at the head")
+        #expect(read <= 600, "\(read) events read at the head for 10 subscribers of a 300-event burst")
     }
 
     /// Stop 49: ten subscribers that a burst leaves further behind than a
@@ -144,23 +131,32 @@ import Testing
         config.subscriptionChunk = 8
         config.headChunk = 48
         #expect(150 < config.headChunk * LogServer.sharedChunks)
+        let read = try await Self.sharedReads(ofBurst: 150, toTen: config)
+        #expect(read >= 150, "only \(read) of the burst's 150 events were read shared")
+        #expect(read <= 450, "\(read) events read shared for 10 subscribers of a 150-event burst")
+    }
+
+    /// Ten subscribers wait at the head of a server with `config`; one
+    /// append of `count` events; each must get every event once, in order.
+    /// Returns the events read into shared chunks meanwhile.
+    static func sharedReads(ofBurst count: Int, toTen config: ServerConfiguration) async throws -> Int {
+        let read = Atomic<Int>(0)
         try await withServer(.live, configuration: config) { server, client in
             let port = try #require(client.port)
             _ = try await client.post("/streams/warm", #"[{"type":"Noted","data":{"n":0}}]"#)
             let subscribers = try (0..<10).map { _ in try SSEClient(port: port, path: "/subscribe?from=1") }
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(300))  // all ten wait at the head
             let before = server.headFrames.eventsRead
-            let events = (0..<150).map { i in ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8)) }
+            let events = (0..<count).map { i in ProposedEvent(type: "Noted", data: Array(#"{"n":\#(i)}"#.utf8)) }
             try await server.log.append(to: "burst", events)
             for sse in subscribers {
-                let got = await sse.events(150)
-                #expect(got.map(\.id) == (1...150).map { UInt64($0) })
+                let got = await sse.events(count)
+                #expect(got.map(\.id) == (1...count).map { UInt64($0) })
                 sse.close()
             }
-            let read = server.headFrames.eventsRead - before
-            #expect(read >= 150, "only \(read) of the burst's 150 events were read shared")
-            #expect(read <= 450, "\(read) events read shared for 10 subscribers of a 150-event burst")
+            read.store(server.headFrames.eventsRead - before, ordering: .relaxed)
         }
+        return read.load(ordering: .relaxed)
     }
 
     /// Commerce events with sealed personal data, to eight subscribers of
