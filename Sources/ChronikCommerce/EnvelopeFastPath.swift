@@ -33,8 +33,10 @@ extension CommerceEnvelope {
 
     /// The envelope keys the fast path reads (the export-only ones go to the
     /// strict path).
-    private enum FastKey: UInt8 {
+    private enum FastKey: UInt16 {
         case type = 1, id = 2, time = 4, data = 8, meta = 16, stream = 32, expectedVersion = 64
+        /// An export's; taken only with `knownTypes` (`parseLine`).
+        case version = 128, position = 256, recordedAt = 512
     }
 
     static func parseCommonLine(buffer: UnsafeBufferPointer<UInt8>, rules: Rules) throws(CommerceError)
@@ -46,6 +48,27 @@ extension CommerceEnvelope {
         p.skipWhitespace()
         // The whole line first: the strict path refuses bytes after the
         // object before it looks at the members.
+        guard p.index == buffer.count else { return nil }
+        return try members.envelope(rules: rules, defaultStream: nil)
+    }
+
+    /// `parseNotingID(value: JSONValue.parse(line), rules: rules)` for a
+    /// line the fast path recognises — of an unknown type as
+    /// `parseCommonLine` reads it, or of a known type in an export's shape
+    /// (its data's members in schema order, `JSONBytesDecodingVisitor`;
+    /// `version`, `position` and `recordedAt` allowed) — or nil when the
+    /// caller must take the strict path (which then gives the same event, or
+    /// the error). `parseNotingID(line:)` takes it first (stop 50).
+    ///
+    /// - Throws: only what the strict path throws for the same line (the
+    ///   envelope's validation after the members are read).
+    static func parseLine(buffer: UnsafeBufferPointer<UInt8>, rules: Rules) throws(CommerceError)
+        -> (envelope: CommerceEnvelope, idWasGiven: Bool)? {
+        var p = JSONParser(buffer)
+        p.skipWhitespace()
+        var noScratch: CompactJSONCopier.Scratch? = nil
+        guard let members = parseCommonEvent(&p, depth: 1, rules: rules, scratch: &noScratch, knownTypes: true) else { return nil }
+        p.skipWhitespace()
         guard p.index == buffer.count else { return nil }
         return try members.envelope(rules: rules, defaultStream: nil)
     }
@@ -86,12 +109,11 @@ extension CommerceEnvelope {
     }
 
     /// What the fast path read of one event: an unknown type, its data in
-    /// the stored form.
+    /// the stored form, or (`parseLine`) a known type, its data decoded.
     struct CommonMembers {
-        var type: String
         var id: EventID?
         var time: Timestamp?
-        var data: [UInt8]
+        var event: CommerceEvent
         var meta: [JSONMember]
         var stream: String?
         var expected: ExpectedVersion
@@ -99,7 +121,7 @@ extension CommerceEnvelope {
         /// The envelope's own validation, as the strict path ends
         /// (`finish`); an event without `stream` takes `defaultStream`.
         func envelope(rules: Rules, defaultStream: String?) throws(CommerceError) -> (envelope: CommerceEnvelope, idWasGiven: Bool) {
-            try CommerceEnvelope.finish(.unknown(type: type, data: data), erasure: nil, id: id, time: time, meta: meta,
+            try CommerceEnvelope.finish(event, erasure: nil, id: id, time: time, meta: meta,
                        stream: stream ?? defaultStream, expected: expected, rules: rules)
         }
     }
@@ -115,8 +137,11 @@ extension CommerceEnvelope {
     ///   array reserved for the rest of a 1,000-event body made each event
     ///   allocate and keep ~165 KB on average: Benchmarks/README.md, "Stop
     ///   20").
+    /// - Parameter knownTypes: also a known type whose data the bytes visitor
+    ///   reads (no `null` in it: an erased field is the strict path's), and
+    ///   the export's members (`parseLine`).
     static func parseCommonEvent(_ p: inout JSONParser, depth: Int, rules: Rules,
-                                 scratch: inout CompactJSONCopier.Scratch?) -> CommonMembers? {
+                                 scratch: inout CompactJSONCopier.Scratch?, knownTypes: Bool = false) -> CommonMembers? {
         let buffer = p.buf
         guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: "{") else { return nil }
         p.index += 1
@@ -124,13 +149,14 @@ extension CommerceEnvelope {
         var id: EventID?
         var time: Timestamp?
         var data: [UInt8]?
+        var known: CommerceEvent?
         var meta: [JSONMember] = []
         var stream: String?
         var expected = ExpectedVersion.any
-        var seen: UInt8 = 0
+        var seen: UInt16 = 0
         while true {
             p.skipWhitespace()
-            guard let key = envelopeKey(&p), seen & key.rawValue == 0 else { return nil }
+            guard let key = envelopeKey(&p), seen & key.rawValue == 0, knownTypes || key.rawValue < 128 else { return nil }
             seen |= key.rawValue
             p.skipWhitespace()
             guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: ":") else { return nil }
@@ -154,11 +180,21 @@ extension CommerceEnvelope {
                     id = parsed
                 }
             case .time:
-                guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string(), let t = Timestamp(rfc3339: s) else { return nil }
+                guard let t = JSONBytesDecodingVisitor.time(&p) else { return nil }
                 time = t
+            case .recordedAt:
+                guard JSONBytesDecodingVisitor.time(&p) != nil else { return nil }
+            case .version, .position:
+                // An integer ≥ 0 within 64 bits, as the strict path takes it.
+                guard buffer[p.index] &- 48 < 10, let v = try? p.number(), case .int = v else { return nil }
             case .stream:
                 guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string() else { return nil }
                 stream = s
+            case .data where knownTypes && type.flatMap(CommerceEventType.init(name:)) != nil:
+                // The type came first (as an export writes it): its data read
+                // into its value, no tree.
+                guard let e = CommerceEvent.decodeInPlace(CommerceEventType(name: type!)!, &p, depth: depth + 1) else { return nil }
+                known = e
             case .data:
                 // On nil the whole parse answers nil: the buffers may go.
                 var c = CompactJSONCopier(p, sortKeys: rules.sortedKeys, scratch: scratch.take())
@@ -186,10 +222,17 @@ extension CommerceEnvelope {
             p.index += 1
             break
         }
-        guard let type, let data, CommerceEventType(name: type) == nil else { return nil }
+        guard let type else { return nil }
+        if let known {
+            // The strict path refuses a known type without a time.
+            guard time != nil else { return nil }
+            return CommonMembers(id: id, time: time, event: known, meta: meta, stream: stream, expected: expected)
+        }
+        guard let data, CommerceEventType(name: type) == nil else { return nil }
         // The stored form of an object starts with its brace, and only then.
         if !rules.unknownDataAnyValue, data.first != UInt8(ascii: "{") { return nil }
-        return CommonMembers(type: type, id: id, time: time, data: data, meta: meta, stream: stream, expected: expected)
+        return CommonMembers(id: id, time: time, event: .unknown(type: type, data: data), meta: meta, stream: stream,
+                             expected: expected)
     }
 
     /// The key at `p.index` when it is one of `FastKey` written as plain
@@ -207,6 +250,9 @@ extension CommerceEnvelope {
         case 2: return equals("id") ? .id : nil
         case 4: return equals("type") ? .type : equals("time") ? .time : equals("data") ? .data : equals("meta") ? .meta : nil
         case 6: return equals("stream") ? .stream : nil
+        case 7: return equals("version") ? .version : nil
+        case 8: return equals("position") ? .position : nil
+        case 10: return equals("recordedAt") ? .recordedAt : nil
         case 15: return equals("expectedVersion") ? .expectedVersion : nil
         default: return nil
         }
