@@ -51,4 +51,14 @@ import Testing
         #expect(Validation.cardNumberInFreeText(json: Array(#"{"note":"card 4222222222222 ok"}"#.utf8)) == "note")
         #expect(!Validation.containsCardNumber(inText: "card 422222222222 ok"))
     }
+
+    @Test func theCheapExitCountsEachNonASCIICharacterAsAPossibleDigit() {
+        // Proves stop 50's exit before the fold (fewer than 13 ASCII digits and non-ASCII characters together: no
+        // card number) still lets through a 13-digit number whose last digit is full-width — 12 ASCII digits and
+        // one non-ASCII character, with or without other accented text — and that the fold then finds it.
+        #expect(Validation.containsCardNumber(inText: "card 422222222222\u{FF12} ok"))
+        #expect(Validation.containsCardNumber(inText: "caf\u{00E9} card 422222222222\u{FF12} ok"))
+        #expect(Validation.containsCardNumber(inText: "card \u{FF14}22222222222\u{FF12} ok"))
+        #expect(!Validation.containsCardNumber(inText: "caf\u{00E9} card 42222222222\u{FF12} ok"))
+    }
 }
