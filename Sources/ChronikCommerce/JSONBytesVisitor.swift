@@ -171,59 +171,53 @@ struct JSONBytesDecodingVisitor: FieldVisitor {
         return t
     }
 
+    /// The elements of the array or object at `p.index` (`open` … `close`,
+    /// separated by commas), each read by `element` at its first byte; then
+    /// past the closing bracket.
+    private mutating func elements(_ open: Unicode.Scalar, _ close: Unicode.Scalar,
+                                   _ element: (inout Self) throws(CommerceError) -> Void) throws(CommerceError) {
+        let (open, close) = (UInt8(ascii: open), UInt8(ascii: close))
+        guard p.buf[p.index] == open else { throw Self.unsure }
+        p.index += 1
+        p.skipWhitespace()
+        if p.index < p.buf.count, p.buf[p.index] == close {
+            p.index += 1
+            return
+        }
+        while true {
+            p.skipWhitespace()
+            guard p.index < p.buf.count else { throw Self.unsure }
+            try element(&self)
+            p.skipWhitespace()
+            guard p.index < p.buf.count else { throw Self.unsure }
+            if p.buf[p.index] == UInt8(ascii: ",") { p.index += 1; continue }
+            guard p.buf[p.index] == close else { throw Self.unsure }
+            p.index += 1
+            return
+        }
+    }
+
     mutating func optionalStrings(_ name: StaticString, _ value: inout [String]?) throws(CommerceError) {
         guard try at(name) else { value = nil; return }
-        guard p.buf[p.index] == UInt8(ascii: "[") else { throw Self.unsure }
-        p.index += 1
         var out: [String] = []
-        p.skipWhitespace()
-        if p.index < p.buf.count, p.buf[p.index] == UInt8(ascii: "]") {
-            p.index += 1
-        } else {
-            while true {
-                p.skipWhitespace()
-                guard p.index < p.buf.count else { throw Self.unsure }
-                out.append(try rawString())
-                p.skipWhitespace()
-                guard p.index < p.buf.count else { throw Self.unsure }
-                if p.buf[p.index] == UInt8(ascii: ",") { p.index += 1; continue }
-                guard p.buf[p.index] == UInt8(ascii: "]") else { throw Self.unsure }
-                p.index += 1
-                break
-            }
-        }
+        try elements("[", "]") { (v) throws(CommerceError) in out.append(try v.rawString()) }
         value = out
         try next()
     }
 
     mutating func optionalMap(_ name: StaticString, _ value: inout [String: String]?) throws(CommerceError) {
         guard try at(name) else { value = nil; return }
-        guard p.buf[p.index] == UInt8(ascii: "{") else { throw Self.unsure }
-        p.index += 1
         var out: [String: String] = [:]
-        p.skipWhitespace()
-        if p.index < p.buf.count, p.buf[p.index] == UInt8(ascii: "}") {
-            p.index += 1
-        } else {
-            while true {
-                p.skipWhitespace()
-                guard p.index < p.buf.count else { throw Self.unsure }
-                let k = try rawString()
-                p.skipWhitespace()
-                guard p.index < p.buf.count, p.buf[p.index] == UInt8(ascii: ":") else { throw Self.unsure }
-                p.index += 1
-                p.skipWhitespace()
-                guard p.index < p.buf.count else { throw Self.unsure }
-                // A repeated key (as `String` compares them, as the strict
-                // parser does): its error is the strict path's.
-                guard out.updateValue(try rawString(), forKey: k) == nil else { throw Self.unsure }
-                p.skipWhitespace()
-                guard p.index < p.buf.count else { throw Self.unsure }
-                if p.buf[p.index] == UInt8(ascii: ",") { p.index += 1; continue }
-                guard p.buf[p.index] == UInt8(ascii: "}") else { throw Self.unsure }
-                p.index += 1
-                break
-            }
+        try elements("{", "}") { (v) throws(CommerceError) in
+            let k = try v.rawString()
+            v.p.skipWhitespace()
+            guard v.p.index < v.p.buf.count, v.p.buf[v.p.index] == UInt8(ascii: ":") else { throw Self.unsure }
+            v.p.index += 1
+            v.p.skipWhitespace()
+            guard v.p.index < v.p.buf.count else { throw Self.unsure }
+            // A repeated key (as `String` compares them, as the strict
+            // parser does): its error is the strict path's.
+            guard out.updateValue(try v.rawString(), forKey: k) == nil else { throw Self.unsure }
         }
         value = out
         try next()
@@ -243,14 +237,19 @@ struct JSONBytesDecodingVisitor: FieldVisitor {
         value = try at(name) ? try enumValue() as E : nil
     }
 
-    /// The object at `p.index`, at nesting `depth`.
-    private mutating func nested<T: FieldCodable>(depth: Int) throws(CommerceError) -> T {
-        var n = try JSONBytesDecodingVisitor(p, depth: depth)
+    /// The object at `p.index` read as a `T`, at nesting `depth`;
+    /// `p.index` then past it (unchanged when it throws).
+    static func read<T: FieldCodable>(_ p: inout JSONParser, depth: Int) throws(CommerceError) -> T {
+        var v = try JSONBytesDecodingVisitor(p, depth: depth)
         var t = T()
-        try t.visit(&n)
-        try n.finish()
-        p.index = n.p.index
+        try t.visit(&v)
+        try v.finish()
+        p.index = v.p.index
         return t
+    }
+
+    private mutating func nested<T: FieldCodable>(depth: Int) throws(CommerceError) -> T {
+        try Self.read(&p, depth: depth)
     }
 
     mutating func object<T: FieldCodable>(_ name: StaticString, _ value: inout T, pii: Bool) throws(CommerceError) {
@@ -267,24 +266,9 @@ struct JSONBytesDecodingVisitor: FieldVisitor {
 
     mutating func objects<T: FieldCodable>(_ name: StaticString, _ value: inout [T]) throws(CommerceError) {
         try required(name)
-        guard p.buf[p.index] == UInt8(ascii: "[") else { throw Self.unsure }
-        p.index += 1
         var out: [T] = []
-        p.skipWhitespace()
-        if p.index < p.buf.count, p.buf[p.index] == UInt8(ascii: "]") {
-            p.index += 1
-        } else {
-            while true {
-                p.skipWhitespace()
-                out.append(try nested(depth: depth + 2))
-                p.skipWhitespace()
-                guard p.index < p.buf.count else { throw Self.unsure }
-                if p.buf[p.index] == UInt8(ascii: ",") { p.index += 1; continue }
-                guard p.buf[p.index] == UInt8(ascii: "]") else { throw Self.unsure }
-                p.index += 1
-                break
-            }
-        }
+        let depth = depth
+        try elements("[", "]") { (v) throws(CommerceError) in out.append(try v.nested(depth: depth + 2)) }
         value = out
         try next()
     }
@@ -294,18 +278,7 @@ extension CommerceEvent {
     /// The data of `type` from the object at `p.index` (nesting `depth`),
     /// `p.index` then past it; nil when not sure (`JSONBytesDecodingVisitor`).
     static func decodeInPlace(_ type: CommerceEventType, _ p: inout JSONParser, depth: Int) -> CommerceEvent? {
-        func d<T: CommerceEventPayload>(_: T.Type) -> T? {
-            do throws(CommerceError) {
-                var v = try JSONBytesDecodingVisitor(p, depth: depth)
-                var t = T()
-                try t.visit(&v)
-                try v.finish()
-                p.index = v.p.index
-                return t
-            } catch {
-                return nil
-            }
-        }
+        func d<T: CommerceEventPayload>(_: T.Type) -> T? { try? JSONBytesDecodingVisitor.read(&p, depth: depth) }
         return switch type {
         case .productCreated: d(ProductCreated.self).map { .productCreated($0) }
         case .productUpdated: d(ProductUpdated.self).map { .productUpdated($0) }
