@@ -132,6 +132,27 @@ struct EventLogTests {
         #expect(log.head == Position(3))
     }
 
+    @Test("an id twice in one batch is refused whole, wherever the two are, in small and in large batches",
+          arguments: [(2, 0, 1), (6, 2, 5), (16, 0, 15), (16, 14, 15), (17, 0, 16), (40, 3, 39), (40, 38, 39)])
+    func anIDTwiceInOneBatchIsRefused(_ count: Int, _ first: Int, _ again: Int) async throws {
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let log = try EventLog.open(at: dir)
+        defer { try? log.close() }
+        var events = (0..<count).map { event("T", "e\($0)") }
+        try await log.append(to: "s", events)
+        #expect(log.head == Position(UInt64(count)))
+        events = (0..<count).map { event("T", "f\($0)") }
+        events[again].id = events[first].id
+        do {
+            try await log.append(to: "s", events)
+            Issue.record("should have thrown")
+        } catch let e as ChronikLogError {
+            #expect(e.code == .duplicateEventId && e.message.contains("appears twice in one batch"), "\(e.message)")
+        }
+        #expect(log.head == Position(UInt64(count)))
+    }
+
     @Test("a second writer that finds the log being created by the first is told the log is locked, not that it is no log")
     func aLogBeingCreatedIsLocked() throws {
         // Proves stop 34's finding: the loser of two writers creating one log was told "no chronik.meta".
