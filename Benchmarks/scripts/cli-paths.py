@@ -12,7 +12,9 @@ over the export output (read/export).
 usage: cli-paths.py [--chronik [LABEL=]PATH ...] [--events N] [--runs R] [--dir DIR] [--only append|import|read|export]
 
 Several --chronik binaries (e.g. before=/tmp/chronik-before after=.build/release/chronik)
-are measured interleaved in the same runs, each against the same baseline runs.
+are measured interleaved in the same runs, each against the same baseline runs, their
+order reversed every other run (use an even --runs); with two, each path also prints
+the median of the runs' own ratios (last binary to first) and how many runs were faster.
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, time
 
@@ -56,6 +58,22 @@ def main():
     print(f"load average at start: {os.getloadavg()}", flush=True)
     rows = []
 
+    def in_turn(r):
+        """The binaries in run r's order: reversed every other run, so that no
+        build is always the one run second (stop 50: in two A/Bs with the
+        order swapped, the build run second in each pair was the slower)."""
+        return bins if r % 2 == 0 else bins[::-1]
+
+    def pairs(name, secs):
+        """With two binaries: the median of each run's own ratio, last to first."""
+        if len(bins) != 2:
+            return
+        (a_label, _), (b_label, _) = bins
+        ratios = [y / x for x, y in zip(secs[a_label], secs[b_label])]
+        faster = sum(r < 1 for r in ratios)
+        print(f"{name}: pair ratio {b_label}/{a_label} median {statistics.median(ratios):.3f}, "
+              f"{faster} of {len(ratios)} runs faster", flush=True)
+
     def row(name, secs, base):
         m, b = statistics.median(secs), statistics.median(base)
         rows.append((name, n / m, m, b, b / m))
@@ -67,15 +85,16 @@ def main():
         if not os.path.exists(src):
             subprocess.run(["python3", os.path.join(HERE, "gen-generic.py"), str(n), src], check=True)
         secs, base = {l: [] for l, _ in bins}, []
-        for _ in range(a.runs):
+        for r in range(a.runs):
             log = os.path.join(a.dir, "append-log")
             base.append(timed(json_loop(src)))
-            for label, path in bins:
+            for label, path in in_turn(r):
                 shutil.rmtree(log, ignore_errors=True)
                 secs[label].append(timed([path, "append", "--log", log, src]))
         shutil.rmtree(os.path.join(a.dir, "append-log"), ignore_errors=True)
         for label, _ in bins:
             row(f"append [{label}]", secs[label], base)
+        pairs("append", secs)
 
     if only & {"import", "read", "export"}:
         shop = os.path.join(a.dir, f"shop-{n}")
@@ -90,9 +109,9 @@ def main():
         if "import" in only:
             secs, base = {l: [] for l, _ in bins}, []
             log = os.path.join(a.dir, "import-log")
-            for _ in range(a.runs):
+            for r in range(a.runs):
                 base.append(timed(json_loop(dump)))
-                for label, path in bins:
+                for label, path in in_turn(r):
                     shutil.rmtree(log, ignore_errors=True)
                     remove(log + ".keys")
                     secs[label].append(timed([path, "import", "--log", log, dump]))
@@ -100,16 +119,18 @@ def main():
             remove(log + ".keys")
             for label, _ in bins:
                 row(f"import [{label}]", secs[label], base)
+            pairs("import", secs)
         for cmd in (["read", "--json"], ["export"]):
             if cmd[0] not in only:
                 continue
             secs, base = {l: [] for l, _ in bins}, []
-            for _ in range(a.runs):
+            for r in range(a.runs):
                 base.append(timed(json_loop(dump)))
-                for label, path in bins:
+                for label, path in in_turn(r):
                     secs[label].append(timed([path, *cmd, "--log", shop]))
             for label, _ in bins:
                 row(" ".join(cmd) + f" [{label}]", secs[label], base)
+            pairs(" ".join(cmd), secs)
 
     print(f"load average at end: {os.getloadavg()}")
     print("\n| path | events/s | median s | json.loads loop s | ratio (baseline s / chronik s) |")
