@@ -37,6 +37,8 @@ extension CommerceEnvelope {
         case type = 1, id = 2, time = 4, data = 8, meta = 16, stream = 32, expectedVersion = 64
         /// An export's; taken only with `knownTypes` (`parseLine`).
         case version = 128, position = 256, recordedAt = 512
+
+        var exportOnly: Bool { rawValue >= FastKey.version.rawValue }
     }
 
     static func parseCommonLine(buffer: UnsafeBufferPointer<UInt8>, rules: Rules) throws(CommerceError)
@@ -146,6 +148,8 @@ extension CommerceEnvelope {
         guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: "{") else { return nil }
         p.index += 1
         var type: String?
+        /// `type`'s, when EVENTS.md knows it.
+        var knownType: CommerceEventType?
         var id: EventID?
         var time: Timestamp?
         var data: [UInt8]?
@@ -156,7 +160,7 @@ extension CommerceEnvelope {
         var seen: UInt16 = 0
         while true {
             p.skipWhitespace()
-            guard let key = envelopeKey(&p), seen & key.rawValue == 0, knownTypes || key.rawValue < 128 else { return nil }
+            guard let key = envelopeKey(&p), seen & key.rawValue == 0, knownTypes || !key.exportOnly else { return nil }
             seen |= key.rawValue
             p.skipWhitespace()
             guard p.index < buffer.count, buffer[p.index] == UInt8(ascii: ":") else { return nil }
@@ -167,6 +171,7 @@ extension CommerceEnvelope {
             case .type:
                 guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string() else { return nil }
                 type = s
+                knownType = CommerceEventType(name: s)
             case .id:
                 guard buffer[p.index] == UInt8(ascii: "\"") else { return nil }
                 // 36 bytes of hex digits and dashes between the quotes hold
@@ -190,10 +195,10 @@ extension CommerceEnvelope {
             case .stream:
                 guard buffer[p.index] == UInt8(ascii: "\""), let s = try? p.string() else { return nil }
                 stream = s
-            case .data where knownTypes && type.flatMap(CommerceEventType.init(name:)) != nil:
+            case .data where knownTypes && knownType != nil:
                 // The type came first (as an export writes it): its data read
                 // into its value, no tree.
-                guard let e = CommerceEvent.decodeInPlace(CommerceEventType(name: type!)!, &p, depth: depth + 1) else { return nil }
+                guard let e = CommerceEvent.decodeInPlace(knownType!, &p, depth: depth + 1) else { return nil }
                 known = e
             case .data:
                 // On nil the whole parse answers nil: the buffers may go.
@@ -228,7 +233,7 @@ extension CommerceEnvelope {
             guard time != nil else { return nil }
             return CommonMembers(id: id, time: time, event: known, meta: meta, stream: stream, expected: expected)
         }
-        guard let data, CommerceEventType(name: type) == nil else { return nil }
+        guard let data, knownType == nil else { return nil }
         // The stored form of an object starts with its brace, and only then.
         if !rules.unknownDataAnyValue, data.first != UInt8(ascii: "{") { return nil }
         return CommonMembers(id: id, time: time, event: .unknown(type: type, data: data), meta: meta, stream: stream,

@@ -96,9 +96,13 @@ struct JSONBytesDecodingVisitor: FieldVisitor {
         return s
     }
 
-    mutating func id(_ name: StaticString, _ value: inout String) throws(CommerceError) {
+    private mutating func requiredString(_ name: StaticString) throws(CommerceError) -> String {
         try required(name)
-        value = try string()
+        return try string()
+    }
+
+    mutating func id(_ name: StaticString, _ value: inout String) throws(CommerceError) {
+        value = try requiredString(name)
     }
 
     mutating func optionalID(_ name: StaticString, _ value: inout String?) throws(CommerceError) {
@@ -106,8 +110,7 @@ struct JSONBytesDecodingVisitor: FieldVisitor {
     }
 
     mutating func text(_ name: StaticString, _ value: inout String, pii: Bool) throws(CommerceError) {
-        try required(name)
-        value = try string()
+        value = try requiredString(name)
     }
 
     mutating func optionalText(_ name: StaticString, _ value: inout String?, pii: Bool) throws(CommerceError) {
@@ -115,13 +118,11 @@ struct JSONBytesDecodingVisitor: FieldVisitor {
     }
 
     mutating func currency(_ name: StaticString, _ value: inout String) throws(CommerceError) {
-        try required(name)
-        value = try string()
+        value = try requiredString(name)
     }
 
     mutating func country(_ name: StaticString, _ value: inout String) throws(CommerceError) {
-        try required(name)
-        value = try string()
+        value = try requiredString(name)
     }
 
     /// An integer literal within 64 bits (`-0`, fractions and exponents:

@@ -123,13 +123,15 @@ public enum Validation {
     public static func containsCardNumber(inText s: String) -> Bool {
         // The usual prose has few digits: one pass, no allocation.
         var s = s
-        let (digitCount, nonASCII) = s.withUTF8 { (JSONWord.digitCount($0), JSONWord.hasNonASCII($0)) }
-        if nonASCII {
+        // Non-ASCII scalars: their lead bytes, counted only when there are any.
+        let (digitCount, scalars) = s.withUTF8 { b in
+            (JSONWord.digitCount(b), JSONWord.hasNonASCII(b) ? b.reduce(0) { $0 + ($1 >= 0xC0 ? 1 : 0) } : 0)
+        }
+        if scalars > 0 {
             // Folding turns at most each non-ASCII scalar into a digit: with
             // fewer than 13 digits even then, no card number, and no fold
             // (stop 50: the fold of every accented path of a clickstream was
             // ~1 % of an import).
-            let scalars = s.withUTF8 { $0.reduce(0) { $0 + ($1 >= 0xC0 ? 1 : 0) } }
             if digitCount + scalars < 13 { return false }
             // Digits and separators typed otherwise (no-break spaces, en
             // dashes, full-width digits) are folded first (stop 39).

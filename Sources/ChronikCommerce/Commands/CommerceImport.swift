@@ -423,11 +423,16 @@ public enum CommerceImport {
         if kept == nil { try source.open(path: path, options: options, skipping: rejected, erased: erased, store: store) }
         defer { source.close() }
         let log = try store.localLog("import")
-        var versions: [String: UInt64?] = [:]
-        // Each stream's guard and its number in this pass, which marks the
-        // streams appended to (stop 50: a set of their names, one insert of
-        // a string per batch, was ~1.3 % of an import).
-        var slots: [String: (guarded: Bool, number: Int)] = [:]
+        // Each stream seen in this pass: whether it is guarded, its number
+        // (which marks the streams appended to; stop 50: a set of their
+        // names, one insert of a string per batch, was ~1.3 % of an import)
+        // and, guarded, its last version after the lines read so far.
+        struct Slot {
+            var guarded: Bool
+            var number: Int
+            var last: UInt64?
+        }
+        var slots: [String: Slot] = [:]
         var appendedTo: [Bool] = []
         var current: PlannedBatch?
         var done = 0
@@ -514,15 +519,14 @@ public enum CommerceImport {
                 if chunk.count >= chunkBatches { try await submitChunk() }
             }
 
-            // The stream of the run of lines being read, whether it is
-            // guarded, and (guarded) its last version after them: looked up
-            // once per run, not per line, and written back to `versions`
-            // when another stream's line comes (stop 50: three look-ups of
-            // a string key per line were ~2 % of an import, on the task
-            // that feeds the writer).
-            var run: (stream: String, guarded: Bool, number: Int, last: UInt64?)?
+            // The stream of the run of lines being read and its slot: looked
+            // up once per run, not per line, and written back when another
+            // stream's line comes (stop 50: three look-ups of a string key
+            // per line were ~2 % of an import, on the task that feeds the
+            // writer).
+            var run: (stream: String, slot: Slot)?
             func endRun() {
-                if let r = run, r.guarded { versions[r.stream] = .some(r.last) }
+                if let r = run, r.slot.guarded { slots[r.stream] = r.slot }
                 run = nil
             }
             while failure == nil, !erasures.failed, let accepted = try source.next() {
@@ -532,19 +536,14 @@ public enum CommerceImport {
                 let stream = accepted.stream
                 if run?.stream != stream {
                     endRun()
-                    let slot: (guarded: Bool, number: Int)
-                    if let s = slots[stream] { slot = s } else {
-                        if case .unguarded = StreamState(emptyFor: stream) { slot = (false, appendedTo.count) } else {
-                            slot = (true, appendedTo.count)
-                        }
+                    if let s = slots[stream] { run = (stream, s) } else {
+                        let guarded = if case .unguarded = StreamState(emptyFor: stream) { false } else { true }
+                        let slot = Slot(guarded: guarded, number: appendedTo.count,
+                                        last: guarded ? log.lastVersion(of: stream)?.value : nil)
                         slots[stream] = slot
                         appendedTo.append(false)
+                        run = (stream, slot)
                     }
-                    var last: UInt64?
-                    if slot.guarded {
-                        if let known = versions[stream] { last = known } else { last = log.lastVersion(of: stream)?.value }
-                    }
-                    run = (stream, slot.guarded, slot.number, last)
                 }
                 let size = accepted.event.encodedByteCount
                 if let c = current, c.stream != stream || c.events.count >= options.batchEvents
@@ -552,13 +551,14 @@ public enum CommerceImport {
                     try await flush()
                 }
                 if current == nil {
-                    let expected: ExpectedVersion = if run!.guarded { run!.last.map { .exact($0) } ?? .noStream } else { accepted.expected }
-                    current = PlannedBatch(stream: stream, streamNumber: run!.number, events: [], expected: expected, firstLine: n,
+                    let slot = run!.slot
+                    let expected: ExpectedVersion = if slot.guarded { slot.last.map { .exact($0) } ?? .noStream } else { accepted.expected }
+                    current = PlannedBatch(stream: stream, streamNumber: slot.number, events: [], expected: expected, firstLine: n,
                                            bytes: 0)
                 }
                 current!.events.append(accepted.event)
                 current!.bytes += size
-                if run!.guarded { run!.last = run!.last.map { $0 + 1 } ?? 0 }
+                if run!.slot.guarded { run!.slot.last = run!.slot.last.map { $0 + 1 } ?? 0 }
             }
             endRun()
             if failure == nil, !erasures.failed {
