@@ -1,4 +1,5 @@
 import CLZ4
+import Synchronization
 import Crypto
 
 /// A SHA-256 chain hash: 32 bytes.
@@ -246,18 +247,55 @@ enum LZ4Blocks {
     }
 
     /// `raw` as one LZ4 block, and its length (0 when LZ4 failed).
+    ///
+    /// On a stream state kept for reuse (`LZ4_resetStream_fast`, then the
+    /// first block of a new chain: a block with no dictionary, as
+    /// `LZ4_compress_default` makes): `LZ4_compress_default` sets up a
+    /// fresh 16 KiB state for every call, and for one event's payload that
+    /// memset cost about as much as the compression itself (stop 51).
     static func compressOne(_ raw: [UInt8]) -> ([UInt8], Int) {
         let bound = Int(LZ4_compressBound(Int32(raw.count)))
         var n: Int32 = 0
+        let stream = streams.take()
+        defer { if let stream { streams.give(stream) } }
         let compressed = [UInt8](unsafeUninitializedCapacity: bound) { dst, initialized in
             n = raw.withUnsafeBytes { src in
-                LZ4_compress_default(
-                    src.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    UnsafeMutableRawPointer(dst.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(bound))
+                let from = src.baseAddress!.assumingMemoryBound(to: CChar.self)
+                let to = UnsafeMutableRawPointer(dst.baseAddress!).assumingMemoryBound(to: CChar.self)
+                // No state (out of memory): a fresh one on the stack.
+                guard let stream else { return LZ4_compress_default(from, to, Int32(src.count), Int32(bound)) }
+                LZ4_resetStream_fast(stream)
+                return LZ4_compress_fast_continue(stream, from, to, Int32(src.count), Int32(bound), 1)
             }
             initialized = max(0, Int(n))
         }
         return (compressed, max(0, Int(n)))
+    }
+
+    /// LZ4 stream states for `compressOne`, each used by one compression
+    /// at a time: as many as compressions ever ran at once (at most
+    /// `StreamPool.maxKept` kept).
+    static let streams = StreamPool()
+
+    final class StreamPool: Sendable {
+        /// The states not in use, as addresses (a pointer is not Sendable).
+        private let free = Mutex<[UInt]>([])
+        static let maxKept = 64
+
+        /// A state ready for `LZ4_resetStream_fast`; nil when none can be made.
+        func take() -> UnsafeMutablePointer<LZ4_stream_t>? {
+            if let address = free.withLock({ $0.popLast() }), let p = UnsafeMutablePointer<LZ4_stream_t>(bitPattern: address) { return p }
+            return LZ4_createStream()
+        }
+
+        func give(_ stream: UnsafeMutablePointer<LZ4_stream_t>) {
+            let kept = free.withLock { f -> Bool in
+                guard f.count < Self.maxKept else { return false }
+                f.append(UInt(bitPattern: stream))
+                return true
+            }
+            if !kept { LZ4_freeStream(stream) }
+        }
     }
 
     /// `raw` in `blocks` pieces of (nearly) equal length, each compressed

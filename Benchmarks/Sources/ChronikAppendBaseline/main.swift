@@ -5,6 +5,7 @@
 // percentiles in ms. No HTTP, no JSON parse: what the engine allows.
 //
 // usage: ChronikAppendBaseline DIR [--tasks 64] [--seconds 10]
+//        ChronikAppendBaseline DIR --prepare N
 import ChronikLog
 import Foundation
 
@@ -28,6 +29,24 @@ func payload(_ task: Int, _ n: Int) -> ProposedEvent {
     return ProposedEvent(type: "Noted", data: Array(text.utf8))
 }
 
+// `--prepare N`: only the appender's own part of an append, N times, one
+// thread: `EventLog.prepare` of one such event (checks, records, LZ4), no
+// writer and no disk. Prints the median of 7 rounds, ns per prepare.
+if let i = args.firstIndex(of: "--prepare"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 {
+    var o = LogOptions()
+    o.durability = .none
+    let log = try EventLog.open(at: directory, options: o)
+    let events = (0..<1000).map { payload(0, $0) }
+    let clock = ContinuousClock()
+    var rounds: [Double] = []
+    for _ in 0..<7 {
+        let t = try clock.measure { for k in 0..<n { _ = try log.prepare(to: "baseline-0", [events[k % 1000]]) } }
+        rounds.append((Double(t.components.seconds) * 1e9 + Double(t.components.attoseconds) / 1e9) / Double(n))
+    }
+    try log.close()
+    print(#"{"prepares":\#(n),"medianNsPerPrepare":\#(Int(rounds.sorted()[3]))}"#)
+    exit(0)
+}
 var options = LogOptions()
 options.durability = .fsync
 let log = try EventLog.open(at: directory, options: options)
