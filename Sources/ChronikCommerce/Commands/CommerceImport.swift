@@ -120,7 +120,7 @@ public enum CommerceImport {
         // log's closing sync and index), not in front of it.
         defer { releaseAside(&kept) }
         if summary.rejectCount > 0 && !options.skipInvalid { return summary }
-        try await append(path: path, store: store, options: options, skipping: skipped.lines, erased: skipped.erased,
+        try await append(path: path, store: store, options: options, skipping: skipped.lines, erased: skipped.erased, streams: skipped.streams,
                          kept: kept, summary: &summary, progress: progress)
         // A CustomerForgotten already in the log, sent again: complete its
         // erasure (destroying a destroyed key is a no-op).
@@ -162,6 +162,9 @@ public enum CommerceImport {
         /// Lines whose personal data arrived erased, of a forgotten
         /// customer: stored erased (`CommerceStore.storedErased`).
         var erased = Set<Int>()
+        /// The streams pass 1 admitted lines to: pass 2 sizes its table of
+        /// them up front.
+        var streams = 0
     }
 
     /// A line that gives its personal data as `null`, decided at the end of
@@ -277,6 +280,7 @@ public enum CommerceImport {
         let (erased, refused) = try decide(claims, model: &model, store: store, skipping: skipped.lines, kept: &kept,
                                            sessionCustomers: sessionCustomers)
         skipped.erased = erased
+        skipped.streams = model.streamCount
         if !refused.isEmpty {
             for (n, e) in refused { reject(n, e) }
             let lines = Set(refused.map(\.line))
@@ -416,7 +420,7 @@ public enum CommerceImport {
     /// order = file order) while up to `window` of them share the writer's
     /// group commits: one thread hand-off per batch was 90% of the time.
     static func append(path: String, store: CommerceStore, options: Options, skipping rejected: Set<Int>,
-                       erased: Set<Int>, kept: [AcceptedLine]?, summary: inout Summary,
+                       erased: Set<Int>, streams streamsSeen: Int = 0, kept: [AcceptedLine]?, summary: inout Summary,
                        progress: (@Sendable (Phase, Int) -> Void)?) async throws {
         // The accepted lines: kept by pass 1, or read and parsed again.
         var source = AcceptedLines(kept: kept)
@@ -432,8 +436,12 @@ public enum CommerceImport {
             var number: Int
             var last: UInt64?
         }
+        // Sized from pass 1's count of streams: grown from empty, it was
+        // rehashed at every doubling (stop 51: ~2 % of an import).
         var slots: [String: Slot] = [:]
+        slots.reserveCapacity(streamsSeen)
         var appendedTo: [Bool] = []
+        appendedTo.reserveCapacity(streamsSeen)
         var current: PlannedBatch?
         var done = 0
         var index = 0
@@ -695,6 +703,8 @@ struct AcceptedLines {
 public struct GuardModel {
     public let store: CommerceStore
     private var streams: [String: (state: StreamState, version: UInt64?)] = [:]
+    /// The streams touched so far (admitted to, or read for a check).
+    var streamCount: Int { streams.count }
     /// The settlement lines admitted so far: (gateway, gatewayRef) → data.
     private var settlementLines: [String: [UInt8]] = [:]
     /// The orders, payments and refunds admitted so far: what a settlement
