@@ -30,44 +30,47 @@ func payload(_ task: Int, _ n: Int) -> ProposedEvent {
     return ProposedEvent(type: "Noted", data: Array(text.utf8))
 }
 
-// `--prepare N`: only the appender's own part of an append, N times, one
-// thread: `EventLog.prepare` of one such event (checks, records, LZ4), no
-// writer and no disk. Prints the median of 7 rounds, ns per prepare.
-if let i = args.firstIndex(of: "--prepare"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 {
+/// `--prepare N` and `--writer N` below: 7 rounds on a log without fsync,
+/// each timing `n` items; the median round's ns per item.
+func medianNsPerItem(_ n: Int, _ round: (EventLog, Int) async throws -> Duration) async throws -> Int {
     var o = LogOptions()
     o.durability = .none
     let log = try EventLog.open(at: directory, options: o)
-    let events = (0..<1000).map { payload(0, $0) }
-    let clock = ContinuousClock()
     var rounds: [Double] = []
-    for _ in 0..<7 {
-        let t = try clock.measure { for k in 0..<n { _ = try log.prepare(to: "baseline-0", [events[k % 1000]]) } }
+    for r in 0..<7 {
+        let t = try await round(log, r)
         rounds.append((Double(t.components.seconds) * 1e9 + Double(t.components.attoseconds) / 1e9) / Double(n))
     }
     try log.close()
-    print(#"{"prepares":\#(n),"medianNsPerPrepare":\#(Int(rounds.sorted()[3]))}"#)
+    return Int(rounds.sorted()[3])
+}
+
+// `--prepare N`: only the appender's own part of an append, N times, one
+// thread: `EventLog.prepare` of one such event (checks, records, LZ4), no
+// writer and no disk. Prints the median of 7 rounds, ns per prepare.
+if case let n = option("--prepare", 0), n > 0 {
+    let events = (0..<1000).map { payload(0, $0) }
+    let ns = try await medianNsPerItem(n) { log, _ in
+        try ContinuousClock().measure { for k in 0..<n { _ = try log.prepare(to: "baseline-0", [events[k % 1000]]) } }
+    }
+    print(#"{"prepares":\#(n),"medianNsPerPrepare":\#(ns)}"#)
     exit(0)
 }
 // `--writer N`: the writer's own part: N one-event batches to 1,000
 // streams, prepared beforehand (not timed), handed over in one
 // `appendAll` (one group: staged, written, published, acknowledged; no
 // fsync). Prints the median of 7 rounds, ns per batch.
-if let i = args.firstIndex(of: "--writer"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 {
-    var o = LogOptions()
-    o.durability = .none
-    let log = try EventLog.open(at: directory, options: o)
-    let clock = ContinuousClock()
-    var rounds: [Double] = []
-    for r in 0..<7 {
+if case let n = option("--writer", 0), n > 0 {
+    let ns = try await medianNsPerItem(n) { log, r in
         let batches = try (0..<n).map { k in (batch: try log.prepare(to: "writer-\(k % 1000)", [payload(r, k)]), expected: ExpectedVersion.any) }
+        let clock = ContinuousClock()
         let started = clock.now
         let results = await log.appendAll(batches)
         let t = started.duration(to: clock.now)
         precondition(results.allSatisfy { (try? $0.get()) != nil }, "every batch appended")
-        rounds.append((Double(t.components.seconds) * 1e9 + Double(t.components.attoseconds) / 1e9) / Double(n))
+        return t
     }
-    try log.close()
-    print(#"{"batches":\#(n),"medianNsPerBatch":\#(Int(rounds.sorted()[3]))}"#)
+    print(#"{"batches":\#(n),"medianNsPerBatch":\#(ns)}"#)
     exit(0)
 }
 var options = LogOptions()

@@ -420,7 +420,7 @@ public enum CommerceImport {
     /// order = file order) while up to `window` of them share the writer's
     /// group commits: one thread hand-off per batch was 90% of the time.
     static func append(path: String, store: CommerceStore, options: Options, skipping rejected: Set<Int>,
-                       erased: Set<Int>, streams streamsSeen: Int = 0, kept: [AcceptedLine]?, summary: inout Summary,
+                       erased: Set<Int>, streams streamsSeen: Int, kept: [AcceptedLine]?, summary: inout Summary,
                        progress: (@Sendable (Phase, Int) -> Void)?) async throws {
         // The accepted lines: kept by pass 1, or read and parsed again.
         var source = AcceptedLines(kept: kept)
