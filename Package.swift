@@ -36,7 +36,7 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
-        // CRC32C with the SSE4.2 instruction (software fallback), and nothing else.
+        // Small C helpers: CRC32C (SSE4.2), prefetch, thread nice and names, getrandom, malloc settings, statx without times.
         .target(name: "CChronikSupport"),
         .target(
             name: "ChronikLog",

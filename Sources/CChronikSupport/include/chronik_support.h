@@ -37,4 +37,23 @@ int chronik_random_bytes(void *buffer, size_t count);
 /// kernel below 256 MiB. 1 when both settings took.
 int chronik_keep_large_blocks_on_the_heap(void);
 
+/// What fstat(2) tells of a file, but its times.
+typedef struct {
+    int64_t size;
+    uint64_t links;
+    uint64_t device;
+    uint64_t inode;
+    uint32_t mode;
+} chronik_file_facts;
+
+/// A file's size, links, device, inode and mode, without its times: on
+/// Linux statx(2) asked for these only, so that the file's times are not
+/// marked as read (fstat would make the next write stamp a fine-grained
+/// time and dirty the inode, and an fdatasync then write the inode too).
+/// Falls back to fstat where statx is missing. 0 on success, else errno.
+int chronik_file_facts_of_fd(int fd, chronik_file_facts *facts);
+
+/// The same for a path (following symbolic links, as stat(2)).
+int chronik_file_facts_of_path(const char *path, chronik_file_facts *facts);
+
 #endif
