@@ -41,12 +41,18 @@ static void from_stat(const struct stat *st, chronik_file_facts *facts) {
     facts->mode = (uint32_t)st->st_mode;
 }
 
+#if defined(__linux__) && defined(STATX_SIZE)
+/// Whether statx failed for want of it (kernels before 4.11, a sandbox that
+/// refuses the call, a file system that cannot tell): then stat it is.
+static int statx_missing(int e) {
+    return e == ENOSYS || e == EPERM || e == ENOTSUP || e == EINVAL;
+}
+#endif
+
 int chronik_file_facts_of_fd(int fd, chronik_file_facts *facts) {
 #if defined(__linux__) && defined(STATX_SIZE)
     int e = from_statx(fd, "", AT_EMPTY_PATH, facts);
-    if (e == 0) return 0;
-    // Kernels before 4.11 (or a sandbox that refuses the call): fstat.
-    if (e != ENOSYS && e != EPERM && e != ENOTSUP && e != EINVAL) return e;
+    if (e == 0 || !statx_missing(e)) return e;
 #endif
     struct stat st;
     if (fstat(fd, &st) != 0) return errno;
@@ -57,8 +63,7 @@ int chronik_file_facts_of_fd(int fd, chronik_file_facts *facts) {
 int chronik_file_facts_of_path(const char *path, chronik_file_facts *facts) {
 #if defined(__linux__) && defined(STATX_SIZE)
     int e = from_statx(AT_FDCWD, path, 0, facts);
-    if (e == 0) return 0;
-    if (e != ENOSYS && e != EPERM && e != ENOTSUP && e != EINVAL) return e;
+    if (e == 0 || !statx_missing(e)) return e;
 #endif
     struct stat st;
     if (stat(path, &st) != 0) return errno;

@@ -19,15 +19,20 @@ struct FileProbeTimesTests {
         return st.st_mtim
     }
 
-    @Test("a write after size(), linkCount() and identity() is stamped with the coarse time")
-    func probesDoNotQueryTimes() throws {
-        let dir = makeTempDir()
+    /// A new file in a directory of its own, open for writing, for `body`
+    /// (its directory, its path, the file); removed after.
+    static func withNewFile(_ name: String = #function, _ body: (String, String, any StorageFile) throws -> Void) throws {
+        let dir = makeTempDir(name)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { removeDir(dir) }
         let path = dir + "/segment"
-        let storage = PosixStorage()
-        let file = try storage.openFile(path, create: true, readOnly: false)
+        let file = try PosixStorage().openFile(path, create: true, readOnly: false)
         defer { file.close() }
+        try body(dir, path, file)
+    }
+
+    @Test("a write after size(), linkCount() and identity() is stamped with the coarse time")
+    func probesDoNotQueryTimes() throws { try Self.withNewFile { _, path, file in
         let byte: [UInt8] = [0x2A]
         var offset: Int64 = 0
         func write() throws {
@@ -62,17 +67,11 @@ struct FileProbeTimesTests {
             if (t.tv_sec, t.tv_nsec) <= (r.tv_sec, r.tv_nsec) { kept += 1 }
         }
         #expect(kept > tries / 2, "\(tries - kept) of \(tries) writes after the probes were stamped with a fine-grained time: the probes read the file's times")
-    }
+    } }
 
     @Test("statx's facts agree with stat(2)")
-    func factsAgreeWithStat() throws {
-        let dir = makeTempDir()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { removeDir(dir) }
-        let path = dir + "/file"
+    func factsAgreeWithStat() throws { try Self.withNewFile { dir, path, file in
         let storage = PosixStorage()
-        let file = try storage.openFile(path, create: true, readOnly: false)
-        defer { file.close() }
         let bytes = [UInt8](repeating: 7, count: 12_345)
         try bytes.withUnsafeBytes { try file.write($0, at: 0) }
         var st = stat()
@@ -89,5 +88,5 @@ struct FileProbeTimesTests {
         #expect(try file.linkCount() == 0)
         #expect(storage.identity(of: path) == nil)
         #expect(!storage.exists(path))
-    }
+    } }
 }
