@@ -312,10 +312,18 @@ final class Writer: @unchecked Sendable {
     private func zeroAhead() {
         let ahead = Int64(min(max(0, options.zeroAheadBytes), Self.maxZeroAhead))
         guard ahead > 0, !zeroingFailed, case .fsync = options.durability, !options.pipelinedWrites else { return }
+        guard max(zeroedEnd, writtenEnd) - writtenEnd < ahead / 2, log.state.withLock({ $0.poisoned == nil }) else { return }
+        // A segment cut under the writer, as before a write (stop 38): zeros
+        // written past the cut would make the file long again, and the next
+        // group's check would pass over the hole (stop 52: an append was
+        // acknowledged after one when the cut came between a group's
+        // acknowledgement and this). Zeros cut away are written again.
+        guard let size = try? active.file.size() else { return }  // nothing written; the next write checks again
+        if size < writtenEnd { return poison(segmentCut(size: size, written: writtenEnd)) }
+        zeroedEnd = min(zeroedEnd, size)
         let from = max(zeroedEnd, writtenEnd)
-        guard from - writtenEnd < ahead / 2 else { return }
         let to = min(from + max(ahead / 4, 4096), writtenEnd + ahead, Int64(options.segmentSizeBytes))
-        guard to > from, log.state.withLock({ $0.poisoned == nil }) else { return }
+        guard to > from else { return }
         do {
             var at = from
             while at < to {
@@ -621,11 +629,7 @@ final class Writer: @unchecked Sendable {
         // failed fdatasync, and takes nothing back (a cut back to the
         // committed end would fill the hole with zeros).
         let size = try active.file.size()
-        if size < offset {
-            throw FsyncFailed(error: ChronikLogError(
-                .io, "the segment file is \(size) bytes, shorter than the \(offset) already written to it: it was cut while the log "
-                    + "was open; nothing more is acknowledged, and the next open names the damage", path: active.path))
-        }
+        if size < offset { throw FsyncFailed(error: segmentCut(size: size, written: offset)) }
         try buffer.withUnsafeBytes { try active.file.write($0, at: offset) }
         writtenEnd = offset + Int64(buffer.count)
         syncState.withLock { s in
@@ -634,6 +638,13 @@ final class Writer: @unchecked Sendable {
             s.writtenBytes += buffer.count
         }
         g.bufferEvents = 0
+    }
+
+    /// What the writer says of its segment cut under it, shorter than the
+    /// `written` bytes it holds (stop 38).
+    private func segmentCut(size: Int64, written: Int64) -> ChronikLogError {
+        ChronikLogError(.io, "the segment file is \(size) bytes, shorter than the \(written) already written to it: it was cut while "
+                        + "the log was open; nothing more is acknowledged, and the next open names the damage", path: active.path)
     }
 
     /// After step 4, before anything is acknowledged: the segment the

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ChronikLog
 
@@ -70,6 +71,34 @@ import Testing
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == size - 10)
     }
 
+    @Test func aCutBeforeTheZeroingAheadIsNotPapered() async throws {
+        // Stop 52: run alone, the test above failed 4 runs in 5. The writer
+        // zeroes ahead of its end right after acknowledging a group; when
+        // the cut came first, the zeros (written past the cut) made the file
+        // long again, so the next append's check passed over the hole and
+        // was acknowledged. Here the cut lands at that moment every time: in
+        // the fdatasync of the group, after it.
+        let dir = makeTempDir()
+        defer { removeDir(dir) }
+        let storage = CutAfterSyncStorage()
+        var options = LogOptions()
+        options.storage = storage
+        let log = try EventLog.open(at: dir, options: options)
+        try await log.append(to: "s", [event("E", "before")])
+        try log.sync()
+        let start = log.state.withLock { $0.segments.last!.committedBytes }
+        storage.cutTo.withLock { $0 = start + 10 }
+        // Durable when it was acknowledged; the cut comes after its fdatasync.
+        try await log.append(to: "s", [event("E", "cut into")])
+        let path = try segmentPath(dir)
+        await #expect { try await log.append(to: "s", [event("E", "after")]) } throws: { error in
+            "\(error)".contains("shorter than the") && "\(error)".contains(path)
+        }
+        try? log.close()
+        // No zeros were written past the cut.
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == Int(start) + 10)
+    }
+
     @Test func aLogMovedWhileOpenKeepsTakingAppends() async throws {
         // A rename keeps the files linked: the appends are in the moved directory, not lost.
         let dir = makeTempDir()
@@ -82,4 +111,29 @@ import Testing
         defer { try? moved.close() }
         #expect(moved.head.value == 2)
     }
+}
+
+/// Cuts its segment files to `cutTo`, once set, right after the next
+/// fdatasync of one of them.
+final class CutAfterSyncStorage: WrappingStorage, @unchecked Sendable {
+    let inner = PosixStorage()
+    let cutTo = Mutex<Int64?>(nil)
+    func wrap(_ file: any StorageFile, path: String) -> any StorageFile { CutAfterSyncFile(inner: file, owner: self) }
+}
+
+final class CutAfterSyncFile: StorageFile, @unchecked Sendable {
+    let inner: any StorageFile
+    let owner: CutAfterSyncStorage
+    init(inner: any StorageFile, owner: CutAfterSyncStorage) { self.inner = inner; self.owner = owner }
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try inner.read(into: buffer, at: offset) }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try inner.write(bytes, at: offset) }
+    func sync() throws {
+        try inner.sync()
+        if let size = owner.cutTo.withLock({ c -> Int64? in defer { c = nil }; return c }) { try inner.truncate(to: size) }
+    }
+    func size() throws -> Int64 { try inner.size() }
+    func linkCount() throws -> Int { try inner.linkCount() }
+    func identity() throws -> FileIdentity? { try inner.identity() }
+    func truncate(to size: Int64) throws { try inner.truncate(to: size) }
+    func close() { inner.close() }
 }
