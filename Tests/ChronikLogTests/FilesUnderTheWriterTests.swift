@@ -121,19 +121,14 @@ final class CutAfterSyncStorage: WrappingStorage, @unchecked Sendable {
     func wrap(_ file: any StorageFile, path: String) -> any StorageFile { CutAfterSyncFile(inner: file, owner: self) }
 }
 
-final class CutAfterSyncFile: StorageFile, @unchecked Sendable {
-    let inner: any StorageFile
+final class CutAfterSyncFile: ForwardingFile, @unchecked Sendable {
     let owner: CutAfterSyncStorage
-    init(inner: any StorageFile, owner: CutAfterSyncStorage) { self.inner = inner; self.owner = owner }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try inner.read(into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try inner.write(bytes, at: offset) }
-    func sync() throws {
+    init(inner: any StorageFile, owner: CutAfterSyncStorage) {
+        self.owner = owner
+        super.init(inner: inner)
+    }
+    override func sync() throws {
         try inner.sync()
         if let size = owner.cutTo.withLock({ c -> Int64? in defer { c = nil }; return c }) { try inner.truncate(to: size) }
     }
-    func size() throws -> Int64 { try inner.size() }
-    func linkCount() throws -> Int { try inner.linkCount() }
-    func identity() throws -> FileIdentity? { try inner.identity() }
-    func truncate(to size: Int64) throws { try inner.truncate(to: size) }
-    func close() { inner.close() }
 }

@@ -29,3 +29,18 @@ extension WrappingStorage {
     func isWriterActive(_ path: String) -> Bool { inner.isWriterActive(path) }
     func setMode(_ path: String, _ mode: UInt16) throws { try inner.setMode(path, mode) }
 }
+
+/// A file that forwards every call to `inner`: a watcher subclasses it and
+/// overrides only what it watches.
+class ForwardingFile: StorageFile, @unchecked Sendable {
+    let inner: any StorageFile
+    init(inner: any StorageFile) { self.inner = inner }
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try inner.read(into: buffer, at: offset) }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try inner.write(bytes, at: offset) }
+    func sync() throws { try inner.sync() }
+    func size() throws -> Int64 { try inner.size() }
+    func linkCount() throws -> Int { try inner.linkCount() }
+    func identity() throws -> FileIdentity? { try inner.identity() }
+    func truncate(to size: Int64) throws { try inner.truncate(to: size) }
+    func close() { inner.close() }
+}

@@ -10,19 +10,16 @@ final class CountingStorage: WrappingStorage, @unchecked Sendable {
     func wrap(_ file: any StorageFile, path: String) -> any StorageFile { CountingFile(inner: file, owner: self) }
 }
 
-final class CountingFile: StorageFile, @unchecked Sendable {
-    let inner: any StorageFile
+final class CountingFile: ForwardingFile, @unchecked Sendable {
     let owner: CountingStorage
-    init(inner: any StorageFile, owner: CountingStorage) { self.inner = inner; self.owner = owner }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try inner.read(into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try inner.write(bytes, at: offset) }
-    func sync() throws {
+    init(inner: any StorageFile, owner: CountingStorage) {
+        self.owner = owner
+        super.init(inner: inner)
+    }
+    override func sync() throws {
         owner.syncs.add(1, ordering: .relaxed)
         try inner.sync()
     }
-    func size() throws -> Int64 { try inner.size() }
-    func truncate(to size: Int64) throws { try inner.truncate(to: size) }
-    func close() { inner.close() }
 }
 
 @Suite("Writer: group commit, durability modes, compression")
