@@ -49,24 +49,18 @@ static int statx_missing(int e) {
 }
 #endif
 
-int chronik_file_facts_of_fd(int fd, chronik_file_facts *facts) {
+/// The facts of `path`, or of `fd` when `path` is NULL.
+static int probe(int fd, const char *path, chronik_file_facts *facts) {
 #if defined(__linux__) && defined(STATX_SIZE)
-    int e = from_statx(fd, "", AT_EMPTY_PATH, facts);
+    int e = path ? from_statx(AT_FDCWD, path, 0, facts) : from_statx(fd, "", AT_EMPTY_PATH, facts);
     if (e == 0 || !statx_missing(e)) return e;
 #endif
     struct stat st;
-    if (fstat(fd, &st) != 0) return errno;
+    if ((path ? stat(path, &st) : fstat(fd, &st)) != 0) return errno;
     from_stat(&st, facts);
     return 0;
 }
 
-int chronik_file_facts_of_path(const char *path, chronik_file_facts *facts) {
-#if defined(__linux__) && defined(STATX_SIZE)
-    int e = from_statx(AT_FDCWD, path, 0, facts);
-    if (e == 0 || !statx_missing(e)) return e;
-#endif
-    struct stat st;
-    if (stat(path, &st) != 0) return errno;
-    from_stat(&st, facts);
-    return 0;
-}
+int chronik_file_facts_of_fd(int fd, chronik_file_facts *facts) { return probe(fd, NULL, facts); }
+
+int chronik_file_facts_of_path(const char *path, chronik_file_facts *facts) { return probe(-1, path, facts); }

@@ -249,8 +249,7 @@ public struct PosixStorage: Storage {
         return names
     }
 
-    // Paths are probed without their times (`FileFacts`): a stat of the
-    // active segment would make the writer's next fdatasync write its inode.
+    // Paths and files are probed without their times: see `FileFacts`.
 
     public func exists(_ path: String) -> Bool {
         FileFacts(path: path) != nil
@@ -579,9 +578,6 @@ final class PosixFile: StorageFile, @unchecked Sendable {
         }
     }
 
-    // The writer probes its segment once per group (size before a write,
-    // links after a sync): without its times, see `FileFacts`.
-
     func size() throws -> Int64 { try facts().size }
 
     func linkCount() throws -> Int { Int(try facts().links) }
@@ -592,7 +588,7 @@ final class PosixFile: StorageFile, @unchecked Sendable {
         var facts = chronik_file_facts()
         let e = chronik_file_facts_of_fd(fd.rawValue, &facts)
         if e != 0 {
-            throw ChronikLogError(.io, "fstat failed: \(Errno(rawValue: e))", path: path, errno: e)
+            throw ChronikLogError(.io, "stat failed: \(Errno(rawValue: e))", path: path, errno: e)
         }
         return FileFacts(facts)
     }

@@ -212,12 +212,10 @@ private final class FaultSchedule {
             }
             trace.append("\(context): " + requests.map { "\($0.spec.key)×\($0.spec.events.count)→\($0.spec.stream)" }.joined(separator: " "))
             let results = await appendAsOneGroup(log, requests)
-            // The writer zeroes ahead right after acknowledging a group
-            // (stop 41): let it finish before the checks below read the log,
-            // so that the storage takes the same calls in the same order in
-            // every run of a seed (stop 52: `schedulesReplay` run alone saw
-            // two runs of a seed differ in 2 tries of 5).
-            log.writer?.queue.sync {}
+            // The same storage calls in the same order in every run of a seed
+            // (stop 52: `schedulesReplay` run alone saw two runs differ in 2
+            // tries of 5).
+            waitForTheWriter(log)
             var failedWithIO = false
             for (r, result) in zip(requests, results) {
                 for p in model.record(r.spec.key, result, expected: r.expected) { check(false, p) }
@@ -304,7 +302,7 @@ struct FaultInjectionTests {
         let a = [event("A", "one"), event("A", "two")]
         try await log.append(to: "s", a)
         let headBefore = log.head
-        try settle(log)
+        waitForTheWriter(log)
         storage.arm([.init(kind: .write, nth: 1, errno: code, partial: partial, pathSuffix: ".log")])
         let failed = [event("B", String(repeating: "b", count: 300)), event("B", "b2")]
         do {
@@ -387,7 +385,7 @@ struct FaultInjectionTests {
         if large { options.segmentSizeBytes = 8 << 20; options.compression = .none }
         let log = try EventLog.open(at: "/disk/log", options: options)
         try await log.append(to: "s", [event("A", "one")])
-        try settle(log)
+        waitForTheWriter(log)
         storage.arm([.init(kind: .sync, nth: 1, errno: EIO, pathSuffix: ".log", keepsData: kernelKeptData)])
         let lost = large ? (0..<1000).map { event("B", "\($0) " + String(repeating: "\($0 &* 7919)", count: 20)) }
                          : [event("B", "two"), event("B", "three")]
@@ -445,7 +443,7 @@ struct FaultInjectionTests {
         let log = try EventLog.open(at: "/disk/log", options: faultyOptions(storage))
         _ = try await log.append(to: "s", [event("A", "before")])
         let sequence = AppendSequence()
-        try settle(log)
+        waitForTheWriter(log)
         storage.arm([FaultyStorage.Fault(kind: .write, nth: 1, errno: ENOSPC, pathSuffix: ".log")])
         let failed = await log.appendAll(try [(log.prepare(to: "s", [event("B", "0")]), .any),
                                               (log.prepare(to: "t", [event("B", "1")]), .any)],
@@ -486,7 +484,7 @@ struct FaultInjectionTests {
         }
         #expect(log.state.withLock { $0.segments.count } == 1)
         // This group rolls: the first batch still fits, the second seals the segment.
-        try settle(log)
+        waitForTheWriter(log)
         storage.arm([fault])
         // Incompressible payloads, so that LZ4 cannot shrink the batch under the limit.
         var rng = SplitMix64(seed: 99)
@@ -965,10 +963,12 @@ func appendOnAFullDisk(_ log: EventLog, count: Int, acked: inout [EventID],
 
 /// Waits for what the writer does after acknowledging a group: zeroing
 /// ahead writes and syncs the active segment beside the appender that was
-/// just acknowledged, so a fault armed meanwhile could fire there instead
-/// of in the next append's write or fdatasync (stop 52: `failedFsyncPoisons`
-/// failed 3 runs in 8 run alone, the fault taken by the zeroing's sync).
-func settle(_ log: EventLog) throws { try log.sync() }
+/// just acknowledged, on the writer's queue, so a fault armed meanwhile
+/// could fire there instead of in the next append's write or fdatasync
+/// (stop 52: `failedFsyncPoisons` failed 3 runs in 8 run alone, the fault
+/// taken by the zeroing's sync), and a schedule's reads could come before
+/// or after the zeroing's calls.
+func waitForTheWriter(_ log: EventLog) { log.writer?.queue.sync {} }
 
 func faultyOptions(_ storage: FaultyStorage) -> LogOptions {
     var options = LogOptions()

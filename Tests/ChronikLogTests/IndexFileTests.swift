@@ -830,10 +830,14 @@ final class ReadWatchingStorage: WrappingStorage, @unchecked Sendable {
     var allowsConcurrentReads: Bool { concurrent }
     func wrap(_ file: any StorageFile, path: String) -> any StorageFile { WatchedFile(inner: file, path: path, owner: self) }
 
-    final class WatchedFile: StorageFile, @unchecked Sendable {
-        let inner: any StorageFile, path: String, owner: ReadWatchingStorage
-        init(inner: any StorageFile, path: String, owner: ReadWatchingStorage) { self.inner = inner; self.path = path; self.owner = owner }
-        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+    final class WatchedFile: ForwardingFile, @unchecked Sendable {
+        let path: String, owner: ReadWatchingStorage
+        init(inner: any StorageFile, path: String, owner: ReadWatchingStorage) {
+            self.path = path
+            self.owner = owner
+            super.init(inner: inner)
+        }
+        override func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
             owner.state.withLock { s in
                 if !s.order.contains(path) { s.order.append(path) }
                 s.atOnce += 1
@@ -843,10 +847,5 @@ final class ReadWatchingStorage: WrappingStorage, @unchecked Sendable {
             usleep(5_000)
             return try inner.read(into: buffer, at: offset)
         }
-        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try inner.write(bytes, at: offset) }
-        func sync() throws { try inner.sync() }
-        func size() throws -> Int64 { try inner.size() }
-        func truncate(to size: Int64) throws { try inner.truncate(to: size) }
-        func close() { inner.close() }
     }
 }

@@ -32,12 +32,13 @@ final class AcknowledgedCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
-final class GatedFile: StorageFile, @unchecked Sendable {
-    let inner: any StorageFile
+final class GatedFile: ForwardingFile, @unchecked Sendable {
     let owner: GatedStorage
-    init(inner: any StorageFile, owner: GatedStorage) { self.inner = inner; self.owner = owner }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try inner.read(into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+    init(inner: any StorageFile, owner: GatedStorage) {
+        self.owner = owner
+        super.init(inner: inner)
+    }
+    override func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         let fail = owner.gate.withLock { g in
             defer { g.failNextWrite = false }
             return g.failNextWrite
@@ -46,7 +47,7 @@ final class GatedFile: StorageFile, @unchecked Sendable {
         try inner.write(bytes, at: offset)
         owner.gate.withLock { $0.writes += 1 }
     }
-    func sync() throws {
+    override func sync() throws {
         // The first sync to arrive after `failNextSync` was set fails.
         let fail = owner.gate.withLock { g in
             g.waiting += 1
@@ -60,9 +61,6 @@ final class GatedFile: StorageFile, @unchecked Sendable {
         if fail { throw InjectedFailure() }
         try inner.sync()
     }
-    func size() throws -> Int64 { try inner.size() }
-    func truncate(to size: Int64) throws { try inner.truncate(to: size) }
-    func close() { inner.close() }
 }
 
 /// Waits (polling, bounded, without blocking a thread of the task pool)
